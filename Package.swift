@@ -1,0 +1,70 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "whizbang",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Whizbang", targets: ["Whizbang"]),
+        .library(name: "WhizbangStore", targets: ["WhizbangStore"]),
+        .library(name: "WhizbangTesting", targets: ["WhizbangTesting"]),
+        .executable(name: "WhizbangSample", targets: ["WhizbangSample"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", exact: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+    ],
+    targets: [
+        .target(
+            name: "Whizbang",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
+        ),
+        .target(
+            name: "WhizbangStore",
+            dependencies: [
+                "Whizbang",
+                "CSQLite",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "WhizbangTesting",
+            dependencies: ["Whizbang"]
+        ),
+        .executableTarget(
+            name: "WhizbangSample",
+            dependencies: [
+                "Whizbang",
+                "WhizbangStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "WhizbangTests",
+            dependencies: ["Whizbang", "WhizbangTesting"]
+        ),
+        .testTarget(
+            name: "WhizbangStoreTests",
+            dependencies: ["Whizbang", "WhizbangStore", "WhizbangTesting"]
+        ),
+    ]
+)
+
+// The same language settings for every target: Swift 6 mode with complete concurrency checking is the default for
+// tools 6.x; these upcoming features keep dependencies explicit and existentials spelled out.
+for target in package.targets where target.type != .system {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    settings.append(.enableUpcomingFeature("InternalImportsByDefault"))
+    target.swiftSettings = settings
+}

@@ -1,0 +1,56 @@
+/// The events of a store's global log after a position, catching up first and then following new commits.
+///
+/// Created by ``EventStore/subscribe(after:batchSize:)``. Each iterator reads on demand: it fetches the next batch
+/// only when the previous one has been consumed, and when it has caught up it waits with
+/// ``EventStore/waitForEvents(after:)`` instead of polling.
+public struct EventSubscription<Store: EventStore>: AsyncSequence, Sendable {
+    public typealias Element = RecordedEvent
+
+    let store: Store
+    let position: UInt64
+    let batchSize: Int
+
+    init(store: Store, after position: UInt64, batchSize: Int) {
+        self.store = store
+        self.position = position
+        self.batchSize = Swift.max(1, batchSize)
+    }
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(store: store, position: position, batchSize: batchSize)
+    }
+
+    /// Reads the subscription's events one at a time.
+    public struct Iterator: AsyncIteratorProtocol {
+        let store: Store
+        /// The position of the last event returned.
+        public private(set) var position: UInt64
+        let batchSize: Int
+        var buffer: [RecordedEvent] = []
+        var index = 0
+
+        init(store: Store, position: UInt64, batchSize: Int) {
+            self.store = store
+            self.position = position
+            self.batchSize = batchSize
+        }
+
+        /// The next event; waits for one to be committed when the subscription has caught up.
+        ///
+        /// - Throws: `CancellationError` when the task is cancelled, or the store's error.
+        public mutating func next() async throws -> RecordedEvent? {
+            while index == buffer.count {
+                try Task.checkCancellation()
+                buffer = try await store.readAll(after: position, limit: batchSize)
+                index = 0
+                if buffer.isEmpty {
+                    try await store.waitForEvents(after: position)
+                }
+            }
+            let event = buffer[index]
+            index += 1
+            position = event.position
+            return event
+        }
+    }
+}

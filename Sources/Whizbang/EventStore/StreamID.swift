@@ -1,0 +1,49 @@
+/// The identifier of an event stream: one aggregate's history.
+///
+/// Any non-empty string of at most ``maximumLength`` UTF-8 bytes; stores reject other values with
+/// ``EventStoreError/Code/invalidStreamID`` before writing anything.
+public struct StreamID: Hashable, Comparable, Sendable, Codable, ExpressibleByStringLiteral,
+    LosslessStringConvertible
+{
+    /// The longest stream id, in UTF-8 bytes, that stores accept: 1,024.
+    public static let maximumLength = 1024
+
+    /// The identifier's text.
+    public let rawValue: String
+
+    /// Wraps a string; stores validate it when it is used.
+    public init(_ rawValue: String) {
+        self.rawValue = rawValue
+    }
+
+    public init(stringLiteral value: String) {
+        self.rawValue = value
+    }
+
+    public var description: String { rawValue }
+
+    public static func < (lhs: StreamID, rhs: StreamID) -> Bool { lhs.rawValue < rhs.rawValue }
+
+    /// Throws ``EventStoreError/Code/invalidStreamID`` unless the id is non-empty and at most ``maximumLength`` bytes.
+    public func validate() throws(EventStoreError) {
+        let length = rawValue.utf8.count
+        guard length > 0, length <= Self.maximumLength else {
+            throw EventStoreError(
+                .invalidStreamID,
+                streamID: self,
+                message: length == 0
+                    ? "a stream id must not be empty"
+                    : "a stream id is at most \(Self.maximumLength) UTF-8 bytes; this one has \(length)"
+            )
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        self.rawValue = try decoder.singleValueContainer().decode(String.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}

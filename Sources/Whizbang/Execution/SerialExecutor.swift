@@ -1,0 +1,235 @@
+public import DequeModule
+public import Synchronization
+
+/// Runs handlers one at a time, in the order they were submitted.
+///
+/// `SerialExecutor` is a lane for one aggregate: handlers submitted to it never overlap and run in submission order
+/// (the order in which callers reached the executor). It owns no thread and no task. An idle executor runs the handler
+/// directly on the caller's task, without a hop or an allocation; a busy one suspends the caller in a FIFO queue and,
+/// when the running handler finishes, hands the lane straight to the oldest waiter, whose own task then runs its
+/// handler.
+///
+/// Every caller gets an answer: its handler's result, its handler's error (only its own), a `CancellationError` if its
+/// task is cancelled while it waits, or an ``ExecutorError``. Nothing waits forever on the executor's account:
+/// ``stop()`` fails every waiting caller at once, and a handler that submits to the lane it runs on fails with
+/// ``ExecutorError/Code/reentrantSubmission`` instead of waiting for itself.
+///
+/// A caller whose handler has started is not cancelled by the executor; the handler runs on the caller's task and
+/// sees that task's cancellation like any other code.
+public final class SerialExecutor: Sendable {
+    /// How a serial executor queues and names itself.
+    public struct Configuration: Sendable {
+        /// A name for the executor, carried by its errors. Default: `"serial"`.
+        public var label: String
+        /// The most callers that may wait at once, or `nil` for no limit. Default: `nil`.
+        public var queueLimit: Int?
+        /// What a caller that finds the queue at ``queueLimit`` does. Default: ``OverflowBehavior/wait``.
+        public var overflowBehavior: OverflowBehavior
+
+        /// A configuration with the documented defaults.
+        public init() {
+            self.label = "serial"
+            self.queueLimit = nil
+            self.overflowBehavior = .wait
+        }
+    }
+
+    @usableFromInline
+    struct State: Sendable {
+        @usableFromInline var lane = SerialLaneState()
+        @usableFromInline var lifecycle = ExecutorLifecycle.running
+        @usableFromInline var nextID: UInt64 = 0
+        @usableFromInline var idleWaiters: [IdleWaiter] = []
+    }
+
+    @usableFromInline let state: Mutex<State>
+    /// The configuration the executor was created with.
+    public let configuration: Configuration
+
+    /// Creates an idle executor that accepts work.
+    ///
+    /// - Parameter configuration: the label, queue limit and overflow behaviour.
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+        var initial = State()
+        if let limit = configuration.queueLimit {
+            initial.lane.queue.reserveCapacity(min(max(limit, 0), 1024))
+        } else {
+            initial.lane.queue.reserveCapacity(16)
+        }
+        self.state = Mutex(initial)
+    }
+
+    /// Runs a handler that does not suspend, after every handler submitted before it, and returns its result.
+    ///
+    /// - Parameter body: the handler. It runs on the caller's task and in the caller's isolation.
+    /// - Returns: what `body` returns.
+    /// - Throws: what `body` throws; `CancellationError` if the task is cancelled while it waits for the lane;
+    ///   ``ExecutorError`` (`stopped`, `draining`, `queueFull`, `reentrantSubmission`) when `body` does not run.
+    @inlinable
+    public nonisolated(nonsending) func run<Result>(_ body: () throws -> Result) async throws -> Result {
+        try await acquire()
+        defer { release() }
+        return try body()
+    }
+
+    /// Runs an asynchronous handler after every handler submitted before it, and returns its result.
+    ///
+    /// The lane stays held while `body` is suspended: no other handler of this executor runs until it returns.
+    ///
+    /// - Parameter body: the handler. It runs on the caller's task and in the caller's isolation.
+    /// - Returns: what `body` returns.
+    /// - Throws: what `body` throws; `CancellationError` if the task is cancelled while it waits for the lane;
+    ///   ``ExecutorError`` (`stopped`, `draining`, `queueFull`, `reentrantSubmission`) when `body` does not run.
+    @inlinable
+    public nonisolated(nonsending) func run<Result>(
+        _ body: nonisolated(nonsending) () async throws -> Result
+    ) async throws -> Result {
+        try await acquire()
+        defer { release() }
+        return try await body()
+    }
+
+    /// The number of callers waiting for the lane, not counting the one running.
+    public var queuedCount: Int {
+        state.withLock { $0.lane.queue.count }
+    }
+
+    /// Whether a handler is running.
+    public var isBusy: Bool {
+        state.withLock { !$0.lane.isIdle }
+    }
+
+    @usableFromInline
+    enum Admission {
+        case acquired
+        case wait(id: UInt64, task: UInt)
+        case rejected(any Error)
+    }
+
+    @inlinable
+    nonisolated(nonsending) func acquire() async throws {
+        let task = TaskIdentity.current
+        let admission = state.withLock { state -> Admission in
+            if let rejection = state.lifecycle.rejection(label: configuration.label) { return .rejected(rejection) }
+            switch state.lane.claim(by: task) {
+            case .acquired:
+                return .acquired
+            case .reentrant:
+                return .rejected(ExecutorError(.reentrantSubmission, executorLabel: configuration.label))
+            case .mustWait:
+                if configuration.overflowBehavior == .reject, let limit = configuration.queueLimit,
+                    state.lane.queue.count >= limit
+                {
+                    return .rejected(ExecutorError(.queueFull, executorLabel: configuration.label))
+                }
+                state.nextID &+= 1
+                return .wait(id: state.nextID, task: task)
+            }
+        }
+        switch admission {
+        case .acquired: return
+        case .rejected(let error): throw error
+        case .wait(let id, let task): try await waitForLane(id: id, task: task)
+        }
+    }
+
+    @usableFromInline
+    nonisolated(nonsending) func waitForLane(id: UInt64, task: UInt) async throws {
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+                let outcome = state.withLock { state -> EnqueueOutcome in
+                    // The lane may have changed hands, or the executor stopped, since admission.
+                    if let rejection = state.lifecycle.rejection(label: configuration.label) {
+                        return .failed(rejection)
+                    }
+                    if Task.isCancelled { return .failed(CancellationError()) }
+                    switch state.lane.claim(by: task) {
+                    case .acquired:
+                        return .acquired
+                    case .reentrant:
+                        return .failed(ExecutorError(.reentrantSubmission, executorLabel: configuration.label))
+                    case .mustWait:
+                        state.lane.queue.append(QueuedCaller(id: id, task: task, continuation: continuation))
+                        return .queued
+                    }
+                }
+                switch outcome {
+                case .acquired: continuation.resume()
+                case .queued: break  // resumed later by a release, `stop()` or cancellation
+                case .failed(let error): continuation.resume(throwing: error)
+                }
+            }
+        } onCancel: {
+            let cancelled = state.withLock { $0.lane.removeQueued(id: id) }
+            cancelled?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    @inlinable
+    func release() {
+        let (next, idle) = state.withLock { state -> (QueuedCaller?, [IdleWaiter]) in
+            if let next = state.lane.release() { return (next, []) }
+            guard state.lifecycle != .running, !state.idleWaiters.isEmpty else { return (nil, []) }
+            defer { state.idleWaiters.removeAll() }
+            return (nil, state.idleWaiters)
+        }
+        if let next {
+            next.continuation.resume()
+        } else if !idle.isEmpty {
+            for waiter in idle { waiter.continuation.resume() }
+        }
+    }
+
+    /// Stops accepting work and waits until every handler already accepted, running or queued, has finished.
+    ///
+    /// Later submissions fail with ``ExecutorError/Code/draining``. Draining an executor that is stopping waits for
+    /// its running handler. If the calling task is cancelled, `drain()` returns without waiting further; the work
+    /// still finishes. Called from a handler running on this executor, it returns at once rather than wait for
+    /// itself.
+    public func drain() async {
+        await waitUntilIdle(after: .draining)
+    }
+
+    /// Stops the executor: every queued caller fails at once with ``ExecutorError/Code/stopped``, and so does
+    /// every later submission.
+    ///
+    /// The handler that is running, if any, finishes normally and its caller gets its result. To wait for it, call
+    /// ``drain()`` afterwards.
+    public func stop() {
+        let queued = state.withLock { state -> Deque<QueuedCaller> in
+            state.lifecycle = .stopped
+            defer { state.lane.queue.removeAll() }
+            return state.lane.queue
+        }
+        let error = ExecutorError(.stopped, executorLabel: configuration.label)
+        for caller in queued { caller.continuation.resume(throwing: error) }
+    }
+
+    func waitUntilIdle(after lifecycle: ExecutorLifecycle) async {
+        let task = TaskIdentity.current
+        let id = state.withLock { state -> UInt64? in
+            if state.lifecycle == .running { state.lifecycle = lifecycle }
+            if state.lane.isIdle || state.lane.owner == task { return nil }
+            state.nextID &+= 1
+            return state.nextID
+        }
+        guard let id else { return }
+        await withTaskCancellationHandler {
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+                let waits = state.withLock { state -> Bool in
+                    guard !state.lane.isIdle, !Task.isCancelled else { return false }
+                    state.idleWaiters.append(IdleWaiter(id: id, continuation: continuation))
+                    return true
+                }
+                if !waits { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> IdleWaiter? in
+                guard let index = state.idleWaiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.idleWaiters.remove(at: index)
+            }
+            waiter?.continuation.resume()
+        }
+    }
+}

@@ -1,0 +1,6 @@
+@main
+struct WhizbangSample {
+    static func main() {
+        print("Whizbang sample")
+    }
+}
