@@ -1,0 +1,288 @@
+public import DequeModule
+public import Synchronization
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Runs handlers concurrently, at most ``Configuration/maximumConcurrency`` at a time.
+///
+/// `ParallelExecutor` is for stateless handlers. It owns no threads: a caller that finds a permit free takes it with
+/// one atomic compare-and-swap and runs its handler on its own task, without a hop or an allocation. A caller that
+/// finds none free waits in a FIFO queue, and a finishing handler hands its permit straight to the oldest waiter, so
+/// waiting callers start in arrival order and a stream of newcomers cannot overtake them.
+///
+/// Every caller gets an answer: its handler's result, its handler's error (only its own), a `CancellationError` if its
+/// task is cancelled while it waits, or an ``ExecutorError`` when the handler does not run. ``stop()`` fails every
+/// waiting caller at once.
+public final class ParallelExecutor: Sendable {
+    /// How many handlers a parallel executor runs at once, and how it queues the rest.
+    public struct Configuration: Sendable {
+        /// A name for the executor, carried by its errors. Default: `"parallel"`.
+        public var label: String
+        /// The most handlers that run at once; at least 1. Default: the number of active processors.
+        public var maximumConcurrency: Int
+        /// The most callers that may wait at once, or `nil` for no limit. Default: `nil`.
+        public var queueLimit: Int?
+        /// What a caller that finds the queue at ``queueLimit`` does. Default: ``OverflowBehavior/wait``.
+        public var overflowBehavior: OverflowBehavior
+
+        /// A configuration with the documented defaults.
+        public init() {
+            self.label = "parallel"
+            self.maximumConcurrency = ProcessInfo.processInfo.activeProcessorCount
+            self.queueLimit = nil
+            self.overflowBehavior = .wait
+        }
+    }
+
+    // The fast path lives in one atomic word: the free permits in the low 32 bits, and three flags. While a flag is
+    // set, acquiring and releasing take the lock: `waiting` means the queue is non-empty (permits are then handed
+    // over, never counted), `draining` and `stopped` mean releases must check for idleness.
+    @usableFromInline static var permitsMask: Int { 0xFFFF_FFFF }
+    @usableFromInline static var waitingFlag: Int { 1 << 40 }
+    @usableFromInline static var drainingFlag: Int { 1 << 41 }
+    @usableFromInline static var stoppedFlag: Int { 1 << 42 }
+    @usableFromInline static var flagsMask: Int { waitingFlag | drainingFlag | stoppedFlag }
+
+    @usableFromInline
+    struct WaitState: Sendable {
+        @usableFromInline var queue = Deque<QueuedCaller>()
+        @usableFromInline var nextID: UInt64 = 0
+        @usableFromInline var idleWaiters: [IdleWaiter] = []
+    }
+
+    @usableFromInline let word: Atomic<Int>
+    @usableFromInline let waitState: Mutex<WaitState>
+    /// The configuration the executor was created with; `maximumConcurrency` is clamped to at least 1.
+    public let configuration: Configuration
+
+    /// Creates an executor that accepts work, with every permit free.
+    public init(configuration: Configuration = Configuration()) {
+        var configuration = configuration
+        configuration.maximumConcurrency = min(max(1, configuration.maximumConcurrency), Int(UInt32.max))
+        self.configuration = configuration
+        self.word = Atomic(configuration.maximumConcurrency)
+        var initial = WaitState()
+        initial.queue.reserveCapacity(16)
+        self.waitState = Mutex(initial)
+    }
+
+    /// Runs a handler that does not suspend as soon as a permit is free, and returns its result.
+    ///
+    /// - Parameter body: the handler. It runs on the caller's task and in the caller's isolation.
+    /// - Throws: what `body` throws; `CancellationError` if the task is cancelled while it waits for a permit;
+    ///   ``ExecutorError`` (`stopped`, `draining`, `queueFull`) when `body` does not run.
+    @inlinable
+    public nonisolated(nonsending) func run<Result>(_ body: () throws -> Result) async throws -> Result {
+        if !tryAcquire() { try await acquireSlowly() }
+        defer { release() }
+        return try body()
+    }
+
+    /// Runs an asynchronous handler as soon as a permit is free, and returns its result.
+    ///
+    /// The permit stays taken while `body` is suspended.
+    ///
+    /// - Parameter body: the handler. It runs on the caller's task and in the caller's isolation.
+    /// - Throws: what `body` throws; `CancellationError` if the task is cancelled while it waits for a permit;
+    ///   ``ExecutorError`` (`stopped`, `draining`, `queueFull`) when `body` does not run.
+    @inlinable
+    public nonisolated(nonsending) func run<Result>(
+        _ body: nonisolated(nonsending) () async throws -> Result
+    ) async throws -> Result {
+        if !tryAcquire() { try await acquireSlowly() }
+        defer { release() }
+        return try await body()
+    }
+
+    /// The number of handlers running now.
+    public var runningCount: Int {
+        let word = word.load(ordering: .relaxed)
+        let free = word & Self.permitsMask
+        return configuration.maximumConcurrency - free
+    }
+
+    /// The number of callers waiting for a permit.
+    public var queuedCount: Int {
+        waitState.withLock { $0.queue.count }
+    }
+
+    @inlinable
+    func tryAcquire() -> Bool {
+        var current = word.load(ordering: .relaxed)
+        while current & Self.flagsMask == 0, current > 0 {
+            let (exchanged, original) = word.compareExchange(
+                expected: current,
+                desired: current - 1,
+                successOrdering: .acquiring,
+                failureOrdering: .relaxed
+            )
+            if exchanged { return true }
+            current = original
+        }
+        return false
+    }
+
+    @inlinable
+    func release() {
+        var current = word.load(ordering: .relaxed)
+        while current & Self.flagsMask == 0 {
+            let (exchanged, original) = word.compareExchange(
+                expected: current,
+                desired: current + 1,
+                successOrdering: .releasing,
+                failureOrdering: .relaxed
+            )
+            if exchanged { return }
+            current = original
+        }
+        releaseSlowly()
+    }
+
+    @usableFromInline
+    nonisolated(nonsending) func acquireSlowly() async throws {
+        let id = waitState.withLock { state -> UInt64 in
+            state.nextID &+= 1
+            return state.nextID
+        }
+        let task = TaskIdentity.current
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+                let outcome = waitState.withLock { state -> EnqueueOutcome in
+                    var current = word.load(ordering: .relaxed)
+                    while true {
+                        if current & Self.stoppedFlag != 0 {
+                            return .failed(ExecutorError(.stopped, executorLabel: configuration.label))
+                        }
+                        if current & Self.drainingFlag != 0 {
+                            return .failed(ExecutorError(.draining, executorLabel: configuration.label))
+                        }
+                        if current & Self.waitingFlag == 0, current & Self.permitsMask > 0 {
+                            let (exchanged, original) = word.compareExchange(
+                                expected: current,
+                                desired: current - 1,
+                                successOrdering: .acquiring,
+                                failureOrdering: .relaxed
+                            )
+                            if exchanged { return .acquired }
+                            current = original
+                            continue
+                        }
+                        if Task.isCancelled { return .failed(CancellationError()) }
+                        if configuration.overflowBehavior == .reject, let limit = configuration.queueLimit,
+                            state.queue.count >= limit
+                        {
+                            return .failed(ExecutorError(.queueFull, executorLabel: configuration.label))
+                        }
+                        if current & Self.waitingFlag == 0 {
+                            let (exchanged, original) = word.compareExchange(
+                                expected: current,
+                                desired: current | Self.waitingFlag,
+                                ordering: .relaxed
+                            )
+                            if !exchanged {
+                                current = original
+                                continue
+                            }
+                        }
+                        state.queue.append(QueuedCaller(id: id, task: task, continuation: continuation))
+                        return .queued
+                    }
+                }
+                switch outcome {
+                case .acquired: continuation.resume()
+                case .queued: break  // resumed later by a release, `stop()` or cancellation
+                case .failed(let error): continuation.resume(throwing: error)
+                }
+            }
+        } onCancel: {
+            let cancelled = waitState.withLock { state -> QueuedCaller? in
+                guard let index = state.queue.firstIndex(where: { $0.id == id }) else { return nil }
+                let caller = state.queue.remove(at: index)
+                if state.queue.isEmpty { word.bitwiseAnd(~Self.waitingFlag, ordering: .relaxed) }
+                return caller
+            }
+            cancelled?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    @usableFromInline
+    func releaseSlowly() {
+        let maximum = configuration.maximumConcurrency
+        let (next, idle) = waitState.withLock { state -> (QueuedCaller?, [IdleWaiter]) in
+            if let next = state.queue.popFirst() {
+                // The permit passes to the oldest waiter without being counted as free.
+                if state.queue.isEmpty { word.bitwiseAnd(~Self.waitingFlag, ordering: .relaxed) }
+                return (next, [])
+            }
+            let current = word.wrappingAdd(1, ordering: .releasing).newValue
+            guard current & (Self.drainingFlag | Self.stoppedFlag) != 0, current & Self.permitsMask == maximum,
+                !state.idleWaiters.isEmpty
+            else { return (nil, []) }
+            defer { state.idleWaiters.removeAll() }
+            return (nil, state.idleWaiters)
+        }
+        if let next {
+            next.continuation.resume()
+        } else {
+            for waiter in idle { waiter.continuation.resume() }
+        }
+    }
+
+    /// Stops accepting work and waits until every handler already accepted, running or queued, has finished.
+    ///
+    /// Later submissions fail with ``ExecutorError/Code/draining``; queued callers still run. If the calling task is
+    /// cancelled, `drain()` returns without waiting further; the work still finishes. Do not call it from a handler
+    /// running on this executor: it would wait for that handler, which is waiting for it.
+    public func drain() async {
+        await waitUntilIdle(setting: Self.drainingFlag)
+    }
+
+    /// Stops the executor: every queued caller fails at once with ``ExecutorError/Code/stopped``, and so does every
+    /// later submission.
+    ///
+    /// Running handlers finish normally and their callers get their results. To wait for them, call ``drain()``
+    /// afterwards.
+    public func stop() {
+        let queued = waitState.withLock { state -> Deque<QueuedCaller> in
+            word.bitwiseOr(Self.stoppedFlag, ordering: .relaxed)
+            word.bitwiseAnd(~Self.waitingFlag, ordering: .relaxed)
+            defer { state.queue.removeAll() }
+            return state.queue
+        }
+        let error = ExecutorError(.stopped, executorLabel: configuration.label)
+        for caller in queued { caller.continuation.resume(throwing: error) }
+    }
+
+    func waitUntilIdle(setting flag: Int) async {
+        let maximum = configuration.maximumConcurrency
+        let id = waitState.withLock { state -> UInt64? in
+            let current = word.bitwiseOr(flag, ordering: .relaxed).newValue
+            if current & Self.permitsMask == maximum, state.queue.isEmpty { return nil }
+            state.nextID &+= 1
+            return state.nextID
+        }
+        guard let id else { return }
+        await withTaskCancellationHandler {
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+                let waits = waitState.withLock { state -> Bool in
+                    let current = word.load(ordering: .relaxed)
+                    if current & Self.permitsMask == maximum, state.queue.isEmpty { return false }
+                    if Task.isCancelled { return false }
+                    state.idleWaiters.append(IdleWaiter(id: id, continuation: continuation))
+                    return true
+                }
+                if !waits { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = waitState.withLock { state -> IdleWaiter? in
+                guard let index = state.idleWaiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.idleWaiters.remove(at: index)
+            }
+            waiter?.continuation.resume()
+        }
+    }
+}
