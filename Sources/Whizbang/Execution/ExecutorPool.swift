@@ -103,6 +103,11 @@ public final class ExecutorPool<Key: Hashable & Sendable>: Sendable {
         shards.reduce(0) { total, shard in total + shard.state.withLock { $0.lanes.count } }
     }
 
+    /// Whether the pool accepts new work: `false` once ``drain()`` or ``stop()`` has been called.
+    public var isAcceptingWork: Bool {
+        shards[0].state.withLock { $0.lifecycle == .running }
+    }
+
     /// The number of callers waiting for their lanes, across all keys.
     public var queuedCount: Int {
         shards.reduce(0) { total, shard in

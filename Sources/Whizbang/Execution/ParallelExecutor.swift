@@ -105,6 +105,11 @@ public final class ParallelExecutor: Sendable {
         return configuration.maximumConcurrency - free
     }
 
+    /// Whether the executor accepts new work: `false` once ``drain()`` or ``stop()`` has been called.
+    public var isAcceptingWork: Bool {
+        word.load(ordering: .relaxed) & (Self.drainingFlag | Self.stoppedFlag) == 0
+    }
+
     /// The number of callers waiting for a permit.
     public var queuedCount: Int {
         waitState.withLock { $0.queue.count }

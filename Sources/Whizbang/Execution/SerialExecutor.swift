@@ -95,6 +95,11 @@ public final class SerialExecutor: Sendable {
         state.withLock { $0.lane.queue.count }
     }
 
+    /// Whether the executor accepts new work: `false` once ``drain()`` or ``stop()`` has been called.
+    public var isAcceptingWork: Bool {
+        state.withLock { $0.lifecycle == .running }
+    }
+
     /// Whether a handler is running.
     public var isBusy: Bool {
         state.withLock { !$0.lane.isIdle }
