@@ -1,0 +1,129 @@
+import Testing
+import Whizbang
+
+@Suite(.timeLimit(.minutes(2)))
+struct ExecutorPoolTests {
+    @Test func tenThousandKeysKeepPerKeyOrderAndLeaveNoLanesBehind() async throws {
+        let pool = ExecutorPool<Int>()
+        let probe = KeyedProbe(keys: 10_000)
+        // Ten submitters each walk every key in a different order, so every key gets ten concurrent submissions.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for submitter in 0..<10 {
+                group.addTask {
+                    for step in 0..<10_000 {
+                        let key = (step * 7_919 + submitter * 1_009) % 10_000
+                        try await pool.run(key: key) { () async -> Void in
+                            probe.enter(key)
+                            if step % 64 == 0 { await Task.yield() }
+                            probe.leave(key, submitter: submitter)
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(probe.overlaps == 0)
+        #expect(probe.completed == 100_000)
+        #expect(probe.everyKeyCompleted(times: 10))
+        #expect(pool.liveLaneCount == 0)
+        #expect(pool.queuedCount == 0)
+    }
+
+    @Test func eachKeyRunsInSubmissionOrder() async throws {
+        let pool = ExecutorPool<String>()
+        let gate = TestGate()
+        let adapters = ["a", "b", "c"].map { key in TestExecutor.pool(pool, key: key) }
+        var blockers: [Task<Int, any Error>] = []
+        for adapter in adapters { blockers.append(await adapter.occupy(until: gate)) }
+        let recorders = adapters.map { _ in Recorder<Int>() }
+        var tasks: [Task<Int, any Error>] = []
+        for (adapter, recorder) in zip(adapters, recorders) {
+            tasks += await adapter.enqueue(Array(0..<30), recordingIn: recorder)
+        }
+        #expect(pool.liveLaneCount == 3)
+        gate.open()
+        for task in blockers + tasks { _ = try await task.value }
+        for recorder in recorders { #expect(recorder.elements == Array(0..<30)) }
+        #expect(pool.liveLaneCount == 0)
+    }
+
+    @Test func differentKeysRunAtTheSameTime() async throws {
+        // Each handler waits until the other key's handler has started: only possible if they run concurrently.
+        let pool = ExecutorPool<String>()
+        let aStarted = TestGate()
+        let bStarted = TestGate()
+        async let a: Void = pool.run(key: "a") { () async -> Void in
+            aStarted.open()
+            await bStarted.wait()
+        }
+        async let b: Void = pool.run(key: "b") { () async -> Void in
+            bStarted.open()
+            await aStarted.wait()
+        }
+        _ = try await (a, b)
+        #expect(pool.liveLaneCount == 0)
+    }
+
+    @Test func aHandlerSubmittingToItsOwnKeyFailsButMaySubmitToAnother() async throws {
+        let pool = ExecutorPool<String>()
+        let result = try await pool.run(key: "a") { () async throws -> (String, Int) in
+            let own: String
+            do {
+                _ = try await pool.run(key: "a") { 0 }
+                own = "ran"
+            } catch let error as ExecutorError {
+                own = error.code.description
+            }
+            return (own, try await pool.run(key: "b") { 2 })
+        }
+        #expect(result.0 == "reentrantSubmission")
+        #expect(result.1 == 2)
+    }
+
+    @Test func shardCountIsRoundedUpToAPowerOfTwo() {
+        var configuration = ExecutorPool<Int>.Configuration()
+        configuration.shardCount = 5
+        #expect(ExecutorPool<Int>(configuration: configuration).configuration.shardCount == 8)
+        configuration.shardCount = 0
+        #expect(ExecutorPool<Int>(configuration: configuration).configuration.shardCount == 1)
+    }
+}
+
+/// Checks that no key has two handlers at once and counts completions per key.
+final class KeyedProbe: Sendable {
+    private let running: [ConcurrencyProbe]
+    private let counts: Recorder<Int>
+
+    init(keys: Int) {
+        running = (0..<keys).map { _ in ConcurrencyProbe() }
+        counts = Recorder()
+    }
+
+    func enter(_ key: Int) { running[key].enter() }
+
+    func leave(_ key: Int, submitter: Int) {
+        running[key].leave()
+        counts.append(key)
+    }
+
+    var overlaps: Int { running.filter { $0.maximum > 1 }.count }
+    var completed: Int { counts.elements.count }
+
+    func everyKeyCompleted(times: Int) -> Bool {
+        var perKey = [Int](repeating: 0, count: running.count)
+        for key in counts.elements { perKey[key] += 1 }
+        return perKey.allSatisfy { $0 == times }
+    }
+}
+
+extension TestExecutor {
+    static func pool(_ pool: ExecutorPool<String>, key: String) -> TestExecutor {
+        TestExecutor(
+            run: { body in try await pool.run(key: key) { try await body() } },
+            queuedCount: { pool.queuedCount },
+            isAcceptingWork: { pool.isAcceptingWork },
+            drain: { await pool.drain() },
+            stop: { pool.stop() }
+        )
+    }
+}

@@ -1,0 +1,133 @@
+import Testing
+import Whizbang
+
+@Suite(.timeLimit(.minutes(1)))
+struct SerialExecutorTests {
+    @Test func runsANonSuspendingHandlerOnAnIdleLane() async throws {
+        let executor = SerialExecutor()
+        #expect(try await executor.run { 42 } == 42)
+        #expect(!executor.isBusy)
+    }
+
+    @Test func holdsTheLaneWhileAnAsyncHandlerIsSuspended() async throws {
+        let executor = SerialExecutor()
+        let gate = TestGate()
+        let started = TestGate()
+        let first = Task {
+            try await executor.run {
+                started.open()
+                await gate.wait()
+                return 1
+            }
+        }
+        await started.wait()
+        #expect(executor.isBusy)
+        let recorder = Recorder<Int>()
+        let second = Task { try await executor.run { recorder.append(2); return 2 } }
+        await yield { executor.queuedCount == 1 }
+        #expect(recorder.elements.isEmpty)
+        gate.open()
+        #expect(try await first.value == 1)
+        #expect(try await second.value == 2)
+    }
+
+    @Test func keepsSubmissionOrderAcrossEightConcurrentSubmitters() async throws {
+        // Eight submitters race: each one's submissions must run in its own order, interleaved with the others',
+        // never overlapping. (Strict global FIFO of queued callers is checked by `ExecutorContractTests`.)
+        let executor = SerialExecutor()
+        let gate = TestGate()
+        let blocker = await TestExecutor.serial(executor).occupy(until: gate)
+        let runs = Recorder<Int>()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for submitter in 0..<8 {
+                group.addTask {
+                    for sequence in 0..<100 {
+                        let ticket = submitter * 1_000 + sequence
+                        _ = try await executor.run {
+                            runs.append(ticket)
+                            return ticket
+                        }
+                    }
+                }
+            }
+            await yield { executor.queuedCount == 8 }
+            gate.open()
+            try await group.waitForAll()
+        }
+        _ = try await blocker.value
+        let order = runs.elements
+        #expect(order.count == 800)
+        for submitter in 0..<8 {
+            let mine = order.filter { $0 / 1_000 == submitter }.map { $0 % 1_000 }
+            #expect(mine == Array(0..<100))
+        }
+    }
+
+    @Test func aHandlerSubmittingToItsOwnLaneFailsInsteadOfDeadlocking() async throws {
+        let executor = SerialExecutor()
+        let inner = try await executor.run { () async throws -> String in
+            do {
+                return try await executor.run { "ran" }
+            } catch let error as ExecutorError {
+                return error.code.description
+            }
+        }
+        #expect(inner == "reentrantSubmission")
+        #expect(try await executor.run { 1 } == 1)
+    }
+
+    @Test func aHandlerMaySubmitToAnotherLane() async throws {
+        let outer = SerialExecutor()
+        let other = SerialExecutor()
+        let value = try await outer.run { () async throws -> Int in
+            try await other.run { 5 } + 1
+        }
+        #expect(value == 6)
+    }
+
+    @Test func drainCalledFromItsOwnHandlerDoesNotWaitForItself() async throws {
+        let executor = SerialExecutor()
+        try await executor.run { () async -> Void in await executor.drain() }
+        #expect(!executor.isAcceptingWork)
+    }
+
+    @Test func drainReturnsWhenItsTaskIsCancelled() async throws {
+        let executor = SerialExecutor()
+        let gate = TestGate()
+        let blocker = await TestExecutor.serial(executor).occupy(until: gate)
+        let drain = Task { await executor.drain() }
+        await yield { !executor.isAcceptingWork }
+        drain.cancel()
+        await drain.value
+        #expect(executor.isBusy)
+        gate.open()
+        _ = try await blocker.value
+    }
+
+    @Test func stopAfterDrainFailsTheQueueAndDrainStillReturns() async throws {
+        let executor = SerialExecutor()
+        let gate = TestGate()
+        let blocker = await TestExecutor.serial(executor).occupy(until: gate)
+        let queued = Task { try await executor.run { 1 } }
+        await yield { executor.queuedCount == 1 }
+        let drain = Task { await executor.drain() }
+        await yield { !executor.isAcceptingWork }
+        executor.stop()
+        await #expect(throws: ExecutorError.self) { try await queued.value }
+        gate.open()
+        await drain.value
+        _ = try await blocker.value
+    }
+}
+
+extension TestExecutor {
+    static func serial(_ executor: SerialExecutor) -> TestExecutor {
+        TestExecutor(
+            run: { body in try await executor.run { try await body() } },
+            queuedCount: { executor.queuedCount },
+            isAcceptingWork: { executor.isAcceptingWork },
+            drain: { await executor.drain() },
+            stop: { executor.stop() }
+        )
+    }
+}
