@@ -14,6 +14,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections.git", exact: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", exact: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", exact: "1.7.3"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", exact: "0.2.0"),
     ],
     targets: [
         .target(
@@ -21,6 +25,9 @@ let package = Package(
             dependencies: [
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .systemLibrary(
@@ -36,6 +43,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .executableTarget(
+            name: "WhizbangStoreCrashChild",
+            dependencies: ["WhizbangStore"]
+        ),
         .target(
             name: "WhizbangTesting",
             dependencies: ["Whizbang"]
@@ -46,6 +57,7 @@ let package = Package(
                 "Whizbang",
                 "WhizbangStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
         .testTarget(
@@ -54,7 +66,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WhizbangStoreTests",
-            dependencies: ["Whizbang", "WhizbangStore", "WhizbangTesting"]
+            dependencies: ["Whizbang", "WhizbangStore", "WhizbangTesting", "WhizbangStoreCrashChild"]
         ),
     ]
 )
