@@ -38,9 +38,13 @@ public struct MessageID: Hashable, Comparable, Sendable, Codable, LosslessString
     }
 
     /// Parses a UUID string such as `"0192f1c4-7a3e-7c3d-9a8b-1f2e3d4c5b6a"`, in either case; `nil` if malformed.
+    ///
+    /// Only the canonical 8-4-4-4-12 form is accepted: 32 hexadecimal digits and four hyphens, nothing before or after.
     public init?(_ description: String) {
-        guard let uuid = UUID(uuidString: description) else { return nil }
-        self.init(uuid)
+        // Foundation's `UUID(uuidString:)` is not used: it accepts strings such as "+192f1c4-…" and "0x92f1c4-…".
+        var text = description
+        guard let id = text.withUTF8({ MessageID.parseCanonical($0) }) else { return nil }
+        self = id
     }
 
     /// The same 128 bits as a Foundation `UUID`.
@@ -82,13 +86,57 @@ public struct MessageID: Hashable, Comparable, Sendable, Codable, LosslessString
 
     /// The canonical lowercase UUID string.
     public var description: String {
-        uuid.uuidString.lowercased()
+        String(unsafeUninitializedCapacity: 36) { buffer in
+            let digits: StaticString = "0123456789abcdef"
+            var index = 0
+            for position in 0..<32 {
+                if position == 8 || position == 12 || position == 16 || position == 20 {
+                    buffer[index] = UInt8(ascii: "-")
+                    index += 1
+                }
+                let half = position < 16 ? high : low
+                let digit = Int(truncatingIfNeeded: half >> UInt64(60 - (position % 16) * 4)) & 0xF
+                buffer[index] = digits.utf8Start[digit]
+                index += 1
+            }
+            return index
+        }
     }
 
+    /// Reads the canonical 8-4-4-4-12 form; `nil` for anything else.
+    private static func parseCanonical(_ text: UnsafeBufferPointer<UInt8>) -> MessageID? {
+        guard text.count == 36 else { return nil }
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        var digitCount = 0
+        for (offset, character) in text.enumerated() {
+            if offset == 8 || offset == 13 || offset == 18 || offset == 23 {
+                guard character == UInt8(ascii: "-") else { return nil }
+                continue
+            }
+            let value: UInt8
+            switch character {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = character - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): value = character - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): value = character - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            if digitCount < 16 {
+                high = high << 4 | UInt64(value)
+            } else {
+                low = low << 4 | UInt64(value)
+            }
+            digitCount += 1
+        }
+        return MessageID(high: high, low: low)
+    }
+
+    /// Orders identifiers as their bytes compare, most significant first; for version 7 that is creation order.
     public static func < (lhs: MessageID, rhs: MessageID) -> Bool {
         (lhs.high, lhs.low) < (rhs.high, rhs.low)
     }
 
+    /// Decodes an identifier from a UUID string; throws `DecodingError.dataCorrupted` if the string is malformed.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         let text = try container.decode(String.self)
@@ -98,6 +146,7 @@ public struct MessageID: Hashable, Comparable, Sendable, Codable, LosslessString
         self = id
     }
 
+    /// Encodes the identifier as its canonical lowercase UUID string.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(description)
