@@ -1,0 +1,167 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+public import Logging
+import Synchronization
+
+/// Loads aggregates from an event store and saves their new events with optimistic concurrency.
+///
+/// Loading looks in a bounded least-recently-used cache first, then starts from the latest snapshot (if its type
+/// matches ``Aggregate/snapshotType``) and applies the events after it, or replays the whole stream. Saving appends
+/// with the expected version the aggregate was loaded at, so a concurrent writer that got there first makes the save
+/// fail with ``EventStoreError/Code/wrongExpectedVersion`` instead of overwriting its events; the cache entry is then
+/// dropped so the next load reads the store.
+///
+/// The cache holds at most ``Configuration/cacheCapacity`` aggregates, so memory does not grow with the number of
+/// aggregates touched. It is safe for any number of concurrent callers; the ``Dispatcher`` serialises the commands of
+/// each stream, so that its cache entries are almost always current.
+public final class Repository<A: Aggregate, Store: EventStore>: Sendable {
+    /// How a repository caches, snapshots and reads.
+    public struct Configuration: Sendable {
+        /// The most aggregates kept in memory. 0 disables the cache. Default: 10,000.
+        public var cacheCapacity: Int
+        /// Save a snapshot whenever a stream's version passes a multiple of this many events, or never if `nil`.
+        /// Snapshots are written after the events they follow; a failed snapshot write is logged and ignored, since
+        /// the events are already durable. Default: `nil`.
+        public var snapshotInterval: Int?
+        /// How many events one read fetches when replaying a stream. Default: 1,000.
+        public var readBatchSize: Int
+
+        /// A configuration with the documented defaults.
+        public init() {
+            self.cacheCapacity = 10_000
+            self.snapshotInterval = nil
+            self.readBatchSize = 1_000
+        }
+    }
+
+    /// The store the repository reads and writes.
+    public let store: Store
+    /// The configuration the repository was created with.
+    public let configuration: Configuration
+    private let cache: Mutex<LRUCache<StreamID, LoadedAggregate<A>>>
+    private let snapshotCoder = JSONPayloadCodec<A.State>()
+    private let logger: Logger
+
+    /// Creates a repository over `store`.
+    public init(store: Store, configuration: Configuration = Configuration(), logger: Logger? = nil) {
+        self.store = store
+        self.configuration = configuration
+        self.cache = Mutex(LRUCache(capacity: configuration.cacheCapacity))
+        self.logger = logger ?? Logger(label: "whizbang.repository")
+    }
+
+    /// The number of aggregates in the cache.
+    public var cachedCount: Int {
+        cache.withLock { $0.count }
+    }
+
+    /// Loads an aggregate's current state.
+    ///
+    /// - Throws: the store's errors, or ``EventCodingError`` for an event the aggregate's registry cannot decode.
+    public func load(_ streamID: StreamID) async throws -> LoadedAggregate<A> {
+        if let cached = cache.withLock({ $0.value(for: streamID) }) { return cached }
+        var state = A.initialState
+        var version: UInt64 = 0
+        if configuration.snapshotInterval != nil, let snapshot = try await store.latestSnapshot(for: streamID),
+            snapshot.stateType == A.snapshotType
+        {
+            do {
+                state = try snapshotCoder.decode(snapshot.data)
+                version = snapshot.streamVersion
+            } catch {
+                logger.debug(
+                    "ignoring an undecodable snapshot",
+                    metadata: ["stream": "\(streamID)", "error": "\(error)"])
+            }
+        }
+        while true {
+            let events = try await store.readStream(
+                streamID, from: version + 1, direction: .forwards, limit: configuration.readBatchSize)
+            for event in events {
+                state = A.evolve(state, try A.events.decode(typeName: event.eventType, data: event.data))
+                version = event.streamVersion
+            }
+            if events.count < configuration.readBatchSize { break }
+        }
+        let loaded = LoadedAggregate<A>(streamID: streamID, state: state, version: version)
+        remember(loaded)
+        return loaded
+    }
+
+    /// Appends `events` to an aggregate loaded at `loaded.version`, and returns the state after them.
+    ///
+    /// - Parameters:
+    ///   - events: the new events, in order. An empty array writes nothing.
+    ///   - loaded: the aggregate as it was loaded; its version is the expected version.
+    ///   - metadata: the encoded envelope stored with every event, usually that of the command that caused them.
+    /// - Returns: the store's result and the aggregate after the events.
+    /// - Throws: ``EventStoreError`` (``EventStoreError/Code/wrongExpectedVersion`` when another writer appended
+    ///   first) or ``EventCodingError``; after any failure the aggregate's cache entry is dropped.
+    public func save(
+        _ events: [A.Event],
+        after loaded: LoadedAggregate<A>,
+        metadata: Data = Data()
+    ) async throws -> (result: AppendResult, aggregate: LoadedAggregate<A>) {
+        if events.isEmpty {
+            return (
+                AppendResult(streamID: loaded.streamID, streamVersion: loaded.version, positions: 0..<0), loaded
+            )
+        }
+        let streamID = loaded.streamID
+        do {
+            var data: [EventData] = []
+            data.reserveCapacity(events.count)
+            for event in events {
+                let encoded = try A.events.encode(event)
+                data.append(EventData(eventType: encoded.typeName, data: encoded.data, metadata: metadata))
+            }
+            let result = try await store.append(data, to: streamID, expectedVersion: .exact(loaded.version))
+            let saved = LoadedAggregate<A>(
+                streamID: streamID, state: A.evolve(loaded.state, events), version: result.streamVersion)
+            remember(saved)
+            if let interval = configuration.snapshotInterval, interval > 0,
+                loaded.version / UInt64(interval) != saved.version / UInt64(interval)
+            {
+                await saveSnapshot(of: saved)
+            }
+            return (result, saved)
+        } catch {
+            invalidate(streamID)
+            throw error
+        }
+    }
+
+    /// Drops a stream's cache entry, so that its next load reads the store.
+    public func invalidate(_ streamID: StreamID) {
+        cache.withLock { $0.removeValue(for: streamID) }
+    }
+
+    /// Drops every cache entry.
+    public func invalidateAll() {
+        cache.withLock { $0.removeAll() }
+    }
+
+    private func remember(_ loaded: LoadedAggregate<A>) {
+        cache.withLock { cache in
+            // A load racing with a save must not replace a newer entry with an older one.
+            if let current = cache.value(for: loaded.streamID), current.version > loaded.version { return }
+            cache.set(loaded, for: loaded.streamID)
+        }
+    }
+
+    private func saveSnapshot(of aggregate: LoadedAggregate<A>) async {
+        do {
+            let data = try snapshotCoder.encode(aggregate.state)
+            try await store.saveSnapshot(
+                Snapshot(
+                    streamID: aggregate.streamID, streamVersion: aggregate.version, stateType: A.snapshotType,
+                    data: data))
+        } catch {
+            logger.debug(
+                "snapshot not saved", metadata: ["stream": "\(aggregate.streamID)", "error": "\(error)"])
+        }
+    }
+}
