@@ -1,0 +1,177 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Logging
+import Metrics
+
+/// Sends commands to the aggregates of one type: load, decide and append, on each stream's serial lane.
+///
+/// Obtained from ``Dispatcher/aggregate(_:configuration:)``. Commands sent to one stream run one at a time in the
+/// order they were sent (the order their `send` calls reached the dispatcher), so each decides on the state its
+/// predecessors left; commands to different streams run concurrently.
+public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
+    /// The dispatcher the handler sends through.
+    public let dispatcher: Dispatcher<Store>
+    /// The repository that loads and saves the aggregates, with its cache.
+    public let repository: Repository<A, Store>
+    let messageType: String
+    let metrics: CommandMetrics
+    let metadataEncoder: JSONPayloadCodec<EnvelopeMetadata>
+
+    init(dispatcher: Dispatcher<Store>, repository: Repository<A, Store>) {
+        self.dispatcher = dispatcher
+        self.repository = repository
+        self.messageType = "\(A.self).Command"
+        self.metrics = CommandMetrics(aggregate: "\(A.self)")
+        self.metadataEncoder = JSONPayloadCodec()
+    }
+
+    /// Sends a command to the aggregate with stream `streamID`.
+    ///
+    /// - Parameters:
+    ///   - command: the command.
+    ///   - streamID: the aggregate's stream.
+    ///   - metadata: metadata for the command's envelope (a `traceparent` entry is recorded in its hop).
+    ///   - cause: the envelope of the message that caused this command, for correlation and causation.
+    /// - Returns: the recorded events, the aggregate's new state and version, and the events' positions.
+    /// - Throws: the domain error from ``Aggregate/decide(_:_:)`` (nothing is written); ``EventStoreError`` when the
+    ///   store fails, including ``EventStoreError/Code/wrongExpectedVersion`` once the retry policy's attempts are
+    ///   used up; ``DispatchError`` on timeout; ``ExecutorError`` when the dispatcher is shutting down.
+    public func send(
+        _ command: A.Command,
+        to streamID: StreamID,
+        metadata: [String: String] = [:],
+        causedBy cause: EnvelopeMetadata? = nil
+    ) async throws -> CommandResult<A> {
+        let envelope =
+            if let cause {
+                MessageEnvelope(message: command, causedBy: cause, streamID: streamID, metadata: metadata)
+            } else {
+                MessageEnvelope(message: command, streamID: streamID, metadata: metadata)
+            }
+        return try await send(envelope)
+    }
+
+    /// Sends a command in an envelope the caller built; its `streamID` must be set.
+    ///
+    /// - Throws: as ``send(_:to:metadata:causedBy:)``; ``EventStoreError/Code/invalidStreamID`` if the envelope has
+    ///   no stream id.
+    public func send(_ envelope: MessageEnvelope<A.Command>) async throws -> CommandResult<A> {
+        guard let streamID = envelope.streamID else {
+            throw EventStoreError(.invalidStreamID, message: "a command envelope needs a stream id")
+        }
+        let outcome = dispatcher.decide(messageType: messageType, streamID: streamID, metadata: envelope.metadata)
+        let start = ContinuousClock.now
+        do {
+            let result: CommandResult<A>
+            switch outcome.execution {
+            case .serial:
+                result = try await dispatcher.lanes.run(key: streamID) {
+                    try await handle(envelope, streamID: streamID, outcome: outcome, executor: "serial", start: start)
+                }
+            case .parallel:
+                result = try await dispatcher.parallel.run {
+                    try await handle(
+                        envelope, streamID: streamID, outcome: outcome, executor: "parallel", start: start)
+                }
+            }
+            metrics.recordAccepted(after: ContinuousClock.now - start, retries: result.attempts - 1)
+            return result
+        } catch {
+            metrics.recordFailure(error)
+            throw error
+        }
+    }
+
+    /// The current state of an aggregate, read after every command sent to it before.
+    public func load(_ streamID: StreamID) async throws -> LoadedAggregate<A> {
+        try await dispatcher.lanes.run(key: streamID) { try await repository.load(streamID) }
+    }
+
+    private func handle(
+        _ envelope: MessageEnvelope<A.Command>,
+        streamID: StreamID,
+        outcome: PolicyOutcome,
+        executor: String,
+        start: ContinuousClock.Instant
+    ) async throws -> CommandResult<A> {
+        if let timeout = outcome.timeout {
+            return try await withTimeout(timeout, messageID: envelope.messageID, streamID: streamID) {
+                try await attempt(envelope, streamID: streamID, outcome: outcome, executor: executor, start: start)
+            }
+        }
+        return try await attempt(envelope, streamID: streamID, outcome: outcome, executor: executor, start: start)
+    }
+
+    private func attempt(
+        _ envelope: MessageEnvelope<A.Command>,
+        streamID: StreamID,
+        outcome: PolicyOutcome,
+        executor: String,
+        start: ContinuousClock.Instant
+    ) async throws -> CommandResult<A> {
+        var attempts = 0
+        while true {
+            attempts += 1
+            let loaded = try await repository.load(streamID)
+            let events = try A.decide(envelope.message, loaded.state)
+            var handled = envelope
+            handled.append(
+                hop: dispatcher.hop(
+                    for: envelope, executor: executor, outcome: outcome, duration: ContinuousClock.now - start))
+            let metadata = handled.metadataOnly
+            do {
+                let saved = try await repository.save(
+                    events, after: loaded, metadata: events.isEmpty ? Data() : try metadataEncoder.encode(metadata))
+                return CommandResult(
+                    envelope: metadata, events: events, aggregate: saved.aggregate, positions: saved.result.positions,
+                    attempts: attempts)
+            } catch let error as EventStoreError where error.code == .wrongExpectedVersion {
+                guard attempts < outcome.retry.maximumAttempts else { throw error }
+                metrics.recordConflict()
+                dispatcher.logger.debug(
+                    "conflict, retrying",
+                    metadata: ["stream": "\(streamID)", "attempt": "\(attempts)", "error": "\(error)"])
+                try await Task.sleep(for: outcome.retry.backoff(beforeRetry: attempts))
+            }
+        }
+    }
+}
+
+/// The counters and timer one aggregate type reports through swift-metrics.
+struct CommandMetrics: Sendable {
+    let accepted: Counter
+    let rejected: Counter
+    let failed: Counter
+    let conflicts: Counter
+    let retriesExhausted: Counter
+    let duration: Metrics.Timer
+
+    init(aggregate: String) {
+        let dimensions = [("aggregate", aggregate)]
+        accepted = Counter(label: "whizbang_commands_accepted_total", dimensions: dimensions)
+        rejected = Counter(label: "whizbang_commands_rejected_total", dimensions: dimensions)
+        failed = Counter(label: "whizbang_commands_failed_total", dimensions: dimensions)
+        conflicts = Counter(label: "whizbang_command_conflicts_total", dimensions: dimensions)
+        retriesExhausted = Counter(label: "whizbang_command_retries_exhausted_total", dimensions: dimensions)
+        duration = Metrics.Timer(label: "whizbang_command_duration_seconds", dimensions: dimensions)
+    }
+
+    func recordAccepted(after elapsed: Duration, retries: Int) {
+        accepted.increment()
+        duration.record(duration: elapsed)
+    }
+
+    func recordConflict() { conflicts.increment() }
+
+    /// Counts a command that did not succeed: a domain rejection, or a failure of the store or the dispatcher.
+    func recordFailure(_ error: any Error) {
+        switch error {
+        case let error as EventStoreError where error.code == .wrongExpectedVersion: retriesExhausted.increment()
+        case is EventStoreError, is ExecutorError, is DispatchError, is CancellationError: failed.increment()
+        default: rejected.increment()
+        }
+    }
+}

@@ -1,0 +1,16 @@
+/// What an accepted command did.
+public struct CommandResult<A: Aggregate>: Sendable {
+    /// The command's envelope, with the hop that handled it.
+    public let envelope: EnvelopeMetadata
+    /// The events the command recorded, in order; empty if it was accepted without recording anything.
+    public let events: [A.Event]
+    /// The aggregate after the command: its state and stream version.
+    public let aggregate: LoadedAggregate<A>
+    /// The global positions of the recorded events.
+    public let positions: Range<UInt64>
+    /// How many attempts the command took: 1, plus one for each conflict retried.
+    public let attempts: Int
+
+    /// The stream's version after the command.
+    public var streamVersion: UInt64 { aggregate.version }
+}

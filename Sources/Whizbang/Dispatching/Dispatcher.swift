@@ -1,0 +1,158 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+public import Logging
+public import ServiceLifecycle
+
+/// Runs commands against aggregates on per-stream serial lanes, and stateless handlers on a bounded parallel executor.
+///
+/// Commands for one stream never interleave and apply in the order they were sent; commands for different streams run
+/// concurrently. Obtain a typed handle for an aggregate with ``aggregate(_:configuration:)`` and send it commands.
+///
+/// As a ServiceLifecycle `Service`, ``run()`` waits for graceful shutdown, then stops accepting commands and finishes
+/// the ones in flight before returning. Without a service group, call ``shutdown()``.
+public final class Dispatcher<Store: EventStore>: Service, Sendable {
+    /// The dispatcher's identity, lanes, parallelism and policies.
+    public struct Configuration: Sendable {
+        /// The service name recorded in hops. Default: `"whizbang"`.
+        public var serviceName: String
+        /// This instance's id, recorded in hops. Default: a random 8-hex-digit string.
+        public var instanceID: String
+        /// The policies that decide where each message runs, its retries and time limit. Default: no rules.
+        public var policies: PolicySet
+        /// The number of lock shards of the lane pool. Default: 64.
+        public var laneShardCount: Int
+        /// The most stateless handlers (and parallel commands) that run at once. Default: the active processor count.
+        public var maximumParallelism: Int
+
+        /// A configuration with the documented defaults.
+        public init() {
+            self.serviceName = "whizbang"
+            self.instanceID = String(UInt32.random(in: .min ... .max), radix: 16)
+            self.policies = PolicySet()
+            self.laneShardCount = 64
+            self.maximumParallelism = ProcessInfo.processInfo.activeProcessorCount
+        }
+    }
+
+    /// The store commands are appended to.
+    public let store: Store
+    /// The configuration the dispatcher was created with.
+    public let configuration: Configuration
+    let lanes: ExecutorPool<StreamID>
+    let parallel: ParallelExecutor
+    let logger: Logger
+    let defaultOutcome: PolicyOutcome
+
+    /// Creates a dispatcher over `store`.
+    public init(store: Store, configuration: Configuration = Configuration(), logger: Logger? = nil) {
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger ?? Logger(label: "whizbang.dispatcher")
+        var laneConfiguration = ExecutorPool<StreamID>.Configuration()
+        laneConfiguration.label = "\(configuration.serviceName).lanes"
+        laneConfiguration.shardCount = configuration.laneShardCount
+        self.lanes = ExecutorPool(configuration: laneConfiguration)
+        var parallelConfiguration = ParallelExecutor.Configuration()
+        parallelConfiguration.label = "\(configuration.serviceName).parallel"
+        parallelConfiguration.maximumConcurrency = configuration.maximumParallelism
+        self.parallel = ParallelExecutor(configuration: parallelConfiguration)
+        self.defaultOutcome = configuration.policies.decide(
+            for: PolicyContext(messageType: "", streamID: nil, metadata: [:]))
+    }
+
+    /// A handle that sends commands to aggregates of type `A`, with its own repository (cache and snapshots).
+    ///
+    /// Create one handle per aggregate type and keep it: each handle has its own cache.
+    public func aggregate<A: Aggregate>(
+        _ type: A.Type,
+        configuration: Repository<A, Store>.Configuration = .init()
+    ) -> AggregateHandler<A, Store> {
+        AggregateHandler(
+            dispatcher: self,
+            repository: Repository(store: store, configuration: configuration, logger: logger))
+    }
+
+    /// Runs a stateless handler on the parallel executor, under the policies for `envelope`.
+    ///
+    /// - Returns: what `handler` returns.
+    /// - Throws: what `handler` throws; ``DispatchError/Code/timedOut`` past the policy's time limit;
+    ///   ``ExecutorError`` when the dispatcher is shutting down.
+    public func invoke<Message: Sendable, Result: Sendable>(
+        _ envelope: MessageEnvelope<Message>,
+        handler: @escaping @Sendable (MessageEnvelope<Message>) async throws -> Result
+    ) async throws -> Result {
+        let outcome = decide(messageType: "\(Message.self)", streamID: envelope.streamID, metadata: envelope.metadata)
+        var handled = envelope
+        handled.append(hop: hop(for: envelope, executor: "parallel", outcome: outcome))
+        let finalEnvelope = handled
+        return try await parallel.run {
+            try await withTimeout(outcome.timeout, messageID: envelope.messageID, streamID: envelope.streamID) {
+                try await handler(finalEnvelope)
+            }
+        }
+    }
+
+    /// Waits for graceful shutdown, then stops accepting work and finishes what is in flight.
+    ///
+    /// Cancellation ends the wait as graceful shutdown does.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await shutdown()
+    }
+
+    /// Stops accepting work and returns once every command and handler already accepted has finished.
+    public func shutdown() async {
+        logger.debug("dispatcher draining")
+        await lanes.drain()
+        await parallel.drain()
+        logger.debug("dispatcher drained")
+    }
+
+    func decide(messageType: String, streamID: StreamID?, metadata: [String: String]) -> PolicyOutcome {
+        if configuration.policies.rules.isEmpty { return defaultOutcome }
+        return configuration.policies.decide(
+            for: PolicyContext(messageType: messageType, streamID: streamID, metadata: metadata))
+    }
+
+    func hop<Message>(
+        for envelope: MessageEnvelope<Message>,
+        executor: String,
+        outcome: PolicyOutcome,
+        duration: Duration? = nil
+    ) -> Hop {
+        Hop(
+            serviceName: configuration.serviceName,
+            instanceID: configuration.instanceID,
+            streamID: envelope.streamID,
+            executorName: executor,
+            policyDecisions: outcome.decisions,
+            duration: duration,
+            traceParent: envelope.metadata["traceparent"].flatMap(TraceParent.init)
+        )
+    }
+}
+
+/// Runs `body`, failing with ``DispatchError/Code/timedOut`` if it takes longer than `timeout`.
+func withTimeout<Result: Sendable>(
+    _ timeout: Duration?,
+    messageID: MessageID,
+    streamID: StreamID?,
+    _ body: @escaping @Sendable () async throws -> Result
+) async throws -> Result {
+    guard let timeout else { return try await body() }
+    return try await withThrowingTaskGroup(of: Result?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let result = first else {
+            throw DispatchError(.timedOut, messageID: messageID, streamID: streamID, timeout: timeout)
+        }
+        return result
+    }
+}

@@ -1,0 +1,40 @@
+/// How often a command is retried after a concurrency conflict, and how long to wait between attempts.
+///
+/// A conflict (``EventStoreError/Code/wrongExpectedVersion``) means another writer appended to the stream first; a
+/// retry reloads the aggregate and decides again, so it is always safe. Domain errors are never retried.
+public struct RetryPolicy: Hashable, Sendable {
+    /// The most attempts in all, the first included; at least 1. Default: 10.
+    public var maximumAttempts: Int
+    /// The wait before the first retry. Default: 1 ms.
+    public var initialBackoff: Duration
+    /// The factor applied to the wait after each retry. Default: 2.
+    public var backoffMultiplier: Double
+    /// The longest wait between two attempts. Default: 100 ms.
+    public var maximumBackoff: Duration
+
+    /// A retry policy with the documented defaults.
+    public init() {
+        self.maximumAttempts = 10
+        self.initialBackoff = .milliseconds(1)
+        self.backoffMultiplier = 2
+        self.maximumBackoff = .milliseconds(100)
+    }
+
+    /// No retries: a conflict reaches the caller.
+    public static var none: RetryPolicy {
+        var policy = RetryPolicy()
+        policy.maximumAttempts = 1
+        return policy
+    }
+
+    /// The wait before retry number `retry` (1 for the first retry), with up to 50% random jitter so that racing
+    /// writers spread out.
+    public func backoff(beforeRetry retry: Int) -> Duration {
+        var wait = initialBackoff
+        for _ in 1..<max(1, retry) {
+            wait = min(maximumBackoff, wait * backoffMultiplier)
+        }
+        wait = min(maximumBackoff, wait)
+        return wait * Double.random(in: 0.5...1.0)
+    }
+}
