@@ -1,0 +1,155 @@
+import CSQLite
+import Whizbang
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One SQLite connection, used by one thread at a time (opened with `SQLITE_OPEN_NOMUTEX`).
+///
+/// It owns the statements it prepares and finalizes them when it closes.
+final class SQLiteConnection {
+    private(set) var handle: OpaquePointer?
+    private var statements: [OpaquePointer] = []
+    let path: String
+
+    /// Opens an existing database file (see ``createFileIfNeeded(at:)``) for reading and writing.
+    init(path: String, busyTimeoutMilliseconds: Int32) throws(SQLiteError) {
+        self.path = path
+        var handle: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+        let code = sqlite3_open_v2(path, &handle, flags, nil)
+        self.handle = handle
+        guard code == SQLITE_OK else {
+            let error = self.error(code, sql: nil)
+            sqlite3_close_v2(handle)
+            self.handle = nil
+            throw error
+        }
+        sqlite3_extended_result_codes(handle, 1)
+        sqlite3_busy_timeout(handle, busyTimeoutMilliseconds)
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Creates the database file with mode 0600 unless it exists, so that SQLite (which would create it with the
+    /// process's umask, usually 0644) never makes it readable by others. The WAL and shared-memory files SQLite
+    /// makes later copy the database file's mode.
+    ///
+    /// - Throws: ``EventStoreError/Code/readOnly`` when the file or its directory cannot be written,
+    ///   ``EventStoreError/Code/storageFailure`` otherwise.
+    static func createFileIfNeeded(at path: String) throws(EventStoreError) {
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        if descriptor >= 0 {
+            closeDescriptor(descriptor)
+            return
+        }
+        let number = errno
+        let reason = String(cString: strerror(number))
+        switch number {
+        case EACCES, EROFS, EPERM:
+            throw EventStoreError(.readOnly, message: "cannot open '\(path)' for writing: \(reason)")
+        case ENOSPC, EDQUOT:
+            throw EventStoreError(.storageFull, message: "cannot create '\(path)': \(reason)")
+        default:
+            throw EventStoreError(.storageFailure, message: "cannot open '\(path)': \(reason)")
+        }
+    }
+
+    /// Finalizes every statement and closes the connection; safe to call twice.
+    func close() {
+        for statement in statements { sqlite3_finalize(statement) }
+        statements.removeAll()
+        if let handle {
+            sqlite3_close_v2(handle)
+            self.handle = nil
+        }
+    }
+
+    /// Prepares a statement that lives as long as the connection.
+    func prepare(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+        var statement: OpaquePointer?
+        let code = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+        guard code == SQLITE_OK, let statement else { throw error(code, sql: sql) }
+        statements.append(statement)
+        return SQLiteStatement(handle: statement, connection: self)
+    }
+
+    /// Runs one or more statements that take no parameters (schema changes, pragmas).
+    func execute(_ sql: String) throws(SQLiteError) {
+        var message: UnsafeMutablePointer<CChar>?
+        let code = sqlite3_exec(handle, sql, nil, nil, &message)
+        if let message { sqlite3_free(message) }
+        guard code == SQLITE_OK else { throw error(code, sql: sql) }
+    }
+
+    /// Runs a query once and returns the first column of its first row as an integer (`nil` if there is no row or
+    /// the value is `NULL`); for pragmas and startup checks, not for hot paths.
+    func queryInteger(_ sql: String) throws(SQLiteError) -> Int64? {
+        var statement: OpaquePointer?
+        let code = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
+        guard code == SQLITE_OK, let statement else { throw error(code, sql: sql) }
+        defer { sqlite3_finalize(statement) }
+        let step = sqlite3_step(statement)
+        switch step {
+        case SQLITE_ROW:
+            return sqlite3_column_type(statement, 0) == SQLITE_NULL ? nil : sqlite3_column_int64(statement, 0)
+        case SQLITE_DONE:
+            return nil
+        default:
+            throw error(step, sql: sql)
+        }
+    }
+
+    /// Runs a query once and returns the first column of every row as text; for pragmas such as `integrity_check`.
+    func queryTexts(_ sql: String) throws(SQLiteError) -> [String] {
+        var statement: OpaquePointer?
+        let code = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
+        guard code == SQLITE_OK, let statement else { throw error(code, sql: sql) }
+        defer { sqlite3_finalize(statement) }
+        var texts: [String] = []
+        while true {
+            let step = sqlite3_step(statement)
+            if step == SQLITE_DONE { return texts }
+            guard step == SQLITE_ROW else { throw error(step, sql: sql) }
+            texts.append(sqlite3_column_text(statement, 0).map { String(cString: $0) } ?? "")
+        }
+    }
+
+    /// The error for a result code, with the connection's message and the system `errno`.
+    func error(_ code: Int32, sql: String?) -> SQLiteError {
+        guard let handle else {
+            return SQLiteError(code: code, systemErrno: 0, message: String(cString: sqlite3_errstr(code)), sql: sql)
+        }
+        let extended = sqlite3_extended_errcode(handle)
+        let useExtended = extended & 0xFF == code & 0xFF
+        return SQLiteError(
+            code: useExtended ? extended : code,
+            systemErrno: sqlite3_system_errno(handle),
+            message: String(cString: sqlite3_errmsg(handle)),
+            sql: sql
+        )
+    }
+
+    /// The row id of the last row inserted on this connection.
+    var lastInsertRowID: Int64 {
+        sqlite3_last_insert_rowid(handle)
+    }
+
+    /// Whether the connection is in a transaction (not in autocommit mode).
+    var isInTransaction: Bool {
+        sqlite3_get_autocommit(handle) == 0
+    }
+}
+
+private func closeDescriptor(_ descriptor: Int32) {
+    #if canImport(Glibc)
+    _ = Glibc.close(descriptor)
+    #else
+    _ = Darwin.close(descriptor)
+    #endif
+}

@@ -1,0 +1,108 @@
+import CSQLite
+import Foundation
+import Whizbang
+
+extension SQLiteEventStore {
+    enum ConnectionRole {
+        case writer, reader, maintenance
+    }
+
+    static func nowMicroseconds() -> Int64 {
+        Int64((Date().timeIntervalSince1970 * 1_000_000).rounded())
+    }
+
+    static func validate(_ configuration: Configuration) throws(EventStoreError) {
+        func invalid(_ message: String) -> EventStoreError {
+            EventStoreError(.invalidArgument, message: "invalid SQLite event store configuration: \(message)")
+        }
+        let pageSize = configuration.pageSize
+        guard pageSize >= 512, pageSize <= 65536, pageSize & (pageSize - 1) == 0 else {
+            throw invalid("pageSize \(pageSize) is not a power of two from 512 to 65536")
+        }
+        guard configuration.readerCount >= 1 else { throw invalid("readerCount must be at least 1") }
+        guard configuration.maximumBatchSize >= 1 else { throw invalid("maximumBatchSize must be at least 1") }
+        guard configuration.maximumPayloadBytes >= 0 else { throw invalid("maximumPayloadBytes must not be negative") }
+        guard configuration.pageCacheBytes >= 0, configuration.memoryMapBytes >= 0 else {
+            throw invalid("pageCacheBytes and memoryMapBytes must not be negative")
+        }
+        guard configuration.checkpointPages >= 1 else { throw invalid("checkpointPages must be at least 1") }
+    }
+
+    /// Opens and configures one connection.
+    static func openConnection(_ path: String, _ configuration: Configuration, role: ConnectionRole)
+        throws(SQLiteError) -> SQLiteConnection
+    {
+        let connection = try SQLiteConnection(
+            path: path,
+            busyTimeoutMilliseconds: configuration.busyTimeout.clampedMilliseconds
+        )
+        let synchronous = configuration.durability == .full ? "FULL" : "NORMAL"
+        let cacheKiB = max(1, (role == .writer ? configuration.pageCacheBytes : configuration.pageCacheBytes / 4) / 1024)
+        if role == .writer {
+            // The page size only takes effect on a new, empty database; WAL mode is persistent in the file.
+            try connection.execute("PRAGMA page_size = \(configuration.pageSize)")
+            let mode = try connection.queryTexts("PRAGMA journal_mode = WAL")
+            guard mode == ["wal"] else {
+                throw SQLiteError(
+                    code: SQLITE_READONLY,
+                    systemErrno: 0,
+                    message: "cannot switch the database to WAL mode (journal mode is \(mode))",
+                    sql: nil
+                )
+            }
+        }
+        try connection.execute(
+            """
+            PRAGMA synchronous = \(synchronous);
+            PRAGMA cache_size = -\(cacheKiB);
+            PRAGMA mmap_size = \(configuration.memoryMapBytes);
+            PRAGMA temp_store = MEMORY;
+            """
+        )
+        if role == .reader {
+            try connection.execute("PRAGMA query_only = ON")
+        }
+        return connection
+    }
+
+    /// Validates an append before it is queued, so that nothing invalid reaches the writer.
+    func validate(_ events: [EventData], streamID: StreamID) throws(EventStoreError) {
+        try streamID.validate()
+        let limit = configuration.maximumPayloadBytes
+        for event in events {
+            guard !event.eventType.isEmpty else {
+                throw EventStoreError(.invalidArgument, streamID: streamID, message: "an event type is empty")
+            }
+            guard event.data.count <= limit, event.metadata.count <= limit else {
+                throw EventStoreError(
+                    .payloadTooLarge,
+                    streamID: streamID,
+                    message: "event \(event.eventID) has \(event.data.count) bytes of data and "
+                        + "\(event.metadata.count) of metadata; the limit is \(limit)"
+                )
+            }
+        }
+        if events.count > 1 {
+            var seen = Set<MessageID>(minimumCapacity: events.count)
+            for event in events where !seen.insert(event.eventID).inserted {
+                throw EventStoreError(
+                    .invalidArgument,
+                    streamID: streamID,
+                    message: "event id \(event.eventID) appears twice in one append"
+                )
+            }
+        }
+    }
+
+    static func validate(limit: Int) throws(EventStoreError) {
+        guard limit >= 0 else {
+            throw EventStoreError(.invalidArgument, message: "a read limit must not be negative; it is \(limit)")
+        }
+    }
+
+    static func validateConsumer(_ consumer: String) throws(EventStoreError) {
+        guard !consumer.isEmpty else {
+            throw EventStoreError(.invalidArgument, message: "a consumer name must not be empty")
+        }
+    }
+}

@@ -1,0 +1,258 @@
+import CSQLite
+import Foundation
+import Logging
+import Synchronization
+public import Whizbang
+
+/// An ``EventStore`` in one SQLite file: durable, crash-safe, and shareable by several processes.
+///
+/// One writer connection on a thread of its own folds every pending append into one transaction (group commit, a
+/// `SAVEPOINT` per append so that a conflict fails only its own append) and resumes the callers after the commit —
+/// after fsync with the default ``Configuration/Durability/full`` durability. Reads run on a few reader connections,
+/// each on a thread of its own, so no SQLite call ever blocks Swift's cooperative thread pool. The database uses
+/// WAL mode; SQL statements are prepared once and reused.
+///
+/// Global positions are the `events` table's row ids, assigned by the one writer in commit order. They are dense:
+/// an append that fails is rolled back before the next one in its transaction takes the same positions, so the log
+/// never has a gap, and a reader never sees a position that a later commit fills in. See ``SQLiteSchema`` for the
+/// tables (legible in the `sqlite3` shell).
+///
+/// Several stores — in one process or in several — may open the same file: `BEGIN IMMEDIATE` and the busy timeout
+/// serialise their transactions, and a conflict between them is an ordinary
+/// ``EventStoreError/Code/wrongExpectedVersion``. ``waitForEvents(after:)`` notices another process's appends
+/// within ``Configuration/externalChangePollInterval``.
+///
+/// Open a store with ``open(path:configuration:)`` (or ``init(path:configuration:)`` outside async code) and
+/// ``close()`` it when done; closing also happens when the last reference goes away.
+public final class SQLiteEventStore: EventStore {
+    /// The database file.
+    public let path: String
+    /// The configuration the store was opened with.
+    public let configuration: Configuration
+
+    private let writer: SQLiteWriter
+    private let readers: SQLiteReaderPool
+    private let maintenance: SQLiteMaintenance
+    private let signal: AppendSignal
+    private let isClosed = Mutex(false)
+
+    /// Opens the store at `path`, creating the file (mode 0600) and its schema if needed, or migrating an older
+    /// schema forwards.
+    ///
+    /// This blocks the calling thread while SQLite opens the file; from async code prefer
+    /// ``open(path:configuration:)``.
+    ///
+    /// - Throws: ``EventStoreError`` — `notADatabase`, `corruptDatabase`, `incompatibleSchema` (a newer schema or
+    ///   another application's database), `readOnly` (the file or its directory cannot be written),
+    ///   `invalidArgument` (a configuration value out of range), `storageFull` or `storageFailure`.
+    public init(path: String, configuration: Configuration = Configuration()) throws {
+        try Self.validate(configuration)
+        self.path = path
+        self.configuration = configuration
+        do {
+            try SQLiteConnection.createFileIfNeeded(at: path)
+            let writerConnection = try Self.openConnection(path, configuration, role: .writer)
+            try SQLiteSchema.migrate(writerConnection, nowMicroseconds: Self.nowMicroseconds())
+            let head = try writerConnection.queryInteger("SELECT max(position) FROM events") ?? 0
+            let signal = AppendSignal(head: UInt64(head))
+            self.signal = signal
+            self.writer = try SQLiteWriter(connection: writerConnection, signal: signal, configuration: configuration)
+            var readers: [SQLiteReader] = []
+            for _ in 0..<configuration.readerCount {
+                readers.append(try SQLiteReader(connection: Self.openConnection(path, configuration, role: .reader)))
+            }
+            self.readers = SQLiteReaderPool(readers: readers)
+            self.maintenance = try SQLiteMaintenance(
+                connection: Self.openConnection(path, configuration, role: .maintenance),
+                signal: signal,
+                configuration: configuration
+            )
+        } catch let error as SQLiteError {
+            throw error.eventStoreError
+        }
+        writer.installWALHook(maintenance: maintenance, threshold: configuration.checkpointPages)
+        writer.start()
+        readers.start()
+        maintenance.start()
+        configuration.logger.debug(
+            "opened SQLite event store",
+            metadata: ["path": "\(path)", "head": "\(signal.head)", "durability": "\(configuration.durability)"]
+        )
+    }
+
+    /// Opens the store at `path` on a thread of its own, so the caller's task does not block the cooperative thread
+    /// pool; see ``init(path:configuration:)`` for what it does and throws.
+    public static func open(path: String, configuration: Configuration = Configuration()) async throws
+        -> SQLiteEventStore
+    {
+        try await withUnsafeThrowingContinuation { continuation in
+            let thread = Thread {
+                do {
+                    continuation.resume(returning: try SQLiteEventStore(path: path, configuration: configuration))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+            thread.name = "whizbang.sqlite.open"
+            thread.start()
+        }
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Finishes the writes already queued, then closes every connection; later calls fail with
+    /// ``EventStoreError/Code/closed``, and so do tasks waiting in ``waitForEvents(after:)``.
+    ///
+    /// Blocks until the writer has committed what was queued (at most one transaction). Calling it again does
+    /// nothing.
+    public func close() {
+        let wasClosed = isClosed.withLock { isClosed in
+            defer { isClosed = true }
+            return isClosed
+        }
+        guard !wasClosed else { return }
+        writer.close()
+        readers.close()
+        maintenance.close()
+        signal.close()
+        configuration.logger.debug("closed SQLite event store", metadata: ["path": "\(path)"])
+    }
+
+    // MARK: Writes
+
+    /// Appends events to a stream in the next group commit; see ``EventStore/append(_:to:expectedVersion:)``.
+    ///
+    /// Returns after the transaction that holds the append has committed (and, with
+    /// ``Configuration/Durability/full``, been fsynced). Once queued, an append is not cancelled by the caller's
+    /// cancellation: it commits or fails as a whole.
+    ///
+    /// - Throws: ``EventStoreError`` — `wrongExpectedVersion`, `duplicateEventID`, `invalidStreamID`,
+    ///   `invalidArgument` (an empty event type, or two events with one id), `payloadTooLarge` (data or metadata over
+    ///   ``Configuration/maximumPayloadBytes``), `closed`, `readOnly`, `storageFull` or `storageFailure`.
+    public func append(
+        _ events: [EventData],
+        to streamID: StreamID,
+        expectedVersion: ExpectedVersion
+    ) async throws -> AppendResult {
+        try validate(events, streamID: streamID)
+        return try await withUnsafeThrowingContinuation { continuation in
+            writer.submit(
+                .append(
+                    .init(
+                        events: events,
+                        streamID: streamID,
+                        expectedVersion: expectedVersion,
+                        continuation: continuation
+                    )
+                )
+            )
+        }
+    }
+
+    /// Saves a consumer's position in the next group commit, replacing the one it saved before.
+    ///
+    /// - Throws: ``EventStoreError`` — `invalidArgument` for an empty consumer name, `closed`, or a storage failure.
+    public func saveCheckpoint(_ position: UInt64, for consumer: String) async throws {
+        try Self.validateConsumer(consumer)
+        try await withUnsafeThrowingContinuation { continuation in
+            writer.submit(.saveCheckpoint(consumer: consumer, position: position, continuation: continuation))
+        }
+    }
+
+    /// Stores a snapshot in the next group commit. A stream keeps only its latest snapshot: one with a lower stream
+    /// version than the stored one is ignored.
+    ///
+    /// - Throws: ``EventStoreError`` — `invalidStreamID`, `invalidArgument` (an empty state type),
+    ///   `payloadTooLarge`, `closed`, or a storage failure.
+    public func saveSnapshot(_ snapshot: Snapshot) async throws {
+        try snapshot.streamID.validate()
+        guard !snapshot.stateType.isEmpty else {
+            throw EventStoreError(.invalidArgument, streamID: snapshot.streamID, message: "a state type is empty")
+        }
+        guard snapshot.data.count <= configuration.maximumPayloadBytes else {
+            throw EventStoreError(
+                .payloadTooLarge,
+                streamID: snapshot.streamID,
+                message: "a snapshot of \(snapshot.data.count) bytes is over the limit of "
+                    + "\(configuration.maximumPayloadBytes)"
+            )
+        }
+        try await withUnsafeThrowingContinuation { continuation in
+            writer.submit(.saveSnapshot(snapshot, continuation: continuation))
+        }
+    }
+
+    // MARK: Reads
+
+    /// Reads up to `limit` events of one stream; see ``EventStore/readStream(_:from:direction:limit:)``.
+    ///
+    /// - Throws: ``EventStoreError`` — `invalidStreamID`, `invalidArgument` for a negative limit, `closed`, or a
+    ///   storage failure.
+    public func readStream(
+        _ streamID: StreamID,
+        from version: UInt64,
+        direction: ReadDirection,
+        limit: Int
+    ) async throws -> [RecordedEvent] {
+        try streamID.validate()
+        try Self.validate(limit: limit)
+        return try await readers.read { reader throws(SQLiteError) in
+            try reader.readStream(streamID, from: version, direction: direction, limit: limit)
+        }
+    }
+
+    /// Reads up to `limit` events of the global log after `position`; see ``EventStore/readAll(after:limit:)``.
+    ///
+    /// - Throws: ``EventStoreError`` — `invalidArgument` for a negative limit, `closed`, or a storage failure.
+    public func readAll(after position: UInt64, limit: Int) async throws -> [RecordedEvent] {
+        try Self.validate(limit: limit)
+        return try await readers.read { reader throws(SQLiteError) in
+            try reader.readAll(after: position, limit: limit)
+        }
+    }
+
+    /// The position of the last event in the global log, or 0 if the store is empty.
+    public func headPosition() async throws -> UInt64 {
+        try await readers.read { reader throws(SQLiteError) in try reader.headPosition() }
+    }
+
+    /// The version of a stream: the number of events in it, 0 if it has none.
+    ///
+    /// - Throws: ``EventStoreError`` — `invalidStreamID`, `closed`, or a storage failure.
+    public func streamVersion(of streamID: StreamID) async throws -> UInt64 {
+        try streamID.validate()
+        return try await readers.read { reader throws(SQLiteError) in try reader.streamVersion(of: streamID) }
+    }
+
+    /// Returns once the global log has an event after `position`; see ``EventStore/waitForEvents(after:)``.
+    ///
+    /// Appends through this store wake waiters as soon as they commit; appends by another process on the same file
+    /// are noticed within ``Configuration/externalChangePollInterval``.
+    public func waitForEvents(after position: UInt64) async throws {
+        if signal.head > position { return }
+        maintenance.beginWaiting()
+        defer { maintenance.endWaiting() }
+        try await signal.wait(after: position)
+    }
+
+    /// The position a consumer saved with ``saveCheckpoint(_:for:)``, or `nil` if it never saved one.
+    public func checkpoint(for consumer: String) async throws -> UInt64? {
+        try Self.validateConsumer(consumer)
+        return try await readers.read { reader throws(SQLiteError) in try reader.checkpoint(for: consumer) }
+    }
+
+    /// The latest snapshot of a stream, or `nil` if there is none.
+    public func latestSnapshot(for streamID: StreamID) async throws -> Snapshot? {
+        try streamID.validate()
+        return try await readers.read { reader throws(SQLiteError) in try reader.latestSnapshot(for: streamID) }
+    }
+
+    /// Runs SQLite's `PRAGMA integrity_check` and returns the problems it reports; empty when the database is sound.
+    ///
+    /// It reads the whole file, so it takes time proportional to the database's size.
+    public func integrityCheck() async throws -> [String] {
+        try await readers.read { reader throws(SQLiteError) in try reader.integrityCheck() }
+    }
+}

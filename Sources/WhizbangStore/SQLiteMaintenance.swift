@@ -1,0 +1,134 @@
+import CSQLite
+import Foundation
+import Logging
+import Whizbang
+
+/// A background connection and thread that keep work off the writer's path: WAL checkpoints, and noticing events
+/// that another process appended to the same file.
+///
+/// - Checkpoints: the writer's WAL hook calls ``requestCheckpoint()`` when the WAL passes the configured size; this
+///   thread then runs a passive checkpoint, which copies WAL frames into the database file without blocking the
+///   writer or readers. SQLite's own automatic checkpoint (run by the committing writer) is turned off.
+/// - External appends: while at least one task waits in ``SQLiteEventStore/waitForEvents(after:)``, this thread
+///   reads the head position every poll interval and announces it to the ``AppendSignal``. Appends through this
+///   store announce themselves at once; the poll only matters for other processes.
+///
+/// `@unchecked Sendable`: the flags are guarded by `condition`; the connection is used only by the thread.
+final class SQLiteMaintenance: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var checkpointRequested = false
+    private var waiterCount = 0
+    private var isClosing = false
+    private var isFinished = false
+
+    private let connection: SQLiteConnection
+    private let selectHead: SQLiteStatement
+    private let signal: AppendSignal
+    private let pollInterval: TimeInterval
+    private let logger: Logger
+
+    init(connection: SQLiteConnection, signal: AppendSignal, configuration: SQLiteEventStore.Configuration)
+        throws(SQLiteError)
+    {
+        self.connection = connection
+        self.selectHead = try connection.prepare("SELECT max(position) FROM events")
+        self.signal = signal
+        let (seconds, attoseconds) = configuration.externalChangePollInterval.components
+        self.pollInterval = max(0.001, Double(seconds) + Double(attoseconds) / 1e18)
+        self.logger = configuration.logger
+    }
+
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "whizbang.sqlite.maintenance"
+        thread.start()
+    }
+
+    /// Asks for a passive checkpoint soon; cheap enough to call from the writer's commit.
+    func requestCheckpoint() {
+        condition.lock()
+        if !checkpointRequested {
+            checkpointRequested = true
+            condition.signal()
+        }
+        condition.unlock()
+    }
+
+    /// Counts a task waiting for events, so that the thread polls for other processes' appends meanwhile.
+    func beginWaiting() {
+        condition.lock()
+        waiterCount += 1
+        if waiterCount == 1 { condition.signal() }
+        condition.unlock()
+    }
+
+    func endWaiting() {
+        condition.lock()
+        waiterCount -= 1
+        condition.unlock()
+    }
+
+    /// Stops the thread after a final passive checkpoint and closes the connection.
+    func close() {
+        condition.lock()
+        isClosing = true
+        condition.broadcast()
+        while !isFinished { condition.wait() }
+        condition.unlock()
+    }
+
+    private func run() {
+        condition.lock()
+        var nextPoll = Date.distantFuture
+        while !isClosing {
+            if checkpointRequested {
+                checkpointRequested = false
+                condition.unlock()
+                checkpoint(mode: SQLITE_CHECKPOINT_PASSIVE)
+                condition.lock()
+                continue
+            }
+            if waiterCount > 0 {
+                if nextPoll == .distantFuture { nextPoll = Date(timeIntervalSinceNow: pollInterval) }
+                if Date() >= nextPoll {
+                    nextPoll = Date(timeIntervalSinceNow: pollInterval)
+                    condition.unlock()
+                    pollHead()
+                    condition.lock()
+                    continue
+                }
+                _ = condition.wait(until: nextPoll)
+            } else {
+                nextPoll = .distantFuture
+                condition.wait()
+            }
+        }
+        condition.unlock()
+        checkpoint(mode: SQLITE_CHECKPOINT_PASSIVE)
+        connection.close()
+        condition.lock()
+        isFinished = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func checkpoint(mode: Int32) {
+        var walFrames: Int32 = 0
+        var checkpointed: Int32 = 0
+        let code = sqlite3_wal_checkpoint_v2(connection.handle, nil, mode, &walFrames, &checkpointed)
+        if code == SQLITE_OK {
+            logger.trace("checkpoint", metadata: ["walFrames": "\(walFrames)", "checkpointed": "\(checkpointed)"])
+        } else {
+            logger.debug("checkpoint failed", metadata: ["error": "\(connection.error(code, sql: nil))"])
+        }
+    }
+
+    private func pollHead() {
+        do {
+            defer { selectHead.reset() }
+            if try selectHead.step() { signal.advance(to: selectHead.uint64(at: 0)) }
+        } catch {
+            logger.debug("polling the head position failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

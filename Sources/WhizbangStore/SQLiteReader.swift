@@ -1,0 +1,154 @@
+import CSQLite
+import Foundation
+import Whizbang
+
+/// A reader connection with its prepared statements, used by one reader thread.
+///
+/// Each read runs in its own implicit transaction, so it sees every commit announced before it started and never a
+/// partly written one.
+final class SQLiteReader {
+    let connection: SQLiteConnection
+    private let selectStream: SQLiteStatement
+    private let selectStreamID: SQLiteStatement
+    private let readForwards: SQLiteStatement
+    private let readBackwards: SQLiteStatement
+    private let readAllStatement: SQLiteStatement
+    private let selectHead: SQLiteStatement
+    private let selectCheckpoint: SQLiteStatement
+    private let selectSnapshot: SQLiteStatement
+    /// Stream ids by stream key. A key never changes its id, so entries never go stale; the cache is emptied when
+    /// it grows past ``streamCacheLimit``.
+    private var streamIDs: [Int64: StreamID] = [:]
+    private let streamCacheLimit = 100_000
+
+    init(connection: SQLiteConnection) throws(SQLiteError) {
+        self.connection = connection
+        selectStream = try connection.prepare("SELECT stream_key, version FROM streams WHERE stream_id = ?1")
+        selectStreamID = try connection.prepare("SELECT stream_id FROM streams WHERE stream_key = ?1")
+        let columns = "position, version, event_id, event_type, data, metadata, recorded_at"
+        readForwards = try connection.prepare(
+            "SELECT \(columns) FROM events WHERE stream_key = ?1 AND version >= ?2 ORDER BY version LIMIT ?3"
+        )
+        readBackwards = try connection.prepare(
+            "SELECT \(columns) FROM events WHERE stream_key = ?1 AND version <= ?2 ORDER BY version DESC LIMIT ?3"
+        )
+        readAllStatement = try connection.prepare(
+            """
+            SELECT position, version, event_id, event_type, data, metadata, recorded_at, stream_key FROM events
+            WHERE position > ?1 ORDER BY position LIMIT ?2
+            """
+        )
+        selectHead = try connection.prepare("SELECT max(position) FROM events")
+        selectCheckpoint = try connection.prepare("SELECT position FROM checkpoints WHERE consumer = ?1")
+        selectSnapshot = try connection.prepare(
+            "SELECT version, state_type, data FROM snapshots WHERE stream_id = ?1"
+        )
+    }
+
+    /// The stream's key and version; `nil` if it has no events.
+    private func lookUpStream(_ streamID: StreamID) throws(SQLiteError) -> (key: Int64, version: UInt64)? {
+        defer { selectStream.reset() }
+        selectStream.bind(streamID.rawValue, at: 1)
+        guard try selectStream.step() else { return nil }
+        return (selectStream.int64(at: 0), selectStream.uint64(at: 1))
+    }
+
+    func streamVersion(of streamID: StreamID) throws(SQLiteError) -> UInt64 {
+        try lookUpStream(streamID)?.version ?? 0
+    }
+
+    func headPosition() throws(SQLiteError) -> UInt64 {
+        defer { selectHead.reset() }
+        guard try selectHead.step() else { return 0 }
+        return selectHead.uint64(at: 0)
+    }
+
+    func readStream(_ streamID: StreamID, from version: UInt64, direction: ReadDirection, limit: Int)
+        throws(SQLiteError) -> [RecordedEvent]
+    {
+        guard limit > 0, let stream = try lookUpStream(streamID) else { return [] }
+        let statement = direction == .forwards ? readForwards : readBackwards
+        defer { statement.reset() }
+        statement.bind(stream.key, at: 1)
+        statement.bind(version, at: 2)
+        statement.bind(Int64(limit), at: 3)
+        var events: [RecordedEvent] = []
+        events.reserveCapacity(min(limit, Int(clamping: stream.version)))
+        while try statement.step() {
+            events.append(Self.event(statement, streamID: streamID))
+        }
+        return events
+    }
+
+    func readAll(after position: UInt64, limit: Int) throws(SQLiteError) -> [RecordedEvent] {
+        guard limit > 0 else { return [] }
+        let statement = readAllStatement
+        defer { statement.reset() }
+        statement.bind(position, at: 1)
+        statement.bind(Int64(limit), at: 2)
+        var events: [RecordedEvent] = []
+        events.reserveCapacity(min(limit, 4096))
+        var lastKey: Int64 = -1
+        var lastStreamID = StreamID("")
+        while try statement.step() {
+            let key = statement.int64(at: 7)
+            if key != lastKey {
+                lastStreamID = try streamID(forKey: key)
+                lastKey = key
+            }
+            events.append(Self.event(statement, streamID: lastStreamID))
+        }
+        return events
+    }
+
+    /// Builds a recorded event from a row whose first seven columns are those of the read statements.
+    @inline(__always)
+    private static func event(_ statement: SQLiteStatement, streamID: StreamID) -> RecordedEvent {
+        let microseconds = statement.int64(at: 6)
+        return RecordedEvent(
+            streamID: streamID,
+            streamVersion: statement.uint64(at: 1),
+            position: statement.uint64(at: 0),
+            eventID: statement.messageID(at: 2),
+            eventType: statement.text(at: 3),
+            data: statement.data(at: 4),
+            metadata: statement.data(at: 5),
+            recordedAt: Date(timeIntervalSince1970: Double(microseconds) / 1_000_000)
+        )
+    }
+
+    private func streamID(forKey key: Int64) throws(SQLiteError) -> StreamID {
+        if let cached = streamIDs[key] { return cached }
+        defer { selectStreamID.reset() }
+        selectStreamID.bind(key, at: 1)
+        let streamID = try selectStreamID.step() ? StreamID(selectStreamID.text(at: 0)) : StreamID("")
+        if streamIDs.count >= streamCacheLimit { streamIDs.removeAll(keepingCapacity: true) }
+        streamIDs[key] = streamID
+        return streamID
+    }
+
+    func checkpoint(for consumer: String) throws(SQLiteError) -> UInt64? {
+        defer { selectCheckpoint.reset() }
+        selectCheckpoint.bind(consumer, at: 1)
+        guard try selectCheckpoint.step() else { return nil }
+        return selectCheckpoint.uint64(at: 0)
+    }
+
+    func latestSnapshot(for streamID: StreamID) throws(SQLiteError) -> Snapshot? {
+        defer { selectSnapshot.reset() }
+        selectSnapshot.bind(streamID.rawValue, at: 1)
+        guard try selectSnapshot.step() else { return nil }
+        return Snapshot(
+            streamID: streamID,
+            streamVersion: selectSnapshot.uint64(at: 0),
+            stateType: selectSnapshot.text(at: 1),
+            data: selectSnapshot.data(at: 2)
+        )
+    }
+
+    /// The problems `PRAGMA integrity_check` finds; empty when the database is sound.
+    func integrityCheck() throws(SQLiteError) -> [String] {
+        let lines = try connection.queryTexts("PRAGMA integrity_check")
+        return lines == ["ok"] ? [] : lines
+    }
+}

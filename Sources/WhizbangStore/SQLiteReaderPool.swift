@@ -1,0 +1,96 @@
+import Foundation
+import Whizbang
+
+/// Reader connections, each on a thread of its own, serving reads from one shared queue.
+///
+/// `@unchecked Sendable`: the queue is guarded by `condition`; each ``SQLiteReader`` is used only by its thread.
+final class SQLiteReaderPool: @unchecked Sendable {
+    typealias Job = @Sendable (SQLiteReader) -> Void
+
+    private let condition = NSCondition()
+    private var jobs: [Job] = []
+    private var nextJob = 0
+    private var isClosing = false
+    private var runningThreads = 0
+    private let readers: [SQLiteReader]
+
+    init(readers: [SQLiteReader]) {
+        self.readers = readers
+    }
+
+    /// Starts one thread per reader.
+    func start() {
+        runningThreads = readers.count
+        for (index, reader) in readers.enumerated() {
+            nonisolated(unsafe) let reader = reader
+            let thread = Thread { [self] in run(reader) }
+            thread.name = "whizbang.sqlite.reader.\(index)"
+            thread.start()
+        }
+    }
+
+    /// Runs `body` on a reader thread and returns its result; SQLite errors come back as ``EventStoreError``.
+    func read<Result: Sendable>(
+        _ body: @escaping @Sendable (SQLiteReader) throws(SQLiteError) -> Result
+    ) async throws(EventStoreError) -> Result {
+        do {
+            return try await withUnsafeThrowingContinuation { continuation in
+                let accepted = submit { reader in
+                    do throws(SQLiteError) {
+                        continuation.resume(returning: try body(reader))
+                    } catch {
+                        continuation.resume(throwing: error.eventStoreError)
+                    }
+                }
+                if !accepted {
+                    continuation.resume(throwing: EventStoreError(.closed, message: "the event store was closed"))
+                }
+            }
+        } catch let error as EventStoreError {
+            throw error
+        } catch {
+            throw EventStoreError(.storageFailure, message: "\(error)")
+        }
+    }
+
+    private func submit(_ job: @escaping Job) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !isClosing else { return false }
+        jobs.append(job)
+        condition.signal()
+        return true
+    }
+
+    /// Finishes the queued reads, refuses later ones, closes the connections and returns when every thread has
+    /// stopped.
+    func close() {
+        condition.lock()
+        isClosing = true
+        condition.broadcast()
+        while runningThreads > 0 { condition.wait() }
+        condition.unlock()
+    }
+
+    private func run(_ reader: SQLiteReader) {
+        while true {
+            condition.lock()
+            while nextJob == jobs.count && !isClosing { condition.wait() }
+            guard nextJob < jobs.count else {
+                runningThreads -= 1
+                condition.broadcast()
+                condition.unlock()
+                break
+            }
+            let job = jobs[nextJob]
+            nextJob += 1
+            if nextJob == jobs.count {
+                jobs.removeAll(keepingCapacity: true)
+                nextJob = 0
+            }
+            condition.unlock()
+            job(reader)
+        }
+        reader.connection.close()
+    }
+}

@@ -1,0 +1,126 @@
+import Whizbang
+
+/// The database layout and its forward migrations.
+///
+/// The tables, as the `sqlite3` shell shows them:
+/// - `schema_version(version, applied_at)`: one row per migration applied.
+/// - `streams(stream_key INTEGER PRIMARY KEY, stream_id TEXT UNIQUE, version)`: each stream's compact integer key
+///   and its current version (the number of events in it).
+/// - `events(position INTEGER PRIMARY KEY, stream_key, version, event_id BLOB, event_type TEXT, data, metadata,
+///   recorded_at)`: the global log. `position` is the row id, so rows are stored in commit order; `(stream_key,
+///   version)` and `event_id` (a 16-byte UUID, time-ordered for UUIDv7) are unique. `data` and `metadata` are
+///   stored as `TEXT` when they are valid UTF-8 (JSON is then legible as is) and as `BLOB` otherwise; empty
+///   metadata is `NULL`. `recorded_at` is Unix time in microseconds
+///   (`SELECT datetime(recorded_at / 1000000, 'unixepoch') FROM events`).
+/// - `checkpoints(consumer TEXT PRIMARY KEY, position)`.
+/// - `snapshots(stream_id TEXT PRIMARY KEY, version, state_type TEXT, data, saved_at)`: the latest snapshot of each
+///   stream.
+///
+/// The file's `PRAGMA application_id` marks it as a Whizbang store.
+enum SQLiteSchema {
+    /// `PRAGMA application_id` of a Whizbang store: "Whiz" in ASCII.
+    static let applicationID: Int64 = 0x5768_697A
+
+    /// The migrations, in order; migration `n` (1-based) brings the schema to version `n`. Append new ones; never
+    /// change a published one.
+    static let migrations: [String] = [
+        """
+        CREATE TABLE streams (
+            stream_key INTEGER PRIMARY KEY,
+            stream_id TEXT NOT NULL UNIQUE,
+            version INTEGER NOT NULL
+        );
+        CREATE TABLE events (
+            position INTEGER PRIMARY KEY,
+            stream_key INTEGER NOT NULL REFERENCES streams (stream_key),
+            version INTEGER NOT NULL,
+            event_id BLOB NOT NULL,
+            event_type TEXT NOT NULL,
+            data NOT NULL,
+            metadata,
+            recorded_at INTEGER NOT NULL
+        );
+        CREATE UNIQUE INDEX events_by_stream ON events (stream_key, version);
+        CREATE UNIQUE INDEX events_by_id ON events (event_id);
+        CREATE TABLE checkpoints (
+            consumer TEXT PRIMARY KEY,
+            position INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE snapshots (
+            stream_id TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            state_type TEXT NOT NULL,
+            data NOT NULL,
+            saved_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        """
+    ]
+
+    /// The schema version this code writes.
+    static var currentVersion: Int64 { Int64(migrations.count) }
+
+    /// Creates the schema in a new database or brings an older one up to date, in one transaction.
+    ///
+    /// - Throws: ``EventStoreError/Code/incompatibleSchema`` for a database of a newer schema or of another
+    ///   application; the connection's mapped errors otherwise.
+    static func migrate(_ connection: SQLiteConnection, nowMicroseconds: Int64) throws(EventStoreError) {
+        do {
+            try connection.execute("BEGIN IMMEDIATE")
+            do {
+                try migrateInTransaction(connection, nowMicroseconds: nowMicroseconds)
+                try connection.execute("COMMIT")
+            } catch {
+                try? connection.execute("ROLLBACK")
+                throw error
+            }
+        } catch let error as EventStoreError {
+            throw error
+        } catch let error as SQLiteError {
+            throw error.eventStoreError
+        } catch {
+            throw EventStoreError(.storageFailure, message: "\(error)")
+        }
+    }
+
+    private static func migrateInTransaction(_ connection: SQLiteConnection, nowMicroseconds: Int64) throws {
+        let applicationID = try connection.queryInteger("PRAGMA application_id") ?? 0
+        let tableCount = try connection.queryInteger("SELECT count(*) FROM sqlite_schema") ?? 0
+        let version: Int64
+        if tableCount == 0 {
+            try connection.execute(
+                """
+                PRAGMA application_id = \(Self.applicationID);
+                CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);
+                """
+            )
+            version = 0
+        } else {
+            guard applicationID == Self.applicationID else {
+                throw EventStoreError(
+                    .incompatibleSchema,
+                    message: "the database belongs to another application (application_id \(applicationID))"
+                )
+            }
+            let hasVersionTable =
+                try connection.queryInteger(
+                    "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'"
+                ) ?? 0
+            guard hasVersionTable == 1 else {
+                throw EventStoreError(.incompatibleSchema, message: "the database has no schema_version table")
+            }
+            version = try connection.queryInteger("SELECT max(version) FROM schema_version") ?? 0
+        }
+        guard version <= currentVersion else {
+            throw EventStoreError(
+                .incompatibleSchema,
+                message: "the database has schema version \(version); this code understands up to \(currentVersion)"
+            )
+        }
+        for next in (version + 1)...max(version + 1, currentVersion) where next <= currentVersion {
+            try connection.execute(migrations[Int(next) - 1])
+            try connection.execute(
+                "INSERT INTO schema_version (version, applied_at) VALUES (\(next), \(nowMicroseconds))"
+            )
+        }
+    }
+}

@@ -1,0 +1,168 @@
+import CSQLite
+import Foundation
+import Whizbang
+
+extension SQLiteWriter {
+    /// Decides and writes one append inside the writer's transaction and savepoint.
+    ///
+    /// Conflicts come back as a `.failed` outcome (the caller rolls back the savepoint); a thrown error is a storage
+    /// failure that fails the whole transaction. Idempotency is decided from the stored events, never from a cache.
+    func performAppend(_ append: SQLiteWriteRequest.Append, now: Int64) throws(SQLiteError)
+        -> SQLiteWriteRequest.Outcome
+    {
+        let streamID = append.streamID
+        let events = append.events
+        let (key, current) = try lookUpStream(streamID)
+
+        func conflict() -> SQLiteWriteRequest.Outcome {
+            .failed(.wrongExpectedVersion(streamID, expected: append.expectedVersion, actual: current))
+        }
+
+        switch append.expectedVersion {
+        case .any, .streamExists:
+            if append.expectedVersion == .streamExists && current == 0 { return conflict() }
+            if events.isEmpty { return .appended(try emptyResult(streamID, version: current)) }
+            if let key, let (storedKey, storedVersion) = try locateEvent(events[0].eventID) {
+                guard storedKey == key else { return .failed(duplicateEventID(events[0].eventID, streamID)) }
+                if let result = try matchStored(append, key: key, from: storedVersion) { return .appended(result) }
+                return conflict()
+            }
+            return try insert(append, key: key, current: current, now: now)
+        case .noStream, .exact:
+            let expected: UInt64
+            if case .exact(let version) = append.expectedVersion { expected = version } else { expected = 0 }
+            if current == expected {
+                if events.isEmpty { return .appended(try emptyResult(streamID, version: current)) }
+                return try insert(append, key: key, current: current, now: now)
+            }
+            if current > expected, !events.isEmpty, let key,
+                let result = try matchStored(append, key: key, from: expected + 1)
+            {
+                return .appended(result)
+            }
+            return conflict()
+        }
+    }
+
+    /// The result of an empty append: no positions, placed where the next event would go.
+    private func emptyResult(_ streamID: StreamID, version: UInt64) throws(SQLiteError) -> AppendResult {
+        let statement = statements.selectHead
+        defer { statement.reset() }
+        let head = try statement.step() ? statement.uint64(at: 0) : 0
+        return AppendResult(streamID: streamID, streamVersion: version, positions: (head + 1)..<(head + 1))
+    }
+
+    private func duplicateEventID(_ eventID: MessageID, _ streamID: StreamID) -> EventStoreError {
+        EventStoreError(
+            .duplicateEventID,
+            streamID: streamID,
+            message: "event id \(eventID) is already stored at another place than this append to '\(streamID)'"
+        )
+    }
+
+    /// The stream's key and version, or `nil` and 0 for a stream that has never had events.
+    private func lookUpStream(_ streamID: StreamID) throws(SQLiteError) -> (Int64?, UInt64) {
+        let statement = statements.selectStream
+        defer { statement.reset() }
+        statement.bind(streamID.rawValue, at: 1)
+        guard try statement.step() else { return (nil, 0) }
+        return (statement.int64(at: 0), statement.uint64(at: 1))
+    }
+
+    /// Where an event id is stored: its stream key and version.
+    private func locateEvent(_ eventID: MessageID) throws(SQLiteError) -> (Int64, UInt64)? {
+        let statement = statements.selectEventByID
+        defer { statement.reset() }
+        statement.bind(eventID, at: 1)
+        guard try statement.step() else { return nil }
+        return (statement.int64(at: 0), statement.uint64(at: 1))
+    }
+
+    /// The original result if the append's events are stored in this stream from `version` on, in the same order
+    /// and contiguous in the global log; `nil` otherwise (extra, missing, reordered or different events).
+    private func matchStored(_ append: SQLiteWriteRequest.Append, key: Int64, from version: UInt64) throws(SQLiteError)
+        -> AppendResult?
+    {
+        let statement = statements.selectStreamEvents
+        defer { statement.reset() }
+        let events = append.events
+        statement.bind(key, at: 1)
+        statement.bind(version, at: 2)
+        statement.bind(Int64(events.count), at: 3)
+        var firstPosition: UInt64 = 0
+        var index = 0
+        while try statement.step() {
+            let storedVersion = statement.uint64(at: 0)
+            let position = statement.uint64(at: 1)
+            guard index < events.count, storedVersion == version + UInt64(index),
+                statement.messageID(at: 2) == events[index].eventID
+            else { return nil }
+            if index == 0 {
+                firstPosition = position
+            } else if position != firstPosition + UInt64(index) {
+                return nil
+            }
+            index += 1
+        }
+        guard index == events.count else { return nil }
+        return AppendResult(
+            streamID: append.streamID,
+            streamVersion: version + UInt64(events.count) - 1,
+            positions: firstPosition..<(firstPosition + UInt64(events.count))
+        )
+    }
+
+    /// Writes the events after version `current`, creating the stream row if needed.
+    private func insert(_ append: SQLiteWriteRequest.Append, key: Int64?, current: UInt64, now: Int64)
+        throws(SQLiteError) -> SQLiteWriteRequest.Outcome
+    {
+        let events = append.events
+        let newVersion = current + UInt64(events.count)
+        let streamKey: Int64
+        if let key {
+            streamKey = key
+            let statement = statements.updateStreamVersion
+            statement.bind(key, at: 1)
+            statement.bind(newVersion, at: 2)
+            try statement.execute()
+        } else {
+            let statement = statements.insertStream
+            statement.bind(append.streamID.rawValue, at: 1)
+            statement.bind(newVersion, at: 2)
+            try statement.execute()
+            streamKey = connection.lastInsertRowID
+        }
+        let statement = statements.insertEvent
+        var firstPosition: Int64 = 0
+        for (index, event) in events.enumerated() {
+            var eventType = event.eventType
+            let error: SQLiteError? = event.data.withUnsafeBytes { data in
+                event.metadata.withUnsafeBytes { metadata in
+                    eventType.withUTF8 { type in
+                        statement.bind(streamKey, at: 1)
+                        statement.bind(current + UInt64(index) + 1, at: 2)
+                        statement.bind(event.eventID, at: 3)
+                        statement.bindBorrowedText(type, at: 4)
+                        statement.bindBorrowedPayload(data, at: 5)
+                        statement.bindBorrowedPayload(metadata, at: 6, nullIfEmpty: true)
+                        statement.bind(now, at: 7)
+                        return statement.executeReturningError()
+                    }
+                }
+            }
+            if let error {
+                if error.isUniqueViolation { return .failed(duplicateEventID(event.eventID, append.streamID)) }
+                throw error
+            }
+            if index == 0 { firstPosition = connection.lastInsertRowID }
+        }
+        let first = UInt64(firstPosition)
+        return .appended(
+            AppendResult(
+                streamID: append.streamID,
+                streamVersion: newVersion,
+                positions: first..<(first + UInt64(events.count))
+            )
+        )
+    }
+}

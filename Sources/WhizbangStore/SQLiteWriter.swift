@@ -1,0 +1,251 @@
+import CSQLite
+import Foundation
+import Logging
+import Whizbang
+
+/// The one writer connection and the thread it runs on: group commit.
+///
+/// Callers queue requests with ``submit(_:)``; the thread takes every pending request (up to the configured
+/// maximum), runs them in one `BEGIN IMMEDIATE` transaction with a `SAVEPOINT` each (so a conflict undoes only its
+/// own request), commits, announces the new head to the ``AppendSignal`` and only then resumes the callers. While it
+/// commits, new requests gather for the next transaction, so one fsync serves them all.
+///
+/// `@unchecked Sendable`: the queue is guarded by `condition`; the connection and statements are used only by the
+/// writer thread once it has started.
+final class SQLiteWriter: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var pending: [SQLiteWriteRequest] = []
+    private var isClosing = false
+    private var isFinished = false
+
+    let connection: SQLiteConnection
+    let statements: Statements
+    let signal: AppendSignal
+    let logger: Logger
+    private let maximumBatchSize: Int
+    private var walHookContext: WALHookContext?
+
+    init(connection: SQLiteConnection, signal: AppendSignal, configuration: SQLiteEventStore.Configuration) throws(
+        SQLiteError
+    ) {
+        self.connection = connection
+        self.statements = try Statements(connection)
+        self.signal = signal
+        self.logger = configuration.logger
+        self.maximumBatchSize = max(1, configuration.maximumBatchSize)
+        pending.reserveCapacity(self.maximumBatchSize)
+    }
+
+    /// Replaces SQLite's automatic checkpoint, which the committing writer would run itself, with a request to the
+    /// maintenance thread once the WAL holds `threshold` pages. Call before ``start()``.
+    func installWALHook(maintenance: SQLiteMaintenance, threshold: Int) {
+        let context = WALHookContext(maintenance: maintenance, threshold: Int32(clamping: threshold))
+        walHookContext = context
+        sqlite3_wal_hook(
+            connection.handle,
+            { context, _, _, pages in
+                guard let context else { return SQLITE_OK }
+                let hook = Unmanaged<WALHookContext>.fromOpaque(context).takeUnretainedValue()
+                if pages >= hook.threshold { hook.maintenance.requestCheckpoint() }
+                return SQLITE_OK
+            },
+            Unmanaged.passUnretained(context).toOpaque()
+        )
+    }
+
+    /// Starts the writer thread.
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "whizbang.sqlite.writer"
+        thread.start()
+    }
+
+    /// Queues a write; fails it with ``EventStoreError/Code/closed`` if the writer is closing.
+    func submit(_ request: SQLiteWriteRequest) {
+        condition.lock()
+        guard !isClosing else {
+            condition.unlock()
+            request.fail(EventStoreError(.closed, message: "the event store was closed"))
+            return
+        }
+        pending.append(request)
+        if pending.count == 1 { condition.signal() }
+        condition.unlock()
+    }
+
+    /// Finishes the writes already queued, refuses later ones, closes the connection and returns when the thread
+    /// has stopped.
+    func close() {
+        condition.lock()
+        isClosing = true
+        condition.broadcast()
+        while !isFinished { condition.wait() }
+        condition.unlock()
+    }
+
+    private func run() {
+        var batch: [SQLiteWriteRequest] = []
+        batch.reserveCapacity(maximumBatchSize)
+        var outcomes: [SQLiteWriteRequest.Outcome] = []
+        outcomes.reserveCapacity(maximumBatchSize)
+        while true {
+            condition.lock()
+            while pending.isEmpty && !isClosing { condition.wait() }
+            if pending.isEmpty {
+                condition.unlock()
+                break
+            }
+            if pending.count <= maximumBatchSize {
+                swap(&pending, &batch)
+            } else {
+                batch.append(contentsOf: pending.prefix(maximumBatchSize))
+                pending.removeFirst(maximumBatchSize)
+            }
+            condition.unlock()
+
+            commit(batch, outcomes: &outcomes)
+            batch.removeAll(keepingCapacity: true)
+        }
+        connection.close()
+        condition.lock()
+        isFinished = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Runs a batch in one transaction and resumes every request.
+    private func commit(_ batch: [SQLiteWriteRequest], outcomes: inout [SQLiteWriteRequest.Outcome]) {
+        outcomes.removeAll(keepingCapacity: true)
+        let now = Int64((Date().timeIntervalSince1970 * 1_000_000).rounded())
+        var head: UInt64 = 0
+        var failure: SQLiteError?
+        do {
+            try statements.begin.execute()
+            for request in batch {
+                try statements.savepoint.execute()
+                let outcome = try perform(request, now: now)
+                switch outcome {
+                case .failed: try statements.rollbackToSavepoint.execute()
+                case .appended(let result): head = max(head, result.positions.upperBound &- 1)
+                case .saved: break
+                }
+                try statements.releaseSavepoint.execute()
+                outcomes.append(outcome)
+            }
+            try statements.commit.execute()
+        } catch {
+            failure = error
+        }
+        if let failure {
+            if connection.isInTransaction { try? statements.rollback.execute() }
+            let error = failure.eventStoreError
+            logger.debug(
+                "group commit failed",
+                metadata: ["error": "\(failure)", "requests": "\(batch.count)"]
+            )
+            for request in batch { request.fail(error) }
+            return
+        }
+        logger.trace("group commit", metadata: ["requests": "\(batch.count)", "head": "\(head)"])
+        if head > 0 { signal.advance(to: head) }
+        for (request, outcome) in zip(batch, outcomes) { request.resume(with: outcome) }
+    }
+
+    private func perform(_ request: SQLiteWriteRequest, now: Int64) throws(SQLiteError) -> SQLiteWriteRequest.Outcome {
+        switch request {
+        case .append(let append):
+            return try performAppend(append, now: now)
+        case .saveCheckpoint(let consumer, let position, _):
+            let statement = statements.upsertCheckpoint
+            statement.bind(consumer, at: 1)
+            statement.bind(position, at: 2)
+            try statement.execute()
+            return .saved
+        case .saveSnapshot(let snapshot, _):
+            let statement = statements.upsertSnapshot
+            statement.bind(snapshot.streamID.rawValue, at: 1)
+            statement.bind(snapshot.streamVersion, at: 2)
+            statement.bind(snapshot.stateType, at: 3)
+            statement.bind(now, at: 5)
+            let error: SQLiteError? = snapshot.data.withUnsafeBytes { data in
+                statement.bindBorrowedPayload(data, at: 4)
+                return statement.executeReturningError()
+            }
+            if let error { throw error }
+            return .saved
+        }
+    }
+}
+
+extension SQLiteWriter {
+    /// What the WAL hook needs; kept alive by the writer.
+    final class WALHookContext {
+        let maintenance: SQLiteMaintenance
+        let threshold: Int32
+
+        init(maintenance: SQLiteMaintenance, threshold: Int32) {
+            self.maintenance = maintenance
+            self.threshold = threshold
+        }
+    }
+
+    /// The writer's statements, prepared once.
+    struct Statements {
+        let begin: SQLiteStatement
+        let commit: SQLiteStatement
+        let rollback: SQLiteStatement
+        let savepoint: SQLiteStatement
+        let releaseSavepoint: SQLiteStatement
+        let rollbackToSavepoint: SQLiteStatement
+        let selectStream: SQLiteStatement
+        let insertStream: SQLiteStatement
+        let updateStreamVersion: SQLiteStatement
+        let insertEvent: SQLiteStatement
+        let selectStreamEvents: SQLiteStatement
+        let selectEventByID: SQLiteStatement
+        let selectHead: SQLiteStatement
+        let upsertCheckpoint: SQLiteStatement
+        let upsertSnapshot: SQLiteStatement
+
+        init(_ connection: SQLiteConnection) throws(SQLiteError) {
+            begin = try connection.prepare("BEGIN IMMEDIATE")
+            commit = try connection.prepare("COMMIT")
+            rollback = try connection.prepare("ROLLBACK")
+            savepoint = try connection.prepare("SAVEPOINT request")
+            releaseSavepoint = try connection.prepare("RELEASE request")
+            rollbackToSavepoint = try connection.prepare("ROLLBACK TO request")
+            selectStream = try connection.prepare("SELECT stream_key, version FROM streams WHERE stream_id = ?1")
+            insertStream = try connection.prepare("INSERT INTO streams (stream_id, version) VALUES (?1, ?2)")
+            updateStreamVersion = try connection.prepare("UPDATE streams SET version = ?2 WHERE stream_key = ?1")
+            insertEvent = try connection.prepare(
+                """
+                INSERT INTO events (stream_key, version, event_id, event_type, data, metadata, recorded_at)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                """
+            )
+            selectStreamEvents = try connection.prepare(
+                """
+                SELECT version, position, event_id FROM events
+                WHERE stream_key = ?1 AND version >= ?2 ORDER BY version LIMIT ?3
+                """
+            )
+            selectEventByID = try connection.prepare("SELECT stream_key, version FROM events WHERE event_id = ?1")
+            selectHead = try connection.prepare("SELECT max(position) FROM events")
+            upsertCheckpoint = try connection.prepare(
+                """
+                INSERT INTO checkpoints (consumer, position) VALUES (?1, ?2)
+                ON CONFLICT (consumer) DO UPDATE SET position = excluded.position
+                """
+            )
+            upsertSnapshot = try connection.prepare(
+                """
+                INSERT INTO snapshots (stream_id, version, state_type, data, saved_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                ON CONFLICT (stream_id) DO UPDATE SET
+                    version = excluded.version, state_type = excluded.state_type, data = excluded.data,
+                    saved_at = excluded.saved_at
+                WHERE excluded.version >= snapshots.version
+                """
+            )
+        }
+    }
+}

@@ -1,0 +1,113 @@
+// A child process for the SQLite event store's crash and disk-full tests (Tests/WhizbangStoreTests). Not a product.
+//
+//   WhizbangStoreCrashChild append <database> <acknowledgement file> <full|normal>
+//     Appends batches of 1–5 events from 8 concurrent tasks, forever, each with the exact expected version. After
+//     each append returns it writes one line to the acknowledgement file with a single write(2):
+//     "<stream> <first version> <count> <first position> <event id>,<event id>,...\n", then one "\n" to stdout so the
+//     parent can count acknowledgements and kill it with SIGKILL at a moment of its choosing.
+//   WhizbangStoreCrashChild fill <database> <file size limit in bytes>
+//     Sets RLIMIT_FSIZE, ignores SIGXFSZ and appends 32 KiB events until an append fails; prints
+//     "<error code> <events acknowledged>" and exits 0.
+
+import Foundation
+import WhizbangStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct WhizbangStoreCrashChild {
+    static func main() async {
+        let arguments = CommandLine.arguments
+        guard arguments.count >= 4 else {
+            FileHandle.standardError.write(Data("usage: append|fill <database> <argument>\n".utf8))
+            exit(2)
+        }
+        do {
+            switch arguments[1] {
+            case "append":
+                try await appendForever(database: arguments[2], acknowledgements: arguments[3], durability: arguments[4])
+            case "fill":
+                try await fill(database: arguments[2], limit: UInt64(arguments[3]) ?? 0)
+            default:
+                exit(2)
+            }
+        } catch {
+            FileHandle.standardError.write(Data("child failed: \(error)\n".utf8))
+            exit(1)
+        }
+    }
+
+    static func appendForever(database: String, acknowledgements: String, durability: String) async throws {
+        var configuration = SQLiteEventStore.Configuration()
+        configuration.durability = durability == "full" ? .full : .normal
+        let store = try await SQLiteEventStore.open(path: database, configuration: configuration)
+        let descriptor = open(acknowledgements, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw POSIXError(.EIO) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for task in 0..<8 {
+                group.addTask {
+                    let streams = (0..<3).map { StreamID("crash-\(task)-\($0)") }
+                    var versions: [UInt64] = []
+                    for stream in streams { versions.append(try await store.streamVersion(of: stream)) }
+                    var generator = SystemRandomNumberGenerator()
+                    while true {
+                        let which = Int.random(in: 0..<streams.count, using: &generator)
+                        let count = Int.random(in: 1...5, using: &generator)
+                        let appendID = MessageID()
+                        let events = (0..<count).map { index in
+                            EventData(
+                                eventType: "CrashTested",
+                                data: Data(#"{"append":"\#(appendID)","index":\#(index),"count":\#(count)}"#.utf8)
+                            )
+                        }
+                        let result = try await store.append(
+                            events, to: streams[which], expectedVersion: .exact(versions[which]))
+                        let ids = events.map { $0.eventID.description }.joined(separator: ",")
+                        let line =
+                            "\(streams[which]) \(versions[which] + 1) \(count) \(result.positions.lowerBound) \(ids)\n"
+                        versions[which] = result.streamVersion
+                        writeAll(descriptor, line)
+                        writeAll(1, "\n")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    static func fill(database: String, limit: UInt64) async throws {
+        signal(SIGXFSZ, SIG_IGN)
+        var resourceLimit = rlimit(rlim_cur: rlim_t(limit), rlim_max: rlim_t(limit))
+        guard setrlimit(Int32(RLIMIT_FSIZE.rawValue), &resourceLimit) == 0 else { throw POSIXError(.EPERM) }
+        var configuration = SQLiteEventStore.Configuration()
+        configuration.durability = .normal
+        let store = try await SQLiteEventStore.open(path: database, configuration: configuration)
+        let payload = Data(repeating: UInt8(ascii: "x"), count: 32 * 1024)
+        var acknowledged = 0
+        while true {
+            do {
+                _ = try await store.append(
+                    [EventData(eventType: "Filler", data: payload)], to: "filler", expectedVersion: .any)
+                acknowledged += 1
+            } catch let error as EventStoreError {
+                writeAll(1, "\(error.code) \(acknowledged)\n")
+                store.close()
+                return
+            }
+        }
+    }
+
+    static func writeAll(_ descriptor: Int32, _ text: String) {
+        var text = text
+        text.withUTF8 { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                if written <= 0 { return }
+                offset += written
+            }
+        }
+    }
+}
