@@ -127,12 +127,38 @@ final class SQLiteConnection {
         }
         let extended = sqlite3_extended_errcode(handle)
         let useExtended = extended & 0xFF == code & 0xFF
-        return SQLiteError(
+        var error = SQLiteError(
             code: useExtended ? extended : code,
             systemErrno: sqlite3_system_errno(handle),
             message: String(cString: sqlite3_errmsg(handle)),
             sql: sql
         )
+        // SQLite reports a write that fails with EFBIG (a file size limit) or ENOSPC at a page boundary as a plain
+        // I/O error, and its saved errno is not reliable by then; look at the limits themselves.
+        if error.primaryCode == SQLITE_IOERR, let cause = storageExhaustion() {
+            error.systemErrno = cause
+        }
+        return error
+    }
+
+    /// `EFBIG` if the database or its WAL has reached the process's file size limit, `ENOSPC` if the file system
+    /// has (almost) no space left, `nil` otherwise.
+    private func storageExhaustion() -> Int32? {
+        let margin: UInt64 = 1 << 20
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_FSIZE.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max {
+            for file in [path, path + "-wal"] {
+                var status = stat()
+                if stat(file, &status) == 0, UInt64(status.st_size) + margin >= UInt64(limit.rlim_cur) {
+                    return EFBIG
+                }
+            }
+        }
+        var fileSystem = statvfs()
+        if statvfs(path, &fileSystem) == 0, UInt64(fileSystem.f_bavail) * UInt64(fileSystem.f_frsize) < margin {
+            return ENOSPC
+        }
+        return nil
     }
 
     /// The row id of the last row inserted on this connection.

@@ -93,6 +93,7 @@ struct WhizbangStoreCrashChild {
                 acknowledged += 1
             } catch let error as EventStoreError {
                 writeAll(1, "\(error.code) \(acknowledged)\n")
+                writeAll(2, "\(error)\n")
                 store.close()
                 return
             }

@@ -1,0 +1,139 @@
+import Foundation
+import Testing
+import WhizbangStore
+
+/// Crash safety and a full disk, with a child process that is killed or runs out of file size.
+@Suite("SQLiteEventStore crash safety", .timeLimit(.minutes(2)))
+struct SQLiteEventStoreCrashTests {
+    /// An append the child acknowledged: its line in the acknowledgement file.
+    struct Acknowledgement {
+        var streamID: StreamID
+        var firstVersion: UInt64
+        var count: Int
+        var firstPosition: UInt64
+        var eventIDs: [MessageID]
+
+        init?(line: Substring) {
+            let fields = line.split(separator: " ")
+            guard fields.count == 5, let firstVersion = UInt64(fields[1]), let count = Int(fields[2]),
+                let firstPosition = UInt64(fields[3])
+            else { return nil }
+            self.streamID = StreamID(String(fields[0]))
+            self.firstVersion = firstVersion
+            self.count = count
+            self.firstPosition = firstPosition
+            self.eventIDs = fields[4].split(separator: ",").compactMap { MessageID(String($0)) }
+        }
+    }
+
+    /// The data the child writes in each event.
+    struct Payload: Decodable {
+        var append: String
+        var index: Int
+        var count: Int
+    }
+
+    @Test func everyAcknowledgedAppendSurvivesSIGKILL() async throws {
+        try await withTemporaryDirectory { directory in
+            let database = directory.appendingPathComponent("crash.sqlite").path
+            let acknowledgements = directory.appendingPathComponent("acknowledged.txt").path
+            var generator = SystemRandomNumberGenerator()
+            var totalAcknowledged = 0
+            for round in 0..<24 {
+                let child = try ChildProcess([
+                    "append", database, acknowledgements, round.isMultiple(of: 2) ? "normal" : "full",
+                ])
+                let target = Int.random(in: 1...60, using: &generator)
+                let seen = await child.readNewlines(target)
+                await child.kill()
+                if seen < target {
+                    let errorOutput = await child.errorOutput()
+                    Issue.record("round \(round): the child stopped early: \(errorOutput)")
+                    return
+                }
+                totalAcknowledged += try await verify(database: database, acknowledgements: acknowledgements, round: round)
+            }
+            #expect(totalAcknowledged > 24)
+        }
+    }
+
+    /// Reopens the store and checks every rule; returns how many appends have been acknowledged in all.
+    private func verify(database: String, acknowledgements: String, round: Int) async throws -> Int {
+        let store = try await SQLiteEventStore.open(path: database, configuration: .testing)
+        defer { store.close() }
+        let events = try await store.readAll(after: 0, limit: .max)
+        #expect(events.map(\.position) == Array(1...UInt64(max(events.count, 1))).prefix(events.count).map { $0 },
+            "round \(round): positions are dense")
+
+        // Versions are contiguous per stream.
+        var versions: [StreamID: UInt64] = [:]
+        for event in events {
+            let expected = (versions[event.streamID] ?? 0) + 1
+            #expect(event.streamVersion == expected, "round \(round): \(event.streamID) skips to \(event.streamVersion)")
+            versions[event.streamID] = event.streamVersion
+        }
+
+        // Each append is all-or-nothing: every append id has all its events, in order.
+        var appends: [String: [Int]] = [:]
+        var appendCounts: [String: Int] = [:]
+        let decoder = JSONDecoder()
+        for event in events {
+            let payload = try decoder.decode(Payload.self, from: event.data)
+            appends[payload.append, default: []].append(payload.index)
+            appendCounts[payload.append] = payload.count
+        }
+        for (append, indices) in appends {
+            #expect(indices == Array(0..<appendCounts[append]!), "round \(round): append \(append) is partial")
+        }
+
+        // Every acknowledged append is there, where the child was told it is.
+        let text = (try? String(contentsOfFile: acknowledgements, encoding: .utf8)) ?? ""
+        let completeLines = text.hasSuffix("\n") ? text[...] : text[..<(text.lastIndex(of: "\n") ?? text.startIndex)]
+        let acknowledged = completeLines.split(separator: "\n").compactMap(Acknowledgement.init(line:))
+        for acknowledgement in acknowledged {
+            for (offset, eventID) in acknowledgement.eventIDs.enumerated() {
+                let position = Int(acknowledgement.firstPosition) + offset
+                guard position >= 1, position <= events.count else {
+                    Issue.record("round \(round): acknowledged position \(position) is missing")
+                    continue
+                }
+                let event = events[position - 1]
+                #expect(event.eventID == eventID)
+                #expect(event.streamID == acknowledgement.streamID)
+                #expect(event.streamVersion == acknowledgement.firstVersion + UInt64(offset))
+            }
+        }
+        #expect(try await store.integrityCheck() == [], "round \(round)")
+        return acknowledged.count
+    }
+
+    @Test func aFullDiskFailsTheAppendAndKeepsWhatWasCommitted() async throws {
+        try await withTemporaryDirectory { directory in
+            let database = directory.appendingPathComponent("full.sqlite").path
+            let before = makeEvents(100)
+            do {
+                let store = try await SQLiteEventStore.open(path: database, configuration: .testing)
+                _ = try await store.append(before, to: "committed", expectedVersion: .noStream)
+                store.close()
+            }
+            let child = try ChildProcess(["fill", database, "\(2 << 20)"])
+            let output = await child.readAllOutput()
+            let status = await child.waitForExit()
+            let errorOutput = await child.errorOutput()
+            #expect(status == 0, "\(errorOutput)")
+            let fields = output.split(whereSeparator: \.isWhitespace)
+            #expect(fields.first == "storageFull", "the child reported \(output)")
+            let filled = UInt64(fields.last.flatMap { Int($0) } ?? -1)
+
+            let store = try await SQLiteEventStore.open(path: database, configuration: .testing)
+            defer { store.close() }
+            let stored = try await store.readStream("committed", from: 1, direction: .forwards, limit: 1000)
+            #expect(stored.map(\.eventID) == before.map(\.eventID))
+            #expect(try await store.streamVersion(of: "filler") == filled)
+            #expect(try await store.headPosition() == 100 + filled)
+            #expect(try await store.integrityCheck() == [])
+            // The store works again once there is room.
+            _ = try await store.append(makeEvents(1), to: "committed", expectedVersion: .exact(100))
+        }
+    }
+}
