@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+import WhizbangStore
+
+/// Two stores on one file, as two processes would have: their appends interleave and conflicts are ordinary.
+@Suite("SQLiteEventStore sharing a file", .timeLimit(.minutes(2)))
+struct SQLiteEventStoreSharingTests {
+    @Test func twoStoresRacingOnOneStreamGetEachVersionOnce() async throws {
+        try await withStore { first, path in
+            let second = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            defer { second.close() }
+            let stores = [first, second]
+            let conflicts = try await withThrowingTaskGroup(of: Int.self) { group in
+                for task in 0..<20 {
+                    group.addTask {
+                        let store = stores[task % 2]
+                        var appended = 0
+                        var conflicts = 0
+                        while appended < 5 {
+                            let version = try await store.streamVersion(of: "shared")
+                            do {
+                                _ = try await store.append(makeEvents(1), to: "shared", expectedVersion: .exact(version))
+                                appended += 1
+                            } catch let error as EventStoreError where error.code == .wrongExpectedVersion {
+                                conflicts += 1
+                            }
+                        }
+                        return conflicts
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            let events = try await second.readStream("shared", from: 1, direction: .forwards, limit: 1000)
+            #expect(events.map(\.streamVersion) == Array(1...100))
+            #expect(events.map(\.position) == Array(1...100))
+            #expect(Set(events.map(\.eventID)).count == 100)
+            #expect(try await first.integrityCheck() == [])
+            _ = conflicts
+        }
+    }
+
+    @Test func waitForEventsNoticesAnotherStoresAppends() async throws {
+        try await withStore { first, path in
+            let second = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            defer { second.close() }
+            let waiter = Task { try await second.waitForEvents(after: 0) }
+            _ = try await first.append(makeEvents(1), to: "s", expectedVersion: .noStream)
+            try await waiter.value
+            #expect(try await second.readAll(after: 0, limit: 10).count == 1)
+        }
+    }
+}
