@@ -1,0 +1,42 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+private let envelopeCodec = JSONPayloadCodec<EnvelopeMetadata>()
+
+extension RecordedEvent {
+    /// The envelope of the command that recorded this event, decoded from ``metadata``; `nil` if the event was
+    /// stored without metadata.
+    ///
+    /// Every event a command records carries that command's envelope, so its ``EnvelopeMetadata/messageID`` is the
+    /// event's causation id.
+    ///
+    /// - Throws: `DecodingError` if ``metadata`` is not an encoded ``EnvelopeMetadata``.
+    public func commandEnvelope() throws -> EnvelopeMetadata? {
+        metadata.isEmpty ? nil : try envelopeCodec.decode(metadata)
+    }
+
+    /// The event's own envelope, to pass as the cause of the messages it leads to.
+    ///
+    /// Its message id is ``eventID``; its correlation id, metadata and hops are those of the command that recorded
+    /// the event, and its causation id is that command's message id; its stream is ``streamID`` and its timestamp
+    /// ``recordedAt``. An event stored without metadata starts a conversation: its correlation id is its own id.
+    ///
+    /// - Throws: `DecodingError` if ``metadata`` is not an encoded ``EnvelopeMetadata``.
+    public func eventEnvelope() throws -> EnvelopeMetadata {
+        guard let command = try commandEnvelope() else {
+            return EnvelopeMetadata(messageID: eventID, streamID: streamID, timestamp: recordedAt)
+        }
+        return EnvelopeMetadata(
+            messageID: eventID,
+            correlationID: command.correlationID,
+            causationID: command.messageID,
+            streamID: streamID,
+            timestamp: recordedAt,
+            metadata: command.metadata,
+            hops: command.hops
+        )
+    }
+}

@@ -1,0 +1,285 @@
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// Keeps a ``Projection`` up to date: catches up from its checkpoint, then follows the store's global log live.
+///
+/// ``run()`` reads the log in batches of ``Configuration/batchSize`` events after the projection's checkpoint, hands
+/// each batch to ``Projection/apply(_:)``, then saves the position of its last event as the new checkpoint (in the
+/// store, or in the projection itself — see ``ProjectionCheckpointStorage``). Once caught up it waits for new
+/// commits with ``EventStore/waitForEvents(after:)`` instead of polling. ``rebuild(progress:)`` resets the read model
+/// and replays the log from the start.
+///
+/// As a ServiceLifecycle `Service`, ``run()`` returns on graceful shutdown or cancellation, never in the middle of a
+/// batch it has started under graceful shutdown: the batch being applied is finished and its checkpoint saved first.
+/// (Cancellation stops at once; a batch it interrupts is delivered again on the next run.)
+///
+/// ## Rebuilds survive crashes
+/// A rebuild marks itself in progress in the store, under the checkpoint name ``rebuildMarkerName``, before it
+/// resets the projection, and clears the mark once the projection has caught up. If the process dies mid-rebuild,
+/// the next ``run()`` or ``rebuild(progress:)`` sees the mark: if the reset may not have finished it resets again;
+/// otherwise it continues from the checkpoint. Either way the read model ends as a fresh full rebuild would leave it.
+///
+/// One runner does one thing at a time: ``run()`` and ``rebuild(progress:)`` throw
+/// ``ProjectionError/Code/alreadyActive`` while the other is in progress. Do not run two runners of one projection.
+///
+/// Metrics (dimension `projection`): `whizbang_projection_lag_events` (gauge: head − checkpoint, measured after each
+/// batch), `whizbang_projection_events_applied_total` (counter) and `whizbang_projection_batch_duration_seconds`
+/// (timer: apply and checkpoint of one batch).
+public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
+    /// How a runner reads the log.
+    public struct Configuration: Sendable {
+        /// The most events handed to one ``Projection/apply(_:)`` call, and so the most events between checkpoints.
+        /// Larger batches replay faster; smaller ones redeliver less after a crash. Values below 1 count as 1.
+        /// Default: 512.
+        public var batchSize: Int
+
+        /// A configuration with the documented defaults.
+        public init() {
+            self.batchSize = 512
+        }
+    }
+
+    /// The store whose log the projection follows.
+    public let store: Store
+    /// The projection kept up to date.
+    public let projection: any Projection
+    /// The configuration the runner was created with.
+    public let configuration: Configuration
+    /// The checkpoint name under which a rebuild in progress is marked: the projection's name followed by
+    /// `"#rebuild"`. Do not use it as another consumer's name.
+    public let rebuildMarkerName: String
+
+    private let name: String
+    private let checkpointStorage: ProjectionCheckpointStorage
+    private let batchSize: Int
+    private let logger: Logger
+    private let metrics: ProjectionMetrics
+    private let state = Mutex(ProjectionRunnerState())
+
+    /// Creates a runner for `projection` over `store`; it does nothing until ``run()`` or ``rebuild(progress:)``.
+    ///
+    /// - Parameters:
+    ///   - projection: the projection. Its ``Projection/name`` and ``Projection/checkpointStorage`` are read once,
+    ///     here.
+    ///   - store: the store to follow.
+    ///   - configuration: batch size.
+    ///   - logger: where the runner logs, at debug and trace level. Default: a logger labelled
+    ///     `whizbang.projection`.
+    public init(
+        projection: any Projection,
+        store: Store,
+        configuration: Configuration = Configuration(),
+        logger: Logger? = nil
+    ) {
+        self.store = store
+        self.projection = projection
+        self.configuration = configuration
+        self.name = projection.name
+        self.rebuildMarkerName = projection.name + "#rebuild"
+        self.checkpointStorage = projection.checkpointStorage
+        self.batchSize = Swift.max(1, configuration.batchSize)
+        var logger = logger ?? Logger(label: "whizbang.projection")
+        logger[metadataKey: "projection"] = "\(projection.name)"
+        self.logger = logger
+        self.metrics = ProjectionMetrics(projection: projection.name)
+    }
+
+    /// The position of the last event the projection applied, as far as this runner knows; `nil` before it has
+    /// loaded the checkpoint.
+    public var appliedPosition: UInt64? {
+        state.withLock { $0.position }
+    }
+
+    /// Catches the projection up from its checkpoint, then follows the log, until graceful shutdown or cancellation.
+    ///
+    /// Checks between batches for graceful shutdown and cancellation; after either it returns normally, with the
+    /// checkpoint of every batch it applied saved. If an interrupted rebuild is marked, it is completed first (see
+    /// the type's documentation).
+    ///
+    /// - Throws: ``ProjectionError/Code/alreadyActive`` if the runner is already running or rebuilding; an error
+    ///   thrown by the projection or the store, which stops the runner (the batch that failed is not checkpointed,
+    ///   so it is delivered again by the next run).
+    public func run() async throws {
+        try begin(.running)
+        defer { end() }
+        var marker = try await store.checkpoint(for: rebuildMarkerName) ?? RebuildMarker.none
+        if marker == RebuildMarker.resetting {
+            logger.debug("an interrupted rebuild had not finished its reset; resetting again")
+            try await resetForRebuild()
+            marker = RebuildMarker.replaying
+        }
+        var position = try await loadPosition()
+        logger.debug("projection starting", metadata: ["position": "\(position)"])
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let batch = try await store.readAll(after: position, limit: batchSize)
+            if batch.isEmpty {
+                metrics.recordLag(0)
+                if marker != RebuildMarker.none {
+                    try await store.saveCheckpoint(RebuildMarker.none, for: rebuildMarkerName)
+                    marker = RebuildMarker.none
+                    logger.debug("rebuild completed", metadata: ["position": "\(position)"])
+                }
+                guard try await waitForEvents(after: position) else { break }
+                continue
+            }
+            position = try await applyBatch(batch)
+            if batch.count < batchSize {
+                metrics.recordLag(0)
+            } else {
+                let head = try await store.headPosition()
+                metrics.recordLag(head: head, position: position)
+            }
+        }
+        logger.debug("projection stopping", metadata: ["position": "\(position)"])
+    }
+
+    /// Deletes the read model and replays the log from the start up to its current head, reporting progress after
+    /// each batch.
+    ///
+    /// Order of work: mark the rebuild in progress (in the store, under ``rebuildMarkerName``), call
+    /// ``Projection/reset()``, set the checkpoint to 0, replay in batches saving the checkpoint after each, clear the
+    /// mark. If a previous rebuild was interrupted after its reset, this one continues from that rebuild's
+    /// checkpoint instead of starting over; the result is the same. Events appended after the rebuild started are
+    /// left to the next ``run()``.
+    ///
+    /// - Parameter progress: called with the position reached and the head being replayed to: once before the first
+    ///   batch and after each batch (after its checkpoint is saved). An error it throws stops the rebuild, which
+    ///   resumes from there when the runner next starts.
+    /// - Throws: ``ProjectionError/Code/alreadyActive`` if the runner is already running or rebuilding;
+    ///   `CancellationError` if the task is cancelled (checked between batches); the projection's or the store's
+    ///   errors. After any error the rebuild stays marked, so that the next ``run()`` or `rebuild` completes it.
+    public func rebuild(progress: (ProjectionRebuildProgress) async throws -> Void = { _ in }) async throws {
+        try begin(.rebuilding)
+        defer { end() }
+        let marker = try await store.checkpoint(for: rebuildMarkerName) ?? RebuildMarker.none
+        if marker == RebuildMarker.replaying {
+            logger.debug("resuming an interrupted rebuild")
+        } else {
+            try await resetForRebuild()
+        }
+        let head = try await store.headPosition()
+        var position = try await loadPosition()
+        var applied = 0
+        logger.debug("rebuild starting", metadata: ["position": "\(position)", "head": "\(head)"])
+        try await progress(ProjectionRebuildProgress(position: position, head: head, eventsApplied: 0))
+        while position < head {
+            try Task.checkCancellation()
+            let limit = Int(Swift.min(UInt64(batchSize), head - position))
+            let batch = try await store.readAll(after: position, limit: limit)
+            guard !batch.isEmpty else { break }
+            position = try await applyBatch(batch)
+            applied += batch.count
+            metrics.recordLag(head: head, position: position)
+            try await progress(ProjectionRebuildProgress(position: position, head: head, eventsApplied: applied))
+        }
+        try await store.saveCheckpoint(RebuildMarker.none, for: rebuildMarkerName)
+        logger.debug("rebuild completed", metadata: ["position": "\(position)", "events": "\(applied)"])
+    }
+
+    /// Returns once the projection has applied every event up to `position`, at once if it already has.
+    ///
+    /// Use it to read your own writes: pass the last position of an append (``AppendResult/positions``) and read the
+    /// projection after this returns. A wait started while the runner is idle waits for the next ``run()``.
+    ///
+    /// - Throws: `CancellationError` if the task is cancelled first; ``ProjectionError/Code/stopped`` if the runner
+    ///   stops (returns or throws) before reaching `position`.
+    public func waitUntilApplied(through position: UInt64) async throws {
+        let id = state.withLock { $0.makeWaiterID() }
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+                let action = state.withLock {
+                    $0.wait(id: id, for: position, continuation: continuation, isCancelled: Task.isCancelled)
+                }
+                switch action {
+                case .resume: continuation.resume()
+                case .wait: break
+                case .cancel: continuation.resume(throwing: CancellationError())
+                }
+            }
+        } onCancel: {
+            let waiter = state.withLock { $0.cancelWaiter(id: id) }
+            waiter?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    // MARK: - Steps
+
+    private func begin(_ activity: ProjectionRunnerState.Activity) throws(ProjectionError) {
+        guard state.withLock({ $0.start(activity) }) else {
+            throw ProjectionError(
+                .alreadyActive, projection: name, message: "the runner is already running or rebuilding")
+        }
+    }
+
+    private func end() {
+        let waiters = state.withLock { $0.stop() }
+        for waiter in waiters {
+            waiter.continuation.resume(
+                throwing: ProjectionError(
+                    .stopped, projection: name, position: waiter.target,
+                    message: "the runner stopped before the projection reached position \(waiter.target)"))
+        }
+    }
+
+    private func publish(_ position: UInt64) {
+        let satisfied = state.withLock { $0.setPosition(position) }
+        for waiter in satisfied { waiter.continuation.resume() }
+    }
+
+    private func loadPosition() async throws -> UInt64 {
+        let position: UInt64
+        switch checkpointStorage {
+        case .eventStore: position = try await store.checkpoint(for: name) ?? 0
+        case .projection: position = try await projection.position()
+        }
+        publish(position)
+        return position
+    }
+
+    private func resetForRebuild() async throws {
+        try await store.saveCheckpoint(RebuildMarker.resetting, for: rebuildMarkerName)
+        try await projection.reset()
+        if checkpointStorage == .eventStore {
+            try await store.saveCheckpoint(0, for: name)
+        }
+        try await store.saveCheckpoint(RebuildMarker.replaying, for: rebuildMarkerName)
+        publish(0)
+        logger.debug("projection reset for a rebuild")
+    }
+
+    /// Applies a batch, saves its checkpoint and returns the position of its last event.
+    private func applyBatch(_ batch: [RecordedEvent]) async throws -> UInt64 {
+        let start = ContinuousClock.now
+        try await projection.apply(batch)
+        let last = batch[batch.count - 1].position
+        if checkpointStorage == .eventStore {
+            try await store.saveCheckpoint(last, for: name)
+        }
+        metrics.recordBatch(count: batch.count, duration: ContinuousClock.now - start)
+        publish(last)
+        logger.trace("batch applied", metadata: ["events": "\(batch.count)", "position": "\(last)"])
+        return last
+    }
+
+    /// Waits for an event after `position`; `false` if graceful shutdown or cancellation came first.
+    private func waitForEvents(after position: UInt64) async throws -> Bool {
+        let store = self.store
+        do {
+            try await cancelWhenGracefulShutdown { try await store.waitForEvents(after: position) }
+            return true
+        } catch is CancellationError {
+            return false
+        }
+    }
+}
+
+/// The values of the rebuild marker checkpoint.
+private enum RebuildMarker {
+    /// No rebuild in progress.
+    static let none: UInt64 = 0
+    /// A rebuild started; the reset may not have finished.
+    static let resetting: UInt64 = 1
+    /// The reset finished and the checkpoint is back at 0: the replay continues from the checkpoint.
+    static let replaying: UInt64 = 2
+}
