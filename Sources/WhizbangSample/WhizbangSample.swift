@@ -1,6 +1,44 @@
+import ArgumentParser
+import Foundation
+
+/// The Whizbang sample: a bank ledger under load on a durable SQLite log, and the tools to replay, verify, inspect,
+/// export and import that log. With no arguments it runs the default workload.
 @main
-struct WhizbangSample {
-    static func main() {
-        print("Whizbang sample")
+struct WhizbangSample: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "WhizbangSample",
+        abstract: "A bank ledger on Whizbang: run the workload, then replay and verify its event log.",
+        subcommands: [
+            RunCommand.self, ReplayCommand.self, VerifyCommand.self, InspectCommand.self, ExportCommand.self,
+            ImportCommand.self, SelfTestCommand.self,
+        ],
+        defaultSubcommand: RunCommand.self
+    )
+
+    /// Parses the arguments and runs the command; any error is one line on standard error and exit status 1 (2 for
+    /// a usage error), so that scripts can rely on it.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as SampleError {
+            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+            Foundation.exit(1)
+        } catch let exitCode as ExitCode {
+            Foundation.exit(exitCode.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            let message = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+            Foundation.exit(code.rawValue)
+        }
     }
 }

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import WhizbangStore
+
+/// Shows what a store holds: head position, streams and their sizes, event types, the saved projection, or one
+/// stream's events.
+struct InspectCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect", abstract: "Show the store's head, streams and sizes, or one stream's events.")
+
+    @OptionGroup var database: DatabaseOption
+    @Option(help: "Show this stream's events.") var stream: String?
+
+    func run() async throws {
+        let path = database.database
+        let store = try await LedgerStore.openExisting(path: path)
+        defer { store.close() }
+        let g = Formatting.grouped as (Int) -> String
+        if let stream {
+            let streamID = StreamID(stream)
+            var version: UInt64 = 1
+            print("stream \(stream): version \(try await store.streamVersion(of: streamID))")
+            print("version  position  type  data  command  recorded at")
+            while true {
+                let events = try await store.readStream(streamID, from: version, direction: .forwards, limit: 1000)
+                for event in events {
+                    let command = (try? JSONDecoder().decode(CommandIdentity.self, from: event.metadata))?.messageID
+                    print(
+                        "\(event.streamVersion)  \(event.position)  \(event.eventType)  "
+                            + "\(String(decoding: event.data, as: UTF8.self))  \(command.map { "\($0)" } ?? "-")  "
+                            + "\(event.recordedAt.formatted(.iso8601))")
+                    version = event.streamVersion + 1
+                }
+                if events.count < 1000 { break }
+            }
+            return
+        }
+        var position: UInt64 = 0
+        var sizes: [StreamID: Int] = [:]
+        var types: [String: Int] = [:]
+        var count = 0
+        while true {
+            let events = try await store.readAll(after: position, limit: 8192)
+            for event in events {
+                sizes[event.streamID, default: 0] += 1
+                types[event.eventType, default: 0] += 1
+                position = event.position
+            }
+            count += events.count
+            if events.count < 8192 { break }
+        }
+        print("database     \(path) (\(Formatting.mebibytes(LedgerStore.databaseBytes(path: path))))")
+        print("head         position \(try await store.headPosition())")
+        print("events       \(g(count))")
+        print("streams      \(g(sizes.count))")
+        if !sizes.isEmpty {
+            let counts = sizes.values.sorted()
+            print(
+                "stream size  min \(counts.first!), median \(counts[counts.count / 2]), max \(counts.last!), "
+                    + "mean \(String(format: "%.1f", Double(count) / Double(sizes.count)))")
+            let largest = sizes.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(5)
+            print("largest      " + largest.map { "\($0.key) (\($0.value))" }.joined(separator: ", "))
+        }
+        for (type, number) in types.sorted(by: { $0.key < $1.key }) {
+            print("type         \(Formatting.padded(type, 22)) \(g(number))")
+        }
+        if let saved = try await ProjectionRecord.load(from: store) {
+            print(
+                "projection   saved at position \(saved.position): \(g(saved.events)) events, total "
+                    + "\(g(saved.total)) in \(g(saved.accounts)) accounts")
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import WhizbangStore
+
+/// Rebuilds the ledger projection from the whole log and reports how fast, with the replay's checks.
+struct ReplayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay", abstract: "Rebuild the balances from the log, decoding every event; report events/s.")
+
+    @OptionGroup var database: DatabaseOption
+    @Flag(help: "Print one JSON object on the last line.") var json = false
+
+    func run() async throws {
+        let store = try await LedgerStore.openExisting(path: database.database)
+        defer { store.close() }
+        let result = try await LedgerReplay().run(store)
+        let projection = result.projection
+        let g = Formatting.grouped as (Int) -> String
+        print(
+            "replayed \(g(projection.eventCount)) events in \(Formatting.seconds(result.seconds)) s: "
+                + "\(Formatting.grouped(result.eventsPerSecond)) events/s")
+        print(
+            "accounts \(g(projection.accountCount)), total \(g(projection.total)), deposits \(g(projection.depositCount)) "
+                + "(sum \(g(projection.depositSum))), withdrawals \(g(projection.withdrawalCount)) "
+                + "(sum \(g(projection.withdrawSum)))")
+        for violation in projection.violations { print("violation: \(violation)") }
+        if json {
+            var object = JSONObject()
+            object.add("events", projection.eventCount)
+            object.add("accounts", projection.accountCount)
+            object.add("total", projection.total)
+            object.add("replaySeconds", result.seconds)
+            object.add("replayEventsPerSecond", result.eventsPerSecond)
+            object.add("peakRSSBytes", PeakMemory.bytes)
+            object.add("ok", projection.violationCount == 0)
+            print(object.text)
+        }
+        if projection.violationCount > 0 { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import WhizbangStore
+
+/// Runs the ledger workload against a fresh (or kept) database, then replays and verifies the log.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Run the bank-ledger workload, then replay and verify the log (the default).")
+
+    @OptionGroup var database: DatabaseOption
+    @Option(help: "Accounts A.") var accounts = 10_000
+    @Option(help: "Commands C in the operate phase.") var commands = 100_000
+    @Option(help: "Initial deposit D of each account.") var initialDeposit = 1_000
+    @Option(help: "Seed S of the MT19937 generator (CPython-compatible).") var seed: UInt64 = 42
+    @Option(help: "Commands in flight.") var concurrency = 256
+    @Option(help: "full: fsync every group commit; normal: WAL write only.") var durability = DurabilityOption.full
+    @Flag(help: "Keep the database (append to it) instead of starting fresh.") var keep = false
+    @Flag(help: "Also move money between accounts through the transfer saga.") var transfers = false
+    @Option(help: "Append '<message id> <stream>' for each command once its events are durable.")
+    var ackLog: String?
+    @Flag(help: "Print one JSON object on the last line.") var json = false
+    @Flag(help: "Show no progress.") var quiet = false
+
+    func validate() throws {
+        guard accounts >= 1 else { throw ValidationError("--accounts must be at least 1") }
+        guard accounts <= Int(UInt32.max) / 2 else { throw ValidationError("--accounts is too large") }
+        guard commands >= 0 else { throw ValidationError("--commands must not be negative") }
+        guard initialDeposit >= 0 else { throw ValidationError("--initial-deposit must not be negative") }
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+    }
+
+    func run() async throws {
+        let workload = LedgerWorkload(
+            accounts: accounts, commands: commands, initialDeposit: initialDeposit, seed: seed, transfers: transfers)
+        let path = database.database
+        let store = try await LedgerStore.create(path: path, fresh: !keep, durability: durability.storeDurability)
+        defer { store.close() }
+        var progress = ProgressLine(isEnabled: !quiet)
+
+        // A kept database: start from the balances its log holds.
+        let baseline = try await LedgerReplay().run(store).projection
+        guard baseline.violationCount == 0 else {
+            throw SampleError("the kept database fails verification: \(baseline.violations.first ?? "")")
+        }
+        let ackLog = try ackLog.map { try AckLog(path: $0) }
+
+        let dispatcher = Dispatcher(store: store)
+        var cache = Repository<Account, SQLiteEventStore>.Configuration()
+        cache.cacheCapacity = max(cache.cacheCapacity, accounts + accounts / 100 + 1)
+        var run = WorkloadRun(
+            workload: workload, concurrency: concurrency, accounts: dispatcher.aggregate(Account.self, configuration: cache),
+            transfers: dispatcher.aggregate(Transfer.self), ackLog: ackLog, progress: progress,
+            baseline: baseline.balances, transferPrefix: "transfer-\(baseline.lastPosition)-")
+        do {
+            try await run.open()
+            try await run.operate()
+        } catch {
+            await dispatcher.shutdown()
+            throw error
+        }
+        await dispatcher.shutdown()
+
+        let kept = run.keptBalances
+        let head = try await store.headPosition()
+        let keptTotal = kept.values.reduce(0, +)
+        let record = ProjectionRecord(
+            position: head, events: baseline.eventCount + run.statistics.eventsWritten, total: keptTotal,
+            accounts: baseline.accountCount + run.statistics.opened, digest: LedgerProjection.digest(kept))
+        try await record.save(to: store)
+
+        progress.begin(phase: "replay", total: Int(head))
+        var replay = LedgerReplay()
+        replay.summaryPosition = head
+        let replayed = try await replay.run(store) { applied, _ in progress.update(done: applied) }
+        progress.end()
+        store.close()
+
+        let report = RunReport(
+            workload: workload, concurrency: concurrency, durability: durability, statistics: run.statistics,
+            baseline: baseline, replay: replayed, kept: kept, record: record,
+            databaseBytes: LedgerStore.databaseBytes(path: path), peakRSSBytes: PeakMemory.bytes, path: path)
+        print(report.text)
+        if json { print(report.json) }
+        if !report.failures.isEmpty { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,17 @@
+import ArgumentParser
+import WhizbangStore
+
+/// `--database PATH`, shared by every command.
+struct DatabaseOption: ParsableArguments {
+    @Option(name: .long, help: "The SQLite database file.")
+    var database = "whizbang-sample.sqlite"
+}
+
+/// How commits are made durable.
+enum DurabilityOption: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case full, normal
+
+    var storeDurability: SQLiteEventStore.Configuration.Durability {
+        self == .full ? .full : .normal
+    }
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import WhizbangStore
+
+/// Checks a ledger log: versions contiguous per stream, positions increasing, money conserved, no negative
+/// balance, the saved projection equal to a fresh replay and, given an ack log, every acknowledged command stored.
+struct VerifyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify", abstract: "Check the log's invariants; exit non-zero naming each violation.")
+
+    @OptionGroup var database: DatabaseOption
+    @Option(help: "An ack log written by 'run --ack-log': check that every acknowledged command's events are stored.")
+    var ackLog: String?
+
+    func run() async throws {
+        let acknowledged = try ackLog.map { try AckLog.read(path: $0) }
+        let store = try await LedgerStore.openExisting(path: database.database)
+        defer { store.close() }
+        let saved = try await ProjectionRecord.load(from: store)
+        var replay = LedgerReplay()
+        replay.collectCommandIDs = acknowledged != nil
+        replay.summaryPosition = saved?.position
+        let result = try await replay.run(store)
+        let projection = result.projection
+
+        var problems = projection.violations
+        if projection.violationCount > projection.violations.count {
+            problems.append("… and \(projection.violationCount - projection.violations.count) more violations")
+        }
+        let expectedTotal =
+            projection.openedSum + projection.depositSum - projection.withdrawSum - projection.moneyInFlight
+        if projection.total != expectedTotal {
+            problems.append(
+                "money is not conserved: balances sum to \(projection.total), the events to \(expectedTotal)")
+        }
+        if let saved {
+            if saved.position > result.head {
+                problems.append("the saved projection is at position \(saved.position), past the head \(result.head)")
+            } else if result.summary != saved {
+                problems.append(
+                    "the saved projection at position \(saved.position) differs from a fresh replay "
+                        + "(saved \(saved), replayed \(result.summary.map { "\($0)" } ?? "nothing"))")
+            }
+        }
+        var missing = 0
+        if let acknowledged {
+            for (messageID, streamID) in acknowledged where projection.commandStreams[messageID] != streamID {
+                missing += 1
+                if missing <= 10 {
+                    problems.append("acknowledged command \(messageID) to \(streamID) has no stored events")
+                }
+            }
+            if missing > 10 { problems.append("… \(missing) acknowledged commands in all have no stored events") }
+        }
+        let g = Formatting.grouped as (Int) -> String
+        print(
+            "verified \(g(projection.eventCount)) events in \(g(projection.streams.count)) streams up to position "
+                + "\(result.head): total \(g(projection.total)) in \(g(projection.accountCount)) accounts"
+                + (projection.moneyInFlight != 0 ? ", \(g(projection.moneyInFlight)) in flight" : "")
+                + (saved != nil ? ", saved projection at \(saved!.position) checked" : "")
+                + (acknowledged.map { ", \(g($0.count)) acknowledged commands checked" } ?? ""))
+        if problems.isEmpty {
+            print("ok")
+            return
+        }
+        for problem in problems { print("violation: \(problem)") }
+        throw ExitCode(1)
+    }
+}

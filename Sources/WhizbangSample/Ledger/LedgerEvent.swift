@@ -1,0 +1,22 @@
+import Foundation
+import Whizbang
+
+/// Any event of the ledger's log: an account's or a transfer's.
+enum LedgerEvent: Sendable, Hashable {
+    case account(Account.Event)
+    case transfer(Transfer.Event)
+
+    /// Decodes a stored event by its type name, trying the account's registry (almost every event) first.
+    static func decode(typeName: String, data: Data) throws -> LedgerEvent {
+        do {
+            return .account(try Account.events.decode(typeName: typeName, data: data))
+        } catch let error as EventCodingError where error.code == .unknownTypeName {
+            return .transfer(try Transfer.events.decode(typeName: typeName, data: data))
+        }
+    }
+}
+
+/// The id of the command that recorded an event, read from the event's stored envelope metadata.
+struct CommandIdentity: Decodable {
+    let messageID: MessageID
+}

@@ -1,0 +1,185 @@
+import Whizbang
+
+/// The ledger rebuilt from its log: every account's balance, the totals, and every rule the log breaks.
+///
+/// Events are applied in global order with ``apply(_:)``; the checks are those of `verify`: positions strictly
+/// increasing, versions contiguous per stream, an account opened exactly once and before anything else, no balance
+/// ever negative, and each transfer's money either delivered, refunded or visibly in flight.
+struct LedgerProjection: Sendable {
+    struct StreamTally: Sendable {
+        var version: UInt64 = 0
+        var balance = 0
+        var isOpen = false
+        var isAccount = false
+    }
+
+    struct TransferTally: Sendable {
+        var debited = 0
+        var credited = 0
+        var refunded = 0
+        var stage = Transfer.Stage.none
+        var requestedAmount = 0
+    }
+
+    private(set) var streams: [StreamID: StreamTally] = [:]
+    private(set) var transfers: [String: TransferTally] = [:]
+    private(set) var lastPosition: UInt64 = 0
+    private(set) var eventCount = 0
+    private(set) var openedCount = 0
+    private(set) var openedSum = 0
+    private(set) var depositCount = 0
+    private(set) var depositSum = 0
+    private(set) var withdrawalCount = 0
+    private(set) var withdrawSum = 0
+    private(set) var violations: [String] = []
+    private(set) var violationCount = 0
+    /// The command ids found in the events' metadata, when collected, with the stream each wrote to.
+    private(set) var commandStreams: [MessageID: StreamID] = [:]
+    private static let violationsKept = 20
+
+    /// The sum of all account balances.
+    var total: Int {
+        streams.values.reduce(0) { $0 + ($1.isAccount ? $1.balance : 0) }
+    }
+
+    /// The number of open accounts.
+    var accountCount: Int { streams.values.reduce(0) { $0 + ($1.isOpen ? 1 : 0) } }
+
+    /// The balance of each account.
+    var balances: [StreamID: Int] {
+        var result: [StreamID: Int] = [:]
+        result.reserveCapacity(streams.count)
+        for (streamID, tally) in streams where tally.isAccount { result[streamID] = tally.balance }
+        return result
+    }
+
+    /// Money debited for transfers that is neither credited nor refunded yet.
+    var moneyInFlight: Int { transfers.values.reduce(0) { $0 + $1.debited - $1.credited - $1.refunded } }
+
+    /// Transfers that have not reached a final stage.
+    var unfinishedTransfers: Int {
+        transfers.values.reduce(0) { count, tally in
+            count + ([.completed, .failed, .compensated].contains(tally.stage) ? 0 : 1)
+        }
+    }
+
+    /// An order-independent digest of every account's balance, to compare two projections cheaply.
+    var balanceDigest: UInt64 { Self.digest(balances) }
+
+    /// The digest of a set of balances; equal sets give equal digests whatever their order.
+    static func digest(_ balances: [StreamID: Int]) -> UInt64 {
+        var digest: UInt64 = 0
+        for (streamID, balance) in balances {
+            var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+            for byte in streamID.rawValue.utf8 {
+                hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3
+            }
+            hash = (hash ^ UInt64(bitPattern: Int64(balance))) &* 0x100_0000_01B3
+            digest &+= hash
+        }
+        return digest
+    }
+
+    mutating func apply(_ event: DecodedEvent) {
+        eventCount += 1
+        if event.position <= lastPosition {
+            violate("position \(event.position) does not follow position \(lastPosition)")
+        }
+        lastPosition = event.position
+        if let messageID = event.messageID { commandStreams[messageID] = event.streamID }
+        var tally = streams[event.streamID] ?? StreamTally()
+        if event.version != tally.version + 1 {
+            violate("stream \(event.streamID) jumps from version \(tally.version) to \(event.version)")
+        }
+        tally.version = event.version
+        switch event.event {
+        case .account(let accountEvent): apply(accountEvent, to: &tally, streamID: event.streamID)
+        case .transfer(let transferEvent): apply(transferEvent, streamID: event.streamID)
+        }
+        streams[event.streamID] = tally
+    }
+
+    private mutating func apply(_ event: Account.Event, to tally: inout StreamTally, streamID: StreamID) {
+        if case .opened(let opened) = event {
+            if tally.isOpen { violate("account \(streamID) is opened twice (version \(tally.version))") }
+            tally.isOpen = true
+            tally.isAccount = true
+            tally.balance += opened.initialDeposit
+            openedCount += 1
+            openedSum += opened.initialDeposit
+            return
+        }
+        if !tally.isOpen { violate("account \(streamID) has an event before it is opened (version \(tally.version))") }
+        tally.isAccount = true
+        switch event {
+        case .opened: break
+        case .deposited(let deposited):
+            tally.balance += deposited.amount
+            depositCount += 1
+            depositSum += deposited.amount
+        case .withdrawn(let withdrawn):
+            tally.balance -= withdrawn.amount
+            withdrawalCount += 1
+            withdrawSum += withdrawn.amount
+        case .transferDebited(let debited):
+            tally.balance -= debited.amount
+            transfers[debited.transfer, default: TransferTally()].debited += debited.amount
+        case .transferCredited(let credited):
+            tally.balance += credited.amount
+            transfers[credited.transfer, default: TransferTally()].credited += credited.amount
+        case .transferRefunded(let refunded):
+            tally.balance += refunded.amount
+            transfers[refunded.transfer, default: TransferTally()].refunded += refunded.amount
+        }
+        if tally.balance < 0 {
+            violate("account \(streamID) has a negative balance \(tally.balance) at version \(tally.version)")
+        }
+    }
+
+    private mutating func apply(_ event: Transfer.Event, streamID: StreamID) {
+        var tally = transfers[streamID.rawValue] ?? TransferTally()
+        switch event {
+        case .requested(let requested):
+            tally.stage = .requested
+            tally.requestedAmount = requested.amount
+        case .debited: tally.stage = .debited
+        case .failed: tally.stage = .failed
+        case .completed: tally.stage = .completed
+        case .compensated: tally.stage = .compensated
+        }
+        transfers[streamID.rawValue] = tally
+    }
+
+    /// Checks every transfer's money once the whole log is applied: nothing credited or refunded beyond what was
+    /// debited, completed transfers credited, compensated ones refunded.
+    mutating func finishTransferChecks() {
+        for (transfer, tally) in transfers.sorted(by: { $0.key < $1.key }) {
+            if tally.credited + tally.refunded > tally.debited {
+                violate("transfer \(transfer) paid out \(tally.credited + tally.refunded) of \(tally.debited) debited")
+            }
+            if tally.stage == .completed && tally.credited != tally.debited {
+                violate("transfer \(transfer) is completed but credited \(tally.credited) of \(tally.debited)")
+            }
+            if tally.stage == .compensated && tally.refunded != tally.debited {
+                violate("transfer \(transfer) is compensated but refunded \(tally.refunded) of \(tally.debited)")
+            }
+            if tally.stage == .failed && tally.debited != 0 {
+                violate("transfer \(transfer) failed but debited \(tally.debited)")
+            }
+        }
+    }
+
+    mutating func violate(_ message: String) {
+        violationCount += 1
+        if violations.count < Self.violationsKept { violations.append(message) }
+    }
+}
+
+/// A stored event, decoded.
+struct DecodedEvent: Sendable {
+    let streamID: StreamID
+    let version: UInt64
+    let position: UInt64
+    let event: LedgerEvent
+    let messageID: MessageID?
+}

@@ -1,0 +1,112 @@
+import Foundation
+import WhizbangStore
+
+/// Rebuilds the ledger from the whole log, in global order, decoding every event.
+///
+/// The log is read in position ranges of ``batchSize`` events, several at once (the store has a reader connection
+/// per range in flight), and each range is decoded in a child task while the next ones are read; the decoded ranges
+/// are then applied to one ``LedgerProjection`` strictly in order. Positions are dense in a Whizbang store, but a
+/// range that meets a gap is still read completely: each read returns up to a batch of events after the range's
+/// start, and only those inside the range are kept.
+struct LedgerReplay {
+    var batchSize = 8_192
+    var readsInFlight = 4
+    /// Also read each event's command id from its metadata (slower: the metadata goes through `JSONDecoder`).
+    var collectCommandIDs = false
+    /// A position at which to record the projection's summary (see ``ProjectionRecord``), to compare with a saved one.
+    var summaryPosition: UInt64?
+
+    struct Result {
+        var projection: LedgerProjection
+        var seconds: Double
+        var head: UInt64
+        /// The projection's summary at ``LedgerReplay/summaryPosition``, if the log reached it.
+        var summary: ProjectionRecord?
+        var eventsPerSecond: Double { seconds > 0 ? Double(projection.eventCount) / seconds : 0 }
+    }
+
+    func run(
+        _ store: SQLiteEventStore,
+        progress: ((_ applied: Int, _ head: UInt64) -> Void)? = nil
+    ) async throws -> Result {
+        let start = ContinuousClock.now
+        let head = try await store.headPosition()
+        let batch = UInt64(batchSize)
+        let batchCount = Int((head + batch - 1) / batch)
+        let collect = collectCommandIDs
+        let limit = batchSize
+        var projection = LedgerProjection()
+        var summary: ProjectionRecord?
+        if summaryPosition == 0 { summary = ProjectionRecord(projection) }
+        let summaryPosition = self.summaryPosition ?? .max
+        try await withThrowingTaskGroup(of: (Int, [DecodedEvent]).self) { group in
+            func startBatch(_ index: Int) {
+                let after = UInt64(index) * batch
+                let end = min(after + batch, head)
+                group.addTask {
+                    let events = try await store.readAll(after: after, limit: limit)
+                    return (index, try Self.decode(events, through: end, collectCommandIDs: collect))
+                }
+            }
+            var nextToStart = 0
+            while nextToStart < min(batchCount, readsInFlight) {
+                startBatch(nextToStart)
+                nextToStart += 1
+            }
+            var ready: [Int: [DecodedEvent]] = [:]
+            var nextToApply = 0
+            while nextToApply < batchCount, let (index, decoded) = try await group.next() {
+                ready[index] = decoded
+                while let decoded = ready.removeValue(forKey: nextToApply) {
+                    for event in decoded {
+                        projection.apply(event)
+                        if event.position == summaryPosition { summary = ProjectionRecord(projection) }
+                    }
+                    nextToApply += 1
+                    if nextToStart < batchCount {
+                        startBatch(nextToStart)
+                        nextToStart += 1
+                    }
+                    progress?(projection.eventCount, head)
+                }
+            }
+        }
+        projection.finishTransferChecks()
+        let elapsed = ContinuousClock.now - start
+        return Result(projection: projection, seconds: elapsed.seconds, head: head, summary: summary)
+    }
+
+    static func decode(_ events: [RecordedEvent], through end: UInt64, collectCommandIDs: Bool) throws
+        -> [DecodedEvent]
+    {
+        var decoded: [DecodedEvent] = []
+        decoded.reserveCapacity(events.count)
+        let decoder = collectCommandIDs ? JSONDecoder() : nil
+        for event in events where event.position <= end {
+            let ledgerEvent: LedgerEvent
+            do {
+                ledgerEvent = try LedgerEvent.decode(typeName: event.eventType, data: event.data)
+            } catch {
+                throw SampleError(
+                    "event at position \(event.position) (\(event.eventType) in \(event.streamID)) does not decode: "
+                        + "\(error)")
+            }
+            let messageID = try decoder.flatMap { decoder in
+                event.metadata.isEmpty ? nil : try decoder.decode(CommandIdentity.self, from: event.metadata).messageID
+            }
+            decoded.append(
+                DecodedEvent(
+                    streamID: event.streamID, version: event.streamVersion, position: event.position,
+                    event: ledgerEvent, messageID: messageID))
+        }
+        return decoded
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a `Double`.
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+
+/// Shows a phase's progress on standard error: a live line on a terminal, a plain line every few seconds otherwise.
+struct ProgressLine: Sendable {
+    let isEnabled: Bool
+    private let isTerminal: Bool
+    private var phase = ""
+    private var total = 0
+    private var start = ContinuousClock.now
+    private var lastShown = ContinuousClock.now
+    private var interval: Duration { isTerminal ? .milliseconds(200) : .seconds(5) }
+
+    init(isEnabled: Bool) {
+        self.isEnabled = isEnabled
+        self.isTerminal = isatty(STDERR_FILENO) != 0
+    }
+
+    mutating func begin(phase: String, total: Int) {
+        self.phase = phase
+        self.total = total
+        start = .now
+        lastShown = .now
+    }
+
+    /// Records progress; shows it when the interval has passed. Cheap enough to call for every command.
+    mutating func update(done: Int) {
+        guard isEnabled, done & 1023 == 0 || done == total else { return }
+        let now = ContinuousClock.now
+        guard now - lastShown >= interval else { return }
+        lastShown = now
+        let seconds = (now - start).seconds
+        let rate = seconds > 0 ? Double(done) / seconds : 0
+        let percent = total > 0 ? 100 * done / total : 100
+        let text = "\(phase): \(done)/\(total) (\(percent)%), \(Int(rate))/s"
+        if isTerminal {
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))
+        } else {
+            FileHandle.standardError.write(Data("\(text)\n".utf8))
+        }
+    }
+
+    /// Clears the live line at the end of a phase.
+    func end() {
+        if isEnabled, isTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}

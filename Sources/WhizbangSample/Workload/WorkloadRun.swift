@@ -1,0 +1,268 @@
+import Foundation
+import Histogram
+import Whizbang
+
+/// Runs the ledger workload's open and operate phases through the dispatcher, keeping `concurrency` commands in
+/// flight, and keeps every account's balance as the dispatcher reports it.
+///
+/// Commands are admitted in sequence order through an ``OrderedWindow``, which starts a command only after every
+/// earlier command on the same account finished; so the outcome is that of a one-at-a-time run, whatever the
+/// concurrency. Completions are handled on the one task that admits commands, so the statistics need no lock.
+struct WorkloadRun<Store: EventStore> {
+    let workload: LedgerWorkload
+    let concurrency: Int
+    let accounts: AggregateHandler<Account, Store>
+    let transfers: AggregateHandler<Transfer, Store>
+    let ackLog: AckLog?
+    var progress: ProgressLine
+    /// Prefix of this run's transfer stream ids, so that runs on one kept database never reuse one.
+    let transferPrefix: String
+
+    /// The balance of each account `0 ..< workload.accounts`, as the run kept it.
+    private(set) var balances: [Int]
+    /// Balances of other accounts: those from an earlier run on a kept database, and transfer targets past the range.
+    private(set) var otherBalances: [StreamID: Int]
+    private(set) var statistics = RunStatistics()
+    private let streamIDs: [StreamID]
+
+    init(
+        workload: LedgerWorkload, concurrency: Int, accounts: AggregateHandler<Account, Store>,
+        transfers: AggregateHandler<Transfer, Store>, ackLog: AckLog?, progress: ProgressLine,
+        baseline: [StreamID: Int], transferPrefix: String
+    ) {
+        self.workload = workload
+        self.concurrency = concurrency
+        self.accounts = accounts
+        self.transfers = transfers
+        self.ackLog = ackLog
+        self.progress = progress
+        self.transferPrefix = transferPrefix
+        let streamIDs = (0..<workload.accounts).map { StreamID(LedgerWorkload.streamName(account: $0)) }
+        self.streamIDs = streamIDs
+        var others = baseline
+        self.balances = streamIDs.map { others.removeValue(forKey: $0) ?? 0 }
+        self.otherBalances = others
+    }
+
+    /// Every balance the run kept, by stream.
+    var keptBalances: [StreamID: Int] {
+        var result = otherBalances
+        for (index, streamID) in streamIDs.enumerated() where balances[index] != 0 || result[streamID] == nil {
+            result[streamID] = balances[index]
+        }
+        return result
+    }
+
+    enum Job: Sendable {
+        case open(Int)
+        case operation(LedgerWorkload.Operation)
+
+        var keys: [Int] {
+            switch self {
+            case .open(let account): [account]
+            case .operation(.deposit(let account, _)), .operation(.withdraw(let account, _)): [account]
+            case .operation(.transfer(let from, let to, _)): from == to ? [from] : [from, to]
+            }
+        }
+    }
+
+    enum JobOutcome: Sendable {
+        case opened(balance: Int)
+        case alreadyOpen
+        case deposited(balance: Int)
+        case withdrawn(balance: Int)
+        case rejected
+        case transfer(TransferSaga<Store>.Outcome)
+    }
+
+    struct JobResult: Sendable {
+        var sequence: Int
+        var job: Job
+        var outcome: JobOutcome
+        var nanoseconds: UInt64
+        var events: Int
+        var accepted: [(MessageID, StreamID)]
+    }
+
+    /// Phase open: opens accounts `0 ..< accounts`; an account already open (on a kept database) is left as it is.
+    mutating func open() async throws {
+        progress.begin(phase: "open", total: workload.accounts)
+        let start = ContinuousClock.now
+        try await run((0..<workload.accounts).lazy.map { Job.open($0) }, recordLatency: false)
+        statistics.openSeconds = (ContinuousClock.now - start).seconds
+        progress.end()
+    }
+
+    /// Phase operate: the workload's commands in sequence order.
+    mutating func operate() async throws {
+        progress.begin(phase: "operate", total: workload.commands)
+        let start = ContinuousClock.now
+        try await run(workload.operations().lazy.map { Job.operation($0) }, recordLatency: true)
+        statistics.operateSeconds = (ContinuousClock.now - start).seconds
+        progress.end()
+    }
+
+    private mutating func run<Jobs: Sequence<Job>>(_ jobs: Jobs, recordLatency: Bool) async throws {
+        let context = JobContext(
+            accounts: accounts, saga: TransferSaga(accounts: accounts, transfers: transfers), streamIDs: streamIDs,
+            initialDeposit: workload.initialDeposit, transferPrefix: transferPrefix)
+        try await withThrowingTaskGroup(of: JobResult.self) { group in
+            var window = OrderedWindow(limit: concurrency)
+            var waiting: [Int: Job] = [:]
+            var sequence = 0
+            var completed = 0
+            func handle(_ result: JobResult) throws {
+                try record(result, recordLatency: recordLatency)
+                completed += 1
+                progress.update(done: completed)
+                for ready in window.finish(result.sequence) {
+                    let job = waiting.removeValue(forKey: ready)!
+                    group.addTask { try await context.perform(job, sequence: ready) }
+                }
+            }
+            for job in jobs {
+                while !window.hasRoom, let result = try await group.next() { try handle(result) }
+                let current = sequence
+                if window.admit(current, keys: job.keys) {
+                    group.addTask { try await context.perform(job, sequence: current) }
+                } else {
+                    waiting[current] = job
+                }
+                sequence += 1
+            }
+            while let result = try await group.next() { try handle(result) }
+        }
+    }
+
+    private mutating func record(_ result: JobResult, recordLatency: Bool) throws {
+        if recordLatency {
+            _ = statistics.latency.record(max(1, (result.nanoseconds + 500) / 1000))
+        }
+        statistics.eventsWritten += result.events
+        switch (result.job, result.outcome) {
+        case (.open(let account), .opened(let balance)):
+            statistics.opened += 1
+            balances[account] = balance
+        case (.open, .alreadyOpen): statistics.alreadyOpen += 1
+        case (.operation(.deposit(let account, let amount)), .deposited(let balance)):
+            statistics.deposits += 1
+            statistics.depositSum += amount
+            balances[account] = balance
+        case (.operation(.withdraw(let account, let amount)), .withdrawn(let balance)):
+            statistics.withdrawals += 1
+            statistics.withdrawSum += amount
+            balances[account] = balance
+        case (.operation(.withdraw(_, let amount)), .rejected), (.operation(.deposit(_, let amount)), .rejected):
+            statistics.rejected += 1
+            statistics.rejectedSum += amount
+        case (.operation(.transfer(let from, let to, let amount)), .transfer(let outcome)):
+            switch outcome {
+            case .completed(let fromBalance, let toBalance):
+                statistics.transfersCompleted += 1
+                statistics.transferSum += amount
+                keep(account: from, balance: fromBalance)
+                keep(account: to, balance: toBalance)
+            case .compensated(let fromBalance):
+                statistics.transfersCompensated += 1
+                keep(account: from, balance: fromBalance)
+            case .failed:
+                statistics.transfersFailed += 1
+            }
+        default:
+            throw SampleError("internal error: job \(result.job) ended with \(result.outcome)")
+        }
+        if let ackLog, !result.accepted.isEmpty {
+            try ackLog.acknowledge(result.accepted)
+        }
+    }
+
+    private mutating func keep(account: Int, balance: Int) {
+        if account < balances.count {
+            balances[account] = balance
+        } else {
+            otherBalances[StreamID(LedgerWorkload.streamName(account: account))] = balance
+        }
+    }
+}
+
+/// What a job needs to run, shared by the child tasks.
+private struct JobContext<Store: EventStore>: Sendable {
+    let accounts: AggregateHandler<Account, Store>
+    let saga: TransferSaga<Store>
+    let streamIDs: [StreamID]
+    let initialDeposit: Int
+    let transferPrefix: String
+
+    func streamID(_ account: Int) -> StreamID {
+        account < streamIDs.count ? streamIDs[account] : StreamID(LedgerWorkload.streamName(account: account))
+    }
+
+    func perform(_ job: WorkloadRun<Store>.Job, sequence: Int) async throws -> WorkloadRun<Store>.JobResult {
+        let start = ContinuousClock.now
+        var events = 0
+        var accepted: [(MessageID, StreamID)] = []
+        let outcome: WorkloadRun<Store>.JobOutcome
+        switch job {
+        case .open(let account):
+            do {
+                let result = try await accounts.send(.open(initialDeposit: initialDeposit), to: streamIDs[account])
+                events = result.events.count
+                accepted.append((result.envelope.messageID, streamIDs[account]))
+                outcome = .opened(balance: result.aggregate.state.balance)
+            } catch AccountRejection.alreadyOpen {
+                outcome = .alreadyOpen
+            }
+        case .operation(.deposit(let account, let amount)), .operation(.withdraw(let account, let amount)):
+            let isDeposit = if case .operation(.deposit) = job { true } else { false }
+            do {
+                let result = try await accounts.send(
+                    isDeposit ? .deposit(amount) : .withdraw(amount), to: streamIDs[account])
+                events = result.events.count
+                accepted.append((result.envelope.messageID, streamIDs[account]))
+                let balance = result.aggregate.state.balance
+                outcome = isDeposit ? .deposited(balance: balance) : .withdrawn(balance: balance)
+            } catch is AccountRejection {
+                outcome = .rejected
+            }
+        case .operation(.transfer(let from, let to, let amount)):
+            let result = try await saga.run(
+                StreamID("\(transferPrefix)\(sequence)"), from: streamID(from), to: streamID(to), amount: amount)
+            events = result.eventsWritten
+            accepted = result.accountCommands
+            outcome = .transfer(result.outcome)
+        }
+        let elapsed = ContinuousClock.now - start
+        let nanoseconds = UInt64(max(0, elapsed.components.seconds)) * 1_000_000_000
+            + UInt64(max(0, elapsed.components.attoseconds / 1_000_000_000))
+        return .init(
+            sequence: sequence, job: job, outcome: outcome, nanoseconds: nanoseconds, events: events,
+            accepted: accepted)
+    }
+}
+
+/// What the open and operate phases did.
+struct RunStatistics: Sendable {
+    var opened = 0
+    var alreadyOpen = 0
+    var openSeconds = 0.0
+    var deposits = 0
+    var depositSum = 0
+    var withdrawals = 0
+    var withdrawSum = 0
+    var rejected = 0
+    var rejectedSum = 0
+    var transfersCompleted = 0
+    var transferSum = 0
+    var transfersCompensated = 0
+    var transfersFailed = 0
+    var operateSeconds = 0.0
+    var eventsWritten = 0
+    /// Latency of the operate phase's commands, in microseconds.
+    var latency = Histogram<UInt64>(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
+
+    /// Commands accepted in the operate phase; a transfer counts when it completed.
+    var accepted: Int { deposits + withdrawals + transfersCompleted }
+    /// Commands rejected in the operate phase: withdrawals over the balance, and transfers that failed or were
+    /// compensated.
+    var rejectedCommands: Int { rejected + transfersFailed + transfersCompensated }
+}
