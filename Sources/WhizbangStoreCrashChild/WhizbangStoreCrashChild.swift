@@ -8,6 +8,9 @@
 //   WhizbangStoreCrashChild fill <database> <file size limit in bytes>
 //     Sets RLIMIT_FSIZE, ignores SIGXFSZ and appends 32 KiB events until an append fails; prints
 //     "<error code> <events acknowledged>" and exits 0.
+//   WhizbangStoreCrashChild open <database> <as-nobody|as-is>
+//     Opens the store, as user and group 65534 when asked (for read-only tests when the tests run as root, whom file
+//     permissions do not stop), appends one event, and prints "ok" or the error code.
 
 import Foundation
 import WhizbangStore
@@ -28,6 +31,8 @@ struct WhizbangStoreCrashChild {
             switch arguments[1] {
             case "append":
                 try await appendForever(database: arguments[2], acknowledgements: arguments[3], durability: arguments[4])
+            case "open":
+                await openOnce(database: arguments[2], asNobody: arguments[3] == "as-nobody")
             case "fill":
                 try await fill(database: arguments[2], limit: UInt64(arguments[3]) ?? 0)
             default:
@@ -74,6 +79,26 @@ struct WhizbangStoreCrashChild {
                 }
             }
             try await group.waitForAll()
+        }
+    }
+
+    static func openOnce(database: String, asNobody: Bool) async {
+        if asNobody {
+            guard setgid(65534) == 0, setuid(65534) == 0 else {
+                writeAll(1, "cannot drop privileges\n")
+                return
+            }
+        }
+        do {
+            let store = try await SQLiteEventStore.open(path: database)
+            defer { store.close() }
+            _ = try await store.append([EventData(eventType: "Tried", data: Data("{}".utf8))], to: "s", expectedVersion: .any)
+            writeAll(1, "ok\n")
+        } catch let error as EventStoreError {
+            writeAll(1, "\(error.code)\n")
+            writeAll(2, "\(error)\n")
+        } catch {
+            writeAll(1, "\(error)\n")
         }
     }
 

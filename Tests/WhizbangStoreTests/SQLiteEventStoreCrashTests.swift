@@ -2,6 +2,10 @@ import Foundation
 import Testing
 import WhizbangStore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Crash safety and a full disk, with a child process that is killed or runs out of file size.
 @Suite("SQLiteEventStore crash safety", .timeLimit(.minutes(2)))
 struct SQLiteEventStoreCrashTests {
@@ -134,6 +138,42 @@ struct SQLiteEventStoreCrashTests {
             #expect(try await store.integrityCheck() == [])
             // The store works again once there is room.
             _ = try await store.append(makeEvents(1), to: "committed", expectedVersion: .exact(100))
+        }
+    }
+}
+
+/// Files and directories the process may not write. Root ignores file permissions, so when the tests run as root
+/// the child process opens the store as user 65534 instead.
+@Suite("SQLiteEventStore read-only", .timeLimit(.minutes(2)))
+struct SQLiteEventStoreReadOnlyTests {
+    private func openInChild(_ path: String) async throws -> String {
+        let child = try ChildProcess(["open", path, getuid() == 0 ? "as-nobody" : "as-is"])
+        let output = await child.readAllOutput()
+        await child.waitForExit()
+        return output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test func aReadOnlyFileIsRefusedAndKept() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            _ = try await store.append(makeEvents(3), to: "s", expectedVersion: .noStream)
+            store.close()
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.path)
+            try FileManager.default.setAttributes([.posixPermissions: 0o444], ofItemAtPath: path)
+            #expect(try await openInChild(path) == "readOnly")
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+            let reopened = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            defer { reopened.close() }
+            #expect(try await reopened.headPosition() == 3)
+        }
+    }
+
+    @Test func aReadOnlyDirectoryIsRefused() async throws {
+        try await withTemporaryDirectory { directory in
+            try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: directory.path)
+            defer { try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.path) }
+            #expect(try await openInChild(directory.appendingPathComponent("events.sqlite").path) == "readOnly")
         }
     }
 }
