@@ -1,0 +1,29 @@
+// swift-tools-version: 6.1
+
+import PackageDescription
+
+// The benchmarks are a package of their own so that the root package does not depend on ordo-one/benchmark.
+// Modelled on apple/swift-nio's `Benchmarks/`: malloc-count thresholds are committed under `Thresholds/`.
+let package = Package(
+    name: "benchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "whizbang", path: ".."),
+        // Only the malloc interposer: the default "RuntimeInterposer" trait would pull in
+        // ordo-one/swift-runtime-interposer on Linux with Swift 6.3.
+        .package(url: "https://github.com/ordo-one/benchmark.git", exact: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "ExecutorBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Whizbang", package: "whizbang"),
+            ],
+            path: "Benchmarks/ExecutorBenchmarks",
+            plugins: [
+                .plugin(name: "BenchmarkPlugin", package: "benchmark")
+            ]
+        )
+    ]
+)
