@@ -145,7 +145,14 @@ public struct ProjectionScenario<P: Projection>: Sendable {
         }
         guard projection.checkpointStorage == .projection else { return }
         let expected = events.last?.position ?? 0
-        let position = try await projection.position()
+        let position: UInt64
+        do {
+            position = try await projection.position()
+        } catch {
+            throw ScenarioFailure(
+                .unexpectedError, "'\(projection.name)' keeps its own checkpoint but position() threw \(error)",
+                file: file, line: line)
+        }
         guard position == expected else {
             throw ScenarioFailure(
                 .unexpectedReadModel,

@@ -124,12 +124,21 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
                 continue
             }
             position = try await applyBatch(batch)
-            if batch.count < batchSize {
+            var caughtUp = batch.count < batchSize
+            if caughtUp {
                 metrics.recordLag(0)
             } else {
                 let head = try await store.headPosition()
                 metrics.recordLag(head: head, position: position)
+                caughtUp = head <= position
             }
+            if caughtUp, marker != RebuildMarker.none {
+                try await store.saveCheckpoint(RebuildMarker.none, for: rebuildMarkerName)
+                marker = RebuildMarker.none
+                logger.debug("rebuild completed", metadata: ["position": "\(position)"])
+            }
+            // Published after the rebuild mark is cleared, so a caller that waited for this position sees it gone.
+            publish(position)
         }
         logger.debug("projection stopping", metadata: ["position": "\(position)"])
     }
@@ -169,6 +178,7 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
             let batch = try await store.readAll(after: position, limit: limit)
             guard !batch.isEmpty else { break }
             position = try await applyBatch(batch)
+            publish(position)
             applied += batch.count
             metrics.recordLag(head: head, position: position)
             try await progress(ProjectionRebuildProgress(position: position, head: head, eventsApplied: applied))
@@ -248,7 +258,7 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
         logger.debug("projection reset for a rebuild")
     }
 
-    /// Applies a batch, saves its checkpoint and returns the position of its last event.
+    /// Applies a batch, saves its checkpoint and returns the position of its last event; the caller publishes it.
     private func applyBatch(_ batch: [RecordedEvent]) async throws -> UInt64 {
         let start = ContinuousClock.now
         try await projection.apply(batch)
@@ -257,7 +267,6 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
             try await store.saveCheckpoint(last, for: name)
         }
         metrics.recordBatch(count: batch.count, duration: ContinuousClock.now - start)
-        publish(last)
         logger.trace("batch applied", metadata: ["events": "\(batch.count)", "position": "\(last)"])
         return last
     }
