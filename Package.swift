@@ -62,6 +62,10 @@ let package = Package(
             name: "WhizbangTests",
             dependencies: ["Whizbang", "WhizbangTesting"]
         ),
+        // Runs the built WhizbangSample executable as a process; `swift test` builds it with the other products.
+        .testTarget(
+            name: "WhizbangSampleTests"
+        ),
         .testTarget(
             name: "WhizbangStoreTests",
             dependencies: ["Whizbang", "WhizbangStore", "WhizbangTesting", "WhizbangStoreCrashChild"]

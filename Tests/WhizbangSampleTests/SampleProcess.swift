@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+
+/// Runs the built `WhizbangSample` executable, which sits in the build directory next to the test bundle.
+struct SampleProcess {
+    struct Output {
+        var status: Int32
+        var standardOutput: String
+        var standardError: String
+
+        /// The JSON object a `--json` run prints on its last line.
+        var json: [String: Any] {
+            get throws {
+                let line = standardOutput.split(separator: "\n").last.map(String.init) ?? ""
+                let object = try JSONSerialization.jsonObject(with: Data(line.utf8))
+                return try #require(object as? [String: Any])
+            }
+        }
+    }
+
+    static var executable: URL {
+        get throws {
+            let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+            var directory = testBinary.deletingLastPathComponent()
+            // On Linux the test runner is `<build>/debug/<package>PackageTests.xctest`; elsewhere a bundle deeper down.
+            for _ in 0..<4 {
+                let candidate = directory.appendingPathComponent("WhizbangSample")
+                if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+                directory.deleteLastPathComponent()
+            }
+            throw SampleTestError("WhizbangSample is not built next to \(testBinary.path); run `swift build` first")
+        }
+    }
+
+    /// The repository's root, for scripts.
+    static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+    }
+
+    static func run(_ arguments: [String]) throws -> Output {
+        try run(executable, arguments)
+    }
+
+    static func run(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil) throws -> Output {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        if let environment {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
+        let directory = FileManager.default.temporaryDirectory
+        let outURL = directory.appendingPathComponent("sample-out-\(UUID().uuidString)")
+        let errURL = directory.appendingPathComponent("sample-err-\(UUID().uuidString)")
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        defer {
+            try? FileManager.default.removeItem(at: outURL)
+            try? FileManager.default.removeItem(at: errURL)
+        }
+        process.standardOutput = try FileHandle(forWritingTo: outURL)
+        process.standardError = try FileHandle(forWritingTo: errURL)
+        try process.run()
+        process.waitUntilExit()
+        return Output(
+            status: process.terminationStatus,
+            standardOutput: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
+            standardError: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
+    }
+
+    /// Runs `body` with a fresh temporary directory, removed afterwards.
+    static func withTemporaryDirectory<Result>(_ body: (URL) throws -> Result) throws -> Result {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("whizbang-sample-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        return try body(directory)
+    }
+}
+
+struct SampleTestError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
