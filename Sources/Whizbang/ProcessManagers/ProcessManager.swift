@@ -40,11 +40,14 @@ public protocol ProcessManager: Projection {
 extension ProcessManager {
     /// Calls ``handle(_:cause:)`` for each event in order.
     ///
-    /// - Throws: the first error from ``handle(_:cause:)``, or `DecodingError` if an event's metadata is not an
-    ///   encoded ``EnvelopeMetadata``; the events after it in the batch are not handled.
+    /// An event whose metadata is not an encoded ``EnvelopeMetadata`` (written by another tool) is handled as one
+    /// that starts a conversation, rather than stopping the process manager on it for ever.
+    ///
+    /// - Throws: the first error from ``handle(_:cause:)``; the events after it in the batch are not handled.
     public func apply(_ events: [RecordedEvent]) async throws {
         for event in events {
-            try await handle(event, cause: try event.eventEnvelope())
+            let cause = (try? event.eventEnvelope()) ?? event.conversationStartingEnvelope
+            try await handle(event, cause: cause)
         }
     }
 

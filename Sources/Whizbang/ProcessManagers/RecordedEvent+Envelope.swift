@@ -26,9 +26,7 @@ extension RecordedEvent {
     ///
     /// - Throws: `DecodingError` if ``metadata`` is not an encoded ``EnvelopeMetadata``.
     public func eventEnvelope() throws -> EnvelopeMetadata {
-        guard let command = try commandEnvelope() else {
-            return EnvelopeMetadata(messageID: eventID, streamID: streamID, timestamp: recordedAt)
-        }
+        guard let command = try commandEnvelope() else { return conversationStartingEnvelope }
         return EnvelopeMetadata(
             messageID: eventID,
             correlationID: command.correlationID,
@@ -38,5 +36,10 @@ extension RecordedEvent {
             metadata: command.metadata,
             hops: command.hops
         )
+    }
+
+    /// The envelope of an event with no known cause: it starts its own conversation.
+    var conversationStartingEnvelope: EnvelopeMetadata {
+        EnvelopeMetadata(messageID: eventID, streamID: streamID, timestamp: recordedAt)
     }
 }
