@@ -134,7 +134,10 @@ struct RunReport {
         lines.append(
             "latency     p50 \(percentile(50)) µs, p90 \(percentile(90)) µs, p99 \(percentile(99)) µs, "
                 + "p99.9 \(percentile(99.9)) µs, max \(statistics.latency.max) µs")
-        lines.append("database    \(Formatting.mebibytes(databaseBytes))")
+        let wal = LedgerStore.walBytes(path: path)
+        lines.append(
+            "database    \(Formatting.mebibytes(databaseBytes - wal)) file"
+                + (wal > 0 ? " + \(Formatting.mebibytes(wal)) WAL left by the store" : ""))
         lines.append("peak memory \(Formatting.mebibytes(peakRSSBytes))")
         lines.append("")
         lines.append("checks")
@@ -176,6 +179,7 @@ struct RunReport {
         object.add("p999Micros", percentile(99.9))
         object.add("peakRSSBytes", peakRSSBytes)
         object.add("databaseBytes", databaseBytes)
+        object.add("walBytes", LedgerStore.walBytes(path: path))
         object.add("failures", failures)
         object.add("ok", failures.isEmpty)
         return object.text

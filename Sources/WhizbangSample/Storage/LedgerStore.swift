@@ -61,6 +61,11 @@ enum LedgerStore {
         }
     }
 
+    /// The bytes of the WAL file alone; 0 when there is none.
+    static func walBytes(path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? NSNumber)?.intValue) ?? 0
+    }
+
     private static func open(
         path: String,
         durability: SQLiteEventStore.Configuration.Durability
