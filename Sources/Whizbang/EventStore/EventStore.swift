@@ -8,7 +8,11 @@
 ///   expected version they were first appended with, succeeds and returns the positions they were first stored at; so
 ///   does resending a prefix of them. A resend that adds, drops from the middle, reorders or changes events fails with
 ///   ``EventStoreError/Code/wrongExpectedVersion``; an event id already stored at another place fails too.
-///   Idempotency is decided from what is stored, so it holds across restarts.
+///   Idempotency is decided from what is stored, so it holds across restarts. Events are matched by id alone. With
+///   ``ExpectedVersion/any`` (or ``ExpectedVersion/streamExists``), an append whose first id is stored in the stream
+///   is a retry and must match the events stored from there on. A retry's result has the version of its last event,
+///   and it succeeds only if the matched events are contiguous in the global log, since
+///   ``AppendResult/positions`` is one range.
 /// - An empty append with ``ExpectedVersion/any`` or ``ExpectedVersion/noStream`` (on a stream with no events)
 ///   succeeds and writes nothing.
 /// - Once an append returns, its events survive a crash of the process (and, for durable stores configured so, of
