@@ -130,8 +130,9 @@ public struct ProjectionScenario<P: Projection>: Sendable {
         let actual = try await read(projection)
         guard actual == expected else {
             throw ScenarioFailure(
-                .unexpectedReadModel, "expected the read model of '\(projection.name)' to give \(expected), got \(actual)",
-                file: file, line: line)
+                .unexpectedReadModel,
+                "expected the read model of '\(projection.name)' to give \(expected), got \(actual)", file: file,
+                line: line)
         }
     }
 
