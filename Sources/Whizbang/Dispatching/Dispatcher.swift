@@ -136,6 +136,9 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
 }
 
 /// Runs `body`, failing with ``DispatchError/Code/timedOut`` if it takes longer than `timeout`.
+///
+/// At the time limit `body` is cancelled; the error reaches the caller once `body` has returned or thrown, so that a
+/// serial lane is never released while its handler still runs. Handlers should therefore respond to cancellation.
 func withTimeout<Result: Sendable>(
     _ timeout: Duration?,
     messageID: MessageID,

@@ -21,7 +21,7 @@ public struct RetryPolicy: Hashable, Sendable {
     }
 
     /// No retries: a conflict reaches the caller.
-    public static var none: RetryPolicy {
+    public static var noRetries: RetryPolicy {
         var policy = RetryPolicy()
         policy.maximumAttempts = 1
         return policy

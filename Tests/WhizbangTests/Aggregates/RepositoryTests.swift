@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+import Whizbang
+
+@Suite struct RepositoryTests {
+    @Test func loadsAnAggregateWithNoEventsAsItsInitialState() async throws {
+        let repository = Repository<BankAccount, InMemoryEventStore>(store: InMemoryEventStore())
+        let loaded = try await repository.load("account-1")
+        #expect(loaded.version == 0)
+        #expect(loaded.state == BankAccount.initialState)
+    }
+
+    @Test func savesAtTheLoadedVersionAndRejectsAStaleSave() async throws {
+        let store = InMemoryEventStore()
+        let repository = Repository<BankAccount, InMemoryEventStore>(store: store)
+        let fresh = try await repository.load("account-1")
+        let saved = try await repository.save([.opened(.init(initialDeposit: 10))], after: fresh)
+        #expect(saved.aggregate.version == 1)
+        #expect(saved.aggregate.state.balance == 10)
+        await #expect {
+            _ = try await repository.save([.deposited(.init(amount: 1))], after: fresh)
+        } throws: { error in
+            (error as? EventStoreError)?.code == .wrongExpectedVersion
+        }
+        // The failed save dropped the cache entry, so the next load reads the store.
+        let reloaded = try await repository.load("account-1")
+        #expect(reloaded.version == 1)
+        #expect(reloaded.state.balance == 10)
+    }
+
+    @Test func theCacheIsBounded() async throws {
+        var configuration = Repository<BankAccount, InMemoryEventStore>.Configuration()
+        configuration.cacheCapacity = 50
+        let repository = Repository<BankAccount, InMemoryEventStore>(
+            store: InMemoryEventStore(), configuration: configuration)
+        for index in 0..<1_000 {
+            let loaded = try await repository.load(StreamID("account-\(index)"))
+            _ = try await repository.save([.opened(.init(initialDeposit: index))], after: loaded)
+        }
+        #expect(repository.cachedCount == 50)
+        #expect(try await repository.load("account-7").state.balance == 7)
+    }
+
+    @Test func writesSnapshotsAndLoadsFromThem() async throws {
+        let store = InMemoryEventStore()
+        var configuration = Repository<BankAccount, InMemoryEventStore>.Configuration()
+        configuration.snapshotInterval = 10
+        configuration.cacheCapacity = 0
+        let repository = Repository<BankAccount, InMemoryEventStore>(store: store, configuration: configuration)
+        var loaded = try await repository.save([.opened(.init(initialDeposit: 0))], after: repository.load("a"))
+            .aggregate
+        for _ in 0..<24 {
+            loaded = try await repository.save([.deposited(.init(amount: 1))], after: loaded).aggregate
+        }
+        let snapshot = try #require(try await store.latestSnapshot(for: "a"))
+        #expect(snapshot.streamVersion == 20)
+        #expect(snapshot.stateType == BankAccount.snapshotType)
+        // Make the snapshot disagree with the events: a load that uses it shows the snapshot's balance plus the
+        // five deposits after version 20.
+        let doctored = BankAccount.State(isOpen: true, balance: 1_000)
+        try await store.saveSnapshot(
+            Snapshot(streamID: "a", streamVersion: 20, stateType: BankAccount.snapshotType,
+                     data: try JSONEncoder().encode(doctored)))
+        #expect(try await repository.load("a").state.balance == 1_005)
+        #expect(try await repository.load("a").version == 25)
+    }
+
+    @Test func ignoresASnapshotOfAnotherShape() async throws {
+        let store = InMemoryEventStore()
+        var configuration = Repository<BankAccount, InMemoryEventStore>.Configuration()
+        configuration.snapshotInterval = 100
+        configuration.cacheCapacity = 0
+        let repository = Repository<BankAccount, InMemoryEventStore>(store: store, configuration: configuration)
+        _ = try await repository.save([.opened(.init(initialDeposit: 3))], after: repository.load("a"))
+        try await store.saveSnapshot(
+            Snapshot(streamID: "a", streamVersion: 1, stateType: "BankAccount.State.v0", data: Data("{}".utf8)))
+        let loaded = try await repository.load("a")
+        #expect(loaded.state.balance == 3)
+    }
+}

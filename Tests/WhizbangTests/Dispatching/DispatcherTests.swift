@@ -1,0 +1,153 @@
+import Foundation
+import Testing
+import Whizbang
+
+@Suite(.timeLimit(.minutes(2)))
+struct DispatcherTests {
+    @Test func appliesCommandsAndReturnsTheNewVersionEventsAndPositions() async throws {
+        let store = InMemoryEventStore()
+        let accounts = Dispatcher(store: store).aggregate(BankAccount.self)
+        let opened = try await accounts.send(.open(100), to: "a")
+        #expect(opened.streamVersion == 1)
+        #expect(opened.events == [.opened(.init(initialDeposit: 100))])
+        #expect(opened.positions == 1..<2)
+        let withdrawn = try await accounts.send(.withdraw(30), to: "a")
+        #expect(withdrawn.streamVersion == 2)
+        #expect(withdrawn.aggregate.state.balance == 70)
+        #expect(withdrawn.attempts == 1)
+        #expect(try await accounts.load("a").state.balance == 70)
+        #expect(try await store.readAll(after: 0, limit: 10).map(\.eventType) == ["Opened", "Withdrawn"])
+    }
+
+    @Test func aRejectedCommandThrowsTheDomainErrorAndWritesNothing() async throws {
+        let store = InMemoryEventStore()
+        let accounts = Dispatcher(store: store).aggregate(BankAccount.self)
+        _ = try await accounts.send(.open(10), to: "a")
+        await #expect(throws: BankAccount.Rejected(reason: "insufficient funds")) {
+            _ = try await accounts.send(.withdraw(11), to: "a")
+        }
+        #expect(try await store.streamVersion(of: "a") == 1)
+        #expect(try await accounts.load("a").state.balance == 10)
+    }
+
+    @Test func aCommandThatDecidesNothingWritesNothing() async throws {
+        let store = InMemoryEventStore()
+        let accounts = Dispatcher(store: store).aggregate(BankAccount.self)
+        let result = try await accounts.send(.touch, to: "a")
+        #expect(result.events.isEmpty)
+        #expect(result.positions.isEmpty)
+        #expect(try await store.headPosition() == 0)
+    }
+
+    @Test func theCommandsEnvelopeFlowsIntoItsEventsMetadata() async throws {
+        let store = InMemoryEventStore()
+        var configuration = Dispatcher<InMemoryEventStore>.Configuration()
+        configuration.serviceName = "ledger"
+        configuration.instanceID = "instance-1"
+        let accounts = Dispatcher(store: store, configuration: configuration).aggregate(BankAccount.self)
+        let cause = EnvelopeMetadata(metadata: ["tenant": "blue"])
+        let traceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        let result = try await accounts.send(
+            .open(5), to: "a", metadata: ["traceparent": traceParent], causedBy: cause)
+        let stored = try #require(try await store.readAll(after: 0, limit: 1).first)
+        let metadata = try JSONDecoder().decode(EnvelopeMetadata.self, from: stored.metadata)
+        #expect(metadata == result.envelope)
+        #expect(metadata.correlationID == cause.correlationID)
+        #expect(metadata.causationID == cause.messageID)
+        #expect(metadata.streamID == "a")
+        #expect(metadata.metadata["tenant"] == "blue")
+        let hop = try #require(metadata.hops.last)
+        #expect(hop.serviceName == "ledger")
+        #expect(hop.instanceID == "instance-1")
+        #expect(hop.executorName == "serial")
+        #expect(hop.streamID == "a")
+        #expect(hop.traceParent?.description == traceParent)
+        #expect(hop.policyDecisions.map(\.decision) == ["execution=serial", "maximumAttempts=10", "timeout=none"])
+    }
+
+    @Test func aConflictReloadsAndDecidesAgain() async throws {
+        let store = ConflictingStore(skipping: 1, conflicts: 1)
+        let accounts = Dispatcher(store: store).aggregate(BankAccount.self)
+        _ = try await accounts.send(.open(600), to: "a")
+        // The withdrawal conflicts with a foreign deposit of 1,000; the retry decides again on the reloaded state.
+        let result = try await accounts.send(.withdraw(500), to: "a")
+        #expect(result.attempts == 2)
+        #expect(result.aggregate.state.balance == 1_100)
+        #expect(result.streamVersion == 3)
+    }
+
+    @Test func whenRetriesRunOutTheConflictReachesTheCaller() async throws {
+        let store = ConflictingStore(conflicts: 1)
+        var configuration = Dispatcher<ConflictingStore>.Configuration()
+        configuration.policies.defaultRetry = .noRetries
+        let accounts = Dispatcher(store: store, configuration: configuration).aggregate(BankAccount.self)
+        await #expect {
+            _ = try await accounts.send(.open(0), to: "a")
+        } throws: { error in
+            let error = error as? EventStoreError
+            return error?.code == .wrongExpectedVersion && error?.streamID == "a" && error?.actualVersion == 1
+        }
+    }
+
+    @Test func aPolicyCanRunCommandsOnTheParallelExecutor() async throws {
+        var configuration = Dispatcher<InMemoryEventStore>.Configuration()
+        configuration.policies.rules = [.messageType("BankAccount.Command", execution: .parallel)]
+        let accounts = Dispatcher(store: InMemoryEventStore(), configuration: configuration)
+            .aggregate(BankAccount.self)
+        let result = try await accounts.send(.open(1), to: "a")
+        #expect(result.envelope.hops.last?.executorName == "parallel")
+        #expect(result.envelope.hops.last?.policyDecisions.first?.rule == "messageType == BankAccount.Command")
+    }
+
+    @Test func aHandlerPastItsTimeLimitIsCancelledAndFailsWithTimedOut() async throws {
+        var configuration = Dispatcher<InMemoryEventStore>.Configuration()
+        configuration.policies.defaultTimeout = .milliseconds(20)
+        let dispatcher = Dispatcher(store: InMemoryEventStore(), configuration: configuration)
+        let envelope = MessageEnvelope(message: "ping")
+        let (never, continuation) = AsyncStream<Int>.makeStream()
+        await #expect {
+            _ = try await dispatcher.invoke(envelope) { _ in
+                // Waits until the timeout cancels it: the stream never yields, and ends on cancellation.
+                for await _ in never {}
+                return 0
+            }
+        } throws: { error in
+            (error as? DispatchError)?.code == .timedOut && (error as? DispatchError)?.messageID == envelope.messageID
+        }
+        continuation.finish()
+    }
+
+    @Test func invokeRunsAStatelessHandlerWithAHop() async throws {
+        let dispatcher = Dispatcher(store: InMemoryEventStore())
+        let hops = try await dispatcher.invoke(MessageEnvelope(message: 2)) { envelope in
+            envelope.hops.map(\.executorName)
+        }
+        #expect(hops == ["parallel"])
+    }
+
+    @Test func shutdownFinishesInFlightCommandsAndRefusesNewOnes() async throws {
+        let dispatcher = Dispatcher(store: InMemoryEventStore())
+        let accounts = dispatcher.aggregate(BankAccount.self)
+        _ = try await accounts.send(.open(0), to: "a")
+        let sends = (0..<100).map { _ in Task { try await accounts.send(.deposit(1), to: "a") } }
+        await dispatcher.shutdown()
+        var accepted = 0
+        for send in sends {
+            if (try? await send.value) != nil { accepted += 1 }
+        }
+        // Whatever was accepted before the shutdown finished; the balance shows exactly those.
+        let store = dispatcher.store
+        #expect(try await store.streamVersion(of: "a") == UInt64(1 + accepted))
+        await #expect(throws: ExecutorError.self) { _ = try await accounts.send(.deposit(1), to: "a") }
+    }
+
+    @Test func runReturnsAfterItsTaskIsCancelled() async throws {
+        let dispatcher = Dispatcher(store: InMemoryEventStore())
+        let service = Task { try await dispatcher.run() }
+        service.cancel()
+        try await service.value
+        await #expect(throws: ExecutorError.self) {
+            _ = try await dispatcher.aggregate(BankAccount.self).send(.open(1), to: "a")
+        }
+    }
+}
