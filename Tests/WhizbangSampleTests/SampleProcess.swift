@@ -52,8 +52,8 @@ struct SampleProcess {
         let directory = FileManager.default.temporaryDirectory
         let outURL = directory.appendingPathComponent("sample-out-\(UUID().uuidString)")
         let errURL = directory.appendingPathComponent("sample-err-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         defer {
             try? FileManager.default.removeItem(at: outURL)
             try? FileManager.default.removeItem(at: errURL)
