@@ -39,6 +39,7 @@ let package = Package(
                 "Whizbang",
                 "CSQLite",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -68,7 +69,13 @@ let package = Package(
         ),
         .testTarget(
             name: "WhizbangStoreTests",
-            dependencies: ["Whizbang", "WhizbangStore", "WhizbangTesting", "WhizbangStoreCrashChild"]
+            dependencies: [
+                "Whizbang",
+                "WhizbangStore",
+                "WhizbangTesting",
+                "WhizbangStoreCrashChild",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
     ]
 )
