@@ -24,6 +24,26 @@ let package = Package(
             plugins: [
                 .plugin(name: "BenchmarkPlugin", package: "benchmark")
             ]
-        )
+        ),
+        .executableTarget(
+            name: "StoreBenchmarks",
+            dependencies: [
+                "CSQLiteBaseline",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Whizbang", package: "whizbang"),
+                .product(name: "WhizbangStore", package: "whizbang"),
+            ],
+            path: "Benchmarks/StoreBenchmarks",
+            plugins: [
+                .plugin(name: "BenchmarkPlugin", package: "benchmark")
+            ]
+        ),
+        // The system SQLite for the raw C-API baselines of StoreBenchmarks (the root package's CSQLite is not a product).
+        .systemLibrary(
+            name: "CSQLiteBaseline",
+            path: "Sources/CSQLiteBaseline",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
+        ),
     ]
 )
