@@ -62,6 +62,28 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
         guard let streamID = envelope.streamID else {
             throw EventStoreError(.invalidStreamID, message: "a command envelope needs a stream id")
         }
+        guard let instrumentation = dispatcher.configuration.instrumentation else {
+            return try await dispatch(envelope, to: streamID)
+        }
+        return try await instrumentation.withSpan(
+            "whizbang.send", parent: envelope.metadata, attributes: spanAttributes(envelope, streamID)
+        ) { propagation in
+            var traced = envelope
+            traced.metadata.merge(propagation) { _, new in new }
+            return try await dispatch(traced, to: streamID)
+        }
+    }
+
+    private func spanAttributes(_ envelope: MessageEnvelope<A.Command>, _ streamID: StreamID) -> [String: String] {
+        [
+            "whizbang.aggregate": "\(A.self)", "whizbang.stream": streamID.rawValue,
+            "whizbang.message_id": envelope.messageID.description,
+        ]
+    }
+
+    private func dispatch(_ envelope: MessageEnvelope<A.Command>, to streamID: StreamID) async throws
+        -> CommandResult<A>
+    {
         let outcome = dispatcher.decide(messageType: messageType, streamID: streamID, metadata: envelope.metadata)
         let start = ContinuousClock.now
         do {
@@ -123,8 +145,15 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
                     for: envelope, executor: executor, outcome: outcome, duration: ContinuousClock.now - start))
             let metadata = handled.metadataOnly
             do {
-                let saved = try await repository.save(
-                    events, after: loaded, metadata: events.isEmpty ? Data() : try metadataEncoder.encode(metadata))
+                let encoded = events.isEmpty ? Data() : try metadataEncoder.encode(metadata)
+                let saved: (result: AppendResult, aggregate: LoadedAggregate<A>)
+                if let instrumentation = dispatcher.configuration.instrumentation, !events.isEmpty {
+                    saved = try await instrumentation.withSpan(
+                        "whizbang.append", parent: envelope.metadata, attributes: spanAttributes(envelope, streamID)
+                    ) { _ in try await repository.save(events, after: loaded, metadata: encoded) }
+                } else {
+                    saved = try await repository.save(events, after: loaded, metadata: encoded)
+                }
                 return CommandResult(
                     envelope: metadata, events: events, aggregate: saved.aggregate, positions: saved.result.positions,
                     attempts: attempts)

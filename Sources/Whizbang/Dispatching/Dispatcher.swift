@@ -26,6 +26,8 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
         public var laneShardCount: Int
         /// The most stateless handlers (and parallel commands) that run at once. Default: the active processor count.
         public var maximumParallelism: Int
+        /// Wraps each command's dispatch and append in tracing spans, or `nil` for none. Default: `nil`.
+        public var instrumentation: (any DispatchInstrumentation)?
 
         /// A configuration with the documented defaults.
         public init() {
@@ -34,6 +36,7 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
             self.policies = PolicySet()
             self.laneShardCount = 64
             self.maximumParallelism = ProcessInfo.processInfo.activeProcessorCount
+            self.instrumentation = nil
         }
     }
 
