@@ -17,6 +17,7 @@ public struct EventStoreError: Error, Hashable, Sendable, CustomStringConvertibl
             case readOnly
             case storageFull
             case closed
+            case inlineProjectionFailed
             case storageFailure
         }
 
@@ -47,6 +48,8 @@ public struct EventStoreError: Error, Hashable, Sendable, CustomStringConvertibl
         public static let storageFull = Code(.storageFull)
         /// The store was closed.
         public static let closed = Code(.closed)
+        /// An inline projection threw while applying the events of an append, so the append was not committed.
+        public static let inlineProjectionFailed = Code(.inlineProjectionFailed)
         /// The storage engine failed in another way; ``EventStoreError/message`` has its words.
         public static let storageFailure = Code(.storageFailure)
 

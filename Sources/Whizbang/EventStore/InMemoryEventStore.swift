@@ -30,16 +30,22 @@ import Synchronization
 /// - An append is validated before anything else: the stream id (``StreamID/validate()``), a non-empty event type,
 ///   distinct event ids, and data and metadata within ``Configuration/maximumPayloadSize``; a failure there is
 ///   ``EventStoreError/Code/invalidStreamID``, `invalidArgument` or `payloadTooLarge`.
+/// - ``Configuration/inlineProjections`` are applied to the events of each append under the store's lock, after every
+///   check and before the events become visible; if one throws, the append fails with
+///   ``EventStoreError/Code/inlineProjectionFailed`` and writes nothing.
 public final class InMemoryEventStore: EventStore {
     /// Limits an in-memory store enforces.
     public struct Configuration: Sendable {
         /// The largest event data, event metadata or snapshot data, in bytes, each counted on its own; larger ones
         /// fail with ``EventStoreError/Code/payloadTooLarge``. Default: 16 MiB (16,777,216 bytes).
         public var maximumPayloadSize: Int
+        /// Read models updated inside every append, atomically with it, in this order. Default: none.
+        public var inlineProjections: [any InMemoryInlineProjection]
 
         /// A configuration with the documented defaults.
         public init() {
             self.maximumPayloadSize = 16 * 1024 * 1024
+            self.inlineProjections = []
         }
     }
 
@@ -68,8 +74,20 @@ public final class InMemoryEventStore: EventStore {
         expectedVersion: ExpectedVersion
     ) async throws(EventStoreError) -> AppendResult {
         try validate(events, for: streamID)
+        let projections = configuration.inlineProjections
         let (result, newHead) = try state.withLock { state throws(EventStoreError) in
-            try state.append(events, to: streamID, expectedVersion: expectedVersion, recordedAt: Date())
+            try state.append(events, to: streamID, expectedVersion: expectedVersion, recordedAt: Date()) {
+                recorded throws(EventStoreError) in
+                for projection in projections {
+                    do {
+                        try projection.apply(recorded)
+                    } catch {
+                        throw EventStoreError(
+                            .inlineProjectionFailed, streamID: streamID,
+                            message: "inline projection '\(projection.name)' failed: \(error)")
+                    }
+                }
+            }
         }
         if let newHead { signal.advance(to: newHead) }
         return result

@@ -33,7 +33,8 @@ struct InMemoryEventStoreState: Sendable {
         _ events: [EventData],
         to streamID: StreamID,
         expectedVersion: ExpectedVersion,
-        recordedAt: Date
+        recordedAt: Date,
+        beforeCommit: ([RecordedEvent]) throws(EventStoreError) -> Void = { _ throws(EventStoreError) in }
     ) throws(EventStoreError) -> (result: AppendResult, newHead: UInt64?) {
         let current = version(of: streamID)
         switch expectedVersion {
@@ -71,22 +72,24 @@ struct InMemoryEventStoreState: Sendable {
             }
         }
 
+        let recorded = events.enumerated().map { offset, event in
+            RecordedEvent(
+                streamID: streamID,
+                streamVersion: current + UInt64(offset) + 1,
+                position: head + UInt64(offset) + 1,
+                eventID: event.eventID,
+                eventType: event.eventType,
+                data: event.data,
+                metadata: event.metadata,
+                recordedAt: recordedAt
+            )
+        }
+        try beforeCommit(recorded)
         var indices = streams[streamID] ?? []
         log.reserveCapacity(log.count + events.count)
-        for (offset, event) in events.enumerated() {
+        for event in recorded {
             let index = log.count
-            log.append(
-                RecordedEvent(
-                    streamID: streamID,
-                    streamVersion: current + UInt64(offset) + 1,
-                    position: UInt64(index) + 1,
-                    eventID: event.eventID,
-                    eventType: event.eventType,
-                    data: event.data,
-                    metadata: event.metadata,
-                    recordedAt: recordedAt
-                )
-            )
+            log.append(event)
             indices.append(index)
             eventIndices[event.eventID] = index
         }

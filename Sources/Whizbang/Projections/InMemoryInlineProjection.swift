@@ -1,0 +1,14 @@
+/// A read model that an ``InMemoryEventStore`` updates inside each append, atomically with it.
+///
+/// An inline projection never lags the log: once an append returns, its events are in the read model, and a failed
+/// append leaves no trace in it. ``apply(_:)`` runs under the store's lock, so it must be quick, must not call back
+/// into the store, and should throw before changing anything: when it throws, the append fails with
+/// ``EventStoreError/Code/inlineProjectionFailed`` and its events are not stored. Keep the read model's state behind
+/// a lock of its own for readers.
+public protocol InMemoryInlineProjection: Sendable {
+    /// A name for errors and logs.
+    var name: String { get }
+
+    /// Applies the events of one append, in order, before the append becomes visible.
+    func apply(_ events: [RecordedEvent]) throws
+}
