@@ -59,6 +59,19 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
+        // Examples/: small programs that `swift build` compiles and ExamplesTests runs to completion.
+        .executableTarget(
+            name: "ShoppingCartExample",
+            dependencies: ["Whizbang", "WhizbangStore"],
+            path: "Examples/ShoppingCart",
+            exclude: ["README.md"]
+        ),
+        .executableTarget(
+            name: "InventoryExample",
+            dependencies: ["Whizbang"],
+            path: "Examples/Inventory",
+            exclude: ["README.md"]
+        ),
         .testTarget(
             name: "WhizbangTests",
             dependencies: ["Whizbang", "WhizbangTesting"]
@@ -66,6 +79,19 @@ let package = Package(
         // Runs the built WhizbangSample executable as a process; `swift test` builds it with the other products.
         .testTarget(
             name: "WhizbangSampleTests"
+        ),
+        // Runs the built examples as processes, and the getting-started article's code against the ShoppingCartExample.
+        .testTarget(
+            name: "ExamplesTests",
+            dependencies: [
+                "ShoppingCartExample",
+                "Whizbang",
+                "WhizbangStore",
+                "WhizbangTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
         ),
         .testTarget(
             name: "WhizbangStoreTests",
