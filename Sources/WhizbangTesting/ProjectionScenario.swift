@@ -7,10 +7,11 @@ public import Whizbang
 
 /// A given-then test of a projection: given these events in the log, then the read model looks like this.
 ///
-/// Build the log from an aggregate's typed events with ``given(_:stream:_:causedBy:)``: each call appends them to a
-/// stream, encoded through the aggregate's ``EventRegistry``, at the next global positions and stream versions, with
-/// an encoded ``EnvelopeMetadata`` as their metadata, exactly as the ``Dispatcher`` stores them. The `then` methods
-/// apply the whole log to the projection, in batches as a ``ProjectionRunner`` would, and check the read model.
+/// Build the log from an aggregate's typed events with ``given(_:stream:_:causedBy:file:line:)``: each call appends
+/// them to a stream, encoded through the aggregate's ``EventRegistry``, at the next global positions and stream
+/// versions, with an encoded ``EnvelopeMetadata`` as their metadata, exactly as the ``Dispatcher`` stores them. The
+/// `then` methods apply the whole log to the projection, in batches as a ``ProjectionRunner`` would, and check the
+/// read model.
 /// Expectations throw ``ScenarioFailure``, so the kit works under any test framework:
 ///
 /// ```swift
@@ -54,6 +55,8 @@ public struct ProjectionScenario<P: Projection>: Sendable {
     ///   - events: the events, in order.
     ///   - cause: the envelope stored as the events' metadata, as if a command with it recorded them. Default: a new
     ///     envelope for `stream`, starting its own conversation.
+    ///   - file: the file a failure is reported at; leave the default, the caller's `#fileID`.
+    ///   - line: the line a failure is reported at; leave the default, the caller's `#line`.
     /// - Throws: ``ScenarioFailure`` (``ScenarioFailure/Code/unregisteredEvent``) if the registry cannot encode
     ///   an event.
     public func given<A: Aggregate>(

@@ -31,6 +31,7 @@ public struct ScenarioFailure: Error, Hashable, Sendable, CustomStringConvertibl
         /// registered, or it does not come back equal after encoding and decoding.
         public static let unregisteredEvent = Code(.unregisteredEvent)
 
+        /// The code's name, such as `unexpectedEvents`.
         public var description: String { base.rawValue }
     }
 

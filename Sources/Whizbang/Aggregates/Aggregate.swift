@@ -55,6 +55,7 @@ public protocol Aggregate: Sendable {
 }
 
 extension Aggregate {
+    /// The aggregate's type name followed by `.State.v1`, such as `"Account.State.v1"`.
     public static var snapshotType: String { "\(Self.self).State.v1" }
 
     /// Folds `events` over `state`.

@@ -119,10 +119,16 @@ public struct JSONPayloadCodec<Payload: Codable & Sendable>: EventPayloadCodec {
         encoder.outputFormatting = .sortedKeys
     }
 
+    /// Encodes `payload` as JSON with sorted keys.
+    ///
+    /// - Throws: `EncodingError` if the payload does not encode.
     public func encode(_ payload: Payload) throws -> Data {
         try encoder.encode(payload)
     }
 
+    /// Decodes a payload from JSON.
+    ///
+    /// - Throws: `DecodingError` if `data` is not JSON of the payload's shape.
     public func decode(_ data: Data) throws -> Payload {
         try decoder.decode(Payload.self, from: data)
     }
@@ -145,6 +151,7 @@ public struct EventCodingError: Error, Hashable, Sendable, CustomStringConvertib
         /// An event value matches no registered kind, so it cannot be written.
         public static let unregisteredEvent = Code(.unregisteredEvent)
 
+        /// The code's name, such as `unknownTypeName`.
         public var description: String { base.rawValue }
     }
 
@@ -159,6 +166,7 @@ public struct EventCodingError: Error, Hashable, Sendable, CustomStringConvertib
         self.typeName = typeName
     }
 
+    /// The code and the type name, in a sentence.
     public var description: String {
         switch code {
         case .unknownTypeName: "EventCodingError.unknownTypeName: no decoder is registered for '\(typeName)'"

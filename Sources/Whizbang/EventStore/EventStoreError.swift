@@ -53,6 +53,7 @@ public struct EventStoreError: Error, Hashable, Sendable, CustomStringConvertibl
         /// The storage engine failed in another way; ``EventStoreError/message`` has its words.
         public static let storageFailure = Code(.storageFailure)
 
+        /// The code's name, such as `wrongExpectedVersion`.
         public var description: String { base.rawValue }
     }
 
@@ -98,6 +99,7 @@ public struct EventStoreError: Error, Hashable, Sendable, CustomStringConvertibl
         )
     }
 
+    /// The code and the message, as `EventStoreError.<code>: <message>`.
     public var description: String {
         "EventStoreError.\(code): \(message)"
     }

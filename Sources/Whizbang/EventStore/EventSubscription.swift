@@ -4,6 +4,7 @@
 /// only when the previous one has been consumed, and when it has caught up it waits with
 /// ``EventStore/waitForEvents(after:)`` instead of polling.
 public struct EventSubscription<Store: EventStore>: AsyncSequence, Sendable {
+    /// The subscription yields the log's events, in global order.
     public typealias Element = RecordedEvent
 
     let store: Store
@@ -16,6 +17,7 @@ public struct EventSubscription<Store: EventStore>: AsyncSequence, Sendable {
         self.batchSize = Swift.max(1, batchSize)
     }
 
+    /// Starts reading after the subscription's position. Each iterator reads the log on its own, from that position.
     public func makeAsyncIterator() -> Iterator {
         Iterator(store: store, position: position, batchSize: batchSize)
     }

@@ -13,6 +13,7 @@ public enum ExpectedVersion: Hashable, Sendable, CustomStringConvertible {
     /// The stream's version must be exactly this; `.exact(0)` means the same as ``noStream``.
     case exact(UInt64)
 
+    /// The case as written in Swift, such as `noStream` or `exact(3)`.
     public var description: String {
         switch self {
         case .any: "any"

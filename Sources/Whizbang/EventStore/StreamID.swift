@@ -16,12 +16,15 @@ public struct StreamID: Hashable, Comparable, Sendable, Codable, ExpressibleBySt
         self.rawValue = rawValue
     }
 
+    /// Wraps a string literal, as in `let id: StreamID = "account-42"`; stores validate it when it is used.
     public init(stringLiteral value: String) {
         self.rawValue = value
     }
 
+    /// The identifier's text, ``rawValue``.
     public var description: String { rawValue }
 
+    /// Orders identifiers by their text (by Unicode scalar values, as `String` does).
     public static func < (lhs: StreamID, rhs: StreamID) -> Bool { lhs.rawValue < rhs.rawValue }
 
     /// Throws ``EventStoreError/Code/invalidStreamID`` unless the id is non-empty and at most ``maximumLength`` bytes.
@@ -38,10 +41,12 @@ public struct StreamID: Hashable, Comparable, Sendable, Codable, ExpressibleBySt
         }
     }
 
+    /// Decodes an identifier from a single string value.
     public init(from decoder: any Decoder) throws {
         self.rawValue = try decoder.singleValueContainer().decode(String.self)
     }
 
+    /// Encodes the identifier as a single string value, its ``rawValue``.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(rawValue)

@@ -1,8 +1,8 @@
 /// A workflow that reacts to events by sending commands: a ``Projection`` whose "read model" is the commands it
 /// dispatched, run by a ``ProjectionRunner`` with its own checkpoint.
 ///
-/// Implement ``handle(_:cause:)``; the default ``apply(_:)`` calls it for each event of a batch in order, with the
-/// event's own envelope (``RecordedEvent/eventEnvelope()``) as the cause. Send commands with
+/// Implement ``handle(_:cause:)``; the default ``Projection/apply(_:)`` calls it for each event of a batch in order,
+/// with the event's own envelope (``RecordedEvent/eventEnvelope()``) as the cause. Send commands with
 /// ``AggregateHandler/send(_:to:metadata:causedBy:)`` passing that cause, so that each command continues the
 /// conversation (same correlation id) and names the event as its cause (causation id = the event's id).
 ///
@@ -25,8 +25,9 @@
 ///
 /// A thrown error stops the runner; the events of the failed batch are delivered again when it next starts. Catch
 /// the domain errors that are part of the workflow (a rejected credit that calls for a refund) and throw only
-/// failures that should be retried. Since a process manager usually keeps no read model, the default ``reset()``
-/// does nothing; rebuilding one sends every command again, which idempotent commands make harmless but slow.
+/// failures that should be retried. Since a process manager usually keeps no read model, the default
+/// ``Projection/reset()`` does nothing; rebuilding one sends every command again, which idempotent commands make
+/// harmless but slow.
 public protocol ProcessManager: Projection {
     /// Reacts to one event, usually by sending commands with `cause` as their cause.
     ///

@@ -24,6 +24,7 @@ public struct ProjectionError: Error, Hashable, Sendable, CustomStringConvertibl
         /// implement ``Projection/position()``.
         public static let positionUnavailable = Code(.positionUnavailable)
 
+        /// The code's name, such as `alreadyActive`.
         public var description: String { base.rawValue }
     }
 
@@ -44,6 +45,7 @@ public struct ProjectionError: Error, Hashable, Sendable, CustomStringConvertibl
         self.message = message
     }
 
+    /// The code, the projection and the message, as `ProjectionError.<code>: projection '<name>': <message>`.
     public var description: String {
         "ProjectionError.\(code): projection '\(projection)': \(message)"
     }

@@ -18,6 +18,9 @@ public struct DistributedTracingInstrumentation: DispatchInstrumentation {
         self.tracer = tracer
     }
 
+    /// Runs `operation` in a span named `name` with `attributes`, a child of the span that `parent` names (or of the
+    /// task's current `ServiceContext`), passing it the new span's propagation entries; an error `operation` throws
+    /// is recorded on the span and rethrown.
     public func withSpan<Result: Sendable>(
         _ name: String,
         parent: [String: String],
