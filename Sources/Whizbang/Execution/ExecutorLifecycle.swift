@@ -49,3 +49,14 @@ enum EnqueueOutcome {
     /// The caller will not run.
     case failed(any Error)
 }
+
+/// What a release leaves to do once the lock is released.
+@usableFromInline
+enum ReleaseAction {
+    /// Nothing: the lane or permit is free (the common case).
+    case none
+    /// Resume the caller that was handed the lane or permit.
+    case handOver(QueuedCaller)
+    /// The executor is draining or stopped and has just become idle: resume the callers of `drain()`.
+    case wakeIdleWaiters([IdleWaiter])
+}

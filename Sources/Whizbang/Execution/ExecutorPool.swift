@@ -12,7 +12,9 @@ public import Synchronization
 /// contend. Each lane keeps the guarantees of ``SerialExecutor``: FIFO order, no overlap, every caller answered,
 /// cancellation while queued, and ``ExecutorError/Code/reentrantSubmission`` for a handler that submits to its own
 /// key.
-public final class ExecutorPool<Key: Hashable & Sendable>: Sendable {
+// `@unchecked Sendable`: every piece of mutable state is a shard's `ShardState`, read and written only under that
+// shard's `Mutex`; the buffer that holds the shards is allocated in `init`, never reassigned, and freed in `deinit`.
+public final class ExecutorPool<Key: Hashable & Sendable>: @unchecked Sendable {
     /// How a pool shards its lanes and queues its callers.
     public struct Configuration: Sendable {
         /// A name for the pool, carried by its errors. Default: `"pool"`.
@@ -33,24 +35,66 @@ public final class ExecutorPool<Key: Hashable & Sendable>: Sendable {
         }
     }
 
+    /// A key with its hash, computed once per call: it picks the shard, and the shard's map hashes only this number
+    /// instead of the key again on claim and on release (a stream id is a string).
+    @usableFromInline
+    struct LaneKey: Hashable, Sendable {
+        @usableFromInline let key: Key
+        @usableFromInline let hash: Int
+
+        @inlinable
+        init(_ key: Key) {
+            self.key = key
+            self.hash = key.hashValue
+        }
+
+        @inlinable
+        func hash(into hasher: inout Hasher) { hasher.combine(hash) }
+
+        @inlinable
+        static func == (lhs: LaneKey, rhs: LaneKey) -> Bool { lhs.hash == rhs.hash && lhs.key == rhs.key }
+    }
+
     @usableFromInline
     struct ShardState: Sendable {
-        @usableFromInline var lanes: [Key: SerialLaneState] = [:]
+        @usableFromInline var lanes: [LaneKey: SerialLaneState] = [:]
         @usableFromInline var lifecycle = ExecutorLifecycle.running
         @usableFromInline var nextID: UInt64 = 0
         @usableFromInline var idleWaiters: [IdleWaiter] = []
+
+        /// Claims `key`'s lane for `task` if it has none yet, creating it; `false` leaves everything to the slow path.
+        @inlinable
+        mutating func tryClaim(_ key: LaneKey, by task: UInt) -> Bool {
+            guard lifecycle == .running else { return false }
+            return lanes[key, default: SerialLaneState()].claimIfIdle(by: task)
+        }
+
+        /// Gives `key`'s lane up: to its oldest waiter if it has one; otherwise the lane is removed, and once a draining
+        /// or stopped shard has no lanes left its `drain()` callers are woken.
+        @inlinable
+        mutating func release(_ key: LaneKey) -> ReleaseAction {
+            guard let index = lanes.index(forKey: key) else { return .none }
+            if let next = lanes.values[index].release() { return .handOver(next) }
+            lanes.remove(at: index)
+            if lifecycle == .running || !lanes.isEmpty || idleWaiters.isEmpty { return .none }
+            defer { idleWaiters.removeAll() }
+            return .wakeIdleWaiters(idleWaiters)
+        }
     }
 
-    @usableFromInline
-    final class Shard: Sendable {
-        @usableFromInline let state = Mutex(ShardState())
-        init() {}
-    }
+    @usableFromInline typealias Shard = Mutex<ShardState>
 
-    @usableFromInline let shards: [Shard]
+    /// The shards, each on a cache line (two, with the adjacent-line prefetcher) of its own so that submitters for
+    /// different shards do not slow each other down through false sharing. Read without reference counting.
+    @usableFromInline let shardBase: UnsafeMutableRawPointer
     @usableFromInline let shardMask: Int
     /// The configuration the pool was created with, with ``Configuration/shardCount`` rounded to a power of two.
     public let configuration: Configuration
+
+    @inlinable
+    static var shardStride: Int {
+        (MemoryLayout<Shard>.stride + 127) & ~127
+    }
 
     /// Creates an empty pool that accepts work.
     public init(configuration: Configuration = Configuration()) {
@@ -59,8 +103,27 @@ public final class ExecutorPool<Key: Hashable & Sendable>: Sendable {
         while count < max(1, min(configuration.shardCount, 4096)) { count <<= 1 }
         configuration.shardCount = count
         self.configuration = configuration
-        self.shards = (0..<count).map { _ in Shard() }
         self.shardMask = count - 1
+        self.shardBase = UnsafeMutableRawPointer.allocate(byteCount: count * Self.shardStride, alignment: 128)
+        for index in 0..<count {
+            (shardBase + index * Self.shardStride).bindMemory(to: Shard.self, capacity: 1)
+                .initialize(to: Shard(ShardState()))
+        }
+    }
+
+    deinit {
+        for index in 0...shardMask { shard(index).deinitialize(count: 1) }
+        shardBase.deallocate()
+    }
+
+    @inlinable
+    func shard(_ index: Int) -> UnsafeMutablePointer<Shard> {
+        (shardBase + index * Self.shardStride).assumingMemoryBound(to: Shard.self)
+    }
+
+    @inlinable
+    func shard(for key: LaneKey) -> UnsafeMutablePointer<Shard> {
+        shard(key.hash & shardMask)
     }
 
     /// Runs a handler that does not suspend on `key`'s lane, after every handler submitted to that key before it.
@@ -72,9 +135,13 @@ public final class ExecutorPool<Key: Hashable & Sendable>: Sendable {
     ///   ``ExecutorError`` (`stopped`, `draining`, `queueFull`, `reentrantSubmission`) when `body` does not run.
     @inlinable
     public nonisolated(nonsending) func run<Result>(key: Key, _ body: () throws -> Result) async throws -> Result {
-        let shard = shards[key.hashValue & shardMask]
-        try await acquire(key, in: shard)
-        defer { release(key, in: shard) }
+        let key = LaneKey(key)
+        // As in `SerialExecutor`: a handler that cannot suspend cannot submit to its own lane, so the fast path
+        // records no task identity.
+        if !tryAcquire(key, by: TaskIdentity.nonSuspendingHandler) {
+            try await acquireSlowly(key, by: TaskIdentity.current)
+        }
+        defer { release(key) }
         return try body()
     }
 
@@ -92,41 +159,47 @@ public final class ExecutorPool<Key: Hashable & Sendable>: Sendable {
         key: Key,
         _ body: nonisolated(nonsending) () async throws -> Result
     ) async throws -> Result {
-        let shard = shards[key.hashValue & shardMask]
-        try await acquire(key, in: shard)
-        defer { release(key, in: shard) }
+        let key = LaneKey(key)
+        let task = TaskIdentity.current
+        if !tryAcquire(key, by: task) { try await acquireSlowly(key, by: task) }
+        defer { release(key) }
         return try await body()
     }
 
     /// The number of lanes that exist now: keys with a handler running or callers waiting.
     public var liveLaneCount: Int {
-        shards.reduce(0) { total, shard in total + shard.state.withLock { $0.lanes.count } }
+        (0...shardMask).reduce(0) { total, index in total + shard(index).pointee.withLock { $0.lanes.count } }
     }
 
     /// Whether the pool accepts new work: `false` once ``drain()`` or ``stop()`` has been called.
     public var isAcceptingWork: Bool {
-        shards[0].state.withLock { $0.lifecycle == .running }
+        shard(0).pointee.withLock { $0.lifecycle == .running }
     }
 
     /// The number of callers waiting for their lanes, across all keys.
     public var queuedCount: Int {
-        shards.reduce(0) { total, shard in
-            total + shard.state.withLock { $0.lanes.values.reduce(0) { $0 + $1.queue.count } }
+        (0...shardMask).reduce(0) { total, index in
+            total + shard(index).pointee.withLock { $0.lanes.values.reduce(0) { $0 + $1.queue.count } }
         }
     }
 
     @usableFromInline
     enum Admission {
         case acquired
-        case wait(id: UInt64, task: UInt)
+        case wait(id: UInt64)
         case rejected(any Error)
     }
 
+    /// The synchronous fast path: claims `key`'s lane if no one holds it, with no suspension point.
     @inlinable
-    nonisolated(nonsending) func acquire(_ key: Key, in shard: Shard) async throws {
-        let task = TaskIdentity.current
+    func tryAcquire(_ key: LaneKey, by task: UInt) -> Bool {
+        shard(for: key).pointee.withLock { $0.tryClaim(key, by: task) }
+    }
+
+    @usableFromInline
+    nonisolated(nonsending) func acquireSlowly(_ key: LaneKey, by task: UInt) async throws {
         let label = configuration.label
-        let admission = shard.state.withLock { state -> Admission in
+        let admission = shard(for: key).pointee.withLock { state -> Admission in
             if let rejection = state.lifecycle.rejection(label: label) { return .rejected(rejection) }
             switch state.lanes[key, default: SerialLaneState()].claim(by: task) {
             case .acquired:
@@ -134,33 +207,33 @@ public final class ExecutorPool<Key: Hashable & Sendable>: Sendable {
             case .reentrant:
                 return .rejected(ExecutorError(.reentrantSubmission, executorLabel: label))
             case .mustWait:
-                return admitWaiter(for: key, task: task, state: &state)
+                return admitWaiter(for: key, state: &state)
             }
         }
         switch admission {
         case .acquired: return
         case .rejected(let error): throw error
-        case .wait(let id, let task): try await waitForLane(key, in: shard, id: id, task: task)
+        case .wait(let id): try await waitForLane(key, id: id, task: task)
         }
     }
 
     @usableFromInline
-    func admitWaiter(for key: Key, task: UInt, state: inout ShardState) -> Admission {
+    func admitWaiter(for key: LaneKey, state: inout ShardState) -> Admission {
         if configuration.overflowBehavior == .reject, let limit = configuration.queueLimit,
             let queued = state.lanes[key]?.queue.count, queued >= limit
         {
             return .rejected(ExecutorError(.queueFull, executorLabel: configuration.label))
         }
         state.nextID &+= 1
-        return .wait(id: state.nextID, task: task)
+        return .wait(id: state.nextID)
     }
 
     @usableFromInline
-    nonisolated(nonsending) func waitForLane(_ key: Key, in shard: Shard, id: UInt64, task: UInt) async throws {
+    nonisolated(nonsending) func waitForLane(_ key: LaneKey, id: UInt64, task: UInt) async throws {
         let label = configuration.label
         try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-                let outcome = shard.state.withLock { state -> EnqueueOutcome in
+                let outcome = shard(for: key).pointee.withLock { state -> EnqueueOutcome in
                     if let rejection = state.lifecycle.rejection(label: label) { return .failed(rejection) }
                     if Task.isCancelled { return .failed(CancellationError()) }
                     switch state.lanes[key, default: SerialLaneState()].claim(by: task) {
@@ -180,7 +253,7 @@ public final class ExecutorPool<Key: Hashable & Sendable>: Sendable {
                 }
             }
         } onCancel: {
-            let cancelled = shard.state.withLock { state -> QueuedCaller? in
+            let cancelled = shard(for: key).pointee.withLock { state -> QueuedCaller? in
                 guard let index = state.lanes.index(forKey: key) else { return nil }
                 return state.lanes.values[index].removeQueued(id: id)
             }
@@ -189,21 +262,18 @@ public final class ExecutorPool<Key: Hashable & Sendable>: Sendable {
     }
 
     @inlinable
-    func release(_ key: Key, in shard: Shard) {
-        let (next, idle) = shard.state.withLock { state -> (QueuedCaller?, [IdleWaiter]) in
-            guard let index = state.lanes.index(forKey: key) else { return (nil, []) }
-            if let next = state.lanes.values[index].release() { return (next, []) }
-            state.lanes.remove(at: index)
-            guard state.lanes.isEmpty, state.lifecycle != .running, !state.idleWaiters.isEmpty else {
-                return (nil, [])
-            }
-            defer { state.idleWaiters.removeAll() }
-            return (nil, state.idleWaiters)
-        }
-        if let next {
-            next.continuation.resume()
-        } else {
-            for waiter in idle { waiter.continuation.resume() }
+    func release(_ key: LaneKey) {
+        let action = shard(for: key).pointee.withLock { $0.release(key) }
+        if case .none = action { return }
+        finishRelease(action)
+    }
+
+    @usableFromInline
+    func finishRelease(_ action: ReleaseAction) {
+        switch action {
+        case .none: break
+        case .handOver(let next): next.continuation.resume()
+        case .wakeIdleWaiters(let waiters): for waiter in waiters { waiter.continuation.resume() }
         }
     }
 
@@ -213,13 +283,13 @@ public final class ExecutorPool<Key: Hashable & Sendable>: Sendable {
     /// cancelled, `drain()` returns without waiting further. Do not call it from a handler running in this pool: it
     /// would wait for that handler, which is waiting for it.
     public func drain() async {
-        for shard in shards {
-            shard.state.withLock { state in
+        for index in 0...shardMask {
+            shard(index).pointee.withLock { state in
                 if state.lifecycle == .running { state.lifecycle = .draining }
             }
         }
-        for shard in shards {
-            await waitUntilEmpty(shard)
+        for index in 0...shardMask {
+            await waitUntilEmpty(shardAt: index)
             if Task.isCancelled { return }
         }
     }
@@ -231,8 +301,8 @@ public final class ExecutorPool<Key: Hashable & Sendable>: Sendable {
     /// afterwards.
     public func stop() {
         let error = ExecutorError(.stopped, executorLabel: configuration.label)
-        for shard in shards {
-            let queued = shard.state.withLock { state -> [QueuedCaller] in
+        for index in 0...shardMask {
+            let queued = shard(index).pointee.withLock { state -> [QueuedCaller] in
                 state.lifecycle = .stopped
                 var queued: [QueuedCaller] = []
                 for index in state.lanes.indices {
@@ -245,8 +315,8 @@ public final class ExecutorPool<Key: Hashable & Sendable>: Sendable {
         }
     }
 
-    func waitUntilEmpty(_ shard: Shard) async {
-        let id = shard.state.withLock { state -> UInt64? in
+    func waitUntilEmpty(shardAt index: Int) async {
+        let id = shard(index).pointee.withLock { state -> UInt64? in
             if state.lanes.isEmpty { return nil }
             state.nextID &+= 1
             return state.nextID
@@ -254,7 +324,7 @@ public final class ExecutorPool<Key: Hashable & Sendable>: Sendable {
         guard let id else { return }
         await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
-                let waits = shard.state.withLock { state -> Bool in
+                let waits = shard(index).pointee.withLock { state -> Bool in
                     guard !state.lanes.isEmpty, !Task.isCancelled else { return false }
                     state.idleWaiters.append(IdleWaiter(id: id, continuation: continuation))
                     return true
@@ -262,7 +332,7 @@ public final class ExecutorPool<Key: Hashable & Sendable>: Sendable {
                 if !waits { continuation.resume() }
             }
         } onCancel: {
-            let waiter = shard.state.withLock { state -> IdleWaiter? in
+            let waiter = shard(index).pointee.withLock { state -> IdleWaiter? in
                 guard let index = state.idleWaiters.firstIndex(where: { $0.id == id }) else { return nil }
                 return state.idleWaiters.remove(at: index)
             }

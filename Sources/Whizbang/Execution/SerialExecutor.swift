@@ -1,4 +1,4 @@
-public import DequeModule
+import DequeModule
 public import Synchronization
 
 /// Runs handlers one at a time, in the order they were submitted.
@@ -40,6 +40,16 @@ public final class SerialExecutor: Sendable {
         @usableFromInline var lifecycle = ExecutorLifecycle.running
         @usableFromInline var nextID: UInt64 = 0
         @usableFromInline var idleWaiters: [IdleWaiter] = []
+
+        /// Gives the lane up: to the oldest waiter if there is one; otherwise the lane becomes idle, and a draining or
+        /// stopped executor's `drain()` callers are woken.
+        @inlinable
+        mutating func release() -> ReleaseAction {
+            if let next = lane.release() { return .handOver(next) }
+            if lifecycle == .running || idleWaiters.isEmpty { return .none }
+            defer { idleWaiters.removeAll() }
+            return .wakeIdleWaiters(idleWaiters)
+        }
     }
 
     @usableFromInline let state: Mutex<State>
@@ -68,7 +78,11 @@ public final class SerialExecutor: Sendable {
     ///   ``ExecutorError`` (`stopped`, `draining`, `queueFull`, `reentrantSubmission`) when `body` does not run.
     @inlinable
     public nonisolated(nonsending) func run<Result>(_ body: () throws -> Result) async throws -> Result {
-        try await acquire()
+        // A handler that cannot suspend cannot submit to this lane while it holds it, so the fast path records no
+        // task identity; the slow path reads it, to tell a re-entrant submission from an ordinary wait.
+        if !tryAcquire(by: TaskIdentity.nonSuspendingHandler) {
+            try await acquireSlowly(by: TaskIdentity.current)
+        }
         defer { release() }
         return try body()
     }
@@ -85,7 +99,8 @@ public final class SerialExecutor: Sendable {
     public nonisolated(nonsending) func run<Result>(
         _ body: nonisolated(nonsending) () async throws -> Result
     ) async throws -> Result {
-        try await acquire()
+        let task = TaskIdentity.current
+        if !tryAcquire(by: task) { try await acquireSlowly(by: task) }
         defer { release() }
         return try await body()
     }
@@ -108,13 +123,22 @@ public final class SerialExecutor: Sendable {
     @usableFromInline
     enum Admission {
         case acquired
-        case wait(id: UInt64, task: UInt)
+        case wait(id: UInt64)
         case rejected(any Error)
     }
 
+    /// Claims the lane for `task` if it is idle and the executor accepts work: the synchronous fast path, with no
+    /// suspension point and no allocation. Everything else (a busy lane, re-entrancy, rejection) is left to
+    /// ``acquireSlowly(by:)``.
     @inlinable
-    nonisolated(nonsending) func acquire() async throws {
-        let task = TaskIdentity.current
+    func tryAcquire(by task: UInt) -> Bool {
+        state.withLock { state in
+            state.lifecycle == .running && state.lane.claimIfIdle(by: task)
+        }
+    }
+
+    @usableFromInline
+    nonisolated(nonsending) func acquireSlowly(by task: UInt) async throws {
         let admission = state.withLock { state -> Admission in
             if let rejection = state.lifecycle.rejection(label: configuration.label) { return .rejected(rejection) }
             switch state.lane.claim(by: task) {
@@ -129,13 +153,13 @@ public final class SerialExecutor: Sendable {
                     return .rejected(ExecutorError(.queueFull, executorLabel: configuration.label))
                 }
                 state.nextID &+= 1
-                return .wait(id: state.nextID, task: task)
+                return .wait(id: state.nextID)
             }
         }
         switch admission {
         case .acquired: return
         case .rejected(let error): throw error
-        case .wait(let id, let task): try await waitForLane(id: id, task: task)
+        case .wait(let id): try await waitForLane(id: id, task: task)
         }
     }
 
@@ -171,18 +195,21 @@ public final class SerialExecutor: Sendable {
         }
     }
 
+    /// Gives the lane up. On the common path (nobody waiting, the executor running) this only marks the lane idle;
+    /// handing it over and waking ``drain()`` callers happen in ``finishRelease(_:)``.
     @inlinable
     func release() {
-        let (next, idle) = state.withLock { state -> (QueuedCaller?, [IdleWaiter]) in
-            if let next = state.lane.release() { return (next, []) }
-            guard state.lifecycle != .running, !state.idleWaiters.isEmpty else { return (nil, []) }
-            defer { state.idleWaiters.removeAll() }
-            return (nil, state.idleWaiters)
-        }
-        if let next {
-            next.continuation.resume()
-        } else if !idle.isEmpty {
-            for waiter in idle { waiter.continuation.resume() }
+        let action = state.withLock { $0.release() }
+        if case .none = action { return }
+        finishRelease(action)
+    }
+
+    @usableFromInline
+    func finishRelease(_ action: ReleaseAction) {
+        switch action {
+        case .none: break
+        case .handOver(let next): next.continuation.resume()
+        case .wakeIdleWaiters(let waiters): for waiter in waiters { waiter.continuation.resume() }
         }
     }
 

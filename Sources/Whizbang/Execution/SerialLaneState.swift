@@ -40,6 +40,14 @@ struct SerialLaneState: Sendable {
         return owner == task ? .reentrant : .mustWait
     }
 
+    /// Claims the lane for `task` if it is idle; `false` if anyone holds it (the caller itself included).
+    @inlinable
+    mutating func claimIfIdle(by task: UInt) -> Bool {
+        guard owner == 0 else { return false }
+        owner = task
+        return true
+    }
+
     /// Gives the lane up: it passes straight to the oldest waiter, who is returned to be resumed, or becomes idle.
     @inlinable
     mutating func release() -> QueuedCaller? {

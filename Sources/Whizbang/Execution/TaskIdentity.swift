@@ -5,6 +5,11 @@
 /// among live tasks; zero means "no task".
 @usableFromInline
 enum TaskIdentity {
+    /// The running task's identity.
+    ///
+    /// `withUnsafeCurrentTask` is an unspecialised generic in the Concurrency library (value witnesses, a retain and
+    /// release of the task, a thread-local lookup), so the executors read it only where it is needed: when a handler
+    /// that can suspend claims a lane, and on every path that waits.
     @inlinable
     static var current: UInt {
         withUnsafeCurrentTask { task in
@@ -13,4 +18,12 @@ enum TaskIdentity {
             return unsafeBitCast(task, to: UInt.self)
         }
     }
+
+    /// The owner recorded for a lane held by a handler that does not suspend.
+    ///
+    /// Such a handler cannot submit anything to the lane it holds (it cannot `await`), so nothing ever needs to be
+    /// compared with its task: any caller that finds the lane held by it is another task and waits. Task objects are
+    /// aligned, so no task has this address.
+    @inlinable
+    static var nonSuspendingHandler: UInt { 1 }
 }
