@@ -80,6 +80,46 @@ struct ExecutorPoolTests {
         #expect(result.1 == 2)
     }
 
+    @Test func anAsyncHandlerSubmittingAnAsyncHandlerToItsOwnKeyFails() async throws {
+        let pool = ExecutorPool<String>()
+        let inner = try await pool.run(key: "a") { () async throws -> String in
+            do {
+                return try await pool.run(key: "a") { () async throws -> String in "ran" }
+            } catch let error as ExecutorError {
+                return error.code.description
+            }
+        }
+        #expect(inner == "reentrantSubmission")
+        #expect(pool.liveLaneCount == 0)
+    }
+
+    @Test func keysThatShareAShardKeepTheirOwnLanes() async throws {
+        // With one shard every key lands in the same map: a busy key must not hold up, or be confused with, another.
+        var configuration = ExecutorPool<Int>.Configuration()
+        configuration.shardCount = 1
+        let pool = ExecutorPool<Int>(configuration: configuration)
+        let gate = TestGate()
+        let started = TestGate()
+        let busy = Task {
+            try await pool.run(key: 1) { () async -> Int in
+                started.open()
+                await gate.wait()
+                return 1
+            }
+        }
+        await started.wait()
+        let queued = Task { try await pool.run(key: 1) { 11 } }
+        await yield { pool.queuedCount == 1 }
+        for key in 2..<100 {
+            #expect(try await pool.run(key: key) { key } == key)
+        }
+        #expect(pool.liveLaneCount == 1)
+        gate.open()
+        #expect(try await busy.value == 1)
+        #expect(try await queued.value == 11)
+        #expect(pool.liveLaneCount == 0)
+    }
+
     @Test func shardCountIsRoundedUpToAPowerOfTwo() {
         var configuration = ExecutorPool<Int>.Configuration()
         configuration.shardCount = 5

@@ -76,6 +76,44 @@ struct SerialExecutorTests {
         #expect(try await executor.run { 1 } == 1)
     }
 
+    @Test func anAsyncHandlerSubmittingAnAsyncHandlerToItsOwnLaneFails() async throws {
+        let executor = SerialExecutor()
+        let inner = try await executor.run { () async throws -> String in
+            do {
+                return try await executor.run { () async throws -> String in "ran" }
+            } catch let error as ExecutorError {
+                return error.code.description
+            }
+        }
+        #expect(inner == "reentrantSubmission")
+        #expect(!executor.isBusy)
+    }
+
+    @Test func aCallerHandedTheLaneIsCheckedForReentrancyUnderItsOwnIdentity() async throws {
+        // Only the slow path reads a caller's task identity (the fast path of a non-suspending handler records none);
+        // a caller that waited is handed the lane under its own identity, so its handler's submission to the same
+        // lane still fails fast, and the non-suspending caller behind it still runs.
+        let executor = SerialExecutor()
+        let gate = TestGate()
+        let blocker = await TestExecutor.serial(executor).occupy(until: gate)
+        let waiter = Task {
+            try await executor.run { () async throws -> String in
+                do {
+                    return try await executor.run { "ran" }
+                } catch let error as ExecutorError {
+                    return error.code.description
+                }
+            }
+        }
+        let behind = Task { try await executor.run { 7 } }
+        await yield { executor.queuedCount == 2 }
+        gate.open()
+        _ = try await blocker.value
+        #expect(try await waiter.value == "reentrantSubmission")
+        #expect(try await behind.value == 7)
+        #expect(!executor.isBusy)
+    }
+
     @Test func aHandlerMaySubmitToAnotherLane() async throws {
         let outer = SerialExecutor()
         let other = SerialExecutor()
