@@ -38,6 +38,17 @@ let package = Package(
                 .plugin(name: "BenchmarkPlugin", package: "benchmark")
             ]
         ),
+        .executableTarget(
+            name: "RuntimeBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Whizbang", package: "whizbang"),
+            ],
+            path: "Benchmarks/RuntimeBenchmarks",
+            plugins: [
+                .plugin(name: "BenchmarkPlugin", package: "benchmark")
+            ]
+        ),
         // The system SQLite for the raw C-API baselines of StoreBenchmarks (the root package's CSQLite is not a product).
         .systemLibrary(
             name: "CSQLiteBaseline",
