@@ -59,6 +59,12 @@ extension SQLiteEventStore {
             PRAGMA temp_store = MEMORY;
             """
         )
+        if role == .writer {
+            // When the writer starts the WAL over (see SQLiteWriter.installWALHook), the file is cut back to the
+            // size the checkpoint threshold allows instead of keeping its largest size.
+            let limit = configuration.checkpointPages * configuration.pageSize
+            try connection.execute("PRAGMA journal_size_limit = \(limit)")
+        }
         if role == .reader {
             try connection.execute("PRAGMA query_only = ON")
         }

@@ -1,6 +1,7 @@
 import CSQLite
 import Foundation
 import Logging
+import Synchronization
 import Whizbang
 
 /// A background connection and thread that keep work off the writer's path: WAL checkpoints, and noticing events
@@ -20,6 +21,14 @@ final class SQLiteMaintenance: @unchecked Sendable {
     private var waiterCount = 0
     private var isClosing = false
     private var isFinished = false
+    private let lastCheckpointedFrames = Atomic<Int>(0)
+
+    /// How many frames of the current WAL the last checkpoint had copied back (0 before the first, and after the
+    /// writer has copied them all, since its next transaction starts the WAL over).
+    var checkpointedFrames: Int {
+        get { lastCheckpointedFrames.load(ordering: .relaxed) }
+        set { lastCheckpointedFrames.store(newValue, ordering: .relaxed) }
+    }
 
     private let connection: SQLiteConnection
     private let selectHead: SQLiteStatement
@@ -39,8 +48,11 @@ final class SQLiteMaintenance: @unchecked Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "whizbang.sqlite.maintenance"
+        let thread = Thread { [self] in
+            nameCurrentThread("whizbang.maint")
+            run()
+        }
+        thread.name = "whizbang.maint"
         thread.start()
     }
 
@@ -117,6 +129,7 @@ final class SQLiteMaintenance: @unchecked Sendable {
         var checkpointed: Int32 = 0
         let code = sqlite3_wal_checkpoint_v2(connection.handle, nil, mode, &walFrames, &checkpointed)
         if code == SQLITE_OK {
+            lastCheckpointedFrames.store(Int(checkpointed), ordering: .relaxed)
             logger.trace("checkpoint", metadata: ["walFrames": "\(walFrames)", "checkpointed": "\(checkpointed)"])
         } else {
             logger.debug("checkpoint failed", metadata: ["error": "\(connection.error(code, sql: nil))"])

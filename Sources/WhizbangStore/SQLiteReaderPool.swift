@@ -23,8 +23,11 @@ final class SQLiteReaderPool: @unchecked Sendable {
         runningThreads = readers.count
         for (index, reader) in readers.enumerated() {
             nonisolated(unsafe) let reader = reader
-            let thread = Thread { [self] in run(reader) }
-            thread.name = "whizbang.sqlite.reader.\(index)"
+            let thread = Thread { [self] in
+                nameCurrentThread("whizbang.read.\(index)")
+                run(reader)
+            }
+            thread.name = "whizbang.read.\(index)"
             thread.start()
         }
     }
@@ -77,8 +80,6 @@ final class SQLiteReaderPool: @unchecked Sendable {
             condition.lock()
             while nextJob == jobs.count && !isClosing { condition.wait() }
             guard nextJob < jobs.count else {
-                runningThreads -= 1
-                condition.broadcast()
                 condition.unlock()
                 break
             }
@@ -91,6 +92,12 @@ final class SQLiteReaderPool: @unchecked Sendable {
             condition.unlock()
             job(reader)
         }
+        // Close before counting the thread as stopped, so that the store's last connection (the maintenance
+        // connection, which checkpoints and removes the WAL) really is the last one to close.
         reader.connection.close()
+        condition.lock()
+        runningThreads -= 1
+        condition.broadcast()
+        condition.unlock()
     }
 }

@@ -60,13 +60,26 @@ extension SQLiteWriter {
         )
     }
 
-    /// The stream's key and version, or `nil` and 0 for a stream that has never had events.
+    /// The stream's key and version, or `nil` and 0 for a stream that has never had events; from the stream cache
+    /// when it holds the stream.
     private func lookUpStream(_ streamID: StreamID) throws(SQLiteError) -> (Int64?, UInt64) {
+        if let cached = streamCache[streamID] { return (cached.key, cached.version) }
         let statement = statements.selectStream
         defer { statement.reset() }
         statement.bind(streamID.rawValue, at: 1)
         guard try statement.step() else { return (nil, 0) }
-        return (statement.int64(at: 0), statement.uint64(at: 1))
+        let key = statement.int64(at: 0)
+        let version = statement.uint64(at: 1)
+        remember(streamID, key: key, version: version)
+        return (key, version)
+    }
+
+    /// Records a stream's key and version in the stream cache, emptying it first when it is full.
+    private func remember(_ streamID: StreamID, key: Int64, version: UInt64) {
+        if streamCache.count >= streamCacheLimit, streamCache[streamID] == nil {
+            streamCache.removeAll(keepingCapacity: true)
+        }
+        streamCache[streamID] = CachedStream(key: key, version: version)
     }
 
     /// Where an event id is stored: its stream key and version.
@@ -113,7 +126,31 @@ extension SQLiteWriter {
     }
 
     /// Writes the events after version `current`, creating the stream row if needed.
+    ///
+    /// One event for a known stream is one `INSERT` (undone by SQLite's statement rollback if it fails) followed by
+    /// the stream's version update; anything more takes a savepoint, so that a failure undoes all of it.
     private func insert(_ append: SQLiteWriteRequest.Append, key: Int64?, current: UInt64, now: Int64)
+        throws(SQLiteError) -> SQLiteWriteRequest.Outcome
+    {
+        guard let key, append.events.count == 1 else {
+            try statements.savepoint.execute()
+            let outcome: SQLiteWriteRequest.Outcome
+            do {
+                outcome = try insertEvents(append, key: key, current: current, now: now)
+            } catch {
+                try? statements.rollbackToSavepoint.execute()
+                try? statements.releaseSavepoint.execute()
+                throw error
+            }
+            if case .failed = outcome { try statements.rollbackToSavepoint.execute() }
+            try statements.releaseSavepoint.execute()
+            return outcome
+        }
+        return try insertEvents(append, key: key, current: current, now: now)
+    }
+
+    /// Inserts the events, creates the stream row or updates its version, and records both in the stream cache.
+    private func insertEvents(_ append: SQLiteWriteRequest.Append, key: Int64?, current: UInt64, now: Int64)
         throws(SQLiteError) -> SQLiteWriteRequest.Outcome
     {
         let events = append.events
@@ -121,10 +158,6 @@ extension SQLiteWriter {
         let streamKey: Int64
         if let key {
             streamKey = key
-            let statement = statements.updateStreamVersion
-            statement.bind(key, at: 1)
-            statement.bind(newVersion, at: 2)
-            try statement.execute()
         } else {
             let statement = statements.insertStream
             statement.bind(append.streamID.rawValue, at: 1)
@@ -156,6 +189,13 @@ extension SQLiteWriter {
             }
             if index == 0 { firstPosition = connection.lastInsertRowID }
         }
+        if key != nil {
+            let update = statements.updateStreamVersion
+            update.bind(streamKey, at: 1)
+            update.bind(newVersion, at: 2)
+            try update.execute()
+        }
+        remember(append.streamID, key: streamKey, version: newVersion)
         let first = UInt64(firstPosition)
         return .appended(
             AppendResult(

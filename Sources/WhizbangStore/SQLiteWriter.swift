@@ -6,9 +6,16 @@ import Whizbang
 /// The one writer connection and the thread it runs on: group commit.
 ///
 /// Callers queue requests with ``submit(_:)``; the thread takes every pending request (up to the configured
-/// maximum), runs them in one `BEGIN IMMEDIATE` transaction with a `SAVEPOINT` each (so a conflict undoes only its
-/// own request), commits, announces the new head to the ``AppendSignal`` and only then resumes the callers. While it
-/// commits, new requests gather for the next transaction, so one fsync serves them all.
+/// maximum), runs them in one `BEGIN IMMEDIATE` transaction, commits, announces the new head to the
+/// ``AppendSignal`` and only then resumes the callers. While it commits, new requests gather for the next
+/// transaction, so one fsync serves them all.
+///
+/// A failed request undoes only its own writes. Most requests need no `SAVEPOINT` for that: a conflict is decided
+/// before anything is written, and a request that writes with one statement (one event appended to a known stream,
+/// a checkpoint, a snapshot) is undone by SQLite's statement rollback. Only an append that creates its stream or
+/// writes several events takes a savepoint. The writer keeps each stream's key and version in ``streamCache``;
+/// it is emptied whenever `PRAGMA data_version` shows that another connection committed, and after a failed
+/// transaction.
 ///
 /// `@unchecked Sendable`: the queue is guarded by `condition`; the connection and statements are used only by the
 /// writer thread once it has started.
@@ -24,6 +31,12 @@ final class SQLiteWriter: @unchecked Sendable {
     let logger: Logger
     private let maximumBatchSize: Int
     private var walHookContext: WALHookContext?
+    /// Stream key and version by stream id, as of the current transaction; see the type's notes.
+    var streamCache: [StreamID: CachedStream] = [:]
+    /// The most streams ``streamCache`` holds before it is emptied.
+    let streamCacheLimit = 65_536
+    /// `PRAGMA data_version` when the cache was last known to be current.
+    private var dataVersion: Int64 = -1
 
     init(connection: SQLiteConnection, signal: AppendSignal, configuration: SQLiteEventStore.Configuration) throws(
         SQLiteError
@@ -38,6 +51,14 @@ final class SQLiteWriter: @unchecked Sendable {
 
     /// Replaces SQLite's automatic checkpoint, which the committing writer would run itself, with a request to the
     /// maintenance thread once the WAL holds `threshold` pages. Call before ``start()``.
+    ///
+    /// A passive checkpoint alone never shortens the WAL while appends keep coming: SQLite starts writing the WAL
+    /// from its beginning again only when a write transaction begins after every frame has been copied back, and
+    /// the maintenance thread always trails the writer by the frames committed while it copied. So once the WAL
+    /// has twice `threshold` pages and the maintenance thread has copied all but at most half of `threshold`, the writer runs a
+    /// passive checkpoint itself between transactions — copying only those few — and its next transaction restarts
+    /// the WAL (`journal_size_limit` then truncates the file). At four times `threshold` it does so regardless, so
+    /// the WAL stays bounded even when the maintenance thread falls behind.
     func installWALHook(maintenance: SQLiteMaintenance, threshold: Int) {
         let context = WALHookContext(maintenance: maintenance, threshold: Int32(clamping: threshold))
         walHookContext = context
@@ -46,17 +67,48 @@ final class SQLiteWriter: @unchecked Sendable {
             { context, _, _, pages in
                 guard let context else { return SQLITE_OK }
                 let hook = Unmanaged<WALHookContext>.fromOpaque(context).takeUnretainedValue()
-                if pages >= hook.threshold { hook.maintenance.requestCheckpoint() }
+                hook.pages = pages
+                // Leave the last stretch to the writer (see boundWAL), so the two do not contend for the
+                // checkpoint lock once the maintenance thread has caught up.
+                if pages >= hook.threshold, Int(pages) - hook.maintenance.checkpointedFrames > Int(hook.threshold / 2) {
+                    hook.maintenance.requestCheckpoint()
+                }
                 return SQLITE_OK
             },
             Unmanaged.passUnretained(context).toOpaque()
         )
     }
 
+    /// Runs the writer's own passive checkpoint when the WAL has grown past the bounds described at
+    /// ``installWALHook(maintenance:threshold:)``; called between transactions, after the callers were resumed.
+    private func boundWAL() {
+        guard let hook = walHookContext else { return }
+        let pages = Int(hook.pages)
+        let threshold = Int(hook.threshold)
+        guard pages >= 2 * threshold else { return }
+        let remaining = pages - hook.maintenance.checkpointedFrames
+        guard remaining <= threshold / 2 || pages >= 4 * threshold else { return }
+        var walFrames: Int32 = 0
+        var checkpointed: Int32 = 0
+        let code = sqlite3_wal_checkpoint_v2(
+            connection.handle, nil, SQLITE_CHECKPOINT_PASSIVE, &walFrames, &checkpointed)
+        if code == SQLITE_OK {
+            hook.maintenance.checkpointedFrames = checkpointed == walFrames ? 0 : Int(checkpointed)
+        }
+        logger.trace(
+            "writer checkpoint",
+            metadata: ["code": "\(code)", "walFrames": "\(walFrames)", "checkpointed": "\(checkpointed)"])
+        // Until the next commit reports the WAL's new size, do not try again.
+        hook.pages = 0
+    }
+
     /// Starts the writer thread.
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "whizbang.sqlite.writer"
+        let thread = Thread { [self] in
+            nameCurrentThread("whizbang.writer")
+            run()
+        }
+        thread.name = "whizbang.writer"
         thread.start()
     }
 
@@ -105,6 +157,7 @@ final class SQLiteWriter: @unchecked Sendable {
 
             commit(batch, outcomes: &outcomes)
             batch.removeAll(keepingCapacity: true)
+            boundWAL()
         }
         connection.close()
         condition.lock()
@@ -121,15 +174,10 @@ final class SQLiteWriter: @unchecked Sendable {
         var failure: SQLiteError?
         do {
             try statements.begin.execute()
+            try invalidateStreamCacheIfChanged()
             for request in batch {
-                try statements.savepoint.execute()
                 let outcome = try perform(request, now: now)
-                switch outcome {
-                case .failed: try statements.rollbackToSavepoint.execute()
-                case .appended(let result): head = max(head, result.positions.upperBound &- 1)
-                case .saved: break
-                }
-                try statements.releaseSavepoint.execute()
+                if case .appended(let result) = outcome { head = max(head, result.positions.upperBound &- 1) }
                 outcomes.append(outcome)
             }
             try statements.commit.execute()
@@ -138,6 +186,7 @@ final class SQLiteWriter: @unchecked Sendable {
         }
         if let failure {
             if connection.isInTransaction { try? statements.rollback.execute() }
+            streamCache.removeAll()
             let error = failure.eventStoreError
             logger.debug(
                 "group commit failed",
@@ -149,6 +198,18 @@ final class SQLiteWriter: @unchecked Sendable {
         logger.trace("group commit", metadata: ["requests": "\(batch.count)", "head": "\(head)"])
         if head > 0 { signal.advance(to: head) }
         for (request, outcome) in zip(batch, outcomes) { request.resume(with: outcome) }
+    }
+
+    /// Empties the stream cache if another connection has committed since the last transaction; call inside the
+    /// transaction, whose lock keeps other writers out until it ends.
+    private func invalidateStreamCacheIfChanged() throws(SQLiteError) {
+        let statement = statements.dataVersion
+        defer { statement.reset() }
+        let version = try statement.step() ? statement.int64(at: 0) : 0
+        if version != dataVersion {
+            streamCache.removeAll(keepingCapacity: true)
+            dataVersion = version
+        }
     }
 
     private func perform(_ request: SQLiteWriteRequest, now: Int64) throws(SQLiteError) -> SQLiteWriteRequest.Outcome {
@@ -178,10 +239,18 @@ final class SQLiteWriter: @unchecked Sendable {
 }
 
 extension SQLiteWriter {
+    /// A stream's key and version, as the writer last wrote or read them.
+    struct CachedStream {
+        var key: Int64
+        var version: UInt64
+    }
+
     /// What the WAL hook needs; kept alive by the writer.
     final class WALHookContext {
         let maintenance: SQLiteMaintenance
         let threshold: Int32
+        /// The WAL's size in pages after the last commit; used only on the writer thread.
+        var pages: Int32 = 0
 
         init(maintenance: SQLiteMaintenance, threshold: Int32) {
             self.maintenance = maintenance
@@ -204,6 +273,7 @@ extension SQLiteWriter {
         let selectStreamEvents: SQLiteStatement
         let selectEventByID: SQLiteStatement
         let selectHead: SQLiteStatement
+        let dataVersion: SQLiteStatement
         let upsertCheckpoint: SQLiteStatement
         let upsertSnapshot: SQLiteStatement
 
@@ -231,6 +301,7 @@ extension SQLiteWriter {
             )
             selectEventByID = try connection.prepare("SELECT stream_key, version FROM events WHERE event_id = ?1")
             selectHead = try connection.prepare("SELECT max(position) FROM events")
+            dataVersion = try connection.prepare("PRAGMA data_version")
             upsertCheckpoint = try connection.prepare(
                 """
                 INSERT INTO checkpoints (consumer, position) VALUES (?1, ?2)

@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+import WhizbangStore
+
+/// The writer's fast paths: the WAL stays bounded and is removed at close, the stream cache follows another
+/// store's appends, and an append that fails inside a group commit leaves the others intact.
+@Suite("SQLiteEventStore writer", .timeLimit(.minutes(2)))
+struct SQLiteWriterPathTests {
+    static func walBytes(_ path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? NSNumber)?.intValue) ?? 0
+    }
+
+    @Test func walIsBoundedWhileAppendingAndRemovedAtClose() async throws {
+        var configuration = SQLiteEventStore.Configuration.testing
+        configuration.checkpointPages = 200  // 800 KiB with 4 KiB pages
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            let store = try await SQLiteEventStore.open(path: path, configuration: configuration)
+            var largestWAL = 0
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for writer in 0..<16 {
+                    group.addTask {
+                        for index in 0..<300 {
+                            _ = try await store.append(
+                                makeEvents(1), to: StreamID("s-\(writer)-\(index % 50)"), expectedVersion: .any)
+                        }
+                    }
+                }
+                while try await group.next() != nil { largestWAL = max(largestWAL, Self.walBytes(path)) }
+            }
+            largestWAL = max(largestWAL, Self.walBytes(path))
+            #expect(try await store.headPosition() == 4_800)
+            // The hard bound is four times the threshold; allow one more batch and the WAL header.
+            #expect(largestWAL <= 5 * 200 * 4096 + 2 << 20, "the WAL reached \(largestWAL) bytes")
+            store.close()
+            #expect(!FileManager.default.fileExists(atPath: path + "-wal"), "the WAL is left after close")
+        }
+    }
+
+    @Test func streamCacheFollowsAnotherStoresAppends() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            let first = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            let second = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            defer {
+                first.close()
+                second.close()
+            }
+            for round in 0..<20 {
+                let version = UInt64(round * 2)
+                let a = try await first.append(makeEvents(1), to: "shared", expectedVersion: .exact(version))
+                #expect(a.streamVersion == version + 1)
+                // The first store's cache says version + 1; the second store moves the stream on.
+                let b = try await second.append(makeEvents(1), to: "shared", expectedVersion: .exact(version + 1))
+                #expect(b.streamVersion == version + 2)
+                await #expect(throws: EventStoreError.self) {
+                    try await first.append(makeEvents(1), to: "shared", expectedVersion: .exact(version + 1))
+                }
+            }
+            #expect(try await first.streamVersion(of: "shared") == 40)
+            let events = try await first.readStream("shared", from: 1, direction: .forwards, limit: 100)
+            #expect(events.map(\.streamVersion) == Array(1...40))
+        }
+    }
+
+    @Test func failedAppendsInOneBatchLeaveTheOthersIntact() async throws {
+        try await withStore { store, _ in
+            let existing = makeEvents(1)
+            _ = try await store.append(existing, to: "taken", expectedVersion: .noStream)
+            // Many concurrent appends, so they share group commits: single events to known streams (no savepoint),
+            // new streams and several events (savepoint), conflicts and duplicate event ids.
+            let outcomes = try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
+                for index in 0..<200 {
+                    group.addTask {
+                        do {
+                            switch index % 4 {
+                            case 0: _ = try await store.append(makeEvents(1), to: StreamID("s\(index)"), expectedVersion: .noStream)
+                            case 1: _ = try await store.append(makeEvents(3), to: StreamID("s\(index)"), expectedVersion: .any)
+                            case 2:  // duplicate id of an event stored in another stream
+                                _ = try await store.append(existing, to: StreamID("d\(index)"), expectedVersion: .any)
+                            default: _ = try await store.append(makeEvents(1), to: "taken", expectedVersion: .noStream)
+                            }
+                            return (index, true)
+                        } catch {
+                            return (index, false)
+                        }
+                    }
+                }
+                var outcomes: [Int: Bool] = [:]
+                for try await (index, succeeded) in group { outcomes[index] = succeeded }
+                return outcomes
+            }
+            for (index, succeeded) in outcomes { #expect(succeeded == (index % 4 < 2), "append \(index)") }
+            #expect(try await store.headPosition() == 1 + 50 + 150)
+            let all = try await store.readAll(after: 0, limit: 1_000)
+            #expect(all.map(\.position) == Array(1...201))
+            for index in stride(from: 1, to: 200, by: 4) {
+                #expect(try await store.streamVersion(of: StreamID("s\(index)")) == 3)
+                #expect(try await store.streamVersion(of: StreamID("d\(index + 1)")) == 0)
+            }
+            #expect(try await store.streamVersion(of: "taken") == 1)
+        }
+    }
+}
