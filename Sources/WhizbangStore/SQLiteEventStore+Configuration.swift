@@ -60,6 +60,9 @@ extension SQLiteEventStore {
 
         /// Where the store logs, at debug and trace level. Default: a logger labelled `"whizbang.sqlite"`.
         public var logger: Logger = Logger(label: "whizbang.sqlite")
+        /// Read models kept in the database and updated inside each append's transaction, in this order; see
+        /// ``SQLiteInlineProjection``. Default: none.
+        public var inlineProjections: [any SQLiteInlineProjection] = []
 
         /// Creates a configuration with the default values.
         public init() {}

@@ -112,3 +112,23 @@ extension SQLiteEventStore {
         }
     }
 }
+
+extension SQLiteEventStore {
+    /// Runs every inline projection's schema statements in one transaction.
+    static func createInlineProjectionSchemas(
+        _ projections: [any SQLiteInlineProjection],
+        on connection: SQLiteConnection
+    ) throws(SQLiteError) {
+        guard !projections.isEmpty else { return }
+        try connection.execute("BEGIN IMMEDIATE")
+        do {
+            for projection in projections {
+                for statement in projection.schema { try connection.execute(statement) }
+            }
+            try connection.execute("COMMIT")
+        } catch {
+            try? connection.execute("ROLLBACK")
+            throw error
+        }
+    }
+}

@@ -53,6 +53,7 @@ public final class SQLiteEventStore: EventStore {
             try SQLiteConnection.createFileIfNeeded(at: path)
             let writerConnection = try Self.openConnection(path, configuration, role: .writer)
             try SQLiteSchema.migrate(writerConnection, nowMicroseconds: Self.nowMicroseconds())
+            try Self.createInlineProjectionSchemas(configuration.inlineProjections, on: writerConnection)
             let head = try writerConnection.queryInteger("SELECT max(position) FROM events") ?? 0
             let signal = AppendSignal(head: UInt64(head))
             self.signal = signal

@@ -132,11 +132,14 @@ extension SQLiteWriter {
     private func insert(_ append: SQLiteWriteRequest.Append, key: Int64?, current: UInt64, now: Int64)
         throws(SQLiteError) -> SQLiteWriteRequest.Outcome
     {
-        guard let key, append.events.count == 1 else {
+        guard let key, append.events.count == 1, inlineProjections.isEmpty else {
             try statements.savepoint.execute()
-            let outcome: SQLiteWriteRequest.Outcome
+            var outcome: SQLiteWriteRequest.Outcome
             do {
                 outcome = try insertEvents(append, key: key, current: current, now: now)
+                if case .appended(let result) = outcome, !inlineProjections.isEmpty {
+                    outcome = applyInlineProjections(append, result: result, now: now)
+                }
             } catch {
                 try? statements.rollbackToSavepoint.execute()
                 try? statements.releaseSavepoint.execute()
@@ -147,6 +150,34 @@ extension SQLiteWriter {
             return outcome
         }
         return try insertEvents(append, key: key, current: current, now: now)
+    }
+
+    /// Applies the inline projections to an append just inserted; a projection's error fails the append, whose
+    /// savepoint the caller then rolls back, so the stream cache forgets the version it was given.
+    private func applyInlineProjections(_ append: SQLiteWriteRequest.Append, result: AppendResult, now: Int64)
+        -> SQLiteWriteRequest.Outcome
+    {
+        let recordedAt = Date(timeIntervalSince1970: Double(now) / 1_000_000)
+        let firstVersion = result.streamVersion - UInt64(append.events.count) + 1
+        let recorded = append.events.enumerated().map { offset, event in
+            RecordedEvent(
+                streamID: append.streamID, streamVersion: firstVersion + UInt64(offset),
+                position: result.positions.lowerBound + UInt64(offset), eventID: event.eventID,
+                eventType: event.eventType, data: event.data, metadata: event.metadata, recordedAt: recordedAt)
+        }
+        let database = SQLiteInlineDatabase(writer: self)
+        for projection in inlineProjections {
+            do {
+                try projection.apply(recorded, in: database)
+            } catch {
+                streamCache[append.streamID] = nil
+                return .failed(
+                    EventStoreError(
+                        .inlineProjectionFailed, streamID: append.streamID,
+                        message: "inline projection '\(projection.name)' failed: \(error)"))
+            }
+        }
+        return .appended(result)
     }
 
     /// Inserts the events, creates the stream row or updates its version, and records both in the stream cache.

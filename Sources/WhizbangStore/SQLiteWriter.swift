@@ -37,6 +37,10 @@ final class SQLiteWriter: @unchecked Sendable {
     let streamCacheLimit = 65_536
     /// `PRAGMA data_version` when the cache was last known to be current.
     private var dataVersion: Int64 = -1
+    /// Read models updated inside each append's savepoint.
+    let inlineProjections: [any SQLiteInlineProjection]
+    /// The inline projections' statements, prepared once by SQL text.
+    private var projectionStatements: [String: SQLiteStatement] = [:]
 
     init(connection: SQLiteConnection, signal: AppendSignal, configuration: SQLiteEventStore.Configuration) throws(
         SQLiteError
@@ -46,7 +50,16 @@ final class SQLiteWriter: @unchecked Sendable {
         self.signal = signal
         self.logger = configuration.logger
         self.maximumBatchSize = max(1, configuration.maximumBatchSize)
+        self.inlineProjections = configuration.inlineProjections
         pending.reserveCapacity(self.maximumBatchSize)
+    }
+
+    /// The prepared statement for an inline projection's SQL, prepared on first use.
+    func projectionStatement(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+        if let statement = projectionStatements[sql] { return statement }
+        let statement = try connection.prepare(sql)
+        projectionStatements[sql] = statement
+        return statement
     }
 
     /// Replaces SQLite's automatic checkpoint, which the committing writer would run itself, with a request to the
