@@ -11,7 +11,8 @@ import Whizbang
 // name). The in-memory store keeps every event, so memory grows with the samples; each benchmark is capped at a few
 // seconds.
 //
-// `mallocCountTotal` is the metric whose p90 is committed under `Thresholds/`; times are for reading.
+// `mallocCountTotal` is the metric whose p90 is committed under `Thresholds/`; times are for reading. The tolerance is
+// half a malloc per command (the store's maps grow now and then), so one more malloc per command fails the check.
 
 /// A store, a dispatcher and a handle for `Account`, with `accounts` accounts opened once.
 final class RuntimeFixture: Sendable {
@@ -64,7 +65,7 @@ let benchmarks: @Sendable () -> Void = {
     let sequential = RuntimeFixture(accounts: 1_000)
     Benchmark(
         "Dispatcher.send.deposit.1InFlight.perCommand",
-        configuration: configuration(scalingFactor: .kilo, mallocTolerance: 2_000)
+        configuration: configuration(scalingFactor: .kilo, mallocTolerance: 500)
     ) { benchmark in
         try await sequential.prepare()
         let streams = sequential.streams
@@ -83,7 +84,7 @@ let benchmarks: @Sendable () -> Void = {
     let concurrent = RuntimeFixture(accounts: 256)
     Benchmark(
         "Dispatcher.send.deposit.256InFlight.perRoundOf25600",
-        configuration: configuration(scalingFactor: .one, mallocTolerance: 2_000)
+        configuration: configuration(scalingFactor: .one, mallocTolerance: 12_800)
     ) { benchmark in
         try await concurrent.prepare()
         let streams = concurrent.streams
@@ -109,7 +110,7 @@ let benchmarks: @Sendable () -> Void = {
     let sameRoundSequential = RuntimeFixture(accounts: 256)
     Benchmark(
         "Dispatcher.send.deposit.1InFlight.perRoundOf25600",
-        configuration: configuration(scalingFactor: .one, mallocTolerance: 2_000)
+        configuration: configuration(scalingFactor: .one, mallocTolerance: 12_800)
     ) { benchmark in
         try await sameRoundSequential.prepare()
         let streams = sameRoundSequential.streams
