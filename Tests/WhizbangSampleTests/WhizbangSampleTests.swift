@@ -125,4 +125,17 @@ struct WhizbangSampleTests {
             #expect(output.standardOutput.hasSuffix("ok\n"), "\(output.standardOutput)")
         }
     }
+
+    @Test("SIGTERM stops the run cleanly and loses nothing acknowledged (scripts/term-test.sh)")
+    func termTest() throws {
+        let script = SampleProcess.repositoryRoot.appendingPathComponent("scripts/term-test.sh")
+        try SampleProcess.withTemporaryDirectory { directory in
+            let output = try SampleProcess.run(
+                URL(fileURLWithPath: "/bin/bash"), [script.path, try SampleProcess.executable.path],
+                environment: ["ACCOUNTS": "200", "WORKDIR": directory.path])
+            #expect(output.status == 0, "\(output.standardOutput)\(output.standardError)")
+            #expect(output.standardOutput.contains("exit status 143"), "\(output.standardOutput)")
+            #expect(output.standardOutput.hasSuffix("ok\n"), "\(output.standardOutput)")
+        }
+    }
 }

@@ -51,6 +51,8 @@ struct RunCommand: AsyncParsableCommand {
             workload: workload, concurrency: concurrency, accounts: dispatcher.aggregate(Account.self, configuration: cache),
             transfers: dispatcher.aggregate(Transfer.self), ackLog: ackLog, progress: progress,
             baseline: baseline.balances, transferPrefix: "transfer-\(baseline.lastPosition)-")
+        let stop = StopSignal()
+        run.stopRequested = { stop.received != nil }
         do {
             try await run.open()
             try await run.operate()
@@ -59,6 +61,14 @@ struct RunCommand: AsyncParsableCommand {
             throw error
         }
         await dispatcher.shutdown()
+        if let signal = stop.received {
+            // Every command admitted before the signal has finished and is durable; stop without the report.
+            store.close()
+            let done = run.statistics.accepted + run.statistics.rejectedCommands
+            FileHandle.standardError.write(
+                Data("stopped by signal \(signal) after \(done) commands; every acknowledged command is durable\n".utf8))
+            throw ExitCode(stop.exitStatus)
+        }
 
         let kept = run.keptBalances
         let head = try await store.headPosition()

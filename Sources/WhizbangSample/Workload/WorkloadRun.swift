@@ -17,6 +17,8 @@ struct WorkloadRun<Store: EventStore> {
     var progress: ProgressLine
     /// Prefix of this run's transfer stream ids, so that runs on one kept database never reuse one.
     let transferPrefix: String
+    /// Asked before each new command is admitted: `true` stops admitting; commands in flight still finish.
+    var stopRequested: @Sendable () -> Bool = { false }
 
     /// The balance of each account `0 ..< workload.accounts`, as the run kept it.
     private(set) var balances: [Int]
@@ -121,6 +123,7 @@ struct WorkloadRun<Store: EventStore> {
                 }
             }
             for job in jobs {
+                if stopRequested() { break }
                 while !window.hasRoom, let result = try await group.next() { try handle(result) }
                 let current = sequence
                 if window.admit(current, keys: job.keys) {

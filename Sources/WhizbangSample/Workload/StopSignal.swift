@@ -1,0 +1,35 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// Turns SIGTERM and SIGINT into a request to stop: the run admits no new command, lets the ones in flight finish
+/// and become durable, closes the store and exits, so that nothing acknowledged is lost.
+///
+/// `@unchecked Sendable`: `sources` is written only in `init` and only keeps the signal sources alive; the signal
+/// received is an atomic.
+final class StopSignal: @unchecked Sendable {
+    private let signalNumber = Atomic<Int32>(0)
+    private var sources: [any DispatchSourceSignal] = []
+
+    /// Starts listening for SIGTERM and SIGINT; their default action (ending the process at once) is turned off.
+    init() {
+        for number in [SIGTERM, SIGINT] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [weak self] in
+                _ = self?.signalNumber.compareExchange(expected: 0, desired: number, ordering: .sequentiallyConsistent)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    /// The signal received, or `nil` while none has been.
+    var received: Int32? {
+        let number = signalNumber.load(ordering: .sequentiallyConsistent)
+        return number == 0 ? nil : number
+    }
+
+    /// The conventional exit status after stopping for the signal: 128 + its number.
+    var exitStatus: Int32 { 128 + (received ?? 0) }
+}
