@@ -14,6 +14,7 @@ public struct DispatchError: Error, Hashable, Sendable, CustomStringConvertible 
         /// appending may still have been committed. Read the stream to find out.
         public static let timedOut = Code(.timedOut)
 
+        /// The code's name, such as `timedOut`.
         public var description: String { base.rawValue }
     }
 
@@ -34,6 +35,7 @@ public struct DispatchError: Error, Hashable, Sendable, CustomStringConvertible 
         self.timeout = timeout
     }
 
+    /// A sentence naming the code, the message and the stream.
     public var description: String {
         "DispatchError.\(code): message \(messageID)"
             + (streamID.map { " to stream '\($0)'" } ?? "")
