@@ -164,7 +164,7 @@ public final class InMemoryEventStore: EventStore {
             throw EventStoreError(
                 .invalidArgument, streamID: snapshot.streamID, message: "a snapshot's state type must not be empty")
         }
-        try checkPayload(snapshot.data.count, what: "snapshot data", streamID: snapshot.streamID)
+        try checkPayload(snapshot.data.count, of: "snapshot data", streamID: snapshot.streamID)
         state.withLock { $0.saveSnapshot(snapshot) }
     }
 
@@ -192,17 +192,20 @@ public final class InMemoryEventStore: EventStore {
                     .invalidArgument, streamID: streamID,
                     message: "event id \(event.eventID) appears more than once in one append")
             }
-            try checkPayload(event.data.count, what: "the data of event \(index)", streamID: streamID)
-            try checkPayload(event.metadata.count, what: "the metadata of event \(index)", streamID: streamID)
+            try checkPayload(event.data.count, of: "the data", index: index, streamID: streamID)
+            try checkPayload(event.metadata.count, of: "the metadata", index: index, streamID: streamID)
         }
     }
 
-    private func checkPayload(_ size: Int, what: String, streamID: StreamID) throws(EventStoreError) {
+    /// Checks one payload's size; the message is built only when the check fails.
+    private func checkPayload(_ size: Int, of what: String, index: Int? = nil, streamID: StreamID)
+        throws(EventStoreError)
+    {
         let limit = configuration.maximumPayloadSize
         guard size <= limit else {
             throw EventStoreError(
                 .payloadTooLarge, streamID: streamID,
-                message: "\(what) has \(size) bytes; this store accepts at most \(limit)")
+                message: "\(what)\(index.map { " of event \($0)" } ?? "") has \(size) bytes; this store accepts at most \(limit)")
         }
     }
 

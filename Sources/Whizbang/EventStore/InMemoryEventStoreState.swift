@@ -85,15 +85,14 @@ struct InMemoryEventStoreState: Sendable {
             )
         }
         try beforeCommit(recorded)
-        var indices = streams[streamID] ?? []
-        log.reserveCapacity(log.count + events.count)
+        // Appended in place: reserving exactly `count + n`, or copying the stream's index list out and back, would
+        // copy the whole log or list on every append.
         for event in recorded {
             let index = log.count
             log.append(event)
-            indices.append(index)
+            streams[streamID, default: []].append(index)
             eventIndices[event.eventID] = index
         }
-        streams[streamID] = indices
         let result = AppendResult(
             streamID: streamID,
             streamVersion: current + UInt64(events.count),
