@@ -30,6 +30,7 @@ public struct ExecutorError: Error, Hashable, Sendable, CustomStringConvertible 
         /// A handler submitted work to the serial lane it is running on; waiting would deadlock, so it fails at once.
         public static let reentrantSubmission = Code(.reentrantSubmission)
 
+        /// The code's name, such as `stopped`.
         public var description: String {
             switch base {
             case .stopped: "stopped"
@@ -55,6 +56,7 @@ public struct ExecutorError: Error, Hashable, Sendable, CustomStringConvertible 
     @usableFromInline
     static func stopped(_ label: String) -> ExecutorError { ExecutorError(.stopped, executorLabel: label) }
 
+    /// A sentence naming the code and the executor.
     public var description: String {
         switch code.base {
         case .stopped:

@@ -1,5 +1,8 @@
 public import Synchronization
 
+// `@unchecked Sendable`: every piece of mutable state is a shard's `ShardState`, read and written only under that
+// shard's `Mutex`; the buffer that holds the shards is allocated in `init`, never reassigned, and freed in `deinit`.
+
 /// Routes work by key to serial lanes: work for one key runs one at a time in submission order, work for different
 /// keys runs concurrently.
 ///
@@ -12,8 +15,6 @@ public import Synchronization
 /// contend. Each lane keeps the guarantees of ``SerialExecutor``: FIFO order, no overlap, every caller answered,
 /// cancellation while queued, and ``ExecutorError/Code/reentrantSubmission`` for a handler that submits to its own
 /// key.
-// `@unchecked Sendable`: every piece of mutable state is a shard's `ShardState`, read and written only under that
-// shard's `Mutex`; the buffer that holds the shards is allocated in `init`, never reassigned, and freed in `deinit`.
 public final class ExecutorPool<Key: Hashable & Sendable>: @unchecked Sendable {
     /// How a pool shards its lanes and queues its callers.
     public struct Configuration: Sendable {
