@@ -17,7 +17,8 @@ struct RawSQLiteError: Error, CustomStringConvertible {
 /// that framework and baseline differ only in the code around SQLite.
 ///
 /// Same open flags (`READWRITE | NOMUTEX | EXRESCODE`), busy timeout, journal mode (WAL), `synchronous`, page cache
-/// (the writer's size, a quarter of it for readers), memory map, `temp_store` and `query_only` for readers, all
+/// (the writer's size, a quarter of it for readers), memory map, `temp_store`, the writer's `journal_size_limit`
+/// and `query_only` for readers, all
 /// taken from `SQLiteEventStore.Configuration`'s defaults. One difference is deliberate: the store turns SQLite's
 /// automatic checkpoint off and runs a passive checkpoint on a background connection once the WAL holds
 /// `checkpointPages` pages; the baseline lets SQLite checkpoint at the same WAL size on the committing connection
@@ -54,7 +55,9 @@ final class RawConnection {
             """
         )
         switch role {
-        case .writer: try execute("PRAGMA wal_autocheckpoint = \(defaults.checkpointPages)")
+        case .writer:
+            try execute("PRAGMA wal_autocheckpoint = \(defaults.checkpointPages)")
+            try execute("PRAGMA journal_size_limit = \(defaults.checkpointPages * defaults.pageSize)")
         case .reader: try execute("PRAGMA query_only = ON")
         }
     }
