@@ -1,7 +1,9 @@
 // A child process for the SQLite event store's crash and disk-full tests (Tests/WhizbangStoreTests). Not a product.
 //
-//   WhizbangStoreCrashChild append <database> <acknowledgement file> <full|normal>
-//     Appends batches of 1–5 events from 8 concurrent tasks, forever, each with the exact expected version. After
+//   WhizbangStoreCrashChild append <database> <acknowledgement file> <full|normal> [stream prefix]
+//     Appends batches of 1–5 events from 8 concurrent tasks to streams named "<prefix>-<task>-<n>" (prefix "crash"
+//     unless given; two children with different prefixes share one file), forever, each with the exact expected
+//     version. After
 //     each append returns it writes one line to the acknowledgement file with a single write(2):
 //     "<stream> <first version> <count> <first position> <event id>,<event id>,...\n", then one "\n" to stdout so the
 //     parent can count acknowledgements and kill it with SIGKILL at a moment of its choosing.
@@ -30,7 +32,9 @@ struct WhizbangStoreCrashChild {
         do {
             switch arguments[1] {
             case "append":
-                try await appendForever(database: arguments[2], acknowledgements: arguments[3], durability: arguments[4])
+                try await appendForever(
+                    database: arguments[2], acknowledgements: arguments[3], durability: arguments[4],
+                    prefix: arguments.count > 5 ? arguments[5] : "crash")
             case "open":
                 await openOnce(database: arguments[2], asNobody: arguments[3] == "as-nobody")
             case "fill":
@@ -44,7 +48,9 @@ struct WhizbangStoreCrashChild {
         }
     }
 
-    static func appendForever(database: String, acknowledgements: String, durability: String) async throws {
+    static func appendForever(database: String, acknowledgements: String, durability: String, prefix: String)
+        async throws
+    {
         var configuration = SQLiteEventStore.Configuration()
         configuration.durability = durability == "full" ? .full : .normal
         let store = try await SQLiteEventStore.open(path: database, configuration: configuration)
@@ -53,7 +59,7 @@ struct WhizbangStoreCrashChild {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for task in 0..<8 {
                 group.addTask {
-                    let streams = (0..<3).map { StreamID("crash-\(task)-\($0)") }
+                    let streams = (0..<3).map { StreamID("\(prefix)-\(task)-\($0)") }
                     var versions: [UInt64] = []
                     for stream in streams { versions.append(try await store.streamVersion(of: stream)) }
                     var generator = SystemRandomNumberGenerator()

@@ -61,6 +61,34 @@ struct SQLiteEventStoreCrashTests {
         }
     }
 
+    @Test func twoProcessesAppendingToOneFileInterleaveSafely() async throws {
+        // Two processes commit to one file at once: BEGIN IMMEDIATE and the busy timeout serialise their
+        // transactions, so neither sees SQLITE_BUSY (a child exits at its first error), the global log stays dense
+        // and every acknowledged append of both is there.
+        try await withTemporaryDirectory { directory in
+            let database = directory.appendingPathComponent("shared.sqlite").path
+            let acknowledgements = directory.appendingPathComponent("acknowledged.txt").path
+            var totalAcknowledged = 0
+            for round in 0..<4 {
+                let durability = round.isMultiple(of: 2) ? "normal" : "full"
+                let children = try ["left", "right"].map { prefix in
+                    try ChildProcess(["append", database, acknowledgements, durability, prefix])
+                }
+                for child in children {
+                    let seen = await child.readNewlines(40)
+                    if seen < 40 {
+                        let errorOutput = await child.errorOutput()
+                        Issue.record("round \(round): a child stopped early: \(errorOutput)")
+                    }
+                }
+                for child in children { await child.kill() }
+                totalAcknowledged += try await verify(
+                    database: database, acknowledgements: acknowledgements, round: round)
+            }
+            #expect(totalAcknowledged >= 4 * 80)
+        }
+    }
+
     /// Reopens the store and checks every rule; returns how many appends have been acknowledged in all.
     private func verify(database: String, acknowledgements: String, round: Int) async throws -> Int {
         let store = try await SQLiteEventStore.open(path: database, configuration: .testing)
