@@ -41,7 +41,11 @@ extension SQLiteEventStore {
         if role == .writer {
             // The page size only takes effect on a new, empty database; WAL mode is persistent in the file.
             try connection.execute("PRAGMA page_size = \(configuration.pageSize)")
-            let mode = try connection.queryTexts("PRAGMA journal_mode = WAL")
+            // Another process may be recovering the WAL after a crash; SQLite then answers SQLITE_BUSY without
+            // calling the busy handler, so wait here as the busy timeout would.
+            let mode = try retryingWhileBusy(for: configuration.busyTimeout) {
+                () throws(SQLiteError) in try connection.queryTexts("PRAGMA journal_mode = WAL")
+            }
             guard mode == ["wal"] else {
                 throw SQLiteError(
                     code: SQLITE_READONLY,
@@ -129,6 +133,22 @@ extension SQLiteEventStore {
         } catch {
             try? connection.execute("ROLLBACK")
             throw error
+        }
+    }
+}
+
+/// Runs `body`, running it again while it fails with `SQLITE_BUSY`, for at most `timeout` (then the last error).
+func retryingWhileBusy<Result>(for timeout: Duration, _ body: () throws(SQLiteError) -> Result) throws(SQLiteError)
+    -> Result
+{
+    let deadline = ContinuousClock.now + timeout
+    var pause: UInt32 = 1_000
+    while true {
+        do {
+            return try body()
+        } catch where error.primaryCode == SQLITE_BUSY && ContinuousClock.now < deadline {
+            usleep(pause)
+            pause = min(pause * 2, 50_000)
         }
     }
 }
