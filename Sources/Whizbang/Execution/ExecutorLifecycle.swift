@@ -59,4 +59,15 @@ enum ReleaseAction {
     case handOver(QueuedCaller)
     /// The executor is draining or stopped and has just become idle: resume the callers of `drain()`.
     case wakeIdleWaiters([IdleWaiter])
+
+    /// Resumes whom the action names; called after the lock is released. Out of line: the common `.none` is
+    /// handled by the caller without a call.
+    @usableFromInline
+    func perform() {
+        switch self {
+        case .none: break
+        case .handOver(let next): next.continuation.resume()
+        case .wakeIdleWaiters(let waiters): for waiter in waiters { waiter.continuation.resume() }
+        }
+    }
 }

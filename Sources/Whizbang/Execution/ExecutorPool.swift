@@ -266,16 +266,7 @@ public final class ExecutorPool<Key: Hashable & Sendable>: @unchecked Sendable {
     func release(_ key: LaneKey) {
         let action = shard(for: key).pointee.withLock { $0.release(key) }
         if case .none = action { return }
-        finishRelease(action)
-    }
-
-    @usableFromInline
-    func finishRelease(_ action: ReleaseAction) {
-        switch action {
-        case .none: break
-        case .handOver(let next): next.continuation.resume()
-        case .wakeIdleWaiters(let waiters): for waiter in waiters { waiter.continuation.resume() }
-        }
+        action.perform()
     }
 
     /// Stops accepting work and waits until every handler already accepted, running or queued, has finished.

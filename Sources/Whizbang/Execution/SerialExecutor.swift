@@ -196,21 +196,12 @@ public final class SerialExecutor: Sendable {
     }
 
     /// Gives the lane up. On the common path (nobody waiting, the executor running) this only marks the lane idle;
-    /// handing it over and waking ``drain()`` callers happen in ``finishRelease(_:)``.
+    /// handing it over and waking ``drain()`` callers happen in `ReleaseAction.perform()`.
     @inlinable
     func release() {
         let action = state.withLock { $0.release() }
         if case .none = action { return }
-        finishRelease(action)
-    }
-
-    @usableFromInline
-    func finishRelease(_ action: ReleaseAction) {
-        switch action {
-        case .none: break
-        case .handOver(let next): next.continuation.resume()
-        case .wakeIdleWaiters(let waiters): for waiter in waiters { waiter.continuation.resume() }
-        }
+        action.perform()
     }
 
     /// Stops accepting work and waits until every handler already accepted, running or queued, has finished.
