@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 import Whizbang
 
@@ -6,8 +7,20 @@ struct ExecutorPoolTests {
     @Test func tenThousandKeysKeepPerKeyOrderAndLeaveNoLanesBehind() async throws {
         let pool = ExecutorPool<Int>()
         let probe = KeyedProbe(keys: 10_000)
-        // Ten submitters each walk every key in a different order, so every key gets ten concurrent submissions.
         try await withThrowingTaskGroup(of: Void.self) { group in
+            // Each key has an owner that sends it ten numbered messages in order: they must run in that order.
+            for key in 0..<10_000 {
+                group.addTask {
+                    for number in 0..<10 {
+                        try await pool.run(key: key) { () async -> Void in
+                            probe.enter(key)
+                            if number % 4 == 0 { await Task.yield() }
+                            probe.leave(key, ownerMessage: number)
+                        }
+                    }
+                }
+            }
+            // Ten more submitters walk every key in different orders, so the owners' messages queue behind theirs.
             for submitter in 0..<10 {
                 group.addTask {
                     for step in 0..<10_000 {
@@ -15,7 +28,7 @@ struct ExecutorPoolTests {
                         try await pool.run(key: key) { () async -> Void in
                             probe.enter(key)
                             if step % 64 == 0 { await Task.yield() }
-                            probe.leave(key, submitter: submitter)
+                            probe.leave(key, ownerMessage: nil)
                         }
                     }
                 }
@@ -23,8 +36,8 @@ struct ExecutorPoolTests {
             try await group.waitForAll()
         }
         #expect(probe.overlaps == 0)
-        #expect(probe.completed == 100_000)
-        #expect(probe.everyKeyCompleted(times: 10))
+        #expect(probe.completed == 200_000)
+        #expect(probe.everyOwnerSequence(is: Array(0..<10)))
         #expect(pool.liveLaneCount == 0)
         #expect(pool.queuedCount == 0)
     }
@@ -129,30 +142,31 @@ struct ExecutorPoolTests {
     }
 }
 
-/// Checks that no key has two handlers at once and counts completions per key.
+/// Checks that no key has two handlers at once, counts completions, and records each key's owner messages in the
+/// order they ran.
 final class KeyedProbe: Sendable {
     private let running: [ConcurrencyProbe]
-    private let counts: Recorder<Int>
+    private let ownerMessages: [Recorder<Int>]
+    private let completions = Atomic<Int>(0)
 
     init(keys: Int) {
         running = (0..<keys).map { _ in ConcurrencyProbe() }
-        counts = Recorder()
+        ownerMessages = (0..<keys).map { _ in Recorder() }
     }
 
     func enter(_ key: Int) { running[key].enter() }
 
-    func leave(_ key: Int, submitter: Int) {
+    func leave(_ key: Int, ownerMessage: Int?) {
         running[key].leave()
-        counts.append(key)
+        if let ownerMessage { ownerMessages[key].append(ownerMessage) }
+        completions.wrappingAdd(1, ordering: .relaxed)
     }
 
     var overlaps: Int { running.filter { $0.maximum > 1 }.count }
-    var completed: Int { counts.elements.count }
+    var completed: Int { completions.load(ordering: .relaxed) }
 
-    func everyKeyCompleted(times: Int) -> Bool {
-        var perKey = [Int](repeating: 0, count: running.count)
-        for key in counts.elements { perKey[key] += 1 }
-        return perKey.allSatisfy { $0 == times }
+    func everyOwnerSequence(is expected: [Int]) -> Bool {
+        ownerMessages.allSatisfy { $0.elements == expected }
     }
 }
 
