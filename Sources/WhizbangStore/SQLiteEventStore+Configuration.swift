@@ -39,7 +39,8 @@ extension SQLiteEventStore {
         public var pageSize: Int = 4096
 
         /// The largest event data, event metadata or snapshot data accepted, in bytes; larger ones fail with
-        /// ``EventStoreError/Code/payloadTooLarge``. Default 1 MiB.
+        /// ``EventStoreError/Code/payloadTooLarge``. At most 499,000,000 (an event's data and metadata share one
+        /// SQLite row, which holds at most 1,000,000,000 bytes). Default 1 MiB.
         public var maximumPayloadBytes: Int = 1 << 20
 
         /// The most appends (and other writes) folded into one transaction by group commit. Default 1,024.

@@ -3,6 +3,9 @@ import Foundation
 import Whizbang
 
 extension SQLiteEventStore {
+    /// The largest ``Configuration/maximumPayloadBytes`` a store accepts.
+    static let maximumPayloadLimit = 499_000_000
+
     enum ConnectionRole {
         case writer, reader, maintenance
     }
@@ -22,6 +25,11 @@ extension SQLiteEventStore {
         guard configuration.readerCount >= 1 else { throw invalid("readerCount must be at least 1") }
         guard configuration.maximumBatchSize >= 1 else { throw invalid("maximumBatchSize must be at least 1") }
         guard configuration.maximumPayloadBytes >= 0 else { throw invalid("maximumPayloadBytes must not be negative") }
+        // SQLite keeps at most 1,000,000,000 bytes in one value or row (SQLITE_MAX_LENGTH); an event's data and
+        // metadata share a row, so each may have at most half of it, less the row's other columns.
+        guard configuration.maximumPayloadBytes <= maximumPayloadLimit else {
+            throw invalid("maximumPayloadBytes must be at most \(maximumPayloadLimit), SQLite's limit for a row's values")
+        }
         guard configuration.pageCacheBytes >= 0, configuration.memoryMapBytes >= 0 else {
             throw invalid("pageCacheBytes and memoryMapBytes must not be negative")
         }

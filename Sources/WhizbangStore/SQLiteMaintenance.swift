@@ -129,7 +129,8 @@ final class SQLiteMaintenance: @unchecked Sendable {
         var checkpointed: Int32 = 0
         let code = sqlite3_wal_checkpoint_v2(connection.handle, nil, mode, &walFrames, &checkpointed)
         if code == SQLITE_OK {
-            lastCheckpointedFrames.store(Int(checkpointed), ordering: .relaxed)
+            // A checkpoint that copied every frame lets the next transaction start the WAL over, so it counts as 0.
+            lastCheckpointedFrames.store(checkpointed == walFrames ? 0 : Int(checkpointed), ordering: .relaxed)
             logger.trace("checkpoint", metadata: ["walFrames": "\(walFrames)", "checkpointed": "\(checkpointed)"])
         } else {
             logger.debug("checkpoint failed", metadata: ["error": "\(connection.error(code, sql: nil))"])

@@ -82,11 +82,18 @@ struct SQLiteEventStoreBadInputTests {
     }
 
     @Test func aConfigurationOutOfRangeIsRefused() async throws {
-        var configuration = SQLiteEventStore.Configuration.testing
-        configuration.pageSize = 3000
-        try await withTemporaryDirectory { directory in
-            let path = directory.appendingPathComponent("events.sqlite").path
-            await expectError(.invalidArgument) { _ = try await SQLiteEventStore.open(path: path, configuration: configuration) }
+        var badPageSize = SQLiteEventStore.Configuration.testing
+        badPageSize.pageSize = 3000
+        // SQLite stores at most 1,000,000,000 bytes in one row; a larger limit would let a payload be dropped.
+        var payloadBeyondSQLite = SQLiteEventStore.Configuration.testing
+        payloadBeyondSQLite.maximumPayloadBytes = 600_000_000
+        for configuration in [badPageSize, payloadBeyondSQLite] {
+            try await withTemporaryDirectory { directory in
+                let path = directory.appendingPathComponent("events.sqlite").path
+                await expectError(.invalidArgument) {
+                    _ = try await SQLiteEventStore.open(path: path, configuration: configuration)
+                }
+            }
         }
     }
 
