@@ -92,7 +92,7 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
                     try await handle(envelope, streamID: streamID, outcome: outcome, executor: "serial", start: start)
                 }
             case .parallel:
-                result = try await dispatcher.parallel.run {
+                result = try await dispatcher.parallelCommands.run {
                     try await handle(
                         envelope, streamID: streamID, outcome: outcome, executor: "parallel", start: start)
                 }

@@ -24,7 +24,8 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
         public var policies: PolicySet
         /// The number of lock shards of the lane pool. Default: 64.
         public var laneShardCount: Int
-        /// The most stateless handlers (and parallel commands) that run at once. Default: the active processor count.
+        /// The most stateless handlers that run at once, and separately the most commands a policy sends to the
+        /// parallel executor. Default: the active processor count.
         public var maximumParallelism: Int
         /// Wraps each command's dispatch and append in tracing spans, or `nil` for none. Default: `nil`.
         public var instrumentation: (any DispatchInstrumentation)?
@@ -45,7 +46,11 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
     /// The configuration the dispatcher was created with.
     public let configuration: Configuration
     let lanes: ExecutorPool<StreamID>
+    /// Runs stateless handlers (`invoke`).
     let parallel: ParallelExecutor
+    /// Runs commands a policy sends to the parallel executor; separate from ``parallel`` so that handlers holding
+    /// every permit can still send such commands instead of waiting for a permit they hold themselves.
+    let parallelCommands: ParallelExecutor
     let logger: Logger
     let defaultOutcome: PolicyOutcome
 
@@ -62,6 +67,8 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
         parallelConfiguration.label = "\(configuration.serviceName).parallel"
         parallelConfiguration.maximumConcurrency = configuration.maximumParallelism
         self.parallel = ParallelExecutor(configuration: parallelConfiguration)
+        parallelConfiguration.label = "\(configuration.serviceName).parallel-commands"
+        self.parallelCommands = ParallelExecutor(configuration: parallelConfiguration)
         self.defaultOutcome = configuration.policies.decide(
             for: PolicyContext(messageType: "", streamID: nil, metadata: [:]))
     }
@@ -83,6 +90,9 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
     /// - Returns: what `handler` returns.
     /// - Throws: what `handler` throws; ``DispatchError/Code/timedOut`` past the policy's time limit;
     ///   ``ExecutorError`` when the dispatcher is shutting down.
+    ///
+    /// A handler may send commands, but should not `invoke` and await further handlers: with every permit held by
+    /// handlers waiting for one, none would start.
     public func invoke<Message: Sendable, Result: Sendable>(
         _ envelope: MessageEnvelope<Message>,
         handler: @escaping @Sendable (MessageEnvelope<Message>) async throws -> Result
@@ -103,14 +113,19 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
     /// Cancellation ends the wait as graceful shutdown does.
     public func run() async throws {
         try? await gracefulShutdown()
-        await shutdown()
+        // The drain must not see this task's cancellation, or it would stop waiting for commands in flight.
+        await Task { await shutdown() }.value
     }
 
     /// Stops accepting work and returns once every command and handler already accepted has finished.
+    ///
+    /// Stateless handlers drain first, since a running handler may still send commands; commands never call
+    /// handlers. If the calling task is cancelled, it returns without waiting further.
     public func shutdown() async {
         logger.debug("dispatcher draining")
-        await lanes.drain()
         await parallel.drain()
+        await parallelCommands.drain()
+        await lanes.drain()
         logger.debug("dispatcher drained")
     }
 
@@ -157,6 +172,8 @@ func withTimeout<Result: Sendable>(
         }
         defer { group.cancelAll() }
         guard let first = try await group.next(), let result = first else {
+            // Time is up. The handler is cancelled and awaited before this returns (`cancelAll` and the group's end);
+            // whatever it did before it stopped stands, which is why `timedOut` means "outcome unknown".
             throw DispatchError(.timedOut, messageID: messageID, streamID: streamID, timeout: timeout)
         }
         return result

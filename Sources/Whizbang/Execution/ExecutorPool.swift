@@ -14,7 +14,7 @@ public import Synchronization
 /// The map from key to lane is split into shards, each under its own lock, so submitters for different keys rarely
 /// contend. Each lane keeps the guarantees of ``SerialExecutor``: FIFO order, no overlap, every caller answered,
 /// cancellation while queued, and ``ExecutorError/Code/reentrantSubmission`` for a handler that submits to its own
-/// key.
+/// key (from its own task: a child task of the handler is another caller, as for ``SerialExecutor``).
 public final class ExecutorPool<Key: Hashable & Sendable>: @unchecked Sendable {
     /// How a pool shards its lanes and queues its callers.
     public struct Configuration: Sendable {
@@ -243,6 +243,12 @@ public final class ExecutorPool<Key: Hashable & Sendable>: @unchecked Sendable {
                     case .reentrant:
                         return .failed(ExecutorError(.reentrantSubmission, executorLabel: label))
                     case .mustWait:
+                        // Checked again here: other callers may have queued since admission.
+                        if configuration.overflowBehavior == .reject, let limit = configuration.queueLimit,
+                            state.lanes[key]!.queue.count >= limit
+                        {
+                            return .failed(ExecutorError(.queueFull, executorLabel: label))
+                        }
                         state.lanes[key]!.queue.append(QueuedCaller(id: id, task: task, continuation: continuation))
                         return .queued
                     }

@@ -14,6 +14,10 @@ public import Synchronization
 /// ``stop()`` fails every waiting caller at once, and a handler that submits to the lane it runs on fails with
 /// ``ExecutorError/Code/reentrantSubmission`` instead of waiting for itself.
 ///
+/// Re-entrancy is recognised by task: a child task of a handler (`async let`, a task group) is another caller, so if the
+/// handler awaits a child that submits to the same executor, both wait for each other. Submit from the handler's own
+/// task, or run the work inline.
+///
 /// A caller whose handler has started is not cancelled by the executor; the handler runs on the caller's task and
 /// sees that task's cancellation like any other code.
 public final class SerialExecutor: Sendable {
@@ -179,6 +183,12 @@ public final class SerialExecutor: Sendable {
                     case .reentrant:
                         return .failed(ExecutorError(.reentrantSubmission, executorLabel: configuration.label))
                     case .mustWait:
+                        // Checked again here: other callers may have queued since admission.
+                        if configuration.overflowBehavior == .reject, let limit = configuration.queueLimit,
+                            state.lane.queue.count >= limit
+                        {
+                            return .failed(ExecutorError(.queueFull, executorLabel: configuration.label))
+                        }
                         state.lane.queue.append(QueuedCaller(id: id, task: task, continuation: continuation))
                         return .queued
                     }

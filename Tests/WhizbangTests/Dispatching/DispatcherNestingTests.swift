@@ -1,0 +1,43 @@
+import Testing
+@testable import Whizbang
+
+@Suite(.timeLimit(.minutes(1)))
+struct DispatcherNestingTests {
+    @Test func handlersHoldingEveryPermitCanStillSendParallelCommands() async throws {
+        var configuration = Dispatcher<InMemoryEventStore>.Configuration()
+        configuration.maximumParallelism = 1
+        configuration.policies.rules = [.messageType("BankAccount.Command", execution: .parallel)]
+        let dispatcher = Dispatcher(store: InMemoryEventStore(), configuration: configuration)
+        let accounts = dispatcher.aggregate(BankAccount.self)
+        // The handler holds the only handler permit while its command runs: commands have permits of their own.
+        let version = try await dispatcher.invoke(MessageEnvelope(message: "open")) { _ in
+            try await accounts.send(.open(5), to: "a").streamVersion
+        }
+        #expect(version == 1)
+    }
+
+    @Test func aHandlerRunningAtShutdownCanStillSendItsCommands() async throws {
+        let dispatcher = Dispatcher(store: InMemoryEventStore())
+        let accounts = dispatcher.aggregate(BankAccount.self)
+        let started = TestGate()
+        let proceed = TestGate()
+        let handler = Task {
+            try await dispatcher.invoke(MessageEnvelope(message: "open")) { _ in
+                started.open()
+                await proceed.wait()
+                return try await accounts.send(.open(5), to: "a").streamVersion
+            }
+        }
+        await started.wait()
+        let shutdown = Task { await dispatcher.shutdown() }
+        await yield { !dispatcher.parallel.isAcceptingWork }
+        // New handlers are refused, but the one in flight finishes, commands included.
+        await #expect(throws: ExecutorError.self) {
+            _ = try await dispatcher.invoke(MessageEnvelope(message: "late")) { _ in 0 }
+        }
+        proceed.open()
+        #expect(try await handler.value == 1)
+        await shutdown.value
+        await #expect(throws: ExecutorError.self) { _ = try await accounts.send(.deposit(1), to: "a") }
+    }
+}
