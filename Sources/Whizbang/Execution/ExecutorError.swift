@@ -53,9 +53,6 @@ public struct ExecutorError: Error, Hashable, Sendable, CustomStringConvertible 
         self.executorLabel = executorLabel
     }
 
-    @usableFromInline
-    static func stopped(_ label: String) -> ExecutorError { ExecutorError(.stopped, executorLabel: label) }
-
     /// A sentence naming the code and the executor.
     public var description: String {
         switch code.base {
