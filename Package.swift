@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "Whizbang", targets: ["Whizbang"]),
         .library(name: "WhizbangStore", targets: ["WhizbangStore"]),
         .library(name: "WhizbangTesting", targets: ["WhizbangTesting"]),
+        .library(name: "WhizbangPostgres", targets: ["WhizbangPostgres"]),
         .executable(name: "WhizbangSample", targets: ["WhizbangSample"]),
     ],
     dependencies: [
@@ -17,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", exact: "0.2.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
     ],
     targets: [
         .target(
@@ -38,6 +40,15 @@ let package = Package(
             dependencies: [
                 "Whizbang",
                 "CSQLite",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "WhizbangPostgres",
+            dependencies: [
+                "Whizbang",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -91,6 +102,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Needs a PostgreSQL server named by WHIZBANG_POSTGRES_URL (scripts/postgres-server.sh starts one); without
+        // it the tests are skipped, except under CI=true, where they fail.
+        .testTarget(
+            name: "WhizbangPostgresTests",
+            dependencies: [
+                "WhizbangPostgres",
+                "WhizbangTesting",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(

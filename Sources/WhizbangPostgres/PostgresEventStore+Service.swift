@@ -1,0 +1,105 @@
+import Logging
+import PostgresNIO
+public import ServiceLifecycle
+import Whizbang
+
+extension PostgresEventStore: Service {
+    /// Runs the store: connects, creates or migrates the schema, then commits appends and listens for other
+    /// processes' appends until the store closes.
+    ///
+    /// Calls made before the schema is ready wait for it. Graceful shutdown, cancellation of the calling task or
+    /// ``close()`` close the store and make this method return; run the store in a `ServiceGroup` after the services
+    /// that use it, so that they stop first (a service group shuts down in reverse order).
+    ///
+    /// - Throws: ``EventStoreError`` when the store cannot start — `incompatibleSchema` (a newer schema, or a schema
+    ///   holding other tables), `invalidArgument` when called a second time, or the server's refusal (connection,
+    ///   authentication, permissions) as `storageFailure` or `readOnly`. Every waiting and later call then fails with
+    ///   the same error.
+    public func run() async throws {
+        guard lifecycle.beginRunning() else {
+            throw EventStoreError(.invalidArgument, message: "run() of a PostgresEventStore was called twice")
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await self.client.run() }
+            do {
+                try await withTaskCancellationHandler {
+                    try await prepare()
+                } onCancel: {
+                    self.close()
+                }
+            } catch {
+                let failure = EventStoreError.from(error, closed: lifecycle.isClosed)
+                configuration.logger.debug(
+                    "PostgreSQL event store failed to start", metadata: ["error": "\(failure)"])
+                finish(with: failure)
+                group.cancelAll()
+                throw failure
+            }
+            group.addTask { await self.writer.run() }
+            group.addTask { await self.listen() }
+            await withTaskCancellationHandler {
+                await withGracefulShutdownHandler {
+                    await lifecycle.waitUntilFinished()
+                } onGracefulShutdown: {
+                    self.close()
+                }
+            } onCancel: {
+                self.close()
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Migrates the schema on a connection of its own (which, unlike the pool, fails at once when the server
+    /// refuses it), reads the head and opens the store to calls.
+    private func prepare() async throws {
+        let logger = configuration.logger
+        let connection = try await PostgresConnection.connect(
+            configuration: configuration.connectionConfiguration(),
+            id: 0,
+            logger: logger
+        )
+        do {
+            try await PostgresSchema.migrate(connection, schema: configuration.schema, logger: logger)
+            try? await connection.close()
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        var head: Int64 = 0
+        for try await row in try await client.execute(PostgresStatements.Head(), logger: logger) { head = row }
+        signal.advance(to: UInt64(head))
+        lifecycle.markReady()
+        logger.debug(
+            "opened PostgreSQL event store",
+            metadata: ["schema": "\(configuration.schema)", "head": "\(head)", "server": "\(configuration)"])
+    }
+
+    /// Holds a connection that listens on the store's channel and advances the head to each notified position;
+    /// connects again after a failure, until cancelled.
+    private func listen() async {
+        let logger = configuration.logger
+        let channel = configuration.notificationChannel
+        while !Task.isCancelled && !lifecycle.isClosed {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: channel) { notifications in
+                        // Appends committed before LISTEN took effect sent no notification here: read the head.
+                        for try await head in try await client.execute(PostgresStatements.Head(), logger: logger) {
+                            signal.advance(to: UInt64(head))
+                        }
+                        for try await notification in notifications {
+                            if let position = UInt64(notification.payload) { signal.advance(to: position) }
+                        }
+                    }
+                }
+            } catch {
+                if Task.isCancelled || lifecycle.isClosed { return }
+                logger.debug(
+                    "listening for appends failed; connecting again",
+                    metadata: ["error": "\(EventStoreError.from(error))"])
+            }
+            try? await Task.sleep(for: configuration.listenerReconnectDelay)
+        }
+    }
+}

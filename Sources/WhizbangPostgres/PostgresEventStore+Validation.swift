@@ -1,0 +1,59 @@
+import Whizbang
+
+extension PostgresEventStore {
+    /// Checks an append's arguments before it is queued; returns the bytes of its data and metadata.
+    func validate(_ events: [EventData], streamID: StreamID) throws(EventStoreError) -> Int {
+        try validateStreamID(streamID)
+        let limit = configuration.maximumPayloadBytes
+        var bytes = 0
+        for event in events {
+            try Self.validateText(event.eventType, what: "an event type", streamID: streamID)
+            guard event.data.count <= limit, event.metadata.count <= limit else {
+                throw EventStoreError(
+                    .payloadTooLarge,
+                    streamID: streamID,
+                    message: "event \(event.eventID) has \(event.data.count) bytes of data and "
+                        + "\(event.metadata.count) of metadata; the limit is \(limit)"
+                )
+            }
+            bytes += event.data.count + event.metadata.count
+        }
+        if events.count > 1 {
+            var seen = Set<MessageID>(minimumCapacity: events.count)
+            for event in events where !seen.insert(event.eventID).inserted {
+                throw EventStoreError(
+                    .invalidArgument,
+                    streamID: streamID,
+                    message: "event id \(event.eventID) appears twice in one append"
+                )
+            }
+        }
+        return bytes
+    }
+
+    /// A stream id's length, and no NUL character, which PostgreSQL text cannot hold.
+    func validateStreamID(_ streamID: StreamID) throws(EventStoreError) {
+        try streamID.validate()
+        guard !streamID.rawValue.utf8.contains(0) else {
+            throw EventStoreError(
+                .invalidStreamID, streamID: streamID, message: "a stream id must not contain a NUL character")
+        }
+    }
+
+    /// Text that must not be empty nor hold a NUL character.
+    static func validateText(_ text: String, what: String, streamID: StreamID? = nil) throws(EventStoreError) {
+        guard !text.isEmpty else {
+            throw EventStoreError(.invalidArgument, streamID: streamID, message: "\(what) is empty")
+        }
+        guard !text.utf8.contains(0) else {
+            throw EventStoreError(
+                .invalidArgument, streamID: streamID, message: "\(what) must not contain a NUL character")
+        }
+    }
+
+    static func validate(limit: Int) throws(EventStoreError) {
+        guard limit >= 0 else {
+            throw EventStoreError(.invalidArgument, message: "a read limit must not be negative; it is \(limit)")
+        }
+    }
+}

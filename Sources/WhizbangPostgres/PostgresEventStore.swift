@@ -1,0 +1,227 @@
+import Logging
+import PostgresNIO
+public import Whizbang
+
+/// An ``EventStore`` in a PostgreSQL database, shared by any number of processes and machines.
+///
+/// Appends from many tasks are folded into one transaction (group commit): one call of a server-side function per
+/// batch, which checks each append's expected version in a subtransaction of its own, so that one conflict fails only
+/// its own append, and numbers the events. Every statement is prepared once per connection. Connections come from a
+/// postgres-nio `PostgresClient` pool, which ``run()`` runs: the store is a ServiceLifecycle `Service`, and calls
+/// made before it runs wait until it has migrated the schema.
+///
+/// ## Global order without gaps
+///
+/// PostgreSQL commits concurrent transactions in any order, so positions from a sequence could become visible out of
+/// order: a reader would see 11 before 10 commits and never go back for it. This store rules that out. The append
+/// function takes a transaction-level advisory lock of the store's schema (`pg_advisory_xact_lock`) before it reads
+/// the head and numbers the new events, and PostgreSQL releases that lock only after the transaction's commit is
+/// visible to new snapshots. So appends to one store, from any process, are numbered and committed one after another,
+/// and a reader that sees position n + 1 also sees n. Group commit makes the lock cheap: one transaction holds it for
+/// a whole batch of appends, and the lock is held only for the function's run and the commit's flush.
+///
+/// ## Waking subscribers
+///
+/// ``waitForEvents(after:)`` returns as soon as this store commits an append after the position, and, through
+/// `LISTEN`/`NOTIFY` on the channel `whizbang_<schema>`, as soon as another process's append commits. Notifications
+/// only wake; ``readAll(after:limit:)`` fetches.
+///
+/// ## Lifecycle
+///
+/// ```swift
+/// let store = try PostgresEventStore(configuration: .init(url: "postgres://app@db.example.com/ledger"))
+/// try await withThrowingDiscardingTaskGroup { group in
+///     group.addTask { try await store.run() }
+///     _ = try await store.append(events, to: "account-42", expectedVersion: .noStream)
+///     store.close()
+/// }
+/// ```
+///
+/// ``close()`` (or graceful shutdown or cancellation of ``run()``) fails every pending and later call with
+/// ``EventStoreError/Code/closed``.
+public final class PostgresEventStore: EventStore {
+    /// The configuration the store was created with.
+    public let configuration: Configuration
+
+    let client: PostgresClient
+    let writer: PostgresWriter
+    let signal: AppendSignal
+    let lifecycle = PostgresStoreLifecycle()
+
+    /// Creates a store for the database and schema of `configuration`; nothing connects until ``run()``.
+    ///
+    /// - Throws: ``EventStoreError/Code/invalidArgument`` for a configuration value out of range (the message never
+    ///   contains the password).
+    public init(configuration: Configuration = Configuration()) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.client = PostgresClient(
+            configuration: configuration.clientConfiguration,
+            backgroundLogger: configuration.logger
+        )
+        let signal = AppendSignal()
+        self.signal = signal
+        self.writer = PostgresWriter(client: client, signal: signal, configuration: configuration)
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Fails every pending and later call with ``EventStoreError/Code/closed`` and makes ``run()`` return, which
+    /// closes the connections. Calling it again does nothing.
+    ///
+    /// An append whose batch was already sent to the server fails with `closed` too, although it may commit; a
+    /// retry with the same events and expected version tells, since appends are idempotent by event id.
+    public func close() {
+        finish(with: EventStoreError(.closed, message: "the event store was closed"))
+    }
+
+    /// Ends the store with `error`: the calls waiting for it to start or to commit, and every later call, fail so.
+    func finish(with error: EventStoreError) {
+        guard lifecycle.finish(with: error) else { return }
+        writer.finish(with: error)
+        signal.close()
+        configuration.logger.debug("closed PostgreSQL event store", metadata: ["schema": "\(configuration.schema)"])
+    }
+
+    // MARK: Writes
+
+    /// Appends events to a stream in the next group commit; see ``EventStore/append(_:to:expectedVersion:)``.
+    ///
+    /// Returns after the transaction holding the append has committed. Once queued, an append is not cancelled by
+    /// the caller's cancellation: it commits or fails as a whole.
+    ///
+    /// - Throws: ``EventStoreError`` — `wrongExpectedVersion`, `duplicateEventID`, `invalidStreamID`,
+    ///   `invalidArgument` (an empty event type, text holding a NUL character, or two events with one id),
+    ///   `payloadTooLarge`, `closed`, `incompatibleSchema` (the store failed to start), `storageFull`, `readOnly` or
+    ///   `storageFailure`.
+    public func append(
+        _ events: [EventData],
+        to streamID: StreamID,
+        expectedVersion: ExpectedVersion
+    ) async throws -> AppendResult {
+        let bytes = try validate(events, streamID: streamID)
+        try await lifecycle.waitUntilReady()
+        return try await withUnsafeThrowingContinuation { continuation in
+            writer.submit(
+                PostgresWriter.Request(
+                    events: events, streamID: streamID, expectedVersion: expectedVersion, bytes: bytes,
+                    continuation: continuation))
+        }
+    }
+
+    /// Saves a consumer's position, replacing the one it saved before.
+    ///
+    /// - Throws: ``EventStoreError`` — `invalidArgument` for an empty consumer name or one holding a NUL character,
+    ///   `closed`, or a storage failure.
+    public func saveCheckpoint(_ position: UInt64, for consumer: String) async throws {
+        try Self.validateText(consumer, what: "a consumer name")
+        _ = try await perform(PostgresStatements.SaveCheckpoint(consumer: consumer, position: Int64(bitPattern: position)))
+    }
+
+    /// Stores a snapshot. A stream keeps only its latest snapshot: one with a lower stream version than the stored
+    /// one is ignored.
+    ///
+    /// - Throws: ``EventStoreError`` — `invalidStreamID`, `invalidArgument` (an empty state type, or text holding a
+    ///   NUL character), `payloadTooLarge`, `closed`, or a storage failure.
+    public func saveSnapshot(_ snapshot: Snapshot) async throws {
+        try validateStreamID(snapshot.streamID)
+        try Self.validateText(snapshot.stateType, what: "a state type", streamID: snapshot.streamID)
+        guard snapshot.data.count <= configuration.maximumPayloadBytes else {
+            throw EventStoreError(
+                .payloadTooLarge, streamID: snapshot.streamID,
+                message: "a snapshot of \(snapshot.data.count) bytes is over the limit of "
+                    + "\(configuration.maximumPayloadBytes)")
+        }
+        _ = try await perform(PostgresStatements.SaveSnapshot(snapshot: snapshot))
+    }
+
+    // MARK: Reads
+
+    /// Reads up to `limit` events of one stream; see ``EventStore/readStream(_:from:direction:limit:)``.
+    ///
+    /// - Throws: ``EventStoreError`` — `invalidStreamID`, `invalidArgument` for a negative limit, `closed`, or a
+    ///   storage failure.
+    public func readStream(
+        _ streamID: StreamID,
+        from version: UInt64,
+        direction: ReadDirection,
+        limit: Int
+    ) async throws -> [RecordedEvent] {
+        try validateStreamID(streamID)
+        try Self.validate(limit: limit)
+        guard limit > 0 else { return [] }
+        let version = Int64(clamping: version)
+        let limit = Int64(limit)
+        switch direction {
+        case .forwards:
+            return try await perform(PostgresStatements.ReadStreamForwards(streamID: streamID, version: version, limit: limit))
+        case .backwards:
+            return try await perform(
+                PostgresStatements.ReadStreamBackwards(streamID: streamID, version: version, limit: limit))
+        }
+    }
+
+    /// Reads up to `limit` events of the global log after `position`; see ``EventStore/readAll(after:limit:)``.
+    ///
+    /// - Throws: ``EventStoreError`` — `invalidArgument` for a negative limit, `closed`, or a storage failure.
+    public func readAll(after position: UInt64, limit: Int) async throws -> [RecordedEvent] {
+        try Self.validate(limit: limit)
+        guard limit > 0 else { return [] }
+        return try await perform(PostgresStatements.ReadAll(after: Int64(clamping: position), limit: Int64(limit)))
+    }
+
+    /// The position of the last event in the global log, or 0 if the store is empty.
+    public func headPosition() async throws -> UInt64 {
+        UInt64(try await perform(PostgresStatements.Head()).first ?? 0)
+    }
+
+    /// The version of a stream: the number of events in it, 0 if it has none.
+    ///
+    /// - Throws: ``EventStoreError`` — `invalidStreamID`, `closed`, or a storage failure.
+    public func streamVersion(of streamID: StreamID) async throws -> UInt64 {
+        try validateStreamID(streamID)
+        return UInt64(try await perform(PostgresStatements.StreamVersion(streamID: streamID)).first ?? 0)
+    }
+
+    /// Returns once the global log has an event after `position`; see ``EventStore/waitForEvents(after:)``.
+    ///
+    /// Appends through this store wake waiters as they commit; appends by other processes wake them through
+    /// PostgreSQL notifications.
+    public func waitForEvents(after position: UInt64) async throws {
+        if signal.head > position { return }
+        try await lifecycle.waitUntilReady()
+        try await signal.wait(after: position)
+    }
+
+    /// The position a consumer saved with ``saveCheckpoint(_:for:)``, or `nil` if it never saved one.
+    public func checkpoint(for consumer: String) async throws -> UInt64? {
+        try Self.validateText(consumer, what: "a consumer name")
+        return try await perform(PostgresStatements.LoadCheckpoint(consumer: consumer)).first.map {
+            UInt64(bitPattern: $0)
+        }
+    }
+
+    /// The latest snapshot of a stream, or `nil` if there is none.
+    public func latestSnapshot(for streamID: StreamID) async throws -> Snapshot? {
+        try validateStreamID(streamID)
+        return try await perform(PostgresStatements.LoadSnapshot(streamID: streamID)).first
+    }
+
+    /// Runs a statement on a pooled connection once the store is ready, and collects its rows.
+    func perform<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row] {
+        try await lifecycle.waitUntilReady()
+        do {
+            var rows: [Statement.Row] = []
+            for try await row in try await client.execute(statement, logger: configuration.logger) {
+                rows.append(row)
+            }
+            return rows
+        } catch {
+            // A cancelled caller gets the cancellation, not the pool's words for it.
+            if Task.isCancelled && !lifecycle.isClosed { throw CancellationError() }
+            throw EventStoreError.from(error, closed: lifecycle.isClosed)
+        }
+    }
+}

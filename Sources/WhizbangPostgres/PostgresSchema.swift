@@ -1,0 +1,235 @@
+/// The tables and the append function of a store, and their forward migrations.
+///
+/// Everything lives in one PostgreSQL schema (``PostgresEventStore/Configuration/schema``, default `whizbang`):
+/// - `schema_version(version, applied_at)`: one row per migration applied.
+/// - `streams(stream_key bigint, stream_id text UNIQUE, version bigint)`: each stream's compact key and its version.
+/// - `events(position bigint PRIMARY KEY, stream_key, version, event_id uuid UNIQUE, event_type text, data bytea,
+///   metadata bytea, recorded_at timestamptz)`: the global log, unique on `(stream_key, version)`.
+/// - `checkpoints(consumer text PRIMARY KEY, position bigint)`.
+/// - `snapshots(stream_id text PRIMARY KEY, version bigint, state_type text, data bytea, saved_at timestamptz)`.
+/// - the function `append_batch(...)`, which decides and writes a whole group commit in one round trip.
+///
+/// `psql` shows the log with
+/// `SELECT e.position, s.stream_id, e.version, e.event_type, convert_from(e.data, 'UTF8') FROM whizbang.events e
+/// JOIN whizbang.streams s USING (stream_key) ORDER BY e.position;`.
+enum PostgresSchema {
+    /// The first key of every advisory lock a store takes: "Whiz" in ASCII.
+    static let lockClass: Int32 = 0x5768_697A
+
+    /// The migrations, in order; migration `n` (1-based) brings the schema to version `n`. Each is a list of single
+    /// statements in which `{schema}` stands for the quoted schema name, `{name}` for the name itself and
+    /// `{channel}` for the notification channel. Append new ones; never change a published one.
+    static let migrations: [[String]] = [
+        [
+            """
+            CREATE TABLE {schema}.streams (
+                stream_key bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                stream_id text NOT NULL UNIQUE,
+                version bigint NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE {schema}.events (
+                position bigint PRIMARY KEY,
+                stream_key bigint NOT NULL REFERENCES {schema}.streams (stream_key),
+                version bigint NOT NULL,
+                event_id uuid NOT NULL,
+                event_type text NOT NULL,
+                data bytea NOT NULL,
+                metadata bytea NOT NULL,
+                recorded_at timestamptz NOT NULL,
+                CONSTRAINT events_by_stream UNIQUE (stream_key, version),
+                CONSTRAINT events_by_id UNIQUE (event_id)
+            )
+            """,
+            """
+            CREATE TABLE {schema}.checkpoints (
+                consumer text PRIMARY KEY,
+                position bigint NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE {schema}.snapshots (
+                stream_id text PRIMARY KEY,
+                version bigint NOT NULL,
+                state_type text NOT NULL,
+                data bytea NOT NULL,
+                saved_at timestamptz NOT NULL
+            )
+            """,
+            appendFunction,
+        ]
+    ]
+
+    /// The schema version this code writes.
+    static var currentVersion: Int32 { Int32(migrations.count) }
+
+    /// Decides and writes every append of one group commit, in order, and returns one row per append.
+    ///
+    /// Status 0 is success (`stream_version` is the stream's new version and `first_position` the first event's
+    /// position, or where the next event would go for an empty append or a retry of nothing new — see below), 1 a
+    /// wrong expected version (`stream_version` is the actual version), 2 an event id stored at another place.
+    /// Each append runs in a block with an exception handler, which PostgreSQL runs as a subtransaction: the
+    /// savepoint of the group commit, so that one failing append is undone alone.
+    ///
+    /// Expected versions arrive as one bigint each: -1 any, -2 no stream, -3 stream exists, n >= 0 exactly n.
+    ///
+    /// Global order without gaps: the function first takes a transaction-level advisory lock of the store, which
+    /// PostgreSQL releases only after the transaction's commit is visible to every new snapshot. It then reads the
+    /// head and numbers the new events from it. So transactions that append to one store commit one after another,
+    /// in position order, and a reader that sees position n + 1 also sees n: a later commit never fills a gap.
+    /// A failed append does not advance the head, so the next append of the batch takes its positions.
+    static let appendFunction = """
+        CREATE FUNCTION {schema}.append_batch(
+            p_stream_ids text[], p_expected bigint[], p_counts integer[],
+            p_event_ids uuid[], p_event_types text[], p_data bytea[], p_metadata bytea[])
+        RETURNS TABLE (status integer, stream_version bigint, first_position bigint)
+        LANGUAGE plpgsql
+        AS $function$
+        DECLARE
+            v_start bigint;
+            v_head bigint;
+            v_offset integer := 0;
+            v_count integer;
+            v_expected bigint;
+            v_key bigint;
+            v_current bigint;
+            v_stored_key bigint;
+            v_stored_version bigint;
+            v_from bigint;
+            v_matched integer;
+            v_first bigint;
+            v_ok boolean;
+            v_inserted boolean;
+            v_action text;
+            v_constraint text;
+            v_row record;
+            v_now timestamptz := now();
+        BEGIN
+            -- Held until the transaction commits: appends to this store are numbered and committed one at a time.
+            PERFORM pg_advisory_xact_lock(\(lockClass), hashtext('{name}'));
+            SELECT coalesce(max(e.position), 0) INTO v_head FROM {schema}.events e;
+            v_start := v_head;
+            FOR i IN 1 .. coalesce(array_length(p_stream_ids, 1), 0) LOOP
+                v_count := p_counts[i];
+                v_expected := p_expected[i];
+                v_inserted := false;
+                v_current := 0;
+                status := 0;
+                stream_version := 0;
+                first_position := 0;
+                BEGIN
+                    SELECT s.stream_key, s.version INTO v_key, v_current
+                    FROM {schema}.streams s WHERE s.stream_id = p_stream_ids[i];
+                    IF NOT FOUND THEN
+                        v_key := NULL;
+                        v_current := 0;
+                    END IF;
+                    IF v_expected = -1 OR v_expected = -3 THEN
+                        IF v_expected = -3 AND v_current = 0 THEN
+                            v_action := 'conflict';
+                        ELSIF v_count = 0 THEN
+                            v_action := 'empty';
+                        ELSE
+                            v_stored_key := NULL;
+                            IF v_key IS NOT NULL THEN
+                                SELECT e.stream_key, e.version INTO v_stored_key, v_stored_version
+                                FROM {schema}.events e WHERE e.event_id = p_event_ids[v_offset + 1];
+                            END IF;
+                            IF v_stored_key IS NULL THEN
+                                v_action := 'insert';
+                            ELSIF v_stored_key <> v_key THEN
+                                v_action := 'duplicate';
+                            ELSE
+                                v_action := 'match';
+                                v_from := v_stored_version;
+                            END IF;
+                        END IF;
+                    ELSE
+                        v_expected := greatest(v_expected, 0);
+                        IF v_current = v_expected THEN
+                            v_action := CASE WHEN v_count = 0 THEN 'empty' ELSE 'insert' END;
+                        ELSIF v_current > v_expected AND v_count > 0 AND v_key IS NOT NULL THEN
+                            v_action := 'match';
+                            v_from := v_expected + 1;
+                        ELSE
+                            v_action := 'conflict';
+                        END IF;
+                    END IF;
+
+                    IF v_action = 'match' THEN
+                        -- A retry: the events must be stored from v_from on, in order, contiguous in the log.
+                        v_matched := 0;
+                        v_first := 0;
+                        v_ok := true;
+                        FOR v_row IN
+                            SELECT e.version, e.position, e.event_id FROM {schema}.events e
+                            WHERE e.stream_key = v_key AND e.version >= v_from ORDER BY e.version LIMIT v_count
+                        LOOP
+                            IF v_row.version <> v_from + v_matched
+                                OR v_row.event_id <> p_event_ids[v_offset + v_matched + 1]
+                                OR (v_matched > 0 AND v_row.position <> v_first + v_matched)
+                            THEN
+                                v_ok := false;
+                                EXIT;
+                            END IF;
+                            IF v_matched = 0 THEN
+                                v_first := v_row.position;
+                            END IF;
+                            v_matched := v_matched + 1;
+                        END LOOP;
+                        IF v_ok AND v_matched = v_count THEN
+                            stream_version := v_from + v_count - 1;
+                            first_position := v_first;
+                        ELSE
+                            v_action := 'conflict';
+                        END IF;
+                    ELSIF v_action = 'empty' THEN
+                        stream_version := v_current;
+                        first_position := v_head + 1;
+                    ELSIF v_action = 'insert' THEN
+                        IF v_key IS NULL THEN
+                            INSERT INTO {schema}.streams (stream_id, version) VALUES (p_stream_ids[i], v_count)
+                            RETURNING stream_key INTO v_key;
+                        ELSE
+                            UPDATE {schema}.streams SET version = v_current + v_count WHERE stream_key = v_key;
+                        END IF;
+                        INSERT INTO {schema}.events
+                            (position, stream_key, version, event_id, event_type, data, metadata, recorded_at)
+                        SELECT v_head + n, v_key, v_current + n, p_event_ids[v_offset + n],
+                            p_event_types[v_offset + n], p_data[v_offset + n], p_metadata[v_offset + n], v_now
+                        FROM generate_series(1, v_count) AS n;
+                        stream_version := v_current + v_count;
+                        first_position := v_head + 1;
+                        -- Last in the block: an error above leaves it false, and the head where it was.
+                        v_inserted := true;
+                    END IF;
+                    IF v_action = 'conflict' THEN
+                        status := 1;
+                        stream_version := v_current;
+                    ELSIF v_action = 'duplicate' THEN
+                        status := 2;
+                        stream_version := v_current;
+                    END IF;
+                EXCEPTION WHEN unique_violation THEN
+                    GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+                    IF v_constraint <> 'events_by_id' THEN
+                        RAISE;
+                    END IF;
+                    status := 2;
+                    stream_version := v_current;
+                    first_position := 0;
+                END;
+                IF v_inserted THEN
+                    v_head := v_head + v_count;
+                END IF;
+                v_offset := v_offset + v_count;
+                RETURN NEXT;
+            END LOOP;
+            IF v_head > v_start THEN
+                PERFORM pg_notify('{channel}', v_head::text);
+            END IF;
+        END
+        $function$
+        """
+}

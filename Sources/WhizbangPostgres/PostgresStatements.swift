@@ -1,0 +1,260 @@
+import Foundation
+import PostgresNIO
+import Whizbang
+
+/// The SQL the store runs, each prepared once per connection by postgres-nio and then executed with new bindings.
+///
+/// Table names are unqualified: every connection of the store has `search_path` set to its schema.
+enum PostgresStatements {
+    /// Runs one group commit: see ``PostgresSchema/appendFunction``.
+    struct AppendBatch: PostgresPreparedStatement {
+        static let sql = """
+            SELECT status, stream_version, first_position
+            FROM append_batch($1::text[], $2::bigint[], $3::integer[], $4::uuid[], $5::text[], $6::bytea[], $7::bytea[])
+            """
+        typealias Row = (Int32, Int64, Int64)
+
+        var streamIDs: [String] = []
+        var expectedVersions: [Int64] = []
+        var counts: [Int32] = []
+        var eventIDs: [UUID] = []
+        var eventTypes: [String] = []
+        var data: [ByteBuffer] = []
+        var metadata: [ByteBuffer] = []
+
+        mutating func add(_ events: [EventData], to streamID: StreamID, expectedVersion: ExpectedVersion) {
+            streamIDs.append(streamID.rawValue)
+            expectedVersions.append(Self.encode(expectedVersion))
+            counts.append(Int32(events.count))
+            for event in events {
+                eventIDs.append(event.eventID.uuid)
+                eventTypes.append(event.eventType)
+                data.append(ByteBuffer(bytes: event.data))
+                metadata.append(ByteBuffer(bytes: event.metadata))
+            }
+        }
+
+        /// -1 any, -2 no stream, -3 stream exists, n >= 0 exactly n (clamped: no stream reaches `Int64.max`).
+        static func encode(_ expectedVersion: ExpectedVersion) -> Int64 {
+            switch expectedVersion {
+            case .any: -1
+            case .noStream: -2
+            case .streamExists: -3
+            case .exact(let version): Int64(clamping: version)
+            }
+        }
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 7)
+            bindings.append(streamIDs)
+            bindings.append(expectedVersions)
+            bindings.append(counts)
+            bindings.append(eventIDs)
+            bindings.append(eventTypes)
+            bindings.append(data)
+            bindings.append(metadata)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row {
+            try row.decode(Row.self)
+        }
+    }
+
+    /// The global log after a position.
+    struct ReadAll: PostgresPreparedStatement {
+        static let sql = """
+            SELECT e.position, s.stream_id, e.version, e.event_id, e.event_type, e.data, e.metadata, e.recorded_at
+            FROM events e JOIN streams s ON s.stream_key = e.stream_key
+            WHERE e.position > $1 ORDER BY e.position LIMIT $2
+            """
+        typealias Row = RecordedEvent
+
+        var after: Int64
+        var limit: Int64
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 2)
+            bindings.append(after)
+            bindings.append(limit)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> RecordedEvent {
+            let (position, streamID, version, eventID, eventType, data, metadata, recordedAt) = try row.decode(
+                (Int64, String, Int64, UUID, String, Data, Data, Date).self)
+            return RecordedEvent(
+                streamID: StreamID(streamID), streamVersion: UInt64(version), position: UInt64(position),
+                eventID: MessageID(eventID), eventType: eventType, data: data, metadata: metadata,
+                recordedAt: recordedAt)
+        }
+    }
+
+    /// One stream's events from a version on, forwards.
+    struct ReadStreamForwards: PostgresPreparedStatement {
+        static let sql = """
+            SELECT e.position, e.version, e.event_id, e.event_type, e.data, e.metadata, e.recorded_at
+            FROM events e JOIN streams s ON s.stream_key = e.stream_key
+            WHERE s.stream_id = $1 AND e.version >= $2 ORDER BY e.version LIMIT $3
+            """
+        typealias Row = RecordedEvent
+
+        var streamID: StreamID
+        var version: Int64
+        var limit: Int64
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 3)
+            bindings.append(streamID.rawValue)
+            bindings.append(version)
+            bindings.append(limit)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> RecordedEvent {
+            try decodeStreamEvent(row, streamID: streamID)
+        }
+    }
+
+    /// One stream's events from a version down, backwards.
+    struct ReadStreamBackwards: PostgresPreparedStatement {
+        static let sql = """
+            SELECT e.position, e.version, e.event_id, e.event_type, e.data, e.metadata, e.recorded_at
+            FROM events e JOIN streams s ON s.stream_key = e.stream_key
+            WHERE s.stream_id = $1 AND e.version <= $2 ORDER BY e.version DESC LIMIT $3
+            """
+        typealias Row = RecordedEvent
+
+        var streamID: StreamID
+        var version: Int64
+        var limit: Int64
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 3)
+            bindings.append(streamID.rawValue)
+            bindings.append(version)
+            bindings.append(limit)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> RecordedEvent {
+            try decodeStreamEvent(row, streamID: streamID)
+        }
+    }
+
+    /// The last position of the log, 0 when it is empty.
+    struct Head: PostgresPreparedStatement {
+        static let sql = "SELECT coalesce(max(position), 0)::bigint FROM events"
+        typealias Row = Int64
+
+        func makeBindings() throws -> PostgresBindings { PostgresBindings() }
+        func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
+    }
+
+    /// A stream's version; no row for a stream without events.
+    struct StreamVersion: PostgresPreparedStatement {
+        static let sql = "SELECT version FROM streams WHERE stream_id = $1"
+        typealias Row = Int64
+
+        var streamID: StreamID
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 1)
+            bindings.append(streamID.rawValue)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
+    }
+
+    /// A consumer's checkpoint; no row when it never saved one.
+    struct LoadCheckpoint: PostgresPreparedStatement {
+        static let sql = "SELECT position FROM checkpoints WHERE consumer = $1"
+        typealias Row = Int64
+
+        var consumer: String
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 1)
+            bindings.append(consumer)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
+    }
+
+    /// Saves a consumer's checkpoint, replacing the one before. Positions are stored as their 64-bit pattern.
+    struct SaveCheckpoint: PostgresPreparedStatement {
+        static let sql = """
+            INSERT INTO checkpoints (consumer, position) VALUES ($1, $2)
+            ON CONFLICT (consumer) DO UPDATE SET position = excluded.position
+            """
+        typealias Row = Void
+
+        var consumer: String
+        var position: Int64
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 2)
+            bindings.append(consumer)
+            bindings.append(position)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws {}
+    }
+
+    /// A stream's latest snapshot; no row when there is none.
+    struct LoadSnapshot: PostgresPreparedStatement {
+        static let sql = "SELECT version, state_type, data FROM snapshots WHERE stream_id = $1"
+        typealias Row = Snapshot
+
+        var streamID: StreamID
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 1)
+            bindings.append(streamID.rawValue)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Snapshot {
+            let (version, stateType, data) = try row.decode((Int64, String, Data).self)
+            return Snapshot(
+                streamID: streamID, streamVersion: UInt64(max(0, version)), stateType: stateType, data: data)
+        }
+    }
+
+    /// Saves a snapshot unless the stored one has a higher stream version.
+    struct SaveSnapshot: PostgresPreparedStatement {
+        static let sql = """
+            INSERT INTO snapshots (stream_id, version, state_type, data, saved_at) VALUES ($1, $2, $3, $4, now())
+            ON CONFLICT (stream_id) DO UPDATE
+            SET version = excluded.version, state_type = excluded.state_type, data = excluded.data,
+                saved_at = excluded.saved_at
+            WHERE snapshots.version <= excluded.version
+            """
+        typealias Row = Void
+
+        var snapshot: Snapshot
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 4)
+            bindings.append(snapshot.streamID.rawValue)
+            bindings.append(Int64(clamping: snapshot.streamVersion))
+            bindings.append(snapshot.stateType)
+            try bindings.append(snapshot.data)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws {}
+    }
+}
+
+/// A row of `ReadStreamForwards` or `ReadStreamBackwards`, whose stream is the one asked for.
+private func decodeStreamEvent(_ row: PostgresRow, streamID: StreamID) throws -> RecordedEvent {
+    let (position, version, eventID, eventType, data, metadata, recordedAt) = try row.decode(
+        (Int64, Int64, UUID, String, Data, Data, Date).self)
+    return RecordedEvent(
+        streamID: streamID, streamVersion: UInt64(version), position: UInt64(position), eventID: MessageID(eventID),
+        eventType: eventType, data: data, metadata: metadata, recordedAt: recordedAt)
+}

@@ -1,0 +1,121 @@
+import Synchronization
+import Whizbang
+
+/// Whether a store is starting, ready, failed or closed, and the tasks waiting for it to be ready or closed.
+///
+/// A plain state machine in a `Mutex`; continuations are resumed outside the lock.
+final class PostgresStoreLifecycle: Sendable {
+    private enum Phase {
+        /// `run()` has not finished migrating yet; calls wait here.
+        case starting
+        case ready
+        /// Failed to start, or closed: every call fails with this error.
+        case finished(EventStoreError)
+    }
+
+    private struct State {
+        var phase: Phase = .starting
+        var hasRun = false
+        var nextID: UInt64 = 0
+        var readyWaiters: [(id: UInt64, continuation: UnsafeContinuation<Void, any Error>)] = []
+        var closeWaiters: [UnsafeContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
+
+    /// Marks that `run()` has started; returns `false` when it had already.
+    func beginRunning() -> Bool {
+        state.withLock { state in
+            defer { state.hasRun = true }
+            return !state.hasRun
+        }
+    }
+
+    var isClosed: Bool {
+        state.withLock { state in
+            if case .finished = state.phase { return true }
+            return false
+        }
+    }
+
+    /// Returns once the store is ready; throws its error once it has failed or closed, or when the task is cancelled.
+    func waitUntilReady() async throws {
+        let id: UInt64? = try state.withLock { state throws(EventStoreError) -> UInt64? in
+            switch state.phase {
+            case .ready: return nil
+            case .finished(let error): throw error
+            case .starting:
+                state.nextID &+= 1
+                return state.nextID
+            }
+        }
+        guard let id else { return }
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+                enum Outcome { case ready, waiting, failed(EventStoreError), cancelled }
+                let outcome = state.withLock { state -> Outcome in
+                    switch state.phase {
+                    case .ready: return .ready
+                    case .finished(let error): return .failed(error)
+                    case .starting:
+                        if Task.isCancelled { return .cancelled }
+                        state.readyWaiters.append((id, continuation))
+                        return .waiting
+                    }
+                }
+                switch outcome {
+                case .ready: continuation.resume()
+                case .waiting: break
+                case .failed(let error): continuation.resume(throwing: error)
+                case .cancelled: continuation.resume(throwing: CancellationError())
+                }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state in
+                state.readyWaiters.firstIndex { $0.id == id }.map { state.readyWaiters.remove(at: $0) }
+            }
+            waiter?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Marks the store ready and wakes the calls waiting for it; does nothing once it has finished.
+    func markReady() {
+        let waiters = state.withLock { state -> [UnsafeContinuation<Void, any Error>] in
+            guard case .starting = state.phase else { return [] }
+            state.phase = .ready
+            defer { state.readyWaiters = [] }
+            return state.readyWaiters.map(\.continuation)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Finishes the store with `error`; returns `false` if it had finished already.
+    @discardableResult
+    func finish(with error: EventStoreError) -> Bool {
+        let (first, readyWaiters, closeWaiters) = state.withLock {
+            state -> (Bool, [UnsafeContinuation<Void, any Error>], [UnsafeContinuation<Void, Never>]) in
+            if case .finished = state.phase { return (false, [], []) }
+            state.phase = .finished(error)
+            defer {
+                state.readyWaiters = []
+                state.closeWaiters = []
+            }
+            return (true, state.readyWaiters.map(\.continuation), state.closeWaiters)
+        }
+        for waiter in readyWaiters { waiter.resume(throwing: error) }
+        for waiter in closeWaiters { waiter.resume() }
+        return first
+    }
+
+    /// Returns once the store has finished.
+    func waitUntilFinished() async {
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            let finished = state.withLock { state -> Bool in
+                if case .finished = state.phase { return true }
+                state.closeWaiters.append(continuation)
+                return false
+            }
+            if finished { continuation.resume() }
+        }
+    }
+}

@@ -1,0 +1,193 @@
+import Logging
+import PostgresNIO
+import Synchronization
+import Whizbang
+
+/// Group commit: folds the appends pending at a time into one call of the append function, one round trip and one
+/// transaction, then resumes their callers.
+///
+/// One batch is in flight at a time; appends that arrive meanwhile queue for the next one, so the busier the store,
+/// the larger the batches. Closing fails the queued appends and the one in flight with
+/// ``EventStoreError/Code/closed`` at once (an append already sent may still commit: as after a lost connection, a
+/// retry with the same event ids and expected version tells).
+final class PostgresWriter: Sendable {
+    struct Request {
+        var events: [EventData]
+        var streamID: StreamID
+        var expectedVersion: ExpectedVersion
+        var bytes: Int
+        var continuation: UnsafeContinuation<AppendResult, any Error>
+    }
+
+    private struct State {
+        var queue: [Request] = []
+        var inFlight: [Request]? = nil
+        var parked: UnsafeContinuation<Void, Never>? = nil
+        var finished: EventStoreError? = nil
+    }
+
+    private let state = Mutex(State())
+    private let client: PostgresClient
+    private let signal: AppendSignal
+    private let maximumBatchSize: Int
+    private let maximumBatchBytes: Int
+    private let logger: Logger
+
+    init(client: PostgresClient, signal: AppendSignal, configuration: PostgresEventStore.Configuration) {
+        self.client = client
+        self.signal = signal
+        self.maximumBatchSize = configuration.maximumBatchSize
+        self.maximumBatchBytes = configuration.maximumBatchBytes
+        self.logger = configuration.logger
+    }
+
+    /// Queues an append for the next group commit, or fails it at once when the writer has finished.
+    func submit(_ request: Request) {
+        enum Action { case none, wake(UnsafeContinuation<Void, Never>), fail(EventStoreError) }
+        let action = state.withLock { state -> Action in
+            if let error = state.finished { return .fail(error) }
+            state.queue.append(request)
+            guard let parked = state.parked else { return .none }
+            state.parked = nil
+            return .wake(parked)
+        }
+        switch action {
+        case .none: break
+        case .wake(let parked): parked.resume()
+        case .fail(let error): request.continuation.resume(throwing: error)
+        }
+    }
+
+    /// Fails every queued and in-flight append with `error`, and every later one; the writer's ``run()`` returns.
+    func finish(with error: EventStoreError) {
+        let (requests, parked) = state.withLock { state -> ([Request], UnsafeContinuation<Void, Never>?) in
+            guard state.finished == nil else { return ([], nil) }
+            state.finished = error
+            defer {
+                state.queue = []
+                state.inFlight = nil
+                state.parked = nil
+            }
+            return (state.queue + (state.inFlight ?? []), state.parked)
+        }
+        for request in requests { request.continuation.resume(throwing: error) }
+        parked?.resume()
+    }
+
+    /// Commits batches until the writer finishes or the task is cancelled.
+    func run() async {
+        while let batch = await nextBatch() {
+            await commit(batch)
+        }
+    }
+
+    /// The next batch, marked in flight: the oldest queued appends up to the batch limits. `nil` once finished.
+    private func nextBatch() async -> [Request]? {
+        while true {
+            enum Next { case batch([Request]), finished, park }
+            let next = state.withLock { state -> Next in
+                if state.finished != nil { return .finished }
+                guard !state.queue.isEmpty else { return .park }
+                var count = 0
+                var bytes = 0
+                for request in state.queue {
+                    if count == maximumBatchSize || (count > 0 && bytes + request.bytes > maximumBatchBytes) { break }
+                    count += 1
+                    bytes += request.bytes
+                }
+                let batch = Array(state.queue.prefix(count))
+                state.queue.removeFirst(count)
+                state.inFlight = batch
+                return .batch(batch)
+            }
+            switch next {
+            case .batch(let batch): return batch
+            case .finished: return nil
+            case .park:
+                if Task.isCancelled { return nil }
+                await withTaskCancellationHandler {
+                    await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+                        let wakeNow = state.withLock { state -> Bool in
+                            if state.finished != nil || !state.queue.isEmpty || Task.isCancelled { return true }
+                            state.parked = continuation
+                            return false
+                        }
+                        if wakeNow { continuation.resume() }
+                    }
+                } onCancel: {
+                    let parked = state.withLock { state in
+                        defer { state.parked = nil }
+                        return state.parked
+                    }
+                    parked?.resume()
+                }
+                if Task.isCancelled { return nil }
+            }
+        }
+    }
+
+    /// Runs one batch and resumes its callers, unless closing has failed them meanwhile.
+    private func commit(_ batch: [Request]) async {
+        var statement = PostgresStatements.AppendBatch()
+        for request in batch {
+            statement.add(request.events, to: request.streamID, expectedVersion: request.expectedVersion)
+        }
+        var outcomes: [Result<AppendResult, EventStoreError>] = []
+        outcomes.reserveCapacity(batch.count)
+        var head: UInt64 = 0
+        do {
+            var rows: [PostgresStatements.AppendBatch.Row] = []
+            rows.reserveCapacity(batch.count)
+            for try await row in try await client.execute(statement, logger: logger) { rows.append(row) }
+            guard rows.count == batch.count else {
+                throw EventStoreError(
+                    .storageFailure, message: "the append function returned \(rows.count) rows for \(batch.count) appends")
+            }
+            for (request, (status, version, first)) in zip(batch, rows) {
+                let outcome = Self.outcome(of: request, status: status, version: version, firstPosition: first)
+                if case .success(let result) = outcome, !result.positions.isEmpty {
+                    head = max(head, result.positions.upperBound - 1)
+                }
+                outcomes.append(outcome)
+            }
+        } catch {
+            let failure = EventStoreError.from(error, closed: state.withLock { $0.finished != nil })
+            logger.debug("group commit failed", metadata: ["appends": "\(batch.count)", "error": "\(failure)"])
+            outcomes = Array(repeating: .failure(failure), count: batch.count)
+        }
+        // Waiters learn of the new head before the appenders return, so an appender that then waits sees it.
+        if head > 0 { signal.advance(to: head) }
+        let stillOwned = state.withLock { state -> Bool in
+            defer { state.inFlight = nil }
+            return state.inFlight != nil
+        }
+        guard stillOwned else { return }
+        for (request, outcome) in zip(batch, outcomes) {
+            request.continuation.resume(with: outcome.mapError { $0 as any Error })
+        }
+    }
+
+    private static func outcome(of request: Request, status: Int32, version: Int64, firstPosition: Int64)
+        -> Result<AppendResult, EventStoreError>
+    {
+        let streamID = request.streamID
+        switch status {
+        case 0:
+            let first = UInt64(firstPosition)
+            return .success(
+                AppendResult(
+                    streamID: streamID, streamVersion: UInt64(version),
+                    positions: first..<(first + UInt64(request.events.count))))
+        case 1:
+            return .failure(
+                .wrongExpectedVersion(streamID, expected: request.expectedVersion, actual: UInt64(version)))
+        case 2:
+            return .failure(
+                EventStoreError(
+                    .duplicateEventID, streamID: streamID,
+                    message: "an event id of this append to '\(streamID)' is already stored at another place"))
+        default:
+            return .failure(EventStoreError(.storageFailure, message: "the append function returned status \(status)"))
+        }
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+import WhizbangPostgres
+
+/// The PostgreSQL server the tests use, named by the environment variable `WHIZBANG_POSTGRES_URL`
+/// (`scripts/postgres-server.sh start DIR` starts one and prints its URL).
+enum PostgresTestServer {
+    static let urlVariable = "WHIZBANG_POSTGRES_URL"
+
+    static var url: String? {
+        ProcessInfo.processInfo.environment[urlVariable].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// Whether tests that need the server run: when it is configured, and always under `CI=true`, where a missing
+    /// server must fail the run rather than skip it.
+    static var isEnabled: Bool {
+        url != nil || ProcessInfo.processInfo.environment["CI"] == "true"
+    }
+
+    /// The configuration of a store on the test server in a new, unique schema.
+    static func configuration() throws -> PostgresEventStore.Configuration {
+        guard let url else {
+            throw TestServerMissing()
+        }
+        var configuration = try PostgresEventStore.Configuration(url: url)
+        configuration.schema = "test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(20).lowercased()
+        configuration.maximumConnections = 4
+        return configuration
+    }
+
+    /// Runs `body` with a running store in a fresh schema, then closes the store and drops the schema.
+    static func withStore<Result: Sendable>(
+        configuration: PostgresEventStore.Configuration? = nil,
+        _ body: (PostgresEventStore) async throws -> Result
+    ) async throws -> Result {
+        let configuration = try configuration ?? Self.configuration()
+        let store = try PostgresEventStore(configuration: configuration)
+        defer { store.close() }
+        let result = try await withRunningStore(store, body)
+        try await dropSchema(configuration)
+        return result
+    }
+
+    /// Runs `store` while `body` uses it; closes it after `body` and waits for `run()` to return.
+    static func withRunningStore<Result: Sendable>(
+        _ store: PostgresEventStore,
+        _ body: (PostgresEventStore) async throws -> Result
+    ) async throws -> Result {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await store.run() }
+            do {
+                let result = try await body(store)
+                store.close()
+                try await group.waitForAll()
+                return result
+            } catch {
+                store.close()
+                try? await group.waitForAll()
+                throw error
+            }
+        }
+    }
+
+    /// Runs SQL on a connection of its own to the test server.
+    static func execute(_ sql: String, configuration: PostgresEventStore.Configuration) async throws {
+        let connection = try await PostgresConnection.connect(
+            configuration: PostgresConnection.Configuration(
+                host: configuration.host, port: configuration.port, username: configuration.username,
+                password: configuration.password, database: configuration.database, tls: .disable),
+            id: 1,
+            logger: Logger(label: "whizbang.postgres.tests")
+        )
+        do {
+            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Logger(label: "whizbang.postgres.tests"))
+            try await connection.close()
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    static func dropSchema(_ configuration: PostgresEventStore.Configuration) async throws {
+        try await execute("DROP SCHEMA IF EXISTS \"\(configuration.schema)\" CASCADE", configuration: configuration)
+    }
+}
+
+/// Thrown under `CI=true` when no server is configured.
+struct TestServerMissing: Error, CustomStringConvertible {
+    var description: String {
+        "\(PostgresTestServer.urlVariable) is not set: CI must provide a PostgreSQL server "
+            + "(scripts/postgres-server.sh start DIR prints its URL)"
+    }
+}
+
+/// `count` events with JSON data.
+func makeEvents(_ count: Int, type: String = "Deposited") -> [EventData] {
+    (0..<count).map { index in
+        EventData(eventType: type, data: Data(#"{"amount":\#(index)}"#.utf8), metadata: Data(#"{"hop":1}"#.utf8))
+    }
+}
+
+/// Expects `body` to throw an ``EventStoreError`` with `code`, and returns it.
+@discardableResult
+func expectError(
+    _ code: EventStoreError.Code,
+    sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: () async throws -> Void
+) async -> EventStoreError? {
+    do {
+        try await body()
+        Issue.record("expected \(code), nothing was thrown", sourceLocation: sourceLocation)
+    } catch let error as EventStoreError {
+        #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
+        return error
+    } catch {
+        Issue.record("expected \(code), got \(error)", sourceLocation: sourceLocation)
+    }
+    return nil
+}
