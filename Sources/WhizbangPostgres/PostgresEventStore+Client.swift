@@ -140,6 +140,10 @@ extension EventStoreError {
     static func from(_ error: any Error, closed: Bool = false) -> EventStoreError {
         if let error = error as? EventStoreError { return error }
         if closed { return EventStoreError(.closed, message: "the event store was closed") }
+        if let error = error as? PostgresTransactionError {
+            let cause: (any Error)? = error.closureError ?? error.beginError ?? error.commitError
+            if let cause { return from(cause, closed: closed) }
+        }
         if error is CancellationError {
             return EventStoreError(.storageFailure, message: "the PostgreSQL request was cancelled")
         }

@@ -32,7 +32,8 @@ extension PostgresEventStore.Configuration {
         }
         if let user = components.user, !user.isEmpty { username = user }
         if let password = components.password { self.password = password }
-        if let host = components.host, !host.isEmpty {
+        if var host = components.host, !host.isEmpty {
+            if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
             self.host = host.removingPercentEncoding ?? host
         }
         if let port = components.port {

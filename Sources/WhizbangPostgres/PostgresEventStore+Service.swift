@@ -12,13 +12,14 @@ extension PostgresEventStore: Service {
     /// that use it, so that they stop first (a service group shuts down in reverse order).
     ///
     /// - Throws: ``EventStoreError`` when the store cannot start — `incompatibleSchema` (a newer schema, or a schema
-    ///   holding other tables), `invalidArgument` when called a second time, or the server's refusal (connection,
+    ///   holding other tables), `invalidArgument` when called a second time, `closed` after ``close()``, or the server's refusal (connection,
     ///   authentication, permissions) as `storageFailure` or `readOnly`. Every waiting and later call then fails with
     ///   the same error.
     public func run() async throws {
         guard lifecycle.beginRunning() else {
             throw EventStoreError(.invalidArgument, message: "run() of a PostgresEventStore was called twice")
         }
+        guard !lifecycle.isClosed else { throw EventStoreError(.closed, message: "the event store was closed") }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await self.client.run() }
             do {

@@ -1,0 +1,159 @@
+import Foundation
+import Logging
+import Synchronization
+import Testing
+import WhizbangPostgres
+
+/// Starting, migrating, closing, and what the store writes to its logs.
+@Suite(
+    "PostgresEventStore lifecycle",
+    .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
+    .timeLimit(.minutes(2))
+)
+struct PostgresLifecycleTests {
+    @Test func reopeningKeepsTheEvents() async throws {
+        let configuration = try PostgresTestServer.configuration()
+        let store = try PostgresEventStore(configuration: configuration)
+        let first = try await PostgresTestServer.withRunningStore(store) { store in
+            try await store.append(makeEvents(3), to: "s", expectedVersion: .noStream)
+        }
+        let reopened = try PostgresEventStore(configuration: configuration)
+        try await PostgresTestServer.withRunningStore(reopened) { store in
+            #expect(try await store.headPosition() == 3)
+            #expect(try await store.streamVersion(of: "s") == 3)
+            let retried = try await store.append(
+                (try await store.readStream("s", from: 1, direction: .forwards, limit: 10)).map {
+                    EventData(eventID: $0.eventID, eventType: $0.eventType, data: $0.data, metadata: $0.metadata)
+                }, to: "s", expectedVersion: .noStream)
+            #expect(retried == first)
+        }
+        try await PostgresTestServer.dropSchema(configuration)
+    }
+
+    @Test func aNewerSchemaIsRefused() async throws {
+        let configuration = try PostgresTestServer.configuration()
+        for sql in [
+            "CREATE SCHEMA \(configuration.schema)",
+            "CREATE TABLE \(configuration.schema).schema_version (version integer PRIMARY KEY, applied_at timestamptz)",
+            "INSERT INTO \(configuration.schema).schema_version VALUES (1, now()), (99, now())",
+        ] {
+            try await PostgresTestServer.execute(sql, configuration: configuration)
+        }
+        let store = try PostgresEventStore(configuration: configuration)
+        defer { store.close() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // A call made before run() waits for it, then fails with run()'s error.
+            group.addTask {
+                let error = await expectError(.incompatibleSchema) {
+                    _ = try await store.append(makeEvents(1), to: "s", expectedVersion: .any)
+                }
+                #expect(error?.message.contains("schema version 99") == true)
+            }
+            group.addTask {
+                let error = await expectError(.incompatibleSchema) { try await store.run() }
+                #expect(error?.message.contains("understands up to 1") == true, "\(String(describing: error))")
+            }
+            try await group.waitForAll()
+        }
+        await expectError(.incompatibleSchema) { _ = try await store.headPosition() }
+        try await PostgresTestServer.dropSchema(configuration)
+    }
+
+    @Test func aSchemaOfOtherTablesIsRefused() async throws {
+        let configuration = try PostgresTestServer.configuration()
+        try await PostgresTestServer.execute("CREATE SCHEMA \(configuration.schema)", configuration: configuration)
+        try await PostgresTestServer.execute(
+            "CREATE TABLE \(configuration.schema).orders (id integer)", configuration: configuration)
+        let store = try PostgresEventStore(configuration: configuration)
+        defer { store.close() }
+        await expectError(.incompatibleSchema) { try await store.run() }
+        try await PostgresTestServer.dropSchema(configuration)
+    }
+
+    @Test func closingBeforeRunFailsWaitingCalls() async throws {
+        let store = try PostgresEventStore(configuration: try PostgresTestServer.configuration())
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            let (started, starter) = AsyncStream.makeStream(of: Void.self)
+            group.addTask {
+                starter.yield()
+                await expectError(.closed) { _ = try await store.append(makeEvents(1), to: "s", expectedVersion: .any) }
+            }
+            group.addTask {
+                starter.yield()
+                await expectError(.closed) { try await store.waitForEvents(after: 0) }
+            }
+            var iterator = started.makeAsyncIterator()
+            _ = await iterator.next()
+            _ = await iterator.next()
+            store.close()
+            try await group.waitForAll()
+        }
+        await expectError(.closed) { try await store.run() }
+    }
+
+    @Test func closingFailsAWaiterAndEndsRun() async throws {
+        try await PostgresTestServer.withStore { store in
+            _ = try await store.append(makeEvents(1), to: "s", expectedVersion: .noStream)
+            // The waiter may register before or after close; either way it fails with `closed`.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await expectError(.closed) { try await store.waitForEvents(after: 1) } }
+                store.close()
+                try await group.waitForAll()
+            }
+            await expectError(.closed) { _ = try await store.append(makeEvents(1), to: "s", expectedVersion: .any) }
+            await expectError(.closed) { _ = try await store.readAll(after: 0, limit: 10) }
+        }
+    }
+
+    @Test func aWrongPasswordFailsRunWithoutShowingIt() async throws {
+        var configuration = try PostgresTestServer.configuration()
+        configuration.password = "wrong-password-xyz"
+        let store = try PostgresEventStore(configuration: configuration)
+        defer { store.close() }
+        let error = await expectError(.storageFailure) { try await store.run() }
+        #expect(error?.message.contains("28P01") == true, "\(String(describing: error))")
+        #expect(error?.message.contains("wrong-password-xyz") == false)
+    }
+
+    @Test func logsNeverHoldThePassword() async throws {
+        let records = LogRecords()
+        var configuration = try PostgresTestServer.configuration()
+        let password = try #require(configuration.password, "the test server's URL has a password")
+        configuration.logger = Logger(label: "whizbang.postgres.test") { _ in records.handler() }
+        configuration.logger.logLevel = .trace
+        try await PostgresTestServer.withStore(configuration: configuration) { store in
+            _ = try await store.append(makeEvents(2), to: "s", expectedVersion: .noStream)
+            _ = try await store.readAll(after: 0, limit: 10)
+        }
+        let lines = records.lines
+        #expect(!lines.isEmpty, "the store logged nothing at trace level")
+        for line in lines where line.contains(password) {
+            Issue.record("a log line holds the password: \(line)")
+        }
+    }
+}
+
+/// Every log message and its metadata, as lines.
+final class LogRecords: Sendable {
+    private let storage = Mutex<[String]>([])
+
+    var lines: [String] { storage.withLock { $0 } }
+
+    func handler() -> some LogHandler { Handler(records: self) }
+
+    private struct Handler: LogHandler {
+        let records: LogRecords
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            let all = metadata.merging(event.metadata ?? [:]) { $1 }
+            records.storage.withLock { $0.append("\(event.level) \(event.message) \(all) \(event.source)") }
+        }
+    }
+}
