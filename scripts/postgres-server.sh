@@ -30,14 +30,12 @@ if [ -z "$bindir" ]; then
   bindir=$(dirname "$(command -v pg_ctl)")
 fi
 
-# Runs a command as the cluster's owner.
+# Runs a command as the cluster's owner, in the cluster's directory (the owner may not read the caller's).
 as_owner() {
   if [ "$(id -u)" -ne 0 ]; then
-    "$@"
+    (cd "$dir" && "$@")
   else
-    local owner=postgres
-    getent passwd postgres >/dev/null || owner=nobody
-    runuser -u "$owner" -- "$@"
+    (cd "$dir" && runuser -u "$(owner_name)" -- "$@")
   fi
 }
 
