@@ -66,6 +66,7 @@ let package = Package(
             dependencies: [
                 "Whizbang",
                 "WhizbangStore",
+                "WhizbangPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]

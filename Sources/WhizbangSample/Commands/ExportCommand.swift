@@ -3,7 +3,7 @@ import Foundation
 import WhizbangStore
 
 /// Writes the whole log as JSON Lines, one recorded event per line in global order.
-struct ExportCommand: AsyncParsableCommand {
+struct ExportCommand: AsyncParsableCommand, StoreCommand {
     static let configuration = CommandConfiguration(
         commandName: "export", abstract: "Write the log as JSON Lines of recorded events with their metadata.")
 
@@ -11,8 +11,10 @@ struct ExportCommand: AsyncParsableCommand {
     @Option(help: "The JSON Lines file to write.") var output: String
 
     func run() async throws {
-        let store = try await LedgerStore.openExisting(path: database.database)
-        defer { store.close() }
+        try await SampleDatabase(database.database).with(.existing, self)
+    }
+
+    func run<Store: EventStore>(on store: Store, database _: OpenedDatabase) async throws {
         guard FileManager.default.createFile(atPath: output, contents: nil),
             let handle = FileHandle(forWritingAtPath: output)
         else { throw SampleError("cannot create \(output)") }

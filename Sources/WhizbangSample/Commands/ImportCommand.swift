@@ -14,10 +14,6 @@ struct ImportCommand: AsyncParsableCommand {
         guard let contents = FileManager.default.contents(atPath: input) else {
             throw SampleError("cannot read \(input)")
         }
-        let path = database.database
-        if FileManager.default.fileExists(atPath: path) {
-            throw SampleError("\(path) already exists; import writes a new database")
-        }
         let decoder = JSONDecoder()
         var events: [ExportedEvent] = []
         for (index, line) in contents.split(separator: UInt8(ascii: "\n")).enumerated() where !line.isEmpty {
@@ -27,8 +23,15 @@ struct ImportCommand: AsyncParsableCommand {
                 throw SampleError("\(input) line \(index + 1) is not an exported event")
             }
         }
-        let store = try await LedgerStore.create(path: path, fresh: false, durability: .normal)
-        defer { store.close() }
+        try await SampleDatabase(database.database).with(.new, Importer(events: events))
+    }
+}
+
+/// Appends exported events in order, checking that each lands at its exported position.
+private struct Importer: StoreCommand {
+    let events: [ExportedEvent]
+
+    func run<Store: EventStore>(on store: Store, database opened: OpenedDatabase) async throws {
         var start = 0
         while start < events.count {
             // Consecutive events of one stream go in one append.
@@ -54,6 +57,6 @@ struct ImportCommand: AsyncParsableCommand {
             }
             start = end
         }
-        print("imported \(Formatting.grouped(events.count)) events into \(path)")
+        print("imported \(Formatting.grouped(events.count)) events into \(opened.name)")
     }
 }

@@ -4,7 +4,7 @@ import WhizbangStore
 
 /// Shows what a store holds: head position, streams and their sizes, event types, the saved projection, or one
 /// stream's events.
-struct InspectCommand: AsyncParsableCommand {
+struct InspectCommand: AsyncParsableCommand, StoreCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect", abstract: "Show the store's head, streams and sizes, or one stream's events.")
 
@@ -12,9 +12,10 @@ struct InspectCommand: AsyncParsableCommand {
     @Option(help: "Show this stream's events.") var stream: String?
 
     func run() async throws {
-        let path = database.database
-        let store = try await LedgerStore.openExisting(path: path)
-        defer { store.close() }
+        try await SampleDatabase(database.database).with(.existing, self)
+    }
+
+    func run<Store: EventStore>(on store: Store, database opened: OpenedDatabase) async throws {
         let g = Formatting.grouped as (Int) -> String
         if let stream {
             let streamID = StreamID(stream)
@@ -49,8 +50,10 @@ struct InspectCommand: AsyncParsableCommand {
             count += events.count
             if events.count < 8192 { break }
         }
-        print("database     \(path) (\(Formatting.mebibytes(LedgerStore.databaseBytes(path: path))))")
-        print("head         position \(try await store.headPosition())")
+        let head = try await store.headPosition()
+        let saved = try await ProjectionRecord.load(from: store)
+        print("database     \(opened.name) (\(Formatting.mebibytes(await opened.closeAndMeasure())))")
+        print("head         position \(head)")
         print("events       \(g(count))")
         print("streams      \(g(sizes.count))")
         if !sizes.isEmpty {
@@ -64,7 +67,7 @@ struct InspectCommand: AsyncParsableCommand {
         for (type, number) in types.sorted(by: { $0.key < $1.key }) {
             print("type         \(Formatting.padded(type, 22)) \(g(number))")
         }
-        if let saved = try await ProjectionRecord.load(from: store) {
+        if let saved {
             print(
                 "projection   saved at position \(saved.position): \(g(saved.events)) events, total "
                     + "\(g(saved.total)) in \(g(saved.accounts)) accounts")

@@ -3,7 +3,7 @@ import Foundation
 import WhizbangStore
 
 /// Rebuilds the ledger projection from the whole log and reports how fast, with the replay's checks.
-struct ReplayCommand: AsyncParsableCommand {
+struct ReplayCommand: AsyncParsableCommand, StoreCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay", abstract: "Rebuild the balances from the log, decoding every event; report events/s.")
 
@@ -11,8 +11,10 @@ struct ReplayCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object on the last line.") var json = false
 
     func run() async throws {
-        let store = try await LedgerStore.openExisting(path: database.database)
-        defer { store.close() }
+        try await SampleDatabase(database.database).with(.existing, self)
+    }
+
+    func run<Store: EventStore>(on store: Store, database _: OpenedDatabase) async throws {
         let result = try await LedgerReplay().run(store)
         let projection = result.projection
         let g = Formatting.grouped as (Int) -> String

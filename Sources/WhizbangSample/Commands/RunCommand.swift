@@ -3,7 +3,7 @@ import Foundation
 import WhizbangStore
 
 /// Runs the ledger workload against a fresh (or kept) database, then replays and verifies the log.
-struct RunCommand: AsyncParsableCommand {
+struct RunCommand: AsyncParsableCommand, StoreCommand {
     static let configuration = CommandConfiguration(
         commandName: "run", abstract: "Run the bank-ledger workload, then replay and verify the log (the default).")
 
@@ -13,7 +13,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Initial deposit D of each account.") var initialDeposit = 1_000
     @Option(help: "Seed S of the MT19937 generator (CPython-compatible).") var seed: UInt64 = 42
     @Option(help: "Commands in flight.") var concurrency = 256
-    @Option(help: "full: fsync every group commit; normal: WAL write only.") var durability = DurabilityOption.full
+    @Option(help: "SQLite only. full: fsync every group commit; normal: WAL write only.")
+    var durability = DurabilityOption.full
     @Flag(help: "Keep the database (append to it) instead of starting fresh.") var keep = false
     @Flag(help: "Also move money between accounts through the transfer saga.") var transfers = false
     @Option(help: "Append '<message id> <stream>' for each command once its events are durable.")
@@ -30,11 +31,13 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try await SampleDatabase(database.database).with(
+            .create(fresh: !keep, durability: durability.storeDurability), self)
+    }
+
+    func run<Store: EventStore>(on store: Store, database opened: OpenedDatabase) async throws {
         let workload = LedgerWorkload(
             accounts: accounts, commands: commands, initialDeposit: initialDeposit, seed: seed, transfers: transfers)
-        let path = database.database
-        let store = try await LedgerStore.create(path: path, fresh: !keep, durability: durability.storeDurability)
-        defer { store.close() }
         var progress = ProgressLine(isEnabled: !quiet)
 
         // A kept database: start from the balances its log holds.
@@ -45,7 +48,7 @@ struct RunCommand: AsyncParsableCommand {
         let ackLog = try ackLog.map { try AckLog(path: $0) }
 
         let dispatcher = Dispatcher(store: store)
-        var cache = Repository<Account, SQLiteEventStore>.Configuration()
+        var cache = Repository<Account, Store>.Configuration()
         cache.cacheCapacity = max(cache.cacheCapacity, accounts + accounts / 100 + 1)
         var run = WorkloadRun(
             workload: workload, concurrency: concurrency, accounts: dispatcher.aggregate(Account.self, configuration: cache),
@@ -63,7 +66,7 @@ struct RunCommand: AsyncParsableCommand {
         await dispatcher.shutdown()
         if let signal = stop.received {
             // Every command admitted before the signal has finished and is durable; stop without the report.
-            store.close()
+            opened.close()
             let done = run.statistics.accepted + run.statistics.rejectedCommands
             FileHandle.standardError.write(
                 Data("stopped by signal \(signal) after \(done) commands; every acknowledged command is durable\n".utf8))
@@ -83,12 +86,12 @@ struct RunCommand: AsyncParsableCommand {
         replay.summaryPosition = head
         let replayed = try await replay.run(store) { applied, _ in progress.update(done: applied) }
         progress.end()
-        store.close()
+        let databaseBytes = await opened.closeAndMeasure()
 
         let report = RunReport(
             workload: workload, concurrency: concurrency, durability: durability, statistics: run.statistics,
             baseline: baseline, replay: replayed, kept: kept, record: record,
-            databaseBytes: LedgerStore.databaseBytes(path: path), peakRSSBytes: PeakMemory.bytes, path: path)
+            databaseBytes: databaseBytes, peakRSSBytes: PeakMemory.bytes, path: opened.name)
         print(report.text)
         if json { print(report.json) }
         if !report.failures.isEmpty { throw ExitCode(1) }

@@ -1,9 +1,11 @@
 import ArgumentParser
 import WhizbangStore
 
-/// `--database PATH`, shared by every command.
+/// `--database PATH|URL`, shared by every command.
 struct DatabaseOption: ParsableArguments {
-    @Option(name: .long, help: "The SQLite database file.")
+    @Option(
+        name: .long,
+        help: "The SQLite database file, or a PostgreSQL database as postgres://user@host:port/db[?schema=NAME].")
     var database = "whizbang-sample.sqlite"
 }
 

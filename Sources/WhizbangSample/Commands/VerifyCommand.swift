@@ -4,7 +4,7 @@ import WhizbangStore
 
 /// Checks a ledger log: versions contiguous per stream, positions increasing, money conserved, no negative
 /// balance, the saved projection equal to a fresh replay and, given an ack log, every acknowledged command stored.
-struct VerifyCommand: AsyncParsableCommand {
+struct VerifyCommand: AsyncParsableCommand, StoreCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify", abstract: "Check the log's invariants; exit non-zero naming each violation.")
 
@@ -13,9 +13,11 @@ struct VerifyCommand: AsyncParsableCommand {
     var ackLog: String?
 
     func run() async throws {
+        try await SampleDatabase(database.database).with(.existing, self)
+    }
+
+    func run<Store: EventStore>(on store: Store, database _: OpenedDatabase) async throws {
         let acknowledged = try ackLog.map { try AckLog.read(path: $0) }
-        let store = try await LedgerStore.openExisting(path: database.database)
-        defer { store.close() }
         let saved = try await ProjectionRecord.load(from: store)
         var replay = LedgerReplay()
         replay.collectCommandIDs = acknowledged != nil

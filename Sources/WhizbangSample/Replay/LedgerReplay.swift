@@ -26,7 +26,7 @@ struct LedgerReplay {
     }
 
     func run(
-        _ store: SQLiteEventStore,
+        _ store: some EventStore,
         progress: ((_ applied: Int, _ head: UInt64) -> Void)? = nil
     ) async throws -> Result {
         let start = ContinuousClock.now

@@ -1,0 +1,77 @@
+import Logging
+import PostgresNIO
+import Whizbang
+
+extension PostgresEventStore {
+    /// The schema version of the store in `configuration`'s schema, or `nil` when the schema holds no store (or does
+    /// not exist). Connects on a connection of its own; no store needs to run.
+    ///
+    /// - Throws: ``EventStoreError`` — `invalidArgument` for an invalid configuration, or the server's refusal.
+    public static func installedSchemaVersion(configuration: Configuration) async throws -> Int? {
+        try configuration.validate()
+        return try await withConnection(configuration) { connection, logger in
+            let rows = try await connection.query(
+                "SELECT count(*)::bigint FROM pg_tables WHERE schemaname = \(configuration.schema) AND tablename = 'schema_version'",
+                logger: logger
+            ).collect()
+            guard try rows.first?.decode(Int64.self) == 1 else { return nil }
+            let version = try await connection.query(
+                PostgresQuery(unsafeSQL: "SELECT max(version) FROM \"\(configuration.schema)\".schema_version"),
+                logger: logger
+            ).collect()
+            return try version.first?.decode(Int32?.self).map(Int.init)
+        }
+    }
+
+    /// Drops `configuration`'s schema and everything in it: every event, checkpoint and snapshot of the store, and
+    /// any other table there. Does nothing when the schema does not exist. Stop the stores that use it first.
+    ///
+    /// - Throws: ``EventStoreError`` — `invalidArgument` for an invalid configuration, or the server's refusal.
+    public static func dropSchema(configuration: Configuration) async throws {
+        try configuration.validate()
+        try await withConnection(configuration) { connection, logger in
+            _ = try await connection.query(
+                PostgresQuery(unsafeSQL: "DROP SCHEMA IF EXISTS \"\(configuration.schema)\" CASCADE"), logger: logger)
+        }
+    }
+
+    /// The bytes the store's tables and their indexes take in the database.
+    ///
+    /// - Throws: ``EventStoreError`` — `closed`, or a storage failure.
+    public func storageBytes() async throws -> Int {
+        try await lifecycle.waitUntilReady()
+        do {
+            let rows = try await client.query(
+                """
+                SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c
+                JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = \(configuration.schema) AND c.relkind = 'r'
+                """,
+                logger: configuration.logger
+            ).collect()
+            return Int(try rows.first?.decode(Int64.self) ?? 0)
+        } catch {
+            throw EventStoreError.from(error, closed: lifecycle.isClosed)
+        }
+    }
+
+    private static func withConnection<Result: Sendable>(
+        _ configuration: Configuration,
+        _ body: (PostgresConnection, Logger) async throws -> Result
+    ) async throws -> Result {
+        let logger = configuration.logger
+        do {
+            let connection = try await PostgresConnection.connect(
+                configuration: configuration.connectionConfiguration(), id: 0, logger: logger)
+            do {
+                let result = try await body(connection, logger)
+                try? await connection.close()
+                return result
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+        } catch {
+            throw EventStoreError.from(error)
+        }
+    }
+}
