@@ -1,3 +1,4 @@
+import Foundation
 import Whizbang
 
 /// A bank account, the shape of the ledger workload: open, deposit, withdraw.
@@ -27,7 +28,23 @@ enum Account: Aggregate {
 
     static let initialState = State()
 
+    /// The events with a hand-written codec, as a service on a hot path registers them (the sample does the same).
     static let events = EventRegistry<Event>()
+        .registering(
+            "Opened", codec: AmountCodec(key: "initialDeposit", make: Opened.init, value: \.initialDeposit),
+            embed: Event.opened
+        ) { if case .opened(let event) = $0 { event } else { nil } }
+        .registering(
+            "Deposited", codec: AmountCodec(key: "amount", make: Deposited.init, value: \.amount),
+            embed: Event.deposited
+        ) { if case .deposited(let event) = $0 { event } else { nil } }
+        .registering(
+            "Withdrawn", codec: AmountCodec(key: "amount", make: Withdrawn.init, value: \.amount),
+            embed: Event.withdrawn
+        ) { if case .withdrawn(let event) = $0 { event } else { nil } }
+
+    /// The same events through the default JSON codec (Foundation's `JSONEncoder`).
+    static let jsonEvents = EventRegistry<Event>()
         .registering("Opened", Opened.self, embed: Event.opened) {
             if case .opened(let event) = $0 { event } else { nil }
         }
@@ -65,5 +82,45 @@ enum Account: Aggregate {
             guard amount <= state.balance else { throw Rejected(reason: "insufficient funds") }
             return [.withdrawn(Withdrawn(amount: amount))]
         }
+    }
+}
+
+/// ``Account`` with its events written by Foundation's `JSONEncoder`: what the default registration costs.
+enum JSONAccount: Aggregate {
+    typealias State = Account.State
+    typealias Command = Account.Command
+    typealias Event = Account.Event
+
+    static let initialState = Account.initialState
+    static let events = Account.jsonEvents
+
+    static func evolve(_ state: State, _ event: Event) -> State { Account.evolve(state, event) }
+    static func decide(_ command: Command, _ state: State) throws -> [Event] { try Account.decide(command, state) }
+}
+
+/// Writes and reads payloads of one integer field, `{"key":42}`, by hand.
+struct AmountCodec<Payload: Sendable>: EventPayloadCodec {
+    let make: @Sendable (Int) -> Payload
+    let value: @Sendable (Payload) -> Int
+    private let prefix: [UInt8]
+
+    init(key: String, make: @escaping @Sendable (Int) -> Payload, value: @escaping @Sendable (Payload) -> Int) {
+        self.make = make
+        self.value = value
+        self.prefix = Array("{\"\(key)\":".utf8)
+    }
+
+    func encode(_ payload: Payload) throws -> Data {
+        var bytes = prefix
+        bytes.append(contentsOf: String(value(payload)).utf8)
+        bytes.append(UInt8(ascii: "}"))
+        return Data(bytes)
+    }
+
+    func decode(_ data: Data) throws -> Payload {
+        guard data.count > prefix.count + 1, data.starts(with: prefix), data.last == UInt8(ascii: "}"),
+            let amount = Int(String(decoding: data.dropFirst(prefix.count).dropLast(), as: UTF8.self))
+        else { throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "not {\"key\":integer}")) }
+        return make(amount)
     }
 }

@@ -14,17 +14,17 @@ import Whizbang
 // `mallocCountTotal` is the metric whose p90 is committed under `Thresholds/`; times are for reading. The tolerance is
 // half a malloc per command (the store's maps grow now and then), so one more malloc per command fails the check.
 
-/// A store, a dispatcher and a handle for `Account`, with `accounts` accounts opened once.
-final class RuntimeFixture: Sendable {
+/// A store, a dispatcher and a handle for `Account` (or `JSONAccount`), with `accounts` accounts opened once.
+final class RuntimeFixture<A: Aggregate>: Sendable where A.Command == Account.Command {
     let store = InMemoryEventStore()
     let dispatcher: Dispatcher<InMemoryEventStore>
-    let accounts: AggregateHandler<Account, InMemoryEventStore>
+    let accounts: AggregateHandler<A, InMemoryEventStore>
     let streams: [StreamID]
     private let opened = Mutex(false)
 
     init(accounts count: Int) {
         dispatcher = Dispatcher(store: store)
-        accounts = dispatcher.aggregate(Account.self)
+        accounts = dispatcher.aggregate(A.self)
         streams = (0..<count).map { StreamID("account-\($0)") }
     }
 
@@ -62,7 +62,7 @@ let benchmarks: @Sendable () -> Void = {
 
     // The dispatcher's overhead per command, one caller: time and mallocs per `send`. Commands go round-robin to
     // 1,000 accounts, so each finds its lane idle and its aggregate in the cache.
-    let sequential = RuntimeFixture(accounts: 1_000)
+    let sequential = RuntimeFixture<Account>(accounts: 1_000)
     Benchmark(
         "Dispatcher.send.deposit.1InFlight.perCommand",
         configuration: configuration(scalingFactor: .kilo, mallocTolerance: 500)
@@ -77,11 +77,28 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.stopMeasurement()
     }
 
+    // The same with the events written by Foundation's `JSONEncoder` (the default `registering(_:_:embed:extract:)`):
+    // the difference is what a hand-written codec saves per event.
+    let sequentialJSON = RuntimeFixture<JSONAccount>(accounts: 1_000)
+    Benchmark(
+        "Dispatcher.send.deposit.1InFlight.perCommand.jsonEvents",
+        configuration: configuration(scalingFactor: .kilo, mallocTolerance: 500)
+    ) { benchmark in
+        try await sequentialJSON.prepare()
+        let streams = sequentialJSON.streams
+        benchmark.startMeasurement()
+        for index in benchmark.scaledIterations {
+            let result = try await sequentialJSON.accounts.send(.deposit(1), to: streams[index % streams.count])
+            blackHole(result)
+        }
+        benchmark.stopMeasurement()
+    }
+
     // MARK: Commands in flight (one iteration = one round, task group included)
 
     // 256 callers, each sending 100 deposits in a row to an account of its own: 256 commands in flight on 256
     // distinct streams, 25,600 commands per round.
-    let concurrent = RuntimeFixture(accounts: 256)
+    let concurrent = RuntimeFixture<Account>(accounts: 256)
     Benchmark(
         "Dispatcher.send.deposit.256InFlight.perRoundOf25600",
         configuration: configuration(scalingFactor: .one, mallocTolerance: 12_800)
@@ -107,7 +124,7 @@ let benchmarks: @Sendable () -> Void = {
 
     // The same round from one caller: 25,600 commands one after another over the same 256 accounts, for a direct
     // comparison with 256 in flight.
-    let sameRoundSequential = RuntimeFixture(accounts: 256)
+    let sameRoundSequential = RuntimeFixture<Account>(accounts: 256)
     Benchmark(
         "Dispatcher.send.deposit.1InFlight.perRoundOf25600",
         configuration: configuration(scalingFactor: .one, mallocTolerance: 12_800)

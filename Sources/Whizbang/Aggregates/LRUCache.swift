@@ -2,30 +2,43 @@
 ///
 /// Entries live in preallocated slots linked into a recency list by index, so lookups, inserts and evictions do not
 /// allocate once the cache has filled. Not thread-safe: callers hold it under a lock.
+@usableFromInline
 struct LRUCache<Key: Hashable, Value> {
-    private struct Slot {
-        var key: Key
-        var value: Value
-        var newer: Int
-        var older: Int
+    @usableFromInline
+    struct Slot {
+        @usableFromInline var key: Key
+        @usableFromInline var value: Value
+        @usableFromInline var newer: Int
+        @usableFromInline var older: Int
+
+        @inlinable
+        init(key: Key, value: Value, newer: Int, older: Int) {
+            self.key = key
+            self.value = value
+            self.newer = newer
+            self.older = older
+        }
     }
 
-    private var slots: [Slot] = []
-    private var index: [Key: Int] = [:]
-    private var newest = -1
-    private var oldest = -1
-    private var free: [Int] = []
+    @usableFromInline var slots: [Slot] = []
+    @usableFromInline var index: [Key: Int] = [:]
+    @usableFromInline var newest = -1
+    @usableFromInline var oldest = -1
+    @usableFromInline var free: [Int] = []
     /// The most entries kept.
-    let capacity: Int
+    @usableFromInline let capacity: Int
 
+    @inlinable
     init(capacity: Int) {
         self.capacity = max(0, capacity)
         index.reserveCapacity(self.capacity)
     }
 
+    @inlinable
     var count: Int { index.count }
 
     /// The value for `key`, which becomes the most recently used.
+    @inlinable
     mutating func value(for key: Key) -> Value? {
         guard let slot = index[key] else { return nil }
         moveToFront(slot)
@@ -33,6 +46,7 @@ struct LRUCache<Key: Hashable, Value> {
     }
 
     /// Stores `value` for `key` as the most recently used, evicting the least recently used entry if full.
+    @inlinable
     mutating func set(_ value: Value, for key: Key) {
         guard capacity > 0 else { return }
         if let slot = index[key] {
@@ -58,6 +72,7 @@ struct LRUCache<Key: Hashable, Value> {
     }
 
     /// Forgets `key`.
+    @inlinable
     mutating func removeValue(for key: Key) {
         guard let slot = index.removeValue(forKey: key) else { return }
         unlink(slot)
@@ -65,6 +80,7 @@ struct LRUCache<Key: Hashable, Value> {
     }
 
     /// Forgets everything, keeping the allocated capacity.
+    @inlinable
     mutating func removeAll() {
         index.removeAll(keepingCapacity: true)
         slots.removeAll(keepingCapacity: true)
@@ -73,13 +89,15 @@ struct LRUCache<Key: Hashable, Value> {
         oldest = -1
     }
 
-    private mutating func moveToFront(_ slot: Int) {
+    @inlinable
+    mutating func moveToFront(_ slot: Int) {
         guard slot != newest else { return }
         unlink(slot)
         linkAtFront(slot)
     }
 
-    private mutating func unlink(_ slot: Int) {
+    @inlinable
+    mutating func unlink(_ slot: Int) {
         let newer = slots[slot].newer
         let older = slots[slot].older
         if newer >= 0 { slots[newer].older = older } else { newest = older }
@@ -88,7 +106,8 @@ struct LRUCache<Key: Hashable, Value> {
         slots[slot].older = -1
     }
 
-    private mutating func linkAtFront(_ slot: Int) {
+    @inlinable
+    mutating func linkAtFront(_ slot: Int) {
         slots[slot].older = newest
         slots[slot].newer = -1
         if newest >= 0 { slots[newest].newer = slot }

@@ -4,7 +4,7 @@ public import FoundationEssentials
 public import Foundation
 #endif
 public import Logging
-import Synchronization
+public import Synchronization
 
 /// Loads aggregates from an event store and saves their new events with optimistic concurrency.
 ///
@@ -41,9 +41,9 @@ public final class Repository<A: Aggregate, Store: EventStore>: Sendable {
     public let store: Store
     /// The configuration the repository was created with.
     public let configuration: Configuration
-    private let cache: Mutex<LRUCache<StreamID, LoadedAggregate<A>>>
-    private let snapshotCoder = JSONPayloadCodec<A.State>()
-    private let logger: Logger
+    @usableFromInline let cache: Mutex<LRUCache<StreamID, LoadedAggregate<A>>>
+    @usableFromInline let snapshotCoder = JSONPayloadCodec<A.State>()
+    @usableFromInline let logger: Logger
 
     /// Creates a repository over `store`.
     public init(store: Store, configuration: Configuration = Configuration(), logger: Logger? = nil) {
@@ -61,6 +61,7 @@ public final class Repository<A: Aggregate, Store: EventStore>: Sendable {
     /// Loads an aggregate's current state.
     ///
     /// - Throws: the store's errors, or ``EventCodingError`` for an event the aggregate's registry cannot decode.
+    @inlinable
     public func load(_ streamID: StreamID) async throws -> LoadedAggregate<A> {
         if let cached = cache.withLock({ $0.value(for: streamID) }) { return cached }
         var state = A.initialState
@@ -100,6 +101,7 @@ public final class Repository<A: Aggregate, Store: EventStore>: Sendable {
     /// - Returns: the store's result and the aggregate after the events.
     /// - Throws: ``EventStoreError`` (``EventStoreError/Code/wrongExpectedVersion`` when another writer appended
     ///   first) or ``EventCodingError``; after any failure the aggregate's cache entry is dropped.
+    @inlinable
     public func save(
         _ events: [A.Event],
         after loaded: LoadedAggregate<A>,
@@ -135,6 +137,7 @@ public final class Repository<A: Aggregate, Store: EventStore>: Sendable {
     }
 
     /// Drops a stream's cache entry, so that its next load reads the store.
+    @inlinable
     public func invalidate(_ streamID: StreamID) {
         cache.withLock { $0.removeValue(for: streamID) }
     }
@@ -144,7 +147,8 @@ public final class Repository<A: Aggregate, Store: EventStore>: Sendable {
         cache.withLock { $0.removeAll() }
     }
 
-    private func remember(_ loaded: LoadedAggregate<A>) {
+    @inlinable
+    func remember(_ loaded: LoadedAggregate<A>) {
         cache.withLock { cache in
             // A load racing with a save must not replace a newer entry with an older one.
             if let current = cache.value(for: loaded.streamID), current.version > loaded.version { return }
@@ -152,7 +156,8 @@ public final class Repository<A: Aggregate, Store: EventStore>: Sendable {
         }
     }
 
-    private func saveSnapshot(of aggregate: LoadedAggregate<A>) async {
+    @usableFromInline
+    func saveSnapshot(of aggregate: LoadedAggregate<A>) async {
         do {
             let data = try snapshotCoder.encode(aggregate.state)
             try await store.saveSnapshot(

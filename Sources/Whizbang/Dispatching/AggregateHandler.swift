@@ -1,9 +1,9 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+public import FoundationEssentials
 #else
-import Foundation
+public import Foundation
 #endif
-import Logging
+public import Logging
 import Metrics
 
 /// Sends commands to the aggregates of one type: load, decide and append, on each stream's serial lane.
@@ -16,8 +16,8 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
     public let dispatcher: Dispatcher<Store>
     /// The repository that loads and saves the aggregates, with its cache.
     public let repository: Repository<A, Store>
-    let messageType: String
-    let metrics: CommandMetrics
+    @usableFromInline let messageType: String
+    @usableFromInline let metrics: CommandMetrics
 
     init(dispatcher: Dispatcher<Store>, repository: Repository<A, Store>) {
         self.dispatcher = dispatcher
@@ -37,6 +37,7 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
     /// - Throws: the domain error from ``Aggregate/decide(_:_:)`` (nothing is written); ``EventStoreError`` when the
     ///   store fails, including ``EventStoreError/Code/wrongExpectedVersion`` once the retry policy's attempts are
     ///   used up; ``DispatchError`` on timeout; ``ExecutorError`` when the dispatcher is shutting down.
+    @inlinable
     public func send(
         _ command: A.Command,
         to streamID: StreamID,
@@ -56,6 +57,7 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
     ///
     /// - Throws: as ``send(_:to:metadata:causedBy:)``; ``EventStoreError/Code/invalidStreamID`` if the envelope has
     ///   no stream id.
+    @inlinable
     public func send(_ envelope: MessageEnvelope<A.Command>) async throws -> CommandResult<A> {
         guard let streamID = envelope.streamID else {
             throw EventStoreError(.invalidStreamID, message: "a command envelope needs a stream id")
@@ -72,14 +74,16 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
         }
     }
 
-    private func spanAttributes(_ envelope: MessageEnvelope<A.Command>, _ streamID: StreamID) -> [String: String] {
+    @usableFromInline
+    func spanAttributes(_ envelope: MessageEnvelope<A.Command>, _ streamID: StreamID) -> [String: String] {
         [
             "whizbang.aggregate": "\(A.self)", "whizbang.stream": streamID.rawValue,
             "whizbang.message_id": envelope.messageID.description,
         ]
     }
 
-    private func dispatch(_ envelope: MessageEnvelope<A.Command>, to streamID: StreamID) async throws
+    @inlinable
+    func dispatch(_ envelope: MessageEnvelope<A.Command>, to streamID: StreamID) async throws
         -> CommandResult<A>
     {
         let outcome = dispatcher.decide(messageType: messageType, streamID: streamID, metadata: envelope.metadata)
@@ -110,7 +114,8 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
         try await dispatcher.lanes.run(key: streamID) { try await repository.load(streamID) }
     }
 
-    private func handle(
+    @inlinable
+    func handle(
         _ envelope: MessageEnvelope<A.Command>,
         streamID: StreamID,
         outcome: PolicyOutcome,
@@ -125,7 +130,8 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
         return try await attempt(envelope, streamID: streamID, outcome: outcome, executor: executor, start: start)
     }
 
-    private func attempt(
+    @inlinable
+    func attempt(
         _ envelope: MessageEnvelope<A.Command>,
         streamID: StreamID,
         outcome: PolicyOutcome,
@@ -158,10 +164,7 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
                     attempts: attempts)
             } catch let error as EventStoreError where error.code == .wrongExpectedVersion {
                 guard attempts < outcome.retry.maximumAttempts else { throw error }
-                metrics.recordConflict()
-                dispatcher.logger.debug(
-                    "conflict, retrying",
-                    metadata: ["stream": "\(streamID)", "attempt": "\(attempts)", "error": "\(error)"])
+                metrics.recordConflict(streamID: streamID, attempt: attempts, error: error, logger: dispatcher.logger)
                 try await Task.sleep(for: outcome.retry.backoff(beforeRetry: attempts))
             }
         }
@@ -169,6 +172,7 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
 }
 
 /// The counters and timer one aggregate type reports through swift-metrics.
+@usableFromInline
 struct CommandMetrics: Sendable {
     let accepted: Counter
     let rejected: Counter
@@ -187,14 +191,21 @@ struct CommandMetrics: Sendable {
         duration = Metrics.Timer(label: "whizbang_command_duration_seconds", dimensions: dimensions)
     }
 
+    @usableFromInline
     func recordAccepted(after elapsed: Duration, retries: Int) {
         accepted.increment()
         duration.record(duration: elapsed)
     }
 
-    func recordConflict() { conflicts.increment() }
+    @usableFromInline
+    func recordConflict(streamID: StreamID, attempt: Int, error: EventStoreError, logger: Logger) {
+        conflicts.increment()
+        logger.debug(
+            "conflict, retrying", metadata: ["stream": "\(streamID)", "attempt": "\(attempt)", "error": "\(error)"])
+    }
 
     /// Counts a command that did not succeed: a domain rejection, or a failure of the store or the dispatcher.
+    @usableFromInline
     func recordFailure(_ error: any Error) {
         switch error {
         case let error as EventStoreError where error.code == .wrongExpectedVersion: retriesExhausted.increment()

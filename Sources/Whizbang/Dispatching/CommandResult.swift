@@ -11,6 +11,18 @@ public struct CommandResult<A: Aggregate>: Sendable {
     /// How many attempts the command took: 1, plus one for each conflict retried.
     public let attempts: Int
 
+    @usableFromInline
+    init(
+        envelope: EnvelopeMetadata, events: [A.Event], aggregate: LoadedAggregate<A>, positions: Range<UInt64>,
+        attempts: Int
+    ) {
+        self.envelope = envelope
+        self.events = events
+        self.aggregate = aggregate
+        self.positions = positions
+        self.attempts = attempts
+    }
+
     /// The stream's version after the command.
     public var streamVersion: UInt64 { aggregate.version }
 }

@@ -45,13 +45,13 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
     public let store: Store
     /// The configuration the dispatcher was created with.
     public let configuration: Configuration
-    let lanes: ExecutorPool<StreamID>
+    @usableFromInline let lanes: ExecutorPool<StreamID>
     /// Runs stateless handlers (`invoke`).
     let parallel: ParallelExecutor
     /// Runs commands a policy sends to the parallel executor; separate from ``parallel`` so that handlers holding
     /// every permit can still send such commands instead of waiting for a permit they hold themselves.
-    let parallelCommands: ParallelExecutor
-    let logger: Logger
+    @usableFromInline let parallelCommands: ParallelExecutor
+    @usableFromInline let logger: Logger
     let defaultOutcome: PolicyOutcome
 
     /// Creates a dispatcher over `store`.
@@ -129,12 +129,14 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
         logger.debug("dispatcher drained")
     }
 
+    @usableFromInline
     func decide(messageType: String, streamID: StreamID?, metadata: [String: String]) -> PolicyOutcome {
         if configuration.policies.rules.isEmpty { return defaultOutcome }
         return configuration.policies.decide(
             for: PolicyContext(messageType: messageType, streamID: streamID, metadata: metadata))
     }
 
+    @inlinable
     func hop<Message>(
         for envelope: MessageEnvelope<Message>,
         executor: String,
@@ -157,6 +159,7 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
 ///
 /// At the time limit `body` is cancelled; the error reaches the caller once `body` has returned or thrown, so that a
 /// serial lane is never released while its handler still runs. Handlers should therefore respond to cancellation.
+@usableFromInline
 func withTimeout<Result: Sendable>(
     _ timeout: Duration?,
     messageID: MessageID,

@@ -180,14 +180,21 @@ public final class InMemoryEventStore: EventStore {
 
     private func validate(_ events: [EventData], for streamID: StreamID) throws(EventStoreError) {
         try streamID.validate()
-        var eventIDs = Set<MessageID>(minimumCapacity: events.count)
+        // Most appends carry one event or a few: compare their ids pairwise instead of building a set.
+        var eventIDs = events.count > 8 ? Set<MessageID>(minimumCapacity: events.count) : nil
         for (index, event) in events.enumerated() {
             guard !event.eventType.isEmpty else {
                 throw EventStoreError(
                     .invalidArgument, streamID: streamID,
                     message: "event \(index) (\(event.eventID)) has an empty event type")
             }
-            guard eventIDs.insert(event.eventID).inserted else {
+            let isDistinct =
+                if eventIDs != nil {
+                    eventIDs!.insert(event.eventID).inserted
+                } else {
+                    !events[..<index].contains { $0.eventID == event.eventID }
+                }
+            guard isDistinct else {
                 throw EventStoreError(
                     .invalidArgument, streamID: streamID,
                     message: "event id \(event.eventID) appears more than once in one append")

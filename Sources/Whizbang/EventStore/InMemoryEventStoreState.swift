@@ -72,26 +72,29 @@ struct InMemoryEventStoreState: Sendable {
             }
         }
 
-        let recorded = events.enumerated().map { offset, event in
-            RecordedEvent(
-                streamID: streamID,
-                streamVersion: current + UInt64(offset) + 1,
-                position: head + UInt64(offset) + 1,
-                eventID: event.eventID,
-                eventType: event.eventType,
-                data: event.data,
-                metadata: event.metadata,
-                recordedAt: recordedAt
-            )
+        var recorded: [RecordedEvent] = []
+        recorded.reserveCapacity(events.count)
+        for (offset, event) in events.enumerated() {
+            recorded.append(
+                RecordedEvent(
+                    streamID: streamID,
+                    streamVersion: current + UInt64(offset) + 1,
+                    position: head + UInt64(offset) + 1,
+                    eventID: event.eventID,
+                    eventType: event.eventType,
+                    data: event.data,
+                    metadata: event.metadata,
+                    recordedAt: recordedAt
+                ))
         }
         try beforeCommit(recorded)
         // Appended in place: reserving exactly `count + n`, or copying the stream's index list out and back, would
         // copy the whole log or list on every append.
-        for event in recorded {
-            let index = log.count
-            log.append(event)
-            streams[streamID, default: []].append(index)
-            eventIndices[event.eventID] = index
+        let first = log.count
+        log.append(contentsOf: recorded)
+        streams[streamID, default: []].append(contentsOf: first..<log.count)
+        for (offset, event) in events.enumerated() {
+            eventIndices[event.eventID] = first + offset
         }
         let result = AppendResult(
             streamID: streamID,

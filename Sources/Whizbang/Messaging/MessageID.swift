@@ -87,19 +87,24 @@ public struct MessageID: Hashable, Comparable, Sendable, Codable, LosslessString
     /// The canonical lowercase UUID string.
     public var description: String {
         String(unsafeUninitializedCapacity: 36) { buffer in
-            let digits: StaticString = "0123456789abcdef"
-            var index = 0
-            for position in 0..<32 {
-                if position == 8 || position == 12 || position == 16 || position == 20 {
-                    buffer[index] = UInt8(ascii: "-")
-                    index += 1
-                }
-                let half = position < 16 ? high : low
-                let digit = Int(truncatingIfNeeded: half >> UInt64(60 - (position % 16) * 4)) & 0xF
-                buffer[index] = digits.utf8Start[digit]
+            writeCanonical(into: UnsafeMutableRawBufferPointer(buffer))
+            return 36
+        }
+    }
+
+    /// Writes the 36 bytes of the canonical 8-4-4-4-12 lowercase form at the start of `buffer`.
+    func writeCanonical(into buffer: UnsafeMutableRawBufferPointer) {
+        let digits: StaticString = "0123456789abcdef"
+        var index = 0
+        for position in 0..<32 {
+            if position == 8 || position == 12 || position == 16 || position == 20 {
+                buffer[index] = UInt8(ascii: "-")
                 index += 1
             }
-            return index
+            let half = position < 16 ? high : low
+            let digit = Int(truncatingIfNeeded: half >> UInt64(60 - (position % 16) * 4)) & 0xF
+            buffer[index] = digits.utf8Start[digit]
+            index += 1
         }
     }
 

@@ -61,6 +61,8 @@ import Testing
             "", "plain", "quote \" backslash \\ slash /", "http://example.com/a?b=c",
             "tab\tnewline\nreturn\rbackspace\u{8}formfeed\u{C}", "nul \u{0} unit \u{1F} bell \u{7} del \u{7F}",
             "é ü 日本 🙂", "\u{2028}\u{2029}", "</script>",
+            // Longer than the writer's first buffer, so that it grows mid-string and mid-escape.
+            String(repeating: "a/\u{1}", count: 2_000), String(repeating: "日本", count: 1_000),
         ]
         for text in texts {
             try check(
