@@ -41,6 +41,7 @@ let package = Package(
         .executableTarget(
             name: "RuntimeBenchmarks",
             dependencies: [
+                "RuntimeFixtures",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Whizbang", package: "whizbang"),
             ],
@@ -48,6 +49,19 @@ let package = Package(
             plugins: [
                 .plugin(name: "BenchmarkPlugin", package: "benchmark")
             ]
+        ),
+        // Commands/s at 1 and 256 in flight outside the harness, which gives an async benchmark one core (see its
+        // source); no malloc interposer.
+        .executableTarget(
+            name: "RuntimeThroughput",
+            dependencies: ["RuntimeFixtures", .product(name: "Whizbang", package: "whizbang")],
+            path: "Benchmarks/RuntimeThroughput"
+        ),
+        // The aggregate and fixture RuntimeBenchmarks and RuntimeThroughput share.
+        .target(
+            name: "RuntimeFixtures",
+            dependencies: [.product(name: "Whizbang", package: "whizbang")],
+            path: "Benchmarks/RuntimeFixtures"
         ),
         // The system SQLite for the raw C-API baselines of StoreBenchmarks (the root package's CSQLite is not a product).
         .systemLibrary(

@@ -1,5 +1,5 @@
 import Benchmark
-import Synchronization
+import RuntimeFixtures
 import Whizbang
 
 // The runtime's cost per command: `Dispatcher.aggregate(Account.self).send(.deposit(1), to:)` against the in-memory
@@ -13,33 +13,6 @@ import Whizbang
 //
 // `mallocCountTotal` is the metric whose p90 is committed under `Thresholds/`; times are for reading. The tolerance is
 // half a malloc per command (the store's maps grow now and then), so one more malloc per command fails the check.
-
-/// A store, a dispatcher and a handle for `Account` (or `JSONAccount`), with `accounts` accounts opened once.
-final class RuntimeFixture<A: Aggregate>: Sendable where A.Command == Account.Command {
-    let store = InMemoryEventStore()
-    let dispatcher: Dispatcher<InMemoryEventStore>
-    let accounts: AggregateHandler<A, InMemoryEventStore>
-    let streams: [StreamID]
-    private let opened = Mutex(false)
-
-    init(accounts count: Int) {
-        dispatcher = Dispatcher(store: store)
-        accounts = dispatcher.aggregate(A.self)
-        streams = (0..<count).map { StreamID("account-\($0)") }
-    }
-
-    /// Opens every account, the first time it is called.
-    func prepare() async throws {
-        let first = opened.withLock { opened in
-            defer { opened = true }
-            return !opened
-        }
-        guard first else { return }
-        for stream in streams {
-            _ = try await accounts.send(.open(1_000), to: stream)
-        }
-    }
-}
 
 let benchmarks: @Sendable () -> Void = {
     let metrics: [BenchmarkMetric] = [.wallClock, .throughput, .mallocCountTotal]

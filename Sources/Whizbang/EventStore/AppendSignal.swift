@@ -12,36 +12,50 @@ public final class AppendSignal: Sendable {
     }
 
     private struct State {
-        var head: UInt64
         var isClosed = false
         var nextID: UInt64 = 0
         var waiters: [Waiter] = []
     }
 
     private let state: Mutex<State>
+    /// Whether any task waits, read without the lock so that an append with nobody waiting takes no lock here.
+    ///
+    /// A waiter sets it (under the lock) before it reads the head a last time; ``advance(to:)`` publishes the head
+    /// before it reads the flag. Both are sequentially consistent, so either the waiter sees the new head or the
+    /// advance sees the flag: no wake-up is lost.
+    private let hasWaiters = Atomic<Bool>(false)
+    private let announcedHead: Atomic<UInt64>
 
     /// Creates a signal whose log ends at `head`.
     public init(head: UInt64 = 0) {
-        self.state = Mutex(State(head: head))
+        self.state = Mutex(State())
+        self.announcedHead = Atomic(head)
     }
 
     /// The highest position announced so far.
     public var head: UInt64 {
-        state.withLock { $0.head }
+        announcedHead.load(ordering: .sequentiallyConsistent)
     }
 
     /// Announces that the log now reaches `position`, waking every waiter it passes. Lower positions are ignored.
     public func advance(to position: UInt64) {
+        var current = announcedHead.load(ordering: .relaxed)
+        while position > current {
+            let (exchanged, original) = announcedHead.compareExchange(
+                expected: current, desired: position, ordering: .sequentiallyConsistent)
+            if exchanged { break }
+            current = original
+        }
+        guard position > current, hasWaiters.load(ordering: .sequentiallyConsistent) else { return }
         let woken = state.withLock { state -> [Waiter] in
-            guard position > state.head else { return [] }
-            state.head = position
-            guard state.waiters.contains(where: { $0.position < position }) else { return [] }
+            let head = announcedHead.load(ordering: .sequentiallyConsistent)
             var woken: [Waiter] = []
             state.waiters.removeAll { waiter in
-                guard waiter.position < position else { return false }
+                guard waiter.position < head else { return false }
                 woken.append(waiter)
                 return true
             }
+            hasWaiters.store(!state.waiters.isEmpty, ordering: .sequentiallyConsistent)
             return woken
         }
         for waiter in woken { waiter.continuation.resume() }
@@ -51,6 +65,7 @@ public final class AppendSignal: Sendable {
     public func close() {
         let waiters = state.withLock { state -> [Waiter] in
             state.isClosed = true
+            hasWaiters.store(false, ordering: .sequentiallyConsistent)
             defer { state.waiters.removeAll() }
             return state.waiters
         }
@@ -62,6 +77,7 @@ public final class AppendSignal: Sendable {
     /// - Throws: `CancellationError` if the task is cancelled first, ``EventStoreError/Code/closed`` after
     ///   ``close()``.
     public func wait(after position: UInt64) async throws {
+        if announcedHead.load(ordering: .sequentiallyConsistent) > position { return }
         let id = state.withLock { state -> UInt64 in
             state.nextID &+= 1
             return state.nextID
@@ -70,10 +86,17 @@ public final class AppendSignal: Sendable {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 enum Outcome { case ready, waiting, closed, cancelled }
                 let outcome = state.withLock { state -> Outcome in
-                    if state.head > position { return .ready }
+                    if announcedHead.load(ordering: .sequentiallyConsistent) > position { return .ready }
                     if state.isClosed { return .closed }
                     if Task.isCancelled { return .cancelled }
                     state.waiters.append(Waiter(id: id, position: position, continuation: continuation))
+                    hasWaiters.store(true, ordering: .sequentiallyConsistent)
+                    // An advance that published its head before the flag was set did not look for waiters.
+                    if announcedHead.load(ordering: .sequentiallyConsistent) > position {
+                        state.waiters.removeLast()
+                        hasWaiters.store(!state.waiters.isEmpty, ordering: .sequentiallyConsistent)
+                        return .ready
+                    }
                     return .waiting
                 }
                 switch outcome {
@@ -86,6 +109,7 @@ public final class AppendSignal: Sendable {
         } onCancel: {
             let waiter = state.withLock { state -> Waiter? in
                 guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                defer { hasWaiters.store(!state.waiters.isEmpty, ordering: .sequentiallyConsistent) }
                 return state.waiters.remove(at: index)
             }
             waiter?.continuation.resume(throwing: CancellationError())

@@ -10,15 +10,31 @@ public struct StreamID: Hashable, Comparable, Sendable, Codable, ExpressibleBySt
 
     /// The identifier's text.
     public let rawValue: String
+    /// `rawValue`'s hash, computed once: a command's stream id is hashed by the lane pool, the repository's cache
+    /// and the store, several times each, and hashing the text every time cost more than the rest of the lookups.
+    @usableFromInline let textHash: Int
 
     /// Wraps a string; stores validate it when it is used.
     public init(_ rawValue: String) {
         self.rawValue = rawValue
+        self.textHash = rawValue.hashValue
     }
 
     /// Wraps a string literal, as in `let id: StreamID = "account-42"`; stores validate it when it is used.
     public init(stringLiteral value: String) {
-        self.rawValue = value
+        self.init(value)
+    }
+
+    /// Whether two identifiers have the same text.
+    @inlinable
+    public static func == (lhs: StreamID, rhs: StreamID) -> Bool {
+        lhs.textHash == rhs.textHash && lhs.rawValue == rhs.rawValue
+    }
+
+    /// Feeds the identifier's text, through its hash computed once, into `hasher`.
+    @inlinable
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(textHash)
     }
 
     /// The identifier's text, ``rawValue``.
@@ -43,7 +59,7 @@ public struct StreamID: Hashable, Comparable, Sendable, Codable, ExpressibleBySt
 
     /// Decodes an identifier from a single string value.
     public init(from decoder: any Decoder) throws {
-        self.rawValue = try decoder.singleValueContainer().decode(String.self)
+        self.init(try decoder.singleValueContainer().decode(String.self))
     }
 
     /// Encodes the identifier as a single string value, its ``rawValue``.

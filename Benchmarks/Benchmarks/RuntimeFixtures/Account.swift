@@ -1,35 +1,36 @@
-import Foundation
-import Whizbang
+package import Foundation
+package import Whizbang
 
 /// A bank account, the shape of the ledger workload: open, deposit, withdraw.
-enum Account: Aggregate {
-    struct State: Codable, Sendable {
-        var isOpen = false
-        var balance = 0
+package enum Account: Aggregate {
+    package struct State: Codable, Sendable {
+        package var isOpen = false
+        package var balance = 0
+        package init() {}
     }
 
-    enum Command: Sendable {
+    package enum Command: Sendable {
         case open(Int)
         case deposit(Int)
         case withdraw(Int)
     }
 
-    enum Event: Sendable {
+    package enum Event: Sendable {
         case opened(Opened)
         case deposited(Deposited)
         case withdrawn(Withdrawn)
     }
 
-    struct Opened: Codable, Sendable { var initialDeposit: Int }
-    struct Deposited: Codable, Sendable { var amount: Int }
-    struct Withdrawn: Codable, Sendable { var amount: Int }
+    package struct Opened: Codable, Sendable { package var initialDeposit: Int }
+    package struct Deposited: Codable, Sendable { package var amount: Int }
+    package struct Withdrawn: Codable, Sendable { package var amount: Int }
 
-    struct Rejected: Error { var reason: String }
+    package struct Rejected: Error { package var reason: String }
 
-    static let initialState = State()
+    package static let initialState = State()
 
     /// The events with a hand-written codec, as a service on a hot path registers them (the sample does the same).
-    static let events = EventRegistry<Event>()
+    package static let events = EventRegistry<Event>()
         .registering(
             "Opened", codec: AmountCodec(key: "initialDeposit", make: Opened.init, value: \.initialDeposit),
             embed: Event.opened
@@ -44,7 +45,7 @@ enum Account: Aggregate {
         ) { if case .withdrawn(let event) = $0 { event } else { nil } }
 
     /// The same events through the default JSON codec (Foundation's `JSONEncoder`).
-    static let jsonEvents = EventRegistry<Event>()
+    package static let jsonEvents = EventRegistry<Event>()
         .registering("Opened", Opened.self, embed: Event.opened) {
             if case .opened(let event) = $0 { event } else { nil }
         }
@@ -55,7 +56,7 @@ enum Account: Aggregate {
             if case .withdrawn(let event) = $0 { event } else { nil }
         }
 
-    static func evolve(_ state: State, _ event: Event) -> State {
+    package static func evolve(_ state: State, _ event: Event) -> State {
         var state = state
         switch event {
         case .opened(let opened):
@@ -69,7 +70,7 @@ enum Account: Aggregate {
         return state
     }
 
-    static func decide(_ command: Command, _ state: State) throws -> [Event] {
+    package static func decide(_ command: Command, _ state: State) throws -> [Event] {
         switch command {
         case .open(let amount):
             guard !state.isOpen else { throw Rejected(reason: "already open") }
@@ -86,38 +87,38 @@ enum Account: Aggregate {
 }
 
 /// ``Account`` with its events written by Foundation's `JSONEncoder`: what the default registration costs.
-enum JSONAccount: Aggregate {
-    typealias State = Account.State
-    typealias Command = Account.Command
-    typealias Event = Account.Event
+package enum JSONAccount: Aggregate {
+    package typealias State = Account.State
+    package typealias Command = Account.Command
+    package typealias Event = Account.Event
 
-    static let initialState = Account.initialState
-    static let events = Account.jsonEvents
+    package static let initialState = Account.initialState
+    package static let events = Account.jsonEvents
 
-    static func evolve(_ state: State, _ event: Event) -> State { Account.evolve(state, event) }
-    static func decide(_ command: Command, _ state: State) throws -> [Event] { try Account.decide(command, state) }
+    package static func evolve(_ state: State, _ event: Event) -> State { Account.evolve(state, event) }
+    package static func decide(_ command: Command, _ state: State) throws -> [Event] { try Account.decide(command, state) }
 }
 
 /// Writes and reads payloads of one integer field, `{"key":42}`, by hand.
-struct AmountCodec<Payload: Sendable>: EventPayloadCodec {
+package struct AmountCodec<Payload: Sendable>: EventPayloadCodec {
     let make: @Sendable (Int) -> Payload
     let value: @Sendable (Payload) -> Int
     private let prefix: [UInt8]
 
-    init(key: String, make: @escaping @Sendable (Int) -> Payload, value: @escaping @Sendable (Payload) -> Int) {
+    package init(key: String, make: @escaping @Sendable (Int) -> Payload, value: @escaping @Sendable (Payload) -> Int) {
         self.make = make
         self.value = value
         self.prefix = Array("{\"\(key)\":".utf8)
     }
 
-    func encode(_ payload: Payload) throws -> Data {
+    package func encode(_ payload: Payload) throws -> Data {
         var bytes = prefix
         bytes.append(contentsOf: String(value(payload)).utf8)
         bytes.append(UInt8(ascii: "}"))
         return Data(bytes)
     }
 
-    func decode(_ data: Data) throws -> Payload {
+    package func decode(_ data: Data) throws -> Payload {
         guard data.count > prefix.count + 1, data.starts(with: prefix), data.last == UInt8(ascii: "}"),
             let amount = Int(String(decoding: data.dropFirst(prefix.count).dropLast(), as: UTF8.self))
         else { throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "not {\"key\":integer}")) }
