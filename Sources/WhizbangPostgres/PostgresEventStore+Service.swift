@@ -8,18 +8,20 @@ extension PostgresEventStore: Service {
     /// processes' appends until the store closes.
     ///
     /// Calls made before the schema is ready wait for it. Graceful shutdown, cancellation of the calling task or
-    /// ``close()`` close the store and make this method return; run the store in a `ServiceGroup` after the services
-    /// that use it, so that they stop first (a service group shuts down in reverse order).
+    /// ``close()`` close the store and make this method return; after ``close()`` it returns at once. Run the store
+    /// in a `ServiceGroup` after the services that use it, so that they stop first (a service group shuts down in
+    /// reverse order).
     ///
     /// - Throws: ``EventStoreError`` when the store cannot start — `incompatibleSchema` (a newer schema, or a schema
-    ///   holding other tables), `invalidArgument` when called a second time, `closed` after ``close()``, or the server's refusal (connection,
+    ///   holding other tables), `invalidArgument` when called a second time, or the server's refusal (connection,
     ///   authentication, permissions) as `storageFailure` or `readOnly`. Every waiting and later call then fails with
     ///   the same error.
     public func run() async throws {
         guard lifecycle.beginRunning() else {
             throw EventStoreError(.invalidArgument, message: "run() of a PostgresEventStore was called twice")
         }
-        guard !lifecycle.isClosed else { throw EventStoreError(.closed, message: "the event store was closed") }
+        // Closed before it ran (a task that closes the store may well beat the one that runs it): nothing to do.
+        guard !lifecycle.isClosed else { return }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await self.client.run() }
             do {
