@@ -8,7 +8,7 @@ import Foundation
 /// lock. It resumes nothing itself; the store announces new positions after the lock is released.
 struct InMemoryEventStoreState: Sendable {
     /// The global log; the event at position `p` is at index `p - 1`.
-    private var log: [RecordedEvent] = []
+    private var log = ChunkedLog<RecordedEvent>()
     /// For each stream, the log indices of its events; version `v` is at index `v - 1`.
     private var streams: [StreamID: [Int]] = [:]
     /// The log index of every stored event id (ids are unique across the store).
@@ -196,7 +196,7 @@ struct InMemoryEventStoreState: Sendable {
     func readAll(after position: UInt64, limit: Int) -> [RecordedEvent] {
         guard position < headPosition, limit > 0 else { return [] }
         let first = Int(position)
-        return Array(log[first..<first + min(limit, log.count - first)])
+        return log.elements(in: first..<first + min(limit, log.count - first))
     }
 
     // MARK: Checkpoints and snapshots
