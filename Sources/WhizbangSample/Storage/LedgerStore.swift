@@ -11,6 +11,10 @@ enum LedgerStore {
         // memory stays well under the 200 MiB budget (with the default 256 MiB map it reached ~190 MiB).
         configuration.memoryMapBytes = 0
         configuration.pageCacheBytes = 32 << 20
+        // The workload dirties pages of the stream index all over the file, and a checkpoint copies each dirty page
+        // once however many commits wrote it: checkpointing every ~160 MiB of WAL instead of ~40 MiB copies fewer
+        // pages per command (+9–12% commands/s at `normal` here, measured in pairs; the WAL is removed on close).
+        configuration.checkpointPages = 40_000
         return configuration
     }
 
