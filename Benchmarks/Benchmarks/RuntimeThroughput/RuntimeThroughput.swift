@@ -9,11 +9,11 @@ import Whizbang
 // Commands per second through `Dispatcher` with the in-memory store, at 1 and at 256 commands in flight, measured
 // outside the benchmark harness.
 //
-// Why outside: the harness runs an async benchmark by blocking a Dispatch worker thread on a semaphore until the
-// benchmark's task finishes. On Linux that blocked thread counts against the width of the pool Swift's tasks run
-// on, so on a 2-core machine every async benchmark gets one core, however many tasks it starts (a task group of
-// 256 CPU-bound children runs at 99% CPU under that pattern and at 197% without it). A service's tasks do not
-// run that way; this driver, a plain `async` main, measures what they get.
+// Why outside: the harness's runner is itself async, and it runs an async benchmark by starting a task and blocking
+// the thread it runs on, one of the threads of Swift's cooperative pool, on a semaphore until that task finishes.
+// The pool has as many threads as cores, so on a 2-core machine every async benchmark gets one core, however many
+// tasks it starts (a task group of 256 CPU-bound children runs at 99% CPU under that pattern and at 193% without
+// it). A service's tasks do not run that way; this driver, a plain `async` main, measures what they get.
 //
 // Each shape runs rounds of 25,600 deposits over 256 opened accounts (the same rounds as RuntimeBenchmarks); it
 // reports the median round and the CPU the process used per wall-clock second.
