@@ -86,14 +86,23 @@ extension PostgresEventStore: Service {
         while !Task.isCancelled && !lifecycle.isClosed {
             do {
                 try await client.withConnection { connection in
-                    try await connection.listen(on: channel) { notifications in
-                        // Appends committed before LISTEN took effect sent no notification here: read the head.
-                        for try await head in try await client.execute(PostgresStatements.Head(), logger: logger) {
-                            signal.advance(to: UInt64(head))
+                    try await withTaskCancellationHandler {
+                        try await connection.listen(on: channel) { notifications in
+                            // Appends committed before LISTEN took effect sent no notification: read the head, on
+                            // this connection (a second lease could wait for a pool that this one helps fill).
+                            for try await head in try await connection.execute(
+                                PostgresStatements.Head(), logger: logger)
+                            {
+                                signal.advance(to: UInt64(head))
+                            }
+                            for try await notification in notifications {
+                                if let position = UInt64(notification.payload) { signal.advance(to: position) }
+                            }
                         }
-                        for try await notification in notifications {
-                            if let position = UInt64(notification.payload) { signal.advance(to: position) }
-                        }
+                    } onCancel: {
+                        // Closing the connection ends whatever the listener awaits (LISTEN's confirmation included),
+                        // so the lease returns and the pool can shut down.
+                        let _: EventLoopFuture<Void> = connection.close()
                     }
                 }
             } catch {

@@ -106,6 +106,19 @@ struct PostgresLifecycleTests {
         }
     }
 
+    /// Closing while the listener is still connecting or waiting for `LISTEN` to take effect must end `run()` too
+    /// (a listener stuck there once kept the pool, and so `run()`, from finishing).
+    @Test func closingRightAfterStartingEndsRun() async throws {
+        let configuration = try PostgresTestServer.configuration()
+        for round in 0..<20 {
+            let store = try PostgresEventStore(configuration: configuration)
+            try await PostgresTestServer.withRunningStore(store) { store in
+                _ = try await store.append(makeEvents(1), to: "s", expectedVersion: .exact(UInt64(round)))
+            }
+        }
+        try await PostgresTestServer.dropSchema(configuration)
+    }
+
     @Test func aWrongPasswordFailsRunWithoutShowingIt() async throws {
         var configuration = try PostgresTestServer.configuration()
         configuration.password = "wrong-password-xyz"
