@@ -83,7 +83,7 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
     }
 
     @inlinable
-    func dispatch(_ envelope: MessageEnvelope<A.Command>, to streamID: StreamID) async throws
+    nonisolated(nonsending) func dispatch(_ envelope: MessageEnvelope<A.Command>, to streamID: StreamID) async throws
         -> CommandResult<A>
     {
         let outcome = dispatcher.decide(messageType: messageType, streamID: streamID, metadata: envelope.metadata)
@@ -115,7 +115,7 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
     }
 
     @inlinable
-    func handle(
+    nonisolated(nonsending) func handle(
         _ envelope: MessageEnvelope<A.Command>,
         streamID: StreamID,
         outcome: PolicyOutcome,
@@ -131,7 +131,7 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
     }
 
     @inlinable
-    func attempt(
+    nonisolated(nonsending) func attempt(
         _ envelope: MessageEnvelope<A.Command>,
         streamID: StreamID,
         outcome: PolicyOutcome,
