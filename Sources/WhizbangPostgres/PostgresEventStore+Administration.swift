@@ -40,6 +40,8 @@ extension PostgresEventStore {
     /// - Throws: ``EventStoreError`` — `closed`, or a storage failure.
     public func storageBytes() async throws -> Int {
         try await lifecycle.waitUntilReady()
+        try lifecycle.beginOperation()
+        defer { lifecycle.endOperation() }
         do {
             let rows = try await client.query(
                 """

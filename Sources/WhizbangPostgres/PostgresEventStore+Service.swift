@@ -22,34 +22,50 @@ extension PostgresEventStore: Service {
         }
         // Closed before it ran (a task that closes the store may well beat the one that runs it): nothing to do.
         guard !lifecycle.isClosed else { return }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await self.client.run() }
-            do {
-                try await withTaskCancellationHandler {
-                    try await prepare()
-                } onCancel: {
-                    self.close()
-                }
-            } catch {
-                let failure = EventStoreError.from(error, closed: lifecycle.isClosed)
-                configuration.logger.debug(
-                    "PostgreSQL event store failed to start", metadata: ["error": "\(failure)"])
-                finish(with: failure)
-                group.cancelAll()
-                throw failure
-            }
-            group.addTask { await self.writer.run() }
-            group.addTask { await self.listen() }
-            await withTaskCancellationHandler {
-                await withGracefulShutdownHandler {
-                    await lifecycle.waitUntilFinished()
-                } onGracefulShutdown: {
-                    self.close()
-                }
+        // The pool runs in a task of its own, and shuts down last: the writer and the listener stop first, then the
+        // calls still using the pool finish (for at most `connectTimeout`), and only then is the pool cancelled. A
+        // pool cancelled while it creates or retries a connection can keep retrying instead of finishing (upstream:
+        // vapor/postgres-nio#599), so each of these waits is bounded: `run()` returns even then, leaving that task
+        // behind with a warning, rather than never returning.
+        let pool = Task { await self.client.run() }
+        do {
+            try await withTaskCancellationHandler {
+                try await prepare()
             } onCancel: {
                 self.close()
             }
-            group.cancelAll()
+        } catch {
+            let failure = EventStoreError.from(error, closed: lifecycle.isClosed)
+            configuration.logger.debug("PostgreSQL event store failed to start", metadata: ["error": "\(failure)"])
+            finish(with: failure)
+            await stop(pool, what: "connection pool")
+            throw failure
+        }
+        let writer = Task { await self.writer.run() }
+        let listener = Task { await self.listen() }
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await lifecycle.waitUntilFinished()
+            } onGracefulShutdown: {
+                self.close()
+            }
+        } onCancel: {
+            self.close()
+        }
+        await stop(listener, what: "listener")
+        await stop(writer, what: "writer")
+        await lifecycle.waitForOperations(upTo: configuration.connectTimeout)
+        await stop(pool, what: "connection pool")
+    }
+
+    /// Cancels `task` and waits for it, for at most `connectTimeout`.
+    private func stop(_ task: Task<Void, Never>, what: String) async {
+        task.cancel()
+        guard await BoundedWait.finish(task, upTo: configuration.connectTimeout) else {
+            configuration.logger.warning(
+                "PostgreSQL event store: the \(what) did not stop within the connect timeout; leaving it running",
+                metadata: ["schema": "\(configuration.schema)"])
+            return
         }
     }
 
@@ -86,6 +102,8 @@ extension PostgresEventStore: Service {
         while !Task.isCancelled && !lifecycle.isClosed {
             do {
                 try await client.withConnection { connection in
+                    // Cancelled while the lease was pending: return the connection instead of listening on it.
+                    guard !Task.isCancelled, !lifecycle.isClosed else { return }
                     try await withTaskCancellationHandler {
                         try await connection.listen(on: channel) { notifications in
                             // Appends committed before LISTEN took effect sent no notification: read the head, on

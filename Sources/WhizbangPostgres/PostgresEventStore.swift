@@ -212,6 +212,8 @@ public final class PostgresEventStore: EventStore {
     /// Runs a statement on a pooled connection once the store is ready, and collects its rows.
     func perform<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row] {
         try await lifecycle.waitUntilReady()
+        try lifecycle.beginOperation()
+        defer { lifecycle.endOperation() }
         do {
             var rows: [Statement.Row] = []
             for try await row in try await client.execute(statement, logger: configuration.logger) {

@@ -19,6 +19,9 @@ final class PostgresStoreLifecycle: Sendable {
         var nextID: UInt64 = 0
         var readyWaiters: [(id: UInt64, continuation: UnsafeContinuation<Void, any Error>)] = []
         var closeWaiters: [UnsafeContinuation<Void, Never>] = []
+        /// Calls that are using the connection pool right now.
+        var operations = 0
+        var idleWaiters: [(id: UInt64, continuation: UnsafeContinuation<Void, Never>)] = []
     }
 
     private let state = Mutex(State())
@@ -105,6 +108,51 @@ final class PostgresStoreLifecycle: Sendable {
         for waiter in readyWaiters { waiter.resume(throwing: error) }
         for waiter in closeWaiters { waiter.resume() }
         return first
+    }
+
+    /// Counts a call that is about to use the connection pool; throws the store's error once it has finished, so
+    /// that no call reaches the pool after closing began.
+    func beginOperation() throws(EventStoreError) {
+        try state.withLock { state throws(EventStoreError) in
+            if case .finished(let error) = state.phase { throw error }
+            state.operations += 1
+        }
+    }
+
+    /// Ends a call counted by ``beginOperation()``.
+    func endOperation() {
+        let waiters = state.withLock { state -> [UnsafeContinuation<Void, Never>] in
+            state.operations -= 1
+            guard state.operations == 0 else { return [] }
+            defer { state.idleWaiters = [] }
+            return state.idleWaiters.map(\.continuation)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once no call is using the pool, or after `limit`, whichever comes first.
+    func waitForOperations(upTo limit: Duration) async {
+        let id = state.withLock { state -> UInt64 in
+            state.nextID &+= 1
+            return state.nextID
+        }
+        // Resumes the wait if calls still hold the pool at the limit (a lease that waits for an unreachable server).
+        let timer = Task {
+            try? await Task.sleep(for: limit)
+            let waiter = state.withLock { state in
+                state.idleWaiters.firstIndex { $0.id == id }.map { state.idleWaiters.remove(at: $0) }
+            }
+            waiter?.continuation.resume()
+        }
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            let idle = state.withLock { state -> Bool in
+                if state.operations == 0 { return true }
+                state.idleWaiters.append((id, continuation))
+                return false
+            }
+            if idle { continuation.resume() }
+        }
+        timer.cancel()
     }
 
     /// Returns once the store has finished.
