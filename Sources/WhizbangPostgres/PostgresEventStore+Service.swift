@@ -38,7 +38,7 @@ extension PostgresEventStore: Service {
             let failure = EventStoreError.from(error, closed: lifecycle.isClosed)
             configuration.logger.debug("PostgreSQL event store failed to start", metadata: ["error": "\(failure)"])
             finish(with: failure)
-            await stop(pool, what: "connection pool")
+            await stop(pool, what: "connection pool", upTo: configuration.connectTimeout)
             throw failure
         }
         let writer = Task { await self.writer.run() }
@@ -52,18 +52,20 @@ extension PostgresEventStore: Service {
         } onCancel: {
             self.close()
         }
-        await stop(listener, what: "listener")
-        await stop(writer, what: "writer")
+        // The listener holds no work of its own; if it does not react to cancellation within a second, stopping the
+        // pool closes its connection, which ends it.
+        await stop(listener, what: "listener", upTo: .seconds(1))
+        await stop(writer, what: "writer", upTo: configuration.connectTimeout)
         await lifecycle.waitForOperations(upTo: configuration.connectTimeout)
-        await stop(pool, what: "connection pool")
+        await stop(pool, what: "connection pool", upTo: configuration.connectTimeout)
     }
 
-    /// Cancels `task` and waits for it, for at most `connectTimeout`.
-    private func stop(_ task: Task<Void, Never>, what: String) async {
+    /// Cancels `task` and waits for it, for at most `limit`.
+    private func stop(_ task: Task<Void, Never>, what: String, upTo limit: Duration) async {
         task.cancel()
-        guard await BoundedWait.finish(task, upTo: configuration.connectTimeout) else {
+        guard await BoundedWait.finish(task, upTo: limit) else {
             configuration.logger.warning(
-                "PostgreSQL event store: the \(what) did not stop within the connect timeout; leaving it running",
+                "PostgreSQL event store: the \(what) did not stop within \(limit); leaving it running",
                 metadata: ["schema": "\(configuration.schema)"])
             return
         }
