@@ -91,55 +91,27 @@ enum PostgresStatements {
     }
 
     /// One stream's events from a version on, forwards.
-    struct ReadStreamForwards: PostgresPreparedStatement {
+    struct ReadStreamForwards: StreamRead {
         static let sql = """
             SELECT e.position, e.version, e.event_id, e.event_type, e.data, e.metadata, e.recorded_at
             FROM events e JOIN streams s ON s.stream_key = e.stream_key
             WHERE s.stream_id = $1 AND e.version >= $2 ORDER BY e.version LIMIT $3
             """
-        typealias Row = RecordedEvent
-
         var streamID: StreamID
         var version: Int64
         var limit: Int64
-
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 3)
-            bindings.append(streamID.rawValue)
-            bindings.append(version)
-            bindings.append(limit)
-            return bindings
-        }
-
-        func decodeRow(_ row: PostgresRow) throws -> RecordedEvent {
-            try decodeStreamEvent(row, streamID: streamID)
-        }
     }
 
     /// One stream's events from a version down, backwards.
-    struct ReadStreamBackwards: PostgresPreparedStatement {
+    struct ReadStreamBackwards: StreamRead {
         static let sql = """
             SELECT e.position, e.version, e.event_id, e.event_type, e.data, e.metadata, e.recorded_at
             FROM events e JOIN streams s ON s.stream_key = e.stream_key
             WHERE s.stream_id = $1 AND e.version <= $2 ORDER BY e.version DESC LIMIT $3
             """
-        typealias Row = RecordedEvent
-
         var streamID: StreamID
         var version: Int64
         var limit: Int64
-
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 3)
-            bindings.append(streamID.rawValue)
-            bindings.append(version)
-            bindings.append(limit)
-            return bindings
-        }
-
-        func decodeRow(_ row: PostgresRow) throws -> RecordedEvent {
-            try decodeStreamEvent(row, streamID: streamID)
-        }
     }
 
     /// The last position of the log, 0 when it is empty.
@@ -251,6 +223,27 @@ enum PostgresStatements {
 }
 
 /// A row of `ReadStreamForwards` or `ReadStreamBackwards`, whose stream is the one asked for.
+/// A read of one stream's events from a version, in either direction: the two differ only in their SQL.
+protocol StreamRead: PostgresPreparedStatement where Row == RecordedEvent {
+    var streamID: StreamID { get }
+    var version: Int64 { get }
+    var limit: Int64 { get }
+}
+
+extension StreamRead {
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 3)
+        bindings.append(streamID.rawValue)
+        bindings.append(version)
+        bindings.append(limit)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> RecordedEvent {
+        try decodeStreamEvent(row, streamID: streamID)
+    }
+}
+
 private func decodeStreamEvent(_ row: PostgresRow, streamID: StreamID) throws -> RecordedEvent {
     let (position, version, eventID, eventType, data, metadata, recordedAt) = try row.decode(
         (Int64, Int64, UUID, String, Data, Data, Date).self)

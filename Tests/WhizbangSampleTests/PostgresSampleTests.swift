@@ -64,21 +64,7 @@ struct PostgresSampleTests {
             // A second import into the same store is refused: import writes a new store.
             #expect(try SampleProcess.run(["import", "--input", first, "--database", postgres]).status != 0)
             #expect(try SampleProcess.run(["export", "--database", postgres, "--output", second]).status == 0)
-            let lines = { (path: String) throws -> [[String: Any]] in
-                try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { line in
-                    var object = try #require(
-                        try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-                    object["recordedAt"] = nil  // the store records its own time on import
-                    return object
-                }
-            }
-            let before = try lines(first)
-            let after = try lines(second)
-            #expect(before.count > 100)
-            #expect(before.count == after.count)
-            for (left, right) in zip(before, after) {
-                #expect(NSDictionary(dictionary: left).isEqual(to: right))
-            }
+            try SampleProcess.expectSameExports(first, second)
             let verify = try SampleProcess.run(["verify", "--database", postgres])
             #expect(verify.status == 0, "\(verify.standardOutput)\(verify.standardError)")
         }

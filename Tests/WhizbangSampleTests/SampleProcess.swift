@@ -68,6 +68,29 @@ struct SampleProcess {
             standardError: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
     }
 
+    /// Expects two export files to hold the same events (more than 100), in the same order, ignoring `recordedAt`,
+    /// which a store sets itself on import.
+    static func expectSameExports(_ first: String, _ second: String, sourceLocation: SourceLocation = #_sourceLocation)
+        throws
+    {
+        let lines = { (path: String) throws -> [[String: Any]] in
+            try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { line in
+                var object = try #require(
+                    try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                    sourceLocation: sourceLocation)
+                object["recordedAt"] = nil
+                return object
+            }
+        }
+        let before = try lines(first)
+        let after = try lines(second)
+        #expect(before.count > 100, sourceLocation: sourceLocation)
+        #expect(before.count == after.count, sourceLocation: sourceLocation)
+        for (left, right) in zip(before, after) {
+            #expect(NSDictionary(dictionary: left).isEqual(to: right), sourceLocation: sourceLocation)
+        }
+    }
+
     /// Runs `body` with a fresh temporary directory, removed afterwards.
     static func withTemporaryDirectory<Result>(_ body: (URL) throws -> Result) throws -> Result {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("whizbang-sample-\(UUID())")
