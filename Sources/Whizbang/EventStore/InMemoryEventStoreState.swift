@@ -13,7 +13,8 @@ struct InMemoryEventStoreState: Sendable {
     private var streams: [StreamID: [Int]] = [:]
     /// The log index of every stored event id (ids are unique across the store).
     private var eventIndices: [MessageID: Int] = [:]
-    private var checkpoints: [String: UInt64] = [:]
+    /// Keyed by the consumer name's UTF-8 bytes, as the other stores compare names.
+    private var checkpoints: [UTF8Key: UInt64] = [:]
     private var snapshots: [StreamID: Snapshot] = [:]
 
     /// The position of the last event, 0 when the log is empty.
@@ -202,11 +203,11 @@ struct InMemoryEventStoreState: Sendable {
     // MARK: Checkpoints and snapshots
 
     func checkpoint(for consumer: String) -> UInt64? {
-        checkpoints[consumer]
+        checkpoints[UTF8Key(consumer)]
     }
 
     mutating func saveCheckpoint(_ position: UInt64, for consumer: String) {
-        checkpoints[consumer] = position
+        checkpoints[UTF8Key(consumer)] = position
     }
 
     /// Keeps `snapshot` unless one with a higher stream version is already stored.
