@@ -85,43 +85,16 @@ extension SQLiteEventStore {
 
     /// Validates an append before it is queued, so that nothing invalid reaches the writer.
     func validate(_ events: [EventData], streamID: StreamID) throws(EventStoreError) {
-        try streamID.validate()
-        let limit = configuration.maximumPayloadBytes
-        for event in events {
-            guard !event.eventType.isEmpty else {
-                throw EventStoreError(.invalidArgument, streamID: streamID, message: "an event type is empty")
-            }
-            guard event.data.count <= limit, event.metadata.count <= limit else {
-                throw EventStoreError(
-                    .payloadTooLarge,
-                    streamID: streamID,
-                    message: "event \(event.eventID) has \(event.data.count) bytes of data and "
-                        + "\(event.metadata.count) of metadata; the limit is \(limit)"
-                )
-            }
-        }
-        if events.count > 1 {
-            var seen = Set<MessageID>(minimumCapacity: events.count)
-            for event in events where !seen.insert(event.eventID).inserted {
-                throw EventStoreError(
-                    .invalidArgument,
-                    streamID: streamID,
-                    message: "event id \(event.eventID) appears twice in one append"
-                )
-            }
-        }
+        try EventStoreValidation.validateAppend(
+            events, to: streamID, maximumPayloadBytes: configuration.maximumPayloadBytes)
     }
 
     static func validate(limit: Int) throws(EventStoreError) {
-        guard limit >= 0 else {
-            throw EventStoreError(.invalidArgument, message: "a read limit must not be negative; it is \(limit)")
-        }
+        try EventStoreValidation.validateReadLimit(limit)
     }
 
     static func validateConsumer(_ consumer: String) throws(EventStoreError) {
-        guard !consumer.isEmpty else {
-            throw EventStoreError(.invalidArgument, message: "a consumer name must not be empty")
-        }
+        try EventStoreValidation.validateConsumer(consumer)
     }
 }
 

@@ -168,18 +168,7 @@ public final class SQLiteEventStore: EventStore {
     /// - Throws: ``EventStoreError`` — `invalidStreamID`, `invalidArgument` (an empty state type),
     ///   `payloadTooLarge`, `closed`, or a storage failure.
     public func saveSnapshot(_ snapshot: Snapshot) async throws {
-        try snapshot.streamID.validate()
-        guard !snapshot.stateType.isEmpty else {
-            throw EventStoreError(.invalidArgument, streamID: snapshot.streamID, message: "a state type is empty")
-        }
-        guard snapshot.data.count <= configuration.maximumPayloadBytes else {
-            throw EventStoreError(
-                .payloadTooLarge,
-                streamID: snapshot.streamID,
-                message: "a snapshot of \(snapshot.data.count) bytes is over the limit of "
-                    + "\(configuration.maximumPayloadBytes)"
-            )
-        }
+        try EventStoreValidation.validateSnapshot(snapshot, maximumPayloadBytes: configuration.maximumPayloadBytes)
         try await withUnsafeThrowingContinuation { continuation in
             writer.submit(.saveSnapshot(snapshot, continuation: continuation))
         }

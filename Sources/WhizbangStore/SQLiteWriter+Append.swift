@@ -3,7 +3,7 @@ import Foundation
 import Whizbang
 
 extension SQLiteWriter {
-    /// Decides and writes one append inside the writer's transaction and savepoint.
+    /// Decides one append with ``AppendDecision`` and writes it, inside the writer's transaction.
     ///
     /// Conflicts come back as a `.failed` outcome (the caller rolls back the savepoint); a thrown error is a storage
     /// failure that fails the whole transaction. Idempotency is decided from the stored events, never from a cache.
@@ -11,36 +11,21 @@ extension SQLiteWriter {
         -> SQLiteWriteRequest.Outcome
     {
         let streamID = append.streamID
-        let events = append.events
         let (key, current) = try lookUpStream(streamID)
-
-        func conflict() -> SQLiteWriteRequest.Outcome {
-            .failed(.wrongExpectedVersion(streamID, expected: append.expectedVersion, actual: current))
-        }
-
-        switch append.expectedVersion {
-        case .any, .streamExists:
-            if append.expectedVersion == .streamExists && current == 0 { return conflict() }
-            if events.isEmpty { return .appended(try emptyResult(streamID, version: current)) }
-            if let key, let (storedKey, storedVersion) = try locateEvent(events[0].eventID) {
-                guard storedKey == key else { return .failed(duplicateEventID(events[0].eventID, streamID)) }
-                if let result = try matchStored(append, key: key, from: storedVersion) { return .appended(result) }
-                return conflict()
-            }
-            return try insert(append, key: key, current: current, now: now)
-        case .noStream, .exact:
-            let expected: UInt64
-            if case .exact(let version) = append.expectedVersion { expected = version } else { expected = 0 }
-            if current == expected {
-                if events.isEmpty { return .appended(try emptyResult(streamID, version: current)) }
-                return try insert(append, key: key, current: current, now: now)
-            }
-            if current > expected, !events.isEmpty, let key,
-                let result = try matchStored(append, key: key, from: expected + 1)
-            {
-                return .appended(result)
-            }
-            return conflict()
+        var lookup = StoredEventsLookup(
+            selectEventByID: statements.selectEventByID, selectStreamEvents: statements.selectStreamEvents, key: key)
+        let decision = try AppendDecision.decide(
+            append.events, to: streamID, expectedVersion: append.expectedVersion, currentVersion: current,
+            lookup: &lookup)
+        switch decision {
+        case .write(let firstVersion):
+            return try insert(append, key: key, current: firstVersion - 1, now: now)
+        case .empty(let version):
+            return .appended(try emptyResult(streamID, version: version))
+        case .resend(let result):
+            return .appended(result)
+        case .fail(let error):
+            return .failed(error)
         }
     }
 
@@ -50,14 +35,6 @@ extension SQLiteWriter {
         defer { statement.reset() }
         let head = try statement.step() ? statement.uint64(at: 0) : 0
         return AppendResult(streamID: streamID, streamVersion: version, positions: (head + 1)..<(head + 1))
-    }
-
-    private func duplicateEventID(_ eventID: MessageID, _ streamID: StreamID) -> EventStoreError {
-        EventStoreError(
-            .duplicateEventID,
-            streamID: streamID,
-            message: "event id \(eventID) is already stored at another place than this append to '\(streamID)'"
-        )
     }
 
     /// The stream's key and version, or `nil` and 0 for a stream that has never had events; from the stream cache
@@ -80,49 +57,6 @@ extension SQLiteWriter {
             streamCache.removeAll(keepingCapacity: true)
         }
         streamCache[streamID] = CachedStream(key: key, version: version)
-    }
-
-    /// Where an event id is stored: its stream key and version.
-    private func locateEvent(_ eventID: MessageID) throws(SQLiteError) -> (Int64, UInt64)? {
-        let statement = statements.selectEventByID
-        defer { statement.reset() }
-        statement.bind(eventID, at: 1)
-        guard try statement.step() else { return nil }
-        return (statement.int64(at: 0), statement.uint64(at: 1))
-    }
-
-    /// The original result if the append's events are stored in this stream from `version` on, in the same order
-    /// and contiguous in the global log; `nil` otherwise (extra, missing, reordered or different events).
-    private func matchStored(_ append: SQLiteWriteRequest.Append, key: Int64, from version: UInt64) throws(SQLiteError)
-        -> AppendResult?
-    {
-        let statement = statements.selectStreamEvents
-        defer { statement.reset() }
-        let events = append.events
-        statement.bind(key, at: 1)
-        statement.bind(version, at: 2)
-        statement.bind(Int64(events.count), at: 3)
-        var firstPosition: UInt64 = 0
-        var index = 0
-        while try statement.step() {
-            let storedVersion = statement.uint64(at: 0)
-            let position = statement.uint64(at: 1)
-            guard index < events.count, storedVersion == version + UInt64(index),
-                statement.messageID(at: 2) == events[index].eventID
-            else { return nil }
-            if index == 0 {
-                firstPosition = position
-            } else if position != firstPosition + UInt64(index) {
-                return nil
-            }
-            index += 1
-        }
-        guard index == events.count else { return nil }
-        return AppendResult(
-            streamID: append.streamID,
-            streamVersion: version + UInt64(events.count) - 1,
-            positions: firstPosition..<(firstPosition + UInt64(events.count))
-        )
     }
 
     /// Writes the events after version `current`, creating the stream row if needed.
@@ -215,7 +149,7 @@ extension SQLiteWriter {
                 }
             }
             if let error {
-                if error.isUniqueViolation { return .failed(duplicateEventID(event.eventID, append.streamID)) }
+                if error.isUniqueViolation { return .failed(AppendDecision.duplicateEventID(event.eventID, appendingTo: append.streamID)) }
                 throw error
             }
             if index == 0 { firstPosition = connection.lastInsertRowID }
@@ -235,5 +169,42 @@ extension SQLiteWriter {
                 positions: first..<(first + UInt64(events.count))
             )
         )
+    }
+}
+
+extension SQLiteWriter {
+    /// Answers the append rule's questions with the writer's prepared statements, inside its transaction.
+    struct StoredEventsLookup: AppendDecisionLookup {
+        let selectEventByID: SQLiteStatement
+        let selectStreamEvents: SQLiteStatement
+        /// The appended stream's key; `nil` for a stream that has never had events.
+        let key: Int64?
+
+        func location(of eventID: MessageID) throws(SQLiteError) -> StoredEventLocation? {
+            let statement = selectEventByID
+            defer { statement.reset() }
+            statement.bind(eventID, at: 1)
+            guard try statement.step() else { return nil }
+            return StoredEventLocation(
+                isInAppendedStream: statement.int64(at: 0) == key, streamVersion: statement.uint64(at: 1))
+        }
+
+        func storedEvents(from version: UInt64, limit: Int) throws(SQLiteError) -> [StoredEventReference] {
+            guard let key else { return [] }
+            let statement = selectStreamEvents
+            defer { statement.reset() }
+            statement.bind(key, at: 1)
+            statement.bind(version, at: 2)
+            statement.bind(Int64(limit), at: 3)
+            var events: [StoredEventReference] = []
+            events.reserveCapacity(limit)
+            while try statement.step() {
+                events.append(
+                    StoredEventReference(
+                        streamVersion: statement.uint64(at: 0), position: statement.uint64(at: 1),
+                        eventID: statement.messageID(at: 2)))
+            }
+            return events
+        }
     }
 }

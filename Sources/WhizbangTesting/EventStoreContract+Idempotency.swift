@@ -130,7 +130,7 @@ extension EventStoreContract {
 }
 
 /// Appends events that are already stored, expecting the original result and nothing written.
-private func requireRetry(
+func requireRetry(
     _ store: any EventStore,
     _ events: [EventData],
     to streamID: StreamID,

@@ -10,26 +10,9 @@ import Synchronization
 /// It keeps every rule of the ``EventStore`` contract except durability: its events live as long as the instance.
 /// Appends are serialised by one lock, so global positions follow commit order and a reader never sees a gap.
 ///
-/// How it decides the cases the contract leaves to the store:
-/// - **Idempotency** compares event ids only, as KurrentDB does, not type, data or metadata: a retry re-encodes its
-///   events and need not produce the same bytes.
-/// - With ``ExpectedVersion/noStream`` or ``ExpectedVersion/exact(_:)`` on a stream that has moved past the expected
-///   version, the append is a retry if its events are the ones stored right after the expected version (all of them
-///   or a prefix); any other append there is a conflict, ``EventStoreError/Code/wrongExpectedVersion``.
-/// - With ``ExpectedVersion/any`` or ``ExpectedVersion/streamExists`` (on a stream that has events), an append whose
-///   first event id is stored in the stream is a retry: it succeeds if its events are stored at consecutive versions
-///   from there (the stream's tail or any run within it) and fails with `wrongExpectedVersion` otherwise, KurrentDB's
-///   "corrupted idempotency". An append whose first event id is new is written.
-/// - A retry succeeds only if the matched events are also contiguous in the global log (as one append writes them),
-///   because ``AppendResult/positions`` is one range; it returns the stream version of the last matched event and
-///   their original positions.
-/// - An append that would be written fails with ``EventStoreError/Code/duplicateEventID`` if one of its event ids is
-///   stored anywhere, in this stream or another: event ids are unique across the store.
-/// - An empty append checks the expected version and writes nothing; its result has the stream's current version and
-///   an empty range of positions.
-/// - An append is validated before anything else: the stream id (``StreamID/validate()``), a non-empty event type,
-///   distinct event ids, and data and metadata within ``Configuration/maximumPayloadSize``; a failure there is
-///   ``EventStoreError/Code/invalidStreamID``, `invalidArgument` or `payloadTooLarge`.
+/// Appends are validated with ``EventStoreValidation`` and decided by ``AppendDecision``, the rule every store
+/// shares: idempotency compares event ids only, as KurrentDB does, and event ids are unique across the store. Stream
+/// ids and checkpoint consumer names are compared by their UTF-8 bytes (see ``StreamID``).
 /// - ``Configuration/inlineProjections`` are applied to the events of each append under the store's lock, after every
 ///   check and before the events become visible; if one throws, the append fails with
 ///   ``EventStoreError/Code/inlineProjectionFailed`` and writes nothing.
@@ -38,13 +21,20 @@ public final class InMemoryEventStore: EventStore {
     public struct Configuration: Sendable {
         /// The largest event data, event metadata or snapshot data, in bytes, each counted on its own; larger ones
         /// fail with ``EventStoreError/Code/payloadTooLarge``. Default: 16 MiB (16,777,216 bytes).
-        public var maximumPayloadSize: Int
+        public var maximumPayloadBytes: Int
+        /// The former name of ``maximumPayloadBytes``, the name every store uses.
+        @available(*, deprecated, renamed: "maximumPayloadBytes")
+        public var maximumPayloadSize: Int {
+            get { maximumPayloadBytes }
+            set { maximumPayloadBytes = newValue }
+        }
+
         /// Read models updated inside every append, atomically with it, in this order. Default: none.
         public var inlineProjections: [any InMemoryInlineProjection]
 
         /// A configuration with the documented defaults.
         public init() {
-            self.maximumPayloadSize = 16 * 1024 * 1024
+            self.maximumPayloadBytes = 16 * 1024 * 1024
             self.inlineProjections = []
         }
     }
@@ -147,9 +137,7 @@ public final class InMemoryEventStore: EventStore {
     ///
     /// - Throws: ``EventStoreError/Code/invalidArgument`` if `consumer` is empty.
     public func saveCheckpoint(_ position: UInt64, for consumer: String) async throws(EventStoreError) {
-        guard !consumer.isEmpty else {
-            throw EventStoreError(.invalidArgument, message: "a checkpoint's consumer name must not be empty")
-        }
+        try EventStoreValidation.validateConsumer(consumer)
         state.withLock { $0.saveCheckpoint(position, for: consumer) }
     }
 
@@ -157,14 +145,9 @@ public final class InMemoryEventStore: EventStore {
     ///
     /// - Throws: ``EventStoreError/Code/invalidStreamID``; ``EventStoreError/Code/invalidArgument`` if its state type
     ///   is empty; ``EventStoreError/Code/payloadTooLarge`` if its data exceeds
-    ///   ``Configuration/maximumPayloadSize``.
+    ///   ``Configuration/maximumPayloadBytes``.
     public func saveSnapshot(_ snapshot: Snapshot) async throws(EventStoreError) {
-        try snapshot.streamID.validate()
-        guard !snapshot.stateType.isEmpty else {
-            throw EventStoreError(
-                .invalidArgument, streamID: snapshot.streamID, message: "a snapshot's state type must not be empty")
-        }
-        try checkPayload(snapshot.data.count, of: "snapshot data", streamID: snapshot.streamID)
+        try EventStoreValidation.validateSnapshot(snapshot, maximumPayloadBytes: configuration.maximumPayloadBytes)
         state.withLock { $0.saveSnapshot(snapshot) }
     }
 
@@ -179,46 +162,11 @@ public final class InMemoryEventStore: EventStore {
     // MARK: Validation
 
     private func validate(_ events: [EventData], for streamID: StreamID) throws(EventStoreError) {
-        try streamID.validate()
-        // Most appends carry one event or a few: compare their ids pairwise instead of building a set.
-        var eventIDs = events.count > 8 ? Set<MessageID>(minimumCapacity: events.count) : nil
-        for (index, event) in events.enumerated() {
-            guard !event.eventType.isEmpty else {
-                throw EventStoreError(
-                    .invalidArgument, streamID: streamID,
-                    message: "event \(index) (\(event.eventID)) has an empty event type")
-            }
-            let isDistinct =
-                if eventIDs != nil {
-                    eventIDs!.insert(event.eventID).inserted
-                } else {
-                    !events[..<index].contains { $0.eventID == event.eventID }
-                }
-            guard isDistinct else {
-                throw EventStoreError(
-                    .invalidArgument, streamID: streamID,
-                    message: "event id \(event.eventID) appears more than once in one append")
-            }
-            try checkPayload(event.data.count, of: "the data", index: index, streamID: streamID)
-            try checkPayload(event.metadata.count, of: "the metadata", index: index, streamID: streamID)
-        }
-    }
-
-    /// Checks one payload's size; the message is built only when the check fails.
-    private func checkPayload(_ size: Int, of what: String, index: Int? = nil, streamID: StreamID)
-        throws(EventStoreError)
-    {
-        let limit = configuration.maximumPayloadSize
-        guard size <= limit else {
-            throw EventStoreError(
-                .payloadTooLarge, streamID: streamID,
-                message: "\(what)\(index.map { " of event \($0)" } ?? "") has \(size) bytes; this store accepts at most \(limit)")
-        }
+        try EventStoreValidation.validateAppend(
+            events, to: streamID, maximumPayloadBytes: configuration.maximumPayloadBytes)
     }
 
     private static func validate(limit: Int) throws(EventStoreError) {
-        guard limit >= 0 else {
-            throw EventStoreError(.invalidArgument, message: "a read limit must not be negative; it was \(limit)")
-        }
+        try EventStoreValidation.validateReadLimit(limit)
     }
 }

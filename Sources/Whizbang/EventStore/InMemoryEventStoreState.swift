@@ -27,7 +27,7 @@ struct InMemoryEventStoreState: Sendable {
 
     // MARK: Appending
 
-    /// Checks `expectedVersion` and idempotency, then appends; `events` are already validated.
+    /// Decides the append with ``AppendDecision``, then writes it; `events` are already validated.
     ///
     /// Returns the result and, when events were written, the new head position to announce.
     mutating func append(
@@ -37,40 +37,20 @@ struct InMemoryEventStoreState: Sendable {
         recordedAt: Date,
         beforeCommit: ([RecordedEvent]) throws(EventStoreError) -> Void = { _ throws(EventStoreError) in }
     ) throws(EventStoreError) -> (result: AppendResult, newHead: UInt64?) {
-        let current = version(of: streamID)
-        switch expectedVersion {
-        case .any:
-            if let retry = try retryByEventID(events, to: streamID, expectedVersion: expectedVersion) {
-                return (retry, nil)
-            }
-        case .streamExists:
-            guard current > 0 else {
-                throw .wrongExpectedVersion(streamID, expected: expectedVersion, actual: current)
-            }
-            if let retry = try retryByEventID(events, to: streamID, expectedVersion: expectedVersion) {
-                return (retry, nil)
-            }
-        case .noStream, .exact:
-            let expected: UInt64 = if case .exact(let version) = expectedVersion { version } else { 0 }
-            if current < expected || (current > expected && events.isEmpty) {
-                throw .wrongExpectedVersion(streamID, expected: expectedVersion, actual: current)
-            }
-            if current > expected {
-                // The stream moved on: either this is a retry of events stored right after `expected`, or a conflict.
-                let retry = try retry(
-                    events, of: streamID, from: expected + 1, expectedVersion: expectedVersion, actual: current)
-                return (retry, nil)
-            }
-        }
-
         let head = headPosition
-        guard !events.isEmpty else {
-            return (AppendResult(streamID: streamID, streamVersion: current, positions: head + 1..<head + 1), nil)
+        let current: UInt64
+        switch decide(events, to: streamID, expectedVersion: expectedVersion) {
+        case .fail(let error):
+            throw error
+        case .resend(let result):
+            return (result, nil)
+        case .empty(let version):
+            return (AppendResult(streamID: streamID, streamVersion: version, positions: head + 1..<head + 1), nil)
+        case .write(let firstVersion):
+            current = firstVersion - 1
         }
-        for event in events {
-            if let index = eventIndices[event.eventID] {
-                throw duplicateEventID(event.eventID, storedAs: log[index], appendingTo: streamID)
-            }
+        for event in events where eventIndices[event.eventID] != nil {
+            throw AppendDecision.duplicateEventID(event.eventID, appendingTo: streamID)
         }
 
         var recorded: [RecordedEvent] = []
@@ -105,69 +85,41 @@ struct InMemoryEventStoreState: Sendable {
         return (result, headPosition)
     }
 
-    /// For `.any` and `.streamExists`: if the first event is already stored in this stream, the append is a retry and
-    /// must match what is stored from there on. `nil` when the first event is new (or there are no events).
-    private func retryByEventID(
-        _ events: [EventData],
-        to streamID: StreamID,
-        expectedVersion: ExpectedVersion
-    ) throws(EventStoreError) -> AppendResult? {
-        guard let first = events.first, let index = eventIndices[first.eventID] else { return nil }
-        let stored = log[index]
-        guard stored.streamID == streamID else {
-            throw duplicateEventID(first.eventID, storedAs: stored, appendingTo: streamID)
-        }
-        return try retry(
-            events, of: streamID, from: stored.streamVersion, expectedVersion: expectedVersion,
-            actual: version(of: streamID))
+    /// The append's decision. Non-mutating on purpose: the lookup holds references to the log and indices only
+    /// until this returns, so writing afterwards never copies them.
+    private func decide(_ events: [EventData], to streamID: StreamID, expectedVersion: ExpectedVersion)
+        -> AppendDecision
+    {
+        let indices = streams[streamID] ?? []
+        var lookup = Lookup(log: log, eventIndices: eventIndices, streamID: streamID, indices: indices)
+        return AppendDecision.decide(
+            events, to: streamID, expectedVersion: expectedVersion, currentVersion: UInt64(indices.count),
+            lookup: &lookup)
     }
 
-    /// The original result of `events` if they are stored in `streamID` at versions `version`, `version + 1`, ... and
-    /// contiguously in the global log; otherwise a wrong-expected-version error.
-    private func retry(
-        _ events: [EventData],
-        of streamID: StreamID,
-        from version: UInt64,
-        expectedVersion: ExpectedVersion,
-        actual: UInt64
-    ) throws(EventStoreError) -> AppendResult {
-        let indices = streams[streamID] ?? []
-        let firstOffset = Int(version - 1)
-        guard firstOffset + events.count <= indices.count else {
-            throw .wrongExpectedVersion(
-                streamID, expected: expectedVersion, actual: actual,
-                message: "stream '\(streamID)' is at version \(actual), the append expected \(expectedVersion), and "
-                    + "its events are not all stored from version \(version) on")
+    /// Answers the append rule's questions from the log.
+    private struct Lookup: AppendDecisionLookup {
+        let log: ChunkedLog<RecordedEvent>
+        let eventIndices: [MessageID: Int]
+        let streamID: StreamID
+        let indices: [Int]
+
+        func location(of eventID: MessageID) -> StoredEventLocation? {
+            guard let index = eventIndices[eventID] else { return nil }
+            let stored = log[index]
+            return StoredEventLocation(
+                isInAppendedStream: stored.streamID == streamID, streamVersion: stored.streamVersion)
         }
-        let firstIndex = indices[firstOffset]
-        for (offset, event) in events.enumerated() {
-            let index = indices[firstOffset + offset]
-            guard log[index].eventID == event.eventID, index == firstIndex + offset else {
-                throw .wrongExpectedVersion(
-                    streamID, expected: expectedVersion, actual: actual,
-                    message: "stream '\(streamID)' is at version \(actual), the append expected \(expectedVersion), "
-                        + "and its events do not match those stored from version \(version) on")
+
+        func storedEvents(from version: UInt64, limit: Int) -> [StoredEventReference] {
+            guard version >= 1, version <= UInt64(indices.count) else { return [] }
+            let first = Int(version - 1)
+            return indices[first..<first + min(limit, indices.count - first)].map { index in
+                let event = log[index]
+                return StoredEventReference(
+                    streamVersion: event.streamVersion, position: event.position, eventID: event.eventID)
             }
         }
-        let firstPosition = UInt64(firstIndex) + 1
-        return AppendResult(
-            streamID: streamID,
-            streamVersion: version + UInt64(events.count) - 1,
-            positions: firstPosition..<firstPosition + UInt64(events.count)
-        )
-    }
-
-    private func duplicateEventID(
-        _ eventID: MessageID,
-        storedAs stored: RecordedEvent,
-        appendingTo streamID: StreamID
-    ) -> EventStoreError {
-        EventStoreError(
-            .duplicateEventID,
-            streamID: streamID,
-            message: "event \(eventID) is already stored at version \(stored.streamVersion) of stream "
-                + "'\(stored.streamID)'; appending it to '\(streamID)' would store it twice"
-        )
     }
 
     // MARK: Reading

@@ -8,8 +8,8 @@ import Whizbang
 
 @Suite struct InMemoryEventStoreTests {
     @Test func defaultPayloadLimitIsSixteenMebibytes() {
-        #expect(InMemoryEventStore.Configuration().maximumPayloadSize == 16 * 1024 * 1024)
-        #expect(InMemoryEventStore().configuration.maximumPayloadSize == 16 * 1024 * 1024)
+        #expect(InMemoryEventStore.Configuration().maximumPayloadBytes == 16 * 1024 * 1024)
+        #expect(InMemoryEventStore().configuration.maximumPayloadBytes == 16 * 1024 * 1024)
     }
 
     @Test func payloadAtTheLimitIsAccepted() async throws {
@@ -93,7 +93,7 @@ import Whizbang
 
     private func limited(to size: Int) -> InMemoryEventStore.Configuration {
         var configuration = InMemoryEventStore.Configuration()
-        configuration.maximumPayloadSize = size
+        configuration.maximumPayloadBytes = size
         return configuration
     }
 }
