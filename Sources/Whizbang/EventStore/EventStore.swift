@@ -81,7 +81,8 @@ extension EventStore {
     /// committed, every event once and in order.
     ///
     /// The subscription reads in batches of `batchSize` as it is iterated, so a slow consumer holds back reading,
-    /// never memory. Iteration ends by throwing `CancellationError` when the iterating task is cancelled.
+    /// never memory. Cancellation is final: once the iterating task is cancelled, the iterator's next call returns
+    /// `nil` (even with events still buffered) and so does every later one.
     public func subscribe(after position: UInt64 = 0, batchSize: Int = 512) -> EventSubscription<Self> {
         EventSubscription(store: self, after: position, batchSize: batchSize)
     }

@@ -23,6 +23,9 @@ public struct EventSubscription<Store: EventStore>: AsyncSequence, Sendable {
     }
 
     /// Reads the subscription's events one at a time.
+    ///
+    /// Cancellation is final: once the iterating task is cancelled, ``next()`` returns `nil`, even with events
+    /// still buffered, and every later call returns `nil` too.
     public struct Iterator: AsyncIteratorProtocol {
         let store: Store
         /// The position of the last event returned.
@@ -30,6 +33,7 @@ public struct EventSubscription<Store: EventStore>: AsyncSequence, Sendable {
         let batchSize: Int
         var buffer: [RecordedEvent] = []
         var index = 0
+        var isFinished = false
 
         init(store: Store, position: UInt64, batchSize: Int) {
             self.store = store
@@ -39,20 +43,37 @@ public struct EventSubscription<Store: EventStore>: AsyncSequence, Sendable {
 
         /// The next event; waits for one to be committed when the subscription has caught up.
         ///
-        /// - Throws: `CancellationError` when the task is cancelled, or the store's error.
+        /// Returns `nil` once the task is cancelled, and from then on.
+        ///
+        /// - Throws: the store's error.
         public mutating func next() async throws -> RecordedEvent? {
+            guard !isFinished else { return nil }
+            guard !Task.isCancelled else { return finish() }
             while index == buffer.count {
-                try Task.checkCancellation()
-                buffer = try await store.readAll(after: position, limit: batchSize)
-                index = 0
-                if buffer.isEmpty {
-                    try await store.waitForEvents(after: position)
+                do {
+                    buffer = try await store.readAll(after: position, limit: batchSize)
+                    index = 0
+                    if buffer.isEmpty {
+                        try await store.waitForEvents(after: position)
+                    }
+                } catch {
+                    // A read or wait that stopped because the task was cancelled ends the subscription.
+                    if Task.isCancelled || error is CancellationError { return finish() }
+                    throw error
                 }
+                guard !Task.isCancelled else { return finish() }
             }
             let event = buffer[index]
             index += 1
             position = event.position
             return event
+        }
+
+        private mutating func finish() -> RecordedEvent? {
+            isFinished = true
+            buffer = []
+            index = 0
+            return nil
         }
     }
 }
