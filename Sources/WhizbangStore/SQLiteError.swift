@@ -7,24 +7,35 @@ import Glibc
 import Darwin
 #endif
 
-/// A failed SQLite call, with what is needed to map it to an ``EventStoreError``.
-struct SQLiteError: Error, CustomStringConvertible {
-    /// The extended result code.
-    var code: Int32
+/// A failed SQLite call: SQLite's extended result code and message, the cause of the ``EventStoreError`` a caller
+/// sees (its `underlyingError`).
+///
+/// Its description holds the result code, SQLite's message and the operating system's `errno`, never SQL text or
+/// the values bound to a statement.
+public struct SQLiteError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// SQLite's extended result code, such as 26 (`SQLITE_NOTADB`) or 2067 (`SQLITE_CONSTRAINT_UNIQUE`).
+    public var code: Int32
     /// The operating system's `errno` for I/O errors, 0 otherwise.
-    var systemErrno: Int32
-    /// SQLite's message.
-    var message: String
-    /// The statement, where there is one.
+    public var systemErrno: Int32
+    /// SQLite's message (`sqlite3_errmsg`).
+    public var message: String
+    /// The statement that failed, where there is one; kept for debugging and never shown in ``description``.
     var sql: String?
 
-    /// The primary result code (the low byte of the extended one).
-    var primaryCode: Int32 { code & 0xFF }
+    init(code: Int32, systemErrno: Int32, message: String, sql: String?) {
+        self.code = code
+        self.systemErrno = systemErrno
+        self.message = message
+        self.sql = sql
+    }
 
-    var description: String {
+    /// The primary result code: the low byte of ``code``, such as 19 (`SQLITE_CONSTRAINT`).
+    public var primaryCode: Int32 { code & 0xFF }
+
+    /// `SQLite error <code>: <message>`, with the `errno` where there is one.
+    public var description: String {
         var text = "SQLite error \(code): \(message)"
         if systemErrno != 0 { text += " (errno \(systemErrno))" }
-        if let sql { text += " in `\(sql)`" }
         return text
     }
 
@@ -34,26 +45,31 @@ struct SQLiteError: Error, CustomStringConvertible {
         code == SQLITE_CONSTRAINT | (8 << 8) || code == SQLITE_CONSTRAINT | (6 << 8)
     }
 
-    /// The store error a caller sees for this failure.
+    /// The store error a caller sees for this failure, with this error as its cause.
     var eventStoreError: EventStoreError {
-        let text = description
+        let kind = kind
+        return EventStoreError(kind.code, message: kind.words + description, underlyingError: self)
+    }
+
+    /// The store error's code and the words that introduce SQLite's.
+    private var kind: (code: EventStoreError.Code, words: String) {
         switch primaryCode {
         case SQLITE_NOTADB:
-            return EventStoreError(.notADatabase, message: "the file is not an SQLite database: \(text)")
+            return (.notADatabase, "the file is not an SQLite database: ")
         case SQLITE_CORRUPT:
-            return EventStoreError(.corruptDatabase, message: "the database is corrupt: \(text)")
+            return (.corruptDatabase, "the database is corrupt: ")
         case SQLITE_READONLY, SQLITE_PERM, SQLITE_AUTH:
-            return EventStoreError(.readOnly, message: "the database cannot be written: \(text)")
+            return (.readOnly, "the database cannot be written: ")
         case SQLITE_FULL:
-            return EventStoreError(.storageFull, message: "the storage is full: \(text)")
+            return (.storageFull, "the storage is full: ")
         case SQLITE_CANTOPEN where systemErrno == EACCES || systemErrno == EROFS || systemErrno == EPERM:
-            return EventStoreError(.readOnly, message: "the database or its directory cannot be written: \(text)")
+            return (.readOnly, "the database or its directory cannot be written: ")
         case SQLITE_IOERR where systemErrno == ENOSPC || systemErrno == EFBIG || systemErrno == EDQUOT:
-            return EventStoreError(.storageFull, message: "the storage is full: \(text)")
+            return (.storageFull, "the storage is full: ")
         case SQLITE_IOERR where systemErrno == EACCES || systemErrno == EROFS || systemErrno == EPERM:
-            return EventStoreError(.readOnly, message: "the database cannot be written: \(text)")
+            return (.readOnly, "the database cannot be written: ")
         default:
-            return EventStoreError(.storageFailure, message: text)
+            return (.storageFailure, "")
         }
     }
 }

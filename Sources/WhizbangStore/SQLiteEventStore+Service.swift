@@ -8,6 +8,6 @@ extension SQLiteEventStore: Service {
     /// shuts its services down in reverse order. Closing commits the appends already queued.
     public func run() async throws {
         try? await gracefulShutdown()
-        close()
+        await shutdown()
     }
 }

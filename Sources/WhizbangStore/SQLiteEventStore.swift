@@ -34,7 +34,7 @@ public final class SQLiteEventStore: EventStore {
     private let readers: SQLiteReaderPool
     private let maintenance: SQLiteMaintenance
     private let signal: AppendSignal
-    private let isClosed = Mutex(false)
+    private let closing = Mutex(ClosingState.open)
 
     /// Opens the store at `path`, creating the file (mode 0600) and its schema if needed, or migrating an older
     /// schema forwards.
@@ -106,19 +106,43 @@ public final class SQLiteEventStore: EventStore {
     /// Finishes the writes already queued, then closes every connection; later calls fail with
     /// ``EventStoreError/Code/closed``, and so do tasks waiting in ``waitForEvents(after:)``.
     ///
-    /// Blocks until the writer has committed what was queued (at most one transaction). Calling it again does
-    /// nothing.
+    /// Blocks the calling thread until the writer has committed what was queued (at most one transaction); from
+    /// async code call ``shutdown()``, which waits without holding a thread of the cooperative pool. Calling it
+    /// again, or while another call closes the store, does nothing.
     public func close() {
-        let wasClosed = isClosed.withLock { isClosed in
-            defer { isClosed = true }
-            return isClosed
+        guard closing.withLock({ $0.begin() }) else { return }
+        closeConnections()
+    }
+
+    /// Closes the store as ``close()`` does, suspending the calling task instead of blocking its thread: the
+    /// writer's last transaction and the connections' closing run on a thread of their own.
+    ///
+    /// Returns once the store is closed, also when another call closed or is closing it.
+    public func shutdown() async {
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            let action = closing.withLock { $0.wait(continuation) }
+            switch action {
+            case .close:
+                let thread = Thread { [self] in closeConnections() }
+                thread.name = "whizbang.sqlite.close"
+                thread.start()
+            case .wait:
+                break
+            case .resume:
+                continuation.resume()
+            }
         }
-        guard !wasClosed else { return }
+    }
+
+    /// Closes the writer, readers and maintenance connection in turn, then resumes every task waiting in
+    /// ``shutdown()``.
+    private func closeConnections() {
         writer.close()
         readers.close()
         maintenance.close()
         signal.close()
         configuration.logger.debug("closed SQLite event store", metadata: ["path": "\(path)"])
+        for waiter in closing.withLock({ $0.finish() }) { waiter.resume() }
     }
 
     // MARK: Writes

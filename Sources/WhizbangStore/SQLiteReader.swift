@@ -8,6 +8,8 @@ import Whizbang
 /// partly written one.
 final class SQLiteReader {
     let connection: SQLiteConnection
+    /// Stops the running read when its task is cancelled; see ``SQLiteReadJob``.
+    let cancellation = SQLiteReadCancellation()
     private let selectStream: SQLiteStatement
     private let selectStreamID: SQLiteStatement
     private let readForwards: SQLiteStatement
@@ -23,6 +25,7 @@ final class SQLiteReader {
 
     init(connection: SQLiteConnection) throws(SQLiteError) {
         self.connection = connection
+        cancellation.install(on: connection.handle)
         selectStream = try connection.prepare("SELECT stream_key, version FROM streams WHERE stream_id = ?1")
         selectStreamID = try connection.prepare("SELECT stream_id FROM streams WHERE stream_key = ?1")
         let columns = "position, version, event_id, event_type, data, metadata, recorded_at"

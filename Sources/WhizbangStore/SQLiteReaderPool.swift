@@ -1,3 +1,4 @@
+import CSQLite
 import Foundation
 import Whizbang
 
@@ -33,26 +34,30 @@ final class SQLiteReaderPool: @unchecked Sendable {
     }
 
     /// Runs `body` on a reader thread and returns its result; SQLite errors come back as ``EventStoreError``.
+    ///
+    /// The read observes the calling task's cancellation: a read still queued is dropped, and one running is
+    /// stopped by its connection's progress handler; either way it throws `CancellationError`.
     func read<Result: Sendable>(
         _ body: @escaping @Sendable (SQLiteReader) throws(SQLiteError) -> Result
-    ) async throws(EventStoreError) -> Result {
-        do {
-            return try await withUnsafeThrowingContinuation { continuation in
+    ) async throws -> Result {
+        let job = SQLiteReadJob<Result>()
+        return try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { continuation in
+                guard job.enqueue(continuation) else { return }
                 let accepted = submit { reader in
+                    guard job.start(on: reader.cancellation) else { return }
                     do throws(SQLiteError) {
-                        continuation.resume(returning: try body(reader))
+                        job.finish(.success(try body(reader)))
                     } catch {
-                        continuation.resume(throwing: error.eventStoreError)
+                        job.finish(.failure(error.primaryCode == SQLITE_INTERRUPT ? CancellationError() : error.eventStoreError))
                     }
                 }
                 if !accepted {
-                    continuation.resume(throwing: EventStoreError(.closed, message: "the event store was closed"))
+                    job.finish(.failure(EventStoreError(.closed, message: "the event store was closed")))
                 }
             }
-        } catch let error as EventStoreError {
-            throw error
-        } catch {
-            throw EventStoreError(.storageFailure, message: "\(error)")
+        } onCancel: {
+            job.cancel()
         }
     }
 

@@ -67,6 +67,9 @@ public struct EventStoreError: Error, Hashable, Sendable, CustomStringConvertibl
     public let actualVersion: UInt64?
     /// A human-readable explanation, including the storage engine's own message where there is one.
     public let message: String
+    /// The storage engine's own error that caused this one, such as the SQLite store's `SQLiteError` with SQLite's
+    /// result code and message; `nil` when the store decided the error itself. Not part of `==` and hashing.
+    public let underlyingError: (any Error & Sendable)?
 
     /// Creates an error; stores use this.
     public init(
@@ -74,13 +77,30 @@ public struct EventStoreError: Error, Hashable, Sendable, CustomStringConvertibl
         streamID: StreamID? = nil,
         expectedVersion: ExpectedVersion? = nil,
         actualVersion: UInt64? = nil,
-        message: String
+        message: String,
+        underlyingError: (any Error & Sendable)? = nil
     ) {
         self.code = code
         self.streamID = streamID
         self.expectedVersion = expectedVersion
         self.actualVersion = actualVersion
         self.message = message
+        self.underlyingError = underlyingError
+    }
+
+    /// Whether two errors have the same code, context and message; their underlying errors are not compared.
+    public static func == (lhs: EventStoreError, rhs: EventStoreError) -> Bool {
+        lhs.code == rhs.code && lhs.streamID == rhs.streamID && lhs.expectedVersion == rhs.expectedVersion
+            && lhs.actualVersion == rhs.actualVersion && lhs.message == rhs.message
+    }
+
+    /// Feeds the code, context and message into `hasher`.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(code)
+        hasher.combine(streamID)
+        hasher.combine(expectedVersion)
+        hasher.combine(actualVersion)
+        hasher.combine(message)
     }
 
     /// A ``Code/wrongExpectedVersion`` error for `streamID`.
