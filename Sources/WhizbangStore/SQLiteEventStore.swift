@@ -22,8 +22,9 @@ public import Whizbang
 /// ``EventStoreError/Code/wrongExpectedVersion``. ``waitForEvents(after:)`` notices another process's appends
 /// within ``Configuration/externalChangePollInterval``.
 ///
-/// Open a store with ``open(path:configuration:)`` (or ``init(path:configuration:)`` outside async code) and
-/// ``close()`` it when done; closing also happens when the last reference goes away.
+/// Open a store with ``open(path:configuration:)`` (or ``init(path:configuration:)`` outside async code) and close
+/// it when done: ``shutdown()`` from async code, ``close()`` from synchronous code; closing also happens when the
+/// last reference goes away. Reads observe their task's cancellation and then throw `CancellationError`.
 public final class SQLiteEventStore: EventStore {
     /// The database file.
     public let path: String
