@@ -14,7 +14,9 @@ struct DispatcherLifecycleTests {
             }
             #expect(value == 1)
         }
-        #expect(elapsed < .seconds(1))
+        // It returns instead of waiting for itself (before, it never returned). The bound is generous: on a loaded
+        // machine the test process itself can be starved for seconds.
+        #expect(elapsed < .seconds(10))
         #expect(!dispatcher.isAcceptingWork)
         await #expect(throws: ExecutorError.self) {
             _ = try await dispatcher.aggregate(BankAccount.self).send(.open(1), to: "a")
@@ -30,7 +32,9 @@ struct DispatcherLifecycleTests {
                 return 1
             }
         }
-        #expect(elapsed < .seconds(1))
+        // It returns instead of waiting for itself (before, it never returned). The bound is generous: on a loaded
+        // machine the test process itself can be starved for seconds.
+        #expect(elapsed < .seconds(10))
         #expect(!dispatcher.isAcceptingWork)
     }
 

@@ -16,7 +16,9 @@ struct ExecutorLifecycleRulesTests {
             }
             #expect(value == 1)
         }
-        #expect(elapsed < .seconds(1))
+        // It returns instead of waiting for itself (before, it never returned). The bound is generous: on a loaded
+        // machine the test process itself can be starved for seconds.
+        #expect(elapsed < .seconds(10))
         #expect(!executor.isAcceptingWork())
         await #expect(throws: ExecutorError.self) { try await executor.run { 2 } }
     }
@@ -33,7 +35,9 @@ struct ExecutorLifecycleRulesTests {
                 return 1
             }
         }
-        #expect(elapsed < .seconds(1))
+        // It returns instead of waiting for itself (before, it never returned). The bound is generous: on a loaded
+        // machine the test process itself can be starved for seconds.
+        #expect(elapsed < .seconds(10))
         #expect(!executor.isAcceptingWork())
     }
 
@@ -98,8 +102,14 @@ struct ExecutorCancellationScaleTests {
         let gate = TestGate()
         let blocker = await executor.occupy(until: gate)
         let count = 100_000
-        let tasks = (0..<count).map { value in Task { try await executor.run { value } } }
-        await yield { executor.queuedCount() == count }
+        // Started a thousand at a time, each batch queued before the next, so that the other tests running meanwhile
+        // are never behind 100,000 task starts in the scheduler's queue.
+        var tasks: [Task<Int, any Error>] = []
+        tasks.reserveCapacity(count)
+        for batch in stride(from: 0, to: count, by: 1_000) {
+            for value in batch..<(batch + 1_000) { tasks.append(Task { try await executor.run { value } }) }
+            await yield { executor.queuedCount() == batch + 1_000 }
+        }
         let cancelled = tasks.indices.filter { $0 % 10 < 3 }
         // A cancellation handler runs within `cancel()`: when the loop ends, every cancelled caller has been removed
         // from the queue and resumed with its error.
