@@ -96,7 +96,9 @@ struct ExecutorCancellationScaleTests {
     /// 100,000 callers queue; 30% are cancelled. Each cancellation finds its caller by id, so releasing them all takes
     /// milliseconds (the figure is in BENCHMARKS.md); a search of the queue per cancellation took seconds. The bound is
     /// generous, for a shared machine.
-    @Test(arguments: ExecutorKind.allCases)
+    /// Run on the serial executor only: the three kinds share the queue, and 100,000 tasks per kind kept the scheduler
+    /// so busy that tests running alongside passed their time limits.
+    @Test(arguments: [ExecutorKind.serial])
     func cancellingThirtyThousandOfOneHundredThousandQueuedCallersIsFast(kind: ExecutorKind) async throws {
         let executor = kind.make()
         let gate = TestGate()
