@@ -1,3 +1,4 @@
+import Synchronization
 import Whizbang
 
 extension EventStoreContract {
@@ -124,10 +125,16 @@ extension EventStoreContract {
         },
         EventStoreContractCheck(name: "subscription.endsWithCancellation") { store in
             _ = try await store.append(makeEvents(2), to: "s", expectedVersion: .noStream)
+            let (delivered, deliveries) = AsyncStream<Void>.makeStream()
             let subscriber = Task {
-                try await subscriptionEvents(store, after: 0, batchSize: 1, count: 3) { _ in }
+                try await subscriptionEvents(store, after: 0, batchSize: 1, count: 3) { _ in deliveries.yield() }
             }
-            for _ in 0..<10 { await Task.yield() }
+            // Cancelled once both stored events have been delivered: the subscription is then waiting for the third.
+            var count = 0
+            for await _ in delivered {
+                count += 1
+                if count == 2 { break }
+            }
             subscriber.cancel()
             try await requireCancellation(subscriber, "a subscription waiting for its third event")
         },
@@ -138,8 +145,14 @@ extension EventStoreContract {
         },
         EventStoreContractCheck(name: "waitForEvents.wokenByAppend") { store in
             _ = try await store.append(makeEvents(1), to: "s", expectedVersion: .noStream)
-            let waiter = Task { try await store.waitForEvents(after: 1) }
-            for _ in 0..<10 { await Task.yield() }
+            // `Task.immediate` runs the waiter up to its first suspension before the append; a store that answers
+            // "passed" for the head itself would return there, and is caught before anything is appended.
+            let returned = ReturnFlag()
+            let waiter = Task.immediate {
+                try await store.waitForEvents(after: 1)
+                returned.set()
+            }
+            try requireEqual(returned.isSet, false, "waitForEvents(after: 1) returned while the head was 1")
             _ = try await store.append(makeEvents(1), to: "other", expectedVersion: .noStream)
             try await requireSuccess("waitForEvents(after: 1) after an append at 2") {
                 try await valueCancellingWithCaller(waiter)
@@ -152,8 +165,7 @@ extension EventStoreContract {
                 try await store.waitForEvents(after: 1)
             }
             try await requireCancellation(early, "waitForEvents in a task cancelled before it waits")
-            let waiting = Task { try await store.waitForEvents(after: 1) }
-            for _ in 0..<10 { await Task.yield() }
+            let waiting = Task.immediate { try await store.waitForEvents(after: 1) }
             waiting.cancel()
             try await requireCancellation(waiting, "waitForEvents in a task cancelled while it waits")
         },
@@ -217,4 +229,13 @@ private func valueCancellingWithCaller<Success>(_ task: Task<Success, any Error>
     } onCancel: {
         task.cancel()
     }
+}
+
+/// Set once by the task that owns it; read by the test.
+private final class ReturnFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+
+    func set() { value.store(true, ordering: .sequentiallyConsistent) }
+
+    var isSet: Bool { value.load(ordering: .sequentiallyConsistent) }
 }

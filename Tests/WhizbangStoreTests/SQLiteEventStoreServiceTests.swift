@@ -29,16 +29,31 @@ struct SQLiteEventStoreServiceTests {
                 configuration: ServiceGroupConfiguration(
                     services: [store, dispatcher], logger: Logger(label: "test")))
             let running = Task { try await group.run() }
+            // A handler in flight at shutdown sends its command only after shutdown has begun: the dispatcher must
+            // wait for it, and the store must still be open when it sends.
+            let (handlerStarted, started) = AsyncStream<Void>.makeStream()
+            let (proceed, release) = AsyncStream<Void>.makeStream()
+            let handler = Task {
+                try await dispatcher.invoke(MessageEnvelope(message: "late")) { _ in
+                    started.yield()
+                    for await _ in proceed {}
+                    return try await counters.send(.increment, to: "counter-late").streamVersion
+                }
+            }
+            for await _ in handlerStarted { break }
             let sends = (0..<200).map { index in
                 Task { try await counters.send(.increment, to: StreamID("counter-\(index % 10)")) }
             }
             await group.triggerGracefulShutdown()
+            while dispatcher.isAcceptingWork { await Task.yield() }
+            release.finish()
+            #expect(try await handler.value == 1)
             try await running.value
-            var acknowledged = 0
+            var acknowledged = 1
             for send in sends {
                 if (try? await send.value) != nil { acknowledged += 1 }
             }
-            // Every acknowledged command is in the file; nothing was half-written.
+            // Every acknowledged command is in the file, the handler's included; nothing was half-written.
             let reopened = try await SQLiteEventStore.open(path: path, configuration: .testing)
             defer { reopened.close() }
             #expect(try await reopened.headPosition() == UInt64(acknowledged))

@@ -157,6 +157,39 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.stopMeasurement()
     }
 
+    // MARK: Cancellation at scale (one iteration = 100,000 callers queued behind a running handler, 30,000 of them
+    // cancelled; only the cancellations are measured: each cancellation handler runs inside `cancel()`, so when the
+    // loop ends every cancelled caller has left the queue and been resumed with its error)
+
+    Benchmark(
+        "SerialExecutor.cancel30000Of100000Queued",
+        configuration: .init(
+            metrics: [.wallClock], warmupIterations: 0, scalingFactor: .one, maxDuration: .seconds(20),
+            maxIterations: 3)
+    ) { benchmark in
+        for _ in benchmark.scaledIterations {
+            let serial = SerialExecutor()
+            let (held, release) = AsyncStream<Void>.makeStream()
+            let (running, started) = AsyncStream<Void>.makeStream()
+            let blocker = Task {
+                try await serial.run { () async throws -> Int in
+                    started.yield()
+                    for await _ in held {}
+                    return 0
+                }
+            }
+            for await _ in running { break }
+            let callers = (0..<100_000).map { value in Task { try await serial.run { value } } }
+            while serial.queuedCount < callers.count { await Task.yield() }
+            benchmark.startMeasurement()
+            for index in callers.indices where index % 10 < 3 { callers[index].cancel() }
+            benchmark.stopMeasurement()
+            release.finish()
+            _ = try await blocker.value
+            for caller in callers { _ = try? await caller.value }
+        }
+    }
+
     // MARK: What the concurrent shapes cost without an executor
 
     Benchmark(

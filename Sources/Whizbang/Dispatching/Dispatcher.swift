@@ -121,7 +121,17 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
     ///
     /// Stateless handlers drain first, since a running handler may still send commands; commands never call
     /// handlers. If the calling task is cancelled, it returns without waiting further.
+    ///
+    /// Called inside a handler or command of this dispatcher (or a child task of one), it stops admission everywhere
+    /// and returns at once: it cannot wait for the work it is part of. Call it from outside to wait.
     public func shutdown() async {
+        if isInsideOwnHandler {
+            logger.debug("dispatcher draining, called from one of its handlers: not waiting")
+            parallel.stopAdmitting()
+            parallelCommands.stopAdmitting()
+            lanes.stopAdmitting()
+            return
+        }
         logger.debug("dispatcher draining")
         await parallel.drain()
         await parallelCommands.drain()

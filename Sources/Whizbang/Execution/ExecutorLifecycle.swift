@@ -17,15 +17,18 @@ enum ExecutorLifecycle: Sendable {
 }
 
 /// A caller suspended until it is handed a serial lane or a permit.
+///
+/// Its continuation is resumed with `false` by a hand-over (the caller then confirms under the lock that the executor
+/// has not stopped and it was not cancelled in the meantime) or with `true` when that was already checked.
 @usableFromInline
 struct QueuedCaller: Sendable {
     @usableFromInline let id: UInt64
     /// The waiting task, which becomes the lane's owner when the lane is handed to it.
     @usableFromInline let task: UInt
-    @usableFromInline let continuation: UnsafeContinuation<Void, any Error>
+    @usableFromInline let continuation: UnsafeContinuation<Bool, any Error>
 
     @inlinable
-    init(id: UInt64, task: UInt, continuation: UnsafeContinuation<Void, any Error>) {
+    init(id: UInt64, task: UInt, continuation: UnsafeContinuation<Bool, any Error>) {
         self.id = id
         self.task = task
         self.continuation = continuation
@@ -41,13 +44,13 @@ struct IdleWaiter: Sendable {
 
 /// What happened to a caller that tried to join a queue.
 @usableFromInline
-enum EnqueueOutcome {
-    /// The lane or permit came free in the meantime and is the caller's.
+enum ParkOutcome {
+    /// The caller waits; it is resumed by a hand-over, a stop or its cancellation.
+    case parked
+    /// The caller was handed the lane or a permit before it suspended, and it still may run.
     case acquired
-    /// The caller is queued and will be resumed by a release, a stop or its cancellation.
-    case queued
-    /// The caller will not run.
-    case failed(any Error)
+    /// The caller will not run; `release` gives back what it was handed, if anything.
+    case failed(any Error, release: ReleaseAction)
 }
 
 /// What a release leaves to do once the lock is released.
@@ -66,8 +69,15 @@ enum ReleaseAction {
     func perform() {
         switch self {
         case .none: break
-        case .handOver(let next): next.continuation.resume()
+        case .handOver(let next): next.continuation.resume(returning: false)
         case .wakeIdleWaiters(let waiters): for waiter in waiters { waiter.continuation.resume() }
         }
     }
+}
+
+/// The error a caller that was waiting gets when it is not to run: `stopped` once the executor has stopped,
+/// otherwise its cancellation.
+@usableFromInline
+func waitEndedError(_ lifecycle: ExecutorLifecycle, label: String) -> any Error {
+    lifecycle == .stopped ? ExecutorError(.stopped, executorLabel: label) : CancellationError()
 }

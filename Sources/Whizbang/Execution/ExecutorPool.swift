@@ -56,33 +56,6 @@ public final class ExecutorPool<Key: Hashable & Sendable>: @unchecked Sendable {
         static func == (lhs: LaneKey, rhs: LaneKey) -> Bool { lhs.hash == rhs.hash && lhs.key == rhs.key }
     }
 
-    @usableFromInline
-    struct ShardState: Sendable {
-        @usableFromInline var lanes: [LaneKey: SerialLaneState] = [:]
-        @usableFromInline var lifecycle = ExecutorLifecycle.running
-        @usableFromInline var nextID: UInt64 = 0
-        @usableFromInline var idleWaiters: [IdleWaiter] = []
-
-        /// Claims `key`'s lane for `task` if it has none yet, creating it; `false` leaves everything to the slow path.
-        @inlinable
-        mutating func tryClaim(_ key: LaneKey, by task: UInt) -> Bool {
-            guard lifecycle == .running else { return false }
-            return lanes[key, default: SerialLaneState()].claimIfIdle(by: task)
-        }
-
-        /// Gives `key`'s lane up: to its oldest waiter if it has one; otherwise the lane is removed, and once a draining
-        /// or stopped shard has no lanes left its `drain()` callers are woken.
-        @inlinable
-        mutating func release(_ key: LaneKey) -> ReleaseAction {
-            guard let index = lanes.index(forKey: key) else { return .none }
-            if let next = lanes.values[index].release() { return .handOver(next) }
-            lanes.remove(at: index)
-            if lifecycle == .running || !lanes.isEmpty || idleWaiters.isEmpty { return .none }
-            defer { idleWaiters.removeAll() }
-            return .wakeIdleWaiters(idleWaiters)
-        }
-    }
-
     @usableFromInline typealias Shard = Mutex<ShardState>
 
     /// The shards, each on a cache line (two, with the adjacent-line prefetcher) of its own so that submitters for
@@ -164,8 +137,14 @@ public final class ExecutorPool<Key: Hashable & Sendable>: @unchecked Sendable {
         let task = TaskIdentity.current
         if !tryAcquire(key, by: task) { try await acquireSlowly(key, by: task) }
         defer { release(key) }
-        return try await body()
+        // Child tasks of the handler inherit the mark, so a wait of theirs on this lane is seen as re-entrant.
+        let context = HandlerContext.current.pushing(.init(executor: identity, holder: task))
+        return try await HandlerContext.local.withValue(context) { try await body() }
     }
+
+    /// The identity the pool is recorded under in a ``HandlerContext``.
+    @inlinable
+    var identity: UInt { UInt(bitPattern: ObjectIdentifier(self)) }
 
     /// The number of lanes that exist now: keys with a handler running or callers waiting.
     public var liveLaneCount: Int {
@@ -174,7 +153,7 @@ public final class ExecutorPool<Key: Hashable & Sendable>: @unchecked Sendable {
 
     /// Whether the pool accepts new work: `false` once ``drain()`` or ``stop()`` has been called.
     public var isAcceptingWork: Bool {
-        shard(0).pointee.withLock { $0.lifecycle == .running }
+        (0...shardMask).allSatisfy { index in shard(index).pointee.withLock { $0.lifecycle == .running } }
     }
 
     /// The number of callers waiting for their lanes, across all keys.
@@ -182,13 +161,6 @@ public final class ExecutorPool<Key: Hashable & Sendable>: @unchecked Sendable {
         (0...shardMask).reduce(0) { total, index in
             total + shard(index).pointee.withLock { $0.lanes.values.reduce(0) { $0 + $1.queue.count } }
         }
-    }
-
-    @usableFromInline
-    enum Admission {
-        case acquired
-        case wait(id: UInt64)
-        case rejected(any Error)
     }
 
     /// The synchronous fast path: claims `key`'s lane if no one holds it, with no suspension point.
@@ -199,73 +171,43 @@ public final class ExecutorPool<Key: Hashable & Sendable>: @unchecked Sendable {
 
     @usableFromInline
     nonisolated(nonsending) func acquireSlowly(_ key: LaneKey, by task: UInt) async throws {
-        let label = configuration.label
-        let admission = shard(for: key).pointee.withLock { state -> Admission in
-            if let rejection = state.lifecycle.rejection(label: label) { return .rejected(rejection) }
-            switch state.lanes[key, default: SerialLaneState()].claim(by: task) {
-            case .acquired:
-                return .acquired
-            case .reentrant:
-                return .rejected(ExecutorError(.reentrantSubmission, executorLabel: label))
-            case .mustWait:
-                return admitWaiter(for: key, state: &state)
-            }
+        let context = HandlerContext.current
+        let admission = shard(for: key).pointee.withLock { state in
+            state.admit(key, task: task, context: context, configuration: configuration)
         }
         switch admission {
         case .acquired: return
         case .rejected(let error): throw error
-        case .wait(let id): try await waitForLane(key, id: id, task: task)
+        case .wait(let id): try await waitForLane(key, id: id)
         }
     }
 
     @usableFromInline
-    func admitWaiter(for key: LaneKey, state: inout ShardState) -> Admission {
-        if configuration.overflowBehavior == .reject, let limit = configuration.queueLimit,
-            let queued = state.lanes[key]?.queue.count, queued >= limit
-        {
-            return .rejected(ExecutorError(.queueFull, executorLabel: configuration.label))
-        }
-        state.nextID &+= 1
-        return .wait(id: state.nextID)
-    }
-
-    @usableFromInline
-    nonisolated(nonsending) func waitForLane(_ key: LaneKey, id: UInt64, task: UInt) async throws {
+    nonisolated(nonsending) func waitForLane(_ key: LaneKey, id: UInt64) async throws {
         let label = configuration.label
-        try await withTaskCancellationHandler {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-                let outcome = shard(for: key).pointee.withLock { state -> EnqueueOutcome in
-                    if let rejection = state.lifecycle.rejection(label: label) { return .failed(rejection) }
-                    if Task.isCancelled { return .failed(CancellationError()) }
-                    switch state.lanes[key, default: SerialLaneState()].claim(by: task) {
-                    case .acquired:
-                        return .acquired
-                    case .reentrant:
-                        return .failed(ExecutorError(.reentrantSubmission, executorLabel: label))
-                    case .mustWait:
-                        // Checked again here: other callers may have queued since admission.
-                        if configuration.overflowBehavior == .reject, let limit = configuration.queueLimit,
-                            state.lanes[key]!.queue.count >= limit
-                        {
-                            return .failed(ExecutorError(.queueFull, executorLabel: label))
-                        }
-                        state.lanes[key]!.queue.append(QueuedCaller(id: id, task: task, continuation: continuation))
-                        return .queued
-                    }
+        let confirmed = try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Bool, any Error>) in
+                let outcome = shard(for: key).pointee.withLock { state in
+                    state.park(key, id: id, continuation: continuation, label: label)
                 }
                 switch outcome {
-                case .acquired: continuation.resume()
-                case .queued: break  // resumed later by a release, `stop()` or cancellation
-                case .failed(let error): continuation.resume(throwing: error)
+                case .parked: break  // resumed later by a hand-over, `stop()` or cancellation
+                case .acquired: continuation.resume(returning: true)
+                case .failed(let error, let release):
+                    release.perform()
+                    continuation.resume(throwing: error)
                 }
             }
         } onCancel: {
-            let cancelled = shard(for: key).pointee.withLock { state -> QueuedCaller? in
-                guard let index = state.lanes.index(forKey: key) else { return nil }
-                return state.lanes.values[index].removeQueued(id: id)
-            }
+            let cancelled = shard(for: key).pointee.withLock { $0.cancel(key, id: id) }
             cancelled?.continuation.resume(throwing: CancellationError())
         }
+        if confirmed { return }
+        // As in `SerialExecutor`: a caller handed the lane outside the lock confirms that it may still start.
+        let (error, release) = shard(for: key).pointee.withLock { $0.confirmHandOver(key, label: label) }
+        guard let error else { return }
+        release.perform()
+        throw error
     }
 
     @inlinable
@@ -278,14 +220,11 @@ public final class ExecutorPool<Key: Hashable & Sendable>: @unchecked Sendable {
     /// Stops accepting work and waits until every handler already accepted, running or queued, has finished.
     ///
     /// Later submissions fail with ``ExecutorError/Code/draining``; queued callers still run. If the calling task is
-    /// cancelled, `drain()` returns without waiting further. Do not call it from a handler running in this pool: it
-    /// would wait for that handler, which is waiting for it.
+    /// cancelled, `drain()` returns without waiting further. Called inside a handler running in this pool (or a child
+    /// task of one), it stops admission and returns at once: it cannot wait for the handler it is part of.
     public func drain() async {
-        for index in 0...shardMask {
-            shard(index).pointee.withLock { state in
-                if state.lifecycle == .running { state.lifecycle = .draining }
-            }
-        }
+        stopAdmitting()
+        if HandlerContext.current.isInside(identity) { return }
         for index in 0...shardMask {
             await waitUntilEmpty(shardAt: index)
             if Task.isCancelled { return }
@@ -295,29 +234,31 @@ public final class ExecutorPool<Key: Hashable & Sendable>: @unchecked Sendable {
     /// Stops the pool: every queued caller, for every key, fails at once with ``ExecutorError/Code/stopped``, and so
     /// does every later submission.
     ///
-    /// Running handlers finish normally and their callers get their results. To wait for them, call ``drain()``
-    /// afterwards.
+    /// Once `stop()` returns, no handler starts in this pool: a caller that was handed its lane but had not yet started
+    /// its handler fails with ``ExecutorError/Code/stopped`` too. Running handlers finish normally and their callers
+    /// get their results. To wait for them, call ``drain()`` afterwards.
     public func stop() {
         let error = ExecutorError(.stopped, executorLabel: configuration.label)
         for index in 0...shardMask {
-            let queued = shard(index).pointee.withLock { state -> [QueuedCaller] in
-                state.lifecycle = .stopped
-                var queued: [QueuedCaller] = []
-                for index in state.lanes.indices {
-                    queued.append(contentsOf: state.lanes.values[index].queue)
-                    state.lanes.values[index].queue.removeAll()
-                }
-                return queued
-            }
+            let queued = shard(index).pointee.withLock { $0.stop() }
             for caller in queued { caller.continuation.resume(throwing: error) }
+        }
+    }
+
+    /// Stops admission as `drain()` does, without waiting.
+    func stopAdmitting() {
+        for index in 0...shardMask {
+            shard(index).pointee.withLock { state in
+                if state.lifecycle == .running { state.lifecycle = .draining }
+            }
         }
     }
 
     func waitUntilEmpty(shardAt index: Int) async {
         let id = shard(index).pointee.withLock { state -> UInt64? in
             if state.lanes.isEmpty { return nil }
-            state.nextID &+= 1
-            return state.nextID
+            state.nextWaiterID &+= 1
+            return state.nextWaiterID
         }
         guard let id else { return }
         await withTaskCancellationHandler {

@@ -1,4 +1,3 @@
-public import DequeModule
 public import Synchronization
 
 #if canImport(FoundationEssentials)
@@ -49,8 +48,8 @@ public final class ParallelExecutor: Sendable {
 
     @usableFromInline
     struct WaitState: Sendable {
-        @usableFromInline var queue = Deque<QueuedCaller>()
-        @usableFromInline var nextID: UInt64 = 0
+        @usableFromInline var queue = WaitQueue()
+        @usableFromInline var nextWaiterID: UInt64 = 0
         @usableFromInline var idleWaiters: [IdleWaiter] = []
     }
 
@@ -66,7 +65,7 @@ public final class ParallelExecutor: Sendable {
         self.configuration = configuration
         self.word = Atomic(configuration.maximumConcurrency)
         var initial = WaitState()
-        initial.queue.reserveCapacity(16)
+        initial.queue.slots.reserveCapacity(16)
         self.waitState = Mutex(initial)
     }
 
@@ -95,8 +94,14 @@ public final class ParallelExecutor: Sendable {
     ) async throws -> Result {
         if !tryAcquire() { try await acquireSlowly() }
         defer { release() }
-        return try await body()
+        // Marks the handler's task (and its children) as running on this executor, for `drain()`.
+        let context = HandlerContext.current.pushing(.init(executor: identity, holder: 0))
+        return try await HandlerContext.local.withValue(context) { try await body() }
     }
+
+    /// The identity the executor is recorded under in a ``HandlerContext``.
+    @inlinable
+    var identity: UInt { UInt(bitPattern: ObjectIdentifier(self)) }
 
     /// The number of handlers running now.
     public var runningCount: Int {
@@ -149,99 +154,138 @@ public final class ParallelExecutor: Sendable {
 
     @usableFromInline
     nonisolated(nonsending) func acquireSlowly() async throws {
-        let id = waitState.withLock { state -> UInt64 in
-            state.nextID &+= 1
-            return state.nextID
-        }
-        let task = TaskIdentity.current
-        try await withTaskCancellationHandler {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-                let outcome = waitState.withLock { state -> EnqueueOutcome in
-                    var current = word.load(ordering: .relaxed)
-                    while true {
-                        if current & Self.stoppedFlag != 0 {
-                            return .failed(ExecutorError(.stopped, executorLabel: configuration.label))
-                        }
-                        if current & Self.drainingFlag != 0 {
-                            return .failed(ExecutorError(.draining, executorLabel: configuration.label))
-                        }
-                        if current & Self.waitingFlag == 0, current & Self.permitsMask > 0 {
-                            let (exchanged, original) = word.compareExchange(
-                                expected: current,
-                                desired: current - 1,
-                                successOrdering: .acquiring,
-                                failureOrdering: .relaxed
-                            )
-                            if exchanged { return .acquired }
-                            current = original
-                            continue
-                        }
-                        if Task.isCancelled { return .failed(CancellationError()) }
-                        if configuration.overflowBehavior == .reject, let limit = configuration.queueLimit,
-                            state.queue.count >= limit
-                        {
-                            return .failed(ExecutorError(.queueFull, executorLabel: configuration.label))
-                        }
-                        if current & Self.waitingFlag == 0 {
-                            let (exchanged, original) = word.compareExchange(
-                                expected: current,
-                                desired: current | Self.waitingFlag,
-                                ordering: .relaxed
-                            )
-                            if !exchanged {
-                                current = original
-                                continue
-                            }
-                        }
-                        state.queue.append(QueuedCaller(id: id, task: task, continuation: continuation))
-                        return .queued
+        let label = configuration.label
+        let admission = waitState.withLock { state -> SerialLaneState.Admission in
+            var current = word.load(ordering: .relaxed)
+            while true {
+                if current & Self.stoppedFlag != 0 { return .rejected(ExecutorError(.stopped, executorLabel: label)) }
+                if current & Self.drainingFlag != 0 {
+                    return .rejected(ExecutorError(.draining, executorLabel: label))
+                }
+                if current & Self.waitingFlag == 0, current & Self.permitsMask > 0 {
+                    let (exchanged, original) = word.compareExchange(
+                        expected: current,
+                        desired: current - 1,
+                        successOrdering: .acquiring,
+                        failureOrdering: .relaxed
+                    )
+                    if exchanged { return .acquired }
+                    current = original
+                    continue
+                }
+                if configuration.overflowBehavior == .reject, let limit = configuration.queueLimit,
+                    state.queue.count >= limit
+                {
+                    return .rejected(ExecutorError(.queueFull, executorLabel: label))
+                }
+                if current & Self.waitingFlag == 0 {
+                    let (exchanged, original) = word.compareExchange(
+                        expected: current,
+                        desired: current | Self.waitingFlag,
+                        ordering: .relaxed
+                    )
+                    if !exchanged {
+                        current = original
+                        continue
                     }
                 }
-                switch outcome {
-                case .acquired: continuation.resume()
-                case .queued: break  // resumed later by a release, `stop()` or cancellation
-                case .failed(let error): continuation.resume(throwing: error)
-                }
+                return .wait(id: state.queue.reserve(task: 0))
             }
-        } onCancel: {
-            let cancelled = waitState.withLock { state -> QueuedCaller? in
-                guard let index = state.queue.firstIndex(where: { $0.id == id }) else { return nil }
-                let caller = state.queue.remove(at: index)
-                if state.queue.isEmpty { word.bitwiseAnd(~Self.waitingFlag, ordering: .relaxed) }
-                return caller
-            }
-            cancelled?.continuation.resume(throwing: CancellationError())
+        }
+        switch admission {
+        case .acquired: return
+        case .rejected(let error): throw error
+        case .wait(let id): try await waitForPermit(id: id)
         }
     }
 
     @usableFromInline
-    func releaseSlowly() {
-        let maximum = configuration.maximumConcurrency
-        let (next, idle) = waitState.withLock { state -> (QueuedCaller?, [IdleWaiter]) in
-            if let next = state.queue.popFirst() {
-                // The permit passes to the oldest waiter without being counted as free.
-                if state.queue.isEmpty { word.bitwiseAnd(~Self.waitingFlag, ordering: .relaxed) }
-                return (next, [])
+    nonisolated(nonsending) func waitForPermit(id: UInt64) async throws {
+        let label = configuration.label
+        let confirmed = try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Bool, any Error>) in
+                let outcome = waitState.withLock { state -> ParkOutcome in
+                    switch state.queue.park(id, continuation: continuation) {
+                    case .parked:
+                        return .parked
+                    case .granted:
+                        guard let error = handOverFailure(label: label) else { return .acquired }
+                        return .failed(error, release: releaseLocked(&state))
+                    case .gone:
+                        return .failed(waitEndedError(lifecycle, label: label), release: .none)
+                    }
+                }
+                switch outcome {
+                case .parked: break  // resumed later by a hand-over, `stop()` or cancellation
+                case .acquired: continuation.resume(returning: true)
+                case .failed(let error, let release):
+                    release.perform()
+                    continuation.resume(throwing: error)
+                }
             }
-            let current = word.wrappingAdd(1, ordering: .releasing).newValue
-            guard current & (Self.drainingFlag | Self.stoppedFlag) != 0, current & Self.permitsMask == maximum,
-                !state.idleWaiters.isEmpty
-            else { return (nil, []) }
-            defer { state.idleWaiters.removeAll() }
-            return (nil, state.idleWaiters)
+        } onCancel: {
+            let cancelled = waitState.withLock { state -> QueuedCaller? in
+                let caller = state.queue.cancel(id)
+                if state.queue.count == 0 { word.bitwiseAnd(~Self.waitingFlag, ordering: .relaxed) }
+                return caller
+            }
+            cancelled?.continuation.resume(throwing: CancellationError())
         }
-        if let next {
-            next.continuation.resume()
-        } else {
-            for waiter in idle { waiter.continuation.resume() }
+        if confirmed { return }
+        // Handed a permit outside the lock: it runs only if the executor has not stopped and the caller was not
+        // cancelled since, so that no handler starts after `stop()` has returned.
+        let (error, release) = waitState.withLock { state -> ((any Error)?, ReleaseAction) in
+            guard let error = handOverFailure(label: label) else { return (nil, .none) }
+            return (error, releaseLocked(&state))
         }
+        guard let error else { return }
+        release.perform()
+        throw error
+    }
+
+    /// Where the executor is in its life, from its flags.
+    var lifecycle: ExecutorLifecycle {
+        let current = word.load(ordering: .relaxed)
+        if current & Self.stoppedFlag != 0 { return .stopped }
+        return current & Self.drainingFlag != 0 ? .draining : .running
+    }
+
+    /// Why a caller just handed a permit must not start: the executor stopped, or the caller was cancelled. Read under
+    /// the lock, as `stop()` sets its flag under it.
+    func handOverFailure(label: String) -> (any Error)? {
+        if word.load(ordering: .relaxed) & Self.stoppedFlag != 0 { return ExecutorError(.stopped, executorLabel: label) }
+        if Task.isCancelled { return CancellationError() }
+        return nil
+    }
+
+    @usableFromInline
+    func releaseSlowly() {
+        let action = waitState.withLock { releaseLocked(&$0) }
+        action.perform()
+    }
+
+    /// Gives a permit back under the lock: to the oldest waiter without counting it free, or to the pool of free
+    /// permits, waking `drain()` callers once a draining or stopped executor is idle.
+    func releaseLocked(_ state: inout WaitState) -> ReleaseAction {
+        if let grant = state.queue.popFirst() {
+            if state.queue.count == 0 { word.bitwiseAnd(~Self.waitingFlag, ordering: .relaxed) }
+            if case .parked(let next) = grant { return .handOver(next) }
+            return .none
+        }
+        let current = word.wrappingAdd(1, ordering: .releasing).newValue
+        guard current & (Self.drainingFlag | Self.stoppedFlag) != 0,
+            current & Self.permitsMask == configuration.maximumConcurrency, !state.idleWaiters.isEmpty
+        else { return .none }
+        defer { state.idleWaiters.removeAll() }
+        return .wakeIdleWaiters(state.idleWaiters)
     }
 
     /// Stops accepting work and waits until every handler already accepted, running or queued, has finished.
     ///
     /// Later submissions fail with ``ExecutorError/Code/draining``; queued callers still run. If the calling task is
-    /// cancelled, `drain()` returns without waiting further; the work still finishes. Do not call it from a handler
-    /// running on this executor: it would wait for that handler, which is waiting for it.
+    /// cancelled, `drain()` returns without waiting further; the work still finishes. Called inside a handler running
+    /// on this executor (or a child task of one), it stops admission and returns at once: it cannot wait for the
+    /// handler it is part of.
     public func drain() async {
         await waitUntilIdle(setting: Self.drainingFlag)
     }
@@ -249,26 +293,33 @@ public final class ParallelExecutor: Sendable {
     /// Stops the executor: every queued caller fails at once with ``ExecutorError/Code/stopped``, and so does every
     /// later submission.
     ///
-    /// Running handlers finish normally and their callers get their results. To wait for them, call ``drain()``
-    /// afterwards.
+    /// Once `stop()` returns, no handler starts on this executor: a caller that was handed a permit but had not yet
+    /// started its handler fails with ``ExecutorError/Code/stopped`` too. Running handlers finish normally and their
+    /// callers get their results. To wait for them, call ``drain()`` afterwards.
     public func stop() {
-        let queued = waitState.withLock { state -> Deque<QueuedCaller> in
+        let queued = waitState.withLock { state -> [QueuedCaller] in
             word.bitwiseOr(Self.stoppedFlag, ordering: .relaxed)
             word.bitwiseAnd(~Self.waitingFlag, ordering: .relaxed)
-            defer { state.queue.removeAll() }
-            return state.queue
+            return state.queue.removeAll()
         }
         let error = ExecutorError(.stopped, executorLabel: configuration.label)
         for caller in queued { caller.continuation.resume(throwing: error) }
     }
 
+    /// Stops admission as `drain()` does, without waiting.
+    func stopAdmitting() {
+        waitState.withLock { _ in _ = word.bitwiseOr(Self.drainingFlag, ordering: .relaxed) }
+    }
+
     func waitUntilIdle(setting flag: Int) async {
         let maximum = configuration.maximumConcurrency
+        let insideHandler = HandlerContext.current.isInside(identity)
         let id = waitState.withLock { state -> UInt64? in
             let current = word.bitwiseOr(flag, ordering: .relaxed).newValue
+            if insideHandler { return nil }
             if current & Self.permitsMask == maximum, state.queue.isEmpty { return nil }
-            state.nextID &+= 1
-            return state.nextID
+            state.nextWaiterID &+= 1
+            return state.nextWaiterID
         }
         guard let id else { return }
         await withTaskCancellationHandler {

@@ -1,4 +1,3 @@
-import DequeModule
 public import Synchronization
 
 /// Runs handlers one at a time, in the order they were submitted.
@@ -38,24 +37,6 @@ public final class SerialExecutor: Sendable {
         }
     }
 
-    @usableFromInline
-    struct State: Sendable {
-        @usableFromInline var lane = SerialLaneState()
-        @usableFromInline var lifecycle = ExecutorLifecycle.running
-        @usableFromInline var nextID: UInt64 = 0
-        @usableFromInline var idleWaiters: [IdleWaiter] = []
-
-        /// Gives the lane up: to the oldest waiter if there is one; otherwise the lane becomes idle, and a draining or
-        /// stopped executor's `drain()` callers are woken.
-        @inlinable
-        mutating func release() -> ReleaseAction {
-            if let next = lane.release() { return .handOver(next) }
-            if lifecycle == .running || idleWaiters.isEmpty { return .none }
-            defer { idleWaiters.removeAll() }
-            return .wakeIdleWaiters(idleWaiters)
-        }
-    }
-
     @usableFromInline let state: Mutex<State>
     /// The configuration the executor was created with.
     public let configuration: Configuration
@@ -66,11 +47,7 @@ public final class SerialExecutor: Sendable {
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
         var initial = State()
-        if let limit = configuration.queueLimit {
-            initial.lane.queue.reserveCapacity(min(max(limit, 0), 1024))
-        } else {
-            initial.lane.queue.reserveCapacity(16)
-        }
+        initial.lane.queue.slots.reserveCapacity(min(max(configuration.queueLimit ?? 16, 0), 1024))
         self.state = Mutex(initial)
     }
 
@@ -106,8 +83,14 @@ public final class SerialExecutor: Sendable {
         let task = TaskIdentity.current
         if !tryAcquire(by: task) { try await acquireSlowly(by: task) }
         defer { release() }
-        return try await body()
+        // Child tasks of the handler inherit the mark, so a wait of theirs on this lane is seen as re-entrant.
+        let context = HandlerContext.current.pushing(.init(executor: identity, holder: task))
+        return try await HandlerContext.local.withValue(context) { try await body() }
     }
+
+    /// The identity the executor is recorded under in a ``HandlerContext``.
+    @inlinable
+    var identity: UInt { UInt(bitPattern: ObjectIdentifier(self)) }
 
     /// The number of callers waiting for the lane, not counting the one running.
     public var queuedCount: Int {
@@ -124,13 +107,6 @@ public final class SerialExecutor: Sendable {
         state.withLock { !$0.lane.isIdle }
     }
 
-    @usableFromInline
-    enum Admission {
-        case acquired
-        case wait(id: UInt64)
-        case rejected(any Error)
-    }
-
     /// Claims the lane for `task` if it is idle and the executor accepts work: the synchronous fast path, with no
     /// suspension point and no allocation. Everything else (a busy lane, re-entrancy, rejection) is left to
     /// ``acquireSlowly(by:)``.
@@ -143,66 +119,42 @@ public final class SerialExecutor: Sendable {
 
     @usableFromInline
     nonisolated(nonsending) func acquireSlowly(by task: UInt) async throws {
-        let admission = state.withLock { state -> Admission in
-            if let rejection = state.lifecycle.rejection(label: configuration.label) { return .rejected(rejection) }
-            switch state.lane.claim(by: task) {
-            case .acquired:
-                return .acquired
-            case .reentrant:
-                return .rejected(ExecutorError(.reentrantSubmission, executorLabel: configuration.label))
-            case .mustWait:
-                if configuration.overflowBehavior == .reject, let limit = configuration.queueLimit,
-                    state.lane.queue.count >= limit
-                {
-                    return .rejected(ExecutorError(.queueFull, executorLabel: configuration.label))
-                }
-                state.nextID &+= 1
-                return .wait(id: state.nextID)
-            }
+        let context = HandlerContext.current
+        let admission = state.withLock { state in
+            state.admit(task: task, context: context, configuration: configuration)
         }
         switch admission {
         case .acquired: return
         case .rejected(let error): throw error
-        case .wait(let id): try await waitForLane(id: id, task: task)
+        case .wait(let id): try await waitForLane(id: id)
         }
     }
 
     @usableFromInline
-    nonisolated(nonsending) func waitForLane(id: UInt64, task: UInt) async throws {
-        try await withTaskCancellationHandler {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-                let outcome = state.withLock { state -> EnqueueOutcome in
-                    // The lane may have changed hands, or the executor stopped, since admission.
-                    if let rejection = state.lifecycle.rejection(label: configuration.label) {
-                        return .failed(rejection)
-                    }
-                    if Task.isCancelled { return .failed(CancellationError()) }
-                    switch state.lane.claim(by: task) {
-                    case .acquired:
-                        return .acquired
-                    case .reentrant:
-                        return .failed(ExecutorError(.reentrantSubmission, executorLabel: configuration.label))
-                    case .mustWait:
-                        // Checked again here: other callers may have queued since admission.
-                        if configuration.overflowBehavior == .reject, let limit = configuration.queueLimit,
-                            state.lane.queue.count >= limit
-                        {
-                            return .failed(ExecutorError(.queueFull, executorLabel: configuration.label))
-                        }
-                        state.lane.queue.append(QueuedCaller(id: id, task: task, continuation: continuation))
-                        return .queued
-                    }
-                }
+    nonisolated(nonsending) func waitForLane(id: UInt64) async throws {
+        let label = configuration.label
+        let confirmed = try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Bool, any Error>) in
+                let outcome = state.withLock { $0.park(id, continuation: continuation, label: label) }
                 switch outcome {
-                case .acquired: continuation.resume()
-                case .queued: break  // resumed later by a release, `stop()` or cancellation
-                case .failed(let error): continuation.resume(throwing: error)
+                case .parked: break  // resumed later by a hand-over, `stop()` or cancellation
+                case .acquired: continuation.resume(returning: true)
+                case .failed(let error, let release):
+                    release.perform()
+                    continuation.resume(throwing: error)
                 }
             }
         } onCancel: {
-            let cancelled = state.withLock { $0.lane.removeQueued(id: id) }
+            let cancelled = state.withLock { $0.lane.queue.cancel(id) }
             cancelled?.continuation.resume(throwing: CancellationError())
         }
+        if confirmed { return }
+        // Handed the lane outside the lock: it runs only if the executor has not stopped and the caller was not
+        // cancelled since, so that no handler starts after `stop()` has returned.
+        let (error, release) = state.withLock { $0.confirmHandOver(label: label) }
+        guard let error else { return }
+        release.perform()
+        throw error
     }
 
     /// Gives the lane up. On the common path (nobody waiting, the executor running) this only marks the lane idle;
@@ -218,8 +170,8 @@ public final class SerialExecutor: Sendable {
     ///
     /// Later submissions fail with ``ExecutorError/Code/draining``. Draining an executor that is stopping waits for
     /// its running handler. If the calling task is cancelled, `drain()` returns without waiting further; the work
-    /// still finishes. Called from a handler running on this executor, it returns at once rather than wait for
-    /// itself.
+    /// still finishes. Called inside a handler running on this executor (or a child task of one), it stops admission
+    /// and returns at once: it cannot wait for the handler it is part of.
     public func drain() async {
         await waitUntilIdle(after: .draining)
     }
@@ -227,31 +179,36 @@ public final class SerialExecutor: Sendable {
     /// Stops the executor: every queued caller fails at once with ``ExecutorError/Code/stopped``, and so does
     /// every later submission.
     ///
-    /// The handler that is running, if any, finishes normally and its caller gets its result. To wait for it, call
-    /// ``drain()`` afterwards.
+    /// Once `stop()` returns, no handler starts on this executor: a caller that was handed the lane but had not yet
+    /// started its handler fails with ``ExecutorError/Code/stopped`` too. The handler that is running, if any,
+    /// finishes normally and its caller gets its result. To wait for it, call ``drain()`` afterwards.
     public func stop() {
-        let queued = state.withLock { state -> Deque<QueuedCaller> in
-            state.lifecycle = .stopped
-            defer { state.lane.queue.removeAll() }
-            return state.lane.queue
-        }
+        let queued = state.withLock { $0.stop() }
         let error = ExecutorError(.stopped, executorLabel: configuration.label)
         for caller in queued { caller.continuation.resume(throwing: error) }
     }
 
+    /// Stops admission as `drain()` does, without waiting.
+    func stopAdmitting() {
+        state.withLock { state in
+            if state.lifecycle == .running { state.lifecycle = .draining }
+        }
+    }
+
     func waitUntilIdle(after lifecycle: ExecutorLifecycle) async {
         let task = TaskIdentity.current
+        let insideHandler = HandlerContext.current.isInside(identity)
         let id = state.withLock { state -> UInt64? in
             if state.lifecycle == .running { state.lifecycle = lifecycle }
-            if state.lane.isIdle || state.lane.owner == task { return nil }
-            state.nextID &+= 1
-            return state.nextID
+            if insideHandler || !state.lane.isInUse || state.lane.owner == task { return nil }
+            state.nextWaiterID &+= 1
+            return state.nextWaiterID
         }
         guard let id else { return }
         await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
                 let waits = state.withLock { state -> Bool in
-                    guard !state.lane.isIdle, !Task.isCancelled else { return false }
+                    guard state.lane.isInUse, !Task.isCancelled else { return false }
                     state.idleWaiters.append(IdleWaiter(id: id, continuation: continuation))
                     return true
                 }

@@ -1,5 +1,3 @@
-public import DequeModule
-
 /// The state of one serial lane: who holds it, and who waits for it in arrival order.
 ///
 /// A plain value, mutated only under the lock of whatever owns it (``SerialExecutor`` or a shard of
@@ -9,12 +7,12 @@ struct SerialLaneState: Sendable {
     /// The task that holds the lane, or zero when the lane is idle.
     @usableFromInline var owner: UInt
     /// Callers waiting for the lane, oldest first.
-    @usableFromInline var queue: Deque<QueuedCaller>
+    @usableFromInline var queue: WaitQueue
 
     @inlinable
-    init(queue: Deque<QueuedCaller> = Deque()) {
+    init() {
         self.owner = 0
-        self.queue = queue
+        self.queue = WaitQueue()
     }
 
     @usableFromInline
@@ -23,21 +21,21 @@ struct SerialLaneState: Sendable {
         case acquired
         /// The lane is held by another task: the caller has to queue.
         case mustWait
-        /// The lane is held by the calling task itself: queuing would wait forever.
+        /// The lane is held by the calling task itself, or for a handler it runs inside: queuing would wait forever.
         case reentrant
     }
 
     @inlinable
     var isIdle: Bool { owner == 0 }
 
-    /// Claims the lane for `task` if it is idle.
+    /// Claims the lane for `task` if it is idle. `context` is the caller's ``HandlerContext``.
     @inlinable
-    mutating func claim(by task: UInt) -> Claim {
+    mutating func claim(by task: UInt, context: HandlerContext) -> Claim {
         if owner == 0 {
             owner = task
             return .acquired
         }
-        return owner == task ? .reentrant : .mustWait
+        return owner == task || context.isHeld(by: owner) ? .reentrant : .mustWait
     }
 
     /// Claims the lane for `task` if it is idle; `false` if anyone holds it (the caller itself included).
@@ -48,21 +46,95 @@ struct SerialLaneState: Sendable {
         return true
     }
 
-    /// Gives the lane up: it passes straight to the oldest waiter, who is returned to be resumed, or becomes idle.
+    /// Gives the lane up: it passes straight to the oldest waiter, returned to be resumed if it had suspended, or
+    /// becomes idle.
     @inlinable
     mutating func release() -> QueuedCaller? {
-        if let next = queue.popFirst() {
-            owner = next.task
-            return next
+        if let grant = queue.popFirst() {
+            owner = grant.task
+            if case .parked(let caller) = grant { return caller }
+            return nil
         }
         owner = 0
         return nil
     }
 
-    /// Removes the queued caller with `id`, if it is still queued (it may have been handed the lane already).
+    /// Whether the lane is held or has callers still to answer.
+    @inlinable
+    var isInUse: Bool { owner != 0 || !queue.isEmpty }
+
+    /// What a caller that did not get the lane on the fast path does next.
     @usableFromInline
-    mutating func removeQueued(id: UInt64) -> QueuedCaller? {
-        guard let index = queue.firstIndex(where: { $0.id == id }) else { return nil }
-        return queue.remove(at: index)
+    enum Admission {
+        case acquired
+        /// Reserved in the queue under `id`; the caller parks next.
+        case wait(id: UInt64)
+        case rejected(any Error)
+    }
+
+    /// Admits a caller: the lane if it is idle, a place in the queue if not, or the reason it does not run.
+    ///
+    /// - Parameter freshID: where an empty queue starts its ids (see ``WaitQueue/reserve(task:freshID:)``).
+    @inlinable
+    mutating func admit(
+        task: UInt,
+        context: HandlerContext,
+        lifecycle: ExecutorLifecycle,
+        queueLimit: Int?,
+        overflowBehavior: OverflowBehavior,
+        label: String,
+        freshID: UInt64? = nil
+    ) -> Admission {
+        if let rejection = lifecycle.rejection(label: label) { return .rejected(rejection) }
+        switch claim(by: task, context: context) {
+        case .acquired:
+            return .acquired
+        case .reentrant:
+            return .rejected(ExecutorError(.reentrantSubmission, executorLabel: label))
+        case .mustWait:
+            if overflowBehavior == .reject, let queueLimit, queue.count >= queueLimit {
+                return .rejected(ExecutorError(.queueFull, executorLabel: label))
+            }
+            return .wait(id: queue.reserve(task: task, freshID: freshID))
+        }
+    }
+
+    /// What a caller finds when it parks.
+    @usableFromInline
+    enum Parking {
+        case parked
+        case acquired
+        /// It does not run; if `mustRelease`, it had been handed the lane and the owner releases it.
+        case failed(any Error, mustRelease: Bool)
+    }
+
+    /// Parks the reserved caller `id`, or tells it what happened to it since it was admitted.
+    @inlinable
+    mutating func park(
+        _ id: UInt64,
+        continuation: UnsafeContinuation<Bool, any Error>,
+        lifecycle: ExecutorLifecycle,
+        label: String
+    ) -> Parking {
+        switch queue.park(id, continuation: continuation) {
+        case .parked:
+            return .parked
+        case .granted:
+            if let error = handOverFailure(lifecycle: lifecycle, label: label) {
+                return .failed(error, mustRelease: true)
+            }
+            return .acquired
+        case .gone:
+            return .failed(waitEndedError(lifecycle, label: label), mustRelease: false)
+        }
+    }
+
+    /// Why a caller just handed the lane must not start its handler after all: the executor stopped, or the caller
+    /// was cancelled, before it confirmed. Read under the lock, so `stop()` and the confirmation are ordered.
+    @inlinable
+    func handOverFailure(lifecycle: ExecutorLifecycle, label: String) -> (any Error)? {
+        if lifecycle == .stopped { return ExecutorError(.stopped, executorLabel: label) }
+        if Task.isCancelled { return CancellationError() }
+        return nil
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import Whizbang
+@testable import Whizbang
 
 @Suite(.timeLimit(.minutes(2)))
 struct DispatcherTests {
@@ -125,20 +125,35 @@ struct DispatcherTests {
         #expect(hops == ["parallel"])
     }
 
+    /// 100 commands wait behind a held lane when shutdown starts: it refuses new ones at once, and returns only after
+    /// all 100 have been applied (the version it reads on return shows it).
     @Test func shutdownFinishesInFlightCommandsAndRefusesNewOnes() async throws {
         let dispatcher = Dispatcher(store: InMemoryEventStore())
         let accounts = dispatcher.aggregate(BankAccount.self)
         _ = try await accounts.send(.open(0), to: "a")
-        let sends = (0..<100).map { _ in Task { try await accounts.send(.deposit(1), to: "a") } }
-        await dispatcher.shutdown()
-        var accepted = 0
-        for send in sends {
-            if (try? await send.value) != nil { accepted += 1 }
+        let started = TestGate()
+        let proceed = TestGate()
+        let holder = Task {
+            try await dispatcher.lanes.run(key: "a") { () async throws -> Int in
+                started.open()
+                await proceed.wait()
+                return 1
+            }
         }
-        // Whatever was accepted before the shutdown finished; the balance shows exactly those.
+        await started.wait()
+        let sends = (0..<100).map { _ in Task { try await accounts.send(.deposit(1), to: "a") } }
+        await yield { dispatcher.queueDepths.serialCommands == 100 }
         let store = dispatcher.store
-        #expect(try await store.streamVersion(of: "a") == UInt64(1 + accepted))
-        await #expect(throws: ExecutorError.self) { _ = try await accounts.send(.deposit(1), to: "a") }
+        let shutdown = Task {
+            await dispatcher.shutdown()
+            return try await store.streamVersion(of: "a")
+        }
+        await yield { !dispatcher.isAcceptingWork }
+        await #expect(throws: ExecutorError.self) { _ = try await accounts.send(.deposit(1), to: "b") }
+        proceed.open()
+        #expect(try await shutdown.value == 101)
+        #expect(try await holder.value == 1)
+        for send in sends { _ = try await send.value }
     }
 
     @Test func runReturnsAfterItsTaskIsCancelled() async throws {

@@ -1,6 +1,6 @@
 import Synchronization
 import Testing
-import Whizbang
+@testable import Whizbang
 
 @Suite(.timeLimit(.minutes(2)))
 struct ExecutorPoolTests {
@@ -179,5 +179,36 @@ extension TestExecutor {
             drain: { await pool.drain() },
             stop: { pool.stop() }
         )
+    }
+}
+
+@Suite(.timeLimit(.minutes(1)))
+struct ExecutorPoolReentrancyTests {
+    @Test func aChildTaskOfAHandlerSubmittingToItsKeyFailsInsteadOfWaiting() async throws {
+        let pool = ExecutorPool<Int>()
+        let outcome = try await pool.run(key: 1) { () async throws -> String in
+            async let inner: String = {
+                do {
+                    _ = try await pool.run(key: 1) { () async throws -> Int in 1 }
+                    return "ran"
+                } catch let error as ExecutorError {
+                    return error.code.description
+                }
+            }()
+            return try await inner
+        }
+        #expect(outcome == "reentrantSubmission")
+        // Another key is another lane: a child task waits for it as usual.
+        let other = try await pool.run(key: 1) { () async throws -> Int in
+            async let inner = pool.run(key: 2) { () async throws -> Int in 2 }
+            return try await inner
+        }
+        #expect(other == 2)
+    }
+
+    @Test func isAcceptingWorkReadsEveryShard() async {
+        let pool = ExecutorPool<Int>()
+        pool.shard(pool.shardMask).pointee.withLock { $0.lifecycle = .draining }
+        #expect(!pool.isAcceptingWork)
     }
 }

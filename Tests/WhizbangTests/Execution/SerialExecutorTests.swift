@@ -169,3 +169,34 @@ extension TestExecutor {
         )
     }
 }
+
+@Suite(.timeLimit(.minutes(1)))
+struct SerialExecutorReentrancyTests {
+    @Test func aChildTaskOfAHandlerSubmittingToItsLaneFailsInsteadOfWaiting() async throws {
+        let executor = SerialExecutor()
+        let outcome = try await executor.run { () async throws -> String in
+            try await withThrowingTaskGroup(of: String.self) { group in
+                group.addTask {
+                    do {
+                        _ = try await executor.run { 1 }
+                        return "ran"
+                    } catch let error as ExecutorError {
+                        return error.code.description
+                    }
+                }
+                return try await group.next() ?? "none"
+            }
+        }
+        #expect(outcome == "reentrantSubmission")
+    }
+
+    @Test func aChildTaskWaitingForAnotherLaneStillWaits() async throws {
+        let executor = SerialExecutor()
+        let other = SerialExecutor()
+        let value = try await executor.run { () async throws -> Int in
+            async let inner = other.run { () async throws -> Int in 5 }
+            return try await inner
+        }
+        #expect(value == 5)
+    }
+}

@@ -1,0 +1,48 @@
+import Logging
+
+extension Dispatcher {
+    /// How many callers wait on each of a dispatcher's executors, not counting those running.
+    public struct QueueDepths: Hashable, Sendable {
+        /// Commands waiting for their stream's serial lane.
+        public var serialCommands: Int
+        /// Commands that a policy sends to the parallel executor, waiting for a permit.
+        public var parallelCommands: Int
+        /// Stateless handlers (`invoke`) waiting for a permit.
+        public var handlers: Int
+
+        /// The three depths added up.
+        public var total: Int { serialCommands + parallelCommands + handlers }
+    }
+
+    /// Whether the dispatcher accepts new commands and handlers: `false` once ``shutdown()`` or ``stop()`` has been
+    /// called, on every one of its executors.
+    public var isAcceptingWork: Bool {
+        parallel.isAcceptingWork && parallelCommands.isAcceptingWork && lanes.isAcceptingWork
+    }
+
+    /// How many commands and handlers wait now, per executor. A snapshot: each count is read under its own lock.
+    public var queueDepths: QueueDepths {
+        QueueDepths(
+            serialCommands: lanes.queuedCount, parallelCommands: parallelCommands.queuedCount,
+            handlers: parallel.queuedCount)
+    }
+
+    /// Stops the dispatcher at once: every waiting command and handler fails with ``ExecutorError/Code/stopped``, and
+    /// so does every later one.
+    ///
+    /// Once `stop()` returns, no command or handler starts. Those already running finish and their callers get their
+    /// results; call ``shutdown()`` afterwards to wait for them. Safe to call from inside a handler.
+    public func stop() {
+        logger.debug("dispatcher stopping")
+        parallel.stop()
+        parallelCommands.stop()
+        lanes.stop()
+    }
+
+    /// Whether the running task is inside a handler or command of this dispatcher, or a child task of one.
+    var isInsideOwnHandler: Bool {
+        let context = HandlerContext.current
+        return context.isInside(parallel.identity) || context.isInside(parallelCommands.identity)
+            || context.isInside(lanes.identity)
+    }
+}

@@ -1,0 +1,93 @@
+extension ExecutorPool {
+    /// The lanes of one shard, its lifecycle and its `drain()` callers, mutated only under the shard's lock. Each lane
+    /// runs the same transitions as a ``SerialExecutor``'s (``SerialLaneState``); the shard adds only creating a lane
+    /// on its first caller and removing it when its last caller is done.
+    @usableFromInline
+    struct ShardState: Sendable {
+        @usableFromInline var lanes: [LaneKey: SerialLaneState] = [:]
+        @usableFromInline var lifecycle = ExecutorLifecycle.running
+        /// Where the queue of a lane that has none starts its ids: above every id this shard has given out, so a stale
+        /// cancellation never names a caller of a lane created again for the same key.
+        @usableFromInline var nextFreshID: UInt64 = 1
+        @usableFromInline var nextWaiterID: UInt64 = 0
+        @usableFromInline var idleWaiters: [IdleWaiter] = []
+
+        @inlinable
+        init() {}
+
+        /// Claims `key`'s lane for `task` if it has none yet, creating it; `false` leaves everything to the slow path.
+        @inlinable
+        mutating func tryClaim(_ key: LaneKey, by task: UInt) -> Bool {
+            guard lifecycle == .running else { return false }
+            return lanes[key, default: SerialLaneState()].claimIfIdle(by: task)
+        }
+
+        @usableFromInline
+        mutating func admit(_ key: LaneKey, task: UInt, context: HandlerContext, configuration: Configuration)
+            -> SerialLaneState.Admission
+        {
+            // Checked before the lane is looked up, so that a refused caller never creates one.
+            if let rejection = lifecycle.rejection(label: configuration.label) { return .rejected(rejection) }
+            let admission = lanes[key, default: SerialLaneState()].admit(
+                task: task, context: context, lifecycle: lifecycle, queueLimit: configuration.queueLimit,
+                overflowBehavior: configuration.overflowBehavior, label: configuration.label, freshID: nextFreshID)
+            if case .wait(let id) = admission { nextFreshID = max(nextFreshID, id &+ 1) }
+            return admission
+        }
+
+        @usableFromInline
+        mutating func park(
+            _ key: LaneKey,
+            id: UInt64,
+            continuation: UnsafeContinuation<Bool, any Error>,
+            label: String
+        ) -> ParkOutcome {
+            guard let index = lanes.index(forKey: key) else {
+                return .failed(waitEndedError(lifecycle, label: label), release: .none)
+            }
+            switch lanes.values[index].park(id, continuation: continuation, lifecycle: lifecycle, label: label) {
+            case .parked: return .parked
+            case .acquired: return .acquired
+            case .failed(let error, let mustRelease): return .failed(error, release: mustRelease ? release(key) : .none)
+            }
+        }
+
+        @usableFromInline
+        mutating func cancel(_ key: LaneKey, id: UInt64) -> QueuedCaller? {
+            guard let index = lanes.index(forKey: key) else { return nil }
+            return lanes.values[index].queue.cancel(id)
+        }
+
+        @usableFromInline
+        mutating func confirmHandOver(_ key: LaneKey, label: String) -> ((any Error)?, ReleaseAction) {
+            guard let index = lanes.index(forKey: key),
+                let error = lanes.values[index].handOverFailure(lifecycle: lifecycle, label: label)
+            else { return (nil, .none) }
+            return (error, release(key))
+        }
+
+        /// Gives `key`'s lane up: to its oldest waiter if it has one; otherwise the lane is removed, and once a draining
+        /// or stopped shard has no lanes left its `drain()` callers are woken.
+        @inlinable
+        mutating func release(_ key: LaneKey) -> ReleaseAction {
+            guard let index = lanes.index(forKey: key) else { return .none }
+            if let next = lanes.values[index].release() { return .handOver(next) }
+            if lanes.values[index].isInUse { return .none }
+            lanes.remove(at: index)
+            if lifecycle == .running || !lanes.isEmpty || idleWaiters.isEmpty { return .none }
+            defer { idleWaiters.removeAll() }
+            return .wakeIdleWaiters(idleWaiters)
+        }
+
+        /// Stops admission for good and takes every waiting caller of every lane, to be failed with `stopped`.
+        @usableFromInline
+        mutating func stop() -> [QueuedCaller] {
+            lifecycle = .stopped
+            var queued: [QueuedCaller] = []
+            for index in lanes.indices {
+                queued.append(contentsOf: lanes.values[index].queue.removeAll())
+            }
+            return queued
+        }
+    }
+}

@@ -1,0 +1,81 @@
+/// The handlers a task runs inside, carried as a task-local value so that child tasks inherit it.
+///
+/// An executor pushes an entry around each asynchronous handler: which executor runs it, and which task holds the
+/// lane for it. Two rules read it. A caller that would wait for a lane held by a task in its own context is waiting for
+/// an ancestor that waits for it, so it fails with ``ExecutorError/Code/reentrantSubmission`` instead. And `drain()`
+/// called inside a handler of the executor being drained cannot wait for that handler, so it stops admission and
+/// returns at once.
+///
+/// The innermost four entries are kept, inline and without allocation; handlers nested deeper than that on other
+/// lanes lose the outermost ones, and a re-entrant wait on such an outer lane is then not detected. Unstructured
+/// tasks (`Task {}`) inherit task-local values too, so a task started inside a handler counts as part of it; start it
+/// with `Task.detached` to queue work behind the handler instead.
+@usableFromInline
+struct HandlerContext: Sendable {
+    @usableFromInline
+    struct Entry: Sendable {
+        /// The executor's object identity.
+        @usableFromInline var executor: UInt
+        /// The task that holds the lane, or zero for a permit of a parallel executor.
+        @usableFromInline var holder: UInt
+
+        @inlinable
+        init(executor: UInt, holder: UInt) {
+            self.executor = executor
+            self.holder = holder
+        }
+    }
+
+    @usableFromInline var first: Entry
+    @usableFromInline var second: Entry
+    @usableFromInline var third: Entry
+    @usableFromInline var fourth: Entry
+
+    @inlinable
+    init() {
+        let empty = Entry(executor: 0, holder: 0)
+        self.first = empty
+        self.second = empty
+        self.third = empty
+        self.fourth = empty
+    }
+
+    /// The task-local value; read it with `local.get()`, bind it with `local.withValue(_:operation:)`.
+    @usableFromInline static let local = TaskLocal(wrappedValue: HandlerContext())
+
+    /// The context of the running task.
+    @inlinable
+    static var current: HandlerContext { local.get() }
+
+    /// This context with `entry` as its innermost handler.
+    @inlinable
+    func pushing(_ entry: Entry) -> HandlerContext {
+        var context = self
+        context.fourth = third
+        context.third = second
+        context.second = first
+        context.first = entry
+        return context
+    }
+
+    /// Whether a lane held by `holder` is held for a handler this task runs inside.
+    @inlinable
+    func isHeld(by holder: UInt) -> Bool {
+        guard holder > 1 else { return false }
+        return first.holder == holder || second.holder == holder || third.holder == holder
+            || fourth.holder == holder
+    }
+
+    /// Whether this task runs inside a handler of `executor`.
+    @inlinable
+    func isInside(_ executor: UInt) -> Bool {
+        first.executor == executor || second.executor == executor || third.executor == executor
+            || fourth.executor == executor
+    }
+
+    /// The identity an executor object is recorded under.
+    @inlinable
+    static func identity(of executor: AnyObject) -> UInt {
+        UInt(bitPattern: ObjectIdentifier(executor).hashValue)
+    }
+}

@@ -1,0 +1,155 @@
+import Synchronization
+import Testing
+@testable import Whizbang
+
+/// The lifecycle rules of the "Executors" article, checked against every executor kind: drain from a handler, the stop
+/// fence, cancellation at scale.
+@Suite(.timeLimit(.minutes(2)))
+struct ExecutorLifecycleRulesTests {
+    @Test(arguments: ExecutorKind.allCases)
+    func drainCalledInsideAHandlerStopsAdmissionAndReturns(kind: ExecutorKind) async throws {
+        let executor = kind.make()
+        let elapsed = try await ContinuousClock().measure {
+            let value = try await executor.run {
+                await executor.drain()
+                return 1
+            }
+            #expect(value == 1)
+        }
+        // It returns instead of waiting for itself (before, it never returned). The bound is generous: on a loaded
+        // machine the test process itself can be starved for seconds.
+        #expect(elapsed < .seconds(10))
+        #expect(!executor.isAcceptingWork())
+        await #expect(throws: ExecutorError.self) { try await executor.run { 2 } }
+    }
+
+    @Test(arguments: ExecutorKind.allCases)
+    func drainCalledFromAChildTaskOfAHandlerReturns(kind: ExecutorKind) async throws {
+        let executor = kind.make()
+        let elapsed = try await ContinuousClock().measure {
+            _ = try await executor.run {
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { await executor.drain() }
+                    await group.waitForAll()
+                }
+                return 1
+            }
+        }
+        // It returns instead of waiting for itself (before, it never returned). The bound is generous: on a loaded
+        // machine the test process itself can be starved for seconds.
+        #expect(elapsed < .seconds(10))
+        #expect(!executor.isAcceptingWork())
+    }
+
+    /// A caller handed the lane (or permit) by a finishing handler has not started yet when `stop()` is called: its
+    /// task's resumption is held on an executor the test runs by hand. It must observe the stop and not run.
+    @Test(arguments: ExecutorKind.allCases)
+    func aCallerHandedTheLaneBeforeStopDoesNotStartAfterIt(kind: ExecutorKind) async throws {
+        let executor = kind.make()
+        let (waiter, held, recorder) = try await handOverHeld(on: executor)
+        executor.stop()
+        held.runUntilIdle()
+        await #expect { _ = try await waiter.value } throws: { ($0 as? ExecutorError)?.code == .stopped }
+        #expect(recorder.elements.isEmpty)
+    }
+
+    /// The same hand-over raced by the caller's cancellation instead: the caller fails with `CancellationError`, its
+    /// handler does not run, and the lane passes on.
+    @Test(arguments: ExecutorKind.allCases)
+    func aCallerCancelledAfterItWasHandedTheLaneDoesNotStart(kind: ExecutorKind) async throws {
+        let executor = kind.make()
+        let (waiter, held, recorder) = try await handOverHeld(on: executor)
+        waiter.cancel()
+        held.runUntilIdle()
+        await #expect(throws: CancellationError.self) { _ = try await waiter.value }
+        #expect(recorder.elements.isEmpty)
+        #expect(try await executor.run { 3 } == 3)
+    }
+
+    /// Queues a caller whose task runs on a held executor, lets the running handler finish (which hands the lane to
+    /// the caller and resumes it), and returns before the caller's task has run again.
+    private func handOverHeld(on executor: TestExecutor) async throws
+        -> (Task<Int, any Error>, HeldTaskExecutor, Recorder<Int>)
+    {
+        let gate = TestGate()
+        let blocker = await executor.occupy(until: gate)
+        let held = HeldTaskExecutor()
+        let recorder = Recorder<Int>()
+        let waiter = Task(executorPreference: held) {
+            try await executor.run {
+                recorder.append(1)
+                return 1
+            }
+        }
+        held.runUntilIdle()
+        #expect(executor.queuedCount() == 1)
+        gate.open()
+        #expect(try await blocker.value == -1)
+        #expect(held.pendingCount == 1)  // the hand-over's resumption, not yet run
+        return (waiter, held, recorder)
+    }
+}
+
+/// Cancellation at scale, one executor kind at a time so that the figures do not include the other kinds' work.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct ExecutorCancellationScaleTests {
+    /// 100,000 callers queue; 30% are cancelled. Each cancellation finds its caller by id, so releasing them all takes
+    /// milliseconds (the figure is in BENCHMARKS.md); a search of the queue per cancellation took seconds. The bound is
+    /// generous, for a shared machine.
+    /// Run on the serial executor only: the three kinds share the queue, and 100,000 tasks per kind kept the scheduler
+    /// so busy that tests running alongside passed their time limits.
+    @Test(arguments: [ExecutorKind.serial])
+    func cancellingThirtyThousandOfOneHundredThousandQueuedCallersIsFast(kind: ExecutorKind) async throws {
+        let executor = kind.make()
+        let gate = TestGate()
+        let blocker = await executor.occupy(until: gate)
+        let count = 100_000
+        // Started a thousand at a time, each batch queued before the next, so that the other tests running meanwhile
+        // are never behind 100,000 task starts in the scheduler's queue.
+        var tasks: [Task<Int, any Error>] = []
+        tasks.reserveCapacity(count)
+        for batch in stride(from: 0, to: count, by: 1_000) {
+            for value in batch..<(batch + 1_000) { tasks.append(Task { try await executor.run { value } }) }
+            await yield { executor.queuedCount() == batch + 1_000 }
+        }
+        let cancelled = tasks.indices.filter { $0 % 10 < 3 }
+        // A cancellation handler runs within `cancel()`: when the loop ends, every cancelled caller has been removed
+        // from the queue and resumed with its error.
+        let elapsed = ContinuousClock().measure {
+            for index in cancelled { tasks[index].cancel() }
+        }
+        #expect(elapsed < .seconds(3), "released \(cancelled.count) cancelled callers in \(elapsed)")
+        for index in cancelled {
+            do {
+                _ = try await tasks[index].value
+                Issue.record("a cancelled queued caller ran")
+            } catch {
+                #expect(error is CancellationError)
+            }
+        }
+        #expect(executor.queuedCount() == count - cancelled.count)
+        gate.open()
+        _ = try await blocker.value
+        for index in tasks.indices where index % 10 >= 3 { #expect(try await tasks[index].value == index) }
+    }
+}
+
+/// A task executor that runs its jobs only when told to, so that a test can hold a resumed task between its
+/// resumption and its next step.
+final class HeldTaskExecutor: TaskExecutor {
+    private let jobs = Mutex<[UnownedJob]>([])
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        jobs.withLock { $0.append(job) }
+    }
+
+    /// Runs the held jobs, and those they enqueue, until none is left.
+    func runUntilIdle() {
+        while let job = jobs.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) {
+            job.runSynchronously(on: asUnownedTaskExecutor())
+        }
+    }
+
+    var pendingCount: Int { jobs.withLock { $0.count } }
+}
