@@ -65,13 +65,7 @@ enum PostgresTestServer {
 
     /// Runs SQL on a connection of its own to the test server.
     static func execute(_ sql: String, configuration: PostgresEventStore.Configuration) async throws {
-        let connection = try await PostgresConnection.connect(
-            configuration: PostgresConnection.Configuration(
-                host: configuration.host, port: configuration.port, username: configuration.username,
-                password: configuration.password, database: configuration.database, tls: .disable),
-            id: 1,
-            logger: Logger(label: "whizbang.postgres.tests")
-        )
+        let connection = try await connect(configuration, id: 1)
         do {
             try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Logger(label: "whizbang.postgres.tests"))
             try await connection.close()
@@ -79,6 +73,17 @@ enum PostgresTestServer {
             try? await connection.close()
             throw error
         }
+    }
+
+    /// A connection of its own to the test server, without the store's settings.
+    static func connect(_ configuration: PostgresEventStore.Configuration, id: Int) async throws -> PostgresConnection {
+        try await PostgresConnection.connect(
+            configuration: PostgresConnection.Configuration(
+                host: configuration.host, port: configuration.port, username: configuration.username,
+                password: configuration.password, database: configuration.database, tls: .disable),
+            id: id,
+            logger: Logger(label: "whizbang.postgres.tests")
+        )
     }
 
     static func dropSchema(_ configuration: PostgresEventStore.Configuration) async throws {
