@@ -214,15 +214,14 @@ public final class PostgresEventStore: EventStore {
         return try await perform(PostgresStatements.LoadSnapshot(streamID: streamID)).first
     }
 
-    /// Returns once the store is ready, waiting for ``run()`` to migrate the schema for at most
-    /// ``Configuration/requestTimeout``.
+    /// Returns once the store is ready, waiting for ``run()`` to connect and migrate the schema for at most
+    /// ``Configuration/connectTimeout`` plus ``Configuration/requestTimeout``.
     func waitUntilReady() async throws {
+        let limit = configuration.connectTimeout + configuration.requestTimeout
         try await lifecycle.waitUntilReady(
-            upTo: configuration.requestTimeout,
+            upTo: limit,
             notReady: EventStoreError(
-                .unavailable,
-                message: "the PostgreSQL event store did not start within \(configuration.requestTimeout); "
-                    + "is run() running?"))
+                .unavailable, message: "the PostgreSQL event store did not start within \(limit); is run() running?"))
     }
 
     /// Runs a statement on a pooled connection once the store is ready, within ``Configuration/requestTimeout``,

@@ -49,6 +49,19 @@ final class PostgresTableLock: Sendable {
         try await connection.query("SELECT pg_terminate_backend(\(pid))", logger: Self.logger)
     }
 
+    /// Ends every backend still waiting for the lock, then releases it. A request the store gave up on at its
+    /// deadline leaves its backend waiting here (the server notices the closed connection only when it next writes to
+    /// it); ended first, it cannot run once the lock is released and get in the way of dropping the schema.
+    func releaseEndingWaiters() async throws {
+        try await connection.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT pg_terminate_backend(pid) FROM pg_locks
+                    WHERE NOT granted AND relation = '"\(configuration.schema)".events'::regclass
+                    """), logger: Self.logger)
+        try await release()
+    }
+
     /// Releases the lock and closes the connection.
     func release() async throws {
         try await connection.query("ROLLBACK", logger: Self.logger)

@@ -106,6 +106,23 @@ func makeEvents(_ count: Int, type: String = "Deposited") -> [EventData] {
     }
 }
 
+/// Appends as a careful caller does: the same append again after `unavailable`, up to `attempts` times. Right after
+/// an outage the pool may still hand out a connection the server has ended, once.
+@discardableResult
+func appendRetrying(
+    _ events: [EventData], to streamID: StreamID, expectedVersion: ExpectedVersion, store: PostgresEventStore,
+    attempts: Int = 5
+) async throws -> AppendResult {
+    for attempt in 1... {
+        do {
+            return try await store.append(events, to: streamID, expectedVersion: expectedVersion)
+        } catch let error as EventStoreError where error.code == .unavailable && attempt < attempts {
+            continue
+        }
+    }
+    fatalError("unreachable")
+}
+
 /// Expects `body` to throw an ``EventStoreError`` with `code`, and returns it.
 @discardableResult
 func expectError(
