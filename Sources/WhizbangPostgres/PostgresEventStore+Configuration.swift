@@ -97,7 +97,8 @@ extension PostgresEventStore {
         /// A call that misses it fails with ``EventStoreError/Code/unavailable``, the connection it used is closed
         /// (the pool opens a new one), and the store goes on with the next call; an append that failed so may still
         /// have committed, and a retry with the same event ids and expected version says so. Calls made before
-        /// ``PostgresEventStore/run()`` has started the store wait for it at most ``connectTimeout`` plus this.
+        /// ``PostgresEventStore/run()`` has started the store wait for it at most ``connectTimeout`` plus this, and
+        /// at least a minute.
         /// Default 10 seconds.
         public var requestTimeout: Duration = .seconds(10)
 
