@@ -49,6 +49,8 @@ let package = Package(
             dependencies: [
                 "Whizbang",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                // For ConnectionPoolError, which the pool throws when it gives up connecting.
+                .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -3,6 +3,9 @@
 #
 #   scripts/postgres-server.sh start DIR [PORT]   creates the cluster in DIR if needed, starts it, prints its URL
 #   scripts/postgres-server.sh stop DIR           stops it (DIR stays; remove it to start afresh)
+#   scripts/postgres-server.sh crash DIR          stops it as a crash would (pg_ctl stop -m immediate)
+#   scripts/postgres-server.sh pause DIR          stops the server's processes (SIGSTOP): it accepts nothing
+#   scripts/postgres-server.sh resume DIR         lets them go on (SIGCONT)
 #
 # The server listens on 127.0.0.1 only and keeps its socket in DIR. It runs as the calling user, or, when that is
 # root (PostgreSQL refuses to), as the `postgres` user that Debian's package creates, else as `nobody`. The role
@@ -14,7 +17,7 @@ command_name=${1:-}
 dir=${2:-}
 port=${3:-55432}
 if [ -z "$command_name" ] || [ -z "$dir" ]; then
-  echo "usage: $0 start|stop DIR [PORT]" >&2
+  echo "usage: $0 start|stop|crash|pause|resume DIR [PORT]" >&2
   exit 2
 fi
 
@@ -74,8 +77,19 @@ case "$command_name" in
       as_owner "$bindir/pg_ctl" --pgdata="$data" --mode=fast --wait stop >/dev/null
     fi
     ;;
+  crash)
+    as_owner "$bindir/pg_ctl" --pgdata="$data" --mode=immediate --wait stop >/dev/null
+    ;;
+  pause | resume)
+    signal=STOP
+    if [ "$command_name" = resume ]; then signal=CONT; fi
+    postmaster=$(head -n 1 "$data/postmaster.pid")
+    # The postmaster first, so that it starts no new backend; then every process it started.
+    kill "-$signal" "$postmaster"
+    for child in $(ps -o pid= --ppid "$postmaster"); do kill "-$signal" "$child" 2>/dev/null || true; done
+    ;;
   *)
-    echo "usage: $0 start|stop DIR [PORT]" >&2
+    echo "usage: $0 start|stop|crash|pause|resume DIR [PORT]" >&2
     exit 2
     ;;
 esac

@@ -39,20 +39,24 @@ extension PostgresEventStore {
     ///
     /// - Throws: ``EventStoreError`` — `closed`, or a storage failure.
     public func storageBytes() async throws -> Int {
-        try await lifecycle.waitUntilReady()
+        try await waitUntilReady()
         try lifecycle.beginOperation()
         defer { lifecycle.endOperation() }
         do {
-            let rows = try await client.query(
-                """
-                SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c
-                JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = \(configuration.schema) AND c.relkind = 'r'
-                """,
-                logger: configuration.logger
-            ).collect()
-            return Int(try rows.first?.decode(Int64.self) ?? 0)
+            let schema = configuration.schema
+            let logger = configuration.logger
+            return try await runner.withConnection { connection in
+                let rows = try await connection.query(
+                    """
+                    SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c
+                    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = \(schema) AND c.relkind = 'r'
+                    """,
+                    logger: logger
+                ).collect()
+                return Int(try rows.first?.decode(Int64.self) ?? 0)
+            }
         } catch {
-            throw EventStoreError.from(error, closed: lifecycle.isClosed)
+            throw runner.failure(error, closed: lifecycle.isClosed)
         }
     }
 
@@ -73,7 +77,7 @@ extension PostgresEventStore {
                 throw error
             }
         } catch {
-            throw EventStoreError.from(error)
+            throw EventStoreError.from(error, server: configuration.serverDescription)
         }
     }
 }

@@ -1,6 +1,7 @@
 import Logging
 import PostgresNIO
 import Whizbang
+import _ConnectionPoolModule
 
 extension PostgresEventStore.Configuration {
     /// Checks every setting; the message never contains the password.
@@ -21,6 +22,15 @@ extension PostgresEventStore.Configuration {
         guard maximumBatchBytes >= 1 else { throw invalid("maximumBatchBytes must be at least 1") }
         guard (0...(256 << 20)).contains(maximumPayloadBytes) else {
             throw invalid("maximumPayloadBytes must be from 0 to 256 MiB")
+        }
+        guard requestTimeout > .zero else { throw invalid("requestTimeout must be positive") }
+        guard connectTimeout > .zero else { throw invalid("connectTimeout must be positive") }
+        guard maximumRetryDelay > .zero else { throw invalid("maximumRetryDelay must be positive") }
+        for (name, value) in [
+            ("statementTimeout", statementTimeout), ("idleInTransactionTimeout", idleInTransactionTimeout),
+            ("keepAliveInterval", keepAliveInterval), ("subscriptionOutageLimit", subscriptionOutageLimit),
+        ] {
+            if let value, value <= .zero { throw invalid("\(name) must be positive or nil") }
         }
     }
 
@@ -59,12 +69,37 @@ extension PostgresEventStore.Configuration {
         }
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = connectTimeout
-        configuration.options.additionalStartupParameters = [
+        configuration.options.keepAliveBehavior = keepAliveInterval.map { .init(frequency: $0) }
+        configuration.options.additionalStartupParameters = startupParameters
+        return configuration
+    }
+
+    /// The settings every connection starts with: the store's schema first on the search path, read committed
+    /// (which the append function's numbering relies on), the durability, and the timeouts. Settings sent at
+    /// connection start override the server's, the database's and the role's defaults.
+    var startupParameters: [(String, String)] {
+        var parameters = [
             ("search_path", schema),
             ("default_transaction_isolation", "read committed"),
             ("application_name", "whizbang"),
+            ("synchronous_commit", durability == .full ? "on" : "off"),
         ]
-        return configuration
+        if let statementTimeout {
+            parameters.append(("statement_timeout", "\(Self.milliseconds(statementTimeout))"))
+        }
+        if let idleInTransactionTimeout {
+            parameters.append(("idle_in_transaction_session_timeout", "\(Self.milliseconds(idleInTransactionTimeout))"))
+        }
+        if let keepAliveInterval, !host.hasPrefix("/") {
+            parameters.append(("tcp_keepalives_idle", "\(max(1, Self.milliseconds(keepAliveInterval) / 1000))"))
+        }
+        return parameters
+    }
+
+    /// Whole milliseconds, at least 1 (0 would turn a PostgreSQL timeout off).
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
     }
 
     /// The settings of a single connection, opened apart from the pool to migrate the schema: unlike a pool's
@@ -87,7 +122,7 @@ extension PostgresEventStore.Configuration {
         }
         let (seconds, attoseconds) = connectTimeout.components
         configuration.options.connectTimeout = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-        configuration.options.additionalStartupParameters = clientConfiguration.options.additionalStartupParameters
+        configuration.options.additionalStartupParameters = startupParameters
         return configuration
     }
 
@@ -95,6 +130,7 @@ extension PostgresEventStore.Configuration {
 
     private var clientTLSMode: TLSSettings {
         var context = TLSConfiguration.makeClientConfiguration()
+        if let rootCertificatePath { context.trustRoots = .file(rootCertificatePath) }
         switch tls.base {
         case .disable:
             return TLSSettings(mode: .disable)
@@ -102,7 +138,7 @@ extension PostgresEventStore.Configuration {
             context.certificateVerification = .none
             return TLSSettings(mode: .prefer(context))
         case .require:
-            context.certificateVerification = .none
+            context.certificateVerification = rootCertificatePath == nil ? .none : .noHostnameVerification
             return TLSSettings(mode: .require(context))
         case .verifyCA:
             context.certificateVerification = .noHostnameVerification
@@ -135,34 +171,68 @@ private struct TLSSettings {
 extension EventStoreError {
     /// An error of postgres-nio as an event store error: the server's SQLSTATE and message, or the client's code.
     ///
-    /// postgres-nio's own description is generic on purpose; the words here come from the server's error fields,
-    /// which never hold the password, or from the error code.
-    static func from(_ error: any Error, closed: Bool = false) -> EventStoreError {
+    /// A lost connection, a server that cannot be reached, is shutting down or starting, and a missed deadline are
+    /// ``EventStoreError/Code/unavailable`` (retryable); only the owner's close is `closed`. postgres-nio's own
+    /// description is generic on purpose, and its error carries the statement's SQL and bindings: the words here come
+    /// only from the server's error fields (which never hold the password or bound values) or from the error code.
+    static func from(
+        _ error: any Error, closed: Bool = false, server: String = "the server", requestTimeout: Duration? = nil
+    ) -> EventStoreError {
         if let error = error as? EventStoreError { return error }
         if closed { return EventStoreError(.closed, message: "the event store was closed") }
+        func unreachable(_ cause: String) -> EventStoreError {
+            EventStoreError(.unavailable, message: "cannot reach PostgreSQL at \(server): \(cause)")
+        }
+        if let error = error as? Deadline.Exceeded {
+            let limit = requestTimeout.map { "\($0)" } ?? "the deadline"
+            return error.hadConnection
+                ? EventStoreError(.unavailable, message: "PostgreSQL at \(server) did not answer within \(limit)")
+                : unreachable("no connection within \(limit)")
+        }
         if let error = error as? PostgresTransactionError {
             let cause: (any Error)? = error.closureError ?? error.beginError ?? error.commitError
-            if let cause { return from(cause, closed: closed) }
+            if let cause { return from(cause, closed: closed, server: server, requestTimeout: requestTimeout) }
         }
         if error is CancellationError {
-            return EventStoreError(.storageFailure, message: "the PostgreSQL request was cancelled")
+            return EventStoreError(.unavailable, message: "the request to PostgreSQL at \(server) was cancelled")
+        }
+        if let error = error as? ConnectionPoolError {
+            switch error {
+            case .poolShutdown: return EventStoreError(.closed, message: "the event store's PostgreSQL client was closed")
+            case .connectionCreationCircuitBreakerTripped: return unreachable("connecting failed repeatedly")
+            default: return unreachable("the connection request was cancelled")
+            }
+        }
+        if error is ChannelError || error is IOError {
+            return unreachable("the connection failed (\(error))")
         }
         guard let error = error as? PSQLError else {
-            return EventStoreError(.storageFailure, message: "PostgreSQL client error: \(error)")
+            return EventStoreError(.storageFailure, message: "PostgreSQL client error: \(type(of: error))")
         }
-        if error.code == .poolClosed || error.code == .clientClosedConnection {
+        switch error.code {
+        case .poolClosed:
             return EventStoreError(.closed, message: "the event store's PostgreSQL client was closed")
+        case .connectionError:
+            return unreachable(error.underlying.map { "\($0)" } ?? "the connection failed")
+        case .clientClosedConnection, .serverClosedConnection, .uncleanShutdown:
+            return EventStoreError(.unavailable, message: "lost the connection to PostgreSQL at \(server)")
+        default:
+            break
         }
         guard let serverInfo = error.serverInfo, let state = serverInfo[.sqlState] else {
-            var message = "PostgreSQL client error \(error.code)"
-            if let underlying = error.underlying { message += ": \(underlying)" }
-            return EventStoreError(.storageFailure, message: message)
+            return EventStoreError(.storageFailure, message: "PostgreSQL client error \(error.code)")
         }
         let message = "PostgreSQL error \(state): \(serverInfo[.message] ?? "")"
         switch state {
         case "53100": return EventStoreError(.storageFull, message: message)
         case "25006", "42501": return EventStoreError(.readOnly, message: message)
         case "XX001", "XX002": return EventStoreError(.corruptDatabase, message: message)
+        // Shutting down, crashed, starting or recovering, too many connections, a connection exception, or a
+        // statement cancelled by a timeout: the same call can succeed later.
+        case "57P01", "57P02", "57P03", "53300", "57014":
+            return EventStoreError(.unavailable, message: "PostgreSQL at \(server): \(message)")
+        case _ where state.hasPrefix("08"):
+            return EventStoreError(.unavailable, message: "PostgreSQL at \(server): \(message)")
         default: return EventStoreError(.storageFailure, message: message)
         }
     }

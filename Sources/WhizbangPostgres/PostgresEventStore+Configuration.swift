@@ -60,6 +60,11 @@ extension PostgresEventStore {
         public var database: String? = nil
         /// Whether and how the connection uses TLS. Default ``TLSMode/prefer``, as libpq.
         public var tls: TLSMode = .prefer
+        /// A PEM file of the certificate authorities that sign the server's certificate (libpq's `sslrootcert`),
+        /// used with ``TLSMode/verifyCA`` and ``TLSMode/verifyFull``; with ``TLSMode/require`` it makes the store
+        /// check the certificate as with `verifyCA`, as libpq does. `nil` trusts the system's authorities.
+        /// Default `nil`.
+        public var rootCertificatePath: String? = nil
 
         /// The PostgreSQL schema that holds the store's tables, created if missing: lower-case ASCII letters,
         /// digits and underscores, starting with a letter or an underscore, at most 48 characters. Two stores on one
@@ -88,6 +93,52 @@ extension PostgresEventStore {
         /// How long to wait for a connection to open before failing. Default 10 seconds.
         public var connectTimeout: Duration = .seconds(10)
 
+        /// The longest any call waits for the database: leasing a connection and running its statement together.
+        /// A call that misses it fails with ``EventStoreError/Code/unavailable``, the connection it used is closed
+        /// (the pool opens a new one), and the store goes on with the next call; an append that failed so may still
+        /// have committed, and a retry with the same event ids and expected version says so. Calls made before
+        /// ``PostgresEventStore/run()`` has started the store wait for it at most ``connectTimeout`` plus this, and
+        /// at least a minute.
+        /// Default 10 seconds.
+        public var requestTimeout: Duration = .seconds(10)
+
+        /// When an append counts as committed on PostgreSQL.
+        public enum Durability: Hashable, Sendable {
+            /// Every connection sets `synchronous_commit = on`, whatever the server, database or role says: an
+            /// append returns after its commit record is flushed to disk (and to synchronous standbys, if any), so
+            /// it survives a crash of the server.
+            case full
+            /// Every connection sets `synchronous_commit = off`: an append returns before its commit is flushed, so
+            /// a crash of the server (not of this process) can lose the appends of the last moments (at most about
+            /// three times the server's `wal_writer_delay`); what remains is consistent, never a part of an append.
+            case normal
+        }
+
+        /// When an append counts as committed. Default ``Durability/full``.
+        public var durability: Durability = .full
+
+        /// The server's `statement_timeout` for the store's connections: a statement running longer is cancelled
+        /// and fails with ``EventStoreError/Code/unavailable``. `nil` leaves the server's setting. Default `nil`.
+        public var statementTimeout: Duration? = nil
+
+        /// The server's `idle_in_transaction_session_timeout` for the store's connections. `nil` leaves the
+        /// server's setting. Default `nil`.
+        public var idleInTransactionTimeout: Duration? = nil
+
+        /// How long a connection may stay idle before it is probed: the pool runs `SELECT 1` on an idle connection
+        /// after this long, and the server sends TCP keepalives after this long without traffic
+        /// (`tcp_keepalives_idle`), so a dead peer is noticed on both sides. `nil` turns both off. Default 30 seconds.
+        public var keepAliveInterval: Duration? = .seconds(30)
+
+        /// How long a subscription of ``PostgresEventStore/subscribe(after:batchSize:)`` goes on retrying while the
+        /// server is unavailable before it ends with ``EventStoreError/Code/unavailable``; `nil` retries until the
+        /// store closes. Default `nil`.
+        public var subscriptionOutageLimit: Duration? = nil
+
+        /// The longest pause between two attempts of a subscription or the listener to read again during an
+        /// outage; the first pause is 50 milliseconds, and each next one twice as long up to this. Default 2 seconds.
+        public var maximumRetryDelay: Duration = .seconds(2)
+
         /// Where the store (and its PostgreSQL client) logs, at debug and trace level. Default: a logger labelled
         /// `"whizbang.postgres"`.
         public var logger: Logger = Logger(label: "whizbang.postgres")
@@ -97,6 +148,21 @@ extension PostgresEventStore {
 
         /// The channel on which the append function announces new heads.
         var notificationChannel: String { "whizbang_\(schema)" }
+
+        /// The logger for postgres-nio's pool: the store's own, unless that logs above debug level, when the pool
+        /// logs only errors. The store itself logs one warning per outage and one info line at recovery; the pool
+        /// would log a line for each connection attempt.
+        var poolLogger: Logger {
+            var logger = logger
+            if logger.logLevel > .debug { logger.logLevel = max(logger.logLevel, .error) }
+            return logger
+        }
+
+        /// The server for messages: `host:port`, or the socket directory and port.
+        var serverDescription: String {
+            if host.hasPrefix("/") { return "\(host) (port \(port))" }
+            return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        }
     }
 }
 

@@ -3,61 +3,92 @@ import Whizbang
 
 extension PostgresEventStore.Configuration {
     /// A configuration from libpq's environment variables: `PGHOST`, `PGPORT`, `PGUSER` (else `USER`),
-    /// `PGPASSWORD`, `PGDATABASE` and `PGSSLMODE`; a variable that is not set leaves the default.
+    /// `PGPASSWORD`, `PGDATABASE`, `PGSSLMODE`, `PGSSLROOTCERT` and `PGCONNECT_TIMEOUT`; a variable that is not set
+    /// leaves the default. Without a password, the first matching line of the password file (`PGPASSFILE`, else
+    /// `~/.pgpass`) supplies it, as with libpq.
     ///
     /// - Parameter environment: the variables; `nil` (the default) reads the process's environment.
-    /// - Throws: ``EventStoreError/Code/invalidArgument`` for a port that is not a number from 1 to 65535 or an
-    ///   unknown `sslmode`.
+    /// - Throws: ``EventStoreError/Code/invalidArgument`` for a port that is not a number from 1 to 65535, an
+    ///   unknown `sslmode` or a connect timeout that is not a positive number of seconds.
     public init(environment: [String: String]? = nil) throws {
         self.init()
+        let environment = environment ?? ProcessInfo.processInfo.environment
         try apply(environment: environment)
+        applyPasswordFile(environment: environment, path: nil)
     }
 
     /// A configuration from a URL such as `postgres://user:password@host:5432/database?sslmode=require`.
     ///
-    /// The scheme is `postgres` or `postgresql`. User name and password are percent-decoded. A part the URL leaves
-    /// out comes from `environment` (`nil`: the process's) as in ``init(environment:)`` (so a password can stay out of the URL, in
-    /// `PGPASSWORD`), then from the defaults. The query may hold `sslmode` (libpq's values) and `schema` (the
-    /// store's ``schema``); any other parameter is refused, so that a misspelt one is not silently ignored.
+    /// The scheme is `postgres` or `postgresql`. Each part is percent-decoded once. A part the URL leaves out comes
+    /// from `environment` (`nil`: the process's) as in ``init(environment:)`` (so a password can stay out of the
+    /// URL, in `PGPASSWORD` or the password file), then from the defaults. The query may hold libpq's `sslmode`,
+    /// `sslrootcert`, `connect_timeout` (seconds), `keepalives` (`0` turns keepalives off), `keepalives_idle`
+    /// (seconds) and `passfile`; the server settings `statement_timeout` and `idle_in_transaction_session_timeout`
+    /// (milliseconds); and the store's `schema` and `request_timeout` (seconds, ``requestTimeout``). Any other
+    /// parameter is refused, so that a misspelt one is not silently ignored.
     ///
     /// - Throws: ``EventStoreError/Code/invalidArgument`` for text that is not such a URL; the message never
     ///   contains the password.
     public init(url: String, environment: [String: String]? = nil) throws {
         self.init()
+        let environment = environment ?? ProcessInfo.processInfo.environment
         try apply(environment: environment)
         guard let components = URLComponents(string: url),
             let scheme = components.scheme, scheme == "postgres" || scheme == "postgresql"
         else {
             throw Self.invalid("expected a URL of the form postgres://user@host:port/database")
         }
+        // URLComponents' `user`, `password`, `host` and `path` are decoded already: decoding them again would turn
+        // a literal `%41` into `A`.
         if let user = components.user, !user.isEmpty { username = user }
         if let password = components.password { self.password = password }
         if var host = components.host, !host.isEmpty {
             if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-            self.host = host.removingPercentEncoding ?? host
+            self.host = host
         }
         if let port = components.port {
             guard (1...65535).contains(port) else { throw Self.invalid("port \(port) is not from 1 to 65535") }
             self.port = port
         }
         let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
-        if !path.isEmpty { database = path.removingPercentEncoding ?? path }
+        if !path.isEmpty { database = path }
+        var passwordFile: String? = nil
         for item in components.queryItems ?? [] {
             let value = item.value ?? ""
             switch item.name {
             case "sslmode":
                 guard let mode = TLSMode(sslmode: value) else { throw Self.invalid("unknown sslmode '\(value)'") }
                 tls = mode
+            case "sslrootcert":
+                rootCertificatePath = value.isEmpty ? nil : value
             case "schema":
                 schema = value
+            case "connect_timeout":
+                connectTimeout = try Self.duration(value, unit: .seconds(1), name: item.name)
+            case "request_timeout":
+                requestTimeout = try Self.duration(value, unit: .seconds(1), name: item.name)
+            case "keepalives":
+                guard value == "0" || value == "1" else { throw Self.invalid("keepalives must be 0 or 1") }
+                if value == "0" { keepAliveInterval = nil }
+            case "keepalives_idle":
+                keepAliveInterval = try Self.duration(value, unit: .seconds(1), name: item.name)
+            case "statement_timeout":
+                statementTimeout = try Self.optionalDuration(value, name: item.name)
+            case "idle_in_transaction_session_timeout":
+                idleInTransactionTimeout = try Self.optionalDuration(value, name: item.name)
+            case "passfile":
+                passwordFile = value
             default:
-                throw Self.invalid("unknown URL parameter '\(item.name)'; known are sslmode and schema")
+                throw Self.invalid(
+                    "unknown URL parameter '\(item.name)'; known are sslmode, sslrootcert, schema, connect_timeout, "
+                        + "request_timeout, keepalives, keepalives_idle, statement_timeout, "
+                        + "idle_in_transaction_session_timeout and passfile")
             }
         }
+        applyPasswordFile(environment: environment, path: passwordFile)
     }
 
-    private mutating func apply(environment: [String: String]?) throws {
-        let environment = environment ?? ProcessInfo.processInfo.environment
+    private mutating func apply(environment: [String: String]) throws {
         if let host = environment["PGHOST"], !host.isEmpty { self.host = host }
         if let text = environment["PGPORT"], !text.isEmpty {
             guard let port = Int(text), (1...65535).contains(port) else {
@@ -72,6 +103,42 @@ extension PostgresEventStore.Configuration {
             guard let mode = TLSMode(sslmode: text) else { throw Self.invalid("unknown PGSSLMODE '\(text)'") }
             tls = mode
         }
+        if let path = environment["PGSSLROOTCERT"], !path.isEmpty { rootCertificatePath = path }
+        if let text = environment["PGCONNECT_TIMEOUT"], !text.isEmpty {
+            connectTimeout = try Self.duration(text, unit: .seconds(1), name: "PGCONNECT_TIMEOUT")
+        }
+    }
+
+    /// Takes the password from the password file when none is set: `path`, else `PGPASSFILE`, else `~/.pgpass`.
+    private mutating func applyPasswordFile(environment: [String: String], path: String?) {
+        guard password == nil else { return }
+        let file: String
+        if let path, !path.isEmpty {
+            file = path
+        } else if let path = environment["PGPASSFILE"], !path.isEmpty {
+            file = path
+        } else if let home = environment["HOME"], !home.isEmpty {
+            file = home + "/.pgpass"
+        } else {
+            return
+        }
+        guard let contents = try? String(contentsOfFile: file, encoding: .utf8) else { return }
+        let database = self.database ?? username
+        let host = self.host.hasPrefix("/") ? "localhost" : self.host
+        password = PostgresPasswordFile(contents: contents).password(
+            host: host, port: port, database: database, username: username)
+    }
+
+    /// A positive whole number of `unit`s.
+    private static func duration(_ text: String, unit: Duration, name: String) throws -> Duration {
+        guard let count = Int(text), count > 0 else { throw invalid("\(name) '\(text)' is not a positive number") }
+        return unit * count
+    }
+
+    /// Milliseconds, where 0 means `nil` (the server's setting off), as PostgreSQL reads these settings.
+    private static func optionalDuration(_ text: String, name: String) throws -> Duration? {
+        guard let count = Int(text), count >= 0 else { throw invalid("\(name) '\(text)' is not a number") }
+        return count == 0 ? nil : .milliseconds(count)
     }
 
     private static func invalid(_ message: String) -> EventStoreError {

@@ -35,9 +35,13 @@ extension PostgresEventStore: Service {
                 self.close()
             }
         } catch {
-            let failure = EventStoreError.from(error, closed: lifecycle.isClosed)
+            let failure = EventStoreError.from(error, closed: lifecycle.isClosed, server: configuration.serverDescription)
             configuration.logger.debug("PostgreSQL event store failed to start", metadata: ["error": "\(failure)"])
-            finish(with: failure)
+            // The store will not try again: calls get a final error, not the retryable `unavailable`.
+            finish(
+                with: failure.code == .unavailable
+                    ? EventStoreError(.closed, message: "the event store failed to start: \(failure.message)")
+                    : failure)
             await stop(pool, what: "connection pool", upTo: configuration.connectTimeout)
             throw failure
         }
@@ -87,8 +91,7 @@ extension PostgresEventStore: Service {
             try? await connection.close()
             throw error
         }
-        var head: Int64 = 0
-        for try await row in try await client.execute(PostgresStatements.Head(), logger: logger) { head = row }
+        let head = try await runner.rows(of: PostgresStatements.Head()).first ?? 0
         signal.advance(to: UInt64(head))
         lifecycle.markReady()
         logger.debug(
@@ -129,7 +132,7 @@ extension PostgresEventStore: Service {
                 if Task.isCancelled || lifecycle.isClosed { return }
                 logger.debug(
                     "listening for appends failed; connecting again",
-                    metadata: ["error": "\(EventStoreError.from(error))"])
+                    metadata: ["error": "\(runner.failure(error, closed: false))"])
             }
             try? await Task.sleep(for: configuration.listenerReconnectDelay)
         }

@@ -44,6 +44,7 @@ public final class PostgresEventStore: EventStore {
     public let configuration: Configuration
 
     let client: PostgresClient
+    let runner: PostgresRequestRunner
     let writer: PostgresWriter
     let signal: AppendSignal
     let lifecycle = PostgresStoreLifecycle()
@@ -57,11 +58,13 @@ public final class PostgresEventStore: EventStore {
         self.configuration = configuration
         self.client = PostgresClient(
             configuration: configuration.clientConfiguration,
-            backgroundLogger: configuration.logger
+            backgroundLogger: configuration.poolLogger
         )
+        let runner = PostgresRequestRunner(client: client, configuration: configuration)
+        self.runner = runner
         let signal = AppendSignal()
         self.signal = signal
-        self.writer = PostgresWriter(client: client, signal: signal, configuration: configuration)
+        self.writer = PostgresWriter(runner: runner, signal: signal, configuration: configuration)
     }
 
     deinit {
@@ -94,15 +97,16 @@ public final class PostgresEventStore: EventStore {
     ///
     /// - Throws: ``EventStoreError`` — `wrongExpectedVersion`, `duplicateEventID`, `invalidStreamID`,
     ///   `invalidArgument` (an empty event type, text holding a NUL character, or two events with one id),
-    ///   `payloadTooLarge`, `closed`, `incompatibleSchema` (the store failed to start), `storageFull`, `readOnly` or
-    ///   `storageFailure`.
+    ///   `payloadTooLarge`, `closed`, `unavailable` (retryable: the server was not reached or did not answer within
+    ///   ``Configuration/requestTimeout``; the append may have committed), `incompatibleSchema` (the store failed to
+    ///   start), `storageFull`, `readOnly` or `storageFailure`.
     public func append(
         _ events: [EventData],
         to streamID: StreamID,
         expectedVersion: ExpectedVersion
     ) async throws -> AppendResult {
         let bytes = try validate(events, streamID: streamID)
-        try await lifecycle.waitUntilReady()
+        try await waitUntilReady()
         return try await withUnsafeThrowingContinuation { continuation in
             writer.submit(
                 PostgresWriter.Request(
@@ -114,7 +118,7 @@ public final class PostgresEventStore: EventStore {
     /// Saves a consumer's position, replacing the one it saved before.
     ///
     /// - Throws: ``EventStoreError`` — `invalidArgument` for an empty consumer name or one holding a NUL character,
-    ///   `closed`, or a storage failure.
+    ///   `closed`, `unavailable` (retryable), or a storage failure.
     public func saveCheckpoint(_ position: UInt64, for consumer: String) async throws {
         try Self.validateText(consumer, what: "a consumer name")
         _ = try await perform(PostgresStatements.SaveCheckpoint(consumer: consumer, position: Int64(bitPattern: position)))
@@ -124,7 +128,7 @@ public final class PostgresEventStore: EventStore {
     /// one is ignored.
     ///
     /// - Throws: ``EventStoreError`` — `invalidStreamID`, `invalidArgument` (an empty state type, or text holding a
-    ///   NUL character), `payloadTooLarge`, `closed`, or a storage failure.
+    ///   NUL character), `payloadTooLarge`, `closed`, `unavailable` (retryable), or a storage failure.
     public func saveSnapshot(_ snapshot: Snapshot) async throws {
         try validateStreamID(snapshot.streamID)
         try Self.validateText(snapshot.stateType, what: "a state type", streamID: snapshot.streamID)
@@ -165,7 +169,8 @@ public final class PostgresEventStore: EventStore {
 
     /// Reads up to `limit` events of the global log after `position`; see ``EventStore/readAll(after:limit:)``.
     ///
-    /// - Throws: ``EventStoreError`` — `invalidArgument` for a negative limit, `closed`, or a storage failure.
+    /// - Throws: ``EventStoreError`` — `invalidArgument` for a negative limit, `closed`, `unavailable` (retryable), or
+    ///   a storage failure.
     public func readAll(after position: UInt64, limit: Int) async throws -> [RecordedEvent] {
         try Self.validate(limit: limit)
         guard limit > 0 else { return [] }
@@ -179,7 +184,7 @@ public final class PostgresEventStore: EventStore {
 
     /// The version of a stream: the number of events in it, 0 if it has none.
     ///
-    /// - Throws: ``EventStoreError`` — `invalidStreamID`, `closed`, or a storage failure.
+    /// - Throws: ``EventStoreError`` — `invalidStreamID`, `closed`, `unavailable` (retryable), or a storage failure.
     public func streamVersion(of streamID: StreamID) async throws -> UInt64 {
         try validateStreamID(streamID)
         return UInt64(try await perform(PostgresStatements.StreamVersion(streamID: streamID)).first ?? 0)
@@ -191,7 +196,7 @@ public final class PostgresEventStore: EventStore {
     /// PostgreSQL notifications.
     public func waitForEvents(after position: UInt64) async throws {
         if signal.head > position { return }
-        try await lifecycle.waitUntilReady()
+        try await waitUntilReady()
         try await signal.wait(after: position)
     }
 
@@ -209,21 +214,31 @@ public final class PostgresEventStore: EventStore {
         return try await perform(PostgresStatements.LoadSnapshot(streamID: streamID)).first
     }
 
-    /// Runs a statement on a pooled connection once the store is ready, and collects its rows.
-    func perform<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row] {
-        try await lifecycle.waitUntilReady()
+    /// Returns once the store is ready, waiting for ``run()`` to connect and migrate the schema for at most
+    /// ``Configuration/connectTimeout`` plus ``Configuration/requestTimeout``, and at least a minute (a migration
+    /// waits for the catalog locks of other sessions).
+    func waitUntilReady() async throws {
+        let limit = max(.seconds(60), configuration.connectTimeout + configuration.requestTimeout)
+        try await lifecycle.waitUntilReady(
+            upTo: limit,
+            notReady: EventStoreError(
+                .unavailable, message: "the PostgreSQL event store did not start within \(limit); is run() running?"))
+    }
+
+    /// Runs a statement on a pooled connection once the store is ready, within ``Configuration/requestTimeout``,
+    /// and collects its rows.
+    func perform<Statement: PostgresPreparedStatement>(
+        _ statement: Statement
+    ) async throws -> [Statement.Row] where Statement.Row: Sendable {
+        try await waitUntilReady()
         try lifecycle.beginOperation()
         defer { lifecycle.endOperation() }
         do {
-            var rows: [Statement.Row] = []
-            for try await row in try await client.execute(statement, logger: configuration.logger) {
-                rows.append(row)
-            }
-            return rows
+            return try await runner.rows(of: statement)
         } catch {
             // A cancelled caller gets the cancellation, not the pool's words for it.
             if Task.isCancelled && !lifecycle.isClosed { throw CancellationError() }
-            throw EventStoreError.from(error, closed: lifecycle.isClosed)
+            throw runner.failure(error, closed: lifecycle.isClosed)
         }
     }
 }

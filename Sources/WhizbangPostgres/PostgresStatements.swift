@@ -12,7 +12,33 @@ enum PostgresStatements {
             SELECT status, stream_version, first_position
             FROM append_batch($1::text[], $2::bigint[], $3::integer[], $4::uuid[], $5::text[], $6::bytea[], $7::bytea[])
             """
-        typealias Row = (Int32, Int64, Int64)
+        /// What the append function decided for one append, in the `status` column.
+        enum Status: Int32 {
+            /// Written, or a retry of events already stored at the same place (idempotent); the row has the stream
+            /// version and the first position.
+            case committed = 0
+            /// The stream's version is not the expected one; the row has the actual version.
+            case wrongExpectedVersion = 1
+            /// An event id of the append is stored at another place.
+            case duplicateEventID = 2
+        }
+
+        /// How an expected version travels in the function's `bigint` array; `n >= 0` is exactly `n`.
+        enum ExpectedVersionCode: Int64 {
+            case any = -1
+            case noStream = -2
+            case streamExists = -3
+        }
+
+        /// One append's result row.
+        struct Row: Sendable {
+            var rawStatus: Int32
+            var streamVersion: Int64
+            var firstPosition: Int64
+
+            /// The decision, or `nil` for a status this version does not know.
+            var status: Status? { Status(rawValue: rawStatus) }
+        }
 
         var streamIDs: [String] = []
         var expectedVersions: [Int64] = []
@@ -34,12 +60,13 @@ enum PostgresStatements {
             }
         }
 
-        /// -1 any, -2 no stream, -3 stream exists, n >= 0 exactly n (clamped: no stream reaches `Int64.max`).
+        /// The ``ExpectedVersionCode`` of a condition, or the exact version (clamped: no stream reaches
+        /// `Int64.max`).
         static func encode(_ expectedVersion: ExpectedVersion) -> Int64 {
             switch expectedVersion {
-            case .any: -1
-            case .noStream: -2
-            case .streamExists: -3
+            case .any: ExpectedVersionCode.any.rawValue
+            case .noStream: ExpectedVersionCode.noStream.rawValue
+            case .streamExists: ExpectedVersionCode.streamExists.rawValue
             case .exact(let version): Int64(clamping: version)
             }
         }
@@ -57,7 +84,8 @@ enum PostgresStatements {
         }
 
         func decodeRow(_ row: PostgresRow) throws -> Row {
-            try row.decode(Row.self)
+            let (status, streamVersion, firstPosition) = try row.decode((Int32, Int64, Int64).self)
+            return Row(rawStatus: status, streamVersion: streamVersion, firstPosition: firstPosition)
         }
     }
 

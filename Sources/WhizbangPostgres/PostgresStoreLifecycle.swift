@@ -41,8 +41,9 @@ final class PostgresStoreLifecycle: Sendable {
         }
     }
 
-    /// Returns once the store is ready; throws its error once it has failed or closed, or when the task is cancelled.
-    func waitUntilReady() async throws {
+    /// Returns once the store is ready; throws its error once it has failed or closed, `notReady` after `limit`,
+    /// or `CancellationError` when the task is cancelled.
+    func waitUntilReady(upTo limit: Duration, notReady: EventStoreError) async throws {
         let id: UInt64? = try state.withLock { state throws(EventStoreError) -> UInt64? in
             switch state.phase {
             case .ready: return nil
@@ -53,6 +54,15 @@ final class PostgresStoreLifecycle: Sendable {
             }
         }
         guard let id else { return }
+        // Fails the wait if the store is not ready in time (`run()` not called, or still migrating).
+        let timer = Task {
+            do { try await Task.sleep(for: limit) } catch { return }
+            let waiter = state.withLock { state in
+                state.readyWaiters.firstIndex { $0.id == id }.map { state.readyWaiters.remove(at: $0) }
+            }
+            waiter?.continuation.resume(throwing: notReady)
+        }
+        defer { timer.cancel() }
         try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 enum Outcome { case ready, waiting, failed(EventStoreError), cancelled }

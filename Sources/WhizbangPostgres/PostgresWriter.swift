@@ -7,7 +7,9 @@ import Whizbang
 /// transaction, then resumes their callers.
 ///
 /// One batch is in flight at a time; appends that arrive meanwhile queue for the next one, so the busier the store,
-/// the larger the batches. Closing fails the queued appends and the one in flight with
+/// the larger the batches. Each batch runs within the store's request deadline: a batch that misses it, or whose
+/// connection is lost, fails its callers with ``EventStoreError/Code/unavailable``, its connection is closed, and the
+/// writer goes on with the next batch. Closing fails the queued appends and the one in flight with
 /// ``EventStoreError/Code/closed`` at once (an append already sent may still commit: as after a lost connection, a
 /// retry with the same event ids and expected version tells).
 final class PostgresWriter: Sendable {
@@ -27,14 +29,14 @@ final class PostgresWriter: Sendable {
     }
 
     private let state = Mutex(State())
-    private let client: PostgresClient
+    private let runner: PostgresRequestRunner
     private let signal: AppendSignal
     private let maximumBatchSize: Int
     private let maximumBatchBytes: Int
     private let logger: Logger
 
-    init(client: PostgresClient, signal: AppendSignal, configuration: PostgresEventStore.Configuration) {
-        self.client = client
+    init(runner: PostgresRequestRunner, signal: AppendSignal, configuration: PostgresEventStore.Configuration) {
+        self.runner = runner
         self.signal = signal
         self.maximumBatchSize = configuration.maximumBatchSize
         self.maximumBatchBytes = configuration.maximumBatchBytes
@@ -136,22 +138,20 @@ final class PostgresWriter: Sendable {
         outcomes.reserveCapacity(batch.count)
         var head: UInt64 = 0
         do {
-            var rows: [PostgresStatements.AppendBatch.Row] = []
-            rows.reserveCapacity(batch.count)
-            for try await row in try await client.execute(statement, logger: logger) { rows.append(row) }
+            let rows = try await runner.rows(of: statement)
             guard rows.count == batch.count else {
                 throw EventStoreError(
                     .storageFailure, message: "the append function returned \(rows.count) rows for \(batch.count) appends")
             }
-            for (request, (status, version, first)) in zip(batch, rows) {
-                let outcome = Self.outcome(of: request, status: status, version: version, firstPosition: first)
+            for (request, row) in zip(batch, rows) {
+                let outcome = Self.outcome(of: request, row: row)
                 if case .success(let result) = outcome, !result.positions.isEmpty {
                     head = max(head, result.positions.upperBound - 1)
                 }
                 outcomes.append(outcome)
             }
         } catch {
-            let failure = EventStoreError.from(error, closed: state.withLock { $0.finished != nil })
+            let failure = runner.failure(error, closed: state.withLock { $0.finished != nil })
             logger.debug("group commit failed", metadata: ["appends": "\(batch.count)", "error": "\(failure)"])
             outcomes = Array(repeating: .failure(failure), count: batch.count)
         }
@@ -167,27 +167,29 @@ final class PostgresWriter: Sendable {
         }
     }
 
-    private static func outcome(of request: Request, status: Int32, version: Int64, firstPosition: Int64)
+    private static func outcome(of request: Request, row: PostgresStatements.AppendBatch.Row)
         -> Result<AppendResult, EventStoreError>
     {
         let streamID = request.streamID
+        guard let status = row.status else {
+            return .failure(
+                EventStoreError(.storageFailure, message: "the append function returned status \(row.rawStatus)"))
+        }
         switch status {
-        case 0:
-            let first = UInt64(firstPosition)
+        case .committed:
+            let first = UInt64(row.firstPosition)
             return .success(
                 AppendResult(
-                    streamID: streamID, streamVersion: UInt64(version),
+                    streamID: streamID, streamVersion: UInt64(row.streamVersion),
                     positions: first..<(first + UInt64(request.events.count))))
-        case 1:
+        case .wrongExpectedVersion:
             return .failure(
-                .wrongExpectedVersion(streamID, expected: request.expectedVersion, actual: UInt64(version)))
-        case 2:
+                .wrongExpectedVersion(streamID, expected: request.expectedVersion, actual: UInt64(row.streamVersion)))
+        case .duplicateEventID:
             return .failure(
                 EventStoreError(
                     .duplicateEventID, streamID: streamID,
                     message: "an event id of this append to '\(streamID)' is already stored at another place"))
-        default:
-            return .failure(EventStoreError(.storageFailure, message: "the append function returned status \(status)"))
         }
     }
 }

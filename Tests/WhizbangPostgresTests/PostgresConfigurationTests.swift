@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import WhizbangPostgres
 
@@ -107,5 +108,83 @@ struct PostgresConfigurationTests {
         var text = ""
         dump(value, to: &text)
         return text
+    }
+}
+
+/// libpq's conventions: each URL part decoded once, the password file, root certificates and timeouts.
+@Suite("PostgresEventStore.Configuration from libpq conventions")
+struct PostgresConfigurationConventionTests {
+    typealias Configuration = PostgresEventStore.Configuration
+
+    @Test func eachPartIsDecodedOnce() throws {
+        let configuration = try Configuration(
+            url: "postgres://u%2541:p%2542@h%2541.example/d%2541", environment: [:])
+        #expect(configuration.username == "u%41")
+        #expect(configuration.password == "p%42")
+        #expect(configuration.host == "h%41.example")
+        #expect(configuration.database == "d%41")
+    }
+
+    @Test func timeoutsKeepalivesAndRootCertificateFromTheURL() throws {
+        let configuration = try Configuration(
+            url: "postgres://u@h/d?connect_timeout=3&request_timeout=7&statement_timeout=2500"
+                + "&idle_in_transaction_session_timeout=60000&keepalives_idle=15&sslmode=verify-ca"
+                + "&sslrootcert=/etc/ssl/ca.pem",
+            environment: [:])
+        #expect(configuration.connectTimeout == .seconds(3))
+        #expect(configuration.requestTimeout == .seconds(7))
+        #expect(configuration.statementTimeout == .milliseconds(2500))
+        #expect(configuration.idleInTransactionTimeout == .seconds(60))
+        #expect(configuration.keepAliveInterval == .seconds(15))
+        #expect(configuration.rootCertificatePath == "/etc/ssl/ca.pem")
+        #expect(configuration.tls == .verifyCA)
+
+        let off = try Configuration(url: "postgres://u@h/d?keepalives=0&statement_timeout=0", environment: [:])
+        #expect(off.keepAliveInterval == nil)
+        #expect(off.statementTimeout == nil)
+
+        let environment = try Configuration(
+            environment: ["PGSSLROOTCERT": "/ca.pem", "PGCONNECT_TIMEOUT": "4"])
+        #expect(environment.rootCertificatePath == "/ca.pem")
+        #expect(environment.connectTimeout == .seconds(4))
+    }
+
+    @Test(arguments: [
+        "postgres://u@h/d?connect_timeout=0", "postgres://u@h/d?request_timeout=soon",
+        "postgres://u@h/d?keepalives=2", "postgres://u@h/d?statement_timeout=-1",
+    ])
+    func invalidTimeouts(_ url: String) async throws {
+        await expectError(.invalidArgument) { _ = try Configuration(url: url, environment: [:]) }
+    }
+
+    @Test func passwordFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("pgpass")
+        try """
+            # host:port:database:user:password
+            other.example:5432:*:app:not-this
+            db.example:5432:ledger:app:pass\\:word
+            *:*:*:app:fallback
+            """.write(to: file, atomically: true, encoding: .utf8)
+
+        let exact = try Configuration(
+            url: "postgres://app@db.example/ledger", environment: ["PGPASSFILE": file.path])
+        #expect(exact.password == "pass:word")
+        let wildcard = try Configuration(
+            url: "postgres://app@db.example:6000/ledger", environment: ["PGPASSFILE": file.path])
+        #expect(wildcard.password == "fallback")
+        // A password in the URL or the environment wins; `~/.pgpass` is the default file.
+        let given = try Configuration(
+            url: "postgres://app:given@db.example/ledger", environment: ["PGPASSFILE": file.path])
+        #expect(given.password == "given")
+        try FileManager.default.copyItem(at: file, to: directory.appendingPathComponent(".pgpass"))
+        let home = try Configuration(environment: ["PGHOST": "db.example", "PGUSER": "app", "PGDATABASE": "ledger",
+            "HOME": directory.path])
+        #expect(home.password == "pass:word")
+        let parameter = try Configuration(
+            url: "postgres://app@db.example/ledger?passfile=\(file.path)", environment: [:])
+        #expect(parameter.password == "pass:word")
     }
 }

@@ -65,13 +65,7 @@ enum PostgresTestServer {
 
     /// Runs SQL on a connection of its own to the test server.
     static func execute(_ sql: String, configuration: PostgresEventStore.Configuration) async throws {
-        let connection = try await PostgresConnection.connect(
-            configuration: PostgresConnection.Configuration(
-                host: configuration.host, port: configuration.port, username: configuration.username,
-                password: configuration.password, database: configuration.database, tls: .disable),
-            id: 1,
-            logger: Logger(label: "whizbang.postgres.tests")
-        )
+        let connection = try await connect(configuration, id: 1)
         do {
             try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Logger(label: "whizbang.postgres.tests"))
             try await connection.close()
@@ -79,6 +73,17 @@ enum PostgresTestServer {
             try? await connection.close()
             throw error
         }
+    }
+
+    /// A connection of its own to the test server, without the store's settings.
+    static func connect(_ configuration: PostgresEventStore.Configuration, id: Int) async throws -> PostgresConnection {
+        try await PostgresConnection.connect(
+            configuration: PostgresConnection.Configuration(
+                host: configuration.host, port: configuration.port, username: configuration.username,
+                password: configuration.password, database: configuration.database, tls: .disable),
+            id: id,
+            logger: Logger(label: "whizbang.postgres.tests")
+        )
     }
 
     static func dropSchema(_ configuration: PostgresEventStore.Configuration) async throws {
@@ -99,6 +104,23 @@ func makeEvents(_ count: Int, type: String = "Deposited") -> [EventData] {
     (0..<count).map { index in
         EventData(eventType: type, data: Data(#"{"amount":\#(index)}"#.utf8), metadata: Data(#"{"hop":1}"#.utf8))
     }
+}
+
+/// Appends as a careful caller does: the same append again after `unavailable`, up to `attempts` times. Right after
+/// an outage the pool may still hand out a connection the server has ended, once.
+@discardableResult
+func appendRetrying(
+    _ events: [EventData], to streamID: StreamID, expectedVersion: ExpectedVersion, store: PostgresEventStore,
+    attempts: Int = 5
+) async throws -> AppendResult {
+    for attempt in 1... {
+        do {
+            return try await store.append(events, to: streamID, expectedVersion: expectedVersion)
+        } catch let error as EventStoreError where error.code == .unavailable && attempt < attempts {
+            continue
+        }
+    }
+    fatalError("unreachable")
 }
 
 /// Expects `body` to throw an ``EventStoreError`` with `code`, and returns it.

@@ -17,6 +17,7 @@ public struct EventStoreError: Error, Hashable, Sendable, CustomStringConvertibl
             case readOnly
             case storageFull
             case closed
+            case unavailable
             case inlineProjectionFailed
             case storageFailure
         }
@@ -48,6 +49,11 @@ public struct EventStoreError: Error, Hashable, Sendable, CustomStringConvertibl
         public static let storageFull = Code(.storageFull)
         /// The store was closed.
         public static let closed = Code(.closed)
+        /// The storage could not be reached in time (a lost connection, a server that is down or does not answer
+        /// within the store's deadline). Retryable: the store reconnects by itself, and the same call may succeed
+        /// later. An append that failed so may still have committed; retry it with the same event ids and expected
+        /// version, which is idempotent.
+        public static let unavailable = Code(.unavailable)
         /// An inline projection threw while applying the events of an append, so the append was not committed.
         public static let inlineProjectionFailed = Code(.inlineProjectionFailed)
         /// The storage engine failed in another way; ``EventStoreError/message`` has its words.

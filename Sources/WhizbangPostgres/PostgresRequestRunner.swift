@@ -1,0 +1,106 @@
+import Logging
+import PostgresNIO
+import Synchronization
+import Whizbang
+
+/// Runs each request of a store on a pooled connection within the store's deadline, turns what fails into an
+/// ``EventStoreError``, and logs outages: one warning when the server becomes unavailable, one info line when it
+/// answers again.
+///
+/// A request that misses the deadline fails with ``EventStoreError/Code/unavailable`` at once; its connection is
+/// closed, so the pool discards it and opens a new one for the next request.
+final class PostgresRequestRunner: Sendable {
+    let client: PostgresClient
+    let requestTimeout: Duration
+    /// `host:port`, or the socket directory, for messages.
+    let server: String
+    let logger: Logger
+
+    /// Whether the store is in an outage, read without the lock on the path of every successful request.
+    private let inOutage = Atomic(false)
+    /// When the current outage began, and how many requests failed in it.
+    private let outage = Mutex<(began: ContinuousClock.Instant, failures: Int)?>(nil)
+
+    init(client: PostgresClient, configuration: PostgresEventStore.Configuration) {
+        self.client = client
+        self.requestTimeout = configuration.requestTimeout
+        self.server = configuration.serverDescription
+        self.logger = configuration.logger
+    }
+
+    /// Runs `body` on a pooled connection; the lease and the body together take at most ``requestTimeout``.
+    ///
+    /// - Throws: what `body` or the pool throws, or ``Deadline/Exceeded``; pass it to ``failure(_:closed:)``.
+    func withConnection<Result: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        let client = self.client
+        let result = try await Deadline.run(upTo: requestTimeout) { slot in
+            try await client.withConnection { connection in
+                slot.hold {
+                    let _: EventLoopFuture<Void> = connection.close()
+                }
+                defer { slot.release() }
+                return try await body(connection)
+            }
+        }
+        if inOutage.load(ordering: .relaxed) { recovered() }
+        return result
+    }
+
+    /// Runs a prepared statement on a pooled connection within the deadline and collects its rows.
+    func rows<Statement: PostgresPreparedStatement>(
+        of statement: Statement
+    ) async throws -> [Statement.Row] where Statement.Row: Sendable {
+        let logger = self.logger
+        return try await withConnection { connection in
+            var rows: [Statement.Row] = []
+            for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
+            return rows
+        }
+    }
+
+    /// The event store error for what a request threw; `closed` when the store was closed meanwhile. An
+    /// ``EventStoreError/Code/unavailable`` one starts an outage, logged once.
+    func failure(_ error: any Error, closed: Bool) -> EventStoreError {
+        let failure = EventStoreError.from(error, closed: closed, server: server, requestTimeout: requestTimeout)
+        if failure.code == .unavailable { failed(failure) }
+        return failure
+    }
+
+    private func failed(_ failure: EventStoreError) {
+        let first = outage.withLock { outage -> Bool in
+            if var current = outage {
+                current.failures += 1
+                outage = current
+                return false
+            }
+            outage = (ContinuousClock.now, 1)
+            inOutage.store(true, ordering: .relaxed)
+            return true
+        }
+        if first {
+            logger.warning(
+                "PostgreSQL is unavailable; calls fail with `unavailable` until it answers again",
+                metadata: ["server": "\(server)", "error": "\(failure.message)"])
+        }
+    }
+
+    private func recovered() {
+        let ended = outage.withLock { outage -> (began: ContinuousClock.Instant, failures: Int)? in
+            defer {
+                outage = nil
+                inOutage.store(false, ordering: .relaxed)
+            }
+            return outage
+        }
+        if let ended {
+            logger.info(
+                "PostgreSQL is available again",
+                metadata: [
+                    "server": "\(server)", "outage": "\(ContinuousClock.now - ended.began)",
+                    "failedCalls": "\(ended.failures)",
+                ])
+        }
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+@testable import WhizbangPostgres
+
+/// A server that does not answer, a lost connection and a server that is gone: every call returns within the
+/// deadline with the retryable `unavailable`, and the store goes on once the server answers again.
+@Suite(
+    "PostgresEventStore deadlines and outages",
+    .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
+    .serialized,
+    .timeLimit(.minutes(1))
+)
+struct PostgresDeadlineTests {
+    static func configuration(requestTimeout: Duration = .seconds(1)) throws -> PostgresEventStore.Configuration {
+        var configuration = try PostgresTestServer.configuration()
+        configuration.requestTimeout = requestTimeout
+        return configuration
+    }
+
+    @Test func aBatchThatMissesTheDeadlineFailsUnavailableAndTheWriterGoesOn() async throws {
+        let configuration = try Self.configuration()
+        try await PostgresTestServer.withStore(configuration: configuration) { store in
+            _ = try await store.append(makeEvents(1), to: "s", expectedVersion: .noStream)
+            let lock = try await PostgresTableLock.lockEvents(of: configuration)
+            let events = makeEvents(2)
+            let clock = ContinuousClock()
+            let started = clock.now
+            let error = await expectError(.unavailable) {
+                _ = try await store.append(events, to: "s", expectedVersion: .exact(1))
+            }
+            #expect(error?.message.contains("did not answer within") == true, "\(String(describing: error))")
+            #expect(clock.now - started < configuration.requestTimeout + .seconds(5))
+            // Reads are bounded by the same deadline.
+            await expectError(.unavailable) { _ = try await store.readAll(after: 0, limit: 10) }
+            try await lock.releaseEndingWaiters()
+
+            // The same append again stores the events once (had the failed batch committed, it would say so).
+            let retried = try await appendRetrying(events, to: "s", expectedVersion: .exact(1), store: store)
+            #expect(retried.streamVersion == 3)
+            let stored = try await store.readStream("s", from: 1, direction: .forwards, limit: 10)
+            #expect(stored.map(\.eventID) == [stored[0].eventID] + events.map(\.eventID))
+            // The writer went on: later appends commit.
+            try await appendRetrying(makeEvents(1), to: "t", expectedVersion: .noStream, store: store)
+            #expect(try await store.headPosition() == 4)
+        }
+    }
+
+    @Test func aLostConnectionIsUnavailableNotClosed() async throws {
+        let configuration = try Self.configuration(requestTimeout: .seconds(5))
+        try await PostgresTestServer.withStore(configuration: configuration) { store in
+            _ = try await store.append(makeEvents(1), to: "s", expectedVersion: .noStream)
+            let lock = try await PostgresTableLock.lockEvents(of: configuration)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    let error = await expectError(.unavailable) {
+                        _ = try await store.append(makeEvents(1), to: "s", expectedVersion: .exact(1))
+                    }
+                    #expect(error?.message.contains("whizbang-test-password") == false)
+                }
+                try await lock.terminate(try await lock.waitingBackend())
+                try await group.waitForAll()
+            }
+            try await lock.release()
+            try await appendRetrying(makeEvents(1), to: "s", expectedVersion: .any, store: store)
+            #expect(try await store.streamVersion(of: "s") >= 2)
+        }
+    }
+
+    @Test func aStatementTimeoutFailsUnavailableWithTheServersWords() async throws {
+        var configuration = try Self.configuration(requestTimeout: .seconds(30))
+        configuration.statementTimeout = .milliseconds(200)
+        try await PostgresTestServer.withStore(configuration: configuration) { store in
+            _ = try await store.append(makeEvents(1), to: "s", expectedVersion: .noStream)
+            let lock = try await PostgresTableLock.lockEvents(of: configuration)
+            let error = await expectError(.unavailable) { _ = try await store.readAll(after: 0, limit: 10) }
+            #expect(error?.message.contains("57014") == true, "\(String(describing: error))")
+            // Neither the statement's text nor its values.
+            #expect(error?.message.contains("SELECT") == false)
+            try await lock.release()
+        }
+    }
+
+    @Test func anUnreachableServerIsNamedInTheError() async throws {
+        var configuration = try Self.configuration()
+        configuration.host = "127.0.0.1"
+        configuration.port = 1
+        configuration.connectTimeout = .seconds(2)
+        let store = try PostgresEventStore(configuration: configuration)
+        let clock = ContinuousClock()
+        let started = clock.now
+        let error = await expectError(.unavailable) { try await store.run() }
+        #expect(
+            error?.message.hasPrefix("cannot reach PostgreSQL at 127.0.0.1:1: ") == true, "\(String(describing: error))")
+        #expect(clock.now - started < configuration.connectTimeout + .seconds(5))
+    }
+
+    @Test(arguments: [PostgresEventStore.Configuration.Durability.full, .normal])
+    func durabilityOverridesTheRolesSynchronousCommit(_ durability: PostgresEventStore.Configuration.Durability)
+        async throws
+    {
+        var configuration = try PostgresTestServer.configuration()
+        let role = "whizbang_" + configuration.schema
+        try await PostgresTestServer.execute(
+            "CREATE ROLE \(role) LOGIN SUPERUSER PASSWORD 'role-password'", configuration: configuration)
+        try await PostgresTestServer.execute(
+            "ALTER ROLE \(role) SET synchronous_commit = off", configuration: configuration)
+        configuration.username = role
+        configuration.password = "role-password"
+        configuration.durability = durability
+        let outcome: Result<(String?, String?), any Error>
+        do {
+            outcome = .success(try await Self.synchronousCommitSettings(configuration))
+        } catch {
+            outcome = .failure(error)
+        }
+        try await PostgresTestServer.execute("DROP ROLE \(role)", configuration: try PostgresTestServer.configuration())
+        let (roleSetting, storeSetting) = try outcome.get()
+        // A plain connection of the role gets the role's setting; the store's connections get the durability's.
+        #expect(roleSetting == "off")
+        #expect(storeSetting == (durability == .full ? "on" : "off"))
+    }
+
+    /// `synchronous_commit` on a plain connection of the configuration's role, and on a connection of the store's
+    /// pool.
+    private static func synchronousCommitSettings(
+        _ configuration: PostgresEventStore.Configuration
+    ) async throws -> (String?, String?) {
+        let logger = Logger(label: "whizbang.postgres.tests")
+        let plainConnection = try await PostgresTestServer.connect(configuration, id: 3)
+        let roleSetting = try await plainConnection.query("SHOW synchronous_commit", logger: logger).collect()
+        try await plainConnection.close()
+
+        let client = PostgresClient(configuration: configuration.clientConfiguration, backgroundLogger: logger)
+        let storeSetting = try await withThrowingTaskGroup(of: String?.self) { group in
+            group.addTask {
+                await client.run()
+                return nil
+            }
+            let rows = try await client.query("SHOW synchronous_commit", logger: logger).collect()
+            group.cancelAll()
+            return try rows.first?.decode(String.self)
+        }
+        return (try roleSetting.first?.decode(String.self), storeSetting)
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+import WhizbangPostgres
+
+/// A PostgreSQL subscription rides out lost connections and a server that does not answer, ends after a configured
+/// outage limit, and stops at once when its task is cancelled.
+@Suite(
+    "PostgresSubscription",
+    .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
+    .serialized,
+    .timeLimit(.minutes(1))
+)
+struct PostgresSubscriptionTests {
+    @Test func resumesAfterALostConnectionFromItsLastPosition() async throws {
+        var configuration = try PostgresTestServer.configuration()
+        configuration.requestTimeout = .seconds(5)
+        configuration.maximumRetryDelay = .milliseconds(100)
+        try await PostgresTestServer.withStore(configuration: configuration) { store in
+            _ = try await store.append(makeEvents(5), to: "a", expectedVersion: .noStream)
+            let lock = try await PostgresTableLock.lockEvents(of: configuration)
+            let delivered = try await withThrowingTaskGroup(of: [UInt64].self) { group in
+                group.addTask {
+                    var subscription = store.subscribe(after: 0, batchSize: 3).makeAsyncIterator()
+                    var positions: [UInt64] = []
+                    while positions.count < 11, let event = try await subscription.next() {
+                        positions.append(event.position)
+                    }
+                    #expect(subscription.retries >= 1)
+                    return positions
+                }
+                // The subscription's read waits for the lock; ending its connection is an outage for it.
+                try await lock.terminate(try await lock.waitingBackend())
+                group.addTask {
+                    // postgres-nio may hand the append to the connection that was just ended.
+                    try await appendRetrying(makeEvents(6), to: "b", expectedVersion: .noStream, store: store)
+                    return []
+                }
+                try await lock.release()
+                var delivered: [UInt64] = []
+                for try await positions in group { delivered += positions }
+                return delivered
+            }
+            #expect(delivered == Array(1...11))
+        }
+    }
+
+    @Test func endsWithUnavailableAfterTheOutageLimit() async throws {
+        var configuration = try PostgresTestServer.configuration()
+        configuration.requestTimeout = .milliseconds(300)
+        configuration.subscriptionOutageLimit = .seconds(1)
+        configuration.maximumRetryDelay = .milliseconds(100)
+        try await PostgresTestServer.withStore(configuration: configuration) { store in
+            _ = try await store.append(makeEvents(1), to: "a", expectedVersion: .noStream)
+            let lock = try await PostgresTableLock.lockEvents(of: configuration)
+            var subscription = store.subscribe().makeAsyncIterator()
+            let clock = ContinuousClock()
+            let started = clock.now
+            let error = await expectError(.unavailable) { _ = try await subscription.next() }
+            #expect(error?.message.contains("gave up after an outage") == true, "\(String(describing: error))")
+            #expect(clock.now - started >= .seconds(1))
+            #expect(try await subscription.next() == nil)
+            try await lock.releaseEndingWaiters()
+        }
+    }
+
+    @Test func cancellationIsFinal() async throws {
+        try await PostgresTestServer.withStore { store in
+            _ = try await store.append(makeEvents(4), to: "a", expectedVersion: .noStream)
+            let afterCancellation = try await Task {
+                var subscription = store.subscribe(after: 0, batchSize: 10).makeAsyncIterator()
+                let first = try await subscription.next()
+                #expect(first?.position == 1)
+                withUnsafeCurrentTask { $0?.cancel() }
+                // Three fetched events are left in the batch: none of them is delivered.
+                return [try await subscription.next(), try await subscription.next()]
+            }.value
+            #expect(afterCancellation == [nil, nil])
+        }
+    }
+}
