@@ -118,6 +118,14 @@ extension SQLiteEventStore {
         }
     }
 
+    /// The bytes the database at `path` takes on disk: its main file and its WAL (0 for a file that is missing).
+    public static func fileSizes(at path: String) -> (database: Int, wal: Int) {
+        var status = stat()
+        let database = stat(path, &status) == 0 ? Int(status.st_size) : 0
+        let wal = stat(path + "-wal", &status) == 0 ? Int(status.st_size) : 0
+        return (database, wal)
+    }
+
     /// Removes the store at `path` — the database and the WAL and shared-memory files SQLite keeps beside it, and
     /// nothing else — after proving with ``inspectFile(at:)`` that the store created it. Close every store on the
     /// file first.

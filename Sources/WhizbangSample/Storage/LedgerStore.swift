@@ -126,15 +126,13 @@ enum LedgerStore {
 
     /// The bytes the database occupies: the file plus its WAL, if any.
     static func databaseBytes(path: String) -> Int {
-        [path, path + "-wal"].reduce(0) { total, file in
-            let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.intValue
-            return total + (size ?? 0)
-        }
+        let sizes = SQLiteEventStore.fileSizes(at: path)
+        return sizes.database + sizes.wal
     }
 
     /// The bytes of the WAL file alone; 0 when there is none.
     static func walBytes(path: String) -> Int {
-        ((try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? NSNumber)?.intValue) ?? 0
+        SQLiteEventStore.fileSizes(at: path).wal
     }
 
     private static func open(
