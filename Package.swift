@@ -70,6 +70,7 @@ let package = Package(
                 "WhizbangStore",
                 "WhizbangPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WhizbangStore
 
 /// The Whizbang sample: a bank ledger under load on a durable SQLite log, and the tools to replay, verify, inspect,
 /// export and import that log. With no arguments it runs the default workload.
@@ -27,6 +28,10 @@ struct WhizbangSample: AsyncParsableCommand {
             }
         } catch let error as SampleError {
             FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+            Foundation.exit(error.exitStatus)
+        } catch let error as EventStoreError {
+            // A store's message may quote a multi-line statement: all of it goes on the one line.
+            FileHandle.standardError.write(Data("error: \(OneLine.text(error.message))\n".utf8))
             Foundation.exit(1)
         } catch let exitCode as ExitCode {
             Foundation.exit(exitCode.rawValue)

@@ -1,4 +1,5 @@
 import CSQLite
+import Foundation
 import Whizbang
 
 #if canImport(Glibc)
@@ -15,12 +16,24 @@ final class SQLiteConnection {
     private var statements: [OpaquePointer] = []
     let path: String
 
-    /// Opens an existing database file (see ``createFileIfNeeded(at:)``) for reading and writing.
-    init(path: String, busyTimeoutMilliseconds: Int32) throws(SQLiteError) {
+    /// Opens an existing database file (see ``createFileIfNeeded(at:)``) for reading and writing, or, with
+    /// `readOnly`, for reading only (the `mode=ro` of a URI): SQLite then never writes the file. With `immutable`
+    /// (read-only), SQLite also takes no lock and makes no WAL or shared-memory file beside it; only for a file that
+    /// no one writes meanwhile.
+    init(path: String, busyTimeoutMilliseconds: Int32, readOnly: Bool = false, immutable: Bool = false)
+        throws(SQLiteError)
+    {
         self.path = path
         var handle: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
-        let code = sqlite3_open_v2(path, &handle, flags, nil)
+        var flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+        var name = path
+        if immutable {
+            var allowed = CharacterSet.urlPathAllowed
+            allowed.remove(charactersIn: "?#%")
+            name = "file:\(path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path)?mode=ro&immutable=1"
+            flags |= SQLITE_OPEN_URI
+        }
+        let code = sqlite3_open_v2(name, &handle, flags, nil)
         self.handle = handle
         guard code == SQLITE_OK else {
             let error = self.error(code, sql: nil)

@@ -16,10 +16,19 @@ import Whizbang
 /// - `snapshots(stream_id TEXT PRIMARY KEY, version, state_type TEXT, data, saved_at)`: the latest snapshot of each
 ///   stream.
 ///
-/// The file's `PRAGMA application_id` marks it as a Whizbang store.
+/// Two marks say that the store created the file: its `PRAGMA application_id`, and the `whizbang_store(key, value)`
+/// table written in the same transaction as the first tables (`created_by`, `created_at`). A store removes a file
+/// only when it carries both (see ``SQLiteEventStore/destroyStore(at:)``); databases made before the table existed
+/// open and work as before, but are never removed.
 enum SQLiteSchema {
     /// `PRAGMA application_id` of a Whizbang store: "Whiz" in ASCII.
     static let applicationID: Int64 = 0x5768_697A
+
+    /// The table that marks a database the store created itself.
+    static let markTable = "whizbang_store"
+
+    /// The `created_by` value in ``markTable``.
+    static let markCreator = "Whizbang"
 
     /// The migrations, in order; migration `n` (1-based) brings the schema to version `n`. Append new ones; never
     /// change a published one.
@@ -91,6 +100,9 @@ enum SQLiteSchema {
                 """
                 PRAGMA application_id = \(Self.applicationID);
                 CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);
+                CREATE TABLE \(markTable) (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+                INSERT INTO \(markTable) (key, value) VALUES
+                    ('created_by', '\(markCreator)'), ('created_at', '\(nowMicroseconds)');
                 """
             )
             version = 0

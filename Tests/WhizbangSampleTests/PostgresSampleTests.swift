@@ -87,4 +87,100 @@ struct PostgresSampleTests {
             }
         }
     }
+
+    /// Runs SQL through `psql` on the server (the URL without the store's `schema` parameter).
+    private func psql(_ sql: String) throws -> String {
+        let url = try #require(ProcessInfo.processInfo.environment["WHIZBANG_POSTGRES_URL"])
+        let output = try SampleProcess.tool("psql", [url, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        try #require(output.status == 0, "psql: \(output.standardError)")
+        return output.standardOutput
+    }
+
+    private func schemaName(_ url: String) throws -> String {
+        try #require(url.firstMatch(of: /schema=([a-z0-9_]+)/).map { String($0.1) })
+    }
+
+    /// Every row of every table in the schema, in a stable order, to compare before and after.
+    private func contents(ofSchema schema: String) throws -> String {
+        let tables = try psql(
+            "SELECT tablename FROM pg_tables WHERE schemaname = '\(schema)' ORDER BY tablename"
+        ).split(separator: "\n")
+        var text = "tables: \(tables)\n"
+        for table in tables {
+            text += try psql("SELECT t::text FROM \"\(schema)\".\"\(table)\" t ORDER BY 1")
+        }
+        return text
+    }
+
+    @Test("run refuses a schema holding tables that are not the store's, and changes nothing, row for row")
+    func runRefusesASchemaWithForeignTables() throws {
+        let postgres = try freshURL()
+        let schema = try schemaName(postgres)
+        defer { _ = try? psql("DROP SCHEMA IF EXISTS \(schema) CASCADE") }
+        _ = try psql(
+            "CREATE SCHEMA \(schema); CREATE TABLE \(schema).customers (id int PRIMARY KEY, name text); "
+                + "INSERT INTO \(schema).customers VALUES (1, 'Ada'), (2, 'Grace')")
+        let before = try contents(ofSchema: schema)
+        let refused = try SampleProcess.run([
+            "run", "--database", postgres, "--accounts", "10", "--commands", "10", "--quiet",
+        ])
+        #expect(refused.status == 2, "\(refused.standardOutput)\(refused.standardError)")
+        #expect(refused.standardError.contains("customers"), "\(refused.standardError)")
+        #expect(try contents(ofSchema: schema) == before)
+
+        // A store of the sample's with someone's table beside it: still refused, every row kept.
+        let other = try freshURL()
+        let otherSchema = try schemaName(other)
+        defer { _ = try? psql("DROP SCHEMA IF EXISTS \(otherSchema) CASCADE") }
+        let run = try SampleProcess.run(["run", "--database", other, "--accounts", "10", "--commands", "50", "--quiet"])
+        try #require(run.status == 0, "\(run.standardError)")
+        _ = try psql("CREATE TABLE \(otherSchema).invoices (id int); INSERT INTO \(otherSchema).invoices VALUES (7)")
+        let withStore = try contents(ofSchema: otherSchema)
+        let again = try SampleProcess.run(["run", "--database", other, "--accounts", "10", "--commands", "10", "--quiet"])
+        #expect(again.status == 2, "\(again.standardOutput)\(again.standardError)")
+        #expect(again.standardError.contains("invoices"), "\(again.standardError)")
+        #expect(try contents(ofSchema: otherSchema) == withStore)
+    }
+
+    @Test("run starts over on its own store by dropping only the store's tables; a bad import leaves no store")
+    func runStartsOverAndImportIsAllOrNothing() throws {
+        let postgres = try freshURL()
+        let schema = try schemaName(postgres)
+        defer { _ = try? psql("DROP SCHEMA IF EXISTS \(schema) CASCADE") }
+        for commands in [300, 100] {
+            let run = try SampleProcess.run([
+                "run", "--database", postgres, "--accounts", "10", "--commands", "\(commands)", "--quiet",
+            ])
+            #expect(run.status == 0, "\(run.standardError)")
+        }
+        #expect(try Int(psql("SELECT count(*) FROM \(schema).events").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 <= 110)
+
+        let target = try freshURL()
+        let targetSchema = try schemaName(target)
+        defer { _ = try? psql("DROP SCHEMA IF EXISTS \(targetSchema) CASCADE") }
+        try SampleProcess.withTemporaryDirectory { directory in
+            let input = directory.appendingPathComponent("bad.jsonl")
+            let good = ImportFixture.good(streams: 3, perStream: 4)
+            try ImportFixture.write(good + [ImportFixture.Bad.duplicateEventID.line(after: good)], to: input)
+            let imported = try SampleProcess.run(["import", "--input", input.path, "--database", target])
+            #expect(imported.status != 0)
+            #expect(imported.standardError.contains("\(input.path):13: "), "\(imported.standardError)")
+            #expect(try psql("SELECT count(*) FROM pg_tables WHERE schemaname = '\(targetSchema)'").hasPrefix("0"))
+        }
+    }
+
+    @Test("a server that asks for a password that was not given is one clear line and exit status 2")
+    func missingPassword() throws {
+        let postgres = try freshURL()
+        var components = try #require(URLComponents(string: postgres))
+        components.password = nil
+        let output = try SampleProcess.run(
+            try SampleProcess.executable, ["verify", "--database", try #require(components.string)],
+            removing: ["PGPASSWORD"])
+        #expect(output.status == 2, "\(output.standardError)")
+        #expect(
+            output.standardError
+                == "error: the server asks for a password: give it in the URL, PGPASSWORD or ~/.pgpass\n",
+            "\(output.standardError)")
+    }
 }

@@ -18,8 +18,13 @@ struct SampleProcess {
         }
     }
 
+    /// The executable under test: `WHIZBANG_SAMPLE_EXECUTABLE` if set (to run these tests against another build),
+    /// else the one built beside the tests.
     static var executable: URL {
         get throws {
+            if let path = ProcessInfo.processInfo.environment["WHIZBANG_SAMPLE_EXECUTABLE"], !path.isEmpty {
+                return URL(fileURLWithPath: path)
+            }
             let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
             var directory = testBinary.deletingLastPathComponent()
             // On Linux the test runner is `<build>/debug/<package>PackageTests.xctest`; elsewhere a bundle deeper down.
@@ -42,12 +47,16 @@ struct SampleProcess {
         try run(executable, arguments)
     }
 
-    static func run(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil) throws -> Output {
+    static func run(
+        _ executable: URL, _ arguments: [String], environment: [String: String]? = nil, removing: [String] = []
+    ) throws -> Output {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
-        if let environment {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        if environment != nil || !removing.isEmpty {
+            var merged = ProcessInfo.processInfo.environment.merging(environment ?? [:]) { _, new in new }
+            for name in removing { merged[name] = nil }
+            process.environment = merged
         }
         let directory = FileManager.default.temporaryDirectory
         let outURL = directory.appendingPathComponent("sample-out-\(UUID().uuidString)")
@@ -66,6 +75,52 @@ struct SampleProcess {
             status: process.terminationStatus,
             standardOutput: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
             standardError: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
+    }
+
+    /// Runs a tool found on the `PATH` (such as `sqlite3` or `psql`).
+    static func tool(_ name: String, _ arguments: [String]) throws -> Output {
+        try run(URL(fileURLWithPath: "/usr/bin/env"), [name] + arguments)
+    }
+
+    /// A sample started in the background, whose standard error is read line by line.
+    final class Child {
+        let process = Process()
+        private let errors = Pipe()
+        private var buffer = Data()
+
+        init(_ arguments: [String]) throws {
+            process.executableURL = try SampleProcess.executable
+            process.arguments = arguments
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = errors
+            try process.run()
+        }
+
+        /// The next line of standard error, or `nil` once the sample has closed it (it has exited).
+        func nextErrorLine() -> String? {
+            while true {
+                if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
+                    buffer = Data(buffer[buffer.index(after: newline)...])
+                    return line
+                }
+                let more = errors.fileHandleForReading.availableData
+                if more.isEmpty {
+                    guard !buffer.isEmpty else { return nil }
+                    defer { buffer = Data() }
+                    return String(decoding: buffer, as: UTF8.self)
+                }
+                buffer.append(more)
+            }
+        }
+
+        /// Reads standard error to its end, waits for the exit, and returns the status and the remaining lines.
+        func finish() -> (status: Int32, rest: [String]) {
+            var rest: [String] = []
+            while let line = nextErrorLine() { rest.append(line) }
+            process.waitUntilExit()
+            return (process.terminationStatus, rest)
+        }
     }
 
     /// Expects two export files to hold the same events (more than 100), in the same order, ignoring `recordedAt`,

@@ -83,7 +83,7 @@ struct WhizbangSampleTests {
             (["verify", "--database", "/nonexistent/ledger.sqlite"], "no database at"),
             (["replay", "--database", "NOT_A_STORE"], "is not a Whizbang store"),
             (["run", "--no-such-flag"], "Unknown option"),
-            (["run", "--concurrency", "0"], "--concurrency must be at least 1"),
+            (["run", "--concurrency", "0"], "--concurrency must be from 1 to 65536"),
             (["run", "--durability", "sometimes"], "sometimes"),
         ])
     func errors(arguments: [String], message: String) throws {

@@ -3,27 +3,55 @@ import Foundation
 import WhizbangStore
 
 /// Writes the whole log as JSON Lines, one recorded event per line in global order.
+///
+/// All or nothing: the lines go to a temporary file beside the output, which is fsynced and renamed over the output
+/// only after the whole log was read. An existing output is kept unless `--force`; Ctrl-C (or SIGTERM) removes the
+/// temporary file and exits with 128 + the signal's number.
 struct ExportCommand: AsyncParsableCommand, StoreCommand {
     static let configuration = CommandConfiguration(
         commandName: "export", abstract: "Write the log as JSON Lines of recorded events with their metadata.")
 
     @OptionGroup var database: DatabaseOption
-    @Option(help: "The JSON Lines file to write.") var output: String
+    @Option(help: "The JSON Lines file to write, or - for standard output.") var output: String
+    @Flag(help: "Replace the output file if it exists.") var force = false
+    @Flag(help: ArgumentHelp("Print a plain progress line to standard error after each chunk.", visibility: .hidden))
+    var progressLines = false
 
     func run() async throws {
-        try await SampleDatabase(database.database).with(.existing, self)
+        if output != "-" {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory) {
+                guard !isDirectory.boolValue else {
+                    throw SampleError.refusal("\(output) is a directory; give --output a file's path")
+                }
+                guard force else {
+                    throw SampleError.refusal(
+                        "\(output) already exists; export leaves it alone: give --output another path, or --force to "
+                            + "replace it")
+                }
+            }
+        }
+        try await database.target().with(.existing, self)
     }
 
     func run<Store: EventStore>(on store: Store, database _: OpenedDatabase) async throws {
-        guard FileManager.default.createFile(atPath: output, contents: nil),
-            let handle = FileHandle(forWritingAtPath: output)
-        else { throw SampleError("cannot create \(output)") }
-        defer { try? handle.close() }
+        let stop = StopSignal()
+        let file = try ExportFile(target: output)
+        defer { file.discard() }
+        let head = try await store.headPosition()
+        var progress = ProgressLine(isEnabled: true)
+        progress.begin(phase: "export", total: Int(head))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var position: UInt64 = 0
         var count = 0
         while true {
+            if let signal = stop.received {
+                file.discard()
+                progress.end()
+                FileHandle.standardError.write(Data("export stopped by signal \(signal); \(output) was not written\n".utf8))
+                throw ExitCode(stop.exitStatus)
+            }
             let events = try await store.readAll(after: position, limit: 8192)
             var chunk = Data()
             for event in events {
@@ -31,12 +59,26 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
                 chunk.append(UInt8(ascii: "\n"))
                 position = event.position
             }
-            do { try handle.write(contentsOf: chunk) } catch {
-                throw SampleError("cannot write \(output): \(error.localizedDescription)")
-            }
+            try file.write(chunk)
             count += events.count
+            progress.update(done: count)
+            if progressLines {
+                FileHandle.standardError.write(Data("export: \(count) events written\n".utf8))
+            }
             if events.count < 8192 { break }
         }
-        print("exported \(Formatting.grouped(count)) events to \(output)")
+        if let signal = stop.received {
+            file.discard()
+            FileHandle.standardError.write(Data("export stopped by signal \(signal); \(output) was not written\n".utf8))
+            throw ExitCode(stop.exitStatus)
+        }
+        try file.commit()
+        progress.end()
+        let summary = "exported \(Formatting.grouped(count)) events to \(output == "-" ? "standard output" : output)"
+        if output == "-" {
+            FileHandle.standardError.write(Data("\(summary)\n".utf8))
+        } else {
+            print(summary)
+        }
     }
 }

@@ -28,23 +28,67 @@ struct ExportedEvent: Codable, Hashable {
         (metadata, metadataBase64) = Self.text(event.metadata)
     }
 
+    private enum CodingKeys: String, CodingKey, CaseIterable {
+        case position, streamID, streamVersion, eventID, eventType, recordedAt
+        case data, dataBase64, metadata, metadataBase64
+    }
+
+    /// Any key of a JSON object, to find the ones an export never writes.
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    /// Decodes one line, rejecting a field that an export never writes (a misspelt one would otherwise be lost).
+    init(from decoder: any Decoder) throws {
+        let keys = try decoder.container(keyedBy: AnyKey.self).allKeys
+        if let unknown = keys.first(where: { CodingKeys(stringValue: $0.stringValue) == nil }) {
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: [unknown], debugDescription: "unknown field '\(unknown.stringValue)'"))
+        }
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        position = try container.decode(UInt64.self, forKey: .position)
+        streamID = try container.decode(String.self, forKey: .streamID)
+        streamVersion = try container.decode(UInt64.self, forKey: .streamVersion)
+        eventID = try container.decode(String.self, forKey: .eventID)
+        eventType = try container.decode(String.self, forKey: .eventType)
+        recordedAt = try container.decode(Int64.self, forKey: .recordedAt)
+        data = try container.decodeIfPresent(String.self, forKey: .data)
+        dataBase64 = try container.decodeIfPresent(String.self, forKey: .dataBase64)
+        metadata = try container.decodeIfPresent(String.self, forKey: .metadata)
+        metadataBase64 = try container.decodeIfPresent(String.self, forKey: .metadataBase64)
+    }
+
     private static func text(_ bytes: Data) -> (String?, String?) {
         if let text = String(validating: bytes, as: UTF8.self) { return (text, nil) }
         return (nil, bytes.base64EncodedString())
     }
 
-    func eventData(line: Int) throws -> EventData {
-        guard let id = MessageID(eventID) else { throw SampleError("line \(line): bad event id '\(eventID)'") }
-        func bytes(_ text: String?, _ base64: String?, _ name: String) throws -> Data {
-            if let text { return Data(text.utf8) }
-            if let base64 {
-                guard let data = Data(base64Encoded: base64) else { throw SampleError("line \(line): bad \(name)") }
+    /// The event to append, or a description of what is wrong with the line.
+    func eventData() throws(ImportProblem) -> EventData {
+        guard let id = MessageID(eventID) else { throw ImportProblem("eventID '\(eventID)' is not a UUID") }
+        guard !eventType.isEmpty else { throw ImportProblem("eventType is empty") }
+        do {
+            try StreamID(streamID).validate()
+        } catch {
+            throw ImportProblem("streamID '\(streamID)' is not a valid stream id: \(error.message)")
+        }
+        func bytes(_ text: String?, _ base64: String?, _ name: String) throws(ImportProblem) -> Data {
+            switch (text, base64) {
+            case (let text?, nil): return Data(text.utf8)
+            case (nil, let base64?):
+                guard let data = Data(base64Encoded: base64) else {
+                    throw ImportProblem("\(name)Base64 is not base64")
+                }
                 return data
+            case (nil, nil): return Data()
+            case (_?, _?): throw ImportProblem("both \(name) and \(name)Base64 are given")
             }
-            return Data()
         }
         return EventData(
-            eventID: id, eventType: eventType, data: try bytes(data, dataBase64, "dataBase64"),
-            metadata: try bytes(metadata, metadataBase64, "metadataBase64"))
+            eventID: id, eventType: eventType, data: try bytes(data, dataBase64, "data"),
+            metadata: try bytes(metadata, metadataBase64, "metadata"))
     }
 }

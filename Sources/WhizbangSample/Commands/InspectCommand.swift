@@ -12,7 +12,7 @@ struct InspectCommand: AsyncParsableCommand, StoreCommand {
     @Option(help: "Show this stream's events.") var stream: String?
 
     func run() async throws {
-        try await SampleDatabase(database.database).with(.existing, self)
+        try await database.target().with(.existing, self)
     }
 
     func run<Store: EventStore>(on store: Store, database opened: OpenedDatabase) async throws {

@@ -11,7 +11,7 @@ struct ReplayCommand: AsyncParsableCommand, StoreCommand {
     @Flag(help: "Print one JSON object on the last line.") var json = false
 
     func run() async throws {
-        try await SampleDatabase(database.database).with(.existing, self)
+        try await database.target().with(.existing, self)
     }
 
     func run<Store: EventStore>(on store: Store, database _: OpenedDatabase) async throws {

@@ -22,16 +22,37 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
     @Flag(help: "Print one JSON object on the last line.") var json = false
     @Flag(help: "Show no progress.") var quiet = false
 
+    /// The most commands a run accepts: far more than a run can do in a day, and few enough that every count and sum
+    /// of the run fits in 64 bits.
+    static let maximumCommands = 1_000_000_000_000
+
+    /// The largest initial deposit for `accounts` accounts and `commands` commands: the ledger's total, at most
+    /// every account's deposit plus 100 per command, must fit in 64 bits with room to spare.
+    static func maximumInitialDeposit(accounts: Int, commands: Int) -> Int {
+        (Int.max / 2 - commands * 100) / max(1, accounts)
+    }
+
     func validate() throws {
-        guard accounts >= 1 else { throw ValidationError("--accounts must be at least 1") }
-        guard accounts <= Int(UInt32.max) / 2 else { throw ValidationError("--accounts is too large") }
-        guard commands >= 0 else { throw ValidationError("--commands must not be negative") }
-        guard initialDeposit >= 0 else { throw ValidationError("--initial-deposit must not be negative") }
-        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        let maximumAccounts = Int(UInt32.max) / 2
+        guard accounts >= 1, accounts <= maximumAccounts else {
+            throw ValidationError("--accounts must be from 1 to \(maximumAccounts); it is \(accounts)")
+        }
+        guard commands >= 0, commands <= Self.maximumCommands else {
+            throw ValidationError("--commands must be from 0 to \(Self.maximumCommands); it is \(commands)")
+        }
+        let maximumDeposit = Self.maximumInitialDeposit(accounts: accounts, commands: commands)
+        guard initialDeposit >= 0, initialDeposit <= maximumDeposit else {
+            throw ValidationError(
+                "--initial-deposit must be from 0 to \(maximumDeposit) for \(accounts) accounts and \(commands) "
+                    + "commands (the ledger's total must fit in 64 bits); it is \(initialDeposit)")
+        }
+        guard concurrency >= 1, concurrency <= 65_536 else {
+            throw ValidationError("--concurrency must be from 1 to 65536; it is \(concurrency)")
+        }
     }
 
     func run() async throws {
-        try await SampleDatabase(database.database).with(
+        try await database.target().with(
             .create(fresh: !keep, durability: durability.storeDurability), self)
     }
 

@@ -7,6 +7,13 @@ struct DatabaseOption: ParsableArguments {
         name: .long,
         help: "The SQLite database file, or a PostgreSQL database as postgres://user@host:port/db[?schema=NAME].")
     var database = "whizbang-sample.sqlite"
+
+    @Flag(help: "Show the PostgreSQL client's log lines below warning level.") var verbose = false
+
+    /// The database named by `--database`.
+    func target() throws -> SampleDatabase {
+        try SampleDatabase(database, verbose: verbose)
+    }
 }
 
 /// How commits are made durable.

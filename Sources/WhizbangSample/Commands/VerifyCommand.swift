@@ -13,7 +13,7 @@ struct VerifyCommand: AsyncParsableCommand, StoreCommand {
     var ackLog: String?
 
     func run() async throws {
-        try await SampleDatabase(database.database).with(.existing, self)
+        try await database.target().with(.existing, self)
     }
 
     func run<Store: EventStore>(on store: Store, database _: OpenedDatabase) async throws {
@@ -30,8 +30,8 @@ struct VerifyCommand: AsyncParsableCommand, StoreCommand {
             problems.append("… and \(projection.violationCount - projection.violations.count) more violations")
         }
         let expectedTotal =
-            projection.openedSum + projection.depositSum - projection.withdrawSum - projection.moneyInFlight
-        if projection.total != expectedTotal {
+            projection.openedSum &+ projection.depositSum &- projection.withdrawSum &- projection.moneyInFlight
+        if !projection.overflowed, projection.total != expectedTotal {
             problems.append(
                 "money is not conserved: balances sum to \(projection.total), the events to \(expectedTotal)")
         }

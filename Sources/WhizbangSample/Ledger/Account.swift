@@ -55,17 +55,19 @@ enum Account: Aggregate {
     /// The type names of the account's events, looked up once.
     static let eventTypeNames = events.typeNames
 
+    /// Applies an event. Wrapping arithmetic: ``decide(_:_:)`` never emits an event that overflows, and a log
+    /// written elsewhere is checked by `verify`, so folding one never traps.
     static func evolve(_ state: State, _ event: Event) -> State {
         var state = state
         switch event {
         case .opened(let opened):
             state.isOpen = true
-            state.balance += opened.initialDeposit
-        case .deposited(let deposited): state.balance += deposited.amount
-        case .withdrawn(let withdrawn): state.balance -= withdrawn.amount
-        case .transferDebited(let debited): state.balance -= debited.amount
-        case .transferCredited(let credited): state.balance += credited.amount
-        case .transferRefunded(let refunded): state.balance += refunded.amount
+            state.balance &+= opened.initialDeposit
+        case .deposited(let deposited): state.balance &+= deposited.amount
+        case .withdrawn(let withdrawn): state.balance &-= withdrawn.amount
+        case .transferDebited(let debited): state.balance &-= debited.amount
+        case .transferCredited(let credited): state.balance &+= credited.amount
+        case .transferRefunded(let refunded): state.balance &+= refunded.amount
         }
         return state
     }
@@ -81,6 +83,7 @@ enum Account: Aggregate {
         case .open: return []
         case .deposit(let amount):
             guard amount > 0 else { throw AccountRejection.invalidAmount(amount) }
+            try checkRoom(for: amount, in: state)
             return [.deposited(Deposited(amount: amount))]
         case .withdraw(let amount):
             guard amount > 0 else { throw AccountRejection.invalidAmount(amount) }
@@ -95,9 +98,19 @@ enum Account: Aggregate {
             }
             return [.transferDebited(TransferDebited(amount: amount, transfer: transfer))]
         case .credit(let transfer, let amount):
+            try checkRoom(for: amount, in: state)
             return [.transferCredited(TransferCredited(amount: amount, transfer: transfer))]
         case .refund(let transfer, let amount):
             return [.transferRefunded(TransferRefunded(amount: amount, transfer: transfer))]
+        }
+    }
+}
+
+extension Account {
+    /// Rejects adding `amount` to a balance that would then pass `Int.max`, as an overdraft is rejected.
+    static func checkRoom(for amount: Int, in state: State) throws(AccountRejection) {
+        guard !state.balance.addingReportingOverflow(amount).overflow else {
+            throw AccountRejection.overflow(balance: state.balance, amount: amount)
         }
     }
 }
@@ -108,6 +121,7 @@ enum AccountRejection: Error, Hashable, CustomStringConvertible {
     case notOpen
     case invalidAmount(Int)
     case insufficientFunds(balance: Int, amount: Int)
+    case overflow(balance: Int, amount: Int)
 
     var description: String {
         switch self {
@@ -115,6 +129,7 @@ enum AccountRejection: Error, Hashable, CustomStringConvertible {
         case .notOpen: "the account is not open"
         case .invalidAmount(let amount): "the amount \(amount) is not positive"
         case .insufficientFunds(let balance, let amount): "cannot withdraw \(amount) from a balance of \(balance)"
+        case .overflow(let balance, let amount): "adding \(amount) to a balance of \(balance) would overflow"
         }
     }
 }

@@ -31,6 +31,8 @@ struct LedgerProjection: Sendable {
     private(set) var depositSum = 0
     private(set) var withdrawalCount = 0
     private(set) var withdrawSum = 0
+    /// Whether an amount or a sum passed the range of `Int`; the sums are then incomplete and not compared.
+    private(set) var overflowed = false
     private(set) var violations: [String] = []
     private(set) var violationCount = 0
     /// The command ids found in the events' metadata, when collected, with the stream each wrote to.
@@ -39,11 +41,11 @@ struct LedgerProjection: Sendable {
 
     /// The sum of all account balances.
     var total: Int {
-        streams.values.reduce(0) { $0 + ($1.isAccount ? $1.balance : 0) }
+        streams.values.reduce(0) { $0 &+ ($1.isAccount ? $1.balance : 0) }
     }
 
     /// The number of open accounts.
-    var accountCount: Int { streams.values.reduce(0) { $0 + ($1.isOpen ? 1 : 0) } }
+    var accountCount: Int { streams.values.reduce(0) { $0 &+ ($1.isOpen ? 1 : 0) } }
 
     /// The balance of each account.
     var balances: [StreamID: Int] {
@@ -54,7 +56,7 @@ struct LedgerProjection: Sendable {
     }
 
     /// Money debited for transfers that is neither credited nor refunded yet.
-    var moneyInFlight: Int { transfers.values.reduce(0) { $0 + $1.debited - $1.credited - $1.refunded } }
+    var moneyInFlight: Int { transfers.values.reduce(0) { $0 &+ $1.debited &- $1.credited &- $1.refunded } }
 
     /// Transfers that have not reached a final stage.
     var unfinishedTransfers: Int {
@@ -88,51 +90,85 @@ struct LedgerProjection: Sendable {
         lastPosition = event.position
         if let messageID = event.messageID { commandStreams[messageID] = event.streamID }
         var tally = streams[event.streamID] ?? StreamTally()
-        if event.version != tally.version + 1 {
+        if event.version != tally.version &+ 1 {
             violate("stream \(event.streamID) jumps from version \(tally.version) to \(event.version)")
         }
         tally.version = event.version
         switch event.event {
-        case .account(let accountEvent): apply(accountEvent, to: &tally, streamID: event.streamID)
+        case .account(let accountEvent):
+            apply(accountEvent, to: &tally, streamID: event.streamID, position: event.position)
         case .transfer(let transferEvent): apply(transferEvent, streamID: event.streamID)
         }
         streams[event.streamID] = tally
     }
 
-    private mutating func apply(_ event: Account.Event, to tally: inout StreamTally, streamID: StreamID) {
-        if case .opened(let opened) = event {
+    private mutating func apply(
+        _ event: Account.Event, to tally: inout StreamTally, streamID: StreamID, position: UInt64
+    ) {
+        let place = "account \(streamID) at version \(tally.version) (position \(position))"
+        /// Adds `amount` to `sum`; on overflow records a violation and leaves `sum` as it was.
+        func accumulate(_ sum: inout Int, _ amount: Int) -> Bool {
+            let (result, overflow) = sum.addingReportingOverflow(amount)
+            guard !overflow else { return false }
+            sum = result
+            return true
+        }
+        let amount: Int
+        let sign: Int
+        switch event {
+        case .opened(let opened): (amount, sign) = (opened.initialDeposit, 1)
+        case .deposited(let deposited): (amount, sign) = (deposited.amount, 1)
+        case .withdrawn(let withdrawn): (amount, sign) = (withdrawn.amount, -1)
+        case .transferDebited(let debited): (amount, sign) = (debited.amount, -1)
+        case .transferCredited(let credited): (amount, sign) = (credited.amount, 1)
+        case .transferRefunded(let refunded): (amount, sign) = (refunded.amount, 1)
+        }
+        if case .opened = event {
             if tally.isOpen { violate("account \(streamID) is opened twice (version \(tally.version))") }
             tally.isOpen = true
-            tally.isAccount = true
-            tally.balance += opened.initialDeposit
-            openedCount += 1
-            openedSum += opened.initialDeposit
+        } else if !tally.isOpen {
+            violate("account \(streamID) has an event before it is opened (version \(tally.version))")
+        }
+        tally.isAccount = true
+        guard amount >= 0 else {
+            violate("\(place) has a negative amount \(amount), which no command produces")
             return
         }
-        if !tally.isOpen { violate("account \(streamID) has an event before it is opened (version \(tally.version))") }
-        tally.isAccount = true
+        var balance = tally.balance
+        var sums = (openedSum, depositSum, withdrawSum)
+        var transfer = TransferTally()
+        var fits = accumulate(&balance, sign * amount)
         switch event {
-        case .opened: break
-        case .deposited(let deposited):
-            tally.balance += deposited.amount
-            depositCount += 1
-            depositSum += deposited.amount
-        case .withdrawn(let withdrawn):
-            tally.balance -= withdrawn.amount
-            withdrawalCount += 1
-            withdrawSum += withdrawn.amount
+        case .opened: fits = fits && accumulate(&sums.0, amount)
+        case .deposited: fits = fits && accumulate(&sums.1, amount)
+        case .withdrawn: fits = fits && accumulate(&sums.2, amount)
         case .transferDebited(let debited):
-            tally.balance -= debited.amount
-            transfers[debited.transfer, default: TransferTally()].debited += debited.amount
+            transfer = transfers[debited.transfer] ?? TransferTally()
+            fits = fits && accumulate(&transfer.debited, amount)
         case .transferCredited(let credited):
-            tally.balance += credited.amount
-            transfers[credited.transfer, default: TransferTally()].credited += credited.amount
+            transfer = transfers[credited.transfer] ?? TransferTally()
+            fits = fits && accumulate(&transfer.credited, amount)
         case .transferRefunded(let refunded):
-            tally.balance += refunded.amount
-            transfers[refunded.transfer, default: TransferTally()].refunded += refunded.amount
+            transfer = transfers[refunded.transfer] ?? TransferTally()
+            fits = fits && accumulate(&transfer.refunded, amount)
+        }
+        guard fits else {
+            overflowed = true
+            violate("\(place): the amount \(amount) overflows the balance \(tally.balance) or the ledger's sums")
+            return
+        }
+        tally.balance = balance
+        (openedSum, depositSum, withdrawSum) = sums
+        switch event {
+        case .opened: openedCount += 1
+        case .deposited: depositCount += 1
+        case .withdrawn: withdrawalCount += 1
+        case .transferDebited(let debited): transfers[debited.transfer] = transfer
+        case .transferCredited(let credited): transfers[credited.transfer] = transfer
+        case .transferRefunded(let refunded): transfers[refunded.transfer] = transfer
         }
         if tally.balance < 0 {
-            violate("account \(streamID) has a negative balance \(tally.balance) at version \(tally.version)")
+            violate("\(place) has a negative balance \(tally.balance)")
         }
     }
 
@@ -154,8 +190,9 @@ struct LedgerProjection: Sendable {
     /// debited, completed transfers credited, compensated ones refunded.
     mutating func finishTransferChecks() {
         for (transfer, tally) in transfers.sorted(by: { $0.key < $1.key }) {
-            if tally.credited + tally.refunded > tally.debited {
-                violate("transfer \(transfer) paid out \(tally.credited + tally.refunded) of \(tally.debited) debited")
+            let (paid, overflow) = tally.credited.addingReportingOverflow(tally.refunded)
+            if overflow || paid > tally.debited {
+                violate("transfer \(transfer) paid out \(tally.credited) + \(tally.refunded) of \(tally.debited) debited")
             }
             if tally.stage == .completed && tally.credited != tally.debited {
                 violate("transfer \(transfer) is completed but credited \(tally.credited) of \(tally.debited)")

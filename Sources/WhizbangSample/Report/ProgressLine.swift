@@ -15,9 +15,11 @@ struct ProgressLine: Sendable {
         self.isTerminal = isatty(STDERR_FILENO) != 0
     }
 
-    mutating func begin(phase: String, total: Int) {
+    /// Starts a phase of `total` steps; with `keepingStart`, only changes the total of the phase under way.
+    mutating func begin(phase: String, total: Int, keepingStart: Bool = false) {
         self.phase = phase
         self.total = total
+        guard !keepingStart else { return }
         start = .now
         lastShown = .now
     }

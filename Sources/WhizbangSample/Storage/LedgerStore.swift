@@ -19,56 +19,120 @@ enum LedgerStore {
         return configuration
     }
 
-    /// Opens an existing Whizbang store, failing clearly when the file is missing or is not one.
-    ///
-    /// The file's header is checked before SQLite opens it, so a file of another kind is never modified.
+    /// Opens an existing Whizbang store, failing clearly when the path holds nothing or something else; a file of
+    /// another kind is only ever opened read-only, and never changed.
     static func openExisting(
         path: String,
         durability: SQLiteEventStore.Configuration.Durability = .normal
     ) async throws -> SQLiteEventStore {
-        guard FileManager.default.fileExists(atPath: path) else {
+        let file = SQLiteEventStore.inspectFile(at: path)
+        switch file.kind {
+        case .absent:
             throw SampleError("no database at \(path)")
+        case .store, .unmarkedStore:
+            return try await open(path: path, durability: durability)
+        default:
+            throw SampleError.refusal("\(path) is not a Whizbang store: it is \(file.description)")
         }
-        try checkHeader(path: path)
-        return try await open(path: path, durability: durability)
     }
 
-    /// Opens the store at `path`, creating it; with `fresh`, any existing database there is removed first.
+    /// Opens an existing Whizbang store for reading only (SQLite's `mode=ro`): the file is never written, and may
+    /// be one the process cannot write.
+    static func openReadOnly(path: String) async throws -> SQLiteReadOnlyEventStore {
+        let file = SQLiteEventStore.inspectFile(at: path)
+        switch file.kind {
+        case .absent:
+            throw SampleError("no database at \(path)")
+        case .store, .unmarkedStore:
+            do {
+                return try await SQLiteReadOnlyEventStore.open(
+                    path: path, configuration: configuration(durability: .normal))
+            } catch let error as EventStoreError {
+                throw openingError(error, path: path)
+            }
+        default:
+            throw SampleError.refusal("\(path) is not a Whizbang store: it is \(file.description)")
+        }
+    }
+
+    /// Opens the store at `path`, creating it; with `fresh`, a ledger the sample created there is removed first.
+    ///
+    /// Anything else at `path` — a directory, another file, another application's database, a store the sample did
+    /// not create, a read-only file — is refused before it is touched.
     static func create(
         path: String,
         fresh: Bool,
         durability: SQLiteEventStore.Configuration.Durability
     ) async throws -> SQLiteEventStore {
-        if fresh {
-            try removeDatabase(path: path)
-        } else if FileManager.default.fileExists(atPath: path) {
-            try checkHeader(path: path)
+        let file = SQLiteEventStore.inspectFile(at: path)
+        let elsewhere = "give --database a path that does not exist"
+        switch file.kind {
+        case .absent:
+            return try await createNew(path: path, durability: durability)
+        case .store, .unmarkedStore:
+            guard fresh else { return try await open(path: path, durability: durability) }
+            guard file.kind == .store else {
+                throw SampleError.refusal(
+                    "\(path) is a Whizbang store without the mark of one this sample created; run leaves it alone: "
+                        + "\(elsewhere), or --keep to add to it")
+            }
+            guard file.isWritable else {
+                throw SampleError.refusal(
+                    "\(path) is a ledger that cannot be written (the file or its directory is read-only); run leaves "
+                        + "it alone: \(elsewhere)")
+            }
+            let existing = try await open(path: path, durability: durability)
+            let isLedger = try await LedgerMark.isPresent(in: existing)
+            existing.close()
+            guard isLedger else {
+                throw SampleError.refusal(
+                    "\(path) is a Whizbang store that this sample did not create; run leaves it alone: \(elsewhere)")
+            }
+            do {
+                try SQLiteEventStore.destroyStore(at: path)
+            } catch {
+                throw SampleError("cannot remove the ledger at \(path): \(error.message)")
+            }
+            return try await createNew(path: path, durability: durability)
+        default:
+            throw SampleError.refusal(
+                "\(path) is \(file.description), not a ledger this sample created; run leaves it alone: \(elsewhere)")
         }
-        return try await open(path: path, durability: durability)
     }
 
-    /// Removes a database file and its WAL and shared-memory files.
-    static func removeDatabase(path: String) throws {
-        for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
-            do {
-                try FileManager.default.removeItem(atPath: file)
-            } catch {
-                throw SampleError("cannot remove \(file): \(error.localizedDescription)")
-            }
+    /// Creates a store at `path`, where nothing exists, and marks it as the sample's ledger.
+    static func createNew(
+        path: String,
+        durability: SQLiteEventStore.Configuration.Durability
+    ) async throws -> SQLiteEventStore {
+        let store = try await open(path: path, durability: durability)
+        do {
+            try await LedgerMark.write(to: store)
+        } catch {
+            store.close()
+            throw SampleError("cannot write to the new database \(path): \(error)")
+        }
+        return store
+    }
+
+    /// Removes a store the sample has just created, after a failed import.
+    static func removeCreated(path: String) throws {
+        do {
+            try SQLiteEventStore.destroyStore(at: path)
+        } catch {
+            throw SampleError("cannot remove the partial database \(path): \(error.message)")
         }
     }
 
     /// The bytes the database occupies: the file plus its WAL, if any.
     static func databaseBytes(path: String) -> Int {
-        [path, path + "-wal"].reduce(0) { total, file in
-            let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.intValue
-            return total + (size ?? 0)
-        }
+        let sizes = SQLiteEventStore.fileSizes(at: path)
+        return sizes.database + sizes.wal
     }
 
     /// The bytes of the WAL file alone; 0 when there is none.
     static func walBytes(path: String) -> Int {
-        ((try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? NSNumber)?.intValue) ?? 0
+        SQLiteEventStore.fileSizes(at: path).wal
     }
 
     private static func open(
@@ -78,36 +142,19 @@ enum LedgerStore {
         do {
             return try await SQLiteEventStore.open(path: path, configuration: configuration(durability: durability))
         } catch let error as EventStoreError {
-            switch error.code {
-            case .notADatabase, .incompatibleSchema, .corruptDatabase:
-                throw SampleError("\(path) is not a Whizbang store (\(error.message))")
-            default:
-                throw SampleError("cannot open \(path): \(error.message)")
-            }
+            throw openingError(error, path: path)
         }
     }
 
-    /// Rejects a file that is not an SQLite database, or is one belonging to another application.
-    private static func checkHeader(path: String) throws {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw SampleError("cannot read \(path)")
-        }
-        defer { try? handle.close() }
-        let header = (try? handle.read(upToCount: 100)) ?? Data()
-        if header.isEmpty {
-            // A store killed before its first checkpoint keeps everything in its WAL.
-            guard FileManager.default.fileExists(atPath: path + "-wal") else {
-                throw SampleError("\(path) is empty, not a Whizbang store")
-            }
-            return
-        }
-        guard header.count == 100, header.prefix(16) == Data("SQLite format 3\0".utf8) else {
-            throw SampleError("\(path) is not a Whizbang store (not an SQLite database)")
-        }
-        let applicationID = header[68..<72].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-        guard applicationID == 0 || applicationID == 0x5768_697A else {
-            throw SampleError(
-                "\(path) is not a Whizbang store (an SQLite database with application_id \(applicationID))")
+    /// The sample's line for a store that would not open.
+    private static func openingError(_ error: EventStoreError, path: String) -> SampleError {
+        switch error.code {
+        case .corruptDatabase:
+            SampleError("\(path) is corrupt: \(OneLine.text(error.message))")
+        case .notADatabase, .incompatibleSchema:
+            SampleError.refusal("\(path) is not a Whizbang store (\(OneLine.text(error.message)))")
+        default:
+            SampleError("cannot open \(path): \(OneLine.text(error.message))")
         }
     }
 }

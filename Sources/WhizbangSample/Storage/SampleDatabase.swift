@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import WhizbangPostgres
 import WhizbangStore
 
@@ -10,7 +11,7 @@ enum SampleDatabase {
 
     /// How a command needs the store.
     enum Access {
-        /// A store that exists already.
+        /// A store that exists already, for reading only.
         case existing
         /// A store created if missing; with `fresh`, emptied first.
         case create(fresh: Bool, durability: SQLiteEventStore.Configuration.Durability)
@@ -18,15 +19,18 @@ enum SampleDatabase {
         case new
     }
 
-    init(_ argument: String) throws {
+    /// Parses `--database`; unless `verbose`, the PostgreSQL client logs only warnings and errors.
+    init(_ argument: String, verbose: Bool = false) throws {
         guard argument.hasPrefix("postgres://") || argument.hasPrefix("postgresql://") else {
             self = .sqlite(path: argument)
             return
         }
         do {
-            self = .postgres(try PostgresEventStore.Configuration(url: argument))
+            var configuration = try PostgresEventStore.Configuration(url: argument)
+            configuration.logger.logLevel = verbose ? .debug : .warning
+            self = .postgres(configuration)
         } catch let error as EventStoreError {
-            throw SampleError(error.message)
+            throw SampleError(error.message, exitStatus: 2)
         }
     }
 
@@ -39,27 +43,52 @@ enum SampleDatabase {
     }
 
     /// Opens the store as `access` asks, runs `command` on it, and closes it.
+    ///
+    /// Nothing that the sample did not create is ever removed: a fresh start removes only a ledger the sample
+    /// created, and refuses (exit status 2, nothing touched) anything else. A new store that `command` fails to fill
+    /// (an import cut short) is removed again.
     func with<Command: StoreCommand>(_ access: Access, _ command: Command) async throws -> Command.Output {
         switch self {
         case .sqlite(let path):
+            if case .existing = access {
+                let store = try await LedgerStore.openReadOnly(path: path)
+                defer { store.close() }
+                let opened = OpenedDatabase(name: path, close: { store.close() }) {
+                    store.close()
+                    return LedgerStore.databaseBytes(path: path)
+                }
+                return try await command.run(on: store, database: opened)
+            }
             let store: SQLiteEventStore
+            var isNew = false
             switch access {
             case .existing:
                 store = try await LedgerStore.openExisting(path: path)
             case .create(let fresh, let durability):
                 store = try await LedgerStore.create(path: path, fresh: fresh, durability: durability)
             case .new:
-                if FileManager.default.fileExists(atPath: path) {
-                    throw SampleError("\(path) already exists; import writes a new database")
+                let file = SQLiteEventStore.inspectFile(at: path)
+                guard !file.exists else {
+                    throw SampleError.refusal(
+                        "\(path) already exists (it is \(file.description)); import writes a new database: give "
+                            + "--database a path that does not exist")
                 }
-                store = try await LedgerStore.create(path: path, fresh: false, durability: .normal)
+                store = try await LedgerStore.createNew(path: path, durability: .normal)
+                isNew = true
             }
             defer { store.close() }
             let opened = OpenedDatabase(name: path, close: { store.close() }) {
                 store.close()
                 return LedgerStore.databaseBytes(path: path)
             }
-            return try await command.run(on: store, database: opened)
+            do {
+                return try await command.run(on: store, database: opened)
+            } catch {
+                guard isNew else { throw error }
+                store.close()
+                try LedgerStore.removeCreated(path: path)
+                throw error
+            }
         case .postgres(let configuration):
             return try await withPostgres(configuration, access, command)
         }
@@ -71,21 +100,62 @@ enum SampleDatabase {
         _ command: Command
     ) async throws -> Command.Output {
         let place = "schema \(configuration.schema) of \(configuration)"
-        do {
-            let version = try await PostgresEventStore.installedSchemaVersion(configuration: configuration)
-            switch access {
-            case .existing:
-                guard version != nil else { throw SampleError("no Whizbang store in \(place)") }
-            case .create(let fresh, _):
-                if fresh { try await PostgresEventStore.dropSchema(configuration: configuration) }
-            case .new:
-                guard version == nil else {
-                    throw SampleError("\(place) already holds a store; import writes a new one")
+        let found = try await PostgresProblem.mapping(configuration) {
+            try await PostgresEventStore.inspectSchema(configuration: configuration)
+        }
+        var isNew = false
+        switch access {
+        case .existing:
+            guard found.holdsStore else { throw SampleError("no Whizbang store in \(place)") }
+        case .create(let fresh, _):
+            guard fresh || !found.holdsStore else { break }
+            guard found.otherObjects.isEmpty else {
+                throw SampleError.refusal(
+                    "\(found.description) in \(configuration); run leaves them alone: give --database another schema "
+                        + "(?schema=NAME)")
+            }
+            if found.holdsStore {
+                let isLedger = try await Self.withRunningStore(configuration) { store, _ in
+                    try await LedgerMark.isPresent(in: store)
+                }
+                guard isLedger else {
+                    throw SampleError.refusal(
+                        "\(place) holds a Whizbang store that this sample did not create; run leaves it alone: give "
+                            + "--database another schema (?schema=NAME)")
+                }
+                try await PostgresProblem.mapping(configuration) {
+                    try await PostgresEventStore.dropStoreTables(configuration: configuration)
                 }
             }
-        } catch let error as EventStoreError {
-            throw SampleError("cannot open \(place): \(error.message)")
+            isNew = true
+        case .new:
+            guard !found.holdsStore, found.otherObjects.isEmpty else {
+                throw SampleError.refusal(
+                    "\(found.description) in \(configuration); import writes a new store: give --database another "
+                        + "schema (?schema=NAME)")
+            }
+            isNew = true
         }
+        let marksStore = isNew
+        do {
+            return try await Self.withRunningStore(configuration) { store, opened in
+                if marksStore { try await LedgerMark.write(to: store) }
+                return try await command.run(on: store, database: opened)
+            }
+        } catch {
+            if case .new = access {
+                // The store's tables were created by this import; drop them so that nothing half-written stays.
+                try? await PostgresEventStore.dropStoreTables(configuration: configuration)
+            }
+            throw error
+        }
+    }
+
+    /// Runs a store on `configuration` for the length of `body`, then closes it and waits for it to stop.
+    private static func withRunningStore<Output: Sendable>(
+        _ configuration: PostgresEventStore.Configuration,
+        _ body: @Sendable (PostgresEventStore, OpenedDatabase) async throws -> Output
+    ) async throws -> Output {
         let store = try PostgresEventStore(configuration: configuration)
         defer { store.close() }
         let opened = OpenedDatabase(name: configuration.description, close: { store.close() }) {
@@ -93,17 +163,19 @@ enum SampleDatabase {
             store.close()
             return bytes
         }
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await store.run() }
-            do {
-                let output = try await command.run(on: store, database: opened)
-                store.close()
-                try await group.waitForAll()
-                return output
-            } catch {
-                store.close()
-                try? await group.waitForAll()
-                throw error
+        return try await PostgresProblem.mapping(configuration) {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await store.run() }
+                do {
+                    let output = try await body(store, opened)
+                    store.close()
+                    try await group.waitForAll()
+                    return output
+                } catch {
+                    store.close()
+                    try? await group.waitForAll()
+                    throw error
+                }
             }
         }
     }

@@ -1,8 +1,16 @@
 /// An error the sample reports as one line and a non-zero exit status.
 struct SampleError: Error, CustomStringConvertible {
     let description: String
+    /// The exit status: 1 for a failure, 2 for a refusal (nothing was touched) or a usage error.
+    let exitStatus: Int32
 
-    init(_ description: String) {
+    init(_ description: String, exitStatus: Int32 = 1) {
         self.description = description
+        self.exitStatus = exitStatus
+    }
+
+    /// A refusal: the command found something it must not change, changed nothing, and exits with status 2.
+    static func refusal(_ description: String) -> SampleError {
+        SampleError(description, exitStatus: 2)
     }
 }

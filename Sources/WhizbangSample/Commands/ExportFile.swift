@@ -1,0 +1,76 @@
+import Foundation
+
+/// Where an export writes: a temporary file beside the target, renamed over it only once the whole log is written
+/// and fsynced, or standard output.
+///
+/// A failed or interrupted export removes its temporary file, so the target path never holds part of a log.
+final class ExportFile {
+    /// The path the export is for, or `-` for standard output.
+    let target: String
+    private let temporaryPath: String?
+    private let handle: FileHandle
+    private var isFinished = false
+
+    /// Creates the temporary file in the target's directory (or uses standard output for `-`).
+    init(target: String) throws {
+        self.target = target
+        guard target != "-" else {
+            temporaryPath = nil
+            handle = FileHandle.standardOutput
+            return
+        }
+        let url = URL(fileURLWithPath: target)
+        let temporary = url.deletingLastPathComponent()
+            .appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString.prefix(8)).partial").path
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw SampleError("cannot create a file beside \(target): \(String(cString: strerror(errno)))")
+        }
+        temporaryPath = temporary
+        handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+    }
+
+    deinit {
+        discard()
+    }
+
+    /// Appends bytes.
+    func write(_ bytes: Data) throws {
+        do {
+            try handle.write(contentsOf: bytes)
+        } catch {
+            throw SampleError("cannot write \(target == "-" ? "standard output" : target): \(error.localizedDescription)")
+        }
+    }
+
+    /// Makes the written bytes durable and puts them at the target path, replacing what was there.
+    func commit() throws {
+        guard let temporaryPath else {
+            isFinished = true
+            return
+        }
+        guard fsync(handle.fileDescriptor) == 0 else {
+            throw SampleError("cannot write \(target): fsync failed: \(String(cString: strerror(errno)))")
+        }
+        try? handle.close()
+        guard rename(temporaryPath, target) == 0 else {
+            throw SampleError("cannot write \(target): \(String(cString: strerror(errno)))")
+        }
+        isFinished = true
+        // The rename is durable once the directory is.
+        let directory = open(URL(fileURLWithPath: target).deletingLastPathComponent().path, O_RDONLY | O_CLOEXEC)
+        if directory >= 0 {
+            _ = fsync(directory)
+            _ = close(directory)
+        }
+    }
+
+    /// Removes the temporary file, unless the export was committed; calling it again does nothing.
+    func discard() {
+        guard !isFinished else { return }
+        isFinished = true
+        guard let temporaryPath else { return }
+        try? handle.close()
+        unlink(temporaryPath)
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import WhizbangStore
+
+/// An import file read and checked whole before anything is written: every line an exported event with only known
+/// fields, valid ids and payloads; positions 1, 2, 3… in file order; each stream's versions 1, 2, 3… with no gap or
+/// repeat; no event id twice. The first problem is reported as `file:line: what is wrong`.
+struct ImportFile {
+    /// One checked line.
+    struct Line {
+        var number: Int
+        var event: ExportedEvent
+        var data: EventData
+    }
+
+    var lines: [Line] = []
+    /// The number of distinct streams.
+    var streamCount = 0
+
+    /// Reads and checks `path`; calls `progress` with the bytes checked so far every 1,024 lines and asks `stop`
+    /// whether to give up.
+    static func read(
+        path: String,
+        progress: (_ bytes: Int, _ total: Int) -> Void = { _, _ in },
+        stopRequested: () -> Bool = { false }
+    ) throws -> ImportFile {
+        guard let contents = FileManager.default.contents(atPath: path) else {
+            throw SampleError("cannot read \(path)")
+        }
+        var file = ImportFile()
+        let decoder = JSONDecoder()
+        var versions: [String: UInt64] = [:]
+        var eventLines: [MessageID: Int] = [:]
+        var number = 0
+        var offset = 0
+        var lineStart = contents.startIndex
+        while lineStart < contents.endIndex {
+            number += 1
+            let lineEnd = contents[lineStart...].firstIndex(of: UInt8(ascii: "\n")) ?? contents.endIndex
+            let bytes = contents[lineStart..<lineEnd]
+            offset += bytes.count + 1
+            lineStart = lineEnd < contents.endIndex ? contents.index(after: lineEnd) : lineEnd
+            if number & 1023 == 0 {
+                progress(offset, contents.count)
+                if stopRequested() { throw SampleError("stopped") }
+            }
+            func problem(_ text: String) -> SampleError { SampleError("\(path):\(number): \(text)") }
+            let event: ExportedEvent
+            do {
+                event = try decoder.decode(ExportedEvent.self, from: bytes)
+            } catch let error as DecodingError {
+                throw problem("not an exported event (\(Self.describe(error)))")
+            }
+            let data: EventData
+            do { data = try event.eventData() } catch { throw problem(error.description) }
+            if let earlier = eventLines.updateValue(number, forKey: data.eventID) {
+                throw problem("event id \(event.eventID) already appears on line \(earlier)")
+            }
+            let expectedPosition = UInt64(file.lines.count + 1)
+            guard event.position == expectedPosition else {
+                throw problem("position \(event.position) where \(expectedPosition) comes next (positions run 1, 2, 3… in file order)")
+            }
+            let last = versions[event.streamID] ?? 0
+            guard event.streamVersion == last &+ 1 else {
+                let what =
+                    last == 0
+                    ? "starts at version \(event.streamVersion), not 1"
+                    : event.streamVersion > last
+                        ? "jumps from version \(last) to \(event.streamVersion) (a gap)"
+                        : "has version \(event.streamVersion) after version \(last) (out of order)"
+                throw problem("stream \(event.streamID) \(what)")
+            }
+            versions[event.streamID] = event.streamVersion
+            file.lines.append(Line(number: number, event: event, data: data))
+        }
+        file.streamCount = versions.count
+        return file
+    }
+
+    /// The decoding error in a few words: what is missing or wrong, and where.
+    private static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            context.codingPath.map(\.stringValue).joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, _): return "the field '\(key.stringValue)' is missing"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return "the field '\(path(context))' has the wrong type"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "not valid JSON" : context.debugDescription
+        @unknown default: return "\(error)"
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import WhizbangPostgres
+
+/// Turns what the PostgreSQL store or client throws when it cannot connect into one line a person understands, with
+/// exit status 2; every other error passes through unchanged.
+///
+/// The store's errors carry the client's error code or the server's SQLSTATE in their message, so the match is on
+/// those words (and on postgres-nio's error codes, should one arrive unwrapped), not on one exact text.
+enum PostgresProblem {
+    /// Runs `body`, turning a failure to connect into a ``SampleError``.
+    static func mapping<Output>(
+        _ configuration: PostgresEventStore.Configuration,
+        _ body: () async throws -> Output
+    ) async throws -> Output {
+        do {
+            return try await body()
+        } catch let error as SampleError {
+            throw error
+        } catch {
+            if let problem = problem(error, configuration) { throw problem }
+            throw error
+        }
+    }
+
+    /// The sample's line for a failure to connect, or `nil` for any other error.
+    static func problem(_ error: any Error, _ configuration: PostgresEventStore.Configuration) -> SampleError? {
+        let text: String
+        if let error = error as? EventStoreError {
+            text = error.message
+        } else {
+            // postgres-nio's errors say their code and cause only in their debug description.
+            text = String(reflecting: error)
+        }
+        let lowered = text.lowercased()
+        let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
+        if lowered.contains("requirespassword") || lowered.contains("asks for a password")
+            || lowered.contains("no password")
+        {
+            return .refusal("the server asks for a password: give it in the URL, PGPASSWORD or ~/.pgpass")
+        }
+        if lowered.contains("28p01") || lowered.contains("password authentication failed") {
+            return .refusal("the server refused the password of role \(configuration.username)")
+        }
+        let unreachable = [
+            "connection refused", "cannot reach", "connectionerror", "connect timeout", "connecttimeout",
+            "could not connect", "unavailable", "no such host", "name or service not known", "network is unreachable",
+            "host is unreachable", "timed out",
+        ]
+        guard unreachable.contains(where: lowered.contains) else { return nil }
+        let cause =
+            lowered.contains("refused")
+            ? "connection refused"
+            : lowered.contains("timed out") || lowered.contains("timeout")
+                ? "timed out"
+                : lowered.contains("unknown host") || lowered.contains("no such host")
+                    || lowered.contains("not known") ? "unknown host" : OneLine.text(text)
+        return .refusal("cannot reach PostgreSQL at \(host):\(configuration.port) (\(cause))")
+    }
+}

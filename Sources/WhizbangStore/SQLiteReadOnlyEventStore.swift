@@ -1,0 +1,168 @@
+import CSQLite
+import Foundation
+import Synchronization
+public import Whizbang
+
+/// An existing SQLite event store opened for reading only (SQLite's `mode=ro`): the file is never written, so it
+/// works on a file, or in a directory, that the process may not write.
+///
+/// Reads behave as on ``SQLiteEventStore``; every write fails with ``EventStoreError/Code/readOnly``, and so does
+/// ``waitForEvents(after:)`` when no event is past the position (nothing here would ever announce one). The schema
+/// is not migrated: a database of an older schema version than this code writes is read as it is, one of a newer
+/// version is refused.
+public final class SQLiteReadOnlyEventStore: EventStore {
+    /// The database file.
+    public let path: String
+
+    private let readers: SQLiteReaderPool
+    private let closed = Mutex(false)
+
+    /// Opens the store at `path` for reading, on a thread of its own so that the caller's task does not block the
+    /// cooperative thread pool.
+    ///
+    /// - Throws: ``EventStoreError`` — `notADatabase`, `corruptDatabase`, `incompatibleSchema` (not a Whizbang store,
+    ///   or one of a newer schema), `storageFailure` (no file at `path`, or one SQLite cannot open).
+    public static func open(
+        path: String,
+        configuration: SQLiteEventStore.Configuration = SQLiteEventStore.Configuration()
+    ) async throws -> SQLiteReadOnlyEventStore {
+        try await withUnsafeThrowingContinuation { continuation in
+            let thread = Thread {
+                do {
+                    continuation.resume(returning: try SQLiteReadOnlyEventStore(path: path, configuration: configuration))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+            thread.name = "whizbang.sqlite.open"
+            thread.start()
+        }
+    }
+
+    private init(path: String, configuration: SQLiteEventStore.Configuration) throws(EventStoreError) {
+        self.path = path
+        do {
+            var readers: [SQLiteReader] = []
+            for index in 0..<max(1, configuration.readerCount) {
+                let connection = try SQLiteConnection(
+                    path: path, busyTimeoutMilliseconds: configuration.busyTimeout.clampedMilliseconds, readOnly: true)
+                if index == 0 { try Self.checkSchema(connection) }
+                let cacheKiB = max(1, configuration.pageCacheBytes / 4 / 1024)
+                try connection.execute(
+                    """
+                    PRAGMA cache_size = -\(cacheKiB);
+                    PRAGMA mmap_size = \(configuration.memoryMapBytes);
+                    PRAGMA temp_store = MEMORY;
+                    """
+                )
+                readers.append(try SQLiteReader(connection: connection))
+            }
+            self.readers = SQLiteReaderPool(readers: readers)
+        } catch let error as EventStoreError {
+            throw error
+        } catch let error as SQLiteError {
+            throw error.eventStoreError
+        } catch {
+            throw EventStoreError(.storageFailure, message: "\(error)")
+        }
+        readers.start()
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Refuses a database that is not a Whizbang store, or whose schema is newer than this code's.
+    private static func checkSchema(_ connection: SQLiteConnection) throws {
+        let applicationID = try connection.queryInteger("PRAGMA application_id") ?? 0
+        guard applicationID == SQLiteSchema.applicationID else {
+            throw EventStoreError(
+                .incompatibleSchema,
+                message: "the database belongs to another application (application_id \(applicationID))")
+        }
+        let version = try connection.queryInteger("SELECT max(version) FROM schema_version") ?? 0
+        guard version >= 1, version <= SQLiteSchema.currentVersion else {
+            throw EventStoreError(
+                .incompatibleSchema,
+                message: "the database has schema version \(version); this code reads 1 to \(SQLiteSchema.currentVersion)")
+        }
+    }
+
+    /// Closes every connection; later calls fail with ``EventStoreError/Code/closed``. Calling it again does nothing.
+    public func close() {
+        let wasClosed = closed.withLock { closed in
+            defer { closed = true }
+            return closed
+        }
+        guard !wasClosed else { return }
+        readers.close()
+    }
+
+    private func refuseWrite() -> EventStoreError {
+        EventStoreError(.readOnly, message: "the store at \(path) is open for reading only")
+    }
+
+    /// Fails with ``EventStoreError/Code/readOnly``: the store is open for reading only.
+    public func append(_ events: [EventData], to streamID: StreamID, expectedVersion: ExpectedVersion) async throws
+        -> AppendResult
+    {
+        throw refuseWrite()
+    }
+
+    /// Fails with ``EventStoreError/Code/readOnly``: the store is open for reading only.
+    public func saveCheckpoint(_ position: UInt64, for consumer: String) async throws {
+        throw refuseWrite()
+    }
+
+    /// Fails with ``EventStoreError/Code/readOnly``: the store is open for reading only.
+    public func saveSnapshot(_ snapshot: Snapshot) async throws {
+        throw refuseWrite()
+    }
+
+    /// Reads up to `limit` events of one stream; see ``EventStore/readStream(_:from:direction:limit:)``.
+    public func readStream(_ streamID: StreamID, from version: UInt64, direction: ReadDirection, limit: Int)
+        async throws -> [RecordedEvent]
+    {
+        try streamID.validate()
+        try SQLiteEventStore.validate(limit: limit)
+        return try await readers.read { reader throws(SQLiteError) in
+            try reader.readStream(streamID, from: version, direction: direction, limit: limit)
+        }
+    }
+
+    /// Reads up to `limit` events of the global log after `position`; see ``EventStore/readAll(after:limit:)``.
+    public func readAll(after position: UInt64, limit: Int) async throws -> [RecordedEvent] {
+        try SQLiteEventStore.validate(limit: limit)
+        return try await readers.read { reader throws(SQLiteError) in try reader.readAll(after: position, limit: limit) }
+    }
+
+    /// The position of the last event in the global log, or 0 if the store is empty.
+    public func headPosition() async throws -> UInt64 {
+        try await readers.read { reader throws(SQLiteError) in try reader.headPosition() }
+    }
+
+    /// The version of a stream: the number of events in it, 0 if it has none.
+    public func streamVersion(of streamID: StreamID) async throws -> UInt64 {
+        try streamID.validate()
+        return try await readers.read { reader throws(SQLiteError) in try reader.streamVersion(of: streamID) }
+    }
+
+    /// Returns at once when the log has an event after `position`; otherwise fails with
+    /// ``EventStoreError/Code/readOnly``, since a read-only store is never told of new events.
+    public func waitForEvents(after position: UInt64) async throws {
+        guard try await headPosition() <= position else { return }
+        throw EventStoreError(.readOnly, message: "the store at \(path) is open for reading only: it is not told of new events")
+    }
+
+    /// The position a consumer saved, or `nil` if it never saved one.
+    public func checkpoint(for consumer: String) async throws -> UInt64? {
+        try SQLiteEventStore.validateConsumer(consumer)
+        return try await readers.read { reader throws(SQLiteError) in try reader.checkpoint(for: consumer) }
+    }
+
+    /// The latest snapshot of a stream, or `nil` if there is none.
+    public func latestSnapshot(for streamID: StreamID) async throws -> Snapshot? {
+        try streamID.validate()
+        return try await readers.read { reader throws(SQLiteError) in try reader.latestSnapshot(for: streamID) }
+    }
+}

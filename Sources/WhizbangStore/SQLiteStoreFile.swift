@@ -1,0 +1,152 @@
+import CSQLite
+import Foundation
+public import Whizbang
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What a path holds, seen by an SQLite event store: nothing, a store that this library created, or something else.
+///
+/// Get one with ``SQLiteEventStore/inspectFile(at:)``. A caller that wants to start over at a path removes the store
+/// there with ``SQLiteEventStore/destroyStore(at:)`` only when ``isWhizbangStore`` is `true`, and otherwise leaves the
+/// path alone, telling the user what ``description`` says was found.
+public struct SQLiteStoreFile: Sendable, CustomStringConvertible {
+    /// The kind of thing found at a path.
+    public struct Kind: Hashable, Sendable, CustomStringConvertible {
+        fileprivate enum Base: String, Hashable, Sendable {
+            case absent, directory, otherFile, otherDatabase, unmarkedStore, store
+        }
+
+        fileprivate let base: Base
+
+        /// Nothing exists at the path.
+        public static let absent = Kind(base: .absent)
+        /// A directory.
+        public static let directory = Kind(base: .directory)
+        /// A file that is not an SQLite database, or not a regular file, or one SQLite cannot read.
+        public static let otherFile = Kind(base: .otherFile)
+        /// An SQLite database that does not carry the store's `application_id`: another application's.
+        public static let otherDatabase = Kind(base: .otherDatabase)
+        /// A database with the store's `application_id` but without the table that marks a file the store created
+        /// itself (a store made by an earlier version, or a file that only borrowed the id). It opens as a store,
+        /// but is never removed.
+        public static let unmarkedStore = Kind(base: .unmarkedStore)
+        /// A store that this library created: both marks are present.
+        public static let store = Kind(base: .store)
+
+        public var description: String { base.rawValue }
+    }
+
+    /// The path inspected.
+    public let path: String
+    /// What is there.
+    public let kind: Kind
+    /// What is there, in words for a person: "a directory", "an SQLite database of another application
+    /// (application_id 42)".
+    public let description: String
+    /// Whether the file has a write permission bit set and the process may write it and its directory (always
+    /// `false` when nothing is there). A file whose owner marked it read-only counts as read-only even for a
+    /// process, such as root's, that could write it anyway.
+    public let isWritable: Bool
+
+    /// Whether the path holds a store this library created, which ``SQLiteEventStore/destroyStore(at:)`` may remove.
+    public var isWhizbangStore: Bool { kind == .store }
+
+    /// Whether something exists at the path.
+    public var exists: Bool { kind != .absent }
+}
+
+extension SQLiteEventStore {
+    /// Looks at what `path` holds without changing it: the file is opened read-only, if at all.
+    ///
+    /// A path is a Whizbang store when the file is an SQLite database with the store's `PRAGMA application_id` and
+    /// the `whizbang_store` table that the store writes in the transaction that creates its first tables.
+    public static func inspectFile(at path: String) -> SQLiteStoreFile {
+        var status = stat()
+        func found(_ kind: SQLiteStoreFile.Kind, _ description: String) -> SQLiteStoreFile {
+            let directory = (path as NSString).deletingLastPathComponent
+            let writable =
+                kind != .absent && status.st_mode & 0o222 != 0 && access(path, W_OK) == 0
+                && access(directory.isEmpty ? "." : directory, W_OK) == 0
+            return SQLiteStoreFile(path: path, kind: kind, description: description, isWritable: writable)
+        }
+        guard stat(path, &status) == 0 else {
+            return errno == ENOENT
+                ? found(.absent, "nothing") : found(.otherFile, "a path that cannot be read (\(String(cString: strerror(errno))))")
+        }
+        switch status.st_mode & S_IFMT {
+        case S_IFDIR: return found(.directory, "a directory")
+        case S_IFREG: break
+        default: return found(.otherFile, "a special file, not a regular file")
+        }
+        // A store killed before its first checkpoint may keep everything in its WAL, with an empty main file.
+        var walStatus = stat()
+        if status.st_size == 0, stat(path + "-wal", &walStatus) != 0 {
+            return found(.otherFile, "an empty file")
+        }
+        do {
+            // Without a WAL beside it, the file is read as immutable, so that SQLite makes no WAL or shared-memory
+            // file next to a file that may not be a store at all. A WAL holds commits, so it is read with them.
+            let hasWAL = stat(path + "-wal", &walStatus) == 0 && walStatus.st_size > 0
+            let connection = try SQLiteConnection(
+                path: path, busyTimeoutMilliseconds: 1_000, readOnly: true, immutable: !hasWAL)
+            defer { connection.close() }
+            let applicationID = try connection.queryInteger("PRAGMA application_id") ?? 0
+            guard applicationID == SQLiteSchema.applicationID else {
+                return found(.otherDatabase, "an SQLite database of another application (application_id \(applicationID))")
+            }
+            let hasMark =
+                try connection.queryInteger(
+                    "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '\(SQLiteSchema.markTable)'"
+                ) == 1
+            guard hasMark,
+                try connection.queryTexts(
+                    "SELECT value FROM \(SQLiteSchema.markTable) WHERE key = 'created_by'"
+                ) == [SQLiteSchema.markCreator]
+            else {
+                return found(.unmarkedStore, "a Whizbang store without the mark of a store it created")
+            }
+            return found(.store, "a Whizbang store")
+        } catch {
+            if error.primaryCode == SQLITE_NOTADB {
+                return found(.otherFile, "a file that is not an SQLite database")
+            }
+            return found(.otherFile, "a file SQLite cannot read (\(error.message))")
+        }
+    }
+
+    /// The bytes the database at `path` takes on disk: its main file and its WAL (0 for a file that is missing).
+    public static func fileSizes(at path: String) -> (database: Int, wal: Int) {
+        var status = stat()
+        let database = stat(path, &status) == 0 ? Int(status.st_size) : 0
+        let wal = stat(path + "-wal", &status) == 0 ? Int(status.st_size) : 0
+        return (database, wal)
+    }
+
+    /// Removes the store at `path` — the database and the WAL and shared-memory files SQLite keeps beside it, and
+    /// nothing else — after proving with ``inspectFile(at:)`` that the store created it. Close every store on the
+    /// file first.
+    ///
+    /// - Throws: ``EventStoreError/Code/invalidArgument`` when the path holds anything but a store this library
+    ///   created (nothing is removed then; the message says what was found), ``EventStoreError/Code/readOnly`` or
+    ///   ``EventStoreError/Code/storageFailure`` when a file cannot be removed.
+    public static func destroyStore(at path: String) throws(EventStoreError) {
+        let file = inspectFile(at: path)
+        guard file.isWhizbangStore else {
+            throw EventStoreError(
+                .invalidArgument, message: "\(path) is \(file.description), not a Whizbang store; nothing was removed")
+        }
+        // The WAL goes first: a WAL left beside a later database of the same name would be replayed into it.
+        for companion in [path + "-wal", path + "-shm", path] where unlink(companion) != 0 && errno != ENOENT {
+            let number = errno
+            let reason = String(cString: strerror(number))
+            if number == EACCES || number == EPERM || number == EROFS {
+                throw EventStoreError(.readOnly, message: "cannot remove \(companion): \(reason)")
+            }
+            throw EventStoreError(.storageFailure, message: "cannot remove \(companion): \(reason)")
+        }
+    }
+}

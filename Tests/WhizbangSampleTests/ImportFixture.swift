@@ -1,0 +1,88 @@
+import Foundation
+
+/// Export files made up for import tests: good ones of any size, and the kinds of bad line an import must refuse.
+enum ImportFixture {
+    /// One exported event as a line of JSON (without the newline), keys in the order an export writes them.
+    static func line(
+        position: Int, stream: String, version: Int, eventID: String, type: String = "Deposited",
+        data: String = #"{\"amount\":1}"#
+    ) -> String {
+        #"{"data":"\#(data)","eventID":"\#(eventID)","eventType":"\#(type)","position":\#(position),"#
+            + #""recordedAt":1700000000000000,"streamID":"\#(stream)","streamVersion":\#(version)}"#
+    }
+
+    /// A UUID in canonical form whose last digits are `number`.
+    static func eventID(_ number: Int) -> String {
+        let tail = String(number, radix: 16)
+        return "0192f1c4-7a3e-7c3d-9a8b-" + String(repeating: "0", count: 12 - tail.count) + tail
+    }
+
+    /// A good export of `streams` × `perStream` events, each stream's events together.
+    static func good(streams: Int, perStream: Int) -> [String] {
+        var lines: [String] = []
+        lines.reserveCapacity(streams * perStream)
+        for stream in 0..<streams {
+            for version in 1...perStream {
+                let position = lines.count + 1
+                lines.append(line(position: position, stream: "s-\(stream)", version: version, eventID: eventID(position)))
+            }
+        }
+        return lines
+    }
+
+    /// A kind of bad last line.
+    enum Bad: String, CaseIterable, CustomStringConvertible {
+        case duplicateEventID, versionOutOfOrder, versionGap, malformedUUID, brokenLine, exactDuplicateLine, unknownField
+
+        var description: String { rawValue }
+
+        /// The bad line to put after `lines` (good, ending with at least two events of one stream).
+        func line(after lines: [String]) -> String {
+            let position = lines.count + 1
+            let first = "s-0"
+            switch self {
+            case .duplicateEventID:
+                return ImportFixture.line(position: position, stream: "extra", version: 1, eventID: ImportFixture.eventID(1))
+            case .versionOutOfOrder:
+                return ImportFixture.line(position: position, stream: first, version: 1, eventID: ImportFixture.eventID(position))
+            case .versionGap:
+                return ImportFixture.line(position: position, stream: "extra", version: 2, eventID: ImportFixture.eventID(position))
+            case .malformedUUID:
+                return ImportFixture.line(position: position, stream: "extra", version: 1, eventID: "not-a-uuid")
+            case .brokenLine:
+                return String(ImportFixture.line(position: position, stream: "extra", version: 1, eventID: ImportFixture.eventID(position)).prefix(40))
+            case .exactDuplicateLine:
+                return lines.last!
+            case .unknownField:
+                var line = ImportFixture.line(position: position, stream: "extra", version: 1, eventID: ImportFixture.eventID(position))
+                line.removeLast()
+                return line + #","colour":"red"}"#
+            }
+        }
+    }
+
+    /// Writes lines to a file, each ending with a newline.
+    static func write(_ lines: [String], to url: URL) throws {
+        var data = Data()
+        for line in lines {
+            data.append(contentsOf: line.utf8)
+            data.append(UInt8(ascii: "\n"))
+        }
+        try data.write(to: url)
+    }
+
+    /// Every file under `directory` (relative path) with its bytes, and every directory; to compare before and after.
+    static func snapshot(_ directory: URL) throws -> [String: Data] {
+        var result: [String: Data] = [:]
+        let base = directory.resolvingSymlinksInPath().path
+        let enumerator = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: [.isDirectoryKey])
+        while let url = enumerator?.nextObject() as? URL {
+            let path = String(url.resolvingSymlinksInPath().path.dropFirst(base.count))
+            let isDirectory = try url.resourceValues(forKeys: [.isDirectoryKey]).isDirectory ?? false
+            result[path] = isDirectory ? Data("<directory>".utf8) : try Data(contentsOf: url)
+            let mode = try FileManager.default.attributesOfItem(atPath: url.path)[.posixPermissions] as? Int
+            result[path + " mode"] = Data("\(mode ?? -1)".utf8)
+        }
+        return result
+    }
+}
