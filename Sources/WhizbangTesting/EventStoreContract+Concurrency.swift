@@ -123,21 +123,6 @@ extension EventStoreContract {
                 try requireEqual(received.map(\.position), Array(1...10), "positions the subscription delivered")
             }
         },
-        EventStoreContractCheck(name: "subscription.endsWithCancellation") { store in
-            _ = try await store.append(makeEvents(2), to: "s", expectedVersion: .noStream)
-            let (delivered, deliveries) = AsyncStream<Void>.makeStream()
-            let subscriber = Task {
-                try await subscriptionEvents(store, after: 0, batchSize: 1, count: 3) { _ in deliveries.yield() }
-            }
-            // Cancelled once both stored events have been delivered: the subscription is then waiting for the third.
-            var count = 0
-            for await _ in delivered {
-                count += 1
-                if count == 2 { break }
-            }
-            subscriber.cancel()
-            try await requireCancellation(subscriber, "a subscription waiting for its third event")
-        },
         EventStoreContractCheck(name: "waitForEvents.returnsWhenPassed") { store in
             _ = try await store.append(makeEvents(2), to: "s", expectedVersion: .noStream)
             try await store.waitForEvents(after: 0)

@@ -18,9 +18,7 @@ public enum EventStoreContract {
         + validationChecks
         + readingChecks
         + checkpointAndSnapshotChecks
-        // `subscription.endsWithCancellation` expected `CancellationError`; the rule is now that a cancelled
-        // subscription returns `nil`, checked by the `cancellation` checks.
-        + concurrencyChecks.filter { $0.name != "subscription.endsWithCancellation" }
+        + concurrencyChecks
         + identityChecks
         + cancellationChecks
         + appendDecisionChecks
