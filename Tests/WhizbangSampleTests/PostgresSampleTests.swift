@@ -1,186 +1,196 @@
 import Foundation
 import Testing
 
-/// The sample on PostgreSQL gives what it gives on SQLite. Needs the server named by `WHIZBANG_POSTGRES_URL`; skipped
-/// without it, except under `CI=true`, where the missing server fails the tests.
-@Suite(
-    "WhizbangSample on PostgreSQL, run as a process",
-    .serialized,
-    .enabled(
-        if: ProcessInfo.processInfo.environment["WHIZBANG_POSTGRES_URL"] != nil
-            || ProcessInfo.processInfo.environment["CI"] == "true",
-        "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests")
-)
-struct PostgresSampleTests {
-    /// The server's URL with a new schema, so each test starts from nothing.
-    private func freshURL() throws -> String {
-        guard let url = ProcessInfo.processInfo.environment["WHIZBANG_POSTGRES_URL"], !url.isEmpty else {
-            throw SampleTestError("WHIZBANG_POSTGRES_URL is not set: CI must provide a PostgreSQL server")
+extension SampleProcessSuites {
+    /// The sample on PostgreSQL gives what it gives on SQLite. Needs the server named by `WHIZBANG_POSTGRES_URL`; skipped
+    /// without it, except under `CI=true`, where the missing server fails the tests.
+    @Suite(
+        "WhizbangSample on PostgreSQL, run as a process",
+        .serialized,
+        .enabled(
+            if: ProcessInfo.processInfo.environment["WHIZBANG_POSTGRES_URL"] != nil
+                || ProcessInfo.processInfo.environment["CI"] == "true",
+            "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests")
+    )
+    struct PostgresSampleTests {
+        /// The server's URL with a new schema, so each test starts from nothing.
+        private func freshURL() throws -> String {
+            guard let url = ProcessInfo.processInfo.environment["WHIZBANG_POSTGRES_URL"], !url.isEmpty else {
+                throw SampleTestError("WHIZBANG_POSTGRES_URL is not set: CI must provide a PostgreSQL server")
+            }
+            let schema = "sample_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+            return url + (url.contains("?") ? "&" : "?") + "schema=\(schema)"
         }
-        let schema = "sample_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
-        return url + (url.contains("?") ? "&" : "?") + "schema=\(schema)"
-    }
 
-    @Test("the ledger on PostgreSQL gives exactly the SQLite outcome for the same parameters")
-    func sameOutcomeAsSQLite() throws {
-        let postgres = try freshURL()
-        try SampleProcess.withTemporaryDirectory { directory in
-            var results: [[String: Any]] = []
-            for database in [directory.appendingPathComponent("ledger.sqlite").path, postgres] {
-                let output = try SampleProcess.run([
-                    "run", "--database", database, "--accounts", "300", "--commands", "5000", "--initial-deposit", "50",
-                    "--concurrency", "64", "--durability", "normal", "--json", "--quiet",
+        @Test("the ledger on PostgreSQL gives exactly the SQLite outcome for the same parameters")
+        func sameOutcomeAsSQLite() async throws {
+            let postgres = try freshURL()
+            try await SampleProcess.withTemporaryDirectory { directory in
+                var results: [[String: Any]] = []
+                for database in [directory.appendingPathComponent("ledger.sqlite").path, postgres] {
+                    let output = try await SampleProcess.run([
+                        "run", "--database", database, "--accounts", "300", "--commands", "5000", "--initial-deposit", "50",
+                        "--concurrency", "64", "--durability", "normal", "--json", "--quiet",
+                    ])
+                    #expect(output.status == 0, "\(output.standardOutput)\(output.standardError)")
+                    results.append(try output.json)
+                }
+                for key in ["accepted", "rejected", "deposits", "depositSum", "withdrawals", "withdrawSum", "total", "events"] {
+                    #expect(results[0][key] as? Int == results[1][key] as? Int, "\(key)")
+                }
+                #expect(results[1]["ok"] as? Bool == true)
+                let verify = try await SampleProcess.run(["verify", "--database", postgres])
+                #expect(verify.status == 0, "\(verify.standardOutput)\(verify.standardError)")
+                let replay = try await SampleProcess.run(["replay", "--database", postgres, "--json"])
+                #expect(replay.status == 0, "\(replay.standardOutput)\(replay.standardError)")
+                #expect(try replay.json["total"] as? Int == results[0]["total"] as? Int)
+            }
+        }
+
+        @Test("export from SQLite, import into PostgreSQL gives the identical log")
+        func exportFromSQLiteImportIntoPostgres() async throws {
+            let postgres = try freshURL()
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let original = directory.appendingPathComponent("original.sqlite").path
+                let first = directory.appendingPathComponent("first.jsonl").path
+                let second = directory.appendingPathComponent("second.jsonl").path
+                let run = try await SampleProcess.run([
+                    "run", "--database", original, "--accounts", "100", "--commands", "2000", "--transfers",
+                    "--durability", "normal", "--quiet",
                 ])
-                #expect(output.status == 0, "\(output.standardOutput)\(output.standardError)")
-                results.append(try output.json)
-            }
-            for key in ["accepted", "rejected", "deposits", "depositSum", "withdrawals", "withdrawSum", "total", "events"] {
-                #expect(results[0][key] as? Int == results[1][key] as? Int, "\(key)")
-            }
-            #expect(results[1]["ok"] as? Bool == true)
-            let verify = try SampleProcess.run(["verify", "--database", postgres])
-            #expect(verify.status == 0, "\(verify.standardOutput)\(verify.standardError)")
-            let replay = try SampleProcess.run(["replay", "--database", postgres, "--json"])
-            #expect(replay.status == 0, "\(replay.standardOutput)\(replay.standardError)")
-            #expect(try replay.json["total"] as? Int == results[0]["total"] as? Int)
-        }
-    }
-
-    @Test("export from SQLite, import into PostgreSQL gives the identical log")
-    func exportFromSQLiteImportIntoPostgres() throws {
-        let postgres = try freshURL()
-        try SampleProcess.withTemporaryDirectory { directory in
-            let original = directory.appendingPathComponent("original.sqlite").path
-            let first = directory.appendingPathComponent("first.jsonl").path
-            let second = directory.appendingPathComponent("second.jsonl").path
-            let run = try SampleProcess.run([
-                "run", "--database", original, "--accounts", "100", "--commands", "2000", "--transfers",
-                "--durability", "normal", "--quiet",
-            ])
-            #expect(run.status == 0, "\(run.standardOutput)\(run.standardError)")
-            #expect(try SampleProcess.run(["export", "--database", original, "--output", first]).status == 0)
-            let imported = try SampleProcess.run(["import", "--input", first, "--database", postgres])
-            #expect(imported.status == 0, "\(imported.standardOutput)\(imported.standardError)")
-            // A second import into the same store is refused: import writes a new store.
-            #expect(try SampleProcess.run(["import", "--input", first, "--database", postgres]).status != 0)
-            #expect(try SampleProcess.run(["export", "--database", postgres, "--output", second]).status == 0)
-            try SampleProcess.expectSameExports(first, second)
-            let verify = try SampleProcess.run(["verify", "--database", postgres])
-            #expect(verify.status == 0, "\(verify.standardOutput)\(verify.standardError)")
-        }
-    }
-
-    @Test("a password in the URL never appears in the sample's output")
-    func passwordStaysOutOfOutput() throws {
-        let postgres = try freshURL()
-        let run = try SampleProcess.run([
-            "run", "--database", postgres, "--accounts", "20", "--commands", "100", "--quiet",
-        ])
-        #expect(run.status == 0, "\(run.standardError)")
-        let inspect = try SampleProcess.run(["inspect", "--database", postgres])
-        #expect(inspect.status == 0, "\(inspect.standardError)")
-        let components = try #require(URLComponents(string: postgres))
-        if let password = components.password, !password.isEmpty {
-            for output in [run, inspect] {
-                #expect(!output.standardOutput.contains(password))
-                #expect(!output.standardError.contains(password))
+                #expect(run.status == 0, "\(run.standardOutput)\(run.standardError)")
+                #expect(try await SampleProcess.run(["export", "--database", original, "--output", first]).status == 0)
+                let imported = try await SampleProcess.run(["import", "--input", first, "--database", postgres])
+                #expect(imported.status == 0, "\(imported.standardOutput)\(imported.standardError)")
+                // A second import into the same store is refused: import writes a new store.
+                #expect(try await SampleProcess.run(["import", "--input", first, "--database", postgres]).status != 0)
+                #expect(try await SampleProcess.run(["export", "--database", postgres, "--output", second]).status == 0)
+                try SampleProcess.expectSameExports(first, second)
+                let verify = try await SampleProcess.run(["verify", "--database", postgres])
+                #expect(verify.status == 0, "\(verify.standardOutput)\(verify.standardError)")
             }
         }
-    }
 
-    /// Runs SQL through `psql` on the server (the URL without the store's `schema` parameter).
-    private func psql(_ sql: String) throws -> String {
-        let url = try #require(ProcessInfo.processInfo.environment["WHIZBANG_POSTGRES_URL"])
-        let output = try SampleProcess.tool("psql", [url, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
-        try #require(output.status == 0, "psql: \(output.standardError)")
-        return output.standardOutput
-    }
-
-    private func schemaName(_ url: String) throws -> String {
-        try #require(url.firstMatch(of: /schema=([a-z0-9_]+)/).map { String($0.1) })
-    }
-
-    /// Every row of every table in the schema, in a stable order, to compare before and after.
-    private func contents(ofSchema schema: String) throws -> String {
-        let tables = try psql(
-            "SELECT tablename FROM pg_tables WHERE schemaname = '\(schema)' ORDER BY tablename"
-        ).split(separator: "\n")
-        var text = "tables: \(tables)\n"
-        for table in tables {
-            text += try psql("SELECT t::text FROM \"\(schema)\".\"\(table)\" t ORDER BY 1")
-        }
-        return text
-    }
-
-    @Test("run refuses a schema holding tables that are not the store's, and changes nothing, row for row")
-    func runRefusesASchemaWithForeignTables() throws {
-        let postgres = try freshURL()
-        let schema = try schemaName(postgres)
-        defer { _ = try? psql("DROP SCHEMA IF EXISTS \(schema) CASCADE") }
-        _ = try psql(
-            "CREATE SCHEMA \(schema); CREATE TABLE \(schema).customers (id int PRIMARY KEY, name text); "
-                + "INSERT INTO \(schema).customers VALUES (1, 'Ada'), (2, 'Grace')")
-        let before = try contents(ofSchema: schema)
-        let refused = try SampleProcess.run([
-            "run", "--database", postgres, "--accounts", "10", "--commands", "10", "--quiet",
-        ])
-        #expect(refused.status == 2, "\(refused.standardOutput)\(refused.standardError)")
-        #expect(refused.standardError.contains("customers"), "\(refused.standardError)")
-        #expect(try contents(ofSchema: schema) == before)
-
-        // A store of the sample's with someone's table beside it: still refused, every row kept.
-        let other = try freshURL()
-        let otherSchema = try schemaName(other)
-        defer { _ = try? psql("DROP SCHEMA IF EXISTS \(otherSchema) CASCADE") }
-        let run = try SampleProcess.run(["run", "--database", other, "--accounts", "10", "--commands", "50", "--quiet"])
-        try #require(run.status == 0, "\(run.standardError)")
-        _ = try psql("CREATE TABLE \(otherSchema).invoices (id int); INSERT INTO \(otherSchema).invoices VALUES (7)")
-        let withStore = try contents(ofSchema: otherSchema)
-        let again = try SampleProcess.run(["run", "--database", other, "--accounts", "10", "--commands", "10", "--quiet"])
-        #expect(again.status == 2, "\(again.standardOutput)\(again.standardError)")
-        #expect(again.standardError.contains("invoices"), "\(again.standardError)")
-        #expect(try contents(ofSchema: otherSchema) == withStore)
-    }
-
-    @Test("run starts over on its own store by dropping only the store's tables; a bad import leaves no store")
-    func runStartsOverAndImportIsAllOrNothing() throws {
-        let postgres = try freshURL()
-        let schema = try schemaName(postgres)
-        defer { _ = try? psql("DROP SCHEMA IF EXISTS \(schema) CASCADE") }
-        for commands in [300, 100] {
-            let run = try SampleProcess.run([
-                "run", "--database", postgres, "--accounts", "10", "--commands", "\(commands)", "--quiet",
+        @Test("a password in the URL never appears in the sample's output")
+        func passwordStaysOutOfOutput() async throws {
+            let postgres = try freshURL()
+            let run = try await SampleProcess.run([
+                "run", "--database", postgres, "--accounts", "20", "--commands", "100", "--quiet",
             ])
             #expect(run.status == 0, "\(run.standardError)")
+            let inspect = try await SampleProcess.run(["inspect", "--database", postgres])
+            #expect(inspect.status == 0, "\(inspect.standardError)")
+            let components = try #require(URLComponents(string: postgres))
+            if let password = components.password, !password.isEmpty {
+                for output in [run, inspect] {
+                    #expect(!output.standardOutput.contains(password))
+                    #expect(!output.standardError.contains(password))
+                }
+            }
         }
-        #expect(try Int(psql("SELECT count(*) FROM \(schema).events").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 <= 110)
 
-        let target = try freshURL()
-        let targetSchema = try schemaName(target)
-        defer { _ = try? psql("DROP SCHEMA IF EXISTS \(targetSchema) CASCADE") }
-        try SampleProcess.withTemporaryDirectory { directory in
-            let input = directory.appendingPathComponent("bad.jsonl")
-            let good = ImportFixture.good(streams: 3, perStream: 4)
-            try ImportFixture.write(good + [ImportFixture.Bad.duplicateEventID.line(after: good)], to: input)
-            let imported = try SampleProcess.run(["import", "--input", input.path, "--database", target])
-            #expect(imported.status != 0)
-            #expect(imported.standardError.contains("\(input.path):13: "), "\(imported.standardError)")
-            #expect(try psql("SELECT count(*) FROM pg_tables WHERE schemaname = '\(targetSchema)'").hasPrefix("0"))
+        /// Runs SQL through `psql` on the server (the URL without the store's `schema` parameter).
+        /// Drops a test's schema; runs in a `defer`, so it waits on the calling thread (a short psql call).
+        private func dropSchema(_ schema: String) {
+            guard let url = ProcessInfo.processInfo.environment["WHIZBANG_POSTGRES_URL"] else { return }
+            _ = try? SampleProcess.toolBlocking(
+                "psql", [url, "-X", "-q", "-c", "DROP SCHEMA IF EXISTS \(schema) CASCADE"])
         }
-    }
 
-    @Test("a server that asks for a password that was not given is one clear line and exit status 2")
-    func missingPassword() throws {
-        let postgres = try freshURL()
-        var components = try #require(URLComponents(string: postgres))
-        components.password = nil
-        let output = try SampleProcess.run(
-            try SampleProcess.executable, ["verify", "--database", try #require(components.string)],
-            removing: ["PGPASSWORD"])
-        #expect(output.status == 2, "\(output.standardError)")
-        #expect(
-            output.standardError
-                == "error: the server asks for a password: give it in the URL, PGPASSWORD or ~/.pgpass\n",
-            "\(output.standardError)")
+        private func psql(_ sql: String) async throws -> String {
+            let url = try #require(ProcessInfo.processInfo.environment["WHIZBANG_POSTGRES_URL"])
+            let output = try await SampleProcess.tool("psql", [url, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            try #require(output.status == 0, "psql: \(output.standardError)")
+            return output.standardOutput
+        }
+
+        private func schemaName(_ url: String) throws -> String {
+            try #require(url.firstMatch(of: /schema=([a-z0-9_]+)/).map { String($0.1) })
+        }
+
+        /// Every row of every table in the schema, in a stable order, to compare before and after.
+        private func contents(ofSchema schema: String) async throws -> String {
+            let tables = try await psql(
+                "SELECT tablename FROM pg_tables WHERE schemaname = '\(schema)' ORDER BY tablename"
+            ).split(separator: "\n")
+            var text = "tables: \(tables)\n"
+            for table in tables {
+                text += try await psql("SELECT t::text FROM \"\(schema)\".\"\(table)\" t ORDER BY 1")
+            }
+            return text
+        }
+
+        @Test("run refuses a schema holding tables that are not the store's, and changes nothing, row for row")
+        func runRefusesASchemaWithForeignTables() async throws {
+            let postgres = try freshURL()
+            let schema = try schemaName(postgres)
+            defer { dropSchema(schema) }
+            _ = try await psql(
+                "CREATE SCHEMA \(schema); CREATE TABLE \(schema).customers (id int PRIMARY KEY, name text); "
+                    + "INSERT INTO \(schema).customers VALUES (1, 'Ada'), (2, 'Grace')")
+            let before = try await contents(ofSchema: schema)
+            let refused = try await SampleProcess.run([
+                "run", "--database", postgres, "--accounts", "10", "--commands", "10", "--quiet",
+            ])
+            #expect(refused.status == 2, "\(refused.standardOutput)\(refused.standardError)")
+            #expect(refused.standardError.contains("customers"), "\(refused.standardError)")
+            #expect(try await contents(ofSchema: schema) == before)
+
+            // A store of the sample's with someone's table beside it: still refused, every row kept.
+            let other = try freshURL()
+            let otherSchema = try schemaName(other)
+            defer { dropSchema(otherSchema) }
+            let run = try await SampleProcess.run(["run", "--database", other, "--accounts", "10", "--commands", "50", "--quiet"])
+            try #require(run.status == 0, "\(run.standardError)")
+            _ = try await psql("CREATE TABLE \(otherSchema).invoices (id int); INSERT INTO \(otherSchema).invoices VALUES (7)")
+            let withStore = try await contents(ofSchema: otherSchema)
+            let again = try await SampleProcess.run(["run", "--database", other, "--accounts", "10", "--commands", "10", "--quiet"])
+            #expect(again.status == 2, "\(again.standardOutput)\(again.standardError)")
+            #expect(again.standardError.contains("invoices"), "\(again.standardError)")
+            #expect(try await contents(ofSchema: otherSchema) == withStore)
+        }
+
+        @Test("run starts over on its own store by dropping only the store's tables; a bad import leaves no store")
+        func runStartsOverAndImportIsAllOrNothing() async throws {
+            let postgres = try freshURL()
+            let schema = try schemaName(postgres)
+            defer { dropSchema(schema) }
+            for commands in [300, 100] {
+                let run = try await SampleProcess.run([
+                    "run", "--database", postgres, "--accounts", "10", "--commands", "\(commands)", "--quiet",
+                ])
+                #expect(run.status == 0, "\(run.standardError)")
+            }
+            let count = try await psql("SELECT count(*) FROM \(schema).events")
+            #expect(Int(count.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 <= 110)
+
+            let target = try freshURL()
+            let targetSchema = try schemaName(target)
+            defer { dropSchema(targetSchema) }
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let input = directory.appendingPathComponent("bad.jsonl")
+                let good = ImportFixture.good(streams: 3, perStream: 4)
+                try ImportFixture.write(good + [ImportFixture.Bad.duplicateEventID.line(after: good)], to: input)
+                let imported = try await SampleProcess.run(["import", "--input", input.path, "--database", target])
+                #expect(imported.status != 0)
+                #expect(imported.standardError.contains("\(input.path):13: "), "\(imported.standardError)")
+                #expect(try await psql("SELECT count(*) FROM pg_tables WHERE schemaname = '\(targetSchema)'").hasPrefix("0"))
+            }
+        }
+
+        @Test("a server that asks for a password that was not given is one clear line and exit status 2")
+        func missingPassword() async throws {
+            let postgres = try freshURL()
+            var components = try #require(URLComponents(string: postgres))
+            components.password = nil
+            let output = try await SampleProcess.run(
+                try SampleProcess.executable, ["verify", "--database", try #require(components.string)],
+                removing: ["PGPASSWORD"])
+            #expect(output.status == 2, "\(output.standardError)")
+            #expect(
+                output.standardError
+                    == "error: the server asks for a password: give it in the URL, PGPASSWORD or ~/.pgpass\n",
+                "\(output.standardError)")
+        }
     }
 }

@@ -43,12 +43,20 @@ struct SampleProcess {
             .deletingLastPathComponent()
     }
 
-    static func run(_ arguments: [String]) throws -> Output {
-        try run(executable, arguments)
+    static func run(_ arguments: [String]) async throws -> Output {
+        try await run(executable, arguments)
     }
 
+    /// Runs `executable` to its exit, waiting on a thread of its own: a wait on a thread of Swift's cooperative pool
+    /// would hold that thread for the child's whole run and starve the other tests of the run.
     static func run(
         _ executable: URL, _ arguments: [String], environment: [String: String]? = nil, removing: [String] = []
+    ) async throws -> Output {
+        try await offThePool { try runBlocking(executable, arguments, environment: environment, removing: removing) }
+    }
+
+    private static func runBlocking(
+        _ executable: URL, _ arguments: [String], environment: [String: String]?, removing: [String]
     ) throws -> Output {
         let process = Process()
         process.executableURL = executable
@@ -78,12 +86,18 @@ struct SampleProcess {
     }
 
     /// Runs a tool found on the `PATH` (such as `sqlite3` or `psql`).
-    static func tool(_ name: String, _ arguments: [String]) throws -> Output {
-        try run(URL(fileURLWithPath: "/usr/bin/env"), [name] + arguments)
+    /// Runs a short tool to its exit on the calling thread, for cleanup in a `defer`, which cannot await.
+    static func toolBlocking(_ name: String, _ arguments: [String]) throws -> Output {
+        try runBlocking(URL(fileURLWithPath: "/usr/bin/env"), [name] + arguments, environment: nil, removing: [])
+    }
+
+    static func tool(_ name: String, _ arguments: [String]) async throws -> Output {
+        try await run(URL(fileURLWithPath: "/usr/bin/env"), [name] + arguments)
     }
 
     /// A sample started in the background, whose standard error is read line by line.
-    final class Child {
+    /// Read by one test at a time; its blocking reads run on a thread of their own, one after another.
+    final class Child: @unchecked Sendable {
         let process = Process()
         private let errors = Pipe()
         private var buffer = Data()
@@ -97,7 +111,11 @@ struct SampleProcess {
         }
 
         /// The next line of standard error, or `nil` once the sample has closed it (it has exited).
-        func nextErrorLine() -> String? {
+        func nextErrorLine() async -> String? {
+            await offThePool { self.nextErrorLineBlocking() }
+        }
+
+        private func nextErrorLineBlocking() -> String? {
             while true {
                 if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
                     let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
@@ -115,9 +133,13 @@ struct SampleProcess {
         }
 
         /// Reads standard error to its end, waits for the exit, and returns the status and the remaining lines.
-        func finish() -> (status: Int32, rest: [String]) {
+        func finish() async -> (status: Int32, rest: [String]) {
+            await offThePool { self.finishBlocking() }
+        }
+
+        private func finishBlocking() -> (status: Int32, rest: [String]) {
             var rest: [String] = []
-            while let line = nextErrorLine() { rest.append(line) }
+            while let line = nextErrorLineBlocking() { rest.append(line) }
             process.waitUntilExit()
             return (process.terminationStatus, rest)
         }
@@ -147,11 +169,26 @@ struct SampleProcess {
     }
 
     /// Runs `body` with a fresh temporary directory, removed afterwards.
-    static func withTemporaryDirectory<Result>(_ body: (URL) throws -> Result) throws -> Result {
+    static func withTemporaryDirectory<Result>(_ body: (URL) async throws -> Result) async throws -> Result {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("whizbang-sample-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        return try body(directory)
+        return try await body(directory)
+    }
+}
+
+/// Runs blocking work (waiting for a child process, reading its pipe) on a new thread, and resumes the caller with its
+/// outcome.
+func offThePool<Result: Sendable>(_ body: @escaping @Sendable () throws -> Result) async throws -> Result {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Swift.Result { try body() }) }.start()
+    }
+}
+
+/// Runs blocking work that cannot fail on a new thread.
+func offThePool<Result: Sendable>(_ body: @escaping @Sendable () -> Result) async -> Result {
+    await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: body()) }.start()
     }
 }
 

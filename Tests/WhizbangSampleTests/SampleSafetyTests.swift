@@ -1,303 +1,305 @@
 import Foundation
 import Testing
 
-/// The sample never destroys what is not its own, and its import and export are all or nothing: each refusal leaves
-/// the user's files byte for byte as they were.
-@Suite("WhizbangSample keeps the user's data safe, run as a process", .serialized)
-struct SampleSafetyTests {
-    /// Makes a small ledger at `path` with the sample.
-    private func makeLedger(_ path: String, commands: Int = 500) throws {
-        let run = try SampleProcess.run([
-            "run", "--database", path, "--accounts", "20", "--commands", "\(commands)", "--durability", "normal",
-            "--quiet",
-        ])
-        try #require(run.status == 0, "\(run.standardOutput)\(run.standardError)")
-    }
-
-    enum Found: String, CaseIterable, CustomStringConvertible {
-        case nonEmptyDirectory, textFile, otherApplicationsDatabase, storeTheSampleDidNotCreate, readOnlyLedger
-        var description: String { rawValue }
-    }
-
-    @Test("run refuses what it did not create, changes nothing, and exits 2", arguments: Found.allCases)
-    func runRefuses(found: Found) throws {
-        try SampleProcess.withTemporaryDirectory { directory in
-            let target = directory.appendingPathComponent("target")
-            switch found {
-            case .nonEmptyDirectory:
-                try FileManager.default.createDirectory(at: target, withIntermediateDirectories: false)
-                try Data("precious\n".utf8).write(to: target.appendingPathComponent("notes.txt"))
-            case .textFile:
-                try Data("a shopping list\n".utf8).write(to: target)
-            case .otherApplicationsDatabase:
-                let made = try SampleProcess.tool(
-                    "sqlite3", [target.path, "PRAGMA application_id = 42; CREATE TABLE t (x); INSERT INTO t VALUES (1);"])
-                try #require(made.status == 0, "\(made.standardError)")
-            case .storeTheSampleDidNotCreate:
-                try makeLedger(target.path)
-                let unmarked = try SampleProcess.tool(
-                    "sqlite3", [target.path, "DELETE FROM checkpoints WHERE consumer = 'whizbang-sample.ledger';"])
-                try #require(unmarked.status == 0, "\(unmarked.standardError)")
-            case .readOnlyLedger:
-                try makeLedger(target.path)
-                try FileManager.default.setAttributes([.posixPermissions: 0o444], ofItemAtPath: target.path)
-            }
-            let before = try ImportFixture.snapshot(directory)
-            let output = try SampleProcess.run([
-                "run", "--database", target.path, "--accounts", "10", "--commands", "10", "--quiet",
+extension SampleProcessSuites {
+    /// The sample never destroys what is not its own, and its import and export are all or nothing: each refusal leaves
+    /// the user's files byte for byte as they were.
+    @Suite("WhizbangSample keeps the user's data safe, run as a process", .serialized)
+    struct SampleSafetyTests {
+        /// Makes a small ledger at `path` with the sample.
+        private func makeLedger(_ path: String, commands: Int = 500) async throws {
+            let run = try await SampleProcess.run([
+                "run", "--database", path, "--accounts", "20", "--commands", "\(commands)", "--durability", "normal",
+                "--quiet",
             ])
-            #expect(output.status == 2, "\(output.standardOutput)\(output.standardError)")
-            #expect(output.standardError.hasPrefix("error: \(target.path) "), "\(output.standardError)")
-            #expect(output.standardError.contains("--database"), "\(output.standardError)")
-            #expect(output.standardError.split(separator: "\n").count == 1, "\(output.standardError)")
-            #expect(try ImportFixture.snapshot(directory) == before)
+            try #require(run.status == 0, "\(run.standardOutput)\(run.standardError)")
         }
-    }
 
-    @Test("run starts over on a ledger it created, removing only that ledger")
-    func runStartsOverOnItsOwnLedger() throws {
-        try SampleProcess.withTemporaryDirectory { directory in
-            let ledger = directory.appendingPathComponent("ledger.sqlite").path
-            let neighbour = directory.appendingPathComponent("ledger.sqlite-notes")
-            try Data("keep\n".utf8).write(to: neighbour)
-            try makeLedger(ledger, commands: 300)
-            try makeLedger(ledger, commands: 200)
-            let inspect = try SampleProcess.run(["inspect", "--database", ledger])
-            #expect(inspect.status == 0, "\(inspect.standardError)")
-            // 20 opened accounts and at most 200 commands: the first run's events are gone.
-            let head = inspect.standardOutput.firstMatch(of: /head +position (\d+)/).flatMap { Int($0.1) }
-            #expect(head.map { $0 <= 220 } == true, "\(inspect.standardOutput)")
-            #expect(try Data(contentsOf: neighbour) == Data("keep\n".utf8))
+        enum Found: String, CaseIterable, CustomStringConvertible {
+            case nonEmptyDirectory, textFile, otherApplicationsDatabase, storeTheSampleDidNotCreate, readOnlyLedger
+            var description: String { rawValue }
         }
-    }
 
-    @Test("import refuses each kind of bad line, names it, and leaves no database", arguments: ImportFixture.Bad.allCases)
-    func importRefusesBadFiles(bad: ImportFixture.Bad) throws {
-        try SampleProcess.withTemporaryDirectory { directory in
-            for (streams, perStream) in [(1, 3), (100, 1_000)] {
-                let good = ImportFixture.good(streams: streams, perStream: perStream)
-                let input = directory.appendingPathComponent("bad-\(bad)-\(good.count).jsonl")
-                try ImportFixture.write(good + [bad.line(after: good)], to: input)
-                let database = directory.appendingPathComponent("imported.sqlite")
-                let before = try ImportFixture.snapshot(directory)
-                let output = try SampleProcess.run(["import", "--input", input.path, "--database", database.path])
-                #expect(output.status != 0, "\(bad) after \(good.count): \(output.standardOutput)")
-                #expect(
-                    output.standardError.contains("\(input.path):\(good.count + 1): "),
-                    "\(bad) after \(good.count): \(output.standardError)")
-                #expect(!output.standardOutput.contains("imported"), "\(output.standardOutput)")
-                #expect(try ImportFixture.snapshot(directory) == before, "\(bad) after \(good.count) left files")
-            }
-        }
-    }
-
-    @Test("import refuses a target that exists, changing nothing")
-    func importRefusesAnExistingTarget() throws {
-        try SampleProcess.withTemporaryDirectory { directory in
-            let input = directory.appendingPathComponent("good.jsonl")
-            try ImportFixture.write(ImportFixture.good(streams: 2, perStream: 5), to: input)
-            let target = directory.appendingPathComponent("taken.txt")
-            try Data("mine\n".utf8).write(to: target)
-            let before = try ImportFixture.snapshot(directory)
-            let output = try SampleProcess.run(["import", "--input", input.path, "--database", target.path])
-            #expect(output.status == 2, "\(output.standardError)")
-            #expect(output.standardError.contains("already exists"), "\(output.standardError)")
-            #expect(try ImportFixture.snapshot(directory) == before)
-        }
-    }
-
-    @Test("import, verify and export give back the exported file, line for line and byte for byte")
-    func importRoundTrip() throws {
-        try SampleProcess.withTemporaryDirectory { directory in
-            let original = directory.appendingPathComponent("original.sqlite").path
-            let first = directory.appendingPathComponent("first.jsonl").path
-            let second = directory.appendingPathComponent("second.jsonl").path
-            let copy = directory.appendingPathComponent("copy.sqlite").path
-            let run = try SampleProcess.run([
-                "run", "--database", original, "--accounts", "50", "--commands", "1000", "--transfers",
-                "--durability", "normal", "--quiet",
-            ])
-            try #require(run.status == 0, "\(run.standardError)")
-            #expect(try SampleProcess.run(["export", "--database", original, "--output", first]).status == 0)
-            let lineCount = try String(contentsOfFile: first, encoding: .utf8).split(separator: "\n").count
-            let imported = try SampleProcess.run(["import", "--input", first, "--database", copy])
-            #expect(imported.status == 0, "\(imported.standardError)")
-            let count = imported.standardOutput.split(separator: " ").dropFirst().first.map { $0.filter(\.isNumber) }
-            #expect(count == "\(lineCount)", "\(imported.standardOutput)")
-            #expect(try SampleProcess.run(["verify", "--database", copy]).status == 0)
-            #expect(try SampleProcess.run(["export", "--database", copy, "--output", second]).status == 0)
-            // The store records its own time on import; every other byte is the same.
-            let masked = { (path: String) throws -> String in
-                try String(contentsOfFile: path, encoding: .utf8).replacing(/"recordedAt":\d+/, with: "")
-            }
-            #expect(try masked(first) == masked(second))
-        }
-    }
-
-    @Test("export refuses to overwrite a file unless --force, and writes to standard output for -")
-    func exportOverwritesOnlyWithForce() throws {
-        try SampleProcess.withTemporaryDirectory { directory in
-            let ledger = directory.appendingPathComponent("ledger.sqlite").path
-            try makeLedger(ledger)
-            let output = directory.appendingPathComponent("out.jsonl")
-            try Data("an older export\n".utf8).write(to: output)
-            let before = try ImportFixture.snapshot(directory)
-            let refused = try SampleProcess.run(["export", "--database", ledger, "--output", output.path])
-            #expect(refused.status == 2, "\(refused.standardError)")
-            #expect(refused.standardError.contains("--force"), "\(refused.standardError)")
-            #expect(try ImportFixture.snapshot(directory) == before)
-
-            let forced = try SampleProcess.run(["export", "--database", ledger, "--output", output.path, "--force"])
-            #expect(forced.status == 0, "\(forced.standardError)")
-            let toStandardOutput = try SampleProcess.run(["export", "--database", ledger, "--output", "-"])
-            #expect(toStandardOutput.status == 0, "\(toStandardOutput.standardError)")
-            #expect(try String(contentsOf: output, encoding: .utf8) == toStandardOutput.standardOutput)
-            #expect(toStandardOutput.standardOutput.split(separator: "\n").count > 500)
-            let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
-            #expect(!names.contains { $0.hasSuffix(".partial") }, "\(names)")
-        }
-    }
-
-    @Test("export of a corrupt database fails with SQLite's whole message on one line and leaves no file")
-    func exportOfACorruptDatabase() throws {
-        try SampleProcess.withTemporaryDirectory { directory in
-            let ledger = directory.appendingPathComponent("ledger.sqlite")
-            try makeLedger(ledger.path, commands: 20_000)
-            // Overwrite the middle of the file, where the events table's pages are, with garbage.
-            let handle = try FileHandle(forUpdating: ledger)
-            let size = try handle.seekToEnd()
-            try handle.seek(toOffset: size / 3)
-            try handle.write(contentsOf: Data(repeating: 0xA5, count: Int(size / 3)))
-            try handle.close()
-            let output = directory.appendingPathComponent("out.jsonl")
-            let export = try SampleProcess.run(["export", "--database", ledger.path, "--output", output.path])
-            #expect(export.status != 0, "\(export.standardOutput)")
-            #expect(export.standardError.split(separator: "\n").count == 1, "\(export.standardError)")
-            #expect(export.standardError.contains("malformed") || export.standardError.contains("corrupt"), "\(export.standardError)")
-            #expect(!FileManager.default.fileExists(atPath: output.path))
-            let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
-            #expect(!names.contains { $0.hasSuffix(".partial") }, "\(names)")
-            // verify reports it too, and does not crash.
-            let verify = try SampleProcess.run(["verify", "--database", ledger.path])
-            #expect(verify.status == 1, "\(verify.standardOutput)\(verify.standardError)")
-        }
-    }
-
-    @Test("export interrupted by SIGINT at a random moment leaves no file at the target path (10 times)")
-    func exportInterrupted() throws {
-        try SampleProcess.withTemporaryDirectory { directory in
-            let input = directory.appendingPathComponent("good.jsonl")
-            try ImportFixture.write(ImportFixture.good(streams: 100, perStream: 1_500), to: input)
-            let ledger = directory.appendingPathComponent("ledger.sqlite").path
-            let imported = try SampleProcess.run(["import", "--input", input.path, "--database", ledger])
-            try #require(imported.status == 0, "\(imported.standardError)")
-            let output = directory.appendingPathComponent("out.jsonl")
-            for attempt in 1...10 {
-                // 150,000 events are 19 chunks of 8,192: interrupt after one of the first ten.
-                let chunks = Int.random(in: 1...10)
-                let child = try SampleProcess.Child([
-                    "export", "--database", ledger, "--output", output.path, "--progress-lines",
-                ])
-                var seen = 0
-                while seen < chunks, let line = child.nextErrorLine() {
-                    if line.hasPrefix("export: ") { seen += 1 }
+        @Test("run refuses what it did not create, changes nothing, and exits 2", arguments: Found.allCases)
+        func runRefuses(found: Found) async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let target = directory.appendingPathComponent("target")
+                switch found {
+                case .nonEmptyDirectory:
+                    try FileManager.default.createDirectory(at: target, withIntermediateDirectories: false)
+                    try Data("precious\n".utf8).write(to: target.appendingPathComponent("notes.txt"))
+                case .textFile:
+                    try Data("a shopping list\n".utf8).write(to: target)
+                case .otherApplicationsDatabase:
+                    let made = try await SampleProcess.tool(
+                        "sqlite3", [target.path, "PRAGMA application_id = 42; CREATE TABLE t (x); INSERT INTO t VALUES (1);"])
+                    try #require(made.status == 0, "\(made.standardError)")
+                case .storeTheSampleDidNotCreate:
+                    try await makeLedger(target.path)
+                    let unmarked = try await SampleProcess.tool(
+                        "sqlite3", [target.path, "DELETE FROM checkpoints WHERE consumer = 'whizbang-sample.ledger';"])
+                    try #require(unmarked.status == 0, "\(unmarked.standardError)")
+                case .readOnlyLedger:
+                    try await makeLedger(target.path)
+                    try FileManager.default.setAttributes([.posixPermissions: 0o444], ofItemAtPath: target.path)
                 }
-                kill(child.process.processIdentifier, SIGINT)
-                let (status, rest) = child.finish()
-                #expect(status == 130, "attempt \(attempt) after \(chunks) chunks: \(rest)")
-                #expect(!FileManager.default.fileExists(atPath: output.path), "attempt \(attempt)")
-                let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
-                #expect(!names.contains { $0.hasSuffix(".partial") }, "attempt \(attempt): \(names)")
+                let before = try ImportFixture.snapshot(directory)
+                let output = try await SampleProcess.run([
+                    "run", "--database", target.path, "--accounts", "10", "--commands", "10", "--quiet",
+                ])
+                #expect(output.status == 2, "\(output.standardOutput)\(output.standardError)")
+                #expect(output.standardError.hasPrefix("error: \(target.path) "), "\(output.standardError)")
+                #expect(output.standardError.contains("--database"), "\(output.standardError)")
+                #expect(output.standardError.split(separator: "\n").count == 1, "\(output.standardError)")
+                #expect(try ImportFixture.snapshot(directory) == before)
             }
         }
-    }
 
-    @Test("import interrupted by SIGINT removes the new database and exits 130")
-    func importInterrupted() throws {
-        try SampleProcess.withTemporaryDirectory { directory in
-            let input = directory.appendingPathComponent("good.jsonl")
-            try ImportFixture.write(ImportFixture.good(streams: 5_000, perStream: 10), to: input)
-            let ledger = directory.appendingPathComponent("ledger.sqlite").path
-            let before = try ImportFixture.snapshot(directory)
-            let child = try SampleProcess.Child(["import", "--input", input.path, "--database", ledger, "--progress-lines"])
-            while let line = child.nextErrorLine(), !line.hasPrefix("import: ") {}
-            kill(child.process.processIdentifier, SIGINT)
-            let (status, rest) = child.finish()
-            #expect(status == 130, "\(rest)")
-            #expect(try ImportFixture.snapshot(directory) == before)
+        @Test("run starts over on a ledger it created, removing only that ledger")
+        func runStartsOverOnItsOwnLedger() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let neighbour = directory.appendingPathComponent("ledger.sqlite-notes")
+                try Data("keep\n".utf8).write(to: neighbour)
+                try await makeLedger(ledger, commands: 300)
+                try await makeLedger(ledger, commands: 200)
+                let inspect = try await SampleProcess.run(["inspect", "--database", ledger])
+                #expect(inspect.status == 0, "\(inspect.standardError)")
+                // 20 opened accounts and at most 200 commands: the first run's events are gone.
+                let head = inspect.standardOutput.firstMatch(of: /head +position (\d+)/).flatMap { Int($0.1) }
+                #expect(head.map { $0 <= 220 } == true, "\(inspect.standardOutput)")
+                #expect(try Data(contentsOf: neighbour) == Data("keep\n".utf8))
+            }
         }
-    }
 
-    @Test(
-        "numbers are checked: flags out of range are refused with the range",
-        arguments: [
-            (["--initial-deposit", "9223372036854775807"], "--initial-deposit must be from 0 to"),
-            (["--commands", "9223372036854775807"], "--commands must be from 0 to"),
-            (["--accounts", "0"], "--accounts must be from 1 to"),
-        ])
-    func flagsOutOfRange(arguments: [String], message: String) throws {
-        try SampleProcess.withTemporaryDirectory { directory in
-            let ledger = directory.appendingPathComponent("ledger.sqlite").path
-            let output = try SampleProcess.run(["run", "--database", ledger, "--quiet"] + arguments)
-            #expect(output.status != 0 && output.status < 128, "\(output.status)")
-            #expect(output.standardError.contains(message), "\(output.standardError)")
-            #expect(!FileManager.default.fileExists(atPath: ledger))
+        @Test("import refuses each kind of bad line, names it, and leaves no database", arguments: ImportFixture.Bad.allCases)
+        func importRefusesBadFiles(bad: ImportFixture.Bad) async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                for (streams, perStream) in [(1, 3), (100, 1_000)] {
+                    let good = ImportFixture.good(streams: streams, perStream: perStream)
+                    let input = directory.appendingPathComponent("bad-\(bad)-\(good.count).jsonl")
+                    try ImportFixture.write(good + [bad.line(after: good)], to: input)
+                    let database = directory.appendingPathComponent("imported.sqlite")
+                    let before = try ImportFixture.snapshot(directory)
+                    let output = try await SampleProcess.run(["import", "--input", input.path, "--database", database.path])
+                    #expect(output.status != 0, "\(bad) after \(good.count): \(output.standardOutput)")
+                    #expect(
+                        output.standardError.contains("\(input.path):\(good.count + 1): "),
+                        "\(bad) after \(good.count): \(output.standardError)")
+                    #expect(!output.standardOutput.contains("imported"), "\(output.standardOutput)")
+                    #expect(try ImportFixture.snapshot(directory) == before, "\(bad) after \(good.count) left files")
+                }
+            }
         }
-    }
 
-    @Test(
-        "verify fails, without crashing, on a log that does not fold, naming where",
-        arguments: [
-            (
-                [
-                    ImportFixture.line(
-                        position: 1, stream: "account-0", version: 1, eventID: ImportFixture.eventID(1), type: "Opened",
-                        data: #"{\"initialDeposit\":9223372036854775807}"#),
-                    ImportFixture.line(position: 2, stream: "account-0", version: 2, eventID: ImportFixture.eventID(2)),
-                ],
-                "account account-0 at version 2 (position 2)"
-            ),
-            (
-                [
-                    ImportFixture.line(
-                        position: 1, stream: "account-0", version: 1, eventID: ImportFixture.eventID(1), type: "Opened",
-                        data: #"{\"initialDeposit\":5}"#),
-                    ImportFixture.line(
-                        position: 2, stream: "account-0", version: 2, eventID: ImportFixture.eventID(2), type: "Teleported"),
-                ],
-                "position 2"
-            ),
-            (
-                [
-                    ImportFixture.line(
-                        position: 1, stream: "account-0", version: 1, eventID: ImportFixture.eventID(1), type: "Opened",
-                        data: #"{\"initialDeposit\":5}"#),
-                    ImportFixture.line(
-                        position: 2, stream: "account-0", version: 2, eventID: ImportFixture.eventID(2), type: "Withdrawn",
-                        data: #"{\"amount\":-9223372036854775807}"#),
-                ],
-                "position 2"
-            ),
-        ])
-    func verifyFailsOnALogThatDoesNotFold(lines: [String], message: String) throws {
-        try SampleProcess.withTemporaryDirectory { directory in
-            let input = directory.appendingPathComponent("log.jsonl")
-            try ImportFixture.write(lines, to: input)
-            let ledger = directory.appendingPathComponent("ledger.sqlite").path
-            let imported = try SampleProcess.run(["import", "--input", input.path, "--database", ledger])
-            try #require(imported.status == 0, "\(imported.standardError)")
-            let verify = try SampleProcess.run(["verify", "--database", ledger])
-            #expect(verify.status == 1, "\(verify.status): \(verify.standardOutput)\(verify.standardError)")
-            #expect((verify.standardOutput + verify.standardError).contains(message), "\(verify.standardOutput)\(verify.standardError)")
+        @Test("import refuses a target that exists, changing nothing")
+        func importRefusesAnExistingTarget() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let input = directory.appendingPathComponent("good.jsonl")
+                try ImportFixture.write(ImportFixture.good(streams: 2, perStream: 5), to: input)
+                let target = directory.appendingPathComponent("taken.txt")
+                try Data("mine\n".utf8).write(to: target)
+                let before = try ImportFixture.snapshot(directory)
+                let output = try await SampleProcess.run(["import", "--input", input.path, "--database", target.path])
+                #expect(output.status == 2, "\(output.standardError)")
+                #expect(output.standardError.contains("already exists"), "\(output.standardError)")
+                #expect(try ImportFixture.snapshot(directory) == before)
+            }
         }
-    }
 
-    @Test("an unreachable PostgreSQL server is one clear line and exit status 2")
-    func unreachablePostgres() throws {
-        let output = try SampleProcess.run(["verify", "--database", "postgres://postgres@127.0.0.1:1/postgres"])
-        #expect(output.status == 2, "\(output.standardError)")
-        #expect(
-            output.standardError == "error: cannot reach PostgreSQL at 127.0.0.1:1 (connection refused)\n",
-            "\(output.standardError)")
+        @Test("import, verify and export give back the exported file, line for line and byte for byte")
+        func importRoundTrip() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let original = directory.appendingPathComponent("original.sqlite").path
+                let first = directory.appendingPathComponent("first.jsonl").path
+                let second = directory.appendingPathComponent("second.jsonl").path
+                let copy = directory.appendingPathComponent("copy.sqlite").path
+                let run = try await SampleProcess.run([
+                    "run", "--database", original, "--accounts", "50", "--commands", "1000", "--transfers",
+                    "--durability", "normal", "--quiet",
+                ])
+                try #require(run.status == 0, "\(run.standardError)")
+                #expect(try await SampleProcess.run(["export", "--database", original, "--output", first]).status == 0)
+                let lineCount = try String(contentsOfFile: first, encoding: .utf8).split(separator: "\n").count
+                let imported = try await SampleProcess.run(["import", "--input", first, "--database", copy])
+                #expect(imported.status == 0, "\(imported.standardError)")
+                let count = imported.standardOutput.split(separator: " ").dropFirst().first.map { $0.filter(\.isNumber) }
+                #expect(count == "\(lineCount)", "\(imported.standardOutput)")
+                #expect(try await SampleProcess.run(["verify", "--database", copy]).status == 0)
+                #expect(try await SampleProcess.run(["export", "--database", copy, "--output", second]).status == 0)
+                // The store records its own time on import; every other byte is the same.
+                let masked = { (path: String) throws -> String in
+                    try String(contentsOfFile: path, encoding: .utf8).replacing(/"recordedAt":\d+/, with: "")
+                }
+                #expect(try masked(first) == masked(second))
+            }
+        }
+
+        @Test("export refuses to overwrite a file unless --force, and writes to standard output for -")
+        func exportOverwritesOnlyWithForce() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                try await makeLedger(ledger)
+                let output = directory.appendingPathComponent("out.jsonl")
+                try Data("an older export\n".utf8).write(to: output)
+                let before = try ImportFixture.snapshot(directory)
+                let refused = try await SampleProcess.run(["export", "--database", ledger, "--output", output.path])
+                #expect(refused.status == 2, "\(refused.standardError)")
+                #expect(refused.standardError.contains("--force"), "\(refused.standardError)")
+                #expect(try ImportFixture.snapshot(directory) == before)
+
+                let forced = try await SampleProcess.run(["export", "--database", ledger, "--output", output.path, "--force"])
+                #expect(forced.status == 0, "\(forced.standardError)")
+                let toStandardOutput = try await SampleProcess.run(["export", "--database", ledger, "--output", "-"])
+                #expect(toStandardOutput.status == 0, "\(toStandardOutput.standardError)")
+                #expect(try String(contentsOf: output, encoding: .utf8) == toStandardOutput.standardOutput)
+                #expect(toStandardOutput.standardOutput.split(separator: "\n").count > 500)
+                let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+                #expect(!names.contains { $0.hasSuffix(".partial") }, "\(names)")
+            }
+        }
+
+        @Test("export of a corrupt database fails with SQLite's whole message on one line and leaves no file")
+        func exportOfACorruptDatabase() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite")
+                try await makeLedger(ledger.path, commands: 20_000)
+                // Overwrite the middle of the file, where the events table's pages are, with garbage.
+                let handle = try FileHandle(forUpdating: ledger)
+                let size = try handle.seekToEnd()
+                try handle.seek(toOffset: size / 3)
+                try handle.write(contentsOf: Data(repeating: 0xA5, count: Int(size / 3)))
+                try handle.close()
+                let output = directory.appendingPathComponent("out.jsonl")
+                let export = try await SampleProcess.run(["export", "--database", ledger.path, "--output", output.path])
+                #expect(export.status != 0, "\(export.standardOutput)")
+                #expect(export.standardError.split(separator: "\n").count == 1, "\(export.standardError)")
+                #expect(export.standardError.contains("malformed") || export.standardError.contains("corrupt"), "\(export.standardError)")
+                #expect(!FileManager.default.fileExists(atPath: output.path))
+                let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+                #expect(!names.contains { $0.hasSuffix(".partial") }, "\(names)")
+                // verify reports it too, and does not crash.
+                let verify = try await SampleProcess.run(["verify", "--database", ledger.path])
+                #expect(verify.status == 1, "\(verify.standardOutput)\(verify.standardError)")
+            }
+        }
+
+        @Test("export interrupted by SIGINT at a random moment leaves no file at the target path (10 times)")
+        func exportInterrupted() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let input = directory.appendingPathComponent("good.jsonl")
+                try ImportFixture.write(ImportFixture.good(streams: 100, perStream: 1_500), to: input)
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let imported = try await SampleProcess.run(["import", "--input", input.path, "--database", ledger])
+                try #require(imported.status == 0, "\(imported.standardError)")
+                let output = directory.appendingPathComponent("out.jsonl")
+                for attempt in 1...10 {
+                    // 150,000 events are 19 chunks of 8,192: interrupt after one of the first ten.
+                    let chunks = Int.random(in: 1...10)
+                    let child = try SampleProcess.Child([
+                        "export", "--database", ledger, "--output", output.path, "--progress-lines",
+                    ])
+                    var seen = 0
+                    while seen < chunks, let line = await child.nextErrorLine() {
+                        if line.hasPrefix("export: ") { seen += 1 }
+                    }
+                    kill(child.process.processIdentifier, SIGINT)
+                    let (status, rest) = await child.finish()
+                    #expect(status == 130, "attempt \(attempt) after \(chunks) chunks: \(rest)")
+                    #expect(!FileManager.default.fileExists(atPath: output.path), "attempt \(attempt)")
+                    let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+                    #expect(!names.contains { $0.hasSuffix(".partial") }, "attempt \(attempt): \(names)")
+                }
+            }
+        }
+
+        @Test("import interrupted by SIGINT removes the new database and exits 130")
+        func importInterrupted() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let input = directory.appendingPathComponent("good.jsonl")
+                try ImportFixture.write(ImportFixture.good(streams: 5_000, perStream: 10), to: input)
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let before = try ImportFixture.snapshot(directory)
+                let child = try SampleProcess.Child(["import", "--input", input.path, "--database", ledger, "--progress-lines"])
+                while let line = await child.nextErrorLine(), !line.hasPrefix("import: ") {}
+                kill(child.process.processIdentifier, SIGINT)
+                let (status, rest) = await child.finish()
+                #expect(status == 130, "\(rest)")
+                #expect(try ImportFixture.snapshot(directory) == before)
+            }
+        }
+
+        @Test(
+            "numbers are checked: flags out of range are refused with the range",
+            arguments: [
+                (["--initial-deposit", "9223372036854775807"], "--initial-deposit must be from 0 to"),
+                (["--commands", "9223372036854775807"], "--commands must be from 0 to"),
+                (["--accounts", "0"], "--accounts must be from 1 to"),
+            ])
+        func flagsOutOfRange(arguments: [String], message: String) async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let output = try await SampleProcess.run(["run", "--database", ledger, "--quiet"] + arguments)
+                #expect(output.status != 0 && output.status < 128, "\(output.status)")
+                #expect(output.standardError.contains(message), "\(output.standardError)")
+                #expect(!FileManager.default.fileExists(atPath: ledger))
+            }
+        }
+
+        @Test(
+            "verify fails, without crashing, on a log that does not fold, naming where",
+            arguments: [
+                (
+                    [
+                        ImportFixture.line(
+                            position: 1, stream: "account-0", version: 1, eventID: ImportFixture.eventID(1), type: "Opened",
+                            data: #"{\"initialDeposit\":9223372036854775807}"#),
+                        ImportFixture.line(position: 2, stream: "account-0", version: 2, eventID: ImportFixture.eventID(2)),
+                    ],
+                    "account account-0 at version 2 (position 2)"
+                ),
+                (
+                    [
+                        ImportFixture.line(
+                            position: 1, stream: "account-0", version: 1, eventID: ImportFixture.eventID(1), type: "Opened",
+                            data: #"{\"initialDeposit\":5}"#),
+                        ImportFixture.line(
+                            position: 2, stream: "account-0", version: 2, eventID: ImportFixture.eventID(2), type: "Teleported"),
+                    ],
+                    "position 2"
+                ),
+                (
+                    [
+                        ImportFixture.line(
+                            position: 1, stream: "account-0", version: 1, eventID: ImportFixture.eventID(1), type: "Opened",
+                            data: #"{\"initialDeposit\":5}"#),
+                        ImportFixture.line(
+                            position: 2, stream: "account-0", version: 2, eventID: ImportFixture.eventID(2), type: "Withdrawn",
+                            data: #"{\"amount\":-9223372036854775807}"#),
+                    ],
+                    "position 2"
+                ),
+            ])
+        func verifyFailsOnALogThatDoesNotFold(lines: [String], message: String) async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let input = directory.appendingPathComponent("log.jsonl")
+                try ImportFixture.write(lines, to: input)
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let imported = try await SampleProcess.run(["import", "--input", input.path, "--database", ledger])
+                try #require(imported.status == 0, "\(imported.standardError)")
+                let verify = try await SampleProcess.run(["verify", "--database", ledger])
+                #expect(verify.status == 1, "\(verify.status): \(verify.standardOutput)\(verify.standardError)")
+                #expect((verify.standardOutput + verify.standardError).contains(message), "\(verify.standardOutput)\(verify.standardError)")
+            }
+        }
+
+        @Test("an unreachable PostgreSQL server is one clear line and exit status 2")
+        func unreachablePostgres() async throws {
+            let output = try await SampleProcess.run(["verify", "--database", "postgres://postgres@127.0.0.1:1/postgres"])
+            #expect(output.status == 2, "\(output.standardError)")
+            #expect(
+                output.standardError == "error: cannot reach PostgreSQL at 127.0.0.1:1 (connection refused)\n",
+                "\(output.standardError)")
+        }
     }
 }

@@ -1,127 +1,129 @@
 import Foundation
 import Testing
 
-@Suite("WhizbangSample, run as a process", .serialized)
-struct WhizbangSampleTests {
-    @Test("MT19937 seeded like CPython: the first six outputs for seed 42")
-    func mersenneTwisterMatchesCPython() throws {
-        let output = try SampleProcess.run(["selftest"])
-        #expect(output.status == 0, "\(output.standardError)")
-        #expect(output.standardOutput.contains("2746317213 478163327 107420369 3184935163 1181241943 1051802512"))
-        // CPython: random.Random(2**32 + 5).getrandbits(32) — a seed past 32 bits is two key words.
-        #expect(output.standardOutput.contains("seed 2^32+5: 675479763"))
-    }
+extension SampleProcessSuites {
+    @Suite("WhizbangSample, run as a process", .serialized)
+    struct WhizbangSampleTests {
+        @Test("MT19937 seeded like CPython: the first six outputs for seed 42")
+        func mersenneTwisterMatchesCPython() async throws {
+            let output = try await SampleProcess.run(["selftest"])
+            #expect(output.status == 0, "\(output.standardError)")
+            #expect(output.standardOutput.contains("2746317213 478163327 107420369 3184935163 1181241943 1051802512"))
+            // CPython: random.Random(2**32 + 5).getrandbits(32) — a seed past 32 bits is two key words.
+            #expect(output.standardOutput.contains("seed 2^32+5: 675479763"))
+        }
 
-    @Test("--concurrency 1 and 256 give identical outcomes, equal to CPython's one-at-a-time reference")
-    func concurrencyDoesNotChangeTheOutcome() throws {
-        try SampleProcess.withTemporaryDirectory { directory in
-            var results: [[String: Any]] = []
-            for concurrency in [1, 256] {
-                let output = try SampleProcess.run([
-                    "run", "--database", directory.appendingPathComponent("c\(concurrency).sqlite").path,
-                    "--accounts", "1000", "--commands", "20000", "--initial-deposit", "50",
-                    "--concurrency", "\(concurrency)", "--durability", "normal", "--json", "--quiet",
+        @Test("--concurrency 1 and 256 give identical outcomes, equal to CPython's one-at-a-time reference")
+        func concurrencyDoesNotChangeTheOutcome() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                var results: [[String: Any]] = []
+                for concurrency in [1, 256] {
+                    let output = try await SampleProcess.run([
+                        "run", "--database", directory.appendingPathComponent("c\(concurrency).sqlite").path,
+                        "--accounts", "1000", "--commands", "20000", "--initial-deposit", "50",
+                        "--concurrency", "\(concurrency)", "--durability", "normal", "--json", "--quiet",
+                    ])
+                    #expect(output.status == 0, "\(output.standardOutput)\(output.standardError)")
+                    results.append(try output.json)
+                }
+                for key in ["accepted", "rejected", "deposits", "depositSum", "withdrawals", "withdrawSum", "total", "events"] {
+                    #expect(results[0][key] as? Int == results[1][key] as? Int, "\(key)")
+                }
+                // The same workload simulated one command at a time in CPython with random.Random(42).
+                #expect(results[1]["accepted"] as? Int == 17_676)
+                #expect(results[1]["rejected"] as? Int == 2_324)
+                #expect(results[1]["depositSum"] as? Int == 505_982)
+                #expect(results[1]["withdrawSum"] as? Int == 347_834)
+                #expect(results[1]["total"] as? Int == 208_148)
+                #expect(results[1]["events"] as? Int == 18_676)
+                #expect(results[1]["ok"] as? Bool == true)
+            }
+        }
+
+        @Test("transfers: money is conserved, each transfer completed, failed or compensated")
+        func transfers() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let database = directory.appendingPathComponent("transfers.sqlite").path
+                let output = try await SampleProcess.run([
+                    "run", "--database", database, "--accounts", "200", "--commands", "3000", "--initial-deposit", "50",
+                    "--transfers", "--durability", "normal", "--json", "--quiet",
                 ])
                 #expect(output.status == 0, "\(output.standardOutput)\(output.standardError)")
-                results.append(try output.json)
+                let json = try output.json
+                #expect((json["transfersCompleted"] as? Int ?? 0) > 0)
+                #expect((json["transfersCompensated"] as? Int ?? 0) > 0)
+                let verify = try await SampleProcess.run(["verify", "--database", database])
+                #expect(verify.status == 0, "\(verify.standardOutput)")
             }
-            for key in ["accepted", "rejected", "deposits", "depositSum", "withdrawals", "withdrawSum", "total", "events"] {
-                #expect(results[0][key] as? Int == results[1][key] as? Int, "\(key)")
+        }
+
+        @Test("export then import gives an identical log")
+        func exportImportRoundTrip() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let original = directory.appendingPathComponent("original.sqlite").path
+                let copy = directory.appendingPathComponent("copy.sqlite").path
+                let first = directory.appendingPathComponent("first.jsonl").path
+                let second = directory.appendingPathComponent("second.jsonl").path
+                let run = try await SampleProcess.run([
+                    "run", "--database", original, "--accounts", "100", "--commands", "2000", "--durability", "normal",
+                    "--quiet",
+                ])
+                #expect(run.status == 0, "\(run.standardOutput)\(run.standardError)")
+                #expect(try await SampleProcess.run(["export", "--database", original, "--output", first]).status == 0)
+                let imported = try await SampleProcess.run(["import", "--input", first, "--database", copy])
+                #expect(imported.status == 0, "\(imported.standardError)")
+                #expect(try await SampleProcess.run(["export", "--database", copy, "--output", second]).status == 0)
+                try SampleProcess.expectSameExports(first, second)
+                #expect(try await SampleProcess.run(["verify", "--database", copy]).status == 0)
             }
-            // The same workload simulated one command at a time in CPython with random.Random(42).
-            #expect(results[1]["accepted"] as? Int == 17_676)
-            #expect(results[1]["rejected"] as? Int == 2_324)
-            #expect(results[1]["depositSum"] as? Int == 505_982)
-            #expect(results[1]["withdrawSum"] as? Int == 347_834)
-            #expect(results[1]["total"] as? Int == 208_148)
-            #expect(results[1]["events"] as? Int == 18_676)
-            #expect(results[1]["ok"] as? Bool == true)
         }
-    }
 
-    @Test("transfers: money is conserved, each transfer completed, failed or compensated")
-    func transfers() throws {
-        try SampleProcess.withTemporaryDirectory { directory in
-            let database = directory.appendingPathComponent("transfers.sqlite").path
-            let output = try SampleProcess.run([
-                "run", "--database", database, "--accounts", "200", "--commands", "3000", "--initial-deposit", "50",
-                "--transfers", "--durability", "normal", "--json", "--quiet",
+        @Test(
+            "errors print one clear line and exit non-zero",
+            arguments: [
+                (["verify", "--database", "/nonexistent/ledger.sqlite"], "no database at"),
+                (["replay", "--database", "NOT_A_STORE"], "is not a Whizbang store"),
+                (["run", "--no-such-flag"], "Unknown option"),
+                (["run", "--concurrency", "0"], "--concurrency must be from 1 to 65536"),
+                (["run", "--durability", "sometimes"], "sometimes"),
             ])
-            #expect(output.status == 0, "\(output.standardOutput)\(output.standardError)")
-            let json = try output.json
-            #expect((json["transfersCompleted"] as? Int ?? 0) > 0)
-            #expect((json["transfersCompensated"] as? Int ?? 0) > 0)
-            let verify = try SampleProcess.run(["verify", "--database", database])
-            #expect(verify.status == 0, "\(verify.standardOutput)")
+        func errors(arguments: [String], message: String) async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let notAStore = directory.appendingPathComponent("text.txt")
+                try "just some text\n".write(to: notAStore, atomically: true, encoding: .utf8)
+                let output = try await SampleProcess.run(arguments.map { $0 == "NOT_A_STORE" ? notAStore.path : $0 })
+                #expect(output.status != 0)
+                let lines = output.standardError.split(separator: "\n")
+                #expect(lines.count == 1, "\(output.standardError)")
+                #expect(output.standardError.hasPrefix("error: "))
+                #expect(output.standardError.contains(message), "\(output.standardError)")
+            }
         }
-    }
 
-    @Test("export then import gives an identical log")
-    func exportImportRoundTrip() throws {
-        try SampleProcess.withTemporaryDirectory { directory in
-            let original = directory.appendingPathComponent("original.sqlite").path
-            let copy = directory.appendingPathComponent("copy.sqlite").path
-            let first = directory.appendingPathComponent("first.jsonl").path
-            let second = directory.appendingPathComponent("second.jsonl").path
-            let run = try SampleProcess.run([
-                "run", "--database", original, "--accounts", "100", "--commands", "2000", "--durability", "normal",
-                "--quiet",
-            ])
-            #expect(run.status == 0, "\(run.standardOutput)\(run.standardError)")
-            #expect(try SampleProcess.run(["export", "--database", original, "--output", first]).status == 0)
-            let imported = try SampleProcess.run(["import", "--input", first, "--database", copy])
-            #expect(imported.status == 0, "\(imported.standardError)")
-            #expect(try SampleProcess.run(["export", "--database", copy, "--output", second]).status == 0)
-            try SampleProcess.expectSameExports(first, second)
-            #expect(try SampleProcess.run(["verify", "--database", copy]).status == 0)
+        @Test("SIGKILL at random moments loses nothing acknowledged (scripts/kill-test.sh, 10 kills)")
+        func killTest() async throws {
+            let script = SampleProcess.repositoryRoot.appendingPathComponent("scripts/kill-test.sh")
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let output = try await SampleProcess.run(
+                    URL(fileURLWithPath: "/bin/bash"), [script.path, try SampleProcess.executable.path],
+                    environment: ["KILLS": "10", "ACCOUNTS": "200", "WORKDIR": directory.path])
+                #expect(output.status == 0, "\(output.standardOutput)\(output.standardError)")
+                #expect(output.standardOutput.contains("10 runs killed with SIGKILL"))
+                #expect(output.standardOutput.hasSuffix("ok\n"), "\(output.standardOutput)")
+            }
         }
-    }
 
-    @Test(
-        "errors print one clear line and exit non-zero",
-        arguments: [
-            (["verify", "--database", "/nonexistent/ledger.sqlite"], "no database at"),
-            (["replay", "--database", "NOT_A_STORE"], "is not a Whizbang store"),
-            (["run", "--no-such-flag"], "Unknown option"),
-            (["run", "--concurrency", "0"], "--concurrency must be from 1 to 65536"),
-            (["run", "--durability", "sometimes"], "sometimes"),
-        ])
-    func errors(arguments: [String], message: String) throws {
-        try SampleProcess.withTemporaryDirectory { directory in
-            let notAStore = directory.appendingPathComponent("text.txt")
-            try "just some text\n".write(to: notAStore, atomically: true, encoding: .utf8)
-            let output = try SampleProcess.run(arguments.map { $0 == "NOT_A_STORE" ? notAStore.path : $0 })
-            #expect(output.status != 0)
-            let lines = output.standardError.split(separator: "\n")
-            #expect(lines.count == 1, "\(output.standardError)")
-            #expect(output.standardError.hasPrefix("error: "))
-            #expect(output.standardError.contains(message), "\(output.standardError)")
-        }
-    }
-
-    @Test("SIGKILL at random moments loses nothing acknowledged (scripts/kill-test.sh, 10 kills)")
-    func killTest() throws {
-        let script = SampleProcess.repositoryRoot.appendingPathComponent("scripts/kill-test.sh")
-        try SampleProcess.withTemporaryDirectory { directory in
-            let output = try SampleProcess.run(
-                URL(fileURLWithPath: "/bin/bash"), [script.path, try SampleProcess.executable.path],
-                environment: ["KILLS": "10", "ACCOUNTS": "200", "WORKDIR": directory.path])
-            #expect(output.status == 0, "\(output.standardOutput)\(output.standardError)")
-            #expect(output.standardOutput.contains("10 runs killed with SIGKILL"))
-            #expect(output.standardOutput.hasSuffix("ok\n"), "\(output.standardOutput)")
-        }
-    }
-
-    @Test("SIGTERM stops the run cleanly and loses nothing acknowledged (scripts/term-test.sh)")
-    func termTest() throws {
-        let script = SampleProcess.repositoryRoot.appendingPathComponent("scripts/term-test.sh")
-        try SampleProcess.withTemporaryDirectory { directory in
-            let output = try SampleProcess.run(
-                URL(fileURLWithPath: "/bin/bash"), [script.path, try SampleProcess.executable.path],
-                environment: ["ACCOUNTS": "200", "WORKDIR": directory.path])
-            #expect(output.status == 0, "\(output.standardOutput)\(output.standardError)")
-            #expect(output.standardOutput.contains("exit status 143"), "\(output.standardOutput)")
-            #expect(output.standardOutput.hasSuffix("ok\n"), "\(output.standardOutput)")
+        @Test("SIGTERM stops the run cleanly and loses nothing acknowledged (scripts/term-test.sh)")
+        func termTest() async throws {
+            let script = SampleProcess.repositoryRoot.appendingPathComponent("scripts/term-test.sh")
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let output = try await SampleProcess.run(
+                    URL(fileURLWithPath: "/bin/bash"), [script.path, try SampleProcess.executable.path],
+                    environment: ["ACCOUNTS": "200", "WORKDIR": directory.path])
+                #expect(output.status == 0, "\(output.standardOutput)\(output.standardError)")
+                #expect(output.standardOutput.contains("exit status 143"), "\(output.standardOutput)")
+                #expect(output.standardOutput.hasSuffix("ok\n"), "\(output.standardOutput)")
+            }
         }
     }
 }
