@@ -13,7 +13,9 @@ import Testing
     .timeLimit(.minutes(1))
 )
 struct PostgresDeadlineTests {
-    static func configuration(requestTimeout: Duration = .seconds(1)) throws -> PostgresEventStore.Configuration {
+    /// A request's deadline covers leasing a connection, which may mean connecting and authenticating: 3 s leaves
+    /// room for that on a loaded CI machine, where 1 s failed the store's start.
+    static func configuration(requestTimeout: Duration = .seconds(3)) throws -> PostgresEventStore.Configuration {
         var configuration = try PostgresTestServer.configuration()
         configuration.requestTimeout = requestTimeout
         return configuration
