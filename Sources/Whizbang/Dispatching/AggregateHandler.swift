@@ -33,16 +33,21 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
     ///   - streamID: the aggregate's stream.
     ///   - metadata: metadata for the command's envelope (a `traceparent` entry is recorded in its hop).
     ///   - cause: the envelope of the message that caused this command, for correlation and causation.
+    ///   - timeout: this call's own time limit, measured on the dispatcher's ``Dispatcher/Configuration/clock`` from
+    ///     the call, or `nil` for none (the default). It covers the wait for the stream's lane as well as the command;
+    ///     see ``DispatchError/Code/deadlineExceeded`` for what the caller learns when it passes.
     /// - Returns: the recorded events, the aggregate's new state and version, and the events' positions.
     /// - Throws: the domain error from ``Aggregate/decide(_:_:)`` (nothing is written); ``EventStoreError`` when the
     ///   store fails, including ``EventStoreError/Code/wrongExpectedVersion`` once the retry policy's attempts are
-    ///   used up; ``DispatchError`` on timeout; ``ExecutorError`` when the dispatcher is shutting down.
+    ///   used up; ``DispatchError`` past the policy's time limit (`timedOut`) or `timeout` (`deadlineExceeded`), and
+    ///   once the dispatcher is shut down or stopped (`shutDown`).
     @inlinable
     public func send(
         _ command: A.Command,
         to streamID: StreamID,
         metadata: [String: String] = [:],
-        causedBy cause: EnvelopeMetadata? = nil
+        causedBy cause: EnvelopeMetadata? = nil,
+        timeout: Duration? = nil
     ) async throws -> CommandResult<A> {
         let envelope =
             if let cause {
@@ -50,27 +55,42 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
             } else {
                 MessageEnvelope(message: command, streamID: streamID, metadata: metadata)
             }
-        return try await send(envelope)
+        return try await send(envelope, timeout: timeout)
     }
 
     /// Sends a command in an envelope the caller built; its `streamID` must be set.
     ///
-    /// - Throws: as ``send(_:to:metadata:causedBy:)``; ``EventStoreError/Code/invalidStreamID`` if the envelope has
-    ///   no stream id.
+    /// - Parameters:
+    ///   - envelope: the command's envelope.
+    ///   - timeout: this call's own time limit, as in ``send(_:to:metadata:causedBy:timeout:)``. Default: none.
+    /// - Throws: as ``send(_:to:metadata:causedBy:timeout:)``; ``EventStoreError/Code/invalidStreamID`` if the
+    ///   envelope has no stream id.
     @inlinable
-    public func send(_ envelope: MessageEnvelope<A.Command>) async throws -> CommandResult<A> {
+    public func send(_ envelope: MessageEnvelope<A.Command>, timeout: Duration? = nil) async throws
+        -> CommandResult<A>
+    {
         guard let streamID = envelope.streamID else {
             throw EventStoreError(.invalidStreamID, message: "a command envelope needs a stream id")
         }
+        guard let timeout else { return try await traced(envelope, to: streamID, mark: nil) }
+        return try await dispatcher.withCallTimeout(timeout, messageID: envelope.messageID, streamID: streamID) {
+            mark in try await traced(envelope, to: streamID, mark: mark)
+        }
+    }
+
+    @inlinable
+    nonisolated(nonsending) func traced(_ envelope: MessageEnvelope<A.Command>, to streamID: StreamID, mark: StartMark?)
+        async throws -> CommandResult<A>
+    {
         guard let instrumentation = dispatcher.configuration.instrumentation else {
-            return try await dispatch(envelope, to: streamID)
+            return try await dispatch(envelope, to: streamID, mark: mark)
         }
         return try await instrumentation.withSpan(
             "whizbang.send", parent: envelope.metadata, attributes: spanAttributes(envelope, streamID)
         ) { propagation in
             var traced = envelope
             traced.metadata.merge(propagation) { _, new in new }
-            return try await dispatch(traced, to: streamID)
+            return try await dispatch(traced, to: streamID, mark: mark)
         }
     }
 
@@ -83,9 +103,11 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
     }
 
     @inlinable
-    nonisolated(nonsending) func dispatch(_ envelope: MessageEnvelope<A.Command>, to streamID: StreamID) async throws
-        -> CommandResult<A>
-    {
+    nonisolated(nonsending) func dispatch(
+        _ envelope: MessageEnvelope<A.Command>,
+        to streamID: StreamID,
+        mark: StartMark?
+    ) async throws -> CommandResult<A> {
         let outcome = dispatcher.decide(messageType: messageType, streamID: streamID, metadata: envelope.metadata)
         let start = ContinuousClock.now
         do {
@@ -93,25 +115,36 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
             switch outcome.execution {
             case .serial:
                 result = try await dispatcher.lanes.run(key: streamID) {
-                    try await handle(envelope, streamID: streamID, outcome: outcome, executor: "serial", start: start)
+                    mark?.markStarted()
+                    return try await handle(
+                        envelope, streamID: streamID, outcome: outcome, executor: "serial", start: start)
                 }
             case .parallel:
                 result = try await dispatcher.parallelCommands.run {
-                    try await handle(
+                    mark?.markStarted()
+                    return try await handle(
                         envelope, streamID: streamID, outcome: outcome, executor: "parallel", start: start)
                 }
             }
             metrics.recordAccepted(after: ContinuousClock.now - start, retries: result.attempts - 1)
             return result
         } catch {
+            let error = dispatcherError(for: error, messageID: envelope.messageID, streamID: streamID)
             metrics.recordFailure(error)
             throw error
         }
     }
 
     /// The current state of an aggregate, read after every command sent to it before.
+    ///
+    /// - Throws: the store's ``EventStoreError``; ``DispatchError/Code/shutDown`` once the dispatcher is shut down or
+    ///   stopped, as a command sent then would.
     public func load(_ streamID: StreamID) async throws -> LoadedAggregate<A> {
-        try await dispatcher.lanes.run(key: streamID) { try await repository.load(streamID) }
+        do {
+            return try await dispatcher.lanes.run(key: streamID) { try await repository.load(streamID) }
+        } catch {
+            throw dispatcherError(for: error, messageID: nil, streamID: streamID)
+        }
     }
 
     @inlinable
@@ -123,7 +156,9 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
         start: ContinuousClock.Instant
     ) async throws -> CommandResult<A> {
         if let timeout = outcome.timeout {
-            return try await withTimeout(timeout, messageID: envelope.messageID, streamID: streamID) {
+            return try await withTimeout(
+                timeout, clock: dispatcher.configuration.clock, messageID: envelope.messageID, streamID: streamID
+            ) {
                 try await attempt(envelope, streamID: streamID, outcome: outcome, executor: executor, start: start)
             }
         }
@@ -165,7 +200,7 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
             } catch let error as EventStoreError where error.code == .wrongExpectedVersion {
                 guard attempts < outcome.retry.maximumAttempts else { throw error }
                 metrics.recordConflict(streamID: streamID, attempt: attempts, error: error, logger: dispatcher.logger)
-                try await Task.sleep(for: outcome.retry.backoff(beforeRetry: attempts))
+                try await dispatcher.configuration.clock.sleep(for: outcome.retry.backoff(beforeRetry: attempts))
             }
         }
     }

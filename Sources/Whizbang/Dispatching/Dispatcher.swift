@@ -29,6 +29,10 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
         public var maximumParallelism: Int
         /// Wraps each command's dispatch and append in tracing spans, or `nil` for none. Default: `nil`.
         public var instrumentation: (any DispatchInstrumentation)?
+        /// The clock that measures time limits (the policies' and each call's) and the waits between retries.
+        /// Default: `ContinuousClock()`. Tests pass a clock they advance by hand, such as `ManualClock` from
+        /// WhizbangTesting, so that nothing waits in real time.
+        public var clock: any Clock<Duration>
 
         /// A configuration with the documented defaults.
         public init() {
@@ -38,6 +42,7 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
             self.laneShardCount = 64
             self.maximumParallelism = ProcessInfo.processInfo.activeProcessorCount
             self.instrumentation = nil
+            self.clock = ContinuousClock()
         }
     }
 
@@ -87,25 +92,45 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
 
     /// Runs a stateless handler on the parallel executor, under the policies for `envelope`.
     ///
+    /// - Parameters:
+    ///   - envelope: the message.
+    ///   - timeout: this call's own time limit, measured on ``Configuration/clock`` from the call, or `nil` for none
+    ///     (the default). It covers the wait for a permit as well as the handler; see
+    ///     ``DispatchError/Code/deadlineExceeded`` for what the caller learns when it passes.
+    ///   - handler: the handler.
     /// - Returns: what `handler` returns.
     /// - Throws: what `handler` throws; ``DispatchError/Code/timedOut`` past the policy's time limit;
-    ///   ``ExecutorError`` when the dispatcher is shutting down.
+    ///   ``DispatchError/Code/deadlineExceeded`` past `timeout`; ``DispatchError/Code/shutDown`` once the dispatcher
+    ///   is shut down or stopped.
     ///
     /// A handler may send commands, but should not `invoke` and await further handlers: with every permit held by
     /// handlers waiting for one, none would start.
     public func invoke<Message: Sendable, Result: Sendable>(
         _ envelope: MessageEnvelope<Message>,
+        timeout: Duration? = nil,
         handler: @escaping @Sendable (MessageEnvelope<Message>) async throws -> Result
     ) async throws -> Result {
         let outcome = decide(messageType: "\(Message.self)", streamID: envelope.streamID, metadata: envelope.metadata)
         var handled = envelope
         handled.append(hop: hop(for: envelope, executor: "parallel", outcome: outcome))
         let finalEnvelope = handled
-        return try await parallel.run {
-            try await withTimeout(outcome.timeout, messageID: envelope.messageID, streamID: envelope.streamID) {
-                try await handler(finalEnvelope)
+        let run: @Sendable (StartMark?) async throws -> Result = { mark in
+            do {
+                return try await self.parallel.run {
+                    mark?.markStarted()
+                    return try await withTimeout(
+                        outcome.timeout, clock: self.configuration.clock, messageID: envelope.messageID,
+                        streamID: envelope.streamID
+                    ) {
+                        try await handler(finalEnvelope)
+                    }
+                }
+            } catch {
+                throw dispatcherError(for: error, messageID: envelope.messageID, streamID: envelope.streamID)
             }
         }
+        guard let timeout else { return try await run(nil) }
+        return try await withCallTimeout(timeout, messageID: envelope.messageID, streamID: envelope.streamID, run)
     }
 
     /// Waits for graceful shutdown, then stops accepting work and finishes what is in flight.
@@ -165,13 +190,14 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
     }
 }
 
-/// Runs `body`, failing with ``DispatchError/Code/timedOut`` if it takes longer than `timeout`.
+/// Runs `body`, failing with ``DispatchError/Code/timedOut`` if it takes longer than `timeout` on `clock`.
 ///
 /// At the time limit `body` is cancelled; the error reaches the caller once `body` has returned or thrown, so that a
 /// serial lane is never released while its handler still runs. Handlers should therefore respond to cancellation.
 @usableFromInline
 func withTimeout<Result: Sendable>(
     _ timeout: Duration?,
+    clock: any Clock<Duration>,
     messageID: MessageID,
     streamID: StreamID?,
     _ body: @escaping @Sendable () async throws -> Result
@@ -180,7 +206,7 @@ func withTimeout<Result: Sendable>(
     return try await withThrowingTaskGroup(of: Result?.self) { group in
         group.addTask { try await body() }
         group.addTask {
-            try await Task.sleep(for: timeout)
+            try await clock.sleep(for: timeout)
             return nil
         }
         defer { group.cancelAll() }

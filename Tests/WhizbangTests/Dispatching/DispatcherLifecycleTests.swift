@@ -18,8 +18,8 @@ struct DispatcherLifecycleTests {
         // machine the test process itself can be starved for seconds.
         #expect(elapsed < .seconds(10))
         #expect(!dispatcher.isAcceptingWork)
-        await #expect(throws: ExecutorError.self) {
-            _ = try await dispatcher.aggregate(BankAccount.self).send(.open(1), to: "a")
+        await #expect { _ = try await dispatcher.aggregate(BankAccount.self).send(.open(1), to: "a") } throws: {
+            ($0 as? DispatchError)?.code == .shutDown
         }
     }
 
@@ -59,7 +59,7 @@ struct DispatcherLifecycleTests {
         dispatcher.stop()
         #expect(!dispatcher.isAcceptingWork)
         for send in queued {
-            await #expect { _ = try await send.value } throws: { ($0 as? ExecutorError)?.code == .stopped }
+            await #expect { _ = try await send.value } throws: { ($0 as? DispatchError)?.code == .shutDown }
         }
         proceed.open()
         #expect(try await holder.value == 1)

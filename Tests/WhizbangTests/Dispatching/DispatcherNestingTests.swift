@@ -32,12 +32,14 @@ struct DispatcherNestingTests {
         let shutdown = Task { await dispatcher.shutdown() }
         await yield { !dispatcher.parallel.isAcceptingWork }
         // New handlers are refused, but the one in flight finishes, commands included.
-        await #expect(throws: ExecutorError.self) {
-            _ = try await dispatcher.invoke(MessageEnvelope(message: "late")) { _ in 0 }
+        await #expect { _ = try await dispatcher.invoke(MessageEnvelope(message: "late")) { _ in 0 } } throws: {
+            ($0 as? DispatchError)?.code == .shutDown
         }
         proceed.open()
         #expect(try await handler.value == 1)
         await shutdown.value
-        await #expect(throws: ExecutorError.self) { _ = try await accounts.send(.deposit(1), to: "a") }
+        await #expect { _ = try await accounts.send(.deposit(1), to: "a") } throws: {
+            ($0 as? DispatchError)?.code == .shutDown
+        }
     }
 }

@@ -149,7 +149,9 @@ struct DispatcherTests {
             return try await store.streamVersion(of: "a")
         }
         await yield { !dispatcher.isAcceptingWork }
-        await #expect(throws: ExecutorError.self) { _ = try await accounts.send(.deposit(1), to: "b") }
+        await #expect { _ = try await accounts.send(.deposit(1), to: "b") } throws: {
+            ($0 as? DispatchError)?.code == .shutDown
+        }
         proceed.open()
         #expect(try await shutdown.value == 101)
         #expect(try await holder.value == 1)
@@ -161,8 +163,8 @@ struct DispatcherTests {
         let service = Task { try await dispatcher.run() }
         service.cancel()
         try await service.value
-        await #expect(throws: ExecutorError.self) {
-            _ = try await dispatcher.aggregate(BankAccount.self).send(.open(1), to: "a")
+        await #expect { _ = try await dispatcher.aggregate(BankAccount.self).send(.open(1), to: "a") } throws: {
+            ($0 as? DispatchError)?.code == .shutDown
         }
     }
 }
