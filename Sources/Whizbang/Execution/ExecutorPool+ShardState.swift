@@ -61,7 +61,7 @@ extension ExecutorPool {
         @usableFromInline
         mutating func confirmHandOver(_ key: LaneKey, label: String) -> ((any Error)?, ReleaseAction) {
             guard let index = lanes.index(forKey: key),
-                let error = lanes.values[index].handOverFailure(lifecycle: lifecycle, label: label)
+                let error = lanes.values[index].confirmHandOver(lifecycle: lifecycle, label: label)
             else { return (nil, .none) }
             return (error, release(key))
         }

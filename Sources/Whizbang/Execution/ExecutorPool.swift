@@ -156,6 +156,16 @@ public final class ExecutorPool<Key: Hashable & Sendable>: @unchecked Sendable {
         (0...shardMask).allSatisfy { index in shard(index).pointee.withLock { $0.lifecycle == .running } }
     }
 
+    /// The number of handlers that have started and not yet returned, across all keys (at most one per key).
+    ///
+    /// As ``SerialExecutor/runningCount``: after ``stop()`` returns, only the handlers counted here can still start
+    /// their bodies. Each shard is read under its own lock, so the figure is a sum of snapshots.
+    public var runningCount: Int {
+        (0...shardMask).reduce(0) { total, index in
+            total + shard(index).pointee.withLock { $0.lanes.values.reduce(0) { $0 + ($1.hasRunningHandler ? 1 : 0) } }
+        }
+    }
+
     /// The number of callers waiting for their lanes, across all keys.
     public var queuedCount: Int {
         (0...shardMask).reduce(0) { total, index in

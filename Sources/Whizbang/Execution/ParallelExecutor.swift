@@ -51,6 +51,8 @@ public final class ParallelExecutor: Sendable {
         @usableFromInline var queue = WaitQueue()
         @usableFromInline var nextWaiterID: UInt64 = 0
         @usableFromInline var idleWaiters: [IdleWaiter] = []
+        /// Permits handed to waiting callers that have not yet confirmed that they may start.
+        @usableFromInline var unconfirmedHandOvers = 0
     }
 
     @usableFromInline let word: Atomic<Int>
@@ -103,11 +105,16 @@ public final class ParallelExecutor: Sendable {
     @inlinable
     var identity: UInt { UInt(bitPattern: ObjectIdentifier(self)) }
 
-    /// The number of handlers running now.
+    /// The number of handlers that have started and not yet returned.
+    ///
+    /// A caller just handed a permit counts once it has confirmed, under the lock, that it may start. After ``stop()``
+    /// returns, the handlers counted here are the only ones that can still start their bodies (they were admitted
+    /// before it); no other handler starts.
     public var runningCount: Int {
-        let word = word.load(ordering: .relaxed)
-        let free = word & Self.permitsMask
-        return configuration.maximumConcurrency - free
+        waitState.withLock { state in
+            let free = word.load(ordering: .relaxed) & Self.permitsMask
+            return configuration.maximumConcurrency - free - state.unconfirmedHandOvers
+        }
     }
 
     /// Whether the executor accepts new work: `false` once ``drain()`` or ``stop()`` has been called.
@@ -209,6 +216,7 @@ public final class ParallelExecutor: Sendable {
                     case .parked:
                         return .parked
                     case .granted:
+                        state.unconfirmedHandOvers -= 1
                         guard let error = handOverFailure(label: label) else { return .acquired }
                         return .failed(error, release: releaseLocked(&state))
                     case .gone:
@@ -235,6 +243,7 @@ public final class ParallelExecutor: Sendable {
         // Handed a permit outside the lock: it runs only if the executor has not stopped and the caller was not
         // cancelled since, so that no handler starts after `stop()` has returned.
         let (error, release) = waitState.withLock { state -> ((any Error)?, ReleaseAction) in
+            state.unconfirmedHandOvers -= 1
             guard let error = handOverFailure(label: label) else { return (nil, .none) }
             return (error, releaseLocked(&state))
         }
@@ -268,6 +277,7 @@ public final class ParallelExecutor: Sendable {
     /// permits, waking `drain()` callers once a draining or stopped executor is idle.
     func releaseLocked(_ state: inout WaitState) -> ReleaseAction {
         if let grant = state.queue.popFirst() {
+            state.unconfirmedHandOvers += 1
             if state.queue.count == 0 { word.bitwiseAnd(~Self.waitingFlag, ordering: .relaxed) }
             if case .parked(let next) = grant { return .handOver(next) }
             return .none

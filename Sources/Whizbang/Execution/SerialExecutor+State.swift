@@ -35,7 +35,7 @@ extension SerialExecutor {
         /// Confirms the hand-over to the caller now running, or gives the lane back and says why it must not run.
         @inlinable
         mutating func confirmHandOver(label: String) -> ((any Error)?, ReleaseAction) {
-            guard let error = lane.handOverFailure(lifecycle: lifecycle, label: label) else { return (nil, .none) }
+            guard let error = lane.confirmHandOver(lifecycle: lifecycle, label: label) else { return (nil, .none) }
             return (error, release())
         }
 

@@ -107,6 +107,15 @@ public final class SerialExecutor: Sendable {
         state.withLock { !$0.lane.isIdle }
     }
 
+    /// The number of handlers that have started and not yet returned: 0 or 1.
+    ///
+    /// A caller just handed the lane counts once it has confirmed, under the lock, that it may start. After ``stop()``
+    /// returns, the handlers counted here are the only ones that can still start their bodies (they were admitted
+    /// before it); no other handler starts.
+    public var runningCount: Int {
+        state.withLock { $0.lane.hasRunningHandler ? 1 : 0 }
+    }
+
     /// Claims the lane for `task` if it is idle and the executor accepts work: the synchronous fast path, with no
     /// suspension point and no allocation. Everything else (a busy lane, re-entrancy, rejection) is left to
     /// ``acquireSlowly(by:)``.

@@ -6,12 +6,16 @@
 struct SerialLaneState: Sendable {
     /// The task that holds the lane, or zero when the lane is idle.
     @usableFromInline var owner: UInt
+    /// Whether the owner may start (or has started) its handler: `false` between a hand-over and the new owner's
+    /// confirmation, during which `stop()` or a cancellation still keeps it from starting.
+    @usableFromInline var ownerConfirmed: Bool
     /// Callers waiting for the lane, oldest first.
     @usableFromInline var queue: WaitQueue
 
     @inlinable
     init() {
         self.owner = 0
+        self.ownerConfirmed = false
         self.queue = WaitQueue()
     }
 
@@ -33,6 +37,7 @@ struct SerialLaneState: Sendable {
     mutating func claim(by task: UInt, context: HandlerContext) -> Claim {
         if owner == 0 {
             owner = task
+            ownerConfirmed = true
             return .acquired
         }
         return owner == task || context.isHeld(by: owner) ? .reentrant : .mustWait
@@ -43,6 +48,7 @@ struct SerialLaneState: Sendable {
     mutating func claimIfIdle(by task: UInt) -> Bool {
         guard owner == 0 else { return false }
         owner = task
+        ownerConfirmed = true
         return true
     }
 
@@ -52,12 +58,18 @@ struct SerialLaneState: Sendable {
     mutating func release() -> QueuedCaller? {
         if let grant = queue.popFirst() {
             owner = grant.task
+            ownerConfirmed = false
             if case .parked(let caller) = grant { return caller }
             return nil
         }
         owner = 0
+        ownerConfirmed = false
         return nil
     }
+
+    /// Whether a handler runs on the lane: held by an owner that has started, or may start, its handler.
+    @inlinable
+    var hasRunningHandler: Bool { owner != 0 && ownerConfirmed }
 
     /// Whether the lane is held or has callers still to answer.
     @inlinable
@@ -123,6 +135,7 @@ struct SerialLaneState: Sendable {
             if let error = handOverFailure(lifecycle: lifecycle, label: label) {
                 return .failed(error, mustRelease: true)
             }
+            ownerConfirmed = true
             return .acquired
         case .gone:
             return .failed(waitEndedError(lifecycle, label: label), mustRelease: false)
@@ -135,6 +148,15 @@ struct SerialLaneState: Sendable {
     func handOverFailure(lifecycle: ExecutorLifecycle, label: String) -> (any Error)? {
         if lifecycle == .stopped { return ExecutorError(.stopped, executorLabel: label) }
         if Task.isCancelled { return CancellationError() }
+        return nil
+    }
+
+    /// Confirms the hand-over to the caller now running: `nil` if it may start its handler (it is marked as
+    /// running), otherwise why not; the owner then releases the lane.
+    @inlinable
+    mutating func confirmHandOver(lifecycle: ExecutorLifecycle, label: String) -> (any Error)? {
+        if let error = handOverFailure(lifecycle: lifecycle, label: label) { return error }
+        ownerConfirmed = true
         return nil
     }
 }

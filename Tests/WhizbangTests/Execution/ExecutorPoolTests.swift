@@ -175,6 +175,7 @@ extension TestExecutor {
         TestExecutor(
             run: { body in try await pool.run(key: key) { try await body() } },
             queuedCount: { pool.queuedCount },
+            runningCount: { pool.runningCount },
             isAcceptingWork: { pool.isAcceptingWork },
             drain: { await pool.drain() },
             stop: { pool.stop() }

@@ -93,6 +93,7 @@ extension TestExecutor {
         TestExecutor(
             run: { body in try await executor.run { try await body() } },
             queuedCount: { executor.queuedCount },
+            runningCount: { executor.runningCount },
             isAcceptingWork: { executor.isAcceptingWork },
             drain: { await executor.drain() },
             stop: { executor.stop() }

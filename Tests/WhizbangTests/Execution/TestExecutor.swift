@@ -22,6 +22,7 @@ enum ExecutorKind: String, CaseIterable, CustomTestStringConvertible {
             return TestExecutor(
                 run: { body in try await executor.run { try await body() } },
                 queuedCount: { executor.queuedCount },
+                runningCount: { executor.runningCount },
                 isAcceptingWork: { executor.isAcceptingWork },
                 drain: { await executor.drain() },
                 stop: { executor.stop() }
@@ -35,6 +36,7 @@ enum ExecutorKind: String, CaseIterable, CustomTestStringConvertible {
             return TestExecutor(
                 run: { body in try await executor.run { try await body() } },
                 queuedCount: { executor.queuedCount },
+                runningCount: { executor.runningCount },
                 isAcceptingWork: { executor.isAcceptingWork },
                 drain: { await executor.drain() },
                 stop: { executor.stop() }
@@ -47,6 +49,7 @@ enum ExecutorKind: String, CaseIterable, CustomTestStringConvertible {
             return TestExecutor(
                 run: { body in try await pool.run(key: "stream-1") { try await body() } },
                 queuedCount: { pool.queuedCount },
+                runningCount: { pool.runningCount },
                 isAcceptingWork: { pool.isAcceptingWork },
                 drain: { await pool.drain() },
                 stop: { pool.stop() }
@@ -59,6 +62,7 @@ enum ExecutorKind: String, CaseIterable, CustomTestStringConvertible {
 struct TestExecutor: Sendable {
     let run: @Sendable (@escaping @Sendable () async throws -> Int) async throws -> Int
     let queuedCount: @Sendable () -> Int
+    let runningCount: @Sendable () -> Int
     let isAcceptingWork: @Sendable () -> Bool
     let drain: @Sendable () async -> Void
     let stop: @Sendable () -> Void
