@@ -27,11 +27,12 @@ extension Dispatcher {
             handlers: parallel.queuedCount)
     }
 
-    /// Stops the dispatcher at once: every waiting command and handler fails with ``ExecutorError/Code/stopped``, and
-    /// so does every later one.
+    /// Stops the dispatcher at once: every waiting command, handler and load fails with
+    /// ``DispatchError/Code/shutDown``, and so does every later one.
     ///
-    /// Once `stop()` returns, no command or handler starts. Those already running finish and their callers get their
-    /// results; call ``shutdown()`` afterwards to wait for them. Safe to call from inside a handler.
+    /// Once `stop()` returns, no command or handler starts but those already admitted, which are running: they finish
+    /// and their callers get their results. Call ``shutdown()`` afterwards to wait for them. Safe to call from inside
+    /// a handler.
     public func stop() {
         logger.debug("dispatcher stopping")
         parallel.stop()
