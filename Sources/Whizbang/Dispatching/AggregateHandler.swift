@@ -78,6 +78,8 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
         }
     }
 
+    /// Dispatches the command, inside a tracing span when the dispatcher has instrumentation; `mark`, if given, is
+    /// marked when the command starts on its lane.
     @inlinable
     nonisolated(nonsending) func traced(_ envelope: MessageEnvelope<A.Command>, to streamID: StreamID, mark: StartMark?)
         async throws -> CommandResult<A>
