@@ -23,14 +23,15 @@ enum ExecutorLifecycle: Sendable {
 @usableFromInline
 struct QueuedCaller: Sendable {
     @usableFromInline let id: UInt64
-    /// The waiting task, which becomes the lane's owner when the lane is handed to it.
-    @usableFromInline let task: UInt
+    /// The holder the caller claims the lane as (see ``LaneHolder``), which becomes the lane's owner when the lane is
+    /// handed to it.
+    @usableFromInline let holder: UInt
     @usableFromInline let continuation: UnsafeContinuation<Bool, any Error>
 
     @inlinable
-    init(id: UInt64, task: UInt, continuation: UnsafeContinuation<Bool, any Error>) {
+    init(id: UInt64, holder: UInt, continuation: UnsafeContinuation<Bool, any Error>) {
         self.id = id
-        self.task = task
+        self.holder = holder
         self.continuation = continuation
     }
 }

@@ -11,26 +11,54 @@ extension ExecutorPool {
         @usableFromInline var nextFreshID: UInt64 = 1
         @usableFromInline var nextWaiterID: UInt64 = 0
         @usableFromInline var idleWaiters: [IdleWaiter] = []
+        /// The shard's index in its pool, part of every holder number it gives out.
+        @usableFromInline let index: Int
+        /// How many holder numbers this shard has given out (see ``LaneHolder``).
+        @usableFromInline var holdersIssued: UInt = 0
 
         @inlinable
-        init() {}
+        init(index: Int) {
+            self.index = index
+        }
 
-        /// Claims `key`'s lane for `task` if it has none yet, creating it; `false` leaves everything to the slow path.
+        /// A holder number no other handler of this pool has held.
         @inlinable
-        mutating func tryClaim(_ key: LaneKey, by task: UInt) -> Bool {
+        mutating func makeHolder() -> UInt {
+            holdersIssued &+= 1
+            return LaneHolder.number(holdersIssued, shard: index)
+        }
+
+        /// Claims `key`'s lane for `holder` if it has none yet, creating it; `false` leaves everything to the slow
+        /// path.
+        @inlinable
+        mutating func tryClaim(_ key: LaneKey, by holder: UInt) -> Bool {
             guard lifecycle == .running else { return false }
-            return lanes[key, default: SerialLaneState()].claimIfIdle(by: task)
+            return lanes[key, default: SerialLaneState()].claimIfIdle(by: holder)
+        }
+
+        /// As ``tryClaim(_:by:)``, under a new holder number, which it returns; 0 when it leaves everything to the
+        /// slow path.
+        @inlinable
+        mutating func tryClaimSuspending(_ key: LaneKey) -> UInt {
+            guard lifecycle == .running else { return 0 }
+            let holder = makeHolder()
+            return lanes[key, default: SerialLaneState()].claimIfIdle(by: holder) ? holder : 0
         }
 
         @usableFromInline
-        mutating func admit(_ key: LaneKey, task: UInt, context: HandlerContext, configuration: Configuration)
-            -> SerialLaneState.Admission
-        {
+        mutating func admit(
+            _ key: LaneKey,
+            holder: UInt,
+            context: HandlerContext,
+            executor: UInt,
+            configuration: Configuration
+        ) -> SerialLaneState.Admission {
             // Checked before the lane is looked up, so that a refused caller never creates one.
             if let rejection = lifecycle.rejection(label: configuration.label) { return .rejected(rejection) }
             let admission = lanes[key, default: SerialLaneState()].admit(
-                task: task, context: context, lifecycle: lifecycle, queueLimit: configuration.queueLimit,
-                overflowBehavior: configuration.overflowBehavior, label: configuration.label, freshID: nextFreshID)
+                holder: holder, context: context, executor: executor, lifecycle: lifecycle,
+                queueLimit: configuration.queueLimit, overflowBehavior: configuration.overflowBehavior,
+                label: configuration.label, freshID: nextFreshID)
             if case .wait(let id) = admission { nextFreshID = max(nextFreshID, id &+ 1) }
             return admission
         }

@@ -81,7 +81,7 @@ public final class ExecutorPool<Key: Hashable & Sendable>: @unchecked Sendable {
         self.shardBase = UnsafeMutableRawPointer.allocate(byteCount: count * Self.shardStride, alignment: 128)
         for index in 0..<count {
             (shardBase + index * Self.shardStride).bindMemory(to: Shard.self, capacity: 1)
-                .initialize(to: Shard(ShardState()))
+                .initialize(to: Shard(ShardState(index: index)))
         }
     }
 
@@ -110,10 +110,10 @@ public final class ExecutorPool<Key: Hashable & Sendable>: @unchecked Sendable {
     @inlinable
     public nonisolated(nonsending) func run<Result>(key: Key, _ body: () throws -> Result) async throws -> Result {
         let key = LaneKey(key)
-        // As in `SerialExecutor`: a handler that cannot suspend cannot submit to its own lane, so the fast path
-        // records no task identity.
-        if !tryAcquire(key, by: TaskIdentity.nonSuspendingHandler) {
-            try await acquireSlowly(key, by: TaskIdentity.current)
+        // As in `SerialExecutor`: a handler that cannot suspend cannot submit to its own lane, so it holds the lane
+        // under the one number no context names.
+        if !tryAcquire(key, by: LaneHolder.nonSuspending) {
+            _ = try await acquireSlowly(key, suspending: false, context: HandlerContext.current)
         }
         defer { release(key) }
         return try body()
@@ -134,12 +134,14 @@ public final class ExecutorPool<Key: Hashable & Sendable>: @unchecked Sendable {
         _ body: nonisolated(nonsending) () async throws -> Result
     ) async throws -> Result {
         let key = LaneKey(key)
-        let task = TaskIdentity.current
-        if !tryAcquire(key, by: task) { try await acquireSlowly(key, by: task) }
+        let context = HandlerContext.current
+        var holder = shard(for: key).pointee.withLock { $0.tryClaimSuspending(key) }
+        if holder == 0 { holder = try await acquireSlowly(key, suspending: true, context: context) }
         defer { release(key) }
-        // Child tasks of the handler inherit the mark, so a wait of theirs on this lane is seen as re-entrant.
-        let context = HandlerContext.current.pushing(.init(executor: identity, holder: task))
-        return try await HandlerContext.local.withValue(context) { try await body() }
+        // The handler and its child tasks carry the mark, so a wait of theirs on this lane is seen as re-entrant.
+        return try await HandlerContext.local.withValue(context.pushing(.init(executor: identity, holder: holder))) {
+            try await body()
+        }
     }
 
     /// The identity the pool is recorded under in a ``HandlerContext``.
@@ -175,20 +177,30 @@ public final class ExecutorPool<Key: Hashable & Sendable>: @unchecked Sendable {
 
     /// The synchronous fast path: claims `key`'s lane if no one holds it, with no suspension point.
     @inlinable
-    func tryAcquire(_ key: LaneKey, by task: UInt) -> Bool {
-        shard(for: key).pointee.withLock { $0.tryClaim(key, by: task) }
+    func tryAcquire(_ key: LaneKey, by holder: UInt) -> Bool {
+        shard(for: key).pointee.withLock { $0.tryClaim(key, by: holder) }
     }
 
+    /// Admits a caller that did not get its lane on the fast path, waiting for the lane if it must, and returns the
+    /// holder number it holds the lane under.
     @usableFromInline
-    nonisolated(nonsending) func acquireSlowly(_ key: LaneKey, by task: UInt) async throws {
-        let context = HandlerContext.current
-        let admission = shard(for: key).pointee.withLock { state in
-            state.admit(key, task: task, context: context, configuration: configuration)
+    nonisolated(nonsending) func acquireSlowly(_ key: LaneKey, suspending: Bool, context: HandlerContext)
+        async throws -> UInt
+    {
+        let executor = identity
+        let (holder, admission) = shard(for: key).pointee.withLock { state in
+            let holder = suspending ? state.makeHolder() : LaneHolder.nonSuspending
+            return (
+                holder,
+                state.admit(key, holder: holder, context: context, executor: executor, configuration: configuration)
+            )
         }
         switch admission {
-        case .acquired: return
+        case .acquired: return holder
         case .rejected(let error): throw error
-        case .wait(let id): try await waitForLane(key, id: id)
+        case .wait(let id):
+            try await waitForLane(key, id: id)
+            return holder
         }
     }
 

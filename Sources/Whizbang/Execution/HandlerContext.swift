@@ -1,10 +1,10 @@
 /// The handlers a task runs inside, carried as a task-local value so that child tasks inherit it.
 ///
-/// An executor pushes an entry around each asynchronous handler: which executor runs it, and which task holds the
-/// lane for it. Two rules read it. A caller that would wait for a lane held by a task in its own context is waiting for
-/// an ancestor that waits for it, so it fails with ``ExecutorError/Code/reentrantSubmission`` instead. And `drain()`
-/// called inside a handler of the executor being drained cannot wait for that handler, so it stops admission and
-/// returns at once.
+/// An executor pushes an entry around each asynchronous handler: which executor runs it, and the holder number the
+/// lane is held under for it. Two rules read it. A caller that would wait for a lane held under a number in its own
+/// context is waiting for itself or an ancestor that waits for it, so it fails with
+/// ``ExecutorError/Code/reentrantSubmission`` instead. And `drain()` called inside a handler of the executor being
+/// drained cannot wait for that handler, so it stops admission and returns at once.
 ///
 /// The innermost four entries are kept, inline and without allocation; handlers nested deeper than that on other
 /// lanes lose the outermost ones, and a re-entrant wait on such an outer lane is then not detected. Unstructured
@@ -16,13 +16,18 @@ struct HandlerContext: Sendable {
     struct Entry: Sendable {
         /// The executor's object identity.
         @usableFromInline var executor: UInt
-        /// The task that holds the lane, or zero for a permit of a parallel executor.
+        /// The lane's holder number (see ``LaneHolder``), or zero for a permit of a parallel executor.
         @usableFromInline var holder: UInt
 
         @inlinable
         init(executor: UInt, holder: UInt) {
             self.executor = executor
             self.holder = holder
+        }
+
+        @inlinable
+        func matches(_ executor: UInt, _ holder: UInt) -> Bool {
+            self.executor == executor && self.holder == holder
         }
     }
 
@@ -58,12 +63,12 @@ struct HandlerContext: Sendable {
         return context
     }
 
-    /// Whether a lane held by `holder` is held for a handler this task runs inside.
+    /// Whether a lane of `executor` held by `holder` is held for a handler this task runs inside.
     @inlinable
-    func isHeld(by holder: UInt) -> Bool {
-        guard holder > 1 else { return false }
-        return first.holder == holder || second.holder == holder || third.holder == holder
-            || fourth.holder == holder
+    func isHeld(by holder: UInt, in executor: UInt) -> Bool {
+        guard holder > LaneHolder.nonSuspending else { return false }
+        return first.matches(executor, holder) || second.matches(executor, holder)
+            || third.matches(executor, holder) || fourth.matches(executor, holder)
     }
 
     /// Whether this task runs inside a handler of `executor`.

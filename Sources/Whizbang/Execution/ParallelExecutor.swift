@@ -196,7 +196,7 @@ public final class ParallelExecutor: Sendable {
                         continue
                     }
                 }
-                return .wait(id: state.queue.reserve(task: 0))
+                return .wait(id: state.queue.reserve(holder: 0))
             }
         }
         switch admission {

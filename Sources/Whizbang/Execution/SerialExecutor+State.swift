@@ -8,17 +8,30 @@ extension SerialExecutor {
         @usableFromInline var lifecycle = ExecutorLifecycle.running
         @usableFromInline var nextWaiterID: UInt64 = 0
         @usableFromInline var idleWaiters: [IdleWaiter] = []
+        /// How many holder numbers this executor has given out (see ``LaneHolder``).
+        @usableFromInline var holdersIssued: UInt = 0
 
         @inlinable
         init() {}
 
+        /// A holder number no other handler of this executor has held.
         @inlinable
-        mutating func admit(task: UInt, context: HandlerContext, configuration: Configuration)
-            -> SerialLaneState.Admission
-        {
+        mutating func makeHolder() -> UInt {
+            holdersIssued &+= 1
+            return LaneHolder.number(holdersIssued, shard: 0)
+        }
+
+        @inlinable
+        mutating func admit(
+            holder: UInt,
+            context: HandlerContext,
+            executor: UInt,
+            configuration: Configuration
+        ) -> SerialLaneState.Admission {
             lane.admit(
-                task: task, context: context, lifecycle: lifecycle, queueLimit: configuration.queueLimit,
-                overflowBehavior: configuration.overflowBehavior, label: configuration.label)
+                holder: holder, context: context, executor: executor, lifecycle: lifecycle,
+                queueLimit: configuration.queueLimit, overflowBehavior: configuration.overflowBehavior,
+                label: configuration.label)
         }
 
         @inlinable

@@ -13,9 +13,9 @@ public import Synchronization
 /// ``stop()`` fails every waiting caller at once, and a handler that submits to the lane it runs on fails with
 /// ``ExecutorError/Code/reentrantSubmission`` instead of waiting for itself.
 ///
-/// Re-entrancy is recognised by task: a child task of a handler (`async let`, a task group) is another caller, so if the
-/// handler awaits a child that submits to the same executor, both wait for each other. Submit from the handler's own
-/// task, or run the work inline.
+/// Re-entrancy is recognised through a task-local mark that child tasks inherit: a submission from a handler's own
+/// task or from a child task of it (`async let`, a task group) fails at once instead of waiting for the handler it is
+/// part of. See the "Executors" article for the details and the cost.
 ///
 /// A caller whose handler has started is not cancelled by the executor; the handler runs on the caller's task and
 /// sees that task's cancellation like any other code.
@@ -59,10 +59,11 @@ public final class SerialExecutor: Sendable {
     ///   ``ExecutorError`` (`stopped`, `draining`, `queueFull`, `reentrantSubmission`) when `body` does not run.
     @inlinable
     public nonisolated(nonsending) func run<Result>(_ body: () throws -> Result) async throws -> Result {
-        // A handler that cannot suspend cannot submit to this lane while it holds it, so the fast path records no
-        // task identity; the slow path reads it, to tell a re-entrant submission from an ordinary wait.
-        if !tryAcquire(by: TaskIdentity.nonSuspendingHandler) {
-            try await acquireSlowly(by: TaskIdentity.current)
+        // A handler that cannot suspend cannot submit to this lane while it holds it, so it holds the lane under the
+        // one number no context names; the slow path still reads the caller's context, to tell a re-entrant
+        // submission from an ordinary wait.
+        if !tryAcquire(by: LaneHolder.nonSuspending) {
+            _ = try await acquireSlowly(suspending: false, context: HandlerContext.current)
         }
         defer { release() }
         return try body()
@@ -80,12 +81,14 @@ public final class SerialExecutor: Sendable {
     public nonisolated(nonsending) func run<Result>(
         _ body: nonisolated(nonsending) () async throws -> Result
     ) async throws -> Result {
-        let task = TaskIdentity.current
-        if !tryAcquire(by: task) { try await acquireSlowly(by: task) }
+        let context = HandlerContext.current
+        var holder = tryAcquireSuspending()
+        if holder == 0 { holder = try await acquireSlowly(suspending: true, context: context) }
         defer { release() }
-        // Child tasks of the handler inherit the mark, so a wait of theirs on this lane is seen as re-entrant.
-        let context = HandlerContext.current.pushing(.init(executor: identity, holder: task))
-        return try await HandlerContext.local.withValue(context) { try await body() }
+        // The handler and its child tasks carry the mark, so a wait of theirs on this lane is seen as re-entrant.
+        return try await HandlerContext.local.withValue(context.pushing(.init(executor: identity, holder: holder))) {
+            try await body()
+        }
     }
 
     /// The identity the executor is recorded under in a ``HandlerContext``.
@@ -116,26 +119,46 @@ public final class SerialExecutor: Sendable {
         state.withLock { $0.lane.hasRunningHandler ? 1 : 0 }
     }
 
-    /// Claims the lane for `task` if it is idle and the executor accepts work: the synchronous fast path, with no
+    /// Claims the lane for `holder` if it is idle and the executor accepts work: the synchronous fast path, with no
     /// suspension point and no allocation. Everything else (a busy lane, re-entrancy, rejection) is left to
-    /// ``acquireSlowly(by:)``.
+    /// ``acquireSlowly(suspending:context:)``.
     @inlinable
-    func tryAcquire(by task: UInt) -> Bool {
+    func tryAcquire(by holder: UInt) -> Bool {
         state.withLock { state in
-            state.lifecycle == .running && state.lane.claimIfIdle(by: task)
+            state.lifecycle == .running && state.lane.claimIfIdle(by: holder)
         }
     }
 
+    /// The fast path for a handler that can suspend: claims the lane under a new holder number and returns it, or
+    /// returns 0 and leaves everything to ``acquireSlowly(suspending:context:)``.
+    @inlinable
+    func tryAcquireSuspending() -> UInt {
+        state.withLock { state in
+            guard state.lifecycle == .running, state.lane.isIdle else { return 0 }
+            let holder = state.makeHolder()
+            _ = state.lane.claimIfIdle(by: holder)
+            return holder
+        }
+    }
+
+    /// Admits a caller that did not get the lane on the fast path, waiting for the lane if it must, and returns the
+    /// holder number it holds the lane under.
     @usableFromInline
-    nonisolated(nonsending) func acquireSlowly(by task: UInt) async throws {
-        let context = HandlerContext.current
-        let admission = state.withLock { state in
-            state.admit(task: task, context: context, configuration: configuration)
+    nonisolated(nonsending) func acquireSlowly(suspending: Bool, context: HandlerContext) async throws -> UInt {
+        let executor = identity
+        let (holder, admission) = state.withLock { state in
+            let holder = suspending ? state.makeHolder() : LaneHolder.nonSuspending
+            return (
+                holder,
+                state.admit(holder: holder, context: context, executor: executor, configuration: configuration)
+            )
         }
         switch admission {
-        case .acquired: return
+        case .acquired: return holder
         case .rejected(let error): throw error
-        case .wait(let id): try await waitForLane(id: id)
+        case .wait(let id):
+            try await waitForLane(id: id)
+            return holder
         }
     }
 
@@ -205,11 +228,10 @@ public final class SerialExecutor: Sendable {
     }
 
     func waitUntilIdle(after lifecycle: ExecutorLifecycle) async {
-        let task = TaskIdentity.current
         let insideHandler = HandlerContext.current.isInside(identity)
         let id = state.withLock { state -> UInt64? in
             if state.lifecycle == .running { state.lifecycle = lifecycle }
-            if insideHandler || !state.lane.isInUse || state.lane.owner == task { return nil }
+            if insideHandler || !state.lane.isInUse { return nil }
             state.nextWaiterID &+= 1
             return state.nextWaiterID
         }

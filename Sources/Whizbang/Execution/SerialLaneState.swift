@@ -4,7 +4,7 @@
 /// ``ExecutorPool``); continuations are resumed by the owner after the lock is released.
 @usableFromInline
 struct SerialLaneState: Sendable {
-    /// The task that holds the lane, or zero when the lane is idle.
+    /// The holder number of the lane's owner (see ``LaneHolder``), or zero when the lane is idle.
     @usableFromInline var owner: UInt
     /// Whether the owner may start (or has started) its handler: `false` between a hand-over and the new owner's
     /// confirmation, during which `stop()` or a cancellation still keeps it from starting.
@@ -23,31 +23,32 @@ struct SerialLaneState: Sendable {
     enum Claim {
         /// The lane was idle and now belongs to the caller.
         case acquired
-        /// The lane is held by another task: the caller has to queue.
+        /// The lane is held for someone else: the caller has to queue.
         case mustWait
-        /// The lane is held by the calling task itself, or for a handler it runs inside: queuing would wait forever.
+        /// The lane is held for a handler the caller runs inside: queuing would wait forever.
         case reentrant
     }
 
     @inlinable
     var isIdle: Bool { owner == 0 }
 
-    /// Claims the lane for `task` if it is idle. `context` is the caller's ``HandlerContext``.
+    /// Claims the lane for `holder` if it is idle. `context` is the caller's ``HandlerContext``, and `executor` the
+    /// identity the lane's executor is recorded under in it.
     @inlinable
-    mutating func claim(by task: UInt, context: HandlerContext) -> Claim {
+    mutating func claim(by holder: UInt, context: HandlerContext, executor: UInt) -> Claim {
         if owner == 0 {
-            owner = task
+            owner = holder
             ownerConfirmed = true
             return .acquired
         }
-        return owner == task || context.isHeld(by: owner) ? .reentrant : .mustWait
+        return context.isHeld(by: owner, in: executor) ? .reentrant : .mustWait
     }
 
-    /// Claims the lane for `task` if it is idle; `false` if anyone holds it (the caller itself included).
+    /// Claims the lane for `holder` if it is idle; `false` if anyone holds it (the caller itself included).
     @inlinable
-    mutating func claimIfIdle(by task: UInt) -> Bool {
+    mutating func claimIfIdle(by holder: UInt) -> Bool {
         guard owner == 0 else { return false }
-        owner = task
+        owner = holder
         ownerConfirmed = true
         return true
     }
@@ -57,7 +58,7 @@ struct SerialLaneState: Sendable {
     @inlinable
     mutating func release() -> QueuedCaller? {
         if let grant = queue.popFirst() {
-            owner = grant.task
+            owner = grant.holder
             ownerConfirmed = false
             if case .parked(let caller) = grant { return caller }
             return nil
@@ -86,11 +87,15 @@ struct SerialLaneState: Sendable {
 
     /// Admits a caller: the lane if it is idle, a place in the queue if not, or the reason it does not run.
     ///
-    /// - Parameter freshID: where an empty queue starts its ids (see ``WaitQueue/reserve(task:freshID:)``).
+    /// - Parameters:
+    ///   - holder: the number the caller holds the lane under (see ``LaneHolder``).
+    ///   - executor: the identity the lane's executor is recorded under in a ``HandlerContext``.
+    ///   - freshID: where an empty queue starts its ids (see ``WaitQueue/reserve(holder:freshID:)``).
     @inlinable
     mutating func admit(
-        task: UInt,
+        holder: UInt,
         context: HandlerContext,
+        executor: UInt,
         lifecycle: ExecutorLifecycle,
         queueLimit: Int?,
         overflowBehavior: OverflowBehavior,
@@ -98,7 +103,7 @@ struct SerialLaneState: Sendable {
         freshID: UInt64? = nil
     ) -> Admission {
         if let rejection = lifecycle.rejection(label: label) { return .rejected(rejection) }
-        switch claim(by: task, context: context) {
+        switch claim(by: holder, context: context, executor: executor) {
         case .acquired:
             return .acquired
         case .reentrant:
@@ -107,7 +112,7 @@ struct SerialLaneState: Sendable {
             if overflowBehavior == .reject, let queueLimit, queue.count >= queueLimit {
                 return .rejected(ExecutorError(.queueFull, executorLabel: label))
             }
-            return .wait(id: queue.reserve(task: task, freshID: freshID))
+            return .wait(id: queue.reserve(holder: holder, freshID: freshID))
         }
     }
 

@@ -2,7 +2,7 @@ public import DequeModule
 
 /// Callers waiting for a serial lane or a permit, oldest first, each found by its id in constant time.
 ///
-/// A caller joins in two steps, each under the owner's lock: ``reserve(task:freshID:)`` gives it the next id (ids in a
+/// A caller joins in two steps, each under the owner's lock: ``reserve(holder:freshID:)`` gives it the next id (ids in a
 /// queue are consecutive, so a slot's index is its id minus the head's), and ``park(_:continuation:)`` stores its
 /// continuation once it has one. Between the two it may already be handed the lane (its slot becomes `granted`) or be
 /// cancelled (its slot becomes a tombstone). Cancelling a caller turns its slot into a tombstone in place; tombstones
@@ -12,7 +12,7 @@ struct WaitQueue: Sendable {
     @usableFromInline
     enum Slot: Sendable {
         /// Admitted; not yet suspended.
-        case reserved(task: UInt)
+        case reserved(holder: UInt)
         /// Suspended, waiting to be resumed.
         case parked(QueuedCaller)
         /// Handed the lane or a permit before it suspended; it finds out when it parks.
@@ -27,13 +27,13 @@ struct WaitQueue: Sendable {
         /// It was suspended: resume it.
         case parked(QueuedCaller)
         /// It had not suspended yet: it finds its slot granted when it parks.
-        case reserved(task: UInt)
+        case reserved(holder: UInt)
 
         @inlinable
-        var task: UInt {
+        var holder: UInt {
             switch self {
-            case .parked(let caller): caller.task
-            case .reserved(let task): task
+            case .parked(let caller): caller.holder
+            case .reserved(let holder): holder
             }
         }
     }
@@ -79,10 +79,10 @@ struct WaitQueue: Sendable {
     /// Adds a caller at the tail and returns its id. An empty queue starts its ids at `freshID` when given: a lane
     /// that is removed and created again then never reuses an id that a stale cancellation might still name.
     @inlinable
-    mutating func reserve(task: UInt, freshID: UInt64? = nil) -> UInt64 {
+    mutating func reserve(holder: UInt, freshID: UInt64? = nil) -> UInt64 {
         if slots.isEmpty, let freshID { headID = freshID }
         let id = nextID
-        slots.append(.reserved(task: task))
+        slots.append(.reserved(holder: holder))
         count += 1
         return id
     }
@@ -92,8 +92,8 @@ struct WaitQueue: Sendable {
     mutating func park(_ id: UInt64, continuation: UnsafeContinuation<Bool, any Error>) -> ParkResult {
         guard let index = index(of: id) else { return .gone }
         switch slots[index] {
-        case .reserved(let task):
-            slots[index] = .parked(QueuedCaller(id: id, task: task, continuation: continuation))
+        case .reserved(let holder):
+            slots[index] = .parked(QueuedCaller(id: id, holder: holder, continuation: continuation))
             return .parked
         case .granted:
             slots[index] = .removed
@@ -137,10 +137,10 @@ struct WaitQueue: Sendable {
                 count -= 1
                 dropTombstones()
                 return .parked(caller)
-            case .reserved(let task):
+            case .reserved(let holder):
                 slots[index] = .granted
                 count -= 1
-                return .reserved(task: task)
+                return .reserved(holder: holder)
             case .granted, .removed:
                 // Only grants not yet collected by their callers (a few at most) are stepped over here.
                 index += 1

@@ -200,4 +200,51 @@ struct SerialExecutorReentrancyTests {
         }
         #expect(value == 5)
     }
+
+    /// Two fresh executors give their first handlers the same holder number; a handler of one that waits for the
+    /// other, held by an unrelated task under that same number, must wait rather than be refused as re-entrant.
+    @Test func aHandlerWaitingForAnotherExecutorHeldUnderTheSameNumberWaits() async throws {
+        let first = SerialExecutor()
+        let second = SerialExecutor()
+        let holding = TestGate()
+        let proceed = TestGate()
+        let holder = Task {
+            try await second.run { () async throws -> Int in
+                holding.open()
+                await proceed.wait()
+                return 1
+            }
+        }
+        await holding.wait()
+        let refusals = Recorder<Int>()
+        let waiter = Task {
+            do {
+                return try await first.run { () async throws -> Int in
+                    try await second.run { () async throws -> Int in 2 }
+                }
+            } catch {
+                refusals.append(1)
+                throw error
+            }
+        }
+        // Queued behind the holder, or refused (the failure this test exists to catch): either ends the wait.
+        await yield { second.queuedCount == 1 || !refusals.elements.isEmpty }
+        proceed.open()
+        #expect(try await holder.value == 1)
+        #expect(try await waiter.value == 2)
+    }
+
+    /// A handler that cannot suspend, run from inside an asynchronous handler of the same lane, is refused too.
+    @Test func aNonSuspendingHandlerSubmittedFromAHandlerOfItsLaneFails() async throws {
+        let executor = SerialExecutor()
+        let outcome = try await executor.run { () async throws -> String in
+            do {
+                _ = try await executor.run { 1 }
+                return "ran"
+            } catch let error as ExecutorError {
+                return error.code.description
+            }
+        }
+        #expect(outcome == "reentrantSubmission")
+    }
 }
