@@ -175,23 +175,22 @@ extension EventStoreError {
     /// ``EventStoreError/Code/unavailable`` (retryable); only the owner's close is `closed`. postgres-nio's own
     /// description is generic on purpose, and its error carries the statement's SQL and bindings: the words here come
     /// only from the server's error fields (which never hold the password or bound values) or from the error code.
-    static func from(
-        _ error: any Error, closed: Bool = false, server: String = "the server", requestTimeout: Duration? = nil
-    ) -> EventStoreError {
+    static func from(_ error: any Error, closed: Bool = false, server: String = "the server") -> EventStoreError {
         if let error = error as? EventStoreError { return error }
-        if closed { return EventStoreError(.closed, message: "the event store was closed") }
+        if closed || error is RequestDeadlines.Stopped {
+            return EventStoreError(.closed, message: "the event store was closed")
+        }
         func unreachable(_ cause: String) -> EventStoreError {
             EventStoreError(.unavailable, message: "cannot reach PostgreSQL at \(server): \(cause)")
         }
-        if let error = error as? Deadline.Exceeded {
-            let limit = requestTimeout.map { "\($0)" } ?? "the deadline"
+        if let error = error as? RequestDeadlines.Exceeded {
             return error.hadConnection
-                ? EventStoreError(.unavailable, message: "PostgreSQL at \(server) did not answer within \(limit)")
-                : unreachable("no connection within \(limit)")
+                ? EventStoreError(.unavailable, message: "PostgreSQL at \(server) did not answer within \(error.limit)")
+                : unreachable("no connection within \(error.limit)")
         }
         if let error = error as? PostgresTransactionError {
             let cause: (any Error)? = error.closureError ?? error.beginError ?? error.commitError
-            if let cause { return from(cause, closed: closed, server: server, requestTimeout: requestTimeout) }
+            if let cause { return from(cause, closed: closed, server: server) }
         }
         if error is CancellationError {
             return EventStoreError(.unavailable, message: "the request to PostgreSQL at \(server) was cancelled")
