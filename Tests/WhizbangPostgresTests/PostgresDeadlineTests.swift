@@ -57,10 +57,15 @@ struct PostgresDeadlineTests {
         configuration.maximumConnections = 2
         try await PostgresTestServer.withStore(configuration: configuration) { store in
             _ = try await store.append(makeEvents(1), to: "s", expectedVersion: .noStream)
+            // A notification reaches the store only through its listener: once it has, the listener holds one of
+            // the two connections for good.
+            try await PostgresTestServer.execute(
+                "NOTIFY \(configuration.notificationChannel), '2'", configuration: configuration)
+            try await store.waitForEvents(after: 1)
             let lock = try await PostgresTableLock.lockEvents(of: configuration)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    // Holds the second connection until the lock's waiters are ended.
+                    // Holds the other connection until the lock's waiters are ended.
                     _ = try? await store.append(makeEvents(1), to: "s", expectedVersion: .exact(1))
                 }
                 _ = try await lock.waitingBackend()
