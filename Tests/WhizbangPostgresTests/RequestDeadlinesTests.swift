@@ -32,7 +32,8 @@ struct RequestDeadlinesTests {
             }
             #expect(error?.hadConnection == false)
             #expect(error?.limit == .milliseconds(200))
-            #expect(clock.now - started < .seconds(5))
+            // Generous: the timer is a task of the cooperative pool, which other suites may keep busy for seconds.
+            #expect(clock.now - started < .seconds(30))
         }
     }
 
@@ -58,8 +59,9 @@ struct RequestDeadlinesTests {
         let gate = Gate()
         let closed = Atomic(0)
         try await withTimer(deadlines, gate: gate) {
+            // A long lease limit: work that starts after the lease's deadline must close what it then holds.
             await #expect(throws: RequestDeadlines.Exceeded.self) {
-                try await deadlines.run(leaseLimit: .milliseconds(200), workLimit: .milliseconds(200)) { request in
+                try await deadlines.run(leaseLimit: .seconds(60), workLimit: .milliseconds(500)) { request in
                     request.hold { closed.add(1, ordering: .relaxed) }
                     request.release()
                     await gate.wait()
