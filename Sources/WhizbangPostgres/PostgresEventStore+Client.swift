@@ -169,29 +169,29 @@ private struct TLSSettings {
 }
 
 extension EventStoreError {
-    /// An error of postgres-nio as an event store error: the server's SQLSTATE and message, or the client's code.
+    /// An error of postgres-nio as an event store error: the server's SQLSTATE and message (kept as a
+    /// ``PostgresServerError``, its `underlyingError`), or the client's code.
     ///
     /// A lost connection, a server that cannot be reached, is shutting down or starting, and a missed deadline are
     /// ``EventStoreError/Code/unavailable`` (retryable); only the owner's close is `closed`. postgres-nio's own
     /// description is generic on purpose, and its error carries the statement's SQL and bindings: the words here come
     /// only from the server's error fields (which never hold the password or bound values) or from the error code.
-    static func from(
-        _ error: any Error, closed: Bool = false, server: String = "the server", requestTimeout: Duration? = nil
-    ) -> EventStoreError {
+    static func from(_ error: any Error, closed: Bool = false, server: String = "the server") -> EventStoreError {
         if let error = error as? EventStoreError { return error }
-        if closed { return EventStoreError(.closed, message: "the event store was closed") }
+        if closed || error is RequestDeadlines.Stopped {
+            return EventStoreError(.closed, message: "the event store was closed")
+        }
         func unreachable(_ cause: String) -> EventStoreError {
             EventStoreError(.unavailable, message: "cannot reach PostgreSQL at \(server): \(cause)")
         }
-        if let error = error as? Deadline.Exceeded {
-            let limit = requestTimeout.map { "\($0)" } ?? "the deadline"
+        if let error = error as? RequestDeadlines.Exceeded {
             return error.hadConnection
-                ? EventStoreError(.unavailable, message: "PostgreSQL at \(server) did not answer within \(limit)")
-                : unreachable("no connection within \(limit)")
+                ? EventStoreError(.unavailable, message: "PostgreSQL at \(server) did not answer within \(error.limit)")
+                : unreachable("no connection within \(error.limit)")
         }
         if let error = error as? PostgresTransactionError {
             let cause: (any Error)? = error.closureError ?? error.beginError ?? error.commitError
-            if let cause { return from(cause, closed: closed, server: server, requestTimeout: requestTimeout) }
+            if let cause { return from(cause, closed: closed, server: server) }
         }
         if error is CancellationError {
             return EventStoreError(.unavailable, message: "the request to PostgreSQL at \(server) was cancelled")
@@ -219,21 +219,25 @@ extension EventStoreError {
         default:
             break
         }
-        guard let serverInfo = error.serverInfo, let state = serverInfo[.sqlState] else {
+        guard let cause = PostgresServerError(error) else {
             return EventStoreError(.storageFailure, message: "PostgreSQL client error \(error.code)")
         }
-        let message = "PostgreSQL error \(state): \(serverInfo[.message] ?? "")"
+        let message = cause.description
+        let state = cause.sqlState
+        func failure(_ code: EventStoreError.Code, _ message: String) -> EventStoreError {
+            EventStoreError(code, message: message, underlyingError: cause)
+        }
         switch state {
-        case "53100": return EventStoreError(.storageFull, message: message)
-        case "25006", "42501": return EventStoreError(.readOnly, message: message)
-        case "XX001", "XX002": return EventStoreError(.corruptDatabase, message: message)
+        case "53100": return failure(.storageFull, message)
+        case "25006", "42501": return failure(.readOnly, message)
+        case "XX001", "XX002": return failure(.corruptDatabase, message)
         // Shutting down, crashed, starting or recovering, too many connections, a connection exception, or a
         // statement cancelled by a timeout: the same call can succeed later.
         case "57P01", "57P02", "57P03", "53300", "57014":
-            return EventStoreError(.unavailable, message: "PostgreSQL at \(server): \(message)")
+            return failure(.unavailable, "PostgreSQL at \(server): \(message)")
         case _ where state.hasPrefix("08"):
-            return EventStoreError(.unavailable, message: "PostgreSQL at \(server): \(message)")
-        default: return EventStoreError(.storageFailure, message: message)
+            return failure(.unavailable, "PostgreSQL at \(server): \(message)")
+        default: return failure(.storageFailure, message)
         }
     }
 }

@@ -90,13 +90,17 @@ extension PostgresEventStore {
         /// fails. Default 1 second.
         public var listenerReconnectDelay: Duration = .seconds(1)
 
-        /// How long to wait for a connection to open before failing. Default 10 seconds.
+        /// How long a call waits for a connection: to open one (connect and authenticate) or to get one of the
+        /// pool's. A call that has none by then fails with ``EventStoreError/Code/unavailable`` ("cannot reach
+        /// PostgreSQL"). Default 10 seconds.
         public var connectTimeout: Duration = .seconds(10)
 
-        /// The longest any call waits for the database: leasing a connection and running its statement together.
-        /// A call that misses it fails with ``EventStoreError/Code/unavailable``, the connection it used is closed
-        /// (the pool opens a new one), and the store goes on with the next call; an append that failed so may still
-        /// have committed, and a retry with the same event ids and expected version says so. Calls made before
+        /// The longest a call's statements run once it holds a connection (getting the connection is bounded by
+        /// ``connectTimeout``). A call that misses it fails with ``EventStoreError/Code/unavailable``, the connection
+        /// it used is closed (the pool opens a new one), and the store goes on with the next call; an append that
+        /// failed so may still have committed, and a retry with the same event ids and expected version says so.
+        /// A missed deadline is noticed at most a sixteenth of the shorter of the two limits late, and at most
+        /// 100 milliseconds late. Calls made before
         /// ``PostgresEventStore/run()`` has started the store wait for it at most ``connectTimeout`` plus this, and
         /// at least a minute.
         /// Default 10 seconds.

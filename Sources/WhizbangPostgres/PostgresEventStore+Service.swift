@@ -28,6 +28,8 @@ extension PostgresEventStore: Service {
         // vapor/postgres-nio#599), so each of these waits is bounded: `run()` returns even then, leaving that task
         // behind with a warning, rather than never returning.
         let pool = Task { await self.client.run() }
+        // One timer for the deadlines of every request; it stops after the pool, failing what is still in flight.
+        let deadlines = Task { await self.runner.deadlines.run() }
         do {
             try await withTaskCancellationHandler {
                 try await prepare()
@@ -43,6 +45,7 @@ extension PostgresEventStore: Service {
                     ? EventStoreError(.closed, message: "the event store failed to start: \(failure.message)")
                     : failure)
             await stop(pool, what: "connection pool", upTo: configuration.connectTimeout)
+            await stop(deadlines, what: "deadline timer", upTo: .seconds(1))
             throw failure
         }
         let writer = Task { await self.writer.run() }
@@ -62,6 +65,7 @@ extension PostgresEventStore: Service {
         await stop(writer, what: "writer", upTo: configuration.connectTimeout)
         await lifecycle.waitForOperations(upTo: configuration.connectTimeout)
         await stop(pool, what: "connection pool", upTo: configuration.connectTimeout)
+        await stop(deadlines, what: "deadline timer", upTo: .seconds(1))
     }
 
     /// Cancels `task` and waits for it, for at most `limit`.

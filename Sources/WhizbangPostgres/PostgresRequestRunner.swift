@@ -3,18 +3,24 @@ import PostgresNIO
 import Synchronization
 import Whizbang
 
-/// Runs each request of a store on a pooled connection within the store's deadline, turns what fails into an
+/// Runs each request of a store on a pooled connection within the store's deadlines, turns what fails into an
 /// ``EventStoreError``, and logs outages: one warning when the server becomes unavailable, one info line when it
 /// answers again.
 ///
-/// A request that misses the deadline fails with ``EventStoreError/Code/unavailable`` at once; its connection is
-/// closed, so the pool discards it and opens a new one for the next request.
+/// Leasing a connection (which may mean connecting and authenticating) must succeed within `connectTimeout`, and the
+/// request's statements must then finish within `requestTimeout`. A request that misses either fails with
+/// ``EventStoreError/Code/unavailable`` at once; a connection it held is closed, so the pool discards it and opens a
+/// new one for the next request. One timer, ``deadlines``, watches every request in flight: run it with
+/// `deadlines.run()` for as long as the store runs.
 final class PostgresRequestRunner: Sendable {
     let client: PostgresClient
+    let connectTimeout: Duration
     let requestTimeout: Duration
     /// `host:port`, or the socket directory, for messages.
     let server: String
     let logger: Logger
+    /// The timer of every request's deadlines.
+    let deadlines: RequestDeadlines
 
     /// Whether the store is in an outage, read without the lock on the path of every successful request.
     private let inOutage = Atomic(false)
@@ -23,24 +29,30 @@ final class PostgresRequestRunner: Sendable {
 
     init(client: PostgresClient, configuration: PostgresEventStore.Configuration) {
         self.client = client
+        self.connectTimeout = configuration.connectTimeout
         self.requestTimeout = configuration.requestTimeout
         self.server = configuration.serverDescription
         self.logger = configuration.logger
+        self.deadlines = RequestDeadlines(
+            tick: RequestDeadlines.tick(
+                forShortestLimit: min(configuration.connectTimeout, configuration.requestTimeout)))
     }
 
-    /// Runs `body` on a pooled connection; the lease and the body together take at most ``requestTimeout``.
+    /// Runs `body` on a pooled connection: the lease takes at most ``connectTimeout``, `body` at most
+    /// ``requestTimeout``.
     ///
-    /// - Throws: what `body` or the pool throws, or ``Deadline/Exceeded``; pass it to ``failure(_:closed:)``.
+    /// - Throws: what `body` or the pool throws, ``RequestDeadlines/Exceeded`` or ``RequestDeadlines/Stopped``; pass
+    ///   it to ``failure(_:closed:)``.
     func withConnection<Result: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         let client = self.client
-        let result = try await Deadline.run(upTo: requestTimeout) { slot in
+        let result = try await deadlines.run(leaseLimit: connectTimeout, workLimit: requestTimeout) { request in
             try await client.withConnection { connection in
-                slot.hold {
+                request.hold {
                     let _: EventLoopFuture<Void> = connection.close()
                 }
-                defer { slot.release() }
+                defer { request.release() }
                 return try await body(connection)
             }
         }
@@ -63,7 +75,7 @@ final class PostgresRequestRunner: Sendable {
     /// The event store error for what a request threw; `closed` when the store was closed meanwhile. An
     /// ``EventStoreError/Code/unavailable`` one starts an outage, logged once.
     func failure(_ error: any Error, closed: Bool) -> EventStoreError {
-        let failure = EventStoreError.from(error, closed: closed, server: server, requestTimeout: requestTimeout)
+        let failure = EventStoreError.from(error, closed: closed, server: server)
         if failure.code == .unavailable { failed(failure) }
         return failure
     }

@@ -49,6 +49,72 @@ struct PostgresDeadlineTests {
         }
     }
 
+    /// Waiting for a connection is bounded by `connectTimeout`, not by the much longer `requestTimeout`: the pool's
+    /// two connections are taken (the listener's, and an append blocked on a lock), so a read gets none.
+    @Test func leasingAConnectionIsBoundedByTheConnectTimeout() async throws {
+        var configuration = try Self.configuration(requestTimeout: .seconds(120))
+        configuration.connectTimeout = .seconds(2)
+        configuration.maximumConnections = 2
+        try await PostgresTestServer.withStore(configuration: configuration) { store in
+            _ = try await store.append(makeEvents(1), to: "s", expectedVersion: .noStream)
+            // A notification reaches the store only through its listener: once it has, the listener holds one of
+            // the two connections for good.
+            try await PostgresTestServer.execute(
+                "NOTIFY \(configuration.notificationChannel), '2'", configuration: configuration)
+            try await store.waitForEvents(after: 1)
+            let lock = try await PostgresTableLock.lockEvents(of: configuration)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    // Holds the other connection until the lock's waiters are ended.
+                    _ = try? await store.append(makeEvents(1), to: "s", expectedVersion: .exact(1))
+                }
+                _ = try await lock.waitingBackend()
+                let clock = ContinuousClock()
+                let started = clock.now
+                let error = await expectError(.unavailable) { _ = try await store.streamVersion(of: "s") }
+                #expect(
+                    error?.message.contains("no connection within 2.0 seconds") == true, "\(String(describing: error))")
+                #expect(clock.now - started < configuration.connectTimeout + .seconds(5))
+                try await lock.releaseEndingWaiters()
+                try await group.waitForAll()
+            }
+            try await appendRetrying(makeEvents(1), to: "t", expectedVersion: .noStream, store: store)
+        }
+    }
+
+    /// A statement is bounded by `requestTimeout` once it holds a connection, however long `connectTimeout` is.
+    @Test func aStatementIsBoundedByTheRequestTimeoutNotTheConnectTimeout() async throws {
+        var configuration = try Self.configuration(requestTimeout: .seconds(1))
+        configuration.connectTimeout = .seconds(120)
+        try await PostgresTestServer.withStore(configuration: configuration) { store in
+            _ = try await store.append(makeEvents(1), to: "s", expectedVersion: .noStream)
+            let lock = try await PostgresTableLock.lockEvents(of: configuration)
+            let clock = ContinuousClock()
+            let started = clock.now
+            let error = await expectError(.unavailable) { _ = try await store.readAll(after: 0, limit: 10) }
+            #expect(error?.message.contains("did not answer within 1.0 seconds") == true, "\(String(describing: error))")
+            #expect(clock.now - started < configuration.requestTimeout + .seconds(5))
+            try await lock.releaseEndingWaiters()
+        }
+    }
+
+    /// A server that accepts the connection and never answers: starting the store fails within `connectTimeout`,
+    /// whatever `requestTimeout` says.
+    @Test func aServerThatNeverAnswersFailsTheStartWithinTheConnectTimeout() async throws {
+        let listener = try SilentListener()
+        defer { listener.close() }
+        var configuration = try Self.configuration(requestTimeout: .seconds(120))
+        configuration.host = "127.0.0.1"
+        configuration.port = listener.port
+        configuration.connectTimeout = .seconds(1)
+        let store = try PostgresEventStore(configuration: configuration)
+        let clock = ContinuousClock()
+        let started = clock.now
+        let error = await expectError(.unavailable) { try await store.run() }
+        #expect(error?.message.hasPrefix("cannot reach PostgreSQL at 127.0.0.1:") == true, "\(String(describing: error))")
+        #expect(clock.now - started < configuration.connectTimeout + .seconds(5))
+    }
+
     @Test func aLostConnectionIsUnavailableNotClosed() async throws {
         let configuration = try Self.configuration(requestTimeout: .seconds(5))
         try await PostgresTestServer.withStore(configuration: configuration) { store in

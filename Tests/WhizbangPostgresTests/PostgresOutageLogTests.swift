@@ -1,0 +1,57 @@
+import Logging
+import Testing
+import WhizbangPostgres
+
+/// An outage is logged once, as a warning, and the recovery once, at info: not a line per failed call or per pooled
+/// connection.
+@Suite(
+    "PostgreSQL outage logging",
+    .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
+    .timeLimit(.minutes(1))
+)
+struct PostgresOutageLogTests {
+    /// The store logs in as a role of its own; the outage ends every connection of that role and keeps the role
+    /// from connecting again (`CONNECTION LIMIT 0`: the server refuses with 53300), as a server that is down would,
+    /// without touching the other tests' stores.
+    @Test func oneOutageLogsOneWarningAndItsRecoveryOneInfoLine() async throws {
+        let administrator = try PostgresTestServer.configuration()
+        let role = try await PostgresTestRole.create(administrator: administrator)
+        let records = RecordingLogHandler.Records()
+        var configuration = role.configuration
+        configuration.logger = RecordingLogHandler.logger(level: .info, records: records)
+        configuration.requestTimeout = .seconds(3)
+        configuration.connectTimeout = .seconds(3)
+        configuration.maximumRetryDelay = .milliseconds(200)
+        let failedCalls = 3
+        let outcome: Result<Void, any Error>
+        do {
+            let store = try PostgresEventStore(configuration: configuration)
+            outcome = .success(
+                try await PostgresTestServer.withRunningStore(store) { store in
+                    _ = try await store.append(makeEvents(1), to: "s", expectedVersion: .noStream)
+                    try await role.execute("ALTER ROLE \(role.name) CONNECTION LIMIT 0")
+                    try await role.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '\(role.name)'")
+                    for _ in 0..<failedCalls {
+                        await expectError(.unavailable) {
+                            _ = try await store.append(makeEvents(1), to: "s", expectedVersion: .any)
+                        }
+                    }
+                    #expect(records.all.filter { $0.level >= .info }.map(\.level) == [.warning])
+                    try await role.execute("ALTER ROLE \(role.name) CONNECTION LIMIT -1")
+                    try await appendRetrying(makeEvents(1), to: "s", expectedVersion: .any, store: store)
+                    _ = try await store.readAll(after: 0, limit: 10)
+                })
+        } catch {
+            outcome = .failure(error)
+        }
+        try await role.drop()
+        try outcome.get()
+        let logged = records.all.filter { $0.level >= .info }
+        #expect(logged.map(\.level) == [.warning, .info], "\(logged.map { "\($0.level): \($0.message)" })")
+        #expect(logged.first?.message.contains("unavailable") == true)
+        #expect(logged.last?.message == "PostgreSQL is available again")
+        let failed = logged.last?.metadata["failedCalls"].map { "\($0)" }.flatMap { Int($0) } ?? 0
+        #expect(failed >= failedCalls, "\(logged.last?.metadata ?? [:])")
+    }
+}

@@ -1,0 +1,139 @@
+import Synchronization
+import Testing
+@testable import WhizbangPostgres
+
+/// The store's deadline timer without a server: work that never finishes (as a query whose promise postgres-nio
+/// lost) fails its caller at the deadline of its phase, the connection it holds is closed, and stopping the timer
+/// fails what is in flight.
+@Suite("RequestDeadlines", .timeLimit(.minutes(1)))
+struct RequestDeadlinesTests {
+    /// Runs `body` while the timer runs; stops the timer afterwards and opens `gate`, so the abandoned work ends.
+    private func withTimer(
+        _ deadlines: RequestDeadlines, gate: Gate, _ body: () async throws -> Void
+    ) async throws {
+        let timer = Task { await deadlines.run() }
+        defer {
+            timer.cancel()
+            gate.open()
+        }
+        try await body()
+    }
+
+    @Test func workWithoutAConnectionFailsAtTheLeaseDeadline() async throws {
+        let deadlines = RequestDeadlines(tick: .milliseconds(5))
+        let gate = Gate()
+        try await withTimer(deadlines, gate: gate) {
+            let clock = ContinuousClock()
+            let started = clock.now
+            let error = await #expect(throws: RequestDeadlines.Exceeded.self) {
+                try await deadlines.run(leaseLimit: .milliseconds(200), workLimit: .seconds(60)) { _ in
+                    await gate.wait()
+                }
+            }
+            #expect(error?.hadConnection == false)
+            #expect(error?.limit == .milliseconds(200))
+            // Generous: the timer is a task of the cooperative pool, which other suites may keep busy for seconds.
+            #expect(clock.now - started < .seconds(30))
+        }
+    }
+
+    @Test func aHeldConnectionIsClosedAtTheWorkDeadlineCountedFromTheLease() async throws {
+        let deadlines = RequestDeadlines(tick: .milliseconds(5))
+        let gate = Gate()
+        let closed = Atomic(0)
+        try await withTimer(deadlines, gate: gate) {
+            let error = await #expect(throws: RequestDeadlines.Exceeded.self) {
+                try await deadlines.run(leaseLimit: .seconds(60), workLimit: .milliseconds(200)) { request in
+                    request.hold { closed.add(1, ordering: .relaxed) }
+                    await gate.wait()
+                }
+            }
+            #expect(error?.hadConnection == true)
+            #expect(error?.limit == .milliseconds(200))
+            #expect(closed.load(ordering: .relaxed) == 1)
+        }
+    }
+
+    @Test func aReleasedConnectionIsNotClosed() async throws {
+        let deadlines = RequestDeadlines(tick: .milliseconds(5))
+        let gate = Gate()
+        let closed = Atomic(0)
+        try await withTimer(deadlines, gate: gate) {
+            // A long lease limit: work that starts after the lease's deadline must close what it then holds.
+            await #expect(throws: RequestDeadlines.Exceeded.self) {
+                try await deadlines.run(leaseLimit: .seconds(60), workLimit: .milliseconds(500)) { request in
+                    request.hold { closed.add(1, ordering: .relaxed) }
+                    request.release()
+                    await gate.wait()
+                }
+            }
+            #expect(closed.load(ordering: .relaxed) == 0)
+        }
+    }
+
+    @Test func finishedWorkReturnsItsResult() async throws {
+        let deadlines = RequestDeadlines(tick: .milliseconds(5))
+        try await withTimer(deadlines, gate: Gate()) {
+            for value in 0..<200 {
+                let result = try await deadlines.run(leaseLimit: .seconds(60), workLimit: .seconds(60)) { request in
+                    request.hold {}
+                    defer { request.release() }
+                    return value
+                }
+                #expect(result == value)
+            }
+            await #expect(throws: Failure.self) {
+                try await deadlines.run(leaseLimit: .seconds(60), workLimit: .seconds(60)) { _ in throw Failure() }
+            }
+        }
+    }
+
+    @Test func stoppingTheTimerFailsTheRequestsInFlightAndEveryLaterOne() async throws {
+        let deadlines = RequestDeadlines(tick: .milliseconds(5))
+        let gate = Gate()
+        let timer = Task { await deadlines.run() }
+        let (started, startedContinuation) = AsyncStream.makeStream(of: Void.self)
+        let request = Task {
+            try await deadlines.run(leaseLimit: .seconds(60), workLimit: .seconds(60)) { _ in
+                startedContinuation.yield()
+                await gate.wait()
+            }
+        }
+        var iterator = started.makeAsyncIterator()
+        _ = await iterator.next()
+        timer.cancel()
+        await #expect(throws: RequestDeadlines.Stopped.self) { try await request.value }
+        await timer.value
+        await #expect(throws: RequestDeadlines.Stopped.self) {
+            try await deadlines.run(leaseLimit: .seconds(60), workLimit: .seconds(60)) { _ in 1 }
+        }
+        gate.open()
+    }
+
+    private struct Failure: Error {}
+}
+
+/// Work that waits until the test opens the gate, ignoring cancellation: a promise that is never completed.
+private final class Gate: Sendable {
+    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let resumeNow = state.withLock { state -> Bool in
+                if state.open { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+
+    func open() {
+        let waiters = state.withLock { state in
+            state.open = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+}
