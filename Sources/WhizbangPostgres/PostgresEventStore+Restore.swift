@@ -15,6 +15,8 @@ extension PostgresEventStore {
     /// a connection of its own and in one transaction holding the migration lock, the schema is checked to hold
     /// nothing (no store and no other objects), the store's tables are created as a first ``run()`` would, and the
     /// streams, events and checkpoints are inserted. No store may run on the schema meanwhile; run one afterwards.
+    /// Each lock wait and each statement (a chunk of 4,096 events) may take at most
+    /// ``Configuration/requestTimeout``.
     ///
     /// - Parameters:
     ///   - events: The log, in position order.
@@ -46,6 +48,12 @@ extension PostgresEventStore {
         do {
             try await withOwnConnection(configuration) { connection, logger in
                 try await connection.withTransaction(logger: logger) { connection in
+                    // Every wait of the transaction is bounded: for a lock, and for each statement.
+                    let limit = Configuration.milliseconds(configuration.requestTimeout)
+                    for setting in ["lock_timeout", "statement_timeout"] {
+                        try await connection.query(
+                            PostgresQuery(unsafeSQL: "SET LOCAL \(setting) = \(limit)"), logger: logger)
+                    }
                     try await connection.query(
                         "SELECT pg_advisory_xact_lock(\(PostgresSchema.lockClass + 1), hashtext(\(schema)))",
                         logger: logger)
