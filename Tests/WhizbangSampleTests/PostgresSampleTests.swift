@@ -178,6 +178,43 @@ extension SampleProcessSuites {
             }
         }
 
+        @Test("import killed with SIGKILL at random moments leaves the schema without tables; the next import succeeds")
+        func importKilled() async throws {
+            let postgres = try freshURL()
+            let schema = try schemaName(postgres)
+            defer { dropSchema(schema) }
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let input = directory.appendingPathComponent("good.jsonl")
+                try ImportFixture.write(ImportFixture.good(streams: 2_000, perStream: 10), to: input)
+                for attempt in 1...4 {
+                    // 20,000 events: the check reports every 1,024 lines, the restore every 4,096 events.
+                    let lines = Int.random(in: 0...24)
+                    let child = try SampleProcess.Child([
+                        "import", "--input", input.path, "--database", postgres, "--progress-lines",
+                    ])
+                    var seen = 0
+                    while seen < lines, let line = await child.nextErrorLine() {
+                        if line.hasPrefix("import: ") || line.hasPrefix("check: ") { seen += 1 }
+                    }
+                    kill(child.process.processIdentifier, SIGKILL)
+                    let (status, rest) = await child.finish()
+                    if status == 0 {
+                        dropSchema(schema)
+                        continue
+                    }
+                    #expect(status == SIGKILL, "attempt \(attempt) after \(lines) lines: \(rest)")
+                    // The server ends the killed client's transaction when it reads the closed connection; the next
+                    // import waits for that on the migration lock, so only a committed import could show here.
+                    let tables = try await psql("SELECT count(*) FROM pg_tables WHERE schemaname = '\(schema)'")
+                    #expect(tables.hasPrefix("0"), "attempt \(attempt) after \(lines) lines: \(tables) tables")
+                }
+                let imported = try await SampleProcess.run(["import", "--input", input.path, "--database", postgres])
+                #expect(imported.status == 0, "\(imported.standardError)")
+                #expect(imported.standardOutput.hasPrefix("imported 20,000 events"), "\(imported.standardOutput)")
+                #expect(try await psql("SELECT count(*) FROM \(schema).events").hasPrefix("20000"))
+            }
+        }
+
         @Test("a server that asks for a password that was not given is one clear line and exit status 2")
         func missingPassword() async throws {
             let postgres = try freshURL()
