@@ -43,7 +43,8 @@ enum SampleDatabase {
     /// Opens the store as `access` asks, runs `command` on it, and closes it.
     ///
     /// Nothing that the sample did not create is ever removed: a fresh start removes only a ledger the sample
-    /// created, and refuses (exit status 2, nothing touched) anything else.
+    /// created, and refuses (exit status 2, nothing touched) anything else. An existing store is opened read-only:
+    /// SQLite's `mode=ro`, or on PostgreSQL a store that migrates nothing and runs read-only transactions.
     func with<Command: StoreCommand>(_ access: Access, _ command: Command) async throws -> Command.Output {
         switch self {
         case .sqlite(let path):
@@ -86,7 +87,24 @@ enum SampleDatabase {
         var isNew = false
         switch access {
         case .existing:
-            guard found.holdsStore else { throw SampleError("no Whizbang store in \(place)") }
+            guard found.holdsStore else {
+                throw SampleError.refusal(
+                    "\(found.description) in \(configuration), so there is no store to read; nothing was changed: give "
+                        + "--database the schema of a store (?schema=NAME)")
+            }
+            // Reading needs no more than SELECT: the store neither creates nor migrates anything, and every
+            // transaction is read-only.
+            var readOnly = configuration
+            readOnly.isReadOnly = true
+            do {
+                return try await Self.withRunningStore(readOnly) { store, opened in
+                    try await command.run(on: store, database: opened)
+                }
+            } catch let error as EventStoreError where error.code == .incompatibleSchema {
+                throw SampleError.refusal(
+                    "\(OneLine.text(error.message)) (\(configuration)); nothing was changed: give --database the schema "
+                        + "of a store (?schema=NAME)")
+            }
         case .create(let fresh, _):
             guard fresh || !found.holdsStore else { break }
             guard found.otherObjects.isEmpty else {
