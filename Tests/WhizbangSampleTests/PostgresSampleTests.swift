@@ -178,7 +178,9 @@ extension SampleProcessSuites {
             }
         }
 
-        @Test("import killed with SIGKILL at random moments leaves the schema without tables; the next import succeeds")
+        @Test(
+            "import killed with SIGKILL at random moments leaves the schema without tables; the next import succeeds",
+            .timeLimit(.minutes(10)))
         func importKilled() async throws {
             let postgres = try freshURL()
             let schema = try schemaName(postgres)
@@ -215,7 +217,9 @@ extension SampleProcessSuites {
             }
         }
 
-        @Test("inspect, verify, export and replay work for a role that may only SELECT, and change nothing")
+        @Test(
+            "inspect, verify, export and replay work for a role that may only SELECT, and change nothing",
+            .timeLimit(.minutes(10)))
         func readOnlyCommandsNeedOnlySelect() async throws {
             let postgres = try freshURL()
             let schema = try schemaName(postgres)

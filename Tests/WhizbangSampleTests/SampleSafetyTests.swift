@@ -226,7 +226,9 @@ extension SampleProcessSuites {
             }
         }
 
-        @Test("import killed with SIGKILL at random moments leaves nothing at the target, and the next import succeeds")
+        @Test(
+            "import killed with SIGKILL at random moments leaves nothing at the target, and the next import succeeds",
+            .timeLimit(.minutes(10)))
         func importKilled() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in
                 let input = directory.appendingPathComponent("good.jsonl")
