@@ -75,7 +75,8 @@ extension PostgresEventStore.Configuration {
     }
 
     /// The settings every connection starts with: the store's schema first on the search path, read committed
-    /// (which the append function's numbering relies on), the durability, and the timeouts. Settings sent at
+    /// (which the append function's numbering relies on), the durability, read-only transactions for a read-only
+    /// store, and the timeouts. Settings sent at
     /// connection start override the server's, the database's and the role's defaults.
     var startupParameters: [(String, String)] {
         var parameters = [
@@ -84,6 +85,7 @@ extension PostgresEventStore.Configuration {
             ("application_name", "whizbang"),
             ("synchronous_commit", durability == .full ? "on" : "off"),
         ]
+        if isReadOnly { parameters.append(("default_transaction_read_only", "on")) }
         if let statementTimeout {
             parameters.append(("statement_timeout", "\(Self.milliseconds(statementTimeout))"))
         }

@@ -143,6 +143,14 @@ extension PostgresEventStore {
         /// outage; the first pause is 50 milliseconds, and each next one twice as long up to this. Default 2 seconds.
         public var maximumRetryDelay: Duration = .seconds(2)
 
+        /// Whether the store only reads: ``PostgresEventStore/run()`` neither creates nor migrates the schema but
+        /// checks that it holds a store at the version this code writes (and fails with
+        /// ``EventStoreError/Code/incompatibleSchema`` when it does not), every connection starts with
+        /// `default_transaction_read_only = on`, and appends, checkpoints and snapshots fail with
+        /// ``EventStoreError/Code/readOnly`` before reaching the server. A role with only `USAGE` on the schema and
+        /// `SELECT` on its tables can then read a store. Default `false`.
+        public var isReadOnly: Bool = false
+
         /// Where the store (and its PostgreSQL client) logs, at debug and trace level. Default: a logger labelled
         /// `"whizbang.postgres"`.
         public var logger: Logger = Logger(label: "whizbang.postgres")

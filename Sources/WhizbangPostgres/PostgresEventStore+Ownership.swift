@@ -53,7 +53,7 @@ extension PostgresEventStore {
         }
     }
 
-    private static func inspect(_ schema: String, on connection: PostgresConnection, logger: Logger) async throws
+    static func inspect(_ schema: String, on connection: PostgresConnection, logger: Logger) async throws
         -> PostgresStoreSchema
     {
         let exists =
@@ -92,7 +92,7 @@ extension PostgresEventStore {
         return PostgresStoreSchema(schema: schema, exists: true, holdsStore: holdsStore, otherObjects: names.sorted())
     }
 
-    private static func withOwnConnection<Result: Sendable>(
+    static func withOwnConnection<Result: Sendable>(
         _ configuration: Configuration,
         _ body: (PostgresConnection, Logger) async throws -> Result
     ) async throws -> Result {

@@ -79,8 +79,8 @@ extension PostgresEventStore: Service {
         }
     }
 
-    /// Migrates the schema on a connection of its own (which, unlike the pool, fails at once when the server
-    /// refuses it), reads the head and opens the store to calls.
+    /// Migrates the schema (or, for a read-only store, checks it) on a connection of its own (which, unlike the
+    /// pool, fails at once when the server refuses it), reads the head and opens the store to calls.
     private func prepare() async throws {
         let logger = configuration.logger
         let connection = try await PostgresConnection.connect(
@@ -89,7 +89,11 @@ extension PostgresEventStore: Service {
             logger: logger
         )
         do {
-            try await PostgresSchema.migrate(connection, schema: configuration.schema, logger: logger)
+            if configuration.isReadOnly {
+                try await PostgresSchema.checkReadable(connection, schema: configuration.schema, logger: logger)
+            } else {
+                try await PostgresSchema.migrate(connection, schema: configuration.schema, logger: logger)
+            }
             try? await connection.close()
         } catch {
             try? await connection.close()

@@ -99,12 +99,14 @@ public final class PostgresEventStore: EventStore {
     ///   `invalidArgument` (an empty event type, text holding a NUL character, or two events with one id),
     ///   `payloadTooLarge`, `closed`, `unavailable` (retryable: the server was not reached or did not answer within
     ///   ``Configuration/requestTimeout``; the append may have committed), `incompatibleSchema` (the store failed to
-    ///   start), `storageFull`, `readOnly` or `storageFailure`.
+    ///   start), `storageFull`, `readOnly` (also at once, for a store configured ``Configuration/isReadOnly``) or
+    ///   `storageFailure`.
     public func append(
         _ events: [EventData],
         to streamID: StreamID,
         expectedVersion: ExpectedVersion
     ) async throws -> AppendResult {
+        try refuseWriteIfReadOnly("an append", streamID: streamID)
         let bytes = try validate(events, streamID: streamID)
         try await waitUntilReady()
         return try await withUnsafeThrowingContinuation { continuation in
@@ -120,6 +122,7 @@ public final class PostgresEventStore: EventStore {
     /// - Throws: ``EventStoreError`` — `invalidArgument` for an empty consumer name or one holding a NUL character,
     ///   `closed`, `unavailable` (retryable), or a storage failure.
     public func saveCheckpoint(_ position: UInt64, for consumer: String) async throws {
+        try refuseWriteIfReadOnly("saving a checkpoint")
         try Self.validateText(consumer, what: "a consumer name")
         _ = try await perform(PostgresStatements.SaveCheckpoint(consumer: consumer, position: Int64(bitPattern: position)))
     }
@@ -130,6 +133,7 @@ public final class PostgresEventStore: EventStore {
     /// - Throws: ``EventStoreError`` — `invalidStreamID`, `invalidArgument` (an empty state type, or text holding a
     ///   NUL character), `payloadTooLarge`, `closed`, `unavailable` (retryable), or a storage failure.
     public func saveSnapshot(_ snapshot: Snapshot) async throws {
+        try refuseWriteIfReadOnly("saving a snapshot", streamID: snapshot.streamID)
         try validateStreamID(snapshot.streamID)
         try Self.validateText(snapshot.stateType, what: "a state type", streamID: snapshot.streamID)
         guard snapshot.data.count <= configuration.maximumPayloadBytes else {

@@ -12,59 +12,64 @@ extension PostgresSchema {
     /// - Throws: ``EventStoreError/Code/incompatibleSchema`` when the schema was written by a newer version or holds
     ///   tables but no `schema_version`; a mapped PostgreSQL error otherwise.
     static func migrate(_ connection: PostgresConnection, schema: String, logger: Logger) async throws {
-        let quoted = "\"\(schema)\""
-        let channel = "whizbang_\(schema)"
         try await connection.withTransaction(logger: logger) { connection in
             try await connection.query(
                 "SELECT pg_advisory_xact_lock(\(lockClass + 1), hashtext(\(schema)))", logger: logger)
-            try await connection.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(quoted)"), logger: logger)
-            let tables = try await connection.query(
-                "SELECT count(*)::bigint FROM pg_tables WHERE schemaname = \(schema)", logger: logger
-            ).collect().first?.decode(Int64.self) ?? 0
-            let hasVersionTable = try await connection.query(
-                "SELECT count(*)::bigint FROM pg_tables WHERE schemaname = \(schema) AND tablename = 'schema_version'",
-                logger: logger
-            ).collect().first?.decode(Int64.self) ?? 0
-            var version: Int32 = 0
-            if tables == 0 {
-                try await connection.query(
-                    PostgresQuery(
-                        unsafeSQL: """
-                            CREATE TABLE \(quoted).schema_version (
-                                version integer PRIMARY KEY,
-                                applied_at timestamptz NOT NULL DEFAULT now()
-                            )
-                            """),
-                    logger: logger)
-            } else {
-                guard hasVersionTable == 1 else {
-                    throw EventStoreError(
-                        .incompatibleSchema,
-                        message: "schema '\(schema)' holds tables but no schema_version: it is not a Whizbang store")
-                }
-                version = try await connection.query(
-                    PostgresQuery(unsafeSQL: "SELECT coalesce(max(version), 0) FROM \(quoted).schema_version"),
-                    logger: logger
-                ).collect().first?.decode(Int32.self) ?? 0
-            }
-            guard version <= currentVersion else {
+            try await migrateInTransaction(connection, schema: schema, logger: logger)
+        }
+    }
+
+    /// The work of ``migrate(_:schema:logger:)`` inside a transaction the caller holds, with the migration lock.
+    static func migrateInTransaction(_ connection: PostgresConnection, schema: String, logger: Logger) async throws {
+        let quoted = "\"\(schema)\""
+        let channel = "whizbang_\(schema)"
+        try await connection.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(quoted)"), logger: logger)
+        let tables = try await connection.query(
+            "SELECT count(*)::bigint FROM pg_tables WHERE schemaname = \(schema)", logger: logger
+        ).collect().first?.decode(Int64.self) ?? 0
+        let hasVersionTable = try await connection.query(
+            "SELECT count(*)::bigint FROM pg_tables WHERE schemaname = \(schema) AND tablename = 'schema_version'",
+            logger: logger
+        ).collect().first?.decode(Int64.self) ?? 0
+        var version: Int32 = 0
+        if tables == 0 {
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        CREATE TABLE \(quoted).schema_version (
+                            version integer PRIMARY KEY,
+                            applied_at timestamptz NOT NULL DEFAULT now()
+                        )
+                        """),
+                logger: logger)
+        } else {
+            guard hasVersionTable == 1 else {
                 throw EventStoreError(
                     .incompatibleSchema,
-                    message: "schema '\(schema)' has schema version \(version); this code understands up to "
-                        + "\(currentVersion)")
+                    message: "schema '\(schema)' holds tables but no schema_version: it is not a Whizbang store")
             }
-            for next in (version + 1)..<(currentVersion + 1) {
-                for statement in migrations[Int(next) - 1] {
-                    let sql = statement.replacingOccurrences(of: "{schema}", with: quoted)
-                        .replacingOccurrences(of: "{channel}", with: channel)
-                        .replacingOccurrences(of: "{name}", with: schema)
-                    try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
-                }
-                try await connection.query(
-                    PostgresQuery(unsafeSQL: "INSERT INTO \(quoted).schema_version (version) VALUES (\(next))"),
-                    logger: logger)
-                logger.debug("migrated schema", metadata: ["schema": "\(schema)", "version": "\(next)"])
+            version = try await connection.query(
+                PostgresQuery(unsafeSQL: "SELECT coalesce(max(version), 0) FROM \(quoted).schema_version"),
+                logger: logger
+            ).collect().first?.decode(Int32.self) ?? 0
+        }
+        guard version <= currentVersion else {
+            throw EventStoreError(
+                .incompatibleSchema,
+                message: "schema '\(schema)' has schema version \(version); this code understands up to "
+                    + "\(currentVersion)")
+        }
+        for next in (version + 1)..<(currentVersion + 1) {
+            for statement in migrations[Int(next) - 1] {
+                let sql = statement.replacingOccurrences(of: "{schema}", with: quoted)
+                    .replacingOccurrences(of: "{channel}", with: channel)
+                    .replacingOccurrences(of: "{name}", with: schema)
+                try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
             }
+            try await connection.query(
+                PostgresQuery(unsafeSQL: "INSERT INTO \(quoted).schema_version (version) VALUES (\(next))"),
+                logger: logger)
+            logger.debug("migrated schema", metadata: ["schema": "\(schema)", "version": "\(next)"])
         }
     }
 }

@@ -178,6 +178,114 @@ extension SampleProcessSuites {
             }
         }
 
+        @Test(
+            "import killed with SIGKILL at random moments leaves the schema without tables; the next import succeeds",
+            .timeLimit(.minutes(10)))
+        func importKilled() async throws {
+            let postgres = try freshURL()
+            let schema = try schemaName(postgres)
+            defer { dropSchema(schema) }
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let input = directory.appendingPathComponent("good.jsonl")
+                try ImportFixture.write(ImportFixture.good(streams: 2_000, perStream: 10), to: input)
+                for attempt in 1...4 {
+                    // 20,000 events: the check reports every 1,024 lines, the restore every 4,096 events.
+                    let lines = Int.random(in: 0...24)
+                    let child = try SampleProcess.Child([
+                        "import", "--input", input.path, "--database", postgres, "--progress-lines",
+                    ])
+                    var seen = 0
+                    while seen < lines, let line = await child.nextErrorLine() {
+                        if line.hasPrefix("import: ") || line.hasPrefix("check: ") { seen += 1 }
+                    }
+                    kill(child.process.processIdentifier, SIGKILL)
+                    let (status, rest) = await child.finish()
+                    if status == 0 {
+                        dropSchema(schema)
+                        continue
+                    }
+                    #expect(status == SIGKILL, "attempt \(attempt) after \(lines) lines: \(rest)")
+                    // The server ends the killed client's transaction when it reads the closed connection; the next
+                    // import waits for that on the migration lock, so only a committed import could show here.
+                    let tables = try await psql("SELECT count(*) FROM pg_tables WHERE schemaname = '\(schema)'")
+                    #expect(tables.hasPrefix("0"), "attempt \(attempt) after \(lines) lines: \(tables) tables")
+                }
+                let imported = try await SampleProcess.run(["import", "--input", input.path, "--database", postgres])
+                #expect(imported.status == 0, "\(imported.standardError)")
+                #expect(imported.standardOutput.hasPrefix("imported 20,000 events"), "\(imported.standardOutput)")
+                #expect(try await psql("SELECT count(*) FROM \(schema).events").hasPrefix("20000"))
+            }
+        }
+
+        @Test(
+            "inspect, verify, export and replay work for a role that may only SELECT, and change nothing",
+            .timeLimit(.minutes(10)))
+        func readOnlyCommandsNeedOnlySelect() async throws {
+            let postgres = try freshURL()
+            let schema = try schemaName(postgres)
+            defer { dropSchema(schema) }
+            let run = try await SampleProcess.run([
+                "run", "--database", postgres, "--accounts", "20", "--commands", "300", "--quiet",
+            ])
+            try #require(run.status == 0, "\(run.standardError)")
+            let role = "reader_\(schema)"
+            _ = try await psql(
+                "CREATE ROLE \(role) LOGIN PASSWORD 'reader-password'; GRANT USAGE ON SCHEMA \(schema) TO \(role); "
+                    + "GRANT SELECT ON ALL TABLES IN SCHEMA \(schema) TO \(role)")
+            defer {
+                _ = try? SampleProcess.toolBlocking(
+                    "psql", [ProcessInfo.processInfo.environment["WHIZBANG_POSTGRES_URL"] ?? "", "-X", "-q", "-c",
+                        "DROP OWNED BY \(role); DROP ROLE IF EXISTS \(role)"])
+            }
+            var components = try #require(URLComponents(string: postgres))
+            components.user = role
+            components.password = "reader-password"
+            let reader = try #require(components.string)
+            let before = try await contents(ofSchema: schema)
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let export = directory.appendingPathComponent("out.jsonl").path
+                for arguments in [
+                    ["inspect"], ["verify"], ["replay"], ["export", "--output", export],
+                ] {
+                    let output = try await SampleProcess.run(arguments + ["--database", reader])
+                    #expect(output.status == 0, "\(arguments): \(output.standardOutput)\(output.standardError)")
+                }
+                #expect(try String(contentsOfFile: export, encoding: .utf8).split(separator: "\n").count > 300)
+
+                // A schema that is missing, empty, or someone else's: refused, exit status 2, nothing created.
+                let missing = "missing_\(schema)"
+                let empty = "empty_\(schema)"
+                let foreign = "foreign_\(schema)"
+                defer {
+                    dropSchema(empty)
+                    dropSchema(foreign)
+                    dropSchema(missing)
+                }
+                _ = try await psql(
+                    "CREATE SCHEMA \(empty); CREATE SCHEMA \(foreign); "
+                        + "CREATE TABLE \(foreign).customers (id int PRIMARY KEY, name text); "
+                        + "INSERT INTO \(foreign).customers VALUES (1, 'Ada'); "
+                        + "GRANT USAGE ON SCHEMA \(empty), \(foreign) TO \(role); "
+                        + "GRANT SELECT ON ALL TABLES IN SCHEMA \(foreign) TO \(role)")
+                let foreignBefore = try await contents(ofSchema: foreign)
+                for other in [missing, empty, foreign] {
+                    for user in [reader, postgres] {
+                        let url = user.replacingOccurrences(of: "schema=\(schema)", with: "schema=\(other)")
+                        for arguments in [["inspect"], ["verify"], ["replay"], ["export", "--output", export + "-\(other)"]] {
+                            let output = try await SampleProcess.run(arguments + ["--database", url])
+                            #expect(output.status == 2, "\(other) \(arguments): \(output.standardOutput)\(output.standardError)")
+                            #expect(output.standardError.contains("--database"), "\(output.standardError)")
+                            #expect(!FileManager.default.fileExists(atPath: export + "-\(other)"))
+                        }
+                    }
+                }
+                #expect(try await psql("SELECT count(*) FROM pg_namespace WHERE nspname = '\(missing)'").hasPrefix("0"))
+                #expect(try await psql("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '\(empty)'").hasPrefix("0"))
+                #expect(try await contents(ofSchema: foreign) == foreignBefore)
+            }
+            #expect(try await contents(ofSchema: schema) == before)
+        }
+
         @Test("a server that asks for a password that was not given is one clear line and exit status 2")
         func missingPassword() async throws {
             let postgres = try freshURL()

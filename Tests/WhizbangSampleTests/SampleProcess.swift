@@ -145,27 +145,25 @@ struct SampleProcess {
         }
     }
 
-    /// Expects two export files to hold the same events (more than 100), in the same order, ignoring `recordedAt`,
-    /// which a store sets itself on import.
+    /// Expects two export files to be the same, byte for byte, and to hold more than 100 events: an import keeps
+    /// every exported field, the recording times included.
     static func expectSameExports(_ first: String, _ second: String, sourceLocation: SourceLocation = #_sourceLocation)
         throws
     {
-        let lines = { (path: String) throws -> [[String: Any]] in
-            try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { line in
-                var object = try #require(
-                    try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                    sourceLocation: sourceLocation)
-                object["recordedAt"] = nil
-                return object
-            }
-        }
-        let before = try lines(first)
-        let after = try lines(second)
-        #expect(before.count > 100, sourceLocation: sourceLocation)
-        #expect(before.count == after.count, sourceLocation: sourceLocation)
-        for (left, right) in zip(before, after) {
-            #expect(NSDictionary(dictionary: left).isEqual(to: right), sourceLocation: sourceLocation)
-        }
+        let before = try Data(contentsOf: URL(fileURLWithPath: first))
+        let after = try Data(contentsOf: URL(fileURLWithPath: second))
+        #expect(before.split(separator: UInt8(ascii: "\n")).count > 100, sourceLocation: sourceLocation)
+        guard before != after else { return }
+        // Name the first line that differs.
+        let left = String(decoding: before, as: UTF8.self).split(separator: "\n")
+        let right = String(decoding: after, as: UTF8.self).split(separator: "\n")
+        let index = zip(left, right).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+            ?? min(left.count, right.count)
+        let first = index < left.count ? String(left[index]) : "<end>"
+        let second = index < right.count ? String(right[index]) : "<end>"
+        Issue.record(
+            "the exports differ first at line \(index + 1) (\(left.count) and \(right.count) lines): \(first) / \(second)",
+            sourceLocation: sourceLocation)
     }
 
     /// Runs `body` with a fresh temporary directory, removed afterwards.

@@ -1,18 +1,27 @@
 import ArgumentParser
 import Foundation
+import Synchronization
+import WhizbangPostgres
 import WhizbangStore
 
-/// Reads an export into a new database, giving the same log: event ids, streams, versions and positions.
+/// Reads an export into a new database, giving the same log: event ids, streams, versions, positions and recording
+/// times, so that exporting the new database gives the same file byte for byte.
 ///
-/// All or nothing: the whole file is checked before the database is created, and a write that fails or is
-/// interrupted (Ctrl-C, SIGTERM) removes the new database again.
+/// All or nothing: the whole file is checked before anything is written. On SQLite the store's restore builds the
+/// database under a temporary name beside the target and names it only once complete, so even a killed import leaves
+/// nothing at the target (a later import removes the marked temporary store it left); a write that fails or is
+/// interrupted (Ctrl-C, SIGTERM) removes it at once. On PostgreSQL the restore creates the store's tables and fills
+/// them in one transaction.
 struct ImportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import", abstract: "Load a JSON Lines export into a new database (same ids, versions, order).")
 
     @Option(help: "The JSON Lines file to read.") var input: String
     @OptionGroup var database: DatabaseOption
-    @Flag(help: ArgumentHelp("Print a plain progress line to standard error every 1,024 events.", visibility: .hidden))
+    @Flag(
+        help: ArgumentHelp(
+            "Print a plain progress line to standard error every 1,024 lines checked and every 4,096 events written.",
+            visibility: .hidden))
     var progressLines = false
 
     func run() async throws {
@@ -27,6 +36,9 @@ struct ImportCommand: AsyncParsableCommand {
                 progress: { bytes, total in
                     progress.begin(phase: "check \(input) (bytes)", total: total, keepingStart: true)
                     progress.update(done: bytes & ~1023)
+                    if progressLines {
+                        FileHandle.standardError.write(Data("check: \(bytes) bytes checked\n".utf8))
+                    }
                 },
                 stopRequested: { stop.received != nil })
         } catch {
@@ -38,58 +50,68 @@ struct ImportCommand: AsyncParsableCommand {
             throw error
         }
         progress.end()
-        try await target.with(.new, Importer(file: file, stop: stop, progressLines: progressLines))
+        try await write(file, to: target, stop: stop)
     }
-}
 
-/// Appends checked events in order, checking that each lands at its exported position.
-private struct Importer: StoreCommand {
-    let file: ImportFile
-    let stop: StopSignal
-    let progressLines: Bool
-
-    func run<Store: EventStore>(on store: Store, database opened: OpenedDatabase) async throws {
-        let lines = file.lines
-        var progress = ProgressLine(isEnabled: true)
-        progress.begin(phase: "import (events)", total: lines.count)
-        var start = 0
-        var written = 0
-        while start < lines.count {
-            if let signal = stop.received {
-                progress.end()
-                FileHandle.standardError.write(
-                    Data("import stopped by signal \(signal); the new database \(opened.name) is removed\n".utf8))
-                throw ExitCode(stop.exitStatus)
-            }
-            // Consecutive events of one stream go in one append.
-            var end = start + 1
-            while end < lines.count, lines[end].event.streamID == lines[start].event.streamID {
-                end += 1
-            }
-            let first = lines[start].event
-            let result: AppendResult
-            do {
-                result = try await store.append(
-                    lines[start..<end].map(\.data), to: StreamID(first.streamID),
-                    expectedVersion: .exact(first.streamVersion - 1))
-            } catch let error as EventStoreError {
-                throw SampleError("line \(lines[start].number): cannot append to \(first.streamID): \(OneLine.text(error.message))")
-            }
-            guard result.positions.lowerBound == first.position, result.positions.count == end - start else {
-                throw SampleError(
-                    "line \(lines[start].number): the event landed at position \(result.positions.lowerBound), not "
-                        + "\(first.position)")
-            }
-            written += result.positions.count
-            if progressLines, written / 1024 != (written - result.positions.count) / 1024 {
+    /// Writes the checked file into a new store with the store's restore, which keeps every exported field; the
+    /// sample's mark goes in with it.
+    private func write(_ file: ImportFile, to target: SampleDatabase, stop: StopSignal) async throws {
+        let events = file.lines.map(\.recorded)
+        let progress = Mutex(ProgressLine(isEnabled: true))
+        progress.withLock { $0.begin(phase: "import (events)", total: events.count) }
+        let progressLines = progressLines
+        let report: @Sendable (Int) -> Bool = { written in
+            progress.withLock { $0.update(done: written) }
+            if progressLines {
                 FileHandle.standardError.write(Data("import: \(written) events written\n".utf8))
             }
-            progress.update(done: written & ~1023)
-            start = end
+            return stop.received == nil
         }
-        progress.end()
+        let checkpoints = [LedgerMark.consumer: UInt64(0)]
+        let written: Int
+        do {
+            switch target {
+            case .sqlite(let path):
+                let found = SQLiteEventStore.inspectFile(at: path)
+                guard !found.exists else {
+                    throw SampleError.refusal(
+                        "\(path) already exists (it is \(found.description)); import writes a new database: give "
+                            + "--database a path that does not exist")
+                }
+                for leftover in SQLiteEventStore.removeAbandonedRestores(for: path) {
+                    FileHandle.standardError.write(Data("removed \(leftover), left by an import that was killed\n".utf8))
+                }
+                written = try await SQLiteEventStore.restore(
+                    events, checkpoints: checkpoints, to: path,
+                    configuration: LedgerStore.configuration(durability: .normal), progress: report)
+            case .postgres(let configuration):
+                let found = try await PostgresProblem.mapping(configuration) {
+                    try await PostgresEventStore.inspectSchema(configuration: configuration)
+                }
+                guard !found.holdsStore, found.otherObjects.isEmpty else {
+                    throw SampleError.refusal(
+                        "\(found.description) in \(configuration); import writes a new store: give --database another "
+                            + "schema (?schema=NAME)")
+                }
+                written = try await PostgresProblem.mapping(configuration) {
+                    try await PostgresEventStore.restore(
+                        events, checkpoints: checkpoints, configuration: configuration, progress: report)
+                }
+            }
+        } catch is CancellationError {
+            progress.withLock { $0.end() }
+            FileHandle.standardError.write(
+                Data("import stopped by signal \(stop.received ?? 0); nothing was written to \(target.name)\n".utf8))
+            throw ExitCode(stop.exitStatus)
+        } catch let error as EventStoreError {
+            progress.withLock { $0.end() }
+            throw SampleError(
+                "cannot import into \(target.name): \(OneLine.text(error.message)); nothing was written there",
+                exitStatus: error.code == .invalidArgument ? 2 : 1)
+        }
+        progress.withLock { $0.end() }
         print(
             "imported \(Formatting.grouped(written)) events in \(Formatting.grouped(file.streamCount)) streams into "
-                + "\(opened.name)")
+                + "\(target.name)")
     }
 }

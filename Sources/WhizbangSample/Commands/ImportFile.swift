@@ -10,6 +10,14 @@ struct ImportFile {
         var number: Int
         var event: ExportedEvent
         var data: EventData
+
+        /// The event as the store recorded it, with its position and recording time.
+        var recorded: RecordedEvent {
+            RecordedEvent(
+                streamID: StreamID(event.streamID), streamVersion: event.streamVersion, position: event.position,
+                eventID: data.eventID, eventType: data.eventType, data: data.data, metadata: data.metadata,
+                recordedAt: Date(timeIntervalSince1970: Double(event.recordedAt) / 1_000_000))
+        }
     }
 
     var lines: [Line] = []

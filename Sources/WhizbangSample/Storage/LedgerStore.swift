@@ -115,15 +115,6 @@ enum LedgerStore {
         return store
     }
 
-    /// Removes a store the sample has just created, after a failed import.
-    static func removeCreated(path: String) throws {
-        do {
-            try SQLiteEventStore.destroyStore(at: path)
-        } catch {
-            throw SampleError("cannot remove the partial database \(path): \(error.message)")
-        }
-    }
-
     /// The bytes the database occupies: the file plus its WAL, if any.
     static func databaseBytes(path: String) -> Int {
         let sizes = SQLiteEventStore.fileSizes(at: path)

@@ -15,8 +15,6 @@ enum SampleDatabase {
         case existing
         /// A store created if missing; with `fresh`, emptied first.
         case create(fresh: Bool, durability: SQLiteEventStore.Configuration.Durability)
-        /// A store that must not exist yet (an import target).
-        case new
     }
 
     /// Parses `--database`; unless `verbose`, the PostgreSQL client logs only warnings and errors.
@@ -45,8 +43,8 @@ enum SampleDatabase {
     /// Opens the store as `access` asks, runs `command` on it, and closes it.
     ///
     /// Nothing that the sample did not create is ever removed: a fresh start removes only a ledger the sample
-    /// created, and refuses (exit status 2, nothing touched) anything else. A new store that `command` fails to fill
-    /// (an import cut short) is removed again.
+    /// created, and refuses (exit status 2, nothing touched) anything else. An existing store is opened read-only:
+    /// SQLite's `mode=ro`, or on PostgreSQL a store that migrates nothing and runs read-only transactions.
     func with<Command: StoreCommand>(_ access: Access, _ command: Command) async throws -> Command.Output {
         switch self {
         case .sqlite(let path):
@@ -60,35 +58,18 @@ enum SampleDatabase {
                 return try await command.run(on: store, database: opened)
             }
             let store: SQLiteEventStore
-            var isNew = false
             switch access {
             case .existing:
                 store = try await LedgerStore.openExisting(path: path)
             case .create(let fresh, let durability):
                 store = try await LedgerStore.create(path: path, fresh: fresh, durability: durability)
-            case .new:
-                let file = SQLiteEventStore.inspectFile(at: path)
-                guard !file.exists else {
-                    throw SampleError.refusal(
-                        "\(path) already exists (it is \(file.description)); import writes a new database: give "
-                            + "--database a path that does not exist")
-                }
-                store = try await LedgerStore.createNew(path: path, durability: .normal)
-                isNew = true
             }
             defer { store.close() }
             let opened = OpenedDatabase(name: path, close: { store.close() }) {
                 store.close()
                 return LedgerStore.databaseBytes(path: path)
             }
-            do {
-                return try await command.run(on: store, database: opened)
-            } catch {
-                guard isNew else { throw error }
-                store.close()
-                try LedgerStore.removeCreated(path: path)
-                throw error
-            }
+            return try await command.run(on: store, database: opened)
         case .postgres(let configuration):
             return try await withPostgres(configuration, access, command)
         }
@@ -106,7 +87,24 @@ enum SampleDatabase {
         var isNew = false
         switch access {
         case .existing:
-            guard found.holdsStore else { throw SampleError("no Whizbang store in \(place)") }
+            guard found.holdsStore else {
+                throw SampleError.refusal(
+                    "\(found.description) in \(configuration), so there is no store to read; nothing was changed: give "
+                        + "--database the schema of a store (?schema=NAME)")
+            }
+            // Reading needs no more than SELECT: the store neither creates nor migrates anything, and every
+            // transaction is read-only.
+            var readOnly = configuration
+            readOnly.isReadOnly = true
+            do {
+                return try await Self.withRunningStore(readOnly) { store, opened in
+                    try await command.run(on: store, database: opened)
+                }
+            } catch let error as EventStoreError where error.code == .incompatibleSchema {
+                throw SampleError.refusal(
+                    "\(OneLine.text(error.message)) (\(configuration)); nothing was changed: give --database the schema "
+                        + "of a store (?schema=NAME)")
+            }
         case .create(let fresh, _):
             guard fresh || !found.holdsStore else { break }
             guard found.otherObjects.isEmpty else {
@@ -128,26 +126,11 @@ enum SampleDatabase {
                 }
             }
             isNew = true
-        case .new:
-            guard !found.holdsStore, found.otherObjects.isEmpty else {
-                throw SampleError.refusal(
-                    "\(found.description) in \(configuration); import writes a new store: give --database another "
-                        + "schema (?schema=NAME)")
-            }
-            isNew = true
         }
         let marksStore = isNew
-        do {
-            return try await Self.withRunningStore(configuration) { store, opened in
-                if marksStore { try await LedgerMark.write(to: store) }
-                return try await command.run(on: store, database: opened)
-            }
-        } catch {
-            if case .new = access {
-                // The store's tables were created by this import; drop them so that nothing half-written stays.
-                try? await PostgresEventStore.dropStoreTables(configuration: configuration)
-            }
-            throw error
+        return try await Self.withRunningStore(configuration) { store, opened in
+            if marksStore { try await LedgerMark.write(to: store) }
+            return try await command.run(on: store, database: opened)
         }
     }
 

@@ -1,0 +1,170 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
+public import Whizbang
+
+extension PostgresEventStore {
+    /// Writes a whole log — recorded events with their own positions, stream versions and recording times — into a
+    /// new store in `configuration`'s schema, in one transaction: all or nothing, whenever the process or the
+    /// connection ends.
+    ///
+    /// Where an append gives each event the next position and the time of its commit, a restore keeps what it is
+    /// given, so that a log exported from one store and restored into another reads back the same, field for field.
+    /// The whole log is checked first with ``EventStoreValidation/validateRestore(_:maximumPayloadBytes:)``. Then, on
+    /// a connection of its own and in one transaction holding the migration lock, the schema is checked to hold
+    /// nothing (no store and no other objects), the store's tables are created as a first ``run()`` would, and the
+    /// streams, events and checkpoints are inserted. No store may run on the schema meanwhile; run one afterwards.
+    /// Each lock wait and each statement (a chunk of 4,096 events) may take at most
+    /// ``Configuration/requestTimeout``.
+    ///
+    /// - Parameters:
+    ///   - events: The log, in position order.
+    ///   - checkpoints: Checkpoints to write in the same transaction, by consumer name.
+    ///   - configuration: Where the store goes; its schema must be missing or empty.
+    ///   - progress: Called with the number of events sent so far, every 4,096 events and once before the commit;
+    ///     return `false` to stop (the transaction is rolled back).
+    /// - Returns: The number of events written.
+    /// - Throws: ``EventStoreError`` — what ``EventStoreValidation/validateRestore(_:maximumPayloadBytes:)`` throws;
+    ///   `invalidArgument` when the schema holds anything (the message says what), for an invalid consumer name or
+    ///   configuration; `readOnly` for a configuration with ``Configuration/isReadOnly``; the server's refusal
+    ///   otherwise. `CancellationError` when `progress` returned `false`. In every case the schema is left as it was.
+    @discardableResult
+    public static func restore(
+        _ events: [RecordedEvent],
+        checkpoints: [String: UInt64] = [:],
+        configuration: Configuration,
+        progress: @escaping @Sendable (_ eventsWritten: Int) -> Bool = { _ in true }
+    ) async throws -> Int {
+        try configuration.validate()
+        guard !configuration.isReadOnly else {
+            throw EventStoreError(.readOnly, message: "a restore writes; the configuration is read-only")
+        }
+        let versions = try EventStoreValidation.validateRestore(
+            events, maximumPayloadBytes: configuration.maximumPayloadBytes)
+        for consumer in checkpoints.keys { try validateText(consumer, what: "a consumer name") }
+        let schema = configuration.schema
+        let stopped = Atomic<Bool>(false)
+        do {
+            try await withOwnConnection(configuration) { connection, logger in
+                try await connection.withTransaction(logger: logger) { connection in
+                    // Every wait of the transaction is bounded: for a lock, and for each statement.
+                    let limit = Configuration.milliseconds(configuration.requestTimeout)
+                    for setting in ["lock_timeout", "statement_timeout"] {
+                        try await connection.query(
+                            PostgresQuery(unsafeSQL: "SET LOCAL \(setting) = \(limit)"), logger: logger)
+                    }
+                    try await connection.query(
+                        "SELECT pg_advisory_xact_lock(\(PostgresSchema.lockClass + 1), hashtext(\(schema)))",
+                        logger: logger)
+                    let found = try await inspect(schema, on: connection, logger: logger)
+                    guard !found.holdsStore, found.otherObjects.isEmpty else {
+                        throw EventStoreError(
+                            .invalidArgument, message: "\(found); a restore writes only a new store, nothing was changed")
+                    }
+                    try await PostgresSchema.migrateInTransaction(connection, schema: schema, logger: logger)
+                    try await insert(
+                        versions, events, checkpoints, schema: schema, on: connection, logger: logger
+                    ) { written in
+                        guard progress(written) else {
+                            stopped.store(true, ordering: .relaxed)
+                            return false
+                        }
+                        return true
+                    }
+                }
+            }
+        } catch {
+            if stopped.load(ordering: .relaxed) { throw CancellationError() }
+            throw error
+        }
+        return events.count
+    }
+
+    /// Inserts the streams at their final versions, then the events in chunks, then the checkpoints.
+    private static func insert(
+        _ versions: [StreamID: UInt64],
+        _ events: [RecordedEvent],
+        _ checkpoints: [String: UInt64],
+        schema: String,
+        on connection: PostgresConnection,
+        logger: Logger,
+        progress: (Int) -> Bool
+    ) async throws {
+        let quoted = "\"\(schema)\""
+        // Streams in the order they first appear, so their keys follow the log as an append's would.
+        var order: [StreamID] = []
+        var seen = Set<StreamID>(minimumCapacity: versions.count)
+        for event in events where seen.insert(event.streamID).inserted { order.append(event.streamID) }
+        let streamChunk = 16_384
+        for start in stride(from: 0, to: order.count, by: streamChunk) {
+            let chunk = order[start..<min(start + streamChunk, order.count)]
+            var bindings = PostgresBindings(capacity: 2)
+            bindings.append(chunk.map(\.rawValue))
+            bindings.append(chunk.map { Int64(bitPattern: versions[$0] ?? 0) })
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        INSERT INTO \(quoted).streams (stream_id, version)
+                        SELECT stream_id, version FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY
+                            AS s(stream_id, version, ordinal) ORDER BY ordinal
+                        """,
+                    binds: bindings),
+                logger: logger)
+        }
+        let eventChunk = 4096
+        for start in stride(from: 0, to: events.count, by: eventChunk) {
+            guard progress(start) else { throw CancellationError() }
+            let chunk = events[start..<min(start + eventChunk, events.count)]
+            var bindings = PostgresBindings(capacity: 8)
+            bindings.append(chunk.map { Int64(bitPattern: $0.position) })
+            bindings.append(chunk.map(\.streamID.rawValue))
+            bindings.append(chunk.map { Int64(bitPattern: $0.streamVersion) })
+            bindings.append(chunk.map(\.eventID.uuid))
+            bindings.append(chunk.map(\.eventType))
+            bindings.append(chunk.map { ByteBuffer(bytes: $0.data) })
+            bindings.append(chunk.map { ByteBuffer(bytes: $0.metadata) })
+            bindings.append(
+                try chunk.map { event throws(EventStoreError) -> Int64 in
+                    guard let micro = Int64(exactly: (event.recordedAt.timeIntervalSince1970 * 1_000_000).rounded())
+                    else {
+                        throw EventStoreError(
+                            .invalidArgument, streamID: event.streamID,
+                            message: "event \(event.eventID) has a recording time out of range")
+                    }
+                    return micro
+                })
+            // The recording time travels as microseconds since 1970 and is added to the epoch as an interval, so
+            // that it is stored exactly, with no rounding through floating point.
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        INSERT INTO \(quoted).events
+                            (position, stream_key, version, event_id, event_type, data, metadata, recorded_at)
+                        SELECT e.position, s.stream_key, e.version, e.event_id, e.event_type, e.data, e.metadata,
+                            timestamptz 'epoch' + e.microseconds * interval '1 microsecond'
+                        FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::bytea[],
+                            $7::bytea[], $8::bigint[])
+                            AS e(position, stream_id, version, event_id, event_type, data, metadata, microseconds)
+                        JOIN \(quoted).streams s ON s.stream_id = e.stream_id
+                        """,
+                    binds: bindings),
+                logger: logger)
+        }
+        if !checkpoints.isEmpty {
+            let sorted = checkpoints.sorted { $0.key < $1.key }
+            var bindings = PostgresBindings(capacity: 2)
+            bindings.append(sorted.map(\.key))
+            bindings.append(sorted.map { Int64(bitPattern: $0.value) })
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        INSERT INTO \(quoted).checkpoints (consumer, position)
+                        SELECT * FROM unnest($1::text[], $2::bigint[])
+                        """,
+                    binds: bindings),
+                logger: logger)
+        }
+        guard progress(events.count) else { throw CancellationError() }
+    }
+}

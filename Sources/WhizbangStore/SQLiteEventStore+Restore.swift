@@ -1,0 +1,105 @@
+import Foundation
+public import Whizbang
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension SQLiteEventStore {
+    /// Writes a whole log — recorded events with their own positions, stream versions and recording times — into a
+    /// new store at `path`, all or nothing, even if the process is killed.
+    ///
+    /// Where an append gives each event the next position and the time of its commit, a restore keeps what it is
+    /// given, so that a log exported from one store and restored into another reads back the same, field for field.
+    /// The whole log is checked before anything is written, with
+    /// ``EventStoreValidation/validateRestore(_:maximumPayloadBytes:)``: each run of one stream's events by the rules
+    /// of an append, positions 1, 2, 3… in the order given, each stream's versions 1, 2, 3…, and each event id once.
+    ///
+    /// The store is built under a temporary name in `path`'s directory (`.<name>.restoring-<8 hex digits>`), in one
+    /// transaction after the one that marks it as a store; its WAL is copied back, the file fsynced, and only then is it
+    /// given the name `path` (with `link`, which never replaces a file) and the directory fsynced. So `path` holds
+    /// either nothing or the whole store. A failure or a stop removes the temporary files; a process killed on the way
+    /// leaves a marked store under the temporary name, which ``removeAbandonedRestores(for:)`` removes later.
+    ///
+    /// The blocking work runs on a thread of its own. Snapshots are not part of a log and are not restored; a
+    /// configuration with inline projections is refused, since their read models would not be built.
+    ///
+    /// - Parameters:
+    ///   - events: The log, in position order.
+    ///   - checkpoints: Checkpoints to write in the same transaction, by consumer name.
+    ///   - path: Where the store goes; nothing may exist there.
+    ///   - configuration: The store settings used to write (page size, durability, payload limit).
+    ///   - progress: Called on the restoring thread with the number of events written so far, every 4,096 events and
+    ///     once before the commit; return `false` to stop.
+    /// - Returns: The number of events written.
+    /// - Throws: ``EventStoreError`` — what ``EventStoreValidation/validateRestore(_:maximumPayloadBytes:)`` throws
+    ///   for a log out of order or an invalid event; `invalidArgument` when something exists at `path`, for an
+    ///   invalid consumer name or configuration;
+    ///   `readOnly`, `storageFull` or `storageFailure` when the files cannot be written. `CancellationError` when the
+    ///   calling task was cancelled or `progress` returned `false`. In every case `path` is left as it was.
+    @discardableResult
+    public static func restore(
+        _ events: [RecordedEvent],
+        checkpoints: [String: UInt64] = [:],
+        to path: String,
+        configuration: Configuration = Configuration(),
+        progress: @escaping @Sendable (_ eventsWritten: Int) -> Bool = { _ in true }
+    ) async throws -> Int {
+        try validate(configuration)
+        guard configuration.inlineProjections.isEmpty else {
+            throw EventStoreError(
+                .invalidArgument, message: "a restore does not build inline projections; give a configuration without them")
+        }
+        let stop = SQLiteRestore.StopRequest()
+        return try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Int, any Error>) in
+                let restore = SQLiteRestore(
+                    events: events, checkpoints: checkpoints, path: path, configuration: configuration,
+                    progress: progress, stop: stop)
+                let thread = Thread {
+                    continuation.resume(with: Result { try restore.run() })
+                }
+                thread.name = "whizbang.sqlite.restore"
+                thread.start()
+            }
+        } onCancel: {
+            stop.request()
+        }
+    }
+
+    /// Removes what restores to `path` left behind when their process was killed: files in `path`'s directory named
+    /// `.<name>.restoring-<8 hex digits>` that hold a store this library created (``SQLiteStoreFile/isWhizbangStore``)
+    /// and that no connection is writing, with their WAL and shared-memory files. Anything else is left alone.
+    ///
+    /// - Returns: The paths removed.
+    @discardableResult
+    public static func removeAbandonedRestores(for path: String) -> [String] {
+        let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent()
+        let target = url.lastPathComponent
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return [] }
+        var removed: [String] = []
+        for name in names.sorted() where SQLiteRestore.isTemporaryName(name, for: target) {
+            let candidate = directory.appendingPathComponent(name).path
+            guard inspectFile(at: candidate).isWhizbangStore, !isBeingWritten(candidate) else { continue }
+            if (try? destroyStore(at: candidate)) != nil { removed.append(candidate) }
+        }
+        return removed
+    }
+
+    /// Whether another connection holds the store's write lock (a restore still at work): a write transaction
+    /// cannot begin at once.
+    private static func isBeingWritten(_ path: String) -> Bool {
+        guard let connection = try? SQLiteConnection(path: path, busyTimeoutMilliseconds: 0) else { return true }
+        defer { connection.close() }
+        do {
+            try connection.execute("BEGIN IMMEDIATE")
+            try connection.execute("ROLLBACK")
+            return false
+        } catch {
+            return true
+        }
+    }
+}

@@ -1,0 +1,220 @@
+import CSQLite
+import Foundation
+import Synchronization
+import Whizbang
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One run of ``SQLiteEventStore/restore(_:checkpoints:to:configuration:progress:)``, on a thread of its own.
+///
+/// The store is built under a temporary name beside the target, `.<name>.restoring-<8 hex digits>`: created with
+/// `O_EXCL`, so this run knows the file is its own; marked as a store in a first transaction; filled in a second one;
+/// its WAL copied back and removed; fsynced; then given the target's name with `link` (which never replaces a file)
+/// and the directory fsynced. Until that link the target's name holds nothing, however the process ends; a failure
+/// removes the temporary files, and a killed process leaves a marked store under the temporary name that
+/// ``SQLiteEventStore/removeAbandonedRestores(for:)`` may remove later.
+struct SQLiteRestore {
+    /// The part of a temporary name between the target's name and the random suffix.
+    static let temporaryInfix = ".restoring-"
+    /// How many events go between two calls of `progress`.
+    static let progressInterval = 4096
+
+    let events: [RecordedEvent]
+    let checkpoints: [String: UInt64]
+    let path: String
+    let configuration: SQLiteEventStore.Configuration
+    let progress: @Sendable (Int) -> Bool
+    let stop: StopRequest
+
+    /// Set when the caller's task is cancelled; read by the restoring thread.
+    final class StopRequest: Sendable {
+        private let isRequested = Atomic<Bool>(false)
+
+        func request() { isRequested.store(true, ordering: .relaxed) }
+        var wasRequested: Bool { isRequested.load(ordering: .relaxed) }
+    }
+
+    /// The temporary name for a target: `.<name>.restoring-<8 hex digits>` in the target's directory.
+    static func temporaryPath(for path: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        let suffix = String(UInt32.random(in: .min ... .max), radix: 16)
+        let padded = String(repeating: "0", count: 8 - suffix.count) + suffix
+        return url.deletingLastPathComponent().appendingPathComponent(
+            ".\(url.lastPathComponent)\(temporaryInfix)\(padded)"
+        ).path
+    }
+
+    /// Whether `name` is a temporary name that a restore to `target` (a file name, not a path) would use.
+    static func isTemporaryName(_ name: String, for target: String) -> Bool {
+        let prefix = ".\(target)\(temporaryInfix)"
+        guard name.hasPrefix(prefix) else { return false }
+        let suffix = name.utf8.dropFirst(prefix.utf8.count)
+        return suffix.count == 8
+            && suffix.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) }
+    }
+
+    /// Builds the store and puts it at `path`; returns the number of events written.
+    func run() throws -> Int {
+        let versions = try EventStoreValidation.validateRestore(
+            events, maximumPayloadBytes: configuration.maximumPayloadBytes)
+        for consumer in checkpoints.keys { try EventStoreValidation.validateConsumer(consumer) }
+        let found = SQLiteEventStore.inspectFile(at: path)
+        guard !found.exists else {
+            throw EventStoreError(
+                .invalidArgument,
+                message: "\(path) already exists (it is \(found.description)); a restore writes only a new store")
+        }
+        let temporary = Self.temporaryPath(for: path)
+        let descriptor = open(temporary, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw Self.fileError("cannot create \(temporary)") }
+        _ = close(descriptor)
+        var connection: SQLiteConnection?
+        do {
+            let opened = try SQLiteEventStore.openConnection(temporary, configuration, role: .writer)
+            connection = opened
+            try SQLiteSchema.migrate(opened, nowMicroseconds: SQLiteEventStore.nowMicroseconds())
+            let count = try write(versions, on: opened)
+            // Copy the WAL back into the file and empty it, so that the file alone holds the store; closing the last
+            // connection then removes the WAL and shared-memory files.
+            try opened.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            opened.close()
+            connection = nil
+            for companion in [temporary + "-wal", temporary + "-shm"] { unlink(companion) }
+            try Self.synchronize(temporary)
+            try place(temporary)
+            // The name is durable once the directory is; the store is complete and in place either way.
+            let directory = open(URL(fileURLWithPath: path).deletingLastPathComponent().path, O_RDONLY | O_CLOEXEC)
+            if directory >= 0 {
+                _ = fsync(directory)
+                _ = close(directory)
+            }
+            return count
+        } catch {
+            connection?.close()
+            // This run created these files (the database with O_EXCL, its companions through SQLite).
+            for file in [temporary + "-wal", temporary + "-shm", temporary] { unlink(file) }
+            switch error {
+            case let error as SQLiteError: throw error.eventStoreError
+            default: throw error
+            }
+        }
+    }
+
+    /// Writes the streams at their final versions, the events and the checkpoints in one transaction.
+    private func write(_ versions: [StreamID: UInt64], on connection: SQLiteConnection) throws -> Int {
+        let insertStream = try connection.prepare("INSERT INTO streams (stream_id, version) VALUES (?1, ?2)")
+        let insertEvent = try connection.prepare(
+            """
+            INSERT INTO events (position, stream_key, version, event_id, event_type, data, metadata, recorded_at)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+            """
+        )
+        let insertCheckpoint = try connection.prepare("INSERT INTO checkpoints (consumer, position) VALUES (?1, ?2)")
+        try connection.execute("BEGIN IMMEDIATE")
+        do {
+            var keys: [StreamID: Int64] = [:]
+            keys.reserveCapacity(versions.count)
+            for (index, event) in events.enumerated() {
+                if index % Self.progressInterval == 0 { try checkStop(written: index) }
+                let key: Int64
+                if let known = keys[event.streamID] {
+                    key = known
+                } else {
+                    insertStream.bind(event.streamID.rawValue, at: 1)
+                    insertStream.bind(versions[event.streamID] ?? 0, at: 2)
+                    try insertStream.execute()
+                    key = connection.lastInsertRowID
+                    keys[event.streamID] = key
+                }
+                try insert(event, key: key, with: insertEvent)
+            }
+            for (consumer, position) in checkpoints.sorted(by: { $0.key < $1.key }) {
+                insertCheckpoint.bind(consumer, at: 1)
+                insertCheckpoint.bind(position, at: 2)
+                try insertCheckpoint.execute()
+            }
+            try checkStop(written: events.count)
+            try connection.execute("COMMIT")
+        } catch {
+            if connection.isInTransaction { try? connection.execute("ROLLBACK") }
+            throw error
+        }
+        return events.count
+    }
+
+    /// Inserts one event at its own position, version and recording time.
+    private func insert(_ event: RecordedEvent, key: Int64, with statement: SQLiteStatement) throws {
+        guard let recordedAt = Int64(exactly: (event.recordedAt.timeIntervalSince1970 * 1_000_000).rounded()) else {
+            throw EventStoreError(
+                .invalidArgument, streamID: event.streamID,
+                message: "event \(event.eventID) has a recording time that is not a whole number of microseconds")
+        }
+        var eventType = event.eventType
+        let error: SQLiteError? = event.data.withUnsafeBytes { data in
+            event.metadata.withUnsafeBytes { metadata in
+                eventType.withUTF8 { type in
+                    statement.bind(event.position, at: 1)
+                    statement.bind(key, at: 2)
+                    statement.bind(event.streamVersion, at: 3)
+                    statement.bind(event.eventID, at: 4)
+                    statement.bindBorrowedText(type, at: 5)
+                    statement.bindBorrowedPayload(data, at: 6)
+                    statement.bindBorrowedPayload(metadata, at: 7, nullIfEmpty: true)
+                    statement.bind(recordedAt, at: 8)
+                    return statement.executeReturningError()
+                }
+            }
+        }
+        if let error {
+            if error.isUniqueViolation { throw AppendDecision.duplicateEventID(event.eventID, appendingTo: event.streamID) }
+            throw error
+        }
+    }
+
+    /// Reports progress, and stops with `CancellationError` when the caller asked to.
+    private func checkStop(written: Int) throws {
+        if stop.wasRequested || !progress(written) { throw CancellationError() }
+    }
+
+    /// Gives the finished temporary file the target's name, never replacing what may have appeared there.
+    private func place(_ temporary: String) throws {
+        if link(temporary, path) == 0 {
+            unlink(temporary)
+        } else {
+            let number = errno
+            guard number != EEXIST else {
+                throw EventStoreError(
+                    .invalidArgument, message: "\(path) appeared while the store was restored; it was left alone")
+            }
+            // A file system without hard links: rename, after checking again that the name is free.
+            guard number == EPERM || number == ENOTSUP || number == EOPNOTSUPP, !SQLiteEventStore.inspectFile(at: path).exists,
+                rename(temporary, path) == 0
+            else {
+                throw Self.fileError("cannot name the restored store \(path)")
+            }
+        }
+    }
+
+    /// fsync of a file.
+    private static func synchronize(_ path: String) throws(EventStoreError) {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw fileError("cannot open \(path)") }
+        defer { _ = close(descriptor) }
+        guard fsync(descriptor) == 0 else { throw fileError("cannot fsync \(path)") }
+    }
+
+    /// The store error for the `errno` of a failed file operation.
+    private static func fileError(_ what: String) -> EventStoreError {
+        let number = errno
+        let message = "\(what): \(String(cString: strerror(number)))"
+        switch number {
+        case EACCES, EROFS, EPERM: return EventStoreError(.readOnly, message: message)
+        case ENOSPC, EDQUOT, EFBIG: return EventStoreError(.storageFull, message: message)
+        default: return EventStoreError(.storageFailure, message: message)
+        }
+    }
+}

@@ -1,0 +1,159 @@
+import CSQLite
+import Foundation
+import Testing
+import Whizbang
+import WhizbangStore
+
+@Suite("SQLiteEventStore.restore", .timeLimit(.minutes(2)))
+struct SQLiteRestoreTests {
+    /// A log of `streams` streams with `perStream` events each, interleaved, recorded a second apart.
+    private func log(streams: Int, perStream: Int) -> [RecordedEvent] {
+        var events: [RecordedEvent] = []
+        for version in 1...perStream {
+            for stream in 0..<streams {
+                let position = UInt64(events.count + 1)
+                events.append(
+                    RecordedEvent(
+                        streamID: StreamID("account-\(stream)"), streamVersion: UInt64(version), position: position,
+                        eventID: MessageID(), eventType: "Deposited", data: Data(#"{"amount":\#(position)}"#.utf8),
+                        metadata: version == 1 ? Data() : Data([0xFF, 0x00, 0x01]),
+                        recordedAt: Date(timeIntervalSince1970: Double(1_700_000_000_000_000 + Int64(position) * 1_000_003) / 1_000_000)))
+            }
+        }
+        return events
+    }
+
+    /// The events as a store reads them back.
+    private func readBack(_ path: String) async throws -> [RecordedEvent] {
+        let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
+        defer { store.close() }
+        return try await store.readAll(after: 0, limit: 1_000_000)
+    }
+
+    @Test("keeps every field: positions, versions, ids, payloads and recording times; writes the checkpoints")
+    func keepsEveryField() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("restored.sqlite").path
+            let events = log(streams: 7, perStream: 30)
+            let written = try await SQLiteEventStore.restore(
+                events, checkpoints: ["reader": 12], to: path, configuration: .testing)
+            #expect(written == events.count)
+            #expect(try await readBack(path) == events)
+            let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            defer { store.close() }
+            #expect(try await store.checkpoint(for: "reader") == 12)
+            #expect(try await store.readStream(StreamID("account-3"), from: 1, direction: .forwards, limit: 100).count == 30)
+            // The restored store goes on as any other: the next append takes the next version and position.
+            let appended = try await store.append(
+                makeEvents(1), to: StreamID("account-3"), expectedVersion: .exact(30))
+            #expect(appended.positions.lowerBound == UInt64(events.count + 1))
+            #expect(SQLiteEventStore.inspectFile(at: path).isWhizbangStore)
+            let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+            #expect(!names.contains { $0.contains(".restoring-") }, "\(names)")
+        }
+    }
+
+    enum Bad: String, CaseIterable, CustomStringConvertible {
+        case duplicateEventID, versionGap, positionGap, emptyEventType, payloadTooLarge
+        var description: String { rawValue }
+    }
+
+    @Test("refuses a log that breaks an append's rules or the log's order, and leaves nothing", arguments: Bad.allCases)
+    func refusesBadLogs(bad: Bad) async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("restored.sqlite").path
+            var events = log(streams: 3, perStream: 5)
+            let last = events.count - 1
+            var configuration = SQLiteEventStore.Configuration.testing
+            let code: EventStoreError.Code
+            switch bad {
+            case .duplicateEventID:
+                events[last].eventID = events[0].eventID
+                code = .duplicateEventID
+            case .versionGap:
+                events[last].streamVersion += 1
+                code = .wrongExpectedVersion
+            case .positionGap:
+                events[last].position += 1
+                code = .invalidArgument
+            case .emptyEventType:
+                events[last].eventType = ""
+                code = .invalidArgument
+            case .payloadTooLarge:
+                configuration.maximumPayloadBytes = 64
+                events[last].data = Data(repeating: UInt8(ascii: "x"), count: 65)
+                code = .payloadTooLarge
+            }
+            await expectError(code) {
+                try await SQLiteEventStore.restore(events, to: path, configuration: configuration)
+            }
+            let left = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+            #expect(left.isEmpty, "\(left)")
+        }
+    }
+
+    @Test("refuses a path where something exists, and changes nothing")
+    func refusesAnExistingPath() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("taken").path
+            try Data("mine\n".utf8).write(to: URL(fileURLWithPath: path))
+            await expectError(.invalidArgument) {
+                try await SQLiteEventStore.restore(self.log(streams: 1, perStream: 3), to: path)
+            }
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data("mine\n".utf8))
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["taken"])
+        }
+    }
+
+    @Test("stops when progress says so, leaving nothing")
+    func stopsOnRequest() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("restored.sqlite").path
+            let events = log(streams: 10, perStream: 1_000)
+            await #expect(throws: CancellationError.self) {
+                try await SQLiteEventStore.restore(events, to: path) { written in written < 8_192 }
+            }
+            let left = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+            #expect(left.isEmpty, "\(left)")
+        }
+    }
+
+    @Test("removeAbandonedRestores removes only marked stores under a restore's temporary name, not in use")
+    func removesOnlyAbandonedRestores() async throws {
+        try await withTemporaryDirectory { directory in
+            let target = directory.appendingPathComponent("ledger.sqlite").path
+            // What a killed restore leaves: a marked store under the temporary name.
+            let abandoned = directory.appendingPathComponent(".ledger.sqlite.restoring-0123abcd").path
+            let store = try await SQLiteEventStore.open(path: abandoned, configuration: .testing)
+            store.close()
+            // Look-alikes that are not: a text file with the name, a store with another target's name, and a store
+            // whose suffix is not the restore's.
+            let text = directory.appendingPathComponent(".ledger.sqlite.restoring-89abcdef")
+            try Data("notes\n".utf8).write(to: text)
+            for name in [".other.sqlite.restoring-0123abcd", ".ledger.sqlite.restoring-old"] {
+                let other = try await SQLiteEventStore.open(
+                    path: directory.appendingPathComponent(name).path, configuration: .testing)
+                other.close()
+            }
+            // A store in use by a writer is left alone too.
+            let busy = directory.appendingPathComponent(".ledger.sqlite.restoring-fedcba98").path
+            let writer = try await SQLiteEventStore.open(path: busy, configuration: .testing)
+            defer { writer.close() }
+            var holder: OpaquePointer?
+            try #require(sqlite3_open_v2(busy, &holder, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK)
+            defer { sqlite3_close_v2(holder) }
+            try #require(sqlite3_exec(holder, "BEGIN IMMEDIATE", nil, nil, nil) == SQLITE_OK)
+
+            let removed = SQLiteEventStore.removeAbandonedRestores(for: target)
+            #expect(removed == [abandoned])
+            let names = Set(try FileManager.default.contentsOfDirectory(atPath: directory.path))
+            #expect(!names.contains(".ledger.sqlite.restoring-0123abcd"))
+            #expect(names.isSuperset(of: [
+                ".ledger.sqlite.restoring-89abcdef", ".other.sqlite.restoring-0123abcd", ".ledger.sqlite.restoring-old",
+                ".ledger.sqlite.restoring-fedcba98",
+            ]))
+            #expect(try Data(contentsOf: text) == Data("notes\n".utf8))
+            sqlite3_exec(holder, "ROLLBACK", nil, nil, nil)
+        }
+    }
+}
