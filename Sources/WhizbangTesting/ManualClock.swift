@@ -50,6 +50,7 @@ public final class ManualClock: Clock, Sendable {
     }
 
     private struct CountWaiter {
+        let id: UInt64
         let count: Int
         let continuation: UnsafeContinuation<Void, Never>
     }
@@ -138,18 +139,32 @@ public final class ManualClock: Clock, Sendable {
         for sleeper in due { sleeper.continuation.resume() }
     }
 
-    /// Returns once `count` sleeps have started on this clock since it was created, counting those that have ended.
+    /// Returns once `count` sleeps have started on this clock since it was created, counting those that have ended,
+    /// or at once when the calling task is cancelled.
     ///
     /// Counting started sleeps rather than current ones makes the wait immune to a sleep that starts and ends before
-    /// the test looks. It waits as long as the code under test takes to start them; bound the test with a time limit.
+    /// the test looks. It waits as long as the code under test takes to start them; bound the test with a time limit,
+    /// whose cancellation ends the wait.
     public func waitForSleepers(count: Int) async {
-        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
-            let reached = state.withLock { state -> Bool in
-                if state.startedSleeps >= count { return true }
-                state.countWaiters.append(CountWaiter(count: count, continuation: continuation))
-                return false
+        let id = state.withLock { state -> UInt64 in
+            state.nextID &+= 1
+            return state.nextID
+        }
+        await withTaskCancellationHandler {
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+                let reached = state.withLock { state -> Bool in
+                    if state.startedSleeps >= count || Task.isCancelled { return true }
+                    state.countWaiters.append(CountWaiter(id: id, count: count, continuation: continuation))
+                    return false
+                }
+                if reached { continuation.resume() }
             }
-            if reached { continuation.resume() }
+        } onCancel: {
+            let waiter = state.withLock { state -> CountWaiter? in
+                guard let index = state.countWaiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.countWaiters.remove(at: index)
+            }
+            waiter?.continuation.resume()
         }
     }
 }

@@ -53,3 +53,15 @@ struct ManualClockTests {
         #expect(order.elements == [1, 2])
     }
 }
+
+/// Waiting for sleepers is bounded by the waiting task's cancellation.
+@Suite(.timeLimit(.minutes(1)))
+struct ManualClockWaitTests {
+    @Test func cancellingATaskWaitingForSleepersEndsItsWait() async {
+        let clock = ManualClock()
+        let waiter = Task { await clock.waitForSleepers(count: 1) }
+        waiter.cancel()
+        await waiter.value
+        #expect(clock.sleeperCount == 0)
+    }
+}
