@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Runs each built example as a process: it must finish with exit status 0 and print what it demonstrates.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct ExampleProcessTests {
     @Test func shoppingCart() throws {
         let output = try runExample("ShoppingCartExample")

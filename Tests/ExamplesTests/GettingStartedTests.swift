@@ -12,7 +12,7 @@ import WhizbangTesting
 
 /// The code of the getting-started article (`Sources/Whizbang/Docs.docc/GettingStarted.md`), compiled and run; its
 /// `Cart` and `ProductSales` are the ShoppingCartExample's. Keep the two in step: change one, change the other.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct GettingStartedTests {
     @Test func sendCommandsThenProject() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("getting-started-\(UUID())")

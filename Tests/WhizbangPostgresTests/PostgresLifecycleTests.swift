@@ -10,7 +10,7 @@ import WhizbangPostgres
     .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
     // One store at a time in this suite: 65 checks starting together would open hundreds of connections at once.
     .serialized,
-    .timeLimit(.minutes(2))
+    .timeLimit(.minutes(5))
 )
 struct PostgresLifecycleTests {
     @Test func reopeningKeepsTheEvents() async throws {

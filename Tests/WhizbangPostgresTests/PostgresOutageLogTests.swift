@@ -7,7 +7,7 @@ import WhizbangPostgres
 @Suite(
     "PostgreSQL outage logging",
     .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
-    .timeLimit(.minutes(1))
+    .timeLimit(.minutes(5))
 )
 struct PostgresOutageLogTests {
     /// The store logs in as a role of its own; the outage ends every connection of that role and keeps the role

@@ -7,7 +7,7 @@ import WhizbangPostgres
     "PostgresEventStore read-only and restore",
     .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
     .serialized,
-    .timeLimit(.minutes(2))
+    .timeLimit(.minutes(5))
 )
 struct PostgresReadOnlyAndRestoreTests {
     /// A log of two streams, interleaved, with recording times of whole microseconds.

@@ -6,7 +6,7 @@ import WhizbangPostgres
 @Suite(
     "PostgreSQL server errors as causes",
     .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
-    .timeLimit(.minutes(1))
+    .timeLimit(.minutes(5))
 )
 struct PostgresServerErrorTests {
     @Test func aPermissionFailureKeepsTheServersSQLStateAsTheCause() async throws {

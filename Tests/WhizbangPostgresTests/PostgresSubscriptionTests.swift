@@ -8,7 +8,7 @@ import WhizbangPostgres
     "PostgresSubscription",
     .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
     .serialized,
-    .timeLimit(.minutes(1))
+    .timeLimit(.minutes(5))
 )
 struct PostgresSubscriptionTests {
     @Test func resumesAfterALostConnectionFromItsLastPosition() async throws {

@@ -5,7 +5,7 @@ import Testing
 /// The store's deadline timer without a server: work that never finishes (as a query whose promise postgres-nio
 /// lost) fails its caller at the deadline of its phase, the connection it holds is closed, and stopping the timer
 /// fails what is in flight.
-@Suite("RequestDeadlines", .timeLimit(.minutes(1)))
+@Suite("RequestDeadlines", .timeLimit(.minutes(5)))
 struct RequestDeadlinesTests {
     /// Runs `body` while the timer runs; stops the timer afterwards and opens `gate`, so the abandoned work ends.
     private func withTimer(

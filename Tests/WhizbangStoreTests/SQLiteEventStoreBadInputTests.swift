@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import WhizbangStore
 
-@Suite("SQLiteEventStore bad input", .timeLimit(.minutes(2)))
+@Suite("SQLiteEventStore bad input", .timeLimit(.minutes(5)))
 struct SQLiteEventStoreBadInputTests {
     @Test func aFileThatIsNotSQLiteIsRefusedAndLeftAlone() async throws {
         try await withTemporaryDirectory { directory in

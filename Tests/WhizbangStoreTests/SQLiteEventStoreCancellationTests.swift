@@ -5,7 +5,7 @@ import Testing
 @testable import WhizbangStore
 
 /// Reads observe their task's cancellation, and closing from async code holds no thread of the pool.
-@Suite("SQLiteEventStore cancellation and closing", .timeLimit(.minutes(1)))
+@Suite("SQLiteEventStore cancellation and closing", .timeLimit(.minutes(5)))
 struct SQLiteEventStoreCancellationTests {
     @Test func aReadInACancelledTaskThrowsCancellationError() async throws {
         try await withStore { store, _ in

@@ -3,7 +3,7 @@ import WhizbangStore
 import WhizbangTesting
 
 /// The shared event store contract, run against a fresh SQLite store per check.
-@Suite("SQLiteEventStore contract", .timeLimit(.minutes(2)))
+@Suite("SQLiteEventStore contract", .timeLimit(.minutes(5)))
 struct SQLiteEventStoreContractTests {
     @Test(arguments: EventStoreContract.checks)
     func contract(_ check: EventStoreContractCheck) async throws {

@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// Crash safety and a full disk, with a child process that is killed or runs out of file size.
-@Suite("SQLiteEventStore crash safety", .timeLimit(.minutes(2)))
+@Suite("SQLiteEventStore crash safety", .timeLimit(.minutes(5)))
 struct SQLiteEventStoreCrashTests {
     /// An append the child acknowledged: its line in the acknowledgement file.
     struct Acknowledgement {
@@ -172,7 +172,7 @@ struct SQLiteEventStoreCrashTests {
 
 /// Files and directories the process may not write. Root ignores file permissions, so when the tests run as root
 /// the child process opens the store as user 65534 instead.
-@Suite("SQLiteEventStore read-only", .timeLimit(.minutes(2)))
+@Suite("SQLiteEventStore read-only", .timeLimit(.minutes(5)))
 struct SQLiteEventStoreReadOnlyTests {
     private func openInChild(_ path: String) async throws -> String {
         let child = try ChildProcess(["open", path, getuid() == 0 ? "as-nobody" : "as-is"])

@@ -4,7 +4,7 @@ import ServiceLifecycle
 import Testing
 import WhizbangStore
 
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct SQLiteEventStoreServiceTests {
     @Test func runClosesTheStoreWhenCancelled() async throws {
         try await withTemporaryDirectory { directory in

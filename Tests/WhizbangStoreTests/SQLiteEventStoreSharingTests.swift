@@ -3,7 +3,7 @@ import Testing
 import WhizbangStore
 
 /// Two stores on one file, as two processes would have: their appends interleave and conflicts are ordinary.
-@Suite("SQLiteEventStore sharing a file", .timeLimit(.minutes(2)))
+@Suite("SQLiteEventStore sharing a file", .timeLimit(.minutes(5)))
 struct SQLiteEventStoreSharingTests {
     @Test func twoStoresRacingOnOneStreamGetEachVersionOnce() async throws {
         try await withStore { first, path in

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import WhizbangStore
 
-@Suite("SQLiteEventStore", .timeLimit(.minutes(2)))
+@Suite("SQLiteEventStore", .timeLimit(.minutes(5)))
 struct SQLiteEventStoreTests {
     @Test func appendsAndReadsBack() async throws {
         try await withStore { store, _ in

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import WhizbangStore
 
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct SQLiteInlineProjectionTests {
     /// Counts events per stream in a table of the store's own database; refuses events of type "Poison".
     struct EventCounts: SQLiteInlineProjection {

@@ -4,7 +4,7 @@ import Testing
 import Whizbang
 import WhizbangStore
 
-@Suite("SQLiteEventStore.restore", .timeLimit(.minutes(2)))
+@Suite("SQLiteEventStore.restore", .timeLimit(.minutes(5)))
 struct SQLiteRestoreTests {
     /// A log of `streams` streams with `perStream` events each, interleaved, recorded a second apart.
     private func log(streams: Int, perStream: Int) -> [RecordedEvent] {

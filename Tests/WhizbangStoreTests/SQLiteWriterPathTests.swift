@@ -4,7 +4,7 @@ import WhizbangStore
 
 /// The writer's fast paths: the WAL stays bounded and is removed at close, the stream cache follows another
 /// store's appends, and an append that fails inside a group commit leaves the others intact.
-@Suite("SQLiteEventStore writer", .timeLimit(.minutes(2)))
+@Suite("SQLiteEventStore writer", .timeLimit(.minutes(5)))
 struct SQLiteWriterPathTests {
     static func walBytes(_ path: String) -> Int {
         ((try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? NSNumber)?.intValue) ?? 0

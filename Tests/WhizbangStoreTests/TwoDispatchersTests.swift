@@ -5,7 +5,7 @@ import WhizbangStore
 /// Two dispatchers on separate connections to one SQLite file, as two service instances would be: their serial lanes
 /// do not know about each other, so they race on the same aggregates, and optimistic concurrency with retries must
 /// lose no update and surface no conflict.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(5)))
 struct TwoDispatchersTests {
     enum Counter: Aggregate {
         struct State: Codable, Sendable { var count = 0 }

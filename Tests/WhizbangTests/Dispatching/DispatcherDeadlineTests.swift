@@ -5,7 +5,7 @@ import WhizbangTesting
 
 /// Per-call time limits, the dispatcher's injected clock, and the dispatcher's own error once it is shut down. Time is
 /// a `ManualClock` the tests advance by hand: nothing here waits in real time.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(5)))
 struct DispatcherDeadlineTests {
     private func makeDispatcher<Store: EventStore>(
         clock: ManualClock,

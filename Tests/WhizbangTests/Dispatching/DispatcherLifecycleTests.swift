@@ -3,7 +3,7 @@ import Testing
 
 /// The dispatcher follows the executors' lifecycle rules: stop, admission, queue depths, shutdown from a handler, and
 /// pipelined commands applied in send order.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(5)))
 struct DispatcherLifecycleTests {
     @Test func shutdownCalledInsideAHandlerStopsAdmissionAndReturns() async throws {
         let dispatcher = Dispatcher(store: InMemoryEventStore())

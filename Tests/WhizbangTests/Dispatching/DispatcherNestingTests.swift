@@ -1,7 +1,7 @@
 import Testing
 @testable import Whizbang
 
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct DispatcherNestingTests {
     @Test func handlersHoldingEveryPermitCanStillSendParallelCommands() async throws {
         var configuration = Dispatcher<InMemoryEventStore>.Configuration()

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Whizbang
 
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(5)))
 struct DispatcherTests {
     @Test func appliesCommandsAndReturnsTheNewVersionEventsAndPositions() async throws {
         let store = InMemoryEventStore()

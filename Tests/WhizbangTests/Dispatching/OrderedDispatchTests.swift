@@ -3,7 +3,7 @@ import Whizbang
 
 /// Commands dispatched concurrently must end exactly as the same sequence run one at a time: per aggregate, the
 /// dispatcher applies commands in the order they were sent.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.timeLimit(.minutes(5)))
 struct OrderedDispatchTests {
     struct Step: Sendable {
         let account: Int

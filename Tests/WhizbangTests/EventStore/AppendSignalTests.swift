@@ -11,7 +11,7 @@ import Whizbang
         #expect(signal.head == 5, "a lower position is ignored")
     }
 
-    @Test(.timeLimit(.minutes(1))) func advanceWakesTheWaitersItPasses() async throws {
+    @Test(.timeLimit(.minutes(5))) func advanceWakesTheWaitersItPasses() async throws {
         let signal = AppendSignal()
         try await withThrowingTaskGroup(of: UInt64.self) { group in
             for position in [UInt64(0), 1, 2] {
@@ -28,7 +28,7 @@ import Whizbang
     }
 
     /// Each round starts a waiter and an advance at the same time; a lost wake-up would hang the test.
-    @Test(.timeLimit(.minutes(1))) func noWakeUpIsLostWhenWaitAndAdvanceRace() async throws {
+    @Test(.timeLimit(.minutes(5))) func noWakeUpIsLostWhenWaitAndAdvanceRace() async throws {
         let signal = AppendSignal()
         for round in UInt64(0)..<2_000 {
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -40,7 +40,7 @@ import Whizbang
         #expect(signal.head == 2_000)
     }
 
-    @Test(.timeLimit(.minutes(1))) func closeFailsWaiters() async throws {
+    @Test(.timeLimit(.minutes(5))) func closeFailsWaiters() async throws {
         let signal = AppendSignal()
         let waiter = Task { try await signal.wait(after: 0) }
         signal.close()
@@ -48,7 +48,7 @@ import Whizbang
         await #expect(throws: EventStoreError.self) { try await signal.wait(after: 10) }
     }
 
-    @Test(.timeLimit(.minutes(1))) func cancellingAWaiterLeavesTheOthers() async throws {
+    @Test(.timeLimit(.minutes(5))) func cancellingAWaiterLeavesTheOthers() async throws {
         let signal = AppendSignal()
         let cancelled = Task { try await signal.wait(after: 0) }
         let kept = Task { try await signal.wait(after: 0) }

@@ -3,7 +3,7 @@ import Whizbang
 import WhizbangTesting
 
 @Suite struct InMemoryEventStoreContractTests {
-    @Test(.timeLimit(.minutes(1)), arguments: EventStoreContract.checks)
+    @Test(.timeLimit(.minutes(5)), arguments: EventStoreContract.checks)
     func contract(_ check: EventStoreContractCheck) async throws {
         try await check.run(InMemoryEventStore())
     }

@@ -3,7 +3,7 @@ import Whizbang
 
 /// The guarantees every executor kind gives, checked against each: FIFO hand-over, lifecycle, cancellation, error
 /// isolation and queue limits.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct ExecutorContractTests {
     @Test(arguments: ExecutorKind.allCases)
     func queuedCallersRunInSubmissionOrder(kind: ExecutorKind) async throws {

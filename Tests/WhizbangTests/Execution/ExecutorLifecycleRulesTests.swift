@@ -4,7 +4,7 @@ import Testing
 
 /// The lifecycle rules of the "Executors" article, checked against every executor kind: drain from a handler, the stop
 /// fence, cancellation at scale.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(5)))
 struct ExecutorLifecycleRulesTests {
     @Test(arguments: ExecutorKind.allCases)
     func drainCalledInsideAHandlerStopsAdmissionAndReturns(kind: ExecutorKind) async throws {
@@ -121,7 +121,7 @@ struct ExecutorLifecycleRulesTests {
 }
 
 /// Cancellation at scale, one executor kind at a time so that the figures do not include the other kinds' work.
-@Suite(.serialized, .timeLimit(.minutes(2)))
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct ExecutorCancellationScaleTests {
     /// 100,000 callers queue; 30% are cancelled. Each cancellation finds its caller by id, so releasing them all takes
     /// milliseconds (the figure is in BENCHMARKS.md); a search of the queue per cancellation took seconds. The bound is

@@ -2,7 +2,7 @@ import Synchronization
 import Testing
 @testable import Whizbang
 
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(5)))
 struct ExecutorPoolTests {
     @Test func tenThousandKeysKeepPerKeyOrderAndLeaveNoLanesBehind() async throws {
         let pool = ExecutorPool<Int>()
@@ -183,7 +183,7 @@ extension TestExecutor {
     }
 }
 
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct ExecutorPoolReentrancyTests {
     @Test func aChildTaskOfAHandlerSubmittingToItsKeyFailsInsteadOfWaiting() async throws {
         let pool = ExecutorPool<Int>()

@@ -1,7 +1,7 @@
 import Testing
 import Whizbang
 
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct ParallelExecutorTests {
     static func make(maximumConcurrency: Int) -> ParallelExecutor {
         var configuration = ParallelExecutor.Configuration()

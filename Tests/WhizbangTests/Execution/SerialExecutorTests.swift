@@ -1,7 +1,7 @@
 import Testing
 import Whizbang
 
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct SerialExecutorTests {
     @Test func runsANonSuspendingHandlerOnAnIdleLane() async throws {
         let executor = SerialExecutor()
@@ -171,7 +171,7 @@ extension TestExecutor {
     }
 }
 
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct SerialExecutorReentrancyTests {
     @Test func aChildTaskOfAHandlerSubmittingToItsLaneFailsInsteadOfWaiting() async throws {
         let executor = SerialExecutor()

@@ -12,7 +12,7 @@ struct CauseRecordingProcess: ProcessManager {
     }
 }
 
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct ProcessManagerTests {
     @Test func eachEventIsHandedItsOwnEnvelopeAsTheCause() async throws {
         let store = InMemoryEventStore()

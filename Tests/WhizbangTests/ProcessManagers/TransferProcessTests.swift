@@ -59,7 +59,7 @@ struct TransferFixture {
     }
 }
 
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct TransferProcessTests {
     @Test func aTransferDebitsOneAccountAndCreditsTheOther() async throws {
         let bank = TransferFixture()

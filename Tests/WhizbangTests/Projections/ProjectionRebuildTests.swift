@@ -2,7 +2,7 @@ import Synchronization
 import Testing
 import Whizbang
 
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct ProjectionRebuildTests {
     /// A store with 25 events over three streams, interleaved.
     static func makeStore() async throws -> InMemoryEventStore {

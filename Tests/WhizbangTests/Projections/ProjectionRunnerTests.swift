@@ -4,7 +4,7 @@ import Synchronization
 import Testing
 import Whizbang
 
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct ProjectionRunnerTests {
     @Test func catchesUpInBatchesThenFollowsNewEvents() async throws {
         let store = InMemoryEventStore()

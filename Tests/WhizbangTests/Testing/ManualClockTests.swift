@@ -3,7 +3,7 @@ import WhizbangTesting
 
 /// The manual clock's rules: a sleep ends when the time reaches its deadline or when its task is cancelled, and a test
 /// can wait for sleeps to start without polling.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct ManualClockTests {
     @Test func aSleepEndsWhenTheTimeReachesItsDeadlineAndNotBefore() async throws {
         let clock = ManualClock()
@@ -55,7 +55,7 @@ struct ManualClockTests {
 }
 
 /// Waiting for sleepers is bounded by the waiting task's cancellation.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct ManualClockWaitTests {
     @Test func cancellingATaskWaitingForSleepersEndsItsWait() async {
         let clock = ManualClock()
