@@ -94,6 +94,24 @@ public struct EventRegistry<Event: Sendable>: Sendable {
         }
         return try decode(data)
     }
+
+    /// Decodes a stored event, reporting a failure with the event's place in the store.
+    ///
+    /// - Throws: ``EventDecodingError`` with the event's stream id, stream version, global position and type name,
+    ///   wrapping the registry's ``EventCodingError`` (code ``EventDecodingError/Code/unknownTypeName``) or the error
+    ///   of the codec or upcaster (code ``EventDecodingError/Code/undecodablePayload``).
+    public func decode(_ event: RecordedEvent) throws(EventDecodingError) -> Event {
+        guard let decode = decoders[event.eventType] else {
+            throw EventDecodingError(
+                .unknownTypeName, event: event,
+                underlyingError: EventCodingError(.unknownTypeName, typeName: event.eventType))
+        }
+        do {
+            return try decode(event.data)
+        } catch {
+            throw EventDecodingError(.undecodablePayload, event: event, underlyingError: error)
+        }
+    }
 }
 
 /// Encodes and decodes one kind of event payload.

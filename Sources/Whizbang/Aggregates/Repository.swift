@@ -47,7 +47,8 @@ public final class Repository<A: Aggregate, Store: EventStore>: Sendable {
 
     /// Loads an aggregate's current state.
     ///
-    /// - Throws: the store's errors, or ``EventCodingError`` for an event the aggregate's registry cannot decode.
+    /// - Throws: the store's errors, or ``EventDecodingError`` (naming the event's stream, version, position and type)
+    ///   for an event the aggregate's registry cannot decode.
     @inlinable
     public func load(_ streamID: StreamID) async throws -> LoadedAggregate<A> {
         if let cached = cache.withLock({ $0.value(for: streamID) }) { return cached }
@@ -69,7 +70,7 @@ public final class Repository<A: Aggregate, Store: EventStore>: Sendable {
             let events = try await store.readStream(
                 streamID, from: version + 1, direction: .forwards, limit: configuration.readBatchSize)
             for event in events {
-                state = A.evolve(state, try A.events.decode(typeName: event.eventType, data: event.data))
+                state = A.evolve(state, try A.events.decode(event))
                 version = event.streamVersion
             }
             if events.count < configuration.readBatchSize { break }
