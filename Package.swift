@@ -83,7 +83,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "InventoryExample",
-            dependencies: ["Whizbang"],
+            dependencies: ["Whizbang", "WhizbangStore"],
             path: "Examples/Inventory",
             exclude: ["README.md"]
         ),
@@ -100,6 +100,7 @@ let package = Package(
             name: "ExamplesTests",
             dependencies: [
                 "ShoppingCartExample",
+                "InventoryExample",
                 "Whizbang",
                 "WhizbangStore",
                 "WhizbangTesting",
