@@ -5,6 +5,7 @@ import Foundation
 #endif
 public import Logging
 public import ServiceLifecycle
+import Synchronization
 
 /// Runs commands against aggregates on per-stream serial lanes, and stateless handlers on a bounded parallel executor.
 ///
@@ -30,6 +31,8 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
     @usableFromInline let parallelCommands: ParallelExecutor
     @usableFromInline let logger: Logger
     let defaultOutcome: PolicyOutcome
+    /// The event type names of the aggregates handles were made for, to report collisions.
+    let eventNames = Mutex(EventNameIndex())
 
     /// Creates a dispatcher over `store`.
     public init(
@@ -54,12 +57,15 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
 
     /// A handle that sends commands to aggregates of type `A`, with its own repository (cache and snapshots).
     ///
-    /// Create one handle per aggregate type and keep it: each handle has its own cache.
+    /// Create one handle per aggregate type and keep it: each handle has its own cache. The aggregate's event type
+    /// names are checked against those of the other aggregates: a collision is logged here as a warning and makes
+    /// ``run()`` and ``checkEventNames()`` throw.
     public func aggregate<A: Aggregate>(
         _ type: A.Type,
         configuration: RepositoryConfiguration = RepositoryConfiguration()
     ) -> AggregateHandler<A, Store> {
-        AggregateHandler(
+        registerEventNames(of: A.self)
+        return AggregateHandler(
             dispatcher: self,
             repository: Repository(store: store, configuration: configuration, logger: logger))
     }
@@ -110,7 +116,11 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
     /// Waits for graceful shutdown, then stops accepting work and finishes what is in flight.
     ///
     /// Cancellation ends the wait as graceful shutdown does.
+    ///
+    /// - Throws: ``EventNameCollision`` at once, before serving, if the aggregates' registries store one event type
+    ///   name for more than one kind of event (see ``checkEventNames()``).
     public func run() async throws {
+        try checkEventNames()
         try? await gracefulShutdown()
         // The drain must not see this task's cancellation, or it would stop waiting for commands in flight.
         await Task { await shutdown() }.value
