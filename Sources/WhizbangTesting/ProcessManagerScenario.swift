@@ -9,19 +9,20 @@ public import Whizbang
 /// A given-when-then test of a process manager: given this history, when these events happen, then it sends these
 /// commands — and sends nothing new when the events are delivered again.
 ///
-/// The scenario runs the real thing on an ``Whizbang/InMemoryEventStore``: a ``Whizbang/Dispatcher`` over it, the
-/// process manager made from that dispatcher, and a ``Whizbang/ProjectionRunner`` that delivers the events. The
+/// The scenario runs the real thing on an `InMemoryEventStore`: a `Dispatcher` over it, the
+/// process manager made from that dispatcher, and a `ProjectionRunner` that delivers the events. The
 /// history (``given(_:stream:_:causedBy:file:line:)``) is appended to the store and counted as already handled: the
 /// process manager's checkpoint is moved past it. The new events (``when(_:stream:_:causedBy:file:line:)``) are
 /// appended after it. A `then` runs the process manager until it has settled
-/// (``Whizbang/ProjectionRunner/waitUntilCaughtUp()``: every new event handled, including those its own commands
+/// (`ProjectionRunner/waitUntilCaughtUp()`: every new event handled, including those its own commands
 /// recorded), then reads the commands it sent from the events they recorded (``SentCommand``). No wait is for a
 /// length of time.
 ///
 /// ```swift
 /// @Test func aTransferDebitsTheSource() async throws {
 ///     let scenario = ProcessManagerScenario { dispatcher in
-///         TransferProcess(accounts: dispatcher.aggregate(Account.self), transfers: dispatcher.aggregate(Transfer.self))
+///         TransferProcess(
+///             accounts: dispatcher.aggregate(Account.self), transfers: dispatcher.aggregate(Transfer.self))
 ///     }
 ///     try await scenario.given(Account.self, stream: "account-a", [.opened, .deposited(.init(amount: 100))])
 ///     let requested = try await scenario.when(Transfer.self, stream: "transfer-1", [.requested(...)])
@@ -41,7 +42,7 @@ public import Whizbang
 ///
 /// Only commands that recorded events are seen; one the aggregate accepted without recording anything, or rejected,
 /// leaves no trace — check the aggregate's state for those. A process manager that keeps its own checkpoint
-/// (``Whizbang/ProjectionCheckpointStorage/projection``) is delivered the history too.
+/// (`ProjectionCheckpointStorage/projection`) is delivered the history too.
 public final class ProcessManagerScenario<Manager: ProcessManager>: Sendable {
     /// The store the scenario appends to and the process manager's commands are recorded in.
     public let store: InMemoryEventStore
@@ -118,7 +119,7 @@ public final class ProcessManagerScenario<Manager: ProcessManager>: Sendable {
     /// Appends new events, which the process manager handles in the `then` that follows.
     ///
     /// - Parameters: as ``given(_:stream:_:causedBy:file:line:)``.
-    /// - Returns: the events as stored; pass their ``Whizbang/RecordedEvent/eventID`` as the expected commands'
+    /// - Returns: the events as stored; pass their `RecordedEvent/eventID` as the expected commands'
     ///   cause.
     /// - Throws: ``ScenarioFailure`` (``ScenarioFailure/Code/unregisteredEvent``) if an event does not encode; the
     ///   store's errors.

@@ -29,7 +29,7 @@ public struct ScenarioFailure: Error, Hashable, Sendable, CustomStringConvertibl
         public static let missingError = Code(.missingError)
         /// The read model did not match the expectation.
         public static let unexpectedReadModel = Code(.unexpectedReadModel)
-        /// An event could not be written or read through the aggregate's ``EventRegistry``: its kind is not
+        /// An event could not be written or read through the aggregate's `EventRegistry`: its kind is not
         /// registered, or it does not come back equal after encoding and decoding.
         public static let unregisteredEvent = Code(.unregisteredEvent)
         /// A process manager sent other commands than expected.

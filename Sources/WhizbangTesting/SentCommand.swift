@@ -84,7 +84,7 @@ public struct ExpectedCommand: Sendable, CustomStringConvertible {
     /// - Parameters:
     ///   - aggregate: the aggregate whose registry decodes the recorded events.
     ///   - streamID: the stream the command is sent to.
-    ///   - id: the command's message id, such as one made with ``Whizbang/MessageID/init(derivedFrom:step:)``;
+    ///   - id: the command's message id, such as one made with `MessageID/init(derivedFrom:step:)`;
     ///     `nil`, the default, accepts any.
     ///   - cause: the id of the event the command reacts to; `nil`, the default, accepts any.
     ///   - events: the events the command records, in order.

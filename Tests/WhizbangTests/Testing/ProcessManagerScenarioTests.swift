@@ -3,6 +3,10 @@ import Whizbang
 import WhizbangTesting
 
 /// The process-manager kit: history, new events, then the commands sent, checked again under redelivery.
+///
+/// `aTransferSendsItsFourCommandsInOrder` and `derivedCommandIDsCanBeExpected` are the code of the article "Testing
+/// process managers" (`Sources/WhizbangTesting/Docs.docc/TestingProcessManagers.md`), and
+/// `ProjectionRunnerSettlingTests` runs its last example. Keep them in step: change one, change the other.
 @Suite(.timeLimit(.minutes(1)))
 struct ProcessManagerScenarioTests {
     static func transferScenario() -> ProcessManagerScenario<TransferProcess> {
