@@ -213,8 +213,9 @@ public final class ProcessManagerScenario<Manager: ProcessManager>: Sendable {
     /// Runs a runner of the process manager until it has caught up; the runner's own error if it stops first.
     private func runUntilSettled(file: String, line: Int) async throws {
         let runner = ProjectionRunner(projection: processManager, store: store)
+        let first: RunnerFinish?
         do {
-            try await withThrowingTaskGroup(of: RunnerFinish.self) { group in
+            first = try await withThrowingTaskGroup(of: RunnerFinish.self) { group in
                 group.addTask {
                     try await runner.run()
                     return .runnerStopped
@@ -226,11 +227,16 @@ public final class ProcessManagerScenario<Manager: ProcessManager>: Sendable {
                 defer { group.cancelAll() }
                 // The first to finish decides: a runner that stops (or throws) first ends the wait instead of
                 // leaving it waiting for a run that will not come.
-                _ = try await group.next()
+                return try await group.next()
             }
         } catch {
             throw ScenarioFailure(
                 .unexpectedError, "'\(processManager.name)' threw \(error)", file: file, line: line)
+        }
+        guard first == .settled else {
+            throw ScenarioFailure(
+                .unexpectedError, "the runner of '\(processManager.name)' stopped before it settled", file: file,
+                line: line)
         }
     }
 }
