@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", exact: "0.2.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
+        // For `swift package generate-documentation`, as users and the Swift Package Index build the DocC catalogs.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", exact: "1.5.0"),
     ],
     targets: [
         .target(
@@ -83,7 +85,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "InventoryExample",
-            dependencies: ["Whizbang"],
+            dependencies: ["Whizbang", "WhizbangStore"],
             path: "Examples/Inventory",
             exclude: ["README.md"]
         ),
@@ -100,6 +102,7 @@ let package = Package(
             name: "ExamplesTests",
             dependencies: [
                 "ShoppingCartExample",
+                "InventoryExample",
                 "Whizbang",
                 "WhizbangStore",
                 "WhizbangTesting",

@@ -5,10 +5,12 @@ import Whizbang
 ///
 /// It is a projection of the log run by a `ProjectionRunner`, so a crash delivers events again: every command it
 /// sends is idempotent in its aggregate, and it checks the order's status before acting.
-struct Fulfillment: ProcessManager {
+///
+/// It is generic over the store, so that it names none: the example picks the store in one line.
+struct Fulfillment<Store: EventStore>: ProcessManager {
     let name = "fulfillment"
-    let stock: AggregateHandler<Stock, InMemoryEventStore>
-    let orders: AggregateHandler<Order, InMemoryEventStore>
+    let stock: AggregateHandler<Stock, Store>
+    let orders: AggregateHandler<Order, Store>
 
     func handle(_ event: RecordedEvent, cause: EnvelopeMetadata) async throws {
         // Every event of the store comes by; react only to placed orders that still wait for stock.

@@ -1,12 +1,20 @@
 import Whizbang
+import WhizbangStore
 
 /// Orders and stock with a process manager between them, on the in-memory store: one order is confirmed, one is
 /// short of stock and rejected after its first reservation is released again.
 @main
 struct InventoryExample {
     static func main() async throws {
-        // The in-memory store keeps the same contract as the SQLite one; handy for tests and examples.
+        // The only line that names a store. The in-memory store keeps the same contract as the SQLite one; for an
+        // SQLite file write `let store = try await SQLiteEventStore.open(path: "inventory.sqlite")`.
         let store = InMemoryEventStore()
+        try await run(on: store)
+    }
+
+    /// Everything else: the same code on any ``EventStore``. Returns the outcome of each order, by order id.
+    @discardableResult
+    static func run<Store: EventStore>(on store: Store) async throws -> [StreamID: Order.Status] {
         let dispatcher = Dispatcher(store: store)
         let stock = dispatcher.aggregate(Stock.self)
         let orders = dispatcher.aggregate(Order.self)
@@ -24,16 +32,14 @@ struct InventoryExample {
         let runner = ProjectionRunner(projection: Fulfillment(stock: stock, orders: orders), store: store)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await runner.run() }
-            var head: UInt64 = 0
-            repeat {
-                head = try await store.headPosition()
-                try await runner.waitUntilApplied(through: head)
-            } while try await store.headPosition() != head
+            try await runner.waitUntilCaughtUp()
             group.cancelAll()
         }
 
+        var outcomes: [StreamID: Order.Status] = [:]
         for id: StreamID in ["order-1", "order-2"] {
             let order = try await orders.load(id).state
+            outcomes[id] = order.status
             print("\(id): \(order.status.rawValue)" + (order.reason.map { " (\($0))" } ?? ""))
         }
         for sku in ["widget", "gadget"] {
@@ -51,5 +57,6 @@ struct InventoryExample {
         }
 
         await dispatcher.shutdown()
+        return outcomes
     }
 }

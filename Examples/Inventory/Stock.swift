@@ -13,15 +13,25 @@ enum Stock: Aggregate {
         case release(order: String)
     }
 
-    enum Event: Sendable, Equatable {
-        case received(Received)
-        case reserved(Reserved)
-        case released(Released)
+    /// The events, registered below from the cases alone: each is stored under its payload type's name
+    /// (`StockReceived`, …), which is why the payload types carry the aggregate's name.
+    enum Event: EventEnumeration, Equatable {
+        case received(StockReceived)
+        case reserved(StockReserved)
+        case released(StockReleased)
+
+        var payload: any EventPayload {
+            switch self {
+            case .received(let payload): payload
+            case .reserved(let payload): payload
+            case .released(let payload): payload
+            }
+        }
     }
 
-    struct Received: Codable, Sendable, Equatable { var quantity: Int }
-    struct Reserved: Codable, Sendable, Equatable { var quantity: Int, order: String }
-    struct Released: Codable, Sendable, Equatable { var quantity: Int, order: String }
+    struct StockReceived: EventPayload, Equatable { var quantity: Int }
+    struct StockReserved: EventPayload, Equatable { var quantity: Int, order: String }
+    struct StockReleased: EventPayload, Equatable { var quantity: Int, order: String }
 
     /// The rejection of a reservation larger than what is available.
     struct OutOfStock: Error, Equatable {
@@ -31,16 +41,7 @@ enum Stock: Aggregate {
 
     static let initialState = State()
 
-    static let events = EventRegistry<Event>()
-        .registering("StockReceived", Received.self, embed: Event.received) {
-            if case .received(let event) = $0 { event } else { nil }
-        }
-        .registering("StockReserved", Reserved.self, embed: Event.reserved) {
-            if case .reserved(let event) = $0 { event } else { nil }
-        }
-        .registering("StockReleased", Released.self, embed: Event.released) {
-            if case .released(let event) = $0 { event } else { nil }
-        }
+    static let events = EventRegistry<Event>(Event.received, Event.reserved, Event.released)
 
     /// The stream of a product's stock.
     static func streamID(_ sku: String) -> StreamID { StreamID("stock-\(sku)") }
@@ -65,16 +66,16 @@ enum Stock: Aggregate {
     static func decide(_ command: Command, _ state: State) throws -> [Event] {
         switch command {
         case .receive(let quantity):
-            return [.received(Received(quantity: quantity))]
+            return [.received(StockReceived(quantity: quantity))]
         case .reserve(let quantity, let order):
             if state.reservations[order] != nil { return [] }  // already held for this order
             guard quantity <= state.available else {
                 throw OutOfStock(requested: quantity, available: state.available)
             }
-            return [.reserved(Reserved(quantity: quantity, order: order))]
+            return [.reserved(StockReserved(quantity: quantity, order: order))]
         case .release(let order):
             guard let quantity = state.reservations[order] else { return [] }  // nothing held: nothing to undo
-            return [.released(Released(quantity: quantity, order: order))]
+            return [.released(StockReleased(quantity: quantity, order: order))]
         }
     }
 }

@@ -7,13 +7,19 @@ import WhizbangStore
 @main
 struct ShoppingCartExample {
     static func main() async throws {
-        // 1. An event store in a temporary SQLite file (removed at the end).
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("shopping-cart-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try await SQLiteEventStore.open(path: directory.appendingPathComponent("carts.sqlite").path)
-        defer { store.close() }
 
+        // 1. The event store: an SQLite file in the temporary directory above, closed when it is released. This is
+        //    the only line that names a store; for the in-memory store write `let store = InMemoryEventStore()`.
+        let store = try await SQLiteEventStore.open(path: directory.appendingPathComponent("carts.sqlite").path)
+        try await run(on: store)
+    }
+
+    /// Everything else: the same code on any ``EventStore``. Returns the number of events in the log at the end.
+    @discardableResult
+    static func run<Store: EventStore>(on store: Store) async throws -> UInt64 {
         // 2. A dispatcher, and a handle for the Cart aggregate. Commands to one cart run one at a time, in order.
         let dispatcher = Dispatcher(store: store)
         let carts = dispatcher.aggregate(Cart.self)
@@ -68,9 +74,11 @@ struct ShoppingCartExample {
             let name = product.padding(toLength: 8, withPad: " ", startingAt: 0)
             print("  \(name) \(total.units) units  \(money(total.revenue))")
         }
-        print("events in the log: \(try await store.headPosition())")
+        let head = try await store.headPosition()
+        print("events in the log: \(head)")
 
         await dispatcher.shutdown()
+        return head
     }
 
     static func describe(_ cart: Cart.State) -> String {

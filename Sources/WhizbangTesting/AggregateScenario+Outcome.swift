@@ -9,7 +9,7 @@ extension AggregateScenario {
         public let result: Result<[A.Event], any Error>
 
         /// Checks that the command recorded exactly `expected`, in order, and that each of them survives the
-        /// aggregate's ``EventRegistry`` (it is registered and decodes equal to itself).
+        /// aggregate's `EventRegistry` (it is registered and decodes equal to itself).
         ///
         /// - Returns: the state after the events, for further checks.
         /// - Throws: ``ScenarioFailure`` (``ScenarioFailure/Code/unexpectedEvents``, `unexpectedError` or

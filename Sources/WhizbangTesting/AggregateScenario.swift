@@ -3,8 +3,8 @@ public import Whizbang
 /// A given-when-then test of an aggregate's decisions: given the events already in its stream, when a command is
 /// decided, then these events are recorded — or this error is thrown.
 ///
-/// Everything runs through the aggregate's pure functions: the state is ``Aggregate/initialState`` with
-/// ``Aggregate/evolve(_:_:)`` folded over the given events, and the command goes to ``Aggregate/decide(_:_:)``. No
+/// Everything runs through the aggregate's pure functions: the state is `Aggregate/initialState` with
+/// `Aggregate/evolve(_:_:)` folded over the given events, and the command goes to `Aggregate/decide(_:_:)`. No
 /// store is involved. Expectations throw ``ScenarioFailure``, so the kit works under any test framework:
 ///
 /// ```swift

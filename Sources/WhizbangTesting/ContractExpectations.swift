@@ -30,7 +30,7 @@ func requireEqual<Value: Equatable>(
     }
 }
 
-/// Runs `body`, failing unless it throws an ``EventStoreError`` with `code`; returns the error.
+/// Runs `body`, failing unless it throws an `EventStoreError` with `code`; returns the error.
 @discardableResult
 func requireError<Value>(
     _ code: EventStoreError.Code,
@@ -130,7 +130,7 @@ func requireStored(
     }
 }
 
-/// Appends, expecting ``EventStoreError/Code/wrongExpectedVersion`` carrying the stream, `expectedVersion` and
+/// Appends, expecting `EventStoreError/Code/wrongExpectedVersion` carrying the stream, `expectedVersion` and
 /// `actual`, and that nothing was written.
 func requireWrongExpectedVersion(
     _ store: any EventStore,

@@ -1,7 +1,7 @@
 import Whizbang
 
 extension EventStoreContract {
-    /// Every branch of ``AppendDecision``, one check each, against one history, so that a store that decides any
+    /// Every branch of `AppendDecision`, one check each, against one history, so that a store that decides any
     /// append differently from the shared rule fails by name.
     ///
     /// The history: stream `s` gets events `s1`–`s3` (positions 1–3), stream `o` gets `o1`–`o2` (4–5), then `s` gets

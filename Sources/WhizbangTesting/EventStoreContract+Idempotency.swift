@@ -149,7 +149,7 @@ func requireRetry(
     try await requireNothingWritten(store, head: head, streamID: streamID, version: version, file: file, line: line)
 }
 
-/// Appends, expecting ``EventStoreError/Code/duplicateEventID`` and nothing written.
+/// Appends, expecting `EventStoreError/Code/duplicateEventID` and nothing written.
 private func requireDuplicate(
     _ store: any EventStore,
     _ events: [EventData],

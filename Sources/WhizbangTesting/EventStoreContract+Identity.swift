@@ -6,7 +6,7 @@ import Foundation
 import Whizbang
 
 extension EventStoreContract {
-    /// The identity rule of ``StreamID``: ids are the same stream exactly when their UTF-8 bytes are the same. No
+    /// The identity rule of `StreamID`: ids are the same stream exactly when their UTF-8 bytes are the same. No
     /// Unicode normalisation, no case folding, in appends, reads, versions, snapshots and checkpoint names alike.
     static let identityChecks: [EventStoreContractCheck] = [
         EventStoreContractCheck(name: "identity.canonicallyEquivalentIDs") { store in

@@ -1,6 +1,6 @@
 public import Whizbang
 
-/// One rule of the ``EventStoreContract``, runnable against any ``EventStore``.
+/// One rule of the ``EventStoreContract``, runnable against any `EventStore`.
 ///
 /// A check expects a fresh, empty store and leaves events in it. It throws ``ContractViolation`` when the store breaks
 /// the rule, and passes on any other error the store throws where the rule expects success. Checks are independent

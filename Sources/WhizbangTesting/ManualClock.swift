@@ -3,14 +3,14 @@ import Synchronization
 /// A clock whose time moves only when a test advances it, so that tests of time limits, deadlines and backoff run
 /// without real waiting.
 ///
-/// Pass it where Whizbang takes a clock (``Dispatcher/Configuration/clock``). A task that sleeps on it is suspended
+/// Pass it where Whizbang takes a clock (`DispatcherConfiguration/clock`). A task that sleeps on it is suspended
 /// until ``advance(by:)`` moves the time to or past its deadline, or until the task is cancelled (it then throws
 /// `CancellationError`, like `Task.sleep`). ``waitForSleepers(count:)`` lets the test wait, without polling, until
 /// the code under test has started the sleeps it expects, and only then advance the time.
 ///
 /// ```swift
 /// let clock = ManualClock()
-/// var configuration = Dispatcher<InMemoryEventStore>.Configuration()
+/// var configuration = DispatcherConfiguration()
 /// configuration.clock = clock
 /// // … start a command with a time limit, then:
 /// await clock.waitForSleepers(count: 1)

@@ -8,9 +8,9 @@ public import Whizbang
 /// A given-then test of a projection: given these events in the log, then the read model looks like this.
 ///
 /// Build the log from an aggregate's typed events with ``given(_:stream:_:causedBy:file:line:)``: each call appends
-/// them to a stream, encoded through the aggregate's ``EventRegistry``, at the next global positions and stream
-/// versions, with an encoded ``EnvelopeMetadata`` as their metadata, exactly as the ``Dispatcher`` stores them. The
-/// `then` methods apply the whole log to the projection, in batches as a ``ProjectionRunner`` would, and check the
+/// them to a stream, encoded through the aggregate's `EventRegistry`, at the next global positions and stream
+/// versions, with an encoded `EnvelopeMetadata` as their metadata, exactly as the `Dispatcher` stores them. The
+/// `then` methods apply the whole log to the projection, in batches as a `ProjectionRunner` would, and check the
 /// read model.
 /// Expectations throw ``ScenarioFailure``, so the kit works under any test framework:
 ///
@@ -29,18 +29,18 @@ public struct ProjectionScenario<P: Projection>: Sendable {
     public let projection: P
     /// The events given so far, in global order.
     public private(set) var events: [RecordedEvent] = []
-    /// The most events in one ``Projection/apply(_:)`` call; `nil` applies the whole log in one batch.
+    /// The most events in one `Projection/apply(_:)` call; `nil` applies the whole log in one batch.
     public var batchSize: Int?
     /// Whether to apply the whole log a second time before checking, as a runner does after a crash between
     /// applying and checkpointing. Default: `true` for projections whose checkpoint is kept in the event store
-    /// (their ``Projection/apply(_:)`` must be idempotent), `false` for those that keep their own.
+    /// (their `Projection/apply(_:)` must be idempotent), `false` for those that keep their own.
     public var redelivers: Bool
 
     /// A scenario for `projection`, with an empty log.
     ///
     /// - Parameters:
     ///   - projection: the projection, fresh (its read model empty).
-    ///   - batchSize: the most events per ``Projection/apply(_:)`` call; `nil`, the default, applies them at once.
+    ///   - batchSize: the most events per `Projection/apply(_:)` call; `nil`, the default, applies them at once.
     public init(_ projection: P, batchSize: Int? = nil) {
         self.projection = projection
         self.batchSize = batchSize
@@ -104,7 +104,7 @@ public struct ProjectionScenario<P: Projection>: Sendable {
     /// Applies the log, then checks the read model with `check`.
     ///
     /// - Throws: ``ScenarioFailure`` (``ScenarioFailure/Code/unexpectedReadModel``) if `check` returns `false` or a
-    ///   projection that keeps its own checkpoint reports another ``Projection/position()`` than the last event's;
+    ///   projection that keeps its own checkpoint reports another `Projection/position()` than the last event's;
     ///   (`unexpectedError`) if applying the events throws; what `check` throws.
     public func then(
         file: String = #fileID,

@@ -1,5 +1,5 @@
-/// An expectation of a given-when-then scenario that did not hold, thrown by ``AggregateScenario`` and
-/// ``ProjectionScenario``.
+/// An expectation of a given-when-then scenario that did not hold, thrown by ``AggregateScenario``,
+/// ``ProjectionScenario`` and ``ProcessManagerScenario``.
 ///
 /// The kit throws instead of recording test issues, so it works with any test framework: let the error propagate
 /// out of a throwing test (Swift Testing and XCTest both report it), or catch it. ``file`` and ``line`` point at the
@@ -13,6 +13,8 @@ public struct ScenarioFailure: Error, Hashable, Sendable, CustomStringConvertibl
             case missingError
             case unexpectedReadModel
             case unregisteredEvent
+            case unexpectedCommands
+            case repeatedCommands
         }
 
         private let base: Base
@@ -27,9 +29,14 @@ public struct ScenarioFailure: Error, Hashable, Sendable, CustomStringConvertibl
         public static let missingError = Code(.missingError)
         /// The read model did not match the expectation.
         public static let unexpectedReadModel = Code(.unexpectedReadModel)
-        /// An event could not be written or read through the aggregate's ``EventRegistry``: its kind is not
+        /// An event could not be written or read through the aggregate's `EventRegistry`: its kind is not
         /// registered, or it does not come back equal after encoding and decoding.
         public static let unregisteredEvent = Code(.unregisteredEvent)
+        /// A process manager sent other commands than expected.
+        public static let unexpectedCommands = Code(.unexpectedCommands)
+        /// A process manager's commands recorded events again when the events that caused them were delivered
+        /// again: they are not idempotent.
+        public static let repeatedCommands = Code(.repeatedCommands)
 
         /// The code's name, such as `unexpectedEvents`.
         public var description: String { base.rawValue }

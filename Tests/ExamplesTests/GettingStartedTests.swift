@@ -41,7 +41,7 @@ struct GettingStartedTests {
         #expect(checkedOut.events == [.checkedOut(.init(lines: [.init(product: "apple", quantity: 3, unitPrice: 40)]))])
         await #expect(throws: Cart.Rejection.emptyCart) { try await carts.send(.checkOut, to: "cart-bob") }
 
-        var configuration = Dispatcher<SQLiteEventStore>.Configuration()
+        var configuration = DispatcherConfiguration()
         configuration.policies = PolicySet(rules: [
             .messageType("Cart.Command", timeout: .seconds(2))
         ])

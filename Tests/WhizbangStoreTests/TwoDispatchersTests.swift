@@ -27,7 +27,7 @@ struct TwoDispatchersTests {
         try await withStore { first, path in
             let second = try await SQLiteEventStore.open(path: path, configuration: .testing)
             defer { second.close() }
-            var configuration = Dispatcher<SQLiteEventStore>.Configuration()
+            var configuration = DispatcherConfiguration()
             configuration.policies.defaultRetry.maximumAttempts = 100
             let counters = [
                 Dispatcher(store: first, configuration: configuration).aggregate(Counter.self),

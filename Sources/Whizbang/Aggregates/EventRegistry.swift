@@ -11,7 +11,9 @@ public import Foundation
 /// are JSON by default; a custom ``EventPayloadCodec`` can be registered for a faster path. Older stored shapes are
 /// read through upcasters registered with ``upcasting(_:_:_:)``.
 ///
-/// A registry is a value built once, usually as an aggregate's `static let events`.
+/// A registry is a value built once, usually as an aggregate's `static let events`. For an event enum whose cases
+/// each carry an ``EventPayload``, ``init(_:)`` builds it from the case constructors, naming each kind after its
+/// payload type.
 public struct EventRegistry<Event: Sendable>: Sendable {
     struct Entry: Sendable {
         let name: String
@@ -21,12 +23,18 @@ public struct EventRegistry<Event: Sendable>: Sendable {
 
     private(set) var entries: [Entry] = []
     private(set) var decoders: [String: @Sendable (Data) throws -> Event] = [:]
+    private(set) var repeatedNames: Set<String> = []
 
     /// An empty registry.
     public init() {}
 
     /// The names this registry decodes, current and upcast.
     public var typeNames: Set<String> { Set(decoders.keys) }
+
+    /// The names registered more than once in this registry — as two kinds of event, or as an event and an upcaster.
+    /// Each is a programmer error: the later registration replaces the decoder of the earlier one. Empty in a sound
+    /// registry; ``Dispatcher/checkEventNames()`` reports any.
+    public var duplicateTypeNames: Set<String> { repeatedNames }
 
     /// Returns a registry that also encodes and decodes `payload` as JSON under `name`.
     ///
@@ -59,19 +67,26 @@ public struct EventRegistry<Event: Sendable>: Sendable {
                 encode: { event in try extract(event).map { try codec.encode($0) } },
                 decode: decode
             ))
-        copy.decoders[name] = decode
+        if copy.decoders.updateValue(decode, forKey: name) != nil { copy.repeatedNames.insert(name) }
         return copy
     }
 
     /// Returns a registry that reads events stored under an old `name` and shape, converting them to a current
     /// event. New events are never written under `name`.
+    ///
+    /// `name` must be one no current kind of event uses: an upcaster under a current name would replace that
+    /// kind's decoder. Such a name is listed in ``duplicateTypeNames`` and reported by
+    /// ``Dispatcher/checkEventNames()``.
     public func upcasting<Old: Decodable & Sendable>(
         _ name: String,
         _ old: Old.Type,
         _ upcast: @escaping @Sendable (Old) throws -> Event
     ) -> EventRegistry {
         var copy = self
-        copy.decoders[name] = { data in try upcast(try JSONDecoder().decode(Old.self, from: data)) }
+        let decode: @Sendable (Data) throws -> Event = { data in
+            try upcast(try JSONDecoder().decode(Old.self, from: data))
+        }
+        if copy.decoders.updateValue(decode, forKey: name) != nil { copy.repeatedNames.insert(name) }
         return copy
     }
 
@@ -93,6 +108,24 @@ public struct EventRegistry<Event: Sendable>: Sendable {
             throw EventCodingError(.unknownTypeName, typeName: typeName)
         }
         return try decode(data)
+    }
+
+    /// Decodes a stored event, reporting a failure with the event's place in the store.
+    ///
+    /// - Throws: ``EventDecodingError`` with the event's stream id, stream version, global position and type name,
+    ///   wrapping the registry's ``EventCodingError`` (code ``EventDecodingError/Code/unknownTypeName``) or the error
+    ///   of the codec or upcaster (code ``EventDecodingError/Code/undecodablePayload``).
+    public func decode(_ event: RecordedEvent) throws(EventDecodingError) -> Event {
+        guard let decode = decoders[event.eventType] else {
+            throw EventDecodingError(
+                .unknownTypeName, event: event,
+                underlyingError: EventCodingError(.unknownTypeName, typeName: event.eventType))
+        }
+        do {
+            return try decode(event.data)
+        } catch {
+            throw EventDecodingError(.undecodablePayload, event: event, underlyingError: error)
+        }
     }
 }
 

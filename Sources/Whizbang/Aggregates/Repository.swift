@@ -14,39 +14,26 @@ public import Synchronization
 /// fail with ``EventStoreError/Code/wrongExpectedVersion`` instead of overwriting its events; the cache entry is then
 /// dropped so the next load reads the store.
 ///
-/// The cache holds at most ``Configuration/cacheCapacity`` aggregates, so memory does not grow with the number of
-/// aggregates touched. It is safe for any number of concurrent callers; the ``Dispatcher`` serialises the commands of
-/// each stream, so that its cache entries are almost always current.
+/// The cache holds at most ``RepositoryConfiguration/cacheCapacity`` aggregates, so memory does not grow with the
+/// number of aggregates touched. It is safe for any number of concurrent callers; the ``Dispatcher`` serialises the
+/// commands of each stream, so that its cache entries are almost always current.
 public final class Repository<A: Aggregate, Store: EventStore>: Sendable {
-    /// How a repository caches, snapshots and reads.
-    public struct Configuration: Sendable {
-        /// The most aggregates kept in memory. 0 disables the cache. Default: 10,000.
-        public var cacheCapacity: Int
-        /// Save a snapshot whenever a stream's version passes a multiple of this many events, or never if `nil`.
-        /// Snapshots are written after the events they follow; a failed snapshot write is logged and ignored, since
-        /// the events are already durable. Default: `nil`.
-        public var snapshotInterval: Int?
-        /// How many events one read fetches when replaying a stream. Default: 1,000.
-        public var readBatchSize: Int
-
-        /// A configuration with the documented defaults.
-        public init() {
-            self.cacheCapacity = 10_000
-            self.snapshotInterval = nil
-            self.readBatchSize = 1_000
-        }
-    }
+    /// The repository's configuration, under its former nested name.
+    @available(*, deprecated, renamed: "RepositoryConfiguration")
+    public typealias Configuration = RepositoryConfiguration
 
     /// The store the repository reads and writes.
     public let store: Store
     /// The configuration the repository was created with.
-    public let configuration: Configuration
+    public let configuration: RepositoryConfiguration
     @usableFromInline let cache: Mutex<LRUCache<StreamID, LoadedAggregate<A>>>
     @usableFromInline let snapshotCoder = JSONPayloadCodec<A.State>()
     @usableFromInline let logger: Logger
 
     /// Creates a repository over `store`.
-    public init(store: Store, configuration: Configuration = Configuration(), logger: Logger? = nil) {
+    public init(
+        store: Store, configuration: RepositoryConfiguration = RepositoryConfiguration(), logger: Logger? = nil
+    ) {
         self.store = store
         self.configuration = configuration
         self.cache = Mutex(LRUCache(capacity: configuration.cacheCapacity))
@@ -60,7 +47,8 @@ public final class Repository<A: Aggregate, Store: EventStore>: Sendable {
 
     /// Loads an aggregate's current state.
     ///
-    /// - Throws: the store's errors, or ``EventCodingError`` for an event the aggregate's registry cannot decode.
+    /// - Throws: the store's errors, or ``EventDecodingError`` (naming the event's stream, version, position and type)
+    ///   for an event the aggregate's registry cannot decode.
     @inlinable
     public func load(_ streamID: StreamID) async throws -> LoadedAggregate<A> {
         if let cached = cache.withLock({ $0.value(for: streamID) }) { return cached }
@@ -82,7 +70,7 @@ public final class Repository<A: Aggregate, Store: EventStore>: Sendable {
             let events = try await store.readStream(
                 streamID, from: version + 1, direction: .forwards, limit: configuration.readBatchSize)
             for event in events {
-                state = A.evolve(state, try A.events.decode(typeName: event.eventType, data: event.data))
+                state = A.evolve(state, try A.events.decode(event))
                 version = event.streamVersion
             }
             if events.count < configuration.readBatchSize { break }

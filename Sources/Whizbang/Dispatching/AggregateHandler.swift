@@ -33,7 +33,7 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
     ///   - streamID: the aggregate's stream.
     ///   - metadata: metadata for the command's envelope (a `traceparent` entry is recorded in its hop).
     ///   - cause: the envelope of the message that caused this command, for correlation and causation.
-    ///   - timeout: this call's own time limit, measured on the dispatcher's ``Dispatcher/Configuration/clock`` from
+    ///   - timeout: this call's own time limit, measured on the dispatcher's ``DispatcherConfiguration/clock`` from
     ///     the call, or `nil` for none (the default). It covers the wait for the stream's lane as well as the command;
     ///     see ``DispatchError/Code/deadlineExceeded`` for what the caller learns when it passes.
     /// - Returns: the recorded events, the aggregate's new state and version, and the events' positions.

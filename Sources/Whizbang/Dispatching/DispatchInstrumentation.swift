@@ -1,7 +1,7 @@
 /// Wraps the dispatch of each command, and the append of its events, in spans of a tracing system.
 ///
 /// The core module depends on no tracing library; the `WhizbangTracing` package in `Integrations/Tracing` implements
-/// this protocol with swift-distributed-tracing. Set an implementation in ``Dispatcher/Configuration/instrumentation``.
+/// this protocol with swift-distributed-tracing. Set an implementation in ``DispatcherConfiguration/instrumentation``.
 ///
 /// Context travels in the envelope's metadata as string entries (for W3C Trace Context, `traceparent` and
 /// `tracestate`): the dispatcher passes the command envelope's metadata as the parent carrier, and stores the entries

@@ -5,6 +5,7 @@ import Foundation
 #endif
 public import Logging
 public import ServiceLifecycle
+import Synchronization
 
 /// Runs commands against aggregates on per-stream serial lanes, and stateless handlers on a bounded parallel executor.
 ///
@@ -14,42 +15,14 @@ public import ServiceLifecycle
 /// As a ServiceLifecycle `Service`, ``run()`` waits for graceful shutdown, then stops accepting commands and finishes
 /// the ones in flight before returning. Without a service group, call ``shutdown()``.
 public final class Dispatcher<Store: EventStore>: Service, Sendable {
-    /// The dispatcher's identity, lanes, parallelism and policies.
-    public struct Configuration: Sendable {
-        /// The service name recorded in hops. Default: `"whizbang"`.
-        public var serviceName: String
-        /// This instance's id, recorded in hops. Default: a random 8-hex-digit string.
-        public var instanceID: String
-        /// The policies that decide where each message runs, its retries and time limit. Default: no rules.
-        public var policies: PolicySet
-        /// The number of lock shards of the lane pool. Default: 64.
-        public var laneShardCount: Int
-        /// The most stateless handlers that run at once, and separately the most commands a policy sends to the
-        /// parallel executor. Default: the active processor count.
-        public var maximumParallelism: Int
-        /// Wraps each command's dispatch and append in tracing spans, or `nil` for none. Default: `nil`.
-        public var instrumentation: (any DispatchInstrumentation)?
-        /// The clock that measures time limits (the policies' and each call's) and the waits between retries.
-        /// Default: `ContinuousClock()`. Tests pass a clock they advance by hand, such as `ManualClock` from
-        /// WhizbangTesting, so that nothing waits in real time.
-        public var clock: any Clock<Duration>
-
-        /// A configuration with the documented defaults.
-        public init() {
-            self.serviceName = "whizbang"
-            self.instanceID = String(UInt32.random(in: .min ... .max), radix: 16)
-            self.policies = PolicySet()
-            self.laneShardCount = 64
-            self.maximumParallelism = ProcessInfo.processInfo.activeProcessorCount
-            self.instrumentation = nil
-            self.clock = ContinuousClock()
-        }
-    }
+    /// The dispatcher's configuration, under its former nested name.
+    @available(*, deprecated, renamed: "DispatcherConfiguration")
+    public typealias Configuration = DispatcherConfiguration
 
     /// The store commands are appended to.
     public let store: Store
     /// The configuration the dispatcher was created with.
-    public let configuration: Configuration
+    public let configuration: DispatcherConfiguration
     @usableFromInline let lanes: ExecutorPool<StreamID>
     /// Runs stateless handlers (`invoke`).
     let parallel: ParallelExecutor
@@ -58,9 +31,13 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
     @usableFromInline let parallelCommands: ParallelExecutor
     @usableFromInline let logger: Logger
     let defaultOutcome: PolicyOutcome
+    /// The event type names of the aggregates handles were made for, to report collisions.
+    let eventNames = Mutex(EventNameIndex())
 
     /// Creates a dispatcher over `store`.
-    public init(store: Store, configuration: Configuration = Configuration(), logger: Logger? = nil) {
+    public init(
+        store: Store, configuration: DispatcherConfiguration = DispatcherConfiguration(), logger: Logger? = nil
+    ) {
         self.store = store
         self.configuration = configuration
         self.logger = logger ?? Logger(label: "whizbang.dispatcher")
@@ -80,12 +57,15 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
 
     /// A handle that sends commands to aggregates of type `A`, with its own repository (cache and snapshots).
     ///
-    /// Create one handle per aggregate type and keep it: each handle has its own cache.
+    /// Create one handle per aggregate type and keep it: each handle has its own cache. The aggregate's event type
+    /// names are checked against those of the other aggregates: a collision is logged here as a warning and makes
+    /// ``run()`` and ``checkEventNames()`` throw.
     public func aggregate<A: Aggregate>(
         _ type: A.Type,
-        configuration: Repository<A, Store>.Configuration = .init()
+        configuration: RepositoryConfiguration = RepositoryConfiguration()
     ) -> AggregateHandler<A, Store> {
-        AggregateHandler(
+        registerEventNames(of: A.self)
+        return AggregateHandler(
             dispatcher: self,
             repository: Repository(store: store, configuration: configuration, logger: logger))
     }
@@ -94,8 +74,8 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
     ///
     /// - Parameters:
     ///   - envelope: the message.
-    ///   - timeout: this call's own time limit, measured on ``Configuration/clock`` from the call, or `nil` for none
-    ///     (the default). It covers the wait for a permit as well as the handler; see
+    ///   - timeout: this call's own time limit, measured on ``DispatcherConfiguration/clock`` from the call, or `nil`
+    ///     for none (the default). It covers the wait for a permit as well as the handler; see
     ///     ``DispatchError/Code/deadlineExceeded`` for what the caller learns when it passes.
     ///   - handler: the handler.
     /// - Returns: what `handler` returns.
@@ -136,7 +116,11 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
     /// Waits for graceful shutdown, then stops accepting work and finishes what is in flight.
     ///
     /// Cancellation ends the wait as graceful shutdown does.
+    ///
+    /// - Throws: ``EventNameCollision`` at once, before serving, if the aggregates' registries store one event type
+    ///   name for more than one kind of event (see ``checkEventNames()``).
     public func run() async throws {
+        try checkEventNames()
         try? await gracefulShutdown()
         // The drain must not see this task's cancellation, or it would stop waiting for commands in flight.
         await Task { await shutdown() }.value

@@ -3,7 +3,7 @@
 ///
 /// Implement ``handle(_:cause:)``; the default ``Projection/apply(_:)`` calls it for each event of a batch in order,
 /// with the event's own envelope (``RecordedEvent/eventEnvelope()``) as the cause. Send commands with
-/// ``AggregateHandler/send(_:to:metadata:causedBy:)`` passing that cause, so that each command continues the
+/// ``AggregateHandler/send(_:to:metadata:causedBy:timeout:)`` passing that cause, so that each command continues the
 /// conversation (same correlation id) and names the event as its cause (causation id = the event's id).
 ///
 /// ## Delivery is at least once

@@ -4,11 +4,12 @@ import Synchronization
 
 /// Keeps a ``Projection`` up to date: catches up from its checkpoint, then follows the store's global log live.
 ///
-/// ``run()`` reads the log in batches of ``Configuration/batchSize`` events after the projection's checkpoint, hands
-/// each batch to ``Projection/apply(_:)``, then saves the position of its last event as the new checkpoint (in the
-/// store, or in the projection itself — see ``ProjectionCheckpointStorage``). Once caught up it waits for new
-/// commits with ``EventStore/waitForEvents(after:)`` instead of polling. ``rebuild(progress:)`` resets the read model
-/// and replays the log from the start.
+/// ``run()`` reads the log in batches of ``ProjectionRunnerConfiguration/batchSize`` events after the projection's
+/// checkpoint, hands each batch to ``Projection/apply(_:)``, then saves the position of its last event as the new
+/// checkpoint (in the store, or in the projection itself — see ``ProjectionCheckpointStorage``). Once caught up it
+/// waits for new commits with ``EventStore/waitForEvents(after:)`` instead of polling. ``rebuild(progress:)`` resets
+/// the read model and replays the log from the start. Tests wait for it with ``waitUntilCaughtUp()`` and
+/// ``settled(upTo:)``.
 ///
 /// As a ServiceLifecycle `Service`, ``run()`` returns on graceful shutdown or cancellation, never in the middle of a
 /// batch it has started under graceful shutdown: the batch being applied is finished and its checkpoint saved first.
@@ -27,25 +28,16 @@ import Synchronization
 /// batch), `whizbang_projection_events_applied_total` (counter) and `whizbang_projection_batch_duration_seconds`
 /// (timer: apply and checkpoint of one batch).
 public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
-    /// How a runner reads the log.
-    public struct Configuration: Sendable {
-        /// The most events handed to one ``Projection/apply(_:)`` call, and so the most events between checkpoints.
-        /// Larger batches replay faster; smaller ones redeliver less after a crash. Values below 1 count as 1.
-        /// Default: 512.
-        public var batchSize: Int
-
-        /// A configuration with the documented defaults.
-        public init() {
-            self.batchSize = 512
-        }
-    }
+    /// The runner's configuration, under its former nested name.
+    @available(*, deprecated, renamed: "ProjectionRunnerConfiguration")
+    public typealias Configuration = ProjectionRunnerConfiguration
 
     /// The store whose log the projection follows.
     public let store: Store
     /// The projection kept up to date.
     public let projection: any Projection
     /// The configuration the runner was created with.
-    public let configuration: Configuration
+    public let configuration: ProjectionRunnerConfiguration
     /// The checkpoint name under which a rebuild in progress is marked: the projection's name followed by
     /// `"#rebuild"`. Do not use it as another consumer's name.
     public let rebuildMarkerName: String
@@ -69,7 +61,7 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
     public init(
         projection: any Projection,
         store: Store,
-        configuration: Configuration = Configuration(),
+        configuration: ProjectionRunnerConfiguration = ProjectionRunnerConfiguration(),
         logger: Logger? = nil
     ) {
         self.store = store

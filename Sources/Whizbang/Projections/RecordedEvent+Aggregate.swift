@@ -4,11 +4,12 @@ extension RecordedEvent {
     /// Projections and process managers see every event of the log; this picks out the ones of one aggregate type.
     /// Type names are matched, not streams: when two aggregates register the same name, check ``streamID`` too.
     ///
-    /// - Throws: the codec's error for a payload that does not decode.
-    public func decode<A: Aggregate>(as aggregate: A.Type) throws -> A.Event? {
+    /// - Throws: ``EventDecodingError`` (code ``EventDecodingError/Code/undecodablePayload``) for a payload that does
+    ///   not decode, naming the event's stream, version, position and type, with the codec's error inside.
+    public func decode<A: Aggregate>(as aggregate: A.Type) throws(EventDecodingError) -> A.Event? {
         do {
-            return try A.events.decode(typeName: eventType, data: data)
-        } catch let error as EventCodingError where error.code == .unknownTypeName {
+            return try A.events.decode(self)
+        } catch where error.code == .unknownTypeName {
             return nil
         }
     }

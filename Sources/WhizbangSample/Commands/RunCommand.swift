@@ -69,7 +69,7 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
         let ackLog = try ackLog.map { try AckLog(path: $0) }
 
         let dispatcher = Dispatcher(store: store)
-        var cache = Repository<Account, Store>.Configuration()
+        var cache = RepositoryConfiguration()
         cache.cacheCapacity = max(cache.cacheCapacity, accounts + accounts / 100 + 1)
         var run = WorkloadRun(
             workload: workload, concurrency: concurrency, accounts: dispatcher.aggregate(Account.self, configuration: cache),

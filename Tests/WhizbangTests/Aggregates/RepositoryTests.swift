@@ -29,7 +29,7 @@ import Whizbang
     }
 
     @Test func theCacheIsBounded() async throws {
-        var configuration = Repository<BankAccount, InMemoryEventStore>.Configuration()
+        var configuration = RepositoryConfiguration()
         configuration.cacheCapacity = 50
         let repository = Repository<BankAccount, InMemoryEventStore>(
             store: InMemoryEventStore(), configuration: configuration)
@@ -43,7 +43,7 @@ import Whizbang
 
     @Test func writesSnapshotsAndLoadsFromThem() async throws {
         let store = InMemoryEventStore()
-        var configuration = Repository<BankAccount, InMemoryEventStore>.Configuration()
+        var configuration = RepositoryConfiguration()
         configuration.snapshotInterval = 10
         configuration.cacheCapacity = 0
         let repository = Repository<BankAccount, InMemoryEventStore>(store: store, configuration: configuration)
@@ -67,7 +67,7 @@ import Whizbang
 
     @Test func ignoresASnapshotOfAnotherShape() async throws {
         let store = InMemoryEventStore()
-        var configuration = Repository<BankAccount, InMemoryEventStore>.Configuration()
+        var configuration = RepositoryConfiguration()
         configuration.snapshotInterval = 100
         configuration.cacheCapacity = 0
         let repository = Repository<BankAccount, InMemoryEventStore>(store: store, configuration: configuration)

@@ -12,7 +12,7 @@ struct DispatcherDeadlineTests {
         store: Store = InMemoryEventStore(),
         policies: PolicySet = PolicySet()
     ) -> Dispatcher<Store> {
-        var configuration = Dispatcher<Store>.Configuration()
+        var configuration = DispatcherConfiguration()
         configuration.clock = clock
         configuration.policies = policies
         return Dispatcher(store: store, configuration: configuration)

@@ -4,7 +4,7 @@ import Testing
 @Suite(.timeLimit(.minutes(5)))
 struct DispatcherNestingTests {
     @Test func handlersHoldingEveryPermitCanStillSendParallelCommands() async throws {
-        var configuration = Dispatcher<InMemoryEventStore>.Configuration()
+        var configuration = DispatcherConfiguration()
         configuration.maximumParallelism = 1
         configuration.policies.rules = [.messageType("BankAccount.Command", execution: .parallel)]
         let dispatcher = Dispatcher(store: InMemoryEventStore(), configuration: configuration)

@@ -41,7 +41,7 @@ struct DispatcherTests {
 
     @Test func theCommandsEnvelopeFlowsIntoItsEventsMetadata() async throws {
         let store = InMemoryEventStore()
-        var configuration = Dispatcher<InMemoryEventStore>.Configuration()
+        var configuration = DispatcherConfiguration()
         configuration.serviceName = "ledger"
         configuration.instanceID = "instance-1"
         let accounts = Dispatcher(store: store, configuration: configuration).aggregate(BankAccount.self)
@@ -78,7 +78,7 @@ struct DispatcherTests {
 
     @Test func whenRetriesRunOutTheConflictReachesTheCaller() async throws {
         let store = ConflictingStore(conflicts: 1)
-        var configuration = Dispatcher<ConflictingStore>.Configuration()
+        var configuration = DispatcherConfiguration()
         configuration.policies.defaultRetry = .noRetries
         let accounts = Dispatcher(store: store, configuration: configuration).aggregate(BankAccount.self)
         await #expect {
@@ -90,7 +90,7 @@ struct DispatcherTests {
     }
 
     @Test func aPolicyCanRunCommandsOnTheParallelExecutor() async throws {
-        var configuration = Dispatcher<InMemoryEventStore>.Configuration()
+        var configuration = DispatcherConfiguration()
         configuration.policies.rules = [.messageType("BankAccount.Command", execution: .parallel)]
         let accounts = Dispatcher(store: InMemoryEventStore(), configuration: configuration)
             .aggregate(BankAccount.self)
@@ -100,7 +100,7 @@ struct DispatcherTests {
     }
 
     @Test func aHandlerPastItsTimeLimitIsCancelledAndFailsWithTimedOut() async throws {
-        var configuration = Dispatcher<InMemoryEventStore>.Configuration()
+        var configuration = DispatcherConfiguration()
         configuration.policies.defaultTimeout = .milliseconds(20)
         let dispatcher = Dispatcher(store: InMemoryEventStore(), configuration: configuration)
         let envelope = MessageEnvelope(message: "ping")

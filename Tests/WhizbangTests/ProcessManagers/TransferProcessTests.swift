@@ -41,13 +41,7 @@ struct TransferFixture {
     /// commands recorded.
     func runProcessUntilQuiet() async throws {
         let runner = ProjectionRunner(projection: process, store: store)
-        try await whileRunning(runner) {
-            while true {
-                let head = try await store.headPosition()
-                try await runner.waitUntilApplied(through: head)
-                if try await store.headPosition() == head { return }
-            }
-        }
+        try await whileRunning(runner) { try await runner.waitUntilCaughtUp() }
     }
 
     func events(in stream: StreamID) async throws -> [RecordedEvent] {

@@ -15,8 +15,8 @@ struct ProjectionRebuildTests {
         return store
     }
 
-    static func configuration(batchSize: Int) -> ProjectionRunner<InMemoryEventStore>.Configuration {
-        var configuration = ProjectionRunner<InMemoryEventStore>.Configuration()
+    static func configuration(batchSize: Int) -> ProjectionRunnerConfiguration {
+        var configuration = ProjectionRunnerConfiguration()
         configuration.batchSize = batchSize
         return configuration
     }

@@ -10,7 +10,7 @@ struct ProjectionRunnerTests {
         let store = InMemoryEventStore()
         try await appendValues(1...5, to: "a", in: store)
         let projection = UpsertingProjection()
-        var configuration = ProjectionRunner<InMemoryEventStore>.Configuration()
+        var configuration = ProjectionRunnerConfiguration()
         configuration.batchSize = 2
         let runner = ProjectionRunner(projection: projection, store: store, configuration: configuration)
 
@@ -53,7 +53,7 @@ struct ProjectionRunnerTests {
         let projection = StreamLogProjection { batchNumber, _ in
             if batchNumber == 2, crashes.exchange(false, ordering: .relaxed) { throw SimulatedCrash() }
         }
-        var configuration = ProjectionRunner<InMemoryEventStore>.Configuration()
+        var configuration = ProjectionRunnerConfiguration()
         configuration.batchSize = 2
         let crashing = ProjectionRunner(projection: projection, store: store, configuration: configuration)
         await #expect(throws: SimulatedCrash.self) { try await crashing.run() }
@@ -75,7 +75,7 @@ struct ProjectionRunnerTests {
         let projection = UpsertingProjection { batchNumber, _ in
             if batchNumber == 2, crashes.exchange(false, ordering: .relaxed) { throw SimulatedCrash() }
         }
-        var configuration = ProjectionRunner<InMemoryEventStore>.Configuration()
+        var configuration = ProjectionRunnerConfiguration()
         configuration.batchSize = 2
         let crashing = ProjectionRunner(projection: projection, store: store, configuration: configuration)
         await #expect(throws: SimulatedCrash.self) { try await crashing.run() }

@@ -3,7 +3,7 @@ public import Whizbang
 
 /// Records Whizbang's dispatch and append spans with swift-distributed-tracing.
 ///
-/// Set it as the dispatcher's ``Whizbang/Dispatcher/Configuration/instrumentation``. Each span's parent is taken from
+/// Set it as the dispatcher's `DispatcherConfiguration.instrumentation`. Each span's parent is taken from
 /// the propagation entries in the message's metadata (extracted with the tracer's own format, such as W3C
 /// `traceparent`), or from the task's current `ServiceContext` when the metadata has none; the new span's entries are
 /// injected for the dispatcher to store with the events it appends.

@@ -28,7 +28,7 @@ import WhizbangTracing
 
     func makeDispatcher(tracer: InMemoryTracer) -> (Dispatcher<InMemoryEventStore>, InMemoryEventStore) {
         let store = InMemoryEventStore()
-        var configuration = Dispatcher<InMemoryEventStore>.Configuration()
+        var configuration = DispatcherConfiguration()
         configuration.instrumentation = DistributedTracingInstrumentation(tracer: tracer)
         return (Dispatcher(store: store, configuration: configuration), store)
     }

@@ -1,0 +1,28 @@
+import Logging
+import Synchronization
+
+extension Dispatcher {
+    /// Throws if the event registries of the aggregates this dispatcher has handles for store one type name for more
+    /// than one kind of event: across aggregates, or twice in one registry (two payload types of one name, or an
+    /// upcaster under a current name).
+    ///
+    /// ``run()`` calls it before serving, so a service group reports a collision at start; call it yourself after
+    /// creating the handles when the dispatcher runs without one.
+    ///
+    /// - Throws: ``EventNameCollision`` listing every colliding name and the aggregates that register it.
+    public func checkEventNames() throws(EventNameCollision) {
+        if let collision = eventNames.withLock({ $0.collision }) { throw collision }
+    }
+
+    /// Records the type names of `A`'s registry, and logs a warning for any that collide.
+    func registerEventNames<A: Aggregate>(of aggregate: A.Type) {
+        let registry = A.events
+        let colliding = eventNames.withLock {
+            $0.add(aggregate: "\(A.self)", typeNames: registry.typeNames, repeated: registry.duplicateTypeNames)
+        }
+        guard !colliding.isEmpty else { return }
+        logger.warning(
+            "event type names registered more than once",
+            metadata: ["aggregate": "\(A.self)", "names": "\(colliding.sorted())"])
+    }
+}
