@@ -8,7 +8,7 @@ import WhizbangStore
 
 /// The examples' code after the line that picks the store names no store type: it runs unchanged on the in-memory
 /// store and on an SQLite file, with the same outcome.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct ExampleStoreSwitchTests {
     @Test func theShoppingCartRunsTheSameOnEitherStore() async throws {
         try await withTemporaryDirectory { directory in

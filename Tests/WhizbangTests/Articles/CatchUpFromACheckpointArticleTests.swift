@@ -4,7 +4,7 @@ import Whizbang
 
 /// The code of the article "Catch-up from a checkpoint" (`Sources/Whizbang/Docs.docc/CatchUpFromACheckpoint.md`),
 /// compiled and run. Keep the two in step: change one, change the other.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct CatchUpFromACheckpointArticleTests {
     typealias Account = BankAccount
 

@@ -4,7 +4,7 @@ import Whizbang
 /// The code of the article "Sending ordered commands without waiting"
 /// (`Sources/Whizbang/Docs.docc/SendingOrderedCommands.md`), compiled and run: each way of pipelining applies the
 /// deposits in the order they were sent. Keep the two in step: change one, change the other.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct SendingOrderedCommandsArticleTests {
     typealias Account = BankAccount
 

@@ -4,7 +4,7 @@ import Whizbang
 
 /// The code of the article "Snapshots" (`Sources/Whizbang/Docs.docc/Snapshots.md`), compiled and run. Keep the two
 /// in step: change one, change the other.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct SnapshotsArticleTests {
     typealias Account = BankAccount
 

@@ -3,7 +3,7 @@ import Whizbang
 
 /// `settled(upTo:)` and `waitUntilCaughtUp()` wait for a condition — the runner has applied the log, including what
 /// its own commands appended — never for time.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct ProjectionRunnerSettlingTests {
     /// A transfer is three events long: the request, then the debit and the credit the process manager's own
     /// commands record. Waiting for the request's position alone would return after the first step.

@@ -7,7 +7,7 @@ import WhizbangTesting
 /// `aTransferSendsItsFourCommandsInOrder` and `derivedCommandIDsCanBeExpected` are the code of the article "Testing
 /// process managers" (`Sources/WhizbangTesting/Docs.docc/TestingProcessManagers.md`), and
 /// `ProjectionRunnerSettlingTests` runs its last example. Keep them in step: change one, change the other.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct ProcessManagerScenarioTests {
     static func transferScenario() -> ProcessManagerScenario<TransferProcess> {
         ProcessManagerScenario { dispatcher in
