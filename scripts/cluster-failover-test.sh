@@ -10,8 +10,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 url=${WHIZBANG_POSTGRES_URL:?set WHIZBANG_POSTGRES_URL (scripts/postgres-server.sh start DIR prints one)}
-commands=${1:-4000}
+commands=${1:-6000}
 accounts=50
+# A small first deposit, so that some withdrawals are rejected.
+deposit=200
 bin="$(swift build --show-bin-path)/WhizbangSample"
 psql_bin=$(ls -d /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V -r | head -1 || true)
 psql_bin=${psql_bin:-psql}
@@ -76,7 +78,8 @@ check() {
 equal() { [ "$1" = "$2" ] || { echo "  expected '$2', got '$1'" >&2; return 1; }; }
 
 echo "single-process run of the same workload ($commands commands on $accounts accounts)"
-"$bin" run --database "$single_database" --accounts $accounts --commands "$commands" --concurrency 64 --quiet --json \
+"$bin" run --database "$single_database" --accounts $accounts --commands "$commands" --initial-deposit $deposit \
+  --concurrency 64 --quiet --json \
   >"$work/single.out"
 
 start_node n1
@@ -85,7 +88,8 @@ start_node n3
 c="\"${schema}_cluster\""
 wait_for "SELECT count(DISTINCT owner) = 3 AND count(*) FILTER (WHERE owner IS NULL) = 0 FROM $c.partitions" 60
 
-"$bin" run --database "$database" --cluster --accounts $accounts --commands "$commands" --concurrency 64 --quiet \
+"$bin" run --database "$database" --cluster --accounts $accounts --commands "$commands" --initial-deposit $deposit \
+  --concurrency 64 --quiet \
   --json --ack-log "$work/acks" "${cluster_options[@]}" >"$work/cluster.out" 2>"$work/load.log" &
 load=$!
 pids[load]=$load
@@ -107,8 +111,10 @@ sleep $(((lease_ms * 2 + 999) / 1000))
 wait_for "SELECT count(*) = 0 FROM $c.partitions WHERE owner = '$n2_member'" 30
 kill -CONT "${pids[n2]}"
 echo "resumed n2"
+restart_time=$(sql "SELECT clock_timestamp()")
+done_at_restart=$(sql "SELECT count(*) FROM $c.inbox WHERE status <> 0")
 start_node n1
-echo "restarted n1"
+echo "restarted n1 at $restart_time, with $done_at_restart of $((commands + accounts)) commands done"
 
 load_status=0
 wait "$load" || load_status=$?
@@ -119,7 +125,7 @@ for name in n1 n2 n3; do wait "${pids[$name]}" 2>/dev/null || true; unset "pids[
 
 json_field() { sed -n 's/.*"'"$2"'":\([-0-9.]*\).*/\1/p' "$1" | tail -1; }
 check "the load ran to the end (exit $load_status)" equal "$load_status" 0
-[ $load_status -eq 0 ] || { tail -20 "$work/load.log" >&2; tail -5 "$work"/n*.log >&2; }
+[ $load_status -eq 0 ] || { tail -n 20 "$work/load.log" >&2; tail -n 5 "$work"/n*.log >&2; }
 for field in accepted rejected total events; do
   check "the cluster's $field equals the single-process run's" \
     equal "$(json_field "$work/cluster.out" $field)" "$(json_field "$work/single.out" $field)"
@@ -158,7 +164,9 @@ check "the stopped node wrote nothing after its partitions were claimed" equal \
                AND l.epoch > ($meta->>'epoch')::bigint AND l.at < ev.recorded_at
           WHERE $meta->>'node' = 'n2'")" 0
 rejections=$(sql "SELECT count(*) FROM $c.fence_rejections")
-check "the fence refused at least one batch ($rejections rejections)" test "$rejections" -gt 0
+stopped_rejections=$(sql "SELECT count(*) FROM $c.fence_rejections WHERE node_id = 'n2'")
+check "the fence refused at least one batch of the stopped node ($stopped_rejections of $rejections rejections)" \
+  test "$stopped_rejections" -gt 0
 reowned=$(sql "SELECT coalesce(max(first_claim - '$kill_time'::timestamptz), interval '0')
                <= interval '$((lease_ms + heartbeat_ms)) milliseconds'
                AND count(*) = cardinality(string_to_array('$n1_partitions', ','))
@@ -173,6 +181,11 @@ check "the inbox drained" equal "$(sql "SELECT count(*) FROM $c.inbox WHERE stat
 check "the restarted node claimed partitions" test \
   "$(sql "SELECT count(*) FROM $c.ownership_log l JOIN $c.nodes n ON n.member = l.owner
           WHERE n.node_id = 'n1' AND l.action = 'claim'")" -gt 0
+check "the load was still running when the killed node restarted" test "$done_at_restart" -lt $((commands + accounts))
+check "the restarted node ran commands" test \
+  "$(sql "SELECT count(*) FROM $c.inbox WHERE node_id = 'n1' AND done_at > '$restart_time'::timestamptz")" -gt 0
+check "the load had rejections to compare ($(json_field "$work/single.out" rejected))" test \
+  "$(json_field "$work/single.out" rejected)" -gt 0
 check "no inbox command ran twice" equal \
   "$(sql "SELECT count(*) FROM (SELECT message_id FROM $c.inbox GROUP BY message_id HAVING count(*) > 1) AS d")" 0
 check "the saved projection equals a fold of the log" grep -q "saved projection at" \

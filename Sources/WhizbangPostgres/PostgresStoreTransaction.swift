@@ -200,7 +200,7 @@ extension PostgresEventStore {
     /// meanwhile are lost: the caller rereads what it watches.
     ///
     /// Notifications only wake; they are folded, may be lost with a connection, and are never replayed. The
-    /// listener holds one of the pool's connections (``Configuration/maximumConnections``) while it runs.
+    /// listener holds a connection of its own, outside the pool, while it runs.
     public func listen(on channel: String, _ onNotification: @escaping @Sendable (String?) -> Void) async {
         do {
             try await waitUntilReady()
@@ -208,10 +208,15 @@ extension PostgresEventStore {
             return
         }
         let logger = configuration.logger
+        let listenerIDs = Atomic<Int>(1_000_000)
         while !Task.isCancelled && !lifecycle.isClosed {
             do {
-                try await client.withConnection { connection in
-                    guard !Task.isCancelled, !lifecycle.isClosed else { return }
+                // A connection of its own, not the pool's: closing it to end the wait cannot hand a closed
+                // connection to another request.
+                let connection = try await PostgresConnection.connect(
+                    configuration: configuration.connectionConfiguration(),
+                    id: listenerIDs.add(1, ordering: .relaxed).newValue, logger: logger)
+                do {
                     try await withTaskCancellationHandler {
                         try await connection.listen(on: channel) { notifications in
                             onNotification(nil)
@@ -220,6 +225,10 @@ extension PostgresEventStore {
                     } onCancel: {
                         let _: EventLoopFuture<Void> = connection.close()
                     }
+                    try? await connection.close()
+                } catch {
+                    try? await connection.close()
+                    throw error
                 }
             } catch {
                 logger.debug("listener on \(channel) lost its connection", metadata: ["error": "\(error)"])

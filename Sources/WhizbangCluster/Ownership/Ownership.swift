@@ -3,11 +3,16 @@ import Synchronization
 /// The partitions a node owns, with the epoch (fencing token) of each claim, shared by the lease keeper and the
 /// executor: a plain state under one lock.
 ///
-/// The lease keeper replaces the set after each heartbeat with what the database says; the executor drops a
-/// partition at once when the fence refuses it. Partitions being released are kept out of new batches.
+/// The lease keeper records after each heartbeat what the database says the node holds. A partition the node held
+/// but the heartbeat no longer found (another node claimed it while this one was paused or cut off) is not dropped
+/// there: the executor drops it when the fence refuses it, so that one authority, the fence, decides what a node
+/// may write, and a node never acts on a half-updated view. Such partitions do not count toward the node's share.
+/// Partitions being released are kept out of new batches.
 final class Ownership: Sendable {
     private struct State {
         var owned: [Int32: Int64] = [:]
+        /// Partitions held before, and not found by the last heartbeat: kept until the fence refuses them.
+        var unconfirmed: Set<Int32> = []
         var releasing: Set<Int32> = []
         var inFlight: Set<Int32> = []
     }
@@ -19,8 +24,8 @@ final class Ownership: Sendable {
         state.withLock { state in state.owned.filter { !state.releasing.contains($0.key) } }
     }
 
-    /// Every owned partition, releasing ones included.
-    var owned: [Int32: Int64] { state.withLock { $0.owned } }
+    /// Every partition the last heartbeat confirmed, releasing ones included.
+    var owned: [Int32: Int64] { state.withLock { state in state.owned.filter { !state.unconfirmed.contains($0.key) } } }
 
     /// Marks the partitions of a batch as in flight, or clears them with an empty set.
     func setInFlight(_ partitions: Set<Int32>) { state.withLock { $0.inFlight = partitions } }
@@ -30,10 +35,14 @@ final class Ownership: Sendable {
         state.withLock { state in state.releasing.subtracting(state.inFlight).sorted() }
     }
 
-    /// Records the database's view after a heartbeat: `owned` is every partition this node holds now.
+    /// Records the database's view after a heartbeat: `owned` is every partition this node holds now. Partitions
+    /// released are forgotten; others that the heartbeat did not find stay, unconfirmed, until the fence refuses
+    /// them.
     func replace(with owned: [Int32: Int64], released: [Int32]) {
         state.withLock { state in
-            state.owned = owned
+            for partition in released { state.owned[partition] = nil }
+            state.unconfirmed = Set(state.owned.keys).subtracting(owned.keys)
+            state.owned.merge(owned) { _, confirmed in confirmed }
             state.releasing.subtract(released)
             state.releasing.formIntersection(owned.keys)
         }
@@ -43,9 +52,10 @@ final class Ownership: Sendable {
     /// first); returns the newly marked ones.
     func keep(atMost share: Int) -> [Int32] {
         state.withLock { state in
-            let needed = state.owned.count - state.releasing.count - share
+            let confirmed = state.owned.keys.filter { !state.unconfirmed.contains($0) }
+            let needed = confirmed.count - state.releasing.count - share
             guard needed > 0 else { return [] }
-            let candidates = state.owned.keys.filter { !state.releasing.contains($0) }.sorted(by: >)
+            let candidates = confirmed.filter { !state.releasing.contains($0) }.sorted(by: >)
             let chosen = Array(candidates.prefix(needed))
             state.releasing.formUnion(chosen)
             return chosen
@@ -57,6 +67,7 @@ final class Ownership: Sendable {
         state.withLock { state in
             for (partition, epoch) in partitions where state.owned[partition] == epoch {
                 state.owned[partition] = nil
+                state.unconfirmed.remove(partition)
                 state.releasing.remove(partition)
             }
         }
