@@ -95,6 +95,39 @@ struct ClusterFenceTests {
         }
     }
 
+    @Test("concurrent sends, some with one message id, each get their row; the duplicates share one")
+    func concurrentInserts() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            try await prepare(store)
+            let client = try client(store)
+            let shared = MessageID()
+            let tickets = try await withThrowingTaskGroup(of: (Int, ClusterClient.Ticket).self) { group in
+                for index in 0..<200 {
+                    group.addTask {
+                        let id = index % 10 == 0 ? shared : MessageID()
+                        return (
+                            index,
+                            try await client.enqueue(
+                                Counter.Command.add(1),
+                                to: StreamID(index % 10 == 0 ? "counter-shared" : "counter-\(index % 7)"), as: Counter.self,
+                                messageID: id)
+                        )
+                    }
+                }
+                var tickets: [Int: ClusterClient.Ticket] = [:]
+                for try await (index, ticket) in group { tickets[index] = ticket }
+                return tickets
+            }
+            let rows = Set(tickets.values.map(\.row))
+            #expect(rows.count == 181)
+            let cluster = "\"\(store.configuration.schema)_cluster\""
+            let stored = try await ClusterTestDatabase.query(
+                "SELECT count(*)::text FROM \(cluster).inbox", configuration: store.configuration)
+            #expect(stored == ["\(rows.count)"])
+            #expect(tickets.values.filter { $0.messageID == shared }.map(\.row).allSatisfy { $0 == tickets[0]?.row })
+        }
+    }
+
     @Test("an unregistered aggregate type and a malformed command fail alone; the node goes on")
     func badInput() async throws {
         try await ClusterTestDatabase.withStore { store in

@@ -32,8 +32,10 @@ public final class ClusterClient: Service, Sendable {
     private let running = Atomic(false)
     private let stopping = Atomic(false)
     private let prepared = Atomic(false)
+    private let preparation = Mutex<Task<Void, any Error>?>(nil)
     private let schema: String
     private let channel: String
+    private let inserter: InboxInserter
 
     /// Creates a client of the cluster on `store`'s database, for the commands of `aggregates`.
     ///
@@ -45,8 +47,12 @@ public final class ClusterClient: Service, Sendable {
         self.store = store
         self.aggregates = aggregates
         self.configuration = configuration
-        self.schema = "\"\(ClusterSchema.name(forStore: store.configuration.schema))\""
-        self.channel = ClusterSchema.channel(forStore: store.configuration.schema)
+        let schema = "\"\(ClusterSchema.name(forStore: store.configuration.schema))\""
+        let channel = ClusterSchema.channel(forStore: store.configuration.schema)
+        self.schema = schema
+        self.channel = channel
+        self.inserter = InboxInserter(
+            store: store, schema: schema, channel: channel, maximumBatchSize: configuration.maximumBatchSize)
     }
 
     /// Sends `command` for the aggregate `aggregate` in stream `streamID`, and waits for its result.
@@ -119,26 +125,12 @@ public final class ClusterClient: Service, Sendable {
         try await prepareOnce()
         let partition = Int32(StableHash.partition(of: streamID, count: configuration.partitionCount))
         let schema = self.schema
-        let channel = self.channel
         let uuid = messageID.uuid
         let stream = streamID.rawValue
-        let bytes = ByteBuffer(bytes: payload)
-        let inserted = try await store.withConnection { connection, logger -> Int64? in
-            var inserted: Int64? = nil
-            for try await (row, _) in try await connection.query(
-                """
-                WITH inserted AS (
-                    INSERT INTO \(unescaped: schema).inbox (message_id, partition, stream_id, aggregate_type, payload)
-                    VALUES (\(uuid), \(partition), \(stream), \(aggregateType), \(bytes))
-                    ON CONFLICT (message_id) DO NOTHING RETURNING id, partition
-                )
-                SELECT id, pg_notify(\(channel), 'i' || partition)::text FROM inserted
-                """, logger: logger
-            ).decode((Int64, String).self) {
-                inserted = row
-            }
-            return inserted
-        }
+        let inserted = try await inserter.insert(
+            InboxInserter.Request(
+                messageID: messageID, partition: partition, streamID: stream, aggregateType: aggregateType,
+                payload: payload))
         if let inserted { return Ticket(messageID: messageID, row: inserted, result: nil) }
         let existing = try await store.withConnection { connection, logger -> (Int64, String, String, ByteBuffer?)? in
             var existing: (Int64, String, String, ByteBuffer?)? = nil
@@ -165,11 +157,29 @@ public final class ClusterClient: Service, Sendable {
     }
 
     /// Creates the cluster's tables if no node has yet, and checks that the cluster has the partition count this
-    /// client computes partitions with; once per client.
+    /// client computes partitions with; once per client, however many sends arrive at once (they share one
+    /// preparation, and a failed one is tried again by the next send).
     private func prepareOnce() async throws {
         guard !prepared.load(ordering: .acquiring) else { return }
-        try await ClusterSchema.prepare(store, partitionCount: configuration.partitionCount, logger: configuration.logger)
-        prepared.store(true, ordering: .releasing)
+        let (store, configuration) = (self.store, self.configuration)
+        let task = preparation.withLock { current -> Task<Void, any Error> in
+            if let current { return current }
+            let task = Task {
+                try await ClusterSchema.prepare(
+                    store, partitionCount: configuration.partitionCount, logger: configuration.logger)
+            }
+            current = task
+            return task
+        }
+        do {
+            try await task.value
+            prepared.store(true, ordering: .releasing)
+        } catch {
+            preparation.withLock { current in
+                if current == task { current = nil }
+            }
+            throw error
+        }
     }
 
     /// Waits for the result of a command sent with ``enqueue(_:to:as:messageID:)``.
