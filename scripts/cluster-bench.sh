@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Ledger throughput through a cluster's inbox against the single-process PostgreSQL run, in one window, on the
-# server named by WHIZBANG_POSTGRES_URL. Build first: `swift build -c release --product WhizbangSample`.
+# server named by WHIZBANG_POSTGRES_URL. Build first: `swift build -c release --product WhizbangSample` (or set
+# WHIZBANG_SAMPLE to another build's binary).
 #
 #   scripts/cluster-bench.sh [COMMANDS] [ACCOUNTS] [NODES...]     default 20000 1000 0 1 2 3
 #
@@ -15,7 +16,7 @@ accounts=${2:-1000}
 shift $(($# > 2 ? 2 : $#)) || true
 node_counts=("$@")
 [ ${#node_counts[@]} -gt 0 ] || node_counts=(0 1 2 3)
-bin="$(swift build -c release --show-bin-path)/WhizbangSample"
+bin=${WHIZBANG_SAMPLE:-"$(swift build -c release --show-bin-path)/WhizbangSample"}
 psql_bin=$(ls -d /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V -r | head -1 || true)
 psql_bin=${psql_bin:-psql}
 separator='?'

@@ -116,12 +116,30 @@ done_at_restart=$(sql "SELECT count(*) FROM $c.inbox WHERE status <> 0")
 start_node n1
 echo "restarted n1 at $restart_time, with $done_at_restart of $((commands + accounts)) commands done"
 
+# A graceful stop while the load runs: n3 hands its partitions over at once.
+wait_for "SELECT count(*) > 0 FROM $c.ownership_log WHERE action = 'claim' AND owner LIKE 'n1#%'
+          AND at > '$restart_time'::timestamptz" 60
+n3_member=$(sql "SELECT member FROM $c.nodes WHERE node_id = 'n3'")
+n3_partitions=$(sql "SELECT string_agg(partition::text, ',') FROM $c.partitions WHERE owner = '$n3_member'")
+done_at_term=$(sql "SELECT count(*) FROM $c.inbox WHERE status <> 0")
+term_time=$(sql "SELECT clock_timestamp()")
+kill -TERM "${pids[n3]}"
+wait "${pids[n3]}" 2>/dev/null || true
+unset 'pids[n3]'
+wait_for "SELECT count(*) = 0 FROM $c.partitions WHERE owner IS NULL OR owner = '$n3_member'" 60
+handover=$(sql "SELECT round(extract(epoch FROM max(first_claim) - '$term_time'::timestamptz), 3)
+                FROM (SELECT min(at) AS first_claim FROM $c.ownership_log
+                      WHERE action = 'claim' AND at > '$term_time'::timestamptz
+                        AND partition = ANY(string_to_array('$n3_partitions', ',')::integer[]) GROUP BY partition) AS x")
+echo "stopped n3 gracefully at $term_time with $done_at_term of $((commands + accounts)) commands done; its partitions \
+were all owned again $handover s later"
+
 load_status=0
 wait "$load" || load_status=$?
 unset 'pids[load]'
 sleep 1
-for name in n1 n2 n3; do kill -TERM "${pids[$name]}" 2>/dev/null || true; done
-for name in n1 n2 n3; do wait "${pids[$name]}" 2>/dev/null || true; unset "pids[$name]"; done
+for name in n1 n2; do kill -TERM "${pids[$name]}" 2>/dev/null || true; done
+for name in n1 n2; do wait "${pids[$name]}" 2>/dev/null || true; unset "pids[$name]"; done
 
 json_field() { sed -n 's/.*"'"$2"'":\([-0-9.]*\).*/\1/p' "$1" | tail -1; }
 check "the load ran to the end (exit $load_status)" equal "$load_status" 0
@@ -186,6 +204,9 @@ check "the restarted node ran commands" test \
   "$(sql "SELECT count(*) FROM $c.inbox WHERE node_id = 'n1' AND done_at > '$restart_time'::timestamptz")" -gt 0
 check "the load had rejections to compare ($(json_field "$work/single.out" rejected))" test \
   "$(json_field "$work/single.out" rejected)" -gt 0
+check "the load was still running when n3 stopped gracefully" test "$done_at_term" -lt $((commands + accounts))
+check "n3's graceful stop handed all its partitions over in under a second ($handover s)" \
+  awk "BEGIN { exit !($handover < 1) }"
 check "no inbox command ran twice" equal \
   "$(sql "SELECT count(*) FROM (SELECT message_id FROM $c.inbox GROUP BY message_id HAVING count(*) > 1) AS d")" 0
 check "the saved projection equals a fold of the log" grep -q "saved projection at" \

@@ -24,18 +24,22 @@ enum ClusterTestDatabase {
         var configuration = try PostgresEventStore.Configuration(url: url)
         configuration.schema = "ctest_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
         configuration.maximumConnections = 8
-        configuration.idleInTransactionTimeout = .seconds(5)
+        configuration.idleInTransactionTimeout = .seconds(30)
+        // Generous: the whole test suite runs at once on a shared machine.
+        configuration.connectTimeout = .seconds(30)
+        configuration.requestTimeout = .seconds(30)
         return configuration
     }
 
-    /// A short-timed cluster configuration with 8 partitions.
+    /// A cluster configuration with 8 partitions and leases far longer than any test: no lease expires by itself
+    /// during a test, however slow the machine (a test that needs an expired lease expires it in SQL).
     static func cluster() -> ClusterConfiguration {
         var configuration = ClusterConfiguration()
         configuration.partitionCount = 8
-        configuration.heartbeatInterval = .milliseconds(200)
-        configuration.leaseDuration = .seconds(2)
+        configuration.heartbeatInterval = .seconds(20)
+        configuration.leaseDuration = .seconds(120)
         configuration.pollInterval = .milliseconds(200)
-        configuration.resultTimeout = .seconds(10)
+        configuration.resultTimeout = .seconds(50)
         return configuration
     }
 
