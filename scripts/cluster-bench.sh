@@ -22,7 +22,7 @@ psql_bin=${psql_bin:-psql}
 separator='?'
 case "$url" in *\?*) separator='&' ;; esac
 cluster_options=(--partitions 256 --heartbeat-milliseconds 500 --lease-milliseconds 5000 --poll-milliseconds 500)
-sql() { "$psql_bin" "$url" -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"; }
+sql() { PGOPTIONS="-c client_min_messages=warning" "$psql_bin" "$url" -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"; }
 json_field() { sed -n 's/.*"'"$2"'":\([-0-9.e+]*\).*/\1/p' "$1" | tail -1; }
 work=$(mktemp -d /tmp/whizbang-cluster-bench.XXXXXX)
 node_pids=()

@@ -31,7 +31,7 @@ cluster_options=(--partitions 64 --heartbeat-milliseconds $heartbeat_ms --lease-
 work=$(mktemp -d /tmp/whizbang-failover.XXXXXX)
 declare -A pids=()
 
-sql() { "$psql_bin" "$url" -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"; }
+sql() { PGOPTIONS="-c client_min_messages=warning" "$psql_bin" "$url" -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"; }
 
 cleanup() {
   for name in "${!pids[@]}"; do
