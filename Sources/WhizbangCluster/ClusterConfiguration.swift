@@ -22,7 +22,7 @@ public struct ClusterConfiguration: Sendable {
     /// How often a node looks at the inbox, and a client at its awaited results, when no notification woke it.
     /// Default 1 second.
     public var pollInterval: Duration = .seconds(1)
-    /// How long ``ClusterClient/send(_:to:as:messageID:)`` waits for a result by default. Default 30 seconds.
+    /// How long ``ClusterClient/send(_:to:as:messageID:timeout:)`` waits for a result by default. Default 30 seconds.
     public var resultTimeout: Duration = .seconds(30)
     /// The most aggregate states a node keeps in memory; past it the cache starts over. Default 100,000.
     public var maximumCachedStates: Int = 100_000

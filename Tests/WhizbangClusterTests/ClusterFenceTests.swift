@@ -7,7 +7,7 @@ import WhizbangPostgres
 
 /// The fence, ownership and the inbox's bad input, driven step by step: each test calls the node's heartbeat and
 /// batch functions itself instead of running the node, so what happens between them is decided by the test.
-@Suite("Cluster fence and inbox", .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(1)))
+@Suite("Cluster fence and inbox", .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(3)))
 struct ClusterFenceTests {
     func node(_ id: String, _ store: PostgresEventStore) throws -> ClusterNode {
         try ClusterNode(nodeID: id, store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
