@@ -36,6 +36,7 @@ public final class ClusterClient: Service, Sendable {
     private let schema: String
     private let channel: String
     private let inserter: InboxInserter
+    private let commandDuration = CoreMetrics.Timer(label: "whizbang_cluster_command_duration")
 
     /// Creates a client of the cluster on `store`'s database, for the commands of `aggregates`.
     ///
@@ -71,7 +72,8 @@ public final class ClusterClient: Service, Sendable {
         _ command: A.Command, to streamID: StreamID, as aggregate: A.Type, messageID: MessageID = MessageID(),
         timeout: Duration? = nil
     ) async throws -> ClusterCommandResult {
-        let deadline = ContinuousClock.now + (timeout ?? configuration.resultTimeout)
+        let start = ContinuousClock.now
+        let deadline = start + (timeout ?? configuration.resultTimeout)
         var attempt = 0
         var ticket: Ticket
         // The insert is idempotent on the message id, so an insert whose outcome is unknown is simply sent again.
@@ -86,8 +88,15 @@ public final class ClusterClient: Service, Sendable {
                 try await Task.sleep(for: min(.milliseconds(20) * (1 << min(attempt, 6)), deadline - .now))
             }
         }
-        if let result = ticket.result { return result }
-        return try await result(of: ticket, until: deadline)
+        let result: ClusterCommandResult
+        if let known = ticket.result {
+            result = known
+        } else {
+            result = try await self.result(of: ticket, until: deadline)
+        }
+        let (seconds, attoseconds) = (ContinuousClock.now - start).components
+        commandDuration.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        return result
     }
 
     /// A command in the inbox: its row, and its result if it had one when sent.
