@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "WhizbangStore", targets: ["WhizbangStore"]),
         .library(name: "WhizbangTesting", targets: ["WhizbangTesting"]),
         .library(name: "WhizbangPostgres", targets: ["WhizbangPostgres"]),
+        .library(name: "WhizbangCluster", targets: ["WhizbangCluster"]),
         .executable(name: "WhizbangSample", targets: ["WhizbangSample"]),
     ],
     dependencies: [
@@ -57,6 +58,19 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // N service instances on one PostgreSQL database: partitions, leases and epochs, a shared inbox, fenced
+        // batched execution.
+        .target(
+            name: "WhizbangCluster",
+            dependencies: [
+                "Whizbang",
+                "WhizbangPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "WhizbangStoreCrashChild",
             dependencies: ["WhizbangStore"]
@@ -71,7 +85,10 @@ let package = Package(
                 "Whizbang",
                 "WhizbangStore",
                 "WhizbangPostgres",
+                "WhizbangCluster",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
@@ -118,6 +135,18 @@ let package = Package(
             dependencies: [
                 "WhizbangPostgres",
                 "WhizbangTesting",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Needs WHIZBANG_POSTGRES_URL as WhizbangPostgresTests does.
+        .testTarget(
+            name: "WhizbangClusterTests",
+            dependencies: [
+                "Whizbang",
+                "WhizbangCluster",
+                "WhizbangPostgres",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

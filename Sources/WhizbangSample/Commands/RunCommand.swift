@@ -21,6 +21,9 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
     var ackLog: String?
     @Flag(help: "Print one JSON object on the last line.") var json = false
     @Flag(help: "Show no progress.") var quiet = false
+    @Flag(help: "PostgreSQL only: send every command through the cluster's inbox to the running nodes (see 'node').")
+    var cluster = false
+    @OptionGroup(title: "Cluster (with --cluster)") var clusterOptions: ClusterOptions
 
     /// The most commands a run accepts: far more than a run can do in a day, and few enough that every count and sum
     /// of the run fits in 64 bits.
@@ -53,10 +56,11 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
 
     func run() async throws {
         try await database.target().with(
-            .create(fresh: !keep, durability: durability.storeDurability), self)
+            .create(fresh: !keep && !cluster, durability: durability.storeDurability), self)
     }
 
     func run<Store: EventStore>(on store: Store, database opened: OpenedDatabase) async throws {
+        if cluster { return try await runThroughCluster(on: store, database: opened) }
         let workload = LedgerWorkload(
             accounts: accounts, commands: commands, initialDeposit: initialDeposit, seed: seed, transfers: transfers)
         var progress = ProgressLine(isEnabled: !quiet)

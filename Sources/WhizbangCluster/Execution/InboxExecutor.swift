@@ -1,0 +1,413 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import CoreMetrics
+import Logging
+import PostgresNIO
+import Synchronization
+import Whizbang
+import WhizbangPostgres
+
+/// Runs a node's pending inbox commands in batches: each batch commits in one transaction that first checks the
+/// fence (every partition involved is still this member's, at the epoch it claimed), then appends every stream's
+/// new events (one append per stream, with the expected version the node's cache holds), then records each
+/// command's result. A stale owner's transaction fails at the fence and writes nothing.
+///
+/// Commands run in inbox order; a stream's commands in one batch are decided one after another on the state its
+/// previous ones left, and their events go in one append, so they commit together or not at all.
+final class InboxExecutor: Sendable {
+    struct Row: Sendable {
+        var id: Int64
+        var messageID: MessageID
+        var partition: Int32
+        var streamID: StreamID
+        var aggregateType: String
+        var payload: Data
+    }
+
+    struct CachedState: Sendable {
+        var aggregateType: String
+        var version: UInt64
+        var state: any Sendable
+        var partition: Int32
+        /// The partition's epoch when the state was read or written: a state cached under another epoch may have
+        /// been changed by another owner meanwhile.
+        var epoch: Int64
+    }
+
+    /// What one batch did, for the node's statistics and the tests.
+    struct BatchReport: Sendable, Equatable {
+        var fetched = 0
+        var completed = 0
+        var fenceRejected = false
+        var lostPartitions: [Int32] = []
+    }
+
+    private struct Completion {
+        var row: Row
+        var result: ClusterCommandResult
+        var epoch: Int64
+    }
+
+    /// The work of one stream in a batch.
+    private struct StreamWork {
+        var streamID: StreamID
+        var partition: Int32
+        var aggregateType: String?
+        var startVersion: UInt64 = 0
+        var events: [EventData] = []
+        var completions: [Completion] = []
+        var finalState: CachedState? = nil
+        var rowCount = 0
+    }
+
+    let store: PostgresEventStore
+    let aggregates: ClusterAggregates
+    let configuration: ClusterConfiguration
+    let nodeID: String
+    let member: String
+    let metrics: ClusterMetrics
+    private let schema: String
+    private let channel: String
+    private let cache = Mutex<[StreamID: CachedState]>([:])
+    /// Streams whose last combined append failed for a reason other than the version: run one command at a time.
+    private let isolated = Mutex<Set<StreamID>>([])
+
+    init(
+        store: PostgresEventStore, aggregates: ClusterAggregates, configuration: ClusterConfiguration, nodeID: String,
+        member: String, metrics: ClusterMetrics
+    ) {
+        self.store = store
+        self.aggregates = aggregates
+        self.configuration = configuration
+        self.nodeID = nodeID
+        self.member = member
+        self.metrics = metrics
+        self.schema = "\"\(ClusterSchema.name(forStore: store.configuration.schema))\""
+        self.channel = ClusterSchema.channel(forStore: store.configuration.schema)
+    }
+
+    /// Forgets every cached state (after a failed commit whose outcome is unknown, or a lost partition).
+    func clearCache() { cache.withLock { $0 = [:] } }
+
+    /// The pending rows of the given partitions, oldest first.
+    func fetch(_ partitions: [Int32], limit: Int) async throws -> [Row] {
+        let schema = self.schema
+        let limit = Int64(limit)
+        return try await store.withConnection { connection, logger in
+            var rows: [Row] = []
+            for try await row in try await connection.query(
+                """
+                SELECT id, message_id, partition, stream_id, aggregate_type, payload FROM \(unescaped: schema).inbox
+                WHERE status = 0 AND partition = ANY(\(partitions)) ORDER BY id LIMIT \(limit)
+                """, logger: logger)
+            {
+                let (id, messageID, partition, streamID, type, payload) = try row.decode(
+                    (Int64, UUID, Int32, String, String, ByteBuffer).self)
+                rows.append(
+                    Row(
+                        id: id, messageID: MessageID(messageID), partition: partition, streamID: StreamID(streamID),
+                        aggregateType: type, payload: Data(payload.readableBytesView)))
+            }
+            return rows
+        }
+    }
+
+    /// Runs one batch of the pending commands of `owned` (partition to epoch).
+    func runBatch(owned: [Int32: Int64]) async throws -> BatchReport {
+        var report = BatchReport()
+        guard !owned.isEmpty else { return report }
+        let rows = try await fetch(Array(owned.keys), limit: configuration.maximumBatchSize)
+        report.fetched = rows.count
+        guard !rows.isEmpty else { return report }
+
+        // Group by stream in order of first appearance; an isolated stream runs one command per batch.
+        var order: [StreamID] = []
+        var work: [StreamID: StreamWork] = [:]
+        var rowsByStream: [StreamID: [Row]] = [:]
+        let isolated = self.isolated.withLock { $0 }
+        for row in rows {
+            if rowsByStream[row.streamID] == nil {
+                order.append(row.streamID)
+                work[row.streamID] = StreamWork(streamID: row.streamID, partition: row.partition)
+            }
+            if isolated.contains(row.streamID), !(rowsByStream[row.streamID]?.isEmpty ?? true) { continue }
+            rowsByStream[row.streamID, default: []].append(row)
+        }
+        for streamID in order {
+            guard var stream = work[streamID], let streamRows = rowsByStream[streamID],
+                let epoch = owned[stream.partition]
+            else { continue }
+            try await decide(&stream, rows: streamRows, epoch: epoch)
+            work[streamID] = stream
+        }
+
+        let involved = Set(rows.map(\.partition))
+        let fence = involved.sorted().map { ($0, owned[$0]!) }
+        let streams = order.compactMap { work[$0] }
+        do {
+            let outcome = try await commit(streams, fence: fence)
+            report.completed = outcome.completed
+            cache.withLock { cache in
+                for stream in streams {
+                    if outcome.failedStreams.contains(stream.streamID) {
+                        cache[stream.streamID] = nil
+                    } else if let final = stream.finalState {
+                        cache[stream.streamID] = final
+                    }
+                }
+                if cache.count > configuration.maximumCachedStates { cache = [:] }
+            }
+            self.isolated.withLock { set in
+                for stream in streams where !outcome.isolate.contains(stream.streamID) { set.remove(stream.streamID) }
+                set.formUnion(outcome.isolate)
+            }
+            metrics.commandsRun.increment(by: Int64(outcome.completed))
+        } catch let rejection as FenceRejection {
+            clearCache()
+            report.fenceRejected = true
+            report.lostPartitions = rejection.lost.keys.sorted()
+            metrics.fenceRejections.increment()
+            configuration.logger.warning(
+                "fence rejected a batch: partitions were taken over",
+                metadata: [
+                    "node": "\(nodeID)", "partitions": "\(report.lostPartitions)",
+                    "commands": "\(rows.count)",
+                ])
+            await recordRejection(rejection.lost)
+            throw rejection
+        } catch {
+            clearCache()
+            throw error
+        }
+        return report
+    }
+
+    /// Decides a stream's commands in order, from its cached or freshly loaded state.
+    private func decide(_ stream: inout StreamWork, rows: [Row], epoch: Int64) async throws {
+        stream.rowCount = rows.count
+        var current: CachedState? = cache.withLock { $0[stream.streamID] }.flatMap { $0.epoch == epoch ? $0 : nil }
+        var loadFailure: String? = nil
+        stream.startVersion = current?.version ?? 0
+        var loaded = current != nil
+        let partition = stream.partition
+        for row in rows {
+            func complete(_ outcome: ClusterCommandResult.Outcome, reason: String?, events: Int = 0, state: Data? = nil) {
+                stream.completions.append(
+                    Completion(
+                        row: row,
+                        result: ClusterCommandResult(
+                            messageID: row.messageID, outcome: outcome, streamVersion: current?.version ?? 0,
+                            eventCount: events, reason: reason, state: state, node: nodeID),
+                        epoch: epoch))
+            }
+            guard let registered = aggregates[row.aggregateType] else {
+                complete(
+                    .failed,
+                    reason: "\(ClusterError.Code.unregisteredAggregate): no aggregate type '\(row.aggregateType)' is "
+                        + "registered on node \(nodeID)")
+                continue
+            }
+            if !loaded {
+                loaded = true
+                do {
+                    current = try await load(stream.streamID, as: registered, partition: partition, epoch: epoch)
+                    stream.startVersion = current?.version ?? 0
+                } catch let error as ClusterError {
+                    loadFailure = error.message
+                }
+            }
+            if let loadFailure {
+                complete(.failed, reason: "the stream's events do not load: \(loadFailure)")
+                continue
+            }
+            guard let state = current, state.aggregateType == row.aggregateType else {
+                complete(
+                    .failed,
+                    reason: "stream '\(row.streamID)' holds a \(current?.aggregateType ?? "?") aggregate, not a "
+                        + "\(row.aggregateType)")
+                continue
+            }
+            switch registered.decide(row.payload, state.state) {
+            case .rejected(let reason):
+                complete(.rejected, reason: reason)
+            case .malformed(let reason):
+                complete(.failed, reason: "\(ClusterError.Code.malformedCommand): \(reason)")
+            case .accepted(let events, let next, let json):
+                let metadata = Data(
+                    "{\"epoch\":\(epoch),\"messageID\":\"\(row.messageID)\",\"node\":\"\(nodeID)\",\"partition\":\(partition)}"
+                        .utf8)
+                for (index, event) in events.enumerated() {
+                    stream.events.append(
+                        EventData(
+                            eventID: Self.eventID(for: row.messageID, index: index), eventType: event.type,
+                            data: event.data, metadata: metadata))
+                }
+                current = CachedState(
+                    aggregateType: state.aggregateType, version: state.version + UInt64(events.count), state: next,
+                    partition: partition, epoch: epoch)
+                complete(.accepted, reason: nil, events: events.count, state: json)
+            }
+        }
+        stream.finalState = current
+    }
+
+    /// Loads a stream's state from the store.
+    private func load(_ streamID: StreamID, as registered: RegisteredAggregate, partition: Int32, epoch: Int64)
+        async throws
+        -> CachedState
+    {
+        var state = registered.initialState()
+        var version: UInt64 = 0
+        let page = 4096
+        while true {
+            let events = try await store.readStream(streamID, from: version + 1, direction: .forwards, limit: page)
+            state = try registered.fold(state, events)
+            version = events.last?.streamVersion ?? version
+            if events.count < page { break }
+        }
+        return CachedState(
+            aggregateType: registered.name, version: version, state: state, partition: partition, epoch: epoch)
+    }
+
+    private struct CommitOutcome {
+        var completed = 0
+        var failedStreams: Set<StreamID> = []
+        var isolate: Set<StreamID> = []
+    }
+
+    struct FenceRejection: Error {
+        var lost: [Int32: Int64]
+    }
+
+    /// The fenced transaction of a batch.
+    private func commit(_ streams: [StreamWork], fence: [(Int32, Int64)]) async throws -> CommitOutcome {
+        let schema = self.schema
+        let channel = self.channel
+        let member = self.member
+        let nodeID = self.nodeID
+        return try await store.withTransaction { transaction in
+            let connection = transaction.connection
+            let logger = transaction.logger
+            let partitions = fence.map(\.0)
+            let epochs = fence.map(\.1)
+            var held: Set<Int32> = []
+            for try await partition in try await connection.query(
+                """
+                SELECT p.partition FROM \(unescaped: schema).partitions p
+                JOIN unnest(\(partitions)::integer[], \(epochs)::bigint[]) AS f(partition, epoch)
+                ON p.partition = f.partition AND p.epoch = f.epoch
+                WHERE p.owner = \(member) FOR KEY SHARE OF p
+                """, logger: logger
+            ).decode(Int32.self) {
+                held.insert(partition)
+            }
+            guard held.count == fence.count else {
+                var lost: [Int32: Int64] = [:]
+                for (partition, epoch) in fence where !held.contains(partition) { lost[partition] = epoch }
+                throw FenceRejection(lost: lost)
+            }
+
+            var outcome = CommitOutcome()
+            var appends: [PostgresStoreAppend] = []
+            var appendStreams: [Int] = []
+            for (index, stream) in streams.enumerated() where !stream.events.isEmpty {
+                appends.append(
+                    PostgresStoreAppend(stream.events, to: stream.streamID, expectedVersion: .exact(stream.startVersion)))
+                appendStreams.append(index)
+            }
+            let results = try await transaction.append(appends)
+            var failures: [Int: EventStoreError] = [:]
+            for (index, result) in zip(appendStreams, results) {
+                if case .failure(let error) = result { failures[index] = error }
+            }
+
+            var ids: [Int64] = []
+            var statuses: [Int32] = []
+            var outcomes: [ByteBuffer] = []
+            var rowEpochs: [Int64] = []
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            func add(_ completion: Completion) throws {
+                ids.append(completion.row.id)
+                statuses.append(Int32(completion.result.status))
+                outcomes.append(ByteBuffer(bytes: try encoder.encode(completion.result)))
+                rowEpochs.append(completion.epoch)
+            }
+            for (index, stream) in streams.enumerated() {
+                guard let failure = failures[index] else {
+                    for completion in stream.completions { try add(completion) }
+                    continue
+                }
+                outcome.failedStreams.insert(stream.streamID)
+                if failure.code == .wrongExpectedVersion { continue }
+                // Not a version conflict: the events themselves are refused. Alone, the command fails; with others,
+                // the stream runs one command per batch until the culprit is found.
+                let accepted = stream.completions.filter { $0.result.outcome == .accepted }
+                if stream.rowCount == 1, var only = accepted.first {
+                    only.result.outcome = .failed
+                    only.result.reason = "\(ClusterError.Code.commandFailed): \(failure.message)"
+                    only.result.eventCount = 0
+                    only.result.state = nil
+                    try add(only)
+                } else {
+                    outcome.isolate.insert(stream.streamID)
+                }
+            }
+            if !ids.isEmpty {
+                var updated: Int64 = 0
+                for try await (count, _) in try await connection.query(
+                        """
+                        WITH done AS (
+                            UPDATE \(unescaped: schema).inbox AS i
+                            SET status = u.status, outcome = u.outcome, node_id = \(nodeID), epoch = u.epoch,
+                                done_at = now()
+                            FROM unnest(\(ids)::bigint[], \(statuses)::integer[], \(outcomes)::bytea[],
+                                \(rowEpochs)::bigint[]) AS u(id, status, outcome, epoch)
+                            WHERE i.id = u.id AND i.status = 0
+                            RETURNING i.id
+                        )
+                        SELECT (SELECT count(*) FROM done)::bigint, pg_notify(\(channel), 'd')::text
+                        """, logger: logger
+                ).decode((Int64, String).self) {
+                    updated = count
+                }
+                guard updated == Int64(ids.count) else {
+                    throw ClusterError(
+                        .commandFailed,
+                        message: "\(Int64(ids.count) - updated) of \(ids.count) inbox rows were no longer pending; "
+                            + "the batch was rolled back")
+                }
+            }
+            outcome.completed = ids.count
+            return outcome
+        }
+    }
+
+    /// Records a fence rejection for operators and tests; best effort, after the rejected transaction rolled back.
+    private func recordRejection(_ lost: [Int32: Int64]) async {
+        let schema = self.schema
+        let nodeID = self.nodeID
+        let partitions = Array(lost.keys)
+        let epochs = partitions.map { lost[$0]! }
+        do {
+            _ = try await store.withConnection { connection, logger in
+                try await connection.query(
+                    """
+                    INSERT INTO \(unescaped: schema).fence_rejections (node_id, partition, epoch)
+                    SELECT \(nodeID), p, e FROM unnest(\(partitions)::integer[], \(epochs)::bigint[]) AS f(p, e)
+                    """, logger: logger)
+            }
+        } catch {
+            configuration.logger.debug("could not record a fence rejection", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The id of a command's `index`th event: derived from the command's id, so that a second run of the same
+    /// command could never store its events as new ones.
+    static func eventID(for command: MessageID, index: Int) -> MessageID {
+        MessageID(high: command.high ^ 0x9E37_79B9_7F4A_7C15, low: command.low &+ UInt64(index))
+    }
+}

@@ -1,0 +1,284 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+import CoreMetrics
+import Logging
+import PostgresNIO
+public import ServiceLifecycle
+import Synchronization
+public import Whizbang
+public import WhizbangPostgres
+
+/// Sends commands to a cluster through its shared inbox and awaits their results; needs no partitions of its own.
+///
+/// ``send(_:to:as:messageID:timeout:)`` inserts the command into the inbox (idempotent on its message id) and
+/// notifies the partition's owner in one statement: once it returns from that insert, the command will run, on
+/// whichever node owns its partition then or later. It then waits for the result, which the owner writes in the same
+/// transaction as the command's events. Sending a message id again never runs the command twice: it returns the
+/// first command's result.
+///
+/// The client is a ServiceLifecycle `Service`: its ``run()`` listens for the owners' notifications and polls as a
+/// fallback. Results can be awaited only while it runs.
+public final class ClusterClient: Service, Sendable {
+    /// The store whose database holds the cluster.
+    public let store: PostgresEventStore
+    /// The cluster's configuration.
+    public let configuration: ClusterConfiguration
+
+    let aggregates: ClusterAggregates
+    let waiters = ResultWaiters()
+    private let running = Atomic(false)
+    private let stopping = Atomic(false)
+    private let prepared = Atomic(false)
+    private let preparation = Mutex<Task<Void, any Error>?>(nil)
+    private let schema: String
+    private let channel: String
+    private let inserter: InboxInserter
+    private let commandDuration = CoreMetrics.Timer(label: "whizbang_cluster_command_duration")
+
+    /// Creates a client of the cluster on `store`'s database, for the commands of `aggregates`.
+    ///
+    /// - Throws: ``ClusterError/Code/invalidConfiguration`` for a configuration value out of range.
+    public init(
+        store: PostgresEventStore, aggregates: ClusterAggregates, configuration: ClusterConfiguration = .init()
+    ) throws {
+        try configuration.validate()
+        self.store = store
+        self.aggregates = aggregates
+        self.configuration = configuration
+        let schema = "\"\(ClusterSchema.name(forStore: store.configuration.schema))\""
+        let channel = ClusterSchema.channel(forStore: store.configuration.schema)
+        self.schema = schema
+        self.channel = channel
+        self.inserter = InboxInserter(
+            store: store, schema: schema, channel: channel, maximumBatchSize: configuration.maximumBatchSize)
+    }
+
+    /// Sends `command` for the aggregate `aggregate` in stream `streamID`, and waits for its result.
+    ///
+    /// - Parameters:
+    ///   - messageID: the command's id; send the same id again to get the first result instead of a second run.
+    ///   - timeout: how long to wait for the result; default ``ClusterConfiguration/resultTimeout``.
+    /// - Returns: the result, also when the aggregate rejected the command (``ClusterCommandResult/Outcome``).
+    /// - Throws: ``ClusterError`` — `unregisteredAggregate` (nothing sent), `conflictingMessageID` (the id was sent
+    ///   with another stream or aggregate), `partitionCountMismatch` (the cluster has another partition count than
+    ///   this client's configuration; nothing sent), `timedOut` (the command is in the inbox and will run), `notRunning`;
+    ///   or ``EventStoreError`` from the insert (an insert that fails with `unavailable` is sent again until the
+    ///   time limit; after that the command may or may not be in the inbox, and sending it again with the same id
+    ///   is safe).
+    public func send<A: Aggregate>(
+        _ command: A.Command, to streamID: StreamID, as aggregate: A.Type, messageID: MessageID = MessageID(),
+        timeout: Duration? = nil
+    ) async throws -> ClusterCommandResult {
+        let start = ContinuousClock.now
+        let deadline = start + (timeout ?? configuration.resultTimeout)
+        var attempt = 0
+        var ticket: Ticket
+        // The insert is idempotent on the message id, so an insert whose outcome is unknown is simply sent again.
+        while true {
+            do {
+                ticket = try await enqueue(command, to: streamID, as: aggregate, messageID: messageID)
+                break
+            } catch let error as EventStoreError where error.code == .unavailable && ContinuousClock.now < deadline {
+                attempt += 1
+                configuration.logger.debug(
+                    "sending a command failed; sending it again", metadata: ["messageID": "\(messageID)", "error": "\(error)"])
+                try await Task.sleep(for: min(.milliseconds(20) * (1 << min(attempt, 6)), deadline - .now))
+            }
+        }
+        let result: ClusterCommandResult
+        if let known = ticket.result {
+            result = known
+        } else {
+            result = try await self.result(of: ticket, until: deadline)
+        }
+        let (seconds, attoseconds) = (ContinuousClock.now - start).components
+        commandDuration.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        return result
+    }
+
+    /// A command in the inbox: its row, and its result if it had one when sent.
+    public struct Ticket: Sendable, Hashable {
+        /// The command's message id.
+        public var messageID: MessageID
+        /// The inbox row.
+        public var row: Int64
+        /// The result, when the message id had been sent before and has run.
+        public var result: ClusterCommandResult?
+    }
+
+    /// Inserts `command` into the inbox and notifies its partition's owner, without waiting for the result.
+    ///
+    /// - Throws: as ``send(_:to:as:messageID:timeout:)``, without `timedOut`.
+    public func enqueue<A: Aggregate>(
+        _ command: A.Command, to streamID: StreamID, as aggregate: A.Type, messageID: MessageID = MessageID()
+    ) async throws -> Ticket {
+        guard let name = aggregates.name(of: aggregate), let registered = aggregates[name] else {
+            throw ClusterError(
+                .unregisteredAggregate, message: "\(A.self) is not registered with the cluster; nothing was sent")
+        }
+        guard let payload = try registered.encode(command) else {
+            throw ClusterError(.malformedCommand, message: "the command is not a \(name) command")
+        }
+        return try await enqueue(payload: payload, to: streamID, aggregateType: name, messageID: messageID)
+    }
+
+    /// Inserts an encoded command, for a type known by name; what ``enqueue(_:to:as:messageID:)`` does after
+    /// encoding. Meant for tools and tests that send raw commands.
+    public func enqueue(payload: Data, to streamID: StreamID, aggregateType: String, messageID: MessageID) async throws
+        -> Ticket
+    {
+        try streamID.validate()
+        try await prepareOnce()
+        let partition = Int32(StableHash.partition(of: streamID, count: configuration.partitionCount))
+        let schema = self.schema
+        let uuid = messageID.uuid
+        let stream = streamID.rawValue
+        let inserted = try await inserter.insert(
+            InboxInserter.Request(
+                messageID: messageID, partition: partition, streamID: stream, aggregateType: aggregateType,
+                payload: payload))
+        if let inserted { return Ticket(messageID: messageID, row: inserted, result: nil) }
+        let existing = try await store.withConnection { connection, logger -> (Int64, String, String, ByteBuffer?)? in
+            var existing: (Int64, String, String, ByteBuffer?)? = nil
+            for try await row in try await connection.query(
+                """
+                SELECT id, stream_id, aggregate_type, outcome FROM \(unescaped: schema).inbox
+                WHERE message_id = \(uuid)
+                """, logger: logger
+            ).decode((Int64, String, String, ByteBuffer?).self) {
+                existing = row
+            }
+            return existing
+        }
+        guard let (row, storedStream, storedType, outcome) = existing else {
+            throw ClusterError(.commandFailed, message: "command \(messageID) was neither inserted nor found")
+        }
+        guard storedStream == stream, storedType == aggregateType else {
+            throw ClusterError(
+                .conflictingMessageID,
+                message: "message id \(messageID) was sent before to \(storedType) '\(storedStream)', not to "
+                    + "\(aggregateType) '\(stream)'; nothing was sent")
+        }
+        return Ticket(messageID: messageID, row: row, result: try outcome.map { try Self.decode($0) })
+    }
+
+    /// Creates the cluster's tables if no node has yet, and checks that the cluster has the partition count this
+    /// client computes partitions with; once per client, however many sends arrive at once (they share one
+    /// preparation, and a failed one is tried again by the next send).
+    private func prepareOnce() async throws {
+        guard !prepared.load(ordering: .acquiring) else { return }
+        let (store, configuration) = (self.store, self.configuration)
+        let task = preparation.withLock { current -> Task<Void, any Error> in
+            if let current { return current }
+            let task = Task {
+                try await ClusterSchema.prepare(
+                    store, partitionCount: configuration.partitionCount, logger: configuration.logger)
+            }
+            current = task
+            return task
+        }
+        do {
+            try await task.value
+            prepared.store(true, ordering: .releasing)
+        } catch {
+            preparation.withLock { current in
+                if current == task { current = nil }
+            }
+            throw error
+        }
+    }
+
+    /// Waits for the result of a command sent with ``enqueue(_:to:as:messageID:)``.
+    ///
+    /// - Throws: ``ClusterError`` — `timedOut` (the command will still run) or `notRunning`.
+    public func result(of ticket: Ticket, timeout: Duration? = nil) async throws -> ClusterCommandResult {
+        if let result = ticket.result { return result }
+        return try await result(of: ticket, until: .now + (timeout ?? configuration.resultTimeout))
+    }
+
+    private func result(of ticket: Ticket, until deadline: ContinuousClock.Instant) async throws
+        -> ClusterCommandResult
+    {
+        guard running.load(ordering: .acquiring) else {
+            throw ClusterError(.notRunning, message: "the cluster client is not running: start its run() first")
+        }
+        return try await waiters.wait(for: ticket.row, messageID: ticket.messageID, until: deadline)
+    }
+
+    /// Listens for the owners' notifications and looks up awaited results, until graceful shutdown or
+    /// cancellation; then fails the waits still open with ``ClusterError/Code/notRunning``.
+    public func run() async throws {
+        waiters.reopen()
+        stopping.store(false, ordering: .releasing)
+        running.store(true, ordering: .releasing)
+        defer {
+            running.store(false, ordering: .releasing)
+            waiters.close(with: ClusterError(.notRunning, message: "the cluster client stopped"))
+        }
+        let wake = waiters.added
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await self.store.listen(on: self.channel) { payload in
+                    if payload == nil || payload == "d" { wake.signal() }
+                }
+            }
+            group.addTask { await self.poll() }
+            await withTaskCancellationHandler {
+                await withGracefulShutdownHandler {
+                    await group.next()
+                } onGracefulShutdown: {
+                    self.stop()
+                }
+            } onCancel: {
+                self.stop()
+            }
+            group.cancelAll()
+        }
+    }
+
+    private func stop() {
+        stopping.store(true, ordering: .releasing)
+        waiters.added.signal()
+    }
+
+    /// Looks up the awaited rows' results whenever woken, and at least every poll interval while any are awaited.
+    private func poll() async {
+        let logger = configuration.logger
+        while !Task.isCancelled && !stopping.load(ordering: .acquiring) {
+            let rows = waiters.awaitedRows
+            if !rows.isEmpty {
+                do {
+                    waiters.deliver(try await fetchResults(rows))
+                } catch {
+                    logger.debug("looking up command results failed", metadata: ["error": "\(error)"])
+                }
+            }
+            waiters.expire()
+            await waiters.added.wait(upTo: configuration.pollInterval)
+        }
+    }
+
+    private func fetchResults(_ rows: [Int64]) async throws -> [Int64: ClusterCommandResult] {
+        let schema = self.schema
+        let found = try await store.withConnection { connection, logger in
+            var found: [(Int64, ByteBuffer)] = []
+            for try await row in try await connection.query(
+                "SELECT id, outcome FROM \(unescaped: schema).inbox WHERE id = ANY(\(rows)) AND status <> 0",
+                logger: logger)
+            {
+                found.append(try row.decode((Int64, ByteBuffer).self))
+            }
+            return found
+        }
+        var results: [Int64: ClusterCommandResult] = [:]
+        for (row, outcome) in found { results[row] = try Self.decode(outcome) }
+        return results
+    }
+
+    static func decode(_ outcome: ByteBuffer) throws -> ClusterCommandResult {
+        try JSONDecoder().decode(ClusterCommandResult.self, from: Data(outcome.readableBytesView))
+    }
+}

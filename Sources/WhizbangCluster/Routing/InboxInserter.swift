@@ -1,0 +1,131 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Logging
+import PostgresNIO
+import Synchronization
+import Whizbang
+import WhizbangPostgres
+
+/// Group commit for the inbox: the inserts that arrive while one is in flight are folded into the next one, a single
+/// multi-row `INSERT … ON CONFLICT DO NOTHING` with one notification per partition, so a busy client commits many
+/// commands per round trip and per flush of the write-ahead log.
+///
+/// No task of its own: the caller that finds no insert in flight runs the inserts, for itself and for whoever queued
+/// meanwhile, until the queue is empty; the others wait for it, at most one statement's deadline per batch ahead. Each insert runs within the store's deadlines.
+final class InboxInserter: Sendable {
+    struct Request: Sendable {
+        var messageID: MessageID
+        var partition: Int32
+        var streamID: String
+        var aggregateType: String
+        var payload: Data
+    }
+
+    private struct Waiting {
+        var request: Request
+        var continuation: CheckedContinuation<Int64?, any Error>
+    }
+
+    private struct State {
+        var queue: [Waiting] = []
+        var running = false
+    }
+
+    private let state = Mutex(State())
+    private let store: PostgresEventStore
+    private let schema: String
+    private let channel: String
+    private let maximumBatchSize: Int
+
+    init(store: PostgresEventStore, schema: String, channel: String, maximumBatchSize: Int) {
+        self.store = store
+        self.schema = schema
+        self.channel = channel
+        self.maximumBatchSize = maximumBatchSize
+    }
+
+    /// Inserts a command; returns its new inbox row, or `nil` when its message id was already in the inbox.
+    func insert(_ request: Request) async throws -> Int64? {
+        struct LeadInstead: Error {}
+        while true {
+            let lead = state.withLock { state -> Bool in
+                if state.running { return false }
+                state.running = true
+                return true
+            }
+            if lead { return try await self.lead(with: request) }
+            do {
+                return try await withCheckedThrowingContinuation { continuation in
+                    let queued = state.withLock { state -> Bool in
+                        // The inserts in flight ended meanwhile: nobody would take this one; lead instead.
+                        guard state.running else { return false }
+                        state.queue.append(Waiting(request: request, continuation: continuation))
+                        return true
+                    }
+                    if !queued { continuation.resume(throwing: LeadInstead()) }
+                }
+            } catch is LeadInstead {
+                continue
+            }
+        }
+    }
+
+    /// Inserts `request` with whatever is queued, then the batches queued meanwhile, until the queue is empty.
+    private func lead(with request: Request) async throws -> Int64? {
+        var own: Result<Int64?, any Error>? = nil
+        while true {
+            let batch = state.withLock { state -> [Waiting] in
+                let count = min(state.queue.count, maximumBatchSize - (own == nil ? 1 : 0))
+                if count == 0 && own != nil { state.running = false }
+                defer { state.queue.removeFirst(count) }
+                return Array(state.queue.prefix(count))
+            }
+            if batch.isEmpty && own != nil { return try own!.get() }
+            let requests = (own == nil ? [request] : []) + batch.map(\.request)
+            do {
+                let rows = try await insert(requests)
+                if own == nil { own = .success(rows[request.messageID]) }
+                for waiting in batch { waiting.continuation.resume(returning: rows[waiting.request.messageID]) }
+            } catch {
+                if own == nil { own = .failure(error) }
+                for waiting in batch { waiting.continuation.resume(throwing: error) }
+            }
+        }
+    }
+
+    private func insert(_ requests: [Request]) async throws -> [MessageID: Int64] {
+        let schema = self.schema
+        let channel = self.channel
+        let ids = requests.map(\.messageID.uuid)
+        let partitions = requests.map(\.partition)
+        let streams = requests.map(\.streamID)
+        let types = requests.map(\.aggregateType)
+        let payloads = requests.map { ByteBuffer(bytes: $0.payload) }
+        return try await store.withConnection { connection, logger in
+            var rows: [MessageID: Int64] = [:]
+            for try await (id, messageID, _) in try await connection.query(
+                """
+                WITH inserted AS (
+                    INSERT INTO \(unescaped: schema).inbox (message_id, partition, stream_id, aggregate_type, payload)
+                    SELECT message_id, partition, stream_id, aggregate_type, payload
+                    FROM unnest(\(ids)::uuid[], \(partitions)::integer[], \(streams)::text[], \(types)::text[],
+                        \(payloads)::bytea[]) WITH ORDINALITY AS u(message_id, partition, stream_id, aggregate_type,
+                        payload, n)
+                    ORDER BY n
+                    ON CONFLICT (message_id) DO NOTHING RETURNING id, message_id, partition
+                )
+                SELECT id, message_id,
+                    (SELECT count(pg_notify(\(channel), 'i' || p.partition))
+                     FROM (SELECT DISTINCT partition FROM inserted) AS p)::bigint
+                FROM inserted
+                """, logger: logger
+            ).decode((Int64, UUID, Int64).self) {
+                rows[MessageID(messageID)] = id
+            }
+            return rows
+        }
+    }
+}

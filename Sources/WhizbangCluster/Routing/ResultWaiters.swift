@@ -1,0 +1,111 @@
+import Synchronization
+import Whizbang
+
+/// The callers awaiting results of inbox rows, and their deadlines: a state machine under one lock. The client's
+/// poller asks it which rows to look up, hands it the results it found, and lets it fail the waits past their
+/// deadlines.
+final class ResultWaiters: Sendable {
+    private struct Waiter {
+        var token: Int
+        var messageID: MessageID
+        var deadline: ContinuousClock.Instant
+        var continuation: CheckedContinuation<ClusterCommandResult, any Error>
+    }
+
+    private struct State {
+        var waiters: [Int64: [Waiter]] = [:]
+        var nextToken = 0
+        var closed: ClusterError? = nil
+    }
+
+    private let state = Mutex(State())
+    /// Woken when a waiter is added, so that the poller looks at once for a result that is already there.
+    let added = Wakeup()
+
+    /// The inbox rows awaited now.
+    var awaitedRows: [Int64] { state.withLock { Array($0.waiters.keys) } }
+
+    /// Waits for the result of inbox row `row` until `deadline`.
+    ///
+    /// - Throws: ``ClusterError/Code/timedOut`` after the deadline, `CancellationError` when the task is
+    ///   cancelled, or the error the waiters were closed with.
+    func wait(for row: Int64, messageID: MessageID, until deadline: ContinuousClock.Instant) async throws
+        -> ClusterCommandResult
+    {
+        let token = state.withLock { state -> Int in
+            state.nextToken += 1
+            return state.nextToken
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let failure = state.withLock { state -> (any Error)? in
+                    if let closed = state.closed { return closed }
+                    if Task.isCancelled { return CancellationError() }
+                    state.waiters[row, default: []].append(
+                        Waiter(token: token, messageID: messageID, deadline: deadline, continuation: continuation))
+                    return nil
+                }
+                if let failure {
+                    continuation.resume(throwing: failure)
+                } else {
+                    added.signal()
+                }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> Waiter? in
+                guard var list = state.waiters[row], let index = list.firstIndex(where: { $0.token == token }) else {
+                    return nil
+                }
+                let waiter = list.remove(at: index)
+                state.waiters[row] = list.isEmpty ? nil : list
+                return waiter
+            }
+            waiter?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Resumes the waiters of rows that have results.
+    func deliver(_ results: [Int64: ClusterCommandResult]) {
+        let ready = state.withLock { state -> [(Waiter, ClusterCommandResult)] in
+            var ready: [(Waiter, ClusterCommandResult)] = []
+            for (row, result) in results {
+                for waiter in state.waiters.removeValue(forKey: row) ?? [] { ready.append((waiter, result)) }
+            }
+            return ready
+        }
+        for (waiter, result) in ready { waiter.continuation.resume(returning: result) }
+    }
+
+    /// Fails the waits whose deadline has passed with ``ClusterError/Code/timedOut``.
+    func expire(now: ContinuousClock.Instant = .now) {
+        let expired = state.withLock { state -> [Waiter] in
+            var expired: [Waiter] = []
+            for (row, list) in state.waiters {
+                let (late, onTime) = (list.filter { $0.deadline <= now }, list.filter { $0.deadline > now })
+                expired += late
+                state.waiters[row] = onTime.isEmpty ? nil : onTime
+            }
+            return expired
+        }
+        for waiter in expired {
+            waiter.continuation.resume(
+                throwing: ClusterError(
+                    .timedOut,
+                    message: "no result for command \(waiter.messageID) within its time limit; it is in the inbox and "
+                        + "will run: await it again with the same message id"))
+        }
+    }
+
+    /// Fails every wait, and every later one, with `error`.
+    func close(with error: ClusterError) {
+        let all = state.withLock { state -> [Waiter] in
+            state.closed = state.closed ?? error
+            defer { state.waiters = [:] }
+            return state.waiters.values.flatMap { $0 }
+        }
+        for waiter in all { waiter.continuation.resume(throwing: error) }
+    }
+
+    /// Allows waits again after ``close(with:)``, for a client that runs again.
+    func reopen() { state.withLock { $0.closed = nil } }
+}

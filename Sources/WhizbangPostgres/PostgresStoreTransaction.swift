@@ -1,0 +1,240 @@
+public import Logging
+public import PostgresNIO
+import Synchronization
+public import Whizbang
+
+/// A transaction of a ``PostgresEventStore`` that other statements share with appends, so that a caller can make a
+/// write depend on a check of its own: the check, the appends and the caller's bookkeeping commit together or not
+/// at all.
+///
+/// Get one from ``PostgresEventStore/withTransaction(_:)``. Its ``connection`` searches the store's schema first;
+/// statements the caller runs on it take part in the transaction. Use it only inside the closure that received it.
+public struct PostgresStoreTransaction: Sendable {
+    /// The connection of the transaction; statements run on it belong to the transaction.
+    public let connection: PostgresConnection
+    /// The store's logger, to pass to the connection's calls.
+    public let logger: Logger
+
+    let store: PostgresEventStore
+    let head: HeadTracker
+
+    /// Appends to several streams in this transaction, each with its own expected version; one call of the store's
+    /// append function, in order.
+    ///
+    /// Each append is decided on its own, as in a group commit: one with a wrong expected version or a duplicate
+    /// event id fails alone, and its result says why; the others are written. Nothing is visible to readers until
+    /// the transaction commits, and nothing is written if it rolls back.
+    ///
+    /// - Returns: one result per append, in the order given.
+    /// - Throws: the connection's error when the statement fails as a whole (the transaction is then lost);
+    ///   ``PostgresEventStore/withTransaction(_:)`` reports it as an ``EventStoreError``.
+    public func append(_ appends: [PostgresStoreAppend]) async throws -> [Result<AppendResult, EventStoreError>] {
+        var results: [Result<AppendResult, EventStoreError>?] = Array(repeating: nil, count: appends.count)
+        var statement = PostgresStatements.AppendBatch()
+        var sent: [Int] = []
+        for (index, append) in appends.enumerated() {
+            do {
+                _ = try store.validate(append.events, streamID: append.streamID)
+                statement.add(append.events, to: append.streamID, expectedVersion: append.expectedVersion)
+                sent.append(index)
+            } catch {
+                results[index] = .failure(error)
+            }
+        }
+        if !sent.isEmpty {
+            var rows: [PostgresStatements.AppendBatch.Row] = []
+            for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
+            guard rows.count == sent.count else {
+                throw EventStoreError(
+                    .storageFailure, message: "the append function returned \(rows.count) rows for \(sent.count) appends")
+            }
+            for (index, row) in zip(sent, rows) {
+                let outcome = Self.outcome(of: appends[index], row: row)
+                if case .success(let result) = outcome, !result.positions.isEmpty {
+                    head.advance(to: result.positions.upperBound - 1)
+                }
+                results[index] = outcome
+            }
+        }
+        return results.map { $0! }
+    }
+
+    private static func outcome(of append: PostgresStoreAppend, row: PostgresStatements.AppendBatch.Row)
+        -> Result<AppendResult, EventStoreError>
+    {
+        let streamID = append.streamID
+        switch row.status {
+        case .committed:
+            let first = UInt64(row.firstPosition)
+            return .success(
+                AppendResult(
+                    streamID: streamID, streamVersion: UInt64(row.streamVersion),
+                    positions: first..<(first + UInt64(append.events.count))))
+        case .wrongExpectedVersion:
+            return .failure(
+                .wrongExpectedVersion(streamID, expected: append.expectedVersion, actual: UInt64(row.streamVersion)))
+        case .duplicateEventID:
+            return .failure(
+                EventStoreError(
+                    .duplicateEventID, streamID: streamID,
+                    message: "an event id of this append to '\(streamID)' is already stored at another place"))
+        case nil:
+            return .failure(
+                EventStoreError(.storageFailure, message: "the append function returned status \(row.rawStatus)"))
+        }
+    }
+}
+
+/// One append of ``PostgresStoreTransaction/append(_:)``: events for a stream and the version it must be at.
+public struct PostgresStoreAppend: Sendable {
+    /// The events, in order.
+    public var events: [EventData]
+    /// The stream they go to.
+    public var streamID: StreamID
+    /// The condition on the stream's version, checked in the transaction.
+    public var expectedVersion: ExpectedVersion
+
+    /// Creates an append.
+    public init(_ events: [EventData], to streamID: StreamID, expectedVersion: ExpectedVersion) {
+        self.events = events
+        self.streamID = streamID
+        self.expectedVersion = expectedVersion
+    }
+}
+
+/// The highest position a transaction appended, for waking the store's waiters once it has committed.
+final class HeadTracker: Sendable {
+    private let position = Mutex<UInt64>(0)
+
+    func advance(to head: UInt64) { position.withLock { $0 = max($0, head) } }
+    var value: UInt64 { position.withLock { $0 } }
+}
+
+extension PostgresEventStore {
+    /// Runs `body` in one transaction on a pooled connection: the caller's statements and the appends made through
+    /// ``PostgresStoreTransaction/append(_:)`` commit together when `body` returns, and roll back together when it
+    /// throws or the connection fails.
+    ///
+    /// This is how a write is made conditional on something the ``EventStore`` protocol cannot express, such as a
+    /// fencing token: read and lock the token's row first, then append. Appends made this way are numbered in the
+    /// same global order as every other append of the store (they take the same lock), wake the store's waiters and
+    /// other processes' subscribers when the transaction commits, and are bounded as every call is: leasing the
+    /// connection by ``Configuration/connectTimeout``, the whole transaction by ``Configuration/requestTimeout``
+    /// (a transaction that misses it fails with ``EventStoreError/Code/unavailable``, its connection is closed and
+    /// the server rolls it back).
+    ///
+    /// - Throws: what `body` throws, unchanged (the transaction is rolled back); otherwise an ``EventStoreError`` —
+    ///   `readOnly`, `closed`, `unavailable` (retryable; after a failed commit the transaction may have committed),
+    ///   or the server's error mapped as for the store's other calls.
+    public func withTransaction<Result: Sendable>(
+        _ body: @escaping @Sendable (PostgresStoreTransaction) async throws -> Result
+    ) async throws -> Result {
+        try refuseWriteIfReadOnly("a transaction")
+        try await waitUntilReady()
+        try lifecycle.beginOperation()
+        defer { lifecycle.endOperation() }
+        let logger = configuration.logger
+        let head = HeadTracker()
+        let bodyError = Mutex<(any Error)?>(nil)
+        do {
+            let result = try await runner.withConnection { connection in
+                let transaction = PostgresStoreTransaction(connection: connection, logger: logger, store: self, head: head)
+                return try await connection.withTransaction(logger: logger) { _ in
+                    do {
+                        return try await body(transaction)
+                    } catch let error as PSQLError {
+                        throw error
+                    } catch {
+                        bodyError.withLock { $0 = error }
+                        throw error
+                    }
+                }
+            }
+            if head.value > 0 { signal.advance(to: head.value) }
+            return result
+        } catch {
+            if let error = bodyError.withLock({ $0 }) { throw error }
+            if Task.isCancelled && !lifecycle.isClosed { throw CancellationError() }
+            throw runner.failure(error, closed: lifecycle.isClosed)
+        }
+    }
+
+    /// Runs `body` on a pooled connection without a transaction of its own (each statement commits by itself), within
+    /// the store's deadlines: leasing the connection by ``Configuration/connectTimeout``, `body` by
+    /// ``Configuration/requestTimeout``. The connection searches the store's schema first.
+    ///
+    /// On a store configured ``Configuration/isReadOnly`` the connection runs read-only transactions, so `body` can
+    /// read but not write.
+    ///
+    /// - Throws: what `body` throws, unchanged; otherwise an ``EventStoreError`` — `closed`, `unavailable`
+    ///   (retryable), `readOnly`, or the server's error mapped as for the store's other calls.
+    public func withConnection<Result: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> Result
+    ) async throws -> Result {
+        try await waitUntilReady()
+        try lifecycle.beginOperation()
+        defer { lifecycle.endOperation() }
+        let logger = configuration.logger
+        let bodyError = Mutex<(any Error)?>(nil)
+        do {
+            return try await runner.withConnection { connection in
+                do {
+                    return try await body(connection, logger)
+                } catch let error as PSQLError {
+                    throw error
+                } catch {
+                    bodyError.withLock { $0 = error }
+                    throw error
+                }
+            }
+        } catch {
+            if let error = bodyError.withLock({ $0 }) { throw error }
+            if Task.isCancelled && !lifecycle.isClosed { throw CancellationError() }
+            throw runner.failure(error, closed: lifecycle.isClosed)
+        }
+    }
+
+    /// Listens on a notification channel of the store's database and calls `onNotification` with each payload,
+    /// until the calling task is cancelled or the store closes; after a lost connection it listens again (after
+    /// ``Configuration/listenerReconnectDelay``) and then calls `onNotification` with `nil`, since notifications sent
+    /// meanwhile are lost: the caller rereads what it watches.
+    ///
+    /// Notifications only wake; they are folded, may be lost with a connection, and are never replayed. The
+    /// listener holds a connection of its own, outside the pool, while it runs.
+    public func listen(on channel: String, _ onNotification: @escaping @Sendable (String?) -> Void) async {
+        do {
+            try await waitUntilReady()
+        } catch {
+            return
+        }
+        let logger = configuration.logger
+        let listenerIDs = Atomic<Int>(1_000_000)
+        while !Task.isCancelled && !lifecycle.isClosed {
+            do {
+                // A connection of its own, not the pool's: closing it to end the wait cannot hand a closed
+                // connection to another request.
+                let connection = try await PostgresConnection.connect(
+                    configuration: configuration.connectionConfiguration(),
+                    id: listenerIDs.add(1, ordering: .relaxed).newValue, logger: logger)
+                do {
+                    try await withTaskCancellationHandler {
+                        try await connection.listen(on: channel) { notifications in
+                            onNotification(nil)
+                            for try await notification in notifications { onNotification(notification.payload) }
+                        }
+                    } onCancel: {
+                        let _: EventLoopFuture<Void> = connection.close()
+                    }
+                    try? await connection.close()
+                } catch {
+                    try? await connection.close()
+                    throw error
+                }
+            } catch {
+                logger.debug("listener on \(channel) lost its connection", metadata: ["error": "\(error)"])
+            }
+            if Task.isCancelled || lifecycle.isClosed { return }
+            try? await Task.sleep(for: configuration.listenerReconnectDelay)
+        }
+    }
+}

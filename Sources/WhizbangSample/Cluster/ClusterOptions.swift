@@ -1,0 +1,49 @@
+import ArgumentParser
+import WhizbangCluster
+import WhizbangPostgres
+
+/// The cluster's timings, shared by `node`, `cluster` and `run --cluster`; every process of one cluster must use
+/// the same partition count.
+struct ClusterOptions: ParsableArguments {
+    @Option(help: "Partitions of the cluster, fixed when it is created.") var partitions = 256
+    @Option(help: "Milliseconds between a node's heartbeats.") var heartbeatMilliseconds = 2000
+    @Option(help: "Milliseconds a lease lasts after its last renewal.") var leaseMilliseconds = 10_000
+    @Option(help: "Milliseconds between polls of the inbox when no notification came.") var pollMilliseconds = 1000
+    @Option(help: "The most commands a node runs in one transaction.") var batchSize = 512
+
+    func validate() throws {
+        guard (1...65_536).contains(partitions) else { throw ValidationError("--partitions must be from 1 to 65536") }
+        guard heartbeatMilliseconds >= 1, pollMilliseconds >= 1 else {
+            throw ValidationError("--heartbeat-milliseconds and --poll-milliseconds must be positive")
+        }
+        guard leaseMilliseconds > heartbeatMilliseconds else {
+            throw ValidationError("--lease-milliseconds must be longer than --heartbeat-milliseconds")
+        }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+    }
+
+    var configuration: ClusterConfiguration {
+        var configuration = ClusterConfiguration()
+        configuration.partitionCount = partitions
+        configuration.heartbeatInterval = .milliseconds(heartbeatMilliseconds)
+        configuration.leaseDuration = .milliseconds(leaseMilliseconds)
+        configuration.pollInterval = .milliseconds(pollMilliseconds)
+        configuration.maximumBatchSize = batchSize
+        configuration.resultTimeout = .seconds(120)
+        return configuration
+    }
+
+    /// The store settings of a cluster process: connections enough for the listeners, and timeouts that keep a
+    /// stalled process from holding a lock past its lease (a paused node's open transaction is ended by the
+    /// server after half a lease).
+    func storeConfiguration(_ base: PostgresEventStore.Configuration) -> PostgresEventStore.Configuration {
+        var store = base
+        store.maximumConnections = max(store.maximumConnections, 12)
+        let half = Duration.milliseconds(max(200, leaseMilliseconds / 2))
+        store.idleInTransactionTimeout = half
+        store.statementTimeout = half
+        store.requestTimeout = half
+        store.keepAliveInterval = .seconds(5)
+        return store
+    }
+}

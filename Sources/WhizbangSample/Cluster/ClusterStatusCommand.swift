@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import PostgresNIO
+import WhizbangPostgres
+
+/// Prints a cluster's nodes, who owns which partitions at which epochs, and the inbox's depth; changes nothing.
+struct ClusterStatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cluster", abstract: "Print a cluster's nodes, partition owners and epochs, and inbox depth.")
+
+    @OptionGroup var database: DatabaseOption
+
+    func run() async throws {
+        guard case .postgres(var configuration) = try database.target() else {
+            throw SampleError("cluster needs a PostgreSQL --database (postgres://...)", exitStatus: 2)
+        }
+        configuration.isReadOnly = true
+        let clusterSchema = configuration.schema + "_cluster"
+        let store = try PostgresEventStore(configuration: configuration)
+        let schema = "\"\(clusterSchema)\""
+        let lines = try await PostgresProblem.mapping(configuration) {
+            try await withThrowingTaskGroup(of: [String]?.self) { group in
+                group.addTask {
+                    try await store.run()
+                    return nil
+                }
+                defer { store.close() }
+                let lines = try await store.withConnection { connection, logger in
+                    var lines: [String] = []
+                    let exists = try await connection.query(
+                        "SELECT count(*)::bigint FROM pg_tables WHERE schemaname = \(clusterSchema) AND tablename = 'partitions'",
+                        logger: logger
+                    ).collect().first?.decode(Int64.self) ?? 0
+                    guard exists == 1 else { return ["no cluster in schema \(clusterSchema)"] }
+                    lines.append("nodes:")
+                    for try await (node, member, age, stopped) in try await connection.query(
+                        """
+                        SELECT node_id, member, extract(epoch FROM now() - heartbeat_at)::float8, stopped
+                        FROM \(unescaped: schema).nodes ORDER BY node_id
+                        """, logger: logger
+                    ).decode((String, String, Double, Bool).self) {
+                        lines.append(
+                            "  \(node) (\(member)): heartbeat \(String(format: "%.1f", age)) s ago"
+                                + (stopped ? ", stopped" : ""))
+                    }
+                    lines.append("partitions:")
+                    for try await (owner, count, live, lowest, highest) in try await connection.query(
+                        """
+                        SELECT coalesce(owner, '(none)'), count(*)::bigint,
+                            count(*) FILTER (WHERE lease_until > now())::bigint, min(epoch), max(epoch)
+                        FROM \(unescaped: schema).partitions GROUP BY owner ORDER BY owner
+                        """, logger: logger
+                    ).decode((String, Int64, Int64, Int64, Int64).self) {
+                        lines.append(
+                            "  \(owner): \(count) partitions (\(live) with a live lease), epochs \(lowest)...\(highest)")
+                    }
+                    for try await (pending, accepted, rejected, failed) in try await connection.query(
+                        """
+                        SELECT count(*) FILTER (WHERE status = 0)::bigint, count(*) FILTER (WHERE status = 1)::bigint,
+                            count(*) FILTER (WHERE status = 2)::bigint, count(*) FILTER (WHERE status = 3)::bigint
+                        FROM \(unescaped: schema).inbox
+                        """, logger: logger
+                    ).decode((Int64, Int64, Int64, Int64).self) {
+                        lines.append(
+                            "inbox: \(pending) pending, \(accepted) accepted, \(rejected) rejected, \(failed) failed")
+                    }
+                    let fenced = try await connection.query(
+                        "SELECT count(*)::bigint FROM \(unescaped: schema).fence_rejections", logger: logger
+                    ).collect().first?.decode(Int64.self) ?? 0
+                    lines.append("fence rejections: \(fenced)")
+                    return lines
+                }
+                store.close()
+                try await group.waitForAll()
+                return lines
+            }
+        }
+        for line in lines { print(line) }
+    }
+}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+import WhizbangCluster
+import WhizbangPostgres
+
+/// Runs one node of a ledger cluster on a PostgreSQL database until SIGTERM or SIGINT, which hand its partitions
+/// over at once.
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node",
+        abstract: "Run a cluster node on a PostgreSQL database until SIGTERM; it runs the inbox commands of its partitions.")
+
+    @OptionGroup var database: DatabaseOption
+    @OptionGroup var cluster: ClusterOptions
+    @Option(help: "This node's id, unique among the live nodes.") var nodeID = ProcessInfo.processInfo.hostName
+
+    func run() async throws {
+        guard case .postgres(let base) = try database.target() else {
+            throw SampleError("node needs a PostgreSQL --database (postgres://...)", exitStatus: 2)
+        }
+        let storeConfiguration = cluster.storeConfiguration(base)
+        var configuration = cluster.configuration
+        configuration.logger = Logger(label: "whizbang.cluster")
+        configuration.logger.logLevel = database.verbose ? .debug : .info
+        let store = try PostgresEventStore(configuration: storeConfiguration)
+        let node: ClusterNode
+        do {
+            node = try ClusterNode(
+                nodeID: nodeID, store: store, aggregates: AccountCommandCodec.aggregates, configuration: configuration)
+        } catch let error as ClusterError {
+            throw SampleError(error.message, exitStatus: 2)
+        }
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: store),
+                    .init(service: node, successTerminationBehavior: .gracefullyShutdownGroup,
+                        failureTerminationBehavior: .gracefullyShutdownGroup),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: Logger(label: "whizbang.sample.node")))
+        do {
+            try await group.run()
+        } catch let error as ClusterError {
+            throw SampleError(error.message, exitStatus: error.code == .nodeAlreadyLive ? 2 : 1)
+        } catch let error as ServiceGroupError {
+            throw SampleError("the node stopped: \(error)")
+        }
+        let statistics = node.statistics
+        print(
+            "node \(nodeID) stopped: \(statistics.commandsRun) commands run, \(statistics.claims) partitions claimed, "
+                + "\(statistics.releases) released, \(statistics.fenceRejections) batches refused by the fence")
+    }
+}

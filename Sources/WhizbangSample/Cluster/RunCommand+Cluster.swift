@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Whizbang
+import WhizbangCluster
+import WhizbangPostgres
+
+extension RunCommand {
+    /// `run --cluster`: the same workload, report and checks as a local run, but every command goes through the
+    /// cluster's inbox and runs on whichever node owns its account's partition. The nodes (`node`) must be running
+    /// on the same database; the store is kept, never emptied, since the nodes use it.
+    func runThroughCluster<Store: EventStore>(on store: Store, database opened: OpenedDatabase) async throws {
+        guard let store = store as? PostgresEventStore else {
+            throw SampleError("--cluster needs a PostgreSQL --database (postgres://...)", exitStatus: 2)
+        }
+        guard !transfers else {
+            throw SampleError("--cluster does not run the transfer saga; leave out --transfers", exitStatus: 2)
+        }
+        let workload = LedgerWorkload(
+            accounts: accounts, commands: commands, initialDeposit: initialDeposit, seed: seed, transfers: false)
+        var progress = ProgressLine(isEnabled: !quiet)
+        let baseline = try await LedgerReplay().run(store).projection
+        guard baseline.violationCount == 0 else {
+            throw SampleError("the kept database fails verification: \(baseline.violations.first ?? "")")
+        }
+        let ackLog = try ackLog.map { try AckLog(path: $0) }
+        let client: ClusterClient
+        do {
+            client = try ClusterClient(
+                store: store, aggregates: AccountCommandCodec.aggregates, configuration: clusterOptions.configuration)
+        } catch let error as ClusterError {
+            throw SampleError(error.message, exitStatus: 2)
+        }
+        var run = ClusterWorkloadRun(
+            workload: workload, concurrency: concurrency, client: client, ackLog: ackLog, progress: progress,
+            baseline: baseline.balances)
+        let stop = StopSignal()
+        run.stopRequested = { stop.received != nil }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.run() }
+            defer { group.cancelAll() }
+            try await run.open()
+            try await run.operate()
+        }
+        if let signal = stop.received {
+            opened.close()
+            let done = run.statistics.accepted + run.statistics.rejectedCommands
+            FileHandle.standardError.write(
+                Data("stopped by signal \(signal) after \(done) commands; every acknowledged command is durable\n".utf8))
+            throw ExitCode(stop.exitStatus)
+        }
+
+        let kept = run.keptBalances
+        let head = try await store.headPosition()
+        let record = ProjectionRecord(
+            position: head, events: baseline.eventCount + run.statistics.eventsWritten,
+            total: kept.values.reduce(0, +), accounts: baseline.accountCount + run.statistics.opened,
+            digest: LedgerProjection.digest(kept))
+        try await record.save(to: store)
+
+        progress.begin(phase: "replay", total: Int(head))
+        var replay = LedgerReplay()
+        replay.summaryPosition = head
+        let replayed = try await replay.run(store) { applied, _ in progress.update(done: applied) }
+        progress.end()
+        let databaseBytes = await opened.closeAndMeasure()
+        let report = RunReport(
+            workload: workload, concurrency: concurrency, durability: durability, statistics: run.statistics,
+            baseline: baseline, replay: replayed, kept: kept, record: record,
+            databaseBytes: databaseBytes, peakRSSBytes: PeakMemory.bytes, path: opened.name)
+        print(report.text)
+        if json { print(report.json) }
+        if !report.failures.isEmpty { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,216 @@
+import Foundation
+import Testing
+import Whizbang
+import WhizbangPostgres
+
+@testable import WhizbangCluster
+
+/// The fence, ownership and the inbox's bad input, driven step by step: each test calls the node's heartbeat and
+/// batch functions itself instead of running the node, so what happens between them is decided by the test.
+@Suite("Cluster fence and inbox", .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(5)))
+struct ClusterFenceTests {
+    func node(_ id: String, _ store: PostgresEventStore) throws -> ClusterNode {
+        try ClusterNode(nodeID: id, store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
+    }
+
+    func client(_ store: PostgresEventStore) throws -> ClusterClient {
+        try ClusterClient(store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
+    }
+
+    func prepare(_ store: PostgresEventStore) async throws {
+        try await ClusterSchema.prepare(store, partitionCount: 8, logger: ClusterTestDatabase.cluster().logger)
+    }
+
+    @Test("a paused owner whose partitions were claimed writes nothing: the fence refuses its batch")
+    func staleOwnerIsFenced() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            try await prepare(store)
+            let first = try node("first", store)
+            try await first.leases.register()
+            let beat = try await first.leases.beat()
+            #expect(beat.claimed.count == 8)
+            let client = try client(store)
+            let stream = StreamID("counter-1")
+            let ticket = try await client.enqueue(Counter.Command.add(5), to: stream, as: Counter.self)
+
+            // The first node "pauses": its heartbeat and leases run out, and a second node claims everything.
+            let cluster = "\"\(store.configuration.schema)_cluster\""
+            _ = try await ClusterTestDatabase.query(
+                "UPDATE \(cluster).nodes SET heartbeat_at = now() - interval '1 hour'", configuration: store.configuration)
+            _ = try await ClusterTestDatabase.query(
+                "UPDATE \(cluster).partitions SET lease_until = now() - interval '1 second'",
+                configuration: store.configuration)
+            let second = try node("second", store)
+            try await second.leases.register()
+            let takeover = try await second.leases.beat()
+            #expect(takeover.claimed.count == 8)
+
+            // The first node wakes up with its old epochs and runs the pending command: refused, nothing written.
+            await #expect(throws: InboxExecutor.FenceRejection.self) {
+                _ = try await first.executor.runBatch(owned: first.ownership.executable())
+            }
+            #expect(try await store.streamVersion(of: stream) == 0)
+            let rejections = try await ClusterTestDatabase.query(
+                "SELECT count(*)::text FROM \(cluster).fence_rejections WHERE node_id = 'first'",
+                configuration: store.configuration)
+            #expect(rejections == ["1"])
+
+            // The new owner runs it once.
+            let report = try await second.executor.runBatch(owned: second.ownership.executable())
+            #expect(report.completed == 1)
+            #expect(try await store.streamVersion(of: stream) == 1)
+            let status = try await ClusterTestDatabase.query(
+                "SELECT status::text || ' ' || node_id FROM \(cluster).inbox WHERE id = \(ticket.row)",
+                configuration: store.configuration)
+            #expect(status == ["1 second"])
+        }
+    }
+
+    @Test("sending a message id again runs nothing twice and returns the first result")
+    func idempotentSend() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            try await prepare(store)
+            let owner = try node("owner", store)
+            try await owner.leases.register()
+            _ = try await owner.leases.beat()
+            let client = try client(store)
+            let stream = StreamID("counter-2")
+            let messageID = MessageID()
+            let first = try await client.enqueue(Counter.Command.add(3), to: stream, as: Counter.self, messageID: messageID)
+            let again = try await client.enqueue(Counter.Command.add(3), to: stream, as: Counter.self, messageID: messageID)
+            #expect(again.row == first.row)
+            #expect(again.result == nil)
+            let report = try await owner.executor.runBatch(owned: owner.ownership.executable())
+            #expect(report.completed == 1)
+            let third = try await client.enqueue(Counter.Command.add(3), to: stream, as: Counter.self, messageID: messageID)
+            let result = try #require(third.result)
+            #expect(result.outcome == .accepted)
+            #expect(try result.decodeState(as: Counter.self).value == 3)
+            #expect(try await owner.executor.runBatch(owned: owner.ownership.executable()).fetched == 0)
+            #expect(try await store.streamVersion(of: stream) == 1)
+            await #expect(throws: ClusterError.self) {
+                _ = try await client.enqueue(
+                    Counter.Command.add(3), to: StreamID("counter-other"), as: Counter.self, messageID: messageID)
+            }
+        }
+    }
+
+    @Test("concurrent sends, some with one message id, each get their row; the duplicates share one")
+    func concurrentInserts() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            try await prepare(store)
+            let client = try client(store)
+            let shared = MessageID()
+            let tickets = try await withThrowingTaskGroup(of: (Int, ClusterClient.Ticket).self) { group in
+                for index in 0..<200 {
+                    group.addTask {
+                        let id = index % 10 == 0 ? shared : MessageID()
+                        return (
+                            index,
+                            try await client.enqueue(
+                                Counter.Command.add(1),
+                                to: StreamID(index % 10 == 0 ? "counter-shared" : "counter-\(index % 7)"), as: Counter.self,
+                                messageID: id)
+                        )
+                    }
+                }
+                var tickets: [Int: ClusterClient.Ticket] = [:]
+                for try await (index, ticket) in group { tickets[index] = ticket }
+                return tickets
+            }
+            let rows = Set(tickets.values.map(\.row))
+            #expect(rows.count == 181)
+            let cluster = "\"\(store.configuration.schema)_cluster\""
+            let stored = try await ClusterTestDatabase.query(
+                "SELECT count(*)::text FROM \(cluster).inbox", configuration: store.configuration)
+            #expect(stored == ["\(rows.count)"])
+            #expect(tickets.values.filter { $0.messageID == shared }.map(\.row).allSatisfy { $0 == tickets[0]?.row })
+        }
+    }
+
+    @Test("an unregistered aggregate type and a malformed command fail alone; the node goes on")
+    func badInput() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            try await prepare(store)
+            let owner = try node("owner", store)
+            try await owner.leases.register()
+            _ = try await owner.leases.beat()
+            let client = try client(store)
+            let stream = StreamID("counter-3")
+            let unknown = try await client.enqueue(
+                payload: Data("{}".utf8), to: stream, aggregateType: "Nope", messageID: MessageID())
+            let malformed = try await client.enqueue(
+                payload: Data("not json".utf8), to: stream, aggregateType: "Counter", messageID: MessageID())
+            let good = try await client.enqueue(Counter.Command.add(2), to: stream, as: Counter.self)
+            let rejected = try await client.enqueue(Counter.Command.subtract(9), to: stream, as: Counter.self)
+            let report = try await owner.executor.runBatch(owned: owner.ownership.executable())
+            #expect(report.completed == 4)
+            let cluster = "\"\(store.configuration.schema)_cluster\""
+            let statuses = try await ClusterTestDatabase.query(
+                "SELECT status::text FROM \(cluster).inbox WHERE id IN (\(unknown.row), \(malformed.row), \(good.row), "
+                    + "\(rejected.row)) ORDER BY id",
+                configuration: store.configuration)
+            #expect(statuses == ["3", "3", "1", "2"])
+            let reasons = try await ClusterTestDatabase.query(
+                "SELECT convert_from(outcome, 'UTF8')::jsonb->>'reason' FROM \(cluster).inbox WHERE id IN "
+                    + "(\(unknown.row), \(malformed.row)) ORDER BY id",
+                configuration: store.configuration)
+            #expect(reasons[0]?.contains("no aggregate type 'Nope'") == true)
+            #expect(reasons[1]?.contains("malformedCommand") == true)
+            #expect(try await store.streamVersion(of: stream) == 1)
+            await #expect(throws: ClusterError.self) {
+                _ = try await client.enqueue(5, to: stream, as: NotRegistered.self)
+            }
+        }
+    }
+
+    @Test("a second live node with the same id and a node with another partition count refuse to start")
+    func refusals() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            try await prepare(store)
+            let first = try node("same", store)
+            try await first.leases.register()
+            let twin = try node("same", store)
+            await #expect(throws: ClusterError.self) { try await twin.leases.register() }
+            do {
+                try await ClusterSchema.prepare(store, partitionCount: 16, logger: ClusterTestDatabase.cluster().logger)
+                Issue.record("a node with 16 partitions started on a cluster of 8")
+            } catch let error as ClusterError {
+                #expect(error.code == .partitionCountMismatch)
+            }
+            // The first node is untouched and still heartbeats.
+            _ = try await first.leases.beat()
+        }
+    }
+
+    @Test("a node over its fair share releases the excess at its next heartbeat, and the newcomer claims it")
+    func rebalance() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            try await prepare(store)
+            let first = try node("first", store)
+            try await first.leases.register()
+            #expect(try await first.leases.beat().owned.count == 8)
+            let second = try node("second", store)
+            try await second.leases.register()
+            #expect(try await second.leases.beat().claimed.isEmpty)
+            let marking = try await first.leases.beat()
+            #expect(marking.share == 4)
+            let releasing = try await first.leases.beat()
+            #expect(releasing.released.count == 4)
+            #expect(releasing.owned.count == 4)
+            let claiming = try await second.leases.beat()
+            #expect(claiming.claimed.count == 4)
+        }
+    }
+}
+
+/// An aggregate no registry holds.
+enum NotRegistered: Aggregate {
+    struct State: Codable, Sendable {}
+    typealias Command = Int
+    typealias Event = Int
+    static let initialState = State()
+    static let events = EventRegistry<Int>()
+    static func evolve(_ state: State, _ event: Int) -> State { state }
+    static func decide(_ command: Int, _ state: State) throws -> [Int] { [] }
+}

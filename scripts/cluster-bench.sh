@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Ledger throughput through a cluster's inbox against the single-process PostgreSQL run, in one window, on the
+# server named by WHIZBANG_POSTGRES_URL. Build first: `swift build -c release --product WhizbangSample` (or set
+# WHIZBANG_SAMPLE to another build's binary).
+#
+#   scripts/cluster-bench.sh [COMMANDS] [ACCOUNTS] [NODES...]     default 20000 1000 0 1 2 3
+#
+# NODES 0 is the single-process run (`run --database URL`); N > 0 starts N `node` processes and sends the workload
+# with `run --cluster`. Prints one line per run: commands/s and p50/p99 latency in microseconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+url=${WHIZBANG_POSTGRES_URL:?set WHIZBANG_POSTGRES_URL}
+commands=${1:-20000}
+accounts=${2:-1000}
+shift $(($# > 2 ? 2 : $#)) || true
+node_counts=("$@")
+[ ${#node_counts[@]} -gt 0 ] || node_counts=(0 1 2 3)
+bin=${WHIZBANG_SAMPLE:-"$(swift build -c release --show-bin-path)/WhizbangSample"}
+psql_bin=$(ls -d /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V -r | head -1 || true)
+psql_bin=${psql_bin:-psql}
+separator='?'
+case "$url" in *\?*) separator='&' ;; esac
+cluster_options=(--partitions 256 --heartbeat-milliseconds 500 --lease-milliseconds 5000 --poll-milliseconds 500)
+sql() { PGOPTIONS="-c client_min_messages=warning" "$psql_bin" "$url" -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"; }
+json_field() { sed -n 's/.*"'"$2"'":\([-0-9.e+]*\).*/\1/p' "$1" | tail -1; }
+work=$(mktemp -d /tmp/whizbang-cluster-bench.XXXXXX)
+node_pids=()
+schema=""
+
+cleanup() {
+  for pid in "${node_pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  if [ -n "$schema" ]; then
+    sql "DROP SCHEMA IF EXISTS \"${schema}_cluster\" CASCADE; DROP SCHEMA IF EXISTS \"$schema\" CASCADE" \
+      >/dev/null 2>&1 || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+for nodes in "${node_counts[@]}"; do
+  schema="bench_$(date +%s)_$$_$nodes"
+  database="${url}${separator}schema=${schema}"
+  out="$work/run-$nodes.json"
+  if [ "$nodes" -eq 0 ]; then
+    "$bin" run --database "$database" --accounts "$accounts" --commands "$commands" --concurrency 256 --quiet --json \
+      >"$out"
+  else
+    node_pids=()
+    for index in $(seq 1 "$nodes"); do
+      "$bin" node --database "$database" --node-id "bench-$index" "${cluster_options[@]}" \
+        >"$work/node-$nodes-$index.log" 2>&1 &
+      node_pids+=($!)
+    done
+    deadline=$((SECONDS + 60))
+    until [ "$(sql "SELECT count(DISTINCT owner) = $nodes AND count(*) FILTER (WHERE owner IS NULL) = 0
+                    FROM \"${schema}_cluster\".partitions" 2>/dev/null || true)" = "t" ]; do
+      [ $SECONDS -lt $deadline ] || { echo "the nodes did not share the partitions within 60 s" >&2; exit 1; }
+      sleep 0.2
+    done
+    "$bin" run --database "$database" --cluster --accounts "$accounts" --commands "$commands" --concurrency 256 \
+      --quiet --json "${cluster_options[@]}" >"$out"
+    for pid in "${node_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${node_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    node_pids=()
+  fi
+  label=$([ "$nodes" -eq 0 ] && echo "single process" || echo "$nodes node(s) through the inbox")
+  printf '%-32s %8.0f commands/s  p50 %6s us  p99 %7s us  (accepted %s, rejected %s)\n' "$label" \
+    "$(json_field "$out" commandsPerSecond)" "$(json_field "$out" p50Micros)" "$(json_field "$out" p99Micros)" \
+    "$(json_field "$out" accepted)" "$(json_field "$out" rejected)"
+  sql "DROP SCHEMA IF EXISTS \"${schema}_cluster\" CASCADE; DROP SCHEMA IF EXISTS \"$schema\" CASCADE" >/dev/null
+  schema=""
+done
