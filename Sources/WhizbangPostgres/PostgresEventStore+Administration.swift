@@ -6,7 +6,7 @@ extension PostgresEventStore {
     /// The schema version of the store in `configuration`'s schema, or `nil` when the schema holds no store (or does
     /// not exist). Connects on a connection of its own; no store needs to run.
     ///
-    /// - Throws: ``EventStoreError`` — `invalidArgument` for an invalid configuration, or the server's refusal.
+    /// - Throws: `EventStoreError` — `invalidArgument` for an invalid configuration, or the server's refusal.
     public static func installedSchemaVersion(configuration: Configuration) async throws -> Int? {
         try configuration.validate()
         return try await withConnection(configuration) { connection, logger in
@@ -26,7 +26,7 @@ extension PostgresEventStore {
     /// Drops `configuration`'s schema and everything in it: every event, checkpoint and snapshot of the store, and
     /// any other table there. Does nothing when the schema does not exist. Stop the stores that use it first.
     ///
-    /// - Throws: ``EventStoreError`` — `invalidArgument` for an invalid configuration, or the server's refusal.
+    /// - Throws: `EventStoreError` — `invalidArgument` for an invalid configuration, or the server's refusal.
     public static func dropSchema(configuration: Configuration) async throws {
         try configuration.validate()
         try await withConnection(configuration) { connection, logger in
@@ -37,7 +37,7 @@ extension PostgresEventStore {
 
     /// The bytes the store's tables and their indexes take in the database.
     ///
-    /// - Throws: ``EventStoreError`` — `closed`, or a storage failure.
+    /// - Throws: `EventStoreError` — `closed`, or a storage failure.
     public func storageBytes() async throws -> Int {
         try await waitUntilReady()
         try lifecycle.beginOperation()

@@ -175,7 +175,7 @@ extension EventStoreError {
     /// ``PostgresServerError``, its `underlyingError`), or the client's code.
     ///
     /// A lost connection, a server that cannot be reached, is shutting down or starting, and a missed deadline are
-    /// ``EventStoreError/Code/unavailable`` (retryable); only the owner's close is `closed`. postgres-nio's own
+    /// `EventStoreError/Code/unavailable` (retryable); only the owner's close is `closed`. postgres-nio's own
     /// description is generic on purpose, and its error carries the statement's SQL and bindings: the words here come
     /// only from the server's error fields (which never hold the password or bound values) or from the error code.
     static func from(_ error: any Error, closed: Bool = false, server: String = "the server") -> EventStoreError {

@@ -83,7 +83,7 @@ extension PostgresEventStore {
         public var maximumBatchBytes: Int = 16 << 20
 
         /// The largest event data, event metadata or snapshot data accepted, in bytes; larger ones fail with
-        /// ``EventStoreError/Code/payloadTooLarge``. At most 256 MiB. Default 1 MiB.
+        /// `EventStoreError/Code/payloadTooLarge`. At most 256 MiB. Default 1 MiB.
         public var maximumPayloadBytes: Int = 1 << 20
 
         /// How long to wait before connecting again when the connection that listens for other processes' appends
@@ -91,12 +91,12 @@ extension PostgresEventStore {
         public var listenerReconnectDelay: Duration = .seconds(1)
 
         /// How long a call waits for a connection: to open one (connect and authenticate) or to get one of the
-        /// pool's. A call that has none by then fails with ``EventStoreError/Code/unavailable`` ("cannot reach
+        /// pool's. A call that has none by then fails with `EventStoreError/Code/unavailable` ("cannot reach
         /// PostgreSQL"). Default 10 seconds.
         public var connectTimeout: Duration = .seconds(10)
 
         /// The longest a call's statements run once it holds a connection (getting the connection is bounded by
-        /// ``connectTimeout``). A call that misses it fails with ``EventStoreError/Code/unavailable``, the connection
+        /// ``connectTimeout``). A call that misses it fails with `EventStoreError/Code/unavailable`, the connection
         /// it used is closed (the pool opens a new one), and the store goes on with the next call; an append that
         /// failed so may still have committed, and a retry with the same event ids and expected version says so.
         /// A missed deadline is noticed at most a sixteenth of the shorter of the two limits late, and at most
@@ -122,7 +122,7 @@ extension PostgresEventStore {
         public var durability: Durability = .full
 
         /// The server's `statement_timeout` for the store's connections: a statement running longer is cancelled
-        /// and fails with ``EventStoreError/Code/unavailable``. `nil` leaves the server's setting. Default `nil`.
+        /// and fails with `EventStoreError/Code/unavailable`. `nil` leaves the server's setting. Default `nil`.
         public var statementTimeout: Duration? = nil
 
         /// The server's `idle_in_transaction_session_timeout` for the store's connections. `nil` leaves the
@@ -135,7 +135,7 @@ extension PostgresEventStore {
         public var keepAliveInterval: Duration? = .seconds(30)
 
         /// How long a subscription of ``PostgresEventStore/subscribe(after:batchSize:)`` goes on retrying while the
-        /// server is unavailable before it ends with ``EventStoreError/Code/unavailable``; `nil` retries until the
+        /// server is unavailable before it ends with `EventStoreError/Code/unavailable`; `nil` retries until the
         /// store closes. Default `nil`.
         public var subscriptionOutageLimit: Duration? = nil
 
@@ -145,9 +145,9 @@ extension PostgresEventStore {
 
         /// Whether the store only reads: ``PostgresEventStore/run()`` neither creates nor migrates the schema but
         /// checks that it holds a store at the version this code writes (and fails with
-        /// ``EventStoreError/Code/incompatibleSchema`` when it does not), every connection starts with
+        /// `EventStoreError/Code/incompatibleSchema` when it does not), every connection starts with
         /// `default_transaction_read_only = on`, and appends, checkpoints and snapshots fail with
-        /// ``EventStoreError/Code/readOnly`` before reaching the server. A role with only `USAGE` on the schema and
+        /// `EventStoreError/Code/readOnly` before reaching the server. A role with only `USAGE` on the schema and
         /// `SELECT` on its tables can then read a store. Default `false`.
         public var isReadOnly: Bool = false
 

@@ -8,7 +8,7 @@ extension PostgresEventStore.Configuration {
     /// `~/.pgpass`) supplies it, as with libpq.
     ///
     /// - Parameter environment: the variables; `nil` (the default) reads the process's environment.
-    /// - Throws: ``EventStoreError/Code/invalidArgument`` for a port that is not a number from 1 to 65535, an
+    /// - Throws: `EventStoreError/Code/invalidArgument` for a port that is not a number from 1 to 65535, an
     ///   unknown `sslmode` or a connect timeout that is not a positive number of seconds.
     public init(environment: [String: String]? = nil) throws {
         self.init()
@@ -27,7 +27,7 @@ extension PostgresEventStore.Configuration {
     /// (milliseconds); and the store's `schema` and `request_timeout` (seconds, ``requestTimeout``). Any other
     /// parameter is refused, so that a misspelt one is not silently ignored.
     ///
-    /// - Throws: ``EventStoreError/Code/invalidArgument`` for text that is not such a URL; the message never
+    /// - Throws: `EventStoreError/Code/invalidArgument` for text that is not such a URL; the message never
     ///   contains the password.
     public init(url: String, environment: [String: String]? = nil) throws {
         self.init()

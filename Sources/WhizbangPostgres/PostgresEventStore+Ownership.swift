@@ -13,7 +13,7 @@ extension PostgresEventStore {
     /// Looks at what `configuration`'s schema holds, without changing anything. Connects on a connection of its own;
     /// no store needs to run.
     ///
-    /// - Throws: ``EventStoreError`` — `invalidArgument` for an invalid configuration, or the server's refusal.
+    /// - Throws: `EventStoreError` — `invalidArgument` for an invalid configuration, or the server's refusal.
     public static func inspectSchema(configuration: Configuration) async throws -> PostgresStoreSchema {
         try configuration.validate()
         return try await withOwnConnection(configuration) { connection, logger in
@@ -25,7 +25,7 @@ extension PostgresEventStore {
     /// after checking in that transaction that the schema holds nothing else. The schema itself stays. Does nothing
     /// when the schema holds no store. Stop the stores that use it first.
     ///
-    /// - Throws: ``EventStoreError/Code/invalidArgument`` when the schema holds objects that are not the store's
+    /// - Throws: `EventStoreError/Code/invalidArgument` when the schema holds objects that are not the store's
     ///   (nothing is dropped then; the message names them), or the server's refusal.
     public static func dropStoreTables(configuration: Configuration) async throws {
         try configuration.validate()

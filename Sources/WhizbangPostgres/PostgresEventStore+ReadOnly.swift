@@ -16,7 +16,7 @@ extension PostgresSchema {
     /// Checks, changing nothing, that `schema` holds a store at the version this code writes, for a store that only
     /// reads and so cannot create or migrate it.
     ///
-    /// - Throws: ``EventStoreError/Code/incompatibleSchema`` when the schema is missing, holds no `schema_version`
+    /// - Throws: `EventStoreError/Code/incompatibleSchema` when the schema is missing, holds no `schema_version`
     ///   table, or is at another version; a mapped PostgreSQL error otherwise (such as `readOnly` for a role that
     ///   may not read the table).
     static func checkReadable(_ connection: PostgresConnection, schema: String, logger: Logger) async throws {

@@ -11,7 +11,7 @@ extension PostgresEventStore {
     ///
     /// Where an append gives each event the next position and the time of its commit, a restore keeps what it is
     /// given, so that a log exported from one store and restored into another reads back the same, field for field.
-    /// The whole log is checked first with ``EventStoreValidation/validateRestore(_:maximumPayloadBytes:)``. Then, on
+    /// The whole log is checked first with `EventStoreValidation/validateRestore(_:maximumPayloadBytes:)`. Then, on
     /// a connection of its own and in one transaction holding the migration lock, the schema is checked to hold
     /// nothing (no store and no other objects), the store's tables are created as a first ``run()`` would, and the
     /// streams, events and checkpoints are inserted. No store may run on the schema meanwhile; run one afterwards.
@@ -25,7 +25,7 @@ extension PostgresEventStore {
     ///   - progress: Called with the number of events sent so far, every 4,096 events and once before the commit;
     ///     return `false` to stop (the transaction is rolled back).
     /// - Returns: The number of events written.
-    /// - Throws: ``EventStoreError`` — what ``EventStoreValidation/validateRestore(_:maximumPayloadBytes:)`` throws;
+    /// - Throws: `EventStoreError` — what `EventStoreValidation/validateRestore(_:maximumPayloadBytes:)` throws;
     ///   `invalidArgument` when the schema holds anything (the message says what), for an invalid consumer name or
     ///   configuration; `readOnly` for a configuration with ``Configuration/isReadOnly``; the server's refusal
     ///   otherwise. `CancellationError` when `progress` returned `false`. In every case the schema is left as it was.

@@ -12,7 +12,7 @@ extension PostgresEventStore: Service {
     /// in a `ServiceGroup` after the services that use it, so that they stop first (a service group shuts down in
     /// reverse order).
     ///
-    /// - Throws: ``EventStoreError`` when the store cannot start — `incompatibleSchema` (a newer schema, or a schema
+    /// - Throws: `EventStoreError` when the store cannot start — `incompatibleSchema` (a newer schema, or a schema
     ///   holding other tables), `invalidArgument` when called a second time, or the server's refusal (connection,
     ///   authentication, permissions) as `storageFailure` or `readOnly`. Every waiting and later call then fails with
     ///   the same error.

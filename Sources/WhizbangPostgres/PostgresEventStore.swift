@@ -2,7 +2,7 @@ import Logging
 import PostgresNIO
 public import Whizbang
 
-/// An ``EventStore`` in a PostgreSQL database, shared by any number of processes and machines.
+/// An `EventStore` in a PostgreSQL database, shared by any number of processes and machines.
 ///
 /// Appends from many tasks are folded into one transaction (group commit): one call of a server-side function per
 /// batch, which checks each append's expected version in a subtransaction of its own, so that one conflict fails only
@@ -38,7 +38,7 @@ public import Whizbang
 /// ```
 ///
 /// ``close()`` (or graceful shutdown or cancellation of ``run()``) fails every pending and later call with
-/// ``EventStoreError/Code/closed``.
+/// `EventStoreError/Code/closed`.
 public final class PostgresEventStore: EventStore {
     /// The configuration the store was created with.
     public let configuration: Configuration
@@ -51,7 +51,7 @@ public final class PostgresEventStore: EventStore {
 
     /// Creates a store for the database and schema of `configuration`; nothing connects until ``run()``.
     ///
-    /// - Throws: ``EventStoreError/Code/invalidArgument`` for a configuration value out of range (the message never
+    /// - Throws: `EventStoreError/Code/invalidArgument` for a configuration value out of range (the message never
     ///   contains the password).
     public init(configuration: Configuration = Configuration()) throws {
         try configuration.validate()
@@ -71,7 +71,7 @@ public final class PostgresEventStore: EventStore {
         close()
     }
 
-    /// Fails every pending and later call with ``EventStoreError/Code/closed`` and makes ``run()`` return, which
+    /// Fails every pending and later call with `EventStoreError/Code/closed` and makes ``run()`` return, which
     /// closes the connections. Calling it again does nothing.
     ///
     /// An append whose batch was already sent to the server fails with `closed` too, although it may commit; a
@@ -90,12 +90,12 @@ public final class PostgresEventStore: EventStore {
 
     // MARK: Writes
 
-    /// Appends events to a stream in the next group commit; see ``EventStore/append(_:to:expectedVersion:)``.
+    /// Appends events to a stream in the next group commit; see `EventStore/append(_:to:expectedVersion:)`.
     ///
     /// Returns after the transaction holding the append has committed. Once queued, an append is not cancelled by
     /// the caller's cancellation: it commits or fails as a whole.
     ///
-    /// - Throws: ``EventStoreError`` — `wrongExpectedVersion`, `duplicateEventID`, `invalidStreamID`,
+    /// - Throws: `EventStoreError` — `wrongExpectedVersion`, `duplicateEventID`, `invalidStreamID`,
     ///   `invalidArgument` (an empty event type, text holding a NUL character, or two events with one id),
     ///   `payloadTooLarge`, `closed`, `unavailable` (retryable: the server was not reached or did not answer within
     ///   ``Configuration/requestTimeout``; the append may have committed), `incompatibleSchema` (the store failed to
@@ -119,7 +119,7 @@ public final class PostgresEventStore: EventStore {
 
     /// Saves a consumer's position, replacing the one it saved before.
     ///
-    /// - Throws: ``EventStoreError`` — `invalidArgument` for an empty consumer name or one holding a NUL character,
+    /// - Throws: `EventStoreError` — `invalidArgument` for an empty consumer name or one holding a NUL character,
     ///   `closed`, `unavailable` (retryable), or a storage failure.
     public func saveCheckpoint(_ position: UInt64, for consumer: String) async throws {
         try refuseWriteIfReadOnly("saving a checkpoint")
@@ -130,7 +130,7 @@ public final class PostgresEventStore: EventStore {
     /// Stores a snapshot. A stream keeps only its latest snapshot: one with a lower stream version than the stored
     /// one is ignored.
     ///
-    /// - Throws: ``EventStoreError`` — `invalidStreamID`, `invalidArgument` (an empty state type, or text holding a
+    /// - Throws: `EventStoreError` — `invalidStreamID`, `invalidArgument` (an empty state type, or text holding a
     ///   NUL character), `payloadTooLarge`, `closed`, `unavailable` (retryable), or a storage failure.
     public func saveSnapshot(_ snapshot: Snapshot) async throws {
         try refuseWriteIfReadOnly("saving a snapshot", streamID: snapshot.streamID)
@@ -147,9 +147,9 @@ public final class PostgresEventStore: EventStore {
 
     // MARK: Reads
 
-    /// Reads up to `limit` events of one stream; see ``EventStore/readStream(_:from:direction:limit:)``.
+    /// Reads up to `limit` events of one stream; see `EventStore/readStream(_:from:direction:limit:)`.
     ///
-    /// - Throws: ``EventStoreError`` — `invalidStreamID`, `invalidArgument` for a negative limit, `closed`, or a
+    /// - Throws: `EventStoreError` — `invalidStreamID`, `invalidArgument` for a negative limit, `closed`, or a
     ///   storage failure.
     public func readStream(
         _ streamID: StreamID,
@@ -171,9 +171,9 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
-    /// Reads up to `limit` events of the global log after `position`; see ``EventStore/readAll(after:limit:)``.
+    /// Reads up to `limit` events of the global log after `position`; see `EventStore/readAll(after:limit:)`.
     ///
-    /// - Throws: ``EventStoreError`` — `invalidArgument` for a negative limit, `closed`, `unavailable` (retryable), or
+    /// - Throws: `EventStoreError` — `invalidArgument` for a negative limit, `closed`, `unavailable` (retryable), or
     ///   a storage failure.
     public func readAll(after position: UInt64, limit: Int) async throws -> [RecordedEvent] {
         try Self.validate(limit: limit)
@@ -188,13 +188,13 @@ public final class PostgresEventStore: EventStore {
 
     /// The version of a stream: the number of events in it, 0 if it has none.
     ///
-    /// - Throws: ``EventStoreError`` — `invalidStreamID`, `closed`, `unavailable` (retryable), or a storage failure.
+    /// - Throws: `EventStoreError` — `invalidStreamID`, `closed`, `unavailable` (retryable), or a storage failure.
     public func streamVersion(of streamID: StreamID) async throws -> UInt64 {
         try validateStreamID(streamID)
         return UInt64(try await perform(PostgresStatements.StreamVersion(streamID: streamID)).first ?? 0)
     }
 
-    /// Returns once the global log has an event after `position`; see ``EventStore/waitForEvents(after:)``.
+    /// Returns once the global log has an event after `position`; see `EventStore/waitForEvents(after:)`.
     ///
     /// Appends through this store wake waiters as they commit; appends by other processes wake them through
     /// PostgreSQL notifications.

@@ -4,12 +4,12 @@ import Synchronization
 import Whizbang
 
 /// Runs each request of a store on a pooled connection within the store's deadlines, turns what fails into an
-/// ``EventStoreError``, and logs outages: one warning when the server becomes unavailable, one info line when it
+/// `EventStoreError`, and logs outages: one warning when the server becomes unavailable, one info line when it
 /// answers again.
 ///
 /// Leasing a connection (which may mean connecting and authenticating) must succeed within `connectTimeout`, and the
 /// request's statements must then finish within `requestTimeout`. A request that misses either fails with
-/// ``EventStoreError/Code/unavailable`` at once; a connection it held is closed, so the pool discards it and opens a
+/// `EventStoreError/Code/unavailable` at once; a connection it held is closed, so the pool discards it and opens a
 /// new one for the next request. One timer, ``deadlines``, watches every request in flight: run it with
 /// `deadlines.run()` for as long as the store runs.
 final class PostgresRequestRunner: Sendable {
@@ -73,7 +73,7 @@ final class PostgresRequestRunner: Sendable {
     }
 
     /// The event store error for what a request threw; `closed` when the store was closed meanwhile. An
-    /// ``EventStoreError/Code/unavailable`` one starts an outage, logged once.
+    /// `EventStoreError/Code/unavailable` one starts an outage, logged once.
     func failure(_ error: any Error, closed: Bool) -> EventStoreError {
         let failure = EventStoreError.from(error, closed: closed, server: server)
         if failure.code == .unavailable { failed(failure) }

@@ -9,7 +9,7 @@ extension PostgresSchema {
     /// A transaction-level advisory lock lets one process at a time migrate a schema; the others then find it up to
     /// date.
     ///
-    /// - Throws: ``EventStoreError/Code/incompatibleSchema`` when the schema was written by a newer version or holds
+    /// - Throws: `EventStoreError/Code/incompatibleSchema` when the schema was written by a newer version or holds
     ///   tables but no `schema_version`; a mapped PostgreSQL error otherwise.
     static func migrate(_ connection: PostgresConnection, schema: String, logger: Logger) async throws {
         try await connection.withTransaction(logger: logger) { connection in

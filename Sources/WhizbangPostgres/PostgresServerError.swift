@@ -1,7 +1,7 @@
 import PostgresNIO
 
 /// An error reported by the PostgreSQL server: its SQLSTATE, severity and message, the cause of the
-/// ``EventStoreError`` a caller sees (its `underlyingError`).
+/// `EventStoreError` a caller sees (its `underlyingError`).
 ///
 /// It keeps only fields that name what failed, never what was sent: not the statement's SQL text nor its bound
 /// values (postgres-nio's own error holds both), and not the server's `DETAIL` field, which repeats the values of a

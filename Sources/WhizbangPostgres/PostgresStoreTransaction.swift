@@ -27,7 +27,7 @@ public struct PostgresStoreTransaction: Sendable {
     ///
     /// - Returns: one result per append, in the order given.
     /// - Throws: the connection's error when the statement fails as a whole (the transaction is then lost);
-    ///   ``PostgresEventStore/withTransaction(_:)`` reports it as an ``EventStoreError``.
+    ///   ``PostgresEventStore/withTransaction(_:)`` reports it as an `EventStoreError`.
     public func append(_ appends: [PostgresStoreAppend]) async throws -> [Result<AppendResult, EventStoreError>] {
         var results: [Result<AppendResult, EventStoreError>?] = Array(repeating: nil, count: appends.count)
         var statement = PostgresStatements.AppendBatch()
@@ -115,15 +115,15 @@ extension PostgresEventStore {
     /// ``PostgresStoreTransaction/append(_:)`` commit together when `body` returns, and roll back together when it
     /// throws or the connection fails.
     ///
-    /// This is how a write is made conditional on something the ``EventStore`` protocol cannot express, such as a
+    /// This is how a write is made conditional on something the `EventStore` protocol cannot express, such as a
     /// fencing token: read and lock the token's row first, then append. Appends made this way are numbered in the
     /// same global order as every other append of the store (they take the same lock), wake the store's waiters and
     /// other processes' subscribers when the transaction commits, and are bounded as every call is: leasing the
     /// connection by ``Configuration/connectTimeout``, the whole transaction by ``Configuration/requestTimeout``
-    /// (a transaction that misses it fails with ``EventStoreError/Code/unavailable``, its connection is closed and
+    /// (a transaction that misses it fails with `EventStoreError/Code/unavailable`, its connection is closed and
     /// the server rolls it back).
     ///
-    /// - Throws: what `body` throws, unchanged (the transaction is rolled back); otherwise an ``EventStoreError`` —
+    /// - Throws: what `body` throws, unchanged (the transaction is rolled back); otherwise an `EventStoreError` —
     ///   `readOnly`, `closed`, `unavailable` (retryable; after a failed commit the transaction may have committed),
     ///   or the server's error mapped as for the store's other calls.
     public func withTransaction<Result: Sendable>(
@@ -166,7 +166,7 @@ extension PostgresEventStore {
     /// On a store configured ``Configuration/isReadOnly`` the connection runs read-only transactions, so `body` can
     /// read but not write.
     ///
-    /// - Throws: what `body` throws, unchanged; otherwise an ``EventStoreError`` — `closed`, `unavailable`
+    /// - Throws: what `body` throws, unchanged; otherwise an `EventStoreError` — `closed`, `unavailable`
     ///   (retryable), `readOnly`, or the server's error mapped as for the store's other calls.
     public func withConnection<Result: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> Result

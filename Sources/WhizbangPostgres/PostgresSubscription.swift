@@ -4,11 +4,11 @@ extension PostgresEventStore {
     /// Follows the global log from after `position`, riding out outages: first the events already stored, then each
     /// new one as it is committed, every event once and in order.
     ///
-    /// Unlike the general ``EventStore/subscribe(after:batchSize:)``, a read that fails with
-    /// ``EventStoreError/Code/unavailable`` (a lost connection, a server that is down or does not answer in time) does
+    /// Unlike the general `EventStore/subscribe(after:batchSize:)`, a read that fails with
+    /// `EventStoreError/Code/unavailable` (a lost connection, a server that is down or does not answer in time) does
     /// not end the subscription: it reads again from its last delivered position, after 50 milliseconds and then
     /// twice as long each time up to ``Configuration/maximumRetryDelay``. It ends when the store is closed (throwing
-    /// ``EventStoreError/Code/closed``), when an outage lasts longer than ``Configuration/subscriptionOutageLimit``
+    /// `EventStoreError/Code/closed`), when an outage lasts longer than ``Configuration/subscriptionOutageLimit``
     /// (throwing `unavailable`), or on any other error of the store.
     ///
     /// Once the iterating task is cancelled, the next call of `next()` returns `nil`, events already fetched are not
@@ -62,7 +62,7 @@ public struct PostgresSubscription: AsyncSequence, Sendable {
         /// to come back during an outage.
         ///
         /// - Returns: `nil` once the iterating task has been cancelled, and on every later call.
-        /// - Throws: ``EventStoreError`` — `closed` when the store closes, `unavailable` when an outage outlasts
+        /// - Throws: `EventStoreError` — `closed` when the store closes, `unavailable` when an outage outlasts
         ///   ``PostgresEventStore/Configuration/subscriptionOutageLimit``, or another error of the store. The iterator
         ///   is finished afterwards.
         public mutating func next() async throws -> RecordedEvent? {

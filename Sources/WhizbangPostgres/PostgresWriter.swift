@@ -8,9 +8,9 @@ import Whizbang
 ///
 /// One batch is in flight at a time; appends that arrive meanwhile queue for the next one, so the busier the store,
 /// the larger the batches. Each batch runs within the store's request deadline: a batch that misses it, or whose
-/// connection is lost, fails its callers with ``EventStoreError/Code/unavailable``, its connection is closed, and the
+/// connection is lost, fails its callers with `EventStoreError/Code/unavailable`, its connection is closed, and the
 /// writer goes on with the next batch. Closing fails the queued appends and the one in flight with
-/// ``EventStoreError/Code/closed`` at once (an append already sent may still commit: as after a lost connection, a
+/// `EventStoreError/Code/closed` at once (an append already sent may still commit: as after a lost connection, a
 /// retry with the same event ids and expected version tells).
 final class PostgresWriter: Sendable {
     struct Request {

@@ -55,7 +55,9 @@ public final class ClusterNode: Service, Sendable {
     ///
     /// - Parameters:
     ///   - nodeID: 1 to 64 ASCII letters, digits, `.`, `_` or `-`; unique among the live nodes.
+    ///   - store: the PostgreSQL store whose database holds the cluster's tables and the events.
     ///   - aggregates: the aggregate types the node runs commands for.
+    ///   - configuration: partitions, leases, heartbeats and batch sizes; every node of a cluster uses the same.
     /// - Throws: ``ClusterError/Code/invalidConfiguration`` for a bad node id or configuration value.
     public init(
         nodeID: String, store: PostgresEventStore, aggregates: ClusterAggregates,
@@ -100,7 +102,7 @@ public final class ClusterNode: Service, Sendable {
     /// cancellation: heartbeats and claims, and runs the inbox commands of its partitions.
     ///
     /// - Throws: ``ClusterError`` — `partitionCountMismatch` or `nodeAlreadyLive` (the node does not start and
-    ///   changes nothing); ``EventStoreError`` when the database cannot be reached at start. Once started, failed
+    ///   changes nothing); `EventStoreError` when the database cannot be reached at start. Once started, failed
     ///   heartbeats and batches are logged and retried; the node keeps running.
     public func run() async throws {
         stopping.store(false, ordering: .releasing)

@@ -59,13 +59,16 @@ public final class ClusterClient: Service, Sendable {
     /// Sends `command` for the aggregate `aggregate` in stream `streamID`, and waits for its result.
     ///
     /// - Parameters:
+    ///   - command: the command, encoded as the aggregate's registered command type.
+    ///   - aggregate: the aggregate type that decides it, as registered with the nodes.
+    ///   - streamID: the aggregate's stream; its partition decides which node runs the command.
     ///   - messageID: the command's id; send the same id again to get the first result instead of a second run.
     ///   - timeout: how long to wait for the result; default ``ClusterConfiguration/resultTimeout``.
     /// - Returns: the result, also when the aggregate rejected the command (``ClusterCommandResult/Outcome``).
     /// - Throws: ``ClusterError`` — `unregisteredAggregate` (nothing sent), `conflictingMessageID` (the id was sent
     ///   with another stream or aggregate), `partitionCountMismatch` (the cluster has another partition count than
     ///   this client's configuration; nothing sent), `timedOut` (the command is in the inbox and will run), `notRunning`;
-    ///   or ``EventStoreError`` from the insert (an insert that fails with `unavailable` is sent again until the
+    ///   or `EventStoreError` from the insert (an insert that fails with `unavailable` is sent again until the
     ///   time limit; after that the command may or may not be in the inbox, and sending it again with the same id
     ///   is safe).
     public func send<A: Aggregate>(
