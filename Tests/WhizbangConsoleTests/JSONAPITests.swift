@@ -4,7 +4,7 @@ import Testing
 import Whizbang
 import WhizbangConsole
 
-@Suite("Console JSON API")
+@Suite("Console JSON API", .timeLimit(.minutes(5)))
 struct JSONAPITests {
     @Test func overviewShowsHeadAndStreams() async throws {
         let fixture = try ConsoleFixture()

@@ -4,7 +4,7 @@ import Testing
 import Whizbang
 import WhizbangConsole
 
-@Suite("Console metrics, health and live updates")
+@Suite("Console metrics, health and live updates", .timeLimit(.minutes(5)))
 struct OperationsTests {
     /// The value of the sample whose name and labels are `series`, in Prometheus text.
     static func sample(_ series: String, in text: String) -> Double? {

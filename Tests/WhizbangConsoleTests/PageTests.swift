@@ -4,7 +4,7 @@ import Testing
 import Whizbang
 @testable import WhizbangConsole
 
-@Suite("Console pages")
+@Suite("Console pages", .timeLimit(.minutes(5)))
 struct PageTests {
     @Test func aPayloadWithAScriptRendersAsText() async throws {
         let fixture = try ConsoleFixture()

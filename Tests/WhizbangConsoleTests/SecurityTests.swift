@@ -4,7 +4,7 @@ import Testing
 import Whizbang
 import WhizbangConsole
 
-@Suite("Console security")
+@Suite("Console security", .timeLimit(.minutes(5)))
 struct SecurityTests {
     static let token = "0123456789abcdef-token"
 

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@Suite("serve")
+@Suite("serve", .timeLimit(.minutes(5)))
 struct ServeCommandTests {
     @Test func anAddressOtherThanLoopbackWithoutATokenRefusesToStart() async throws {
         let output = try await SampleProcess.run(
