@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "WhizbangTesting", targets: ["WhizbangTesting"]),
         .library(name: "WhizbangPostgres", targets: ["WhizbangPostgres"]),
         .library(name: "WhizbangCluster", targets: ["WhizbangCluster"]),
+        .library(name: "WhizbangConsole", targets: ["WhizbangConsole"]),
         .executable(name: "WhizbangSample", targets: ["WhizbangSample"]),
     ],
     dependencies: [
@@ -22,6 +23,12 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
         // For `swift package generate-documentation`, as users and the Swift Package Index build the DocC catalogs.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", exact: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
+        // Already in the graph through postgres-nio and hummingbird; named here for NIOCore's ByteBuffer helpers and
+        // the HTTP status and header names.
+        .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-http-types.git", exact: "1.8.0"),
     ],
     targets: [
         .target(
@@ -29,6 +36,8 @@ let package = Package(
             dependencies: [
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -71,6 +80,22 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The operator's console: HTML pages, a JSON API, /metrics and health checks on Hummingbird. Kept out of the
+        // core so that `Whizbang` does not depend on an HTTP server.
+        .target(
+            name: "WhizbangConsole",
+            dependencies: [
+                "Whizbang",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "WhizbangStoreCrashChild",
             dependencies: ["WhizbangStore"]
@@ -86,10 +111,13 @@ let package = Package(
                 "WhizbangStore",
                 "WhizbangPostgres",
                 "WhizbangCluster",
+                "WhizbangConsole",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
@@ -150,6 +178,19 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "WhizbangConsoleTests",
+            dependencies: [
+                "Whizbang",
+                "WhizbangConsole",
+                "WhizbangTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

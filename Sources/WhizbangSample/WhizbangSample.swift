@@ -11,7 +11,7 @@ struct WhizbangSample: AsyncParsableCommand {
         abstract: "A bank ledger on Whizbang: run the workload, then replay and verify its event log.",
         subcommands: [
             RunCommand.self, ReplayCommand.self, VerifyCommand.self, InspectCommand.self, ExportCommand.self,
-            ImportCommand.self, SelfTestCommand.self, NodeCommand.self, ClusterStatusCommand.self,
+            ImportCommand.self, SelfTestCommand.self, NodeCommand.self, ClusterStatusCommand.self, ServeCommand.self,
         ],
         defaultSubcommand: RunCommand.self
     )

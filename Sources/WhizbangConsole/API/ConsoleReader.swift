@@ -1,0 +1,147 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Whizbang
+
+/// Answers the console's questions from a store and the catalog: read-only, every store call bounded by the
+/// configured timeout, every page capped.
+struct ConsoleReader<Store: EventStore>: Sendable {
+    let store: Store
+    let catalog: StreamCatalog
+    let configuration: ConsoleConfiguration
+    /// The current time; injected so that lag in seconds can be tested.
+    let now: @Sendable () -> Date
+
+    func overview() async throws(ConsoleRequestError) -> OverviewView {
+        let head = try await bounded("read the head position") { try await store.headPosition() }
+        return OverviewView(
+            headPosition: head, indexedPosition: catalog.indexedPosition, streamCount: catalog.streamCount,
+            eventsPerSecond: catalog.eventsPerSecond, throughput: catalog.samples,
+            projections: try await projections(head: head))
+    }
+
+    func head() async throws(ConsoleRequestError) -> HeadView {
+        HeadView(headPosition: try await bounded("read the head position") { try await store.headPosition() })
+    }
+
+    func streams(_ query: QueryParameters) throws(ConsoleRequestError) -> StreamsPage {
+        let limit = try query.limit()
+        let prefix = query.text("prefix") ?? ""
+        let after = query.text("after").map { StreamID($0) }
+        let streams = catalog.streams(prefix: prefix, after: after, limit: limit)
+        return StreamsPage(
+            prefix: prefix, streams: streams,
+            next: streams.count == limit ? streams.last?.streamID.rawValue : nil)
+    }
+
+    func stream(_ query: QueryParameters) async throws(ConsoleRequestError) -> StreamPage {
+        guard let text = query.text("id") else { throw .badRequest("id names the stream to show; it is missing") }
+        let streamID = StreamID(text)
+        do throws(EventStoreError) {
+            try streamID.validate()
+        } catch {
+            throw .badRequest(error.message)
+        }
+        let limit = try query.limit()
+        let from = try query.position("from", default: 1)
+        guard from > 0 else { throw .badRequest("from is a stream version; versions start at 1") }
+        let version = try await bounded("read the stream's version") { try await store.streamVersion(of: streamID) }
+        guard version > 0 else { throw .notFound("there is no stream '\(QueryParameters.clipped(text))'") }
+        guard from <= version else {
+            throw .notFound("stream '\(QueryParameters.clipped(text))' ends at version \(version); there is no version \(from)")
+        }
+        let events = try await bounded("read the stream") {
+            try await store.readStream(streamID, from: from, direction: .forwards, limit: limit)
+        }
+        let last = events.last?.streamVersion ?? version
+        return StreamPage(
+            streamID: text, version: version, events: events.map(EventView.init),
+            next: last < version ? last + 1 : nil)
+    }
+
+    func log(_ query: QueryParameters) async throws(ConsoleRequestError) -> LogPage {
+        let limit = try query.limit()
+        let after = try query.position("after", default: 0)
+        let head = try await bounded("read the head position") { try await store.headPosition() }
+        guard after <= head else { throw .notFound("the log ends at position \(head); there is nothing after \(after)") }
+        let events = try await bounded("read the log") { try await store.readAll(after: after, limit: limit) }
+        let last = events.last?.position ?? after
+        return LogPage(headPosition: head, events: events.map(EventView.init), next: last < head ? last : nil)
+    }
+
+    func event(_ text: String) async throws(ConsoleRequestError) -> EventView {
+        guard let position = UInt64(text), position > 0 else {
+            throw .badRequest("an event is named by its position, a whole number from 1; not '\(QueryParameters.clipped(text))'")
+        }
+        let events = try await bounded("read the event") { try await store.readAll(after: position - 1, limit: 1) }
+        guard let event = events.first, event.position == position else {
+            throw .notFound("there is no event at position \(position)")
+        }
+        return EventView(event)
+    }
+
+    func projections() async throws(ConsoleRequestError) -> [ProjectionView] {
+        let head = try await bounded("read the head position") { try await store.headPosition() }
+        return try await projections(head: head)
+    }
+
+    private func projections(head: UInt64) async throws(ConsoleRequestError) -> [ProjectionView] {
+        var views: [ProjectionView] = []
+        for name in configuration.projections {
+            let checkpoint = try await bounded("read a checkpoint") { Box(try await store.checkpoint(for: name)) }.value
+            let reached = checkpoint ?? 0
+            let lagEvents = head > reached ? head - reached : 0
+            var lagSeconds = 0.0
+            if lagEvents > 0 {
+                let next = try await bounded("read the log") { try await store.readAll(after: reached, limit: 1) }
+                if let recordedAt = next.first?.recordedAt {
+                    lagSeconds = max(0, now().timeIntervalSince(recordedAt))
+                }
+            }
+            let state = checkpoint == nil ? "not-started" : lagEvents == 0 ? "caught-up" : "behind"
+            views.append(
+                ProjectionView(
+                    name: name, checkpoint: checkpoint, lagEvents: lagEvents, lagSeconds: lagSeconds, state: state))
+        }
+        return views
+    }
+
+    /// Runs one store call with the configured timeout: its result, or 503 when it fails or does not answer in time.
+    func bounded<Value: Sendable>(
+        _ what: String,
+        _ body: @escaping @Sendable () async throws -> Value
+    ) async throws(ConsoleRequestError) -> Value {
+        let timeout = configuration.storeTimeout
+        let outcome: Result<Value, any Error>? = await withTaskGroup(of: Result<Value, any Error>?.self) { group in
+            group.addTask {
+                do { return .success(try await body()) } catch { return .failure(error) }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        switch outcome {
+        case .success(let value)?:
+            return value
+        case .failure(let error)?:
+            if let error = error as? EventStoreError {
+                throw .unavailable("could not \(what): \(error.message)")
+            }
+            throw .unavailable("could not \(what): \(error)")
+        case nil:
+            throw .unavailable("the store did not \(what) within \(timeout)")
+        }
+    }
+}
+
+/// Carries an optional through a task group whose `nil` means "timed out".
+private struct Box<Value: Sendable>: Sendable {
+    var value: Value
+    init(_ value: Value) { self.value = value }
+}

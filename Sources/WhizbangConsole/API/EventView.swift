@@ -1,0 +1,48 @@
+import Foundation
+import Whizbang
+
+/// One event as the API shows it: where it is, what it is, and its payload and metadata as readable text.
+struct EventView: Codable, Sendable {
+    var position: UInt64
+    var streamID: String
+    var version: UInt64
+    var type: String
+    var eventID: String
+    var recordedAt: String
+    /// The message that recorded the event, and its correlation and causation ids, when the metadata names them.
+    var messageID: String?
+    var correlationID: String?
+    var causationID: String?
+    /// The payload: pretty-printed JSON when it is JSON, its UTF-8 text otherwise.
+    var payload: String
+    /// The metadata, pretty-printed likewise; empty when the event has none.
+    var metadata: String
+
+    init(_ event: RecordedEvent) {
+        position = event.position
+        streamID = event.streamID.rawValue
+        version = event.streamVersion
+        type = event.eventType
+        eventID = event.eventID.description
+        recordedAt = event.recordedAt.formatted(.iso8601)
+        payload = Self.readable(event.data)
+        metadata = Self.readable(event.metadata)
+        let fields = (try? JSONSerialization.jsonObject(with: event.metadata)) as? [String: Any]
+        messageID = fields?["messageID"] as? String
+        correlationID = fields?["correlationID"] as? String
+        causationID = fields?["causationID"] as? String
+    }
+
+    /// JSON pretty-printed with sorted keys, or the bytes as UTF-8 text (invalid sequences replaced) when they are
+    /// not JSON.
+    static func readable(_ data: Data) -> String {
+        guard !data.isEmpty else { return "" }
+        if let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]),
+            let pretty = try? JSONSerialization.data(
+                withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes])
+        {
+            return String(decoding: pretty, as: UTF8.self)
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import Whizbang
+
+/// `GET /api/live`: server-sent events carrying the overview every refresh interval (event `overview`), and with
+/// `tail=true` each new event of the global log after `after` (event `event`).
+///
+/// One stream lasts at most ``ConsoleConfiguration/maximumLiveDuration`` (browsers reconnect on their own), or
+/// `updates` rounds when a client asks for fewer; it ends early when the client goes away.
+struct LiveUpdates<Store: EventStore>: Sendable {
+    let reader: ConsoleReader<Store>
+    let configuration: ConsoleConfiguration
+
+    func response(_ query: QueryParameters) async throws(ConsoleRequestError) -> Response {
+        let tail = query.text("tail") == "true"
+        var after = try query.position("after", default: UInt64.max)
+        if after == UInt64.max { after = try await reader.head().headPosition }
+        let rounds = try query.position("updates", default: UInt64.max)
+        guard rounds > 0 else { throw .badRequest("updates must be at least 1") }
+        let reader = reader
+        let interval = configuration.refreshInterval
+        let deadline = ContinuousClock.now + configuration.maximumLiveDuration
+        let pageSize = configuration.maximumPageSize
+        let start = after
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
+            body: ResponseBody { writer in
+                var position = start
+                var round: UInt64 = 0
+                while round < rounds, ContinuousClock.now < deadline, !Task.isCancelled {
+                    if round > 0 { try await Task.sleep(for: interval) }
+                    round += 1
+                    if let overview = try? await reader.overview() {
+                        try await writer.write(Self.message("overview", overview))
+                    }
+                    guard tail else { continue }
+                    let from = position
+                    let events = (try? await reader.bounded("read the log") {
+                        try await reader.store.readAll(after: from, limit: pageSize)
+                    }) ?? []
+                    for event in events {
+                        try await writer.write(Self.message("event", EventView(event)))
+                        position = event.position
+                    }
+                }
+                try await writer.finish(nil)
+            })
+    }
+
+    /// One server-sent event: its name and one line of JSON.
+    static func message(_ name: String, _ value: some Encodable) -> ByteBuffer {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        let json = (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return ByteBuffer(string: "event: \(name)\ndata: \(json)\n\n")
+    }
+}

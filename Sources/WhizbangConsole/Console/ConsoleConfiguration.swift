@@ -1,0 +1,83 @@
+/// What a ``StoreConsole`` serves and how.
+///
+/// The defaults are safe: the console listens on 127.0.0.1 only, and on any other address it refuses to start
+/// unless ``accessToken`` is set.
+public struct ConsoleConfiguration: Sendable {
+    /// The address to listen on. Default `127.0.0.1`. Any address other than loopback (`127.x.x.x`, `::1`,
+    /// `localhost`) needs an ``accessToken``.
+    public var host: String
+    /// The port to listen on. Default 8080; 0 lets the system choose one.
+    public var port: Int
+    /// The token every request must carry, as `Authorization: Bearer TOKEN` or in the cookie that `/login` sets: at
+    /// least 16 characters of letters, digits, `-`, `.`, `_` and `~`. Default `nil`: no token, allowed on loopback
+    /// only.
+    public var accessToken: String?
+    /// Page size when a request names none. Default 50.
+    public var defaultPageSize: Int
+    /// The largest page a request may ask for; larger requests get 400. Default 500.
+    public var maximumPageSize: Int
+    /// The checkpoint names (consumers) of the projections and process managers to show. Default none.
+    public var projections: [String]
+    /// The lag, in events, above which a projection makes `/health/ready` report unready. Default 10,000.
+    public var maximumReadyLag: UInt64
+    /// How long a request waits for the store before it answers 503. Default 5 seconds.
+    public var storeTimeout: Duration
+    /// How often the catalog reads new events and the live updates are sent. Default 1 second.
+    public var refreshInterval: Duration
+    /// How long one live-update stream lasts before the server ends it (the browser reconnects). Default 5 minutes.
+    public var maximumLiveDuration: Duration
+    /// How the stream catalog reads the log.
+    public var catalog: StreamCatalog.Configuration
+
+    /// The defaults.
+    public init() {
+        host = "127.0.0.1"
+        port = 8080
+        accessToken = nil
+        defaultPageSize = 50
+        maximumPageSize = 500
+        projections = []
+        maximumReadyLag = 10_000
+        storeTimeout = .seconds(5)
+        refreshInterval = .seconds(1)
+        maximumLiveDuration = .seconds(300)
+        catalog = StreamCatalog.Configuration()
+    }
+
+    /// Whether ``host`` is a loopback address, reachable from this machine only.
+    public var isLoopback: Bool {
+        let host = host.lowercased()
+        return host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+    }
+
+    /// Throws unless the configuration is safe and consistent: a token on any address other than loopback, positive
+    /// page sizes, a non-empty token.
+    public func validate() throws(ConsoleError) {
+        if let accessToken {
+            let allowed = accessToken.utf8.allSatisfy { byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || Array("-._~".utf8).contains(byte)
+            }
+            guard accessToken.utf8.count >= 16, allowed else {
+                throw ConsoleError(
+                    .invalidConfiguration,
+                    message: "the access token must be at least 16 characters of letters, digits, '-', '.', '_' or '~'")
+            }
+        }
+        if !isLoopback, accessToken == nil {
+            throw ConsoleError(
+                .insecureAddress,
+                message: "refusing to listen on \(host) without an access token: anyone who reaches that address "
+                    + "could read the store; set an access token, or listen on 127.0.0.1")
+        }
+        guard defaultPageSize > 0, maximumPageSize >= defaultPageSize else {
+            throw ConsoleError(
+                .invalidConfiguration,
+                message: "page sizes must be positive, with the maximum (\(maximumPageSize)) at least the default "
+                    + "(\(defaultPageSize))")
+        }
+        guard (0...65_535).contains(port) else {
+            throw ConsoleError(.invalidConfiguration, message: "port \(port) is not between 0 and 65535")
+        }
+    }
+}

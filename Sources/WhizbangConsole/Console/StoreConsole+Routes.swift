@@ -1,0 +1,189 @@
+import Foundation
+public import Hummingbird
+import NIOCore
+import Whizbang
+
+extension StoreConsole {
+    /// Adds the console's routes, and its security, access-token and not-found middleware, to `router`.
+    ///
+    /// Pages: `/`, `/streams`, `/stream?id=`, `/log`, `/events/{position}`, `/projections`, `/login`.
+    /// API (JSON): `/api/overview`, `/api/head`, `/api/streams`, `/api/stream?id=`, `/api/log`,
+    /// `/api/events/{position}`, `/api/projections`, `/api/live` (server-sent events).
+    /// Operations: `/metrics` (Prometheus text), `/health/live`, `/health/ready`.
+    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+        router.add(middleware: SecurityHeadersMiddleware())
+        router.add(middleware: NotFoundMiddleware())
+        if let token = configuration.accessToken {
+            router.add(middleware: AccessTokenMiddleware(token: token))
+        }
+        addPages(to: router)
+        addAPI(to: router)
+        addOperations(to: router)
+    }
+
+    private func addPages<Context: RequestContext>(to router: Router<Context>) {
+        let reader = reader
+        let configuration = configuration
+        router.get("/") { _, _ in
+            await Self.page { () async throws(ConsoleRequestError) in ConsolePages.overview(try await reader.overview()) }
+        }
+        router.get("/streams") { request, _ in
+            await Self.page { () throws(ConsoleRequestError) in
+                ConsolePages.streams(try reader.streams(QueryParameters(request, configuration: configuration)))
+            }
+        }
+        router.get("/stream") { request, _ in
+            await Self.page { () async throws(ConsoleRequestError) in
+                ConsolePages.stream(try await reader.stream(QueryParameters(request, configuration: configuration)))
+            }
+        }
+        router.get("/log") { request, _ in
+            await Self.page { () async throws(ConsoleRequestError) in
+                ConsolePages.log(try await reader.log(QueryParameters(request, configuration: configuration)))
+            }
+        }
+        router.get("/events/:position") { _, context in
+            let position = context.parameters.get("position") ?? ""
+            return await Self.page { () async throws(ConsoleRequestError) in
+                ConsolePages.event(try await reader.event(position))
+            }
+        }
+        router.get("/projections") { _, _ in
+            await Self.page { () async throws(ConsoleRequestError) in
+                ConsolePages.projections(try await reader.projections())
+            }
+        }
+        router.get("/assets/console.css") { _, _ in
+            var response = ConsoleResponses.text(ConsoleAssets.stylesheet, contentType: "text/css; charset=utf-8")
+            response.headers[.cacheControl] = "max-age=300"
+            return response
+        }
+        router.get("/assets/console.js") { _, _ in
+            var response = ConsoleResponses.text(
+                ConsoleAssets.script, contentType: "text/javascript; charset=utf-8")
+            response.headers[.cacheControl] = "max-age=300"
+            return response
+        }
+        router.get("/login") { _, _ in
+            guard configuration.accessToken != nil else { return ConsoleResponses.redirect(to: "/") }
+            return ConsoleResponses.html(ConsolePages.login(failed: false))
+        }
+        router.post("/login") { request, _ in
+            guard let token = configuration.accessToken else { return ConsoleResponses.redirect(to: "/") }
+            let body = try await request.body.collect(upTo: 4096)
+            let given = Self.formValue("token", in: String(buffer: body))
+            guard let given, AccessTokenMiddleware<Context>.same(given, token) else {
+                return ConsoleResponses.html(ConsolePages.login(failed: true), status: .unauthorized)
+            }
+            var response = ConsoleResponses.redirect(to: "/")
+            response.headers[.setCookie] =
+                "\(AccessTokenMiddleware<Context>.cookieName)=\(token); Path=/; HttpOnly; SameSite=Strict"
+            return response
+        }
+    }
+
+    private func addAPI<Context: RequestContext>(to router: Router<Context>) {
+        let reader = reader
+        let configuration = configuration
+        router.get("/api/overview") { _, _ in
+            await Self.api { () async throws(ConsoleRequestError) in try await reader.overview() }
+        }
+        router.get("/api/head") { _, _ in
+            await Self.api { () async throws(ConsoleRequestError) in try await reader.head() }
+        }
+        router.get("/api/streams") { request, _ in
+            await Self.api { () throws(ConsoleRequestError) in
+                try reader.streams(QueryParameters(request, configuration: configuration))
+            }
+        }
+        router.get("/api/stream") { request, _ in
+            await Self.api { () async throws(ConsoleRequestError) in
+                try await reader.stream(QueryParameters(request, configuration: configuration))
+            }
+        }
+        router.get("/api/log") { request, _ in
+            await Self.api { () async throws(ConsoleRequestError) in
+                try await reader.log(QueryParameters(request, configuration: configuration))
+            }
+        }
+        router.get("/api/events/:position") { _, context in
+            let position = context.parameters.get("position") ?? ""
+            return await Self.api { () async throws(ConsoleRequestError) in try await reader.event(position) }
+        }
+        router.get("/api/projections") { _, _ in
+            await Self.api { () async throws(ConsoleRequestError) in try await reader.projections() }
+        }
+        router.get("/api/live") { request, _ in
+            do throws(ConsoleRequestError) {
+                return try await LiveUpdates(reader: reader, configuration: configuration)
+                    .response(QueryParameters(request, configuration: configuration))
+            } catch {
+                return ConsoleResponses.apiError(error)
+            }
+        }
+    }
+
+    private func addOperations<Context: RequestContext>(to router: Router<Context>) {
+        let reader = reader
+        let configuration = configuration
+        let metrics = metrics
+        router.get("/metrics") { _, _ in
+            if let projections = try? await reader.projections() { metrics.record(projections: projections) }
+            return ConsoleResponses.text(
+                metrics.exposition(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+        }
+        router.get("/health/live") { _, _ in
+            ConsoleResponses.json(HealthView(status: "live", checks: ["the process answers"]))
+        }
+        router.get("/health/ready") { _, _ in
+            var problems: [String] = []
+            do throws(ConsoleRequestError) {
+                let projections = try await reader.projections()
+                for projection in projections where projection.lagEvents > configuration.maximumReadyLag {
+                    problems.append(
+                        "projection \(projection.name) is \(projection.lagEvents) events behind (at most "
+                            + "\(configuration.maximumReadyLag) allowed)")
+                }
+            } catch {
+                problems.append("the store is not reachable: \(error.message)")
+            }
+            guard problems.isEmpty else {
+                return ConsoleResponses.json(HealthView(status: "unready", checks: problems), status: .serviceUnavailable)
+            }
+            return ConsoleResponses.json(
+                HealthView(
+                    status: "ready",
+                    checks: ["the store answers", "\(configuration.projections.count) projections within the lag"]))
+        }
+    }
+
+    private static func page(
+        _ render: () async throws(ConsoleRequestError) -> String
+    ) async -> Response {
+        do throws(ConsoleRequestError) {
+            return ConsoleResponses.html(try await render())
+        } catch {
+            return ConsoleResponses.pageError(error)
+        }
+    }
+
+    private static func api<Value: Encodable>(
+        _ read: () async throws(ConsoleRequestError) -> Value
+    ) async -> Response {
+        do throws(ConsoleRequestError) {
+            return ConsoleResponses.json(try await read())
+        } catch {
+            return ConsoleResponses.apiError(error)
+        }
+    }
+
+    /// The value of `name` in an `application/x-www-form-urlencoded` body.
+    static func formValue(_ name: String, in body: String) -> String? {
+        for pair in body.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, parts[0] == name else { continue }
+            return String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+        }
+        return nil
+    }
+}

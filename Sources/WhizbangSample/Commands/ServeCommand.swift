@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+import WhizbangConsole
+import WhizbangStore
+
+/// Serves the web console on a ledger store, read-only: a SQLite file (opened `mode=ro`, so a `run` may go on
+/// writing it) or a PostgreSQL schema.
+struct ServeCommand: AsyncParsableCommand, StoreCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the read-only web console, JSON API, /metrics and health checks on a store.")
+
+    @OptionGroup var database: DatabaseOption
+    @Option(help: "The address to listen on; any address other than loopback needs --token.")
+    var host = "127.0.0.1"
+    @Option(help: "The port to listen on; 0 picks a free one.") var port = 8080
+    @Option(
+        help: ArgumentHelp(
+            "The access token requests must carry (Bearer header or sign-in cookie); at least 16 characters.",
+            discussion: "WHIZBANG_CONSOLE_TOKEN in the environment is used when the option is absent."))
+    var token: String?
+    @Option(name: .customLong("projection"), help: "A checkpoint name to show with its lag; may be repeated.")
+    var projections: [String] = []
+    @Option(help: "The lag in events above which /health/ready reports unready.") var maximumLag: UInt64 = 10_000
+
+    /// The console's configuration from the options.
+    var consoleConfiguration: ConsoleConfiguration {
+        var configuration = ConsoleConfiguration()
+        configuration.host = host
+        configuration.port = port
+        configuration.accessToken = token ?? ProcessInfo.processInfo.environment["WHIZBANG_CONSOLE_TOKEN"]
+        configuration.projections = projections
+        configuration.maximumReadyLag = maximumLag
+        return configuration
+    }
+
+    func run() async throws {
+        // An unsafe address is refused before anything is opened.
+        do throws(ConsoleError) {
+            try consoleConfiguration.validate()
+        } catch {
+            throw SampleError.refusal(error.message)
+        }
+        try await database.target().with(.existing, self)
+    }
+
+    func run<Store: EventStore>(on store: Store, database opened: OpenedDatabase) async throws {
+        let configuration = consoleConfiguration
+        let console: StoreConsole<Store>
+        do throws(ConsoleError) {
+            console = try StoreConsole(store: store, configuration: configuration)
+        } catch {
+            throw SampleError.refusal(error.message)
+        }
+        let host = host
+        let service = ListeningConsole(console: console) { port in
+            // Written unbuffered, so that a script reading the output learns the port at once.
+            let address = host.contains(":") ? "[\(host)]" : host
+            FileHandle.standardOutput.write(Data("console for \(opened.name) at http://\(address):\(port)/\n".utf8))
+        }
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [service], gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: Logger(label: "whizbang.sample.serve")))
+        try await group.run()
+    }
+}
+
+/// Runs the console and says where it listens once it does.
+private struct ListeningConsole<Store: EventStore>: Service {
+    let console: StoreConsole<Store>
+    let onListening: @Sendable (Int) -> Void
+
+    func run() async throws {
+        try await console.run(onListening: { port in onListening(port) })
+    }
+}

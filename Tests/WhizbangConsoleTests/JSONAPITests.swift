@@ -1,0 +1,120 @@
+import Foundation
+import HTTPTypes
+import Testing
+import Whizbang
+import WhizbangConsole
+
+@Suite("Console JSON API", .timeLimit(.minutes(5)))
+struct JSONAPITests {
+    @Test func overviewShowsHeadAndStreams() async throws {
+        let fixture = try ConsoleFixture()
+        try await fixture.seed()
+        let response = try await fixture.request("/api/overview")
+        #expect(response.status == .ok)
+        let overview = try ConsoleFixture.json(response.body)
+        #expect(overview["headPosition"] as? Int == 5)
+        #expect(overview["streamCount"] as? Int == 3)
+        #expect(try ConsoleFixture.json(try await fixture.request("/api/head").body)["headPosition"] as? Int == 5)
+    }
+
+    @Test func streamsArePagedByPrefixInByteOrder() async throws {
+        let fixture = try ConsoleFixture()
+        try await fixture.seed()
+        let first = try ConsoleFixture.json(try await fixture.request("/api/streams?prefix=account-&limit=1").body)
+        let firstStreams = try #require(first["streams"] as? [[String: Any]])
+        #expect(firstStreams.map { $0["streamID"] as? String } == ["account-1"])
+        #expect(firstStreams.first?["version"] as? Int == 3)
+        #expect(first["next"] as? String == "account-1")
+        let second = try ConsoleFixture.json(
+            try await fixture.request("/api/streams?prefix=account-&limit=1&after=account-1").body)
+        #expect((second["streams"] as? [[String: Any]])?.map { $0["streamID"] as? String } == ["account-2"])
+        let all = try ConsoleFixture.json(try await fixture.request("/api/streams").body)
+        #expect(
+            (all["streams"] as? [[String: Any]])?.map { $0["streamID"] as? String }
+                == ["account-1", "account-2", "order-1"])
+        #expect(all["next"] is NSNull || all["next"] == nil)
+    }
+
+    @Test func oneStreamListsItsEventsInVersionOrder() async throws {
+        let fixture = try ConsoleFixture()
+        try await fixture.seed()
+        let page = try ConsoleFixture.json(try await fixture.request("/api/stream?id=account-1&limit=2").body)
+        let events = try #require(page["events"] as? [[String: Any]])
+        #expect(events.map { $0["version"] as? Int } == [1, 2])
+        #expect(events.map { $0["position"] as? Int } == [1, 2])
+        #expect(events.first?["correlationID"] as? String == "c-1")
+        #expect(page["next"] as? Int == 3)
+        let rest = try ConsoleFixture.json(try await fixture.request("/api/stream?id=account-1&from=3").body)
+        #expect((rest["events"] as? [[String: Any]])?.map { $0["position"] as? Int } == [5])
+    }
+
+    @Test func theLogIsPagedByPosition() async throws {
+        let fixture = try ConsoleFixture()
+        try await fixture.seed()
+        let page = try ConsoleFixture.json(try await fixture.request("/api/log?after=1&limit=2").body)
+        #expect((page["events"] as? [[String: Any]])?.map { $0["position"] as? Int } == [2, 3])
+        #expect(page["next"] as? Int == 3)
+        let end = try ConsoleFixture.json(try await fixture.request("/api/log?after=5").body)
+        #expect((end["events"] as? [Any])?.isEmpty == true)
+    }
+
+    @Test func oneEventShowsItsPayloadPrettyPrinted() async throws {
+        let fixture = try ConsoleFixture()
+        try await fixture.seed()
+        let event = try ConsoleFixture.json(try await fixture.request("/api/events/4").body)
+        #expect(event["type"] as? String == "Placed")
+        #expect(event["streamID"] as? String == "order-1")
+        #expect(event["payload"] as? String == "{\n  \"amount\" : 5\n}")
+        #expect(event["causationID"] as? String == "m-0")
+    }
+
+    @Test(arguments: [
+        "/api/stream", "/api/stream?id=", "/api/stream?id=account-1&limit=0", "/api/stream?id=account-1&limit=501",
+        "/api/stream?id=account-1&from=0", "/api/log?after=x", "/api/log?after=-1", "/api/events/0",
+        "/api/events/abc", "/api/streams?limit=100000",
+    ])
+    func badInputGets400WithAMessage(uri: String) async throws {
+        let fixture = try ConsoleFixture()
+        try await fixture.seed()
+        let response = try await fixture.request(uri)
+        #expect(response.status == .badRequest)
+        #expect(try ConsoleFixture.json(response.body)["error"] is String)
+    }
+
+    @Test(arguments: [
+        "/api/stream?id=nobody", "/api/stream?id=account-1&from=4", "/api/log?after=6", "/api/events/6",
+        "/api/no-such-thing",
+    ])
+    func missingThingsGet404WithAMessage(uri: String) async throws {
+        let fixture = try ConsoleFixture()
+        try await fixture.seed()
+        let response = try await fixture.request(uri)
+        #expect(response.status == .notFound)
+        #expect(try ConsoleFixture.json(response.body)["error"] is String)
+    }
+
+    @Test func projectionsShowCheckpointAndLag() async throws {
+        let fixture = try ConsoleFixture()
+        try await fixture.seed()
+        try await fixture.store.saveCheckpoint(2, for: "ledger")
+        let projections = try #require(
+            try JSONSerialization.jsonObject(with: Data(try await fixture.request("/api/projections").body.utf8))
+                as? [[String: Any]])
+        #expect(projections.count == 1)
+        #expect(projections.first?["checkpoint"] as? Int == 2)
+        #expect(projections.first?["lagEvents"] as? Int == 3)
+        #expect(projections.first?["state"] as? String == "behind")
+        // The in-memory store records events at the wall clock; the console's clock is fixed far after that.
+        #expect((projections.first?["lagSeconds"] as? Double ?? 0) > 0)
+    }
+
+    @Test func writesAreNotAllowed() async throws {
+        let fixture = try ConsoleFixture()
+        try await fixture.seed()
+        for method in [HTTPRequest.Method.post, .put, .delete] {
+            let response = try await fixture.request("/api/stream?id=account-1", method: method, body: "{}")
+            #expect(response.status.code >= 400, "\(method) answered \(response.status)")
+        }
+        #expect(try await fixture.store.headPosition() == 5)
+    }
+}
