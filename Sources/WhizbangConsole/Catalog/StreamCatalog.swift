@@ -9,7 +9,7 @@ public import Whizbang
 
 /// The streams of a store and its write rate, learnt by following the global log.
 ///
-/// The ``EventStore`` protocol reads streams by id and the log by position, but has no list of streams; the catalog
+/// The `EventStore` protocol reads streams by id and the log by position, but has no list of streams; the catalog
 /// builds one by reading the log once from the start and then only what was appended since, on each
 /// ``refresh(from:at:)``. It holds one entry per stream (id, version, last position) in memory, sorted by the ids'
 /// UTF-8 bytes, so that streams whose ids share a prefix are listed together.
@@ -21,7 +21,7 @@ public import Whizbang
 public final class StreamCatalog: Sendable {
     /// How the catalog reads and what it keeps.
     public struct Configuration: Sendable {
-        /// Events read per call of ``EventStore/readAll(after:limit:)``. Default 4,096.
+        /// Events read per call of `EventStore/readAll(after:limit:)`. Default 4,096.
         public var batchSize: Int
         /// Events read by one refresh at most. Default 262,144.
         public var maximumEventsPerRefresh: Int
