@@ -281,7 +281,6 @@ extension SQLiteWriter {
         let rollbackToSavepoint: SQLiteStatement
         let selectStream: SQLiteStatement
         let insertStream: SQLiteStatement
-        let updateStreamVersion: SQLiteStatement
         let insertEvent: SQLiteStatement
         let selectStreamEvents: SQLiteStatement
         let selectEventByID: SQLiteStatement
@@ -297,9 +296,8 @@ extension SQLiteWriter {
             savepoint = try connection.prepare("SAVEPOINT request")
             releaseSavepoint = try connection.prepare("RELEASE request")
             rollbackToSavepoint = try connection.prepare("ROLLBACK TO request")
-            selectStream = try connection.prepare("SELECT stream_key, version FROM streams WHERE stream_id = ?1")
+            selectStream = try connection.prepare(SQLiteSchema.selectStreamSQL)
             insertStream = try connection.prepare("INSERT INTO streams (stream_id, version) VALUES (?1, ?2)")
-            updateStreamVersion = try connection.prepare("UPDATE streams SET version = ?2 WHERE stream_key = ?1")
             insertEvent = try connection.prepare(
                 """
                 INSERT INTO events (stream_key, version, event_id, event_type, data, metadata, recorded_at)
