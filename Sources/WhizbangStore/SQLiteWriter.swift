@@ -37,6 +37,8 @@ final class SQLiteWriter: @unchecked Sendable {
     let streamCacheLimit = 65_536
     /// `PRAGMA data_version` when the cache was last known to be current.
     private var dataVersion: Int64 = -1
+    /// The connection's WAL gathering when it was opened through ``SQLiteGatheringVFS``.
+    let walGathering: SQLiteWALGathering?
     /// Read models updated inside each append's savepoint.
     let inlineProjections: [any SQLiteInlineProjection]
     /// The inline projections' statements, prepared once by SQL text.
@@ -51,6 +53,7 @@ final class SQLiteWriter: @unchecked Sendable {
         self.logger = configuration.logger
         self.maximumBatchSize = max(1, configuration.maximumBatchSize)
         self.inlineProjections = configuration.inlineProjections
+        self.walGathering = SQLiteGatheringVFS.gathering(of: connection.handle)
         pending.reserveCapacity(self.maximumBatchSize)
     }
 
