@@ -19,10 +19,11 @@ final class SQLiteConnection {
     /// Opens an existing database file (see ``createFileIfNeeded(at:)``) for reading and writing, or, with
     /// `readOnly`, for reading only (the `mode=ro` of a URI): SQLite then never writes the file. With `immutable`
     /// (read-only), SQLite also takes no lock and makes no WAL or shared-memory file beside it; only for a file that
-    /// no one writes meanwhile.
-    init(path: String, busyTimeoutMilliseconds: Int32, readOnly: Bool = false, immutable: Bool = false)
-        throws(SQLiteError)
-    {
+    /// no one writes meanwhile. `vfs` names the SQLite VFS to open the file with; `nil` for the default one.
+    init(
+        path: String, busyTimeoutMilliseconds: Int32, readOnly: Bool = false, immutable: Bool = false,
+        vfs: String? = nil
+    ) throws(SQLiteError) {
         self.path = path
         var handle: OpaquePointer?
         var flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
@@ -33,7 +34,7 @@ final class SQLiteConnection {
             name = "file:\(path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path)?mode=ro&immutable=1"
             flags |= SQLITE_OPEN_URI
         }
-        let code = sqlite3_open_v2(name, &handle, flags, nil)
+        let code = sqlite3_open_v2(name, &handle, flags, vfs)
         self.handle = handle
         guard code == SQLITE_OK else {
             let error = self.error(code, sql: nil)

@@ -40,9 +40,11 @@ extension SQLiteEventStore {
     static func openConnection(_ path: String, _ configuration: Configuration, role: ConnectionRole)
         throws(SQLiteError) -> SQLiteConnection
     {
+        let gathers = role == .writer && configuration.gathersWALWrites && SQLiteGatheringVFS.isRegistered
         let connection = try SQLiteConnection(
             path: path,
-            busyTimeoutMilliseconds: configuration.busyTimeout.clampedMilliseconds
+            busyTimeoutMilliseconds: configuration.busyTimeout.clampedMilliseconds,
+            vfs: gathers ? SQLiteGatheringVFS.name : nil
         )
         let synchronous = configuration.durability == .full ? "FULL" : "NORMAL"
         let cacheKiB = max(1, (role == .writer ? configuration.pageCacheBytes : configuration.pageCacheBytes / 4) / 1024)

@@ -146,6 +146,13 @@ public final class SQLiteEventStore: EventStore {
         for waiter in closing.withLock({ $0.finish() }) { waiter.resume() }
     }
 
+    /// How many WAL writes the writer gathered and how many it wrote to the file (see
+    /// ``Configuration/gathersWALWrites``); `nil` when it does not gather them.
+    var walWriteCounts: (gathered: Int, issued: Int)? {
+        guard let gathering = writer.walGathering else { return nil }
+        return (gathering.gatheredWrites.load(ordering: .relaxed), gathering.issuedWrites.load(ordering: .relaxed))
+    }
+
     // MARK: Writes
 
     /// Appends events to a stream in the next group commit; see ``EventStore/append(_:to:expectedVersion:)``.

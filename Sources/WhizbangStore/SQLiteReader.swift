@@ -26,7 +26,7 @@ final class SQLiteReader {
     init(connection: SQLiteConnection) throws(SQLiteError) {
         self.connection = connection
         cancellation.install(on: connection.handle)
-        selectStream = try connection.prepare("SELECT stream_key, version FROM streams WHERE stream_id = ?1")
+        selectStream = try connection.prepare(SQLiteSchema.selectStreamSQL)
         selectStreamID = try connection.prepare("SELECT stream_id FROM streams WHERE stream_key = ?1")
         let columns = "position, version, event_id, event_type, data, metadata, recorded_at"
         readForwards = try connection.prepare(

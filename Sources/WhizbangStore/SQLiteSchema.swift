@@ -4,8 +4,11 @@ import Whizbang
 ///
 /// The tables, as the `sqlite3` shell shows them:
 /// - `schema_version(version, applied_at)`: one row per migration applied.
-/// - `streams(stream_key INTEGER PRIMARY KEY, stream_id TEXT UNIQUE, version)`: each stream's compact integer key
-///   and its current version (the number of events in it).
+/// - `streams(stream_key INTEGER PRIMARY KEY, stream_id TEXT UNIQUE, version)`: each stream's compact integer key.
+///   A stream's current version is the largest `version` of its events (one seek in `events_by_stream`): since
+///   schema version 2 the `version` column holds the version the stream was created (or restored) at and is not
+///   updated by appends, which saves writing a page of this table for nearly every append. Schema version 1 kept
+///   it current; both read the same.
 /// - `events(position INTEGER PRIMARY KEY, stream_key, version, event_id BLOB, event_type TEXT, data, metadata,
 ///   recorded_at)`: the global log. `position` is the row id, so rows are stored in commit order; `(stream_key,
 ///   version)` and `event_id` (a 16-byte UUID, time-ordered for UUIDv7) are unique. `data` and `metadata` are
@@ -62,8 +65,21 @@ enum SQLiteSchema {
             data NOT NULL,
             saved_at INTEGER NOT NULL
         ) WITHOUT ROWID;
+        """,
+        // 2: appends no longer update `streams.version` (see the type's notes). Nothing to change in the data: a
+        // version-1 database's columns are current, and its streams' versions read the same from their events.
+        // The version number keeps code that trusts the column from writing to a database where it is stale.
         """
+        SELECT 1;
+        """,
     ]
+
+    /// A stream's key and current version by its id: the largest version of its events, 0 before its first.
+    static let selectStreamSQL = """
+        SELECT stream_key,
+            coalesce((SELECT max(version) FROM events WHERE events.stream_key = streams.stream_key), 0)
+        FROM streams WHERE stream_id = ?1
+        """
 
     /// The schema version this code writes.
     static var currentVersion: Int64 { Int64(migrations.count) }

@@ -61,8 +61,9 @@ extension SQLiteWriter {
 
     /// Writes the events after version `current`, creating the stream row if needed.
     ///
-    /// One event for a known stream is one `INSERT` (undone by SQLite's statement rollback if it fails) followed by
-    /// the stream's version update; anything more takes a savepoint, so that a failure undoes all of it.
+    /// One event for a known stream is one `INSERT` (undone by SQLite's statement rollback if it fails); anything more
+    /// takes a savepoint, so that a failure undoes all of it. The stream's row is written only when the stream is
+    /// created: its version is that of its last event (see ``SQLiteSchema``).
     private func insert(_ append: SQLiteWriteRequest.Append, key: Int64?, current: UInt64, now: Int64)
         throws(SQLiteError) -> SQLiteWriteRequest.Outcome
     {
@@ -114,7 +115,8 @@ extension SQLiteWriter {
         return .appended(result)
     }
 
-    /// Inserts the events, creates the stream row or updates its version, and records both in the stream cache.
+    /// Inserts the events, creates the stream row if needed, and records the stream's key and version in the stream
+    /// cache.
     private func insertEvents(_ append: SQLiteWriteRequest.Append, key: Int64?, current: UInt64, now: Int64)
         throws(SQLiteError) -> SQLiteWriteRequest.Outcome
     {
@@ -153,12 +155,6 @@ extension SQLiteWriter {
                 throw error
             }
             if index == 0 { firstPosition = connection.lastInsertRowID }
-        }
-        if key != nil {
-            let update = statements.updateStreamVersion
-            update.bind(streamKey, at: 1)
-            update.bind(newVersion, at: 2)
-            try update.execute()
         }
         remember(append.streamID, key: streamKey, version: newVersion)
         let first = UInt64(firstPosition)

@@ -37,6 +37,8 @@ final class SQLiteWriter: @unchecked Sendable {
     let streamCacheLimit = 65_536
     /// `PRAGMA data_version` when the cache was last known to be current.
     private var dataVersion: Int64 = -1
+    /// The connection's WAL gathering when it was opened through ``SQLiteGatheringVFS``.
+    let walGathering: SQLiteWALGathering?
     /// Read models updated inside each append's savepoint.
     let inlineProjections: [any SQLiteInlineProjection]
     /// The inline projections' statements, prepared once by SQL text.
@@ -51,6 +53,7 @@ final class SQLiteWriter: @unchecked Sendable {
         self.logger = configuration.logger
         self.maximumBatchSize = max(1, configuration.maximumBatchSize)
         self.inlineProjections = configuration.inlineProjections
+        self.walGathering = SQLiteGatheringVFS.gathering(of: connection.handle)
         pending.reserveCapacity(self.maximumBatchSize)
     }
 
@@ -281,7 +284,6 @@ extension SQLiteWriter {
         let rollbackToSavepoint: SQLiteStatement
         let selectStream: SQLiteStatement
         let insertStream: SQLiteStatement
-        let updateStreamVersion: SQLiteStatement
         let insertEvent: SQLiteStatement
         let selectStreamEvents: SQLiteStatement
         let selectEventByID: SQLiteStatement
@@ -297,9 +299,8 @@ extension SQLiteWriter {
             savepoint = try connection.prepare("SAVEPOINT request")
             releaseSavepoint = try connection.prepare("RELEASE request")
             rollbackToSavepoint = try connection.prepare("ROLLBACK TO request")
-            selectStream = try connection.prepare("SELECT stream_key, version FROM streams WHERE stream_id = ?1")
+            selectStream = try connection.prepare(SQLiteSchema.selectStreamSQL)
             insertStream = try connection.prepare("INSERT INTO streams (stream_id, version) VALUES (?1, ?2)")
-            updateStreamVersion = try connection.prepare("UPDATE streams SET version = ?2 WHERE stream_key = ?1")
             insertEvent = try connection.prepare(
                 """
                 INSERT INTO events (stream_key, version, event_id, event_type, data, metadata, recorded_at)
