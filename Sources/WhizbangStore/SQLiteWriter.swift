@@ -73,8 +73,9 @@ final class SQLiteWriter: @unchecked Sendable {
     /// the maintenance thread always trails the writer by the frames committed while it copied. So once the WAL
     /// has twice `threshold` pages and the maintenance thread has copied all but at most half of `threshold`, the writer runs a
     /// passive checkpoint itself between transactions — copying only those few — and its next transaction restarts
-    /// the WAL (`journal_size_limit` then truncates the file). At four times `threshold` it does so regardless, so
-    /// the WAL stays bounded even when the maintenance thread falls behind.
+    /// the WAL (`journal_size_limit` then truncates the file). At four times `threshold` it does so regardless, and
+    /// waits (up to the busy timeout) for a checkpoint the maintenance thread is running, so the WAL stays bounded
+    /// even when the maintenance thread falls behind.
     func installWALHook(maintenance: SQLiteMaintenance, threshold: Int) {
         let context = WALHookContext(maintenance: maintenance, threshold: Int32(clamping: threshold))
         walHookContext = context
@@ -103,11 +104,17 @@ final class SQLiteWriter: @unchecked Sendable {
         let threshold = Int(hook.threshold)
         guard pages >= 2 * threshold else { return }
         let remaining = pages - hook.maintenance.checkpointedFrames
-        guard remaining <= threshold / 2 || pages >= 4 * threshold else { return }
+        let atHardBound = pages >= 4 * threshold
+        guard remaining <= threshold / 2 || atHardBound else { return }
         var walFrames: Int32 = 0
         var checkpointed: Int32 = 0
+        // At the hard bound a passive checkpoint is not enough: it gives up at once while the maintenance thread
+        // holds the checkpoint lock, and a starved maintenance thread (a loaded machine) can hold it for seconds
+        // while the WAL keeps growing. A full checkpoint waits for that lock (and for readers on older snapshots)
+        // through the connection's busy handler, so for at most `busyTimeout` the writer pays instead of the disk.
         let code = sqlite3_wal_checkpoint_v2(
-            connection.handle, nil, SQLITE_CHECKPOINT_PASSIVE, &walFrames, &checkpointed)
+            connection.handle, nil, atHardBound ? SQLITE_CHECKPOINT_FULL : SQLITE_CHECKPOINT_PASSIVE, &walFrames,
+            &checkpointed)
         if code == SQLITE_OK {
             hook.maintenance.checkpointedFrames = checkpointed == walFrames ? 0 : Int(checkpointed)
         }
