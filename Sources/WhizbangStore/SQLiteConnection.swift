@@ -66,8 +66,8 @@ final class SQLiteConnection {
     /// process's umask, usually 0644) never makes it readable by others. The WAL and shared-memory files SQLite
     /// makes later copy the database file's mode.
     ///
-    /// - Throws: ``EventStoreError/Code/readOnly`` when the file or its directory cannot be written,
-    ///   ``EventStoreError/Code/storageFailure`` otherwise.
+    /// - Throws: `EventStoreError/Code/readOnly` when the file or its directory cannot be written,
+    ///   `EventStoreError/Code/storageFailure` otherwise.
     static func createFileIfNeeded(at path: String) throws(EventStoreError) {
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         if descriptor >= 0 {

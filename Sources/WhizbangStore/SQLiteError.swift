@@ -7,7 +7,7 @@ import Glibc
 import Darwin
 #endif
 
-/// A failed SQLite call: SQLite's extended result code and message, the cause of the ``EventStoreError`` a caller
+/// A failed SQLite call: SQLite's extended result code and message, the cause of the `EventStoreError` a caller
 /// sees (its `underlyingError`).
 ///
 /// Its description holds the result code, SQLite's message and the operating system's `errno`, never SQL text or

@@ -21,7 +21,7 @@ extension SQLiteEventStore {
         public var durability: Durability = .full
 
         /// How long a connection waits for another process (or another store on the same file) to release its
-        /// lock before failing with ``EventStoreError/Code/storageFailure``. Default 5 seconds.
+        /// lock before failing with `EventStoreError/Code/storageFailure`. Default 5 seconds.
         public var busyTimeout: Duration = .seconds(5)
 
         /// The page cache of each connection, in bytes. Default 64 MiB for the writer; readers use a quarter each.
@@ -39,7 +39,7 @@ extension SQLiteEventStore {
         public var pageSize: Int = 4096
 
         /// The largest event data, event metadata or snapshot data accepted, in bytes; larger ones fail with
-        /// ``EventStoreError/Code/payloadTooLarge``. At most 499,000,000 (an event's data and metadata share one
+        /// `EventStoreError/Code/payloadTooLarge`. At most 499,000,000 (an event's data and metadata share one
         /// SQLite row, which holds at most 1,000,000,000 bytes). Default 1 MiB.
         public var maximumPayloadBytes: Int = 1 << 20
 

@@ -14,7 +14,7 @@ extension SQLiteEventStore {
     /// Where an append gives each event the next position and the time of its commit, a restore keeps what it is
     /// given, so that a log exported from one store and restored into another reads back the same, field for field.
     /// The whole log is checked before anything is written, with
-    /// ``EventStoreValidation/validateRestore(_:maximumPayloadBytes:)``: each run of one stream's events by the rules
+    /// `EventStoreValidation/validateRestore(_:maximumPayloadBytes:)`: each run of one stream's events by the rules
     /// of an append, positions 1, 2, 3… in the order given, each stream's versions 1, 2, 3…, and each event id once.
     ///
     /// The store is built under a temporary name in `path`'s directory (`.<name>.restoring-<8 hex digits>`), in one
@@ -34,7 +34,7 @@ extension SQLiteEventStore {
     ///   - progress: Called on the restoring thread with the number of events written so far, every 4,096 events and
     ///     once before the commit; return `false` to stop.
     /// - Returns: The number of events written.
-    /// - Throws: ``EventStoreError`` — what ``EventStoreValidation/validateRestore(_:maximumPayloadBytes:)`` throws
+    /// - Throws: `EventStoreError` — what `EventStoreValidation/validateRestore(_:maximumPayloadBytes:)` throws
     ///   for a log out of order or an invalid event; `invalidArgument` when something exists at `path`, for an
     ///   invalid consumer name or configuration;
     ///   `readOnly`, `storageFull` or `storageFailure` when the files cannot be written. `CancellationError` when the

@@ -4,7 +4,7 @@ import Logging
 import Synchronization
 public import Whizbang
 
-/// An ``EventStore`` in one SQLite file: durable, crash-safe, and shareable by several processes.
+/// An `EventStore` in one SQLite file: durable, crash-safe, and shareable by several processes.
 ///
 /// One writer connection on a thread of its own folds every pending append into one transaction (group commit, a
 /// `SAVEPOINT` per append so that a conflict fails only its own append) and resumes the callers after the commit —
@@ -14,12 +14,12 @@ public import Whizbang
 ///
 /// Global positions are the `events` table's row ids, assigned by the one writer in commit order. They are dense:
 /// an append that fails is rolled back before the next one in its transaction takes the same positions, so the log
-/// never has a gap, and a reader never sees a position that a later commit fills in. See ``SQLiteSchema`` for the
+/// never has a gap, and a reader never sees a position that a later commit fills in. See `SQLiteSchema` for the
 /// tables (legible in the `sqlite3` shell).
 ///
 /// Several stores — in one process or in several — may open the same file: `BEGIN IMMEDIATE` and the busy timeout
 /// serialise their transactions, and a conflict between them is an ordinary
-/// ``EventStoreError/Code/wrongExpectedVersion``. ``waitForEvents(after:)`` notices another process's appends
+/// `EventStoreError/Code/wrongExpectedVersion`. ``waitForEvents(after:)`` notices another process's appends
 /// within ``Configuration/externalChangePollInterval``.
 ///
 /// Open a store with ``open(path:configuration:)`` (or ``init(path:configuration:)`` outside async code) and close
@@ -43,7 +43,7 @@ public final class SQLiteEventStore: EventStore {
     /// This blocks the calling thread while SQLite opens the file; from async code prefer
     /// ``open(path:configuration:)``.
     ///
-    /// - Throws: ``EventStoreError`` — `notADatabase`, `corruptDatabase`, `incompatibleSchema` (a newer schema or
+    /// - Throws: `EventStoreError` — `notADatabase`, `corruptDatabase`, `incompatibleSchema` (a newer schema or
     ///   another application's database), `readOnly` (the file or its directory cannot be written),
     ///   `invalidArgument` (a configuration value out of range), `storageFull` or `storageFailure`.
     public init(path: String, configuration: Configuration = Configuration()) throws {
@@ -105,7 +105,7 @@ public final class SQLiteEventStore: EventStore {
     }
 
     /// Finishes the writes already queued, then closes every connection; later calls fail with
-    /// ``EventStoreError/Code/closed``, and so do tasks waiting in ``waitForEvents(after:)``.
+    /// `EventStoreError/Code/closed`, and so do tasks waiting in ``waitForEvents(after:)``.
     ///
     /// Blocks the calling thread until the writer has committed what was queued (at most one transaction); from
     /// async code call ``shutdown()``, which waits without holding a thread of the cooperative pool. Calling it
@@ -155,13 +155,13 @@ public final class SQLiteEventStore: EventStore {
 
     // MARK: Writes
 
-    /// Appends events to a stream in the next group commit; see ``EventStore/append(_:to:expectedVersion:)``.
+    /// Appends events to a stream in the next group commit; see `EventStore/append(_:to:expectedVersion:)`.
     ///
     /// Returns after the transaction that holds the append has committed (and, with
     /// ``Configuration/Durability/full``, been fsynced). Once queued, an append is not cancelled by the caller's
     /// cancellation: it commits or fails as a whole.
     ///
-    /// - Throws: ``EventStoreError`` — `wrongExpectedVersion`, `duplicateEventID`, `invalidStreamID`,
+    /// - Throws: `EventStoreError` — `wrongExpectedVersion`, `duplicateEventID`, `invalidStreamID`,
     ///   `invalidArgument` (an empty event type, or two events with one id), `payloadTooLarge` (data or metadata over
     ///   ``Configuration/maximumPayloadBytes``), `closed`, `readOnly`, `storageFull` or `storageFailure`.
     public func append(
@@ -186,7 +186,7 @@ public final class SQLiteEventStore: EventStore {
 
     /// Saves a consumer's position in the next group commit, replacing the one it saved before.
     ///
-    /// - Throws: ``EventStoreError`` — `invalidArgument` for an empty consumer name, `closed`, or a storage failure.
+    /// - Throws: `EventStoreError` — `invalidArgument` for an empty consumer name, `closed`, or a storage failure.
     public func saveCheckpoint(_ position: UInt64, for consumer: String) async throws {
         try Self.validateConsumer(consumer)
         try await withUnsafeThrowingContinuation { continuation in
@@ -197,7 +197,7 @@ public final class SQLiteEventStore: EventStore {
     /// Stores a snapshot in the next group commit. A stream keeps only its latest snapshot: one with a lower stream
     /// version than the stored one is ignored.
     ///
-    /// - Throws: ``EventStoreError`` — `invalidStreamID`, `invalidArgument` (an empty state type),
+    /// - Throws: `EventStoreError` — `invalidStreamID`, `invalidArgument` (an empty state type),
     ///   `payloadTooLarge`, `closed`, or a storage failure.
     public func saveSnapshot(_ snapshot: Snapshot) async throws {
         try EventStoreValidation.validateSnapshot(snapshot, maximumPayloadBytes: configuration.maximumPayloadBytes)
@@ -208,9 +208,9 @@ public final class SQLiteEventStore: EventStore {
 
     // MARK: Reads
 
-    /// Reads up to `limit` events of one stream; see ``EventStore/readStream(_:from:direction:limit:)``.
+    /// Reads up to `limit` events of one stream; see `EventStore/readStream(_:from:direction:limit:)`.
     ///
-    /// - Throws: ``EventStoreError`` — `invalidStreamID`, `invalidArgument` for a negative limit, `closed`, or a
+    /// - Throws: `EventStoreError` — `invalidStreamID`, `invalidArgument` for a negative limit, `closed`, or a
     ///   storage failure.
     public func readStream(
         _ streamID: StreamID,
@@ -225,9 +225,9 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
-    /// Reads up to `limit` events of the global log after `position`; see ``EventStore/readAll(after:limit:)``.
+    /// Reads up to `limit` events of the global log after `position`; see `EventStore/readAll(after:limit:)`.
     ///
-    /// - Throws: ``EventStoreError`` — `invalidArgument` for a negative limit, `closed`, or a storage failure.
+    /// - Throws: `EventStoreError` — `invalidArgument` for a negative limit, `closed`, or a storage failure.
     public func readAll(after position: UInt64, limit: Int) async throws -> [RecordedEvent] {
         try Self.validate(limit: limit)
         return try await readers.read { reader throws(SQLiteError) in
@@ -242,13 +242,13 @@ public final class SQLiteEventStore: EventStore {
 
     /// The version of a stream: the number of events in it, 0 if it has none.
     ///
-    /// - Throws: ``EventStoreError`` — `invalidStreamID`, `closed`, or a storage failure.
+    /// - Throws: `EventStoreError` — `invalidStreamID`, `closed`, or a storage failure.
     public func streamVersion(of streamID: StreamID) async throws -> UInt64 {
         try streamID.validate()
         return try await readers.read { reader throws(SQLiteError) in try reader.streamVersion(of: streamID) }
     }
 
-    /// Returns once the global log has an event after `position`; see ``EventStore/waitForEvents(after:)``.
+    /// Returns once the global log has an event after `position`; see `EventStore/waitForEvents(after:)`.
     ///
     /// Appends through this store wake waiters as soon as they commit; appends by another process on the same file
     /// are noticed within ``Configuration/externalChangePollInterval``.

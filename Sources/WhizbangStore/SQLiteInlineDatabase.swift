@@ -14,14 +14,14 @@ public struct SQLiteInlineDatabase {
     /// - Parameters:
     ///   - sql: one SQL statement, with `?` placeholders.
     ///   - values: the placeholders' values, in order.
-    /// - Throws: ``Whizbang/EventStoreError`` if SQLite refuses the statement or its execution fails.
+    /// - Throws: `Whizbang/EventStoreError` if SQLite refuses the statement or its execution fails.
     public func execute(_ sql: String, _ values: [SQLiteValue] = []) throws {
         try query(sql, values) { _ in }
     }
 
     /// Runs a statement and calls `row` with the columns of each row it returns.
     ///
-    /// - Throws: ``Whizbang/EventStoreError`` from SQLite, or what `row` throws.
+    /// - Throws: `Whizbang/EventStoreError` from SQLite, or what `row` throws.
     public func query(_ sql: String, _ values: [SQLiteValue] = [], row: ([SQLiteValue]) throws -> Void) throws {
         let statement: SQLiteStatement
         do {

@@ -12,7 +12,7 @@
 /// library) while the store runs: WAL mode lets readers see each committed state.
 ///
 /// Events appended before a projection was registered are not applied to it; to build its tables from an existing
-/// log, replay the log with a ``Whizbang/ProjectionRunner`` once, or start from an empty store.
+/// log, replay the log with a `Whizbang/ProjectionRunner` once, or start from an empty store.
 public protocol SQLiteInlineProjection: Sendable {
     /// A name for errors and logs.
     var name: String { get }
@@ -25,7 +25,7 @@ public protocol SQLiteInlineProjection: Sendable {
     /// - Parameters:
     ///   - events: the events as they are being recorded, with their versions and positions.
     ///   - database: runs statements in the append's transaction; valid only during this call.
-    /// - Throws: any error, which fails the append with ``Whizbang/EventStoreError/Code/inlineProjectionFailed``;
+    /// - Throws: any error, which fails the append with `Whizbang/EventStoreError/Code/inlineProjectionFailed`;
     ///   the append's events and this call's writes are rolled back.
     func apply(_ events: [RecordedEvent], in database: SQLiteInlineDatabase) throws
 }

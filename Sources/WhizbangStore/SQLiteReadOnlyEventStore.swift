@@ -6,7 +6,7 @@ public import Whizbang
 /// An existing SQLite event store opened for reading only (SQLite's `mode=ro`): the file is never written, so it
 /// works on a file, or in a directory, that the process may not write.
 ///
-/// Reads behave as on ``SQLiteEventStore``; every write fails with ``EventStoreError/Code/readOnly``, and so does
+/// Reads behave as on ``SQLiteEventStore``; every write fails with `EventStoreError/Code/readOnly`, and so does
 /// ``waitForEvents(after:)`` when no event is past the position (nothing here would ever announce one). The schema
 /// is not migrated: a database of an older schema version than this code writes is read as it is, one of a newer
 /// version is refused.
@@ -20,7 +20,7 @@ public final class SQLiteReadOnlyEventStore: EventStore {
     /// Opens the store at `path` for reading, on a thread of its own so that the caller's task does not block the
     /// cooperative thread pool.
     ///
-    /// - Throws: ``EventStoreError`` — `notADatabase`, `corruptDatabase`, `incompatibleSchema` (not a Whizbang store,
+    /// - Throws: `EventStoreError` — `notADatabase`, `corruptDatabase`, `incompatibleSchema` (not a Whizbang store,
     ///   or one of a newer schema), `storageFailure` (no file at `path`, or one SQLite cannot open).
     public static func open(
         path: String,
@@ -88,7 +88,7 @@ public final class SQLiteReadOnlyEventStore: EventStore {
         }
     }
 
-    /// Closes every connection; later calls fail with ``EventStoreError/Code/closed``. Calling it again does nothing.
+    /// Closes every connection; later calls fail with `EventStoreError/Code/closed`. Calling it again does nothing.
     public func close() {
         let wasClosed = closed.withLock { closed in
             defer { closed = true }
@@ -102,24 +102,24 @@ public final class SQLiteReadOnlyEventStore: EventStore {
         EventStoreError(.readOnly, message: "the store at \(path) is open for reading only")
     }
 
-    /// Fails with ``EventStoreError/Code/readOnly``: the store is open for reading only.
+    /// Fails with `EventStoreError/Code/readOnly`: the store is open for reading only.
     public func append(_ events: [EventData], to streamID: StreamID, expectedVersion: ExpectedVersion) async throws
         -> AppendResult
     {
         throw refuseWrite()
     }
 
-    /// Fails with ``EventStoreError/Code/readOnly``: the store is open for reading only.
+    /// Fails with `EventStoreError/Code/readOnly`: the store is open for reading only.
     public func saveCheckpoint(_ position: UInt64, for consumer: String) async throws {
         throw refuseWrite()
     }
 
-    /// Fails with ``EventStoreError/Code/readOnly``: the store is open for reading only.
+    /// Fails with `EventStoreError/Code/readOnly`: the store is open for reading only.
     public func saveSnapshot(_ snapshot: Snapshot) async throws {
         throw refuseWrite()
     }
 
-    /// Reads up to `limit` events of one stream; see ``EventStore/readStream(_:from:direction:limit:)``.
+    /// Reads up to `limit` events of one stream; see `EventStore/readStream(_:from:direction:limit:)`.
     public func readStream(_ streamID: StreamID, from version: UInt64, direction: ReadDirection, limit: Int)
         async throws -> [RecordedEvent]
     {
@@ -130,7 +130,7 @@ public final class SQLiteReadOnlyEventStore: EventStore {
         }
     }
 
-    /// Reads up to `limit` events of the global log after `position`; see ``EventStore/readAll(after:limit:)``.
+    /// Reads up to `limit` events of the global log after `position`; see `EventStore/readAll(after:limit:)`.
     public func readAll(after position: UInt64, limit: Int) async throws -> [RecordedEvent] {
         try SQLiteEventStore.validate(limit: limit)
         return try await readers.read { reader throws(SQLiteError) in try reader.readAll(after: position, limit: limit) }
@@ -148,7 +148,7 @@ public final class SQLiteReadOnlyEventStore: EventStore {
     }
 
     /// Returns at once when the log has an event after `position`; otherwise fails with
-    /// ``EventStoreError/Code/readOnly``, since a read-only store is never told of new events.
+    /// `EventStoreError/Code/readOnly`, since a read-only store is never told of new events.
     public func waitForEvents(after position: UInt64) async throws {
         guard try await headPosition() <= position else { return }
         throw EventStoreError(.readOnly, message: "the store at \(path) is open for reading only: it is not told of new events")

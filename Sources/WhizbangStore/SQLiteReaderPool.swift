@@ -33,7 +33,7 @@ final class SQLiteReaderPool: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` on a reader thread and returns its result; SQLite errors come back as ``EventStoreError``.
+    /// Runs `body` on a reader thread and returns its result; SQLite errors come back as `EventStoreError`.
     ///
     /// The read observes the calling task's cancellation: a read still queued is dropped, and one running is
     /// stopped by its connection's progress handler; either way it throws `CancellationError`.

@@ -86,7 +86,7 @@ enum SQLiteSchema {
 
     /// Creates the schema in a new database or brings an older one up to date, in one transaction.
     ///
-    /// - Throws: ``EventStoreError/Code/incompatibleSchema`` for a database of a newer schema or of another
+    /// - Throws: `EventStoreError/Code/incompatibleSchema` for a database of a newer schema or of another
     ///   application; the connection's mapped errors otherwise.
     static func migrate(_ connection: SQLiteConnection, nowMicroseconds: Int64) throws(EventStoreError) {
         do {

@@ -130,9 +130,9 @@ extension SQLiteEventStore {
     /// nothing else — after proving with ``inspectFile(at:)`` that the store created it. Close every store on the
     /// file first.
     ///
-    /// - Throws: ``EventStoreError/Code/invalidArgument`` when the path holds anything but a store this library
-    ///   created (nothing is removed then; the message says what was found), ``EventStoreError/Code/readOnly`` or
-    ///   ``EventStoreError/Code/storageFailure`` when a file cannot be removed.
+    /// - Throws: `EventStoreError/Code/invalidArgument` when the path holds anything but a store this library
+    ///   created (nothing is removed then; the message says what was found), `EventStoreError/Code/readOnly` or
+    ///   `EventStoreError/Code/storageFailure` when a file cannot be removed.
     public static func destroyStore(at path: String) throws(EventStoreError) {
         let file = inspectFile(at: path)
         guard file.isWhizbangStore else {

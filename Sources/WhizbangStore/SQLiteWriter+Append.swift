@@ -63,7 +63,7 @@ extension SQLiteWriter {
     ///
     /// One event for a known stream is one `INSERT` (undone by SQLite's statement rollback if it fails); anything more
     /// takes a savepoint, so that a failure undoes all of it. The stream's row is written only when the stream is
-    /// created: its version is that of its last event (see ``SQLiteSchema``).
+    /// created: its version is that of its last event (see `SQLiteSchema`).
     private func insert(_ append: SQLiteWriteRequest.Append, key: Int64?, current: UInt64, now: Int64)
         throws(SQLiteError) -> SQLiteWriteRequest.Outcome
     {

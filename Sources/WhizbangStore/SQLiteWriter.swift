@@ -135,7 +135,7 @@ final class SQLiteWriter: @unchecked Sendable {
         thread.start()
     }
 
-    /// Queues a write; fails it with ``EventStoreError/Code/closed`` if the writer is closing.
+    /// Queues a write; fails it with `EventStoreError/Code/closed` if the writer is closing.
     func submit(_ request: SQLiteWriteRequest) {
         condition.lock()
         guard !isClosing else {
