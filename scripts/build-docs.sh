@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds every library module's DocC documentation the way users and the Swift Package Index do. Modules whose
-# documentation is clean are built with warnings as errors, so that a broken symbol link or article reference fails.
+# Builds every library module's DocC documentation the way users and the Swift Package Index do, each with
+# warnings as errors, so that a broken symbol link or article reference fails.
 # Usage: scripts/build-docs.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
