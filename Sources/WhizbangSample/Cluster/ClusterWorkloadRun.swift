@@ -17,10 +17,8 @@ struct ClusterWorkloadRun {
     var progress: ProgressLine
     var stopRequested: @Sendable () -> Bool = { false }
 
-    private(set) var balances: [Int]
-    private(set) var otherBalances: [StreamID: Int]
+    private(set) var ledger: LedgerBalances
     private(set) var statistics = RunStatistics()
-    private let streamIDs: [StreamID]
 
     init(
         workload: LedgerWorkload, concurrency: Int, client: ClusterClient, ackLog: AckLog?, progress: ProgressLine,
@@ -31,20 +29,11 @@ struct ClusterWorkloadRun {
         self.client = client
         self.ackLog = ackLog
         self.progress = progress
-        let streamIDs = (0..<workload.accounts).map { StreamID(LedgerWorkload.streamName(account: $0)) }
-        self.streamIDs = streamIDs
-        var others = baseline
-        self.balances = streamIDs.map { others.removeValue(forKey: $0) ?? 0 }
-        self.otherBalances = others
+        self.ledger = LedgerBalances(accounts: workload.accounts, baseline: baseline)
     }
 
-    var keptBalances: [StreamID: Int] {
-        var result = otherBalances
-        for (index, streamID) in streamIDs.enumerated() where balances[index] != 0 || result[streamID] == nil {
-            result[streamID] = balances[index]
-        }
-        return result
-    }
+    /// Every balance the run kept, by stream.
+    var keptBalances: [StreamID: Int] { ledger.kept }
 
     enum Job: Sendable {
         case open(Int)
@@ -91,7 +80,7 @@ struct ClusterWorkloadRun {
 
     private mutating func run<Jobs: Sequence<Job>>(_ jobs: Jobs, recordLatency: Bool) async throws {
         let client = self.client
-        let streamIDs = self.streamIDs
+        let streamIDs = ledger.streamIDs
         let initialDeposit = workload.initialDeposit
         @Sendable func perform(_ job: Job, sequence: Int) async throws -> JobResult {
             let start = ContinuousClock.now
@@ -154,7 +143,7 @@ struct ClusterWorkloadRun {
         case .open(let account):
             if accepted {
                 statistics.opened += 1
-                balances[account] = balance
+                ledger.record(balance, account: account)
             } else {
                 statistics.alreadyOpen += 1
             }
@@ -162,7 +151,7 @@ struct ClusterWorkloadRun {
             if accepted {
                 statistics.deposits += 1
                 statistics.depositSum += amount
-                balances[account] = balance
+                ledger.record(balance, account: account)
             } else {
                 statistics.rejected += 1
                 statistics.rejectedSum += amount
@@ -171,7 +160,7 @@ struct ClusterWorkloadRun {
             if accepted {
                 statistics.withdrawals += 1
                 statistics.withdrawSum += amount
-                balances[account] = balance
+                ledger.record(balance, account: account)
             } else {
                 statistics.rejected += 1
                 statistics.rejectedSum += amount

@@ -20,12 +20,9 @@ struct WorkloadRun<Store: EventStore> {
     /// Asked before each new command is admitted: `true` stops admitting; commands in flight still finish.
     var stopRequested: @Sendable () -> Bool = { false }
 
-    /// The balance of each account `0 ..< workload.accounts`, as the run kept it.
-    private(set) var balances: [Int]
-    /// Balances of other accounts: those from an earlier run on a kept database, and transfer targets past the range.
-    private(set) var otherBalances: [StreamID: Int]
+    /// The balances as the run kept them.
+    private(set) var ledger: LedgerBalances
     private(set) var statistics = RunStatistics()
-    private let streamIDs: [StreamID]
 
     init(
         workload: LedgerWorkload, concurrency: Int, accounts: AggregateHandler<Account, Store>,
@@ -39,21 +36,11 @@ struct WorkloadRun<Store: EventStore> {
         self.ackLog = ackLog
         self.progress = progress
         self.transferPrefix = transferPrefix
-        let streamIDs = (0..<workload.accounts).map { StreamID(LedgerWorkload.streamName(account: $0)) }
-        self.streamIDs = streamIDs
-        var others = baseline
-        self.balances = streamIDs.map { others.removeValue(forKey: $0) ?? 0 }
-        self.otherBalances = others
+        self.ledger = LedgerBalances(accounts: workload.accounts, baseline: baseline)
     }
 
     /// Every balance the run kept, by stream.
-    var keptBalances: [StreamID: Int] {
-        var result = otherBalances
-        for (index, streamID) in streamIDs.enumerated() where balances[index] != 0 || result[streamID] == nil {
-            result[streamID] = balances[index]
-        }
-        return result
-    }
+    var keptBalances: [StreamID: Int] { ledger.kept }
 
     enum Job: Sendable {
         case open(Int)
@@ -106,7 +93,8 @@ struct WorkloadRun<Store: EventStore> {
 
     private mutating func run<Jobs: Sequence<Job>>(_ jobs: Jobs, recordLatency: Bool) async throws {
         let context = JobContext(
-            accounts: accounts, saga: TransferSaga(accounts: accounts, transfers: transfers), streamIDs: streamIDs,
+            accounts: accounts, saga: TransferSaga(accounts: accounts, transfers: transfers),
+            streamIDs: ledger.streamIDs,
             initialDeposit: workload.initialDeposit, transferPrefix: transferPrefix)
         try await withThrowingTaskGroup(of: JobResult.self) { group in
             var window = OrderedWindow(limit: concurrency)
@@ -145,16 +133,16 @@ struct WorkloadRun<Store: EventStore> {
         switch (result.job, result.outcome) {
         case (.open(let account), .opened(let balance)):
             statistics.opened += 1
-            balances[account] = balance
+            ledger.record(balance, account: account)
         case (.open, .alreadyOpen): statistics.alreadyOpen += 1
         case (.operation(.deposit(let account, let amount)), .deposited(let balance)):
             statistics.deposits += 1
             statistics.depositSum += amount
-            balances[account] = balance
+            ledger.record(balance, account: account)
         case (.operation(.withdraw(let account, let amount)), .withdrawn(let balance)):
             statistics.withdrawals += 1
             statistics.withdrawSum += amount
-            balances[account] = balance
+            ledger.record(balance, account: account)
         case (.operation(.withdraw(_, let amount)), .rejected), (.operation(.deposit(_, let amount)), .rejected):
             statistics.rejected += 1
             statistics.rejectedSum += amount
@@ -163,11 +151,11 @@ struct WorkloadRun<Store: EventStore> {
             case .completed(let fromBalance, let toBalance):
                 statistics.transfersCompleted += 1
                 statistics.transferSum += amount
-                keep(account: from, balance: fromBalance)
-                keep(account: to, balance: toBalance)
+                ledger.record(fromBalance, account: from)
+                ledger.record(toBalance, account: to)
             case .compensated(let fromBalance):
                 statistics.transfersCompensated += 1
-                keep(account: from, balance: fromBalance)
+                ledger.record(fromBalance, account: from)
             case .failed:
                 statistics.transfersFailed += 1
             }
@@ -176,14 +164,6 @@ struct WorkloadRun<Store: EventStore> {
         }
         if let ackLog, !result.accepted.isEmpty {
             try ackLog.acknowledge(result.accepted)
-        }
-    }
-
-    private mutating func keep(account: Int, balance: Int) {
-        if account < balances.count {
-            balances[account] = balance
-        } else {
-            otherBalances[StreamID(LedgerWorkload.streamName(account: account))] = balance
         }
     }
 }
