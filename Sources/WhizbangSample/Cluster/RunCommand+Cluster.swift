@@ -18,7 +18,7 @@ extension RunCommand {
         }
         let workload = LedgerWorkload(
             accounts: accounts, commands: commands, initialDeposit: initialDeposit, seed: seed, transfers: false)
-        var progress = ProgressLine(isEnabled: !quiet)
+        let progress = ProgressLine(isEnabled: !quiet)
         let baseline = try await LedgerReplay().run(store).projection
         guard baseline.violationCount == 0 else {
             throw SampleError("the kept database fails verification: \(baseline.violations.first ?? "")")
@@ -42,34 +42,8 @@ extension RunCommand {
             try await run.open()
             try await run.operate()
         }
-        if let signal = stop.received {
-            opened.close()
-            let done = run.statistics.accepted + run.statistics.rejectedCommands
-            FileHandle.standardError.write(
-                Data("stopped by signal \(signal) after \(done) commands; every acknowledged command is durable\n".utf8))
-            throw ExitCode(stop.exitStatus)
-        }
-
-        let kept = run.keptBalances
-        let head = try await store.headPosition()
-        let record = ProjectionRecord(
-            position: head, events: baseline.eventCount + run.statistics.eventsWritten,
-            total: kept.values.reduce(0, +), accounts: baseline.accountCount + run.statistics.opened,
-            digest: LedgerProjection.digest(kept))
-        try await record.save(to: store)
-
-        progress.begin(phase: "replay", total: Int(head))
-        var replay = LedgerReplay()
-        replay.summaryPosition = head
-        let replayed = try await replay.run(store) { applied, _ in progress.update(done: applied) }
-        progress.end()
-        let databaseBytes = await opened.closeAndMeasure()
-        let report = RunReport(
-            workload: workload, concurrency: concurrency, durability: durability, statistics: run.statistics,
-            baseline: baseline, replay: replayed, kept: kept, record: record,
-            databaseBytes: databaseBytes, peakRSSBytes: PeakMemory.bytes, path: opened.name)
-        print(report.text)
-        if json { print(report.json) }
-        if !report.failures.isEmpty { throw ExitCode(1) }
+        try await finish(
+            on: store, database: opened, stop: stop, workload: workload, baseline: baseline,
+            statistics: run.statistics, kept: run.keptBalances, progress: progress)
     }
 }

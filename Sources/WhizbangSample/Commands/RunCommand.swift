@@ -63,7 +63,7 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
         if cluster { return try await runThroughCluster(on: store, database: opened) }
         let workload = LedgerWorkload(
             accounts: accounts, commands: commands, initialDeposit: initialDeposit, seed: seed, transfers: transfers)
-        var progress = ProgressLine(isEnabled: !quiet)
+        let progress = ProgressLine(isEnabled: !quiet)
 
         // A kept database: start from the balances its log holds.
         let baseline = try await LedgerReplay().run(store).projection
@@ -89,36 +89,8 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
             throw error
         }
         await dispatcher.shutdown()
-        if let signal = stop.received {
-            // Every command admitted before the signal has finished and is durable; stop without the report.
-            opened.close()
-            let done = run.statistics.accepted + run.statistics.rejectedCommands
-            FileHandle.standardError.write(
-                Data("stopped by signal \(signal) after \(done) commands; every acknowledged command is durable\n".utf8))
-            throw ExitCode(stop.exitStatus)
-        }
-
-        let kept = run.keptBalances
-        let head = try await store.headPosition()
-        let keptTotal = kept.values.reduce(0, +)
-        let record = ProjectionRecord(
-            position: head, events: baseline.eventCount + run.statistics.eventsWritten, total: keptTotal,
-            accounts: baseline.accountCount + run.statistics.opened, digest: LedgerProjection.digest(kept))
-        try await record.save(to: store)
-
-        progress.begin(phase: "replay", total: Int(head))
-        var replay = LedgerReplay()
-        replay.summaryPosition = head
-        let replayed = try await replay.run(store) { applied, _ in progress.update(done: applied) }
-        progress.end()
-        let databaseBytes = await opened.closeAndMeasure()
-
-        let report = RunReport(
-            workload: workload, concurrency: concurrency, durability: durability, statistics: run.statistics,
-            baseline: baseline, replay: replayed, kept: kept, record: record,
-            databaseBytes: databaseBytes, peakRSSBytes: PeakMemory.bytes, path: opened.name)
-        print(report.text)
-        if json { print(report.json) }
-        if !report.failures.isEmpty { throw ExitCode(1) }
+        try await finish(
+            on: store, database: opened, stop: stop, workload: workload, baseline: baseline,
+            statistics: run.statistics, kept: run.keptBalances, progress: progress)
     }
 }

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import Whizbang
+
+extension RunCommand {
+    /// Ends a run, local or through a cluster, once its commands have finished.
+    ///
+    /// A run stopped by a signal ends here without the report: every command admitted before the signal has
+    /// finished and is durable. Otherwise the run's projection record is saved, the log is replayed and checked
+    /// against the balances the run kept, and the report is printed; a failed check is exit status 1.
+    func finish<Store: EventStore>(
+        on store: Store, database opened: OpenedDatabase, stop: StopSignal, workload: LedgerWorkload,
+        baseline: LedgerProjection, statistics: RunStatistics, kept: [StreamID: Int], progress: ProgressLine
+    ) async throws {
+        if let signal = stop.received {
+            opened.close()
+            let done = statistics.accepted + statistics.rejectedCommands
+            FileHandle.standardError.write(
+                Data("stopped by signal \(signal) after \(done) commands; every acknowledged command is durable\n".utf8))
+            throw ExitCode(stop.exitStatus)
+        }
+
+        let head = try await store.headPosition()
+        let record = ProjectionRecord(
+            position: head, events: baseline.eventCount + statistics.eventsWritten, total: kept.values.reduce(0, +),
+            accounts: baseline.accountCount + statistics.opened, digest: LedgerProjection.digest(kept))
+        try await record.save(to: store)
+
+        var progress = progress
+        progress.begin(phase: "replay", total: Int(head))
+        var replay = LedgerReplay()
+        replay.summaryPosition = head
+        let replayed = try await replay.run(store) { applied, _ in progress.update(done: applied) }
+        progress.end()
+        let databaseBytes = await opened.closeAndMeasure()
+
+        let report = RunReport(
+            workload: workload, concurrency: concurrency, durability: durability, statistics: statistics,
+            baseline: baseline, replay: replayed, kept: kept, record: record,
+            databaseBytes: databaseBytes, peakRSSBytes: PeakMemory.bytes, path: opened.name)
+        print(report.text)
+        if json { print(report.json) }
+        if !report.failures.isEmpty { throw ExitCode(1) }
+    }
+}
