@@ -205,8 +205,11 @@ check "the restarted node ran commands" test \
 check "the load had rejections to compare ($(json_field "$work/single.out" rejected))" test \
   "$(json_field "$work/single.out" rejected)" -gt 0
 check "the load was still running when n3 stopped gracefully" test "$done_at_term" -lt $((commands + accounts))
-check "n3's graceful stop handed all its partitions over in under a second ($handover s)" \
-  awk "BEGIN { exit !($handover < 1) }"
+# The handover is SIGTERM, the node finishing its started commands, its release, and the others' next heartbeat
+# (0.5 s): usually 0.05-0.2 s, once 1.07 s on a loaded machine. Without the release on stop it would wait for the
+# lease to expire (3 s), so 2 s tells the two apart; the time itself is printed above and recorded in BENCHMARKS.md.
+check "n3's graceful stop handed all its partitions over well before its lease would have expired ($handover s)" \
+  awk "BEGIN { exit !($handover < 2) }"
 check "no inbox command ran twice" equal \
   "$(sql "SELECT count(*) FROM (SELECT message_id FROM $c.inbox GROUP BY message_id HAVING count(*) > 1) AS d")" 0
 check "the saved projection equals a fold of the log" grep -q "saved projection at" \
