@@ -16,6 +16,9 @@ public struct RecordedEvent: Hashable, Sendable {
     public var eventID: MessageID
     /// The event's type name.
     public var eventType: String
+    /// The version of the event type's shape that ``data`` is written in, as appended (``EventData/schemaVersion``);
+    /// 1 for every event stored before stores recorded it.
+    public var schemaVersion: Int
     /// The encoded event.
     public var data: Data
     /// The encoded envelope without its payload; may be empty.
@@ -24,12 +27,15 @@ public struct RecordedEvent: Hashable, Sendable {
     public var recordedAt: Date
 
     /// Creates a recorded event; stores and tests use this, applications read them.
+    ///
+    /// - Parameter schemaVersion: the version of the type's shape `data` is written in. Default: 1.
     public init(
         streamID: StreamID,
         streamVersion: UInt64,
         position: UInt64,
         eventID: MessageID,
         eventType: String,
+        schemaVersion: Int = 1,
         data: Data,
         metadata: Data,
         recordedAt: Date
@@ -39,6 +45,7 @@ public struct RecordedEvent: Hashable, Sendable {
         self.position = position
         self.eventID = eventID
         self.eventType = eventType
+        self.schemaVersion = schemaVersion
         self.data = data
         self.metadata = metadata
         self.recordedAt = recordedAt
