@@ -5,7 +5,9 @@ import WhizbangStore
 
 /// The code of the article "Evolving your events" (`Sources/Whizbang/Docs.docc/EvolvingYourEvents.md`), compiled and
 /// run against a database that version-1 code wrote. Keep the two in step: change one, change the other.
-@Suite(.timeLimit(.minutes(5)))
+// Serialized: each test holds a store's connections or a child process, and the suites of the package start together;
+// one at a time keeps this suite's share of the process's open files small.
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct EvolvingEventsArticleTests {
     @Test func aStreamWrittenByVersionOneCodeLoadsUnderVersionThreeCode() async throws {
         try await withFixtureCopy(LibraryFixture.name) { copyOfTheFixture in

@@ -5,7 +5,9 @@ import WhizbangStore
 
 /// Store schema version 3: each event's schema version in a column, added in place to a database of schema version 1
 /// or 2, all or nothing.
-@Suite(.timeLimit(.minutes(5)))
+// Serialized: each test holds a store's connections or a child process, and the suites of the package start together;
+// one at a time keeps this suite's share of the process's open files small.
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct SQLiteSchemaVersionTests {
     private func columns(_ path: String) throws -> [String] {
         try executeRawSQL("SELECT name FROM pragma_table_info('events') ORDER BY cid", path: path).map { $0[0] }

@@ -4,7 +4,9 @@ import Whizbang
 
 /// Registries built from an event enum: names from the payload types, overrides, and name collisions reported or
 /// trapped.
-@Suite struct EventRegistryEnumerationTests {
+// Serialized: each test holds a store's connections or a child process, and the suites of the package start together;
+// one at a time keeps this suite's share of the process's open files small.
+@Suite(.serialized) struct EventRegistryEnumerationTests {
     @Test func namesComeFromThePayloadTypes() throws {
         #expect(Book.events.typeNames == ["BookAdded", "Lent", "Returned"])
         let encoded = try Book.events.eventData(for: .lent(.init(member: "member-1")))

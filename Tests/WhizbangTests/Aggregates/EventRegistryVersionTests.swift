@@ -4,7 +4,9 @@ import Whizbang
 
 /// Schema versions: writing at the current version, chains of upcasters per (name, from-version), and the
 /// programmer errors the registry traps when it is built.
-@Suite struct EventRegistryVersionTests {
+// Serialized: each test holds a store's connections or a child process, and the suites of the package start together;
+// one at a time keeps this suite's share of the process's open files small.
+@Suite(.serialized) struct EventRegistryVersionTests {
     private static func recorded(_ type: String, version: Int, _ json: String, position: UInt64 = 1) -> RecordedEvent {
         RecordedEvent(
             streamID: "patron-1", streamVersion: position, position: position, eventID: MessageID(), eventType: type,
