@@ -20,9 +20,7 @@ public struct EventData: Hashable, Sendable {
     /// The encoded envelope without its payload (correlation and causation ids, hops), usually JSON; may be empty.
     public var metadata: Data
 
-    /// Creates an event to append.
-    ///
-    /// - Parameter schemaVersion: the version of the type's shape `data` is written in. Default: 1.
+    /// Creates an event to append, at schema version 1 unless `schemaVersion` says otherwise.
     public init(
         eventID: MessageID = MessageID(), eventType: String, schemaVersion: Int = 1, data: Data, metadata: Data = Data()
     ) {

@@ -26,9 +26,8 @@ public struct RecordedEvent: Hashable, Sendable {
     /// When the store recorded the event.
     public var recordedAt: Date
 
-    /// Creates a recorded event; stores and tests use this, applications read them.
-    ///
-    /// - Parameter schemaVersion: the version of the type's shape `data` is written in. Default: 1.
+    /// Creates a recorded event, at schema version 1 unless `schemaVersion` says otherwise; stores and tests use this,
+    /// applications read them.
     public init(
         streamID: StreamID,
         streamVersion: UInt64,
