@@ -42,8 +42,10 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The system libsqlite3. Named for this package: SwiftPM refuses two modules of one name in a build graph, and
+        // a plain `CSQLite` is taken by other packages.
         .systemLibrary(
-            name: "CSQLite",
+            name: "CWhizbangSQLite",
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
         ),
@@ -51,7 +53,7 @@ let package = Package(
             name: "WhizbangStore",
             dependencies: [
                 "Whizbang",
-                "CSQLite",
+                "CWhizbangSQLite",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -199,7 +201,9 @@ let package = Package(
                 "WhizbangTesting",
                 "WhizbangStoreCrashChild",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            // Databases written by older versions of the store, which the tests open (copies of) by path.
+            exclude: ["Fixtures"]
         ),
     ]
 )

@@ -63,7 +63,7 @@ let package = Package(
             dependencies: [.product(name: "Whizbang", package: "whizbang")],
             path: "Benchmarks/RuntimeFixtures"
         ),
-        // The system SQLite for the raw C-API baselines of StoreBenchmarks (the root package's CSQLite is not a product).
+        // The system SQLite for the raw C-API baselines of StoreBenchmarks (the root package's CWhizbangSQLite is not a product).
         .systemLibrary(
             name: "CSQLiteBaseline",
             path: "Sources/CSQLiteBaseline",

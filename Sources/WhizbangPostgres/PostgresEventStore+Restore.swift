@@ -116,7 +116,7 @@ extension PostgresEventStore {
         for start in stride(from: 0, to: events.count, by: eventChunk) {
             guard progress(start) else { throw CancellationError() }
             let chunk = events[start..<min(start + eventChunk, events.count)]
-            var bindings = PostgresBindings(capacity: 8)
+            var bindings = PostgresBindings(capacity: 9)
             bindings.append(chunk.map { Int64(bitPattern: $0.position) })
             bindings.append(chunk.map(\.streamID.rawValue))
             bindings.append(chunk.map { Int64(bitPattern: $0.streamVersion) })
@@ -134,18 +134,21 @@ extension PostgresEventStore {
                     }
                     return micro
                 })
+            bindings.append(chunk.map { Int32(clamping: $0.schemaVersion) })
             // The recording time travels as microseconds since 1970 and is added to the epoch as an interval, so
             // that it is stored exactly, with no rounding through floating point.
             try await connection.query(
                 PostgresQuery(
                     unsafeSQL: """
                         INSERT INTO \(quoted).events
-                            (position, stream_key, version, event_id, event_type, data, metadata, recorded_at)
+                            (position, stream_key, version, event_id, event_type, data, metadata, recorded_at,
+                            schema_version)
                         SELECT e.position, s.stream_key, e.version, e.event_id, e.event_type, e.data, e.metadata,
-                            timestamptz 'epoch' + e.microseconds * interval '1 microsecond'
+                            timestamptz 'epoch' + e.microseconds * interval '1 microsecond', e.schema_version
                         FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::bytea[],
-                            $7::bytea[], $8::bigint[])
-                            AS e(position, stream_id, version, event_id, event_type, data, metadata, microseconds)
+                            $7::bytea[], $8::bigint[], $9::integer[])
+                            AS e(position, stream_id, version, event_id, event_type, data, metadata, microseconds,
+                                schema_version)
                         JOIN \(quoted).streams s ON s.stream_id = e.stream_id
                         """,
                     binds: bindings),

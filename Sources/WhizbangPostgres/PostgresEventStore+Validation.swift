@@ -8,6 +8,12 @@ extension PostgresEventStore {
         var bytes = 0
         for event in events {
             try Self.validateText(event.eventType, what: "an event type", streamID: streamID)
+            guard EventStoreValidation.validSchemaVersions.contains(event.schemaVersion) else {
+                throw EventStoreError(
+                    .invalidArgument, streamID: streamID,
+                    message: "event \(event.eventID) has schema version \(event.schemaVersion); it must be 1 to "
+                        + "\(EventStoreValidation.validSchemaVersions.upperBound)")
+            }
             guard event.data.count <= limit, event.metadata.count <= limit else {
                 throw EventStoreError(
                     .payloadTooLarge,

@@ -4,7 +4,9 @@
 /// - `schema_version(version, applied_at)`: one row per migration applied.
 /// - `streams(stream_key bigint, stream_id text UNIQUE, version bigint)`: each stream's compact key and its version.
 /// - `events(position bigint PRIMARY KEY, stream_key, version, event_id uuid UNIQUE, event_type text, data bytea,
-///   metadata bytea, recorded_at timestamptz)`: the global log, unique on `(stream_key, version)`.
+///   metadata bytea, recorded_at timestamptz, schema_version integer)`: the global log, unique on
+///   `(stream_key, version)`. `schema_version` (since schema version 2) is the version of the event type's shape the
+///   data is written in; the migration gives every event stored before it 1.
 /// - `checkpoints(consumer text PRIMARY KEY, position bigint)`.
 /// - `snapshots(stream_id text PRIMARY KEY, version bigint, state_type text, data bytea, saved_at timestamptz)`.
 /// - the function `append_batch(...)`, which decides and writes a whole group commit in one round trip.
@@ -57,8 +59,16 @@ enum PostgresSchema {
                 saved_at timestamptz NOT NULL
             )
             """,
-            appendFunction,
-        ]
+            appendFunction(schemaVersions: false),
+        ],
+        // 2: each event's schema version. PostgreSQL adds a column with a constant default without rewriting the
+        // table, so every event stored before reads 1 at once; the append function takes the versions as one more
+        // array (the old one is dropped first, as its argument list differs).
+        [
+            "ALTER TABLE {schema}.events ADD COLUMN schema_version integer NOT NULL DEFAULT 1",
+            "DROP FUNCTION {schema}.append_batch(text[], bigint[], integer[], uuid[], text[], bytea[], bytea[])",
+            appendFunction(schemaVersions: true),
+        ],
     ]
 
     /// The schema version this code writes.
@@ -79,10 +89,17 @@ enum PostgresSchema {
     /// head and numbers the new events from it. So transactions that append to one store commit one after another,
     /// in position order, and a reader that sees position n + 1 also sees n: a later commit never fills a gap.
     /// A failed append does not advance the head, so the next append of the batch takes its positions.
-    static let appendFunction = """
+    ///
+    /// - Parameter schemaVersions: whether the function takes each event's schema version (`p_schema_versions`) and
+    ///   writes it to `events.schema_version`: false for migration 1, whose text must never change, true from 2 on.
+    static func appendFunction(schemaVersions: Bool) -> String {
+        let parameter = schemaVersions ? ", p_schema_versions integer[]" : ""
+        let column = schemaVersions ? ", schema_version" : ""
+        let value = schemaVersions ? ", p_schema_versions[v_offset + n]" : ""
+        return """
         CREATE FUNCTION {schema}.append_batch(
             p_stream_ids text[], p_expected bigint[], p_counts integer[],
-            p_event_ids uuid[], p_event_types text[], p_data bytea[], p_metadata bytea[])
+            p_event_ids uuid[], p_event_types text[], p_data bytea[], p_metadata bytea[]\(parameter))
         RETURNS TABLE (status integer, stream_version bigint, first_position bigint)
         LANGUAGE plpgsql
         AS $function$
@@ -195,9 +212,9 @@ enum PostgresSchema {
                             UPDATE {schema}.streams SET version = v_current + v_count WHERE stream_key = v_key;
                         END IF;
                         INSERT INTO {schema}.events
-                            (position, stream_key, version, event_id, event_type, data, metadata, recorded_at)
+                            (position, stream_key, version, event_id, event_type, data, metadata, recorded_at\(column))
                         SELECT v_head + n, v_key, v_current + n, p_event_ids[v_offset + n],
-                            p_event_types[v_offset + n], p_data[v_offset + n], p_metadata[v_offset + n], v_now
+                            p_event_types[v_offset + n], p_data[v_offset + n], p_metadata[v_offset + n], v_now\(value)
                         FROM generate_series(1, v_count) AS n;
                         stream_version := v_current + v_count;
                         first_position := v_head + 1;
@@ -232,4 +249,5 @@ enum PostgresSchema {
         END
         $function$
         """
+    }
 }

@@ -6,11 +6,13 @@ import Whizbang
 ///
 /// Table names are unqualified: every connection of the store has `search_path` set to its schema.
 enum PostgresStatements {
-    /// Runs one group commit: see ``PostgresSchema/appendFunction``.
+    /// Runs one group commit: see ``PostgresSchema/appendFunction(schemaVersions:)``.
     struct AppendBatch: PostgresPreparedStatement {
         static let sql = """
             SELECT status, stream_version, first_position
-            FROM append_batch($1::text[], $2::bigint[], $3::integer[], $4::uuid[], $5::text[], $6::bytea[], $7::bytea[])
+            FROM append_batch(
+                $1::text[], $2::bigint[], $3::integer[], $4::uuid[], $5::text[], $6::bytea[], $7::bytea[],
+                $8::integer[])
             """
         /// What the append function decided for one append, in the `status` column.
         enum Status: Int32 {
@@ -47,6 +49,7 @@ enum PostgresStatements {
         var eventTypes: [String] = []
         var data: [ByteBuffer] = []
         var metadata: [ByteBuffer] = []
+        var schemaVersions: [Int32] = []
 
         mutating func add(_ events: [EventData], to streamID: StreamID, expectedVersion: ExpectedVersion) {
             streamIDs.append(streamID.rawValue)
@@ -57,6 +60,8 @@ enum PostgresStatements {
                 eventTypes.append(event.eventType)
                 data.append(ByteBuffer(bytes: event.data))
                 metadata.append(ByteBuffer(bytes: event.metadata))
+                // Validated to fit: EventStoreValidation.validSchemaVersions.
+                schemaVersions.append(Int32(clamping: event.schemaVersion))
             }
         }
 
@@ -72,7 +77,7 @@ enum PostgresStatements {
         }
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 7)
+            var bindings = PostgresBindings(capacity: 8)
             bindings.append(streamIDs)
             bindings.append(expectedVersions)
             bindings.append(counts)
@@ -80,6 +85,7 @@ enum PostgresStatements {
             bindings.append(eventTypes)
             bindings.append(data)
             bindings.append(metadata)
+            bindings.append(schemaVersions)
             return bindings
         }
 
@@ -92,7 +98,8 @@ enum PostgresStatements {
     /// The global log after a position.
     struct ReadAll: PostgresPreparedStatement {
         static let sql = """
-            SELECT e.position, s.stream_id, e.version, e.event_id, e.event_type, e.data, e.metadata, e.recorded_at
+            SELECT e.position, s.stream_id, e.version, e.event_id, e.event_type, e.data, e.metadata, e.recorded_at,
+                e.schema_version
             FROM events e JOIN streams s ON s.stream_key = e.stream_key
             WHERE e.position > $1 ORDER BY e.position LIMIT $2
             """
@@ -109,19 +116,19 @@ enum PostgresStatements {
         }
 
         func decodeRow(_ row: PostgresRow) throws -> RecordedEvent {
-            let (position, streamID, version, eventID, eventType, data, metadata, recordedAt) = try row.decode(
-                (Int64, String, Int64, UUID, String, Data, Data, Date).self)
+            let (position, streamID, version, eventID, eventType, data, metadata, recordedAt, schemaVersion) =
+                try row.decode((Int64, String, Int64, UUID, String, Data, Data, Date, Int32).self)
             return RecordedEvent(
                 streamID: StreamID(streamID), streamVersion: UInt64(version), position: UInt64(position),
-                eventID: MessageID(eventID), eventType: eventType, data: data, metadata: metadata,
-                recordedAt: recordedAt)
+                eventID: MessageID(eventID), eventType: eventType, schemaVersion: Int(schemaVersion), data: data,
+                metadata: metadata, recordedAt: recordedAt)
         }
     }
 
     /// One stream's events from a version on, forwards.
     struct ReadStreamForwards: StreamRead {
         static let sql = """
-            SELECT e.position, e.version, e.event_id, e.event_type, e.data, e.metadata, e.recorded_at
+            SELECT e.position, e.version, e.event_id, e.event_type, e.data, e.metadata, e.recorded_at, e.schema_version
             FROM events e JOIN streams s ON s.stream_key = e.stream_key
             WHERE s.stream_id = $1 AND e.version >= $2 ORDER BY e.version LIMIT $3
             """
@@ -133,7 +140,7 @@ enum PostgresStatements {
     /// One stream's events from a version down, backwards.
     struct ReadStreamBackwards: StreamRead {
         static let sql = """
-            SELECT e.position, e.version, e.event_id, e.event_type, e.data, e.metadata, e.recorded_at
+            SELECT e.position, e.version, e.event_id, e.event_type, e.data, e.metadata, e.recorded_at, e.schema_version
             FROM events e JOIN streams s ON s.stream_key = e.stream_key
             WHERE s.stream_id = $1 AND e.version <= $2 ORDER BY e.version DESC LIMIT $3
             """
@@ -273,9 +280,10 @@ extension StreamRead {
 }
 
 private func decodeStreamEvent(_ row: PostgresRow, streamID: StreamID) throws -> RecordedEvent {
-    let (position, version, eventID, eventType, data, metadata, recordedAt) = try row.decode(
-        (Int64, Int64, UUID, String, Data, Data, Date).self)
+    let (position, version, eventID, eventType, data, metadata, recordedAt, schemaVersion) = try row.decode(
+        (Int64, Int64, UUID, String, Data, Data, Date, Int32).self)
     return RecordedEvent(
         streamID: streamID, streamVersion: UInt64(version), position: UInt64(position), eventID: MessageID(eventID),
-        eventType: eventType, data: data, metadata: metadata, recordedAt: recordedAt)
+        eventType: eventType, schemaVersion: Int(schemaVersion), data: data, metadata: metadata,
+        recordedAt: recordedAt)
 }

@@ -1,4 +1,4 @@
-import CSQLite
+import CWhizbangSQLite
 
 /// The transaction of the append an ``SQLiteInlineProjection`` is applying: runs its statements on the store's writer
 /// connection.

@@ -1,4 +1,4 @@
-import CSQLite
+import CWhizbangSQLite
 import Synchronization
 
 /// A reader connection's "stop the running read" flag, checked by the connection's progress handler every

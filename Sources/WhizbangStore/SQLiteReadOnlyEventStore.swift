@@ -1,4 +1,4 @@
-import CSQLite
+import CWhizbangSQLite
 import Foundation
 import Synchronization
 public import Whizbang
@@ -43,10 +43,11 @@ public final class SQLiteReadOnlyEventStore: EventStore {
         self.path = path
         do {
             var readers: [SQLiteReader] = []
+            var schemaVersion: Int64 = SQLiteSchema.currentVersion
             for index in 0..<max(1, configuration.readerCount) {
                 let connection = try SQLiteConnection(
                     path: path, busyTimeoutMilliseconds: configuration.busyTimeout.clampedMilliseconds, readOnly: true)
-                if index == 0 { try Self.checkSchema(connection) }
+                if index == 0 { schemaVersion = try Self.checkSchema(connection) }
                 let cacheKiB = max(1, configuration.pageCacheBytes / 4 / 1024)
                 try connection.execute(
                     """
@@ -55,7 +56,10 @@ public final class SQLiteReadOnlyEventStore: EventStore {
                     PRAGMA temp_store = MEMORY;
                     """
                 )
-                readers.append(try SQLiteReader(connection: connection))
+                readers.append(
+                    try SQLiteReader(
+                        connection: connection,
+                        hasSchemaVersionColumn: schemaVersion >= SQLiteSchema.eventSchemaVersionColumnSince))
             }
             self.readers = SQLiteReaderPool(readers: readers)
         } catch let error as EventStoreError {
@@ -72,8 +76,9 @@ public final class SQLiteReadOnlyEventStore: EventStore {
         close()
     }
 
-    /// Refuses a database that is not a Whizbang store, or whose schema is newer than this code's.
-    private static func checkSchema(_ connection: SQLiteConnection) throws {
+    /// Refuses a database that is not a Whizbang store, or whose schema is newer than this code's; returns its schema
+    /// version.
+    private static func checkSchema(_ connection: SQLiteConnection) throws -> Int64 {
         let applicationID = try connection.queryInteger("PRAGMA application_id") ?? 0
         guard applicationID == SQLiteSchema.applicationID else {
             throw EventStoreError(
@@ -86,6 +91,7 @@ public final class SQLiteReadOnlyEventStore: EventStore {
                 .incompatibleSchema,
                 message: "the database has schema version \(version); this code reads 1 to \(SQLiteSchema.currentVersion)")
         }
+        return version
     }
 
     /// Closes every connection; later calls fail with `EventStoreError/Code/closed`. Calling it again does nothing.

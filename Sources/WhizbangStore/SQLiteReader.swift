@@ -1,4 +1,4 @@
-import CSQLite
+import CWhizbangSQLite
 import Foundation
 import Whizbang
 
@@ -23,12 +23,17 @@ final class SQLiteReader {
     private var streamIDs: [Int64: StreamID] = [:]
     private let streamCacheLimit = 100_000
 
-    init(connection: SQLiteConnection) throws(SQLiteError) {
+    /// Prepares the reader's statements.
+    ///
+    /// - Parameter hasSchemaVersionColumn: whether the database's `events` table has the `schema_version` column
+    ///   (schema version 3 on); a read-only store reads an older database as it is, each event at version 1.
+    init(connection: SQLiteConnection, hasSchemaVersionColumn: Bool = true) throws(SQLiteError) {
         self.connection = connection
         cancellation.install(on: connection.handle)
         selectStream = try connection.prepare(SQLiteSchema.selectStreamSQL)
         selectStreamID = try connection.prepare("SELECT stream_id FROM streams WHERE stream_key = ?1")
-        let columns = "position, version, event_id, event_type, data, metadata, recorded_at"
+        let schemaVersion = hasSchemaVersionColumn ? "schema_version" : "1"
+        let columns = "position, version, event_id, event_type, data, metadata, recorded_at, \(schemaVersion)"
         readForwards = try connection.prepare(
             "SELECT \(columns) FROM events WHERE stream_key = ?1 AND version >= ?2 ORDER BY version LIMIT ?3"
         )
@@ -37,8 +42,7 @@ final class SQLiteReader {
         )
         readAllStatement = try connection.prepare(
             """
-            SELECT position, version, event_id, event_type, data, metadata, recorded_at, stream_key FROM events
-            WHERE position > ?1 ORDER BY position LIMIT ?2
+            SELECT \(columns), stream_key FROM events WHERE position > ?1 ORDER BY position LIMIT ?2
             """
         )
         selectHead = try connection.prepare("SELECT max(position) FROM events")
@@ -94,7 +98,7 @@ final class SQLiteReader {
         var lastKey: Int64 = -1
         var lastStreamID = StreamID("")
         while try statement.step() {
-            let key = statement.int64(at: 7)
+            let key = statement.int64(at: 8)
             if key != lastKey {
                 lastStreamID = try streamID(forKey: key)
                 lastKey = key
@@ -104,7 +108,7 @@ final class SQLiteReader {
         return events
     }
 
-    /// Builds a recorded event from a row whose first seven columns are those of the read statements.
+    /// Builds a recorded event from a row whose first eight columns are those of the read statements.
     @inline(__always)
     private static func event(_ statement: SQLiteStatement, streamID: StreamID) -> RecordedEvent {
         let microseconds = statement.int64(at: 6)
@@ -114,6 +118,7 @@ final class SQLiteReader {
             position: statement.uint64(at: 0),
             eventID: statement.messageID(at: 2),
             eventType: statement.text(at: 3),
+            schemaVersion: Int(statement.int64(at: 7)),
             data: statement.data(at: 4),
             metadata: statement.data(at: 5),
             recordedAt: Date(timeIntervalSince1970: Double(microseconds) / 1_000_000)

@@ -1,4 +1,4 @@
-import CSQLite
+import CWhizbangSQLite
 import Foundation
 import Synchronization
 import Whizbang
@@ -109,8 +109,9 @@ struct SQLiteRestore {
         let insertStream = try connection.prepare("INSERT INTO streams (stream_id, version) VALUES (?1, ?2)")
         let insertEvent = try connection.prepare(
             """
-            INSERT INTO events (position, stream_key, version, event_id, event_type, data, metadata, recorded_at)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+            INSERT INTO events
+                (position, stream_key, version, event_id, event_type, data, metadata, recorded_at, schema_version)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
             """
         )
         let insertCheckpoint = try connection.prepare("INSERT INTO checkpoints (consumer, position) VALUES (?1, ?2)")
@@ -165,6 +166,7 @@ struct SQLiteRestore {
                     statement.bindBorrowedPayload(data, at: 6)
                     statement.bindBorrowedPayload(metadata, at: 7, nullIfEmpty: true)
                     statement.bind(recordedAt, at: 8)
+                    statement.bind(Int64(event.schemaVersion), at: 9)
                     return statement.executeReturningError()
                 }
             }

@@ -10,11 +10,13 @@ import Whizbang
 ///   updated by appends, which saves writing a page of this table for nearly every append. Schema version 1 kept
 ///   it current; both read the same.
 /// - `events(position INTEGER PRIMARY KEY, stream_key, version, event_id BLOB, event_type TEXT, data, metadata,
-///   recorded_at)`: the global log. `position` is the row id, so rows are stored in commit order; `(stream_key,
+///   recorded_at, schema_version)`: the global log. `position` is the row id, so rows are stored in commit order; `(stream_key,
 ///   version)` and `event_id` (a 16-byte UUID, time-ordered for UUIDv7) are unique. `data` and `metadata` are
 ///   stored as `TEXT` when they are valid UTF-8 (JSON is then legible as is) and as `BLOB` otherwise; empty
 ///   metadata is `NULL`. `recorded_at` is Unix time in microseconds
-///   (`SELECT datetime(recorded_at / 1000000, 'unixepoch') FROM events`).
+///   (`SELECT datetime(recorded_at / 1000000, 'unixepoch') FROM events`). `schema_version` (since schema version 3)
+///   is the version of the event type's shape the data is written in (``Whizbang/EventData/schemaVersion``); the
+///   migration gives every event stored before it 1.
 /// - `checkpoints(consumer TEXT PRIMARY KEY, position)`.
 /// - `snapshots(stream_id TEXT PRIMARY KEY, version, state_type TEXT, data, saved_at)`: the latest snapshot of each
 ///   stream.
@@ -72,7 +74,15 @@ enum SQLiteSchema {
         """
         SELECT 1;
         """,
+        // 3: each event's schema version. SQLite adds a column with a constant default without rewriting the table:
+        // every event stored before reads 1, and the migration takes the same time for any size of log.
+        """
+        ALTER TABLE events ADD COLUMN schema_version INTEGER NOT NULL DEFAULT 1;
+        """,
     ]
+
+    /// The first schema version whose `events` table has the `schema_version` column.
+    static let eventSchemaVersionColumnSince: Int64 = 3
 
     /// A stream's key and current version by its id: the largest version of its events, 0 before its first.
     static let selectStreamSQL = """

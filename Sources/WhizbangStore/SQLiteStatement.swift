@@ -1,4 +1,4 @@
-import CSQLite
+import CWhizbangSQLite
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials

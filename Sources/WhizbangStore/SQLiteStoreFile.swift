@@ -1,4 +1,4 @@
-import CSQLite
+import CWhizbangSQLite
 import Foundation
 public import Whizbang
 

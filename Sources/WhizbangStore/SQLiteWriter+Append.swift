@@ -1,4 +1,4 @@
-import CSQLite
+import CWhizbangSQLite
 import Foundation
 import Whizbang
 
@@ -98,7 +98,8 @@ extension SQLiteWriter {
             RecordedEvent(
                 streamID: append.streamID, streamVersion: firstVersion + UInt64(offset),
                 position: result.positions.lowerBound + UInt64(offset), eventID: event.eventID,
-                eventType: event.eventType, data: event.data, metadata: event.metadata, recordedAt: recordedAt)
+                eventType: event.eventType, schemaVersion: event.schemaVersion, data: event.data,
+                metadata: event.metadata, recordedAt: recordedAt)
         }
         let database = SQLiteInlineDatabase(writer: self)
         for projection in inlineProjections {
@@ -146,6 +147,7 @@ extension SQLiteWriter {
                         statement.bindBorrowedPayload(data, at: 5)
                         statement.bindBorrowedPayload(metadata, at: 6, nullIfEmpty: true)
                         statement.bind(now, at: 7)
+                        statement.bind(Int64(event.schemaVersion), at: 8)
                         return statement.executeReturningError()
                     }
                 }

@@ -1,4 +1,4 @@
-import CSQLite
+import CWhizbangSQLite
 import Foundation
 import Logging
 import Whizbang
@@ -310,8 +310,9 @@ extension SQLiteWriter {
             insertStream = try connection.prepare("INSERT INTO streams (stream_id, version) VALUES (?1, ?2)")
             insertEvent = try connection.prepare(
                 """
-                INSERT INTO events (stream_key, version, event_id, event_type, data, metadata, recorded_at)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                INSERT INTO events (stream_key, version, event_id, event_type, data, metadata, recorded_at,
+                    schema_version)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                 """
             )
             selectStreamEvents = try connection.prepare(

@@ -96,8 +96,9 @@ extension AggregateScenario {
         where A.Event: Equatable {
             let decoded: A.Event
             do {
-                let encoded = try A.events.encode(event)
-                decoded = try A.events.decode(typeName: encoded.typeName, data: encoded.data)
+                let encoded = try A.events.eventData(for: event)
+                decoded = try A.events.decode(
+                    typeName: encoded.eventType, schemaVersion: encoded.schemaVersion, data: encoded.data)
             } catch {
                 throw ScenarioFailure(
                     .unregisteredEvent, "the event \(event) does not go through the registry: \(error)",

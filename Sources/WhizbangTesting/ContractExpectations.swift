@@ -125,6 +125,8 @@ func requireStored(
             recorded.streamVersion, fromVersion + UInt64(offset), "\(what): version", file: file, line: line)
         try requireEqual(recorded.eventID, event.eventID, "\(what): event id", file: file, line: line)
         try requireEqual(recorded.eventType, event.eventType, "\(what): event type", file: file, line: line)
+        try requireEqual(
+            recorded.schemaVersion, event.schemaVersion, "\(what): schema version", file: file, line: line)
         try requireEqual(recorded.data, event.data, "\(what): data", file: file, line: line)
         try requireEqual(recorded.metadata, event.metadata, "\(what): metadata", file: file, line: line)
     }

@@ -11,9 +11,11 @@ extension EventStoreContract {
         EventStoreContractCheck(name: "read.roundTrip") { store in
             let events = [
                 EventData(eventType: "Opened", data: Data(#"{"owner":"Zoë 🦊"}"#.utf8), metadata: Data()),
-                EventData(eventType: "Deposited", data: Data(), metadata: Data(#"{"hops":[]}"#.utf8)),
                 EventData(
-                    eventType: "Ünïcode.Type/1", data: Data(#"{"amount":12.5}"#.utf8), metadata: Data("{}".utf8)),
+                    eventType: "Deposited", schemaVersion: 3, data: Data(), metadata: Data(#"{"hops":[]}"#.utf8)),
+                EventData(
+                    eventType: "Ünïcode.Type/1", schemaVersion: Int(Int32.max), data: Data(#"{"amount":12.5}"#.utf8),
+                    metadata: Data("{}".utf8)),
             ]
             let streamID: StreamID = "account/Zoë 🦊"
             let before = Date()

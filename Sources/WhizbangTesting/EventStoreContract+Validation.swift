@@ -51,6 +51,16 @@ extension EventStoreContract {
             }
             try await requireNothingWritten(store, head: 0, streamID: "s", version: 0)
         },
+        EventStoreContractCheck(name: "validation.schemaVersionOutOfRange") { store in
+            for version in [0, -1, Int(Int32.max) + 1] {
+                var events = makeEvents(3)
+                events[2].schemaVersion = version
+                try await requireError(.invalidArgument, "append of an event at schema version \(version)") {
+                    try await store.append(events, to: "s", expectedVersion: .any)
+                }
+            }
+            try await requireNothingWritten(store, head: 0, streamID: "s", version: 0)
+        },
         EventStoreContractCheck(name: "validation.duplicateIDsInOneAppend") { store in
             let events = makeEvents(2)
             try await requireError(.invalidArgument, "append of one event id twice") {

@@ -198,8 +198,7 @@ public final class ProcessManagerScenario<Manager: ProcessManager>: Sendable {
         var data: [EventData] = []
         for event in events {
             do {
-                let encoded = try A.events.encode(event)
-                data.append(EventData(eventType: encoded.typeName, data: encoded.data, metadata: metadata))
+                data.append(try A.events.eventData(for: event, metadata: metadata))
             } catch {
                 throw ScenarioFailure(
                     .unregisteredEvent, "the event \(event) cannot be encoded: \(error)", file: file, line: line)

@@ -77,9 +77,9 @@ public struct ProjectionScenario<P: Projection>: Sendable {
         var version = self.events.last { $0.streamID == stream }?.streamVersion ?? 0
         var position = self.events.last?.position ?? 0
         for event in events {
-            let encoded: (typeName: String, data: Data)
+            let encoded: EventData
             do {
-                encoded = try A.events.encode(event)
+                encoded = try A.events.eventData(for: event)
             } catch {
                 throw ScenarioFailure(
                     .unregisteredEvent, "the event \(event) cannot be encoded: \(error)", file: file, line: line)
@@ -89,7 +89,8 @@ public struct ProjectionScenario<P: Projection>: Sendable {
             copy.events.append(
                 RecordedEvent(
                     streamID: stream, streamVersion: version, position: position, eventID: MessageID(),
-                    eventType: encoded.typeName, data: encoded.data, metadata: metadata, recordedAt: Date()))
+                    eventType: encoded.eventType, schemaVersion: encoded.schemaVersion, data: encoded.data,
+                    metadata: metadata, recordedAt: Date()))
         }
         return copy
     }

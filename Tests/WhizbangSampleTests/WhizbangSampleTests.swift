@@ -78,6 +78,34 @@ extension SampleProcessSuites {
             }
         }
 
+        @Test("schema versions survive export and import; an export without them imports at version 1")
+        func exportImportKeepsSchemaVersions() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let input = directory.appendingPathComponent("input.jsonl").path
+                let database = directory.appendingPathComponent("imported.sqlite").path
+                let output = directory.appendingPathComponent("output.jsonl").path
+                // The first line is as every export before schema versions looked; the second carries version 3.
+                var versioned = ImportFixture.line(position: 2, stream: "s-0", version: 2, eventID: ImportFixture.eventID(2))
+                versioned = versioned.replacingOccurrences(
+                    of: #""recordedAt":1700000000000000,"#, with: #""recordedAt":1700000000000000,"schemaVersion":3,"#)
+                let lines = [
+                    ImportFixture.line(position: 1, stream: "s-0", version: 1, eventID: ImportFixture.eventID(1)), versioned,
+                ]
+                try (lines.joined(separator: "\n") + "\n").write(toFile: input, atomically: true, encoding: .utf8)
+                let imported = try await SampleProcess.run(["import", "--input", input, "--database", database])
+                #expect(imported.status == 0, "\(imported.standardError)")
+                #expect(try await SampleProcess.run(["export", "--database", database, "--output", output]).status == 0)
+                // The old line comes back without a version (it was stored at 1), the other with 3.
+                let exported = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").map {
+                    try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] ?? [:]
+                }
+                #expect(exported.count == 2)
+                #expect(exported.first?["schemaVersion"] == nil)
+                #expect(exported.last?["schemaVersion"] as? Int == 3)
+                #expect(exported.map { $0["eventID"] as? String } == [ImportFixture.eventID(1), ImportFixture.eventID(2)])
+            }
+        }
+
         @Test(
             "errors print one clear line and exit non-zero",
             arguments: [

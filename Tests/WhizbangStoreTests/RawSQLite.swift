@@ -1,4 +1,4 @@
-import CSQLite
+import CWhizbangSQLite
 import Foundation
 
 /// Runs SQL on a database file outside the store, to damage or inspect it the way another program could.

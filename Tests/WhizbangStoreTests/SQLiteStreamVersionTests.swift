@@ -44,11 +44,13 @@ struct SQLiteStreamVersionTests {
                 _ = try await store.append(makeEvents(2 + stream), to: StreamID("s-\(stream)"), expectedVersion: .noStream)
             }
             store.close()
-            // What schema version 1 left: every row's version current, and no migration 2.
+            // What schema version 1 left: every row's version current, no migration 2, and no migration 3 (which
+            // added `events.schema_version`).
             _ = try executeRawSQL(
                 """
                 UPDATE streams SET version = (SELECT max(version) FROM events e WHERE e.stream_key = streams.stream_key);
-                DELETE FROM schema_version WHERE version = 2;
+                DELETE FROM schema_version WHERE version >= 2;
+                ALTER TABLE events DROP COLUMN schema_version;
                 """,
                 path: path)
             #expect(try executeRawSQL("SELECT max(version) FROM schema_version", path: path) == [["1"]])
@@ -59,7 +61,7 @@ struct SQLiteStreamVersionTests {
 
             let reopened = try await SQLiteEventStore.open(path: path, configuration: .testing)
             defer { reopened.close() }
-            #expect(try executeRawSQL("SELECT max(version) FROM schema_version", path: path) == [["2"]])
+            #expect(try executeRawSQL("SELECT max(version) FROM schema_version", path: path) == [["3"]])
             for stream in 0..<3 {
                 let version = UInt64(2 + stream)
                 #expect(try await reopened.streamVersion(of: StreamID("s-\(stream)")) == version)

@@ -2,13 +2,14 @@
 ///
 /// Thrown when an aggregate is loaded (``Repository/load(_:)``), when a projection or process manager decodes an
 /// event (``RecordedEvent/decode(as:)``) and by ``EventRegistry/decode(_:)``. It names the event's stream, its version
-/// in the stream, its global position, its stored type name and, where the store records one, its schema version, and
+/// in the stream, its global position, its stored type name and its schema version, and
 /// keeps the error of the codec or upcaster in ``underlyingError``.
 public struct EventDecodingError: Error, Hashable, Sendable, CustomStringConvertible {
     /// Why the event could not be decoded, as a value that can be compared with `==`.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
             case unknownTypeName
+            case unknownSchemaVersion
             case undecodablePayload
         }
 
@@ -17,6 +18,9 @@ public struct EventDecodingError: Error, Hashable, Sendable, CustomStringConvert
 
         /// No decoder is registered for the stored type name.
         public static let unknownTypeName = Code(.unknownTypeName)
+        /// The type name is registered, but nothing reads the event's schema version: the event was written by newer
+        /// code, or an upcaster of the chain to the current version is missing.
+        public static let unknownSchemaVersion = Code(.unknownSchemaVersion)
         /// A decoder is registered, but the payload does not decode with it (or its upcaster threw).
         public static let undecodablePayload = Code(.undecodablePayload)
 
@@ -36,7 +40,8 @@ public struct EventDecodingError: Error, Hashable, Sendable, CustomStringConvert
     public let eventID: MessageID
     /// The stored type name, such as `"Deposited"`.
     public let typeName: String
-    /// The schema version stored with the event, or `nil` when the store does not record one.
+    /// The schema version stored with the event (``RecordedEvent/schemaVersion``). Optional for source
+    /// compatibility; every error made from a recorded event has one.
     public let schemaVersion: Int?
     /// The error of the codec or upcaster (often a `DecodingError`), or the registry's ``EventCodingError`` for an
     /// unknown type name. Not part of `==` and hashing.
@@ -47,7 +52,8 @@ public struct EventDecodingError: Error, Hashable, Sendable, CustomStringConvert
     /// - Parameters:
     ///   - code: why the event could not be decoded.
     ///   - event: the stored event; its stream, version, position, id and type name are kept.
-    ///   - schemaVersion: the schema version stored with the event, if the store records one. Default: `nil`.
+    ///   - schemaVersion: the schema version to report. Default: `nil`, the event's own
+    ///     (``RecordedEvent/schemaVersion``).
     ///   - underlyingError: the error that stopped the decoding.
     public init(_ code: Code, event: RecordedEvent, schemaVersion: Int? = nil, underlyingError: any Error) {
         self.code = code
@@ -56,7 +62,7 @@ public struct EventDecodingError: Error, Hashable, Sendable, CustomStringConvert
         self.position = event.position
         self.eventID = event.eventID
         self.typeName = event.eventType
-        self.schemaVersion = schemaVersion
+        self.schemaVersion = schemaVersion ?? event.schemaVersion
         self.underlyingError = underlyingError
     }
 

@@ -4,206 +4,282 @@ public import FoundationEssentials
 public import Foundation
 #endif
 
-/// Names, encodes and decodes an aggregate's events by stable type names, without runtime reflection.
+/// Names, encodes and decodes an aggregate's events by stable type names and schema versions, without runtime
+/// reflection.
 ///
-/// Each stored event carries a type name (such as `"Deposited"`); the registry maps every name to the code that
-/// decodes it, so a log of mixed event types decodes, and every event value back to its name and payload. Payloads
-/// are JSON by default; a custom ``EventPayloadCodec`` can be registered for a faster path. Older stored shapes are
-/// read through upcasters registered with ``upcasting(_:_:_:)``.
+/// Each stored event carries a type name (such as `"Deposited"`) and the schema version of its shape (1 until the
+/// shape first changes); the registry maps every (name, version) to the code that decodes it, so a log of mixed event
+/// types and ages decodes, and every event value back to its name, its current version and its payload. Payloads are
+/// JSON by default; a custom ``EventPayloadCodec`` can be registered for a faster path.
+///
+/// Older shapes are read through upcasters registered per (name, from-version) with ``upcasting(_:from:_:to:_:)``,
+/// which chain: version 1 is upcast to version 2, that to version 3, and so on up to the current version, which the
+/// kind's own decoder reads. Writing always uses the current version. See "Evolving your events" in the
+/// documentation for a worked example.
 ///
 /// A registry is a value built once, usually as an aggregate's `static let events`. For an event enum whose cases
 /// each carry an ``EventPayload``, ``init(_:)`` builds it from the case constructors, naming each kind after its
 /// payload type.
+///
+/// ## Registering a version twice stops the program
+/// Registering two decoders for one (name, version) — two kinds of event under one name, or an upcaster under a
+/// name's current version — is a programmer error, and the registering call stops the program with a message that
+/// names the type name and version (a `precondition`), when the registry is built. A registry is built from
+/// constants in code, usually once as a `static let`, so the error shows on the first run of any test that touches
+/// the aggregate; it is never a condition a running service could recover from, and a throwing builder would only
+/// put a `try!` in front of every registry. The same holds for an upcaster whose result type is not what the next
+/// version reads, and for an upcaster from a version at or above the name's current one.
 public struct EventRegistry<Event: Sendable>: Sendable {
+    /// A kind of event this registry writes.
     struct Entry: Sendable {
         let name: String
+        let schemaVersion: Int
         let encode: @Sendable (Event) throws -> Data?
-        let decode: @Sendable (Data) throws -> Event
     }
 
-    private(set) var entries: [Entry] = []
-    private(set) var decoders: [String: @Sendable (Data) throws -> Event] = [:]
-    private(set) var repeatedNames: Set<String> = []
+    /// How the current version of a name is read.
+    struct CurrentReader: Sendable {
+        let schemaVersion: Int
+        let payload: RegisteredType
+        let decode: @Sendable (Data) throws -> Event
+        /// Makes the event from the value that the upcaster from the version below returned; `nil` when the value is
+        /// not a payload of this kind.
+        let embed: @Sendable (any Sendable) -> Event?
+    }
+
+    /// How an older version of a name is read: decoded as its old type, then upcast.
+    struct Upcaster: Sendable {
+        /// The old type, decoded from the stored bytes.
+        let input: RegisteredType
+        /// The type handed to the next version, or `nil` for an upcaster that returns the event itself.
+        let output: RegisteredType?
+        let decode: @Sendable (Data) throws -> UpcastStep
+        /// Upcasts the value that the upcaster from the version below returned; `nil` when it is not of the old type.
+        let accept: @Sendable (any Sendable) throws -> UpcastStep?
+    }
+
+    /// What one upcaster returns: the event, or the value the next version reads.
+    enum UpcastStep: Sendable {
+        case event(Event)
+        case next(any Sendable)
+    }
+
+    /// A type name and one of its schema versions.
+    struct VersionKey: Hashable, Sendable {
+        let name: String
+        let schemaVersion: Int
+    }
+
+    /// A Swift type, compared by identity and named in messages.
+    struct RegisteredType: Equatable, Sendable {
+        let identifier: ObjectIdentifier
+        let name: String
+
+        init<T>(_ type: T.Type) {
+            identifier = ObjectIdentifier(type)
+            name = String(reflecting: type)
+        }
+
+        static func == (lhs: RegisteredType, rhs: RegisteredType) -> Bool { lhs.identifier == rhs.identifier }
+    }
+
+    // Internal, not private: the upcasting extension adds to them.
+    var entries: [Entry] = []
+    var current: [String: CurrentReader] = [:]
+    var upcasters: [VersionKey: Upcaster] = [:]
+    var names: Set<String> = []
 
     /// An empty registry.
     public init() {}
 
     /// The names this registry decodes, current and upcast.
-    public var typeNames: Set<String> { Set(decoders.keys) }
+    public var typeNames: Set<String> { names }
 
-    /// The names registered more than once in this registry — as two kinds of event, or as an event and an upcaster.
-    /// Each is a programmer error: the later registration replaces the decoder of the earlier one. Empty in a sound
-    /// registry; ``Dispatcher/checkEventNames()`` reports any.
-    public var duplicateTypeNames: Set<String> { repeatedNames }
+    /// The schema version this registry writes for `typeName`, or `nil` when it writes no event of that name.
+    public func currentSchemaVersion(of typeName: String) -> Int? {
+        current[typeName]?.schemaVersion
+    }
 
-    /// Returns a registry that also encodes and decodes `payload` as JSON under `name`.
+    /// Always empty: a name registered twice for one schema version stops the program when the registry is built
+    /// (see the type's notes), and one name at two versions is how an event's shape evolves.
+    @available(*, deprecated, message: "a (name, version) registered twice stops the program when it is registered")
+    public var duplicateTypeNames: Set<String> { [] }
+
+    /// Returns a registry that also encodes and decodes `payload` as JSON under `name`, at `schemaVersion`.
     ///
     /// - Parameters:
     ///   - name: the stable type name stored with the event. Never change it once events are stored.
     ///   - payload: the Codable type stored for this kind of event.
+    ///   - schemaVersion: the version of the payload's shape, written with every new event. Raise it when the shape
+    ///     changes and register an upcaster from the version before. Default: 1.
     ///   - embed: makes an event from a decoded payload (usually an enum case constructor).
     ///   - extract: returns the payload if an event is of this kind, else `nil`.
+    ///
+    /// Stops the program when `name` is registered already as a kind of event, or has an upcaster from
+    /// `schemaVersion` or above (see the type's notes).
     public func registering<Payload: Codable & Sendable>(
         _ name: String,
         _ payload: Payload.Type,
+        schemaVersion: Int = 1,
         embed: @escaping @Sendable (Payload) -> Event,
         extract: @escaping @Sendable (Event) -> Payload?
     ) -> EventRegistry {
-        registering(name, codec: JSONPayloadCodec<Payload>(), embed: embed, extract: extract)
+        registering(
+            name, schemaVersion: schemaVersion, codec: JSONPayloadCodec<Payload>(), embed: embed, extract: extract)
     }
 
-    /// Returns a registry that also encodes and decodes `Codec.Payload` with `codec` under `name`.
+    /// Returns a registry that also encodes and decodes `Codec.Payload` with `codec` under `name`, at
+    /// `schemaVersion` (default 1).
+    ///
+    /// Stops the program when `name` is registered already as a kind of event, or has an upcaster from
+    /// `schemaVersion` or above (see the type's notes).
     public func registering<Codec: EventPayloadCodec>(
         _ name: String,
+        schemaVersion: Int = 1,
         codec: Codec,
         embed: @escaping @Sendable (Codec.Payload) -> Event,
         extract: @escaping @Sendable (Event) -> Codec.Payload?
     ) -> EventRegistry {
+        Self.checkVersion(schemaVersion, of: name)
+        precondition(
+            current[name] == nil,
+            "EventRegistry<\(Event.self)>: the event type name '\(name)' is registered twice as a kind of event")
+        if let newest = upcasters.keys.filter({ $0.name == name }).map(\.schemaVersion).max() {
+            precondition(
+                newest < schemaVersion,
+                "EventRegistry<\(Event.self)>: '\(name)' is registered at schema version \(schemaVersion), but an "
+                    + "upcaster reads version \(newest) of it: upcasters read only versions below the current one")
+        }
+        let payload = RegisteredType(Codec.Payload.self)
+        checkLink(into: payload, name: name, schemaVersion: schemaVersion)
         var copy = self
-        let decode: @Sendable (Data) throws -> Event = { data in embed(try codec.decode(data)) }
         copy.entries.append(
             Entry(
-                name: name,
-                encode: { event in try extract(event).map { try codec.encode($0) } },
-                decode: decode
-            ))
-        if copy.decoders.updateValue(decode, forKey: name) != nil { copy.repeatedNames.insert(name) }
+                name: name, schemaVersion: schemaVersion,
+                encode: { event in try extract(event).map { try codec.encode($0) } }))
+        copy.current[name] = CurrentReader(
+            schemaVersion: schemaVersion, payload: payload,
+            decode: { data in embed(try codec.decode(data)) },
+            embed: { value in (value as? Codec.Payload).map(embed) })
+        copy.names.insert(name)
         return copy
     }
 
-    /// Returns a registry that reads events stored under an old `name` and shape, converting them to a current
-    /// event. New events are never written under `name`.
-    ///
-    /// `name` must be one no current kind of event uses: an upcaster under a current name would replace that
-    /// kind's decoder. Such a name is listed in ``duplicateTypeNames`` and reported by
-    /// ``Dispatcher/checkEventNames()``.
-    public func upcasting<Old: Decodable & Sendable>(
-        _ name: String,
-        _ old: Old.Type,
-        _ upcast: @escaping @Sendable (Old) throws -> Event
-    ) -> EventRegistry {
-        var copy = self
-        let decode: @Sendable (Data) throws -> Event = { data in
-            try upcast(try JSONDecoder().decode(Old.self, from: data))
-        }
-        if copy.decoders.updateValue(decode, forKey: name) != nil { copy.repeatedNames.insert(name) }
-        return copy
+    /// Stops the program for a schema version that no store can hold.
+    static func checkVersion(_ schemaVersion: Int, of name: String) {
+        precondition(
+            EventStoreValidation.validSchemaVersions.contains(schemaVersion),
+            "EventRegistry<\(Event.self)>: schema version \(schemaVersion) of '\(name)' is out of range; versions run "
+                + "from 1 to \(EventStoreValidation.validSchemaVersions.upperBound)")
     }
 
-    /// The type name and encoded payload of `event`.
+    /// Stops the program when the upcaster from the version below `schemaVersion` hands on a type other than
+    /// `input`, the type that `schemaVersion` reads.
+    func checkLink(into input: RegisteredType, name: String, schemaVersion: Int) {
+        guard let below = upcasters[VersionKey(name: name, schemaVersion: schemaVersion - 1)],
+            let output = below.output
+        else { return }
+        precondition(
+            output == input,
+            "EventRegistry<\(Event.self)>: the upcaster from version \(schemaVersion - 1) of '\(name)' returns "
+                + "\(output.name), but version \(schemaVersion) reads \(input.name)")
+    }
+
+    /// The stored form of `event`: its type name, the current schema version of that name, and the encoded payload,
+    /// as an ``EventData`` ready to append.
     ///
+    /// - Parameters:
+    ///   - event: the event to encode.
+    ///   - eventID: the event's id. Default: a new one.
+    ///   - metadata: the encoded envelope without its payload. Default: empty.
     /// - Throws: ``EventCodingError`` if no registered kind matches `event`, or the codec's error.
-    public func encode(_ event: Event) throws -> (typeName: String, data: Data) {
+    public func eventData(for event: Event, eventID: MessageID = MessageID(), metadata: Data = Data()) throws
+        -> EventData
+    {
         for entry in entries {
-            if let data = try entry.encode(event) { return (entry.name, data) }
+            if let data = try entry.encode(event) {
+                return EventData(
+                    eventID: eventID, eventType: entry.name, schemaVersion: entry.schemaVersion, data: data,
+                    metadata: metadata)
+            }
         }
         throw EventCodingError(.unregisteredEvent, typeName: "\(event)")
     }
 
-    /// Decodes a stored event by its type name.
+    /// The type name and encoded payload of `event`, without its schema version.
+    ///
+    /// - Throws: ``EventCodingError`` if no registered kind matches `event`, or the codec's error.
+    @available(*, deprecated, message: "use eventData(for:eventID:metadata:), which carries the schema version")
+    public func encode(_ event: Event) throws -> (typeName: String, data: Data) {
+        let encoded = try eventData(for: event)
+        return (encoded.eventType, encoded.data)
+    }
+
+    /// Decodes an event stored under `typeName` at `schemaVersion`, through the upcasters from that version to the
+    /// current one.
+    ///
+    /// - Throws: ``EventCodingError`` — `unknownTypeName` for a name this registry does not decode,
+    ///   `unknownSchemaVersion` for a version of it that it does not — or the error of the codec or an upcaster.
+    public func decode(typeName: String, schemaVersion: Int, data: Data) throws -> Event {
+        if let reader = current[typeName], reader.schemaVersion == schemaVersion {
+            return try reader.decode(data)
+        }
+        return try decodeOlder(typeName: typeName, schemaVersion: schemaVersion, data: data)
+    }
+
+    /// Decodes an event stored under `typeName` at the schema version this registry writes for that name, or at
+    /// version 1 for a name it only reads.
     ///
     /// - Throws: ``EventCodingError`` for an unknown type name, or the codec's error for a malformed payload.
+    @available(*, deprecated, message: "use decode(_:) or decode(typeName:schemaVersion:data:)")
     public func decode(typeName: String, data: Data) throws -> Event {
-        guard let decode = decoders[typeName] else {
-            throw EventCodingError(.unknownTypeName, typeName: typeName)
-        }
-        return try decode(data)
+        try decode(typeName: typeName, schemaVersion: current[typeName]?.schemaVersion ?? 1, data: data)
     }
 
     /// Decodes a stored event, reporting a failure with the event's place in the store.
     ///
-    /// - Throws: ``EventDecodingError`` with the event's stream id, stream version, global position and type name,
-    ///   wrapping the registry's ``EventCodingError`` (code ``EventDecodingError/Code/unknownTypeName``) or the error
-    ///   of the codec or upcaster (code ``EventDecodingError/Code/undecodablePayload``).
+    /// - Throws: ``EventDecodingError`` with the event's stream id, stream version, global position, type name and
+    ///   schema version, wrapping the registry's ``EventCodingError`` (codes
+    ///   ``EventDecodingError/Code/unknownTypeName`` and ``EventDecodingError/Code/unknownSchemaVersion``) or the error of the codec or an upcaster (code
+    ///   ``EventDecodingError/Code/undecodablePayload``).
     public func decode(_ event: RecordedEvent) throws(EventDecodingError) -> Event {
-        guard let decode = decoders[event.eventType] else {
-            throw EventDecodingError(
-                .unknownTypeName, event: event,
-                underlyingError: EventCodingError(.unknownTypeName, typeName: event.eventType))
-        }
         do {
-            return try decode(event.data)
+            return try decode(typeName: event.eventType, schemaVersion: event.schemaVersion, data: event.data)
+        } catch let error as EventCodingError where error.code == .unknownTypeName {
+            throw EventDecodingError(.unknownTypeName, event: event, underlyingError: error)
+        } catch let error as EventCodingError where error.code == .unknownSchemaVersion {
+            throw EventDecodingError(.unknownSchemaVersion, event: event, underlyingError: error)
         } catch {
             throw EventDecodingError(.undecodablePayload, event: event, underlyingError: error)
         }
     }
-}
 
-/// Encodes and decodes one kind of event payload.
-///
-/// The default is JSON through Foundation's coders; a hand-written codec can be much faster for hot event types.
-public protocol EventPayloadCodec: Sendable {
-    /// The payload type.
-    associatedtype Payload: Sendable
-    /// Encodes a payload.
-    func encode(_ payload: Payload) throws -> Data
-    /// Decodes a payload.
-    func decode(_ data: Data) throws -> Payload
-}
-
-/// The JSON codec used by ``EventRegistry/registering(_:_:embed:extract:)``.
-public struct JSONPayloadCodec<Payload: Codable & Sendable>: EventPayloadCodec {
-    private let encoder: JSONEncoder
-    private let decoder = JSONDecoder()
-
-    /// Creates the codec; it writes keys in sorted order, so equal payloads encode to equal bytes.
-    public init() {
-        encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-    }
-
-    /// Encodes `payload` as JSON with sorted keys.
-    ///
-    /// - Throws: `EncodingError` if the payload does not encode.
-    public func encode(_ payload: Payload) throws -> Data {
-        try encoder.encode(payload)
-    }
-
-    /// Decodes a payload from JSON.
-    ///
-    /// - Throws: `DecodingError` if `data` is not JSON of the payload's shape.
-    public func decode(_ data: Data) throws -> Payload {
-        try decoder.decode(Payload.self, from: data)
-    }
-}
-
-/// An event that could not be encoded or decoded.
-public struct EventCodingError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// What went wrong, as a value that can be compared with `==`.
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Base: String, Hashable, Sendable {
-            case unknownTypeName
-            case unregisteredEvent
+    /// Reads a version below the current one (or of a name with no current kind) through its chain of upcasters.
+    private func decodeOlder(typeName: String, schemaVersion: Int, data: Data) throws -> Event {
+        guard let first = upcasters[VersionKey(name: typeName, schemaVersion: schemaVersion)] else {
+            guard names.contains(typeName) else { throw EventCodingError(.unknownTypeName, typeName: typeName) }
+            throw EventCodingError(
+                .unknownSchemaVersion, typeName: typeName, schemaVersion: schemaVersion,
+                detail: "no decoder or upcaster reads that version")
         }
-
-        private let base: Base
-        private init(_ base: Base) { self.base = base }
-
-        /// A stored event's type name is not in the registry.
-        public static let unknownTypeName = Code(.unknownTypeName)
-        /// An event value matches no registered kind, so it cannot be written.
-        public static let unregisteredEvent = Code(.unregisteredEvent)
-
-        /// The code's name, such as `unknownTypeName`.
-        public var description: String { base.rawValue }
-    }
-
-    /// What went wrong.
-    public let code: Code
-    /// The type name concerned: the stored name, or the event's Swift description for an unregistered event.
-    public let typeName: String
-
-    /// Creates the error.
-    public init(_ code: Code, typeName: String) {
-        self.code = code
-        self.typeName = typeName
-    }
-
-    /// The code and the type name, in a sentence.
-    public var description: String {
-        switch code {
-        case .unknownTypeName: "EventCodingError.unknownTypeName: no decoder is registered for '\(typeName)'"
-        default: "EventCodingError.unregisteredEvent: no registered event type matches \(typeName)"
+        var step = try first.decode(data)
+        var version = schemaVersion
+        while case .next(let value) = step {
+            version += 1
+            if let reader = current[typeName], reader.schemaVersion == version, let event = reader.embed(value) {
+                return event
+            }
+            guard let upcaster = upcasters[VersionKey(name: typeName, schemaVersion: version)],
+                let next = try upcaster.accept(value)
+            else {
+                throw EventCodingError(
+                    .unknownSchemaVersion, typeName: typeName, schemaVersion: version,
+                    detail: "the upcaster from version \(version - 1) hands on a value that nothing at version "
+                        + "\(version) reads")
+            }
+            step = next
         }
+        guard case .event(let event) = step else { preconditionFailure("the loop above ends only with an event") }
+        return event
     }
 }

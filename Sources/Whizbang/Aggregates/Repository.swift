@@ -105,8 +105,7 @@ public final class Repository<A: Aggregate, Store: EventStore>: Sendable {
             var data: [EventData] = []
             data.reserveCapacity(events.count)
             for event in events {
-                let encoded = try A.events.encode(event)
-                data.append(EventData(eventType: encoded.typeName, data: encoded.data, metadata: metadata))
+                data.append(try A.events.eventData(for: event, metadata: metadata))
             }
             let result = try await store.append(data, to: streamID, expectedVersion: .exact(loaded.version))
             let saved = LoadedAggregate<A>(

@@ -3,8 +3,8 @@ import Synchronization
 
 extension Dispatcher {
     /// Throws if the event registries of the aggregates this dispatcher has handles for store one type name for more
-    /// than one kind of event: across aggregates, or twice in one registry (two payload types of one name, or an
-    /// upcaster under a current name).
+    /// than one kind of event across aggregates. (A name registered twice in one registry stops the program when the
+    /// registry is built; see ``EventRegistry``.)
     ///
     /// ``run()`` calls it before serving, so a service group reports a collision at start; call it yourself after
     /// creating the handles when the dispatcher runs without one.
@@ -18,7 +18,7 @@ extension Dispatcher {
     func registerEventNames<A: Aggregate>(of aggregate: A.Type) {
         let registry = A.events
         let colliding = eventNames.withLock {
-            $0.add(aggregate: "\(A.self)", typeNames: registry.typeNames, repeated: registry.duplicateTypeNames)
+            $0.add(aggregate: "\(A.self)", typeNames: registry.typeNames, repeated: [])
         }
         guard !colliding.isEmpty else { return }
         logger.warning(

@@ -40,10 +40,7 @@ extension Dispatcher {
                 serviceName: configuration.serviceName, instanceID: configuration.instanceID, streamID: streamID,
                 executorName: "publish"))
         let encodedMetadata = try JSONPayloadCodec<EnvelopeMetadata>().encode(envelope)
-        let data = try events.map { event in
-            let encoded = try registry.encode(event)
-            return EventData(eventType: encoded.typeName, data: encoded.data, metadata: encodedMetadata)
-        }
+        let data = try events.map { event in try registry.eventData(for: event, metadata: encodedMetadata) }
         return try await store.append(data, to: streamID, expectedVersion: .any)
     }
 }

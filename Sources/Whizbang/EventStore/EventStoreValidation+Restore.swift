@@ -20,7 +20,9 @@ extension EventStoreValidation {
             while end < events.count, end - index < 4096, events[end].streamID == streamID { end += 1 }
             try validateAppend(
                 events[index..<end].map {
-                    EventData(eventID: $0.eventID, eventType: $0.eventType, data: $0.data, metadata: $0.metadata)
+                    EventData(
+                        eventID: $0.eventID, eventType: $0.eventType, schemaVersion: $0.schemaVersion, data: $0.data,
+                        metadata: $0.metadata)
                 },
                 to: streamID, maximumPayloadBytes: maximumPayloadBytes)
             var version = versions[streamID] ?? 0

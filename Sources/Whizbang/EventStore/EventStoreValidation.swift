@@ -4,8 +4,12 @@
 /// A store calls these before it takes a lock or queues a write, so an invalid request fails the same way on every
 /// store and never reaches the storage engine.
 public enum EventStoreValidation {
+    /// The schema versions a store accepts: 1 up to `Int32.max`, which every store's column holds.
+    public static let validSchemaVersions: ClosedRange<Int> = 1...Int(Int32.max)
+
     /// Checks an append: the stream id (``StreamID/validate()``), each event type (non-empty, no NUL character),
-    /// distinct event ids, and data and metadata of at most `maximumPayloadBytes` bytes each.
+    /// each schema version (``validSchemaVersions``), distinct event ids, and data and metadata of at most
+    /// `maximumPayloadBytes` bytes each.
     ///
     /// - Throws: ``EventStoreError/Code/invalidStreamID``, ``EventStoreError/Code/invalidArgument`` or
     ///   ``EventStoreError/Code/payloadTooLarge``.
@@ -17,6 +21,12 @@ public enum EventStoreValidation {
         var eventIDs = events.count > 8 ? Set<MessageID>(minimumCapacity: events.count) : nil
         for (index, event) in events.enumerated() {
             try validateName(event.eventType, "the event type of event \(index)", streamID: streamID)
+            guard validSchemaVersions.contains(event.schemaVersion) else {
+                throw EventStoreError(
+                    .invalidArgument, streamID: streamID,
+                    message: "the schema version of event \(index) is \(event.schemaVersion); it must be 1 to "
+                        + "\(validSchemaVersions.upperBound)")
+            }
             let isDistinct =
                 if eventIDs != nil {
                     eventIDs!.insert(event.eventID).inserted

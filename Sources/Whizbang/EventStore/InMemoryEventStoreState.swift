@@ -63,6 +63,7 @@ struct InMemoryEventStoreState: Sendable {
                     position: head + UInt64(offset) + 1,
                     eventID: event.eventID,
                     eventType: event.eventType,
+                    schemaVersion: event.schemaVersion,
                     data: event.data,
                     metadata: event.metadata,
                     recordedAt: recordedAt

@@ -16,6 +16,9 @@ public struct RecordedEvent: Hashable, Sendable {
     public var eventID: MessageID
     /// The event's type name.
     public var eventType: String
+    /// The version of the event type's shape that ``data`` is written in, as appended (``EventData/schemaVersion``);
+    /// 1 for every event stored before stores recorded it.
+    public var schemaVersion: Int
     /// The encoded event.
     public var data: Data
     /// The encoded envelope without its payload; may be empty.
@@ -23,13 +26,15 @@ public struct RecordedEvent: Hashable, Sendable {
     /// When the store recorded the event.
     public var recordedAt: Date
 
-    /// Creates a recorded event; stores and tests use this, applications read them.
+    /// Creates a recorded event, at schema version 1 unless `schemaVersion` says otherwise; stores and tests use this,
+    /// applications read them.
     public init(
         streamID: StreamID,
         streamVersion: UInt64,
         position: UInt64,
         eventID: MessageID,
         eventType: String,
+        schemaVersion: Int = 1,
         data: Data,
         metadata: Data,
         recordedAt: Date
@@ -39,6 +44,7 @@ public struct RecordedEvent: Hashable, Sendable {
         self.position = position
         self.eventID = eventID
         self.eventType = eventType
+        self.schemaVersion = schemaVersion
         self.data = data
         self.metadata = metadata
         self.recordedAt = recordedAt

@@ -243,7 +243,7 @@ final class InboxExecutor: Sendable {
                     stream.events.append(
                         EventData(
                             eventID: Self.eventID(for: row.messageID, index: index), eventType: event.type,
-                            data: event.data, metadata: metadata))
+                            schemaVersion: event.schemaVersion, data: event.data, metadata: metadata))
                 }
                 current = CachedState(
                     aggregateType: state.aggregateType, version: state.version + UInt64(events.count), state: next,

@@ -52,7 +52,7 @@ public struct ClusterAggregates: Sendable {
 /// What a node decided for one command.
 enum Decision: Sendable {
     /// The command is accepted: its events (type name and payload), the state after them and that state as JSON.
-    case accepted(events: [(type: String, data: Data)], state: any Sendable, stateJSON: Data)
+    case accepted(events: [(type: String, schemaVersion: Int, data: Data)], state: any Sendable, stateJSON: Data)
     /// The aggregate rejected the command; nothing is written.
     case rejected(String)
     /// The command could not be decided (its payload does not decode, or its events do not encode).
@@ -81,7 +81,7 @@ struct RegisteredAggregate: Sendable {
             }
             for event in events {
                 do {
-                    state = A.evolve(state, try A.events.decode(typeName: event.eventType, data: event.data))
+                    state = A.evolve(state, try A.events.decode(event))
                 } catch {
                     throw ClusterError(
                         .commandFailed,
@@ -106,12 +106,13 @@ struct RegisteredAggregate: Sendable {
                 return .rejected("\(error)")
             }
             do {
-                let encoded = try events.map { try A.events.encode($0) }
+                let encoded = try events.map { try A.events.eventData(for: $0) }
                 let next = A.evolve(state, events)
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = .sortedKeys
                 return .accepted(
-                    events: encoded.map { (type: $0.typeName, data: $0.data) }, state: next,
+                    events: encoded.map { (type: $0.eventType, schemaVersion: $0.schemaVersion, data: $0.data) },
+                    state: next,
                     stateJSON: try encoder.encode(next))
             } catch {
                 return .malformed("the events of a \(name) command do not encode: \(error)")

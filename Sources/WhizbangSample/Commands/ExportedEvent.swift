@@ -5,12 +5,16 @@ import Whizbang
 ///
 /// `data` and `metadata` are the stored bytes as text when they are UTF-8 (JSON, in this sample), or base64 in
 /// `dataBase64` / `metadataBase64` otherwise, so an import writes back exactly the bytes that were exported.
+/// `schemaVersion` is the event's schema version, written only when it is not 1: a line without it (as in every
+/// export made before events carried a version) imports at version 1, and such a file still exports back byte for
+/// byte.
 struct ExportedEvent: Codable, Hashable {
     var position: UInt64
     var streamID: String
     var streamVersion: UInt64
     var eventID: String
     var eventType: String
+    var schemaVersion: Int?
     var recordedAt: Int64
     var data: String?
     var dataBase64: String?
@@ -23,13 +27,14 @@ struct ExportedEvent: Codable, Hashable {
         streamVersion = event.streamVersion
         eventID = event.eventID.description
         eventType = event.eventType
+        schemaVersion = event.schemaVersion == 1 ? nil : event.schemaVersion
         recordedAt = Int64((event.recordedAt.timeIntervalSince1970 * 1_000_000).rounded())
         (data, dataBase64) = Self.text(event.data)
         (metadata, metadataBase64) = Self.text(event.metadata)
     }
 
     private enum CodingKeys: String, CodingKey, CaseIterable {
-        case position, streamID, streamVersion, eventID, eventType, recordedAt
+        case position, streamID, streamVersion, eventID, eventType, schemaVersion, recordedAt
         case data, dataBase64, metadata, metadataBase64
     }
 
@@ -54,6 +59,7 @@ struct ExportedEvent: Codable, Hashable {
         streamVersion = try container.decode(UInt64.self, forKey: .streamVersion)
         eventID = try container.decode(String.self, forKey: .eventID)
         eventType = try container.decode(String.self, forKey: .eventType)
+        schemaVersion = try container.decodeIfPresent(Int.self, forKey: .schemaVersion)
         recordedAt = try container.decode(Int64.self, forKey: .recordedAt)
         data = try container.decodeIfPresent(String.self, forKey: .data)
         dataBase64 = try container.decodeIfPresent(String.self, forKey: .dataBase64)
@@ -70,6 +76,11 @@ struct ExportedEvent: Codable, Hashable {
     func eventData() throws(ImportProblem) -> EventData {
         guard let id = MessageID(eventID) else { throw ImportProblem("eventID '\(eventID)' is not a UUID") }
         guard !eventType.isEmpty else { throw ImportProblem("eventType is empty") }
+        let version = schemaVersion ?? 1
+        guard EventStoreValidation.validSchemaVersions.contains(version) else {
+            throw ImportProblem(
+                "schemaVersion \(version) is out of range (1 to \(EventStoreValidation.validSchemaVersions.upperBound))")
+        }
         do {
             try StreamID(streamID).validate()
         } catch {
@@ -88,7 +99,7 @@ struct ExportedEvent: Codable, Hashable {
             }
         }
         return EventData(
-            eventID: id, eventType: eventType, data: try bytes(data, dataBase64, "data"),
+            eventID: id, eventType: eventType, schemaVersion: version, data: try bytes(data, dataBase64, "data"),
             metadata: try bytes(metadata, metadataBase64, "metadata"))
     }
 }

@@ -15,7 +15,8 @@ struct ImportFile {
         var recorded: RecordedEvent {
             RecordedEvent(
                 streamID: StreamID(event.streamID), streamVersion: event.streamVersion, position: event.position,
-                eventID: data.eventID, eventType: data.eventType, data: data.data, metadata: data.metadata,
+                eventID: data.eventID, eventType: data.eventType, schemaVersion: data.schemaVersion, data: data.data,
+                metadata: data.metadata,
                 recordedAt: Date(timeIntervalSince1970: Double(event.recordedAt) / 1_000_000))
         }
     }

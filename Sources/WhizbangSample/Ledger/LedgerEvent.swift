@@ -6,12 +6,17 @@ enum LedgerEvent: Sendable, Hashable {
     case account(Account.Event)
     case transfer(Transfer.Event)
 
-    /// Decodes a stored event by its type name, trying the account's registry (almost every event) first.
-    static func decode(typeName: String, data: Data) throws -> LedgerEvent {
+    /// Decodes a stored event by its type name and schema version, trying the account's registry (almost every
+    /// event) first.
+    static func decode(_ event: RecordedEvent) throws -> LedgerEvent {
         do {
-            return .account(try Account.events.decode(typeName: typeName, data: data))
+            return .account(
+                try Account.events.decode(
+                    typeName: event.eventType, schemaVersion: event.schemaVersion, data: event.data))
         } catch let error as EventCodingError where error.code == .unknownTypeName {
-            return .transfer(try Transfer.events.decode(typeName: typeName, data: data))
+            return .transfer(
+                try Transfer.events.decode(
+                    typeName: event.eventType, schemaVersion: event.schemaVersion, data: event.data))
         }
     }
 }

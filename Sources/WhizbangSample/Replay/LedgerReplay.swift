@@ -85,7 +85,7 @@ struct LedgerReplay {
         for event in events where event.position <= end {
             let ledgerEvent: LedgerEvent
             do {
-                ledgerEvent = try LedgerEvent.decode(typeName: event.eventType, data: event.data)
+                ledgerEvent = try LedgerEvent.decode(event)
             } catch {
                 throw SampleError(
                     "event at position \(event.position) (\(event.eventType) in \(event.streamID)) does not decode: "

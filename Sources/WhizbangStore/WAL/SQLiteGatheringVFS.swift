@@ -1,4 +1,4 @@
-import CSQLite
+import CWhizbangSQLite
 import Synchronization
 
 #if canImport(Glibc)

@@ -1,4 +1,4 @@
-import CSQLite
+import CWhizbangSQLite
 import Synchronization
 
 /// The WAL writes of one writer connection, gathered in memory and written to the file with one call.

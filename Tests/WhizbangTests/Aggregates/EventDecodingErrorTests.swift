@@ -29,11 +29,12 @@ import Whizbang
         #expect(error?.streamVersion == 3)
         #expect(error?.position == 4)
         #expect(error?.typeName == "Deposited")
-        #expect(error?.schemaVersion == nil)
+        #expect(error?.schemaVersion == 1)
         #expect(error?.underlyingError is DecodingError)
         let description = error.map(String.init(describing:)) ?? ""
         #expect(description.contains("'account-1'") && description.contains("version 3"))
         #expect(description.contains("position 4") && description.contains("'Deposited'"))
+        #expect(description.contains("schema version 1"))
     }
 
     @Test func anUnknownTypeNameWhileLoadingIsReportedWithItsPlace() async throws {

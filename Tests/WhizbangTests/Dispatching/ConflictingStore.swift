@@ -25,9 +25,8 @@ final class ConflictingStore: EventStore {
             return true
         }
         if interfere {
-            let foreign = try BankAccount.events.encode(.deposited(.init(amount: 1_000)))
-            _ = try await base.append(
-                [EventData(eventType: foreign.typeName, data: foreign.data)], to: streamID, expectedVersion: .any)
+            let foreign = try BankAccount.events.eventData(for: .deposited(.init(amount: 1_000)))
+            _ = try await base.append([foreign], to: streamID, expectedVersion: .any)
         }
         return try await base.append(events, to: streamID, expectedVersion: expectedVersion)
     }

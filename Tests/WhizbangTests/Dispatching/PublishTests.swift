@@ -21,7 +21,7 @@ import Whizbang
         var texts: [String] = []
         for _ in 0..<3 {
             let event = try #require(try await subscription.next())
-            texts.append(try Self.notifications.decode(typeName: event.eventType, data: event.data).text)
+            texts.append(try Self.notifications.decode(event).text)
         }
         #expect(texts == ["a", "b", "c"])
 
