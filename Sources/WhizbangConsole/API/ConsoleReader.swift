@@ -41,7 +41,8 @@ struct ConsoleReader<Store: EventStore>: Sendable {
             next: streams.count == limit ? streams.last?.streamID.rawValue : nil)
     }
 
-    func stream(_ query: QueryParameters) async throws(ConsoleRequestError) -> StreamPage {
+    /// One stream's page of events; `bodies` false leaves their payload and metadata out (see ``EventView``).
+    func stream(_ query: QueryParameters, bodies: Bool = true) async throws(ConsoleRequestError) -> StreamPage {
         guard let text = query.text("id") else { throw .badRequest("id names the stream to show; it is missing") }
         let streamID = StreamID(text)
         do throws(EventStoreError) {
@@ -62,18 +63,20 @@ struct ConsoleReader<Store: EventStore>: Sendable {
         }
         let last = events.last?.streamVersion ?? version
         return StreamPage(
-            streamID: text, version: version, events: events.map(EventView.init),
+            streamID: text, version: version, events: events.map { EventView($0, bodies: bodies) },
             next: last < version ? last + 1 : nil)
     }
 
-    func log(_ query: QueryParameters) async throws(ConsoleRequestError) -> LogPage {
+    /// A page of the global log; `bodies` false leaves the events' payload and metadata out (see ``EventView``).
+    func log(_ query: QueryParameters, bodies: Bool = true) async throws(ConsoleRequestError) -> LogPage {
         let limit = try query.limit()
         let after = try query.position("after", default: 0)
         let head = try await bounded("read the head position") { try await store.headPosition() }
         guard after <= head else { throw .notFound("the log ends at position \(head); there is nothing after \(after)") }
         let events = try await bounded("read the log") { try await store.readAll(after: after, limit: limit) }
         let last = events.last?.position ?? after
-        return LogPage(headPosition: head, events: events.map(EventView.init), next: last < head ? last : nil)
+        return LogPage(
+            headPosition: head, events: events.map { EventView($0, bodies: bodies) }, next: last < head ? last : nil)
     }
 
     func event(_ text: String) async throws(ConsoleRequestError) -> EventView {

@@ -36,12 +36,14 @@ extension StoreConsole {
         }
         router.get("/stream") { request, _ in
             await Self.page { () async throws(ConsoleRequestError) in
-                ConsolePages.stream(try await reader.stream(QueryParameters(request, configuration: configuration)))
+                ConsolePages.stream(
+                    try await reader.stream(QueryParameters(request, configuration: configuration), bodies: false))
             }
         }
         router.get("/log") { request, _ in
             await Self.page { () async throws(ConsoleRequestError) in
-                ConsolePages.log(try await reader.log(QueryParameters(request, configuration: configuration)))
+                ConsolePages.log(
+                    try await reader.log(QueryParameters(request, configuration: configuration), bodies: false))
             }
         }
         router.get("/events/:position") { _, context in
