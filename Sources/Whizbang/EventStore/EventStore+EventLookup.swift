@@ -1,6 +1,6 @@
 extension EventStore {
     /// Finds the event with id `eventID` by reading the whole global log in batches: correct for any store, and as
-    /// slow as the log is long. A store with an index on event ids answers ``EventStore/event(withID:)`` itself.
+    /// slow as the log is long. A store with an index on event ids answers `event(withID:)` itself.
     public func event(withID eventID: MessageID) async throws -> RecordedEvent? {
         var position: UInt64 = 0
         while true {
