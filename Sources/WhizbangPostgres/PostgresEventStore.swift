@@ -194,6 +194,14 @@ public final class PostgresEventStore: EventStore {
         return UInt64(try await perform(PostgresStatements.StreamVersion(streamID: streamID)).first ?? 0)
     }
 
+    /// The event stored under `eventID`, or `nil`; see `EventStore/event(withID:)`. One lookup in the unique index on
+    /// event ids.
+    ///
+    /// - Throws: `EventStoreError` — `closed`, `unavailable` (retryable), or a storage failure.
+    public func event(withID eventID: MessageID) async throws -> RecordedEvent? {
+        try await perform(PostgresStatements.EventByID(eventID: eventID)).first
+    }
+
     /// Returns once the global log has an event after `position`; see `EventStore/waitForEvents(after:)`.
     ///
     /// Appends through this store wake waiters as they commit; appends by other processes wake them through

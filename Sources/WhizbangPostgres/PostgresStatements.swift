@@ -125,6 +125,29 @@ enum PostgresStatements {
         }
     }
 
+    /// The event with an id, through the unique index on event ids.
+    struct EventByID: PostgresPreparedStatement {
+        static let sql = """
+            SELECT e.position, s.stream_id, e.version, e.event_id, e.event_type, e.data, e.metadata, e.recorded_at,
+                e.schema_version
+            FROM events e JOIN streams s ON s.stream_key = e.stream_key
+            WHERE e.event_id = $1
+            """
+        typealias Row = RecordedEvent
+
+        var eventID: MessageID
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 1)
+            bindings.append(eventID.uuid)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> RecordedEvent {
+            try ReadAll(after: 0, limit: 0).decodeRow(row)
+        }
+    }
+
     /// One stream's events from a version on, forwards.
     struct ReadStreamForwards: StreamRead {
         static let sql = """

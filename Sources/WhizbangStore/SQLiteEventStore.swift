@@ -248,6 +248,12 @@ public final class SQLiteEventStore: EventStore {
         return try await readers.read { reader throws(SQLiteError) in try reader.streamVersion(of: streamID) }
     }
 
+    /// The event stored under `eventID`, or `nil`; see `EventStore/event(withID:)`. One lookup in the unique index
+    /// on event ids.
+    public func event(withID eventID: MessageID) async throws -> RecordedEvent? {
+        try await readers.read { reader throws(SQLiteError) in try reader.event(withID: eventID) }
+    }
+
     /// Returns once the global log has an event after `position`; see `EventStore/waitForEvents(after:)`.
     ///
     /// Appends through this store wake waiters as soon as they commit; appends by another process on the same file

@@ -153,6 +153,11 @@ public final class SQLiteReadOnlyEventStore: EventStore {
         return try await readers.read { reader throws(SQLiteError) in try reader.streamVersion(of: streamID) }
     }
 
+    /// The event stored under `eventID`, or `nil`; see `EventStore/event(withID:)`.
+    public func event(withID eventID: MessageID) async throws -> RecordedEvent? {
+        try await readers.read { reader throws(SQLiteError) in try reader.event(withID: eventID) }
+    }
+
     /// Returns at once when the log has an event after `position`; otherwise fails with
     /// `EventStoreError/Code/readOnly`, since a read-only store is never told of new events.
     public func waitForEvents(after position: UInt64) async throws {

@@ -18,6 +18,7 @@ final class SQLiteReader {
     private let selectHead: SQLiteStatement
     private let selectCheckpoint: SQLiteStatement
     private let selectSnapshot: SQLiteStatement
+    private let selectEventByID: SQLiteStatement
     /// Stream ids by stream key. A key never changes its id, so entries never go stale; the cache is emptied when
     /// it grows past ``streamCacheLimit``.
     private var streamIDs: [Int64: StreamID] = [:]
@@ -45,6 +46,7 @@ final class SQLiteReader {
             SELECT \(columns), stream_key FROM events WHERE position > ?1 ORDER BY position LIMIT ?2
             """
         )
+        selectEventByID = try connection.prepare("SELECT \(columns), stream_key FROM events WHERE event_id = ?1")
         selectHead = try connection.prepare("SELECT max(position) FROM events")
         selectCheckpoint = try connection.prepare("SELECT position FROM checkpoints WHERE consumer = ?1")
         selectSnapshot = try connection.prepare(
@@ -106,6 +108,14 @@ final class SQLiteReader {
             events.append(Self.event(statement, streamID: lastStreamID))
         }
         return events
+    }
+
+    /// The event stored under `eventID` (through the unique index on event ids), if any.
+    func event(withID eventID: MessageID) throws(SQLiteError) -> RecordedEvent? {
+        defer { selectEventByID.reset() }
+        selectEventByID.bind(eventID, at: 1)
+        guard try selectEventByID.step() else { return nil }
+        return Self.event(selectEventByID, streamID: try streamID(forKey: selectEventByID.int64(at: 8)))
     }
 
     /// Builds a recorded event from a row whose first eight columns are those of the read statements.

@@ -2,7 +2,7 @@
 ///
 /// Run each check in ``checks`` against a fresh, empty store of the kind under test. The checks cover expected
 /// versions on new and existing streams, empty appends, idempotent retries and what is not one, duplicate event ids,
-/// validation, reading streams and the global log, checkpoints, snapshots, and concurrency: racing appends, many
+/// validation, reading streams and the global log, finding an event by id, checkpoints, snapshots, and concurrency: racing appends, many
 /// streams appended in parallel, subscriptions across the catch-up/live boundary and waiting for events; the
 /// identity rule of stream ids (`StreamID`), final cancellation of subscriptions, and every branch of the shared
 /// append rule (`AppendDecision`).
@@ -17,6 +17,7 @@ public enum EventStoreContract {
         + idempotencyChecks
         + validationChecks
         + readingChecks
+        + eventLookupChecks
         + checkpointAndSnapshotChecks
         + concurrencyChecks
         + identityChecks

@@ -43,6 +43,8 @@ struct JSONAPITests {
         #expect(events.map { $0["version"] as? Int } == [1, 2])
         #expect(events.map { $0["position"] as? Int } == [1, 2])
         #expect(events.first?["correlationID"] as? String == "c-1")
+        // The API keeps the bodies that the HTML tables leave out.
+        #expect(events.first?["payload"] as? String == "{\n  \"amount\" : 5\n}")
         #expect(page["next"] as? Int == 3)
         let rest = try ConsoleFixture.json(try await fixture.request("/api/stream?id=account-1&from=3").body)
         #expect((rest["events"] as? [[String: Any]])?.map { $0["position"] as? Int } == [5])
@@ -53,6 +55,7 @@ struct JSONAPITests {
         try await fixture.seed()
         let page = try ConsoleFixture.json(try await fixture.request("/api/log?after=1&limit=2").body)
         #expect((page["events"] as? [[String: Any]])?.map { $0["position"] as? Int } == [2, 3])
+        #expect((page["events"] as? [[String: Any]])?.first?["metadata"] as? String != "")
         #expect(page["next"] as? Int == 3)
         let end = try ConsoleFixture.json(try await fixture.request("/api/log?after=5").body)
         #expect((end["events"] as? [Any])?.isEmpty == true)

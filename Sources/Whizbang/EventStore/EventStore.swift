@@ -57,6 +57,13 @@ public protocol EventStore: Sendable {
     /// The version of a stream: the number of events in it, 0 if it has none.
     func streamVersion(of streamID: StreamID) async throws -> UInt64
 
+    /// The stored event whose id is `eventID`, or `nil` if there is none; it only reads.
+    ///
+    /// An event's id is the message id of its own envelope (see `RecordedEvent.eventEnvelope()`), so this finds the
+    /// message that a causation id names when that message is an event. The default reads the whole log; the
+    /// stores of this package answer from an index.
+    func event(withID eventID: MessageID) async throws -> RecordedEvent?
+
     /// Returns once the global log has an event after `position`, at once if it already has.
     ///
     /// - Throws: `CancellationError` if the calling task is cancelled first; ``EventStoreError/Code/closed`` if the

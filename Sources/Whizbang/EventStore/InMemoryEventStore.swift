@@ -121,6 +121,11 @@ public final class InMemoryEventStore: EventStore {
         return state.withLock { $0.version(of: streamID) }
     }
 
+    /// The event stored under `eventID`, or `nil`; see `EventStore/event(withID:)`.
+    public func event(withID eventID: MessageID) async throws(EventStoreError) -> RecordedEvent? {
+        state.withLock { $0.event(withID: eventID) }
+    }
+
     /// Returns once the global log has an event after `position`, at once if it already has.
     ///
     /// - Throws: `CancellationError` if the calling task is cancelled first.

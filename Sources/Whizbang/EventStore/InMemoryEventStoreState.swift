@@ -125,6 +125,11 @@ struct InMemoryEventStoreState: Sendable {
 
     // MARK: Reading
 
+    /// The event stored under `eventID`, if any.
+    func event(withID eventID: MessageID) -> RecordedEvent? {
+        eventIndices[eventID].map { log[$0] }
+    }
+
     /// Up to `limit` events of a stream from `version`; `limit` is not negative.
     func readStream(_ streamID: StreamID, from version: UInt64, direction: ReadDirection, limit: Int)
         -> [RecordedEvent]

@@ -91,10 +91,15 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
     ///
     /// - Throws: ``ProjectionError/Code/alreadyActive`` if the runner is already running or rebuilding; an error
     ///   thrown by the projection or the store, which stops the runner (the batch that failed is not checkpointed,
-    ///   so it is delivered again by the next run).
+    ///   so it is delivered again by the next run). The configuration's status board records it.
     public func run() async throws {
         try begin(.running)
         defer { end() }
+        try await reportingStatus(.running) { try await follow() }
+    }
+
+    /// The work of ``run()``: completes a marked rebuild, catches up, then follows the log.
+    private func follow() async throws {
         var marker = try await store.checkpoint(for: rebuildMarkerName) ?? RebuildMarker.none
         if marker == RebuildMarker.resetting {
             logger.debug("an interrupted rebuild had not finished its reset; resetting again")
@@ -153,6 +158,11 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
     public func rebuild(progress: (ProjectionRebuildProgress) async throws -> Void = { _ in }) async throws {
         try begin(.rebuilding)
         defer { end() }
+        try await reportingStatus(.rebuilding) { try await replayFromStart(progress: progress) }
+    }
+
+    /// The work of ``rebuild(progress:)``.
+    private func replayFromStart(progress: (ProjectionRebuildProgress) async throws -> Void) async throws {
         let marker = try await store.checkpoint(for: rebuildMarkerName) ?? RebuildMarker.none
         if marker == RebuildMarker.replaying {
             logger.debug("resuming an interrupted rebuild")
@@ -211,6 +221,25 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
         guard state.withLock({ $0.start(activity) }) else {
             throw ProjectionError(
                 .alreadyActive, projection: name, message: "the runner is already running or rebuilding")
+        }
+    }
+
+    /// Runs `body` with `state` on the status board, then records `stopped` (also after cancellation), or `failed`
+    /// with the error it threw.
+    private func reportingStatus(
+        _ state: ProjectionStatus.State, _ body: () async throws -> Void
+    ) async throws {
+        let board = configuration.statusBoard
+        board?.record(state, for: name)
+        do {
+            try await body()
+            board?.record(.stopped, for: name)
+        } catch is CancellationError {
+            board?.record(.stopped, for: name)
+            throw CancellationError()
+        } catch {
+            board?.record(.failed, for: name, error: error)
+            throw error
         }
     }
 

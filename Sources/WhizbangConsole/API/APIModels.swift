@@ -9,6 +9,10 @@ struct OverviewView: Codable, Sendable {
     var eventsPerSecond: Double
     var throughput: [ThroughputSample]
     var projections: [ProjectionView]
+    /// The store's size in bytes, when the console is configured to measure it.
+    var storeBytes: Int?
+    /// Whether the console can show a cluster's nodes and partition owners (`/cluster`).
+    var showsCluster: Bool
 }
 
 /// `GET /api/head`.
@@ -51,6 +55,11 @@ struct ProjectionView: Codable, Sendable {
     var lagSeconds: Double
     /// `caught-up`, `behind`, or `not-started`.
     var state: String
+    /// What the runner said it is doing — `running`, `rebuilding`, `stopped` or `failed` — when its status board is
+    /// configured and it has run in this process; `nil` otherwise.
+    var runner: String?
+    /// The error that stopped the runner, when `runner` is `failed`.
+    var error: String?
 }
 
 /// `GET /health/live` and `GET /health/ready`.

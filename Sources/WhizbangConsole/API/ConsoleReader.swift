@@ -16,10 +16,15 @@ struct ConsoleReader<Store: EventStore>: Sendable {
 
     func overview() async throws(ConsoleRequestError) -> OverviewView {
         let head = try await bounded("read the head position") { try await store.headPosition() }
+        var storeBytes: Int?
+        if let measure = configuration.storeSize {
+            storeBytes = try await bounded("measure the store") { try await measure() }
+        }
         return OverviewView(
             headPosition: head, indexedPosition: catalog.indexedPosition, streamCount: catalog.streamCount,
             eventsPerSecond: catalog.eventsPerSecond, throughput: catalog.samples,
-            projections: try await projections(head: head))
+            projections: try await projections(head: head), storeBytes: storeBytes,
+            showsCluster: configuration.clusterStatus != nil)
     }
 
     func head() async throws(ConsoleRequestError) -> HeadView {
@@ -36,7 +41,8 @@ struct ConsoleReader<Store: EventStore>: Sendable {
             next: streams.count == limit ? streams.last?.streamID.rawValue : nil)
     }
 
-    func stream(_ query: QueryParameters) async throws(ConsoleRequestError) -> StreamPage {
+    /// One stream's page of events; `bodies` false leaves their payload and metadata out (see ``EventView``).
+    func stream(_ query: QueryParameters, bodies: Bool = true) async throws(ConsoleRequestError) -> StreamPage {
         guard let text = query.text("id") else { throw .badRequest("id names the stream to show; it is missing") }
         let streamID = StreamID(text)
         do throws(EventStoreError) {
@@ -57,18 +63,20 @@ struct ConsoleReader<Store: EventStore>: Sendable {
         }
         let last = events.last?.streamVersion ?? version
         return StreamPage(
-            streamID: text, version: version, events: events.map(EventView.init),
+            streamID: text, version: version, events: events.map { EventView($0, bodies: bodies) },
             next: last < version ? last + 1 : nil)
     }
 
-    func log(_ query: QueryParameters) async throws(ConsoleRequestError) -> LogPage {
+    /// A page of the global log; `bodies` false leaves the events' payload and metadata out (see ``EventView``).
+    func log(_ query: QueryParameters, bodies: Bool = true) async throws(ConsoleRequestError) -> LogPage {
         let limit = try query.limit()
         let after = try query.position("after", default: 0)
         let head = try await bounded("read the head position") { try await store.headPosition() }
         guard after <= head else { throw .notFound("the log ends at position \(head); there is nothing after \(after)") }
         let events = try await bounded("read the log") { try await store.readAll(after: after, limit: limit) }
         let last = events.last?.position ?? after
-        return LogPage(headPosition: head, events: events.map(EventView.init), next: last < head ? last : nil)
+        return LogPage(
+            headPosition: head, events: events.map { EventView($0, bodies: bodies) }, next: last < head ? last : nil)
     }
 
     func event(_ text: String) async throws(ConsoleRequestError) -> EventView {
@@ -80,6 +88,32 @@ struct ConsoleReader<Store: EventStore>: Sendable {
             throw .notFound("there is no event at position \(position)")
         }
         return EventView(event)
+    }
+
+    /// The message a correlation or causation id names, when it is a stored event (an event's id is its message
+    /// id); a command is not stored, so its id finds nothing.
+    func message(_ text: String) async throws(ConsoleRequestError) -> EventView {
+        guard let id = MessageID(text) else {
+            throw .badRequest("a message is named by its id, a UUID; not '\(QueryParameters.clipped(text))'")
+        }
+        let event = try await bounded("look up the message") { Box(try await store.event(withID: id)) }.value
+        guard let event else {
+            throw .notFound(
+                "no event in the store has the id \(id); it may name a command, which the store does not keep (the "
+                    + "events a command recorded carry its id as their message id)")
+        }
+        return EventView(event)
+    }
+
+    /// The cluster's nodes and partition owners; 404 when the console has no cluster reader or the store no cluster.
+    func cluster() async throws(ConsoleRequestError) -> ClusterStatus {
+        guard let read = configuration.clusterStatus else {
+            throw .notFound("this console is not configured to read a cluster")
+        }
+        guard let status = try await bounded("read the cluster", { Box(try await read()) }).value else {
+            throw .notFound("no cluster runs on this store (it has no cluster tables)")
+        }
+        return status
     }
 
     func projections() async throws(ConsoleRequestError) -> [ProjectionView] {
@@ -101,9 +135,11 @@ struct ConsoleReader<Store: EventStore>: Sendable {
                 }
             }
             let state = checkpoint == nil ? "not-started" : lagEvents == 0 ? "caught-up" : "behind"
+            let status = configuration.projectionStatus?.status(of: name)
             views.append(
                 ProjectionView(
-                    name: name, checkpoint: checkpoint, lagEvents: lagEvents, lagSeconds: lagSeconds, state: state))
+                    name: name, checkpoint: checkpoint, lagEvents: lagEvents, lagSeconds: lagSeconds, state: state,
+                    runner: status?.state.description, error: status?.error))
         }
         return views
     }

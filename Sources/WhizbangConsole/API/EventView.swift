@@ -13,20 +13,23 @@ struct EventView: Codable, Sendable {
     var messageID: String?
     var correlationID: String?
     var causationID: String?
-    /// The payload: pretty-printed JSON when it is JSON, its UTF-8 text otherwise.
+    /// The payload: pretty-printed JSON when it is JSON, its UTF-8 text otherwise; empty in a view made without
+    /// bodies.
     var payload: String
-    /// The metadata, pretty-printed likewise; empty when the event has none.
+    /// The metadata, pretty-printed likewise; empty when the event has none or the view was made without bodies.
     var metadata: String
 
-    init(_ event: RecordedEvent) {
+    /// The view of `event`; without `bodies`, payload and metadata are left empty, for the HTML tables, which show
+    /// neither: pretty-printing them was most of the work of a stream or log page.
+    init(_ event: RecordedEvent, bodies: Bool = true) {
         position = event.position
         streamID = event.streamID.rawValue
         version = event.streamVersion
         type = event.eventType
         eventID = event.eventID.description
         recordedAt = event.recordedAt.formatted(.iso8601)
-        payload = Self.readable(event.data)
-        metadata = Self.readable(event.metadata)
+        payload = bodies ? Self.readable(event.data) : ""
+        metadata = bodies ? Self.readable(event.metadata) : ""
         let fields = (try? JSONSerialization.jsonObject(with: event.metadata)) as? [String: Any]
         messageID = fields?["messageID"] as? String
         correlationID = fields?["correlationID"] as? String

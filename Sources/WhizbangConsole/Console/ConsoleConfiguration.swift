@@ -1,3 +1,5 @@
+public import Whizbang
+
 /// What a ``StoreConsole`` serves and how.
 ///
 /// The defaults are safe: the console listens on 127.0.0.1 only, and on any other address it refuses to start
@@ -28,6 +30,16 @@ public struct ConsoleConfiguration: Sendable {
     public var maximumLiveDuration: Duration
     /// How the stream catalog reads the log.
     public var catalog: StreamCatalog.Configuration
+    /// Where the runners of this process publish their status: with it, the projections show running, stopped or
+    /// failed with the error, and a failed one makes `/health/ready` unready. Default `nil`: the state shown comes
+    /// from checkpoints and lag alone (as for runners in another process).
+    public var projectionStatus: ProjectionStatusBoard?
+    /// Measures the store's size in bytes for the overview (a file's size, `pg_total_relation_size`, …); it runs
+    /// under ``storeTimeout``. Default `nil`: the overview shows no size.
+    public var storeSize: (@Sendable () async throws -> Int)?
+    /// Reads the cluster running on the store, or returns `nil` when there is none; it runs under ``storeTimeout``.
+    /// With it, the console has a page of nodes and partition owners (`/cluster`). Default `nil`: no such page.
+    public var clusterStatus: (@Sendable () async throws -> ClusterStatus?)?
 
     /// The defaults.
     public init() {
@@ -42,6 +54,9 @@ public struct ConsoleConfiguration: Sendable {
         refreshInterval = .seconds(1)
         maximumLiveDuration = .seconds(300)
         catalog = StreamCatalog.Configuration()
+        projectionStatus = nil
+        storeSize = nil
+        clusterStatus = nil
     }
 
     /// Whether ``host`` is a loopback address, reachable from this machine only.

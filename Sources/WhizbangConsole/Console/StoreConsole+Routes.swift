@@ -6,9 +6,11 @@ import Whizbang
 extension StoreConsole {
     /// Adds the console's routes, and its security, access-token and not-found middleware, to `router`.
     ///
-    /// Pages: `/`, `/streams`, `/stream?id=`, `/log`, `/events/{position}`, `/projections`, `/login`.
+    /// Pages: `/`, `/streams`, `/stream?id=`, `/log`, `/events/{position}`, `/messages/{id}`, `/projections`,
+    /// `/cluster`, `/login`.
     /// API (JSON): `/api/overview`, `/api/head`, `/api/streams`, `/api/stream?id=`, `/api/log`,
-    /// `/api/events/{position}`, `/api/projections`, `/api/live` (server-sent events).
+    /// `/api/events/{position}`, `/api/messages/{id}`, `/api/projections`, `/api/cluster`, `/api/live` (server-sent
+    /// events).
     /// Operations: `/metrics` (Prometheus text), `/health/live`, `/health/ready`.
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
         router.add(middleware: SecurityHeadersMiddleware())
@@ -34,18 +36,29 @@ extension StoreConsole {
         }
         router.get("/stream") { request, _ in
             await Self.page { () async throws(ConsoleRequestError) in
-                ConsolePages.stream(try await reader.stream(QueryParameters(request, configuration: configuration)))
+                ConsolePages.stream(
+                    try await reader.stream(QueryParameters(request, configuration: configuration), bodies: false))
             }
         }
         router.get("/log") { request, _ in
             await Self.page { () async throws(ConsoleRequestError) in
-                ConsolePages.log(try await reader.log(QueryParameters(request, configuration: configuration)))
+                ConsolePages.log(
+                    try await reader.log(QueryParameters(request, configuration: configuration), bodies: false))
             }
         }
         router.get("/events/:position") { _, context in
             let position = context.parameters.get("position") ?? ""
             return await Self.page { () async throws(ConsoleRequestError) in
                 ConsolePages.event(try await reader.event(position))
+            }
+        }
+        router.get("/cluster") { _, _ in
+            await Self.page { () async throws(ConsoleRequestError) in ConsolePages.cluster(try await reader.cluster()) }
+        }
+        router.get("/messages/:id") { _, context in
+            let id = context.parameters.get("id") ?? ""
+            return await Self.page { () async throws(ConsoleRequestError) in
+                ConsolePages.event(try await reader.message(id))
             }
         }
         router.get("/projections") { _, _ in
@@ -110,6 +123,13 @@ extension StoreConsole {
             let position = context.parameters.get("position") ?? ""
             return await Self.api { () async throws(ConsoleRequestError) in try await reader.event(position) }
         }
+        router.get("/api/cluster") { _, _ in
+            await Self.api { () async throws(ConsoleRequestError) in try await reader.cluster() }
+        }
+        router.get("/api/messages/:id") { _, context in
+            let id = context.parameters.get("id") ?? ""
+            return await Self.api { () async throws(ConsoleRequestError) in try await reader.message(id) }
+        }
         router.get("/api/projections") { _, _ in
             await Self.api { () async throws(ConsoleRequestError) in try await reader.projections() }
         }
@@ -143,6 +163,9 @@ extension StoreConsole {
                     problems.append(
                         "projection \(projection.name) is \(projection.lagEvents) events behind (at most "
                             + "\(configuration.maximumReadyLag) allowed)")
+                }
+                for projection in projections where projection.runner == "failed" {
+                    problems.append("projection \(projection.name) failed: \(projection.error ?? "no error given")")
                 }
             } catch {
                 problems.append("the store is not reachable: \(error.message)")

@@ -41,10 +41,68 @@ enum ConsolePages {
             html.element("dd", String(overview.streamCount), id: "stream-count")
             html.raw("</div><div><dt>Catalog read up to</dt>")
             html.element("dd", String(overview.indexedPosition), id: "indexed-position")
+            if let bytes = overview.storeBytes {
+                html.raw("</div><div><dt>Store size</dt>")
+                html.element("dd", Self.size(bytes), id: "store-size")
+            }
             html.raw("</div></dl><h2>Events per second, last minutes</h2>")
             throughputChart(&html, overview.throughput)
             html.raw("<h2>Projections</h2>")
             projectionTable(&html, overview.projections)
+            if overview.showsCluster {
+                html.raw("<p><a href=\"/cluster\">Cluster nodes and partition owners</a></p>")
+            }
+        }
+    }
+
+    static func cluster(_ cluster: ClusterStatus) -> String {
+        page(title: "Cluster") { html in
+            html.raw("<h2>Nodes</h2>")
+            if cluster.nodes.isEmpty { html.raw("<p class=\"quiet\">No node has joined.</p>") }
+            html.raw("<table id=\"nodes\"><thead><tr><th>Node</th><th>Member</th><th>Last heartbeat</th>")
+            html.raw("<th>State</th></tr></thead><tbody>")
+            for node in cluster.nodes {
+                html.raw("<tr>")
+                html.element("td", node.nodeID)
+                html.element("td", node.member)
+                html.element("td", rate(node.secondsSinceHeartbeat) + " s ago")
+                html.element("td", node.stopped ? "stopped" : "running")
+                html.raw("</tr>")
+            }
+            html.raw("</tbody></table><h2>Partition owners</h2>")
+            var owners: [String: (count: Int, live: Int, epochs: ClosedRange<Int64>)] = [:]
+            for partition in cluster.partitions {
+                let owner = partition.owner ?? ""
+                var entry = owners[owner] ?? (0, 0, partition.epoch...partition.epoch)
+                entry.count += 1
+                if partition.secondsOfLeaseLeft > 0 { entry.live += 1 }
+                entry.epochs = min(entry.epochs.lowerBound, partition.epoch)...max(entry.epochs.upperBound, partition.epoch)
+                owners[owner] = entry
+            }
+            html.raw("<table id=\"owners\"><thead><tr><th>Owner</th><th>Partitions</th><th>Live leases</th>")
+            html.raw("<th>Epochs</th></tr></thead><tbody>")
+            for (owner, entry) in owners.sorted(by: { $0.key < $1.key }) {
+                html.raw("<tr>")
+                html.element("td", owner.isEmpty ? "(none)" : owner)
+                html.element("td", String(entry.count))
+                html.element("td", String(entry.live))
+                html.element("td", "\(entry.epochs.lowerBound)–\(entry.epochs.upperBound)")
+                html.raw("</tr>")
+            }
+            html.raw("</tbody></table><h2>Partitions</h2>")
+            html.raw("<table id=\"partitions\"><thead><tr><th>Partition</th><th>Owner</th><th>Epoch</th>")
+            html.raw("<th>Lease</th></tr></thead><tbody>")
+            for partition in cluster.partitions {
+                html.raw("<tr>")
+                html.element("td", String(partition.partition))
+                html.element("td", partition.owner ?? "(none)")
+                html.element("td", String(partition.epoch))
+                html.element(
+                    "td",
+                    partition.secondsOfLeaseLeft > 0 ? rate(partition.secondsOfLeaseLeft) + " s left" : "expired")
+                html.raw("</tr>")
+            }
+            html.raw("</tbody></table>")
         }
     }
 
@@ -71,7 +129,7 @@ enum ConsolePages {
             return
         }
         html.raw("<table id=\"projections\"><thead><tr><th>Name</th><th>Checkpoint</th><th>Lag (events)</th>")
-        html.raw("<th>Lag (seconds)</th><th>State</th></tr></thead><tbody>")
+        html.raw("<th>Lag (seconds)</th><th>State</th><th>Runner</th></tr></thead><tbody>")
         for projection in projections {
             html.raw("<tr>")
             html.element("td", projection.name)
@@ -79,6 +137,13 @@ enum ConsolePages {
             html.element("td", String(projection.lagEvents))
             html.element("td", Self.rate(projection.lagSeconds))
             html.element("td", projection.state)
+            if let error = projection.error {
+                html.raw("<td class=\"problem\">")
+                html.text((projection.runner ?? "") + ": " + error)
+                html.raw("</td>")
+            } else {
+                html.element("td", projection.runner ?? "–")
+            }
             html.raw("</tr>")
         }
         html.raw("</tbody></table>")
@@ -170,8 +235,8 @@ enum ConsolePages {
             html.element("td", String(event.version))
             html.element("td", event.type)
             html.element("td", event.recordedAt)
-            html.element("td", event.correlationID ?? "")
-            html.element("td", event.causationID ?? "")
+            messageCell(&html, event.correlationID)
+            messageCell(&html, event.causationID)
             html.raw("</tr>")
         }
         html.raw("</tbody></table>")
@@ -185,13 +250,30 @@ enum ConsolePages {
             field(&html, "Type") { $0.text(event.type) }
             field(&html, "Event id") { $0.text(event.eventID) }
             field(&html, "Recorded") { $0.text(event.recordedAt) }
-            field(&html, "Message id") { $0.text(event.messageID ?? "") }
-            field(&html, "Correlation id") { $0.text(event.correlationID ?? "") }
-            field(&html, "Causation id") { $0.text(event.causationID ?? "") }
+            field(&html, "Message id") { messageLink(&$0, event.messageID) }
+            field(&html, "Correlation id") { messageLink(&$0, event.correlationID) }
+            field(&html, "Causation id") { messageLink(&$0, event.causationID) }
             html.raw("</dl><h2>Payload</h2>")
             html.element("pre", event.payload, id: "payload")
             html.raw("<h2>Metadata</h2>")
             html.element("pre", event.metadata, id: "metadata")
+        }
+    }
+
+    /// A table cell with a link to the message `id` names, or an empty cell.
+    private static func messageCell(_ html: inout HTMLText, _ id: String?) {
+        html.raw("<td>")
+        messageLink(&html, id)
+        html.raw("</td>")
+    }
+
+    /// A link to `/messages/{id}` when `id` is a message id; other text as it is, escaped.
+    private static func messageLink(_ html: inout HTMLText, _ id: String?) {
+        guard let id, !id.isEmpty else { return }
+        if let messageID = MessageID(id) {
+            html.link("/messages/" + messageID.description, id)
+        } else {
+            html.text(id)
         }
     }
 
@@ -217,6 +299,18 @@ enum ConsolePages {
             html.raw("<input type=\"password\" name=\"token\" autocomplete=\"off\"></label> ")
             html.raw("<button type=\"submit\">Sign in</button></form>")
         }
+    }
+
+    /// A size in bytes as KiB, MiB or GiB with one decimal.
+    static func size(_ bytes: Int) -> String {
+        let units = ["bytes", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(bytes) bytes" : rate(value) + " " + units[unit]
     }
 
     /// A rate or a duration with one decimal.

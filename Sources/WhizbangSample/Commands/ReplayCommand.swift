@@ -9,13 +9,17 @@ struct ReplayCommand: AsyncParsableCommand, StoreCommand {
 
     @OptionGroup var database: DatabaseOption
     @Flag(help: "Print one JSON object on the last line.") var json = false
+    @Option(help: "Write the replay's charts to this HTML file, which must not exist (it is never replaced).")
+    var report: String?
 
     func run() async throws {
+        if let report { try ReportFile.checkAbsent(report) }
         try await database.target().with(.existing, self)
     }
 
-    func run<Store: EventStore>(on store: Store, database _: OpenedDatabase) async throws {
-        let result = try await LedgerReplay().run(store)
+    func run<Store: EventStore>(on store: Store, database opened: OpenedDatabase) async throws {
+        var timeline = ReplayTimeline()
+        let result = try await LedgerReplay().run(store) { applied, _ in timeline.applied(applied) }
         let projection = result.projection
         let g = Formatting.grouped as (Int) -> String
         print(
@@ -26,6 +30,7 @@ struct ReplayCommand: AsyncParsableCommand, StoreCommand {
                 + "(sum \(g(projection.depositSum))), withdrawals \(g(projection.withdrawalCount)) "
                 + "(sum \(g(projection.withdrawSum)))")
         for violation in projection.violations { print("violation: \(violation)") }
+        if let report { try ChartReport(replay: result, timeline: timeline, path: opened.name).write(to: report) }
         if json {
             var object = JSONObject()
             object.add("events", projection.eventCount)

@@ -39,6 +39,7 @@ extension RunCommand {
             baseline: baseline, replay: replayed, kept: kept, record: record,
             databaseBytes: databaseBytes, peakRSSBytes: PeakMemory.bytes, path: opened.name)
         print(report.text)
+        if let path = self.report { try ChartReport(run: report).write(to: path) }
         if json { print(report.json) }
         if !report.failures.isEmpty { throw ExitCode(1) }
     }

@@ -20,6 +20,8 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
     @Option(help: "Append '<message id> <stream>' for each command once its events are durable.")
     var ackLog: String?
     @Flag(help: "Print one JSON object on the last line.") var json = false
+    @Option(help: "Write the run's charts to this HTML file, which must not exist (it is never replaced).")
+    var report: String?
     @Flag(help: "Show no progress.") var quiet = false
     @Flag(help: "PostgreSQL only: send every command through the cluster's inbox to the running nodes (see 'node').")
     var cluster = false
@@ -55,6 +57,7 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
     }
 
     func run() async throws {
+        if let report { try ReportFile.checkAbsent(report) }
         try await database.target().with(
             .create(fresh: !keep && !cluster, durability: durability.storeDurability), self)
     }

@@ -4,6 +4,7 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 import WhizbangConsole
+import WhizbangPostgres
 import WhizbangStore
 
 /// Serves the web console on a ledger store, read-only: a SQLite file (opened `mode=ro`, so a `run` may go on
@@ -48,7 +49,9 @@ struct ServeCommand: AsyncParsableCommand, StoreCommand {
     }
 
     func run<Store: EventStore>(on store: Store, database opened: OpenedDatabase) async throws {
-        let configuration = consoleConfiguration
+        var configuration = consoleConfiguration
+        configuration.storeSize = Self.sizeMeasure(of: store, name: opened.name)
+        if let postgres = store as? PostgresEventStore { configuration.clusterStatus = Self.clusterReader(of: postgres) }
         let console: StoreConsole<Store>
         do throws(ConsoleError) {
             console = try StoreConsole(store: store, configuration: configuration)
@@ -66,6 +69,16 @@ struct ServeCommand: AsyncParsableCommand, StoreCommand {
                 services: [service], gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: Logger(label: "whizbang.sample.serve")))
         try await group.run()
+    }
+}
+
+extension ServeCommand {
+    /// How to measure the store for the overview: the SQLite file and its WAL, or the PostgreSQL schema's tables.
+    static func sizeMeasure<Store: EventStore>(of store: Store, name: String) -> @Sendable () async throws -> Int {
+        if let postgres = store as? PostgresEventStore {
+            return { try await postgres.storageBytes() }
+        }
+        return { LedgerStore.databaseBytes(path: name) }
     }
 }
 

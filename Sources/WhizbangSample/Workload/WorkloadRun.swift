@@ -86,6 +86,7 @@ struct WorkloadRun<Store: EventStore> {
     mutating func operate() async throws {
         progress.begin(phase: "operate", total: workload.commands)
         let start = ContinuousClock.now
+        statistics.timeline.start(at: start)
         try await run(workload.operations().lazy.map { Job.operation($0) }, recordLatency: true)
         statistics.operateSeconds = (ContinuousClock.now - start).seconds
         progress.end()
@@ -127,7 +128,9 @@ struct WorkloadRun<Store: EventStore> {
 
     private mutating func record(_ result: JobResult, recordLatency: Bool) throws {
         if recordLatency {
-            _ = statistics.latency.record(max(1, (result.nanoseconds + 500) / 1000))
+            let microseconds = max(1, (result.nanoseconds + 500) / 1000)
+            _ = statistics.latency.record(microseconds)
+            statistics.timeline.record(microseconds: microseconds)
         }
         statistics.eventsWritten += result.events
         switch (result.job, result.outcome) {
@@ -242,6 +245,8 @@ struct RunStatistics: Sendable {
     var eventsWritten = 0
     /// Latency of the operate phase's commands, in microseconds.
     var latency = Histogram<UInt64>(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
+    /// The operate phase's commands over time, for `--report`.
+    var timeline = RunTimeline()
 
     /// Commands accepted in the operate phase; a transfer counts when it completed.
     var accepted: Int { deposits + withdrawals + transfersCompleted }

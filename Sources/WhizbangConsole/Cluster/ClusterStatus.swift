@@ -1,0 +1,58 @@
+/// The nodes of a cluster running on the store and who owns which partition, as the console shows them.
+///
+/// The console does not read a cluster itself (it knows only the `EventStore` protocol); the code that mounts it
+/// supplies a reader through ``ConsoleConfiguration/clusterStatus`` — for WhizbangCluster, a read-only query of its
+/// `nodes` and `partitions` tables. Ages are measured on the database's clock, so that the console's clock does not
+/// matter.
+public struct ClusterStatus: Sendable, Codable, Hashable {
+    /// One node of the cluster.
+    public struct Node: Sendable, Codable, Hashable {
+        /// The node's configured id.
+        public var nodeID: String
+        /// The process that holds the id now (a restarted node is a new member).
+        public var member: String
+        /// Seconds since the node's last heartbeat.
+        public var secondsSinceHeartbeat: Double
+        /// Whether the node said it stopped.
+        public var stopped: Bool
+
+        /// A node as its row reads.
+        public init(nodeID: String, member: String, secondsSinceHeartbeat: Double, stopped: Bool) {
+            self.nodeID = nodeID
+            self.member = member
+            self.secondsSinceHeartbeat = secondsSinceHeartbeat
+            self.stopped = stopped
+        }
+    }
+
+    /// One partition and its owner.
+    public struct Partition: Sendable, Codable, Hashable {
+        /// The partition's number.
+        public var partition: Int
+        /// The member that holds its lease, or `nil` if none ever did or the last one released it.
+        public var owner: String?
+        /// The fencing token: bumped at every claim.
+        public var epoch: Int64
+        /// Seconds until the lease ends; 0 or less once it has.
+        public var secondsOfLeaseLeft: Double
+
+        /// A partition as its row reads.
+        public init(partition: Int, owner: String?, epoch: Int64, secondsOfLeaseLeft: Double) {
+            self.partition = partition
+            self.owner = owner
+            self.epoch = epoch
+            self.secondsOfLeaseLeft = secondsOfLeaseLeft
+        }
+    }
+
+    /// The nodes, in the order of their ids.
+    public var nodes: [Node]
+    /// The partitions, in the order of their numbers.
+    public var partitions: [Partition]
+
+    /// A status of `nodes` and `partitions`.
+    public init(nodes: [Node], partitions: [Partition]) {
+        self.nodes = nodes
+        self.partitions = partitions
+    }
+}

@@ -1,0 +1,39 @@
+import Foundation
+
+/// Writes a report to a path that must not exist yet: a report never replaces a file, since nothing proves the file
+/// there is one this program wrote.
+///
+/// The text goes to a temporary file beside the target, which is then hard-linked to the target name — an atomic
+/// step that fails if the name exists, even if a file appeared there during the run — and the temporary name is
+/// removed. So the target is either absent or the whole report, and a file that was there is never touched.
+enum ReportFile {
+    /// Throws (exit status 2) if `path` exists, so that a run does not start only to find it cannot save its report.
+    static func checkAbsent(_ path: String) throws {
+        if FileManager.default.fileExists(atPath: path) || isSymbolicLink(path) { throw exists(path) }
+    }
+
+    /// Writes `text` to `path`, which must not exist; the file is whole or absent, and an existing one is untouched.
+    static func write(_ text: String, to path: String) throws {
+        let target = URL(fileURLWithPath: path)
+        let temporary = target.deletingLastPathComponent()
+            .appendingPathComponent(".\(target.lastPathComponent).\(UUID().uuidString).partial")
+        guard FileManager.default.createFile(atPath: temporary.path, contents: Data(text.utf8)) else {
+            throw SampleError("cannot write the report beside \(path)")
+        }
+        defer { unlink(temporary.path) }
+        guard link(temporary.path, target.path) == 0 else {
+            let code = errno
+            if code == EEXIST { throw exists(path) }
+            throw SampleError("cannot write the report \(path): \(String(cString: strerror(code)))")
+        }
+    }
+
+    private static func isSymbolicLink(_ path: String) -> Bool {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) != nil
+    }
+
+    private static func exists(_ path: String) -> SampleError {
+        SampleError(
+            "--report: \(path) exists; a report never replaces a file — remove it or name another", exitStatus: 2)
+    }
+}
