@@ -115,11 +115,13 @@ final class InboxExecutor: Sendable {
         }
     }
 
-    /// Runs one batch of the pending commands of `owned` (partition to epoch).
-    func runBatch(owned: [Int32: Int64]) async throws -> BatchReport {
+    /// Runs one batch of the pending commands of `owned` (partition to epoch); `fetched` learns which partitions
+    /// the batch's commands are in, before they run.
+    func runBatch(owned: [Int32: Int64], fetched: (Set<Int32>) -> Void = { _ in }) async throws -> BatchReport {
         var report = BatchReport()
         guard !owned.isEmpty else { return report }
         let rows = try await fetch(Array(owned.keys), limit: configuration.maximumBatchSize)
+        fetched(Set(rows.map(\.partition)))
         report.fetched = rows.count
         guard !rows.isEmpty else { return report }
 
