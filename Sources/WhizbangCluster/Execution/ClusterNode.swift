@@ -15,7 +15,7 @@ public import WhizbangPostgres
 /// at the epoch it claimed (the fence), so a node that was paused past its lease, or cut off, writes nothing once
 /// another node has claimed its partitions. See the design article for the reasoning.
 ///
-/// A node can also run *jobs*: projections and process managers (any ``Whizbang/Projection``) that must run on
+/// A node can also run *jobs*: projections and process managers (any `Projection`) that must run on
 /// exactly one node of the cluster. Jobs are leased like partitions, in the same heartbeat, spread evenly over the
 /// live nodes among those that registered them, and move when their node dies. Each job's checkpoint is kept in the
 /// cluster's tables, not in the store, and moved by a write fenced by the job's epoch: an owner paused past its lease
@@ -78,8 +78,8 @@ public final class ClusterNode: Service, Sendable {
     ///   - aggregates: the aggregate types the node runs commands for.
     ///   - configuration: partitions, leases, heartbeats and batch sizes; every node of a cluster uses the same.
     ///   - jobs: the projections and process managers this node may run, each on one node of the cluster at a time;
-    ///     their names must be unique (1 to 200 characters). Their ``Whizbang/Projection/checkpointStorage`` is not
-    ///     used: the cluster keeps each job's checkpoint, fenced by its epoch. ``Whizbang/Projection/apply(_:)``
+    ///     their names must be unique (1 to 200 characters). Their `checkpointStorage` is not
+    ///     used: the cluster keeps each job's checkpoint, fenced by its epoch. `apply(_:)`
     ///     must be idempotent, or send commands with derived ids (delivery is at least once); an error it throws is
     ///     logged and the batch applied again after a pause.
     /// - Throws: ``ClusterError/Code/invalidConfiguration`` for a bad node id, job name or configuration value.

@@ -108,8 +108,8 @@ public final class ClusterClient: Service, Sendable {
     /// failover) and the inbox runs the command once.
     ///
     /// - Parameters:
-    ///   - job: the job's name (``Whizbang/Projection/name``).
-    ///   - event: the id of the event the command reacts to (``Whizbang/RecordedEvent/eventID``).
+    ///   - job: the job's name (the projection's `name`).
+    ///   - event: the id of the event the command reacts to (`RecordedEvent.eventID`).
     ///   - step: what tells apart the commands one event leads to, such as `"debit"`.
     public static func commandID(job: String, event: MessageID, step: String) -> MessageID {
         MessageID(derivedFrom: event, step: "\(job)/\(step)")
