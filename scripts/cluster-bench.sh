@@ -6,7 +6,9 @@
 #   scripts/cluster-bench.sh [COMMANDS] [ACCOUNTS] [NODES...]     default 20000 1000 0 1 2 3
 #
 # NODES 0 is the single-process run (`run --database URL`); N > 0 starts N `node` processes and sends the workload
-# with `run --cluster`. Prints one line per run: commands/s and p50/p99 latency in microseconds.
+# with `run --cluster`. Prints one line per run: commands/s and p50/p99 latency in microseconds, and where the CPU
+# went: seconds of CPU of the load process, of each node, and (when WHIZBANG_POSTGRES_DATA names the server's data
+# directory) of the PostgreSQL server, with the nodes' mean commands per batch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +29,16 @@ json_field() { sed -n 's/.*"'"$2"'":\([-0-9.e+]*\).*/\1/p' "$1" | tail -1; }
 work=$(mktemp -d /tmp/whizbang-cluster-bench.XXXXXX)
 node_pids=()
 schema=""
+postmaster=""
+if [ -n "${WHIZBANG_POSTGRES_DATA:-}" ] && [ -r "$WHIZBANG_POSTGRES_DATA/postmaster.pid" ]; then
+  postmaster=$(head -1 "$WHIZBANG_POSTGRES_DATA/postmaster.pid")
+fi
+ticks=$(getconf CLK_TCK)
+# CPU seconds of a process: its own (utime + stime) and, with "all", that of the children it waited for.
+cpu_seconds() {
+  awk -v all="${2:-}" -v ticks="$ticks" '{ sub(/.*\) /, ""); t = $12 + $13; if (all != "") t += $14 + $15;
+    printf "%.1f", t / ticks }' "/proc/$1/stat" 2>/dev/null || echo "?"
+}
 
 cleanup() {
   for pid in "${node_pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
@@ -42,8 +54,10 @@ for nodes in "${node_counts[@]}"; do
   schema="bench_$(date +%s)_$$_$nodes"
   database="${url}${separator}schema=${schema}"
   out="$work/run-$nodes.json"
+  database_before=$([ -n "$postmaster" ] && cpu_seconds "$postmaster" all || echo "?")
+  node_cpu=""
   if [ "$nodes" -eq 0 ]; then
-    "$bin" run --database "$database" --accounts "$accounts" --commands "$commands" --concurrency 256 --quiet --json \
+    /usr/bin/time -f "%U %S" -o "$work/time-$nodes" "$bin" run --database "$database" --accounts "$accounts" --commands "$commands" --concurrency 256 --quiet --json \
       >"$out"
   else
     node_pids=()
@@ -58,16 +72,27 @@ for nodes in "${node_counts[@]}"; do
       [ $SECONDS -lt $deadline ] || { echo "the nodes did not share the partitions within 60 s" >&2; exit 1; }
       sleep 0.2
     done
-    "$bin" run --database "$database" --cluster --accounts "$accounts" --commands "$commands" --concurrency 256 \
+    /usr/bin/time -f "%U %S" -o "$work/time-$nodes" "$bin" run --database "$database" --cluster --accounts "$accounts" --commands "$commands" --concurrency 256 \
       --quiet --json "${cluster_options[@]}" >"$out"
+    for pid in "${node_pids[@]}"; do node_cpu="$node_cpu $(cpu_seconds "$pid")"; done
     for pid in "${node_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${node_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     node_pids=()
+    batches=$(sed -n 's/.* \([0-9]*\) commands run in \([0-9]*\) batches.*/\1 \2/p' "$work"/node-"$nodes"-*.log |
+      awk '{ c += $1; b += $2 } END { if (b > 0) printf "%.0f", c / b; else print "?" }')
   fi
+  sleep 1 # the server reaps the backends of the closed connections
+  database_after=$([ -n "$postmaster" ] && cpu_seconds "$postmaster" all || echo "?")
   label=$([ "$nodes" -eq 0 ] && echo "single process" || echo "$nodes node(s) through the inbox")
   printf '%-32s %8.0f commands/s  p50 %6s us  p99 %7s us  (accepted %s, rejected %s)\n' "$label" \
     "$(json_field "$out" commandsPerSecond)" "$(json_field "$out" p50Micros)" "$(json_field "$out" p99Micros)" \
     "$(json_field "$out" accepted)" "$(json_field "$out" rejected)"
+  load_cpu=$(awk '{ printf "%.1f", $1 + $2 }' "$work/time-$nodes")
+  database_cpu=$(awk -v a="$database_before" -v b="$database_after" \
+    'BEGIN { if (a == "?" || b == "?") print "?"; else printf "%.1f", b - a }')
+  echo "    CPU seconds: load $load_cpu, nodes${node_cpu:- -}, PostgreSQL $database_cpu;" \
+    "commands per batch ${batches:--}; $(json_field "$out" operateSeconds) s operating"
+  batches=""
   sql "DROP SCHEMA IF EXISTS \"${schema}_cluster\" CASCADE; DROP SCHEMA IF EXISTS \"$schema\" CASCADE" >/dev/null
   schema=""
 done

@@ -164,6 +164,45 @@ struct ClusterFenceTests {
         }
     }
 
+    @Test("inbox rows written around the client (an invalid stream id, a partition that is not the stream's) fail alone")
+    func malformedInboxRows() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            try await prepare(store)
+            let owner = try node("owner", store)
+            try await owner.leases.register()
+            _ = try await owner.leases.beat()
+            let client = try client(store)
+            let stream = StreamID("counter-4")
+            let partition = StableHash.partition(of: stream, count: 8)
+            let wrong = (partition + 1) % 8
+            let payload = try JSONCommandCodec<Counter.Command>().encode(.add(1)).map { String(format: "%02x", $0) }
+                .joined()
+            let cluster = "\"\(store.configuration.schema)_cluster\""
+            // Rows another tool wrote: an empty stream id, and a stream filed under another partition than its own.
+            for (streamID, rowPartition) in [("", partition), (stream.rawValue, wrong)] {
+                _ = try await ClusterTestDatabase.query(
+                    """
+                    INSERT INTO \(cluster).inbox (message_id, partition, stream_id, aggregate_type, payload)
+                    VALUES (gen_random_uuid(), \(rowPartition), '\(streamID)', 'Counter', '\\x\(payload)'::bytea)
+                    """, configuration: store.configuration)
+            }
+            let good = try await client.enqueue(Counter.Command.add(2), to: stream, as: Counter.self)
+            let report = try await owner.executor.runBatch(owned: owner.ownership.executable())
+            #expect(report.completed == 3)
+            let outcomes = try await ClusterTestDatabase.query(
+                "SELECT status::text || ' ' || coalesce(convert_from(outcome, 'UTF8')::jsonb->>'reason', '') "
+                    + "FROM \(cluster).inbox ORDER BY id",
+                configuration: store.configuration)
+            #expect(outcomes.count == 3)
+            #expect(outcomes[0]?.hasPrefix("3 malformedCommand") == true, "\(outcomes)")
+            #expect(outcomes[1]?.hasPrefix("3 malformedCommand") == true, "\(outcomes)")
+            #expect(outcomes[2] == "1 ")
+            // Only the good command's event is stored.
+            #expect(try await store.streamVersion(of: stream) == 1)
+            #expect(good.row > 0)
+        }
+    }
+
     @Test("a second live node with the same id and a node with another partition count refuse to start")
     func refusals() async throws {
         try await ClusterTestDatabase.withStore { store in
@@ -179,6 +218,9 @@ struct ClusterFenceTests {
                 #expect(error.code == .partitionCountMismatch)
             }
             // The first node is untouched and still heartbeats.
+            let members = try await ClusterTestDatabase.query(
+                "SELECT member FROM \"\(store.configuration.schema)_cluster\".nodes", configuration: store.configuration)
+            #expect(members == [first.member])
             _ = try await first.leases.beat()
         }
     }

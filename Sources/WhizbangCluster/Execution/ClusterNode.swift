@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 public import ServiceLifecycle
 import Synchronization
@@ -13,6 +14,14 @@ public import WhizbangPostgres
 /// commands in batches, each batch one transaction that first checks that every partition involved is still its own
 /// at the epoch it claimed (the fence), so a node that was paused past its lease, or cut off, writes nothing once
 /// another node has claimed its partitions. See the design article for the reasoning.
+///
+/// A node can also run *jobs*: projections and process managers (any `Projection`) that must run on
+/// exactly one node of the cluster. Jobs are leased like partitions, in the same heartbeat, spread evenly over the
+/// live nodes among those that registered them, and move when their node dies. Each job's checkpoint is kept in the
+/// cluster's tables, not in the store, and moved by a write fenced by the job's epoch: an owner paused past its lease
+/// cannot move it once another node claimed the job. Delivery is at least once — the next owner applies again what
+/// a dead or fenced owner applied without moving the checkpoint — so a process manager sends its commands with ids
+/// derived from its name and the event (``ClusterClient/commandID(job:event:step:)``), which the inbox runs once.
 ///
 /// The node is a ServiceLifecycle `Service`. Graceful shutdown finishes the batch in flight, releases every
 /// partition at once and marks the node stopped, so that the other nodes take over within moments; cancellation
@@ -32,6 +41,10 @@ public final class ClusterNode: Service, Sendable {
     let executor: InboxExecutor
     let leases: LeaseKeeper
     let metrics: ClusterMetrics
+    let jobOwnership = JobOwnership()
+    let jobRunners: [String: JobRunner]
+    private let jobWakes: [String: Wakeup]
+    private let jobsWake = Wakeup()
     private let executorWake = Wakeup()
     private let leaseWake = Wakeup()
     private let stopping = Atomic(false)
@@ -43,12 +56,18 @@ public final class ClusterNode: Service, Sendable {
     public struct Statistics: Sendable, Hashable {
         /// Commands whose result this node recorded.
         public var commandsRun = 0
+        /// Batches that recorded at least one result.
+        public var batches = 0
         /// Batches the fence refused.
         public var fenceRejections = 0
         /// Partitions claimed.
         public var claims = 0
         /// Partitions released.
         public var releases = 0
+        /// Jobs claimed.
+        public var jobClaims = 0
+        /// Job checkpoint writes the fence refused.
+        public var jobFenceRejections = 0
     }
 
     /// Creates a node of the cluster on `store`'s database; nothing happens until ``run()``.
@@ -58,12 +77,25 @@ public final class ClusterNode: Service, Sendable {
     ///   - store: the PostgreSQL store whose database holds the cluster's tables and the events.
     ///   - aggregates: the aggregate types the node runs commands for.
     ///   - configuration: partitions, leases, heartbeats and batch sizes; every node of a cluster uses the same.
-    /// - Throws: ``ClusterError/Code/invalidConfiguration`` for a bad node id or configuration value.
+    ///   - jobs: the projections and process managers this node may run, each on one node of the cluster at a time;
+    ///     their names must be unique (1 to 200 characters). Their `checkpointStorage` is not
+    ///     used: the cluster keeps each job's checkpoint, fenced by its epoch. `apply(_:)`
+    ///     must be idempotent, or send commands with derived ids (delivery is at least once); an error it throws is
+    ///     logged and the batch applied again after a pause.
+    /// - Throws: ``ClusterError/Code/invalidConfiguration`` for a bad node id, job name or configuration value.
     public init(
         nodeID: String, store: PostgresEventStore, aggregates: ClusterAggregates,
-        configuration: ClusterConfiguration = .init()
+        configuration: ClusterConfiguration = .init(), jobs: [any Projection] = []
     ) throws {
         try configuration.validate()
+        var names: Set<String> = []
+        for job in jobs {
+            guard (1...200).contains(job.name.count), names.insert(job.name).inserted else {
+                throw ClusterError(
+                    .invalidConfiguration,
+                    message: "job name '\(job.name.prefix(80))' must be 1 to 200 characters and unique among the node's jobs")
+            }
+        }
         let allowed = nodeID.utf8.allSatisfy { byte in
             (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
                 || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: ".")
@@ -84,10 +116,20 @@ public final class ClusterNode: Service, Sendable {
         self.executor = InboxExecutor(
             store: store, aggregates: aggregates, configuration: configuration, nodeID: nodeID, member: member,
             metrics: metrics)
+        let schema = "\"\(ClusterSchema.name(forStore: store.configuration.schema))\""
         self.leases = LeaseKeeper(
             store: store, configuration: configuration, nodeID: nodeID, member: member, ownership: ownership,
-            metrics: metrics, schema: "\"\(ClusterSchema.name(forStore: store.configuration.schema))\"",
+            jobs: jobOwnership, jobNames: jobs.map(\.name).sorted(), metrics: metrics, schema: schema,
             channel: ClusterSchema.channel(forStore: store.configuration.schema))
+        var runners: [String: JobRunner] = [:]
+        var wakes: [String: Wakeup] = [:]
+        for job in jobs {
+            runners[job.name] = JobRunner(
+                store: store, job: job, configuration: configuration, nodeID: nodeID, member: member, schema: schema)
+            wakes[job.name] = Wakeup()
+        }
+        self.jobRunners = runners
+        self.jobWakes = wakes
     }
 
     /// What the node has done since it started.
@@ -97,6 +139,9 @@ public final class ClusterNode: Service, Sendable {
     public var ownedPartitions: [Int: Int64] {
         Dictionary(uniqueKeysWithValues: ownership.owned.map { (Int($0.key), $0.value) })
     }
+
+    /// The jobs the node owns now, with their epochs.
+    public var ownedJobs: [String: Int64] { jobOwnership.owned }
 
     /// Creates the cluster's tables if missing, registers the node, and runs it until graceful shutdown or
     /// cancellation: heartbeats and claims, and runs the inbox commands of its partitions.
@@ -111,7 +156,7 @@ public final class ClusterNode: Service, Sendable {
         try await leases.register()
         logger.info("node started", metadata: ["node": "\(nodeID)", "member": "\(member)"])
         let channel = ClusterSchema.channel(forStore: store.configuration.schema)
-        enum Finished { case listener, leases, executor }
+        enum Finished { case listener, leases, executor, jobs }
         try await withThrowingTaskGroup(of: Finished.self) { group in
             group.addTask {
                 await self.store.listen(on: channel) { payload in self.notified(payload) }
@@ -125,10 +170,14 @@ public final class ClusterNode: Service, Sendable {
                 await self.executorLoop()
                 return .executor
             }
+            group.addTask {
+                await self.jobLoop()
+                return .jobs
+            }
             try await withTaskCancellationHandler {
                 try await withGracefulShutdownHandler {
                     var loops = 0
-                    while loops < 2, let finished = try await group.next() {
+                    while loops < 3, let finished = try await group.next() {
                         if finished != .listener { loops += 1 }
                         self.stop()
                     }
@@ -145,11 +194,17 @@ public final class ClusterNode: Service, Sendable {
         counters.withLock { $0.releases += released.count }
     }
 
-    /// Asks the node to stop: the batch in flight finishes, then ``run()`` releases the partitions and returns.
+    /// Asks the node to stop: the batches in flight finish, then ``run()`` releases the partitions and returns.
     public func stop() {
         stopping.store(true, ordering: .releasing)
         executorWake.signal()
         leaseWake.signal()
+        wakeJobs()
+    }
+
+    private func wakeJobs() {
+        jobsWake.signal()
+        for wake in jobWakes.values { wake.signal() }
     }
 
     private var isStopping: Bool { stopping.load(ordering: .acquiring) || Task.isCancelled }
@@ -158,9 +213,13 @@ public final class ClusterNode: Service, Sendable {
         guard let payload else {
             executorWake.signal()
             leaseWake.signal()
+            wakeJobs()
             return
         }
-        if payload == "r" {
+        if payload == "d" {
+            // Commands were recorded, so the log has new events.
+            for wake in jobWakes.values { wake.signal() }
+        } else if payload == "r" {
             leaseWake.signal()
         } else if payload.hasPrefix("i"), let partition = Int32(payload.dropFirst()) {
             if ownership.owned[partition] != nil { executorWake.signal() }
@@ -169,14 +228,19 @@ public final class ClusterNode: Service, Sendable {
 
     private func leaseLoop() async throws {
         let logger = configuration.logger
+        var contended = false
         while !isStopping {
+            contended = false
             do {
                 let beat = try await leases.beat()
+                contended = beat.contended
                 counters.withLock {
                     $0.claims += beat.claimed.count
                     $0.releases += beat.released.count
+                    $0.jobClaims += beat.claimedJobs.count
                 }
                 if !beat.claimed.isEmpty { executorWake.signal() }
+                if !beat.claimedJobs.isEmpty || !beat.releasedJobs.isEmpty { jobsWake.signal() }
                 beatObserver.withLock { $0 }?(beat)
             } catch let error as ClusterError where error.code == .nodeAlreadyLive {
                 logger.error("\(error.message)", metadata: ["node": "\(nodeID)"])
@@ -185,7 +249,19 @@ public final class ClusterNode: Service, Sendable {
                 if isStopping { return }
                 logger.warning("heartbeat failed", metadata: ["node": "\(nodeID)", "error": "\(error)"])
             }
-            await leaseWake.wait(upTo: configuration.heartbeatInterval)
+            // A claim that found free partitions locked (a batch still finishing on a node that gave them up) tries
+            // again soon rather than at the next heartbeat.
+            await leaseWake.wait(upTo: contended ? min(configuration.heartbeatInterval, .milliseconds(50)) : configuration.heartbeatInterval)
+        }
+        guard !Task.isCancelled else { return }
+        // Stopping: release at once the partitions without a batch in flight; run() releases the rest when the
+        // batch ends.
+        ownership.releaseEverything()
+        do {
+            let beat = try await leases.beat(claiming: false)
+            counters.withLock { $0.releases += beat.released.count }
+        } catch {
+            logger.debug("releasing partitions early on stopping failed", metadata: ["node": "\(nodeID)", "error": "\(error)"])
         }
     }
 
@@ -200,10 +276,15 @@ public final class ClusterNode: Service, Sendable {
             }
             ownership.setInFlight(Set(owned.keys))
             do {
-                let report = try await executor.runBatch(owned: owned)
+                // Once the batch's rows are fetched, only their partitions are in flight: the others can be
+                // released meanwhile (a stopping node releases them at once).
+                let report = try await executor.runBatch(owned: owned) { self.ownership.setInFlight($0) }
                 ownership.setInFlight([])
                 failures = 0
-                counters.withLock { $0.commandsRun += report.completed }
+                counters.withLock {
+                    $0.commandsRun += report.completed
+                    if report.completed > 0 { $0.batches += 1 }
+                }
                 if report.fetched == 0 { await executorWake.wait(upTo: configuration.pollInterval) }
             } catch let rejection as InboxExecutor.FenceRejection {
                 ownership.setInFlight([])
@@ -218,6 +299,40 @@ public final class ClusterNode: Service, Sendable {
                 // Back off a little after repeated failures: the database is likely unavailable.
                 await executorWake.wait(upTo: min(configuration.pollInterval, .milliseconds(50) * (1 << min(failures, 5))))
             }
+        }
+    }
+
+    /// Starts a runner for each job the node owns and does not run yet, until the node stops; then cancels the
+    /// runners and waits for them.
+    private func jobLoop() async {
+        await withTaskGroup(of: Void.self) { group in
+            while !isStopping {
+                for (name, claim) in jobOwnership.runnable() {
+                    guard let runner = jobRunners[name], let wake = jobWakes[name],
+                        jobOwnership.setRunning(name, true)
+                    else { continue }
+                    group.addTask {
+                        let ending = await runner.run(epoch: claim.epoch, from: claim.checkpoint, wake: wake) {
+                            !self.isStopping && self.jobOwnership.mayRun(name, epoch: claim.epoch)
+                        }
+                        _ = self.jobOwnership.setRunning(name, false)
+                        if ending == .fenced {
+                            self.jobOwnership.lose(name, epoch: claim.epoch)
+                            self.counters.withLock { $0.jobFenceRejections += 1 }
+                            self.metrics.fenceRejections.increment()
+                        }
+                        // A job marked for release is released by a heartbeat at once, so that its next owner
+                        // need not wait for the next interval.
+                        if self.jobOwnership.releasable().contains(name) { self.leaseWake.signal() }
+                        self.jobsWake.signal()
+                    }
+                }
+                await jobsWake.wait(upTo: configuration.pollInterval)
+            }
+            // A batch in flight may wait for commands that only this stopping node would run: cancel it rather than
+            // wait. Its checkpoint does not move, and the job's next owner applies it again.
+            group.cancelAll()
+            await group.waitForAll()
         }
     }
 }

@@ -115,11 +115,13 @@ final class InboxExecutor: Sendable {
         }
     }
 
-    /// Runs one batch of the pending commands of `owned` (partition to epoch).
-    func runBatch(owned: [Int32: Int64]) async throws -> BatchReport {
+    /// Runs one batch of the pending commands of `owned` (partition to epoch); `fetched` learns which partitions
+    /// the batch's commands are in, before they run.
+    func runBatch(owned: [Int32: Int64], fetched: (Set<Int32>) -> Void = { _ in }) async throws -> BatchReport {
         var report = BatchReport()
         guard !owned.isEmpty else { return report }
         let rows = try await fetch(Array(owned.keys), limit: configuration.maximumBatchSize)
+        fetched(Set(rows.map(\.partition)))
         report.fetched = rows.count
         guard !rows.isEmpty else { return report }
 
@@ -128,7 +130,17 @@ final class InboxExecutor: Sendable {
         var work: [StreamID: StreamWork] = [:]
         var rowsByStream: [StreamID: [Row]] = [:]
         let isolated = self.isolated.withLock { $0 }
+        var malformed: [Completion] = []
         for row in rows {
+            // A row written around the client: its stream id must be valid and filed under its own partition, or
+            // the fence of another partition would guard its stream. It fails alone, and the batch goes on.
+            if let problem = Self.problem(with: row, partitionCount: configuration.partitionCount) {
+                let result = ClusterCommandResult(
+                    messageID: row.messageID, outcome: .failed, streamVersion: 0, eventCount: 0,
+                    reason: "\(ClusterError.Code.malformedCommand): \(problem)", state: nil, node: nodeID)
+                malformed.append(Completion(row: row, result: result, epoch: owned[row.partition] ?? 0))
+                continue
+            }
             if rowsByStream[row.streamID] == nil {
                 order.append(row.streamID)
                 work[row.streamID] = StreamWork(streamID: row.streamID, partition: row.partition)
@@ -148,7 +160,7 @@ final class InboxExecutor: Sendable {
         let fence = involved.sorted().map { ($0, owned[$0]!) }
         let streams = order.compactMap { work[$0] }
         do {
-            let outcome = try await commit(streams, fence: fence)
+            let outcome = try await commit(streams, malformed: malformed, fence: fence)
             report.completed = outcome.completed
             cache.withLock { cache in
                 for stream in streams {
@@ -254,6 +266,20 @@ final class InboxExecutor: Sendable {
         stream.finalState = current
     }
 
+    /// What is wrong with an inbox row's stream id or partition, or `nil`.
+    static func problem(with row: Row, partitionCount: Int) -> String? {
+        do {
+            try row.streamID.validate()
+        } catch {
+            return "the inbox row's stream id is invalid: \(error.message)"
+        }
+        let partition = StableHash.partition(of: row.streamID, count: partitionCount)
+        guard partition == Int(row.partition) else {
+            return "the inbox row files stream '\(row.streamID)' under partition \(row.partition), not its own \(partition)"
+        }
+        return nil
+    }
+
     /// Loads a stream's state from the store.
     private func load(_ streamID: StreamID, as registered: RegisteredAggregate, partition: Int32, epoch: Int64)
         async throws
@@ -283,7 +309,9 @@ final class InboxExecutor: Sendable {
     }
 
     /// The fenced transaction of a batch.
-    private func commit(_ streams: [StreamWork], fence: [(Int32, Int64)]) async throws -> CommitOutcome {
+    private func commit(_ streams: [StreamWork], malformed: [Completion], fence: [(Int32, Int64)]) async throws
+        -> CommitOutcome
+    {
         let schema = self.schema
         let channel = self.channel
         let member = self.member
@@ -356,6 +384,7 @@ final class InboxExecutor: Sendable {
                     outcome.isolate.insert(stream.streamID)
                 }
             }
+            for completion in malformed { try add(completion) }
             if !ids.isEmpty {
                 var updated: Int64 = 0
                 for try await (count, _) in try await connection.query(

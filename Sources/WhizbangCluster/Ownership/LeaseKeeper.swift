@@ -8,12 +8,17 @@ import WhizbangPostgres
 /// `ceil(partitions / live nodes)`, bumping each claimed partition's epoch. Ownership is sticky: a node keeps what
 /// it holds, and one over its share marks the excess for release at the next heartbeat, once no batch runs there.
 /// There is no leader and no rank arithmetic: claims race with `FOR UPDATE SKIP LOCKED`.
+///
+/// The same transaction does the same for the node's jobs (projections and process managers): it renews their
+/// leases and claims unowned or expired ones among those the node registered, up to `ceil(jobs / live nodes)`.
 struct LeaseKeeper: Sendable {
     let store: PostgresEventStore
     let configuration: ClusterConfiguration
     let nodeID: String
     let member: String
     let ownership: Ownership
+    let jobs: JobOwnership
+    let jobNames: [String]
     let metrics: ClusterMetrics
     let schema: String
     let channel: String
@@ -25,7 +30,16 @@ struct LeaseKeeper: Sendable {
         var released: [Int32] = []
         var liveNodes = 0
         var share = 0
+        /// Unowned or expired partitions seen at the start of the claim, locked or not.
+        var free = 0
+        /// Whether the claim got fewer partitions than it needed while more were free: another transaction held
+        /// some of them (a batch finishing on a stopping node), so the node tries again soon.
+        var contended = false
         var inboxDepth: Int64 = 0
+        var ownedJobs: [String: JobOwnership.Claim] = [:]
+        var claimedJobs: [String: JobOwnership.Claim] = [:]
+        var releasedJobs: [String] = []
+        var jobShare = 0
     }
 
     /// Registers the node; refuses when another live process runs a node with the same id.
@@ -33,8 +47,9 @@ struct LeaseKeeper: Sendable {
         let schema = self.schema
         let (nodeID, member, channel) = (self.nodeID, self.member, self.channel)
         let ttl = configuration.leaseDuration.wholeMilliseconds
+        let jobNames = self.jobNames
         let registered = try await store.withConnection { connection, logger in
-            try await connection.query(
+            let registered = try await connection.query(
                 """
                 WITH registered AS (
                     INSERT INTO \(unescaped: schema).nodes (node_id, member) VALUES (\(nodeID), \(member))
@@ -46,6 +61,15 @@ struct LeaseKeeper: Sendable {
                 SELECT member, pg_notify(\(channel), 'r')::text FROM registered
                 """, logger: logger
             ).collect().count
+            // The node's jobs join the cluster's only once the node is registered: a refused node changes nothing.
+            if registered == 1, !jobNames.isEmpty {
+                try await connection.query(
+                    """
+                    INSERT INTO \(unescaped: schema).jobs (name) SELECT unnest(\(jobNames)::text[])
+                    ON CONFLICT (name) DO NOTHING
+                    """, logger: logger)
+            }
+            return registered
         }
         guard registered == 1 else {
             throw ClusterError(
@@ -55,13 +79,15 @@ struct LeaseKeeper: Sendable {
         }
     }
 
-    /// One heartbeat.
-    func beat() async throws -> Beat {
+    /// One heartbeat; without `claiming`, it only beats, releases and renews (a stopping node's last one).
+    func beat(claiming: Bool = true) async throws -> Beat {
         let schema = self.schema
         let (nodeID, member, channel) = (self.nodeID, self.member, self.channel)
         let ttl = configuration.leaseDuration.wholeMilliseconds
         let partitionCount = configuration.partitionCount
         let releasable = ownership.releasable()
+        let releasableJobs = jobs.releasable()
+        let jobNames = self.jobNames
         var beat = try await store.withTransaction { transaction in
             let connection = transaction.connection
             let logger = transaction.logger
@@ -104,21 +130,24 @@ struct LeaseKeeper: Sendable {
             ).decode((Int32, Int64).self) {
                 beat.owned[partition] = epoch
             }
-            var (live, depth): (Int64, Int64) = (1, 0)
+            var (live, depth, free): (Int64, Int64, Int64) = (1, 0, 0)
             for try await row in try await connection.query(
                     """
                     SELECT
                         (SELECT count(*) FROM \(unescaped: schema).nodes
                          WHERE NOT stopped AND heartbeat_at > now() - \(ttl) * interval '1 millisecond')::bigint,
-                        (SELECT count(*) FROM \(unescaped: schema).inbox WHERE status = 0)::bigint
+                        (SELECT count(*) FROM \(unescaped: schema).inbox WHERE status = 0)::bigint,
+                        (SELECT count(*) FROM \(unescaped: schema).partitions
+                         WHERE owner IS NULL OR lease_until < now())::bigint
                     """, logger: logger
-            ).decode((Int64, Int64).self) {
-                (live, depth) = row
+            ).decode((Int64, Int64, Int64).self) {
+                (live, depth, free) = row
             }
             beat.liveNodes = Int(max(1, live))
             beat.inboxDepth = depth
+            beat.free = Int(free)
             beat.share = (partitionCount + beat.liveNodes - 1) / beat.liveNodes
-            let need = beat.share - beat.owned.count
+            let need = claiming ? beat.share - beat.owned.count : 0
             if need > 0 {
                 for try await (partition, epoch) in try await connection.query(
                     """
@@ -141,12 +170,22 @@ struct LeaseKeeper: Sendable {
                 ).decode((Int32, Int64).self) {
                     beat.claimed[partition] = epoch
                 }
+                beat.contended = beat.claimed.count < min(need, beat.free)
+            }
+            if claiming {
+                try await beatJobs(&beat, connection: connection, logger: logger, releasable: releasableJobs, names: jobNames)
             }
             return beat
         }
         beat.owned.merge(beat.claimed) { _, claimed in claimed }
         ownership.replace(with: beat.owned, released: beat.released)
         let marked = ownership.keep(atMost: beat.share)
+        var markedJobs: [String] = []
+        if claiming {
+            beat.ownedJobs.merge(beat.claimedJobs) { _, claimed in claimed }
+            jobs.replace(with: beat.ownedJobs, released: beat.releasedJobs)
+            markedJobs = jobs.keep(atMost: beat.jobShare)
+        }
         let logger = configuration.logger
         metrics.ownedPartitions.record(beat.owned.count)
         metrics.inboxDepth.record(beat.inboxDepth)
@@ -165,6 +204,22 @@ struct LeaseKeeper: Sendable {
                 "released partitions",
                 metadata: ["node": "\(nodeID)", "partitions": "\(beat.released.sorted())", "owned": "\(beat.owned.count)"])
         }
+        if !beat.claimedJobs.isEmpty {
+            logger.info(
+                "claimed jobs",
+                metadata: [
+                    "node": "\(nodeID)", "jobs": "\(beat.claimedJobs.keys.sorted())",
+                    "checkpoints": "\(beat.claimedJobs.sorted { $0.key < $1.key }.map(\.value.checkpoint))",
+                ])
+        }
+        if !beat.releasedJobs.isEmpty {
+            logger.info("released jobs", metadata: ["node": "\(nodeID)", "jobs": "\(beat.releasedJobs)"])
+        }
+        if !markedJobs.isEmpty {
+            logger.debug(
+                "over the fair share of jobs: releasing once their runners stop",
+                metadata: ["node": "\(nodeID)", "jobs": "\(markedJobs)", "share": "\(beat.jobShare)"])
+        }
         if !marked.isEmpty {
             logger.debug(
                 "over the fair share: releasing at the next heartbeat",
@@ -173,7 +228,67 @@ struct LeaseKeeper: Sendable {
         return beat
     }
 
-    /// Gives up every partition at once and marks the node stopped, so that the other nodes claim them at their
+    /// The jobs' part of a heartbeat: release those asked for, renew the rest, claim up to the fair share.
+    private func beatJobs(
+        _ beat: inout Beat, connection: PostgresConnection, logger: Logger, releasable: [String], names: [String]
+    ) async throws {
+        guard !names.isEmpty else { return }
+        let (schema, member) = (self.schema, self.member)
+        let ttl = configuration.leaseDuration.wholeMilliseconds
+        if !releasable.isEmpty {
+            for try await name in try await connection.query(
+                """
+                WITH released AS (
+                    UPDATE \(unescaped: schema).jobs SET owner = NULL, lease_until = '-infinity'
+                    WHERE name = ANY(\(releasable)::text[]) AND owner = \(member) RETURNING name, epoch, checkpoint
+                ), logged AS (
+                    INSERT INTO \(unescaped: schema).job_log (name, owner, epoch, action, checkpoint)
+                    SELECT name, \(member), epoch, 'release', checkpoint FROM released
+                )
+                SELECT name FROM released
+                """, logger: logger
+            ).decode(String.self) {
+                beat.releasedJobs.append(name)
+            }
+            try await connection.query("SELECT pg_notify(\(channel), 'r')", logger: logger)
+        }
+        for try await (name, epoch, checkpoint) in try await connection.query(
+            """
+            UPDATE \(unescaped: schema).jobs SET lease_until = now() + \(ttl) * interval '1 millisecond'
+            WHERE owner = \(member) RETURNING name, epoch, checkpoint
+            """, logger: logger
+        ).decode((String, Int64, Int64).self) {
+            beat.ownedJobs[name] = JobOwnership.Claim(epoch: epoch, checkpoint: UInt64(max(0, checkpoint)))
+        }
+        let total =
+            try await connection.query("SELECT count(*)::bigint FROM \(unescaped: schema).jobs", logger: logger)
+            .collect().first?.decode(Int64.self) ?? 0
+        beat.jobShare = (Int(total) + beat.liveNodes - 1) / beat.liveNodes
+        let need = beat.jobShare - beat.ownedJobs.count
+        guard need > 0 else { return }
+        for try await (name, epoch, checkpoint) in try await connection.query(
+            """
+            WITH free AS (
+                SELECT name FROM \(unescaped: schema).jobs
+                WHERE name = ANY(\(names)::text[]) AND (owner IS NULL OR lease_until < now())
+                ORDER BY name LIMIT \(Int64(need)) FOR UPDATE SKIP LOCKED
+            ), claimed AS (
+                UPDATE \(unescaped: schema).jobs j
+                SET owner = \(member), epoch = j.epoch + 1, lease_until = now() + \(ttl) * interval '1 millisecond'
+                FROM free WHERE j.name = free.name
+                RETURNING j.name, j.epoch, j.checkpoint
+            ), logged AS (
+                INSERT INTO \(unescaped: schema).job_log (name, owner, epoch, action, checkpoint)
+                SELECT name, \(member), epoch, 'claim', checkpoint FROM claimed
+            )
+            SELECT name, epoch, checkpoint FROM claimed
+            """, logger: logger
+        ).decode((String, Int64, Int64).self) {
+            beat.claimedJobs[name] = JobOwnership.Claim(epoch: epoch, checkpoint: UInt64(max(0, checkpoint)))
+        }
+    }
+
+    /// Gives up every partition and job at once and marks the node stopped, so that the other nodes claim them at their
     /// next heartbeat (the notification makes that at once).
     func releaseAll() async throws -> [Int32] {
         let schema = self.schema
@@ -198,12 +313,22 @@ struct LeaseKeeper: Sendable {
             }
             try await connection.query(
                 """
+                WITH released AS (
+                    UPDATE \(unescaped: schema).jobs SET owner = NULL, lease_until = '-infinity'
+                    WHERE owner = \(member) RETURNING name, epoch, checkpoint
+                )
+                INSERT INTO \(unescaped: schema).job_log (name, owner, epoch, action, checkpoint)
+                SELECT name, \(member), epoch, 'release', checkpoint FROM released
+                """, logger: logger)
+            try await connection.query(
+                """
                 UPDATE \(unescaped: schema).nodes SET stopped = true WHERE node_id = \(nodeID) AND member = \(member)
                 """, logger: logger)
             try await connection.query("SELECT pg_notify(\(channel), 'r')", logger: logger)
             return released
         }
         ownership.clear()
+        jobs.clear()
         metrics.ownedPartitions.record(0)
         metrics.releases.increment(by: Int64(released.count))
         configuration.logger.info(

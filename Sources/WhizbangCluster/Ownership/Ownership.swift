@@ -62,6 +62,9 @@ final class Ownership: Sendable {
         }
     }
 
+    /// Marks every partition for release, when the node stops: those without a batch in flight go at once.
+    func releaseEverything() { state.withLock { $0.releasing = Set($0.owned.keys) } }
+
     /// Drops partitions the fence refused, if their epoch is still the one that was refused.
     func lose(_ partitions: [Int32: Int64]) {
         state.withLock { state in

@@ -30,6 +30,7 @@ public final class ClusterClient: Service, Sendable {
     let aggregates: ClusterAggregates
     let waiters = ResultWaiters()
     private let running = Atomic(false)
+    private let repeatedSends = Atomic(0)
     private let stopping = Atomic(false)
     private let prepared = Atomic(false)
     private let preparation = Mutex<Task<Void, any Error>?>(nil)
@@ -102,6 +103,22 @@ public final class ClusterClient: Service, Sendable {
         return result
     }
 
+    /// The id of a command a job (a process manager) sends in reaction to an event: derived from the job's name,
+    /// the event's id and the step, so that the job sends the same id when the event is delivered again (after a
+    /// failover) and the inbox runs the command once.
+    ///
+    /// - Parameters:
+    ///   - job: the job's name (the projection's `name`).
+    ///   - event: the id of the event the command reacts to (`RecordedEvent.eventID`).
+    ///   - step: what tells apart the commands one event leads to, such as `"debit"`.
+    public static func commandID(job: String, event: MessageID, step: String) -> MessageID {
+        MessageID(derivedFrom: event, step: "\(job)/\(step)")
+    }
+
+    /// How many sends found their message id already in the inbox (and so ran nothing): for a process manager,
+    /// its redeliveries.
+    public var repeatedSendCount: Int { repeatedSends.load(ordering: .relaxed) }
+
     /// A command in the inbox: its row, and its result if it had one when sent.
     public struct Ticket: Sendable, Hashable {
         /// The command's message id.
@@ -165,6 +182,7 @@ public final class ClusterClient: Service, Sendable {
                 message: "message id \(messageID) was sent before to \(storedType) '\(storedStream)', not to "
                     + "\(aggregateType) '\(stream)'; nothing was sent")
         }
+        repeatedSends.add(1, ordering: .relaxed)
         return Ticket(messageID: messageID, row: row, result: try outcome.map { try Self.decode($0) })
     }
 
@@ -200,6 +218,40 @@ public final class ClusterClient: Service, Sendable {
     public func result(of ticket: Ticket, timeout: Duration? = nil) async throws -> ClusterCommandResult {
         if let result = ticket.result { return result }
         return try await result(of: ticket, until: .now + (timeout ?? configuration.resultTimeout))
+    }
+
+    /// Waits for the result of a command that someone else sends, such as the last step of a process manager,
+    /// whose id the caller can derive (``commandID(job:event:step:)``); the command need not be in the inbox yet.
+    ///
+    /// - Throws: ``ClusterError`` — `timedOut` (no result within `timeout`, default
+    ///   ``ClusterConfiguration/resultTimeout``; the command may not even have been sent) or `notRunning`; or
+    ///   `EventStoreError` from a look-up.
+    public func result(of messageID: MessageID, timeout: Duration? = nil) async throws -> ClusterCommandResult {
+        let deadline = ContinuousClock.now + (timeout ?? configuration.resultTimeout)
+        let (schema, uuid) = (self.schema, messageID.uuid)
+        var pause = Duration.milliseconds(5)
+        while true {
+            let found = try await store.withConnection { connection, logger -> (Int64, ByteBuffer?)? in
+                var found: (Int64, ByteBuffer?)? = nil
+                for try await row in try await connection.query(
+                    "SELECT id, outcome FROM \(unescaped: schema).inbox WHERE message_id = \(uuid)", logger: logger
+                ).decode((Int64, ByteBuffer?).self) {
+                    found = row
+                }
+                return found
+            }
+            if let (row, outcome) = found {
+                if let outcome { return try Self.decode(outcome) }
+                return try await result(of: Ticket(messageID: messageID, row: row, result: nil), until: deadline)
+            }
+            let now = ContinuousClock.now
+            guard now < deadline else {
+                throw ClusterError(
+                    .timedOut, message: "command \(messageID) was not in the inbox within the time limit")
+            }
+            try await Task.sleep(for: min(pause, deadline - now))
+            pause = min(pause * 2, configuration.pollInterval)
+        }
     }
 
     private func result(of ticket: Ticket, until deadline: ContinuousClock.Instant) async throws

@@ -47,6 +47,12 @@ public struct ClusterCommandResult: Hashable, Sendable, Codable {
         self.node = node
     }
 
+    /// The ids of the events the command stored, in order: derived from its message id, so that anyone who knows
+    /// the command knows its events' ids (a process manager derives its commands' ids from them).
+    public var eventIDs: [MessageID] {
+        (0..<max(0, eventCount)).map { InboxExecutor.eventID(for: messageID, index: $0) }
+    }
+
     /// The aggregate's state after an accepted command.
     ///
     /// - Throws: ``ClusterError/Code/commandFailed`` when the command was not accepted, or the decoder's error.

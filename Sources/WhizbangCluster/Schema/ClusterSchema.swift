@@ -14,6 +14,9 @@ import WhizbangPostgres
 ///   commands in arrival order; status 0 pending, 1 accepted, 2 rejected, 3 failed.
 /// - `ownership_log(partition, owner, epoch, action, at)`: every claim and release, for operators and tests.
 /// - `fence_rejections(node_id, partition, epoch, at)`: every transaction the fence refused.
+/// - `jobs(name, owner, epoch, lease_until, checkpoint)`: the leased jobs (projections and process managers), each
+///   with its owner member, its fencing token and the position of the last event its owners applied.
+/// - `job_log(name, owner, epoch, action, checkpoint, at)`: every claim, release and fence rejection of a job.
 enum ClusterSchema {
     /// The schema of the cluster of a store in `storeSchema`.
     static func name(forStore storeSchema: String) -> String { storeSchema + "_cluster" }
@@ -102,6 +105,25 @@ enum ClusterSchema {
                 owner text NOT NULL,
                 epoch bigint NOT NULL,
                 action text NOT NULL,
+                at timestamptz NOT NULL DEFAULT clock_timestamp()
+            )
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS \(schema).jobs (
+                name text PRIMARY KEY,
+                owner text,
+                epoch bigint NOT NULL DEFAULT 0,
+                lease_until timestamptz NOT NULL DEFAULT '-infinity',
+                checkpoint bigint NOT NULL DEFAULT 0
+            )
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS \(schema).job_log (
+                name text NOT NULL,
+                owner text NOT NULL,
+                epoch bigint NOT NULL,
+                action text NOT NULL,
+                checkpoint bigint NOT NULL,
                 at timestamptz NOT NULL DEFAULT clock_timestamp()
             )
             """,

@@ -41,4 +41,5 @@ struct AccountCommandCodec: ClusterCommandCodec {
     /// The aggregates a ledger cluster runs.
     static let aggregates = ClusterAggregates()
         .registering(Account.self, name: "Account", commands: AccountCommandCodec())
+        .registering(Transfer.self, name: "Transfer", commands: TransferCommandCodec())
 }

@@ -8,13 +8,19 @@ import WhizbangCluster
 ///
 /// As the local run, commands are admitted in sequence order through an ``OrderedWindow``: a command is sent only
 /// after every earlier command on its account has its result, so each account's commands are sent, and applied, in
-/// order, and the outcome is that of a one-at-a-time run. Transfers are not supported through the cluster.
+/// order, and the outcome is that of a one-at-a-time run.
+///
+/// A transfer is a `request` to its transfer stream; the cluster's process manager (``TransferProcess``, a job on
+/// one of the nodes) then runs its steps. The run waits for the transfer's last step, whose id it derives from the
+/// request's event, before it sends anything else to either account, as the local run waits for its saga.
 struct ClusterWorkloadRun {
     let workload: LedgerWorkload
     let concurrency: Int
     let client: ClusterClient
     let ackLog: AckLog?
     var progress: ProgressLine
+    /// Prefix of this run's transfer stream ids, so that runs on one kept database never reuse one.
+    var transferPrefix = "transfer-"
     var stopRequested: @Sendable () -> Bool = { false }
 
     private(set) var ledger: LedgerBalances
@@ -39,20 +45,33 @@ struct ClusterWorkloadRun {
         case open(Int)
         case deposit(Int, Int)
         case withdraw(Int, Int)
+        case transfer(from: Int, to: Int, amount: Int)
 
-        var account: Int {
+        var keys: [Int] {
             switch self {
-            case .open(let account), .deposit(let account, _), .withdraw(let account, _): account
+            case .open(let account), .deposit(let account, _), .withdraw(let account, _): [account]
+            case .transfer(let from, let to, _): from == to ? [from] : [from, to]
             }
         }
+    }
+
+    /// How a transfer ended, with the balances it left.
+    enum TransferOutcome: Sendable {
+        case completed(fromBalance: Int, toBalance: Int)
+        case compensated(fromBalance: Int)
+        case failed
     }
 
     struct JobResult: Sendable {
         var sequence: Int
         var job: Job
+        /// The command's result; for a transfer, that of its last step.
         var result: ClusterCommandResult
         var streamID: StreamID
         var nanoseconds: UInt64
+        var transfer: TransferOutcome? = nil
+        var events: Int
+        var accepted: [(MessageID, StreamID)]
     }
 
     mutating func open() async throws {
@@ -70,7 +89,7 @@ struct ClusterWorkloadRun {
             switch operation {
             case .deposit(let account, let amount): .deposit(account, amount)
             case .withdraw(let account, let amount): .withdraw(account, amount)
-            case .transfer: preconditionFailure("transfers are refused before the run")
+            case .transfer(let from, let to, let amount): .transfer(from: from, to: to, amount: amount)
             }
         }
         try await run(jobs, recordLatency: true)
@@ -82,20 +101,84 @@ struct ClusterWorkloadRun {
         let client = self.client
         let streamIDs = ledger.streamIDs
         let initialDeposit = workload.initialDeposit
+        let transferPrefix = self.transferPrefix
+        @Sendable func elapsed(since start: ContinuousClock.Instant) -> UInt64 {
+            let elapsed = ContinuousClock.now - start
+            return UInt64(max(0, elapsed.components.seconds)) * 1_000_000_000
+                + UInt64(max(0, elapsed.components.attoseconds / 1_000_000_000))
+        }
         @Sendable func perform(_ job: Job, sequence: Int) async throws -> JobResult {
             let start = ContinuousClock.now
-            let command: Account.Command =
-                switch job {
-                case .open: .open(initialDeposit: initialDeposit)
-                case .deposit(_, let amount): .deposit(amount)
-                case .withdraw(_, let amount): .withdraw(amount)
+            let command: Account.Command
+            switch job {
+            case .open: command = .open(initialDeposit: initialDeposit)
+            case .deposit(_, let amount): command = .deposit(amount)
+            case .withdraw(_, let amount): command = .withdraw(amount)
+            case .transfer(let from, let to, let amount):
+                // A target past the opened accounts has no account: its credit is rejected and the transfer compensated.
+                func streamID(_ account: Int) -> StreamID {
+                    account < streamIDs.count ? streamIDs[account] : StreamID(LedgerWorkload.streamName(account: account))
                 }
-            let streamID = streamIDs[job.account]
+                return try await transfer(
+                    sequence: sequence, job: job, from: streamID(from), to: streamID(to), amount: amount, start: start)
+            }
+            let streamID = streamIDs[job.keys[0]]
             let result = try await client.send(command, to: streamID, as: Account.self)
-            let elapsed = ContinuousClock.now - start
-            let nanoseconds = UInt64(max(0, elapsed.components.seconds)) * 1_000_000_000
-                + UInt64(max(0, elapsed.components.attoseconds / 1_000_000_000))
-            return JobResult(sequence: sequence, job: job, result: result, streamID: streamID, nanoseconds: nanoseconds)
+            return JobResult(
+                sequence: sequence, job: job, result: result, streamID: streamID, nanoseconds: elapsed(since: start),
+                events: result.eventCount,
+                accepted: result.outcome == .accepted ? [(result.messageID, streamID)] : [])
+        }
+        @Sendable func transfer(
+            sequence: Int, job: Job, from: StreamID, to: StreamID, amount: Int, start: ContinuousClock.Instant
+        ) async throws -> JobResult {
+            let stream = StreamID("\(transferPrefix)\(sequence)")
+            let request = try await client.send(
+                Transfer.Command.request(from: from.rawValue, to: to.rawValue, amount: amount), to: stream,
+                as: Transfer.self)
+            guard request.outcome == .accepted, let requested = request.eventIDs.first else {
+                throw SampleError(
+                    "transfer \(stream) was not requested: \(request.outcome.rawValue) \(request.reason ?? "")")
+            }
+            func step(_ name: String) async throws -> ClusterCommandResult {
+                try await client.result(of: TransferProcess.stepID(name, ofRequest: requested))
+            }
+            // Follow the steps as the process manager sends them: each row appears soon after the one before.
+            var steps = [(request, stream)]
+            let debit = try await step("debit")
+            steps.append((debit, from))
+            let outcome: TransferOutcome
+            let expected: Transfer.Stage
+            if debit.outcome != .accepted {
+                (outcome, expected) = (.failed, .failed)
+            } else {
+                let (recorded, credit) = (try await step("record-debit"), try await step("credit"))
+                steps += [(recorded, stream), (credit, to)]
+                if credit.outcome == .accepted {
+                    outcome = .completed(
+                        fromBalance: try debit.decodeState(as: Account.self).balance,
+                        toBalance: try credit.decodeState(as: Account.self).balance)
+                    expected = .completed
+                } else {
+                    let refund = try await step("refund")
+                    steps.append((refund, from))
+                    outcome = .compensated(fromBalance: try refund.decodeState(as: Account.self).balance)
+                    expected = .compensated
+                }
+            }
+            let finish = try await step("finish")
+            steps.append((finish, stream))
+            let stage = finish.outcome == .accepted ? try finish.decodeState(as: Transfer.self).stage : nil
+            guard stage == expected else {
+                throw SampleError(
+                    "transfer \(stream) finished \(finish.outcome.rawValue) at stage \(stage?.rawValue ?? "?"), "
+                        + "not \(expected.rawValue)")
+            }
+            let accepted = steps.filter { $0.0.outcome == .accepted }
+            return JobResult(
+                sequence: sequence, job: job, result: finish, streamID: stream, nanoseconds: elapsed(since: start),
+                transfer: outcome, events: accepted.reduce(0) { $0 + $1.0.eventCount },
+                accepted: accepted.map { ($0.0.messageID, $0.1) })
         }
         try await withThrowingTaskGroup(of: JobResult.self) { group in
             var window = OrderedWindow(limit: concurrency)
@@ -115,7 +198,7 @@ struct ClusterWorkloadRun {
                 if stopRequested() { break }
                 while !window.hasRoom, let result = try await group.next() { try handle(result) }
                 let current = sequence
-                if window.admit(current, keys: [job.account]) {
+                if window.admit(current, keys: job.keys) {
                     group.addTask { try await perform(job, sequence: current) }
                 } else {
                     waiting[current] = job
@@ -136,8 +219,26 @@ struct ClusterWorkloadRun {
                 "command \(result.messageID) to \(jobResult.streamID) failed on node \(result.node): "
                     + "\(result.reason ?? "no reason")")
         }
-        statistics.eventsWritten += result.eventCount
+        statistics.eventsWritten += jobResult.events
         let accepted = result.outcome == .accepted
+        if let ackLog, !jobResult.accepted.isEmpty {
+            try ackLog.acknowledge(jobResult.accepted)
+        }
+        if case .transfer(let from, let to, let amount) = jobResult.job {
+            switch jobResult.transfer {
+            case .completed(let fromBalance, let toBalance):
+                statistics.transfersCompleted += 1
+                statistics.transferSum += amount
+                ledger.record(fromBalance, account: from)
+                ledger.record(toBalance, account: to)
+            case .compensated(let fromBalance):
+                statistics.transfersCompensated += 1
+                ledger.record(fromBalance, account: from)
+            case .failed, nil:
+                statistics.transfersFailed += 1
+            }
+            return
+        }
         let balance = accepted ? try result.decodeState(as: Account.self).balance : 0
         switch jobResult.job {
         case .open(let account):
@@ -165,9 +266,7 @@ struct ClusterWorkloadRun {
                 statistics.rejected += 1
                 statistics.rejectedSum += amount
             }
-        }
-        if let ackLog, accepted {
-            try ackLog.acknowledge([(result.messageID, jobResult.streamID)])
+        case .transfer: break
         }
     }
 }

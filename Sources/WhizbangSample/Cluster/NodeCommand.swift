@@ -27,9 +27,14 @@ struct NodeCommand: AsyncParsableCommand {
         configuration.logger.logLevel = database.verbose ? .debug : .info
         let store = try PostgresEventStore(configuration: storeConfiguration)
         let node: ClusterNode
+        let client: ClusterClient
         do {
+            // The node runs the transfer saga as a job; its commands go through the inbox like any other.
+            client = try ClusterClient(
+                store: store, aggregates: AccountCommandCodec.aggregates, configuration: configuration)
             node = try ClusterNode(
-                nodeID: nodeID, store: store, aggregates: AccountCommandCodec.aggregates, configuration: configuration)
+                nodeID: nodeID, store: store, aggregates: AccountCommandCodec.aggregates, configuration: configuration,
+                jobs: [TransferProcess(client: client)])
         } catch let error as ClusterError {
             throw SampleError(error.message, exitStatus: 2)
         }
@@ -37,6 +42,7 @@ struct NodeCommand: AsyncParsableCommand {
             configuration: ServiceGroupConfiguration(
                 services: [
                     .init(service: store),
+                    .init(service: client),
                     .init(service: node, successTerminationBehavior: .gracefullyShutdownGroup,
                         failureTerminationBehavior: .gracefullyShutdownGroup),
                 ],
@@ -51,7 +57,9 @@ struct NodeCommand: AsyncParsableCommand {
         }
         let statistics = node.statistics
         print(
-            "node \(nodeID) stopped: \(statistics.commandsRun) commands run, \(statistics.claims) partitions claimed, "
-                + "\(statistics.releases) released, \(statistics.fenceRejections) batches refused by the fence")
+            "node \(nodeID) stopped: \(statistics.commandsRun) commands run in \(statistics.batches) batches, \(statistics.claims) partitions claimed, "
+                + "\(statistics.releases) released, \(statistics.fenceRejections) batches refused by the fence, "
+                + "\(statistics.jobClaims) jobs claimed, \(statistics.jobFenceRejections) job checkpoints refused by the "
+                + "fence, \(client.repeatedSendCount) process-manager commands redelivered")
     }
 }

@@ -8,16 +8,14 @@ import WhizbangPostgres
 extension RunCommand {
     /// `run --cluster`: the same workload, report and checks as a local run, but every command goes through the
     /// cluster's inbox and runs on whichever node owns its account's partition. The nodes (`node`) must be running
-    /// on the same database; the store is kept, never emptied, since the nodes use it.
+    /// on the same database; the store is kept, never emptied, since the nodes use it. With `--transfers`, the nodes'
+    /// process manager runs each transfer's steps; the run sends the request and waits for the last step.
     func runThroughCluster<Store: EventStore>(on store: Store, database opened: OpenedDatabase) async throws {
         guard let store = store as? PostgresEventStore else {
             throw SampleError("--cluster needs a PostgreSQL --database (postgres://...)", exitStatus: 2)
         }
-        guard !transfers else {
-            throw SampleError("--cluster does not run the transfer saga; leave out --transfers", exitStatus: 2)
-        }
         let workload = LedgerWorkload(
-            accounts: accounts, commands: commands, initialDeposit: initialDeposit, seed: seed, transfers: false)
+            accounts: accounts, commands: commands, initialDeposit: initialDeposit, seed: seed, transfers: transfers)
         let progress = ProgressLine(isEnabled: !quiet)
         let baseline = try await LedgerReplay().run(store).projection
         guard baseline.violationCount == 0 else {
@@ -34,6 +32,8 @@ extension RunCommand {
         var run = ClusterWorkloadRun(
             workload: workload, concurrency: concurrency, client: client, ackLog: ackLog, progress: progress,
             baseline: baseline.balances)
+        // The nodes run the transfers (the `node` command's process manager); this run sends their requests.
+        run.transferPrefix = "transfer-\(baseline.lastPosition)-"
         let stop = StopSignal()
         run.stopRequested = { stop.received != nil }
         try await withThrowingTaskGroup(of: Void.self) { group in

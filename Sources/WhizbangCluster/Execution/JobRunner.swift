@@ -1,0 +1,102 @@
+import Logging
+import PostgresNIO
+import Whizbang
+import WhizbangPostgres
+
+/// Runs one leased job — a projection or a process manager — on the node that claimed it: reads the global log after
+/// the job's checkpoint, applies each batch, and moves the checkpoint in a write fenced by the claim's epoch, so that
+/// an owner that was paused or cut off past its lease cannot move it once another node has claimed the job.
+///
+/// Delivery is at least once: a batch applied by an owner that then died, or was fenced, is applied again by the
+/// next owner from the checkpoint. A process manager's commands therefore carry ids derived from the job's name and
+/// the event's id (``ClusterClient/commandID(job:event:step:)``), so that the inbox runs each of them once.
+struct JobRunner: Sendable {
+    let store: PostgresEventStore
+    let job: any Projection
+    let configuration: ClusterConfiguration
+    let nodeID: String
+    let member: String
+    let schema: String
+
+    /// How a runner ended.
+    enum Ending: Sendable, Equatable {
+        /// The node is stopping, or the job is being released or is no longer the node's.
+        case stopped
+        /// The fence refused the checkpoint write: another node claimed the job.
+        case fenced
+    }
+
+    /// Moves the job's checkpoint from `from` to `to` if it is still this member's at `epoch`.
+    ///
+    /// - Returns: `false` when the fence refused the write (nothing was written).
+    func commitCheckpoint(epoch: Int64, from: UInt64, to: UInt64) async throws -> Bool {
+        let (schema, member, name) = (self.schema, self.member, job.name)
+        let (from, to) = (Int64(from), Int64(to))
+        return try await store.withConnection { connection, logger in
+            try await connection.query(
+                """
+                UPDATE \(unescaped: schema).jobs SET checkpoint = \(to)
+                WHERE name = \(name) AND owner = \(member) AND epoch = \(epoch) AND checkpoint = \(from)
+                RETURNING 1
+                """, logger: logger
+            ).collect().count == 1
+        }
+    }
+
+    /// Records a refused checkpoint write for operators and tests; best effort.
+    func recordRejection(epoch: Int64, checkpoint: UInt64) async {
+        let (schema, member, name) = (self.schema, self.member, job.name)
+        let position = Int64(checkpoint)
+        do {
+            _ = try await store.withConnection { connection, logger in
+                try await connection.query(
+                    """
+                    INSERT INTO \(unescaped: schema).job_log (name, owner, epoch, action, checkpoint)
+                    VALUES (\(name), \(member), \(epoch), 'fenced', \(position))
+                    """, logger: logger)
+            }
+        } catch {
+            configuration.logger.debug("could not record a job's fence rejection", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Runs the job from `checkpoint` while `mayContinue` says so before each batch, waiting on `wake` (or the poll
+    /// interval) when the log has nothing new. A failed read, apply or checkpoint write is logged and the batch is
+    /// tried again after a pause; only the fence or `mayContinue` ends the runner.
+    func run(epoch: Int64, from checkpoint: UInt64, wake: Wakeup, mayContinue: @Sendable () -> Bool) async -> Ending {
+        let logger = configuration.logger
+        let metadata: Logger.Metadata = ["node": "\(nodeID)", "job": "\(job.name)", "epoch": "\(epoch)"]
+        var position = checkpoint
+        var failures = 0
+        logger.debug("job started", metadata: metadata.merging(["checkpoint": "\(position)"]) { $1 })
+        while mayContinue() && !Task.isCancelled {
+            do {
+                let events = try await store.readAll(after: position, limit: configuration.maximumBatchSize)
+                guard let last = events.last?.position else {
+                    failures = 0
+                    await wake.wait(upTo: configuration.pollInterval)
+                    continue
+                }
+                try await job.apply(events)
+                guard try await commitCheckpoint(epoch: epoch, from: position, to: last) else {
+                    logger.warning(
+                        "fence rejected a job's checkpoint: another node claimed the job",
+                        metadata: metadata.merging(["checkpoint": "\(position)", "refused": "\(last)"]) { $1 })
+                    await recordRejection(epoch: epoch, checkpoint: last)
+                    return .fenced
+                }
+                position = last
+                failures = 0
+            } catch {
+                if !mayContinue() || Task.isCancelled { break }
+                failures += 1
+                logger.warning(
+                    "a job's batch failed; it is applied again",
+                    metadata: metadata.merging(["checkpoint": "\(position)", "error": "\(error)"]) { $1 })
+                await wake.wait(upTo: min(configuration.pollInterval, .milliseconds(50) * (1 << min(failures, 5))))
+            }
+        }
+        logger.debug("job stopped", metadata: metadata.merging(["checkpoint": "\(position)"]) { $1 })
+        return .stopped
+    }
+}

@@ -1,0 +1,97 @@
+import Synchronization
+
+/// The jobs (projections and process managers) a node owns, with the epoch of each claim: a plain state under one
+/// lock, shared by the lease keeper, which records what each heartbeat found, and the job runners, which ask before
+/// each batch whether their claim still stands.
+///
+/// Unlike a partition, a job the heartbeat no longer finds is dropped at once: its runner stops before its next
+/// batch, and a batch it is in the middle of cannot move the checkpoint, because that write is fenced by the epoch.
+final class JobOwnership: Sendable {
+    /// A claim of a job: its fencing token, and the checkpoint it had when claimed.
+    struct Claim: Sendable, Hashable {
+        var epoch: Int64
+        var checkpoint: UInt64
+    }
+
+    private struct State {
+        var owned: [String: Claim] = [:]
+        var releasing: Set<String> = []
+        var running: Set<String> = []
+    }
+
+    private let state = Mutex(State())
+
+    /// The jobs owned and not being released, with their claims.
+    func runnable() -> [String: Claim] {
+        state.withLock { state in state.owned.filter { !state.releasing.contains($0.key) } }
+    }
+
+    /// Every job the last heartbeat confirmed, releasing ones included, with its epoch.
+    var owned: [String: Int64] { state.withLock { state in state.owned.mapValues(\.epoch) } }
+
+    /// Whether a runner of `name` at `epoch` may start another batch.
+    func mayRun(_ name: String, epoch: Int64) -> Bool {
+        state.withLock { state in state.owned[name]?.epoch == epoch && !state.releasing.contains(name) }
+    }
+
+    /// Marks a job's runner as started (`true`) or ended; returns `false` when it was already in that state.
+    func setRunning(_ name: String, _ running: Bool) -> Bool {
+        state.withLock { state in
+            running ? state.running.insert(name).inserted : state.running.remove(name) != nil
+        }
+    }
+
+    /// The jobs marked for release whose runner has ended: safe to release now.
+    func releasable() -> [String] {
+        state.withLock { state in state.releasing.subtracting(state.running).sorted() }
+    }
+
+    /// Records the database's view after a heartbeat: `owned` is every job this node holds now.
+    func replace(with owned: [String: Claim], released: [String]) {
+        state.withLock { state in
+            var next: [String: Claim] = [:]
+            for (name, claim) in owned {
+                // A renewal keeps the claim's checkpoint as first read: the runner tracks its own position.
+                if let current = state.owned[name], current.epoch == claim.epoch {
+                    next[name] = current
+                } else {
+                    next[name] = claim
+                }
+            }
+            state.owned = next
+            state.releasing.subtract(released)
+            state.releasing.formIntersection(owned.keys)
+        }
+    }
+
+    /// Marks jobs for release until at most `share` remain that are not marked (the last by name first); returns
+    /// the newly marked ones.
+    func keep(atMost share: Int) -> [String] {
+        state.withLock { state in
+            let needed = state.owned.count - state.releasing.count - share
+            guard needed > 0 else { return [] }
+            let candidates = state.owned.keys.filter { !state.releasing.contains($0) }.sorted(by: >)
+            let chosen = Array(candidates.prefix(needed))
+            state.releasing.formUnion(chosen)
+            return chosen
+        }
+    }
+
+    /// Drops a job whose checkpoint write the fence refused, if its epoch is still the one refused.
+    func lose(_ name: String, epoch: Int64) {
+        state.withLock { state in
+            if state.owned[name]?.epoch == epoch {
+                state.owned[name] = nil
+                state.releasing.remove(name)
+            }
+        }
+    }
+
+    /// Forgets every job, after a graceful release.
+    func clear() {
+        state.withLock { state in
+            state.owned = [:]
+            state.releasing = []
+        }
+    }
+}
