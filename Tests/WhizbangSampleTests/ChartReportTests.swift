@@ -44,6 +44,25 @@ extension SampleProcessSuites {
             }
         }
 
+        @Test("the time axis of a run of well under a second has five distinct labels")
+        func shortRunTimeAxis() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let reportPath = directory.appendingPathComponent("short.html").path
+                let output = try await SampleProcess.run([
+                    "run", "--database", directory.appendingPathComponent("ledger.sqlite").path, "--accounts", "20",
+                    "--commands", "300", "--durability", "normal", "--quiet", "--report", reportPath,
+                ])
+                #expect(output.status == 0, "\(output.standardOutput)\(output.standardError)")
+                let html = try String(contentsOfFile: reportPath, encoding: .utf8)
+                let timeLabels = html.matches(of: /text-anchor="middle">([0-9.]+) s</).map { String($0.output.1) }
+                #expect(timeLabels.count == 10, "\(timeLabels)")
+                for chart in stride(from: 0, to: timeLabels.count, by: 5) {
+                    let labels = timeLabels[chart..<min(chart + 5, timeLabels.count)]
+                    #expect(Set(labels).count == labels.count, "\(labels)")
+                }
+            }
+        }
+
         @Test("replay --report charts the events replayed; its figures are the replay's")
         func replayReport() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in

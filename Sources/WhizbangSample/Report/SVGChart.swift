@@ -57,10 +57,12 @@ enum SVGChart {
             svg += "<text class=\"axis\" x=\"\(f(left - 6))\" y=\"\(f(position + 4))\" text-anchor=\"end\">"
                 + "\(HTML.escape(valueLabel(tick)))</text>"
         }
+        // Enough decimals that the five ticks of a short run do not round to the same label.
+        let tickFormat = "%.\(max(1, Int(1 - floor(log10(seconds / 4)))))f s"
         for index in 0...4 {
             let second = seconds * Double(index) / 4
             svg += "<text class=\"axis\" x=\"\(f(x(second)))\" y=\"\(f(height - bottom + 16))\" "
-                + "text-anchor=\"middle\">\(HTML.escape(String(format: "%.1f s", second)))</text>"
+                + "text-anchor=\"middle\">\(HTML.escape(String(format: tickFormat, second)))</text>"
         }
         for line in series where !line.points.isEmpty {
             let points = line.points.map { "\(f(x($0.seconds))),\(f(y($0.value)))" }.joined(separator: " ")
