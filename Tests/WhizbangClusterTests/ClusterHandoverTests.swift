@@ -76,8 +76,12 @@ struct ClusterHandoverTests {
                     try await staying.run()
                 }
                 var iterator = beats.makeAsyncIterator()
-                let first = await iterator.next()
-                #expect(first?.owned.isEmpty == true)
+                let first = try #require(await iterator.next())
+                // Usually nothing. When a heartbeat of the leaving node saw the staying one first (a slow machine
+                // stretches the sends above past 20 s), it gave up the partitions over its share of 4 and the first
+                // beat may have claimed them; the other 4 or more can then reach the staying node only through the
+                // release at stop, which is what is measured.
+                #expect(first.owned.count <= 4, "\(first.owned)")
                 let stoppedAt = ContinuousClock.now
                 leaving.stop()
                 // Right after the stop: a command to every stream is answered long before the next heartbeat.
