@@ -1,0 +1,80 @@
+/// Where a read model stands in a store: live or still building, how far it has got, and which version it serves.
+public struct ReadModelStatus: Hashable, Sendable {
+    /// The phase a read model is in.
+    public struct State: Hashable, Sendable, CustomStringConvertible {
+        private enum Base: String, Hashable, Sendable {
+            case backfilling
+            case live
+            case failed
+        }
+
+        private let base: Base
+        private init(_ base: Base) { self.base = base }
+
+        /// The rows are being built from the log for the first time; queries fail with
+        /// ``ReadModelError/Code/notLive`` until the build reaches the head of the log.
+        public static let backfilling = State(.backfilling)
+        /// The rows served are up to date: with every append for an ``ReadModelMode/inline`` read model, up to
+        /// ``ReadModelStatus/position`` for an ``ReadModelMode/async`` one. A rebuild may be running beside them
+        /// (``ReadModelStatus/rebuild``).
+        public static let live = State(.live)
+        /// The projection threw while the store built or followed the rows (``ReadModelStatus/failure`` says what);
+        /// the rows served stay as they were. Registering the read model again (reopening the store) retries.
+        public static let failed = State(.failed)
+
+        /// `backfilling`, `live` or `failed`.
+        public var description: String { base.rawValue }
+    }
+
+    /// A build of a new generation of the rows, beside the generation being served.
+    public struct Rebuild: Hashable, Sendable {
+        /// The ``ReadModelProjection/version`` being built.
+        public var version: Int
+        /// The position of the last event applied to the new rows.
+        public var position: UInt64
+        /// The head of the log when this report was made.
+        public var head: UInt64
+
+        /// Creates a report; stores create these.
+        public init(version: Int, position: UInt64, head: UInt64) {
+            self.version = version
+            self.position = position
+            self.head = head
+        }
+
+        /// The share of the log applied to the new rows, from 0 to 1; 1 for an empty log.
+        public var fractionCompleted: Double {
+            head == 0 ? 1 : Double(Swift.min(position, head)) / Double(head)
+        }
+    }
+
+    /// The read model's name.
+    public var name: String
+    /// The phase it is in.
+    public var state: State
+    /// The version whose rows queries read; `nil` while the first backfill runs.
+    public var servedVersion: Int?
+    /// The position of the last event applied to the rows served (or, while ``State/backfilling``, to the rows
+    /// being built).
+    public var position: UInt64
+    /// The head of the log when this report was made.
+    public var head: UInt64
+    /// A rebuild running beside the rows served, if any.
+    public var rebuild: Rebuild?
+    /// What the projection threw, for ``State/failed``.
+    public var failure: String?
+
+    /// Creates a report; stores create these.
+    public init(
+        name: String, state: State, servedVersion: Int?, position: UInt64, head: UInt64, rebuild: Rebuild? = nil,
+        failure: String? = nil
+    ) {
+        self.name = name
+        self.state = state
+        self.servedVersion = servedVersion
+        self.position = position
+        self.head = head
+        self.rebuild = rebuild
+        self.failure = failure
+    }
+}
