@@ -81,4 +81,10 @@ struct PageTests {
             == "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;")
         #expect(HTMLText.percentEncoded("a b/c&d=é") == "a%20b%2Fc%26d%3D%C3%A9")
     }
+
+    @Test func controlCharactersBecomeReplacementMarks() {
+        // Markup may not hold control characters, not even as references (XML 1.0 forbids them; the run report is
+        // parsed as XML). Line feeds and tabs are text.
+        #expect(HTMLText.escape("a\u{0}b\u{1B}[31mc\rd\u{7F}e\nf\tg") == "a\u{FFFD}b\u{FFFD}[31mc\u{FFFD}d\u{FFFD}e\nf\tg")
+    }
 }

@@ -2,7 +2,7 @@
 /// console itself wrote, and everything that came from the store goes through ``text(_:)`` or ``attribute(_:)``.
 ///
 /// A payload such as `<script>alert(1)</script>` therefore shows as those characters and never runs.
-struct HTMLText: Sendable {
+package struct HTMLText: Sendable {
     /// The document so far.
     private(set) var html = ""
 
@@ -35,8 +35,10 @@ struct HTMLText: Sendable {
     }
 
     /// Replaces the five characters that HTML gives a meaning — `&`, `<`, `>`, `"` and `'` — by character
-    /// references, so that the value is text in element content and in quoted attribute values alike.
-    static func escape(_ value: String) -> String {
+    /// references, so that the value is text in element content and in quoted attribute values alike, and control
+    /// characters other than line feed and tab by U+FFFD: markup may not hold them, not even as references (XML 1.0
+    /// forbids them, and the sample's run report is read as XML).
+    package static func escape(_ value: String) -> String {
         var escaped = ""
         escaped.reserveCapacity(value.utf8.count)
         for scalar in value.unicodeScalars {
@@ -46,6 +48,8 @@ struct HTMLText: Sendable {
             case ">": escaped += "&gt;"
             case "\"": escaped += "&quot;"
             case "'": escaped += "&#39;"
+            case "\n", "\t": escaped.unicodeScalars.append(scalar)
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F: escaped += "\u{FFFD}"
             default: escaped.unicodeScalars.append(scalar)
             }
         }

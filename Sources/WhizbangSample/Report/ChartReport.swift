@@ -1,4 +1,5 @@
 import Foundation
+import WhizbangConsole
 import Histogram
 
 /// The pictures of a run: one self-contained HTML file with the run's figures and three inline SVG charts — the rate
@@ -40,19 +41,19 @@ struct ChartReport {
         var page = "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\"><head>"
         page += "<meta charset=\"utf-8\"/>"
         page += "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\"/>"
-        page += "<title>\(HTML.escape(title))</title><style>\(Self.style)</style></head><body>"
-        page += "<h1>\(HTML.escape(title))</h1><p id=\"subject\">\(HTML.escape(subject))</p>"
+        page += "<title>\(HTMLText.escape(title))</title><style>\(Self.style)</style></head><body>"
+        page += "<h1>\(HTMLText.escape(title))</h1><p id=\"subject\">\(HTMLText.escape(subject))</p>"
         page += "<table id=\"figures\"><tbody>"
         for figure in figures {
-            page += "<tr><th>\(HTML.escape(figure.label))</th><td id=\"\(HTML.escape(figure.id))\" "
-                + "data-value=\"\(HTML.escape(figure.value))\">\(HTML.escape(figure.text))</td></tr>"
+            page += "<tr><th>\(HTMLText.escape(figure.label))</th><td id=\"\(HTMLText.escape(figure.id))\" "
+                + "data-value=\"\(HTMLText.escape(figure.value))\">\(HTMLText.escape(figure.text))</td></tr>"
         }
         page += "</tbody></table>"
-        page += "<h2>\(HTML.escape(rateNoun.capitalizedFirst)) per second</h2>"
+        page += "<h2>\(HTMLText.escape(rateNoun.capitalizedFirst)) per second</h2>"
         page += SVGChart.lineChart(
             id: "rate", series: [rateSeries], seconds: seconds, valueLabel: { Formatting.grouped($0) },
             logarithmic: false)
-        page += "<h2>\(HTML.escape(latencyNoun.capitalizedFirst)) percentiles over time</h2>"
+        page += "<h2>\(HTMLText.escape(latencyNoun.capitalizedFirst)) percentiles over time</h2>"
         page += "<p class=\"legend\">"
         for percentile in Self.percentiles {
             page += "<span class=\"\(percentile.styleClass)\">\(percentile.name)</span> "
@@ -61,7 +62,7 @@ struct ChartReport {
         page += SVGChart.lineChart(
             id: "latency-over-time", series: percentileSeries, seconds: seconds,
             valueLabel: { Self.duration(microseconds: $0) }, logarithmic: true)
-        page += "<h2>\(HTML.escape(latencyNoun.capitalizedFirst)) histogram</h2>"
+        page += "<h2>\(HTMLText.escape(latencyNoun.capitalizedFirst)) histogram</h2>"
         page += "<p class=\"legend\">How many latencies fell in each bucket; each bucket is twice as wide as the last</p>"
         page += SVGChart.barChart(
             id: "latency-histogram", bars: histogramBars, boundLabel: { Self.duration(microseconds: Double($0)) })

@@ -1,4 +1,5 @@
 import Foundation
+import WhizbangConsole
 
 /// Inline SVG charts for a ``ChartReport``: a line chart over time and a bar chart, drawn as plain elements with
 /// their values in `data-` attributes, so that the file needs no script and no network to show or to check.
@@ -55,24 +56,24 @@ enum SVGChart {
             svg += "<line class=\"grid\" x1=\"\(f(left))\" y1=\"\(f(position))\" x2=\"\(f(width - right))\" "
                 + "y2=\"\(f(position))\"/>"
             svg += "<text class=\"axis\" x=\"\(f(left - 6))\" y=\"\(f(position + 4))\" text-anchor=\"end\">"
-                + "\(HTML.escape(valueLabel(tick)))</text>"
+                + "\(HTMLText.escape(valueLabel(tick)))</text>"
         }
         // Enough decimals that the five ticks of a short run do not round to the same label.
         let tickFormat = "%.\(max(1, Int(1 - floor(log10(seconds / 4)))))f s"
         for index in 0...4 {
             let second = seconds * Double(index) / 4
             svg += "<text class=\"axis\" x=\"\(f(x(second)))\" y=\"\(f(height - bottom + 16))\" "
-                + "text-anchor=\"middle\">\(HTML.escape(String(format: tickFormat, second)))</text>"
+                + "text-anchor=\"middle\">\(HTMLText.escape(String(format: tickFormat, second)))</text>"
         }
         for line in series where !line.points.isEmpty {
             let points = line.points.map { "\(f(x($0.seconds))),\(f(y($0.value)))" }.joined(separator: " ")
-            svg += "<g class=\"series \(line.styleClass)\" data-name=\"\(HTML.escape(line.name))\">"
+            svg += "<g class=\"series \(line.styleClass)\" data-name=\"\(HTMLText.escape(line.name))\">"
             svg += "<polyline points=\"\(points)\"/>"
             for point in line.points {
                 svg += "<circle cx=\"\(f(x(point.seconds)))\" cy=\"\(f(y(point.value)))\" r=\"2\" "
                     + "data-seconds=\"\(f(point.seconds))\" data-value=\"\(f(point.value))\" "
-                    + "data-count=\"\(point.count)\"><title>\(HTML.escape(line.name)) at "
-                    + "\(String(format: "%.1f", point.seconds)) s: \(HTML.escape(valueLabel(point.value)))</title>"
+                    + "data-count=\"\(point.count)\"><title>\(HTMLText.escape(line.name)) at "
+                    + "\(String(format: "%.1f", point.seconds)) s: \(HTMLText.escape(valueLabel(point.value)))</title>"
                     + "</circle>"
             }
             svg += "</g>"
@@ -105,11 +106,11 @@ enum SVGChart {
             svg += "<rect class=\"bar\" x=\"\(f(x + 1))\" y=\"\(f(Self.top + plotHeight - barHeight))\" "
                 + "width=\"\(f(max(1, slot - 2)))\" height=\"\(f(barHeight))\" data-lower=\"\(bar.lower)\" "
                 + "data-upper=\"\(bar.upper)\" data-count=\"\(bar.count)\"><title>"
-                + "\(HTML.escape(boundLabel(bar.lower))) to \(HTML.escape(boundLabel(bar.upper))): "
+                + "\(HTMLText.escape(boundLabel(bar.lower))) to \(HTMLText.escape(boundLabel(bar.upper))): "
                 + "\(Formatting.grouped(Int(bar.count)))</title></rect>"
             if index % labelEvery == 0 {
                 svg += "<text class=\"axis\" x=\"\(f(x))\" y=\"\(f(height - bottom + 16))\" text-anchor=\"start\">"
-                    + "\(HTML.escape(boundLabel(bar.lower)))</text>"
+                    + "\(HTMLText.escape(boundLabel(bar.lower)))</text>"
             }
         }
         svg += "<line class=\"frame\" x1=\"\(f(left))\" y1=\"\(f(height - bottom))\" x2=\"\(f(width - right))\" "
@@ -126,7 +127,7 @@ enum SVGChart {
     }
 
     private static func open(id: String) -> String {
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"\(HTML.escape(id))\" viewBox=\"0 0 \(f(width)) \(f(height))\" "
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"\(HTMLText.escape(id))\" viewBox=\"0 0 \(f(width)) \(f(height))\" "
             + "width=\"\(f(width))\" height=\"\(f(height))\" role=\"img\">"
     }
 
