@@ -5,11 +5,6 @@ import WhizbangCluster
 /// The account's commands in the cluster's inbox, as short text: `open 1000`, `deposit 42`, `withdraw 42`,
 /// `debit transfer-7 42`, `credit transfer-7 42`, `refund transfer-7 42`.
 struct AccountCommandCodec: ClusterCommandCodec {
-    struct Malformed: Error, CustomStringConvertible {
-        var text: String
-        var description: String { "'\(text.prefix(80))' is not an account command" }
-    }
-
     func encode(_ command: Account.Command) throws -> Data {
         let text =
             switch command {
@@ -35,7 +30,7 @@ struct AccountCommandCodec: ClusterCommandCodec {
         case ("refund", 3): if let amount = Int(parts[2]) { return .refund(transfer: parts[1], amount: amount) }
         default: break
         }
-        throw Malformed(text: text)
+        throw MalformedCommandText(text: text, expected: "an account command")
     }
 
     /// The aggregates a ledger cluster runs.

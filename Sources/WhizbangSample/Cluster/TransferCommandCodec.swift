@@ -5,11 +5,6 @@ import WhizbangCluster
 /// The transfer's commands in the cluster's inbox, as short text: `request account-1 account-2 42`, `record-debit`,
 /// `record-failure <reason>`, `complete`, `compensate <reason>`.
 struct TransferCommandCodec: ClusterCommandCodec {
-    struct Malformed: Error, CustomStringConvertible {
-        var text: String
-        var description: String { "'\(text.prefix(80))' is not a transfer command" }
-    }
-
     func encode(_ command: Transfer.Command) throws -> Data {
         let text =
             switch command {
@@ -38,6 +33,6 @@ struct TransferCommandCodec: ClusterCommandCodec {
         case "compensate": return .compensate(reason: String(rest))
         default: break
         }
-        throw Malformed(text: text)
+        throw MalformedCommandText(text: text, expected: "a transfer command")
     }
 }
