@@ -98,8 +98,7 @@ enum PostgresStatements {
     /// The global log after a position.
     struct ReadAll: PostgresPreparedStatement {
         static let sql = """
-            SELECT e.position, s.stream_id, e.version, e.event_id, e.event_type, e.data, e.metadata, e.recorded_at,
-                e.schema_version
+            SELECT \(RecordedEventColumns.withStreamID)
             FROM events e JOIN streams s ON s.stream_key = e.stream_key
             WHERE e.position > $1 ORDER BY e.position LIMIT $2
             """
@@ -116,20 +115,14 @@ enum PostgresStatements {
         }
 
         func decodeRow(_ row: PostgresRow) throws -> RecordedEvent {
-            let (position, streamID, version, eventID, eventType, data, metadata, recordedAt, schemaVersion) =
-                try row.decode((Int64, String, Int64, UUID, String, Data, Data, Date, Int32).self)
-            return RecordedEvent(
-                streamID: StreamID(streamID), streamVersion: UInt64(version), position: UInt64(position),
-                eventID: MessageID(eventID), eventType: eventType, schemaVersion: Int(schemaVersion), data: data,
-                metadata: metadata, recordedAt: recordedAt)
+            try RecordedEventColumns.decode(row)
         }
     }
 
     /// The event with an id, through the unique index on event ids.
     struct EventByID: PostgresPreparedStatement {
         static let sql = """
-            SELECT e.position, s.stream_id, e.version, e.event_id, e.event_type, e.data, e.metadata, e.recorded_at,
-                e.schema_version
+            SELECT \(RecordedEventColumns.withStreamID)
             FROM events e JOIN streams s ON s.stream_key = e.stream_key
             WHERE e.event_id = $1
             """
@@ -144,14 +137,14 @@ enum PostgresStatements {
         }
 
         func decodeRow(_ row: PostgresRow) throws -> RecordedEvent {
-            try ReadAll(after: 0, limit: 0).decodeRow(row)
+            try RecordedEventColumns.decode(row)
         }
     }
 
     /// One stream's events from a version on, forwards.
     struct ReadStreamForwards: StreamRead {
         static let sql = """
-            SELECT e.position, e.version, e.event_id, e.event_type, e.data, e.metadata, e.recorded_at, e.schema_version
+            SELECT \(RecordedEventColumns.withoutStreamID)
             FROM events e JOIN streams s ON s.stream_key = e.stream_key
             WHERE s.stream_id = $1 AND e.version >= $2 ORDER BY e.version LIMIT $3
             """
@@ -163,7 +156,7 @@ enum PostgresStatements {
     /// One stream's events from a version down, backwards.
     struct ReadStreamBackwards: StreamRead {
         static let sql = """
-            SELECT e.position, e.version, e.event_id, e.event_type, e.data, e.metadata, e.recorded_at, e.schema_version
+            SELECT \(RecordedEventColumns.withoutStreamID)
             FROM events e JOIN streams s ON s.stream_key = e.stream_key
             WHERE s.stream_id = $1 AND e.version <= $2 ORDER BY e.version DESC LIMIT $3
             """
@@ -298,15 +291,6 @@ extension StreamRead {
     }
 
     func decodeRow(_ row: PostgresRow) throws -> RecordedEvent {
-        try decodeStreamEvent(row, streamID: streamID)
+        try RecordedEventColumns.decode(row, streamID: streamID)
     }
-}
-
-private func decodeStreamEvent(_ row: PostgresRow, streamID: StreamID) throws -> RecordedEvent {
-    let (position, version, eventID, eventType, data, metadata, recordedAt, schemaVersion) = try row.decode(
-        (Int64, Int64, UUID, String, Data, Data, Date, Int32).self)
-    return RecordedEvent(
-        streamID: streamID, streamVersion: UInt64(version), position: UInt64(position), eventID: MessageID(eventID),
-        eventType: eventType, schemaVersion: Int(schemaVersion), data: data, metadata: metadata,
-        recordedAt: recordedAt)
 }
