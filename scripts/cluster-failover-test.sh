@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The cluster failover test: three `WhizbangSample node` processes and one `run --cluster` load process on the
-# PostgreSQL server named by WHIZBANG_POSTGRES_URL (build first: `swift build`). Mid-load it kills one node with
+# PostgreSQL server named by WHIZBANG_POSTGRES_URL (build first: `swift build`, or set WHIZBANG_SAMPLE to another
+# build's binary, such as a release build's). Mid-load it kills one node with
 # SIGKILL, stops a second with SIGSTOP for longer than the lease and resumes it, and restarts the killed one; then
 # it checks the log and the cluster's tables, and compares the outcome with a single-process run of the same
 # workload. The workload includes transfers, which the nodes' process manager runs as a leased job: it moves when
@@ -15,7 +16,7 @@ commands=${1:-6000}
 accounts=50
 # A small first deposit, so that some withdrawals are rejected.
 deposit=200
-bin="$(swift build --show-bin-path)/WhizbangSample"
+bin=${WHIZBANG_SAMPLE:-"$(swift build --show-bin-path)/WhizbangSample"}
 psql_bin=$(ls -d /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V -r | head -1 || true)
 psql_bin=${psql_bin:-psql}
 suffix="$(date +%s)_$$"

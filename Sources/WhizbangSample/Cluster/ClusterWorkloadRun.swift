@@ -211,62 +211,36 @@ struct ClusterWorkloadRun {
 
     private mutating func record(_ jobResult: JobResult, recordLatency: Bool) throws {
         let result = jobResult.result
-        if recordLatency {
-            _ = statistics.latency.record(max(1, (jobResult.nanoseconds + 500) / 1000))
-        }
+        if recordLatency { statistics.recordLatency(nanoseconds: jobResult.nanoseconds) }
         guard result.outcome != .failed else {
             throw SampleError(
                 "command \(result.messageID) to \(jobResult.streamID) failed on node \(result.node): "
                     + "\(result.reason ?? "no reason")")
         }
-        statistics.eventsWritten += jobResult.events
-        let accepted = result.outcome == .accepted
         if let ackLog, !jobResult.accepted.isEmpty {
             try ackLog.acknowledge(jobResult.accepted)
         }
-        if case .transfer(let from, let to, let amount) = jobResult.job {
+        let accepted = result.outcome == .accepted
+        func balance() throws -> Int { try result.decodeState(as: Account.self).balance }
+        let outcome: RunStatistics.Outcome
+        switch jobResult.job {
+        case .transfer(let from, let to, let amount):
             switch jobResult.transfer {
             case .completed(let fromBalance, let toBalance):
-                statistics.transfersCompleted += 1
-                statistics.transferSum += amount
-                ledger.record(fromBalance, account: from)
-                ledger.record(toBalance, account: to)
-            case .compensated(let fromBalance):
-                statistics.transfersCompensated += 1
-                ledger.record(fromBalance, account: from)
-            case .failed, nil:
-                statistics.transfersFailed += 1
+                outcome = .transferCompleted(
+                    from: from, to: to, amount: amount, fromBalance: fromBalance, toBalance: toBalance)
+            case .compensated(let fromBalance): outcome = .transferCompensated(from: from, fromBalance: fromBalance)
+            case .failed, nil: outcome = .transferFailed
             }
-            return
-        }
-        let balance = accepted ? try result.decodeState(as: Account.self).balance : 0
-        switch jobResult.job {
         case .open(let account):
-            if accepted {
-                statistics.opened += 1
-                ledger.record(balance, account: account)
-            } else {
-                statistics.alreadyOpen += 1
-            }
+            outcome = try accepted ? .opened(account: account, balance: balance()) : .alreadyOpen
         case .deposit(let account, let amount):
-            if accepted {
-                statistics.deposits += 1
-                statistics.depositSum += amount
-                ledger.record(balance, account: account)
-            } else {
-                statistics.rejected += 1
-                statistics.rejectedSum += amount
-            }
+            outcome = try accepted
+                ? .deposited(account: account, amount: amount, balance: balance()) : .rejected(amount: amount)
         case .withdraw(let account, let amount):
-            if accepted {
-                statistics.withdrawals += 1
-                statistics.withdrawSum += amount
-                ledger.record(balance, account: account)
-            } else {
-                statistics.rejected += 1
-                statistics.rejectedSum += amount
-            }
-        case .transfer: break
+            outcome = try accepted
+                ? .withdrawn(account: account, amount: amount, balance: balance()) : .rejected(amount: amount)
         }
+        statistics.record(outcome, events: jobResult.events, in: &ledger)
     }
 }

@@ -127,44 +127,29 @@ struct WorkloadRun<Store: EventStore> {
     }
 
     private mutating func record(_ result: JobResult, recordLatency: Bool) throws {
-        if recordLatency {
-            let microseconds = max(1, (result.nanoseconds + 500) / 1000)
-            _ = statistics.latency.record(microseconds)
-            statistics.timeline.record(microseconds: microseconds)
-        }
-        statistics.eventsWritten += result.events
+        if recordLatency { statistics.recordLatency(nanoseconds: result.nanoseconds) }
+        let outcome: RunStatistics.Outcome
         switch (result.job, result.outcome) {
-        case (.open(let account), .opened(let balance)):
-            statistics.opened += 1
-            ledger.record(balance, account: account)
-        case (.open, .alreadyOpen): statistics.alreadyOpen += 1
+        case (.open(let account), .opened(let balance)): outcome = .opened(account: account, balance: balance)
+        case (.open, .alreadyOpen): outcome = .alreadyOpen
         case (.operation(.deposit(let account, let amount)), .deposited(let balance)):
-            statistics.deposits += 1
-            statistics.depositSum += amount
-            ledger.record(balance, account: account)
+            outcome = .deposited(account: account, amount: amount, balance: balance)
         case (.operation(.withdraw(let account, let amount)), .withdrawn(let balance)):
-            statistics.withdrawals += 1
-            statistics.withdrawSum += amount
-            ledger.record(balance, account: account)
+            outcome = .withdrawn(account: account, amount: amount, balance: balance)
         case (.operation(.withdraw(_, let amount)), .rejected), (.operation(.deposit(_, let amount)), .rejected):
-            statistics.rejected += 1
-            statistics.rejectedSum += amount
-        case (.operation(.transfer(let from, let to, let amount)), .transfer(let outcome)):
-            switch outcome {
+            outcome = .rejected(amount: amount)
+        case (.operation(.transfer(let from, let to, let amount)), .transfer(let transfer)):
+            switch transfer {
             case .completed(let fromBalance, let toBalance):
-                statistics.transfersCompleted += 1
-                statistics.transferSum += amount
-                ledger.record(fromBalance, account: from)
-                ledger.record(toBalance, account: to)
-            case .compensated(let fromBalance):
-                statistics.transfersCompensated += 1
-                ledger.record(fromBalance, account: from)
-            case .failed:
-                statistics.transfersFailed += 1
+                outcome = .transferCompleted(
+                    from: from, to: to, amount: amount, fromBalance: fromBalance, toBalance: toBalance)
+            case .compensated(let fromBalance): outcome = .transferCompensated(from: from, fromBalance: fromBalance)
+            case .failed: outcome = .transferFailed
             }
         default:
             throw SampleError("internal error: job \(result.job) ended with \(result.outcome)")
         }
+        statistics.record(outcome, events: result.events, in: &ledger)
         if let ackLog, !result.accepted.isEmpty {
             try ackLog.acknowledge(result.accepted)
         }
@@ -253,4 +238,61 @@ struct RunStatistics: Sendable {
     /// Commands rejected in the operate phase: withdrawals over the balance, and transfers that failed or were
     /// compensated.
     var rejectedCommands: Int { rejected + transfersFailed + transfersCompensated }
+}
+
+extension RunStatistics {
+    /// What one command of the open or operate phase ended with, with what the statistics and the kept balances
+    /// need of it; the local run and the cluster run both record their commands as one of these.
+    enum Outcome: Sendable {
+        case opened(account: Int, balance: Int)
+        case alreadyOpen
+        case deposited(account: Int, amount: Int, balance: Int)
+        case withdrawn(account: Int, amount: Int, balance: Int)
+        /// A deposit or withdrawal the account refused.
+        case rejected(amount: Int)
+        case transferCompleted(from: Int, to: Int, amount: Int, fromBalance: Int, toBalance: Int)
+        case transferCompensated(from: Int, fromBalance: Int)
+        case transferFailed
+    }
+
+    /// Counts a command's outcome and the events it wrote, and keeps the balances it reported in `ledger`.
+    mutating func record(_ outcome: Outcome, events: Int, in ledger: inout LedgerBalances) {
+        eventsWritten += events
+        switch outcome {
+        case .opened(let account, let balance):
+            opened += 1
+            ledger.record(balance, account: account)
+        case .alreadyOpen:
+            alreadyOpen += 1
+        case .deposited(let account, let amount, let balance):
+            deposits += 1
+            depositSum += amount
+            ledger.record(balance, account: account)
+        case .withdrawn(let account, let amount, let balance):
+            withdrawals += 1
+            withdrawSum += amount
+            ledger.record(balance, account: account)
+        case .rejected(let amount):
+            rejected += 1
+            rejectedSum += amount
+        case .transferCompleted(let from, let to, let amount, let fromBalance, let toBalance):
+            transfersCompleted += 1
+            transferSum += amount
+            ledger.record(fromBalance, account: from)
+            ledger.record(toBalance, account: to)
+        case .transferCompensated(let from, let fromBalance):
+            transfersCompensated += 1
+            ledger.record(fromBalance, account: from)
+        case .transferFailed:
+            transfersFailed += 1
+        }
+    }
+
+    /// Records an operate-phase command's latency, rounded to microseconds (at least 1), in the histogram and the
+    /// timeline.
+    mutating func recordLatency(nanoseconds: UInt64) {
+        let microseconds = max(1, (nanoseconds + 500) / 1000)
+        _ = latency.record(microseconds)
+        timeline.record(microseconds: microseconds)
+    }
 }
