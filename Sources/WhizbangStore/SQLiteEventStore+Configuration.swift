@@ -76,8 +76,8 @@ extension SQLiteEventStore {
         public var inlineProjections: [any SQLiteInlineProjection] = []
 
         /// Read models the store keeps in its own tables and answers queries on (see `Whizbang/ReadModelStore`),
-        /// with distinct names. ``Whizbang/ReadModelMode/inline`` ones that have caught up are folded inside each
-        /// append's transaction; backfills, rebuilds and ``Whizbang/ReadModelMode/async`` ones run in batches on the
+        /// with distinct names. `inline` ones that have caught up are folded inside each
+        /// append's transaction; backfills, rebuilds and `async` ones run in batches on the
         /// writer thread between group commits. Default: none.
         public var readModels: [any ReadModelProjection] = []
 

@@ -46,7 +46,7 @@ public struct ReadModelStoreOpener: Sendable {
     ///
     /// - Parameters:
     ///   - open: opens the database with these read models registered, in this order; it must throw the store's
-    ///     error (for example ``ReadModelError/Code/duplicateName``) when the store refuses them.
+    ///     error (for example `ReadModelError.Code.duplicateName`) when the store refuses them.
     ///   - close: closes a store `open` returned, waiting until it is closed.
     public init(
         open: @escaping @Sendable ([any ReadModelProjection]) async throws -> any ReadModelStore,
