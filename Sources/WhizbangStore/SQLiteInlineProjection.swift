@@ -13,6 +13,11 @@
 ///
 /// Events appended before a projection was registered are not applied to it; to build its tables from an existing
 /// log, replay the log with a `Whizbang/ProjectionRunner` once, or start from an empty store.
+///
+/// For a read model that the store backfills from an existing log, rebuilds when its fold changes and answers
+/// queries on (by key, key range and indexed value), write a `Whizbang/ReadModelProjection` instead and register it
+/// in ``SQLiteEventStore/Configuration/readModels``: it needs no SQL, and it works the same on every store. This
+/// protocol stays for read models that need tables and SQL of their own.
 public protocol SQLiteInlineProjection: Sendable {
     /// A name for errors and logs.
     var name: String { get }

@@ -15,6 +15,8 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
     @Option(help: "Commands in flight.") var concurrency = 256
     @Option(help: "SQLite only. full: fsync every group commit; normal: WAL write only.")
     var durability = DurabilityOption.full
+    @Option(help: "SQLite only. Keep this read model in the store, inline (balances: the balance of each account).")
+    var readModel: ReadModelOption?
     @Flag(help: "Keep the database (append to it) instead of starting fresh.") var keep = false
     @Flag(help: "Also move money between accounts through the transfer saga.") var transfers = false
     @Option(help: "Append '<message id> <stream>' for each command once its events are durable.")
@@ -58,8 +60,10 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
 
     func run() async throws {
         if let report { try ReportFile.checkAbsent(report) }
-        try await database.target().with(
-            .create(fresh: !keep && !cluster, durability: durability.storeDurability), self)
+        try await LedgerStore.$readModels.withValue(readModel.map { [$0.projection] } ?? []) {
+            try await database.target().with(
+                .create(fresh: !keep && !cluster, durability: durability.storeDurability), self)
+        }
     }
 
     func run<Store: EventStore>(on store: Store, database opened: OpenedDatabase) async throws {

@@ -1,12 +1,17 @@
 import Foundation
+import Whizbang
 import WhizbangStore
 
 /// Opens, creates and measures the SQLite files the sample works on, turning store errors into clear messages.
 enum LedgerStore {
+    /// Read models the stores opened by the current task keep (`run --read-model`); none by default.
+    @TaskLocal static var readModels: [any ReadModelProjection] = []
+
     /// The store configuration the sample uses.
     static func configuration(durability: SQLiteEventStore.Configuration.Durability) -> SQLiteEventStore.Configuration {
         var configuration = SQLiteEventStore.Configuration()
         configuration.durability = durability
+        configuration.readModels = readModels
         // Mapped pages of the file count as resident memory; the page caches alone keep reads fast here, and peak
         // memory stays well under the 200 MiB budget (with the default 256 MiB map it reached ~190 MiB).
         configuration.memoryMapBytes = 0
