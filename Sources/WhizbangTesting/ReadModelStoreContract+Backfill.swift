@@ -101,10 +101,12 @@ extension ReadModelStoreContract {
                 var polls = 0
                 var seenOld = false
                 while true {
+                    // The status is read before and after the rows, as the swap may come between two reads.
+                    let before = try await store.readModelStatus(named: second.name)
                     let table = try await requireOneOf(store, second.name, [old, new], "during a version bump")
                     if table == 0 { seenOld = true }
                     let status = try await store.readModelStatus(named: second.name)
-                    if status.state == .live, status.rebuild == nil, status.servedVersion == 2 {
+                    if before.state == .live, before.rebuild == nil, before.servedVersion == 2 {
                         try requireEqual(table == 0 ? "old" : "new", "new", "rows served once version 2 is live")
                         break
                     }
