@@ -16,6 +16,9 @@ import Synchronization
 /// - ``Configuration/inlineProjections`` are applied to the events of each append under the store's lock, after every
 ///   check and before the events become visible; if one throws, the append fails with
 ///   ``EventStoreError/Code/inlineProjectionFailed`` and writes nothing.
+/// - ``Configuration/readModels`` are kept as ``ReadModelStore`` describes; the store is its reference
+///   implementation. Backfills and rebuilds run synchronously (at creation, in ``rebuildReadModel(named:)``), so
+///   they are never seen half done.
 public final class InMemoryEventStore: EventStore {
     /// Limits an in-memory store enforces.
     public struct Configuration: Sendable {
@@ -32,23 +35,66 @@ public final class InMemoryEventStore: EventStore {
         /// Read models updated inside every append, atomically with it, in this order. Default: none.
         public var inlineProjections: [any InMemoryInlineProjection]
 
+        /// Read models the store keeps and answers queries on (see ``ReadModelStore``), with distinct names.
+        /// ``ReadModelMode/inline`` ones are updated under the store's lock inside each append,
+        /// ``ReadModelMode/async`` ones right after it; each is built from the log when the store is created.
+        /// Default: none.
+        public var readModels: [any ReadModelProjection]
+
         /// A configuration with the documented defaults.
         public init() {
             self.maximumPayloadBytes = 16 * 1024 * 1024
             self.inlineProjections = []
+            self.readModels = []
         }
     }
 
     /// The limits the store was created with.
     public let configuration: Configuration
-    private let state = Mutex(InMemoryEventStoreState())
-    private let signal = AppendSignal()
+    let state: Mutex<InMemoryEventStoreState>
+    let signal: AppendSignal
+    /// Whether any read model is ``ReadModelMode/async``, so that appends without one skip their catch-up.
+    private let hasAsyncReadModels: Bool
 
     /// Creates an empty store.
     ///
-    /// - Parameter configuration: the limits to enforce.
-    public init(configuration: Configuration = Configuration()) {
+    /// Two read models of one name in ``Configuration/readModels`` are a programmer error that stops the program;
+    /// ``init(validating:)`` throws instead.
+    ///
+    /// - Parameter configuration: the limits to enforce and the read models to keep.
+    public convenience init(configuration: Configuration = Configuration()) {
+        do {
+            try self.init(validating: configuration)
+        } catch {
+            preconditionFailure("\(error)")
+        }
+    }
+
+    /// Creates an empty store, refusing a configuration whose read models repeat a name.
+    ///
+    /// - Throws: ``ReadModelError`` (``ReadModelError/Code/duplicateName``).
+    public convenience init(validating configuration: Configuration) throws(ReadModelError) {
+        try self.init(configuration: configuration, state: InMemoryEventStoreState())
+    }
+
+    /// A store that starts with `state` (the log, checkpoints, snapshots and read model tables of another store) and
+    /// registers `configuration`'s read models on it: as the same database opened again.
+    private init(configuration: Configuration, state: InMemoryEventStoreState) throws(ReadModelError) {
+        var state = state
+        state.registerReadModels(try ReadModelDefinition.definitions(configuration.readModels))
         self.configuration = configuration
+        self.signal = AppendSignal(head: state.headPosition)
+        self.state = Mutex(state)
+        self.hasAsyncReadModels = configuration.readModels.contains { $0.mode == .async }
+    }
+
+    /// A new store holding a copy of everything this one holds, with `configuration`'s read models: what reopening
+    /// a durable store's database would give. Read model tables carry over; new read models and new versions are
+    /// built from the log.
+    ///
+    /// - Throws: ``ReadModelError`` (``ReadModelError/Code/duplicateName``).
+    package func reopened(configuration: Configuration) throws(ReadModelError) -> InMemoryEventStore {
+        try InMemoryEventStore(configuration: configuration, state: state.withLock { $0 })
     }
 
     /// Appends events to the end of a stream, atomically, if the stream's version matches `expectedVersion`.
@@ -79,7 +125,10 @@ public final class InMemoryEventStore: EventStore {
                 }
             }
         }
-        if let newHead { signal.advance(to: newHead) }
+        if let newHead {
+            if hasAsyncReadModels { state.withLock { $0.catchUpAsyncReadModels() } }
+            signal.advance(to: newHead)
+        }
         return result
     }
 

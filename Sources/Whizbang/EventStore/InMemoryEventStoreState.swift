@@ -16,6 +16,8 @@ struct InMemoryEventStoreState: Sendable {
     /// Keyed by the consumer name's UTF-8 bytes, as the other stores compare names.
     private var checkpoints: [UTF8Key: UInt64] = [:]
     private var snapshots: [StreamID: Snapshot] = [:]
+    /// The read models' definitions and tables.
+    private(set) var readModels = InMemoryReadModels()
 
     /// The position of the last event, 0 when the log is empty.
     var headPosition: UInt64 { UInt64(log.count) }
@@ -69,6 +71,7 @@ struct InMemoryEventStoreState: Sendable {
                     recordedAt: recordedAt
                 ))
         }
+        let readModelChanges = try readModels.inlineChanges(for: recorded, streamID: streamID)
         try beforeCommit(recorded)
         // Appended in place: reserving exactly `count + n`, or copying the stream's index list out and back, would
         // copy the whole log or list on every append.
@@ -78,6 +81,7 @@ struct InMemoryEventStoreState: Sendable {
         for (offset, event) in events.enumerated() {
             eventIndices[event.eventID] = first + offset
         }
+        readModels.apply(readModelChanges, position: headPosition)
         let result = AppendResult(
             streamID: streamID,
             streamVersion: current + UInt64(events.count),
@@ -121,6 +125,23 @@ struct InMemoryEventStoreState: Sendable {
                     streamVersion: event.streamVersion, position: event.position, eventID: event.eventID)
             }
         }
+    }
+
+    // MARK: Read models
+
+    /// Registers read models and brings each up to the head of the log (see ``InMemoryReadModels``).
+    mutating func registerReadModels(_ definitions: [ReadModelDefinition]) {
+        readModels.register(definitions, log: log)
+    }
+
+    /// Brings the asynchronous read models up to the head of the log.
+    mutating func catchUpAsyncReadModels() {
+        readModels.catchUpAsync(log: log)
+    }
+
+    /// Rebuilds read model `name` from position 0 and swaps the new rows in.
+    mutating func rebuildReadModel(named name: String) throws(ReadModelError) {
+        readModels.rebuild(try readModels.definition(named: name), log: log)
     }
 
     // MARK: Reading
