@@ -154,10 +154,10 @@ extension PostgresEventStore {
 
         /// The read models the store keeps in its schema and serves (``PostgresEventStore/readModelRows(named:matching:)``
         /// and `ReadModel`), with distinct names. Every process that appends to the schema should register the same
-        /// ``ReadModelMode/inline`` read models: an append made without one does not update its rows. Default: none.
+        /// `ReadModelMode/inline` read models: an append made without one does not update its rows. Default: none.
         public var readModels: [any ReadModelProjection] = []
 
-        /// The most events one transaction of a backfill, rebuild or ``ReadModelMode/async`` read model applies. Each
+        /// The most events one transaction of a backfill, rebuild or `ReadModelMode/async` read model applies. Each
         /// such transaction holds the store's append lock while it runs, so appends wait for at most one batch.
         /// At least 1. Default 1,000.
         public var readModelBatchSize: Int = 1000
