@@ -10,7 +10,7 @@ import Whizbang
 /// ## Tables
 ///
 /// `read_models` holds one row per read model: the generation whose rows are served (`NULL` until the first backfill
-/// reaches the head), its version and, for an read model that is behind, the position applied; the
+/// reaches the head), its version and, for a read model that is behind, the position applied; the
 /// generation being built (a backfill or a rebuild), its version and position; and the state (`backfilling`, `live`
 /// or `failed`, with the failure's words). `read_model_rows` holds the rows of every generation, keyed by
 /// `(model, generation, key)`.
