@@ -1,4 +1,5 @@
 public import Logging
+public import Whizbang
 
 extension SQLiteEventStore {
     /// How an ``SQLiteEventStore`` opens and runs its database.
@@ -73,6 +74,20 @@ extension SQLiteEventStore {
         /// Read models kept in the database and updated inside each append's transaction, in this order; see
         /// ``SQLiteInlineProjection``. Default: none.
         public var inlineProjections: [any SQLiteInlineProjection] = []
+
+        /// Read models the store keeps in its own tables and answers queries on (see `Whizbang/ReadModelStore`),
+        /// with distinct names. ``Whizbang/ReadModelMode/inline`` ones that have caught up are folded inside each
+        /// append's transaction; backfills, rebuilds and ``Whizbang/ReadModelMode/async`` ones run in batches on the
+        /// writer thread between group commits. Default: none.
+        public var readModels: [any ReadModelProjection] = []
+
+        /// The most events one read model batch (a backfill, rebuild or async catch-up transaction) applies. Larger
+        /// batches build faster; smaller ones hold up the appends queued behind them for less time. Default: 1,000.
+        public var readModelBatchSize: Int = 1_000
+
+        /// Called on the writer thread after each read model batch commits; returning `false` stops further
+        /// batches of this store. For tests that need to act between batches.
+        package var readModelBatchCommitted: (@Sendable (SQLiteReadModelBatch) -> Bool)?
 
         /// Creates a configuration with the default values.
         public init() {}

@@ -34,6 +34,7 @@ extension SQLiteEventStore {
             throw invalid("pageCacheBytes and memoryMapBytes must not be negative")
         }
         guard configuration.checkpointPages >= 1 else { throw invalid("checkpointPages must be at least 1") }
+        guard configuration.readModelBatchSize >= 1 else { throw invalid("readModelBatchSize must be at least 1") }
     }
 
     /// Opens and configures one connection.

@@ -31,10 +31,14 @@ public final class SQLiteEventStore: EventStore {
     /// The configuration the store was opened with.
     public let configuration: Configuration
 
-    private let writer: SQLiteWriter
-    private let readers: SQLiteReaderPool
+    let writer: SQLiteWriter
+    let readers: SQLiteReaderPool
     private let maintenance: SQLiteMaintenance
     private let signal: AppendSignal
+    /// Advanced by the writer after each commit that may change a read model.
+    let readModelSignal = AppendSignal()
+    /// The registered read models.
+    let readModelDefinitions: [ReadModelDefinition]
     private let closing = Mutex(ClosingState.open)
 
     /// Opens the store at `path`, creating the file (mode 0600) and its schema if needed, or migrating an older
@@ -45,20 +49,30 @@ public final class SQLiteEventStore: EventStore {
     ///
     /// - Throws: `EventStoreError` — `notADatabase`, `corruptDatabase`, `incompatibleSchema` (a newer schema or
     ///   another application's database), `readOnly` (the file or its directory cannot be written),
-    ///   `invalidArgument` (a configuration value out of range), `storageFull` or `storageFailure`.
+    ///   `invalidArgument` (a configuration value out of range), `storageFull` or `storageFailure`; or
+    ///   `ReadModelError` (`duplicateName`) when two of ``Configuration/readModels`` share a name.
     public init(path: String, configuration: Configuration = Configuration()) throws {
         try Self.validate(configuration)
         self.path = path
         self.configuration = configuration
+        self.readModelDefinitions = try ReadModelDefinition.definitions(configuration.readModels)
         do {
             try SQLiteConnection.createFileIfNeeded(at: path)
             let writerConnection = try Self.openConnection(path, configuration, role: .writer)
             try SQLiteSchema.migrate(writerConnection, nowMicroseconds: Self.nowMicroseconds())
             try Self.createInlineProjectionSchemas(configuration.inlineProjections, on: writerConnection)
+            let readModels =
+                readModelDefinitions.isEmpty
+                ? nil
+                : try SQLiteReadModels(
+                    readModelDefinitions, connection: writerConnection, batchSize: configuration.readModelBatchSize,
+                    batchCommitted: configuration.readModelBatchCommitted)
             let head = try writerConnection.queryInteger("SELECT max(position) FROM events") ?? 0
             let signal = AppendSignal(head: UInt64(head))
             self.signal = signal
-            self.writer = try SQLiteWriter(connection: writerConnection, signal: signal, configuration: configuration)
+            self.writer = try SQLiteWriter(
+                connection: writerConnection, signal: signal, configuration: configuration, readModels: readModels,
+                readModelSignal: readModelSignal)
             var readers: [SQLiteReader] = []
             for _ in 0..<configuration.readerCount {
                 readers.append(try SQLiteReader(connection: Self.openConnection(path, configuration, role: .reader)))
@@ -142,6 +156,7 @@ public final class SQLiteEventStore: EventStore {
         readers.close()
         maintenance.close()
         signal.close()
+        readModelSignal.close()
         configuration.logger.debug("closed SQLite event store", metadata: ["path": "\(path)"])
         for waiter in closing.withLock({ $0.finish() }) { waiter.resume() }
     }

@@ -23,6 +23,16 @@ final class SQLiteReader {
     /// it grows past ``streamCacheLimit``.
     private var streamIDs: [Int64: StreamID] = [:]
     private let streamCacheLimit = 100_000
+    /// Statements prepared on first use, by SQL text (the read model queries, of which there are a few shapes).
+    private var preparedStatements: [String: SQLiteStatement] = [:]
+
+    /// The prepared statement for `sql`, prepared on first use and kept for the connection's life.
+    func statement(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+        if let statement = preparedStatements[sql] { return statement }
+        let statement = try connection.prepare(sql)
+        preparedStatements[sql] = statement
+        return statement
+    }
 
     /// Prepares the reader's statements.
     ///

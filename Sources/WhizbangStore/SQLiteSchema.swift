@@ -20,6 +20,15 @@ import Whizbang
 /// - `checkpoints(consumer TEXT PRIMARY KEY, position)`.
 /// - `snapshots(stream_id TEXT PRIMARY KEY, version, state_type TEXT, data, saved_at)`: the latest snapshot of each
 ///   stream.
+/// - `read_models(name TEXT PRIMARY KEY, served_generation, served_version, position, building_generation,
+///   building_version, building_position, state TEXT, failure TEXT)` (since schema version 4): where each read model
+///   (`Whizbang/ReadModelProjection`) stands. `served_generation` is the generation of rows queries read (`NULL`
+///   during the first backfill) and `position` the last event applied to it; a rebuild writes a new
+///   `building_generation` up to `building_position`. `state` is `backfilling`, `live` or `failed`.
+/// - `read_model_rows(model TEXT, generation, key TEXT, index_value TEXT, position, body)` (since schema version 4),
+///   keyed `(model, generation, key)` without a row id, indexed on `(model, generation, index_value, key)`: the rows
+///   of every generation of every read model, `body` being the row's JSON. Keys compare as UTF-8 bytes (SQLite's
+///   `BINARY` collation).
 ///
 /// Two marks say that the store created the file: its `PRAGMA application_id`, and the `whizbang_store(key, value)`
 /// table written in the same transaction as the first tables (`created_by`, `created_at`). A store removes a file
@@ -78,6 +87,30 @@ enum SQLiteSchema {
         // every event stored before reads 1, and the migration takes the same time for any size of log.
         """
         ALTER TABLE events ADD COLUMN schema_version INTEGER NOT NULL DEFAULT 1;
+        """,
+        // 4: read models. Two new tables, empty until a read model is registered; nothing existing changes.
+        """
+        CREATE TABLE read_models (
+            name TEXT PRIMARY KEY,
+            served_generation INTEGER,
+            served_version INTEGER,
+            position INTEGER NOT NULL,
+            building_generation INTEGER,
+            building_version INTEGER,
+            building_position INTEGER,
+            state TEXT NOT NULL,
+            failure TEXT
+        ) WITHOUT ROWID;
+        CREATE TABLE read_model_rows (
+            model TEXT NOT NULL,
+            generation INTEGER NOT NULL,
+            key TEXT NOT NULL,
+            index_value TEXT,
+            position INTEGER NOT NULL,
+            body NOT NULL,
+            PRIMARY KEY (model, generation, key)
+        ) WITHOUT ROWID;
+        CREATE INDEX read_model_rows_by_index ON read_model_rows (model, generation, index_value, key);
         """,
     ]
 

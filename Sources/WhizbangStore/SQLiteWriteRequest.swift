@@ -8,6 +8,8 @@ enum SQLiteWriteRequest {
     case saveCheckpoint(consumer: String, position: UInt64, continuation: UnsafeContinuation<Void, any Error>)
     /// Save a snapshot.
     case saveSnapshot(Snapshot, continuation: UnsafeContinuation<Void, any Error>)
+    /// Start building a new generation of a read model.
+    case rebuildReadModel(name: String, continuation: UnsafeContinuation<Void, any Error>)
 
     /// An append, validated by the caller before it was queued.
     struct Append {
@@ -32,9 +34,11 @@ enum SQLiteWriteRequest {
         case (.append(let append), .failed(let error)):
             append.continuation.resume(throwing: error)
         case (.saveCheckpoint(_, _, let continuation), .failed(let error)),
-            (.saveSnapshot(_, let continuation), .failed(let error)):
+            (.saveSnapshot(_, let continuation), .failed(let error)),
+            (.rebuildReadModel(_, let continuation), .failed(let error)):
             continuation.resume(throwing: error)
-        case (.saveCheckpoint(_, _, let continuation), _), (.saveSnapshot(_, let continuation), _):
+        case (.saveCheckpoint(_, _, let continuation), _), (.saveSnapshot(_, let continuation), _),
+            (.rebuildReadModel(_, let continuation), _):
             continuation.resume()
         case (.append(let append), .saved):
             append.continuation.resume(

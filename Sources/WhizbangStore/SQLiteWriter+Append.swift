@@ -67,13 +67,25 @@ extension SQLiteWriter {
     private func insert(_ append: SQLiteWriteRequest.Append, key: Int64?, current: UInt64, now: Int64)
         throws(SQLiteError) -> SQLiteWriteRequest.Outcome
     {
-        guard let key, append.events.count == 1, inlineProjections.isEmpty else {
+        let foldsReadModels = readModels?.hasFollowingInlineModels ?? false
+        guard let key, append.events.count == 1, inlineProjections.isEmpty, !foldsReadModels else {
             try statements.savepoint.execute()
             var outcome: SQLiteWriteRequest.Outcome
             do {
                 outcome = try insertEvents(append, key: key, current: current, now: now)
                 if case .appended(let result) = outcome, !inlineProjections.isEmpty {
                     outcome = applyInlineProjections(append, result: result, now: now)
+                }
+                if case .appended(let result) = outcome, let readModels {
+                    if foldsReadModels {
+                        let events = recordedEvents(append, result: result, now: now)
+                        if let error = try readModels.applyInline(events, streamID: append.streamID) {
+                            streamCache[append.streamID] = nil
+                            outcome = .failed(error)
+                        }
+                    } else {
+                        readModels.noteAppended(upTo: result.positions.upperBound &- 1)
+                    }
                 }
             } catch {
                 try? statements.rollbackToSavepoint.execute()
@@ -84,7 +96,24 @@ extension SQLiteWriter {
             try statements.releaseSavepoint.execute()
             return outcome
         }
-        return try insertEvents(append, key: key, current: current, now: now)
+        let outcome = try insertEvents(append, key: key, current: current, now: now)
+        if case .appended(let result) = outcome { readModels?.noteAppended(upTo: result.positions.upperBound &- 1) }
+        return outcome
+    }
+
+    /// The events of an append just inserted, as they are recorded.
+    private func recordedEvents(_ append: SQLiteWriteRequest.Append, result: AppendResult, now: Int64)
+        -> [RecordedEvent]
+    {
+        let recordedAt = Date(timeIntervalSince1970: Double(now) / 1_000_000)
+        let firstVersion = result.streamVersion - UInt64(append.events.count) + 1
+        return append.events.enumerated().map { offset, event in
+            RecordedEvent(
+                streamID: append.streamID, streamVersion: firstVersion + UInt64(offset),
+                position: result.positions.lowerBound + UInt64(offset), eventID: event.eventID,
+                eventType: event.eventType, schemaVersion: event.schemaVersion, data: event.data,
+                metadata: event.metadata, recordedAt: recordedAt)
+        }
     }
 
     /// Applies the inline projections to an append just inserted; a projection's error fails the append, whose
@@ -92,15 +121,7 @@ extension SQLiteWriter {
     private func applyInlineProjections(_ append: SQLiteWriteRequest.Append, result: AppendResult, now: Int64)
         -> SQLiteWriteRequest.Outcome
     {
-        let recordedAt = Date(timeIntervalSince1970: Double(now) / 1_000_000)
-        let firstVersion = result.streamVersion - UInt64(append.events.count) + 1
-        let recorded = append.events.enumerated().map { offset, event in
-            RecordedEvent(
-                streamID: append.streamID, streamVersion: firstVersion + UInt64(offset),
-                position: result.positions.lowerBound + UInt64(offset), eventID: event.eventID,
-                eventType: event.eventType, schemaVersion: event.schemaVersion, data: event.data,
-                metadata: event.metadata, recordedAt: recordedAt)
-        }
+        let recorded = recordedEvents(append, result: result, now: now)
         let database = SQLiteInlineDatabase(writer: self)
         for projection in inlineProjections {
             do {

@@ -43,10 +43,20 @@ final class SQLiteWriter: @unchecked Sendable {
     let inlineProjections: [any SQLiteInlineProjection]
     /// The inline projections' statements, prepared once by SQL text.
     private var projectionStatements: [String: SQLiteStatement] = [:]
+    /// The registered read models; `nil` when there are none, so appends pay nothing for them.
+    let readModels: SQLiteReadModels?
+    /// Advanced after every commit that may have changed a read model, for
+    /// ``SQLiteEventStore/waitForReadModel(named:toReach:timeout:)``.
+    let readModelSignal: AppendSignal
+    /// Whether the database must be read again before the next read model batch (a transaction failed).
+    var readModelsNeedReload = false
 
-    init(connection: SQLiteConnection, signal: AppendSignal, configuration: SQLiteEventStore.Configuration) throws(
-        SQLiteError
-    ) {
+    init(
+        connection: SQLiteConnection, signal: AppendSignal, configuration: SQLiteEventStore.Configuration,
+        readModels: SQLiteReadModels?, readModelSignal: AppendSignal
+    ) throws(SQLiteError) {
+        self.readModels = readModels
+        self.readModelSignal = readModelSignal
         self.connection = connection
         self.statements = try Statements(connection)
         self.signal = signal
@@ -148,6 +158,13 @@ final class SQLiteWriter: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// The number of writes queued and not yet taken by the writer thread.
+    var pendingCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return pending.count
+    }
+
     /// Finishes the writes already queued, refuses later ones, closes the connection and returns when the thread
     /// has stopped.
     func close() {
@@ -165,10 +182,12 @@ final class SQLiteWriter: @unchecked Sendable {
         outcomes.reserveCapacity(maximumBatchSize)
         while true {
             condition.lock()
-            while pending.isEmpty && !isClosing { condition.wait() }
+            while pending.isEmpty && !isClosing && !hasReadModelWork { condition.wait() }
             if pending.isEmpty {
                 condition.unlock()
-                break
+                if isClosing { break }
+                runReadModelBatch()
+                continue
             }
             if pending.count <= maximumBatchSize {
                 swap(&pending, &batch)
@@ -181,6 +200,8 @@ final class SQLiteWriter: @unchecked Sendable {
             commit(batch, outcomes: &outcomes)
             batch.removeAll(keepingCapacity: true)
             boundWAL()
+            // One batch of read model work between group commits: appends keep flowing during a backfill.
+            if hasReadModelWork { runReadModelBatch() }
         }
         connection.close()
         condition.lock()
@@ -203,6 +224,7 @@ final class SQLiteWriter: @unchecked Sendable {
                 if case .appended(let result) = outcome { head = max(head, result.positions.upperBound &- 1) }
                 outcomes.append(outcome)
             }
+            try readModels?.flush()
             try statements.commit.execute()
         } catch {
             failure = error
@@ -210,6 +232,7 @@ final class SQLiteWriter: @unchecked Sendable {
         if let failure {
             if connection.isInTransaction { try? statements.rollback.execute() }
             streamCache.removeAll()
+            if readModels != nil { readModelsNeedReload = true }
             let error = failure.eventStoreError
             logger.debug(
                 "group commit failed",
@@ -220,18 +243,24 @@ final class SQLiteWriter: @unchecked Sendable {
         }
         logger.trace("group commit", metadata: ["requests": "\(batch.count)", "head": "\(head)"])
         if head > 0 { signal.advance(to: head) }
+        if readModels != nil { readModelSignal.advance(to: readModelSignal.head + 1) }
         for (request, outcome) in zip(batch, outcomes) { request.resume(with: outcome) }
     }
 
     /// Empties the stream cache if another connection has committed since the last transaction; call inside the
     /// transaction, whose lock keeps other writers out until it ends.
-    private func invalidateStreamCacheIfChanged() throws(SQLiteError) {
+    func invalidateStreamCacheIfChanged() throws(SQLiteError) {
         let statement = statements.dataVersion
         defer { statement.reset() }
         let version = try statement.step() ? statement.int64(at: 0) : 0
         if version != dataVersion {
             streamCache.removeAll(keepingCapacity: true)
+            if dataVersion != -1 { readModelsNeedReload = true }
             dataVersion = version
+        }
+        if readModelsNeedReload, let readModels {
+            try readModels.reload()
+            readModelsNeedReload = false
         }
     }
 
@@ -244,6 +273,9 @@ final class SQLiteWriter: @unchecked Sendable {
             statement.bind(consumer, at: 1)
             statement.bind(position, at: 2)
             try statement.execute()
+            return .saved
+        case .rebuildReadModel(let name, _):
+            readModels?.startRebuild(of: name)
             return .saved
         case .saveSnapshot(let snapshot, _):
             let statement = statements.upsertSnapshot

@@ -68,30 +68,7 @@ public struct ProjectionScenario<P: Projection>: Sendable {
         line: Int = #line
     ) throws(ScenarioFailure) -> ProjectionScenario {
         var copy = self
-        let metadata: Data
-        do {
-            metadata = try JSONPayloadCodec<EnvelopeMetadata>().encode(cause ?? EnvelopeMetadata(streamID: stream))
-        } catch {
-            throw ScenarioFailure(.unregisteredEvent, "the envelope does not encode: \(error)", file: file, line: line)
-        }
-        var version = self.events.last { $0.streamID == stream }?.streamVersion ?? 0
-        var position = self.events.last?.position ?? 0
-        for event in events {
-            let encoded: EventData
-            do {
-                encoded = try A.events.eventData(for: event)
-            } catch {
-                throw ScenarioFailure(
-                    .unregisteredEvent, "the event \(event) cannot be encoded: \(error)", file: file, line: line)
-            }
-            version += 1
-            position += 1
-            copy.events.append(
-                RecordedEvent(
-                    streamID: stream, streamVersion: version, position: position, eventID: MessageID(),
-                    eventType: encoded.eventType, schemaVersion: encoded.schemaVersion, data: encoded.data,
-                    metadata: metadata, recordedAt: Date()))
-        }
+        try copy.events.appendGiven(aggregate, stream: stream, events, causedBy: cause, file: file, line: line)
         return copy
     }
 

@@ -115,7 +115,7 @@ struct SQLiteEventStoreBadInputTests {
                 path: path)
             #expect(rows == [["account-1", "1", "Deposited", "text", #"{"amount":0}"#, #"{"hop":1}"#, "16"]])
             #expect(try executeRawSQL("PRAGMA journal_mode", path: path) == [["wal"]])
-            #expect(try executeRawSQL("SELECT max(version) FROM schema_version", path: path) == [["3"]])
+            #expect(try executeRawSQL("SELECT max(version) FROM schema_version", path: path) == [["4"]])
         }
     }
 }

@@ -21,7 +21,7 @@ struct SQLiteSchemaVersionTests {
             let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
             defer { store.close() }
             #expect(try executeRawSQL("SELECT version FROM schema_version ORDER BY version", path: path) == [
-                ["1"], ["2"], ["3"],
+                ["1"], ["2"], ["3"], ["4"],
             ])
             #expect(try columns(path).last == "schema_version")
             #expect(
@@ -46,7 +46,7 @@ struct SQLiteSchemaVersionTests {
             let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
             defer { store.close() }
             #expect(try executeRawSQL("SELECT version FROM schema_version ORDER BY version", path: path) == [
-                ["1"], ["2"], ["3"],
+                ["1"], ["2"], ["3"], ["4"],
             ])
             #expect(try await store.readStream("member-ada", from: 1, direction: .forwards, limit: 10).map(\.schemaVersion) == [1, 1, 1, 1, 1])
             #expect(try await store.streamVersion(of: "member-ada") == 5)

@@ -44,13 +44,15 @@ struct SQLiteStreamVersionTests {
                 _ = try await store.append(makeEvents(2 + stream), to: StreamID("s-\(stream)"), expectedVersion: .noStream)
             }
             store.close()
-            // What schema version 1 left: every row's version current, no migration 2, and no migration 3 (which
-            // added `events.schema_version`).
+            // What schema version 1 left: every row's version current, no migration 2, no migration 3 (which
+            // added `events.schema_version`) and no migration 4 (the read model tables).
             _ = try executeRawSQL(
                 """
                 UPDATE streams SET version = (SELECT max(version) FROM events e WHERE e.stream_key = streams.stream_key);
                 DELETE FROM schema_version WHERE version >= 2;
                 ALTER TABLE events DROP COLUMN schema_version;
+                DROP TABLE read_model_rows;
+                DROP TABLE read_models;
                 """,
                 path: path)
             #expect(try executeRawSQL("SELECT max(version) FROM schema_version", path: path) == [["1"]])
@@ -61,7 +63,7 @@ struct SQLiteStreamVersionTests {
 
             let reopened = try await SQLiteEventStore.open(path: path, configuration: .testing)
             defer { reopened.close() }
-            #expect(try executeRawSQL("SELECT max(version) FROM schema_version", path: path) == [["3"]])
+            #expect(try executeRawSQL("SELECT max(version) FROM schema_version", path: path) == [["4"]])
             for stream in 0..<3 {
                 let version = UInt64(2 + stream)
                 #expect(try await reopened.streamVersion(of: StreamID("s-\(stream)")) == version)

@@ -1,0 +1,433 @@
+import CWhizbangSQLite
+import Foundation
+import Whizbang
+
+/// The read models of a ``SQLiteEventStore`` as its writer keeps them: their definitions, their states, and the
+/// work that keeps their rows in step with the log.
+///
+/// Used only on the writer thread (and, before it starts, by the opening store). Inline read models that have
+/// caught up ("following") are folded inside each append's savepoint; everything else (a first backfill, a rebuild,
+/// an async read model, an inline one that fell behind while it was not registered) is done by batches that the
+/// writer runs as transactions of their own between group commits. A batch that reaches the head of the log makes
+/// its generation the served one in the same transaction, so no append slips between.
+final class SQLiteReadModels {
+    struct Model {
+        let definition: ReadModelDefinition
+        var state: SQLiteReadModelState
+        var nextGeneration: Int64
+    }
+
+    private(set) var models: [Model]
+    /// The head of the log as the writer's transaction sees it.
+    private(set) var head: UInt64
+    /// Generations whose rows are deleted a batch at a time.
+    private var retired: [(model: String, generation: Int64)] = []
+    /// Models whose state changed in the current transaction and must be written before it commits.
+    private var changed = Set<Int>()
+    private let connection: SQLiteConnection
+    private var statements: [String: SQLiteStatement] = [:]
+    private let batchSize: Int
+    private let batchCommitted: (@Sendable (SQLiteReadModelBatch) -> Bool)?
+    /// Set when the test hook asked to stop: no more batches.
+    private var isStopped = false
+    /// Set after a batch failed on a storage error: no more batches until something else commits.
+    private var isPaused = false
+
+    /// Registers `definitions` on the writer connection, in one transaction: creates their states, starts the builds
+    /// a new read model or a new version needs, resumes builds under way, clears failures (opening again retries),
+    /// and lists the generations no state refers to for deletion.
+    init(
+        _ definitions: [ReadModelDefinition], connection: SQLiteConnection, batchSize: Int,
+        batchCommitted: (@Sendable (SQLiteReadModelBatch) -> Bool)?
+    ) throws(SQLiteError) {
+        self.connection = connection
+        self.batchSize = max(1, batchSize)
+        self.batchCommitted = batchCommitted
+        self.models = []
+        self.head = 0
+        try connection.execute("BEGIN IMMEDIATE")
+        do {
+            head = try selectHead()
+            for definition in definitions {
+                let stored = try loadState(definition.name)
+                let largest = try largestGeneration(of: definition.name)
+                var model = Model(
+                    definition: definition,
+                    state: stored ?? SQLiteReadModelState(position: 0),
+                    nextGeneration: max(largest, stored?.servedGeneration ?? 0, stored?.building?.generation ?? 0) + 1)
+                model.state.failure = nil
+                let version = definition.version
+                if model.state.servedGeneration != nil, model.state.servedVersion == version {
+                    if let building = model.state.building, building.version != version {
+                        model.state.building = nil
+                    }
+                } else if model.state.building?.version != version {
+                    model.state.building = SQLiteReadModelState.Build(
+                        generation: model.nextGeneration, version: version, position: 0)
+                    model.nextGeneration += 1
+                }
+                // A build with nothing left to apply (an empty log) is served at once, so that the first append
+                // already folds it inline.
+                if let building = model.state.building, building.position >= head {
+                    model.state.servedGeneration = building.generation
+                    model.state.servedVersion = building.version
+                    model.state.position = building.position
+                    model.state.building = nil
+                }
+                models.append(model)
+                changed.insert(models.count - 1)
+            }
+            for model in models {
+                let kept = [model.state.servedGeneration, model.state.building?.generation].compactMap { $0 }
+                for generation in try generations(of: model.definition.name) where !kept.contains(generation) {
+                    retired.append((model.definition.name, generation))
+                }
+            }
+            try flush()
+            try connection.execute("COMMIT")
+        } catch {
+            try? connection.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    // MARK: Appends
+
+    /// Whether an inline read model is folded inside appends, so that appends must take the savepoint path.
+    var hasFollowingInlineModels: Bool {
+        models.contains { isFollowing($0) }
+    }
+
+    private func isFollowing(_ model: Model) -> Bool {
+        model.definition.mode == .inline && model.state.failure == nil && model.state.servedGeneration != nil
+            && model.state.position == head
+    }
+
+    /// Folds one append's events into every following inline read model, inside the append's savepoint.
+    ///
+    /// - Returns: the error to fail the append with when a projection throws (the caller rolls the savepoint back),
+    ///   or `nil`.
+    /// - Throws: `SQLiteError` from the database, which fails the transaction.
+    func applyInline(_ events: [RecordedEvent], streamID: StreamID) throws(SQLiteError) -> EventStoreError? {
+        guard let last = events.last?.position else { return nil }
+        let following = models.indices.filter { isFollowing(models[$0]) }
+        for index in following {
+            let definition = models[index].definition
+            let generation = models[index].state.servedGeneration ?? 0
+            if let error = try fold(events, into: definition, generation: generation) {
+                return EventStoreError(
+                    .inlineProjectionFailed, streamID: streamID,
+                    message: "read model '\(definition.name)' failed: \(error)")
+            }
+        }
+        for index in following {
+            models[index].state.position = last
+            changed.insert(index)
+        }
+        noteAppended(upTo: last)
+        return nil
+    }
+
+    /// Notes events appended without ``applyInline(_:streamID:)`` (no inline read model was following).
+    func noteAppended(upTo position: UInt64) {
+        head = max(head, position)
+        isPaused = false
+    }
+
+    /// Stops batches until the next append or rebuild request, after a batch failed on a storage error.
+    func pauseUntilNextCommit() {
+        isPaused = true
+    }
+
+    /// Starts a new generation of read model `name` at position 0, replacing a build under way.
+    func startRebuild(of name: String) {
+        guard let index = models.firstIndex(where: { $0.definition.name == name }) else { return }
+        if let building = models[index].state.building { retired.append((name, building.generation)) }
+        models[index].state.building = SQLiteReadModelState.Build(
+            generation: models[index].nextGeneration, version: models[index].definition.version, position: 0)
+        models[index].nextGeneration += 1
+        models[index].state.failure = nil
+        changed.insert(index)
+        isPaused = false
+    }
+
+    /// Writes the states changed in this transaction; call before it commits.
+    func flush() throws(SQLiteError) {
+        for index in changed.sorted() { try saveState(models[index]) }
+        changed.removeAll()
+    }
+
+    /// Reads every state and the head again, after a rolled-back transaction or another connection's commit.
+    func reload() throws(SQLiteError) {
+        changed.removeAll()
+        head = try selectHead()
+        for index in models.indices {
+            if let state = try loadState(models[index].definition.name) { models[index].state = state }
+        }
+    }
+
+    // MARK: Batches
+
+    /// Whether a batch has work to do.
+    var hasWork: Bool {
+        guard !isStopped, !isPaused else { return false }
+        return !retired.isEmpty
+            || models.contains { model in
+                model.state.failure == nil
+                    && (model.state.building != nil
+                        || (model.state.servedGeneration != nil && model.state.position < head))
+            }
+    }
+
+    /// Runs one batch of work inside the writer's transaction: catches a served generation up, builds a new one,
+    /// or deletes rows of a retired one. Returns the batch to report once the transaction has committed.
+    func runBatch() throws(SQLiteError) -> SQLiteReadModelBatch? {
+        head = try selectHead()
+        if let index = models.firstIndex(where: {
+            $0.state.failure == nil && $0.state.servedGeneration != nil && $0.state.position < head
+        }) {
+            return try advance(index, building: false)
+        }
+        if let index = models.firstIndex(where: { $0.state.failure == nil && $0.state.building != nil }) {
+            return try advance(index, building: true)
+        }
+        if let (model, generation) = retired.first {
+            let statement = try statement(
+                """
+                DELETE FROM read_model_rows WHERE model = ?1 AND generation = ?2 AND key IN
+                    (SELECT key FROM read_model_rows WHERE model = ?1 AND generation = ?2 LIMIT ?3)
+                """)
+            statement.bind(model, at: 1)
+            statement.bind(generation, at: 2)
+            statement.bind(Int64(batchSize * 10), at: 3)
+            try statement.execute()
+            if sqlite3_changes(connection.handle) == 0 { retired.removeFirst() }
+        }
+        return nil
+    }
+
+    /// Reports a committed batch to the test hook, which may stop further batches.
+    func report(_ batch: SQLiteReadModelBatch) {
+        if let batchCommitted, !batchCommitted(batch) { isStopped = true }
+    }
+
+    /// Applies the next batch of events to the served generation or to the one being built, and serves the latter
+    /// when it reaches the head.
+    private func advance(_ index: Int, building: Bool) throws(SQLiteError) -> SQLiteReadModelBatch? {
+        let definition = models[index].definition
+        let state = models[index].state
+        guard let generation = building ? state.building?.generation : state.servedGeneration else { return nil }
+        let from = building ? state.building?.position ?? 0 : state.position
+        let events = try readEvents(after: from, limit: batchSize)
+        if let error = try fold(events, into: definition, generation: generation) {
+            models[index].state.failure = "\(error)"
+            changed.insert(index)
+            return nil
+        }
+        let to = events.last?.position ?? from
+        var isLive = false
+        if building {
+            models[index].state.building?.position = to
+            if to >= head, let build = models[index].state.building {
+                if let old = models[index].state.servedGeneration { retired.append((definition.name, old)) }
+                models[index].state.servedGeneration = build.generation
+                models[index].state.servedVersion = build.version
+                models[index].state.position = to
+                models[index].state.building = nil
+                isLive = true
+            }
+        } else {
+            models[index].state.position = to
+            isLive = to >= head
+        }
+        changed.insert(index)
+        return SQLiteReadModelBatch(
+            name: definition.name, generation: generation, from: from, to: to, head: head, isLive: isLive)
+    }
+
+    /// Folds `events` into `generation` of a read model and writes the changed rows; returns what the projection
+    /// threw (nothing is written then).
+    private func fold(_ events: [RecordedEvent], into definition: ReadModelDefinition, generation: Int64)
+        throws(SQLiteError) -> (any Error)?
+    {
+        guard !events.isEmpty else { return nil }
+        let keys: [String]
+        do {
+            keys = try definition.keys(of: events)
+        } catch {
+            return error
+        }
+        guard !keys.isEmpty else { return nil }
+        var rows: [String: ReadModelRow] = [:]
+        let select = try statement(
+            "SELECT index_value, position, body FROM read_model_rows WHERE model = ?1 AND generation = ?2 AND key = ?3")
+        for key in keys {
+            select.bind(definition.name, at: 1)
+            select.bind(generation, at: 2)
+            select.bind(key, at: 3)
+            defer { select.reset() }
+            if try select.step() {
+                rows[key] = ReadModelRow(
+                    key: key, indexValue: select.isNull(at: 0) ? nil : select.text(at: 0),
+                    position: select.uint64(at: 1), body: select.data(at: 2))
+            }
+        }
+        let changes: [ReadModelDefinition.Change]
+        do {
+            changes = try definition.fold(events, into: rows)
+        } catch {
+            return error
+        }
+        let upsert = try statement(
+            """
+            INSERT INTO read_model_rows (model, generation, key, index_value, position, body)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            ON CONFLICT (model, generation, key) DO UPDATE SET
+                index_value = excluded.index_value, position = excluded.position, body = excluded.body
+            """)
+        let delete = try statement("DELETE FROM read_model_rows WHERE model = ?1 AND generation = ?2 AND key = ?3")
+        for change in changes {
+            if let row = change.row {
+                upsert.bind(definition.name, at: 1)
+                upsert.bind(generation, at: 2)
+                upsert.bind(change.key, at: 3)
+                if let indexValue = row.indexValue { upsert.bind(indexValue, at: 4) } else { upsert.bindNull(at: 4) }
+                upsert.bind(row.position, at: 5)
+                let error: SQLiteError? = row.body.withUnsafeBytes { body in
+                    upsert.bindBorrowedPayload(body, at: 6)
+                    return upsert.executeReturningError()
+                }
+                if let error { throw error }
+            } else {
+                delete.bind(definition.name, at: 1)
+                delete.bind(generation, at: 2)
+                delete.bind(change.key, at: 3)
+                try delete.execute()
+            }
+        }
+        return nil
+    }
+
+    // MARK: Statements
+
+    private func statement(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+        if let statement = statements[sql] { return statement }
+        let statement = try connection.prepare(sql)
+        statements[sql] = statement
+        return statement
+    }
+
+    private func selectHead() throws(SQLiteError) -> UInt64 {
+        let statement = try statement("SELECT max(position) FROM events")
+        defer { statement.reset() }
+        return try statement.step() ? statement.uint64(at: 0) : 0
+    }
+
+    /// Up to `limit` events after `position`, in order.
+    private func readEvents(after position: UInt64, limit: Int) throws(SQLiteError) -> [RecordedEvent] {
+        let statement = try statement(
+            """
+            SELECT e.position, e.version, e.event_id, e.event_type, e.data, e.metadata, e.recorded_at,
+                e.schema_version, s.stream_id
+            FROM events e JOIN streams s ON s.stream_key = e.stream_key
+            WHERE e.position > ?1 ORDER BY e.position LIMIT ?2
+            """)
+        defer { statement.reset() }
+        statement.bind(position, at: 1)
+        statement.bind(Int64(limit), at: 2)
+        var events: [RecordedEvent] = []
+        while try statement.step() {
+            events.append(
+                RecordedEvent(
+                    streamID: StreamID(statement.text(at: 8)), streamVersion: statement.uint64(at: 1),
+                    position: statement.uint64(at: 0), eventID: statement.messageID(at: 2),
+                    eventType: statement.text(at: 3), schemaVersion: Int(statement.int64(at: 7)),
+                    data: statement.data(at: 4), metadata: statement.data(at: 5),
+                    recordedAt: Date(timeIntervalSince1970: Double(statement.int64(at: 6)) / 1_000_000)))
+        }
+        return events
+    }
+
+    private func loadState(_ name: String) throws(SQLiteError) -> SQLiteReadModelState? {
+        let statement = try statement(SQLiteReadModels.selectStateSQL)
+        defer { statement.reset() }
+        statement.bind(name, at: 1)
+        guard try statement.step() else { return nil }
+        return Self.state(from: statement)
+    }
+
+    /// The `read_models` columns ``state(from:)`` reads, for the row named `?1`.
+    static let selectStateSQL = """
+        SELECT served_generation, served_version, position, building_generation, building_version,
+            building_position, failure
+        FROM read_models WHERE name = ?1
+        """
+
+    /// A state from a row of ``selectStateSQL``.
+    static func state(from statement: SQLiteStatement) -> SQLiteReadModelState {
+        var state = SQLiteReadModelState(position: statement.uint64(at: 2))
+        if !statement.isNull(at: 0) {
+            state.servedGeneration = statement.int64(at: 0)
+            state.servedVersion = Int(statement.int64(at: 1))
+        }
+        if !statement.isNull(at: 3) {
+            state.building = SQLiteReadModelState.Build(
+                generation: statement.int64(at: 3), version: Int(statement.int64(at: 4)),
+                position: statement.uint64(at: 5))
+        }
+        if !statement.isNull(at: 6) { state.failure = statement.text(at: 6) }
+        return state
+    }
+
+    private func saveState(_ model: Model) throws(SQLiteError) {
+        let statement = try statement(
+            """
+            INSERT INTO read_models (name, served_generation, served_version, position, building_generation,
+                building_version, building_position, state, failure)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+            ON CONFLICT (name) DO UPDATE SET
+                served_generation = excluded.served_generation, served_version = excluded.served_version,
+                position = excluded.position, building_generation = excluded.building_generation,
+                building_version = excluded.building_version, building_position = excluded.building_position,
+                state = excluded.state, failure = excluded.failure
+            """)
+        let state = model.state
+        statement.bind(model.definition.name, at: 1)
+        if let served = state.servedGeneration, let version = state.servedVersion {
+            statement.bind(served, at: 2)
+            statement.bind(Int64(version), at: 3)
+        }
+        statement.bind(state.position, at: 4)
+        if let building = state.building {
+            statement.bind(building.generation, at: 5)
+            statement.bind(Int64(building.version), at: 6)
+            statement.bind(building.position, at: 7)
+        }
+        statement.bind(state.stateName, at: 8)
+        if let failure = state.failure { statement.bind(failure, at: 9) }
+        try statement.execute()
+    }
+
+    private func largestGeneration(of name: String) throws(SQLiteError) -> Int64 {
+        let statement = try statement("SELECT max(generation) FROM read_model_rows WHERE model = ?1")
+        defer { statement.reset() }
+        statement.bind(name, at: 1)
+        return try statement.step() ? statement.int64(at: 0) : 0
+    }
+
+    /// The distinct generations that have rows of read model `name`, one index seek each.
+    private func generations(of name: String) throws(SQLiteError) -> [Int64] {
+        let statement = try statement(
+            "SELECT generation FROM read_model_rows WHERE model = ?1 AND generation > ?2 ORDER BY generation LIMIT 1")
+        var generations: [Int64] = []
+        var after = Int64.min
+        while true {
+            statement.bind(name, at: 1)
+            statement.bind(after, at: 2)
+            defer { statement.reset() }
+            guard try statement.step() else { return generations }
+            after = statement.int64(at: 0)
+            generations.append(after)
+        }
+    }
+}

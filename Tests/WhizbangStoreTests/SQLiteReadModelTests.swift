@@ -1,0 +1,276 @@
+import Dispatch
+import Foundation
+import Synchronization
+import Testing
+import Whizbang
+import WhizbangStore
+
+/// Balances per account from `Posted` events: the read model these tests build.
+private struct Balances: ReadModelProjection {
+    struct Row: Codable, Sendable, Hashable { var balance: Int }
+    struct Posting: Codable { var account: String; var amount: Int }
+
+    var name = "balances"
+    var mode: ReadModelMode = .inline
+
+    func keys(of event: RecordedEvent) throws -> [String] {
+        guard event.eventType == "Posted" else { return [] }
+        return [try JSONDecoder().decode(Posting.self, from: event.data).account]
+    }
+
+    func apply(_ event: RecordedEvent, to row: Row?, key: String) throws -> Row? {
+        let posting = try JSONDecoder().decode(Posting.self, from: event.data)
+        return Row(balance: (row?.balance ?? 0) + posting.amount)
+    }
+
+    static func posting(_ account: String, _ amount: Int) -> EventData {
+        EventData(
+            eventType: "Posted", data: try! JSONEncoder().encode(Posting(account: account, amount: amount)),
+            metadata: Data())
+    }
+
+    /// The rows a fold of `events` gives, by key.
+    static func fold(_ events: [RecordedEvent]) throws -> [String: Int] {
+        var balances: [String: Int] = [:]
+        let projection = Balances()
+        for event in events {
+            for key in try projection.keys(of: event) {
+                balances[key] = try projection.apply(event, to: balances[key].map { Row(balance: $0) }, key: key)?
+                    .balance
+            }
+        }
+        return balances
+    }
+}
+
+/// Every row of the balances, read in pages, as balances by key.
+private func storedBalances(_ store: SQLiteEventStore) async throws -> [String: Int] {
+    let model = ReadModel(Balances(), in: store)
+    var balances: [String: Int] = [:]
+    var after: String?
+    for _ in 0..<10_000 {
+        var query = ReadModelQuery(limit: 1_000)
+        query.after = after
+        let page = try await model.rows(matching: query)
+        guard let last = page.last else { return balances }
+        for entry in page { balances[entry.key] = entry.value.balance }
+        after = last.key
+    }
+    Issue.record("the rows did not end")
+    return balances
+}
+
+private func wholeLog(_ store: SQLiteEventStore) async throws -> [RecordedEvent] {
+    var events: [RecordedEvent] = []
+    while true {
+        let page = try await store.readAll(after: events.last?.position ?? 0, limit: 10_000)
+        if page.isEmpty { return events }
+        events += page
+    }
+}
+
+/// Appends `count` postings to 500 accounts, a thousand events an append.
+private func appendHistory(_ store: SQLiteEventStore, count: Int) async throws {
+    var appended = 0
+    while appended < count {
+        let events = (appended..<min(appended + 1_000, count)).map { Balances.posting("acct-\($0 % 500)", $0 % 7 - 2) }
+        _ = try await store.append(events, to: StreamID("history-\(appended / 1_000 % 10)"), expectedVersion: .any)
+        appended += events.count
+    }
+}
+
+/// Batches a store reports, as a stream the test awaits.
+private final class BatchReports: Sendable {
+    let stream: AsyncStream<SQLiteReadModelBatch>
+    let continuation: AsyncStream<SQLiteReadModelBatch>.Continuation
+
+    init() {
+        (stream, continuation) = AsyncStream.makeStream(of: SQLiteReadModelBatch.self)
+    }
+}
+
+@Suite("SQLite read models", .serialized, .timeLimit(.minutes(10)))
+struct SQLiteReadModelTests {
+    /// The issue's case: an inline read model added to a store of 100,000 events is backfilled in batches, shows
+    /// progress, takes appends while it runs, and ends equal to a fold of the log.
+    @Test func aReadModelAddedToAHundredThousandEventStoreIsBackfilledWhileAppendsGoOn() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            let history = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            try await appendHistory(history, count: 100_000)
+            await history.shutdown()
+
+            let reports = BatchReports()
+            let gate = DispatchSemaphore(value: 0)
+            let batches = Atomic<Int>(0)
+            var configuration = SQLiteEventStore.Configuration.testing
+            configuration.readModels = [Balances()]
+            configuration.readModelBatchCommitted = { batch in
+                reports.continuation.yield(batch)
+                // Hold the writer after the first batch until the test has queued its appends (bounded).
+                if batches.add(1, ordering: .relaxed).newValue == 1 { _ = gate.wait(timeout: .now() + 60) }
+                return true
+            }
+            let store = try await SQLiteEventStore.open(path: path, configuration: configuration)
+            defer { store.close() }
+            var iterator = reports.stream.makeAsyncIterator()
+            let first = try #require(await iterator.next())
+            #expect(first.from == 0 && first.to == 1_000 && !first.isLive)
+
+            let status = try await store.readModelStatus(named: "balances")
+            #expect(status.state == .backfilling)
+            #expect(status.servedVersion == nil)
+            let fraction = Double(status.position) / Double(status.head)
+            #expect(fraction > 0 && fraction < 1, "progress \(status.position) of \(status.head)")
+            await #expect(throws: ReadModelError.self) { try await store.readModelRow(named: "balances", key: "acct-1") }
+
+            // Queue appends while the writer is held between two batches of the backfill.
+            let appends = Task {
+                try await withThrowingTaskGroup(of: AppendResult.self) { group in
+                    for index in 0..<5 {
+                        group.addTask {
+                            try await store.append(
+                                [Balances.posting("acct-\(index)", 1_000), Balances.posting("late-\(index)", 5)],
+                                to: StreamID("late-\(index)"), expectedVersion: .noStream)
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+            }
+            var spins = 0
+            while store.pendingWriteCount < 5 {
+                await Task.yield()
+                spins += 1
+                try #require(spins < 10_000_000, "the appends were not queued")
+            }
+            gate.signal()
+            let results = try await appends.value
+            #expect(results.count == 5)
+            let lastAppended = try #require(results.map { $0.positions.upperBound - 1 }.max())
+            #expect(lastAppended > 100_000)
+
+            try await store.waitForReadModel(named: "balances", toReach: nil, timeout: .seconds(300))
+            var last = first
+            while !last.isLive, let next = await iterator.next() { last = next }
+            #expect(last.isLive && last.to >= lastAppended, "the backfill applied the appends made while it ran")
+            #expect(try await storedBalances(store) == Balances.fold(try await wholeLog(store)))
+
+            // Live now: the next append is folded inline.
+            _ = try await store.append([Balances.posting("acct-1", 7)], to: "after", expectedVersion: .noStream)
+            #expect(try await storedBalances(store) == Balances.fold(try await wholeLog(store)))
+        }
+    }
+
+    /// A backfill stopped between batches (the store closed) resumes from the position it recorded.
+    @Test func aBackfillResumesAfterTheStoreIsClosedPartWay() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            let history = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            try await appendHistory(history, count: 20_000)
+            await history.shutdown()
+
+            let firstReports = BatchReports()
+            var configuration = SQLiteEventStore.Configuration.testing
+            configuration.readModels = [Balances()]
+            configuration.readModelBatchCommitted = { batch in
+                firstReports.continuation.yield(batch)
+                return batch.to < 3_000
+            }
+            let store = try await SQLiteEventStore.open(path: path, configuration: configuration)
+            var stoppedAt: UInt64 = 0
+            for await batch in firstReports.stream {
+                stoppedAt = batch.to
+                if batch.to >= 3_000 { break }
+            }
+            #expect(stoppedAt == 3_000)
+            await store.shutdown()
+
+            let secondReports = BatchReports()
+            configuration.readModelBatchCommitted = { batch in
+                secondReports.continuation.yield(batch)
+                return true
+            }
+            let reopened = try await SQLiteEventStore.open(path: path, configuration: configuration)
+            defer { reopened.close() }
+            var iterator = secondReports.stream.makeAsyncIterator()
+            let resumed = try #require(await iterator.next())
+            #expect(resumed.from == stoppedAt, "the backfill resumed from position \(stoppedAt), not from 0")
+            try await reopened.waitForReadModel(named: "balances", toReach: nil, timeout: .seconds(120))
+            #expect(try await storedBalances(reopened) == Balances.fold(try await wholeLog(reopened)))
+        }
+    }
+
+    /// A database written by schema-version-2 code migrates to version 4 and gets a read model backfilled.
+    @Test func aSchemaVersionTwoFileMigratesAndGetsAReadModelBackfilled() async throws {
+        struct EventsPerStream: ReadModelProjection {
+            struct Row: Codable, Sendable { var count: Int }
+            let name = "events-per-stream"
+            func keys(of event: RecordedEvent) throws -> [String] { [event.streamID.rawValue] }
+            func apply(_ event: RecordedEvent, to row: Row?, key: String) throws -> Row? {
+                Row(count: (row?.count ?? 0) + 1)
+            }
+        }
+        try await withFixtureCopy(LibraryFixture.name) { path in
+            #expect(try executeRawSQL("SELECT max(version) FROM schema_version", path: path) == [["2"]])
+            var configuration = SQLiteEventStore.Configuration.testing
+            configuration.readModels = [EventsPerStream()]
+            let store = try await SQLiteEventStore.open(path: path, configuration: configuration)
+            defer { store.close() }
+            #expect(try executeRawSQL("SELECT max(version) FROM schema_version", path: path) == [["4"]])
+            let status = try await store.waitForReadModel(
+                named: "events-per-stream", toReach: nil, timeout: .seconds(60))
+            #expect(status.position == 6)
+            let model = ReadModel(EventsPerStream(), in: store)
+            var expected: [String: Int] = [:]
+            for event in try await store.readAll(after: 0, limit: 100) { expected[event.streamID.rawValue, default: 0] += 1 }
+            let rows = try await model.rows()
+            #expect(Dictionary(uniqueKeysWithValues: rows.map { ($0.key, $0.value.count) }) == expected)
+        }
+    }
+
+    /// Rows of a generation the store no longer serves or builds are deleted; another read model's are not.
+    @Test func oldGenerationsAreDeletedAndOtherReadModelsKept() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            var configuration = SQLiteEventStore.Configuration.testing
+            configuration.readModels = [Balances(), Balances(name: "kept")]
+            let store = try await SQLiteEventStore.open(path: path, configuration: configuration)
+            try await appendHistory(store, count: 2_000)
+            try await store.rebuildReadModel(named: "balances")
+            try await store.waitForReadModel(named: "balances", toReach: nil, timeout: .seconds(60))
+            await store.shutdown()
+
+            configuration.readModels = [Balances()]
+            let reopened = try await SQLiteEventStore.open(path: path, configuration: configuration)
+            defer { reopened.close() }
+            try await reopened.waitForReadModel(named: "balances", toReach: nil, timeout: .seconds(60))
+            // Deletion runs in batches after the swap; an append and a wait let the writer finish them.
+            for _ in 0..<100 {
+                let generations = try executeRawSQL(
+                    "SELECT DISTINCT generation FROM read_model_rows WHERE model = 'balances'", path: path)
+                if generations == [["2"]] { break }
+                _ = try await reopened.append([Balances.posting("acct-1", 0)], to: "nudge", expectedVersion: .any)
+            }
+            #expect(
+                try executeRawSQL("SELECT DISTINCT generation FROM read_model_rows WHERE model = 'balances'", path: path)
+                    == [["2"]])
+            #expect(try executeRawSQL("SELECT count(*) FROM read_model_rows WHERE model = 'kept'", path: path) == [["500"]])
+            #expect(try await storedBalances(reopened) == Balances.fold(try await wholeLog(reopened)))
+        }
+    }
+
+    /// A task waiting for a read model fails with the store's error when the store closes.
+    @Test func aWaitFailsWhenTheStoreCloses() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            var configuration = SQLiteEventStore.Configuration.testing
+            configuration.readModels = [Balances(mode: .async)]
+            let store = try await SQLiteEventStore.open(path: path, configuration: configuration)
+            let waiting = Task {
+                try await store.waitForReadModel(named: "balances", toReach: 1_000, timeout: .seconds(120))
+            }
+            await store.shutdown()
+            await #expect(throws: EventStoreError.self) { try await waiting.value }
+        }
+    }
+}
