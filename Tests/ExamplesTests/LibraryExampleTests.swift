@@ -7,12 +7,12 @@ import WhizbangTesting
 
 @testable import LibraryExample
 
-/// The library example: the same `run(on:)` on the in-memory store and on PostgreSQL ends with the same read model
+/// The library example: the same `run(on:)` in memory, on SQLite and on PostgreSQL ends with the same read model
 /// rows and the same log; the overdue notices as a process-manager scenario; and a database written by version 1 of
 /// `BookLent` read by today's code.
 @Suite(.timeLimit(.minutes(5)))
 struct LibraryExampleTests {
-    @Test func theLibraryRunsTheSameInMemoryAndOnPostgreSQL() async throws {
+    @Test func theLibraryRunsTheSameInMemoryOnSQLiteAndOnPostgreSQL() async throws {
         let inMemory = try await LibraryExample.run(on: InMemoryEventStore(configuration: .library))
         #expect(inMemory.loans == ["book-emma": .init(member: "member-ada", due: 5), "book-ulysses": .init(member: "member-alan", due: 2)])
         #expect(inMemory.report.contains("ivanhoe not lent to ada: loanLimitReached(limit: 2)"))
@@ -20,6 +20,18 @@ struct LibraryExampleTests {
         #expect(inMemory.report.contains("on loan from book-a to book-f: book-dune, book-emma"))
         #expect(inMemory.report.contains("notices to ada: book-dune@4"))
         #expect(inMemory.report.contains("notices to alan: book-ulysses@4"))
+
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("library-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var sqliteConfiguration = SQLiteEventStore.Configuration()
+        sqliteConfiguration.readModels = LibraryExample.readModels
+        let sqlite = try await SQLiteEventStore.open(
+            path: directory.appendingPathComponent("library.sqlite").path, configuration: sqliteConfiguration)
+        let onSQLite = try await LibraryExample.run(on: sqlite)
+        await sqlite.shutdown()
+        #expect(onSQLite == inMemory)
+
         guard let url = ProcessInfo.processInfo.environment["WHIZBANG_POSTGRES_URL"], !url.isEmpty else { return }
         // A schema of its own, whose tables are dropped afterwards.
         var configuration = try PostgresEventStore.Configuration(url: url)
