@@ -96,7 +96,8 @@ final class PostgresReadModels: Sendable {
     let pollInterval: Duration
     private let lockKey: String
     private let logger: Logger
-    /// Advanced after each commit that changes a read model, to wake ``PostgresEventStore/waitForReadModel(named:toReach:timeout:)``.
+    /// Advanced after each commit that changes a read model, to wake
+    /// ``PostgresEventStore/waitForReadModel(named:toReach:timeout:)``.
     let progress = AppendSignal()
     private let changes = Atomic<UInt64>(0)
     /// Advanced to wake the follower: a rebuild was asked for.
@@ -120,7 +121,8 @@ final class PostgresReadModels: Sendable {
     func definition(named name: String) throws(ReadModelError) -> ReadModelDefinition {
         guard let definition = byName[name] else {
             throw ReadModelError(
-                .unknownReadModel, readModel: name, message: "no read model named '\(name)' is registered with the store")
+                .unknownReadModel, readModel: name,
+                message: "no read model named '\(name)' is registered with the store")
         }
         return definition
     }
