@@ -214,6 +214,8 @@ final class PostgresReadModels: Sendable {
         let targets = candidates.filter { $0.position == Int64(clamping: first) - 1 }.map {
             (definition: $0.definition, generation: $0.generation)
         }
+        // Wake the follower for those behind; its batch waits for this transaction's lock and then catches them up.
+        if targets.count < candidates.count { kick() }
         guard !targets.isEmpty else { return }
 
         var failures: [Int: String] = [:]

@@ -340,6 +340,31 @@ struct PostgresReadModelTests {
         }
     }
 
+    @Test func anInlineReadModelLeftBehindByAnotherProcessIsCaughtUpNotSkipped() async throws {
+        let projection = DepositTotals()
+        var configuration = try Self.configuration([projection])
+        // No look at the state on a timer: only the store's own appends and wake-ups move the follower.
+        configuration.readModelPollInterval = .seconds(3600)
+        var without = configuration
+        without.readModels = []
+        let keeping = try PostgresEventStore(configuration: configuration)
+        let ignoring = try PostgresEventStore(configuration: without)
+        try await PostgresTestServer.withRunningStore(keeping) { keeping in
+            try await PostgresTestServer.withRunningStore(ignoring) { ignoring in
+                let reader = ReadModel(projection, in: keeping)
+                _ = try await keeping.append([Self.deposit(1)], to: "acct-a", expectedVersion: .noStream)
+                #expect(try await reader.row("acct-a") == .init(deposits: 1, total: 1))
+                // An append by a process that does not keep the read model leaves it behind ...
+                _ = try await ignoring.append([Self.deposit(10)], to: "acct-a", expectedVersion: .exact(1))
+                // ... and the next append here must not fold into rows that miss that event.
+                _ = try await keeping.append([Self.deposit(100)], to: "acct-a", expectedVersion: .exact(2))
+                try await reader.waitUntilCaughtUp(timeout: .seconds(30))
+                #expect(try await reader.row("acct-a") == .init(deposits: 3, total: 111))
+            }
+        }
+        try await PostgresTestServer.dropSchema(configuration)
+    }
+
     @Test(arguments: [ReadModelMode.inline, .async])
     func twoStoresOnOneSchemaApplyEachEventOnce(mode: ReadModelMode) async throws {
         var projection = DepositTotals()
