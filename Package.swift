@@ -134,6 +134,12 @@ let package = Package(
             path: "Examples/Inventory",
             exclude: ["README.md"]
         ),
+        .executableTarget(
+            name: "LibraryExample",
+            dependencies: ["Whizbang"],
+            path: "Examples/Library",
+            exclude: ["README.md"]
+        ),
         .testTarget(
             name: "WhizbangTests",
             dependencies: ["Whizbang", "WhizbangTesting"]
@@ -148,13 +154,16 @@ let package = Package(
             dependencies: [
                 "ShoppingCartExample",
                 "InventoryExample",
+                "LibraryExample",
                 "Whizbang",
                 "WhizbangStore",
+                "WhizbangPostgres",
                 "WhizbangTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-            ]
+            ],
+            exclude: ["Fixtures"]
         ),
         // Needs a PostgreSQL server named by WHIZBANG_POSTGRES_URL (scripts/postgres-server.sh starts one); without
         // it the tests are skipped, except under CI=true, where they fail.

@@ -26,6 +26,8 @@ extension PostgresEventStore.Configuration {
         guard requestTimeout > .zero else { throw invalid("requestTimeout must be positive") }
         guard connectTimeout > .zero else { throw invalid("connectTimeout must be positive") }
         guard maximumRetryDelay > .zero else { throw invalid("maximumRetryDelay must be positive") }
+        guard readModelBatchSize >= 1 else { throw invalid("readModelBatchSize must be at least 1") }
+        guard readModelPollInterval > .zero else { throw invalid("readModelPollInterval must be positive") }
         for (name, value) in [
             ("statementTimeout", statementTimeout), ("idleInTransactionTimeout", idleInTransactionTimeout),
             ("keepAliveInterval", keepAliveInterval), ("subscriptionOutageLimit", subscriptionOutageLimit),

@@ -1,4 +1,5 @@
 public import Logging
+public import Whizbang
 
 extension PostgresEventStore {
     /// Where a ``PostgresEventStore`` connects and how it batches, pools and names things.
@@ -150,6 +151,23 @@ extension PostgresEventStore {
         /// `EventStoreError/Code/readOnly` before reaching the server. A role with only `USAGE` on the schema and
         /// `SELECT` on its tables can then read a store. Default `false`.
         public var isReadOnly: Bool = false
+
+        /// The read models the store keeps in its schema and serves
+        /// (``PostgresEventStore/readModelRows(named:matching:)`` and `ReadModel`), with distinct names. Every process
+        /// that appends to the schema should register the same `ReadModelMode/inline` read models: an append made
+        /// without one leaves it behind, and a store that registers it then catches it up from the log (its rows lag
+        /// meanwhile, as an async read model's do). Default: none.
+        public var readModels: [any ReadModelProjection] = []
+
+        /// The most events one transaction of a backfill, rebuild or `ReadModelMode/async` read model applies. Each
+        /// such transaction holds the store's append lock while it runs, so appends wait for at most one batch.
+        /// At least 1. Default 1,000.
+        public var readModelBatchSize: Int = 1000
+
+        /// How often the store looks at its read models' state when nothing woke it (another process may have
+        /// asked for a rebuild, or stopped following one), and the longest
+        /// ``PostgresEventStore/waitForReadModel(named:toReach:timeout:)`` waits between two looks. Default 1 second.
+        public var readModelPollInterval: Duration = .seconds(1)
 
         /// Where the store (and its PostgreSQL client) logs, at debug and trace level. Default: a logger labelled
         /// `"whizbang.postgres"`.

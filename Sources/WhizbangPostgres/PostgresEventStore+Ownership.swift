@@ -4,7 +4,9 @@ import Whizbang
 
 extension PostgresEventStore {
     /// The tables a store creates in its schema.
-    static let ownTables = ["schema_version", "streams", "events", "checkpoints", "snapshots"]
+    static let ownTables = [
+        "schema_version", "streams", "events", "checkpoints", "snapshots", "read_models", "read_model_rows",
+    ]
     /// The sequences PostgreSQL creates for the store's identity columns.
     static let ownSequences = ["streams_stream_key_seq"]
     /// The functions a store creates in its schema.

@@ -50,6 +50,7 @@ extension PostgresEventStore: Service {
         }
         let writer = Task { await self.writer.run() }
         let listener = Task { await self.listen() }
+        let follower = readModels.isEmpty || configuration.isReadOnly ? nil : Task { await self.readModels.follow(self) }
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
                 await lifecycle.waitUntilFinished()
@@ -62,6 +63,7 @@ extension PostgresEventStore: Service {
         // The listener holds no work of its own; if it does not react to cancellation within a second, stopping the
         // pool closes its connection, which ends it.
         await stop(listener, what: "listener", upTo: .seconds(1))
+        if let follower { await stop(follower, what: "read model follower", upTo: configuration.connectTimeout) }
         await stop(writer, what: "writer", upTo: configuration.connectTimeout)
         await lifecycle.waitForOperations(upTo: configuration.connectTimeout)
         await stop(pool, what: "connection pool", upTo: configuration.connectTimeout)
@@ -93,6 +95,7 @@ extension PostgresEventStore: Service {
                 try await PostgresSchema.checkReadable(connection, schema: configuration.schema, logger: logger)
             } else {
                 try await PostgresSchema.migrate(connection, schema: configuration.schema, logger: logger)
+                try await readModels.register(on: connection)
             }
             try? await connection.close()
         } catch {

@@ -48,14 +48,19 @@ public final class PostgresEventStore: EventStore {
     let writer: PostgresWriter
     let signal: AppendSignal
     let lifecycle = PostgresStoreLifecycle()
+    let readModels: PostgresReadModels
 
     /// Creates a store for the database and schema of `configuration`; nothing connects until ``run()``.
     ///
     /// - Throws: `EventStoreError/Code/invalidArgument` for a configuration value out of range (the message never
-    ///   contains the password).
+    ///   contains the password); `ReadModelError/Code/duplicateName` when two of
+    ///   ``Configuration/readModels`` share a name.
     public init(configuration: Configuration = Configuration()) throws {
         try configuration.validate()
         self.configuration = configuration
+        let readModels = PostgresReadModels(
+            definitions: try ReadModelDefinition.definitions(configuration.readModels), configuration: configuration)
+        self.readModels = readModels
         self.client = PostgresClient(
             configuration: configuration.clientConfiguration,
             backgroundLogger: configuration.poolLogger
@@ -64,7 +69,8 @@ public final class PostgresEventStore: EventStore {
         self.runner = runner
         let signal = AppendSignal()
         self.signal = signal
-        self.writer = PostgresWriter(runner: runner, signal: signal, configuration: configuration)
+        self.writer = PostgresWriter(
+            runner: runner, signal: signal, readModels: readModels, configuration: configuration)
     }
 
     deinit {
@@ -85,6 +91,8 @@ public final class PostgresEventStore: EventStore {
         guard lifecycle.finish(with: error) else { return }
         writer.finish(with: error)
         signal.close()
+        readModels.progress.close()
+        readModels.kicks.close()
         configuration.logger.debug("closed PostgreSQL event store", metadata: ["schema": "\(configuration.schema)"])
     }
 

@@ -9,6 +9,12 @@
 ///   data is written in; the migration gives every event stored before it 1.
 /// - `checkpoints(consumer text PRIMARY KEY, position bigint)`.
 /// - `snapshots(stream_id text PRIMARY KEY, version bigint, state_type text, data bytea, saved_at timestamptz)`.
+/// - `read_models(name text PRIMARY KEY, state, served_generation, served_version, served_position,
+///   building_generation, building_version, building_position, next_generation, failure)` (since schema version 3):
+///   where each read model stands, see ``PostgresReadModels``.
+/// - `read_model_rows(model, generation, key text COLLATE "C", index_value text COLLATE "C", position, body bytea)`
+///   (since 3): the rows of every generation of every read model, primary key `(model, generation, key)`, indexed
+///   on `(model, generation, index_value, key)`.
 /// - the function `append_batch(...)`, which decides and writes a whole group commit in one round trip.
 ///
 /// `psql` shows the log with
@@ -69,6 +75,42 @@ enum PostgresSchema {
             "DROP FUNCTION {schema}.append_batch(text[], bigint[], integer[], uuid[], text[], bytea[], bytea[])",
             appendFunction(schemaVersions: true),
         ],
+        // 3: read models. Rows of every read model and generation in one table, keys and indexed values compared
+        // as bytes; one state row per read model. The append function also says which appends it inserted (and
+        // which only matched a retry), so that inline read models fold each event once.
+        [
+            """
+            CREATE TABLE {schema}.read_models (
+                name text PRIMARY KEY,
+                state text NOT NULL,
+                served_generation bigint,
+                served_version integer,
+                served_position bigint NOT NULL DEFAULT 0,
+                building_generation bigint,
+                building_version integer,
+                building_position bigint NOT NULL DEFAULT 0,
+                next_generation bigint NOT NULL DEFAULT 1,
+                failure text
+            )
+            """,
+            """
+            CREATE TABLE {schema}.read_model_rows (
+                model text NOT NULL,
+                generation bigint NOT NULL,
+                key text COLLATE "C" NOT NULL,
+                index_value text COLLATE "C",
+                position bigint NOT NULL,
+                body bytea NOT NULL,
+                PRIMARY KEY (model, generation, key)
+            )
+            """,
+            "CREATE INDEX read_model_rows_by_index ON {schema}.read_model_rows (model, generation, index_value, key)",
+            """
+            DROP FUNCTION {schema}.append_batch(
+                text[], bigint[], integer[], uuid[], text[], bytea[], bytea[], integer[])
+            """,
+            appendFunction(schemaVersions: true, reportsInserted: true),
+        ],
     ]
 
     /// The schema version this code writes.
@@ -90,17 +132,22 @@ enum PostgresSchema {
     /// in position order, and a reader that sees position n + 1 also sees n: a later commit never fills a gap.
     /// A failed append does not advance the head, so the next append of the batch takes its positions.
     ///
-    /// - Parameter schemaVersions: whether the function takes each event's schema version (`p_schema_versions`) and
-    ///   writes it to `events.schema_version`: false for migration 1, whose text must never change, true from 2 on.
-    static func appendFunction(schemaVersions: Bool) -> String {
+    /// - Parameters:
+    ///   - schemaVersions: whether the function takes each event's schema version (`p_schema_versions`) and
+    ///     writes it to `events.schema_version`: false for migration 1, whose text must never change, true from 2 on.
+    ///   - reportsInserted: whether each result row also has `inserted`, true when the append wrote its events
+    ///     (false for a retry that matched events already stored): from 3 on.
+    static func appendFunction(schemaVersions: Bool, reportsInserted: Bool = false) -> String {
         let parameter = schemaVersions ? ", p_schema_versions integer[]" : ""
+        let insertedColumn = reportsInserted ? ", inserted boolean" : ""
+        let insertedValue = reportsInserted ? "\n            inserted := v_inserted;" : ""
         let column = schemaVersions ? ", schema_version" : ""
         let value = schemaVersions ? ", p_schema_versions[v_offset + n]" : ""
         return """
         CREATE FUNCTION {schema}.append_batch(
             p_stream_ids text[], p_expected bigint[], p_counts integer[],
             p_event_ids uuid[], p_event_types text[], p_data bytea[], p_metadata bytea[]\(parameter))
-        RETURNS TABLE (status integer, stream_version bigint, first_position bigint)
+        RETURNS TABLE (status integer, stream_version bigint, first_position bigint\(insertedColumn))
         LANGUAGE plpgsql
         AS $function$
         DECLARE
@@ -240,7 +287,7 @@ enum PostgresSchema {
                 IF v_inserted THEN
                     v_head := v_head + v_count;
                 END IF;
-                v_offset := v_offset + v_count;
+                v_offset := v_offset + v_count;\(insertedValue)
                 RETURN NEXT;
             END LOOP;
             IF v_head > v_start THEN

@@ -9,7 +9,7 @@ enum PostgresStatements {
     /// Runs one group commit: see ``PostgresSchema/appendFunction(schemaVersions:)``.
     struct AppendBatch: PostgresPreparedStatement {
         static let sql = """
-            SELECT status, stream_version, first_position
+            SELECT status, stream_version, first_position, inserted
             FROM append_batch(
                 $1::text[], $2::bigint[], $3::integer[], $4::uuid[], $5::text[], $6::bytea[], $7::bytea[],
                 $8::integer[])
@@ -37,6 +37,8 @@ enum PostgresStatements {
             var rawStatus: Int32
             var streamVersion: Int64
             var firstPosition: Int64
+            /// Whether the append wrote its events (false for a retry that matched events already stored).
+            var inserted: Bool
 
             /// The decision, or `nil` for a status this version does not know.
             var status: Status? { Status(rawValue: rawStatus) }
@@ -90,8 +92,8 @@ enum PostgresStatements {
         }
 
         func decodeRow(_ row: PostgresRow) throws -> Row {
-            let (status, streamVersion, firstPosition) = try row.decode((Int32, Int64, Int64).self)
-            return Row(rawStatus: status, streamVersion: streamVersion, firstPosition: firstPosition)
+            let (status, streamVersion, firstPosition, inserted) = try row.decode((Int32, Int64, Int64, Bool).self)
+            return Row(rawStatus: status, streamVersion: streamVersion, firstPosition: firstPosition, inserted: inserted)
         }
     }
 

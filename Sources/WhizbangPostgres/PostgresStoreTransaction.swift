@@ -26,6 +26,10 @@ public struct PostgresStoreTransaction: Sendable {
     /// the transaction commits, and nothing is written if it rolls back.
     ///
     /// - Returns: one result per append, in the order given.
+    /// Inline read models (``PostgresEventStore/Configuration/readModels``) fold the appended events in this
+    /// transaction; when one refuses them this method throws `EventStoreError/Code/inlineProjectionFailed` and the
+    /// transaction must be rolled back (let the error leave the closure).
+    ///
     /// - Throws: the connection's error when the statement fails as a whole (the transaction is then lost);
     ///   ``PostgresEventStore/withTransaction(_:)`` reports it as an `EventStoreError`.
     public func append(_ appends: [PostgresStoreAppend]) async throws -> [Result<AppendResult, EventStoreError>] {
@@ -47,6 +51,19 @@ public struct PostgresStoreTransaction: Sendable {
             guard rows.count == sent.count else {
                 throw EventStoreError(
                     .storageFailure, message: "the append function returned \(rows.count) rows for \(sent.count) appends")
+            }
+            do {
+                try await store.readModels.applyInline(on: connection) { now in
+                    zip(sent, rows).map { index, row in
+                        PostgresWriter.recordedEvents(
+                            appends[index].events, streamID: appends[index].streamID, row: row, recordedAt: now)
+                    }
+                }
+            } catch let refusal as PostgresReadModels.Refusal {
+                let message = refusal.failures.sorted { $0.key < $1.key }.map(\.value).joined(separator: "; ")
+                throw EventStoreError(
+                    .inlineProjectionFailed, streamID: refusal.failures.keys.min().map { appends[sent[$0]].streamID },
+                    message: "an inline read model refused an append of the transaction: \(message)")
             }
             for (index, row) in zip(sent, rows) {
                 let outcome = Self.outcome(of: appends[index], row: row)

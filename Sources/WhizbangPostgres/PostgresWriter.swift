@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import PostgresNIO
 import Synchronization
@@ -31,13 +32,18 @@ final class PostgresWriter: Sendable {
     private let state = Mutex(State())
     private let runner: PostgresRequestRunner
     private let signal: AppendSignal
+    private let readModels: PostgresReadModels
     private let maximumBatchSize: Int
     private let maximumBatchBytes: Int
     private let logger: Logger
 
-    init(runner: PostgresRequestRunner, signal: AppendSignal, configuration: PostgresEventStore.Configuration) {
+    init(
+        runner: PostgresRequestRunner, signal: AppendSignal, readModels: PostgresReadModels,
+        configuration: PostgresEventStore.Configuration
+    ) {
         self.runner = runner
         self.signal = signal
+        self.readModels = readModels
         self.maximumBatchSize = configuration.maximumBatchSize
         self.maximumBatchBytes = configuration.maximumBatchBytes
         self.logger = configuration.logger
@@ -129,41 +135,126 @@ final class PostgresWriter: Sendable {
     }
 
     /// Runs one batch and resumes its callers, unless closing has failed them meanwhile.
+    ///
+    /// With inline read models the batch is one transaction: the append function, then the read models' fold. When
+    /// a projection refuses the events of some appends, the transaction rolls back, those appends fail with
+    /// `EventStoreError/Code/inlineProjectionFailed`, and the others are committed in a new transaction.
     private func commit(_ batch: [Request]) async {
-        var statement = PostgresStatements.AppendBatch()
-        for request in batch {
-            statement.add(request.events, to: request.streamID, expectedVersion: request.expectedVersion)
-        }
-        var outcomes: [Result<AppendResult, EventStoreError>] = []
-        outcomes.reserveCapacity(batch.count)
+        var outcomes: [Result<AppendResult, EventStoreError>?] = Array(repeating: nil, count: batch.count)
+        var pending = Array(batch.indices)
         var head: UInt64 = 0
-        do {
-            let rows = try await runner.rows(of: statement)
-            guard rows.count == batch.count else {
-                throw EventStoreError(
-                    .storageFailure, message: "the append function returned \(rows.count) rows for \(batch.count) appends")
-            }
-            for (request, row) in zip(batch, rows) {
-                let outcome = Self.outcome(of: request, row: row)
-                if case .success(let result) = outcome, !result.positions.isEmpty {
-                    head = max(head, result.positions.upperBound - 1)
+        while !pending.isEmpty {
+            do {
+                let rows = try await append(batch, pending)
+                for (index, row) in zip(pending, rows) {
+                    let outcome = Self.outcome(of: batch[index], row: row)
+                    if case .success(let result) = outcome, !result.positions.isEmpty {
+                        head = max(head, result.positions.upperBound - 1)
+                    }
+                    outcomes[index] = outcome
                 }
-                outcomes.append(outcome)
+                pending = []
+            } catch let refusal as PostgresReadModels.Refusal {
+                for (offset, message) in refusal.failures {
+                    let request = batch[pending[offset]]
+                    outcomes[pending[offset]] = .failure(
+                        EventStoreError(
+                            .inlineProjectionFailed, streamID: request.streamID,
+                            message: "an inline read model refused the append: \(message)"))
+                }
+                pending = pending.enumerated().filter { refusal.failures[$0.offset] == nil }.map(\.element)
+            } catch {
+                let failure = runner.failure(error, closed: state.withLock { $0.finished != nil })
+                logger.debug("group commit failed", metadata: ["appends": "\(pending.count)", "error": "\(failure)"])
+                for index in pending { outcomes[index] = .failure(failure) }
+                pending = []
             }
-        } catch {
-            let failure = runner.failure(error, closed: state.withLock { $0.finished != nil })
-            logger.debug("group commit failed", metadata: ["appends": "\(batch.count)", "error": "\(failure)"])
-            outcomes = Array(repeating: .failure(failure), count: batch.count)
         }
         // Waiters learn of the new head before the appenders return, so an appender that then waits sees it.
-        if head > 0 { signal.advance(to: head) }
+        if head > 0 {
+            signal.advance(to: head)
+            if readModels.hasInline { readModels.noteChange() }
+        }
         let stillOwned = state.withLock { state -> Bool in
             defer { state.inFlight = nil }
             return state.inFlight != nil
         }
         guard stillOwned else { return }
         for (request, outcome) in zip(batch, outcomes) {
-            request.continuation.resume(with: outcome.mapError { $0 as any Error })
+            request.continuation.resume(with: outcome!.mapError { $0 as any Error })
+        }
+    }
+
+    /// Appends the requests at `pending` in one call of the append function and, with inline read models, folds
+    /// what it inserted into them in the same transaction; returns the function's rows, one per pending request.
+    ///
+    /// - Throws: ``PostgresReadModels/Refusal`` (with offsets into `pending`) when a projection refused some of
+    ///   the events; the transaction is then rolled back.
+    private func append(_ batch: [Request], _ pending: [Int]) async throws -> [PostgresStatements.AppendBatch.Row] {
+        var statement = PostgresStatements.AppendBatch()
+        for index in pending {
+            let request = batch[index]
+            statement.add(request.events, to: request.streamID, expectedVersion: request.expectedVersion)
+        }
+        guard readModels.hasInline else {
+            let rows = try await runner.rows(of: statement)
+            try Self.check(rows, count: pending.count)
+            return rows
+        }
+        let logger = self.logger
+        let readModels = self.readModels
+        let batchStatement = statement
+        let refusal = Mutex<PostgresReadModels.Refusal?>(nil)
+        let appended = pending.map { batch[$0].events }
+        let streamIDs = pending.map { batch[$0].streamID }
+        do {
+            return try await runner.withConnection { connection in
+                try await connection.withTransaction(logger: logger) { connection in
+                    var rows: [PostgresStatements.AppendBatch.Row] = []
+                    for try await row in try await connection.execute(batchStatement, logger: logger) {
+                        rows.append(row)
+                    }
+                    try Self.check(rows, count: appended.count)
+                    do {
+                        try await readModels.applyInline(on: connection) { now in
+                            zip(zip(appended, streamIDs), rows).map { append, row in
+                                Self.recordedEvents(append.0, streamID: append.1, row: row, recordedAt: now)
+                            }
+                        }
+                    } catch let error as PostgresReadModels.Refusal {
+                        refusal.withLock { $0 = error }
+                        throw error
+                    }
+                    return rows
+                }
+            }
+        } catch {
+            if let error = refusal.withLock({ $0 }) { throw error }
+            throw error
+        }
+    }
+
+    private static func check(_ rows: [PostgresStatements.AppendBatch.Row], count: Int) throws {
+        guard rows.count == count else {
+            throw EventStoreError(
+                .storageFailure, message: "the append function returned \(rows.count) rows for \(count) appends")
+        }
+    }
+
+    /// The events an append inserted, as the log records them; none for an append that failed or only matched a
+    /// retry.
+    static func recordedEvents(
+        _ events: [EventData], streamID: StreamID, row: PostgresStatements.AppendBatch.Row, recordedAt: Date
+    ) -> [RecordedEvent] {
+        guard row.status == .committed, row.inserted else { return [] }
+        let firstVersion = UInt64(row.streamVersion) - UInt64(events.count) + 1
+        let firstPosition = UInt64(row.firstPosition)
+        return events.enumerated().map { offset, event in
+            RecordedEvent(
+                streamID: streamID, streamVersion: firstVersion + UInt64(offset),
+                position: firstPosition + UInt64(offset), eventID: event.eventID, eventType: event.eventType,
+                schemaVersion: event.schemaVersion, data: event.data, metadata: event.metadata,
+                recordedAt: recordedAt)
         }
     }
 

@@ -28,6 +28,14 @@ struct ExampleProcessTests {
             ])
     }
 
+    @Test func library() throws {
+        let output = try runExample("LibraryExample")
+        #expect(output.contains("ivanhoe not lent to ada: loanLimitReached(limit: 2)"))
+        #expect(output.contains("ada holds book-dune, book-emma"))
+        #expect(output.contains("notices to ada: book-dune@4"))
+        #expect(output.contains("on loan at the end: book-emma, book-ulysses"))
+    }
+
     /// Runs `name`, built next to the test bundle, and returns its standard output.
     private func runExample(_ name: String) throws -> String {
         let process = Process()

@@ -1,0 +1,186 @@
+import Foundation
+import PostgresNIO
+public import Whizbang
+
+extension PostgresEventStore: ReadModelStore {
+    /// The row of read model `name` under `key`, from the generation being served; `nil` if there is none.
+    ///
+    /// One statement reads the served generation and the row, so the answer belongs to one snapshot.
+    ///
+    /// - Throws: `ReadModelError` (`unknownReadModel`, `notLive` while the first backfill runs), or
+    ///   `EventStoreError` (`closed`, `unavailable`, a storage failure).
+    public func readModelRow(named name: String, key: String) async throws -> ReadModelRow? {
+        _ = try readModels.definition(named: name)
+        let rows = try await withConnection { connection, logger in
+            try await connection.query(
+                """
+                SELECT m.served_generation, r.index_value, r.position, r.body
+                FROM read_models m
+                LEFT JOIN read_model_rows r
+                    ON r.model = m.name AND r.generation = m.served_generation AND r.key = \(key)
+                WHERE m.name = \(name)
+                """, logger: logger
+            ).collect()
+        }
+        guard let row = rows.first else { throw Self.notRecorded(name) }
+        let (generation, indexValue, position, body) = try row.decode((Int64?, String?, Int64?, Data?).self)
+        guard generation != nil else { throw Self.notLive(name) }
+        guard let position, let body else { return nil }
+        return ReadModelRow(key: key, indexValue: indexValue, position: UInt64(position), body: body)
+    }
+
+    /// The rows of read model `name` that `query` selects, in ascending key order (compared as bytes), from one
+    /// snapshot of the generation being served.
+    ///
+    /// - Throws: `ReadModelError` (`unknownReadModel`, `notLive`, `invalidQuery`), or `EventStoreError`.
+    public func readModelRows(named name: String, matching query: ReadModelQuery) async throws -> [ReadModelRow] {
+        _ = try readModels.definition(named: name)
+        try query.validate(readModel: name)
+        let limit = Int64(query.limit)
+        let rows = try await withConnection { connection, logger in
+            try await connection.query(
+                """
+                SELECT m.served_generation, r.key, r.index_value, r.position, r.body
+                FROM read_models m
+                LEFT JOIN LATERAL (
+                    SELECT r.key, r.index_value, r.position, r.body FROM read_model_rows r
+                    WHERE r.model = m.name AND r.generation = m.served_generation
+                        AND (\(query.keysFrom)::text IS NULL OR r.key >= \(query.keysFrom)::text COLLATE "C")
+                        AND (\(query.keysBefore)::text IS NULL OR r.key < \(query.keysBefore)::text COLLATE "C")
+                        AND (\(query.after)::text IS NULL OR r.key > \(query.after)::text COLLATE "C")
+                        AND (\(query.indexValue)::text IS NULL OR r.index_value = \(query.indexValue)::text COLLATE "C")
+                    ORDER BY r.key LIMIT \(limit)
+                ) r ON true
+                WHERE m.name = \(name)
+                """, logger: logger
+            ).collect()
+        }
+        let decoded = try rows.map { try $0.decode((Int64?, String?, String?, Int64?, Data?).self) }
+        guard let first = decoded.first else { throw Self.notRecorded(name) }
+        guard first.0 != nil else { throw Self.notLive(name) }
+        var result: [ReadModelRow] = []
+        for (_, key, indexValue, position, body) in decoded {
+            guard let key, let position, let body else { continue }
+            result.append(ReadModelRow(key: key, indexValue: indexValue, position: UInt64(position), body: body))
+        }
+        return result
+    }
+
+    /// Where read model `name` stands, read in one statement with the head of the log.
+    ///
+    /// - Throws: `ReadModelError` (`unknownReadModel`), or `EventStoreError`.
+    public func readModelStatus(named name: String) async throws -> ReadModelStatus {
+        _ = try readModels.definition(named: name)
+        let rows = try await withConnection { connection, logger in
+            try await connection.query(
+                """
+                SELECT \(unescaped: PostgresReadModels.State.columns),
+                    (SELECT coalesce(max(position), 0)::bigint FROM events)
+                FROM read_models WHERE name = \(name)
+                """, logger: logger
+            ).collect()
+        }
+        guard let row = rows.first else { throw Self.notRecorded(name) }
+        let (state, head) = try PostgresReadModels.State.withHead(row)
+        return Self.status(of: state, head: head)
+    }
+
+    static func status(of state: PostgresReadModels.State, head: UInt64)
+        -> ReadModelStatus
+    {
+        let phase: ReadModelStatus.State =
+            switch state.state {
+            case "failed": .failed
+            case "live": .live
+            default: .backfilling
+            }
+        guard state.servedGeneration != nil else {
+            return ReadModelStatus(
+                name: state.name, state: phase, servedVersion: nil, position: UInt64(state.buildingPosition),
+                head: head, failure: state.failure)
+        }
+        let rebuild = state.buildingGeneration.map { _ in
+            ReadModelStatus.Rebuild(
+                version: Int(state.buildingVersion ?? 0), position: UInt64(state.buildingPosition), head: head)
+        }
+        return ReadModelStatus(
+            name: state.name, state: phase, servedVersion: state.servedVersion.map(Int.init),
+            position: UInt64(state.servedPosition), head: head, rebuild: rebuild,
+            failure: state.failure)
+    }
+
+    /// Starts building a fresh generation of read model `name` from position 0 beside the one served; the store's
+    /// follower swaps it in, in the transaction that applies the last event of the log, and then deletes the old
+    /// rows in batches. A rebuild already running restarts from 0. Clears a failure.
+    ///
+    /// - Throws: `ReadModelError` (`unknownReadModel`), or `EventStoreError` (`readOnly`, `closed`, `unavailable`).
+    public func rebuildReadModel(named name: String) async throws {
+        let definition = try readModels.definition(named: name)
+        try refuseWriteIfReadOnly("a read model rebuild")
+        let version = Int32(clamping: definition.version)
+        let updated = try await withConnection { connection, logger in
+            try await connection.query(
+                """
+                UPDATE read_models SET building_generation = next_generation, building_version = \(version),
+                    building_position = 0, next_generation = next_generation + 1,
+                    state = CASE WHEN served_generation IS NULL THEN 'backfilling' ELSE 'live' END, failure = NULL
+                WHERE name = \(name)
+                RETURNING 1
+                """, logger: logger
+            ).collect().count
+        }
+        guard updated == 1 else { throw Self.notRecorded(name) }
+        readModels.noteChange()
+        readModels.kick()
+    }
+
+    /// Waits until read model `name` is live, not rebuilding, and serves rows up to `position` (the head of the log
+    /// when `nil`); wakes on this store's read model commits and appends, and looks again at least every
+    /// ``Configuration/readModelPollInterval`` for the work of other processes.
+    ///
+    /// - Throws: `ReadModelError` (`timedOut`, `failed`, `unknownReadModel`), `CancellationError`, or
+    ///   `EventStoreError` (`closed`, `unavailable`).
+    @discardableResult
+    public func waitForReadModel(named name: String, toReach position: UInt64?, timeout: Duration) async throws
+        -> ReadModelStatus
+    {
+        _ = try readModels.definition(named: name)
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeout)
+        let target: UInt64
+        if let position { target = position } else { target = try await headPosition() }
+        while true {
+            let seenProgress = readModels.progress.head
+            let seenHead = signal.head
+            let status = try await readModelStatus(named: name)
+            if status.state == .failed {
+                throw ReadModelError(
+                    .failed, readModel: name, message: status.failure ?? "the read model failed")
+            }
+            if status.state == .live && status.rebuild == nil && status.position >= target { return status }
+            let remaining = clock.now.duration(to: deadline)
+            guard remaining > .zero else {
+                throw ReadModelError(
+                    .timedOut, readModel: name,
+                    message: "the read model did not reach position \(target) within \(timeout); it is \(status.state) "
+                        + "at \(status.position)")
+            }
+            try Task.checkCancellation()
+            if lifecycle.isClosed { throw EventStoreError(.closed, message: "the event store was closed") }
+            await PostgresReadModels.waitForAny(
+                [(readModels.progress, seenProgress), (signal, seenHead)],
+                upTo: min(remaining, readModels.pollInterval))
+        }
+    }
+
+    private static func notRecorded(_ name: String) -> ReadModelError {
+        ReadModelError(
+            .unknownReadModel, readModel: name,
+            message: "read model '\(name)' has no state row in the store's schema; is run() running?")
+    }
+
+    private static func notLive(_ name: String) -> ReadModelError {
+        ReadModelError(
+            .notLive, readModel: name, message: "read model '\(name)' is still being backfilled for the first time")
+    }
+}
