@@ -136,7 +136,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "LibraryExample",
-            dependencies: ["Whizbang"],
+            dependencies: ["Whizbang", "WhizbangStore", "WhizbangPostgres"],
             path: "Examples/Library",
             exclude: ["README.md"]
         ),

@@ -1,4 +1,7 @@
+import Foundation
 import Whizbang
+import WhizbangPostgres
+import WhizbangStore
 
 /// Books, members, a loans read model queried through the store, and an overdue-notice process manager; the same
 /// code on any store that keeps read models.
@@ -8,9 +11,14 @@ struct LibraryExample {
     static let readModels: [any ReadModelProjection] = [Loans()]
 
     static func main() async throws {
-        // The only line that names a store. For PostgreSQL see README.md.
-        let store = InMemoryEventStore(configuration: .library)
-        let outcome = try await run(on: store)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("library-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("library.sqlite").path
+
+        // The only line that names a store: an SQLite file, closed when the store is released. README.md shows the
+        // line for PostgreSQL and for memory.
+        let outcome = try await run(on: SQLiteEventStore.open(path: file, configuration: .library))
         print(outcome.report)
     }
 
@@ -93,6 +101,24 @@ extension InMemoryEventStore.Configuration {
     /// An in-memory store's configuration with the library's read models.
     static var library: Self {
         var configuration = Self()
+        configuration.readModels = LibraryExample.readModels
+        return configuration
+    }
+}
+
+extension SQLiteEventStore.Configuration {
+    /// An SQLite store's configuration with the library's read models.
+    static var library: Self {
+        var configuration = Self()
+        configuration.readModels = LibraryExample.readModels
+        return configuration
+    }
+}
+
+extension PostgresEventStore.Configuration {
+    /// A PostgreSQL store's configuration for the server at `url`, with the library's read models.
+    static func library(url: String) throws -> Self {
+        var configuration = try Self(url: url)
         configuration.readModels = LibraryExample.readModels
         return configuration
     }

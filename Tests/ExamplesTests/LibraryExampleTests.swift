@@ -37,22 +37,9 @@ struct LibraryExampleTests {
         var configuration = try PostgresEventStore.Configuration(url: url)
         configuration.schema = "library_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
         configuration.readModels = LibraryExample.readModels
-        let store = try PostgresEventStore(configuration: configuration)
         let dropped = configuration
-        let onPostgres = try await withThrowingTaskGroup(of: LibraryExample.Outcome?.self) { group in
-            group.addTask {
-                try await store.run()
-                return nil
-            }
-            do {
-                let outcome = try await LibraryExample.run(on: store)
-                store.close()
-                try await group.waitForAll()
-                return outcome
-            } catch {
-                store.close()
-                throw error
-            }
+        let onPostgres = try await PostgresEventStore.withRunningStore(configuration: configuration) { store in
+            try await LibraryExample.run(on: store)
         }
         try await PostgresEventStore.dropStoreTables(configuration: dropped)
         #expect(onPostgres == inMemory)

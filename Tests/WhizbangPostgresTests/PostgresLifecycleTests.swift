@@ -32,6 +32,29 @@ struct PostgresLifecycleTests {
         try await PostgresTestServer.dropSchema(configuration)
     }
 
+    @Test func withRunningStoreRunsTheStoreForTheBodyAndClosesItAfter() async throws {
+        struct Stop: Error {}
+        let configuration = try PostgresTestServer.configuration()
+        let kept = try await PostgresEventStore.withRunningStore(configuration: configuration) { store in
+            try await store.append(makeEvents(2), to: "s", expectedVersion: .noStream)
+            return store
+        }
+        // The store did not outlive the call.
+        await expectError(.closed) { _ = try await kept.headPosition() }
+        // The body's error is the one reported, and the store is closed all the same.
+        var thrown: PostgresEventStore?
+        do {
+            try await PostgresEventStore.withRunningStore(configuration: configuration) { store in
+                #expect(try await store.headPosition() == 2)
+                thrown = store
+                throw Stop()
+            }
+            Issue.record("the body's error was not rethrown")
+        } catch is Stop {}
+        if let thrown { await expectError(.closed) { _ = try await thrown.headPosition() } }
+        try await PostgresTestServer.dropSchema(configuration)
+    }
+
     @Test func aNewerSchemaIsRefused() async throws {
         let configuration = try PostgresTestServer.configuration()
         for sql in [
