@@ -99,8 +99,14 @@ final class SQLiteReadModels {
     }
 
     private func isFollowing(_ model: Model) -> Bool {
-        model.definition.mode == .inline && model.state.failure == nil && model.state.servedGeneration != nil
-            && model.state.position == head
+        model.definition.mode == .inline && model.state.failure == nil && model.state.position == head
+            && Self.servesOwnVersion(model)
+    }
+
+    /// Whether the served rows were built by this definition's version, so that its code may fold more events into
+    /// them. During a version bump they were not: they stay as they were until the new generation is swapped in.
+    private static func servesOwnVersion(_ model: Model) -> Bool {
+        model.state.servedGeneration != nil && model.state.servedVersion == model.definition.version
     }
 
     /// Folds one append's events into every following inline read model, inside the append's savepoint.
@@ -174,8 +180,7 @@ final class SQLiteReadModels {
         return !retired.isEmpty
             || models.contains { model in
                 model.state.failure == nil
-                    && (model.state.building != nil
-                        || (model.state.servedGeneration != nil && model.state.position < head))
+                    && (model.state.building != nil || (Self.servesOwnVersion(model) && model.state.position < head))
             }
     }
 
@@ -184,7 +189,7 @@ final class SQLiteReadModels {
     func runBatch() throws(SQLiteError) -> SQLiteReadModelBatch? {
         head = try selectHead()
         if let index = models.firstIndex(where: {
-            $0.state.failure == nil && $0.state.servedGeneration != nil && $0.state.position < head
+            $0.state.failure == nil && Self.servesOwnVersion($0) && $0.state.position < head
         }) {
             return try advance(index, building: false)
         }

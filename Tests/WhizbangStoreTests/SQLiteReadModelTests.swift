@@ -43,6 +43,21 @@ private struct Balances: ReadModelProjection {
     }
 }
 
+/// The balances again, at version 2, in cents and in a row of another shape.
+private struct BalancesInCents: ReadModelProjection {
+    struct Row: Codable, Sendable, Hashable { var cents: Int }
+
+    let name = "balances"
+    let version = 2
+
+    func keys(of event: RecordedEvent) throws -> [String] { try Balances().keys(of: event) }
+
+    func apply(_ event: RecordedEvent, to row: Row?, key: String) throws -> Row? {
+        let posting = try JSONDecoder().decode(Balances.Posting.self, from: event.data)
+        return Row(cents: (row?.cents ?? 0) + posting.amount * 100)
+    }
+}
+
 /// Every row of the balances, read in pages, as balances by key.
 private func storedBalances(_ store: SQLiteEventStore) async throws -> [String: Int] {
     let model = ReadModel(Balances(), in: store)
@@ -158,6 +173,33 @@ struct SQLiteReadModelTests {
             // Live now: the next append is folded inline.
             _ = try await store.append([Balances.posting("acct-1", 7)], to: "after", expectedVersion: .noStream)
             #expect(try await storedBalances(store) == Balances.fold(try await wholeLog(store)))
+        }
+    }
+
+    /// A new version is built beside the old rows, which stay as they were until the swap: appends made meanwhile
+    /// are not folded into them by the new version's code (whose row shape may not even read them).
+    @Test func aVersionBumpLeavesTheOldRowsAsTheyWereUntilTheSwap() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            var configuration = SQLiteEventStore.Configuration.testing
+            configuration.readModels = [Balances()]
+            let first = try await SQLiteEventStore.open(path: path, configuration: configuration)
+            for amount in [5, 1, 1] {
+                _ = try await first.append([Balances.posting("a", amount)], to: "s", expectedVersion: .any)
+            }
+            await first.shutdown()
+
+            // Version 2 keeps cents in a row of another shape; its build applies one event and is then held.
+            var bumped = configuration
+            bumped.readModels = [BalancesInCents()]
+            bumped.readModelBatchSize = 1
+            bumped.readModelBatchCommitted = { _ in false }
+            let store = try await SQLiteEventStore.open(path: path, configuration: bumped)
+            defer { store.close() }
+            _ = try await store.append([Balances.posting("a", 7)], to: "s", expectedVersion: .any)
+            let row = try #require(try await store.readModelRow(named: "balances", key: "a"))
+            #expect(try JSONDecoder().decode(Balances.Row.self, from: row.body) == Balances.Row(balance: 7))
+            #expect(try await store.readModelStatus(named: "balances").servedVersion == 1)
         }
     }
 
