@@ -81,7 +81,10 @@ package struct ReadModelDefinition: Sendable {
         var order: [String] = []
         var changed = Set<String>()
         for event in events {
-            for key in try eventKeys(event) {
+            var keysOfEvent: [String] = []
+            // A key named twice for one event is applied once.
+            for key in try eventKeys(event) where !keysOfEvent.contains(key) {
+                keysOfEvent.append(key)
                 current[key] = try applyEvent(event, current[key], key)
                 if changed.insert(key).inserted { order.append(key) }
             }

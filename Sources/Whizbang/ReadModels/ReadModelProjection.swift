@@ -60,6 +60,7 @@ public protocol ReadModelProjection: Sendable {
     var mode: ReadModelMode { get }
 
     /// The keys of the rows that `event` changes, in any order; an empty array for an event this read model ignores.
+    /// A key named twice is applied once.
     ///
     /// - Throws: any error: for an ``ReadModelMode/inline`` read model it fails the append
     ///   (`EventStoreError/Code/inlineProjectionFailed`); for a backfill or an ``ReadModelMode/async`` read model it
