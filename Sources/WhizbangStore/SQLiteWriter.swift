@@ -184,8 +184,10 @@ final class SQLiteWriter: @unchecked Sendable {
             condition.lock()
             while pending.isEmpty && !isClosing && !hasReadModelWork { condition.wait() }
             if pending.isEmpty {
+                // Read under the lock: close() sets it under the lock from another thread.
+                let closing = isClosing
                 condition.unlock()
-                if isClosing { break }
+                if closing { break }
                 runReadModelBatch()
                 continue
             }
