@@ -168,7 +168,23 @@ final class SQLiteReadModels {
         changed.removeAll()
         head = try selectHead()
         for index in models.indices {
-            if let state = try loadState(models[index].definition.name) { models[index].state = state }
+            let name = models[index].definition.name
+            if let state = try loadState(name) { models[index].state = state }
+            // Past every generation in use, whoever made it (another connection, or a transaction rolled back).
+            let state = models[index].state
+            models[index].nextGeneration = max(
+                models[index].nextGeneration, try largestGeneration(of: name) + 1,
+                (state.servedGeneration ?? 0) + 1, (state.building?.generation ?? 0) + 1)
+        }
+        retired.removeAll { isInUse($0.generation, of: $0.model) }
+    }
+
+    /// Whether `generation` is the served or the building generation of read model `name`: rows that must never be
+    /// deleted as retired, whatever the list of retired generations says after a rolled-back transaction.
+    private func isInUse(_ generation: Int64, of name: String) -> Bool {
+        models.contains { model in
+            model.definition.name == name
+                && (model.state.servedGeneration == generation || model.state.building?.generation == generation)
         }
     }
 
@@ -197,6 +213,10 @@ final class SQLiteReadModels {
             return try advance(index, building: true)
         }
         if let (model, generation) = retired.first {
+            guard !isInUse(generation, of: model) else {
+                retired.removeFirst()
+                return nil
+            }
             let statement = try statement(
                 """
                 DELETE FROM read_model_rows WHERE model = ?1 AND generation = ?2 AND key IN
