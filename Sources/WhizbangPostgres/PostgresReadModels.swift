@@ -163,7 +163,11 @@ final class PostgresReadModels: Sendable {
                     state.state = state.unfailedState
                     state.failure = nil
                 }
-                if state.buildingGeneration != nil {
+                // A process with older code than the one that built or builds the rows (a rolling upgrade) leaves
+                // them to the newer processes: it neither restarts their build nor builds its own version.
+                if version < max(state.servedVersion ?? 0, state.buildingVersion ?? 0) {
+                    // Nothing to start.
+                } else if state.buildingGeneration != nil {
                     if state.buildingVersion != version { state.startBuilding(version: definition.version) }
                 } else if state.servedVersion != version {
                     state.startBuilding(version: definition.version)
@@ -336,9 +340,12 @@ final class PostgresReadModels: Sendable {
             let generation: Int64
             let from: Int64
             let building: Bool
-            if let buildingGeneration = state.buildingGeneration {
+            // Only rows of this process's own version are folded with its code: another version's generation (a
+            // process with older or newer code on the same schema) is left to the processes that run that version.
+            let version = Int32(clamping: definition.version)
+            if let buildingGeneration = state.buildingGeneration, state.buildingVersion == version {
                 (generation, from, building) = (buildingGeneration, state.buildingPosition, true)
-            } else if let served = state.servedGeneration, state.servedPosition < head {
+            } else if let served = state.servedGeneration, state.servedVersion == version, state.servedPosition < head {
                 // An async read model follows the log; an inline one catches up with appends made without it.
                 (generation, from, building) = (served, state.servedPosition, false)
             } else {

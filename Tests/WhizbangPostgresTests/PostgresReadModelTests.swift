@@ -284,6 +284,41 @@ struct PostgresReadModelTests {
         }
     }
 
+    /// In a rolling upgrade a process with the older version of a read model must not take over the newer
+    /// version's build (nor fold it with its own code): it leaves the read model to the newer processes.
+    @Test func aProcessWithAnOlderVersionLeavesTheNewerBuildAlone() async throws {
+        let configuration = try Self.configuration([DepositTotals()])
+        try await PostgresTestServer.withRunningStore(try PostgresEventStore(configuration: configuration)) { store in
+            try await ReadModel(DepositTotals(), in: store).waitUntilCaughtUp(timeout: .seconds(30))
+            for index in 0..<5 {
+                _ = try await store.append([Self.deposit(index)], to: "acct-a", expectedVersion: .any)
+            }
+        }
+        // A process with version 2 registered its build and went away before it finished.
+        try await PostgresTestServer.execute(
+            """
+            UPDATE "\(configuration.schema)".read_models
+            SET building_generation = next_generation, building_version = 2, building_position = 0,
+                next_generation = next_generation + 1
+            WHERE name = 'deposit-totals'
+            """, configuration: configuration)
+        try await PostgresTestServer.withRunningStore(try PostgresEventStore(configuration: configuration)) { store in
+            // The store registers its read models before it answers.
+            _ = try await store.headPosition()
+        }
+        let connection = try await PostgresTestServer.connect(configuration, id: 1)
+        var building: [Int32?] = []
+        for try await version in try await connection.query(
+            "SELECT building_version FROM \(unescaped: "\"\(configuration.schema)\"").read_models WHERE name = 'deposit-totals'",
+            logger: Logger(label: "test")
+        ).decode(Int32?.self) {
+            building.append(version)
+        }
+        try await connection.close()
+        #expect(building == [2], "the version-1 process restarted the version-2 build as its own")
+        try await PostgresTestServer.dropSchema(configuration)
+    }
+
     /// Creates a store as the code of store schema version 2 did and appends through its function.
     private static func makeVersionTwoStore(_ configuration: PostgresEventStore.Configuration) async throws {
         let quoted = "\"\(configuration.schema)\""
