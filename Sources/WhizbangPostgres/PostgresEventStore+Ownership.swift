@@ -7,6 +7,9 @@ extension PostgresEventStore {
     static let ownTables = [
         "schema_version", "streams", "events", "checkpoints", "snapshots", "read_models", "read_model_rows",
     ]
+    /// The store schema version that created each table added after version 1: in a schema at an older version, a
+    /// table of that name is not the store's.
+    static let tablesAddedInVersion = ["read_models": 3, "read_model_rows": 3]
     /// The sequences PostgreSQL creates for the store's identity columns.
     static let ownSequences = ["streams_stream_key_seq"]
     /// The functions a store creates in its schema.
@@ -66,7 +69,7 @@ extension PostgresEventStore {
             return PostgresStoreSchema(schema: schema, exists: false, holdsStore: false, otherObjects: [])
         }
         var names: [String] = []
-        var holdsStore = false
+        let holdsStore: Bool
         let relations = try await connection.query(
             """
             SELECT c.relname::text, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -74,10 +77,19 @@ extension PostgresEventStore {
             """,
             logger: logger
         ).collect()
-        for row in relations {
-            let (name, kind) = try row.decode((String, String).self)
-            if name == "schema_version", kind == "r" { holdsStore = true }
-            let isOwn = kind == "S" ? ownSequences.contains(name) : kind == "r" && ownTables.contains(name)
+        let decoded = try relations.map { try $0.decode((String, String).self) }
+        holdsStore = decoded.contains { $0 == ("schema_version", "r") }
+        let version =
+            holdsStore
+            ? try await connection.query(
+                PostgresQuery(unsafeSQL: "SELECT coalesce(max(version), 0)::bigint FROM \"\(schema)\".schema_version"),
+                logger: logger
+            ).collect().first?.decode(Int64.self) ?? 0 : 0
+        for (name, kind) in decoded {
+            let isOwn =
+                kind == "S"
+                ? ownSequences.contains(name)
+                : kind == "r" && ownTables.contains(name) && version >= Int64(tablesAddedInVersion[name] ?? 1)
             if !isOwn { names.append(kind == "S" ? "sequence \(name)" : name) }
         }
         let functions = try await connection.query(

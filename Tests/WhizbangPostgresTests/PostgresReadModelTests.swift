@@ -347,6 +347,28 @@ struct PostgresReadModelTests {
         }
     }
 
+    /// In a schema at version 2 the store never made a `read_models` table: one of that name is someone else's,
+    /// and dropping the store's tables must refuse and leave everything as it was.
+    @Test func dropStoreTablesLeavesAReadModelsTableTheStoreDidNotMake() async throws {
+        let configuration = try Self.configuration([])
+        try await Self.makeVersionTwoStore(configuration)
+        try await PostgresTestServer.execute(
+            "CREATE TABLE \"\(configuration.schema)\".read_models (note text)", configuration: configuration)
+        do {
+            try await PostgresEventStore.dropStoreTables(configuration: configuration)
+            Issue.record("the tables were dropped with a read_models table of someone else's in the schema")
+        } catch let error as EventStoreError {
+            #expect(error.code == .invalidArgument)
+            #expect(error.message.contains("read_models"), "\(error)")
+        }
+        let schema = try await PostgresEventStore.inspectSchema(configuration: configuration)
+        #expect(schema.holdsStore && schema.otherObjects == ["read_models"])
+        try await PostgresTestServer.execute(
+            "DROP TABLE \"\(configuration.schema)\".read_models", configuration: configuration)
+        try await PostgresEventStore.dropStoreTables(configuration: configuration)
+        try await PostgresTestServer.dropSchema(configuration)
+    }
+
     @Test func aVersionTwoStoreWithEventsMigratesToThreeAndBackfills() async throws {
         let projection = DepositTotals()
         let configuration = try Self.configuration([projection])
