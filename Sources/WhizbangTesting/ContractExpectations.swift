@@ -30,6 +30,15 @@ func requireEqual<Value: Equatable>(
     }
 }
 
+/// An error with a comparable code, as every public error of the framework has.
+protocol CodedError: Error {
+    associatedtype Code: Equatable
+    var code: Code { get }
+}
+
+extension EventStoreError: CodedError {}
+extension ReadModelError: CodedError {}
+
 /// Runs `body`, failing unless it throws an `EventStoreError` with `code`; returns the error.
 @discardableResult
 func requireError<Value>(
@@ -39,10 +48,21 @@ func requireError<Value>(
     line: Int = #line,
     _ body: () async throws -> Value
 ) async throws(ContractViolation) -> EventStoreError {
+    try await requireCodedError(code, what(), file: file, line: line, body)
+}
+
+/// Runs `body`, failing unless it throws a `Failure` with `code`; returns the error.
+func requireCodedError<Failure: CodedError, Value>(
+    _ code: Failure.Code,
+    _ what: @autoclosure () -> String,
+    file: String,
+    line: Int,
+    _ body: () async throws -> Value
+) async throws(ContractViolation) -> Failure {
     let value: Value
     do {
         value = try await body()
-    } catch let error as EventStoreError {
+    } catch let error as Failure {
         guard error.code == code else {
             throw ContractViolation("\(what()): expected error \(code), got \(error)", file: file, line: line)
         }

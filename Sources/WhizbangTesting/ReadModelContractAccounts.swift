@@ -151,18 +151,7 @@ func requireReadModelError<Value>(
     line: Int = #line,
     _ body: () async throws -> Value
 ) async throws(ContractViolation) -> ReadModelError {
-    let value: Value
-    do {
-        value = try await body()
-    } catch let error as ReadModelError {
-        guard error.code == code else {
-            throw ContractViolation("\(what()): expected error \(code), got \(error)", file: file, line: line)
-        }
-        return error
-    } catch {
-        throw ContractViolation("\(what()): expected error \(code), got \(error)", file: file, line: line)
-    }
-    throw ContractViolation("\(what()): expected error \(code), but it succeeded with \(value)", file: file, line: line)
+    try await requireCodedError(code, what(), file: file, line: line, body)
 }
 
 /// Opens a store, runs `body` with it and closes it, also when `body` throws.
