@@ -64,9 +64,10 @@ extension SQLiteEventStore {
         /// would.
         public var gathersWALWrites: Bool = true
 
-        /// How often, while a task waits in ``SQLiteEventStore/waitForEvents(after:)``, the store looks for events
-        /// appended by another process on the same file. Appends made through this store wake waiters at once.
-        /// Default 100 milliseconds.
+        /// How often the store looks for events appended by another process on the same file: while a task waits in
+        /// ``SQLiteEventStore/waitForEvents(after:)``, and for as long as the store has ``readModels`` (which then
+        /// follow those events within about this interval). Appends made through this store wake waiters and read
+        /// models at once. Default 100 milliseconds.
         public var externalChangePollInterval: Duration = .milliseconds(100)
 
         /// Where the store logs, at debug and trace level. Default: a logger labelled `"whizbang.sqlite"`.

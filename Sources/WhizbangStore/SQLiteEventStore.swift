@@ -19,8 +19,8 @@ public import Whizbang
 ///
 /// Several stores — in one process or in several — may open the same file: `BEGIN IMMEDIATE` and the busy timeout
 /// serialise their transactions, and a conflict between them is an ordinary
-/// `EventStoreError/Code/wrongExpectedVersion`. ``waitForEvents(after:)`` notices another process's appends
-/// within ``Configuration/externalChangePollInterval``.
+/// `EventStoreError/Code/wrongExpectedVersion`. ``waitForEvents(after:)`` and the read models notice another
+/// process's appends within ``Configuration/externalChangePollInterval``.
 ///
 /// Open a store with ``open(path:configuration:)`` (or ``init(path:configuration:)`` outside async code) and close
 /// it when done: ``shutdown()`` from async code, ``close()`` from synchronous code; closing also happens when the
@@ -70,18 +70,22 @@ public final class SQLiteEventStore: EventStore {
             let head = try writerConnection.queryInteger("SELECT max(position) FROM events") ?? 0
             let signal = AppendSignal(head: UInt64(head))
             self.signal = signal
-            self.writer = try SQLiteWriter(
+            let writer = try SQLiteWriter(
                 connection: writerConnection, signal: signal, configuration: configuration, readModels: readModels,
                 readModelSignal: readModelSignal)
+            self.writer = writer
             var readers: [SQLiteReader] = []
             for _ in 0..<configuration.readerCount {
                 readers.append(try SQLiteReader(connection: Self.openConnection(path, configuration, role: .reader)))
             }
             self.readers = SQLiteReaderPool(readers: readers)
+            var externalAppends: (@Sendable (UInt64) -> Void)?
+            if readModels != nil { externalAppends = { head in writer.noteExternalAppends(upTo: head) } }
             self.maintenance = try SQLiteMaintenance(
                 connection: Self.openConnection(path, configuration, role: .maintenance),
                 signal: signal,
-                configuration: configuration
+                configuration: configuration,
+                externalAppends: externalAppends
             )
         } catch let error as SQLiteError {
             throw error.eventStoreError

@@ -10,9 +10,10 @@ import Whizbang
 /// - Checkpoints: the writer's WAL hook calls ``requestCheckpoint()`` when the WAL passes the configured size; this
 ///   thread then runs a passive checkpoint, which copies WAL frames into the database file without blocking the
 ///   writer or readers. SQLite's own automatic checkpoint (run by the committing writer) is turned off.
-/// - External appends: while at least one task waits in ``SQLiteEventStore/waitForEvents(after:)``, this thread
-///   reads the head position every poll interval and announces it to the ``AppendSignal``. Appends through this
-///   store announce themselves at once; the poll only matters for other processes.
+/// - External appends: while at least one task waits in ``SQLiteEventStore/waitForEvents(after:)``, or for as long
+///   as the store has read models, this thread reads the head position every poll interval and announces it to the
+///   ``AppendSignal``; a head past the signal's also goes to `externalAppends`, which wakes the writer's read model
+///   work. Appends through this store announce themselves at once; the poll only matters for other processes.
 ///
 /// `@unchecked Sendable`: the flags are guarded by `condition`; the connection is used only by the thread.
 final class SQLiteMaintenance: @unchecked Sendable {
@@ -34,14 +35,19 @@ final class SQLiteMaintenance: @unchecked Sendable {
     private let selectHead: SQLiteStatement
     private let signal: AppendSignal
     private let pollInterval: TimeInterval
+    private let externalAppends: (@Sendable (UInt64) -> Void)?
     private let logger: Logger
 
-    init(connection: SQLiteConnection, signal: AppendSignal, configuration: SQLiteEventStore.Configuration)
-        throws(SQLiteError)
-    {
+    /// - Parameter externalAppends: called on this thread with the head, each time a poll finds events the signal
+    ///   has not announced (another process's appends); `nil` polls only while tasks wait for events.
+    init(
+        connection: SQLiteConnection, signal: AppendSignal, configuration: SQLiteEventStore.Configuration,
+        externalAppends: (@Sendable (UInt64) -> Void)?
+    ) throws(SQLiteError) {
         self.connection = connection
         self.selectHead = try connection.prepare("SELECT max(position) FROM events")
         self.signal = signal
+        self.externalAppends = externalAppends
         let (seconds, attoseconds) = configuration.externalChangePollInterval.components
         self.pollInterval = max(0.001, Double(seconds) + Double(attoseconds) / 1e18)
         self.logger = configuration.logger
@@ -100,7 +106,7 @@ final class SQLiteMaintenance: @unchecked Sendable {
                 condition.lock()
                 continue
             }
-            if waiterCount > 0 {
+            if waiterCount > 0 || externalAppends != nil {
                 if nextPoll == .distantFuture { nextPoll = Date(timeIntervalSinceNow: pollInterval) }
                 if Date() >= nextPoll {
                     nextPoll = Date(timeIntervalSinceNow: pollInterval)
@@ -140,7 +146,13 @@ final class SQLiteMaintenance: @unchecked Sendable {
     private func pollHead() {
         do {
             defer { selectHead.reset() }
-            if try selectHead.step() { signal.advance(to: selectHead.uint64(at: 0)) }
+            guard try selectHead.step() else { return }
+            let head = selectHead.uint64(at: 0)
+            // Read before advancing: a head past what the signal knows holds events this store did not announce.
+            // (A commit of this store's writer not yet announced counts too, and only costs the writer a look.)
+            let unannounced = head > signal.head
+            signal.advance(to: head)
+            if unannounced { externalAppends?(head) }
         } catch {
             logger.debug("polling the head position failed", metadata: ["error": "\(error)"])
         }

@@ -24,6 +24,8 @@ final class SQLiteWriter: @unchecked Sendable {
     private var pending: [SQLiteWriteRequest] = []
     private var isClosing = false
     private var isFinished = false
+    /// The head another process appended up to, noted and not yet handed to the read models; 0 when none.
+    private var externalHead: UInt64 = 0
 
     let connection: SQLiteConnection
     let statements: Statements
@@ -158,6 +160,24 @@ final class SQLiteWriter: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Notes that another process appended up to `head`, so that the read models follow those events without
+    /// waiting for an append of this store; called by the maintenance thread.
+    func noteExternalAppends(upTo head: UInt64) {
+        condition.lock()
+        if head > externalHead {
+            externalHead = head
+            condition.signal()
+        }
+        condition.unlock()
+    }
+
+    /// Hands the head noted by ``noteExternalAppends(upTo:)`` to the read models; on the writer thread, under the lock.
+    private func takeExternalAppends() {
+        guard externalHead > 0 else { return }
+        readModels?.noteAppended(upTo: externalHead)
+        externalHead = 0
+    }
+
     /// The number of writes queued and not yet taken by the writer thread.
     var pendingCount: Int {
         condition.lock()
@@ -182,7 +202,11 @@ final class SQLiteWriter: @unchecked Sendable {
         outcomes.reserveCapacity(maximumBatchSize)
         while true {
             condition.lock()
-            while pending.isEmpty && !isClosing && !hasReadModelWork { condition.wait() }
+            while pending.isEmpty && !isClosing {
+                takeExternalAppends()
+                if hasReadModelWork { break }
+                condition.wait()
+            }
             if pending.isEmpty {
                 // Read under the lock: close() sets it under the lock from another thread.
                 let closing = isClosing

@@ -301,6 +301,35 @@ struct SQLiteReadModelTests {
         }
     }
 
+    /// Events another process appends to the file reach this process's read models: an async one follows them, and
+    /// an inline one that process does not register catches up, without an append of this process to wake it.
+    @Test(arguments: [ReadModelMode.async, .inline])
+    func anotherProcesssAppendsReachTheReadModels(mode: ReadModelMode) async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            var configuration = SQLiteEventStore.Configuration.testing
+            configuration.externalChangePollInterval = .milliseconds(20)
+            configuration.readModels = [Balances(mode: mode)]
+            let following = try await SQLiteEventStore.open(path: path, configuration: configuration)
+            // The other process: its own connections to the file, and no read models.
+            let other = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            let appended = try await other.append(
+                [Balances.posting("a", 5), Balances.posting("b", 7), Balances.posting("a", 1)], to: StreamID("s"),
+                expectedVersion: .noStream)
+            let status = try await following.waitForReadModel(
+                named: "balances", toReach: appended.positions.upperBound - 1, timeout: .seconds(30))
+            #expect(status.state == .live)
+            #expect(try await storedBalances(following) == ["a": 6, "b": 7])
+            // And it keeps following.
+            let more = try await other.append([Balances.posting("b", -2)], to: StreamID("s"), expectedVersion: .any)
+            try await following.waitForReadModel(
+                named: "balances", toReach: more.positions.upperBound - 1, timeout: .seconds(30))
+            #expect(try await storedBalances(following) == ["a": 6, "b": 5])
+            await other.shutdown()
+            await following.shutdown()
+        }
+    }
+
     /// A task waiting for a read model fails with the store's error when the store closes.
     @Test func aWaitFailsWhenTheStoreCloses() async throws {
         try await withTemporaryDirectory { directory in
