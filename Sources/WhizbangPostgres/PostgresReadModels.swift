@@ -196,7 +196,7 @@ final class PostgresReadModels: Sendable {
         for row in try await connection.query(
             """
             SELECT name, served_generation, served_version, served_position, now()
-            FROM read_models WHERE name = ANY(\(names)::text[])
+            FROM read_models WHERE name = ANY(\(names)::text[]) AND state <> 'failed'
             """, logger: logger
         ).collect() {
             let (name, generation, version, position, timestamp) = try row.decode(

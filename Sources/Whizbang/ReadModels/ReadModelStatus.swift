@@ -14,9 +14,13 @@ public struct ReadModelStatus: Hashable, Sendable {
         /// The rows are being built from the log for the first time; queries fail with
         /// ``ReadModelError/Code/notLive`` until the build reaches the head of the log.
         public static let backfilling = State(.backfilling)
-        /// The rows served are up to date: with every append for an ``ReadModelMode/inline`` read model, up to
-        /// ``ReadModelStatus/position`` for an ``ReadModelMode/async`` one. A rebuild may be running beside them
-        /// (``ReadModelStatus/rebuild``).
+        /// The rows served have been built up to the head of the log once and are kept up from there: an
+        /// ``ReadModelMode/inline`` read model changes in the transaction of every append made through a store that
+        /// registers it, an ``ReadModelMode/async`` one follows the log in batches. Either way the rows are exactly
+        /// as of ``ReadModelStatus/position``, which trails ``ReadModelStatus/head`` while a batch is due: always for
+        /// an async read model, and for an inline one after appends made without it (by another process that does
+        /// not register it), which it then catches up with in batches. A rebuild may be running beside the rows
+        /// served (``ReadModelStatus/rebuild``).
         public static let live = State(.live)
         /// The projection threw while the store built or followed the rows (``ReadModelStatus/failure`` says what);
         /// the rows served stay as they were. Registering the read model again (reopening the store) retries.
