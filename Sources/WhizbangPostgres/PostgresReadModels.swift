@@ -357,31 +357,28 @@ final class PostgresReadModels: Sendable {
             {
                 events.append(event)
             }
+            // Only what the projection throws fails the read model; the database's errors end this transaction
+            // and the follower tries again.
+            let keys: [String]
             do {
-                let keys = try definition.keys(of: events)
-                var lookup = RowKeys()
-                for key in keys { lookup.add(definition.name, generation, key) }
-                let loaded = try await self.load(lookup, on: connection)
-                var current: [String: ReadModelRow] = [:]
-                for key in keys { current[key] = loaded[RowKey(model: definition.name, key: key)] }
-                var writes = RowWrites()
-                for change in try definition.fold(events, into: current) {
-                    writes.add(definition.name, generation, key: change.key, row: change.row)
-                }
-                try await self.write(writes, on: connection)
-            } catch let error as ReadModelError {
-                state.state = "failed"
-                state.failure = error.message
-                try await self.write(state, on: connection)
-                return StepOutcome(changed: true)
-            } catch let error as PSQLError {
-                throw error
+                keys = try definition.keys(of: events)
             } catch {
-                state.state = "failed"
-                state.failure = "\(error)"
-                try await self.write(state, on: connection)
-                return StepOutcome(changed: true)
+                return try await self.fail(&state, with: error, on: connection)
             }
+            var lookup = RowKeys()
+            for key in keys { lookup.add(definition.name, generation, key) }
+            let loaded = try await self.load(lookup, on: connection)
+            var current: [String: ReadModelRow] = [:]
+            for key in keys { current[key] = loaded[RowKey(model: definition.name, key: key)] }
+            let changes: [ReadModelDefinition.Change]
+            do {
+                changes = try definition.fold(events, into: current)
+            } catch {
+                return try await self.fail(&state, with: error, on: connection)
+            }
+            var writes = RowWrites()
+            for change in changes { writes.add(definition.name, generation, key: change.key, row: change.row) }
+            try await self.write(writes, on: connection)
             let reached = events.last.map { Int64(clamping: $0.position) } ?? head
             var outcome = StepOutcome(changed: true, more: reached < head)
             if building {
@@ -402,6 +399,16 @@ final class PostgresReadModels: Sendable {
             try await self.write(state, on: connection)
             return outcome
         }
+    }
+
+    /// Records that the projection threw: the read model stops where it is until it is registered again.
+    private func fail(_ state: inout State, with error: any Error, on connection: PostgresConnection) async throws
+        -> StepOutcome
+    {
+        state.state = "failed"
+        state.failure = (error as? ReadModelError)?.message ?? "\(error)"
+        try await write(state, on: connection)
+        return StepOutcome(changed: true)
     }
 
     /// Deletes up to ``batchSize`` rows of `name`'s generations that are neither served nor being built; returns how
