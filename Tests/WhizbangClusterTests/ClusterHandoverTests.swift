@@ -43,6 +43,57 @@ struct ClusterHandoverTests {
         }
     }
 
+    @Test("the partitions of a node that missed its heartbeats are claimed when its leases expire, not at the next heartbeat")
+    func claimAtLeaseExpiry() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            // Heartbeats every 20 s: only a claim timed by the lease's expiry can take over within the bound below.
+            let configuration = ClusterTestDatabase.cluster()
+            let silent = try ClusterNode(nodeID: "silent", store: store, aggregates: Counter.registry, configuration: configuration)
+            try await ClusterSchema.prepare(store, partitionCount: 8, logger: configuration.logger)
+            try await silent.leases.register()
+            #expect(try await silent.leases.beat().claimed.count == 8)
+            // The silent node's last heartbeat and leases were 119.5 s ago: they run out in half a second.
+            let cluster = "\"\(store.configuration.schema)_cluster\""
+            _ = try await ClusterTestDatabase.query(
+                "UPDATE \(cluster).nodes SET heartbeat_at = now() - interval '119.5 seconds' WHERE node_id = 'silent'",
+                configuration: store.configuration)
+            _ = try await ClusterTestDatabase.query(
+                "UPDATE \(cluster).partitions SET lease_until = now() + interval '0.5 seconds'",
+                configuration: store.configuration)
+
+            let survivor = try ClusterNode(
+                nodeID: "survivor", store: store, aggregates: Counter.registry, configuration: configuration)
+            let (beats, beat) = AsyncStream.makeStream(of: LeaseKeeper.Beat.self)
+            survivor.beatObserver.withLock { $0 = { beat.yield($0) } }
+            let started = ContinuousClock.now
+            await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    defer { beat.finish() }
+                    try await survivor.run()
+                }
+                var claimed = 0
+                var first = true
+                for await report in beats {
+                    if first {
+                        // Its first heartbeat sees the silent node live and its leases valid: it claims nothing,
+                        // and knows when they run out.
+                        #expect(report.claimed.isEmpty)
+                        #expect(report.nextForeignExpiry != nil)
+                        first = false
+                    }
+                    claimed += report.claimed.count
+                    if claimed == 8 { break }
+                }
+                let elapsed = ContinuousClock.now - started
+                #expect(claimed == 8)
+                #expect(elapsed < .seconds(10), "the take-over took \(elapsed)")
+                survivor.stop()
+                group.cancelAll()
+                try? await group.waitForAll()
+            }
+        }
+    }
+
     @Test("a graceful stop hands every partition over at once, not at the next heartbeat")
     func gracefulHandover() async throws {
         try await ClusterTestDatabase.withStore { store in

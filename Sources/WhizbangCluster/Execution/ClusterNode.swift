@@ -228,12 +228,15 @@ public final class ClusterNode: Service, Sendable {
 
     private func leaseLoop() async throws {
         let logger = configuration.logger
-        var contended = false
         while !isStopping {
-            contended = false
+            var wait = configuration.heartbeatInterval
             do {
                 let beat = try await leases.beat()
-                contended = beat.contended
+                // A claim that found free partitions locked (a batch still finishing on a node that gave them up)
+                // tries again soon rather than at the next heartbeat; so does a lease of another node that runs out
+                // before then (that node missed its heartbeats), a few milliseconds after it does.
+                if beat.contended { wait = min(wait, .milliseconds(50)) }
+                if let expiry = beat.nextForeignExpiry { wait = min(wait, expiry + .milliseconds(5)) }
                 counters.withLock {
                     $0.claims += beat.claimed.count
                     $0.releases += beat.released.count
@@ -249,9 +252,7 @@ public final class ClusterNode: Service, Sendable {
                 if isStopping { return }
                 logger.warning("heartbeat failed", metadata: ["node": "\(nodeID)", "error": "\(error)"])
             }
-            // A claim that found free partitions locked (a batch still finishing on a node that gave them up) tries
-            // again soon rather than at the next heartbeat.
-            await leaseWake.wait(upTo: contended ? min(configuration.heartbeatInterval, .milliseconds(50)) : configuration.heartbeatInterval)
+            await leaseWake.wait(upTo: wait)
         }
         guard !Task.isCancelled else { return }
         // Stopping: release at once the partitions without a batch in flight; run() releases the rest when the

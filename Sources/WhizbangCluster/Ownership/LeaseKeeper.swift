@@ -36,6 +36,10 @@ struct LeaseKeeper: Sendable {
         /// some of them (a batch finishing on a stopping node), so the node tries again soon.
         var contended = false
         var inboxDepth: Int64 = 0
+        /// How long until the first lease of another node (a partition or a job) runs out, if one will before its
+        /// owner would renew it at its next heartbeat: that owner has missed heartbeats, and this node claims the
+        /// lease the moment it expires rather than at its own next heartbeat.
+        var nextForeignExpiry: Duration?
         var ownedJobs: [String: JobOwnership.Claim] = [:]
         var claimedJobs: [String: JobOwnership.Claim] = [:]
         var releasedJobs: [String] = []
@@ -130,7 +134,7 @@ struct LeaseKeeper: Sendable {
             ).decode((Int32, Int64).self) {
                 beat.owned[partition] = epoch
             }
-            var (live, depth, free): (Int64, Int64, Int64) = (1, 0, 0)
+            var (live, depth, free, expiry): (Int64, Int64, Int64, Int64?) = (1, 0, 0, nil)
             for try await row in try await connection.query(
                     """
                     SELECT
@@ -138,10 +142,19 @@ struct LeaseKeeper: Sendable {
                          WHERE NOT stopped AND heartbeat_at > now() - \(ttl) * interval '1 millisecond')::bigint,
                         (SELECT count(*) FROM \(unescaped: schema).inbox WHERE status = 0)::bigint,
                         (SELECT count(*) FROM \(unescaped: schema).partitions
-                         WHERE owner IS NULL OR lease_until < now())::bigint
+                         WHERE owner IS NULL OR lease_until < now())::bigint,
+                        (SELECT ceil(extract(epoch FROM min(until) - now()) * 1000)::bigint FROM (
+                            SELECT min(lease_until) AS until FROM \(unescaped: schema).partitions
+                            WHERE owner <> \(member) AND lease_until >= now()
+                            UNION ALL
+                            SELECT min(lease_until) FROM \(unescaped: schema).jobs
+                            WHERE owner <> \(member) AND lease_until >= now()) AS leases)
                     """, logger: logger
-            ).decode((Int64, Int64, Int64).self) {
-                (live, depth, free) = row
+            ).decode((Int64, Int64, Int64, Int64?).self) {
+                (live, depth, free, expiry) = row
+            }
+            if let expiry, expiry < configuration.heartbeatInterval.wholeMilliseconds {
+                beat.nextForeignExpiry = .milliseconds(max(0, expiry))
             }
             beat.liveNodes = Int(max(1, live))
             beat.inboxDepth = depth
