@@ -16,7 +16,8 @@ struct ClusterHandoverTests {
             let node = try ClusterNode(nodeID: "solo", store: store, aggregates: Counter.registry, configuration: configuration)
             let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: configuration)
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await node.run() }
+                // The sends' time limits start once the node runs (on a loaded machine a task can start late).
+                try await Self.start(node, in: &group)
                 group.addTask { try await client.run() }
                 var expected = 0
                 for step in 1...20 {
@@ -111,7 +112,7 @@ struct ClusterHandoverTests {
                 group.addTask { try await client.run() }
                 // The leaving node starts first and claims every partition; the staying one then gets none until
                 // the leaving one goes (its share of 4 is free only after a release).
-                group.addTask { try await leaving.run() }
+                try await Self.start(leaving, in: &group)
                 // Every stream of the 8 partitions answers once the leaving node owns them all.
                 let streams = (0..<24).map { StreamID("handover-\($0)") }
                 for stream in streams {
@@ -154,5 +155,19 @@ struct ClusterHandoverTests {
                 try? await group.waitForAll()
             }
         }
+    }
+
+    /// Runs `node` in `group` and returns after its first heartbeat, when it owns its partitions.
+    private static func start(_ node: ClusterNode, in group: inout ThrowingTaskGroup<Void, any Error>) async throws {
+        let (beats, beat) = AsyncStream.makeStream(of: LeaseKeeper.Beat.self)
+        node.beatObserver.withLock { $0 = { beat.yield($0) } }
+        group.addTask {
+            // A node that ends before its first heartbeat ends the wait below instead of hanging it.
+            defer { beat.finish() }
+            try await node.run()
+        }
+        var iterator = beats.makeAsyncIterator()
+        _ = try #require(await iterator.next(), "the node stopped before its first heartbeat")
+        node.beatObserver.withLock { $0 = nil }
     }
 }
