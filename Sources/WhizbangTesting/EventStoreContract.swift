@@ -18,6 +18,7 @@ public enum EventStoreContract {
         + validationChecks
         + readingChecks
         + eventLookupChecks
+        + envelopeMetadataChecks
         + checkpointAndSnapshotChecks
         + concurrencyChecks
         + identityChecks

@@ -133,4 +133,39 @@ let benchmarks: @Sendable () -> Void = {
         }
         benchmark.stopMeasurement()
     }
+    // MARK: The envelope a command stores beside its events
+
+    // Encoding and decoding the metadata of a default ledger command (one hop, the default policy trail): the full
+    // JSON form earlier versions stored, and the compact stored form the dispatcher writes now. Per envelope.
+    let envelope = EnvelopeBenchmarkFixture.ledgerEnvelope
+    let full = try! envelope.sortedKeysJSON()
+    let compact = envelope.storedForm(rowStreamID: "account-203")
+    Benchmark(
+        "EnvelopeMetadata.encode.full",
+        configuration: configuration(scalingFactor: .kilo, mallocTolerance: 50)
+    ) { benchmark in
+        for _ in benchmark.scaledIterations { blackHole(try envelope.sortedKeysJSON()) }
+    }
+    Benchmark(
+        "EnvelopeMetadata.encode.compact",
+        configuration: configuration(scalingFactor: .kilo, mallocTolerance: 50)
+    ) { benchmark in
+        for _ in benchmark.scaledIterations { blackHole(envelope.storedForm(rowStreamID: "account-203")) }
+    }
+    Benchmark(
+        "EnvelopeMetadata.decode.full",
+        configuration: configuration(scalingFactor: .kilo, mallocTolerance: 500)
+    ) { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try EnvelopeMetadata(storedForm: full, rowStreamID: "account-203"))
+        }
+    }
+    Benchmark(
+        "EnvelopeMetadata.decode.compact",
+        configuration: configuration(scalingFactor: .kilo, mallocTolerance: 500)
+    ) { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try EnvelopeMetadata(storedForm: compact, rowStreamID: "account-203"))
+        }
+    }
 }

@@ -4,8 +4,6 @@ import FoundationEssentials
 import Foundation
 #endif
 
-private let envelopeCodec = JSONPayloadCodec<EnvelopeMetadata>()
-
 extension RecordedEvent {
     /// The envelope of the command that recorded this event, decoded from ``metadata``; `nil` if the event was
     /// stored without metadata.
@@ -13,9 +11,13 @@ extension RecordedEvent {
     /// Every event a command records carries that command's envelope, so its ``EnvelopeMetadata/messageID`` is the
     /// event's causation id.
     ///
+    /// The metadata may be in the compact stored form or the full JSON form
+    /// (see ``EnvelopeMetadata/init(storedForm:rowStreamID:)``); a compact form that leaves the stream out takes this
+    /// event's ``streamID``.
+    ///
     /// - Throws: `DecodingError` if ``metadata`` is not an encoded ``EnvelopeMetadata``.
     public func commandEnvelope() throws -> EnvelopeMetadata? {
-        metadata.isEmpty ? nil : try envelopeCodec.decode(metadata)
+        metadata.isEmpty ? nil : try EnvelopeMetadata(storedForm: metadata, rowStreamID: streamID)
     }
 
     /// The event's own envelope, to pass as the cause of the messages it leads to.

@@ -30,10 +30,18 @@ struct EventView: Codable, Sendable {
         recordedAt = event.recordedAt.formatted(.iso8601)
         payload = bodies ? Self.readable(event.data) : ""
         metadata = bodies ? Self.readable(event.metadata) : ""
-        let fields = (try? JSONSerialization.jsonObject(with: event.metadata)) as? [String: Any]
-        messageID = fields?["messageID"] as? String
-        correlationID = fields?["correlationID"] as? String
-        causationID = fields?["causationID"] as? String
+        // Either stored form of an envelope (compact or full JSON); other JSON metadata, such as a cluster node's,
+        // may still name the message.
+        if let envelope = try? event.commandEnvelope() {
+            messageID = envelope.messageID.description
+            correlationID = envelope.correlationID.description
+            causationID = envelope.causationID?.description
+        } else {
+            let fields = (try? JSONSerialization.jsonObject(with: event.metadata)) as? [String: Any]
+            messageID = fields?["messageID"] as? String
+            correlationID = fields?["correlationID"] as? String
+            causationID = fields?["causationID"] as? String
+        }
     }
 
     /// JSON pretty-printed with sorted keys, or the bytes as UTF-8 text (invalid sequences replaced) when they are

@@ -5,6 +5,9 @@ import Whizbang
 ///
 /// `data` and `metadata` are the stored bytes as text when they are UTF-8 (JSON, in this sample), or base64 in
 /// `dataBase64` / `metadataBase64` otherwise, so an import writes back exactly the bytes that were exported.
+/// The metadata is exported in whichever form it is stored: the compact envelope form for events recorded since it
+/// was introduced, the full JSON form for older ones (both read as the same envelopes; see `EnvelopeMetadata`'s
+/// stored form). An export is not rewritten into either form, so export, import and export again is byte for byte.
 /// `schemaVersion` is the event's schema version, written only when it is not 1: a line without it (as in every
 /// export made before events carried a version) imports at version 1, and such a file still exports back byte for
 /// byte.

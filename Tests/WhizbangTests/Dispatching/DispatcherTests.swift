@@ -50,7 +50,7 @@ struct DispatcherTests {
         let result = try await accounts.send(
             .open(5), to: "a", metadata: ["traceparent": traceParent], causedBy: cause)
         let stored = try #require(try await store.readAll(after: 0, limit: 1).first)
-        let metadata = try JSONDecoder().decode(EnvelopeMetadata.self, from: stored.metadata)
+        let metadata = try #require(try stored.commandEnvelope())
         #expect(metadata == result.envelope)
         #expect(metadata.correlationID == cause.correlationID)
         #expect(metadata.causationID == cause.messageID)
