@@ -36,7 +36,7 @@ struct PostgresLifecycleTests {
         struct Stop: Error {}
         let configuration = try PostgresTestServer.configuration()
         let kept = try await PostgresEventStore.withRunningStore(configuration: configuration) { store in
-            try await store.append(makeEvents(2), to: "s", expectedVersion: .noStream)
+            _ = try await store.append(makeEvents(2), to: "s", expectedVersion: .noStream)
             return store
         }
         // The store did not outlive the call.

@@ -26,7 +26,9 @@ import Whizbang
         #expect(texts == ["a", "b", "c"])
 
         let stored = try await store.readStream("notifications", from: 1, direction: .forwards, limit: 1)[0]
-        let envelope = try JSONDecoder().decode(EnvelopeMetadata.self, from: stored.metadata)
+        // Stored in the compact form, as the dispatcher's commands are.
+        #expect(String(decoding: stored.metadata, as: UTF8.self).hasPrefix(#"{"v":1,"#))
+        let envelope = try #require(try stored.commandEnvelope())
         #expect(envelope.correlationID == cause.correlationID)
         #expect(envelope.causationID == cause.messageID)
         #expect(envelope.metadata["tenant"] == "blue")
