@@ -90,7 +90,9 @@ public final class SQLiteEventStore: EventStore {
         } catch let error as SQLiteError {
             throw error.eventStoreError
         }
-        writer.installWALHook(maintenance: maintenance, threshold: configuration.checkpointPages)
+        writer.installWALHook(
+            maintenance: maintenance, threshold: configuration.checkpointPages,
+            maximumBytes: configuration.maximumWALBytes)
         writer.start()
         readers.start()
         maintenance.start()
