@@ -114,6 +114,7 @@ final class SQLiteWriter: @unchecked Sendable {
                 let hook = Unmanaged<WALHookContext>.fromOpaque(context).takeUnretainedValue()
                 // A commit that leaves fewer frames than the last one started the WAL over.
                 let growth = pages > hook.lastPages ? pages - hook.lastPages : pages
+                if pages < hook.lastPages { hook.sizeBoundRetryFrames = 0 }
                 hook.largestCommit = max(hook.largestCommit, growth)
                 hook.lastPages = pages
                 hook.pages = pages
@@ -140,7 +141,9 @@ final class SQLiteWriter: @unchecked Sendable {
         // Room for two more commits of the largest size seen, but never more than half the bound, so that one huge
         // commit (an import) does not make every later commit checkpoint.
         let margin = min(2 * Int(hook.largestCommit), Int(hook.maximumFrames) / 2)
-        let nearSizeBound = pages + margin >= Int(hook.maximumFrames)
+        // After a restart checkpoint that failed (a reader kept an old snapshot past the busy timeout), wait for
+        // another eighth of the bound before the next: each attempt may hold the writer for the busy timeout.
+        let nearSizeBound = pages + margin >= Int(hook.maximumFrames) && pages >= Int(hook.sizeBoundRetryFrames)
         guard pages >= 2 * threshold || nearSizeBound else { return }
         let remaining = pages - hook.maintenance.checkpointedFrames
         let atHardBound = pages >= 4 * threshold
@@ -165,6 +168,10 @@ final class SQLiteWriter: @unchecked Sendable {
         }
         if code == SQLITE_OK {
             hook.maintenance.checkpointedFrames = checkpointed == walFrames ? 0 : Int(checkpointed)
+        }
+        if nearSizeBound {
+            let retryFrames = pages + max(1, Int(hook.maximumFrames) / 8)
+            hook.sizeBoundRetryFrames = code == SQLITE_OK ? 0 : Int32(clamping: retryFrames)
         }
         logger.trace(
             "writer checkpoint",
@@ -380,6 +387,8 @@ extension SQLiteWriter {
         var lastPages: Int32 = 0
         /// The most frames one commit has added to the WAL.
         var largestCommit: Int32 = 0
+        /// The WAL size from which the writer tries its restart checkpoint again after one failed; 0 when none did.
+        var sizeBoundRetryFrames: Int32 = 0
 
         init(maintenance: SQLiteMaintenance, threshold: Int32, maximumFrames: Int32) {
             self.maintenance = maintenance
