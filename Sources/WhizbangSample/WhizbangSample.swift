@@ -19,6 +19,7 @@ struct WhizbangSample: AsyncParsableCommand {
     /// Parses the arguments and runs the command; any error is one line on standard error and exit status 1 (2 for
     /// a usage error), so that scripts can rely on it.
     static func main() async {
+        MallocArenas.limit()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

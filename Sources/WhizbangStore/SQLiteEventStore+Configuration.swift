@@ -55,6 +55,18 @@ extension SQLiteEventStore {
         /// pages (40 MiB with 4 KiB pages).
         public var checkpointPages: Int = 10_000
 
+        /// The largest size, in bytes, the WAL file may reach while appends keep coming; 0 leaves it bounded only by
+        /// ``checkpointPages``. Default 64 MiB.
+        ///
+        /// Before a commit could take the WAL past this size (judged by the largest commit so far), the writer runs a
+        /// checkpoint that copies what the background checkpoints left and waits (up to ``busyTimeout``) until no
+        /// reader uses the WAL, so its next transaction writes the WAL from its beginning; the file is then cut back
+        /// to at most this size. Background checkpoints start by half of it at the latest, so the writer itself
+        /// copies only the frames they had not reached. A single commit larger than this, or a reader that keeps
+        /// an old snapshot past the busy timeout (the writer then tries again once the WAL has grown by another eighth
+        /// of the bound), can still take the file beyond it. At least 1 MiB when not 0.
+        public var maximumWALBytes: Int = 64 << 20
+
         /// Whether the writer gathers each commit's WAL writes and hands them to the file in a few large writes
         /// (pieces under 128 KiB), instead of SQLite's two `pwrite`s per page. Default `true`.
         ///

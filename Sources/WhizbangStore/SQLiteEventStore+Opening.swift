@@ -34,6 +34,9 @@ extension SQLiteEventStore {
             throw invalid("pageCacheBytes and memoryMapBytes must not be negative")
         }
         guard configuration.checkpointPages >= 1 else { throw invalid("checkpointPages must be at least 1") }
+        guard configuration.maximumWALBytes == 0 || configuration.maximumWALBytes >= 1 << 20 else {
+            throw invalid("maximumWALBytes must be 0 (no size bound) or at least 1 MiB")
+        }
         guard configuration.readModelBatchSize >= 1 else { throw invalid("readModelBatchSize must be at least 1") }
     }
 
@@ -77,7 +80,8 @@ extension SQLiteEventStore {
         if role == .writer {
             // When the writer starts the WAL over (see SQLiteWriter.installWALHook), the file is cut back to the
             // size the checkpoint threshold allows instead of keeping its largest size.
-            let limit = configuration.checkpointPages * configuration.pageSize
+            var limit = configuration.checkpointPages * configuration.pageSize
+            if configuration.maximumWALBytes > 0 { limit = min(limit, configuration.maximumWALBytes) }
             try connection.execute("PRAGMA journal_size_limit = \(limit)")
         }
         if role == .reader {

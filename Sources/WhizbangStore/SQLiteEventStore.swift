@@ -90,7 +90,9 @@ public final class SQLiteEventStore: EventStore {
         } catch let error as SQLiteError {
             throw error.eventStoreError
         }
-        writer.installWALHook(maintenance: maintenance, threshold: configuration.checkpointPages)
+        writer.installWALHook(
+            maintenance: maintenance, threshold: configuration.checkpointPages,
+            maximumBytes: configuration.maximumWALBytes)
         writer.start()
         readers.start()
         maintenance.start()
@@ -251,6 +253,22 @@ public final class SQLiteEventStore: EventStore {
         try Self.validate(limit: limit)
         return try await readers.read { reader throws(SQLiteError) in
             try reader.readAll(after: position, limit: limit)
+        }
+    }
+
+    /// Reads up to `limit` events of the global log after `position`, as `EventStore/readAll(after:limit:)` does,
+    /// optionally without their metadata.
+    ///
+    /// With `includingMetadata` false every returned event's `metadata` is empty and the column is never copied
+    /// out of the database: a consumer that needs only the events themselves (a replay that folds their data)
+    /// saves a copy and an allocation per event. Every other property, the order and the limit are exactly those
+    /// of `readAll(after:limit:)`; with `includingMetadata` true the result is the same as that method's.
+    ///
+    /// - Throws: `EventStoreError` — `invalidArgument` for a negative limit, `closed`, or a storage failure.
+    public func readAll(after position: UInt64, limit: Int, includingMetadata: Bool) async throws -> [RecordedEvent] {
+        try Self.validate(limit: limit)
+        return try await readers.read { reader throws(SQLiteError) in
+            try reader.readAll(after: position, limit: limit, includingMetadata: includingMetadata)
         }
     }
 

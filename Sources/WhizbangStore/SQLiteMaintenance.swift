@@ -23,6 +23,10 @@ final class SQLiteMaintenance: @unchecked Sendable {
     private var isClosing = false
     private var isFinished = false
     private let lastCheckpointedFrames = Atomic<Int>(0)
+    /// Held by this thread while it checkpoints, so that the writer can wait for that checkpoint to end before
+    /// running its own: SQLite fails a checkpoint at once, without calling the busy handler, while another
+    /// connection holds the checkpoint lock.
+    let checkpointLock = NSLock()
 
     /// How many frames of the current WAL the last checkpoint had copied back (0 before the first, and after the
     /// writer has copied them all, since its next transaction starts the WAL over).
@@ -133,7 +137,9 @@ final class SQLiteMaintenance: @unchecked Sendable {
     private func checkpoint(mode: Int32) {
         var walFrames: Int32 = 0
         var checkpointed: Int32 = 0
+        checkpointLock.lock()
         let code = sqlite3_wal_checkpoint_v2(connection.handle, nil, mode, &walFrames, &checkpointed)
+        checkpointLock.unlock()
         if code == SQLITE_OK {
             // A checkpoint that copied every frame lets the next transaction start the WAL over, so it counts as 0.
             lastCheckpointedFrames.store(checkpointed == walFrames ? 0 : Int(checkpointed), ordering: .relaxed)

@@ -142,6 +142,22 @@ public final class SQLiteReadOnlyEventStore: EventStore {
         return try await readers.read { reader throws(SQLiteError) in try reader.readAll(after: position, limit: limit) }
     }
 
+    /// Reads up to `limit` events of the global log after `position`, as `EventStore/readAll(after:limit:)` does,
+    /// optionally without their metadata.
+    ///
+    /// With `includingMetadata` false every returned event's `metadata` is empty and the column is never copied
+    /// out of the database: a consumer that needs only the events themselves (a replay that folds their data)
+    /// saves a copy and an allocation per event. Every other property, the order and the limit are exactly those
+    /// of `readAll(after:limit:)`; with `includingMetadata` true the result is the same as that method's.
+    ///
+    /// - Throws: `EventStoreError` — `invalidArgument` for a negative limit, `closed`, or a storage failure.
+    public func readAll(after position: UInt64, limit: Int, includingMetadata: Bool) async throws -> [RecordedEvent] {
+        try SQLiteEventStore.validate(limit: limit)
+        return try await readers.read { reader throws(SQLiteError) in
+            try reader.readAll(after: position, limit: limit, includingMetadata: includingMetadata)
+        }
+    }
+
     /// The position of the last event in the global log, or 0 if the store is empty.
     public func headPosition() async throws -> UInt64 {
         try await readers.read { reader throws(SQLiteError) in try reader.headPosition() }

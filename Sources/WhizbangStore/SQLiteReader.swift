@@ -99,7 +99,11 @@ final class SQLiteReader {
         return events
     }
 
-    func readAll(after position: UInt64, limit: Int) throws(SQLiteError) -> [RecordedEvent] {
+    /// Reads up to `limit` events after `position`; without `includingMetadata`, each event's metadata is left
+    /// empty and its column is never copied out of the row.
+    func readAll(after position: UInt64, limit: Int, includingMetadata: Bool = true) throws(SQLiteError)
+        -> [RecordedEvent]
+    {
         guard limit > 0 else { return [] }
         let statement = readAllStatement
         defer { statement.reset() }
@@ -115,7 +119,7 @@ final class SQLiteReader {
                 lastStreamID = try streamID(forKey: key)
                 lastKey = key
             }
-            events.append(Self.event(statement, streamID: lastStreamID))
+            events.append(Self.event(statement, streamID: lastStreamID, includingMetadata: includingMetadata))
         }
         return events
     }
@@ -130,7 +134,9 @@ final class SQLiteReader {
 
     /// Builds a recorded event from a row whose first eight columns are those of the read statements.
     @inline(__always)
-    private static func event(_ statement: SQLiteStatement, streamID: StreamID) -> RecordedEvent {
+    private static func event(_ statement: SQLiteStatement, streamID: StreamID, includingMetadata: Bool = true)
+        -> RecordedEvent
+    {
         let microseconds = statement.int64(at: 6)
         return RecordedEvent(
             streamID: streamID,
@@ -140,7 +146,7 @@ final class SQLiteReader {
             eventType: statement.text(at: 3),
             schemaVersion: Int(statement.int64(at: 7)),
             data: statement.data(at: 4),
-            metadata: statement.data(at: 5),
+            metadata: includingMetadata ? statement.data(at: 5) : Data(),
             recordedAt: Date(timeIntervalSince1970: Double(microseconds) / 1_000_000)
         )
     }

@@ -32,6 +32,8 @@ final class SQLiteWriter: @unchecked Sendable {
     let signal: AppendSignal
     let logger: Logger
     private let maximumBatchSize: Int
+    /// How long the writer waits for the maintenance thread's checkpoint before running its own at a bound.
+    private let busyTimeout: TimeInterval
     private var walHookContext: WALHookContext?
     /// Stream key and version by stream id, as of the current transaction; see the type's notes.
     var streamCache: [StreamID: CachedStream] = [:]
@@ -64,6 +66,8 @@ final class SQLiteWriter: @unchecked Sendable {
         self.signal = signal
         self.logger = configuration.logger
         self.maximumBatchSize = max(1, configuration.maximumBatchSize)
+        let (seconds, attoseconds) = configuration.busyTimeout.components
+        self.busyTimeout = Double(seconds) + Double(attoseconds) / 1e18
         self.inlineProjections = configuration.inlineProjections
         self.walGathering = SQLiteGatheringVFS.gathering(of: connection.handle)
         pending.reserveCapacity(self.maximumBatchSize)
@@ -88,18 +92,37 @@ final class SQLiteWriter: @unchecked Sendable {
     /// the WAL (`journal_size_limit` then truncates the file). At four times `threshold` it does so regardless, and
     /// waits (up to the busy timeout) for a checkpoint the maintenance thread is running, so the WAL stays bounded
     /// even when the maintenance thread falls behind.
-    func installWALHook(maintenance: SQLiteMaintenance, threshold: Int) {
-        let context = WALHookContext(maintenance: maintenance, threshold: Int32(clamping: threshold))
+    ///
+    /// With `maximumBytes` above 0 the WAL also has a size bound: the maintenance thread is asked to checkpoint
+    /// from half of it at the latest, and before the next commit could pass it (judging by twice the largest
+    /// commit so far, up to half the bound) the writer runs a restart checkpoint, which also waits for readers to
+    /// leave the WAL.
+    func installWALHook(maintenance: SQLiteMaintenance, threshold: Int, maximumBytes: Int = 0) {
+        var maximumFrames = Int32.max
+        if maximumBytes > 0 {
+            let pageSize = Int((try? connection.queryInteger("PRAGMA page_size")) ?? 4096)
+            // Each frame is a 24-byte header and a page; the file starts with a 32-byte header.
+            maximumFrames = Int32(clamping: max(1, (maximumBytes - 32) / (pageSize + 24)))
+        }
+        let context = WALHookContext(
+            maintenance: maintenance, threshold: Int32(clamping: threshold), maximumFrames: maximumFrames)
         walHookContext = context
         sqlite3_wal_hook(
             connection.handle,
             { context, _, _, pages in
                 guard let context else { return SQLITE_OK }
                 let hook = Unmanaged<WALHookContext>.fromOpaque(context).takeUnretainedValue()
+                // A commit that leaves fewer frames than the last one started the WAL over.
+                let growth = pages > hook.lastPages ? pages - hook.lastPages : pages
+                if pages < hook.lastPages { hook.sizeBoundRetryFrames = 0 }
+                hook.largestCommit = max(hook.largestCommit, growth)
+                hook.lastPages = pages
                 hook.pages = pages
                 // Leave the last stretch to the writer (see boundWAL), so the two do not contend for the
                 // checkpoint lock once the maintenance thread has caught up.
-                if pages >= hook.threshold, Int(pages) - hook.maintenance.checkpointedFrames > Int(hook.threshold / 2) {
+                if pages >= hook.requestThreshold,
+                    Int(pages) - hook.maintenance.checkpointedFrames > Int(hook.requestThreshold / 2)
+                {
                     hook.maintenance.requestCheckpoint()
                 }
                 return SQLITE_OK
@@ -108,31 +131,53 @@ final class SQLiteWriter: @unchecked Sendable {
         )
     }
 
-    /// Runs the writer's own passive checkpoint when the WAL has grown past the bounds described at
-    /// ``installWALHook(maintenance:threshold:)``; called between transactions, after the callers were resumed.
+    /// Runs the writer's own checkpoint when the WAL has grown past the bounds described at
+    /// ``installWALHook(maintenance:threshold:maximumBytes:)``; called between transactions, after the callers
+    /// were resumed.
     private func boundWAL() {
         guard let hook = walHookContext else { return }
         let pages = Int(hook.pages)
         let threshold = Int(hook.threshold)
-        guard pages >= 2 * threshold else { return }
+        // Room for two more commits of the largest size seen, but never more than half the bound, so that one huge
+        // commit (an import) does not make every later commit checkpoint.
+        let margin = min(2 * Int(hook.largestCommit), Int(hook.maximumFrames) / 2)
+        // After a restart checkpoint that failed (a reader kept an old snapshot past the busy timeout), wait for
+        // another eighth of the bound before the next: each attempt may hold the writer for the busy timeout.
+        let nearSizeBound = pages + margin >= Int(hook.maximumFrames) && pages >= Int(hook.sizeBoundRetryFrames)
+        guard pages >= 2 * threshold || nearSizeBound else { return }
         let remaining = pages - hook.maintenance.checkpointedFrames
         let atHardBound = pages >= 4 * threshold
-        guard remaining <= threshold / 2 || atHardBound else { return }
-        var walFrames: Int32 = 0
-        var checkpointed: Int32 = 0
+        guard remaining <= threshold / 2 || atHardBound || nearSizeBound else { return }
         // At the hard bound a passive checkpoint is not enough: it gives up at once while the maintenance thread
         // holds the checkpoint lock, and a starved maintenance thread (a loaded machine) can hold it for seconds
-        // while the WAL keeps growing. A full checkpoint waits for that lock (and for readers on older snapshots)
-        // through the connection's busy handler, so for at most `busyTimeout` the writer pays instead of the disk.
-        let code = sqlite3_wal_checkpoint_v2(
-            connection.handle, nil, atHardBound ? SQLITE_CHECKPOINT_FULL : SQLITE_CHECKPOINT_PASSIVE, &walFrames,
-            &checkpointed)
+        // while the WAL keeps growing. A full checkpoint, once the maintenance thread's checkpoint has ended (below),
+        // waits for readers on older snapshots through the connection's busy handler, so for at most `busyTimeout`
+        // the writer pays instead of the disk. Near the size bound a restart checkpoint also waits until no reader
+        // uses the WAL, without which the next transaction could not start the WAL over.
+        let mode =
+            nearSizeBound ? SQLITE_CHECKPOINT_RESTART : atHardBound ? SQLITE_CHECKPOINT_FULL : SQLITE_CHECKPOINT_PASSIVE
+        var walFrames: Int32 = 0
+        var checkpointed: Int32 = 0
+        var code = SQLITE_BUSY
+        // SQLite fails at once while the maintenance thread holds the checkpoint lock, so wait for its checkpoint
+        // (passive, it never waits itself) to end first — at a bound, for at most the busy timeout.
+        let waitsForMaintenance = mode != SQLITE_CHECKPOINT_PASSIVE
+        if !waitsForMaintenance || hook.maintenance.checkpointLock.lock(before: Date(timeIntervalSinceNow: busyTimeout)) {
+            code = sqlite3_wal_checkpoint_v2(connection.handle, nil, mode, &walFrames, &checkpointed)
+            if waitsForMaintenance { hook.maintenance.checkpointLock.unlock() }
+        }
         if code == SQLITE_OK {
             hook.maintenance.checkpointedFrames = checkpointed == walFrames ? 0 : Int(checkpointed)
         }
+        if nearSizeBound {
+            let retryFrames = pages + max(1, Int(hook.maximumFrames) / 8)
+            hook.sizeBoundRetryFrames = code == SQLITE_OK ? 0 : Int32(clamping: retryFrames)
+        }
         logger.trace(
             "writer checkpoint",
-            metadata: ["code": "\(code)", "walFrames": "\(walFrames)", "checkpointed": "\(checkpointed)"])
+            metadata: [
+                "code": "\(code)", "mode": "\(mode)", "walFrames": "\(walFrames)", "checkpointed": "\(checkpointed)",
+            ])
         // Until the next commit reports the WAL's new size, do not try again.
         hook.pages = 0
     }
@@ -330,12 +375,26 @@ extension SQLiteWriter {
     final class WALHookContext {
         let maintenance: SQLiteMaintenance
         let threshold: Int32
-        /// The WAL's size in pages after the last commit; used only on the writer thread.
+        /// The most frames the WAL may hold (`Int32.max` without a size bound).
+        let maximumFrames: Int32
+        /// The WAL size, in pages, from which the maintenance thread is asked to checkpoint: `threshold`, or half
+        /// the size bound if that is smaller.
+        let requestThreshold: Int32
+        /// The WAL's size in pages after the last commit, until the writer's own checkpoint; used only on the
+        /// writer thread.
         var pages: Int32 = 0
+        /// The WAL's size in pages after the last commit.
+        var lastPages: Int32 = 0
+        /// The most frames one commit has added to the WAL.
+        var largestCommit: Int32 = 0
+        /// The WAL size from which the writer tries its restart checkpoint again after one failed; 0 when none did.
+        var sizeBoundRetryFrames: Int32 = 0
 
-        init(maintenance: SQLiteMaintenance, threshold: Int32) {
+        init(maintenance: SQLiteMaintenance, threshold: Int32, maximumFrames: Int32) {
             self.maintenance = maintenance
             self.threshold = threshold
+            self.maximumFrames = maximumFrames
+            self.requestThreshold = max(1, min(threshold, maximumFrames / 2))
         }
     }
 

@@ -32,6 +32,36 @@ struct SQLiteEventStoreTests {
         }
     }
 
+    @Test func readsTheLogWithoutMetadata() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            let long = Data(repeating: 0x7B, count: 600)
+            _ = try await store.append(makeEvents(3), to: "account-1", expectedVersion: .noStream)
+            _ = try await store.append(
+                [EventData(eventType: "Opened", data: Data("{}".utf8), metadata: long)], to: "account-2",
+                expectedVersion: .noStream)
+            _ = try await store.append(makeEvents(2), to: "account-1", expectedVersion: .any)
+            let readOnly = try await SQLiteReadOnlyEventStore.open(path: path)
+            defer {
+                readOnly.close()
+                store.close()
+            }
+            for after: UInt64 in [0, 2] {
+                let full = try await store.readAll(after: after, limit: 4)
+                #expect(full.allSatisfy { !$0.metadata.isEmpty })
+                var expected = full
+                for index in expected.indices { expected[index].metadata = Data() }
+                #expect(try await store.readAll(after: after, limit: 4, includingMetadata: false) == expected)
+                #expect(try await store.readAll(after: after, limit: 4, includingMetadata: true) == full)
+                #expect(try await readOnly.readAll(after: after, limit: 4, includingMetadata: false) == expected)
+                #expect(try await readOnly.readAll(after: after, limit: 4, includingMetadata: true) == full)
+            }
+            #expect(try await store.readAll(after: 6, limit: 4, includingMetadata: false).isEmpty)
+            await expectError(.invalidArgument) { _ = try await store.readAll(after: 0, limit: -1, includingMetadata: false) }
+        }
+    }
+
     @Test func persistsAcrossReopen() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory.appendingPathComponent("events.sqlite").path

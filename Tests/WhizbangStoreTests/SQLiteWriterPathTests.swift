@@ -37,6 +37,35 @@ struct SQLiteWriterPathTests {
         }
     }
 
+    @Test func walStaysUnderItsSizeBoundUnderSustainedAppends() async throws {
+        var configuration = SQLiteEventStore.Configuration.testing
+        // Far above the size bound, so only the size bound can keep the WAL small.
+        configuration.checkpointPages = 100_000
+        configuration.maximumWALBytes = 1 << 20
+        try await withStore(configuration: configuration) { store, path in
+            var largestWAL = 0
+            for index in 0..<600 {
+                _ = try await store.append(makeEvents(8), to: StreamID("s-\(index % 64)"), expectedVersion: .any)
+                largestWAL = max(largestWAL, Self.walBytes(path))
+            }
+            #expect(try await store.headPosition() == 4_800)
+            #expect(largestWAL <= 1 << 20, "the WAL reached \(largestWAL) bytes")
+            // The appends wrote several times the bound, so the WAL was started over more than once.
+            #expect(largestWAL > 1 << 19, "the WAL never grew to half its bound (\(largestWAL) bytes)")
+        }
+    }
+
+    @Test func walSizeBoundBelowOneMebibyteIsRefused() async throws {
+        var configuration = SQLiteEventStore.Configuration.testing
+        configuration.maximumWALBytes = 512 << 10
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            await expectError(.invalidArgument) {
+                _ = try await SQLiteEventStore.open(path: path, configuration: configuration)
+            }
+        }
+    }
+
     @Test func streamCacheFollowsAnotherStoresAppends() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory.appendingPathComponent("events.sqlite").path
