@@ -46,7 +46,7 @@ import WhizbangTracing
 
         // The event's stored envelope carries the send span's context, so work it causes joins the trace.
         let stored = try #require(try await store.readAll(after: 0, limit: 1).first)
-        let metadata = try JSONDecoder().decode(EnvelopeMetadata.self, from: stored.metadata)
+        let metadata = try #require(try stored.commandEnvelope())
         #expect(metadata.metadata[InMemoryTracer.traceIDKey] == send.spanContext.traceID)
         #expect(metadata.metadata[InMemoryTracer.spanIDKey] == send.spanContext.spanID)
     }
