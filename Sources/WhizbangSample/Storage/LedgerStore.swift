@@ -14,8 +14,9 @@ enum LedgerStore {
         configuration.readModels = readModels
         // Mapped pages of the file count as resident memory, so the file is read through the page caches alone.
         // Those caches are small: the default ledger run peaked at 106 MiB with a 32 MiB writer cache (8 MiB per
-        // reader), 69 MiB with 8 MiB and 62 MiB with 4 MiB, at no measurable cost in commands/s or replay here
-        // (the operating system's file cache holds the rest of the database).
+        // reader), 69 MiB with 8 MiB and 62 MiB with 4 MiB (the operating system's file cache holds the rest of the
+        // database). With the WAL bound this costs about 5-10% of `full` commands/s in alternating runs, in system
+        // time (BENCHMARKS.md).
         configuration.memoryMapBytes = 0
         configuration.pageCacheBytes = 4 << 20
         // The WAL stays under the store's default `maximumWALBytes` (64 MiB): checkpoints start at half of it.
