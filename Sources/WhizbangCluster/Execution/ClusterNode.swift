@@ -232,11 +232,7 @@ public final class ClusterNode: Service, Sendable {
             var wait = configuration.heartbeatInterval
             do {
                 let beat = try await leases.beat()
-                // A claim that found free partitions locked (a batch still finishing on a node that gave them up)
-                // tries again soon rather than at the next heartbeat; so does a lease of another node that runs out
-                // before then (that node missed its heartbeats), a few milliseconds after it does.
-                if beat.contended { wait = min(wait, .milliseconds(50)) }
-                if let expiry = beat.nextForeignExpiry { wait = min(wait, expiry + .milliseconds(5)) }
+                wait = beat.delayUntilNextBeat(heartbeatInterval: configuration.heartbeatInterval)
                 counters.withLock {
                     $0.claims += beat.claimed.count
                     $0.releases += beat.released.count

@@ -44,6 +44,17 @@ struct LeaseKeeper: Sendable {
         var claimedJobs: [String: JobOwnership.Claim] = [:]
         var releasedJobs: [String] = []
         var jobShare = 0
+
+        /// How long the node waits before its next heartbeat: `heartbeatInterval`, or less when this one calls for
+        /// an earlier claim. A claim that found free partitions locked (a batch still finishing on a node that gave
+        /// them up) tries again after 50 ms; a lease of another node that runs out first (that node missed its
+        /// heartbeats) is claimed 5 ms after it does.
+        func delayUntilNextBeat(heartbeatInterval: Duration) -> Duration {
+            var delay = heartbeatInterval
+            if contended { delay = min(delay, .milliseconds(50)) }
+            if let nextForeignExpiry { delay = min(delay, nextForeignExpiry + .milliseconds(5)) }
+            return delay
+        }
     }
 
     /// Registers the node; refuses when another live process runs a node with the same id.
