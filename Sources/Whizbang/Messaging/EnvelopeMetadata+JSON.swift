@@ -40,14 +40,7 @@ extension EnvelopeMetadata {
         writer.id(messageID)
         if !metadata.isEmpty {
             writer.key("metadata")
-            writer.byte(UInt8(ascii: "{"))
-            for (index, key) in metadata.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
-                if index > 0 { writer.byte(UInt8(ascii: ",")) }
-                writer.string(key)
-                writer.byte(UInt8(ascii: ":"))
-                writer.string(metadata[key]!)
-            }
-            writer.byte(UInt8(ascii: "}"))
+            writer.stringsSortedByKey(metadata)
         }
         if let streamID {
             writer.key("streamID")

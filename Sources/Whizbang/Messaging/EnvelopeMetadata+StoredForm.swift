@@ -40,14 +40,7 @@ extension EnvelopeMetadata {
         writer.integer(time)
         if !metadata.isEmpty {
             writer.key("meta")
-            writer.byte(UInt8(ascii: "{"))
-            for (index, key) in metadata.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
-                if index > 0 { writer.byte(UInt8(ascii: ",")) }
-                writer.string(key)
-                writer.byte(UInt8(ascii: ":"))
-                writer.string(metadata[key]!)
-            }
-            writer.byte(UInt8(ascii: "}"))
+            writer.stringsSortedByKey(metadata)
         }
         if !hops.isEmpty {
             writer.key("hops")
@@ -239,17 +232,7 @@ extension JSONBytes {
             if let trail = StoredEnvelopeForm.defaultTrails.first(where: { $0.decisions == hop.policyDecisions }) {
                 string(trail.code)
             } else {
-                byte(UInt8(ascii: "["))
-                for (index, decision) in hop.policyDecisions.enumerated() {
-                    if index > 0 { byte(UInt8(ascii: ",")) }
-                    byte(UInt8(ascii: "{"))
-                    key("decision", first: true)
-                    string(decision.decision)
-                    key("rule")
-                    string(decision.rule)
-                    byte(UInt8(ascii: "}"))
-                }
-                byte(UInt8(ascii: "]"))
+                decisions(hop.policyDecisions)
             }
         }
         if let duration = hop.duration {

@@ -142,6 +142,34 @@ struct JSONBytes: ~Copyable {
         unchecked(character)
     }
 
+    /// Policy decisions as an array of `{"decision":…,"rule":…}` objects, keys in sorted order.
+    mutating func decisions(_ decisions: [PolicyDecision]) {
+        byte(UInt8(ascii: "["))
+        for (index, decision) in decisions.enumerated() {
+            if index > 0 { byte(UInt8(ascii: ",")) }
+            byte(UInt8(ascii: "{"))
+            key("decision", first: true)
+            string(decision.decision)
+            key("rule")
+            string(decision.rule)
+            byte(UInt8(ascii: "}"))
+        }
+        byte(UInt8(ascii: "]"))
+    }
+
+    /// A string dictionary as a JSON object, keys in UTF-8 byte order (callers check that this is the order they
+    /// need).
+    mutating func stringsSortedByKey(_ dictionary: [String: String]) {
+        byte(UInt8(ascii: "{"))
+        for (index, key) in dictionary.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
+            if index > 0 { byte(UInt8(ascii: ",")) }
+            string(key)
+            byte(UInt8(ascii: ":"))
+            string(dictionary[key]!)
+        }
+        byte(UInt8(ascii: "}"))
+    }
+
     /// A ``Hop`` with its keys in sorted order: decisions, duration, executor, instance, service, streamID,
     /// timestamp, traceParent.
     mutating func hop(_ hop: Hop) {
@@ -150,17 +178,7 @@ struct JSONBytes: ~Copyable {
         if !hop.policyDecisions.isEmpty {
             key("decisions", first: true)
             first = false
-            byte(UInt8(ascii: "["))
-            for (index, decision) in hop.policyDecisions.enumerated() {
-                if index > 0 { byte(UInt8(ascii: ",")) }
-                byte(UInt8(ascii: "{"))
-                key("decision", first: true)
-                string(decision.decision)
-                key("rule")
-                string(decision.rule)
-                byte(UInt8(ascii: "}"))
-            }
-            byte(UInt8(ascii: "]"))
+            decisions(hop.policyDecisions)
         }
         if let duration = hop.duration {
             key("duration", first: first)
