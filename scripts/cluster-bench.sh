@@ -8,7 +8,8 @@
 # NODES 0 is the single-process run (`run --database URL`); N > 0 starts N `node` processes and sends the workload
 # with `run --cluster`. Prints one line per run: commands/s and p50/p99 latency in microseconds, and where the CPU
 # went: seconds of CPU of the load process, of each node, and (when WHIZBANG_POSTGRES_DATA names the server's data
-# directory) of the PostgreSQL server, with the nodes' mean commands per batch.
+# directory) of the PostgreSQL server, with the nodes' mean commands per batch; and for the cluster runs, the scans of
+# the inbox's indexes and the index entries they read (`pg_stat_user_indexes`, counted once the processes exited).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -93,6 +94,11 @@ for nodes in "${node_counts[@]}"; do
   echo "    CPU seconds: load $load_cpu, nodes${node_cpu:- -}, PostgreSQL $database_cpu;" \
     "commands per batch ${batches:--}; $(json_field "$out" operateSeconds) s operating"
   batches=""
+  if [ "$nodes" -gt 0 ]; then
+    echo "    inbox index scans: $(sql "SELECT string_agg(indexrelname || ' ' || idx_scan || ' scans, ' || idx_tup_read
+      || ' entries read', '; ' ORDER BY indexrelname) FROM pg_stat_user_indexes
+      WHERE schemaname = '${schema}_cluster' AND relname = 'inbox'")"
+  fi
   sql "DROP SCHEMA IF EXISTS \"${schema}_cluster\" CASCADE; DROP SCHEMA IF EXISTS \"$schema\" CASCADE" >/dev/null
   schema=""
 done

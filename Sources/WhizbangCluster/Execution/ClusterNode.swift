@@ -211,19 +211,30 @@ public final class ClusterNode: Service, Sendable {
 
     private func notified(_ payload: String?) {
         guard let payload else {
+            executor.inserted(from: nil)
             executorWake.signal()
             leaseWake.signal()
             wakeJobs()
             return
         }
-        if payload == "d" {
+        if payload.hasPrefix("d") {
             // Commands were recorded, so the log has new events.
             for wake in jobWakes.values { wake.signal() }
         } else if payload == "r" {
             leaseWake.signal()
-        } else if payload.hasPrefix("i"), let partition = Int32(payload.dropFirst()) {
-            if ownership.owned[partition] != nil { executorWake.signal() }
+        } else if let (partition, first) = Self.insert(in: payload), ownership.owned[partition] != nil {
+            executor.inserted(from: first)
+            executorWake.signal()
         }
+    }
+
+    /// The partition and the lowest row id of an insert notification (`i<partition>:<row id>`); the row id is `nil`
+    /// in one from an older client (`i<partition>`). `nil` for any other payload.
+    static func insert(in payload: String) -> (partition: Int32, first: Int64?)? {
+        guard payload.hasPrefix("i") else { return nil }
+        let parts = payload.dropFirst().split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let partition = parts.first.flatMap({ Int32($0) }) else { return nil }
+        return (partition, parts.count == 2 ? Int64(parts[1]) : nil)
     }
 
     private func leaseLoop() async throws {

@@ -74,6 +74,7 @@ final class InboxExecutor: Sendable {
     private let cache = Mutex<[StreamID: CachedState]>([:])
     /// Streams whose last combined append failed for a reason other than the version: run one command at a time.
     private let isolated = Mutex<Set<StreamID>>([])
+    private let cursor: Mutex<InboxCursor>
 
     init(
         store: PostgresEventStore, aggregates: ClusterAggregates, configuration: ClusterConfiguration, nodeID: String,
@@ -87,13 +88,18 @@ final class InboxExecutor: Sendable {
         self.metrics = metrics
         self.schema = "\"\(ClusterSchema.name(forStore: store.configuration.schema))\""
         self.channel = ClusterSchema.channel(forStore: store.configuration.schema)
+        self.cursor = Mutex(InboxCursor(fullFetchInterval: configuration.pollInterval))
     }
+
+    /// Makes the next fetch look at rows from `id` on (`nil`: from the first row), after an insert into one of the
+    /// node's partitions committed there.
+    func inserted(from id: Int64?) { cursor.withLock { $0.lower(to: id) } }
 
     /// Forgets every cached state (after a failed commit whose outcome is unknown, or a lost partition).
     func clearCache() { cache.withLock { $0 = [:] } }
 
-    /// The pending rows of the given partitions, oldest first.
-    func fetch(_ partitions: [Int32], limit: Int) async throws -> [Row] {
+    /// The pending rows of the given partitions from row id `start` on, oldest first.
+    func fetch(_ partitions: [Int32], from start: Int64 = 0, limit: Int) async throws -> [Row] {
         let schema = self.schema
         let limit = Int64(limit)
         return try await store.withConnection { connection, logger in
@@ -101,7 +107,7 @@ final class InboxExecutor: Sendable {
             for try await row in try await connection.query(
                 """
                 SELECT id, message_id, partition, stream_id, aggregate_type, payload FROM \(unescaped: schema).inbox
-                WHERE status = 0 AND partition = ANY(\(partitions)) ORDER BY id LIMIT \(limit)
+                WHERE status = 0 AND id >= \(start) AND partition = ANY(\(partitions)) ORDER BY id LIMIT \(limit)
                 """, logger: logger)
             {
                 let (id, messageID, partition, streamID, type, payload) = try row.decode(
@@ -120,10 +126,14 @@ final class InboxExecutor: Sendable {
     func runBatch(owned: [Int32: Int64], fetched: (Set<Int32>) -> Void = { _ in }) async throws -> BatchReport {
         var report = BatchReport()
         guard !owned.isEmpty else { return report }
-        let rows = try await fetch(Array(owned.keys), limit: configuration.maximumBatchSize)
+        let start = cursor.withLock { $0.begin(owned: owned, now: .now) }
+        let rows = try await fetch(Array(owned.keys), from: start, limit: configuration.maximumBatchSize)
         fetched(Set(rows.map(\.partition)))
         report.fetched = rows.count
-        guard !rows.isEmpty else { return report }
+        guard let last = rows.last else {
+            cursor.withLock { $0.end(next: start) }
+            return report
+        }
 
         // Group by stream in order of first appearance; an isolated stream runs one command per batch.
         var order: [StreamID] = []
@@ -177,6 +187,13 @@ final class InboxExecutor: Sendable {
                 set.formUnion(outcome.isolate)
             }
             metrics.commandsRun.increment(by: Int64(outcome.completed))
+            // The next fetch starts at the first row that is still pending: one left out of this batch (a stream
+            // run one command at a time) or taken back (a failed append), else the row after the last one.
+            var recorded = Set(malformed.map(\.row.id))
+            for rows in rowsByStream.values { recorded.formUnion(rows.map(\.id)) }
+            recorded.subtract(outcome.withdrawn)
+            let next = rows.first { !recorded.contains($0.id) }?.id ?? last.id + 1
+            cursor.withLock { $0.end(next: next) }
         } catch let rejection as FenceRejection {
             clearCache()
             report.fenceRejected = true
@@ -302,6 +319,8 @@ final class InboxExecutor: Sendable {
         var completed = 0
         var failedStreams: Set<StreamID> = []
         var isolate: Set<StreamID> = []
+        /// Rows whose results were taken back after their stream's append failed: still pending.
+        var withdrawn: [Int64] = []
     }
 
     struct FenceRejection: Error {
@@ -313,9 +332,7 @@ final class InboxExecutor: Sendable {
         -> CommitOutcome
     {
         let schema = self.schema
-        let channel = self.channel
         let member = self.member
-        let nodeID = self.nodeID
         return try await store.withTransaction { transaction in
             let connection = transaction.connection
             let logger = transaction.logger
@@ -338,7 +355,18 @@ final class InboxExecutor: Sendable {
                 throw FenceRejection(lost: lost)
             }
 
-            var outcome = CommitOutcome()
+            // The results go first and the appends last: the append takes the store's append lock, which every
+            // node's batch queues on, so it is held only for the append and the commit. An append that fails then
+            // takes its stream's results back, in the same transaction.
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            var results = ResultRows()
+            for stream in streams {
+                for completion in stream.completions { try results.add(completion, encoder: encoder) }
+            }
+            for completion in malformed { try results.add(completion, encoder: encoder) }
+            try await self.record(results, on: connection, logger: logger, notify: true)
+
             var appends: [PostgresStoreAppend] = []
             var appendStreams: [Int] = []
             for (index, stream) in streams.enumerated() where !stream.events.isEmpty {
@@ -346,74 +374,96 @@ final class InboxExecutor: Sendable {
                     PostgresStoreAppend(stream.events, to: stream.streamID, expectedVersion: .exact(stream.startVersion)))
                 appendStreams.append(index)
             }
-            let results = try await transaction.append(appends)
-            var failures: [Int: EventStoreError] = [:]
-            for (index, result) in zip(appendStreams, results) {
-                if case .failure(let error) = result { failures[index] = error }
-            }
-
-            var ids: [Int64] = []
-            var statuses: [Int32] = []
-            var outcomes: [ByteBuffer] = []
-            var rowEpochs: [Int64] = []
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = .sortedKeys
-            func add(_ completion: Completion) throws {
-                ids.append(completion.row.id)
-                statuses.append(Int32(completion.result.status))
-                outcomes.append(ByteBuffer(bytes: try encoder.encode(completion.result)))
-                rowEpochs.append(completion.epoch)
-            }
-            for (index, stream) in streams.enumerated() {
-                guard let failure = failures[index] else {
-                    for completion in stream.completions { try add(completion) }
-                    continue
-                }
+            var outcome = CommitOutcome()
+            var withdrawn: [Int64] = []
+            var corrected = ResultRows()
+            for (index, result) in zip(appendStreams, try await transaction.append(appends)) {
+                guard case .failure(let failure) = result else { continue }
+                let stream = streams[index]
                 outcome.failedStreams.insert(stream.streamID)
-                if failure.code == .wrongExpectedVersion { continue }
                 // Not a version conflict: the events themselves are refused. Alone, the command fails; with others,
-                // the stream runs one command per batch until the culprit is found.
+                // the stream runs one command per batch until the culprit is found. Otherwise its commands stay
+                // pending and run again on the stream's current state.
                 let accepted = stream.completions.filter { $0.result.outcome == .accepted }
-                if stream.rowCount == 1, var only = accepted.first {
+                if failure.code != .wrongExpectedVersion, stream.rowCount == 1, var only = accepted.first {
                     only.result.outcome = .failed
                     only.result.reason = "\(ClusterError.Code.commandFailed): \(failure.message)"
                     only.result.eventCount = 0
                     only.result.state = nil
-                    try add(only)
+                    try corrected.add(only, encoder: encoder)
                 } else {
-                    outcome.isolate.insert(stream.streamID)
+                    if failure.code != .wrongExpectedVersion { outcome.isolate.insert(stream.streamID) }
+                    withdrawn += stream.completions.map(\.row.id)
                 }
             }
-            for completion in malformed { try add(completion) }
-            if !ids.isEmpty {
-                var updated: Int64 = 0
-                for try await (count, _) in try await connection.query(
-                        """
-                        WITH done AS (
-                            UPDATE \(unescaped: schema).inbox AS i
-                            SET status = u.status, outcome = u.outcome, node_id = \(nodeID), epoch = u.epoch,
-                                done_at = now()
-                            FROM unnest(\(ids)::bigint[], \(statuses)::integer[], \(outcomes)::bytea[],
-                                \(rowEpochs)::bigint[]) AS u(id, status, outcome, epoch)
-                            WHERE i.id = u.id AND i.status = 0
-                            RETURNING i.id
-                        )
-                        SELECT (SELECT count(*) FROM done)::bigint, pg_notify(\(channel), 'd')::text
-                        """, logger: logger
-                ).decode((Int64, String).self) {
-                    updated = count
-                }
-                guard updated == Int64(ids.count) else {
-                    throw ClusterError(
-                        .commandFailed,
-                        message: "\(Int64(ids.count) - updated) of \(ids.count) inbox rows were no longer pending; "
-                            + "the batch was rolled back")
-                }
+            if !withdrawn.isEmpty {
+                try await connection.query(
+                    """
+                    UPDATE \(unescaped: schema).inbox
+                    SET status = 0, outcome = NULL, node_id = NULL, epoch = NULL, done_at = NULL
+                    WHERE id = ANY(\(withdrawn))
+                    """, logger: logger)
             }
-            outcome.completed = ids.count
+            if !corrected.ids.isEmpty { try await self.record(corrected, on: connection, logger: logger, notify: false) }
+            outcome.completed = results.ids.count - withdrawn.count
+            outcome.withdrawn = withdrawn
             return outcome
         }
     }
+
+    /// The results of a batch's rows, as the arrays the update binds.
+    private struct ResultRows {
+        var ids: [Int64] = []
+        var statuses: [Int32] = []
+        var outcomes: [ByteBuffer] = []
+        var epochs: [Int64] = []
+
+        mutating func add(_ completion: Completion, encoder: JSONEncoder) throws {
+            ids.append(completion.row.id)
+            statuses.append(Int32(completion.result.status))
+            outcomes.append(ByteBuffer(bytes: try encoder.encode(completion.result)))
+            epochs.append(completion.epoch)
+        }
+    }
+
+    /// Writes results onto their inbox rows. With `notify`, the rows must still be pending (another owner's batch
+    /// may not have recorded them), and the notification names them, so that a client looks up only those: their
+    /// ids, comma-separated after a `d`, or a bare `d` (look up every awaited row) when the list would not fit.
+    private func record(_ results: ResultRows, on connection: PostgresConnection, logger: Logger, notify: Bool)
+        async throws
+    {
+        guard !results.ids.isEmpty else { return }
+        let (schema, channel, nodeID) = (self.schema, self.channel, self.nodeID)
+        let (ids, statuses, outcomes, epochs) = (results.ids, results.statuses, results.outcomes, results.epochs)
+        var updated: Int64 = 0
+        for try await (count, _) in try await connection.query(
+            """
+            WITH done AS (
+                UPDATE \(unescaped: schema).inbox AS i
+                SET status = u.status, outcome = u.outcome, node_id = \(nodeID), epoch = u.epoch, done_at = now()
+                FROM unnest(\(ids)::bigint[], \(statuses)::integer[], \(outcomes)::bytea[], \(epochs)::bigint[])
+                    AS u(id, status, outcome, epoch)
+                WHERE i.id = u.id AND (i.status = 0 OR NOT \(notify))
+                RETURNING i.id
+            )
+            SELECT count(*)::bigint, CASE WHEN \(notify) THEN pg_notify(\(channel),
+                CASE WHEN sum(length(id::text) + 1) < \(Int64(Self.notificationLimit))
+                THEN 'd' || string_agg(id::text, ',') ELSE 'd' END)::text END
+            FROM done
+            """, logger: logger
+        ).decode((Int64, String?).self) {
+            updated = count
+        }
+        guard updated == Int64(ids.count) else {
+            throw ClusterError(
+                .commandFailed,
+                message: "\(Int64(ids.count) - updated) of \(ids.count) inbox rows were no longer pending; "
+                    + "the batch was rolled back")
+        }
+    }
+
+    /// The longest list of row ids a results notification carries (PostgreSQL's payloads end at 8,000 bytes).
+    static let notificationLimit = 7_900
 
     /// Records a fence rejection for operators and tests; best effort, after the rejected transaction rolled back.
     private func recordRejection(_ lost: [Int32: Int64]) async {

@@ -273,11 +273,13 @@ public final class ClusterClient: Service, Sendable {
             running.store(false, ordering: .releasing)
             waiters.close(with: ClusterError(.notRunning, message: "the cluster client stopped"))
         }
-        let wake = waiters.added
+        let waiters = self.waiters
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await self.store.listen(on: self.channel) { payload in
-                    if payload == nil || payload == "d" { wake.signal() }
+                    guard let payload else { return waiters.recorded(nil) }
+                    guard payload.hasPrefix("d") else { return }
+                    waiters.recorded(Self.rows(inResultsNotification: payload))
                 }
             }
             group.addTask { await self.poll() }
@@ -299,11 +301,29 @@ public final class ClusterClient: Service, Sendable {
         waiters.added.signal()
     }
 
-    /// Looks up the awaited rows' results whenever woken, and at least every poll interval while any are awaited.
+    /// The rows a results notification names (`d` and comma-separated ids), or `nil` when it names none (look up
+    /// every awaited row).
+    static func rows(inResultsNotification payload: String) -> [Int64]? {
+        let list = payload.utf8.dropFirst()
+        guard !list.isEmpty else { return nil }
+        var rows: [Int64] = []
+        for part in list.split(separator: UInt8(ascii: ",")) {
+            guard let row = Int64(Substring(part)) else { return nil }
+            rows.append(row)
+        }
+        return rows
+    }
+
+    /// Looks up results whenever woken — those of newly awaited rows and of the rows a notification named — and
+    /// those of every awaited row at least every poll interval, in case a notification was lost.
     private func poll() async {
         let logger = configuration.logger
+        var lastFullLookUp = ContinuousClock.now
         while !Task.isCancelled && !stopping.load(ordering: .acquiring) {
-            let rows = waiters.awaitedRows
+            let now = ContinuousClock.now
+            let everything = now - lastFullLookUp >= configuration.pollInterval
+            if everything { lastFullLookUp = now }
+            let rows = waiters.takeRowsToLookUp(everything: everything)
             if !rows.isEmpty {
                 do {
                     waiters.deliver(try await fetchResults(rows))
@@ -312,7 +332,8 @@ public final class ClusterClient: Service, Sendable {
                 }
             }
             waiters.expire()
-            await waiters.added.wait(upTo: configuration.pollInterval)
+            let untilFullLookUp = lastFullLookUp + configuration.pollInterval - .now
+            if untilFullLookUp > .zero { await waiters.added.wait(upTo: untilFullLookUp) }
         }
     }
 

@@ -118,8 +118,8 @@ final class InboxInserter: Sendable {
                     ON CONFLICT (message_id) DO NOTHING RETURNING id, message_id, partition
                 )
                 SELECT id, message_id,
-                    (SELECT count(pg_notify(\(channel), 'i' || p.partition))
-                     FROM (SELECT DISTINCT partition FROM inserted) AS p)::bigint
+                    (SELECT count(pg_notify(\(channel), 'i' || p.partition || ':' || p.first))
+                     FROM (SELECT partition, min(id) AS first FROM inserted GROUP BY partition) AS p)::bigint
                 FROM inserted
                 """, logger: logger
             ).decode((Int64, UUID, Int64).self) {

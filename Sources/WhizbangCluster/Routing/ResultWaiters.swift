@@ -16,14 +16,47 @@ final class ResultWaiters: Sendable {
         var waiters: [Int64: [Waiter]] = [:]
         var nextToken = 0
         var closed: ClusterError? = nil
+        /// Awaited rows to look up at the next wake: the newly awaited ones, and those a notification named.
+        var toLookUp: Set<Int64> = []
+        /// Whether the next look-up covers every awaited row (a notification that named no rows, or a reconnect).
+        var lookUpAll = false
     }
 
     private let state = Mutex(State())
-    /// Woken when a waiter is added, so that the poller looks at once for a result that is already there.
+    /// Woken when a waiter is added, so that the poller looks at once for a result that is already there, and when
+    /// a notification says results were recorded.
     let added = Wakeup()
 
-    /// The inbox rows awaited now.
-    var awaitedRows: [Int64] { state.withLock { Array($0.waiters.keys) } }
+    /// Notes that the results of `rows` were recorded (`nil`: of rows not named), and wakes the poller when any of
+    /// them is awaited.
+    func recorded(_ rows: [Int64]?) {
+        let wake = state.withLock { state -> Bool in
+            guard let rows else {
+                state.lookUpAll = true
+                return true
+            }
+            var any = false
+            for row in rows where state.waiters[row] != nil {
+                state.toLookUp.insert(row)
+                any = true
+            }
+            return any
+        }
+        if wake { added.signal() }
+    }
+
+    /// The rows to look up now, and forgets them: every awaited row with `everything` or after a notification that
+    /// named none, else the newly awaited rows and those a notification named.
+    func takeRowsToLookUp(everything: Bool) -> [Int64] {
+        state.withLock { state in
+            defer {
+                state.toLookUp = []
+                state.lookUpAll = false
+            }
+            if everything || state.lookUpAll { return Array(state.waiters.keys) }
+            return state.toLookUp.filter { state.waiters[$0] != nil }
+        }
+    }
 
     /// Waits for the result of inbox row `row` until `deadline`.
     ///
@@ -43,6 +76,7 @@ final class ResultWaiters: Sendable {
                     if Task.isCancelled { return CancellationError() }
                     state.waiters[row, default: []].append(
                         Waiter(token: token, messageID: messageID, deadline: deadline, continuation: continuation))
+                    state.toLookUp.insert(row)
                     return nil
                 }
                 if let failure {

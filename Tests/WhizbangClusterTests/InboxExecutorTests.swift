@@ -1,0 +1,132 @@
+import Foundation
+import PostgresNIO
+import Testing
+import Whizbang
+import WhizbangPostgres
+
+@testable import WhizbangCluster
+
+/// A node's batches driven step by step: results taken back when an append is refused, and fetches that start past
+/// the rows already run without missing one that commits below them.
+@Suite("Inbox executor", .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(5)))
+struct InboxExecutorTests {
+    /// The tests' cluster configuration, with a poll interval longer than any test, so that no fetch starts at the
+    /// inbox's first row unless the test makes it.
+    static func configuration() -> ClusterConfiguration {
+        var configuration = ClusterTestDatabase.cluster()
+        configuration.pollInterval = .seconds(600)
+        return configuration
+    }
+
+    /// A node that owns every partition, heartbeating only when the test says.
+    static func owner(_ store: PostgresEventStore) async throws -> ClusterNode {
+        try await ClusterSchema.prepare(store, partitionCount: 8, logger: configuration().logger)
+        let owner = try ClusterNode(nodeID: "owner", store: store, aggregates: Counter.registry, configuration: configuration())
+        try await owner.leases.register()
+        _ = try await owner.leases.beat()
+        return owner
+    }
+
+    static func row(_ id: Int64, _ store: PostgresEventStore) async throws -> String? {
+        try await ClusterTestDatabase.query(
+            "SELECT status::text || ' ' || coalesce(convert_from(outcome, 'UTF8')::jsonb->>'streamVersion', '-') "
+                + "FROM \"\(store.configuration.schema)_cluster\".inbox WHERE id = \(id)",
+            configuration: store.configuration
+        ).first ?? nil
+    }
+
+    @Test("an append refused for its version takes the batch's results back; the command runs again on the stream")
+    func staleStateRunsAgain() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let owner = try await Self.owner(store)
+            let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: Self.configuration())
+            let stream = StreamID("counter-stale")
+            _ = try await client.enqueue(Counter.Command.add(5), to: stream, as: Counter.self)
+            #expect(try await owner.executor.runBatch(owned: owner.ownership.executable()).completed == 1)
+            // Another writer appends behind the node's back: the state the node cached is one version behind.
+            _ = try await store.append(
+                [EventData(eventType: "Added", data: Data(#"{"amount":1}"#.utf8))], to: stream, expectedVersion: .exact(1))
+            let ticket = try await client.enqueue(Counter.Command.add(1), to: stream, as: Counter.self)
+            let stale = try await owner.executor.runBatch(owned: owner.ownership.executable())
+            #expect(stale.fetched == 1)
+            #expect(stale.completed == 0)
+            #expect(try await Self.row(ticket.row, store) == "0 -")
+            let again = try await owner.executor.runBatch(owned: owner.ownership.executable())
+            #expect(again.completed == 1)
+            #expect(try await Self.row(ticket.row, store) == "1 3")
+            #expect(try await store.streamVersion(of: stream) == 3)
+        }
+    }
+
+    @Test("a row that commits below where the last fetch ended runs once its insert's notification arrives")
+    func lateInsertBelowTheCursor() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let owner = try await Self.owner(store)
+            let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: Self.configuration())
+            let cluster = "\"\(store.configuration.schema)_cluster\""
+            let late = StreamID("counter-late")
+            let partition = Int32(StableHash.partition(of: late, count: 8))
+            let payload = ByteBuffer(bytes: try JSONCommandCodec<Counter.Command>().encode(.add(1)))
+            // The client's first send prepares the cluster's tables, which waits for open inserts: send one first.
+            _ = try await client.enqueue(Counter.Command.add(1), to: StreamID("counter-first"), as: Counter.self)
+            #expect(try await owner.executor.runBatch(owned: owner.ownership.executable()).completed == 1)
+            // An insert that draws its row id first and commits last.
+            let (inserted, insertedRow) = AsyncStream<Int64>.makeStream()
+            let (commit, committing) = AsyncStream<Void>.makeStream()
+            async let lateInsert: Void = store.withTransaction { transaction in
+                for try await id in try await transaction.connection.query(
+                    """
+                    INSERT INTO \(unescaped: cluster).inbox (message_id, partition, stream_id, aggregate_type, payload)
+                    VALUES (\(UUID()), \(partition), \(late.rawValue), 'Counter', \(payload)) RETURNING id
+                    """, logger: transaction.logger
+                ).decode(Int64.self) {
+                    insertedRow.yield(id)
+                }
+                for await _ in commit { break }
+            }
+            var rows = inserted.makeAsyncIterator()
+            let lateRow = try #require(await rows.next())
+            let early = try await client.enqueue(Counter.Command.add(2), to: StreamID("counter-early"), as: Counter.self)
+            #expect(early.row > lateRow)
+            #expect(try await owner.executor.runBatch(owned: owner.ownership.executable()).completed == 1)
+            committing.yield()
+            try await lateInsert
+            // The next fetch starts after the early row: without the insert's notification it does not look lower.
+            #expect(try await owner.executor.runBatch(owned: owner.ownership.executable()).fetched == 0)
+            owner.executor.inserted(from: lateRow)
+            #expect(try await owner.executor.runBatch(owned: owner.ownership.executable()).completed == 1)
+            #expect(try await Self.row(lateRow, store) == "1 1")
+        }
+    }
+
+    @Test("the client's insert notifies each partition with the lowest row it inserted there, as the node reads it")
+    func insertNotificationNamesTheRow() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            _ = try await Self.owner(store)
+            let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: Self.configuration())
+            let (payloads, received) = AsyncStream<String?>.makeStream()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    await store.listen(on: ClusterSchema.channel(forStore: store.configuration.schema)) {
+                        received.yield($0)
+                    }
+                }
+                var iterator = payloads.makeAsyncIterator()
+                // The listener calls with nil once it listens.
+                _ = await iterator.next()
+                let stream = StreamID("counter-notified")
+                let ticket = try await client.enqueue(Counter.Command.add(1), to: stream, as: Counter.self)
+                var insert: (partition: Int32, first: Int64?)? = nil
+                while insert == nil, let payload = await iterator.next() {
+                    insert = payload.flatMap { ClusterNode.insert(in: $0) }
+                }
+                #expect(insert?.partition == Int32(StableHash.partition(of: stream, count: 8)))
+                #expect(insert?.first == ticket.row)
+                #expect(ClusterNode.insert(in: "i3")?.partition == 3)
+                #expect(ClusterNode.insert(in: "i3")?.first == nil)
+                #expect(ClusterNode.insert(in: "d1,2") == nil)
+                group.cancelAll()
+            }
+        }
+    }
+}

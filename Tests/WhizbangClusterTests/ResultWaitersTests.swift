@@ -1,0 +1,42 @@
+import Testing
+import Whizbang
+
+@testable import WhizbangCluster
+
+/// Which awaited results the client looks up: the new waits and the rows a notification names, not every wait.
+@Suite("Result waiters")
+struct ResultWaitersTests {
+    /// Starts a wait for `row` and returns once it is registered.
+    func startWaiting(_ row: Int64, _ waiters: ResultWaiters, in group: inout TaskGroup<Void>) async {
+        group.addTask { _ = try? await waiters.wait(for: row, messageID: MessageID(), until: .now + .seconds(60)) }
+        await waiters.added.wait(upTo: .seconds(60))
+    }
+
+    @Test("a notification's rows are looked up if awaited; new waits once; a bare notification looks up all")
+    func lookUps() async {
+        let waiters = ResultWaiters()
+        await withTaskGroup(of: Void.self) { group in
+            await startWaiting(1, waiters, in: &group)
+            #expect(waiters.takeRowsToLookUp(everything: false) == [1])
+            await startWaiting(2, waiters, in: &group)
+            #expect(waiters.takeRowsToLookUp(everything: false) == [2])
+            #expect(waiters.takeRowsToLookUp(everything: false) == [])
+            waiters.recorded([2, 99])
+            #expect(waiters.takeRowsToLookUp(everything: false) == [2])
+            waiters.recorded([99])
+            #expect(waiters.takeRowsToLookUp(everything: false) == [])
+            waiters.recorded(nil)
+            #expect(Set(waiters.takeRowsToLookUp(everything: false)) == [1, 2])
+            #expect(Set(waiters.takeRowsToLookUp(everything: true)) == [1, 2])
+            waiters.close(with: ClusterError(.notRunning, message: "done"))
+        }
+    }
+
+    @Test("a results notification names its rows, or none when it carries no list")
+    func notificationPayloads() {
+        #expect(ClusterClient.rows(inResultsNotification: "d12,13,400") == [12, 13, 400])
+        #expect(ClusterClient.rows(inResultsNotification: "d7") == [7])
+        #expect(ClusterClient.rows(inResultsNotification: "d") == nil)
+        #expect(ClusterClient.rows(inResultsNotification: "d1,x") == nil)
+    }
+}
