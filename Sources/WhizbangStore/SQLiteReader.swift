@@ -124,6 +124,25 @@ final class SQLiteReader {
         return events
     }
 
+    /// Lends up to `limit` events after `position` to `update`, one row at a time, in position order; see
+    /// ``SQLiteEventRow``.
+    func reduceAll<State>(
+        after position: UInt64,
+        limit: Int,
+        into state: inout State,
+        _ update: (inout State, SQLiteEventRow) throws -> Void
+    ) throws {
+        guard limit > 0 else { return }
+        let statement = readAllStatement
+        defer { statement.reset() }
+        statement.bind(position, at: 1)
+        statement.bind(Int64(limit), at: 2)
+        let row = SQLiteEventRow(statement: statement, reader: self)
+        while try statement.step() {
+            try update(&state, row)
+        }
+    }
+
     /// The event stored under `eventID` (through the unique index on event ids), if any.
     func event(withID eventID: MessageID) throws(SQLiteError) -> RecordedEvent? {
         defer { selectEventByID.reset() }
@@ -151,7 +170,8 @@ final class SQLiteReader {
         )
     }
 
-    private func streamID(forKey key: Int64) throws(SQLiteError) -> StreamID {
+    /// The id of the stream under `key`, from the cache or the `streams` table.
+    func streamID(forKey key: Int64) throws(SQLiteError) -> StreamID {
         if let cached = streamIDs[key] { return cached }
         defer { selectStreamID.reset() }
         selectStreamID.bind(key, at: 1)
