@@ -176,7 +176,9 @@ struct SQLiteStatement {
     /// resets, or converts the column.
     @inline(__always)
     func bytes(at column: Int32) -> UnsafeRawBufferPointer {
-        guard let pointer = sqlite3_column_blob(handle, column) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        guard let pointer = sqlite3_column_blob(handle, column) else {
+            return UnsafeRawBufferPointer(start: nil, count: 0)
+        }
         return UnsafeRawBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(handle, column)))
     }
 

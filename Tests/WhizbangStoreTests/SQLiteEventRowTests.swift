@@ -33,7 +33,9 @@ struct SQLiteEventRowTests {
         seen.events.append(event)
         seen.withoutMetadata.append(try row.recordedEvent(includingMetadata: false))
         seen.keys.append(row.streamKey)
-        if Array(row.eventTypeUTF8) != Array(event.eventType.utf8) { seen.mismatches.append("type at \(event.position)") }
+        if Array(row.eventTypeUTF8) != Array(event.eventType.utf8) {
+            seen.mismatches.append("type at \(event.position)")
+        }
         if Data(row.data) != event.data { seen.mismatches.append("data at \(event.position)") }
         if Data(row.metadata) != event.metadata { seen.mismatches.append("metadata at \(event.position)") }
         let streamID = try row.streamID

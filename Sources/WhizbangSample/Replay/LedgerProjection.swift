@@ -116,13 +116,15 @@ struct LedgerProjection: Sendable {
     /// The index of the tally of `event`'s stream, made on the stream's first event.
     private mutating func slot(of event: DecodedEvent) -> Int {
         // A key indexes the array only while the array stays proportional to the streams met, whatever the keys.
-        guard let key = event.streamKey, key >= 0, key < Int64(slotsByKey.count) || key <= 2 * Int64(tallies.count) + 1024
+        guard let key = event.streamKey, key >= 0,
+            key < Int64(slotsByKey.count) || key <= 2 * Int64(tallies.count) + 1024
         else { return slot(of: event.streamID) }
         let index = Int(key)
         if index < slotsByKey.count, slotsByKey[index] != 0 { return Int(slotsByKey[index]) - 1 }
         let slot = slot(of: event.streamID)
         if index >= slotsByKey.count {
-            slotsByKey.append(contentsOf: repeatElement(0, count: max(index + 1, 2 * slotsByKey.count) - slotsByKey.count))
+            let count = max(index + 1, 2 * slotsByKey.count)
+            slotsByKey.append(contentsOf: repeatElement(0, count: count - slotsByKey.count))
         }
         slotsByKey[index] = Int32(slot + 1)
         return slot

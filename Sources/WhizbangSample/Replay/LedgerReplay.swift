@@ -96,7 +96,8 @@ struct LedgerReplay {
             }
         }
         return { after, limit, end in
-            try decode(try await store.readAll(after: after, limit: limit), through: end, collectCommandIDs: collectCommandIDs)
+            let events = try await store.readAll(after: after, limit: limit)
+            return try decode(events, through: end, collectCommandIDs: collectCommandIDs)
         }
     }
 
