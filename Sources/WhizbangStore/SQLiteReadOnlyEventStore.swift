@@ -158,6 +158,33 @@ public final class SQLiteReadOnlyEventStore: EventStore {
         }
     }
 
+    /// Folds up to `limit` events of the global log after `position` into a state, lending each row to `update`
+    /// instead of copying it into a `RecordedEvent`.
+    ///
+    /// `update` sees the rows `readAll(after:limit:)` returns, in the same order, each as an ``SQLiteEventRow`` that
+    /// is valid only during that call: a consumer that folds the log (a replay, a projection rebuild) reads the
+    /// columns it needs in place and saves the allocations and copies of a `RecordedEvent` per event. `update` runs
+    /// on one of the store's reader threads, which it holds for the whole read: keep it to computation, never wait
+    /// in it.
+    ///
+    /// - Parameters:
+    ///   - position: the position after which to start; 0 for the start of the log.
+    ///   - limit: the largest number of rows to lend; 0 returns `initialState` unread.
+    ///   - initialState: the state before the first row.
+    ///   - update: folds one row into the state; an error it throws ends the read.
+    /// - Returns: the state after the last row.
+    /// - Throws: `EventStoreError` — `invalidArgument` for a negative limit, `closed`, or a storage failure —,
+    ///   `CancellationError` when the task is cancelled, or the first error `update` throws, as it was thrown.
+    public func reduceAll<State: Sendable>(
+        after position: UInt64,
+        limit: Int,
+        into initialState: State,
+        _ update: @escaping @Sendable (inout State, SQLiteEventRow) throws -> Void
+    ) async throws -> State {
+        try SQLiteEventStore.validate(limit: limit)
+        return try await readers.reduceAll(after: position, limit: limit, into: initialState, update)
+    }
+
     /// The position of the last event in the global log, or 0 if the store is empty.
     public func headPosition() async throws -> UInt64 {
         try await readers.read { reader throws(SQLiteError) in try reader.headPosition() }

@@ -19,8 +19,12 @@ final class SQLiteReader {
     private let selectCheckpoint: SQLiteStatement
     private let selectSnapshot: SQLiteStatement
     private let selectEventByID: SQLiteStatement
-    /// Stream ids by stream key. A key never changes its id, so entries never go stale; the cache is emptied when
-    /// it grows past ``streamCacheLimit``.
+    /// Stream ids by stream key, indexed by the key: keys are the small positive integers SQLite assigns, so a
+    /// lookup is an array index (a global read looks one up per event). The array grows to the largest key read,
+    /// up to ``indexedStreamKeys``; a key never changes its id, so entries never go stale.
+    private var streamIDsByIndex: [StreamID?] = []
+    private let indexedStreamKeys = 1 << 18
+    /// Stream ids of larger keys; emptied when it grows past ``streamCacheLimit``.
     private var streamIDs: [Int64: StreamID] = [:]
     private let streamCacheLimit = 100_000
     /// Statements prepared on first use, by SQL text (the read model queries, of which there are a few shapes).
@@ -124,6 +128,25 @@ final class SQLiteReader {
         return events
     }
 
+    /// Lends up to `limit` events after `position` to `update`, one row at a time, in position order; see
+    /// ``SQLiteEventRow``.
+    func reduceAll<State>(
+        after position: UInt64,
+        limit: Int,
+        into state: inout State,
+        _ update: (inout State, SQLiteEventRow) throws -> Void
+    ) throws {
+        guard limit > 0 else { return }
+        let statement = readAllStatement
+        defer { statement.reset() }
+        statement.bind(position, at: 1)
+        statement.bind(Int64(limit), at: 2)
+        let row = SQLiteEventRow(statement: statement, reader: self)
+        while try statement.step() {
+            try update(&state, row)
+        }
+    }
+
     /// The event stored under `eventID` (through the unique index on event ids), if any.
     func event(withID eventID: MessageID) throws(SQLiteError) -> RecordedEvent? {
         defer { selectEventByID.reset() }
@@ -151,13 +174,28 @@ final class SQLiteReader {
         )
     }
 
-    private func streamID(forKey key: Int64) throws(SQLiteError) -> StreamID {
-        if let cached = streamIDs[key] { return cached }
+    /// The id of the stream under `key`, from the cache or the `streams` table.
+    func streamID(forKey key: Int64) throws(SQLiteError) -> StreamID {
+        let isIndexed = key >= 0 && key < indexedStreamKeys
+        if isIndexed {
+            if key < streamIDsByIndex.count, let cached = streamIDsByIndex[Int(key)] { return cached }
+        } else if let cached = streamIDs[key] {
+            return cached
+        }
         defer { selectStreamID.reset() }
         selectStreamID.bind(key, at: 1)
         let streamID = try selectStreamID.step() ? StreamID(selectStreamID.text(at: 0)) : StreamID("")
-        if streamIDs.count >= streamCacheLimit { streamIDs.removeAll(keepingCapacity: true) }
-        streamIDs[key] = streamID
+        if isIndexed {
+            let index = Int(key)
+            if index >= streamIDsByIndex.count {
+                let count = min(max(index + 1, 2 * streamIDsByIndex.count), indexedStreamKeys)
+                streamIDsByIndex.append(contentsOf: repeatElement(nil, count: count - streamIDsByIndex.count))
+            }
+            streamIDsByIndex[index] = streamID
+        } else {
+            if streamIDs.count >= streamCacheLimit { streamIDs.removeAll(keepingCapacity: true) }
+            streamIDs[key] = streamID
+        }
         return streamID
     }
 

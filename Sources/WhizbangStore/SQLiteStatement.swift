@@ -172,6 +172,16 @@ struct SQLiteStatement {
         return Data(bytes: pointer, count: count)
     }
 
+    /// The bytes of a text or blob column as SQLite holds them, without a copy: valid until the statement steps,
+    /// resets, or converts the column.
+    @inline(__always)
+    func bytes(at column: Int32) -> UnsafeRawBufferPointer {
+        guard let pointer = sqlite3_column_blob(handle, column) else {
+            return UnsafeRawBufferPointer(start: nil, count: 0)
+        }
+        return UnsafeRawBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(handle, column)))
+    }
+
     /// A 16-byte blob column as a message id; a malformed one reads as the nil UUID.
     @inline(__always)
     func messageID(at column: Int32) -> MessageID {

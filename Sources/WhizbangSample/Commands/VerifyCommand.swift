@@ -56,7 +56,7 @@ struct VerifyCommand: AsyncParsableCommand, StoreCommand {
         }
         let g = Formatting.grouped as (Int) -> String
         print(
-            "verified \(g(projection.eventCount)) events in \(g(projection.streams.count)) streams up to position "
+            "verified \(g(projection.eventCount)) events in \(g(projection.streamCount)) streams up to position "
                 + "\(result.head): total \(g(projection.total)) in \(g(projection.accountCount)) accounts"
                 + (projection.moneyInFlight != 0 ? ", \(g(projection.moneyInFlight)) in flight" : "")
                 + (saved != nil ? ", saved projection at \(saved!.position) checked" : "")

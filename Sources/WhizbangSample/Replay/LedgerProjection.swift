@@ -7,6 +7,7 @@ import Whizbang
 /// ever negative, and each transfer's money either delivered, refunded or visibly in flight.
 struct LedgerProjection: Sendable {
     struct StreamTally: Sendable {
+        let streamID: StreamID
         var version: UInt64 = 0
         var balance = 0
         var isOpen = false
@@ -21,7 +22,13 @@ struct LedgerProjection: Sendable {
         var requestedAmount = 0
     }
 
-    private(set) var streams: [StreamID: StreamTally] = [:]
+    /// Every stream's tally, in the order the log first names the streams; ``slots`` and ``slotsByKey`` find one.
+    private var tallies: [StreamTally] = []
+    /// The index of each stream's tally by stream id.
+    private var slots: [StreamID: Int] = [:]
+    /// The index of each stream's tally plus one by the store's stream key, for events that carry one (0: a key not
+    /// met yet): an array lookup instead of hashing the stream id.
+    private var slotsByKey: [Int32] = []
     private(set) var transfers: [String: TransferTally] = [:]
     private(set) var lastPosition: UInt64 = 0
     private(set) var eventCount = 0
@@ -39,19 +46,22 @@ struct LedgerProjection: Sendable {
     private(set) var commandStreams: [MessageID: StreamID] = [:]
     private static let violationsKept = 20
 
+    /// The number of streams with events.
+    var streamCount: Int { tallies.count }
+
     /// The sum of all account balances.
     var total: Int {
-        streams.values.reduce(0) { $0 &+ ($1.isAccount ? $1.balance : 0) }
+        tallies.reduce(0) { $0 &+ ($1.isAccount ? $1.balance : 0) }
     }
 
     /// The number of open accounts.
-    var accountCount: Int { streams.values.reduce(0) { $0 &+ ($1.isOpen ? 1 : 0) } }
+    var accountCount: Int { tallies.reduce(0) { $0 &+ ($1.isOpen ? 1 : 0) } }
 
     /// The balance of each account.
     var balances: [StreamID: Int] {
         var result: [StreamID: Int] = [:]
-        result.reserveCapacity(streams.count)
-        for (streamID, tally) in streams where tally.isAccount { result[streamID] = tally.balance }
+        result.reserveCapacity(tallies.count)
+        for tally in tallies where tally.isAccount { result[tally.streamID] = tally.balance }
         return result
     }
 
@@ -89,7 +99,8 @@ struct LedgerProjection: Sendable {
         }
         lastPosition = event.position
         if let messageID = event.messageID { commandStreams[messageID] = event.streamID }
-        var tally = streams[event.streamID] ?? StreamTally()
+        let slot = slot(of: event)
+        var tally = tallies[slot]
         if event.version != tally.version &+ 1 {
             violate("stream \(event.streamID) jumps from version \(tally.version) to \(event.version)")
         }
@@ -99,13 +110,39 @@ struct LedgerProjection: Sendable {
             apply(accountEvent, to: &tally, streamID: event.streamID, position: event.position)
         case .transfer(let transferEvent): apply(transferEvent, streamID: event.streamID)
         }
-        streams[event.streamID] = tally
+        tallies[slot] = tally
+    }
+
+    /// The index of the tally of `event`'s stream, made on the stream's first event.
+    private mutating func slot(of event: DecodedEvent) -> Int {
+        // A key indexes the array only while the array stays proportional to the streams met, whatever the keys.
+        guard let key = event.streamKey, key >= 0,
+            key < Int64(slotsByKey.count) || key <= 2 * Int64(tallies.count) + 1024
+        else { return slot(of: event.streamID) }
+        let index = Int(key)
+        if index < slotsByKey.count, slotsByKey[index] != 0 { return Int(slotsByKey[index]) - 1 }
+        let slot = slot(of: event.streamID)
+        if index >= slotsByKey.count {
+            let count = max(index + 1, 2 * slotsByKey.count)
+            slotsByKey.append(contentsOf: repeatElement(0, count: count - slotsByKey.count))
+        }
+        slotsByKey[index] = Int32(slot + 1)
+        return slot
+    }
+
+    /// The index of the tally of the stream `streamID`, made on its first event.
+    private mutating func slot(of streamID: StreamID) -> Int {
+        if let slot = slots[streamID] { return slot }
+        tallies.append(StreamTally(streamID: streamID))
+        slots[streamID] = tallies.count - 1
+        return tallies.count - 1
     }
 
     private mutating func apply(
         _ event: Account.Event, to tally: inout StreamTally, streamID: StreamID, position: UInt64
     ) {
-        let place = "account \(streamID) at version \(tally.version) (position \(position))"
+        /// Where the event is, for a violation's message (made only for one).
+        func place() -> String { "account \(streamID) at version \(tally.version) (position \(position))" }
         /// Adds `amount` to `sum`; on overflow records a violation and leaves `sum` as it was.
         func accumulate(_ sum: inout Int, _ amount: Int) -> Bool {
             let (result, overflow) = sum.addingReportingOverflow(amount)
@@ -131,7 +168,7 @@ struct LedgerProjection: Sendable {
         }
         tally.isAccount = true
         guard amount >= 0 else {
-            violate("\(place) has a negative amount \(amount), which no command produces")
+            violate("\(place()) has a negative amount \(amount), which no command produces")
             return
         }
         var balance = tally.balance
@@ -154,7 +191,7 @@ struct LedgerProjection: Sendable {
         }
         guard fits else {
             overflowed = true
-            violate("\(place): the amount \(amount) overflows the balance \(tally.balance) or the ledger's sums")
+            violate("\(place()): the amount \(amount) overflows the balance \(tally.balance) or the ledger's sums")
             return
         }
         tally.balance = balance
@@ -168,7 +205,7 @@ struct LedgerProjection: Sendable {
         case .transferRefunded(let refunded): transfers[refunded.transfer] = transfer
         }
         if tally.balance < 0 {
-            violate("\(place) has a negative balance \(tally.balance)")
+            violate("\(place()) has a negative balance \(tally.balance)")
         }
     }
 
@@ -219,4 +256,6 @@ struct DecodedEvent: Sendable {
     let position: UInt64
     let event: LedgerEvent
     let messageID: MessageID?
+    /// The store's integer key of the stream, when the store has one (see `SQLiteEventRow.streamKey`).
+    var streamKey: Int64?
 }

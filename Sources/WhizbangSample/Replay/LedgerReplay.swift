@@ -4,8 +4,9 @@ import WhizbangStore
 /// Rebuilds the ledger from the whole log, in global order, decoding every event.
 ///
 /// The log is read in position ranges of ``batchSize`` events, several at once (the store has a reader connection
-/// per range in flight), and each range is decoded in a child task while the next ones are read; the decoded ranges
-/// are then applied to one ``LedgerProjection`` strictly in order. Positions are dense in a Whizbang store, but a
+/// per range in flight), and each range is decoded while the next ones are read — on an SQLite store straight from
+/// the rows the store lends (``DecodedRange``), on others in a child task — and the decoded ranges are then applied
+/// to one ``LedgerProjection`` strictly in order. Positions are dense in a Whizbang store, but a
 /// range that meets a gap is still read completely: each read returns up to a batch of events after the range's
 /// start, and only those inside the range are kept.
 struct LedgerReplay {
@@ -35,7 +36,7 @@ struct LedgerReplay {
         let batchCount = Int((head + batch - 1) / batch)
         let collect = collectCommandIDs
         let limit = batchSize
-        let read = Self.reader(of: store, includingMetadata: collect)
+        let read = Self.reader(of: store, collectCommandIDs: collect)
         var projection = LedgerProjection()
         var summary: ProjectionRecord?
         if summaryPosition == 0 { summary = ProjectionRecord(projection) }
@@ -44,10 +45,7 @@ struct LedgerReplay {
             func startBatch(_ index: Int) {
                 let after = UInt64(index) * batch
                 let end = min(after + batch, head)
-                group.addTask {
-                    let events = try await read(after, limit)
-                    return (index, try Self.decode(events, through: end, collectCommandIDs: collect))
-                }
+                group.addTask { (index, try await read(after, limit, end)) }
             }
             var nextToStart = 0
             while nextToStart < min(batchCount, readsInFlight) {
@@ -77,20 +75,30 @@ struct LedgerReplay {
         return Result(projection: projection, seconds: elapsed.seconds, head: head, summary: summary)
     }
 
-    /// How the replay reads a range of the log: without the events' metadata, which it decodes only to collect
-    /// command ids, when the store can leave it out (an SQLite store then copies ~0.5 KB less per event).
-    static func reader(of store: some EventStore, includingMetadata: Bool)
-        -> @Sendable (_ after: UInt64, _ limit: Int) async throws -> [RecordedEvent]
+    /// How the replay reads and decodes a range of the log: on an SQLite store, unless it collects command ids
+    /// (which are in the metadata), from the rows the store lends, without a `RecordedEvent` per event; on any
+    /// other store, or to collect command ids, through `readAll(after:limit:)`.
+    static func reader(of store: some EventStore, collectCommandIDs: Bool)
+        -> @Sendable (_ after: UInt64, _ limit: Int, _ end: UInt64) async throws -> [DecodedEvent]
     {
-        if !includingMetadata {
+        if !collectCommandIDs {
             if let store = store as? SQLiteEventStore {
-                return { after, limit in try await store.readAll(after: after, limit: limit, includingMetadata: false) }
+                return { after, limit, end in
+                    try await store.reduceAll(after: after, limit: limit, into: DecodedRange(end: end, capacity: limit))
+                    { range, row in try range.append(row) }.events
+                }
             }
             if let store = store as? SQLiteReadOnlyEventStore {
-                return { after, limit in try await store.readAll(after: after, limit: limit, includingMetadata: false) }
+                return { after, limit, end in
+                    try await store.reduceAll(after: after, limit: limit, into: DecodedRange(end: end, capacity: limit))
+                    { range, row in try range.append(row) }.events
+                }
             }
         }
-        return { after, limit in try await store.readAll(after: after, limit: limit) }
+        return { after, limit, end in
+            let events = try await store.readAll(after: after, limit: limit)
+            return try decode(events, through: end, collectCommandIDs: collectCommandIDs)
+        }
     }
 
     static func decode(_ events: [RecordedEvent], through end: UInt64, collectCommandIDs: Bool) throws
