@@ -14,10 +14,20 @@ enum LedgerEvent: Sendable, Hashable {
 
     /// Decodes an event stored under `typeName` at `schemaVersion`; see ``decode(_:)``.
     static func decode(typeName: String, schemaVersion: Int, data: Data) throws -> LedgerEvent {
+        try decoder(typeName: typeName, schemaVersion: schemaVersion)(data)
+    }
+
+    /// The decoder of events stored under `typeName` at `schemaVersion`, found once in the account's registry or,
+    /// for a name it does not know, the transfer's.
+    ///
+    /// - Throws: the registry's `EventCodingError` when neither decodes that name and version.
+    static func decoder(typeName: String, schemaVersion: Int) throws -> @Sendable (Data) throws -> LedgerEvent {
         do {
-            return .account(try Account.events.decode(typeName: typeName, schemaVersion: schemaVersion, data: data))
+            let decode = try Account.events.decoder(typeName: typeName, schemaVersion: schemaVersion)
+            return { .account(try decode($0)) }
         } catch let error as EventCodingError where error.code == .unknownTypeName {
-            return .transfer(try Transfer.events.decode(typeName: typeName, schemaVersion: schemaVersion, data: data))
+            let decode = try Transfer.events.decoder(typeName: typeName, schemaVersion: schemaVersion)
+            return { .transfer(try decode($0)) }
         }
     }
 }

@@ -6,14 +6,22 @@ import WhizbangStore
 /// into `RecordedEvent`s (see `SQLiteEventStore.reduceAll(after:limit:into:_:)`).
 ///
 /// Every event is decoded through the aggregates' registries, as ``LedgerReplay/decode(_:through:collectCommandIDs:)``
-/// decodes a `RecordedEvent`; the type names are interned, so a row's name is compared as bytes with the few names
-/// met before instead of being copied into a new string.
+/// decodes a `RecordedEvent`. Each type name and schema version met is resolved to its registry's decoder once
+/// (``LedgerEvent/decoder(typeName:schemaVersion:)``), so a row's name is compared as bytes with the few kinds met
+/// before instead of being copied into a string and looked up again.
 struct DecodedRange: Sendable {
     /// The last position of the range; rows after it are skipped.
     let end: UInt64
     private(set) var events: [DecodedEvent] = []
-    /// The type names met so far, as bytes and as the string the registries look up.
-    private var typeNames: [(bytes: [UInt8], name: String)] = []
+    /// The kinds of event met so far, with their decoders.
+    private var kinds: [Kind] = []
+
+    /// A type name and schema version, and the decoder the registries resolved for them.
+    private struct Kind: Sendable {
+        let typeName: [UInt8]
+        let schemaVersion: Int
+        let decode: @Sendable (Data) throws -> LedgerEvent
+    }
 
     init(end: UInt64, capacity: Int) {
         self.end = end
@@ -24,13 +32,15 @@ struct DecodedRange: Sendable {
     mutating func append(_ row: SQLiteEventRow) throws {
         let position = row.position
         guard position <= end else { return }
-        let typeName = name(of: row.eventTypeUTF8)
         let streamID = try row.streamID
+        let typeName = row.eventTypeUTF8
         let event: LedgerEvent
         do {
-            event = try LedgerEvent.decode(typeName: typeName, schemaVersion: row.schemaVersion, data: Data(row.data))
+            event = try kind(typeName, row.schemaVersion).decode(Data(row.data))
         } catch {
-            throw SampleError("event at position \(position) (\(typeName) in \(streamID)) does not decode: \(error)")
+            throw SampleError(
+                "event at position \(position) (\(String(decoding: typeName, as: UTF8.self)) in \(streamID)) does "
+                    + "not decode: \(error)")
         }
         events.append(
             DecodedEvent(
@@ -38,11 +48,16 @@ struct DecodedRange: Sendable {
                 streamKey: row.streamKey))
     }
 
-    /// The interned type name spelled by `bytes`.
-    private mutating func name(of bytes: UnsafeRawBufferPointer) -> String {
-        for known in typeNames where known.bytes.elementsEqual(bytes) { return known.name }
-        let name = String(decoding: bytes, as: UTF8.self)
-        typeNames.append((Array(bytes), name))
-        return name
+    /// The kind spelled by `typeName` at `schemaVersion`, resolved through the registries the first time.
+    private mutating func kind(_ typeName: UnsafeRawBufferPointer, _ schemaVersion: Int) throws -> Kind {
+        for kind in kinds where kind.schemaVersion == schemaVersion && kind.typeName.elementsEqual(typeName) {
+            return kind
+        }
+        let name = String(decoding: typeName, as: UTF8.self)
+        let kind = Kind(
+            typeName: Array(typeName), schemaVersion: schemaVersion,
+            decode: try LedgerEvent.decoder(typeName: name, schemaVersion: schemaVersion))
+        kinds.append(kind)
+        return kind
     }
 }

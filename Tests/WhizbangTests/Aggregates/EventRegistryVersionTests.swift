@@ -33,6 +33,33 @@ import Whizbang
         #expect(event == .joined(.init(fullName: "Ada", tier: "standard")))
     }
 
+    @Test(arguments: [
+        ("Joined", 1, #"{"name":"Ada"}"#),
+        ("Joined", 2, #"{"fullName":"Ada"}"#),
+        ("Joined", 3, #"{"fullName":"Ada","tier":"gold"}"#),
+        ("Suspended", 1, #"{"permanently":true}"#),
+        ("Left", 1, #"{"reason":"moved"}"#),
+    ])
+    func aDecoderFoundOnceDecodesAsDecodeDoes(name: String, version: Int, json: String) throws {
+        let decode = try Patron.events.decoder(typeName: name, schemaVersion: version)
+        let data = Data(json.utf8)
+        #expect(try decode(data) == Patron.events.decode(typeName: name, schemaVersion: version, data: data))
+        // A payload that does not decode fails in the decoder, with the codec's error, as it does in decode.
+        #expect(throws: DecodingError.self) { try decode(Data("{}".utf8)) }
+    }
+
+    @Test func aDecoderForAnUnknownNameOrVersionIsRefusedWhenItIsAskedFor() {
+        let name = #expect(throws: EventCodingError.self) {
+            _ = try Patron.events.decoder(typeName: "Renamed", schemaVersion: 1)
+        }
+        #expect(name?.code == .unknownTypeName)
+        let version = #expect(throws: EventCodingError.self) {
+            _ = try Patron.events.decoder(typeName: "Joined", schemaVersion: 4)
+        }
+        #expect(version?.code == .unknownSchemaVersion)
+        #expect(version?.schemaVersion == 4)
+    }
+
     @Test func aRetiredNameReadsAsOneOfTheKindsItWasSplitInto() throws {
         #expect(
             try Patron.events.decode(Self.recorded("Suspended", version: 1, #"{"permanently":true}"#))
