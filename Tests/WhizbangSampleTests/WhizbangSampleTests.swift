@@ -57,6 +57,30 @@ extension SampleProcessSuites {
             }
         }
 
+        @Test("verify and inspect find each command's id in the binary stored envelopes")
+        func commandIDsReadFromBinaryMetadata() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let database = directory.appendingPathComponent("acked.sqlite").path
+                let acks = directory.appendingPathComponent("acks").path
+                let run = try await SampleProcess.run([
+                    "run", "--database", database, "--accounts", "20", "--commands", "400", "--durability", "normal",
+                    "--ack-log", acks, "--quiet",
+                ])
+                #expect(run.status == 0, "\(run.standardOutput)\(run.standardError)")
+                let verify = try await SampleProcess.run(["verify", "--database", database, "--ack-log", acks])
+                #expect(verify.status == 0, "\(verify.standardOutput)")
+                #expect(verify.standardOutput.contains("420 acknowledged commands checked"), "\(verify.standardOutput)")
+                // Every event's row names the command that recorded it; the store holds the binary form.
+                let firstLine = try #require(String(contentsOfFile: acks, encoding: .utf8).split(separator: "\n").first)
+                let parts = firstLine.split(separator: " ")
+                let inspect = try await SampleProcess.run([
+                    "inspect", "--database", database, "--stream", String(try #require(parts.last)),
+                ])
+                #expect(inspect.status == 0, "\(inspect.standardError)")
+                #expect(inspect.standardOutput.contains(String(try #require(parts.first))), "\(inspect.standardOutput)")
+            }
+        }
+
         @Test("export then import gives an identical log")
         func exportImportRoundTrip() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in

@@ -186,8 +186,11 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
                     for: envelope, executor: executor, outcome: outcome, duration: ContinuousClock.now - start))
             let metadata = handled.metadataOnly
             do {
-                // The compact stored form, written by hand: what the event's row and the defaults restore is left out.
-                let encoded = events.isEmpty ? Data() : metadata.storedForm(rowStreamID: streamID)
+                // A compact stored form, written by hand: what the event's row and the defaults restore is left out.
+                let encoded =
+                    events.isEmpty
+                    ? Data()
+                    : metadata.storedForm(rowStreamID: streamID, encoding: dispatcher.configuration.envelopeEncoding)
                 let saved: (result: AppendResult, aggregate: LoadedAggregate<A>)
                 if let instrumentation = dispatcher.configuration.instrumentation, !events.isEmpty {
                     saved = try await instrumentation.withSpan(

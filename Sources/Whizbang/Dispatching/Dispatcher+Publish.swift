@@ -39,7 +39,7 @@ extension Dispatcher {
             Hop(
                 serviceName: configuration.serviceName, instanceID: configuration.instanceID, streamID: streamID,
                 executorName: "publish"))
-        let encodedMetadata = envelope.storedForm(rowStreamID: streamID)
+        let encodedMetadata = envelope.storedForm(rowStreamID: streamID, encoding: configuration.envelopeEncoding)
         let data = try events.map { event in try registry.eventData(for: event, metadata: encodedMetadata) }
         return try await store.append(data, to: streamID, expectedVersion: .any)
     }

@@ -4,7 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// A ``Dispatcher``'s identity, lanes, parallelism and policies.
+/// A ``Dispatcher``'s identity, lanes, parallelism, policies and the form it stores envelopes in.
 ///
 /// Not nested in the generic dispatcher, so that code which configures a dispatcher does not name the store type:
 /// the same configuration serves a dispatcher over any ``EventStore``.
@@ -26,6 +26,11 @@ public struct DispatcherConfiguration: Sendable {
     /// Default: `ContinuousClock()`. Tests pass a clock they advance by hand, such as `ManualClock` from
     /// WhizbangTesting, so that nothing waits in real time.
     public var clock: any Clock<Duration>
+    /// The form each recorded event's envelope metadata is stored in (see <doc:StoredEnvelopeForm>). Default:
+    /// ``StoredEnvelopeEncoding/binary``, a third of the JSON form's bytes; choose ``StoredEnvelopeEncoding/json`` to
+    /// read or query the metadata with the `sqlite3` shell or `psql`. Readers accept every form, so changing it
+    /// later never makes a stored event unreadable.
+    public var envelopeEncoding: StoredEnvelopeEncoding
 
     /// A configuration with the documented defaults.
     public init() {
@@ -36,5 +41,6 @@ public struct DispatcherConfiguration: Sendable {
         self.maximumParallelism = ProcessInfo.processInfo.activeProcessorCount
         self.instrumentation = nil
         self.clock = ContinuousClock()
+        self.envelopeEncoding = .binary
     }
 }

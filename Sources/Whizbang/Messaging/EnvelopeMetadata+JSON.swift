@@ -16,7 +16,7 @@ extension EnvelopeMetadata {
     /// value goes through `JSONEncoder`, so the result is identical either way.
     public func sortedKeysJSON() throws -> Data {
         guard Self.hasPlainKeys(metadata) else { return try Self.fallbackEncoder.encode(self) }
-        var writer = JSONBytes(capacity: hops.isEmpty ? 192 : 192 + 320 * hops.count)
+        var writer = EnvelopeBytes(capacity: hops.isEmpty ? 192 : 192 + 320 * hops.count)
         writer.byte(UInt8(ascii: "{"))
         // Keys in sorted order: causationID, correlationID, hops, messageID, metadata, streamID, timestamp.
         if let causationID {

@@ -16,7 +16,7 @@ extension EnvelopeMetadata {
     /// - Parameter rowStreamID: the stream of the event the metadata is stored with, or `nil` when the bytes are
     ///   kept where no stream is known (the stream id, or null for none, is then always written out).
     public func storedForm(rowStreamID: StreamID?) -> Data {
-        var writer = JSONBytes(capacity: hops.isEmpty ? 96 : 96 + 160 * hops.count)
+        var writer = EnvelopeBytes(capacity: hops.isEmpty ? 96 : 96 + 160 * hops.count)
         writer.byte(UInt8(ascii: "{"))
         writer.key("v", first: true)
         writer.integer(Int64(StoredEnvelopeForm.version))
@@ -55,18 +55,23 @@ extension EnvelopeMetadata {
         return writer.finish()
     }
 
-    /// Reads metadata a store kept beside an event of `rowStreamID`: the compact form ``storedForm(rowStreamID:)``
-    /// writes, or the full JSON form (``sortedKeysJSON()``, `JSONEncoder`) that earlier versions wrote.
+    /// Reads metadata a store kept beside an event of `rowStreamID`: the binary form
+    /// ``binaryStoredForm(rowStreamID:)`` writes, the compact JSON form ``storedForm(rowStreamID:)`` writes, or the
+    /// full JSON form (``sortedKeysJSON()``, `JSONEncoder`) that earlier versions wrote; the first byte tells which.
     ///
-    /// Both give back exactly the envelope that was stored.
+    /// Each gives back exactly the envelope that was stored.
     ///
     /// - Parameters:
     ///   - storedForm: the stored bytes.
     ///   - rowStreamID: the stream of the event the bytes were stored with; the compact form takes the envelope's
     ///     stream from it when it leaves the stream out. `nil` when unknown: such bytes then read as having none.
-    /// - Throws: `DecodingError` when the bytes are neither form, or name a compact form version this code does not
-    ///   know.
+    /// - Throws: `DecodingError` when the bytes are none of these forms (truncated, malformed, or with bits, codes or
+    ///   versions this code does not know).
     public init(storedForm: Data, rowStreamID: StreamID?) throws {
+        if storedForm.first == BinaryEnvelopeForm.marker {
+            self = try BinaryEnvelopeForm.envelope(storedForm, rowStreamID: rowStreamID)
+            return
+        }
         let stored = try StoredEnvelopeForm.decoder.decode(StoredEnvelopeForm.self, from: storedForm)
         self = stored.envelope(rowStreamID: rowStreamID)
     }
@@ -203,7 +208,7 @@ struct StoredEnvelopeForm: Decodable {
     }
 }
 
-extension JSONBytes {
+extension EnvelopeBytes {
     /// `null`.
     mutating func null() {
         for character in "null".utf8 { byte(character) }

@@ -6,10 +6,11 @@ public import Foundation
 
 /// Everything a ``MessageEnvelope`` carries except the message: its identity, lineage, stream, time, metadata and hops.
 ///
-/// Event stores keep this beside each event, as JSON, so that a recorded event can be put back into its envelope with
+/// Event stores keep this beside each event, so that a recorded event can be put back into its envelope with
 /// ``MessageEnvelope/init(metadata:message:)``; ``MessageEnvelope/metadataOnly`` takes it out of one. The dispatcher
-/// stores it in the compact form of <doc:StoredEnvelopeForm> (``storedForm(rowStreamID:)``); the `Codable` form
-/// below is the full one, which stores hold from earlier versions and ``init(storedForm:rowStreamID:)`` still reads.
+/// stores it in a compact form of <doc:StoredEnvelopeForm>, binary (``binaryStoredForm(rowStreamID:)``) unless
+/// configured for JSON (``storedForm(rowStreamID:)``); the `Codable` form below is the full one, which stores hold from
+/// earlier versions and ``init(storedForm:rowStreamID:)`` still reads.
 ///
 /// The timestamp is kept to whole microseconds (the initializer rounds it), so a value survives encoding and decoding
 /// unchanged. It encodes as a JSON object with the keys `messageID`, `correlationID` (UUID strings), `timestamp`

@@ -11,7 +11,7 @@ extension RecordedEvent {
     /// Every event a command records carries that command's envelope, so its ``EnvelopeMetadata/messageID`` is the
     /// event's causation id.
     ///
-    /// The metadata may be in the compact stored form or the full JSON form
+    /// The metadata may be in the binary or compact JSON stored form, or the full JSON form
     /// (see ``EnvelopeMetadata/init(storedForm:rowStreamID:)``); a compact form that leaves the stream out takes this
     /// event's ``streamID``.
     ///

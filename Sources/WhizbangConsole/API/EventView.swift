@@ -29,10 +29,11 @@ struct EventView: Codable, Sendable {
         eventID = event.eventID.description
         recordedAt = event.recordedAt.formatted(.iso8601)
         payload = bodies ? Self.readable(event.data) : ""
-        metadata = bodies ? Self.readable(event.metadata) : ""
-        // Either stored form of an envelope (compact or full JSON); other JSON metadata, such as a cluster node's,
-        // may still name the message.
-        if let envelope = try? event.commandEnvelope() {
+        // Any stored form of an envelope (binary, compact or full JSON); other JSON metadata, such as a cluster
+        // node's, may still name the message.
+        let envelope = try? event.commandEnvelope()
+        metadata = bodies ? Self.readableMetadata(event.metadata, envelope: envelope) : ""
+        if let envelope {
             messageID = envelope.messageID.description
             correlationID = envelope.correlationID.description
             causationID = envelope.causationID?.description
@@ -42,6 +43,15 @@ struct EventView: Codable, Sendable {
             correlationID = fields?["correlationID"] as? String
             causationID = fields?["causationID"] as? String
         }
+    }
+
+    /// Metadata as ``readable(_:)`` shows it, except that an envelope in the binary stored form, which is not text,
+    /// shows as its full JSON form.
+    static func readableMetadata(_ data: Data, envelope: EnvelopeMetadata?) -> String {
+        guard let envelope, data.first.map({ $0 != UInt8(ascii: "{") }) == true,
+            let json = try? envelope.sortedKeysJSON()
+        else { return readable(data) }
+        return readable(json)
     }
 
     /// JSON pretty-printed with sorted keys, or the bytes as UTF-8 text (invalid sequences replaced) when they are

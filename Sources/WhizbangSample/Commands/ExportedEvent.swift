@@ -3,11 +3,12 @@ import Whizbang
 
 /// One line of an export: a recorded event with its metadata, as JSON.
 ///
-/// `data` and `metadata` are the stored bytes as text when they are UTF-8 (JSON, in this sample), or base64 in
-/// `dataBase64` / `metadataBase64` otherwise, so an import writes back exactly the bytes that were exported.
-/// The metadata is exported in whichever form it is stored: the compact envelope form for events recorded since it
-/// was introduced, the full JSON form for older ones (both read as the same envelopes; see `EnvelopeMetadata`'s
-/// stored form). An export is not rewritten into either form, so export, import and export again is byte for byte.
+/// `data` and `metadata` are the stored bytes as text when they are UTF-8 (JSON), or base64 in `dataBase64` /
+/// `metadataBase64` otherwise, so an import writes back exactly the bytes that were exported.
+/// The metadata is exported in whichever form it is stored: the binary envelope form (base64) for events recorded
+/// since it became the default, the compact or full JSON form for older ones (all read as the same envelopes; see
+/// `EnvelopeMetadata`'s stored forms). An export is not rewritten into another form, so export, import and export
+/// again is byte for byte.
 /// `schemaVersion` is the event's schema version, written only when it is not 1: a line without it (as in every
 /// export made before events carried a version) imports at version 1, and such a file still exports back byte for
 /// byte.

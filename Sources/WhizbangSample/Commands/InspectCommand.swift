@@ -25,7 +25,7 @@ struct InspectCommand: AsyncParsableCommand, StoreCommand {
             while true {
                 let events = try await store.readStream(streamID, from: version, direction: .forwards, limit: 1000)
                 for event in events {
-                    let command = (try? JSONDecoder().decode(CommandIdentity.self, from: event.metadata))?.messageID
+                    let command = try? EnvelopeMetadata.messageID(inStoredForm: event.metadata)
                     print(
                         "\(event.streamVersion)  \(event.position)  \(event.eventType)  "
                             + "\(String(decoding: event.data, as: UTF8.self))  \(command.map { "\($0)" } ?? "-")  "

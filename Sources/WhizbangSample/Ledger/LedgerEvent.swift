@@ -31,8 +31,3 @@ enum LedgerEvent: Sendable, Hashable {
         }
     }
 }
-
-/// The id of the command that recorded an event, read from the event's stored envelope metadata.
-struct CommandIdentity: Decodable {
-    let messageID: MessageID
-}

@@ -12,7 +12,7 @@ import WhizbangStore
 struct LedgerReplay {
     var batchSize = 8_192
     var readsInFlight = 4
-    /// Also read each event's command id from its metadata (slower: the metadata goes through `JSONDecoder`).
+    /// Also read each event's command id from its metadata (slower: every event's metadata is read).
     var collectCommandIDs = false
     /// A position at which to record the projection's summary (see ``ProjectionRecord``), to compare with a saved one.
     var summaryPosition: UInt64?
@@ -106,7 +106,6 @@ struct LedgerReplay {
     {
         var decoded: [DecodedEvent] = []
         decoded.reserveCapacity(events.count)
-        let decoder = collectCommandIDs ? JSONDecoder() : nil
         for event in events where event.position <= end {
             let ledgerEvent: LedgerEvent
             do {
@@ -116,9 +115,9 @@ struct LedgerReplay {
                     "event at position \(event.position) (\(event.eventType) in \(event.streamID)) does not decode: "
                         + "\(error)")
             }
-            let messageID = try decoder.flatMap { decoder in
-                event.metadata.isEmpty ? nil : try decoder.decode(CommandIdentity.self, from: event.metadata).messageID
-            }
+            let messageID =
+                collectCommandIDs && !event.metadata.isEmpty
+                ? try EnvelopeMetadata.messageID(inStoredForm: event.metadata) : nil
             decoded.append(
                 DecodedEvent(
                     streamID: event.streamID, version: event.streamVersion, position: event.position,

@@ -39,17 +39,25 @@ struct DispatcherTests {
         #expect(try await store.headPosition() == 0)
     }
 
-    @Test func theCommandsEnvelopeFlowsIntoItsEventsMetadata() async throws {
+    @Test func theEnvelopeIsStoredInBinaryByDefault() {
+        #expect(DispatcherConfiguration().envelopeEncoding == .binary)
+    }
+
+    @Test(arguments: StoredEnvelopeEncoding.allCases)
+    func theCommandsEnvelopeFlowsIntoItsEventsMetadata(encoding: StoredEnvelopeEncoding) async throws {
         let store = InMemoryEventStore()
         var configuration = DispatcherConfiguration()
         configuration.serviceName = "ledger"
         configuration.instanceID = "instance-1"
+        configuration.envelopeEncoding = encoding
         let accounts = Dispatcher(store: store, configuration: configuration).aggregate(BankAccount.self)
         let cause = EnvelopeMetadata(metadata: ["tenant": "blue"])
         let traceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
         let result = try await accounts.send(
             .open(5), to: "a", metadata: ["traceparent": traceParent], causedBy: cause)
         let stored = try #require(try await store.readAll(after: 0, limit: 1).first)
+        #expect(stored.metadata == result.envelope.storedForm(rowStreamID: "a", encoding: encoding))
+        #expect(stored.metadata.first == (encoding == .binary ? 0xB1 : UInt8(ascii: "{")))
         let metadata = try #require(try stored.commandEnvelope())
         #expect(metadata == result.envelope)
         #expect(metadata.correlationID == cause.correlationID)

@@ -4,11 +4,13 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// A growing buffer of JSON bytes with the few writers ``EnvelopeMetadata/sortedKeysJSON()`` needs.
+/// A growing buffer of bytes with the few writers the envelope's forms need: the JSON of
+/// ``EnvelopeMetadata/sortedKeysJSON()`` and ``EnvelopeMetadata/storedForm(rowStreamID:)`` here, the binary stored form
+/// in `EnvelopeMetadata+BinaryForm.swift`.
 ///
 /// It writes through a raw pointer into memory it owns and hands that memory to the `Data` it returns, so writing a
 /// few hundred bytes costs a few copies of small runs and no per-byte bounds or uniqueness checks.
-struct JSONBytes: ~Copyable {
+struct EnvelopeBytes: ~Copyable {
     private var base: UnsafeMutablePointer<UInt8>
     private var count = 0
     private var capacity: Int
@@ -43,7 +45,7 @@ struct JSONBytes: ~Copyable {
         count += 1
     }
 
-    private mutating func raw(_ bytes: UnsafeBufferPointer<UInt8>) {
+    mutating func raw(_ bytes: UnsafeBufferPointer<UInt8>) {
         reserve(bytes.count)
         if let source = bytes.baseAddress { (base + count).update(from: source, count: bytes.count) }
         count += bytes.count
@@ -102,6 +104,44 @@ struct JSONBytes: ~Copyable {
             base[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
             magnitude /= 10
         } while magnitude > 0
+    }
+
+    // MARK: Binary writers
+
+    /// An unsigned LEB128 integer: seven bits a byte, least significant first, the high bit set on every byte but
+    /// the last (1 to 10 bytes).
+    mutating func varint(_ value: UInt64) {
+        reserve(10)
+        var rest = value
+        while rest >= 0x80 {
+            unchecked(UInt8(truncatingIfNeeded: rest) | 0x80)
+            rest >>= 7
+        }
+        unchecked(UInt8(rest))
+    }
+
+    /// A signed integer as ``varint(_:)`` of its zigzag form (0, -1, 1, -2, … become 0, 1, 2, 3, …), so that small
+    /// magnitudes of either sign take few bytes.
+    mutating func signedVarint(_ value: Int64) {
+        varint(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
+    }
+
+    /// A ``MessageID``'s 16 bytes, most significant first.
+    mutating func idBytes(_ id: MessageID) {
+        reserve(16)
+        let raw = UnsafeMutableRawPointer(base + count)
+        raw.storeBytes(of: id.high.bigEndian, as: UInt64.self)
+        raw.storeBytes(of: id.low.bigEndian, toByteOffset: 8, as: UInt64.self)
+        count += 16
+    }
+
+    /// A string's UTF-8 bytes after their count as a ``varint(_:)``.
+    mutating func lengthPrefixed(_ text: String) {
+        var text = text
+        text.withUTF8 { utf8 in
+            varint(UInt64(utf8.count))
+            raw(utf8)
+        }
     }
 
     @inline(__always)
