@@ -71,6 +71,30 @@ struct JSONAPITests {
         #expect(event["causationID"] as? String == "m-0")
     }
 
+    @Test func anEnvelopeInTheBinaryFormShowsAsJSON() async throws {
+        let fixture = try ConsoleFixture()
+        let envelope = EnvelopeMetadata(
+            correlationID: MessageID(), streamID: "account-7", metadata: ["tenant": "blue"],
+            hops: [Hop(serviceName: "ledger", instanceID: "i-1", streamID: "account-7", executorName: "serial")])
+        let stored = envelope.binaryStoredForm(rowStreamID: "account-7")
+        _ = try await fixture.store.append(
+            [EventData(eventType: "Deposited", data: Data("{}".utf8), metadata: stored)], to: "account-7",
+            expectedVersion: .noStream)
+        await fixture.console.refresh()
+        let event = try ConsoleFixture.json(try await fixture.request("/api/events/1").body)
+        #expect(event["messageID"] as? String == envelope.messageID.description)
+        #expect(event["correlationID"] as? String == envelope.correlationID.description)
+        // The bytes are not text; the API shows the envelope they hold, in its full JSON form.
+        let metadata = try #require(event["metadata"] as? String)
+        let shown = try ConsoleFixture.json(metadata)
+        #expect(shown["messageID"] as? String == envelope.messageID.description)
+        #expect(shown["streamID"] as? String == "account-7")
+        #expect((shown["metadata"] as? [String: String]) == ["tenant": "blue"])
+        #expect(try JSONDecoder().decode(EnvelopeMetadata.self, from: Data(metadata.utf8)) == envelope)
+        let page = try await fixture.request("/events/1")
+        #expect(page.body.contains("&quot;tenant&quot;") || page.body.contains("\"tenant\""), "\(page.body)")
+    }
+
     @Test(arguments: [
         "/api/stream", "/api/stream?id=", "/api/stream?id=account-1&limit=0", "/api/stream?id=account-1&limit=501",
         "/api/stream?id=account-1&from=0", "/api/log?after=x", "/api/log?after=-1", "/api/events/0",

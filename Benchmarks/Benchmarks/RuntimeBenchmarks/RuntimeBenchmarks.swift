@@ -136,10 +136,12 @@ let benchmarks: @Sendable () -> Void = {
     // MARK: The envelope a command stores beside its events
 
     // Encoding and decoding the metadata of a default ledger command (one hop, the default policy trail): the full
-    // JSON form earlier versions stored, and the compact stored form the dispatcher writes now. Per envelope.
+    // JSON form earlier versions stored, the compact JSON form, and the binary form the dispatcher writes by default.
+    // Per envelope.
     let envelope = EnvelopeBenchmarkFixture.ledgerEnvelope
     let full = try! envelope.sortedKeysJSON()
     let compact = envelope.storedForm(rowStreamID: "account-203")
+    let binary = envelope.binaryStoredForm(rowStreamID: "account-203")
     Benchmark(
         "EnvelopeMetadata.encode.full",
         configuration: configuration(scalingFactor: .kilo, mallocTolerance: 50)
@@ -151,6 +153,12 @@ let benchmarks: @Sendable () -> Void = {
         configuration: configuration(scalingFactor: .kilo, mallocTolerance: 50)
     ) { benchmark in
         for _ in benchmark.scaledIterations { blackHole(envelope.storedForm(rowStreamID: "account-203")) }
+    }
+    Benchmark(
+        "EnvelopeMetadata.encode.binary",
+        configuration: configuration(scalingFactor: .kilo, mallocTolerance: 50)
+    ) { benchmark in
+        for _ in benchmark.scaledIterations { blackHole(envelope.binaryStoredForm(rowStreamID: "account-203")) }
     }
     Benchmark(
         "EnvelopeMetadata.decode.full",
@@ -167,5 +175,19 @@ let benchmarks: @Sendable () -> Void = {
         for _ in benchmark.scaledIterations {
             blackHole(try EnvelopeMetadata(storedForm: compact, rowStreamID: "account-203"))
         }
+    }
+    Benchmark(
+        "EnvelopeMetadata.decode.binary",
+        configuration: configuration(scalingFactor: .kilo, mallocTolerance: 500)
+    ) { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try EnvelopeMetadata(storedForm: binary, rowStreamID: "account-203"))
+        }
+    }
+    Benchmark(
+        "EnvelopeMetadata.messageID.binary",
+        configuration: configuration(scalingFactor: .kilo, mallocTolerance: 50)
+    ) { benchmark in
+        for _ in benchmark.scaledIterations { blackHole(try EnvelopeMetadata.messageID(inStoredForm: binary)) }
     }
 }
