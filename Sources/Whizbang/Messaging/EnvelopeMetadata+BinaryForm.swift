@@ -146,39 +146,38 @@ enum BinaryEnvelopeForm {
     private static func hop(
         _ reader: inout BinaryEnvelopeReader, index: Int, envelopeStreamID: StreamID?, envelopeTime: Int64
     ) throws -> Hop {
-        let what = "hop \(index)"
-        let flags = try reader.byte("the flags of \(what)")
-        try Self.check(flags, allowed: Self.hopFlags, stream: Self.hopStream, noStream: Self.hopNoStream, of: what)
+        let flags = try reader.byte("the flags of hop \(index)")
+        try Self.check(flags, allowed: Self.hopFlags, stream: Self.hopStream, noStream: Self.hopNoStream, of: "hop \(index)")
         guard flags & Self.trailCode == 0 || flags & Self.decisions == 0 else {
-            throw BinaryEnvelopeReader.corrupted("\(what) has both a trail code and a list of decisions")
+            throw BinaryEnvelopeReader.corrupted("hop \(index) has both a trail code and a list of decisions")
         }
-        let service = try reader.string("the service of \(what)")
-        let instance = try reader.string("the instance of \(what)")
-        let after = try reader.signedVarint("the time of \(what)")
-        let streamID = try Self.stream(&reader, flags, Self.hopStream, Self.hopNoStream, inherited: envelopeStreamID, of: what)
-        let executor = flags & Self.executor != 0 ? try reader.string("the executor of \(what)") : nil
+        let service = try reader.string("the service of hop \(index)")
+        let instance = try reader.string("the instance of hop \(index)")
+        let after = try reader.signedVarint("the time of hop \(index)")
+        let streamID = try Self.stream(&reader, flags, Self.hopStream, Self.hopNoStream, inherited: envelopeStreamID, of: "hop \(index)")
+        let executor = flags & Self.executor != 0 ? try reader.string("the executor of hop \(index)") : nil
         var policyDecisions: [PolicyDecision] = []
         if flags & Self.trailCode != 0 {
-            let code = Int(try reader.byte("the trail code of \(what)"))
+            let code = Int(try reader.byte("the trail code of hop \(index)"))
             guard (1...StoredEnvelopeForm.defaultTrails.count).contains(code) else {
-                throw BinaryEnvelopeReader.corrupted("\(what) names unknown policy trail code \(code)")
+                throw BinaryEnvelopeReader.corrupted("hop \(index) names unknown policy trail code \(code)")
             }
             policyDecisions = StoredEnvelopeForm.defaultTrails[code - 1].decisions
         } else if flags & Self.decisions != 0 {
-            let count = try reader.count("the number of decisions of \(what)", minimumBytesEach: 2)
+            let count = try reader.count("the number of decisions of hop \(index)", minimumBytesEach: 2)
             policyDecisions.reserveCapacity(count)
             for decision in 0..<count {
-                let rule = try reader.string("the rule of decision \(decision) of \(what)")
+                let rule = try reader.string("the rule of decision \(decision) of hop \(index)")
                 policyDecisions.append(
-                    PolicyDecision(rule: rule, decision: try reader.string("decision \(decision) of \(what)")))
+                    PolicyDecision(rule: rule, decision: try reader.string("decision \(decision) of hop \(index)")))
             }
         }
-        let duration = flags & Self.duration != 0 ? try reader.signedVarint("the duration of \(what)") : nil
+        let duration = flags & Self.duration != 0 ? try reader.signedVarint("the duration of hop \(index)") : nil
         var trace: TraceParent?
         if flags & Self.traceParent != 0 {
-            let text = try reader.string("the trace parent of \(what)")
+            let text = try reader.string("the trace parent of hop \(index)")
             guard let parsed = TraceParent(text) else {
-                throw BinaryEnvelopeReader.corrupted("the trace parent of \(what) is not valid: '\(text)'")
+                throw BinaryEnvelopeReader.corrupted("the trace parent of hop \(index) is not valid: '\(text)'")
             }
             trace = parsed
         }
@@ -189,23 +188,25 @@ enum BinaryEnvelopeForm {
     }
 
     /// Refuses flags this version does not know, and "no stream" without "stream written".
-    private static func check(_ flags: UInt8, allowed: UInt8, stream: UInt8, noStream: UInt8, of what: String) throws {
+    private static func check(
+        _ flags: UInt8, allowed: UInt8, stream: UInt8, noStream: UInt8, of what: @autoclosure () -> String
+    ) throws {
         guard flags & ~allowed == 0 else {
-            throw BinaryEnvelopeReader.corrupted("the flags of \(what) have unknown bits (\(flags))")
+            throw BinaryEnvelopeReader.corrupted("the flags of \(what()) have unknown bits (\(flags))")
         }
         guard flags & noStream == 0 || flags & stream != 0 else {
-            throw BinaryEnvelopeReader.corrupted("the flags of \(what) say 'no stream' without 'stream written'")
+            throw BinaryEnvelopeReader.corrupted("the flags of \(what()) say 'no stream' without 'stream written'")
         }
     }
 
     /// The stream the flags say: written out, none, or `inherited`.
     private static func stream(
         _ reader: inout BinaryEnvelopeReader, _ flags: UInt8, _ written: UInt8, _ none: UInt8,
-        inherited: StreamID?, of what: String
+        inherited: StreamID?, of what: @autoclosure () -> String
     ) throws -> StreamID? {
         guard flags & written != 0 else { return inherited }
         guard flags & none == 0 else { return nil }
-        return StreamID(try reader.string("the stream of \(what)"))
+        return StreamID(try reader.string("the stream of \(what())"))
     }
 }
 
