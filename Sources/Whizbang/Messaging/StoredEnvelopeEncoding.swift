@@ -5,7 +5,7 @@
 /// byte, so a store may hold events in any mix of them, and changing the setting never rewrites an event.
 public enum StoredEnvelopeEncoding: String, Sendable, Hashable, CaseIterable {
     /// The compact binary form, ``EnvelopeMetadata/binaryStoredForm(rowStreamID:)``: about a third of the JSON
-    /// form's bytes (60 instead of 193 for a default ledger envelope) and cheaper to write and read. Tools show it
+    /// form's bytes (59 instead of 193 for a default ledger envelope) and cheaper to write and read. Tools show it
     /// through ``EnvelopeMetadata/init(storedForm:rowStreamID:)``; the `sqlite3` shell and `psql` show bytes.
     case binary
 
