@@ -19,6 +19,9 @@ struct WorkloadRun<Store: EventStore> {
     let transferPrefix: String
     /// Asked before each new command is admitted: `true` stops admitting; commands in flight still finish.
     var stopRequested: @Sendable () -> Bool = { false }
+    /// Whether the operate phase records its ``RunStatistics/timeline`` (for `--report`; its histograms cost a few
+    /// MiB).
+    var recordsTimeline = true
 
     /// The balances as the run kept them.
     private(set) var ledger: LedgerBalances
@@ -38,9 +41,6 @@ struct WorkloadRun<Store: EventStore> {
         self.transferPrefix = transferPrefix
         self.ledger = LedgerBalances(accounts: workload.accounts, baseline: baseline)
     }
-
-    /// Every balance the run kept, by stream.
-    var keptBalances: [StreamID: Int] { ledger.kept }
 
     enum Job: Sendable {
         case open(Int)
@@ -86,7 +86,7 @@ struct WorkloadRun<Store: EventStore> {
     mutating func operate() async throws {
         progress.begin(phase: "operate", total: workload.commands)
         let start = ContinuousClock.now
-        statistics.timeline.start(at: start)
+        if recordsTimeline { statistics.timeline.start(at: start) }
         try await run(workload.operations().lazy.map { Job.operation($0) }, recordLatency: true)
         statistics.operateSeconds = (ContinuousClock.now - start).seconds
         progress.end()
@@ -95,7 +95,7 @@ struct WorkloadRun<Store: EventStore> {
     private mutating func run<Jobs: Sequence<Job>>(_ jobs: Jobs, recordLatency: Bool) async throws {
         let context = JobContext(
             accounts: accounts, saga: TransferSaga(accounts: accounts, transfers: transfers),
-            streamIDs: ledger.streamIDs,
+            streamIDs: LedgerWorkload.streamIDs(accounts: workload.accounts),
             initialDeposit: workload.initialDeposit, transferPrefix: transferPrefix)
         try await withThrowingTaskGroup(of: JobResult.self) { group in
             var window = OrderedWindow(limit: concurrency)
