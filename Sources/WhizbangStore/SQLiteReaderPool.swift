@@ -9,7 +9,10 @@ final class SQLiteReaderPool: @unchecked Sendable {
     typealias Job = @Sendable (SQLiteReader) -> Void
 
     private let condition = NSCondition()
-    private var jobs: [Job] = []
+    /// The queue: jobs before ``nextJob`` were taken, and are `nil` so that what their closures captured is released
+    /// as soon as they ran; the array is emptied whenever the queue drains, which a steady stream of reads may never
+    /// let it do.
+    private var jobs: [Job?] = []
     private var nextJob = 0
     private var isClosing = false
     private var runningThreads = 0
@@ -61,6 +64,13 @@ final class SQLiteReaderPool: @unchecked Sendable {
         }
     }
 
+    /// The jobs queued and not yet taken by a reader thread.
+    var queuedCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return jobs.count - nextJob
+    }
+
     private func submit(_ job: @escaping Job) -> Bool {
         condition.lock()
         defer { condition.unlock() }
@@ -88,7 +98,7 @@ final class SQLiteReaderPool: @unchecked Sendable {
                 condition.unlock()
                 break
             }
-            let job = jobs[nextJob]
+            let job = jobs[nextJob].take()!
             nextJob += 1
             if nextJob == jobs.count {
                 jobs.removeAll(keepingCapacity: true)

@@ -275,6 +275,9 @@ final class SQLiteWriter: @unchecked Sendable {
             if hasReadModelWork { runReadModelBatch() }
         }
         connection.close()
+        // The store may be kept after it is closed (its owner's reference): the cache, up to 65,536 streams or about
+        // 5 MiB, is of no use any more.
+        streamCache = [:]
         condition.lock()
         isFinished = true
         condition.broadcast()

@@ -52,6 +52,17 @@ struct SQLiteEventStoreCancellationTests {
         }
     }
 
+    @Test func closingEmptiesTheWritersStreamCacheWhileTheStoreIsStillHeld() async throws {
+        try await withStore { store, _ in
+            _ = try await store.append(makeEvents(2), to: "a", expectedVersion: .noStream)
+            _ = try await store.append(makeEvents(2), to: "b", expectedVersion: .noStream)
+            #expect(store.writer.streamCache.count == 2)
+            await store.shutdown()
+            // The writer thread has ended; the store object lives on in this scope.
+            #expect(store.writer.streamCache.isEmpty)
+        }
+    }
+
     @Test func shutdownWaitsForTheWriterWithoutHoldingAThread() async throws {
         let gate = Gate()
         var configuration = SQLiteEventStore.Configuration.testing

@@ -26,7 +26,8 @@ public final class Repository<A: Aggregate, Store: EventStore>: Sendable {
     public let store: Store
     /// The configuration the repository was created with.
     public let configuration: RepositoryConfiguration
-    @usableFromInline let cache: Mutex<LRUCache<StreamID, LoadedAggregate<A>>>
+    /// Each cached aggregate's state and version, by stream (the stream id is the key, not stored twice).
+    @usableFromInline let cache: Mutex<LRUCache<StreamID, (state: A.State, version: UInt64)>>
     @usableFromInline let snapshotCoder = JSONPayloadCodec<A.State>()
     @usableFromInline let logger: Logger
 
@@ -51,7 +52,9 @@ public final class Repository<A: Aggregate, Store: EventStore>: Sendable {
     ///   for an event the aggregate's registry cannot decode.
     @inlinable
     public func load(_ streamID: StreamID) async throws -> LoadedAggregate<A> {
-        if let cached = cache.withLock({ $0.value(for: streamID) }) { return cached }
+        if let cached = cache.withLock({ $0.value(for: streamID) }) {
+            return LoadedAggregate(streamID: streamID, state: cached.state, version: cached.version)
+        }
         var state = A.initialState
         var version: UInt64 = 0
         if configuration.snapshotInterval != nil, let snapshot = try await store.latestSnapshot(for: streamID),
@@ -139,7 +142,7 @@ public final class Repository<A: Aggregate, Store: EventStore>: Sendable {
         cache.withLock { cache in
             // A load racing with a save must not replace a newer entry with an older one.
             if let current = cache.value(for: loaded.streamID), current.version > loaded.version { return }
-            cache.set(loaded, for: loaded.streamID)
+            cache.set((loaded.state, loaded.version), for: loaded.streamID)
         }
     }
 

@@ -38,9 +38,6 @@ struct ClusterWorkloadRun {
         self.ledger = LedgerBalances(accounts: workload.accounts, baseline: baseline)
     }
 
-    /// Every balance the run kept, by stream.
-    var keptBalances: [StreamID: Int] { ledger.kept }
-
     enum Job: Sendable {
         case open(Int)
         case deposit(Int, Int)
@@ -99,7 +96,7 @@ struct ClusterWorkloadRun {
 
     private mutating func run<Jobs: Sequence<Job>>(_ jobs: Jobs, recordLatency: Bool) async throws {
         let client = self.client
-        let streamIDs = ledger.streamIDs
+        let streamIDs = LedgerWorkload.streamIDs(accounts: workload.accounts)
         let initialDeposit = workload.initialDeposit
         let transferPrefix = self.transferPrefix
         @Sendable func elapsed(since start: ContinuousClock.Instant) -> UInt64 {

@@ -44,6 +44,6 @@ extension RunCommand {
         }
         try await finish(
             on: store, database: opened, stop: stop, workload: workload, baseline: baseline,
-            statistics: run.statistics, kept: run.keptBalances, progress: progress)
+            statistics: run.statistics, kept: run.ledger, progress: progress)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Whizbang
+import WhizbangStore
 
 extension RunCommand {
     /// Ends a run, local or through a cluster, once its commands have finished.
@@ -10,7 +11,7 @@ extension RunCommand {
     /// against the balances the run kept, and the report is printed; a failed check is exit status 1.
     func finish<Store: EventStore>(
         on store: Store, database opened: OpenedDatabase, stop: StopSignal, workload: LedgerWorkload,
-        baseline: LedgerProjection, statistics: RunStatistics, kept: [StreamID: Int], progress: ProgressLine
+        baseline: LedgerProjection, statistics: RunStatistics, kept: LedgerBalances, progress: ProgressLine
     ) async throws {
         if let signal = stop.received {
             opened.close()
@@ -22,17 +23,29 @@ extension RunCommand {
 
         let head = try await store.headPosition()
         let record = ProjectionRecord(
-            position: head, events: baseline.eventCount + statistics.eventsWritten, total: kept.values.reduce(0, +),
-            accounts: baseline.accountCount + statistics.opened, digest: LedgerProjection.digest(kept))
+            position: head, events: baseline.eventCount + statistics.eventsWritten, total: kept.total,
+            accounts: baseline.accountCount + statistics.opened, digest: kept.digest)
         try await record.save(to: store)
 
         var progress = progress
         progress.begin(phase: "replay", total: Int(head))
         var replay = LedgerReplay()
         replay.summaryPosition = head
-        let replayed = try await replay.run(store) { applied, _ in progress.update(done: applied) }
+        replay.expectedStreamCount = baseline.streamCount + statistics.opened
+        let replayed: LedgerReplay.Result
+        let databaseBytes: Int
+        if let openForReading = opened.openForReading {
+            // Closed first, the store's caches are gone before the replay builds its projection.
+            databaseBytes = await opened.closeAndMeasure()
+            FreeMemory.returnToSystem()
+            let reader = try await openForReading()
+            defer { reader.close() }
+            replayed = try await replay.run(reader) { applied, _ in progress.update(done: applied) }
+        } else {
+            replayed = try await replay.run(store) { applied, _ in progress.update(done: applied) }
+            databaseBytes = await opened.closeAndMeasure()
+        }
         progress.end()
-        let databaseBytes = await opened.closeAndMeasure()
 
         let report = RunReport(
             workload: workload, concurrency: concurrency, durability: durability, statistics: statistics,

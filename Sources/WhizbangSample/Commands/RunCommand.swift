@@ -77,8 +77,24 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
         guard baseline.violationCount == 0 else {
             throw SampleError("the kept database fails verification: \(baseline.violations.first ?? "")")
         }
-        let ackLog = try ackLog.map { try AckLog(path: $0) }
+        let stop = StopSignal()
+        let (statistics, kept) = try await operate(
+            on: store, workload: workload, baseline: baseline, stop: stop, progress: progress)
+        // The dispatcher, its aggregate cache and the run's other state are gone: give their memory back before the
+        // replay and the checks build theirs.
+        FreeMemory.returnToSystem()
+        try await finish(
+            on: store, database: opened, stop: stop, workload: workload, baseline: baseline,
+            statistics: statistics, kept: kept, progress: progress)
+    }
 
+    /// Runs the open and operate phases through a dispatcher of its own, which is shut down and released on return;
+    /// returns what the run counted and the balances it kept.
+    private func operate<Store: EventStore>(
+        on store: Store, workload: LedgerWorkload, baseline: LedgerProjection, stop: StopSignal,
+        progress: ProgressLine
+    ) async throws -> (RunStatistics, LedgerBalances) {
+        let ackLog = try ackLog.map { try AckLog(path: $0) }
         let dispatcher = Dispatcher(store: store)
         var cache = RepositoryConfiguration()
         cache.cacheCapacity = max(cache.cacheCapacity, accounts + accounts / 100 + 1)
@@ -86,8 +102,8 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
             workload: workload, concurrency: concurrency, accounts: dispatcher.aggregate(Account.self, configuration: cache),
             transfers: dispatcher.aggregate(Transfer.self), ackLog: ackLog, progress: progress,
             baseline: baseline.balances, transferPrefix: "transfer-\(baseline.lastPosition)-")
-        let stop = StopSignal()
         run.stopRequested = { stop.received != nil }
+        run.recordsTimeline = report != nil
         do {
             try await run.open()
             try await run.operate()
@@ -96,8 +112,6 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
             throw error
         }
         await dispatcher.shutdown()
-        try await finish(
-            on: store, database: opened, stop: stop, workload: workload, baseline: baseline,
-            statistics: run.statistics, kept: run.keptBalances, progress: progress)
+        return (run.statistics, run.ledger)
     }
 }

@@ -13,6 +13,9 @@ struct DecodedRange: Sendable {
     /// The last position of the range; rows after it are skipped.
     let end: UInt64
     private(set) var events: [DecodedEvent] = []
+    /// The room ``events`` gets on the first append: reserved then rather than at creation, since the value the
+    /// store starts its reduction from is copied before the first append, and a buffer reserved in it is never used.
+    private let capacity: Int
     /// The kinds of event met so far, with their decoders.
     private var kinds: [Kind] = []
 
@@ -25,7 +28,7 @@ struct DecodedRange: Sendable {
 
     init(end: UInt64, capacity: Int) {
         self.end = end
-        events.reserveCapacity(capacity)
+        self.capacity = capacity
     }
 
     /// Decodes `row` and appends it, if it is inside the range.
@@ -42,6 +45,7 @@ struct DecodedRange: Sendable {
                 "event at position \(position) (\(String(decoding: typeName, as: UTF8.self)) in \(streamID)) does "
                     + "not decode: \(error)")
         }
+        if events.isEmpty { events.reserveCapacity(capacity) }
         events.append(
             DecodedEvent(
                 streamID: streamID, version: row.streamVersion, position: position, event: event, messageID: nil,

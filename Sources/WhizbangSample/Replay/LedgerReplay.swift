@@ -14,6 +14,9 @@ struct LedgerReplay {
     var readsInFlight = 4
     /// Also read each event's command id from its metadata (slower: every event's metadata is read).
     var collectCommandIDs = false
+    /// The streams the log is expected to hold, if known: the projection reserves room for them at once instead of
+    /// doubling its storage as it meets them.
+    var expectedStreamCount = 0
     /// A position at which to record the projection's summary (see ``ProjectionRecord``), to compare with a saved one.
     var summaryPosition: UInt64?
 
@@ -38,6 +41,7 @@ struct LedgerReplay {
         let limit = batchSize
         let read = Self.reader(of: store, collectCommandIDs: collect)
         var projection = LedgerProjection()
+        projection.reserveCapacity(streams: expectedStreamCount)
         var summary: ProjectionRecord?
         if summaryPosition == 0 { summary = ProjectionRecord(projection) }
         let summaryPosition = self.summaryPosition ?? .max

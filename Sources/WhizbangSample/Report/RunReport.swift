@@ -11,7 +11,7 @@ struct RunReport {
     let statistics: RunStatistics
     let baseline: LedgerProjection
     let replay: LedgerReplay.Result
-    let kept: [StreamID: Int]
+    let kept: LedgerBalances
     let record: ProjectionRecord
     let databaseBytes: Int
     let peakRSSBytes: Int
@@ -56,13 +56,12 @@ struct RunReport {
                         == baseline.eventCount + statistics.opened + statistics.accepted),
                 description: "events \(Formatting.grouped(projection.eventCount)) = \(formula) "
                     + "(\(Formatting.grouped(expectedEvents)))"))
-        let replayed = projection.balances
-        let mismatches = Set(replayed.keys).union(kept.keys).filter { replayed[$0] != kept[$0] }.count
+        let mismatches = kept.mismatches(with: projection.accountBalances)
         checks.append(
             Check(
                 passed: mismatches == 0,
                 description: mismatches == 0
-                    ? "every balance equals the run's (\(Formatting.grouped(replayed.count)) accounts)"
+                    ? "every balance equals the run's (\(Formatting.grouped(projection.balanceCount)) accounts)"
                     : "\(mismatches) balances differ from the run's"))
         checks.append(
             Check(

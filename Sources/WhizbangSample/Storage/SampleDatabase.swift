@@ -65,10 +65,11 @@ enum SampleDatabase {
                 store = try await LedgerStore.create(path: path, fresh: fresh, durability: durability)
             }
             defer { store.close() }
-            let opened = OpenedDatabase(name: path, close: { store.close() }) {
+            var opened = OpenedDatabase(name: path, close: { store.close() }) {
                 store.close()
                 return LedgerStore.databaseBytes(path: path)
             }
+            opened.openForReading = { try await LedgerStore.openReadOnly(path: path) }
             return try await command.run(on: store, database: opened)
         case .postgres(let configuration):
             return try await withPostgres(configuration, access, command)
@@ -177,4 +178,15 @@ struct OpenedDatabase: Sendable {
     var close: @Sendable () -> Void
     /// Closes the store and returns the bytes the database takes.
     var closeAndMeasure: @Sendable () async -> Int
+    /// Opens the database again, for reading only, where a second store can read it (SQLite): a long read after the
+    /// store is closed then runs without the writer's page cache and stream cache beside it.
+    var openForReading: (@Sendable () async throws -> SQLiteReadOnlyEventStore)?
+
+    init(
+        name: String, close: @escaping @Sendable () -> Void, closeAndMeasure: @escaping @Sendable () async -> Int
+    ) {
+        self.name = name
+        self.close = close
+        self.closeAndMeasure = closeAndMeasure
+    }
 }

@@ -1,3 +1,5 @@
+import Whizbang
+
 /// The bank-ledger workload, defined exactly so that other systems can run the same one.
 ///
 /// - Phase open: accounts `0 ..< accounts` each receive `Open` with `initialDeposit`; no random numbers are drawn.
@@ -28,6 +30,20 @@ struct LedgerWorkload: Sendable, Hashable {
 
     /// The stream id of account `index`.
     static func streamName(account index: Int) -> String { "account-\(index)" }
+
+    /// The stream ids of accounts `0 ..< accounts`, by account number.
+    static func streamIDs(accounts: Int) -> [StreamID] {
+        (0..<accounts).map { StreamID(streamName(account: $0)) }
+    }
+
+    /// The account whose stream id is `streamID`, if ``streamName(account:)`` spells it so.
+    static func account(named streamID: StreamID) -> Int? {
+        let name = streamID.rawValue
+        guard name.hasPrefix("account-"), let index = Int(name.dropFirst("account-".count)), index >= 0,
+            streamName(account: index) == name
+        else { return nil }
+        return index
+    }
 
     struct Operations: Sequence, IteratorProtocol {
         private let workload: LedgerWorkload

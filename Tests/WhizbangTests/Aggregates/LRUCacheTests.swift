@@ -56,4 +56,42 @@ import Testing
         cache.set(1, for: 1)
         #expect(cache.value(for: 1) == nil)
     }
+
+    @Test func matchesAReferenceModelUnderRandomOperations() {
+        // A list ordered from least to most recently used is the model; every operation of the cache, including
+        // removals from the middle (which move the last entry into the hole), must leave the same contents in the
+        // same recency order.
+        var cache = LRUCache<Int, Int>(capacity: 50)
+        var model: [(key: Int, value: Int)] = []
+        var random = SplitMix64(seed: 17)
+        for step in 0..<20_000 {
+            let key = Int(random.next() % 120)
+            switch random.next() % 4 {
+            case 0:
+                let expected = model.firstIndex { $0.key == key }.map { model.remove(at: $0) }
+                if let expected { model.append(expected) }
+                #expect(cache.value(for: key) == expected?.value, "step \(step)")
+            case 1:
+                model.removeAll { $0.key == key }
+                cache.removeValue(for: key)
+            default:
+                model.removeAll { $0.key == key }
+                if model.count == 50 { model.removeFirst() }
+                model.append((key, step))
+                cache.set(step, for: key)
+            }
+            #expect(cache.count == model.count, "step \(step)")
+        }
+        // Reading every key back in recency order, least recent first, leaves the order unchanged.
+        for (key, value) in model { #expect(cache.value(for: key) == value) }
+        cache.set(-1, for: -1)
+        #expect(cache.value(for: model[0].key) == nil)
+    }
+
+    @Test func growsItsStorageToTheCapacityAndNoFurther() {
+        var cache = LRUCache<Int, Int>(capacity: 1_000)
+        for key in 0..<5_000 { cache.set(key, for: key) }
+        #expect(cache.count == 1_000)
+        #expect(cache.reserved == 1_000)
+    }
 }
