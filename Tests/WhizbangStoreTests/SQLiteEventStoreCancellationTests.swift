@@ -19,14 +19,7 @@ struct SQLiteEventStoreCancellationTests {
     }
 
     @Test func aRunningReadIsInterruptedWhenItsTaskIsCancelled() async throws {
-        try await withTemporaryDirectory { directory in
-            let path = directory.appendingPathComponent("events.sqlite").path
-            let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
-            store.close()
-            let connection = try SQLiteConnection(path: path, busyTimeoutMilliseconds: 1_000)
-            let pool = SQLiteReaderPool(readers: [try SQLiteReader(connection: connection)])
-            pool.start()
-            defer { pool.close() }
+        try await withOneReaderPool { pool in
             let (started, startedContinuation) = AsyncStream.makeStream(of: Void.self)
             let read = Task {
                 try await pool.read { reader throws(SQLiteError) in
@@ -48,7 +41,8 @@ struct SQLiteEventStoreCancellationTests {
             // milliseconds, and the bound is generous enough for a heavily loaded machine.
             #expect(clock.now - cancelledAt < .seconds(60))
             // The connection serves the next read as usual.
-            #expect(try await pool.read { reader throws(SQLiteError) in try reader.connection.queryInteger("SELECT 42") } == 42)
+            let next = try await pool.read { reader throws(SQLiteError) in try reader.connection.queryInteger("SELECT 42") }
+            #expect(next == 42)
         }
     }
 

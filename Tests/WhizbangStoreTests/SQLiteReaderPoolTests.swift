@@ -8,14 +8,7 @@ import Testing
 @Suite("SQLiteReaderPool", .timeLimit(.minutes(5)))
 struct SQLiteReaderPoolTests {
     @Test func aReadReleasesWhatItsClosureCapturedOnceItRanWhileOtherReadsWait() async throws {
-        try await withTemporaryDirectory { directory in
-            let path = directory.appendingPathComponent("events.sqlite").path
-            let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
-            store.close()
-            let connection = try SQLiteConnection(path: path, busyTimeoutMilliseconds: 1_000)
-            let pool = SQLiteReaderPool(readers: [try SQLiteReader(connection: connection)])
-            pool.start()
-            defer { pool.close() }
+        try await withOneReaderPool { pool in
 
             // The only reader is held by a first read while three more are queued, in this order: one that
             // captures an object, one that holds the reader again, and one more.
@@ -47,6 +40,21 @@ struct SQLiteReaderPoolTests {
 
     private static func waitUntil(queued count: Int, in pool: SQLiteReaderPool) async {
         while pool.queuedCount < count { await Task.yield() }
+    }
+}
+
+/// Runs `body` with a started pool of one reader on a fresh, empty store's database; the pool is closed and the
+/// database removed afterwards.
+func withOneReaderPool<Result>(_ body: (SQLiteReaderPool) async throws -> Result) async throws -> Result {
+    try await withTemporaryDirectory { directory in
+        let path = directory.appendingPathComponent("events.sqlite").path
+        let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
+        store.close()
+        let connection = try SQLiteConnection(path: path, busyTimeoutMilliseconds: 1_000)
+        let pool = SQLiteReaderPool(readers: [try SQLiteReader(connection: connection)])
+        pool.start()
+        defer { pool.close() }
+        return try await body(pool)
     }
 }
 
