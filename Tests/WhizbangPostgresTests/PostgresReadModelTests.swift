@@ -393,7 +393,7 @@ struct PostgresReadModelTests {
                 try await connection.query("SELECT max(version) FROM schema_version", logger: logger)
                     .collect().first?.decode(Int32.self)
             }
-            #expect(versions == 3)
+            #expect(versions == PostgresSchema.currentVersion)
         }
     }
 

@@ -82,7 +82,7 @@ struct PostgresSchemaVersionTests {
         defer { store.close() }
         _ = try await PostgresTestServer.withRunningStore(store) { store in try await store.headPosition() }
         let name = configuration.schema
-        #expect(try await query("SELECT version::text FROM \"\(name)\".schema_version ORDER BY version", configuration) == ["1", "2", "3"])
+        #expect(try await query("SELECT version::text FROM \"\(name)\".schema_version ORDER BY version", configuration) == ["1", "2", "3", "4"])
         #expect(
             try await query(
                 "SELECT pg_get_function_identity_arguments(p.oid) FROM pg_proc p JOIN pg_namespace n ON n.oid = "
