@@ -78,8 +78,24 @@ enum PostgresStatements {
             }
         }
 
+        init() {}
+
+        /// One group commit of `appends`, in order.
+        init(_ appends: [PostgresStoreAppend]) {
+            for append in appends { add(append.events, to: append.streamID, expectedVersion: append.expectedVersion) }
+        }
+
+        /// The SQL types of the function's parameters, in order.
+        static let parameterTypes = ["text[]", "bigint[]", "integer[]", "uuid[]", "text[]", "bytea[]", "bytea[]", "integer[]"]
+
         func makeBindings() throws -> PostgresBindings {
             var bindings = PostgresBindings(capacity: 8)
+            bind(into: &bindings)
+            return bindings
+        }
+
+        /// Appends the function's arguments, in order, to `bindings`.
+        func bind(into bindings: inout PostgresBindings) {
             bindings.append(streamIDs)
             bindings.append(expectedVersions)
             bindings.append(counts)
@@ -88,7 +104,6 @@ enum PostgresStatements {
             bindings.append(data)
             bindings.append(metadata)
             bindings.append(schemaVersions)
-            return bindings
         }
 
         func decodeRow(_ row: PostgresRow) throws -> Row {

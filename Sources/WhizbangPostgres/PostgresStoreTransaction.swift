@@ -34,55 +34,120 @@ public struct PostgresStoreTransaction: Sendable {
     ///   ``PostgresEventStore/withTransaction(_:)`` reports it as an `EventStoreError`.
     public func append(_ appends: [PostgresStoreAppend]) async throws -> [Result<AppendResult, EventStoreError>] {
         var results: [Result<AppendResult, EventStoreError>?] = Array(repeating: nil, count: appends.count)
-        var statement = PostgresStatements.AppendBatch()
         var sent: [Int] = []
         for (index, append) in appends.enumerated() {
             do {
                 _ = try store.validate(append.events, streamID: append.streamID)
-                statement.add(append.events, to: append.streamID, expectedVersion: append.expectedVersion)
                 sent.append(index)
             } catch {
                 results[index] = .failure(error)
             }
         }
         if !sent.isEmpty {
+            let sentAppends = sent.map { appends[$0] }
+            let statement = PostgresStatements.AppendBatch(sentAppends)
             var rows: [PostgresStatements.AppendBatch.Row] = []
             for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
-            guard rows.count == sent.count else {
-                throw EventStoreError(
-                    .storageFailure, message: "the append function returned \(rows.count) rows for \(sent.count) appends")
-            }
-            do {
-                try await store.readModels.applyInline(on: connection) { now in
-                    zip(sent, rows).map { index, row in
-                        PostgresWriter.recordedEvents(
-                            appends[index].events, streamID: appends[index].streamID, row: row, recordedAt: now)
-                    }
-                }
-            } catch let refusal as PostgresReadModels.Refusal {
-                let message = refusal.failures.sorted { $0.key < $1.key }.map(\.value).joined(separator: "; ")
-                throw EventStoreError(
-                    .inlineProjectionFailed, streamID: refusal.failures.keys.min().map { appends[sent[$0]].streamID },
-                    message: "an inline read model refused an append of the transaction: \(message)")
-            }
-            for (index, row) in zip(sent, rows) {
-                let outcome = Self.outcome(of: appends[index], row: row)
-                if case .success(let result) = outcome, !result.positions.isEmpty {
-                    head.advance(to: result.positions.upperBound - 1)
-                }
-                results[index] = outcome
-            }
+            for (index, outcome) in zip(sent, try await applied(sentAppends, rows: rows)) { results[index] = outcome }
         }
         return results.map { $0! }
     }
 
-    private static func outcome(of append: PostgresStoreAppend, row: PostgresStatements.AppendBatch.Row)
-        -> Result<AppendResult, EventStoreError>
+    /// Appends through a function of the caller's in this transaction; see
+    /// ``PostgresEventStore/append(_:through:)``, which validates the appends first and runs the same statement in
+    /// a transaction of its own.
+    ///
+    /// - Throws: as ``append(_:)`` does, and `storageFailure` when the function returns rows that do not fit.
+    public func append(_ appends: [PostgresStoreAppend], through call: PostgresAppendCall) async throws
+        -> PostgresAppendCall.Outcome
     {
+        for append in appends { _ = try store.validate(append.events, streamID: append.streamID) }
+        guard let rows = try await Self.rows(of: appends, through: call, on: connection, logger: logger) else {
+            return .refused
+        }
+        return .appended(try await applied(appends, rows: rows))
+    }
+
+    /// Runs a ``PostgresAppendCall`` statement on its own (an implicit transaction), without inline read models:
+    /// ``PostgresEventStore/append(_:through:)``.
+    static func run(
+        _ appends: [PostgresStoreAppend], through call: PostgresAppendCall, on connection: PostgresConnection,
+        logger: Logger, head: HeadTracker
+    ) async throws -> PostgresAppendCall.Outcome {
+        guard let rows = try await rows(of: appends, through: call, on: connection, logger: logger) else {
+            return .refused
+        }
+        try check(rows, count: appends.count)
+        return .appended(zip(appends, rows).map { outcome(of: $0, row: $1, head: head) })
+    }
+
+    /// The rows of a ``PostgresAppendCall`` statement, or `nil` when the function refused.
+    private static func rows(
+        of appends: [PostgresStoreAppend], through call: PostgresAppendCall, on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> [PostgresStatements.AppendBatch.Row]? {
+        let statement = PostgresStatements.AppendBatch(appends)
+        var bindings = call.arguments
+        let first = bindings.count + 1
+        statement.bind(into: &bindings)
+        let leading = (1..<first).map { "$\($0)" }
+        let arrays = PostgresStatements.AppendBatch.parameterTypes.enumerated().map { "$\(first + $0)::\($1)" }
+        let query = PostgresQuery(
+            unsafeSQL: "SELECT status, stream_version, first_position, inserted FROM \(call.function)("
+                + (leading + arrays).joined(separator: ", ") + ")",
+            binds: bindings)
+        var rows: [PostgresStatements.AppendBatch.Row] = []
+        for try await (status, version, position, inserted) in try await connection.query(query, logger: logger)
+            .decode((Int32, Int64, Int64, Bool).self)
+        {
+            rows.append(.init(rawStatus: status, streamVersion: version, firstPosition: position, inserted: inserted))
+        }
+        if rows.contains(where: { $0.rawStatus == PostgresAppendCall.refusedStatus }) {
+            guard rows.count == 1 else {
+                throw EventStoreError(
+                    .storageFailure, message: "\(call.function) returned a refusal among \(rows.count) rows")
+            }
+            return nil
+        }
+        return rows
+    }
+
+    /// Folds what the appends inserted into the inline read models, in this transaction, and maps the rows to
+    /// results, noting the head for waking the store's waiters after the commit.
+    private func applied(_ appends: [PostgresStoreAppend], rows: [PostgresStatements.AppendBatch.Row]) async throws
+        -> [Result<AppendResult, EventStoreError>]
+    {
+        try Self.check(rows, count: appends.count)
+        do {
+            try await store.readModels.applyInline(on: connection) { now in
+                zip(appends, rows).map { append, row in
+                    PostgresWriter.recordedEvents(append.events, streamID: append.streamID, row: row, recordedAt: now)
+                }
+            }
+        } catch let refusal as PostgresReadModels.Refusal {
+            let message = refusal.failures.sorted { $0.key < $1.key }.map(\.value).joined(separator: "; ")
+            throw EventStoreError(
+                .inlineProjectionFailed, streamID: refusal.failures.keys.min().map { appends[$0].streamID },
+                message: "an inline read model refused an append of the transaction: \(message)")
+        }
+        return zip(appends, rows).map { Self.outcome(of: $0, row: $1, head: head) }
+    }
+
+    private static func check(_ rows: [PostgresStatements.AppendBatch.Row], count: Int) throws {
+        guard rows.count == count else {
+            throw EventStoreError(
+                .storageFailure, message: "the append function returned \(rows.count) rows for \(count) appends")
+        }
+    }
+
+    private static func outcome(
+        of append: PostgresStoreAppend, row: PostgresStatements.AppendBatch.Row, head: HeadTracker
+    ) -> Result<AppendResult, EventStoreError> {
         let streamID = append.streamID
         switch row.status {
         case .committed:
             let first = UInt64(row.firstPosition)
+            if !append.events.isEmpty { head.advance(to: first + UInt64(append.events.count) - 1) }
             return .success(
                 AppendResult(
                     streamID: streamID, streamVersion: UInt64(row.streamVersion),
