@@ -44,8 +44,12 @@ enum ClusterTestDatabase {
     }
 
     /// Runs `body` with a running store in a fresh schema, then closes it and drops both schemas.
-    static func withStore<Result: Sendable>(_ body: (PostgresEventStore) async throws -> Result) async throws -> Result {
-        let configuration = try configuration()
+    static func withStore<Result: Sendable>(
+        adjusting adjust: (inout PostgresEventStore.Configuration) -> Void = { _ in },
+        _ body: (PostgresEventStore) async throws -> Result
+    ) async throws -> Result {
+        var configuration = try configuration()
+        adjust(&configuration)
         let store = try PostgresEventStore(configuration: configuration)
         let result: Result
         do {

@@ -58,6 +58,75 @@ struct InboxExecutorTests {
         }
     }
 
+    static func result(_ messageID: MessageID, _ client: ClusterClient) async throws -> ClusterCommandResult {
+        try await client.result(of: messageID, timeout: .seconds(30))
+    }
+
+    @Test("an append refused for an event id stored elsewhere fails its command alone; its stream's next runs")
+    func aDuplicateEventIDFailsItsCommandAlone() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let owner = try await Self.owner(store)
+            let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: Self.configuration())
+            let stream = StreamID("counter-duplicate")
+            let first = MessageID()
+            // The event id the first command's event will have, already stored on another stream.
+            _ = try await store.append(
+                [
+                    EventData(
+                        eventID: InboxExecutor.eventID(for: first, index: 0), eventType: "Added",
+                        data: Data(#"{"amount":9}"#.utf8))
+                ], to: "elsewhere", expectedVersion: .noStream)
+
+            // Alone in its batch: the command fails and the batch's other stream commits.
+            _ = try await client.enqueue(Counter.Command.add(1), to: stream, as: Counter.self, messageID: first)
+            let other = try await client.enqueue(Counter.Command.add(4), to: StreamID("counter-other"), as: Counter.self)
+            let batch = try await owner.executor.runBatch(owned: owner.ownership.executable())
+            #expect(batch.completed == 2)
+            let failed = try await Self.result(first, client)
+            #expect(failed.outcome == .failed)
+            #expect(failed.reason?.contains("commandFailed") == true)
+            #expect(try await Self.row(other.row, store) == "1 1")
+
+            // With a later command of its stream in the batch: both wait, then run one per batch.
+            let second = MessageID()
+            _ = try await store.append(
+                [
+                    EventData(
+                        eventID: InboxExecutor.eventID(for: second, index: 0), eventType: "Added",
+                        data: Data(#"{"amount":9}"#.utf8))
+                ], to: "elsewhere", expectedVersion: .exact(1))
+            _ = try await client.enqueue(Counter.Command.add(2), to: stream, as: Counter.self, messageID: second)
+            let third = try await client.enqueue(Counter.Command.add(3), to: stream, as: Counter.self)
+            #expect(try await owner.executor.runBatch(owned: owner.ownership.executable()).completed == 0)
+            #expect(try await Self.row(third.row, store) == "0 -")
+            #expect(try await owner.executor.runBatch(owned: owner.ownership.executable()).completed == 1)
+            #expect(try await Self.result(second, client).outcome == .failed)
+            #expect(try await owner.executor.runBatch(owned: owner.ownership.executable()).completed == 1)
+            #expect(try await Self.row(third.row, store) == "1 1")
+            #expect(try await store.streamVersion(of: stream) == 1)
+        }
+    }
+
+    @Test("a command whose events the store would refuse fails at once; the batch's other commands commit")
+    func eventsTheStoreRefusesFailTheirCommand() async throws {
+        // Room for a counter event's data, not for the node's metadata beside it.
+        try await ClusterTestDatabase.withStore(adjusting: { $0.maximumPayloadBytes = 40 }) { store in
+            let owner = try await Self.owner(store)
+            let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: Self.configuration())
+            let (added, refused) = (MessageID(), MessageID())
+            _ = try await client.enqueue(Counter.Command.add(1), to: StreamID("counter-big"), as: Counter.self, messageID: added)
+            _ = try await client.enqueue(
+                Counter.Command.subtract(1), to: StreamID("counter-empty"), as: Counter.self, messageID: refused)
+            let batch = try await owner.executor.runBatch(owned: owner.ownership.executable())
+            #expect(batch.completed == 2)
+            let failed = try await Self.result(added, client)
+            #expect(failed.outcome == .failed)
+            #expect(failed.reason?.contains("commandFailed") == true)
+            #expect(try await Self.result(refused, client).outcome == .rejected)
+            #expect(try await store.headPosition() == 0)
+        }
+    }
+
     @Test("a row that commits below where the last fetch ended runs once its insert's notification arrives")
     func lateInsertBelowTheCursor() async throws {
         try await ClusterTestDatabase.withStore { store in

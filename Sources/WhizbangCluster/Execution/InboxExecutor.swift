@@ -268,12 +268,20 @@ final class InboxExecutor: Sendable {
                 let metadata = Data(
                     "{\"epoch\":\(epoch),\"messageID\":\"\(row.messageID)\",\"node\":\"\(nodeID)\",\"partition\":\(partition)}"
                         .utf8)
-                for (index, event) in events.enumerated() {
-                    stream.events.append(
-                        EventData(
-                            eventID: Self.eventID(for: row.messageID, index: index), eventType: event.type,
-                            schemaVersion: event.schemaVersion, data: event.data, metadata: metadata))
+                let data = events.enumerated().map { index, event in
+                    EventData(
+                        eventID: Self.eventID(for: row.messageID, index: index), eventType: event.type,
+                        schemaVersion: event.schemaVersion, data: event.data, metadata: metadata)
                 }
+                // Checked here, as the store would: the batch's statement is sent only when all of it is valid.
+                do {
+                    try EventStoreValidation.validateAppend(
+                        data, to: stream.streamID, maximumPayloadBytes: store.configuration.maximumPayloadBytes)
+                } catch {
+                    complete(.failed, reason: "\(ClusterError.Code.commandFailed): \(error.message)")
+                    continue
+                }
+                stream.events += data
                 current = CachedState(
                     aggregateType: state.aggregateType, version: state.version + UInt64(events.count), state: next,
                     partition: partition, epoch: epoch)
@@ -327,88 +335,121 @@ final class InboxExecutor: Sendable {
         var lost: [Int32: Int64]
     }
 
-    /// The fenced transaction of a batch.
+    /// Commits a batch as one statement (``ClusterSchema/commitFunction(_:appendFunction:)``): the fence, the
+    /// results, the appends, and the results of streams whose append was refused taken back.
     private func commit(_ streams: [StreamWork], malformed: [Completion], fence: [(Int32, Int64)]) async throws
         -> CommitOutcome
     {
-        let schema = self.schema
-        let member = self.member
-        return try await store.withTransaction { transaction in
-            let connection = transaction.connection
-            let logger = transaction.logger
-            let partitions = fence.map(\.0)
-            let epochs = fence.map(\.1)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        var results = ResultRows()
+        for stream in streams {
+            for completion in stream.completions { try results.add(completion, encoder: encoder) }
+        }
+        for completion in malformed { try results.add(completion, encoder: encoder) }
+        var appends: [PostgresStoreAppend] = []
+        var appendStreams: [Int] = []
+        var appendRows: [Int32] = []
+        var appendRowIDs: [Int64] = []
+        for (index, stream) in streams.enumerated() where !stream.events.isEmpty {
+            appends.append(
+                PostgresStoreAppend(stream.events, to: stream.streamID, expectedVersion: .exact(stream.startVersion)))
+            appendStreams.append(index)
+            appendRows.append(Int32(stream.completions.count))
+            appendRowIDs += stream.completions.map(\.row.id)
+        }
+
+        var arguments = PostgresBindings(capacity: 12)
+        arguments.append(member)
+        arguments.append(fence.map(\.0))
+        arguments.append(fence.map(\.1))
+        arguments.append(nodeID)
+        arguments.append(channel)
+        arguments.append(Int32(Self.notificationLimit))
+        arguments.append(results.ids)
+        arguments.append(results.statuses)
+        arguments.append(results.outcomes)
+        arguments.append(results.epochs)
+        arguments.append(appendRows)
+        arguments.append(appendRowIDs)
+        let call = PostgresAppendCall(function: "\(schema).commit_batch", arguments: arguments)
+        guard case .appended(let appended) = try await store.append(appends, through: call) else {
+            throw FenceRejection(lost: await lost(fence))
+        }
+
+        var outcome = CommitOutcome()
+        var corrected = ResultRows()
+        for (index, result) in zip(appendStreams, appended) {
+            guard case .failure(let failure) = result else { continue }
+            let stream = streams[index]
+            outcome.failedStreams.insert(stream.streamID)
+            // Its results were taken back. Not a version conflict: the events themselves are refused (an event id
+            // stored elsewhere). Alone, the command fails; with others, the stream runs one command per batch until
+            // the culprit is found. Otherwise its commands stay pending and run again on the stream's current state.
+            let accepted = stream.completions.filter { $0.result.outcome == .accepted }
+            if failure.code != .wrongExpectedVersion, stream.rowCount == 1, var only = accepted.first {
+                only.result.outcome = .failed
+                only.result.reason = "\(ClusterError.Code.commandFailed): \(failure.message)"
+                only.result.eventCount = 0
+                only.result.state = nil
+                try corrected.add(only, encoder: encoder)
+            } else {
+                if failure.code != .wrongExpectedVersion { outcome.isolate.insert(stream.streamID) }
+                outcome.withdrawn += stream.completions.map(\.row.id)
+            }
+        }
+        if !corrected.ids.isEmpty {
+            // Rare: a second, fenced transaction records the failures; until it commits the rows stay pending.
+            let corrected = corrected
+            try await store.withTransaction { transaction in
+                try await self.checkFence(fence, on: transaction.connection, logger: transaction.logger)
+                try await self.record(corrected, on: transaction.connection, logger: transaction.logger)
+            }
+        }
+        outcome.completed = results.ids.count - outcome.withdrawn.count
+        return outcome
+    }
+
+    /// Locks the fence's partitions `FOR KEY SHARE` in the transaction of `connection`, or throws
+    /// ``FenceRejection`` when one of them is no longer this member's at its epoch.
+    private func checkFence(_ fence: [(Int32, Int64)], on connection: PostgresConnection, logger: Logger) async throws {
+        let (schema, member) = (self.schema, self.member)
+        var held: Set<Int32> = []
+        for try await partition in try await connection.query(
+            """
+            SELECT p.partition FROM \(unescaped: schema).partitions p
+            JOIN unnest(\(fence.map(\.0))::integer[], \(fence.map(\.1))::bigint[]) AS f(partition, epoch)
+            ON p.partition = f.partition AND p.epoch = f.epoch
+            WHERE p.owner = \(member) FOR KEY SHARE OF p
+            """, logger: logger
+        ).decode(Int32.self) {
+            held.insert(partition)
+        }
+        guard held.count == fence.count else {
+            throw FenceRejection(lost: Dictionary(uniqueKeysWithValues: fence.filter { !held.contains($0.0) }))
+        }
+    }
+
+    /// The partitions of a refused fence that are no longer this member's at their epoch; all of them when the
+    /// database cannot say.
+    private func lost(_ fence: [(Int32, Int64)]) async -> [Int32: Int64] {
+        let (schema, member) = (self.schema, self.member)
+        let held = try? await store.withConnection { connection, logger in
             var held: Set<Int32> = []
             for try await partition in try await connection.query(
                 """
                 SELECT p.partition FROM \(unescaped: schema).partitions p
-                JOIN unnest(\(partitions)::integer[], \(epochs)::bigint[]) AS f(partition, epoch)
+                JOIN unnest(\(fence.map(\.0))::integer[], \(fence.map(\.1))::bigint[]) AS f(partition, epoch)
                 ON p.partition = f.partition AND p.epoch = f.epoch
-                WHERE p.owner = \(member) FOR KEY SHARE OF p
+                WHERE p.owner = \(member)
                 """, logger: logger
             ).decode(Int32.self) {
                 held.insert(partition)
             }
-            guard held.count == fence.count else {
-                var lost: [Int32: Int64] = [:]
-                for (partition, epoch) in fence where !held.contains(partition) { lost[partition] = epoch }
-                throw FenceRejection(lost: lost)
-            }
-
-            // The results go first and the appends last: the append takes the store's append lock, which every
-            // node's batch queues on, so it is held only for the append and the commit. An append that fails then
-            // takes its stream's results back, in the same transaction.
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = .sortedKeys
-            var results = ResultRows()
-            for stream in streams {
-                for completion in stream.completions { try results.add(completion, encoder: encoder) }
-            }
-            for completion in malformed { try results.add(completion, encoder: encoder) }
-            try await self.record(results, on: connection, logger: logger, notify: true)
-
-            var appends: [PostgresStoreAppend] = []
-            var appendStreams: [Int] = []
-            for (index, stream) in streams.enumerated() where !stream.events.isEmpty {
-                appends.append(
-                    PostgresStoreAppend(stream.events, to: stream.streamID, expectedVersion: .exact(stream.startVersion)))
-                appendStreams.append(index)
-            }
-            var outcome = CommitOutcome()
-            var withdrawn: [Int64] = []
-            var corrected = ResultRows()
-            for (index, result) in zip(appendStreams, try await transaction.append(appends)) {
-                guard case .failure(let failure) = result else { continue }
-                let stream = streams[index]
-                outcome.failedStreams.insert(stream.streamID)
-                // Not a version conflict: the events themselves are refused. Alone, the command fails; with others,
-                // the stream runs one command per batch until the culprit is found. Otherwise its commands stay
-                // pending and run again on the stream's current state.
-                let accepted = stream.completions.filter { $0.result.outcome == .accepted }
-                if failure.code != .wrongExpectedVersion, stream.rowCount == 1, var only = accepted.first {
-                    only.result.outcome = .failed
-                    only.result.reason = "\(ClusterError.Code.commandFailed): \(failure.message)"
-                    only.result.eventCount = 0
-                    only.result.state = nil
-                    try corrected.add(only, encoder: encoder)
-                } else {
-                    if failure.code != .wrongExpectedVersion { outcome.isolate.insert(stream.streamID) }
-                    withdrawn += stream.completions.map(\.row.id)
-                }
-            }
-            if !withdrawn.isEmpty {
-                try await connection.query(
-                    """
-                    UPDATE \(unescaped: schema).inbox
-                    SET status = 0, outcome = NULL, node_id = NULL, epoch = NULL, done_at = NULL
-                    WHERE id = ANY(\(withdrawn))
-                    """, logger: logger)
-            }
-            if !corrected.ids.isEmpty { try await self.record(corrected, on: connection, logger: logger, notify: false) }
-            outcome.completed = results.ids.count - withdrawn.count
-            outcome.withdrawn = withdrawn
-            return outcome
+            return held
         }
+        let lost = fence.filter { !(held ?? []).contains($0.0) }
+        return Dictionary(uniqueKeysWithValues: lost.isEmpty ? fence : lost)
     }
 
     /// The results of a batch's rows, as the arrays the update binds.
@@ -426,13 +467,9 @@ final class InboxExecutor: Sendable {
         }
     }
 
-    /// Writes results onto their inbox rows. With `notify`, the rows must still be pending (another owner's batch
-    /// may not have recorded them), and the notification names them, so that a client looks up only those: their
-    /// ids, comma-separated after a `d`, or a bare `d` (look up every awaited row) when the list would not fit.
-    private func record(_ results: ResultRows, on connection: PostgresConnection, logger: Logger, notify: Bool)
-        async throws
-    {
-        guard !results.ids.isEmpty else { return }
+    /// Writes the results of rows that must still be pending onto them, and notifies the rows' ids, as
+    /// ``ClusterSchema/commitFunction(_:appendFunction:)`` does.
+    private func record(_ results: ResultRows, on connection: PostgresConnection, logger: Logger) async throws {
         let (schema, channel, nodeID) = (self.schema, self.channel, self.nodeID)
         let (ids, statuses, outcomes, epochs) = (results.ids, results.statuses, results.outcomes, results.epochs)
         var updated: Int64 = 0
@@ -443,12 +480,12 @@ final class InboxExecutor: Sendable {
                 SET status = u.status, outcome = u.outcome, node_id = \(nodeID), epoch = u.epoch, done_at = now()
                 FROM unnest(\(ids)::bigint[], \(statuses)::integer[], \(outcomes)::bytea[], \(epochs)::bigint[])
                     AS u(id, status, outcome, epoch)
-                WHERE i.id = u.id AND (i.status = 0 OR NOT \(notify))
+                WHERE i.id = u.id AND i.status = 0
                 RETURNING i.id
             )
-            SELECT count(*)::bigint, CASE WHEN \(notify) THEN pg_notify(\(channel),
+            SELECT count(*)::bigint, pg_notify(\(channel),
                 CASE WHEN sum(length(id::text) + 1) < \(Int64(Self.notificationLimit))
-                THEN 'd' || string_agg(id::text, ',') ELSE 'd' END)::text END
+                THEN 'd' || string_agg(id::text, ',') ELSE 'd' END)::text
             FROM done
             """, logger: logger
         ).decode((Int64, String?).self) {

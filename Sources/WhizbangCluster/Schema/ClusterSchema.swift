@@ -17,6 +17,7 @@ import WhizbangPostgres
 /// - `jobs(name, owner, epoch, lease_until, checkpoint)`: the leased jobs (projections and process managers), each
 ///   with its owner member, its fencing token and the position of the last event its owners applied.
 /// - `job_log(name, owner, epoch, action, checkpoint, at)`: every claim, release and fence rejection of a job.
+/// - the function `commit_batch(...)`: a node's batch as one statement (``commitFunction(_:appendFunction:)``).
 enum ClusterSchema {
     /// The schema of the cluster of a store in `storeSchema`.
     static func name(forStore storeSchema: String) -> String { storeSchema + "_cluster" }
@@ -33,7 +34,7 @@ enum ClusterSchema {
         try await store.withTransaction { transaction in
             let connection = transaction.connection
             try await connection.query("SELECT pg_advisory_xact_lock(1466460538, hashtext(\(lockKey)))", logger: logger)
-            for statement in statements(schema) {
+            for statement in statements(schema) + [commitFunction(schema, appendFunction: store.appendFunction)] {
                 try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
             }
             try await connection.query(
@@ -136,5 +137,83 @@ enum ClusterSchema {
             )
             """,
         ]
+    }
+
+    /// The function through which a node commits a batch (a ``PostgresAppendCall`` of the store), so that the fence,
+    /// the results and the appends run as one statement in one transaction: no round trip of the node's happens
+    /// while the store's append lock is held.
+    ///
+    /// In order: the fence (every partition of `p_partitions` still owned by `p_member` at its epoch of `p_epochs`,
+    /// locked `FOR KEY SHARE` so that no claim commits before this transaction does; otherwise one refusal row and
+    /// nothing written); the results onto their inbox rows, which must all still be pending (otherwise it raises and
+    /// everything rolls back); the store's append, unless there is nothing to append; then the rows of each append
+    /// the store refused (`p_append_rows` of `p_append_row_ids` per append) are pending again, and one notification
+    /// names the rows that got their results (`d` and their ids, or a bare `d` when the list would not fit).
+    static func commitFunction(_ schema: String, appendFunction: String) -> String {
+        """
+        CREATE OR REPLACE FUNCTION \(schema).commit_batch(
+            p_member text, p_partitions integer[], p_epochs bigint[], p_node text, p_channel text,
+            p_notify_limit integer, p_ids bigint[], p_statuses integer[], p_outcomes bytea[], p_result_epochs bigint[],
+            p_append_rows integer[], p_append_row_ids bigint[], \(PostgresAppendCall.appendParameters))
+        RETURNS \(PostgresAppendCall.returnType)
+        LANGUAGE plpgsql
+        AS $function$
+        #variable_conflict use_column
+        DECLARE
+            v_held integer;
+            v_updated integer;
+            v_row record;
+            v_index integer := 0;
+            v_offset integer := 0;
+            v_withdrawn bigint[] := '{}';
+            v_done text;
+        BEGIN
+            SELECT count(*) INTO v_held FROM (
+                SELECT 1 FROM \(schema).partitions p
+                JOIN unnest(p_partitions, p_epochs) AS f(partition, epoch)
+                    ON p.partition = f.partition AND p.epoch = f.epoch
+                WHERE p.owner = p_member FOR KEY SHARE OF p
+            ) AS held;
+            IF v_held <> cardinality(p_partitions) THEN
+                RETURN QUERY SELECT \(PostgresAppendCall.refusedStatus), 0::bigint, 0::bigint, false;
+                RETURN;
+            END IF;
+            UPDATE \(schema).inbox AS i
+            SET status = u.status, outcome = u.outcome, node_id = p_node, epoch = u.epoch, done_at = now()
+            FROM unnest(p_ids, p_statuses, p_outcomes, p_result_epochs) AS u(id, status, outcome, epoch)
+            WHERE i.id = u.id AND i.status = 0;
+            GET DIAGNOSTICS v_updated = ROW_COUNT;
+            IF v_updated <> cardinality(p_ids) THEN
+                RAISE EXCEPTION '% of % inbox rows were no longer pending; the batch was rolled back',
+                    cardinality(p_ids) - v_updated, cardinality(p_ids);
+            END IF;
+            IF cardinality(p_stream_ids) > 0 THEN
+                FOR v_row IN SELECT * FROM \(appendFunction)(\(PostgresAppendCall.appendArguments)) LOOP
+                    v_index := v_index + 1;
+                    IF v_row.status <> 0 THEN
+                        v_withdrawn := v_withdrawn
+                            || p_append_row_ids[v_offset + 1 : v_offset + p_append_rows[v_index]];
+                    END IF;
+                    v_offset := v_offset + p_append_rows[v_index];
+                    status := v_row.status;
+                    stream_version := v_row.stream_version;
+                    first_position := v_row.first_position;
+                    inserted := v_row.inserted;
+                    RETURN NEXT;
+                END LOOP;
+            END IF;
+            IF cardinality(v_withdrawn) > 0 THEN
+                UPDATE \(schema).inbox
+                SET status = 0, outcome = NULL, node_id = NULL, epoch = NULL, done_at = NULL
+                WHERE id = ANY(v_withdrawn);
+            END IF;
+            IF v_updated > cardinality(v_withdrawn) THEN
+                SELECT string_agg(d.id::text, ',') INTO v_done FROM unnest(p_ids) AS d(id)
+                WHERE NOT d.id = ANY(v_withdrawn);
+                PERFORM pg_notify(p_channel, CASE WHEN length(v_done) < p_notify_limit THEN 'd' || v_done ELSE 'd' END);
+            END IF;
+        END
+        $function$
+        """
     }
 }
