@@ -326,19 +326,18 @@ enum PostgresSchema {
             v_event_appends integer[] := '{}';
             v_event_positions bigint[] := '{}';
             v_event_versions bigint[] := '{}';
+            v_set_based boolean := true;
     """
 
-    /// The common batch in one statement per table: when its streams are distinct, its event ids distinct and none
-    /// of them stored, no append can match a retry or hit a duplicate, so each is decided from the stream's version
-    /// alone (as the loop after it would decide it) and written without a subtransaction. Otherwise the function
-    /// goes on to the loop, which decides and writes one append at a time.
+    /// The common batch in one statement per table: when its streams are distinct and none of its appends can be a
+    /// retry of events already stored (an exact expected version below the stream's), each append is decided from
+    /// its stream's version alone, as the loop after it would decide it, and the batch is written in one
+    /// subtransaction. When an event id of the batch is stored already (a retry with another expected version, or
+    /// a duplicate) that subtransaction fails on the unique index and is undone. In those cases the function goes
+    /// on to the loop, which decides and writes one append at a time.
     static let setBasedAppend = """
 
-            IF v_n > 0
-                AND (SELECT count(DISTINCT a) FROM unnest(p_stream_ids) AS a) = v_n
-                AND (SELECT count(DISTINCT e) FROM unnest(p_event_ids) AS e) = cardinality(p_event_ids)
-                AND NOT EXISTS (SELECT 1 FROM {schema}.events e WHERE e.event_id = ANY(p_event_ids))
-            THEN
+            IF v_n > 0 AND (SELECT count(DISTINCT a) FROM unnest(p_stream_ids) AS a) = v_n THEN
                 SELECT array_agg(coalesce(s.stream_key, 0) ORDER BY a.i), array_agg(coalesce(s.version, 0) ORDER BY a.i)
                 INTO v_keys, v_versions
                 FROM unnest(p_stream_ids) WITH ORDINALITY AS a(id, i)
@@ -352,6 +351,10 @@ enum PostgresSchema {
                             WHEN v_count = 0 THEN 'empty' ELSE 'insert' END;
                     ELSIF v_current = greatest(v_expected, 0) THEN
                         v_action := CASE WHEN v_count = 0 THEN 'empty' ELSE 'insert' END;
+                    ELSIF v_current > v_expected AND v_count > 0 AND v_keys[i] <> 0 THEN
+                        -- Perhaps a retry of events already stored: the loop matches them.
+                        v_set_based := false;
+                        EXIT;
                     ELSE
                         v_action := 'conflict';
                     END IF;
@@ -387,28 +390,42 @@ enum PostgresSchema {
                     END IF;
                     v_offset := v_offset + v_count;
                 END LOOP;
-                IF cardinality(v_new_ids) > 0 THEN
-                    INSERT INTO {schema}.streams (stream_id, version)
-                    SELECT u.id, u.version FROM unnest(v_new_ids, v_new_versions) AS u(id, version);
-                    SELECT array_agg(coalesce(s.stream_key, 0) ORDER BY a.i) INTO v_keys
-                    FROM unnest(p_stream_ids) WITH ORDINALITY AS a(id, i)
-                    LEFT JOIN {schema}.streams s ON s.stream_id = a.id;
+                IF v_set_based THEN
+                    -- One subtransaction for the batch: an event id stored before (a retry, or a duplicate) undoes
+                    -- these writes and leaves the batch to the loop.
+                    BEGIN
+                        IF cardinality(v_new_ids) > 0 THEN
+                            INSERT INTO {schema}.streams (stream_id, version)
+                            SELECT u.id, u.version FROM unnest(v_new_ids, v_new_versions) AS u(id, version);
+                            SELECT array_agg(coalesce(s.stream_key, 0) ORDER BY a.i) INTO v_keys
+                            FROM unnest(p_stream_ids) WITH ORDINALITY AS a(id, i)
+                            LEFT JOIN {schema}.streams s ON s.stream_id = a.id;
+                        END IF;
+                        UPDATE {schema}.streams s SET version = u.version
+                        FROM unnest(v_old_keys, v_old_versions) AS u(key, version)
+                        WHERE s.stream_key = u.key;
+                        INSERT INTO {schema}.events
+                            (position, stream_key, version, event_id, event_type, data, metadata, recorded_at,
+                             schema_version)
+                        SELECT u.position, v_keys[u.append], u.version, e.id, e.type, e.data, e.metadata, v_now,
+                            e.schema_version
+                        FROM unnest(v_event_indexes, v_event_appends, v_event_positions, v_event_versions)
+                            AS u(n, append, position, version)
+                        JOIN unnest(p_event_ids, p_event_types, p_data, p_metadata, p_schema_versions)
+                            WITH ORDINALITY AS e(id, type, data, metadata, schema_version, n) ON e.n = u.n;
+                    EXCEPTION WHEN unique_violation THEN
+                        v_set_based := false;
+                    END;
                 END IF;
-                UPDATE {schema}.streams s SET version = u.version
-                FROM unnest(v_old_keys, v_old_versions) AS u(key, version)
-                WHERE s.stream_key = u.key;
-                INSERT INTO {schema}.events
-                    (position, stream_key, version, event_id, event_type, data, metadata, recorded_at, schema_version)
-                SELECT u.position, v_keys[u.append], u.version, e.id, e.type, e.data, e.metadata, v_now, e.schema_version
-                FROM unnest(v_event_indexes, v_event_appends, v_event_positions, v_event_versions)
-                    AS u(n, append, position, version)
-                JOIN unnest(p_event_ids, p_event_types, p_data, p_metadata, p_schema_versions) WITH ORDINALITY
-                    AS e(id, type, data, metadata, schema_version, n) ON e.n = u.n;
-                RETURN QUERY SELECT * FROM unnest(v_statuses, v_stream_versions, v_first_positions, v_inserts);
-                IF v_head > v_start THEN
-                    PERFORM pg_notify('{channel}', v_head::text);
+                IF v_set_based THEN
+                    RETURN QUERY SELECT * FROM unnest(v_statuses, v_stream_versions, v_first_positions, v_inserts);
+                    IF v_head > v_start THEN
+                        PERFORM pg_notify('{channel}', v_head::text);
+                    END IF;
+                    RETURN;
                 END IF;
-                RETURN;
+                v_head := v_start;
+                v_offset := 0;
             END IF;
     """
 }
