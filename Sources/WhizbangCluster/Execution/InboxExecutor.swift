@@ -413,18 +413,7 @@ final class InboxExecutor: Sendable {
     /// Locks the fence's partitions `FOR KEY SHARE` in the transaction of `connection`, or throws
     /// ``FenceRejection`` when one of them is no longer this member's at its epoch.
     private func checkFence(_ fence: [(Int32, Int64)], on connection: PostgresConnection, logger: Logger) async throws {
-        let (schema, member) = (self.schema, self.member)
-        var held: Set<Int32> = []
-        for try await partition in try await connection.query(
-            """
-            SELECT p.partition FROM \(unescaped: schema).partitions p
-            JOIN unnest(\(fence.map(\.0))::integer[], \(fence.map(\.1))::bigint[]) AS f(partition, epoch)
-            ON p.partition = f.partition AND p.epoch = f.epoch
-            WHERE p.owner = \(member) FOR KEY SHARE OF p
-            """, logger: logger
-        ).decode(Int32.self) {
-            held.insert(partition)
-        }
+        let held = try await held(fence, on: connection, logger: logger, locking: true)
         guard held.count == fence.count else {
             throw FenceRejection(lost: Dictionary(uniqueKeysWithValues: fence.filter { !held.contains($0.0) }))
         }
@@ -433,23 +422,29 @@ final class InboxExecutor: Sendable {
     /// The partitions of a refused fence that are no longer this member's at their epoch; all of them when the
     /// database cannot say.
     private func lost(_ fence: [(Int32, Int64)]) async -> [Int32: Int64] {
-        let (schema, member) = (self.schema, self.member)
         let held = try? await store.withConnection { connection, logger in
-            var held: Set<Int32> = []
-            for try await partition in try await connection.query(
-                """
-                SELECT p.partition FROM \(unescaped: schema).partitions p
-                JOIN unnest(\(fence.map(\.0))::integer[], \(fence.map(\.1))::bigint[]) AS f(partition, epoch)
-                ON p.partition = f.partition AND p.epoch = f.epoch
-                WHERE p.owner = \(member)
-                """, logger: logger
-            ).decode(Int32.self) {
-                held.insert(partition)
-            }
-            return held
+            try await self.held(fence, on: connection, logger: logger, locking: false)
         }
         let lost = fence.filter { !(held ?? []).contains($0.0) }
         return Dictionary(uniqueKeysWithValues: lost.isEmpty ? fence : lost)
+    }
+
+    /// The partitions of `fence` still this member's at their epoch, locked `FOR KEY SHARE` when `locking`.
+    private func held(_ fence: [(Int32, Int64)], on connection: PostgresConnection, logger: Logger, locking: Bool)
+        async throws -> Set<Int32>
+    {
+        var held: Set<Int32> = []
+        for try await partition in try await connection.query(
+            """
+            SELECT p.partition FROM \(unescaped: schema).partitions p
+            JOIN unnest(\(fence.map(\.0))::integer[], \(fence.map(\.1))::bigint[]) AS f(partition, epoch)
+            ON p.partition = f.partition AND p.epoch = f.epoch
+            WHERE p.owner = \(member) \(unescaped: locking ? "FOR KEY SHARE OF p" : "")
+            """, logger: logger
+        ).decode(Int32.self) {
+            held.insert(partition)
+        }
+        return held
     }
 
     /// The results of a batch's rows, as the arrays the update binds.
