@@ -43,14 +43,13 @@ struct OrderedWindow {
         let keys = keysBySequence.removeValue(forKey: sequence) ?? []
         var ready: [Int] = []
         for key in keys {
-            guard var queue = queues[key] else { continue }
-            if let index = queue.firstIndex(of: sequence) { queue.remove(at: index) }
-            if queue.isEmpty {
-                queues[key] = nil
+            guard let slot = queues.index(forKey: key) else { continue }
+            // Changed in place: a copy taken out of the dictionary would be copied again by its first change.
+            if let index = queues.values[slot].firstIndex(of: sequence) { queues.values[slot].remove(at: index) }
+            guard let candidate = queues.values[slot].first else {
+                queues.remove(at: slot)
                 continue
             }
-            queues[key] = queue
-            let candidate = queue[0]
             if !started.contains(candidate), isFirstEverywhere(candidate) {
                 started.insert(candidate)
                 ready.append(candidate)
