@@ -9,8 +9,9 @@ import Glibc
 /// threads and the store's threads, so each arena keeps freed memory of its own. With two arenas the default
 /// ledger run peaked at 56–59 MiB of resident memory instead of 62–65 MiB (see BENCHMARKS.md). Four is the
 /// default: with two, the pool's two threads, the writer and the readers share arenas and wait for each other's
-/// allocations, which doubled the context switches of a command and raised its system time by a third, for 2–3 MiB
-/// less. Does nothing where the C library is not glibc.
+/// allocations, which doubled the context switches of a command and raised its system time by a third. The peak
+/// stayed the same within a window: 58.5–60.5 MiB with four and 58.9–59.6 MiB with two at 100K accounts × 1M
+/// commands. Does nothing where the C library is not glibc.
 enum MallocArenas {
     /// Call at the start of the process, before any other thread runs.
     static func limit(to count: Int32 = 4) {
