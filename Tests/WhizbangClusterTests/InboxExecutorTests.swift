@@ -127,6 +127,41 @@ struct InboxExecutorTests {
         }
     }
 
+    @Test("a fetch takes the pending rows of the given partitions only, oldest first, from its start, up to the limit")
+    func fetchTakesThePartitionsPendingRowsInOrder() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let owner = try await Self.owner(store)
+            let cluster = "\"\(store.configuration.schema)_cluster\""
+            let payload = ByteBuffer(bytes: try JSONCommandCodec<Counter.Command>().encode(.add(1)))
+            // 24 rows over partitions 0 to 3 in turn; every third one already has its result.
+            var rows: [(id: Int64, partition: Int32, pending: Bool)] = []
+            for n in 0..<24 {
+                let partition = Int32(n % 4)
+                let status: Int16 = n % 3 == 0 ? 1 : 0
+                let id = try await store.withConnection { connection, logger in
+                    try await connection.query(
+                        """
+                        INSERT INTO \(unescaped: cluster).inbox (message_id, partition, stream_id, aggregate_type, payload,
+                            status)
+                        VALUES (\(UUID()), \(partition), \("counter-\(n)"), 'Counter', \(payload), \(status)) RETURNING id
+                        """, logger: logger
+                    ).collect().first?.decode(Int64.self)
+                }
+                rows.append((try #require(id), partition, status == 0))
+            }
+            let cases: [(partitions: [Int32], start: Int64, limit: Int)] = [
+                ([1, 3], 0, 100), ([3, 1], rows[9].id, 3), ([0, 1, 2, 3], rows[5].id, 5), ([2], 0, 1), ([0], rows[23].id, 4),
+            ]
+            for (partitions, start, limit) in cases {
+                let expected = rows.filter { $0.pending && partitions.contains($0.partition) && $0.id >= start }
+                    .prefix(limit).map(\.id)
+                let fetched = try await owner.executor.fetch(partitions, from: start, limit: limit)
+                #expect(fetched.map(\.id) == expected, "partitions \(partitions) from \(start), limit \(limit)")
+                #expect(fetched.allSatisfy { partitions.contains($0.partition) })
+            }
+        }
+    }
+
     @Test("a row that commits below where the last fetch ended runs once its insert's notification arrives")
     func lateInsertBelowTheCursor() async throws {
         try await ClusterTestDatabase.withStore { store in

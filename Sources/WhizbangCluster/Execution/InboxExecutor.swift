@@ -106,8 +106,13 @@ final class InboxExecutor: Sendable {
             var rows: [Row] = []
             for try await row in try await connection.query(
                 """
-                SELECT id, message_id, partition, stream_id, aggregate_type, payload FROM \(unescaped: schema).inbox
-                WHERE status = 0 AND id >= \(start) AND partition = ANY(\(partitions)) ORDER BY id LIMIT \(limit)
+                SELECT i.id, i.message_id, i.partition, i.stream_id, i.aggregate_type, i.payload
+                FROM unnest(\(partitions)::integer[]) AS p(partition)
+                CROSS JOIN LATERAL (
+                    SELECT * FROM \(unescaped: schema).inbox
+                    WHERE status = 0 AND partition = p.partition AND id >= \(start) ORDER BY id LIMIT \(limit)
+                ) AS i
+                ORDER BY i.id LIMIT \(limit)
                 """, logger: logger)
             {
                 let (id, messageID, partition, streamID, type, payload) = try row.decode(

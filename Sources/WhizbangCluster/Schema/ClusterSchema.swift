@@ -99,7 +99,8 @@ enum ClusterSchema {
                 done_at timestamptz
             )
             """,
-            "CREATE INDEX IF NOT EXISTS inbox_pending ON \(schema).inbox (id) WHERE status = 0",
+            "CREATE INDEX IF NOT EXISTS inbox_pending_by_partition ON \(schema).inbox (partition, id) WHERE status = 0",
+            "DROP INDEX IF EXISTS \(schema).inbox_pending",
             """
             CREATE TABLE IF NOT EXISTS \(schema).ownership_log (
                 partition integer NOT NULL,
