@@ -222,15 +222,22 @@ public final class ClusterNode: Service, Sendable {
             for wake in jobWakes.values { wake.signal() }
         } else if payload == "r" {
             leaseWake.signal()
-        } else if let (partition, first) = Self.insert(in: payload), ownership.owned[partition] != nil {
-            executor.inserted(from: first)
+        } else if let insert = Self.insert(in: payload),
+            insert.partition.map({ ownership.owned[$0] != nil }) ?? true
+        {
+            executor.inserted(from: insert.first)
             executorWake.signal()
         }
     }
 
-    /// The partition and the lowest row id of an insert notification (`i<partition>:<row id>`); the row id is `nil`
-    /// in one from an older client (`i<partition>`). `nil` for any other payload.
-    static func insert(in payload: String) -> (partition: Int32, first: Int64?)? {
+    /// What an insert notification says: the lowest row id the insert added (`a<row id>`, any partition), or, from
+    /// an older client, the partition and the lowest row id it added there (`i<partition>:<row id>`, or
+    /// `i<partition>` without an id). `nil` for any other payload.
+    static func insert(in payload: String) -> (partition: Int32?, first: Int64?)? {
+        if payload.hasPrefix("a") {
+            guard let first = Int64(payload.dropFirst()) else { return nil }
+            return (nil, first)
+        }
         guard payload.hasPrefix("i") else { return nil }
         let parts = payload.dropFirst().split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
         guard let partition = parts.first.flatMap({ Int32($0) }) else { return nil }

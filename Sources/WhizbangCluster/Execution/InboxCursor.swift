@@ -2,7 +2,7 @@
 /// the node's partitions below ``start`` had a result when it was last looked at.
 ///
 /// Row ids are drawn before their insert commits, so a row can become visible below the start after a fetch went
-/// past it. Every insert notifies its partition with the lowest id it inserted there, after it commits; the node
+/// past it. Every insert notifies the lowest id it inserted, after it commits; the node
 /// lowers the start to it (``lower(to:)``), also while a fetch is in flight. A notification without an id, a lost
 /// listener connection, a partition the node did not hold at the last fetch, and the passing of ``fullFetchInterval``
 /// all start the next fetch at the inbox's first row.

@@ -10,8 +10,9 @@ import Whizbang
 import WhizbangPostgres
 
 /// Group commit for the inbox: the inserts that arrive while one is in flight are folded into the next one, a single
-/// multi-row `INSERT … ON CONFLICT DO NOTHING` with one notification per partition, so a busy client commits many
-/// commands per round trip and per flush of the write-ahead log.
+/// multi-row `INSERT … ON CONFLICT DO NOTHING` with one notification (`a<lowest row id inserted>`), so a busy client
+/// commits many commands per round trip and per flush of the write-ahead log, and every listener gets one message
+/// per insert rather than one per partition.
 ///
 /// No task of its own: the caller that finds no insert in flight runs the inserts, for itself and for whoever queued
 /// meanwhile, until the queue is empty; the others wait for it, at most one statement's deadline per batch ahead. Each insert runs within the store's deadlines.
@@ -118,8 +119,8 @@ final class InboxInserter: Sendable {
                     ON CONFLICT (message_id) DO NOTHING RETURNING id, message_id, partition
                 )
                 SELECT id, message_id,
-                    (SELECT count(pg_notify(\(channel), 'i' || p.partition || ':' || p.first))
-                     FROM (SELECT partition, min(id) AS first FROM inserted GROUP BY partition) AS p)::bigint
+                    (SELECT count(pg_notify(\(channel), 'a' || first))
+                     FROM (SELECT min(id) AS first FROM inserted) AS f WHERE first IS NOT NULL)::bigint
                 FROM inserted
                 """, logger: logger
             ).decode((Int64, UUID, Int64).self) {
