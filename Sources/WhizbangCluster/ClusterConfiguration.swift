@@ -24,6 +24,16 @@ public struct ClusterConfiguration: Sendable {
     public var pollInterval: Duration = .seconds(1)
     /// How long ``ClusterClient/send(_:to:as:messageID:timeout:)`` waits for a result by default. Default 30 seconds.
     public var resultTimeout: Duration = .seconds(30)
+    /// How long a command's inbox row is kept after its result is recorded; `nil` keeps every row.
+    ///
+    /// Within this time, sending the same message id again returns the first result and runs nothing. Once the row is
+    /// deleted, the message id is sent as a new command: one whose first run appended events now fails (a node
+    /// derives event ids from the message id, and the store keeps each event id once), one that appended nothing
+    /// (rejected, or failed) is decided again. Choose it longer than any client waits for a result and than any
+    /// sender may resend. Every node deletes expired rows at every heartbeat, oldest first, up to 20,000 rows a
+    /// time; pending commands at the head of the inbox hold the deletion back until they run. Default `nil`: the
+    /// inbox keeps every command, and grows with them.
+    public var inboxRetention: Duration? = nil
     /// The most aggregate states a node keeps in memory; past it the cache starts over. Default 100,000.
     public var maximumCachedStates: Int = 100_000
     /// Where the cluster logs claims, releases, handovers and fence rejections. Default: a logger labelled
@@ -46,6 +56,7 @@ public struct ClusterConfiguration: Sendable {
         guard pollInterval > .zero else { throw invalid("pollInterval must be positive") }
         guard resultTimeout > .zero else { throw invalid("resultTimeout must be positive") }
         guard maximumCachedStates >= 1 else { throw invalid("maximumCachedStates must be at least 1") }
+        if let inboxRetention, inboxRetention <= .zero { throw invalid("inboxRetention must be positive") }
     }
 }
 

@@ -6,7 +6,8 @@ import CoreMetrics
 /// - `whizbang_cluster_claims` (counter): partitions claimed, each a handover when another node owned it before;
 /// - `whizbang_cluster_releases` (counter): partitions released;
 /// - `whizbang_cluster_fence_rejections` (counter): batches the fence refused;
-/// - `whizbang_cluster_commands` (counter): commands run (accepted, rejected or failed).
+/// - `whizbang_cluster_commands` (counter): commands run (accepted, rejected or failed);
+/// - `whizbang_cluster_inbox_deleted` (counter): inbox rows deleted past ``ClusterConfiguration/inboxRetention``.
 ///
 /// Clients record `whizbang_cluster_command_duration` (timer): from sending a command to receiving its result.
 struct ClusterMetrics: Sendable {
@@ -16,6 +17,7 @@ struct ClusterMetrics: Sendable {
     let releases: Counter
     let fenceRejections: Counter
     let commandsRun: Counter
+    let inboxDeleted: Counter
 
     init(node: String) {
         let dimensions = [("node", node)]
@@ -25,5 +27,6 @@ struct ClusterMetrics: Sendable {
         releases = Counter(label: "whizbang_cluster_releases", dimensions: dimensions)
         fenceRejections = Counter(label: "whizbang_cluster_fence_rejections", dimensions: dimensions)
         commandsRun = Counter(label: "whizbang_cluster_commands", dimensions: dimensions)
+        inboxDeleted = Counter(label: "whizbang_cluster_inbox_deleted", dimensions: dimensions)
     }
 }

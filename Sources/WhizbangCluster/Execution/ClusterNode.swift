@@ -47,10 +47,15 @@ public final class ClusterNode: Service, Sendable {
     private let jobsWake = Wakeup()
     private let executorWake = Wakeup()
     private let leaseWake = Wakeup()
+    private let retentionWake = Wakeup()
+    /// Deletes expired inbox rows; `nil` without ``ClusterConfiguration/inboxRetention``.
+    let retention: InboxRetention?
     private let stopping = Atomic(false)
     private let counters = Mutex(Statistics())
     /// Called after each successful heartbeat; for tests that must know the node is running.
     let beatObserver = Mutex<(@Sendable (LeaseKeeper.Beat) -> Void)?>(nil)
+    /// Called with the rows each round of the retention loop deleted; for tests.
+    let pruneObserver = Mutex<(@Sendable (Int) -> Void)?>(nil)
 
     /// What a node has done since it started.
     public struct Statistics: Sendable, Hashable {
@@ -68,6 +73,8 @@ public final class ClusterNode: Service, Sendable {
         public var jobClaims = 0
         /// Job checkpoint writes the fence refused.
         public var jobFenceRejections = 0
+        /// Inbox rows deleted past ``ClusterConfiguration/inboxRetention``.
+        public var inboxRowsDeleted = 0
     }
 
     /// Creates a node of the cluster on `store`'s database; nothing happens until ``run()``.
@@ -130,6 +137,9 @@ public final class ClusterNode: Service, Sendable {
         }
         self.jobRunners = runners
         self.jobWakes = wakes
+        self.retention = configuration.inboxRetention.map {
+            InboxRetention(store: store, schema: schema, retention: $0, passSize: 2_000)
+        }
     }
 
     /// What the node has done since it started.
@@ -156,7 +166,7 @@ public final class ClusterNode: Service, Sendable {
         try await leases.register()
         logger.info("node started", metadata: ["node": "\(nodeID)", "member": "\(member)"])
         let channel = ClusterSchema.channel(forStore: store.configuration.schema)
-        enum Finished { case listener, leases, executor, jobs }
+        enum Finished { case listener, leases, executor, jobs, retention }
         try await withThrowingTaskGroup(of: Finished.self) { group in
             group.addTask {
                 await self.store.listen(on: channel) { payload in self.notified(payload) }
@@ -174,10 +184,17 @@ public final class ClusterNode: Service, Sendable {
                 await self.jobLoop()
                 return .jobs
             }
+            if let retention {
+                group.addTask {
+                    await self.retentionLoop(retention)
+                    return .retention
+                }
+            }
+            let loopCount = retention == nil ? 3 : 4
             try await withTaskCancellationHandler {
                 try await withGracefulShutdownHandler {
                     var loops = 0
-                    while loops < 3, let finished = try await group.next() {
+                    while loops < loopCount, let finished = try await group.next() {
                         if finished != .listener { loops += 1 }
                         self.stop()
                     }
@@ -199,6 +216,7 @@ public final class ClusterNode: Service, Sendable {
         stopping.store(true, ordering: .releasing)
         executorWake.signal()
         leaseWake.signal()
+        retentionWake.signal()
         wakeJobs()
     }
 
@@ -277,6 +295,27 @@ public final class ClusterNode: Service, Sendable {
             counters.withLock { $0.releases += beat.released.count }
         } catch {
             logger.debug("releasing partitions early on stopping failed", metadata: ["node": "\(nodeID)", "error": "\(error)"])
+        }
+    }
+
+    /// Deletes expired inbox rows once per heartbeat interval, until the node stops; a failure is logged and tried
+    /// again at the next interval.
+    private func retentionLoop(_ retention: InboxRetention) async {
+        let logger = configuration.logger
+        while !isStopping {
+            do {
+                let deleted = try await retention.pruneExpired()
+                pruneObserver.withLock { $0 }?(deleted)
+                if deleted > 0 {
+                    counters.withLock { $0.inboxRowsDeleted += deleted }
+                    metrics.inboxDeleted.increment(by: Int64(deleted))
+                    logger.debug("deleted expired inbox rows", metadata: ["node": "\(nodeID)", "rows": "\(deleted)"])
+                }
+            } catch {
+                if isStopping { return }
+                logger.warning("deleting expired inbox rows failed", metadata: ["node": "\(nodeID)", "error": "\(error)"])
+            }
+            await retentionWake.wait(upTo: configuration.heartbeatInterval)
         }
     }
 
