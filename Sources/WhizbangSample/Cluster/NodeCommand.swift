@@ -16,6 +16,14 @@ struct NodeCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOption
     @OptionGroup var cluster: ClusterOptions
     @Option(help: "This node's id, unique among the live nodes.") var nodeID = ProcessInfo.processInfo.hostName
+    @Option(help: "Seconds the inbox keeps a command's row after its result; without it, every row is kept.")
+    var inboxRetentionSeconds: Int?
+
+    func validate() throws {
+        if let inboxRetentionSeconds, inboxRetentionSeconds < 1 {
+            throw ValidationError("--inbox-retention-seconds must be at least 1")
+        }
+    }
 
     func run() async throws {
         guard case .postgres(let base) = try database.target() else {
@@ -23,6 +31,7 @@ struct NodeCommand: AsyncParsableCommand {
         }
         let storeConfiguration = cluster.storeConfiguration(base)
         var configuration = cluster.configuration
+        configuration.inboxRetention = inboxRetentionSeconds.map { .seconds($0) }
         configuration.logger = Logger(label: "whizbang.cluster")
         configuration.logger.logLevel = database.verbose ? .debug : .info
         let store = try PostgresEventStore(configuration: storeConfiguration)
@@ -60,6 +69,7 @@ struct NodeCommand: AsyncParsableCommand {
             "node \(nodeID) stopped: \(statistics.commandsRun) commands run in \(statistics.batches) batches, \(statistics.claims) partitions claimed, "
                 + "\(statistics.releases) released, \(statistics.fenceRejections) batches refused by the fence, "
                 + "\(statistics.jobClaims) jobs claimed, \(statistics.jobFenceRejections) job checkpoints refused by the "
-                + "fence, \(client.repeatedSendCount) process-manager commands redelivered")
+                + "fence, \(client.repeatedSendCount) process-manager commands redelivered, "
+                + "\(statistics.inboxRowsDeleted) expired inbox rows deleted")
     }
 }
