@@ -27,12 +27,14 @@ public struct ClusterConfiguration: Sendable {
     /// How long a command's inbox row is kept after its result is recorded; `nil` keeps every row.
     ///
     /// Within this time, sending the same message id again returns the first result and runs nothing. Once the row is
-    /// deleted, the message id is sent as a new command: one whose first run appended events now fails (a node
-    /// derives event ids from the message id, and the store keeps each event id once), one that appended nothing
-    /// (rejected, or failed) is decided again. Choose it longer than any client waits for a result and than any
-    /// sender may resend. Every node deletes expired rows at every heartbeat, oldest first, up to 20,000 rows a
-    /// time; pending commands at the head of the inbox hold the deletion back until they run. Default `nil`: the
-    /// inbox keeps every command, and grows with them.
+    /// deleted, the message id is a new command, decided again on the aggregate's state then, so its result may
+    /// differ from the first; events it would append a second time are refused by the store (a node derives event
+    /// ids from the message id, and the store keeps each event id once), and the command then fails. A caller still
+    /// waiting for a deleted row's result gets ``ClusterError/Code/resultExpired``. So choose it longer than any
+    /// sender may resend; it must be longer than ``resultTimeout`` plus ``leaseDuration``. Every node deletes
+    /// expired rows once per ``heartbeatInterval``, oldest first, up to 20,000 rows a time; pending commands at the
+    /// head of the inbox hold the deletion back until they run. Default `nil`: the inbox keeps every command, and
+    /// grows with them.
     public var inboxRetention: Duration? = nil
     /// The most aggregate states a node keeps in memory; past it the cache starts over. Default 100,000.
     public var maximumCachedStates: Int = 100_000
@@ -56,7 +58,9 @@ public struct ClusterConfiguration: Sendable {
         guard pollInterval > .zero else { throw invalid("pollInterval must be positive") }
         guard resultTimeout > .zero else { throw invalid("resultTimeout must be positive") }
         guard maximumCachedStates >= 1 else { throw invalid("maximumCachedStates must be at least 1") }
-        if let inboxRetention, inboxRetention <= .zero { throw invalid("inboxRetention must be positive") }
+        if let inboxRetention, inboxRetention <= resultTimeout + leaseDuration {
+            throw invalid("inboxRetention must be longer than resultTimeout plus leaseDuration")
+        }
     }
 }
 

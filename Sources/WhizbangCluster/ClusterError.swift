@@ -15,6 +15,7 @@ public struct ClusterError: Error, Hashable, Sendable, CustomStringConvertible {
             case conflictingMessageID
             case commandFailed
             case notRunning
+            case resultExpired
         }
 
         private let base: Base
@@ -41,6 +42,9 @@ public struct ClusterError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let commandFailed = Code(.commandFailed)
         /// The client or node is not running (its `run()` has not started or has returned).
         public static let notRunning = Code(.notRunning)
+        /// The command ran, but its inbox row, which held the result, was deleted before the caller read it: its
+        /// result was older than ``ClusterConfiguration/inboxRetention``.
+        public static let resultExpired = Code(.resultExpired)
 
         /// The code's name, such as `timedOut`.
         public var description: String { base.rawValue }

@@ -50,15 +50,15 @@ struct InboxRetentionTests {
     @Test("a pass deletes the rows whose results are older than the retention; pending rows and recent results stay")
     func deletesOnlyExpiredResults() async throws {
         try await ClusterTestDatabase.withStore { store in
-            let configuration = Self.configuration(retention: .seconds(60))
+            let configuration = Self.configuration(retention: .seconds(3600))
             try await ClusterSchema.prepare(store, partitionCount: 8, logger: configuration.logger)
             let node = try ClusterNode(
                 nodeID: "pruner", store: store, aggregates: Counter.registry, configuration: configuration)
             let retention = try #require(node.retention)
-            // Accepted an hour ago, pending, rejected 2 minutes ago, accepted 10 s ago, failed 61 s ago, accepted an
-            // hour ago.
+            // With an hour's retention: accepted two hours ago, pending, rejected 62 minutes ago, accepted 10 minutes
+            // ago, failed an hour and a second ago, accepted two hours ago.
             let ids = try await Self.insertRows(
-                [(1, 3600), (0, 0), (2, 120), (1, 10), (3, 61), (1, 3600)], store)
+                [(1, 7200), (0, 0), (2, 3720), (1, 600), (3, 3601), (1, 7200)], store)
             #expect(try await retention.pruneExpired() == 4)
             #expect(try await Self.remainingRows(store) == [ids[1], ids[3]])
             #expect(try await retention.pruneExpired() == 0)
@@ -68,9 +68,9 @@ struct InboxRetentionTests {
     @Test("a running node deletes expired rows as it starts, and counts them")
     func aRunningNodePrunes() async throws {
         try await ClusterTestDatabase.withStore { store in
-            let configuration = Self.configuration(retention: .seconds(60))
+            let configuration = Self.configuration(retention: .seconds(3600))
             try await ClusterSchema.prepare(store, partitionCount: 8, logger: configuration.logger)
-            let ids = try await Self.insertRows([(1, 3600), (1, 3600), (0, 0)], store)
+            let ids = try await Self.insertRows([(1, 7200), (1, 7200), (0, 0)], store)
             let node = try ClusterNode(
                 nodeID: "pruner", store: store, aggregates: Counter.registry, configuration: configuration)
             let (rounds, round) = AsyncStream.makeStream(of: Int.self)
@@ -154,10 +154,12 @@ struct InboxRetentionTests {
         }
     }
 
-    @Test("a retention that is not positive is refused when the node is made")
-    func refusesANonPositiveRetention() async throws {
+    @Test("a retention not longer than the result timeout plus the lease is refused when the node is made")
+    func refusesAShortRetention() async throws {
         try await ClusterTestDatabase.withStore { store in
-            for retention: Duration in [.zero, .seconds(-1)] {
+            let base = Self.configuration(retention: nil)
+            let shortest = base.resultTimeout + base.leaseDuration
+            for retention in [Duration.zero, .seconds(-1), shortest] {
                 #expect {
                     try ClusterNode(
                         nodeID: "pruner", store: store, aggregates: Counter.registry,
@@ -166,6 +168,35 @@ struct InboxRetentionTests {
                     (error as? ClusterError)?.code == .invalidConfiguration
                 }
             }
+            let node = try ClusterNode(
+                nodeID: "pruner", store: store, aggregates: Counter.registry,
+                configuration: Self.configuration(retention: shortest + .seconds(1)))
+            #expect(node.retention != nil)
+        }
+    }
+
+    @Test("a look-up of awaited rows tells the results recorded from the rows deleted; pending rows are neither")
+    func lookUpFindsDeletedRows() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            try await ClusterSchema.prepare(store, partitionCount: 8, logger: Self.configuration(retention: nil).logger)
+            let client = try ClusterClient(
+                store: store, aggregates: Counter.registry, configuration: Self.configuration(retention: nil))
+            let ids = try await Self.insertRows([(0, 0), (0, 0)], store)
+            let cluster = "\"\(store.configuration.schema)_cluster\""
+            let outcome = ClusterCommandResult(
+                messageID: MessageID(), outcome: .accepted, streamVersion: 1, eventCount: 1, reason: nil, state: nil,
+                node: "n")
+            let encoded = ByteBuffer(bytes: try JSONEncoder().encode(outcome))
+            try await store.withConnection { connection, logger in
+                _ = try await connection.query(
+                    "UPDATE \(unescaped: cluster).inbox SET status = 1, outcome = \(encoded) WHERE id = \(ids[0])",
+                    logger: logger
+                ).collect()
+            }
+            let (results, missing) = try await client.fetchResults([ids[0], ids[1], ids[1] + 1_000])
+            #expect(results.keys.sorted() == [ids[0]])
+            #expect(results[ids[0]]?.streamVersion == 1)
+            #expect(missing == [ids[1] + 1_000])
         }
     }
 }

@@ -32,6 +32,32 @@ struct ResultWaitersTests {
         }
     }
 
+    @Test("the waits of rows found deleted fail with resultExpired; the other waits go on", .timeLimit(.minutes(1)))
+    func deletedRowsExpire() async {
+        let waiters = ResultWaiters()
+        await withTaskGroup(of: ClusterError.Code?.self) { group in
+            for row: Int64 in [1, 2] {
+                group.addTask {
+                    do {
+                        _ = try await waiters.wait(for: row, messageID: MessageID(), until: .now + .seconds(60))
+                        return nil
+                    } catch {
+                        return (error as? ClusterError)?.code
+                    }
+                }
+                await waiters.added.wait(upTo: .seconds(60))
+            }
+            #expect(Set(waiters.takeRowsToLookUp(everything: false)) == [1, 2])
+            waiters.expired([1])
+            let first = await group.next()
+            #expect(first == .resultExpired)
+            #expect(waiters.takeRowsToLookUp(everything: true) == [2])
+            waiters.close(with: ClusterError(.notRunning, message: "done"))
+            let second = await group.next()
+            #expect(second == .notRunning)
+        }
+    }
+
     @Test("a results notification names its rows, or none when it carries no list")
     func notificationPayloads() {
         #expect(ClusterClient.rows(inResultsNotification: "d12,13,400") == [12, 13, 400])

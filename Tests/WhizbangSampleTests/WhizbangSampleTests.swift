@@ -138,7 +138,7 @@ extension SampleProcessSuites {
                 (["run", "--no-such-flag"], "Unknown option"),
                 (["run", "--concurrency", "0"], "--concurrency must be from 1 to 65536"),
                 (["run", "--durability", "sometimes"], "sometimes"),
-                (["node", "--inbox-retention-seconds", "0"], "--inbox-retention-seconds must be at least 1"),
+                (["node", "--inbox-retention-seconds", "130"], "--inbox-retention-seconds must be more than 130"),
             ])
         func errors(arguments: [String], message: String) async throws {
             try await SampleProcess.withTemporaryDirectory { directory in

@@ -304,13 +304,13 @@ public final class ClusterNode: Service, Sendable {
         let logger = configuration.logger
         while !isStopping {
             do {
-                let deleted = try await retention.pruneExpired()
-                pruneObserver.withLock { $0 }?(deleted)
+                let deleted = try await retention.pruneExpired { !self.isStopping }
                 if deleted > 0 {
                     counters.withLock { $0.inboxRowsDeleted += deleted }
                     metrics.inboxDeleted.increment(by: Int64(deleted))
                     logger.debug("deleted expired inbox rows", metadata: ["node": "\(nodeID)", "rows": "\(deleted)"])
                 }
+                pruneObserver.withLock { $0 }?(deleted)
             } catch {
                 if isStopping { return }
                 logger.warning("deleting expired inbox rows failed", metadata: ["node": "\(nodeID)", "error": "\(error)"])

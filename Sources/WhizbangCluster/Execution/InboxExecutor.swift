@@ -107,12 +107,15 @@ final class InboxExecutor: Sendable {
             for try await row in try await connection.query(
                 """
                 SELECT i.id, i.message_id, i.partition, i.stream_id, i.aggregate_type, i.payload
-                FROM unnest(\(partitions)::integer[]) AS p(partition)
-                CROSS JOIN LATERAL (
-                    SELECT * FROM \(unescaped: schema).inbox
-                    WHERE status = 0 AND partition = p.partition AND id >= \(start) ORDER BY id LIMIT \(limit)
-                ) AS i
-                ORDER BY i.id LIMIT \(limit)
+                FROM \(unescaped: schema).inbox AS i JOIN (
+                    SELECT q.id FROM (SELECT DISTINCT unnest(\(partitions)::integer[]) AS partition) AS p
+                    CROSS JOIN LATERAL (
+                        SELECT id FROM \(unescaped: schema).inbox
+                        WHERE status = 0 AND partition = p.partition AND id >= \(start) ORDER BY id LIMIT \(limit)
+                    ) AS q
+                    ORDER BY q.id LIMIT \(limit)
+                ) AS chosen ON i.id = chosen.id
+                ORDER BY i.id
                 """, logger: logger)
             {
                 let (id, messageID, partition, streamID, type, payload) = try row.decode(

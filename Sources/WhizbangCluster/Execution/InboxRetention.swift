@@ -41,10 +41,11 @@ struct InboxRetention: Sendable {
         }
     }
 
-    /// Runs passes while each finds a full pass of expired rows, at most `maximumPasses`; returns the rows deleted.
-    func pruneExpired(maximumPasses: Int = 10) async throws -> Int {
+    /// Runs passes while each finds a full pass of expired rows and `proceed` allows, at most `maximumPasses`;
+    /// returns the rows deleted.
+    func pruneExpired(maximumPasses: Int = 10, while proceed: () -> Bool = { true }) async throws -> Int {
         var deleted = 0
-        for _ in 0..<maximumPasses {
+        for _ in 0..<maximumPasses where proceed() {
             let pass = try await prune()
             deleted += pass
             if pass < passSize { break }

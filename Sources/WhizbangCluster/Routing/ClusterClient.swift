@@ -17,7 +17,7 @@ public import WhizbangPostgres
 /// notifies the partition's owner in one statement: once it returns from that insert, the command will run, on
 /// whichever node owns its partition then or later. It then waits for the result, which the owner writes in the same
 /// transaction as the command's events. Sending a message id again never runs the command twice: it returns the
-/// first command's result.
+/// first command's result (for as long as the inbox keeps the row: ``ClusterConfiguration/inboxRetention``).
 ///
 /// The client is a ServiceLifecycle `Service`: its ``run()`` listens for the owners' notifications and polls as a
 /// fallback. Results can be awaited only while it runs.
@@ -63,12 +63,14 @@ public final class ClusterClient: Service, Sendable {
     ///   - command: the command, encoded as the aggregate's registered command type.
     ///   - aggregate: the aggregate type that decides it, as registered with the nodes.
     ///   - streamID: the aggregate's stream; its partition decides which node runs the command.
-    ///   - messageID: the command's id; send the same id again to get the first result instead of a second run.
+    ///   - messageID: the command's id; send the same id again to get the first result instead of a second run
+    ///     (within ``ClusterConfiguration/inboxRetention``).
     ///   - timeout: how long to wait for the result; default ``ClusterConfiguration/resultTimeout``.
     /// - Returns: the result, also when the aggregate rejected the command (``ClusterCommandResult/Outcome``).
     /// - Throws: ``ClusterError`` — `unregisteredAggregate` (nothing sent), `conflictingMessageID` (the id was sent
     ///   with another stream or aggregate), `partitionCountMismatch` (the cluster has another partition count than
-    ///   this client's configuration; nothing sent), `timedOut` (the command is in the inbox and will run), `notRunning`;
+    ///   this client's configuration; nothing sent), `timedOut` (the command is in the inbox and will run),
+    ///   `resultExpired` (it ran, but its row was deleted past the inbox retention before the result was read), `notRunning`;
     ///   or `EventStoreError` from the insert (an insert that fails with `unavailable` is sent again until the
     ///   time limit; after that the command may or may not be in the inbox, and sending it again with the same id
     ///   is safe).
@@ -156,22 +158,28 @@ public final class ClusterClient: Service, Sendable {
         let schema = self.schema
         let uuid = messageID.uuid
         let stream = streamID.rawValue
-        let inserted = try await inserter.insert(
-            InboxInserter.Request(
-                messageID: messageID, partition: partition, streamID: stream, aggregateType: aggregateType,
-                payload: payload))
-        if let inserted { return Ticket(messageID: messageID, row: inserted, result: nil) }
-        let existing = try await store.withConnection { connection, logger -> (Int64, String, String, ByteBuffer?)? in
-            var existing: (Int64, String, String, ByteBuffer?)? = nil
-            for try await row in try await connection.query(
-                """
-                SELECT id, stream_id, aggregate_type, outcome FROM \(unescaped: schema).inbox
-                WHERE message_id = \(uuid)
-                """, logger: logger
-            ).decode((Int64, String, String, ByteBuffer?).self) {
-                existing = row
+        var existing: (Int64, String, String, ByteBuffer?)? = nil
+        // A row found by the insert's conflict can be deleted (past the inbox retention) before it is read: then the
+        // message id is new again, and a second insert takes it.
+        for _ in 0..<2 {
+            let inserted = try await inserter.insert(
+                InboxInserter.Request(
+                    messageID: messageID, partition: partition, streamID: stream, aggregateType: aggregateType,
+                    payload: payload))
+            if let inserted { return Ticket(messageID: messageID, row: inserted, result: nil) }
+            existing = try await store.withConnection { connection, logger -> (Int64, String, String, ByteBuffer?)? in
+                var existing: (Int64, String, String, ByteBuffer?)? = nil
+                for try await row in try await connection.query(
+                    """
+                    SELECT id, stream_id, aggregate_type, outcome FROM \(unescaped: schema).inbox
+                    WHERE message_id = \(uuid)
+                    """, logger: logger
+                ).decode((Int64, String, String, ByteBuffer?).self) {
+                    existing = row
+                }
+                return existing
             }
-            return existing
+            if existing != nil { break }
         }
         guard let (row, storedStream, storedType, outcome) = existing else {
             throw ClusterError(.commandFailed, message: "command \(messageID) was neither inserted nor found")
@@ -326,7 +334,9 @@ public final class ClusterClient: Service, Sendable {
             let rows = waiters.takeRowsToLookUp(everything: everything)
             if !rows.isEmpty {
                 do {
-                    waiters.deliver(try await fetchResults(rows))
+                    let (results, missing) = try await fetchResults(rows)
+                    waiters.deliver(results)
+                    if !missing.isEmpty { waiters.expired(missing) }
                 } catch {
                     logger.debug("looking up command results failed", metadata: ["error": "\(error)"])
                 }
@@ -337,21 +347,27 @@ public final class ClusterClient: Service, Sendable {
         }
     }
 
-    private func fetchResults(_ rows: [Int64]) async throws -> [Int64: ClusterCommandResult] {
+    /// The results of those of `rows` that have one, and the rows that no longer exist (deleted past the inbox
+    /// retention).
+    func fetchResults(_ rows: [Int64]) async throws -> ([Int64: ClusterCommandResult], missing: Set<Int64>) {
         let schema = self.schema
         let found = try await store.withConnection { connection, logger in
-            var found: [(Int64, ByteBuffer)] = []
+            var found: [(Int64, ByteBuffer?)] = []
             for try await row in try await connection.query(
-                "SELECT id, outcome FROM \(unescaped: schema).inbox WHERE id = ANY(\(rows)) AND status <> 0",
+                "SELECT id, CASE WHEN status <> 0 THEN outcome END FROM \(unescaped: schema).inbox WHERE id = ANY(\(rows))",
                 logger: logger)
             {
-                found.append(try row.decode((Int64, ByteBuffer).self))
+                found.append(try row.decode((Int64, ByteBuffer?).self))
             }
             return found
         }
         var results: [Int64: ClusterCommandResult] = [:]
-        for (row, outcome) in found { results[row] = try Self.decode(outcome) }
-        return results
+        var missing = Set(rows)
+        for (row, outcome) in found {
+            missing.remove(row)
+            if let outcome { results[row] = try Self.decode(outcome) }
+        }
+        return (results, missing)
     }
 
     static func decode(_ outcome: ByteBuffer) throws -> ClusterCommandResult {

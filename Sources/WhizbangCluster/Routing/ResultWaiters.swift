@@ -60,8 +60,9 @@ final class ResultWaiters: Sendable {
 
     /// Waits for the result of inbox row `row` until `deadline`.
     ///
-    /// - Throws: ``ClusterError/Code/timedOut`` after the deadline, `CancellationError` when the task is
-    ///   cancelled, or the error the waiters were closed with.
+    /// - Throws: ``ClusterError/Code/timedOut`` after the deadline, ``ClusterError/Code/resultExpired`` when the
+    ///   row is found deleted, `CancellationError` when the task is cancelled, or the error the waiters were closed
+    ///   with.
     func wait(for row: Int64, messageID: MessageID, until deadline: ContinuousClock.Instant) async throws
         -> ClusterCommandResult
     {
@@ -108,6 +109,20 @@ final class ResultWaiters: Sendable {
             return ready
         }
         for (waiter, result) in ready { waiter.continuation.resume(returning: result) }
+    }
+
+    /// Fails the waits of `rows`, whose inbox rows no longer exist, with ``ClusterError/Code/resultExpired``.
+    func expired(_ rows: Set<Int64>) {
+        let gone = state.withLock { state -> [Waiter] in
+            rows.flatMap { state.waiters.removeValue(forKey: $0) ?? [] }
+        }
+        for waiter in gone {
+            waiter.continuation.resume(
+                throwing: ClusterError(
+                    .resultExpired,
+                    message: "command \(waiter.messageID) ran, but its inbox row was deleted before its result was "
+                        + "read: the result was older than the cluster's inbox retention"))
+        }
     }
 
     /// Fails the waits whose deadline has passed with ``ClusterError/Code/timedOut``.

@@ -99,8 +99,9 @@ enum ClusterSchema {
                 done_at timestamptz
             )
             """,
+            // Nodes fetch through this index. Clusters created by older builds also have `inbox_pending (id) WHERE
+            // status = 0`, which those builds' nodes fetch through: it is left for them (ClusterDesign.md, Upgrading).
             "CREATE INDEX IF NOT EXISTS inbox_pending_by_partition ON \(schema).inbox (partition, id) WHERE status = 0",
-            "DROP INDEX IF EXISTS \(schema).inbox_pending",
             """
             CREATE TABLE IF NOT EXISTS \(schema).ownership_log (
                 partition integer NOT NULL,

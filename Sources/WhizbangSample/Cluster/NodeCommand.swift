@@ -16,12 +16,17 @@ struct NodeCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOption
     @OptionGroup var cluster: ClusterOptions
     @Option(help: "This node's id, unique among the live nodes.") var nodeID = ProcessInfo.processInfo.hostName
-    @Option(help: "Seconds the inbox keeps a command's row after its result; without it, every row is kept.")
+    @Option(
+        help: "Seconds the inbox keeps a command's row after its result, which must outlast any resend; without it, every row is kept.")
     var inboxRetentionSeconds: Int?
 
     func validate() throws {
-        if let inboxRetentionSeconds, inboxRetentionSeconds < 1 {
-            throw ValidationError("--inbox-retention-seconds must be at least 1")
+        // The cluster refuses a retention that a waiting sender could outlive: the result timeout plus the lease.
+        let configuration = cluster.configuration
+        let shortest = (configuration.resultTimeout + configuration.leaseDuration).components.seconds
+        if let inboxRetentionSeconds, inboxRetentionSeconds <= shortest {
+            throw ValidationError(
+                "--inbox-retention-seconds must be more than \(shortest) (the result timeout plus the lease)")
         }
     }
 

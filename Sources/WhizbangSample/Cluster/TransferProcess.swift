@@ -10,7 +10,8 @@ import WhizbangCluster
 /// - `record-debit`, then `credit` the target; when accepted, `finish` completes the transfer;
 /// - when the credit is rejected, `refund` the source, and `finish` compensates the transfer.
 ///
-/// An event delivered again after a failover sends the same ids: the inbox returns the first results, so the new
+/// An event delivered again after a failover sends the same ids: the inbox returns the first results (the node keeps
+/// every inbox row unless `--inbox-retention-seconds` is given, which must outlast any redelivery), so the new
 /// owner continues where the old one stopped and nothing runs twice, without the accounts having to recognise
 /// repeats. The run waits for a transfer's `finish` (``finishID(ofRequest:)``) before it sends another command to
 /// either account, so the transfers of one batch never share an account and are run concurrently.
