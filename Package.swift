@@ -29,6 +29,9 @@ let package = Package(
         // the HTTP status and header names.
         .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
         .package(url: "https://github.com/apple/swift-http-types.git", exact: "1.8.0"),
+        // Tests only: starts child processes without Foundation's `Process`, whose `run()` on Linux reads
+        // `/proc/self/fd` past its buffer and can crash a test process with many files open.
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", exact: "1.0.2"),
     ],
     targets: [
         .target(
@@ -107,6 +110,12 @@ let package = Package(
             name: "WhizbangTesting",
             dependencies: ["Whizbang"]
         ),
+        // The tests' child processes (the sample, the examples, the crash child, `psql`); not a product.
+        .target(
+            name: "ProcessTesting",
+            dependencies: [.product(name: "Subprocess", package: "swift-subprocess")],
+            path: "Tests/ProcessTesting"
+        ),
         .executableTarget(
             name: "WhizbangSample",
             dependencies: [
@@ -147,7 +156,8 @@ let package = Package(
         ),
         // Runs the built WhizbangSample executable as a process; `swift test` builds it with the other products.
         .testTarget(
-            name: "WhizbangSampleTests"
+            name: "WhizbangSampleTests",
+            dependencies: ["ProcessTesting"]
         ),
         // Runs the built examples as processes, and the getting-started article's code against the ShoppingCartExample.
         .testTarget(
@@ -160,6 +170,7 @@ let package = Package(
                 "WhizbangStore",
                 "WhizbangPostgres",
                 "WhizbangTesting",
+                "ProcessTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -210,6 +221,7 @@ let package = Package(
                 "WhizbangStore",
                 "WhizbangTesting",
                 "WhizbangStoreCrashChild",
+                "ProcessTesting",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             // Databases written by older versions of the store, which the tests open (copies of) by path.

@@ -1,11 +1,12 @@
 import Foundation
+import ProcessTesting
 import Testing
 
 /// Runs each built example as a process: it must finish with exit status 0 and print what it demonstrates.
 @Suite(.timeLimit(.minutes(5)))
 struct ExampleProcessTests {
-    @Test func shoppingCart() throws {
-        let output = try runExample("ShoppingCartExample")
+    @Test func shoppingCart() async throws {
+        let output = try await runExample("ShoppingCartExample")
         #expect(output.contains("cart-alice checked out at version 4: 3 × apple, total $1.20"))
         #expect(output.contains("rejected checkOut on cart-carol: emptyCart"))
         #expect(output.contains("rejected remove(product: \"pear\") on cart-bob: alreadyCheckedOut"))
@@ -14,8 +15,8 @@ struct ExampleProcessTests {
         #expect(!output.contains("bread "), "removed before checkout, so never sold")
     }
 
-    @Test func inventory() throws {
-        let output = try runExample("InventoryExample")
+    @Test func inventory() async throws {
+        let output = try await runExample("InventoryExample")
         #expect(output.contains("order-1: confirmed"))
         #expect(output.contains("order-2: rejected (gadget: 5 wanted, 1 available)"))
         #expect(output.contains("widget: 6 available, held: 4 for order-1"))
@@ -28,8 +29,8 @@ struct ExampleProcessTests {
             ])
     }
 
-    @Test func library() throws {
-        let output = try runExample("LibraryExample")
+    @Test func library() async throws {
+        let output = try await runExample("LibraryExample")
         #expect(output.contains("ivanhoe not lent to ada: loanLimitReached(limit: 2)"))
         #expect(output.contains("ada holds book-dune, book-emma"))
         #expect(output.contains("notices to ada: book-dune@4"))
@@ -37,16 +38,12 @@ struct ExampleProcessTests {
     }
 
     /// Runs `name`, built next to the test bundle, and returns its standard output.
-    private func runExample(_ name: String) throws -> String {
-        let process = Process()
-        process.executableURL = try executable(name)
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(name) exited with \(process.terminationStatus):\n\(output)")
-        return output
+    private func runExample(_ name: String) async throws -> String {
+        let output = try await ProcessOutput.run(try executable(name).path, [])
+        #expect(
+            output.status == 0,
+            "\(name) exited with \(output.status):\n\(output.standardOutput)\(output.standardError)")
+        return output.standardOutput
     }
 
     /// The example's binary: on Linux the test runner is `<build>/debug/<package>PackageTests.xctest`, elsewhere a

@@ -1,22 +1,10 @@
 import Foundation
+import ProcessTesting
 import Testing
 
 /// Runs the built `WhizbangSample` executable, which sits in the build directory next to the test bundle.
 struct SampleProcess {
-    struct Output {
-        var status: Int32
-        var standardOutput: String
-        var standardError: String
-
-        /// The JSON object a `--json` run prints on its last line.
-        var json: [String: Any] {
-            get throws {
-                let line = standardOutput.split(separator: "\n").last.map(String.init) ?? ""
-                let object = try JSONSerialization.jsonObject(with: Data(line.utf8))
-                return try #require(object as? [String: Any])
-            }
-        }
-    }
+    typealias Output = ProcessOutput
 
     /// The executable under test: `WHIZBANG_SAMPLE_EXECUTABLE` if set (to run these tests against another build),
     /// else the one built beside the tests.
@@ -47,102 +35,24 @@ struct SampleProcess {
         try await run(executable, arguments)
     }
 
-    /// Runs `executable` to its exit, waiting on a thread of its own: a wait on a thread of Swift's cooperative pool
-    /// would hold that thread for the child's whole run and starve the other tests of the run.
+    /// Runs `executable` to its exit, with the test process's environment, `environment` added and `removing` taken
+    /// away.
     static func run(
-        _ executable: URL, _ arguments: [String], environment: [String: String]? = nil, removing: [String] = []
+        _ executable: URL, _ arguments: [String], environment: [String: String] = [:], removing: [String] = []
     ) async throws -> Output {
-        try await offThePool { try runBlocking(executable, arguments, environment: environment, removing: removing) }
-    }
-
-    private static func runBlocking(
-        _ executable: URL, _ arguments: [String], environment: [String: String]?, removing: [String]
-    ) throws -> Output {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        if environment != nil || !removing.isEmpty {
-            var merged = ProcessInfo.processInfo.environment.merging(environment ?? [:]) { _, new in new }
-            for name in removing { merged[name] = nil }
-            process.environment = merged
-        }
-        let directory = FileManager.default.temporaryDirectory
-        let outURL = directory.appendingPathComponent("sample-out-\(UUID().uuidString)")
-        let errURL = directory.appendingPathComponent("sample-err-\(UUID().uuidString)")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        defer {
-            try? FileManager.default.removeItem(at: outURL)
-            try? FileManager.default.removeItem(at: errURL)
-        }
-        process.standardOutput = try FileHandle(forWritingTo: outURL)
-        process.standardError = try FileHandle(forWritingTo: errURL)
-        try process.run()
-        process.waitUntilExit()
-        return Output(
-            status: process.terminationStatus,
-            standardOutput: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
-            standardError: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
+        var changes: [String: String?] = environment
+        for name in removing { changes[name] = .some(nil) }
+        return try await ProcessOutput.run(executable.path, arguments, environment: changes)
     }
 
     /// Runs a tool found on the `PATH` (such as `sqlite3` or `psql`).
-    /// Runs a short tool to its exit on the calling thread, for cleanup in a `defer`, which cannot await.
-    static func toolBlocking(_ name: String, _ arguments: [String]) throws -> Output {
-        try runBlocking(URL(fileURLWithPath: "/usr/bin/env"), [name] + arguments, environment: nil, removing: [])
-    }
-
     static func tool(_ name: String, _ arguments: [String]) async throws -> Output {
         try await run(URL(fileURLWithPath: "/usr/bin/env"), [name] + arguments)
     }
 
-    /// A sample started in the background, whose standard error is read line by line.
-    /// Read by one test at a time; its blocking reads run on a thread of their own, one after another.
-    final class Child: @unchecked Sendable {
-        let process = Process()
-        private let errors = Pipe()
-        private var buffer = Data()
-
-        init(_ arguments: [String]) throws {
-            process.executableURL = try SampleProcess.executable
-            process.arguments = arguments
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = errors
-            try process.run()
-        }
-
-        /// The next line of standard error, or `nil` once the sample has closed it (it has exited).
-        func nextErrorLine() async -> String? {
-            await offThePool { self.nextErrorLineBlocking() }
-        }
-
-        private func nextErrorLineBlocking() -> String? {
-            while true {
-                if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                    let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
-                    buffer = Data(buffer[buffer.index(after: newline)...])
-                    return line
-                }
-                let more = errors.fileHandleForReading.availableData
-                if more.isEmpty {
-                    guard !buffer.isEmpty else { return nil }
-                    defer { buffer = Data() }
-                    return String(decoding: buffer, as: UTF8.self)
-                }
-                buffer.append(more)
-            }
-        }
-
-        /// Reads standard error to its end, waits for the exit, and returns the status and the remaining lines.
-        func finish() async -> (status: Int32, rest: [String]) {
-            await offThePool { self.finishBlocking() }
-        }
-
-        private func finishBlocking() -> (status: Int32, rest: [String]) {
-            var rest: [String] = []
-            while let line = nextErrorLineBlocking() { rest.append(line) }
-            process.waitUntilExit()
-            return (process.terminationStatus, rest)
-        }
+    /// Starts the sample in the background, for a test that reads its standard error line by line and signals it.
+    static func child(_ arguments: [String]) async throws -> ChildProcess {
+        try await ChildProcess.start(executable.path, arguments)
     }
 
     /// Expects two export files to be the same, byte for byte, and to hold more than 100 events: an import keeps
@@ -175,18 +85,22 @@ struct SampleProcess {
     }
 }
 
-/// Runs blocking work (waiting for a child process, reading its pipe) on a new thread, and resumes the caller with its
-/// outcome.
-func offThePool<Result: Sendable>(_ body: @escaping @Sendable () throws -> Result) async throws -> Result {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Swift.Result { try body() }) }.start()
+extension ProcessOutput {
+    /// The JSON object a `--json` run prints on its last line.
+    var json: [String: Any] {
+        get throws {
+            let line = standardOutput.split(separator: "\n").last.map(String.init) ?? ""
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8))
+            return try #require(object as? [String: Any])
+        }
     }
 }
 
-/// Runs blocking work that cannot fail on a new thread.
-func offThePool<Result: Sendable>(_ body: @escaping @Sendable () -> Result) async -> Result {
-    await withCheckedContinuation { continuation in
-        Thread { continuation.resume(returning: body()) }.start()
+extension ChildProcess {
+    /// Reads standard error to its end, waits for the exit, and returns the status and the lines not read before.
+    func finish() async throws -> (status: Int32, rest: [String]) {
+        let rest = await remainingErrorLines()
+        return (try await exitStatus(), rest)
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import ProcessTesting
 import Testing
 
 extension SampleProcessSuites {
@@ -193,15 +194,15 @@ extension SampleProcessSuites {
                 for attempt in 1...10 {
                     // 150,000 events are 19 chunks of 8,192: interrupt after one of the first ten.
                     let chunks = Int.random(in: 1...10)
-                    let child = try SampleProcess.Child([
+                    let child = try await SampleProcess.child([
                         "export", "--database", ledger, "--output", output.path, "--progress-lines",
                     ])
                     var seen = 0
                     while seen < chunks, let line = await child.nextErrorLine() {
                         if line.hasPrefix("export: ") { seen += 1 }
                     }
-                    kill(child.process.processIdentifier, SIGINT)
-                    let (status, rest) = await child.finish()
+                    child.signal(SIGINT)
+                    let (status, rest) = try await child.finish()
                     #expect(status == 130, "attempt \(attempt) after \(chunks) chunks: \(rest)")
                     #expect(!FileManager.default.fileExists(atPath: output.path), "attempt \(attempt)")
                     let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
@@ -217,10 +218,10 @@ extension SampleProcessSuites {
                 try ImportFixture.write(ImportFixture.good(streams: 5_000, perStream: 10), to: input)
                 let ledger = directory.appendingPathComponent("ledger.sqlite").path
                 let before = try ImportFixture.snapshot(directory)
-                let child = try SampleProcess.Child(["import", "--input", input.path, "--database", ledger, "--progress-lines"])
+                let child = try await SampleProcess.child(["import", "--input", input.path, "--database", ledger, "--progress-lines"])
                 while let line = await child.nextErrorLine(), !line.hasPrefix("import: ") {}
-                kill(child.process.processIdentifier, SIGINT)
-                let (status, rest) = await child.finish()
+                child.signal(SIGINT)
+                let (status, rest) = try await child.finish()
                 #expect(status == 130, "\(rest)")
                 #expect(try ImportFixture.snapshot(directory) == before)
             }
@@ -238,15 +239,15 @@ extension SampleProcessSuites {
                     // 50,000 events: the check reports every 1,024 lines, the restore every 4,096 events. Kill after
                     // one of the first 60 progress lines, in either phase, or as soon as the import has started.
                     let lines = Int.random(in: 0...60)
-                    let child = try SampleProcess.Child([
+                    let child = try await SampleProcess.child([
                         "import", "--input", input.path, "--database", ledger.path, "--progress-lines",
                     ])
                     var seen = 0
                     while seen < lines, let line = await child.nextErrorLine() {
                         if line.hasPrefix("import: ") || line.hasPrefix("check: ") { seen += 1 }
                     }
-                    kill(child.process.processIdentifier, SIGKILL)
-                    let (status, rest) = await child.finish()
+                    child.signal(SIGKILL)
+                    let (status, rest) = try await child.finish()
                     // Killed, or (once in a while) done before the signal arrived.
                     if status == 0 {
                         try FileManager.default.removeItem(at: ledger)

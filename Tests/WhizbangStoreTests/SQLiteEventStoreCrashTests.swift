@@ -1,4 +1,5 @@
 import Foundation
+import ProcessTesting
 import Testing
 import WhizbangStore
 
@@ -44,11 +45,11 @@ struct SQLiteEventStoreCrashTests {
             var generator = SystemRandomNumberGenerator()
             var totalAcknowledged = 0
             for round in 0..<24 {
-                let child = try ChildProcess([
+                let child = try await ChildProcess.crashChild([
                     "append", database, acknowledgements, round.isMultiple(of: 2) ? "normal" : "full",
                 ])
                 let target = Int.random(in: 1...60, using: &generator)
-                let seen = await child.readNewlines(target)
+                let seen = await child.readLines(target)
                 await child.kill()
                 if seen < target {
                     let errorOutput = await child.errorOutput()
@@ -71,11 +72,13 @@ struct SQLiteEventStoreCrashTests {
             var totalAcknowledged = 0
             for round in 0..<4 {
                 let durability = round.isMultiple(of: 2) ? "normal" : "full"
-                let children = try ["left", "right"].map { prefix in
-                    try ChildProcess(["append", database, acknowledgements, durability, prefix])
+                var children: [ChildProcess] = []
+                for prefix in ["left", "right"] {
+                    children.append(
+                        try await ChildProcess.crashChild(["append", database, acknowledgements, durability, prefix]))
                 }
                 for child in children {
-                    let seen = await child.readNewlines(40)
+                    let seen = await child.readLines(40)
                     if seen < 40 {
                         let errorOutput = await child.errorOutput()
                         Issue.record("round \(round): a child stopped early: \(errorOutput)")
@@ -148,9 +151,9 @@ struct SQLiteEventStoreCrashTests {
                 _ = try await store.append(before, to: "committed", expectedVersion: .noStream)
                 store.close()
             }
-            let child = try ChildProcess(["fill", database, "\(2 << 20)"])
+            let child = try await ChildProcess.crashChild(["fill", database, "\(2 << 20)"])
             let output = await child.readAllOutput()
-            let status = await child.waitForExit()
+            let status = try await child.exitStatus()
             let errorOutput = await child.errorOutput()
             #expect(status == 0, "\(errorOutput)")
             let fields = output.split(whereSeparator: \.isWhitespace)
@@ -175,9 +178,9 @@ struct SQLiteEventStoreCrashTests {
 @Suite("SQLiteEventStore read-only", .timeLimit(.minutes(5)))
 struct SQLiteEventStoreReadOnlyTests {
     private func openInChild(_ path: String) async throws -> String {
-        let child = try ChildProcess(["open", path, getuid() == 0 ? "as-nobody" : "as-is"])
+        let child = try await ChildProcess.crashChild(["open", path, getuid() == 0 ? "as-nobody" : "as-is"])
         let output = await child.readAllOutput()
-        await child.waitForExit()
+        _ = try? await child.exitStatus()
         return output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
