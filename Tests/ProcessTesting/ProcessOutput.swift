@@ -14,13 +14,6 @@ public struct ProcessOutput: Sendable {
     /// Standard error, decoded as UTF-8.
     public var standardError: String
 
-    /// Creates the record of a process that ended with `status` after printing the given outputs.
-    public init(status: Int32, standardOutput: String, standardError: String) {
-        self.status = status
-        self.standardOutput = standardOutput
-        self.standardError = standardError
-    }
-
     /// Runs `executable` with `arguments` to its exit, collecting both outputs whole; the environment is the test
     /// process's, changed by `environment` (a `nil` value removes a variable). See ``ChildProcess`` for why this does
     /// not use Foundation's `Process`.
