@@ -70,8 +70,9 @@ extension SQLiteEventStore {
     }
 
     /// Removes what restores to `path` left behind when their process was killed: files in `path`'s directory named
-    /// `.<name>.restoring-<8 hex digits>` that hold a store this library created (``SQLiteStoreFile/isWhizbangStore``)
-    /// and that no connection is writing, with their WAL and shared-memory files. Anything else is left alone.
+    /// `.<name>.restoring-<8 hex digits>` that a restore created under that very name (the store's mark says so), that
+    /// no restore is still working on and no connection has open, with their WAL and shared-memory files. Anything
+    /// else is left alone: a symbolic link, a copy of a store under such a name, a leftover of an older version.
     ///
     /// - Returns: The paths removed.
     @discardableResult
@@ -83,23 +84,14 @@ extension SQLiteEventStore {
         var removed: [String] = []
         for name in names.sorted() where SQLiteRestore.isTemporaryName(name, for: target) {
             let candidate = directory.appendingPathComponent(name).path
-            guard inspectFile(at: candidate).isWhizbangStore, !isBeingWritten(candidate) else { continue }
+            // The restore that made the file holds this lock until the file has its final name.
+            guard let lock = FileLock(path: candidate) else { continue }
+            defer { lock.release() }
+            guard inspectFile(at: candidate).isWhizbangStore, SQLiteRestore.wasRestored(candidate, as: name),
+                !isOpenElsewhere(candidate)
+            else { continue }
             if (try? destroyStore(at: candidate)) != nil { removed.append(candidate) }
         }
         return removed
-    }
-
-    /// Whether another connection holds the store's write lock (a restore still at work): a write transaction
-    /// cannot begin at once.
-    private static func isBeingWritten(_ path: String) -> Bool {
-        guard let connection = try? SQLiteConnection(path: path, busyTimeoutMilliseconds: 0) else { return true }
-        defer { connection.close() }
-        do {
-            try connection.execute("BEGIN IMMEDIATE")
-            try connection.execute("ROLLBACK")
-            return false
-        } catch {
-            return true
-        }
     }
 }

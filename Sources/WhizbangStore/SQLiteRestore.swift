@@ -71,12 +71,18 @@ struct SQLiteRestore {
         let temporary = Self.temporaryPath(for: path)
         let descriptor = open(temporary, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw Self.fileError("cannot create \(temporary)") }
-        _ = close(descriptor)
+        // Held until the file has its final name, and released after the last connection closed (see `FileLock`).
+        guard let lock = FileLock(descriptor: descriptor) else {
+            unlink(temporary)
+            throw Self.fileError("cannot lock \(temporary)")
+        }
+        defer { lock.release() }
         var connection: SQLiteConnection?
         do {
             let opened = try SQLiteEventStore.openConnection(temporary, configuration, role: .writer)
             connection = opened
             try SQLiteSchema.migrate(opened, nowMicroseconds: SQLiteEventStore.nowMicroseconds())
+            try markRestored(temporary, on: opened)
             let count = try write(versions, on: opened)
             // Copy the WAL back into the file and empty it, so that the file alone holds the store; closing the last
             // connection then removes the WAL and shared-memory files.
@@ -103,6 +109,29 @@ struct SQLiteRestore {
             }
         }
     }
+
+    /// Records in the store's mark, in a transaction of its own, the temporary name this restore created the file
+    /// under: ``SQLiteEventStore/removeAbandonedRestores(for:)`` removes a leftover only when its name is that one.
+    private func markRestored(_ temporary: String, on connection: SQLiteConnection) throws {
+        let insert = try connection.prepare(
+            "INSERT INTO \(SQLiteSchema.markTable) (key, value) VALUES ('\(Self.restoredAsKey)', ?1)")
+        insert.bind(URL(fileURLWithPath: temporary).lastPathComponent, at: 1)
+        try insert.execute()
+    }
+
+    /// Whether the store at `path` was created by a restore under the file name `name` (see ``markRestored``).
+    static func wasRestored(_ path: String, as name: String) -> Bool {
+        guard let connection = try? SQLiteConnection(path: path, busyTimeoutMilliseconds: 1_000, readOnly: true) else {
+            return false
+        }
+        defer { connection.close() }
+        let values = try? connection.queryTexts(
+            "SELECT value FROM \(SQLiteSchema.markTable) WHERE key = '\(restoredAsKey)'")
+        return values == [name]
+    }
+
+    /// The key of the mark row that names the temporary file a restore created.
+    static let restoredAsKey = "restored_as"
 
     /// Writes the streams at their final versions, the events and the checkpoints in one transaction.
     private func write(_ versions: [StreamID: UInt64], on connection: SQLiteConnection) throws -> Int {

@@ -67,10 +67,11 @@ extension SQLiteEventStore {
     public static func inspectFile(at path: String) -> SQLiteStoreFile {
         var status = stat()
         func found(_ kind: SQLiteStoreFile.Kind, _ description: String) -> SQLiteStoreFile {
-            let directory = (path as NSString).deletingLastPathComponent
+            // `URL`, not `NSString.deletingLastPathComponent`, which traps on a one-character path.
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
             let writable =
                 kind != .absent && status.st_mode & 0o222 != 0 && access(path, W_OK) == 0
-                && access(directory.isEmpty ? "." : directory, W_OK) == 0
+                && access(directory, W_OK) == 0
             return SQLiteStoreFile(path: path, kind: kind, description: description, isWritable: writable)
         }
         guard stat(path, &status) == 0 else {
@@ -134,10 +135,20 @@ extension SQLiteEventStore {
     ///   created (nothing is removed then; the message says what was found), `EventStoreError/Code/readOnly` or
     ///   `EventStoreError/Code/storageFailure` when a file cannot be removed.
     public static func destroyStore(at path: String) throws(EventStoreError) {
+        if isSymbolicLink(path) {
+            throw EventStoreError(
+                .invalidArgument,
+                message: "\(path) is a symbolic link, which the store did not create; nothing was removed")
+        }
         let file = inspectFile(at: path)
         guard file.isWhizbangStore else {
             throw EventStoreError(
                 .invalidArgument, message: "\(path) is \(file.description), not a Whizbang store; nothing was removed")
+        }
+        guard !isOpenElsewhere(path) else {
+            throw EventStoreError(
+                .invalidArgument,
+                message: "\(path) is a Whizbang store that another connection has open; nothing was removed")
         }
         // The WAL goes first: a WAL left beside a later database of the same name would be replayed into it.
         for companion in [path + "-wal", path + "-shm", path] where unlink(companion) != 0 && errno != ENOENT {
@@ -147,6 +158,30 @@ extension SQLiteEventStore {
                 throw EventStoreError(.readOnly, message: "cannot remove \(companion): \(reason)")
             }
             throw EventStoreError(.storageFailure, message: "cannot remove \(companion): \(reason)")
+        }
+    }
+
+    /// Whether `path` is a symbolic link (not followed).
+    static func isSymbolicLink(_ path: String) -> Bool {
+        var status = stat()
+        return lstat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFLNK
+    }
+
+    /// Whether a connection, in this process or another, has the database at `path` open.
+    ///
+    /// A connection to a database in WAL mode holds a shared lock on the file for as long as it is open; the probe
+    /// asks for the exclusive lock (`locking_mode=EXCLUSIVE`, then `BEGIN EXCLUSIVE`), without waiting, and gives it
+    /// back at once by closing. A probe that cannot open the file counts the file as open.
+    static func isOpenElsewhere(_ path: String) -> Bool {
+        guard let connection = try? SQLiteConnection(path: path, busyTimeoutMilliseconds: 0) else { return true }
+        defer { connection.close() }
+        do {
+            try connection.execute("PRAGMA locking_mode = EXCLUSIVE")
+            try connection.execute("BEGIN EXCLUSIVE")
+            try connection.execute("ROLLBACK")
+            return false
+        } catch {
+            return true
         }
     }
 }

@@ -4,6 +4,10 @@ import Testing
 import Whizbang
 import WhizbangStore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @Suite("SQLiteEventStore.restore", .timeLimit(.minutes(5)))
 struct SQLiteRestoreTests {
     /// A log of `streams` streams with `perStream` events each, interleaved, recorded a second apart.
@@ -118,31 +122,57 @@ struct SQLiteRestoreTests {
         }
     }
 
-    @Test("removeAbandonedRestores removes only marked stores under a restore's temporary name, not in use")
+    @Test("removeAbandonedRestores removes only what a killed restore left under that very name, not in use")
     func removesOnlyAbandonedRestores() async throws {
         try await withTemporaryDirectory { directory in
             let target = directory.appendingPathComponent("ledger.sqlite").path
-            // What a killed restore leaves: a marked store under the temporary name.
-            let abandoned = directory.appendingPathComponent(".ledger.sqlite.restoring-0123abcd").path
-            let store = try await SQLiteEventStore.open(path: abandoned, configuration: .testing)
-            store.close()
+            /// A store under `name`, marked (as a restore marks its file) as restored under `restoredAs`.
+            func leftover(_ name: String, restoredAs: String?) async throws -> String {
+                let path = directory.appendingPathComponent(name).path
+                let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
+                store.close()
+                if let restoredAs {
+                    var connection: OpaquePointer?
+                    try #require(sqlite3_open_v2(path, &connection, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK)
+                    defer { sqlite3_close_v2(connection) }
+                    let sql = "INSERT INTO whizbang_store (key, value) VALUES ('restored_as', '\(restoredAs)')"
+                    try #require(sqlite3_exec(connection, sql, nil, nil, nil) == SQLITE_OK)
+                }
+                return path
+            }
+            // What a killed restore leaves: a store marked as restored under its own temporary name.
+            let abandoned = try await leftover(".ledger.sqlite.restoring-0123abcd", restoredAs: ".ledger.sqlite.restoring-0123abcd")
             // Look-alikes that are not: a text file with the name, a store with another target's name, and a store
             // whose suffix is not the restore's.
             let text = directory.appendingPathComponent(".ledger.sqlite.restoring-89abcdef")
             try Data("notes\n".utf8).write(to: text)
-            for name in [".other.sqlite.restoring-0123abcd", ".ledger.sqlite.restoring-old"] {
-                let other = try await SQLiteEventStore.open(
-                    path: directory.appendingPathComponent(name).path, configuration: .testing)
-                other.close()
-            }
-            // A store in use by a writer is left alone too.
-            let busy = directory.appendingPathComponent(".ledger.sqlite.restoring-fedcba98").path
-            let writer = try await SQLiteEventStore.open(path: busy, configuration: .testing)
-            defer { writer.close() }
+            _ = try await leftover(".other.sqlite.restoring-0123abcd", restoredAs: ".other.sqlite.restoring-0123abcd")
+            _ = try await leftover(".ledger.sqlite.restoring-old", restoredAs: ".ledger.sqlite.restoring-old")
+            // A user's copy of a store under such a name, and a copy of a leftover under another such name.
+            _ = try await leftover(".ledger.sqlite.restoring-00000001", restoredAs: nil)
+            _ = try await leftover(".ledger.sqlite.restoring-00000002", restoredAs: ".ledger.sqlite.restoring-0123abcd")
+            // A symbolic link under such a name to a leftover elsewhere: neither the link nor its target goes.
+            let elsewhere = directory.appendingPathComponent("kept", isDirectory: true)
+            try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+            let linked = try await leftover("kept/.ledger.sqlite.restoring-00000003", restoredAs: ".ledger.sqlite.restoring-00000003")
+            try FileManager.default.createSymbolicLink(
+                atPath: directory.appendingPathComponent(".ledger.sqlite.restoring-00000003").path,
+                withDestinationPath: linked)
+            // A restore still at work holds a lock on its file, also after its connections closed.
+            let working = try await leftover(".ledger.sqlite.restoring-00000004", restoredAs: ".ledger.sqlite.restoring-00000004")
+            let workingDescriptor = open(working, O_RDONLY)
+            defer { close(workingDescriptor) }
+            try #require(flock(workingDescriptor, LOCK_EX) == 0)
+            // A store in use by a writer is left alone, and so is one that a connection merely has open.
+            let busy = try await leftover(".ledger.sqlite.restoring-fedcba98", restoredAs: ".ledger.sqlite.restoring-fedcba98")
             var holder: OpaquePointer?
             try #require(sqlite3_open_v2(busy, &holder, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK)
             defer { sqlite3_close_v2(holder) }
             try #require(sqlite3_exec(holder, "BEGIN IMMEDIATE", nil, nil, nil) == SQLITE_OK)
+            let open = try await leftover(".ledger.sqlite.restoring-fedcba99", restoredAs: ".ledger.sqlite.restoring-fedcba99")
+            let reader = try await SQLiteEventStore.open(path: open, configuration: .testing)
+            defer { reader.close() }
+            _ = try await reader.headPosition()
 
             let removed = SQLiteEventStore.removeAbandonedRestores(for: target)
             #expect(removed == [abandoned])
@@ -150,10 +180,24 @@ struct SQLiteRestoreTests {
             #expect(!names.contains(".ledger.sqlite.restoring-0123abcd"))
             #expect(names.isSuperset(of: [
                 ".ledger.sqlite.restoring-89abcdef", ".other.sqlite.restoring-0123abcd", ".ledger.sqlite.restoring-old",
-                ".ledger.sqlite.restoring-fedcba98",
+                ".ledger.sqlite.restoring-00000001", ".ledger.sqlite.restoring-00000002",
+                ".ledger.sqlite.restoring-00000003", ".ledger.sqlite.restoring-00000004",
+                ".ledger.sqlite.restoring-fedcba98", ".ledger.sqlite.restoring-fedcba99",
             ]))
+            #expect(SQLiteEventStore.inspectFile(at: linked).isWhizbangStore)
             #expect(try Data(contentsOf: text) == Data("notes\n".utf8))
             sqlite3_exec(holder, "ROLLBACK", nil, nil, nil)
+        }
+    }
+
+    @Test("a finished restore leaves its mark's temporary name, and no file behind")
+    func finishedRestoreIsNotALeftover() async throws {
+        try await withTemporaryDirectory { directory in
+            let target = directory.appendingPathComponent("ledger.sqlite").path
+            _ = try await SQLiteEventStore.restore(log(streams: 3, perStream: 2), to: target, configuration: .testing)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["ledger.sqlite"])
+            #expect(SQLiteEventStore.removeAbandonedRestores(for: target).isEmpty)
+            #expect(SQLiteEventStore.inspectFile(at: target).isWhizbangStore)
         }
     }
 }

@@ -1,0 +1,47 @@
+import Foundation
+import Testing
+import Whizbang
+import WhizbangStore
+
+@Suite("SQLiteEventStore.inspectFile and destroyStore", .timeLimit(.minutes(2)))
+struct SQLiteStoreFileTests {
+    @Test("a one-character relative path is inspected like any other")
+    func oneCharacterPath() {
+        // `NSString.deletingLastPathComponent` traps on such a path; `run --database x` crashed on it.
+        let file = SQLiteEventStore.inspectFile(at: "x")
+        #expect(file.kind == .absent || FileManager.default.fileExists(atPath: "x"))
+    }
+
+    @Test("destroyStore refuses a symbolic link to a store, and removes neither")
+    func refusesASymbolicLink() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = directory.appendingPathComponent("store.sqlite").path
+            let opened = try await SQLiteEventStore.open(path: store, configuration: .testing)
+            _ = try await opened.append(makeEvents(2), to: "s", expectedVersion: .noStream)
+            opened.close()
+            let link = directory.appendingPathComponent("link.sqlite").path
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: store)
+
+            #expect(throws: EventStoreError.self) { try SQLiteEventStore.destroyStore(at: link) }
+            #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == store)
+            #expect(SQLiteEventStore.inspectFile(at: store).isWhizbangStore)
+        }
+    }
+
+    @Test("destroyStore refuses a store that a connection has open, and removes it once closed")
+    func refusesAStoreInUse() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("store.sqlite").path
+            let user = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            _ = try await user.append(makeEvents(2), to: "s", expectedVersion: .noStream)
+
+            let error = #expect(throws: EventStoreError.self) { try SQLiteEventStore.destroyStore(at: path) }
+            #expect(error?.message.contains("open") == true, "\(String(describing: error))")
+            #expect(try await user.readStream("s", from: 1, direction: .forwards, limit: 10).count == 2)
+
+            user.close()
+            try SQLiteEventStore.destroyStore(at: path)
+            #expect(SQLiteEventStore.inspectFile(at: path).kind == .absent)
+        }
+    }
+}
