@@ -18,6 +18,7 @@ extension SampleProcessSuites {
 
         enum Found: String, CaseIterable, CustomStringConvertible {
             case nonEmptyDirectory, textFile, otherApplicationsDatabase, storeTheSampleDidNotCreate, readOnlyLedger
+            case symbolicLinkToALedger
             var description: String { rawValue }
         }
 
@@ -43,6 +44,11 @@ extension SampleProcessSuites {
                 case .readOnlyLedger:
                     try await makeLedger(target.path)
                     try FileManager.default.setAttributes([.posixPermissions: 0o444], ofItemAtPath: target.path)
+                case .symbolicLinkToALedger:
+                    // Removing the link would leave the ledger it names; replacing what it names is not asked for.
+                    let ledger = directory.appendingPathComponent("ledger.sqlite")
+                    try await makeLedger(ledger.path)
+                    try FileManager.default.createSymbolicLink(at: target, withDestinationURL: ledger)
                 }
                 let before = try ImportFixture.snapshot(directory)
                 let output = try await SampleProcess.run([
@@ -53,6 +59,61 @@ extension SampleProcessSuites {
                 #expect(output.standardError.contains("--database"), "\(output.standardError)")
                 #expect(output.standardError.split(separator: "\n").count == 1, "\(output.standardError)")
                 #expect(try ImportFixture.snapshot(directory) == before)
+            }
+        }
+
+        @Test("run refuses to start over on a ledger that another process has open, and loses none of it")
+        func runRefusesALedgerInUse() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                try await makeLedger(ledger, commands: 300)
+                let before = try await SampleProcess.run(["inspect", "--database", ledger])
+                try #require(before.status == 0, "\(before.standardError)")
+                // Another process reads the ledger and keeps its connection open, as a second run or `serve` does.
+                let holder = try await ChildProcess.start(
+                    "/usr/bin/env",
+                    [
+                        "python3", "-c",
+                        "import sqlite3, sys, time\n"
+                            + "c = sqlite3.connect(sys.argv[1])\n"
+                            + "c.execute('SELECT count(*) FROM events').fetchall()\n"
+                            + "print('open', flush=True)\n"
+                            + "time.sleep(120)\n",
+                        ledger,
+                    ])
+                #expect(await holder.nextOutputLine() == "open")
+                let refused = try await SampleProcess.run([
+                    "run", "--database", ledger, "--accounts", "10", "--commands", "10", "--quiet",
+                ])
+                holder.signal(SIGKILL)
+                _ = try await holder.exitStatus()
+                #expect(refused.status == 2, "\(refused.standardOutput)\(refused.standardError)")
+                #expect(refused.standardError.contains("open"), "\(refused.standardError)")
+                #expect(refused.standardError.split(separator: "\n").count == 1, "\(refused.standardError)")
+                let after = try await SampleProcess.run(["inspect", "--database", ledger])
+                #expect(after.standardOutput == before.standardOutput)
+            }
+        }
+
+        @Test("run refuses an --ack-log it could not append to, or that is not one, before it touches the ledger")
+        func runRefusesABadAckLogFirst() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                try await makeLedger(ledger, commands: 300)
+                let notes = directory.appendingPathComponent("notes.txt")
+                try Data("my notes\n".utf8).write(to: notes)
+                let folder = directory.appendingPathComponent("folder")
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: false)
+                let before = try ImportFixture.snapshot(directory)
+                for ackLog in [notes.path, folder.path] {
+                    let output = try await SampleProcess.run([
+                        "run", "--database", ledger, "--accounts", "10", "--commands", "10", "--quiet",
+                        "--ack-log", ackLog,
+                    ])
+                    #expect(output.status == 2, "\(ackLog): \(output.standardOutput)\(output.standardError)")
+                    #expect(output.standardError.contains(ackLog), "\(output.standardError)")
+                    #expect(try ImportFixture.snapshot(directory) == before, "\(ackLog)")
+                }
             }
         }
 

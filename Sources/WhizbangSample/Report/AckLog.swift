@@ -18,6 +18,42 @@ final class AckLog: @unchecked Sendable {
 
     deinit { close(descriptor) }
 
+    /// Refuses, before the run touches its database, an ack log that the run could not append to or that is not one:
+    /// a path that is not a regular file (a directory, a symbolic link, a device), or a file whose first line is not
+    /// an acknowledgement. A missing file is created when the run starts.
+    static func check(path: String) throws {
+        switch PathKind(path) {
+        case .absent:
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            guard access(directory, W_OK) == 0 else {
+                throw SampleError.refusal("cannot create the ack log \(path): \(String(cString: strerror(errno)))")
+            }
+            return
+        case .regularFile:
+            break
+        default:
+            throw SampleError.refusal(
+                "\(path) is not a regular file; run appends acknowledgements only to an ack log it wrote, or makes one")
+        }
+        guard access(path, W_OK) == 0 else {
+            throw SampleError.refusal("cannot append to the ack log \(path): \(String(cString: strerror(errno)))")
+        }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw SampleError("cannot read the ack log \(path)")
+        }
+        defer { try? handle.close() }
+        let head = (try? handle.read(upToCount: 256)) ?? Data()
+        guard let firstLine = head.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).first,
+            !head.isEmpty
+        else { return }
+        let fields = String(decoding: firstLine, as: UTF8.self).split(separator: " ", maxSplits: 1)
+        guard fields.count == 2, MessageID(String(fields[0])) != nil else {
+            throw SampleError.refusal(
+                "\(path) exists and is not an ack log (its first line is not an acknowledgement); run leaves it alone: "
+                    + "give --ack-log a new path")
+        }
+    }
+
     /// Appends one line per command; called only after the commands' events are durable.
     func acknowledge(_ commands: [(MessageID, StreamID)]) throws {
         var text = ""

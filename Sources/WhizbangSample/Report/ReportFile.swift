@@ -9,7 +9,7 @@ import Foundation
 enum ReportFile {
     /// Throws (exit status 2) if `path` exists, so that a run does not start only to find it cannot save its report.
     static func checkAbsent(_ path: String) throws {
-        if FileManager.default.fileExists(atPath: path) || isSymbolicLink(path) { throw exists(path) }
+        if PathKind(path) != .absent { throw exists(path) }
     }
 
     /// Writes `text` to `path`, which must not exist; the file is whole or absent, and an existing one is untouched.
@@ -26,10 +26,6 @@ enum ReportFile {
             if code == EEXIST { throw exists(path) }
             throw SampleError("cannot write the report \(path): \(String(cString: strerror(code)))")
         }
-    }
-
-    private static func isSymbolicLink(_ path: String) -> Bool {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) != nil
     }
 
     private static func exists(_ path: String) -> SampleError {

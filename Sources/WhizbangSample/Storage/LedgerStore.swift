@@ -80,6 +80,11 @@ enum LedgerStore {
                     "\(path) is a Whizbang store without the mark of one this sample created; run leaves it alone: "
                         + "\(elsewhere), or --keep to add to it")
             }
+            guard PathKind(path) != .symbolicLink else {
+                throw SampleError.refusal(
+                    "\(path) is a symbolic link to a ledger; run removes only a ledger itself, never a link: give "
+                        + "--database the ledger's own path, or --keep to add to it")
+            }
             guard file.isWritable else {
                 throw SampleError.refusal(
                     "\(path) is a ledger that cannot be written (the file or its directory is read-only); run leaves "
@@ -94,6 +99,9 @@ enum LedgerStore {
             }
             do {
                 try SQLiteEventStore.destroyStore(at: path)
+            } catch where error.code == .invalidArgument {
+                // Open in another process (another run, a `serve`), or changed since it was inspected.
+                throw SampleError.refusal("\(OneLine.text(error.message)); run leaves it alone: \(elsewhere)")
             } catch {
                 throw SampleError("cannot remove the ledger at \(path): \(error.message)")
             }
