@@ -66,15 +66,21 @@ final class SQLiteConnection {
     /// process's umask, usually 0644) never makes it readable by others. The WAL and shared-memory files SQLite
     /// makes later copy the database file's mode.
     ///
+    /// An existing file is not opened: closing a descriptor of a file drops every POSIX lock the process holds on
+    /// it, so an open and close here would take the locks of the process's other connections to the same database
+    /// (SQLite's "How To Corrupt", section 2.2). `O_EXCL` creates the file or fails without opening it.
+    ///
     /// - Throws: `EventStoreError/Code/readOnly` when the file or its directory cannot be written,
     ///   `EventStoreError/Code/storageFailure` otherwise.
     static func createFileIfNeeded(at path: String) throws(EventStoreError) {
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        let descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         if descriptor >= 0 {
             closeDescriptor(descriptor)
             return
         }
         let number = errno
+        // Something is there: SQLite opens it, or says what it is.
+        if number == EEXIST { return }
         let reason = String(cString: strerror(number))
         switch number {
         case EACCES, EROFS, EPERM:

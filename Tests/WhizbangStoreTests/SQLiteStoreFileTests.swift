@@ -1,4 +1,5 @@
 import Foundation
+import ProcessTesting
 import Testing
 import Whizbang
 import WhizbangStore
@@ -42,6 +43,34 @@ struct SQLiteStoreFileTests {
             user.close()
             try SQLiteEventStore.destroyStore(at: path)
             #expect(SQLiteEventStore.inspectFile(at: path).kind == .absent)
+        }
+    }
+}
+
+@Suite("SQLiteEventStore keeps its locks", .timeLimit(.minutes(2)))
+struct SQLiteEventStoreLockTests {
+    @Test("opening a second store on a file this process has open leaves the first one's lock in place")
+    func secondOpenKeepsTheLock() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("store.sqlite").path
+            let first = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            defer { first.close() }
+            _ = try await first.append(makeEvents(1), to: "s", expectedVersion: .noStream)
+            let second = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            defer { second.close() }
+            // Another process asks for the exclusive lock that no open connection lets it have.
+            let probe = try await ProcessOutput.run(
+                "/usr/bin/env",
+                [
+                    "python3", "-c",
+                    "import sqlite3, sys\n"
+                        + "c = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)\n"
+                        + "c.execute('PRAGMA locking_mode=EXCLUSIVE')\n"
+                        + "try:\n    c.execute('BEGIN EXCLUSIVE'); c.execute('ROLLBACK'); print('taken')\n"
+                        + "except sqlite3.OperationalError as error:\n    print(error)\n",
+                    path,
+                ])
+            #expect(probe.standardOutput == "database is locked\n", "\(probe.standardOutput)\(probe.standardError)")
         }
     }
 }
