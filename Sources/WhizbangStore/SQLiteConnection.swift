@@ -73,6 +73,8 @@ final class SQLiteConnection {
     /// - Throws: `EventStoreError/Code/readOnly` when the file or its directory cannot be written,
     ///   `EventStoreError/Code/storageFailure` otherwise.
     static func createFileIfNeeded(at path: String) throws(EventStoreError) {
+        var status = stat()
+        if lstat(path, &status) != 0, errno == ENOENT { try refuseStrayCompanions(of: path) }
         let descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         if descriptor >= 0 {
             closeDescriptor(descriptor)
@@ -89,6 +91,21 @@ final class SQLiteConnection {
             throw EventStoreError(.storageFull, message: "cannot create '\(path)': \(reason)")
         default:
             throw EventStoreError(.storageFailure, message: "cannot open '\(path)': \(reason)")
+        }
+    }
+
+    /// Refuses to make a database at `path`, where none exists, when a WAL or rollback journal of that name does:
+    /// SQLite would read it into the new database as if it were its own (another database's commits, or garbage).
+    /// It is not the store's to remove.
+    ///
+    /// - Throws: `EventStoreError/Code/invalidArgument` naming the file.
+    static func refuseStrayCompanions(of path: String) throws(EventStoreError) {
+        var status = stat()
+        for companion in [path + "-wal", path + "-journal"] where lstat(companion, &status) == 0 {
+            throw EventStoreError(
+                .invalidArgument,
+                message: "\(companion) exists but \(path) does not; SQLite would read it into a new database, and it is "
+                    + "not the store's to remove")
         }
     }
 

@@ -68,6 +68,7 @@ struct SQLiteRestore {
                 .invalidArgument,
                 message: "\(path) already exists (it is \(found.description)); a restore writes only a new store")
         }
+        try SQLiteConnection.refuseStrayCompanions(of: path)
         let temporary = Self.temporaryPath(for: path)
         let descriptor = open(temporary, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw Self.fileError("cannot create \(temporary)") }
@@ -81,8 +82,9 @@ struct SQLiteRestore {
         do {
             let opened = try SQLiteEventStore.openConnection(temporary, configuration, role: .writer)
             connection = opened
-            try SQLiteSchema.migrate(opened, nowMicroseconds: SQLiteEventStore.nowMicroseconds())
-            try markRestored(temporary, on: opened)
+            try SQLiteSchema.migrate(opened, nowMicroseconds: SQLiteEventStore.nowMicroseconds()) { connection in
+                try markRestored(temporary, on: connection)
+            }
             let count = try write(versions, on: opened)
             // Copy the WAL back into the file and empty it, so that the file alone holds the store; closing the last
             // connection then removes the WAL and shared-memory files.
@@ -110,8 +112,8 @@ struct SQLiteRestore {
         }
     }
 
-    /// Records in the store's mark, in a transaction of its own, the temporary name this restore created the file
-    /// under: ``SQLiteEventStore/removeAbandonedRestores(for:)`` removes a leftover only when its name is that one.
+    /// Records in the store's mark, in the transaction that creates the schema, the temporary name this restore
+    /// created the file under: ``SQLiteEventStore/removeAbandonedRestores(for:)`` removes a leftover only when its name is that one.
     private func markRestored(_ temporary: String, on connection: SQLiteConnection) throws {
         let insert = try connection.prepare(
             "INSERT INTO \(SQLiteSchema.markTable) (key, value) VALUES ('\(Self.restoredAsKey)', ?1)")

@@ -127,15 +127,20 @@ enum SQLiteSchema {
     /// The schema version this code writes.
     static var currentVersion: Int64 { Int64(migrations.count) }
 
-    /// Creates the schema in a new database or brings an older one up to date, in one transaction.
+    /// Creates the schema in a new database or brings an older one up to date, in one transaction; for a new
+    /// database, `whenCreated` runs in that transaction too, so that what it writes is there from the first commit.
     ///
     /// - Throws: `EventStoreError/Code/incompatibleSchema` for a database of a newer schema or of another
     ///   application; the connection's mapped errors otherwise.
-    static func migrate(_ connection: SQLiteConnection, nowMicroseconds: Int64) throws(EventStoreError) {
+    static func migrate(
+        _ connection: SQLiteConnection, nowMicroseconds: Int64,
+        whenCreated: ((SQLiteConnection) throws -> Void)? = nil
+    ) throws(EventStoreError) {
         do {
             try connection.execute("BEGIN IMMEDIATE")
             do {
-                try migrateInTransaction(connection, nowMicroseconds: nowMicroseconds)
+                let created = try migrateInTransaction(connection, nowMicroseconds: nowMicroseconds)
+                if created { try whenCreated?(connection) }
                 try connection.execute("COMMIT")
             } catch {
                 try? connection.execute("ROLLBACK")
@@ -150,7 +155,8 @@ enum SQLiteSchema {
         }
     }
 
-    private static func migrateInTransaction(_ connection: SQLiteConnection, nowMicroseconds: Int64) throws {
+    /// Returns whether the database was new.
+    private static func migrateInTransaction(_ connection: SQLiteConnection, nowMicroseconds: Int64) throws -> Bool {
         let applicationID = try connection.queryInteger("PRAGMA application_id") ?? 0
         let tableCount = try connection.queryInteger("SELECT count(*) FROM sqlite_schema") ?? 0
         let version: Int64
@@ -193,5 +199,6 @@ enum SQLiteSchema {
                 "INSERT INTO schema_version (version, applied_at) VALUES (\(next), \(nowMicroseconds))"
             )
         }
+        return tableCount == 0
     }
 }

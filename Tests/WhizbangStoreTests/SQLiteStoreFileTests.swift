@@ -74,3 +74,24 @@ struct SQLiteEventStoreLockTests {
         }
     }
 }
+
+@Suite("SQLiteEventStore beside a stray WAL", .timeLimit(.minutes(2)))
+struct SQLiteStrayCompanionTests {
+    @Test("open and restore refuse to make a database where a WAL or journal of its name already is", arguments: ["-wal", "-journal"])
+    func refusesAStrayCompanion(suffix: String) async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("store.sqlite").path
+            // Another database's WAL: SQLite would read its commits into the new database.
+            let stray = Data("not this store's\n".utf8)
+            try stray.write(to: URL(fileURLWithPath: path + suffix))
+            await #expect(throws: EventStoreError.self) {
+                _ = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            }
+            await #expect(throws: EventStoreError.self) {
+                _ = try await SQLiteEventStore.restore([], to: path, configuration: .testing)
+            }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["store.sqlite" + suffix])
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path + suffix)) == stray)
+        }
+    }
+}

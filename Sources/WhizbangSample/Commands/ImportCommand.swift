@@ -78,9 +78,7 @@ struct ImportCommand: AsyncParsableCommand {
                         "\(path) already exists (it is \(found.description)); import writes a new database: give "
                             + "--database a path that does not exist")
                 }
-                for leftover in SQLiteEventStore.removeAbandonedRestores(for: path) {
-                    FileHandle.standardError.write(Data("removed \(leftover), left by an import that was killed\n".utf8))
-                }
+                LedgerStore.removeLeftovers(for: path)
                 written = try await SQLiteEventStore.restore(
                     events, checkpoints: checkpoints, to: path,
                     configuration: LedgerStore.configuration(durability: .normal), progress: report)

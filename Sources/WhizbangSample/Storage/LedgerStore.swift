@@ -112,19 +112,34 @@ enum LedgerStore {
         }
     }
 
-    /// Creates a store at `path`, where nothing exists, and marks it as the sample's ledger.
+    /// Creates a store at `path`, where nothing exists, marked as the sample's ledger, and opens it.
+    ///
+    /// The ledger is built whole under a temporary name and then linked into place (the store's restore of an empty
+    /// log with the mark's checkpoint), so however the process ends, `path` holds nothing or a marked ledger: never an
+    /// empty file or an unmarked store that later runs would have to refuse.
     static func createNew(
         path: String,
         durability: SQLiteEventStore.Configuration.Durability
     ) async throws -> SQLiteEventStore {
-        let store = try await open(path: path, durability: durability)
+        removeLeftovers(for: path)
         do {
-            try await LedgerMark.write(to: store)
-        } catch {
-            store.close()
-            throw SampleError("cannot write to the new database \(path): \(error)")
+            try await SQLiteEventStore.restore(
+                [], checkpoints: [LedgerMark.consumer: 0], to: path, configuration: configuration(durability: durability))
+        } catch let error as EventStoreError {
+            switch error.code {
+            case .invalidArgument: throw SampleError.refusal("\(OneLine.text(error.message)): give --database another path")
+            default: throw SampleError("cannot create the ledger \(path): \(OneLine.text(error.message))")
+            }
         }
-        return store
+        return try await open(path: path, durability: durability)
+    }
+
+    /// Removes what a killed run or import left beside `path` (see `SQLiteEventStore.removeAbandonedRestores`),
+    /// saying so on standard error.
+    static func removeLeftovers(for path: String) {
+        for leftover in SQLiteEventStore.removeAbandonedRestores(for: path) {
+            FileHandle.standardError.write(Data("removed \(leftover), left by a run or import that was killed\n".utf8))
+        }
     }
 
     /// The bytes the database occupies: the file plus its WAL, if any.
