@@ -257,6 +257,66 @@ extension SampleProcessSuites {
             }
         }
 
+        @Test("export refuses a link, a device or pipe, and the database itself, even with --force, changing nothing")
+        func exportRefusesWhatIsNotAFileToReplace() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                try await makeLedger(ledger)
+                let notes = directory.appendingPathComponent("notes.txt")
+                try Data("someone's notes\n".utf8).write(to: notes)
+                let link = directory.appendingPathComponent("link.jsonl").path
+                try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: notes.path)
+                let dangling = directory.appendingPathComponent("dangling.jsonl").path
+                try FileManager.default.createSymbolicLink(atPath: dangling, withDestinationPath: "/nonexistent/x.jsonl")
+                let pipe = directory.appendingPathComponent("pipe").path
+                try #require(mkfifo(pipe, 0o600) == 0)
+                let sameFile = directory.appendingPathComponent("hard-link.sqlite").path
+                try FileManager.default.linkItem(atPath: ledger, toPath: sameFile)
+                /// The names in the directory, what each link names, and every regular file's bytes (the pipe is
+                /// never read: a read would wait for a writer).
+                func state() throws -> [String: Data] {
+                    var result: [String: Data] = [:]
+                    for name in try FileManager.default.contentsOfDirectory(atPath: directory.path) {
+                        let path = directory.appendingPathComponent(name).path
+                        switch try FileManager.default.attributesOfItem(atPath: path)[.type] as? FileAttributeType {
+                        case .typeSymbolicLink?:
+                            result[name] = Data(try FileManager.default.destinationOfSymbolicLink(atPath: path).utf8)
+                        case .typeRegular?: result[name] = try Data(contentsOf: URL(fileURLWithPath: path))
+                        default: result[name] = Data("other".utf8)
+                        }
+                    }
+                    return result
+                }
+                let before = try state()
+                for (output, forced) in [
+                    (link, false), (link, true), (dangling, false), (dangling, true), (pipe, true), (ledger, true),
+                    (sameFile, true),
+                ] {
+                    let refused = try await SampleProcess.run(
+                        ["export", "--database", ledger, "--output", output] + (forced ? ["--force"] : []))
+                    #expect(refused.status == 2, "\(output) \(forced): \(refused.standardError)")
+                    #expect(refused.standardError.split(separator: "\n").count == 1, "\(refused.standardError)")
+                    #expect(try state() == before, "\(output) \(forced)")
+                }
+            }
+        }
+
+        @Test("export --force keeps the permissions of the file it replaces")
+        func exportKeepsPermissions() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                try await makeLedger(ledger)
+                let output = directory.appendingPathComponent("out.jsonl")
+                try Data("an older export\n".utf8).write(to: output)
+                try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: output.path)
+                let forced = try await SampleProcess.run(["export", "--database", ledger, "--output", output.path, "--force"])
+                #expect(forced.status == 0, "\(forced.standardError)")
+                let mode = try FileManager.default.attributesOfItem(atPath: output.path)[.posixPermissions] as? Int
+                #expect(mode == 0o640)
+                #expect(try String(contentsOf: output, encoding: .utf8).split(separator: "\n").count > 500)
+            }
+        }
+
         @Test("export of a corrupt database fails with SQLite's whole message on one line and leaves no file")
         func exportOfACorruptDatabase() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in

@@ -19,19 +19,49 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
 
     func run() async throws {
         if output != "-" {
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory) {
-                guard !isDirectory.boolValue else {
-                    throw SampleError.refusal("\(output) is a directory; give --output a file's path")
-                }
+            switch PathKind(output) {
+            case .absent:
+                break
+            case .regularFile:
                 guard force else {
                     throw SampleError.refusal(
                         "\(output) already exists; export leaves it alone: give --output another path, or --force to "
                             + "replace it")
                 }
+                if case .sqlite(let path) = try database.target(), Self.isPartOfDatabase(output, path) {
+                    throw SampleError.refusal(
+                        "\(output) is the database being exported, or one of its files; export never replaces it: "
+                            + "give --output another path")
+                }
+            case .symbolicLink:
+                throw SampleError.refusal(
+                    "\(output) is a symbolic link; export replaces only a regular file, never a link or what it names: "
+                        + "give --output another path")
+            case .directory:
+                throw SampleError.refusal("\(output) is a directory; give --output a file's path")
+            case .other:
+                throw SampleError.refusal(
+                    "\(output) is a device, a pipe or a socket, not a file export may replace: give --output a file's "
+                        + "path, or - for standard output")
             }
         }
         try await database.target().with(.existing, self)
+    }
+
+    /// Whether `output` is the SQLite database at `database` (the same file, by any name) or its WAL, shared-memory
+    /// or journal file.
+    private static func isPartOfDatabase(_ output: String, _ database: String) -> Bool {
+        func identity(_ path: String) -> (UInt64, UInt64)? {
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+                let device = (attributes[.systemNumber] as? NSNumber)?.uint64Value,
+                let inode = (attributes[.systemFileNumber] as? NSNumber)?.uint64Value
+            else { return nil }
+            return (device, inode)
+        }
+        guard let target = identity(output) else { return false }
+        return ["", "-wal", "-shm", "-journal"].contains { suffix in
+            identity(database + suffix).map { $0 == target } ?? false
+        }
     }
 
     func run<Store: EventStore>(on store: Store, database _: OpenedDatabase) async throws {

@@ -52,6 +52,10 @@ final class ExportFile {
         guard fsync(handle.fileDescriptor) == 0 else {
             throw SampleError("cannot write \(target): fsync failed: \(String(cString: strerror(errno)))")
         }
+        // A replaced file keeps its permissions: an export is not to widen who may read it.
+        if let mode = (try? FileManager.default.attributesOfItem(atPath: target))?[.posixPermissions] as? NSNumber {
+            _ = fchmod(handle.fileDescriptor, mode_t(mode.uint16Value))
+        }
         try? handle.close()
         guard rename(temporaryPath, target) == 0 else {
             throw SampleError("cannot write \(target): \(String(cString: strerror(errno)))")
