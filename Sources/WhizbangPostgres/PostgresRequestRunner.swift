@@ -10,8 +10,8 @@ import Whizbang
 /// Leasing a connection (which may mean connecting and authenticating) must succeed within `connectTimeout`, and the
 /// request's statements must then finish within `requestTimeout`. A request that misses either fails with
 /// `EventStoreError/Code/unavailable` at once; a connection it held is closed, so the pool discards it and opens a
-/// new one for the next request. One timer, ``deadlines``, watches every request in flight: run it with
-/// `deadlines.run()` for as long as the store runs.
+/// new one for the next request. So is a connection on which a statement failed in the server. One timer,
+/// ``deadlines``, watches every request in flight: run it with `deadlines.run()` for as long as the store runs.
 final class PostgresRequestRunner: Sendable {
     let client: PostgresClient
     let connectTimeout: Duration
@@ -53,7 +53,16 @@ final class PostgresRequestRunner: Sendable {
                     let _: EventLoopFuture<Void> = connection.close()
                 }
                 defer { request.release() }
-                return try await body(connection)
+                do {
+                    return try await body(connection)
+                } catch let error as PSQLError {
+                    // PostgresNIO keeps a statement whose preparation failed (a statement timeout behind a lock, a
+                    // cancelled query) as failed on the connection, and answers each later use of it with the same
+                    // error without asking the server. Closed before it goes back, the connection leaves the pool for
+                    // a new one.
+                    try? await connection.close()
+                    throw error
+                }
             }
         }
         if inOutage.load(ordering: .relaxed) { recovered() }
