@@ -58,6 +58,7 @@ public final class SQLiteEventStore: EventStore {
         self.readModelDefinitions = try ReadModelDefinition.definitions(configuration.readModels)
         do {
             try SQLiteConnection.createFileIfNeeded(at: path)
+            try SQLiteSchema.checkCompatible(path: path)
             let writerConnection = try Self.openConnection(path, configuration, role: .writer)
             try SQLiteSchema.migrate(writerConnection, nowMicroseconds: Self.nowMicroseconds())
             try Self.createInlineProjectionSchemas(configuration.inlineProjections, on: writerConnection)

@@ -1,5 +1,11 @@
 import Whizbang
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The database layout and its forward migrations.
 ///
 /// The tables, as the `sqlite3` shell shows them:
@@ -155,12 +161,61 @@ enum SQLiteSchema {
         }
     }
 
-    /// Returns whether the database was new.
-    private static func migrateInTransaction(_ connection: SQLiteConnection, nowMicroseconds: Int64) throws -> Bool {
+    /// Refuses, before anything writes to the file, a database at `path` that ``migrate(_:nowMicroseconds:whenCreated:)``
+    /// would refuse: another application's, or one of a newer schema. It is read as ``SQLiteEventStore/inspectFile(at:)``
+    /// reads, so that a refused file is left as it was (opening it for writing first switches it to WAL mode).
+    static func checkCompatible(path: String) throws(EventStoreError) {
+        var status = stat()
+        guard stat(path, &status) == 0, status.st_size > 0 || stat(path + "-wal", &status) == 0 else { return }
+        let hasWAL = stat(path + "-wal", &status) == 0 && status.st_size > 0
+        do {
+            let connection = try SQLiteConnection(
+                path: path, busyTimeoutMilliseconds: 1_000, readOnly: true, immutable: !hasWAL)
+            defer { connection.close() }
+            _ = try version(of: connection)
+        } catch let error as EventStoreError {
+            throw error
+        } catch let error as SQLiteError {
+            throw error.eventStoreError
+        } catch {
+            throw EventStoreError(.storageFailure, message: "\(error)")
+        }
+    }
+
+    /// The schema version of the database on `connection`, `nil` for one without tables.
+    ///
+    /// - Throws: `EventStoreError/Code/incompatibleSchema` for another application's database or a newer schema.
+    private static func version(of connection: SQLiteConnection) throws -> Int64? {
         let applicationID = try connection.queryInteger("PRAGMA application_id") ?? 0
         let tableCount = try connection.queryInteger("SELECT count(*) FROM sqlite_schema") ?? 0
-        let version: Int64
-        if tableCount == 0 {
+        guard tableCount > 0 else { return nil }
+        guard applicationID == Self.applicationID else {
+            throw EventStoreError(
+                .incompatibleSchema,
+                message: "the database belongs to another application (application_id \(applicationID))"
+            )
+        }
+        let hasVersionTable =
+            try connection.queryInteger(
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'"
+            ) ?? 0
+        guard hasVersionTable == 1 else {
+            throw EventStoreError(.incompatibleSchema, message: "the database has no schema_version table")
+        }
+        let version = try connection.queryInteger("SELECT max(version) FROM schema_version") ?? 0
+        guard version <= currentVersion else {
+            throw EventStoreError(
+                .incompatibleSchema,
+                message: "the database has schema version \(version); this code understands up to \(currentVersion)"
+            )
+        }
+        return version
+    }
+
+    /// Returns whether the database was new.
+    private static func migrateInTransaction(_ connection: SQLiteConnection, nowMicroseconds: Int64) throws -> Bool {
+        let existing = try version(of: connection)
+        if existing == nil {
             try connection.execute(
                 """
                 PRAGMA application_id = \(Self.applicationID);
@@ -170,35 +225,14 @@ enum SQLiteSchema {
                     ('created_by', '\(markCreator)'), ('created_at', '\(nowMicroseconds)');
                 """
             )
-            version = 0
-        } else {
-            guard applicationID == Self.applicationID else {
-                throw EventStoreError(
-                    .incompatibleSchema,
-                    message: "the database belongs to another application (application_id \(applicationID))"
-                )
-            }
-            let hasVersionTable =
-                try connection.queryInteger(
-                    "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'"
-                ) ?? 0
-            guard hasVersionTable == 1 else {
-                throw EventStoreError(.incompatibleSchema, message: "the database has no schema_version table")
-            }
-            version = try connection.queryInteger("SELECT max(version) FROM schema_version") ?? 0
         }
-        guard version <= currentVersion else {
-            throw EventStoreError(
-                .incompatibleSchema,
-                message: "the database has schema version \(version); this code understands up to \(currentVersion)"
-            )
-        }
+        let version = existing ?? 0
         for next in (version + 1)...max(version + 1, currentVersion) where next <= currentVersion {
             try connection.execute(migrations[Int(next) - 1])
             try connection.execute(
                 "INSERT INTO schema_version (version, applied_at) VALUES (\(next), \(nowMicroseconds))"
             )
         }
-        return tableCount == 0
+        return existing == nil
     }
 }

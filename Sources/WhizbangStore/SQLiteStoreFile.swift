@@ -119,6 +119,25 @@ extension SQLiteEventStore {
         }
     }
 
+    /// The position `consumer` saved in the store at `path`, or `nil` if it saved none, read as ``inspectFile(at:)``
+    /// reads: without opening the store, so that nothing is migrated, checkpointed or made beside the file.
+    ///
+    /// - Throws: `EventStoreError` when the file is not a readable store.
+    public static func checkpoint(for consumer: String, inStoreAt path: String) throws(EventStoreError) -> UInt64? {
+        var walStatus = stat()
+        let hasWAL = stat(path + "-wal", &walStatus) == 0 && walStatus.st_size > 0
+        do {
+            let connection = try SQLiteConnection(
+                path: path, busyTimeoutMilliseconds: 1_000, readOnly: true, immutable: !hasWAL)
+            defer { connection.close() }
+            let select = try connection.prepare("SELECT position FROM checkpoints WHERE consumer = ?1")
+            select.bind(consumer, at: 1)
+            return try select.step() ? select.uint64(at: 0) : nil
+        } catch {
+            throw error.eventStoreError
+        }
+    }
+
     /// The bytes the database at `path` takes on disk: its main file and its WAL (0 for a file that is missing).
     public static func fileSizes(at path: String) -> (database: Int, wal: Int) {
         var status = stat()

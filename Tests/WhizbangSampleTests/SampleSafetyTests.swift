@@ -62,6 +62,36 @@ extension SampleProcessSuites {
             }
         }
 
+        @Test("run refuses a store it did not create without checkpointing its WAL into it")
+        func runRefusesAStoreWithAWALUnchanged() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let store = directory.appendingPathComponent("store.sqlite").path
+                try await makeLedger(store)
+                // Someone's program takes the sample's mark away and dies before its WAL is checkpointed.
+                let changed = try await SampleProcess.tool(
+                    "python3",
+                    [
+                        "-c",
+                        "import sqlite3, sys, os\n"
+                            + "c = sqlite3.connect(sys.argv[1])\n"
+                            + "c.execute(\"DELETE FROM checkpoints WHERE consumer = 'whizbang-sample.ledger'\")\n"
+                            + "c.commit()\n"
+                            + "os._exit(0)\n",
+                        store,
+                    ])
+                try #require(changed.status == 0, "\(changed.standardError)")
+                let file = try Data(contentsOf: URL(fileURLWithPath: store))
+                let wal = try Data(contentsOf: URL(fileURLWithPath: store + "-wal"))
+                try #require(!wal.isEmpty)
+                let refused = try await SampleProcess.run([
+                    "run", "--database", store, "--accounts", "10", "--commands", "10", "--quiet",
+                ])
+                #expect(refused.status == 2, "\(refused.standardOutput)\(refused.standardError)")
+                #expect(try Data(contentsOf: URL(fileURLWithPath: store)) == file)
+                #expect(try Data(contentsOf: URL(fileURLWithPath: store + "-wal")) == wal)
+            }
+        }
+
         @Test("run refuses to start over on a ledger that another process has open, and loses none of it")
         func runRefusesALedgerInUse() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in

@@ -95,3 +95,34 @@ struct SQLiteStrayCompanionTests {
         }
     }
 }
+
+@Suite("SQLiteEventStore refuses before it writes", .timeLimit(.minutes(2)))
+struct SQLiteRefusalTests {
+    @Test("open refuses a database with the store's application id but not its tables, and leaves it as it was")
+    func refusesALookAlikeUnchanged() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("look-alike.sqlite").path
+            let made = try await ProcessOutput.run(
+                "/usr/bin/env",
+                [
+                    "python3", "-c",
+                    "import sqlite3, sys\n"
+                        + "c = sqlite3.connect(sys.argv[1])\n"
+                        + "c.execute('PRAGMA application_id = 1466460538')\n"
+                        + "c.execute('CREATE TABLE notes (x)')\n"
+                        + "c.execute(\"INSERT INTO notes VALUES ('mine')\")\n"
+                        + "c.commit()\n",
+                    path,
+                ])
+            try #require(made.status == 0, "\(made.standardError)")
+            let before = try Data(contentsOf: URL(fileURLWithPath: path))
+            let error = await #expect(throws: EventStoreError.self) {
+                _ = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            }
+            #expect(error?.code == .incompatibleSchema)
+            // Opened for writing first, the file had been switched to WAL mode (bytes 18 and 19 of its header).
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["look-alike.sqlite"])
+        }
+    }
+}

@@ -90,9 +90,14 @@ enum LedgerStore {
                     "\(path) is a ledger that cannot be written (the file or its directory is read-only); run leaves "
                         + "it alone: \(elsewhere)")
             }
-            let existing = try await open(path: path, durability: durability)
-            let isLedger = try await LedgerMark.isPresent(in: existing)
-            existing.close()
+            // Read without opening the store: an open for writing would migrate an older store and checkpoint its WAL
+            // into the file on closing, changing a store that may turn out not to be the sample's.
+            let isLedger: Bool
+            do {
+                isLedger = try SQLiteEventStore.checkpoint(for: LedgerMark.consumer, inStoreAt: path) != nil
+            } catch {
+                throw openingError(error, path: path)
+            }
             guard isLedger else {
                 throw SampleError.refusal(
                     "\(path) is a Whizbang store that this sample did not create; run leaves it alone: \(elsewhere)")
