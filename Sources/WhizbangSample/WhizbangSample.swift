@@ -28,7 +28,10 @@ struct WhizbangSample: AsyncParsableCommand {
                 try command.run()
             }
         } catch let error as SampleError {
-            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+            // A path may hold a line break; shown escaped, the message stays one line.
+            let line = error.description.replacingOccurrences(of: "\r", with: "\\r")
+                .replacingOccurrences(of: "\n", with: "\\n")
+            FileHandle.standardError.write(Data("error: \(line)\n".utf8))
             Foundation.exit(error.exitStatus)
         } catch let error as EventStoreError {
             // A store's message may quote a multi-line statement: all of it goes on the one line.

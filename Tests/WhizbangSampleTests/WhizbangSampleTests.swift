@@ -140,6 +140,9 @@ extension SampleProcessSuites {
                 (["run", "--concurrency", "0"], "--concurrency must be from 1 to 65536"),
                 (["run", "--durability", "sometimes"], "sometimes"),
                 (["node", "--inbox-retention-seconds", "130"], "--inbox-retention-seconds must be more than 130"),
+                // A line break in a path is shown escaped, so that the message stays one line.
+                (["verify", "--database", "/nonexistent/two\nlines.sqlite"], "no database at /nonexistent/two\\nlines"),
+                (["inspect", "--database", "x"], "no database at x"),
             ])
         func errors(arguments: [String], message: String) async throws {
             try await SampleProcess.withTemporaryDirectory { directory in
