@@ -123,7 +123,7 @@ extension PostgresEventStore {
                 throw error
             }
         } catch {
-            throw EventStoreError.from(error)
+            throw EventStoreError.from(error, server: configuration.serverDescription)
         }
     }
 }

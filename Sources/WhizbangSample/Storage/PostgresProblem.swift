@@ -53,7 +53,9 @@ enum PostgresProblem {
             : lowered.contains("timed out") || lowered.contains("timeout")
                 ? "timed out"
                 : lowered.contains("unknown host") || lowered.contains("no such host")
-                    || lowered.contains("not known") ? "unknown host" : OneLine.text(text)
+                    || lowered.contains("not known")
+                    ? "unknown host"
+                    : lowered.contains("connecting failed repeatedly") ? "connecting failed repeatedly" : OneLine.text(text)
         return .refusal("cannot reach PostgreSQL at \(host):\(configuration.port) (\(cause))")
     }
 }
