@@ -331,6 +331,52 @@ extension SampleProcessSuites {
             }
         }
 
+        @Test("export removes what a killed export left beside its target, and nothing else")
+        func exportRemovesOnlyAbandonedPartials() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                try await makeLedger(ledger)
+                let output = directory.appendingPathComponent("out.jsonl")
+                let first = try await SampleProcess.run(["export", "--database", ledger, "--output", "-"])
+                let line = try #require(first.standardOutput.split(separator: "\n").first)
+                func partial(_ suffix: String, _ text: String) throws -> URL {
+                    let url = directory.appendingPathComponent(".out.jsonl.\(suffix).partial")
+                    try Data(text.utf8).write(to: url)
+                    return url
+                }
+                // What a killed export leaves: the first lines of a log under the temporary name.
+                let abandoned = try partial("0A1B2C3D", "\(line)\n\(line.prefix(20))")
+                // Look-alikes that are not, or not provably: someone's text, an empty file, a name of another shape,
+                // and the file of an export still at work (it holds a lock on it).
+                let text = try partial("4E5F6A7B", "notes\n")
+                let empty = try partial("8C9D0E1F", "")
+                let otherShape = try partial("not-hex!", "\(line)\n")
+                let working = try partial("1A2B3C4D", "\(line)\n")
+                let holder = try await ChildProcess.start(
+                    "/usr/bin/env",
+                    [
+                        "python3", "-c",
+                        "import fcntl, sys, time\n"
+                            + "f = open(sys.argv[1])\n"
+                            + "fcntl.flock(f, fcntl.LOCK_EX)\n"
+                            + "print('locked', flush=True)\n"
+                            + "time.sleep(120)\n",
+                        working.path,
+                    ])
+                #expect(await holder.nextOutputLine() == "locked")
+                let exported = try await SampleProcess.run(["export", "--database", ledger, "--output", output.path])
+                holder.signal(SIGKILL)
+                _ = try await holder.exitStatus()
+                #expect(exported.status == 0, "\(exported.standardError)")
+                #expect(exported.standardError.contains("removed \(abandoned.path)"), "\(exported.standardError)")
+                #expect(!FileManager.default.fileExists(atPath: abandoned.path))
+                for kept in [text, empty, otherShape, working] {
+                    #expect(FileManager.default.fileExists(atPath: kept.path), "\(kept.lastPathComponent)")
+                }
+                #expect(try String(contentsOf: output, encoding: .utf8) == first.standardOutput)
+            }
+        }
+
         @Test("export --force keeps the permissions of the file it replaces")
         func exportKeepsPermissions() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in

@@ -66,6 +66,9 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
 
     func run<Store: EventStore>(on store: Store, database _: OpenedDatabase) async throws {
         let stop = StopSignal()
+        for leftover in ExportFile.removeAbandoned(for: output) {
+            FileHandle.standardError.write(Data("removed \(leftover), left by an export that was killed\n".utf8))
+        }
         let file = try ExportFile(target: output)
         defer { file.discard() }
         let head = try await store.headPosition()

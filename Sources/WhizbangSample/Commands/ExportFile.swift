@@ -26,8 +26,41 @@ final class ExportFile {
         guard descriptor >= 0 else {
             throw SampleError("cannot create a file beside \(target): \(String(cString: strerror(errno)))")
         }
+        // Held while the export runs: a later export takes only an unlocked file for one that was killed.
+        _ = flock(descriptor, LOCK_EX | LOCK_NB)
         temporaryPath = temporary
         handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+    }
+
+    /// Removes what exports to `target` left when their process was killed: files beside it named
+    /// `.<name>.<8 hex digits>.partial` that are regular files, that no export holds locked, and whose first line is
+    /// an exported event. Anything else is left alone (an empty one too: nothing in it says it is an export's).
+    ///
+    /// - Returns: The paths removed.
+    static func removeAbandoned(for target: String) -> [String] {
+        guard target != "-" else { return [] }
+        let url = URL(fileURLWithPath: target)
+        let directory = url.deletingLastPathComponent()
+        let prefix = ".\(url.lastPathComponent)."
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return [] }
+        var removed: [String] = []
+        for name in names.sorted() where name.hasPrefix(prefix) && name.hasSuffix(".partial") {
+            let middle = name.dropFirst(prefix.count).dropLast(".partial".count)
+            guard middle.count == 8, middle.allSatisfy(\.isHexDigit) else { continue }
+            let path = directory.appendingPathComponent(name).path
+            guard PathKind(path) == .regularFile else { continue }
+            let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            guard descriptor >= 0 else { continue }
+            defer { close(descriptor) }
+            guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else { continue }
+            let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: false)
+            let head = (try? handle.read(upToCount: 64 << 10)) ?? Data()
+            guard let line = head.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).first,
+                (try? JSONDecoder().decode(ExportedEvent.self, from: Data(line))) != nil
+            else { continue }
+            if unlink(path) == 0 { removed.append(path) }
+        }
+        return removed
     }
 
     deinit {
