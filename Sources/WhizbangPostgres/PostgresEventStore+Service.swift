@@ -124,10 +124,18 @@ extension PostgresEventStore: Service {
                         try await connection.listen(on: channel) { notifications in
                             // Appends committed before LISTEN took effect sent no notification: read the head, on
                             // this connection (a second lease could wait for a pool that this one helps fill).
-                            for try await head in try await connection.execute(
-                                PostgresStatements.Head(), logger: logger)
+                            do {
+                                for try await head in try await connection.execute(
+                                    PostgresStatements.Head(), logger: logger)
+                                {
+                                    signal.advance(to: UInt64(head))
+                                }
+                            } catch let error as PSQLError
+                                where PostgresRequestRunner.mayHaveFailedPreparation(error)
                             {
-                                signal.advance(to: UInt64(head))
+                                // As the request runner does (see `mayHaveFailedPreparation`): not back to the pool.
+                                try? await connection.close()
+                                throw error
                             }
                             for try await notification in notifications {
                                 if let position = UInt64(notification.payload) { signal.advance(to: position) }

@@ -10,8 +10,9 @@ import Whizbang
 /// Leasing a connection (which may mean connecting and authenticating) must succeed within `connectTimeout`, and the
 /// request's statements must then finish within `requestTimeout`. A request that misses either fails with
 /// `EventStoreError/Code/unavailable` at once; a connection it held is closed, so the pool discards it and opens a
-/// new one for the next request. So is a connection on which a statement failed in the server. One timer,
-/// ``deadlines``, watches every request in flight: run it with `deadlines.run()` for as long as the store runs.
+/// new one for the next request. So is a connection on which a statement may have failed to prepare (see
+/// ``mayHaveFailedPreparation(_:)``). One timer, ``deadlines``, watches every request in flight: run it with
+/// `deadlines.run()` for as long as the store runs.
 final class PostgresRequestRunner: Sendable {
     let client: PostgresClient
     let connectTimeout: Duration
@@ -55,11 +56,8 @@ final class PostgresRequestRunner: Sendable {
                 defer { request.release() }
                 do {
                     return try await body(connection)
-                } catch let error as PSQLError {
-                    // PostgresNIO keeps a statement whose preparation failed (a statement timeout behind a lock, a
-                    // cancelled query) as failed on the connection, and answers each later use of it with the same
-                    // error without asking the server. Closed before it goes back, the connection leaves the pool for
-                    // a new one.
+                } catch let error as PSQLError where Self.mayHaveFailedPreparation(error) {
+                    // Closed before it goes back, the connection leaves the pool for a new one.
                     try? await connection.close()
                     throw error
                 }
@@ -67,6 +65,18 @@ final class PostgresRequestRunner: Sendable {
         }
         if inOutage.load(ordering: .relaxed) { recovered() }
         return result
+    }
+
+    /// Whether `error` may have come from preparing a statement, after which the connection is not to be used again.
+    ///
+    /// PostgresNIO keeps a statement whose preparation failed (a statement timeout behind a lock, a cancelled query, a
+    /// table that was missing) as failed on its connection, and answers each later use of that statement with the
+    /// same error without asking the server. Errors that only running a statement raises are not such errors, and
+    /// leave the connection in the pool: data exceptions (SQLSTATE class 22), constraint violations (23), a function's
+    /// `RAISE` (P0) and serialization failures and deadlocks (40), which callers' own SQL meets in normal work.
+    static func mayHaveFailedPreparation(_ error: PSQLError) -> Bool {
+        guard let sqlState = error.serverInfo?[.sqlState] else { return true }
+        return !["22", "23", "P0", "40"].contains(String(sqlState.prefix(2)))
     }
 
     /// Runs a prepared statement on a pooled connection within the deadline and collects its rows.

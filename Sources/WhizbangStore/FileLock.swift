@@ -17,7 +17,8 @@ final class FileLock {
     /// Opens `path` (not following a symbolic link) and locks it; `nil` when it is not a regular file, cannot be
     /// opened, or another descriptor holds the lock.
     init?(path: String) {
-        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        // Without O_NONBLOCK, opening a FIFO would wait for a writer.
+        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
         guard descriptor >= 0 else { return nil }
         var status = stat()
         guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG,

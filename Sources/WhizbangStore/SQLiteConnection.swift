@@ -94,6 +94,15 @@ final class SQLiteConnection {
         }
     }
 
+    /// A read-only connection that changes nothing beside `path`: the file is read as immutable when no WAL with
+    /// content is beside it (SQLite then makes no WAL or shared-memory file next to a file that may not be a store),
+    /// and with its WAL otherwise, since the WAL holds commits.
+    static func forInspection(path: String) throws(SQLiteError) -> SQLiteConnection {
+        var status = stat()
+        let hasWAL = stat(path + "-wal", &status) == 0 && status.st_size > 0
+        return try SQLiteConnection(path: path, busyTimeoutMilliseconds: 1_000, readOnly: true, immutable: !hasWAL)
+    }
+
     /// Refuses to make a database at `path`, where none exists, when a WAL or rollback journal of that name does:
     /// SQLite would read it into the new database as if it were its own (another database's commits, or garbage).
     /// It is not the store's to remove.

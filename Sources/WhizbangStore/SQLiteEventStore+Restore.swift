@@ -36,7 +36,8 @@ extension SQLiteEventStore {
     /// - Returns: The number of events written.
     /// - Throws: `EventStoreError` — what `EventStoreValidation/validateRestore(_:maximumPayloadBytes:)` throws
     ///   for a log out of order or an invalid event; `invalidArgument` when something exists at `path`, for an
-    ///   invalid consumer name or configuration;
+    ///   invalid consumer name or configuration, or a WAL or journal named after the
+    ///   missing database;
     ///   `readOnly`, `storageFull` or `storageFailure` when the files cannot be written. `CancellationError` when the
     ///   calling task was cancelled or `progress` returned `false`. In every case `path` is left as it was.
     @discardableResult
@@ -84,11 +85,14 @@ extension SQLiteEventStore {
         var removed: [String] = []
         for name in names.sorted() where SQLiteRestore.isTemporaryName(name, for: target) {
             let candidate = directory.appendingPathComponent(name).path
+            // A restore of this process: opening and closing a descriptor of its file here would drop the POSIX locks
+            // its connection holds on it.
+            guard !SQLiteRestore.isInProgress(candidate) else { continue }
             // The restore that made the file holds this lock until the file has its final name.
             guard let lock = FileLock(path: candidate) else { continue }
             defer { lock.release() }
-            guard inspectFile(at: candidate).isWhizbangStore, SQLiteRestore.wasRestored(candidate, as: name),
-                !isOpenElsewhere(candidate)
+            guard inspectFile(at: candidate).isWhizbangStore,
+                SQLiteRestore.wasRestored(candidate, as: name)
             else { continue }
             if (try? destroyStore(at: candidate)) != nil { removed.append(candidate) }
         }

@@ -49,7 +49,8 @@ public final class SQLiteEventStore: EventStore {
     ///
     /// - Throws: `EventStoreError` — `notADatabase`, `corruptDatabase`, `incompatibleSchema` (a newer schema or
     ///   another application's database), `readOnly` (the file or its directory cannot be written),
-    ///   `invalidArgument` (a configuration value out of range), `storageFull` or `storageFailure`; or
+    ///   `invalidArgument` (a configuration value out of range, or a WAL or journal named after a database that is not
+    ///   there, which SQLite would read into a new one), `storageFull` or `storageFailure`; or
     ///   `ReadModelError` (`duplicateName`) when two of ``Configuration/readModels`` share a name.
     public init(path: String, configuration: Configuration = Configuration()) throws {
         try Self.validate(configuration)

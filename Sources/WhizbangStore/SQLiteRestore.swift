@@ -15,8 +15,9 @@ import Darwin
 /// `O_EXCL`, so this run knows the file is its own; marked as a store in a first transaction; filled in a second one;
 /// its WAL copied back and removed; fsynced; then given the target's name with `link` (which never replaces a file)
 /// and the directory fsynced. Until that link the target's name holds nothing, however the process ends; a failure
-/// removes the temporary files, and a killed process leaves a marked store under the temporary name that
-/// ``SQLiteEventStore/removeAbandonedRestores(for:)`` may remove later.
+/// removes the temporary files. A process killed after the first commit (which creates the schema and records the
+/// temporary name in the store's mark) leaves a store that ``SQLiteEventStore/removeAbandonedRestores(for:)`` removes
+/// later; one killed before it leaves a file without tables that nothing proves is a restore's, and that stays.
 struct SQLiteRestore {
     /// The part of a temporary name between the target's name and the random suffix.
     static let temporaryInfix = ".restoring-"
@@ -78,6 +79,8 @@ struct SQLiteRestore {
             throw Self.fileError("cannot lock \(temporary)")
         }
         defer { lock.release() }
+        Self.inProgress.withLock { _ = $0.insert(temporary) }
+        defer { Self.inProgress.withLock { _ = $0.remove(temporary) } }
         var connection: SQLiteConnection?
         do {
             let opened = try SQLiteEventStore.openConnection(temporary, configuration, role: .writer)
@@ -123,13 +126,19 @@ struct SQLiteRestore {
 
     /// Whether the store at `path` was created by a restore under the file name `name` (see ``markRestored``).
     static func wasRestored(_ path: String, as name: String) -> Bool {
-        guard let connection = try? SQLiteConnection(path: path, busyTimeoutMilliseconds: 1_000, readOnly: true) else {
-            return false
-        }
+        guard let connection = try? SQLiteConnection.forInspection(path: path) else { return false }
         defer { connection.close() }
         let values = try? connection.queryTexts(
             "SELECT value FROM \(SQLiteSchema.markTable) WHERE key = '\(restoredAsKey)'")
         return values == [name]
+    }
+
+    /// The temporary files of the restores at work in this process.
+    private static let inProgress = Mutex<Set<String>>([])
+
+    /// Whether a restore of this process is building the store at the temporary path `path`.
+    static func isInProgress(_ path: String) -> Bool {
+        inProgress.withLock { $0.contains(path) }
     }
 
     /// The key of the mark row that names the temporary file a restore created.

@@ -167,10 +167,8 @@ enum SQLiteSchema {
     static func checkCompatible(path: String) throws(EventStoreError) {
         var status = stat()
         guard stat(path, &status) == 0, status.st_size > 0 || stat(path + "-wal", &status) == 0 else { return }
-        let hasWAL = stat(path + "-wal", &status) == 0 && status.st_size > 0
         do {
-            let connection = try SQLiteConnection(
-                path: path, busyTimeoutMilliseconds: 1_000, readOnly: true, immutable: !hasWAL)
+            let connection = try SQLiteConnection.forInspection(path: path)
             defer { connection.close() }
             _ = try version(of: connection)
         } catch let error as EventStoreError {

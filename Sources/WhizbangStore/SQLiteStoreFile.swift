@@ -89,11 +89,7 @@ extension SQLiteEventStore {
             return found(.otherFile, "an empty file")
         }
         do {
-            // Without a WAL beside it, the file is read as immutable, so that SQLite makes no WAL or shared-memory
-            // file next to a file that may not be a store at all. A WAL holds commits, so it is read with them.
-            let hasWAL = stat(path + "-wal", &walStatus) == 0 && walStatus.st_size > 0
-            let connection = try SQLiteConnection(
-                path: path, busyTimeoutMilliseconds: 1_000, readOnly: true, immutable: !hasWAL)
+            let connection = try SQLiteConnection.forInspection(path: path)
             defer { connection.close() }
             let applicationID = try connection.queryInteger("PRAGMA application_id") ?? 0
             guard applicationID == SQLiteSchema.applicationID else {
@@ -120,21 +116,32 @@ extension SQLiteEventStore {
     }
 
     /// The position `consumer` saved in the store at `path`, or `nil` if it saved none, read as ``inspectFile(at:)``
-    /// reads: without opening the store, so that nothing is migrated, checkpointed or made beside the file.
+    /// reads: without opening the store, so that nothing is migrated or checkpointed. Without a WAL beside the file
+    /// nothing is made beside it either; with one, SQLite may make the shared-memory file it reads the WAL through.
     ///
-    /// - Throws: `EventStoreError` when the file is not a readable store.
+    /// - Throws: `EventStoreError` — `invalidArgument` for an invalid consumer name, `incompatibleSchema` for a
+    ///   database without the store's application id, `notADatabase` or another code when SQLite cannot read the
+    ///   file or it has no checkpoints table.
     public static func checkpoint(for consumer: String, inStoreAt path: String) throws(EventStoreError) -> UInt64? {
-        var walStatus = stat()
-        let hasWAL = stat(path + "-wal", &walStatus) == 0 && walStatus.st_size > 0
+        try validateConsumer(consumer)
         do {
-            let connection = try SQLiteConnection(
-                path: path, busyTimeoutMilliseconds: 1_000, readOnly: true, immutable: !hasWAL)
+            let connection = try SQLiteConnection.forInspection(path: path)
             defer { connection.close() }
+            let applicationID = try connection.queryInteger("PRAGMA application_id") ?? 0
+            guard applicationID == SQLiteSchema.applicationID else {
+                throw EventStoreError(
+                    .incompatibleSchema,
+                    message: "the database belongs to another application (application_id \(applicationID))")
+            }
             let select = try connection.prepare("SELECT position FROM checkpoints WHERE consumer = ?1")
             select.bind(consumer, at: 1)
             return try select.step() ? select.uint64(at: 0) : nil
-        } catch {
+        } catch let error as SQLiteError {
             throw error.eventStoreError
+        } catch let error as EventStoreError {
+            throw error
+        } catch {
+            throw EventStoreError(.storageFailure, message: "\(error)")
         }
     }
 
@@ -150,9 +157,13 @@ extension SQLiteEventStore {
     /// nothing else — after proving with ``inspectFile(at:)`` that the store created it. Close every store on the
     /// file first.
     ///
-    /// - Throws: `EventStoreError/Code/invalidArgument` when the path holds anything but a store this library
-    ///   created (nothing is removed then; the message says what was found), `EventStoreError/Code/readOnly` or
-    ///   `EventStoreError/Code/storageFailure` when a file cannot be removed.
+    /// A store that a connection has open, in this process or another, is not removed: close every store on the file
+    /// first. Nor is a symbolic link, or what it names.
+    ///
+    /// - Throws: `EventStoreError/Code/invalidArgument` when the path is a symbolic link, holds anything but a store
+    ///   this library created, or holds one that a connection has open (nothing is removed then; the message says
+    ///   what was found); `EventStoreError/Code/readOnly` or `EventStoreError/Code/storageFailure` when a file
+    ///   cannot be locked or removed.
     public static func destroyStore(at path: String) throws(EventStoreError) {
         if isSymbolicLink(path) {
             throw EventStoreError(
@@ -164,11 +175,13 @@ extension SQLiteEventStore {
             throw EventStoreError(
                 .invalidArgument, message: "\(path) is \(file.description), not a Whizbang store; nothing was removed")
         }
-        guard !isOpenElsewhere(path) else {
+        // Held until the files are gone, so that no connection opens the store in between.
+        guard let hold = try exclusiveHold(path) else {
             throw EventStoreError(
                 .invalidArgument,
                 message: "\(path) is a Whizbang store that another connection has open; nothing was removed")
         }
+        defer { hold.close() }
         // The WAL goes first: a WAL left beside a later database of the same name would be replayed into it.
         for companion in [path + "-wal", path + "-shm", path] where unlink(companion) != 0 && errno != ENOENT {
             let number = errno
@@ -186,21 +199,30 @@ extension SQLiteEventStore {
         return lstat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFLNK
     }
 
-    /// Whether a connection, in this process or another, has the database at `path` open.
+    /// A connection that holds the exclusive lock on the database at `path`, or `nil` when a connection, in this
+    /// process or another, has it open.
     ///
-    /// A connection to a database in WAL mode holds a shared lock on the file for as long as it is open; the probe
-    /// asks for the exclusive lock (`locking_mode=EXCLUSIVE`, then `BEGIN EXCLUSIVE`), without waiting, and gives it
-    /// back at once by closing. A probe that cannot open the file counts the file as open.
-    static func isOpenElsewhere(_ path: String) -> Bool {
-        guard let connection = try? SQLiteConnection(path: path, busyTimeoutMilliseconds: 0) else { return true }
-        defer { connection.close() }
-        do {
-            try connection.execute("PRAGMA locking_mode = EXCLUSIVE")
-            try connection.execute("BEGIN EXCLUSIVE")
-            try connection.execute("ROLLBACK")
-            return false
+    /// A connection to a database in WAL mode holds a shared lock on the file for as long as it is open; this one asks
+    /// for the exclusive lock (`locking_mode=EXCLUSIVE`, then `BEGIN EXCLUSIVE`) without waiting, and keeps it until
+    /// it is closed. (A connection that has opened the file but not read from it yet holds no lock and is not seen.)
+    ///
+    /// - Throws: `EventStoreError` when the lock cannot be asked for at all, such as `readOnly` for a file the process
+    ///   may not write.
+    static func exclusiveHold(_ path: String) throws(EventStoreError) -> SQLiteConnection? {
+        do throws(SQLiteError) {
+            let connection = try SQLiteConnection(path: path, busyTimeoutMilliseconds: 0)
+            do throws(SQLiteError) {
+                try connection.execute("PRAGMA locking_mode = EXCLUSIVE")
+                try connection.execute("BEGIN EXCLUSIVE")
+                try connection.execute("ROLLBACK")
+                return connection
+            } catch {
+                connection.close()
+                guard error.primaryCode == SQLITE_BUSY || error.primaryCode == SQLITE_LOCKED else { throw error }
+                return nil
+            }
         } catch {
-            return true
+            throw error.eventStoreError
         }
     }
 }

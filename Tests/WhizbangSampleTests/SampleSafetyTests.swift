@@ -156,20 +156,23 @@ extension SampleProcessSuites {
         func runKilledWhileCreating() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in
                 let ledger = directory.appendingPathComponent("ledger.sqlite").path
-                // strace kills the run at its n-th write, sync, link or unlink: through the creation, and past it.
-                for n in 1...12 {
+                // strace kills the run at the n-th call of one system call (it counts each call apart): through the
+                // creation's writes and syncs, at the link that names the ledger and the unlinks around it, and past.
+                let kills =
+                    (1...6).map { ("pwrite64", $0) } + (1...3).map { ("fdatasync", $0) } + (1...2).map { ("fsync", $0) }
+                    + [("link", 1)] + (1...4).map { ("unlink", $0) }
+                for (call, n) in kills {
                     let killed = try await SampleProcess.run(
                         URL(fileURLWithPath: "/usr/bin/strace"),
                         [
-                            "-f", "-o", "/dev/null", "-e", "trace=pwrite64,write,fsync,fdatasync,link,unlink",
-                            "-e", "inject=pwrite64,fsync,fdatasync,link,unlink:signal=KILL:when=\(n)",
+                            "-f", "-o", "/dev/null", "-e", "trace=\(call)", "-e", "inject=\(call):signal=KILL:when=\(n)",
                             try SampleProcess.executable.path, "run", "--database", ledger, "--accounts", "5",
                             "--commands", "20", "--quiet",
                         ])
                     let next = try await SampleProcess.run([
                         "run", "--database", ledger, "--accounts", "5", "--commands", "20", "--quiet",
                     ])
-                    #expect(next.status == 0, "killed at call \(n) (\(killed.status)): \(next.standardError)")
+                    #expect(next.status == 0, "killed at \(call) \(n) (\(killed.status)): \(next.standardError)")
                     // What a killed creation leaves under its temporary name is removed by the next run once it holds
                     // a commit, which names the file as the creation's own; a kill before that first commit leaves a
                     // database without tables that nothing proves is the sample's, and it stays.
@@ -180,7 +183,7 @@ extension SampleProcessSuites {
                         let tables = try await SampleProcess.tool(
                             "sqlite3", ["-readonly", directory.appendingPathComponent(name).path,
                                 "SELECT count(*) FROM sqlite_schema"])
-                        #expect(tables.standardOutput == "0\n", "killed at call \(n): \(name) was left: \(tables)")
+                        #expect(tables.standardOutput == "0\n", "killed at \(call) \(n): \(name) was left: \(tables)")
                     }
                 }
             }
@@ -302,6 +305,8 @@ extension SampleProcessSuites {
                 try #require(mkfifo(pipe, 0o600) == 0)
                 let sameFile = directory.appendingPathComponent("hard-link.sqlite").path
                 try FileManager.default.linkItem(atPath: ledger, toPath: sameFile)
+                let linkedDatabase = directory.appendingPathComponent("linked.sqlite").path
+                try FileManager.default.createSymbolicLink(atPath: linkedDatabase, withDestinationPath: ledger)
                 /// The names in the directory, what each link names, and every regular file's bytes (the pipe is
                 /// never read: a read would wait for a writer).
                 func state() throws -> [String: Data] {
@@ -318,12 +323,14 @@ extension SampleProcessSuites {
                     return result
                 }
                 let before = try state()
-                for (output, forced) in [
-                    (link, false), (link, true), (dangling, false), (dangling, true), (pipe, true), (ledger, true),
-                    (sameFile, true),
+                for (database, output, forced) in [
+                    (ledger, link, false), (ledger, link, true), (ledger, dangling, false), (ledger, dangling, true),
+                    (ledger, pipe, true), (ledger, ledger, true), (ledger, sameFile, true),
+                    // Through a link to it, the database is still the database.
+                    (linkedDatabase, ledger, true),
                 ] {
                     let refused = try await SampleProcess.run(
-                        ["export", "--database", ledger, "--output", output] + (forced ? ["--force"] : []))
+                        ["export", "--database", database, "--output", output] + (forced ? ["--force"] : []))
                     #expect(refused.status == 2, "\(output) \(forced): \(refused.standardError)")
                     #expect(refused.standardError.split(separator: "\n").count == 1, "\(refused.standardError)")
                     #expect(try state() == before, "\(output) \(forced)")

@@ -158,6 +158,8 @@ struct SQLiteRestoreTests {
             try FileManager.default.createSymbolicLink(
                 atPath: directory.appendingPathComponent(".ledger.sqlite.restoring-00000003").path,
                 withDestinationPath: linked)
+            // A FIFO under such a name: opened to be locked, it would wait for a writer.
+            try #require(mkfifo(directory.appendingPathComponent(".ledger.sqlite.restoring-00000005").path, 0o600) == 0)
             // A restore still at work holds a lock on its file, also after its connections closed.
             let working = try await leftover(".ledger.sqlite.restoring-00000004", restoredAs: ".ledger.sqlite.restoring-00000004")
             let workingDescriptor = open(working, O_RDONLY)
@@ -182,6 +184,7 @@ struct SQLiteRestoreTests {
                 ".ledger.sqlite.restoring-89abcdef", ".other.sqlite.restoring-0123abcd", ".ledger.sqlite.restoring-old",
                 ".ledger.sqlite.restoring-00000001", ".ledger.sqlite.restoring-00000002",
                 ".ledger.sqlite.restoring-00000003", ".ledger.sqlite.restoring-00000004",
+                ".ledger.sqlite.restoring-00000005",
                 ".ledger.sqlite.restoring-fedcba98", ".ledger.sqlite.restoring-fedcba99",
             ]))
             #expect(SQLiteEventStore.inspectFile(at: linked).isWhizbangStore)

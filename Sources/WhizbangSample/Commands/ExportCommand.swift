@@ -51,7 +51,10 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
     /// Whether `output` is the SQLite database at `database` (the same file, by any name) or its WAL, shared-memory
     /// or journal file.
     private static func isPartOfDatabase(_ output: String, _ database: String) -> Bool {
+        /// The device and inode of the file `path` names, links followed (SQLite keeps a linked database's WAL beside
+        /// the file the link names).
         func identity(_ path: String) -> (UInt64, UInt64)? {
+            let path = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
             guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
                 let device = (attributes[.systemNumber] as? NSNumber)?.uint64Value,
                 let inode = (attributes[.systemFileNumber] as? NSNumber)?.uint64Value
@@ -59,8 +62,9 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
             return (device, inode)
         }
         guard let target = identity(output) else { return false }
+        let real = URL(fileURLWithPath: database).resolvingSymlinksInPath().path
         return ["", "-wal", "-shm", "-journal"].contains { suffix in
-            identity(database + suffix).map { $0 == target } ?? false
+            identity(database + suffix).map { $0 == target } ?? false || identity(real + suffix).map { $0 == target } ?? false
         }
     }
 

@@ -49,7 +49,8 @@ final class ExportFile {
             guard middle.count == 8, middle.allSatisfy(\.isHexDigit) else { continue }
             let path = directory.appendingPathComponent(name).path
             guard PathKind(path) == .regularFile else { continue }
-            let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            // Without O_NONBLOCK, opening a FIFO would wait for a writer.
+            let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
             guard descriptor >= 0 else { continue }
             defer { close(descriptor) }
             guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else { continue }
@@ -89,10 +90,11 @@ final class ExportFile {
         if let mode = (try? FileManager.default.attributesOfItem(atPath: target))?[.posixPermissions] as? NSNumber {
             _ = fchmod(handle.fileDescriptor, mode_t(mode.uint16Value))
         }
-        try? handle.close()
+        // Renamed while the descriptor, and so the lock, is held: a later export never takes it for a leftover.
         guard rename(temporaryPath, target) == 0 else {
             throw SampleError("cannot write \(target): \(String(cString: strerror(errno)))")
         }
+        try? handle.close()
         isFinished = true
         // The rename is durable once the directory is.
         let directory = open(URL(fileURLWithPath: target).deletingLastPathComponent().path, O_RDONLY | O_CLOEXEC)

@@ -136,7 +136,16 @@ enum LedgerStore {
             default: throw SampleError("cannot create the ledger \(path): \(OneLine.text(error.message))")
             }
         }
-        return try await open(path: path, durability: durability)
+        let store = try await open(path: path, durability: durability)
+        // Another run may have replaced the new ledger before it was opened (or the open made an empty store where it
+        // had gone): only the ledger with the mark is run on.
+        guard (try? await LedgerMark.isPresent(in: store)) == true else {
+            store.close()
+            throw SampleError.refusal(
+                "\(path) changed while this run created it (another run on the same path?); give --database a path "
+                    + "that no other run uses")
+        }
+        return store
     }
 
     /// Removes what a killed run or import left beside `path` (see `SQLiteEventStore.removeAbandonedRestores`),
