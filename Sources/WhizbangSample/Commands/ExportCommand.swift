@@ -64,7 +64,7 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
         guard let target = identity(output) else { return false }
         let real = URL(fileURLWithPath: database).resolvingSymlinksInPath().path
         return ["", "-wal", "-shm", "-journal"].contains { suffix in
-            identity(database + suffix).map { $0 == target } ?? false || identity(real + suffix).map { $0 == target } ?? false
+            [database + suffix, real + suffix].contains { identity($0).map { $0 == target } ?? false }
         }
     }
 

@@ -129,10 +129,12 @@ enum LedgerStore {
         removeLeftovers(for: path)
         do {
             try await SQLiteEventStore.restore(
-                [], checkpoints: [LedgerMark.consumer: 0], to: path, configuration: configuration(durability: durability))
+                [], checkpoints: [LedgerMark.consumer: 0], to: path,
+                configuration: configuration(durability: durability))
         } catch let error as EventStoreError {
             switch error.code {
-            case .invalidArgument: throw SampleError.refusal("\(OneLine.text(error.message)): give --database another path")
+            case .invalidArgument:
+                throw SampleError.refusal("\(OneLine.text(error.message)): give --database another path")
             default: throw SampleError("cannot create the ledger \(path): \(OneLine.text(error.message))")
             }
         }

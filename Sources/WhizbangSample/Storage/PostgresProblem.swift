@@ -55,7 +55,8 @@ enum PostgresProblem {
                 : lowered.contains("unknown host") || lowered.contains("no such host")
                     || lowered.contains("not known")
                     ? "unknown host"
-                    : lowered.contains("connecting failed repeatedly") ? "connecting failed repeatedly" : OneLine.text(text)
+                    : lowered.contains("connecting failed repeatedly")
+                        ? "connecting failed repeatedly" : OneLine.text(text)
         return .refusal("cannot reach PostgreSQL at \(host):\(configuration.port) (\(cause))")
     }
 }
