@@ -154,8 +154,7 @@ extension SQLiteEventStore {
     }
 
     /// Removes the store at `path` — the database and the WAL and shared-memory files SQLite keeps beside it, and
-    /// nothing else — after proving with ``inspectFile(at:)`` that the store created it. Close every store on the
-    /// file first.
+    /// nothing else — after proving with ``inspectFile(at:)`` that the store created it.
     ///
     /// A store that a connection has open, in this process or another, is not removed: close every store on the file
     /// first. Nor is a symbolic link, or what it names.
