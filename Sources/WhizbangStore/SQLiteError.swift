@@ -73,3 +73,15 @@ public struct SQLiteError: Error, Hashable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+extension EventStoreError {
+    /// The store error for what a store operation threw: a store error as it is, an SQLite error as
+    /// ``SQLiteError/eventStoreError``, anything else as a storage failure.
+    static func storing(_ error: any Error) -> EventStoreError {
+        switch error {
+        case let error as EventStoreError: error
+        case let error as SQLiteError: error.eventStoreError
+        default: EventStoreError(.storageFailure, message: "\(error)")
+        }
+    }
+}

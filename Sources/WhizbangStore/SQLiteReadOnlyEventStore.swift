@@ -62,12 +62,8 @@ public final class SQLiteReadOnlyEventStore: EventStore {
                         hasSchemaVersionColumn: schemaVersion >= SQLiteSchema.eventSchemaVersionColumnSince))
             }
             self.readers = SQLiteReaderPool(readers: readers)
-        } catch let error as EventStoreError {
-            throw error
-        } catch let error as SQLiteError {
-            throw error.eventStoreError
         } catch {
-            throw EventStoreError(.storageFailure, message: "\(error)")
+            throw EventStoreError.storing(error)
         }
         readers.start()
     }
@@ -79,17 +75,8 @@ public final class SQLiteReadOnlyEventStore: EventStore {
     /// Refuses a database that is not a Whizbang store, or whose schema is newer than this code's; returns its schema
     /// version.
     private static func checkSchema(_ connection: SQLiteConnection) throws -> Int64 {
-        let applicationID = try connection.queryInteger("PRAGMA application_id") ?? 0
-        guard applicationID == SQLiteSchema.applicationID else {
-            throw EventStoreError(
-                .incompatibleSchema,
-                message: "the database belongs to another application (application_id \(applicationID))")
-        }
-        let version = try connection.queryInteger("SELECT max(version) FROM schema_version") ?? 0
-        guard version >= 1, version <= SQLiteSchema.currentVersion else {
-            throw EventStoreError(
-                .incompatibleSchema,
-                message: "the database has schema version \(version); this code reads 1 to \(SQLiteSchema.currentVersion)")
+        guard let version = try SQLiteSchema.version(of: connection), version >= 1 else {
+            throw EventStoreError(.incompatibleSchema, message: "the database holds no Whizbang store")
         }
         return version
     }

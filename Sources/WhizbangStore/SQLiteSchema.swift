@@ -152,12 +152,8 @@ enum SQLiteSchema {
                 try? connection.execute("ROLLBACK")
                 throw error
             }
-        } catch let error as EventStoreError {
-            throw error
-        } catch let error as SQLiteError {
-            throw error.eventStoreError
         } catch {
-            throw EventStoreError(.storageFailure, message: "\(error)")
+            throw EventStoreError.storing(error)
         }
     }
 
@@ -171,19 +167,15 @@ enum SQLiteSchema {
             let connection = try SQLiteConnection.forInspection(path: path)
             defer { connection.close() }
             _ = try version(of: connection)
-        } catch let error as EventStoreError {
-            throw error
-        } catch let error as SQLiteError {
-            throw error.eventStoreError
         } catch {
-            throw EventStoreError(.storageFailure, message: "\(error)")
+            throw EventStoreError.storing(error)
         }
     }
 
     /// The schema version of the database on `connection`, `nil` for one without tables.
     ///
     /// - Throws: `EventStoreError/Code/incompatibleSchema` for another application's database or a newer schema.
-    private static func version(of connection: SQLiteConnection) throws -> Int64? {
+    static func version(of connection: SQLiteConnection) throws -> Int64? {
         let applicationID = try connection.queryInteger("PRAGMA application_id") ?? 0
         let tableCount = try connection.queryInteger("SELECT count(*) FROM sqlite_schema") ?? 0
         guard tableCount > 0 else { return nil }

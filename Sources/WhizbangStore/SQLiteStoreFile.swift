@@ -136,12 +136,8 @@ extension SQLiteEventStore {
             let select = try connection.prepare("SELECT position FROM checkpoints WHERE consumer = ?1")
             select.bind(consumer, at: 1)
             return try select.step() ? select.uint64(at: 0) : nil
-        } catch let error as SQLiteError {
-            throw error.eventStoreError
-        } catch let error as EventStoreError {
-            throw error
         } catch {
-            throw EventStoreError(.storageFailure, message: "\(error)")
+            throw EventStoreError.storing(error)
         }
     }
 
