@@ -94,13 +94,16 @@ final class SQLiteConnection {
         }
     }
 
-    /// A read-only connection that changes nothing beside `path`: the file is read as immutable when no WAL with
-    /// content is beside it (SQLite then makes no WAL or shared-memory file next to a file that may not be a store),
-    /// and with its WAL otherwise, since the WAL holds commits.
+    /// A read-only connection that makes nothing beside `path`: the file is read as immutable (SQLite then makes no
+    /// WAL or shared-memory file next to a file that may not be a store) unless a WAL with content and its
+    /// shared-memory file are both beside it, when it is read with its WAL, since the WAL holds commits. A WAL without
+    /// its shared-memory file is left unread: reading it would make that file, and only a process that was stopped
+    /// outside SQLite, or a person, leaves a WAL so.
     static func forInspection(path: String) throws(SQLiteError) -> SQLiteConnection {
         var status = stat()
-        let hasWAL = stat(path + "-wal", &status) == 0 && status.st_size > 0
-        return try SQLiteConnection(path: path, busyTimeoutMilliseconds: 1_000, readOnly: true, immutable: !hasWAL)
+        let readsWAL =
+            stat(path + "-wal", &status) == 0 && status.st_size > 0 && lstat(path + "-shm", &status) == 0
+        return try SQLiteConnection(path: path, busyTimeoutMilliseconds: 1_000, readOnly: true, immutable: !readsWAL)
     }
 
     /// Refuses to make a database at `path`, where none exists, when a WAL or rollback journal of that name does:

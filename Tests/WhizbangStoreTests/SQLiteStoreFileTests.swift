@@ -126,3 +126,38 @@ struct SQLiteRefusalTests {
         }
     }
 }
+
+@Suite("SQLiteEventStore.inspectFile makes nothing beside a file", .timeLimit(.minutes(2)))
+struct SQLiteInspectionSideEffectTests {
+    @Test("inspecting another application's database with a WAL but no shared-memory file makes none")
+    func inspectionMakesNoSharedMemoryFile() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("theirs.db").path
+            // Their program commits in WAL mode and is stopped without closing; its shared-memory file is gone.
+            let made = try await ProcessOutput.run(
+                "/usr/bin/env",
+                [
+                    "python3", "-c",
+                    "import sqlite3, sys, os\n"
+                        + "c = sqlite3.connect(sys.argv[1])\n"
+                        + "c.execute('PRAGMA journal_mode=WAL')\n"
+                        + "c.execute('PRAGMA wal_autocheckpoint=0')\n"
+                        + "c.execute('CREATE TABLE precious (x)')\n"
+                        + "c.execute('INSERT INTO precious VALUES (1)')\n"
+                        + "c.commit()\n"
+                        + "os.remove(sys.argv[1] + '-shm')\n"
+                        + "os._exit(0)\n",
+                    path,
+                ])
+            try #require(made.status == 0, "\(made.standardError)")
+            let wal = try Data(contentsOf: URL(fileURLWithPath: path + "-wal"))
+            try #require(!wal.isEmpty)
+
+            let file = SQLiteEventStore.inspectFile(at: path)
+            #expect(file.kind == .otherDatabase, "\(file.description)")
+            #expect(throws: EventStoreError.self) { _ = try SQLiteEventStore.checkpoint(for: "c", inStoreAt: path) }
+            #expect(!FileManager.default.fileExists(atPath: path + "-shm"))
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path + "-wal")) == wal)
+        }
+    }
+}
