@@ -68,17 +68,13 @@ extension SampleProcessSuites {
                 let store = directory.appendingPathComponent("store.sqlite").path
                 try await makeLedger(store)
                 // Someone's program takes the sample's mark away and dies before its WAL is checkpointed.
-                let changed = try await SampleProcess.tool(
-                    "python3",
-                    [
-                        "-c",
-                        "import sqlite3, sys, os\n"
-                            + "c = sqlite3.connect(sys.argv[1])\n"
-                            + "c.execute(\"DELETE FROM checkpoints WHERE consumer = 'whizbang-sample.ledger'\")\n"
-                            + "c.commit()\n"
-                            + "os._exit(0)\n",
-                        store,
-                    ])
+                let changed = try await Python.run(
+                    "import sqlite3, sys, os\n"
+                        + "c = sqlite3.connect(sys.argv[1])\n"
+                        + "c.execute(\"DELETE FROM checkpoints WHERE consumer = 'whizbang-sample.ledger'\")\n"
+                        + "c.commit()\n"
+                        + "os._exit(0)\n",
+                    [store])
                 try #require(changed.status == 0, "\(changed.standardError)")
                 let file = try Data(contentsOf: URL(fileURLWithPath: store))
                 let wal = try Data(contentsOf: URL(fileURLWithPath: store + "-wal"))
@@ -100,22 +96,17 @@ extension SampleProcessSuites {
                 let before = try await SampleProcess.run(["inspect", "--database", ledger])
                 try #require(before.status == 0, "\(before.standardError)")
                 // Another process reads the ledger and keeps its connection open, as a second run or `serve` does.
-                let holder = try await ChildProcess.start(
-                    "/usr/bin/env",
-                    [
-                        "python3", "-c",
-                        "import sqlite3, sys, time\n"
-                            + "c = sqlite3.connect(sys.argv[1])\n"
-                            + "c.execute('SELECT count(*) FROM events').fetchall()\n"
-                            + "print('open', flush=True)\n"
-                            + "time.sleep(120)\n",
-                        ledger,
-                    ])
+                let holder = try await Python.start(
+                    "import sqlite3, sys\n"
+                        + "c = sqlite3.connect(sys.argv[1])\n"
+                        + "c.execute('SELECT count(*) FROM events').fetchall()\n"
+                        + "print('open', flush=True)\n" + Python.untilTerminated,
+                    [ledger])
                 #expect(await holder.nextOutputLine() == "open")
                 let refused = try await SampleProcess.run([
                     "run", "--database", ledger, "--accounts", "10", "--commands", "10", "--quiet",
                 ])
-                holder.signal(SIGKILL)
+                holder.signal(SIGTERM)
                 _ = try await holder.exitStatus()
                 #expect(refused.status == 2, "\(refused.standardOutput)\(refused.standardError)")
                 #expect(refused.standardError.contains("open"), "\(refused.standardError)")
@@ -359,20 +350,15 @@ extension SampleProcessSuites {
                 let empty = try partial("8C9D0E1F", "")
                 let otherShape = try partial("not-hex!", "\(line)\n")
                 let working = try partial("1A2B3C4D", "\(line)\n")
-                let holder = try await ChildProcess.start(
-                    "/usr/bin/env",
-                    [
-                        "python3", "-c",
-                        "import fcntl, sys, time\n"
-                            + "f = open(sys.argv[1])\n"
-                            + "fcntl.flock(f, fcntl.LOCK_EX)\n"
-                            + "print('locked', flush=True)\n"
-                            + "time.sleep(120)\n",
-                        working.path,
-                    ])
+                let holder = try await Python.start(
+                    "import fcntl, sys\n"
+                        + "f = open(sys.argv[1])\n"
+                        + "fcntl.flock(f, fcntl.LOCK_EX)\n"
+                        + "print('locked', flush=True)\n" + Python.untilTerminated,
+                    [working.path])
                 #expect(await holder.nextOutputLine() == "locked")
                 let exported = try await SampleProcess.run(["export", "--database", ledger, "--output", output.path])
-                holder.signal(SIGKILL)
+                holder.signal(SIGTERM)
                 _ = try await holder.exitStatus()
                 #expect(exported.status == 0, "\(exported.standardError)")
                 #expect(exported.standardError.contains("removed \(abandoned.path)"), "\(exported.standardError)")

@@ -59,17 +59,13 @@ struct SQLiteEventStoreLockTests {
             let second = try await SQLiteEventStore.open(path: path, configuration: .testing)
             defer { second.close() }
             // Another process asks for the exclusive lock that no open connection lets it have.
-            let probe = try await ProcessOutput.run(
-                "/usr/bin/env",
-                [
-                    "python3", "-c",
-                    "import sqlite3, sys\n"
-                        + "c = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)\n"
-                        + "c.execute('PRAGMA locking_mode=EXCLUSIVE')\n"
-                        + "try:\n    c.execute('BEGIN EXCLUSIVE'); c.execute('ROLLBACK'); print('taken')\n"
-                        + "except sqlite3.OperationalError as error:\n    print(error)\n",
-                    path,
-                ])
+            let probe = try await Python.run(
+                "import sqlite3, sys\n"
+                    + "c = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)\n"
+                    + "c.execute('PRAGMA locking_mode=EXCLUSIVE')\n"
+                    + "try:\n    c.execute('BEGIN EXCLUSIVE'); c.execute('ROLLBACK'); print('taken')\n"
+                    + "except sqlite3.OperationalError as error:\n    print(error)\n",
+                [path])
             #expect(probe.standardOutput == "database is locked\n", "\(probe.standardOutput)\(probe.standardError)")
         }
     }
@@ -102,18 +98,14 @@ struct SQLiteRefusalTests {
     func refusesALookAlikeUnchanged() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory.appendingPathComponent("look-alike.sqlite").path
-            let made = try await ProcessOutput.run(
-                "/usr/bin/env",
-                [
-                    "python3", "-c",
-                    "import sqlite3, sys\n"
-                        + "c = sqlite3.connect(sys.argv[1])\n"
-                        + "c.execute('PRAGMA application_id = 1466460538')\n"
-                        + "c.execute('CREATE TABLE notes (x)')\n"
-                        + "c.execute(\"INSERT INTO notes VALUES ('mine')\")\n"
-                        + "c.commit()\n",
-                    path,
-                ])
+            let made = try await Python.run(
+                "import sqlite3, sys\n"
+                    + "c = sqlite3.connect(sys.argv[1])\n"
+                    + "c.execute('PRAGMA application_id = 1466460538')\n"
+                    + "c.execute('CREATE TABLE notes (x)')\n"
+                    + "c.execute(\"INSERT INTO notes VALUES ('mine')\")\n"
+                    + "c.commit()\n",
+                [path])
             try #require(made.status == 0, "\(made.standardError)")
             let before = try Data(contentsOf: URL(fileURLWithPath: path))
             let error = await #expect(throws: EventStoreError.self) {
@@ -134,21 +126,17 @@ struct SQLiteInspectionSideEffectTests {
         try await withTemporaryDirectory { directory in
             let path = directory.appendingPathComponent("theirs.db").path
             // Their program commits in WAL mode and is stopped without closing; its shared-memory file is gone.
-            let made = try await ProcessOutput.run(
-                "/usr/bin/env",
-                [
-                    "python3", "-c",
-                    "import sqlite3, sys, os\n"
-                        + "c = sqlite3.connect(sys.argv[1])\n"
-                        + "c.execute('PRAGMA journal_mode=WAL')\n"
-                        + "c.execute('PRAGMA wal_autocheckpoint=0')\n"
-                        + "c.execute('CREATE TABLE precious (x)')\n"
-                        + "c.execute('INSERT INTO precious VALUES (1)')\n"
-                        + "c.commit()\n"
-                        + "os.remove(sys.argv[1] + '-shm')\n"
-                        + "os._exit(0)\n",
-                    path,
-                ])
+            let made = try await Python.run(
+                "import sqlite3, sys, os\n"
+                    + "c = sqlite3.connect(sys.argv[1])\n"
+                    + "c.execute('PRAGMA journal_mode=WAL')\n"
+                    + "c.execute('PRAGMA wal_autocheckpoint=0')\n"
+                    + "c.execute('CREATE TABLE precious (x)')\n"
+                    + "c.execute('INSERT INTO precious VALUES (1)')\n"
+                    + "c.commit()\n"
+                    + "os.remove(sys.argv[1] + '-shm')\n"
+                    + "os._exit(0)\n",
+                [path])
             try #require(made.status == 0, "\(made.standardError)")
             let wal = try Data(contentsOf: URL(fileURLWithPath: path + "-wal"))
             try #require(!wal.isEmpty)
