@@ -16,6 +16,7 @@ public struct ClusterError: Error, Hashable, Sendable, CustomStringConvertible {
             case commandFailed
             case notRunning
             case resultExpired
+            case malformedResult
         }
 
         private let base: Base
@@ -45,6 +46,9 @@ public struct ClusterError: Error, Hashable, Sendable, CustomStringConvertible {
         /// The command ran, but its inbox row, which held the result, was deleted before the caller read it: its
         /// result was older than ``ClusterConfiguration/inboxRetention``.
         public static let resultExpired = Code(.resultExpired)
+        /// A command's result in the inbox does not decode: it was written by a node that stores results in a form
+        /// this version does not know, or the row was changed by hand.
+        public static let malformedResult = Code(.malformedResult)
 
         /// The code's name, such as `timedOut`.
         public var description: String { base.rawValue }

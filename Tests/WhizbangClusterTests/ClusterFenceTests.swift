@@ -152,7 +152,7 @@ struct ClusterFenceTests {
                 configuration: store.configuration)
             #expect(statuses == ["3", "3", "1", "2"])
             let reasons = try await ClusterTestDatabase.query(
-                "SELECT convert_from(outcome, 'UTF8')::jsonb->>'reason' FROM \(cluster).inbox WHERE id IN "
+                "SELECT \(cluster).result_json(outcome)->>'reason' FROM \(cluster).inbox WHERE id IN "
                     + "(\(unknown.row), \(malformed.row)) ORDER BY id",
                 configuration: store.configuration)
             #expect(reasons[0]?.contains("no aggregate type 'Nope'") == true)
@@ -190,7 +190,7 @@ struct ClusterFenceTests {
             let report = try await owner.executor.runBatch(owned: owner.ownership.executable())
             #expect(report.completed == 3)
             let outcomes = try await ClusterTestDatabase.query(
-                "SELECT status::text || ' ' || coalesce(convert_from(outcome, 'UTF8')::jsonb->>'reason', '') "
+                "SELECT status::text || ' ' || coalesce(\(cluster).result_json(outcome)->>'reason', '') "
                     + "FROM \(cluster).inbox ORDER BY id",
                 configuration: store.configuration)
             #expect(outcomes.count == 3)

@@ -29,8 +29,8 @@ struct InboxExecutorTests {
 
     static func row(_ id: Int64, _ store: PostgresEventStore) async throws -> String? {
         try await ClusterTestDatabase.query(
-            "SELECT status::text || ' ' || coalesce(convert_from(outcome, 'UTF8')::jsonb->>'streamVersion', '-') "
-                + "FROM \"\(store.configuration.schema)_cluster\".inbox WHERE id = \(id)",
+            "SELECT status::text || ' ' || coalesce(\"\(store.configuration.schema)_cluster\".result_json(outcome)"
+                + "->>'streamVersion', '-') FROM \"\(store.configuration.schema)_cluster\".inbox WHERE id = \(id)",
             configuration: store.configuration
         ).first ?? nil
     }

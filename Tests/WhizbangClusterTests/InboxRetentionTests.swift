@@ -181,22 +181,31 @@ struct InboxRetentionTests {
             try await ClusterSchema.prepare(store, partitionCount: 8, logger: Self.configuration(retention: nil).logger)
             let client = try ClusterClient(
                 store: store, aggregates: Counter.registry, configuration: Self.configuration(retention: nil))
-            let ids = try await Self.insertRows([(0, 0), (0, 0)], store)
+            let ids = try await Self.insertRows([(0, 0), (0, 0), (0, 0), (0, 0)], store)
             let cluster = "\"\(store.configuration.schema)_cluster\""
             let outcome = ClusterCommandResult(
                 messageID: MessageID(), outcome: .accepted, streamVersion: 1, eventCount: 1, reason: nil, state: nil,
                 node: "n")
-            let encoded = ByteBuffer(bytes: try JSONEncoder().encode(outcome))
+            // An earlier node's JSON, this version's binary form, and bytes in neither.
+            let stored = [
+                (ids[0], ByteBuffer(bytes: try JSONEncoder().encode(outcome))), (ids[2], try outcome.storedForm()),
+                (ids[3], ByteBuffer(bytes: [7, 1, 2])),
+            ]
             try await store.withConnection { connection, logger in
-                _ = try await connection.query(
-                    "UPDATE \(unescaped: cluster).inbox SET status = 1, outcome = \(encoded) WHERE id = \(ids[0])",
-                    logger: logger
-                ).collect()
+                for (id, encoded) in stored {
+                    _ = try await connection.query(
+                        "UPDATE \(unescaped: cluster).inbox SET status = 1, outcome = \(encoded) WHERE id = \(id)",
+                        logger: logger
+                    ).collect()
+                }
             }
-            let (results, missing) = try await client.fetchResults([ids[0], ids[1], ids[1] + 1_000])
-            #expect(results.keys.sorted() == [ids[0]])
-            #expect(results[ids[0]]?.streamVersion == 1)
-            #expect(missing == [ids[1] + 1_000])
+            let (results, missing) = try await client.fetchResults([ids[0], ids[1], ids[2], ids[3], ids[3] + 1_000])
+            #expect(results.keys.sorted() == [ids[0], ids[2], ids[3]])
+            #expect(try results[ids[0]]?.get() == outcome)
+            #expect(try results[ids[2]]?.get() == outcome)
+            #expect(throws: ClusterError.self) { try results[ids[3]]?.get() }
+            if case .failure(let error) = results[ids[3]] { #expect(error.code == .malformedResult) }
+            #expect(missing == [ids[3] + 1_000])
         }
     }
 }

@@ -350,13 +350,11 @@ final class InboxExecutor: Sendable {
     private func commit(_ streams: [StreamWork], malformed: [Completion], fence: [(Int32, Int64)]) async throws
         -> CommitOutcome
     {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
         var results = ResultRows()
         for stream in streams {
-            for completion in stream.completions { try results.add(completion, encoder: encoder) }
+            for completion in stream.completions { try results.add(completion) }
         }
-        for completion in malformed { try results.add(completion, encoder: encoder) }
+        for completion in malformed { try results.add(completion) }
         var appends: [PostgresStoreAppend] = []
         var appendStreams: [Int] = []
         var appendRows: [Int32] = []
@@ -402,7 +400,7 @@ final class InboxExecutor: Sendable {
                 only.result.reason = "\(ClusterError.Code.commandFailed): \(failure.message)"
                 only.result.eventCount = 0
                 only.result.state = nil
-                try corrected.add(only, encoder: encoder)
+                try corrected.add(only)
             } else {
                 if failure.code != .wrongExpectedVersion { outcome.isolate.insert(stream.streamID) }
                 outcome.withdrawn += stream.completions.map(\.row.id)
@@ -464,10 +462,10 @@ final class InboxExecutor: Sendable {
         var outcomes: [ByteBuffer] = []
         var epochs: [Int64] = []
 
-        mutating func add(_ completion: Completion, encoder: JSONEncoder) throws {
+        mutating func add(_ completion: Completion) throws {
             ids.append(completion.row.id)
             statuses.append(Int32(completion.result.status))
-            outcomes.append(ByteBuffer(bytes: try encoder.encode(completion.result)))
+            outcomes.append(try completion.result.storedForm())
             epochs.append(completion.epoch)
         }
     }

@@ -348,8 +348,10 @@ public final class ClusterClient: Service, Sendable {
     }
 
     /// The results of those of `rows` that have one, and the rows that no longer exist (deleted past the inbox
-    /// retention).
-    func fetchResults(_ rows: [Int64]) async throws -> ([Int64: ClusterCommandResult], missing: Set<Int64>) {
+    /// retention). A result that does not decode is a ``ClusterError/Code/malformedResult`` for its row alone.
+    func fetchResults(_ rows: [Int64]) async throws
+        -> ([Int64: Result<ClusterCommandResult, ClusterError>], missing: Set<Int64>)
+    {
         let schema = self.schema
         let found = try await store.withConnection { connection, logger in
             var found: [(Int64, ByteBuffer?)] = []
@@ -361,16 +363,17 @@ public final class ClusterClient: Service, Sendable {
             }
             return found
         }
-        var results: [Int64: ClusterCommandResult] = [:]
+        var results: [Int64: Result<ClusterCommandResult, ClusterError>] = [:]
         var missing = Set(rows)
         for (row, outcome) in found {
             missing.remove(row)
-            if let outcome { results[row] = try Self.decode(outcome) }
+            if let outcome { results[row] = Result { () throws(ClusterError) in try Self.decode(outcome) } }
         }
         return (results, missing)
     }
 
-    static func decode(_ outcome: ByteBuffer) throws -> ClusterCommandResult {
-        try JSONDecoder().decode(ClusterCommandResult.self, from: Data(outcome.readableBytesView))
+    /// A stored result, in either form (``ClusterCommandResult/init(stored:)``).
+    static func decode(_ outcome: ByteBuffer) throws(ClusterError) -> ClusterCommandResult {
+        try ClusterCommandResult(stored: outcome)
     }
 }

@@ -99,16 +99,16 @@ final class ResultWaiters: Sendable {
         }
     }
 
-    /// Resumes the waiters of rows that have results.
-    func deliver(_ results: [Int64: ClusterCommandResult]) {
-        let ready = state.withLock { state -> [(Waiter, ClusterCommandResult)] in
-            var ready: [(Waiter, ClusterCommandResult)] = []
+    /// Resumes the waiters of rows that have results, with the result or with the error its decoding raised.
+    func deliver(_ results: [Int64: Result<ClusterCommandResult, ClusterError>]) {
+        let ready = state.withLock { state -> [(Waiter, Result<ClusterCommandResult, ClusterError>)] in
+            var ready: [(Waiter, Result<ClusterCommandResult, ClusterError>)] = []
             for (row, result) in results {
                 for waiter in state.waiters.removeValue(forKey: row) ?? [] { ready.append((waiter, result)) }
             }
             return ready
         }
-        for (waiter, result) in ready { waiter.continuation.resume(returning: result) }
+        for (waiter, result) in ready { waiter.continuation.resume(with: result.mapError { $0 as any Error }) }
     }
 
     /// Fails the waits of `rows`, whose inbox rows no longer exist, with ``ClusterError/Code/resultExpired``.

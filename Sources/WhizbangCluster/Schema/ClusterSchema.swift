@@ -18,6 +18,8 @@ import WhizbangPostgres
 ///   with its owner member, its fencing token and the position of the last event its owners applied.
 /// - `job_log(name, owner, epoch, action, checkpoint, at)`: every claim, release and fence rejection of a job.
 /// - the function `commit_batch(...)`: a node's batch as one statement (``commitFunction(_:appendFunction:)``).
+/// - the function `result_json(outcome bytea)`: a stored result as `jsonb`, in either form
+///   (``resultFunction(_:)``), for reading the inbox with `psql`.
 enum ClusterSchema {
     /// The schema of the cluster of a store in `storeSchema`.
     static func name(forStore storeSchema: String) -> String { storeSchema + "_cluster" }
@@ -34,7 +36,8 @@ enum ClusterSchema {
         try await store.withTransaction { transaction in
             let connection = transaction.connection
             try await connection.query("SELECT pg_advisory_xact_lock(1466460538, hashtext(\(lockKey)))", logger: logger)
-            for statement in statements(schema) + [commitFunction(schema, appendFunction: store.appendFunction)] {
+            let functions = [commitFunction(schema, appendFunction: store.appendFunction), resultFunction(schema)]
+            for statement in statements(schema) + functions {
                 try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
             }
             try await connection.query(
@@ -139,6 +142,60 @@ enum ClusterSchema {
             )
             """,
         ]
+    }
+
+    /// A function that shows a stored result (``ClusterCommandResult``, the inbox's `outcome`) as `jsonb`, whether a
+    /// node of this version wrote it in the binary form or an earlier node as JSON: `messageID`, `outcome`,
+    /// `streamVersion`, `eventCount`, `node`, `reason` when there is one, and `state` when there is one (the
+    /// aggregate's state as JSON; as Base64 text in a result in the earlier form). `NULL` for `NULL`.
+    ///
+    /// ```sql
+    /// SELECT id, stream_id, <schema>_cluster.result_json(outcome) FROM <schema>_cluster.inbox ORDER BY id DESC LIMIT 10;
+    /// ```
+    static func resultFunction(_ schema: String) -> String {
+        """
+        CREATE OR REPLACE FUNCTION \(schema).result_json(p_outcome bytea) RETURNS jsonb
+        LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+        DECLARE
+            v_at integer := 31;
+            v_length bigint;
+            v_fields text[] := ARRAY['node', 'reason', 'state'];
+            v_result jsonb;
+            v_text text;
+            v_value jsonb;
+        BEGIN
+            IF get_byte(p_outcome, 0) = 123 THEN
+                RETURN convert_from(p_outcome, 'UTF8')::jsonb;
+            END IF;
+            IF get_byte(p_outcome, 0) <> 1 THEN
+                RAISE EXCEPTION 'a stored command result has the unknown form %', get_byte(p_outcome, 0);
+            END IF;
+            v_result := jsonb_build_object(
+                'messageID', encode(substring(p_outcome FROM 3 FOR 16), 'hex')::uuid,
+                'outcome', (ARRAY['accepted', 'rejected', 'failed'])[get_byte(p_outcome, 1)],
+                'streamVersion', ('x' || encode(substring(p_outcome FROM 19 FOR 8), 'hex'))::bit(64)::bigint,
+                'eventCount', ('x' || encode(substring(p_outcome FROM 27 FOR 4), 'hex'))::bit(32)::bigint);
+            FOR i IN 1..3 LOOP
+                v_length := ('x' || encode(substring(p_outcome FROM v_at FOR 4), 'hex'))::bit(32)::bigint;
+                v_at := v_at + 4;
+                IF v_length <> 4294967295 THEN
+                    v_text := convert_from(substring(p_outcome FROM v_at FOR v_length::integer), 'UTF8');
+                    v_value := to_jsonb(v_text);
+                    IF i = 3 THEN
+                        BEGIN
+                            v_value := v_text::jsonb;
+                        EXCEPTION WHEN invalid_text_representation THEN
+                            NULL; -- a state that is not JSON is shown as text
+                        END;
+                    END IF;
+                    v_result := v_result || jsonb_build_object(v_fields[i], v_value);
+                    v_at := v_at + v_length::integer;
+                END IF;
+            END LOOP;
+            RETURN v_result;
+        END
+        $$
+        """
     }
 
     /// The function through which a node commits a batch (a ``PostgresAppendCall`` of the store), so that the fence,
