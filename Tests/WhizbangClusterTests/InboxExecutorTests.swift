@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import Synchronization
 import Testing
 import Whizbang
 import WhizbangPostgres
@@ -20,8 +21,9 @@ struct InboxExecutorTests {
 
     /// A node that owns every partition, heartbeating only when the test says.
     static func owner(_ store: PostgresEventStore) async throws -> ClusterNode {
-        try await ClusterSchema.prepare(store, partitionCount: 8, logger: configuration().logger)
+        let form = try await ClusterSchema.prepare(store, partitionCount: 8, logger: configuration().logger)
         let owner = try ClusterNode(nodeID: "owner", store: store, aggregates: Counter.registry, configuration: configuration())
+        owner.executor.resultForm.withLock { $0 = form }
         try await owner.leases.register()
         _ = try await owner.leases.beat()
         return owner

@@ -58,6 +58,35 @@ struct ResultWaitersTests {
         }
     }
 
+    @Test("a look-up's results reach their waits; a result that does not decode fails its own wait alone",
+        .timeLimit(.minutes(1)))
+    func malformedResultFailsAlone() async {
+        let waiters = ResultWaiters()
+        let result = ClusterCommandResult(
+            messageID: MessageID(), outcome: .accepted, streamVersion: 3, eventCount: 1, reason: nil, state: nil,
+            node: "n")
+        await withTaskGroup(of: (Int64, Result<UInt64, ClusterError>).self) { group in
+            for row: Int64 in [1, 2] {
+                group.addTask {
+                    do {
+                        let got = try await waiters.wait(for: row, messageID: MessageID(), until: .now + .seconds(60))
+                        return (row, .success(got.streamVersion))
+                    } catch {
+                        return (row, .failure(error as? ClusterError ?? ClusterError(.commandFailed, message: "\(error)")))
+                    }
+                }
+                await waiters.added.wait(upTo: .seconds(60))
+            }
+            waiters.deliver([1: .success(result), 2: .failure(ClusterError(.malformedResult, message: "bad"))])
+            var outcomes: [Int64: Result<UInt64, ClusterError>] = [:]
+            for await (row, outcome) in group { outcomes[row] = outcome }
+            #expect((try? outcomes[1]?.get()) == 3)
+            if case .failure(let error) = outcomes[2] { #expect(error.code == .malformedResult) } else {
+                Issue.record("row 2 got \(String(describing: outcomes[2]))")
+            }
+        }
+    }
+
     @Test("a results notification names its rows, or none when it carries no list")
     func notificationPayloads() {
         #expect(ClusterClient.rows(inResultsNotification: "d12,13,400") == [12, 13, 400])

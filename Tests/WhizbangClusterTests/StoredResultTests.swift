@@ -1,12 +1,13 @@
 import Foundation
 import NIOCore
+import Synchronization
 import Testing
 import Whizbang
 import WhizbangPostgres
 
 @testable import WhizbangCluster
 
-/// The form in which a node keeps a command's result in the inbox, and the JSON form of earlier nodes.
+/// The forms in which a node keeps a command's result in the inbox: binary, and the JSON of earlier nodes.
 @Suite("Stored command results")
 struct StoredResultTests {
     static let results = [
@@ -21,20 +22,25 @@ struct StoredResultTests {
             node: ""),
     ]
 
-    @Test("a result reads back equal from the binary form and from the JSON form of earlier nodes")
+    static func hex(_ buffer: ByteBuffer) -> String {
+        buffer.readableBytesView.map { String(format: "%02x", $0) }.joined()
+    }
+
+    @Test("a result reads back equal from either form")
     func roundTrips() throws {
         for result in Self.results {
-            let stored = try result.storedForm()
-            #expect(stored.getInteger(at: 0, as: UInt8.self) == ClusterCommandResult.binaryForm)
-            #expect(try ClusterCommandResult(stored: stored) == result)
-            let json = ByteBuffer(bytes: try JSONEncoder().encode(result))
+            let binary = try result.stored(as: .binary)
+            #expect(binary.getInteger(at: 0, as: UInt8.self) == 1)
+            #expect(try ClusterCommandResult(stored: binary) == result)
+            let json = try result.stored(as: .json)
+            #expect(json.getInteger(at: 0, as: UInt8.self) == UInt8(ascii: "{"))
             #expect(try ClusterCommandResult(stored: json) == result)
         }
     }
 
     @Test("the binary form's bytes are those the documentation gives")
     func layout() throws {
-        let stored = try Self.results[0].storedForm()
+        let stored = try Self.results[0].stored(as: .binary)
         let expected: [UInt8] =
             [1, 1]
             + [0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF, 0xFE, 0xDC, 0xBA, 0x98, 0x76, 0x54, 0x32, 0x10]
@@ -45,43 +51,56 @@ struct StoredResultTests {
         #expect(Array(stored.readableBytesView) == expected)
     }
 
-    @Test("a stored result that is empty, cut short, too long, of an unknown form or outcome is malformedResult")
-    func malformed() throws {
-        let good = Array(try Self.results[0].storedForm().readableBytesView)
+    /// Stored bytes that are no result: empty, of an unknown form or outcome, cut short, too long, with no node,
+    /// with a reason that is not UTF-8, and broken JSON.
+    static func malformedInputs() throws -> [[UInt8]] {
+        let good = Array(try results[0].stored(as: .binary).readableBytesView)
         var unknownOutcome = good
         unknownOutcome[1] = 9
         var lengthPastEnd = good
         lengthPastEnd[30] = 0x7F
-        let cases: [[UInt8]] = [
+        let header = Array(good.prefix(30))
+        let noNode = header + [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]
+        let badReason = header + [0, 0, 0, 1, 0x6E, 0, 0, 0, 2, 0xC3, 0x28, 0xFF, 0xFF, 0xFF, 0xFF]
+        return [
             [], [2] + good.dropFirst(), unknownOutcome, Array(good.dropLast()), Array(good.prefix(20)), good + [0],
-            lengthPastEnd, Array("{\"outcome\":".utf8),
+            lengthPastEnd, noNode, badReason, Array("{\"outcome\":".utf8),
         ]
-        for bytes in cases {
-            #expect(throws: ClusterError.self) {
-                try ClusterCommandResult(stored: ByteBuffer(bytes: bytes))
-            }
-            do {
-                _ = try ClusterCommandResult(stored: ByteBuffer(bytes: bytes))
-            } catch {
-                #expect(error.code == .malformedResult, "\(bytes.prefix(4)): \(error)")
-            }
+    }
+
+    @Test("bytes that are no stored result are malformedResult")
+    func malformed() throws {
+        for bytes in try Self.malformedInputs() {
+            let error = #expect(throws: ClusterError.self) { try ClusterCommandResult(stored: ByteBuffer(bytes: bytes)) }
+            #expect(error?.code == .malformedResult, "\(bytes.prefix(4)): \(String(describing: error))")
         }
     }
 
+    @Test("a result with a negative event count is refused, not stored as another count")
+    func negativeEventCount() {
+        var result = Self.results[0]
+        result.eventCount = -1
+        let error = #expect(throws: ClusterError.self) { try result.stored(as: .binary) }
+        #expect(error?.code == .commandFailed)
+    }
+
     @Test(
-        "the schema's result_json shows either form as the same JSON fields",
+        "the schema's result_json shows either form as the same JSON fields, and malformed bytes as malformed",
         .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(1)))
     func resultJSON() async throws {
         try await ClusterTestDatabase.withStore { store in
             try await ClusterSchema.prepare(store, partitionCount: 8, logger: InboxExecutorTests.configuration().logger)
             let cluster = "\"\(store.configuration.schema)_cluster\""
+            func show(_ bytes: ByteBuffer) async throws -> [String: Any] {
+                let shown = try await ClusterTestDatabase.query(
+                    "SELECT \(cluster).result_json(decode('\(Self.hex(bytes))', 'hex'))::text",
+                    configuration: store.configuration)
+                let text = try #require(shown.first ?? nil)
+                return try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+            }
             for result in Self.results {
-                for stored in [try result.storedForm(), ByteBuffer(bytes: try JSONEncoder().encode(result))] {
-                    let hex = stored.readableBytesView.map { String(format: "%02x", $0) }.joined()
-                    let shown = try await ClusterTestDatabase.query(
-                        "SELECT \(cluster).result_json(decode('\(hex)', 'hex'))::text", configuration: store.configuration)
-                    let text = try #require(shown.first ?? nil)
-                    let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+                for form in [ClusterCommandResult.StoredForm.binary, .json] {
+                    let object = try await show(try result.stored(as: form))
                     #expect((object["messageID"] as? String)?.uppercased() == result.messageID.uuid.uuidString)
                     #expect(object["outcome"] as? String == result.outcome.rawValue)
                     #expect((object["streamVersion"] as? NSNumber)?.uint64Value == result.streamVersion)
@@ -89,13 +108,59 @@ struct StoredResultTests {
                     #expect(object["node"] as? String == result.node)
                     #expect(object["reason"] as? String == result.reason)
                     #expect((object["state"] != nil) == (result.state != nil))
+                    #expect(object["malformed"] == nil)
                 }
             }
-            let binary = try Self.results[0].storedForm().readableBytesView.map { String(format: "%02x", $0) }.joined()
-            let state = try await ClusterTestDatabase.query(
-                "SELECT (\(cluster).result_json(decode('\(binary)', 'hex'))->'state'->>'balance')",
-                configuration: store.configuration)
-            #expect(state == ["1000"])
+            let balance = try await show(try Self.results[0].stored(as: .binary))["state"] as? [String: Any]
+            #expect((balance?["balance"] as? NSNumber)?.intValue == 1000)
+            // A state PostgreSQL's jsonb refuses (a NUL character) is shown as text.
+            var withNUL = Self.results[0]
+            withNUL.state = Data(#"{"name":"a\u0000b"}"#.utf8)
+            #expect(try await show(try withNUL.stored(as: .binary))["state"] as? String == #"{"name":"a\u0000b"}"#)
+            for bytes in try Self.malformedInputs() {
+                let object = try await show(ByteBuffer(bytes: bytes))
+                #expect(object["malformed"] is String, "\(Self.hex(ByteBuffer(bytes: bytes)))")
+                #expect(object["node"] == nil)
+            }
+        }
+    }
+
+    @Test(
+        "a cluster created now stores results in the binary form; one created before keeps JSON until switched",
+        .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(1)))
+    func resultFormSetting() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let logger = InboxExecutorTests.configuration().logger
+            #expect(try await ClusterSchema.prepare(store, partitionCount: 8, logger: logger) == .binary)
+            let settings = "\"\(store.configuration.schema)_cluster\".settings"
+            // A cluster from before: no `result_form` row.
+            _ = try await ClusterTestDatabase.query(
+                "DELETE FROM \(settings) WHERE key = 'result_form' RETURNING key", configuration: store.configuration)
+            #expect(try await ClusterSchema.prepare(store, partitionCount: 8, logger: logger) == .json)
+            let owner = try await InboxExecutorTests.owner(store)
+            #expect(owner.executor.resultForm.withLock { $0 } == .json)
+            let client = try ClusterClient(
+                store: store, aggregates: Counter.registry, configuration: InboxExecutorTests.configuration())
+            func firstByte(_ ticket: ClusterClient.Ticket) async throws -> String? {
+                try await ClusterTestDatabase.query(
+                    "SELECT get_byte(outcome, 0)::text FROM \"\(store.configuration.schema)_cluster\".inbox "
+                        + "WHERE id = \(ticket.row)", configuration: store.configuration
+                ).first ?? nil
+            }
+            let before = try await client.enqueue(.add(1), to: StreamID("counter-form"), as: Counter.self)
+            #expect(try await owner.executor.runBatch(owned: owner.ownership.executable()).completed == 1)
+            #expect(try await firstByte(before) == "123")
+            #expect(try await client.result(of: before.messageID).streamVersion == 1)
+            // The operator switches; a node reads the setting when it starts.
+            _ = try await ClusterTestDatabase.query(
+                "INSERT INTO \(settings) VALUES ('result_form', 1) RETURNING key", configuration: store.configuration)
+            let form = try await ClusterSchema.prepare(store, partitionCount: 8, logger: logger)
+            #expect(form == .binary)
+            owner.executor.resultForm.withLock { $0 = form }
+            let after = try await client.enqueue(.add(1), to: StreamID("counter-form"), as: Counter.self)
+            #expect(try await owner.executor.runBatch(owned: owner.ownership.executable()).completed == 1)
+            #expect(try await firstByte(after) == "1")
+            #expect(try await client.result(of: after.messageID).streamVersion == 2)
         }
     }
 }

@@ -162,7 +162,8 @@ public final class ClusterNode: Service, Sendable {
     public func run() async throws {
         stopping.store(false, ordering: .releasing)
         let logger = configuration.logger
-        try await ClusterSchema.prepare(store, partitionCount: configuration.partitionCount, logger: logger)
+        let form = try await ClusterSchema.prepare(store, partitionCount: configuration.partitionCount, logger: logger)
+        executor.resultForm.withLock { $0 = form }
         try await leases.register()
         logger.info("node started", metadata: ["node": "\(nodeID)", "member": "\(member)"])
         let channel = ClusterSchema.channel(forStore: store.configuration.schema)

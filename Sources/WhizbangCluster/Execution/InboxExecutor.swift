@@ -75,6 +75,9 @@ final class InboxExecutor: Sendable {
     /// Streams whose last combined append failed for a reason other than the version: run one command at a time.
     private let isolated = Mutex<Set<StreamID>>([])
     private let cursor: Mutex<InboxCursor>
+    /// The form in which this node stores results: JSON until ``ClusterSchema/prepare(_:partitionCount:logger:)``
+    /// has read the cluster's setting.
+    let resultForm = Mutex(ClusterCommandResult.StoredForm.json)
 
     init(
         store: PostgresEventStore, aggregates: ClusterAggregates, configuration: ClusterConfiguration, nodeID: String,
@@ -350,7 +353,7 @@ final class InboxExecutor: Sendable {
     private func commit(_ streams: [StreamWork], malformed: [Completion], fence: [(Int32, Int64)]) async throws
         -> CommitOutcome
     {
-        var results = ResultRows()
+        var results = ResultRows(form: resultForm.withLock { $0 })
         for stream in streams {
             for completion in stream.completions { try results.add(completion) }
         }
@@ -386,7 +389,7 @@ final class InboxExecutor: Sendable {
         }
 
         var outcome = CommitOutcome()
-        var corrected = ResultRows()
+        var corrected = ResultRows(form: resultForm.withLock { $0 })
         for (index, result) in zip(appendStreams, appended) {
             guard case .failure(let failure) = result else { continue }
             let stream = streams[index]
@@ -462,10 +465,14 @@ final class InboxExecutor: Sendable {
         var outcomes: [ByteBuffer] = []
         var epochs: [Int64] = []
 
+        let form: ClusterCommandResult.StoredForm
+
+        init(form: ClusterCommandResult.StoredForm) { self.form = form }
+
         mutating func add(_ completion: Completion) throws {
             ids.append(completion.row.id)
             statuses.append(Int32(completion.result.status))
-            outcomes.append(try completion.result.storedForm())
+            outcomes.append(try completion.result.stored(as: form))
             epochs.append(completion.epoch)
         }
     }

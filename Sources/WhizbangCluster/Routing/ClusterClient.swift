@@ -70,8 +70,8 @@ public final class ClusterClient: Service, Sendable {
     /// - Throws: ``ClusterError`` — `unregisteredAggregate` (nothing sent), `conflictingMessageID` (the id was sent
     ///   with another stream or aggregate), `partitionCountMismatch` (the cluster has another partition count than
     ///   this client's configuration; nothing sent), `timedOut` (the command is in the inbox and will run),
-    ///   `resultExpired` (it ran, but its row was deleted past the inbox retention before the result was read), `notRunning`;
-    ///   or `EventStoreError` from the insert (an insert that fails with `unavailable` is sent again until the
+    ///   `resultExpired` (it ran, but its row was deleted past the inbox retention before the result was read),
+    ///   `malformedResult` (its stored result does not decode), `notRunning`; or `EventStoreError` from the insert (an insert that fails with `unavailable` is sent again until the
     ///   time limit; after that the command may or may not be in the inbox, and sending it again with the same id
     ///   is safe).
     public func send<A: Aggregate>(
@@ -203,7 +203,7 @@ public final class ClusterClient: Service, Sendable {
         let task = preparation.withLock { current -> Task<Void, any Error> in
             if let current { return current }
             let task = Task {
-                try await ClusterSchema.prepare(
+                _ = try await ClusterSchema.prepare(
                     store, partitionCount: configuration.partitionCount, logger: configuration.logger)
             }
             current = task
@@ -222,7 +222,9 @@ public final class ClusterClient: Service, Sendable {
 
     /// Waits for the result of a command sent with ``enqueue(_:to:as:messageID:)``.
     ///
-    /// - Throws: ``ClusterError`` — `timedOut` (the command will still run) or `notRunning`.
+    /// - Throws: ``ClusterError`` — `timedOut` (the command will still run), `resultExpired` (it ran, but its row was
+    ///   deleted past the inbox retention before the result was read), `malformedResult` (its stored result does not
+    ///   decode) or `notRunning`.
     public func result(of ticket: Ticket, timeout: Duration? = nil) async throws -> ClusterCommandResult {
         if let result = ticket.result { return result }
         return try await result(of: ticket, until: .now + (timeout ?? configuration.resultTimeout))
@@ -232,8 +234,8 @@ public final class ClusterClient: Service, Sendable {
     /// whose id the caller can derive (``commandID(job:event:step:)``); the command need not be in the inbox yet.
     ///
     /// - Throws: ``ClusterError`` — `timedOut` (no result within `timeout`, default
-    ///   ``ClusterConfiguration/resultTimeout``; the command may not even have been sent) or `notRunning`; or
-    ///   `EventStoreError` from a look-up.
+    ///   ``ClusterConfiguration/resultTimeout``; the command may not even have been sent), `resultExpired`,
+    ///   `malformedResult` (its stored result does not decode) or `notRunning`; or `EventStoreError` from a look-up.
     public func result(of messageID: MessageID, timeout: Duration? = nil) async throws -> ClusterCommandResult {
         let deadline = ContinuousClock.now + (timeout ?? configuration.resultTimeout)
         let (schema, uuid) = (self.schema, messageID.uuid)

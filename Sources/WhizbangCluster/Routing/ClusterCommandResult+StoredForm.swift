@@ -8,8 +8,9 @@ import Whizbang
 
 /// How a result is kept in the inbox's `outcome` column.
 ///
-/// Nodes of this version write a binary form; nodes of earlier versions wrote the result as a JSON object, which a
-/// client still reads. The first byte tells them apart: a JSON object starts with `{` (0x7B).
+/// A node stores results in the form its cluster's `settings` name (``ClusterSchema/prepare(_:partitionCount:logger:)``):
+/// the binary form below in a cluster created by this version, JSON in one created before, until its operator
+/// switches it. A client reads both. The first byte tells them apart: a JSON object starts with `{` (0x7B).
 ///
 /// | bytes | field |
 /// |---|---|
@@ -25,38 +26,56 @@ import Whizbang
 /// Writing the state's JSON as it is, not inside another JSON document, saves the node a JSON encoding and a Base64
 /// encoding per command, and the client their decodings.
 extension ClusterCommandResult {
-    /// The first byte of the binary form.
-    static let binaryForm: UInt8 = 1
+    /// The forms in which a node stores results, as the cluster's `settings` row `result_form` names them.
+    enum StoredForm: Int64, Sendable {
+        /// A JSON object, as nodes before the binary form wrote.
+        case json = 0
+        /// The binary form above.
+        case binary = 1
+    }
+
     /// The length that marks an absent field.
     private static let absent = UInt32.max
+    /// The bytes before the fields of variable length, and their three lengths.
+    private static let fixedBytes = 30 + 3 * 4
 
-    /// The result in its stored form, written into `buffer`.
+    /// The result in `form`.
     ///
-    /// - Throws: ``ClusterError/Code/commandFailed`` when a field is 4 GiB or longer (PostgreSQL would refuse it
-    ///   anyway: a `bytea` value holds at most 1 GiB).
-    func write(to buffer: inout ByteBuffer) throws {
-        buffer.writeInteger(Self.binaryForm)
-        buffer.writeInteger(UInt8(status))
-        buffer.writeInteger(messageID.high)
-        buffer.writeInteger(messageID.low)
-        buffer.writeInteger(streamVersion)
-        buffer.writeInteger(UInt32(clamping: eventCount))
-        try Self.writeField(Array(node.utf8), to: &buffer)
-        try Self.writeField(reason.map { Array($0.utf8) }, to: &buffer)
-        try Self.writeField(state, to: &buffer)
+    /// - Throws: ``ClusterError/Code/commandFailed`` when the event count is negative or a field is 4 GiB or longer
+    ///   (PostgreSQL would refuse it anyway: a `bytea` value holds at most 1 GiB), or JSON's encoding error.
+    func stored(as form: StoredForm) throws(ClusterError) -> ByteBuffer {
+        switch form {
+        case .json:
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            do {
+                return ByteBuffer(bytes: try encoder.encode(self))
+            } catch {
+                throw ClusterError(.commandFailed, message: "the result of command \(messageID) does not encode: \(error)")
+            }
+        case .binary:
+            guard let eventCount = UInt32(exactly: eventCount) else {
+                throw ClusterError(.commandFailed, message: "the result of command \(messageID) counts \(eventCount) events")
+            }
+            var buffer = ByteBuffer()
+            buffer.reserveCapacity(Self.fixedBytes + node.utf8.count + (reason?.utf8.count ?? 0) + (state?.count ?? 0))
+            buffer.writeInteger(UInt8(form.rawValue))
+            buffer.writeInteger(UInt8(status))
+            buffer.writeInteger(messageID.high)
+            buffer.writeInteger(messageID.low)
+            buffer.writeInteger(streamVersion)
+            buffer.writeInteger(eventCount)
+            try Self.writeField(node.utf8, to: &buffer)
+            try Self.writeField(reason?.utf8, to: &buffer)
+            try Self.writeField(state, to: &buffer)
+            return buffer
+        }
     }
 
-    /// The result in its stored form.
-    func storedForm() throws -> ByteBuffer {
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(40 + node.utf8.count + (reason?.utf8.count ?? 0) + (state?.count ?? 0))
-        try write(to: &buffer)
-        return buffer
-    }
-
-    /// Reads a result stored by a node of this or an earlier version.
+    /// Reads a result stored in either form.
     ///
-    /// - Throws: ``ClusterError/Code/malformedResult`` when `stored` is in neither form.
+    /// - Throws: ``ClusterError/Code/malformedResult`` when `stored` is in neither form, or its node or reason is not
+    ///   UTF-8.
     init(stored: ByteBuffer) throws(ClusterError) {
         var buffer = stored
         guard let form = buffer.readInteger(as: UInt8.self) else {
@@ -70,7 +89,7 @@ extension ClusterCommandResult {
             }
             return
         }
-        guard form == Self.binaryForm else {
+        guard Int64(form) == StoredForm.binary.rawValue else {
             throw ClusterError(.malformedResult, message: "a stored command result has the unknown form \(form)")
         }
         guard let status = buffer.readInteger(as: UInt8.self), let high = buffer.readInteger(as: UInt64.self),
@@ -84,10 +103,10 @@ extension ClusterCommandResult {
         case 3: outcome = .failed
         default: throw ClusterError(.malformedResult, message: "a stored command result has the outcome \(status)")
         }
-        guard let node = try Self.readField(from: &buffer) else {
+        guard let node = try Self.readText(from: &buffer, field: "node") else {
             throw ClusterError(.malformedResult, message: "a stored command result names no node")
         }
-        let reason = try Self.readField(from: &buffer)
+        let reason = try Self.readText(from: &buffer, field: "reason")
         let state = try Self.readField(from: &buffer)
         guard buffer.readableBytes == 0 else {
             throw ClusterError(
@@ -95,13 +114,14 @@ extension ClusterCommandResult {
         }
         self.init(
             messageID: MessageID(high: high, low: low), outcome: outcome, streamVersion: streamVersion,
-            eventCount: Int(eventCount), reason: reason.map { String(decoding: $0, as: UTF8.self) }, state: state,
-            node: String(decoding: node, as: UTF8.self))
+            eventCount: Int(eventCount), reason: reason, state: state, node: node)
     }
 
     private static let truncated = ClusterError(.malformedResult, message: "a stored command result is cut short")
 
-    private static func writeField<Bytes: Collection<UInt8>>(_ bytes: Bytes?, to buffer: inout ByteBuffer) throws {
+    private static func writeField<Bytes: Collection<UInt8>>(_ bytes: Bytes?, to buffer: inout ByteBuffer)
+        throws(ClusterError)
+    {
         guard let bytes else {
             buffer.writeInteger(absent)
             return
@@ -118,5 +138,13 @@ extension ClusterCommandResult {
         if length == absent { return nil }
         guard let bytes = buffer.readSlice(length: Int(length)) else { throw truncated }
         return Data(bytes.readableBytesView)
+    }
+
+    private static func readText(from buffer: inout ByteBuffer, field: String) throws(ClusterError) -> String? {
+        guard let bytes = try readField(from: &buffer) else { return nil }
+        guard let text = String(bytes: bytes, encoding: .utf8) else {
+            throw ClusterError(.malformedResult, message: "the \(field) of a stored command result is not UTF-8")
+        }
+        return text
     }
 }

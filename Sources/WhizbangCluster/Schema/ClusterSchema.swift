@@ -5,7 +5,8 @@ import WhizbangPostgres
 /// The cluster's tables, in a schema of their own beside the store's (`<store schema>_cluster`), so that the store's
 /// schema holds only the store.
 ///
-/// - `settings(key, value)`: the partition count, recorded by the first node.
+/// - `settings(key, value)`: the partition count, recorded by the first node, and `result_form`, the form in which
+///   nodes store results (1: binary; absent or 0: JSON).
 /// - `nodes(node_id, member, heartbeat_at, stopped)`: one row per node id; `member` names the process (node id and
 ///   a random suffix), so that a restarted node is a new member.
 /// - `partitions(partition, owner, epoch, lease_until)`: the owner member, its fencing token (the epoch, bumped at
@@ -29,17 +30,33 @@ enum ClusterSchema {
 
     /// Creates the tables if missing and checks the partition count, in one transaction under an advisory lock.
     ///
+    /// - Returns: the form in which the cluster's nodes store results: ``ClusterCommandResult/StoredForm/binary``
+    ///   for a cluster this call creates or whose `settings` say `result_form = 1`, otherwise
+    ///   ``ClusterCommandResult/StoredForm/json`` (a cluster created before the binary form, whose clients may not
+    ///   read it yet; ClusterDesign.md, "Upgrading a cluster").
     /// - Throws: ``ClusterError/Code/partitionCountMismatch`` when the cluster was created with another count.
-    static func prepare(_ store: PostgresEventStore, partitionCount: Int, logger: Logger) async throws {
+    @discardableResult
+    static func prepare(_ store: PostgresEventStore, partitionCount: Int, logger: Logger) async throws
+        -> ClusterCommandResult.StoredForm
+    {
         let schema = "\"\(name(forStore: store.configuration.schema))\""
         let lockKey = name(forStore: store.configuration.schema)
-        try await store.withTransaction { transaction in
+        return try await store.withTransaction { transaction in
             let connection = transaction.connection
             try await connection.query("SELECT pg_advisory_xact_lock(1466460538, hashtext(\(lockKey)))", logger: logger)
             let functions = [commitFunction(schema, appendFunction: store.appendFunction), resultFunction(schema)]
             for statement in statements(schema) + functions {
                 try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
             }
+            // A cluster created now stores results in the binary form; one created before keeps JSON until its
+            // operator switches it.
+            try await connection.query(
+                """
+                INSERT INTO \(unescaped: schema).settings (key, value)
+                SELECT 'result_form', \(ClusterCommandResult.StoredForm.binary.rawValue)
+                WHERE NOT EXISTS (SELECT 1 FROM \(unescaped: schema).settings WHERE key = 'partition_count')
+                ON CONFLICT (key) DO NOTHING
+                """, logger: logger)
             try await connection.query(
                 """
                 INSERT INTO \(unescaped: schema).settings (key, value) VALUES ('partition_count', \(Int64(partitionCount)))
@@ -60,6 +77,11 @@ enum ClusterSchema {
                 INSERT INTO \(unescaped: schema).partitions (partition)
                 SELECT generate_series(0, \(Int32(partitionCount - 1))) ON CONFLICT (partition) DO NOTHING
                 """, logger: logger)
+            let form =
+                try await connection.query(
+                    "SELECT value FROM \(unescaped: schema).settings WHERE key = 'result_form'", logger: logger
+                ).collect().first?.decode(Int64.self) ?? ClusterCommandResult.StoredForm.json.rawValue
+            return ClusterCommandResult.StoredForm(rawValue: form) ?? .json
         }
     }
 
@@ -144,10 +166,11 @@ enum ClusterSchema {
         ]
     }
 
-    /// A function that shows a stored result (``ClusterCommandResult``, the inbox's `outcome`) as `jsonb`, whether a
-    /// node of this version wrote it in the binary form or an earlier node as JSON: `messageID`, `outcome`,
-    /// `streamVersion`, `eventCount`, `node`, `reason` when there is one, and `state` when there is one (the
-    /// aggregate's state as JSON; as Base64 text in a result in the earlier form). `NULL` for `NULL`.
+    /// A function that shows a stored result (``ClusterCommandResult``, the inbox's `outcome`) as `jsonb`, whether
+    /// it is in the binary form or in the JSON of earlier nodes: `messageID`, `outcome`, `streamVersion`,
+    /// `eventCount`, `node`, `reason` when there is one, and `state` when there is one (the aggregate's state as JSON,
+    /// or as text when `jsonb` refuses it; as Base64 text in a result in JSON). Bytes in neither form are shown as
+    /// `{"malformed": why}`, so that one bad row does not stop a query over the inbox. `NULL` for `NULL`.
     ///
     /// ```sql
     /// SELECT id, stream_id, <schema>_cluster.result_json(outcome) FROM <schema>_cluster.inbox ORDER BY id DESC LIMIT 10;
@@ -155,8 +178,9 @@ enum ClusterSchema {
     static func resultFunction(_ schema: String) -> String {
         """
         CREATE OR REPLACE FUNCTION \(schema).result_json(p_outcome bytea) RETURNS jsonb
-        LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+        LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE AS $$
         DECLARE
+            v_size integer := length(p_outcome);
             v_at integer := 31;
             v_length bigint;
             v_fields text[] := ARRAY['node', 'reason', 'state'];
@@ -164,11 +188,24 @@ enum ClusterSchema {
             v_text text;
             v_value jsonb;
         BEGIN
+            IF v_size = 0 THEN
+                RETURN jsonb_build_object('malformed', 'empty');
+            END IF;
             IF get_byte(p_outcome, 0) = 123 THEN
-                RETURN convert_from(p_outcome, 'UTF8')::jsonb;
+                BEGIN
+                    RETURN convert_from(p_outcome, 'UTF8')::jsonb;
+                EXCEPTION WHEN OTHERS THEN
+                    RETURN jsonb_build_object('malformed', 'JSON that does not parse: ' || SQLERRM);
+                END;
             END IF;
             IF get_byte(p_outcome, 0) <> 1 THEN
-                RAISE EXCEPTION 'a stored command result has the unknown form %', get_byte(p_outcome, 0);
+                RETURN jsonb_build_object('malformed', 'unknown form ' || get_byte(p_outcome, 0));
+            END IF;
+            IF v_size < 42 THEN
+                RETURN jsonb_build_object('malformed', 'cut short');
+            END IF;
+            IF get_byte(p_outcome, 1) NOT BETWEEN 1 AND 3 THEN
+                RETURN jsonb_build_object('malformed', 'unknown outcome ' || get_byte(p_outcome, 1));
             END IF;
             v_result := jsonb_build_object(
                 'messageID', encode(substring(p_outcome FROM 3 FOR 16), 'hex')::uuid,
@@ -176,22 +213,39 @@ enum ClusterSchema {
                 'streamVersion', ('x' || encode(substring(p_outcome FROM 19 FOR 8), 'hex'))::bit(64)::bigint,
                 'eventCount', ('x' || encode(substring(p_outcome FROM 27 FOR 4), 'hex'))::bit(32)::bigint);
             FOR i IN 1..3 LOOP
+                IF v_at + 3 > v_size THEN
+                    RETURN jsonb_build_object('malformed', 'cut short');
+                END IF;
                 v_length := ('x' || encode(substring(p_outcome FROM v_at FOR 4), 'hex'))::bit(32)::bigint;
                 v_at := v_at + 4;
-                IF v_length <> 4294967295 THEN
-                    v_text := convert_from(substring(p_outcome FROM v_at FOR v_length::integer), 'UTF8');
-                    v_value := to_jsonb(v_text);
-                    IF i = 3 THEN
-                        BEGIN
-                            v_value := v_text::jsonb;
-                        EXCEPTION WHEN invalid_text_representation THEN
-                            NULL; -- a state that is not JSON is shown as text
-                        END;
+                IF v_length = 4294967295 THEN
+                    IF i = 1 THEN
+                        RETURN jsonb_build_object('malformed', 'no node');
                     END IF;
-                    v_result := v_result || jsonb_build_object(v_fields[i], v_value);
-                    v_at := v_at + v_length::integer;
+                    CONTINUE;
                 END IF;
+                IF v_at + v_length - 1 > v_size THEN
+                    RETURN jsonb_build_object('malformed', 'cut short');
+                END IF;
+                BEGIN
+                    v_text := convert_from(substring(p_outcome FROM v_at FOR v_length::integer), 'UTF8');
+                EXCEPTION WHEN OTHERS THEN
+                    RETURN jsonb_build_object('malformed', 'the ' || v_fields[i] || ' is not UTF-8');
+                END;
+                v_value := to_jsonb(v_text);
+                IF i = 3 THEN
+                    BEGIN
+                        v_value := v_text::jsonb;
+                    EXCEPTION WHEN OTHERS THEN
+                        NULL; -- a state that jsonb refuses is shown as text
+                    END;
+                END IF;
+                v_result := v_result || jsonb_build_object(v_fields[i], v_value);
+                v_at := v_at + v_length::integer;
             END LOOP;
+            IF v_at - 1 <> v_size THEN
+                RETURN jsonb_build_object('malformed', 'bytes after its end');
+            END IF;
             RETURN v_result;
         END
         $$
