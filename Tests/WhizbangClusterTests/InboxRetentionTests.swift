@@ -188,7 +188,8 @@ struct InboxRetentionTests {
                 node: "n")
             // An earlier node's JSON, this version's binary form, and bytes in neither.
             let stored = [
-                (ids[0], ByteBuffer(bytes: try JSONEncoder().encode(outcome))), (ids[2], try outcome.stored(as: .binary)),
+                (ids[0], ByteBuffer(bytes: try JSONEncoder().encode(outcome))),
+                (ids[2], try outcome.stored(as: .binary)),
                 (ids[3], ByteBuffer(bytes: [7, 1, 2])),
             ]
             try await store.withConnection { connection, logger in

@@ -72,7 +72,8 @@ struct ResultWaitersTests {
                         let got = try await waiters.wait(for: row, messageID: MessageID(), until: .now + .seconds(60))
                         return (row, .success(got.streamVersion))
                     } catch {
-                        return (row, .failure(error as? ClusterError ?? ClusterError(.commandFailed, message: "\(error)")))
+                        let code = error as? ClusterError ?? ClusterError(.commandFailed, message: "\(error)")
+                        return (row, .failure(code))
                     }
                 }
                 await waiters.added.wait(upTo: .seconds(60))

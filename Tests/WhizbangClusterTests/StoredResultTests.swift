@@ -71,7 +71,9 @@ struct StoredResultTests {
     @Test("bytes that are no stored result are malformedResult")
     func malformed() throws {
         for bytes in try Self.malformedInputs() {
-            let error = #expect(throws: ClusterError.self) { try ClusterCommandResult(stored: ByteBuffer(bytes: bytes)) }
+            let error = #expect(throws: ClusterError.self) {
+                try ClusterCommandResult(stored: ByteBuffer(bytes: bytes))
+            }
             #expect(error?.code == .malformedResult, "\(bytes.prefix(4)): \(String(describing: error))")
         }
     }

@@ -71,9 +71,9 @@ public final class ClusterClient: Service, Sendable {
     ///   with another stream or aggregate), `partitionCountMismatch` (the cluster has another partition count than
     ///   this client's configuration; nothing sent), `timedOut` (the command is in the inbox and will run),
     ///   `resultExpired` (it ran, but its row was deleted past the inbox retention before the result was read),
-    ///   `malformedResult` (its stored result does not decode), `notRunning`; or `EventStoreError` from the insert (an insert that fails with `unavailable` is sent again until the
-    ///   time limit; after that the command may or may not be in the inbox, and sending it again with the same id
-    ///   is safe).
+    ///   `malformedResult` (its stored result does not decode), `notRunning`; or `EventStoreError` from the insert
+    ///   (an insert that fails with `unavailable` is sent again until the time limit; after that the command may or
+    ///   may not be in the inbox, and sending it again with the same id is safe).
     public func send<A: Aggregate>(
         _ command: A.Command, to streamID: StreamID, as aggregate: A.Type, messageID: MessageID = MessageID(),
         timeout: Duration? = nil

@@ -8,9 +8,10 @@ import Whizbang
 
 /// How a result is kept in the inbox's `outcome` column.
 ///
-/// A node stores results in the form its cluster's `settings` name (``ClusterSchema/prepare(_:partitionCount:logger:)``):
-/// the binary form below in a cluster created by this version, JSON in one created before, until its operator
-/// switches it. A client reads both. The first byte tells them apart: a JSON object starts with `{` (0x7B).
+/// A node stores results in the form its cluster's `settings` name
+/// (``ClusterSchema/prepare(_:partitionCount:logger:)``): the binary form below in a cluster created by this version,
+/// JSON in one created before, until its operator switches it. A client reads both. The first byte tells them apart:
+/// a JSON object starts with `{` (0x7B).
 ///
 /// | bytes | field |
 /// |---|---|
@@ -51,11 +52,13 @@ extension ClusterCommandResult {
             do {
                 return ByteBuffer(bytes: try encoder.encode(self))
             } catch {
-                throw ClusterError(.commandFailed, message: "the result of command \(messageID) does not encode: \(error)")
+                throw ClusterError(
+                    .commandFailed, message: "the result of command \(messageID) does not encode: \(error)")
             }
         case .binary:
             guard let eventCount = UInt32(exactly: eventCount) else {
-                throw ClusterError(.commandFailed, message: "the result of command \(messageID) counts \(eventCount) events")
+                throw ClusterError(
+                    .commandFailed, message: "the result of command \(messageID) counts \(eventCount) events")
             }
             var buffer = ByteBuffer()
             buffer.reserveCapacity(Self.fixedBytes + node.utf8.count + (reason?.utf8.count ?? 0) + (state?.count ?? 0))
@@ -85,7 +88,8 @@ extension ClusterCommandResult {
             do {
                 self = try JSONDecoder().decode(ClusterCommandResult.self, from: Data(stored.readableBytesView))
             } catch {
-                throw ClusterError(.malformedResult, message: "a stored command result in JSON does not decode: \(error)")
+                throw ClusterError(
+                    .malformedResult, message: "a stored command result in JSON does not decode: \(error)")
             }
             return
         }

@@ -173,7 +173,8 @@ enum ClusterSchema {
     /// `{"malformed": why}`, so that one bad row does not stop a query over the inbox. `NULL` for `NULL`.
     ///
     /// ```sql
-    /// SELECT id, stream_id, <schema>_cluster.result_json(outcome) FROM <schema>_cluster.inbox ORDER BY id DESC LIMIT 10;
+    /// SELECT id, stream_id, <schema>_cluster.result_json(outcome)
+    /// FROM <schema>_cluster.inbox ORDER BY id DESC LIMIT 10;
     /// ```
     static func resultFunction(_ schema: String) -> String {
         """
