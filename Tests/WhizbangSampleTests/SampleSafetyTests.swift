@@ -329,6 +329,40 @@ extension SampleProcessSuites {
             }
         }
 
+        @Test("an export, report or ack log named as the database or one of its files is refused, even before it exists")
+        func outputsNamedAsTheDatabasesFilesAreRefused() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                try await makeLedger(ledger)
+                let before = try ImportFixture.snapshot(directory)
+                // The ledger exists, its -wal and -shm may, its -journal does not (a WAL-mode database has none).
+                for name in ["", "-wal", "-shm", "-journal"].map({ ledger + $0 }) {
+                    for arguments in [
+                        ["export", "--database", ledger, "--output", name],
+                        ["replay", "--database", ledger, "--report", name],
+                        ["run", "--database", ledger, "--keep", "--accounts", "5", "--commands", "5", "--quiet",
+                         "--report", name],
+                        ["run", "--database", ledger, "--keep", "--accounts", "5", "--commands", "5", "--quiet",
+                         "--ack-log", name],
+                    ] {
+                        let refused = try await SampleProcess.run(arguments)
+                        #expect(refused.status == 2, "\(arguments): \(refused.standardOutput)\(refused.standardError)")
+                        #expect(refused.standardError.contains("SQLite keeps beside it"), "\(refused.standardError)")
+                        #expect(try ImportFixture.snapshot(directory) == before, "\(arguments)")
+                    }
+                }
+                // A new ledger's own name and its companions, before any of them exists.
+                let fresh = directory.appendingPathComponent("fresh.sqlite").path
+                for name in ["", "-wal", "-shm", "-journal"].map({ fresh + $0 }) {
+                    let refused = try await SampleProcess.run([
+                        "run", "--database", fresh, "--accounts", "5", "--commands", "5", "--quiet", "--ack-log", name,
+                    ])
+                    #expect(refused.status == 2, "\(name): \(refused.standardOutput)\(refused.standardError)")
+                    #expect(try ImportFixture.snapshot(directory) == before, "\(name)")
+                }
+            }
+        }
+
         @Test("export removes what a killed export left beside its target, and nothing else")
         func exportRemovesOnlyAbandonedPartials() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in

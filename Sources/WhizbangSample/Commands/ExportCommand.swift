@@ -19,6 +19,7 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
 
     func run() async throws {
         if output != "-" {
+            try DatabaseFiles.refuse(output, as: "--output", database: database.target())
             switch PathKind(output) {
             case .absent:
                 break
@@ -27,11 +28,6 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
                     throw SampleError.refusal(
                         "\(output) already exists; export leaves it alone: give --output another path, or --force to "
                             + "replace it")
-                }
-                if case .sqlite(let path) = try database.target(), Self.isPartOfDatabase(output, path) {
-                    throw SampleError.refusal(
-                        "\(output) is the database being exported, or one of its files; export never replaces it: "
-                            + "give --output another path")
                 }
             case .symbolicLink:
                 throw SampleError.refusal(
@@ -46,26 +42,6 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
             }
         }
         try await database.target().with(.existing, self)
-    }
-
-    /// Whether `output` is the SQLite database at `database` (the same file, by any name) or its WAL, shared-memory
-    /// or journal file.
-    private static func isPartOfDatabase(_ output: String, _ database: String) -> Bool {
-        /// The device and inode of the file `path` names, links followed (SQLite keeps a linked database's WAL beside
-        /// the file the link names).
-        func identity(_ path: String) -> (UInt64, UInt64)? {
-            let path = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-            guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-                let device = (attributes[.systemNumber] as? NSNumber)?.uint64Value,
-                let inode = (attributes[.systemFileNumber] as? NSNumber)?.uint64Value
-            else { return nil }
-            return (device, inode)
-        }
-        guard let target = identity(output) else { return false }
-        let real = URL(fileURLWithPath: database).resolvingSymlinksInPath().path
-        return ["", "-wal", "-shm", "-journal"].contains { suffix in
-            [database + suffix, real + suffix].contains { identity($0).map { $0 == target } ?? false }
-        }
     }
 
     func run<Store: EventStore>(on store: Store, database _: OpenedDatabase) async throws {

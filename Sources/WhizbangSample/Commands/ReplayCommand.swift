@@ -13,7 +13,10 @@ struct ReplayCommand: AsyncParsableCommand, StoreCommand {
     var report: String?
 
     func run() async throws {
-        if let report { try ReportFile.checkAbsent(report) }
+        if let report {
+            try DatabaseFiles.refuse(report, as: "--report", database: database.target())
+            try ReportFile.checkAbsent(report)
+        }
         try await database.target().with(.existing, self)
     }
 

@@ -59,9 +59,15 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
     }
 
     func run() async throws {
-        if let report { try ReportFile.checkAbsent(report) }
+        if let report {
+            try DatabaseFiles.refuse(report, as: "--report", database: database.target())
+            try ReportFile.checkAbsent(report)
+        }
         // Before the database is touched: a fresh run replaces the ledger first.
-        if let ackLog { try AckLog.check(path: ackLog) }
+        if let ackLog {
+            try DatabaseFiles.refuse(ackLog, as: "--ack-log", database: database.target())
+            try AckLog.check(path: ackLog)
+        }
         try await LedgerStore.$readModels.withValue(readModel.map { [$0.projection] } ?? []) {
             try await database.target().with(
                 .create(fresh: !keep && !cluster, durability: durability.storeDurability), self)

@@ -1,0 +1,52 @@
+import Foundation
+
+/// The files of an SQLite database: the database itself and the WAL, shared-memory and rollback journal files SQLite
+/// keeps beside it. The sample writes its own files (an export, a report, an ack log) only at a path that is none of
+/// them: writing into one corrupts the database or is undone by SQLite, and a file named like a journal makes SQLite
+/// take it for one and delete it.
+enum DatabaseFiles {
+    /// The suffixes SQLite gives a database's companion files.
+    static let companionSuffixes = ["-wal", "-shm", "-journal"]
+
+    /// Whether `path` is the database at `database` (by its name or, if both exist, the same file by any name) or one
+    /// of its companion files, whether or not that file exists now. Symbolic links in both paths are followed, since
+    /// SQLite keeps a linked database's companions beside the file the link names.
+    static func contains(_ path: String, database: String) -> Bool {
+        let names = [database, resolved(database)].flatMap { name in ([""] + companionSuffixes).map { name + $0 } }
+        let candidate = resolved(path)
+        if names.contains(candidate) || names.contains(path) { return true }
+        guard let target = identity(path) else { return false }
+        return names.contains { identity($0).map { $0 == target } ?? false }
+    }
+
+    /// `path` with its directory's symbolic links resolved, and the file itself too when it is a link: the name the
+    /// file has, or would have once created.
+    private static func resolved(_ path: String) -> String {
+        let url = URL(fileURLWithPath: path).standardizedFileURL
+        if PathKind(url.path) != .absent { return url.resolvingSymlinksInPath().path }
+        return url.deletingLastPathComponent().resolvingSymlinksInPath().appendingPathComponent(url.lastPathComponent)
+            .path
+    }
+
+    /// The device and inode of the file `path` names, links followed.
+    private static func identity(_ path: String) -> (UInt64, UInt64)? {
+        let path = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+            let device = (attributes[.systemNumber] as? NSNumber)?.uint64Value,
+            let inode = (attributes[.systemFileNumber] as? NSNumber)?.uint64Value
+        else { return nil }
+        return (device, inode)
+    }
+
+    /// Refuses (exit status 2) an output at `path` that is one of the files of the SQLite database `database`, if
+    /// the command works on one.
+    ///
+    /// - Parameter option: the option that named `path`, for the message, such as `--report`.
+    static func refuse(_ path: String, as option: String, database: SampleDatabase) throws {
+        guard case .sqlite(let database) = database, contains(path, database: database) else { return }
+        throw SampleError.refusal(
+            "\(option) \(path) is the database or one of the files SQLite keeps beside it (\(database), "
+                + companionSuffixes.map { "\(database)\($0)" }.joined(separator: ", ")
+                + "); writing there would damage the database or be undone by SQLite: give \(option) another path")
+    }
+}
