@@ -17,7 +17,7 @@ struct WhizbangSample: AsyncParsableCommand {
     )
 
     /// Parses the arguments and runs the command; any error is one line on standard error and exit status 1 (2 for
-    /// a usage error), so that scripts can rely on it.
+    /// a usage error), so that scripts can rely on it. So is a result that could not be written to standard output.
     static func main() async {
         MallocArenas.limit()
         do {
@@ -27,6 +27,7 @@ struct WhizbangSample: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+            StandardOutput.exitIfUnwritten()
         } catch let error as SampleError {
             // A path may hold a line break; shown escaped, the message stays one line.
             let line = error.description.replacingOccurrences(of: "\r", with: "\\r")
@@ -43,6 +44,7 @@ struct WhizbangSample: AsyncParsableCommand {
             let code = exitCode(for: error)
             if code == .success {
                 print(fullMessage(for: error))
+                StandardOutput.exitIfUnwritten()
                 Foundation.exit(0)
             }
             let message = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"

@@ -363,6 +363,27 @@ extension SampleProcessSuites {
             }
         }
 
+        @Test("a command whose result cannot be written to standard output fails with a clear error")
+        func unwritableStandardOutputFails() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                try await makeLedger(ledger)
+                let executable = try SampleProcess.executable.path
+                for command in [
+                    "verify --database '\(ledger)'", "inspect --database '\(ledger)'",
+                    "replay --database '\(ledger)' --json", "--help",
+                    "run --database '\(ledger)' --keep --accounts 5 --commands 5 --quiet --json",
+                ] {
+                    let output = try await SampleProcess.run(
+                        URL(fileURLWithPath: "/bin/sh"), ["-c", "exec '\(executable)' \(command) > /dev/full"])
+                    #expect(output.status == 1, "\(command): \(output.standardError)")
+                    #expect(
+                        output.standardError.hasPrefix("error: cannot write standard output"),
+                        "\(command): \(output.standardError)")
+                }
+            }
+        }
+
         @Test("export removes what a killed export left beside its target, and nothing else")
         func exportRemovesOnlyAbandonedPartials() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in
