@@ -4,7 +4,9 @@ import Synchronization
 public import Whizbang
 
 /// An existing SQLite event store opened for reading only (SQLite's `mode=ro`): the file is never written, so it
-/// works on a file, or in a directory, that the process may not write.
+/// works on a file, or in a directory, that the process may not write. A WAL-mode store on storage where nothing may
+/// be written, with no WAL beside it (a cleanly closed store on a read-only mount, a backup), is read as immutable,
+/// since SQLite could not make the shared-memory file it would otherwise need.
 ///
 /// Reads behave as on ``SQLiteEventStore``; every write fails with `EventStoreError/Code/readOnly`, and so does
 /// ``waitForEvents(after:)`` when no event is past the position (nothing here would ever announce one). The schema
@@ -42,30 +44,63 @@ public final class SQLiteReadOnlyEventStore: EventStore {
     private init(path: String, configuration: SQLiteEventStore.Configuration) throws(EventStoreError) {
         self.path = path
         do {
-            var readers: [SQLiteReader] = []
-            var schemaVersion: Int64 = SQLiteSchema.currentVersion
-            for index in 0..<max(1, configuration.readerCount) {
-                let connection = try SQLiteConnection(
-                    path: path, busyTimeoutMilliseconds: configuration.busyTimeout.clampedMilliseconds, readOnly: true)
-                if index == 0 { schemaVersion = try Self.checkSchema(connection) }
-                let cacheKiB = max(1, configuration.pageCacheBytes / 4 / 1024)
-                try connection.execute(
-                    """
-                    PRAGMA cache_size = -\(cacheKiB);
-                    PRAGMA mmap_size = \(configuration.memoryMapBytes);
-                    PRAGMA temp_store = MEMORY;
-                    """
-                )
-                readers.append(
-                    try SQLiteReader(
-                        connection: connection,
-                        hasSchemaVersionColumn: schemaVersion >= SQLiteSchema.eventSchemaVersionColumnSince))
+            do {
+                readers = SQLiteReaderPool(readers: try Self.readers(path: path, configuration, immutable: false))
+            } catch where Self.isOnStorageItCannotWrite(path, error) {
+                readers = SQLiteReaderPool(readers: try Self.readers(path: path, configuration, immutable: true))
             }
-            self.readers = SQLiteReaderPool(readers: readers)
         } catch {
             throw EventStoreError.storing(error)
         }
         readers.start()
+    }
+
+    /// Whether opening the store at `path` failed only because it lies where nothing may be written: SQLite could
+    /// not open or make the shared-memory file a WAL-mode database needs, no WAL is beside the file, and the
+    /// directory cannot be written (a read-only mount, a directory the process may not change). Then no WAL-mode connection has the
+    /// file open, and none could start writing it without making a WAL there, so it is read as immutable.
+    private static func isOnStorageItCannotWrite(_ path: String, _ error: any Error) -> Bool {
+        let failure = error as? SQLiteError ?? (error as? EventStoreError)?.underlyingError as? SQLiteError
+        // A read-only mount fails the open of the shared-memory file (CANTOPEN); a directory the process may not
+        // write fails its creation (READONLY_DIRECTORY, or READONLY_CANTINIT).
+        // (SQLITE_READONLY_DIRECTORY and SQLITE_READONLY_CANTINIT are macros Swift does not import.)
+        let readOnlyDirectory = SQLITE_READONLY | (6 << 8)
+        let readOnlyCannotInitialize = SQLITE_READONLY | (5 << 8)
+        guard let failure,
+            failure.primaryCode == SQLITE_CANTOPEN || failure.code == readOnlyDirectory
+                || failure.code == readOnlyCannotInitialize
+        else { return false }
+        var status = stat()
+        guard lstat(path + "-wal", &status) != 0, lstat(path + "-shm", &status) != 0 else { return false }
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        return access(directory, W_OK) != 0
+    }
+
+    /// The store's reader connections, the schema checked on the first.
+    private static func readers(
+        path: String, _ configuration: SQLiteEventStore.Configuration, immutable: Bool
+    ) throws -> [SQLiteReader] {
+        var readers: [SQLiteReader] = []
+        var schemaVersion: Int64 = SQLiteSchema.currentVersion
+        for index in 0..<max(1, configuration.readerCount) {
+            let connection = try SQLiteConnection(
+                path: path, busyTimeoutMilliseconds: configuration.busyTimeout.clampedMilliseconds, readOnly: true,
+                immutable: immutable)
+            if index == 0 { schemaVersion = try checkSchema(connection) }
+            let cacheKiB = max(1, configuration.pageCacheBytes / 4 / 1024)
+            try connection.execute(
+                """
+                PRAGMA cache_size = -\(cacheKiB);
+                PRAGMA mmap_size = \(configuration.memoryMapBytes);
+                PRAGMA temp_store = MEMORY;
+                """
+            )
+            readers.append(
+                try SQLiteReader(
+                    connection: connection,
+                    hasSchemaVersionColumn: schemaVersion >= SQLiteSchema.eventSchemaVersionColumnSince))
+        }
+        return readers
     }
 
     deinit {

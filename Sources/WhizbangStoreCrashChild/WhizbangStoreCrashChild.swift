@@ -37,6 +37,8 @@ struct WhizbangStoreCrashChild {
                     prefix: arguments.count > 5 ? arguments[5] : "crash")
             case "open":
                 await openOnce(database: arguments[2], asNobody: arguments[3] == "as-nobody")
+            case "read":
+                await readOnce(database: arguments[2], asNobody: arguments[3] == "as-nobody")
             case "fill":
                 try await fill(database: arguments[2], limit: UInt64(arguments[3]) ?? 0)
             default:
@@ -100,6 +102,26 @@ struct WhizbangStoreCrashChild {
             defer { store.close() }
             _ = try await store.append([EventData(eventType: "Tried", data: Data("{}".utf8))], to: "s", expectedVersion: .any)
             writeAll(1, "ok\n")
+        } catch let error as EventStoreError {
+            writeAll(1, "\(error.code)\n")
+            writeAll(2, "\(error)\n")
+        } catch {
+            writeAll(1, "\(error)\n")
+        }
+    }
+
+    /// Opens the store at `database` for reading only and prints its head position, or the error's code.
+    static func readOnce(database: String, asNobody: Bool) async {
+        if asNobody {
+            guard setgid(65534) == 0, setuid(65534) == 0 else {
+                writeAll(1, "cannot drop privileges\n")
+                return
+            }
+        }
+        do {
+            let store = try await SQLiteReadOnlyEventStore.open(path: database)
+            defer { store.close() }
+            writeAll(1, "\(try await store.headPosition())\n")
         } catch let error as EventStoreError {
             writeAll(1, "\(error.code)\n")
             writeAll(2, "\(error)\n")

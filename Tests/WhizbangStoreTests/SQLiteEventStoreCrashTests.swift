@@ -200,6 +200,28 @@ struct SQLiteEventStoreReadOnlyTests {
         }
     }
 
+    /// A cleanly closed store (no WAL or shared-memory file beside it) in a directory the reader may not write: the
+    /// read-only store reads it, where SQLite alone fails for want of a shared-memory file; and it writes nothing.
+    @Test func aClosedStoreIsReadWhereNothingMayBeWritten() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            _ = try await store.append(makeEvents(3), to: "s", expectedVersion: .noStream)
+            store.close()
+            #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+            #expect(!FileManager.default.fileExists(atPath: path + "-shm"))
+            try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
+            try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: directory.path)
+            defer { try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.path) }
+            let before = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+            let child = try await ChildProcess.crashChild(["read", path, getuid() == 0 ? "as-nobody" : "as-is"])
+            let output = await child.readAllOutput()
+            _ = try? await child.exitStatus()
+            #expect(output.trimmingCharacters(in: .whitespacesAndNewlines) == "3")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == before)
+        }
+    }
+
     @Test func aReadOnlyDirectoryIsRefused() async throws {
         try await withTemporaryDirectory { directory in
             try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: directory.path)
