@@ -495,6 +495,36 @@ extension SampleProcessSuites {
             }
         }
 
+        @Test("SIGINT, SIGTERM or SIGHUP while run creates its ledger lets the creation finish, then stops the run")
+        func signalDuringCreation() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                for (attempt, signal) in [SIGINT, SIGTERM, SIGHUP, SIGINT, SIGTERM, SIGHUP].enumerated() {
+                    let ledger = directory.appendingPathComponent("ledger-\(attempt).sqlite").path
+                    let child = try await SampleProcess.child([
+                        "run", "--database", ledger, "--accounts", "2000", "--commands", "20000", "--quiet",
+                    ])
+                    // The moment the ledger is being made: its temporary file exists.
+                    let deadline = ContinuousClock.now + .seconds(60)
+                    var creating = false
+                    while !creating, ContinuousClock.now < deadline, !FileManager.default.fileExists(atPath: ledger) {
+                        creating = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+                            .contains { $0.hasPrefix(".ledger-\(attempt).sqlite.restoring-") }
+                        await Task.yield()
+                    }
+                    child.signal(signal)
+                    let (status, rest) = try await child.finish()
+                    try #require(creating, "attempt \(attempt): the ledger was made before it was seen being made")
+                    #expect(status == 128 + signal, "attempt \(attempt): \(rest)")
+                    #expect(
+                        rest.joined(separator: "\n").contains("stopped by signal \(signal)"), "attempt \(attempt): \(rest)")
+                    let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+                    #expect(!names.contains { $0.contains(".restoring-") }, "attempt \(attempt): \(names)")
+                    let verified = try await SampleProcess.run(["verify", "--database", ledger])
+                    #expect(verified.status == 0, "attempt \(attempt): \(verified.standardError)")
+                }
+            }
+        }
+
         @Test("import interrupted by SIGINT removes the new database and exits 130")
         func importInterrupted() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in

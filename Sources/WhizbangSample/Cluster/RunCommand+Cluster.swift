@@ -34,7 +34,7 @@ extension RunCommand {
             baseline: baseline.balances)
         // The nodes run the transfers (the `node` command's process manager); this run sends their requests.
         run.transferPrefix = "transfer-\(baseline.lastPosition)-"
-        let stop = StopSignal()
+        let stop = StopSignal.forRun
         run.stopRequested = { stop.received != nil }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await client.run() }

@@ -59,6 +59,8 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
     }
 
     func run() async throws {
+        // From here on SIGINT, SIGTERM and SIGHUP stop the run between steps, never inside the ledger's creation.
+        _ = StopSignal.forRun
         if let report {
             try DatabaseFiles.refuse(report, as: "--report", database: database.target())
             try ReportFile.checkAbsent(report)
@@ -85,7 +87,7 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
         guard baseline.violationCount == 0 else {
             throw SampleError("the kept database fails verification: \(baseline.violations.first ?? "")")
         }
-        let stop = StopSignal()
+        let stop = StopSignal.forRun
         let (statistics, kept) = try await operate(
             on: store, workload: workload, baseline: baseline, stop: stop, progress: progress)
         // The dispatcher, its aggregate cache and the run's other state are gone: give their memory back before the

@@ -2,18 +2,23 @@ import Dispatch
 import Foundation
 import Synchronization
 
-/// Turns SIGTERM and SIGINT into a request to stop: the run admits no new command, lets the ones in flight finish
-/// and become durable, closes the store and exits, so that nothing acknowledged is lost.
+/// Turns SIGTERM, SIGINT and SIGHUP (a closed terminal) into a request to stop: the run admits no new command, lets
+/// the ones in flight finish and become durable, closes the store and exits, so that nothing acknowledged is lost.
 ///
 /// `@unchecked Sendable`: `sources` is written only in `init` and only keeps the signal sources alive; the signal
 /// received is an atomic.
 final class StopSignal: @unchecked Sendable {
+    /// The process's one listener for the `run` command, made at its start: so a signal that arrives while the
+    /// ledger is created or replaced waits for that to finish, and the run then stops before its first command.
+    static let forRun = StopSignal()
+
     private let signalNumber = Atomic<Int32>(0)
     private var sources: [any DispatchSourceSignal] = []
 
-    /// Starts listening for SIGTERM and SIGINT; their default action (ending the process at once) is turned off.
+    /// Starts listening for SIGTERM, SIGINT and SIGHUP; their default action (ending the process at once) is turned
+    /// off.
     init() {
-        for number in [SIGTERM, SIGINT] {
+        for number in [SIGTERM, SIGINT, SIGHUP] {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler { [weak self] in
