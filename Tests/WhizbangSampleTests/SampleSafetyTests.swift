@@ -525,6 +525,43 @@ extension SampleProcessSuites {
             }
         }
 
+        @Test("a kept run finishes the transfers a stopped run left at each step, taking no account step twice")
+        func keptRunFinishesHalfDoneTransfers() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let made = try await SampleProcess.run([
+                    "run", "--database", ledger, "--accounts", "20", "--commands", "300", "--transfers", "--quiet",
+                ])
+                try #require(made.status == 0, "\(made.standardError)")
+                let export = directory.appendingPathComponent("full.jsonl")
+                let exported = try await SampleProcess.run(["export", "--database", ledger, "--output", export.path])
+                try #require(exported.status == 0, "\(exported.standardError)")
+                let lines = try String(contentsOf: export, encoding: .utf8).split(separator: "\n")
+                // The log as a run stopped right after each step of a transfer left it (and the other transfers
+                // then in flight): requested, source debited, debit recorded, target credited.
+                for step in ["TransferRequested", "TransferDebited", "TransferDebitRecorded", "TransferCredited"] {
+                    let cut = try #require(
+                        lines.indices.filter { lines[$0].contains("\"eventType\":\"\(step)\"") }.dropFirst(2).first)
+                    let input = directory.appendingPathComponent("\(step).jsonl")
+                    try Data((lines[...cut].joined(separator: "\n") + "\n").utf8).write(to: input)
+                    let stopped = directory.appendingPathComponent("\(step).sqlite").path
+                    let imported = try await SampleProcess.run(["import", "--input", input.path, "--database", stopped])
+                    try #require(imported.status == 0, "\(step): \(imported.standardError)")
+                    let kept = try await SampleProcess.run([
+                        "run", "--database", stopped, "--keep", "--accounts", "20", "--commands", "50", "--transfers",
+                        "--quiet",
+                    ])
+                    #expect(kept.status == 0, "\(step): \(kept.standardOutput)\(kept.standardError)")
+                    #expect(kept.standardError.contains("transfers that a stopped run had left half done"), "\(step)")
+                    #expect(kept.standardOutput.contains("(0 unfinished)"), "\(step): \(kept.standardOutput)")
+                    // verify checks that no transfer was debited, credited or refunded beyond its amount.
+                    let verified = try await SampleProcess.run(["verify", "--database", stopped])
+                    #expect(verified.status == 0, "\(step): \(verified.standardOutput)\(verified.standardError)")
+                    #expect(!verified.standardOutput.contains("in flight"), "\(step): \(verified.standardOutput)")
+                }
+            }
+        }
+
         @Test("import interrupted by SIGINT removes the new database and exits 130")
         func importInterrupted() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in

@@ -17,7 +17,8 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
     var durability = DurabilityOption.full
     @Option(help: "SQLite only. Keep this read model in the store, inline (balances: the balance of each account).")
     var readModel: ReadModelOption?
-    @Flag(help: "Keep the database (append to it) instead of starting fresh.") var keep = false
+    @Flag(help: "Keep the database (append to it) instead of starting fresh; transfers a stopped run left half done are finished first.")
+    var keep = false
     @Flag(help: "Also move money between accounts through the transfer saga.") var transfers = false
     @Option(help: "Append '<message id> <stream>' for each command once its events are durable.")
     var ackLog: String?
@@ -82,10 +83,14 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
             accounts: accounts, commands: commands, initialDeposit: initialDeposit, seed: seed, transfers: transfers)
         let progress = ProgressLine(isEnabled: !quiet)
 
-        // A kept database: start from the balances its log holds.
-        let baseline = try await LedgerReplay().run(store).projection
-        guard baseline.violationCount == 0 else {
-            throw SampleError("the kept database fails verification: \(baseline.violations.first ?? "")")
+        // A kept database: start from the balances its log holds, once the transfers a stopped run left half done
+        // are finished.
+        var baseline = try await Self.verifiedBaseline(of: store)
+        if baseline.unfinishedTransfers > 0 {
+            let finished = try await Self.finishTransfers(of: baseline, on: store)
+            FileHandle.standardError.write(
+                Data("finished \(finished) transfers that a stopped run had left half done\n".utf8))
+            baseline = try await Self.verifiedBaseline(of: store)
         }
         let stop = StopSignal.forRun
         let (statistics, kept) = try await operate(
@@ -96,6 +101,40 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
         try await finish(
             on: store, database: opened, stop: stop, workload: workload, baseline: baseline,
             statistics: statistics, kept: kept, progress: progress)
+    }
+
+    /// The projection of the whole log; throws if it fails verification.
+    private static func verifiedBaseline(of store: some EventStore) async throws -> LedgerProjection {
+        let baseline = try await LedgerReplay().run(store).projection
+        guard baseline.violationCount == 0 else {
+            throw SampleError("the kept database fails verification: \(baseline.violations.first ?? "")")
+        }
+        return baseline
+    }
+
+    /// Finishes, through a dispatcher of its own, every transfer the log shows requested or debited but neither
+    /// completed, failed nor compensated (a run stopped by SIGKILL, a full disk, a crash): each from its last
+    /// recorded step, taking no account step the accounts' logs already hold. Returns how many it finished.
+    private static func finishTransfers<Store: EventStore>(of baseline: LedgerProjection, on store: Store)
+        async throws -> Int
+    {
+        let dispatcher = Dispatcher(store: store)
+        let saga = TransferSaga<Store>(
+            accounts: dispatcher.aggregate(Account.self), transfers: dispatcher.aggregate(Transfer.self))
+        var finished = 0
+        do {
+            for (name, tally) in baseline.transfers.sorted(by: { $0.key < $1.key })
+            where tally.stage == .requested || tally.stage == .debited {
+                let steps = TransferSaga<Store>.AccountSteps(
+                    debited: tally.debited > 0, credited: tally.credited > 0, refunded: tally.refunded > 0)
+                if try await saga.resume(StreamID(name), steps: steps) != nil { finished += 1 }
+            }
+        } catch {
+            await dispatcher.shutdown()
+            throw error
+        }
+        await dispatcher.shutdown()
+        return finished
     }
 
     /// Runs the open and operate phases through a dispatcher of its own, which is shut down and released on return;
