@@ -17,7 +17,10 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
     var durability = DurabilityOption.full
     @Option(help: "SQLite only. Keep this read model in the store, inline (balances: the balance of each account).")
     var readModel: ReadModelOption?
-    @Flag(help: "Keep the database (append to it) instead of starting fresh; transfers a stopped run left half done are finished first.")
+    @Flag(
+        help: ArgumentHelp(
+            "Keep the database (append to it) instead of starting fresh; transfers a stopped run left half done are "
+                + "finished first."))
     var keep = false
     @Flag(help: "Also move money between accounts through the transfer saga.") var transfers = false
     @Option(help: "Append '<message id> <stream>' for each command once its events are durable.")

@@ -17,10 +17,21 @@ enum ReportFile {
         let target = URL(fileURLWithPath: path)
         let temporary = target.deletingLastPathComponent()
             .appendingPathComponent(".\(target.lastPathComponent).\(UUID().uuidString).partial")
-        guard FileManager.default.createFile(atPath: temporary.path, contents: Data(text.utf8)) else {
-            throw SampleError("cannot write the report beside \(path)")
+        // Written here rather than by Foundation, whose atomic write goes through a temporary file of its own that
+        // a killed process would leave under a name nothing can tell from another program's.
+        let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw SampleError("cannot write the report beside \(path): \(String(cString: strerror(errno)))")
         }
         defer { unlink(temporary.path) }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        do {
+            try handle.write(contentsOf: Data(text.utf8))
+            try handle.synchronize()
+            try handle.close()
+        } catch {
+            throw SampleError("cannot write the report beside \(path): \(error.localizedDescription)")
+        }
         guard link(temporary.path, target.path) == 0 else {
             let code = errno
             if code == EEXIST { throw exists(path) }
