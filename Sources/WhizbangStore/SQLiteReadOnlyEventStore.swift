@@ -4,9 +4,9 @@ import Synchronization
 public import Whizbang
 
 /// An existing SQLite event store opened for reading only (SQLite's `mode=ro`): the file is never written, so it
-/// works on a file, or in a directory, that the process may not write. A WAL-mode store on storage where nothing may
-/// be written, with no WAL beside it (a cleanly closed store on a read-only mount, a backup), is read as immutable,
-/// since SQLite could not make the shared-memory file it would otherwise need.
+/// works on a file, or in a directory, that the process may not write. A WAL-mode store on a read-only file system
+/// with no WAL beside it (a cleanly closed store on a read-only mount, a backup) is read as immutable, since SQLite
+/// could not make the shared-memory file it would otherwise need.
 ///
 /// Reads behave as on ``SQLiteEventStore``; every write fails with `EventStoreError/Code/readOnly`, and so does
 /// ``waitForEvents(after:)`` when no event is past the position (nothing here would ever announce one). The schema
@@ -55,10 +55,12 @@ public final class SQLiteReadOnlyEventStore: EventStore {
         readers.start()
     }
 
-    /// Whether opening the store at `path` failed only because it lies where nothing may be written: SQLite could
-    /// not open or make the shared-memory file a WAL-mode database needs, no WAL is beside the file, and the
-    /// directory cannot be written (a read-only mount, a directory the process may not change). Then no WAL-mode connection has the
-    /// file open, and none could start writing it without making a WAL there, so it is read as immutable.
+    /// Whether opening the store at `path` failed only because it lies on a read-only file system (a read-only
+    /// mount, a backup medium): SQLite could not open or make the shared-memory file a WAL-mode database needs, and no
+    /// WAL or shared-memory file is beside it. Then no WAL-mode connection has the file open, and none could start
+    /// writing it there, so it is read as immutable. (A directory that only this process may not write is not
+    /// enough: its owner could start writing meanwhile, and an immutable read takes no lock.)
+
     private static func isOnStorageItCannotWrite(_ path: String, _ error: any Error) -> Bool {
         let failure = error as? SQLiteError ?? (error as? EventStoreError)?.underlyingError as? SQLiteError
         // A read-only mount fails the open of the shared-memory file (CANTOPEN); a directory the process may not
@@ -72,8 +74,8 @@ public final class SQLiteReadOnlyEventStore: EventStore {
         else { return false }
         var status = stat()
         guard lstat(path + "-wal", &status) != 0, lstat(path + "-shm", &status) != 0 else { return false }
-        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        return access(directory, W_OK) != 0
+        var fileSystem = statvfs()
+        return statvfs(path, &fileSystem) == 0 && fileSystem.f_flag & UInt(ST_RDONLY) != 0
     }
 
     /// The store's reader connections, the schema checked on the first.

@@ -200,25 +200,61 @@ struct SQLiteEventStoreReadOnlyTests {
         }
     }
 
-    /// A cleanly closed store (no WAL or shared-memory file beside it) in a directory the reader may not write: the
-    /// read-only store reads it, where SQLite alone fails for want of a shared-memory file; and it writes nothing.
-    @Test func aClosedStoreIsReadWhereNothingMayBeWritten() async throws {
+    /// A cleanly closed store (no WAL or shared-memory file beside it) on a read-only mount: the read-only store
+    /// reads it, where SQLite alone fails for want of a shared-memory file, and it writes nothing. (Mounting needs
+    /// root on Linux, as CI runs.)
+    @Test(.enabled(if: Self.canMount)) func aClosedStoreIsReadOnAReadOnlyMount() async throws {
         try await withTemporaryDirectory { directory in
-            let path = directory.appendingPathComponent("events.sqlite").path
+            let source = directory.appendingPathComponent("source")
+            let mounted = directory.appendingPathComponent("read-only")
+            for folder in [source, mounted] {
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: false)
+            }
+            let path = source.appendingPathComponent("events.sqlite").path
             let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
             _ = try await store.append(makeEvents(3), to: "s", expectedVersion: .noStream)
             store.close()
             #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
             #expect(!FileManager.default.fileExists(atPath: path + "-shm"))
-            try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
-            try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: directory.path)
-            defer { try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.path) }
-            let before = try FileManager.default.contentsOfDirectory(atPath: directory.path)
-            let child = try await ChildProcess.crashChild(["read", path, getuid() == 0 ? "as-nobody" : "as-is"])
+            let bound = try await ProcessOutput.run("/bin/mount", ["--bind", source.path, mounted.path])
+            try #require(bound.status == 0, "\(bound.standardError)")
+            defer { _ = umount(mounted.path) }
+            let readOnly = try await ProcessOutput.run("/bin/mount", ["-o", "remount,bind,ro", mounted.path])
+            try #require(readOnly.status == 0, "\(readOnly.standardError)")
+            let child = try await ChildProcess.crashChild([
+                "read", mounted.appendingPathComponent("events.sqlite").path, "as-is",
+            ])
             let output = await child.readAllOutput()
             _ = try? await child.exitStatus()
             #expect(output.trimmingCharacters(in: .whitespacesAndNewlines) == "3")
-            #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == before)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: source.path) == ["events.sqlite"])
+        }
+    }
+
+    /// Whether this process may make mounts (root on Linux).
+    static var canMount: Bool {
+        #if os(Linux)
+        getuid() == 0
+        #else
+        false
+        #endif
+    }
+
+    /// A closed store in a directory that only this process may not write stays refused: its owner could start
+    /// writing it while it is read, and a read as immutable takes no lock.
+    @Test func aClosedStoreInADirectoryOthersMayWriteIsNotReadAsImmutable() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            _ = try await store.append(makeEvents(3), to: "s", expectedVersion: .noStream)
+            store.close()
+            try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
+            try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: directory.path)
+            defer { try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.path) }
+            let child = try await ChildProcess.crashChild(["read", path, getuid() == 0 ? "as-nobody" : "as-is"])
+            let output = await child.readAllOutput()
+            _ = try? await child.exitStatus()
+            #expect(output.trimmingCharacters(in: .whitespacesAndNewlines) == "readOnly")
         }
     }
 

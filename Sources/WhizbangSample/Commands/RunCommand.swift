@@ -89,7 +89,7 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
         // A kept database: start from the balances its log holds, once the transfers a stopped run left half done
         // are finished.
         var baseline = try await Self.verifiedBaseline(of: store)
-        if baseline.unfinishedTransfers > 0 {
+        if baseline.unfinishedTransfers > 0, StopSignal.forRun.received == nil {
             let finished = try await Self.finishTransfers(of: baseline, on: store)
             FileHandle.standardError.write(
                 Data("finished \(finished) transfers that a stopped run had left half done\n".utf8))
@@ -118,6 +118,9 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
     /// Finishes, through a dispatcher of its own, every transfer the log shows requested or debited but neither
     /// completed, failed nor compensated (a run stopped by SIGKILL, a full disk, a crash): each from its last
     /// recorded step, taking no account step the accounts' logs already hold. Returns how many it finished.
+    ///
+    /// A run expects to be its ledger's only writer (its checks compare every balance with the ones it kept): a
+    /// transfer that another run, or a cluster's process manager, is still moving would be taken a second time.
     private static func finishTransfers<Store: EventStore>(of baseline: LedgerProjection, on store: Store)
         async throws -> Int
     {

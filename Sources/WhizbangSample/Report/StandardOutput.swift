@@ -1,15 +1,23 @@
-import Foundation
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Darwin)
+@preconcurrency import Darwin
+#endif
 
 /// The sample's results on standard output: a command whose output could not be written (a full disk, a closed
 /// pipe, `/dev/full`) has failed, since a script that reads it gets nothing.
 enum StandardOutput {
-    /// Flushes the buffered output (standard output's among it); if that fails, says so on standard error and exits
-    /// with status 1.
+    /// Flushes standard output; if that or any earlier write to it failed (the C library drops the bytes of a failed
+    /// flush and only marks the stream), says so on standard error and exits with status 1.
+    ///
+    /// Called once the command is done, from the one thread that still writes.
     static func exitIfUnwritten() {
         errno = 0
-        guard fflush(nil) != 0 else { return }
+        let flushed = fflush(stdout) == 0
         let reason = errno == 0 ? "a write failed" : String(cString: strerror(errno))
-        FileHandle.standardError.write(Data("error: cannot write standard output: \(reason)\n".utf8))
-        Foundation.exit(1)
+        guard !flushed || ferror(stdout) != 0 else { return }
+        let message = Array("error: cannot write standard output: \(reason)\n".utf8)
+        _ = message.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        exit(1)
     }
 }

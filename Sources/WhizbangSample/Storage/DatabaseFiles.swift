@@ -19,13 +19,23 @@ enum DatabaseFiles {
         return names.contains { identity($0).map { $0 == target } ?? false }
     }
 
-    /// `path` with its directory's symbolic links resolved, and the file itself too when it is a link: the name the
-    /// file has, or would have once created.
+    /// `path` with every symbolic link and `.` or `..` in it resolved as the file system does (a `..` after a link
+    /// leaves the directory the link names), and the file itself too when it is a link: the name the file has, or
+    /// would have once created.
     private static func resolved(_ path: String) -> String {
-        let url = URL(fileURLWithPath: path).standardizedFileURL
-        if PathKind(url.path) != .absent { return url.resolvingSymlinksInPath().path }
-        return url.deletingLastPathComponent().resolvingSymlinksInPath().appendingPathComponent(url.lastPathComponent)
-            .path
+        if let real = realPath(path) { return real }
+        let url = URL(fileURLWithPath: path)
+        guard let directory = realPath(url.deletingLastPathComponent().path) else {
+            return url.standardizedFileURL.path
+        }
+        return URL(fileURLWithPath: directory).appendingPathComponent(url.lastPathComponent).path
+    }
+
+    /// `realpath(3)` of `path`, or `nil` when it names nothing.
+    private static func realPath(_ path: String) -> String? {
+        guard let real = realpath(path, nil) else { return nil }
+        defer { free(real) }
+        return String(cString: real)
     }
 
     /// The device and inode of the file `path` names, links followed.

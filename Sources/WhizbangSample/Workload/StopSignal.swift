@@ -16,10 +16,11 @@ final class StopSignal: @unchecked Sendable {
     private var sources: [any DispatchSourceSignal] = []
 
     /// Starts listening for SIGTERM, SIGINT and SIGHUP; their default action (ending the process at once) is turned
-    /// off.
+    /// off. A signal the process was started ignoring (SIGHUP under `nohup`) stays ignored.
     init() {
         for number in [SIGTERM, SIGINT, SIGHUP] {
-            signal(number, SIG_IGN)
+            let previous = signal(number, SIG_IGN)
+            if unsafeBitCast(previous, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) { continue }
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler { [weak self] in
                 _ = self?.signalNumber.compareExchange(expected: 0, desired: number, ordering: .sequentiallyConsistent)

@@ -68,7 +68,8 @@ struct TransferSaga<Store: EventStore>: Sendable {
                     commands.append((debit.envelope.messageID, from))
                     fromBalance = debit.aggregate.state.balance
                 } catch let rejection as AccountRejection {
-                    events += try await transfers.send(.recordFailure(reason: "\(rejection)"), to: transfer).events.count
+                    let failure = try await transfers.send(.recordFailure(reason: "\(rejection)"), to: transfer)
+                    events += failure.events.count
                     return Result(outcome: .failed, eventsWritten: events, accountCommands: commands)
                 }
             }
