@@ -38,7 +38,7 @@ struct WhizbangStoreCrashChild {
             case "open":
                 await openOnce(database: arguments[2], asNobody: arguments[3] == "as-nobody")
             case "read":
-                await readOnce(database: arguments[2], asNobody: arguments[3] == "as-nobody")
+                await openOnce(database: arguments[2], asNobody: arguments[3] == "as-nobody", readOnly: true)
             case "fill":
                 try await fill(database: arguments[2], limit: UInt64(arguments[3]) ?? 0)
             default:
@@ -90,7 +90,9 @@ struct WhizbangStoreCrashChild {
         }
     }
 
-    static func openOnce(database: String, asNobody: Bool) async {
+    /// Opens the store at `database` once, as nobody if asked, and prints `ok` (or, with `readOnly`, the head position
+    /// of a read-only open), or the error's code.
+    static func openOnce(database: String, asNobody: Bool, readOnly: Bool = false) async {
         if asNobody {
             guard setgid(65534) == 0, setuid(65534) == 0 else {
                 writeAll(1, "cannot drop privileges\n")
@@ -98,30 +100,17 @@ struct WhizbangStoreCrashChild {
             }
         }
         do {
-            let store = try await SQLiteEventStore.open(path: database)
-            defer { store.close() }
-            _ = try await store.append([EventData(eventType: "Tried", data: Data("{}".utf8))], to: "s", expectedVersion: .any)
-            writeAll(1, "ok\n")
-        } catch let error as EventStoreError {
-            writeAll(1, "\(error.code)\n")
-            writeAll(2, "\(error)\n")
-        } catch {
-            writeAll(1, "\(error)\n")
-        }
-    }
-
-    /// Opens the store at `database` for reading only and prints its head position, or the error's code.
-    static func readOnce(database: String, asNobody: Bool) async {
-        if asNobody {
-            guard setgid(65534) == 0, setuid(65534) == 0 else {
-                writeAll(1, "cannot drop privileges\n")
-                return
+            if readOnly {
+                let store = try await SQLiteReadOnlyEventStore.open(path: database)
+                defer { store.close() }
+                writeAll(1, "\(try await store.headPosition())\n")
+            } else {
+                let store = try await SQLiteEventStore.open(path: database)
+                defer { store.close() }
+                let tried = EventData(eventType: "Tried", data: Data("{}".utf8))
+                _ = try await store.append([tried], to: "s", expectedVersion: .any)
+                writeAll(1, "ok\n")
             }
-        }
-        do {
-            let store = try await SQLiteReadOnlyEventStore.open(path: database)
-            defer { store.close() }
-            writeAll(1, "\(try await store.headPosition())\n")
         } catch let error as EventStoreError {
             writeAll(1, "\(error.code)\n")
             writeAll(2, "\(error)\n")

@@ -177,19 +177,30 @@ struct SQLiteEventStoreCrashTests {
 /// the child process opens the store as user 65534 instead.
 @Suite("SQLiteEventStore read-only", .timeLimit(.minutes(5)))
 struct SQLiteEventStoreReadOnlyTests {
-    private func openInChild(_ path: String) async throws -> String {
-        let child = try await ChildProcess.crashChild(["open", path, getuid() == 0 ? "as-nobody" : "as-is"])
+    /// What a child prints after opening the store at `path` (`open`, for writing) or reading it (`read`), as nobody
+    /// when this process is root, so that file modes apply.
+    private func openInChild(_ path: String, _ command: String = "open", asNobody: Bool = getuid() == 0)
+        async throws -> String
+    {
+        let child = try await ChildProcess.crashChild([command, path, asNobody ? "as-nobody" : "as-is"])
         let output = await child.readAllOutput()
         _ = try? await child.exitStatus()
         return output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Makes a store of three events at `path` and closes it, which leaves no WAL or shared-memory file beside it.
+    private func makeClosedStore(_ path: String) async throws {
+        let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
+        _ = try await store.append(makeEvents(3), to: "s", expectedVersion: .noStream)
+        store.close()
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+        #expect(!FileManager.default.fileExists(atPath: path + "-shm"))
+    }
+
     @Test func aReadOnlyFileIsRefusedAndKept() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory.appendingPathComponent("events.sqlite").path
-            let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
-            _ = try await store.append(makeEvents(3), to: "s", expectedVersion: .noStream)
-            store.close()
+            try await makeClosedStore(path)
             try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.path)
             try FileManager.default.setAttributes([.posixPermissions: 0o444], ofItemAtPath: path)
             #expect(try await openInChild(path) == "readOnly")
@@ -211,22 +222,15 @@ struct SQLiteEventStoreReadOnlyTests {
                 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: false)
             }
             let path = source.appendingPathComponent("events.sqlite").path
-            let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
-            _ = try await store.append(makeEvents(3), to: "s", expectedVersion: .noStream)
-            store.close()
-            #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
-            #expect(!FileManager.default.fileExists(atPath: path + "-shm"))
+            try await makeClosedStore(path)
             let bound = try await ProcessOutput.run("/bin/mount", ["--bind", source.path, mounted.path])
             try #require(bound.status == 0, "\(bound.standardError)")
             defer { _ = umount(mounted.path) }
             let readOnly = try await ProcessOutput.run("/bin/mount", ["-o", "remount,bind,ro", mounted.path])
             try #require(readOnly.status == 0, "\(readOnly.standardError)")
-            let child = try await ChildProcess.crashChild([
-                "read", mounted.appendingPathComponent("events.sqlite").path, "as-is",
-            ])
-            let output = await child.readAllOutput()
-            _ = try? await child.exitStatus()
-            #expect(output.trimmingCharacters(in: .whitespacesAndNewlines) == "3")
+            let read = try await openInChild(
+                mounted.appendingPathComponent("events.sqlite").path, "read", asNobody: false)
+            #expect(read == "3")
             #expect(try FileManager.default.contentsOfDirectory(atPath: source.path) == ["events.sqlite"])
         }
     }
@@ -245,16 +249,11 @@ struct SQLiteEventStoreReadOnlyTests {
     @Test func aClosedStoreInADirectoryOthersMayWriteIsNotReadAsImmutable() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory.appendingPathComponent("events.sqlite").path
-            let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
-            _ = try await store.append(makeEvents(3), to: "s", expectedVersion: .noStream)
-            store.close()
+            try await makeClosedStore(path)
             try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
             try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: directory.path)
             defer { try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.path) }
-            let child = try await ChildProcess.crashChild(["read", path, getuid() == 0 ? "as-nobody" : "as-is"])
-            let output = await child.readAllOutput()
-            _ = try? await child.exitStatus()
-            #expect(output.trimmingCharacters(in: .whitespacesAndNewlines) == "readOnly")
+            #expect(try await openInChild(path, "read") == "readOnly")
         }
     }
 
