@@ -1,38 +1,39 @@
-import Dispatch
 import Foundation
 import Synchronization
+
+/// The first of SIGTERM, SIGINT and SIGHUP the process received, 0 while none; written by the signal handler, which
+/// may do no more than store to a lock-free atomic.
+private let receivedSignal = Atomic<Int32>(0)
 
 /// Turns SIGTERM, SIGINT and SIGHUP (a closed terminal) into a request to stop: the run admits no new command, lets
 /// the ones in flight finish and become durable, closes the store and exits, so that nothing acknowledged is lost.
 ///
-/// `@unchecked Sendable`: `sources` is written only in `init` and only keeps the signal sources alive; the signal
-/// received is an atomic.
-final class StopSignal: @unchecked Sendable {
+/// The handlers are installed when the first `StopSignal` is made and record the signal at once, so none is lost
+/// between that moment and the first look at ``received``. They are the process's: every `StopSignal` reports the
+/// same signal.
+final class StopSignal: Sendable {
     /// The process's one listener for the `run` command, made at its start: so a signal that arrives while the
     /// ledger is created or replaced waits for that to finish, and the run then stops before its first command.
     static let forRun = StopSignal()
 
-    private let signalNumber = Atomic<Int32>(0)
-    private var sources: [any DispatchSourceSignal] = []
-
-    /// Starts listening for SIGTERM, SIGINT and SIGHUP; their default action (ending the process at once) is turned
-    /// off. A signal the process was started ignoring (SIGHUP under `nohup`) stays ignored.
+    /// Installs the handlers (once per process); their default action (ending the process at once) is replaced. A
+    /// signal the process was started ignoring (SIGHUP under `nohup`) stays ignored.
     init() {
-        for number in [SIGTERM, SIGINT, SIGHUP] {
-            let previous = signal(number, SIG_IGN)
-            if unsafeBitCast(previous, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) { continue }
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { [weak self] in
-                _ = self?.signalNumber.compareExchange(expected: 0, desired: number, ordering: .sequentiallyConsistent)
-            }
-            source.resume()
-            sources.append(source)
-        }
+        Self.installHandlers
     }
+
+    private static let installHandlers: Void = {
+        for number in [SIGTERM, SIGINT, SIGHUP] {
+            let previous = signal(number) { number in
+                _ = receivedSignal.compareExchange(expected: 0, desired: number, ordering: .sequentiallyConsistent)
+            }
+            if unsafeBitCast(previous, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) { signal(number, SIG_IGN) }
+        }
+    }()
 
     /// The signal received, or `nil` while none has been.
     var received: Int32? {
-        let number = signalNumber.load(ordering: .sequentiallyConsistent)
+        let number = receivedSignal.load(ordering: .sequentiallyConsistent)
         return number == 0 ? nil : number
     }
 
