@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import ServiceLifecycle
 import Whizbang
 
 /// `GET /api/live`: server-sent events carrying the overview every refresh interval (event `overview`), and with
@@ -29,8 +30,18 @@ struct LiveUpdates<Store: EventStore>: Sendable {
             body: ResponseBody { writer in
                 var position = start
                 var round: UInt64 = 0
-                while round < rounds, ContinuousClock.now < deadline, !Task.isCancelled {
-                    if round > 0 { try await Task.sleep(for: interval) }
+                // Graceful shutdown ends the loop (its sleep at once), so that an open page never keeps the server
+                // from stopping; the stream then ends cleanly and the browser reconnects later.
+                while round < rounds, ContinuousClock.now < deadline, !Task.isCancelled,
+                    !Task.isShuttingDownGracefully
+                {
+                    if round > 0 {
+                        do {
+                            try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+                        } catch {
+                            break
+                        }
+                    }
                     round += 1
                     if let overview = try? await reader.overview() {
                         try await writer.write(Self.message("overview", overview))

@@ -27,7 +27,13 @@ public struct ConsoleConfiguration: Sendable {
     /// How often the catalog reads new events and the live updates are sent. Default 1 second.
     public var refreshInterval: Duration
     /// How long one live-update stream lasts before the server ends it (the browser reconnects). Default 5 minutes.
+    /// Streams also end as soon as the console's graceful shutdown begins.
     public var maximumLiveDuration: Duration
+    /// How long a connection may stay open with no request in progress — before its first request, between
+    /// requests, or while a request's head arrives too slowly — before the server closes it. Default 30 seconds.
+    /// Without such a limit, clients that open connections and send nothing would hold the server's file
+    /// descriptors until none is left for anyone else.
+    public var idleTimeout: Duration
     /// How the stream catalog reads the log.
     public var catalog: StreamCatalog.Configuration
     /// Where the runners of this process publish their status: with it, the projections show running, stopped or
@@ -53,6 +59,7 @@ public struct ConsoleConfiguration: Sendable {
         storeTimeout = .seconds(5)
         refreshInterval = .seconds(1)
         maximumLiveDuration = .seconds(300)
+        idleTimeout = .seconds(30)
         catalog = StreamCatalog.Configuration()
         projectionStatus = nil
         storeSize = nil

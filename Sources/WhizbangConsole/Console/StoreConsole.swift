@@ -102,6 +102,7 @@ public final class StoreConsole<Store: EventStore>: Service {
     public func run(onListening: @escaping @Sendable (Int) async -> Void) async throws {
         let application = Application(
             router: makeRouter(),
+            server: .http1(configuration: .init(idleTimeout: TimeAmount(configuration.idleTimeout))),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             services: [RefreshService(refresh: { await self.refreshLoop() })],

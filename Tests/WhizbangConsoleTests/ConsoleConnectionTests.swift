@@ -1,0 +1,135 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Testing
+import Whizbang
+import WhizbangConsole
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The console served on a real port: connections that send nothing are closed, and an open live stream does not
+/// keep the server from stopping.
+@Suite("Console connections", .timeLimit(.minutes(1)))
+struct ConsoleConnectionTests {
+    /// Runs the console on a port of the system's choice inside a service group, calls `body` with the port, then
+    /// begins graceful shutdown and returns how long the console took to stop.
+    func serve(
+        configure: (inout ConsoleConfiguration) -> Void = { _ in }, _ body: (Int) async throws -> Void
+    ) async throws -> Duration {
+        var configuration = ConsoleConfiguration()
+        configuration.port = 0
+        configuration.refreshInterval = .milliseconds(100)
+        configure(&configuration)
+        let console = try StoreConsole(store: InMemoryEventStore(), configuration: configuration)
+        let (ports, listening) = AsyncStream.makeStream(of: Int.self)
+        let group = ServiceGroup(
+            services: [Listening(console: console, listening: listening)], gracefulShutdownSignals: [],
+            logger: Logger(label: "whizbang.console.tests"))
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var iterator = ports.makeAsyncIterator()
+            let port = try #require(await iterator.next())
+            try await body(port)
+            let start = ContinuousClock.now
+            await group.triggerGracefulShutdown()
+            try await tasks.next()
+            return ContinuousClock.now - start
+        }
+    }
+
+    @Test("a graceful shutdown ends an open live stream, so the console stops at once")
+    func shutdownEndsLiveStreams() async throws {
+        let client = Client()
+        let took = try await serve { port in
+            try client.connect(port)
+            try client.send("GET /api/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            #expect(try client.read(until: "event: overview").contains("200 OK"))
+        }
+        #expect(took < .seconds(5), "the console took \(took) to stop with a live stream open")
+        client.close()
+    }
+
+    @Test("a connection that sends nothing, or a request head that never ends, is closed after the idle timeout")
+    func idleConnectionsAreClosed() async throws {
+        let (silent, partial) = (Client(), Client())
+        _ = try await serve(configure: { $0.idleTimeout = .milliseconds(500) }) { port in
+            try silent.connect(port)
+            try partial.connect(port)
+            try partial.send("GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            for client in [silent, partial] {
+                // read returns what arrived before the server closed the connection; it throws after 10 s.
+                #expect(try client.read(until: nil).isEmpty)
+            }
+        }
+        silent.close()
+        partial.close()
+    }
+}
+
+/// Runs a console and reports the port it listens on.
+private struct Listening<Store: EventStore>: Service {
+    let console: StoreConsole<Store>
+    let listening: AsyncStream<Int>.Continuation
+
+    func run() async throws {
+        try await console.run(onListening: { port in listening.yield(port) })
+    }
+}
+
+/// A blocking TCP client on loopback whose reads give up after 10 seconds.
+private final class Client: Sendable {
+    private let descriptor = Mutex<Int32>(-1)
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    func connect(_ port: Int) throws {
+        let socketDescriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socketDescriptor >= 0 else { throw Failure(description: "socket: \(errno)") }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(socketDescriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(socketDescriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { throw Failure(description: "connect: \(errno)") }
+        descriptor.withLock { $0 = socketDescriptor }
+    }
+
+    func send(_ text: String) throws {
+        let socketDescriptor = descriptor.withLock { $0 }
+        let bytes = Array(text.utf8)
+        guard bytes.withUnsafeBytes({ Glibc.send(socketDescriptor, $0.baseAddress, $0.count, 0) }) == bytes.count else {
+            throw Failure(description: "send: \(errno)")
+        }
+    }
+
+    /// Reads until the text holds `marker`, or, with `nil`, until the server closes the connection.
+    func read(until marker: String?) throws -> String {
+        let socketDescriptor = descriptor.withLock { $0 }
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(socketDescriptor, $0.baseAddress, $0.count, 0) }
+            if count == 0 { return String(decoding: received, as: UTF8.self) }
+            guard count > 0 else { throw Failure(description: "recv: \(errno) (a timeout is 11)") }
+            received += buffer[0..<count]
+            let text = String(decoding: received, as: UTF8.self)
+            if let marker, text.contains(marker) { return text }
+        }
+    }
+
+    func close() {
+        let socketDescriptor = descriptor.withLock { $0 }
+        if socketDescriptor >= 0 { _ = Glibc.close(socketDescriptor) }
+    }
+}
