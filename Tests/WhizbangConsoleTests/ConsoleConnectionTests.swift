@@ -12,7 +12,7 @@ import Glibc
 
 /// The console served on a real port: connections that send nothing are closed, and an open live stream does not
 /// keep the server from stopping.
-@Suite("Console connections", .timeLimit(.minutes(1)))
+@Suite("Console connections", .serialized, .timeLimit(.minutes(1)))
 struct ConsoleConnectionTests {
     /// Runs the console on a port of the system's choice inside a service group, calls `body` with the port, then
     /// begins graceful shutdown and returns how long the console took to stop.
@@ -46,7 +46,7 @@ struct ConsoleConnectionTests {
         let took = try await serve { port in
             try client.connect(port)
             try client.send("GET /api/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            #expect(try client.read(until: "event: overview").contains("200 OK"))
+            #expect(try await client.read(until: "event: overview").contains("200 OK"))
         }
         #expect(took < .seconds(5), "the console took \(took) to stop with a live stream open")
         client.close()
@@ -61,11 +61,54 @@ struct ConsoleConnectionTests {
             try partial.send("GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
             for client in [silent, partial] {
                 // read returns what arrived before the server closed the connection; it throws after 10 s.
-                #expect(try client.read(until: nil).isEmpty)
+                #expect(try await client.read(until: nil).isEmpty)
             }
         }
         silent.close()
         partial.close()
+    }
+}
+
+extension ConsoleConnectionTests {
+    /// The status line and body of `GET path` sent with `Host: host` (no `Host` line for `nil`), and `Connection:
+    /// close`, plus `extra` header lines.
+    func get(_ path: String, host: String?, extra: String = "", configure: (inout ConsoleConfiguration) -> Void = { _ in })
+        async throws -> String
+    {
+        let client = Client()
+        defer { client.close() }
+        var answer = ""
+        _ = try await serve(configure: configure) { port in
+            try client.connect(port)
+            let hostLine = host.map { "Host: \($0)\r\n" } ?? ""
+            try client.send("GET \(path) HTTP/1.1\r\n\(hostLine)\(extra)Connection: close\r\n\r\n")
+            answer = try await client.read(until: nil)
+        }
+        return answer
+    }
+
+    @Test(
+        "without a token, a request addressed to another host name is refused (DNS rebinding); loopback names pass",
+        arguments: [
+            ("127.0.0.1", true), ("127.0.0.1:8080", true), ("localhost:8080", true), ("LOCALHOST", true),
+            ("[::1]:8080", true), ("127.1.2.3", true), ("attacker.example", false), ("attacker.example:8080", false),
+            ("127.0.0.1.attacker.example", false), ("[::2]:8080", false),
+        ])
+    func hostNames(host: String, served: Bool) async throws {
+        let answer = try await get("/api/overview", host: host)
+        #expect(answer.hasPrefix("HTTP/1.1 200") == served, "\(host): \(answer.prefix(200))")
+        if !served {
+            #expect(answer.hasPrefix("HTTP/1.1 421") && answer.contains("127.0.0.1, localhost or [::1]"), "\(host)")
+        }
+    }
+
+    @Test("with a token, any host name is served to a request that carries it")
+    func hostNamesWithAToken() async throws {
+        let token = "a-token-of-sixteen-chars"
+        let answer = try await get(
+            "/api/overview", host: "console.example", extra: "Authorization: Bearer \(token)\r\n",
+            configure: { $0.accessToken = token })
+        #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer.prefix(200))")
     }
 }
 
@@ -113,18 +156,25 @@ private final class Client: Sendable {
         }
     }
 
-    /// Reads until the text holds `marker`, or, with `nil`, until the server closes the connection.
-    func read(until marker: String?) throws -> String {
+    /// Reads until the text holds `marker`, or, with `nil`, until the server closes the connection; on a thread of
+    /// its own, since the read blocks and the console's tasks need the cooperative pool meanwhile.
+    func read(until marker: String?) async throws -> String {
         let socketDescriptor = descriptor.withLock { $0 }
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { recv(socketDescriptor, $0.baseAddress, $0.count, 0) }
-            if count == 0 { return String(decoding: received, as: UTF8.self) }
-            guard count > 0 else { throw Failure(description: "recv: \(errno) (a timeout is 11)") }
-            received += buffer[0..<count]
-            let text = String(decoding: received, as: UTF8.self)
-            if let marker, text.contains(marker) { return text }
+        return try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                var received: [UInt8] = []
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                while true {
+                    let count = buffer.withUnsafeMutableBytes { recv(socketDescriptor, $0.baseAddress, $0.count, 0) }
+                    if count == 0 { return continuation.resume(returning: String(decoding: received, as: UTF8.self)) }
+                    guard count > 0 else {
+                        return continuation.resume(throwing: Failure(description: "recv: \(errno) (a timeout is 11)"))
+                    }
+                    received += buffer[0..<count]
+                    let text = String(decoding: received, as: UTF8.self)
+                    if let marker, text.contains(marker) { return continuation.resume(returning: text) }
+                }
+            }.start()
         }
     }
 

@@ -4,7 +4,8 @@ import NIOCore
 import Whizbang
 
 extension StoreConsole {
-    /// Adds the console's routes, and its security, access-token and not-found middleware, to `router`.
+    /// Adds the console's routes, and its security, access-token (or, without a token, loopback-host) and not-found
+    /// middleware, to `router`.
     ///
     /// Pages: `/`, `/streams`, `/stream?id=`, `/log`, `/events/{position}`, `/messages/{id}`, `/projections`,
     /// `/cluster`, `/login`.
@@ -17,6 +18,8 @@ extension StoreConsole {
         router.add(middleware: NotFoundMiddleware())
         if let token = configuration.accessToken {
             router.add(middleware: AccessTokenMiddleware(token: token))
+        } else {
+            router.add(middleware: LoopbackHostMiddleware())
         }
         addPages(to: router)
         addAPI(to: router)

@@ -1,0 +1,38 @@
+import Hummingbird
+
+/// Without an access token, answers only requests addressed to a loopback name (`Host: 127.0.0.1:8080`,
+/// `localhost`, `[::1]`), and others with 421.
+///
+/// A console with no token trusts that only this machine can reach it. A web page elsewhere could still make the
+/// browser of someone on this machine send it requests, through a name of its own that it points at 127.0.0.1 (DNS
+/// rebinding); such requests name that other host, and are refused here. Requests without a `Host` (HTTP/1.0) pass.
+struct LoopbackHostMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        guard let authority = request.head.authority, !Self.isLoopback(authority) else {
+            return try await next(request, context)
+        }
+        return ConsoleResponses.json(
+            ErrorView(
+                error: "this console answers only requests addressed to 127.0.0.1, localhost or [::1], not to "
+                    + "\(authority); open it by one of those names, or give it an access token"),
+            status: .misdirectedRequest)
+    }
+
+    /// Whether `authority` (a `Host` value, with or without a port) names this machine's loopback interface.
+    static func isLoopback(_ authority: String) -> Bool {
+        var host = Substring(authority.lowercased())
+        if host.hasPrefix("[") {
+            guard let end = host.firstIndex(of: "]") else { return false }
+            host = host[host.index(after: host.startIndex)..<end]
+            return host == "::1"
+        }
+        if let colon = host.lastIndex(of: ":") { host = host[..<colon] }
+        if host == "localhost" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+    }
+}
