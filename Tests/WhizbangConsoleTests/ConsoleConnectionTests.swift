@@ -72,9 +72,10 @@ struct ConsoleConnectionTests {
 extension ConsoleConnectionTests {
     /// The status line and body of `GET path` sent with `Host: host` (no `Host` line for `nil`), and `Connection:
     /// close`, plus `extra` header lines.
-    func get(_ path: String, host: String?, extra: String = "", configure: (inout ConsoleConfiguration) -> Void = { _ in })
-        async throws -> String
-    {
+    func get(
+        _ path: String, host: String?, extra: String = "",
+        configure: (inout ConsoleConfiguration) -> Void = { _ in }
+    ) async throws -> String {
         let client = Client()
         defer { client.close() }
         var answer = ""
