@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -182,5 +183,43 @@ private final class Client: Sendable {
     func close() {
         let socketDescriptor = descriptor.withLock { $0 }
         if socketDescriptor >= 0 { _ = Glibc.close(socketDescriptor) }
+    }
+}
+
+/// Methods: `HEAD` as `GET` without a body, 405 with `Allow` for the others, since the console only reads.
+@Suite("Console methods")
+struct ConsoleMethodTests {
+    @Test("HEAD answers as GET without a body, on pages, the API and a path the console does not have")
+    func head() async throws {
+        let fixture = try ConsoleFixture()
+        try await fixture.seed()
+        let paths: [(String, HTTPResponse.Status)] = [
+            ("/", .ok), ("/api/overview", .ok), ("/health/live", .ok), ("/nope", .notFound),
+        ]
+        for (path, status) in paths {
+            let got = try await fixture.request(path)
+            let headed = try await fixture.request(path, method: .head)
+            #expect(headed.status == status, "\(path)")
+            #expect(got.status == status, "\(path)")
+            #expect(headed.body.isEmpty, "\(path): \(headed.body.prefix(80))")
+            #expect(headed.headers[.contentType] == got.headers[.contentType], "\(path)")
+        }
+    }
+
+    @Test("a method other than GET and HEAD gets 405 with Allow, wherever it is sent; POST /login still signs in")
+    func otherMethods() async throws {
+        let fixture = try ConsoleFixture()
+        for (method, path) in [(HTTPRequest.Method.post, "/api/overview"), (.delete, "/streams"), (.put, "/nope")] {
+            let answer = try await fixture.request(path, method: method)
+            #expect(answer.status == .methodNotAllowed, "\(method) \(path)")
+            #expect(answer.headers[.allow] == "GET, HEAD", "\(method) \(path)")
+            #expect(answer.body.contains("only reads"), "\(method) \(path)")
+        }
+        let secured = try ConsoleFixture { $0.accessToken = "a-token-of-sixteen-chars" }
+        let login = try await secured.request(
+            "/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+            body: "token=a-token-of-sixteen-chars")
+        #expect(login.status != .methodNotAllowed && login.status != .notFound)
+        #expect(try await secured.request("/login", method: .delete).headers[.allow] == "GET, HEAD, POST")
     }
 }

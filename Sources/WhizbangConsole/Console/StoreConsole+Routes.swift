@@ -29,58 +29,58 @@ extension StoreConsole {
     private func addPages<Context: RequestContext>(to router: Router<Context>) {
         let reader = reader
         let configuration = configuration
-        router.get("/") { _, _ in
+        router.read("/") { _, _ in
             await Self.page { () async throws(ConsoleRequestError) in ConsolePages.overview(try await reader.overview()) }
         }
-        router.get("/streams") { request, _ in
+        router.read("/streams") { request, _ in
             await Self.page { () throws(ConsoleRequestError) in
                 ConsolePages.streams(try reader.streams(QueryParameters(request, configuration: configuration)))
             }
         }
-        router.get("/stream") { request, _ in
+        router.read("/stream") { request, _ in
             await Self.page { () async throws(ConsoleRequestError) in
                 ConsolePages.stream(
                     try await reader.stream(QueryParameters(request, configuration: configuration), bodies: false))
             }
         }
-        router.get("/log") { request, _ in
+        router.read("/log") { request, _ in
             await Self.page { () async throws(ConsoleRequestError) in
                 ConsolePages.log(
                     try await reader.log(QueryParameters(request, configuration: configuration), bodies: false))
             }
         }
-        router.get("/events/:position") { _, context in
+        router.read("/events/:position") { _, context in
             let position = context.parameters.get("position") ?? ""
             return await Self.page { () async throws(ConsoleRequestError) in
                 ConsolePages.event(try await reader.event(position))
             }
         }
-        router.get("/cluster") { _, _ in
+        router.read("/cluster") { _, _ in
             await Self.page { () async throws(ConsoleRequestError) in ConsolePages.cluster(try await reader.cluster()) }
         }
-        router.get("/messages/:id") { _, context in
+        router.read("/messages/:id") { _, context in
             let id = context.parameters.get("id") ?? ""
             return await Self.page { () async throws(ConsoleRequestError) in
                 ConsolePages.event(try await reader.message(id))
             }
         }
-        router.get("/projections") { _, _ in
+        router.read("/projections") { _, _ in
             await Self.page { () async throws(ConsoleRequestError) in
                 ConsolePages.projections(try await reader.projections())
             }
         }
-        router.get("/assets/console.css") { _, _ in
+        router.read("/assets/console.css") { _, _ in
             var response = ConsoleResponses.text(ConsoleAssets.stylesheet, contentType: "text/css; charset=utf-8")
             response.headers[.cacheControl] = "max-age=300"
             return response
         }
-        router.get("/assets/console.js") { _, _ in
+        router.read("/assets/console.js") { _, _ in
             var response = ConsoleResponses.text(
                 ConsoleAssets.script, contentType: "text/javascript; charset=utf-8")
             response.headers[.cacheControl] = "max-age=300"
             return response
         }
-        router.get("/login") { _, _ in
+        router.read("/login") { _, _ in
             guard configuration.accessToken != nil else { return ConsoleResponses.redirect(to: "/") }
             return ConsoleResponses.html(ConsolePages.login(failed: false))
         }
@@ -101,42 +101,42 @@ extension StoreConsole {
     private func addAPI<Context: RequestContext>(to router: Router<Context>) {
         let reader = reader
         let configuration = configuration
-        router.get("/api/overview") { _, _ in
+        router.read("/api/overview") { _, _ in
             await Self.api { () async throws(ConsoleRequestError) in try await reader.overview() }
         }
-        router.get("/api/head") { _, _ in
+        router.read("/api/head") { _, _ in
             await Self.api { () async throws(ConsoleRequestError) in try await reader.head() }
         }
-        router.get("/api/streams") { request, _ in
+        router.read("/api/streams") { request, _ in
             await Self.api { () throws(ConsoleRequestError) in
                 try reader.streams(QueryParameters(request, configuration: configuration))
             }
         }
-        router.get("/api/stream") { request, _ in
+        router.read("/api/stream") { request, _ in
             await Self.api { () async throws(ConsoleRequestError) in
                 try await reader.stream(QueryParameters(request, configuration: configuration))
             }
         }
-        router.get("/api/log") { request, _ in
+        router.read("/api/log") { request, _ in
             await Self.api { () async throws(ConsoleRequestError) in
                 try await reader.log(QueryParameters(request, configuration: configuration))
             }
         }
-        router.get("/api/events/:position") { _, context in
+        router.read("/api/events/:position") { _, context in
             let position = context.parameters.get("position") ?? ""
             return await Self.api { () async throws(ConsoleRequestError) in try await reader.event(position) }
         }
-        router.get("/api/cluster") { _, _ in
+        router.read("/api/cluster") { _, _ in
             await Self.api { () async throws(ConsoleRequestError) in try await reader.cluster() }
         }
-        router.get("/api/messages/:id") { _, context in
+        router.read("/api/messages/:id") { _, context in
             let id = context.parameters.get("id") ?? ""
             return await Self.api { () async throws(ConsoleRequestError) in try await reader.message(id) }
         }
-        router.get("/api/projections") { _, _ in
+        router.read("/api/projections") { _, _ in
             await Self.api { () async throws(ConsoleRequestError) in try await reader.projections() }
         }
-        router.get("/api/live") { request, _ in
+        router.read("/api/live") { request, _ in
             do throws(ConsoleRequestError) {
                 return try await LiveUpdates(reader: reader, configuration: configuration)
                     .response(QueryParameters(request, configuration: configuration))
@@ -150,15 +150,15 @@ extension StoreConsole {
         let reader = reader
         let configuration = configuration
         let metrics = metrics
-        router.get("/metrics") { _, _ in
+        router.read("/metrics") { _, _ in
             if let projections = try? await reader.projections() { metrics.record(projections: projections) }
             return ConsoleResponses.text(
                 metrics.exposition(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
-        router.get("/health/live") { _, _ in
+        router.read("/health/live") { _, _ in
             ConsoleResponses.json(HealthView(status: "live", checks: ["the process answers"]))
         }
-        router.get("/health/ready") { _, _ in
+        router.read("/health/ready") { _, _ in
             var problems: [String] = []
             do throws(ConsoleRequestError) {
                 let projections = try await reader.projections()
