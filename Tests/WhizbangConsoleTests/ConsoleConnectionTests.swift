@@ -223,3 +223,35 @@ struct ConsoleMethodTests {
         #expect(try await secured.request("/login", method: .delete).headers[.allow] == "GET, HEAD, POST")
     }
 }
+
+/// Query strings as HTML forms write them.
+@Suite("Console query strings")
+struct ConsoleQueryTests {
+    @Test("a + in a query is a space, as a form sends it; %2B is a plus")
+    func plusIsASpace() async throws {
+        let fixture = try ConsoleFixture()
+        try await fixture.append("spa ce")
+        try await fixture.append("spa+ce")
+        await fixture.console.refresh()
+        let spaced = try await fixture.request("/api/streams?prefix=spa+c")
+        #expect(spaced.status == .ok)
+        #expect(spaced.body.contains("\"spa ce\"") && !spaced.body.contains("spa+ce"), "\(spaced.body)")
+        let plus = try await fixture.request("/api/stream?id=spa%2Bce")
+        #expect(plus.status == .ok, "\(plus.body)")
+        let stream = try await fixture.request("/api/stream?id=spa+ce")
+        #expect(stream.status == .ok && stream.body.contains("spa ce"), "\(stream.body)")
+    }
+
+    @Test("tail is true or false; any other value is a 400 that names it")
+    func tailValues() async throws {
+        let fixture = try ConsoleFixture()
+        for value in ["1", "yes", "TRUE", ""] {
+            let answer = try await fixture.request("/api/live?updates=1&tail=\(value)")
+            #expect(answer.status == .badRequest, "tail=\(value)")
+            #expect(answer.body.contains("tail must be true or false"), "tail=\(value): \(answer.body)")
+        }
+        for value in ["true", "false"] {
+            #expect(try await fixture.request("/api/live?updates=1&tail=\(value)").status == .ok, "tail=\(value)")
+        }
+    }
+}

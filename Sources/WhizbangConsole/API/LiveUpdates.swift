@@ -14,7 +14,7 @@ struct LiveUpdates<Store: EventStore>: Sendable {
     let configuration: ConsoleConfiguration
 
     func response(_ query: QueryParameters) async throws(ConsoleRequestError) -> Response {
-        let tail = query.text("tail") == "true"
+        let tail = try query.flag("tail", default: false)
         var after = try query.position("after", default: UInt64.max)
         if after == UInt64.max { after = try await reader.head().headPosition }
         let rounds = try query.position("updates", default: UInt64.max)

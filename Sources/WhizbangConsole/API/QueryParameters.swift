@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 
 /// Reads and checks the query parameters of a console request; every bad value is a 400 with a short message.
@@ -6,12 +7,36 @@ struct QueryParameters: Sendable {
     private let configuration: ConsoleConfiguration
 
     init(_ request: Request, configuration: ConsoleConfiguration) {
+        self.init(query: request.uri.query, configuration: configuration)
+    }
+
+    /// Reads a raw query as HTML forms write it (`application/x-www-form-urlencoded`): `+` is a space, `%XX` a byte;
+    /// a parameter given twice keeps its first value. A value that is not valid percent-encoded UTF-8 is kept as
+    /// written, so that the check of that parameter refuses it by name.
+    init(query: String?, configuration: ConsoleConfiguration) {
         var values: [String: String] = [:]
-        for (key, value) in request.uri.queryParameters {
-            values[String(key)] = String(value)
+        for pair in (query ?? "").split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let key = Self.decoded(parts[0])
+            if values[key] == nil { values[key] = parts.count > 1 ? Self.decoded(parts[1]) : "" }
         }
         self.values = values
         self.configuration = configuration
+    }
+
+    private static func decoded(_ text: Substring) -> String {
+        let spaced = text.replacingOccurrences(of: "+", with: " ")
+        return spaced.removingPercentEncoding ?? spaced
+    }
+
+    /// A parameter that is `true` or `false`; `defaultValue` when absent.
+    func flag(_ name: String, default defaultValue: Bool) throws(ConsoleRequestError) -> Bool {
+        switch values[name] {
+        case nil: return defaultValue
+        case "true": return true
+        case "false": return false
+        case let text?: throw .badRequest("\(name) must be true or false, not '\(Self.clipped(text))'")
+        }
     }
 
     /// A text parameter, or `nil` when absent.
