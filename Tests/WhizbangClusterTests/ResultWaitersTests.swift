@@ -3,32 +3,82 @@ import Whizbang
 
 @testable import WhizbangCluster
 
-/// Which awaited results the client looks up: the new waits and the rows a notification names, not every wait.
+/// Which awaited results the client looks up: the rows a notification names, before or after their wait began, not
+/// every wait; and when waits time out.
 @Suite("Result waiters")
 struct ResultWaitersTests {
-    /// Starts a wait for `row` and returns once it is registered.
-    func startWaiting(_ row: Int64, _ waiters: ResultWaiters, in group: inout TaskGroup<Void>) async {
-        group.addTask { _ = try? await waiters.wait(for: row, messageID: MessageID(), until: .now + .seconds(60)) }
-        await waiters.added.wait(upTo: .seconds(60))
+    /// Starts a wait for `row` until `deadline` and returns once it is registered.
+    func startWaiting(
+        _ row: Int64, _ waiters: ResultWaiters, until deadline: ContinuousClock.Instant = .now + .seconds(60),
+        in group: inout TaskGroup<Void>
+    ) async {
+        group.addTask { _ = try? await waiters.wait(for: row, messageID: MessageID(), until: deadline) }
+        await waiters.registered.wait(upTo: .seconds(60))
     }
 
-    @Test("a notification's rows are looked up if awaited; new waits once; a bare notification looks up all")
+    @Test("a notification's rows are looked up if awaited, or when their wait begins; a bare notification looks up all",
+        .timeLimit(.minutes(1)))
     func lookUps() async {
         let waiters = ResultWaiters()
         await withTaskGroup(of: Void.self) { group in
             await startWaiting(1, waiters, in: &group)
-            #expect(waiters.takeRowsToLookUp(everything: false) == [1])
+            #expect(waiters.takeRowsToLookUp(everything: false) == [])
+            waiters.recorded([2, 99])
+            #expect(waiters.takeRowsToLookUp(everything: false) == [])
             await startWaiting(2, waiters, in: &group)
             #expect(waiters.takeRowsToLookUp(everything: false) == [2])
             #expect(waiters.takeRowsToLookUp(everything: false) == [])
-            waiters.recorded([2, 99])
-            #expect(waiters.takeRowsToLookUp(everything: false) == [2])
-            waiters.recorded([99])
-            #expect(waiters.takeRowsToLookUp(everything: false) == [])
+            waiters.recorded([1, 99])
+            #expect(waiters.takeRowsToLookUp(everything: false) == [1])
             waiters.recorded(nil)
             #expect(Set(waiters.takeRowsToLookUp(everything: false)) == [1, 2])
             #expect(Set(waiters.takeRowsToLookUp(everything: true)) == [1, 2])
             waiters.close(with: ClusterError(.notRunning, message: "done"))
+        }
+    }
+
+    @Test("a row named before its wait is remembered until the second full look-up after", .timeLimit(.minutes(1)))
+    func notifiedRowsAreRememberedForTwoFullLookUps() async {
+        let waiters = ResultWaiters()
+        await withTaskGroup(of: Void.self) { group in
+            waiters.recorded([5, 6])
+            _ = waiters.takeRowsToLookUp(everything: true)
+            await startWaiting(5, waiters, in: &group)
+            #expect(waiters.takeRowsToLookUp(everything: false) == [5])
+            _ = waiters.takeRowsToLookUp(everything: true)
+            await startWaiting(6, waiters, in: &group)
+            #expect(waiters.takeRowsToLookUp(everything: false) == [])
+            #expect(Set(waiters.takeRowsToLookUp(everything: true)) == [5, 6])
+            waiters.close(with: ClusterError(.notRunning, message: "done"))
+        }
+    }
+
+    @Test("waits fail with timedOut once their own deadline passes, the earliest first", .timeLimit(.minutes(1)))
+    func deadlines() async {
+        let waiters = ResultWaiters()
+        let start = ContinuousClock.now
+        await withTaskGroup(of: (Int64, ClusterError.Code?).self) { group in
+            for (row, seconds): (Int64, Int64) in [(1, 120), (2, 60)] {
+                group.addTask {
+                    do {
+                        _ = try await waiters.wait(for: row, messageID: MessageID(), until: start + .seconds(seconds))
+                        return (row, nil)
+                    } catch {
+                        return (row, (error as? ClusterError)?.code)
+                    }
+                }
+                await waiters.registered.wait(upTo: .seconds(60))
+            }
+            #expect(waiters.earliestDeadline == start + .seconds(60))
+            waiters.expire(now: start + .seconds(59))
+            waiters.expire(now: start + .seconds(61))
+            let first = await group.next()
+            #expect(first?.0 == 2 && first?.1 == .timedOut)
+            #expect(waiters.earliestDeadline == start + .seconds(120))
+            waiters.expire(now: start + .seconds(121))
+            let second = await group.next()
+            #expect(second?.0 == 1 && second?.1 == .timedOut)
+            #expect(waiters.earliestDeadline == nil)
         }
     }
 
@@ -45,9 +95,9 @@ struct ResultWaitersTests {
                         return (error as? ClusterError)?.code
                     }
                 }
-                await waiters.added.wait(upTo: .seconds(60))
+                await waiters.registered.wait(upTo: .seconds(60))
             }
-            #expect(Set(waiters.takeRowsToLookUp(everything: false)) == [1, 2])
+            #expect(Set(waiters.takeRowsToLookUp(everything: true)) == [1, 2])
             waiters.expired([1])
             let first = await group.next()
             #expect(first == .resultExpired)
@@ -76,7 +126,7 @@ struct ResultWaitersTests {
                         return (row, .failure(code))
                     }
                 }
-                await waiters.added.wait(upTo: .seconds(60))
+                await waiters.registered.wait(upTo: .seconds(60))
             }
             waiters.deliver([1: .success(result), 2: .failure(ClusterError(.malformedResult, message: "bad"))])
             var outcomes: [Int64: Result<UInt64, ClusterError>] = [:]

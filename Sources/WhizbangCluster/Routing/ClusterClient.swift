@@ -324,8 +324,8 @@ public final class ClusterClient: Service, Sendable {
         return rows
     }
 
-    /// Looks up results whenever woken — those of newly awaited rows and of the rows a notification named — and
-    /// those of every awaited row at least every poll interval, in case a notification was lost.
+    /// Looks up results whenever woken — those of the rows a notification named — and those of every awaited row at
+    /// least every poll interval, in case a notification was lost; fails the waits whose deadline passed.
     private func poll() async {
         let logger = configuration.logger
         var lastFullLookUp = ContinuousClock.now
@@ -344,8 +344,11 @@ public final class ClusterClient: Service, Sendable {
                 }
             }
             waiters.expire()
-            let untilFullLookUp = lastFullLookUp + configuration.pollInterval - .now
-            if untilFullLookUp > .zero { await waiters.added.wait(upTo: untilFullLookUp) }
+            // Until the next full look-up, or the earliest deadline of a wait if that comes first.
+            var wakeAt = lastFullLookUp + configuration.pollInterval
+            if let deadline = waiters.earliestDeadline { wakeAt = min(wakeAt, deadline) }
+            let untilWake = wakeAt - .now
+            if untilWake > .zero { await waiters.added.wait(upTo: untilWake) }
         }
     }
 

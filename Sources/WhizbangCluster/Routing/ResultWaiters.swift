@@ -4,6 +4,11 @@ import Whizbang
 /// The callers awaiting results of inbox rows, and their deadlines: a state machine under one lock. The client's
 /// poller asks it which rows to look up, hands it the results it found, and lets it fail the waits past their
 /// deadlines.
+///
+/// A new wait is looked up at once only when a notification already named its row (its result was recorded before
+/// the wait began); otherwise the notification that its result is recorded names it, or, if that notification is
+/// lost, the next full look-up finds it. Rows named before anyone awaited them are remembered for two full look-ups,
+/// so a wait that begins later than that is found by the next one: at most one poll interval late.
 final class ResultWaiters: Sendable {
     private struct Waiter {
         var token: Int
@@ -20,12 +25,24 @@ final class ResultWaiters: Sendable {
         var toLookUp: Set<Int64> = []
         /// Whether the next look-up covers every awaited row (a notification that named no rows, or a reconnect).
         var lookUpAll = false
+        /// Rows a notification named while nobody awaited them, since the last full look-up and before it.
+        var notifiedUnawaited: Set<Int64> = []
+        var notifiedUnawaitedBefore: Set<Int64> = []
+        /// No deadline of an awaited row is earlier (it may be earlier than the earliest left, never later).
+        var earliestDeadline: ContinuousClock.Instant? = nil
+
+        /// Whether a notification named `row` before it was awaited, and forgets it.
+        mutating func takeNotified(_ row: Int64) -> Bool {
+            notifiedUnawaited.remove(row) != nil || notifiedUnawaitedBefore.remove(row) != nil
+        }
     }
 
     private let state = Mutex(State())
-    /// Woken when a waiter is added, so that the poller looks at once for a result that is already there, and when
-    /// a notification says results were recorded.
+    /// Wakes the poller: a notification says awaited results were recorded, or a new wait's result was recorded
+    /// before it began.
     let added = Wakeup()
+    /// Signalled whenever a wait is in place, so that a test can go on once its wait is registered.
+    let registered = Wakeup()
 
     /// Notes that the results of `rows` were recorded (`nil`: of rows not named), and wakes the poller when any of
     /// them is awaited.
@@ -36,9 +53,13 @@ final class ResultWaiters: Sendable {
                 return true
             }
             var any = false
-            for row in rows where state.waiters[row] != nil {
-                state.toLookUp.insert(row)
-                any = true
+            for row in rows {
+                if state.waiters[row] != nil {
+                    state.toLookUp.insert(row)
+                    any = true
+                } else {
+                    state.notifiedUnawaited.insert(row)
+                }
             }
             return any
         }
@@ -46,17 +67,24 @@ final class ResultWaiters: Sendable {
     }
 
     /// The rows to look up now, and forgets them: every awaited row with `everything` or after a notification that
-    /// named none, else the newly awaited rows and those a notification named.
+    /// named none, else the rows a notification named (before or after their wait began).
     func takeRowsToLookUp(everything: Bool) -> [Int64] {
         state.withLock { state in
             defer {
                 state.toLookUp = []
                 state.lookUpAll = false
             }
-            if everything || state.lookUpAll { return Array(state.waiters.keys) }
+            if everything || state.lookUpAll {
+                state.notifiedUnawaitedBefore = state.notifiedUnawaited
+                state.notifiedUnawaited = []
+                return Array(state.waiters.keys)
+            }
             return state.toLookUp.filter { state.waiters[$0] != nil }
         }
     }
+
+    /// The earliest deadline of the waits, if any (or a moment before it).
+    var earliestDeadline: ContinuousClock.Instant? { state.withLock { $0.earliestDeadline } }
 
     /// Waits for the result of inbox row `row` until `deadline`.
     ///
@@ -72,18 +100,22 @@ final class ResultWaiters: Sendable {
         }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                let failure = state.withLock { state -> (any Error)? in
-                    if let closed = state.closed { return closed }
-                    if Task.isCancelled { return CancellationError() }
+                let registration = state.withLock { state -> Result<Bool, any Error> in
+                    if let closed = state.closed { return .failure(closed) }
+                    if Task.isCancelled { return .failure(CancellationError()) }
                     state.waiters[row, default: []].append(
                         Waiter(token: token, messageID: messageID, deadline: deadline, continuation: continuation))
+                    state.earliestDeadline = min(state.earliestDeadline ?? deadline, deadline)
+                    guard state.takeNotified(row) else { return .success(false) }
                     state.toLookUp.insert(row)
-                    return nil
+                    return .success(true)
                 }
-                if let failure {
+                switch registration {
+                case .failure(let failure):
                     continuation.resume(throwing: failure)
-                } else {
-                    added.signal()
+                case .success(let lookUpNow):
+                    if lookUpNow { added.signal() }
+                    registered.signal()
                 }
             }
         } onCancel: {
@@ -125,15 +157,30 @@ final class ResultWaiters: Sendable {
         }
     }
 
-    /// Fails the waits whose deadline has passed with ``ClusterError/Code/timedOut``.
+    /// Fails the waits whose deadline has passed with ``ClusterError/Code/timedOut``; looks at them only once the
+    /// earliest deadline has come.
     func expire(now: ContinuousClock.Instant = .now) {
         let expired = state.withLock { state -> [Waiter] in
+            guard let earliest = state.earliestDeadline, earliest <= now else { return [] }
             var expired: [Waiter] = []
+            var next: ContinuousClock.Instant? = nil
             for (row, list) in state.waiters {
-                let (late, onTime) = (list.filter { $0.deadline <= now }, list.filter { $0.deadline > now })
-                expired += late
+                guard list.contains(where: { $0.deadline <= now }) else {
+                    for waiter in list { next = min(next ?? waiter.deadline, waiter.deadline) }
+                    continue
+                }
+                var onTime: [Waiter] = []
+                for waiter in list {
+                    if waiter.deadline <= now {
+                        expired.append(waiter)
+                    } else {
+                        onTime.append(waiter)
+                        next = min(next ?? waiter.deadline, waiter.deadline)
+                    }
+                }
                 state.waiters[row] = onTime.isEmpty ? nil : onTime
             }
+            state.earliestDeadline = next
             return expired
         }
         for waiter in expired {
@@ -149,7 +196,10 @@ final class ResultWaiters: Sendable {
     func close(with error: ClusterError) {
         let all = state.withLock { state -> [Waiter] in
             state.closed = state.closed ?? error
-            defer { state.waiters = [:] }
+            defer {
+                state.waiters = [:]
+                state.earliestDeadline = nil
+            }
             return state.waiters.values.flatMap { $0 }
         }
         for waiter in all { waiter.continuation.resume(throwing: error) }
