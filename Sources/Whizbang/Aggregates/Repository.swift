@@ -69,14 +69,15 @@ public final class Repository<A: Aggregate, Store: EventStore>: Sendable {
                     metadata: ["stream": "\(streamID)", "error": "\(error)"])
             }
         }
+        let batchSize = max(1, configuration.readBatchSize)
         while true {
             let events = try await store.readStream(
-                streamID, from: version + 1, direction: .forwards, limit: configuration.readBatchSize)
+                streamID, from: version + 1, direction: .forwards, limit: batchSize)
             for event in events {
                 state = A.evolve(state, try A.events.decode(event))
                 version = event.streamVersion
             }
-            if events.count < configuration.readBatchSize { break }
+            if events.count < batchSize { break }
         }
         let loaded = LoadedAggregate<A>(streamID: streamID, state: state, version: version)
         remember(loaded)

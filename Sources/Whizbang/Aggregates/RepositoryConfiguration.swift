@@ -9,7 +9,8 @@ public struct RepositoryConfiguration: Sendable {
     /// Snapshots are written after the events they follow; a failed snapshot write is logged and ignored, since
     /// the events are already durable. Default: `nil`.
     public var snapshotInterval: Int?
-    /// How many events one read fetches when replaying a stream. Default: 1,000.
+    /// How many events one read fetches when replaying a stream; a value below 1 reads one at a time.
+    /// Default: 1,000.
     public var readBatchSize: Int
 
     /// A configuration with the documented defaults.
