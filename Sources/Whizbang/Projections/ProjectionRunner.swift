@@ -192,10 +192,10 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
     /// Returns once the projection has applied every event up to `position`, at once if it already has.
     ///
     /// Use it to read your own writes: pass the last position of an append (``AppendResult/positions``) and read the
-    /// projection after this returns. A wait started while the runner is idle waits for the next ``run()``.
+    /// projection after this returns. A wait started before the runner's first ``run()`` waits for it.
     ///
     /// - Throws: `CancellationError` if the task is cancelled first; ``ProjectionError/Code/stopped`` if the runner
-    ///   stops (returns or throws) before reaching `position`.
+    ///   stops (returns or throws) before reaching `position`, or has stopped and not run again when the wait starts.
     public func waitUntilApplied(through position: UInt64) async throws {
         let id = state.withLock { $0.makeWaiterID() }
         try await withTaskCancellationHandler {
@@ -207,6 +207,7 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
                 case .resume: continuation.resume()
                 case .wait: break
                 case .cancel: continuation.resume(throwing: CancellationError())
+                case .stopped: continuation.resume(throwing: stoppedError(before: position))
                 }
             }
         } onCancel: {
@@ -245,12 +246,13 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
 
     private func end() {
         let waiters = state.withLock { $0.stop() }
-        for waiter in waiters {
-            waiter.continuation.resume(
-                throwing: ProjectionError(
-                    .stopped, projection: name, position: waiter.target,
-                    message: "the runner stopped before the projection reached position \(waiter.target)"))
-        }
+        for waiter in waiters { waiter.continuation.resume(throwing: stoppedError(before: waiter.target)) }
+    }
+
+    private func stoppedError(before target: UInt64) -> ProjectionError {
+        ProjectionError(
+            .stopped, projection: name, position: target,
+            message: "the runner stopped before the projection reached position \(target)")
     }
 
     private func publish(_ position: UInt64) {

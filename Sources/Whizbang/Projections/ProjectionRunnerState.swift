@@ -21,9 +21,13 @@ struct ProjectionRunnerState {
         case resume
         case wait
         case cancel
+        /// The runner has stopped and not run again: nothing would end the wait.
+        case stopped
     }
 
     private(set) var activity = Activity.idle
+    /// Whether the runner has run and stopped, and not started again.
+    private var hasStopped = false
     /// The position of the last event the projection applied, once the runner has loaded or reached it.
     private(set) var position: UInt64?
     private var waiters: [Waiter] = []
@@ -33,12 +37,14 @@ struct ProjectionRunnerState {
     mutating func start(_ activity: Activity) -> Bool {
         guard self.activity == .idle else { return false }
         self.activity = activity
+        hasStopped = false
         return true
     }
 
     /// Ends the current activity and returns the waiters it leaves unsatisfied, to fail.
     mutating func stop() -> [Waiter] {
         activity = .idle
+        hasStopped = true
         defer { waiters.removeAll() }
         return waiters
     }
@@ -61,12 +67,14 @@ struct ProjectionRunnerState {
         return nextWaiterID
     }
 
-    /// Registers a waiter for `target` unless it is already satisfied or its task is cancelled.
+    /// Registers a waiter for `target` unless it is already satisfied, its task is cancelled or the runner has
+    /// stopped.
     mutating func wait(
         id: UInt64, for target: UInt64, continuation: UnsafeContinuation<Void, any Error>, isCancelled: Bool
     ) -> WaitAction {
         if let position, position >= target { return .resume }
         if isCancelled { return .cancel }
+        if hasStopped { return .stopped }
         waiters.append(Waiter(id: id, target: target, continuation: continuation))
         return .wait
     }
