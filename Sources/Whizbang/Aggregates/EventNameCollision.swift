@@ -10,7 +10,8 @@ public struct EventNameCollision: Error, Hashable, Sendable, CustomStringConvert
     public struct Name: Hashable, Sendable, CustomStringConvertible {
         /// The stored type name.
         public let typeName: String
-        /// The aggregate types whose registries register it, sorted; one aggregate listed alone registers it twice.
+        /// The aggregate types whose registries register it, by full name (`String(reflecting:)`, such as
+        /// `"Banking.Account"`), sorted; one aggregate listed alone registers it twice.
         public let aggregates: [String]
 
         /// Creates the entry.

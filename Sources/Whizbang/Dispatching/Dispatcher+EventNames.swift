@@ -17,12 +17,14 @@ extension Dispatcher {
     /// Records the type names of `A`'s registry, and logs a warning for any that collide.
     func registerEventNames<A: Aggregate>(of aggregate: A.Type) {
         let registry = A.events
+        // The full name: two aggregates of one short name in different modules or scopes are two aggregates.
+        let name = String(reflecting: A.self)
         let colliding = eventNames.withLock {
-            $0.add(aggregate: "\(A.self)", typeNames: registry.typeNames, repeated: [])
+            $0.add(aggregate: name, typeNames: registry.typeNames, repeated: [])
         }
         guard !colliding.isEmpty else { return }
         logger.warning(
             "event type names registered more than once",
-            metadata: ["aggregate": "\(A.self)", "names": "\(colliding.sorted())"])
+            metadata: ["aggregate": "\(name)", "names": "\(colliding.sorted())"])
     }
 }
