@@ -26,8 +26,8 @@ extension PostgresEventStore {
     ///     return `false` to stop (the transaction is rolled back).
     /// - Returns: The number of events written.
     /// - Throws: `EventStoreError` — what `EventStoreValidation/validateRestore(_:maximumPayloadBytes:)` throws;
-    ///   `invalidArgument` when the schema holds anything (the message says what), for an invalid consumer name or
-    ///   configuration; `readOnly` for a configuration with ``Configuration/isReadOnly``; the server's refusal
+    ///   `invalidArgument` when the schema holds anything (the message says what), for an invalid consumer name, a
+    ///   checkpoint above `EventStoreValidation/maximumPosition` or an invalid configuration; `readOnly` for a configuration with ``Configuration/isReadOnly``; the server's refusal
     ///   otherwise. `CancellationError` when `progress` returned `false`. In every case the schema is left as it was.
     @discardableResult
     public static func restore(
@@ -42,7 +42,9 @@ extension PostgresEventStore {
         }
         let versions = try EventStoreValidation.validateRestore(
             events, maximumPayloadBytes: configuration.maximumPayloadBytes)
-        for consumer in checkpoints.keys { try validateText(consumer, what: "a consumer name") }
+        for (consumer, position) in checkpoints {
+            try EventStoreValidation.validateCheckpoint(position, for: consumer)
+        }
         let schema = configuration.schema
         let stopped = Atomic<Bool>(false)
         do {

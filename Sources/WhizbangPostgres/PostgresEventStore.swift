@@ -128,10 +128,11 @@ public final class PostgresEventStore: EventStore {
     /// Saves a consumer's position, replacing the one it saved before.
     ///
     /// - Throws: `EventStoreError` — `invalidArgument` for an empty consumer name or one holding a NUL character,
-    ///   `closed`, `unavailable` (retryable), or a storage failure.
+    ///   or a position above ``EventStoreValidation/maximumPosition``; `closed`, `unavailable` (retryable), or a
+    ///   storage failure.
     public func saveCheckpoint(_ position: UInt64, for consumer: String) async throws {
         try refuseWriteIfReadOnly("saving a checkpoint")
-        try Self.validateText(consumer, what: "a consumer name")
+        try EventStoreValidation.validateCheckpoint(position, for: consumer)
         _ = try await perform(PostgresStatements.SaveCheckpoint(consumer: consumer, position: Int64(bitPattern: position)))
     }
 

@@ -36,8 +36,8 @@ extension SQLiteEventStore {
     /// - Returns: The number of events written.
     /// - Throws: `EventStoreError` — what `EventStoreValidation/validateRestore(_:maximumPayloadBytes:)` throws
     ///   for a log out of order or an invalid event; `invalidArgument` when something exists at `path`, for an
-    ///   invalid consumer name or configuration, or a WAL or journal named after the
-    ///   missing database;
+    ///   invalid consumer name, a checkpoint above `EventStoreValidation/maximumPosition` or an invalid
+    ///   configuration, or a WAL or journal named after the missing database;
     ///   `readOnly`, `storageFull` or `storageFailure` when the files cannot be written. `CancellationError` when the
     ///   calling task was cancelled or `progress` returned `false`. In every case `path` is left as it was.
     @discardableResult

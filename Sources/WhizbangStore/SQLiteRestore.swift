@@ -62,7 +62,9 @@ struct SQLiteRestore {
     func run() throws -> Int {
         let versions = try EventStoreValidation.validateRestore(
             events, maximumPayloadBytes: configuration.maximumPayloadBytes)
-        for consumer in checkpoints.keys { try EventStoreValidation.validateConsumer(consumer) }
+        for (consumer, position) in checkpoints {
+            try EventStoreValidation.validateCheckpoint(position, for: consumer)
+        }
         let found = SQLiteEventStore.inspectFile(at: path)
         guard !found.exists else {
             throw EventStoreError(

@@ -47,14 +47,23 @@ public enum EventStoreValidation {
         }
     }
 
-    /// Checks a snapshot: its stream id, its state type (non-empty, no NUL character) and data of at most
-    /// `maximumPayloadBytes` bytes.
+    /// The largest position or stream version a store accepts in a checkpoint or a snapshot: `Int64.max`, which
+    /// every store's column holds.
+    public static let maximumPosition = UInt64(Int64.max)
+
+    /// Checks a snapshot: its stream id, its state type (non-empty, no NUL character), a stream version of at most
+    /// ``maximumPosition`` and data of at most `maximumPayloadBytes` bytes.
     ///
     /// - Throws: ``EventStoreError/Code/invalidStreamID``, ``EventStoreError/Code/invalidArgument`` or
     ///   ``EventStoreError/Code/payloadTooLarge``.
     public static func validateSnapshot(_ snapshot: Snapshot, maximumPayloadBytes: Int) throws(EventStoreError) {
         try snapshot.streamID.validate()
         try validateName(snapshot.stateType, "a snapshot's state type", streamID: snapshot.streamID)
+        guard snapshot.streamVersion <= maximumPosition else {
+            throw EventStoreError(
+                .invalidArgument, streamID: snapshot.streamID,
+                message: "a snapshot's stream version must be at most \(maximumPosition); it is \(snapshot.streamVersion)")
+        }
         try validatePayload(
             snapshot.data.count, "the snapshot data", streamID: snapshot.streamID,
             maximumPayloadBytes: maximumPayloadBytes)
@@ -66,6 +75,19 @@ public enum EventStoreValidation {
     /// - Throws: ``EventStoreError/Code/invalidArgument``.
     public static func validateConsumer(_ consumer: String) throws(EventStoreError) {
         try validateName(consumer, "a checkpoint's consumer name", streamID: nil)
+    }
+
+    /// Checks a checkpoint: its consumer name (``validateConsumer(_:)``) and a position of at most
+    /// ``maximumPosition``.
+    ///
+    /// - Throws: ``EventStoreError/Code/invalidArgument``.
+    public static func validateCheckpoint(_ position: UInt64, for consumer: String) throws(EventStoreError) {
+        try validateConsumer(consumer)
+        guard position <= maximumPosition else {
+            throw EventStoreError(
+                .invalidArgument,
+                message: "the checkpoint of '\(consumer)' must be at most \(maximumPosition); it is \(position)")
+        }
     }
 
     /// Checks a read's limit: not negative.

@@ -189,9 +189,10 @@ public final class InMemoryEventStore: EventStore {
 
     /// Saves a consumer's position, replacing the one it saved before (a lower position too).
     ///
-    /// - Throws: ``EventStoreError/Code/invalidArgument`` if `consumer` is empty.
+    /// - Throws: ``EventStoreError/Code/invalidArgument`` if `consumer` is empty or `position` is above
+    ///   ``EventStoreValidation/maximumPosition``.
     public func saveCheckpoint(_ position: UInt64, for consumer: String) async throws(EventStoreError) {
-        try EventStoreValidation.validateConsumer(consumer)
+        try EventStoreValidation.validateCheckpoint(position, for: consumer)
         state.withLock { $0.saveCheckpoint(position, for: consumer) }
     }
 
