@@ -152,7 +152,10 @@ let package = Package(
         ),
         .testTarget(
             name: "WhizbangTests",
-            dependencies: ["Whizbang", "WhizbangTesting"]
+            dependencies: [
+                "Whizbang", "WhizbangTesting",
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ]
         ),
         // Runs the built WhizbangSample executable as a process; `swift test` builds it with the other products.
         .testTarget(

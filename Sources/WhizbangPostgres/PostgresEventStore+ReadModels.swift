@@ -146,7 +146,7 @@ extension PostgresEventStore: ReadModelStore {
     {
         _ = try readModels.definition(named: name)
         let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: timeout)
+        let deadline = clock.now.advanced(by: timeout.asTimeLimit)
         let target: UInt64
         if let position { target = position } else { target = try await headPosition() }
         while true {

@@ -129,7 +129,7 @@ extension SQLiteEventStore {
 func retryingWhileBusy<Result>(for timeout: Duration, _ body: () throws(SQLiteError) -> Result) throws(SQLiteError)
     -> Result
 {
-    let deadline = ContinuousClock.now + timeout
+    let deadline = ContinuousClock.now + timeout.asTimeLimit
     var pause: UInt32 = 1_000
     while true {
         do {

@@ -52,7 +52,7 @@ extension SQLiteEventStore: ReadModelStore {
         -> ReadModelStatus
     {
         try requireRegistered(name)
-        let deadline = ContinuousClock.now + timeout
+        let deadline = ContinuousClock.now + timeout.asTimeLimit
         var goal = position
         while true {
             let observed = readModelSignal.head

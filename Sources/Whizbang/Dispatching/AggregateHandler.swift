@@ -205,7 +205,8 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
             } catch let error as EventStoreError where error.code == .wrongExpectedVersion {
                 guard attempts < outcome.retry.maximumAttempts else { throw error }
                 metrics.recordConflict(streamID: streamID, attempt: attempts, error: error, logger: dispatcher.logger)
-                try await dispatcher.configuration.clock.sleep(for: outcome.retry.backoff(beforeRetry: attempts))
+                try await dispatcher.configuration.clock.sleep(
+                    for: outcome.retry.backoff(beforeRetry: attempts).asTimeLimit)
             }
         }
     }

@@ -41,7 +41,7 @@ extension Dispatcher {
             }
             group.addTask {
                 do {
-                    try await clock.sleep(for: timeout)
+                    try await clock.sleep(for: timeout.asTimeLimit)
                     return .limitPassed
                 } catch {
                     return .timerCancelled

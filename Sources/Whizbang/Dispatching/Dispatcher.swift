@@ -115,15 +115,22 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
 
     /// Waits for graceful shutdown, then stops accepting work and finishes what is in flight.
     ///
-    /// Cancellation ends the wait as graceful shutdown does.
+    /// Graceful shutdown drains, as ``shutdown()`` does; cancellation stops, as ``stop()`` does: waiting callers
+    /// fail with ``DispatchError/Code/shutDown``, and `run()` returns at once without waiting for the commands and
+    /// handlers already running (they finish on their own, and their callers get their results). Cancelled while it
+    /// drains, it stops the same way, so a handler that never returns cannot keep it from returning.
     ///
     /// - Throws: ``EventNameCollision`` at once, before serving, if the aggregates' registries store one event type
     ///   name for more than one kind of event (see ``checkEventNames()``).
     public func run() async throws {
         try checkEventNames()
         try? await gracefulShutdown()
-        // The drain must not see this task's cancellation, or it would stop waiting for commands in flight.
-        await Task { await shutdown() }.value
+        guard !Task.isCancelled else { return stop() }
+        await withTaskCancellationHandler {
+            await shutdown()
+        } onCancel: {
+            stop()
+        }
     }
 
     /// Stops accepting work and returns once every command and handler already accepted has finished.
@@ -178,6 +185,8 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
 ///
 /// At the time limit `body` is cancelled; the error reaches the caller once `body` has returned or thrown, so that a
 /// serial lane is never released while its handler still runs. Handlers should therefore respond to cancellation.
+/// When the caller's task is cancelled instead, `body` sees the cancellation and its own outcome is reported as it
+/// is: its result if it completed anyway, since what it wrote stands.
 @usableFromInline
 func withTimeout<Result: Sendable>(
     _ timeout: Duration?,
@@ -187,18 +196,35 @@ func withTimeout<Result: Sendable>(
     _ body: @escaping @Sendable () async throws -> Result
 ) async throws -> Result {
     guard let timeout else { return try await body() }
-    return try await withThrowingTaskGroup(of: Result?.self) { group in
-        group.addTask { try await body() }
+    let settled = await withTaskGroup(of: CallTimeoutEvent<Result>.self) { group -> Swift.Result<Result, any Error> in
         group.addTask {
-            try await clock.sleep(for: timeout)
-            return nil
+            do { return .finished(.success(try await body())) } catch { return .finished(.failure(error)) }
         }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let result = first else {
-            // Time is up. The handler is cancelled and awaited before this returns (`cancelAll` and the group's end);
-            // whatever it did before it stopped stands, which is why `timedOut` means "outcome unknown".
-            throw DispatchError(.timedOut, messageID: messageID, streamID: streamID, timeout: timeout)
+        group.addTask {
+            do {
+                try await clock.sleep(for: timeout.asTimeLimit)
+                return .limitPassed
+            } catch {
+                return .timerCancelled
+            }
         }
-        return result
+        var limitPassed = false
+        while let event = await group.next() {
+            switch event {
+            case .finished(let result):
+                group.cancelAll()
+                // Time was up: the handler was cancelled and has been awaited; whatever it did before it stopped
+                // stands, which is why `timedOut` means "outcome unknown".
+                guard limitPassed, case .failure = result else { return result }
+                return .failure(DispatchError(.timedOut, messageID: messageID, streamID: streamID, timeout: timeout))
+            case .limitPassed:
+                limitPassed = true
+                group.cancelAll()
+            case .timerCancelled:
+                continue
+            }
+        }
+        preconditionFailure("the handler's child task ended without a result")
     }
+    return try settled.get()
 }

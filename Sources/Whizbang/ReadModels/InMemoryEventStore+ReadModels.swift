@@ -37,7 +37,7 @@ extension InMemoryEventStore: ReadModelStore {
     public func waitForReadModel(named name: String, toReach position: UInt64?, timeout: Duration) async throws
         -> ReadModelStatus
     {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = ContinuousClock.now + timeout.asTimeLimit
         var target = position
         while true {
             let status = try await readModelStatus(named: name)

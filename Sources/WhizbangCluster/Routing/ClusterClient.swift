@@ -79,7 +79,7 @@ public final class ClusterClient: Service, Sendable {
         timeout: Duration? = nil
     ) async throws -> ClusterCommandResult {
         let start = ContinuousClock.now
-        let deadline = start + (timeout ?? configuration.resultTimeout)
+        let deadline = start + (timeout ?? configuration.resultTimeout).asTimeLimit
         var attempt = 0
         var ticket: Ticket
         // The insert is idempotent on the message id, so an insert whose outcome is unknown is simply sent again.
@@ -227,7 +227,7 @@ public final class ClusterClient: Service, Sendable {
     ///   decode) or `notRunning`.
     public func result(of ticket: Ticket, timeout: Duration? = nil) async throws -> ClusterCommandResult {
         if let result = ticket.result { return result }
-        return try await result(of: ticket, until: .now + (timeout ?? configuration.resultTimeout))
+        return try await result(of: ticket, until: .now + (timeout ?? configuration.resultTimeout).asTimeLimit)
     }
 
     /// Waits for the result of a command that someone else sends, such as the last step of a process manager,
@@ -237,7 +237,7 @@ public final class ClusterClient: Service, Sendable {
     ///   ``ClusterConfiguration/resultTimeout``; the command may not even have been sent), `resultExpired`,
     ///   `malformedResult` (its stored result does not decode) or `notRunning`; or `EventStoreError` from a look-up.
     public func result(of messageID: MessageID, timeout: Duration? = nil) async throws -> ClusterCommandResult {
-        let deadline = ContinuousClock.now + (timeout ?? configuration.resultTimeout)
+        let deadline = ContinuousClock.now + (timeout ?? configuration.resultTimeout).asTimeLimit
         let (schema, uuid) = (self.schema, messageID.uuid)
         var pause = Duration.milliseconds(5)
         while true {
