@@ -20,7 +20,8 @@ public import WhizbangPostgres
 /// first command's result (for as long as the inbox keeps the row: ``ClusterConfiguration/inboxRetention``).
 ///
 /// The client is a ServiceLifecycle `Service`: its ``run()`` listens for the owners' notifications and polls as a
-/// fallback. Results can be awaited only while it runs.
+/// fallback. Results can be awaited only while it runs: a send or a result wait made before it starts waits for it
+/// within its own time limit (a send inserts nothing until then).
 public final class ClusterClient: Service, Sendable {
     /// The store whose database holds the cluster.
     public let store: PostgresEventStore
@@ -29,7 +30,7 @@ public final class ClusterClient: Service, Sendable {
 
     let aggregates: ClusterAggregates
     let waiters = ResultWaiters()
-    private let running = Atomic(false)
+    let running = RunningGate()
     private let repeatedSends = Atomic(0)
     private let stopping = Atomic(false)
     private let prepared = Atomic(false)
@@ -71,7 +72,9 @@ public final class ClusterClient: Service, Sendable {
     ///   with another stream or aggregate), `partitionCountMismatch` (the cluster has another partition count than
     ///   this client's configuration; nothing sent), `timedOut` (the command is in the inbox and will run),
     ///   `resultExpired` (it ran, but its row was deleted past the inbox retention before the result was read),
-    ///   `malformedResult` (its stored result does not decode), `notRunning`; or `EventStoreError` from the insert
+    ///   `malformedResult` (its stored result does not decode), `notRunning` (the client's ``run()`` did not run
+    ///   before the time limit: nothing sent; or it stopped while this call waited: the command is in the inbox); or
+    ///   `EventStoreError` from the insert
     ///   (an insert that fails with `unavailable` is sent again until the time limit; after that the command may or
     ///   may not be in the inbox, and sending it again with the same id is safe).
     public func send<A: Aggregate>(
@@ -80,6 +83,8 @@ public final class ClusterClient: Service, Sendable {
     ) async throws -> ClusterCommandResult {
         let start = ContinuousClock.now
         let deadline = start + (timeout ?? configuration.resultTimeout).asTimeLimit
+        // Before the insert: a caller told "not running" must be able to send again without a second run.
+        guard await running.wait(until: deadline) else { throw Self.notRunning(sent: false) }
         var attempt = 0
         var ticket: Ticket
         // The insert is idempotent on the message id, so an insert whose outcome is unknown is simply sent again.
@@ -267,9 +272,7 @@ public final class ClusterClient: Service, Sendable {
     private func result(of ticket: Ticket, until deadline: ContinuousClock.Instant) async throws
         -> ClusterCommandResult
     {
-        guard running.load(ordering: .acquiring) else {
-            throw ClusterError(.notRunning, message: "the cluster client is not running: start its run() first")
-        }
+        guard await running.wait(until: deadline) else { throw Self.notRunning(sent: true) }
         return try await waiters.wait(for: ticket.row, messageID: ticket.messageID, until: deadline)
     }
 
@@ -278,9 +281,9 @@ public final class ClusterClient: Service, Sendable {
     public func run() async throws {
         waiters.reopen()
         stopping.store(false, ordering: .releasing)
-        running.store(true, ordering: .releasing)
+        running.open()
         defer {
-            running.store(false, ordering: .releasing)
+            running.close()
             waiters.close(with: ClusterError(.notRunning, message: "the cluster client stopped"))
         }
         let waiters = self.waiters
@@ -293,6 +296,7 @@ public final class ClusterClient: Service, Sendable {
                 }
             }
             group.addTask { await self.poll() }
+            group.addTask { await self.failWaitsAtTheirDeadlines() }
             await withTaskCancellationHandler {
                 await withGracefulShutdownHandler {
                     await group.next()
@@ -306,9 +310,17 @@ public final class ClusterClient: Service, Sendable {
         }
     }
 
+    private static func notRunning(sent: Bool) -> ClusterError {
+        ClusterError(
+            .notRunning,
+            message: "the cluster client is not running: start its run() first; "
+                + (sent ? "the command is in the inbox" : "nothing was sent"))
+    }
+
     private func stop() {
         stopping.store(true, ordering: .releasing)
         waiters.added.signal()
+        waiters.deadlineMoved.signal()
     }
 
     /// The rows a results notification names (`d` and comma-separated ids), or `nil` when it names none (look up
@@ -325,7 +337,7 @@ public final class ClusterClient: Service, Sendable {
     }
 
     /// Looks up results whenever woken — those of the rows a notification named — and those of every awaited row at
-    /// least every poll interval, in case a notification was lost; fails the waits whose deadline passed.
+    /// least every poll interval, in case a notification was lost.
     private func poll() async {
         let logger = configuration.logger
         var lastFullLookUp = ContinuousClock.now
@@ -343,12 +355,19 @@ public final class ClusterClient: Service, Sendable {
                     logger.debug("looking up command results failed", metadata: ["error": "\(error)"])
                 }
             }
+            let untilFullLookUp = lastFullLookUp + configuration.pollInterval - .now
+            if untilFullLookUp > .zero { await waiters.added.wait(upTo: untilFullLookUp) }
+        }
+    }
+
+    /// Fails each wait with ``ClusterError/Code/timedOut`` at its deadline: a task of its own, so that a look-up the
+    /// database is slow to answer cannot hold a wait past its time limit.
+    private func failWaitsAtTheirDeadlines() async {
+        while !Task.isCancelled && !stopping.load(ordering: .acquiring) {
             waiters.expire()
-            // Until the next full look-up, or the earliest deadline of a wait if that comes first.
-            var wakeAt = lastFullLookUp + configuration.pollInterval
-            if let deadline = waiters.earliestDeadline { wakeAt = min(wakeAt, deadline) }
+            let wakeAt = waiters.earliestDeadline ?? .now + configuration.pollInterval
             let untilWake = wakeAt - .now
-            if untilWake > .zero { await waiters.added.wait(upTo: untilWake) }
+            if untilWake > .zero { await waiters.deadlineMoved.wait(upTo: untilWake) }
         }
     }
 

@@ -48,7 +48,8 @@ final class InboxInserter: Sendable {
         self.maximumBatchSize = maximumBatchSize
     }
 
-    /// Inserts a command; returns its new inbox row, or `nil` when its message id was already in the inbox.
+    /// Inserts a command; returns its new inbox row, or `nil` when its message id was already in the inbox or was
+    /// taken by another insert of the same batch.
     func insert(_ request: Request) async throws -> Int64? {
         struct LeadInstead: Error {}
         while true {
@@ -88,8 +89,9 @@ final class InboxInserter: Sendable {
             let requests = (own == nil ? [request] : []) + batch.map(\.request)
             do {
                 let rows = try await insert(requests)
-                if own == nil { own = .success(rows[request.messageID]) }
-                for waiting in batch { waiting.continuation.resume(returning: rows[waiting.request.messageID]) }
+                let offset = own == nil ? 1 : 0
+                if own == nil { own = .success(rows[0]) }
+                for (index, waiting) in batch.enumerated() { waiting.continuation.resume(returning: rows[index + offset]) }
             } catch {
                 if own == nil { own = .failure(error) }
                 for waiting in batch { waiting.continuation.resume(throwing: error) }
@@ -97,7 +99,9 @@ final class InboxInserter: Sendable {
         }
     }
 
-    private func insert(_ requests: [Request]) async throws -> [MessageID: Int64] {
+    /// Inserts `requests` in order; returns the new row of each request, by index, or `nil` for a request whose
+    /// message id was in the inbox already, or came earlier in `requests` (the earlier one holds the id).
+    private func insert(_ requests: [Request]) async throws -> [Int: Int64] {
         let schema = self.schema
         let channel = self.channel
         let ids = requests.map(\.messageID.uuid)
@@ -105,7 +109,7 @@ final class InboxInserter: Sendable {
         let streams = requests.map(\.streamID)
         let types = requests.map(\.aggregateType)
         let payloads = requests.map { ByteBuffer(bytes: $0.payload) }
-        return try await store.withConnection { connection, logger in
+        let inserted = try await store.withConnection { connection, logger in
             var rows: [MessageID: Int64] = [:]
             for try await (id, messageID, _) in try await connection.query(
                 """
@@ -128,5 +132,12 @@ final class InboxInserter: Sendable {
             }
             return rows
         }
+        // Rows are inserted in order, so of requests that share a message id the first took it.
+        var rows: [Int: Int64] = [:]
+        var taken = Set<MessageID>()
+        for (index, request) in requests.enumerated() where taken.insert(request.messageID).inserted {
+            rows[index] = inserted[request.messageID]
+        }
+        return rows
     }
 }

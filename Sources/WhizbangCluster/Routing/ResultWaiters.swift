@@ -43,6 +43,8 @@ final class ResultWaiters: Sendable {
     let added = Wakeup()
     /// Signalled whenever a wait is in place, so that a test can go on once its wait is registered.
     let registered = Wakeup()
+    /// Wakes the task that fails waits at their deadlines: a new wait's deadline is the earliest.
+    let deadlineMoved = Wakeup()
 
     /// Notes that the results of `rows` were recorded (`nil`: of rows not named), and wakes the poller when any of
     /// them is awaited.
@@ -100,21 +102,23 @@ final class ResultWaiters: Sendable {
         }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                let registration = state.withLock { state -> Result<Bool, any Error> in
+                let registration = state.withLock { state -> Result<(lookUp: Bool, earliest: Bool), any Error> in
                     if let closed = state.closed { return .failure(closed) }
                     if Task.isCancelled { return .failure(CancellationError()) }
                     state.waiters[row, default: []].append(
                         Waiter(token: token, messageID: messageID, deadline: deadline, continuation: continuation))
-                    state.earliestDeadline = min(state.earliestDeadline ?? deadline, deadline)
-                    guard state.takeNotified(row) else { return .success(false) }
+                    let earliest = state.earliestDeadline.map { deadline < $0 } ?? true
+                    if earliest { state.earliestDeadline = deadline }
+                    guard state.takeNotified(row) else { return .success((false, earliest)) }
                     state.toLookUp.insert(row)
-                    return .success(true)
+                    return .success((true, earliest))
                 }
                 switch registration {
                 case .failure(let failure):
                     continuation.resume(throwing: failure)
-                case .success(let lookUpNow):
-                    if lookUpNow { added.signal() }
+                case .success(let wake):
+                    if wake.lookUp { added.signal() }
+                    if wake.earliest { deadlineMoved.signal() }
                     registered.signal()
                 }
             }

@@ -1,0 +1,233 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
+import Testing
+import Whizbang
+import WhizbangPostgres
+
+@testable import WhizbangCluster
+
+/// The client at its edges: one message id sent at once to several streams (every send but one was told its
+/// command was in, and seven commands never ran), a send before the client runs (it inserted, then failed), and
+/// result waits held past their time limit by the poll interval or a look-up the database does not answer.
+@Suite("Cluster client edges", .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(1)))
+struct ClusterClientEdgeTests {
+    /// Whether `body` ended before `limit`: `nil` when the limit won the race (the body is then cancelled).
+    static func within<Result: Sendable>(
+        _ limit: Duration, _ body: @escaping @Sendable () async throws -> Result
+    ) async -> Swift.Result<Result, any Error>? {
+        await withTaskGroup(of: Swift.Result<Result, any Error>?.self) { group in
+            group.addTask {
+                do { return .success(try await body()) } catch { return .failure(error) }
+            }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+
+    @Test("one message id sent at once to several streams is taken once; the other sends fail conflictingMessageID")
+    func concurrentSendsOfOneIDToOtherStreamsConflict() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let client = try ClusterClient(
+                store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
+            // Prepares the cluster's tables, so that the sends below go straight to the inserter.
+            _ = try await client.enqueue(Counter.Command.add(1), to: StreamID("warm-up"), as: Counter.self)
+            // Holds the inbox so that an unrelated insert waits in the server, and the sends of the shared id queue
+            // behind it: they then go together in the next multi-row insert.
+            let lock = try await InboxLock.lock(store.configuration)
+            let shared = MessageID()
+            let outcomes = try await withThrowingTaskGroup(of: Swift.Result<ClusterClient.Ticket, any Error>?.self) {
+                group in
+                group.addTask {
+                    _ = try await client.enqueue(Counter.Command.add(1), to: StreamID("blocker"), as: Counter.self)
+                    return nil
+                }
+                try await lock.waitForAWaitingInsert()
+                for n in 0..<8 {
+                    group.addTask {
+                        do {
+                            return .success(
+                                try await client.enqueue(
+                                    Counter.Command.add(n + 1), to: StreamID("target-\(n)"), as: Counter.self,
+                                    messageID: shared))
+                        } catch {
+                            return .failure(error)
+                        }
+                    }
+                }
+                // Lets the sends reach the inserter's queue (no sleep: they only need to be scheduled).
+                for _ in 0..<1_000 { await Task.yield() }
+                try await lock.release()
+                var outcomes: [Swift.Result<ClusterClient.Ticket, any Error>] = []
+                for try await outcome in group { if let outcome { outcomes.append(outcome) } }
+                return outcomes
+            }
+            let taken = outcomes.filter { if case .success = $0 { true } else { false } }
+            let conflicts = outcomes.filter {
+                if case .failure(let error as ClusterError) = $0 { error.code == .conflictingMessageID } else { false }
+            }
+            // One stream holds the message id; the seven other callers were told their command was not sent.
+            #expect(taken.count == 1, "\(taken.count) sends were told their command is in the inbox")
+            #expect(conflicts.count == 7)
+            let rows = try await ClusterTestDatabase.query(
+                "SELECT count(*)::text FROM \"\(store.configuration.schema)_cluster\".inbox WHERE message_id = '\(shared)'",
+                configuration: store.configuration)
+            #expect(rows == ["1"])
+        }
+    }
+
+    @Test("a send refused because the client is not running leaves nothing in the inbox")
+    func aSendBeforeRunSendsNothing() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let client = try ClusterClient(
+                store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
+            // Makes the cluster's tables (an enqueue needs no running client).
+            _ = try await client.enqueue(Counter.Command.add(1), to: StreamID("warm-up"), as: Counter.self)
+            // The client's run() does not start within the send's time limit: the caller is told so.
+            await #expect {
+                _ = try await client.send(
+                    Counter.Command.add(5), to: StreamID("early"), as: Counter.self, timeout: .milliseconds(200))
+            } throws: { error in
+                (error as? ClusterError)?.code == .notRunning
+            }
+            // A caller that sends again once the client runs (with a new message id, the default) must not deposit
+            // twice: the refused send must not have queued the command.
+            let pending = try await ClusterTestDatabase.query(
+                "SELECT count(*)::text FROM \"\(store.configuration.schema)_cluster\".inbox WHERE stream_id = 'early'",
+                configuration: store.configuration)
+            #expect(pending == ["0"], "the refused send left \(pending) command(s) in the inbox, which a node will run")
+        }
+    }
+
+    @Test("a send made before the client runs waits for it, then goes through")
+    func aSendBeforeRunWaitsForIt() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let configuration = ClusterTestDatabase.cluster()
+            let node = try ClusterNode(nodeID: "n", store: store, aggregates: Counter.registry, configuration: configuration)
+            let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: configuration)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await node.run() }
+                let send = Task { try await client.send(Counter.Command.add(3), to: StreamID("late"), as: Counter.self) }
+                // The send waits for the client; no event marks it, so look until it does.
+                while client.running.waitingCount == 0 { await Task.yield() }
+                group.addTask { try await client.run() }
+                let result = try await send.value
+                #expect(result.outcome == .accepted)
+                node.stop()
+                group.cancelAll()
+                try? await group.waitForAll()
+            }
+        }
+    }
+
+    @Test("a result wait ends at its own time limit even while a look-up waits on the database")
+    func aResultWaitEndsAtItsTimeLimit() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let client = try ClusterClient(
+                store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await client.run() }
+                let ticket = try await client.enqueue(Counter.Command.add(1), to: StreamID("slow"), as: Counter.self)
+                // The database stops answering look-ups of the inbox (a lock, as a long migration or vacuum full takes).
+                let lock = try await InboxLock.lock(store.configuration, mode: "ACCESS EXCLUSIVE")
+                // The store's request timeout in these tests is 30 s; the caller asked for 1 s.
+                let outcome = await Self.within(.seconds(10)) {
+                    try await client.result(of: ticket, timeout: .seconds(1))
+                }
+                try await lock.releaseEndingWaiters()
+                group.cancelAll()
+                try? await group.waitForAll()
+                switch outcome {
+                case nil:
+                    Issue.record("result(of:timeout: 1 s) had not returned after 10 s")
+                case .success(let result):
+                    Issue.record("no node runs: expected timedOut, got \(result)")
+                case .failure(let error):
+                    #expect((error as? ClusterError)?.code == .timedOut, "\(error)")
+                }
+            }
+        }
+    }
+
+    @Test("a result wait ends at its own time limit, not at the client's next poll")
+    func aResultWaitEndsAtItsTimeLimitNotAtThePoll() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            // A client that relies on notifications and polls rarely as a fallback.
+            var configuration = ClusterTestDatabase.cluster()
+            configuration.pollInterval = .seconds(30)
+            let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: configuration)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await client.run() }
+                // No node runs: the command stays pending, and the wait must end at its 1 s limit.
+                let ticket = try await client.enqueue(Counter.Command.add(1), to: StreamID("unowned"), as: Counter.self)
+                let outcome = await Self.within(.seconds(10)) {
+                    try await client.result(of: ticket, timeout: .seconds(1))
+                }
+                group.cancelAll()
+                try? await group.waitForAll()
+                switch outcome {
+                case nil:
+                    Issue.record("result(of:timeout: 1 s) had not returned after 10 s (the poll interval is 30 s)")
+                case .success(let result):
+                    Issue.record("no node runs: expected timedOut, got \(result)")
+                case .failure(let error):
+                    #expect((error as? ClusterError)?.code == .timedOut, "\(error)")
+                }
+            }
+        }
+    }
+}
+
+/// A lock on a store's cluster inbox, held from a connection of its own until released.
+struct InboxLock: Sendable {
+    let connection: PostgresConnection
+    let table: String
+    static let logger = Logger(label: "whizbang.cluster.tests.lock")
+
+    static func lock(_ configuration: PostgresEventStore.Configuration, mode: String = "SHARE") async throws -> InboxLock {
+        let connection = try await PostgresConnection.connect(
+            configuration: PostgresConnection.Configuration(
+                host: configuration.host, port: configuration.port, username: configuration.username,
+                password: configuration.password, database: configuration.database, tls: .disable),
+            id: 3, logger: logger)
+        let table = "\"\(configuration.schema)_cluster\".inbox"
+        do {
+            try await connection.query("BEGIN", logger: logger)
+            try await connection.query(PostgresQuery(unsafeSQL: "LOCK TABLE \(table) IN \(mode) MODE"), logger: logger)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        return InboxLock(connection: connection, table: table)
+    }
+
+    /// Returns once a backend waits for the lock.
+    func waitForAWaitingInsert() async throws {
+        let sql = "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = '\(table)'::regclass"
+        while true {
+            let rows = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Self.logger).collect()
+            if try rows.first?.decode(Int64.self) ?? 0 > 0 { return }
+            try Task.checkCancellation()
+        }
+    }
+
+    func release() async throws {
+        try await connection.query("ROLLBACK", logger: Self.logger)
+        try await connection.close()
+    }
+
+    /// Ends the backends waiting for the lock (a request given up at its deadline leaves one), then releases it.
+    func releaseEndingWaiters() async throws {
+        try await connection.query(
+            PostgresQuery(
+                unsafeSQL: "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE NOT granted AND relation = '\(table)'::regclass"),
+            logger: Self.logger)
+        try await release()
+    }
+}

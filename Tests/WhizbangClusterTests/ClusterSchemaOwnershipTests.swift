@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+import Whizbang
+import WhizbangPostgres
+
+@testable import WhizbangCluster
+
+/// The cluster's schema, `<store schema>_cluster`, when a schema of that name already holds someone else's objects.
+@Suite("Cluster schema probes", .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(1)))
+struct ClusterSchemaProbeTests {
+    @Test("a cluster refuses a schema of its name that holds the user's own objects, and writes nothing there")
+    func aForeignClusterSchemaIsRefused() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let cluster = "\"\(store.configuration.schema)_cluster\""
+            // The user's own schema, which happens to have the cluster's name: their invoices, and their settings as
+            // keys and values. The store refuses such a schema as its own (PostgresLifecycleTests); so should the
+            // cluster.
+            for sql in [
+                "CREATE SCHEMA \(cluster)",
+                "CREATE TABLE \(cluster).invoices (id bigint PRIMARY KEY)",
+                "CREATE TABLE \(cluster).settings (key text PRIMARY KEY, value bigint NOT NULL)",
+                "INSERT INTO \(cluster).settings VALUES ('invoice_due_days', 30)",
+            ] {
+                _ = try await ClusterTestDatabase.query(sql, configuration: store.configuration)
+            }
+            let client = try ClusterClient(
+                store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
+            var refused = false
+            do {
+                _ = try await client.enqueue(Counter.Command.add(1), to: StreamID("counter-1"), as: Counter.self)
+            } catch {
+                refused = true
+            }
+            #expect(refused, "the client took a schema holding the user's tables as the cluster's")
+            let settings = try await ClusterTestDatabase.query(
+                "SELECT string_agg(key, ',' ORDER BY key) FROM \(cluster).settings", configuration: store.configuration)
+            #expect(settings == ["invoice_due_days"], "the cluster wrote its settings into the user's table")
+            let tables = try await ClusterTestDatabase.query(
+                "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables "
+                    + "WHERE schemaname = '\(store.configuration.schema)_cluster'",
+                configuration: store.configuration)
+            #expect(tables == ["invoices,settings"], "the cluster's tables were created among the user's")
+        }
+    }
+
+    @Test("a store schema of the longest allowed name (48 characters) holds a working cluster")
+    func theLongestStoreSchemaHoldsACluster() async throws {
+        try await ClusterTestDatabase.withStore(adjusting: { configuration in
+            // The store takes schema names of up to 48 characters.
+            let name = configuration.schema + String(repeating: "x", count: 48 - configuration.schema.count)
+            configuration.schema = name
+        }) { store in
+            #expect(store.configuration.schema.count == 48)
+            let client = try ClusterClient(
+                store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
+            do {
+                let ticket = try await client.enqueue(Counter.Command.add(1), to: StreamID("counter-1"), as: Counter.self)
+                #expect(ticket.row > 0)
+            } catch {
+                Issue.record("a send to the cluster of a 48-character store schema failed: \(String(reflecting: error))")
+            }
+        }
+    }
+}
