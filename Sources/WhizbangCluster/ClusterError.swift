@@ -17,6 +17,7 @@ public struct ClusterError: Error, Hashable, Sendable, CustomStringConvertible {
             case notRunning
             case resultExpired
             case malformedResult
+            case foreignSchema
         }
 
         private let base: Base
@@ -49,6 +50,9 @@ public struct ClusterError: Error, Hashable, Sendable, CustomStringConvertible {
         /// A command's result in the inbox does not decode: it was written by a node that stores results in a form
         /// this version does not know, or the row was changed by hand.
         public static let malformedResult = Code(.malformedResult)
+        /// The cluster's schema (`<store schema>_cluster`) holds objects the cluster did not create; the cluster
+        /// refuses to use it and changes nothing there.
+        public static let foreignSchema = Code(.foreignSchema)
 
         /// The code's name, such as `timedOut`.
         public var description: String { base.rawValue }

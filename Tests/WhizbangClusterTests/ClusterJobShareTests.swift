@@ -6,8 +6,8 @@ import WhizbangPostgres
 @testable import WhizbangCluster
 
 /// Jobs on a cluster whose nodes do not all register the same jobs, driven step by step as in ``ClusterJobTests``.
-@Suite("Cluster job probes", .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(1)))
-struct ClusterJobProbeTests {
+@Suite("Cluster job shares", .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(1)))
+struct ClusterJobShareTests {
     @Test("a live node that registered no jobs does not keep a job from running on the node that registered it")
     func aNodeWithoutJobsDoesNotHalveTheShare() async throws {
         try await ClusterTestDatabase.withStore { store in

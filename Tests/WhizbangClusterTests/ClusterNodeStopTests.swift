@@ -1,14 +1,15 @@
 import Foundation
+import Synchronization
 import Testing
 import Whizbang
 import WhizbangPostgres
 
 @testable import WhizbangCluster
 
-/// A node asked to stop at an awkward moment.
-@Suite("Cluster node probes", .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(1)))
-struct ClusterNodeProbeTests {
-    @Test("stop() called just before run() begins is not lost: run() returns")
+/// A node asked to stop before its run begins: run() cleared the request and ran on until the next stop.
+@Suite("Cluster node stop before run", .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(1)))
+struct ClusterNodeStopTests {
+    @Test("stop() called before run() begins is kept: run() returns at once, and the next run runs")
     func aStopBeforeRunIsKept() async throws {
         try await ClusterTestDatabase.withStore { store in
             let node = try ClusterNode(
@@ -16,20 +17,23 @@ struct ClusterNodeProbeTests {
                 configuration: ClusterTestDatabase.cluster())
             // A shutdown signal arrives while the task that runs the node has not started yet.
             node.stop()
-            let returned = await withTaskGroup(of: Bool.self) { group in
+            try await node.run()
+            #expect(node.ownedPartitions.isEmpty)
+            // The stop was used up: a later run claims partitions until it is stopped.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                let (beats, beat) = AsyncStream.makeStream(of: LeaseKeeper.Beat.self)
+                node.beatObserver.withLock { $0 = { beat.yield($0) } }
                 group.addTask {
-                    _ = try? await node.run()
-                    return true
+                    defer { beat.finish() }
+                    try await node.run()
                 }
-                group.addTask {
-                    try? await Task.sleep(for: .seconds(15))
-                    return false
-                }
-                let first = await group.next() ?? false
-                group.cancelAll()
-                return first
+                var iterator = beats.makeAsyncIterator()
+                let first = try #require(await iterator.next(), "the second run stopped before its first heartbeat")
+                #expect(!first.claimed.isEmpty)
+                node.beatObserver.withLock { $0 = nil }
+                node.stop()
+                try await group.waitForAll()
             }
-            #expect(returned, "run() was still running 15 s after stop() (heartbeats every 20 s)")
         }
     }
 }

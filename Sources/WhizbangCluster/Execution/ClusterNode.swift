@@ -156,12 +156,20 @@ public final class ClusterNode: Service, Sendable {
     /// Creates the cluster's tables if missing, registers the node, and runs it until graceful shutdown or
     /// cancellation: heartbeats and claims, and runs the inbox commands of its partitions.
     ///
-    /// - Throws: ``ClusterError`` — `partitionCountMismatch` or `nodeAlreadyLive` (the node does not start and
-    ///   changes nothing); `EventStoreError` when the database cannot be reached at start. Once started, failed
-    ///   heartbeats and batches are logged and retried; the node keeps running.
+    /// A ``stop()`` that comes while the node is not running applies to its next run, which then returns at once
+    /// without registering the node.
+    ///
+    /// - Throws: ``ClusterError`` — `partitionCountMismatch`, `foreignSchema` or `nodeAlreadyLive` (the node does
+    ///   not start and changes nothing); `EventStoreError` when the database cannot be reached at start. Once
+    ///   started, failed heartbeats and batches are logged and retried; the node keeps running.
     public func run() async throws {
-        stopping.store(false, ordering: .releasing)
         let logger = configuration.logger
+        if stopping.exchange(false, ordering: .acquiringAndReleasing) {
+            logger.info("node stopped before it started", metadata: ["node": "\(nodeID)"])
+            return
+        }
+        // The stop that ends this run does not carry over to the next one.
+        defer { stopping.store(false, ordering: .releasing) }
         let form = try await ClusterSchema.prepare(store, partitionCount: configuration.partitionCount, logger: logger)
         executor.resultForm.withLock { $0 = form }
         try await leases.register()
@@ -212,7 +220,8 @@ public final class ClusterNode: Service, Sendable {
         counters.withLock { $0.releases += released.count }
     }
 
-    /// Asks the node to stop: the batches in flight finish, then ``run()`` releases the partitions and returns.
+    /// Asks the node to stop: the batches in flight finish, then ``run()`` releases the partitions and returns. If
+    /// the node is not running, its next ``run()`` returns at once.
     public func stop() {
         stopping.store(true, ordering: .releasing)
         executorWake.signal()

@@ -67,9 +67,11 @@ struct LeaseKeeper: Sendable {
             let registered = try await connection.query(
                 """
                 WITH registered AS (
-                    INSERT INTO \(unescaped: schema).nodes (node_id, member) VALUES (\(nodeID), \(member))
+                    INSERT INTO \(unescaped: schema).nodes (node_id, member, jobs)
+                    VALUES (\(nodeID), \(member), \(jobNames)::text[])
                     ON CONFLICT (node_id) DO UPDATE
-                    SET member = excluded.member, started_at = now(), heartbeat_at = now(), stopped = false
+                    SET member = excluded.member, started_at = now(), heartbeat_at = now(), stopped = false,
+                        jobs = excluded.jobs
                     WHERE nodes.stopped OR nodes.heartbeat_at <= now() - \(ttl) * interval '1 millisecond'
                     RETURNING member
                 )
@@ -284,10 +286,18 @@ struct LeaseKeeper: Sendable {
         ).decode((String, Int64, Int64).self) {
             beat.ownedJobs[name] = JobOwnership.Claim(epoch: epoch, checkpoint: UInt64(max(0, checkpoint)))
         }
-        let total =
-            try await connection.query("SELECT count(*)::bigint FROM \(unescaped: schema).jobs", logger: logger)
-            .collect().first?.decode(Int64.self) ?? 0
-        beat.jobShare = (Int(total) + beat.liveNodes - 1) / beat.liveNodes
+        // The share among the live nodes that can run these jobs (that registered any of them), not among all live
+        // nodes: a node that runs commands only must not leave a job unclaimed.
+        let candidates =
+            try await connection.query(
+                """
+                SELECT count(*)::bigint FROM \(unescaped: schema).nodes
+                WHERE NOT stopped AND heartbeat_at > now() - \(ttl) * interval '1 millisecond'
+                    AND jobs && \(names)::text[]
+                """, logger: logger
+            ).collect().first?.decode(Int64.self) ?? 1
+        let sharers = Int(max(1, candidates))
+        beat.jobShare = (names.count + sharers - 1) / sharers
         let need = beat.jobShare - beat.ownedJobs.count
         guard need > 0 else { return }
         for try await (name, epoch, checkpoint) in try await connection.query(

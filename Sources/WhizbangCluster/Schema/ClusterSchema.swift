@@ -7,8 +7,8 @@ import WhizbangPostgres
 ///
 /// - `settings(key, value)`: the partition count, recorded by the first node, and `result_form`, the form in which
 ///   nodes store results (1: binary; absent or 0: JSON).
-/// - `nodes(node_id, member, heartbeat_at, stopped)`: one row per node id; `member` names the process (node id and
-///   a random suffix), so that a restarted node is a new member.
+/// - `nodes(node_id, member, heartbeat_at, stopped, jobs)`: one row per node id; `member` names the process (node
+///   id and a random suffix), so that a restarted node is a new member; `jobs` names the jobs it registered.
 /// - `partitions(partition, owner, epoch, lease_until)`: the owner member, its fencing token (the epoch, bumped at
 ///   every claim) and the lease's end on the database's clock.
 /// - `inbox(id, message_id UNIQUE, partition, stream_id, aggregate_type, payload, status, outcome, node_id, epoch)`:
@@ -25,8 +25,47 @@ enum ClusterSchema {
     /// The schema of the cluster of a store in `storeSchema`.
     static func name(forStore storeSchema: String) -> String { storeSchema + "_cluster" }
 
-    /// The notification channel of the cluster of a store in `storeSchema`.
-    static func channel(forStore storeSchema: String) -> String { "whizbang_cluster_" + storeSchema }
+    /// The notification channel of the cluster of a store in `storeSchema`: `whizbang_cluster_<schema>`, or, when
+    /// that is longer than PostgreSQL's 63-byte limit for a name, `whizbang_cluster_h<hash of the schema>`.
+    static func channel(forStore storeSchema: String) -> String {
+        let channel = "whizbang_cluster_" + storeSchema
+        guard channel.utf8.count > 63 else { return channel }
+        let hash = String(StableHash.fnv1a64(storeSchema), radix: 16)
+        return "whizbang_cluster_h" + String(repeating: "0", count: 16 - hash.count) + hash
+    }
+
+    /// The tables, sequences and functions the cluster creates in its schema.
+    static let ownTables: Set<String> = [
+        "settings", "nodes", "partitions", "inbox", "ownership_log", "jobs", "job_log", "fence_rejections",
+    ]
+    static let ownSequences: Set<String> = ["inbox_id_seq"]
+    static let ownFunctions: Set<String> = ["commit_batch", "result_json"]
+
+    /// The objects of `schema` that the cluster did not create (tables, views, sequences and functions), sorted;
+    /// empty when the schema does not exist.
+    static func foreignObjects(in schema: String, on connection: PostgresConnection, logger: Logger) async throws
+        -> [String]
+    {
+        let relations = try await connection.query(
+            """
+            SELECT c.relname::text, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = \(schema) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+            """, logger: logger
+        ).collect().map { try $0.decode((String, String).self) }
+        let functions = try await connection.query(
+            """
+            SELECT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+            WHERE n.nspname = \(schema)
+            """, logger: logger
+        ).collect().map { try $0.decode(String.self) }
+        var foreign: [String] = []
+        for (name, kind) in relations {
+            let own = kind == "S" ? ownSequences.contains(name) : kind == "r" && ownTables.contains(name)
+            if !own { foreign.append(name) }
+        }
+        foreign += functions.filter { !ownFunctions.contains($0) }.map { "\($0)()" }
+        return foreign.sorted()
+    }
 
     /// Creates the tables if missing and checks the partition count, in one transaction under an advisory lock.
     ///
@@ -34,7 +73,9 @@ enum ClusterSchema {
     ///   for a cluster this call creates or whose `settings` say `result_form = 1`, otherwise
     ///   ``ClusterCommandResult/StoredForm/json`` (a cluster created before the binary form, whose clients may not
     ///   read it yet; ClusterDesign.md, "Upgrading a cluster").
-    /// - Throws: ``ClusterError/Code/partitionCountMismatch`` when the cluster was created with another count.
+    /// - Throws: ``ClusterError/Code/partitionCountMismatch`` when the cluster was created with another count;
+    ///   ``ClusterError/Code/foreignSchema`` when the cluster's schema holds objects it did not create (nothing is
+    ///   created or changed then).
     @discardableResult
     static func prepare(_ store: PostgresEventStore, partitionCount: Int, logger: Logger) async throws
         -> ClusterCommandResult.StoredForm
@@ -44,6 +85,14 @@ enum ClusterSchema {
         return try await store.withTransaction { transaction in
             let connection = transaction.connection
             try await connection.query("SELECT pg_advisory_xact_lock(1466460538, hashtext(\(lockKey)))", logger: logger)
+            let foreign = try await foreignObjects(in: lockKey, on: connection, logger: logger)
+            guard foreign.isEmpty else {
+                throw ClusterError(
+                    .foreignSchema,
+                    message: "schema \(schema), which the cluster of this store uses, holds objects the cluster did "
+                        + "not create (\(foreign.prefix(10).joined(separator: ", "))\(foreign.count > 10 ? ", …" : "")); "
+                        + "nothing was changed. Give the store another schema, or move those objects.")
+            }
             let functions = [commitFunction(schema, appendFunction: store.appendFunction), resultFunction(schema)]
             for statement in statements(schema) + functions {
                 try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
@@ -97,9 +146,12 @@ enum ClusterSchema {
                 member text NOT NULL,
                 started_at timestamptz NOT NULL DEFAULT now(),
                 heartbeat_at timestamptz NOT NULL DEFAULT now(),
-                stopped boolean NOT NULL DEFAULT false
+                stopped boolean NOT NULL DEFAULT false,
+                jobs text[] NOT NULL DEFAULT '{}'
             )
             """,
+            // Clusters created by older builds lack the column; their nodes leave it empty.
+            "ALTER TABLE \(schema).nodes ADD COLUMN IF NOT EXISTS jobs text[] NOT NULL DEFAULT '{}'",
             """
             CREATE TABLE IF NOT EXISTS \(schema).partitions (
                 partition integer PRIMARY KEY,
