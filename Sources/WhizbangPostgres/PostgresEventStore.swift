@@ -128,7 +128,7 @@ public final class PostgresEventStore: EventStore {
     /// Saves a consumer's position, replacing the one it saved before.
     ///
     /// - Throws: `EventStoreError` — `invalidArgument` for an empty consumer name or one holding a NUL character,
-    ///   or a position above ``EventStoreValidation/maximumPosition``; `closed`, `unavailable` (retryable), or a
+    ///   or a position above `EventStoreValidation.maximumPosition`; `closed`, `unavailable` (retryable), or a
     ///   storage failure.
     public func saveCheckpoint(_ position: UInt64, for consumer: String) async throws {
         try refuseWriteIfReadOnly("saving a checkpoint")

@@ -210,7 +210,7 @@ public final class SQLiteEventStore: EventStore {
     /// Saves a consumer's position in the next group commit, replacing the one it saved before.
     ///
     /// - Throws: `EventStoreError` — `invalidArgument` for an empty consumer name or a position above
-    ///   ``EventStoreValidation/maximumPosition``, `closed`, or a storage failure.
+    ///   `EventStoreValidation.maximumPosition`, `closed`, or a storage failure.
     public func saveCheckpoint(_ position: UInt64, for consumer: String) async throws {
         try EventStoreValidation.validateCheckpoint(position, for: consumer)
         try await withUnsafeThrowingContinuation { continuation in
