@@ -64,16 +64,13 @@ final class JobOwnership: Sendable {
         }
     }
 
-    /// Marks jobs for release until at most `share` remain that are not marked (the last by name first); returns
-    /// the newly marked ones.
-    func keep(atMost share: Int) -> [String] {
+    /// The jobs marked for release, whose runners stop after their batch.
+    var releasing: Set<String> { state.withLock { $0.releasing } }
+
+    /// Marks `names` for release, those still owned; returns the newly marked ones.
+    func markForRelease(_ names: [String]) -> [String] {
         state.withLock { state in
-            let needed = state.owned.count - state.releasing.count - share
-            guard needed > 0 else { return [] }
-            let candidates = state.owned.keys.filter { !state.releasing.contains($0) }.sorted(by: >)
-            let chosen = Array(candidates.prefix(needed))
-            state.releasing.formUnion(chosen)
-            return chosen
+            names.filter { state.owned[$0] != nil && state.releasing.insert($0).inserted }
         }
     }
 

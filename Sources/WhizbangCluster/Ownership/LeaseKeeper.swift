@@ -43,7 +43,8 @@ struct LeaseKeeper: Sendable {
         var ownedJobs: [String: JobOwnership.Claim] = [:]
         var claimedJobs: [String: JobOwnership.Claim] = [:]
         var releasedJobs: [String] = []
-        var jobShare = 0
+        /// Held jobs to give up to less loaded nodes (``JobPlacement``).
+        var jobsToRelease: [String] = []
 
         /// How long the node waits before its next heartbeat: `heartbeatInterval`, or less when this one calls for
         /// an earlier claim. A claim that found free partitions locked (a batch still finishing on a node that gave
@@ -104,6 +105,7 @@ struct LeaseKeeper: Sendable {
         let partitionCount = configuration.partitionCount
         let releasable = ownership.releasable()
         let releasableJobs = jobs.releasable()
+        let releasingJobs = jobs.releasing
         let jobNames = self.jobNames
         var beat = try await store.withTransaction { transaction in
             let connection = transaction.connection
@@ -199,7 +201,9 @@ struct LeaseKeeper: Sendable {
                 beat.contended = beat.claimed.count < min(need, beat.free)
             }
             if claiming {
-                try await beatJobs(&beat, connection: connection, logger: logger, releasable: releasableJobs, names: jobNames)
+                try await beatJobs(
+                    &beat, connection: connection, logger: logger, releasable: releasableJobs,
+                    releasing: releasingJobs, names: jobNames)
             }
             return beat
         }
@@ -210,7 +214,7 @@ struct LeaseKeeper: Sendable {
         if claiming {
             beat.ownedJobs.merge(beat.claimedJobs) { _, claimed in claimed }
             jobs.replace(with: beat.ownedJobs, released: beat.releasedJobs)
-            markedJobs = jobs.keep(atMost: beat.jobShare)
+            markedJobs = jobs.markForRelease(beat.jobsToRelease)
         }
         let logger = configuration.logger
         metrics.ownedPartitions.record(beat.owned.count)
@@ -243,8 +247,8 @@ struct LeaseKeeper: Sendable {
         }
         if !markedJobs.isEmpty {
             logger.debug(
-                "over the fair share of jobs: releasing once their runners stop",
-                metadata: ["node": "\(nodeID)", "jobs": "\(markedJobs)", "share": "\(beat.jobShare)"])
+                "other nodes hold fewer jobs: releasing once their runners stop",
+                metadata: ["node": "\(nodeID)", "jobs": "\(markedJobs)"])
         }
         if !marked.isEmpty {
             logger.debug(
@@ -254,9 +258,11 @@ struct LeaseKeeper: Sendable {
         return beat
     }
 
-    /// The jobs' part of a heartbeat: release those asked for, renew the rest, claim up to the fair share.
+    /// The jobs' part of a heartbeat: release those asked for, renew the rest, and claim or mark for release as
+    /// ``JobPlacement`` decides from the live nodes' loads.
     private func beatJobs(
-        _ beat: inout Beat, connection: PostgresConnection, logger: Logger, releasable: [String], names: [String]
+        _ beat: inout Beat, connection: PostgresConnection, logger: Logger, releasable: [String],
+        releasing: Set<String>, names: [String]
     ) async throws {
         guard !names.isEmpty else { return }
         let (schema, member) = (self.schema, self.member)
@@ -286,26 +292,41 @@ struct LeaseKeeper: Sendable {
         ).decode((String, Int64, Int64).self) {
             beat.ownedJobs[name] = JobOwnership.Claim(epoch: epoch, checkpoint: UInt64(max(0, checkpoint)))
         }
-        // The share among the live nodes that can run these jobs (that registered any of them), not among all live
-        // nodes: a node that runs commands only must not leave a job unclaimed.
-        let candidates =
-            try await connection.query(
-                """
-                SELECT count(*)::bigint FROM \(unescaped: schema).nodes
-                WHERE NOT stopped AND heartbeat_at > now() - \(ttl) * interval '1 millisecond'
-                    AND jobs && \(names)::text[]
-                """, logger: logger
-            ).collect().first?.decode(Int64.self) ?? 1
-        let sharers = Int(max(1, candidates))
-        beat.jobShare = (names.count + sharers - 1) / sharers
-        let need = beat.jobShare - beat.ownedJobs.count
-        guard need > 0 else { return }
+        // Each job goes to the least loaded of the live nodes that registered it (JobPlacement).
+        var nodes: [String: JobPlacement.Node] = [:]
+        for try await (other, registered, load) in try await connection.query(
+            """
+            SELECT n.member, n.jobs,
+                (SELECT count(*) FROM \(unescaped: schema).jobs j WHERE j.owner = n.member AND j.lease_until >= now())
+                    ::bigint
+            FROM \(unescaped: schema).nodes n
+            WHERE NOT n.stopped AND n.heartbeat_at > now() - \(ttl) * interval '1 millisecond'
+                AND n.jobs && \(names)::text[]
+            """, logger: logger
+        ).decode((String, [String], Int64).self) {
+            nodes[other] = JobPlacement.Node(jobs: Set(registered), load: Int(load))
+        }
+        var free: [String] = []
+        for try await name in try await connection.query(
+            """
+            SELECT name FROM \(unescaped: schema).jobs
+            WHERE name = ANY(\(names)::text[]) AND (owner IS NULL OR lease_until < now())
+            """, logger: logger
+        ).decode(String.self) {
+            free.append(name)
+        }
+        let held = beat.ownedJobs.keys.filter { !releasing.contains($0) }
+        let placement = JobPlacement(
+            member: member, registered: Set(names), held: held, free: free, nodes: nodes)
+        beat.jobsToRelease = placement.release
+        let chosen = placement.claim
+        guard !chosen.isEmpty else { return }
         for try await (name, epoch, checkpoint) in try await connection.query(
             """
             WITH free AS (
                 SELECT name FROM \(unescaped: schema).jobs
-                WHERE name = ANY(\(names)::text[]) AND (owner IS NULL OR lease_until < now())
-                ORDER BY name LIMIT \(Int64(need)) FOR UPDATE SKIP LOCKED
+                WHERE name = ANY(\(chosen)::text[]) AND (owner IS NULL OR lease_until < now())
+                ORDER BY name FOR UPDATE SKIP LOCKED
             ), claimed AS (
                 UPDATE \(unescaped: schema).jobs j
                 SET owner = \(member), epoch = j.epoch + 1, lease_until = now() + \(ttl) * interval '1 millisecond'
