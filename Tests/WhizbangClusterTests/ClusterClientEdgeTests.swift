@@ -61,8 +61,8 @@ struct ClusterClientEdgeTests {
                         }
                     }
                 }
-                // Lets the sends reach the inserter's queue (no sleep: they only need to be scheduled).
-                for _ in 0..<1_000 { await Task.yield() }
+                // The eight sends wait together behind the blocked insert; no event marks it, so look until they do.
+                while client.inserter.queuedCount < 8 { await Task.yield() }
                 try await lock.release()
                 var outcomes: [Swift.Result<ClusterClient.Ticket, any Error>] = []
                 for try await outcome in group { if let outcome { outcomes.append(outcome) } }
@@ -123,6 +123,29 @@ struct ClusterClientEdgeTests {
                 group.cancelAll()
                 try? await group.waitForAll()
             }
+        }
+    }
+
+    @Test("a send after the client's run() ended fails at once with notRunning, sending nothing")
+    func aSendAfterRunEndedFailsAtOnce() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let client = try ClusterClient(
+                store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await client.run() }
+                while client.running.phase != .running { await Task.yield() }
+                group.cancelAll()
+                try await group.waitForAll()
+            }
+            let start = ContinuousClock.now
+            await #expect {
+                _ = try await client.send(
+                    Counter.Command.add(5), to: StreamID("late"), as: Counter.self, timeout: .seconds(40))
+            } throws: { error in
+                (error as? ClusterError)?.code == .notRunning
+            }
+            // Not at its 40 s time limit: the client had ended, and nothing would start it.
+            #expect(ContinuousClock.now - start < .seconds(20))
         }
     }
 

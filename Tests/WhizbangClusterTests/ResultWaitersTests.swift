@@ -10,9 +10,11 @@ struct ResultWaitersTests {
     /// Starts a wait for `row` until `deadline` and returns once it is registered.
     func startWaiting(
         _ row: Int64, _ waiters: ResultWaiters, until deadline: ContinuousClock.Instant = .now + .seconds(60),
-        in group: inout TaskGroup<Void>
+        lookUpAtOnce: Bool = false, in group: inout TaskGroup<Void>
     ) async {
-        group.addTask { _ = try? await waiters.wait(for: row, messageID: MessageID(), until: deadline) }
+        group.addTask {
+            _ = try? await waiters.wait(for: row, messageID: MessageID(), until: deadline, lookUpAtOnce: lookUpAtOnce)
+        }
         await waiters.registered.wait(upTo: .seconds(60))
     }
 
@@ -53,6 +55,24 @@ struct ResultWaitersTests {
         }
     }
 
+    @Test("a notification that named no rows makes the waits that begin after it look up at once, for two full look-ups",
+        .timeLimit(.minutes(1)))
+    func bareNotificationsAreRemembered() async {
+        let waiters = ResultWaiters()
+        await withTaskGroup(of: Void.self) { group in
+            waiters.recorded(nil)
+            _ = waiters.takeRowsToLookUp(everything: false)
+            await startWaiting(7, waiters, in: &group)
+            #expect(waiters.takeRowsToLookUp(everything: false) == [7])
+            _ = waiters.takeRowsToLookUp(everything: true)
+            await startWaiting(8, waiters, in: &group)
+            #expect(waiters.takeRowsToLookUp(everything: false) == [])
+            await startWaiting(9, waiters, lookUpAtOnce: true, in: &group)
+            #expect(waiters.takeRowsToLookUp(everything: false) == [9])
+            waiters.close(with: ClusterError(.notRunning, message: "done"))
+        }
+    }
+
     @Test("waits fail with timedOut once their own deadline passes, the earliest first", .timeLimit(.minutes(1)))
     func deadlines() async {
         let waiters = ResultWaiters()
@@ -61,7 +81,8 @@ struct ResultWaitersTests {
             for (row, seconds): (Int64, Int64) in [(1, 120), (2, 60)] {
                 group.addTask {
                     do {
-                        _ = try await waiters.wait(for: row, messageID: MessageID(), until: start + .seconds(seconds))
+                        _ = try await waiters.wait(
+                            for: row, messageID: MessageID(), until: start + .seconds(seconds), lookUpAtOnce: false)
                         return (row, nil)
                     } catch {
                         return (row, (error as? ClusterError)?.code)
@@ -89,7 +110,8 @@ struct ResultWaitersTests {
             for row: Int64 in [1, 2] {
                 group.addTask {
                     do {
-                        _ = try await waiters.wait(for: row, messageID: MessageID(), until: .now + .seconds(60))
+                        _ = try await waiters.wait(
+                            for: row, messageID: MessageID(), until: .now + .seconds(60), lookUpAtOnce: true)
                         return nil
                     } catch {
                         return (error as? ClusterError)?.code
@@ -119,7 +141,8 @@ struct ResultWaitersTests {
             for row: Int64 in [1, 2] {
                 group.addTask {
                     do {
-                        let got = try await waiters.wait(for: row, messageID: MessageID(), until: .now + .seconds(60))
+                        let got = try await waiters.wait(
+                            for: row, messageID: MessageID(), until: .now + .seconds(60), lookUpAtOnce: true)
                         return (row, .success(got.streamVersion))
                     } catch {
                         let code = error as? ClusterError ?? ClusterError(.commandFailed, message: "\(error)")

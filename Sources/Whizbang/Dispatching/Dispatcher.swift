@@ -118,7 +118,8 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
     /// Graceful shutdown drains, as ``shutdown()`` does; cancellation stops, as ``stop()`` does: waiting callers
     /// fail with ``DispatchError/Code/shutDown``, and `run()` returns at once without waiting for the commands and
     /// handlers already running (they finish on their own, and their callers get their results). Cancelled while it
-    /// drains, it stops the same way, so a handler that never returns cannot keep it from returning.
+    /// drains, it stops the same way, so a handler that never returns cannot keep it from returning. Outside a
+    /// service group, to drain before the task ends, `await` ``shutdown()`` first, then cancel the task.
     ///
     /// - Throws: ``EventNameCollision`` at once, before serving, if the aggregates' registries store one event type
     ///   name for more than one kind of event (see ``checkEventNames()``).
@@ -204,8 +205,11 @@ func withTimeout<Result: Sendable>(
             do {
                 try await clock.sleep(for: timeout.asTimeLimit)
                 return .limitPassed
-            } catch {
+            } catch is CancellationError {
                 return .timerCancelled
+            } catch {
+                // A clock that fails cannot keep the limit: the handler is stopped as at the limit.
+                return .limitPassed
             }
         }
         var limitPassed = false

@@ -26,7 +26,7 @@ struct ProjectionRunnerState {
     }
 
     private(set) var activity = Activity.idle
-    /// Whether the runner has run and stopped, and not started again.
+    /// Whether the runner's run() has ended and the runner has not run again.
     private var hasStopped = false
     /// The position of the last event the projection applied, once the runner has loaded or reached it.
     private(set) var position: UInt64?
@@ -43,8 +43,9 @@ struct ProjectionRunnerState {
 
     /// Ends the current activity and returns the waiters it leaves unsatisfied, to fail.
     mutating func stop() -> [Waiter] {
+        // A rebuild that ends leaves the runner as it was: waits go on waiting for run().
+        if activity == .running { hasStopped = true }
         activity = .idle
-        hasStopped = true
         defer { waiters.removeAll() }
         return waiters
     }

@@ -21,7 +21,8 @@ public import WhizbangPostgres
 ///
 /// The client is a ServiceLifecycle `Service`: its ``run()`` listens for the owners' notifications and polls as a
 /// fallback. Results can be awaited only while it runs: a send or a result wait made before it starts waits for it
-/// within its own time limit (a send inserts nothing until then).
+/// within its own time limit (a send inserts nothing until then); one made after it ended fails at once with
+/// ``ClusterError/Code/notRunning``.
 public final class ClusterClient: Service, Sendable {
     /// The store whose database holds the cluster.
     public let store: PostgresEventStore
@@ -37,7 +38,7 @@ public final class ClusterClient: Service, Sendable {
     private let preparation = Mutex<Task<Void, any Error>?>(nil)
     private let schema: String
     private let channel: String
-    private let inserter: InboxInserter
+    let inserter: InboxInserter
     private let commandDuration = CoreMetrics.Timer(label: "whizbang_cluster_command_duration")
 
     /// Creates a client of the cluster on `store`'s database, for the commands of `aggregates`.
@@ -72,9 +73,9 @@ public final class ClusterClient: Service, Sendable {
     ///   with another stream or aggregate), `partitionCountMismatch` (the cluster has another partition count than
     ///   this client's configuration; nothing sent), `timedOut` (the command is in the inbox and will run),
     ///   `resultExpired` (it ran, but its row was deleted past the inbox retention before the result was read),
-    ///   `malformedResult` (its stored result does not decode), `notRunning` (the client's ``run()`` did not run
-    ///   before the time limit: nothing sent; or it stopped while this call waited: the command is in the inbox); or
-    ///   `EventStoreError` from the insert
+    ///   `malformedResult` (its stored result does not decode), `notRunning` (the client's ``run()`` did not start
+    ///   before the time limit, or has ended: nothing sent; or it ended while this call waited: the command is in the
+    ///   inbox); or `EventStoreError` from the insert
     ///   (an insert that fails with `unavailable` is sent again until the time limit; after that the command may or
     ///   may not be in the inbox, and sending it again with the same id is safe).
     public func send<A: Aggregate>(
@@ -103,7 +104,8 @@ public final class ClusterClient: Service, Sendable {
         if let known = ticket.result {
             result = known
         } else {
-            result = try await self.result(of: ticket, until: deadline)
+            // Just inserted: it has almost never run yet, so its row is looked up when a notification names it.
+            result = try await self.result(of: ticket, until: deadline, lookUpAtOnce: false)
         }
         let (seconds, attoseconds) = (ContinuousClock.now - start).components
         commandDuration.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
@@ -138,7 +140,8 @@ public final class ClusterClient: Service, Sendable {
 
     /// Inserts `command` into the inbox and notifies its partition's owner, without waiting for the result.
     ///
-    /// - Throws: as ``send(_:to:as:messageID:timeout:)``, without `timedOut`.
+    /// - Throws: as ``send(_:to:as:messageID:timeout:)``, without `timedOut` and `notRunning` (an enqueue needs no
+    ///   running client).
     public func enqueue<A: Aggregate>(
         _ command: A.Command, to streamID: StreamID, as aggregate: A.Type, messageID: MessageID = MessageID()
     ) async throws -> Ticket {
@@ -225,14 +228,16 @@ public final class ClusterClient: Service, Sendable {
         }
     }
 
-    /// Waits for the result of a command sent with ``enqueue(_:to:as:messageID:)``.
+    /// Waits for the result of a command sent with ``enqueue(_:to:as:messageID:)``; its row is looked up at once, so
+    /// a result recorded before the call returns without waiting for a notification.
     ///
     /// - Throws: ``ClusterError`` — `timedOut` (the command will still run), `resultExpired` (it ran, but its row was
     ///   deleted past the inbox retention before the result was read), `malformedResult` (its stored result does not
-    ///   decode) or `notRunning`.
+    ///   decode) or `notRunning` (the client's ``run()`` did not start within the time limit, or has ended).
     public func result(of ticket: Ticket, timeout: Duration? = nil) async throws -> ClusterCommandResult {
         if let result = ticket.result { return result }
-        return try await result(of: ticket, until: .now + (timeout ?? configuration.resultTimeout).asTimeLimit)
+        return try await result(
+            of: ticket, until: .now + (timeout ?? configuration.resultTimeout).asTimeLimit, lookUpAtOnce: true)
     }
 
     /// Waits for the result of a command that someone else sends, such as the last step of a process manager,
@@ -257,7 +262,8 @@ public final class ClusterClient: Service, Sendable {
             }
             if let (row, outcome) = found {
                 if let outcome { return try Self.decode(outcome) }
-                return try await result(of: Ticket(messageID: messageID, row: row, result: nil), until: deadline)
+                return try await result(
+                    of: Ticket(messageID: messageID, row: row, result: nil), until: deadline, lookUpAtOnce: true)
             }
             let now = ContinuousClock.now
             guard now < deadline else {
@@ -269,11 +275,12 @@ public final class ClusterClient: Service, Sendable {
         }
     }
 
-    private func result(of ticket: Ticket, until deadline: ContinuousClock.Instant) async throws
+    private func result(of ticket: Ticket, until deadline: ContinuousClock.Instant, lookUpAtOnce: Bool) async throws
         -> ClusterCommandResult
     {
         guard await running.wait(until: deadline) else { throw Self.notRunning(sent: true) }
-        return try await waiters.wait(for: ticket.row, messageID: ticket.messageID, until: deadline)
+        return try await waiters.wait(
+            for: ticket.row, messageID: ticket.messageID, until: deadline, lookUpAtOnce: lookUpAtOnce)
     }
 
     /// Listens for the owners' notifications and looks up awaited results, until graceful shutdown or

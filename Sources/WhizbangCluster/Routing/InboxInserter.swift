@@ -36,6 +36,9 @@ final class InboxInserter: Sendable {
     }
 
     private let state = Mutex(State())
+
+    /// How many inserts wait for the one in flight.
+    var queuedCount: Int { state.withLock { $0.queue.count } }
     private let store: PostgresEventStore
     private let schema: String
     private let channel: String

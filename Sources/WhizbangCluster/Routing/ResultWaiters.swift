@@ -5,10 +5,13 @@ import Whizbang
 /// poller asks it which rows to look up, hands it the results it found, and lets it fail the waits past their
 /// deadlines.
 ///
-/// A new wait is looked up at once only when a notification already named its row (its result was recorded before
-/// the wait began); otherwise the notification that its result is recorded names it, or, if that notification is
-/// lost, the next full look-up finds it. Rows named before anyone awaited them are remembered for two full look-ups,
-/// so a wait that begins later than that is found by the next one: at most one poll interval late.
+/// The wait of a command just inserted is not looked up at once (it has almost never run yet): the notification that
+/// its result is recorded names it, or, if that notification is lost, the next full look-up finds it. It is looked up
+/// at once when a notification already named its row, or named no rows (an older node's, or a long list's), since
+/// its result may have been recorded before the wait began; both are remembered for two full look-ups (at most
+/// ``maximumRemembered`` rows; past that, as a notification that named none), so a wait that begins later than that is
+/// found by the next full look-up: at most one poll interval late. Any other wait (`lookUpAtOnce`) is looked up at
+/// once.
 final class ResultWaiters: Sendable {
     private struct Waiter {
         var token: Int
@@ -21,21 +24,38 @@ final class ResultWaiters: Sendable {
         var waiters: [Int64: [Waiter]] = [:]
         var nextToken = 0
         var closed: ClusterError? = nil
-        /// Awaited rows to look up at the next wake: the newly awaited ones, and those a notification named.
+        /// Awaited rows to look up at the next wake: those a notification named, before or after their wait began, and
+        /// the waits to look up at once.
         var toLookUp: Set<Int64> = []
         /// Whether the next look-up covers every awaited row (a notification that named no rows, or a reconnect).
         var lookUpAll = false
         /// Rows a notification named while nobody awaited them, since the last full look-up and before it.
         var notifiedUnawaited: Set<Int64> = []
         var notifiedUnawaitedBefore: Set<Int64> = []
+        /// Whether a notification named no rows since the last full look-up, and before it.
+        var notifiedAll = false
+        var notifiedAllBefore = false
         /// No deadline of an awaited row is earlier (it may be earlier than the earliest left, never later).
         var earliestDeadline: ContinuousClock.Instant? = nil
 
-        /// Whether a notification named `row` before it was awaited, and forgets it.
+        /// Whether a notification named `row`, or no rows, before it was awaited; forgets the row.
         mutating func takeNotified(_ row: Int64) -> Bool {
-            notifiedUnawaited.remove(row) != nil || notifiedUnawaitedBefore.remove(row) != nil
+            let named = notifiedUnawaited.remove(row) != nil || notifiedUnawaitedBefore.remove(row) != nil
+            return named || notifiedAll || notifiedAllBefore
+        }
+
+        /// Starts the next generation of what notifications named: called at every full look-up.
+        mutating func forgetOlderNotifications() {
+            notifiedUnawaitedBefore = notifiedUnawaited
+            notifiedUnawaited = []
+            notifiedAllBefore = notifiedAll
+            notifiedAll = false
         }
     }
+
+    /// The most rows named before their wait that are remembered; past it a notification counts as one that named
+    /// none (every wait that begins before the second full look-up after it is looked up at once).
+    static let maximumRemembered = 100_000
 
     private let state = Mutex(State())
     /// Wakes the poller: a notification says awaited results were recorded, or a new wait's result was recorded
@@ -52,6 +72,7 @@ final class ResultWaiters: Sendable {
         let wake = state.withLock { state -> Bool in
             guard let rows else {
                 state.lookUpAll = true
+                state.notifiedAll = true
                 return true
             }
             var any = false
@@ -59,8 +80,10 @@ final class ResultWaiters: Sendable {
                 if state.waiters[row] != nil {
                     state.toLookUp.insert(row)
                     any = true
-                } else {
+                } else if state.notifiedUnawaited.count < Self.maximumRemembered {
                     state.notifiedUnawaited.insert(row)
+                } else {
+                    state.notifiedAll = true
                 }
             }
             return any
@@ -77,8 +100,7 @@ final class ResultWaiters: Sendable {
                 state.lookUpAll = false
             }
             if everything || state.lookUpAll {
-                state.notifiedUnawaitedBefore = state.notifiedUnawaited
-                state.notifiedUnawaited = []
+                state.forgetOlderNotifications()
                 return Array(state.waiters.keys)
             }
             return state.toLookUp.filter { state.waiters[$0] != nil }
@@ -88,14 +110,15 @@ final class ResultWaiters: Sendable {
     /// The earliest deadline of the waits, if any (or a moment before it).
     var earliestDeadline: ContinuousClock.Instant? { state.withLock { $0.earliestDeadline } }
 
-    /// Waits for the result of inbox row `row` until `deadline`.
+    /// Waits for the result of inbox row `row` until `deadline`; with `lookUpAtOnce` (a command that may have run
+    /// already), the row is looked up at once, else only as the type's notes say (a command just inserted).
     ///
     /// - Throws: ``ClusterError/Code/timedOut`` after the deadline, ``ClusterError/Code/resultExpired`` when the
     ///   row is found deleted, `CancellationError` when the task is cancelled, or the error the waiters were closed
     ///   with.
-    func wait(for row: Int64, messageID: MessageID, until deadline: ContinuousClock.Instant) async throws
-        -> ClusterCommandResult
-    {
+    func wait(
+        for row: Int64, messageID: MessageID, until deadline: ContinuousClock.Instant, lookUpAtOnce: Bool
+    ) async throws -> ClusterCommandResult {
         let token = state.withLock { state -> Int in
             state.nextToken += 1
             return state.nextToken
@@ -109,7 +132,7 @@ final class ResultWaiters: Sendable {
                         Waiter(token: token, messageID: messageID, deadline: deadline, continuation: continuation))
                     let earliest = state.earliestDeadline.map { deadline < $0 } ?? true
                     if earliest { state.earliestDeadline = deadline }
-                    guard state.takeNotified(row) else { return .success((false, earliest)) }
+                    guard state.takeNotified(row) || lookUpAtOnce else { return .success((false, earliest)) }
                     state.toLookUp.insert(row)
                     return .success((true, earliest))
                 }

@@ -1,18 +1,25 @@
 import Synchronization
 
-/// Whether a client's `run()` is running, and the calls that wait for it to start: a call made just before a service
-/// group starts the client waits for it, within the call's own time limit, instead of failing.
+/// Whether a client's `run()` has not started yet, is running or has ended, and the calls that wait for it to start:
+/// a call made just before a service group starts the client waits for it, within the call's own time limit, instead
+/// of failing; a call made after `run()` ended fails at once.
 final class RunningGate: Sendable {
+    enum Phase {
+        case notStarted
+        case running
+        case ended
+    }
+
     private struct State {
-        var isOpen = false
+        var phase = Phase.notStarted
         var waiters: [Int: CheckedContinuation<Bool, Never>] = [:]
         var nextID = 0
     }
 
     private let state = Mutex(State())
 
-    /// Whether `run()` is running.
-    var isOpen: Bool { state.withLock { $0.isOpen } }
+    /// Where `run()` is.
+    var phase: Phase { state.withLock { $0.phase } }
 
     /// How many calls wait for `run()` to start.
     var waitingCount: Int { state.withLock { $0.waiters.count } }
@@ -20,20 +27,24 @@ final class RunningGate: Sendable {
     /// Marks `run()` as running and lets every waiting call go on.
     func open() {
         let waiters = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
-            state.isOpen = true
+            state.phase = .running
             defer { state.waiters = [:] }
             return Array(state.waiters.values)
         }
         for waiter in waiters { waiter.resume(returning: true) }
     }
 
-    /// Marks `run()` as ended.
-    func close() { state.withLock { $0.isOpen = false } }
+    /// Marks `run()` as ended: later calls fail at once, until it runs again.
+    func close() { state.withLock { $0.phase = .ended } }
 
-    /// Returns `true` once `run()` is running, at once if it is; `false` at `deadline` or when the task is cancelled
-    /// first.
+    /// Returns `true` once `run()` is running, at once if it is; `false` at once if it has ended, or at `deadline` or
+    /// when the task is cancelled while it has not started.
     func wait(until deadline: ContinuousClock.Instant) async -> Bool {
-        if isOpen { return true }
+        switch phase {
+        case .running: return true
+        case .ended: return false
+        case .notStarted: break
+        }
         return await withTaskGroup(of: Bool.self) { group in
             group.addTask { await self.waitForOpen() }
             group.addTask {
@@ -54,10 +65,14 @@ final class RunningGate: Sendable {
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let now = state.withLock { state -> Bool? in
-                    if state.isOpen { return true }
-                    if Task.isCancelled { return false }
-                    state.waiters[id] = continuation
-                    return nil
+                    switch state.phase {
+                    case .running: return true
+                    case .ended: return false
+                    case .notStarted:
+                        if Task.isCancelled { return false }
+                        state.waiters[id] = continuation
+                        return nil
+                    }
                 }
                 if let now { continuation.resume(returning: now) }
             }

@@ -41,6 +41,20 @@ enum ClusterSchema {
     static let ownSequences: Set<String> = ["inbox_id_seq"]
     static let ownFunctions: Set<String> = ["commit_batch", "result_json"]
 
+    /// Whether `schema` holds a cluster: a `settings` table that records a partition count.
+    static func holdsCluster(_ schema: String, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        let settings = "\"\(schema)\".settings"
+        let exists =
+            try await connection.query("SELECT to_regclass(\(settings)) IS NOT NULL", logger: logger)
+            .collect().first?.decode(Bool.self) ?? false
+        guard exists else { return false }
+        return try await connection.query(
+            PostgresQuery(
+                unsafeSQL: "SELECT EXISTS (SELECT 1 FROM \(settings) WHERE key = 'partition_count')"),
+            logger: logger
+        ).collect().first?.decode(Bool.self) ?? false
+    }
+
     /// The objects of `schema` that the cluster did not create (tables, views, sequences and functions), sorted;
     /// empty when the schema does not exist.
     static func foreignObjects(in schema: String, on connection: PostgresConnection, logger: Logger) async throws
@@ -86,12 +100,20 @@ enum ClusterSchema {
             let connection = transaction.connection
             try await connection.query("SELECT pg_advisory_xact_lock(1466460538, hashtext(\(lockKey)))", logger: logger)
             let foreign = try await foreignObjects(in: lockKey, on: connection, logger: logger)
-            guard foreign.isEmpty else {
-                throw ClusterError(
-                    .foreignSchema,
-                    message: "schema \(schema), which the cluster of this store uses, holds objects the cluster did "
-                        + "not create (\(foreign.prefix(10).joined(separator: ", "))\(foreign.count > 10 ? ", …" : "")); "
-                        + "nothing was changed. Give the store another schema, or move those objects.")
+            if !foreign.isEmpty {
+                let list = foreign.prefix(10).joined(separator: ", ") + (foreign.count > 10 ? ", …" : "")
+                // A cluster that exists already goes on (its operator may have added a view, say); a new one is not
+                // made among someone else's objects.
+                guard try await holdsCluster(lockKey, on: connection, logger: logger) else {
+                    throw ClusterError(
+                        .foreignSchema,
+                        message: "schema \(schema), which the cluster of this store would use, holds objects the "
+                            + "cluster did not create (\(list)); nothing was changed. Give the store another schema, "
+                            + "or move those objects.")
+                }
+                logger.warning(
+                    "the cluster's schema holds objects the cluster did not create",
+                    metadata: ["schema": "\(schema)", "objects": "\(list)"])
             }
             let functions = [commitFunction(schema, appendFunction: store.appendFunction), resultFunction(schema)]
             for statement in statements(schema) + functions {
@@ -150,8 +172,17 @@ enum ClusterSchema {
                 jobs text[] NOT NULL DEFAULT '{}'
             )
             """,
-            // Clusters created by older builds lack the column; their nodes leave it empty.
-            "ALTER TABLE \(schema).nodes ADD COLUMN IF NOT EXISTS jobs text[] NOT NULL DEFAULT '{}'",
+            // Clusters created by older builds lack the column; their nodes leave it empty. Checked first, since
+            // ALTER TABLE locks the table even when the column exists.
+            """
+            DO $$ BEGIN
+                IF NOT EXISTS (SELECT 1 FROM pg_attribute
+                               WHERE attrelid = '\(schema).nodes'::regclass AND attname = 'jobs' AND NOT attisdropped)
+                THEN
+                    ALTER TABLE \(schema).nodes ADD COLUMN jobs text[] NOT NULL DEFAULT '{}';
+                END IF;
+            END $$
+            """,
             """
             CREATE TABLE IF NOT EXISTS \(schema).partitions (
                 partition integer PRIMARY KEY,

@@ -69,4 +69,24 @@ struct ProjectionRunnerStoppedWaitTests {
             try? await group.waitForAll()
         }
     }
+
+    /// A rebuild is not a stop: a wait that begins after a rebuild, before the runner's run(), waits for it.
+    @Test func aWaitAfterARebuildWaitsForRun() async throws {
+        let store = InMemoryEventStore()
+        let first = try await store.append(
+            [EventData(eventType: "Value", data: Data("1".utf8))], to: "s", expectedVersion: .noStream)
+        let projection = GatedProjection()
+        let runner = ProjectionRunner(projection: projection, store: store)
+        try await runner.rebuild()
+        let second = try await store.append(
+            [EventData(eventType: "Value", data: Data("2".utf8))], to: "s", expectedVersion: .exact(1))
+        _ = first
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await runner.waitUntilApplied(through: second.positions.upperBound - 1) }
+            group.addTask { try await runner.run() }
+            try await group.next()
+            group.cancelAll()
+            try? await group.waitForAll()
+        }
+    }
 }
