@@ -76,13 +76,14 @@ extension PostgresEventStore.Configuration {
         return configuration
     }
 
-    /// The settings every connection starts with: the store's schema first on the search path, read committed
-    /// (which the append function's numbering relies on), the durability, read-only transactions for a read-only
-    /// store, and the timeouts. Settings sent at
-    /// connection start override the server's, the database's and the role's defaults.
+    /// The settings every connection starts with: the store's schema first on the search path (and the session's
+    /// temporary tables last, so that none of them hides a table of the store's), read committed (which the append
+    /// function's numbering relies on), the durability, read-only transactions for a read-only store, and the
+    /// timeouts. Settings sent at connection start override the server's, the database's and the role's defaults,
+    /// and are what `RESET ALL` returns to.
     var startupParameters: [(String, String)] {
         var parameters = [
-            ("search_path", schema),
+            ("search_path", "\(schema), pg_temp"),
             ("default_transaction_isolation", "read committed"),
             ("application_name", "whizbang"),
             ("synchronous_commit", durability == .full ? "on" : "off"),
