@@ -109,7 +109,10 @@ extension PostgresEventStore.Configuration {
 
     /// The settings of a single connection, opened apart from the pool to migrate the schema: unlike a pool's
     /// lease, opening it fails at once when the server refuses it.
-    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+    ///
+    /// - Parameter limit: when given, the longest wait for a lock (`lock_timeout`) and the longest statement
+    ///   (`statement_timeout`, or ``statementTimeout`` when that is shorter) on the connection.
+    func connectionConfiguration(boundedBy limit: Duration? = nil) throws -> PostgresConnection.Configuration {
         var configuration: PostgresConnection.Configuration
         if host.hasPrefix("/") {
             let socket = host.hasSuffix("/") ? host : host + "/"
@@ -127,7 +130,14 @@ extension PostgresEventStore.Configuration {
         }
         let (seconds, attoseconds) = connectTimeout.components
         configuration.options.connectTimeout = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-        configuration.options.additionalStartupParameters = startupParameters
+        var parameters = startupParameters
+        if let limit {
+            let statementLimit = min(limit, statementTimeout ?? limit)
+            parameters.removeAll { $0.0 == "statement_timeout" }
+            parameters.append(("lock_timeout", "\(Self.milliseconds(limit))"))
+            parameters.append(("statement_timeout", "\(Self.milliseconds(statementLimit))"))
+        }
+        configuration.options.additionalStartupParameters = parameters
         return configuration
     }
 
@@ -236,9 +246,10 @@ extension EventStoreError {
         case "53100": return failure(.storageFull, message)
         case "25006", "42501": return failure(.readOnly, message)
         case "XX001", "XX002": return failure(.corruptDatabase, message)
-        // Shutting down, crashed, starting or recovering, too many connections, a connection exception, or a
-        // statement cancelled by a timeout: the same call can succeed later.
-        case "57P01", "57P02", "57P03", "53300", "57014":
+        // Shutting down, crashed, starting or recovering, too many connections, a connection exception, a
+        // statement cancelled by a timeout, or a lock not granted within `lock_timeout`: the same call can succeed
+        // later.
+        case "57P01", "57P02", "57P03", "53300", "57014", "55P03":
             return failure(.unavailable, "PostgreSQL at \(server): \(message)")
         case _ where state.hasPrefix("08"):
             return failure(.unavailable, "PostgreSQL at \(server): \(message)")
