@@ -23,16 +23,27 @@ extension PostgresEventStore.Configuration {
         guard (0...(256 << 20)).contains(maximumPayloadBytes) else {
             throw invalid("maximumPayloadBytes must be from 0 to 256 MiB")
         }
-        guard requestTimeout > .zero else { throw invalid("requestTimeout must be positive") }
-        guard connectTimeout > .zero else { throw invalid("connectTimeout must be positive") }
-        guard maximumRetryDelay > .zero else { throw invalid("maximumRetryDelay must be positive") }
         guard readModelBatchSize >= 1 else { throw invalid("readModelBatchSize must be at least 1") }
-        guard readModelPollInterval > .zero else { throw invalid("readModelPollInterval must be positive") }
+        // A longer time (`.seconds(Int64.max)` meant as "never") fits neither the clocks nor a count of nanoseconds.
+        let longest = Duration.longestTimeLimit
+        for (name, value) in [
+            ("requestTimeout", requestTimeout), ("connectTimeout", connectTimeout),
+            ("maximumRetryDelay", maximumRetryDelay), ("readModelPollInterval", readModelPollInterval),
+        ] {
+            guard value > .zero, value <= longest else {
+                throw invalid("\(name) must be positive and at most \(longest) (100 years)")
+            }
+        }
+        guard listenerReconnectDelay <= longest else {
+            throw invalid("listenerReconnectDelay must be at most \(longest) (100 years)")
+        }
         for (name, value) in [
             ("statementTimeout", statementTimeout), ("idleInTransactionTimeout", idleInTransactionTimeout),
             ("keepAliveInterval", keepAliveInterval), ("subscriptionOutageLimit", subscriptionOutageLimit),
         ] {
-            if let value, value <= .zero { throw invalid("\(name) must be positive or nil") }
+            if let value, value <= .zero || value > longest {
+                throw invalid("\(name) must be nil, or positive and at most \(longest) (100 years)")
+            }
         }
     }
 
@@ -101,10 +112,11 @@ extension PostgresEventStore.Configuration {
         return parameters
     }
 
-    /// Whole milliseconds, at least 1 (0 would turn a PostgreSQL timeout off).
+    /// Whole milliseconds for a PostgreSQL timeout setting: at least 1 (0 would turn the timeout off), and at most
+    /// the largest value the server takes (`Int32.max`, about 24 days), which stands for any longer one.
     static func milliseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+        let (seconds, attoseconds) = duration.asTimeLimit.components
+        return min(Int64(Int32.max), max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000))
     }
 
     /// The settings of a single connection, opened apart from the pool to migrate the schema: unlike a pool's
@@ -128,7 +140,7 @@ extension PostgresEventStore.Configuration {
             configuration = PostgresConnection.Configuration(
                 host: host, port: port, username: username, password: password, database: database, tls: tls)
         }
-        let (seconds, attoseconds) = connectTimeout.components
+        let (seconds, attoseconds) = connectTimeout.asTimeLimit.components
         configuration.options.connectTimeout = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
         var parameters = startupParameters
         if let limit {
