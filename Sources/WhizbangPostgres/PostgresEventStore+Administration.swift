@@ -4,12 +4,14 @@ import Whizbang
 
 extension PostgresEventStore {
     /// The schema version of the store in `configuration`'s schema, or `nil` when the schema holds no store (or does
-    /// not exist). Connects on a connection of its own; no store needs to run.
+    /// not exist). Connects on a connection of its own; no store needs to run. Each wait for a lock and each
+    /// statement takes at most ``Configuration/requestTimeout``.
     ///
-    /// - Throws: `EventStoreError` — `invalidArgument` for an invalid configuration, or the server's refusal.
+    /// - Throws: `EventStoreError` — `invalidArgument` for an invalid configuration, `unavailable` (retryable) when
+    ///   the server did not answer within ``Configuration/requestTimeout``, or the server's refusal.
     public static func installedSchemaVersion(configuration: Configuration) async throws -> Int? {
         try configuration.validate()
-        return try await withConnection(configuration) { connection, logger in
+        return try await withOwnConnection(configuration) { connection, logger in
             let rows = try await connection.query(
                 "SELECT count(*)::bigint FROM pg_tables WHERE schemaname = \(configuration.schema) AND tablename = 'schema_version'",
                 logger: logger
@@ -26,10 +28,14 @@ extension PostgresEventStore {
     /// Drops `configuration`'s schema and everything in it: every event, checkpoint and snapshot of the store, and
     /// any other table there. Does nothing when the schema does not exist. Stop the stores that use it first.
     ///
-    /// - Throws: `EventStoreError` — `invalidArgument` for an invalid configuration, or the server's refusal.
+    /// Each wait for a lock (a backup that reads the tables, a store that still runs) and the statement take at most
+    /// ``Configuration/requestTimeout``; the schema is then left as it was.
+    ///
+    /// - Throws: `EventStoreError` — `invalidArgument` for an invalid configuration, `unavailable` (retryable) when
+    ///   a lock or the statement took longer than ``Configuration/requestTimeout``, or the server's refusal.
     public static func dropSchema(configuration: Configuration) async throws {
         try configuration.validate()
-        try await withConnection(configuration) { connection, logger in
+        try await withOwnConnection(configuration) { connection, logger in
             _ = try await connection.query(
                 PostgresQuery(unsafeSQL: "DROP SCHEMA IF EXISTS \"\(configuration.schema)\" CASCADE"), logger: logger)
         }
@@ -57,27 +63,6 @@ extension PostgresEventStore {
             }
         } catch {
             throw runner.failure(error, closed: lifecycle.isClosed)
-        }
-    }
-
-    private static func withConnection<Result: Sendable>(
-        _ configuration: Configuration,
-        _ body: (PostgresConnection, Logger) async throws -> Result
-    ) async throws -> Result {
-        let logger = configuration.logger
-        do {
-            let connection = try await PostgresConnection.connect(
-                configuration: configuration.connectionConfiguration(), id: 0, logger: logger)
-            do {
-                let result = try await body(connection, logger)
-                try? await connection.close()
-                return result
-            } catch {
-                try? await connection.close()
-                throw error
-            }
-        } catch {
-            throw EventStoreError.from(error, server: configuration.serverDescription)
         }
     }
 }

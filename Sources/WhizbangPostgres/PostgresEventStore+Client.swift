@@ -23,16 +23,27 @@ extension PostgresEventStore.Configuration {
         guard (0...(256 << 20)).contains(maximumPayloadBytes) else {
             throw invalid("maximumPayloadBytes must be from 0 to 256 MiB")
         }
-        guard requestTimeout > .zero else { throw invalid("requestTimeout must be positive") }
-        guard connectTimeout > .zero else { throw invalid("connectTimeout must be positive") }
-        guard maximumRetryDelay > .zero else { throw invalid("maximumRetryDelay must be positive") }
         guard readModelBatchSize >= 1 else { throw invalid("readModelBatchSize must be at least 1") }
-        guard readModelPollInterval > .zero else { throw invalid("readModelPollInterval must be positive") }
+        // A longer time (`.seconds(Int64.max)` meant as "never") fits neither the clocks nor a count of nanoseconds.
+        let longest = Duration.longestTimeLimit
+        for (name, value) in [
+            ("requestTimeout", requestTimeout), ("connectTimeout", connectTimeout),
+            ("maximumRetryDelay", maximumRetryDelay), ("readModelPollInterval", readModelPollInterval),
+        ] {
+            guard value > .zero, value <= longest else {
+                throw invalid("\(name) must be positive and at most \(longest) (100 years)")
+            }
+        }
+        guard listenerReconnectDelay <= longest else {
+            throw invalid("listenerReconnectDelay must be at most \(longest) (100 years)")
+        }
         for (name, value) in [
             ("statementTimeout", statementTimeout), ("idleInTransactionTimeout", idleInTransactionTimeout),
             ("keepAliveInterval", keepAliveInterval), ("subscriptionOutageLimit", subscriptionOutageLimit),
         ] {
-            if let value, value <= .zero { throw invalid("\(name) must be positive or nil") }
+            if let value, value <= .zero || value > longest {
+                throw invalid("\(name) must be nil, or positive and at most \(longest) (100 years)")
+            }
         }
     }
 
@@ -76,13 +87,14 @@ extension PostgresEventStore.Configuration {
         return configuration
     }
 
-    /// The settings every connection starts with: the store's schema first on the search path, read committed
-    /// (which the append function's numbering relies on), the durability, read-only transactions for a read-only
-    /// store, and the timeouts. Settings sent at
-    /// connection start override the server's, the database's and the role's defaults.
+    /// The settings every connection starts with: the store's schema first on the search path (and the session's
+    /// temporary tables last, so that none of them hides a table of the store's), read committed (which the append
+    /// function's numbering relies on), the durability, read-only transactions for a read-only store, and the
+    /// timeouts. Settings sent at connection start override the server's, the database's and the role's defaults,
+    /// and are what `RESET ALL` returns to.
     var startupParameters: [(String, String)] {
         var parameters = [
-            ("search_path", schema),
+            ("search_path", "\(schema), pg_temp"),
             ("default_transaction_isolation", "read committed"),
             ("application_name", "whizbang"),
             ("synchronous_commit", durability == .full ? "on" : "off"),
@@ -100,15 +112,19 @@ extension PostgresEventStore.Configuration {
         return parameters
     }
 
-    /// Whole milliseconds, at least 1 (0 would turn a PostgreSQL timeout off).
+    /// Whole milliseconds for a PostgreSQL timeout setting: at least 1 (0 would turn the timeout off), and at most
+    /// the largest value the server takes (`Int32.max`, about 24 days), which stands for any longer one.
     static func milliseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+        let (seconds, attoseconds) = duration.asTimeLimit.components
+        return min(Int64(Int32.max), max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000))
     }
 
     /// The settings of a single connection, opened apart from the pool to migrate the schema: unlike a pool's
     /// lease, opening it fails at once when the server refuses it.
-    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+    ///
+    /// - Parameter limit: when given, the longest wait for a lock (`lock_timeout`) and the longest statement
+    ///   (`statement_timeout`, or ``statementTimeout`` when that is shorter) on the connection.
+    func connectionConfiguration(boundedBy limit: Duration? = nil) throws -> PostgresConnection.Configuration {
         var configuration: PostgresConnection.Configuration
         if host.hasPrefix("/") {
             let socket = host.hasSuffix("/") ? host : host + "/"
@@ -124,9 +140,16 @@ extension PostgresEventStore.Configuration {
             configuration = PostgresConnection.Configuration(
                 host: host, port: port, username: username, password: password, database: database, tls: tls)
         }
-        let (seconds, attoseconds) = connectTimeout.components
+        let (seconds, attoseconds) = connectTimeout.asTimeLimit.components
         configuration.options.connectTimeout = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-        configuration.options.additionalStartupParameters = startupParameters
+        var parameters = startupParameters
+        if let limit {
+            let statementLimit = min(limit, statementTimeout ?? limit)
+            parameters.removeAll { $0.0 == "statement_timeout" }
+            parameters.append(("lock_timeout", "\(Self.milliseconds(limit))"))
+            parameters.append(("statement_timeout", "\(Self.milliseconds(statementLimit))"))
+        }
+        configuration.options.additionalStartupParameters = parameters
         return configuration
     }
 
@@ -235,9 +258,10 @@ extension EventStoreError {
         case "53100": return failure(.storageFull, message)
         case "25006", "42501": return failure(.readOnly, message)
         case "XX001", "XX002": return failure(.corruptDatabase, message)
-        // Shutting down, crashed, starting or recovering, too many connections, a connection exception, or a
-        // statement cancelled by a timeout: the same call can succeed later.
-        case "57P01", "57P02", "57P03", "53300", "57014":
+        // Shutting down, crashed, starting or recovering, too many connections, a connection exception, a
+        // statement cancelled by a timeout, or a lock not granted within `lock_timeout`: the same call can succeed
+        // later.
+        case "57P01", "57P02", "57P03", "53300", "57014", "55P03":
             return failure(.unavailable, "PostgreSQL at \(server): \(message)")
         case _ where state.hasPrefix("08"):
             return failure(.unavailable, "PostgreSQL at \(server): \(message)")

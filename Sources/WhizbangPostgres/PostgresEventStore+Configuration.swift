@@ -9,6 +9,9 @@ extension PostgresEventStore {
     /// offers it, keep the tables in the schema `whizbang`, pool up to 8 connections and fold up to 1,024 appends into
     /// one transaction.
     ///
+    /// Every time set here is at most 100 years: ``PostgresEventStore/init(configuration:)`` refuses a longer one
+    /// with `EventStoreError/Code/invalidArgument`.
+    ///
     /// The password never appears in ``description``, in a `Mirror` of the configuration, or in the store's logs.
     public struct Configuration: Sendable {
         /// How the connection uses TLS, after libpq's `sslmode`.
@@ -93,7 +96,7 @@ extension PostgresEventStore {
 
         /// How long a call waits for a connection: to open one (connect and authenticate) or to get one of the
         /// pool's. A call that has none by then fails with `EventStoreError/Code/unavailable` ("cannot reach
-        /// PostgreSQL"). Default 10 seconds.
+        /// PostgreSQL"). Positive and at most 100 years. Default 10 seconds.
         public var connectTimeout: Duration = .seconds(10)
 
         /// The longest a call's statements run once it holds a connection (getting the connection is bounded by
@@ -103,8 +106,11 @@ extension PostgresEventStore {
         /// A missed deadline is noticed at most a sixteenth of the shorter of the two limits late, and at most
         /// 100 milliseconds late. Calls made before
         /// ``PostgresEventStore/run()`` has started the store wait for it at most ``connectTimeout`` plus this, and
-        /// at least a minute.
-        /// Default 10 seconds.
+        /// at least a minute. It also bounds each wait for a lock and each statement of the administration calls
+        /// (``PostgresEventStore/dropStoreTables(configuration:)`` and the like) and of ``PostgresEventStore/run()``'s
+        /// migration. Positive and at most 100 years (a longer one, such as `.seconds(Int64.max)` meant as "no
+        /// limit", is refused with `EventStoreError/Code/invalidArgument`); for the server's lock and statement
+        /// timeouts, anything above about 24 days counts as 24 days. Default 10 seconds.
         public var requestTimeout: Duration = .seconds(10)
 
         /// When an append counts as committed on PostgreSQL.

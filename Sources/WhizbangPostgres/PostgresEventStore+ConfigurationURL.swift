@@ -9,7 +9,7 @@ extension PostgresEventStore.Configuration {
     ///
     /// - Parameter environment: the variables; `nil` (the default) reads the process's environment.
     /// - Throws: `EventStoreError/Code/invalidArgument` for a port that is not a number from 1 to 65535, an
-    ///   unknown `sslmode` or a connect timeout that is not a positive number of seconds.
+    ///   unknown `sslmode` or a connect timeout that is not a positive number of seconds up to 100 years.
     public init(environment: [String: String]? = nil) throws {
         self.init()
         let environment = environment ?? ProcessInfo.processInfo.environment
@@ -27,8 +27,8 @@ extension PostgresEventStore.Configuration {
     /// (milliseconds); and the store's `schema` and `request_timeout` (seconds, ``requestTimeout``). Any other
     /// parameter is refused, so that a misspelt one is not silently ignored.
     ///
-    /// - Throws: `EventStoreError/Code/invalidArgument` for text that is not such a URL; the message never
-    ///   contains the password.
+    /// - Throws: `EventStoreError/Code/invalidArgument` for text that is not such a URL, or a time longer than 100
+    ///   years; the message never contains the password.
     public init(url: String, environment: [String: String]? = nil) throws {
         self.init()
         let environment = environment ?? ProcessInfo.processInfo.environment
@@ -129,16 +129,23 @@ extension PostgresEventStore.Configuration {
             host: host, port: port, database: database, username: username)
     }
 
-    /// A positive whole number of `unit`s.
+    /// A positive whole number of `unit`s, at most 100 years.
     private static func duration(_ text: String, unit: Duration, name: String) throws -> Duration {
         guard let count = Int(text), count > 0 else { throw invalid("\(name) '\(text)' is not a positive number") }
-        return unit * count
+        return try limited(unit * count, text: text, name: name)
     }
 
-    /// Milliseconds, where 0 means `nil` (the server's setting off), as PostgreSQL reads these settings.
+    /// Milliseconds, where 0 means `nil` (the server's setting off), as PostgreSQL reads these settings; at most
+    /// 100 years.
     private static func optionalDuration(_ text: String, name: String) throws -> Duration? {
         guard let count = Int(text), count >= 0 else { throw invalid("\(name) '\(text)' is not a number") }
-        return count == 0 ? nil : .milliseconds(count)
+        return count == 0 ? nil : try limited(.milliseconds(count), text: text, name: name)
+    }
+
+    /// `duration`, unless it is longer than the longest time limit, which the configuration refuses.
+    private static func limited(_ duration: Duration, text: String, name: String) throws -> Duration {
+        guard duration <= .longestTimeLimit else { throw invalid("\(name) '\(text)' is more than 100 years") }
+        return duration
     }
 
     private static func invalid(_ message: String) -> EventStoreError {

@@ -14,11 +14,26 @@ extension PostgresEventStore {
     static let ownSequences = ["streams_stream_key_seq"]
     /// The functions a store creates in its schema.
     static let ownFunctions = ["append_batch"]
+    /// The indexes, constraints, triggers, rules and policies that a store's migrations create on its own tables, by
+    /// kind; any other one on those tables is someone else's, and dropping the tables would drop it too.
+    static let ownTableParts: [String: Set<String>] = [
+        "index": [
+            "schema_version_pkey", "streams_pkey", "streams_stream_id_key", "events_pkey", "events_by_stream",
+            "events_by_id", "checkpoints_pkey", "snapshots_pkey", "read_models_pkey", "read_model_rows_pkey",
+            "read_model_rows_by_index",
+        ],
+        "constraint": [
+            "schema_version_pkey", "streams_pkey", "streams_stream_id_key", "events_pkey", "events_by_stream",
+            "events_by_id", "events_stream_key_fkey", "checkpoints_pkey", "snapshots_pkey", "read_models_pkey",
+            "read_model_rows_pkey",
+        ],
+    ]
 
     /// Looks at what `configuration`'s schema holds, without changing anything. Connects on a connection of its own;
-    /// no store needs to run.
+    /// no store needs to run. Each wait for a lock and each statement takes at most ``Configuration/requestTimeout``.
     ///
-    /// - Throws: `EventStoreError` — `invalidArgument` for an invalid configuration, or the server's refusal.
+    /// - Throws: `EventStoreError` — `invalidArgument` for an invalid configuration, `unavailable` (retryable) when
+    ///   the server did not answer within ``Configuration/requestTimeout``, or the server's refusal.
     public static func inspectSchema(configuration: Configuration) async throws -> PostgresStoreSchema {
         try configuration.validate()
         return try await withOwnConnection(configuration) { connection, logger in
@@ -27,11 +42,18 @@ extension PostgresEventStore {
     }
 
     /// Drops the store's own tables, sequences and function from `configuration`'s schema, in one transaction,
-    /// after checking in that transaction that the schema holds nothing else. The schema itself stays. Does nothing
-    /// when the schema holds no store. Stop the stores that use it first.
+    /// after checking in that transaction that the schema holds nothing else: no other table, view, sequence or
+    /// function, and no index, constraint, trigger, rule or policy of someone else's on the store's tables (which
+    /// dropping the tables would drop with them). The schema itself stays. Does nothing when the schema holds no
+    /// store. Stop the stores that use it first.
+    ///
+    /// Each wait for a lock (a backup that reads the tables, a store that still runs) and each statement takes at
+    /// most ``Configuration/requestTimeout``.
     ///
     /// - Throws: `EventStoreError/Code/invalidArgument` when the schema holds objects that are not the store's
-    ///   (nothing is dropped then; the message names them), or the server's refusal.
+    ///   (nothing is dropped then; the message names them); `unavailable` (retryable) when a lock or a statement
+    ///   took longer than ``Configuration/requestTimeout`` (nothing is dropped then either); or the server's
+    ///   refusal.
     public static func dropStoreTables(configuration: Configuration) async throws {
         try configuration.validate()
         let schema = configuration.schema
@@ -39,8 +61,9 @@ extension PostgresEventStore {
         try await withOwnConnection(configuration) { connection, logger in
             try await connection.withTransaction(logger: logger) { connection in
                 // The lock a migration takes: no store creates its tables while they are dropped.
-                try await connection.query(
-                    "SELECT pg_advisory_xact_lock(\(PostgresSchema.lockClass + 1), hashtext(\(schema)))", logger: logger)
+                _ = try await connection.query(
+                    "SELECT pg_advisory_xact_lock(\(PostgresSchema.lockClass + 1), hashtext(\(schema)))", logger: logger
+                ).collect()
                 let found = try await inspect(schema, on: connection, logger: logger)
                 guard found.holdsStore else { return }
                 guard found.otherObjects.isEmpty else {
@@ -85,12 +108,43 @@ extension PostgresEventStore {
                 PostgresQuery(unsafeSQL: "SELECT coalesce(max(version), 0)::bigint FROM \"\(schema)\".schema_version"),
                 logger: logger
             ).collect().first?.decode(Int64.self) ?? 0 : 0
+        var tables: Set<String> = []
         for (name, kind) in decoded {
             let isOwn =
                 kind == "S"
                 ? ownSequences.contains(name)
                 : kind == "r" && ownTables.contains(name) && version >= Int64(tablesAddedInVersion[name] ?? 1)
             if !isOwn { names.append(kind == "S" ? "sequence \(name)" : name) }
+            if isOwn && kind == "r" { tables.insert(name) }
+        }
+        // What hangs on the store's tables and goes with them when they are dropped. (NOT NULL constraints, which
+        // PostgreSQL 18 lists as constraints too, and the triggers behind foreign keys are parts of the columns and
+        // keys themselves.)
+        let parts = try await connection.query(
+            """
+            SELECT p.kind, p.name, t.relname::text FROM (
+                SELECT 'index' AS kind, i.relname::text AS name, x.indrelid AS table_id
+                FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+                UNION ALL
+                SELECT 'constraint', c.conname::text, c.conrelid FROM pg_constraint c
+                WHERE c.conrelid <> 0 AND c.contype <> 'n'
+                UNION ALL
+                SELECT 'trigger', g.tgname::text, g.tgrelid FROM pg_trigger g WHERE NOT g.tgisinternal
+                UNION ALL
+                SELECT 'rule', r.rulename::text, r.ev_class FROM pg_rewrite r
+                UNION ALL
+                SELECT 'policy', o.polname::text, o.polrelid FROM pg_policy o
+            ) p
+            JOIN pg_class t ON t.oid = p.table_id JOIN pg_namespace n ON n.oid = t.relnamespace
+            WHERE n.nspname = \(schema)
+            """,
+            logger: logger
+        ).collect()
+        for row in parts {
+            let (kind, name, table) = try row.decode((String, String, String).self)
+            if tables.contains(table) && ownTableParts[kind]?.contains(name) != true {
+                names.append("\(kind) \(name) on \(table)")
+            }
         }
         let functions = try await connection.query(
             """
@@ -106,6 +160,9 @@ extension PostgresEventStore {
         return PostgresStoreSchema(schema: schema, exists: true, holdsStore: holdsStore, otherObjects: names.sorted())
     }
 
+    /// Runs `body` on a connection of its own, outside any store's pool, on which each wait for a lock and each
+    /// statement takes at most ``Configuration/requestTimeout`` (a longer one fails with
+    /// `EventStoreError/Code/unavailable`); closes the connection afterwards.
     static func withOwnConnection<Result: Sendable>(
         _ configuration: Configuration,
         _ body: (PostgresConnection, Logger) async throws -> Result
@@ -113,7 +170,8 @@ extension PostgresEventStore {
         let logger = configuration.logger
         do {
             let connection = try await PostgresConnection.connect(
-                configuration: configuration.connectionConfiguration(), id: 0, logger: logger)
+                configuration: configuration.connectionConfiguration(boundedBy: configuration.requestTimeout),
+                id: 0, logger: logger)
             do {
                 let result = try await body(connection, logger)
                 try? await connection.close()

@@ -11,7 +11,7 @@ extension PostgresEventStore: ReadModelStore {
     ///   `EventStoreError` (`closed`, `unavailable`, a storage failure).
     public func readModelRow(named name: String, key: String) async throws -> ReadModelRow? {
         _ = try readModels.definition(named: name)
-        let rows = try await withConnection { connection, logger in
+        let rows = try await withTrustedConnection { connection, logger in
             try await connection.query(
                 """
                 SELECT m.served_generation, r.index_value, r.position, r.body
@@ -37,7 +37,7 @@ extension PostgresEventStore: ReadModelStore {
         _ = try readModels.definition(named: name)
         try query.validate(readModel: name)
         let limit = Int64(query.limit)
-        let rows = try await withConnection { connection, logger in
+        let rows = try await withTrustedConnection { connection, logger in
             try await connection.query(
                 """
                 SELECT m.served_generation, r.key, r.index_value, r.position, r.body
@@ -71,7 +71,7 @@ extension PostgresEventStore: ReadModelStore {
     /// - Throws: `ReadModelError` (`unknownReadModel`), or `EventStoreError`.
     public func readModelStatus(named name: String) async throws -> ReadModelStatus {
         _ = try readModels.definition(named: name)
-        let rows = try await withConnection { connection, logger in
+        let rows = try await withTrustedConnection { connection, logger in
             try await connection.query(
                 """
                 SELECT \(unescaped: PostgresReadModels.State.columns),
@@ -118,7 +118,7 @@ extension PostgresEventStore: ReadModelStore {
         let definition = try readModels.definition(named: name)
         try refuseWriteIfReadOnly("a read model rebuild")
         let version = Int32(clamping: definition.version)
-        let updated = try await withConnection { connection, logger in
+        let updated = try await withTrustedConnection { connection, logger in
             try await connection.query(
                 """
                 UPDATE read_models SET building_generation = next_generation, building_version = \(version),

@@ -27,8 +27,10 @@ extension PostgresEventStore {
     /// - Returns: The number of events written.
     /// - Throws: `EventStoreError` — what `EventStoreValidation/validateRestore(_:maximumPayloadBytes:)` throws;
     ///   `invalidArgument` when the schema holds anything (the message says what), for an invalid consumer name, a
-    ///   checkpoint above `EventStoreValidation/maximumPosition` or an invalid configuration; `readOnly` for a configuration with ``Configuration/isReadOnly``; the server's refusal
-    ///   otherwise. `CancellationError` when `progress` returned `false`. In every case the schema is left as it was.
+    ///   checkpoint above `EventStoreValidation/maximumPosition` or an invalid configuration; `readOnly` for a
+    ///   configuration with ``Configuration/isReadOnly``; `unavailable` (retryable) when a lock or a statement took
+    ///   longer than ``Configuration/requestTimeout``; the server's refusal otherwise. `CancellationError` when
+    ///   `progress` returned `false`. In every case the schema is left as it was.
     @discardableResult
     public static func restore(
         _ events: [RecordedEvent],
@@ -49,16 +51,12 @@ extension PostgresEventStore {
         let stopped = Atomic<Bool>(false)
         do {
             try await withOwnConnection(configuration) { connection, logger in
+                // The connection bounds every wait of the transaction: for a lock, and for each statement.
                 try await connection.withTransaction(logger: logger) { connection in
-                    // Every wait of the transaction is bounded: for a lock, and for each statement.
-                    let limit = Configuration.milliseconds(configuration.requestTimeout)
-                    for setting in ["lock_timeout", "statement_timeout"] {
-                        try await connection.query(
-                            PostgresQuery(unsafeSQL: "SET LOCAL \(setting) = \(limit)"), logger: logger)
-                    }
-                    try await connection.query(
+                    _ = try await connection.query(
                         "SELECT pg_advisory_xact_lock(\(PostgresSchema.lockClass + 1), hashtext(\(schema)))",
-                        logger: logger)
+                        logger: logger
+                    ).collect()
                     let found = try await inspect(schema, on: connection, logger: logger)
                     guard !found.holdsStore, found.otherObjects.isEmpty else {
                         throw EventStoreError(

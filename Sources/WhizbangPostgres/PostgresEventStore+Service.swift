@@ -8,14 +8,20 @@ extension PostgresEventStore: Service {
     /// processes' appends until the store closes.
     ///
     /// Calls made before the schema is ready wait for it. Graceful shutdown, cancellation of the calling task or
-    /// ``close()`` close the store and make this method return; after ``close()`` it returns at once. Run the store
-    /// in a `ServiceGroup` after the services that use it, so that they stop first (a service group shuts down in
-    /// reverse order).
+    /// ``close()`` close the store and make this method return, also while it is still starting (the migration's
+    /// connection is closed, which ends its wait); after ``close()`` it returns at once. Run the store in a
+    /// `ServiceGroup` after the services that use it, so that they stop first (a service group shuts down in reverse
+    /// order).
+    ///
+    /// Starting waits for the migration lock while another process migrates, restores or drops the schema: each
+    /// wait for a lock and each statement of the migration takes at most ``Configuration/requestTimeout``. Past
+    /// that, the start fails with `unavailable`, as when the server cannot be reached; run the store again to retry.
     ///
     /// - Throws: `EventStoreError` when the store cannot start — `incompatibleSchema` (a newer schema, or a schema
-    ///   holding other tables), `invalidArgument` when called a second time, or the server's refusal (connection,
-    ///   authentication, permissions) as `storageFailure` or `readOnly`. Every waiting and later call then fails with
-    ///   the same error.
+    ///   holding other tables), `invalidArgument` when called a second time, `unavailable` when the server cannot be
+    ///   reached or the migration waited longer than ``Configuration/requestTimeout``, or the server's refusal
+    ///   (connection, authentication, permissions) as `storageFailure` or `readOnly`. Every waiting and later call
+    ///   then fails with the same error.
     public func run() async throws {
         guard lifecycle.beginRunning() else {
             throw EventStoreError(.invalidArgument, message: "run() of a PostgresEventStore was called twice")
@@ -37,15 +43,21 @@ extension PostgresEventStore: Service {
                 self.close()
             }
         } catch {
-            let failure = EventStoreError.from(error, closed: lifecycle.isClosed, server: configuration.serverDescription)
-            configuration.logger.debug("PostgreSQL event store failed to start", metadata: ["error": "\(failure)"])
-            // The store will not try again: calls get a final error, not the retryable `unavailable`.
-            finish(
-                with: failure.code == .unavailable
-                    ? EventStoreError(.closed, message: "the event store failed to start: \(failure.message)")
-                    : failure)
+            // Closed while it started (close(), graceful shutdown or cancellation, which close the connection the
+            // start waits on): the start was given up, it did not fail.
+            let closed = lifecycle.isClosed
+            let failure = EventStoreError.from(error, closed: closed, server: configuration.serverDescription)
+            if !closed {
+                configuration.logger.debug("PostgreSQL event store failed to start", metadata: ["error": "\(failure)"])
+                // The store will not try again: calls get a final error, not the retryable `unavailable`.
+                finish(
+                    with: failure.code == .unavailable
+                        ? EventStoreError(.closed, message: "the event store failed to start: \(failure.message)")
+                        : failure)
+            }
             await stop(pool, what: "connection pool", upTo: configuration.connectTimeout)
             await stop(deadlines, what: "deadline timer", upTo: .seconds(1))
+            if closed { return }
             throw failure
         }
         let writer = Task { await self.writer.run() }
@@ -83,19 +95,27 @@ extension PostgresEventStore: Service {
 
     /// Migrates the schema (or, for a read-only store, checks it) on a connection of its own (which, unlike the
     /// pool, fails at once when the server refuses it), reads the head and opens the store to calls.
+    ///
+    /// Each wait for a lock on that connection (the migration lock, which another process holds while it migrates,
+    /// restores or drops the schema) and each statement takes at most ``Configuration/requestTimeout``; closing
+    /// the store ends the wait at once and closes the connection (whose transaction the server then rolls back).
     private func prepare() async throws {
         let logger = configuration.logger
         let connection = try await PostgresConnection.connect(
-            configuration: configuration.connectionConfiguration(),
+            configuration: configuration.connectionConfiguration(boundedBy: configuration.requestTimeout),
             id: 0,
             logger: logger
         )
         do {
-            if configuration.isReadOnly {
-                try await PostgresSchema.checkReadable(connection, schema: configuration.schema, logger: logger)
-            } else {
-                try await PostgresSchema.migrate(connection, schema: configuration.schema, logger: logger)
-                try await readModels.register(on: connection)
+            let configuration = configuration
+            let readModels = readModels
+            try await lifecycle.untilFinished(onFinish: { let _: EventLoopFuture<Void> = connection.close() }) {
+                if configuration.isReadOnly {
+                    try await PostgresSchema.checkReadable(connection, schema: configuration.schema, logger: logger)
+                } else {
+                    try await PostgresSchema.migrate(connection, schema: configuration.schema, logger: logger)
+                    try await readModels.register(on: connection)
+                }
             }
             try? await connection.close()
         } catch {

@@ -133,11 +133,12 @@ final class PostgresReadModels: Sendable {
     // MARK: Registration
 
     /// Records each registered read model: a new one starts its first backfill, one whose version changed starts a
-    /// rebuild, a failed one is retried. One transaction, under the append lock.
+    /// rebuild, a failed one is retried. One transaction, under the append lock; when this throws, the caller
+    /// closes the connection, which rolls it back.
     func register(on connection: PostgresConnection) async throws {
         guard !definitions.isEmpty else { return }
         let logger = self.logger
-        try await connection.withTransaction(logger: logger) { connection in
+        try await PostgresSchema.transaction(on: connection, logger: logger) {
             try await self.lock(connection)
             let head = try await self.head(on: connection)
             for definition in self.definitions {
@@ -443,8 +444,9 @@ final class PostgresReadModels: Sendable {
 
     /// Takes the store's append lock until the transaction ends.
     private func lock(_ connection: PostgresConnection) async throws {
-        try await connection.query(
-            "SELECT pg_advisory_xact_lock(\(PostgresSchema.lockClass), hashtext(\(lockKey)))", logger: logger)
+        _ = try await connection.query(
+            "SELECT pg_advisory_xact_lock(\(PostgresSchema.lockClass), hashtext(\(lockKey)))", logger: logger
+        ).collect()
     }
 
     func state(of name: String, on connection: PostgresConnection, forUpdate: Bool) async throws -> State? {

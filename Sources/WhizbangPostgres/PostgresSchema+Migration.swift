@@ -7,16 +7,29 @@ extension PostgresSchema {
     /// Creates the schema and its tables, or brings an older version up to date, in one transaction.
     ///
     /// A transaction-level advisory lock lets one process at a time migrate a schema; the others then find it up to
-    /// date.
+    /// date. When this throws, the caller closes the connection, which rolls the transaction back.
     ///
     /// - Throws: `EventStoreError/Code/incompatibleSchema` when the schema was written by a newer version or holds
     ///   tables but no `schema_version`; a mapped PostgreSQL error otherwise.
     static func migrate(_ connection: PostgresConnection, schema: String, logger: Logger) async throws {
-        try await connection.withTransaction(logger: logger) { connection in
-            try await connection.query(
-                "SELECT pg_advisory_xact_lock(\(lockClass + 1), hashtext(\(schema)))", logger: logger)
+        try await transaction(on: connection, logger: logger) {
+            // Collected: a lock timeout arrives with the row, after the query has returned.
+            _ = try await connection.query(
+                "SELECT pg_advisory_xact_lock(\(lockClass + 1), hashtext(\(schema)))", logger: logger
+            ).collect()
             try await migrateInTransaction(connection, schema: schema, logger: logger)
         }
+    }
+
+    /// Runs `body` in a transaction on a connection that the caller closes when this throws, which rolls the
+    /// transaction back. Unlike postgres-nio's `withTransaction`, it sends no `ROLLBACK` after a failure: closing
+    /// the store closes the connection to end a wait, and a query sent on a closed connection may never complete.
+    static func transaction(
+        on connection: PostgresConnection, logger: Logger, _ body: () async throws -> Void
+    ) async throws {
+        try await connection.query("BEGIN", logger: logger)
+        try await body()
+        try await connection.query("COMMIT", logger: logger)
     }
 
     /// The work of ``migrate(_:schema:logger:)`` inside a transaction the caller holds, with the migration lock.

@@ -22,6 +22,8 @@ final class PostgresStoreLifecycle: Sendable {
         /// Calls that are using the connection pool right now.
         var operations = 0
         var idleWaiters: [(id: UInt64, continuation: UnsafeContinuation<Void, Never>)] = []
+        /// What to run when the store finishes, with its error, by the id ``untilFinished(onFinish:_:)`` gave it.
+        var finishHandlers: [UInt64: @Sendable (EventStoreError) -> Void] = [:]
     }
 
     private let state = Mutex(State())
@@ -105,19 +107,58 @@ final class PostgresStoreLifecycle: Sendable {
     /// Finishes the store with `error`; returns `false` if it had finished already.
     @discardableResult
     func finish(with error: EventStoreError) -> Bool {
-        let (first, readyWaiters, closeWaiters) = state.withLock {
-            state -> (Bool, [UnsafeContinuation<Void, any Error>], [UnsafeContinuation<Void, Never>]) in
-            if case .finished = state.phase { return (false, [], []) }
+        let finished = state.withLock { state -> State? in
+            if case .finished = state.phase { return nil }
             state.phase = .finished(error)
             defer {
                 state.readyWaiters = []
                 state.closeWaiters = []
+                state.finishHandlers = [:]
             }
-            return (true, state.readyWaiters.map(\.continuation), state.closeWaiters)
+            return state
         }
-        for waiter in readyWaiters { waiter.resume(throwing: error) }
-        for waiter in closeWaiters { waiter.resume() }
-        return first
+        guard let finished else { return false }
+        for handler in finished.finishHandlers.values { handler(error) }
+        for waiter in finished.readyWaiters { waiter.continuation.resume(throwing: error) }
+        for waiter in finished.closeWaiters { waiter.resume() }
+        return true
+    }
+
+    /// Runs `operation` in a task of its own and returns what it returns, unless the store finishes first: then
+    /// calls `onFinish` (which ends the operation's wait, say by closing its connection), cancels the operation and
+    /// throws the store's error at once, without waiting for the operation to end. (A query that postgres-nio is
+    /// handed on a connection that is closing may never complete.)
+    func untilFinished<Result: Sendable>(
+        onFinish: @escaping @Sendable () -> Void,
+        _ operation: @escaping @Sendable () async throws -> Result
+    ) async throws -> Result {
+        let id = state.withLock { state -> UInt64 in
+            state.nextID &+= 1
+            return state.nextID
+        }
+        let waiter = OnceContinuation<Result>()
+        let work = Task {
+            let outcome: Swift.Result<Result, any Error>
+            do {
+                outcome = .success(try await operation())
+            } catch {
+                outcome = .failure(error)
+            }
+            _ = state.withLock { $0.finishHandlers.removeValue(forKey: id) }
+            waiter.resume(with: outcome)
+        }
+        let stop: @Sendable (EventStoreError) -> Void = { error in
+            onFinish()
+            work.cancel()
+            waiter.resume(with: .failure(error))
+        }
+        let finished = state.withLock { state -> EventStoreError? in
+            if case .finished(let error) = state.phase { return error }
+            state.finishHandlers[id] = stop
+            return nil
+        }
+        if let finished { stop(finished) }
+        return try await waiter.value
     }
 
     /// Counts a call that is about to use the connection pool; throws the store's error once it has finished, so
@@ -174,6 +215,40 @@ final class PostgresStoreLifecycle: Sendable {
                 return false
             }
             if finished { continuation.resume() }
+        }
+    }
+}
+
+/// A result that the first of several racers delivers to one waiter.
+private final class OnceContinuation<Value: Sendable>: Sendable {
+    private struct State {
+        var outcome: Result<Value, any Error>?
+        var continuation: UnsafeContinuation<Value, any Error>?
+    }
+
+    private let state = Mutex(State())
+
+    /// Delivers `outcome`, unless another racer did first.
+    func resume(with outcome: Result<Value, any Error>) {
+        let continuation = state.withLock { state -> UnsafeContinuation<Value, any Error>? in
+            guard state.outcome == nil else { return nil }
+            state.outcome = outcome
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        continuation?.resume(with: outcome)
+    }
+
+    /// The first outcome delivered, once there is one.
+    var value: Value {
+        get async throws {
+            try await withUnsafeThrowingContinuation { continuation in
+                let outcome = state.withLock { state -> Result<Value, any Error>? in
+                    if state.outcome == nil { state.continuation = continuation }
+                    return state.outcome
+                }
+                if let outcome { continuation.resume(with: outcome) }
+            }
         }
     }
 }

@@ -205,10 +205,30 @@ extension PostgresEventStore {
     /// (a transaction that misses it fails with `EventStoreError/Code/unavailable`, its connection is closed and
     /// the server rolls it back).
     ///
+    /// Session settings that `body` changes (a `SET search_path`, say, which outlives the transaction) are reset
+    /// once the transaction has ended, with one more round trip (`RESET ALL`): the connection goes back to the pool
+    /// with the settings it started with, so that the store's own statements on it never follow `body`'s. A
+    /// connection whose settings cannot be reset is closed instead.
+    ///
     /// - Throws: what `body` throws, unchanged (the transaction is rolled back); otherwise an `EventStoreError` —
     ///   `readOnly`, `closed`, `unavailable` (retryable; after a failed commit the transaction may have committed),
     ///   or the server's error mapped as for the store's other calls.
     public func withTransaction<Result: Sendable>(
+        _ body: @escaping @Sendable (PostgresStoreTransaction) async throws -> Result
+    ) async throws -> Result {
+        try await withTransaction(restoringSession: true, body)
+    }
+
+    /// ``withTransaction(_:)`` without resetting the session afterwards, and so without its extra round trip: for
+    /// the framework's own bodies, which change no session setting (`SET LOCAL` ends with the transaction).
+    package func withTrustedTransaction<Result: Sendable>(
+        _ body: @escaping @Sendable (PostgresStoreTransaction) async throws -> Result
+    ) async throws -> Result {
+        try await withTransaction(restoringSession: false, body)
+    }
+
+    private func withTransaction<Result: Sendable>(
+        restoringSession: Bool,
         _ body: @escaping @Sendable (PostgresStoreTransaction) async throws -> Result
     ) async throws -> Result {
         try refuseWriteIfReadOnly("a transaction")
@@ -221,16 +241,24 @@ extension PostgresEventStore {
         do {
             let result = try await runner.withConnection { connection in
                 let transaction = PostgresStoreTransaction(connection: connection, logger: logger, store: self, head: head)
-                return try await connection.withTransaction(logger: logger) { _ in
-                    do {
-                        return try await body(transaction)
-                    } catch let error as PSQLError {
-                        throw error
-                    } catch {
-                        bodyError.withLock { $0 = error }
-                        throw error
+                let result: Result
+                do {
+                    result = try await connection.withTransaction(logger: logger) { _ in
+                        do {
+                            return try await body(transaction)
+                        } catch let error as PSQLError {
+                            throw error
+                        } catch {
+                            bodyError.withLock { $0 = error }
+                            throw error
+                        }
                     }
+                } catch {
+                    if restoringSession { await Self.restore(connection, rollingBack: false, logger: logger) }
+                    throw error
                 }
+                if restoringSession { await Self.restore(connection, rollingBack: false, logger: logger) }
+                return result
             }
             if head.value > 0 { signal.advance(to: head.value) }
             return result
@@ -248,9 +276,30 @@ extension PostgresEventStore {
     /// On a store configured ``Configuration/isReadOnly`` the connection runs read-only transactions, so `body` can
     /// read but not write.
     ///
+    /// What `body` leaves on the connection does not outlive the call: afterwards a transaction it left open is
+    /// rolled back and the session's settings are reset to those the connection started with (`ROLLBACK` and
+    /// `RESET ALL`, two more round trips), so that a `SET search_path` of `body`'s cannot send the store's own
+    /// statements into other tables. A connection that cannot be reset so is closed instead of going back to the
+    /// pool. (Temporary tables do not hide the store's: its connections search `pg_temp` last.)
+    ///
     /// - Throws: what `body` throws, unchanged; otherwise an `EventStoreError` — `closed`, `unavailable`
     ///   (retryable), `readOnly`, or the server's error mapped as for the store's other calls.
     public func withConnection<Result: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> Result
+    ) async throws -> Result {
+        try await withConnection(restoringSession: true, body)
+    }
+
+    /// ``withConnection(_:)`` without restoring the session afterwards, and so without its two extra round trips:
+    /// for the framework's own bodies, which leave no transaction open and change no session setting.
+    package func withTrustedConnection<Result: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> Result
+    ) async throws -> Result {
+        try await withConnection(restoringSession: false, body)
+    }
+
+    private func withConnection<Result: Sendable>(
+        restoringSession: Bool,
         _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> Result
     ) async throws -> Result {
         try await waitUntilReady()
@@ -260,19 +309,34 @@ extension PostgresEventStore {
         let bodyError = Mutex<(any Error)?>(nil)
         do {
             return try await runner.withConnection { connection in
+                let result: Result
                 do {
-                    return try await body(connection, logger)
-                } catch let error as PSQLError {
-                    throw error
+                    result = try await body(connection, logger)
                 } catch {
-                    bodyError.withLock { $0 = error }
+                    if !(error is PSQLError) { bodyError.withLock { $0 = error } }
+                    if restoringSession { await Self.restore(connection, rollingBack: true, logger: logger) }
                     throw error
                 }
+                if restoringSession { await Self.restore(connection, rollingBack: true, logger: logger) }
+                return result
             }
         } catch {
             if let error = bodyError.withLock({ $0 }) { throw error }
             if Task.isCancelled && !lifecycle.isClosed { throw CancellationError() }
             throw runner.failure(error, closed: lifecycle.isClosed)
+        }
+    }
+
+    /// Brings a pooled connection back to the session it started with after a caller's body: rolls back a
+    /// transaction the body left open when `rollingBack` (outside one, PostgreSQL only warns), then resets every
+    /// setting to the value the connection started with (the store's `search_path`, durability and timeouts).
+    /// Closes the connection when that fails, so that the pool replaces it.
+    private static func restore(_ connection: PostgresConnection, rollingBack: Bool, logger: Logger) async {
+        do {
+            if rollingBack { try await connection.query("ROLLBACK", logger: logger) }
+            try await connection.query("RESET ALL", logger: logger)
+        } catch {
+            try? await connection.close()
         }
     }
 

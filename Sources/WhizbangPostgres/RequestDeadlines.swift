@@ -54,8 +54,9 @@ final class RequestDeadlines: Sendable {
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
+    /// Whole nanoseconds of `duration` taken as a time limit (at most 100 years, which fits an `Int64`).
     fileprivate static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
+        let (seconds, attoseconds) = duration.asTimeLimit.components
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 

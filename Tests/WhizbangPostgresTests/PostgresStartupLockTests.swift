@@ -1,0 +1,127 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+
+@testable import WhizbangPostgres
+
+/// Starting a store while another process migrates, restores or drops its schema, and so holds the migration lock:
+/// the start waits for the lock at most ``PostgresEventStore/Configuration/requestTimeout``, and
+/// ``PostgresEventStore/close()`` or cancellation end the wait at once.
+///
+/// `run()` once waited for that lock without end, and neither `close()` nor cancellation made it return.
+@Suite(
+    "PostgresEventStore start behind the migration lock",
+    .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
+    .timeLimit(.minutes(1))
+)
+struct PostgresStartupLockTests {
+    static let logger = Logger(label: "startup")
+
+    /// Takes the migration lock of `configuration`'s schema on a connection of its own, as another process would.
+    static func holdMigrationLock(_ configuration: PostgresEventStore.Configuration) async throws -> PostgresConnection {
+        let other = try await PostgresTestServer.connect(configuration, id: 8)
+        try await other.query(
+            "SELECT pg_advisory_lock(\(PostgresSchema.lockClass + 1), hashtext(\(configuration.schema)))",
+            logger: logger)
+        return other
+    }
+
+    /// Returns once a session waits for the migration lock that `other` holds; asks until one does.
+    static func waitForAWaiter(on other: PostgresConnection, _ configuration: PostgresEventStore.Configuration)
+        async throws
+    {
+        while try await other.query(
+            """
+            SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                AND classid = \(Int64(PostgresSchema.lockClass + 1))
+                AND objid::bigint = (hashtext(\(configuration.schema))::bigint & 4294967295)
+            """, logger: logger
+        ).collect().first?.decode(Int64.self) ?? 0 == 0 {
+            try Task.checkCancellation()
+        }
+    }
+
+    /// Runs `store`, calls `end` once its start waits for the lock that `other` holds, and returns how `run()`
+    /// ended, or `nil` when it had not 15 seconds later.
+    static func outcome(
+        of store: PostgresEventStore, behind other: PostgresConnection,
+        _ configuration: PostgresEventStore.Configuration, end: @escaping @Sendable (Task<Void, any Error>) -> Void
+    ) async throws -> String? {
+        let run = Task { try await store.run() }
+        try await waitForAWaiter(on: other, configuration)
+        end(run)
+        let outcome = await withTaskGroup(of: String?.self) { group in
+            group.addTask {
+                do {
+                    try await run.value
+                    return "returned"
+                } catch {
+                    return "threw \(error)"
+                }
+            }
+            // Only a guard, so that the test fails rather than hangs.
+            group.addTask {
+                try? await Task.sleep(for: .seconds(15))
+                return nil
+            }
+            let first = await group.next() ?? nil
+            // Lets a start still waiting go on, and stops the store, whichever won, so that the test ends.
+            _ = try? await other.query(
+                "SELECT pg_advisory_unlock(\(PostgresSchema.lockClass + 1), hashtext(\(configuration.schema)))",
+                logger: logger)
+            run.cancel()
+            group.cancelAll()
+            return first
+        }
+        return outcome
+    }
+
+    /// A configuration whose request timeout is longer than the tests wait: only `close()` or cancellation can end
+    /// the start in time.
+    static func configuration() throws -> PostgresEventStore.Configuration {
+        var configuration = try PostgresTestServer.configuration()
+        configuration.connectTimeout = .seconds(2)
+        configuration.requestTimeout = .seconds(60)
+        return configuration
+    }
+
+    @Test("close() makes run() return while its start waits for the migration lock another process holds")
+    func closeEndsARunWaitingForTheMigrationLock() async throws {
+        let configuration = try Self.configuration()
+        let other = try await Self.holdMigrationLock(configuration)
+        let store = try PostgresEventStore(configuration: configuration)
+        let outcome = try await Self.outcome(of: store, behind: other, configuration) { _ in store.close() }
+        try? await other.close()
+        try? await PostgresTestServer.dropSchema(configuration)
+        #expect(outcome == "returned", "run() had not returned 15 s after close() (request timeout 60 s)")
+        await expectError(.closed) { _ = try await store.headPosition() }
+    }
+
+    @Test("cancelling run() makes it return while its start waits for the migration lock")
+    func cancellationEndsARunWaitingForTheMigrationLock() async throws {
+        let configuration = try Self.configuration()
+        let other = try await Self.holdMigrationLock(configuration)
+        let store = try PostgresEventStore(configuration: configuration)
+        let outcome = try await Self.outcome(of: store, behind: other, configuration) { run in run.cancel() }
+        try? await other.close()
+        try? await PostgresTestServer.dropSchema(configuration)
+        #expect(outcome == "returned", "run() had not returned 15 s after its cancellation (request timeout 60 s)")
+    }
+
+    @Test("a start that waits for the migration lock longer than the request timeout fails with unavailable")
+    func aStartBehindTheMigrationLockFailsAfterTheRequestTimeout() async throws {
+        var configuration = try PostgresTestServer.configuration()
+        configuration.requestTimeout = .seconds(1)
+        let other = try await Self.holdMigrationLock(configuration)
+        let store = try PostgresEventStore(configuration: configuration)
+        let outcome = try await Self.outcome(of: store, behind: other, configuration) { _ in }
+        try? await other.close()
+        try? await PostgresTestServer.dropSchema(configuration)
+        let result = try #require(outcome, "run() had not returned after 15 s (request timeout 1 s)")
+        // The lock's timeout or the statement's, which are equal.
+        #expect(result.contains("unavailable") && result.contains("timeout"), "\(result)")
+        // The store will not try again: its calls fail for good.
+        await expectError(.closed) { _ = try await store.headPosition() }
+    }
+}

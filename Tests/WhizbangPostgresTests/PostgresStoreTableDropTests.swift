@@ -1,0 +1,184 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+
+@testable import WhizbangPostgres
+
+/// Dropping a store's tables, and the other administration calls, against a schema that holds objects of the user's
+/// on the store's tables, and behind tables that another session holds (a backup in progress).
+///
+/// `dropStoreTables` once dropped a user's index (and would have dropped a user's trigger) with the store's tables,
+/// and these calls waited without end behind a lock another session held.
+@Suite(
+    "PostgresEventStore.dropStoreTables and the administration calls",
+    .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
+    .timeLimit(.minutes(1))
+)
+struct PostgresStoreTableDropTests {
+    /// A schema holding a store that ran once and is closed.
+    static func closedStore(requestTimeout: Duration = .seconds(10)) async throws -> PostgresEventStore.Configuration {
+        var configuration = try PostgresTestServer.configuration()
+        configuration.requestTimeout = requestTimeout
+        try await PostgresTestServer.withRunningStore(try PostgresEventStore(configuration: configuration)) { store in
+            _ = try await store.append(makeEvents(2), to: "account-1", expectedVersion: .noStream)
+        }
+        return configuration
+    }
+
+    static func count(_ sql: String, _ configuration: PostgresEventStore.Configuration) async throws -> Int64 {
+        let connection = try await PostgresTestServer.connect(configuration, id: 5)
+        defer { Task { try? await connection.close() } }
+        let rows = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Logger(label: "drop")).collect()
+        return try rows.first?.decode(Int64.self) ?? -1
+    }
+
+    /// The number of the store's tables left in the schema.
+    static func tables(_ configuration: PostgresEventStore.Configuration) async throws -> Int64 {
+        try await count(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = '\(configuration.schema)'", configuration)
+    }
+
+    @Test("dropStoreTables refuses a schema where the user added an index to a store table, and drops nothing")
+    func dropStoreTablesKeepsAUsersIndex() async throws {
+        let configuration = try await Self.closedStore()
+        defer { Task { try? await PostgresTestServer.dropSchema(configuration) } }
+        let schema = "\"\(configuration.schema)\""
+        // An operator's own index, to query events by type and time: the user's object, not the store's.
+        try await PostgresTestServer.execute(
+            "CREATE INDEX users_events_by_type ON \(schema).events (event_type, recorded_at)",
+            configuration: configuration)
+        let tables = try await Self.tables(configuration)
+
+        let found = try await PostgresEventStore.inspectSchema(configuration: configuration)
+        #expect(found.holdsStore && found.otherObjects == ["index users_events_by_type on events"], "\(found)")
+        let error = await expectError(.invalidArgument) {
+            try await PostgresEventStore.dropStoreTables(configuration: configuration)
+        }
+        #expect(error?.message.contains("users_events_by_type") == true, "\(String(describing: error))")
+        let index = try await Self.count(
+            "SELECT count(*) FROM pg_indexes WHERE schemaname = '\(configuration.schema)' "
+                + "AND indexname = 'users_events_by_type'", configuration)
+        #expect(index == 1, "the user's index was dropped with the store's tables")
+        #expect(try await Self.tables(configuration) == tables, "the store's tables were dropped")
+    }
+
+    @Test("dropStoreTables refuses a schema where the user added a trigger to a store table, and drops nothing")
+    func dropStoreTablesKeepsAUsersTrigger() async throws {
+        let configuration = try await Self.closedStore()
+        let users = configuration.schema + "_app"
+        defer {
+            Task {
+                try? await PostgresTestServer.dropSchema(configuration)
+                try? await PostgresTestServer.execute("DROP SCHEMA IF EXISTS \(users) CASCADE", configuration: configuration)
+            }
+        }
+        // An audit trigger of the application's, whose function lives in the application's own schema.
+        try await PostgresTestServer.execute("CREATE SCHEMA \(users)", configuration: configuration)
+        try await PostgresTestServer.execute(
+            "CREATE FUNCTION \(users).audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
+            configuration: configuration)
+        try await PostgresTestServer.execute(
+            "CREATE TRIGGER users_audit AFTER INSERT ON \"\(configuration.schema)\".checkpoints "
+                + "FOR EACH ROW EXECUTE FUNCTION \(users).audit()",
+            configuration: configuration)
+        let tables = try await Self.tables(configuration)
+
+        let found = try await PostgresEventStore.inspectSchema(configuration: configuration)
+        #expect(found.otherObjects == ["trigger users_audit on checkpoints"], "\(found)")
+        await expectError(.invalidArgument) {
+            try await PostgresEventStore.dropStoreTables(configuration: configuration)
+        }
+        let trigger = try await Self.count(
+            "SELECT count(*) FROM pg_trigger WHERE tgname = 'users_audit' "
+                + "AND tgrelid = '\"\(configuration.schema)\".checkpoints'::regclass", configuration)
+        #expect(trigger == 1, "the user's trigger was dropped with the store's tables")
+        #expect(try await Self.tables(configuration) == tables, "the store's tables were dropped")
+    }
+
+    @Test("dropStoreTables drops a store that holds only its own objects")
+    func dropStoreTablesDropsAStoreOfItsOwn() async throws {
+        let configuration = try await Self.closedStore()
+        defer { Task { try? await PostgresTestServer.dropSchema(configuration) } }
+        let found = try await PostgresEventStore.inspectSchema(configuration: configuration)
+        #expect(found.holdsOnlyTheStore, "\(found)")
+        try await PostgresEventStore.dropStoreTables(configuration: configuration)
+        #expect(try await Self.tables(configuration) == 0)
+    }
+
+    /// An administration call that another session's lock holds up.
+    enum BlockedCall: String, CaseIterable, Sendable {
+        case dropStoreTables, dropStoreTablesWhileMigrating, dropSchema, inspectSchema, installedSchemaVersion
+
+        /// The lock that holds the call up: a backup's for the drops, another process's migration lock, or a schema
+        /// change's for the reads.
+        func lock(_ schema: String) -> String {
+            switch self {
+            case .dropStoreTables, .dropSchema: "LOCK TABLE \"\(schema)\".events IN ACCESS SHARE MODE"
+            case .dropStoreTablesWhileMigrating:
+                "SELECT pg_advisory_xact_lock(\(PostgresSchema.lockClass + 1), hashtext('\(schema)'))"
+            case .inspectSchema, .installedSchemaVersion:
+                "LOCK TABLE \"\(schema)\".schema_version IN ACCESS EXCLUSIVE MODE"
+            }
+        }
+
+        func call(_ configuration: PostgresEventStore.Configuration) async throws {
+            switch self {
+            case .dropStoreTables, .dropStoreTablesWhileMigrating:
+                try await PostgresEventStore.dropStoreTables(configuration: configuration)
+            case .dropSchema: try await PostgresEventStore.dropSchema(configuration: configuration)
+            case .inspectSchema: _ = try await PostgresEventStore.inspectSchema(configuration: configuration)
+            case .installedSchemaVersion:
+                _ = try await PostgresEventStore.installedSchemaVersion(configuration: configuration)
+            }
+        }
+    }
+
+    @Test(
+        "an administration call behind a table another session holds fails within the request timeout",
+        arguments: BlockedCall.allCases)
+    func administrationIsBoundedBehindALock(_ blocked: BlockedCall) async throws {
+        let configuration = try await Self.closedStore(requestTimeout: .seconds(2))
+        defer { Task { try? await PostgresTestServer.dropSchema(configuration) } }
+        let tables = try await Self.tables(configuration)
+        let other = try await PostgresTestServer.connect(configuration, id: 6)
+        let logger = Logger(label: "drop")
+        try await other.query("BEGIN", logger: logger)
+        _ = try await other.query(PostgresQuery(unsafeSQL: blocked.lock(configuration.schema)), logger: logger).collect()
+
+        let outcome = await withTaskGroup(of: String?.self) { group in
+            group.addTask {
+                do {
+                    try await blocked.call(configuration)
+                    return "returned"
+                } catch {
+                    return "threw \(error)"
+                }
+            }
+            // Only a guard, so that the test fails rather than hangs: the call should end within 2 seconds.
+            group.addTask {
+                try? await Task.sleep(for: .seconds(15))
+                return nil
+            }
+            let first = await group.next() ?? nil
+            // Ends the call's wait (the other session ends), whichever won.
+            _ = try? await other.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        SELECT pg_cancel_backend(pid) FROM pg_locks WHERE NOT granted AND pid <> pg_backend_pid()
+                            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                            AND (relation IN (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                                    WHERE n.nspname = '\(configuration.schema)')
+                                OR (locktype = 'advisory' AND classid = \(Int64(PostgresSchema.lockClass + 1))
+                                    AND objid::bigint = (hashtext('\(configuration.schema)')::bigint & 4294967295)))
+                        """), logger: logger)
+            _ = try? await other.query("ROLLBACK", logger: logger)
+            group.cancelAll()
+            return first
+        }
+        try? await other.close()
+        let result = try #require(outcome, "\(blocked) (request timeout 2 s) had not returned after 15 s")
+        #expect(result.hasPrefix("threw") && result.contains("unavailable"), "\(result)")
+        #expect(try await Self.tables(configuration) == tables, "\(blocked) changed the schema")
+    }
+}
