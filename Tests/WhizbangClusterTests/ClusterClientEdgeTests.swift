@@ -236,7 +236,8 @@ struct InboxLock: Sendable {
         while true {
             let rows = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Self.logger).collect()
             if try rows.first?.decode(Int64.self) ?? 0 > 0 { return }
-            try Task.checkCancellation()
+            // No event marks the wait; a short pause between looks keeps them from crowding the server.
+            try await Task.sleep(for: .milliseconds(5))
         }
     }
 

@@ -187,7 +187,7 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
 /// At the time limit `body` is cancelled; the error reaches the caller once `body` has returned or thrown, so that a
 /// serial lane is never released while its handler still runs. Handlers should therefore respond to cancellation.
 /// When the caller's task is cancelled instead, `body` sees the cancellation and its own outcome is reported as it
-/// is: its result if it completed anyway, since what it wrote stands.
+/// is: its result if it completed anyway, since what it wrote stands (before, the timer's `CancellationError` was).
 @usableFromInline
 func withTimeout<Result: Sendable>(
     _ timeout: Duration?,
@@ -218,8 +218,9 @@ func withTimeout<Result: Sendable>(
             case .finished(let result):
                 group.cancelAll()
                 // Time was up: the handler was cancelled and has been awaited; whatever it did before it stopped
-                // stands, which is why `timedOut` means "outcome unknown".
-                guard limitPassed, case .failure = result else { return result }
+                // stands, and what it returned after the cancellation may be a stand-in, which is why `timedOut`
+                // means "outcome unknown".
+                guard limitPassed else { return result }
                 return .failure(DispatchError(.timedOut, messageID: messageID, streamID: streamID, timeout: timeout))
             case .limitPassed:
                 limitPassed = true

@@ -110,7 +110,7 @@ final class InboxExecutor: Sendable {
     func fetch(_ partitions: [Int32], from start: Int64 = 0, limit: Int) async throws -> [Row] {
         let schema = self.schema
         let limit = Int64(limit)
-        return try await store.withConnection { connection, logger in
+        return try await store.withTrustedConnection { connection, logger in
             var rows: [Row] = []
             for try await row in try await connection.query(
                 """
@@ -412,7 +412,7 @@ final class InboxExecutor: Sendable {
         if !corrected.ids.isEmpty {
             // Rare: a second, fenced transaction records the failures; until it commits the rows stay pending.
             let corrected = corrected
-            try await store.withTransaction { transaction in
+            try await store.withTrustedTransaction { transaction in
                 try await self.checkFence(fence, on: transaction.connection, logger: transaction.logger)
                 try await self.record(corrected, on: transaction.connection, logger: transaction.logger)
             }
@@ -433,7 +433,7 @@ final class InboxExecutor: Sendable {
     /// The partitions of a refused fence that are no longer this member's at their epoch; all of them when the
     /// database cannot say.
     private func lost(_ fence: [(Int32, Int64)]) async -> [Int32: Int64] {
-        let held = try? await store.withConnection { connection, logger in
+        let held = try? await store.withTrustedConnection { connection, logger in
             try await self.held(fence, on: connection, logger: logger, locking: false)
         }
         let lost = fence.filter { !(held ?? []).contains($0.0) }
@@ -519,7 +519,7 @@ final class InboxExecutor: Sendable {
         let partitions = Array(lost.keys)
         let epochs = partitions.map { lost[$0]! }
         do {
-            _ = try await store.withConnection { connection, logger in
+            _ = try await store.withTrustedConnection { connection, logger in
                 try await connection.query(
                     """
                     INSERT INTO \(unescaped: schema).fence_rejections (node_id, partition, epoch)

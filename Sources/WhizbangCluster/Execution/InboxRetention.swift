@@ -23,7 +23,7 @@ struct InboxRetention: Sendable {
         let schema = self.schema
         let milliseconds = retention.wholeMilliseconds
         let limit = Int64(passSize)
-        return try await store.withConnection { connection, logger in
+        return try await store.withTrustedConnection { connection, logger in
             let rows = try await connection.query(
                 """
                 WITH expired AS (

@@ -32,7 +32,7 @@ struct JobRunner: Sendable {
     func commitCheckpoint(epoch: Int64, from: UInt64, to: UInt64) async throws -> Bool {
         let (schema, member, name) = (self.schema, self.member, job.name)
         let (from, to) = (Int64(from), Int64(to))
-        return try await store.withConnection { connection, logger in
+        return try await store.withTrustedConnection { connection, logger in
             try await connection.query(
                 """
                 UPDATE \(unescaped: schema).jobs SET checkpoint = \(to)
@@ -48,7 +48,7 @@ struct JobRunner: Sendable {
         let (schema, member, name) = (self.schema, self.member, job.name)
         let position = Int64(checkpoint)
         do {
-            _ = try await store.withConnection { connection, logger in
+            _ = try await store.withTrustedConnection { connection, logger in
                 try await connection.query(
                     """
                     INSERT INTO \(unescaped: schema).job_log (name, owner, epoch, action, checkpoint)

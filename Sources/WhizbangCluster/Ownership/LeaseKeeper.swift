@@ -64,7 +64,7 @@ struct LeaseKeeper: Sendable {
         let (nodeID, member, channel) = (self.nodeID, self.member, self.channel)
         let ttl = configuration.leaseDuration.wholeMilliseconds
         let jobNames = self.jobNames
-        let registered = try await store.withConnection { connection, logger in
+        let registered = try await store.withTrustedConnection { connection, logger in
             let registered = try await connection.query(
                 """
                 WITH registered AS (
@@ -107,7 +107,7 @@ struct LeaseKeeper: Sendable {
         let releasableJobs = jobs.releasable()
         let releasingJobs = jobs.releasing
         let jobNames = self.jobNames
-        var beat = try await store.withTransaction { transaction in
+        var beat = try await store.withTrustedTransaction { transaction in
             let connection = transaction.connection
             let logger = transaction.logger
             var beat = Beat()
@@ -348,7 +348,7 @@ struct LeaseKeeper: Sendable {
     func releaseAll() async throws -> [Int32] {
         let schema = self.schema
         let (nodeID, member, channel) = (self.nodeID, self.member, self.channel)
-        let released = try await store.withTransaction { transaction in
+        let released = try await store.withTrustedTransaction { transaction in
             let connection = transaction.connection
             let logger = transaction.logger
             var released: [Int32] = []

@@ -175,7 +175,7 @@ public final class ClusterClient: Service, Sendable {
                     messageID: messageID, partition: partition, streamID: stream, aggregateType: aggregateType,
                     payload: payload))
             if let inserted { return Ticket(messageID: messageID, row: inserted, result: nil) }
-            existing = try await store.withConnection { connection, logger -> (Int64, String, String, ByteBuffer?)? in
+            existing = try await store.withTrustedConnection { connection, logger -> (Int64, String, String, ByteBuffer?)? in
                 var existing: (Int64, String, String, ByteBuffer?)? = nil
                 for try await row in try await connection.query(
                     """
@@ -251,7 +251,7 @@ public final class ClusterClient: Service, Sendable {
         let (schema, uuid) = (self.schema, messageID.uuid)
         var pause = Duration.milliseconds(5)
         while true {
-            let found = try await store.withConnection { connection, logger -> (Int64, ByteBuffer?)? in
+            let found = try await store.withTrustedConnection { connection, logger -> (Int64, ByteBuffer?)? in
                 var found: (Int64, ByteBuffer?)? = nil
                 for try await row in try await connection.query(
                     "SELECT id, outcome FROM \(unescaped: schema).inbox WHERE message_id = \(uuid)", logger: logger
@@ -384,7 +384,7 @@ public final class ClusterClient: Service, Sendable {
         -> ([Int64: Result<ClusterCommandResult, ClusterError>], missing: Set<Int64>)
     {
         let schema = self.schema
-        let found = try await store.withConnection { connection, logger in
+        let found = try await store.withTrustedConnection { connection, logger in
             var found: [(Int64, ByteBuffer?)] = []
             for try await row in try await connection.query(
                 "SELECT id, CASE WHEN status <> 0 THEN outcome END FROM \(unescaped: schema).inbox WHERE id = ANY(\(rows))",

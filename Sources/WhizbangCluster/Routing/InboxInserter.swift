@@ -112,7 +112,7 @@ final class InboxInserter: Sendable {
         let streams = requests.map(\.streamID)
         let types = requests.map(\.aggregateType)
         let payloads = requests.map { ByteBuffer(bytes: $0.payload) }
-        let inserted = try await store.withConnection { connection, logger in
+        let inserted = try await store.withTrustedConnection { connection, logger in
             var rows: [MessageID: Int64] = [:]
             for try await (id, messageID, _) in try await connection.query(
                 """

@@ -96,9 +96,11 @@ enum ClusterSchema {
     {
         let schema = "\"\(name(forStore: store.configuration.schema))\""
         let lockKey = name(forStore: store.configuration.schema)
-        return try await store.withTransaction { transaction in
+        return try await store.withTrustedTransaction { transaction in
             let connection = transaction.connection
-            try await connection.query("SELECT pg_advisory_xact_lock(1466460538, hashtext(\(lockKey)))", logger: logger)
+            _ = try await connection.query(
+                "SELECT pg_advisory_xact_lock(1466460538, hashtext(\(lockKey)))", logger: logger
+            ).collect()
             let foreign = try await foreignObjects(in: lockKey, on: connection, logger: logger)
             if !foreign.isEmpty {
                 let list = foreign.prefix(10).joined(separator: ", ") + (foreign.count > 10 ? ", …" : "")

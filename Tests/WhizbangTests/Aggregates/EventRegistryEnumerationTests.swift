@@ -86,7 +86,10 @@ import Whizbang
 
         _ = dispatcher.aggregate(Member.self)
         let collision = #expect(throws: EventNameCollision.self) { try dispatcher.checkEventNames() }
-        #expect(collision?.names == [.init(typeName: "Returned", aggregates: ["Book", "Member"])])
+        #expect(
+            collision?.names == [
+                .init(typeName: "Returned", aggregates: [String(reflecting: Book.self), String(reflecting: Member.self)])
+            ])
         // A service group learns it at start: `run()` throws before serving.
         await #expect(throws: EventNameCollision.self) { try await dispatcher.run() }
     }
