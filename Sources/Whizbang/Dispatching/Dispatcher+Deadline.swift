@@ -34,45 +34,60 @@ extension Dispatcher {
         _ body: @escaping @Sendable (StartMark) async throws -> Result
     ) async throws -> Result {
         let mark = StartMark()
-        let clock = configuration.clock
-        let settled = await withTaskGroup(of: CallTimeoutEvent<Result>.self) { group -> Swift.Result<Result, any Error> in
-            group.addImmediateTask {
-                do { return .finished(.success(try await body(mark))) } catch { return .finished(.failure(error)) }
-            }
-            group.addTask {
-                do {
-                    try await clock.sleep(for: timeout.asTimeLimit)
-                    return .limitPassed
-                } catch is CancellationError {
-                    return .timerCancelled
-                } catch {
-                    // A clock that fails cannot keep the limit: the call is ended as at the limit.
-                    return .limitPassed
-                }
-            }
-            var limitPassed = false
-            while let event = await group.next() {
-                switch event {
-                case .finished(let result):
-                    group.cancelAll()
-                    guard limitPassed, case .failure(let error) = result else { return result }
-                    if !mark.isStarted || error is CancellationError {
-                        return .failure(
-                            DispatchError(
-                                .deadlineExceeded, messageID: messageID, streamID: streamID, timeout: timeout,
-                                commandStarted: mark.isStarted))
-                    }
-                    return result
-                case .limitPassed:
-                    limitPassed = true
-                    group.cancelAll()
-                case .timerCancelled:
-                    continue
-                }
-            }
-            preconditionFailure("the call's child task ended without a result")
+        let (result, limitPassed) = await raceTimeLimit(timeout, clock: configuration.clock, startAtOnce: true) {
+            try await body(mark)
         }
-        return try settled.get()
+        guard limitPassed, case .failure(let error) = result else { return try result.get() }
+        if !mark.isStarted || error is CancellationError {
+            throw DispatchError(
+                .deadlineExceeded, messageID: messageID, streamID: streamID, timeout: timeout,
+                commandStarted: mark.isStarted)
+        }
+        throw error
+    }
+}
+
+/// Runs `body` in a child task against a timer of `timeout` on `clock`, and returns its outcome and whether the time
+/// limit passed first. At the limit `body` is cancelled and awaited, so that a serial lane is never released while
+/// its handler still runs. A cancellation of the calling task reaches `body`, whose own outcome is returned. A clock
+/// whose sleep fails with another error cannot keep the limit: `body` is ended as at the limit. With `startAtOnce`,
+/// `body` starts with `addImmediateTask`, so it takes its place on a lane before the caller's first suspension.
+@usableFromInline
+func raceTimeLimit<Result: Sendable>(
+    _ timeout: Duration,
+    clock: any Clock<Duration>,
+    startAtOnce: Bool,
+    _ body: @escaping @Sendable () async throws -> Result
+) async -> (result: Swift.Result<Result, any Error>, limitPassed: Bool) {
+    await withTaskGroup(of: CallTimeoutEvent<Result>.self) { group in
+        let run: @Sendable () async -> CallTimeoutEvent<Result> = {
+            do { return .finished(.success(try await body())) } catch { return .finished(.failure(error)) }
+        }
+        if startAtOnce { group.addImmediateTask(operation: run) } else { group.addTask(operation: run) }
+        group.addTask {
+            do {
+                try await clock.sleep(for: timeout.asTimeLimit)
+                return .limitPassed
+            } catch is CancellationError {
+                return .timerCancelled
+            } catch {
+                return .limitPassed
+            }
+        }
+        var limitPassed = false
+        while let event = await group.next() {
+            switch event {
+            case .finished(let result):
+                group.cancelAll()
+                return (result, limitPassed)
+            case .limitPassed:
+                limitPassed = true
+                group.cancelAll()
+            case .timerCancelled:
+                continue
+            }
+        }
+        preconditionFailure("the time-limited child task ended without a result")
     }
 }
 

@@ -197,39 +197,11 @@ func withTimeout<Result: Sendable>(
     _ body: @escaping @Sendable () async throws -> Result
 ) async throws -> Result {
     guard let timeout else { return try await body() }
-    let settled = await withTaskGroup(of: CallTimeoutEvent<Result>.self) { group -> Swift.Result<Result, any Error> in
-        group.addTask {
-            do { return .finished(.success(try await body())) } catch { return .finished(.failure(error)) }
-        }
-        group.addTask {
-            do {
-                try await clock.sleep(for: timeout.asTimeLimit)
-                return .limitPassed
-            } catch is CancellationError {
-                return .timerCancelled
-            } catch {
-                // A clock that fails cannot keep the limit: the handler is stopped as at the limit.
-                return .limitPassed
-            }
-        }
-        var limitPassed = false
-        while let event = await group.next() {
-            switch event {
-            case .finished(let result):
-                group.cancelAll()
-                // Time was up: the handler was cancelled and has been awaited; whatever it did before it stopped
-                // stands, and what it returned after the cancellation may be a stand-in, which is why `timedOut`
-                // means "outcome unknown".
-                guard limitPassed else { return result }
-                return .failure(DispatchError(.timedOut, messageID: messageID, streamID: streamID, timeout: timeout))
-            case .limitPassed:
-                limitPassed = true
-                group.cancelAll()
-            case .timerCancelled:
-                continue
-            }
-        }
-        preconditionFailure("the handler's child task ended without a result")
+    let (result, limitPassed) = await raceTimeLimit(timeout, clock: clock, startAtOnce: false, body)
+    // Time was up: the handler was cancelled and has been awaited; whatever it did before it stopped stands, and
+    // what it returned after the cancellation may be a stand-in, which is why `timedOut` means "outcome unknown".
+    guard !limitPassed else {
+        throw DispatchError(.timedOut, messageID: messageID, streamID: streamID, timeout: timeout)
     }
-    return try settled.get()
+    return try result.get()
 }

@@ -39,6 +39,9 @@ final class InboxInserter: Sendable {
 
     /// How many inserts wait for the one in flight.
     var queuedCount: Int { state.withLock { $0.queue.count } }
+
+    /// Whether an insert is in flight.
+    var isInserting: Bool { state.withLock { $0.running } }
     private let store: PostgresEventStore
     private let schema: String
     private let channel: String
