@@ -49,7 +49,9 @@ struct ConsoleConnectionTests {
             try client.send("GET /api/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             #expect(try await client.read(until: "event: overview").contains("200 OK"))
         }
-        #expect(took < .seconds(5), "the console took \(took) to stop with a live stream open")
+        // Without the end of live streams at shutdown the console waits for the stream's 300 s limit; 30 s leaves a
+        // loaded CI machine room (it took 5.5 s there once) and still tells the two apart.
+        #expect(took < .seconds(30), "the console took \(took) to stop with a live stream open")
         client.close()
     }
 
