@@ -146,38 +146,16 @@ struct PostgresStoreTableDropTests {
         try await other.query("BEGIN", logger: logger)
         _ = try await other.query(PostgresQuery(unsafeSQL: blocked.lock(configuration.schema)), logger: logger).collect()
 
-        let outcome = await withTaskGroup(of: String?.self) { group in
-            group.addTask {
-                do {
-                    try await blocked.call(configuration)
-                    return "returned"
-                } catch {
-                    return "threw \(error)"
-                }
-            }
-            // Only a guard, so that the test fails rather than hangs: the call should end within 2 seconds.
-            group.addTask {
-                try? await Task.sleep(for: .seconds(15))
-                return nil
-            }
-            let first = await group.next() ?? nil
-            // Ends the call's wait (the other session ends), whichever won.
-            _ = try? await other.query(
-                PostgresQuery(
-                    unsafeSQL: """
-                        SELECT pg_cancel_backend(pid) FROM pg_locks WHERE NOT granted AND pid <> pg_backend_pid()
-                            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                            AND (relation IN (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                                    WHERE n.nspname = '\(configuration.schema)')
-                                OR (locktype = 'advisory' AND classid = \(Int64(PostgresSchema.lockClass + 1))
-                                    AND objid::bigint = (hashtext('\(configuration.schema)')::bigint & 4294967295)))
-                        """), logger: logger)
-            _ = try? await other.query("ROLLBACK", logger: logger)
-            group.cancelAll()
-            return first
+        // The call must end by its own 2 s request timeout; the suite's time limit fails it if it waits on.
+        let result: String
+        do {
+            try await blocked.call(configuration)
+            result = "returned"
+        } catch {
+            result = "threw \(error)"
         }
+        _ = try? await other.query("ROLLBACK", logger: logger)
         try? await other.close()
-        let result = try #require(outcome, "\(blocked) (request timeout 2 s) had not returned after 15 s")
         #expect(result.hasPrefix("threw") && result.contains("unavailable"), "\(result)")
         #expect(try await Self.tables(configuration) == tables, "\(blocked) changed the schema")
     }
