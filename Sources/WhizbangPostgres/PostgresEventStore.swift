@@ -190,6 +190,32 @@ public final class PostgresEventStore: EventStore {
         return try await perform(PostgresStatements.ReadAll(after: Int64(clamping: position), limit: Int64(limit)))
     }
 
+    /// Reads up to `limit` events of `eventTypes` after `position`, looking at most `scanLimit` positions ahead, and
+    /// returns them with the position the read covered: that of the last event when `limit` were found, otherwise
+    /// the end of the range it looked at (the head of the log, or `position + scanLimit`). Every event up to
+    /// `through` that was not returned is of another type, so a reader of these types moves its checkpoint there.
+    ///
+    /// Appends take the store's append lock, so they commit in the order of their positions: once the head is
+    /// seen at `H`, every event at or below `H` is committed and the range read after it has no gap to fill later.
+    ///
+    /// - Throws: `EventStoreError` — `invalidArgument` for a negative limit, `closed`, `unavailable` (retryable), or
+    ///   a storage failure.
+    package func readAll(
+        after position: UInt64, limit: Int, eventTypes: Set<String>, scanLimit: UInt64 = 10_000
+    ) async throws -> (events: [RecordedEvent], through: UInt64) {
+        try Self.validate(limit: limit)
+        guard limit > 0, scanLimit > 0 else { return ([], position) }
+        let head = try await headPosition()
+        guard head > position else { return ([], position) }
+        let end = position + min(scanLimit, head - position)
+        guard !eventTypes.isEmpty else { return ([], end) }
+        let events = try await perform(
+            PostgresStatements.ReadAllOfTypes(
+                after: Int64(clamping: position), through: Int64(clamping: end), eventTypes: eventTypes.sorted(),
+                limit: Int64(limit)))
+        return (events, events.count == limit ? events[events.count - 1].position : end)
+    }
+
     /// The position of the last event in the global log, or 0 if the store is empty.
     public func headPosition() async throws -> UInt64 {
         UInt64(try await perform(PostgresStatements.Head()).first ?? 0)

@@ -136,6 +136,34 @@ enum PostgresStatements {
         }
     }
 
+    /// The events of some types in a range of the global log, `(after, through]`, in order.
+    struct ReadAllOfTypes: PostgresPreparedStatement {
+        static let sql = """
+            SELECT \(RecordedEventColumns.withStreamID)
+            FROM events e JOIN streams s ON s.stream_key = e.stream_key
+            WHERE e.position > $1 AND e.position <= $2 AND e.event_type = ANY($3) ORDER BY e.position LIMIT $4
+            """
+        typealias Row = RecordedEvent
+
+        var after: Int64
+        var through: Int64
+        var eventTypes: [String]
+        var limit: Int64
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 4)
+            bindings.append(after)
+            bindings.append(through)
+            bindings.append(eventTypes)
+            bindings.append(limit)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> RecordedEvent {
+            try RecordedEventColumns.decode(row)
+        }
+    }
+
     /// The event with an id, through the unique index on event ids.
     struct EventByID: PostgresPreparedStatement {
         static let sql = """

@@ -10,8 +10,8 @@ public import Whizbang
 /// Build the log from an aggregate's typed events with ``given(_:stream:_:causedBy:file:line:)``: each call appends
 /// them to a stream, encoded through the aggregate's `EventRegistry`, at the next global positions and stream
 /// versions, with an encoded `EnvelopeMetadata` as their metadata, exactly as the `Dispatcher` stores them. The
-/// `then` methods apply the whole log to the projection, in batches as a `ProjectionRunner` would, and check the
-/// read model.
+/// `then` methods apply the whole log to the projection, in batches as a `ProjectionRunner` would (only the events of
+/// the projection's `Projection/eventTypes`, when it names them, and no empty batch), and check the read model.
 /// Expectations throw ``ScenarioFailure``, so the kit works under any test framework:
 ///
 /// ```swift
@@ -82,8 +82,8 @@ public struct ProjectionScenario<P: Projection>: Sendable {
     /// Applies the log, then checks the read model with `check`.
     ///
     /// - Throws: ``ScenarioFailure`` (``ScenarioFailure/Code/unexpectedReadModel``) if `check` returns `false` or a
-    ///   projection that keeps its own checkpoint reports another `Projection/position()` than the last event's;
-    ///   (`unexpectedError`) if applying the events throws; what `check` throws.
+    ///   projection that keeps its own checkpoint reports another `Projection/position()` than that of the last event
+    ///   it was given; (`unexpectedError`) if applying the events throws; what `check` throws.
     public func then(
         file: String = #fileID,
         line: Int = #line,
@@ -126,7 +126,9 @@ public struct ProjectionScenario<P: Projection>: Sendable {
                 .unexpectedError, "applying the events to '\(projection.name)' threw \(error)", file: file, line: line)
         }
         guard projection.checkpointStorage == .projection else { return }
-        let expected = events.last?.position ?? 0
+        // The position of the last event the projection was given: of its types, when it names them.
+        let types = projection.eventTypes
+        let expected = events.last { event in types.map { $0.contains(event.eventType) } ?? true }?.position ?? 0
         let position: UInt64
         do {
             position = try await projection.position()
@@ -149,7 +151,10 @@ public struct ProjectionScenario<P: Projection>: Sendable {
         var start = 0
         while start < events.count {
             let end = Swift.min(start + size, events.count)
-            try await projection.apply(Array(events[start..<end]))
+            let batch = events[start..<end]
+            let applied = projection.eventTypes.map { types in batch.filter { types.contains($0.eventType) } }
+                ?? Array(batch)
+            if !applied.isEmpty { try await projection.apply(applied) }
             start = end
         }
     }

@@ -1,8 +1,9 @@
 /// A read model kept up to date from the global log of an event store, driven by a ``ProjectionRunner``.
 ///
-/// A projection receives every event of the store in global order, in batches, through ``apply(_:)``, and forgets
-/// everything in ``reset()`` before a rebuild. Its ``name`` identifies its checkpoint, so it must stay the same
-/// across restarts and be unique among the consumers of one store.
+/// A projection receives the events of the store in global order, in batches, through ``apply(_:)`` — every event,
+/// or only those of the types it names in ``eventTypes`` — and forgets everything in ``reset()`` before a rebuild.
+/// Its ``name`` identifies its checkpoint, so it must stay the same across restarts and be unique among the consumers
+/// of one store.
 ///
 /// ## Delivery guarantees
 /// Where the checkpoint lives decides what a crash does (see ``checkpointStorage``):
@@ -22,6 +23,18 @@ public protocol Projection: Sendable {
 
     /// Where the projection's checkpoint is kept. Default: ``ProjectionCheckpointStorage/eventStore``.
     var checkpointStorage: ProjectionCheckpointStorage { get }
+
+    /// The types of the events the projection applies (``RecordedEvent/eventType``), or `nil` for every event.
+    /// Default: `nil`.
+    ///
+    /// Naming them lets a runner skip the rest: ``apply(_:)`` then receives only events of these types, still in
+    /// global order, and the checkpoint moves over the others; a batch without any of them is not applied at all.
+    /// A store that can filter reads only these events (a cluster node's job on PostgreSQL does), so a process
+    /// manager that reacts to one type of a busy log does not read the whole log.
+    ///
+    /// With ``ProjectionCheckpointStorage/projection``, the position the projection stores is that of the last event
+    /// it applied, so a restart may read again the events of other types after it; they are skipped again.
+    var eventTypes: Set<String>? { get }
 
     /// Applies a batch of events, in global order (strictly increasing positions, without gaps the store has not).
     ///
@@ -44,6 +57,9 @@ public protocol Projection: Sendable {
 extension Projection {
     /// The checkpoint is kept in the event store.
     public var checkpointStorage: ProjectionCheckpointStorage { .eventStore }
+
+    /// Every event: `nil`.
+    public var eventTypes: Set<String>? { nil }
 
     /// Throws ``ProjectionError/Code/positionUnavailable``: implement it for projections that keep their own
     /// position.

@@ -44,6 +44,7 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
 
     private let name: String
     private let checkpointStorage: ProjectionCheckpointStorage
+    private let eventTypes: Set<String>?
     private let batchSize: Int
     private let logger: Logger
     private let metrics: ProjectionMetrics
@@ -52,8 +53,8 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
     /// Creates a runner for `projection` over `store`; it does nothing until ``run()`` or ``rebuild(progress:)``.
     ///
     /// - Parameters:
-    ///   - projection: the projection. Its ``Projection/name`` and ``Projection/checkpointStorage`` are read once,
-    ///     here.
+    ///   - projection: the projection. Its ``Projection/name``, ``Projection/checkpointStorage`` and
+    ///     ``Projection/eventTypes`` are read once, here.
     ///   - store: the store to follow.
     ///   - configuration: batch size.
     ///   - logger: where the runner logs, at debug and trace level. Default: a logger labelled
@@ -70,6 +71,7 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
         self.name = projection.name
         self.rebuildMarkerName = projection.name + "#rebuild"
         self.checkpointStorage = projection.checkpointStorage
+        self.eventTypes = projection.eventTypes
         self.batchSize = Swift.max(1, configuration.batchSize)
         var logger = logger ?? Logger(label: "whizbang.projection")
         logger[metadataKey: "projection"] = "\(projection.name)"
@@ -281,10 +283,12 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
         logger.debug("projection reset for a rebuild")
     }
 
-    /// Applies a batch, saves its checkpoint and returns the position of its last event; the caller publishes it.
+    /// Applies a batch's events of the projection's types, saves its checkpoint and returns the position of its
+    /// last event; the caller publishes it.
     private func applyBatch(_ batch: [RecordedEvent]) async throws -> UInt64 {
         let start = ContinuousClock.now
-        try await projection.apply(batch)
+        let applied = eventTypes.map { types in batch.filter { types.contains($0.eventType) } } ?? batch
+        if !applied.isEmpty { try await projection.apply(applied) }
         let last = batch[batch.count - 1].position
         if checkpointStorage == .eventStore {
             try await store.saveCheckpoint(last, for: name)

@@ -17,6 +17,9 @@ struct JobRunner: Sendable {
     let nodeID: String
     let member: String
     let schema: String
+    /// How often the checkpoint moves over events of other types while no batch is applied; `nil` for the
+    /// configuration's poll interval.
+    var skippedEventsCheckpointInterval: Duration? = nil
 
     /// How a runner ended.
     enum Ending: Sendable, Equatable {
@@ -63,30 +66,40 @@ struct JobRunner: Sendable {
     /// Runs the job from `checkpoint` while `mayContinue` says so before each batch, waiting on `wake` (or the poll
     /// interval) when the log has nothing new. A failed read, apply or checkpoint write is logged and the batch is
     /// tried again after a pause; only the fence or `mayContinue` ends the runner.
+    ///
+    /// A job that names its event types (`Projection.eventTypes`) reads only those. The checkpoint moves with every
+    /// batch it applies; over a stretch of other events it moves at most once a poll interval (and within two of the
+    /// log going quiet), so a new owner reads again at most that stretch, and skips it again.
     func run(epoch: Int64, from checkpoint: UInt64, wake: Wakeup, mayContinue: @Sendable () -> Bool) async -> Ending {
         let logger = configuration.logger
         let metadata: Logger.Metadata = ["node": "\(nodeID)", "job": "\(job.name)", "epoch": "\(epoch)"]
+        let eventTypes = job.eventTypes
+        let interval = skippedEventsCheckpointInterval ?? configuration.pollInterval
         var position = checkpoint
+        var stored = checkpoint
+        var storedAt = ContinuousClock.now
         var failures = 0
         logger.debug("job started", metadata: metadata.merging(["checkpoint": "\(position)"]) { $1 })
         while mayContinue() && !Task.isCancelled {
             do {
-                let events = try await store.readAll(after: position, limit: configuration.maximumBatchSize)
-                guard let last = events.last?.position else {
-                    failures = 0
-                    await wake.wait(upTo: configuration.pollInterval)
-                    continue
+                let (events, through) = try await read(after: position, eventTypes: eventTypes)
+                if !events.isEmpty { try await job.apply(events) }
+                let due = !events.isEmpty || ContinuousClock.now - storedAt >= interval
+                if stored < through && due {
+                    guard try await commitCheckpoint(epoch: epoch, from: stored, to: through) else {
+                        logger.warning(
+                            "fence rejected a job's checkpoint: another node claimed the job",
+                            metadata: metadata.merging(["checkpoint": "\(stored)", "refused": "\(through)"]) { $1 })
+                        await recordRejection(epoch: epoch, checkpoint: through)
+                        return .fenced
+                    }
+                    (stored, storedAt) = (through, ContinuousClock.now)
                 }
-                try await job.apply(events)
-                guard try await commitCheckpoint(epoch: epoch, from: position, to: last) else {
-                    logger.warning(
-                        "fence rejected a job's checkpoint: another node claimed the job",
-                        metadata: metadata.merging(["checkpoint": "\(position)", "refused": "\(last)"]) { $1 })
-                    await recordRejection(epoch: epoch, checkpoint: last)
-                    return .fenced
-                }
-                position = last
                 failures = 0
+                if through == position {
+                    await wake.wait(upTo: configuration.pollInterval)
+                }
+                position = through
             } catch {
                 if !mayContinue() || Task.isCancelled { break }
                 failures += 1
@@ -98,5 +111,18 @@ struct JobRunner: Sendable {
         }
         logger.debug("job stopped", metadata: metadata.merging(["checkpoint": "\(position)"]) { $1 })
         return .stopped
+    }
+
+    /// The job's next batch after `position` and the position it covers: the last event's, or, for a job of some
+    /// event types, the end of the stretch read (its other events skipped).
+    private func read(after position: UInt64, eventTypes: Set<String>?) async throws
+        -> (events: [RecordedEvent], through: UInt64)
+    {
+        if let eventTypes {
+            return try await store.readAll(
+                after: position, limit: configuration.maximumBatchSize, eventTypes: eventTypes)
+        }
+        let events = try await store.readAll(after: position, limit: configuration.maximumBatchSize)
+        return (events, events.last?.position ?? position)
     }
 }

@@ -20,6 +20,8 @@ struct TransferProcess: ProcessManager {
 
     let client: ClusterClient
     var name: String { Self.jobName }
+    /// Only the requests: the node reads no other event of the log for this job.
+    var eventTypes: Set<String>? { ["TransferRequested"] }
 
     /// The id of a step of the transfer requested by the event `request`.
     static func stepID(_ step: String, ofRequest request: MessageID) -> MessageID {

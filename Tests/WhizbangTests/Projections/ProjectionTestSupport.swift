@@ -32,11 +32,13 @@ final class UpsertingProjection: Projection {
     }
 
     let name: String
+    let eventTypes: Set<String>?
     private let model = Mutex(Model())
     private let hook: BatchHook?
 
-    init(name: String = "upserting", hook: BatchHook? = nil) {
+    init(name: String = "upserting", eventTypes: Set<String>? = nil, hook: BatchHook? = nil) {
         self.name = name
+        self.eventTypes = eventTypes
         self.hook = hook
     }
 

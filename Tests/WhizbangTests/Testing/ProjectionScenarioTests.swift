@@ -131,3 +131,30 @@ private enum Unregistered: Aggregate {
     static func evolve(_ state: State, _ event: Event) -> State { state }
     static func decide(_ command: Command, _ state: State) throws -> [Event] { [] }
 }
+
+/// Records each batch's event types; names the types it applies.
+final class TypedBatchesProjection: Projection {
+    let name = "typed-batches"
+    let eventTypes: Set<String>? = ["AccountCredited"]
+    let batches = Mutex<[[String]]>([])
+
+    func apply(_ events: [RecordedEvent]) async throws {
+        batches.withLock { $0.append(events.map(\.eventType)) }
+    }
+
+    func reset() async throws { batches.withLock { $0 = [] } }
+}
+
+@Suite
+struct ProjectionScenarioEventTypesTests {
+    /// As a runner does: only the named types, and no batch without any of them.
+    @Test func onlyTheProjectionsEventTypesAreApplied() async throws {
+        let projection = TypedBatchesProjection()
+        var scenario = try ProjectionScenario(projection, batchSize: 2)
+            .given(SavingsAccount.self, stream: "a", [.opened(.init()), .deposited(.init(amount: 10, reference: "1"))])
+            .given(SavingsAccount.self, stream: "b", [.opened(.init()), .withdrawn(.init(amount: 1, reference: "2"))])
+            .given(SavingsAccount.self, stream: "a", [.deposited(.init(amount: 5, reference: "3"))])
+        scenario.redelivers = false
+        try await scenario.then({ $0.batches.withLock { $0 } }, equals: [["AccountCredited"], ["AccountCredited"]])
+    }
+}
