@@ -79,15 +79,13 @@ final class PostgresRequestRunner: Sendable {
         return !["22", "23", "P0", "40"].contains(String(sqlState.prefix(2)))
     }
 
-    /// Runs a prepared statement on a pooled connection within the deadline and collects its rows.
+    /// Runs a statement on a pooled connection within the deadline and collects its rows.
     func rows<Statement: PostgresPreparedStatement>(
         of statement: Statement
     ) async throws -> [Statement.Row] where Statement.Row: Sendable {
         let logger = self.logger
         return try await withConnection { connection in
-            var rows: [Statement.Row] = []
-            for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
-            return rows
+            try await connection.rows(of: statement, logger: logger)
         }
     }
 
