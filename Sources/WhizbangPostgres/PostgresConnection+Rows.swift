@@ -14,7 +14,8 @@ extension PostgresConnection {
     package func rows(
         _ query: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line
     ) async throws -> [PostgresRow] {
-        let result: EventLoopFuture<PostgresQueryResult> = self.query(query, logger: logger, file: file, line: line)
+        // Started on the event loop, so that the collecting callback is attached before the first rows can arrive.
+        let result = eventLoop.flatSubmit { self.query(query, logger: logger, file: file, line: line) }
         return try await result.get().rows
     }
 
