@@ -188,6 +188,9 @@ let package = Package(
                 "WhizbangPostgres",
                 "WhizbangTesting",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                // For the proxy that ends a connection in the middle of a result.
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -12,15 +12,15 @@ extension PostgresEventStore {
     public static func installedSchemaVersion(configuration: Configuration) async throws -> Int? {
         try configuration.validate()
         return try await withOwnConnection(configuration) { connection, logger in
-            let rows = try await connection.query(
+            let rows = try await connection.rows(
                 "SELECT count(*)::bigint FROM pg_tables WHERE schemaname = \(configuration.schema) AND tablename = 'schema_version'",
                 logger: logger
-            ).collect()
+            )
             guard try rows.first?.decode(Int64.self) == 1 else { return nil }
-            let version = try await connection.query(
+            let version = try await connection.rows(
                 PostgresQuery(unsafeSQL: "SELECT max(version) FROM \"\(configuration.schema)\".schema_version"),
                 logger: logger
-            ).collect()
+            )
             return try version.first?.decode(Int32?.self).map(Int.init)
         }
     }
@@ -36,7 +36,7 @@ extension PostgresEventStore {
     public static func dropSchema(configuration: Configuration) async throws {
         try configuration.validate()
         try await withOwnConnection(configuration) { connection, logger in
-            _ = try await connection.query(
+            try await connection.run(
                 PostgresQuery(unsafeSQL: "DROP SCHEMA IF EXISTS \"\(configuration.schema)\" CASCADE"), logger: logger)
         }
     }
@@ -52,13 +52,13 @@ extension PostgresEventStore {
             let schema = configuration.schema
             let logger = configuration.logger
             return try await runner.withConnection { connection in
-                let rows = try await connection.query(
+                let rows = try await connection.rows(
                     """
                     SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c
                     JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = \(schema) AND c.relkind = 'r'
                     """,
                     logger: logger
-                ).collect()
+                )
                 return Int(try rows.first?.decode(Int64.self) ?? 0)
             }
         } catch {

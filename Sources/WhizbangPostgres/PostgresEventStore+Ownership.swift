@@ -61,21 +61,21 @@ extension PostgresEventStore {
         try await withOwnConnection(configuration) { connection, logger in
             try await connection.withTransaction(logger: logger) { connection in
                 // The lock a migration takes: no store creates its tables while they are dropped.
-                _ = try await connection.query(
+                try await connection.run(
                     "SELECT pg_advisory_xact_lock(\(PostgresSchema.lockClass + 1), hashtext(\(schema)))", logger: logger
-                ).collect()
+                )
                 let found = try await inspect(schema, on: connection, logger: logger)
                 guard found.holdsStore else { return }
                 guard found.otherObjects.isEmpty else {
                     throw EventStoreError(.invalidArgument, message: "\(found); nothing was dropped")
                 }
                 for function in ownFunctions {
-                    try await connection.query(
+                    try await connection.run(
                         PostgresQuery(unsafeSQL: "DROP FUNCTION IF EXISTS \(quoted).\(function)"), logger: logger)
                 }
                 // RESTRICT: should anything still depend on a table, the transaction fails and nothing is dropped.
                 let tables = ownTables.map { "\(quoted).\($0)" }.joined(separator: ", ")
-                try await connection.query(
+                try await connection.run(
                     PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(tables) RESTRICT"), logger: logger)
             }
         }
@@ -85,29 +85,30 @@ extension PostgresEventStore {
         -> PostgresStoreSchema
     {
         let exists =
-            try await connection.query(
-                "SELECT count(*)::bigint FROM pg_namespace WHERE nspname = \(schema)", logger: logger
-            ).collect().first?.decode(Int64.self) ?? 0
+            try await connection.rows(
+                "SELECT count(*)::bigint FROM pg_namespace WHERE nspname = \(schema)",
+                decoding: Int64.self, logger: logger
+            ).first ?? 0
         guard exists == 1 else {
             return PostgresStoreSchema(schema: schema, exists: false, holdsStore: false, otherObjects: [])
         }
         var names: [String] = []
         let holdsStore: Bool
-        let relations = try await connection.query(
+        let relations = try await connection.rows(
             """
             SELECT c.relname::text, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = \(schema) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
             """,
             logger: logger
-        ).collect()
+        )
         let decoded = try relations.map { try $0.decode((String, String).self) }
         holdsStore = decoded.contains { $0 == ("schema_version", "r") }
         let version =
             holdsStore
-            ? try await connection.query(
+            ? try await connection.rows(
                 PostgresQuery(unsafeSQL: "SELECT coalesce(max(version), 0)::bigint FROM \"\(schema)\".schema_version"),
-                logger: logger
-            ).collect().first?.decode(Int64.self) ?? 0 : 0
+                decoding: Int64.self, logger: logger
+            ).first ?? 0 : 0
         var tables: Set<String> = []
         for (name, kind) in decoded {
             let isOwn =
@@ -120,7 +121,7 @@ extension PostgresEventStore {
         // What hangs on the store's tables and goes with them when they are dropped. (NOT NULL constraints, which
         // PostgreSQL 18 lists as constraints too, and the triggers behind foreign keys are parts of the columns and
         // keys themselves.)
-        let parts = try await connection.query(
+        let parts = try await connection.rows(
             """
             SELECT p.kind, p.name, t.relname::text FROM (
                 SELECT 'index' AS kind, i.relname::text AS name, x.indrelid AS table_id
@@ -139,20 +140,20 @@ extension PostgresEventStore {
             WHERE n.nspname = \(schema)
             """,
             logger: logger
-        ).collect()
+        )
         for row in parts {
             let (kind, name, table) = try row.decode((String, String, String).self)
             if tables.contains(table) && ownTableParts[kind]?.contains(name) != true {
                 names.append("\(kind) \(name) on \(table)")
             }
         }
-        let functions = try await connection.query(
+        let functions = try await connection.rows(
             """
             SELECT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
             WHERE n.nspname = \(schema)
             """,
             logger: logger
-        ).collect()
+        )
         for row in functions {
             let name = try row.decode(String.self)
             if !ownFunctions.contains(name) { names.append("function \(name)") }

@@ -12,7 +12,7 @@ extension PostgresEventStore: ReadModelStore {
     public func readModelRow(named name: String, key: String) async throws -> ReadModelRow? {
         _ = try readModels.definition(named: name)
         let rows = try await withTrustedConnection { connection, logger in
-            try await connection.query(
+            try await connection.rows(
                 """
                 SELECT m.served_generation, r.index_value, r.position, r.body
                 FROM read_models m
@@ -20,7 +20,7 @@ extension PostgresEventStore: ReadModelStore {
                     ON r.model = m.name AND r.generation = m.served_generation AND r.key = \(key)
                 WHERE m.name = \(name)
                 """, logger: logger
-            ).collect()
+            )
         }
         guard let row = rows.first else { throw Self.notRecorded(name) }
         let (generation, indexValue, position, body) = try row.decode((Int64?, String?, Int64?, Data?).self)
@@ -38,7 +38,7 @@ extension PostgresEventStore: ReadModelStore {
         try query.validate(readModel: name)
         let limit = Int64(query.limit)
         let rows = try await withTrustedConnection { connection, logger in
-            try await connection.query(
+            try await connection.rows(
                 """
                 SELECT m.served_generation, r.key, r.index_value, r.position, r.body
                 FROM read_models m
@@ -53,7 +53,7 @@ extension PostgresEventStore: ReadModelStore {
                 ) r ON true
                 WHERE m.name = \(name)
                 """, logger: logger
-            ).collect()
+            )
         }
         let decoded = try rows.map { try $0.decode((Int64?, String?, String?, Int64?, Data?).self) }
         guard let first = decoded.first else { throw Self.notRecorded(name) }
@@ -72,13 +72,13 @@ extension PostgresEventStore: ReadModelStore {
     public func readModelStatus(named name: String) async throws -> ReadModelStatus {
         _ = try readModels.definition(named: name)
         let rows = try await withTrustedConnection { connection, logger in
-            try await connection.query(
+            try await connection.rows(
                 """
                 SELECT \(unescaped: PostgresReadModels.State.columns),
                     (SELECT coalesce(max(position), 0)::bigint FROM events)
                 FROM read_models WHERE name = \(name)
                 """, logger: logger
-            ).collect()
+            )
         }
         guard let row = rows.first else { throw Self.notRecorded(name) }
         let (state, head) = try PostgresReadModels.State.withHead(row)
@@ -119,7 +119,7 @@ extension PostgresEventStore: ReadModelStore {
         try refuseWriteIfReadOnly("a read model rebuild")
         let version = Int32(clamping: definition.version)
         let updated = try await withTrustedConnection { connection, logger in
-            try await connection.query(
+            try await connection.rows(
                 """
                 UPDATE read_models SET building_generation = next_generation, building_version = \(version),
                     building_position = 0, next_generation = next_generation + 1,
@@ -127,7 +127,7 @@ extension PostgresEventStore: ReadModelStore {
                 WHERE name = \(name)
                 RETURNING 1
                 """, logger: logger
-            ).collect().count
+            ).count
         }
         guard updated == 1 else { throw Self.notRecorded(name) }
         readModels.noteChange()

@@ -21,20 +21,20 @@ extension PostgresSchema {
     ///   may not read the table).
     static func checkReadable(_ connection: PostgresConnection, schema: String, logger: Logger) async throws {
         let hasVersionTable =
-            try await connection.query(
+            try await connection.rows(
                 "SELECT count(*)::bigint FROM pg_tables WHERE schemaname = \(schema) AND tablename = 'schema_version'",
-                logger: logger
-            ).collect().first?.decode(Int64.self) ?? 0
+                decoding: Int64.self, logger: logger
+            ).first ?? 0
         guard hasVersionTable == 1 else {
             throw EventStoreError(
                 .incompatibleSchema,
                 message: "schema '\(schema)' holds no Whizbang store; a read-only store creates nothing")
         }
         let version =
-            try await connection.query(
+            try await connection.rows(
                 PostgresQuery(unsafeSQL: "SELECT coalesce(max(version), 0) FROM \"\(schema)\".schema_version"),
-                logger: logger
-            ).collect().first?.decode(Int32.self) ?? 0
+                decoding: Int32.self, logger: logger
+            ).first ?? 0
         guard version == currentVersion else {
             let reason =
                 version > currentVersion

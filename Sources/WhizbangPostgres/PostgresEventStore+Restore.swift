@@ -53,10 +53,10 @@ extension PostgresEventStore {
             try await withOwnConnection(configuration) { connection, logger in
                 // The connection bounds every wait of the transaction: for a lock, and for each statement.
                 try await connection.withTransaction(logger: logger) { connection in
-                    _ = try await connection.query(
+                    try await connection.run(
                         "SELECT pg_advisory_xact_lock(\(PostgresSchema.lockClass + 1), hashtext(\(schema)))",
                         logger: logger
-                    ).collect()
+                    )
                     let found = try await inspect(schema, on: connection, logger: logger)
                     guard !found.holdsStore, found.otherObjects.isEmpty else {
                         throw EventStoreError(
@@ -102,7 +102,7 @@ extension PostgresEventStore {
             var bindings = PostgresBindings(capacity: 2)
             bindings.append(chunk.map(\.rawValue))
             bindings.append(chunk.map { Int64(bitPattern: versions[$0] ?? 0) })
-            try await connection.query(
+            try await connection.run(
                 PostgresQuery(
                     unsafeSQL: """
                         INSERT INTO \(quoted).streams (stream_id, version)
@@ -137,7 +137,7 @@ extension PostgresEventStore {
             bindings.append(chunk.map { Int32(clamping: $0.schemaVersion) })
             // The recording time travels as microseconds since 1970 and is added to the epoch as an interval, so
             // that it is stored exactly, with no rounding through floating point.
-            try await connection.query(
+            try await connection.run(
                 PostgresQuery(
                     unsafeSQL: """
                         INSERT INTO \(quoted).events
@@ -159,7 +159,7 @@ extension PostgresEventStore {
             var bindings = PostgresBindings(capacity: 2)
             bindings.append(sorted.map(\.key))
             bindings.append(sorted.map { Int64(bitPattern: $0.value) })
-            try await connection.query(
+            try await connection.run(
                 PostgresQuery(
                     unsafeSQL: """
                         INSERT INTO \(quoted).checkpoints (consumer, position)

@@ -145,9 +145,7 @@ extension PostgresEventStore: Service {
                             // Appends committed before LISTEN took effect sent no notification: read the head, on
                             // this connection (a second lease could wait for a pool that this one helps fill).
                             do {
-                                for try await head in try await connection.execute(
-                                    PostgresStatements.Head(), logger: logger)
-                                {
+                                for head in try await connection.rows(of: PostgresStatements.Head(), logger: logger) {
                                     signal.advance(to: UInt64(head))
                                 }
                             } catch let error as PSQLError

@@ -6,9 +6,9 @@ public import Whizbang
 ///
 /// Appends from many tasks are folded into one transaction (group commit): one call of a server-side function per
 /// batch, which checks each append's expected version in a subtransaction of its own, so that one conflict fails only
-/// its own append, and numbers the events. Every statement is prepared once per connection. Connections come from a
-/// postgres-nio `PostgresClient` pool, which ``run()`` runs: the store is a ServiceLifecycle `Service`, and calls
-/// made before it runs wait until it has migrated the schema.
+/// its own append, and numbers the events. Connections come from a postgres-nio `PostgresClient` pool, which
+/// ``run()`` runs: the store is a ServiceLifecycle `Service`, and calls made before it runs wait until it has migrated
+/// the schema.
 ///
 /// ## Global order without gaps
 ///

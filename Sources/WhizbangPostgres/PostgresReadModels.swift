@@ -146,13 +146,13 @@ final class PostgresReadModels: Sendable {
                 guard var state = try await self.state(of: definition.name, on: connection, forUpdate: true) else {
                     // On an empty log there is nothing to backfill: the first generation is served at once.
                     if head == 0 {
-                        try await connection.query(
+                        try await connection.run(
                             """
                             INSERT INTO read_models (name, state, served_generation, served_version, next_generation)
                             VALUES (\(definition.name), 'live', 1, \(version), 2)
                             """, logger: logger)
                     } else {
-                        try await connection.query(
+                        try await connection.run(
                             """
                             INSERT INTO read_models (name, state, building_generation, building_version, next_generation)
                             VALUES (\(definition.name), 'backfilling', 1, \(version), 2)
@@ -194,12 +194,12 @@ final class PostgresReadModels: Sendable {
         let names = inline.map(\.name)
         var candidates: [(definition: ReadModelDefinition, generation: Int64, position: Int64)] = []
         var now: Date?
-        for row in try await connection.query(
+        for row in try await connection.rows(
             """
             SELECT name, served_generation, served_version, served_position, now()
             FROM read_models WHERE name = ANY(\(names)::text[]) AND state <> 'failed'
             """, logger: logger
-        ).collect() {
+        ) {
             let (name, generation, version, position, timestamp) = try row.decode(
                 (String, Int64?, Int32?, Int64, Date).self)
             now = timestamp
@@ -266,7 +266,7 @@ final class PostgresReadModels: Sendable {
         if !failures.isEmpty { throw Refusal(failures: failures) }
         try await write(writes, on: connection)
         let advanced = targets.map(\.definition.name)
-        try await connection.query(
+        try await connection.run(
             "UPDATE read_models SET served_position = \(Int64(clamping: last)) WHERE name = ANY(\(advanced)::text[])",
             logger: logger)
     }
@@ -352,12 +352,8 @@ final class PostgresReadModels: Sendable {
             } else {
                 return StepOutcome()
             }
-            var events: [RecordedEvent] = []
-            for try await event in try await connection.execute(
-                PostgresStatements.ReadAll(after: from, limit: Int64(self.batchSize)), logger: logger)
-            {
-                events.append(event)
-            }
+            let events = try await connection.rows(
+                of: PostgresStatements.ReadAll(after: from, limit: Int64(self.batchSize)), logger: logger)
             // Only what the projection throws fails the read model; the database's errors end this transaction
             // and the follower tries again.
             let keys: [String]
@@ -420,7 +416,7 @@ final class PostgresReadModels: Sendable {
         return try await connection.withTransaction(logger: logger) { connection in
             guard let state = try await self.state(of: name, on: connection, forUpdate: true) else { return 0 }
             let keep = [state.servedGeneration, state.buildingGeneration].compactMap { $0 }
-            let rows = try await connection.query(
+            let rows = try await connection.rows(
                 """
                 WITH doomed AS (
                     SELECT generation, key FROM read_model_rows
@@ -429,7 +425,7 @@ final class PostgresReadModels: Sendable {
                 WHERE r.model = \(name) AND r.generation = d.generation AND r.key = d.key
                 RETURNING 1
                 """, logger: logger
-            ).collect()
+            )
             return rows.count
         }
     }
@@ -438,15 +434,16 @@ final class PostgresReadModels: Sendable {
 
     /// The head of the log.
     private func head(on connection: PostgresConnection) async throws -> Int64 {
-        try await connection.query("SELECT coalesce(max(position), 0)::bigint FROM events", logger: logger)
-            .collect().first?.decode(Int64.self) ?? 0
+        try await connection.rows(
+            "SELECT coalesce(max(position), 0)::bigint FROM events", decoding: Int64.self, logger: logger
+        ).first ?? 0
     }
 
     /// Takes the store's append lock until the transaction ends.
     private func lock(_ connection: PostgresConnection) async throws {
-        _ = try await connection.query(
+        try await connection.run(
             "SELECT pg_advisory_xact_lock(\(PostgresSchema.lockClass), hashtext(\(lockKey)))", logger: logger
-        ).collect()
+        )
     }
 
     func state(of name: String, on connection: PostgresConnection, forUpdate: Bool) async throws -> State? {
@@ -458,7 +455,7 @@ final class PostgresReadModels: Sendable {
                 binds.append(name)
                 return binds
             }())
-        return try await connection.query(query, logger: logger).collect().first.map(State.init)
+        return try await connection.rows(query, logger: logger).first.map(State.init)
     }
 
     func states(on connection: PostgresConnection) async throws -> [String: State] {
@@ -471,7 +468,7 @@ final class PostgresReadModels: Sendable {
                 binds.append(names)
                 return binds
             }())
-        for row in try await connection.query(query, logger: logger).collect() {
+        for row in try await connection.rows(query, logger: logger) {
             let state = try State(row)
             states[state.name] = state
         }
@@ -479,7 +476,7 @@ final class PostgresReadModels: Sendable {
     }
 
     private func write(_ state: State, on connection: PostgresConnection) async throws {
-        try await connection.query(
+        try await connection.run(
             """
             UPDATE read_models SET state = \(state.state), served_generation = \(state.servedGeneration),
                 served_version = \(state.servedVersion), served_position = \(state.servedPosition),
@@ -539,7 +536,7 @@ final class PostgresReadModels: Sendable {
     private func load(_ lookup: RowKeys, on connection: PostgresConnection) async throws -> [RowKey: ReadModelRow] {
         guard !lookup.keys.isEmpty else { return [:] }
         var rows: [RowKey: ReadModelRow] = [:]
-        for row in try await connection.query(
+        for row in try await connection.rows(
             """
             SELECT r.model, r.key, r.index_value, r.position, r.body
             FROM read_model_rows r
@@ -547,7 +544,7 @@ final class PostgresReadModels: Sendable {
                 AS k(model, generation, key)
                 ON r.model = k.model AND r.generation = k.generation AND r.key = k.key
             """, logger: logger
-        ).collect() {
+        ) {
             let (model, key, indexValue, position, body) = try row.decode((String, String, String?, Int64, Data).self)
             rows[RowKey(model: model, key: key)] = ReadModelRow(
                 key: key, indexValue: indexValue, position: UInt64(position), body: body)
@@ -558,7 +555,7 @@ final class PostgresReadModels: Sendable {
     /// Writes `writes` in at most two statements: one upsert, one delete.
     private func write(_ writes: RowWrites, on connection: PostgresConnection) async throws {
         if !writes.keys.isEmpty {
-            try await connection.query(
+            try await connection.run(
                 """
                 INSERT INTO read_model_rows (model, generation, key, index_value, position, body)
                 SELECT model, generation, key, CASE WHEN indexed THEN index_value END, position, body
@@ -571,7 +568,7 @@ final class PostgresReadModels: Sendable {
         }
         let deleted = writes.deleted
         if !deleted.keys.isEmpty {
-            try await connection.query(
+            try await connection.run(
                 """
                 DELETE FROM read_model_rows r
                 USING unnest(\(deleted.models)::text[], \(deleted.generations)::bigint[], \(deleted.keys)::text[])

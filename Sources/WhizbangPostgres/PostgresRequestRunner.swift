@@ -57,8 +57,12 @@ final class PostgresRequestRunner: Sendable {
                 do {
                     return try await body(connection)
                 } catch let error as PSQLError where Self.mayHaveFailedPreparation(error) {
-                    // Closed before it goes back, the connection leaves the pool for a new one.
+                    // Closed before it goes back, the connection leaves the pool for a new one. On a connection
+                    // the server already closed, `close()` returns at once, while the pool learns of the close a
+                    // tick later, with the close future: lent again in between, the connection would take the next
+                    // request's statement after its handlers are gone and never answer it (until the deadline).
                     try? await connection.close()
+                    try? await connection.closeFuture.get()
                     throw error
                 }
             }
@@ -79,15 +83,13 @@ final class PostgresRequestRunner: Sendable {
         return !["22", "23", "P0", "40"].contains(String(sqlState.prefix(2)))
     }
 
-    /// Runs a prepared statement on a pooled connection within the deadline and collects its rows.
+    /// Runs a statement on a pooled connection within the deadline and collects its rows.
     func rows<Statement: PostgresPreparedStatement>(
         of statement: Statement
     ) async throws -> [Statement.Row] where Statement.Row: Sendable {
         let logger = self.logger
         return try await withConnection { connection in
-            var rows: [Statement.Row] = []
-            for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
-            return rows
+            try await connection.rows(of: statement, logger: logger)
         }
     }
 

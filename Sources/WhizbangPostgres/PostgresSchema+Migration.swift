@@ -14,9 +14,9 @@ extension PostgresSchema {
     static func migrate(_ connection: PostgresConnection, schema: String, logger: Logger) async throws {
         try await transaction(on: connection, logger: logger) {
             // Collected: a lock timeout arrives with the row, after the query has returned.
-            _ = try await connection.query(
+            try await connection.run(
                 "SELECT pg_advisory_xact_lock(\(lockClass + 1), hashtext(\(schema)))", logger: logger
-            ).collect()
+            )
             try await migrateInTransaction(connection, schema: schema, logger: logger)
         }
     }
@@ -27,26 +27,26 @@ extension PostgresSchema {
     static func transaction(
         on connection: PostgresConnection, logger: Logger, _ body: () async throws -> Void
     ) async throws {
-        try await connection.query("BEGIN", logger: logger)
+        try await connection.run("BEGIN", logger: logger)
         try await body()
-        try await connection.query("COMMIT", logger: logger)
+        try await connection.run("COMMIT", logger: logger)
     }
 
     /// The work of ``migrate(_:schema:logger:)`` inside a transaction the caller holds, with the migration lock.
     static func migrateInTransaction(_ connection: PostgresConnection, schema: String, logger: Logger) async throws {
         let quoted = "\"\(schema)\""
         let channel = "whizbang_\(schema)"
-        try await connection.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(quoted)"), logger: logger)
-        let tables = try await connection.query(
-            "SELECT count(*)::bigint FROM pg_tables WHERE schemaname = \(schema)", logger: logger
-        ).collect().first?.decode(Int64.self) ?? 0
-        let hasVersionTable = try await connection.query(
+        try await connection.run(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(quoted)"), logger: logger)
+        let tables = try await connection.rows(
+            "SELECT count(*)::bigint FROM pg_tables WHERE schemaname = \(schema)", decoding: Int64.self, logger: logger
+        ).first ?? 0
+        let hasVersionTable = try await connection.rows(
             "SELECT count(*)::bigint FROM pg_tables WHERE schemaname = \(schema) AND tablename = 'schema_version'",
-            logger: logger
-        ).collect().first?.decode(Int64.self) ?? 0
+            decoding: Int64.self, logger: logger
+        ).first ?? 0
         var version: Int32 = 0
         if tables == 0 {
-            try await connection.query(
+            try await connection.run(
                 PostgresQuery(
                     unsafeSQL: """
                         CREATE TABLE \(quoted).schema_version (
@@ -61,10 +61,10 @@ extension PostgresSchema {
                     .incompatibleSchema,
                     message: "schema '\(schema)' holds tables but no schema_version: it is not a Whizbang store")
             }
-            version = try await connection.query(
+            version = try await connection.rows(
                 PostgresQuery(unsafeSQL: "SELECT coalesce(max(version), 0) FROM \(quoted).schema_version"),
-                logger: logger
-            ).collect().first?.decode(Int32.self) ?? 0
+                decoding: Int32.self, logger: logger
+            ).first ?? 0
         }
         guard version <= currentVersion else {
             throw EventStoreError(
@@ -77,9 +77,9 @@ extension PostgresSchema {
                 let sql = statement.replacingOccurrences(of: "{schema}", with: quoted)
                     .replacingOccurrences(of: "{channel}", with: channel)
                     .replacingOccurrences(of: "{name}", with: schema)
-                try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+                try await connection.run(PostgresQuery(unsafeSQL: sql), logger: logger)
             }
-            try await connection.query(
+            try await connection.run(
                 PostgresQuery(unsafeSQL: "INSERT INTO \(quoted).schema_version (version) VALUES (\(next))"),
                 logger: logger)
             logger.debug("migrated schema", metadata: ["schema": "\(schema)", "version": "\(next)"])

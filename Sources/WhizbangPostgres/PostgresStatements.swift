@@ -2,7 +2,7 @@ import Foundation
 import PostgresNIO
 import Whizbang
 
-/// The SQL the store runs, each prepared once per connection by postgres-nio and then executed with new bindings.
+/// The SQL the store runs with new bindings each time, through `PostgresConnection.rows(of:logger:)`.
 ///
 /// Table names are unqualified: every connection of the store has `search_path` set to its schema.
 enum PostgresStatements {

@@ -46,8 +46,7 @@ public struct PostgresStoreTransaction: Sendable {
         if !sent.isEmpty {
             let sentAppends = sent.map { appends[$0] }
             let statement = PostgresStatements.AppendBatch(sentAppends)
-            var rows: [PostgresStatements.AppendBatch.Row] = []
-            for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
+            let rows = try await connection.rows(of: statement, logger: logger)
             for (index, outcome) in zip(sent, try await applied(sentAppends, rows: rows)) { results[index] = outcome }
         }
         return results.map { $0! }
@@ -97,8 +96,8 @@ public struct PostgresStoreTransaction: Sendable {
                 + (leading + arrays).joined(separator: ", ") + ")",
             binds: bindings)
         var rows: [PostgresStatements.AppendBatch.Row] = []
-        for try await (status, version, position, inserted) in try await connection.query(query, logger: logger)
-            .decode((Int32, Int64, Int64, Bool).self)
+        for (status, version, position, inserted) in try await connection.rows(
+            query, decoding: (Int32, Int64, Int64, Bool).self, logger: logger)
         {
             rows.append(.init(rawStatus: status, streamVersion: version, firstPosition: position, inserted: inserted))
         }
@@ -333,8 +332,8 @@ extension PostgresEventStore {
     /// Closes the connection when that fails, so that the pool replaces it.
     private static func restore(_ connection: PostgresConnection, rollingBack: Bool, logger: Logger) async {
         do {
-            if rollingBack { try await connection.query("ROLLBACK", logger: logger) }
-            try await connection.query("RESET ALL", logger: logger)
+            if rollingBack { try await connection.run("ROLLBACK", logger: logger) }
+            try await connection.run("RESET ALL", logger: logger)
         } catch {
             try? await connection.close()
         }

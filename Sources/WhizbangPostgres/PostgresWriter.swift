@@ -210,10 +210,7 @@ final class PostgresWriter: Sendable {
         do {
             return try await runner.withConnection { connection in
                 try await connection.withTransaction(logger: logger) { connection in
-                    var rows: [PostgresStatements.AppendBatch.Row] = []
-                    for try await row in try await connection.execute(batchStatement, logger: logger) {
-                        rows.append(row)
-                    }
+                    let rows = try await connection.rows(of: batchStatement, logger: logger)
                     try Self.check(rows, count: appended.count)
                     do {
                         try await readModels.applyInline(on: connection) { now in

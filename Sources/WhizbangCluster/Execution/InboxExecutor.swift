@@ -112,7 +112,7 @@ final class InboxExecutor: Sendable {
         let limit = Int64(limit)
         return try await store.withTrustedConnection { connection, logger in
             var rows: [Row] = []
-            for try await row in try await connection.query(
+            for row in try await connection.rows(
                 """
                 SELECT i.id, i.message_id, i.partition, i.stream_id, i.aggregate_type, i.payload
                 FROM (SELECT DISTINCT unnest(\(partitions)::integer[]) AS partition) AS p
@@ -445,14 +445,14 @@ final class InboxExecutor: Sendable {
         async throws -> Set<Int32>
     {
         var held: Set<Int32> = []
-        for try await partition in try await connection.query(
+        for partition in try await connection.rows(
             """
             SELECT p.partition FROM \(unescaped: schema).partitions p
             JOIN unnest(\(fence.map(\.0))::integer[], \(fence.map(\.1))::bigint[]) AS f(partition, epoch)
             ON p.partition = f.partition AND p.epoch = f.epoch
             WHERE p.owner = \(member) \(unescaped: locking ? "FOR KEY SHARE OF p" : "")
-            """, logger: logger
-        ).decode(Int32.self) {
+            """, decoding: Int32.self, logger: logger
+        ) {
             held.insert(partition)
         }
         return held
@@ -483,7 +483,7 @@ final class InboxExecutor: Sendable {
         let (schema, channel, nodeID) = (self.schema, self.channel, self.nodeID)
         let (ids, statuses, outcomes, epochs) = (results.ids, results.statuses, results.outcomes, results.epochs)
         var updated: Int64 = 0
-        for try await (count, _) in try await connection.query(
+        for (count, _) in try await connection.rows(
             """
             WITH done AS (
                 UPDATE \(unescaped: schema).inbox AS i
@@ -497,8 +497,8 @@ final class InboxExecutor: Sendable {
                 CASE WHEN sum(length(id::text) + 1) < \(Int64(Self.notificationLimit))
                 THEN 'd' || string_agg(id::text, ',') ELSE 'd' END)::text
             FROM done
-            """, logger: logger
-        ).decode((Int64, String?).self) {
+            """, decoding: (Int64, String?).self, logger: logger
+        ) {
             updated = count
         }
         guard updated == Int64(ids.count) else {
@@ -520,7 +520,7 @@ final class InboxExecutor: Sendable {
         let epochs = partitions.map { lost[$0]! }
         do {
             _ = try await store.withTrustedConnection { connection, logger in
-                try await connection.query(
+                try await connection.run(
                     """
                     INSERT INTO \(unescaped: schema).fence_rejections (node_id, partition, epoch)
                     SELECT \(nodeID), p, e FROM unnest(\(partitions)::integer[], \(epochs)::bigint[]) AS f(p, e)

@@ -24,7 +24,7 @@ struct InboxRetention: Sendable {
         let milliseconds = retention.wholeMilliseconds
         let limit = Int64(passSize)
         return try await store.withTrustedConnection { connection, logger in
-            let rows = try await connection.query(
+            let rows = try await connection.rows(
                 """
                 WITH expired AS (
                     SELECT id FROM \(unescaped: schema).inbox
@@ -36,7 +36,7 @@ struct InboxRetention: Sendable {
                 )
                 SELECT count(*)::bigint FROM deleted
                 """, logger: logger
-            ).collect()
+            )
             return Int(try rows.first?.decode(Int64.self) ?? 0)
         }
     }

@@ -36,13 +36,13 @@ struct JobRunner: Sendable {
         let (schema, member, name) = (self.schema, self.member, job.name)
         let (from, to) = (Int64(from), Int64(to))
         return try await store.withTrustedConnection { connection, logger in
-            try await connection.query(
+            try await connection.rows(
                 """
                 UPDATE \(unescaped: schema).jobs SET checkpoint = \(to)
                 WHERE name = \(name) AND owner = \(member) AND epoch = \(epoch) AND checkpoint = \(from)
                 RETURNING 1
                 """, logger: logger
-            ).collect().count == 1
+            ).count == 1
         }
     }
 
@@ -52,7 +52,7 @@ struct JobRunner: Sendable {
         let position = Int64(checkpoint)
         do {
             _ = try await store.withTrustedConnection { connection, logger in
-                try await connection.query(
+                try await connection.run(
                     """
                     INSERT INTO \(unescaped: schema).job_log (name, owner, epoch, action, checkpoint)
                     VALUES (\(name), \(member), \(epoch), 'fenced', \(position))

@@ -65,7 +65,7 @@ struct LeaseKeeper: Sendable {
         let ttl = configuration.leaseDuration.wholeMilliseconds
         let jobNames = self.jobNames
         let registered = try await store.withTrustedConnection { connection, logger in
-            let registered = try await connection.query(
+            let registered = try await connection.rows(
                 """
                 WITH registered AS (
                     INSERT INTO \(unescaped: schema).nodes (node_id, member, jobs)
@@ -78,10 +78,10 @@ struct LeaseKeeper: Sendable {
                 )
                 SELECT member, pg_notify(\(channel), 'r')::text FROM registered
                 """, logger: logger
-            ).collect().count
+            ).count
             // The node's jobs join the cluster's only once the node is registered: a refused node changes nothing.
             if registered == 1, !jobNames.isEmpty {
-                try await connection.query(
+                try await connection.run(
                     """
                     INSERT INTO \(unescaped: schema).jobs (name) SELECT unnest(\(jobNames)::text[])
                     ON CONFLICT (name) DO NOTHING
@@ -111,12 +111,12 @@ struct LeaseKeeper: Sendable {
             let connection = transaction.connection
             let logger = transaction.logger
             var beat = Beat()
-            let alive = try await connection.query(
+            let alive = try await connection.rows(
                 """
                 UPDATE \(unescaped: schema).nodes SET heartbeat_at = now(), stopped = false
                 WHERE node_id = \(nodeID) AND member = \(member) RETURNING 1
                 """, logger: logger
-            ).collect().count
+            ).count
             guard alive == 1 else {
                 throw ClusterError(
                     .nodeAlreadyLive,
@@ -124,7 +124,7 @@ struct LeaseKeeper: Sendable {
                         + "heartbeat; this node stops")
             }
             if !releasable.isEmpty {
-                for try await partition in try await connection.query(
+                for partition in try await connection.rows(
                     """
                     WITH released AS (
                         UPDATE \(unescaped: schema).partitions SET owner = NULL, lease_until = '-infinity'
@@ -134,23 +134,23 @@ struct LeaseKeeper: Sendable {
                         SELECT partition, \(member), epoch, 'release' FROM released
                     )
                     SELECT partition FROM released
-                    """, logger: logger
-                ).decode(Int32.self) {
+                    """, decoding: Int32.self, logger: logger
+                ) {
                     beat.released.append(partition)
                 }
-                try await connection.query("SELECT pg_notify(\(channel), 'r')", logger: logger)
+                try await connection.run("SELECT pg_notify(\(channel), 'r')", logger: logger)
             }
-            for try await (partition, epoch) in try await connection.query(
+            for (partition, epoch) in try await connection.rows(
                 """
                 UPDATE \(unescaped: schema).partitions
                 SET lease_until = now() + \(ttl) * interval '1 millisecond'
                 WHERE owner = \(member) RETURNING partition, epoch
-                """, logger: logger
-            ).decode((Int32, Int64).self) {
+                """, decoding: (Int32, Int64).self, logger: logger
+            ) {
                 beat.owned[partition] = epoch
             }
             var (live, depth, free, expiry): (Int64, Int64, Int64, Int64?) = (1, 0, 0, nil)
-            for try await row in try await connection.query(
+            for row in try await connection.rows(
                     """
                     SELECT
                         (SELECT count(*) FROM \(unescaped: schema).nodes
@@ -164,8 +164,8 @@ struct LeaseKeeper: Sendable {
                             UNION ALL
                             SELECT min(lease_until) FROM \(unescaped: schema).jobs
                             WHERE owner <> \(member) AND lease_until >= now()) AS leases)
-                    """, logger: logger
-            ).decode((Int64, Int64, Int64, Int64?).self) {
+                    """, decoding: (Int64, Int64, Int64, Int64?).self, logger: logger
+            ) {
                 (live, depth, free, expiry) = row
             }
             if let expiry, expiry < configuration.heartbeatInterval.wholeMilliseconds {
@@ -177,7 +177,7 @@ struct LeaseKeeper: Sendable {
             beat.share = (partitionCount + beat.liveNodes - 1) / beat.liveNodes
             let need = claiming ? beat.share - beat.owned.count : 0
             if need > 0 {
-                for try await (partition, epoch) in try await connection.query(
+                for (partition, epoch) in try await connection.rows(
                     """
                     WITH free AS (
                         SELECT partition FROM \(unescaped: schema).partitions
@@ -194,8 +194,8 @@ struct LeaseKeeper: Sendable {
                         SELECT partition, \(member), epoch, 'claim' FROM claimed
                     )
                     SELECT partition, epoch FROM claimed
-                    """, logger: logger
-                ).decode((Int32, Int64).self) {
+                    """, decoding: (Int32, Int64).self, logger: logger
+                ) {
                     beat.claimed[partition] = epoch
                 }
                 beat.contended = beat.claimed.count < min(need, beat.free)
@@ -268,7 +268,7 @@ struct LeaseKeeper: Sendable {
         let (schema, member) = (self.schema, self.member)
         let ttl = configuration.leaseDuration.wholeMilliseconds
         if !releasable.isEmpty {
-            for try await name in try await connection.query(
+            for name in try await connection.rows(
                 """
                 WITH released AS (
                     UPDATE \(unescaped: schema).jobs SET owner = NULL, lease_until = '-infinity'
@@ -278,23 +278,23 @@ struct LeaseKeeper: Sendable {
                     SELECT name, \(member), epoch, 'release', checkpoint FROM released
                 )
                 SELECT name FROM released
-                """, logger: logger
-            ).decode(String.self) {
+                """, decoding: String.self, logger: logger
+            ) {
                 beat.releasedJobs.append(name)
             }
-            try await connection.query("SELECT pg_notify(\(channel), 'r')", logger: logger)
+            try await connection.run("SELECT pg_notify(\(channel), 'r')", logger: logger)
         }
-        for try await (name, epoch, checkpoint) in try await connection.query(
+        for (name, epoch, checkpoint) in try await connection.rows(
             """
             UPDATE \(unescaped: schema).jobs SET lease_until = now() + \(ttl) * interval '1 millisecond'
             WHERE owner = \(member) RETURNING name, epoch, checkpoint
-            """, logger: logger
-        ).decode((String, Int64, Int64).self) {
+            """, decoding: (String, Int64, Int64).self, logger: logger
+        ) {
             beat.ownedJobs[name] = JobOwnership.Claim(epoch: epoch, checkpoint: UInt64(max(0, checkpoint)))
         }
         // Each job goes to the least loaded of the live nodes that registered it (JobPlacement).
         var nodes: [String: JobPlacement.Node] = [:]
-        for try await (other, registered, load) in try await connection.query(
+        for (other, registered, load) in try await connection.rows(
             """
             SELECT n.member, n.jobs,
                 (SELECT count(*) FROM \(unescaped: schema).jobs j WHERE j.owner = n.member AND j.lease_until >= now())
@@ -302,17 +302,17 @@ struct LeaseKeeper: Sendable {
             FROM \(unescaped: schema).nodes n
             WHERE NOT n.stopped AND n.heartbeat_at > now() - \(ttl) * interval '1 millisecond'
                 AND n.jobs && \(names)::text[]
-            """, logger: logger
-        ).decode((String, [String], Int64).self) {
+            """, decoding: (String, [String], Int64).self, logger: logger
+        ) {
             nodes[other] = JobPlacement.Node(jobs: Set(registered), load: Int(load))
         }
         var free: [String] = []
-        for try await name in try await connection.query(
+        for name in try await connection.rows(
             """
             SELECT name FROM \(unescaped: schema).jobs
             WHERE name = ANY(\(names)::text[]) AND (owner IS NULL OR lease_until < now())
-            """, logger: logger
-        ).decode(String.self) {
+            """, decoding: String.self, logger: logger
+        ) {
             free.append(name)
         }
         let held = beat.ownedJobs.keys.filter { !releasing.contains($0) }
@@ -321,7 +321,7 @@ struct LeaseKeeper: Sendable {
         beat.jobsToRelease = placement.release
         let chosen = placement.claim
         guard !chosen.isEmpty else { return }
-        for try await (name, epoch, checkpoint) in try await connection.query(
+        for (name, epoch, checkpoint) in try await connection.rows(
             """
             WITH free AS (
                 SELECT name FROM \(unescaped: schema).jobs
@@ -337,8 +337,8 @@ struct LeaseKeeper: Sendable {
                 SELECT name, \(member), epoch, 'claim', checkpoint FROM claimed
             )
             SELECT name, epoch, checkpoint FROM claimed
-            """, logger: logger
-        ).decode((String, Int64, Int64).self) {
+            """, decoding: (String, Int64, Int64).self, logger: logger
+        ) {
             beat.claimedJobs[name] = JobOwnership.Claim(epoch: epoch, checkpoint: UInt64(max(0, checkpoint)))
         }
     }
@@ -352,7 +352,7 @@ struct LeaseKeeper: Sendable {
             let connection = transaction.connection
             let logger = transaction.logger
             var released: [Int32] = []
-            for try await partition in try await connection.query(
+            for partition in try await connection.rows(
                 """
                 WITH released AS (
                     UPDATE \(unescaped: schema).partitions SET owner = NULL, lease_until = '-infinity'
@@ -362,11 +362,11 @@ struct LeaseKeeper: Sendable {
                     SELECT partition, \(member), epoch, 'release' FROM released
                 )
                 SELECT partition FROM released
-                """, logger: logger
-            ).decode(Int32.self) {
+                """, decoding: Int32.self, logger: logger
+            ) {
                 released.append(partition)
             }
-            try await connection.query(
+            try await connection.run(
                 """
                 WITH released AS (
                     UPDATE \(unescaped: schema).jobs SET owner = NULL, lease_until = '-infinity'
@@ -375,11 +375,11 @@ struct LeaseKeeper: Sendable {
                 INSERT INTO \(unescaped: schema).job_log (name, owner, epoch, action, checkpoint)
                 SELECT name, \(member), epoch, 'release', checkpoint FROM released
                 """, logger: logger)
-            try await connection.query(
+            try await connection.run(
                 """
                 UPDATE \(unescaped: schema).nodes SET stopped = true WHERE node_id = \(nodeID) AND member = \(member)
                 """, logger: logger)
-            try await connection.query("SELECT pg_notify(\(channel), 'r')", logger: logger)
+            try await connection.run("SELECT pg_notify(\(channel), 'r')", logger: logger)
             return released
         }
         ownership.clear()

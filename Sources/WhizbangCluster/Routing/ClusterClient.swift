@@ -177,12 +177,12 @@ public final class ClusterClient: Service, Sendable {
             if let inserted { return Ticket(messageID: messageID, row: inserted, result: nil) }
             existing = try await store.withTrustedConnection { connection, logger -> (Int64, String, String, ByteBuffer?)? in
                 var existing: (Int64, String, String, ByteBuffer?)? = nil
-                for try await row in try await connection.query(
+                for row in try await connection.rows(
                     """
                     SELECT id, stream_id, aggregate_type, outcome FROM \(unescaped: schema).inbox
                     WHERE message_id = \(uuid)
-                    """, logger: logger
-                ).decode((Int64, String, String, ByteBuffer?).self) {
+                    """, decoding: (Int64, String, String, ByteBuffer?).self, logger: logger
+                ) {
                     existing = row
                 }
                 return existing
@@ -253,9 +253,10 @@ public final class ClusterClient: Service, Sendable {
         while true {
             let found = try await store.withTrustedConnection { connection, logger -> (Int64, ByteBuffer?)? in
                 var found: (Int64, ByteBuffer?)? = nil
-                for try await row in try await connection.query(
-                    "SELECT id, outcome FROM \(unescaped: schema).inbox WHERE message_id = \(uuid)", logger: logger
-                ).decode((Int64, ByteBuffer?).self) {
+                for row in try await connection.rows(
+                    "SELECT id, outcome FROM \(unescaped: schema).inbox WHERE message_id = \(uuid)",
+                    decoding: (Int64, ByteBuffer?).self, logger: logger
+                ) {
                     found = row
                 }
                 return found
@@ -386,7 +387,7 @@ public final class ClusterClient: Service, Sendable {
         let schema = self.schema
         let found = try await store.withTrustedConnection { connection, logger in
             var found: [(Int64, ByteBuffer?)] = []
-            for try await row in try await connection.query(
+            for row in try await connection.rows(
                 "SELECT id, CASE WHEN status <> 0 THEN outcome END FROM \(unescaped: schema).inbox WHERE id = ANY(\(rows))",
                 logger: logger)
             {

@@ -117,7 +117,7 @@ final class InboxInserter: Sendable {
         let payloads = requests.map { ByteBuffer(bytes: $0.payload) }
         let inserted = try await store.withTrustedConnection { connection, logger in
             var rows: [MessageID: Int64] = [:]
-            for try await (id, messageID, _) in try await connection.query(
+            for (id, messageID, _) in try await connection.rows(
                 """
                 WITH inserted AS (
                     INSERT INTO \(unescaped: schema).inbox (message_id, partition, stream_id, aggregate_type, payload)
@@ -132,8 +132,8 @@ final class InboxInserter: Sendable {
                     (SELECT count(pg_notify(\(channel), 'a' || first))
                      FROM (SELECT min(id) AS first FROM inserted) AS f WHERE first IS NOT NULL)::bigint
                 FROM inserted
-                """, logger: logger
-            ).decode((Int64, UUID, Int64).self) {
+                """, decoding: (Int64, UUID, Int64).self, logger: logger
+            ) {
                 rows[MessageID(messageID)] = id
             }
             return rows

@@ -45,14 +45,15 @@ enum ClusterSchema {
     static func holdsCluster(_ schema: String, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
         let settings = "\"\(schema)\".settings"
         let exists =
-            try await connection.query("SELECT to_regclass(\(settings)) IS NOT NULL", logger: logger)
-            .collect().first?.decode(Bool.self) ?? false
+            try await connection.rows(
+                "SELECT to_regclass(\(settings)) IS NOT NULL", decoding: Bool.self, logger: logger
+            ).first ?? false
         guard exists else { return false }
-        return try await connection.query(
+        return try await connection.rows(
             PostgresQuery(
                 unsafeSQL: "SELECT EXISTS (SELECT 1 FROM \(settings) WHERE key = 'partition_count')"),
-            logger: logger
-        ).collect().first?.decode(Bool.self) ?? false
+            decoding: Bool.self, logger: logger
+        ).first ?? false
     }
 
     /// The objects of `schema` that the cluster did not create (tables, views, sequences and functions), sorted;
@@ -60,18 +61,18 @@ enum ClusterSchema {
     static func foreignObjects(in schema: String, on connection: PostgresConnection, logger: Logger) async throws
         -> [String]
     {
-        let relations = try await connection.query(
+        let relations = try await connection.rows(
             """
             SELECT c.relname::text, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = \(schema) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
             """, logger: logger
-        ).collect().map { try $0.decode((String, String).self) }
-        let functions = try await connection.query(
+        ).map { try $0.decode((String, String).self) }
+        let functions = try await connection.rows(
             """
             SELECT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
             WHERE n.nspname = \(schema)
             """, logger: logger
-        ).collect().map { try $0.decode(String.self) }
+        ).map { try $0.decode(String.self) }
         var foreign: [String] = []
         for (name, kind) in relations {
             let own = kind == "S" ? ownSequences.contains(name) : kind == "r" && ownTables.contains(name)
@@ -98,9 +99,9 @@ enum ClusterSchema {
         let lockKey = name(forStore: store.configuration.schema)
         return try await store.withTrustedTransaction { transaction in
             let connection = transaction.connection
-            _ = try await connection.query(
+            try await connection.run(
                 "SELECT pg_advisory_xact_lock(1466460538, hashtext(\(lockKey)))", logger: logger
-            ).collect()
+            )
             let foreign = try await foreignObjects(in: lockKey, on: connection, logger: logger)
             if !foreign.isEmpty {
                 let list = foreign.prefix(10).joined(separator: ", ") + (foreign.count > 10 ? ", …" : "")
@@ -119,41 +120,43 @@ enum ClusterSchema {
             }
             let functions = [commitFunction(schema, appendFunction: store.appendFunction), resultFunction(schema)]
             for statement in statements(schema) + functions {
-                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                try await connection.run(PostgresQuery(unsafeSQL: statement), logger: logger)
             }
             // A cluster created now stores results in the binary form; one created before keeps JSON until its
             // operator switches it.
-            try await connection.query(
+            try await connection.run(
                 """
                 INSERT INTO \(unescaped: schema).settings (key, value)
                 SELECT 'result_form', \(ClusterCommandResult.StoredForm.binary.rawValue)
                 WHERE NOT EXISTS (SELECT 1 FROM \(unescaped: schema).settings WHERE key = 'partition_count')
                 ON CONFLICT (key) DO NOTHING
                 """, logger: logger)
-            try await connection.query(
+            try await connection.run(
                 """
                 INSERT INTO \(unescaped: schema).settings (key, value) VALUES ('partition_count', \(Int64(partitionCount)))
                 ON CONFLICT (key) DO NOTHING
                 """, logger: logger)
             let recorded =
-                try await connection.query(
-                    "SELECT value FROM \(unescaped: schema).settings WHERE key = 'partition_count'", logger: logger
-                ).collect().first?.decode(Int64.self) ?? 0
+                try await connection.rows(
+                    "SELECT value FROM \(unescaped: schema).settings WHERE key = 'partition_count'",
+                    decoding: Int64.self, logger: logger
+                ).first ?? 0
             guard recorded == Int64(partitionCount) else {
                 throw ClusterError(
                     .partitionCountMismatch,
                     message: "the cluster in schema \(schema) has \(recorded) partitions; this node is configured with "
                         + "\(partitionCount). The count is fixed when a cluster is created: configure \(recorded).")
             }
-            try await connection.query(
+            try await connection.run(
                 """
                 INSERT INTO \(unescaped: schema).partitions (partition)
                 SELECT generate_series(0, \(Int32(partitionCount - 1))) ON CONFLICT (partition) DO NOTHING
                 """, logger: logger)
             let form =
-                try await connection.query(
-                    "SELECT value FROM \(unescaped: schema).settings WHERE key = 'result_form'", logger: logger
-                ).collect().first?.decode(Int64.self) ?? ClusterCommandResult.StoredForm.json.rawValue
+                try await connection.rows(
+                    "SELECT value FROM \(unescaped: schema).settings WHERE key = 'result_form'",
+                    decoding: Int64.self, logger: logger
+                ).first ?? ClusterCommandResult.StoredForm.json.rawValue
             return ClusterCommandResult.StoredForm(rawValue: form) ?? .json
         }
     }

@@ -27,46 +27,47 @@ struct ClusterStatusCommand: AsyncParsableCommand {
                 defer { store.close() }
                 let lines = try await store.withConnection { connection, logger in
                     var lines: [String] = []
-                    let exists = try await connection.query(
+                    let exists = try await connection.rows(
                         "SELECT count(*)::bigint FROM pg_tables WHERE schemaname = \(clusterSchema) AND tablename = 'partitions'",
-                        logger: logger
-                    ).collect().first?.decode(Int64.self) ?? 0
+                        decoding: Int64.self, logger: logger
+                    ).first ?? 0
                     guard exists == 1 else { return ["no cluster in schema \(clusterSchema)"] }
                     lines.append("nodes:")
-                    for try await (node, member, age, stopped) in try await connection.query(
+                    for (node, member, age, stopped) in try await connection.rows(
                         """
                         SELECT node_id, member, extract(epoch FROM now() - heartbeat_at)::float8, stopped
                         FROM \(unescaped: schema).nodes ORDER BY node_id
-                        """, logger: logger
-                    ).decode((String, String, Double, Bool).self) {
+                        """, decoding: (String, String, Double, Bool).self, logger: logger
+                    ) {
                         lines.append(
                             "  \(node) (\(member)): heartbeat \(String(format: "%.1f", age)) s ago"
                                 + (stopped ? ", stopped" : ""))
                     }
                     lines.append("partitions:")
-                    for try await (owner, count, live, lowest, highest) in try await connection.query(
+                    for (owner, count, live, lowest, highest) in try await connection.rows(
                         """
                         SELECT coalesce(owner, '(none)'), count(*)::bigint,
                             count(*) FILTER (WHERE lease_until > now())::bigint, min(epoch), max(epoch)
                         FROM \(unescaped: schema).partitions GROUP BY owner ORDER BY owner
-                        """, logger: logger
-                    ).decode((String, Int64, Int64, Int64, Int64).self) {
+                        """, decoding: (String, Int64, Int64, Int64, Int64).self, logger: logger
+                    ) {
                         lines.append(
                             "  \(owner): \(count) partitions (\(live) with a live lease), epochs \(lowest)...\(highest)")
                     }
-                    for try await (pending, accepted, rejected, failed) in try await connection.query(
+                    for (pending, accepted, rejected, failed) in try await connection.rows(
                         """
                         SELECT count(*) FILTER (WHERE status = 0)::bigint, count(*) FILTER (WHERE status = 1)::bigint,
                             count(*) FILTER (WHERE status = 2)::bigint, count(*) FILTER (WHERE status = 3)::bigint
                         FROM \(unescaped: schema).inbox
-                        """, logger: logger
-                    ).decode((Int64, Int64, Int64, Int64).self) {
+                        """, decoding: (Int64, Int64, Int64, Int64).self, logger: logger
+                    ) {
                         lines.append(
                             "inbox: \(pending) pending, \(accepted) accepted, \(rejected) rejected, \(failed) failed")
                     }
-                    let fenced = try await connection.query(
-                        "SELECT count(*)::bigint FROM \(unescaped: schema).fence_rejections", logger: logger
-                    ).collect().first?.decode(Int64.self) ?? 0
+                    let fenced = try await connection.rows(
+                        "SELECT count(*)::bigint FROM \(unescaped: schema).fence_rejections",
+                        decoding: Int64.self, logger: logger
+                    ).first ?? 0
                     lines.append("fence rejections: \(fenced)")
                     return lines
                 }

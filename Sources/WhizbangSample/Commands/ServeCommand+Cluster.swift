@@ -13,32 +13,32 @@ extension ServeCommand {
         return {
             try await store.withConnection { connection, logger in
                 let tables =
-                    try await connection.query(
+                    try await connection.rows(
                         """
                         SELECT count(*)::bigint FROM pg_tables
                         WHERE schemaname = \(clusterSchema) AND tablename IN ('nodes', 'partitions')
-                        """, logger: logger
-                    ).collect().first?.decode(Int64.self) ?? 0
+                        """, decoding: Int64.self, logger: logger
+                    ).first ?? 0
                 guard tables == 2 else { return nil }
                 var nodes: [ClusterStatus.Node] = []
-                for try await (node, member, age, stopped) in try await connection.query(
+                for (node, member, age, stopped) in try await connection.rows(
                     """
                     SELECT node_id, member, extract(epoch FROM now() - heartbeat_at)::float8, stopped
                     FROM \(unescaped: schema).nodes ORDER BY node_id
-                    """, logger: logger
-                ).decode((String, String, Double, Bool).self) {
+                    """, decoding: (String, String, Double, Bool).self, logger: logger
+                ) {
                     nodes.append(
                         ClusterStatus.Node(nodeID: node, member: member, secondsSinceHeartbeat: age, stopped: stopped))
                 }
                 var partitions: [ClusterStatus.Partition] = []
-                for try await (partition, owner, epoch, left) in try await connection.query(
+                for (partition, owner, epoch, left) in try await connection.rows(
                     """
                     SELECT partition, owner, epoch,
                         CASE WHEN lease_until = '-infinity' THEN 0
                             ELSE extract(epoch FROM lease_until - now())::float8 END
                     FROM \(unescaped: schema).partitions ORDER BY partition
-                    """, logger: logger
-                ).decode((Int32, String?, Int64, Double).self) {
+                    """, decoding: (Int32, String?, Int64, Double).self, logger: logger
+                ) {
                     partitions.append(
                         ClusterStatus.Partition(
                             partition: Int(partition), owner: owner, epoch: epoch, secondsOfLeaseLeft: left))

@@ -1,0 +1,37 @@
+import Testing
+import WhizbangPostgres
+
+/// A connection that the server closes while it sends a result fails the call with `unavailable`.
+///
+/// PostgresNIO's async row sequence traps when the connection closes while the sequence waits for its consumer's
+/// demand, which it does after every batch of rows it hands over: a server that crashed in the middle of a result
+/// took the process down with it.
+@Suite(
+    "PostgreSQL connection closed in the middle of a result",
+    .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
+    .timeLimit(.minutes(1))
+)
+struct PostgresConnectionRowsTests {
+    @Test("a read whose connection closes right behind a row fails with unavailable")
+    func readEndedBehindARow() async throws {
+        var configuration = try PostgresTestServer.configuration()
+        let proxy = try await RowCuttingProxy.start(upstreamHost: configuration.host, upstreamPort: configuration.port)
+        configuration.host = "127.0.0.1"
+        configuration.port = proxy.port
+        configuration.requestTimeout = .seconds(5)
+        do {
+            try await PostgresTestServer.withStore(configuration: configuration) { store in
+                _ = try await store.append(makeEvents(3), to: "s", expectedVersion: .noStream)
+                proxy.startCutting()
+                await expectError(.unavailable) { _ = try await store.readAll(after: 0, limit: 10) }
+                #expect(proxy.cuts >= 1)
+                proxy.stopCutting()
+                #expect(try await store.readAll(after: 0, limit: 10).count == 3)
+            }
+        } catch {
+            try await proxy.stop()
+            throw error
+        }
+        try await proxy.stop()
+    }
+}
