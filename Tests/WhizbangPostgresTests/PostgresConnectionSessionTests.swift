@@ -114,4 +114,37 @@ struct PostgresConnectionSessionTests {
             try await Self.expectCheckpointsInTheStore(store, configuration)
         }
     }
+
+    @Test("a role set in withConnection does not outlive the call: the store's later writes run as its own user")
+    func aRoleSetByACallerIsReset() async throws {
+        let configuration = try Self.configuration()
+        let nobody = configuration.schema + "_nobody"
+        try await PostgresTestServer.execute("CREATE ROLE \(nobody) NOLOGIN", configuration: configuration)
+        try await PostgresTestServer.withStore(configuration: configuration) { store in
+            try await store.withConnection { connection, logger in
+                try await connection.run(PostgresQuery(unsafeSQL: "SET ROLE \(nobody)"), logger: logger)
+            }
+            // As the role, the store could not write its own tables (permission denied).
+            try await Self.expectCheckpointsInTheStore(store, configuration)
+        }
+        try await PostgresTestServer.execute("DROP ROLE \(nobody)", configuration: configuration)
+    }
+
+    @Test("a session advisory lock taken in withConnection is released when the call ends")
+    func aSessionLockTakenByACallerIsReleased() async throws {
+        let configuration = try Self.configuration()
+        let key = Int64.random(in: 1...Int64.max)
+        try await PostgresTestServer.withStore(configuration: configuration) { store in
+            try await store.withConnection { connection, logger in
+                try await connection.run(PostgresQuery(unsafeSQL: "SELECT pg_advisory_lock(\(key))"), logger: logger)
+            }
+            // Another session takes the same lock at once: the pooled connection no longer holds it.
+            let other = try await PostgresTestServer.connect(configuration, id: 8)
+            let rows = try await other.rows(
+                PostgresQuery(unsafeSQL: "SELECT pg_try_advisory_lock(\(key))"), decoding: Bool.self,
+                logger: Logger(label: "session"))
+            try await other.close()
+            #expect(rows == [true], "the pooled connection still held the caller's advisory lock")
+        }
+    }
 }
