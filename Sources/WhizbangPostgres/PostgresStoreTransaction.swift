@@ -204,10 +204,10 @@ extension PostgresEventStore {
     /// (a transaction that misses it fails with `EventStoreError/Code/unavailable`, its connection is closed and
     /// the server rolls it back).
     ///
-    /// Session settings that `body` changes (a `SET search_path`, say, which outlives the transaction) are reset
-    /// once the transaction has ended, with one more round trip (`RESET ALL`): the connection goes back to the pool
-    /// with the settings it started with, so that the store's own statements on it never follow `body`'s. A
-    /// connection whose settings cannot be reset is closed instead.
+    /// The session that `body` changes (a `SET search_path`, say, which outlives the transaction, a `SET ROLE`, a
+    /// session advisory lock) is reset once the transaction has ended, with one more round trip (`DISCARD ALL`):
+    /// the connection goes back to the pool as it started, so that the store's own statements on it never follow
+    /// `body`'s, and nothing `body` took stays held. A connection that cannot be reset is closed instead.
     ///
     /// - Throws: what `body` throws, unchanged (the transaction is rolled back); otherwise an `EventStoreError` —
     ///   `readOnly`, `closed`, `unavailable` (retryable; after a failed commit the transaction may have committed),
@@ -276,10 +276,12 @@ extension PostgresEventStore {
     /// read but not write.
     ///
     /// What `body` leaves on the connection does not outlive the call: afterwards a transaction it left open is
-    /// rolled back and the session's settings are reset to those the connection started with (`ROLLBACK` and
-    /// `RESET ALL`, two more round trips), so that a `SET search_path` of `body`'s cannot send the store's own
-    /// statements into other tables. A connection that cannot be reset so is closed instead of going back to the
-    /// pool. (Temporary tables do not hide the store's: its connections search `pg_temp` last.)
+    /// rolled back and the session is reset to how the connection started (`ROLLBACK` and `DISCARD ALL`, two more
+    /// round trips): its settings and role, so that a `SET search_path` or `SET ROLE` of `body`'s cannot send the
+    /// store's own statements into other tables or run them as another user; its session advisory locks, listens,
+    /// prepared statements and temporary tables. A connection that cannot be reset so is closed instead of going
+    /// back to the pool. (While `body` runs, temporary tables do not hide the store's: its connections search
+    /// `pg_temp` last.)
     ///
     /// - Throws: what `body` throws, unchanged; otherwise an `EventStoreError` — `closed`, `unavailable`
     ///   (retryable), `readOnly`, or the server's error mapped as for the store's other calls.
@@ -327,13 +329,15 @@ extension PostgresEventStore {
     }
 
     /// Brings a pooled connection back to the session it started with after a caller's body: rolls back a
-    /// transaction the body left open when `rollingBack` (outside one, PostgreSQL only warns), then resets every
-    /// setting to the value the connection started with (the store's `search_path`, durability and timeouts).
-    /// Closes the connection when that fails, so that the pool replaces it.
+    /// transaction the body left open when `rollingBack` (outside one, PostgreSQL only warns), then discards the
+    /// session's state: every setting back to the value the connection started with (the store's `search_path`,
+    /// durability and timeouts), the role, session advisory locks, listens, prepared statements (the store prepares
+    /// none: its statements run unnamed) and temporary tables. Closes the connection when that fails, so that the
+    /// pool replaces it.
     private static func restore(_ connection: PostgresConnection, rollingBack: Bool, logger: Logger) async {
         do {
             if rollingBack { try await connection.run("ROLLBACK", logger: logger) }
-            try await connection.run("RESET ALL", logger: logger)
+            try await connection.run("DISCARD ALL", logger: logger)
         } catch {
             try? await connection.close()
         }
