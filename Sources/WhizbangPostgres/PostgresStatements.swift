@@ -186,12 +186,14 @@ enum PostgresStatements {
         }
     }
 
-    /// One stream's events from a version on, forwards.
+    /// One stream's events from a version on, forwards. The stream's key comes from a subquery rather than a join:
+    /// the statement is planned with each call, and this form plans in about half the time.
     struct ReadStreamForwards: StreamRead {
         static let sql = """
             SELECT \(RecordedEventColumns.withoutStreamID)
-            FROM events e JOIN streams s ON s.stream_key = e.stream_key
-            WHERE s.stream_id = $1 AND e.version >= $2 ORDER BY e.version LIMIT $3
+            FROM events e
+            WHERE e.stream_key = (SELECT stream_key FROM streams WHERE stream_id = $1) AND e.version >= $2
+            ORDER BY e.version LIMIT $3
             """
         var streamID: StreamID
         var version: Int64
@@ -202,8 +204,9 @@ enum PostgresStatements {
     struct ReadStreamBackwards: StreamRead {
         static let sql = """
             SELECT \(RecordedEventColumns.withoutStreamID)
-            FROM events e JOIN streams s ON s.stream_key = e.stream_key
-            WHERE s.stream_id = $1 AND e.version <= $2 ORDER BY e.version DESC LIMIT $3
+            FROM events e
+            WHERE e.stream_key = (SELECT stream_key FROM streams WHERE stream_id = $1) AND e.version <= $2
+            ORDER BY e.version DESC LIMIT $3
             """
         var streamID: StreamID
         var version: Int64
