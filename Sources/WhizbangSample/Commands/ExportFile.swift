@@ -73,7 +73,8 @@ final class ExportFile {
         do {
             try handle.write(contentsOf: bytes)
         } catch {
-            throw SampleError("cannot write \(target == "-" ? "standard output" : target): \(error.localizedDescription)")
+            throw SampleError(
+                "cannot write \(target == "-" ? "standard output" : target): \(FileWriteFailure.describe(error))")
         }
     }
 

@@ -7,9 +7,14 @@ import Foundation
 /// step that fails if the name exists, even if a file appeared there during the run — and the temporary name is
 /// removed. So the target is either absent or the whole report, and a file that was there is never touched.
 enum ReportFile {
-    /// Throws (exit status 2) if `path` exists, so that a run does not start only to find it cannot save its report.
+    /// Throws (exit status 2) if `path` exists or its directory cannot take a new file, so that a run does not start
+    /// only to find it cannot save its report.
     static func checkAbsent(_ path: String) throws {
         if PathKind(path) != .absent { throw exists(path) }
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        guard access(directory, W_OK | X_OK) == 0 else {
+            throw SampleError.refusal("--report: cannot create \(path): \(String(cString: strerror(errno)))")
+        }
     }
 
     /// Writes `text` to `path`, which must not exist; the file is whole or absent, and an existing one is untouched.
@@ -30,7 +35,7 @@ enum ReportFile {
             try handle.synchronize()
             try handle.close()
         } catch {
-            throw SampleError("cannot write the report beside \(path): \(error.localizedDescription)")
+            throw SampleError("cannot write the report beside \(path): \(FileWriteFailure.describe(error))")
         }
         guard link(temporary.path, target.path) == 0 else {
             let code = errno

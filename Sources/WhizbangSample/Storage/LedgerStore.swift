@@ -59,22 +59,47 @@ enum LedgerStore {
         }
     }
 
-    /// Opens the store at `path`, creating it; with `fresh`, a ledger the sample created there is removed first.
+    /// Opens the store at `path`, creating it, and locks it for this run (``LedgerRunLock``: release the lock only
+    /// after closing the store); with `fresh`, a ledger the sample created there is removed first.
     ///
     /// Anything else at `path` — a directory, another file, another application's database, a store the sample did
-    /// not create, a read-only file — is refused before it is touched.
+    /// not create, a read-only file — is refused before it is touched, and so is a ledger another run is writing.
     static func create(
         path: String,
         fresh: Bool,
         durability: SQLiteEventStore.Configuration.Durability
-    ) async throws -> SQLiteEventStore {
+    ) async throws -> (SQLiteEventStore, LedgerRunLock) {
         let file = SQLiteEventStore.inspectFile(at: path)
+        if !fresh, file.kind == .store || file.kind == .unmarkedStore {
+            let lock = try LedgerRunLock(path: path)
+            do {
+                return (try await open(path: path, durability: durability), lock)
+            } catch {
+                lock.release()
+                throw error
+            }
+        }
+        let store = try await createFresh(path: path, file: file, durability: durability)
+        do {
+            return (store, try LedgerRunLock(path: path))
+        } catch {
+            store.close()
+            throw error
+        }
+    }
+
+    /// What ``create(path:fresh:durability:)`` does for a path without a ledger to keep: creates one, after
+    /// removing a ledger the sample created there.
+    private static func createFresh(
+        path: String,
+        file: SQLiteStoreFile,
+        durability: SQLiteEventStore.Configuration.Durability
+    ) async throws -> SQLiteEventStore {
         let elsewhere = "give --database a path that does not exist"
         switch file.kind {
         case .absent:
             return try await createNew(path: path, durability: durability)
         case .store, .unmarkedStore:
-            guard fresh else { return try await open(path: path, durability: durability) }
             guard file.kind == .store else {
                 throw SampleError.refusal(
                     "\(path) is a Whizbang store without the mark of one this sample created; run leaves it alone: "

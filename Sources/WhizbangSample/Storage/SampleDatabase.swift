@@ -58,13 +58,18 @@ enum SampleDatabase {
                 return try await command.run(on: store, database: opened)
             }
             let store: SQLiteEventStore
+            var lock: LedgerRunLock? = nil
             switch access {
             case .existing:
                 store = try await LedgerStore.openExisting(path: path)
             case .create(let fresh, let durability):
-                store = try await LedgerStore.create(path: path, fresh: fresh, durability: durability)
+                (store, lock) = try await LedgerStore.create(path: path, fresh: fresh, durability: durability)
             }
-            defer { store.close() }
+            // The lock goes once the store is closed (see `LedgerRunLock`).
+            defer {
+                store.close()
+                lock?.release()
+            }
             var opened = OpenedDatabase(name: path, close: { store.close() }) {
                 store.close()
                 return LedgerStore.databaseBytes(path: path)

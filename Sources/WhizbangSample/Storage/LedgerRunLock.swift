@@ -1,0 +1,44 @@
+import Foundation
+import Synchronization
+
+/// The exclusive `flock` a `run` holds on its SQLite ledger for as long as it writes to it, so that a second `run` on
+/// the same file, fresh or `--keep`, is refused instead of interleaving its commands with the first one's: the
+/// second run's checks would then fail, and the record it saves would count only its own events.
+///
+/// `flock` locks are apart from the POSIX locks SQLite takes, but closing any descriptor of a file drops the POSIX
+/// locks the process holds on it: ``release()`` only once every SQLite connection of this process to the file is
+/// closed. The kernel releases the lock of a process that dies.
+final class LedgerRunLock: Sendable {
+    private let descriptor: Atomic<Int32>
+
+    /// Locks the ledger at `path`, without waiting.
+    ///
+    /// - Throws: `SampleError` with exit status 2 when another process holds the lock (another `run` writes the
+    ///   ledger), or the file cannot be opened.
+    init(path: String) throws {
+        // The file was found to be a store; a symbolic link to one locks the store, which SQLite opens too.
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw SampleError.refusal("cannot open the ledger \(path): \(String(cString: strerror(errno)))")
+        }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            let code = errno
+            close(descriptor)
+            if code == EWOULDBLOCK {
+                throw SampleError.refusal(
+                    "\(path) is being written by another run; one run at a time adds to a ledger, so this one changed "
+                        + "nothing: wait for it to finish, or give --database another path")
+            }
+            throw SampleError.refusal("cannot lock the ledger \(path): \(String(cString: strerror(code)))")
+        }
+        self.descriptor = Atomic(descriptor)
+    }
+
+    /// Gives the lock up; later calls do nothing.
+    func release() {
+        let descriptor = self.descriptor.exchange(-1, ordering: .relaxed)
+        if descriptor >= 0 { close(descriptor) }
+    }
+
+    deinit { release() }
+}
