@@ -54,6 +54,23 @@ struct ConsoleBoundedWaitProbeTests {
         }
     }
 
+    /// `validate()` "throws unless the configuration is safe and consistent", and `StoreConsole.init` throws
+    /// `invalidConfiguration` "for values out of range". A projection name that no store accepts as a checkpoint's
+    /// consumer (empty, or holding NUL) passes; the console then answers 503 on `/`, `/api/overview`,
+    /// `/api/projections` and `/health/ready` for as long as it runs, the health check blaming the store ("the store
+    /// is not reachable"), and the refresh loop never sets the head gauge (seen on the SQLite store through
+    /// `WhizbangSample serve --projection ''`; the in-memory store does not check the name when reading).
+    @Test("a projection name no store accepts is refused by the configuration, not served as a 503 forever")
+    func invalidProjectionNameIsRefused() {
+        for name in ["", "a\u{0}b"] {
+            var configuration = ConsoleConfiguration()
+            configuration.projections = [name]
+            #expect(throws: ConsoleError.self, "projection name \(name.debugDescription)") {
+                try configuration.validate()
+            }
+        }
+    }
+
     /// "How long one live-update stream lasts before the server ends it … Streams also end as soon as the console's
     /// graceful shutdown begins" (`ConsoleConfiguration.maximumLiveDuration`), and the module's overview: "graceful
     /// shutdown ends the live-update streams, so that an open page never keeps the console from stopping". The
