@@ -56,6 +56,46 @@ extension SampleProcessSuites {
             }
         }
 
+        /// A fresh `run` refuses a ledger "that another process has open" (README), but `run --keep` does not:
+        /// it runs beside another run on the same ledger, its checks then fail (the other run's events are in the
+        /// log), and it saves its projection record with an event count that leaves out the other run's events, so
+        /// that `verify` reports a violation ("the saved projection … differs from a fresh replay") on a log that
+        /// lost nothing. Seen by hand: of two `run --keep` started together, one stopped with a version conflict
+        /// (exit 1), the other failed three checks and saved such a record.
+        @Test("run --keep refuses (exit 2) a ledger that another run is writing, and leaves it as it was")
+        func keptRunBesideAnotherRunIsRefused() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let made = try await SampleProcess.run([
+                    "run", "--database", ledger, "--accounts", "50", "--commands", "100", "--quiet",
+                ])
+                try #require(made.status == 0, "\(made.standardError)")
+                let ackLog = directory.appendingPathComponent("first.acks").path
+                let first = try await SampleProcess.child([
+                    "run", "--database", ledger, "--keep", "--accounts", "50", "--commands", "1000000", "--quiet",
+                    "--ack-log", ackLog,
+                ])
+                // The first run is in its operate phase once it has acknowledged a command.
+                let deadline = ContinuousClock.now + .seconds(30)
+                while ContinuousClock.now < deadline,
+                    ((try? FileManager.default.attributesOfItem(atPath: ackLog)[.size] as? Int) ?? 0) == 0
+                {
+                    await Task.yield()
+                }
+                let second = try await SampleProcess.run([
+                    "run", "--database", ledger, "--keep", "--accounts", "50", "--commands", "200", "--quiet",
+                ])
+                first.signal(SIGTERM)
+                let (firstStatus, firstRest) = try await first.finish()
+                #expect(firstStatus == 128 + SIGTERM, "\(firstRest)")
+                #expect(
+                    second.status == 2,
+                    "status \(second.status): \(second.standardError)\(second.standardOutput.suffix(700))")
+                let verified = try await SampleProcess.run(["verify", "--database", ledger])
+                #expect(verified.status == 0, "\(verified.standardOutput.suffix(600))\(verified.standardError)")
+            }
+        }
+
         /// `--projection` takes any text; a name no store accepts (here the empty one) is not refused at start.
         /// `serve` starts, and then its overview page, `/api/overview`, `/api/projections` and `/health/ready` answer
         /// 503 for as long as it runs, the health check saying "the store is not reachable". Other bad options
