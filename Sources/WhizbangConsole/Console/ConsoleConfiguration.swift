@@ -18,7 +18,8 @@ public struct ConsoleConfiguration: Sendable {
     public var defaultPageSize: Int
     /// The largest page a request may ask for; larger requests get 400. Default 500.
     public var maximumPageSize: Int
-    /// The checkpoint names (consumers) of the projections and process managers to show. Default none.
+    /// The checkpoint names (consumers) of the projections and process managers to show. Default none. Each must be
+    /// a name a store accepts as a checkpoint's consumer: not empty, and without a NUL character.
     public var projections: [String]
     /// The lag, in events, above which a projection makes `/health/ready` report unready. Default 10,000.
     public var maximumReadyLag: UInt64
@@ -73,7 +74,9 @@ public struct ConsoleConfiguration: Sendable {
     }
 
     /// Throws unless the configuration is safe and consistent: a token on any address other than loopback, positive
-    /// page sizes, a non-empty token.
+    /// page sizes, a non-empty token, a port in range, and projection names that a store accepts as a checkpoint's
+    /// consumer (`EventStoreValidation.validateConsumer(_:)`: not empty, no NUL character). A name no store accepts
+    /// would otherwise make every page that shows the projections answer 503 for as long as the console runs.
     public func validate() throws(ConsoleError) {
         if let accessToken {
             let allowed = accessToken.utf8.allSatisfy { byte in
@@ -100,6 +103,15 @@ public struct ConsoleConfiguration: Sendable {
         }
         guard (0...65_535).contains(port) else {
             throw ConsoleError(.invalidConfiguration, message: "port \(port) is not between 0 and 65535")
+        }
+        for name in projections {
+            do throws(EventStoreError) {
+                try EventStoreValidation.validateConsumer(name)
+            } catch {
+                throw ConsoleError(
+                    .invalidConfiguration,
+                    message: "projection name \(name.debugDescription) is not a checkpoint name: \(error.message)")
+            }
         }
     }
 }
