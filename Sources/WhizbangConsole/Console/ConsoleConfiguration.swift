@@ -29,6 +29,13 @@ public struct ConsoleConfiguration: Sendable {
     public var refreshInterval: Duration
     /// How long one live-update stream lasts before the server ends it (the browser reconnects). Default 5 minutes.
     /// Streams also end as soon as the console's graceful shutdown begins.
+    ///
+    /// It also bounds the writes of a stream and of a JSON answer (a page of `/api/log` with its events' payloads can
+    /// be far larger than a connection holds): a write still waiting for a client that stopped reading when this
+    /// time has passed since the request, or when graceful shutdown begins, ends with its connection, which the
+    /// console closes. That needs the connection, which the console's own router keeps
+    /// (``ConsoleRequestContext``); mounted on a router with another context, such a write waits until the client
+    /// reads or the server's task is cancelled.
     public var maximumLiveDuration: Duration
     /// How long a connection may stay open with no request in progress — before its first request, between
     /// requests, or while a request's head arrives too slowly — before the server closes it. Default 30 seconds.
