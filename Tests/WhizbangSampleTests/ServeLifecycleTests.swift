@@ -8,13 +8,12 @@ import Glibc
 #endif
 
 extension SampleProcessSuites {
-    /// Hostile runs of the sample's CLI: each test fails on the current code because of the defect its name states.
-    @Suite("WhizbangSample probes: promises of the CLI tried at their edges", .serialized, .timeLimit(.minutes(1)))
-    struct SampleProbeTests {
-        /// `--projection` takes any text; a name no store accepts (here the empty one) is not refused at start.
-        /// `serve` starts, and then its overview page, `/api/overview`, `/api/projections` and `/health/ready` answer
-        /// 503 for as long as it runs, the health check saying "the store is not reachable". Other bad options
-        /// (port, token, page sizes) are refused at start with exit status 2.
+    /// How `serve` starts and stops: what it refuses at start, and a shutdown that no client can hold up.
+    @Suite("WhizbangSample serve: refusals at start and a bounded stop", .serialized, .timeLimit(.minutes(1)))
+    struct ServeLifecycleTests {
+        /// A projection name no store accepts as a checkpoint's consumer (here the empty one) is refused at start
+        /// with exit status 2, like the other bad options (port, token, page sizes); served, it would make the
+        /// overview, `/api/projections` and `/health/ready` answer 503 for as long as `serve` ran.
         @Test("serve --projection '' is refused at start (exit 2) instead of serving a console whose overview is 503")
         func emptyProjectionNameIsRefused() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in
@@ -36,11 +35,9 @@ extension SampleProcessSuites {
             }
         }
 
-        /// The console's overview promises that "graceful shutdown ends the live-update streams, so that an open page
-        /// never keeps the console from stopping", and `serve` stops on SIGTERM or SIGINT. A client that opens the
-        /// live tail and stops reading (a stalled or hostile client) leaves the stream's writer waiting for room in
-        /// the socket: neither the signals nor the stream's own 300 s limit end it, and `serve` runs on until the
-        /// client goes away. Repeating the signal does not help either.
+        /// `serve` stops on SIGTERM even while a client that opened the live tail has stopped reading (a stalled or
+        /// hostile client): the stream's write, waiting for room in the socket, ends with its connection when
+        /// graceful shutdown begins.
         @Test("serve stops on SIGTERM while a client that stopped reading holds the live tail open")
         func serveStopsWithAStalledLiveClient() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in

@@ -13,17 +13,16 @@ import WhizbangConsole
 import Glibc
 #endif
 
-/// Waits the console documents as bounded, tried with a client that stops reading and with a store call that does
-/// not answer to cancellation.
-@Suite("Console probes: waits the console promises to bound", .serialized, .timeLimit(.minutes(1)))
-struct ConsoleBoundedWaitProbeTests {
-    /// "Every store call waits at most `storeTimeout`, then the request answers 503" (`StoreConsole`), and
-    /// `storeSize` "runs under `storeTimeout`" (`ConsoleConfiguration`). A measure that does not end when its task is
-    /// cancelled (a `stat` on a hung network file system, a driver call that ignores cancellation) keeps the request
-    /// waiting for as long as the measure takes.
+/// Waits the console bounds, tried with a client that stops reading and with a store call that does not answer to
+/// cancellation; and projection names it refuses, since no store would answer for them.
+@Suite("Console: bounded waits, and projection names it refuses", .serialized, .timeLimit(.minutes(1)))
+struct ConsoleBoundedWaitTests {
+    /// Every store call waits at most `storeTimeout`, then the request answers 503, and `storeSize` runs under
+    /// `storeTimeout`: even a measure that does not end when its task is cancelled (a `stat` on a hung network file
+    /// system, a driver call that ignores cancellation) gets its request a 503 in time.
     @Test("a store measure that ignores cancellation still gets the request its 503 after storeTimeout")
     func storeSizeIgnoringCancellationIsStillBounded() async throws {
-        let gate = ProbeGate()
+        let gate = CancellationIgnoringGate()
         var configuration = ConsoleConfiguration()
         configuration.storeTimeout = .milliseconds(200)
         configuration.storeSize = {
@@ -54,12 +53,9 @@ struct ConsoleBoundedWaitProbeTests {
         }
     }
 
-    /// `validate()` "throws unless the configuration is safe and consistent", and `StoreConsole.init` throws
-    /// `invalidConfiguration` "for values out of range". A projection name that no store accepts as a checkpoint's
-    /// consumer (empty, or holding NUL) passes; the console then answers 503 on `/`, `/api/overview`,
-    /// `/api/projections` and `/health/ready` for as long as it runs, the health check blaming the store ("the store
-    /// is not reachable"), and the refresh loop never sets the head gauge (seen on the SQLite store through
-    /// `WhizbangSample serve --projection ''`; the in-memory store does not check the name when reading).
+    /// `validate()` refuses, with `invalidConfiguration`, a projection name that no store accepts as a checkpoint's
+    /// consumer (empty, or holding NUL); served, it would make `/`, `/api/overview`, `/api/projections` and
+    /// `/health/ready` answer 503 for as long as the console ran.
     @Test("a projection name no store accepts is refused by the configuration, not served as a 503 forever")
     func invalidProjectionNameIsRefused() {
         for name in ["", "a\u{0}b"] {
@@ -71,11 +67,9 @@ struct ConsoleBoundedWaitProbeTests {
         }
     }
 
-    /// "How long one live-update stream lasts before the server ends it … Streams also end as soon as the console's
-    /// graceful shutdown begins" (`ConsoleConfiguration.maximumLiveDuration`), and the module's overview: "graceful
-    /// shutdown ends the live-update streams, so that an open page never keeps the console from stopping". The
-    /// stream checks both only between writes; a write to a client that has stopped reading waits for room in the
-    /// socket, which never comes, so neither the limit nor the shutdown ends it.
+    /// Graceful shutdown ends the live-update streams, so that an open page never keeps the console from stopping:
+    /// also a stream whose write waits for room in the socket of a client that has stopped reading, which ends with
+    /// its connection.
     @Test("a live stream to a client that stops reading ends at graceful shutdown, and the console stops")
     func liveStreamToAClientThatStopsReading() async throws {
         let store = InMemoryEventStore()
@@ -93,9 +87,9 @@ struct ConsoleBoundedWaitProbeTests {
         let console = try StoreConsole(store: store, configuration: configuration)
         let (ports, listening) = AsyncStream.makeStream(of: Int.self)
         let group = ServiceGroup(
-            services: [ProbeListening(console: console, listening: listening)], gracefulShutdownSignals: [],
-            logger: Logger(label: "whizbang.console.probe"))
-        let client = ProbeClient()
+            services: [ListeningConsole(console: console, listening: listening)], gracefulShutdownSignals: [],
+            logger: Logger(label: "whizbang.console.test"))
+        let client = NonReadingClient()
         defer { client.close() }
         try await withThrowingTaskGroup(of: Bool.self) { tasks in
             tasks.addTask {
@@ -130,7 +124,7 @@ struct ConsoleBoundedWaitProbeTests {
 }
 
 /// A one-shot gate whose waiters ignore cancellation: they wait until ``open()``.
-private final class ProbeGate: Sendable {
+private final class CancellationIgnoringGate: Sendable {
     private let state = Mutex<(isOpen: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     func wait() async {
@@ -155,7 +149,7 @@ private final class ProbeGate: Sendable {
 }
 
 /// Runs a console and reports the port it listens on.
-private struct ProbeListening<Store: EventStore>: Service {
+private struct ListeningConsole<Store: EventStore>: Service {
     let console: StoreConsole<Store>
     let listening: AsyncStream<Int>.Continuation
 
@@ -165,7 +159,7 @@ private struct ProbeListening<Store: EventStore>: Service {
 }
 
 /// A blocking TCP client on loopback with a small receive buffer, whose reads give up after 10 seconds.
-private final class ProbeClient: Sendable {
+private final class NonReadingClient: Sendable {
     private let descriptor = Mutex<Int32>(-1)
 
     struct Failure: Error, CustomStringConvertible {
