@@ -43,6 +43,16 @@ extension EventStoreContract {
                 }
             }
         },
+        EventStoreContractCheck(name: "validation.invalidConsumerName") { store in
+            for consumer in ["", "a\u{0}b"] {
+                try await requireError(.invalidArgument, "checkpoint for \(consumer.debugDescription)") {
+                    try await store.checkpoint(for: consumer)
+                }
+                try await requireError(.invalidArgument, "saveCheckpoint for \(consumer.debugDescription)") {
+                    try await store.saveCheckpoint(1, for: consumer)
+                }
+            }
+        },
         EventStoreContractCheck(name: "validation.emptyEventType") { store in
             var events = makeEvents(3)
             events[1].eventType = ""

@@ -183,8 +183,12 @@ public final class InMemoryEventStore: EventStore {
     }
 
     /// The position a consumer saved with ``saveCheckpoint(_:for:)``, or `nil` if it never saved one.
+    ///
+    /// - Throws: ``EventStoreError/Code/invalidArgument`` if `consumer` is not a consumer name any store accepts
+    ///   (``EventStoreValidation/validateConsumer(_:)``), as the other stores do.
     public func checkpoint(for consumer: String) async throws(EventStoreError) -> UInt64? {
-        state.withLock { $0.checkpoint(for: consumer) }
+        try EventStoreValidation.validateConsumer(consumer)
+        return state.withLock { $0.checkpoint(for: consumer) }
     }
 
     /// Saves a consumer's position, replacing the one it saved before (a lower position too).

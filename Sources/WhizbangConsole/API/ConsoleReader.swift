@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import Synchronization
 import Whizbang
 
 /// Answers the console's questions from a store and the catalog: read-only, every store call bounded by the
@@ -96,7 +97,7 @@ struct ConsoleReader<Store: EventStore>: Sendable {
         guard let id = MessageID(text) else {
             throw .badRequest("a message is named by its id, a UUID; not '\(QueryParameters.clipped(text))'")
         }
-        let event = try await bounded("look up the message") { Box(try await store.event(withID: id)) }.value
+        let event = try await bounded("look up the message") { try await store.event(withID: id) }
         guard let event else {
             throw .notFound(
                 "no event in the store has the id \(id); it may name a command, which the store does not keep (the "
@@ -110,7 +111,7 @@ struct ConsoleReader<Store: EventStore>: Sendable {
         guard let read = configuration.clusterStatus else {
             throw .notFound("this console is not configured to read a cluster")
         }
-        guard let status = try await bounded("read the cluster", { Box(try await read()) }).value else {
+        guard let status = try await bounded("read the cluster", { try await read() }) else {
             throw .notFound("no cluster runs on this store (it has no cluster tables)")
         }
         return status
@@ -124,7 +125,7 @@ struct ConsoleReader<Store: EventStore>: Sendable {
     private func projections(head: UInt64) async throws(ConsoleRequestError) -> [ProjectionView] {
         var views: [ProjectionView] = []
         for name in configuration.projections {
-            let checkpoint = try await bounded("read a checkpoint") { Box(try await store.checkpoint(for: name)) }.value
+            let checkpoint = try await bounded("read a checkpoint") { try await store.checkpoint(for: name) }
             let reached = checkpoint ?? 0
             let lagEvents = head > reached ? head - reached : 0
             var lagSeconds = 0.0
@@ -145,23 +146,24 @@ struct ConsoleReader<Store: EventStore>: Sendable {
     }
 
     /// Runs one store call with the configured timeout: its result, or 503 when it fails or does not answer in time.
+    ///
+    /// The call runs in a task of its own, raced against the timer outside any task group, so that the request never
+    /// waits for the call's end: at the timeout the request answers 503 and the call is cancelled. A call that does
+    /// not answer to cancellation (a `stat` on a hung network file system, a driver that ignores it) then goes on
+    /// running on its own until it ends, for as long as it takes; the console cannot bound that, only stop waiting
+    /// for it. A cancelled request cancels its call, and still answers within the timeout.
     func bounded<Value: Sendable>(
         _ what: String,
         _ body: @escaping @Sendable () async throws -> Value
     ) async throws(ConsoleRequestError) -> Value {
         let timeout = configuration.storeTimeout
-        let outcome: Result<Value, any Error>? = await withTaskGroup(of: Result<Value, any Error>?.self) { group in
-            group.addTask {
-                do { return .success(try await body()) } catch { return .failure(error) }
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
+        let call = Task { try await body() }
+        let outcome = await withTaskCancellationHandler {
+            await Self.outcome(of: call, within: timeout)
+        } onCancel: {
+            call.cancel()
         }
+        call.cancel()
         switch outcome {
         case .success(let value)?:
             return value
@@ -174,10 +176,32 @@ struct ConsoleReader<Store: EventStore>: Sendable {
             throw .unavailable("the store did not \(what) within \(timeout)")
         }
     }
+
+    /// The outcome of `call`, or `nil` once `timeout` has passed first; the call is not waited for after that.
+    private static func outcome<Value: Sendable>(
+        of call: Task<Value, any Error>,
+        within timeout: Duration
+    ) async -> Result<Value, any Error>? {
+        let once = FirstOutcome()
+        return await withUnsafeContinuation { (continuation: UnsafeContinuation<Result<Value, any Error>?, Never>) in
+            let timer = Task {
+                try? await Task.sleep(for: timeout)
+                if once.claim() { continuation.resume(returning: nil) }
+            }
+            Task {
+                let result = await call.result
+                timer.cancel()
+                if once.claim() { continuation.resume(returning: result) }
+            }
+        }
+    }
 }
 
-/// Carries an optional through a task group whose `nil` means "timed out".
-private struct Box<Value: Sendable>: Sendable {
-    var value: Value
-    init(_ value: Value) { self.value = value }
+/// Lets exactly one of a call and its timer resume the request.
+private final class FirstOutcome: Sendable {
+    private let claimed = Atomic(false)
+
+    func claim() -> Bool {
+        !claimed.exchange(true, ordering: .acquiringAndReleasing)
+    }
 }

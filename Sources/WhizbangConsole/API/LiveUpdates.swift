@@ -8,12 +8,18 @@ import Whizbang
 /// `tail=true` each new event of the global log after `after` (event `event`).
 ///
 /// One stream lasts at most ``ConsoleConfiguration/maximumLiveDuration`` (browsers reconnect on their own), or
-/// `updates` rounds when a client asks for fewer; it ends early when the client goes away.
+/// `updates` rounds when a client asks for fewer; it ends early when the client goes away, and when graceful shutdown
+/// begins. Its writes are bounded by the same deadline and by graceful shutdown (``ResponseWriteLimit``): a write
+/// still waiting for a client that stopped reading then ends with the connection, which is closed.
 struct LiveUpdates<Store: EventStore>: Sendable {
     let reader: ConsoleReader<Store>
     let configuration: ConsoleConfiguration
 
-    func response(_ query: QueryParameters) async throws(ConsoleRequestError) -> Response {
+    /// The stream's response; `connection` is the one to close when a write outlasts the stream (`nil`: none known).
+    func response(
+        _ query: QueryParameters,
+        connection: (any Channel)?
+    ) async throws(ConsoleRequestError) -> Response {
         let tail = try query.flag("tail", default: false)
         var after = try query.position("after", default: UInt64.max)
         if after == UInt64.max { after = try await reader.head().headPosition }
@@ -27,7 +33,7 @@ struct LiveUpdates<Store: EventStore>: Sendable {
         return Response(
             status: .ok,
             headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
-            body: ResponseBody { writer in
+            body: ResponseWriteLimit.body(ResponseBody { writer in
                 var position = start
                 var round: UInt64 = 0
                 // Graceful shutdown ends the loop (its sleep at once), so that an open page never keeps the server
@@ -52,12 +58,13 @@ struct LiveUpdates<Store: EventStore>: Sendable {
                         try await reader.store.readAll(after: from, limit: pageSize)
                     }) ?? []
                     for event in events {
+                        guard ContinuousClock.now < deadline, !Task.isShuttingDownGracefully else { break }
                         try await writer.write(Self.message("event", EventView(event)))
                         position = event.position
                     }
                 }
                 try await writer.finish(nil)
-            })
+            }, deadline: deadline, connection: connection))
     }
 
     /// One server-sent event: its name and one line of JSON.

@@ -18,7 +18,8 @@ public struct ConsoleConfiguration: Sendable {
     public var defaultPageSize: Int
     /// The largest page a request may ask for; larger requests get 400. Default 500.
     public var maximumPageSize: Int
-    /// The checkpoint names (consumers) of the projections and process managers to show. Default none.
+    /// The checkpoint names (consumers) of the projections and process managers to show. Default none. Each must be
+    /// a name a store accepts as a checkpoint's consumer: not empty, and without a NUL character.
     public var projections: [String]
     /// The lag, in events, above which a projection makes `/health/ready` report unready. Default 10,000.
     public var maximumReadyLag: UInt64
@@ -28,6 +29,13 @@ public struct ConsoleConfiguration: Sendable {
     public var refreshInterval: Duration
     /// How long one live-update stream lasts before the server ends it (the browser reconnects). Default 5 minutes.
     /// Streams also end as soon as the console's graceful shutdown begins.
+    ///
+    /// It also bounds the writes of a stream and of a JSON answer (a page of `/api/log` with its events' payloads can
+    /// be far larger than a connection holds): a write still waiting for a client that stopped reading when this
+    /// time has passed since the request, or when graceful shutdown begins, ends with its connection, which the
+    /// console closes. That needs the connection, which the console's own router keeps
+    /// (``ConsoleRequestContext``); mounted on a router with another context, such a write waits until the client
+    /// reads or the server's task is cancelled.
     public var maximumLiveDuration: Duration
     /// How long a connection may stay open with no request in progress — before its first request, between
     /// requests, or while a request's head arrives too slowly — before the server closes it. Default 30 seconds.
@@ -73,7 +81,9 @@ public struct ConsoleConfiguration: Sendable {
     }
 
     /// Throws unless the configuration is safe and consistent: a token on any address other than loopback, positive
-    /// page sizes, a non-empty token.
+    /// page sizes, a non-empty token, a port in range, and projection names that a store accepts as a checkpoint's
+    /// consumer (`EventStoreValidation.validateConsumer(_:)`: not empty, no NUL character). A name no store accepts
+    /// would otherwise make every page that shows the projections answer 503 for as long as the console runs.
     public func validate() throws(ConsoleError) {
         if let accessToken {
             let allowed = accessToken.utf8.allSatisfy { byte in
@@ -100,6 +110,15 @@ public struct ConsoleConfiguration: Sendable {
         }
         guard (0...65_535).contains(port) else {
             throw ConsoleError(.invalidConfiguration, message: "port \(port) is not between 0 and 65535")
+        }
+        for name in projections {
+            do throws(EventStoreError) {
+                try EventStoreValidation.validateConsumer(name)
+            } catch {
+                throw ConsoleError(
+                    .invalidConfiguration,
+                    message: "projection name \(name.debugDescription) is not a checkpoint name: \(error.message)")
+            }
         }
     }
 }

@@ -17,7 +17,7 @@ public struct ConsoleError: Error, Hashable, Sendable, CustomStringConvertible {
 
         /// The console was told to listen on an address other than loopback without an access token.
         public static let insecureAddress = Code(.insecureAddress)
-        /// A configuration value is out of range (a page size of 0, an empty token).
+        /// A configuration value is out of range (a page size of 0, an empty token, an empty projection name).
         public static let invalidConfiguration = Code(.invalidConfiguration)
 
         /// The code's name.

@@ -13,6 +13,10 @@ extension StoreConsole {
     /// `/api/events/{position}`, `/api/messages/{id}`, `/api/projections`, `/api/cluster`, `/api/live` (server-sent
     /// events).
     /// Operations: `/metrics` (Prometheus text), `/health/live`, `/health/ready`.
+    ///
+    /// With ``ConsoleRequestContext`` as the router's context, a live stream or JSON answer whose write waits for a
+    /// client that stopped reading is ended, with its connection, when its time is up or graceful shutdown begins
+    /// (see ``ConsoleConfiguration/maximumLiveDuration``); with another context it is not.
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: NotFoundMiddleware())
@@ -101,45 +105,45 @@ extension StoreConsole {
     private func addAPI<Context: RequestContext>(to router: Router<Context>) {
         let reader = reader
         let configuration = configuration
-        router.read("/api/overview") { _, _ in
-            await Self.api { () async throws(ConsoleRequestError) in try await reader.overview() }
+        router.read("/api/overview") { _, context in
+            await Self.api(context, configuration) { () async throws(ConsoleRequestError) in try await reader.overview() }
         }
-        router.read("/api/head") { _, _ in
-            await Self.api { () async throws(ConsoleRequestError) in try await reader.head() }
+        router.read("/api/head") { _, context in
+            await Self.api(context, configuration) { () async throws(ConsoleRequestError) in try await reader.head() }
         }
-        router.read("/api/streams") { request, _ in
-            await Self.api { () throws(ConsoleRequestError) in
+        router.read("/api/streams") { request, context in
+            await Self.api(context, configuration) { () throws(ConsoleRequestError) in
                 try reader.streams(QueryParameters(request, configuration: configuration))
             }
         }
-        router.read("/api/stream") { request, _ in
-            await Self.api { () async throws(ConsoleRequestError) in
+        router.read("/api/stream") { request, context in
+            await Self.api(context, configuration) { () async throws(ConsoleRequestError) in
                 try await reader.stream(QueryParameters(request, configuration: configuration))
             }
         }
-        router.read("/api/log") { request, _ in
-            await Self.api { () async throws(ConsoleRequestError) in
+        router.read("/api/log") { request, context in
+            await Self.api(context, configuration) { () async throws(ConsoleRequestError) in
                 try await reader.log(QueryParameters(request, configuration: configuration))
             }
         }
         router.read("/api/events/:position") { _, context in
             let position = context.parameters.get("position") ?? ""
-            return await Self.api { () async throws(ConsoleRequestError) in try await reader.event(position) }
+            return await Self.api(context, configuration) { () async throws(ConsoleRequestError) in try await reader.event(position) }
         }
-        router.read("/api/cluster") { _, _ in
-            await Self.api { () async throws(ConsoleRequestError) in try await reader.cluster() }
+        router.read("/api/cluster") { _, context in
+            await Self.api(context, configuration) { () async throws(ConsoleRequestError) in try await reader.cluster() }
         }
         router.read("/api/messages/:id") { _, context in
             let id = context.parameters.get("id") ?? ""
-            return await Self.api { () async throws(ConsoleRequestError) in try await reader.message(id) }
+            return await Self.api(context, configuration) { () async throws(ConsoleRequestError) in try await reader.message(id) }
         }
-        router.read("/api/projections") { _, _ in
-            await Self.api { () async throws(ConsoleRequestError) in try await reader.projections() }
+        router.read("/api/projections") { _, context in
+            await Self.api(context, configuration) { () async throws(ConsoleRequestError) in try await reader.projections() }
         }
-        router.read("/api/live") { request, _ in
+        router.read("/api/live") { request, context in
             do throws(ConsoleRequestError) {
                 return try await LiveUpdates(reader: reader, configuration: configuration)
-                    .response(QueryParameters(request, configuration: configuration))
+                    .response(QueryParameters(request, configuration: configuration), connection: Self.connection(context))
             } catch {
                 return ConsoleResponses.apiError(error)
             }
@@ -193,14 +197,28 @@ extension StoreConsole {
         }
     }
 
+    /// A JSON answer, whose writes are bounded (``ResponseWriteLimit``) by graceful shutdown and by
+    /// ``ConsoleConfiguration/maximumLiveDuration``: a page of events with their payloads can be far larger than what
+    /// the connection holds for a client that stops reading.
     private static func api<Value: Encodable>(
+        _ context: some RequestContext,
+        _ configuration: ConsoleConfiguration,
         _ read: () async throws(ConsoleRequestError) -> Value
     ) async -> Response {
+        let deadline = ContinuousClock.now + configuration.maximumLiveDuration
+        var response: Response
         do throws(ConsoleRequestError) {
-            return ConsoleResponses.json(try await read())
+            response = ConsoleResponses.json(try await read())
         } catch {
-            return ConsoleResponses.apiError(error)
+            response = ConsoleResponses.apiError(error)
         }
+        response.body = ResponseWriteLimit.body(response.body, deadline: deadline, connection: connection(context))
+        return response
+    }
+
+    /// The request's connection, when its context keeps it (``ConsoleRequestContext``).
+    private static func connection(_ context: some RequestContext) -> (any Channel)? {
+        (context as? ConsoleRequestContext)?.channel
     }
 
     /// The value of `name` in an `application/x-www-form-urlencoded` body.

@@ -86,9 +86,11 @@ public final class StoreConsole<Store: EventStore>: Service {
         }
     }
 
-    /// A router with the console's routes and middleware, for tests and for serving it on its own.
-    public func makeRouter() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    /// A router with the console's routes and middleware, for tests and for serving it on its own; its context keeps
+    /// each request's connection, so that a response to a client that stops reading can be ended (see
+    /// ``ConsoleRequestContext``).
+    public func makeRouter() -> Router<ConsoleRequestContext> {
+        let router = Router(context: ConsoleRequestContext.self)
         addRoutes(to: router)
         return router
     }

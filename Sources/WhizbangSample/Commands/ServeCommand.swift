@@ -26,6 +26,11 @@ struct ServeCommand: AsyncParsableCommand, StoreCommand {
     @Option(name: .customLong("projection"), help: "A checkpoint name to show with its lag; may be repeated.")
     var projections: [String] = []
     @Option(help: "The lag in events above which /health/ready reports unready.") var maximumLag: UInt64 = 10_000
+    @Option(
+        help: ArgumentHelp(
+            "Seconds a graceful shutdown may take before open connections are cut.",
+            discussion: "SIGINT or SIGTERM begins a graceful shutdown; a second one cuts it short at once."))
+    var shutdownSeconds = 10
 
     /// The console's configuration from the options.
     var consoleConfiguration: ConsoleConfiguration {
@@ -44,6 +49,9 @@ struct ServeCommand: AsyncParsableCommand, StoreCommand {
             try consoleConfiguration.validate()
         } catch {
             throw SampleError.refusal(error.message)
+        }
+        guard shutdownSeconds > 0 else {
+            throw SampleError.refusal("--shutdown-seconds must be at least 1; it is \(shutdownSeconds)")
         }
         try await database.target().with(.existing, self)
     }
@@ -64,11 +72,40 @@ struct ServeCommand: AsyncParsableCommand, StoreCommand {
             let address = host.contains(":") ? "[\(host)]" : host
             FileHandle.standardOutput.write(Data("console for \(opened.name) at http://\(address):\(port)/\n".utf8))
         }
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: [service], gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: Logger(label: "whizbang.sample.serve")))
-        try await group.run()
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [service], logger: Logger(label: "whizbang.sample.serve"))
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(shutdownSeconds)
+        try await Self.run(ServiceGroup(configuration: groupConfiguration))
+    }
+
+    /// Runs `group` until it ends: the first SIGINT or SIGTERM begins its graceful shutdown (which its configuration
+    /// bounds), a second one cancels it at once.
+    static func run(_ group: ServiceGroup) async throws {
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        try await withThrowingTaskGroup(of: Bool.self) { tasks in
+            tasks.addTask {
+                try await group.run()
+                return false
+            }
+            tasks.addTask {
+                var caught = 0
+                for await _ in signals {
+                    caught += 1
+                    if caught > 1 { return true }
+                    await group.triggerGracefulShutdown()
+                }
+                return false
+            }
+            defer { tasks.cancelAll() }
+            do {
+                guard try await tasks.next() == true else { return }
+                // The second signal: cancel the group, and let it end.
+                tasks.cancelAll()
+                while try await tasks.next() != nil {}
+            } catch is CancellationError {
+                // The group ended because the second signal cancelled it.
+            }
+        }
     }
 }
 

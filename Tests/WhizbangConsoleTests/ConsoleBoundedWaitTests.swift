@@ -1,0 +1,226 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Testing
+import Whizbang
+import WhizbangConsole
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Waits the console bounds, tried with a client that stops reading and with a store call that does not answer to
+/// cancellation; and projection names it refuses, since no store would answer for them.
+@Suite("Console: bounded waits, and projection names it refuses", .serialized, .timeLimit(.minutes(1)))
+struct ConsoleBoundedWaitTests {
+    /// Every store call waits at most `storeTimeout`, then the request answers 503, and `storeSize` runs under
+    /// `storeTimeout`: even a measure that does not end when its task is cancelled (a `stat` on a hung network file
+    /// system, a driver call that ignores cancellation) gets its request a 503 in time.
+    @Test("a store measure that ignores cancellation still gets the request its 503 after storeTimeout")
+    func storeSizeIgnoringCancellationIsStillBounded() async throws {
+        let gate = CancellationIgnoringGate()
+        var configuration = ConsoleConfiguration()
+        configuration.storeTimeout = .milliseconds(200)
+        configuration.storeSize = {
+            await gate.wait()
+            return 1
+        }
+        let console = try StoreConsole(store: InMemoryEventStore(), configuration: configuration)
+        let application = Application(router: console.makeRouter())
+        try await application.test(.router) { client in
+            let status = try await withThrowingTaskGroup(of: HTTPResponse.Status?.self) { group in
+                group.addTask {
+                    try await client.execute(uri: "/api/overview", method: .get) { $0.status }
+                }
+                group.addTask {
+                    // 50 times the store timeout: the deadline.
+                    try? await Task.sleep(for: .seconds(10))
+                    return nil
+                }
+                let first = try await group.next() ?? nil
+                // Let the measure return, so that the request (if it is still waiting) ends and nothing is left.
+                gate.open()
+                group.cancelAll()
+                while try await group.next() != nil {}
+                return first
+            }
+            #expect(status != nil, "GET /api/overview was still waiting 10 s after its 200 ms store timeout")
+            if let status { #expect(status == .serviceUnavailable) }
+        }
+    }
+
+    /// `validate()` refuses, with `invalidConfiguration`, a projection name that no store accepts as a checkpoint's
+    /// consumer (empty, or holding NUL); served, it would make `/`, `/api/overview`, `/api/projections` and
+    /// `/health/ready` answer 503 for as long as the console ran.
+    @Test("a projection name no store accepts is refused by the configuration, not served as a 503 forever")
+    func invalidProjectionNameIsRefused() {
+        for name in ["", "a\u{0}b"] {
+            var configuration = ConsoleConfiguration()
+            configuration.projections = [name]
+            #expect(throws: ConsoleError.self, "projection name \(name.debugDescription)") {
+                try configuration.validate()
+            }
+        }
+    }
+
+    /// Graceful shutdown ends the live-update streams, so that an open page never keeps the console from stopping:
+    /// also a stream whose write waits for room in the socket of a client that has stopped reading, which ends with
+    /// its connection.
+    @Test("a live stream to a client that stops reading ends at graceful shutdown, and the console stops")
+    func liveStreamToAClientThatStopsReading() async throws {
+        let store = InMemoryEventStore()
+        // 400 events of 32 KiB: one round of the tail (500 events at most) is 12.8 MiB, far more than the socket
+        // buffers and NIO's high-water mark hold between a server and a client that reads nothing.
+        let payload = Data(("\"" + String(repeating: "x", count: 32 << 10) + "\"").utf8)
+        for batch in 0..<8 {
+            let events = (0..<50).map { _ in EventData(eventType: "Big", data: payload) }
+            _ = try await store.append(events, to: StreamID("big-\(batch)"), expectedVersion: .any)
+        }
+        var configuration = ConsoleConfiguration()
+        configuration.port = 0
+        configuration.refreshInterval = .milliseconds(50)
+        configuration.maximumLiveDuration = .seconds(1)
+        let console = try StoreConsole(store: store, configuration: configuration)
+        let (ports, listening) = AsyncStream.makeStream(of: Int.self)
+        let group = ServiceGroup(
+            services: [ListeningConsole(console: console, listening: listening)], gracefulShutdownSignals: [],
+            logger: Logger(label: "whizbang.console.test"))
+        let client = NonReadingClient()
+        defer { client.close() }
+        try await withThrowingTaskGroup(of: Bool.self) { tasks in
+            tasks.addTask {
+                try await group.run()
+                return true
+            }
+            var iterator = ports.makeAsyncIterator()
+            let port = try #require(await iterator.next())
+            try client.connect(port, receiveBuffer: 4096)
+            try client.send("GET /api/live?tail=true&after=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            // The response has begun: the first round, which the client cannot take in without reading, is under way.
+            #expect(try await client.read(until: "\r\n\r\n").hasPrefix("HTTP/1.1 200"))
+            await group.triggerGracefulShutdown()
+            tasks.addTask {
+                // Ten times the stream's own limit.
+                try? await Task.sleep(for: .seconds(10))
+                return false
+            }
+            let stopped = try await tasks.next() ?? false
+            // Unblock the server (a closed socket fails its write) so that the test ends either way.
+            client.close()
+            tasks.cancelAll()
+            while (try? await tasks.next()) != nil {}
+            #expect(
+                stopped,
+                """
+                the console was still running 10 s after graceful shutdown began, with a live stream (limit 1 s) \
+                open to a client that stopped reading
+                """)
+        }
+    }
+}
+
+/// A one-shot gate whose waiters ignore cancellation: they wait until ``open()``.
+private final class CancellationIgnoringGate: Sendable {
+    private let state = Mutex<(isOpen: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumeNow = state.withLock { state -> Bool in
+                if state.isOpen { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+
+    func open() {
+        let waiters = state.withLock { state in
+            state.isOpen = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+}
+
+/// Runs a console and reports the port it listens on.
+private struct ListeningConsole<Store: EventStore>: Service {
+    let console: StoreConsole<Store>
+    let listening: AsyncStream<Int>.Continuation
+
+    func run() async throws {
+        try await console.run(onListening: { port in listening.yield(port) })
+    }
+}
+
+/// A blocking TCP client on loopback with a small receive buffer, whose reads give up after 10 seconds.
+private final class NonReadingClient: Sendable {
+    private let descriptor = Mutex<Int32>(-1)
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    func connect(_ port: Int, receiveBuffer: Int32) throws {
+        let socketDescriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socketDescriptor >= 0 else { throw Failure(description: "socket: \(errno)") }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(socketDescriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var size = receiveBuffer
+        setsockopt(socketDescriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(socketDescriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { throw Failure(description: "connect: \(errno)") }
+        descriptor.withLock { $0 = socketDescriptor }
+    }
+
+    func send(_ text: String) throws {
+        let socketDescriptor = descriptor.withLock { $0 }
+        let bytes = Array(text.utf8)
+        guard bytes.withUnsafeBytes({ Glibc.send(socketDescriptor, $0.baseAddress, $0.count, 0) }) == bytes.count else {
+            throw Failure(description: "send: \(errno)")
+        }
+    }
+
+    /// Reads a little at a time until the text holds `marker`; on a thread of its own.
+    func read(until marker: String) async throws -> String {
+        let socketDescriptor = descriptor.withLock { $0 }
+        return try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                var received: [UInt8] = []
+                var buffer = [UInt8](repeating: 0, count: 256)
+                while true {
+                    let count = buffer.withUnsafeMutableBytes { recv(socketDescriptor, $0.baseAddress, $0.count, 0) }
+                    if count == 0 { return continuation.resume(returning: String(decoding: received, as: UTF8.self)) }
+                    guard count > 0 else {
+                        return continuation.resume(throwing: Failure(description: "recv: \(errno) (a timeout is 11)"))
+                    }
+                    received += buffer[0..<count]
+                    let text = String(decoding: received, as: UTF8.self)
+                    if text.contains(marker) { return continuation.resume(returning: text) }
+                }
+            }.start()
+        }
+    }
+
+    /// Closes the socket (once).
+    func close() {
+        let socketDescriptor = descriptor.withLock { descriptor in
+            defer { descriptor = -1 }
+            return descriptor
+        }
+        if socketDescriptor >= 0 { _ = Glibc.close(socketDescriptor) }
+    }
+}

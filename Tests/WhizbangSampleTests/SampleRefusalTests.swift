@@ -1,0 +1,99 @@
+import Foundation
+import ProcessTesting
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension SampleProcessSuites {
+    /// What the sample's CLI refuses, and how it says why: a run beside another run on the same ledger, a report
+    /// with nowhere to go, an export that cannot be written.
+    @Suite("WhizbangSample refusals", .serialized, .timeLimit(.minutes(1)))
+    struct SampleRefusalTests {
+        /// `ReportFile.checkAbsent` is called before the run "so that a run does not start only to find it cannot
+        /// save its report", and `--ack-log` is checked the same way, directory included (`AckLog.check`). A report
+        /// in a directory that does not exist passes the check: the whole workload runs, the ledger is made, and only
+        /// then does the run fail (exit 1) for want of a place to write the report.
+        @Test("run --report in a directory that does not exist is refused before the run makes its ledger")
+        func reportInAMissingDirectoryIsRefusedFirst() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let report = directory.appendingPathComponent("missing/report.html").path
+                let output = try await SampleProcess.run([
+                    "run", "--database", ledger, "--accounts", "20", "--commands", "200", "--quiet", "--report", report,
+                ])
+                #expect(output.status == 2, "status \(output.status): \(output.standardError)")
+                #expect(
+                    !FileManager.default.fileExists(atPath: ledger),
+                    "the run made (and filled) its ledger before finding that it could not write its report")
+            }
+        }
+
+        /// An export that cannot write its file (here: past the file-size limit, as on a FAT32 disk past 4 GiB) says
+        /// "The operation could not be completed. (NSCocoaErrorDomain error 512.)": nothing tells the user why. The
+        /// store names the same cause ("the storage is full … (errno 27)"), and the ack log gives `strerror`.
+        @Test("export that runs into the file-size limit names the cause, not NSCocoaErrorDomain error 512")
+        func exportPastTheFileSizeLimitSaysWhy() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let input = directory.appendingPathComponent("good.jsonl")
+                try ImportFixture.write(ImportFixture.good(streams: 100, perStream: 100), to: input)
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let imported = try await SampleProcess.run(["import", "--input", input.path, "--database", ledger])
+                try #require(imported.status == 0, "\(imported.standardError)")
+                let output = directory.appendingPathComponent("out.jsonl").path
+                let executable = try SampleProcess.executable.path
+                // 100 blocks of 512 bytes; SIGXFSZ ignored, so that write(2) fails with EFBIG instead.
+                let export = try await SampleProcess.run(
+                    URL(fileURLWithPath: "/bin/sh"),
+                    ["-c", "trap '' XFSZ; ulimit -f 100; exec '\(executable)' export --database '\(ledger)' --output '\(output)'"])
+                #expect(export.status == 1, "\(export.standardError)")
+                #expect(!FileManager.default.fileExists(atPath: output))
+                #expect(!export.standardError.contains("NSCocoaErrorDomain"), "\(export.standardError)")
+                #expect(
+                    export.standardError.contains("too large") || export.standardError.contains("errno 27"),
+                    "\(export.standardError)")
+            }
+        }
+
+        /// A fresh `run` refuses a ledger "that another process has open" (README), but `run --keep` does not:
+        /// it runs beside another run on the same ledger, its checks then fail (the other run's events are in the
+        /// log), and it saves its projection record with an event count that leaves out the other run's events, so
+        /// that `verify` reports a violation ("the saved projection … differs from a fresh replay") on a log that
+        /// lost nothing. Seen by hand: of two `run --keep` started together, one stopped with a version conflict
+        /// (exit 1), the other failed three checks and saved such a record.
+        @Test("run --keep refuses (exit 2) a ledger that another run is writing, and leaves it as it was")
+        func keptRunBesideAnotherRunIsRefused() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let made = try await SampleProcess.run([
+                    "run", "--database", ledger, "--accounts", "50", "--commands", "100", "--quiet",
+                ])
+                try #require(made.status == 0, "\(made.standardError)")
+                let ackLog = directory.appendingPathComponent("first.acks").path
+                let first = try await SampleProcess.child([
+                    "run", "--database", ledger, "--keep", "--accounts", "50", "--commands", "1000000", "--quiet",
+                    "--ack-log", ackLog,
+                ])
+                // The first run is in its operate phase once it has acknowledged a command.
+                let deadline = ContinuousClock.now + .seconds(30)
+                while ContinuousClock.now < deadline,
+                    ((try? FileManager.default.attributesOfItem(atPath: ackLog)[.size] as? Int) ?? 0) == 0
+                {
+                    await Task.yield()
+                }
+                let second = try await SampleProcess.run([
+                    "run", "--database", ledger, "--keep", "--accounts", "50", "--commands", "200", "--quiet",
+                ])
+                first.signal(SIGTERM)
+                let (firstStatus, firstRest) = try await first.finish()
+                #expect(firstStatus == 128 + SIGTERM, "\(firstRest)")
+                #expect(
+                    second.status == 2,
+                    "status \(second.status): \(second.standardError)\(second.standardOutput.suffix(700))")
+                let verified = try await SampleProcess.run(["verify", "--database", ledger])
+                #expect(verified.status == 0, "\(verified.standardOutput.suffix(600))\(verified.standardError)")
+            }
+        }
+    }
+}

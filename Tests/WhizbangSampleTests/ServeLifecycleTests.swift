@@ -1,0 +1,156 @@
+import Foundation
+import ProcessTesting
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension SampleProcessSuites {
+    /// How `serve` starts and stops: what it refuses at start, and a shutdown that no client can hold up.
+    @Suite("WhizbangSample serve: refusals at start and a bounded stop", .serialized, .timeLimit(.minutes(1)))
+    struct ServeLifecycleTests {
+        /// A projection name no store accepts as a checkpoint's consumer (here the empty one) is refused at start
+        /// with exit status 2, like the other bad options (port, token, page sizes); served, it would make the
+        /// overview, `/api/projections` and `/health/ready` answer 503 for as long as `serve` ran.
+        @Test("serve --projection '' is refused at start (exit 2) instead of serving a console whose overview is 503")
+        func emptyProjectionNameIsRefused() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let input = directory.appendingPathComponent("good.jsonl")
+                try ImportFixture.write(ImportFixture.good(streams: 2, perStream: 2), to: input)
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let imported = try await SampleProcess.run(["import", "--input", input.path, "--database", ledger])
+                try #require(imported.status == 0, "\(imported.standardError)")
+                let child = try await SampleProcess.child([
+                    "serve", "--database", ledger, "--port", "0", "--projection", "",
+                ])
+                let first = await child.nextOutputLine()
+                if let first, first.hasPrefix("console for ") {
+                    Issue.record("serve started with an empty projection name: \(first)")
+                    child.signal(SIGTERM)
+                }
+                let (status, rest) = try await child.finish()
+                #expect(status == 2, "status \(status): \(rest)")
+            }
+        }
+
+        /// `serve` stops on SIGTERM even while a client that opened the live tail has stopped reading (a stalled or
+        /// hostile client): the stream's write, waiting for room in the socket, ends with its connection when
+        /// graceful shutdown begins.
+        @Test("serve stops on SIGTERM while a client that stopped reading holds the live tail open")
+        func serveStopsWithAStalledLiveClient() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                // 400 events of 32 KiB: the tail's first round (up to 500 events) is some 13 MiB, far more than
+                // the socket buffers between the server and a client that reads nothing.
+                let big = String(repeating: "x", count: 32 << 10)
+                var lines: [String] = []
+                for position in 1...400 {
+                    lines.append(
+                        ImportFixture.line(
+                            position: position, stream: "s-\(position % 8)", version: (position - 1) / 8 + 1,
+                            eventID: ImportFixture.eventID(position), data: big))
+                }
+                let input = directory.appendingPathComponent("big.jsonl")
+                try ImportFixture.write(lines, to: input)
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let imported = try await SampleProcess.run(["import", "--input", input.path, "--database", ledger])
+                try #require(imported.status == 0, "\(imported.standardError)")
+
+                let child = try await SampleProcess.child(["serve", "--database", ledger, "--port", "0"])
+                let line = try #require(await child.nextOutputLine())
+                let port = try #require(line.split(separator: ":").last.flatMap { Int($0.dropLast()) }, "\(line)")
+                let client = StalledClient()
+                defer { client.close() }
+                try client.connect(port)
+                try client.send("GET /api/live?tail=true&after=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                // The response has begun: the first round, which the client cannot take in without reading, is under
+                // way. From here the client reads nothing.
+                #expect(try await client.readHead().hasPrefix("HTTP/1.1 200"))
+                child.signal(SIGTERM)
+                let exited = try await withThrowingTaskGroup(of: Int32?.self) { group in
+                    group.addTask { try await child.exitStatus() }
+                    group.addTask {
+                        try? await Task.sleep(for: .seconds(20))
+                        return nil
+                    }
+                    let first = try await group.next() ?? nil
+                    // Let it go either way: a closed socket fails the server's write.
+                    client.close()
+                    group.cancelAll()
+                    while try await group.next() != nil {}
+                    return first
+                }
+                #expect(exited != nil, "serve was still running 20 s after SIGTERM, a stalled live client connected")
+                if exited == nil { _ = try await child.finish() }
+            }
+        }
+    }
+}
+
+/// A TCP client on loopback with a small receive buffer, which reads only a response's head.
+private final class StalledClient: Sendable {
+    private let descriptor = Mutex<Int32>(-1)
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    func connect(_ port: Int) throws {
+        let socketDescriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socketDescriptor >= 0 else { throw Failure(description: "socket: \(errno)") }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(socketDescriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var size: Int32 = 4096
+        setsockopt(socketDescriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(socketDescriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { throw Failure(description: "connect: \(errno)") }
+        descriptor.withLock { $0 = socketDescriptor }
+    }
+
+    func send(_ text: String) throws {
+        let socketDescriptor = descriptor.withLock { $0 }
+        let bytes = Array(text.utf8)
+        guard bytes.withUnsafeBytes({ Glibc.send(socketDescriptor, $0.baseAddress, $0.count, 0) }) == bytes.count else {
+            throw Failure(description: "send: \(errno)")
+        }
+    }
+
+    /// Reads a little at a time until the response's head has arrived; on a thread of its own.
+    func readHead() async throws -> String {
+        let socketDescriptor = descriptor.withLock { $0 }
+        return try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                var received: [UInt8] = []
+                var buffer = [UInt8](repeating: 0, count: 256)
+                while true {
+                    let count = buffer.withUnsafeMutableBytes { recv(socketDescriptor, $0.baseAddress, $0.count, 0) }
+                    if count == 0 { return continuation.resume(returning: String(decoding: received, as: UTF8.self)) }
+                    guard count > 0 else {
+                        return continuation.resume(throwing: Failure(description: "recv: \(errno) (a timeout is 11)"))
+                    }
+                    received += buffer[0..<count]
+                    let text = String(decoding: received, as: UTF8.self)
+                    if text.contains("\r\n\r\n") { return continuation.resume(returning: text) }
+                }
+            }.start()
+        }
+    }
+
+    /// Closes the socket (once).
+    func close() {
+        let socketDescriptor = descriptor.withLock { descriptor in
+            defer { descriptor = -1 }
+            return descriptor
+        }
+        if socketDescriptor >= 0 { _ = Glibc.close(socketDescriptor) }
+    }
+}
