@@ -213,6 +213,7 @@ let package = Package(
                 "Whizbang",
                 "WhizbangConsole",
                 "WhizbangTesting",
+                "ProcessTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

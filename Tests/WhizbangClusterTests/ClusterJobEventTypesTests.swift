@@ -28,13 +28,6 @@ struct ClusterJobEventTypesTests {
         }
     }
 
-    func checkpoint(_ job: String, store: PostgresEventStore) async throws -> String? {
-        try await ClusterTestDatabase.query(
-            "SELECT checkpoint::text FROM \"\(store.configuration.schema)_cluster\".jobs WHERE name = '\(job)'",
-            configuration: store.configuration
-        ).first ?? nil
-    }
-
     @Test("only the job's types are applied, and the checkpoint moves past the other events after them")
     func onlyTheTypesAreApplied() async throws {
         try await ClusterTestDatabase.withStore { store in
@@ -45,7 +38,7 @@ struct ClusterJobEventTypesTests {
             #expect(ending == .stopped)
             #expect(job.positions == [2, 5])
             #expect(job.types == ["Wanted"])
-            #expect(try await checkpoint(job.name, store: store) == "7")
+            #expect(try await ClusterTestDatabase.jobCheckpoint(job.name, store: store) == "7")
         }
     }
 
@@ -61,14 +54,14 @@ struct ClusterJobEventTypesTests {
             let once = Atomic(0)
             let onePass: @Sendable () -> Bool = { once.add(1, ordering: .relaxed).oldValue == 0 }
             #expect(await runner.run(epoch: 1, from: 0, wake: Wakeup(), mayContinue: onePass) == .stopped)
-            #expect(try await checkpoint(job.name, store: store) == "0")
+            #expect(try await ClusterTestDatabase.jobCheckpoint(job.name, store: store) == "0")
 
             // One pass with the interval passed: the checkpoint moves over the three events, none applied.
             runner.skippedEventsCheckpointInterval = .zero
             let again = Atomic(0)
             let anotherPass: @Sendable () -> Bool = { again.add(1, ordering: .relaxed).oldValue == 0 }
             #expect(await runner.run(epoch: 1, from: 0, wake: Wakeup(), mayContinue: anotherPass) == .stopped)
-            #expect(try await checkpoint(job.name, store: store) == "3")
+            #expect(try await ClusterTestDatabase.jobCheckpoint(job.name, store: store) == "3")
             #expect(job.positions.isEmpty)
         }
     }

@@ -43,10 +43,7 @@ struct ClusterJobTests {
     }
 
     func checkpoint(_ job: String, store: PostgresEventStore) async throws -> String? {
-        try await ClusterTestDatabase.query(
-            "SELECT checkpoint::text FROM \"\(store.configuration.schema)_cluster\".jobs WHERE name = '\(job)'",
-            configuration: store.configuration
-        ).first ?? nil
+        try await ClusterTestDatabase.jobCheckpoint(job, store: store)
     }
 
     @Test("a stale job owner's checkpoint write is refused by the fence and writes nothing")

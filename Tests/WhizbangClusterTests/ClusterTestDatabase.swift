@@ -101,4 +101,12 @@ enum ClusterTestDatabase {
             "DROP SCHEMA IF EXISTS \"\(configuration.schema)_cluster\" CASCADE", configuration: configuration)
         _ = try await query("DROP SCHEMA IF EXISTS \"\(configuration.schema)\" CASCADE", configuration: configuration)
     }
+
+    /// A job's checkpoint in the cluster's `jobs` table, as text; `nil` when the job has no row.
+    static func jobCheckpoint(_ job: String, store: PostgresEventStore) async throws -> String? {
+        try await query(
+            "SELECT checkpoint::text FROM \"\(store.configuration.schema)_cluster\".jobs WHERE name = '\(job)'",
+            configuration: store.configuration
+        ).first ?? nil
+    }
 }

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import ProcessTesting
 import ServiceLifecycle
 import Synchronization
 import Testing
@@ -89,7 +90,7 @@ struct ConsoleBoundedWaitTests {
         let group = ServiceGroup(
             services: [ListeningConsole(console: console, listening: listening)], gracefulShutdownSignals: [],
             logger: Logger(label: "whizbang.console.test"))
-        let client = NonReadingClient()
+        let client = LoopbackClient()
         defer { client.close() }
         try await withThrowingTaskGroup(of: Bool.self) { tasks in
             tasks.addTask {
@@ -101,7 +102,7 @@ struct ConsoleBoundedWaitTests {
             try client.connect(port, receiveBuffer: 4096)
             try client.send("GET /api/live?tail=true&after=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             // The response has begun: the first round, which the client cannot take in without reading, is under way.
-            #expect(try await client.read(until: "\r\n\r\n").hasPrefix("HTTP/1.1 200"))
+            #expect(try await client.read(until: "\r\n\r\n", chunk: 256).hasPrefix("HTTP/1.1 200"))
             await group.triggerGracefulShutdown()
             tasks.addTask {
                 // Ten times the stream's own limit.
@@ -155,72 +156,5 @@ private struct ListeningConsole<Store: EventStore>: Service {
 
     func run() async throws {
         try await console.run(onListening: { port in listening.yield(port) })
-    }
-}
-
-/// A blocking TCP client on loopback with a small receive buffer, whose reads give up after 10 seconds.
-private final class NonReadingClient: Sendable {
-    private let descriptor = Mutex<Int32>(-1)
-
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
-    }
-
-    func connect(_ port: Int, receiveBuffer: Int32) throws {
-        let socketDescriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socketDescriptor >= 0 else { throw Failure(description: "socket: \(errno)") }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(socketDescriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var size = receiveBuffer
-        setsockopt(socketDescriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.connect(socketDescriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard connected == 0 else { throw Failure(description: "connect: \(errno)") }
-        descriptor.withLock { $0 = socketDescriptor }
-    }
-
-    func send(_ text: String) throws {
-        let socketDescriptor = descriptor.withLock { $0 }
-        let bytes = Array(text.utf8)
-        guard bytes.withUnsafeBytes({ Glibc.send(socketDescriptor, $0.baseAddress, $0.count, 0) }) == bytes.count else {
-            throw Failure(description: "send: \(errno)")
-        }
-    }
-
-    /// Reads a little at a time until the text holds `marker`; on a thread of its own.
-    func read(until marker: String) async throws -> String {
-        let socketDescriptor = descriptor.withLock { $0 }
-        return try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                var received: [UInt8] = []
-                var buffer = [UInt8](repeating: 0, count: 256)
-                while true {
-                    let count = buffer.withUnsafeMutableBytes { recv(socketDescriptor, $0.baseAddress, $0.count, 0) }
-                    if count == 0 { return continuation.resume(returning: String(decoding: received, as: UTF8.self)) }
-                    guard count > 0 else {
-                        return continuation.resume(throwing: Failure(description: "recv: \(errno) (a timeout is 11)"))
-                    }
-                    received += buffer[0..<count]
-                    let text = String(decoding: received, as: UTF8.self)
-                    if text.contains(marker) { return continuation.resume(returning: text) }
-                }
-            }.start()
-        }
-    }
-
-    /// Closes the socket (once).
-    func close() {
-        let socketDescriptor = descriptor.withLock { descriptor in
-            defer { descriptor = -1 }
-            return descriptor
-        }
-        if socketDescriptor >= 0 { _ = Glibc.close(socketDescriptor) }
     }
 }

@@ -1,15 +1,11 @@
 import Foundation
 import HTTPTypes
 import Logging
+import ProcessTesting
 import ServiceLifecycle
-import Synchronization
 import Testing
 import Whizbang
 import WhizbangConsole
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The console served on a real port: connections that send nothing are closed, and an open live stream does not
 /// keep the server from stopping.
@@ -43,7 +39,7 @@ struct ConsoleConnectionTests {
 
     @Test("a graceful shutdown ends an open live stream, so the console stops at once")
     func shutdownEndsLiveStreams() async throws {
-        let client = Client()
+        let client = LoopbackClient()
         let took = try await serve { port in
             try client.connect(port)
             try client.send("GET /api/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
@@ -57,7 +53,7 @@ struct ConsoleConnectionTests {
 
     @Test("a connection that sends nothing, or a request head that never ends, is closed after the idle timeout")
     func idleConnectionsAreClosed() async throws {
-        let (silent, partial) = (Client(), Client())
+        let (silent, partial) = (LoopbackClient(), LoopbackClient())
         _ = try await serve(configure: { $0.idleTimeout = .milliseconds(500) }) { port in
             try silent.connect(port)
             try partial.connect(port)
@@ -79,7 +75,7 @@ extension ConsoleConnectionTests {
         _ path: String, host: String?, extra: String = "",
         configure: (inout ConsoleConfiguration) -> Void = { _ in }
     ) async throws -> String {
-        let client = Client()
+        let client = LoopbackClient()
         defer { client.close() }
         var answer = ""
         _ = try await serve(configure: configure) { port in
@@ -123,68 +119,6 @@ private struct Listening<Store: EventStore>: Service {
 
     func run() async throws {
         try await console.run(onListening: { port in listening.yield(port) })
-    }
-}
-
-/// A blocking TCP client on loopback whose reads give up after 10 seconds.
-private final class Client: Sendable {
-    private let descriptor = Mutex<Int32>(-1)
-
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
-    }
-
-    func connect(_ port: Int) throws {
-        let socketDescriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socketDescriptor >= 0 else { throw Failure(description: "socket: \(errno)") }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(socketDescriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.connect(socketDescriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard connected == 0 else { throw Failure(description: "connect: \(errno)") }
-        descriptor.withLock { $0 = socketDescriptor }
-    }
-
-    func send(_ text: String) throws {
-        let socketDescriptor = descriptor.withLock { $0 }
-        let bytes = Array(text.utf8)
-        guard bytes.withUnsafeBytes({ Glibc.send(socketDescriptor, $0.baseAddress, $0.count, 0) }) == bytes.count else {
-            throw Failure(description: "send: \(errno)")
-        }
-    }
-
-    /// Reads until the text holds `marker`, or, with `nil`, until the server closes the connection; on a thread of
-    /// its own, since the read blocks and the console's tasks need the cooperative pool meanwhile.
-    func read(until marker: String?) async throws -> String {
-        let socketDescriptor = descriptor.withLock { $0 }
-        return try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                var received: [UInt8] = []
-                var buffer = [UInt8](repeating: 0, count: 4096)
-                while true {
-                    let count = buffer.withUnsafeMutableBytes { recv(socketDescriptor, $0.baseAddress, $0.count, 0) }
-                    if count == 0 { return continuation.resume(returning: String(decoding: received, as: UTF8.self)) }
-                    guard count > 0 else {
-                        return continuation.resume(throwing: Failure(description: "recv: \(errno) (a timeout is 11)"))
-                    }
-                    received += buffer[0..<count]
-                    let text = String(decoding: received, as: UTF8.self)
-                    if let marker, text.contains(marker) { return continuation.resume(returning: text) }
-                }
-            }.start()
-        }
-    }
-
-    func close() {
-        let socketDescriptor = descriptor.withLock { $0 }
-        if socketDescriptor >= 0 { _ = Glibc.close(socketDescriptor) }
     }
 }
 

@@ -1,6 +1,5 @@
 import Foundation
 import ProcessTesting
-import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -60,13 +59,13 @@ extension SampleProcessSuites {
                 let child = try await SampleProcess.child(["serve", "--database", ledger, "--port", "0"])
                 let line = try #require(await child.nextOutputLine())
                 let port = try #require(line.split(separator: ":").last.flatMap { Int($0.dropLast()) }, "\(line)")
-                let client = StalledClient()
+                let client = LoopbackClient()
                 defer { client.close() }
-                try client.connect(port)
+                try client.connect(port, receiveBuffer: 4096)
                 try client.send("GET /api/live?tail=true&after=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
                 // The response has begun: the first round, which the client cannot take in without reading, is under
                 // way. From here the client reads nothing.
-                #expect(try await client.readHead().hasPrefix("HTTP/1.1 200"))
+                #expect(try await client.read(until: "\r\n\r\n", chunk: 256).hasPrefix("HTTP/1.1 200"))
                 child.signal(SIGTERM)
                 let exited = try await withThrowingTaskGroup(of: Int32?.self) { group in
                     group.addTask { try await child.exitStatus() }
@@ -85,72 +84,5 @@ extension SampleProcessSuites {
                 if exited == nil { _ = try await child.finish() }
             }
         }
-    }
-}
-
-/// A TCP client on loopback with a small receive buffer, which reads only a response's head.
-private final class StalledClient: Sendable {
-    private let descriptor = Mutex<Int32>(-1)
-
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
-    }
-
-    func connect(_ port: Int) throws {
-        let socketDescriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socketDescriptor >= 0 else { throw Failure(description: "socket: \(errno)") }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(socketDescriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var size: Int32 = 4096
-        setsockopt(socketDescriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.connect(socketDescriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard connected == 0 else { throw Failure(description: "connect: \(errno)") }
-        descriptor.withLock { $0 = socketDescriptor }
-    }
-
-    func send(_ text: String) throws {
-        let socketDescriptor = descriptor.withLock { $0 }
-        let bytes = Array(text.utf8)
-        guard bytes.withUnsafeBytes({ Glibc.send(socketDescriptor, $0.baseAddress, $0.count, 0) }) == bytes.count else {
-            throw Failure(description: "send: \(errno)")
-        }
-    }
-
-    /// Reads a little at a time until the response's head has arrived; on a thread of its own.
-    func readHead() async throws -> String {
-        let socketDescriptor = descriptor.withLock { $0 }
-        return try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                var received: [UInt8] = []
-                var buffer = [UInt8](repeating: 0, count: 256)
-                while true {
-                    let count = buffer.withUnsafeMutableBytes { recv(socketDescriptor, $0.baseAddress, $0.count, 0) }
-                    if count == 0 { return continuation.resume(returning: String(decoding: received, as: UTF8.self)) }
-                    guard count > 0 else {
-                        return continuation.resume(throwing: Failure(description: "recv: \(errno) (a timeout is 11)"))
-                    }
-                    received += buffer[0..<count]
-                    let text = String(decoding: received, as: UTF8.self)
-                    if text.contains("\r\n\r\n") { return continuation.resume(returning: text) }
-                }
-            }.start()
-        }
-    }
-
-    /// Closes the socket (once).
-    func close() {
-        let socketDescriptor = descriptor.withLock { descriptor in
-            defer { descriptor = -1 }
-            return descriptor
-        }
-        if socketDescriptor >= 0 { _ = Glibc.close(socketDescriptor) }
     }
 }
