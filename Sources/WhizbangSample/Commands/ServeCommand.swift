@@ -79,7 +79,8 @@ struct ServeCommand: AsyncParsableCommand, StoreCommand {
     }
 
     /// Runs `group` until it ends: the first SIGINT or SIGTERM begins its graceful shutdown (which its configuration
-    /// bounds), a second one cancels it at once.
+    /// bounds), a second one cancels it at once. The group's own signal handling cannot do this: it refuses a signal
+    /// that is both a graceful-shutdown and a cancellation signal.
     static func run(_ group: ServiceGroup) async throws {
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         try await withThrowingTaskGroup(of: Bool.self) { tasks in
