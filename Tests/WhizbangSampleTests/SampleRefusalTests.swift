@@ -56,6 +56,30 @@ extension SampleProcessSuites {
             }
         }
 
+        /// A run whose ledger stops growing in the middle of the operate phase (here: the file-size limit, with
+        /// SIGXFSZ ignored, so that the store's writes fail with EFBIG) fails its appends with `storageFull`. The
+        /// run's workers must all end: the one whose command failed, those running commands, and those parked for
+        /// want of room; the run then exits 1 with the store's reason, within the suite's time limit.
+        @Test("a run whose ledger cannot grow stops with the store's reason, every worker ending")
+        func runPastTheFileSizeLimitStops() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let executable = try SampleProcess.executable.path
+                // 4,000 blocks of 512 bytes: room for the schema and the accounts, not for 200,000 commands.
+                let run = try await SampleProcess.run(
+                    URL(fileURLWithPath: "/bin/sh"),
+                    [
+                        "-c",
+                        "trap '' XFSZ; ulimit -f 4000; exec '\(executable)' run --database '\(ledger)' "
+                            + "--accounts 1000 --commands 200000 --durability normal --quiet",
+                    ])
+                #expect(run.status == 1, "\(run.standardOutput)\(run.standardError)")
+                #expect(
+                    run.standardError.contains("full") || run.standardError.contains("errno 27"),
+                    "\(run.standardError)")
+            }
+        }
+
         /// A fresh `run` refuses a ledger "that another process has open" (README), but `run --keep` does not:
         /// it runs beside another run on the same ledger, its checks then fail (the other run's events are in the
         /// log), and it saves its projection record with an event count that leaves out the other run's events, so

@@ -7,7 +7,8 @@ import Whizbang
 ///
 /// Commands are admitted in sequence order through an ``OrderedWindow``, which starts a command only after every
 /// earlier command on the same account finished; so the outcome is that of a one-at-a-time run, whatever the
-/// concurrency. Completions are handled on the one task that admits commands, so the statistics need no lock.
+/// concurrency. A fixed set of workers (``WorkloadWorkers``), one per command in flight, runs the commands, each
+/// taking its next command itself.
 struct WorkloadRun<Store: EventStore> {
     let workload: LedgerWorkload
     let concurrency: Int
@@ -92,70 +93,32 @@ struct WorkloadRun<Store: EventStore> {
         progress.end()
     }
 
-    private mutating func run<Jobs: Sequence<Job>>(_ jobs: Jobs, recordLatency: Bool) async throws {
+    private mutating func run<Jobs: Sequence<Job>>(_ jobs: sending Jobs, recordLatency: Bool) async throws {
         let context = JobContext(
             accounts: accounts, saga: TransferSaga(accounts: accounts, transfers: transfers),
             initialDeposit: workload.initialDeposit, transferPrefix: transferPrefix, keepsAccepted: ackLog != nil)
-        try await withThrowingTaskGroup(of: JobResult.self) { group in
-            var window = OrderedWindow(limit: concurrency)
-            var waiting: [Int: Job] = [:]
-            var sequence = 0
-            var completed = 0
-            func handle(_ result: JobResult) throws {
-                try record(result, recordLatency: recordLatency)
-                completed += 1
-                progress.update(done: completed)
-                for ready in window.finish(result.sequence) {
-                    let job = waiting.removeValue(forKey: ready)!
-                    group.addTask { try await context.perform(job, sequence: ready) }
+        let recorder = WorkloadRecorder(
+            statistics: statistics, ledger: ledger, progress: progress, ackLog: ackLog, recordsLatency: recordLatency)
+        let workers = WorkloadWorkers<Store>(
+            jobs, limit: concurrency, recorder: recorder, stopRequested: stopRequested)
+        defer {
+            let recorder = workers.recorder
+            statistics = recorder.statistics
+            ledger = recorder.ledger
+            progress = recorder.progress
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<concurrency {
+                group.addTask {
+                    try await workers.work { sequence, job in try await context.perform(job, sequence: sequence) }
                 }
             }
-            for job in jobs {
-                if stopRequested() { break }
-                while !window.hasRoom, let result = try await group.next() { try handle(result) }
-                let current = sequence
-                if window.admit(current, keys: job.keys) {
-                    group.addTask { try await context.perform(job, sequence: current) }
-                } else {
-                    waiting[current] = job
-                }
-                sequence += 1
-            }
-            while let result = try await group.next() { try handle(result) }
-        }
-    }
-
-    private mutating func record(_ result: JobResult, recordLatency: Bool) throws {
-        if recordLatency { statistics.recordLatency(nanoseconds: result.nanoseconds) }
-        let outcome: RunStatistics.Outcome
-        switch (result.job, result.outcome) {
-        case (.open(let account), .opened(let balance)): outcome = .opened(account: account, balance: balance)
-        case (.open, .alreadyOpen): outcome = .alreadyOpen
-        case (.operation(.deposit(let account, let amount)), .deposited(let balance)):
-            outcome = .deposited(account: account, amount: amount, balance: balance)
-        case (.operation(.withdraw(let account, let amount)), .withdrawn(let balance)):
-            outcome = .withdrawn(account: account, amount: amount, balance: balance)
-        case (.operation(.withdraw(_, let amount)), .rejected), (.operation(.deposit(_, let amount)), .rejected):
-            outcome = .rejected(amount: amount)
-        case (.operation(.transfer(let from, let to, let amount)), .transfer(let transfer)):
-            switch transfer {
-            case .completed(let fromBalance, let toBalance):
-                outcome = .transferCompleted(
-                    from: from, to: to, amount: amount, fromBalance: fromBalance, toBalance: toBalance)
-            case .compensated(let fromBalance): outcome = .transferCompensated(from: from, fromBalance: fromBalance)
-            case .failed: outcome = .transferFailed
-            }
-        default:
-            throw SampleError("internal error: job \(result.job) ended with \(result.outcome)")
-        }
-        statistics.record(outcome, events: result.events, in: &ledger)
-        if let ackLog, !result.accepted.isEmpty {
-            try ackLog.acknowledge(result.accepted)
+            try await group.waitForAll()
         }
     }
 }
 
-/// What a job needs to run, shared by the child tasks.
+/// What a job needs to run, shared by the workers.
 private struct JobContext<Store: EventStore>: Sendable {
     let accounts: AggregateHandler<Account, Store>
     let saga: TransferSaga<Store>
