@@ -30,6 +30,30 @@ extension SampleProcessSuites {
             }
         }
 
+        /// `--report` and `--ack-log` are each checked before the run (the report must not exist, the ack log may be
+        /// made), but not against each other: given one new file for both, the run makes its ledger, runs the whole
+        /// workload appending acknowledgements to the file, and only then fails (exit 2) saying that the report "exists;
+        /// a report never replaces a file", a file that did not exist when the run began. Both are named here by
+        /// different spellings of one path.
+        @Test("run --report and --ack-log naming one file is refused before the run makes its ledger")
+        func reportAndAckLogAtOnePathAreRefusedFirst() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let report = directory.appendingPathComponent("out.txt").path
+                let ackLog = directory.path + "/./out.txt"
+                let output = try await SampleProcess.run([
+                    "run", "--database", ledger, "--accounts", "20", "--commands", "200", "--quiet", "--report", report,
+                    "--ack-log", ackLog,
+                ])
+                #expect(output.status == 2, "status \(output.status): \(output.standardError)")
+                #expect(output.standardError.contains("--ack-log"), "\(output.standardError)")
+                #expect(
+                    !FileManager.default.fileExists(atPath: ledger),
+                    "the run made (and filled) its ledger before finding that its report and ack log are one file")
+                #expect(!FileManager.default.fileExists(atPath: report), "the run wrote acknowledgements to \(report)")
+            }
+        }
+
         /// An export that cannot write its file (here: past the file-size limit, as on a FAT32 disk past 4 GiB) says
         /// "The operation could not be completed. (NSCocoaErrorDomain error 512.)": nothing tells the user why. The
         /// store names the same cause ("the storage is full … (errno 27)"), and the ack log gives `strerror`.
