@@ -54,6 +54,22 @@ extension SampleProcessSuites {
             }
         }
 
+        /// An import file that cannot be read (missing, a directory) is reported as "cannot read PATH" and no more:
+        /// the user is not told why, where a file that cannot be written names its cause.
+        @Test("import names why its --input cannot be read", arguments: ["missing", "directory"])
+        func importSaysWhyItsInputCannotBeRead(kind: String) async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let input = directory.appendingPathComponent("input.jsonl")
+                if kind == "directory" { try FileManager.default.createDirectory(at: input, withIntermediateDirectories: false) }
+                let database = directory.appendingPathComponent("imported.sqlite").path
+                let output = try await SampleProcess.run(["import", "--input", input.path, "--database", database])
+                #expect(output.status == 1, "status \(output.status): \(output.standardError)")
+                let cause = kind == "directory" ? String(cString: strerror(EISDIR)) : String(cString: strerror(ENOENT))
+                #expect(output.standardError.contains(cause), "\(output.standardError)")
+                #expect(!FileManager.default.fileExists(atPath: database))
+            }
+        }
+
         /// An export that cannot write its file (here: past the file-size limit, as on a FAT32 disk past 4 GiB) says
         /// "The operation could not be completed. (NSCocoaErrorDomain error 512.)": nothing tells the user why. The
         /// store names the same cause ("the storage is full … (errno 27)"), and the ack log gives `strerror`.
