@@ -70,6 +70,29 @@ extension SampleProcessSuites {
             }
         }
 
+        /// A symbolic link to a missing file at --database was taken for nothing there: run and import built a whole
+        /// ledger beside it, then said "<path> appeared while the store was restored", a race that never happened.
+        @Test("run and import say that --database is a symbolic link to nothing, and leave it alone", arguments: ["run", "import"])
+        func danglingLinkAtDatabaseIsNamed(command: String) async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let link = directory.appendingPathComponent("ledger.sqlite").path
+                let target = directory.appendingPathComponent("missing.sqlite").path
+                try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+                let input = directory.appendingPathComponent("good.jsonl")
+                try ImportFixture.write(ImportFixture.good(streams: 2, perStream: 5), to: input)
+                let arguments =
+                    command == "run"
+                    ? ["run", "--database", link, "--accounts", "5", "--commands", "10", "--quiet"]
+                    : ["import", "--input", input.path, "--database", link]
+                let output = try await SampleProcess.run(arguments)
+                #expect(output.status == 2, "status \(output.status): \(output.standardError)")
+                #expect(output.standardError.contains("symbolic link"), "\(output.standardError)")
+                #expect(!output.standardError.contains("appeared"), "\(output.standardError)")
+                #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == target)
+                #expect(!FileManager.default.fileExists(atPath: target))
+            }
+        }
+
         /// An export that cannot write its file (here: past the file-size limit, as on a FAT32 disk past 4 GiB) says
         /// "The operation could not be completed. (NSCocoaErrorDomain error 512.)": nothing tells the user why. The
         /// store names the same cause ("the storage is full … (errno 27)"), and the ack log gives `strerror`.
