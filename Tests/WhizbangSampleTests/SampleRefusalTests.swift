@@ -93,6 +93,40 @@ extension SampleProcessSuites {
             }
         }
 
+        /// A port another program listens on: serve said "bind(descriptor:ptr:bytes:): Address already in use)
+        /// (errno: 98)", NIO's words, naming neither the address nor the port.
+        @Test("serve on a port in use names the address and the cause")
+        func serveOnAPortInUseSaysWhere() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let input = directory.appendingPathComponent("good.jsonl")
+                try ImportFixture.write(ImportFixture.good(streams: 2, perStream: 5), to: input)
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let imported = try await SampleProcess.run(["import", "--input", input.path, "--database", ledger])
+                try #require(imported.status == 0, "\(imported.standardError)")
+                // Another program's listener on a free loopback port.
+                let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                try #require(listener >= 0)
+                defer { close(listener) }
+                var address = sockaddr_in()
+                address.sin_family = sa_family_t(AF_INET)
+                address.sin_addr.s_addr = inet_addr("127.0.0.1")
+                var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+                let bound = withUnsafeMutablePointer(to: &address) { pointer in
+                    pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                        bind(listener, address, length) == 0 && listen(listener, 1) == 0
+                            && getsockname(listener, address, &length) == 0
+                    }
+                }
+                try #require(bound)
+                let port = Int(UInt16(bigEndian: address.sin_port))
+                let output = try await SampleProcess.run(["serve", "--database", ledger, "--port", "\(port)"])
+                #expect(output.status == 1, "status \(output.status): \(output.standardError)")
+                #expect(output.standardError.contains("127.0.0.1:\(port)"), "\(output.standardError)")
+                #expect(output.standardError.contains(String(cString: strerror(EADDRINUSE))), "\(output.standardError)")
+                #expect(!output.standardError.contains("bind(descriptor"), "\(output.standardError)")
+            }
+        }
+
         /// An export that cannot write its file (here: past the file-size limit, as on a FAT32 disk past 4 GiB) says
         /// "The operation could not be completed. (NSCocoaErrorDomain error 512.)": nothing tells the user why. The
         /// store names the same cause ("the storage is full … (errno 27)"), and the ack log gives `strerror`.
