@@ -26,7 +26,8 @@ public struct SQLiteStoreFile: Sendable, CustomStringConvertible {
         public static let absent = Kind(base: .absent)
         /// A directory.
         public static let directory = Kind(base: .directory)
-        /// A file that is not an SQLite database, or not a regular file, or one SQLite cannot read.
+        /// A file that is not an SQLite database, or not a regular file (a symbolic link to nothing too), or one SQLite
+        /// cannot read.
         public static let otherFile = Kind(base: .otherFile)
         /// An SQLite database that does not carry the store's `application_id`: another application's.
         public static let otherDatabase = Kind(base: .otherDatabase)
@@ -75,8 +76,13 @@ extension SQLiteEventStore {
             return SQLiteStoreFile(path: path, kind: kind, description: description, isWritable: writable)
         }
         guard stat(path, &status) == 0 else {
-            return errno == ENOENT
-                ? found(.absent, "nothing") : found(.otherFile, "a path that cannot be read (\(String(cString: strerror(errno))))")
+            let number = errno
+            // A symbolic link whose target is missing is something: writing a store there would go through the link.
+            if number == ENOENT, isSymbolicLink(path) {
+                return found(.otherFile, "a symbolic link to a file that does not exist")
+            }
+            return number == ENOENT
+                ? found(.absent, "nothing") : found(.otherFile, "a path that cannot be read (\(String(cString: strerror(number))))")
         }
         switch status.st_mode & S_IFMT {
         case S_IFDIR: return found(.directory, "a directory")

@@ -30,6 +30,103 @@ extension SampleProcessSuites {
             }
         }
 
+        /// `--report` and `--ack-log` are each checked before the run (the report must not exist, the ack log may be
+        /// made), but not against each other: given one new file for both, the run makes its ledger, runs the whole
+        /// workload appending acknowledgements to the file, and only then fails (exit 2) saying that the report "exists;
+        /// a report never replaces a file", a file that did not exist when the run began. Both are named here by
+        /// different spellings of one path.
+        @Test("run --report and --ack-log naming one file is refused before the run makes its ledger")
+        func reportAndAckLogAtOnePathAreRefusedFirst() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let report = directory.appendingPathComponent("out.txt").path
+                let ackLog = directory.path + "/./out.txt"
+                let output = try await SampleProcess.run([
+                    "run", "--database", ledger, "--accounts", "20", "--commands", "200", "--quiet", "--report", report,
+                    "--ack-log", ackLog,
+                ])
+                #expect(output.status == 2, "status \(output.status): \(output.standardError)")
+                #expect(output.standardError.contains("--ack-log"), "\(output.standardError)")
+                #expect(
+                    !FileManager.default.fileExists(atPath: ledger),
+                    "the run made (and filled) its ledger before finding that its report and ack log are one file")
+                #expect(!FileManager.default.fileExists(atPath: report), "the run wrote acknowledgements to \(report)")
+            }
+        }
+
+        /// An import file that cannot be read (missing, a directory) is reported as "cannot read PATH" and no more:
+        /// the user is not told why, where a file that cannot be written names its cause.
+        @Test("import names why its --input cannot be read", arguments: ["missing", "directory"])
+        func importSaysWhyItsInputCannotBeRead(kind: String) async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let input = directory.appendingPathComponent("input.jsonl")
+                if kind == "directory" { try FileManager.default.createDirectory(at: input, withIntermediateDirectories: false) }
+                let database = directory.appendingPathComponent("imported.sqlite").path
+                let output = try await SampleProcess.run(["import", "--input", input.path, "--database", database])
+                #expect(output.status == 1, "status \(output.status): \(output.standardError)")
+                let cause = kind == "directory" ? String(cString: strerror(EISDIR)) : String(cString: strerror(ENOENT))
+                #expect(output.standardError.contains(cause), "\(output.standardError)")
+                #expect(!FileManager.default.fileExists(atPath: database))
+            }
+        }
+
+        /// A symbolic link to a missing file at --database was taken for nothing there: run and import built a whole
+        /// ledger beside it, then said "<path> appeared while the store was restored", a race that never happened.
+        @Test("run and import say that --database is a symbolic link to nothing, and leave it alone", arguments: ["run", "import"])
+        func danglingLinkAtDatabaseIsNamed(command: String) async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let link = directory.appendingPathComponent("ledger.sqlite").path
+                let target = directory.appendingPathComponent("missing.sqlite").path
+                try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+                let input = directory.appendingPathComponent("good.jsonl")
+                try ImportFixture.write(ImportFixture.good(streams: 2, perStream: 5), to: input)
+                let arguments =
+                    command == "run"
+                    ? ["run", "--database", link, "--accounts", "5", "--commands", "10", "--quiet"]
+                    : ["import", "--input", input.path, "--database", link]
+                let output = try await SampleProcess.run(arguments)
+                #expect(output.status == 2, "status \(output.status): \(output.standardError)")
+                #expect(output.standardError.contains("symbolic link"), "\(output.standardError)")
+                #expect(!output.standardError.contains("appeared"), "\(output.standardError)")
+                #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == target)
+                #expect(!FileManager.default.fileExists(atPath: target))
+            }
+        }
+
+        /// A port another program listens on: serve said "bind(descriptor:ptr:bytes:): Address already in use)
+        /// (errno: 98)", NIO's words, naming neither the address nor the port.
+        @Test("serve on a port in use names the address and the cause")
+        func serveOnAPortInUseSaysWhere() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let input = directory.appendingPathComponent("good.jsonl")
+                try ImportFixture.write(ImportFixture.good(streams: 2, perStream: 5), to: input)
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let imported = try await SampleProcess.run(["import", "--input", input.path, "--database", ledger])
+                try #require(imported.status == 0, "\(imported.standardError)")
+                // Another program's listener on a free loopback port.
+                let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                try #require(listener >= 0)
+                defer { close(listener) }
+                var address = sockaddr_in()
+                address.sin_family = sa_family_t(AF_INET)
+                address.sin_addr.s_addr = inet_addr("127.0.0.1")
+                var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+                let bound = withUnsafeMutablePointer(to: &address) { pointer in
+                    pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                        bind(listener, address, length) == 0 && listen(listener, 1) == 0
+                            && getsockname(listener, address, &length) == 0
+                    }
+                }
+                try #require(bound)
+                let port = Int(UInt16(bigEndian: address.sin_port))
+                let output = try await SampleProcess.run(["serve", "--database", ledger, "--port", "\(port)"])
+                #expect(output.status == 1, "status \(output.status): \(output.standardError)")
+                #expect(output.standardError.contains("127.0.0.1:\(port)"), "\(output.standardError)")
+                #expect(output.standardError.contains(String(cString: strerror(EADDRINUSE))), "\(output.standardError)")
+                #expect(!output.standardError.contains("bind(descriptor"), "\(output.standardError)")
+            }
+        }
+
         /// An export that cannot write its file (here: past the file-size limit, as on a FAT32 disk past 4 GiB) says
         /// "The operation could not be completed. (NSCocoaErrorDomain error 512.)": nothing tells the user why. The
         /// store names the same cause ("the storage is full … (errno 27)"), and the ack log gives `strerror`.

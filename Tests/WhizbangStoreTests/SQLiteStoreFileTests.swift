@@ -29,6 +29,30 @@ struct SQLiteStoreFileTests {
         }
     }
 
+    /// `stat` fails with ENOENT on a symbolic link whose target is missing, so inspectFile called the link "nothing"
+    /// and a restore went on to build a whole store, then failed to link it over the link with "appeared while the
+    /// store was restored": a race that never happened.
+    @Test("a symbolic link to nothing is found as a link, and a restore to it is refused before it writes")
+    func danglingSymbolicLink() async throws {
+        try await withTemporaryDirectory { directory in
+            let link = directory.appendingPathComponent("link.sqlite").path
+            let target = directory.appendingPathComponent("missing.sqlite").path
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+
+            let file = SQLiteEventStore.inspectFile(at: link)
+            #expect(file.exists, "\(file.description)")
+            #expect(file.description.contains("symbolic link"), "\(file.description)")
+
+            let error = await #expect(throws: EventStoreError.self) {
+                try await SQLiteEventStore.restore([], to: link, configuration: .testing)
+            }
+            #expect(error?.code == .invalidArgument)
+            #expect(error?.message.contains("symbolic link") == true, "\(String(describing: error))")
+            #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == target)
+            #expect(!FileManager.default.fileExists(atPath: target))
+        }
+    }
+
     @Test("destroyStore refuses a store that a connection has open, and removes it once closed")
     func refusesAStoreInUse() async throws {
         try await withTemporaryDirectory { directory in

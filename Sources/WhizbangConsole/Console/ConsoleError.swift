@@ -7,6 +7,7 @@ public struct ConsoleError: Error, Hashable, Sendable, CustomStringConvertible {
         private enum Value: Hashable, Sendable {
             case insecureAddress
             case invalidConfiguration
+            case cannotListen
         }
 
         private let value: Value
@@ -19,12 +20,15 @@ public struct ConsoleError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let insecureAddress = Code(.insecureAddress)
         /// A configuration value is out of range (a page size of 0, an empty token, an empty projection name).
         public static let invalidConfiguration = Code(.invalidConfiguration)
+        /// The console could not listen on its address: the port is in use, or the address is not this machine's.
+        public static let cannotListen = Code(.cannotListen)
 
         /// The code's name.
         public var description: String {
             switch value {
             case .insecureAddress: "insecureAddress"
             case .invalidConfiguration: "invalidConfiguration"
+            case .cannotListen: "cannotListen"
             }
         }
     }

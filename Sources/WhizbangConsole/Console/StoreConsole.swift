@@ -5,6 +5,13 @@ public import Foundation
 #endif
 public import Hummingbird
 import NIOCore
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 public import Logging
 public import Prometheus
 public import ServiceLifecycle
@@ -101,18 +108,38 @@ public final class StoreConsole<Store: EventStore>: Service {
     }
 
     /// Like ``run()``, and calls `onListening` with the port once the server listens (useful with port 0).
+    ///
+    /// - Throws: ``ConsoleError`` with code ``ConsoleError/Code/cannotListen`` when the address cannot be listened on
+    ///   (the port is in use, the address is not this machine's), naming the address, port and cause.
     public func run(onListening: @escaping @Sendable (Int) async -> Void) async throws {
+        let listening = ListeningFlag()
         let application = Application(
             router: makeRouter(),
             server: .http1(configuration: .init(idleTimeout: TimeAmount(configuration.idleTimeout))),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             services: [RefreshService(refresh: { await self.refreshLoop() })],
-            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
+            onServerRunning: { channel in
+                listening.isListening.store(true, ordering: .sequentiallyConsistent)
+                await onListening(channel.localAddress?.port ?? 0)
+            },
             logger: logger
         )
-        try await application.run()
+        do {
+            try await application.run()
+        } catch let error as IOError where !listening.isListening.load(ordering: .sequentiallyConsistent) {
+            // The socket's own words name neither the address nor the port.
+            let address = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
+            throw ConsoleError(
+                .cannotListen,
+                message: "cannot listen on \(address):\(configuration.port): \(String(cString: strerror(error.errnoCode)))")
+        }
     }
+}
+
+/// Whether the console's server has started listening, set from its `onServerRunning` callback.
+private final class ListeningFlag: Sendable {
+    let isListening = Atomic(false)
 }
 
 /// Runs the console's refresh loop as one of the application's services.

@@ -33,7 +33,7 @@ struct ImportFile {
         stopRequested: () -> Bool = { false }
     ) throws -> ImportFile {
         guard let contents = FileManager.default.contents(atPath: path) else {
-            throw SampleError("cannot read \(path)")
+            throw SampleError("cannot read \(path): \(unreadableCause(path))")
         }
         var file = ImportFile()
         let decoder = JSONDecoder()
@@ -83,6 +83,22 @@ struct ImportFile {
         }
         file.streamCount = versions.count
         return file
+    }
+
+    /// Why `path` could not be read, in the system's words: `FileManager` says only that it could not.
+    private static func unreadableCause(_ path: String) -> String {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return String(cString: strerror(errno)) }
+        switch status.st_mode & S_IFMT {
+        case S_IFDIR: return String(cString: strerror(EISDIR))
+        case S_IFREG: break
+        default: return "not a regular file"
+        }
+        // Without O_NONBLOCK, opening a FIFO would wait for a writer.
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+        guard descriptor >= 0 else { return String(cString: strerror(errno)) }
+        close(descriptor)
+        return "the file could not be read whole"
     }
 
     /// The decoding error in a few words: what is missing or wrong, and where.

@@ -74,6 +74,13 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
             try DatabaseFiles.refuse(ackLog, as: "--ack-log", database: database.target())
             try AckLog.check(path: ackLog)
         }
+        // Each passes its check alone: a report must not exist, an ack log may be made. One file for both would be
+        // made by the ack log and then refused to the report, after the whole run.
+        if let report, let ackLog, ResolvedPath.sameFile(report, ackLog) {
+            throw SampleError.refusal(
+                "--report \(report) and --ack-log \(ackLog) name the same file; the run appends acknowledgements to the "
+                    + "ack log and writes its report as a new file: give them different paths")
+        }
         try await LedgerStore.$readModels.withValue(readModel.map { [$0.projection] } ?? []) {
             try await database.target().with(
                 .create(fresh: !keep && !cluster, durability: durability.storeDurability), self)

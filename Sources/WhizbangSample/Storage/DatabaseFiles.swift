@@ -12,30 +12,11 @@ enum DatabaseFiles {
     /// of its companion files, whether or not that file exists now. Symbolic links in both paths are followed, since
     /// SQLite keeps a linked database's companions beside the file the link names.
     static func contains(_ path: String, database: String) -> Bool {
-        let names = [database, resolved(database)].flatMap { name in ([""] + companionSuffixes).map { name + $0 } }
-        let candidate = resolved(path)
+        let names = [database, ResolvedPath.of(database)].flatMap { name in ([""] + companionSuffixes).map { name + $0 } }
+        let candidate = ResolvedPath.of(path)
         if names.contains(candidate) || names.contains(path) { return true }
         guard let target = identity(path) else { return false }
         return names.contains { identity($0).map { $0 == target } ?? false }
-    }
-
-    /// `path` with every symbolic link and `.` or `..` in it resolved as the file system does (a `..` after a link
-    /// leaves the directory the link names), and the file itself too when it is a link: the name the file has, or
-    /// would have once created.
-    private static func resolved(_ path: String) -> String {
-        if let real = realPath(path) { return real }
-        let url = URL(fileURLWithPath: path)
-        guard let directory = realPath(url.deletingLastPathComponent().path) else {
-            return url.standardizedFileURL.path
-        }
-        return URL(fileURLWithPath: directory).appendingPathComponent(url.lastPathComponent).path
-    }
-
-    /// `realpath(3)` of `path`, or `nil` when it names nothing.
-    private static func realPath(_ path: String) -> String? {
-        guard let real = realpath(path, nil) else { return nil }
-        defer { free(real) }
-        return String(cString: real)
     }
 
     /// The device and inode of the file `path` names, links followed.
