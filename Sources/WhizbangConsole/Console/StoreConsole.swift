@@ -5,17 +5,17 @@ public import Foundation
 #endif
 public import Hummingbird
 import NIOCore
+public import Logging
+public import Prometheus
+public import ServiceLifecycle
 import Synchronization
+public import Whizbang
 
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-public import Logging
-public import Prometheus
-public import ServiceLifecycle
-public import Whizbang
 
 /// A read-only web console for one event store: HTML pages, a JSON API, live updates, `/metrics` and health checks.
 ///
