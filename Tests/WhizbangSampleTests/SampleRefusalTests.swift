@@ -70,6 +70,33 @@ extension SampleProcessSuites {
             }
         }
 
+        /// A fresh run removed a ledger it had made before, checking only that no SQLite connection had it open. A run
+        /// holds its run lock a little longer than its connections (from closing its store to opening the replay's),
+        /// and in that window a fresh run on the same path removed the ledger under it. The run lock is what says
+        /// that another run writes a ledger: held here by the test itself, it must refuse the fresh run too.
+        @Test("a fresh run refuses a ledger whose run lock another process holds, and leaves it as it was")
+        func freshRunRefusesALockedLedger() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let first = try await SampleProcess.run([
+                    "run", "--database", ledger, "--accounts", "5", "--commands", "10", "--quiet",
+                ])
+                try #require(first.status == 0, "\(first.standardError)")
+                let before = try FileManager.default.attributesOfItem(atPath: ledger)[.systemFileNumber] as? Int
+                let descriptor = open(ledger, O_RDONLY | O_CLOEXEC)
+                try #require(descriptor >= 0)
+                defer { close(descriptor) }
+                try #require(flock(descriptor, LOCK_EX | LOCK_NB) == 0)
+                let fresh = try await SampleProcess.run([
+                    "run", "--database", ledger, "--accounts", "5", "--commands", "10", "--quiet",
+                ])
+                #expect(fresh.status == 2, "status \(fresh.status): \(fresh.standardError)")
+                #expect(fresh.standardError.contains("another run"), "\(fresh.standardError)")
+                let after = try FileManager.default.attributesOfItem(atPath: ledger)[.systemFileNumber] as? Int
+                #expect(before == after, "the ledger was replaced")
+            }
+        }
+
         /// A symbolic link to a missing file at --database was taken for nothing there: run and import built a whole
         /// ledger beside it, then said "<path> appeared while the store was restored", a race that never happened.
         @Test("run and import say that --database is a symbolic link to nothing, and leave it alone", arguments: ["run", "import"])
