@@ -127,6 +127,10 @@ enum LedgerStore {
                 throw SampleError.refusal(
                     "\(path) is a Whizbang store that this sample did not create; run leaves it alone: \(elsewhere)")
             }
+            // Another run holds its run lock a little longer than its connections (see `LedgerRunLock`): the lock,
+            // not only SQLite's, says whether another run still writes this ledger.
+            let lock = try LedgerRunLock(path: path)
+            defer { lock.release() }
             do {
                 try SQLiteEventStore.destroyStore(at: path)
             } catch where error.code == .invalidArgument {
