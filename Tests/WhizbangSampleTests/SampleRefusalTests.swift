@@ -70,6 +70,23 @@ extension SampleProcessSuites {
             }
         }
 
+        /// `--report charts/` (a directory that does not exist yet, by its trailing slash) wrote the report to a file
+        /// named `charts`: the path names a directory, and the run made a file of it.
+        @Test("run --report with a trailing slash is refused before the run makes its ledger")
+        func reportNamingADirectoryIsRefused() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let report = directory.appendingPathComponent("charts").path + "/"
+                let output = try await SampleProcess.run([
+                    "run", "--database", ledger, "--accounts", "5", "--commands", "10", "--quiet", "--report", report,
+                ])
+                #expect(output.status == 2, "status \(output.status): \(output.standardError)")
+                #expect(output.standardError.contains("directory"), "\(output.standardError)")
+                #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("charts").path))
+                #expect(!FileManager.default.fileExists(atPath: ledger))
+            }
+        }
+
         /// A fresh run removed a ledger it had made before, checking only that no SQLite connection had it open. A run
         /// holds its run lock a little longer than its connections (from closing its store to opening the replay's),
         /// and in that window a fresh run on the same path removed the ledger under it. The run lock is what says
