@@ -7,9 +7,13 @@ import Foundation
 /// step that fails if the name exists, even if a file appeared there during the run — and the temporary name is
 /// removed. So the target is either absent or the whole report, and a file that was there is never touched.
 enum ReportFile {
-    /// Throws (exit status 2) if `path` exists or its directory cannot take a new file, so that a run does not start
-    /// only to find it cannot save its report.
+    /// Throws (exit status 2) if `path` exists, names a directory (a trailing slash) or its directory cannot take a
+    /// new file, so that a run does not start only to find it cannot save its report.
     static func checkAbsent(_ path: String) throws {
+        // A trailing slash names a directory; the report would otherwise be written to a file of that name.
+        guard !path.hasSuffix("/") else {
+            throw SampleError.refusal("--report: \(path) names a directory; a report is one HTML file: name the file")
+        }
         if PathKind(path) != .absent { throw exists(path) }
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         guard access(directory, W_OK | X_OK) == 0 else {
