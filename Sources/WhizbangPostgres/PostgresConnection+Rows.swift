@@ -15,7 +15,13 @@ extension PostgresConnection {
         _ query: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line
     ) async throws -> [PostgresRow] {
         // Started on the event loop, so that the collecting callback is attached before the first rows can arrive.
-        let result = eventLoop.flatSubmit { self.query(query, logger: logger, file: file, line: line) }
+        let result = eventLoop.flatSubmit { () -> EventLoopFuture<PostgresQueryResult> in
+            // PostgresNIO drops a statement written to a connection that has ended, with its handlers, and never
+            // completes it: the caller waited for its deadline. On the event loop the connection cannot end between
+            // this check and the write; one that ends after it fails the statement.
+            guard !self.isClosed else { return self.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+            return self.query(query, logger: logger, file: file, line: line)
+        }
         return try await result.get().rows
     }
 
