@@ -211,7 +211,9 @@ extension PostgresEventStore {
     ///
     /// - Throws: what `body` throws, unchanged (the transaction is rolled back); otherwise an `EventStoreError` —
     ///   `readOnly`, `closed`, `unavailable` (retryable; after a failed commit the transaction may have committed),
-    ///   or the server's error mapped as for the store's other calls.
+    ///   `storageFailure` when a statement of the transaction failed, so that PostgreSQL rolled it back at its commit
+    ///   (a body that caught the statement's error and returned: nothing of the transaction is written), or the
+    ///   server's error mapped as for the store's other calls.
     public func withTransaction<Result: Sendable>(
         _ body: @escaping @Sendable (PostgresStoreTransaction) async throws -> Result
     ) async throws -> Result {
@@ -242,7 +244,7 @@ extension PostgresEventStore {
                 let transaction = PostgresStoreTransaction(connection: connection, logger: logger, store: self, head: head)
                 let result: Result
                 do {
-                    result = try await connection.withTransaction(logger: logger) { _ in
+                    result = try await connection.withStoreTransaction(logger: logger) {
                         do {
                             return try await body(transaction)
                         } catch let error as PSQLError {
