@@ -85,7 +85,9 @@ extension PostgresConnection {
             do {
                 try await run("ROLLBACK", logger: logger)
             } catch {
+                // Closed, and known to be closed (the close future) before the connection can go back to a pool.
                 try? await close()
+                try? await closeFuture.get()
             }
             throw error
         }

@@ -334,13 +334,17 @@ extension PostgresEventStore {
 
     /// Brings a pooled connection back to the session it started with after a caller's body: rolls back a
     /// transaction the body left open when `rollingBack` (outside one, PostgreSQL only warns), then resets the
-    /// session with ``sessionReset``. Closes the connection when that fails, so that the pool replaces it.
+    /// session with ``sessionReset``. Closes the connection when that fails, so that the pool replaces it, and
+    /// returns once the pool can know that it is closed.
     private static func restore(_ connection: PostgresConnection, rollingBack: Bool, logger: Logger) async {
         do {
             if rollingBack { try await connection.run("ROLLBACK", logger: logger) }
             try await connection.run(sessionReset, logger: logger)
         } catch {
+            // The pool learns of the close only with the close future, a tick after `close()` returns on a
+            // connection that had already ended: lent again in between, it would fail the next call.
             try? await connection.close()
+            try? await connection.closeFuture.get()
         }
     }
 

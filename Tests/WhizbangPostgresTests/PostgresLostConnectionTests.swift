@@ -3,7 +3,8 @@ import Testing
 import Whizbang
 import WhizbangPostgres
 
-/// A call whose connection the server ends in the middle of a caller's body fails at once with `unavailable`.
+/// A call whose connection the server ends in the middle of a caller's body fails at once with `unavailable`, and the
+/// next call does not get that connection.
 @Suite(
     "PostgresEventStore calls whose connection ends in the caller's body",
     .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
@@ -46,6 +47,25 @@ struct PostgresLostConnectionTests {
             }
             let elapsed = ContinuousClock.now - start
             #expect(elapsed < .seconds(10), "the call failed after \(elapsed)")
+        }
+    }
+    @Test("a call after a body that ended its connection and went on gets a connection that works")
+    func aCallAfterABodyThatEndedItsConnectionWorks() async throws {
+        var configuration = try Self.configuration()
+        // The listener holds one connection: every call uses the other.
+        configuration.maximumConnections = 2
+        try await PostgresTestServer.withStore(configuration: configuration) { store in
+            for round in 1...5 {
+                // The body's statement fails with its connection, and the body returns all the same.
+                try await store.withConnection { connection, logger in
+                    _ = try? await connection.run("SELECT pg_terminate_backend(pg_backend_pid())", logger: logger)
+                }
+                do {
+                    _ = try await store.headPosition()
+                } catch {
+                    Issue.record("round \(round): the next call failed: \(error)")
+                }
+            }
         }
     }
 }
