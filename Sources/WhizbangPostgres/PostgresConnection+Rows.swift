@@ -1,5 +1,6 @@
 package import Logging
 package import PostgresNIO
+import Whizbang
 
 /// Every statement the store and the cluster run, and every row they read, goes through these methods.
 ///
@@ -14,9 +15,22 @@ extension PostgresConnection {
     package func rows(
         _ query: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line
     ) async throws -> [PostgresRow] {
+        try await result(query, logger: logger, file: file, line: line).rows
+    }
+
+    /// Runs `query` and returns its rows and its command tag.
+    private func result(
+        _ query: PostgresQuery, logger: Logger, file: String, line: Int
+    ) async throws -> PostgresQueryResult {
         // Started on the event loop, so that the collecting callback is attached before the first rows can arrive.
-        let result = eventLoop.flatSubmit { self.query(query, logger: logger, file: file, line: line) }
-        return try await result.get().rows
+        let result = eventLoop.flatSubmit { () -> EventLoopFuture<PostgresQueryResult> in
+            // PostgresNIO drops a statement written to a connection that has ended, with its handlers, and never
+            // completes it: the caller waited for its deadline. On the event loop the connection cannot end between
+            // this check and the write; one that ends after it fails the statement.
+            guard !self.isClosed else { return self.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+            return self.query(query, logger: logger, file: file, line: line)
+        }
+        return try await result.get()
     }
 
     /// Runs `query` and decodes the single column of each row.
@@ -49,5 +63,41 @@ extension PostgresConnection {
     /// Runs `query`, a statement whose rows, if any, are not needed.
     package func run(_ query: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line) async throws {
         _ = try await rows(query, logger: logger, file: file, line: line)
+    }
+
+    /// Runs `body` in a transaction of the connection: `BEGIN`, then `COMMIT` when `body` returns or `ROLLBACK` when
+    /// it throws, each run as every other statement here.
+    ///
+    /// Unlike PostgresNIO's `withTransaction`, it fails when the server answers the `COMMIT` with a rollback, as it
+    /// does when a statement of the transaction failed, even one whose error `body` caught. A `ROLLBACK` that fails
+    /// closes the connection, which ends the transaction with it. What `body` throws is thrown unwrapped.
+    ///
+    /// - Throws: what `body` throws; otherwise the error of `BEGIN` or `COMMIT`, or
+    ///   `EventStoreError/Code/storageFailure` when the server rolled the transaction back instead of committing it.
+    package func withStoreTransaction<Result: Sendable>(
+        logger: Logger, _ body: () async throws -> Result
+    ) async throws -> Result {
+        try await run("BEGIN", logger: logger)
+        let result: Result
+        do {
+            result = try await body()
+        } catch {
+            do {
+                try await run("ROLLBACK", logger: logger)
+            } catch {
+                // Closed, and known to be closed (the close future) before the connection can go back to a pool.
+                try? await close()
+                try? await closeFuture.get()
+            }
+            throw error
+        }
+        let commit = try await self.result("COMMIT", logger: logger, file: #fileID, line: #line)
+        guard commit.metadata.command == "COMMIT" else {
+            throw EventStoreError(
+                .storageFailure,
+                message: "PostgreSQL rolled the transaction back at its commit (\(commit.metadata.command)): a "
+                    + "statement in it had failed; nothing of it was written")
+        }
+        return result
     }
 }

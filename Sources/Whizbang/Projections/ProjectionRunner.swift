@@ -122,7 +122,7 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
                 guard try await waitForEvents(after: position) else { break }
                 continue
             }
-            position = try await applyBatch(batch)
+            position = try await applyBatch(batch).position
             var caughtUp = batch.count < batchSize
             if caughtUp {
                 metrics.recordLag(0)
@@ -181,9 +181,10 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
             let limit = Int(Swift.min(UInt64(batchSize), head - position))
             let batch = try await store.readAll(after: position, limit: limit)
             guard !batch.isEmpty else { break }
-            position = try await applyBatch(batch)
+            let result = try await applyBatch(batch)
+            position = result.position
             publish(position)
-            applied += batch.count
+            applied += result.applied
             metrics.recordLag(head: head, position: position)
             try await progress(ProjectionRebuildProgress(position: position, head: head, eventsApplied: applied))
         }
@@ -284,8 +285,8 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
     }
 
     /// Applies a batch's events of the projection's types, saves its checkpoint and returns the position of its
-    /// last event; the caller publishes it.
-    private func applyBatch(_ batch: [RecordedEvent]) async throws -> UInt64 {
+    /// last event, which the caller publishes, and the number of events applied.
+    private func applyBatch(_ batch: [RecordedEvent]) async throws -> (position: UInt64, applied: Int) {
         let start = ContinuousClock.now
         let applied = eventTypes.map { types in batch.filter { types.contains($0.eventType) } } ?? batch
         if !applied.isEmpty { try await projection.apply(applied) }
@@ -293,9 +294,9 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
         if checkpointStorage == .eventStore {
             try await store.saveCheckpoint(last, for: name)
         }
-        metrics.recordBatch(count: batch.count, duration: ContinuousClock.now - start)
-        logger.trace("batch applied", metadata: ["events": "\(batch.count)", "position": "\(last)"])
-        return last
+        metrics.recordBatch(count: applied.count, duration: ContinuousClock.now - start)
+        logger.trace("batch applied", metadata: ["events": "\(applied.count)", "position": "\(last)"])
+        return (last, applied.count)
     }
 
     /// Waits for an event after `position`; `false` if graceful shutdown or cancellation came first.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import Whizbang
 
@@ -51,5 +52,17 @@ struct ProjectionEventTypesTests {
         #expect(projection.snapshot.batches == [[1, 3]])
         #expect(projection.snapshot.resets == 1)
         #expect(try await store.checkpoint(for: projection.name) == 3)
+    }
+
+    @Test func aRebuildCountsOnlyTheEventsItApplied() async throws {
+        let store = InMemoryEventStore()
+        try await append(["Value", "Other", "Other", "Value", "Other"], to: "a", in: store)
+        let projection = UpsertingProjection(eventTypes: ["Value"])
+        let runner = ProjectionRunner(projection: projection, store: store)
+        let reports = Mutex<[ProjectionRebuildProgress]>([])
+        try await runner.rebuild { report in reports.withLock { $0.append(report) } }
+        #expect(projection.snapshot.batches == [[1, 4]])
+        #expect(reports.withLock { $0.last?.eventsApplied } == 2)
+        #expect(reports.withLock { $0.last?.position } == 5)
     }
 }
