@@ -87,17 +87,14 @@ struct ImportFile {
 
     /// Why `path` could not be read, in the system's words: `FileManager` says only that it could not.
     private static func unreadableCause(_ path: String) -> String {
-        var status = stat()
-        guard stat(path, &status) == 0 else { return String(cString: strerror(errno)) }
-        switch status.st_mode & S_IFMT {
-        case S_IFDIR: return String(cString: strerror(EISDIR))
-        case S_IFREG: break
-        default: return "not a regular file"
+        guard access(path, R_OK) == 0 else { return String(cString: strerror(errno)) }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            return String(cString: strerror(EISDIR))
         }
-        // Without O_NONBLOCK, opening a FIFO would wait for a writer.
-        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
-        guard descriptor >= 0 else { return String(cString: strerror(errno)) }
-        close(descriptor)
+        let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let type = (try? FileManager.default.attributesOfItem(atPath: target))?[.type] as? FileAttributeType
+        guard type == .typeRegular else { return "not a regular file" }
         return "the file could not be read whole"
     }
 
