@@ -30,7 +30,22 @@ extension PostgresConnection {
             guard !self.isClosed else { return self.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
             return self.query(query, logger: logger, file: file, line: line)
         }
-        return try await result.get()
+        do {
+            return try await result.get()
+        } catch let error as PSQLError where error.endsSession {
+            await closeEndedSession()
+            throw error
+        }
+    }
+
+    /// Closes the connection after an error that ended its session, and returns once it is known closed.
+    ///
+    /// The server ends the session after a FATAL error (a terminated backend, a shutdown), but the connection may not
+    /// be known closed yet: a statement written to it meanwhile would never complete. Closed now, the next statement
+    /// fails at once and no pool lends the connection again.
+    package func closeEndedSession() async {
+        try? await close()
+        try? await closeFuture.get()
     }
 
     /// Runs `query` and decodes the single column of each row.
@@ -82,6 +97,10 @@ extension PostgresConnection {
         do {
             result = try await body()
         } catch {
+            if let ended = error as? PSQLError, ended.endsSession {
+                await closeEndedSession()
+                throw error
+            }
             do {
                 try await run("ROLLBACK", logger: logger)
             } catch {
@@ -99,5 +118,14 @@ extension PostgresConnection {
                     + "statement in it had failed; nothing of it was written")
         }
         return result
+    }
+}
+
+extension PSQLError {
+    /// Whether the server ends the session with this error: its severity is `FATAL` or `PANIC`, as for a backend
+    /// terminated by an administrator (`57P01`) or a server shutting down.
+    var endsSession: Bool {
+        guard code == .server, let severity = serverInfo?[.severity] else { return false }
+        return severity == "FATAL" || severity == "PANIC"
     }
 }

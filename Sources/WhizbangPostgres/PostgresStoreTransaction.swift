@@ -319,7 +319,12 @@ extension PostgresEventStore {
                     result = try await body(connection, logger)
                 } catch {
                     if !(error is PSQLError) { bodyError.withLock { $0 = error } }
-                    if restoringSession { await Self.restore(connection, rollingBack: true, logger: logger) }
+                    if let ended = error as? PSQLError, ended.endsSession {
+                        // Nothing to restore: the server ended the session.
+                        await connection.closeEndedSession()
+                    } else if restoringSession {
+                        await Self.restore(connection, rollingBack: true, logger: logger)
+                    }
                     throw error
                 }
                 if restoringSession { await Self.restore(connection, rollingBack: true, logger: logger) }
