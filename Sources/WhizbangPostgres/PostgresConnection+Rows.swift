@@ -33,17 +33,17 @@ extension PostgresConnection {
         do {
             return try await result.get()
         } catch let error as PSQLError where error.endsSession {
-            await closeEndedSession()
+            // The server ends the session after a FATAL error (a terminated backend, a shutdown), but the connection
+            // may not be known closed yet: a statement written to it meanwhile would never complete. Closed now, the
+            // next statement fails at once and no pool lends the connection again.
+            await closeAndWait()
             throw error
         }
     }
 
-    /// Closes the connection after an error that ended its session, and returns once it is known closed.
-    ///
-    /// The server ends the session after a FATAL error (a terminated backend, a shutdown), but the connection may not
-    /// be known closed yet: a statement written to it meanwhile would never complete. Closed now, the next statement
-    /// fails at once and no pool lends the connection again.
-    package func closeEndedSession() async {
+    /// Closes the connection and returns once it is closed: a pool learns of a close only from the close future, a
+    /// tick after `close()` returns on a connection that had already ended, and would lend it again in between.
+    package func closeAndWait() async {
         try? await close()
         try? await closeFuture.get()
     }
@@ -98,15 +98,13 @@ extension PostgresConnection {
             result = try await body()
         } catch {
             if let ended = error as? PSQLError, ended.endsSession {
-                await closeEndedSession()
-                throw error
-            }
-            do {
-                try await run("ROLLBACK", logger: logger)
-            } catch {
-                // Closed, and known to be closed (the close future) before the connection can go back to a pool.
-                try? await close()
-                try? await closeFuture.get()
+                await closeAndWait()
+            } else {
+                do {
+                    try await run("ROLLBACK", logger: logger)
+                } catch {
+                    await closeAndWait()
+                }
             }
             throw error
         }

@@ -321,7 +321,7 @@ extension PostgresEventStore {
                     if !(error is PSQLError) { bodyError.withLock { $0 = error } }
                     if let ended = error as? PSQLError, ended.endsSession {
                         // Nothing to restore: the server ended the session.
-                        await connection.closeEndedSession()
+                        await connection.closeAndWait()
                     } else if restoringSession {
                         await Self.restore(connection, rollingBack: true, logger: logger)
                     }
@@ -346,10 +346,7 @@ extension PostgresEventStore {
             if rollingBack { try await connection.run("ROLLBACK", logger: logger) }
             try await connection.run(sessionReset, logger: logger)
         } catch {
-            // The pool learns of the close only with the close future, a tick after `close()` returns on a
-            // connection that had already ended: lent again in between, it would fail the next call.
-            try? await connection.close()
-            try? await connection.closeFuture.get()
+            await connection.closeAndWait()
         }
     }
 
