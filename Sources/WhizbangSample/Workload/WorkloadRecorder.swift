@@ -9,18 +9,8 @@ struct WorkloadRecorder: Sendable {
     let ackLog: AckLog?
     /// Whether the commands' latencies are recorded (the operate phase's).
     let recordsLatency: Bool
-    private(set) var completed = 0
-
-    init(
-        statistics: RunStatistics, ledger: LedgerBalances, progress: ProgressLine, ackLog: AckLog?,
-        recordsLatency: Bool
-    ) {
-        self.statistics = statistics
-        self.ledger = ledger
-        self.progress = progress
-        self.ackLog = ackLog
-        self.recordsLatency = recordsLatency
-    }
+    /// The commands recorded so far.
+    var completed = 0
 
     /// Counts a finished command, keeps the balance it reported and shows progress; throws if its outcome does not
     /// fit its command.
