@@ -35,6 +35,14 @@ struct SampleProcess {
         try await run(executable, arguments)
     }
 
+    /// Runs the sample with `arguments` under a file-size limit of `blocks` blocks of 512 bytes, with SIGXFSZ ignored,
+    /// so that a write past the limit fails with EFBIG instead of killing the process. Arguments must not hold a `'`.
+    static func run(_ arguments: [String], fileSizeLimitBlocks blocks: Int) async throws -> Output {
+        let command = ([try executable.path] + arguments).map { "'\($0)'" }.joined(separator: " ")
+        let script = "trap '' XFSZ; ulimit -f \(blocks); exec \(command)"
+        return try await run(URL(fileURLWithPath: "/bin/sh"), ["-c", script])
+    }
+
     /// Runs `executable` to its exit, with the test process's environment, `environment` added and `removing` taken
     /// away.
     static func run(

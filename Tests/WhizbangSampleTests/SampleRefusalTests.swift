@@ -183,11 +183,8 @@ extension SampleProcessSuites {
                 let imported = try await SampleProcess.run(["import", "--input", input.path, "--database", ledger])
                 try #require(imported.status == 0, "\(imported.standardError)")
                 let output = directory.appendingPathComponent("out.jsonl").path
-                let executable = try SampleProcess.executable.path
-                // 100 blocks of 512 bytes; SIGXFSZ ignored, so that write(2) fails with EFBIG instead.
                 let export = try await SampleProcess.run(
-                    URL(fileURLWithPath: "/bin/sh"),
-                    ["-c", "trap '' XFSZ; ulimit -f 100; exec '\(executable)' export --database '\(ledger)' --output '\(output)'"])
+                    ["export", "--database", ledger, "--output", output], fileSizeLimitBlocks: 100)
                 #expect(export.status == 1, "\(export.standardError)")
                 #expect(!FileManager.default.fileExists(atPath: output))
                 #expect(!export.standardError.contains("NSCocoaErrorDomain"), "\(export.standardError)")
@@ -205,15 +202,12 @@ extension SampleProcessSuites {
         func runPastTheFileSizeLimitStops() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in
                 let ledger = directory.appendingPathComponent("ledger.sqlite").path
-                let executable = try SampleProcess.executable.path
                 // 4,000 blocks of 512 bytes: room for the schema and the accounts, not for 200,000 commands.
                 let run = try await SampleProcess.run(
-                    URL(fileURLWithPath: "/bin/sh"),
                     [
-                        "-c",
-                        "trap '' XFSZ; ulimit -f 4000; exec '\(executable)' run --database '\(ledger)' "
-                            + "--accounts 1000 --commands 200000 --durability normal --quiet",
-                    ])
+                        "run", "--database", ledger, "--accounts", "1000", "--commands", "200000", "--durability",
+                        "normal", "--quiet",
+                    ], fileSizeLimitBlocks: 4000)
                 #expect(run.status == 1, "\(run.standardOutput)\(run.standardError)")
                 #expect(
                     run.standardError.contains("full") || run.standardError.contains("errno 27"),
