@@ -6,12 +6,21 @@ import Whizbang
 extension PostgresSchema {
     /// Creates the schema and its tables, or brings an older version up to date, in one transaction.
     ///
-    /// A transaction-level advisory lock lets one process at a time migrate a schema; the others then find it up to
-    /// date. When this throws, the caller closes the connection, which rolls the transaction back.
+    /// A transaction-level advisory lock lets one process at a time migrate a schema. A store that finds the schema
+    /// current — most starts — checks it holding that lock in shared mode: stores starting together do not wait for
+    /// one another, and none reads the schema while a migration, a restore or a drop holds the lock. When this
+    /// throws, the caller closes the connection, which rolls the transaction back.
     ///
     /// - Throws: `EventStoreError/Code/incompatibleSchema` when the schema was written by a newer version or holds
     ///   tables but no `schema_version`; a mapped PostgreSQL error otherwise.
     static func migrate(_ connection: PostgresConnection, schema: String, logger: Logger) async throws {
+        var current = false
+        try await transaction(on: connection, logger: logger) {
+            try await connection.run(
+                "SELECT pg_advisory_xact_lock_shared(\(lockClass + 1), hashtext(\(schema)))", logger: logger)
+            current = try await recordedVersion(connection, schema: schema, logger: logger) == currentVersion
+        }
+        if current { return }
         try await transaction(on: connection, logger: logger) {
             // Collected: a lock timeout arrives with the row, after the query has returned.
             try await connection.run(
@@ -19,6 +28,22 @@ extension PostgresSchema {
             )
             try await migrateInTransaction(connection, schema: schema, logger: logger)
         }
+    }
+
+    /// The schema's recorded version, or `nil` when it has no `schema_version` table (or does not exist).
+    static func recordedVersion(_ connection: PostgresConnection, schema: String, logger: Logger) async throws
+        -> Int32?
+    {
+        let hasVersionTable =
+            try await connection.rows(
+                "SELECT count(*)::bigint FROM pg_tables WHERE schemaname = \(schema) AND tablename = 'schema_version'",
+                decoding: Int64.self, logger: logger
+            ).first ?? 0
+        guard hasVersionTable == 1 else { return nil }
+        return try await connection.rows(
+            PostgresQuery(unsafeSQL: "SELECT coalesce(max(version), 0) FROM \"\(schema)\".schema_version"),
+            decoding: Int32.self, logger: logger
+        ).first ?? 0
     }
 
     /// Runs `body` in a transaction on a connection that the caller closes when this throws, which rolls the
@@ -32,39 +57,33 @@ extension PostgresSchema {
         try await connection.run("COMMIT", logger: logger)
     }
 
-    /// The work of ``migrate(_:schema:logger:)`` inside a transaction the caller holds, with the migration lock.
+    /// The work of ``migrate(_:schema:logger:)`` inside a transaction the caller holds, with the migration lock:
+    /// every statement of the pending migrations goes to the server in one exchange.
     static func migrateInTransaction(_ connection: PostgresConnection, schema: String, logger: Logger) async throws {
         let quoted = "\"\(schema)\""
         let channel = "whizbang_\(schema)"
-        try await connection.run(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(quoted)"), logger: logger)
         let tables = try await connection.rows(
             "SELECT count(*)::bigint FROM pg_tables WHERE schemaname = \(schema)", decoding: Int64.self, logger: logger
         ).first ?? 0
-        let hasVersionTable = try await connection.rows(
-            "SELECT count(*)::bigint FROM pg_tables WHERE schemaname = \(schema) AND tablename = 'schema_version'",
-            decoding: Int64.self, logger: logger
-        ).first ?? 0
-        var version: Int32 = 0
+        var statements: [String] = []
+        let version: Int32
         if tables == 0 {
-            try await connection.run(
-                PostgresQuery(
-                    unsafeSQL: """
-                        CREATE TABLE \(quoted).schema_version (
-                            version integer PRIMARY KEY,
-                            applied_at timestamptz NOT NULL DEFAULT now()
-                        )
-                        """),
-                logger: logger)
+            version = 0
+            statements.append("CREATE SCHEMA IF NOT EXISTS \(quoted)")
+            statements.append(
+                """
+                CREATE TABLE \(quoted).schema_version (
+                    version integer PRIMARY KEY,
+                    applied_at timestamptz NOT NULL DEFAULT now()
+                )
+                """)
         } else {
-            guard hasVersionTable == 1 else {
+            guard let recorded = try await recordedVersion(connection, schema: schema, logger: logger) else {
                 throw EventStoreError(
                     .incompatibleSchema,
                     message: "schema '\(schema)' holds tables but no schema_version: it is not a Whizbang store")
             }
-            version = try await connection.rows(
-                PostgresQuery(unsafeSQL: "SELECT coalesce(max(version), 0) FROM \(quoted).schema_version"),
-                decoding: Int32.self, logger: logger
-            ).first ?? 0
+            version = recorded
         }
         guard version <= currentVersion else {
             throw EventStoreError(
@@ -74,15 +93,16 @@ extension PostgresSchema {
         }
         for next in (version + 1)..<(currentVersion + 1) {
             for statement in migrations[Int(next) - 1] {
-                let sql = statement.replacingOccurrences(of: "{schema}", with: quoted)
-                    .replacingOccurrences(of: "{channel}", with: channel)
-                    .replacingOccurrences(of: "{name}", with: schema)
-                try await connection.run(PostgresQuery(unsafeSQL: sql), logger: logger)
+                statements.append(
+                    statement.replacingOccurrences(of: "{schema}", with: quoted)
+                        .replacingOccurrences(of: "{channel}", with: channel)
+                        .replacingOccurrences(of: "{name}", with: schema))
             }
-            try await connection.run(
-                PostgresQuery(unsafeSQL: "INSERT INTO \(quoted).schema_version (version) VALUES (\(next))"),
-                logger: logger)
-            logger.debug("migrated schema", metadata: ["schema": "\(schema)", "version": "\(next)"])
+            statements.append("INSERT INTO \(quoted).schema_version (version) VALUES (\(next))")
+        }
+        try await connection.runAll(statements, logger: logger)
+        if version < currentVersion {
+            logger.debug("migrated schema", metadata: ["schema": "\(schema)", "from": "\(version)", "to": "\(currentVersion)"])
         }
     }
 }

@@ -14,15 +14,17 @@ import Testing
 )
 struct PostgresDeadlineTests {
     /// A request's deadline covers leasing a connection, which may mean connecting and authenticating: 3 s leaves
-    /// room for that on a loaded CI machine, where 1 s failed the store's start.
-    static func configuration(requestTimeout: Duration = .seconds(3)) throws -> PostgresEventStore.Configuration {
+    /// room for that on a loaded CI machine, where 1 s failed the store's start. The tables are made first, under
+    /// longer limits: what these tests measure is calls, not a migration.
+    static func configuration(requestTimeout: Duration = .seconds(3)) async throws -> PostgresEventStore.Configuration {
         var configuration = try PostgresTestServer.configuration()
         configuration.requestTimeout = requestTimeout
+        try await PostgresTestServer.createTables(configuration)
         return configuration
     }
 
     @Test func aBatchThatMissesTheDeadlineFailsUnavailableAndTheWriterGoesOn() async throws {
-        let configuration = try Self.configuration()
+        let configuration = try await Self.configuration()
         try await PostgresTestServer.withStore(configuration: configuration) { store in
             // Setup, not what is measured: on a starved machine the first connection can miss the 3 s deadline.
             try await appendRetrying(makeEvents(1), to: "s", expectedVersion: .noStream, store: store)
@@ -53,7 +55,7 @@ struct PostgresDeadlineTests {
     /// Waiting for a connection is bounded by `connectTimeout`, not by the much longer `requestTimeout`: the pool's
     /// two connections are taken (the listener's, and an append blocked on a lock), so a read gets none.
     @Test func leasingAConnectionIsBoundedByTheConnectTimeout() async throws {
-        var configuration = try Self.configuration(requestTimeout: .seconds(120))
+        var configuration = try await Self.configuration(requestTimeout: .seconds(120))
         // Long enough for the setup's own connections on a loaded machine; the bounded wait is what is measured.
         configuration.connectTimeout = .seconds(5)
         configuration.maximumConnections = 2
@@ -86,7 +88,7 @@ struct PostgresDeadlineTests {
 
     /// A statement is bounded by `requestTimeout` once it holds a connection, however long `connectTimeout` is.
     @Test func aStatementIsBoundedByTheRequestTimeoutNotTheConnectTimeout() async throws {
-        var configuration = try Self.configuration(requestTimeout: .seconds(1))
+        var configuration = try await Self.configuration(requestTimeout: .seconds(1))
         configuration.connectTimeout = .seconds(120)
         try await PostgresTestServer.withStore(configuration: configuration) { store in
             _ = try await store.append(makeEvents(1), to: "s", expectedVersion: .noStream)
@@ -105,7 +107,8 @@ struct PostgresDeadlineTests {
     @Test func aServerThatNeverAnswersFailsTheStartWithinTheConnectTimeout() async throws {
         let listener = try SilentListener()
         defer { listener.close() }
-        var configuration = try Self.configuration(requestTimeout: .seconds(120))
+        var configuration = try PostgresTestServer.configuration()
+        configuration.requestTimeout = .seconds(120)
         configuration.host = "127.0.0.1"
         configuration.port = listener.port
         configuration.connectTimeout = .seconds(1)
@@ -118,7 +121,7 @@ struct PostgresDeadlineTests {
     }
 
     @Test func aLostConnectionIsUnavailableNotClosed() async throws {
-        let configuration = try Self.configuration(requestTimeout: .seconds(5))
+        let configuration = try await Self.configuration(requestTimeout: .seconds(5))
         try await PostgresTestServer.withStore(configuration: configuration) { store in
             _ = try await store.append(makeEvents(1), to: "s", expectedVersion: .noStream)
             let lock = try await PostgresTableLock.lockEvents(of: configuration)
@@ -139,8 +142,9 @@ struct PostgresDeadlineTests {
     }
 
     @Test func aStatementTimeoutFailsUnavailableWithTheServersWords() async throws {
-        var configuration = try Self.configuration(requestTimeout: .seconds(30))
+        var configuration = try await Self.configuration(requestTimeout: .seconds(30))
         configuration.statementTimeout = .milliseconds(200)
+        try await PostgresTestServer.createTables(configuration)
         try await PostgresTestServer.withStore(configuration: configuration) { store in
             _ = try await store.append(makeEvents(1), to: "s", expectedVersion: .noStream)
             let lock = try await PostgresTableLock.lockEvents(of: configuration)
@@ -153,7 +157,8 @@ struct PostgresDeadlineTests {
     }
 
     @Test func anUnreachableServerIsNamedInTheError() async throws {
-        var configuration = try Self.configuration()
+        var configuration = try PostgresTestServer.configuration()
+        configuration.requestTimeout = .seconds(3)
         configuration.host = "127.0.0.1"
         configuration.port = 1
         configuration.connectTimeout = .seconds(2)

@@ -25,6 +25,7 @@ struct PostgresOutageLogTests {
         let failedCalls = 3
         let outcome: Result<Void, any Error>
         do {
+            try await PostgresTestServer.createTables(configuration)
             let store = try PostgresEventStore(configuration: configuration)
             outcome = .success(
                 try await PostgresTestServer.withRunningStore(store) { store in

@@ -20,6 +20,7 @@ struct PostgresPreparationFailureTests {
         configuration.maximumConnections = 2
         configuration.statementTimeout = .milliseconds(300)
         configuration.requestTimeout = .seconds(10)
+        try await PostgresTestServer.createTables(configuration)
         try await PostgresTestServer.withStore(configuration: configuration) { store in
             _ = try await store.append(makeEvents(1), to: "s", expectedVersion: .noStream)
             let lock = try await PostgresTableLock.lockEvents(of: configuration)

@@ -16,13 +16,16 @@ import Testing
     .timeLimit(.minutes(1))
 )
 struct PostgresStoreTableDropTests {
-    /// A schema holding a store that ran once and is closed.
+    /// A schema holding a store that ran once and is closed, and its configuration with `requestTimeout`.
+    ///
+    /// The store runs under the default limits: a short `requestTimeout` is for the administration call under test,
+    /// and the store's start and first append under it fail when the whole suite keeps the machine busy.
     static func closedStore(requestTimeout: Duration = .seconds(10)) async throws -> PostgresEventStore.Configuration {
         var configuration = try PostgresTestServer.configuration()
-        configuration.requestTimeout = requestTimeout
         try await PostgresTestServer.withRunningStore(try PostgresEventStore(configuration: configuration)) { store in
             _ = try await store.append(makeEvents(2), to: "account-1", expectedVersion: .noStream)
         }
+        configuration.requestTimeout = requestTimeout
         return configuration
     }
 

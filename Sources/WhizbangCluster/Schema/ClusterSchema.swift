@@ -119,9 +119,7 @@ enum ClusterSchema {
                     metadata: ["schema": "\(schema)", "objects": "\(list)"])
             }
             let functions = [commitFunction(schema, appendFunction: store.appendFunction), resultFunction(schema)]
-            for statement in statements(schema) + functions {
-                try await connection.run(PostgresQuery(unsafeSQL: statement), logger: logger)
-            }
+            try await connection.runAll(statements(schema) + functions, logger: logger)
             // A cluster created now stores results in the binary form; one created before keeps JSON until its
             // operator switches it.
             try await connection.run(
