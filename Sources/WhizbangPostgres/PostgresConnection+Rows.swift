@@ -1,5 +1,6 @@
 package import Logging
 package import PostgresNIO
+import Whizbang
 
 /// Every statement the store and the cluster run, and every row they read, goes through these methods.
 ///
@@ -14,9 +15,37 @@ extension PostgresConnection {
     package func rows(
         _ query: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line
     ) async throws -> [PostgresRow] {
+        try await result(query, logger: logger, file: file, line: line).rows
+    }
+
+    /// Runs `query` and returns its rows and its command tag.
+    private func result(
+        _ query: PostgresQuery, logger: Logger, file: String, line: Int
+    ) async throws -> PostgresQueryResult {
         // Started on the event loop, so that the collecting callback is attached before the first rows can arrive.
-        let result = eventLoop.flatSubmit { self.query(query, logger: logger, file: file, line: line) }
-        return try await result.get().rows
+        let result = eventLoop.flatSubmit { () -> EventLoopFuture<PostgresQueryResult> in
+            // PostgresNIO drops a statement written to a connection that has ended, with its handlers, and never
+            // completes it: the caller waited for its deadline. On the event loop the connection cannot end between
+            // this check and the write; one that ends after it fails the statement.
+            guard !self.isClosed else { return self.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+            return self.query(query, logger: logger, file: file, line: line)
+        }
+        do {
+            return try await result.get()
+        } catch let error as PSQLError where error.endsSession {
+            // The server ends the session after a FATAL error (a terminated backend, a shutdown), but the connection
+            // may not be known closed yet: a statement written to it meanwhile would never complete. Closed now, the
+            // next statement fails at once and no pool lends the connection again.
+            await closeAndWait()
+            throw error
+        }
+    }
+
+    /// Closes the connection and returns once it is closed: a pool learns of a close only from the close future, a
+    /// tick after `close()` returns on a connection that had already ended, and would lend it again in between.
+    package func closeAndWait() async {
+        try? await close()
+        try? await closeFuture.get()
     }
 
     /// Runs `query` and decodes the single column of each row.
@@ -67,5 +96,52 @@ extension PostgresConnection {
         try await run(
             PostgresQuery(unsafeSQL: "DO \(block) BEGIN\n\(body.joined(separator: "\n"))\nEND \(block)"),
             logger: logger, file: file, line: line)
+    }
+
+    /// Runs `body` in a transaction of the connection: `BEGIN`, then `COMMIT` when `body` returns or `ROLLBACK` when
+    /// it throws, each run as every other statement here.
+    ///
+    /// Unlike PostgresNIO's `withTransaction`, it fails when the server answers the `COMMIT` with a rollback, as it
+    /// does when a statement of the transaction failed, even one whose error `body` caught. A `ROLLBACK` that fails
+    /// closes the connection, which ends the transaction with it. What `body` throws is thrown unwrapped.
+    ///
+    /// - Throws: what `body` throws; otherwise the error of `BEGIN` or `COMMIT`, or
+    ///   `EventStoreError/Code/storageFailure` when the server rolled the transaction back instead of committing it.
+    package func withStoreTransaction<Result: Sendable>(
+        logger: Logger, _ body: () async throws -> Result
+    ) async throws -> Result {
+        try await run("BEGIN", logger: logger)
+        let result: Result
+        do {
+            result = try await body()
+        } catch {
+            if let ended = error as? PSQLError, ended.endsSession {
+                await closeAndWait()
+            } else {
+                do {
+                    try await run("ROLLBACK", logger: logger)
+                } catch {
+                    await closeAndWait()
+                }
+            }
+            throw error
+        }
+        let commit = try await self.result("COMMIT", logger: logger, file: #fileID, line: #line)
+        guard commit.metadata.command == "COMMIT" else {
+            throw EventStoreError(
+                .storageFailure,
+                message: "PostgreSQL rolled the transaction back at its commit (\(commit.metadata.command)): a "
+                    + "statement in it had failed; nothing of it was written")
+        }
+        return result
+    }
+}
+
+extension PSQLError {
+    /// Whether the server ends the session with this error: its severity is `FATAL` or `PANIC`, as for a backend
+    /// terminated by an administrator (`57P01`) or a server shutting down.
+    var endsSession: Bool {
+        guard code == .server, let severity = serverInfo?[.severity] else { return false }
+        return severity == "FATAL" || severity == "PANIC"
     }
 }

@@ -91,7 +91,7 @@ extension PostgresEventStore.Configuration {
     /// temporary tables last, so that none of them hides a table of the store's), read committed (which the append
     /// function's numbering relies on), the durability, read-only transactions for a read-only store, and the
     /// timeouts. Settings sent at connection start override the server's, the database's and the role's defaults,
-    /// and are what `DISCARD ALL` returns to.
+    /// and are what the reset after a caller's body (`RESET ALL`) returns to.
     var startupParameters: [(String, String)] {
         var parameters = [
             ("search_path", "\(schema), pg_temp"),

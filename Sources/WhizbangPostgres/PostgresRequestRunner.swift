@@ -57,12 +57,9 @@ final class PostgresRequestRunner: Sendable {
                 do {
                     return try await body(connection)
                 } catch let error as PSQLError where Self.mayHaveFailedPreparation(error) {
-                    // Closed before it goes back, the connection leaves the pool for a new one. On a connection
-                    // the server already closed, `close()` returns at once, while the pool learns of the close a
-                    // tick later, with the close future: lent again in between, the connection would take the next
-                    // request's statement after its handlers are gone and never answer it (until the deadline).
-                    try? await connection.close()
-                    try? await connection.closeFuture.get()
+                    // Closed before it goes back, the connection leaves the pool for a new one; lent again before
+                    // the pool knew, it would take the next request's statement and never answer it.
+                    await connection.closeAndWait()
                     throw error
                 }
             }

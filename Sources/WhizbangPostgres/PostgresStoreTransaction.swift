@@ -205,13 +205,16 @@ extension PostgresEventStore {
     /// the server rolls it back).
     ///
     /// The session that `body` changes (a `SET search_path`, say, which outlives the transaction, a `SET ROLE`, a
-    /// session advisory lock) is reset once the transaction has ended, with one more round trip (`DISCARD ALL`):
+    /// session advisory lock) is reset once the transaction has ended, with one more round trip (what `DISCARD ALL`
+    /// does, except that statements PostgresNIO prepared for the caller stay, so that it can run them again):
     /// the connection goes back to the pool as it started, so that the store's own statements on it never follow
     /// `body`'s, and nothing `body` took stays held. A connection that cannot be reset is closed instead.
     ///
     /// - Throws: what `body` throws, unchanged (the transaction is rolled back); otherwise an `EventStoreError` —
     ///   `readOnly`, `closed`, `unavailable` (retryable; after a failed commit the transaction may have committed),
-    ///   or the server's error mapped as for the store's other calls.
+    ///   `storageFailure` when a statement of the transaction failed, so that PostgreSQL rolled it back at its commit
+    ///   (a body that caught the statement's error and returned: nothing of the transaction is written), or the
+    ///   server's error mapped as for the store's other calls.
     public func withTransaction<Result: Sendable>(
         _ body: @escaping @Sendable (PostgresStoreTransaction) async throws -> Result
     ) async throws -> Result {
@@ -242,7 +245,7 @@ extension PostgresEventStore {
                 let transaction = PostgresStoreTransaction(connection: connection, logger: logger, store: self, head: head)
                 let result: Result
                 do {
-                    result = try await connection.withTransaction(logger: logger) { _ in
+                    result = try await connection.withStoreTransaction(logger: logger) {
                         do {
                             return try await body(transaction)
                         } catch let error as PSQLError {
@@ -276,12 +279,13 @@ extension PostgresEventStore {
     /// read but not write.
     ///
     /// What `body` leaves on the connection does not outlive the call: afterwards a transaction it left open is
-    /// rolled back and the session is reset to how the connection started (`ROLLBACK` and `DISCARD ALL`, two more
-    /// round trips): its settings and role, so that a `SET search_path` or `SET ROLE` of `body`'s cannot send the
-    /// store's own statements into other tables or run them as another user; its session advisory locks, listens,
-    /// prepared statements and temporary tables. A connection that cannot be reset so is closed instead of going
-    /// back to the pool. (While `body` runs, temporary tables do not hide the store's: its connections search
-    /// `pg_temp` last.)
+    /// rolled back and the session is reset to how the connection started (`ROLLBACK` and what `DISCARD ALL` does,
+    /// two more round trips): its settings and role, so that a `SET search_path` or `SET ROLE` of `body`'s cannot
+    /// send the store's own statements into other tables or run them as another user; its session advisory locks,
+    /// listens, held cursors, statements prepared with SQL's `PREPARE` and temporary tables. Statements PostgresNIO
+    /// prepared for a `PostgresPreparedStatement` stay, so that later bodies on the connection can run them again.
+    /// A connection that cannot be reset so is closed instead of going back to the pool. (While `body` runs,
+    /// temporary tables do not hide the store's: its connections search `pg_temp` last.)
     ///
     /// - Throws: what `body` throws, unchanged; otherwise an `EventStoreError` — `closed`, `unavailable`
     ///   (retryable), `readOnly`, or the server's error mapped as for the store's other calls.
@@ -315,7 +319,12 @@ extension PostgresEventStore {
                     result = try await body(connection, logger)
                 } catch {
                     if !(error is PSQLError) { bodyError.withLock { $0 = error } }
-                    if restoringSession { await Self.restore(connection, rollingBack: true, logger: logger) }
+                    if let ended = error as? PSQLError, ended.endsSession {
+                        // Nothing to restore: the server ended the session.
+                        await connection.closeAndWait()
+                    } else if restoringSession {
+                        await Self.restore(connection, rollingBack: true, logger: logger)
+                    }
                     throw error
                 }
                 if restoringSession { await Self.restore(connection, rollingBack: true, logger: logger) }
@@ -329,19 +338,49 @@ extension PostgresEventStore {
     }
 
     /// Brings a pooled connection back to the session it started with after a caller's body: rolls back a
-    /// transaction the body left open when `rollingBack` (outside one, PostgreSQL only warns), then discards the
-    /// session's state: every setting back to the value the connection started with (the store's `search_path`,
-    /// durability and timeouts), the role, session advisory locks, listens, prepared statements (the store prepares
-    /// none: its statements run unnamed) and temporary tables. Closes the connection when that fails, so that the
-    /// pool replaces it.
+    /// transaction the body left open when `rollingBack` (outside one, PostgreSQL only warns), then resets the
+    /// session with ``sessionReset``. Closes the connection when that fails, so that the pool replaces it, and
+    /// returns once the pool can know that it is closed.
     private static func restore(_ connection: PostgresConnection, rollingBack: Bool, logger: Logger) async {
         do {
             if rollingBack { try await connection.run("ROLLBACK", logger: logger) }
-            try await connection.run("DISCARD ALL", logger: logger)
+            try await connection.run(sessionReset, logger: logger)
         } catch {
-            try? await connection.close()
+            await connection.closeAndWait()
         }
     }
+
+    /// What `DISCARD ALL` does, in one statement, except for the statements prepared through the protocol: every
+    /// setting back to the value the connection started with (the store's `search_path`, durability and timeouts),
+    /// the role, held cursors, statements prepared with SQL's `PREPARE`, listens, session advisory locks, cached
+    /// plans, temporary tables and sequence state.
+    ///
+    /// `DISCARD ALL` also deallocates the statements PostgresNIO prepared for a `PostgresPreparedStatement` of the
+    /// caller's, which it prepares once on a connection and afterwards only runs there: the next body to run one on
+    /// the connection failed (`prepared statement ... does not exist`). Those stay, under the names PostgresNIO
+    /// keeps for them; the store prepares none (its statements run unnamed). Every name is qualified, so that the
+    /// body's `search_path` cannot redirect the reset.
+    static let sessionReset: PostgresQuery = """
+        DO $reset$
+        DECLARE
+            item record;
+        BEGIN
+            FOR item IN SELECT name FROM pg_catalog.pg_cursors WHERE is_holdable LOOP
+                EXECUTE pg_catalog.format('CLOSE %I', item.name);
+            END LOOP;
+            FOR item IN SELECT name FROM pg_catalog.pg_prepared_statements WHERE from_sql LOOP
+                EXECUTE pg_catalog.format('DEALLOCATE %I', item.name);
+            END LOOP;
+            SET SESSION AUTHORIZATION DEFAULT;
+            RESET ALL;
+            UNLISTEN *;
+            PERFORM pg_catalog.pg_advisory_unlock_all();
+            DISCARD PLANS;
+            DISCARD TEMP;
+            DISCARD SEQUENCES;
+        END
+        $reset$
+        """
 
     /// Listens on a notification channel of the store's database and calls `onNotification` with each payload,
     /// until the calling task is cancelled or the store closes; after a lost connection it listens again (after

@@ -147,4 +147,32 @@ struct PostgresConnectionSessionTests {
             #expect(rows == [true], "the pooled connection still held the caller's advisory lock")
         }
     }
+
+    /// A statement of the application's, prepared by PostgresNIO on the connection it runs on.
+    struct CountCheckpoints: PostgresPreparedStatement {
+        static let sql = "SELECT count(*)::bigint FROM checkpoints"
+        typealias Row = Int64
+
+        func makeBindings() throws -> PostgresBindings { PostgresBindings() }
+        func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
+    }
+
+    @Test("a statement PostgresNIO prepared in one withConnection body runs again in the next bodies")
+    func aPreparedStatementOfACallerRunsAgain() async throws {
+        let configuration = try Self.configuration()
+        try await PostgresTestServer.withStore(configuration: configuration) { store in
+            // PostgresNIO prepares the statement on a connection once and then only runs it there, so the later
+            // rounds run it on a connection where an earlier round prepared it.
+            for round in 1...4 {
+                let count = try await store.withConnection { connection, logger in
+                    var count: Int64 = -1
+                    for try await value in try await connection.execute(CountCheckpoints(), logger: logger) {
+                        count = value
+                    }
+                    return count
+                }
+                #expect(count == 0, "round \(round)")
+            }
+        }
+    }
 }

@@ -1,0 +1,71 @@
+import PostgresNIO
+import Testing
+import Whizbang
+import WhizbangPostgres
+
+/// A call whose connection the server ends in the middle of a caller's body fails at once with `unavailable`, and the
+/// next call does not get that connection.
+@Suite(
+    "PostgresEventStore calls whose connection ends in the caller's body",
+    .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
+    .timeLimit(.minutes(1))
+)
+struct PostgresLostConnectionTests {
+    /// A store whose requests may take 20 s: a call that fails only at that deadline took far longer than one that
+    /// failed with its connection.
+    static func configuration() throws -> PostgresEventStore.Configuration {
+        var configuration = try PostgresTestServer.configuration()
+        configuration.requestTimeout = .seconds(20)
+        return configuration
+    }
+
+    @Test("withTransaction fails at once when its connection ends in the body")
+    func aTransactionWhoseConnectionEndsFailsAtOnce() async throws {
+        try await PostgresTestServer.withStore(configuration: Self.configuration()) { store in
+            let start = ContinuousClock.now
+            await expectError(.unavailable) {
+                try await store.withTransaction { transaction in
+                    try await transaction.connection.run(
+                        "SELECT pg_terminate_backend(pg_backend_pid())", logger: transaction.logger)
+                }
+            }
+            let elapsed = ContinuousClock.now - start
+            #expect(elapsed < .seconds(10), "the call failed after \(elapsed)")
+            let appended = try await appendRetrying(makeEvents(1), to: "s", expectedVersion: .noStream, store: store)
+            #expect(appended.positions == 1..<2)
+        }
+    }
+
+    @Test("withConnection fails at once when its connection ends in the body")
+    func aConnectionThatEndsInTheBodyFailsAtOnce() async throws {
+        try await PostgresTestServer.withStore(configuration: Self.configuration()) { store in
+            let start = ContinuousClock.now
+            await expectError(.unavailable) {
+                try await store.withConnection { connection, logger in
+                    try await connection.run("SELECT pg_terminate_backend(pg_backend_pid())", logger: logger)
+                }
+            }
+            let elapsed = ContinuousClock.now - start
+            #expect(elapsed < .seconds(10), "the call failed after \(elapsed)")
+        }
+    }
+    @Test("a call after a body that ended its connection and went on gets a connection that works")
+    func aCallAfterABodyThatEndedItsConnectionWorks() async throws {
+        var configuration = try Self.configuration()
+        // The listener holds one connection: every call uses the other.
+        configuration.maximumConnections = 2
+        try await PostgresTestServer.withStore(configuration: configuration) { store in
+            for round in 1...5 {
+                // The body's statement fails with its connection, and the body returns all the same.
+                try await store.withConnection { connection, logger in
+                    _ = try? await connection.run("SELECT pg_terminate_backend(pg_backend_pid())", logger: logger)
+                }
+                do {
+                    _ = try await store.headPosition()
+                } catch {
+                    Issue.record("round \(round): the next call failed: \(error)")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,35 @@
+import PostgresNIO
+import Testing
+import Whizbang
+import WhizbangPostgres
+
+/// ``PostgresEventStore/withTransaction(_:)`` returns only when the transaction committed.
+///
+/// A statement that fails in a transaction aborts it, and PostgreSQL answers the `COMMIT` that follows with a
+/// rollback, not an error: a body that caught its statement's error and returned still had its appends undone.
+@Suite(
+    "PostgresEventStore transactions that end in a rollback",
+    .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
+    .timeLimit(.minutes(1))
+)
+struct PostgresTransactionCommitTests {
+    @Test("a transaction whose body caught a failed statement fails instead of reporting its appends")
+    func aTransactionAbortedInItsBodyFails() async throws {
+        try await PostgresTestServer.withStore { store in
+            await expectError(.storageFailure) {
+                _ = try await store.withTransaction { transaction in
+                    let results = try await transaction.append([
+                        PostgresStoreAppend(makeEvents(2), to: "orders-1", expectedVersion: .noStream)
+                    ])
+                    // The caller's own statement fails, and the caller goes on without it.
+                    _ = try? await transaction.connection.run("SELECT 1 / 0", logger: transaction.logger)
+                    return results
+                }
+            }
+            #expect(try await store.headPosition() == 0)
+            #expect(try await store.streamVersion(of: "orders-1") == 0)
+            let appended = try await store.append(makeEvents(1), to: "orders-1", expectedVersion: .noStream)
+            #expect(appended.positions == 1..<2)
+        }
+    }
+}
