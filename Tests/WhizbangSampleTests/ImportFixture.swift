@@ -61,10 +61,16 @@ enum ImportFixture {
         }
     }
 
-    /// Writes lines to a file, each ending with a newline.
-    static func write(_ lines: [String], to url: URL) throws {
+    /// The end line an export writes after `events` event lines.
+    static func endLine(events: Int) -> String {
+        #"{"end":{"events":\#(events)}}"#
+    }
+
+    /// Writes lines to a file, each ending with a newline, and after them the export's end line counting them
+    /// (unless `endLine` is `false`: a file as exports were before they had one).
+    static func write(_ lines: [String], to url: URL, endLine: Bool = true) throws {
         var data = Data()
-        for line in lines {
+        for line in lines + (endLine ? [Self.endLine(events: lines.count)] : []) {
             data.append(contentsOf: line.utf8)
             data.append(UInt8(ascii: "\n"))
         }

@@ -217,6 +217,84 @@ extension SampleProcessSuites {
             }
         }
 
+        /// A file cut short at the end of a line (a full disk, a broken pipe, a copy stopped half-way) is valid in every
+        /// line it still has; without the export's end line an import took it for a shorter log.
+        @Test("import refuses an export cut short at a line's end, and writes nothing")
+        func importRefusesAnExportCutAtALineEnd() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let made = try await SampleProcess.run([
+                    "run", "--database", ledger, "--accounts", "10", "--commands", "100", "--quiet",
+                ])
+                try #require(made.status == 0, "\(made.standardError)")
+                let export = directory.appendingPathComponent("full.jsonl")
+                let exported = try await SampleProcess.run(["export", "--database", ledger, "--output", export.path])
+                try #require(exported.status == 0, "\(exported.standardError)")
+                let lines = try String(contentsOf: export, encoding: .utf8).split(separator: "\n").map(String.init)
+                // Without the end line; without it and the last event; only the first event.
+                for kept in [lines.count - 1, lines.count - 2, 1] {
+                    let input = directory.appendingPathComponent("cut-\(kept).jsonl")
+                    try ImportFixture.write(Array(lines.prefix(kept)), to: input, endLine: false)
+                    let database = directory.appendingPathComponent("imported.sqlite")
+                    let before = try ImportFixture.snapshot(directory)
+                    let output = try await SampleProcess.run(["import", "--input", input.path, "--database", database.path])
+                    #expect(output.status != 0, "\(kept) lines: \(output.standardOutput)")
+                    #expect(output.standardError.contains("\(input.path):\(kept + 1): "), "\(output.standardError)")
+                    #expect(output.standardError.contains("cut short"), "\(output.standardError)")
+                    #expect(try ImportFixture.snapshot(directory) == before, "\(kept) lines: files changed")
+                }
+            }
+        }
+
+        @Test(
+            "import refuses an end line that miscounts, is not last, or is not as an export writes it",
+            arguments: [
+                (#"{"end":{"events":4}}"#, false, "counts 4 events; the file holds 6"),
+                (#"{"end":{"events":6}}"#, true, "followed by more lines"),
+                (#"{"end":{"events":6},"more":1}"#, false, "not the export's end line"),
+                (#"{"end": {"events":6}}"#, false, "not the export's end line"),
+            ])
+        func importRefusesAWrongEndLine(end: String, followed: Bool, message: String) async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let good = ImportFixture.good(streams: 2, perStream: 3)
+                let input = directory.appendingPathComponent("input.jsonl")
+                let extra = ImportFixture.line(position: 7, stream: "s-9", version: 1, eventID: ImportFixture.eventID(7))
+                try ImportFixture.write(good + [end] + (followed ? [extra] : []), to: input, endLine: false)
+                let database = directory.appendingPathComponent("imported.sqlite").path
+                let output = try await SampleProcess.run(["import", "--input", input.path, "--database", database])
+                #expect(output.status != 0, "\(output.standardOutput)")
+                #expect(output.standardError.contains("\(input.path):7: "), "\(output.standardError)")
+                #expect(output.standardError.contains(message), "\(output.standardError)")
+                #expect(!FileManager.default.fileExists(atPath: database))
+            }
+        }
+
+        @Test("import takes an export made before the end line only with --allow-missing-end-line")
+        func importTakesAnOldExportWhenAllowed() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let good = ImportFixture.good(streams: 3, perStream: 4)
+                let input = directory.appendingPathComponent("old.jsonl")
+                try ImportFixture.write(good, to: input, endLine: false)
+                let database = directory.appendingPathComponent("imported.sqlite").path
+                let refused = try await SampleProcess.run(["import", "--input", input.path, "--database", database])
+                #expect(refused.status != 0)
+                #expect(refused.standardError.contains("--allow-missing-end-line"), "\(refused.standardError)")
+                #expect(!FileManager.default.fileExists(atPath: database))
+                let imported = try await SampleProcess.run([
+                    "import", "--input", input.path, "--database", database, "--allow-missing-end-line",
+                ])
+                #expect(imported.status == 0, "\(imported.standardError)")
+                let output = directory.appendingPathComponent("new.jsonl")
+                #expect(try await SampleProcess.run(["export", "--database", database, "--output", output.path]).status == 0)
+                // The same events, now with the end line.
+                let lines = try String(contentsOf: output, encoding: .utf8).split(separator: "\n").map(String.init)
+                #expect(lines.count == good.count + 1)
+                #expect(lines.last == ImportFixture.endLine(events: good.count))
+                let ids = lines.dropLast().map { $0.firstMatch(of: /"eventID":"([^"]+)"/).map { String($0.1) } }
+                #expect(ids == (1...good.count).map { ImportFixture.eventID($0) })
+            }
+        }
+
         @Test("import refuses a target that exists, changing nothing")
         func importRefusesAnExistingTarget() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in
@@ -245,11 +323,13 @@ extension SampleProcessSuites {
                 ])
                 try #require(run.status == 0, "\(run.standardError)")
                 #expect(try await SampleProcess.run(["export", "--database", original, "--output", first]).status == 0)
-                let lineCount = try String(contentsOfFile: first, encoding: .utf8).split(separator: "\n").count
+                let lines = try String(contentsOfFile: first, encoding: .utf8).split(separator: "\n")
+                // Every line an event, and last the line that counts them.
+                #expect(lines.last.map(String.init) == ImportFixture.endLine(events: lines.count - 1))
                 let imported = try await SampleProcess.run(["import", "--input", first, "--database", copy])
                 #expect(imported.status == 0, "\(imported.standardError)")
                 let count = imported.standardOutput.split(separator: " ").dropFirst().first.map { $0.filter(\.isNumber) }
-                #expect(count == "\(lineCount)", "\(imported.standardOutput)")
+                #expect(count == "\(lines.count - 1)", "\(imported.standardOutput)")
                 #expect(try await SampleProcess.run(["verify", "--database", copy]).status == 0)
                 #expect(try await SampleProcess.run(["export", "--database", copy, "--output", second]).status == 0)
                 // Every field, the recording times included, comes back as it was exported.
@@ -562,7 +642,7 @@ extension SampleProcessSuites {
                     let cut = try #require(
                         lines.indices.filter { lines[$0].contains("\"eventType\":\"\(step)\"") }.dropFirst(2).first)
                     let input = directory.appendingPathComponent("\(step).jsonl")
-                    try Data((lines[...cut].joined(separator: "\n") + "\n").utf8).write(to: input)
+                    try ImportFixture.write(lines[...cut].map(String.init), to: input)
                     let stopped = directory.appendingPathComponent("\(step).sqlite").path
                     let imported = try await SampleProcess.run(["import", "--input", input.path, "--database", stopped])
                     try #require(imported.status == 0, "\(step): \(imported.standardError)")

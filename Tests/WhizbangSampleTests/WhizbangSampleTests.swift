@@ -116,12 +116,12 @@ extension SampleProcessSuites {
                 let lines = [
                     ImportFixture.line(position: 1, stream: "s-0", version: 1, eventID: ImportFixture.eventID(1)), versioned,
                 ]
-                try (lines.joined(separator: "\n") + "\n").write(toFile: input, atomically: true, encoding: .utf8)
+                try ImportFixture.write(lines, to: URL(fileURLWithPath: input))
                 let imported = try await SampleProcess.run(["import", "--input", input, "--database", database])
                 #expect(imported.status == 0, "\(imported.standardError)")
                 #expect(try await SampleProcess.run(["export", "--database", database, "--output", output]).status == 0)
                 // The old line comes back without a version (it was stored at 1), the other with 3.
-                let exported = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").map {
+                let exported = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").dropLast().map {
                     try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] ?? [:]
                 }
                 #expect(exported.count == 2)

@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import WhizbangStore
 
-/// Writes the whole log as JSON Lines, one recorded event per line in global order.
+/// Writes the whole log as JSON Lines, one recorded event per line in global order, and last a line that counts them
+/// (``ExportEnd``), by which an import tells a whole export from one cut short.
 ///
 /// All or nothing: the lines go to a temporary file beside the output, which is fsynced and renamed over the output
 /// only after the whole log was read. An existing output is kept unless `--force`; Ctrl-C (or SIGTERM) removes the
@@ -85,6 +86,9 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
             FileHandle.standardError.write(Data("export stopped by signal \(signal); \(output) was not written\n".utf8))
             throw ExitCode(stop.exitStatus)
         }
+        var end = try ExportEnd(events: count).encoded()
+        end.append(UInt8(ascii: "\n"))
+        try file.write(end)
         try file.commit()
         progress.end()
         let summary = "exported \(Formatting.grouped(count)) events to \(output == "-" ? "standard output" : output)"

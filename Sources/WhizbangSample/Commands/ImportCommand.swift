@@ -17,6 +17,12 @@ struct ImportCommand: AsyncParsableCommand {
         commandName: "import", abstract: "Load a JSON Lines export into a new database (same ids, versions, order).")
 
     @Option(help: "The JSON Lines file to read.") var input: String
+    @Flag(
+        help: """
+            Take a file without the export's end line, as exports made before the sample wrote it are; a file cut \
+            short at a line's end then imports as a shorter log.
+            """)
+    var allowMissingEndLine = false
     @OptionGroup var database: DatabaseOption
     @Flag(
         help: ArgumentHelp(
@@ -33,6 +39,7 @@ struct ImportCommand: AsyncParsableCommand {
         do {
             file = try ImportFile.read(
                 path: input,
+                requiringEnd: !allowMissingEndLine,
                 progress: { bytes, total in
                     progress.begin(phase: "check \(input) (bytes)", total: total, keepingStart: true)
                     progress.update(done: bytes & ~1023)

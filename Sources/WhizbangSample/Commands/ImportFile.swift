@@ -3,7 +3,9 @@ import WhizbangStore
 
 /// An import file read and checked whole before anything is written: every line an exported event with only known
 /// fields, valid ids and payloads; positions 1, 2, 3… in file order; each stream's versions 1, 2, 3… with no gap or
-/// repeat; no event id twice. The first problem is reported as `file:line: what is wrong`.
+/// repeat; no event id twice; and last the export's end line (``ExportEnd``) with the number of events, so that a file
+/// cut short at a line's end is not taken for a shorter log. The first problem is reported as
+/// `file:line: what is wrong`.
 struct ImportFile {
     /// One checked line.
     struct Line {
@@ -27,8 +29,12 @@ struct ImportFile {
 
     /// Reads and checks `path`; calls `progress` with the bytes checked so far every 1,024 lines and asks `stop`
     /// whether to give up.
+    ///
+    /// - Parameter requiringEnd: whether the file must end with the export's end line; `false` takes a file with
+    ///   none (an export made before the line existed), though one that has it must still count right.
     static func read(
         path: String,
+        requiringEnd: Bool = true,
         progress: (_ bytes: Int, _ total: Int) -> Void = { _, _ in },
         stopRequested: () -> Bool = { false }
     ) throws -> ImportFile {
@@ -53,6 +59,22 @@ struct ImportFile {
                 if stopRequested() { throw SampleError("stopped") }
             }
             func problem(_ text: String) -> SampleError { SampleError("\(path):\(number): \(text)") }
+            if ExportEnd.isEndLine(bytes) {
+                // Exactly as an export writes it: no other field, no other spelling.
+                guard let end = try? decoder.decode(ExportEnd.self, from: bytes),
+                    (try? end.encoded()) == Data(bytes)
+                else {
+                    throw problem(#"not the export's end line ({"end":{"events":N}})"#)
+                }
+                guard end.end.events == file.lines.count else {
+                    throw problem("the end line counts \(end.end.events) events; the file holds \(file.lines.count)")
+                }
+                guard lineStart == contents.endIndex else {
+                    throw problem("the export's end line is followed by more lines; it must be the last")
+                }
+                file.streamCount = versions.count
+                return file
+            }
             let event: ExportedEvent
             do {
                 event = try decoder.decode(ExportedEvent.self, from: bytes)
@@ -80,6 +102,12 @@ struct ImportFile {
             }
             versions[event.streamID] = event.streamVersion
             file.lines.append(Line(number: number, event: event, data: data))
+        }
+        guard !requiringEnd else {
+            throw SampleError(
+                "\(path):\(number + 1): the file ends without the export's end line, so it may have been cut short; "
+                    + "nothing was imported. An export made before the sample wrote that line has none: import it "
+                    + "with --allow-missing-end-line")
         }
         file.streamCount = versions.count
         return file
