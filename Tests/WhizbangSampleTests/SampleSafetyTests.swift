@@ -498,6 +498,8 @@ extension SampleProcessSuites {
                 }
                 // What a killed export leaves: the first lines of a log under the temporary name.
                 let abandoned = try partial("0A1B2C3D", "\(line)\n\(line.prefix(20))")
+                // And a killed export of an empty log: its end line alone.
+                let abandonedEmpty = try partial("5A6B7C8D", ImportFixture.endLine(events: 0) + "\n")
                 // Look-alikes that are not, or not provably: someone's text, an empty file, a name of another shape,
                 // and the file of an export still at work (it holds a lock on it).
                 let text = try partial("4E5F6A7B", "notes\n")
@@ -517,6 +519,7 @@ extension SampleProcessSuites {
                 #expect(exported.status == 0, "\(exported.standardError)")
                 #expect(exported.standardError.contains("removed \(abandoned.path)"), "\(exported.standardError)")
                 #expect(!FileManager.default.fileExists(atPath: abandoned.path))
+                #expect(!FileManager.default.fileExists(atPath: abandonedEmpty.path))
                 for kept in [text, empty, otherShape, working] {
                     #expect(FileManager.default.fileExists(atPath: kept.path), "\(kept.lastPathComponent)")
                 }

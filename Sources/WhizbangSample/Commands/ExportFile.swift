@@ -34,7 +34,8 @@ final class ExportFile {
 
     /// Removes what exports to `target` left when their process was killed: files beside it named
     /// `.<name>.<8 hex digits>.partial` that are regular files, that no export holds locked, and whose first line is
-    /// an exported event. Anything else is left alone (an empty one too: nothing in it says it is an export's).
+    /// an exported event (or the end line of an export of an empty log). Anything else is left alone (an empty one
+    /// too: nothing in it says it is an export's).
     ///
     /// - Returns: The paths removed.
     static func removeAbandoned(for target: String) -> [String] {
@@ -58,6 +59,7 @@ final class ExportFile {
             let head = (try? handle.read(upToCount: 64 << 10)) ?? Data()
             guard let line = head.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).first,
                 (try? JSONDecoder().decode(ExportedEvent.self, from: Data(line))) != nil
+                    || (try? JSONDecoder().decode(ExportEnd.self, from: Data(line)).encoded()) == Data(line)
             else { continue }
             if unlink(path) == 0 { removed.append(path) }
         }
