@@ -196,6 +196,9 @@ extension PostgresEventStore {
     /// ``PostgresStoreTransaction/append(_:)`` commit together when `body` returns, and roll back together when it
     /// throws or the connection fails.
     ///
+    /// `body` must not end the transaction itself (`COMMIT`, `ROLLBACK`, `BEGIN` again): the store ends it, and
+    /// cannot tell what a body that did so left committed.
+    ///
     /// This is how a write is made conditional on something the `EventStore` protocol cannot express, such as a
     /// fencing token: read and lock the token's row first, then append. Appends made this way are numbered in the
     /// same global order as every other append of the store (they take the same lock), wake the store's waiters and
