@@ -54,6 +54,24 @@ extension SampleProcessSuites {
             }
         }
 
+        /// An ack log that cannot be read was reported as "cannot read the ack log PATH", without a cause.
+        @Test("verify names why its --ack-log cannot be read", arguments: ["missing", "directory"])
+        func verifySaysWhyItsAckLogCannotBeRead(kind: String) async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let made = try await SampleProcess.run([
+                    "run", "--database", ledger, "--accounts", "5", "--commands", "5", "--quiet",
+                ])
+                try #require(made.status == 0, "\(made.standardError)")
+                let acks = directory.appendingPathComponent("acks.log")
+                if kind == "directory" { try FileManager.default.createDirectory(at: acks, withIntermediateDirectories: false) }
+                let output = try await SampleProcess.run(["verify", "--database", ledger, "--ack-log", acks.path])
+                #expect(output.status == 1, "status \(output.status): \(output.standardError)")
+                let cause = kind == "directory" ? String(cString: strerror(EISDIR)) : String(cString: strerror(ENOENT))
+                #expect(output.standardError.contains("cannot read the ack log \(acks.path): \(cause)"), "\(output.standardError)")
+            }
+        }
+
         /// An import file that cannot be read (missing, a directory) is reported as "cannot read PATH" and no more:
         /// the user is not told why, where a file that cannot be written names its cause.
         @Test("import names why its --input cannot be read", arguments: ["missing", "directory"])

@@ -39,7 +39,7 @@ struct ImportFile {
         stopRequested: () -> Bool = { false }
     ) throws -> ImportFile {
         guard let contents = FileManager.default.contents(atPath: path) else {
-            throw SampleError("cannot read \(path): \(unreadableCause(path))")
+            throw SampleError.cannotRead(path)
         }
         var file = ImportFile()
         let decoder = JSONDecoder()
@@ -111,19 +111,6 @@ struct ImportFile {
         }
         file.streamCount = versions.count
         return file
-    }
-
-    /// Why `path` could not be read, in the system's words: `FileManager` says only that it could not.
-    private static func unreadableCause(_ path: String) -> String {
-        guard access(path, R_OK) == 0 else { return String(cString: strerror(errno)) }
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            return String(cString: strerror(EISDIR))
-        }
-        let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-        let type = (try? FileManager.default.attributesOfItem(atPath: target))?[.type] as? FileAttributeType
-        guard type == .typeRegular else { return "not a regular file" }
-        return "the file could not be read whole"
     }
 
     /// The decoding error in a few words: what is missing or wrong, and where.

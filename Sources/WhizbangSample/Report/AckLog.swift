@@ -77,7 +77,7 @@ final class AckLog: @unchecked Sendable {
     /// Reads an ack log: every complete line's message id and stream id. A torn last line is ignored.
     static func read(path: String) throws -> [(MessageID, StreamID)] {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw SampleError("cannot read the ack log \(path)")
+            throw SampleError.cannotRead(path, what: "the ack log")
         }
         let text = String(decoding: data, as: UTF8.self)
         var entries: [(MessageID, StreamID)] = []
