@@ -86,7 +86,9 @@ extension PostgresConnection {
     ///
     /// The statements are the store's and the cluster's own (never a caller's text): none may contain the block's
     /// quoting tags.
-    package func runAll(_ statements: [String], logger: Logger, file: String = #fileID, line: Int = #line) async throws {
+    package func runAll(
+        _ statements: [String], logger: Logger, file: String = #fileID, line: Int = #line
+    ) async throws {
         guard !statements.isEmpty else { return }
         let (block, statement) = ("$whizbang_block$", "$whizbang_statement$")
         let body = statements.map { text in

@@ -102,7 +102,8 @@ extension PostgresSchema {
         }
         try await connection.runAll(statements, logger: logger)
         if version < currentVersion {
-            logger.debug("migrated schema", metadata: ["schema": "\(schema)", "from": "\(version)", "to": "\(currentVersion)"])
+            logger.debug(
+                "migrated schema", metadata: ["schema": "\(schema)", "from": "\(version)", "to": "\(currentVersion)"])
         }
     }
 }
