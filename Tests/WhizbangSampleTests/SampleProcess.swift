@@ -31,6 +31,15 @@ struct SampleProcess {
             .deletingLastPathComponent()
     }
 
+    /// Makes a ledger at `path` with a short run of the sample (20 accounts, `normal` durability).
+    static func makeLedger(_ path: String, commands: Int = 500) async throws {
+        let run = try await run([
+            "run", "--database", path, "--accounts", "20", "--commands", "\(commands)", "--durability", "normal",
+            "--quiet",
+        ])
+        try #require(run.status == 0, "\(run.standardOutput)\(run.standardError)")
+    }
+
     static func run(_ arguments: [String]) async throws -> Output {
         try await run(executable, arguments)
     }

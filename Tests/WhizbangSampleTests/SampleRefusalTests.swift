@@ -59,10 +59,7 @@ extension SampleProcessSuites {
         func verifySaysWhyItsAckLogCannotBeRead(kind: String) async throws {
             try await SampleProcess.withTemporaryDirectory { directory in
                 let ledger = directory.appendingPathComponent("ledger.sqlite").path
-                let made = try await SampleProcess.run([
-                    "run", "--database", ledger, "--accounts", "5", "--commands", "5", "--quiet",
-                ])
-                try #require(made.status == 0, "\(made.standardError)")
+                try await SampleProcess.makeLedger(ledger, commands: 5)
                 let acks = directory.appendingPathComponent("acks.log")
                 if kind == "directory" { try FileManager.default.createDirectory(at: acks, withIntermediateDirectories: false) }
                 let output = try await SampleProcess.run(["verify", "--database", ledger, "--ack-log", acks.path])

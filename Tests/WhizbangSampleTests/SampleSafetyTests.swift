@@ -8,14 +8,6 @@ extension SampleProcessSuites {
     @Suite("WhizbangSample keeps the user's data safe, run as a process", .serialized)
     struct SampleSafetyTests {
         /// Makes a small ledger at `path` with the sample.
-        private func makeLedger(_ path: String, commands: Int = 500) async throws {
-            let run = try await SampleProcess.run([
-                "run", "--database", path, "--accounts", "20", "--commands", "\(commands)", "--durability", "normal",
-                "--quiet",
-            ])
-            try #require(run.status == 0, "\(run.standardOutput)\(run.standardError)")
-        }
-
         enum Found: String, CaseIterable, CustomStringConvertible {
             case nonEmptyDirectory, textFile, otherApplicationsDatabase, storeTheSampleDidNotCreate, readOnlyLedger
             case symbolicLinkToALedger
@@ -37,17 +29,17 @@ extension SampleProcessSuites {
                         "sqlite3", [target.path, "PRAGMA application_id = 42; CREATE TABLE t (x); INSERT INTO t VALUES (1);"])
                     try #require(made.status == 0, "\(made.standardError)")
                 case .storeTheSampleDidNotCreate:
-                    try await makeLedger(target.path)
+                    try await SampleProcess.makeLedger(target.path)
                     let unmarked = try await SampleProcess.tool(
                         "sqlite3", [target.path, "DELETE FROM checkpoints WHERE consumer = 'whizbang-sample.ledger';"])
                     try #require(unmarked.status == 0, "\(unmarked.standardError)")
                 case .readOnlyLedger:
-                    try await makeLedger(target.path)
+                    try await SampleProcess.makeLedger(target.path)
                     try FileManager.default.setAttributes([.posixPermissions: 0o444], ofItemAtPath: target.path)
                 case .symbolicLinkToALedger:
                     // Removing the link would leave the ledger it names; replacing what it names is not asked for.
                     let ledger = directory.appendingPathComponent("ledger.sqlite")
-                    try await makeLedger(ledger.path)
+                    try await SampleProcess.makeLedger(ledger.path)
                     try FileManager.default.createSymbolicLink(at: target, withDestinationURL: ledger)
                 }
                 let before = try ImportFixture.snapshot(directory)
@@ -66,7 +58,7 @@ extension SampleProcessSuites {
         func runRefusesAStoreWithAWALUnchanged() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in
                 let store = directory.appendingPathComponent("store.sqlite").path
-                try await makeLedger(store)
+                try await SampleProcess.makeLedger(store)
                 // Someone's program takes the sample's mark away and dies before its WAL is checkpointed.
                 let changed = try await Python.run(
                     "import sqlite3, sys, os\n"
@@ -92,7 +84,7 @@ extension SampleProcessSuites {
         func runRefusesALedgerInUse() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in
                 let ledger = directory.appendingPathComponent("ledger.sqlite").path
-                try await makeLedger(ledger, commands: 300)
+                try await SampleProcess.makeLedger(ledger, commands: 300)
                 let before = try await SampleProcess.run(["inspect", "--database", ledger])
                 try #require(before.status == 0, "\(before.standardError)")
                 // Another process reads the ledger and keeps its connection open, as a second run or `serve` does.
@@ -120,7 +112,7 @@ extension SampleProcessSuites {
         func runRefusesABadAckLogFirst() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in
                 let ledger = directory.appendingPathComponent("ledger.sqlite").path
-                try await makeLedger(ledger, commands: 300)
+                try await SampleProcess.makeLedger(ledger, commands: 300)
                 let notes = directory.appendingPathComponent("notes.txt")
                 try Data("my notes\n".utf8).write(to: notes)
                 let folder = directory.appendingPathComponent("folder")
@@ -186,8 +178,8 @@ extension SampleProcessSuites {
                 let ledger = directory.appendingPathComponent("ledger.sqlite").path
                 let neighbour = directory.appendingPathComponent("ledger.sqlite-notes")
                 try Data("keep\n".utf8).write(to: neighbour)
-                try await makeLedger(ledger, commands: 300)
-                try await makeLedger(ledger, commands: 200)
+                try await SampleProcess.makeLedger(ledger, commands: 300)
+                try await SampleProcess.makeLedger(ledger, commands: 200)
                 let inspect = try await SampleProcess.run(["inspect", "--database", ledger])
                 #expect(inspect.status == 0, "\(inspect.standardError)")
                 // 20 opened accounts and at most 200 commands: the first run's events are gone.
@@ -223,10 +215,7 @@ extension SampleProcessSuites {
         func importRefusesAnExportCutAtALineEnd() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in
                 let ledger = directory.appendingPathComponent("ledger.sqlite").path
-                let made = try await SampleProcess.run([
-                    "run", "--database", ledger, "--accounts", "10", "--commands", "100", "--quiet",
-                ])
-                try #require(made.status == 0, "\(made.standardError)")
+                try await SampleProcess.makeLedger(ledger, commands: 100)
                 let export = directory.appendingPathComponent("full.jsonl")
                 let exported = try await SampleProcess.run(["export", "--database", ledger, "--output", export.path])
                 try #require(exported.status == 0, "\(exported.standardError)")
@@ -341,7 +330,7 @@ extension SampleProcessSuites {
         func exportOverwritesOnlyWithForce() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in
                 let ledger = directory.appendingPathComponent("ledger.sqlite").path
-                try await makeLedger(ledger)
+                try await SampleProcess.makeLedger(ledger)
                 let output = directory.appendingPathComponent("out.jsonl")
                 try Data("an older export\n".utf8).write(to: output)
                 let before = try ImportFixture.snapshot(directory)
@@ -365,7 +354,7 @@ extension SampleProcessSuites {
         func exportRefusesWhatIsNotAFileToReplace() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in
                 let ledger = directory.appendingPathComponent("ledger.sqlite").path
-                try await makeLedger(ledger)
+                try await SampleProcess.makeLedger(ledger)
                 let notes = directory.appendingPathComponent("notes.txt")
                 try Data("someone's notes\n".utf8).write(to: notes)
                 let link = directory.appendingPathComponent("link.jsonl").path
@@ -413,7 +402,7 @@ extension SampleProcessSuites {
         func outputsNamedAsTheDatabasesFilesAreRefused() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in
                 let ledger = directory.appendingPathComponent("ledger.sqlite").path
-                try await makeLedger(ledger)
+                try await SampleProcess.makeLedger(ledger)
                 let before = try ImportFixture.snapshot(directory)
                 // The ledger exists, its -wal and -shm may, its -journal does not (a WAL-mode database has none).
                 for name in ["", "-wal", "-shm", "-journal"].map({ ledger + $0 }) {
@@ -436,7 +425,7 @@ extension SampleProcessSuites {
                 try FileManager.default.createDirectory(
                     at: nested.appendingPathComponent("inner"), withIntermediateDirectories: true)
                 let nestedLedger = nested.appendingPathComponent("ledger.sqlite").path
-                try await makeLedger(nestedLedger)
+                try await SampleProcess.makeLedger(nestedLedger)
                 let links = directory.appendingPathComponent("links")
                 try FileManager.default.createDirectory(at: links, withIntermediateDirectories: false)
                 let link = links.appendingPathComponent("link").path
@@ -466,7 +455,7 @@ extension SampleProcessSuites {
         func unwritableStandardOutputFails() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in
                 let ledger = directory.appendingPathComponent("ledger.sqlite").path
-                try await makeLedger(ledger)
+                try await SampleProcess.makeLedger(ledger)
                 let executable = try SampleProcess.executable.path
                 for command in [
                     "verify --database '\(ledger)'", "inspect --database '\(ledger)'",
@@ -487,7 +476,7 @@ extension SampleProcessSuites {
         func exportRemovesOnlyAbandonedPartials() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in
                 let ledger = directory.appendingPathComponent("ledger.sqlite").path
-                try await makeLedger(ledger)
+                try await SampleProcess.makeLedger(ledger)
                 let output = directory.appendingPathComponent("out.jsonl")
                 let first = try await SampleProcess.run(["export", "--database", ledger, "--output", "-"])
                 let line = try #require(first.standardOutput.split(separator: "\n").first)
@@ -531,7 +520,7 @@ extension SampleProcessSuites {
         func exportKeepsPermissions() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in
                 let ledger = directory.appendingPathComponent("ledger.sqlite").path
-                try await makeLedger(ledger)
+                try await SampleProcess.makeLedger(ledger)
                 let output = directory.appendingPathComponent("out.jsonl")
                 try Data("an older export\n".utf8).write(to: output)
                 try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: output.path)
@@ -547,7 +536,7 @@ extension SampleProcessSuites {
         func exportOfACorruptDatabase() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in
                 let ledger = directory.appendingPathComponent("ledger.sqlite")
-                try await makeLedger(ledger.path, commands: 20_000)
+                try await SampleProcess.makeLedger(ledger.path, commands: 20_000)
                 // Overwrite the middle of the file, where the events table's pages are, with garbage.
                 let handle = try FileHandle(forUpdating: ledger)
                 let size = try handle.seekToEnd()
