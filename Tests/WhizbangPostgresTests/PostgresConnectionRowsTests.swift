@@ -21,7 +21,7 @@ struct PostgresConnectionRowsTests {
         configuration.requestTimeout = .seconds(5)
         do {
             try await PostgresTestServer.withStore(configuration: configuration) { store in
-                _ = try await store.append(makeEvents(3), to: "s", expectedVersion: .noStream)
+                try await appendRetrying(makeEvents(3), to: "s", expectedVersion: .noStream, store: store)
                 proxy.startCutting()
                 await expectError(.unavailable) { _ = try await store.readAll(after: 0, limit: 10) }
                 #expect(proxy.cuts >= 1)

@@ -60,7 +60,7 @@ struct PostgresDeadlineTests {
         configuration.connectTimeout = .seconds(5)
         configuration.maximumConnections = 2
         try await PostgresTestServer.withStore(configuration: configuration) { store in
-            _ = try await store.append(makeEvents(1), to: "s", expectedVersion: .noStream)
+            try await appendRetrying(makeEvents(1), to: "s", expectedVersion: .noStream, store: store)
             // A notification reaches the store only through its listener: once it has, the listener holds one of
             // the two connections for good.
             try await PostgresTestServer.execute(
@@ -91,7 +91,7 @@ struct PostgresDeadlineTests {
         var configuration = try await Self.configuration(requestTimeout: .seconds(1))
         configuration.connectTimeout = .seconds(120)
         try await PostgresTestServer.withStore(configuration: configuration) { store in
-            _ = try await store.append(makeEvents(1), to: "s", expectedVersion: .noStream)
+            try await appendRetrying(makeEvents(1), to: "s", expectedVersion: .noStream, store: store)
             let lock = try await PostgresTableLock.lockEvents(of: configuration)
             let clock = ContinuousClock()
             let started = clock.now
@@ -123,7 +123,7 @@ struct PostgresDeadlineTests {
     @Test func aLostConnectionIsUnavailableNotClosed() async throws {
         let configuration = try await Self.configuration(requestTimeout: .seconds(5))
         try await PostgresTestServer.withStore(configuration: configuration) { store in
-            _ = try await store.append(makeEvents(1), to: "s", expectedVersion: .noStream)
+            try await appendRetrying(makeEvents(1), to: "s", expectedVersion: .noStream, store: store)
             let lock = try await PostgresTableLock.lockEvents(of: configuration)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
@@ -146,7 +146,7 @@ struct PostgresDeadlineTests {
         configuration.statementTimeout = .milliseconds(200)
         try await PostgresTestServer.createTables(configuration)
         try await PostgresTestServer.withStore(configuration: configuration) { store in
-            _ = try await store.append(makeEvents(1), to: "s", expectedVersion: .noStream)
+            try await appendRetrying(makeEvents(1), to: "s", expectedVersion: .noStream, store: store)
             let lock = try await PostgresTableLock.lockEvents(of: configuration)
             let error = await expectError(.unavailable) { _ = try await store.readAll(after: 0, limit: 10) }
             #expect(error?.message.contains("57014") == true, "\(String(describing: error))")

@@ -15,8 +15,10 @@ struct PostgresSubscriptionTests {
         var configuration = try PostgresTestServer.configuration()
         configuration.requestTimeout = .seconds(5)
         configuration.maximumRetryDelay = .milliseconds(100)
+        try await PostgresTestServer.createTables(configuration)
         try await PostgresTestServer.withStore(configuration: configuration) { store in
-            _ = try await store.append(makeEvents(5), to: "a", expectedVersion: .noStream)
+            // Setup: retried as a careful caller does (the same events, so a retry appends nothing twice).
+            try await appendRetrying(makeEvents(5), to: "a", expectedVersion: .noStream, store: store)
             let lock = try await PostgresTableLock.lockEvents(of: configuration)
             let delivered = try await withThrowingTaskGroup(of: [UInt64].self) { group in
                 group.addTask {
