@@ -79,9 +79,11 @@ extension SQLiteEventStore {
         )
         if role == .writer {
             // When the writer starts the WAL over (see SQLiteWriter.installWALHook), the file is cut back to the
-            // size the checkpoint threshold allows instead of keeping its largest size.
+            // size bound, or without one to the size the checkpoint threshold allows, instead of keeping its largest
+            // size. Not to the threshold under a bound: the WAL starts over between the two, and cutting it each
+            // time costs the writer a truncation and the file system the blocks allocated again.
             var limit = configuration.checkpointPages * configuration.pageSize
-            if configuration.maximumWALBytes > 0 { limit = min(limit, configuration.maximumWALBytes) }
+            if configuration.maximumWALBytes > 0 { limit = configuration.maximumWALBytes }
             try connection.execute("PRAGMA journal_size_limit = \(limit)")
         }
         if role == .reader {

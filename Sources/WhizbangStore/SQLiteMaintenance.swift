@@ -28,8 +28,9 @@ final class SQLiteMaintenance: @unchecked Sendable {
     /// connection holds the checkpoint lock.
     let checkpointLock = NSLock()
 
-    /// How many frames of the current WAL the last checkpoint had copied back (0 before the first, and after the
-    /// writer has copied them all, since its next transaction starts the WAL over).
+    /// How many frames of the current WAL the last checkpoint had copied back (0 before the first, and once the
+    /// writer has seen the WAL start over). A checkpoint that copied every frame it saw still counts them: the
+    /// writer may have committed more while it copied, and the WAL starts over only once those are copied too.
     var checkpointedFrames: Int {
         get { lastCheckpointedFrames.load(ordering: .relaxed) }
         set { lastCheckpointedFrames.store(newValue, ordering: .relaxed) }
@@ -141,8 +142,7 @@ final class SQLiteMaintenance: @unchecked Sendable {
         let code = sqlite3_wal_checkpoint_v2(connection.handle, nil, mode, &walFrames, &checkpointed)
         checkpointLock.unlock()
         if code == SQLITE_OK {
-            // A checkpoint that copied every frame lets the next transaction start the WAL over, so it counts as 0.
-            lastCheckpointedFrames.store(checkpointed == walFrames ? 0 : Int(checkpointed), ordering: .relaxed)
+            lastCheckpointedFrames.store(Int(checkpointed), ordering: .relaxed)
             logger.trace("checkpoint", metadata: ["walFrames": "\(walFrames)", "checkpointed": "\(checkpointed)"])
         } else {
             logger.debug("checkpoint failed", metadata: ["error": "\(connection.error(code, sql: nil))"])

@@ -86,17 +86,17 @@ final class SQLiteWriter: @unchecked Sendable {
     ///
     /// A passive checkpoint alone never shortens the WAL while appends keep coming: SQLite starts writing the WAL
     /// from its beginning again only when a write transaction begins after every frame has been copied back, and
-    /// the maintenance thread always trails the writer by the frames committed while it copied. So once the WAL
-    /// has twice `threshold` pages and the maintenance thread has copied all but at most half of `threshold`, the writer runs a
-    /// passive checkpoint itself between transactions — copying only those few — and its next transaction restarts
-    /// the WAL (`journal_size_limit` then truncates the file). At four times `threshold` it does so regardless, and
-    /// waits (up to the busy timeout) for a checkpoint the maintenance thread is running, so the WAL stays bounded
-    /// even when the maintenance thread falls behind.
+    /// the maintenance thread always trails the writer by the frames committed while it copied. So the
+    /// maintenance thread is asked again while it trails by more than an eighth of the request threshold (below),
+    /// and once it trails by less, the writer runs a passive checkpoint itself between transactions — copying only
+    /// those few, a short pause instead of a long one — and its next transaction restarts the WAL. At four times
+    /// `threshold` it does so regardless, and waits (up to the busy timeout) for a checkpoint the maintenance
+    /// thread is running, so the WAL stays bounded even when the maintenance thread falls behind.
     ///
-    /// With `maximumBytes` above 0 the WAL also has a size bound: the maintenance thread is asked to checkpoint
-    /// from half of it at the latest, and before the next commit could pass it (judging by twice the largest
-    /// commit so far, up to half the bound) the writer runs a restart checkpoint, which also waits for readers to
-    /// leave the WAL.
+    /// The request threshold is `threshold`, or half of the size bound when `maximumBytes` is above 0 and that is
+    /// smaller. Before the next commit could pass the size bound (judging by twice the largest commit so far, up
+    /// to half the bound) the writer runs a restart checkpoint, which also waits for the maintenance thread's
+    /// checkpoint to end and for readers to leave the WAL.
     func installWALHook(maintenance: SQLiteMaintenance, threshold: Int, maximumBytes: Int = 0) {
         var maximumFrames = Int32.max
         if maximumBytes > 0 {
@@ -114,14 +114,17 @@ final class SQLiteWriter: @unchecked Sendable {
                 let hook = Unmanaged<WALHookContext>.fromOpaque(context).takeUnretainedValue()
                 // A commit that leaves fewer frames than the last one started the WAL over.
                 let growth = pages > hook.lastPages ? pages - hook.lastPages : pages
-                if pages < hook.lastPages { hook.sizeBoundRetryFrames = 0 }
+                if pages < hook.lastPages {
+                    hook.sizeBoundRetryFrames = 0
+                    hook.maintenance.checkpointedFrames = 0
+                }
                 hook.largestCommit = max(hook.largestCommit, growth)
                 hook.lastPages = pages
                 hook.pages = pages
                 // Leave the last stretch to the writer (see boundWAL), so the two do not contend for the
                 // checkpoint lock once the maintenance thread has caught up.
                 if pages >= hook.requestThreshold,
-                    Int(pages) - hook.maintenance.checkpointedFrames > Int(hook.requestThreshold / 2)
+                    Int(pages) - hook.maintenance.checkpointedFrames > hook.lastStretch
                 {
                     hook.maintenance.requestCheckpoint()
                 }
@@ -138,16 +141,17 @@ final class SQLiteWriter: @unchecked Sendable {
         guard let hook = walHookContext else { return }
         let pages = Int(hook.pages)
         let threshold = Int(hook.threshold)
+        let requestThreshold = Int(hook.requestThreshold)
         // Room for two more commits of the largest size seen, but never more than half the bound, so that one huge
         // commit (an import) does not make every later commit checkpoint.
         let margin = min(2 * Int(hook.largestCommit), Int(hook.maximumFrames) / 2)
         // After a restart checkpoint that failed (a reader kept an old snapshot past the busy timeout), wait for
         // another eighth of the bound before the next: each attempt may hold the writer for the busy timeout.
         let nearSizeBound = pages + margin >= Int(hook.maximumFrames) && pages >= Int(hook.sizeBoundRetryFrames)
-        guard pages >= 2 * threshold || nearSizeBound else { return }
+        guard pages >= requestThreshold || nearSizeBound else { return }
         let remaining = pages - hook.maintenance.checkpointedFrames
         let atHardBound = pages >= 4 * threshold
-        guard remaining <= threshold / 2 || atHardBound || nearSizeBound else { return }
+        guard remaining <= hook.lastStretch || atHardBound || nearSizeBound else { return }
         // At the hard bound a passive checkpoint is not enough: it gives up at once while the maintenance thread
         // holds the checkpoint lock, and a starved maintenance thread (a loaded machine) can hold it for seconds
         // while the WAL keeps growing. A full checkpoint, once the maintenance thread's checkpoint has ended (below),
@@ -167,7 +171,7 @@ final class SQLiteWriter: @unchecked Sendable {
             if waitsForMaintenance { hook.maintenance.checkpointLock.unlock() }
         }
         if code == SQLITE_OK {
-            hook.maintenance.checkpointedFrames = checkpointed == walFrames ? 0 : Int(checkpointed)
+            hook.maintenance.checkpointedFrames = Int(checkpointed)
         }
         if nearSizeBound {
             let retryFrames = pages + max(1, Int(hook.maximumFrames) / 8)
@@ -383,6 +387,9 @@ extension SQLiteWriter {
         /// The WAL size, in pages, from which the maintenance thread is asked to checkpoint: `threshold`, or half
         /// the size bound if that is smaller.
         let requestThreshold: Int32
+        /// The frames the maintenance thread may trail the writer by before the writer copies them itself (an
+        /// eighth of ``requestThreshold``); above it the maintenance thread is asked again.
+        let lastStretch: Int
         /// The WAL's size in pages after the last commit, until the writer's own checkpoint; used only on the
         /// writer thread.
         var pages: Int32 = 0
@@ -398,6 +405,7 @@ extension SQLiteWriter {
             self.threshold = threshold
             self.maximumFrames = maximumFrames
             self.requestThreshold = max(1, min(threshold, maximumFrames / 2))
+            self.lastStretch = Int(requestThreshold) / 8
         }
     }
 
