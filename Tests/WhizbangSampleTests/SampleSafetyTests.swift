@@ -557,6 +557,36 @@ extension SampleProcessSuites {
             }
         }
 
+        @Test("verify and replay name the account whose first event is missing, as they name every other")
+        func aStreamFirstMetAfterItsFirstEventIsNamed() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite")
+                try await SampleProcess.makeLedger(ledger.path)
+                // The replay looks a stream's id up only at its first event; remove one stream's first event.
+                let removed = try await SampleProcess.tool(
+                    "sqlite3",
+                    [
+                        ledger.path,
+                        """
+                        SELECT stream_id FROM streams WHERE stream_key = 7;
+                        DELETE FROM events WHERE stream_key = 7 AND version = 1;
+                        """,
+                    ])
+                try #require(removed.status == 0, "\(removed.standardError)")
+                let account = removed.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+                try #require(account.hasPrefix("account-"), "\(removed.standardOutput)")
+                for command in ["verify", "replay"] {
+                    let output = try await SampleProcess.run([command, "--database", ledger.path])
+                    let text = output.standardOutput + output.standardError
+                    #expect(output.status == 1, "\(command): \(text)")
+                    #expect(
+                        text.contains("account \(account) has an event before it is opened (version 2)"),
+                        "\(command): \(text)")
+                    #expect(!text.contains("stream key"), "\(command): \(text)")
+                }
+            }
+        }
+
         @Test("export interrupted by SIGINT at a random moment leaves no file at the target path (10 times)")
         func exportInterrupted() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in

@@ -29,6 +29,8 @@ struct LedgerProjection: Sendable {
     /// The index of each stream's tally plus one by the store's stream key, for events that carry one (0: a key not
     /// met yet): an array lookup instead of hashing the stream id.
     private var slotsByKey: [Int32] = []
+    /// The index of each stream's tally by the store's stream key, for keys too far apart for ``slotsByKey``.
+    private var slotsBySparseKey: [Int64: Int32] = [:]
     private(set) var transfers: [String: TransferTally] = [:]
     private(set) var lastPosition: UInt64 = 0
     private(set) var eventCount = 0
@@ -42,6 +44,9 @@ struct LedgerProjection: Sendable {
     private(set) var overflowed = false
     private(set) var violations: [String] = []
     private(set) var violationCount = 0
+    /// Streams first met at an event without a stream id, named by their key (`LedgerReplay` then replays again
+    /// with every event's id).
+    private(set) var unnamedStreamCount = 0
     /// The command ids found in the events' metadata, when collected, with the stream each wrote to.
     private(set) var commandStreams: [MessageID: StreamID] = [:]
     private static let violationsKept = 20
@@ -112,38 +117,55 @@ struct LedgerProjection: Sendable {
             violate("position \(event.position) does not follow position \(lastPosition)")
         }
         lastPosition = event.position
-        if let messageID = event.messageID { commandStreams[messageID] = event.streamID }
         let slot = slot(of: event)
         var tally = tallies[slot]
+        if let messageID = event.messageID { commandStreams[messageID] = tally.streamID }
         if event.version != tally.version &+ 1 {
-            violate("stream \(event.streamID) jumps from version \(tally.version) to \(event.version)")
+            violate("stream \(tally.streamID) jumps from version \(tally.version) to \(event.version)")
         }
         tally.version = event.version
         switch event.event {
         case .account(let accountEvent):
-            apply(accountEvent, to: &tally, streamID: event.streamID, position: event.position)
-        case .transfer(let transferEvent): apply(transferEvent, streamID: event.streamID)
+            apply(accountEvent, to: &tally, streamID: tally.streamID, position: event.position)
+        case .transfer(let transferEvent): apply(transferEvent, streamID: tally.streamID)
         }
         tallies[slot] = tally
     }
 
     /// The index of the tally of `event`'s stream, made on the stream's first event.
     private mutating func slot(of event: DecodedEvent) -> Int {
+        guard let key = event.streamKey else { return slot(of: event.streamID ?? StreamID("")) }
         // A key indexes the array only while the array stays proportional to the streams met, whatever the keys.
-        guard let key = event.streamKey, key >= 0,
-            key < Int64(slotsByKey.count) || key <= 2 * Int64(tallies.count) + 1024
-        else { return slot(of: event.streamID) }
+        guard key >= 0, key < Int64(slotsByKey.count) || key <= 2 * Int64(tallies.count) + 1024 else {
+            if let slot = slotsBySparseKey[key] { return Int(slot) }
+            let slot = newSlot(for: event, key: key)
+            slotsBySparseKey[key] = Int32(slot)
+            return slot
+        }
         let index = Int(key)
         if index < slotsByKey.count, slotsByKey[index] != 0 { return Int(slotsByKey[index]) - 1 }
-        // A stream met by key from its first event on is never put in ``slots``, which then stays empty on a store
-        // that gives keys (a stream's events all carry its key): at 100,000 streams that dictionary cost 8 MiB.
-        let slot = slots[event.streamID] ?? appendTally(event.streamID)
+        let slot = newSlot(for: event, key: key)
         if index >= slotsByKey.count {
             let count = max(index + 1, 2 * slotsByKey.count)
             slotsByKey.append(contentsOf: repeatElement(0, count: count - slotsByKey.count))
         }
         slotsByKey[index] = Int32(slot + 1)
         return slot
+    }
+
+    /// A tally for the stream of `event`, met by `key` for the first time.
+    ///
+    /// A stream met by key from its first event on is never put in ``slots``, which then stays empty on a store that
+    /// gives keys (a stream's events all carry its key): at 100,000 streams that dictionary cost 8 MiB. Only a
+    /// stream's first event may carry its id (see ``DecodedEvent/streamID``); a stream first met at a later event is
+    /// named by its key and counted in ``unnamedStreamCount``, and `apply(_:)` reports that its versions do not
+    /// start at 1.
+    private mutating func newSlot(for event: DecodedEvent, key: Int64) -> Int {
+        guard let streamID = event.streamID else {
+            unnamedStreamCount += 1
+            return appendTally(StreamID("stream key \(key)"))
+        }
+        return slots[streamID] ?? appendTally(streamID)
     }
 
     /// The index of the tally of the stream `streamID`, made on its first event.
@@ -273,7 +295,9 @@ struct LedgerProjection: Sendable {
 
 /// A stored event, decoded.
 struct DecodedEvent: Sendable {
-    let streamID: StreamID
+    /// The stream's id; `nil` for an event that carries a ``streamKey`` and is not its stream's first (version 1),
+    /// whose stream the projection finds by key, so a reader does not look the id up for every event.
+    let streamID: StreamID?
     let version: UInt64
     let position: UInt64
     let event: LedgerEvent

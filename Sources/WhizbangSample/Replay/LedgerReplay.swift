@@ -34,12 +34,25 @@ struct LedgerReplay {
         progress: ((_ applied: Int, _ head: UInt64) -> Void)? = nil
     ) async throws -> Result {
         let start = ContinuousClock.now
+        var result = try await pass(store, namingEveryEvent: false, progress: progress)
+        // A stream first met after its first event could be named only by its key: on such a (broken) log the
+        // replay is run again with every event's stream id, so that what it reports names the streams.
+        if result.projection.unnamedStreamCount > 0 {
+            result = try await pass(store, namingEveryEvent: true, progress: progress)
+        }
+        result.seconds = (ContinuousClock.now - start).seconds
+        return result
+    }
+
+    private func pass(
+        _ store: some EventStore, namingEveryEvent: Bool, progress: ((_ applied: Int, _ head: UInt64) -> Void)?
+    ) async throws -> Result {
         let head = try await store.headPosition()
         let batch = UInt64(batchSize)
         let batchCount = Int((head + batch - 1) / batch)
         let collect = collectCommandIDs
         let limit = batchSize
-        let read = Self.reader(of: store, collectCommandIDs: collect)
+        let read = Self.reader(of: store, collectCommandIDs: collect, namingEveryEvent: namingEveryEvent)
         var projection = LedgerProjection()
         projection.reserveCapacity(streams: expectedStreamCount)
         var summary: ProjectionRecord?
@@ -75,27 +88,32 @@ struct LedgerReplay {
             }
         }
         projection.finishTransferChecks()
-        let elapsed = ContinuousClock.now - start
-        return Result(projection: projection, seconds: elapsed.seconds, head: head, summary: summary)
+        return Result(projection: projection, seconds: 0, head: head, summary: summary)
     }
 
     /// How the replay reads and decodes a range of the log: on an SQLite store, unless it collects command ids
-    /// (which are in the metadata), from the rows the store lends, without a `RecordedEvent` per event; on any
-    /// other store, or to collect command ids, through `readAll(after:limit:)`.
-    static func reader(of store: some EventStore, collectCommandIDs: Bool)
+    /// (which are in the metadata), from the rows the store lends, without a `RecordedEvent` per event (and with
+    /// each stream's id only on its first event, unless `namingEveryEvent`; see ``DecodedRange``); on any other
+    /// store, or to collect command ids, through `readAll(after:limit:)`.
+    static func reader(of store: some EventStore, collectCommandIDs: Bool, namingEveryEvent: Bool = false)
         -> @Sendable (_ after: UInt64, _ limit: Int, _ end: UInt64) async throws -> [DecodedEvent]
     {
         if !collectCommandIDs {
+            @Sendable func range(_ end: UInt64, _ limit: Int) -> DecodedRange {
+                DecodedRange(end: end, capacity: limit, namingEveryEvent: namingEveryEvent)
+            }
             if let store = store as? SQLiteEventStore {
                 return { after, limit, end in
-                    try await store.reduceAll(after: after, limit: limit, into: DecodedRange(end: end, capacity: limit))
-                    { range, row in try range.append(row) }.events
+                    try await store.reduceAll(after: after, limit: limit, into: range(end, limit)) { range, row in
+                        try range.append(row)
+                    }.events
                 }
             }
             if let store = store as? SQLiteReadOnlyEventStore {
                 return { after, limit, end in
-                    try await store.reduceAll(after: after, limit: limit, into: DecodedRange(end: end, capacity: limit))
-                    { range, row in try range.append(row) }.events
+                    try await store.reduceAll(after: after, limit: limit, into: range(end, limit)) { range, row in
+                        try range.append(row)
+                    }.events
                 }
             }
         }
