@@ -22,18 +22,36 @@ final class SQLiteMaintenance: @unchecked Sendable {
     private var waiterCount = 0
     private var isClosing = false
     private var isFinished = false
-    private let lastCheckpointedFrames = Atomic<Int>(0)
+    /// The last checkpoint's count of frames copied (low 32 bits) and the WAL generation it ran in (the rest).
+    private let lastCheckpoint = Atomic<Int>(0)
+    /// How many times the writer has seen the WAL start over; a count of frames recorded in an earlier generation
+    /// is stale.
+    private let walGeneration = Atomic<Int>(0)
     /// Held by this thread while it checkpoints, so that the writer can wait for that checkpoint to end before
     /// running its own: SQLite fails a checkpoint at once, without calling the busy handler, while another
     /// connection holds the checkpoint lock.
     let checkpointLock = NSLock()
 
-    /// How many frames of the current WAL the last checkpoint had copied back (0 before the first, and once the
-    /// writer has seen the WAL start over). A checkpoint that copied every frame it saw still counts them: the
-    /// writer may have committed more while it copied, and the WAL starts over only once those are copied too.
+    /// How many frames of the current WAL the last checkpoint had copied back: 0 before the first, and when the last
+    /// one ran before the WAL started over (even if it recorded its count after). A checkpoint that copied every
+    /// frame it saw still counts them: the writer may have committed more while it copied, and the WAL starts over
+    /// only once those are copied too.
     var checkpointedFrames: Int {
-        get { lastCheckpointedFrames.load(ordering: .relaxed) }
-        set { lastCheckpointedFrames.store(newValue, ordering: .relaxed) }
+        let last = lastCheckpoint.load(ordering: .acquiring)
+        return last >> 32 == walGeneration.load(ordering: .acquiring) ? last & 0xFFFF_FFFF : 0
+    }
+
+    /// The WAL generation now, to pass to ``recordCheckpoint(frames:generation:)`` for a checkpoint about to run.
+    var currentWALGeneration: Int { walGeneration.load(ordering: .acquiring) }
+
+    /// Records that a checkpoint begun in WAL generation `generation` had copied `frames` frames.
+    func recordCheckpoint(frames: Int32, generation: Int) {
+        lastCheckpoint.store(generation << 32 | Int(UInt32(bitPattern: frames)), ordering: .releasing)
+    }
+
+    /// Called by the writer when it sees the WAL start over: every count recorded before is stale.
+    func walStartedOver() {
+        walGeneration.wrappingAdd(1, ordering: .releasing)
     }
 
     private let connection: SQLiteConnection
@@ -139,10 +157,11 @@ final class SQLiteMaintenance: @unchecked Sendable {
         var walFrames: Int32 = 0
         var checkpointed: Int32 = 0
         checkpointLock.lock()
+        let generation = currentWALGeneration
         let code = sqlite3_wal_checkpoint_v2(connection.handle, nil, mode, &walFrames, &checkpointed)
         checkpointLock.unlock()
         if code == SQLITE_OK {
-            lastCheckpointedFrames.store(Int(checkpointed), ordering: .relaxed)
+            recordCheckpoint(frames: checkpointed, generation: generation)
             logger.trace("checkpoint", metadata: ["walFrames": "\(walFrames)", "checkpointed": "\(checkpointed)"])
         } else {
             logger.debug("checkpoint failed", metadata: ["error": "\(connection.error(code, sql: nil))"])

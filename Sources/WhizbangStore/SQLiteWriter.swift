@@ -116,7 +116,7 @@ final class SQLiteWriter: @unchecked Sendable {
                 let growth = pages > hook.lastPages ? pages - hook.lastPages : pages
                 if pages < hook.lastPages {
                     hook.sizeBoundRetryFrames = 0
-                    hook.maintenance.checkpointedFrames = 0
+                    hook.maintenance.walStartedOver()
                 }
                 hook.largestCommit = max(hook.largestCommit, growth)
                 hook.lastPages = pages
@@ -171,7 +171,7 @@ final class SQLiteWriter: @unchecked Sendable {
             if waitsForMaintenance { hook.maintenance.checkpointLock.unlock() }
         }
         if code == SQLITE_OK {
-            hook.maintenance.checkpointedFrames = Int(checkpointed)
+            hook.maintenance.recordCheckpoint(frames: checkpointed, generation: hook.maintenance.currentWALGeneration)
         }
         if nearSizeBound {
             let retryFrames = pages + max(1, Int(hook.maximumFrames) / 8)
