@@ -45,7 +45,7 @@ struct PostgresOutageLogTests {
                     #expect(records.all.dropFirst(setup).filter { $0.level >= .info }.map(\.level) == [.warning])
                     try await role.execute("ALTER ROLE \(role.name) CONNECTION LIMIT -1")
                     try await appendRetrying(makeEvents(1), to: "s", expectedVersion: .any, store: store)
-                    _ = try await store.readAll(after: 0, limit: 10)
+                    _ = try await retryingWhileUnavailable { try await store.readAll(after: 0, limit: 10) }
                     return setup
                 })
         } catch {
