@@ -182,6 +182,76 @@ struct ClusterClientEdgeTests {
     }
 }
 
+extension ClusterClientEdgeTests {
+    @Test("a result look-up that fails is tried again soon, not only at the client's next full poll")
+    func aFailedLookUpIsTriedAgain() async throws {
+        // Look-ups fail at a 2 s request deadline while the inbox is locked.
+        try await ClusterTestDatabase.withStore(adjusting: { $0.requestTimeout = .seconds(2) }) { store in
+            let failedLookUp = LoggedMessage("looking up command results failed")
+            var configuration = ClusterTestDatabase.cluster()
+            configuration.pollInterval = .seconds(120)
+            let node = try ClusterNode(nodeID: "n", store: store, aggregates: Counter.registry, configuration: configuration)
+            configuration.logger = failedLookUp.logger
+            let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: configuration)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await node.run() }
+                group.addTask { try await client.run() }
+                let ticket = try await client.enqueue(Counter.Command.add(1), to: StreamID("counter-1"), as: Counter.self)
+                // The command runs and its result is recorded; no notification will name its row again.
+                #expect(try await client.result(of: ticket, timeout: .seconds(30)).outcome == .accepted)
+                node.stop()
+                let lock = try await InboxLock.lock(store.configuration, mode: "ACCESS EXCLUSIVE")
+                // A new wait looks the row up at once; that look-up waits on the lock and fails at its deadline.
+                let waiting = Task { try await client.result(of: ticket, timeout: .seconds(20)) }
+                await failedLookUp.logged()
+                try await lock.releaseEndingWaiters()
+                let released = ContinuousClock.now
+                // Before: the row was looked up again only at the next full look-up, 120 s on: the wait timed out.
+                #expect(try await waiting.value.outcome == .accepted)
+                #expect(ContinuousClock.now - released < .seconds(10))
+                group.cancelAll()
+                try? await group.waitForAll()
+            }
+        }
+    }
+}
+
+/// A logger whose handler lets a test wait until a given message is logged (at any level).
+final class LoggedMessage: Sendable {
+    let message: String
+    private let seen: AsyncStream<Void>
+    private let continuation: AsyncStream<Void>.Continuation
+
+    init(_ message: String) {
+        self.message = message
+        (seen, continuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    var logger: Logger {
+        Logger(label: "whizbang.cluster.tests") { _ in Handler(owner: self) }
+    }
+
+    /// Returns once the message has been logged (at once if it already was).
+    func logged() async {
+        for await _ in seen { return }
+    }
+
+    private struct Handler: LogHandler {
+        let owner: LoggedMessage
+        var logLevel: Logger.Level = .trace
+        var metadata: Logger.Metadata = [:]
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            if event.message.description == owner.message { owner.continuation.yield() }
+        }
+    }
+}
+
 /// A lock on a store's cluster inbox, held from a connection of its own until released.
 struct InboxLock: Sendable {
     let connection: PostgresConnection

@@ -349,6 +349,7 @@ public final class ClusterClient: Service, Sendable {
     private func poll() async {
         let logger = configuration.logger
         var lastFullLookUp = ContinuousClock.now
+        var failures = 0
         while !Task.isCancelled && !stopping.load(ordering: .acquiring) {
             let now = ContinuousClock.now
             let everything = now - lastFullLookUp >= configuration.pollInterval
@@ -359,14 +360,25 @@ public final class ClusterClient: Service, Sendable {
                     let (results, missing) = try await fetchResults(rows)
                     waiters.deliver(results)
                     if !missing.isEmpty { waiters.expired(missing) }
+                    failures = 0
                 } catch {
                     logger.debug("looking up command results failed", metadata: ["error": "\(error)"])
+                    // The notification that named these rows is spent: look them up again after a pause that
+                    // doubles with each failure (at most the poll interval), not only at the next full look-up.
+                    waiters.lookUpAgain(rows)
+                    failures += 1
+                    let pause = min(configuration.pollInterval, Self.lookUpRetryDelay * (1 << min(failures - 1, 10)))
+                    await waiters.added.wait(upTo: pause)
+                    continue
                 }
             }
             let untilFullLookUp = lastFullLookUp + configuration.pollInterval - .now
             if untilFullLookUp > .zero { await waiters.added.wait(upTo: untilFullLookUp) }
         }
     }
+
+    /// The pause before a failed look-up of results is tried again; it doubles with each failure in a row.
+    static let lookUpRetryDelay = Duration.milliseconds(50)
 
     /// Fails each wait with ``ClusterError/Code/timedOut`` at its deadline: a task of its own, so that a look-up the
     /// database is slow to answer cannot hold a wait past its time limit.

@@ -91,6 +91,13 @@ final class ResultWaiters: Sendable {
         if wake { added.signal() }
     }
 
+    /// Marks `rows` to be looked up again at the next look-up (one that failed), without waking the poller.
+    func lookUpAgain(_ rows: [Int64]) {
+        state.withLock { state in
+            for row in rows where state.waiters[row] != nil { state.toLookUp.insert(row) }
+        }
+    }
+
     /// The rows to look up now, and forgets them: every awaited row with `everything` or after a notification that
     /// named none, else the rows a notification named (before or after their wait began).
     func takeRowsToLookUp(everything: Bool) -> [Int64] {
