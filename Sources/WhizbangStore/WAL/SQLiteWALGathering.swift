@@ -23,14 +23,12 @@ import Synchronization
 /// `@unchecked Sendable`: the buffer is used only by the thread that uses the connection (opened with
 /// `SQLITE_OPEN_NOMUTEX`); the counters are atomic.
 final class SQLiteWALGathering: @unchecked Sendable {
-    /// The most bytes gathered before they are written: larger transactions write in pieces of this size.
-    static let bufferLimit = 4 << 20
     /// The most bytes handed to the default VFS in one write: the `unix` VFS keeps only the low 17 bits of a write's
     /// length (its writes are at most a page and a frame header), so a write of 128 KiB or more would be cut short.
     static let writeLimit = 0x1F000
-    /// A buffer that grew past this size is released after it is written, so one large transaction does not keep
-    /// its memory.
-    static let retainedCapacity = 1 << 20
+    /// The most bytes gathered before they are written: one write's worth, so a larger transaction is written in
+    /// pieces as it is gathered, with no more calls than if it were gathered whole, and the buffer stays small.
+    static let bufferLimit = writeLimit
 
     /// The WAL file as the default VFS opened it, while it is open.
     var walFile: UnsafeMutablePointer<sqlite3_file>?
@@ -39,23 +37,33 @@ final class SQLiteWALGathering: @unchecked Sendable {
     let gatheredWrites = Atomic(0)
     let issuedWrites = Atomic(0)
 
-    private var buffer: [UInt8] = []
+    /// ``bufferLimit`` bytes, allocated once and used again by every commit. (An array that grew with each commit
+    /// and was let go after one of more than 1 MiB, as a commit at 256 appenders in flight is, took fresh pages
+    /// from the kernel, zeroed and faulted in, for each such commit.)
+    private let buffer = UnsafeMutableRawPointer.allocate(byteCount: bufferLimit, alignment: 16)
+    /// How many bytes of ``buffer`` are gathered, and where in the WAL they go.
+    private var gathered = 0
     private var bufferOffset: Int64 = 0
     /// Whether the last write gathered was a commit frame's header, so the next one is its page.
     private var commitFrameHeaderGathered = false
 
+    deinit {
+        buffer.deallocate()
+    }
+
     /// Gathers one write to the WAL, first writing what is gathered if this write does not continue it; writes
     /// everything once the page of a commit frame is gathered.
     func write(_ bytes: UnsafeRawPointer, count: Int, offset: Int64) -> Int32 {
-        if !buffer.isEmpty, offset != bufferOffset + Int64(buffer.count) || buffer.count + count > Self.bufferLimit {
+        if gathered > 0, offset != bufferOffset + Int64(gathered) || gathered + count > Self.bufferLimit {
             let code = flush()
             guard code == SQLITE_OK else { return code }
         }
         let endsCommit = commitFrameHeaderGathered
         commitFrameHeaderGathered = count == Self.frameHeaderSize && Self.isCommitFrameHeader(bytes)
         if count >= Self.bufferLimit { return writeThrough(bytes, count: count, offset: offset) }
-        if buffer.isEmpty { bufferOffset = offset }
-        buffer.append(contentsOf: UnsafeRawBufferPointer(start: bytes, count: count))
+        if gathered == 0 { bufferOffset = offset }
+        (buffer + gathered).copyMemory(from: bytes, byteCount: count)
+        gathered += count
         gatheredWrites.add(1, ordering: .relaxed)
         return endsCommit ? flush() : SQLITE_OK
     }
@@ -94,25 +102,18 @@ final class SQLiteWALGathering: @unchecked Sendable {
     }
 
     private func writeGathered() -> Int32 {
-        guard !buffer.isEmpty else { return SQLITE_OK }
-        return buffer.withUnsafeBytes { bytes in
-            writeThrough(bytes.baseAddress!, count: bytes.count, offset: bufferOffset)
-        }
+        guard gathered > 0 else { return SQLITE_OK }
+        return writeThrough(buffer, count: gathered, offset: bufferOffset)
     }
 
     private func release() {
-        if buffer.capacity > Self.retainedCapacity {
-            buffer = []
-        } else {
-            buffer.removeAll(keepingCapacity: true)
-        }
+        gathered = 0
     }
 
     /// Forgets the WAL file once it is closed; what was gathered is written first.
     func closeWAL() -> Int32 {
         let code = flush()
         walFile = nil
-        buffer = []
         return code
     }
 
