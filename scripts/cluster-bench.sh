@@ -5,6 +5,8 @@
 #
 #   scripts/cluster-bench.sh [COMMANDS] [ACCOUNTS] [NODES...]     default 20000 1000 0 1 2 3
 #
+# CONCURRENCY (default 256) sets the commands the load process keeps in flight, in every run.
+#
 # NODES 0 is the single-process run (`run --database URL`); N > 0 starts N `node` processes and sends the workload
 # with `run --cluster`. Prints one line per run: commands/s and p50/p99 latency in microseconds, and where the CPU
 # went: seconds of CPU of the load process, of each node, and (when WHIZBANG_POSTGRES_DATA names the server's data
@@ -15,6 +17,7 @@ cd "$(dirname "$0")/.."
 
 url=${WHIZBANG_POSTGRES_URL:?set WHIZBANG_POSTGRES_URL}
 commands=${1:-20000}
+concurrency=${CONCURRENCY:-256}
 accounts=${2:-1000}
 shift $(($# > 2 ? 2 : $#)) || true
 node_counts=("$@")
@@ -58,7 +61,7 @@ for nodes in "${node_counts[@]}"; do
   database_before=$([ -n "$postmaster" ] && cpu_seconds "$postmaster" all || echo "?")
   node_cpu=""
   if [ "$nodes" -eq 0 ]; then
-    /usr/bin/time -f "%U %S" -o "$work/time-$nodes" "$bin" run --database "$database" --accounts "$accounts" --commands "$commands" --concurrency 256 --quiet --json \
+    /usr/bin/time -f "%U %S" -o "$work/time-$nodes" "$bin" run --database "$database" --accounts "$accounts" --commands "$commands" --concurrency "$concurrency" --quiet --json \
       >"$out"
   else
     node_pids=()
@@ -73,7 +76,7 @@ for nodes in "${node_counts[@]}"; do
       [ $SECONDS -lt $deadline ] || { echo "the nodes did not share the partitions within 60 s" >&2; exit 1; }
       sleep 0.2
     done
-    /usr/bin/time -f "%U %S" -o "$work/time-$nodes" "$bin" run --database "$database" --cluster --accounts "$accounts" --commands "$commands" --concurrency 256 \
+    /usr/bin/time -f "%U %S" -o "$work/time-$nodes" "$bin" run --database "$database" --cluster --accounts "$accounts" --commands "$commands" --concurrency "$concurrency" \
       --quiet --json "${cluster_options[@]}" >"$out"
     for pid in "${node_pids[@]}"; do node_cpu="$node_cpu $(cpu_seconds "$pid")"; done
     for pid in "${node_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
