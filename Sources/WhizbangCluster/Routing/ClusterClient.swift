@@ -349,7 +349,10 @@ public final class ClusterClient: Service, Sendable {
     private func poll() async {
         let logger = configuration.logger
         var lastFullLookUp = ContinuousClock.now
+        // Failed look-ups in a row, and when the last one failed: a failure a poll interval after the last counts
+        // as the first again, so an old outage does not lengthen the next pause.
         var failures = 0
+        var lastFailure = ContinuousClock.now
         while !Task.isCancelled && !stopping.load(ordering: .acquiring) {
             let now = ContinuousClock.now
             let everything = now - lastFullLookUp >= configuration.pollInterval
@@ -366,7 +369,8 @@ public final class ClusterClient: Service, Sendable {
                     // The notification that named these rows is spent: look them up again after a pause that
                     // doubles with each failure (at most the poll interval), not only at the next full look-up.
                     waiters.lookUpAgain(rows)
-                    failures += 1
+                    failures = now - lastFailure > configuration.pollInterval ? 1 : failures + 1
+                    lastFailure = now
                     let pause = min(configuration.pollInterval, Self.lookUpRetryDelay * (1 << min(failures - 1, 10)))
                     await waiters.added.wait(upTo: pause)
                     continue

@@ -91,7 +91,8 @@ final class ResultWaiters: Sendable {
         if wake { added.signal() }
     }
 
-    /// Marks `rows` to be looked up again at the next look-up (one that failed), without waking the poller.
+    /// Puts back `rows` whose look-up failed, so the next look-up asks for them again (those still awaited);
+    /// does not wake the poller.
     func lookUpAgain(_ rows: [Int64]) {
         state.withLock { state in
             for row in rows where state.waiters[row] != nil { state.toLookUp.insert(row) }
