@@ -23,12 +23,11 @@ import Synchronization
 /// `@unchecked Sendable`: the buffer is used only by the thread that uses the connection (opened with
 /// `SQLITE_OPEN_NOMUTEX`); the counters are atomic.
 final class SQLiteWALGathering: @unchecked Sendable {
-    /// The most bytes handed to the default VFS in one write: the `unix` VFS keeps only the low 17 bits of a write's
-    /// length (its writes are at most a page and a frame header), so a write of 128 KiB or more would be cut short.
-    static let writeLimit = 0x1F000
-    /// The most bytes gathered before they are written: one write's worth, so a larger transaction is written in
-    /// pieces as it is gathered, with no more calls than if it were gathered whole, and the buffer stays small.
-    static let bufferLimit = writeLimit
+    /// The most bytes gathered before they are written, each time with one call: the `unix` VFS keeps only the low
+    /// 17 bits of a write's length (its writes are at most a page and a frame header), so a write of 128 KiB or more
+    /// would be cut short. A larger transaction is written in pieces of this size as it is gathered, with no more
+    /// calls than if it were gathered whole.
+    static let bufferLimit = 0x1F000
 
     /// The WAL file as the default VFS opened it, while it is open.
     var walFile: UnsafeMutablePointer<sqlite3_file>?
@@ -54,16 +53,27 @@ final class SQLiteWALGathering: @unchecked Sendable {
     /// Gathers one write to the WAL, first writing what is gathered if this write does not continue it; writes
     /// everything once the page of a commit frame is gathered.
     func write(_ bytes: UnsafeRawPointer, count: Int, offset: Int64) -> Int32 {
-        if gathered > 0, offset != bufferOffset + Int64(gathered) || gathered + count > Self.bufferLimit {
+        if gathered > 0, offset != bufferOffset + Int64(gathered) {
             let code = flush()
             guard code == SQLITE_OK else { return code }
         }
         let endsCommit = commitFrameHeaderGathered
         commitFrameHeaderGathered = count == Self.frameHeaderSize && Self.isCommitFrameHeader(bytes)
-        if count >= Self.bufferLimit { return writeThrough(bytes, count: count, offset: offset) }
         if gathered == 0 { bufferOffset = offset }
-        (buffer + gathered).copyMemory(from: bytes, byteCount: count)
-        gathered += count
+        // Fills the buffer and writes it whenever it is full, so every write but a commit's last is a full one,
+        // whatever the page size.
+        var copied = 0
+        while copied < count {
+            let piece = min(count - copied, Self.bufferLimit - gathered)
+            (buffer + gathered).copyMemory(from: bytes + copied, byteCount: piece)
+            gathered += piece
+            copied += piece
+            if gathered == Self.bufferLimit {
+                let code = flush()
+                guard code == SQLITE_OK else { return code }
+                bufferOffset = offset + Int64(copied)
+            }
+        }
         gatheredWrites.add(1, ordering: .relaxed)
         return endsCommit ? flush() : SQLITE_OK
     }
@@ -101,9 +111,13 @@ final class SQLiteWALGathering: @unchecked Sendable {
                 + "publishing the commit; stopping before a checkpoint can copy frames that were never written")
     }
 
+    /// Writes what is gathered (at most ``bufferLimit`` bytes) through the default VFS with one call.
     private func writeGathered() -> Int32 {
         guard gathered > 0 else { return SQLITE_OK }
-        return writeThrough(buffer, count: gathered, offset: bufferOffset)
+        // SQLITE_IOERR_WRITE (the C macro is not imported).
+        guard let walFile, let write = walFile.pointee.pMethods?.pointee.xWrite else { return SQLITE_IOERR | (3 << 8) }
+        issuedWrites.add(1, ordering: .relaxed)
+        return write(walFile, buffer, Int32(gathered), bufferOffset)
     }
 
     private func release() {
@@ -115,20 +129,5 @@ final class SQLiteWALGathering: @unchecked Sendable {
         let code = flush()
         walFile = nil
         return code
-    }
-
-    /// Writes `count` bytes at `offset` through the default VFS, in pieces of at most ``writeLimit`` bytes.
-    private func writeThrough(_ bytes: UnsafeRawPointer, count: Int, offset: Int64) -> Int32 {
-        // SQLITE_IOERR_WRITE (the C macro is not imported).
-        guard let walFile, let write = walFile.pointee.pMethods?.pointee.xWrite else { return SQLITE_IOERR | (3 << 8) }
-        var written = 0
-        while written < count {
-            let piece = min(count - written, Self.writeLimit)
-            issuedWrites.add(1, ordering: .relaxed)
-            let code = write(walFile, bytes + written, Int32(piece), offset + Int64(written))
-            guard code == SQLITE_OK else { return code }
-            written += piece
-        }
-        return SQLITE_OK
     }
 }
