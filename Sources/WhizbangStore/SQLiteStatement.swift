@@ -134,10 +134,10 @@ struct SQLiteStatement {
         }
         while index < count, bytes[index] != 0, bytes[index] < 0x80 { index += 1 }
         if index == count { return true }
-        // A byte that cannot begin a character (a continuation byte, an overlong or out-of-range lead) where one
-        // must begin: not UTF-8, without scanning the rest. The binary envelope form starts with such a byte.
+        // A byte that cannot begin a character (NUL, a continuation byte, an overlong or out-of-range lead) where
+        // one must begin: not UTF-8 without NUL, without scanning the rest. The binary envelope form starts so.
         let lead = bytes[index]
-        if lead != 0, lead < 0xC2 || lead > 0xF4 { return false }
+        if lead < 0xC2 || lead > 0xF4 { return false }
         // Slow path: validate the rest strictly.
         let rest = UnsafeRawBufferPointer(rebasing: bytes[index...])
         if rest.contains(0) { return false }

@@ -49,4 +49,38 @@ struct SQLiteStatementUTF8Tests {
         // Both answers occur often enough to mean something.
         #expect(valid > 1_000 && valid < 19_000, "\(valid) valid")
     }
+
+    @Test("accepts text of any characters, and refuses it cut or with a byte changed")
+    func generatedText() {
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        func next() -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int(truncatingIfNeeded: state >> 33)
+        }
+        /// A character from every length of UTF-8 (one to four bytes), never NUL.
+        func character() -> Unicode.Scalar {
+            let ranges: [ClosedRange<UInt32>] = [0x01...0x7F, 0x80...0x7FF, 0x800...0xFFFF, 0x1_0000...0x10_FFFF]
+            while true {
+                let range = ranges[next() % ranges.count]
+                let value = range.lowerBound + UInt32(next() % Int(range.upperBound - range.lowerBound + 1))
+                if let scalar = Unicode.Scalar(value) { return scalar }  // not a surrogate
+            }
+        }
+        var refused = 0
+        for _ in 0..<5_000 {
+            var text = String.UnicodeScalarView()
+            for _ in 0..<(1 + next() % 12) { text.append(character()) }
+            let bytes = Array(String(text).utf8)
+            #expect(Self.isUTF8(bytes), "\(bytes)")
+            var changed = bytes
+            changed[next() % changed.count] = UInt8(truncatingIfNeeded: next())
+            let cut = Array(bytes.dropLast())
+            for input in [changed, cut] {
+                let expected = Self.reference(input)
+                if !expected { refused += 1 }
+                #expect(Self.isUTF8(input) == expected, "\(input)")
+            }
+        }
+        #expect(refused > 1_000, "\(refused) refused")
+    }
 }
