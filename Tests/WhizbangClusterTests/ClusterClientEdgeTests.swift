@@ -192,18 +192,21 @@ extension ClusterClientEdgeTests {
             let node = try ClusterNode(nodeID: "n", store: store, aggregates: Counter.registry, configuration: configuration)
             configuration.logger = failedLookUp.logger
             let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: configuration)
+            let nodeRun = Task { try await node.run() }
+            defer { node.stop() }
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await node.run() }
                 group.addTask { try await client.run() }
                 let ticket = try await client.enqueue(Counter.Command.add(1), to: StreamID("counter-1"), as: Counter.self)
                 // The command runs and its result is recorded; no notification will name its row again.
                 #expect(try await client.result(of: ticket, timeout: .seconds(30)).outcome == .accepted)
+                // The node stops before the inbox is renamed, so nothing else holds or reads it.
                 node.stop()
+                try await nodeRun.value
                 // A new wait looks the row up at once; with the inbox renamed, that look-up fails at once.
-                try await InboxLock.renameInbox(in: store.configuration, from: "inbox", to: "inbox_hidden")
+                try await InboxLock.renameClusterTable(in: store.configuration, from: "inbox", to: "inbox_hidden")
                 let waiting = Task { try await client.result(of: ticket, timeout: .seconds(20)) }
                 await failedLookUp.logged()
-                try await InboxLock.renameInbox(in: store.configuration, from: "inbox_hidden", to: "inbox")
+                try await InboxLock.renameClusterTable(in: store.configuration, from: "inbox_hidden", to: "inbox")
                 let restored = ContinuousClock.now
                 // Before: the row was looked up again only at the next full look-up, 120 s on: the wait timed out.
                 #expect(try await waiting.value.outcome == .accepted)
@@ -277,7 +280,7 @@ struct InboxLock: Sendable {
 
     /// Renames a table of the store's cluster schema from a connection of its own (a statement of its own, so the
     /// lock it takes is released at once): statements naming the old name fail at once until it is renamed back.
-    static func renameInbox(in configuration: PostgresEventStore.Configuration, from old: String, to new: String)
+    static func renameClusterTable(in configuration: PostgresEventStore.Configuration, from old: String, to new: String)
         async throws
     {
         let connection = try await connect(configuration)
