@@ -88,7 +88,8 @@ for nodes in "${node_counts[@]}"; do
   sleep 1 # the server reaps the backends of the closed connections
   database_after=$([ -n "$postmaster" ] && cpu_seconds "$postmaster" all || echo "?")
   label=$([ "$nodes" -eq 0 ] && echo "single process" || echo "$nodes node(s) through the inbox")
-  printf '%-32s %8.0f commands/s  p50 %6s us  p99 %7s us  (accepted %s, rejected %s)\n' "$label" \
+  label="$label, $concurrency in flight"
+  printf '%-48s %8.0f commands/s  p50 %6s us  p99 %7s us  (accepted %s, rejected %s)\n' "$label" \
     "$(json_field "$out" commandsPerSecond)" "$(json_field "$out" p50Micros)" "$(json_field "$out" p99Micros)" \
     "$(json_field "$out" accepted)" "$(json_field "$out" rejected)"
   load_cpu=$(awk '{ printf "%.1f", $1 + $2 }' "$work/time-$nodes")
