@@ -100,15 +100,26 @@ struct PostgresFaultInjectionTests {
         let byID = Dictionary(log.map { ($0.eventID, $0) }, uniquingKeysWith: { first, _ in first })
         #expect(byID.count == log.count, "an event id is in the log twice")
         var missing = 0
+        var examples: [String] = []
         for acked in report.acked {
-            guard let stored = byID[acked.eventID], stored.streamID == acked.streamID,
-                stored.position == acked.position, stored.streamVersion == acked.version
+            let stored = byID[acked.eventID]
+            guard let stored, stored.streamID == acked.streamID, stored.position == acked.position,
+                stored.streamVersion == acked.version
             else {
                 missing += 1
+                if examples.count < 5 {
+                    // What a failure needs to be understood: where the ack said, where the event is, what is there.
+                    let there = acked.position >= 1 && acked.position <= UInt64(log.count) ? log[Int(acked.position) - 1] : nil
+                    examples.append(
+                        "acked \(acked.eventID) at \(acked.streamID) v\(acked.version) p\(acked.position); stored "
+                            + (stored.map { "at \($0.streamID) v\($0.streamVersion) p\($0.position)" } ?? "nowhere")
+                            + "; at p\(acked.position): "
+                            + (there.map { "\($0.eventID) \($0.streamID) v\($0.streamVersion)" } ?? "nothing"))
+                }
                 continue
             }
         }
-        #expect(missing == 0, "\(missing) acknowledged events are missing or elsewhere")
+        #expect(missing == 0, "\(missing) acknowledged events are missing or elsewhere: \(examples)")
         // Positions and each stream's versions are contiguous.
         #expect(log.map(\.position) == Array(1...UInt64(log.count)))
         var versions: [StreamID: UInt64] = [:]
