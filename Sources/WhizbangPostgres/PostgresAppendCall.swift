@@ -77,8 +77,9 @@ extension PostgresEventStore {
     /// Every append is validated first, as ``append(_:to:expectedVersion:)`` does; when one is invalid, nothing is
     /// sent. The appends are numbered in the same global order as every other append of the store, and wake its
     /// waiters and other processes' subscribers. The call is bounded as every call is: leasing a connection by
-    /// ``Configuration/connectTimeout``, the statement by ``Configuration/requestTimeout``. With inline read models
-    /// (``Configuration/readModels``) the statement and their fold run in one explicit transaction instead.
+    /// ``Configuration/connectTimeout``, the statement by ``Configuration/requestTimeout``. The statement runs in an
+    /// explicit transaction, and the outcome is returned once its `COMMIT` has succeeded; with inline read models
+    /// (``Configuration/readModels``) their fold runs in the same transaction.
     ///
     /// - Returns: ``PostgresAppendCall/Outcome/appended(_:)`` with one result per append, or
     ///   ``PostgresAppendCall/Outcome/refused`` when the function's check refused.
@@ -100,8 +101,12 @@ extension PostgresEventStore {
         let logger = configuration.logger
         let head = HeadTracker()
         do {
+            // A transaction of its own, so the outcome is reported only once `COMMIT` has answered (see
+            // `PostgresWriter`: a statement run alone reports its rows before its commit).
             let outcome = try await runner.withConnection { connection in
-                try await PostgresStoreTransaction.run(appends, through: call, on: connection, logger: logger, head: head)
+                try await connection.withStoreTransaction(logger: logger) {
+                    try await PostgresStoreTransaction.run(appends, through: call, on: connection, logger: logger, head: head)
+                }
             }
             if head.value > 0 { signal.advance(to: head.value) }
             return outcome

@@ -188,6 +188,12 @@ final class PostgresWriter: Sendable {
     /// Appends the requests at `pending` in one call of the append function and, with inline read models, folds
     /// what it inserted into them in the same transaction; returns the function's rows, one per pending request.
     ///
+    /// The call runs in a transaction of its own, committed with `COMMIT`: PostgresNIO hands over a statement's rows
+    /// when the statement completes, and a statement run alone commits only after that, at the end of the exchange.
+    /// A commit that then fails (a deferred constraint, or a server stopped at that moment, which sends what it had
+    /// queued before it exits) would have left the rows reporting appends that were never made. The answer to
+    /// `COMMIT` comes only once the commit is durable.
+    ///
     /// - Throws: ``PostgresReadModels/Refusal`` (with offsets into `pending`) when a projection refused some of
     ///   the events; the transaction is then rolled back.
     private func append(_ batch: [Request], _ pending: [Int]) async throws -> [PostgresStatements.AppendBatch.Row] {
@@ -195,11 +201,6 @@ final class PostgresWriter: Sendable {
         for index in pending {
             let request = batch[index]
             statement.add(request.events, to: request.streamID, expectedVersion: request.expectedVersion)
-        }
-        guard readModels.hasInline else {
-            let rows = try await runner.rows(of: statement)
-            try Self.check(rows, count: pending.count)
-            return rows
         }
         let logger = self.logger
         let readModels = self.readModels
@@ -209,9 +210,10 @@ final class PostgresWriter: Sendable {
         let streamIDs = pending.map { batch[$0].streamID }
         do {
             return try await runner.withConnection { connection in
-                try await connection.withTransaction(logger: logger) { connection in
+                try await connection.withStoreTransaction(logger: logger) {
                     let rows = try await connection.rows(of: batchStatement, logger: logger)
                     try Self.check(rows, count: appended.count)
+                    guard readModels.hasInline else { return rows }
                     do {
                         try await readModels.applyInline(on: connection) { now in
                             zip(zip(appended, streamIDs), rows).map { append, row in

@@ -218,6 +218,46 @@ extension ClusterClientEdgeTests {
     }
 }
 
+extension ClusterClientEdgeTests {
+    /// The insert is the acknowledgement that a command will run: it must count only once it has committed. A
+    /// statement run alone reports its rows before its commit; a deferred constraint makes that commit fail.
+    @Test("a send whose insert fails at its commit fails, and nothing of it is in the inbox")
+    func aSendWhoseCommitFailsFails() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let client = try ClusterClient(
+                store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await client.run() }
+                // A first send makes the cluster's tables.
+                _ = try await client.enqueue(Counter.Command.add(1), to: StreamID("counter-0"), as: Counter.self)
+                let schema = "\"\(store.configuration.schema)_cluster\""
+                try await InboxLock.execute(
+                    """
+                    CREATE FUNCTION \(schema).refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN RAISE EXCEPTION 'refused at commit'; END $$
+                    """, in: store.configuration)
+                try await InboxLock.execute(
+                    """
+                    CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON \(schema).inbox
+                        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION \(schema).refuse_at_commit()
+                    """, in: store.configuration)
+                let messageID = MessageID()
+                await #expect(throws: (any Error).self) {
+                    _ = try await client.enqueue(
+                        Counter.Command.add(1), to: StreamID("counter-1"), as: Counter.self, messageID: messageID)
+                }
+                try await InboxLock.execute("DROP TRIGGER refuse_at_commit ON \(schema).inbox", in: store.configuration)
+                // Nothing was inserted: the same message id is new, and the client goes on sending.
+                let ticket = try await client.enqueue(
+                    Counter.Command.add(1), to: StreamID("counter-1"), as: Counter.self, messageID: messageID)
+                #expect(ticket.messageID == messageID && ticket.result == nil)
+                group.cancelAll()
+                try? await group.waitForAll()
+            }
+        }
+    }
+}
+
 /// A logger whose handler lets a test wait until a given message is logged (at any level).
 final class LoggedMessage: Sendable {
     let message: String
@@ -283,13 +323,17 @@ struct InboxLock: Sendable {
     static func renameClusterTable(in configuration: PostgresEventStore.Configuration, from old: String, to new: String)
         async throws
     {
+        try await execute(
+            "ALTER TABLE \"\(configuration.schema)_cluster\".\(old) RENAME TO \(new)", in: configuration)
+    }
+
+    /// Runs one statement on a connection of its own, waiting at most 20 s for a lock (a transaction still holding
+    /// the table fails the statement rather than stalling the test).
+    static func execute(_ sql: String, in configuration: PostgresEventStore.Configuration) async throws {
         let connection = try await connect(configuration)
         do {
-            // Bounded: a transaction still holding the table fails the rename rather than stalling the test.
             try await connection.query("SET lock_timeout = '20s'", logger: logger)
-            try await connection.query(
-                PostgresQuery(unsafeSQL: "ALTER TABLE \"\(configuration.schema)_cluster\".\(old) RENAME TO \(new)"),
-                logger: logger)
+            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
         } catch {
             try? await connection.close()
             throw error

@@ -11,7 +11,7 @@ import WhizbangPostgres
 
 /// Group commit for the inbox: the inserts that arrive while one is in flight are folded into the next one, a single
 /// multi-row `INSERT … ON CONFLICT DO NOTHING` with one notification (`a<lowest row id inserted>`), so a busy client
-/// commits many commands per round trip and per flush of the write-ahead log, and every listener gets one message
+/// commits many commands per transaction and per flush of the write-ahead log, and every listener gets one message
 /// per insert rather than one per partition.
 ///
 /// No task of its own: the caller that finds no insert in flight runs the inserts, for itself and for whoever queued
@@ -115,28 +115,32 @@ final class InboxInserter: Sendable {
         let streams = requests.map(\.streamID)
         let types = requests.map(\.aggregateType)
         let payloads = requests.map { ByteBuffer(bytes: $0.payload) }
+        // A transaction of its own: the insert is the acknowledgement that the commands will run, so it counts only
+        // once `COMMIT` has answered (a statement run alone reports its rows before its commit).
         let inserted = try await store.withTrustedConnection { connection, logger in
-            var rows: [MessageID: Int64] = [:]
-            for (id, messageID, _) in try await connection.rows(
-                """
-                WITH inserted AS (
-                    INSERT INTO \(unescaped: schema).inbox (message_id, partition, stream_id, aggregate_type, payload)
-                    SELECT message_id, partition, stream_id, aggregate_type, payload
-                    FROM unnest(\(ids)::uuid[], \(partitions)::integer[], \(streams)::text[], \(types)::text[],
-                        \(payloads)::bytea[]) WITH ORDINALITY AS u(message_id, partition, stream_id, aggregate_type,
-                        payload, n)
-                    ORDER BY n
-                    ON CONFLICT (message_id) DO NOTHING RETURNING id, message_id, partition
-                )
-                SELECT id, message_id,
-                    (SELECT count(pg_notify(\(channel), 'a' || first))
-                     FROM (SELECT min(id) AS first FROM inserted) AS f WHERE first IS NOT NULL)::bigint
-                FROM inserted
-                """, decoding: (Int64, UUID, Int64).self, logger: logger
-            ) {
-                rows[MessageID(messageID)] = id
+            try await connection.withStoreTransaction(logger: logger) {
+                var rows: [MessageID: Int64] = [:]
+                for (id, messageID, _) in try await connection.rows(
+                    """
+                    WITH inserted AS (
+                        INSERT INTO \(unescaped: schema).inbox (message_id, partition, stream_id, aggregate_type, payload)
+                        SELECT message_id, partition, stream_id, aggregate_type, payload
+                        FROM unnest(\(ids)::uuid[], \(partitions)::integer[], \(streams)::text[], \(types)::text[],
+                            \(payloads)::bytea[]) WITH ORDINALITY AS u(message_id, partition, stream_id, aggregate_type,
+                            payload, n)
+                        ORDER BY n
+                        ON CONFLICT (message_id) DO NOTHING RETURNING id, message_id, partition
+                    )
+                    SELECT id, message_id,
+                        (SELECT count(pg_notify(\(channel), 'a' || first))
+                         FROM (SELECT min(id) AS first FROM inserted) AS f WHERE first IS NOT NULL)::bigint
+                    FROM inserted
+                    """, decoding: (Int64, UUID, Int64).self, logger: logger
+                ) {
+                    rows[MessageID(messageID)] = id
+                }
+                return rows
             }
-            return rows
         }
         // Rows are inserted in order, so of requests that share a message id the first took it.
         var rows: [Int: Int64] = [:]
