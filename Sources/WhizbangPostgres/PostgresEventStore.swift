@@ -133,7 +133,7 @@ public final class PostgresEventStore: EventStore {
     public func saveCheckpoint(_ position: UInt64, for consumer: String) async throws {
         try refuseWriteIfReadOnly("saving a checkpoint")
         try EventStoreValidation.validateCheckpoint(position, for: consumer)
-        _ = try await perform(PostgresStatements.SaveCheckpoint(consumer: consumer, position: Int64(bitPattern: position)))
+        try await performWrite(PostgresStatements.SaveCheckpoint(consumer: consumer, position: Int64(bitPattern: position)))
     }
 
     /// Stores a snapshot. A stream keeps only its latest snapshot: one with a lower stream version than the stored
@@ -151,7 +151,7 @@ public final class PostgresEventStore: EventStore {
                 message: "a snapshot of \(snapshot.data.count) bytes is over the limit of "
                     + "\(configuration.maximumPayloadBytes)")
         }
-        _ = try await perform(PostgresStatements.SaveSnapshot(snapshot: snapshot))
+        try await performWrite(PostgresStatements.SaveSnapshot(snapshot: snapshot))
     }
 
     // MARK: Reads
@@ -277,11 +277,29 @@ public final class PostgresEventStore: EventStore {
     func perform<Statement: PostgresPreparedStatement>(
         _ statement: Statement
     ) async throws -> [Statement.Row] where Statement.Row: Sendable {
+        try await perform { try await runner.rows(of: statement) }
+    }
+
+    /// Runs a statement that writes, as ``perform(_:)`` does, in a transaction of its own: it returns only once
+    /// `COMMIT` has answered. A statement run alone commits after PostgresNIO has reported it complete, so a commit
+    /// that then failed (a deferred constraint, a server stopped at that moment) would have been reported as saved.
+    func performWrite<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws {
+        let logger = configuration.logger
+        try await perform {
+            try await runner.withConnection { connection in
+                try await connection.withStoreTransaction(logger: logger) {
+                    _ = try await connection.rows(of: statement, logger: logger)
+                }
+            }
+        }
+    }
+
+    private func perform<Result: Sendable>(_ request: () async throws -> Result) async throws -> Result {
         try await waitUntilReady()
         try lifecycle.beginOperation()
         defer { lifecycle.endOperation() }
         do {
-            return try await runner.rows(of: statement)
+            return try await request()
         } catch {
             // A cancelled caller gets the cancellation, not the pool's words for it.
             if Task.isCancelled && !lifecycle.isClosed { throw CancellationError() }

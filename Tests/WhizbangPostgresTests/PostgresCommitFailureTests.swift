@@ -9,9 +9,10 @@ import WhizbangPostgres
 /// rows and its completion; PostgresNIO hands those over at the completion, before the commit. Should the commit then
 /// fail — a deferred constraint, or a server stopped (immediate shutdown, the crash of another backend), which sends
 /// what it had queued before it exits — the rows reported an append that was never made. A deferred constraint
-/// trigger here makes the commit fail every time.
+/// trigger here makes the commit fail every time. The same holds for the store's other writes, a checkpoint and a
+/// snapshot: each is reported saved only once its commit has answered.
 @Suite(
-    "PostgresEventStore appends whose commit fails",
+    "PostgresEventStore writes whose commit fails",
     .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
     .timeLimit(.minutes(1))
 )
@@ -45,5 +46,56 @@ struct PostgresCommitFailureTests {
             let next = try await store.append(makeEvents(1), to: "after", expectedVersion: .noStream)
             #expect(next.positions == 2..<3)
         }
+    }
+
+    @Test("a checkpoint whose commit fails is not reported saved, and the one saved before stays")
+    func aCheckpointWhoseCommitFailsFails() async throws {
+        let configuration = try PostgresTestServer.configuration()
+        try await PostgresTestServer.withStore(configuration: configuration) { store in
+            try await store.saveCheckpoint(5, for: "projector")
+            try await Self.refuseAtCommit(table: "checkpoints", when: "NEW.position = 7", configuration: configuration)
+            await #expect(throws: (any Error).self) { try await store.saveCheckpoint(7, for: "projector") }
+            #expect(try await store.checkpoint(for: "projector") == 5)
+            try await store.saveCheckpoint(8, for: "projector")
+            #expect(try await store.checkpoint(for: "projector") == 8)
+        }
+    }
+
+    @Test("a snapshot whose commit fails is not reported saved, and the one saved before stays")
+    func aSnapshotWhoseCommitFailsFails() async throws {
+        let configuration = try PostgresTestServer.configuration()
+        try await PostgresTestServer.withStore(configuration: configuration) { store in
+            let first = Snapshot(streamID: "account", streamVersion: 3, stateType: "Account", data: Data("{\"v\":3}".utf8))
+            try await store.saveSnapshot(first)
+            try await Self.refuseAtCommit(table: "snapshots", when: "NEW.version = 6", configuration: configuration)
+            await #expect(throws: (any Error).self) {
+                try await store.saveSnapshot(
+                    Snapshot(streamID: "account", streamVersion: 6, stateType: "Account", data: Data("{\"v\":6}".utf8)))
+            }
+            #expect(try await store.latestSnapshot(for: "account")?.streamVersion == 3)
+            try await store.saveSnapshot(
+                Snapshot(streamID: "account", streamVersion: 9, stateType: "Account", data: Data("{\"v\":9}".utf8)))
+            #expect(try await store.latestSnapshot(for: "account")?.streamVersion == 9)
+        }
+    }
+
+    /// A deferred constraint trigger on `table` of the store's schema that fails the commit of a row matching `when`.
+    private static func refuseAtCommit(
+        table: String, when condition: String, configuration: PostgresEventStore.Configuration
+    ) async throws {
+        let schema = "\"\(configuration.schema)\""
+        try await PostgresTestServer.execute(
+            """
+            CREATE FUNCTION \(schema).refuse_\(table)_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF \(condition) THEN RAISE EXCEPTION 'refused at commit'; END IF;
+                RETURN NULL;
+            END $$
+            """, configuration: configuration)
+        try await PostgresTestServer.execute(
+            """
+            CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT OR UPDATE ON \(schema).\(table)
+                DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION \(schema).refuse_\(table)_at_commit();
+            """, configuration: configuration)
     }
 }
