@@ -118,16 +118,19 @@ extension PostgresEventStore: ReadModelStore {
         let definition = try readModels.definition(named: name)
         try refuseWriteIfReadOnly("a read model rebuild")
         let version = Int32(clamping: definition.version)
+        // In a transaction of its own, so that the rebuild counts as started only once `COMMIT` has answered.
         let updated = try await withTrustedConnection { connection, logger in
-            try await connection.rows(
-                """
-                UPDATE read_models SET building_generation = next_generation, building_version = \(version),
-                    building_position = 0, next_generation = next_generation + 1,
-                    state = CASE WHEN served_generation IS NULL THEN 'backfilling' ELSE 'live' END, failure = NULL
-                WHERE name = \(name)
-                RETURNING 1
-                """, logger: logger
-            ).count
+            try await connection.withStoreTransaction(logger: logger) {
+                try await connection.rows(
+                    """
+                    UPDATE read_models SET building_generation = next_generation, building_version = \(version),
+                        building_position = 0, next_generation = next_generation + 1,
+                        state = CASE WHEN served_generation IS NULL THEN 'backfilling' ELSE 'live' END, failure = NULL
+                    WHERE name = \(name)
+                    RETURNING 1
+                    """, logger: logger
+                ).count
+            }
         }
         guard updated == 1 else { throw Self.notRecorded(name) }
         readModels.noteChange()

@@ -268,6 +268,40 @@ struct PostgresReadModelTests {
         }
     }
 
+    /// A rebuild is reported started only once its transaction has committed: the update run alone would commit
+    /// after being reported, so a commit that failed then (here a deferred constraint trigger; a server stopped at
+    /// that moment) told the caller of a rebuild that never began.
+    @Test func aRebuildWhoseCommitFailsIsNotReportedStarted() async throws {
+        let projection = DepositTotals()
+        let configuration = try Self.configuration([projection])
+        try await PostgresTestServer.withStore(configuration: configuration) { store in
+            let reader = ReadModel(projection, in: store)
+            _ = try await store.append([Self.deposit(5)], to: "acct-1", expectedVersion: .noStream)
+            try await reader.waitUntilCaughtUp(timeout: .seconds(30))
+            let schema = "\"\(configuration.schema)\""
+            try await PostgresTestServer.execute(
+                """
+                CREATE FUNCTION \(schema).refuse_rebuild() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF NEW.building_generation IS NOT NULL THEN RAISE EXCEPTION 'refused at commit'; END IF;
+                    RETURN NULL;
+                END $$
+                """, configuration: configuration)
+            try await PostgresTestServer.execute(
+                """
+                CREATE CONSTRAINT TRIGGER refuse_rebuild AFTER UPDATE ON \(schema).read_models
+                    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION \(schema).refuse_rebuild()
+                """, configuration: configuration)
+            await #expect(throws: (any Error).self) { try await store.rebuildReadModel(named: projection.name) }
+            #expect(try await reader.status().rebuild == nil)
+            try await PostgresTestServer.execute(
+                "DROP TRIGGER refuse_rebuild ON \(schema).read_models", configuration: configuration)
+            try await store.rebuildReadModel(named: projection.name)
+            try await reader.waitUntilCaughtUp(timeout: .seconds(30))
+            #expect(try await Self.rows(of: projection, in: store) == projection.fold(Self.log(of: store)))
+        }
+    }
+
     @Test func aNewVersionIsRebuiltWhileTheOldRowsAreServed() async throws {
         let schema = try PostgresTestServer.configuration().schema
         try await PostgresTestServer.withRunningStore(

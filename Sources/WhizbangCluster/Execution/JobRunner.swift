@@ -31,18 +31,24 @@ struct JobRunner: Sendable {
 
     /// Moves the job's checkpoint from `from` to `to` if it is still this member's at `epoch`.
     ///
+    /// The update runs in a transaction of its own and counts only once `COMMIT` has answered: run alone, it would
+    /// commit after being reported, and a commit failing then would leave the runner believing a move that never
+    /// happened.
+    ///
     /// - Returns: `false` when the fence refused the write (nothing was written).
     func commitCheckpoint(epoch: Int64, from: UInt64, to: UInt64) async throws -> Bool {
         let (schema, member, name) = (self.schema, self.member, job.name)
         let (from, to) = (Int64(from), Int64(to))
         return try await store.withTrustedConnection { connection, logger in
-            try await connection.rows(
-                """
-                UPDATE \(unescaped: schema).jobs SET checkpoint = \(to)
-                WHERE name = \(name) AND owner = \(member) AND epoch = \(epoch) AND checkpoint = \(from)
-                RETURNING 1
-                """, logger: logger
-            ).count == 1
+            try await connection.withStoreTransaction(logger: logger) {
+                try await connection.rows(
+                    """
+                    UPDATE \(unescaped: schema).jobs SET checkpoint = \(to)
+                    WHERE name = \(name) AND owner = \(member) AND epoch = \(epoch) AND checkpoint = \(from)
+                    RETURNING 1
+                    """, logger: logger
+                ).count == 1
+            }
         }
     }
 
