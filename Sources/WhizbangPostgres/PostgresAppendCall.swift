@@ -33,10 +33,53 @@ public struct PostgresAppendCall: Sendable {
     /// The caller's arguments, bound before the append arrays.
     public var arguments: PostgresBindings
 
-    /// Creates a call of `function` with the caller's `arguments`.
-    public init(function: String, arguments: PostgresBindings) {
+    /// A procedure that calls ``function`` and commits in the same exchange, made with
+    /// ``committingProcedure(named:calling:parameters:arguments:)``, or `nil`.
+    ///
+    /// The function's rows cannot acknowledge the appends by themselves: run alone, the statement commits after its
+    /// rows have been sent, and that commit may still fail (a deferred constraint, a server stopped at that moment).
+    /// So the store runs the function between `BEGIN` and `COMMIT`, two more round trips. With a procedure, and no
+    /// inline read models (whose fold must join the transaction), it calls the procedure alone instead: the
+    /// procedure's `COMMIT` runs before the call answers, so a commit that fails fails the call.
+    public var procedure: String?
+
+    /// Creates a call of `function` with the caller's `arguments`, and the `procedure` that calls it and commits.
+    public init(function: String, arguments: PostgresBindings, procedure: String? = nil) {
         self.function = function
         self.arguments = arguments
+        self.procedure = procedure
+    }
+
+    /// The SQL that creates (or replaces) a procedure `name` that calls `function` with the caller's `parameters`
+    /// and the append arrays, commits, and answers with the function's rows as four arrays, one element per row:
+    /// what ``procedure`` names.
+    ///
+    /// - Parameters:
+    ///   - name: the procedure's name, schema-qualified and quoted as SQL needs it.
+    ///   - function: the function it calls, as ``function`` names it.
+    ///   - parameters: the caller's parameters, declared as for the function (`p_token bigint, p_owner text`), or
+    ///     empty; the append arrays' ``appendParameters`` follow them.
+    ///   - arguments: the caller's parameters' names, in order, as the procedure passes them on (`p_token, p_owner`).
+    public static func committingProcedure(
+        named name: String, calling function: String, parameters: String, arguments: String
+    ) -> String {
+        let leading = parameters.isEmpty ? "" : parameters + ", "
+        let passed = arguments.isEmpty ? "" : arguments + ", "
+        return """
+            CREATE OR REPLACE PROCEDURE \(name)(
+                \(leading)\(appendParameters),
+                INOUT r_statuses integer[] DEFAULT NULL, INOUT r_stream_versions bigint[] DEFAULT NULL,
+                INOUT r_first_positions bigint[] DEFAULT NULL, INOUT r_inserted boolean[] DEFAULT NULL)
+            LANGUAGE plpgsql AS $procedure$
+            BEGIN
+                SELECT array_agg(a.status ORDER BY a.n), array_agg(a.stream_version ORDER BY a.n),
+                    array_agg(a.first_position ORDER BY a.n), array_agg(a.inserted ORDER BY a.n)
+                INTO r_statuses, r_stream_versions, r_first_positions, r_inserted
+                FROM \(function)(\(passed)\(appendArguments))
+                    WITH ORDINALITY AS a(status, stream_version, first_position, inserted, n);
+                COMMIT;
+            END $procedure$
+            """
     }
 
     /// The append arrays' parameters, to declare after the caller's own: one element per append in `p_stream_ids`,
@@ -77,9 +120,10 @@ extension PostgresEventStore {
     /// Every append is validated first, as ``append(_:to:expectedVersion:)`` does; when one is invalid, nothing is
     /// sent. The appends are numbered in the same global order as every other append of the store, and wake its
     /// waiters and other processes' subscribers. The call is bounded as every call is: leasing a connection by
-    /// ``Configuration/connectTimeout``, the statement by ``Configuration/requestTimeout``. The statement runs in an
-    /// explicit transaction, and the outcome is returned once its `COMMIT` has succeeded; with inline read models
-    /// (``Configuration/readModels``) their fold runs in the same transaction.
+    /// ``Configuration/connectTimeout``, the statement by ``Configuration/requestTimeout``. The outcome is returned
+    /// only once the appends have committed: the call's ``PostgresAppendCall/procedure`` commits before it answers;
+    /// without one, the function runs in an explicit transaction whose `COMMIT` has answered. With inline read
+    /// models (``Configuration/readModels``) the function always runs in a transaction, and their fold with it.
     ///
     /// - Returns: ``PostgresAppendCall/Outcome/appended(_:)`` with one result per append, or
     ///   ``PostgresAppendCall/Outcome/refused`` when the function's check refused.
@@ -101,10 +145,14 @@ extension PostgresEventStore {
         let logger = configuration.logger
         let head = HeadTracker()
         do {
-            // A transaction of its own, so the outcome is reported only once `COMMIT` has answered (see
-            // `PostgresWriter`: a statement run alone reports its rows before its commit).
+            // Committed before the outcome is reported: by the call's procedure, or in a transaction of its own
+            // whose `COMMIT` has answered (a statement run alone reports its rows before its commit).
             let outcome = try await runner.withConnection { connection in
-                try await connection.withStoreTransaction(logger: logger) {
+                if call.procedure != nil {
+                    return try await PostgresStoreTransaction.run(
+                        appends, through: call, on: connection, logger: logger, head: head, committing: true)
+                }
+                return try await connection.withStoreTransaction(logger: logger) {
                     try await PostgresStoreTransaction.run(appends, through: call, on: connection, logger: logger, head: head)
                 }
             }

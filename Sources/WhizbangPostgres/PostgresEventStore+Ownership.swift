@@ -12,8 +12,11 @@ extension PostgresEventStore {
     static let tablesAddedInVersion = ["read_models": 3, "read_model_rows": 3]
     /// The sequences PostgreSQL creates for the store's identity columns.
     static let ownSequences = ["streams_stream_key_seq"]
-    /// The functions a store creates in its schema.
-    static let ownFunctions = ["append_batch"]
+    /// The functions and procedures a store creates in its schema.
+    static let ownFunctions = ["append_batch", "append_batch_committed"]
+    /// The store schema version that created each function or procedure added after version 1: in a schema at an
+    /// older version, a routine of that name is not the store's.
+    static let functionsAddedInVersion = ["append_batch_committed": 5]
     /// The indexes, constraints, triggers, rules and policies that a store's migrations create on its own tables, by
     /// kind; any other one on those tables is someone else's, and dropping the tables would drop it too.
     static let ownTableParts: [String: Set<String>] = [
@@ -41,11 +44,11 @@ extension PostgresEventStore {
         }
     }
 
-    /// Drops the store's own tables, sequences and function from `configuration`'s schema, in one transaction,
-    /// after checking in that transaction that the schema holds nothing else: no other table, view, sequence or
-    /// function, and no index, constraint, trigger, rule or policy of someone else's on the store's tables (which
-    /// dropping the tables would drop with them). The schema itself stays. Does nothing when the schema holds no
-    /// store. Stop the stores that use it first.
+    /// Drops the store's own tables, sequences, function and procedure from `configuration`'s schema, in one
+    /// transaction, after checking in that transaction that the schema holds nothing else: no other table, view,
+    /// sequence, function or procedure, and no index, constraint, trigger, rule or policy of someone else's on the
+    /// store's tables (which dropping the tables would drop with them). The schema itself stays. Does nothing when
+    /// the schema holds no store. Stop the stores that use it first.
     ///
     /// Each wait for a lock (a backup that reads the tables, a store that still runs) and each statement takes at
     /// most ``Configuration/requestTimeout``.
@@ -70,8 +73,9 @@ extension PostgresEventStore {
                     throw EventStoreError(.invalidArgument, message: "\(found); nothing was dropped")
                 }
                 for function in ownFunctions {
+                    // ROUTINE: a function or a procedure.
                     try await connection.run(
-                        PostgresQuery(unsafeSQL: "DROP FUNCTION IF EXISTS \(quoted).\(function)"), logger: logger)
+                        PostgresQuery(unsafeSQL: "DROP ROUTINE IF EXISTS \(quoted).\(function)"), logger: logger)
                 }
                 // RESTRICT: should anything still depend on a table, the transaction fails and nothing is dropped.
                 let tables = ownTables.map { "\(quoted).\($0)" }.joined(separator: ", ")
@@ -156,7 +160,8 @@ extension PostgresEventStore {
         )
         for row in functions {
             let name = try row.decode(String.self)
-            if !ownFunctions.contains(name) { names.append("function \(name)") }
+            let isOwn = ownFunctions.contains(name) && version >= Int64(functionsAddedInVersion[name] ?? 1)
+            if !isOwn { names.append("function \(name)") }
         }
         return PostgresStoreSchema(schema: schema, exists: true, holdsStore: holdsStore, otherObjects: names.sorted())
     }

@@ -117,7 +117,19 @@ enum PostgresSchema {
         [
             appendFunction(schemaVersions: true, reportsInserted: true, setBased: true),
         ],
+        // 5: the append function called and committed in one exchange (see ``committedAppendProcedure``).
+        [
+            committedAppendProcedure,
+        ],
     ]
+
+    /// A procedure that runs the append function (``appendFunction(schemaVersions:reportsInserted:setBased:)``) on
+    /// its arguments, commits, and answers with the function's rows as four arrays, one element per append
+    /// (`PostgresAppendCall.committingProcedure(named:calling:parameters:arguments:)`, whose text for these
+    /// arguments must not change: migration 5 is published). A group commit without inline read models calls it
+    /// alone, outside a transaction block: one round trip where `BEGIN`, the function and `COMMIT` took three.
+    static let committedAppendProcedure = PostgresAppendCall.committingProcedure(
+        named: "{schema}.append_batch_committed", calling: "{schema}.append_batch", parameters: "", arguments: "")
 
     /// The schema version this code writes.
     static var currentVersion: Int32 { Int32(migrations.count) }

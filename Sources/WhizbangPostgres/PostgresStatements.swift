@@ -112,6 +112,53 @@ enum PostgresStatements {
         }
     }
 
+    /// ``AppendBatch`` committed in the same exchange, through
+    /// ``PostgresSchema/committedAppendProcedure``: one row of four arrays, decoded to one ``AppendBatch/Row`` per
+    /// append. Run it outside a transaction.
+    struct CommittedAppendBatch: PostgresPreparedStatement {
+        static let sql = """
+            CALL append_batch_committed(
+                $1::text[], $2::bigint[], $3::integer[], $4::uuid[], $5::text[], $6::bytea[], $7::bytea[],
+                $8::integer[])
+            """
+        typealias Row = [AppendBatch.Row]
+
+        var batch: AppendBatch
+
+        func makeBindings() throws -> PostgresBindings { try batch.makeBindings() }
+
+        func decodeRow(_ row: PostgresRow) throws -> [AppendBatch.Row] {
+            try Self.decode(row, procedure: "append_batch_committed")
+        }
+
+        /// The rows of a committing procedure's one answer row (`PostgresAppendCall/committingProcedure`).
+        static func rows(from answer: [PostgresRow], procedure: String) throws -> [AppendBatch.Row] {
+            guard answer.count == 1 else {
+                throw EventStoreError(
+                    .storageFailure, message: "\(procedure) answered with \(answer.count) rows, not one")
+            }
+            return try decode(answer[0], procedure: procedure)
+        }
+
+        private static func decode(_ row: PostgresRow, procedure: String) throws -> [AppendBatch.Row] {
+            let (statuses, versions, positions, inserted) = try row.decode(
+                ([Int32]?, [Int64]?, [Int64]?, [Bool]?).self)
+            let (statusList, versionList, positionList, insertedList) =
+                (statuses ?? [], versions ?? [], positions ?? [], inserted ?? [])
+            guard versionList.count == statusList.count, positionList.count == statusList.count,
+                insertedList.count == statusList.count
+            else {
+                throw EventStoreError(
+                    .storageFailure, message: "\(procedure) answered with arrays of different lengths")
+            }
+            return statusList.indices.map { index in
+                AppendBatch.Row(
+                    rawStatus: statusList[index], streamVersion: versionList[index],
+                    firstPosition: positionList[index], inserted: insertedList[index])
+            }
+        }
+    }
+
     /// The global log after a position.
     struct ReadAll: PostgresPreparedStatement {
         static let sql = """

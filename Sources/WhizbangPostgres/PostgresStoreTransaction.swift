@@ -61,19 +61,26 @@ public struct PostgresStoreTransaction: Sendable {
         -> PostgresAppendCall.Outcome
     {
         for append in appends { _ = try store.validate(append.events, streamID: append.streamID) }
-        guard let rows = try await Self.rows(of: appends, through: call, on: connection, logger: logger) else {
+        guard
+            let rows = try await Self.rows(
+                of: appends, through: call, on: connection, logger: logger, committing: false)
+        else {
             return .refused
         }
         return .appended(try await applied(appends, rows: rows))
     }
 
-    /// Runs a ``PostgresAppendCall`` statement on its own (an implicit transaction), without inline read models:
-    /// ``PostgresEventStore/append(_:through:)``.
+    /// Runs a ``PostgresAppendCall`` statement without inline read models, for
+    /// ``PostgresEventStore/append(_:through:)``: with `committing`, the call's ``PostgresAppendCall/procedure``,
+    /// which commits, outside a transaction block; otherwise its function, in the caller's transaction.
     static func run(
         _ appends: [PostgresStoreAppend], through call: PostgresAppendCall, on connection: PostgresConnection,
-        logger: Logger, head: HeadTracker
+        logger: Logger, head: HeadTracker, committing: Bool = false
     ) async throws -> PostgresAppendCall.Outcome {
-        guard let rows = try await rows(of: appends, through: call, on: connection, logger: logger) else {
+        guard
+            let rows = try await rows(
+                of: appends, through: call, on: connection, logger: logger, committing: committing)
+        else {
             return .refused
         }
         try check(rows, count: appends.count)
@@ -83,7 +90,7 @@ public struct PostgresStoreTransaction: Sendable {
     /// The rows of a ``PostgresAppendCall`` statement, or `nil` when the function refused.
     private static func rows(
         of appends: [PostgresStoreAppend], through call: PostgresAppendCall, on connection: PostgresConnection,
-        logger: Logger
+        logger: Logger, committing: Bool
     ) async throws -> [PostgresStatements.AppendBatch.Row]? {
         let statement = PostgresStatements.AppendBatch(appends)
         var bindings = call.arguments
@@ -91,15 +98,25 @@ public struct PostgresStoreTransaction: Sendable {
         statement.bind(into: &bindings)
         let leading = (1..<first).map { "$\($0)" }
         let arrays = PostgresStatements.AppendBatch.parameterTypes.enumerated().map { "$\(first + $0)::\($1)" }
-        let query = PostgresQuery(
-            unsafeSQL: "SELECT status, stream_version, first_position, inserted FROM \(call.function)("
-                + (leading + arrays).joined(separator: ", ") + ")",
-            binds: bindings)
-        var rows: [PostgresStatements.AppendBatch.Row] = []
-        for (status, version, position, inserted) in try await connection.rows(
-            query, decoding: (Int32, Int64, Int64, Bool).self, logger: logger)
-        {
-            rows.append(.init(rawStatus: status, streamVersion: version, firstPosition: position, inserted: inserted))
+        let argumentList = (leading + arrays).joined(separator: ", ")
+        let rows: [PostgresStatements.AppendBatch.Row]
+        if committing, let procedure = call.procedure {
+            let query = PostgresQuery(unsafeSQL: "CALL \(procedure)(\(argumentList))", binds: bindings)
+            rows = try PostgresStatements.CommittedAppendBatch.rows(
+                from: try await connection.rows(query, logger: logger), procedure: procedure)
+        } else {
+            let query = PostgresQuery(
+                unsafeSQL: "SELECT status, stream_version, first_position, inserted "
+                    + "FROM \(call.function)(\(argumentList))",
+                binds: bindings)
+            var decoded: [PostgresStatements.AppendBatch.Row] = []
+            for (status, version, position, inserted) in try await connection.rows(
+                query, decoding: (Int32, Int64, Int64, Bool).self, logger: logger)
+            {
+                decoded.append(
+                    .init(rawStatus: status, streamVersion: version, firstPosition: position, inserted: inserted))
+            }
+            rows = decoded
         }
         if rows.contains(where: { $0.rawStatus == PostgresAppendCall.refusedStatus }) {
             guard rows.count == 1 else {

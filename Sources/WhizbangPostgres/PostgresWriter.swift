@@ -188,11 +188,12 @@ final class PostgresWriter: Sendable {
     /// Appends the requests at `pending` in one call of the append function and, with inline read models, folds
     /// what it inserted into them in the same transaction; returns the function's rows, one per pending request.
     ///
-    /// The call runs in a transaction of its own, committed with `COMMIT`: PostgresNIO hands over a statement's rows
-    /// when the statement completes, and a statement run alone commits only after that, at the end of the exchange.
-    /// A commit that then fails (a deferred constraint, or a server stopped at that moment, which sends what it had
-    /// queued before it exits) would have left the rows reporting appends that were never made. The answer to
-    /// `COMMIT` comes only once the commit is durable.
+    /// The rows count only once the appends have committed: PostgresNIO hands over a statement's rows when the
+    /// statement completes, and a statement run alone commits only after that, at the end of the exchange. A commit
+    /// that then fails (a deferred constraint, or a server stopped at that moment, which sends what it had queued
+    /// before it exits) would have left the rows reporting appends that were never made. So the function is called
+    /// by the schema's procedure that commits before it answers (one round trip), or, with inline read models, in a
+    /// transaction of its own whose `COMMIT` answers once the commit is durable.
     ///
     /// - Throws: ``PostgresReadModels/Refusal`` (with offsets into `pending`) when a projection refused some of
     ///   the events; the transaction is then rolled back.
@@ -209,6 +210,14 @@ final class PostgresWriter: Sendable {
         let appended = pending.map { batch[$0].events }
         let streamIDs = pending.map { batch[$0].streamID }
         do {
+            if !readModels.hasInline {
+                let committed = PostgresStatements.CommittedAppendBatch(batch: batchStatement)
+                return try await runner.withConnection { connection in
+                    let rows = try await connection.rows(of: committed, logger: logger).first ?? []
+                    try Self.check(rows, count: appended.count)
+                    return rows
+                }
+            }
             return try await runner.withConnection { connection in
                 try await connection.withStoreTransaction(logger: logger) {
                     let rows = try await connection.rows(of: batchStatement, logger: logger)

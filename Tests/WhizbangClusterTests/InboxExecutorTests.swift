@@ -60,6 +60,38 @@ struct InboxExecutorTests {
         }
     }
 
+    /// A batch is committed by the cluster's procedure in the exchange of its call: a commit that fails (here a
+    /// deferred constraint trigger on the events) fails the batch, and nothing of it is written.
+    @Test("a batch whose commit fails is not reported run, and its commands stay pending")
+    func aBatchWhoseCommitFailsStaysPending() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let owner = try await Self.owner(store)
+            let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: Self.configuration())
+            let stream = StreamID("counter-refused")
+            let ticket = try await client.enqueue(Counter.Command.add(5), to: stream, as: Counter.self)
+            let schema = "\"\(store.configuration.schema)\""
+            _ = try await ClusterTestDatabase.query(
+                """
+                CREATE FUNCTION \(schema).refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'refused at commit'; END $$
+                """, configuration: store.configuration)
+            _ = try await ClusterTestDatabase.query(
+                """
+                CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON \(schema).events
+                    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION \(schema).refuse_at_commit()
+                """, configuration: store.configuration)
+            await #expect(throws: (any Error).self) {
+                _ = try await owner.executor.runBatch(owned: owner.ownership.executable())
+            }
+            #expect(try await Self.row(ticket.row, store) == "0 -")
+            #expect(try await store.streamVersion(of: stream) == 0)
+            _ = try await ClusterTestDatabase.query(
+                "DROP TRIGGER refuse_at_commit ON \(schema).events", configuration: store.configuration)
+            #expect(try await owner.executor.runBatch(owned: owner.ownership.executable()).completed == 1)
+            #expect(try await Self.row(ticket.row, store) == "1 1")
+        }
+    }
+
     static func result(_ messageID: MessageID, _ client: ClusterClient) async throws -> ClusterCommandResult {
         try await client.result(of: messageID, timeout: .seconds(30))
     }

@@ -82,7 +82,14 @@ struct PostgresSchemaVersionTests {
         defer { store.close() }
         _ = try await PostgresTestServer.withRunningStore(store) { store in try await store.headPosition() }
         let name = configuration.schema
-        #expect(try await query("SELECT version::text FROM \"\(name)\".schema_version ORDER BY version", configuration) == ["1", "2", "3", "4"])
+        #expect(
+            try await query("SELECT version::text FROM \"\(name)\".schema_version ORDER BY version", configuration)
+                == ["1", "2", "3", "4", "5"])
+        // Version 5's procedure, which commits the append function's work in the exchange of its call.
+        #expect(
+            try await query(
+                "SELECT p.prokind::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                    + "WHERE n.nspname = '\(name)' AND p.proname = 'append_batch_committed'", configuration) == ["p"])
         #expect(
             try await query(
                 "SELECT pg_get_function_identity_arguments(p.oid) FROM pg_proc p JOIN pg_namespace n ON n.oid = "
@@ -92,6 +99,24 @@ struct PostgresSchemaVersionTests {
             try await query(
                 "SELECT count(*)::text || '/' || min(schema_version)::text FROM \"\(name)\".events", configuration)
                 == ["2/1"])
+        try await PostgresTestServer.dropSchema(configuration)
+    }
+
+    /// A routine named as version 5's procedure, in a schema at an older version, is not the store's: looking at
+    /// the schema names it, and dropping the store's tables refuses and drops nothing.
+    @Test func aRoutineNamedAsALaterVersionsIsForeignInAnOlderSchema() async throws {
+        let configuration = try PostgresTestServer.configuration()
+        try await makeVersionOneStore(configuration)
+        let name = configuration.schema
+        try await PostgresTestServer.execute(
+            "CREATE FUNCTION \"\(name)\".append_batch_committed() RETURNS integer LANGUAGE sql AS 'SELECT 1'",
+            configuration: configuration)
+        let found = try await PostgresEventStore.inspectSchema(configuration: configuration)
+        #expect(found.otherObjects == ["function append_batch_committed"])
+        await #expect(throws: EventStoreError.self) {
+            try await PostgresEventStore.dropStoreTables(configuration: configuration)
+        }
+        #expect(try await query("SELECT count(*)::text FROM \"\(name)\".events", configuration) == ["2"])
         try await PostgresTestServer.dropSchema(configuration)
     }
 

@@ -18,7 +18,9 @@ import WhizbangPostgres
 /// - `jobs(name, owner, epoch, lease_until, checkpoint)`: the leased jobs (projections and process managers), each
 ///   with its owner member, its fencing token and the position of the last event its owners applied.
 /// - `job_log(name, owner, epoch, action, checkpoint, at)`: every claim, release and fence rejection of a job.
-/// - the function `commit_batch(...)`: a node's batch as one statement (``commitFunction(_:appendFunction:)``).
+/// - the function `commit_batch(...)`: a node's batch as one statement (``commitFunction(_:appendFunction:)``), and
+///   the procedure `commit_batch_committed(...)`, which calls it and commits in the same exchange
+///   (``commitProcedure(_:)``).
 /// - the function `result_json(outcome bytea)`: a stored result as `jsonb`, in either form
 ///   (``resultFunction(_:)``), for reading the inbox with `psql`.
 enum ClusterSchema {
@@ -39,7 +41,7 @@ enum ClusterSchema {
         "settings", "nodes", "partitions", "inbox", "ownership_log", "jobs", "job_log", "fence_rejections",
     ]
     static let ownSequences: Set<String> = ["inbox_id_seq"]
-    static let ownFunctions: Set<String> = ["commit_batch", "result_json"]
+    static let ownFunctions: Set<String> = ["commit_batch", "commit_batch_committed", "result_json"]
 
     /// Whether `schema` holds a cluster: a `settings` table that records a partition count.
     static func holdsCluster(_ schema: String, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
@@ -118,7 +120,10 @@ enum ClusterSchema {
                     "the cluster's schema holds objects the cluster did not create",
                     metadata: ["schema": "\(schema)", "objects": "\(list)"])
             }
-            let functions = [commitFunction(schema, appendFunction: store.appendFunction), resultFunction(schema)]
+            let functions = [
+                commitFunction(schema, appendFunction: store.appendFunction), commitProcedure(schema),
+                resultFunction(schema),
+            ]
             try await connection.runAll(statements(schema) + functions, logger: logger)
             // A cluster created now stores results in the binary form; one created before keeps JSON until its
             // operator switches it.
@@ -339,6 +344,23 @@ enum ClusterSchema {
         """
     }
 
+    /// The batch function's own parameters, before the append arrays.
+    static let commitParameters = """
+        p_member text, p_partitions integer[], p_epochs bigint[], p_node text, p_channel text,
+            p_notify_limit integer, p_ids bigint[], p_statuses integer[], p_outcomes bytea[], p_result_epochs bigint[],
+            p_append_rows integer[], p_append_row_ids bigint[]
+        """
+
+    /// The procedure `commit_batch_committed`: `commit_batch`, then `COMMIT`, in the one exchange of its `CALL`
+    /// (`PostgresAppendCall.procedure`), so a batch's outcome arrives with its commit, one round trip instead of
+    /// three.
+    static func commitProcedure(_ schema: String) -> String {
+        PostgresAppendCall.committingProcedure(
+            named: "\(schema).commit_batch_committed", calling: "\(schema).commit_batch", parameters: commitParameters,
+            arguments: "p_member, p_partitions, p_epochs, p_node, p_channel, p_notify_limit, p_ids, p_statuses, "
+                + "p_outcomes, p_result_epochs, p_append_rows, p_append_row_ids")
+    }
+
     /// The function through which a node commits a batch (a ``PostgresAppendCall`` of the store), so that the fence,
     /// the results and the appends run as one statement in one transaction: no round trip of the node's happens
     /// while the store's append lock is held.
@@ -352,9 +374,7 @@ enum ClusterSchema {
     static func commitFunction(_ schema: String, appendFunction: String) -> String {
         """
         CREATE OR REPLACE FUNCTION \(schema).commit_batch(
-            p_member text, p_partitions integer[], p_epochs bigint[], p_node text, p_channel text,
-            p_notify_limit integer, p_ids bigint[], p_statuses integer[], p_outcomes bytea[], p_result_epochs bigint[],
-            p_append_rows integer[], p_append_row_ids bigint[], \(PostgresAppendCall.appendParameters))
+            \(commitParameters), \(PostgresAppendCall.appendParameters))
         RETURNS \(PostgresAppendCall.returnType)
         LANGUAGE plpgsql
         AS $function$
