@@ -71,7 +71,9 @@ public final class ClusterClient: Service, Sendable {
     /// - Returns: the result, also when the aggregate rejected the command (``ClusterCommandResult/Outcome``).
     /// - Throws: ``ClusterError`` — `unregisteredAggregate` (nothing sent), `conflictingMessageID` (the id was sent
     ///   with another stream or aggregate), `partitionCountMismatch` (the cluster has another partition count than
-    ///   this client's configuration; nothing sent), `timedOut` (the command is in the inbox and will run),
+    ///   this client's configuration; nothing sent), `timedOut` (the command is in the inbox and will run; or, when
+    ///   the time limit passed before its insert answered, it may or may not be, and sending it again with the same
+    ///   id is safe),
     ///   `resultExpired` (it ran, but its row was deleted past the inbox retention before the result was read),
     ///   `malformedResult` (its stored result does not decode), `notRunning` (the client's ``run()`` did not start
     ///   before the time limit, or has ended: nothing sent; or it ended while this call waited: the command is in the
@@ -91,7 +93,7 @@ public final class ClusterClient: Service, Sendable {
         // The insert is idempotent on the message id, so an insert whose outcome is unknown is simply sent again.
         while true {
             do {
-                ticket = try await enqueue(command, to: streamID, as: aggregate, messageID: messageID)
+                ticket = try await enqueue(command, to: streamID, as: aggregate, messageID: messageID, until: deadline)
                 break
             } catch let error as EventStoreError where error.code == .unavailable && ContinuousClock.now < deadline {
                 attempt += 1
@@ -110,6 +112,30 @@ public final class ClusterClient: Service, Sendable {
         let (seconds, attoseconds) = (ContinuousClock.now - start).components
         commandDuration.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
         return result
+    }
+
+    /// ``enqueue(_:to:as:messageID:)`` given up at `deadline`: the insert's wait ends then, whatever holds it (a
+    /// lock in the database, a connection that does not answer), although the store's own deadlines are longer.
+    ///
+    /// - Throws: ``ClusterError/Code/timedOut`` at the deadline (the command may or may not be in the inbox), or
+    ///   what the enqueue throws.
+    private func enqueue<A: Aggregate>(
+        _ command: A.Command, to streamID: StreamID, as aggregate: A.Type, messageID: MessageID,
+        until deadline: ContinuousClock.Instant
+    ) async throws -> Ticket {
+        try await withThrowingTaskGroup(of: Ticket?.self) { group in
+            group.addTask { try await self.enqueue(command, to: streamID, as: aggregate, messageID: messageID) }
+            group.addTask {
+                try? await Task.sleep(until: deadline, clock: .continuous)
+                return nil
+            }
+            defer { group.cancelAll() }
+            if let ticket = try await group.next() ?? nil { return ticket }
+            throw ClusterError(
+                .timedOut,
+                message: "the insert of command \(messageID) did not answer within the time limit; it may or may not "
+                    + "be in the inbox, and sending it again with the same message id is safe")
+        }
     }
 
     /// The id of a command a job (a process manager) sends in reaction to an event: derived from the job's name,

@@ -14,8 +14,11 @@ import WhizbangPostgres
 /// commits many commands per transaction and per flush of the write-ahead log, and every listener gets one message
 /// per insert rather than one per partition.
 ///
-/// No task of its own: the caller that finds no insert in flight runs the inserts, for itself and for whoever queued
-/// meanwhile, until the queue is empty; the others wait for it, at most one statement's deadline per batch ahead. Each insert runs within the store's deadlines.
+/// The inserts run in a task of the inserter's, started when a request finds none running and ended when the queue
+/// is empty, not in a caller's task: a caller returns as soon as the insert that holds its request has committed,
+/// whatever others queued meanwhile, and a caller's cancellation ends its own wait (with `CancellationError`; its
+/// request may have been inserted if its batch was in flight) and nobody else's. Each insert runs within the store's
+/// deadlines, so a queued request waits at most one statement's deadline per batch ahead of it.
 final class InboxInserter: Sendable {
     struct Request: Sendable {
         var messageID: MessageID
@@ -26,13 +29,21 @@ final class InboxInserter: Sendable {
     }
 
     private struct Waiting {
+        var id: UInt64
         var request: Request
         var continuation: CheckedContinuation<Int64?, any Error>
     }
 
     private struct State {
         var queue: [Waiting] = []
+        /// The continuations of the requests in the insert in flight, by waiter id; a cancelled caller's is taken
+        /// out, and the insert's end resumes the others.
+        var inFlight: [UInt64: CheckedContinuation<Int64?, any Error>] = [:]
+        /// Whether the drain task runs.
         var running = false
+        /// Whether a statement is in flight.
+        var inserting = false
+        var nextID: UInt64 = 0
     }
 
     private let state = Mutex(State())
@@ -41,7 +52,7 @@ final class InboxInserter: Sendable {
     var queuedCount: Int { state.withLock { $0.queue.count } }
 
     /// Whether an insert is in flight.
-    var isInserting: Bool { state.withLock { $0.running } }
+    var isInserting: Bool { state.withLock { $0.inserting } }
     private let store: PostgresEventStore
     private let schema: String
     private let channel: String
@@ -56,51 +67,70 @@ final class InboxInserter: Sendable {
 
     /// Inserts a command; returns its new inbox row, or `nil` when its message id was already in the inbox or was
     /// taken by another insert of the same batch.
+    ///
+    /// - Throws: the insert's error, or `CancellationError` when the calling task is cancelled first (the request
+    ///   may have been inserted if its insert was in flight).
     func insert(_ request: Request) async throws -> Int64? {
-        struct LeadInstead: Error {}
-        while true {
-            let lead = state.withLock { state -> Bool in
-                if state.running { return false }
-                state.running = true
-                return true
-            }
-            if lead { return try await self.lead(with: request) }
-            do {
-                return try await withCheckedThrowingContinuation { continuation in
-                    let queued = state.withLock { state -> Bool in
-                        // The inserts in flight ended meanwhile: nobody would take this one; lead instead.
-                        guard state.running else { return false }
-                        state.queue.append(Waiting(request: request, continuation: continuation))
-                        return true
-                    }
-                    if !queued { continuation.resume(throwing: LeadInstead()) }
+        let id = state.withLock { state -> UInt64 in
+            defer { state.nextID &+= 1 }
+            return state.nextID
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let start = state.withLock { state -> Bool? in
+                    // Cancelled before the request was queued: the handler below found nothing to end.
+                    if Task.isCancelled { return nil }
+                    state.queue.append(Waiting(id: id, request: request, continuation: continuation))
+                    if state.running { return false }
+                    state.running = true
+                    return true
                 }
-            } catch is LeadInstead {
-                continue
+                switch start {
+                case nil: continuation.resume(throwing: CancellationError())
+                case true?: Task { await self.drain() }
+                case false?: break
+                }
             }
+        } onCancel: {
+            let cancelled = state.withLock { state -> CheckedContinuation<Int64?, any Error>? in
+                if let index = state.queue.firstIndex(where: { $0.id == id }) {
+                    return state.queue.remove(at: index).continuation
+                }
+                return state.inFlight.removeValue(forKey: id)
+            }
+            cancelled?.resume(throwing: CancellationError())
         }
     }
 
-    /// Inserts `request` with whatever is queued, then the batches queued meanwhile, until the queue is empty.
-    private func lead(with request: Request) async throws -> Int64? {
-        var own: Result<Int64?, any Error>? = nil
+    /// Inserts the queued requests, a batch at a time, until the queue is empty.
+    private func drain() async {
         while true {
             let batch = state.withLock { state -> [Waiting] in
-                let count = min(state.queue.count, maximumBatchSize - (own == nil ? 1 : 0))
-                if count == 0 && own != nil { state.running = false }
-                defer { state.queue.removeFirst(count) }
-                return Array(state.queue.prefix(count))
+                guard !state.queue.isEmpty else {
+                    state.running = false
+                    state.inserting = false
+                    return []
+                }
+                state.inserting = true
+                let batch = Array(state.queue.prefix(maximumBatchSize))
+                state.queue.removeFirst(batch.count)
+                for waiting in batch { state.inFlight[waiting.id] = waiting.continuation }
+                return batch
             }
-            if batch.isEmpty && own != nil { return try own!.get() }
-            let requests = (own == nil ? [request] : []) + batch.map(\.request)
+            if batch.isEmpty { return }
+            let outcome: Result<[Int: Int64], any Error>
             do {
-                let rows = try await insert(requests)
-                let offset = own == nil ? 1 : 0
-                if own == nil { own = .success(rows[0]) }
-                for (index, waiting) in batch.enumerated() { waiting.continuation.resume(returning: rows[index + offset]) }
+                outcome = .success(try await insert(batch.map(\.request)))
             } catch {
-                if own == nil { own = .failure(error) }
-                for waiting in batch { waiting.continuation.resume(throwing: error) }
+                outcome = .failure(error)
+            }
+            let waiting = state.withLock { state in
+                batch.enumerated().compactMap { index, waiting in
+                    state.inFlight.removeValue(forKey: waiting.id).map { (index, $0) }
+                }
+            }
+            for (index, continuation) in waiting {
+                continuation.resume(with: outcome.map { $0[index] })
             }
         }
     }
