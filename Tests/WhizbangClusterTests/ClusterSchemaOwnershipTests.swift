@@ -41,6 +41,44 @@ struct ClusterSchemaOwnershipTests {
         }
     }
 
+    /// Names alone do not prove a schema is a cluster's: before, a user's schema holding only tables that happen to
+    /// bear the cluster's names (`settings`, `nodes`) counted as the cluster's own, and the cluster wrote its rows
+    /// into them, added a column to one and created its tables beside them.
+    @Test("a user's schema holding only tables named as the cluster's is refused, and left as it was")
+    func aSchemaOfOwnNamedTablesIsRefused() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let cluster = "\"\(store.configuration.schema)_cluster\""
+            for sql in [
+                "CREATE SCHEMA \(cluster)",
+                "CREATE TABLE \(cluster).settings (key text PRIMARY KEY, value bigint NOT NULL)",
+                "INSERT INTO \(cluster).settings VALUES ('invoice_due_days', 30)",
+                "CREATE TABLE \(cluster).nodes (id integer PRIMARY KEY)",
+            ] {
+                _ = try await ClusterTestDatabase.query(sql, configuration: store.configuration)
+            }
+            let client = try ClusterClient(
+                store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
+            await #expect {
+                _ = try await client.enqueue(Counter.Command.add(1), to: StreamID("counter-1"), as: Counter.self)
+            } throws: {
+                ($0 as? ClusterError)?.code == .foreignSchema
+            }
+            let settings = try await ClusterTestDatabase.query(
+                "SELECT string_agg(key, ',' ORDER BY key) FROM \(cluster).settings", configuration: store.configuration)
+            #expect(settings == ["invoice_due_days"], "the cluster wrote its settings into the user's table")
+            let columns = try await ClusterTestDatabase.query(
+                "SELECT string_agg(column_name, ',' ORDER BY column_name) FROM information_schema.columns "
+                    + "WHERE table_schema = '\(store.configuration.schema)_cluster' AND table_name = 'nodes'",
+                configuration: store.configuration)
+            #expect(columns == ["id"], "the cluster changed the user's table")
+            let tables = try await ClusterTestDatabase.query(
+                "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables "
+                    + "WHERE schemaname = '\(store.configuration.schema)_cluster'",
+                configuration: store.configuration)
+            #expect(tables == ["nodes,settings"], "the cluster's tables were created among the user's")
+        }
+    }
+
     @Test("an existing cluster whose operator added a view of their own goes on")
     func anExistingClusterWithAnAddedViewGoesOn() async throws {
         try await ClusterTestDatabase.withStore { store in

@@ -59,10 +59,10 @@ enum ClusterSchema {
     }
 
     /// The objects of `schema` that the cluster did not create (tables, views, sequences and functions), sorted;
-    /// empty when the schema does not exist.
-    static func foreignObjects(in schema: String, on connection: PostgresConnection, logger: Logger) async throws
-        -> [String]
-    {
+    /// empty when the schema does not exist. With `all`, every object of the schema, whatever its name.
+    static func foreignObjects(
+        in schema: String, all: Bool = false, on connection: PostgresConnection, logger: Logger
+    ) async throws -> [String] {
         let relations = try await connection.rows(
             """
             SELECT c.relname::text, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -78,9 +78,9 @@ enum ClusterSchema {
         var foreign: [String] = []
         for (name, kind) in relations {
             let own = kind == "S" ? ownSequences.contains(name) : kind == "r" && ownTables.contains(name)
-            if !own { foreign.append(name) }
+            if all || !own { foreign.append(name) }
         }
-        foreign += functions.filter { !ownFunctions.contains($0) }.map { "\($0)()" }
+        foreign += functions.filter { all || !ownFunctions.contains($0) }.map { "\($0)()" }
         return foreign.sorted()
     }
 
@@ -104,12 +104,14 @@ enum ClusterSchema {
             try await connection.run(
                 "SELECT pg_advisory_xact_lock(1466460538, hashtext(\(lockKey)))", logger: logger
             )
-            let foreign = try await foreignObjects(in: lockKey, on: connection, logger: logger)
+            // A schema that holds a cluster (its settings record a partition count, written in the transaction
+            // that created the cluster) goes on, even beside objects its operator added (a view, say); any other
+            // schema that holds anything is someone else's, whatever its objects are named.
+            let isCluster = try await holdsCluster(lockKey, on: connection, logger: logger)
+            let foreign = try await foreignObjects(in: lockKey, all: !isCluster, on: connection, logger: logger)
             if !foreign.isEmpty {
                 let list = foreign.prefix(10).joined(separator: ", ") + (foreign.count > 10 ? ", …" : "")
-                // A cluster that exists already goes on (its operator may have added a view, say); a new one is not
-                // made among someone else's objects.
-                guard try await holdsCluster(lockKey, on: connection, logger: logger) else {
+                guard isCluster else {
                     throw ClusterError(
                         .foreignSchema,
                         message: "schema \(schema), which the cluster of this store would use, holds objects the "
