@@ -25,20 +25,21 @@ extension PostgresEventStore {
         }
     }
 
-    /// Drops `configuration`'s schema and everything in it: every event, checkpoint and snapshot of the store, and
-    /// any other table there. Does nothing when the schema does not exist. Stop the stores that use it first.
+    /// Drops `configuration`'s schema with the store in it — every event, checkpoint and snapshot — when it holds
+    /// nothing else, in one transaction: ``dropStoreTables(configuration:)``, then the schema. A schema that holds
+    /// anything the store did not create (a table, a view, a function; an index or trigger of someone else's on the
+    /// store's tables), or that something elsewhere depends on (a view in another schema over the events), is refused
+    /// and left as it was. Does nothing when the schema does not exist. Stop the stores that use it first.
     ///
-    /// Each wait for a lock (a backup that reads the tables, a store that still runs) and the statement take at most
-    /// ``Configuration/requestTimeout``; the schema is then left as it was.
+    /// Each wait for a lock (a backup that reads the tables, a store that still runs) and each statement take at
+    /// most ``Configuration/requestTimeout``; the schema is then left as it was.
     ///
-    /// - Throws: `EventStoreError` — `invalidArgument` for an invalid configuration, `unavailable` (retryable) when
-    ///   a lock or the statement took longer than ``Configuration/requestTimeout``, or the server's refusal.
+    /// - Throws: `EventStoreError` — `invalidArgument` for an invalid configuration or a schema that holds what is
+    ///   not the store's (the message names it; nothing is dropped), `unavailable` (retryable) when a lock or a
+    ///   statement took longer than ``Configuration/requestTimeout``, or the server's refusal (among them a
+    ///   dependency elsewhere; nothing is dropped).
     public static func dropSchema(configuration: Configuration) async throws {
-        try configuration.validate()
-        try await withOwnConnection(configuration) { connection, logger in
-            try await connection.run(
-                PostgresQuery(unsafeSQL: "DROP SCHEMA IF EXISTS \"\(configuration.schema)\" CASCADE"), logger: logger)
-        }
+        try await dropStoreTables(configuration: configuration, droppingSchema: true)
     }
 
     /// The bytes the store's tables and their indexes take in the database.

@@ -58,6 +58,12 @@ extension PostgresEventStore {
     ///   took longer than ``Configuration/requestTimeout`` (nothing is dropped then either); or the server's
     ///   refusal.
     public static func dropStoreTables(configuration: Configuration) async throws {
+        try await dropStoreTables(configuration: configuration, droppingSchema: false)
+    }
+
+    /// ``dropStoreTables(configuration:)``, then, with `droppingSchema`, the schema itself (`RESTRICT`), in the same
+    /// transaction: for ``dropSchema(configuration:)``.
+    static func dropStoreTables(configuration: Configuration, droppingSchema: Bool) async throws {
         try configuration.validate()
         let schema = configuration.schema
         let quoted = "\"\(schema)\""
@@ -68,10 +74,17 @@ extension PostgresEventStore {
                     "SELECT pg_advisory_xact_lock(\(PostgresSchema.lockClass + 1), hashtext(\(schema)))", logger: logger
                 )
                 let found = try await inspect(schema, on: connection, logger: logger)
-                guard found.holdsStore else { return }
-                guard found.otherObjects.isEmpty else {
-                    throw EventStoreError(.invalidArgument, message: "\(found); nothing was dropped")
+                let refusal = EventStoreError(.invalidArgument, message: "\(found); nothing was dropped")
+                guard found.holdsStore else {
+                    // Without a store there are no tables to drop; the schema goes only when it is empty.
+                    if droppingSchema && found.exists {
+                        guard found.otherObjects.isEmpty else { throw refusal }
+                        try await connection.run(
+                            PostgresQuery(unsafeSQL: "DROP SCHEMA \(quoted) RESTRICT"), logger: logger)
+                    }
+                    return
                 }
+                guard found.otherObjects.isEmpty else { throw refusal }
                 for function in ownFunctions {
                     // ROUTINE: a function or a procedure.
                     try await connection.run(
@@ -81,6 +94,9 @@ extension PostgresEventStore {
                 let tables = ownTables.map { "\(quoted).\($0)" }.joined(separator: ", ")
                 try await connection.run(
                     PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(tables) RESTRICT"), logger: logger)
+                if droppingSchema {
+                    try await connection.run(PostgresQuery(unsafeSQL: "DROP SCHEMA \(quoted) RESTRICT"), logger: logger)
+                }
             }
         }
     }

@@ -99,6 +99,49 @@ struct PostgresStoreTableDropTests {
         #expect(try await Self.tables(configuration) == tables, "the store's tables were dropped")
     }
 
+    /// `dropSchema` dropped the schema `CASCADE`: every table there, and whatever elsewhere depended on the store.
+    @Test("dropSchema refuses a schema that also holds a user's table, and drops nothing")
+    func dropSchemaKeepsAUsersTable() async throws {
+        let configuration = try await Self.closedStore()
+        defer { Task { try? await PostgresTestServer.dropSchema(configuration) } }
+        let schema = "\"\(configuration.schema)\""
+        try await PostgresTestServer.execute("CREATE TABLE \(schema).invoices (id bigint)", configuration: configuration)
+        let tables = try await Self.tables(configuration)
+        _ = await expectError(.invalidArgument) { try await PostgresEventStore.dropSchema(configuration: configuration) }
+        #expect(try await Self.tables(configuration) == tables)
+        #expect(try await Self.count("SELECT count(*) FROM \(schema).events", configuration) == 2)
+    }
+
+    @Test("dropSchema refuses a store that a view in another schema depends on, and drops nothing")
+    func dropSchemaKeepsADependentView() async throws {
+        let configuration = try await Self.closedStore()
+        let view = "\"\(configuration.schema)_view\""
+        defer {
+            Task {
+                try? await PostgresTestServer.execute("DROP SCHEMA IF EXISTS \(view) CASCADE", configuration: configuration)
+                try? await PostgresTestServer.dropSchema(configuration)
+            }
+        }
+        let schema = "\"\(configuration.schema)\""
+        try await PostgresTestServer.execute("CREATE SCHEMA \(view)", configuration: configuration)
+        try await PostgresTestServer.execute(
+            "CREATE VIEW \(view).positions AS SELECT position FROM \(schema).events", configuration: configuration)
+        await #expect(throws: (any Error).self) { try await PostgresEventStore.dropSchema(configuration: configuration) }
+        #expect(try await Self.count("SELECT count(*) FROM \(schema).events", configuration) == 2)
+        #expect(try await Self.count("SELECT count(*) FROM \(view).positions", configuration) == 2)
+    }
+
+    @Test("dropSchema drops a schema that holds only a store")
+    func dropSchemaDropsAStoreSchema() async throws {
+        let configuration = try await Self.closedStore()
+        try await PostgresEventStore.dropSchema(configuration: configuration)
+        #expect(
+            try await Self.count(
+                "SELECT count(*) FROM pg_namespace WHERE nspname = '\(configuration.schema)'", configuration) == 0)
+        // Nothing there: nothing to do.
+        try await PostgresEventStore.dropSchema(configuration: configuration)
+    }
+
     @Test("dropStoreTables drops a store that holds only its own objects")
     func dropStoreTablesDropsAStoreOfItsOwn() async throws {
         let configuration = try await Self.closedStore()
