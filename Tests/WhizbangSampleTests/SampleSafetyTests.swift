@@ -616,6 +616,34 @@ extension SampleProcessSuites {
             }
         }
 
+        /// The output's absence was checked once, at the start: an export then put its file in place with a rename,
+        /// which replaced whatever had appeared at the path meanwhile (the user's file, another export's).
+        @Test("export without --force leaves alone a file that appears at the output path while it runs")
+        func exportKeepsAFileThatAppeared() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let input = directory.appendingPathComponent("good.jsonl")
+                try ImportFixture.write(ImportFixture.good(streams: 20, perStream: 1_000), to: input)
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let imported = try await SampleProcess.run(["import", "--input", input.path, "--database", ledger])
+                try #require(imported.status == 0, "\(imported.standardError)")
+                let output = directory.appendingPathComponent("out.jsonl")
+                let child = try await SampleProcess.child([
+                    "export", "--database", ledger, "--output", output.path, "--progress-lines",
+                ])
+                // Stopped after its first chunk, the export has checked the path and is writing its temporary file.
+                while let line = await child.nextErrorLine(), !line.hasPrefix("export: ") {}
+                child.signal(SIGSTOP)
+                try Data("precious\n".utf8).write(to: output)
+                child.signal(SIGCONT)
+                let (status, rest) = try await child.finish()
+                #expect(status == 2, "\(rest)")
+                #expect(rest.joined(separator: "\n").contains("appeared while the export ran"), "\(rest)")
+                #expect(try String(contentsOf: output, encoding: .utf8) == "precious\n")
+                let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+                #expect(!names.contains { $0.hasSuffix(".partial") }, "\(names)")
+            }
+        }
+
         /// A signal sent once the run has begun making its ledger (its temporary file or the ledger itself is
         /// there): before, the run listened only once its store was open, so such a signal killed it, leaving the
         /// temporary file; now the creation finishes and the run stops.

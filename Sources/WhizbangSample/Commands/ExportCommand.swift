@@ -50,7 +50,7 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
         for leftover in ExportFile.removeAbandoned(for: output) {
             FileHandle.standardError.write(Data("removed \(leftover), left by an export that was killed\n".utf8))
         }
-        let file = try ExportFile(target: output)
+        let file = try ExportFile(target: output, replacing: force)
         defer { file.discard() }
         let head = try await store.headPosition()
         var progress = ProgressLine(isEnabled: true)

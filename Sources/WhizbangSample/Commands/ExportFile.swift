@@ -1,19 +1,24 @@
 import Foundation
 
-/// Where an export writes: a temporary file beside the target, renamed over it only once the whole log is written
-/// and fsynced, or standard output.
+/// Where an export writes: a temporary file beside the target, put at the target's path only once the whole log is
+/// written and fsynced, or standard output.
 ///
-/// A failed or interrupted export removes its temporary file, so the target path never holds part of a log.
+/// A failed or interrupted export removes its temporary file, so the target path never holds part of a log. Unless
+/// it may replace the target, the export never replaces a file that appeared at the target's path while it ran; when
+/// it may, it replaces only a regular file.
 final class ExportFile {
     /// The path the export is for, or `-` for standard output.
     let target: String
+    /// Whether the export may replace a regular file at ``target`` (`--force`).
+    let replacing: Bool
     private let temporaryPath: String?
     private let handle: FileHandle
     private var isFinished = false
 
     /// Creates the temporary file in the target's directory (or uses standard output for `-`).
-    init(target: String) throws {
+    init(target: String, replacing: Bool) throws {
         self.target = target
+        self.replacing = replacing
         guard target != "-" else {
             temporaryPath = nil
             handle = FileHandle.standardOutput
@@ -80,7 +85,11 @@ final class ExportFile {
         }
     }
 
-    /// Makes the written bytes durable and puts them at the target path, replacing what was there.
+    /// Makes the written bytes durable and puts them at the target path: replacing a regular file there when
+    /// ``replacing``, otherwise only if nothing is there.
+    ///
+    /// - Throws: a refusal (exit status 2) when the path holds what the export may not replace: anything, without
+    ///   ``replacing``; something other than a regular file, with it. The target is then left as it is.
     func commit() throws {
         guard let temporaryPath else {
             isFinished = true
@@ -89,13 +98,36 @@ final class ExportFile {
         guard fsync(handle.fileDescriptor) == 0 else {
             throw SampleError("cannot write \(target): fsync failed: \(String(cString: strerror(errno)))")
         }
-        // A replaced file keeps its permissions: an export is not to widen who may read it.
-        if let mode = (try? FileManager.default.attributesOfItem(atPath: target))?[.posixPermissions] as? NSNumber {
-            _ = fchmod(handle.fileDescriptor, mode_t(mode.uint16Value))
-        }
-        // Renamed while the descriptor, and so the lock, is held: a later export never takes it for a leftover.
-        guard rename(temporaryPath, target) == 0 else {
-            throw SampleError("cannot write \(target): \(String(cString: strerror(errno)))")
+        // Put in place while the descriptor, and so the lock, is held: a later export never takes the temporary
+        // file for a leftover.
+        if replacing {
+            switch PathKind(target) {
+            case .absent, .regularFile:
+                break
+            case .symbolicLink, .directory, .other:
+                throw SampleError.refusal(
+                    "\(target) became something other than a regular file while the export ran; export replaces only "
+                        + "a regular file, and left it alone")
+            }
+            // A replaced file keeps its permissions: an export is not to widen who may read it.
+            if let mode = (try? FileManager.default.attributesOfItem(atPath: target))?[.posixPermissions] as? NSNumber {
+                _ = fchmod(handle.fileDescriptor, mode_t(mode.uint16Value))
+            }
+            guard rename(temporaryPath, target) == 0 else {
+                throw SampleError("cannot write \(target): \(String(cString: strerror(errno)))")
+            }
+        } else {
+            // A link fails if anything is at the path, where a rename would replace it.
+            guard link(temporaryPath, target) == 0 else {
+                let code = errno
+                if code == EEXIST {
+                    throw SampleError.refusal(
+                        "\(target) appeared while the export ran; export leaves it alone: give --output another path, "
+                            + "or --force to replace it")
+                }
+                throw SampleError("cannot write \(target): \(String(cString: strerror(code)))")
+            }
+            unlink(temporaryPath)
         }
         try? handle.close()
         isFinished = true
