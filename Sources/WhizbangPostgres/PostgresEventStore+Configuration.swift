@@ -75,8 +75,9 @@ extension PostgresEventStore {
         /// database are separate when their schemas differ. Default `whizbang`.
         public var schema: String = "whizbang"
 
-        /// The most connections the pool opens: one listens for notifications, one commits appends, the rest
-        /// serve reads and the checkpoint and snapshot writes. At least 2. Default 8.
+        /// The most connections the pool opens: one commits appends, the rest serve reads and the checkpoint and
+        /// snapshot writes. The connection that listens for other processes' appends is one more, apart from the
+        /// pool. At least 2. Default 8.
         public var maximumConnections: Int = 8
 
         /// The most appends folded into one transaction by group commit. 1 turns group commit off. Default 1,024.
@@ -137,8 +138,10 @@ extension PostgresEventStore {
         public var idleInTransactionTimeout: Duration? = nil
 
         /// How long a connection may stay idle before it is probed: the pool runs `SELECT 1` on an idle connection
-        /// after this long, and the server sends TCP keepalives after this long without traffic
-        /// (`tcp_keepalives_idle`), so a dead peer is noticed on both sides. `nil` turns both off. Default 30 seconds.
+        /// after this long, the server sends TCP keepalives after this long without traffic (`tcp_keepalives_idle`),
+        /// and the connection that listens for other processes' appends reads the head this often, closed and opened
+        /// again when it does not answer within ``requestTimeout``; so a dead peer or a silent network path is noticed
+        /// on both sides. `nil` turns all three off. Default 30 seconds.
         public var keepAliveInterval: Duration? = .seconds(30)
 
         /// How long a subscription of ``PostgresEventStore/subscribe(after:batchSize:)`` goes on retrying while the

@@ -1,6 +1,7 @@
 import Logging
 import PostgresNIO
 public import ServiceLifecycle
+import Synchronization
 import Whizbang
 
 extension PostgresEventStore: Service {
@@ -130,41 +131,83 @@ extension PostgresEventStore: Service {
             metadata: ["schema": "\(configuration.schema)", "head": "\(head)", "server": "\(configuration)"])
     }
 
+    /// Every `interval`, reads the head on the listening connection, which must answer within
+    /// ``Configuration/requestTimeout``; one that does not is closed, and the listener connects again. A connection
+    /// can go silent without closing (a network path that drops packets after a failover or a host crash): the
+    /// listener would wait on it for ever, and nobody here would learn of other processes' appends. The read also
+    /// makes up for a lost notification.
+    private func checkListener(_ connection: PostgresConnection, every interval: Duration, logger: Logger)
+        async throws
+    {
+        let limit = configuration.requestTimeout
+        while true {
+            try await Task.sleep(for: interval)
+            let watchdog = Task {
+                try await Task.sleep(for: limit)
+                logger.warning(
+                    "the connection listening for appends did not answer; connecting again",
+                    metadata: ["server": "\(configuration.serverDescription)", "limit": "\(limit)"])
+                let _: EventLoopFuture<Void> = connection.close()
+            }
+            defer { watchdog.cancel() }
+            for head in try await connection.rows(of: PostgresStatements.Head(), logger: logger) {
+                signal.advance(to: UInt64(head))
+            }
+        }
+    }
+
     /// Holds a connection that listens on the store's channel and advances the head to each notified position;
     /// connects again after a failure, until cancelled.
+    ///
+    /// The connection is its own, outside the pool: the pool could lend a connection that no longer answers
+    /// without a deadline on the lease, and this one is held for as long as the store runs. Every
+    /// ``Configuration/keepAliveInterval`` it must answer a read of the head (``checkListener(_:every:logger:)``).
     private func listen() async {
         let logger = configuration.logger
         let channel = configuration.notificationChannel
+        let listenerIDs = Atomic<Int>(2_000_000)
         while !Task.isCancelled && !lifecycle.isClosed {
             do {
-                try await client.withConnection { connection in
-                    // Cancelled while the lease was pending: return the connection instead of listening on it.
-                    guard !Task.isCancelled, !lifecycle.isClosed else { return }
+                let connection = try await PostgresConnection.connect(
+                    configuration: configuration.connectionConfiguration(),
+                    id: listenerIDs.add(1, ordering: .relaxed).newValue, logger: logger)
+                do {
                     try await withTaskCancellationHandler {
-                        try await connection.listen(on: channel) { notifications in
-                            // Appends committed before LISTEN took effect sent no notification: read the head, on
-                            // this connection (a second lease could wait for a pool that this one helps fill).
-                            do {
-                                for head in try await connection.rows(of: PostgresStatements.Head(), logger: logger) {
-                                    signal.advance(to: UInt64(head))
+                        try await withThrowingTaskGroup(of: Void.self) { group in
+                            group.addTask {
+                                try await connection.listen(on: channel) { notifications in
+                                    // Appends committed before LISTEN took effect sent no notification: read
+                                    // the head.
+                                    let heads = try await connection.rows(
+                                        of: PostgresStatements.Head(), logger: logger)
+                                    for head in heads { self.signal.advance(to: UInt64(head)) }
+                                    for try await notification in notifications {
+                                        if let position = UInt64(notification.payload) {
+                                            self.signal.advance(to: position)
+                                        }
+                                    }
                                 }
-                            } catch let error as PSQLError
-                                where PostgresRequestRunner.mayHaveFailedPreparation(error)
-                            {
-                                // As the request runner does (see `mayHaveFailedPreparation`): not back to the pool.
-                                try? await connection.close()
-                                throw error
                             }
-                            for try await notification in notifications {
-                                if let position = UInt64(notification.payload) { signal.advance(to: position) }
+                            if let interval = configuration.keepAliveInterval {
+                                group.addTask {
+                                    try await self.checkListener(connection, every: interval, logger: logger)
+                                }
                             }
+                            // Whichever ends first (a failed check closed the connection) ends the other.
+                            defer { group.cancelAll() }
+                            try await group.next()
                         }
                     } onCancel: {
-                        // Closing the connection ends whatever the listener awaits (LISTEN's confirmation included),
-                        // so the lease returns and the pool can shut down.
+                        // Closing the connection ends whatever the listener awaits (LISTEN's confirmation
+                        // included).
                         let _: EventLoopFuture<Void> = connection.close()
                     }
+                } catch {
+                    // Closed and awaited before it goes: PostgresNIO traps on a connection released unclosed.
+                    try? await connection.close()
+                    throw error
                 }
+                try? await connection.close()
             } catch {
                 if Task.isCancelled || lifecycle.isClosed { return }
                 logger.debug(

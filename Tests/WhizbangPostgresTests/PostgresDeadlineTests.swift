@@ -53,7 +53,7 @@ struct PostgresDeadlineTests {
     }
 
     /// Waiting for a connection is bounded by `connectTimeout`, not by the much longer `requestTimeout`: the pool's
-    /// two connections are taken (the listener's, and an append blocked on a lock), so a read gets none.
+    /// two connections are taken (an append and a read, both blocked on a lock), so a third call gets none.
     @Test func leasingAConnectionIsBoundedByTheConnectTimeout() async throws {
         var configuration = try await Self.configuration(requestTimeout: .seconds(120))
         // Long enough for the setup's own connections on a loaded machine; the bounded wait is what is measured.
@@ -61,18 +61,13 @@ struct PostgresDeadlineTests {
         configuration.maximumConnections = 2
         try await PostgresTestServer.withStore(configuration: configuration) { store in
             try await appendRetrying(makeEvents(1), to: "s", expectedVersion: .noStream, store: store)
-            // A notification reaches the store only through its listener: once it has, the listener holds one of
-            // the two connections for good.
-            try await PostgresTestServer.execute(
-                "NOTIFY \(configuration.notificationChannel), '2'", configuration: configuration)
-            try await store.waitForEvents(after: 1)
             let lock = try await PostgresTableLock.lockEvents(of: configuration)
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    // Holds the other connection until the lock's waiters are ended.
-                    _ = try? await store.append(makeEvents(1), to: "s", expectedVersion: .exact(1))
-                }
-                _ = try await lock.waitingBackend()
+                // Each holds one of the pool's two connections until the lock's waiters are ended.
+                group.addTask { _ = try? await store.append(makeEvents(1), to: "s", expectedVersion: .exact(1)) }
+                _ = try await lock.waitingBackends(atLeast: 1)
+                group.addTask { _ = try? await store.readAll(after: 0, limit: 10) }
+                _ = try await lock.waitingBackends(atLeast: 2)
                 let clock = ContinuousClock()
                 let started = clock.now
                 let error = await expectError(.unavailable) { _ = try await store.streamVersion(of: "s") }

@@ -32,13 +32,19 @@ final class PostgresTableLock: Sendable {
 
     /// The process id of a server backend that waits for this lock; asks until one does.
     func waitingBackend() async throws -> Int32 {
+        try await waitingBackends(atLeast: 1)[0]
+    }
+
+    /// The process ids of the server backends that wait for this lock; asks until at least `count` do.
+    func waitingBackends(atLeast count: Int) async throws -> [Int32] {
         let sql = """
             SELECT pid FROM pg_locks
-            WHERE NOT granted AND relation = '"\(configuration.schema)".events'::regclass LIMIT 1
+            WHERE NOT granted AND relation = '"\(configuration.schema)".events'::regclass
             """
         while true {
             let rows = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Self.logger).collect()
-            if let pid = try rows.first?.decode(Int32.self) { return pid }
+            let pids = try rows.map { try $0.decode(Int32.self) }
+            if pids.count >= count { return pids }
             try Task.checkCancellation()
         }
     }

@@ -7,7 +7,9 @@ import Synchronization
 /// It forwards the server's messages whole (it reads their type byte and length, so it works only without TLS).
 /// Once ``startCutting()`` is called, it forwards each connection's next data row and then, instead of the rest of
 /// the result, closes its side of the connection to the client cleanly (FIN), as a server whose backend is killed
-/// while it sends rows.
+/// while it sends rows. ``freezeExisting()`` makes the connections open at that moment go silent instead, without
+/// closing them: nothing the server sends on them reaches the client any more, as behind a network path that drops
+/// packets (a failover, a crashed host).
 final class RowCuttingProxy: Sendable {
     /// The port the proxy listens on, on 127.0.0.1.
     let port: Int
@@ -19,6 +21,9 @@ final class RowCuttingProxy: Sendable {
     final class Control: Sendable {
         let cutting = Atomic(false)
         let cuts = Atomic(0)
+        /// How many connections were opened, and below which number they are silent.
+        let opened = Atomic(0)
+        let silentBelow = Atomic(0)
     }
 
     private init(port: Int, group: MultiThreadedEventLoopGroup, listener: any Channel, control: Control) {
@@ -65,6 +70,12 @@ final class RowCuttingProxy: Sendable {
     /// Forwards everything again.
     func stopCutting() { control.cutting.store(false, ordering: .sequentiallyConsistent) }
 
+    /// From now on, forwards nothing the server sends on the connections open now; later ones work.
+    func freezeExisting() {
+        let opened = control.opened.load(ordering: .sequentiallyConsistent)
+        control.silentBelow.store(opened, ordering: .sequentiallyConsistent)
+    }
+
     /// How many connections the proxy ended in the middle of a result.
     var cuts: Int { control.cuts.load(ordering: .sequentiallyConsistent) }
 
@@ -96,16 +107,18 @@ final class RowCuttingProxy: Sendable {
         typealias InboundIn = ByteBuffer
         let client: any Channel
         let control: Control
+        let number: Int
         private var pending = ByteBuffer()
         private var cut = false
 
         init(client: any Channel, control: Control) {
             self.client = client
             self.control = control
+            self.number = control.opened.add(1, ordering: .sequentiallyConsistent).oldValue
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            guard !cut else { return }
+            guard !cut, number >= control.silentBelow.load(ordering: .sequentiallyConsistent) else { return }
             var incoming = unwrapInboundIn(data)
             pending.writeBuffer(&incoming)
             // Each backend message is a type byte and a length that counts itself but not the type byte.
