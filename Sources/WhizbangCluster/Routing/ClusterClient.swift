@@ -114,30 +114,6 @@ public final class ClusterClient: Service, Sendable {
         return result
     }
 
-    /// ``enqueue(_:to:as:messageID:)`` given up at `deadline`: the insert's wait ends then, whatever holds it (a
-    /// lock in the database, a connection that does not answer), although the store's own deadlines are longer.
-    ///
-    /// - Throws: ``ClusterError/Code/timedOut`` at the deadline (the command may or may not be in the inbox), or
-    ///   what the enqueue throws.
-    private func enqueue<A: Aggregate>(
-        _ command: A.Command, to streamID: StreamID, as aggregate: A.Type, messageID: MessageID,
-        until deadline: ContinuousClock.Instant
-    ) async throws -> Ticket {
-        try await withThrowingTaskGroup(of: Ticket?.self) { group in
-            group.addTask { try await self.enqueue(command, to: streamID, as: aggregate, messageID: messageID) }
-            group.addTask {
-                try? await Task.sleep(until: deadline, clock: .continuous)
-                return nil
-            }
-            defer { group.cancelAll() }
-            if let ticket = try await group.next() ?? nil { return ticket }
-            throw ClusterError(
-                .timedOut,
-                message: "the insert of command \(messageID) did not answer within the time limit; it may or may not "
-                    + "be in the inbox, and sending it again with the same message id is safe")
-        }
-    }
-
     /// The id of a command a job (a process manager) sends in reaction to an event: derived from the job's name,
     /// the event's id and the step, so that the job sends the same id when the event is delivered again (after a
     /// failover) and the inbox runs the command once.
@@ -171,6 +147,15 @@ public final class ClusterClient: Service, Sendable {
     public func enqueue<A: Aggregate>(
         _ command: A.Command, to streamID: StreamID, as aggregate: A.Type, messageID: MessageID = MessageID()
     ) async throws -> Ticket {
+        try await enqueue(command, to: streamID, as: aggregate, messageID: messageID, until: nil)
+    }
+
+    /// ``enqueue(_:to:as:messageID:)``, whose insert's wait ends at `deadline` with ``ClusterError/Code/timedOut``
+    /// (the command may or may not be in the inbox then), whatever holds the insert.
+    private func enqueue<A: Aggregate>(
+        _ command: A.Command, to streamID: StreamID, as aggregate: A.Type, messageID: MessageID,
+        until deadline: ContinuousClock.Instant?
+    ) async throws -> Ticket {
         guard let name = aggregates.name(of: aggregate), let registered = aggregates[name] else {
             throw ClusterError(
                 .unregisteredAggregate, message: "\(A.self) is not registered with the cluster; nothing was sent")
@@ -178,7 +163,8 @@ public final class ClusterClient: Service, Sendable {
         guard let payload = try registered.encode(command) else {
             throw ClusterError(.malformedCommand, message: "the command is not a \(name) command")
         }
-        return try await enqueue(payload: payload, to: streamID, aggregateType: name, messageID: messageID)
+        return try await enqueue(
+            payload: payload, to: streamID, aggregateType: name, messageID: messageID, until: deadline)
     }
 
     /// Inserts an encoded command, for a type known by name; what ``enqueue(_:to:as:messageID:)`` does after
@@ -186,6 +172,13 @@ public final class ClusterClient: Service, Sendable {
     public func enqueue(payload: Data, to streamID: StreamID, aggregateType: String, messageID: MessageID) async throws
         -> Ticket
     {
+        try await enqueue(payload: payload, to: streamID, aggregateType: aggregateType, messageID: messageID, until: nil)
+    }
+
+    private func enqueue(
+        payload: Data, to streamID: StreamID, aggregateType: String, messageID: MessageID,
+        until deadline: ContinuousClock.Instant?
+    ) async throws -> Ticket {
         try streamID.validate()
         try await prepareOnce()
         let partition = Int32(StableHash.partition(of: streamID, count: configuration.partitionCount))
@@ -199,7 +192,8 @@ public final class ClusterClient: Service, Sendable {
             let inserted = try await inserter.insert(
                 InboxInserter.Request(
                     messageID: messageID, partition: partition, streamID: stream, aggregateType: aggregateType,
-                    payload: payload))
+                    payload: payload),
+                until: deadline)
             if let inserted { return Ticket(messageID: messageID, row: inserted, result: nil) }
             existing = try await store.withTrustedConnection { connection, logger -> (Int64, String, String, ByteBuffer?)? in
                 var existing: (Int64, String, String, ByteBuffer?)? = nil

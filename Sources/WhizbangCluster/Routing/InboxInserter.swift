@@ -32,6 +32,7 @@ final class InboxInserter: Sendable {
         var id: UInt64
         var request: Request
         var continuation: CheckedContinuation<Int64?, any Error>
+        var deadline: ContinuousClock.Instant?
     }
 
     private struct State {
@@ -39,6 +40,8 @@ final class InboxInserter: Sendable {
         /// The continuations of the requests in the insert in flight, by waiter id; a cancelled caller's is taken
         /// out, and the insert's end resumes the others.
         var inFlight: [UInt64: CheckedContinuation<Int64?, any Error>] = [:]
+        /// The deadlines of the requests in flight that have one.
+        var inFlightDeadlines: [UInt64: ContinuousClock.Instant] = [:]
         /// Whether the drain task runs.
         var running = false
         /// Whether a statement is in flight.
@@ -68,9 +71,11 @@ final class InboxInserter: Sendable {
     /// Inserts a command; returns its new inbox row, or `nil` when its message id was already in the inbox or was
     /// taken by another insert of the same batch.
     ///
-    /// - Throws: the insert's error, or `CancellationError` when the calling task is cancelled first (the request
-    ///   may have been inserted if its insert was in flight).
-    func insert(_ request: Request) async throws -> Int64? {
+    /// - Parameter deadline: when to stop waiting, if the insert has not answered by then.
+    /// - Throws: the insert's error; `CancellationError` when the calling task is cancelled first, or
+    ///   ``ClusterError/Code/timedOut`` at `deadline` (either way the request may have been inserted if its insert
+    ///   was in flight).
+    func insert(_ request: Request, until deadline: ContinuousClock.Instant? = nil) async throws -> Int64? {
         let id = state.withLock { state -> UInt64 in
             defer { state.nextID &+= 1 }
             return state.nextID
@@ -80,7 +85,8 @@ final class InboxInserter: Sendable {
                 let start = state.withLock { state -> Bool? in
                     // Cancelled before the request was queued: the handler below found nothing to end.
                     if Task.isCancelled { return nil }
-                    state.queue.append(Waiting(id: id, request: request, continuation: continuation))
+                    state.queue.append(
+                        Waiting(id: id, request: request, continuation: continuation, deadline: deadline))
                     if state.running { return false }
                     state.running = true
                     return true
@@ -96,6 +102,7 @@ final class InboxInserter: Sendable {
                 if let index = state.queue.firstIndex(where: { $0.id == id }) {
                     return state.queue.remove(at: index).continuation
                 }
+                state.inFlightDeadlines[id] = nil
                 return state.inFlight.removeValue(forKey: id)
             }
             cancelled?.resume(throwing: CancellationError())
@@ -114,23 +121,64 @@ final class InboxInserter: Sendable {
                 state.inserting = true
                 let batch = Array(state.queue.prefix(maximumBatchSize))
                 state.queue.removeFirst(batch.count)
-                for waiting in batch { state.inFlight[waiting.id] = waiting.continuation }
+                for waiting in batch {
+                    state.inFlight[waiting.id] = waiting.continuation
+                    state.inFlightDeadlines[waiting.id] = waiting.deadline
+                }
                 return batch
             }
             if batch.isEmpty { return }
+            // One timer per insert, not per request: it ends the waits whose deadline passes meanwhile.
+            let timer = Task { await self.expireWaits() }
             let outcome: Result<[Int: Int64], any Error>
             do {
                 outcome = .success(try await insert(batch.map(\.request)))
             } catch {
                 outcome = .failure(error)
             }
+            timer.cancel()
             let waiting = state.withLock { state in
                 batch.enumerated().compactMap { index, waiting in
-                    state.inFlight.removeValue(forKey: waiting.id).map { (index, $0) }
+                    state.inFlightDeadlines[waiting.id] = nil
+                    return state.inFlight.removeValue(forKey: waiting.id).map { (index, $0) }
                 }
             }
             for (index, continuation) in waiting {
                 continuation.resume(with: outcome.map { $0[index] })
+            }
+        }
+    }
+
+    /// Until cancelled (when an insert ends), ends each wait, queued or in flight, whose deadline has passed, with
+    /// ``ClusterError/Code/timedOut``: at the earliest deadline, looking again at least every 50 ms for requests
+    /// queued meanwhile. An insert that answers within 50 ms costs no wake-up.
+    private func expireWaits() async {
+        while !Task.isCancelled {
+            let next = state.withLock { state in
+                (state.queue.compactMap(\.deadline) + state.inFlightDeadlines.values).min()
+            }
+            let look = ContinuousClock.now + .milliseconds(50)
+            do { try await Task.sleep(until: min(next ?? look, look), clock: .continuous) } catch { return }
+            let now = ContinuousClock.now
+            let expired = state.withLock { state -> [CheckedContinuation<Int64?, any Error>] in
+                var expired: [CheckedContinuation<Int64?, any Error>] = []
+                state.queue.removeAll { waiting in
+                    guard let deadline = waiting.deadline, deadline <= now else { return false }
+                    expired.append(waiting.continuation)
+                    return true
+                }
+                for (id, deadline) in state.inFlightDeadlines where deadline <= now {
+                    state.inFlightDeadlines[id] = nil
+                    if let continuation = state.inFlight.removeValue(forKey: id) { expired.append(continuation) }
+                }
+                return expired
+            }
+            for continuation in expired {
+                continuation.resume(
+                    throwing: ClusterError(
+                        .timedOut,
+                        message: "the insert of a command did not answer within its time limit; the command may or "
+                            + "may not be in the inbox, and sending it again with the same message id is safe"))
             }
         }
     }
