@@ -8,37 +8,41 @@ import WhizbangPostgres
 /// The cluster's schema, `<store schema>_cluster`, when a schema of that name already holds someone else's objects.
 @Suite("Cluster schema ownership and names", .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(2)))
 struct ClusterSchemaOwnershipTests {
+    /// Makes the schema the cluster of `store` would use, holding the user's `settings` table (one row) and the
+    /// user's `table`; expects a client's first enqueue to be refused with `foreignSchema`, and the settings and the
+    /// schema's tables unchanged.
+    func expectRefused(_ store: PostgresEventStore, beside table: String) async throws {
+        let cluster = "\"\(store.configuration.schema)_cluster\""
+        for sql in [
+            "CREATE SCHEMA \(cluster)",
+            "CREATE TABLE \(cluster).settings (key text PRIMARY KEY, value bigint NOT NULL)",
+            "INSERT INTO \(cluster).settings VALUES ('invoice_due_days', 30)",
+            "CREATE TABLE \(cluster).\(table) (id bigint PRIMARY KEY)",
+        ] {
+            _ = try await ClusterTestDatabase.query(sql, configuration: store.configuration)
+        }
+        let client = try ClusterClient(
+            store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
+        await #expect {
+            _ = try await client.enqueue(Counter.Command.add(1), to: StreamID("counter-1"), as: Counter.self)
+        } throws: {
+            ($0 as? ClusterError)?.code == .foreignSchema
+        }
+        let settings = try await ClusterTestDatabase.query(
+            "SELECT string_agg(key, ',' ORDER BY key) FROM \(cluster).settings", configuration: store.configuration)
+        #expect(settings == ["invoice_due_days"], "the cluster wrote its settings into the user's table")
+        let tables = try await ClusterTestDatabase.query(
+            "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables "
+                + "WHERE schemaname = '\(store.configuration.schema)_cluster'",
+            configuration: store.configuration)
+        #expect(tables == [[table, "settings"].sorted().joined(separator: ",")], "tables were created among the user's")
+    }
+
+    /// The user's own schema, which happens to have the cluster's name: their invoices, and their settings as keys
+    /// and values. The store refuses such a schema as its own (PostgresLifecycleTests); so should the cluster.
     @Test("a cluster refuses a schema of its name that holds the user's own objects, and writes nothing there")
     func aForeignClusterSchemaIsRefused() async throws {
-        try await ClusterTestDatabase.withStore { store in
-            let cluster = "\"\(store.configuration.schema)_cluster\""
-            // The user's own schema, which happens to have the cluster's name: their invoices, and their settings as
-            // keys and values. The store refuses such a schema as its own (PostgresLifecycleTests); so should the
-            // cluster.
-            for sql in [
-                "CREATE SCHEMA \(cluster)",
-                "CREATE TABLE \(cluster).invoices (id bigint PRIMARY KEY)",
-                "CREATE TABLE \(cluster).settings (key text PRIMARY KEY, value bigint NOT NULL)",
-                "INSERT INTO \(cluster).settings VALUES ('invoice_due_days', 30)",
-            ] {
-                _ = try await ClusterTestDatabase.query(sql, configuration: store.configuration)
-            }
-            let client = try ClusterClient(
-                store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
-            await #expect {
-                _ = try await client.enqueue(Counter.Command.add(1), to: StreamID("counter-1"), as: Counter.self)
-            } throws: {
-                ($0 as? ClusterError)?.code == .foreignSchema
-            }
-            let settings = try await ClusterTestDatabase.query(
-                "SELECT string_agg(key, ',' ORDER BY key) FROM \(cluster).settings", configuration: store.configuration)
-            #expect(settings == ["invoice_due_days"], "the cluster wrote its settings into the user's table")
-            let tables = try await ClusterTestDatabase.query(
-                "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables "
-                    + "WHERE schemaname = '\(store.configuration.schema)_cluster'",
-                configuration: store.configuration)
-            #expect(tables == ["invoices,settings"], "the cluster's tables were created among the user's")
-        }
+        try await ClusterTestDatabase.withStore { store in try await expectRefused(store, beside: "invoices") }
     }
 
     /// Names alone do not prove a schema is a cluster's: before, a user's schema holding only tables that happen to
@@ -47,35 +51,12 @@ struct ClusterSchemaOwnershipTests {
     @Test("a user's schema holding only tables named as the cluster's is refused, and left as it was")
     func aSchemaOfOwnNamedTablesIsRefused() async throws {
         try await ClusterTestDatabase.withStore { store in
-            let cluster = "\"\(store.configuration.schema)_cluster\""
-            for sql in [
-                "CREATE SCHEMA \(cluster)",
-                "CREATE TABLE \(cluster).settings (key text PRIMARY KEY, value bigint NOT NULL)",
-                "INSERT INTO \(cluster).settings VALUES ('invoice_due_days', 30)",
-                "CREATE TABLE \(cluster).nodes (id integer PRIMARY KEY)",
-            ] {
-                _ = try await ClusterTestDatabase.query(sql, configuration: store.configuration)
-            }
-            let client = try ClusterClient(
-                store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
-            await #expect {
-                _ = try await client.enqueue(Counter.Command.add(1), to: StreamID("counter-1"), as: Counter.self)
-            } throws: {
-                ($0 as? ClusterError)?.code == .foreignSchema
-            }
-            let settings = try await ClusterTestDatabase.query(
-                "SELECT string_agg(key, ',' ORDER BY key) FROM \(cluster).settings", configuration: store.configuration)
-            #expect(settings == ["invoice_due_days"], "the cluster wrote its settings into the user's table")
+            try await expectRefused(store, beside: "nodes")
             let columns = try await ClusterTestDatabase.query(
                 "SELECT string_agg(column_name, ',' ORDER BY column_name) FROM information_schema.columns "
                     + "WHERE table_schema = '\(store.configuration.schema)_cluster' AND table_name = 'nodes'",
                 configuration: store.configuration)
             #expect(columns == ["id"], "the cluster changed the user's table")
-            let tables = try await ClusterTestDatabase.query(
-                "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables "
-                    + "WHERE schemaname = '\(store.configuration.schema)_cluster'",
-                configuration: store.configuration)
-            #expect(tables == ["nodes,settings"], "the cluster's tables were created among the user's")
         }
     }
 
