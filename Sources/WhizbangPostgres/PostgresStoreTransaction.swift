@@ -425,13 +425,17 @@ extension PostgresEventStore {
                     configuration: configuration.connectionConfiguration(),
                     id: listenerIDs.add(1, ordering: .relaxed).newValue, logger: logger)
                 do {
+                    // Ended by the caller's cancellation and by the store's end: either closes the connection.
+                    let close: @Sendable () -> Void = { let _: EventLoopFuture<Void> = connection.close() }
                     try await withTaskCancellationHandler {
-                        try await connection.listen(on: channel) { notifications in
-                            onNotification(nil)
-                            for try await notification in notifications { onNotification(notification.payload) }
+                        try await lifecycle.untilFinished(onFinish: close) {
+                            try await connection.listen(on: channel) { notifications in
+                                onNotification(nil)
+                                for try await notification in notifications { onNotification(notification.payload) }
+                            }
                         }
                     } onCancel: {
-                        let _: EventLoopFuture<Void> = connection.close()
+                        close()
                     }
                     try? await connection.close()
                 } catch {

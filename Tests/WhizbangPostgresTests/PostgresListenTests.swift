@@ -1,0 +1,50 @@
+import Foundation
+import Synchronization
+import Testing
+import Whizbang
+import WhizbangPostgres
+
+/// `PostgresEventStore.listen(on:_:)` ends when the store closes, as documented: before, it sat on its own
+/// connection, outside the pool, until its caller was cancelled, so a client or node whose store closed first went on
+/// listening.
+@Suite(
+    "PostgresEventStore.listen",
+    .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
+    .timeLimit(.minutes(1))
+)
+struct PostgresListenTests {
+    @Test("a listener returns when its store closes")
+    func aListenerEndsWhenTheStoreCloses() async throws {
+        let configuration = try PostgresTestServer.configuration()
+        let store = try PostgresEventStore(configuration: configuration)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await store.run() }
+            let (listening, listeningContinuation) = AsyncStream<Void>.makeStream()
+            let received = Mutex<[String?]>([])
+            let listener = Task {
+                await store.listen(on: "whizbang_listen_test") { payload in
+                    received.withLock { $0.append(payload) }
+                    // The first call, with nil, says the listener listens.
+                    if payload == nil { listeningContinuation.yield() }
+                }
+            }
+            var iterator = listening.makeAsyncIterator()
+            _ = await iterator.next()
+            store.close()
+            // Returns without being cancelled. Given 20 s; the listener is cancelled after that, so that a failure
+            // ends the test.
+            let ended = await withTaskGroup(of: Bool.self) { race in
+                race.addTask { await listener.value; return true }
+                race.addTask { (try? await Task.sleep(for: .seconds(20))) != nil ? false : true }
+                let first = await race.next() ?? false
+                listener.cancel()
+                race.cancelAll()
+                return first
+            }
+            #expect(ended, "the listener went on after its store closed")
+            #expect(received.withLock { $0 } == [nil])
+            try await group.waitForAll()
+        }
+        try await PostgresTestServer.dropSchema(configuration)
+    }
+}
