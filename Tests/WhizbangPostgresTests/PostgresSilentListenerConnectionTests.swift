@@ -21,14 +21,17 @@ struct PostgresSilentListenerConnectionTests {
         proxied.host = "127.0.0.1"
         proxied.port = proxy.port
         proxied.keepAliveInterval = .seconds(1)
-        proxied.requestTimeout = .seconds(2)
+        proxied.requestTimeout = .seconds(5)
         proxied.listenerReconnectDelay = .milliseconds(100)
+        // The schema made first, under the default limits: a migration on a busy machine can take longer than the
+        // short request deadline the listening store has for its check.
+        try await PostgresTestServer.withRunningStore(try PostgresEventStore(configuration: direct)) { _ in }
         do {
             try await PostgresTestServer.withStore(configuration: proxied) { listening in
                 let other = try PostgresEventStore(configuration: direct)
                 try await PostgresTestServer.withRunningStore(other) { other in
                     // An append that reaches the waiter shows the listener listens, on a connection open now.
-                    let head = try await listening.headPosition()
+                    let head = try await retryingWhileUnavailable { try await listening.headPosition() }
                     _ = try await other.append(makeEvents(1), to: "before", expectedVersion: .noStream)
                     try await listening.waitForEvents(after: head)
                     proxy.freezeExisting()
