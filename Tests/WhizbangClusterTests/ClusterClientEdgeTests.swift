@@ -11,7 +11,7 @@ import WhizbangPostgres
 /// The client at its edges: one message id sent at once to several streams (every send but one was told its
 /// command was in, and seven commands never ran), a send before the client runs (it inserted, then failed), and
 /// result waits held past their time limit by the poll interval or a look-up the database does not answer.
-@Suite("Cluster client edges", .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(1)))
+@Suite("Cluster client edges", .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(5)))
 struct ClusterClientEdgeTests {
     @Test("one message id sent at once to several streams is taken once; the other sends fail conflictingMessageID")
     func concurrentSendsOfOneIDToOtherStreamsConflict() async throws {

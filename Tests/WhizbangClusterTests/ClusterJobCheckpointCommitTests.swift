@@ -9,7 +9,7 @@ import WhizbangPostgres
 /// own commits after PostgresNIO has reported it, so a commit that then failed (a deferred constraint, a server
 /// stopped at that moment) would have told the runner its checkpoint moved when it had not. A deferred constraint
 /// trigger here makes the commit of one checkpoint fail every time.
-@Suite("Cluster job checkpoints whose commit fails", .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(1)))
+@Suite("Cluster job checkpoints whose commit fails", .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(5)))
 struct ClusterJobCheckpointCommitTests {
     @Test("a checkpoint move whose commit fails throws, and the stored checkpoint stays where it was")
     func aMoveWhoseCommitFailsThrows() async throws {

@@ -6,7 +6,7 @@ import WhizbangPostgres
 @testable import WhizbangCluster
 
 /// Jobs on a cluster whose nodes do not all register the same jobs, driven step by step as in ``ClusterJobTests``.
-@Suite("Cluster job shares", .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(1)))
+@Suite("Cluster job shares", .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(5)))
 struct ClusterJobShareTests {
     @Test("a live node that registered no jobs does not keep a job from running on the node that registered it")
     func aNodeWithoutJobsDoesNotHalveTheShare() async throws {

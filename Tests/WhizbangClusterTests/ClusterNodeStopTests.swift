@@ -7,7 +7,7 @@ import WhizbangPostgres
 @testable import WhizbangCluster
 
 /// A node asked to stop before its run begins: run() cleared the request and ran on until the next stop.
-@Suite("Cluster node stop before run", .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(1)))
+@Suite("Cluster node stop before run", .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(5)))
 struct ClusterNodeStopTests {
     @Test("stop() called before run() begins is kept: run() returns at once, and the next run runs")
     func aStopBeforeRunIsKept() async throws {

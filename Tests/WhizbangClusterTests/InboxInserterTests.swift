@@ -13,7 +13,7 @@ import WhizbangPostgres
 ///
 /// Before, the first caller to find no insert in flight ran the inserts in its own task until the queue was empty:
 /// under a steady load it inserted for others without end, and its cancellation failed everyone queued behind it.
-@Suite("Cluster inbox inserts", .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(1)))
+@Suite("Cluster inbox inserts", .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(5)))
 struct InboxInserterTests {
     /// A client whose cluster tables exist, with a trigger that holds every insert of stream `held` until the
     /// returned connection lets go of its advisory lock.

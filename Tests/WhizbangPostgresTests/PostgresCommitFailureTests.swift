@@ -14,7 +14,7 @@ import WhizbangPostgres
 @Suite(
     "PostgresEventStore writes whose commit fails",
     .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
-    .timeLimit(.minutes(1))
+    .timeLimit(.minutes(5))
 )
 struct PostgresCommitFailureTests {
     @Test("an append whose commit fails is not acknowledged, and nothing of it is stored")

@@ -9,7 +9,7 @@ import WhizbangPostgres
 @Suite(
     "PostgreSQL connection closed in the middle of a result",
     .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
-    .timeLimit(.minutes(1))
+    .timeLimit(.minutes(5))
 )
 struct PostgresConnectionRowsTests {
     @Test("a read whose connection closes right behind a row fails with unavailable")

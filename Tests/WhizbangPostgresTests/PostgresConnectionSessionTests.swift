@@ -14,7 +14,7 @@ import WhizbangPostgres
 @Suite(
     "PostgresEventStore connections after a caller's body",
     .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
-    .timeLimit(.minutes(1))
+    .timeLimit(.minutes(5))
 )
 struct PostgresConnectionSessionTests {
     /// A store whose pool has two connections: the listener holds one, so every call uses the other.

@@ -10,7 +10,7 @@ import WhizbangPostgres
 @Suite(
     "PostgresEventStore.listen",
     .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
-    .timeLimit(.minutes(1))
+    .timeLimit(.minutes(5))
 )
 struct PostgresListenTests {
     @Test("a listener returns when its store closes")

@@ -10,7 +10,7 @@ import WhizbangPostgres
 @Suite(
     "PostgreSQL listener whose connection goes silent",
     .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
-    .timeLimit(.minutes(1))
+    .timeLimit(.minutes(5))
 )
 struct PostgresSilentListenerConnectionTests {
     @Test("an append by another process reaches a waiter although the listener's connection went silent")

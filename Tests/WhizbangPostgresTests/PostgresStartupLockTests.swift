@@ -13,7 +13,7 @@ import Testing
 @Suite(
     "PostgresEventStore start behind the migration lock",
     .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
-    .timeLimit(.minutes(1))
+    .timeLimit(.minutes(5))
 )
 struct PostgresStartupLockTests {
     static let logger = Logger(label: "startup")

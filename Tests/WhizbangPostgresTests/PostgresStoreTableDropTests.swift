@@ -13,7 +13,7 @@ import Testing
 @Suite(
     "PostgresEventStore.dropStoreTables and the administration calls",
     .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
-    .timeLimit(.minutes(1))
+    .timeLimit(.minutes(5))
 )
 struct PostgresStoreTableDropTests {
     /// A schema holding a store that ran once and is closed, and its configuration with `requestTimeout`.

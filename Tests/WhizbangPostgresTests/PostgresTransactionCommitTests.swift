@@ -10,7 +10,7 @@ import WhizbangPostgres
 @Suite(
     "PostgresEventStore transactions that end in a rollback",
     .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
-    .timeLimit(.minutes(1))
+    .timeLimit(.minutes(5))
 )
 struct PostgresTransactionCommitTests {
     @Test("a transaction whose body caught a failed statement fails instead of reporting its appends")

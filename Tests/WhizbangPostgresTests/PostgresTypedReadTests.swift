@@ -8,7 +8,7 @@ import WhizbangPostgres
 @Suite(
     "PostgresEventStore reads of some event types",
     .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
-    .timeLimit(.minutes(1))
+    .timeLimit(.minutes(5))
 )
 struct PostgresTypedReadTests {
     /// Positions 1...10: `Wanted` at 2, 3, 7 and 9, `Other` at the rest.
