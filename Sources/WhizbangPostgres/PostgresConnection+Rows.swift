@@ -30,8 +30,23 @@ extension PostgresConnection {
             guard !self.isClosed else { return self.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
             return self.query(query, logger: logger, file: file, line: line)
         }
+        // Inside a `StatementLimit`, a statement that has not answered in time closes the connection, which fails
+        // it: the server may never answer.
+        let limit = StatementLimit.current
+        let fired = limit.map { _ in StatementLimit.Fired() }
+        let timer = limit.map { limit in
+            let (seconds, attoseconds) = limit.limit.components
+            return eventLoop.scheduleTask(in: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)) {
+                fired?.set()
+                let _: EventLoopFuture<Void> = self.close()
+            }
+        }
+        defer { timer?.cancel() }
         do {
             return try await result.get()
+        } catch where fired?.isSet == true {
+            await closeAndWait()
+            throw limit?.exceeded ?? error
         } catch let error as PSQLError where error.endsSession {
             // The server ends the session after a FATAL error (a terminated backend, a shutdown), but the connection
             // may not be known closed yet: a statement written to it meanwhile would never complete. Closed now, the

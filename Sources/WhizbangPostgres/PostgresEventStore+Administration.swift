@@ -31,11 +31,12 @@ extension PostgresEventStore {
     /// store's tables), or that something elsewhere depends on (a view in another schema over the events), is refused
     /// and left as it was. Does nothing when the schema does not exist. Stop the stores that use it first.
     ///
-    /// Each wait for a lock (a backup that reads the tables, a store that still runs) and each statement take at
-    /// most ``Configuration/requestTimeout``; the schema is then left as it was.
+    /// Each wait for a lock (a backup that reads the tables) and each statement take at most
+    /// ``Configuration/requestTimeout``; the schema is then left as it was. A store that runs on the schema, in this
+    /// process or another, makes the drop refuse.
     ///
-    /// - Throws: `EventStoreError` — `invalidArgument` for an invalid configuration or a schema that holds what is
-    ///   not the store's (the message names it; nothing is dropped), `unavailable` (retryable) when a lock or a
+    /// - Throws: `EventStoreError` — `invalidArgument` for an invalid configuration, a schema that holds what is
+    ///   not the store's (the message names it; nothing is dropped) or a store that runs on it, `unavailable` (retryable) when a lock or a
     ///   statement took longer than ``Configuration/requestTimeout``, or the server's refusal (among them a
     ///   dependency elsewhere; nothing is dropped).
     public static func dropSchema(configuration: Configuration) async throws {

@@ -50,13 +50,14 @@ extension PostgresEventStore {
     /// store's tables (which dropping the tables would drop with them). The schema itself stays. Does nothing when
     /// the schema holds no store. Stop the stores that use it first.
     ///
-    /// Each wait for a lock (a backup that reads the tables, a store that still runs) and each statement takes at
-    /// most ``Configuration/requestTimeout``.
+    /// Each wait for a lock (a backup that reads the tables) and each statement takes at most
+    /// ``Configuration/requestTimeout``. A store that runs on the schema, in this process or another, holds a lock
+    /// that says so (on its listening connection): the drop then refuses.
     ///
-    /// - Throws: `EventStoreError/Code/invalidArgument` when the schema holds objects that are not the store's
-    ///   (nothing is dropped then; the message names them); `unavailable` (retryable) when a lock or a statement
-    ///   took longer than ``Configuration/requestTimeout`` (nothing is dropped then either); or the server's
-    ///   refusal.
+    /// - Throws: `EventStoreError/Code/invalidArgument` when the schema holds objects that are not the store's, or
+    ///   when a store runs on it (nothing is dropped then; the message says which); `unavailable` (retryable) when a
+    ///   lock or a statement took longer than ``Configuration/requestTimeout`` (nothing is dropped then either); or
+    ///   the server's refusal.
     public static func dropStoreTables(configuration: Configuration) async throws {
         try await dropStoreTables(configuration: configuration, droppingSchema: false)
     }
@@ -68,7 +69,7 @@ extension PostgresEventStore {
         let schema = configuration.schema
         let quoted = "\"\(schema)\""
         try await withOwnConnection(configuration) { connection, logger in
-            try await connection.withTransaction(logger: logger) { connection in
+            try await connection.withStoreTransaction(logger: logger) {
                 // The lock a migration takes: no store creates its tables while they are dropped.
                 try await connection.run(
                     "SELECT pg_advisory_xact_lock(\(PostgresSchema.lockClass + 1), hashtext(\(schema)))", logger: logger
@@ -85,20 +86,53 @@ extension PostgresEventStore {
                     return
                 }
                 guard found.otherObjects.isEmpty else { throw refusal }
-                for function in ownFunctions {
-                    // ROUTINE: a function or a procedure.
-                    try await connection.run(
-                        PostgresQuery(unsafeSQL: "DROP ROUTINE IF EXISTS \(quoted).\(function)"), logger: logger)
-                }
-                // RESTRICT: should anything still depend on a table, the transaction fails and nothing is dropped.
-                let tables = ownTables.map { "\(quoted).\($0)" }.joined(separator: ", ")
-                try await connection.run(
-                    PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(tables) RESTRICT"), logger: logger)
+                try await refuseIfInUse(schema, configuration: configuration, on: connection, logger: logger)
+                try await dropOwnObjects(schema, on: connection, logger: logger)
                 if droppingSchema {
                     try await connection.run(PostgresQuery(unsafeSQL: "DROP SCHEMA \(quoted) RESTRICT"), logger: logger)
                 }
             }
         }
+    }
+
+    /// Drops the store's tables, sequences, functions and procedure from `schema`, in the caller's transaction,
+    /// which holds the migration lock and has checked that the schema holds nothing else and that no store runs on it.
+    static func dropOwnObjects(_ schema: String, on connection: PostgresConnection, logger: Logger) async throws {
+        let quoted = "\"\(schema)\""
+        for function in ownFunctions {
+            // ROUTINE: a function or a procedure.
+            try await connection.run(
+                PostgresQuery(unsafeSQL: "DROP ROUTINE IF EXISTS \(quoted).\(function)"), logger: logger)
+        }
+        // RESTRICT: should anything still depend on a table, the transaction fails and nothing is dropped.
+        let tables = ownTables.map { "\(quoted).\($0)" }.joined(separator: ", ")
+        try await connection.run(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(tables) RESTRICT"), logger: logger)
+    }
+
+    /// Throws `invalidArgument` when a store runs on `schema`, in this process or another; otherwise takes the
+    /// schema's use lock (`PostgresSchema/useLockClass`) until the caller's transaction ends, so that no store starts
+    /// listening meanwhile.
+    ///
+    /// Every running store holds that lock in shared mode on its listening connection. The wait for it is short
+    /// (at most two seconds, or ``Configuration/requestTimeout`` when that is shorter): long enough for a store
+    /// that has just closed to let it go, not for one that runs. (A store whose listening connection was lost holds
+    /// it again once it reconnects; in between it does not count.)
+    static func refuseIfInUse(
+        _ schema: String, configuration: Configuration, on connection: PostgresConnection, logger: Logger
+    ) async throws {
+        let wait = min(configuration.requestTimeout.asTimeLimit, .seconds(2))
+        try await connection.run(
+            PostgresQuery(unsafeSQL: "SET LOCAL lock_timeout = \(Configuration.milliseconds(wait))"), logger: logger)
+        do {
+            try await connection.run(
+                "SELECT pg_advisory_xact_lock(\(PostgresSchema.useLockClass), hashtext(\(schema)))", logger: logger)
+        } catch let error as PSQLError where PostgresServerError(error)?.sqlState == "55P03" {
+            throw EventStoreError(
+                .invalidArgument,
+                message: "a store runs on schema '\(schema)' (in this process or another); stop it first: nothing was "
+                    + "changed")
+        }
+        try await connection.run("SET LOCAL lock_timeout = DEFAULT", logger: logger)
     }
 
     static func inspect(_ schema: String, on connection: PostgresConnection, logger: Logger) async throws
@@ -179,7 +213,18 @@ extension PostgresEventStore {
             let isOwn = ownFunctions.contains(name) && version >= Int64(functionsAddedInVersion[name] ?? 1)
             if !isOwn { names.append("function \(name)") }
         }
-        return PostgresStoreSchema(schema: schema, exists: true, holdsStore: holdsStore, otherObjects: names.sorted())
+        // The running stores' use locks (PostgreSQL shows a lock of two 4-byte keys as classid, objid, objsubid 2).
+        let running =
+            try await connection.rows(
+                """
+                SELECT count(*)::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted
+                AND classid = \(Int64(PostgresSchema.useLockClass))::oid
+                AND objid = (hashtext(\(schema))::bigint & 4294967295)::oid AND objsubid = 2
+                """, decoding: Int64.self, logger: logger
+            ).first ?? 0
+        return PostgresStoreSchema(
+            schema: schema, exists: true, holdsStore: holdsStore, otherObjects: names.sorted(),
+            runningStores: Int(running))
     }
 
     /// Runs `body` on a connection of its own, outside any store's pool, on which each wait for a lock and each
@@ -195,7 +240,11 @@ extension PostgresEventStore {
                 configuration: configuration.connectionConfiguration(boundedBy: configuration.requestTimeout),
                 id: 0, logger: logger)
             do {
-                let result = try await body(connection, logger)
+                // The server bounds each statement (the connection's `statement_timeout` and `lock_timeout`); the
+                // client bounds it too, for a server that stops answering.
+                let result = try await StatementLimit.withLimit(
+                    configuration.requestTimeout, server: configuration.serverDescription
+                ) { try await body(connection, logger) }
                 try? await connection.close()
                 return result
             } catch {

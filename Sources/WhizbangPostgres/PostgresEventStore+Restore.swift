@@ -18,15 +18,25 @@ extension PostgresEventStore {
     /// Each lock wait and each statement (a chunk of 4,096 events) may take at most
     /// ``Configuration/requestTimeout``.
     ///
+    /// With `marker`, the schema may also hold a store that carries a checkpoint for the consumer `marker` — a mark
+    /// the caller wrote into a store it created, to know it again — and nothing else: that store's tables are dropped
+    /// in the same transaction, so that the schema afterwards holds the old store or the new one, never neither.
+    /// A store without the mark, a schema holding anything else, and a store that runs (in this process or another)
+    /// are refused, and nothing is changed.
+    ///
     /// - Parameters:
     ///   - events: The log, in position order.
     ///   - checkpoints: Checkpoints to write in the same transaction, by consumer name.
-    ///   - configuration: Where the store goes; its schema must be missing or empty.
+    ///   - configuration: Where the store goes; its schema must be missing or empty, or, with `marker`, hold a store
+    ///     that carries that mark.
+    ///   - marker: The consumer name of the checkpoint that marks a store this restore may replace; `nil` (the
+    ///     default) replaces nothing.
     ///   - progress: Called with the number of events sent so far, every 4,096 events and once before the commit;
     ///     return `false` to stop (the transaction is rolled back).
     /// - Returns: The number of events written.
     /// - Throws: `EventStoreError` — what `EventStoreValidation/validateRestore(_:maximumPayloadBytes:)` throws;
-    ///   `invalidArgument` when the schema holds anything (the message says what), for an invalid consumer name, a
+    ///   `invalidArgument` when the schema holds anything but a store it may replace, or a store that runs (the
+    ///   message says what), for an invalid consumer name, a
     ///   checkpoint above `EventStoreValidation/maximumPosition` or an invalid configuration; `readOnly` for a
     ///   configuration with ``Configuration/isReadOnly``; `unavailable` (retryable) when a lock or a statement took
     ///   longer than ``Configuration/requestTimeout``; the server's refusal otherwise. `CancellationError` when
@@ -36,6 +46,7 @@ extension PostgresEventStore {
         _ events: [RecordedEvent],
         checkpoints: [String: UInt64] = [:],
         configuration: Configuration,
+        replacingStoreMarkedBy marker: String? = nil,
         progress: @escaping @Sendable (_ eventsWritten: Int) -> Bool = { _ in true }
     ) async throws -> Int {
         try configuration.validate()
@@ -52,15 +63,28 @@ extension PostgresEventStore {
         do {
             try await withOwnConnection(configuration) { connection, logger in
                 // The connection bounds every wait of the transaction: for a lock, and for each statement.
-                try await connection.withTransaction(logger: logger) { connection in
+                try await connection.withStoreTransaction(logger: logger) {
                     try await connection.run(
                         "SELECT pg_advisory_xact_lock(\(PostgresSchema.lockClass + 1), hashtext(\(schema)))",
                         logger: logger
                     )
                     let found = try await inspect(schema, on: connection, logger: logger)
-                    guard !found.holdsStore, found.otherObjects.isEmpty else {
+                    guard found.otherObjects.isEmpty else {
                         throw EventStoreError(
                             .invalidArgument, message: "\(found); a restore writes only a new store, nothing was changed")
+                    }
+                    if found.holdsStore {
+                        guard let marker,
+                            try await holdsCheckpoint(of: marker, in: schema, on: connection, logger: logger)
+                        else {
+                            let without = marker.map { " without the mark '\($0)'" } ?? ""
+                            throw EventStoreError(
+                                .invalidArgument,
+                                message: "\(found)\(without); a restore replaces only a store marked as the caller's, "
+                                    + "nothing was changed")
+                        }
+                        try await refuseIfInUse(schema, configuration: configuration, on: connection, logger: logger)
+                        try await dropOwnObjects(schema, on: connection, logger: logger)
                     }
                     try await PostgresSchema.migrateInTransaction(connection, schema: schema, logger: logger)
                     try await insert(
@@ -79,6 +103,16 @@ extension PostgresEventStore {
             throw error
         }
         return events.count
+    }
+
+    /// Whether the store in `schema` holds a checkpoint for `consumer`.
+    private static func holdsCheckpoint(
+        of consumer: String, in schema: String, on connection: PostgresConnection, logger: Logger
+    ) async throws -> Bool {
+        let count = try await connection.rows(
+            "SELECT count(*)::bigint FROM \(unescaped: "\"\(schema)\"").checkpoints WHERE consumer = \(consumer)",
+            decoding: Int64.self, logger: logger)
+        return count.first == 1
     }
 
     /// Inserts the streams at their final versions, then the events in chunks, then the checkpoints.

@@ -98,8 +98,9 @@ extension PostgresEventStore: Service {
     /// pool, fails at once when the server refuses it), reads the head and opens the store to calls.
     ///
     /// Each wait for a lock on that connection (the migration lock, which another process holds while it migrates,
-    /// restores or drops the schema) and each statement takes at most ``Configuration/requestTimeout``; closing
-    /// the store ends the wait at once and closes the connection (whose transaction the server then rolls back).
+    /// restores or drops the schema) and each statement takes at most ``Configuration/requestTimeout`` (the server's
+    /// limit; the client's, a second longer, ends the wait on a server that stops answering); closing the store ends
+    /// the wait at once and closes the connection (whose transaction the server then rolls back).
     private func prepare() async throws {
         let logger = configuration.logger
         let connection = try await PostgresConnection.connect(
@@ -111,11 +112,15 @@ extension PostgresEventStore: Service {
             let configuration = configuration
             let readModels = readModels
             try await lifecycle.untilFinished(onFinish: { let _: EventLoopFuture<Void> = connection.close() }) {
-                if configuration.isReadOnly {
-                    try await PostgresSchema.checkReadable(connection, schema: configuration.schema, logger: logger)
-                } else {
-                    try await PostgresSchema.migrate(connection, schema: configuration.schema, logger: logger)
-                    try await readModels.register(on: connection)
+                try await StatementLimit.withLimit(
+                    configuration.requestTimeout, server: configuration.serverDescription
+                ) {
+                    if configuration.isReadOnly {
+                        try await PostgresSchema.checkReadable(connection, schema: configuration.schema, logger: logger)
+                    } else {
+                        try await PostgresSchema.migrate(connection, schema: configuration.schema, logger: logger)
+                        try await readModels.register(on: connection)
+                    }
                 }
             }
             try? await connection.close()
@@ -162,6 +167,7 @@ extension PostgresEventStore: Service {
     /// The connection is its own, outside the pool: the pool could lend a connection that no longer answers
     /// without a deadline on the lease, and this one is held for as long as the store runs. Every
     /// ``Configuration/keepAliveInterval`` it must answer a read of the head (``checkListener(_:every:logger:)``).
+    /// It holds the schema's use lock (`PostgresSchema.useLockClass`) in shared mode while it is connected.
     private func listen() async {
         let logger = configuration.logger
         let channel = configuration.notificationChannel
@@ -173,6 +179,18 @@ extension PostgresEventStore: Service {
                     id: listenerIDs.add(1, ordering: .relaxed).newValue, logger: logger)
                 do {
                     try await withTaskCancellationHandler {
+                        // Says that a store runs on the schema, for as long as this connection lasts: a drop or a
+                        // replacement of the store's tables refuses meanwhile. (Waits only while one of those holds
+                        // the lock, within its own time limits.)
+                        try await StatementLimit.withLimit(
+                            configuration.requestTimeout, server: configuration.serverDescription
+                        ) {
+                            try await connection.run(
+                                """
+                                SELECT pg_advisory_lock_shared(\(PostgresSchema.useLockClass), \
+                                hashtext(\(configuration.schema)))
+                                """, logger: logger)
+                        }
                         try await withThrowingTaskGroup(of: Void.self) { group in
                             group.addTask {
                                 try await connection.listen(on: channel) { notifications in

@@ -23,6 +23,11 @@
 enum PostgresSchema {
     /// The first key of every advisory lock a store takes: "Whiz" in ASCII.
     static let lockClass: Int32 = 0x5768_697A
+    /// The first key of the advisory lock that says a store runs on a schema: each running store holds it in shared
+    /// mode, on its listening connection, for as long as that connection lasts; dropping or replacing the store's
+    /// tables takes it exclusively, and so refuses while a store runs (`refuseIfInUse`). (`lockClass + 1` is the
+    /// migration lock.)
+    static let useLockClass: Int32 = lockClass + 2
 
     /// The migrations, in order; migration `n` (1-based) brings the schema to version `n`. Each is a list of single
     /// statements in which `{schema}` stands for the quoted schema name, `{name}` for the name itself and

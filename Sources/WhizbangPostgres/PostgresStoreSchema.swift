@@ -13,6 +13,10 @@ public struct PostgresStoreSchema: Sendable, CustomStringConvertible {
     public let holdsStore: Bool
     /// The names of the objects in the schema that the store did not create, sorted; empty when there are none.
     public let otherObjects: [String]
+    /// How many stores ran on the schema when it was inspected, in this process and others (each running store
+    /// says so on its listening connection; a store between two connections does not count). Dropping or replacing
+    /// the store's tables is refused while any runs.
+    public var runningStores: Int = 0
 
     /// Whether the schema holds a store and nothing else: dropping the store's tables then leaves nobody's data
     /// behind and removes nobody's.

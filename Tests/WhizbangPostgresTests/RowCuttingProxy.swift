@@ -9,7 +9,8 @@ import Synchronization
 /// the result, closes its side of the connection to the client cleanly (FIN), as a server whose backend is killed
 /// while it sends rows. ``freezeExisting()`` makes the connections open at that moment go silent instead, without
 /// closing them: nothing the server sends on them reaches the client any more, as behind a network path that drops
-/// packets (a failover, a crashed host).
+/// packets (a failover, a crashed host). After ``silenceAfterStartup()``, each new connection goes silent in the same
+/// way as soon as it is ready for its first query: a server that accepts a connection and then stops answering.
 final class RowCuttingProxy: Sendable {
     /// The port the proxy listens on, on 127.0.0.1.
     let port: Int
@@ -24,6 +25,8 @@ final class RowCuttingProxy: Sendable {
         /// How many connections were opened, and below which number they are silent.
         let opened = Atomic(0)
         let silentBelow = Atomic(0)
+        /// Whether new connections go silent once ready for their first query.
+        let silentAfterStartup = Atomic(false)
     }
 
     private init(port: Int, group: MultiThreadedEventLoopGroup, listener: any Channel, control: Control) {
@@ -76,6 +79,10 @@ final class RowCuttingProxy: Sendable {
         control.silentBelow.store(opened, ordering: .sequentiallyConsistent)
     }
 
+    /// From now on, each new connection forwards what the server sends up to its first ReadyForQuery (the end of the
+    /// startup), and nothing after it.
+    func silenceAfterStartup() { control.silentAfterStartup.store(true, ordering: .sequentiallyConsistent) }
+
     /// How many connections the proxy ended in the middle of a result.
     var cuts: Int { control.cuts.load(ordering: .sequentiallyConsistent) }
 
@@ -108,17 +115,20 @@ final class RowCuttingProxy: Sendable {
         let client: any Channel
         let control: Control
         let number: Int
+        let silentAfterStartup: Bool
         private var pending = ByteBuffer()
         private var cut = false
+        private var silent = false
 
         init(client: any Channel, control: Control) {
             self.client = client
             self.control = control
             self.number = control.opened.add(1, ordering: .sequentiallyConsistent).oldValue
+            self.silentAfterStartup = control.silentAfterStartup.load(ordering: .sequentiallyConsistent)
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            guard !cut, number >= control.silentBelow.load(ordering: .sequentiallyConsistent) else { return }
+            guard !cut, !silent, number >= control.silentBelow.load(ordering: .sequentiallyConsistent) else { return }
             var incoming = unwrapInboundIn(data)
             pending.writeBuffer(&incoming)
             // Each backend message is a type byte and a length that counts itself but not the type byte.
@@ -128,6 +138,10 @@ final class RowCuttingProxy: Sendable {
                 pending.readableBytes >= whole + 1 + Int(length)
             {
                 whole += 1 + Int(length)
+                if type == UInt8(ascii: "Z") && silentAfterStartup {
+                    silent = true
+                    break
+                }
                 if type == UInt8(ascii: "D") && control.cutting.load(ordering: .sequentiallyConsistent) {
                     cut = true
                     break

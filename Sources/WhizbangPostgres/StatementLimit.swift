@@ -1,0 +1,49 @@
+import Synchronization
+import Whizbang
+
+/// A time limit, kept by the client, on each statement run in its scope on a connection that a store opened apart
+/// from its pool (to migrate, inspect, drop or restore a schema, or to listen).
+///
+/// The server bounds those statements itself (`statement_timeout`, `lock_timeout`), but only while it answers: a
+/// server that stops (a host that hangs, a network path that drops packets after a failover) never sends the error,
+/// and the caller would wait for ever. Pooled requests are bounded by `RequestDeadlines`; these are not pooled. Every
+/// statement goes through `PostgresConnection.rows(_:logger:)`, which, inside ``withLimit(_:server:_:)``, closes the
+/// connection when the statement has not answered within the limit and throws `unavailable`.
+struct StatementLimit: Sendable {
+    /// The limit in effect for the current task, if any.
+    @TaskLocal static var current: StatementLimit?
+
+    /// How long a statement may wait for its answer.
+    var limit: Duration
+    /// The server, as error messages name it.
+    var server: String
+
+    /// The limit for a connection whose server-side limits are `serverLimit`: a second longer, so that a server that
+    /// still answers reports its own timeout (which names the cause) before the client gives up.
+    static func forServerLimit(_ serverLimit: Duration) -> Duration {
+        serverLimit.asTimeLimit + .seconds(1)
+    }
+
+    /// Runs `body` with every statement in it bounded by `limit` (plus a second: ``forServerLimit(_:)``).
+    static func withLimit<Result>(
+        _ serverLimit: Duration, server: String, _ body: () async throws -> Result
+    ) async throws -> Result {
+        try await $current.withValue(StatementLimit(limit: forServerLimit(serverLimit), server: server)) {
+            try await body()
+        }
+    }
+
+    /// The error of a statement that did not answer in time.
+    var exceeded: EventStoreError {
+        EventStoreError(
+            .unavailable,
+            message: "PostgreSQL at \(server) did not answer a statement within \(limit); the connection was closed")
+    }
+
+    /// Whether the limit's timer fired, closing the connection.
+    final class Fired: Sendable {
+        private let value = Atomic(false)
+        func set() { value.store(true, ordering: .releasing) }
+        var isSet: Bool { value.load(ordering: .acquiring) }
+    }
+}
