@@ -184,6 +184,36 @@ extension SampleProcessSuites {
             }
         }
 
+        @Test("run refuses a store it did not create at an older schema version without migrating it first")
+        func runLeavesAnOlderForeignStoreUnmigrated() async throws {
+            try await withCleanup { cleanup in
+                let postgres = try freshURL()
+                let schema = try schemaName(postgres)
+                cleanup.dropSchema(schema)
+                // A store the sample did not create, at schema version 4: a ledger without its mark, taken back.
+                let run = try await SampleProcess.run([
+                    "run", "--database", postgres, "--accounts", "10", "--commands", "20", "--quiet",
+                ])
+                try #require(run.status == 0, "\(run.standardError)")
+                _ = try await psql(
+                    "DELETE FROM \(schema).checkpoints WHERE consumer = 'whizbang-sample.ledger'; "
+                        + "DELETE FROM \(schema).schema_version WHERE version = 5; "
+                        + "DROP PROCEDURE \(schema).append_batch_committed")
+                let before = try await contents(ofSchema: schema)
+                let refused = try await SampleProcess.run([
+                    "run", "--database", postgres, "--accounts", "10", "--commands", "10", "--quiet",
+                ])
+                #expect(refused.status == 2, "\(refused.standardOutput)\(refused.standardError)")
+                #expect(refused.standardError.contains("did not create"), "\(refused.standardError)")
+                // Before, the store was migrated to version 5 (a row and a procedure added) and then refused.
+                #expect(try await contents(ofSchema: schema) == before)
+                let procedures = try await psql(
+                    "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                        + "WHERE n.nspname = '\(schema)' AND p.proname = 'append_batch_committed'")
+                #expect(procedures.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+            }
+        }
+
         @Test("run starts over on its own store by dropping only the store's tables; a bad import leaves no store")
         func runStartsOverAndImportIsAllOrNothing() async throws {
             try await withCleanup { cleanup in

@@ -98,7 +98,11 @@ struct ImportCommand: AsyncParsableCommand {
                         "\(found.description) in \(configuration); import writes a new store: give --database another "
                             + "schema (?schema=NAME)")
                 }
-                written = try await PostgresProblem.mapping(configuration) {
+                // A connection lost while the transaction commits leaves its outcome unknown to the client.
+                let outcome =
+                    "the import is one transaction, so \(configuration.schema) holds the whole log or nothing of it: "
+                    + "`inspect --database` tells which, and importing again is refused if it is there"
+                written = try await PostgresProblem.mapping(configuration, changes: outcome) {
                     try await PostgresEventStore.restore(
                         events, checkpoints: checkpoints, configuration: configuration, progress: report)
                 }

@@ -7,9 +7,12 @@ import WhizbangPostgres
 /// The store's errors carry the client's error code or the server's SQLSTATE in their message, so the match is on
 /// those words (and on postgres-nio's error codes, should one arrive unwrapped), not on one exact text.
 enum PostgresProblem {
-    /// Runs `body`, turning a failure to connect into a ``SampleError``.
+    /// Runs `body`, turning a failure to connect into a ``SampleError``: a refusal (exit status 2, nothing was
+    /// changed) for a `body` that only reads or changes nothing unless it succeeds, or, with `changes`, a failure
+    /// (exit status 1) whose message ends with `changes`, which says what the failed `body` may have left.
     static func mapping<Output>(
         _ configuration: PostgresEventStore.Configuration,
+        changes: String? = nil,
         _ body: () async throws -> Output
     ) async throws -> Output {
         do {
@@ -17,8 +20,9 @@ enum PostgresProblem {
         } catch let error as SampleError {
             throw error
         } catch {
-            if let problem = problem(error, configuration) { throw problem }
-            throw error
+            guard let problem = problem(error, configuration) else { throw error }
+            guard let changes else { throw problem }
+            throw SampleError("\(problem.description); \(changes)")
         }
     }
 

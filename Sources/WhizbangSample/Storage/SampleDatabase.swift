@@ -90,7 +90,7 @@ enum SampleDatabase {
         let found = try await PostgresProblem.mapping(configuration) {
             try await PostgresEventStore.inspectSchema(configuration: configuration)
         }
-        var isNew = false
+        var isCreated = false
         switch access {
         case .existing:
             guard found.holdsStore else {
@@ -118,31 +118,48 @@ enum SampleDatabase {
                     "\(found.description) in \(configuration); run leaves them alone: give --database another schema "
                         + "(?schema=NAME)")
             }
-            if found.holdsStore {
-                let isLedger = try await Self.withRunningStore(configuration) { store, _ in
-                    try await LedgerMark.isPresent(in: store)
+            // One transaction creates the ledger with its mark, replacing a ledger the sample created before (and
+            // nothing else: another store, a store that some process runs, anything beside it): the schema holds
+            // the old ledger or the new one, whenever the run ends. An older ledger is not migrated first.
+            do {
+                // A connection lost while the transaction commits leaves its outcome unknown to the client.
+                let outcome = "the ledger is created in one transaction: the schema holds what it held or a new ledger"
+                _ = try await PostgresProblem.mapping(configuration, changes: outcome) {
+                    try await PostgresEventStore.restore(
+                        [], checkpoints: [LedgerMark.consumer: 0], configuration: configuration,
+                        replacingStoreMarkedBy: LedgerMark.consumer)
                 }
-                guard isLedger else {
-                    throw SampleError.refusal(
-                        "\(place) holds a Whizbang store that this sample did not create; run leaves it alone: give "
-                            + "--database another schema (?schema=NAME)")
-                }
-                try await PostgresProblem.mapping(configuration) {
-                    try await PostgresEventStore.dropStoreTables(configuration: configuration)
-                }
+            } catch let error as EventStoreError where error.code == .invalidArgument {
+                let reason =
+                    error.message.contains(LedgerMark.consumer)
+                    ? "\(place) holds a Whizbang store that this sample did not create" : OneLine.text(error.message)
+                throw SampleError.refusal(
+                    "\(reason); run leaves it alone: give --database another schema (?schema=NAME)")
             }
-            isNew = true
+            isCreated = true
         }
-        let marksStore = isNew
-        return try await Self.withRunningStore(configuration) { store, opened in
-            if marksStore { try await LedgerMark.write(to: store) }
+        let created = isCreated
+        // What a run leaves when the server fails under it: the commands it completed are in the ledger.
+        let partial = "the commands completed before are in the ledger"
+        return try await Self.withRunningStore(configuration, changes: partial) { store, opened in
+            // Another run may have replaced the new ledger before this store opened: only a ledger with the mark
+            // is run on.
+            if created, try await !LedgerMark.isPresent(in: store) {
+                throw SampleError.refusal(
+                    "\(place) changed while this run created it (another run on the same schema?); give --database a "
+                        + "schema that no other run uses")
+            }
             return try await command.run(on: store, database: opened)
         }
     }
 
     /// Runs a store on `configuration` for the length of `body`, then closes it and waits for it to stop.
+    ///
+    /// A failure to reach the server is a refusal (exit status 2) unless `changes` says what `body` may have changed
+    /// by then (``PostgresProblem/mapping(_:changes:_:)``).
     private static func withRunningStore<Output: Sendable>(
         _ configuration: PostgresEventStore.Configuration,
+        changes: String? = nil,
         _ body: @Sendable (PostgresEventStore, OpenedDatabase) async throws -> Output
     ) async throws -> Output {
         let store = try PostgresEventStore(configuration: configuration)
@@ -152,7 +169,7 @@ enum SampleDatabase {
             store.close()
             return bytes
         }
-        return try await PostgresProblem.mapping(configuration) {
+        return try await PostgresProblem.mapping(configuration, changes: changes) {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await store.run() }
                 do {
