@@ -225,6 +225,40 @@ struct ClusterFenceTests {
         }
     }
 
+    @Test("a node whose jobs cannot be recorded is not left registered: it starts again under the same id")
+    func registrationIsOneTransaction() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            try await prepare(store)
+            let cluster = "\"\(store.configuration.schema)_cluster\""
+            // The jobs' insert fails, after the node's row was written.
+            for statement in [
+                """
+                CREATE FUNCTION \(cluster).refuse_jobs() RETURNS trigger LANGUAGE plpgsql
+                AS $$ BEGIN RAISE EXCEPTION 'no jobs today'; END $$
+                """,
+                """
+                CREATE TRIGGER refuse_jobs BEFORE INSERT ON \(cluster).jobs
+                FOR EACH ROW EXECUTE FUNCTION \(cluster).refuse_jobs()
+                """,
+            ] {
+                _ = try await ClusterTestDatabase.query(statement, configuration: store.configuration)
+            }
+            func node() throws -> ClusterNode {
+                try ClusterNode(
+                    nodeID: "with-jobs", store: store, aggregates: Counter.registry,
+                    configuration: ClusterTestDatabase.cluster(), jobs: [TypedTally()])
+            }
+            await #expect(throws: EventStoreError.self) { try await node().leases.register() }
+            // Before, the node's row stayed, live: the same id was refused as `nodeAlreadyLive` for a lease.
+            let nodes = try await ClusterTestDatabase.query(
+                "SELECT node_id FROM \(cluster).nodes", configuration: store.configuration)
+            #expect(nodes.isEmpty)
+            _ = try await ClusterTestDatabase.query(
+                "DROP TRIGGER refuse_jobs ON \(cluster).jobs", configuration: store.configuration)
+            try await node().leases.register()
+        }
+    }
+
     @Test("a node over its fair share releases the excess at its next heartbeat, and the newcomer claims it")
     func rebalance() async throws {
         try await ClusterTestDatabase.withStore { store in

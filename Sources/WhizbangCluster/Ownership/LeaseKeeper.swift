@@ -64,7 +64,11 @@ struct LeaseKeeper: Sendable {
         let (nodeID, member, channel) = (self.nodeID, self.member, self.channel)
         let ttl = configuration.leaseDuration.wholeMilliseconds
         let jobNames = self.jobNames
-        let registered = try await store.withTrustedConnection { connection, logger in
+        let logger = configuration.logger
+        // One transaction: a node whose jobs could not be added is not left registered (live, without heartbeats,
+        // refusing its own restart as `nodeAlreadyLive` until its lease runs out).
+        let registered = try await store.withTrustedTransaction { transaction in
+            let connection = transaction.connection
             let registered = try await connection.rows(
                 """
                 WITH registered AS (
