@@ -30,13 +30,17 @@ extension PostgresConnection {
             guard !self.isClosed else { return self.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
             return self.query(query, logger: logger, file: file, line: line)
         }
-        // Inside a `StatementLimit`, a statement that has not answered in time closes the connection, which fails
-        // it: the server may never answer.
-        let limit = StatementLimit.current
-        let fired = limit.map { _ in StatementLimit.Fired() }
+        // Inside a `StatementLimit` for this connection, a statement that has not answered in time closes the
+        // connection, which fails it: the server may never answer. The answer and the timer both run on the
+        // connection's event loop, so a statement answered just before its limit is never closed under its caller.
+        let limit = StatementLimit.current.flatMap { $0.connection == ObjectIdentifier(self) ? $0 : nil }
+        let fired = limit.map { _ in StatementLimit.Flag() }
         let timer = limit.map { limit in
+            let answered = StatementLimit.Flag()
+            result.whenComplete { _ in answered.set() }
             let (seconds, attoseconds) = limit.limit.components
             return eventLoop.scheduleTask(in: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)) {
+                guard !answered.isSet else { return }
                 fired?.set()
                 let _: EventLoopFuture<Void> = self.close()
             }

@@ -56,8 +56,9 @@ extension PostgresEventStore {
     ///
     /// - Throws: `EventStoreError/Code/invalidArgument` when the schema holds objects that are not the store's, or
     ///   when a store runs on it (nothing is dropped then; the message says which); `unavailable` (retryable) when a
-    ///   lock or a statement took longer than ``Configuration/requestTimeout`` (nothing is dropped then either); or
-    ///   the server's refusal.
+    ///   lock or a statement took longer than ``Configuration/requestTimeout`` or the connection was lost (nothing is
+    ///   dropped then either, unless it was the wait for the `COMMIT`'s answer that ended: then the drop may have
+    ///   been made); or the server's refusal.
     public static func dropStoreTables(configuration: Configuration) async throws {
         try await dropStoreTables(configuration: configuration, droppingSchema: false)
     }
@@ -86,7 +87,7 @@ extension PostgresEventStore {
                     return
                 }
                 guard found.otherObjects.isEmpty else { throw refusal }
-                try await refuseIfInUse(schema, configuration: configuration, on: connection, logger: logger)
+                try await refuseIfInUse(schema, on: connection, logger: logger)
                 try await dropOwnObjects(schema, on: connection, logger: logger)
                 if droppingSchema {
                     try await connection.run(PostgresQuery(unsafeSQL: "DROP SCHEMA \(quoted) RESTRICT"), logger: logger)
@@ -109,30 +110,32 @@ extension PostgresEventStore {
         try await connection.run(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(tables) RESTRICT"), logger: logger)
     }
 
-    /// Throws `invalidArgument` when a store runs on `schema`, in this process or another; otherwise takes the
-    /// schema's use lock (`PostgresSchema/useLockClass`) until the caller's transaction ends, so that no store starts
-    /// listening meanwhile.
+    /// Throws `invalidArgument` when a store runs on `schema` (on this server, in this process or another);
+    /// otherwise takes the schema's use lock (`PostgresSchema/useLockClass`) until the caller's transaction ends, so
+    /// that no store starts on the schema meanwhile.
     ///
-    /// Every running store holds that lock in shared mode on its listening connection. The wait for it is short
-    /// (at most two seconds, or ``Configuration/requestTimeout`` when that is shorter): long enough for a store
-    /// that has just closed to let it go, not for one that runs. (A store whose listening connection was lost holds
-    /// it again once it reconnects; in between it does not count.)
-    static func refuseIfInUse(
-        _ schema: String, configuration: Configuration, on connection: PostgresConnection, logger: Logger
-    ) async throws {
-        let wait = min(configuration.requestTimeout.asTimeLimit, .seconds(2))
-        try await connection.run(
-            PostgresQuery(unsafeSQL: "SET LOCAL lock_timeout = \(Configuration.milliseconds(wait))"), logger: logger)
-        do {
-            try await connection.run(
-                "SELECT pg_advisory_xact_lock(\(PostgresSchema.useLockClass), hashtext(\(schema)))", logger: logger)
-        } catch let error as PSQLError where PostgresServerError(error)?.sqlState == "55P03" {
-            throw EventStoreError(
-                .invalidArgument,
-                message: "a store runs on schema '\(schema)' (in this process or another); stop it first: nothing was "
-                    + "changed")
+    /// Every running store holds that lock in shared mode on its listening connection. The lock is tried every 50
+    /// milliseconds for up to two seconds — long enough for a store that has just closed to let it go (the server
+    /// ends a closed connection's session a moment later) — never waited for in the server's queue, where it would
+    /// hold up stores that start.
+    static func refuseIfInUse(_ schema: String, on connection: PostgresConnection, logger: Logger) async throws {
+        let deadline = ContinuousClock.now + .seconds(2)
+        while true {
+            let taken =
+                try await connection.rows(
+                    "SELECT pg_try_advisory_xact_lock(\(PostgresSchema.useLockClass), hashtext(\(schema)))",
+                    decoding: Bool.self, logger: logger
+                ).first ?? false
+            if taken { return }
+            guard ContinuousClock.now < deadline else {
+                throw EventStoreError(
+                    .invalidArgument,
+                    message: "a store runs on schema '\(schema)' (in this process or another; PostgreSQL's "
+                        + "pg_stat_activity shows their connections as application_name 'whizbang'); stop it "
+                        + "first: nothing was changed")
+            }
+            try await Task.sleep(for: .milliseconds(50))
         }
-        try await connection.run("SET LOCAL lock_timeout = DEFAULT", logger: logger)
     }
 
     static func inspect(_ schema: String, on connection: PostgresConnection, logger: Logger) async throws
@@ -144,7 +147,8 @@ extension PostgresEventStore {
                 decoding: Int64.self, logger: logger
             ).first ?? 0
         guard exists == 1 else {
-            return PostgresStoreSchema(schema: schema, exists: false, holdsStore: false, otherObjects: [])
+            return PostgresStoreSchema(
+                schema: schema, exists: false, holdsStore: false, otherObjects: [], runningStores: 0)
         }
         var names: [String] = []
         let holdsStore: Bool
@@ -213,11 +217,13 @@ extension PostgresEventStore {
             let isOwn = ownFunctions.contains(name) && version >= Int64(functionsAddedInVersion[name] ?? 1)
             if !isOwn { names.append("function \(name)") }
         }
-        // The running stores' use locks (PostgreSQL shows a lock of two 4-byte keys as classid, objid, objsubid 2).
+        // The running stores' use locks in this database (PostgreSQL shows a lock of two 4-byte keys as classid,
+        // objid, objsubid 2).
         let running =
             try await connection.rows(
                 """
                 SELECT count(*)::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted
+                AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
                 AND classid = \(Int64(PostgresSchema.useLockClass))::oid
                 AND objid = (hashtext(\(schema))::bigint & 4294967295)::oid AND objsubid = 2
                 """, decoding: Int64.self, logger: logger
@@ -243,7 +249,7 @@ extension PostgresEventStore {
                 // The server bounds each statement (the connection's `statement_timeout` and `lock_timeout`); the
                 // client bounds it too, for a server that stops answering.
                 let result = try await StatementLimit.withLimit(
-                    configuration.requestTimeout, server: configuration.serverDescription
+                    configuration.requestTimeout, server: configuration.serverDescription, on: connection
                 ) { try await body(connection, logger) }
                 try? await connection.close()
                 return result

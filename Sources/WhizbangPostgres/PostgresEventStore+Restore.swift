@@ -13,16 +13,16 @@ extension PostgresEventStore {
     /// given, so that a log exported from one store and restored into another reads back the same, field for field.
     /// The whole log is checked first with `EventStoreValidation/validateRestore(_:maximumPayloadBytes:)`. Then, on
     /// a connection of its own and in one transaction holding the migration lock, the schema is checked to hold
-    /// nothing (no store and no other objects), the store's tables are created as a first ``run()`` would, and the
-    /// streams, events and checkpoints are inserted. No store may run on the schema meanwhile; run one afterwards.
-    /// Each lock wait and each statement (a chunk of 4,096 events) may take at most
-    /// ``Configuration/requestTimeout``.
+    /// nothing (no store and no other objects; with `marker`, see below), the store's tables are created as a first
+    /// ``run()`` would, and the streams, events and checkpoints are inserted. No store may run on the schema
+    /// meanwhile; run one afterwards. Each lock wait and each statement (a chunk of at most 4,096 events and about
+    /// 8 MiB) may take at most ``Configuration/requestTimeout``.
     ///
     /// With `marker`, the schema may also hold a store that carries a checkpoint for the consumer `marker` — a mark
     /// the caller wrote into a store it created, to know it again — and nothing else: that store's tables are dropped
     /// in the same transaction, so that the schema afterwards holds the old store or the new one, never neither.
-    /// A store without the mark, a schema holding anything else, and a store that runs (in this process or another)
-    /// are refused, and nothing is changed.
+    /// A store without the mark, a schema holding anything else, and a store that runs (on this server, in this
+    /// process or another) are refused, and nothing is changed.
     ///
     /// - Parameters:
     ///   - events: The log, in position order.
@@ -36,11 +36,13 @@ extension PostgresEventStore {
     /// - Returns: The number of events written.
     /// - Throws: `EventStoreError` — what `EventStoreValidation/validateRestore(_:maximumPayloadBytes:)` throws;
     ///   `invalidArgument` when the schema holds anything but a store it may replace, or a store that runs (the
-    ///   message says what), for an invalid consumer name, a
-    ///   checkpoint above `EventStoreValidation/maximumPosition` or an invalid configuration; `readOnly` for a
-    ///   configuration with ``Configuration/isReadOnly``; `unavailable` (retryable) when a lock or a statement took
-    ///   longer than ``Configuration/requestTimeout``; the server's refusal otherwise. `CancellationError` when
-    ///   `progress` returned `false`. In every case the schema is left as it was.
+    ///   message says what), for an invalid consumer name (of a checkpoint or `marker`), a checkpoint above
+    ///   `EventStoreValidation/maximumPosition` or an invalid configuration; `readOnly` for a configuration with
+    ///   ``Configuration/isReadOnly``; `unavailable` (retryable) when a lock or a statement took longer than
+    ///   ``Configuration/requestTimeout`` or the connection was lost; the server's refusal otherwise.
+    ///   `CancellationError` when `progress` returned `false`. In every case the schema is left as it was, but one:
+    ///   an `unavailable` that ended the wait for the `COMMIT`'s answer leaves the outcome unknown (the schema then
+    ///   holds what it held or the whole new store; ``inspectSchema(configuration:)`` tells which).
     @discardableResult
     public static func restore(
         _ events: [RecordedEvent],
@@ -58,6 +60,7 @@ extension PostgresEventStore {
         for (consumer, position) in checkpoints {
             try EventStoreValidation.validateCheckpoint(position, for: consumer)
         }
+        if let marker { try EventStoreValidation.validateCheckpoint(0, for: marker) }
         let schema = configuration.schema
         let stopped = Atomic<Bool>(false)
         do {
@@ -74,16 +77,18 @@ extension PostgresEventStore {
                             .invalidArgument, message: "\(found); a restore writes only a new store, nothing was changed")
                     }
                     if found.holdsStore {
-                        guard let marker,
-                            try await holdsCheckpoint(of: marker, in: schema, on: connection, logger: logger)
-                        else {
-                            let without = marker.map { " without the mark '\($0)'" } ?? ""
+                        guard let marker else {
                             throw EventStoreError(
                                 .invalidArgument,
-                                message: "\(found)\(without); a restore replaces only a store marked as the caller's, "
-                                    + "nothing was changed")
+                                message: "\(found); a restore writes only a new store, nothing was changed")
                         }
-                        try await refuseIfInUse(schema, configuration: configuration, on: connection, logger: logger)
+                        guard try await holdsCheckpoint(of: marker, in: schema, on: connection, logger: logger) else {
+                            throw EventStoreError(
+                                .invalidArgument,
+                                message: "\(found) without the mark '\(marker)'; a restore replaces only a store "
+                                    + "marked as the caller's, nothing was changed")
+                        }
+                        try await refuseIfInUse(schema, on: connection, logger: logger)
                         try await dropOwnObjects(schema, on: connection, logger: logger)
                     }
                     try await PostgresSchema.migrateInTransaction(connection, schema: schema, logger: logger)
@@ -147,9 +152,20 @@ extension PostgresEventStore {
                 logger: logger)
         }
         let eventChunk = 4096
-        for start in stride(from: 0, to: events.count, by: eventChunk) {
+        let chunkBytes = 8 << 20
+        var start = 0
+        while start < events.count {
             guard progress(start) else { throw CancellationError() }
-            let chunk = events[start..<min(start + eventChunk, events.count)]
+            // A chunk is at most 4,096 events and about 8 MiB of data and metadata: its statement must reach the
+            // server and be answered within the request deadline, which the client counts from the first byte sent.
+            var end = start
+            var bytes = 0
+            while end < events.count, end - start < eventChunk, end == start || bytes < chunkBytes {
+                bytes += events[end].data.count + events[end].metadata.count
+                end += 1
+            }
+            let chunk = events[start..<end]
+            start = end
             var bindings = PostgresBindings(capacity: 9)
             bindings.append(chunk.map { Int64(bitPattern: $0.position) })
             bindings.append(chunk.map(\.streamID.rawValue))

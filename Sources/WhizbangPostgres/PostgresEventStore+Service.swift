@@ -37,8 +37,9 @@ extension PostgresEventStore: Service {
         let pool = Task { await self.client.run() }
         // One timer for the deadlines of every request; it stops after the pool, failing what is still in flight.
         let deadlines = Task { await self.runner.deadlines.run() }
+        let listening: PostgresConnection
         do {
-            try await withTaskCancellationHandler {
+            listening = try await withTaskCancellationHandler {
                 try await prepare()
             } onCancel: {
                 self.close()
@@ -62,7 +63,7 @@ extension PostgresEventStore: Service {
             throw failure
         }
         let writer = Task { await self.writer.run() }
-        let listener = Task { await self.listen() }
+        let listener = Task { await self.listen(first: listening) }
         let follower = readModels.isEmpty || configuration.isReadOnly ? nil : Task { await self.readModels.follow(self) }
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
@@ -73,8 +74,8 @@ extension PostgresEventStore: Service {
         } onCancel: {
             self.close()
         }
-        // The listener holds no work of its own; if it does not react to cancellation within a second, stopping the
-        // pool closes its connection, which ends it.
+        // The listener holds no work of its own; cancelled, it closes its connection (and so lets the schema's use
+        // lock go), which ends whatever it waits for.
         await stop(listener, what: "listener", upTo: .seconds(1))
         if let follower { await stop(follower, what: "read model follower", upTo: configuration.connectTimeout) }
         await stop(writer, what: "writer", upTo: configuration.connectTimeout)
@@ -95,13 +96,15 @@ extension PostgresEventStore: Service {
     }
 
     /// Migrates the schema (or, for a read-only store, checks it) on a connection of its own (which, unlike the
-    /// pool, fails at once when the server refuses it), reads the head and opens the store to calls.
+    /// pool, fails at once when the server refuses it), opens the listening connection with the schema's use lock
+    /// (``openListeningConnection(id:)``), reads the head and opens the store to calls; returns the listening
+    /// connection.
     ///
     /// Each wait for a lock on that connection (the migration lock, which another process holds while it migrates,
     /// restores or drops the schema) and each statement takes at most ``Configuration/requestTimeout`` (the server's
     /// limit; the client's, a second longer, ends the wait on a server that stops answering); closing the store ends
     /// the wait at once and closes the connection (whose transaction the server then rolls back).
-    private func prepare() async throws {
+    private func prepare() async throws -> PostgresConnection {
         let logger = configuration.logger
         let connection = try await PostgresConnection.connect(
             configuration: configuration.connectionConfiguration(boundedBy: configuration.requestTimeout),
@@ -113,7 +116,7 @@ extension PostgresEventStore: Service {
             let readModels = readModels
             try await lifecycle.untilFinished(onFinish: { let _: EventLoopFuture<Void> = connection.close() }) {
                 try await StatementLimit.withLimit(
-                    configuration.requestTimeout, server: configuration.serverDescription
+                    configuration.requestTimeout, server: configuration.serverDescription, on: connection
                 ) {
                     if configuration.isReadOnly {
                         try await PostgresSchema.checkReadable(connection, schema: configuration.schema, logger: logger)
@@ -128,12 +131,63 @@ extension PostgresEventStore: Service {
             try? await connection.close()
             throw error
         }
-        let head = try await runner.rows(of: PostgresStatements.Head()).first ?? 0
+        // The store says it runs on the schema before it opens to calls: from then on, no drop or replacement of
+        // the store's tables goes ahead under it.
+        let listening = try await openListeningConnection(id: 1_999_999)
+        let head: Int64
+        do {
+            head = try await runner.rows(of: PostgresStatements.Head()).first ?? 0
+        } catch {
+            try? await listening.close()
+            throw error
+        }
         signal.advance(to: UInt64(head))
         lifecycle.markReady()
         logger.debug(
             "opened PostgreSQL event store",
             metadata: ["schema": "\(configuration.schema)", "head": "\(head)", "server": "\(configuration)"])
+        return listening
+    }
+
+    /// Opens a connection for the listener, outside the pool, and takes on it the schema's use lock
+    /// (`PostgresSchema.useLockClass`) in shared mode, which says that a store runs on the schema for as long as the
+    /// connection lasts: ``dropStoreTables(configuration:)`` and a replacing restore refuse meanwhile.
+    ///
+    /// While a drop or a restore holds the lock exclusively, the lock is tried again every 50 milliseconds, for at
+    /// most ``Configuration/requestTimeout`` (a try never queues a backend behind that holder, where a backend
+    /// abandoned by a client that gave up would wait on); then this fails with `unavailable`.
+    private func openListeningConnection(id: Int) async throws -> PostgresConnection {
+        let logger = configuration.logger
+        let connection = try await PostgresConnection.connect(
+            configuration: configuration.connectionConfiguration(), id: id, logger: logger)
+        do {
+            let deadline = ContinuousClock.now + configuration.requestTimeout.asTimeLimit
+            try await StatementLimit.withLimit(
+                configuration.requestTimeout, server: configuration.serverDescription, on: connection
+            ) {
+                while true {
+                    let taken =
+                        try await connection.rows(
+                            """
+                            SELECT pg_try_advisory_lock_shared(\(PostgresSchema.useLockClass), \
+                            hashtext(\(configuration.schema)))
+                            """, decoding: Bool.self, logger: logger
+                        ).first ?? false
+                    if taken { return }
+                    guard ContinuousClock.now < deadline else {
+                        throw EventStoreError(
+                            .unavailable,
+                            message: "schema '\(configuration.schema)' is being dropped or replaced (its use lock was "
+                                + "held for longer than \(configuration.requestTimeout))")
+                    }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            return connection
+        } catch {
+            try? await connection.close()
+            throw error
+        }
     }
 
     /// Every `interval`, reads the head on the listening connection, which must answer within
@@ -167,30 +221,26 @@ extension PostgresEventStore: Service {
     /// The connection is its own, outside the pool: the pool could lend a connection that no longer answers
     /// without a deadline on the lease, and this one is held for as long as the store runs. Every
     /// ``Configuration/keepAliveInterval`` it must answer a read of the head (``checkListener(_:every:logger:)``).
-    /// It holds the schema's use lock (`PostgresSchema.useLockClass`) in shared mode while it is connected.
-    private func listen() async {
+    /// Each connection holds the schema's use lock in shared mode (``openListeningConnection(id:)``); the first is
+    /// `first`, opened while the store started. Between a lost connection and the next one the store does not hold
+    /// the lock: a drop or a replacing restore in that gap goes ahead under it.
+    private func listen(first: PostgresConnection) async {
         let logger = configuration.logger
         let channel = configuration.notificationChannel
         let listenerIDs = Atomic<Int>(2_000_000)
+        var next: PostgresConnection? = first
+        defer { if let next { let _: EventLoopFuture<Void> = next.close() } }
         while !Task.isCancelled && !lifecycle.isClosed {
             do {
-                let connection = try await PostgresConnection.connect(
-                    configuration: configuration.connectionConfiguration(),
-                    id: listenerIDs.add(1, ordering: .relaxed).newValue, logger: logger)
+                let connection: PostgresConnection
+                if let opened = next {
+                    connection = opened
+                    next = nil
+                } else {
+                    connection = try await openListeningConnection(id: listenerIDs.add(1, ordering: .relaxed).newValue)
+                }
                 do {
                     try await withTaskCancellationHandler {
-                        // Says that a store runs on the schema, for as long as this connection lasts: a drop or a
-                        // replacement of the store's tables refuses meanwhile. (Waits only while one of those holds
-                        // the lock, within its own time limits.)
-                        try await StatementLimit.withLimit(
-                            configuration.requestTimeout, server: configuration.serverDescription
-                        ) {
-                            try await connection.run(
-                                """
-                                SELECT pg_advisory_lock_shared(\(PostgresSchema.useLockClass), \
-                                hashtext(\(configuration.schema)))
-                                """, logger: logger)
-                        }
                         try await withThrowingTaskGroup(of: Void.self) { group in
                             group.addTask {
                                 try await connection.listen(on: channel) { notifications in

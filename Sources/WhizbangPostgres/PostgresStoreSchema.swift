@@ -13,10 +13,11 @@ public struct PostgresStoreSchema: Sendable, CustomStringConvertible {
     public let holdsStore: Bool
     /// The names of the objects in the schema that the store did not create, sorted; empty when there are none.
     public let otherObjects: [String]
-    /// How many stores ran on the schema when it was inspected, in this process and others (each running store
-    /// says so on its listening connection; a store between two connections does not count). Dropping or replacing
-    /// the store's tables is refused while any runs.
-    public var runningStores: Int = 0
+    /// How many stores ran on the schema when it was inspected, on this server, in this process and others: the
+    /// listening connections that hold the schema's use lock (a store between two connections does not count, and a
+    /// connection whose client is gone counts until the server ends its session). Dropping or replacing the store's
+    /// tables is refused while any runs.
+    public let runningStores: Int
 
     /// Whether the schema holds a store and nothing else: dropping the store's tables then leaves nobody's data
     /// behind and removes nobody's.

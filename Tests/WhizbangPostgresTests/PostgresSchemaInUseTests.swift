@@ -14,39 +14,44 @@ import WhizbangPostgres
 struct PostgresSchemaInUseTests {
     static let mark = "tests.mark"
 
+    /// `count` events of one stream.
+    static func log(_ count: Int) -> [RecordedEvent] {
+        (0..<count).map { index in
+            RecordedEvent(
+                streamID: "account-9", streamVersion: UInt64(index + 1), position: UInt64(index + 1),
+                eventID: MessageID(), eventType: "Deposited", data: Data("{}".utf8), metadata: Data(),
+                recordedAt: Date(timeIntervalSince1970: 1_700_000_000))
+        }
+    }
+
     @Test("while a store runs, dropStoreTables and a replacing restore refuse and change nothing; once it closed, both work")
     func aRunningStoreHoldsItsSchema() async throws {
         let configuration = try PostgresTestServer.configuration()
         defer { Task { try? await PostgresTestServer.dropSchema(configuration) } }
         try await PostgresTestServer.withRunningStore(try PostgresEventStore(configuration: configuration)) { running in
-            try await PostgresTestServer.withRunningStore(try PostgresEventStore(configuration: configuration)) { other in
-                try await running.saveCheckpoint(0, for: Self.mark)
-                // An append by the other store reaches this one's waiter: its listening connection, which holds
-                // the schema, is connected.
-                let head = try await running.headPosition()
-                _ = try await other.append(makeEvents(1), to: "account-1", expectedVersion: .noStream)
-                try await running.waitForEvents(after: head)
-                #expect(try await PostgresEventStore.inspectSchema(configuration: configuration).runningStores >= 1)
+            // A store that answers a call holds the schema: it took the lock before it opened to calls.
+            try await running.saveCheckpoint(0, for: Self.mark)
+            _ = try await running.append(makeEvents(1), to: "account-1", expectedVersion: .noStream)
+            #expect(try await PostgresEventStore.inspectSchema(configuration: configuration).runningStores == 1)
 
-                let dropped = await #expect(throws: EventStoreError.self) {
-                    try await PostgresEventStore.dropStoreTables(configuration: configuration)
-                }
-                #expect(dropped?.code == .invalidArgument)
-                #expect(dropped?.message.contains("a store runs on schema") == true, "\(String(describing: dropped))")
-                let replaced = await #expect(throws: EventStoreError.self) {
+            let calls: [(String, @Sendable () async throws -> Void)] = [
+                ("dropStoreTables", { try await PostgresEventStore.dropStoreTables(configuration: configuration) }),
+                ("dropSchema", { try await PostgresEventStore.dropSchema(configuration: configuration) }),
+                ("restore", {
                     try await PostgresEventStore.restore(
                         [], configuration: configuration, replacingStoreMarkedBy: Self.mark)
-                }
-                #expect(replaced?.code == .invalidArgument)
-                #expect(replaced?.message.contains("a store runs on schema") == true, "\(String(describing: replaced))")
-                // Both stores go on as before.
-                _ = try await running.append(makeEvents(1), to: "account-1", expectedVersion: .exact(1))
-                #expect(try await other.headPosition() == 2)
+                }),
+            ]
+            for (name, call) in calls {
+                let error = await #expect(throws: EventStoreError.self, "\(name)") { try await call() }
+                #expect(error?.code == .invalidArgument, "\(name)")
+                #expect(error?.message.contains("a store runs on schema") == true, "\(String(describing: error))")
             }
+            // The store goes on as before.
+            _ = try await running.append(makeEvents(1), to: "account-1", expectedVersion: .exact(1))
+            #expect(try await running.headPosition() == 2)
         }
-        let found = try await PostgresEventStore.inspectSchema(configuration: configuration)
-        #expect(found.holdsStore)
-        #expect(found.runningStores == 0)
+        // Closed, it lets the schema go (the restore waits for the server to end the closed session).
         try await PostgresEventStore.restore([], checkpoints: [Self.mark: 7], configuration: configuration,
             replacingStoreMarkedBy: Self.mark)
         try await PostgresTestServer.withRunningStore(try PostgresEventStore(configuration: configuration)) { store async throws in
@@ -87,9 +92,21 @@ struct PostgresSchemaInUseTests {
             #expect(try await store.headPosition() == 2)
             #expect(try await store.checkpoint(for: Self.mark) == 3)
         }
-        // Marked and alone: replaced, in one transaction.
+        // Marked and alone, but the restore fails after the old store's tables were dropped: the old store stays.
         try await PostgresTestServer.execute(
             "DROP TABLE \"\(configuration.schema)\".invoices", configuration: configuration)
+        let stopped = await #expect(throws: CancellationError.self) {
+            try await PostgresEventStore.restore(
+                Self.log(3), checkpoints: [Self.mark: 0], configuration: configuration,
+                replacingStoreMarkedBy: Self.mark, progress: { _ in false })
+        }
+        #expect(stopped != nil)
+        try await PostgresTestServer.withRunningStore(try PostgresEventStore(configuration: configuration)) {
+            store async throws in
+            #expect(try await store.headPosition() == 2)
+            #expect(try await store.checkpoint(for: Self.mark) == 3)
+        }
+        // Marked and alone: replaced, in one transaction.
         try await PostgresEventStore.restore(
             [], checkpoints: [Self.mark: 0], configuration: configuration, replacingStoreMarkedBy: Self.mark)
         try await PostgresTestServer.withRunningStore(try PostgresEventStore(configuration: configuration)) { store async throws in

@@ -20,9 +20,17 @@ enum PostgresProblem {
         } catch let error as SampleError {
             throw error
         } catch {
-            guard let problem = problem(error, configuration) else { throw error }
-            guard let changes else { throw problem }
-            throw SampleError("\(problem.description); \(changes)")
+            let problem = problem(error, configuration)
+            guard let changes else { throw problem ?? error }
+            // Any lost or timed-out exchange (`unavailable`), whatever its words: the client cannot know how far the
+            // server got.
+            if let problem {
+                throw SampleError("\(problem.description); \(changes)")
+            }
+            if let error = error as? EventStoreError, error.code == .unavailable {
+                throw SampleError("\(OneLine.text(error.message)); \(changes)")
+            }
+            throw error
         }
     }
 

@@ -91,6 +91,7 @@ enum SampleDatabase {
             try await PostgresEventStore.inspectSchema(configuration: configuration)
         }
         var isCreated = false
+        let token = UInt64.random(in: 1...EventStoreValidation.maximumPosition)
         switch access {
         case .existing:
             guard found.holdsStore else {
@@ -120,13 +121,14 @@ enum SampleDatabase {
             }
             // One transaction creates the ledger with its mark, replacing a ledger the sample created before (and
             // nothing else: another store, a store that some process runs, anything beside it): the schema holds
-            // the old ledger or the new one, whenever the run ends. An older ledger is not migrated first.
+            // the old ledger or the new one, whenever the run ends. An older ledger is not migrated first. The
+            // mark's value is this run's own, so that the run knows its ledger from one another run put there.
             do {
                 // A connection lost while the transaction commits leaves its outcome unknown to the client.
                 let outcome = "the ledger is created in one transaction: the schema holds what it held or a new ledger"
                 _ = try await PostgresProblem.mapping(configuration, changes: outcome) {
                     try await PostgresEventStore.restore(
-                        [], checkpoints: [LedgerMark.consumer: 0], configuration: configuration,
+                        [], checkpoints: [LedgerMark.consumer: token], configuration: configuration,
                         replacingStoreMarkedBy: LedgerMark.consumer)
                 }
             } catch let error as EventStoreError where error.code == .invalidArgument {
@@ -138,16 +140,19 @@ enum SampleDatabase {
             }
             isCreated = true
         }
-        let created = isCreated
+        let (created, replaced) = (isCreated, found.holdsStore)
         // What a run leaves when the server fails under it: the commands it completed are in the ledger.
         let partial = "the commands completed before are in the ledger"
         return try await Self.withRunningStore(configuration, changes: partial) { store, opened in
-            // Another run may have replaced the new ledger before this store opened: only a ledger with the mark
-            // is run on.
-            if created, try await !LedgerMark.isPresent(in: store) {
-                throw SampleError.refusal(
-                    "\(place) changed while this run created it (another run on the same schema?); give --database a "
-                        + "schema that no other run uses")
+            // Another run may have replaced the new ledger before this store started, and so before it held the
+            // schema (a running store holds it: no other run replaces the ledger from then on). Only this run's own
+            // ledger is run on.
+            if created, try await store.checkpoint(for: LedgerMark.consumer) != token {
+                throw SampleError(
+                    "\(place) changed while this run created its ledger (another run on the same schema?): "
+                        + (replaced ? "the ledger it held was replaced, and " : "")
+                        + "this run wrote nothing more; give --database a schema that no other run uses",
+                    exitStatus: replaced ? 1 : 2)
             }
             return try await command.run(on: store, database: opened)
         }
