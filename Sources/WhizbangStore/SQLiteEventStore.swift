@@ -123,7 +123,20 @@ public final class SQLiteEventStore: EventStore {
     }
 
     deinit {
-        close()
+        guard closing.withLock({ $0.begin() }) else { return }
+        guard isOnOwnThread else {
+            closeConnections()
+            return
+        }
+        // The last reference went on one of the store's own threads, which cannot wait for itself: the parts close
+        // on a thread of their own (nobody waits in `shutdown()`, which would hold a reference).
+        let (writer, readers, maintenance, signal, readModelSignal) =
+            (writer, readers, maintenance, signal, readModelSignal)
+        let thread = Thread {
+            Self.close(writer: writer, readers: readers, maintenance: maintenance, signals: [signal, readModelSignal])
+        }
+        thread.name = "whizbang.sqlite.close"
+        thread.start()
     }
 
     /// Finishes the writes already queued, then closes every connection; later calls fail with
@@ -132,10 +145,24 @@ public final class SQLiteEventStore: EventStore {
     /// Blocks the calling thread until the writer has committed what was queued (at most one transaction); from
     /// async code call ``shutdown()``, which waits without holding a thread of the cooperative pool. Calling it
     /// again, or while another call closes the store, does nothing.
+    ///
+    /// Called from the store's own threads — an inline projection's or a read model's code, which runs on the
+    /// writer's thread, or a reduction's, on a reader's — it does not block (that thread would wait for itself): the
+    /// close goes on on a thread of its own, the batch under way commits or fails as with any close, and the call
+    /// returns at once. ``shutdown()`` then returns once the store is closed.
     public func close() {
         guard closing.withLock({ $0.begin() }) else { return }
+        guard !isOnOwnThread else {
+            let thread = Thread { [self] in closeConnections() }
+            thread.name = "whizbang.sqlite.close"
+            thread.start()
+            return
+        }
         closeConnections()
     }
+
+    /// Whether the caller runs on the writer's thread or a reader's.
+    private var isOnOwnThread: Bool { writer.isCurrentThread || readers.isCurrentThread }
 
     /// Closes the store as ``close()`` does, suspending the calling task instead of blocking its thread: the
     /// writer's last transaction and the connections' closing run on a thread of their own.
@@ -160,13 +187,19 @@ public final class SQLiteEventStore: EventStore {
     /// Closes the writer, readers and maintenance connection in turn, then resumes every task waiting in
     /// ``shutdown()``.
     private func closeConnections() {
+        Self.close(writer: writer, readers: readers, maintenance: maintenance, signals: [signal, readModelSignal])
+        configuration.logger.debug("closed SQLite event store", metadata: ["path": "\(path)"])
+        for waiter in closing.withLock({ $0.finish() }) { waiter.resume() }
+    }
+
+    /// Closes the writer, the readers and the maintenance connection in turn, then the signals.
+    private static func close(
+        writer: SQLiteWriter, readers: SQLiteReaderPool, maintenance: SQLiteMaintenance, signals: [AppendSignal]
+    ) {
         writer.close()
         readers.close()
         maintenance.close()
-        signal.close()
-        readModelSignal.close()
-        configuration.logger.debug("closed SQLite event store", metadata: ["path": "\(path)"])
-        for waiter in closing.withLock({ $0.finish() }) { waiter.resume() }
+        for signal in signals { signal.close() }
     }
 
     /// How many WAL writes the writer gathered and how many it wrote to the file (see

@@ -119,13 +119,22 @@ public final class SQLiteReadOnlyEventStore: EventStore {
     }
 
     /// Closes every connection; later calls fail with `EventStoreError/Code/closed`. Calling it again does nothing.
+    /// Called from a reader's thread (a reduction's code), it does not wait for the readers to stop.
     public func close() {
         let wasClosed = closed.withLock { closed in
             defer { closed = true }
             return closed
         }
         guard !wasClosed else { return }
-        readers.close()
+        // On one of the readers' threads (a reduction's code) the close cannot wait for that thread to stop.
+        guard readers.isCurrentThread else {
+            readers.close()
+            return
+        }
+        let readers = readers
+        let thread = Thread { readers.close() }
+        thread.name = "whizbang.sqlite.close"
+        thread.start()
     }
 
     private func refuseWrite() -> EventStoreError {

@@ -29,6 +29,7 @@ final class SQLiteReaderPool: @unchecked Sendable {
             nonisolated(unsafe) let reader = reader
             let thread = Thread { [self] in
                 nameCurrentThread("whizbang.read.\(index)")
+                OwnThread.mark(self)
                 run(reader)
             }
             thread.name = "whizbang.read.\(index)"
@@ -80,8 +81,11 @@ final class SQLiteReaderPool: @unchecked Sendable {
         return true
     }
 
+    /// Whether the caller runs on one of the pool's threads (a read's own code, such as a reduction's `update`).
+    var isCurrentThread: Bool { OwnThread.isCurrent(self) }
+
     /// Finishes the queued reads, refuses later ones, closes the connections and returns when every thread has
-    /// stopped.
+    /// stopped. Must not be called on one of the pool's threads (``isCurrentThread``), which would wait for itself.
     func close() {
         condition.lock()
         isClosing = true

@@ -190,6 +190,7 @@ final class SQLiteWriter: @unchecked Sendable {
     func start() {
         let thread = Thread { [self] in
             nameCurrentThread("whizbang.writer")
+            OwnThread.mark(self)
             run()
         }
         thread.name = "whizbang.writer"
@@ -234,8 +235,11 @@ final class SQLiteWriter: @unchecked Sendable {
         return pending.count
     }
 
+    /// Whether the caller runs on the writer's thread (code the writer calls: an inline projection, a read model).
+    var isCurrentThread: Bool { OwnThread.isCurrent(self) }
+
     /// Finishes the writes already queued, refuses later ones, closes the connection and returns when the thread
-    /// has stopped.
+    /// has stopped. Must not be called on the writer's own thread (``isCurrentThread``), which would wait for itself.
     func close() {
         condition.lock()
         isClosing = true
