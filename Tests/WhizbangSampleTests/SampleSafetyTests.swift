@@ -130,6 +130,29 @@ extension SampleProcessSuites {
             }
         }
 
+        @Test("a fresh run refuses an ack log of an earlier run; with --keep it appends to it, and verify passes")
+        func aFreshRunRefusesAnEarlierAckLog() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let ackLog = directory.appendingPathComponent("acks.log").path
+                let arguments = [
+                    "run", "--database", ledger, "--accounts", "10", "--commands", "50", "--quiet", "--ack-log", ackLog,
+                ]
+                let first = try await SampleProcess.run(arguments)
+                try #require(first.status == 0, "\(first.standardError)")
+                let before = try ImportFixture.snapshot(directory)
+                // Before, the run started the ledger over and appended to the old log: verify then failed.
+                let fresh = try await SampleProcess.run(arguments)
+                #expect(fresh.status == 2, "\(fresh.standardOutput)\(fresh.standardError)")
+                #expect(fresh.standardError.contains("--keep"), "\(fresh.standardError)")
+                #expect(try ImportFixture.snapshot(directory) == before)
+                let kept = try await SampleProcess.run(arguments + ["--keep"])
+                #expect(kept.status == 0, "\(kept.standardError)")
+                let verify = try await SampleProcess.run(["verify", "--database", ledger, "--ack-log", ackLog])
+                #expect(verify.status == 0, "\(verify.standardOutput)\(verify.standardError)")
+            }
+        }
+
         @Test(
             "run killed at each system call that writes while it creates the ledger leaves nothing a later run refuses",
             .enabled(

@@ -72,7 +72,7 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
         // Before the database is touched: a fresh run replaces the ledger first.
         if let ackLog {
             try DatabaseFiles.refuse(ackLog, as: "--ack-log", database: database.target())
-            try AckLog.check(path: ackLog)
+            try AckLog.check(path: ackLog, fresh: !keep && !cluster)
         }
         // Each passes its check alone: a report must not exist, an ack log may be made. One file for both would be
         // made by the ack log and then refused to the report, after the whole run.

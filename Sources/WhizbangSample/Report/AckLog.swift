@@ -20,8 +20,10 @@ final class AckLog: @unchecked Sendable {
 
     /// Refuses, before the run touches its database, an ack log that the run could not append to or that is not one:
     /// a path that is not a regular file (a directory, a symbolic link, a device), or a file whose first line is not
-    /// an acknowledgement. A missing file is created when the run starts.
-    static func check(path: String) throws {
+    /// an acknowledgement. A missing file is created when the run starts. With `fresh` (a run that starts its ledger
+    /// over), an ack log that already holds acknowledgements is refused too: they are of the ledger the run replaces,
+    /// and `verify` would find them missing from the new one.
+    static func check(path: String, fresh: Bool) throws {
         switch PathKind(path) {
         case .absent:
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
@@ -51,6 +53,11 @@ final class AckLog: @unchecked Sendable {
             throw SampleError.refusal(
                 "\(path) exists and is not an ack log (its first line is not an acknowledgement); run leaves it alone: "
                     + "give --ack-log a new path")
+        }
+        guard !fresh else {
+            throw SampleError.refusal(
+                "\(path) holds the acknowledgements of an earlier run, of the ledger this run would start over: give "
+                    + "--ack-log a new path, or --keep to add to that ledger")
         }
     }
 
