@@ -2,6 +2,10 @@ import Foundation
 import ProcessTesting
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 extension SampleProcessSuites {
     /// The sample on PostgreSQL gives what it gives on SQLite. Needs the server named by `WHIZBANG_POSTGRES_URL`; skipped
     /// without it, except under `CI=true`, where the missing server fails the tests.
@@ -181,6 +185,37 @@ extension SampleProcessSuites {
                 #expect(again.status == 2, "\(again.standardOutput)\(again.standardError)")
                 #expect(again.standardError.contains("invoices"), "\(again.standardError)")
                 #expect(try await contents(ofSchema: otherSchema) == withStore)
+            }
+        }
+
+        @Test("a fresh run refuses a ledger that another run is writing, and that run goes on")
+        func aFreshRunRefusesALedgerInUse() async throws {
+            try await withCleanup { cleanup in
+                let postgres = try freshURL()
+                cleanup.dropSchema(try schemaName(postgres))
+                let acks = FileManager.default.temporaryDirectory.appendingPathComponent("acks-\(UUID()).log").path
+                defer { try? FileManager.default.removeItem(atPath: acks) }
+                let writing = try await SampleProcess.child([
+                    "run", "--database", postgres, "--accounts", "50", "--commands", "10000000", "--durability",
+                    "normal", "--quiet", "--ack-log", acks,
+                ])
+                // A command acknowledged: its store is open, and so holds the schema. (The process says nothing
+                // sooner: its report comes at the end.)
+                let deadline = ContinuousClock.now + .seconds(60)
+                while (try? FileManager.default.attributesOfItem(atPath: acks)[.size] as? Int) ?? 0 == 0 {
+                    try #require(ContinuousClock.now < deadline, "the writing run acknowledged nothing in a minute")
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                let refused = try await SampleProcess.run([
+                    "run", "--database", postgres, "--accounts", "10", "--commands", "10", "--quiet",
+                ])
+                // Before, its tables were dropped under the writing run, which then failed.
+                #expect(refused.status == 2, "\(refused.standardOutput)\(refused.standardError)")
+                #expect(refused.standardError.contains("a store runs on schema"), "\(refused.standardError)")
+                writing.signal(SIGTERM)
+                let status = try await writing.exitStatus()
+                let errors = await writing.remainingErrorLines().joined(separator: "\n")
+                #expect(status == 143, "\(errors)")
             }
         }
 

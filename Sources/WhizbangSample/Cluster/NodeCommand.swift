@@ -52,18 +52,21 @@ struct NodeCommand: AsyncParsableCommand {
         } catch let error as ClusterError {
             throw SampleError(error.message, exitStatus: 2)
         }
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: store),
-                    .init(service: client),
-                    .init(service: node, successTerminationBehavior: .gracefullyShutdownGroup,
-                        failureTerminationBehavior: .gracefullyShutdownGroup),
-                ],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: Logger(label: "whizbang.sample.node")))
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [
+                .init(service: store),
+                .init(service: client),
+                .init(
+                    service: node, successTerminationBehavior: .gracefullyShutdownGroup,
+                    failureTerminationBehavior: .gracefullyShutdownGroup),
+            ],
+            logger: Logger(label: "whizbang.sample.node"))
+        // A graceful stop finishes the batch under way and releases the node's partitions, each step bounded by the
+        // store's deadlines; past this limit, or at a second signal, the node is cancelled (its leases then expire).
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(60)
         do {
-            try await group.run()
+            // The first SIGTERM or SIGINT stops the node gracefully; a second one cancels it.
+            try await ServeCommand.run(ServiceGroup(configuration: groupConfiguration))
         } catch let error as ClusterError {
             throw SampleError(error.message, exitStatus: error.code == .nodeAlreadyLive ? 2 : 1)
         } catch let error as ServiceGroupError {

@@ -139,7 +139,14 @@ enum LedgerStore {
             } catch {
                 throw SampleError("cannot remove the ledger at \(path): \(error.message)")
             }
-            return try await createNew(path: path, durability: durability)
+            // The old ledger is gone: a failure from here is no refusal (which would say nothing was changed).
+            do {
+                return try await createNew(path: path, durability: durability)
+            } catch let error as SampleError {
+                throw SampleError(
+                    "\(error.description) (the ledger that was at \(path) had been removed: run again to create a new "
+                        + "one)")
+            }
         default:
             throw SampleError.refusal(
                 "\(path) is \(file.description), not a ledger this sample created; run leaves it alone: \(elsewhere)")
