@@ -1,17 +1,18 @@
 extension SQLiteEventStore {
-    /// Whether a store is open, closing or closed, and the tasks waiting for it to be closed.
+    /// Whether a store is open, closing or closed, and the callers waiting for it to be closed (a task's
+    /// continuation, or a blocked thread's semaphore).
     enum ClosingState {
         case open
-        case closing(waiters: [UnsafeContinuation<Void, Never>])
+        case closing(waiters: [@Sendable () -> Void])
         case closed
 
         /// What ``wait(_:)`` asks its caller to do.
         enum WaitAction {
-            /// Close the store; the continuation is resumed when that is done.
+            /// Close the store; the waiter is called when that is done.
             case close
-            /// Nothing: the continuation is resumed when the closing under way is done.
+            /// Nothing: the waiter is called when the closing under way is done.
             case wait
-            /// Resume the continuation: the store is closed.
+            /// Go on (the waiter is not called): the store is closed.
             case resume
         }
 
@@ -22,14 +23,14 @@ extension SQLiteEventStore {
             return true
         }
 
-        /// Registers a task that waits for the store to be closed.
-        mutating func wait(_ continuation: UnsafeContinuation<Void, Never>) -> WaitAction {
+        /// Registers a caller that waits for the store to be closed: `waiter` is called once it is.
+        mutating func wait(_ waiter: @escaping @Sendable () -> Void) -> WaitAction {
             switch self {
             case .open:
-                self = .closing(waiters: [continuation])
+                self = .closing(waiters: [waiter])
                 return .close
             case .closing(var waiters):
-                waiters.append(continuation)
+                waiters.append(waiter)
                 self = .closing(waiters: waiters)
                 return .wait
             case .closed:
@@ -37,8 +38,8 @@ extension SQLiteEventStore {
             }
         }
 
-        /// Marks the store closed and returns the tasks to resume.
-        mutating func finish() -> [UnsafeContinuation<Void, Never>] {
+        /// Marks the store closed and returns the waiters to call.
+        mutating func finish() -> [@Sendable () -> Void] {
             guard case .closing(let waiters) = self else { return [] }
             self = .closed
             return waiters

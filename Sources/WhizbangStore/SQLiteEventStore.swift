@@ -142,23 +142,35 @@ public final class SQLiteEventStore: EventStore {
     /// Finishes the writes already queued, then closes every connection; later calls fail with
     /// `EventStoreError/Code/closed`, and so do tasks waiting in ``waitForEvents(after:)``.
     ///
-    /// Blocks the calling thread until the writer has committed what was queued (at most one transaction); from
-    /// async code call ``shutdown()``, which waits without holding a thread of the cooperative pool. Calling it
-    /// again, or while another call closes the store, does nothing.
+    /// Blocks the calling thread until the writer has committed what was queued (at most one transaction) and the
+    /// store is closed, also when another call is closing it; from async code call ``shutdown()``, which waits
+    /// without holding a thread of the cooperative pool. Calling it on a closed store does nothing.
     ///
     /// Called from the store's own threads — an inline projection's or a read model's code, which runs on the
     /// writer's thread, or a reduction's, on a reader's — it does not block (that thread would wait for itself): the
-    /// close goes on on a thread of its own, the batch under way commits or fails as with any close, and the call
-    /// returns at once. ``shutdown()`` then returns once the store is closed.
+    /// store refuses later calls at once, the batch under way commits or fails as with any close, the rest of the
+    /// close goes on on a thread of its own, and the call returns. ``shutdown()`` returns once the store is closed.
+    /// Never block one of those threads on the store's closing in another way (waiting there for a task that awaits
+    /// ``shutdown()``, say): the close waits for them.
     public func close() {
-        guard closing.withLock({ $0.begin() }) else { return }
-        guard !isOnOwnThread else {
+        let onOwnThread = isOnOwnThread
+        let closed = DispatchSemaphore(value: 0)
+        let waiter: @Sendable () -> Void = { closed.signal() }
+        let action = closing.withLock { $0.wait(waiter) }
+        switch action {
+        case .close where onOwnThread:
+            writer.beginClose()
+            readers.beginClose()
             let thread = Thread { [self] in closeConnections() }
             thread.name = "whizbang.sqlite.close"
             thread.start()
-            return
+        case .close:
+            closeConnections()
+        case .wait where !onOwnThread:
+            closed.wait()
+        case .wait, .resume:
+            break
         }
-        closeConnections()
     }
 
     /// Whether the caller runs on the writer's thread or a reader's.
@@ -170,7 +182,7 @@ public final class SQLiteEventStore: EventStore {
     /// Returns once the store is closed, also when another call closed or is closing it.
     public func shutdown() async {
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
-            let action = closing.withLock { $0.wait(continuation) }
+            let action = closing.withLock { $0.wait({ continuation.resume() }) }
             switch action {
             case .close:
                 let thread = Thread { [self] in closeConnections() }
@@ -189,7 +201,7 @@ public final class SQLiteEventStore: EventStore {
     private func closeConnections() {
         Self.close(writer: writer, readers: readers, maintenance: maintenance, signals: [signal, readModelSignal])
         configuration.logger.debug("closed SQLite event store", metadata: ["path": "\(path)"])
-        for waiter in closing.withLock({ $0.finish() }) { waiter.resume() }
+        for waiter in closing.withLock({ $0.finish() }) { waiter() }
     }
 
     /// Closes the writer, the readers and the maintenance connection in turn, then the signals.

@@ -17,7 +17,6 @@ public final class SQLiteReadOnlyEventStore: EventStore {
     public let path: String
 
     private let readers: SQLiteReaderPool
-    private let closed = Mutex(false)
 
     /// Opens the store at `path` for reading, on a thread of its own so that the caller's task does not block the
     /// cooperative thread pool.
@@ -118,23 +117,15 @@ public final class SQLiteReadOnlyEventStore: EventStore {
         return version
     }
 
-    /// Closes every connection; later calls fail with `EventStoreError/Code/closed`. Calling it again does nothing.
-    /// Called from a reader's thread (a reduction's code), it does not wait for the readers to stop.
+    /// Closes every connection, once the reads under way have finished; later calls fail with
+    /// `EventStoreError/Code/closed`. A call while another closes the store waits for it too. Called from a reader's
+    /// thread (a reduction's code), it refuses later reads and returns without waiting for the readers to stop.
     public func close() {
-        let wasClosed = closed.withLock { closed in
-            defer { closed = true }
-            return closed
-        }
-        guard !wasClosed else { return }
-        // On one of the readers' threads (a reduction's code) the close cannot wait for that thread to stop.
-        guard readers.isCurrentThread else {
+        if readers.isCurrentThread {
+            readers.beginClose()
+        } else {
             readers.close()
-            return
         }
-        let readers = readers
-        let thread = Thread { readers.close() }
-        thread.name = "whizbang.sqlite.close"
-        thread.start()
     }
 
     private func refuseWrite() -> EventStoreError {

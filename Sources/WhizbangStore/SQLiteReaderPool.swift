@@ -87,10 +87,17 @@ final class SQLiteReaderPool: @unchecked Sendable {
     /// Finishes the queued reads, refuses later ones, closes the connections and returns when every thread has
     /// stopped. Must not be called on one of the pool's threads (``isCurrentThread``), which would wait for itself.
     func close() {
+        beginClose()
+        condition.lock()
+        while runningThreads > 0 { condition.wait() }
+        condition.unlock()
+    }
+
+    /// Refuses later reads and lets the threads finish the queued ones and stop, without waiting for them.
+    func beginClose() {
         condition.lock()
         isClosing = true
         condition.broadcast()
-        while runningThreads > 0 { condition.wait() }
         condition.unlock()
     }
 

@@ -241,10 +241,17 @@ final class SQLiteWriter: @unchecked Sendable {
     /// Finishes the writes already queued, refuses later ones, closes the connection and returns when the thread
     /// has stopped. Must not be called on the writer's own thread (``isCurrentThread``), which would wait for itself.
     func close() {
+        beginClose()
+        condition.lock()
+        while !isFinished { condition.wait() }
+        condition.unlock()
+    }
+
+    /// Refuses later writes and lets the thread finish the queued ones and stop, without waiting for it.
+    func beginClose() {
         condition.lock()
         isClosing = true
         condition.broadcast()
-        while !isFinished { condition.wait() }
         condition.unlock()
     }
 

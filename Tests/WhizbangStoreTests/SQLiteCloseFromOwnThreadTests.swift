@@ -36,15 +36,17 @@ struct SQLiteCloseFromOwnThreadTests {
             box.store.withLock { $0 = store }
             defer { box.store.withLock { $0 = nil } }
             let closing = [EventData(eventType: "Close", data: Data("{}".utf8))]
-            _ = try await store.append(closing, to: "a", expectedVersion: .noStream)
-            await store.shutdown()
+            let appended = try await store.append(closing, to: "a", expectedVersion: .noStream)
+            #expect(appended.streamVersion == 1)
+            // Refused at once, before the close has finished.
             let later = await #expect(throws: EventStoreError.self) {
                 try await store.append(closing, to: "b", expectedVersion: .noStream)
             }
             #expect(later?.code == .closed)
-            let reopened = try await SQLiteEventStore.open(path: path, configuration: .testing)
-            defer { reopened.close() }
-            #expect(try await reopened.streamVersion(of: "a") == 1)
+            // A close() elsewhere returns once the store is closed: no connection holds the file any more.
+            store.close()
+            try SQLiteEventStore.destroyStore(at: path)
+            await store.shutdown()
         }
     }
 
@@ -58,8 +60,8 @@ struct SQLiteCloseFromOwnThreadTests {
                 count += 1
             }
             #expect(count == 1)
-            await store.shutdown()
             await #expect(throws: EventStoreError.self) { try await store.headPosition() }
+            await store.shutdown()
         }
     }
 }

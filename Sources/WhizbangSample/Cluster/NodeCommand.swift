@@ -64,9 +64,10 @@ struct NodeCommand: AsyncParsableCommand {
         // A graceful stop finishes the batch under way and releases the node's partitions, each step bounded by the
         // store's deadlines; past this limit, or at a second signal, the node is cancelled (its leases then expire).
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(60)
+        let cancelled: Bool
         do {
             // The first SIGTERM or SIGINT stops the node gracefully; a second one cancels it.
-            try await ServeCommand.run(ServiceGroup(configuration: groupConfiguration))
+            cancelled = try await ServeCommand.run(ServiceGroup(configuration: groupConfiguration))
         } catch let error as ClusterError {
             throw SampleError(error.message, exitStatus: error.code == .nodeAlreadyLive ? 2 : 1)
         } catch let error as ServiceGroupError {
@@ -79,5 +80,10 @@ struct NodeCommand: AsyncParsableCommand {
                 + "\(statistics.jobClaims) jobs claimed, \(statistics.jobFenceRejections) job checkpoints refused by the "
                 + "fence, \(client.repeatedSendCount) process-manager commands redelivered, "
                 + "\(statistics.inboxRowsDeleted) expired inbox rows deleted")
+        if cancelled {
+            throw SampleError(
+                "node \(nodeID) was cancelled by a second signal: the partitions it still owned were not released, and "
+                    + "other nodes take them once their leases run out")
+        }
     }
 }

@@ -23,7 +23,8 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
                 + "finished first."))
     var keep = false
     @Flag(help: "Also move money between accounts through the transfer saga.") var transfers = false
-    @Option(help: "Append '<message id> <stream>' for each command once its events are durable.")
+    @Option(
+        help: "Append '<message id> <stream>' for each command once its events are durable (without --keep: to a new or empty file only).")
     var ackLog: String?
     @Flag(help: "Print one JSON object on the last line.") var json = false
     @Option(help: "Write the run's charts to this HTML file, which must not exist (it is never replaced).")

@@ -81,9 +81,12 @@ struct ServeCommand: AsyncParsableCommand, StoreCommand {
     /// Runs `group` until it ends: the first SIGINT or SIGTERM begins its graceful shutdown (which its configuration
     /// bounds), a second one cancels it at once. The group's own signal handling cannot do this: it refuses a signal
     /// that is both a graceful-shutdown and a cancellation signal.
-    static func run(_ group: ServiceGroup) async throws {
+    ///
+    /// - Returns: `true` when a second signal cancelled the group, `false` when it ended by itself or gracefully.
+    @discardableResult
+    static func run(_ group: ServiceGroup) async throws -> Bool {
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
-        try await withThrowingTaskGroup(of: Bool.self) { tasks in
+        return try await withThrowingTaskGroup(of: Bool.self) { tasks in
             tasks.addTask {
                 try await group.run()
                 return false
@@ -98,14 +101,15 @@ struct ServeCommand: AsyncParsableCommand, StoreCommand {
                 return false
             }
             defer { tasks.cancelAll() }
+            guard try await tasks.next() == true else { return false }
+            // The second signal: cancel the group, and let it end.
+            tasks.cancelAll()
             do {
-                guard try await tasks.next() == true else { return }
-                // The second signal: cancel the group, and let it end.
-                tasks.cancelAll()
                 while try await tasks.next() != nil {}
             } catch is CancellationError {
                 // The group ended because the second signal cancelled it.
             }
+            return true
         }
     }
 }

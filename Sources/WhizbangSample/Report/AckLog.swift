@@ -56,8 +56,8 @@ final class AckLog: @unchecked Sendable {
         }
         guard !fresh else {
             throw SampleError.refusal(
-                "\(path) holds the acknowledgements of an earlier run, of the ledger this run would start over: give "
-                    + "--ack-log a new path, or --keep to add to that ledger")
+                "\(path) holds the acknowledgements of an earlier run; without --keep this run starts a new ledger, "
+                    + "which they would not match: give --ack-log a new path, or --keep to add to the ledger")
         }
     }
 

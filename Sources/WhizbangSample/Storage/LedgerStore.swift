@@ -84,7 +84,9 @@ enum LedgerStore {
             return (store, try LedgerRunLock(path: path))
         } catch {
             store.close()
-            throw error
+            // A ledger was replaced: whatever failed now, something was changed.
+            guard file.kind == .store else { throw error }
+            throw SampleError("\(error) (\(Self.replaced(path)))")
         }
     }
 
@@ -142,15 +144,18 @@ enum LedgerStore {
             // The old ledger is gone: a failure from here is no refusal (which would say nothing was changed).
             do {
                 return try await createNew(path: path, durability: durability)
-            } catch let error as SampleError {
-                throw SampleError(
-                    "\(error.description) (the ledger that was at \(path) had been removed: run again to create a new "
-                        + "one)")
+            } catch {
+                throw SampleError("\(error) (\(Self.replaced(path)))")
             }
         default:
             throw SampleError.refusal(
                 "\(path) is \(file.description), not a ledger this sample created; run leaves it alone: \(elsewhere)")
         }
+    }
+
+    /// What a run that failed after it removed the ledger at `path` says of it.
+    private static func replaced(_ path: String) -> String {
+        "the ledger that was at \(path) had been removed: run again to create a new one"
     }
 
     /// Creates a store at `path`, where nothing exists, marked as the sample's ledger, and opens it.
