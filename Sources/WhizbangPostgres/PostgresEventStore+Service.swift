@@ -75,8 +75,9 @@ extension PostgresEventStore: Service {
             self.close()
         }
         // The listener holds no work of its own; cancelled, it closes its connection (and so lets the schema's use
-        // lock go), which ends whatever it waits for.
-        await stop(listener, what: "listener", upTo: .seconds(1))
+        // lock go), which ends whatever it waits for. On a loaded machine that takes more than a second (CI runs saw
+        // it); it is bounded as the other parts are.
+        await stop(listener, what: "listener", upTo: configuration.connectTimeout)
         if let follower { await stop(follower, what: "read model follower", upTo: configuration.connectTimeout) }
         await stop(writer, what: "writer", upTo: configuration.connectTimeout)
         await lifecycle.waitForOperations(upTo: configuration.connectTimeout)
@@ -162,31 +163,42 @@ extension PostgresEventStore: Service {
             configuration: configuration.connectionConfiguration(), id: id, logger: logger)
         do {
             let deadline = ContinuousClock.now + configuration.requestTimeout.asTimeLimit
-            try await StatementLimit.withLimit(
-                configuration.requestTimeout, server: configuration.serverDescription, on: connection
-            ) {
-                while true {
-                    let taken =
-                        try await connection.rows(
-                            """
-                            SELECT pg_try_advisory_lock_shared(\(PostgresSchema.useLockClass), \
-                            hashtext(\(configuration.schema)))
-                            """, decoding: Bool.self, logger: logger
-                        ).first ?? false
-                    if taken { return }
-                    guard ContinuousClock.now < deadline else {
-                        throw EventStoreError(
-                            .unavailable,
-                            message: "schema '\(configuration.schema)' is being dropped or replaced (its use lock was "
-                                + "held for longer than \(configuration.requestTimeout))")
-                    }
-                    try await Task.sleep(for: .milliseconds(50))
-                }
+            // Cancelled (the store closes), the connection is closed, which ends a statement in flight.
+            try await withTaskCancellationHandler {
+                try await takeUseLock(on: connection, until: deadline)
+            } onCancel: {
+                let _: EventLoopFuture<Void> = connection.close()
             }
             return connection
         } catch {
             try? await connection.close()
             throw error
+        }
+    }
+
+    /// Takes the schema's use lock in shared mode on `connection`, trying every 50 milliseconds until `deadline`.
+    private func takeUseLock(on connection: PostgresConnection, until deadline: ContinuousClock.Instant) async throws {
+        let logger = configuration.logger
+        try await StatementLimit.withLimit(
+            configuration.requestTimeout, server: configuration.serverDescription, on: connection
+        ) {
+            while true {
+                let taken =
+                    try await connection.rows(
+                        """
+                        SELECT pg_try_advisory_lock_shared(\(PostgresSchema.useLockClass), \
+                        hashtext(\(configuration.schema)))
+                        """, decoding: Bool.self, logger: logger
+                    ).first ?? false
+                if taken { return }
+                guard ContinuousClock.now < deadline else {
+                    throw EventStoreError(
+                        .unavailable,
+                        message: "schema '\(configuration.schema)' is being dropped or replaced (its use lock was "
+                            + "held for longer than \(configuration.requestTimeout))")
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
         }
     }
 
