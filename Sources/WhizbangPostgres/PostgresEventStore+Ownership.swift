@@ -119,22 +119,15 @@ extension PostgresEventStore {
     /// ends a closed connection's session a moment later) — never waited for in the server's queue, where it would
     /// hold up stores that start.
     static func refuseIfInUse(_ schema: String, on connection: PostgresConnection, logger: Logger) async throws {
-        let deadline = ContinuousClock.now + .seconds(2)
-        while true {
-            let taken =
-                try await connection.rows(
-                    "SELECT pg_try_advisory_xact_lock(\(PostgresSchema.useLockClass), hashtext(\(schema)))",
-                    decoding: Bool.self, logger: logger
-                ).first ?? false
-            if taken { return }
-            guard ContinuousClock.now < deadline else {
-                throw EventStoreError(
-                    .invalidArgument,
-                    message: "a store runs on schema '\(schema)' (in this process or another; PostgreSQL's "
-                        + "pg_stat_activity shows their connections as application_name 'whizbang'); stop it "
-                        + "first: nothing was changed")
-            }
-            try await Task.sleep(for: .milliseconds(50))
+        guard
+            try await PostgresSchema.tryUseLock(
+                "pg_try_advisory_xact_lock", schema: schema, until: .now + .seconds(2), on: connection, logger: logger)
+        else {
+            throw EventStoreError(
+                .invalidArgument,
+                message: "a store runs on schema '\(schema)' (in this process or another; PostgreSQL's "
+                    + "pg_stat_activity shows their connections as application_name 'whizbang'); stop it first: "
+                    + "nothing was changed")
         }
     }
 

@@ -182,22 +182,15 @@ extension PostgresEventStore: Service {
         try await StatementLimit.withLimit(
             configuration.requestTimeout, server: configuration.serverDescription, on: connection
         ) {
-            while true {
-                let taken =
-                    try await connection.rows(
-                        """
-                        SELECT pg_try_advisory_lock_shared(\(PostgresSchema.useLockClass), \
-                        hashtext(\(configuration.schema)))
-                        """, decoding: Bool.self, logger: logger
-                    ).first ?? false
-                if taken { return }
-                guard ContinuousClock.now < deadline else {
-                    throw EventStoreError(
-                        .unavailable,
-                        message: "schema '\(configuration.schema)' is being dropped or replaced (its use lock was "
-                            + "held for longer than \(configuration.requestTimeout))")
-                }
-                try await Task.sleep(for: .milliseconds(50))
+            guard
+                try await PostgresSchema.tryUseLock(
+                    "pg_try_advisory_lock_shared", schema: configuration.schema, until: deadline, on: connection,
+                    logger: logger)
+            else {
+                throw EventStoreError(
+                    .unavailable,
+                    message: "schema '\(configuration.schema)' is being dropped or replaced (its use lock was held "
+                        + "for longer than \(configuration.requestTimeout))")
             }
         }
     }

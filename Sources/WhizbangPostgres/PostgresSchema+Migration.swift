@@ -4,6 +4,25 @@ import PostgresNIO
 import Whizbang
 
 extension PostgresSchema {
+    /// Tries the schema's use lock with `function` (`pg_try_advisory_lock_shared`, `pg_try_advisory_xact_lock`)
+    /// every 50 milliseconds until it is granted (`true`) or `deadline` passes (`false`). A try never queues the
+    /// backend behind the lock's holder, where it would wait on after its client gave up, and hold up others.
+    static func tryUseLock(
+        _ function: String, schema: String, until deadline: ContinuousClock.Instant, on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> Bool {
+        while true {
+            let taken =
+                try await connection.rows(
+                    "SELECT \(unescaped: function)(\(useLockClass), hashtext(\(schema)))", decoding: Bool.self,
+                    logger: logger
+                ).first ?? false
+            if taken { return true }
+            guard ContinuousClock.now < deadline else { return false }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
     /// Creates the schema and its tables, or brings an older version up to date, in one transaction.
     ///
     /// A transaction-level advisory lock lets one process at a time migrate a schema. A store that finds the schema
