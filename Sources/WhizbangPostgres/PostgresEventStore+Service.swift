@@ -17,6 +17,10 @@ extension PostgresEventStore: Service {
     /// Starting waits for the migration lock while another process migrates, restores or drops the schema: each
     /// wait for a lock and each statement of the migration takes at most ``Configuration/requestTimeout``. Past
     /// that, the start fails with `unavailable`, as when the server cannot be reached; run the store again to retry.
+    /// Before it opens to calls, the store takes the schema's use lock on its listening connection, which makes
+    /// ``dropStoreTables(configuration:)``, ``dropSchema(configuration:)`` and a replacing restore refuse while it
+    /// runs; a drop or a restore that holds it longer than ``Configuration/requestTimeout`` fails the start with
+    /// `unavailable` too.
     ///
     /// - Throws: `EventStoreError` when the store cannot start — `incompatibleSchema` (a newer schema, or a schema
     ///   holding other tables), `invalidArgument` when called a second time, `unavailable` when the server cannot be
