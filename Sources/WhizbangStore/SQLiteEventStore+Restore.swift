@@ -23,21 +23,33 @@ extension SQLiteEventStore {
     /// either nothing or the whole store. A failure or a stop removes the temporary files; a process killed on the way
     /// leaves a marked store under the temporary name, which ``removeAbandonedRestores(for:)`` removes later.
     ///
+    /// With `marker`, `path` may also hold a store to replace: one this library created (``SQLiteStoreFile/Kind/store``,
+    /// not a symbolic link to one) that carries a checkpoint for the consumer `marker` — a mark the caller wrote into a
+    /// store it created, to know it again. The new store is built first; then, holding the old one exclusively, the
+    /// restore checks the mark again, folds the old store's WAL into its file and renames the new file over it. So
+    /// `path` holds the old store or the whole new one at every moment, however the process ends. A store without the
+    /// mark, anything else at `path`, and a store that a connection has open (in this process or another) are
+    /// refused, and nothing is changed. (A connection that has opened the file but not yet read from it holds no lock
+    /// and is not seen; a caller that replaces stores keeps its own openers out, as the sample's run lock does.)
+    ///
     /// The blocking work runs on a thread of its own. Snapshots are not part of a log and are not restored; a
     /// configuration with inline projections is refused, since their read models would not be built.
     ///
     /// - Parameters:
     ///   - events: The log, in position order.
     ///   - checkpoints: Checkpoints to write in the same transaction, by consumer name.
-    ///   - path: Where the store goes; nothing may exist there.
+    ///   - path: Where the store goes; nothing may exist there, or, with `marker`, a store that carries that mark.
     ///   - configuration: The store settings used to write (page size, durability, payload limit).
+    ///   - marker: The consumer name of the checkpoint that marks a store this restore may replace; `nil` (the
+    ///     default) replaces nothing.
     ///   - progress: Called on the restoring thread with the number of events written so far, every 4,096 events and
     ///     once before the commit; return `false` to stop.
     /// - Returns: The number of events written.
     /// - Throws: `EventStoreError` — what `EventStoreValidation/validateRestore(_:maximumPayloadBytes:)` throws
-    ///   for a log out of order or an invalid event; `invalidArgument` when something exists at `path`, for an
-    ///   invalid consumer name, a checkpoint above `EventStoreValidation/maximumPosition` or an invalid
-    ///   configuration, or a WAL or journal named after the missing database;
+    ///   for a log out of order or an invalid event; `invalidArgument` when something exists at `path` that the
+    ///   restore may not replace, or a store that a connection has open (the message says what), for an invalid
+    ///   consumer name (of a checkpoint or `marker`), a checkpoint above `EventStoreValidation/maximumPosition` or an
+    ///   invalid configuration, or a WAL or journal named after the missing database;
     ///   `readOnly`, `storageFull` or `storageFailure` when the files cannot be written. `CancellationError` when the
     ///   calling task was cancelled or `progress` returned `false`. In every case `path` is left as it was.
     @discardableResult
@@ -46,6 +58,7 @@ extension SQLiteEventStore {
         checkpoints: [String: UInt64] = [:],
         to path: String,
         configuration: Configuration = Configuration(),
+        replacingStoreMarkedBy marker: String? = nil,
         progress: @escaping @Sendable (_ eventsWritten: Int) -> Bool = { _ in true }
     ) async throws -> Int {
         try validate(configuration)
@@ -57,8 +70,8 @@ extension SQLiteEventStore {
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Int, any Error>) in
                 let restore = SQLiteRestore(
-                    events: events, checkpoints: checkpoints, path: path, configuration: configuration,
-                    progress: progress, stop: stop)
+                    events: events, checkpoints: checkpoints, path: path, marker: marker,
+                    configuration: configuration, progress: progress, stop: stop)
                 let thread = Thread {
                     continuation.resume(with: Result { try restore.run() })
                 }

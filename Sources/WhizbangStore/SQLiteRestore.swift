@@ -9,7 +9,8 @@ import Glibc
 import Darwin
 #endif
 
-/// One run of ``SQLiteEventStore/restore(_:checkpoints:to:configuration:progress:)``, on a thread of its own.
+/// One run of ``SQLiteEventStore/restore(_:checkpoints:to:configuration:replacingStoreMarkedBy:progress:)``, on a
+/// thread of its own.
 ///
 /// The store is built under a temporary name beside the target, `.<name>.restoring-<8 hex digits>`: created with
 /// `O_EXCL`, so this run knows the file is its own; marked as a store in a first transaction; filled in a second one;
@@ -27,6 +28,8 @@ struct SQLiteRestore {
     let events: [RecordedEvent]
     let checkpoints: [String: UInt64]
     let path: String
+    /// The consumer whose checkpoint marks a store at `path` that this restore may replace; `nil` replaces nothing.
+    let marker: String?
     let configuration: SQLiteEventStore.Configuration
     let progress: @Sendable (Int) -> Bool
     let stop: StopRequest
@@ -66,12 +69,22 @@ struct SQLiteRestore {
             try EventStoreValidation.validateCheckpoint(position, for: consumer)
         }
         let found = SQLiteEventStore.inspectFile(at: path)
-        guard !found.exists else {
-            throw EventStoreError(
-                .invalidArgument,
-                message: "\(path) already exists (it is \(found.description)); a restore writes only a new store")
+        let replacing = found.exists
+        if let marker {
+            try EventStoreValidation.validateConsumer(marker)
         }
-        try SQLiteConnection.refuseStrayCompanions(of: path)
+        if replacing {
+            guard let marker else {
+                throw EventStoreError(
+                    .invalidArgument,
+                    message: "\(path) already exists (it is \(found.description)); a restore writes only a new store")
+            }
+            // Checked before the work, so that a store it may not replace is refused at once; checked again under the
+            // exclusive hold before it is replaced.
+            try Self.checkReplaceable(path, found: found, marker: marker)
+        } else {
+            try SQLiteConnection.refuseStrayCompanions(of: path)
+        }
         let temporary = Self.temporaryPath(for: path)
         let descriptor = open(temporary, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw Self.fileError("cannot create \(temporary)") }
@@ -98,7 +111,11 @@ struct SQLiteRestore {
             connection = nil
             for companion in [temporary + "-wal", temporary + "-shm"] { unlink(companion) }
             try Self.synchronize(temporary)
-            try place(temporary)
+            if let marker, replacing {
+                try replace(path, with: temporary, marker: marker)
+            } else {
+                try place(temporary)
+            }
             // The name is durable once the directory is; the store is complete and in place either way.
             let directory = open(URL(fileURLWithPath: path).deletingLastPathComponent().path, O_RDONLY | O_CLOEXEC)
             if directory >= 0 {
@@ -241,6 +258,75 @@ struct SQLiteRestore {
                 throw Self.fileError("cannot name the restored store \(path)")
             }
         }
+    }
+
+    /// Refuses a `path` that a restore with `marker` may not replace: anything but a store this library created (a
+    /// symbolic link to one too), and a store without a checkpoint of `marker`.
+    private static func checkReplaceable(_ path: String, found: SQLiteStoreFile, marker: String) throws(EventStoreError) {
+        guard !SQLiteEventStore.isSymbolicLink(path) else {
+            throw EventStoreError(
+                .invalidArgument,
+                message: "\(path) is a symbolic link; a restore replaces only a store itself, and left it alone")
+        }
+        guard found.isWhizbangStore else {
+            throw EventStoreError(
+                .invalidArgument,
+                message: "\(path) is \(found.description), not a store this library created; the restore left it alone")
+        }
+        guard try SQLiteEventStore.checkpoint(for: marker, inStoreAt: path) != nil else {
+            throw EventStoreError(
+                .invalidArgument,
+                message: "\(path) is a store without the mark '\(marker)' (a checkpoint of that consumer); the restore "
+                    + "left it alone")
+        }
+    }
+
+    /// Puts the finished file `temporary` in the place of the store at `path`, under an exclusive hold of that store,
+    /// after checking again that it is one this restore may replace.
+    ///
+    /// The hold's connection first folds the old store's WAL into its file and leaves WAL mode, which removes the
+    /// WAL: a WAL left beside the new file would be read into it, and a connection in WAL mode removes `<path>-wal`
+    /// by name when it closes, which after the rename would be the new store's. Then the old shared-memory file goes
+    /// and the new file is renamed over the old one, so that `path` names the old store or the new one at every
+    /// moment. A failure before the rename leaves the old store where it was, with the same content.
+    private func replace(_ path: String, with temporary: String, marker: String) throws {
+        var before = stat()
+        guard lstat(path, &before) == 0 else {
+            throw EventStoreError(.invalidArgument, message: "\(path) went away while the store was restored")
+        }
+        guard let hold = try SQLiteEventStore.exclusiveHold(path) else {
+            throw EventStoreError(
+                .invalidArgument,
+                message: "\(path) is a store that another connection has open; the restore left it alone")
+        }
+        var leftWAL = false
+        var renamed = false
+        defer {
+            if leftWAL && !renamed { _ = try? hold.queryTexts("PRAGMA journal_mode = WAL") }
+            hold.close()
+        }
+        let select = try hold.prepare("SELECT 1 FROM checkpoints WHERE consumer = ?1")
+        select.bind(marker, at: 1)
+        let marked = try select.step()
+        select.reset()
+        let creator = try hold.queryTexts(
+            "SELECT value FROM \(SQLiteSchema.markTable) WHERE key = 'created_by'")
+        var after = stat()
+        guard marked, creator == [SQLiteSchema.markCreator], lstat(path, &after) == 0,
+            after.st_ino == before.st_ino, after.st_dev == before.st_dev, after.st_mode & S_IFMT == S_IFREG
+        else {
+            throw EventStoreError(
+                .invalidArgument, message: "\(path) changed while the store was restored; the restore left it alone")
+        }
+        guard try hold.queryTexts("PRAGMA journal_mode = DELETE") == ["delete"] else {
+            throw EventStoreError(.storageFailure, message: "cannot fold the WAL of \(path) into its file")
+        }
+        leftWAL = true
+        if unlink(path + "-shm") != 0 && errno != ENOENT {
+            throw Self.fileError("cannot remove \(path)-shm")
+        }
+        guard rename(temporary, path) == 0 else { throw Self.fileError("cannot replace \(path)") }
+        renamed = true
     }
 
     /// fsync of a file.

@@ -154,7 +154,7 @@ extension SampleProcessSuites {
         }
 
         @Test(
-            "run killed at each system call that writes while it creates the ledger leaves nothing a later run refuses",
+            "run killed at each system call that writes while it creates or replaces the ledger leaves the old ledger or a new one",
             .enabled(
                 if: ProcessInfo.processInfo.environment["CI"] == "true"
                     || FileManager.default.isExecutableFile(atPath: "/usr/bin/strace"),
@@ -162,35 +162,49 @@ extension SampleProcessSuites {
         func runKilledWhileCreating() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in
                 let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let arguments = ["run", "--database", ledger, "--accounts", "5", "--commands", "20", "--quiet"]
                 // strace kills the run at the n-th call of one system call (it counts each call apart): through the
-                // creation's writes and syncs, at the link that names the ledger and the unlinks around it, and past.
+                // creation's writes and syncs, at the link or rename that names the ledger and the unlinks around it,
+                // and past.
                 let kills =
                     (1...6).map { ("pwrite64", $0) } + (1...3).map { ("fdatasync", $0) } + (1...2).map { ("fsync", $0) }
-                    + [("link", 1)] + (1...4).map { ("unlink", $0) }
-                for (call, n) in kills {
-                    let killed = try await SampleProcess.run(
-                        URL(fileURLWithPath: "/usr/bin/strace"),
-                        [
-                            "-f", "-o", "/dev/null", "-e", "trace=\(call)", "-e", "inject=\(call):signal=KILL:when=\(n)",
-                            try SampleProcess.executable.path, "run", "--database", ledger, "--accounts", "5",
-                            "--commands", "20", "--quiet",
-                        ])
-                    let next = try await SampleProcess.run([
-                        "run", "--database", ledger, "--accounts", "5", "--commands", "20", "--quiet",
-                    ])
-                    #expect(next.status == 0, "killed at \(call) \(n) (\(killed.status)): \(next.standardError)")
-                    // What a killed creation leaves under its temporary name is removed by the next run once it holds
-                    // a commit, which names the file as the creation's own; a kill before that first commit leaves a
-                    // database without tables that nothing proves is the sample's, and it stays.
-                    for name in try FileManager.default.contentsOfDirectory(atPath: directory.path)
-                    where name.contains(".restoring-") && !name.hasSuffix("-journal") && !name.hasSuffix("-wal")
-                        && !name.hasSuffix("-shm")
-                    {
-                        let tables = try await SampleProcess.tool(
-                            "sqlite3", ["-readonly", directory.appendingPathComponent(name).path,
-                                "SELECT count(*) FROM sqlite_schema"])
-                        #expect(tables.standardOutput == "0\n", "killed at \(call) \(n): \(name) was left: \(tables)")
+                    + [("link", 1), ("rename", 1)] + (1...6).map { ("unlink", $0) }
+                for replacing in [false, true] {
+                    for (call, n) in kills {
+                        let at = "\(replacing ? "replacing" : "creating"), killed at \(call) \(n)"
+                        if !replacing {
+                            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: ledger + suffix) }
+                        }
+                        let killed = try await SampleProcess.run(
+                            URL(fileURLWithPath: "/usr/bin/strace"),
+                            [
+                                "-f", "-o", "/dev/null", "-e", "trace=\(call)", "-e", "inject=\(call):signal=KILL:when=\(n)",
+                                try SampleProcess.executable.path,
+                            ] + arguments)
+                        if replacing {
+                            // The path holds the old ledger or a new one, whole: never nothing, never a mix.
+                            let verify = try await SampleProcess.run(["verify", "--database", ledger])
+                            #expect(verify.status == 0, "\(at) (\(killed.status)): \(verify.standardOutput)\(verify.standardError)")
+                        }
+                        let next = try await SampleProcess.run(arguments)
+                        #expect(next.status == 0, "\(at) (\(killed.status)): \(next.standardError)")
                     }
+                }
+                // What a killed creation leaves under its temporary name is removed by the next run once it holds a
+                // commit, which names the file as the creation's own; a kill before that first commit leaves a
+                // database without tables that nothing proves is the sample's, and it stays. Read from a copy, so that
+                // SQLite may roll back a journal the kill left beside it.
+                for name in try FileManager.default.contentsOfDirectory(atPath: directory.path)
+                where name.contains(".restoring-") && !name.hasSuffix("-journal") && !name.hasSuffix("-wal")
+                    && !name.hasSuffix("-shm")
+                {
+                    let copy = directory.appendingPathComponent("copy-of-\(name)").path
+                    let original = directory.appendingPathComponent(name).path
+                    for suffix in ["", "-journal"] where FileManager.default.fileExists(atPath: original + suffix) {
+                        try FileManager.default.copyItem(atPath: original + suffix, toPath: copy + suffix)
+                    }
+                    let tables = try await SampleProcess.tool("sqlite3", [copy, "SELECT count(*) FROM sqlite_schema"])
+                    #expect(tables.standardOutput == "0\n", "\(name) was left: \(tables)")
                 }
             }
         }

@@ -60,7 +60,7 @@ enum LedgerStore {
     }
 
     /// Opens the store at `path`, creating it, and locks it for this run (``LedgerRunLock``: release the lock only
-    /// after closing the store); with `fresh`, a ledger the sample created there is removed first.
+    /// after closing the store); with `fresh`, a new ledger replaces one the sample created there.
     ///
     /// Anything else at `path` — a directory, another file, another application's database, a store the sample did
     /// not create, a read-only file — is refused before it is touched, and so is a ledger another run is writing.
@@ -86,12 +86,12 @@ enum LedgerStore {
             store.close()
             // A ledger was replaced: whatever failed now, something was changed.
             guard file.kind == .store else { throw error }
-            throw SampleError("\(error) (\(Self.replaced(path)))")
+            throw SampleError("\(error) (the old ledger had been replaced by a new, empty one)")
         }
     }
 
-    /// What ``create(path:fresh:durability:)`` does for a path without a ledger to keep: creates one, after
-    /// removing a ledger the sample created there.
+    /// What ``create(path:fresh:durability:)`` does for a path without a ledger to keep: creates one, in place of a
+    /// ledger the sample created there.
     private static func createFresh(
         path: String,
         file: SQLiteStoreFile,
@@ -109,7 +109,7 @@ enum LedgerStore {
             }
             guard PathKind(path) != .symbolicLink else {
                 throw SampleError.refusal(
-                    "\(path) is a symbolic link to a ledger; run removes only a ledger itself, never a link: give "
+                    "\(path) is a symbolic link to a ledger; run replaces only a ledger itself, never a link: give "
                         + "--database the ledger's own path, or --keep to add to it")
             }
             guard file.isWritable else {
@@ -133,53 +133,49 @@ enum LedgerStore {
             // not only SQLite's, says whether another run still writes this ledger.
             let lock = try LedgerRunLock(path: path)
             defer { lock.release() }
-            do {
-                try SQLiteEventStore.destroyStore(at: path)
-            } catch where error.code == .invalidArgument {
-                // Open in another process (another run, a `serve`), or changed since it was inspected.
-                throw SampleError.refusal("\(OneLine.text(error.message)); run leaves it alone: \(elsewhere)")
-            } catch {
-                throw SampleError("cannot remove the ledger at \(path): \(error.message)")
-            }
-            // The old ledger is gone: a failure from here is no refusal (which would say nothing was changed).
-            do {
-                return try await createNew(path: path, durability: durability)
-            } catch {
-                throw SampleError("\(error) (\(Self.replaced(path)))")
-            }
+            // The new ledger is built whole and renamed over the old one, which is checked again under an exclusive
+            // hold: the path holds the old ledger or the new one at every moment, and a failure leaves the old one.
+            return try await createNew(path: path, durability: durability, replacing: true)
         default:
             throw SampleError.refusal(
                 "\(path) is \(file.description), not a ledger this sample created; run leaves it alone: \(elsewhere)")
         }
     }
 
-    /// What a run that failed after it removed the ledger at `path` says of it.
-    private static func replaced(_ path: String) -> String {
-        "the ledger that was at \(path) had been removed: run again to create a new one"
-    }
-
-    /// Creates a store at `path`, where nothing exists, marked as the sample's ledger, and opens it.
+    /// Creates a store at `path`, where nothing exists (or, with `replacing`, in place of a ledger the sample created
+    /// there), marked as the sample's ledger, and opens it.
     ///
-    /// The ledger is built whole under a temporary name and then linked into place (the store's restore of an empty
-    /// log with the mark's checkpoint), so however the process ends, `path` holds nothing or a marked ledger: never an
-    /// empty file or an unmarked store that later runs would have to refuse.
+    /// The ledger is built whole under a temporary name and then put into place (the store's restore of an empty log
+    /// with the mark's checkpoint), so however the process ends, `path` holds nothing, the old ledger or a marked new
+    /// one: never an empty file or an unmarked store that later runs would have to refuse.
     static func createNew(
         path: String,
-        durability: SQLiteEventStore.Configuration.Durability
+        durability: SQLiteEventStore.Configuration.Durability,
+        replacing: Bool = false
     ) async throws -> SQLiteEventStore {
         removeLeftovers(for: path)
+        let unchanged = replacing ? "the ledger at \(path) is as it was" : "nothing was created"
         do {
             try await SQLiteEventStore.restore(
                 [], checkpoints: [LedgerMark.consumer: 0], to: path,
-                configuration: configuration(durability: durability))
+                configuration: configuration(durability: durability),
+                replacingStoreMarkedBy: replacing ? LedgerMark.consumer : nil)
         } catch let error as EventStoreError {
             switch error.code {
             case .invalidArgument:
-                throw SampleError.refusal("\(OneLine.text(error.message)): give --database another path")
-            default: throw SampleError("cannot create the ledger \(path): \(OneLine.text(error.message))")
+                throw SampleError.refusal(
+                    "\(OneLine.text(error.message)); \(unchanged): give --database another path")
+            default:
+                throw SampleError("cannot create the ledger \(path) (\(unchanged)): \(OneLine.text(error.message))")
             }
         }
-        let store = try await open(path: path, durability: durability)
+        let store: SQLiteEventStore
+        do {
+            store = try await open(path: path, durability: durability)
+        } catch {
+            guard replacing else { throw error }
+            throw SampleError("\(error) (the old ledger had been replaced by a new, empty one)")
+        }
         // Another run may have replaced the new ledger before it was opened (or the open made an empty store where it
         // had gone): only the ledger with the mark is run on.
         guard (try? await LedgerMark.isPresent(in: store)) == true else {

@@ -1,0 +1,153 @@
+import Foundation
+import Testing
+import Whizbang
+import WhizbangStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("SQLiteEventStore.restore replacing a marked store", .timeLimit(.minutes(5)))
+struct SQLiteRestoreReplacingTests {
+    private static let marker = "owner-mark"
+
+    /// `count` events of one stream, numbered from position 1, with `label` in each payload.
+    private func log(_ count: Int, stream: String, label: String) -> [RecordedEvent] {
+        (1...count).map { index in
+            RecordedEvent(
+                streamID: StreamID(stream), streamVersion: UInt64(index), position: UInt64(index), eventID: MessageID(),
+                eventType: "Noted", data: Data(#"{"label":"\#(label)","n":\#(index)}"#.utf8), metadata: Data(),
+                recordedAt: Date(timeIntervalSince1970: 1_700_000_000 + Double(index)))
+        }
+    }
+
+    /// A store at `path` restored from `events`, with `checkpoints`.
+    private func makeStore(_ path: String, _ events: [RecordedEvent], checkpoints: [String: UInt64]) async throws {
+        try await SQLiteEventStore.restore(events, checkpoints: checkpoints, to: path, configuration: .testing)
+    }
+
+    /// What a store at `path` holds: its events and the checkpoints of `consumers`.
+    private func contents(_ path: String, consumers: [String]) async throws -> ([RecordedEvent], [UInt64?]) {
+        let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
+        defer { store.close() }
+        var positions: [UInt64?] = []
+        for consumer in consumers { positions.append(try await store.checkpoint(for: consumer)) }
+        return (try await store.readAll(after: 0, limit: 100_000), positions)
+    }
+
+    private func names(in directory: URL) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+    }
+
+    @Test("replaces a marked store whose last commits are still in its WAL; none of the old store's pages survive")
+    func replacesAMarkedStore() async throws {
+        try await withTemporaryDirectory { directory in
+            // A store killed with commits in its WAL: the database, its WAL and its shared-memory file, copied while
+            // the store was open (nothing was being written).
+            let source = directory.appendingPathComponent("source.sqlite").path
+            let path = directory.appendingPathComponent("ledger.sqlite").path
+            try await makeStore(source, log(3, stream: "old", label: "old"), checkpoints: [Self.marker: 0, "old": 3])
+            let open = try await SQLiteEventStore.open(path: source, configuration: .testing)
+            _ = try await open.append(makeEvents(200), to: StreamID("old"), expectedVersion: .exact(3))
+            try await open.saveCheckpoint(203, for: "old")
+            for suffix in ["", "-wal", "-shm"] {
+                try FileManager.default.copyItem(atPath: source + suffix, toPath: path + suffix)
+            }
+            open.close()
+            var status = stat()
+            #expect(stat(path + "-wal", &status) == 0 && status.st_size > 0, "the copy must have commits in its WAL")
+
+            let new = log(5, stream: "new", label: "new")
+            let written = try await SQLiteEventStore.restore(
+                new, checkpoints: [Self.marker: 0, "reader": 2], to: path, configuration: .testing,
+                replacingStoreMarkedBy: Self.marker)
+            #expect(written == 5)
+            #expect(stat(path + "-wal", &status) != 0, "the old store's WAL is gone")
+            let (events, checkpoints) = try await contents(path, consumers: [Self.marker, "reader", "old"])
+            #expect(events == new)
+            #expect(checkpoints == [0, 2, nil])
+            #expect(SQLiteEventStore.inspectFile(at: path).isWhizbangStore)
+            let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            defer { store.close() }
+            #expect(try await store.integrityCheck().isEmpty)
+            #expect(!(try names(in: directory)).contains { $0.contains(".restoring-") })
+        }
+    }
+
+    @Test("with a marker and nothing at the path, creates the store as a plain restore does")
+    func createsWhereNothingIs() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("ledger.sqlite").path
+            let new = log(4, stream: "new", label: "new")
+            try await SQLiteEventStore.restore(
+                new, checkpoints: [Self.marker: 0], to: path, configuration: .testing,
+                replacingStoreMarkedBy: Self.marker)
+            #expect(try await contents(path, consumers: [Self.marker]) == (new, [0]))
+        }
+    }
+
+    enum Refused: String, CaseIterable, CustomStringConvertible {
+        case withoutMark, otherMark, symbolicLink, otherFile, openStore
+        var description: String { rawValue }
+    }
+
+    @Test("refuses anything but a marked store nobody has open, and changes nothing", arguments: Refused.allCases)
+    func refuses(refused: Refused) async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("ledger.sqlite").path
+            let store = directory.appendingPathComponent("store.sqlite").path
+            let old = log(3, stream: "old", label: "old")
+            var holder: SQLiteEventStore?
+            switch refused {
+            case .withoutMark:
+                try await makeStore(path, old, checkpoints: ["reader": 1])
+            case .otherMark:
+                try await makeStore(path, old, checkpoints: ["another-mark": 0])
+            case .symbolicLink:
+                try await makeStore(store, old, checkpoints: [Self.marker: 0])
+                try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: store)
+            case .otherFile:
+                try Data("not a store\n".utf8).write(to: URL(fileURLWithPath: path))
+            case .openStore:
+                try await makeStore(path, old, checkpoints: [Self.marker: 0])
+                holder = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            }
+            let namesBefore = try names(in: directory)
+            let bytesBefore = try Data(contentsOf: URL(fileURLWithPath: path))
+            await expectError(.invalidArgument) {
+                try await SQLiteEventStore.restore(
+                    self.log(2, stream: "new", label: "new"), checkpoints: [Self.marker: 0], to: path,
+                    configuration: .testing, replacingStoreMarkedBy: Self.marker)
+            }
+            #expect(try names(in: directory) == namesBefore)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == bytesBefore)
+            if let holder {
+                // The store that was open goes on: its events are the old ones, and it takes appends.
+                #expect(try await holder.readAll(after: 0, limit: 100) == old)
+                _ = try await holder.append(makeEvents(1), to: StreamID("old"), expectedVersion: .exact(3))
+                holder.close()
+            }
+            if refused != .otherFile {
+                let (events, _) = try await contents(path, consumers: [])
+                #expect(events.count == (refused == .openStore ? 4 : 3))
+            }
+        }
+    }
+
+    @Test("a restore stopped before its commit leaves the old store as it was")
+    func stoppedRestoreLeavesTheOldStore() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("ledger.sqlite").path
+            let old = log(3, stream: "old", label: "old")
+            try await makeStore(path, old, checkpoints: [Self.marker: 0])
+            await #expect(throws: CancellationError.self) {
+                try await SQLiteEventStore.restore(
+                    self.log(10_000, stream: "new", label: "new"), to: path, configuration: .testing,
+                    replacingStoreMarkedBy: Self.marker
+                ) { written in written < 4_096 }
+            }
+            #expect(try names(in: directory) == ["ledger.sqlite"])
+            #expect(try await contents(path, consumers: [Self.marker]) == (old, [0]))
+        }
+    }
+}
