@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WhizbangPostgres
 import WhizbangStore
 
 /// Runs the ledger workload against a fresh (or kept) database, then replays and verifies the log.
@@ -24,7 +25,7 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
     var keep = false
     @Flag(help: "Also move money between accounts through the transfer saga.") var transfers = false
     @Option(
-        help: "Append '<message id> <stream>' for each command once its events are durable (without --keep: to a new or empty file only).")
+        help: "Append '<message id> <stream>' for each command once its events are durable (to a new or empty file, unless --keep adds to a ledger that exists).")
     var ackLog: String?
     @Flag(help: "Print one JSON object on the last line.") var json = false
     @Option(help: "Write the run's charts to this HTML file, which must not exist (it is never replaced).")
@@ -73,7 +74,11 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
         // Before the database is touched: a fresh run replaces the ledger first.
         if let ackLog {
             try DatabaseFiles.refuse(ackLog, as: "--ack-log", database: database.target())
-            try AckLog.check(path: ackLog, fresh: !keep && !cluster)
+            // A kept ledger that does not exist yet starts as new as a fresh one: earlier acknowledgements would not
+            // match it either.
+            var startsNew = !keep && !cluster
+            if !startsNew { startsNew = try await !Self.holdsLedger(database.target()) }
+            try AckLog.check(path: ackLog, fresh: startsNew)
         }
         // Each passes its check alone: a report must not exist, an ack log may be made. One file for both would be
         // made by the ack log and then refused to the report, after the whole run.
@@ -85,6 +90,18 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
         try await LedgerStore.$readModels.withValue(readModel.map { [$0.projection] } ?? []) {
             try await database.target().with(
                 .create(fresh: !keep && !cluster, durability: durability.storeDurability), self)
+        }
+    }
+
+    /// Whether `database` holds a store already (which `--keep` adds to), looked at without opening it.
+    private static func holdsLedger(_ database: SampleDatabase) async throws -> Bool {
+        switch database {
+        case .sqlite(let path):
+            return SQLiteEventStore.inspectFile(at: path).exists
+        case .postgres(let configuration):
+            return try await PostgresProblem.mapping(configuration) {
+                try await PostgresEventStore.inspectSchema(configuration: configuration).holdsStore
+            }
         }
     }
 
