@@ -24,6 +24,9 @@ extension PostgresEventStore.Configuration {
             throw invalid("maximumPayloadBytes must be from 0 to 256 MiB")
         }
         guard readModelBatchSize >= 1 else { throw invalid("readModelBatchSize must be at least 1") }
+        guard !(holdsWriterLock && isReadOnly) else {
+            throw invalid("a read-only store does not write, and cannot hold the writer lock (holdsWriterLock)")
+        }
         // A longer time (`.seconds(Int64.max)` meant as "never") fits neither the clocks nor a count of nanoseconds.
         let longest = Duration.longestTimeLimit
         for (name, value) in [

@@ -161,6 +161,22 @@ extension PostgresEventStore {
         /// `SELECT` on its tables can then read a store. Default `false`.
         public var isReadOnly: Bool = false
 
+        /// Whether the store holds the schema's writer lock while it runs, so that no other store with this setting
+        /// runs on the schema at the same time, in this process or another. Default `false`.
+        ///
+        /// Take it where one writer at a time is part of the design (a batch job that must not run twice, a tool that
+        /// checks what it wrote). The lock is an advisory lock, taken on the listening connection before the store
+        /// opens to calls (tried every 50 milliseconds for up to 2 seconds, never queued behind its holder): a store
+        /// that finds it held fails to start with `EventStoreError/Code/invalidArgument`, saying so. It keeps out only stores that ask for it too: stores
+        /// without the setting run beside it, and a read-only store cannot take it (the configuration is refused).
+        ///
+        /// The lock lasts as long as the listening connection. When that connection is lost, the listener takes the
+        /// lock again on its next one; a store that finds it taken by then closes itself (its calls fail with
+        /// `EventStoreError/Code/closed`), since another writer has started. Between the lost connection and the
+        /// next, another such store can start while this one still appends: the lock is a guard against running two
+        /// writers by mistake, not a fence (expected versions keep every stream consistent either way).
+        public var holdsWriterLock: Bool = false
+
         /// The read models the store keeps in its schema and serves
         /// (``PostgresEventStore/readModelRows(named:matching:)`` and `ReadModel`), with distinct names. Every process
         /// that appends to the schema should register the same `ReadModelMode/inline` read models: an append made

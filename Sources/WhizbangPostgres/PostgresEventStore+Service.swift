@@ -23,7 +23,8 @@ extension PostgresEventStore: Service {
     /// `unavailable` too.
     ///
     /// - Throws: `EventStoreError` when the store cannot start — `incompatibleSchema` (a newer schema, or a schema
-    ///   holding other tables), `invalidArgument` when called a second time, `unavailable` when the server cannot be
+    ///   holding other tables), `invalidArgument` when called a second time or when another store holds the writer
+    ///   lock (``Configuration/holdsWriterLock``), `unavailable` when the server cannot be
     ///   reached or the migration waited longer than ``Configuration/requestTimeout``, or the server's refusal
     ///   (connection, authentication, permissions) as `storageFailure` or `readOnly`. Every waiting and later call
     ///   then fails with the same error.
@@ -52,7 +53,9 @@ extension PostgresEventStore: Service {
             // Closed while it started (close(), graceful shutdown or cancellation, which close the connection the
             // start waits on): the start was given up, it did not fail.
             let closed = lifecycle.isClosed
-            let failure = EventStoreError.from(error, closed: closed, server: configuration.serverDescription)
+            let failure =
+                (error as? WriterLockHeld).map { EventStoreError(.invalidArgument, message: $0.message) }
+                ?? EventStoreError.from(error, closed: closed, server: configuration.serverDescription)
             if !closed {
                 configuration.logger.debug("PostgreSQL event store failed to start", metadata: ["error": "\(failure)"])
                 // The store will not try again: calls get a final error, not the retryable `unavailable`.
@@ -170,6 +173,7 @@ extension PostgresEventStore: Service {
             // Cancelled (the store closes), the connection is closed, which ends a statement in flight.
             try await withTaskCancellationHandler {
                 try await takeUseLock(on: connection, until: deadline)
+                if configuration.holdsWriterLock { try await takeWriterLock(on: connection) }
             } onCancel: {
                 let _: EventLoopFuture<Void> = connection.close()
             }
@@ -196,6 +200,25 @@ extension PostgresEventStore: Service {
                     message: "schema '\(configuration.schema)' is being dropped or replaced (its use lock was held "
                         + "for longer than \(configuration.requestTimeout))")
             }
+        }
+    }
+
+    /// Takes the schema's writer lock (``Configuration/holdsWriterLock``) on `connection`, trying every 50
+    /// milliseconds for at most 2 seconds (or ``Configuration/requestTimeout``, when shorter): a store that closed
+    /// just before holds it until the server has ended its session.
+    ///
+    /// - Throws: ``WriterLockHeld`` when another store holds it.
+    private func takeWriterLock(on connection: PostgresConnection) async throws {
+        let configuration = configuration
+        let deadline = ContinuousClock.now + min(configuration.requestTimeout, .seconds(2))
+        try await StatementLimit.withLimit(
+            configuration.requestTimeout, server: configuration.serverDescription, on: connection
+        ) {
+            guard
+                try await PostgresSchema.tryUseLock(
+                    "pg_try_advisory_lock", schema: configuration.schema, until: deadline, on: connection,
+                    lockClass: PostgresSchema.writerLockClass, logger: configuration.logger)
+            else { throw WriterLockHeld(schema: configuration.schema) }
         }
     }
 
@@ -285,6 +308,13 @@ extension PostgresEventStore: Service {
                     throw error
                 }
                 try? await connection.close()
+            } catch let error as WriterLockHeld {
+                // Another writer started while the listener was away: this store stops writing.
+                logger.warning(
+                    "PostgreSQL event store closed: another store took the writer lock while the listener reconnected",
+                    metadata: ["schema": "\(configuration.schema)"])
+                finish(with: EventStoreError(.closed, message: "the event store was closed: \(error.message)"))
+                return
             } catch {
                 if Task.isCancelled || lifecycle.isClosed { return }
                 logger.debug(
@@ -293,5 +323,15 @@ extension PostgresEventStore: Service {
             }
             try? await Task.sleep(for: configuration.listenerReconnectDelay)
         }
+    }
+}
+
+/// Another store holds the schema's writer lock (``PostgresEventStore/Configuration/holdsWriterLock``).
+struct WriterLockHeld: Error {
+    let schema: String
+
+    var message: String {
+        "another store holds the writer lock of schema '\(schema)' (a store with holdsWriterLock runs on it, in this "
+            + "process or another)"
     }
 }

@@ -7,14 +7,15 @@ extension PostgresSchema {
     /// Tries the schema's use lock with `function` (`pg_try_advisory_lock_shared`, `pg_try_advisory_xact_lock`)
     /// every 50 milliseconds until it is granted (`true`) or `deadline` passes (`false`). A try never queues the
     /// backend behind the lock's holder, where it would wait on after its client gave up, and hold up others.
+    /// `lockClass` picks another lock of the same kind (`writerLockClass`).
     static func tryUseLock(
         _ function: String, schema: String, until deadline: ContinuousClock.Instant, on connection: PostgresConnection,
-        logger: Logger
+        lockClass: Int32 = useLockClass, logger: Logger
     ) async throws -> Bool {
         while true {
             let taken =
                 try await connection.rows(
-                    "SELECT \(unescaped: function)(\(useLockClass), hashtext(\(schema)))", decoding: Bool.self,
+                    "SELECT \(unescaped: function)(\(lockClass), hashtext(\(schema)))", decoding: Bool.self,
                     logger: logger
                 ).first ?? false
             if taken { return true }

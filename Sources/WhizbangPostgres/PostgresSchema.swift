@@ -28,6 +28,9 @@ enum PostgresSchema {
     /// tables takes it exclusively, and so refuses while a store runs (`refuseIfInUse`). (`lockClass + 1` is the
     /// migration lock.)
     static let useLockClass: Int32 = lockClass + 2
+    /// The first key of the advisory lock a store with `Configuration.holdsWriterLock` holds exclusively, on its
+    /// listening connection, for as long as that connection lasts.
+    static let writerLockClass: Int32 = lockClass + 3
 
     /// The migrations, in order; migration `n` (1-based) brings the schema to version `n`. Each is a list of single
     /// statements in which `{schema}` stands for the quoted schema name, `{name}` for the name itself and

@@ -226,6 +226,44 @@ extension SampleProcessSuites {
             }
         }
 
+        @Test("run --keep refuses a ledger that another run is writing, and that run goes on")
+        func aKeptRunRefusesALedgerBeingWritten() async throws {
+            try await withCleanup { cleanup in
+                let postgres = try freshURL()
+                let schema = try schemaName(postgres)
+                cleanup.dropSchema(schema)
+                let created = try await SampleProcess.run([
+                    "run", "--database", postgres, "--accounts", "10", "--commands", "10", "--quiet",
+                ])
+                try #require(created.status == 0, "\(created.standardError)")
+                let writing = try await SampleProcess.child([
+                    "run", "--database", postgres, "--accounts", "10", "--commands", "100000000", "--keep",
+                ])
+                do {
+                    // A progress line comes once the run has been writing for a while (every 5 s off a terminal).
+                    let progress = try #require(await writing.nextErrorLine())
+                    #expect(progress.contains("/s"), "\(progress)")
+                    let refused = try await SampleProcess.run([
+                        "run", "--database", postgres, "--accounts", "10", "--commands", "10", "--quiet", "--keep",
+                    ])
+                    // Before, both runs wrote the ledger at once, and each one's checks then failed.
+                    #expect(refused.status == 2, "\(refused.standardOutput)\(refused.standardError)")
+                    #expect(refused.standardError.contains("another run"), "\(refused.standardError)")
+                } catch {
+                    writing.signal(SIGKILL)
+                    _ = try? await writing.exitStatus()
+                    throw error
+                }
+                // The first run stops between commands, and its ledger passes verify.
+                writing.signal(SIGTERM)
+                let status = try await writing.exitStatus()
+                let stopped = await writing.remainingErrorLines().joined(separator: "\n")
+                #expect(status == 143 && stopped.contains("stopped by signal"), "\(status): \(stopped)")
+                let verify = try await SampleProcess.run(["verify", "--database", postgres])
+                #expect(verify.status == 0, "\(verify.standardOutput)\(verify.standardError)")
+            }
+        }
+
         @Test("run refuses a store it did not create at an older schema version without migrating it first")
         func runLeavesAnOlderForeignStoreUnmigrated() async throws {
             try await withCleanup { cleanup in

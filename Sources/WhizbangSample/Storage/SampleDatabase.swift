@@ -143,6 +143,32 @@ enum SampleDatabase {
         let (created, replaced) = (isCreated, found.holdsStore)
         // What a run leaves when the server fails under it: the commands it completed are in the ledger.
         let partial = "the commands completed before are in the ledger"
+        // One run at a time writes a ledger: its store holds the schema's writer lock, which another run's store
+        // holds while it writes (as the SQLite ledger's run lock does).
+        var writing = configuration
+        writing.holdsWriterLock = true
+        do {
+            return try await runLedger(writing, created: created, replaced: replaced, token: token, changes: partial, command)
+        } catch let error as EventStoreError where error.code == .invalidArgument && error.message.contains("writer lock") {
+            let what =
+                created
+                ? (replaced ? "the ledger it held was replaced by a new one, and this run wrote nothing more"
+                    : "this run created a new ledger there and wrote nothing more")
+                : "so this one changed nothing"
+            throw SampleError(
+                "\(place) is being written by another run; one run at a time adds to a ledger, \(what): wait for it "
+                    + "to finish, or give --database another schema (?schema=NAME)",
+                exitStatus: created ? 1 : 2)
+        }
+    }
+
+    /// Runs `command` on the ledger in `configuration`, checking first that a ledger this run created (`created`,
+    /// with the mark's value `token`) is still the one there.
+    private func runLedger<Command: StoreCommand>(
+        _ configuration: PostgresEventStore.Configuration, created: Bool, replaced: Bool, token: UInt64,
+        changes partial: String, _ command: Command
+    ) async throws -> Command.Output {
+        let place = "schema \(configuration.schema) of \(configuration)"
         return try await Self.withRunningStore(configuration, changes: partial) { store, opened in
             // Another run may have replaced the new ledger before this store started, and so before it held the
             // schema (a running store holds it: no other run replaces the ledger from then on). Only this run's own
