@@ -166,6 +166,14 @@ final class SQLiteConnection {
         }
     }
 
+    /// Makes the connection keep its WAL file when it closes (`SQLITE_FCNTL_PERSIST_WAL`) instead of removing it, and
+    /// with it the shared-memory file, by name.
+    func keepWALOnClose() throws(SQLiteError) {
+        var on: Int32 = 1
+        let code = sqlite3_file_control(handle, "main", SQLITE_FCNTL_PERSIST_WAL, &on)
+        guard code == SQLITE_OK else { throw error(code, sql: nil) }
+    }
+
     /// Runs a query once and returns the first column of every row as text; for pragmas such as `integrity_check`.
     func queryTexts(_ sql: String) throws(SQLiteError) -> [String] {
         var statement: OpaquePointer?

@@ -284,11 +284,13 @@ struct SQLiteRestore {
     /// Puts the finished file `temporary` in the place of the store at `path`, under an exclusive hold of that store,
     /// after checking again that it is one this restore may replace.
     ///
-    /// The hold's connection first folds the old store's WAL into its file and leaves WAL mode, which removes the
-    /// WAL: a WAL left beside the new file would be read into it, and a connection in WAL mode removes `<path>-wal`
-    /// by name when it closes, which after the rename would be the new store's. Then the old shared-memory file goes
-    /// and the new file is renamed over the old one, so that `path` names the old store or the new one at every
-    /// moment. A failure before the rename leaves the old store where it was, with the same content.
+    /// The hold's connection copies the old store's WAL into its file and empties it (a checkpoint, as safe against a
+    /// kill as any), and keeps its WAL when it closes (`SQLITE_FCNTL_PERSIST_WAL`): a connection that removes its WAL
+    /// on closing does so by name, which after the rename would be the new store's. Then the old WAL and
+    /// shared-memory files go (a WAL left beside the new file would be read into it) and the new file is renamed
+    /// over the old one, so that `path` names the old store or the new one at every moment. The old file's header
+    /// is never changed (no rollback journal is made), and a failure before the rename leaves the old store with the
+    /// same content.
     private func replace(_ path: String, with temporary: String, marker: String) throws {
         var before = stat()
         guard lstat(path, &before) == 0 else {
@@ -299,12 +301,8 @@ struct SQLiteRestore {
                 .invalidArgument,
                 message: "\(path) is a store that another connection has open; the restore left it alone")
         }
-        var leftWAL = false
-        var renamed = false
-        defer {
-            if leftWAL && !renamed { _ = try? hold.queryTexts("PRAGMA journal_mode = WAL") }
-            hold.close()
-        }
+        defer { hold.close() }
+        try hold.keepWALOnClose()
         let select = try hold.prepare("SELECT 1 FROM checkpoints WHERE consumer = ?1")
         select.bind(marker, at: 1)
         let marked = try select.step()
@@ -318,15 +316,12 @@ struct SQLiteRestore {
             throw EventStoreError(
                 .invalidArgument, message: "\(path) changed while the store was restored; the restore left it alone")
         }
-        guard try hold.queryTexts("PRAGMA journal_mode = DELETE") == ["delete"] else {
-            throw EventStoreError(.storageFailure, message: "cannot fold the WAL of \(path) into its file")
-        }
-        leftWAL = true
-        if unlink(path + "-shm") != 0 && errno != ENOENT {
-            throw Self.fileError("cannot remove \(path)-shm")
+        try hold.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        // The old store's file now holds every commit, and is synced; its WAL is empty.
+        for companion in [path + "-wal", path + "-shm"] where unlink(companion) != 0 && errno != ENOENT {
+            throw Self.fileError("cannot remove \(companion)")
         }
         guard rename(temporary, path) == 0 else { throw Self.fileError("cannot replace \(path)") }
-        renamed = true
     }
 
     /// fsync of a file.

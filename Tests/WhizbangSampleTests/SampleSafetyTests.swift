@@ -173,27 +173,43 @@ extension SampleProcessSuites {
                 let ledger = directory.appendingPathComponent("ledger.sqlite").path
                 let arguments = ["run", "--database", ledger, "--accounts", "5", "--commands", "20", "--quiet"]
                 // strace kills the run at the n-th call of one system call (it counts each call apart): through the
-                // creation's writes and syncs, at the link or rename that names the ledger and the unlinks around it,
-                // and past.
-                let kills =
+                // creation's writes and syncs, at the link that names a new ledger and the unlinks around it, and
+                // past; when it replaces a ledger, also at each call on the ledger's own files (`-P`): the checkpoint
+                // of the old ledger's WAL, the removal of its WAL and shared-memory files, the rename.
+                let anywhere =
                     (1...6).map { ("pwrite64", $0) } + (1...3).map { ("fdatasync", $0) } + (1...2).map { ("fsync", $0) }
-                    + [("link", 1), ("rename", 1)] + (1...6).map { ("unlink", $0) }
+                    + (1...6).map { ("unlink", $0) }
+                let onTheLedger = (1...3).map { ("pwrite64", $0) } + (1...2).map { ("fdatasync", $0) }
+                    + (1...2).map { ("unlink", $0) } + [("rename", 1)]
                 for replacing in [false, true] {
-                    for (call, n) in kills {
-                        let at = "\(replacing ? "replacing" : "creating"), killed at \(call) \(n)"
+                    let kills =
+                        anywhere.map { ($0.0, $0.1, false) } + (replacing ? onTheLedger : [("link", 1)]).map { ($0.0, $0.1, true) }
+                    for (call, n, onLedger) in kills {
+                        let at = "\(replacing ? "replacing" : "creating"), killed at \(call) \(n)\(onLedger ? " on the ledger" : "")"
                         if !replacing {
-                            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: ledger + suffix) }
+                            for suffix in ["", "-wal", "-shm", "-journal"] {
+                                try? FileManager.default.removeItem(atPath: ledger + suffix)
+                            }
                         }
+                        // (`-P` matches a rename by its first path only, the temporary file's: the run renames once.)
+                        let paths =
+                            onLedger && replacing && call != "rename"
+                            ? ["-P", ledger, "-P", ledger + "-wal", "-P", ledger + "-shm"] : []
                         let killed = try await SampleProcess.run(
                             URL(fileURLWithPath: "/usr/bin/strace"),
-                            [
-                                "-f", "-o", "/dev/null", "-e", "trace=\(call)", "-e", "inject=\(call):signal=KILL:when=\(n)",
+                            ["-f", "-o", "/dev/null"] + paths + [
+                                "-e", "trace=\(call)", "-e", "inject=\(call):signal=KILL:when=\(n)",
                                 try SampleProcess.executable.path,
                             ] + arguments)
+                        // Each kill aimed at the ledger's own files or at its naming must land.
+                        if onLedger { #expect([9, 137].contains(killed.status), "\(at): \(killed.standardError)") }
                         if replacing {
-                            // The path holds the old ledger or a new one, whole: never nothing, never a mix.
+                            // The path holds the old ledger or a new one, whole: never nothing, never a mix. Opening
+                            // it read-only works as well (no hot journal was left beside it).
                             let verify = try await SampleProcess.run(["verify", "--database", ledger])
                             #expect(verify.status == 0, "\(at) (\(killed.status)): \(verify.standardOutput)\(verify.standardError)")
+                            var status = stat()
+                            #expect(lstat(ledger + "-journal", &status) != 0, "\(at): a journal was left")
                         }
                         let next = try await SampleProcess.run(arguments)
                         #expect(next.status == 0, "\(at) (\(killed.status)): \(next.standardError)")

@@ -180,9 +180,11 @@ enum LedgerStore {
         // had gone): only the ledger with the mark is run on.
         guard (try? await LedgerMark.isPresent(in: store)) == true else {
             store.close()
-            throw SampleError.refusal(
-                "\(path) changed while this run created it (another run on the same path?); give --database a path "
-                    + "that no other run uses")
+            throw SampleError(
+                "\(path) changed while this run created it (another run on the same path?)"
+                    + (replacing ? ", after the old ledger there had been replaced" : "")
+                    + "; give --database a path that no other run uses",
+                exitStatus: replacing ? 1 : 2)
         }
         return store
     }
