@@ -125,6 +125,52 @@ struct ConsoleBoundedWaitTests {
     }
 }
 
+extension ConsoleBoundedWaitTests {
+    @Test("an event's page to a client that stops reading ends at graceful shutdown, and the console stops")
+    func eventPageToAClientThatStopsReading() async throws {
+        let store = InMemoryEventStore()
+        // One event of 1 MiB of quotes: its page escapes each as `&quot;`, six times the bytes, far more than the
+        // socket buffers and NIO's high-water mark hold for a client that reads nothing. A page is one buffer, handed
+        // to the connection whole (unlike a live stream's rounds, which wait for each write): nothing waits on the
+        // client, and shutdown closes the connection.
+        let payload = Data(("\"" + String(repeating: "\\\"", count: 1 << 19) + "\"").utf8)
+        _ = try await store.append(
+            [EventData(eventType: "Big", data: payload)], to: StreamID("big"), expectedVersion: .any)
+        var configuration = ConsoleConfiguration()
+        configuration.port = 0
+        configuration.maximumLiveDuration = .seconds(600)
+        let console = try StoreConsole(store: store, configuration: configuration)
+        let (ports, listening) = AsyncStream.makeStream(of: Int.self)
+        let group = ServiceGroup(
+            services: [ListeningConsole(console: console, listening: listening)], gracefulShutdownSignals: [],
+            logger: Logger(label: "whizbang.console.test"))
+        let client = LoopbackClient()
+        defer { client.close() }
+        try await withThrowingTaskGroup(of: Bool.self) { tasks in
+            tasks.addTask {
+                try await group.run()
+                return true
+            }
+            var iterator = ports.makeAsyncIterator()
+            let port = try #require(await iterator.next())
+            try client.connect(port, receiveBuffer: 4096)
+            try client.send("GET /events/1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            #expect(try await client.read(until: "\r\n\r\n", chunk: 256).hasPrefix("HTTP/1.1 200"))
+            await group.triggerGracefulShutdown()
+            tasks.addTask {
+                // A hang lasts for ever; a busy machine takes seconds. The page's own limit is 10 minutes.
+                try? await Task.sleep(for: .seconds(30))
+                return false
+            }
+            let stopped = try await tasks.next() ?? false
+            client.close()
+            tasks.cancelAll()
+            while (try? await tasks.next()) != nil {}
+            #expect(stopped, "the console was still running 30 s after graceful shutdown began, writing a page")
+        }
+    }
+}
+
 /// A one-shot gate whose waiters ignore cancellation: they wait until ``open()``.
 private final class CancellationIgnoringGate: Sendable {
     private let state = Mutex<(isOpen: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
