@@ -2,9 +2,9 @@ import Synchronization
 
 /// Waits for a task to finish for a limited time, so that closing a store never waits forever on a task that does
 /// not respond to cancellation.
-enum BoundedWait {
+package enum BoundedWait {
     /// Returns `true` once `task` has finished, or `false` after `limit` if it has not; the task keeps running then.
-    static func finish(_ task: Task<Void, Never>, upTo limit: Duration) async -> Bool {
+    package static func finish(_ task: Task<Void, Never>, upTo limit: Duration) async -> Bool {
         let once = Once()
         return await withUnsafeContinuation { (continuation: UnsafeContinuation<Bool, Never>) in
             let timer = Task {

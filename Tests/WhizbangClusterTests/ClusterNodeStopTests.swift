@@ -36,4 +36,65 @@ struct ClusterNodeStopTests {
             }
         }
     }
+
+    @Test("a node stops and releases its leases although a job's batch ignores cancellation")
+    func aStuckJobDoesNotHoldTheNode() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            var configuration = ClusterTestDatabase.cluster()
+            // The longest the node waits for its jobs when it stops.
+            configuration.leaseDuration = .seconds(3)
+            configuration.heartbeatInterval = .seconds(1)
+            let stuck = StuckTally()
+            let node = try ClusterNode(
+                nodeID: "stuck-job", store: store, aggregates: Counter.registry, configuration: configuration,
+                jobs: [stuck])
+            let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: configuration)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await node.run() }
+                _ = try await client.enqueue(Counter.Command.add(1), to: StreamID("counter-1"), as: Counter.self)
+                await stuck.entered()
+                // Before, the node cancelled the job and waited for it for ever: run() never returned, and the
+                // node's partitions and job stayed leased to it.
+                node.stop()
+                try await group.waitForAll()
+            }
+            let owners = try await ClusterTestDatabase.query(
+                "SELECT coalesce(owner, 'none') FROM \"\(store.configuration.schema)_cluster\".jobs WHERE name = 'stuck'",
+                configuration: store.configuration)
+            #expect(owners == ["none"])
+            stuck.release()
+        }
+    }
+}
+
+/// A projection whose first batch waits, ignoring cancellation, until ``release()``.
+private final class StuckTally: Projection, Sendable {
+    let name = "stuck"
+    private let arrivals = AsyncStream.makeStream(of: Void.self)
+    private let waiter = Mutex<(released: Bool, continuation: CheckedContinuation<Void, Never>?)>((false, nil))
+
+    func apply(_ events: [RecordedEvent]) async throws {
+        arrivals.continuation.yield()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumeNow = waiter.withLock { state -> Bool in
+                if state.released { return true }
+                state.continuation = continuation
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+
+    func reset() async throws {}
+
+    func entered() async { for await _ in arrivals.stream { return } }
+
+    func release() {
+        let continuation = waiter.withLock { state in
+            state.released = true
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        continuation?.resume()
+    }
 }

@@ -367,36 +367,46 @@ public final class ClusterNode: Service, Sendable {
     }
 
     /// Starts a runner for each job the node owns and does not run yet, until the node stops; then cancels the
-    /// runners and waits for them.
+    /// runners and waits for them, for at most ``ClusterConfiguration/leaseDuration`` in all.
+    ///
+    /// Each runner is a task of its own, not a child of this one: a projection or process manager that ignores
+    /// cancellation would otherwise keep the node from stopping and releasing its leases. One that is still running
+    /// at the limit is left behind with a warning; its checkpoint commit is fenced once its lease is released.
     private func jobLoop() async {
-        await withTaskGroup(of: Void.self) { group in
-            while !isStopping {
-                for (name, claim) in jobOwnership.runnable() {
-                    guard let runner = jobRunners[name], let wake = jobWakes[name],
-                        jobOwnership.setRunning(name, true)
-                    else { continue }
-                    group.addTask {
-                        let ending = await runner.run(epoch: claim.epoch, from: claim.checkpoint, wake: wake) {
-                            !self.isStopping && self.jobOwnership.mayRun(name, epoch: claim.epoch)
-                        }
-                        _ = self.jobOwnership.setRunning(name, false)
-                        if ending == .fenced {
-                            self.jobOwnership.lose(name, epoch: claim.epoch)
-                            self.counters.withLock { $0.jobFenceRejections += 1 }
-                            self.metrics.fenceRejections.increment()
-                        }
-                        // A job marked for release is released by a heartbeat at once, so that its next owner
-                        // need not wait for the next interval.
-                        if self.jobOwnership.releasable().contains(name) { self.leaseWake.signal() }
-                        self.jobsWake.signal()
+        var runners: [String: Task<Void, Never>] = [:]
+        while !isStopping {
+            for (name, claim) in jobOwnership.runnable() {
+                guard let runner = jobRunners[name], let wake = jobWakes[name],
+                    jobOwnership.setRunning(name, true)
+                else { continue }
+                runners[name] = Task {
+                    let ending = await runner.run(epoch: claim.epoch, from: claim.checkpoint, wake: wake) {
+                        !self.isStopping && self.jobOwnership.mayRun(name, epoch: claim.epoch)
                     }
+                    _ = self.jobOwnership.setRunning(name, false)
+                    if ending == .fenced {
+                        self.jobOwnership.lose(name, epoch: claim.epoch)
+                        self.counters.withLock { $0.jobFenceRejections += 1 }
+                        self.metrics.fenceRejections.increment()
+                    }
+                    // A job marked for release is released by a heartbeat at once, so that its next owner
+                    // need not wait for the next interval.
+                    if self.jobOwnership.releasable().contains(name) { self.leaseWake.signal() }
+                    self.jobsWake.signal()
                 }
-                await jobsWake.wait(upTo: configuration.pollInterval)
             }
-            // A batch in flight may wait for commands that only this stopping node would run: cancel it rather than
-            // wait. Its checkpoint does not move, and the job's next owner applies it again.
-            group.cancelAll()
-            await group.waitForAll()
+            await jobsWake.wait(upTo: configuration.pollInterval)
+        }
+        // A batch in flight may wait for commands that only this stopping node would run: cancel it rather than
+        // wait. Its checkpoint does not move, and the job's next owner applies it again.
+        for runner in runners.values { runner.cancel() }
+        let deadline = ContinuousClock.now + configuration.leaseDuration
+        for (name, runner) in runners.sorted(by: { $0.key < $1.key }) {
+            let left = max(deadline - ContinuousClock.now, .zero)
+            guard await !BoundedWait.finish(runner, upTo: left) else { continue }
+            configuration.logger.warning(
+                "job did not stop when cancelled; the node stops without it, and its lease is released",
+                metadata: ["node": "\(nodeID)", "job": "\(name)", "limit": "\(configuration.leaseDuration)"])
         }
     }
 }
