@@ -101,6 +101,17 @@ struct LeaseKeeper: Sendable {
         }
     }
 
+    /// The commands pending in the inbox, for the depth metric.
+    private func pendingCommands() async throws -> Int64 {
+        let schema = self.schema
+        return try await store.withTrustedTransaction { transaction in
+            try await transaction.connection.rows(
+                "SELECT count(*)::bigint FROM \(unescaped: schema).inbox WHERE status = 0", decoding: Int64.self,
+                logger: transaction.logger
+            ).first ?? 0
+        }
+    }
+
     /// One heartbeat; without `claiming`, it only beats, releases and renews (a stopping node's last one).
     func beat(claiming: Bool = true) async throws -> Beat {
         let schema = self.schema
@@ -153,13 +164,12 @@ struct LeaseKeeper: Sendable {
             ) {
                 beat.owned[partition] = epoch
             }
-            var (live, depth, free, expiry): (Int64, Int64, Int64, Int64?) = (1, 0, 0, nil)
+            var (live, free, expiry): (Int64, Int64, Int64?) = (1, 0, nil)
             for row in try await connection.rows(
                     """
                     SELECT
                         (SELECT count(*) FROM \(unescaped: schema).nodes
                          WHERE NOT stopped AND heartbeat_at > now() - \(ttl) * interval '1 millisecond')::bigint,
-                        (SELECT count(*) FROM \(unescaped: schema).inbox WHERE status = 0)::bigint,
                         (SELECT count(*) FROM \(unescaped: schema).partitions
                          WHERE owner IS NULL OR lease_until < now())::bigint,
                         (SELECT ceil(extract(epoch FROM min(until) - now()) * 1000)::bigint FROM (
@@ -168,15 +178,14 @@ struct LeaseKeeper: Sendable {
                             UNION ALL
                             SELECT min(lease_until) FROM \(unescaped: schema).jobs
                             WHERE owner <> \(member) AND lease_until >= now()) AS leases)
-                    """, decoding: (Int64, Int64, Int64, Int64?).self, logger: logger
+                    """, decoding: (Int64, Int64, Int64?).self, logger: logger
             ) {
-                (live, depth, free, expiry) = row
+                (live, free, expiry) = row
             }
             if let expiry, expiry < configuration.heartbeatInterval.wholeMilliseconds {
                 beat.nextForeignExpiry = .milliseconds(max(0, expiry))
             }
             beat.liveNodes = Int(max(1, live))
-            beat.inboxDepth = depth
             beat.free = Int(free)
             beat.share = (partitionCount + beat.liveNodes - 1) / beat.liveNodes
             let need = claiming ? beat.share - beat.owned.count : 0
@@ -222,7 +231,12 @@ struct LeaseKeeper: Sendable {
         }
         let logger = configuration.logger
         metrics.ownedPartitions.record(beat.owned.count)
-        metrics.inboxDepth.record(beat.inboxDepth)
+        // Counted after the leases' transaction, which a count over a deep backlog would otherwise slow past its
+        // deadline: renewals and claims would fail with it, and leases lapse just when the backlog is largest.
+        if let depth = try? await pendingCommands() {
+            beat.inboxDepth = depth
+            metrics.inboxDepth.record(depth)
+        }
         if !beat.claimed.isEmpty {
             metrics.claims.increment(by: Int64(beat.claimed.count))
             logger.info(

@@ -219,7 +219,15 @@ enum ClusterSchema {
             """,
             // Nodes fetch through this index. Clusters created by older builds also have `inbox_pending (id) WHERE
             // status = 0`, which those builds' nodes fetch through: it is left for them (ClusterDesign.md, Upgrading).
-            "CREATE INDEX IF NOT EXISTS inbox_pending_by_partition ON \(schema).inbox (partition, id) WHERE status = 0",
+            // Looked up first: `CREATE INDEX IF NOT EXISTS` locks the inbox against writes (SHARE) before it finds
+            // the index there, and every node's start and client's first send would stall the cluster's writes.
+            """
+            DO $$ BEGIN
+                IF to_regclass('\(schema).inbox_pending_by_partition') IS NULL THEN
+                    CREATE INDEX inbox_pending_by_partition ON \(schema).inbox (partition, id) WHERE status = 0;
+                END IF;
+            END $$
+            """,
             """
             CREATE TABLE IF NOT EXISTS \(schema).ownership_log (
                 partition integer NOT NULL,

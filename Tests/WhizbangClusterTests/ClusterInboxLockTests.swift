@@ -1,0 +1,68 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+import Whizbang
+import WhizbangPostgres
+
+@testable import WhizbangCluster
+
+/// A node's heartbeat and a cluster's preparation go on while another session holds the inbox locked.
+@Suite("Cluster work beside a locked inbox", .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(5)))
+struct ClusterInboxLockTests {
+    /// Runs `body` while another session holds the cluster's inbox locked in `mode`.
+    func withInboxLocked(
+        _ mode: String, _ store: PostgresEventStore, _ body: () async throws -> Void
+    ) async throws {
+        let logger = Logger(label: "whizbang.cluster.tests")
+        let connection = try await PostgresConnection.connect(
+            configuration: PostgresConnection.Configuration(
+                host: store.configuration.host, port: store.configuration.port,
+                username: store.configuration.username, password: store.configuration.password,
+                database: store.configuration.database, tls: .disable),
+            id: 3, logger: logger)
+        do {
+            try await connection.query("BEGIN", logger: logger)
+            try await connection.query(
+                PostgresQuery(unsafeSQL: "LOCK TABLE \"\(store.configuration.schema)_cluster\".inbox IN \(mode) MODE"),
+                logger: logger)
+            try await body()
+            try await connection.query("ROLLBACK", logger: logger)
+            try await connection.close()
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    @Test("preparing a cluster that exists does not wait for the inbox's writers")
+    func prepareBesideAWriter() async throws {
+        try await ClusterTestDatabase.withStore(adjusting: { $0.requestTimeout = .seconds(3) }) { store in
+            try await ClusterSchema.prepare(store, partitionCount: 8, logger: ClusterTestDatabase.cluster().logger)
+            // ROW EXCLUSIVE is what an insert in flight holds. Before, the preparation's `CREATE INDEX IF NOT
+            // EXISTS` asked for SHARE first and waited for it, past the request deadline.
+            try await withInboxLocked("ROW EXCLUSIVE", store) {
+                try await ClusterSchema.prepare(store, partitionCount: 8, logger: ClusterTestDatabase.cluster().logger)
+            }
+        }
+    }
+
+    @Test("a heartbeat renews its leases while the inbox cannot be read; only the depth metric goes without")
+    func beatWithAnInboxThatCannotBeRead() async throws {
+        try await ClusterTestDatabase.withStore(adjusting: { $0.requestTimeout = .seconds(3) }) { store in
+            let node = try ClusterNode(
+                nodeID: "beating", store: store, aggregates: Counter.registry,
+                configuration: ClusterTestDatabase.cluster())
+            try await ClusterSchema.prepare(store, partitionCount: 8, logger: ClusterTestDatabase.cluster().logger)
+            try await node.leases.register()
+            _ = try await node.leases.beat()
+            // Another session holds the inbox locked, as a long migration or a `LOCK TABLE` would: a count of the
+            // pending commands waits for it past the store's request deadline.
+            try await withInboxLocked("ACCESS EXCLUSIVE", store) {
+                // Before, the count ran inside the leases' transaction, and the heartbeat failed with it.
+                let beat = try await node.leases.beat()
+                #expect(beat.owned.count == 8)
+            }
+        }
+    }
+}
