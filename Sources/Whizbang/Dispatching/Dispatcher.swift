@@ -140,7 +140,10 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
     /// handlers. If the calling task is cancelled, it returns without waiting further.
     ///
     /// Called inside a handler or command of this dispatcher (or a child task of one), it stops admission everywhere
-    /// and returns at once: it cannot wait for the work it is part of. Call it from outside to wait.
+    /// and returns at once: it cannot wait for the work it is part of. Call it from outside to wait. A `Task {}`
+    /// started inside a handler counts as inside (it inherits the handler's task-local values, which is how the
+    /// dispatcher tells): a handler that stops the process after draining, say, runs the drain in a
+    /// `Task.detached {}` that it does not await: that task waits for the drain, the handler included.
     public func shutdown() async {
         if isInsideOwnHandler {
             logger.debug("dispatcher draining, called from one of its handlers: not waiting")

@@ -38,6 +38,18 @@ struct DispatcherLifecycleTests {
         #expect(!dispatcher.isAcceptingWork)
     }
 
+    /// What `shutdown()`'s documentation tells a handler: a `Task {}` it starts counts as inside (shutdown() would
+    /// return at once), a `Task.detached {}` does not (shutdown() waits for the drain there).
+    @Test func aTaskOfAHandlerCountsAsInsideADetachedOneDoesNot() async throws {
+        let dispatcher = Dispatcher(store: InMemoryEventStore())
+        let (inherited, detached) = try await dispatcher.invoke(MessageEnvelope(message: "look")) { _ in
+            (await Task { dispatcher.isInsideOwnHandler }.value, await Task.detached { dispatcher.isInsideOwnHandler }.value)
+        }
+        #expect(inherited)
+        #expect(!detached)
+        #expect(!dispatcher.isInsideOwnHandler)
+    }
+
     @Test func stopFailsWaitingCommandsLetsTheRunningHandlerFinishAndRefusesNewWork() async throws {
         let dispatcher = Dispatcher(store: InMemoryEventStore())
         let accounts = dispatcher.aggregate(BankAccount.self)
