@@ -132,6 +132,39 @@ struct ClusterClientEdgeTests {
         }
     }
 
+    @Test("a send's time limit bounds the client's first preparation of the cluster's tables too")
+    func aSendsTimeLimitBoundsThePreparation() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let client = try ClusterClient(
+                store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await client.run() }
+                // Another session prepares the cluster, holding its preparation lock.
+                let holder = try await InboxLock.connect(store.configuration)
+                _ = try await holder.query(
+                    "SELECT pg_advisory_lock(1466460538, hashtext(\(store.configuration.schema + "_cluster")))",
+                    logger: InboxLock.logger
+                ).collect()
+                // The store's request timeout in these tests is 30 s; the caller asked for 1 s. Before, the send
+                // waited for the store's deadline and failed with its `unavailable`.
+                let start = ContinuousClock.now
+                let error = await #expect(throws: ClusterError.self) {
+                    _ = try await client.send(
+                        Counter.Command.add(1), to: StreamID("early"), as: Counter.self, timeout: .seconds(1))
+                }
+                #expect(error?.code == .timedOut)
+                #expect(error?.message.contains("nothing was sent") == true, "\(String(describing: error))")
+                #expect(ContinuousClock.now - start < .seconds(10), "the send outlived its 1 s time limit")
+                try await holder.close()
+                // The preparation goes on once the lock is free, and the next send goes through.
+                let ticket = try await client.enqueue(Counter.Command.add(1), to: StreamID("early"), as: Counter.self)
+                #expect(ticket.result == nil)
+                group.cancelAll()
+                try? await group.waitForAll()
+            }
+        }
+    }
+
     @Test("a result wait ends at its own time limit even while a look-up waits on the database")
     func aResultWaitEndsAtItsTimeLimit() async throws {
         try await ClusterTestDatabase.withStore { store in
@@ -341,7 +374,7 @@ struct InboxLock: Sendable {
         try await connection.close()
     }
 
-    private static func connect(_ configuration: PostgresEventStore.Configuration) async throws -> PostgresConnection {
+    static func connect(_ configuration: PostgresEventStore.Configuration) async throws -> PostgresConnection {
         try await PostgresConnection.connect(
             configuration: PostgresConnection.Configuration(
                 host: configuration.host, port: configuration.port, username: configuration.username,

@@ -1,6 +1,4 @@
 import Foundation
-import Logging
-import PostgresNIO
 import Testing
 import Whizbang
 import WhizbangPostgres
@@ -14,23 +12,12 @@ struct ClusterInboxLockTests {
     func withInboxLocked(
         _ mode: String, _ store: PostgresEventStore, _ body: () async throws -> Void
     ) async throws {
-        let logger = Logger(label: "whizbang.cluster.tests")
-        let connection = try await PostgresConnection.connect(
-            configuration: PostgresConnection.Configuration(
-                host: store.configuration.host, port: store.configuration.port,
-                username: store.configuration.username, password: store.configuration.password,
-                database: store.configuration.database, tls: .disable),
-            id: 3, logger: logger)
+        let lock = try await InboxLock.lock(store.configuration, mode: mode)
         do {
-            try await connection.query("BEGIN", logger: logger)
-            try await connection.query(
-                PostgresQuery(unsafeSQL: "LOCK TABLE \"\(store.configuration.schema)_cluster\".inbox IN \(mode) MODE"),
-                logger: logger)
             try await body()
-            try await connection.query("ROLLBACK", logger: logger)
-            try await connection.close()
+            try await lock.release()
         } catch {
-            try? await connection.close()
+            try? await lock.release()
             throw error
         }
     }

@@ -73,7 +73,8 @@ public final class ClusterClient: Service, Sendable {
     ///   with another stream or aggregate), `partitionCountMismatch` (the cluster has another partition count than
     ///   this client's configuration; nothing sent), `timedOut` (the command is in the inbox and will run; or, when
     ///   the time limit passed before its insert answered, it may or may not be, and sending it again with the same
-    ///   id is safe),
+    ///   id is safe; or, when it passed while the client's first send still prepared the cluster's tables, nothing
+    ///   was sent),
     ///   `resultExpired` (it ran, but its row was deleted past the inbox retention before the result was read),
     ///   `malformedResult` (its stored result does not decode), `notRunning` (the client's ``run()`` did not start
     ///   before the time limit, or has ended: nothing sent; or it ended while this call waited: the command is in the
@@ -180,7 +181,7 @@ public final class ClusterClient: Service, Sendable {
         until deadline: ContinuousClock.Instant?
     ) async throws -> Ticket {
         try streamID.validate()
-        try await prepareOnce()
+        try await prepareOnce(until: deadline)
         let partition = Int32(StableHash.partition(of: streamID, count: configuration.partitionCount))
         let schema = self.schema
         let uuid = messageID.uuid
@@ -225,7 +226,10 @@ public final class ClusterClient: Service, Sendable {
     /// Creates the cluster's tables if no node has yet, and checks that the cluster has the partition count this
     /// client computes partitions with; once per client, however many sends arrive at once (they share one
     /// preparation, and a failed one is tried again by the next send).
-    private func prepareOnce() async throws {
+    ///
+    /// With `deadline`, the wait ends then with ``ClusterError/Code/timedOut`` (nothing was sent); the preparation
+    /// goes on for the next send, bounded by the store's own deadlines.
+    private func prepareOnce(until deadline: ContinuousClock.Instant? = nil) async throws {
         guard !prepared.load(ordering: .acquiring) else { return }
         let (store, configuration) = (self.store, self.configuration)
         let task = preparation.withLock { current -> Task<Void, any Error> in
@@ -236,6 +240,15 @@ public final class ClusterClient: Service, Sendable {
             }
             current = task
             return task
+        }
+        if let deadline {
+            let finished = Task { _ = await task.result }
+            guard await BoundedWait.finish(finished, upTo: max(deadline - .now, .zero)) else {
+                throw ClusterError(
+                    .timedOut,
+                    message: "the cluster's tables were not ready within the time limit (another session holds them, "
+                        + "or the database is slow); nothing was sent")
+            }
         }
         do {
             try await task.value
