@@ -167,8 +167,9 @@ extension PostgresEventStore {
         /// Take it where one writer at a time is part of the design (a batch job that must not run twice, a tool that
         /// checks what it wrote). The lock is an advisory lock, taken on the listening connection before the store
         /// opens to calls (tried every 50 milliseconds for up to 2 seconds, never queued behind its holder): a store
-        /// that finds it held fails to start with `EventStoreError/Code/invalidArgument`, saying so. It keeps out only stores that ask for it too: stores
-        /// without the setting run beside it, and a read-only store cannot take it (the configuration is refused).
+        /// that finds it held fails to start with `EventStoreError/Code/invalidArgument`, saying so. It keeps out
+        /// only stores that ask for it too: stores without the setting run beside it, and a read-only store cannot
+        /// take it (the configuration is refused).
         ///
         /// The lock lasts as long as the listening connection. When that connection is lost, the listener takes the
         /// lock again on its next one; a store that finds it taken by then closes itself (its calls fail with

@@ -24,10 +24,10 @@ extension PostgresEventStore: Service {
     ///
     /// - Throws: `EventStoreError` when the store cannot start — `incompatibleSchema` (a newer schema, or a schema
     ///   holding other tables), `invalidArgument` when called a second time or when another store holds the writer
-    ///   lock (``Configuration/holdsWriterLock``), `unavailable` when the server cannot be
-    ///   reached or the migration waited longer than ``Configuration/requestTimeout``, or the server's refusal
-    ///   (connection, authentication, permissions) as `storageFailure` or `readOnly`. Every waiting and later call
-    ///   then fails with the same error.
+    ///   lock (``Configuration/holdsWriterLock``), `unavailable` when the server cannot be reached or the migration
+    ///   waited longer than ``Configuration/requestTimeout``, or the server's refusal (connection, authentication,
+    ///   permissions) as `storageFailure` or `readOnly`. Every waiting and later call then fails with the same
+    ///   error.
     public func run() async throws {
         guard lifecycle.beginRunning() else {
             throw EventStoreError(.invalidArgument, message: "run() of a PostgresEventStore was called twice")

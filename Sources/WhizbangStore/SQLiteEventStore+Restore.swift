@@ -23,11 +23,12 @@ extension SQLiteEventStore {
     /// either nothing or the whole store. A failure or a stop removes the temporary files; a process killed on the way
     /// leaves a marked store under the temporary name, which ``removeAbandonedRestores(for:)`` removes later.
     ///
-    /// With `marker`, `path` may also hold a store to replace: one this library created (``SQLiteStoreFile/Kind/store``,
-    /// not a symbolic link to one) that carries a checkpoint for the consumer `marker` — a mark the caller wrote into a
-    /// store it created, to know it again. The new store is built first; then, holding the old one exclusively, the
-    /// restore checks the mark again, folds the old store's WAL into its file and renames the new file over it. So
-    /// `path` holds the old store or the whole new one at every moment, however the process ends. A store without the
+    /// With `marker`, `path` may also hold a store to replace: one this library created
+    /// (``SQLiteStoreFile/Kind/store``, not a symbolic link to one) that carries a checkpoint for the consumer
+    /// `marker` — a mark the caller wrote into a store it created, to know it again. The new store is built first;
+    /// then, holding the old one exclusively, the restore checks the mark again, copies the old store's WAL into its
+    /// file (a checkpoint; the old file's header is not changed), removes the old WAL and renames the new file over
+    /// the old one. So `path` holds the old store or the whole new one at every moment, however the process ends. A store without the
     /// mark, anything else at `path`, and a store that a connection has open (in this process or another) are
     /// refused, and nothing is changed. (A connection that has opened the file but not yet read from it holds no lock
     /// and is not seen; a caller that replaces stores keeps its own openers out, as the sample's run lock does.)

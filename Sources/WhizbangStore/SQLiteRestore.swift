@@ -262,7 +262,9 @@ struct SQLiteRestore {
 
     /// Refuses a `path` that a restore with `marker` may not replace: anything but a store this library created (a
     /// symbolic link to one too), and a store without a checkpoint of `marker`.
-    private static func checkReplaceable(_ path: String, found: SQLiteStoreFile, marker: String) throws(EventStoreError) {
+    private static func checkReplaceable(_ path: String, found: SQLiteStoreFile, marker: String)
+        throws(EventStoreError)
+    {
         guard !SQLiteEventStore.isSymbolicLink(path) else {
             throw EventStoreError(
                 .invalidArgument,

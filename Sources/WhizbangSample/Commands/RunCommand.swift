@@ -25,7 +25,9 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
     var keep = false
     @Flag(help: "Also move money between accounts through the transfer saga.") var transfers = false
     @Option(
-        help: "Append '<message id> <stream>' for each command once its events are durable (to a new or empty file, unless --keep adds to a ledger that exists).")
+        help: ArgumentHelp(
+            "Append '<message id> <stream>' for each command once its events are durable (to a new or empty file, "
+                + "unless --keep adds to a ledger that exists)."))
     var ackLog: String?
     @Flag(help: "Print one JSON object on the last line.") var json = false
     @Option(help: "Write the run's charts to this HTML file, which must not exist (it is never replaced).")

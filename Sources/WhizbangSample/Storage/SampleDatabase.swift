@@ -148,8 +148,11 @@ enum SampleDatabase {
         var writing = configuration
         writing.holdsWriterLock = true
         do {
-            return try await runLedger(writing, created: created, replaced: replaced, token: token, changes: partial, command)
-        } catch let error as EventStoreError where error.code == .invalidArgument && error.message.contains("writer lock") {
+            return try await runLedger(
+                writing, created: created, replaced: replaced, token: token, changes: partial, command)
+        } catch let error as EventStoreError
+            where error.code == .invalidArgument && error.message.contains("writer lock")
+        {
             let what =
                 created
                 ? (replaced ? "the ledger it held was replaced by a new one, and this run wrote nothing more"

@@ -43,7 +43,8 @@ struct DispatcherLifecycleTests {
     @Test func aTaskOfAHandlerCountsAsInsideADetachedOneDoesNot() async throws {
         let dispatcher = Dispatcher(store: InMemoryEventStore())
         let (inherited, detached) = try await dispatcher.invoke(MessageEnvelope(message: "look")) { _ in
-            (await Task { dispatcher.isInsideOwnHandler }.value, await Task.detached { dispatcher.isInsideOwnHandler }.value)
+            let inherited = await Task { dispatcher.isInsideOwnHandler }.value
+            return (inherited, await Task.detached { dispatcher.isInsideOwnHandler }.value)
         }
         #expect(inherited)
         #expect(!detached)
