@@ -22,6 +22,8 @@ struct LeaseKeeper: Sendable {
     let metrics: ClusterMetrics
     let schema: String
     let channel: String
+    /// The depth metric's count, apart from the heartbeat.
+    let depthCount = InboxDepthCount()
 
     /// What a heartbeat saw and did.
     struct Beat: Sendable {
@@ -35,7 +37,6 @@ struct LeaseKeeper: Sendable {
         /// Whether the claim got fewer partitions than it needed while more were free: another transaction held
         /// some of them (a batch finishing on a stopping node), so the node tries again soon.
         var contended = false
-        var inboxDepth: Int64 = 0
         /// How long until the first lease of another node (a partition or a job) runs out, if one will before its
         /// owner would renew it at its next heartbeat: that owner has missed heartbeats, and this node claims the
         /// lease the moment it expires rather than at its own next heartbeat.
@@ -231,12 +232,10 @@ struct LeaseKeeper: Sendable {
         }
         let logger = configuration.logger
         metrics.ownedPartitions.record(beat.owned.count)
-        // Counted after the leases' transaction, which a count over a deep backlog would otherwise slow past its
-        // deadline: renewals and claims would fail with it, and leases lapse just when the backlog is largest.
-        if let depth = try? await pendingCommands() {
-            beat.inboxDepth = depth
-            metrics.inboxDepth.record(depth)
-        }
+        // Counted apart from the heartbeat: a count that waits (a locked inbox, a deep backlog) would otherwise delay
+        // the renewals, or fail them with it inside their transaction, until the leases lapsed.
+        let depthGauge = metrics.inboxDepth
+        depthCount.start({ try await pendingCommands() }, record: { depthGauge.record($0) })
         if !beat.claimed.isEmpty {
             metrics.claims.increment(by: Int64(beat.claimed.count))
             logger.info(
