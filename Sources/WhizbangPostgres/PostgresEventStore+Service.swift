@@ -42,7 +42,7 @@ extension PostgresEventStore: Service {
         let pool = Task { await self.client.run() }
         // One timer for the deadlines of every request; it stops after the pool, failing what is still in flight.
         let deadlines = Task { await self.runner.deadlines.run() }
-        let listening: PostgresConnection
+        let listening: (connection: PostgresConnection, writerSession: PostgresWriterLock.Session?)
         do {
             listening = try await withTaskCancellationHandler {
                 try await prepare()
@@ -54,7 +54,7 @@ extension PostgresEventStore: Service {
             // start waits on): the start was given up, it did not fail.
             let closed = lifecycle.isClosed
             let failure =
-                (error as? WriterLockHeld).map { EventStoreError(.invalidArgument, message: $0.message) }
+                (error as? PostgresWriterLock.Held).map { EventStoreError(.invalidArgument, message: $0.message) }
                 ?? EventStoreError.from(error, closed: closed, server: configuration.serverDescription)
             if !closed {
                 configuration.logger.debug("PostgreSQL event store failed to start", metadata: ["error": "\(failure)"])
@@ -70,7 +70,9 @@ extension PostgresEventStore: Service {
             throw failure
         }
         let writer = Task { await self.writer.run() }
-        let listener = Task { await self.listen(first: listening) }
+        let listener = Task {
+            await self.listen(first: listening.connection, writerSession: listening.writerSession)
+        }
         let follower = readModels.isEmpty || configuration.isReadOnly ? nil : Task { await self.readModels.follow(self) }
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
@@ -112,7 +114,9 @@ extension PostgresEventStore: Service {
     /// restores or drops the schema) and each statement takes at most ``Configuration/requestTimeout`` (the server's
     /// limit; the client's, a second longer, ends the wait on a server that stops answering); closing the store ends
     /// the wait at once and closes the connection (whose transaction the server then rolls back).
-    private func prepare() async throws -> PostgresConnection {
+    private func prepare() async throws
+        -> (connection: PostgresConnection, writerSession: PostgresWriterLock.Session?)
+    {
         let logger = configuration.logger
         let connection = try await PostgresConnection.connect(
             configuration: configuration.connectionConfiguration(boundedBy: configuration.requestTimeout),
@@ -141,12 +145,12 @@ extension PostgresEventStore: Service {
         }
         // The store says it runs on the schema before it opens to calls: from then on, no drop or replacement of
         // the store's tables goes ahead under it.
-        let listening = try await openListeningConnection(id: 1_999_999)
+        let listening = try await openListeningConnection(id: 1_999_999, previousWriterSession: nil)
         let head: Int64
         do {
             head = try await runner.rows(of: PostgresStatements.Head()).first ?? 0
         } catch {
-            try? await listening.close()
+            try? await listening.connection.close()
             throw error
         }
         signal.advance(to: UInt64(head))
@@ -163,21 +167,28 @@ extension PostgresEventStore: Service {
     ///
     /// While a drop or a restore holds the lock exclusively, the lock is tried again every 50 milliseconds, for at
     /// most ``Configuration/requestTimeout`` (a try never queues a backend behind that holder, where a backend
-    /// abandoned by a client that gave up would wait on); then this fails with `unavailable`.
-    private func openListeningConnection(id: Int) async throws -> PostgresConnection {
+    /// abandoned by a client that gave up would wait on); then this fails with `unavailable`. With
+    /// ``Configuration/holdsWriterLock`` it then takes the writer lock (`PostgresWriterLock`), and returns the session
+    /// that holds it; `previousWriterSession` is the one that held it before, on a connection since lost.
+    private func openListeningConnection(id: Int, previousWriterSession: PostgresWriterLock.Session?) async throws
+        -> (connection: PostgresConnection, writerSession: PostgresWriterLock.Session?)
+    {
         let logger = configuration.logger
         let connection = try await PostgresConnection.connect(
             configuration: configuration.connectionConfiguration(), id: id, logger: logger)
         do {
             let deadline = ContinuousClock.now + configuration.requestTimeout.asTimeLimit
             // Cancelled (the store closes), the connection is closed, which ends a statement in flight.
-            try await withTaskCancellationHandler {
+            let configuration = configuration
+            let writerSession = try await withTaskCancellationHandler {
                 try await takeUseLock(on: connection, until: deadline)
-                if configuration.holdsWriterLock { try await takeWriterLock(on: connection) }
+                guard configuration.holdsWriterLock else { return PostgresWriterLock.Session?.none }
+                return try await PostgresWriterLock.take(
+                    on: connection, configuration: configuration, previous: previousWriterSession)
             } onCancel: {
                 let _: EventLoopFuture<Void> = connection.close()
             }
-            return connection
+            return (connection, writerSession)
         } catch {
             try? await connection.close()
             throw error
@@ -200,25 +211,6 @@ extension PostgresEventStore: Service {
                     message: "schema '\(configuration.schema)' is being dropped or replaced (its use lock was held "
                         + "for longer than \(configuration.requestTimeout))")
             }
-        }
-    }
-
-    /// Takes the schema's writer lock (``Configuration/holdsWriterLock``) on `connection`, trying every 50
-    /// milliseconds for at most 2 seconds (or ``Configuration/requestTimeout``, when shorter): a store that closed
-    /// just before holds it until the server has ended its session.
-    ///
-    /// - Throws: ``WriterLockHeld`` when another store holds it.
-    private func takeWriterLock(on connection: PostgresConnection) async throws {
-        let configuration = configuration
-        let deadline = ContinuousClock.now + min(configuration.requestTimeout, .seconds(2))
-        try await StatementLimit.withLimit(
-            configuration.requestTimeout, server: configuration.serverDescription, on: connection
-        ) {
-            guard
-                try await PostgresSchema.tryUseLock(
-                    "pg_try_advisory_lock", schema: configuration.schema, until: deadline, on: connection,
-                    lockClass: PostgresSchema.writerLockClass, logger: configuration.logger)
-            else { throw WriterLockHeld(schema: configuration.schema) }
         }
     }
 
@@ -256,11 +248,13 @@ extension PostgresEventStore: Service {
     /// Each connection holds the schema's use lock in shared mode (``openListeningConnection(id:)``); the first is
     /// `first`, opened while the store started. Between a lost connection and the next one the store does not hold
     /// the lock: a drop or a replacing restore in that gap goes ahead under it.
-    private func listen(first: PostgresConnection) async {
+    private func listen(first: PostgresConnection, writerSession: PostgresWriterLock.Session?) async {
         let logger = configuration.logger
         let channel = configuration.notificationChannel
         let listenerIDs = Atomic<Int>(2_000_000)
         var next: PostgresConnection? = first
+        // The session that holds the writer lock, or held it last (``Configuration/holdsWriterLock``).
+        var writerSession = writerSession
         defer { if let next { let _: EventLoopFuture<Void> = next.close() } }
         while !Task.isCancelled && !lifecycle.isClosed {
             do {
@@ -269,7 +263,10 @@ extension PostgresEventStore: Service {
                     connection = opened
                     next = nil
                 } else {
-                    connection = try await openListeningConnection(id: listenerIDs.add(1, ordering: .relaxed).newValue)
+                    let opened = try await openListeningConnection(
+                        id: listenerIDs.add(1, ordering: .relaxed).newValue, previousWriterSession: writerSession)
+                    connection = opened.connection
+                    writerSession = opened.writerSession
                 }
                 do {
                     try await withTaskCancellationHandler {
@@ -308,7 +305,7 @@ extension PostgresEventStore: Service {
                     throw error
                 }
                 try? await connection.close()
-            } catch let error as WriterLockHeld {
+            } catch let error as PostgresWriterLock.Held {
                 // Another writer started while the listener was away: this store stops writing.
                 logger.warning(
                     "PostgreSQL event store closed: another store took the writer lock while the listener reconnected",
@@ -323,15 +320,5 @@ extension PostgresEventStore: Service {
             }
             try? await Task.sleep(for: configuration.listenerReconnectDelay)
         }
-    }
-}
-
-/// Another store holds the schema's writer lock (``PostgresEventStore/Configuration/holdsWriterLock``).
-struct WriterLockHeld: Error {
-    let schema: String
-
-    var message: String {
-        "another store holds the writer lock of schema '\(schema)' (a store with holdsWriterLock runs on it, in this "
-            + "process or another)"
     }
 }

@@ -101,4 +101,65 @@ struct PostgresWriterLockTests {
             _ = try await second.append(makeEvents(1), to: "account-1", expectedVersion: .exact(2))
         }
     }
+
+    @Test("a store whose silent listening connection still holds the writer lock ends that session and goes on")
+    func ownEarlierSessionIsEnded() async throws {
+        let configuration = try PostgresTestServer.configuration()
+        defer { Task { try? await PostgresTestServer.dropSchema(configuration) } }
+        try await PostgresTestServer.createTables(configuration)
+        var locked = Self.locked(configuration)
+        // The listener's read of the head must answer within 3 s, every second; it connects again at once.
+        locked.keepAliveInterval = .seconds(1)
+        locked.requestTimeout = .seconds(3)
+        locked.listenerReconnectDelay = .milliseconds(100)
+        let (messages, message) = AsyncStream.makeStream(of: String.self)
+        locked.logger = Logger(label: "whizbang.postgres.tests") { _ in StreamingLogHandler(sink: message) }
+        try await PostgresTestServer.withRunningStore(try PostgresEventStore(configuration: locked)) { store async throws in
+            _ = try await store.append(makeEvents(1), to: "account-1", expectedVersion: .noStream)
+            // Another session locks the events: the listener's read of the head waits, and after 3 s the listener
+            // gives its connection up as silent. The server's backend of that connection goes on waiting for the
+            // table, and so still holds the writer lock while the listener connects again.
+            let admin = try await PostgresTestServer.connect(configuration, id: 8)
+            let logger = Logger(label: "whizbang.postgres.tests")
+            do {
+                try await admin.query("BEGIN", logger: logger)
+                try await admin.query(
+                    PostgresQuery(unsafeSQL: "LOCK TABLE \"\(configuration.schema)\".events IN ACCESS EXCLUSIVE MODE"),
+                    logger: logger)
+                // Before, the store took that session for another writer's and closed itself.
+                var outcome: String?
+                for await line in messages where line.contains("writer lock") {
+                    outcome = line
+                    break
+                }
+                #expect(outcome?.contains("earlier session") == true, "\(outcome ?? "the log ended")")
+                try await admin.query("ROLLBACK", logger: logger)
+                try await admin.close()
+            } catch {
+                try? await admin.close()
+                throw error
+            }
+            // The store goes on, and holds the lock: another writer is refused.
+            _ = try await store.append(makeEvents(1), to: "account-1", expectedVersion: .exact(1))
+            let second = try PostgresEventStore(configuration: Self.locked(configuration))
+            let refused = await #expect(throws: EventStoreError.self) { try await second.run() }
+            #expect(refused?.code == .invalidArgument)
+        }
+    }
+}
+
+/// A log handler that sends each message to `sink`, for a test that waits for one.
+private struct StreamingLogHandler: LogHandler {
+    let sink: AsyncStream<String>.Continuation
+    var logLevel: Logger.Level = .debug
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        sink.yield("\(event.message)")
+    }
 }
