@@ -27,7 +27,8 @@ extension PostgresEventStore: Service {
     ///   lock (``Configuration/holdsWriterLock``), `unavailable` when the server cannot be reached or the migration
     ///   waited longer than ``Configuration/requestTimeout``, or the server's refusal (connection, authentication,
     ///   permissions) as `storageFailure` or `readOnly`. Every waiting and later call then fails with the same
-    ///   error.
+    ///   error. Once started, `closed` when the store closed itself because another store took the writer lock
+    ///   while its listener connected again (``Configuration/holdsWriterLock``).
     public func run() async throws {
         guard lifecycle.beginRunning() else {
             throw EventStoreError(.invalidArgument, message: "run() of a PostgresEventStore was called twice")
@@ -92,6 +93,7 @@ extension PostgresEventStore: Service {
         await lifecycle.waitForOperations(upTo: configuration.connectTimeout)
         await stop(pool, what: "connection pool", upTo: configuration.connectTimeout)
         await stop(deadlines, what: "deadline timer", upTo: .seconds(1))
+        if let closed = closedItself.withLock({ $0 }) { throw closed }
     }
 
     /// Cancels `task` and waits for it, for at most `limit`.
@@ -310,7 +312,9 @@ extension PostgresEventStore: Service {
                 logger.warning(
                     "PostgreSQL event store closed: another store took the writer lock while the listener reconnected",
                     metadata: ["schema": "\(configuration.schema)"])
-                finish(with: EventStoreError(.closed, message: "the event store was closed: \(error.message)"))
+                let closed = EventStoreError(.closed, message: "the event store was closed: \(error.message)")
+                closedItself.withLock { $0 = closed }
+                finish(with: closed)
                 return
             } catch {
                 if Task.isCancelled || lifecycle.isClosed { return }

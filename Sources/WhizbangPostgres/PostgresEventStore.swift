@@ -1,5 +1,6 @@
 import Logging
 import PostgresNIO
+import Synchronization
 public import Whizbang
 
 /// An `EventStore` in a PostgreSQL database, shared by any number of processes and machines.
@@ -49,6 +50,8 @@ public final class PostgresEventStore: EventStore {
     let signal: AppendSignal
     let lifecycle = PostgresStoreLifecycle()
     let readModels: PostgresReadModels
+    /// Why the store closed itself while it ran (another store took the writer lock), which ``run()`` throws.
+    let closedItself = Mutex<EventStoreError?>(nil)
 
     /// Creates a store for the database and schema of `configuration`; nothing connects until ``run()``.
     ///

@@ -91,8 +91,9 @@ struct PostgresWriterLockTests {
         try await PostgresTestServer.withRunningStore(try PostgresEventStore(configuration: Self.locked(configuration))) {
             second async throws in
             _ = try await second.append(makeEvents(1), to: "account-1", expectedVersion: .exact(1))
-            // The first store finds the lock taken when it connects again, and stops.
-            try await running.value
+            // The first store finds the lock taken when it connects again, and stops: its run() says why.
+            let stopped = await #expect(throws: EventStoreError.self) { try await running.value }
+            #expect(stopped?.code == .closed)
             let error = await #expect(throws: EventStoreError.self) {
                 _ = try await first.append(makeEvents(1), to: "account-1", expectedVersion: .exact(2))
             }
