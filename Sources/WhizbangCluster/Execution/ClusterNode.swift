@@ -402,7 +402,8 @@ public final class ClusterNode: Service, Sendable {
         for runner in runners.values { runner.cancel() }
         let deadline = ContinuousClock.now + configuration.leaseDuration
         for (name, runner) in runners.sorted(by: { $0.key < $1.key }) {
-            let left = max(deadline - ContinuousClock.now, .zero)
+            // A runner that has ended is seen as ended even once the time is up.
+            let left = max(deadline - ContinuousClock.now, .milliseconds(10))
             guard await !BoundedWait.finish(runner, upTo: left) else { continue }
             configuration.logger.warning(
                 "job did not stop when cancelled; the node stops without it, and its lease is released",

@@ -244,6 +244,13 @@ public final class ClusterClient: Service, Sendable {
         if let deadline {
             let finished = Task { _ = await task.result }
             guard await BoundedWait.finish(finished, upTo: max(deadline - .now, .zero)) else {
+                // Should it fail later, the next send starts a new one instead of getting this one's old error.
+                Task {
+                    guard case .failure = await task.result else { return }
+                    preparation.withLock { current in
+                        if current == task { current = nil }
+                    }
+                }
                 throw ClusterError(
                     .timedOut,
                     message: "the cluster's tables were not ready within the time limit (another session holds them, "
