@@ -86,46 +86,17 @@ struct ConsoleBoundedWaitTests {
         configuration.port = 0
         configuration.refreshInterval = .milliseconds(50)
         configuration.maximumLiveDuration = .seconds(1)
-        let console = try StoreConsole(store: store, configuration: configuration)
-        let (ports, listening) = AsyncStream.makeStream(of: Int.self)
-        let group = ServiceGroup(
-            services: [ListeningConsole(console: console, listening: listening)], gracefulShutdownSignals: [],
-            logger: Logger(label: "whizbang.console.test"))
-        let client = LoopbackClient()
-        defer { client.close() }
-        try await withThrowingTaskGroup(of: Bool.self) { tasks in
-            tasks.addTask {
-                try await group.run()
-                return true
-            }
-            var iterator = ports.makeAsyncIterator()
-            let port = try #require(await iterator.next())
-            try client.connect(port, receiveBuffer: 4096)
-            try client.send("GET /api/live?tail=true&after=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            // The response has begun: the first round, which the client cannot take in without reading, is under way.
-            #expect(try await client.read(until: "\r\n\r\n", chunk: 256).hasPrefix("HTTP/1.1 200"))
-            await group.triggerGracefulShutdown()
-            tasks.addTask {
-                // Thirty times the stream's own limit (a hang lasts for ever; a busy machine takes seconds).
-                try? await Task.sleep(for: .seconds(30))
-                return false
-            }
-            let stopped = try await tasks.next() ?? false
-            // Unblock the server (a closed socket fails its write) so that the test ends either way.
-            client.close()
-            tasks.cancelAll()
-            while (try? await tasks.next()) != nil {}
-            #expect(
-                stopped,
-                """
-                the console was still running 30 s after graceful shutdown began, with a live stream (limit 1 s) \
-                open to a client that stopped reading
-                """)
-        }
+        // The response has begun: the first round, which the client cannot take in without reading, is under way.
+        let stopped = try await stopsWhileWriting(
+            "/api/live?tail=true&after=0", of: store, configuration: configuration)
+        #expect(
+            stopped,
+            """
+            the console was still running 30 s after graceful shutdown began, with a live stream (limit 1 s) \
+            open to a client that stopped reading
+            """)
     }
-}
 
-extension ConsoleBoundedWaitTests {
     @Test("an event's page to a client that stops reading ends at graceful shutdown, and the console stops")
     func eventPageToAClientThatStopsReading() async throws {
         let store = InMemoryEventStore()
@@ -139,6 +110,16 @@ extension ConsoleBoundedWaitTests {
         var configuration = ConsoleConfiguration()
         configuration.port = 0
         configuration.maximumLiveDuration = .seconds(600)
+        let stopped = try await stopsWhileWriting("/events/1", of: store, configuration: configuration)
+        #expect(stopped, "the console was still running 30 s after graceful shutdown began, writing a page")
+    }
+
+    /// Runs a console on `store`, asks it for `path` from a client that reads only the response's head, then begins
+    /// graceful shutdown; whether the console stopped within 30 s (a hang lasts for ever; a busy machine takes
+    /// seconds).
+    private func stopsWhileWriting(
+        _ path: String, of store: InMemoryEventStore, configuration: ConsoleConfiguration
+    ) async throws -> Bool {
         let console = try StoreConsole(store: store, configuration: configuration)
         let (ports, listening) = AsyncStream.makeStream(of: Int.self)
         let group = ServiceGroup(
@@ -146,7 +127,7 @@ extension ConsoleBoundedWaitTests {
             logger: Logger(label: "whizbang.console.test"))
         let client = LoopbackClient()
         defer { client.close() }
-        try await withThrowingTaskGroup(of: Bool.self) { tasks in
+        return try await withThrowingTaskGroup(of: Bool.self) { tasks in
             tasks.addTask {
                 try await group.run()
                 return true
@@ -154,19 +135,19 @@ extension ConsoleBoundedWaitTests {
             var iterator = ports.makeAsyncIterator()
             let port = try #require(await iterator.next())
             try client.connect(port, receiveBuffer: 4096)
-            try client.send("GET /events/1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            try client.send("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             #expect(try await client.read(until: "\r\n\r\n", chunk: 256).hasPrefix("HTTP/1.1 200"))
             await group.triggerGracefulShutdown()
             tasks.addTask {
-                // A hang lasts for ever; a busy machine takes seconds. The page's own limit is 10 minutes.
                 try? await Task.sleep(for: .seconds(30))
                 return false
             }
             let stopped = try await tasks.next() ?? false
+            // Unblock the server (a closed socket fails its write) so that the test ends either way.
             client.close()
             tasks.cancelAll()
             while (try? await tasks.next()) != nil {}
-            #expect(stopped, "the console was still running 30 s after graceful shutdown began, writing a page")
+            return stopped
         }
     }
 }
