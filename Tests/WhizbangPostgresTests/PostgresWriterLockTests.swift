@@ -109,15 +109,15 @@ struct PostgresWriterLockTests {
         defer { Task { try? await PostgresTestServer.dropSchema(configuration) } }
         try await PostgresTestServer.createTables(configuration)
         var locked = Self.locked(configuration)
-        // The listener's read of the head must answer within 3 s, every second; it connects again at once.
+        // The listener's read of the head must answer within 10 s, every second; it connects again at once.
         locked.keepAliveInterval = .seconds(1)
-        locked.requestTimeout = .seconds(3)
+        locked.requestTimeout = .seconds(10)
         locked.listenerReconnectDelay = .milliseconds(100)
         let (messages, message) = AsyncStream.makeStream(of: String.self)
         locked.logger = Logger(label: "whizbang.postgres.tests") { _ in StreamingLogHandler(sink: message) }
         try await PostgresTestServer.withRunningStore(try PostgresEventStore(configuration: locked)) { store async throws in
             _ = try await store.append(makeEvents(1), to: "account-1", expectedVersion: .noStream)
-            // Another session locks the events: the listener's read of the head waits, and after 3 s the listener
+            // Another session locks the events: the listener's read of the head waits, and after 10 s the listener
             // gives its connection up as silent. The server's backend of that connection goes on waiting for the
             // table, and so still holds the writer lock while the listener connects again.
             let admin = try await PostgresTestServer.connect(configuration, id: 8)

@@ -8,6 +8,9 @@ import Synchronization
 final class InboxDepthCount: Sendable {
     private let inFlight = Atomic(false)
 
+    /// Whether a count is running.
+    var isCounting: Bool { inFlight.load(ordering: .acquiring) }
+
     /// Starts `count` in a task of its own and passes its result to `record`, unless a count is still running; a
     /// count that fails records nothing.
     func start(
