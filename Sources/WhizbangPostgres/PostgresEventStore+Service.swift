@@ -43,7 +43,7 @@ extension PostgresEventStore: Service {
         let pool = Task { await self.client.run() }
         // One timer for the deadlines of every request; it stops after the pool, failing what is still in flight.
         let deadlines = Task { await self.runner.deadlines.run() }
-        let listening: (connection: PostgresConnection, writerSession: PostgresWriterLock.Session?)
+        let listening: PostgresConnection
         do {
             listening = try await withTaskCancellationHandler {
                 try await prepare()
@@ -71,9 +71,7 @@ extension PostgresEventStore: Service {
             throw failure
         }
         let writer = Task { await self.writer.run() }
-        let listener = Task {
-            await self.listen(first: listening.connection, writerSession: listening.writerSession)
-        }
+        let listener = Task { await self.listen(first: listening) }
         let follower = readModels.isEmpty || configuration.isReadOnly ? nil : Task { await self.readModels.follow(self) }
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
@@ -116,9 +114,7 @@ extension PostgresEventStore: Service {
     /// restores or drops the schema) and each statement takes at most ``Configuration/requestTimeout`` (the server's
     /// limit; the client's, a second longer, ends the wait on a server that stops answering); closing the store ends
     /// the wait at once and closes the connection (whose transaction the server then rolls back).
-    private func prepare() async throws
-        -> (connection: PostgresConnection, writerSession: PostgresWriterLock.Session?)
-    {
+    private func prepare() async throws -> PostgresConnection {
         let logger = configuration.logger
         let connection = try await PostgresConnection.connect(
             configuration: configuration.connectionConfiguration(boundedBy: configuration.requestTimeout),
@@ -147,12 +143,12 @@ extension PostgresEventStore: Service {
         }
         // The store says it runs on the schema before it opens to calls: from then on, no drop or replacement of
         // the store's tables goes ahead under it.
-        let listening = try await openListeningConnection(id: 1_999_999, previousWriterSession: nil)
+        let listening = try await openListeningConnection(id: 1_999_999)
         let head: Int64
         do {
             head = try await runner.rows(of: PostgresStatements.Head()).first ?? 0
         } catch {
-            try? await listening.connection.close()
+            try? await listening.close()
             throw error
         }
         signal.advance(to: UInt64(head))
@@ -170,11 +166,8 @@ extension PostgresEventStore: Service {
     /// While a drop or a restore holds the lock exclusively, the lock is tried again every 50 milliseconds, for at
     /// most ``Configuration/requestTimeout`` (a try never queues a backend behind that holder, where a backend
     /// abandoned by a client that gave up would wait on); then this fails with `unavailable`. With
-    /// ``Configuration/holdsWriterLock`` it then takes the writer lock (`PostgresWriterLock`), and returns the session
-    /// that holds it; `previousWriterSession` is the one that held it before, on a connection since lost.
-    private func openListeningConnection(id: Int, previousWriterSession: PostgresWriterLock.Session?) async throws
-        -> (connection: PostgresConnection, writerSession: PostgresWriterLock.Session?)
-    {
+    /// ``Configuration/holdsWriterLock`` it then takes the writer lock (`PostgresWriterLock`).
+    private func openListeningConnection(id: Int) async throws -> PostgresConnection {
         let logger = configuration.logger
         let connection = try await PostgresConnection.connect(
             configuration: configuration.connectionConfiguration(), id: id, logger: logger)
@@ -182,15 +175,15 @@ extension PostgresEventStore: Service {
             let deadline = ContinuousClock.now + configuration.requestTimeout.asTimeLimit
             // Cancelled (the store closes), the connection is closed, which ends a statement in flight.
             let configuration = configuration
-            let writerSession = try await withTaskCancellationHandler {
+            try await withTaskCancellationHandler {
                 try await takeUseLock(on: connection, until: deadline)
-                guard configuration.holdsWriterLock else { return PostgresWriterLock.Session?.none }
-                return try await PostgresWriterLock.take(
-                    on: connection, configuration: configuration, previous: previousWriterSession)
+                if configuration.holdsWriterLock {
+                    try await PostgresWriterLock.take(on: connection, configuration: configuration, own: writerSessions)
+                }
             } onCancel: {
                 let _: EventLoopFuture<Void> = connection.close()
             }
-            return (connection, writerSession)
+            return connection
         } catch {
             try? await connection.close()
             throw error
@@ -250,13 +243,11 @@ extension PostgresEventStore: Service {
     /// Each connection holds the schema's use lock in shared mode (``openListeningConnection(id:)``); the first is
     /// `first`, opened while the store started. Between a lost connection and the next one the store does not hold
     /// the lock: a drop or a replacing restore in that gap goes ahead under it.
-    private func listen(first: PostgresConnection, writerSession: PostgresWriterLock.Session?) async {
+    private func listen(first: PostgresConnection) async {
         let logger = configuration.logger
         let channel = configuration.notificationChannel
         let listenerIDs = Atomic<Int>(2_000_000)
         var next: PostgresConnection? = first
-        // The session that holds the writer lock, or held it last (``Configuration/holdsWriterLock``).
-        var writerSession = writerSession
         defer { if let next { let _: EventLoopFuture<Void> = next.close() } }
         while !Task.isCancelled && !lifecycle.isClosed {
             do {
@@ -265,10 +256,7 @@ extension PostgresEventStore: Service {
                     connection = opened
                     next = nil
                 } else {
-                    let opened = try await openListeningConnection(
-                        id: listenerIDs.add(1, ordering: .relaxed).newValue, previousWriterSession: writerSession)
-                    connection = opened.connection
-                    writerSession = opened.writerSession
+                    connection = try await openListeningConnection(id: listenerIDs.add(1, ordering: .relaxed).newValue)
                 }
                 do {
                     try await withTaskCancellationHandler {
@@ -313,8 +301,8 @@ extension PostgresEventStore: Service {
                     "PostgreSQL event store closed: another store took the writer lock while the listener reconnected",
                     metadata: ["schema": "\(configuration.schema)"])
                 let closed = EventStoreError(.closed, message: "the event store was closed: \(error.message)")
-                closedItself.withLock { $0 = closed }
-                finish(with: closed)
+                // Only when this ends the store: a store closed by its user meanwhile closed normally.
+                if finish(with: closed) { closedItself.withLock { $0 = closed } }
                 return
             } catch {
                 if Task.isCancelled || lifecycle.isClosed { return }

@@ -52,6 +52,8 @@ public final class PostgresEventStore: EventStore {
     let readModels: PostgresReadModels
     /// Why the store closed itself while it ran (another store took the writer lock), which ``run()`` throws.
     let closedItself = Mutex<EventStoreError?>(nil)
+    /// The sessions the listener opened to take the writer lock (``Configuration/holdsWriterLock``).
+    let writerSessions = PostgresWriterLock.OwnSessions()
 
     /// Creates a store for the database and schema of `configuration`; nothing connects until ``run()``.
     ///
@@ -90,13 +92,16 @@ public final class PostgresEventStore: EventStore {
     }
 
     /// Ends the store with `error`: the calls waiting for it to start or to commit, and every later call, fail so.
-    func finish(with error: EventStoreError) {
-        guard lifecycle.finish(with: error) else { return }
+    /// Whether this call ended it (`false` when it had ended before).
+    @discardableResult
+    func finish(with error: EventStoreError) -> Bool {
+        guard lifecycle.finish(with: error) else { return false }
         writer.finish(with: error)
         signal.close()
         readModels.progress.close()
         readModels.kicks.close()
         configuration.logger.debug("closed PostgreSQL event store", metadata: ["schema": "\(configuration.schema)"])
+        return true
     }
 
     // MARK: Writes

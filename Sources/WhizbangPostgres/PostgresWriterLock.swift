@@ -1,16 +1,31 @@
-import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// The schema's writer lock (``PostgresEventStore/Configuration/holdsWriterLock``): an advisory lock of the class
 /// `PostgresSchema.writerLockClass`, held exclusively by a store's listening connection for as long as its session
 /// lasts.
 enum PostgresWriterLock {
-    /// The server session that holds the lock: its backend's process id and start time, which together name one
-    /// session (a process id alone is used again).
+    /// A server session: its backend's process id and start time (in microseconds since 1970), which together name
+    /// one session (a process id alone is used again).
     struct Session: Sendable, Equatable {
         var pid: Int32
-        var start: Date
+        var startMicroseconds: Int64
+    }
+
+    /// The sessions a store opened to take the lock, recorded before each try: any of them may hold it still, on a
+    /// connection the store has given up on. The last 16 are kept.
+    final class OwnSessions: Sendable {
+        private let sessions = Mutex<[Session]>([])
+
+        func record(_ session: Session) {
+            sessions.withLock { sessions in
+                sessions.append(session)
+                if sessions.count > 16 { sessions.removeFirst(sessions.count - 16) }
+            }
+        }
+
+        var all: [Session] { sessions.withLock { $0 } }
     }
 
     /// Another store holds the lock.
@@ -25,59 +40,70 @@ enum PostgresWriterLock {
 
     /// Takes the lock on `connection`, trying every 50 milliseconds for at most 2 seconds (or
     /// `Configuration.requestTimeout`, when shorter): a store that closed just before holds it until the server has
-    /// ended its session. Returns the session that holds it now.
+    /// ended its session.
     ///
-    /// When `previous` (the session this store held it on before) still holds it — a connection the listener gave
-    /// up on as silent, whose backend has not yet seen it close — that session is this store's own: it is ended
-    /// (`pg_terminate_backend`, for that process id and start time only) and the lock tried again.
+    /// The connection's session is recorded in `own` before it tries. When one of the store's earlier sessions still
+    /// holds the lock — a connection the listener gave up on as silent, whose backend has not seen it close — it is
+    /// ended (`pg_terminate_backend`, for that process id and start time only), and the lock tried again until
+    /// `Configuration.requestTimeout`, while that backend exits.
     ///
     /// - Throws: ``Held`` when another store holds it.
     static func take(
-        on connection: PostgresConnection, configuration: PostgresEventStore.Configuration, previous: Session?
-    ) async throws -> Session {
+        on connection: PostgresConnection, configuration: PostgresEventStore.Configuration, own: OwnSessions
+    ) async throws {
         let logger = configuration.logger
-        let wait = min(configuration.requestTimeout, .seconds(2))
-        return try await StatementLimit.withLimit(
+        let schema = configuration.schema
+        try await StatementLimit.withLimit(
             configuration.requestTimeout, server: configuration.serverDescription, on: connection
         ) {
-            var taken = try await PostgresSchema.tryUseLock(
-                "pg_try_advisory_lock", schema: configuration.schema, until: .now + wait, on: connection,
-                lockClass: PostgresSchema.writerLockClass, logger: logger)
-            if !taken, let previous,
-                try await end(previous, on: connection, schema: configuration.schema, logger: logger)
-            {
-                logger.info(
-                    "ended this store's earlier session, which held the writer lock on a connection since lost",
-                    metadata: ["schema": "\(configuration.schema)", "pid": "\(previous.pid)"])
-                taken = try await PostgresSchema.tryUseLock(
-                    "pg_try_advisory_lock", schema: configuration.schema, until: .now + wait, on: connection,
-                    lockClass: PostgresSchema.writerLockClass, logger: logger)
-            }
-            guard taken else { throw Held(schema: configuration.schema) }
-            let sessions = try await connection.rows(
-                "SELECT pg_backend_pid(), backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()",
-                decoding: (Int32, Date).self, logger: logger)
-            guard let (pid, start) = sessions.first else {
+            let identity = try await connection.rows(
+                """
+                SELECT pg_backend_pid(), (extract(epoch FROM backend_start) * 1000000)::bigint
+                FROM pg_stat_activity WHERE pid = pg_backend_pid()
+                """, decoding: (Int32, Int64).self, logger: logger)
+            guard let (pid, start) = identity.first else {
                 throw EventStoreError(.storageFailure, message: "the server did not show this session's own process")
             }
-            return Session(pid: pid, start: start)
+            let earlier = own.all
+            own.record(Session(pid: pid, startMicroseconds: start))
+            let wait = min(configuration.requestTimeout, .seconds(2))
+            var taken = try await tryLock(schema, until: .now + wait, on: connection, logger: logger)
+            if !taken, let ended = try await endHolder(among: earlier, on: connection, schema: schema, logger: logger) {
+                logger.info(
+                    "ended this store's earlier session, which held the writer lock on a connection since lost",
+                    metadata: ["schema": "\(schema)", "pid": "\(ended)"])
+                taken = try await tryLock(
+                    schema, until: .now + configuration.requestTimeout, on: connection, logger: logger)
+            }
+            guard taken else { throw Held(schema: schema) }
         }
     }
 
-    /// Ends `session` if it still holds the writer lock of `schema`; whether it did.
-    private static func end(
-        _ session: Session, on connection: PostgresConnection, schema: String, logger: Logger
+    private static func tryLock(
+        _ schema: String, until deadline: ContinuousClock.Instant, on connection: PostgresConnection, logger: Logger
     ) async throws -> Bool {
+        try await PostgresSchema.tryUseLock(
+            "pg_try_advisory_lock", schema: schema, until: deadline, on: connection,
+            lockClass: PostgresSchema.writerLockClass, logger: logger)
+    }
+
+    /// Ends the session that holds the writer lock of `schema` if it is one of `sessions`; its process id, or `nil`
+    /// when the holder is none of them (or nobody).
+    private static func endHolder(
+        among sessions: [Session], on connection: PostgresConnection, schema: String, logger: Logger
+    ) async throws -> Int32? {
+        guard !sessions.isEmpty else { return nil }
         // PostgreSQL shows a lock of two 4-byte keys as classid, objid, objsubid 2.
         let ended = try await connection.rows(
             """
-            SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            SELECT l.pid, pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
                 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                 AND l.classid = \(Int64(PostgresSchema.writerLockClass))::oid
                 AND l.objid = (hashtext(\(schema))::bigint & 4294967295)::oid
-                AND l.pid = \(session.pid) AND a.backend_start = \(session.start)
-            """, decoding: Bool.self, logger: logger)
-        return ended.contains(true)
+                AND (l.pid, (extract(epoch FROM a.backend_start) * 1000000)::bigint) IN (
+                    SELECT * FROM unnest(\(sessions.map(\.pid))::integer[], \(sessions.map(\.startMicroseconds))::bigint[]))
+            """, decoding: (Int32, Bool).self, logger: logger)
+        return ended.first { $0.1 }?.0
     }
 }

@@ -44,6 +44,8 @@ struct ClusterInboxLockTests {
             try await ClusterSchema.prepare(store, partitionCount: 8, logger: ClusterTestDatabase.cluster().logger)
             try await node.leases.register()
             _ = try await node.leases.beat()
+            // The first heartbeat's count ends (nothing holds it up), so that the next one starts a count of its own.
+            while node.leases.depthCount.isCounting { await Task.yield() }
             // Another session holds the inbox locked, as a long migration or a `LOCK TABLE` would: a count of the
             // pending commands waits for it until the lock is let go, after the heartbeat.
             try await withInboxLocked("ACCESS EXCLUSIVE", store) {

@@ -233,9 +233,12 @@ struct LeaseKeeper: Sendable {
         let logger = configuration.logger
         metrics.ownedPartitions.record(beat.owned.count)
         // Counted apart from the heartbeat: a count that waits (a locked inbox, a deep backlog) would otherwise delay
-        // the renewals, or fail them with it inside their transaction, until the leases lapsed.
-        let depthGauge = metrics.inboxDepth
-        depthCount.start({ try await pendingCommands() }, record: { depthGauge.record($0) })
+        // the renewals, or fail them with it inside their transaction, until the leases lapsed. A stopping node's
+        // last heartbeat counts nothing: no query of the node outlives it.
+        if claiming {
+            let depthGauge = metrics.inboxDepth
+            depthCount.start({ try await pendingCommands() }, record: { depthGauge.record($0) })
+        }
         if !beat.claimed.isEmpty {
             metrics.claims.increment(by: Int64(beat.claimed.count))
             logger.info(

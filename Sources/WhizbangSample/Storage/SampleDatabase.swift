@@ -150,6 +150,11 @@ enum SampleDatabase {
         do {
             return try await runLedger(
                 writing, created: created, replaced: replaced, token: token, changes: partial, command)
+        } catch let error as EventStoreError where error.code == .closed && error.message.contains("writer lock") {
+            // The store closed itself: its connection was lost, and another run took the lock meanwhile.
+            throw SampleError(
+                "\(place): this run stopped when another run took the ledger's writer lock while this run's "
+                    + "connection to the server was lost; \(partial)")
         } catch let error as EventStoreError
             where error.code == .invalidArgument && error.message.contains("writer lock")
         {
