@@ -171,11 +171,14 @@ extension PostgresEventStore {
         /// only stores that ask for it too: stores without the setting run beside it, and a read-only store cannot
         /// take it (the configuration is refused).
         ///
-        /// The lock lasts as long as the listening connection. When that connection is lost, the listener takes the
-        /// lock again on its next one; a store that finds it taken by then closes itself (its calls fail with
-        /// `EventStoreError/Code/closed`), since another writer has started. Between the lost connection and the
-        /// next, another such store can start while this one still appends: the lock is a guard against running two
-        /// writers by mistake, not a fence (expected versions keep every stream consistent either way).
+        /// The lock lasts as long as the listening connection's session. When that connection is lost, the listener
+        /// takes the lock again on its next one. A session of this store's own that still holds it (a connection
+        /// given up as silent, whose server process has not noticed) is ended, for its process id and start time
+        /// only. A store that finds the lock taken by another closes itself (its calls, and
+        /// ``PostgresEventStore/run()``, fail with `EventStoreError/Code/closed`), since another writer has started.
+        /// Between the lost connection and the next, another such store can start while this one still appends: the
+        /// lock is a guard against running two writers by mistake, not a fence (expected versions keep every stream
+        /// consistent either way).
         public var holdsWriterLock: Bool = false
 
         /// The read models the store keeps in its schema and serves

@@ -102,7 +102,8 @@ enum PostgresWriterLock {
                 AND l.classid = \(Int64(PostgresSchema.writerLockClass))::oid
                 AND l.objid = (hashtext(\(schema))::bigint & 4294967295)::oid
                 AND (l.pid, (extract(epoch FROM a.backend_start) * 1000000)::bigint) IN (
-                    SELECT * FROM unnest(\(sessions.map(\.pid))::integer[], \(sessions.map(\.startMicroseconds))::bigint[]))
+                    SELECT * FROM unnest(
+                        \(sessions.map(\.pid))::integer[], \(sessions.map(\.startMicroseconds))::bigint[]))
             """, decoding: (Int32, Bool).self, logger: logger)
         return ended.first { $0.1 }?.0
     }
