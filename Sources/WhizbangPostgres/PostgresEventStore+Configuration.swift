@@ -178,7 +178,9 @@ extension PostgresEventStore {
         /// ``PostgresEventStore/run()``, fail with `EventStoreError/Code/closed`), since another writer has started.
         /// Between the lost connection and the next, another such store can start while this one still appends: the
         /// lock is a guard against running two writers by mistake, not a fence (expected versions keep every stream
-        /// consistent either way).
+        /// consistent either way). Use it on direct connections: behind a pooler in session mode a server session can
+        /// serve another client once this store's connection is gone, and a store that took it for its own would end
+        /// that client's session.
         public var holdsWriterLock: Bool = false
 
         /// The read models the store keeps in its schema and serves
