@@ -11,6 +11,7 @@ extension PostgresEventStore: ReadModelStore {
     ///   `EventStoreError` (`closed`, `unavailable`, a storage failure).
     public func readModelRow(named name: String, key: String) async throws -> ReadModelRow? {
         _ = try readModels.definition(named: name)
+        try ReadModelRow.validateLookup(key, readModel: name)
         let rows = try await withTrustedConnection { connection, logger in
             try await connection.rows(
                 """

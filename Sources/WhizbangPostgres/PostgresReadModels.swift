@@ -275,18 +275,27 @@ final class PostgresReadModels: Sendable {
 
     /// Backfills, rebuilds and follows the read models until cancelled or the store closes: after each commit of this
     /// store (when an async read model is registered), after a rebuild is asked for, and every ``pollInterval``.
+    ///
+    /// A database error ends only the step it happened in: the other read models go on, and the failed one is tried
+    /// again at the next pass.
     func follow(_ store: PostgresEventStore) async {
         var needsCleanup = Set(definitions.map(\.name))
         while !Task.isCancelled && !store.lifecycle.isClosed {
             let seenHead = store.signal.head
             let seenKicks = kicks.head
             var more = false
+            var states: [String: State] = [:]
             do {
-                let states = try await store.runner.withConnection { connection in
+                states = try await store.runner.withConnection { connection in
                     try await self.states(on: connection)
                 }
-                for definition in definitions {
-                    guard let state = states[definition.name] else { continue }
+            } catch {
+                if Task.isCancelled || store.lifecycle.isClosed { return }
+                logFollowerFailure(error, readModel: nil, store: store)
+            }
+            for definition in definitions {
+                guard let state = states[definition.name] else { continue }
+                do {
                     if state.state != "failed"
                         && (state.buildingGeneration != nil
                             || (state.servedGeneration != nil
@@ -305,18 +314,29 @@ final class PostgresReadModels: Sendable {
                         }
                         if deleted < batchSize { needsCleanup.remove(definition.name) } else { more = true }
                     }
+                } catch {
+                    if Task.isCancelled || store.lifecycle.isClosed { return }
+                    logFollowerFailure(error, readModel: definition.name, store: store)
                 }
-            } catch {
-                if Task.isCancelled || store.lifecycle.isClosed { return }
-                logger.debug(
-                    "read model follower failed; trying again",
-                    metadata: ["error": "\(store.runner.failure(error, closed: false))"])
-                more = false
             }
             if more { continue }
             var signals = [(kicks, seenKicks)]
             if hasAsync { signals.append((store.signal, seenHead)) }
             await Self.waitForAny(signals, upTo: pollInterval)
+        }
+    }
+
+    /// Logs a follower step that failed and will be tried again: at debug level while the database is unavailable
+    /// (the store reports that itself), as a warning otherwise, since an error that repeats keeps the read model
+    /// where it is.
+    private func logFollowerFailure(_ error: any Error, readModel: String?, store: PostgresEventStore) {
+        let failure = store.runner.failure(error, closed: false)
+        var metadata: Logger.Metadata = ["error": "\(failure)"]
+        if let readModel { metadata["readModel"] = "\(readModel)" }
+        if failure.code == .unavailable {
+            logger.debug("read model follower failed; trying again", metadata: metadata)
+        } else {
+            logger.warning("read model follower failed; trying again", metadata: metadata)
         }
     }
 
@@ -403,7 +423,9 @@ final class PostgresReadModels: Sendable {
         -> StepOutcome
     {
         state.state = "failed"
-        state.failure = (error as? ReadModelError)?.message ?? "\(error)"
+        // PostgreSQL text holds no NUL character, and a projection's own error may have one in its words.
+        let failure = (error as? ReadModelError)?.message ?? "\(error)"
+        state.failure = String(String.UnicodeScalarView(failure.unicodeScalars.map { $0 == "\u{0}" ? "\u{FFFD}" : $0 }))
         try await write(state, on: connection)
         return StepOutcome(changed: true)
     }

@@ -10,7 +10,9 @@ import Whizbang
 /// An event of type ``eventType`` posts an amount to one or more accounts; a row whose balance returns to 0 is
 /// deleted. Rows with a balance of 100 or more are indexed as `"large"`, others as `"small"`, negative ones not at
 /// all. `factor` scales every amount (a later version of the fold), and `poison` names an account whose events
-/// make the projection throw.
+/// make the projection throw. `spoiled` names an account whose key the projection gives with a NUL character
+/// appended, and a row whose balance is `oversizedIndexAt` gets an indexed value of 2,000 bytes: keys and values no
+/// store can keep.
 struct ContractAccounts: ReadModelProjection {
     struct Row: Codable, Sendable, Hashable {
         var balance: Int
@@ -34,21 +36,25 @@ struct ContractAccounts: ReadModelProjection {
     let mode: ReadModelMode
     var factor = 1
     var poison: String?
+    var spoiled: String?
+    var oversizedIndexAt: Int?
 
     init(
         name: String = "contract-accounts", version: Int = 1, mode: ReadModelMode = .inline, factor: Int = 1,
-        poison: String? = nil
+        poison: String? = nil, spoiled: String? = nil, oversizedIndexAt: Int? = nil
     ) {
         self.name = name
         self.version = version
         self.mode = mode
         self.factor = factor
         self.poison = poison
+        self.spoiled = spoiled
+        self.oversizedIndexAt = oversizedIndexAt
     }
 
     func keys(of event: RecordedEvent) throws -> [String] {
         guard event.eventType == Self.eventType else { return [] }
-        return try JSONDecoder().decode(Posting.self, from: event.data).accounts
+        return try JSONDecoder().decode(Posting.self, from: event.data).accounts.map { $0 == spoiled ? $0 + "\u{0}" : $0 }
     }
 
     func apply(_ event: RecordedEvent, to row: Row?, key: String) throws -> Row? {
@@ -61,7 +67,8 @@ struct ContractAccounts: ReadModelProjection {
     }
 
     func indexValue(of row: Row) -> String? {
-        row.balance < 0 ? nil : row.balance >= 100 ? "large" : "small"
+        if row.balance == oversizedIndexAt { return String(repeating: "i", count: 2_000) }
+        return row.balance < 0 ? nil : row.balance >= 100 ? "large" : "small"
     }
 
     /// An event that posts `amount` to each of `accounts`.

@@ -44,6 +44,41 @@ extension ReadModelStoreContract {
                     "rows after the next append")
             }
         },
+        ReadModelStoreContractCheck(name: "readModel.inline.unstorableKeyFailsTheAppend") { opener in
+            let accounts = ContractAccounts(spoiled: "spoiled", oversizedIndexAt: 777)
+            try await withOpenedStore(opener, [accounts]) { store in
+                try await appendInPages(store, [ContractAccounts.posting(["ok"], 3)], to: "p")
+                let before = try await allRows(store, accounts.name)
+                let head = try await store.headPosition()
+                let unstorable: [(String, [EventData])] = [
+                    ("a key with a NUL character", [ContractAccounts.posting(["ok"], 4), ContractAccounts.posting(["spoiled"], 5)]),
+                    (
+                        "a key one byte too long",
+                        [ContractAccounts.posting([String(repeating: "k", count: ReadModelRow.maximumKeyLength + 1)], 1)]
+                    ),
+                    ("an indexed value too long", [ContractAccounts.posting(["ok"], 774)]),
+                ]
+                for (what, events) in unstorable {
+                    try await requireError(.inlineProjectionFailed, "an append whose read model gives \(what)") {
+                        try await store.append(events, to: "p", expectedVersion: .any)
+                    }
+                    try await requireNothingWritten(store, head: head, streamID: "p", version: 1)
+                }
+                try requireRows(try await allRows(store, accounts.name), before, "rows after the failed appends")
+                let longest = String(repeating: "k", count: ReadModelRow.maximumKeyLength)
+                try await appendInPages(store, [ContractAccounts.posting(["ok", longest], 6)], to: "p")
+                try requireRows(
+                    try await allRows(store, accounts.name),
+                    try expectedRows(accounts, folding: try await readWholeLog(store)),
+                    "rows after an append with the longest key")
+                try await requireReadModelError(.invalidKey, "a row asked for by a key with a NUL character") {
+                    try await store.readModelRow(named: accounts.name, key: "ok\u{0}")
+                }
+                try await requireReadModelError(.invalidQuery, "a query for an indexed value with a NUL character") {
+                    try await store.readModelRows(named: accounts.name, matching: .indexed("small\u{0}"))
+                }
+            }
+        },
     ]
 
     /// Async read models: they catch up; a throwing one fails the read model, never the append.
@@ -95,6 +130,32 @@ extension ReadModelStoreContract {
                     try await allRows(store, inline.name),
                     try expectedRows(inline, folding: try await readWholeLog(store)),
                     "another read model of the store is not affected")
+            }
+        },
+        ReadModelStoreContractCheck(name: "readModel.async.unstorableKeyFailsOnlyItsReadModel") { opener in
+            let spoiled = ContractAccounts(name: "spoiled-accounts", mode: .async, spoiled: "spoiled")
+            let healthy = ContractAccounts(name: "healthy-accounts", mode: .async)
+            try await withOpenedStore(opener, [spoiled, healthy]) { store in
+                let events = [
+                    ContractAccounts.posting(["ok"], 1), ContractAccounts.posting(["spoiled"], 2),
+                    ContractAccounts.posting(["ok", "spoiled"], 3),
+                ]
+                try await appendInPages(store, events, to: "p")
+                try await requireReadModelError(.failed, "waiting for the read model given a key with a NUL character") {
+                    try await store.waitForReadModel(named: spoiled.name, toReach: nil, timeout: .seconds(60))
+                }
+                let status = try await requireSuccess("the status") {
+                    try await store.readModelStatus(named: spoiled.name)
+                }
+                try requireEqual(status.state, .failed, "the state after the key was refused")
+                try require(status.failure?.contains("NUL") == true, "the failure names the NUL character")
+                _ = try await requireSuccess("waiting for the other async read model") {
+                    try await store.waitForReadModel(named: healthy.name, toReach: nil, timeout: .seconds(60))
+                }
+                try requireRows(
+                    try await allRows(store, healthy.name),
+                    try expectedRows(healthy, folding: try await readWholeLog(store)),
+                    "the other read model, registered after the failed one, caught up")
             }
         },
     ]

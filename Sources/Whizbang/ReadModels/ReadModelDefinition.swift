@@ -26,7 +26,17 @@ package struct ReadModelDefinition: Sendable {
         name = projection.name
         version = projection.version
         mode = projection.mode
-        eventKeys = { try projection.keys(of: $0) }
+        eventKeys = { event in
+            let keys = try projection.keys(of: event)
+            for key in keys {
+                if let problem = ReadModelRow.keyProblem(key) {
+                    throw ReadModelError(
+                        .invalidKey, readModel: projection.name, key: ReadModelRow.printable(key),
+                        message: "the key given for the event at position \(event.position) cannot be stored: \(problem)")
+                }
+            }
+            return keys
+        }
         applyEvent = { event, current, key in
             let value: P.Row?
             do {
@@ -37,9 +47,14 @@ package struct ReadModelDefinition: Sendable {
                     message: "the stored row does not decode as \(P.Row.self): \(error)")
             }
             guard let next = try projection.apply(event, to: value, key: key) else { return nil }
-            return ReadModelRow(
-                key: key, indexValue: projection.indexValue(of: next), position: event.position,
-                body: try codec.encode(next))
+            let indexValue = projection.indexValue(of: next)
+            if let indexValue, let problem = ReadModelRow.keyProblem(indexValue) {
+                throw ReadModelError(
+                    .invalidKey, readModel: projection.name, key: key,
+                    message: "the indexed value of the row after the event at position \(event.position) cannot be "
+                        + "stored: \(problem)")
+            }
+            return ReadModelRow(key: key, indexValue: indexValue, position: event.position, body: try codec.encode(next))
         }
     }
 

@@ -14,6 +14,7 @@ public struct ReadModelError: Error, Hashable, Sendable, CustomStringConvertible
             case invalidQuery
             case undecodableRow
             case timedOut
+            case invalidKey
         }
 
         private let base: Base
@@ -35,6 +36,11 @@ public struct ReadModelError: Error, Hashable, Sendable, CustomStringConvertible
         /// A wait for the read model ran out of time before the read model got where it was waited for.
         public static let timedOut = Code(.timedOut)
 
+        /// A key or an indexed value no store can keep (``ReadModelRow/maximumKeyLength``, no NUL character): given by
+        /// a projection, it fails the read model or the append as the projection's own error would
+        /// (``ReadModelProjection/keys(of:)``); asked for by a caller, the call is refused.
+        public static let invalidKey = Code(.invalidKey)
+
         /// The code's name, such as `notLive`.
         public var description: String { base.rawValue }
     }
@@ -43,7 +49,7 @@ public struct ReadModelError: Error, Hashable, Sendable, CustomStringConvertible
     public let code: Code
     /// The name of the read model concerned.
     public let readModel: String
-    /// The key concerned, for ``Code/undecodableRow``.
+    /// The key concerned, for ``Code/undecodableRow`` and ``Code/invalidKey``.
     public let key: String?
     /// A human-readable explanation.
     public let message: String

@@ -60,7 +60,8 @@ public protocol ReadModelProjection: Sendable {
     var mode: ReadModelMode { get }
 
     /// The keys of the rows that `event` changes, in any order; an empty array for an event this read model ignores.
-    /// A key named twice is applied once.
+    /// A key named twice is applied once. A key holds at most ``ReadModelRow/maximumKeyLength`` UTF-8 bytes and no
+    /// NUL character: any other is treated as an error thrown here (``ReadModelError/Code/invalidKey``).
     ///
     /// - Throws: any error: for an ``ReadModelMode/inline`` read model it fails the append
     ///   (`EventStoreError/Code/inlineProjectionFailed`); for a backfill or an ``ReadModelMode/async`` read model it
@@ -77,7 +78,9 @@ public protocol ReadModelProjection: Sendable {
     func apply(_ event: RecordedEvent, to row: Row?, key: String) throws -> Row?
 
     /// A secondary value of `row` that the store indexes, to find rows with ``ReadModelQuery/indexValue``; `nil`
-    /// for a row that should not be found that way. Default: `nil` for every row.
+    /// for a row that should not be found that way. Default: `nil` for every row. The limits of a key apply
+    /// (``ReadModelRow/maximumKeyLength``, no NUL character); a value beyond them fails the event's fold as an error
+    /// thrown by ``apply(_:to:key:)`` would.
     func indexValue(of row: Row) -> String?
 }
 

@@ -46,15 +46,20 @@ public struct ReadModelQuery: Hashable, Sendable {
         return query
     }
 
-    /// Checks ``limit``; every store calls this before it runs a query.
+    /// Checks ``limit`` and the texts; every store calls this before it runs a query.
     ///
     /// - Throws: ``ReadModelError`` (``ReadModelError/Code/invalidQuery``) if ``limit`` is outside
-    ///   1...``maximumLimit``.
+    ///   1...``maximumLimit``, or a key bound or the indexed value holds a NUL character (no stored key or value
+    ///   does, and PostgreSQL text cannot).
     public func validate(readModel name: String) throws(ReadModelError) {
         guard (1...Self.maximumLimit).contains(limit) else {
             throw ReadModelError(
                 .invalidQuery, readModel: name,
                 message: "limit \(limit) is outside 1...\(Self.maximumLimit)")
+        }
+        let texts = [("keysFrom", keysFrom), ("keysBefore", keysBefore), ("after", after), ("indexValue", indexValue)]
+        for case let (field, text?) in texts where text.utf8.contains(0) {
+            throw ReadModelError(.invalidQuery, readModel: name, message: "\(field) contains a NUL character")
         }
     }
 
