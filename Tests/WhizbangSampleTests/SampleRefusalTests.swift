@@ -30,6 +30,35 @@ extension SampleProcessSuites {
             }
         }
 
+        /// Each of these runs passes `validate()`, which bounds a fresh ledger's total, but `--keep` added to the kept
+        /// total unchecked: the fourth run's sum passed 64 bits and the process trapped (exit 132) in the middle of its
+        /// work, leaving a ledger that `verify` failed. Now a kept total without room for the run is refused first.
+        @Test("run --keep refuses (exit 2) a kept ledger whose total leaves no room for the run, before writing")
+        func keptTotalWithoutRoomIsRefused() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let made = try await SampleProcess.run([
+                    "run", "--database", ledger, "--accounts", "1", "--commands", "0", "--initial-deposit",
+                    String(Int.max / 2), "--quiet",
+                ])
+                try #require(made.status == 0, "\(made.standardError)")
+                let before = try await SampleProcess.run(["verify", "--database", ledger])
+                try #require(before.status == 0, "\(before.standardOutput)\(before.standardError)")
+                for accounts in 2...4 {
+                    let kept = try await SampleProcess.run([
+                        "run", "--database", ledger, "--keep", "--accounts", String(accounts), "--commands", "0",
+                        "--initial-deposit", String(Int.max / 2 / accounts), "--quiet",
+                    ])
+                    #expect(
+                        kept.status == 2 && kept.standardError.contains("leaves no room"),
+                        "accounts \(accounts): status \(kept.status): \(kept.standardError.suffix(600))")
+                }
+                let after = try await SampleProcess.run(["verify", "--database", ledger])
+                #expect(after.status == 0, "\(after.standardOutput.suffix(600))\(after.standardError)")
+                #expect(after.standardOutput == before.standardOutput, "the refused runs changed the ledger")
+            }
+        }
+
         /// `--report` and `--ack-log` are each checked before the run (the report must not exist, the ack log may be
         /// made), but not against each other: given one new file for both, the run makes its ledger, runs the whole
         /// workload appending acknowledgements to the file, and only then fails (exit 2) saying that the report "exists;

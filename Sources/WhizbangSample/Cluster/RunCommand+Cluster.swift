@@ -17,10 +17,7 @@ extension RunCommand {
         let workload = LedgerWorkload(
             accounts: accounts, commands: commands, initialDeposit: initialDeposit, seed: seed, transfers: transfers)
         let progress = ProgressLine(isEnabled: !quiet)
-        let baseline = try await LedgerReplay().run(store).projection
-        guard baseline.violationCount == 0 else {
-            throw SampleError("the kept database fails verification: \(baseline.violations.first ?? "")")
-        }
+        let baseline = try await verifiedBaseline(of: store)
         let ackLog = try ackLog.map { try AckLog(path: $0) }
         let client: ClusterClient
         do {

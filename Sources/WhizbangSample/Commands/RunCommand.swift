@@ -115,12 +115,12 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
 
         // A kept database: start from the balances its log holds, once the transfers a stopped run left half done
         // are finished.
-        var baseline = try await Self.verifiedBaseline(of: store)
+        var baseline = try await verifiedBaseline(of: store)
         if baseline.unfinishedTransfers > 0, StopSignal.forRun.received == nil {
             let finished = try await Self.finishTransfers(of: baseline, on: store)
             FileHandle.standardError.write(
                 Data("finished \(finished) transfers that a stopped run had left half done\n".utf8))
-            baseline = try await Self.verifiedBaseline(of: store)
+            baseline = try await verifiedBaseline(of: store)
         }
         let stop = StopSignal.forRun
         let (statistics, kept) = try await operate(
@@ -133,11 +133,23 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
             statistics: statistics, kept: kept, progress: progress)
     }
 
-    /// The projection of the whole log; throws if it fails verification.
-    private static func verifiedBaseline(of store: some EventStore) async throws -> LedgerProjection {
+    /// The projection of the whole log; throws if it fails verification, and refuses (exit 2) a kept ledger whose
+    /// total leaves this run no room: the total after the run, at most the kept one plus every account's deposit
+    /// and 100 per command, must stay within the bound that ``validate()`` keeps a fresh run in (half of 64 bits).
+    /// So a run on a kept ledger never writes a sum it cannot add up.
+    func verifiedBaseline(of store: some EventStore) async throws -> LedgerProjection {
         let baseline = try await LedgerReplay().run(store).projection
         guard baseline.violationCount == 0 else {
             throw SampleError("the kept database fails verification: \(baseline.violations.first ?? "")")
+        }
+        // validate() keeps this at 0 or more.
+        let room = Int.max / 2 - commands * 100 - accounts * initialDeposit
+        guard baseline.total <= room else {
+            throw SampleError.refusal(
+                "the kept ledger's total \(Formatting.grouped(baseline.total)) leaves no room for this run: with "
+                    + "\(accounts) accounts, an initial deposit of \(initialDeposit) and \(commands) commands, its total "
+                    + "could pass \(Formatting.grouped(Int.max / 2)); the ledger is as it was (give a smaller "
+                    + "--initial-deposit or fewer --commands)")
         }
         return baseline
     }
