@@ -32,11 +32,11 @@ struct WhizbangSample: AsyncParsableCommand {
             // A path may hold a line break; shown escaped, the message stays one line.
             let line = error.description.replacingOccurrences(of: "\r", with: "\\r")
                 .replacingOccurrences(of: "\n", with: "\\n")
-            FileHandle.standardError.write(Data("error: \(line)\n".utf8))
+            StandardError.write("error: \(line)\n")
             Foundation.exit(error.exitStatus)
         } catch let error as EventStoreError {
             // A store's message may quote a multi-line statement: all of it goes on the one line.
-            FileHandle.standardError.write(Data("error: \(OneLine.text(error.message))\n".utf8))
+            StandardError.write("error: \(OneLine.text(error.message))\n")
             Foundation.exit(1)
         } catch let exitCode as ExitCode {
             Foundation.exit(exitCode.rawValue)
@@ -48,7 +48,7 @@ struct WhizbangSample: AsyncParsableCommand {
                 Foundation.exit(0)
             }
             let message = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
-            FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+            StandardError.write("error: \(message)\n")
             Foundation.exit(code.rawValue)
         }
     }

@@ -30,6 +30,27 @@ extension SampleProcessSuites {
             }
         }
 
+        /// Foundation's `FileHandle.write(_:)` traps when the write fails: with standard error on `/dev/full`, the
+        /// error message of a failed `verify` and the summary line of an export crashed the process (exit 132, signal
+        /// SIGILL) in place of its own status.
+        @Test("a command whose standard error cannot be written still ends with its own status")
+        func unwritableStandardErrorDoesNotCrash() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                try await SampleProcess.makeLedger(ledger, commands: 100)
+                let binary = try SampleProcess.executable.path
+                let missing = directory.appendingPathComponent("missing.sqlite").path
+                let failed = try await SampleProcess.run(
+                    URL(fileURLWithPath: "/bin/sh"), ["-c", "exec '\(binary)' verify --database '\(missing)' 2>/dev/full"])
+                #expect(failed.status == 1 || failed.status == 2, "status \(failed.status): \(failed.standardOutput)")
+                let exported = try await SampleProcess.run(
+                    URL(fileURLWithPath: "/bin/sh"),
+                    ["-c", "exec '\(binary)' export --database '\(ledger)' --output - 2>/dev/full"])
+                #expect(exported.status == 0, "status \(exported.status)")
+                #expect(exported.standardOutput.hasSuffix("\n") && exported.standardOutput.count > 1_000)
+            }
+        }
+
         /// Each of these runs passes `validate()`, which bounds a fresh ledger's total, but `--keep` added to the kept
         /// total unchecked: the fourth run's sum passed 64 bits and the process trapped (exit 132) in the middle of its
         /// work, leaving a ledger that `verify` failed. Now a kept total without room for the run is refused first.

@@ -48,7 +48,7 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
     func run<Store: EventStore>(on store: Store, database _: OpenedDatabase) async throws {
         let stop = StopSignal()
         for leftover in ExportFile.removeAbandoned(for: output) {
-            FileHandle.standardError.write(Data("removed \(leftover), left by an export that was killed\n".utf8))
+            StandardError.write("removed \(leftover), left by an export that was killed\n")
         }
         let file = try ExportFile(target: output, replacing: force)
         defer { file.discard() }
@@ -63,7 +63,7 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
             if let signal = stop.received {
                 file.discard()
                 progress.end()
-                FileHandle.standardError.write(Data("export stopped by signal \(signal); \(output) was not written\n".utf8))
+                StandardError.write("export stopped by signal \(signal); \(output) was not written\n")
                 throw ExitCode(stop.exitStatus)
             }
             let events = try await store.readAll(after: position, limit: 8192)
@@ -77,13 +77,13 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
             count += events.count
             progress.update(done: count)
             if progressLines {
-                FileHandle.standardError.write(Data("export: \(count) events written\n".utf8))
+                StandardError.write("export: \(count) events written\n")
             }
             if events.count < 8192 { break }
         }
         if let signal = stop.received {
             file.discard()
-            FileHandle.standardError.write(Data("export stopped by signal \(signal); \(output) was not written\n".utf8))
+            StandardError.write("export stopped by signal \(signal); \(output) was not written\n")
             throw ExitCode(stop.exitStatus)
         }
         var end = try ExportEnd(events: count).encoded()
@@ -93,7 +93,7 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
         progress.end()
         let summary = "exported \(Formatting.grouped(count)) events to \(output == "-" ? "standard output" : output)"
         if output == "-" {
-            FileHandle.standardError.write(Data("\(summary)\n".utf8))
+            StandardError.write("\(summary)\n")
         } else {
             print(summary)
         }

@@ -44,14 +44,14 @@ struct ImportCommand: AsyncParsableCommand {
                     progress.begin(phase: "check \(input) (bytes)", total: total, keepingStart: true)
                     progress.update(done: bytes & ~1023)
                     if progressLines {
-                        FileHandle.standardError.write(Data("check: \(bytes) bytes checked\n".utf8))
+                        StandardError.write("check: \(bytes) bytes checked\n")
                     }
                 },
                 stopRequested: { stop.received != nil })
         } catch {
             progress.end()
             if let signal = stop.received {
-                FileHandle.standardError.write(Data("import stopped by signal \(signal); nothing was written\n".utf8))
+                StandardError.write("import stopped by signal \(signal); nothing was written\n")
                 throw ExitCode(stop.exitStatus)
             }
             throw error
@@ -70,7 +70,7 @@ struct ImportCommand: AsyncParsableCommand {
         let report: @Sendable (Int) -> Bool = { written in
             progress.withLock { $0.update(done: written) }
             if progressLines {
-                FileHandle.standardError.write(Data("import: \(written) events written\n".utf8))
+                StandardError.write("import: \(written) events written\n")
             }
             return stop.received == nil
         }
@@ -109,8 +109,8 @@ struct ImportCommand: AsyncParsableCommand {
             }
         } catch is CancellationError {
             progress.withLock { $0.end() }
-            FileHandle.standardError.write(
-                Data("import stopped by signal \(stop.received ?? 0); nothing was written to \(target.name)\n".utf8))
+            StandardError.write(
+                "import stopped by signal \(stop.received ?? 0); nothing was written to \(target.name)\n")
             throw ExitCode(stop.exitStatus)
         } catch let error as EventStoreError {
             progress.withLock { $0.end() }

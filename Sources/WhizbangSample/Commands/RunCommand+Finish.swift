@@ -16,8 +16,8 @@ extension RunCommand {
         if let signal = stop.received {
             opened.close()
             let done = statistics.accepted + statistics.rejectedCommands
-            FileHandle.standardError.write(
-                Data("stopped by signal \(signal) after \(done) commands; every acknowledged command is durable\n".utf8))
+            StandardError.write(
+                "stopped by signal \(signal) after \(done) commands; every acknowledged command is durable\n")
             throw ExitCode(stop.exitStatus)
         }
 

@@ -118,8 +118,7 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
         var baseline = try await verifiedBaseline(of: store)
         if baseline.unfinishedTransfers > 0, StopSignal.forRun.received == nil {
             let finished = try await Self.finishTransfers(of: baseline, on: store)
-            FileHandle.standardError.write(
-                Data("finished \(finished) transfers that a stopped run had left half done\n".utf8))
+            StandardError.write("finished \(finished) transfers that a stopped run had left half done\n")
             baseline = try await verifiedBaseline(of: store)
         }
         let stop = StopSignal.forRun

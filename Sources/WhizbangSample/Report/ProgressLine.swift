@@ -35,14 +35,14 @@ struct ProgressLine: Sendable {
         let percent = total > 0 ? 100 * done / total : 100
         let text = "\(phase): \(done)/\(total) (\(percent)%), \(Int(rate))/s"
         if isTerminal {
-            FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))
+            StandardError.write("\r\u{1B}[K\(text)")
         } else {
-            FileHandle.standardError.write(Data("\(text)\n".utf8))
+            StandardError.write("\(text)\n")
         }
     }
 
     /// Clears the live line at the end of a phase.
     func end() {
-        if isEnabled, isTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        if isEnabled, isTerminal { StandardError.write("\r\u{1B}[K") }
     }
 }

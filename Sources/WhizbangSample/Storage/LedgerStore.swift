@@ -193,7 +193,7 @@ enum LedgerStore {
     /// saying so on standard error.
     static func removeLeftovers(for path: String) {
         for leftover in SQLiteEventStore.removeAbandonedRestores(for: path) {
-            FileHandle.standardError.write(Data("removed \(leftover), left by a run or import that was killed\n".utf8))
+            StandardError.write("removed \(leftover), left by a run or import that was killed\n")
         }
     }
 
