@@ -42,7 +42,7 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
     ///   used up; ``DispatchError`` past the policy's time limit (`timedOut`) or `timeout` (`deadlineExceeded`), and
     ///   once the dispatcher is shut down or stopped (`shutDown`).
     @inlinable
-    public func send(
+    public nonisolated(nonsending) func send(
         _ command: A.Command,
         to streamID: StreamID,
         metadata: [String: String] = [:],
@@ -66,7 +66,8 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
     /// - Throws: as ``send(_:to:metadata:causedBy:timeout:)``; ``EventStoreError/Code/invalidStreamID`` if the
     ///   envelope has no stream id.
     @inlinable
-    public func send(_ envelope: MessageEnvelope<A.Command>, timeout: Duration? = nil) async throws
+    public nonisolated(nonsending) func send(_ envelope: MessageEnvelope<A.Command>, timeout: Duration? = nil)
+        async throws
         -> CommandResult<A>
     {
         guard let streamID = envelope.streamID else {

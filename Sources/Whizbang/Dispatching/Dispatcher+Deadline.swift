@@ -27,7 +27,7 @@ extension Dispatcher {
     /// if it failed for another reason, or `deadlineExceeded` with `commandStarted == true` (outcome unknown) if it
     /// stopped because of the cancellation.
     @usableFromInline
-    func withCallTimeout<Result: Sendable>(
+    nonisolated(nonsending) func withCallTimeout<Result: Sendable>(
         _ timeout: Duration,
         messageID: MessageID,
         streamID: StreamID?,
@@ -51,19 +51,29 @@ extension Dispatcher {
 /// limit passed first. At the limit `body` is cancelled and awaited, so that a serial lane is never released while
 /// its handler still runs. A cancellation of the calling task reaches `body`, whose own outcome is returned. A clock
 /// whose sleep fails with another error cannot keep the limit: `body` is ended as at the limit. With `startAtOnce`,
-/// `body` starts with `addImmediateTask`, so it takes its place on a lane before the caller's first suspension.
+/// `body` starts with `addImmediateTask` on the caller's `isolation`, so it takes its place on a lane before the
+/// caller's first suspension, also when the caller is an actor (a child task of no isolation started from an actor
+/// is queued, not run at once).
 @usableFromInline
 func raceTimeLimit<Result: Sendable>(
     _ timeout: Duration,
     clock: any Clock<Duration>,
     startAtOnce: Bool,
+    isolation: isolated (any Actor)? = #isolation,
     _ body: @escaping @Sendable () async throws -> Result
 ) async -> (result: Swift.Result<Result, any Error>, limitPassed: Bool) {
     await withTaskGroup(of: CallTimeoutEvent<Result>.self) { group in
         let run: @Sendable () async -> CallTimeoutEvent<Result> = {
             do { return .finished(.success(try await body())) } catch { return .finished(.failure(error)) }
         }
-        if startAtOnce { group.addImmediateTask(operation: run) } else { group.addTask(operation: run) }
+        if startAtOnce {
+            group.addImmediateTask { [isolation] in
+                _ = isolation
+                return await run()
+            }
+        } else {
+            group.addTask(operation: run)
+        }
         group.addTask {
             do {
                 try await clock.sleep(for: timeout.asTimeLimit)

@@ -100,4 +100,24 @@ struct DispatcherLifecycleTests {
         }
         #expect(try await accounts.load("a").state.balance == 10_000 * 10_001 / 2)
     }
+
+    /// The same from the main actor, with and without a time limit. `send` was a plain `async` function, so a call
+    /// from an actor left the actor first (a suspension) and the tasks reached the lane in any order: commands of
+    /// one aggregate applied out of the order they were sent.
+    @MainActor
+    @Test(arguments: [nil, Duration.seconds(600)])
+    func pipelinedCommandsFromTheMainActorApplyInSendOrder(timeout: Duration?) async throws {
+        let dispatcher = Dispatcher(store: InMemoryEventStore())
+        let accounts = dispatcher.aggregate(BankAccount.self)
+        _ = try await accounts.send(.open(0), to: "a")
+        var sends: [Task<CommandResult<BankAccount>, any Error>] = []
+        for amount in 1...2_000 {
+            sends.append(Task.immediate { try await accounts.send(.deposit(amount), to: "a", timeout: timeout) })
+        }
+        var misplaced = 0
+        for (index, send) in sends.enumerated() where try await send.value.streamVersion != UInt64(index + 2) {
+            misplaced += 1
+        }
+        #expect(misplaced == 0)
+    }
 }
