@@ -21,6 +21,7 @@ struct WhizbangSample: AsyncParsableCommand {
     static func main() async {
         MallocArenas.limit()
         do {
+            try refuseArgumentsNotInUTF8()
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
@@ -50,6 +51,20 @@ struct WhizbangSample: AsyncParsableCommand {
             let message = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
             StandardError.write("error: \(message)\n")
             Foundation.exit(code.rawValue)
+        }
+    }
+
+    /// Refuses (exit 2) an argument whose bytes are not UTF-8. `CommandLine.arguments` replaces such bytes with
+    /// U+FFFD, so a path given with them would name another file: one the user never named, that a command could
+    /// read, or replace.
+    static func refuseArgumentsNotInUTF8() throws {
+        for index in 1..<Int(CommandLine.argc) {
+            guard let argument = CommandLine.unsafeArgv[index] else { continue }
+            let bytes = UnsafeBufferPointer(start: argument, count: strlen(argument)).lazy.map { UInt8(bitPattern: $0) }
+            guard String(validating: bytes, as: UTF8.self) == nil else { continue }
+            throw SampleError.refusal(
+                "argument \(index) (\(String(decoding: bytes, as: UTF8.self))) is not valid UTF-8; the sample takes "
+                    + "paths and other arguments in UTF-8 only, and left everything alone")
         }
     }
 }

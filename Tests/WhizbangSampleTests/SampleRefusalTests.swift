@@ -30,6 +30,27 @@ extension SampleProcessSuites {
             }
         }
 
+        /// `CommandLine.arguments` replaces bytes that are not UTF-8 with U+FFFD: `export --force` to a path with such
+        /// a byte replaced another file, the one named with U+FFFD, which the user never named.
+        @Test("an argument that is not UTF-8 is refused (exit 2), and no file is read or replaced in its place")
+        func argumentNotInUTF8IsRefused() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                try await SampleProcess.makeLedger(ledger, commands: 100)
+                let other = directory.appendingPathComponent("notes\u{FFFD}.txt").path
+                try Data("precious\n".utf8).write(to: URL(fileURLWithPath: other))
+                let before = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+                let binary = try SampleProcess.executable.path
+                let target = "\"$(printf '\(directory.path)/notes\\377.txt')\""
+                let script = "exec '\(binary)' export --database '\(ledger)' --force --output \(target)"
+                let exported = try await SampleProcess.run(URL(fileURLWithPath: "/bin/sh"), ["-c", script])
+                #expect(exported.status == 2, "status \(exported.status): \(exported.standardError)")
+                #expect(exported.standardError.contains("not valid UTF-8"), "\(exported.standardError)")
+                #expect(try String(contentsOfFile: other, encoding: .utf8) == "precious\n")
+                #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == before)
+            }
+        }
+
         /// Foundation's `FileHandle.write(_:)` traps when the write fails: with standard error on `/dev/full`, the
         /// error message of a failed `verify` and the summary line of an export crashed the process (exit 132, signal
         /// SIGILL) in place of its own status.
@@ -41,7 +62,8 @@ extension SampleProcessSuites {
                 let binary = try SampleProcess.executable.path
                 let missing = directory.appendingPathComponent("missing.sqlite").path
                 let failed = try await SampleProcess.run(
-                    URL(fileURLWithPath: "/bin/sh"), ["-c", "exec '\(binary)' verify --database '\(missing)' 2>/dev/full"])
+                    URL(fileURLWithPath: "/bin/sh"),
+                    ["-c", "exec '\(binary)' verify --database '\(missing)' 2>/dev/full"])
                 #expect(failed.status == 1 || failed.status == 2, "status \(failed.status): \(failed.standardOutput)")
                 let exported = try await SampleProcess.run(
                     URL(fileURLWithPath: "/bin/sh"),
