@@ -15,6 +15,16 @@ final class SQLiteReadModels {
         let definition: ReadModelDefinition
         var state: SQLiteReadModelState
         var nextGeneration: Int64
+
+        /// A build of the definition's version from position 0, in the next free generation.
+        mutating func newBuild() -> SQLiteReadModelState.Build {
+            defer { nextGeneration += 1 }
+            return SQLiteReadModelState.Build(generation: nextGeneration, version: definition.version, position: 0)
+        }
+
+        /// Whether the generation being built is of the definition's version, so that its code may fold into it.
+        /// Another version's build (a store with other code on the same file) is left to the stores that run it.
+        var buildsOwnVersion: Bool { state.building?.version == definition.version }
     }
 
     private(set) var models: [Model]
@@ -57,18 +67,19 @@ final class SQLiteReadModels {
                     nextGeneration: max(largest, stored?.servedGeneration ?? 0, stored?.building?.generation ?? 0) + 1)
                 model.state.failure = nil
                 let version = definition.version
-                if model.state.servedGeneration != nil, model.state.servedVersion == version {
-                    if let building = model.state.building, building.version != version {
-                        model.state.building = nil
-                    }
-                } else if model.state.building?.version != version {
-                    model.state.building = SQLiteReadModelState.Build(
-                        generation: model.nextGeneration, version: version, position: 0)
-                    model.nextGeneration += 1
+                let newest = max(model.state.servedVersion ?? 0, model.state.building?.version ?? 0)
+                if version < newest {
+                    // A store with older code than the one that built or builds the rows (another store on the
+                    // file, a rolling upgrade) leaves them to the newer one: it neither drops that build nor starts
+                    // its own.
+                } else if let building = model.state.building {
+                    if building.version != version { model.state.building = model.newBuild() }
+                } else if model.state.servedGeneration == nil || model.state.servedVersion != version {
+                    model.state.building = model.newBuild()
                 }
                 // A build with nothing left to apply (an empty log) is served at once, so that the first append
                 // already folds it inline.
-                if let building = model.state.building, building.position >= head {
+                if let building = model.state.building, building.version == version, building.position >= head {
                     model.state.servedGeneration = building.generation
                     model.state.servedVersion = building.version
                     model.state.position = building.position
@@ -149,9 +160,7 @@ final class SQLiteReadModels {
     func startRebuild(of name: String) {
         guard let index = models.firstIndex(where: { $0.definition.name == name }) else { return }
         if let building = models[index].state.building { retired.append((name, building.generation)) }
-        models[index].state.building = SQLiteReadModelState.Build(
-            generation: models[index].nextGeneration, version: models[index].definition.version, position: 0)
-        models[index].nextGeneration += 1
+        models[index].state.building = models[index].newBuild()
         models[index].state.failure = nil
         changed.insert(index)
         isPaused = false
@@ -196,7 +205,7 @@ final class SQLiteReadModels {
         return !retired.isEmpty
             || models.contains { model in
                 model.state.failure == nil
-                    && (model.state.building != nil || (Self.servesOwnVersion(model) && model.state.position < head))
+                    && (model.buildsOwnVersion || (Self.servesOwnVersion(model) && model.state.position < head))
             }
     }
 
@@ -209,7 +218,7 @@ final class SQLiteReadModels {
         }) {
             return try advance(index, building: false)
         }
-        if let index = models.firstIndex(where: { $0.state.failure == nil && $0.state.building != nil }) {
+        if let index = models.firstIndex(where: { $0.state.failure == nil && $0.buildsOwnVersion }) {
             return try advance(index, building: true)
         }
         if let (model, generation) = retired.first {

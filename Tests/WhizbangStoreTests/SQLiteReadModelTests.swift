@@ -203,6 +203,53 @@ struct SQLiteReadModelTests {
         }
     }
 
+    /// Two stores with different versions of a read model on one file. The older one took the newer one's build
+    /// as its own when it read the states again: it folded that generation with its own code and swapped it in, so
+    /// rows of the old shape were served as version 2. Opened again while the build ran, it dropped that build.
+    @Test func aStoreLeavesTheBuildOfAnotherVersionToTheStoreThatRunsIt() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            var configuration = SQLiteEventStore.Configuration.testing
+            configuration.readModels = [Balances()]
+            let first = try await SQLiteEventStore.open(path: path, configuration: configuration)
+            for amount in [5, 1, 1] {
+                _ = try await first.append([Balances.posting("a", amount)], to: "s", expectedVersion: .any)
+            }
+            // Version 2 opens beside it; its build applies one event and is then held.
+            let reports = BatchReports()
+            var bumped = configuration
+            bumped.readModels = [BalancesInCents()]
+            bumped.readModelBatchSize = 1
+            bumped.readModelBatchCommitted = { batch in
+                reports.continuation.yield(batch)
+                return false
+            }
+            let second = try await SQLiteEventStore.open(path: path, configuration: bumped)
+            defer { second.close() }
+            var iterator = reports.stream.makeAsyncIterator()
+            let held = try #require(await iterator.next())
+            #expect(held.to == 1)
+
+            // The first store reads the states again at its next transaction and runs a batch after each commit.
+            for amount in [7, 1] {
+                _ = try await first.append([Balances.posting("a", amount)], to: "s", expectedVersion: .any)
+            }
+            let status = try await first.readModelStatus(named: "balances")
+            #expect(status.servedVersion == 1)
+            #expect(status.rebuild?.version == 2 && status.rebuild?.position == held.to, "\(status)")
+            let row = try #require(try await first.readModelRow(named: "balances", key: "a"))
+            #expect(try JSONDecoder().decode(Balances.Row.self, from: row.body) == Balances.Row(balance: 15))
+            await first.shutdown()
+
+            // Version 1 opened again while version 2 builds: the build stays as it was.
+            let reopened = try await SQLiteEventStore.open(path: path, configuration: configuration)
+            defer { reopened.close() }
+            let again = try await reopened.readModelStatus(named: "balances")
+            #expect(again.servedVersion == 1)
+            #expect(again.rebuild?.version == 2 && again.rebuild?.position == held.to, "\(again)")
+        }
+    }
+
     /// A backfill stopped between batches (the store closed) resumes from the position it recorded.
     @Test func aBackfillResumesAfterTheStoreIsClosedPartWay() async throws {
         try await withTemporaryDirectory { directory in
