@@ -40,8 +40,12 @@ final class SQLiteReadModels {
     private let batchCommitted: (@Sendable (SQLiteReadModelBatch) -> Bool)?
     /// Set when the test hook asked to stop: no more batches.
     private var isStopped = false
-    /// Set after a batch failed on a storage error: no more batches until something else commits.
-    private var isPaused = false
+    /// Set after a batch failed on a storage error: no more batches until this time, or until something else
+    /// commits or asks for a rebuild, whichever comes first.
+    private(set) var pausedUntil: Date?
+    /// How long batches wait after one failed on a storage error (a lock held by another process past the busy
+    /// timeout, a full disk) before they try again: 1 second.
+    static let retryAfterFailure: TimeInterval = 1
 
     /// Registers `definitions` on the writer connection, in one transaction: creates their states, starts the builds
     /// a new read model or a new version needs, resumes builds under way, clears failures (opening again retries),
@@ -148,12 +152,13 @@ final class SQLiteReadModels {
     /// Notes events appended without ``applyInline(_:streamID:)`` (no inline read model was following).
     func noteAppended(upTo position: UInt64) {
         head = max(head, position)
-        isPaused = false
+        pausedUntil = nil
     }
 
-    /// Stops batches until the next append or rebuild request, after a batch failed on a storage error.
-    func pauseUntilNextCommit() {
-        isPaused = true
+    /// Stops batches for ``retryAfterFailure``, or until the next append or rebuild request, after a batch failed on
+    /// a storage error: the next batch would most likely fail the same way at once.
+    func pauseAfterFailure() {
+        pausedUntil = Date().addingTimeInterval(Self.retryAfterFailure)
     }
 
     /// Starts a new generation of read model `name` at position 0, replacing a build under way.
@@ -163,7 +168,7 @@ final class SQLiteReadModels {
         models[index].state.building = models[index].newBuild()
         models[index].state.failure = nil
         changed.insert(index)
-        isPaused = false
+        pausedUntil = nil
     }
 
     /// Writes the states changed in this transaction; call before it commits.
@@ -201,7 +206,8 @@ final class SQLiteReadModels {
 
     /// Whether a batch has work to do.
     var hasWork: Bool {
-        guard !isStopped, !isPaused else { return false }
+        guard !isStopped else { return false }
+        if let pausedUntil, Date() < pausedUntil { return false }
         return !retired.isEmpty
             || models.contains { model in
                 model.state.failure == nil
@@ -212,6 +218,7 @@ final class SQLiteReadModels {
     /// Runs one batch of work inside the writer's transaction: catches a served generation up, builds a new one,
     /// or deletes rows of a retired one. Returns the batch to report once the transaction has committed.
     func runBatch() throws(SQLiteError) -> SQLiteReadModelBatch? {
+        pausedUntil = nil
         head = try selectHead()
         if let index = models.firstIndex(where: {
             $0.state.failure == nil && Self.servesOwnVersion($0) && $0.state.position < head

@@ -22,8 +22,9 @@ extension SQLiteWriter {
             streamCache.removeAll()
             readModelsNeedReload = true
             logger.warning("read model batch failed", metadata: ["error": "\(error)"])
-            // A storage failure would fail the next batch the same way at once: leave the work to the next append.
-            readModels.pauseUntilNextCommit()
+            // A storage failure would fail the next batch the same way at once: try again a little later, or at the
+            // next append.
+            readModels.pauseAfterFailure()
             return
         }
         readModelSignal.advance(to: readModelSignal.head + 1)

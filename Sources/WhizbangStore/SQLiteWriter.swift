@@ -265,7 +265,11 @@ final class SQLiteWriter: @unchecked Sendable {
             while pending.isEmpty && !isClosing {
                 takeExternalAppends()
                 if hasReadModelWork { break }
-                condition.wait()
+                if let retry = readModels?.pausedUntil, retry > Date() {
+                    _ = condition.wait(until: retry)
+                } else {
+                    condition.wait()
+                }
             }
             if pending.isEmpty {
                 // Read under the lock: close() sets it under the lock from another thread.

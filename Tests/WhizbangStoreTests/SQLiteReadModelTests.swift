@@ -1,5 +1,7 @@
+import CWhizbangSQLite
 import Dispatch
 import Foundation
+import Logging
 import Synchronization
 import Testing
 import Whizbang
@@ -250,6 +252,50 @@ struct SQLiteReadModelTests {
         }
     }
 
+    /// A batch that failed on a storage error (here another connection holding the write lock past the busy timeout)
+    /// paused the backfill until the next append or rebuild request, so a store that took no appends never finished
+    /// it. It now tries again a second later.
+    @Test func aBackfillGoesOnAfterAFailedBatchWithoutAnAppend() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            let history = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            try await appendHistory(history, count: 5_000)
+            await history.shutdown()
+
+            let reports = BatchReports()
+            let lockTaken = DispatchSemaphore(value: 0)
+            let batches = Atomic<Int>(0)
+            let failures = AsyncStream.makeStream(of: String.self)
+            var configuration = SQLiteEventStore.Configuration.testing
+            configuration.readModels = [Balances()]
+            configuration.readModelBatchSize = 100
+            configuration.busyTimeout = .milliseconds(20)
+            configuration.logger = Logger(label: "test") { _ in MessageStream(continuation: failures.continuation) }
+            configuration.readModelBatchCommitted = { batch in
+                reports.continuation.yield(batch)
+                // Hold the writer after the first batch until the test holds the write lock (bounded).
+                if batches.add(1, ordering: .relaxed).newValue == 1 { _ = lockTaken.wait(timeout: .now() + 60) }
+                return true
+            }
+            let store = try await SQLiteEventStore.open(path: path, configuration: configuration)
+            defer { store.close() }
+            var iterator = reports.stream.makeAsyncIterator()
+            let first = try #require(await iterator.next())
+            #expect(!first.isLive)
+
+            var holder: OpaquePointer?
+            try #require(sqlite3_open_v2(path, &holder, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK)
+            defer { sqlite3_close_v2(holder) }
+            try #require(sqlite3_exec(holder, "BEGIN IMMEDIATE", nil, nil, nil) == SQLITE_OK)
+            lockTaken.signal()
+            for await message in failures.stream where message.contains("read model batch failed") { break }
+            try #require(sqlite3_exec(holder, "ROLLBACK", nil, nil, nil) == SQLITE_OK)
+
+            try await store.waitForReadModel(named: "balances", toReach: nil, timeout: .seconds(60))
+            #expect(try await storedBalances(store) == Balances.fold(try await wholeLog(store)))
+        }
+    }
+
     /// A backfill stopped between batches (the store closed) resumes from the position it recorded.
     @Test func aBackfillResumesAfterTheStoreIsClosedPartWay() async throws {
         try await withTemporaryDirectory { directory in
@@ -390,5 +436,21 @@ struct SQLiteReadModelTests {
             await store.shutdown()
             await #expect(throws: EventStoreError.self) { try await waiting.value }
         }
+    }
+}
+
+/// Yields every message logged at warning level or above.
+private struct MessageStream: LogHandler {
+    let continuation: AsyncStream<String>.Continuation
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .warning
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        continuation.yield("\(event.message)")
     }
 }
