@@ -28,6 +28,8 @@ struct ProjectionRunnerState {
     private(set) var activity = Activity.idle
     /// Whether the runner's run() has ended and the runner has not run again.
     private var hasStopped = false
+    /// ``hasStopped`` when the current rebuild began, which the rebuild's end restores.
+    private var hadStoppedBeforeRebuild = false
     /// The position of the last event the projection applied, once the runner has loaded or reached it.
     private(set) var position: UInt64?
     private var waiters: [Waiter] = []
@@ -37,15 +39,19 @@ struct ProjectionRunnerState {
     mutating func start(_ activity: Activity) -> Bool {
         guard self.activity == .idle else { return false }
         self.activity = activity
+        if activity == .rebuilding { hadStoppedBeforeRebuild = hasStopped }
         hasStopped = false
         return true
     }
 
-    /// Ends the current activity and returns the waiters it leaves unsatisfied, to fail.
+    /// Ends the current activity and returns the waiters it leaves unsatisfied, to fail: all of them when a run
+    /// ends. A rebuild that ends leaves the runner as it was: if it had not stopped, its waits go on waiting for
+    /// run(); if it had, they fail, as a wait started then would.
     mutating func stop() -> [Waiter] {
-        // A rebuild that ends leaves the runner as it was: waits go on waiting for run().
-        if activity == .running { hasStopped = true }
+        let wasRebuilding = activity == .rebuilding
         activity = .idle
+        hasStopped = wasRebuilding ? hadStoppedBeforeRebuild : true
+        guard hasStopped else { return [] }
         defer { waiters.removeAll() }
         return waiters
     }

@@ -89,4 +89,43 @@ struct ProjectionRunnerStoppedWaitTests {
             try? await group.waitForAll()
         }
     }
+
+    /// The same for a wait that began before the rebuild: the rebuild's end failed it with `stopped`, although the
+    /// runner had never stopped and run() came after.
+    @Test func aWaitStartedBeforeARebuildWaitsForRun() async throws {
+        let store = InMemoryEventStore()
+        let first = try await store.append(
+            [EventData(eventType: "Value", data: Data("1".utf8))], to: "s", expectedVersion: .noStream)
+        let runner = ProjectionRunner(projection: GatedProjection(), store: store)
+        // Registered before Task.immediate returns: the wait does not suspend before it takes its place.
+        let wait = Task.immediate { try await runner.waitUntilApplied(through: first.positions.upperBound) }
+        try await runner.rebuild()
+        _ = try await store.append(
+            [EventData(eventType: "Value", data: Data("2".utf8))], to: "s", expectedVersion: .exact(1))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await wait.value }
+            group.addTask { try await runner.run() }
+            try await group.next()
+            group.cancelAll()
+            try? await group.waitForAll()
+        }
+    }
+
+    /// A rebuild of a runner whose run() had stopped leaves it stopped: a wait for a position the rebuild did not
+    /// reach fails, instead of waiting for a run that may never come. Before, the rebuild cleared the mark, and such a
+    /// wait waited for ever.
+    @Test func aRebuildLeavesAStoppedRunnerStopped() async throws {
+        let store = InMemoryEventStore()
+        let first = try await store.append(
+            [EventData(eventType: "Value", data: Data("1".utf8))], to: "s", expectedVersion: .noStream)
+        let runner = ProjectionRunner(projection: GatedProjection(), store: store)
+        let run = Task { try await runner.run() }
+        try await runner.waitUntilApplied(through: first.positions.upperBound - 1)
+        run.cancel()
+        _ = try? await run.value
+        try await runner.rebuild()
+        await #expect { try await runner.waitUntilApplied(through: first.positions.upperBound) } throws: {
+            ($0 as? ProjectionError)?.code == .stopped
+        }
+    }
 }
