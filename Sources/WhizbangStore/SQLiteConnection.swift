@@ -106,18 +106,18 @@ final class SQLiteConnection {
         return try SQLiteConnection(path: path, busyTimeoutMilliseconds: 1_000, readOnly: true, immutable: !readsWAL)
     }
 
-    /// Refuses to make a database at `path`, where none exists, when a WAL or rollback journal of that name does:
-    /// SQLite would read it into the new database as if it were its own (another database's commits, or garbage).
-    /// It is not the store's to remove.
+    /// Refuses to make a database at `path`, where none exists, when a WAL, rollback journal or shared-memory file
+    /// of that name does: SQLite would read the first two into the new database as if they were its own (another
+    /// database's commits, or garbage), and write over the third. None is the store's to remove or change.
     ///
     /// - Throws: `EventStoreError/Code/invalidArgument` naming the file.
     static func refuseStrayCompanions(of path: String) throws(EventStoreError) {
         var status = stat()
-        for companion in [path + "-wal", path + "-journal"] where lstat(companion, &status) == 0 {
+        for companion in [path + "-wal", path + "-journal", path + "-shm"] where lstat(companion, &status) == 0 {
             throw EventStoreError(
                 .invalidArgument,
-                message: "\(companion) exists but \(path) does not; SQLite would read it into a new database, and it is "
-                    + "not the store's to remove")
+                message: "\(companion) exists but \(path) does not; SQLite would take it for the new database's own, "
+                    + "and it is not the store's to remove")
         }
     }
 

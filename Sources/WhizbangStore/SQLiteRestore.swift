@@ -298,6 +298,18 @@ struct SQLiteRestore {
         guard lstat(path, &before) == 0 else {
             throw EventStoreError(.invalidArgument, message: "\(path) went away while the store was restored")
         }
+        // The store's WAL and shared-memory files are regular files; anything else under their names (a FIFO, a
+        // directory, a link) was put there by someone else, and is left alone: checked before SQLite opens them,
+        // which would change an empty one's permissions.
+        for companion in [path + "-wal", path + "-shm"] {
+            var status = stat()
+            guard lstat(companion, &status) != 0 || status.st_mode & S_IFMT == S_IFREG else {
+                throw EventStoreError(
+                    .invalidArgument,
+                    message: "\(companion) is not a regular file, so not the store's; the restore left it and \(path) "
+                        + "alone")
+            }
+        }
         guard let hold = try SQLiteEventStore.exclusiveHold(path) else {
             throw EventStoreError(
                 .invalidArgument,

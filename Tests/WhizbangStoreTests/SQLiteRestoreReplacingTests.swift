@@ -87,7 +87,7 @@ struct SQLiteRestoreReplacingTests {
     }
 
     enum Refused: String, CaseIterable, CustomStringConvertible {
-        case withoutMark, otherMark, symbolicLink, otherFile, openStore
+        case withoutMark, otherMark, symbolicLink, otherFile, openStore, companionNotAFile
         var description: String { rawValue }
     }
 
@@ -111,7 +111,14 @@ struct SQLiteRestoreReplacingTests {
             case .openStore:
                 try await makeStore(path, old, checkpoints: [Self.marker: 0])
                 holder = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            case .companionNotAFile:
+                // A FIFO under the WAL's name is someone else's: the replacement removed it (and SQLite, opening
+                // it, changed its permissions).
+                try await makeStore(path, old, checkpoints: [Self.marker: 0])
+                try #require(mkfifo(path + "-wal", 0o644) == 0)
             }
+            var fifoBefore = stat()
+            let hasFIFO = lstat(path + "-wal", &fifoBefore) == 0 && fifoBefore.st_mode & S_IFMT == S_IFIFO
             let namesBefore = try names(in: directory)
             let bytesBefore = try Data(contentsOf: URL(fileURLWithPath: path))
             await expectError(.invalidArgument) {
@@ -121,6 +128,11 @@ struct SQLiteRestoreReplacingTests {
             }
             #expect(try names(in: directory) == namesBefore)
             #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == bytesBefore)
+            if hasFIFO {
+                var fifoAfter = stat()
+                #expect(lstat(path + "-wal", &fifoAfter) == 0 && fifoAfter.st_mode == fifoBefore.st_mode)
+                unlink(path + "-wal")
+            }
             if let holder {
                 // The store that was open goes on: its events are the old ones, and it takes appends.
                 #expect(try await holder.readAll(after: 0, limit: 100) == old)

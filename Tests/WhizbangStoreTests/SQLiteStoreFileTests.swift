@@ -97,7 +97,9 @@ struct SQLiteEventStoreLockTests {
 
 @Suite("SQLiteEventStore beside a stray WAL", .timeLimit(.minutes(2)))
 struct SQLiteStrayCompanionTests {
-    @Test("open and restore refuse to make a database where a WAL or journal of its name already is", arguments: ["-wal", "-journal"])
+    @Test(
+        "open and restore refuse to make a database where a WAL, journal or shared-memory file of its name already is",
+        arguments: ["-wal", "-journal", "-shm"])
     func refusesAStrayCompanion(suffix: String) async throws {
         try await withTemporaryDirectory { directory in
             let path = directory.appendingPathComponent("store.sqlite").path
