@@ -30,6 +30,38 @@ extension SampleProcessSuites {
             }
         }
 
+        /// A report file that appeared while the run ran: the run had made and filled its ledger, yet it exited 2 (a
+        /// refusal, "nothing changed") and threw its finished report away.
+        @Test("a report path taken during the run keeps its file; the report goes beside it, and the run exits 1")
+        func reportPathTakenDuringTheRun() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let report = directory.appendingPathComponent("report.html").path
+                let ackLog = directory.appendingPathComponent("run.acks").path
+                let run = try await SampleProcess.child([
+                    "run", "--database", ledger, "--accounts", "50", "--commands", "20000", "--quiet", "--report",
+                    report, "--ack-log", ackLog,
+                ])
+                // The run is in its operate phase once it has acknowledged a command.
+                let deadline = ContinuousClock.now + .seconds(30)
+                while ContinuousClock.now < deadline,
+                    ((try? FileManager.default.attributesOfItem(atPath: ackLog)[.size] as? Int) ?? 0) == 0
+                {
+                    await Task.yield()
+                }
+                try Data("mine\n".utf8).write(to: URL(fileURLWithPath: report))
+                let (status, rest) = try await run.finish()
+                #expect(status == 1, "status \(status): \(rest)")
+                #expect(rest.joined(separator: "\n").contains("report-1.html"), "\(rest)")
+                #expect(try String(contentsOfFile: report, encoding: .utf8) == "mine\n")
+                let saved = try String(
+                    contentsOfFile: directory.appendingPathComponent("report-1.html").path, encoding: .utf8)
+                #expect(saved.contains("<html"))
+                let verified = try await SampleProcess.run(["verify", "--database", ledger])
+                #expect(verified.status == 0, "\(verified.standardOutput.suffix(600))\(verified.standardError)")
+            }
+        }
+
         /// `CommandLine.arguments` replaces bytes that are not UTF-8 with U+FFFD: `export --force` to a path with such
         /// a byte replaced another file, the one named with U+FFFD, which the user never named.
         @Test("an argument that is not UTF-8 is refused (exit 2), and no file is read or replaced in its place")

@@ -5,7 +5,9 @@ import Foundation
 ///
 /// The text goes to a temporary file beside the target, which is then hard-linked to the target name — an atomic
 /// step that fails if the name exists, even if a file appeared there during the run — and the temporary name is
-/// removed. So the target is either absent or the whole report, and a file that was there is never touched.
+/// removed. So the target is either absent or the whole report, and a file that was there is never touched. A file
+/// that appeared at the target while the command ran keeps its place: the report goes beside it, as `name-1.html`
+/// (the first free number), and the command exits 1 saying where.
 enum ReportFile {
     /// Throws (exit status 2) if `path` exists, names a directory (a trailing slash) or its directory cannot take a
     /// new file, so that a run does not start only to find it cannot save its report.
@@ -43,11 +45,29 @@ enum ReportFile {
         }
         guard link(temporary.path, target.path) == 0 else {
             let code = errno
-            if code == EEXIST { throw exists(path) }
-            throw SampleError("cannot write the report \(path): \(String(cString: strerror(code)))")
+            guard code == EEXIST else {
+                throw SampleError("cannot write the report \(path): \(String(cString: strerror(code)))")
+            }
+            // The path was free when the command began (checkAbsent): the work is done, and the report is not
+            // thrown away for want of its name. It goes beside it under the first free one, never replacing a file.
+            let stem = target.deletingPathExtension().lastPathComponent
+            let suffix = target.pathExtension.isEmpty ? "" : "." + target.pathExtension
+            for number in 1...99 {
+                let other = target.deletingLastPathComponent().appendingPathComponent("\(stem)-\(number)\(suffix)")
+                if link(temporary.path, other.path) == 0 {
+                    throw SampleError(
+                        "--report: \(path) appeared while the command ran, and a report never replaces a file; the "
+                            + "command's work is done, and its report is at \(other.path)", exitStatus: 1)
+                }
+                guard errno == EEXIST else { break }
+            }
+            throw SampleError(
+                "--report: \(path) appeared while the command ran, and a report never replaces a file; the command's "
+                    + "work is done, but its report was not saved", exitStatus: 1)
         }
     }
 
+    /// The refusal of a report path that exists before the command begins.
     private static func exists(_ path: String) -> SampleError {
         SampleError(
             "--report: \(path) exists; a report never replaces a file — remove it or name another", exitStatus: 2)
