@@ -119,14 +119,18 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
             case .serial:
                 result = try await dispatcher.lanes.run(key: streamID) {
                     mark?.markStarted()
-                    return try await handle(
-                        envelope, streamID: streamID, outcome: outcome, executor: "serial", start: start)
+                    return try await asWork {
+                        try await handle(
+                            envelope, streamID: streamID, outcome: outcome, executor: "serial", start: start)
+                    }
                 }
             case .parallel:
                 result = try await dispatcher.parallelCommands.run {
                     mark?.markStarted()
-                    return try await handle(
-                        envelope, streamID: streamID, outcome: outcome, executor: "parallel", start: start)
+                    return try await asWork {
+                        try await handle(
+                            envelope, streamID: streamID, outcome: outcome, executor: "parallel", start: start)
+                    }
                 }
             }
             metrics.recordAccepted(after: ContinuousClock.now - start, retries: result.attempts - 1)
@@ -144,7 +148,9 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
     ///   stopped, as a command sent then would.
     public func load(_ streamID: StreamID) async throws -> LoadedAggregate<A> {
         do {
-            return try await dispatcher.lanes.run(key: streamID) { try await repository.load(streamID) }
+            return try await dispatcher.lanes.run(key: streamID) {
+                try await asWork { try await repository.load(streamID) }
+            }
         } catch {
             throw dispatcherError(for: error, messageID: nil, streamID: streamID)
         }

@@ -109,10 +109,32 @@ enum CallTimeoutEvent<Result: Sendable>: Sendable {
     case timerCancelled
 }
 
-/// The dispatcher's own error for work refused because it is shut down or stopped, in place of the executor's
-/// `draining` or `stopped`; every other error is returned unchanged.
+/// An error the work itself threw (a command's handling, a handler, a load), carried past the executor so that
+/// ``dispatcherError(for:messageID:streamID:)`` passes it on as it is: an ``ExecutorError`` from another executor the
+/// work used is the work's error, not this dispatcher refusing it.
+@usableFromInline
+struct WorkError: Error {
+    @usableFromInline let error: any Error
+
+    @usableFromInline
+    init(_ error: any Error) { self.error = error }
+}
+
+/// Runs the work an executor admitted, marking its ``ExecutorError`` as the work's own (``WorkError``).
+@inlinable
+nonisolated(nonsending) func asWork<Result>(_ body: () async throws -> Result) async throws -> Result {
+    do {
+        return try await body()
+    } catch let error as ExecutorError {
+        throw WorkError(error)
+    }
+}
+
+/// The error a caller of the dispatcher gets: ``DispatchError/Code/shutDown`` for an executor that refused the work
+/// because it is draining or stopped, the work's own error as it is (see ``WorkError``), any other error unchanged.
 @usableFromInline
 func dispatcherError(for error: any Error, messageID: MessageID?, streamID: StreamID?) -> any Error {
+    if let work = error as? WorkError { return work.error }
     guard let error = error as? ExecutorError, error.code == .draining || error.code == .stopped else { return error }
     return DispatchError(.shutDown, messageID: messageID, streamID: streamID)
 }

@@ -102,7 +102,7 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
                         outcome.timeout, clock: self.configuration.clock, messageID: envelope.messageID,
                         streamID: envelope.streamID
                     ) {
-                        try await handler(finalEnvelope)
+                        try await asWork { try await handler(finalEnvelope) }
                     }
                 }
             } catch {

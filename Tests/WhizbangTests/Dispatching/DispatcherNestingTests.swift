@@ -16,6 +16,23 @@ struct DispatcherNestingTests {
         #expect(version == 1)
     }
 
+    /// A handler's own `ExecutorError` (from another executor it used) reached the caller as the dispatcher's
+    /// `shutDown`, although the dispatcher was accepting work and the handler had run.
+    @Test func aHandlersOwnExecutorErrorReachesTheCallerAsItIs() async throws {
+        let dispatcher = Dispatcher(store: InMemoryEventStore())
+        let inner = SerialExecutor()
+        inner.stop()
+        await #expect {
+            try await dispatcher.invoke(MessageEnvelope(message: "work")) { _ in try await inner.run { 1 } }
+        } throws: { ($0 as? ExecutorError)?.code == .stopped }
+        await #expect {
+            try await dispatcher.invoke(MessageEnvelope(message: "work"), timeout: .seconds(600)) { _ in
+                try await inner.run { 1 }
+            }
+        } throws: { ($0 as? ExecutorError)?.code == .stopped }
+        #expect(dispatcher.isAcceptingWork)
+    }
+
     @Test func aHandlerRunningAtShutdownCanStillSendItsCommands() async throws {
         let dispatcher = Dispatcher(store: InMemoryEventStore())
         let accounts = dispatcher.aggregate(BankAccount.self)
