@@ -111,6 +111,11 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
         to streamID: StreamID,
         mark: StartMark?
     ) async throws -> CommandResult<A> {
+        if dispatcher.refusesOutsideWork {
+            let error = DispatchError(.shutDown, messageID: envelope.messageID, streamID: streamID)
+            metrics.recordFailure(error)
+            throw error
+        }
         let outcome = dispatcher.decide(messageType: messageType, streamID: streamID, metadata: envelope.metadata)
         let start = ContinuousClock.now
         do {
@@ -147,6 +152,7 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
     /// - Throws: the store's ``EventStoreError``; ``DispatchError/Code/shutDown`` once the dispatcher is shut down or
     ///   stopped, as a command sent then would.
     public func load(_ streamID: StreamID) async throws -> LoadedAggregate<A> {
+        if dispatcher.refusesOutsideWork { throw DispatchError(.shutDown, messageID: nil, streamID: streamID) }
         do {
             return try await dispatcher.lanes.run(key: streamID) {
                 try await asWork { try await repository.load(streamID) }

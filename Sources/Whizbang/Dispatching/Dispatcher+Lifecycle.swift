@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 
 extension Dispatcher {
     /// How many callers wait on each of a dispatcher's executors, not counting those running.
@@ -15,9 +16,17 @@ extension Dispatcher {
     }
 
     /// Whether the dispatcher accepts new commands and handlers: `false` once ``shutdown()`` or ``stop()`` has been
-    /// called, on every one of its executors.
+    /// called. While a shutdown drains, only the handlers still running may send commands and load aggregates.
     public var isAcceptingWork: Bool {
-        parallel.isAcceptingWork && parallelCommands.isAcceptingWork && lanes.isAcceptingWork
+        !isShuttingDown.load(ordering: .acquiring) && parallel.isAcceptingWork && parallelCommands.isAcceptingWork
+            && lanes.isAcceptingWork
+    }
+
+    /// Whether a command or load from the running task is refused because a shutdown has begun and the task is not
+    /// inside one of this dispatcher's handlers (whose commands the shutdown waits for).
+    @usableFromInline
+    var refusesOutsideWork: Bool {
+        isShuttingDown.load(ordering: .acquiring) && !isInsideOwnHandler
     }
 
     /// How many commands and handlers wait now, per executor. A snapshot: each count is read under its own lock.

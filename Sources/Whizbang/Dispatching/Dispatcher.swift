@@ -33,6 +33,9 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
     let defaultOutcome: PolicyOutcome
     /// The event type names of the aggregates handles were made for, to report collisions.
     let eventNames = Mutex(EventNameIndex())
+    /// Set when ``shutdown()`` begins: from then on the lanes take only the commands and loads of the handlers still
+    /// running (they drain last), and refuse those from outside, as the parallel executors already do.
+    let isShuttingDown = Atomic(false)
 
     /// Creates a dispatcher over `store`.
     public init(
@@ -136,8 +139,9 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
 
     /// Stops accepting work and returns once every command and handler already accepted has finished.
     ///
-    /// Stateless handlers drain first, since a running handler may still send commands; commands never call
-    /// handlers. If the calling task is cancelled, it returns without waiting further.
+    /// Stateless handlers drain first, since a running handler may still send commands (and load aggregates): those
+    /// are taken until the handlers are done; commands and loads from outside are refused from the start. Commands
+    /// never call handlers. If the calling task is cancelled, it returns without waiting further.
     ///
     /// Called inside a handler or command of this dispatcher (or a child task of one), it stops admission everywhere
     /// and returns at once: it cannot wait for the work it is part of. Call it from outside to wait. A `Task {}`
@@ -145,6 +149,7 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
     /// dispatcher tells): a handler that stops the process after draining, say, runs the drain in a
     /// `Task.detached {}` that it does not await: that task waits for the drain, the handler included.
     public func shutdown() async {
+        isShuttingDown.store(true, ordering: .releasing)
         if isInsideOwnHandler {
             logger.debug("dispatcher draining, called from one of its handlers: not waiting")
             parallel.stopAdmitting()

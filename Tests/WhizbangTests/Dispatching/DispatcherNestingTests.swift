@@ -52,6 +52,14 @@ struct DispatcherNestingTests {
         await #expect { _ = try await dispatcher.invoke(MessageEnvelope(message: "late")) { _ in 0 } } throws: {
             ($0 as? DispatchError)?.code == .shutDown
         }
+        // So are commands and loads from outside: the lanes stay open only for the handlers still running. Before,
+        // they were accepted (and written) while isAcceptingWork already said false.
+        #expect(!dispatcher.isAcceptingWork)
+        await #expect { _ = try await accounts.send(.open(1), to: "b") } throws: {
+            ($0 as? DispatchError)?.code == .shutDown
+        }
+        await #expect { _ = try await accounts.load("b") } throws: { ($0 as? DispatchError)?.code == .shutDown }
+        #expect(try await dispatcher.store.streamVersion(of: "b") == 0)
         proceed.open()
         #expect(try await handler.value == 1)
         await shutdown.value
