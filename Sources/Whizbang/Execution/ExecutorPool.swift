@@ -145,8 +145,7 @@ public final class ExecutorPool<Key: Hashable & Sendable>: @unchecked Sendable {
     }
 
     /// The identity the pool is recorded under in a ``HandlerContext``.
-    @inlinable
-    var identity: UInt { UInt(bitPattern: ObjectIdentifier(self)) }
+    @usableFromInline let identity = ExecutorIdentity.next()
 
     /// The number of lanes that exist now: keys with a handler running or callers waiting.
     public var liveLaneCount: Int {

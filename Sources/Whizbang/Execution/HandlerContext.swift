@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The handlers a task runs inside, carried as a task-local value so that child tasks inherit it.
 ///
 /// An executor pushes an entry around each asynchronous handler: which executor runs it, and the holder number the
@@ -77,10 +79,16 @@ struct HandlerContext: Sendable {
         first.executor == executor || second.executor == executor || third.executor == executor
             || fourth.executor == executor
     }
+}
 
-    /// The identity an executor object is recorded under.
-    @inlinable
-    static func identity(of executor: AnyObject) -> UInt {
-        UInt(bitPattern: ObjectIdentifier(executor).hashValue)
+/// The identities executors are recorded under in a ``HandlerContext``: a number each, never reused in the process.
+/// An object's address would be: a mark that a handler's child task still carries after its executor is gone would
+/// then match a new executor at the same address, and its calls would be taken for re-entrant ones.
+enum ExecutorIdentity {
+    private static let last = Atomic<UInt>(0)
+
+    /// A new identity, from 1 up (0 is an empty entry).
+    static func next() -> UInt {
+        last.wrappingAdd(1, ordering: .relaxed).newValue
     }
 }

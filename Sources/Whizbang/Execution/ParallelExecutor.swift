@@ -102,8 +102,7 @@ public final class ParallelExecutor: Sendable {
     }
 
     /// The identity the executor is recorded under in a ``HandlerContext``.
-    @inlinable
-    var identity: UInt { UInt(bitPattern: ObjectIdentifier(self)) }
+    @usableFromInline let identity = ExecutorIdentity.next()
 
     /// The number of handlers that have started and not yet returned.
     ///

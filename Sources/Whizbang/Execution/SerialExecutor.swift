@@ -92,8 +92,7 @@ public final class SerialExecutor: Sendable {
     }
 
     /// The identity the executor is recorded under in a ``HandlerContext``.
-    @inlinable
-    var identity: UInt { UInt(bitPattern: ObjectIdentifier(self)) }
+    @usableFromInline let identity = ExecutorIdentity.next()
 
     /// The number of callers waiting for the lane, not counting the one running.
     public var queuedCount: Int {

@@ -6,6 +6,17 @@ import Testing
 /// fence, cancellation at scale.
 @Suite(.timeLimit(.minutes(5)))
 struct ExecutorLifecycleRulesTests {
+    /// An executor's identity was its address: one freed and the next made at the same address shared it, so a mark
+    /// left in a task by a handler of the first made that task's calls to the second look re-entrant (a spurious
+    /// `reentrantSubmission`, a drain that returned at once).
+    @Test func executorsMadeOneAfterAnotherNeverShareAnIdentity() {
+        var identities = Set<UInt>()
+        for _ in 0..<100 { identities.insert(SerialExecutor().identity) }
+        for _ in 0..<100 { identities.insert(ParallelExecutor().identity) }
+        for _ in 0..<100 { identities.insert(ExecutorPool<Int>().identity) }
+        #expect(identities.count == 300)
+    }
+
     @Test(arguments: ExecutorKind.allCases)
     func drainCalledInsideAHandlerStopsAdmissionAndReturns(kind: ExecutorKind) async throws {
         let executor = kind.make()
