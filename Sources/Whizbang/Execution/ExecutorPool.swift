@@ -14,7 +14,7 @@ public import Synchronization
 /// The map from key to lane is split into shards, each under its own lock, so submitters for different keys rarely
 /// contend. Each lane keeps the guarantees of ``SerialExecutor``: FIFO order, no overlap, every caller answered,
 /// cancellation while queued, and ``ExecutorError/Code/reentrantSubmission`` for a handler that submits to its own
-/// key (from its own task: a child task of the handler is another caller, as for ``SerialExecutor``).
+/// key, from its own task or from a child task of it (which inherits the handler's mark), as for ``SerialExecutor``.
 public final class ExecutorPool<Key: Hashable & Sendable>: @unchecked Sendable {
     /// How a pool shards its lanes and queues its callers.
     public struct Configuration: Sendable {
@@ -22,7 +22,9 @@ public final class ExecutorPool<Key: Hashable & Sendable>: @unchecked Sendable {
         public var label: String
         /// The number of independently locked shards, rounded up to a power of two. Default: 16.
         public var shardCount: Int
-        /// The most callers that may wait for one lane, or `nil` for no limit. Default: `nil`.
+        /// The most callers that may wait for one lane, or `nil` for no limit. Default: `nil`. It bounds the queue only
+        /// with ``overflowBehavior`` ``OverflowBehavior/reject``: with ``OverflowBehavior/wait`` a caller past it waits
+        /// as every queued caller does.
         public var queueLimit: Int?
         /// What a caller that finds its lane's queue at ``queueLimit`` does. Default: ``OverflowBehavior/wait``.
         public var overflowBehavior: OverflowBehavior

@@ -23,7 +23,9 @@ public final class ParallelExecutor: Sendable {
         public var label: String
         /// The most handlers that run at once; at least 1. Default: the number of active processors.
         public var maximumConcurrency: Int
-        /// The most callers that may wait at once, or `nil` for no limit. Default: `nil`.
+        /// The most callers that may wait at once, or `nil` for no limit. Default: `nil`. It bounds the queue only with
+        /// ``overflowBehavior`` ``OverflowBehavior/reject``: with ``OverflowBehavior/wait`` a caller past it waits as
+        /// every queued caller does.
         public var queueLimit: Int?
         /// What a caller that finds the queue at ``queueLimit`` does. Default: ``OverflowBehavior/wait``.
         public var overflowBehavior: OverflowBehavior

@@ -24,7 +24,9 @@ public final class SerialExecutor: Sendable {
     public struct Configuration: Sendable {
         /// A name for the executor, carried by its errors. Default: `"serial"`.
         public var label: String
-        /// The most callers that may wait at once, or `nil` for no limit. Default: `nil`.
+        /// The most callers that may wait at once, or `nil` for no limit. Default: `nil`. It bounds the queue only with
+        /// ``overflowBehavior`` ``OverflowBehavior/reject``: with ``OverflowBehavior/wait`` a caller past it waits as
+        /// every queued caller does.
         public var queueLimit: Int?
         /// What a caller that finds the queue at ``queueLimit`` does. Default: ``OverflowBehavior/wait``.
         public var overflowBehavior: OverflowBehavior
