@@ -92,13 +92,12 @@ extension SQLiteEventStore {
     /// - Returns: The paths removed.
     @discardableResult
     public static func removeAbandonedRestores(for path: String) -> [String] {
-        let url = URL(fileURLWithPath: path)
-        let directory = url.deletingLastPathComponent()
-        let target = url.lastPathComponent
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return [] }
+        let parts = PathParts(path)
+        let target = parts.name
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: parts.directory) else { return [] }
         var removed: [String] = []
         for name in names.sorted() where SQLiteRestore.isTemporaryName(name, for: target) {
-            let candidate = directory.appendingPathComponent(name).path
+            let candidate = parts.sibling(name)
             // A restore of this process: opening and closing a descriptor of its file here would drop the POSIX locks
             // its connection holds on it.
             guard !SQLiteRestore.isInProgress(candidate) else { continue }

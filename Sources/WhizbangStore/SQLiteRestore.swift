@@ -44,12 +44,10 @@ struct SQLiteRestore {
 
     /// The temporary name for a target: `.<name>.restoring-<8 hex digits>` in the target's directory.
     static func temporaryPath(for path: String) -> String {
-        let url = URL(fileURLWithPath: path)
+        let parts = PathParts(path)
         let suffix = String(UInt32.random(in: .min ... .max), radix: 16)
         let padded = String(repeating: "0", count: 8 - suffix.count) + suffix
-        return url.deletingLastPathComponent().appendingPathComponent(
-            ".\(url.lastPathComponent)\(temporaryInfix)\(padded)"
-        ).path
+        return parts.sibling(".\(parts.name)\(temporaryInfix)\(padded)")
     }
 
     /// Whether `name` is a temporary name that a restore to `target` (a file name, not a path) would use.
@@ -117,7 +115,7 @@ struct SQLiteRestore {
                 try place(temporary)
             }
             // The name is durable once the directory is; the store is complete and in place either way.
-            let directory = open(URL(fileURLWithPath: path).deletingLastPathComponent().path, O_RDONLY | O_CLOEXEC)
+            let directory = open(PathParts(path).directory, O_RDONLY | O_CLOEXEC)
             if directory >= 0 {
                 _ = fsync(directory)
                 _ = close(directory)

@@ -68,8 +68,7 @@ extension SQLiteEventStore {
     public static func inspectFile(at path: String) -> SQLiteStoreFile {
         var status = stat()
         func found(_ kind: SQLiteStoreFile.Kind, _ description: String) -> SQLiteStoreFile {
-            // `URL`, not `NSString.deletingLastPathComponent`, which traps on a one-character path.
-            let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            let directory = PathParts(path).directory
             let writable =
                 kind != .absent && status.st_mode & 0o222 != 0 && access(path, W_OK) == 0
                 && access(directory, W_OK) == 0

@@ -513,6 +513,49 @@ extension SampleProcessSuites {
             }
         }
 
+        /// Whether `/dev/shm` is a file system of its own (a tmpfs), beside the temporary directory's.
+        static let hasSecondFileSystem: Bool = {
+            var shared = stat()
+            var temporary = stat()
+            return stat("/dev/shm", &shared) == 0 && stat(NSTemporaryDirectory(), &temporary) == 0
+                && shared.st_dev != temporary.st_dev && access("/dev/shm", W_OK) == 0
+        }()
+
+        /// The temporary files' directory was taken from a relative path's text with `link/..` dropped, so it was not
+        /// the directory the kernel resolves: with the link on another file system, the final link of the temporary
+        /// file failed ("Invalid cross-device link"), and the directory synced was not the target's.
+        @Test(
+            "run, export and import reach a relative path whose `..` follows a link to another file system",
+            .enabled(if: hasSecondFileSystem))
+        func pathThroughALinkToAnotherFileSystem() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let other = URL(fileURLWithPath: "/dev/shm").appendingPathComponent("whizbang-\(UUID().uuidString)")
+                try FileManager.default.createDirectory(
+                    at: other.appendingPathComponent("inner"), withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(at: other) }
+                try FileManager.default.createSymbolicLink(
+                    atPath: directory.appendingPathComponent("link").path,
+                    withDestinationPath: other.appendingPathComponent("inner").path)
+                let binary = try SampleProcess.executable.path
+                // Run in `directory`, with paths relative to it.
+                func sample(_ arguments: String) async throws -> ProcessOutput {
+                    let script = "cd '\(directory.path)' && exec '\(binary)' \(arguments)"
+                    return try await SampleProcess.run(URL(fileURLWithPath: "/bin/sh"), ["-c", script])
+                }
+                let made = try await sample(
+                    "run --database link/../ledger.sqlite --accounts 10 --commands 100 --quiet")
+                #expect(made.status == 0, "\(made.standardError)")
+                let exported = try await sample("export --database link/../ledger.sqlite --output link/../log.jsonl")
+                #expect(exported.status == 0, "\(exported.standardError)")
+                let imported = try await sample("import --input link/../log.jsonl --database link/../copy.sqlite")
+                #expect(imported.status == 0, "\(imported.standardError)")
+                let names = try FileManager.default.contentsOfDirectory(atPath: other.path).sorted()
+                let expected = ["copy.sqlite", "inner", "ledger.sqlite", "log.jsonl"]
+                #expect(names.filter { !$0.hasPrefix("ledger.sqlite-") } == expected)
+                #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["link"])
+            }
+        }
+
         @Test("a command whose result cannot be written to standard output fails with a clear error")
         func unwritableStandardOutputFails() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in

@@ -1,4 +1,5 @@
 import Foundation
+import WhizbangStore
 
 /// Where an export writes: a temporary file beside the target, put at the target's path only once the whole log is
 /// written and fsynced, or standard output.
@@ -24,9 +25,8 @@ final class ExportFile {
             handle = FileHandle.standardOutput
             return
         }
-        let url = URL(fileURLWithPath: target)
-        let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString.prefix(8)).partial").path
+        let parts = PathParts(target)
+        let temporary = parts.sibling(".\(parts.name).\(UUID().uuidString.prefix(8)).partial")
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw SampleError("cannot create a file beside \(target): \(String(cString: strerror(errno)))")
@@ -45,15 +45,14 @@ final class ExportFile {
     /// - Returns: The paths removed.
     static func removeAbandoned(for target: String) -> [String] {
         guard target != "-" else { return [] }
-        let url = URL(fileURLWithPath: target)
-        let directory = url.deletingLastPathComponent()
-        let prefix = ".\(url.lastPathComponent)."
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return [] }
+        let parts = PathParts(target)
+        let prefix = ".\(parts.name)."
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: parts.directory) else { return [] }
         var removed: [String] = []
         for name in names.sorted() where name.hasPrefix(prefix) && name.hasSuffix(".partial") {
             let middle = name.dropFirst(prefix.count).dropLast(".partial".count)
             guard middle.count == 8, middle.allSatisfy(\.isHexDigit) else { continue }
-            let path = directory.appendingPathComponent(name).path
+            let path = parts.sibling(name)
             guard PathKind(path) == .regularFile else { continue }
             // Without O_NONBLOCK, opening a FIFO would wait for a writer.
             let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
@@ -132,7 +131,7 @@ final class ExportFile {
         try? handle.close()
         isFinished = true
         // The rename is durable once the directory is.
-        let directory = open(URL(fileURLWithPath: target).deletingLastPathComponent().path, O_RDONLY | O_CLOEXEC)
+        let directory = open(PathParts(target).directory, O_RDONLY | O_CLOEXEC)
         if directory >= 0 {
             _ = fsync(directory)
             _ = close(directory)

@@ -1,5 +1,6 @@
 import Foundation
 import Whizbang
+import WhizbangStore
 
 /// The acknowledgement log: one line per command whose events are durable, `<message id> <stream id>`, written
 /// with one `write(2)` each so that a process killed at any moment has handed every listed line to the kernel.
@@ -26,7 +27,7 @@ final class AckLog: @unchecked Sendable {
     static func check(path: String, fresh: Bool) throws {
         switch PathKind(path) {
         case .absent:
-            let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            let directory = PathParts(path).directory
             guard access(directory, W_OK) == 0 else {
                 throw SampleError.refusal("cannot create the ack log \(path): \(String(cString: strerror(errno)))")
             }

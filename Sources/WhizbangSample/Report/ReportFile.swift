@@ -1,4 +1,5 @@
 import Foundation
+import WhizbangStore
 
 /// Writes a report to a path that must not exist yet: a report never replaces a file, since nothing proves the file
 /// there is one this program wrote.
@@ -17,7 +18,7 @@ enum ReportFile {
             throw SampleError.refusal("--report: \(path) names a directory; a report is one HTML file: name the file")
         }
         if PathKind(path) != .absent { throw exists(path) }
-        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        let directory = PathParts(path).directory
         guard access(directory, W_OK | X_OK) == 0 else {
             throw SampleError.refusal("--report: cannot create \(path): \(String(cString: strerror(errno)))")
         }
@@ -25,9 +26,8 @@ enum ReportFile {
 
     /// Writes `text` to `path`, which must not exist; the file is whole or absent, and an existing one is untouched.
     static func write(_ text: String, to path: String) throws {
-        let target = URL(fileURLWithPath: path)
-        let temporary = target.deletingLastPathComponent()
-            .appendingPathComponent(".\(target.lastPathComponent).\(UUID().uuidString).partial")
+        let parts = PathParts(path)
+        let temporary = URL(fileURLWithPath: parts.sibling(".\(parts.name).\(UUID().uuidString).partial"))
         // Written here rather than by Foundation, whose atomic write goes through a temporary file of its own that
         // a killed process would leave under a name nothing can tell from another program's.
         let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
@@ -43,21 +43,22 @@ enum ReportFile {
         } catch {
             throw SampleError("cannot write the report beside \(path): \(FileWriteFailure.describe(error))")
         }
-        guard link(temporary.path, target.path) == 0 else {
+        guard link(temporary.path, path) == 0 else {
             let code = errno
             guard code == EEXIST else {
                 throw SampleError("cannot write the report \(path): \(String(cString: strerror(code)))")
             }
             // The path was free when the command began (checkAbsent): the work is done, and the report is not
             // thrown away for want of its name. It goes beside it under the first free one, never replacing a file.
-            let stem = target.deletingPathExtension().lastPathComponent
-            let suffix = target.pathExtension.isEmpty ? "" : "." + target.pathExtension
+            let dot = parts.name.lastIndex(of: ".").flatMap { $0 == parts.name.startIndex ? nil : $0 }
+            let stem = dot.map { String(parts.name[..<$0]) } ?? parts.name
+            let suffix = dot.map { String(parts.name[$0...]) } ?? ""
             for number in 1...99 {
-                let other = target.deletingLastPathComponent().appendingPathComponent("\(stem)-\(number)\(suffix)")
-                if link(temporary.path, other.path) == 0 {
+                let other = parts.sibling("\(stem)-\(number)\(suffix)")
+                if link(temporary.path, other) == 0 {
                     throw SampleError(
                         "--report: \(path) appeared while the command ran, and a report never replaces a file; the "
-                            + "command's work is done, and its report is at \(other.path)", exitStatus: 1)
+                            + "command's work is done, and its report is at \(other)", exitStatus: 1)
                 }
                 guard errno == EEXIST else { break }
             }

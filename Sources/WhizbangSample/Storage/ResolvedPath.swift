@@ -1,4 +1,5 @@
 import Foundation
+import WhizbangStore
 
 /// The name a path has once the file system has followed it, for telling when two paths name one file, even one not
 /// made yet.
@@ -8,11 +9,11 @@ enum ResolvedPath {
     /// would have once created.
     static func of(_ path: String) -> String {
         if let real = realPath(path) { return real }
-        let url = URL(fileURLWithPath: path)
-        guard let directory = realPath(url.deletingLastPathComponent().path) else {
-            return url.standardizedFileURL.path
+        let parts = PathParts(path)
+        guard let directory = realPath(parts.directory) else {
+            return URL(fileURLWithPath: path).standardizedFileURL.path
         }
-        return URL(fileURLWithPath: directory).appendingPathComponent(url.lastPathComponent).path
+        return directory == "/" ? "/" + parts.name : directory + "/" + parts.name
     }
 
     /// `realpath(3)` of `path`, or `nil` when it names nothing.
