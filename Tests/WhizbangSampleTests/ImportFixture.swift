@@ -5,10 +5,10 @@ enum ImportFixture {
     /// One exported event as a line of JSON (without the newline), keys in the order an export writes them.
     static func line(
         position: Int, stream: String, version: Int, eventID: String, type: String = "Deposited",
-        data: String = #"{\"amount\":1}"#
+        data: String = #"{\"amount\":1}"#, recordedAt: Int64 = 1_700_000_000_000_000
     ) -> String {
         #"{"data":"\#(data)","eventID":"\#(eventID)","eventType":"\#(type)","position":\#(position),"#
-            + #""recordedAt":1700000000000000,"streamID":"\#(stream)","streamVersion":\#(version)}"#
+            + #""recordedAt":\#(recordedAt),"streamID":"\#(stream)","streamVersion":\#(version)}"#
     }
 
     /// A UUID in canonical form whose last digits are `number`.
@@ -33,6 +33,8 @@ enum ImportFixture {
     /// A kind of bad last line.
     enum Bad: String, CaseIterable, CustomStringConvertible {
         case duplicateEventID, versionOutOfOrder, versionGap, malformedUUID, brokenLine, exactDuplicateLine, unknownField
+        // Lines the store would refuse, or change: checked at reading, so that the line is named.
+        case recordingTimeTooFar, nulInEventType, dataTooLarge
 
         var description: String { rawValue }
 
@@ -57,6 +59,19 @@ enum ImportFixture {
                 var line = ImportFixture.line(position: position, stream: "extra", version: 1, eventID: ImportFixture.eventID(position))
                 line.removeLast()
                 return line + #","colour":"red"}"#
+            case .recordingTimeTooFar:
+                // Read into a date and back, it came back as …992.
+                return ImportFixture.line(
+                    position: position, stream: "extra", version: 1, eventID: ImportFixture.eventID(position),
+                    recordedAt: 9_007_199_254_740_993)
+            case .nulInEventType:
+                return ImportFixture.line(
+                    position: position, stream: "extra", version: 1, eventID: ImportFixture.eventID(position),
+                    type: #"Deposit\u0000ed"#)
+            case .dataTooLarge:
+                return ImportFixture.line(
+                    position: position, stream: "extra", version: 1, eventID: ImportFixture.eventID(position),
+                    data: String(repeating: "x", count: 2 << 20))
             }
         }
     }

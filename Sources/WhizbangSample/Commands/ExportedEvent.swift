@@ -1,5 +1,6 @@
 import Foundation
 import Whizbang
+import WhizbangStore
 
 /// One line of an export: a recorded event with its metadata, as JSON.
 ///
@@ -102,8 +103,25 @@ struct ExportedEvent: Codable, Hashable {
             case (_?, _?): throw ImportProblem("both \(name) and \(name)Base64 are given")
             }
         }
-        return EventData(
+        // A recording time is kept as a date: one too far from 1970 would come back another microsecond.
+        let recorded = Date(timeIntervalSince1970: Double(recordedAt) / 1_000_000)
+        guard Int64(exactly: (recorded.timeIntervalSince1970 * 1_000_000).rounded()) == recordedAt else {
+            throw ImportProblem(
+                "recordedAt \(recordedAt) is too far from 1970 to be kept exactly to the microsecond")
+        }
+        let event = EventData(
             eventID: id, eventType: eventType, schemaVersion: version, data: try bytes(data, dataBase64, "data"),
             metadata: try bytes(metadata, metadataBase64, "metadata"))
+        // The store's own rules (event type, payload sizes), checked here so that the line is named.
+        do throws(EventStoreError) {
+            try EventStoreValidation.validateAppend(
+                [event], to: StreamID(streamID), maximumPayloadBytes: Self.maximumPayloadBytes)
+        } catch {
+            throw ImportProblem(error.message.replacingOccurrences(of: "of event 0 ", with: ""))
+        }
+        return event
     }
+
+    /// The largest data or metadata the sample's stores take: their default.
+    static let maximumPayloadBytes = SQLiteEventStore.Configuration().maximumPayloadBytes
 }
