@@ -123,6 +123,11 @@ extension PostgresEventStore {
             /// Every connection sets `synchronous_commit = off`: an append returns before its commit is flushed, so
             /// a crash of the server (not of this process) can lose the appends of the last moments (at most about
             /// three times the server's `wal_writer_delay`); what remains is consistent, never a part of an append.
+            /// Readers may already have seen those appends. Positions follow the log's last event, so after such a
+            /// loss the next appends take the lost positions again: a consumer that had read past them (a
+            /// subscription, a checkpoint, a read model kept elsewhere) would skip the new events there. After a
+            /// crash of the server with this setting, rebuild such consumers from a position before the loss. (The
+            /// same holds with ``full`` when a failover to an asynchronous standby loses commits.)
             case normal
         }
 
