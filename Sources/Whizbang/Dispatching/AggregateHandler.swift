@@ -122,7 +122,9 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
             let result: CommandResult<A>
             switch outcome.execution {
             case .serial:
-                result = try await dispatcher.lanes.run(key: streamID) {
+                // The place on the lane is taken here, in the caller's isolation (so that sends keep their order);
+                // the command runs off the caller's actor.
+                result = try await dispatcher.lanes.runAfterPlace(key: streamID) {
                     mark?.markStarted()
                     return try await asWork {
                         try await handle(
@@ -130,13 +132,7 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
                     }
                 }
             case .parallel:
-                result = try await dispatcher.parallelCommands.run {
-                    mark?.markStarted()
-                    return try await asWork {
-                        try await handle(
-                            envelope, streamID: streamID, outcome: outcome, executor: "parallel", start: start)
-                    }
-                }
+                result = try await dispatchParallel(envelope, to: streamID, outcome: outcome, mark: mark, start: start)
             }
             metrics.recordAccepted(after: ContinuousClock.now - start, retries: result.attempts - 1)
             return result
@@ -144,6 +140,21 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
             let error = dispatcherError(for: error, messageID: envelope.messageID, streamID: streamID)
             metrics.recordFailure(error)
             throw error
+        }
+    }
+
+    /// Runs a command on the parallel executor, off the caller's actor (parallel commands keep no order).
+    @usableFromInline
+    @concurrent
+    func dispatchParallel(
+        _ envelope: MessageEnvelope<A.Command>, to streamID: StreamID, outcome: PolicyOutcome, mark: StartMark?,
+        start: ContinuousClock.Instant
+    ) async throws -> CommandResult<A> {
+        try await dispatcher.parallelCommands.run {
+            mark?.markStarted()
+            return try await asWork {
+                try await handle(envelope, streamID: streamID, outcome: outcome, executor: "parallel", start: start)
+            }
         }
     }
 

@@ -51,9 +51,11 @@ extension Dispatcher {
 /// limit passed first. At the limit `body` is cancelled and awaited, so that a serial lane is never released while
 /// its handler still runs. A cancellation of the calling task reaches `body`, whose own outcome is returned. A clock
 /// whose sleep fails with another error cannot keep the limit: `body` is ended as at the limit. With `startAtOnce`,
-/// `body` starts with `addImmediateTask` on the caller's `isolation`, so it takes its place on a lane before the
-/// caller's first suspension, also when the caller is an actor (a child task of no isolation started from an actor
-/// is queued, not run at once).
+/// `body` starts with `addImmediateTask`, which runs it at once on the calling thread up to its first suspension, so
+/// it takes its place on a lane before the caller's first suspension. Taking the caller's `isolation` keeps this
+/// function on the caller's actor until then (a plain `async` function would leave it first, and calls made in
+/// order would reach their lanes in any order); the race is then watched from there, so from a busy actor the limit
+/// is acted on when that actor next runs.
 @usableFromInline
 func raceTimeLimit<Result: Sendable>(
     _ timeout: Duration,
@@ -67,6 +69,8 @@ func raceTimeLimit<Result: Sendable>(
             do { return .finished(.success(try await body())) } catch { return .finished(.failure(error)) }
         }
         if startAtOnce {
+            // A closure written here, not `run` itself: passed as a value, the child did not start at once from an
+            // actor (a test of sends from the main actor found them out of order).
             group.addImmediateTask { [isolation] in
                 _ = isolation
                 return await run()

@@ -146,6 +146,34 @@ public final class ExecutorPool<Key: Hashable & Sendable>: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` on `key`'s lane as ``run(key:_:)-(_,()->Result)`` does for an asynchronous handler, except where:
+    /// the caller takes its place on the lane in its own isolation, so calls made in order keep their order, and
+    /// then `body` runs, and the lane is released, off the caller's actor. A command sent from the main actor neither
+    /// runs there nor waits for it to release its lane.
+    @inlinable
+    nonisolated(nonsending) func runAfterPlace<Result: Sendable>(
+        key: Key, _ body: @escaping @Sendable () async throws -> Result
+    ) async throws -> Result {
+        let key = LaneKey(key)
+        let context = HandlerContext.current
+        var holder = shard(for: key).pointee.withLock { $0.tryClaimSuspending(key) }
+        if holder == 0 { holder = try await acquireSlowly(key, suspending: true, context: context) }
+        return try await Self.runHolding(
+            self, key, context.pushing(.init(executor: identity, holder: holder)), body)
+    }
+
+    /// The rest of ``runAfterPlace(key:_:)``, off the caller's actor: `body` with the lane's mark, then the release.
+    @usableFromInline
+    @concurrent
+    static func runHolding<Result: Sendable>(
+        _ pool: ExecutorPool, _ key: LaneKey, _ context: HandlerContext,
+        _ body: @escaping @Sendable () async throws -> Result
+    ) async throws -> Result {
+        defer { pool.release(key) }
+        // The handler and its child tasks carry the mark, so a wait of theirs on this lane is seen as re-entrant.
+        return try await HandlerContext.local.withValue(context) { try await body() }
+    }
+
     /// The identity the pool is recorded under in a ``HandlerContext``.
     @usableFromInline let identity = ExecutorIdentity.next()
 

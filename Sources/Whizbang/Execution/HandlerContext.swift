@@ -16,7 +16,7 @@ import Synchronization
 struct HandlerContext: Sendable {
     @usableFromInline
     struct Entry: Sendable {
-        /// The executor's object identity.
+        /// The executor's identity (``ExecutorIdentity``).
         @usableFromInline var executor: UInt
         /// The lane's holder number (see ``LaneHolder``), or zero for a permit of a parallel executor.
         @usableFromInline var holder: UInt
