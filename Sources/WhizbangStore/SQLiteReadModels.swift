@@ -71,14 +71,13 @@ final class SQLiteReadModels {
                     nextGeneration: max(largest, stored?.servedGeneration ?? 0, stored?.building?.generation ?? 0) + 1)
                 model.state.failure = nil
                 let version = definition.version
-                let newest = max(model.state.servedVersion ?? 0, model.state.building?.version ?? 0)
-                if version < newest {
-                    // A store with older code than the one that built or builds the rows (another store on the
-                    // file, a rolling upgrade) leaves them to the newer one: it neither drops that build nor starts
-                    // its own.
-                } else if let building = model.state.building {
-                    if building.version != version { model.state.building = model.newBuild() }
-                } else if model.state.servedGeneration == nil || model.state.servedVersion != version {
+                if let building = model.state.building, building.version > version {
+                    // A newer version's build under way (another store on the file, a rolling upgrade) is left to
+                    // the store that runs it: this one neither drops it nor starts its own.
+                } else if model.state.servedGeneration != nil, model.state.servedVersion == version {
+                    // Serving its own version: an older version's build left behind is dropped.
+                    if let building = model.state.building, building.version != version { model.state.building = nil }
+                } else if model.state.building?.version != version {
                     model.state.building = model.newBuild()
                 }
                 // A build with nothing left to apply (an empty log) is served at once, so that the first append
@@ -159,6 +158,11 @@ final class SQLiteReadModels {
     /// a storage error: the next batch would most likely fail the same way at once.
     func pauseAfterFailure() {
         pausedUntil = Date().addingTimeInterval(Self.retryAfterFailure)
+    }
+
+    /// Ends a pause whose time has passed.
+    func endPause() {
+        pausedUntil = nil
     }
 
     /// Starts a new generation of read model `name` at position 0, replacing a build under way.

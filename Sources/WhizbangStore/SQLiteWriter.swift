@@ -265,8 +265,9 @@ final class SQLiteWriter: @unchecked Sendable {
             while pending.isEmpty && !isClosing {
                 takeExternalAppends()
                 if hasReadModelWork { break }
-                if let retry = readModels?.pausedUntil, retry > Date() {
-                    _ = condition.wait(until: retry)
+                if let retry = readModels?.pausedUntil {
+                    // Paused after a failed batch: wait until the retry time, then look again without the pause.
+                    if retry > Date() { _ = condition.wait(until: retry) } else { readModels?.endPause() }
                 } else {
                     condition.wait()
                 }
