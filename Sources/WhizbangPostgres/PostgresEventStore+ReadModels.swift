@@ -11,7 +11,8 @@ extension PostgresEventStore: ReadModelStore {
     ///   `EventStoreError` (`closed`, `unavailable`, a storage failure).
     public func readModelRow(named name: String, key: String) async throws -> ReadModelRow? {
         _ = try readModels.definition(named: name)
-        try ReadModelRow.validateLookup(key, readModel: name)
+        // No row has a key with a NUL character (no store keeps one), and PostgreSQL text cannot hold it.
+        guard !key.utf8.contains(0) else { return nil }
         let rows = try await withTrustedConnection { connection, logger in
             try await connection.rows(
                 """

@@ -280,6 +280,8 @@ final class PostgresReadModels: Sendable {
     /// again at the next pass.
     func follow(_ store: PostgresEventStore) async {
         var needsCleanup = Set(definitions.map(\.name))
+        // Read models whose step failed: tried again after the next wait, not at once while the others go on.
+        var failedUntilWait = Set<String>()
         while !Task.isCancelled && !store.lifecycle.isClosed {
             let seenHead = store.signal.head
             let seenKicks = kicks.head
@@ -293,7 +295,7 @@ final class PostgresReadModels: Sendable {
                 if Task.isCancelled || store.lifecycle.isClosed { return }
                 logFollowerFailure(error, readModel: nil, store: store)
             }
-            for definition in definitions {
+            for definition in definitions where !failedUntilWait.contains(definition.name) {
                 guard let state = states[definition.name] else { continue }
                 do {
                     if state.state != "failed"
@@ -317,9 +319,11 @@ final class PostgresReadModels: Sendable {
                 } catch {
                     if Task.isCancelled || store.lifecycle.isClosed { return }
                     logFollowerFailure(error, readModel: definition.name, store: store)
+                    failedUntilWait.insert(definition.name)
                 }
             }
             if more { continue }
+            failedUntilWait.removeAll()
             var signals = [(kicks, seenKicks)]
             if hasAsync { signals.append((store.signal, seenHead)) }
             await Self.waitForAny(signals, upTo: pollInterval)

@@ -5,7 +5,6 @@ extension SQLiteEventStore: ReadModelStore {
     /// `ReadModelStore/readModelRow(named:key:)`. One read transaction on a reader connection.
     public func readModelRow(named name: String, key: String) async throws -> ReadModelRow? {
         try requireRegistered(name)
-        try ReadModelRow.validateLookup(key, readModel: name)
         let snapshot = try await readers.read { reader throws(SQLiteError) in
             try reader.readModelSnapshot(name, key: key)
         }

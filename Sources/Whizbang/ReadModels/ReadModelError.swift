@@ -36,9 +36,9 @@ public struct ReadModelError: Error, Hashable, Sendable, CustomStringConvertible
         /// A wait for the read model ran out of time before the read model got where it was waited for.
         public static let timedOut = Code(.timedOut)
 
-        /// A key or an indexed value no store can keep (``ReadModelRow/maximumKeyLength``, no NUL character): given by
-        /// a projection, it fails the read model or the append as the projection's own error would
-        /// (``ReadModelProjection/keys(of:)``); asked for by a caller, the call is refused.
+        /// A key or an indexed value no store can keep (``ReadModelRow/maximumKeyLength``, no NUL character), given by
+        /// a projection: it fails the read model or the append as the projection's own error would
+        /// (``ReadModelProjection/keys(of:)``). A lookup by such a key finds no row.
         public static let invalidKey = Code(.invalidKey)
 
         /// The code's name, such as `notLive`.

@@ -48,13 +48,4 @@ extension ReadModelRow {
         String(String.UnicodeScalarView(key.unicodeScalars.prefix(64).map { $0 == "\u{0}" ? "\u{FFFD}" : $0 }))
     }
 
-    /// Refuses a key asked for that no store can hold; every store calls this before it looks a row up.
-    ///
-    /// - Throws: ``ReadModelError`` (``ReadModelError/Code/invalidKey``).
-    package static func validateLookup(_ key: String, readModel name: String) throws(ReadModelError) {
-        if let problem = keyProblem(key) {
-            throw ReadModelError(
-                .invalidKey, readModel: name, key: printable(key), message: "no row has this key: \(problem)")
-        }
-    }
 }

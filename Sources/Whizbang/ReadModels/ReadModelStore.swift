@@ -8,8 +8,8 @@
 public protocol ReadModelStore: EventStore {
     /// The row of read model `name` under `key`, from the generation being served; `nil` if there is none.
     ///
-    /// - Throws: ``ReadModelError`` (``ReadModelError/Code/unknownReadModel``, ``ReadModelError/Code/notLive``,
-    ///   ``ReadModelError/Code/invalidKey`` for a key no row can have), or `EventStoreError` from the store.
+    /// - Throws: ``ReadModelError`` (``ReadModelError/Code/unknownReadModel``, ``ReadModelError/Code/notLive``), or
+    ///   `EventStoreError` from the store.
     func readModelRow(named name: String, key: String) async throws -> ReadModelRow?
 
     /// The rows of read model `name` that `query` selects, in ascending key order (UTF-8 bytes), at most
