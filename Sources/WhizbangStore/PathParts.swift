@@ -1,21 +1,25 @@
+import Foundation
+
 /// A file path split where the kernel splits it: the directory is the text before the last `/`, with `..` and
-/// symbolic links in it left for the kernel to follow.
+/// symbolic links in it left for the kernel to follow; a relative path is taken from the working directory, so that
+/// two spellings of one path (`ledger.sqlite`, `/work/ledger.sqlite`) give the same directory text.
 ///
 /// Foundation's `URL(fileURLWithPath:).deletingLastPathComponent()` drops `link/..` from the text, which names another
 /// directory when `link` is a symbolic link: a temporary file made beside the target would land elsewhere (on
 /// another file system, where the final link or rename fails), and the directory synced would not be the target's.
 package struct PathParts: Sendable, Equatable {
-    /// The directory: `.` for a bare name, `/` for a name at the root.
+    /// The directory, absolute: `/` for a name at the root.
     package let directory: String
     /// The last component.
     package let name: String
 
     /// Splits `path`; trailing slashes are not part of the last component.
     package init(_ path: String) {
-        var text = Substring(path)
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        var text = Substring(absolute)
         while text.count > 1, text.hasSuffix("/") { text.removeLast() }
         guard let slash = text.lastIndex(of: "/") else {
-            directory = "."
+            directory = "/"
             name = String(text)
             return
         }

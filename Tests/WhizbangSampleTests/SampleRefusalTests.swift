@@ -39,7 +39,7 @@ extension SampleProcessSuites {
                 let report = directory.appendingPathComponent("report.html").path
                 let ackLog = directory.appendingPathComponent("run.acks").path
                 let run = try await SampleProcess.child([
-                    "run", "--database", ledger, "--accounts", "50", "--commands", "20000", "--quiet", "--report",
+                    "run", "--database", ledger, "--accounts", "50", "--commands", "100000", "--quiet", "--report",
                     report, "--ack-log", ackLog,
                 ])
                 // The run is in its operate phase once it has acknowledged a command.

@@ -525,7 +525,7 @@ extension SampleProcessSuites {
         /// the directory the kernel resolves: with the link on another file system, the final link of the temporary
         /// file failed ("Invalid cross-device link"), and the directory synced was not the target's.
         @Test(
-            "run, export and import reach a relative path whose `..` follows a link to another file system",
+            "run, its report, export and import reach a relative path whose `..` follows a link to another file system",
             .enabled(if: hasSecondFileSystem))
         func pathThroughALinkToAnotherFileSystem() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in
@@ -543,14 +543,15 @@ extension SampleProcessSuites {
                     return try await SampleProcess.run(URL(fileURLWithPath: "/bin/sh"), ["-c", script])
                 }
                 let made = try await sample(
-                    "run --database link/../ledger.sqlite --accounts 10 --commands 100 --quiet")
+                    "run --database link/../ledger.sqlite --accounts 10 --commands 100 --quiet "
+                        + "--report link/../run.html")
                 #expect(made.status == 0, "\(made.standardError)")
                 let exported = try await sample("export --database link/../ledger.sqlite --output link/../log.jsonl")
                 #expect(exported.status == 0, "\(exported.standardError)")
                 let imported = try await sample("import --input link/../log.jsonl --database link/../copy.sqlite")
                 #expect(imported.status == 0, "\(imported.standardError)")
                 let names = try FileManager.default.contentsOfDirectory(atPath: other.path).sorted()
-                let expected = ["copy.sqlite", "inner", "ledger.sqlite", "log.jsonl"]
+                let expected = ["copy.sqlite", "inner", "ledger.sqlite", "log.jsonl", "run.html"]
                 #expect(names.filter { !$0.hasPrefix("ledger.sqlite-") } == expected)
                 #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["link"])
             }

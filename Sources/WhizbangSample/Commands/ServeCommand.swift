@@ -70,7 +70,9 @@ struct ServeCommand: AsyncParsableCommand, StoreCommand {
         let service = ListeningConsole(console: console) { port in
             // Written unbuffered, so that a script reading the output learns the port at once.
             let address = host.contains(":") ? "[\(host)]" : host
-            FileHandle.standardOutput.write(Data("console for \(opened.name) at http://\(address):\(port)/\n".utf8))
+            // print, not FileHandle.write, which traps when the write fails; flushed so that a reader sees the line now.
+            print("console for \(opened.name) at http://\(address):\(port)/")
+            fflush(nil)
         }
         var groupConfiguration = ServiceGroupConfiguration(
             services: [service], logger: Logger(label: "whizbang.sample.serve"))

@@ -27,14 +27,15 @@ enum ReportFile {
     /// Writes `text` to `path`, which must not exist; the file is whole or absent, and an existing one is untouched.
     static func write(_ text: String, to path: String) throws {
         let parts = PathParts(path)
-        let temporary = URL(fileURLWithPath: parts.sibling(".\(parts.name).\(UUID().uuidString).partial"))
+        // A path, not a URL: a URL would resolve a relative `link/..` on its text, not as the kernel does.
+        let temporary = parts.sibling(".\(parts.name).\(UUID().uuidString).partial")
         // Written here rather than by Foundation, whose atomic write goes through a temporary file of its own that
         // a killed process would leave under a name nothing can tell from another program's.
-        let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw SampleError("cannot write the report beside \(path): \(String(cString: strerror(errno)))")
         }
-        defer { unlink(temporary.path) }
+        defer { unlink(temporary) }
         let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         do {
             try handle.write(contentsOf: Data(text.utf8))
@@ -43,7 +44,7 @@ enum ReportFile {
         } catch {
             throw SampleError("cannot write the report beside \(path): \(FileWriteFailure.describe(error))")
         }
-        guard link(temporary.path, path) == 0 else {
+        guard link(temporary, path) == 0 else {
             let code = errno
             guard code == EEXIST else {
                 throw SampleError("cannot write the report \(path): \(String(cString: strerror(code)))")
@@ -55,7 +56,7 @@ enum ReportFile {
             let suffix = dot.map { String(parts.name[$0...]) } ?? ""
             for number in 1...99 {
                 let other = parts.sibling("\(stem)-\(number)\(suffix)")
-                if link(temporary.path, other) == 0 {
+                if link(temporary, other) == 0 {
                     throw SampleError(
                         "--report: \(path) appeared while the command ran, and a report never replaces a file; the "
                             + "command's work is done, and its report is at \(other)", exitStatus: 1)

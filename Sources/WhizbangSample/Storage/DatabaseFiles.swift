@@ -19,10 +19,10 @@ enum DatabaseFiles {
         return names.contains { identity($0).map { $0 == target } ?? false }
     }
 
-    /// The device and inode of the file `path` names, links followed.
+    /// The device and inode of the file `path` names, links followed (by the kernel, `..` after a link included).
     private static func identity(_ path: String) -> (UInt64, UInt64)? {
-        let path = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+        // Resolved with realpath(3), as the kernel follows it: a URL would drop `link/..` from a relative path.
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: ResolvedPath.of(path)),
             let device = (attributes[.systemNumber] as? NSNumber)?.uint64Value,
             let inode = (attributes[.systemFileNumber] as? NSNumber)?.uint64Value
         else { return nil }

@@ -13,8 +13,7 @@ extension SampleError {
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             return String(cString: strerror(EISDIR))
         }
-        let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-        let type = (try? FileManager.default.attributesOfItem(atPath: target))?[.type] as? FileAttributeType
+        let type = (try? FileManager.default.attributesOfItem(atPath: ResolvedPath.of(path)))?[.type] as? FileAttributeType
         guard type == .typeRegular else { return "not a regular file" }
         return "the file could not be read whole"
     }
