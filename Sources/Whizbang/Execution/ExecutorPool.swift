@@ -152,7 +152,7 @@ public final class ExecutorPool<Key: Hashable & Sendable>: @unchecked Sendable {
     /// runs there nor waits for it to release its lane.
     @inlinable
     nonisolated(nonsending) func runAfterPlace<Result: Sendable>(
-        key: Key, _ body: @escaping @Sendable () async throws -> Result
+        key: Key, _ body: @Sendable () async throws -> Result
     ) async throws -> Result {
         let key = LaneKey(key)
         let context = HandlerContext.current
@@ -167,7 +167,7 @@ public final class ExecutorPool<Key: Hashable & Sendable>: @unchecked Sendable {
     @concurrent
     static func runHolding<Result: Sendable>(
         _ pool: ExecutorPool, _ key: LaneKey, _ context: HandlerContext,
-        _ body: @escaping @Sendable () async throws -> Result
+        _ body: @Sendable () async throws -> Result
     ) async throws -> Result {
         defer { pool.release(key) }
         // The handler and its child tasks carry the mark, so a wait of theirs on this lane is seen as re-entrant.
