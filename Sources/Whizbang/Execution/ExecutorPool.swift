@@ -146,10 +146,10 @@ public final class ExecutorPool<Key: Hashable & Sendable>: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` on `key`'s lane as ``run(key:_:)-(_,()->Result)`` does for an asynchronous handler, except where:
-    /// the caller takes its place on the lane in its own isolation, so calls made in order keep their order, and
-    /// then `body` runs, and the lane is released, off the caller's actor. A command sent from the main actor neither
-    /// runs there nor waits for it to release its lane.
+    /// Runs `body` on `key`'s lane as the asynchronous `run(key:_:)` does, with one difference: the caller takes its
+    /// place on the lane in its own isolation (so calls made in order keep their order), and `body` then runs, and
+    /// the lane is released, off the caller's actor. A command sent from the main actor neither runs there nor waits
+    /// for it to release its lane.
     @inlinable
     nonisolated(nonsending) func runAfterPlace<Result: Sendable>(
         key: Key, _ body: @Sendable () async throws -> Result
