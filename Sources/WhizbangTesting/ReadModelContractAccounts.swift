@@ -54,7 +54,8 @@ struct ContractAccounts: ReadModelProjection {
 
     func keys(of event: RecordedEvent) throws -> [String] {
         guard event.eventType == Self.eventType else { return [] }
-        return try JSONDecoder().decode(Posting.self, from: event.data).accounts.map { $0 == spoiled ? $0 + "\u{0}" : $0 }
+        let accounts = try JSONDecoder().decode(Posting.self, from: event.data).accounts
+        return accounts.map { $0 == spoiled ? $0 + "\u{0}" : $0 }
     }
 
     func apply(_ event: RecordedEvent, to row: Row?, key: String) throws -> Row? {

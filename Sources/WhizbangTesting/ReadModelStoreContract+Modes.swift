@@ -51,10 +51,16 @@ extension ReadModelStoreContract {
                 let before = try await allRows(store, accounts.name)
                 let head = try await store.headPosition()
                 let unstorable: [(String, [EventData])] = [
-                    ("a key with a NUL character", [ContractAccounts.posting(["ok"], 4), ContractAccounts.posting(["spoiled"], 5)]),
+                    (
+                        "a key with a NUL character",
+                        [ContractAccounts.posting(["ok"], 4), ContractAccounts.posting(["spoiled"], 5)]
+                    ),
                     (
                         "a key one byte too long",
-                        [ContractAccounts.posting([String(repeating: "k", count: ReadModelRow.maximumKeyLength + 1)], 1)]
+                        [
+                            ContractAccounts.posting(
+                                [String(repeating: "k", count: ReadModelRow.maximumKeyLength + 1)], 1)
+                        ]
                     ),
                     ("an indexed value too long", [ContractAccounts.posting(["ok"], 774)]),
                 ]
@@ -142,7 +148,7 @@ extension ReadModelStoreContract {
                     ContractAccounts.posting(["ok", "spoiled"], 3),
                 ]
                 try await appendInPages(store, events, to: "p")
-                try await requireReadModelError(.failed, "waiting for the read model given a key with a NUL character") {
+                try await requireReadModelError(.failed, "waiting for a read model given a key with a NUL character") {
                     try await store.waitForReadModel(named: spoiled.name, toReach: nil, timeout: .seconds(60))
                 }
                 let status = try await requireSuccess("the status") {

@@ -140,8 +140,10 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
     /// Stops accepting work and returns once every command and handler already accepted has finished.
     ///
     /// Stateless handlers drain first, since a running handler may still send commands (and load aggregates): those
-    /// are taken until the handlers are done; commands and loads from outside are refused from the start. Commands
-    /// never call handlers. If the calling task is cancelled, it returns without waiting further.
+    /// are taken until the handlers are done; commands and loads from outside are refused from the start, so a
+    /// handler that waits for the effect of a command sent from outside (by a process manager's runner, say) waits
+    /// in vain: give such a wait a time limit. Commands never call handlers. If the calling task is cancelled, it
+    /// returns without waiting further.
     ///
     /// Called inside a handler or command of this dispatcher (or a child task of one), it stops admission everywhere
     /// and returns at once: it cannot wait for the work it is part of. Call it from outside to wait. A `Task {}`

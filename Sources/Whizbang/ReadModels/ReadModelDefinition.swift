@@ -32,7 +32,8 @@ package struct ReadModelDefinition: Sendable {
                 if let problem = ReadModelRow.keyProblem(key) {
                     throw ReadModelError(
                         .invalidKey, readModel: projection.name, key: ReadModelRow.printable(key),
-                        message: "the key given for the event at position \(event.position) cannot be stored: \(problem)")
+                        message:
+                            "the key given for the event at position \(event.position) cannot be stored: \(problem)")
                 }
             }
             return keys
@@ -54,7 +55,8 @@ package struct ReadModelDefinition: Sendable {
                     message: "the indexed value of the row after the event at position \(event.position) cannot be "
                         + "stored: \(problem)")
             }
-            return ReadModelRow(key: key, indexValue: indexValue, position: event.position, body: try codec.encode(next))
+            return ReadModelRow(
+                key: key, indexValue: indexValue, position: event.position, body: try codec.encode(next))
         }
     }
 

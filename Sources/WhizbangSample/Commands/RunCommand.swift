@@ -146,8 +146,8 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
         guard baseline.total <= room else {
             throw SampleError.refusal(
                 "the kept ledger's total \(Formatting.grouped(baseline.total)) leaves no room for this run: with "
-                    + "\(accounts) accounts, an initial deposit of \(initialDeposit) and \(commands) commands, its total "
-                    + "could pass \(Formatting.grouped(Int.max / 2)); the ledger is as it was (give a smaller "
+                    + "\(accounts) accounts, an initial deposit of \(initialDeposit) and \(commands) commands, its "
+                    + "total could pass \(Formatting.grouped(Int.max / 2)); the ledger is as it was (give a smaller "
                     + "--initial-deposit or fewer --commands)")
         }
         return baseline

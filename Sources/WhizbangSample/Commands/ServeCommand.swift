@@ -70,7 +70,7 @@ struct ServeCommand: AsyncParsableCommand, StoreCommand {
         let service = ListeningConsole(console: console) { port in
             // Written unbuffered, so that a script reading the output learns the port at once.
             let address = host.contains(":") ? "[\(host)]" : host
-            // print, not FileHandle.write, which traps when the write fails; flushed so that a reader sees the line now.
+            // print, not FileHandle.write, which traps when the write fails; flushed so that a reader sees it now.
             print("console for \(opened.name) at http://\(address):\(port)/")
             fflush(nil)
         }

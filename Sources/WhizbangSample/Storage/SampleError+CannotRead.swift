@@ -13,7 +13,8 @@ extension SampleError {
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             return String(cString: strerror(EISDIR))
         }
-        let type = (try? FileManager.default.attributesOfItem(atPath: ResolvedPath.of(path)))?[.type] as? FileAttributeType
+        let attributes = try? FileManager.default.attributesOfItem(atPath: ResolvedPath.of(path))
+        let type = attributes?[.type] as? FileAttributeType
         guard type == .typeRegular else { return "not a regular file" }
         return "the file could not be read whole"
     }
