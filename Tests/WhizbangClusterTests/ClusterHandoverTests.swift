@@ -34,6 +34,8 @@ struct ClusterHandoverTests {
                         } else {
                             #expect(result.outcome == .rejected)
                         }
+                    case .addTwice:
+                        Issue.record("not sent")
                     }
                     if result.outcome == .accepted { #expect(try result.decodeState(as: Counter.self).value == expected) }
                 }

@@ -8,6 +8,8 @@ enum Counter: Aggregate {
     enum Command: Codable, Hashable, Sendable {
         case add(Int)
         case subtract(Int)
+        /// Adds the amount twice, in two events.
+        case addTwice(Int)
     }
     enum Event: Sendable {
         case added(Amount)
@@ -35,6 +37,7 @@ enum Counter: Aggregate {
     static func decide(_ command: Command, _ state: State) throws -> [Event] {
         switch command {
         case .add(let amount): return [.added(Amount(amount: amount))]
+        case .addTwice(let amount): return [.added(Amount(amount: amount)), .added(Amount(amount: amount))]
         case .subtract(let amount):
             guard amount <= state.value else { throw BelowZero() }
             return [.subtracted(Amount(amount: amount))]

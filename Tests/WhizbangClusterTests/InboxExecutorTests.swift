@@ -141,6 +141,32 @@ struct InboxExecutorTests {
         }
     }
 
+    @Test("commands whose message ids follow one another keep their events' ids apart, in one batch or in two")
+    func adjacentMessageIDsKeepTheirEventIDsApart() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let owner = try await Self.owner(store)
+            let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: Self.configuration())
+            // Message ids made in one millisecond by one process differ by one in their low half.
+            let first = MessageID()
+            let ids = (0..<4).map { MessageID(high: first.high, low: first.low &+ UInt64($0)) }
+
+            // On two streams, in two batches.
+            _ = try await client.enqueue(Counter.Command.addTwice(1), to: "pair-a", as: Counter.self, messageID: ids[0])
+            #expect(try await owner.executor.runBatch(owned: owner.ownership.executable()).completed == 1)
+            _ = try await client.enqueue(Counter.Command.addTwice(1), to: "pair-b", as: Counter.self, messageID: ids[1])
+            #expect(try await owner.executor.runBatch(owned: owner.ownership.executable()).completed == 1)
+            #expect(try await Self.result(ids[1], client).outcome == .accepted)
+
+            // On one stream, in one batch.
+            _ = try await client.enqueue(Counter.Command.addTwice(1), to: "pair-c", as: Counter.self, messageID: ids[2])
+            _ = try await client.enqueue(Counter.Command.addTwice(1), to: "pair-c", as: Counter.self, messageID: ids[3])
+            #expect(try await owner.executor.runBatch(owned: owner.ownership.executable()).completed == 2)
+            #expect(try await store.streamVersion(of: "pair-c") == 4)
+            let stored = try await store.readStream("pair-c", from: 1, direction: .forwards, limit: 10).map(\.eventID)
+            #expect(stored == (try await Self.result(ids[2], client).eventIDs + Self.result(ids[3], client).eventIDs))
+        }
+    }
+
     @Test("a command whose events the store would refuse fails at once; the batch's other commands commit")
     func eventsTheStoreRefusesFailTheirCommand() async throws {
         // Room for a counter event's data, not for the node's metadata beside it.

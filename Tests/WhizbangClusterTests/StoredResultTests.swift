@@ -26,6 +26,21 @@ struct StoredResultTests {
         buffer.readableBytesView.map { String(format: "%02x", $0) }.joined()
     }
 
+    @Test("the event ids of commands whose message ids follow one another all differ; the first keeps its old id")
+    func adjacentCommandsEventIDsDiffer() {
+        let first = MessageID()
+        let ids = (0..<8).flatMap { step in
+            ClusterCommandResult(
+                messageID: MessageID(high: first.high, low: first.low &+ UInt64(step)), outcome: .accepted,
+                streamVersion: 3, eventCount: 3, reason: nil, state: nil, node: "n"
+            ).eventIDs
+        }
+        #expect(Set(ids).count == 24)
+        #expect(
+            Self.results[0].eventIDs.first
+                == MessageID(high: 0x0123_4567_89AB_CDEF ^ 0x9E37_79B9_7F4A_7C15, low: 0xFEDC_BA98_7654_3210))
+    }
+
     @Test("a result reads back equal from either form")
     func roundTrips() throws {
         for result in Self.results {

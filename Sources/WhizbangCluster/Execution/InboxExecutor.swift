@@ -534,7 +534,13 @@ final class InboxExecutor: Sendable {
 
     /// The id of a command's `index`th event: derived from the command's id, so that a second run of the same
     /// command could never store its events as new ones.
+    ///
+    /// The first event's id is the command's with its high half changed, as in earlier versions (a result they
+    /// stored still names its events). The others are hashed from the command's id and the index: message ids made
+    /// one after another differ by one in their low half, so a sum there would give one command's second event the
+    /// id of the next command's first.
     static func eventID(for command: MessageID, index: Int) -> MessageID {
-        MessageID(high: command.high ^ 0x9E37_79B9_7F4A_7C15, low: command.low &+ UInt64(index))
+        guard index > 0 else { return MessageID(high: command.high ^ 0x9E37_79B9_7F4A_7C15, low: command.low) }
+        return MessageID(derivedFrom: command, step: "event \(index)")
     }
 }
