@@ -92,6 +92,56 @@ struct InboxExecutorTests {
         }
     }
 
+    /// A command whose events the database refuses (here a trigger's exception, as a value over one of its limits
+    /// would be) failed the whole batch again and again: every other command of the node's partitions waited.
+    @Test("a command the database refuses is found by smaller batches and fails alone; the others commit")
+    func aRefusedCommandFailsAloneAndTheOthersCommit() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let owner = try await Self.owner(store)
+            let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: Self.configuration())
+            let schema = "\"\(store.configuration.schema)\""
+            _ = try await ClusterTestDatabase.query(
+                """
+                CREATE FUNCTION \(schema).refuse_666() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF position('666' in convert_from(NEW.data, 'UTF8')) > 0 THEN RAISE EXCEPTION 'refused'; END IF;
+                    RETURN NEW;
+                END $$
+                """, configuration: store.configuration)
+            _ = try await ClusterTestDatabase.query(
+                """
+                CREATE TRIGGER refuse_666 BEFORE INSERT ON \(schema).events
+                    FOR EACH ROW EXECUTE FUNCTION \(schema).refuse_666()
+                """, configuration: store.configuration)
+            var others: [ClusterClient.Ticket] = []
+            for index in 0..<3 {
+                others.append(
+                    try await client.enqueue(Counter.Command.add(1), to: StreamID("before-\(index)"), as: Counter.self))
+            }
+            let refused = try await client.enqueue(Counter.Command.add(666), to: "refused", as: Counter.self)
+            for index in 0..<4 {
+                others.append(
+                    try await client.enqueue(Counter.Command.add(1), to: StreamID("after-\(index)"), as: Counter.self))
+            }
+            var refusals = 0
+            var completed = 0
+            for _ in 0..<20 where completed < 8 {
+                do {
+                    completed += try await owner.executor.runBatch(owned: owner.ownership.executable()).completed
+                } catch {
+                    refusals += 1
+                }
+            }
+            #expect(completed == 8)
+            #expect(refusals <= 8)
+            let failed = try await Self.result(refused.messageID, client)
+            #expect(failed.outcome == .failed)
+            #expect(failed.reason?.contains("refused") == true)
+            for ticket in others { #expect(try await Self.row(ticket.row, store) == "1 1") }
+            #expect(try await store.streamVersion(of: "refused") == 0)
+        }
+    }
+
     static func result(_ messageID: MessageID, _ client: ClusterClient) async throws -> ClusterCommandResult {
         try await client.result(of: messageID, timeout: .seconds(30))
     }

@@ -75,6 +75,8 @@ final class InboxExecutor: Sendable {
     /// Streams whose last combined append failed for a reason other than the version: run one command at a time.
     private let isolated = Mutex<Set<StreamID>>([])
     private let cursor: Mutex<InboxCursor>
+    /// How the node narrows down a batch the database refused.
+    private let refusals = Mutex(BatchRefusals())
     /// The form in which this node stores results: JSON until ``ClusterSchema/prepare(_:partitionCount:logger:)``
     /// has read the cluster's setting.
     let resultForm = Mutex(ClusterCommandResult.StoredForm.json)
@@ -140,7 +142,8 @@ final class InboxExecutor: Sendable {
         var report = BatchReport()
         guard !owned.isEmpty else { return report }
         let start = cursor.withLock { $0.begin(owned: owned, now: .now) }
-        let rows = try await fetch(Array(owned.keys), from: start, limit: configuration.maximumBatchSize)
+        let limit = refusals.withLock { $0.limit } ?? configuration.maximumBatchSize
+        let rows = try await fetch(Array(owned.keys), from: start, limit: limit)
         fetched(Set(rows.map(\.partition)))
         report.fetched = rows.count
         guard let last = rows.last else {
@@ -183,7 +186,13 @@ final class InboxExecutor: Sendable {
         let fence = involved.sorted().map { ($0, owned[$0]!) }
         let streams = order.compactMap { work[$0] }
         do {
-            let outcome = try await commit(streams, malformed: malformed, fence: fence)
+            let outcome: CommitOutcome
+            do {
+                outcome = try await commit(streams, malformed: malformed, fence: fence)
+            } catch where Self.isRefusal(error) {
+                outcome = try await narrow(rows, refusedWith: error, fence: fence)
+            }
+            refusals.withLock { $0.committed(size: configuration.maximumBatchSize) }
             report.completed = outcome.completed
             cache.withLock { cache in
                 for stream in streams {
@@ -225,6 +234,53 @@ final class InboxExecutor: Sendable {
             throw error
         }
         return report
+    }
+
+    /// After the database refused a batch's commit: takes fewer rows next time, down to the one it refuses, and
+    /// fails that one alone once it was refused twice in a row.
+    ///
+    /// - Returns: the outcome of the lone row's failure, when that was committed.
+    /// - Throws: `error` while the batch is narrowed down (its commands stay pending), or the failure's own commit
+    ///   error.
+    private func narrow(_ rows: [Row], refusedWith error: any Error, fence: [(Int32, Int64)]) async throws
+        -> CommitOutcome
+    {
+        let step = refusals.withLock { $0.refused(rows.map(\.id)) }
+        guard step == .failAlone, let row = rows.first else {
+            configuration.logger.warning(
+                "the database refused a batch; it runs in smaller ones until the refused command is found",
+                metadata: ["node": "\(nodeID)", "commands": "\(rows.count)", "error": "\(error)"])
+            throw error
+        }
+        configuration.logger.warning(
+            "the database refused a command twice; it fails alone",
+            metadata: ["node": "\(nodeID)", "message": "\(row.messageID)", "error": "\(error)"])
+        let result = ClusterCommandResult(
+            messageID: row.messageID, outcome: .failed, streamVersion: 0, eventCount: 0,
+            reason: "\(ClusterError.Code.commandFailed): the database refused it: \(error)", state: nil, node: nodeID)
+        let epoch = fence.first { $0.0 == row.partition }?.1 ?? 0
+        let failure = Completion(row: row, result: result, epoch: epoch)
+        var outcome = try await commit([], malformed: [failure], fence: fence)
+        outcome.failedStreams.insert(row.streamID)
+        return outcome
+    }
+
+    /// Whether a commit failed because the database refused what it was asked to store (a trigger's exception, a
+    /// value over a limit, a check of the store's), not because it could not be reached or rolled the transaction
+    /// back for a conflict: the same batch would fail again.
+    static func isRefusal(_ error: any Error) -> Bool {
+        guard let error = error as? EventStoreError else { return false }
+        switch error.code {
+        case .invalidArgument:
+            return true
+        case .storageFailure:
+            guard let cause = error.underlyingError as? PostgresServerError else { return false }
+            // Class 40 is a transaction rolled back (serialization failure, deadlock), class 53 a lack of
+            // resources: both can pass when tried again.
+            return !cause.sqlState.hasPrefix("40") && !cause.sqlState.hasPrefix("53")
+        default:
+            return false
+        }
     }
 
     /// Decides a stream's commands in order, from its cached or freshly loaded state.

@@ -1,0 +1,38 @@
+import Testing
+
+@testable import WhizbangCluster
+
+/// How a node narrows a refused batch down to the command the database refuses.
+@Suite("Batch refusals")
+struct BatchRefusalsTests {
+    @Test("a refused batch halves down to one row, which fails alone at its second refusal; commits double it back")
+    func narrowsThenWidens() {
+        var refusals = BatchRefusals()
+        #expect(refusals.limit == nil)
+        #expect(refusals.refused(Array(1...8)) == .retry)
+        #expect(refusals.limit == 4)
+        #expect(refusals.refused(Array(1...4)) == .retry)
+        #expect(refusals.limit == 2)
+        refusals.committed(size: 8)
+        #expect(refusals.limit == 4)
+        #expect(refusals.refused([3, 4, 5, 6]) == .retry)
+        #expect(refusals.refused([3, 4]) == .retry)
+        #expect(refusals.refused([3]) == .retry)
+        #expect(refusals.limit == 1)
+        #expect(refusals.refused([3]) == .failAlone)
+        #expect(refusals.limit == nil)
+    }
+
+    @Test("a lone row refused once and then committed is not failed by a later refusal of another lone row")
+    func secondRefusalMustBeOfTheSameRow() {
+        var refusals = BatchRefusals()
+        #expect(refusals.refused([7]) == .retry)
+        refusals.committed(size: 8)
+        #expect(refusals.limit == 2)
+        #expect(refusals.refused([9]) == .retry)
+        #expect(refusals.refused([7]) == .retry)
+        #expect(refusals.refused([7]) == .failAlone)
+        refusals.committed(size: 8)
+        #expect(refusals.limit == nil)
+    }
+}
