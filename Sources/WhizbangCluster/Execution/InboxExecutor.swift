@@ -469,7 +469,9 @@ final class InboxExecutor: Sendable {
         if !corrected.ids.isEmpty {
             // Rare: a second, fenced transaction records the failures; until it commits the rows stay pending.
             let corrected = corrected
+            let bounds = TransactionBounds(store: store.configuration, cluster: configuration)
             try await store.withTrustedTransaction { transaction in
+                try await bounds.apply(on: transaction.connection, logger: transaction.logger)
                 try await self.checkFence(fence, on: transaction.connection, logger: transaction.logger)
                 try await self.record(corrected, on: transaction.connection, logger: transaction.logger)
             }

@@ -24,6 +24,8 @@ struct LeaseKeeper: Sendable {
     let channel: String
     /// The depth metric's count, apart from the heartbeat.
     let depthCount = InboxDepthCount()
+    /// The limits of the transactions that lock partitions and jobs.
+    var bounds: TransactionBounds { TransactionBounds(store: store.configuration, cluster: configuration) }
 
     /// What a heartbeat saw and did.
     struct Beat: Sendable {
@@ -68,8 +70,10 @@ struct LeaseKeeper: Sendable {
         let logger = configuration.logger
         // One transaction: a node whose jobs could not be added is not left registered (live, without heartbeats,
         // refusing its own restart as `nodeAlreadyLive` until its lease runs out).
+        let bounds = self.bounds
         let registered = try await store.withTrustedTransaction { transaction in
             let connection = transaction.connection
+            try await bounds.apply(on: connection, logger: transaction.logger)
             let registered = try await connection.rows(
                 """
                 WITH registered AS (
@@ -123,9 +127,11 @@ struct LeaseKeeper: Sendable {
         let releasableJobs = jobs.releasable()
         let releasingJobs = jobs.releasing
         let jobNames = self.jobNames
+        let bounds = self.bounds
         var beat = try await store.withTrustedTransaction { transaction in
             let connection = transaction.connection
             let logger = transaction.logger
+            try await bounds.apply(on: connection, logger: logger)
             var beat = Beat()
             let alive = try await connection.rows(
                 """
@@ -368,9 +374,11 @@ struct LeaseKeeper: Sendable {
     func releaseAll() async throws -> [Int32] {
         let schema = self.schema
         let (nodeID, member, channel) = (self.nodeID, self.member, self.channel)
+        let bounds = self.bounds
         let released = try await store.withTrustedTransaction { transaction in
             let connection = transaction.connection
             let logger = transaction.logger
+            try await bounds.apply(on: connection, logger: logger)
             var released: [Int32] = []
             for partition in try await connection.rows(
                 """
