@@ -200,6 +200,16 @@ struct ClusterFenceTests {
             // Only the good command's event is stored.
             #expect(try await store.streamVersion(of: stream) == 1)
             #expect(good.row > 0)
+            // A partition no node owns would leave its row pending for ever: the inbox refuses it.
+            for rowPartition in [-1, 8] {
+                await #expect(throws: (any Error).self) {
+                    _ = try await ClusterTestDatabase.query(
+                        """
+                        INSERT INTO \(cluster).inbox (message_id, partition, stream_id, aggregate_type, payload)
+                        VALUES (gen_random_uuid(), \(rowPartition), '\(stream)', 'Counter', '\\x\(payload)'::bytea)
+                        """, configuration: store.configuration)
+                }
+            }
         }
     }
 

@@ -157,6 +157,20 @@ enum ClusterSchema {
                 INSERT INTO \(unescaped: schema).partitions (partition)
                 SELECT generate_series(0, \(Int32(partitionCount - 1))) ON CONFLICT (partition) DO NOTHING
                 """, logger: logger)
+            // A row written around the client with a partition no node owns would wait for ever (and hold the
+            // inbox's retention back): the inbox refuses it. Looked up first, as ALTER TABLE locks the inbox. Rows
+            // already there are left as they are (NOT VALID).
+            try await connection.run(
+                """
+                DO $$ BEGIN
+                    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = '\(unescaped: schema).inbox'::regclass
+                                   AND conname = 'inbox_partition_in_range')
+                    THEN
+                        ALTER TABLE \(unescaped: schema).inbox ADD CONSTRAINT inbox_partition_in_range
+                            CHECK (partition >= 0 AND partition < \(unescaped: String(partitionCount))) NOT VALID;
+                    END IF;
+                END $$
+                """, logger: logger)
             let form =
                 try await connection.rows(
                     "SELECT value FROM \(unescaped: schema).settings WHERE key = 'result_form'",
