@@ -65,6 +65,26 @@ struct ClusterClientEdgeTests {
         }
     }
 
+    /// Before, such a name reached the inserter, and its multi-row insert failed with `storageFailure` for every
+    /// command sent beside it.
+    @Test("a raw command whose aggregate type is empty or holds a NUL is refused before its insert")
+    func anAggregateTypeWithNULIsRefused() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let client = try ClusterClient(
+                store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
+            let payload = try JSONCommandCodec<Counter.Command>().encode(.add(1))
+            for name in ["Coun\u{0}ter", ""] {
+                await #expect {
+                    _ = try await client.enqueue(
+                        payload: payload, to: StreamID("bad"), aggregateType: name, messageID: MessageID())
+                } throws: { error in
+                    (error as? ClusterError)?.code == .malformedCommand
+                }
+            }
+            #expect(try await client.enqueue(Counter.Command.add(2), to: "good", as: Counter.self).row > 0)
+        }
+    }
+
     @Test("a send refused because the client is not running leaves nothing in the inbox")
     func aSendBeforeRunSendsNothing() async throws {
         try await ClusterTestDatabase.withStore { store in

@@ -181,6 +181,12 @@ public final class ClusterClient: Service, Sendable {
         until deadline: ContinuousClock.Instant?
     ) async throws -> Ticket {
         try streamID.validate()
+        // PostgreSQL's text holds no NUL: such a name would fail the insert of every command sent beside it.
+        guard !aggregateType.isEmpty, !aggregateType.utf8.contains(0) else {
+            throw ClusterError(
+                .malformedCommand,
+                message: "an aggregate type's name must be non-empty and hold no NUL character; nothing was sent")
+        }
         try await prepareOnce(until: deadline)
         let partition = Int32(StableHash.partition(of: streamID, count: configuration.partitionCount))
         let schema = self.schema
