@@ -38,4 +38,23 @@ struct ClusterJobCheckpointCommitTests {
             #expect(try await ClusterTestDatabase.jobCheckpoint(job.name, store: store) == "6")
         }
     }
+
+    /// Before, a move whose commit landed but whose answer was lost made the runner's next move (from the checkpoint
+    /// it last knew) a fence rejection: a false warning, a `fenced` row in the job log, and the job dropped until the
+    /// next heartbeat.
+    @Test("a move from behind a checkpoint that this owner already moved is no fence rejection, and never goes back")
+    func aMoveFromBehindTheStoredCheckpointIsNoRejection() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let job = TypedTally()
+            let runner = try await ClusterJobEventTypesTests().claimedRunner(job, store)
+            #expect(try await runner.commitCheckpoint(epoch: 1, from: 0, to: 5))
+            // The runner did not learn of that move, and moves again from 0.
+            #expect(try await runner.commitCheckpoint(epoch: 1, from: 0, to: 7))
+            #expect(try await ClusterTestDatabase.jobCheckpoint(job.name, store: store) == "7")
+            #expect(try await runner.commitCheckpoint(epoch: 1, from: 0, to: 3))
+            #expect(try await ClusterTestDatabase.jobCheckpoint(job.name, store: store) == "7")
+            // Another epoch is still refused.
+            #expect(try await !runner.commitCheckpoint(epoch: 2, from: 7, to: 9))
+        }
+    }
 }

@@ -29,11 +29,13 @@ struct JobRunner: Sendable {
         case fenced
     }
 
-    /// Moves the job's checkpoint from `from` to `to` if it is still this member's at `epoch`.
+    /// Moves the job's checkpoint forward to `to` if the job is still this member's at `epoch`; `from` is where the
+    /// runner last stored it.
     ///
     /// The update runs in a transaction of its own and counts only once `COMMIT` has answered: run alone, it would
     /// commit after being reported, and a commit failing then would leave the runner believing a move that never
-    /// happened.
+    /// happened. A stored checkpoint past `from` is one of this runner's own moves whose answer was lost (a commit
+    /// whose reply did not arrive): it is kept if it is past `to`, and the write is no fence rejection.
     ///
     /// - Returns: `false` when the fence refused the write (nothing was written).
     func commitCheckpoint(epoch: Int64, from: UInt64, to: UInt64) async throws -> Bool {
@@ -43,8 +45,8 @@ struct JobRunner: Sendable {
             try await connection.withStoreTransaction(logger: logger) {
                 try await connection.rows(
                     """
-                    UPDATE \(unescaped: schema).jobs SET checkpoint = \(to)
-                    WHERE name = \(name) AND owner = \(member) AND epoch = \(epoch) AND checkpoint = \(from)
+                    UPDATE \(unescaped: schema).jobs SET checkpoint = greatest(checkpoint, \(to))
+                    WHERE name = \(name) AND owner = \(member) AND epoch = \(epoch) AND checkpoint >= \(from)
                     RETURNING 1
                     """, logger: logger
                 ).count == 1
