@@ -65,9 +65,12 @@ public struct ClusterConfiguration: Sendable {
 }
 
 extension Duration {
-    /// The duration in whole milliseconds, rounded up, for SQL intervals.
+    /// The duration in whole milliseconds, rounded up, for SQL intervals; at most 10¹⁵ (some 31,000 years, within
+    /// PostgreSQL's range for an interval), so that a duration meant as "never" neither traps nor fails there.
     var wholeMilliseconds: Int64 {
         let (seconds, attoseconds) = components
+        let limit: Int64 = 1_000_000_000_000_000
+        guard seconds < limit / 1000 else { return limit }
         return seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
     }
 }
