@@ -228,10 +228,13 @@ extension PostgresEventStore: Service {
                 let _: EventLoopFuture<Void> = connection.close()
             }
             defer { watchdog.cancel() }
-            for head in try await connection.rows(of: PostgresStatements.Head(), logger: logger) {
-                signal.advance(to: UInt64(head))
-            }
+            signal.advance(to: try await readHead(on: connection, logger: logger))
         }
+    }
+
+    /// The position of the log's last event, read on `connection`.
+    private func readHead(on connection: PostgresConnection, logger: Logger) async throws -> UInt64 {
+        UInt64(clamping: try await connection.rows(of: PostgresStatements.Head(), logger: logger).first ?? 0)
     }
 
     /// Holds a connection that listens on the store's channel and advances the head to each notified position;
@@ -265,13 +268,19 @@ extension PostgresEventStore: Service {
                                 try await connection.listen(on: channel) { notifications in
                                     // Appends committed before LISTEN took effect sent no notification: read
                                     // the head.
-                                    let heads = try await connection.rows(
-                                        of: PostgresStatements.Head(), logger: logger)
-                                    for head in heads { self.signal.advance(to: UInt64(head)) }
+                                    var read = try await self.readHead(on: connection, logger: logger)
+                                    self.signal.advance(to: read)
+                                    // A notification names a committed position, but one sent by hand, or for
+                                    // commits a crash lost, names a position the log may never reach: the head
+                                    // is read before the waiters are woken past what was last read. A read covers
+                                    // every notification up to the head it finds, so reads stay fewer than
+                                    // notifications under a steady stream of appends.
                                     for try await notification in notifications {
-                                        if let position = UInt64(notification.payload) {
-                                            self.signal.advance(to: position)
+                                        guard let position = UInt64(notification.payload) else { continue }
+                                        if position > read {
+                                            read = max(read, try await self.readHead(on: connection, logger: logger))
                                         }
+                                        self.signal.advance(to: min(position, read))
                                     }
                                 }
                             }

@@ -1,0 +1,36 @@
+import PostgresNIO
+import Testing
+import Whizbang
+
+@testable import WhizbangPostgres
+
+/// The head a store learns from notifications: a notification wakes waiters only as far as the log goes.
+@Suite(
+    "PostgresEventStore heads learned from notifications",
+    .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
+    .timeLimit(.minutes(2))
+)
+struct PostgresNotifiedHeadTests {
+    /// Before, the store took a notified position as its head: every caught-up consumer's wait returned at once, and
+    /// read nothing, in a loop, until the log reached that position (perhaps never: after commits a crash lost, or a
+    /// notification sent by hand).
+    @Test("a notification naming a position past the log moves the head no further than the log")
+    func aNotificationPastTheLogMovesTheHeadOnlyToTheLog() async throws {
+        try await PostgresTestServer.withStore { writer in
+            _ = try await writer.append(makeEvents(1), to: "s", expectedVersion: .noStream)
+            var readOnly = writer.configuration
+            readOnly.isReadOnly = true
+            try await PostgresTestServer.withRunningStore(try PostgresEventStore(configuration: readOnly)) { reader in
+                try await reader.waitForEvents(after: 0)
+                let channel = writer.configuration.notificationChannel
+                try await writer.withConnection { connection, logger in
+                    try await connection.run("SELECT pg_notify(\(channel), '1000000')", logger: logger)
+                }
+                // Notifications arrive in commit order: once the reader has this append's, it had the one above.
+                _ = try await writer.append(makeEvents(1), to: "s", expectedVersion: .exact(1))
+                try await reader.waitForEvents(after: 1)
+                #expect(reader.signal.head == 2)
+            }
+        }
+    }
+}
