@@ -83,7 +83,7 @@ public struct PostgresStoreTransaction: Sendable {
         else {
             return .refused
         }
-        try check(rows, count: appends.count)
+        try PostgresStatements.AppendBatch.check(rows, eventCounts: appends.map(\.events.count))
         return .appended(zip(appends, rows).map { outcome(of: $0, row: $1, head: head) })
     }
 
@@ -133,7 +133,7 @@ public struct PostgresStoreTransaction: Sendable {
     private func applied(_ appends: [PostgresStoreAppend], rows: [PostgresStatements.AppendBatch.Row]) async throws
         -> [Result<AppendResult, EventStoreError>]
     {
-        try Self.check(rows, count: appends.count)
+        try PostgresStatements.AppendBatch.check(rows, eventCounts: appends.map(\.events.count))
         do {
             try await store.readModels.applyInline(on: connection) { now in
                 zip(appends, rows).map { append, row in
@@ -147,13 +147,6 @@ public struct PostgresStoreTransaction: Sendable {
                 message: "an inline read model refused an append of the transaction: \(message)")
         }
         return zip(appends, rows).map { Self.outcome(of: $0, row: $1, head: head) }
-    }
-
-    private static func check(_ rows: [PostgresStatements.AppendBatch.Row], count: Int) throws {
-        guard rows.count == count else {
-            throw EventStoreError(
-                .storageFailure, message: "the append function returned \(rows.count) rows for \(count) appends")
-        }
     }
 
     private static func outcome(
@@ -230,7 +223,9 @@ extension PostgresEventStore {
     /// the connection goes back to the pool as it started, so that the store's own statements on it never follow
     /// `body`'s, and nothing `body` took stays held. A connection that cannot be reset is closed instead.
     ///
-    /// - Throws: what `body` throws, unchanged (the transaction is rolled back); otherwise an `EventStoreError` —
+    /// - Throws: what `body` throws, unchanged (the transaction is rolled back), except the connection's own errors
+    ///   (PostgresNIO's, and NIO's for a connection that ended), which are mapped as the store's are; otherwise an
+    ///   `EventStoreError` —
     ///   `readOnly`, `closed`, `unavailable` (retryable; after a failed commit the transaction may have committed),
     ///   `storageFailure` when a statement of the transaction failed, so that PostgreSQL rolled it back at its commit
     ///   (a body that caught the statement's error and returned: nothing of the transaction is written), or the
@@ -268,10 +263,8 @@ extension PostgresEventStore {
                     result = try await connection.withStoreTransaction(logger: logger) {
                         do {
                             return try await body(transaction)
-                        } catch let error as PSQLError {
-                            throw error
                         } catch {
-                            bodyError.withLock { $0 = error }
+                            if !Self.isConnectionError(error) { bodyError.withLock { $0 = error } }
                             throw error
                         }
                     }
@@ -307,8 +300,9 @@ extension PostgresEventStore {
     /// A connection that cannot be reset so is closed instead of going back to the pool. (While `body` runs,
     /// temporary tables do not hide the store's: its connections search `pg_temp` last.)
     ///
-    /// - Throws: what `body` throws, unchanged; otherwise an `EventStoreError` — `closed`, `unavailable`
-    ///   (retryable), `readOnly`, or the server's error mapped as for the store's other calls.
+    /// - Throws: what `body` throws, unchanged, except the connection's own errors (PostgresNIO's, and NIO's for a
+    ///   connection that ended), which are mapped as the store's are; otherwise an `EventStoreError` — `closed`,
+    ///   `unavailable` (retryable), `readOnly`, or the server's error mapped as for the store's other calls.
     public func withConnection<Result: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> Result
     ) async throws -> Result {
@@ -338,7 +332,7 @@ extension PostgresEventStore {
                 do {
                     result = try await body(connection, logger)
                 } catch {
-                    if !(error is PSQLError) { bodyError.withLock { $0 = error } }
+                    if !Self.isConnectionError(error) { bodyError.withLock { $0 = error } }
                     if let ended = error as? PSQLError, ended.endsSession {
                         // Nothing to restore: the server ended the session.
                         await connection.closeAndWait()
@@ -355,6 +349,12 @@ extension PostgresEventStore {
             if Task.isCancelled && !lifecycle.isClosed { throw CancellationError() }
             throw runner.failure(error, closed: lifecycle.isClosed)
         }
+    }
+
+    /// Whether a body's error came from its connection (the server's answer, or NIO's for a connection that ended),
+    /// and is so mapped as the store's own calls' errors are, rather than passed on as the body's.
+    static func isConnectionError(_ error: any Error) -> Bool {
+        error is PSQLError || error is ChannelError || error is IOError
     }
 
     /// Brings a pooled connection back to the session it started with after a caller's body: rolls back a

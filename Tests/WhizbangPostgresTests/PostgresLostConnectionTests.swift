@@ -62,6 +62,27 @@ struct PostgresLostConnectionTests {
             #expect(elapsed < .seconds(30), "the call failed \(elapsed) after its body began: \(String(describing: error))")
         }
     }
+    /// Before, a statement on a connection already known closed threw NIO's `ChannelError` out of the call as the
+    /// body's own error: callers that retry `unavailable` stopped instead.
+    @Test("a statement a body runs after its connection ended fails the call with unavailable")
+    func aStatementAfterTheConnectionEndedIsUnavailable() async throws {
+        try await PostgresTestServer.withStore(configuration: Self.configuration()) { store in
+            await expectError(.unavailable) {
+                try await store.withTransaction { transaction in
+                    _ = try? await transaction.connection.run(
+                        "SELECT pg_terminate_backend(pg_backend_pid())", logger: transaction.logger)
+                    try await transaction.connection.run("SELECT 1", logger: transaction.logger)
+                }
+            }
+            await expectError(.unavailable) {
+                try await store.withConnection { connection, logger in
+                    _ = try? await connection.run("SELECT pg_terminate_backend(pg_backend_pid())", logger: logger)
+                    try await connection.run("SELECT 1", logger: logger)
+                }
+            }
+        }
+    }
+
     @Test("a call after a body that ended its connection and went on gets a connection that works")
     func aCallAfterABodyThatEndedItsConnectionWorks() async throws {
         var configuration = try Self.configuration()
