@@ -44,6 +44,31 @@ enum PostgresStatements {
             var status: Status? { Status(rawValue: rawStatus) }
         }
 
+        /// Checks that `rows` are one per append, each with values an append of its `eventCounts` can have: the
+        /// store's own function returns no other, a caller's (``PostgresAppendCall``) might.
+        ///
+        /// - Throws: `EventStoreError/Code/storageFailure` otherwise.
+        static func check(_ rows: [Row], eventCounts: [Int]) throws(EventStoreError) {
+            guard rows.count == eventCounts.count else {
+                throw EventStoreError(
+                    .storageFailure,
+                    message: "the append function returned \(rows.count) rows for \(eventCounts.count) appends")
+            }
+            for (row, count) in zip(rows, eventCounts.lazy.map(Int64.init)) {
+                var fits = row.streamVersion >= 0 && row.firstPosition >= 0
+                if row.status == .committed {
+                    fits = fits && row.firstPosition <= Int64.max - count && (count == 0 || row.firstPosition >= 1)
+                    fits = fits && (!row.inserted || row.streamVersion >= count)
+                }
+                guard fits else {
+                    throw EventStoreError(
+                        .storageFailure,
+                        message: "the append function returned version \(row.streamVersion) and first position "
+                            + "\(row.firstPosition) for an append of \(count) events")
+                }
+            }
+        }
+
         var streamIDs: [String] = []
         var expectedVersions: [Int64] = []
         var counts: [Int32] = []

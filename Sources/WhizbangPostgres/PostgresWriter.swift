@@ -9,8 +9,9 @@ import Whizbang
 ///
 /// One batch is in flight at a time; appends that arrive meanwhile queue for the next one, so the busier the store,
 /// the larger the batches. Each batch runs within the store's request deadline: a batch that misses it, or whose
-/// connection is lost, fails its callers with `EventStoreError/Code/unavailable`, its connection is closed, and the
-/// writer goes on with the next batch. Closing fails the queued appends and the one in flight with
+/// connection is lost, fails its callers with `EventStoreError/Code/unavailable` and has its connection closed; the
+/// appends queued behind it fail with it (so no append waits for more than two deadlines), and the writer goes on
+/// with the next batch. Closing fails the queued appends and the one in flight with
 /// `EventStoreError/Code/closed` at once (an append already sent may still commit: as after a lost connection, a
 /// retry with the same event ids and expected version tells).
 final class PostgresWriter: Sendable {
@@ -143,6 +144,7 @@ final class PostgresWriter: Sendable {
         var outcomes: [Result<AppendResult, EventStoreError>?] = Array(repeating: nil, count: batch.count)
         var pending = Array(batch.indices)
         var head: UInt64 = 0
+        var unreachable: EventStoreError? = nil
         while !pending.isEmpty {
             do {
                 let rows = try await append(batch, pending)
@@ -168,6 +170,7 @@ final class PostgresWriter: Sendable {
                 logger.debug("group commit failed", metadata: ["appends": "\(pending.count)", "error": "\(failure)"])
                 for index in pending { outcomes[index] = .failure(failure) }
                 pending = []
+                if failure.code == .unavailable { unreachable = failure }
             }
         }
         // Waiters learn of the new head before the appenders return, so an appender that then waits sees it.
@@ -182,6 +185,15 @@ final class PostgresWriter: Sendable {
         guard stillOwned else { return }
         for (request, outcome) in zip(batch, outcomes) {
             request.continuation.resume(with: outcome!.mapError { $0 as any Error })
+        }
+        // The appends queued behind a batch that could not reach the server would each wait for a deadline of their
+        // own batch in turn, many deadlines for the last: they fail with it (`unavailable` is for trying again).
+        if let unreachable {
+            let queued = state.withLock { state in
+                defer { state.queue = [] }
+                return state.queue
+            }
+            for request in queued { request.continuation.resume(throwing: unreachable) }
         }
     }
 
@@ -214,14 +226,14 @@ final class PostgresWriter: Sendable {
                 let committed = PostgresStatements.CommittedAppendBatch(batch: batchStatement)
                 return try await runner.withConnection { connection in
                     let rows = try await connection.rows(of: committed, logger: logger).first ?? []
-                    try Self.check(rows, count: appended.count)
+                    try PostgresStatements.AppendBatch.check(rows, eventCounts: appended.map(\.count))
                     return rows
                 }
             }
             return try await runner.withConnection { connection in
                 try await connection.withStoreTransaction(logger: logger) {
                     let rows = try await connection.rows(of: batchStatement, logger: logger)
-                    try Self.check(rows, count: appended.count)
+                    try PostgresStatements.AppendBatch.check(rows, eventCounts: appended.map(\.count))
                     guard readModels.hasInline else { return rows }
                     do {
                         try await readModels.applyInline(on: connection) { now in
@@ -239,13 +251,6 @@ final class PostgresWriter: Sendable {
         } catch {
             if let error = refusal.withLock({ $0 }) { throw error }
             throw error
-        }
-    }
-
-    private static func check(_ rows: [PostgresStatements.AppendBatch.Row], count: Int) throws {
-        guard rows.count == count else {
-            throw EventStoreError(
-                .storageFailure, message: "the append function returned \(rows.count) rows for \(count) appends")
         }
     }
 

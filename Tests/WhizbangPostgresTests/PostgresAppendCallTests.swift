@@ -166,4 +166,27 @@ struct PostgresAppendCallTests {
             #expect(try await store.headPosition() == 2)
         }
     }
+
+    /// Before, a row with a negative version or position trapped in the conversion to the result's unsigned values:
+    /// the process ended.
+    @Test("a function that returns values no append can have fails the call with storageFailure")
+    func rowsNoAppendCanHaveFailTheCall() async throws {
+        try await PostgresTestServer.withStore { store in
+            let schema = "\"\(store.configuration.schema)\""
+            _ = try await store.headPosition()
+            try await PostgresTestServer.execute(
+                """
+                CREATE FUNCTION \(schema).lying(\(PostgresAppendCall.appendParameters))
+                RETURNS \(PostgresAppendCall.returnType) LANGUAGE plpgsql AS $$
+                BEGIN
+                    RETURN QUERY SELECT 0, -1::bigint, -1::bigint, true;
+                END $$
+                """, configuration: store.configuration)
+            await expectError(.storageFailure) {
+                _ = try await store.append(
+                    [PostgresStoreAppend([Self.event()], to: "a", expectedVersion: .noStream)],
+                    through: PostgresAppendCall(function: "\(schema).lying", arguments: PostgresBindings()))
+            }
+        }
+    }
 }

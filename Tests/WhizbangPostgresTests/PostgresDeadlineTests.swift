@@ -52,6 +52,37 @@ struct PostgresDeadlineTests {
         }
     }
 
+    /// Before, each queued append waited for a deadline of its own batch in turn: with one append per batch, the
+    /// fourth failed after four deadlines.
+    @Test func appendsQueuedBehindABatchThatMissesTheDeadlineFailWithIt() async throws {
+        var configuration = try await Self.configuration()
+        configuration.maximumBatchSize = 1
+        try await PostgresTestServer.withStore(configuration: configuration) { store in
+            try await appendRetrying(makeEvents(1), to: "s", expectedVersion: .noStream, store: store)
+            let lock = try await PostgresTableLock.lockEvents(of: configuration)
+            let clock = ContinuousClock()
+            let started = clock.now
+            let outcomes = await withTaskGroup(of: (EventStoreError.Code?, Duration).self) { group in
+                for index in 0..<4 {
+                    group.addTask {
+                        do {
+                            _ = try await store.append(
+                                makeEvents(1), to: StreamID("q-\(index)"), expectedVersion: .noStream)
+                            return (nil, clock.now - started)
+                        } catch {
+                            return ((error as? EventStoreError)?.code, clock.now - started)
+                        }
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            try await lock.releaseEndingWaiters()
+            #expect(outcomes.allSatisfy { $0.0 == .unavailable }, "\(outcomes)")
+            let slowest = outcomes.map(\.1).max() ?? .zero
+            #expect(slowest < configuration.requestTimeout * 2 + .seconds(2), "\(outcomes)")
+        }
+    }
+
     /// Waiting for a connection is bounded by `connectTimeout`, not by the much longer `requestTimeout`: the pool's
     /// two connections are taken (an append and a read, both blocked on a lock), so a third call gets none.
     @Test func leasingAConnectionIsBoundedByTheConnectTimeout() async throws {
