@@ -356,7 +356,7 @@ final class PostgresReadModels: Sendable {
     /// model live, when the batch reaches the head.
     func step(_ definition: ReadModelDefinition, on connection: PostgresConnection) async throws -> StepOutcome {
         let logger = self.logger
-        return try await connection.withTransaction(logger: logger) { connection in
+        return try await connection.withStoreTransaction(logger: logger) {
             try await self.lock(connection)
             guard var state = try await self.state(of: definition.name, on: connection, forUpdate: true),
                 state.state != "failed"
@@ -439,7 +439,7 @@ final class PostgresReadModels: Sendable {
     func cleanUp(_ name: String, on connection: PostgresConnection) async throws -> Int {
         let logger = self.logger
         let limit = Int64(batchSize)
-        return try await connection.withTransaction(logger: logger) { connection in
+        return try await connection.withStoreTransaction(logger: logger) {
             guard let state = try await self.state(of: name, on: connection, forUpdate: true) else { return 0 }
             let keep = [state.servedGeneration, state.buildingGeneration].compactMap { $0 }
             let rows = try await connection.rows(
