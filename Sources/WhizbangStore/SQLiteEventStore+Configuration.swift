@@ -108,10 +108,11 @@ extension SQLiteEventStore {
 }
 
 extension Duration {
-    /// The duration in whole milliseconds, clamped to `Int32`.
+    /// The duration in whole milliseconds, clamped to `0...Int32.max`.
     var clampedMilliseconds: Int32 {
         let (seconds, attoseconds) = components
-        let milliseconds = seconds * 1000 + attoseconds / 1_000_000_000_000_000
-        return Int32(clamping: milliseconds)
+        guard seconds >= 0 else { return 0 }
+        guard seconds < Int64(Int32.max) / 1000 + 1 else { return .max }
+        return Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
     }
 }

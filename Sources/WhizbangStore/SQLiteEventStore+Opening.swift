@@ -40,6 +40,21 @@ extension SQLiteEventStore {
         guard configuration.readModelBatchSize >= 1 else { throw invalid("readModelBatchSize must be at least 1") }
     }
 
+    /// The last position of the log on `connection`, after checking that the positions are ones the store can
+    /// have written: from 1 on, with room for the next one (SQLite would otherwise pick positions at random).
+    ///
+    /// - Throws: `EventStoreError/Code/corruptDatabase` otherwise.
+    static func checkedHead(_ connection: SQLiteConnection) throws -> UInt64 {
+        let first = try connection.queryInteger("SELECT min(position) FROM events") ?? 1
+        let last = try connection.queryInteger("SELECT max(position) FROM events") ?? 0
+        guard first >= 1, last < Int64.max else {
+            throw EventStoreError(
+                .corruptDatabase,
+                message: "the events table holds positions from \(first) to \(last); the store writes them from 1 on")
+        }
+        return UInt64(last)
+    }
+
     /// Opens and configures one connection.
     static func openConnection(_ path: String, _ configuration: Configuration, role: ConnectionRole)
         throws(SQLiteError) -> SQLiteConnection
@@ -82,7 +97,9 @@ extension SQLiteEventStore {
             // size bound, or without one to the size the checkpoint threshold allows, instead of keeping its largest
             // size. Not to the threshold under a bound: the WAL starts over between the two, and cutting it each
             // time costs the writer a truncation and the file system the blocks allocated again.
-            var limit = configuration.checkpointPages * configuration.pageSize
+            var limit = configuration.checkpointPages.multipliedReportingOverflow(by: configuration.pageSize)
+                .partialValue
+            if configuration.checkpointPages > Int.max / configuration.pageSize { limit = .max }
             if configuration.maximumWALBytes > 0 { limit = configuration.maximumWALBytes }
             try connection.execute("PRAGMA journal_size_limit = \(limit)")
         }

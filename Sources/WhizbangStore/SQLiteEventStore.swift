@@ -69,8 +69,8 @@ public final class SQLiteEventStore: EventStore {
                 : try SQLiteReadModels(
                     readModelDefinitions, connection: writerConnection, batchSize: configuration.readModelBatchSize,
                     batchCommitted: configuration.readModelBatchCommitted)
-            let head = try writerConnection.queryInteger("SELECT max(position) FROM events") ?? 0
-            let signal = AppendSignal(head: UInt64(head))
+            let head = try Self.checkedHead(writerConnection)
+            let signal = AppendSignal(head: head)
             self.signal = signal
             let writer = try SQLiteWriter(
                 connection: writerConnection, signal: signal, configuration: configuration, readModels: readModels,

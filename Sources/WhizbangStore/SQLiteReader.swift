@@ -96,7 +96,7 @@ final class SQLiteReader {
         statement.bind(version, at: 2)
         statement.bind(Int64(limit), at: 3)
         var events: [RecordedEvent] = []
-        events.reserveCapacity(min(limit, Int(clamping: stream.version)))
+        events.reserveCapacity(min(limit, Int(clamping: stream.version), 4_096))
         while try statement.step() {
             events.append(Self.event(statement, streamID: streamID))
         }

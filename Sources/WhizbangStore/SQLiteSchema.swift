@@ -174,7 +174,8 @@ enum SQLiteSchema {
 
     /// The schema version of the database on `connection`, `nil` for one without tables.
     ///
-    /// - Throws: `EventStoreError/Code/incompatibleSchema` for another application's database or a newer schema.
+    /// - Throws: `EventStoreError/Code/incompatibleSchema` for another application's database, a newer schema, or a
+    ///   schema version below 1 (which no version of the store writes).
     static func version(of connection: SQLiteConnection) throws -> Int64? {
         let applicationID = try connection.queryInteger("PRAGMA application_id") ?? 0
         let tableCount = try connection.queryInteger("SELECT count(*) FROM sqlite_schema") ?? 0
@@ -193,6 +194,12 @@ enum SQLiteSchema {
             throw EventStoreError(.incompatibleSchema, message: "the database has no schema_version table")
         }
         let version = try connection.queryInteger("SELECT max(version) FROM schema_version") ?? 0
+        guard version >= 1 else {
+            throw EventStoreError(
+                .incompatibleSchema,
+                message: "the database has schema version \(version), which no version of this store writes"
+            )
+        }
         guard version <= currentVersion else {
             throw EventStoreError(
                 .incompatibleSchema,

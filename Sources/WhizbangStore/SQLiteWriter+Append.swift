@@ -177,7 +177,19 @@ extension SQLiteWriter {
                 if error.isUniqueViolation { return .failed(AppendDecision.duplicateEventID(event.eventID, appendingTo: append.streamID)) }
                 throw error
             }
-            if index == 0 { firstPosition = connection.lastInsertRowID }
+            // SQLite gives the next rowid unless the largest is taken, then a random one: positions must follow
+            // the head, one after another.
+            let position = connection.lastInsertRowID
+            if index == 0 {
+                firstPosition = position
+            } else if position != firstPosition &+ Int64(index) {
+                firstPosition = 0
+            }
+        }
+        guard firstPosition >= 1 else {
+            throw SQLiteError(
+                code: SQLITE_CORRUPT, systemErrno: 0,
+                message: "the events table has no room for positions after its last", sql: nil)
         }
         remember(append.streamID, key: streamKey, version: newVersion)
         let first = UInt64(firstPosition)

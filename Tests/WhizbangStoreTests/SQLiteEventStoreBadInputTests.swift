@@ -49,6 +49,56 @@ struct SQLiteEventStoreBadInputTests {
         }
     }
 
+    /// Before, a schema version below 1 passed the check and the migration indexed its list with it: a trap.
+    @Test func aSchemaVersionBelowOneIsRefused() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            store.close()
+            for version in [-1, 0] {
+                _ = try executeRawSQL("DELETE FROM schema_version", path: path)
+                _ = try executeRawSQL(
+                    "INSERT INTO schema_version (version, applied_at) VALUES (\(version), 0)", path: path)
+                await expectError(.incompatibleSchema) { _ = try await SQLiteEventStore.open(path: path) }
+            }
+        }
+    }
+
+    /// Before, a position below 1 trapped at opening (the head is unsigned), and the largest one made SQLite pick the
+    /// next positions at random while the store reported them as a range.
+    @Test func positionsTheStoreCannotHaveWrittenAreRefused() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            _ = try await store.append(makeEvents(3), to: "s", expectedVersion: .noStream)
+            store.close()
+            for (from, to) in [(1, "-5"), (3, "9223372036854775807")] {
+                _ = try executeRawSQL("UPDATE events SET position = \(to) WHERE position = \(from)", path: path)
+                await expectError(.corruptDatabase) {
+                    _ = try await SQLiteEventStore.open(path: path, configuration: .testing)
+                }
+                _ = try executeRawSQL("UPDATE events SET position = \(from) WHERE position = \(to)", path: path)
+            }
+            let reopened = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            defer { reopened.close() }
+            #expect(try await reopened.readAll(after: 0, limit: 10).map(\.position) == [1, 2, 3])
+        }
+    }
+
+    /// Before, a busy timeout or a checkpoint threshold meant as "never" overflowed a multiplication at opening.
+    @Test func limitsMeantAsNeverOpen() async throws {
+        var configuration = SQLiteEventStore.Configuration.testing
+        configuration.busyTimeout = .seconds(Int64.max)
+        configuration.checkpointPages = .max
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            let store = try await SQLiteEventStore.open(path: path, configuration: configuration)
+            defer { store.close() }
+            _ = try await store.append(makeEvents(1), to: "s", expectedVersion: .noStream)
+            #expect(try await store.headPosition() == 1)
+        }
+    }
+
     @Test func anotherApplicationsDatabaseIsRefused() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory.appendingPathComponent("other.sqlite").path
