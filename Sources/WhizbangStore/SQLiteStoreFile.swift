@@ -165,7 +165,14 @@ extension SQLiteEventStore {
     ///   what was found); `EventStoreError/Code/readOnly` or `EventStoreError/Code/storageFailure` when a file
     ///   cannot be locked or removed.
     public static func destroyStore(at path: String) throws(EventStoreError) {
-        if isSymbolicLink(path) {
+        try destroyStore(at: path, afterInspection: {})
+    }
+
+    /// ``destroyStore(at:)``, running `afterInspection` between the inspection and the hold (where tests put
+    /// another file in place).
+    static func destroyStore(at path: String, afterInspection: () -> Void) throws(EventStoreError) {
+        var before = stat()
+        if lstat(path, &before) == 0, before.st_mode & S_IFMT == S_IFLNK {
             throw EventStoreError(
                 .invalidArgument,
                 message: "\(path) is a symbolic link, which the store did not create; nothing was removed")
@@ -175,6 +182,7 @@ extension SQLiteEventStore {
             throw EventStoreError(
                 .invalidArgument, message: "\(path) is \(file.description), not a Whizbang store; nothing was removed")
         }
+        afterInspection()
         // Held until the files are gone, so that no connection opens the store in between.
         guard let hold = try exclusiveHold(path) else {
             throw EventStoreError(
@@ -182,6 +190,16 @@ extension SQLiteEventStore {
                 message: "\(path) is a Whizbang store that another connection has open; nothing was removed")
         }
         defer { hold.close() }
+        // The file held must be the one inspected: another may have been renamed into its place in between (a
+        // restore's, or another application's database, which the hold would lock all the same).
+        let creator = try? hold.queryTexts("SELECT value FROM \(SQLiteSchema.markTable) WHERE key = 'created_by'")
+        var after = stat()
+        guard creator == [SQLiteSchema.markCreator], lstat(path, &after) == 0, after.st_ino == before.st_ino,
+            after.st_dev == before.st_dev, after.st_mode & S_IFMT == S_IFREG
+        else {
+            throw EventStoreError(
+                .invalidArgument, message: "\(path) changed while it was checked; nothing was removed")
+        }
         // The WAL goes first: a WAL left beside a later database of the same name would be replayed into it.
         for companion in [path + "-wal", path + "-shm", path] where unlink(companion) != 0 && errno != ENOENT {
             let number = errno

@@ -2,7 +2,7 @@ import Foundation
 import ProcessTesting
 import Testing
 import Whizbang
-import WhizbangStore
+@testable import WhizbangStore
 
 @Suite("SQLiteEventStore.inspectFile and destroyStore", .timeLimit(.minutes(2)))
 struct SQLiteStoreFileTests {
@@ -26,6 +26,25 @@ struct SQLiteStoreFileTests {
             #expect(throws: EventStoreError.self) { try SQLiteEventStore.destroyStore(at: link) }
             #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == store)
             #expect(SQLiteEventStore.inspectFile(at: store).isWhizbangStore)
+        }
+    }
+
+    /// Before, the file was inspected, then held and removed without a second look: a database renamed into its
+    /// place in between (another application's, say) was removed.
+    @Test("destroyStore refuses, and removes nothing, when another file takes the store's place after inspection")
+    func refusesAFileRenamedIntoPlace() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = directory.appendingPathComponent("store.sqlite").path
+            let opened = try await SQLiteEventStore.open(path: store, configuration: .testing)
+            opened.close()
+            let foreign = directory.appendingPathComponent("foreign.sqlite").path
+            _ = FileManager.default.createFile(atPath: foreign, contents: nil)
+            _ = try executeRawSQL("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)", path: foreign)
+
+            #expect(throws: EventStoreError.self) {
+                try SQLiteEventStore.destroyStore(at: store) { _ = rename(foreign, store) }
+            }
+            #expect(try executeRawSQL("SELECT count(*) FROM customers", path: store) == [["0"]])
         }
     }
 
