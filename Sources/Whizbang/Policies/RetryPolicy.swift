@@ -29,12 +29,18 @@ public struct RetryPolicy: Hashable, Sendable {
 
     /// The wait before retry number `retry` (1 for the first retry), with up to 50% random jitter so that racing
     /// writers spread out.
+    ///
+    /// Any values give a wait from zero to ``maximumBackoff``: a negative wait counts as zero, and a multiplier that
+    /// is not a number as one that reaches the maximum at once.
     public func backoff(beforeRetry retry: Int) -> Duration {
-        var wait = initialBackoff
-        for _ in 1..<max(1, retry) {
-            wait = min(maximumBackoff, wait * backoffMultiplier)
+        let maximum = max(0, maximumBackoff / .seconds(1))
+        var wait = min(maximum, max(0, initialBackoff / .seconds(1)))
+        var step = 1
+        while step < retry, wait < maximum {
+            let next = wait * backoffMultiplier
+            wait = next.isNaN ? maximum : min(maximum, max(0, next))
+            step += 1
         }
-        wait = min(maximumBackoff, wait)
-        return wait * Double.random(in: 0.5...1.0)
+        return .seconds(wait * Double.random(in: 0.5...1.0))
     }
 }

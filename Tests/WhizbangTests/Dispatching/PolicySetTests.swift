@@ -38,4 +38,21 @@ import Whizbang
         #expect(retry.backoff(beforeRetry: 10) <= .milliseconds(50))
         #expect(retry.backoff(beforeRetry: 10) >= .milliseconds(25))
     }
+
+    /// Before, a multiplier that is not finite, or large enough to leave `Duration`'s range, trapped on the second
+    /// retry, inside the handler that was retrying a conflict.
+    @Test func anyMultiplierGivesAWaitFromZeroToTheMaximum() {
+        for multiplier in [Double.infinity, -.infinity, .nan, 1e30, -2, 0] {
+            var retry = RetryPolicy()
+            retry.backoffMultiplier = multiplier
+            for attempt in [1, 2, 3, 50] {
+                let wait = retry.backoff(beforeRetry: attempt)
+                #expect(wait >= .zero && wait <= retry.maximumBackoff, "\(multiplier), retry \(attempt): \(wait)")
+            }
+        }
+        var never = RetryPolicy()
+        never.initialBackoff = .seconds(Int64.max)
+        never.maximumBackoff = .seconds(Int64.max)
+        #expect(never.backoff(beforeRetry: Int.max) > .seconds(1_000))
+    }
 }
