@@ -70,14 +70,31 @@ public final class Repository<A: Aggregate, Store: EventStore>: Sendable {
             }
         }
         let batchSize = max(1, configuration.readBatchSize)
+        // The first read starts at the snapshot's own last event, which must be there: a snapshot ahead of its
+        // stream (saved by mistake, or its stream restored shorter) would make every append expect a version the
+        // stream does not have. Such a snapshot is set aside, and the stream read from its start.
+        var checksSnapshot = version > 0
+        var from = checksSnapshot ? version : 1
         while true {
-            let events = try await store.readStream(
-                streamID, from: version + 1, direction: .forwards, limit: batchSize)
-            for event in events {
+            let events = try await store.readStream(streamID, from: from, direction: .forwards, limit: batchSize)
+            var unread = events[...]
+            if checksSnapshot {
+                checksSnapshot = false
+                guard unread.first?.streamVersion == version else {
+                    logger.warning(
+                        "ignoring a snapshot ahead of its stream",
+                        metadata: ["stream": "\(streamID)", "snapshotVersion": "\(version)"])
+                    (state, version, from) = (A.initialState, 0, 1)
+                    continue
+                }
+                unread = unread.dropFirst()
+            }
+            for event in unread {
                 state = A.evolve(state, try A.events.decode(event))
                 version = event.streamVersion
             }
             if events.count < batchSize { break }
+            from = version + 1
         }
         let loaded = LoadedAggregate<A>(streamID: streamID, state: state, version: version)
         remember(loaded)

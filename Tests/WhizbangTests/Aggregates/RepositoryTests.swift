@@ -77,4 +77,28 @@ import Whizbang
         let loaded = try await repository.load("a")
         #expect(loaded.state.balance == 3)
     }
+
+    /// Before, a snapshot at version 10 of a stream at 3 loaded as version 10, and every save after it expected a
+    /// version the stream did not have: the aggregate could not take a command again.
+    @Test func setsASnapshotAheadOfItsStreamAside() async throws {
+        let store = InMemoryEventStore()
+        var configuration = RepositoryConfiguration()
+        configuration.snapshotInterval = 5
+        configuration.cacheCapacity = 0
+        configuration.readBatchSize = 1
+        let repository = Repository<BankAccount, InMemoryEventStore>(store: store, configuration: configuration)
+        var loaded = try await repository.save([.opened(.init(initialDeposit: 3))], after: repository.load("a"))
+            .aggregate
+        loaded = try await repository.save([.deposited(.init(amount: 1))], after: loaded).aggregate
+        _ = try await repository.save([.deposited(.init(amount: 1))], after: loaded)
+        try await store.saveSnapshot(
+            Snapshot(
+                streamID: "a", streamVersion: 10, stateType: BankAccount.snapshotType,
+                data: try JSONEncoder().encode(BankAccount.State(isOpen: true, balance: 1_000))))
+        let reloaded = try await repository.load("a")
+        #expect(reloaded.version == 3)
+        #expect(reloaded.state.balance == 5)
+        let saved = try await repository.save([.deposited(.init(amount: 1))], after: reloaded).aggregate
+        #expect(saved.version == 4)
+    }
 }
