@@ -33,6 +33,10 @@ public final class InMemoryEventStore: EventStore {
         }
 
         /// Read models updated inside every append, atomically with it, in this order. Default: none.
+        ///
+        /// The store cannot undo what a projection did: when one throws, the append fails and stores nothing, but the
+        /// projections before it in this list have applied its events. Keep read models that must agree in one
+        /// projection, or use ``readModels``, which the store updates all or nothing.
         public var inlineProjections: [any InMemoryInlineProjection]
 
         /// Read models the store keeps and answers queries on (see ``ReadModelStore``), with distinct names.
