@@ -71,6 +71,7 @@ struct LedgerReplay {
             }
             var ready: [Int: [DecodedEvent]] = [:]
             var nextToApply = 0
+            var last: UInt64 = 0
             while nextToApply < batchCount, let (index, decoded) = try await group.next() {
                 ready[index] = decoded
                 while let decoded = ready.removeValue(forKey: nextToApply) {
@@ -78,6 +79,7 @@ struct LedgerReplay {
                         projection.apply(event)
                         if event.position == summaryPosition { summary = ProjectionRecord(projection) }
                     }
+                    last = decoded.last?.position ?? last
                     nextToApply += 1
                     if nextToStart < batchCount {
                         startBatch(nextToStart)
@@ -85,6 +87,13 @@ struct LedgerReplay {
                     }
                     progress?(projection.eventCount, head)
                 }
+            }
+            // The head read at the start is an event of the log: a replay that did not reach it read a log that
+            // changed under it (replaced by a new run, say), and what it saw is no ledger.
+            guard last == head else {
+                throw SampleError(
+                    "the log changed while it was read: it ended at position \(head) when the replay began, and the "
+                        + "replay found its last event at \(last)")
             }
         }
         projection.finishTransferChecks()
