@@ -142,8 +142,9 @@ extension StoreConsole {
         }
         router.read("/api/live") { request, context in
             do throws(ConsoleRequestError) {
-                return try await LiveUpdates(reader: reader, configuration: configuration)
-                    .response(QueryParameters(request, configuration: configuration), connection: Self.connection(context))
+                return try await LiveUpdates(reader: reader, configuration: configuration).response(
+                    QueryParameters(request, configuration: configuration),
+                    lastEventID: request.headers[.lastEventID], connection: Self.connection(context))
             } catch {
                 return ConsoleResponses.apiError(error)
             }
