@@ -76,6 +76,20 @@ struct OperationsTests {
         }
     }
 
+    @Test("the live tail leaves out payload and metadata, which the page does not show")
+    func theLiveTailLeavesOutBodies() async throws {
+        let fixture = try ConsoleFixture()
+        try await fixture.seed()
+        let response = try await fixture.request("/api/live?tail=true&after=3&updates=1")
+        let tailed = response.body.components(separatedBy: "\n\n").filter { $0.hasPrefix("event: event\n") }
+        #expect(tailed.count == 2, "\(response.body)")
+        for message in tailed {
+            #expect(message.contains("\"payload\":\"\"") && message.contains("\"metadata\":\"\""), "\(message)")
+            #expect(message.contains("\"type\":") && message.contains("\"recordedAt\":"), "\(message)")
+        }
+        #expect(!response.body.contains("amount"), "\(response.body)")
+    }
+
     @Test func theThroughputComesFromTwoRefreshes() async throws {
         let store = InMemoryEventStore()
         let catalog = StreamCatalog()

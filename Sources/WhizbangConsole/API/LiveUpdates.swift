@@ -7,7 +7,8 @@ import Whizbang
 
 /// `GET /api/live`: server-sent events carrying the overview every refresh interval (event `overview`), and with
 /// `tail=true` each new event of the global log after `after` (event `event`, with the event's position as its
-/// `id`).
+/// `id`). The tail's events leave out payload and metadata (both empty), which the page's table does not show:
+/// `/api/events/{position}` has them.
 ///
 /// A browser reconnects to the URL it was first given, whose `after` is the head when the page loaded, and names the
 /// id of the last event it received in the `Last-Event-ID` header; the tail then continues after that event, so that
@@ -68,7 +69,8 @@ struct LiveUpdates<Store: EventStore>: Sendable {
                     }) ?? []
                     for event in events {
                         guard ContinuousClock.now < deadline, !Task.isShuttingDownGracefully else { break }
-                        try await writer.write(Self.message("event", EventView(event), id: event.position))
+                        let view = EventView(event, bodies: false)
+                        try await writer.write(Self.message("event", view, id: event.position))
                         position = event.position
                     }
                 }
