@@ -81,13 +81,16 @@ public struct ConsoleConfiguration: Sendable {
     }
 
     /// Throws unless the configuration is safe and consistent: a token on any address other than loopback, positive
-    /// page sizes, a non-empty token, a port in range, and projection names that a store accepts as a checkpoint's
-    /// consumer (`EventStoreValidation.validateConsumer(_:)`: not empty, no NUL character). A name no store accepts
-    /// would otherwise make every page that shows the projections answer 503 for as long as the console runs.
+    /// page sizes, a non-empty token, a port in range, positive durations (``storeTimeout``, ``refreshInterval``,
+    /// ``maximumLiveDuration``, ``idleTimeout``) and catalog counts (`batchSize`, `maximumEventsPerRefresh`,
+    /// `maximumSamples`), and projection names that a store accepts as a checkpoint's consumer
+    /// (`EventStoreValidation.validateConsumer(_:)`: not empty, no NUL character). A name no store accepts would
+    /// otherwise make every page that shows the projections answer 503 for as long as the console runs.
     public func validate() throws(ConsoleError) {
         if let accessToken {
             let allowed = accessToken.utf8.allSatisfy { byte in
-                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                    || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
                     || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || Array("-._~".utf8).contains(byte)
             }
             guard accessToken.utf8.count >= 16, allowed else {
@@ -110,6 +113,23 @@ public struct ConsoleConfiguration: Sendable {
         }
         guard (0...65_535).contains(port) else {
             throw ConsoleError(.invalidConfiguration, message: "port \(port) is not between 0 and 65535")
+        }
+        // Zero or less would make the refresh loop spin, every store call fail at once, live streams end as they
+        // begin, or the catalog trap when it trims its samples.
+        let durations = [
+            ("storeTimeout", storeTimeout), ("refreshInterval", refreshInterval),
+            ("maximumLiveDuration", maximumLiveDuration), ("idleTimeout", idleTimeout),
+        ]
+        for (name, duration) in durations where duration <= .zero {
+            throw ConsoleError(.invalidConfiguration, message: "\(name) must be positive, not \(duration)")
+        }
+        let counts = [
+            ("catalog.batchSize", catalog.batchSize),
+            ("catalog.maximumEventsPerRefresh", catalog.maximumEventsPerRefresh),
+            ("catalog.maximumSamples", catalog.maximumSamples),
+        ]
+        for (name, count) in counts where count <= 0 {
+            throw ConsoleError(.invalidConfiguration, message: "\(name) must be at least 1, not \(count)")
         }
         for name in projections {
             do throws(EventStoreError) {
