@@ -12,6 +12,8 @@ struct ConsoleConfigurationTests {
         ("refreshInterval", { $0.refreshInterval = .milliseconds(-5) }),
         ("maximumLiveDuration", { $0.maximumLiveDuration = .zero }),
         ("idleTimeout", { $0.idleTimeout = .zero }),
+        ("loginBodyTimeout", { $0.loginBodyTimeout = .zero }),
+        ("loginBodyTimeout", { $0.loginBodyTimeout = .seconds(-1) }),
         ("catalog.batchSize", { $0.catalog.batchSize = 0 }),
         ("catalog.batchSize", { $0.catalog.batchSize = -1 }),
         ("catalog.maximumEventsPerRefresh", { $0.catalog.maximumEventsPerRefresh = 0 }),

@@ -42,6 +42,10 @@ public struct ConsoleConfiguration: Sendable {
     /// Without such a limit, clients that open connections and send nothing would hold the server's file
     /// descriptors until none is left for anyone else.
     public var idleTimeout: Duration
+    /// How long `POST /login` may take to deliver its form (at most 4 KiB) once its handler starts reading it, before
+    /// the console answers 408 and stops waiting for it. Default 5 seconds. Without such a limit, a client that sends
+    /// the body a byte at a time would hold its request, and with it graceful shutdown, for as long as it went on.
+    public var loginBodyTimeout: Duration
     /// How the stream catalog reads the log.
     public var catalog: StreamCatalog.Configuration
     /// Where the runners of this process publish their status: with it, the projections show running, stopped or
@@ -68,6 +72,7 @@ public struct ConsoleConfiguration: Sendable {
         refreshInterval = .seconds(1)
         maximumLiveDuration = .seconds(300)
         idleTimeout = .seconds(30)
+        loginBodyTimeout = .seconds(5)
         catalog = StreamCatalog.Configuration()
         projectionStatus = nil
         storeSize = nil
@@ -82,10 +87,10 @@ public struct ConsoleConfiguration: Sendable {
 
     /// Throws unless the configuration is safe and consistent: a token on any address other than loopback, positive
     /// page sizes, a non-empty token, a port in range, positive durations (``storeTimeout``, ``refreshInterval``,
-    /// ``maximumLiveDuration``, ``idleTimeout``) and catalog counts (`batchSize`, `maximumEventsPerRefresh`,
-    /// `maximumSamples`), and projection names that a store accepts as a checkpoint's consumer
-    /// (`EventStoreValidation.validateConsumer(_:)`: not empty, no NUL character). A name no store accepts would
-    /// otherwise make every page that shows the projections answer 503 for as long as the console runs.
+    /// ``maximumLiveDuration``, ``idleTimeout``, ``loginBodyTimeout``) and catalog counts (`batchSize`,
+    /// `maximumEventsPerRefresh`, `maximumSamples`), and projection names that a store accepts as a checkpoint's
+    /// consumer (`EventStoreValidation.validateConsumer(_:)`: not empty, no NUL character). A name no store accepts
+    /// would otherwise make every page that shows the projections answer 503 for as long as the console runs.
     public func validate() throws(ConsoleError) {
         if let accessToken {
             let allowed = accessToken.utf8.allSatisfy { byte in
@@ -119,6 +124,7 @@ public struct ConsoleConfiguration: Sendable {
         let durations = [
             ("storeTimeout", storeTimeout), ("refreshInterval", refreshInterval),
             ("maximumLiveDuration", maximumLiveDuration), ("idleTimeout", idleTimeout),
+            ("loginBodyTimeout", loginBodyTimeout),
         ]
         for (name, duration) in durations where duration <= .zero {
             throw ConsoleError(.invalidConfiguration, message: "\(name) must be positive, not \(duration)")
