@@ -5,8 +5,8 @@ public import Whizbang
 /// The defaults are safe: the console listens on 127.0.0.1 only, and on any other address it refuses to start
 /// unless ``accessToken`` is set.
 public struct ConsoleConfiguration: Sendable {
-    /// The address to listen on. Default `127.0.0.1`. Any address other than loopback (`127.x.x.x`, `::1`,
-    /// `localhost`) needs an ``accessToken``.
+    /// The address to listen on. Default `127.0.0.1`. Any address other than loopback (`127.x.y.z`, `::1`,
+    /// `localhost`; see ``isLoopback``) needs an ``accessToken``.
     public var host: String
     /// The port to listen on. Default 8080; 0 lets the system choose one.
     public var port: Int
@@ -79,10 +79,15 @@ public struct ConsoleConfiguration: Sendable {
         clusterStatus = nil
     }
 
-    /// Whether ``host`` is a loopback address, reachable from this machine only.
+    /// Whether ``host`` is a loopback address, reachable from this machine only: `localhost`, `::1` (or `[::1]`), or
+    /// an IPv4 address `127.x.y.z` written as four decimal numbers from 0 to 255 without leading zeros. Any other
+    /// name, such as `127.example.com`, may resolve to an address elsewhere.
     public var isLoopback: Bool {
         let host = host.lowercased()
-        return host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+        if host == "localhost" || host == "::1" || host == "[::1]" { return true }
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127"
+            && octets.allSatisfy { octet in UInt8(octet).map { String($0) == octet } ?? false }
     }
 
     /// Throws unless the configuration is safe and consistent: a token on any address other than loopback, positive
