@@ -79,4 +79,17 @@ struct SecurityTests {
         let page = try await fixture.request("/", headers: [.cookie: String(value)])
         #expect(page.status == .ok)
     }
+
+    @Test("an error Hummingbird renders, such as 413 for a sign-in body over the limit, still carries the headers")
+    func anErrorResponseCarriesTheSecurityHeaders() async throws {
+        let fixture = try ConsoleFixture { $0.accessToken = Self.token }
+        let response = try await fixture.request(
+            "/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+            body: "token=" + String(repeating: "a", count: 5_000))
+        #expect(response.status == .contentTooLarge)
+        #expect(response.headers[.contentSecurityPolicy]?.contains("default-src 'none'") == true)
+        #expect(response.headers[.xContentTypeOptions] == "nosniff")
+        #expect(response.headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
+        #expect(response.headers[.cacheControl] == "no-store")
+    }
 }
