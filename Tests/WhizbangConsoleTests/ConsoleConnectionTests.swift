@@ -66,6 +66,25 @@ struct ConsoleConnectionTests {
         silent.close()
         partial.close()
     }
+
+    @Test("a sign-in form whose body never arrives whole gets 408 once loginBodyTimeout has passed")
+    func aTricklingSignInGets408() async throws {
+        let client = LoopbackClient()
+        defer { client.close() }
+        let configure = { (configuration: inout ConsoleConfiguration) in
+            configuration.accessToken = "a-token-of-sixteen-chars"
+            configuration.loginBodyTimeout = .milliseconds(200)
+        }
+        _ = try await serve(configure: configure) { port in
+            try client.connect(port)
+            try client.send(
+                "POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                    + "Content-Length: 100\r\n\r\ntoken=")
+            // 94 bytes of the body never come: only the deadline can end the request (read throws after 10 s).
+            let answer = try await client.read(until: "\r\n\r\n")
+            #expect(answer.hasPrefix("HTTP/1.1 408"), "\(answer.prefix(200))")
+        }
+    }
 }
 
 extension ConsoleConnectionTests {

@@ -60,6 +60,36 @@ struct OperationsTests {
         #expect(tailed.last?.contains("\"position\":5") == true)
     }
 
+    @Test("a reconnecting live tail continues after its Last-Event-ID, and each event carries its position as id")
+    func aReconnectingLiveTailContinuesAfterItsLastEvent() async throws {
+        let fixture = try ConsoleFixture()
+        try await fixture.seed()
+        // A browser reconnects to the URL it was given (here after=0) and names the last id it received.
+        let response = try await fixture.request(
+            "/api/live?tail=true&after=0&updates=1", headers: [HTTPField.Name("Last-Event-ID")!: "3"])
+        #expect(response.status == .ok)
+        let tailed = response.body.components(separatedBy: "\n\n").filter { $0.hasPrefix("event: event\n") }
+        #expect(tailed.count == 2, "\(response.body)")
+        for (message, position) in zip(tailed, [4, 5]) {
+            #expect(message.contains("\nid: \(position)\n"), "\(message)")
+            #expect(message.contains("\"position\":\(position),"), "\(message)")
+        }
+    }
+
+    @Test("the live tail leaves out payload and metadata, which the page does not show")
+    func theLiveTailLeavesOutBodies() async throws {
+        let fixture = try ConsoleFixture()
+        try await fixture.seed()
+        let response = try await fixture.request("/api/live?tail=true&after=3&updates=1")
+        let tailed = response.body.components(separatedBy: "\n\n").filter { $0.hasPrefix("event: event\n") }
+        #expect(tailed.count == 2, "\(response.body)")
+        for message in tailed {
+            #expect(message.contains("\"payload\":\"\"") && message.contains("\"metadata\":\"\""), "\(message)")
+            #expect(message.contains("\"type\":") && message.contains("\"recordedAt\":"), "\(message)")
+        }
+        #expect(!response.body.contains("amount"), "\(response.body)")
+    }
+
     @Test func theThroughputComesFromTwoRefreshes() async throws {
         let store = InMemoryEventStore()
         let catalog = StreamCatalog()

@@ -8,7 +8,10 @@ import WhizbangConsole
 struct SecurityTests {
     static let token = "0123456789abcdef-token"
 
-    @Test(arguments: ["0.0.0.0", "::", "192.168.1.10", "example.com"])
+    @Test(arguments: [
+        "0.0.0.0", "::", "192.168.1.10", "example.com", "127.example.invalid", "127.0.0.1.example.invalid",
+        "127.0.0", "127.0.0.256", "127.0.0.01", "127..0.1",
+    ])
     func anAddressOtherThanLoopbackWithoutATokenRefusesToStart(host: String) throws {
         let error = #expect(throws: ConsoleError.self) {
             _ = try ConsoleFixture { $0.host = host }
@@ -17,7 +20,7 @@ struct SecurityTests {
         #expect(error?.message.contains("access token") == true)
     }
 
-    @Test(arguments: ["127.0.0.1", "localhost", "::1"])
+    @Test(arguments: ["127.0.0.1", "127.1.2.3", "127.255.255.255", "localhost", "LocalHost", "::1", "[::1]"])
     func loopbackNeedsNoToken(host: String) throws {
         _ = try ConsoleFixture { $0.host = host }
     }
@@ -75,5 +78,18 @@ struct SecurityTests {
         let value = try #require(cookie.split(separator: ";").first)
         let page = try await fixture.request("/", headers: [.cookie: String(value)])
         #expect(page.status == .ok)
+    }
+
+    @Test("an error Hummingbird renders, such as 413 for a sign-in body over the limit, still carries the headers")
+    func anErrorResponseCarriesTheSecurityHeaders() async throws {
+        let fixture = try ConsoleFixture { $0.accessToken = Self.token }
+        let response = try await fixture.request(
+            "/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+            body: "token=" + String(repeating: "a", count: 5_000))
+        #expect(response.status == .contentTooLarge)
+        #expect(response.headers[.contentSecurityPolicy]?.contains("default-src 'none'") == true)
+        #expect(response.headers[.xContentTypeOptions] == "nosniff")
+        #expect(response.headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
+        #expect(response.headers[.cacheControl] == "no-store")
     }
 }

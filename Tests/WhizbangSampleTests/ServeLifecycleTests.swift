@@ -40,15 +40,16 @@ extension SampleProcessSuites {
         @Test("serve stops on SIGTERM while a client that stopped reading holds the live tail open")
         func serveStopsWithAStalledLiveClient() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in
-                // 400 events of 32 KiB: the tail's first round (up to 500 events) is some 13 MiB, far more than
-                // the socket buffers between the server and a client that reads nothing.
+                // 400 events with types of 32 KiB (the tail leaves out payloads, not types): the tail's first round
+                // (up to 500 events) is some 13 MiB, far more than the socket buffers between the server and a client
+                // that reads nothing.
                 let big = String(repeating: "x", count: 32 << 10)
                 var lines: [String] = []
                 for position in 1...400 {
                     lines.append(
                         ImportFixture.line(
                             position: position, stream: "s-\(position % 8)", version: (position - 1) / 8 + 1,
-                            eventID: ImportFixture.eventID(position), data: big))
+                            eventID: ImportFixture.eventID(position), type: big))
                 }
                 let input = directory.appendingPathComponent("big.jsonl")
                 try ImportFixture.write(lines, to: input)

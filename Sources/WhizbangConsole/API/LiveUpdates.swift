@@ -1,11 +1,18 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import ServiceLifecycle
 import Whizbang
 
 /// `GET /api/live`: server-sent events carrying the overview every refresh interval (event `overview`), and with
-/// `tail=true` each new event of the global log after `after` (event `event`).
+/// `tail=true` each new event of the global log after `after` (event `event`, with the event's position as its
+/// `id`). The tail's events leave out payload and metadata (both empty), which the page's table does not show:
+/// `/api/events/{position}` has them.
+///
+/// A browser reconnects to the URL it was first given, whose `after` is the head when the page loaded, and names the
+/// id of the last event it received in the `Last-Event-ID` header; the tail then continues after that event, so that
+/// a reconnect does not send again what the page already shows.
 ///
 /// One stream lasts at most ``ConsoleConfiguration/maximumLiveDuration`` (browsers reconnect on their own), or
 /// `updates` rounds when a client asks for fewer; it ends early when the client goes away, and when graceful shutdown
@@ -15,13 +22,16 @@ struct LiveUpdates<Store: EventStore>: Sendable {
     let reader: ConsoleReader<Store>
     let configuration: ConsoleConfiguration
 
-    /// The stream's response; `connection` is the one to close when a write outlasts the stream (`nil`: none known).
+    /// The stream's response; `lastEventID` is the request's `Last-Event-ID` header, which takes the place of `after`
+    /// when it is a position; `connection` is the one to close when a write outlasts the stream (`nil`: none known).
     func response(
         _ query: QueryParameters,
+        lastEventID: String?,
         connection: (any Channel)?
     ) async throws(ConsoleRequestError) -> Response {
         let tail = try query.flag("tail", default: false)
         var after = try query.position("after", default: UInt64.max)
+        if let resumed = lastEventID.flatMap({ UInt64($0) }) { after = resumed }
         if after == UInt64.max { after = try await reader.head().headPosition }
         let rounds = try query.position("updates", default: UInt64.max)
         guard rounds > 0 else { throw .badRequest("updates must be at least 1") }
@@ -59,7 +69,8 @@ struct LiveUpdates<Store: EventStore>: Sendable {
                     }) ?? []
                     for event in events {
                         guard ContinuousClock.now < deadline, !Task.isShuttingDownGracefully else { break }
-                        try await writer.write(Self.message("event", EventView(event)))
+                        let view = EventView(event, bodies: false)
+                        try await writer.write(Self.message("event", view, id: event.position))
                         position = event.position
                     }
                 }
@@ -67,12 +78,18 @@ struct LiveUpdates<Store: EventStore>: Sendable {
             }, deadline: deadline, connection: connection))
     }
 
-    /// One server-sent event: its name and one line of JSON.
-    static func message(_ name: String, _ value: some Encodable) -> ByteBuffer {
+    /// One server-sent event: its name, its id when it has one, and one line of JSON.
+    static func message(_ name: String, _ value: some Encodable, id: UInt64? = nil) -> ByteBuffer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
         let json = (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        return ByteBuffer(string: "event: \(name)\ndata: \(json)\n\n")
+        let idLine = id.map { "id: \($0)\n" } ?? ""
+        return ByteBuffer(string: "event: \(name)\n\(idLine)data: \(json)\n\n")
     }
+}
+
+extension HTTPField.Name {
+    /// The header in which a browser's `EventSource` names the id of the last event it received when it reconnects.
+    static var lastEventID: Self { Self("Last-Event-ID")! }
 }

@@ -21,11 +21,12 @@ public import Whizbang
 public final class StreamCatalog: Sendable {
     /// How the catalog reads and what it keeps.
     public struct Configuration: Sendable {
-        /// Events read per call of `EventStore/readAll(after:limit:)`. Default 4,096.
+        /// Events read per call of `EventStore/readAll(after:limit:)`. Default 4,096; at least 1.
         public var batchSize: Int
-        /// Events read by one refresh at most. Default 262,144.
+        /// Events read by one refresh at most. Default 262,144; at least 1.
         public var maximumEventsPerRefresh: Int
-        /// Throughput samples kept, one per refresh: with a refresh a second, the default 600 is ten minutes.
+        /// Throughput samples kept, one per refresh: with a refresh a second, the default 600 is ten minutes. At
+        /// least 1.
         public var maximumSamples: Int
 
         /// The defaults.

@@ -5,8 +5,8 @@ public import Whizbang
 /// The defaults are safe: the console listens on 127.0.0.1 only, and on any other address it refuses to start
 /// unless ``accessToken`` is set.
 public struct ConsoleConfiguration: Sendable {
-    /// The address to listen on. Default `127.0.0.1`. Any address other than loopback (`127.x.x.x`, `::1`,
-    /// `localhost`) needs an ``accessToken``.
+    /// The address to listen on. Default `127.0.0.1`. Any address other than loopback (`127.x.y.z`, `::1`,
+    /// `localhost`; see ``isLoopback``) needs an ``accessToken``.
     public var host: String
     /// The port to listen on. Default 8080; 0 lets the system choose one.
     public var port: Int
@@ -42,6 +42,10 @@ public struct ConsoleConfiguration: Sendable {
     /// Without such a limit, clients that open connections and send nothing would hold the server's file
     /// descriptors until none is left for anyone else.
     public var idleTimeout: Duration
+    /// How long `POST /login` may take to deliver its form (at most 4 KiB) once its handler starts reading it, before
+    /// the console answers 408 and stops waiting for it. Default 5 seconds. Without such a limit, a client that sends
+    /// the body a byte at a time would hold its request, and with it graceful shutdown, for as long as it went on.
+    public var loginBodyTimeout: Duration
     /// How the stream catalog reads the log.
     public var catalog: StreamCatalog.Configuration
     /// Where the runners of this process publish their status: with it, the projections show running, stopped or
@@ -68,26 +72,35 @@ public struct ConsoleConfiguration: Sendable {
         refreshInterval = .seconds(1)
         maximumLiveDuration = .seconds(300)
         idleTimeout = .seconds(30)
+        loginBodyTimeout = .seconds(5)
         catalog = StreamCatalog.Configuration()
         projectionStatus = nil
         storeSize = nil
         clusterStatus = nil
     }
 
-    /// Whether ``host`` is a loopback address, reachable from this machine only.
+    /// Whether ``host`` is a loopback address, reachable from this machine only: `localhost`, `::1` (or `[::1]`), or
+    /// an IPv4 address `127.x.y.z` written as four decimal numbers from 0 to 255 without leading zeros. Any other
+    /// name, such as `127.example.com`, may resolve to an address elsewhere.
     public var isLoopback: Bool {
         let host = host.lowercased()
-        return host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+        if host == "localhost" || host == "::1" || host == "[::1]" { return true }
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127"
+            && octets.allSatisfy { octet in UInt8(octet).map { String($0) == octet } ?? false }
     }
 
     /// Throws unless the configuration is safe and consistent: a token on any address other than loopback, positive
-    /// page sizes, a non-empty token, a port in range, and projection names that a store accepts as a checkpoint's
+    /// page sizes, a non-empty token, a port in range, positive durations (``storeTimeout``, ``refreshInterval``,
+    /// ``maximumLiveDuration``, ``idleTimeout``, ``loginBodyTimeout``) and catalog counts (`batchSize`,
+    /// `maximumEventsPerRefresh`, `maximumSamples`), and projection names that a store accepts as a checkpoint's
     /// consumer (`EventStoreValidation.validateConsumer(_:)`: not empty, no NUL character). A name no store accepts
     /// would otherwise make every page that shows the projections answer 503 for as long as the console runs.
     public func validate() throws(ConsoleError) {
         if let accessToken {
             let allowed = accessToken.utf8.allSatisfy { byte in
-                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                    || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
                     || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || Array("-._~".utf8).contains(byte)
             }
             guard accessToken.utf8.count >= 16, allowed else {
@@ -110,6 +123,24 @@ public struct ConsoleConfiguration: Sendable {
         }
         guard (0...65_535).contains(port) else {
             throw ConsoleError(.invalidConfiguration, message: "port \(port) is not between 0 and 65535")
+        }
+        // Zero or less would make the refresh loop spin, every store call fail at once, live streams end as they
+        // begin, or the catalog trap when it trims its samples.
+        let durations = [
+            ("storeTimeout", storeTimeout), ("refreshInterval", refreshInterval),
+            ("maximumLiveDuration", maximumLiveDuration), ("idleTimeout", idleTimeout),
+            ("loginBodyTimeout", loginBodyTimeout),
+        ]
+        for (name, duration) in durations where duration <= .zero {
+            throw ConsoleError(.invalidConfiguration, message: "\(name) must be positive, not \(duration)")
+        }
+        let counts = [
+            ("catalog.batchSize", catalog.batchSize),
+            ("catalog.maximumEventsPerRefresh", catalog.maximumEventsPerRefresh),
+            ("catalog.maximumSamples", catalog.maximumSamples),
+        ]
+        for (name, count) in counts where count <= 0 {
+            throw ConsoleError(.invalidConfiguration, message: "\(name) must be at least 1, not \(count)")
         }
         for name in projections {
             do throws(EventStoreError) {

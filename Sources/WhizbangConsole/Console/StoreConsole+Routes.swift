@@ -90,7 +90,10 @@ extension StoreConsole {
         }
         router.post("/login") { request, _ in
             guard let token = configuration.accessToken else { return ConsoleResponses.redirect(to: "/") }
-            let body = try await request.body.collect(upTo: 4096)
+            guard let body = try await Self.collect(request.body, within: configuration.loginBodyTimeout) else {
+                let message = "the sign-in form did not arrive within \(configuration.loginBodyTimeout)"
+                return ConsoleResponses.pageError(ConsoleRequestError(status: .requestTimeout, message: message))
+            }
             let given = Self.formValue("token", in: String(buffer: body))
             guard let given, AccessTokenMiddleware<Context>.same(given, token) else {
                 return ConsoleResponses.html(ConsolePages.login(failed: true), status: .unauthorized)
@@ -142,8 +145,9 @@ extension StoreConsole {
         }
         router.read("/api/live") { request, context in
             do throws(ConsoleRequestError) {
-                return try await LiveUpdates(reader: reader, configuration: configuration)
-                    .response(QueryParameters(request, configuration: configuration), connection: Self.connection(context))
+                return try await LiveUpdates(reader: reader, configuration: configuration).response(
+                    QueryParameters(request, configuration: configuration),
+                    lastEventID: request.headers[.lastEventID], connection: Self.connection(context))
             } catch {
                 return ConsoleResponses.apiError(error)
             }
@@ -219,6 +223,20 @@ extension StoreConsole {
     /// The request's connection, when its context keeps it (``ConsoleRequestContext``).
     private static func connection(_ context: some RequestContext) -> (any Channel)? {
         (context as? ConsoleRequestContext)?.channel
+    }
+
+    /// The body (at most 4 KiB, or Hummingbird's 413), or `nil` when it has not arrived whole within `timeout`.
+    private static func collect(_ body: RequestBody, within timeout: Duration) async throws -> ByteBuffer? {
+        try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask { try await body.collect(upTo: 4096) }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            // The loser is cancelled: a body still arriving then ends, so the group does not wait for it.
+            defer { group.cancelAll() }
+            return try await group.next() ?? nil
+        }
     }
 
     /// The value of `name` in an `application/x-www-form-urlencoded` body.

@@ -5,6 +5,10 @@ import Hummingbird
 ///
 /// The Content-Security-Policy allows only the console's own stylesheet, script and live-update connection: no
 /// inline script or style, no other origin, no plug-ins, no framing, forms posting to the console only.
+///
+/// An error that Hummingbird would render after the middleware (413 for a body over its limit, any `HTTPError`) is
+/// rendered here, with the same status and message, so that it carries the headers too. Other errors pass on, and
+/// Hummingbird answers them with an empty 500.
 struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     static var contentSecurityPolicy: String {
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
@@ -19,7 +23,12 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
         context: Context,
         next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        var response = try await next(request, context)
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as any HTTPResponseError {
+            response = try error.response(from: request, context: context)
+        }
         response.headers[.contentSecurityPolicy] = Self.contentSecurityPolicy
         response.headers[.xContentTypeOptions] = "nosniff"
         response.headers[Self.referrerPolicy] = "no-referrer"
