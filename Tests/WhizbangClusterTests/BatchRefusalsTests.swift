@@ -35,4 +35,35 @@ struct BatchRefusalsTests {
         refusals.committed(size: 8)
         #expect(refusals.limit == nil)
     }
+
+    @Test("when every batch is refused, no row fails: the probe past the lone refused row is refused too")
+    func aRefusalOfEveryRowFailsNone() {
+        var refusals = BatchRefusals()
+        for _ in 0..<3 {
+            #expect(refusals.refused(Array(1...4)) == .retry)
+            #expect(refusals.refused([1, 2]) == .retry)
+            #expect(refusals.refused([1]) == .retry)
+            #expect(refusals.refused([1]) == .retry)
+            #expect(refusals.probeAfter == 1)
+            #expect(refusals.limit == 1)
+            #expect(refusals.refused([2]) == .retry)
+            #expect(refusals.limit == nil)
+            #expect(refusals.probeAfter == nil)
+        }
+    }
+
+    @Test("a refused row that comes first fails once the probe past it commits")
+    func aRefusedFirstRowFailsAfterAProbe() {
+        var refusals = BatchRefusals()
+        #expect(refusals.refused([1, 2, 3, 4]) == .retry)
+        #expect(refusals.refused([1, 2]) == .retry)
+        #expect(refusals.refused([1]) == .retry)
+        #expect(refusals.refused([1]) == .retry)
+        #expect(refusals.probeAfter == 1)
+        refusals.committed(size: 8)
+        #expect(refusals.probeAfter == nil)
+        #expect(refusals.refused([1, 3]) == .retry)
+        #expect(refusals.refused([1]) == .failAlone)
+        #expect(refusals.limit == nil)
+    }
 }

@@ -141,9 +141,10 @@ final class InboxExecutor: Sendable {
     func runBatch(owned: [Int32: Int64], fetched: (Set<Int32>) -> Void = { _ in }) async throws -> BatchReport {
         var report = BatchReport()
         guard !owned.isEmpty else { return report }
-        let start = cursor.withLock { $0.begin(owned: owned, now: .now) }
-        let limit = refusals.withLock { $0.limit } ?? configuration.maximumBatchSize
-        let rows = try await fetch(Array(owned.keys), from: start, limit: limit)
+        var start = cursor.withLock { $0.begin(owned: owned, now: .now) }
+        let (narrowed, probeAfter) = refusals.withLock { ($0.limit, $0.probeAfter) }
+        if let probeAfter { start = max(start, probeAfter + 1) }
+        let rows = try await fetch(Array(owned.keys), from: start, limit: narrowed ?? configuration.maximumBatchSize)
         fetched(Set(rows.map(\.partition)))
         report.fetched = rows.count
         guard let last = rows.last else {
@@ -216,6 +217,8 @@ final class InboxExecutor: Sendable {
             recorded.subtract(outcome.withdrawn)
             let next = rows.first { !recorded.contains($0.id) }?.id ?? last.id + 1
             cursor.withLock { $0.end(next: next) }
+            // A probe past a refused row committed: that row is fetched again at once, and now fails alone.
+            if let probeAfter { cursor.withLock { $0.lower(to: probeAfter) } }
         } catch let rejection as FenceRejection {
             clearCache()
             report.fenceRejected = true
@@ -237,7 +240,7 @@ final class InboxExecutor: Sendable {
     }
 
     /// After the database refused a batch's commit: takes fewer rows next time, down to the one it refuses, and
-    /// fails that one alone once it was refused twice in a row.
+    /// fails that one alone once it is clear that the database refuses it and takes others (``BatchRefusals``).
     ///
     /// - Returns: the outcome of the lone row's failure, when that was committed.
     /// - Throws: `error` while the batch is narrowed down (its commands stay pending), or the failure's own commit
@@ -253,7 +256,7 @@ final class InboxExecutor: Sendable {
             throw error
         }
         configuration.logger.warning(
-            "the database refused a command twice; it fails alone",
+            "the database refuses a command and takes others; it fails alone",
             metadata: ["node": "\(nodeID)", "message": "\(row.messageID)", "error": "\(error)"])
         let result = ClusterCommandResult(
             messageID: row.messageID, outcome: .failed, streamVersion: 0, eventCount: 0,
@@ -265,9 +268,10 @@ final class InboxExecutor: Sendable {
         return outcome
     }
 
-    /// Whether a commit failed because the database refused what it was asked to store (a trigger's exception, a
-    /// value over a limit, a check of the store's), not because it could not be reached or rolled the transaction
-    /// back for a conflict: the same batch would fail again.
+    /// Whether a commit failed because the database refused what it was asked to store, not because it could not
+    /// be reached, lacked resources, rolled the transaction back for a conflict, or was being changed: a check of
+    /// the store's (`invalidArgument`), or an error of SQLSTATE class 22 (a value out of range or too long), 23 (a
+    /// constraint), 54 (a program limit, such as a value over 1 GB) or P0 (an exception a trigger raised).
     static func isRefusal(_ error: any Error) -> Bool {
         guard let error = error as? EventStoreError else { return false }
         switch error.code {
@@ -275,9 +279,7 @@ final class InboxExecutor: Sendable {
             return true
         case .storageFailure:
             guard let cause = error.underlyingError as? PostgresServerError else { return false }
-            // Class 40 is a transaction rolled back (serialization failure, deadlock), class 53 a lack of
-            // resources: both can pass when tried again.
-            return !cause.sqlState.hasPrefix("40") && !cause.sqlState.hasPrefix("53")
+            return ["22", "23", "54", "P0"].contains(cause.sqlState.prefix(2))
         default:
             return false
         }
