@@ -21,6 +21,10 @@ struct TransactionBoundsTests {
         #expect(TransactionBounds(store: store, cluster: cluster).milliseconds == nil)
         store.idleInTransactionTimeout = .seconds(6)
         #expect(TransactionBounds(store: store, cluster: cluster).milliseconds == 5_000)
+        // PostgreSQL takes at most Int32.max milliseconds: a lease meant as never gives that.
+        cluster.leaseDuration = .seconds(Int64.max)
+        store.statementTimeout = nil
+        #expect(TransactionBounds(store: store, cluster: cluster).milliseconds == Int64(Int32.max))
     }
 
     /// Before, nothing in the cluster set these limits: on a store configured without them, a node paused inside

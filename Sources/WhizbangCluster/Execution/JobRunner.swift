@@ -41,9 +41,11 @@ struct JobRunner: Sendable {
     func commitCheckpoint(epoch: Int64, from: UInt64, to: UInt64) async throws -> Bool {
         let (schema, member, name) = (self.schema, self.member, job.name)
         let (from, to) = (Int64(from), Int64(to))
+        let bounds = TransactionBounds(store: store.configuration, cluster: configuration)
         return try await store.withTrustedConnection { connection, logger in
             try await connection.withStoreTransaction(logger: logger) {
-                try await connection.rows(
+                try await bounds.apply(on: connection, logger: logger)
+                return try await connection.rows(
                     """
                     UPDATE \(unescaped: schema).jobs SET checkpoint = greatest(checkpoint, \(to))
                     WHERE name = \(name) AND owner = \(member) AND epoch = \(epoch) AND checkpoint >= \(from)

@@ -14,7 +14,8 @@ struct TransactionBounds: Sendable {
     let milliseconds: Int64?
 
     init(store: PostgresEventStore.Configuration, cluster: ClusterConfiguration) {
-        let half = max(200, cluster.leaseDuration.wholeMilliseconds / 2)
+        // PostgreSQL takes at most Int32.max milliseconds (some 24 days) for either setting.
+        let half = min(Int64(Int32.max), max(200, cluster.leaseDuration.wholeMilliseconds / 2))
         func isAsLow(_ setting: Duration?) -> Bool {
             setting.map { $0 > .zero && $0.wholeMilliseconds <= half } ?? false
         }

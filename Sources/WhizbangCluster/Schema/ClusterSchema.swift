@@ -158,16 +158,26 @@ enum ClusterSchema {
                 SELECT generate_series(0, \(Int32(partitionCount - 1))) ON CONFLICT (partition) DO NOTHING
                 """, logger: logger)
             // A row written around the client with a partition no node owns would wait for ever (and hold the
-            // inbox's retention back): the inbox refuses it. Looked up first, as ALTER TABLE locks the inbox. Rows
-            // already there are left as they are (NOT VALID).
+            // inbox's retention back): the inbox refuses it. Looked up first, as ALTER TABLE locks the inbox, and
+            // given up after a second when the lock is not granted (a long retention pass, an open transaction):
+            // every reader and writer of the inbox would queue behind the waiting ALTER; a later start adds it.
+            // Rows already there are left as they are (NOT VALID).
             try await connection.run(
                 """
-                DO $$ BEGIN
+                DO $$
+                DECLARE previous text := current_setting('lock_timeout');
+                BEGIN
                     IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = '\(unescaped: schema).inbox'::regclass
                                    AND conname = 'inbox_partition_in_range')
                     THEN
-                        ALTER TABLE \(unescaped: schema).inbox ADD CONSTRAINT inbox_partition_in_range
-                            CHECK (partition >= 0 AND partition < \(unescaped: String(partitionCount))) NOT VALID;
+                        PERFORM set_config('lock_timeout', '1000', true);
+                        BEGIN
+                            ALTER TABLE \(unescaped: schema).inbox ADD CONSTRAINT inbox_partition_in_range
+                                CHECK (partition >= 0 AND partition < \(unescaped: String(partitionCount))) NOT VALID;
+                        EXCEPTION WHEN lock_not_available THEN
+                            RAISE NOTICE 'the inbox was busy; its partition check is added at a later start';
+                        END;
+                        PERFORM set_config('lock_timeout', previous, true);
                     END IF;
                 END $$
                 """, logger: logger)
