@@ -237,8 +237,9 @@ extension PostgresEventStore: Service {
         UInt64(clamping: try await connection.rows(of: PostgresStatements.Head(), logger: logger).first ?? 0)
     }
 
-    /// Holds a connection that listens on the store's channel and advances the head to each notified position;
-    /// connects again after a failure, until cancelled.
+    /// Holds a connection that listens on the store's channel and advances the head to each notified position the
+    /// log is known to reach (reading the head when a notification names one past it); connects again after a
+    /// failure, until cancelled.
     ///
     /// The connection is its own, outside the pool: the pool could lend a connection that no longer answers
     /// without a deadline on the lease, and this one is held for as long as the store runs. Every
@@ -271,12 +272,14 @@ extension PostgresEventStore: Service {
                                     var read = try await self.readHead(on: connection, logger: logger)
                                     self.signal.advance(to: read)
                                     // A notification names a committed position, but one sent by hand, or for
-                                    // commits a crash lost, names a position the log may never reach: the head
-                                    // is read before the waiters are woken past what was last read. A read covers
-                                    // every notification up to the head it finds, so reads stay fewer than
-                                    // notifications under a steady stream of appends.
+                                    // commits a crash lost, names a position the log may never reach: waiters are
+                                    // woken only up to a head known to be real, the one last read or this
+                                    // process's own appends' (which the signal has). Past it, the head is read
+                                    // first: one read covers every notification up to the head it finds, and this
+                                    // process's own notifications need none.
                                     for try await notification in notifications {
                                         guard let position = UInt64(notification.payload) else { continue }
+                                        read = max(read, self.signal.head)
                                         if position > read {
                                             read = max(read, try await self.readHead(on: connection, logger: logger))
                                         }

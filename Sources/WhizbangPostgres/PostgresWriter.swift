@@ -10,8 +10,8 @@ import Whizbang
 /// One batch is in flight at a time; appends that arrive meanwhile queue for the next one, so the busier the store,
 /// the larger the batches. Each batch runs within the store's request deadline: a batch that misses it, or whose
 /// connection is lost, fails its callers with `EventStoreError/Code/unavailable` and has its connection closed; the
-/// appends queued behind it fail with it (so no append waits for more than two deadlines), and the writer goes on
-/// with the next batch. Closing fails the queued appends and the one in flight with
+/// appends queued behind it for a deadline already fail with it (so no append waits for more than about two
+/// deadlines), and the writer goes on with the next batch. Closing fails the queued appends and the one in flight with
 /// `EventStoreError/Code/closed` at once (an append already sent may still commit: as after a lost connection, a
 /// retry with the same event ids and expected version tells).
 final class PostgresWriter: Sendable {
@@ -21,6 +21,8 @@ final class PostgresWriter: Sendable {
         var expectedVersion: ExpectedVersion
         var bytes: Int
         var continuation: UnsafeContinuation<AppendResult, any Error>
+        /// When the append was queued.
+        var queuedAt = ContinuousClock.now
     }
 
     private struct State {
@@ -36,6 +38,7 @@ final class PostgresWriter: Sendable {
     private let readModels: PostgresReadModels
     private let maximumBatchSize: Int
     private let maximumBatchBytes: Int
+    private let requestTimeout: Duration
     private let logger: Logger
 
     init(
@@ -47,6 +50,7 @@ final class PostgresWriter: Sendable {
         self.readModels = readModels
         self.maximumBatchSize = configuration.maximumBatchSize
         self.maximumBatchBytes = configuration.maximumBatchBytes
+        self.requestTimeout = configuration.requestTimeout
         self.logger = configuration.logger
     }
 
@@ -186,14 +190,17 @@ final class PostgresWriter: Sendable {
         for (request, outcome) in zip(batch, outcomes) {
             request.continuation.resume(with: outcome!.mapError { $0 as any Error })
         }
-        // The appends queued behind a batch that could not reach the server would each wait for a deadline of their
-        // own batch in turn, many deadlines for the last: they fail with it (`unavailable` is for trying again).
+        // Behind a batch that could not reach the server, or waited out its deadline, each queued append would wait
+        // for a deadline of its own batch in turn, many deadlines for the last: those queued for a deadline already
+        // fail with it (`unavailable` is for trying again), and the others have one batch left to wait for.
         if let unreachable {
-            let queued = state.withLock { state in
-                defer { state.queue = [] }
-                return state.queue
+            let now = ContinuousClock.now
+            let expired = state.withLock { state in
+                let expired = state.queue.filter { now - $0.queuedAt >= requestTimeout }
+                state.queue.removeAll { now - $0.queuedAt >= requestTimeout }
+                return expired
             }
-            for request in queued { request.continuation.resume(throwing: unreachable) }
+            for request in expired { request.continuation.resume(throwing: unreachable) }
         }
     }
 
