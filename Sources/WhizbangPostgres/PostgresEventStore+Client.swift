@@ -110,7 +110,12 @@ extension PostgresEventStore.Configuration {
             parameters.append(("idle_in_transaction_session_timeout", "\(Self.milliseconds(idleInTransactionTimeout))"))
         }
         if let keepAliveInterval, !host.hasPrefix("/") {
-            parameters.append(("tcp_keepalives_idle", "\(max(1, Self.milliseconds(keepAliveInterval) / 1000))"))
+            // Probes as far apart as the idle time, three unanswered ones end the session: the server then frees a
+            // cut-off client's locks after four intervals, not after the system's default of some eleven minutes.
+            let seconds = "\(max(1, Self.milliseconds(keepAliveInterval) / 1000))"
+            parameters += [
+                ("tcp_keepalives_idle", seconds), ("tcp_keepalives_interval", seconds), ("tcp_keepalives_count", "3"),
+            ]
         }
         return parameters
     }

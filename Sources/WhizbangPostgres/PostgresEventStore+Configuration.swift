@@ -143,10 +143,12 @@ extension PostgresEventStore {
         public var idleInTransactionTimeout: Duration? = nil
 
         /// How long a connection may stay idle before it is probed: the pool runs `SELECT 1` on an idle connection
-        /// after this long, the server sends TCP keepalives after this long without traffic (`tcp_keepalives_idle`),
-        /// and the connection that listens for other processes' appends reads the head this often, closed and opened
-        /// again when it does not answer within ``requestTimeout``; so a dead peer or a silent network path is noticed
-        /// on both sides. `nil` turns all three off. Default 30 seconds.
+        /// after this long, the server sends TCP keepalives after this long without traffic and as often after that
+        /// (`tcp_keepalives_idle` and `tcp_keepalives_interval`), ending the session after three unanswered ones
+        /// (`tcp_keepalives_count`), and the connection that listens for other processes' appends reads the head this
+        /// often, closed and opened again when it does not answer within ``requestTimeout``; so a dead peer or a
+        /// silent network path is noticed on both sides, and the server frees a cut-off client's locks within four
+        /// intervals. `nil` turns all three off. Default 30 seconds.
         public var keepAliveInterval: Duration? = .seconds(30)
 
         /// How long a subscription of ``PostgresEventStore/subscribe(after:batchSize:)`` goes on retrying while the

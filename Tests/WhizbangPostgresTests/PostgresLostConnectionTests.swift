@@ -83,6 +83,25 @@ struct PostgresLostConnectionTests {
         }
     }
 
+    /// Before, only the idle time was set: a client cut off mid-transaction kept its locks until the system's
+    /// keepalive gave up, 9 probes 75 s apart after the idle time.
+    @Test("the store's connections end after three unanswered keepalives, as far apart as the idle time")
+    func keepalivesEndADeadClientsSession() async throws {
+        var configuration = try Self.configuration()
+        configuration.keepAliveInterval = .seconds(7)
+        try await PostgresTestServer.withStore(configuration: configuration) { store in
+            let settings = try await store.withConnection { connection, logger in
+                try await connection.rows(
+                    """
+                    SELECT name || '=' || setting FROM pg_settings
+                    WHERE name IN ('tcp_keepalives_idle', 'tcp_keepalives_interval', 'tcp_keepalives_count')
+                    ORDER BY name
+                    """, decoding: String.self, logger: logger)
+            }
+            #expect(settings == ["tcp_keepalives_count=3", "tcp_keepalives_idle=7", "tcp_keepalives_interval=7"])
+        }
+    }
+
     @Test("a call after a body that ended its connection and went on gets a connection that works")
     func aCallAfterABodyThatEndedItsConnectionWorks() async throws {
         var configuration = try Self.configuration()
