@@ -172,8 +172,9 @@ extension PostgresEventStore: ReadModelStore {
             }
             try Task.checkCancellation()
             if lifecycle.isClosed { throw EventStoreError(.closed, message: "the event store was closed") }
+            let progress = readModels.progress
             await PostgresReadModels.waitForAny(
-                [(readModels.progress, seenProgress), (signal, seenHead)],
+                [{ try await progress.wait(after: seenProgress) }, { try await self.waitForEvents(after: seenHead) }],
                 upTo: min(remaining, readModels.pollInterval))
         }
     }

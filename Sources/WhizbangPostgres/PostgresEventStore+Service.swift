@@ -238,8 +238,7 @@ extension PostgresEventStore: Service {
     }
 
     /// Holds a connection that listens on the store's channel and advances the head to each notified position the
-    /// log is known to reach (reading the head when a notification names one past it); connects again after a
-    /// failure, until cancelled.
+    /// log is known to reach (``NotifiedHead``); connects again after a failure, until cancelled.
     ///
     /// The connection is its own, outside the pool: the pool could lend a connection that no longer answers
     /// without a deadline on the lease, and this one is held for as long as the store runs. Every
@@ -271,16 +270,12 @@ extension PostgresEventStore: Service {
                                     // the head.
                                     var read = try await self.readHead(on: connection, logger: logger)
                                     self.signal.advance(to: read)
-                                    // A notification names a committed position, but one sent by hand, or for
-                                    // commits a crash lost, names a position the log may never reach: waiters are
-                                    // woken only up to a head known to be real, the one last read or this
-                                    // process's own appends' (which the signal has). Past it, the head is read
-                                    // first: one read covers every notification up to the head it finds, and this
-                                    // process's own notifications need none.
+                                    // Waiters are woken only up to a head known to be real (see NotifiedHead):
+                                    // the one last read, or this process's own appends' (which the signal has).
                                     for try await notification in notifications {
                                         guard let position = UInt64(notification.payload) else { continue }
                                         read = max(read, self.signal.head)
-                                        if position > read {
+                                        if position > read, self.notifiedHead.notified(position) {
                                             read = max(read, try await self.readHead(on: connection, logger: logger))
                                         }
                                         self.signal.advance(to: min(position, read))

@@ -48,6 +48,8 @@ public final class PostgresEventStore: EventStore {
     let runner: PostgresRequestRunner
     let writer: PostgresWriter
     let signal: AppendSignal
+    /// Notified positions not yet confirmed, for ``waitForEvents(after:)``.
+    let notifiedHead: NotifiedHead
     let lifecycle = PostgresStoreLifecycle()
     let readModels: PostgresReadModels
     /// Why the store closed itself while it ran (another store took the writer lock), which ``run()`` throws.
@@ -66,6 +68,8 @@ public final class PostgresEventStore: EventStore {
         let readModels = PostgresReadModels(
             definitions: try ReadModelDefinition.definitions(configuration.readModels), configuration: configuration)
         self.readModels = readModels
+        // The read-model follower reads the head to know whether an inline read model was left behind.
+        self.notifiedHead = NotifiedHead(confirmsAtOnce: !configuration.readModels.isEmpty)
         self.client = PostgresClient(
             configuration: configuration.clientConfiguration,
             backgroundLogger: configuration.poolLogger
@@ -249,9 +253,18 @@ public final class PostgresEventStore: EventStore {
     ///
     /// Appends through this store wake waiters as they commit; appends by other processes wake them through
     /// PostgreSQL notifications.
+    ///
+    /// A notification from another process wakes waiters once the log is known to reach its position: a position
+    /// past the head last read is confirmed by reading the head, by the listener or here (one query), so that a
+    /// notification for commits a crash lost, or one sent by hand, wakes no one.
     public func waitForEvents(after position: UInt64) async throws {
         if signal.head > position { return }
         try await waitUntilReady()
+        let notified = notifiedHead.beginWaiting()
+        defer { notifiedHead.endWaiting() }
+        if notified > position, notified > signal.head {
+            signal.advance(to: min(notified, try await headPosition()))
+        }
         try await signal.wait(after: position)
     }
 

@@ -324,9 +324,11 @@ final class PostgresReadModels: Sendable {
             }
             if more { continue }
             failedUntilWait.removeAll()
-            var signals = [(kicks, seenKicks)]
-            if hasAsync { signals.append((store.signal, seenHead)) }
-            await Self.waitForAny(signals, upTo: pollInterval)
+            // Appends of other processes through the store's wait, which wakes only for positions the log reaches.
+            let kicks = self.kicks
+            var waits: [@Sendable () async throws -> Void] = [{ try await kicks.wait(after: seenKicks) }]
+            if hasAsync { waits.append({ try await store.waitForEvents(after: seenHead) }) }
+            await Self.waitForAny(waits, upTo: pollInterval)
         }
     }
 
@@ -606,11 +608,11 @@ final class PostgresReadModels: Sendable {
 
     // MARK: Waiting
 
-    /// Returns once one of `signals` passes its position, or after `limit`.
-    static func waitForAny(_ signals: [(AppendSignal, UInt64)], upTo limit: Duration) async {
+    /// Returns once one of `waits` returns, or after `limit`.
+    static func waitForAny(_ waits: [@Sendable () async throws -> Void], upTo limit: Duration) async {
         await withTaskGroup(of: Void.self) { group in
-            for (signal, position) in signals {
-                group.addTask { try? await signal.wait(after: position) }
+            for wait in waits {
+                group.addTask { try? await wait() }
             }
             group.addTask { try? await Task.sleep(for: limit) }
             await group.next()

@@ -1,4 +1,5 @@
 import PostgresNIO
+import Synchronization
 import Testing
 import Whizbang
 
@@ -30,6 +31,17 @@ struct PostgresNotifiedHeadTests {
                 _ = try await writer.append(makeEvents(1), to: "s", expectedVersion: .exact(1))
                 try await reader.waitForEvents(after: 1)
                 #expect(reader.signal.head == 2)
+                // A caught-up consumer waits for the next append, instead of returning at once to read nothing.
+                let appended = Mutex(false)
+                let waiter = Task {
+                    try await reader.waitForEvents(after: 2)
+                    return appended.withLock { $0 }
+                }
+                while reader.notifiedHead.waiting == 0 { await Task.yield() }
+                appended.withLock { $0 = true }
+                _ = try await writer.append(makeEvents(1), to: "s", expectedVersion: .exact(2))
+                #expect(try await waiter.value, "the wait returned before the append")
+                #expect(reader.signal.head == 3)
             }
         }
     }
