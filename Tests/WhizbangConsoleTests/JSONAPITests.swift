@@ -61,6 +61,31 @@ struct JSONAPITests {
         #expect((end["events"] as? [Any])?.isEmpty == true)
     }
 
+    /// Before, a page was capped in events only: 500 events of 1 MiB made one answer of 500 MiB, all read at once.
+    @Test func aPageEndsAtItsByteBudgetWithANextToContinueFrom() async throws {
+        let fixture = try ConsoleFixture { $0.maximumPageBytes = 10_000 }
+        let large = "{\"text\":\"" + String(repeating: "x", count: 4_000) + "\"}"
+        try await fixture.append("big", count: 100, payload: large)
+        for path in ["/api/log?after=0&limit=100", "/api/stream?id=big&limit=100"] {
+            let page = try ConsoleFixture.json(try await fixture.request(path).body)
+            let events = try #require(page["events"] as? [[String: Any]], "\(path)")
+            // Each event holds some 4 KB of payload and 60 bytes of metadata: two fit in 10,000 bytes.
+            #expect(events.map { $0["position"] as? Int } == [1, 2], "\(path)")
+            #expect(page["next"] != nil && !(page["next"] is NSNull), "\(path)")
+        }
+        // Small events fill the page by count, over several reads of the store.
+        let fixture2 = try ConsoleFixture()
+        try await fixture2.append("small", count: 200)
+        let page = try ConsoleFixture.json(try await fixture2.request("/api/log?after=0&limit=150").body)
+        #expect((page["events"] as? [[String: Any]])?.count == 150)
+        #expect(page["next"] as? Int == 150)
+        // One event larger than the budget still makes a page.
+        let huge = try ConsoleFixture { $0.maximumPageBytes = 1_000 }
+        try await huge.append("huge", payload: large)
+        let one = try ConsoleFixture.json(try await huge.request("/api/log?after=0").body)
+        #expect((one["events"] as? [[String: Any]])?.count == 1)
+    }
+
     @Test func oneEventShowsItsPayloadPrettyPrinted() async throws {
         let fixture = try ConsoleFixture()
         try await fixture.seed()

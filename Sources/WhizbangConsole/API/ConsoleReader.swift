@@ -59,8 +59,17 @@ struct ConsoleReader<Store: EventStore>: Sendable {
         guard from <= version else {
             throw .notFound("stream '\(QueryParameters.clipped(text))' ends at version \(version); there is no version \(from)")
         }
-        let events = try await bounded("read the stream") {
-            try await store.readStream(streamID, from: from, direction: .forwards, limit: limit)
+        var page = PageBudget(events: limit, bytes: configuration.maximumPageBytes)
+        var events: [RecordedEvent] = []
+        var next = from
+        while let count = page.nextSlice {
+            let from = next
+            let slice = try await bounded("read the stream") {
+                try await store.readStream(streamID, from: from, direction: .forwards, limit: count)
+            }
+            events += page.take(slice)
+            guard let last = events.last, page.took(all: slice, asked: count) else { break }
+            next = last.streamVersion + 1
         }
         let last = events.last?.streamVersion ?? version
         return StreamPage(
@@ -74,7 +83,16 @@ struct ConsoleReader<Store: EventStore>: Sendable {
         let after = try query.position("after", default: 0)
         let head = try await bounded("read the head position") { try await store.headPosition() }
         guard after <= head else { throw .notFound("the log ends at position \(head); there is nothing after \(after)") }
-        let events = try await bounded("read the log") { try await store.readAll(after: after, limit: limit) }
+        var page = PageBudget(events: limit, bytes: configuration.maximumPageBytes)
+        var events: [RecordedEvent] = []
+        var next = after
+        while let count = page.nextSlice {
+            let start = next
+            let slice = try await bounded("read the log") { try await store.readAll(after: start, limit: count) }
+            events += page.take(slice)
+            guard let last = events.last, page.took(all: slice, asked: count) else { break }
+            next = last.position
+        }
         let last = events.last?.position ?? after
         return LogPage(
             headPosition: head, events: events.map { EventView($0, bodies: bodies) }, next: last < head ? last : nil)

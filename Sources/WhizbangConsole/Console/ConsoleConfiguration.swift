@@ -18,6 +18,10 @@ public struct ConsoleConfiguration: Sendable {
     public var defaultPageSize: Int
     /// The largest page a request may ask for; larger requests get 400. Default 500.
     public var maximumPageSize: Int
+    /// The most bytes of payload and metadata a page of events holds: a page ends early, with a `next` to continue
+    /// from, once its events hold this many (it holds at least one event), and the store is read in slices of at
+    /// most 64 events, so that one request never loads the largest page of the largest events. Default 4 MiB.
+    public var maximumPageBytes: Int
     /// The checkpoint names (consumers) of the projections and process managers to show. Default none. Each must be
     /// a name a store accepts as a checkpoint's consumer: not empty, and without a NUL character.
     public var projections: [String]
@@ -66,6 +70,7 @@ public struct ConsoleConfiguration: Sendable {
         accessToken = nil
         defaultPageSize = 50
         maximumPageSize = 500
+        maximumPageBytes = 4 << 20
         projections = []
         maximumReadyLag = 10_000
         storeTimeout = .seconds(5)
@@ -137,7 +142,7 @@ public struct ConsoleConfiguration: Sendable {
         let counts = [
             ("catalog.batchSize", catalog.batchSize),
             ("catalog.maximumEventsPerRefresh", catalog.maximumEventsPerRefresh),
-            ("catalog.maximumSamples", catalog.maximumSamples),
+            ("catalog.maximumSamples", catalog.maximumSamples), ("maximumPageBytes", maximumPageBytes),
         ]
         for (name, count) in counts where count <= 0 {
             throw ConsoleError(.invalidConfiguration, message: "\(name) must be at least 1, not \(count)")
