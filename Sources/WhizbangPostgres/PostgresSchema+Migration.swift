@@ -32,13 +32,14 @@ extension PostgresSchema {
     /// throws, the caller closes the connection, which rolls the transaction back.
     ///
     /// - Throws: `EventStoreError/Code/incompatibleSchema` when the schema was written by a newer version or holds
-    ///   tables but no `schema_version`; a mapped PostgreSQL error otherwise.
+    ///   tables but not a store (``storeVersion(_:schema:logger:)``), before anything is written; a mapped PostgreSQL
+    ///   error otherwise.
     static func migrate(_ connection: PostgresConnection, schema: String, logger: Logger) async throws {
         var current = false
         try await transaction(on: connection, logger: logger) {
             try await connection.run(
                 "SELECT pg_advisory_xact_lock_shared(\(lockClass + 1), hashtext(\(schema)))", logger: logger)
-            current = try await recordedVersion(connection, schema: schema, logger: logger) == currentVersion
+            current = try await storeVersion(connection, schema: schema, logger: logger) == currentVersion
         }
         if current { return }
         try await transaction(on: connection, logger: logger) {
@@ -50,20 +51,58 @@ extension PostgresSchema {
         }
     }
 
-    /// The schema's recorded version, or `nil` when it has no `schema_version` table (or does not exist).
-    static func recordedVersion(_ connection: PostgresConnection, schema: String, logger: Logger) async throws
+    /// The tables migration 1 creates: a schema that holds tables must hold all of these to be taken for a store.
+    static let firstTables: Set<String> = ["schema_version", "streams", "events", "checkpoints", "snapshots"]
+
+    /// The store's schema version: `nil` when the schema holds no tables (or does not exist), its recorded version
+    /// when it holds a store.
+    ///
+    /// A table named `schema_version` alone proves nothing (many migration tools keep one), so a schema that holds
+    /// tables counts as a store only with every table of the first migration, a `schema_version` whose `version` is
+    /// an `integer` column, and a version of 1 or more (the first migration records 1 in the transaction that
+    /// creates the tables). A version past ``currentVersion`` is returned as it is, whatever the tables: the caller
+    /// refuses it as a newer store's.
+    ///
+    /// - Throws: `EventStoreError/Code/incompatibleSchema` when the schema holds tables but not a store, before
+    ///   anything is written.
+    static func storeVersion(_ connection: PostgresConnection, schema: String, logger: Logger) async throws
         -> Int32?
     {
-        let hasVersionTable =
+        let tables = Set(
             try await connection.rows(
-                "SELECT count(*)::bigint FROM pg_tables WHERE schemaname = \(schema) AND tablename = 'schema_version'",
-                decoding: Int64.self, logger: logger
-            ).first ?? 0
-        guard hasVersionTable == 1 else { return nil }
-        return try await connection.rows(
-            PostgresQuery(unsafeSQL: "SELECT coalesce(max(version), 0) FROM \"\(schema)\".schema_version"),
-            decoding: Int32.self, logger: logger
-        ).first ?? 0
+                "SELECT tablename::text FROM pg_tables WHERE schemaname = \(schema)", decoding: String.self,
+                logger: logger))
+        guard !tables.isEmpty else { return nil }
+        let missing = firstTables.subtracting(tables).sorted()
+        let versionType =
+            try await connection.rows(
+                """
+                SELECT data_type::text FROM information_schema.columns
+                WHERE table_schema = \(schema) AND table_name = 'schema_version' AND column_name = 'version'
+                """,
+                decoding: String.self, logger: logger
+            ).first
+        var version: Int32 = 0
+        if versionType == "integer" {
+            version =
+                try await connection.rows(
+                    PostgresQuery(unsafeSQL: "SELECT coalesce(max(version), 0) FROM \"\(schema)\".schema_version"),
+                    decoding: Int32.self, logger: logger
+                ).first ?? 0
+        }
+        // A newer version's tables are its own business: the caller refuses it by its version.
+        if version > currentVersion { return version }
+        guard version >= 1, missing.isEmpty else {
+            let reason =
+                !missing.isEmpty
+                ? "it has no table \(missing.map { "'\($0)'" }.joined(separator: ", "))"
+                : versionType != "integer"
+                    ? "its schema_version.version is not an integer column" : "its schema_version records no version"
+            throw EventStoreError(
+                .incompatibleSchema,
+                message: "schema '\(schema)' holds tables but is not a Whizbang store (\(reason)); nothing was changed")
+        }
+        return version
     }
 
     /// Runs `body` in a transaction on a connection that the caller closes when this throws, which rolls the
@@ -82,14 +121,20 @@ extension PostgresSchema {
     static func migrateInTransaction(_ connection: PostgresConnection, schema: String, logger: Logger) async throws {
         let quoted = "\"\(schema)\""
         let channel = "whizbang_\(schema)"
-        let tables = try await connection.rows(
-            "SELECT count(*)::bigint FROM pg_tables WHERE schemaname = \(schema)", decoding: Int64.self, logger: logger
-        ).first ?? 0
         var statements: [String] = []
         let version: Int32
-        if tables == 0 {
+        if let recorded = try await storeVersion(connection, schema: schema, logger: logger) {
+            version = recorded
+        } else {
             version = 0
-            statements.append("CREATE SCHEMA IF NOT EXISTS \(quoted)")
+            // Only when it is missing: `CREATE SCHEMA IF NOT EXISTS` needs the right to create schemas in the
+            // database even when the schema exists, which a role given a schema of its own often lacks.
+            let exists =
+                try await connection.rows(
+                    "SELECT count(*)::bigint FROM pg_namespace WHERE nspname = \(schema)", decoding: Int64.self,
+                    logger: logger
+                ).first ?? 0
+            if exists == 0 { statements.append("CREATE SCHEMA \(quoted)") }
             statements.append(
                 """
                 CREATE TABLE \(quoted).schema_version (
@@ -97,13 +142,6 @@ extension PostgresSchema {
                     applied_at timestamptz NOT NULL DEFAULT now()
                 )
                 """)
-        } else {
-            guard let recorded = try await recordedVersion(connection, schema: schema, logger: logger) else {
-                throw EventStoreError(
-                    .incompatibleSchema,
-                    message: "schema '\(schema)' holds tables but no schema_version: it is not a Whizbang store")
-            }
-            version = recorded
         }
         guard version <= currentVersion else {
             throw EventStoreError(

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PostgresNIO
 import Synchronization
 import Testing
 import WhizbangPostgres
@@ -93,6 +94,74 @@ struct PostgresLifecycleTests {
         defer { store.close() }
         await expectError(.incompatibleSchema) { try await store.run() }
         try await PostgresTestServer.dropSchema(configuration)
+    }
+
+    /// A table named `schema_version` is not proof of a store: another application's migration table, with its own
+    /// tables beside it, is refused, and neither its rows nor its schema are changed.
+    @Test func anotherApplicationsSchemaVersionTableIsLeftAsItWas() async throws {
+        let configuration = try PostgresTestServer.configuration()
+        let schema = configuration.schema
+        for sql in [
+            "CREATE SCHEMA \(schema)",
+            "CREATE TABLE \(schema).schema_version (version integer PRIMARY KEY, applied_at timestamptz DEFAULT now())",
+            "INSERT INTO \(schema).schema_version (version) VALUES (1), (2), (3)",
+            "CREATE TABLE \(schema).invoices (id integer)",
+        ] {
+            try await PostgresTestServer.execute(sql, configuration: configuration)
+        }
+        let store = try PostgresEventStore(configuration: configuration)
+        defer { store.close() }
+        let error = await expectError(.incompatibleSchema) { try await store.run() }
+        #expect(error?.message.contains("not a Whizbang store") == true, "\(String(describing: error))")
+        let connection = try await PostgresTestServer.connect(configuration, id: 3)
+        do {
+            var versions: [Int32] = []
+            for try await row in try await connection.query(
+                PostgresQuery(unsafeSQL: "SELECT version FROM \(schema).schema_version ORDER BY version"),
+                logger: Logger(label: "whizbang.postgres.tests"))
+            {
+                versions.append(try row.decode(Int32.self))
+            }
+            #expect(versions == [1, 2, 3])
+            var objects: [String] = []
+            for try await row in try await connection.query(
+                """
+                SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = \(schema) AND c.relkind = 'r'
+                UNION ALL SELECT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                WHERE n.nspname = \(schema) ORDER BY 1
+                """,
+                logger: Logger(label: "whizbang.postgres.tests"))
+            {
+                objects.append(try row.decode(String.self))
+            }
+            #expect(objects == ["invoices", "schema_version"])
+            try await connection.close()
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try await PostgresTestServer.dropSchema(configuration)
+    }
+
+    /// A role that may not create schemas in the database, given a schema of its own, runs a store in it: the schema
+    /// exists, so the store does not ask to create it.
+    @Test func aRoleWithASchemaOfItsOwnButNoRightToCreateSchemasRunsAStore() async throws {
+        let administrator = try PostgresTestServer.configuration()
+        let role = try await PostgresTestRole.create(administrator: administrator, mayCreateSchemas: false)
+        let outcome: Result<UInt64, any Error>
+        do {
+            try await role.execute("CREATE SCHEMA \(administrator.schema) AUTHORIZATION \(role.name)")
+            outcome = .success(
+                try await PostgresTestServer.withStore(configuration: role.configuration) { store in
+                    _ = try await appendRetrying(makeEvents(2), to: "s", expectedVersion: .any, store: store)
+                    return try await retryingWhileUnavailable { try await store.headPosition() }
+                })
+        } catch {
+            outcome = .failure(error)
+        }
+        try await role.drop()
+        #expect(try outcome.get() == 2)
     }
 
     @Test func closingBeforeRunFailsWaitingCalls() async throws {

@@ -9,11 +9,16 @@ struct PostgresTestRole {
     /// The configuration of the server's owner, which created the role.
     let administrator: PostgresEventStore.Configuration
 
-    static func create(administrator: PostgresEventStore.Configuration) async throws -> PostgresTestRole {
+    /// Creates the role; with `mayCreateSchemas` false it is not given `CREATE` on the database.
+    static func create(administrator: PostgresEventStore.Configuration, mayCreateSchemas: Bool = true) async throws
+        -> PostgresTestRole
+    {
         let role = PostgresTestRole(name: "whizbang_" + administrator.schema, administrator: administrator)
         try await PostgresTestServer.execute(
             "CREATE ROLE \(role.name) LOGIN PASSWORD '\(role.password)'", configuration: administrator)
-        try await role.executeAlone("GRANT CREATE ON DATABASE \"\(role.database)\" TO \(role.name)")
+        if mayCreateSchemas {
+            try await role.executeAlone("GRANT CREATE ON DATABASE \"\(role.database)\" TO \(role.name)")
+        }
         return role
     }
 
