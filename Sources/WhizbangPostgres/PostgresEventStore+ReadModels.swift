@@ -115,26 +115,43 @@ extension PostgresEventStore: ReadModelStore {
     /// follower swaps it in, in the transaction that applies the last event of the log, and then deletes the old
     /// rows in batches. A rebuild already running restarts from 0. Clears a failure.
     ///
-    /// - Throws: `ReadModelError` (`unknownReadModel`), or `EventStoreError` (`readOnly`, `closed`, `unavailable`).
+    /// A process whose read model is older than the version another process serves or builds (a rolling upgrade)
+    /// leaves the rows to the newer processes, as it does when it starts: its rebuild is refused and changes nothing.
+    ///
+    /// - Throws: `ReadModelError` (`unknownReadModel`; `invalidVersion` when a newer version is served or built), or
+    ///   `EventStoreError` (`readOnly`, `closed`, `unavailable`).
     public func rebuildReadModel(named name: String) async throws {
         let definition = try readModels.definition(named: name)
         try refuseWriteIfReadOnly("a read model rebuild")
         let version = Int32(clamping: definition.version)
         // In a transaction of its own, so that the rebuild counts as started only once `COMMIT` has answered.
-        let updated = try await withTrustedConnection { connection, logger in
+        let newer = try await withTrustedConnection { connection, logger in
             try await connection.withStoreTransaction(logger: logger) {
                 try await connection.rows(
                     """
-                    UPDATE read_models SET building_generation = next_generation, building_version = \(version),
-                        building_position = 0, next_generation = next_generation + 1,
-                        state = CASE WHEN served_generation IS NULL THEN 'backfilling' ELSE 'live' END, failure = NULL
-                    WHERE name = \(name)
-                    RETURNING 1
-                    """, logger: logger
-                ).count
+                    WITH current AS (
+                        SELECT name, greatest(served_version, building_version) AS newest FROM read_models
+                        WHERE name = \(name) FOR UPDATE
+                    ), started AS (
+                        UPDATE read_models r SET building_generation = next_generation,
+                            building_version = \(version), building_position = 0,
+                            next_generation = next_generation + 1,
+                            state = CASE WHEN served_generation IS NULL THEN 'backfilling' ELSE 'live' END,
+                            failure = NULL
+                        FROM current c WHERE r.name = c.name AND coalesce(c.newest, \(version)) <= \(version)
+                    )
+                    SELECT coalesce(newest, \(version))::integer FROM current
+                    """, decoding: Int32.self, logger: logger
+                )
             }
         }
-        guard updated == 1 else { throw Self.notRecorded(name) }
+        guard let newest = newer.first else { throw Self.notRecorded(name) }
+        guard newest <= version else {
+            throw ReadModelError(
+                .invalidVersion, readModel: name,
+                message: "read model '\(name)' is served or built at version \(newest), newer than this process's "
+                    + "\(version): its rebuild is left to the processes that run that version")
+        }
         readModels.noteChange()
         readModels.kick()
     }

@@ -239,29 +239,33 @@ final class PostgresReadModels: Sendable {
         }
         var lookup = RowKeys()
         for (target, keys) in zip(targets, keysByTarget) {
-            for key in Set(keys.joined()) { lookup.add(target.definition.name, target.generation, key) }
+            // Told apart by their bytes, as the table keeps them: a `Set<String>` would merge two spellings of "café".
+            var added = Set<UTF8Key>()
+            for key in keys.joined() where added.insert(UTF8Key(key)).inserted {
+                lookup.add(target.definition.name, target.generation, key)
+            }
         }
         let loaded = try await load(lookup, on: connection)
 
         var writes = RowWrites()
         for (target, keys) in zip(targets, keysByTarget) {
             let name = target.definition.name
-            var current: [String: ReadModelRow] = [:]
-            for key in Set(keys.joined()) { current[key] = loaded[RowKey(model: name, key: key)] }
+            var current: [UTF8Key: ReadModelRow] = [:]
+            for key in keys.joined() { current[UTF8Key(key)] = loaded[RowKey(model: name, key: UTF8Key(key))] }
             var touched: [String] = []
-            var seen = Set<String>()
+            var seen = Set<UTF8Key>()
             for (index, append) in appends.enumerated() where !append.isEmpty && failures[index] == nil {
                 do {
                     for change in try target.definition.fold(append, into: current) {
-                        current[change.key] = change.row
-                        if seen.insert(change.key).inserted { touched.append(change.key) }
+                        current[UTF8Key(change.key)] = change.row
+                        if seen.insert(UTF8Key(change.key)).inserted { touched.append(change.key) }
                     }
                 } catch {
                     failures[index] = "read model '\(name)': \(error)"
                 }
             }
             guard failures.isEmpty else { continue }
-            for key in touched { writes.add(name, target.generation, key: key, row: current[key]) }
+            for key in touched { writes.add(name, target.generation, key: key, row: current[UTF8Key(key)]) }
         }
         if !failures.isEmpty { throw Refusal(failures: failures) }
         try await write(writes, on: connection)
@@ -391,8 +395,8 @@ final class PostgresReadModels: Sendable {
             var lookup = RowKeys()
             for key in keys { lookup.add(definition.name, generation, key) }
             let loaded = try await self.load(lookup, on: connection)
-            var current: [String: ReadModelRow] = [:]
-            for key in keys { current[key] = loaded[RowKey(model: definition.name, key: key)] }
+            var current: [UTF8Key: ReadModelRow] = [:]
+            for key in keys { current[UTF8Key(key)] = loaded[RowKey(model: definition.name, key: UTF8Key(key))] }
             let changes: [ReadModelDefinition.Change]
             do {
                 changes = try definition.fold(events, into: current)
@@ -515,10 +519,10 @@ final class PostgresReadModels: Sendable {
             """, logger: logger)
     }
 
-    /// The key of a loaded row.
+    /// The key of a loaded row; keys compare by their bytes, as the table's do.
     struct RowKey: Hashable {
         var model: String
-        var key: String
+        var key: UTF8Key
     }
 
     /// The rows to load, as three parallel arrays.
@@ -574,7 +578,7 @@ final class PostgresReadModels: Sendable {
             """, logger: logger
         ) {
             let (model, key, indexValue, position, body) = try row.decode((String, String, String?, Int64, Data).self)
-            rows[RowKey(model: model, key: key)] = ReadModelRow(
+            rows[RowKey(model: model, key: UTF8Key(key))] = ReadModelRow(
                 key: key, indexValue: indexValue, position: UInt64(position), body: body)
         }
         return rows

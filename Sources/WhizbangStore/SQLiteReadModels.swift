@@ -244,7 +244,9 @@ final class SQLiteReadModels {
                 """)
             statement.bind(model, at: 1)
             statement.bind(generation, at: 2)
-            statement.bind(Int64(batchSize * 10), at: 3)
+            // Ten batches' worth of rows, saturating: a batch size of `Int.max` means "no limit", not a trap.
+            let (rows, overflow) = batchSize.multipliedReportingOverflow(by: 10)
+            statement.bind(Int64(clamping: overflow ? Int.max : rows), at: 3)
             try statement.execute()
             if sqlite3_changes(connection.handle) == 0 { retired.removeFirst() }
         }
@@ -303,7 +305,7 @@ final class SQLiteReadModels {
             return error
         }
         guard !keys.isEmpty else { return nil }
-        var rows: [String: ReadModelRow] = [:]
+        var rows: [UTF8Key: ReadModelRow] = [:]
         let select = try statement(
             "SELECT index_value, position, body FROM read_model_rows WHERE model = ?1 AND generation = ?2 AND key = ?3")
         for key in keys {
@@ -312,7 +314,7 @@ final class SQLiteReadModels {
             select.bind(key, at: 3)
             defer { select.reset() }
             if try select.step() {
-                rows[key] = ReadModelRow(
+                rows[UTF8Key(key)] = ReadModelRow(
                     key: key, indexValue: select.isNull(at: 0) ? nil : select.text(at: 0),
                     position: select.uint64(at: 1), body: select.data(at: 2))
             }

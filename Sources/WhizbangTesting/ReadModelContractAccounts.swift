@@ -97,14 +97,15 @@ struct ExpectedRow<Value: Hashable & Sendable>: Hashable, Sendable {
 func expectedRows<P: ReadModelProjection>(_ projection: P, folding events: [RecordedEvent]) throws
     -> [ExpectedRow<P.Row>] where P.Row: Hashable
 {
-    var rows: [String: ExpectedRow<P.Row>] = [:]
+    // Keyed by the keys' bytes, as a store keeps them.
+    var rows: [UTF8Key: ExpectedRow<P.Row>] = [:]
     for event in events {
         for key in try projection.keys(of: event) {
-            if let value = try projection.apply(event, to: rows[key]?.value, key: key) {
-                rows[key] = ExpectedRow(
+            if let value = try projection.apply(event, to: rows[UTF8Key(key)]?.value, key: key) {
+                rows[UTF8Key(key)] = ExpectedRow(
                     key: key, indexValue: projection.indexValue(of: value), position: event.position, value: value)
             } else {
-                rows[key] = nil
+                rows[UTF8Key(key)] = nil
             }
         }
     }

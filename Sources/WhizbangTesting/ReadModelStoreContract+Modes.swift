@@ -198,5 +198,17 @@ extension ReadModelStoreContract {
                 try requireEqual(try await store.headPosition(), 0, "the refused opening wrote nothing")
             }
         },
+        ReadModelStoreContractCheck(name: "readModel.registration.versionOutOfRangeRefused") { opener in
+            // A date and time as a number: more than a 32-bit version, which not every store could keep as it is.
+            let error = try await requireReadModelError(.invalidVersion, "opening with a version past Int32.max") {
+                try await opener.open([ContractAccounts(version: 202_612_051_430)])
+            }
+            try requireEqual(error.readModel, "contract-accounts", "the read model named")
+            try await withOpenedStore(opener, [ContractAccounts(version: Int(Int32.max))]) { store in
+                try requireEqual(try await store.headPosition(), 0, "the refused opening wrote nothing")
+                let status = try await store.readModelStatus(named: "contract-accounts")
+                try requireEqual(status.servedVersion, Int(Int32.max), "the largest version, kept as it is")
+            }
+        },
     ]
 }

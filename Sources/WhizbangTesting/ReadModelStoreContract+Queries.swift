@@ -27,6 +27,37 @@ extension ReadModelStoreContract {
                 try require(missing == nil, "a key without a row reads as nil, got \(String(describing: missing))")
             }
         },
+        ReadModelStoreContractCheck(name: "readModel.keys.byteExact") { opener in
+            // "café" spelled two ways: precomposed, and with a combining accent. Swift's `String` finds them equal;
+            // a store keeps them as two keys, inline and in a rebuild's batches alike.
+            let composed = "caf\u{E9}"
+            let decomposed = "cafe\u{301}"
+            let accounts = ContractAccounts()
+            try await withOpenedStore(opener, [accounts]) { store in
+                try await appendInPages(
+                    store,
+                    [
+                        ContractAccounts.posting([composed], 100), ContractAccounts.posting([decomposed], 5),
+                        ContractAccounts.posting([composed, decomposed], 1),
+                    ], to: "k")
+                let expected = [
+                    ExpectedRow(
+                        key: decomposed, indexValue: "small", position: 3,
+                        value: ContractAccounts.Row(balance: 6, entries: 2)),
+                    ExpectedRow(
+                        key: composed, indexValue: "large", position: 3,
+                        value: ContractAccounts.Row(balance: 101, entries: 2)),
+                ]
+                try requireRows(try await allRows(store, accounts.name), expected, "rows folded inline")
+                try await requireSuccess("starting a rebuild") {
+                    try await store.rebuildReadModel(named: accounts.name)
+                }
+                _ = try await requireSuccess("waiting for the rebuild") {
+                    try await store.waitForReadModel(named: accounts.name, toReach: nil, timeout: .seconds(60))
+                }
+                try requireRows(try await allRows(store, accounts.name), expected, "rows after the rebuild")
+            }
+        },
         ReadModelStoreContractCheck(name: "readModel.query.utf8Order") { opener in
             let accounts = ContractAccounts()
             try await withOpenedStore(opener, [accounts]) { store in

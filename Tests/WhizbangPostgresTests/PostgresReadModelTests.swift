@@ -343,6 +343,13 @@ struct PostgresReadModelTests {
         try await PostgresTestServer.withRunningStore(try PostgresEventStore(configuration: configuration)) { store in
             // The store registers its read models before it answers.
             _ = try await store.headPosition()
+            // Nor does its rebuild replace the newer build.
+            do {
+                try await store.rebuildReadModel(named: "deposit-totals")
+                Issue.record("a version-1 rebuild replaced the version-2 build")
+            } catch let error as ReadModelError {
+                #expect(error.code == .invalidVersion, "\(error)")
+            }
         }
         let connection = try await PostgresTestServer.connect(configuration, id: 1)
         var building: [Int32?] = []

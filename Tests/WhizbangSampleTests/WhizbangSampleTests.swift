@@ -131,6 +131,22 @@ extension SampleProcessSuites {
             }
         }
 
+        @Test("two stream ids that differ only in their bytes (two spellings of café) import as two streams")
+        func streamIDsThatDifferInTheirBytesImportAsTwoStreams() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let input = directory.appendingPathComponent("input.jsonl").path
+                let database = directory.appendingPathComponent("imported.sqlite").path
+                let lines = ["caf\u{E9}", "cafe\u{301}"].enumerated().map { offset, stream in
+                    ImportFixture.line(
+                        position: offset + 1, stream: stream, version: 1, eventID: ImportFixture.eventID(offset + 1))
+                }
+                try ImportFixture.write(lines, to: URL(fileURLWithPath: input))
+                let imported = try await SampleProcess.run(["import", "--input", input, "--database", database])
+                #expect(imported.status == 0, "\(imported.standardError)")
+                #expect(imported.standardOutput.contains("2 events in 2 streams"), "\(imported.standardOutput)")
+            }
+        }
+
         @Test(
             "errors print one clear line and exit non-zero",
             arguments: [

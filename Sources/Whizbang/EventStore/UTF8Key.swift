@@ -4,33 +4,33 @@
 /// `String`'s own `==` and hashing follow canonical equivalence, so a `Dictionary<String, _>` merges `"café"`
 /// spelled with U+00E9 and `"café"` spelled with U+0065 U+0301, which SQLite and PostgreSQL keep apart. See
 /// ``StreamID`` for the identity rule.
-struct UTF8Key: Hashable, Comparable, Sendable, CustomStringConvertible {
+package struct UTF8Key: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// The text.
-    let text: String
+    package let text: String
 
     /// Wraps a string.
-    init(_ text: String) {
+    package init(_ text: String) {
         self.text = text
     }
 
     /// Whether the two texts have the same UTF-8 bytes.
-    static func == (lhs: UTF8Key, rhs: UTF8Key) -> Bool {
+    package static func == (lhs: UTF8Key, rhs: UTF8Key) -> Bool {
         UTF8Bytes.equal(lhs.text, rhs.text)
     }
 
     /// Feeds the text's UTF-8 bytes into `hasher`.
-    func hash(into hasher: inout Hasher) {
+    package func hash(into hasher: inout Hasher) {
         var text = text
         text.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
     }
 
     /// Orders by UTF-8 bytes.
-    static func < (lhs: UTF8Key, rhs: UTF8Key) -> Bool {
+    package static func < (lhs: UTF8Key, rhs: UTF8Key) -> Bool {
         UTF8Bytes.precede(lhs.text, rhs.text)
     }
 
     /// The text.
-    var description: String { text }
+    package var description: String { text }
 }
 
 /// Comparing and hashing strings by their UTF-8 bytes, for ``StreamID`` and ``UTF8Key``.

@@ -85,8 +85,8 @@ struct InMemoryReadModels: Sendable {
             guard let table = tables[definition.name], table.failure == nil, table.version != nil else { continue }
             do {
                 let keys = try definition.keys(of: events)
-                var rows: [String: ReadModelRow] = [:]
-                for key in keys { rows[key] = table.rows[UTF8Key(key)] }
+                var rows: [UTF8Key: ReadModelRow] = [:]
+                for key in keys { rows[UTF8Key(key)] = table.rows[UTF8Key(key)] }
                 result.append((definition.name, try definition.fold(events, into: rows)))
             } catch {
                 throw EventStoreError(
@@ -119,8 +119,8 @@ struct InMemoryReadModels: Sendable {
             let batch = log.elements(in: next..<min(next + 1_000, head))
             do {
                 let keys = try definition.keys(of: batch)
-                var rows: [String: ReadModelRow] = [:]
-                for key in keys { rows[key] = table.rows[UTF8Key(key)] }
+                var rows: [UTF8Key: ReadModelRow] = [:]
+                for key in keys { rows[UTF8Key(key)] = table.rows[UTF8Key(key)] }
                 for change in try definition.fold(batch, into: rows) {
                     table.rows[UTF8Key(change.key)] = change.row
                 }

@@ -60,9 +60,11 @@ package struct ReadModelDefinition: Sendable {
         }
     }
 
-    /// Erases each projection; the projections' names must be distinct.
+    /// Erases each projection; the projections' names must be distinct and their versions in
+    /// ``ReadModelProjection/versionRange``.
     ///
-    /// - Throws: ``ReadModelError`` (``ReadModelError/Code/duplicateName``) naming the first repeated name.
+    /// - Throws: ``ReadModelError``: ``ReadModelError/Code/duplicateName`` naming the first repeated name,
+    ///   ``ReadModelError/Code/invalidVersion`` naming the first projection whose version is out of range.
     package static func definitions(_ projections: [any ReadModelProjection]) throws(ReadModelError)
         -> [ReadModelDefinition]
     {
@@ -74,17 +76,25 @@ package struct ReadModelDefinition: Sendable {
                     .duplicateName, readModel: projection.name,
                     message: "two read models registered with one store are named '\(projection.name)'")
             }
+            let versions = type(of: projection).versionRange
+            guard versions.contains(projection.version) else {
+                throw ReadModelError(
+                    .invalidVersion, readModel: projection.name,
+                    message: "read model '\(projection.name)' has version \(projection.version), outside "
+                        + "\(versions.lowerBound)...\(versions.upperBound)")
+            }
             definitions.append(ReadModelDefinition(projection))
         }
         return definitions
     }
 
-    /// The distinct keys the events change, in the order they are first named.
+    /// The distinct keys the events change, in the order they are first named; keys are told apart by their UTF-8
+    /// bytes, as the stores keep them (two spellings of "café" are two keys).
     package func keys(of events: some Sequence<RecordedEvent>) throws -> [String] {
-        var seen = Set<String>()
+        var seen = Set<UTF8Key>()
         var keys: [String] = []
         for event in events {
-            for key in try eventKeys(event) where seen.insert(key).inserted {
+            for key in try eventKeys(event) where seen.insert(UTF8Key(key)).inserted {
                 keys.append(key)
             }
         }
@@ -93,19 +103,22 @@ package struct ReadModelDefinition: Sendable {
 
     /// Folds `events`, in order, into `rows` (the current rows of every key ``keys(of:)`` names; absent keys have no
     /// row) and returns the changed rows, one change per key, in the order the keys were first changed.
-    package func fold(_ events: some Sequence<RecordedEvent>, into rows: [String: ReadModelRow]) throws -> [Change] {
+    /// Keys are told apart by their UTF-8 bytes, as in ``keys(of:)``.
+    package func fold(_ events: some Sequence<RecordedEvent>, into rows: [UTF8Key: ReadModelRow]) throws -> [Change] {
         var current = rows
-        var order: [String] = []
-        var changed = Set<String>()
+        var order: [UTF8Key] = []
+        var changed = Set<UTF8Key>()
         for event in events {
-            var keysOfEvent: [String] = []
+            var keysOfEvent: [UTF8Key] = []
             // A key named twice for one event is applied once.
-            for key in try eventKeys(event) where !keysOfEvent.contains(key) {
+            for text in try eventKeys(event) {
+                let key = UTF8Key(text)
+                guard !keysOfEvent.contains(key) else { continue }
                 keysOfEvent.append(key)
-                current[key] = try applyEvent(event, current[key], key)
+                current[key] = try applyEvent(event, current[key], text)
                 if changed.insert(key).inserted { order.append(key) }
             }
         }
-        return order.map { Change(key: $0, row: current[$0]) }
+        return order.map { Change(key: $0.text, row: current[$0]) }
     }
 }

@@ -15,6 +15,7 @@ public struct ReadModelError: Error, Hashable, Sendable, CustomStringConvertible
             case undecodableRow
             case timedOut
             case invalidKey
+            case invalidVersion
         }
 
         private let base: Base
@@ -40,6 +41,10 @@ public struct ReadModelError: Error, Hashable, Sendable, CustomStringConvertible
         /// a projection: it fails the read model or the append as the projection's own error would
         /// (``ReadModelProjection/keys(of:)``). A lookup by such a key finds no row.
         public static let invalidKey = Code(.invalidKey)
+        /// A projection's ``ReadModelProjection/version`` is outside the range every store keeps
+        /// (``ReadModelProjection/versionRange``), and the store refuses to open; or a rebuild was asked of a
+        /// process whose version is older than the one another process serves or builds, which it leaves alone.
+        public static let invalidVersion = Code(.invalidVersion)
 
         /// The code's name, such as `notLive`.
         public var description: String { base.rawValue }

@@ -53,7 +53,9 @@ public protocol ReadModelProjection: Sendable {
 
     /// The version of the fold. Raise it whenever ``apply(_:to:key:)``, ``keys(of:)``, ``indexValue(of:)`` or `Row`
     /// change in a way that makes the stored rows wrong: the store then rebuilds the table from the log and swaps the
-    /// new rows in when they have caught up, serving the old rows meanwhile. Default: 1.
+    /// new rows in when they have caught up, serving the old rows meanwhile. Default: 1. It must lie in
+    /// ``versionRange`` (a 32-bit integer, which every store keeps as it is); a store refuses to open with a
+    /// projection whose version does not (``ReadModelError/Code/invalidVersion``).
     var version: Int { get }
 
     /// When the store applies events: in the append's transaction, or after it. Default: ``ReadModelMode/inline``.
@@ -87,6 +89,10 @@ public protocol ReadModelProjection: Sendable {
 extension ReadModelProjection {
     /// Version 1.
     public var version: Int { 1 }
+
+    /// The versions a store accepts: those of a signed 32-bit integer. A date and time as a number
+    /// (`202612051430`) does not fit; count versions up from 1 instead.
+    public static var versionRange: ClosedRange<Int> { Int(Int32.min)...Int(Int32.max) }
 
     /// Applied in the append's transaction.
     public var mode: ReadModelMode { .inline }

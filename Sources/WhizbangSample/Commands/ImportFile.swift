@@ -1,4 +1,5 @@
 import Foundation
+import Whizbang
 import WhizbangStore
 
 /// An import file read and checked whole before anything is written: every line an exported event with only known
@@ -43,7 +44,8 @@ struct ImportFile {
         }
         var file = ImportFile()
         let decoder = JSONDecoder()
-        var versions: [String: UInt64] = [:]
+        // By stream id, whose identity is its bytes: two spellings of "café" are two streams, as in the store.
+        var versions: [StreamID: UInt64] = [:]
         var eventLines: [MessageID: Int] = [:]
         var number = 0
         var offset = 0
@@ -90,7 +92,7 @@ struct ImportFile {
             guard event.position == expectedPosition else {
                 throw problem("position \(event.position) where \(expectedPosition) comes next (positions run 1, 2, 3… in file order)")
             }
-            let last = versions[event.streamID] ?? 0
+            let last = versions[StreamID(event.streamID)] ?? 0
             guard event.streamVersion == last &+ 1 else {
                 let what =
                     last == 0
@@ -100,7 +102,7 @@ struct ImportFile {
                         : "has version \(event.streamVersion) after version \(last) (out of order)"
                 throw problem("stream \(event.streamID) \(what)")
             }
-            versions[event.streamID] = event.streamVersion
+            versions[StreamID(event.streamID)] = event.streamVersion
             file.lines.append(Line(number: number, event: event, data: data))
         }
         guard !requiringEnd else {
