@@ -70,6 +70,10 @@ final class SQLiteWriter: @unchecked Sendable {
         self.busyTimeout = Double(seconds) + Double(attoseconds) / 1e18
         self.inlineProjections = configuration.inlineProjections
         self.walGathering = SQLiteGatheringVFS.gathering(of: connection.handle)
+        // The read models were read in a transaction of their own; another connection may have appended since, which
+        // `PRAGMA data_version` cannot show before the first transaction has read it. So that first transaction
+        // reads them again, with the head, under the write lock.
+        self.readModelsNeedReload = readModels != nil
         pending.reserveCapacity(self.maximumBatchSize)
     }
 

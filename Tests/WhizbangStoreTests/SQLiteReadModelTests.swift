@@ -423,6 +423,48 @@ struct SQLiteReadModelTests {
         }
     }
 
+    /// Events another process appends between this store's opening and its first append are folded before that
+    /// append's own: an inline read model does not skip them and move its position past them, whether or not the
+    /// poll for other processes' appends has run.
+    @Test func anotherProcesssAppendsBeforeTheFirstAppendAreNotSkipped() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            var configuration = SQLiteEventStore.Configuration.testing
+            configuration.externalChangePollInterval = .seconds(3_600)
+            configuration.readModels = [Balances()]
+            let following = try await SQLiteEventStore.open(path: path, configuration: configuration)
+            let other = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            _ = try await other.append([Balances.posting("a", 5)], to: StreamID("s"), expectedVersion: .noStream)
+            await other.shutdown()
+            let own = try await following.append([Balances.posting("a", 7)], to: StreamID("t"), expectedVersion: .any)
+            let status = try await following.waitForReadModel(
+                named: "balances", toReach: own.positions.upperBound - 1, timeout: .seconds(30))
+            #expect(status.state == .live)
+            #expect(try await storedBalances(following) == ["a": 12])
+            await following.shutdown()
+        }
+    }
+
+    /// A batch size of `Int.max` ("no limit") rebuilds a read model and deletes the old generation's rows; the
+    /// deletion's limit, ten batches' worth, trapped on the overflow before.
+    @Test func aRebuildWithTheLargestBatchSizeDeletesTheOldRows() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            var configuration = SQLiteEventStore.Configuration.testing
+            configuration.readModels = [Balances()]
+            configuration.readModelBatchSize = .max
+            let store = try await SQLiteEventStore.open(path: path, configuration: configuration)
+            _ = try await store.append(
+                [Balances.posting("a", 5), Balances.posting("b", 7)], to: StreamID("s"), expectedVersion: .noStream)
+            try await store.rebuildReadModel(named: "balances")
+            let status = try await store.waitForReadModel(named: "balances", toReach: nil, timeout: .seconds(30))
+            #expect(status.state == .live)
+            #expect(status.rebuild == nil)
+            #expect(try await storedBalances(store) == ["a": 5, "b": 7])
+            await store.shutdown()
+        }
+    }
+
     /// A task waiting for a read model fails with the store's error when the store closes.
     @Test func aWaitFailsWhenTheStoreCloses() async throws {
         try await withTemporaryDirectory { directory in
