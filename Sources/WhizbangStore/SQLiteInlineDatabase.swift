@@ -36,7 +36,8 @@ public struct SQLiteInlineDatabase {
             case .null: sqlite3_bind_null(statement.handle, index)
             case .integer(let integer): sqlite3_bind_int64(statement.handle, index, integer)
             case .real(let real): sqlite3_bind_double(statement.handle, index, real)
-            case .text(let text): sqlite3_bind_text(statement.handle, index, text, -1, sqliteTransient)
+            // With its length: a C string would end the text at a NUL character.
+            case .text(let text): statement.bind(text, at: index)
             case .blob(let bytes):
                 bytes.withUnsafeBytes { raw in
                     _ = sqlite3_bind_blob(statement.handle, index, raw.baseAddress, Int32(raw.count), sqliteTransient)
@@ -60,7 +61,11 @@ public struct SQLiteInlineDatabase {
         switch sqlite3_column_type(handle, column) {
         case SQLITE_INTEGER: return .integer(sqlite3_column_int64(handle, column))
         case SQLITE_FLOAT: return .real(sqlite3_column_double(handle, column))
-        case SQLITE_TEXT: return .text(String(cString: sqlite3_column_text(handle, column)))
+        case SQLITE_TEXT:
+            // By its length, as stored: text may hold a NUL character.
+            guard let text = sqlite3_column_text(handle, column) else { return .text("") }
+            let count = Int(sqlite3_column_bytes(handle, column))
+            return .text(String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self))
         case SQLITE_BLOB:
             let count = Int(sqlite3_column_bytes(handle, column))
             guard count > 0, let bytes = sqlite3_column_blob(handle, column) else { return .blob([]) }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import WhizbangStore
 
@@ -52,6 +53,38 @@ struct SQLiteInlineProjectionTests {
             defer { reopened.close() }
             _ = try await reopened.append(events("Deposited"), to: "b", expectedVersion: .exact(1))
             #expect(try counts(path) == ["a": [3, 4], "b": [2, 5]])
+        }
+    }
+
+    /// Writes each event's data as text and reads it back at once, recording what it read.
+    struct Echo: SQLiteInlineProjection {
+        final class Seen: Sendable {
+            let rows = Mutex<[[SQLiteValue]]>([])
+        }
+        let name = "echo"
+        let schema = ["CREATE TABLE IF NOT EXISTS echo (value TEXT NOT NULL)"]
+        let seen: Seen
+
+        func apply(_ events: [RecordedEvent], in database: SQLiteInlineDatabase) throws {
+            for event in events {
+                let text = String(decoding: event.data, as: UTF8.self)
+                try database.execute("INSERT INTO echo (value) VALUES (?)", [.text(text)])
+                try database.query("SELECT value, length(CAST(value AS BLOB)) FROM echo ORDER BY rowid DESC LIMIT 1") {
+                    row in seen.rows.withLock { $0.append(row) }
+                }
+            }
+        }
+    }
+
+    /// Text bound and read through the projection's database keeps a NUL character and what follows it.
+    @Test func textWithANulCharacterIsWrittenAndReadWhole() async throws {
+        var configuration = SQLiteEventStore.Configuration.testing
+        let seen = Echo.Seen()
+        configuration.inlineProjections = [Echo(seen: seen)]
+        try await withStore(configuration: configuration) { store, _ in
+            _ = try await store.append(
+                [EventData(eventType: "Noted", data: Data("a\u{0}b".utf8))], to: "a", expectedVersion: .noStream)
+            #expect(seen.rows.withLock { $0 } == [[.text("a\u{0}b"), .integer(3)]])
         }
     }
 
