@@ -104,7 +104,8 @@ public final class Repository<A: Aggregate, Store: EventStore>: Sendable {
     /// Appends `events` to an aggregate loaded at `loaded.version`, and returns the state after them.
     ///
     /// - Parameters:
-    ///   - events: the new events, in order. An empty array writes nothing.
+    ///   - events: the new events, in order. An empty array writes nothing; its result's positions are then empty
+    ///     and placed after the head of the log, as those of an empty append.
     ///   - loaded: the aggregate as it was loaded; its version is the expected version.
     ///   - metadata: the encoded envelope stored with every event, usually that of the command that caused them.
     /// - Returns: the store's result and the aggregate after the events.
@@ -117,8 +118,11 @@ public final class Repository<A: Aggregate, Store: EventStore>: Sendable {
         metadata: Data = Data()
     ) async throws -> (result: AppendResult, aggregate: LoadedAggregate<A>) {
         if events.isEmpty {
+            // Placed where the next event would go, as the store places an empty append: `upperBound - 1`, the
+            // position to wait for to read one's own writes, is then the head, never 0 - 1.
+            let next = try await store.headPosition() + 1
             return (
-                AppendResult(streamID: loaded.streamID, streamVersion: loaded.version, positions: 0..<0), loaded
+                AppendResult(streamID: loaded.streamID, streamVersion: loaded.version, positions: next..<next), loaded
             )
         }
         let streamID = loaded.streamID

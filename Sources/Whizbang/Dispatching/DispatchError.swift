@@ -19,7 +19,9 @@ public struct DispatchError: Error, Hashable, Sendable, CustomStringConvertible 
         /// ``DispatchError/commandStarted`` is `false`, the command or handler never started and nothing was written;
         /// when it is `true`, it was cancelled while it ran and its outcome is unknown: read the stream to find out.
         public static let deadlineExceeded = Code(.deadlineExceeded)
-        /// The dispatcher was shut down or stopped: the command, handler or load did not start.
+        /// The dispatcher was shut down or stopped: the command, handler or load that ``DispatchError/messageID``
+        /// names did not start. A handler that sends a command and rethrows its refusal passes this error on with
+        /// the sent command's id: compare the id with your own message's before taking it to mean that nothing ran.
         public static let shutDown = Code(.shutDown)
 
         /// The code's name, such as `timedOut`.

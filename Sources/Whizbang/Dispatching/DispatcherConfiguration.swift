@@ -35,7 +35,8 @@ public struct DispatcherConfiguration: Sendable {
     /// A configuration with the documented defaults.
     public init() {
         self.serviceName = "whizbang"
-        self.instanceID = String(UInt32.random(in: .min ... .max), radix: 16)
+        let random = String(UInt32.random(in: .min ... .max), radix: 16)
+        self.instanceID = String(repeating: "0", count: 8 - random.count) + random
         self.policies = PolicySet()
         self.laneShardCount = 64
         self.maximumParallelism = ProcessInfo.processInfo.activeProcessorCount

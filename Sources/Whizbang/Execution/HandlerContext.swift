@@ -8,8 +8,8 @@ import Synchronization
 /// ``ExecutorError/Code/reentrantSubmission`` instead. And `drain()` called inside a handler of the executor being
 /// drained cannot wait for that handler, so it stops admission and returns at once.
 ///
-/// The innermost four entries are kept, inline and without allocation; handlers nested deeper than that on other
-/// lanes lose the outermost ones, and a re-entrant wait on such an outer lane is then not detected. Unstructured
+/// The innermost four entries are kept inline, without allocation; the outer ones of handlers nested deeper than
+/// that go to an array, so that every entry counts however deep the nesting. Unstructured
 /// tasks (`Task {}`) inherit task-local values too, so a task started inside a handler counts as part of it; start it
 /// with `Task.detached` to queue work behind the handler instead.
 @usableFromInline
@@ -37,6 +37,8 @@ struct HandlerContext: Sendable {
     @usableFromInline var second: Entry
     @usableFromInline var third: Entry
     @usableFromInline var fourth: Entry
+    /// The entries outside the innermost four, innermost first; `nil` (no allocation) until the fifth.
+    @usableFromInline var outer: [Entry]?
 
     @inlinable
     init() {
@@ -45,6 +47,7 @@ struct HandlerContext: Sendable {
         self.second = empty
         self.third = empty
         self.fourth = empty
+        self.outer = nil
     }
 
     /// The task-local value; read it with `local.get()`, bind it with `local.withValue(_:operation:)`.
@@ -58,6 +61,7 @@ struct HandlerContext: Sendable {
     @inlinable
     func pushing(_ entry: Entry) -> HandlerContext {
         var context = self
+        if fourth.executor != 0 { context.outer = [fourth] + (outer ?? []) }
         context.fourth = third
         context.third = second
         context.second = first
@@ -71,13 +75,14 @@ struct HandlerContext: Sendable {
         guard holder > LaneHolder.nonSuspending else { return false }
         return first.matches(executor, holder) || second.matches(executor, holder)
             || third.matches(executor, holder) || fourth.matches(executor, holder)
+            || outer?.contains { $0.matches(executor, holder) } == true
     }
 
     /// Whether this task runs inside a handler of `executor`.
     @inlinable
     func isInside(_ executor: UInt) -> Bool {
         first.executor == executor || second.executor == executor || third.executor == executor
-            || fourth.executor == executor
+            || fourth.executor == executor || outer?.contains { $0.executor == executor } == true
     }
 }
 

@@ -33,6 +33,27 @@ struct DispatcherNestingTests {
         #expect(dispatcher.isAcceptingWork)
     }
 
+    /// A handler that rethrows the refusal of a command it sent after a stop passes on a `shutDown` that names that
+    /// command, not the handler's own message: the caller can tell that its handler ran (and wrote) from one that did
+    /// not start.
+    @Test func aRefusalOfAHandlersOwnCommandNamesThatCommand() async throws {
+        let dispatcher = Dispatcher(store: InMemoryEventStore())
+        let accounts = dispatcher.aggregate(BankAccount.self)
+        let envelope = MessageEnvelope(message: "open then deposit")
+        let deposit = MessageEnvelope<BankAccount.Command>(message: .deposit(5), streamID: "a")
+        await #expect {
+            try await dispatcher.invoke(envelope) { _ in
+                _ = try await accounts.send(.open(5), to: "a")
+                dispatcher.stop()
+                return try await accounts.send(deposit).streamVersion
+            }
+        } throws: { error in
+            guard let error = error as? DispatchError, error.code == .shutDown else { return false }
+            return error.messageID == deposit.messageID && error.messageID != envelope.messageID
+        }
+        #expect(try await dispatcher.store.readStream("a", from: 1, direction: .forwards, limit: 10).count == 1)
+    }
+
     @Test func aHandlerRunningAtShutdownCanStillSendItsCommands() async throws {
         let dispatcher = Dispatcher(store: InMemoryEventStore())
         let accounts = dispatcher.aggregate(BankAccount.self)

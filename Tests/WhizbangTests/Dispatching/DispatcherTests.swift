@@ -37,6 +37,19 @@ struct DispatcherTests {
         #expect(result.events.isEmpty)
         #expect(result.positions.isEmpty)
         #expect(try await store.headPosition() == 0)
+        // Placed after the head, as an empty append is: `upperBound - 1` is a position to wait for, never 0 - 1.
+        #expect(result.positions == 1..<1)
+        _ = try await accounts.send(.open(10), to: "b")
+        let later = try await accounts.send(.touch, to: "a")
+        #expect(later.positions == 2..<2)
+    }
+
+    /// The instance id is eight hexadecimal digits, leading zeros included.
+    @Test func theDefaultInstanceIDHasEightHexDigits() {
+        for _ in 0..<2_000 {
+            let id = DispatcherConfiguration().instanceID
+            #expect(id.count == 8 && id.allSatisfy(\.isHexDigit), "\(id)")
+        }
     }
 
     @Test func theEnvelopeIsStoredInBinaryByDefault() {
