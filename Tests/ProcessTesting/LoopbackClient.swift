@@ -7,8 +7,9 @@ import Foundation
 import Synchronization
 
 /// A blocking TCP client on loopback for tests of a server's connections: it sends raw requests, reads on a thread of
-/// its own (so that the server's tasks keep the cooperative pool), gives up a read after 10 seconds, and may take a
-/// small receive buffer to play a client that stops reading.
+/// its own (so that the server's tasks keep the cooperative pool), gives up a read after 60 seconds (far past what a
+/// loaded CI machine takes to answer, so that only a server that never answers fails it), and may take a small
+/// receive buffer to play a client that stops reading.
 public final class LoopbackClient: Sendable {
     private let descriptor = Mutex<Int32>(-1)
 
@@ -23,7 +24,7 @@ public final class LoopbackClient: Sendable {
     public func connect(_ port: Int, receiveBuffer: Int32? = nil) throws {
         let socketDescriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socketDescriptor >= 0 else { throw Failure(description: "socket: \(errno)") }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        var timeout = timeval(tv_sec: 60, tv_usec: 0)
         setsockopt(socketDescriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         if var size = receiveBuffer {
             setsockopt(socketDescriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))

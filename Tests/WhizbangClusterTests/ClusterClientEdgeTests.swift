@@ -159,6 +159,8 @@ struct ClusterClientEdgeTests {
                 store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await client.run() }
+                // The send below waits for run() within its 1 s; a late start would fail it notRunning instead.
+                while client.running.phase == .notStarted { await Task.yield() }
                 // Another session prepares the cluster, holding its preparation lock.
                 let holder = try await InboxLock.connect(store.configuration)
                 _ = try await holder.query(
@@ -192,6 +194,8 @@ struct ClusterClientEdgeTests {
                 store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await client.run() }
+                // The wait below waits for run() within its 1 s; a late start would fail it notRunning instead.
+                while client.running.phase == .notStarted { await Task.yield() }
                 let ticket = try await client.enqueue(Counter.Command.add(1), to: StreamID("slow"), as: Counter.self)
                 // The database stops answering look-ups of the inbox (a lock, as a long migration or vacuum full takes).
                 let lock = try await InboxLock.lock(store.configuration, mode: "ACCESS EXCLUSIVE")
@@ -219,6 +223,8 @@ struct ClusterClientEdgeTests {
             let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: configuration)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await client.run() }
+                // The wait below waits for run() within its 1 s; a late start would fail it notRunning instead.
+                while client.running.phase == .notStarted { await Task.yield() }
                 // No node runs: the command stays pending, and the wait must end at its 1 s limit.
                 let ticket = try await client.enqueue(Counter.Command.add(1), to: StreamID("unowned"), as: Counter.self)
                 let start = ContinuousClock.now

@@ -8,7 +8,7 @@ import WhizbangPostgres
 
 /// A job that names its event types reads and applies only those, and its checkpoint moves over the other events:
 /// with every batch it applies, and at most once an interval over a stretch of other events alone.
-@Suite("Cluster jobs of some event types", .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(2)))
+@Suite("Cluster jobs of some event types", .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(5)))
 struct ClusterJobEventTypesTests {
     /// A node that runs `job`, has claimed it at epoch 1, and the job's runner.
     func claimedRunner(_ job: TypedTally, _ store: PostgresEventStore) async throws -> JobRunner {

@@ -41,9 +41,11 @@ struct ClusterNodeStopTests {
     func aStuckJobDoesNotHoldTheNode() async throws {
         try await ClusterTestDatabase.withStore { store in
             var configuration = ClusterTestDatabase.cluster()
-            // The longest the node waits for its jobs when it stops.
-            configuration.leaseDuration = .seconds(3)
-            configuration.heartbeatInterval = .seconds(1)
+            // The longest the node waits for its jobs when it stops. 15 s, not 3: the server ends the cluster's own
+            // transactions after half a lease, and with 3 s leases a heartbeat stalled on a loaded CI machine lost
+            // its connection.
+            configuration.leaseDuration = .seconds(15)
+            configuration.heartbeatInterval = .seconds(5)
             let stuck = StuckTally()
             let node = try ClusterNode(
                 nodeID: "stuck-job", store: store, aggregates: Counter.registry, configuration: configuration,

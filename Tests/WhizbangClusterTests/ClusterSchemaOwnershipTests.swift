@@ -6,7 +6,7 @@ import WhizbangPostgres
 @testable import WhizbangCluster
 
 /// The cluster's schema, `<store schema>_cluster`, when a schema of that name already holds someone else's objects.
-@Suite("Cluster schema ownership and names", .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(2)))
+@Suite("Cluster schema ownership and names", .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(5)))
 struct ClusterSchemaOwnershipTests {
     /// Makes the schema the cluster of `store` would use, holding the user's `settings` table (one row) and the
     /// user's `table`; expects a client's first enqueue to be refused with `foreignSchema`, and the settings and the

@@ -104,6 +104,9 @@ struct InboxInserterTests {
             let (client, holder) = try await Self.clientWithHeldStream(store)
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask { try await client.run() }
+                // A send waits for run() within its own time limit: on a loaded machine the task above can start
+                // later than 300 ms, and the send would then fail notRunning, not for the reason checked here.
+                while client.running.phase == .notStarted { await Task.yield() }
                 // The insert waits for the advisory lock for as long as the test holds it; the send gives up at its
                 // time limit. Before the change it waited for the store's request deadline and failed `unavailable`.
                 await #expect {

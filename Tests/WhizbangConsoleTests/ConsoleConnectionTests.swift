@@ -9,7 +9,7 @@ import WhizbangConsole
 
 /// The console served on a real port: connections that send nothing are closed, and an open live stream does not
 /// keep the server from stopping.
-@Suite("Console connections", .serialized, .timeLimit(.minutes(1)))
+@Suite("Console connections", .serialized, .timeLimit(.minutes(5)))
 struct ConsoleConnectionTests {
     /// Runs the console on a port of the system's choice inside a service group, calls `body` with the port, then
     /// begins graceful shutdown and returns how long the console took to stop.
@@ -45,9 +45,10 @@ struct ConsoleConnectionTests {
             try client.send("GET /api/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             #expect(try await client.read(until: "event: overview").contains("200 OK"))
         }
-        // Without the end of live streams at shutdown the console waits for the stream's 300 s limit; 30 s leaves a
-        // loaded CI machine room (it took 5.5 s there once) and still tells the two apart.
-        #expect(took < .seconds(30), "the console took \(took) to stop with a live stream open")
+        // Without the end of live streams at shutdown the console waits for the stream's 300 s limit; 120 s leaves a
+        // loaded CI machine room (the whole test took 34 s there once, against a bound of 30 s) and still tells the
+        // two apart.
+        #expect(took < .seconds(120), "the console took \(took) to stop with a live stream open")
         client.close()
     }
 
@@ -59,7 +60,7 @@ struct ConsoleConnectionTests {
             try partial.connect(port)
             try partial.send("GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
             for client in [silent, partial] {
-                // read returns what arrived before the server closed the connection; it throws after 10 s.
+                // read returns what arrived before the server closed the connection; it throws after 60 s.
                 #expect(try await client.read(until: nil).isEmpty)
             }
         }
@@ -80,7 +81,7 @@ struct ConsoleConnectionTests {
             try client.send(
                 "POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
                     + "Content-Length: 100\r\n\r\ntoken=")
-            // 94 bytes of the body never come: only the deadline can end the request (read throws after 10 s).
+            // 94 bytes of the body never come: only the deadline can end the request (read throws after 60 s).
             let answer = try await client.read(until: "\r\n\r\n")
             #expect(answer.hasPrefix("HTTP/1.1 408"), "\(answer.prefix(200))")
         }

@@ -26,7 +26,10 @@ struct PostgresConnectionRowsTests {
                 await expectError(.unavailable) { _ = try await store.readAll(after: 0, limit: 10) }
                 #expect(proxy.cuts >= 1)
                 proxy.stopCutting()
-                #expect(try await store.readAll(after: 0, limit: 10).count == 3)
+                // Follow-up, not what is measured: the store may need a new connection through the proxy, which a
+                // loaded machine can make miss the 5 s deadline.
+                let events = try await retryingWhileUnavailable { try await store.readAll(after: 0, limit: 10) }
+                #expect(events.count == 3)
             }
         } catch {
             try await proxy.stop()

@@ -17,8 +17,11 @@ struct PostgresFaultInjectionTests {
     static let crashes = 20
     static let stalls = 2
     static let requestTimeout: Duration = .seconds(2)
-    /// A call that has not returned this long after it began is hung.
-    static let hungAfter: Duration = requestTimeout + .seconds(5)
+    static let connectTimeout: Duration = .seconds(2)
+    /// A call that has not returned this long after it began is hung. An append can wait for the batch ahead of it
+    /// and then run its own, each leasing a connection (up to `connectTimeout`) and then running (up to
+    /// `requestTimeout`); 5 s more leave a loaded machine room.
+    static let hungAfter: Duration = (connectTimeout + requestTimeout) * 2 + .seconds(5)
 
     @Test func appendsAndASubscriptionRideOutCrashesAndStalls() async throws {
         let server = try #require(FaultServer.current)
@@ -26,7 +29,7 @@ struct PostgresFaultInjectionTests {
         configuration.schema = "faults"
         configuration.durability = .full
         configuration.requestTimeout = Self.requestTimeout
-        configuration.connectTimeout = .seconds(2)
+        configuration.connectTimeout = Self.connectTimeout
         configuration.maximumConnections = 12
         configuration.maximumRetryDelay = .milliseconds(200)
         try await PostgresTestServer.execute(

@@ -9,7 +9,7 @@ import WhizbangPostgres
 @Suite(
     "PostgresEventStore calls whose connection ends in the caller's body",
     .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
-    .timeLimit(.minutes(2))
+    .timeLimit(.minutes(5))
 )
 struct PostgresLostConnectionTests {
     /// A store whose requests may take 60 s: a call that fails only at that deadline takes far longer than one that

@@ -35,7 +35,7 @@ final class PostgresTableLock: Sendable {
         try await waitingBackends(atLeast: 1)[0]
     }
 
-    /// The process ids of the server backends that wait for this lock; asks until at least `count` do.
+    /// The process ids of the server backends that wait for this lock; asks every 20 ms until at least `count` do.
     func waitingBackends(atLeast count: Int) async throws -> [Int32] {
         let sql = """
             SELECT pid FROM pg_locks
@@ -45,7 +45,8 @@ final class PostgresTableLock: Sendable {
             let rows = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Self.logger).collect()
             let pids = try rows.map { try $0.decode(Int32.self) }
             if pids.count >= count { return pids }
-            try Task.checkCancellation()
+            // A pause between looks, so that the asking leaves the busy machine's cores to the blocked calls.
+            try await Task.sleep(for: .milliseconds(20))
         }
     }
 

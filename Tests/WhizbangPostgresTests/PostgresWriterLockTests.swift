@@ -61,7 +61,7 @@ struct PostgresWriterLockTests {
         defer { Task { try? await PostgresTestServer.dropSchema(configuration) } }
         var slow = Self.locked(configuration)
         // Long enough for the second store to start in the gap, on a busy machine too.
-        slow.listenerReconnectDelay = .seconds(30)
+        slow.listenerReconnectDelay = .seconds(90)
         let first = try PostgresEventStore(configuration: slow)
         defer { first.close() }
         let running = Task { try await first.run() }

@@ -9,7 +9,7 @@ import Glibc
 extension SampleProcessSuites {
     /// What the sample's CLI refuses, and how it says why: a run beside another run on the same ledger, a report
     /// with nowhere to go, an export that cannot be written.
-    @Suite("WhizbangSample refusals", .serialized, .timeLimit(.minutes(1)))
+    @Suite("WhizbangSample refusals", .serialized, .timeLimit(.minutes(5)))
     struct SampleRefusalTests {
         /// `ReportFile.checkAbsent` is called before the run "so that a run does not start only to find it cannot
         /// save its report", and `--ack-log` is checked the same way, directory included (`AckLog.check`). A report
