@@ -32,6 +32,25 @@ extension PostgresEventStore {
         ],
     ]
 
+    /// The columns of the store's tables; any other is someone's data, which dropping the table would lose.
+    static let ownColumns: [String: Set<String>] = [
+        "schema_version": ["version", "applied_at"],
+        "streams": ["stream_key", "stream_id", "version"],
+        "events": [
+            "position", "stream_key", "version", "event_id", "event_type", "data", "metadata", "recorded_at",
+            "schema_version",
+        ],
+        "checkpoints": ["consumer", "position"],
+        "snapshots": ["stream_id", "version", "state_type", "data", "saved_at"],
+        "read_models": [
+            "name", "state", "served_generation", "served_version", "served_position", "building_generation",
+            "building_version", "building_position", "next_generation", "failure",
+        ],
+        "read_model_rows": ["model", "generation", "key", "index_value", "position", "body"],
+    ]
+    /// The store schema version that added each column added after its table was created.
+    static let columnsAddedInVersion = ["events.schema_version": 2]
+
     /// Looks at what `configuration`'s schema holds, without changing anything. Connects on a connection of its own;
     /// no store needs to run. Each wait for a lock and each statement takes at most ``Configuration/requestTimeout``.
     ///
@@ -46,8 +65,9 @@ extension PostgresEventStore {
 
     /// Drops the store's own tables, sequences, function and procedure from `configuration`'s schema, in one
     /// transaction, after checking in that transaction that the schema holds nothing else: no other table, view,
-    /// sequence, function or procedure, and no index, constraint, trigger, rule or policy of someone else's on the
-    /// store's tables (which dropping the tables would drop with them). The schema itself stays. Does nothing when
+    /// sequence, function, procedure, type, domain or collation, no index, constraint, trigger, rule, policy,
+    /// column or extended statistics of someone else's on the store's tables, and no publication that carries them
+    /// (which dropping the tables would drop with them, or drop them from). The schema itself stays. Does nothing when
     /// the schema holds no store. Stop the stores that use it first.
     ///
     /// Each wait for a lock (a backup that reads the tables) and each statement takes at most
@@ -205,11 +225,14 @@ extension PostgresEventStore {
             """,
             logger: logger
         )
+        var ownFunctionsSeen = Set<String>()
         for row in functions {
             let name = try row.decode(String.self)
             let isOwn = ownFunctions.contains(name) && version >= Int64(functionsAddedInVersion[name] ?? 1)
-            if !isOwn { names.append("function \(name)") }
+            // A second routine of an own name is an overload someone else made.
+            if !isOwn || !ownFunctionsSeen.insert(name).inserted { names.append("function \(name)") }
         }
+        names += try await attachedObjects(schema, ownTables: tables, version: version, on: connection, logger: logger)
         // The running stores' use locks in this database (PostgreSQL shows a lock of two 4-byte keys as classid,
         // objid, objsubid 2).
         let running =
@@ -224,6 +247,68 @@ extension PostgresEventStore {
         return PostgresStoreSchema(
             schema: schema, exists: true, holdsStore: holdsStore, otherObjects: names.sorted(),
             runningStores: Int(running))
+    }
+
+    /// What else dropping the store's tables or its schema would take with them, named for a refusal: columns added
+    /// to the store's tables, extended statistics on them or in the schema, publications that carry them or the
+    /// schema, and types, domains and collations in the schema.
+    private static func attachedObjects(
+        _ schema: String, ownTables: Set<String>, version: Int64, on connection: PostgresConnection, logger: Logger
+    ) async throws -> [String] {
+        var names: [String] = []
+        let columns = try await connection.rows(
+            """
+            SELECT c.relname::text, a.attname::text FROM pg_attribute a
+            JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = \(schema) AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
+            """,
+            logger: logger)
+        for row in columns {
+            let (table, column) = try row.decode((String, String).self)
+            guard ownTables.contains(table) else { continue }
+            let added = Int64(columnsAddedInVersion["\(table).\(column)"] ?? 1)
+            if ownColumns[table]?.contains(column) != true || version < added {
+                names.append("column \(column) on \(table)")
+            }
+        }
+        let attached = try await connection.rows(
+            """
+            SELECT 'statistics ' || s.stxname FROM pg_statistic_ext s
+            JOIN pg_class t ON t.oid = s.stxrelid JOIN pg_namespace tn ON tn.oid = t.relnamespace
+            JOIN pg_namespace sn ON sn.oid = s.stxnamespace
+            WHERE tn.nspname = \(schema) OR sn.nspname = \(schema)
+            UNION ALL
+            SELECT 'publication ' || p.pubname || ' of ' || c.relname FROM pg_publication_rel r
+            JOIN pg_publication p ON p.oid = r.prpubid JOIN pg_class c ON c.oid = r.prrelid
+            JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = \(schema)
+            UNION ALL
+            SELECT CASE t.typtype WHEN 'd' THEN 'domain ' ELSE 'type ' END || t.typname FROM pg_type t
+            JOIN pg_namespace n ON n.oid = t.typnamespace
+            LEFT JOIN pg_class c ON c.oid = t.typrelid
+            WHERE n.nspname = \(schema)
+                AND (t.typtype IN ('d', 'e', 'r', 'm') OR (t.typtype = 'c' AND c.relkind = 'c'))
+            UNION ALL
+            SELECT 'collation ' || o.collname FROM pg_collation o JOIN pg_namespace n ON n.oid = o.collnamespace
+            WHERE n.nspname = \(schema)
+            """,
+            decoding: String.self, logger: logger)
+        names += attached
+        // Publications of a whole schema (PostgreSQL 15 and later).
+        let hasSchemaPublications =
+            try await connection.rows(
+                "SELECT to_regclass('pg_catalog.pg_publication_namespace') IS NOT NULL", decoding: Bool.self,
+                logger: logger
+            ).first ?? false
+        if hasSchemaPublications {
+            names += try await connection.rows(
+                """
+                SELECT 'publication ' || p.pubname || ' of the schema' FROM pg_publication_namespace r
+                JOIN pg_publication p ON p.oid = r.pnpubid JOIN pg_namespace n ON n.oid = r.pnnspid
+                WHERE n.nspname = \(schema)
+                """,
+                decoding: String.self, logger: logger)
+        }
+        return names
     }
 
     /// Runs `body` on a connection of its own, outside any store's pool, on which each wait for a lock and each

@@ -11,7 +11,9 @@ public struct PostgresStoreSchema: Sendable, CustomStringConvertible {
     public let exists: Bool
     /// Whether a store is installed there (its `schema_version` table exists).
     public let holdsStore: Bool
-    /// The names of the objects in the schema that the store did not create, sorted; empty when there are none.
+    /// The names of the objects in the schema, or attached to the store's tables, that the store did not create
+    /// (such as `invoices`, `column tenant on events` or `publication cdc of events`), sorted; empty when there are
+    /// none.
     public let otherObjects: [String]
     /// How many stores ran on the schema when it was inspected, on this server, in this process and others: the
     /// listening connections that hold the schema's use lock (a store between two connections does not count, and a

@@ -99,6 +99,60 @@ struct PostgresStoreTableDropTests {
         #expect(try await Self.tables(configuration) == tables, "the store's tables were dropped")
     }
 
+    /// Objects the inventory did not look for, which `DROP TABLE` and `DROP SCHEMA` take with them without an error
+    /// (a column and its data, extended statistics, a publication's hold on a table), or fail on (an overload of the
+    /// store's function, a domain): each was missed, and the drops went ahead or failed as `storageFailure`.
+    enum AttachedObject: String, CaseIterable, CustomStringConvertible {
+        case column, statistics, publication, domain, overload
+        var description: String { rawValue }
+
+        func create(_ schema: String) -> String {
+            switch self {
+            case .column: "ALTER TABLE \"\(schema)\".events ADD COLUMN tenant text"
+            case .statistics:
+                "CREATE STATISTICS \"\(schema)\".users_stats ON stream_key, version FROM \"\(schema)\".events"
+            case .publication: "CREATE PUBLICATION \(schema)_cdc FOR TABLE \"\(schema)\".events"
+            case .domain: "CREATE DOMAIN \"\(schema)\".positive AS integer CHECK (VALUE > 0)"
+            case .overload:
+                "CREATE FUNCTION \"\(schema)\".append_batch(x integer) RETURNS integer LANGUAGE sql AS 'SELECT 1'"
+            }
+        }
+
+        func name(_ schema: String) -> String {
+            switch self {
+            case .column: "column tenant on events"
+            case .statistics: "statistics users_stats"
+            case .publication: "publication \(schema)_cdc of events"
+            case .domain: "domain positive"
+            case .overload: "function append_batch"
+            }
+        }
+    }
+
+    @Test("the drops refuse a store with an object of the user's attached to it, and drop nothing",
+          arguments: AttachedObject.allCases)
+    func dropsKeepAnAttachedObject(_ object: AttachedObject) async throws {
+        let configuration = try await Self.closedStore()
+        let schema = configuration.schema
+        defer {
+            Task {
+                try? await PostgresTestServer.execute(
+                    "DROP PUBLICATION IF EXISTS \(schema)_cdc", configuration: configuration)
+                try? await PostgresTestServer.dropSchema(configuration)
+            }
+        }
+        try await PostgresTestServer.execute(object.create(schema), configuration: configuration)
+        let tables = try await Self.tables(configuration)
+        let found = try await PostgresEventStore.inspectSchema(configuration: configuration)
+        #expect(found.holdsStore && found.otherObjects == [object.name(schema)], "\(found)")
+        await expectError(.invalidArgument) {
+            try await PostgresEventStore.dropStoreTables(configuration: configuration)
+        }
+        await expectError(.invalidArgument) { try await PostgresEventStore.dropSchema(configuration: configuration) }
+        #expect(try await Self.tables(configuration) == tables, "the store's tables were dropped")
+        #expect(try await Self.count("SELECT count(*) FROM \"\(schema)\".events", configuration) == 2)
+    }
+
     /// `dropSchema` dropped the schema `CASCADE`: every table there, and whatever elsewhere depended on the store.
     @Test("dropSchema refuses a schema that also holds a user's table, and drops nothing")
     func dropSchemaKeepsAUsersTable() async throws {
