@@ -17,10 +17,11 @@ extension PostgresEventStore: Service {
     /// Starting waits for the migration lock while another process migrates, restores or drops the schema: each
     /// wait for a lock and each statement of the migration takes at most ``Configuration/requestTimeout``. Past
     /// that, the start fails with `unavailable`, as when the server cannot be reached; run the store again to retry.
-    /// Before it opens to calls, the store takes the schema's use lock on its listening connection, which makes
+    /// Before it migrates, the store takes the schema's use lock on its listening connection, which makes
     /// ``dropStoreTables(configuration:)``, ``dropSchema(configuration:)`` and a replacing restore refuse while it
-    /// runs; a drop or a restore that holds it longer than ``Configuration/requestTimeout`` fails the start with
-    /// `unavailable` too.
+    /// starts and runs; a drop or a restore that holds it longer than ``Configuration/requestTimeout`` fails the
+    /// start with `unavailable` too. (While the listener connects again after losing its connection, the store does
+    /// not hold the lock.)
     ///
     /// - Throws: `EventStoreError` when the store cannot start — `incompatibleSchema` (a newer schema, or a schema
     ///   holding other tables), `invalidArgument` when called a second time or when another store holds the writer
@@ -105,9 +106,9 @@ extension PostgresEventStore: Service {
         }
     }
 
-    /// Migrates the schema (or, for a read-only store, checks it) on a connection of its own (which, unlike the
-    /// pool, fails at once when the server refuses it), opens the listening connection with the schema's use lock
-    /// (``openListeningConnection(id:)``), reads the head and opens the store to calls; returns the listening
+    /// Opens the listening connection with the schema's use lock (``openListeningConnection(id:)``), migrates the
+    /// schema (or, for a read-only store, checks it) on a connection of its own (which, unlike the pool, fails at
+    /// once when the server refuses it), reads the head and opens the store to calls; returns the listening
     /// connection.
     ///
     /// Each wait for a lock on that connection (the migration lock, which another process holds while it migrates,
@@ -121,6 +122,15 @@ extension PostgresEventStore: Service {
             id: 0,
             logger: logger
         )
+        // The store says it runs on the schema before it migrates: from then on, no drop or replacement of the
+        // store's tables goes ahead under it, not even between its migration and its opening to calls.
+        let listening: PostgresConnection
+        do {
+            listening = try await openListeningConnection(id: 1_999_999)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
         do {
             let configuration = configuration
             let readModels = readModels
@@ -139,11 +149,9 @@ extension PostgresEventStore: Service {
             try? await connection.close()
         } catch {
             try? await connection.close()
+            try? await listening.close()
             throw error
         }
-        // The store says it runs on the schema before it opens to calls: from then on, no drop or replacement of
-        // the store's tables goes ahead under it.
-        let listening = try await openListeningConnection(id: 1_999_999)
         let head: Int64
         do {
             head = try await runner.rows(of: PostgresStatements.Head()).first ?? 0

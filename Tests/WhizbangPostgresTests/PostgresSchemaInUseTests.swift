@@ -1,7 +1,9 @@
 import Foundation
+import Logging
+import PostgresNIO
 import Testing
 import Whizbang
-import WhizbangPostgres
+@testable import WhizbangPostgres
 
 /// A store that runs on a schema holds it: its tables are not dropped or replaced under it. Before, `dropStoreTables`
 /// dropped them while a store (in this process or another) was appending, which then failed on missing tables; and a
@@ -60,6 +62,39 @@ struct PostgresSchemaInUseTests {
         }
         try await PostgresEventStore.dropStoreTables(configuration: configuration)
         #expect(try await PostgresEventStore.installedSchemaVersion(configuration: configuration) == nil)
+    }
+
+    /// A starting store holds the schema from before its migration: a drop or a replacing restore in the gap
+    /// between its migration and its opening to calls went ahead under it (it took the lock after migrating).
+    @Test("a starting store counts as running while it waits to migrate")
+    func aStartingStoreHoldsItsSchemaBeforeItMigrates() async throws {
+        let configuration = try {
+            var configuration = try PostgresTestServer.configuration()
+            configuration.requestTimeout = .seconds(60)
+            return configuration
+        }()
+        defer { Task { try? await PostgresTestServer.dropSchema(configuration) } }
+        try await PostgresTestServer.createTables(configuration)
+        // Another session holds the migration lock, as a migrating process would: the store's start waits for it.
+        let holder = try await PostgresTestServer.connect(configuration, id: 7)
+        _ = try await holder.query(
+            "SELECT pg_advisory_lock(\(PostgresSchema.lockClass + 1), hashtext(\(configuration.schema)))",
+            logger: Logger(label: "lock")
+        ).collect()
+        let store = try PostgresEventStore(configuration: configuration)
+        let run = Task { try await store.run() }
+        var running = 0
+        for _ in 0..<1_500 where running == 0 {
+            running = try await PostgresEventStore.inspectSchema(configuration: configuration).runningStores
+            if running == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(running == 1, "the waiting store did not hold the schema's use lock")
+        try await holder.close()
+        _ = try await retryingWhileUnavailable {
+            try await store.append(makeEvents(1), to: "account-1", expectedVersion: .any)
+        }
+        store.close()
+        try await run.value
     }
 
     @Test("a restore replaces only a store with the mark, and nothing beside it: otherwise it refuses, changing nothing")
