@@ -189,6 +189,20 @@ extension SampleProcessSuites {
             }
         }
 
+        /// A pipe as --input made the import wait for a writer for ever, and a signal did not end the wait.
+        @Test("import refuses a pipe as its --input at once, and writes nothing")
+        func importRefusesAPipe() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let input = directory.appendingPathComponent("input.fifo").path
+                #expect(mkfifo(input, 0o600) == 0)
+                let database = directory.appendingPathComponent("imported.sqlite").path
+                let output = try await SampleProcess.run(["import", "--input", input, "--database", database])
+                #expect(output.status == 2, "status \(output.status): \(output.standardError)")
+                #expect(output.standardError.contains("is not a regular file"), "\(output.standardError)")
+                #expect(!FileManager.default.fileExists(atPath: database))
+            }
+        }
+
         /// `--report charts/` (a directory that does not exist yet, by its trailing slash) wrote the report to a file
         /// named `charts`: the path names a directory, and the run made a file of it.
         @Test("run --report with a trailing slash is refused before the run makes its ledger")

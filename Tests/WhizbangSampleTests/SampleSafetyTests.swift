@@ -361,6 +361,23 @@ extension SampleProcessSuites {
             }
         }
 
+        /// An import carried the mark of a ledger that `run` created, so a plain `run` replaced the imported events.
+        @Test("run refuses to start an imported log over, changing nothing")
+        func runRefusesToStartAnImportOver() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let input = directory.appendingPathComponent("good.jsonl")
+                try ImportFixture.write(ImportFixture.good(streams: 2, perStream: 5), to: input)
+                let target = directory.appendingPathComponent("imported.sqlite").path
+                let imported = try await SampleProcess.run(["import", "--input", input.path, "--database", target])
+                try #require(imported.status == 0, "\(imported.standardError)")
+                let before = try ImportFixture.snapshot(directory)
+                let output = try await SampleProcess.run(["run", "--database", target, "--quiet"])
+                #expect(output.status == 2, "\(output.standardError)")
+                #expect(output.standardError.contains("imported from a file"), "\(output.standardError)")
+                #expect(try ImportFixture.snapshot(directory) == before)
+            }
+        }
+
         @Test("import, verify and export give back the exported file, line for line and byte for byte")
         func importRoundTrip() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in

@@ -61,7 +61,7 @@ struct ImportCommand: AsyncParsableCommand {
     }
 
     /// Writes the checked file into a new store with the store's restore, which keeps every exported field; the
-    /// sample's mark goes in with it.
+    /// import's mark goes in with it (``LedgerMark/importConsumer``: `run` never starts an imported log over).
     private func write(_ file: ImportFile, to target: SampleDatabase, stop: StopSignal) async throws {
         let events = file.lines.map(\.recorded)
         let progress = Mutex(ProgressLine(isEnabled: true))
@@ -74,7 +74,7 @@ struct ImportCommand: AsyncParsableCommand {
             }
             return stop.received == nil
         }
-        let checkpoints = [LedgerMark.consumer: UInt64(0)]
+        let checkpoints = [LedgerMark.importConsumer: UInt64(0)]
         let written: Int
         do {
             switch target {

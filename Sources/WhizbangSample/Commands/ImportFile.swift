@@ -28,6 +28,29 @@ struct ImportFile {
     /// The number of distinct streams.
     var streamCount = 0
 
+    /// The whole of the regular file at `path` (or at the end of a link to one). Anything else is refused before it
+    /// is read: reading a pipe or a terminal waits for a writer, with no end in sight, and a device may never end.
+    private static func regularFileContents(_ path: String) throws -> Data {
+        // Without O_NONBLOCK, opening a FIFO would wait for a writer.
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw SampleError.cannotRead(path) }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw SampleError.cannotRead(path) }
+        // A directory cannot be read as a file; the error names why.
+        guard status.st_mode & S_IFMT != S_IFDIR else { throw SampleError.cannotRead(path) }
+        guard status.st_mode & S_IFMT == S_IFREG else {
+            throw SampleError.refusal(
+                "\(path) is not a regular file (a pipe, a device or a terminal); import reads an export file whole "
+                    + "before it writes anything: give --input a file")
+        }
+        do {
+            return try handle.readToEnd() ?? Data()
+        } catch {
+            throw SampleError.cannotRead(path)
+        }
+    }
+
     /// Reads and checks `path`; calls `progress` with the bytes checked so far every 1,024 lines and asks `stop`
     /// whether to give up.
     ///
@@ -39,9 +62,7 @@ struct ImportFile {
         progress: (_ bytes: Int, _ total: Int) -> Void = { _, _ in },
         stopRequested: () -> Bool = { false }
     ) throws -> ImportFile {
-        guard let contents = FileManager.default.contents(atPath: path) else {
-            throw SampleError.cannotRead(path)
-        }
+        let contents = try regularFileContents(path)
         var file = ImportFile()
         let decoder = JSONDecoder()
         // By stream id, whose identity is its bytes: two spellings of "café" are two streams, as in the store.

@@ -7,6 +7,10 @@ enum LedgerMark {
     /// The consumer name of the mark.
     static let consumer = "whizbang-sample.ledger"
 
+    /// The consumer name of the mark `import` leaves instead: the events are a user's, from a file that may be gone,
+    /// so `run` adds to an imported log (`--keep`) but never starts it over.
+    static let importConsumer = "whizbang-sample.import"
+
     /// Whether the store carries the mark.
     static func isPresent(in store: some EventStore) async throws -> Bool {
         try await store.checkpoint(for: consumer) != nil

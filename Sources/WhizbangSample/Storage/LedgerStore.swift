@@ -120,10 +120,17 @@ enum LedgerStore {
             // Read without opening the store: an open for writing would migrate an older store and checkpoint its WAL
             // into the file on closing, changing a store that may turn out not to be the sample's.
             let isLedger: Bool
+            let isImported: Bool
             do {
                 isLedger = try SQLiteEventStore.checkpoint(for: LedgerMark.consumer, inStoreAt: path) != nil
+                isImported = try SQLiteEventStore.checkpoint(for: LedgerMark.importConsumer, inStoreAt: path) != nil
             } catch {
                 throw openingError(error, path: path)
+            }
+            guard !isImported else {
+                throw SampleError.refusal(
+                    "\(path) holds a log imported from a file; run never starts imported events over: \(elsewhere), "
+                        + "or --keep to add to it")
             }
             guard isLedger else {
                 throw SampleError.refusal(
