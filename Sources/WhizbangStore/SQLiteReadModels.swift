@@ -71,9 +71,9 @@ final class SQLiteReadModels {
                     nextGeneration: max(largest, stored?.servedGeneration ?? 0, stored?.building?.generation ?? 0) + 1)
                 model.state.failure = nil
                 let version = definition.version
-                if let building = model.state.building, building.version > version {
-                    // A newer version's build under way (another store on the file, a rolling upgrade) is left to
-                    // the store that runs it: this one neither drops it nor starts its own.
+                if Self.newestVersion(model.state) > version {
+                    // A newer version's rows or build (another store on the file, a rolling upgrade) are left to the
+                    // stores that run it: this one neither replaces nor drops them, and starts no build of its own.
                 } else if model.state.servedGeneration != nil, model.state.servedVersion == version {
                     // Serving its own version: an older version's build left behind is dropped.
                     if let building = model.state.building, building.version != version { model.state.building = nil }
@@ -165,14 +165,30 @@ final class SQLiteReadModels {
         pausedUntil = nil
     }
 
-    /// Starts a new generation of read model `name` at position 0, replacing a build under way.
-    func startRebuild(of name: String) {
-        guard let index = models.firstIndex(where: { $0.definition.name == name }) else { return }
+    /// The newest version the file serves or builds for a read model; `Int.min` when none.
+    private static func newestVersion(_ state: SQLiteReadModelState) -> Int {
+        max(state.servedGeneration == nil ? Int.min : state.servedVersion ?? Int.min, state.building?.version ?? Int.min)
+    }
+
+    /// Starts a new generation of read model `name` at position 0, replacing a build under way; refuses (and
+    /// changes nothing) when the file serves or builds a newer version of it, which is left to the stores that run
+    /// that version.
+    func startRebuild(of name: String) -> ReadModelError? {
+        guard let index = models.firstIndex(where: { $0.definition.name == name }) else { return nil }
+        let newest = Self.newestVersion(models[index].state)
+        let version = models[index].definition.version
+        guard newest <= version else {
+            return ReadModelError(
+                .invalidVersion, readModel: name,
+                message: "read model '\(name)' is served or built at version \(newest), newer than this store's "
+                    + "\(version): its rebuild is left to the stores that run that version")
+        }
         if let building = models[index].state.building { retired.append((name, building.generation)) }
         models[index].state.building = models[index].newBuild()
         models[index].state.failure = nil
         changed.insert(index)
         pausedUntil = nil
+        return nil
     }
 
     /// Writes the states changed in this transaction; call before it commits.

@@ -24,6 +24,8 @@ enum SQLiteWriteRequest {
         case appended(AppendResult)
         case saved
         case failed(EventStoreError)
+        /// A read model's refusal, which changed nothing.
+        case refused(ReadModelError)
     }
 
     /// Resumes the waiting task with an outcome.
@@ -33,6 +35,12 @@ enum SQLiteWriteRequest {
             append.continuation.resume(returning: result)
         case (.append(let append), .failed(let error)):
             append.continuation.resume(throwing: error)
+        case (.append(let append), .refused(let error)):
+            append.continuation.resume(throwing: error)
+        case (.saveCheckpoint(_, _, let continuation), .refused(let error)),
+            (.saveSnapshot(_, let continuation), .refused(let error)),
+            (.rebuildReadModel(_, let continuation), .refused(let error)):
+            continuation.resume(throwing: error)
         case (.saveCheckpoint(_, _, let continuation), .failed(let error)),
             (.saveSnapshot(_, let continuation), .failed(let error)),
             (.rebuildReadModel(_, let continuation), .failed(let error)):

@@ -373,7 +373,7 @@ final class SQLiteWriter: @unchecked Sendable {
             try statement.execute()
             return .saved
         case .rebuildReadModel(let name, _):
-            readModels?.startRebuild(of: name)
+            if let refusal = readModels?.startRebuild(of: name) { return .refused(refusal) }
             return .saved
         case .saveSnapshot(let snapshot, _):
             let statement = statements.upsertSnapshot

@@ -252,6 +252,36 @@ struct SQLiteReadModelTests {
         }
     }
 
+    /// A store with an older version opened beside one that serves a newer version started a build of its own and
+    /// swapped the older rows back in; the newer store never noticed and served rows of the wrong shape. It now
+    /// leaves the newer version alone, and refuses a rebuild.
+    @Test func aStoreLeavesANewerServedVersionAlone() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            var newer = SQLiteEventStore.Configuration.testing
+            newer.readModels = [BalancesInCents()]
+            let second = try await SQLiteEventStore.open(path: path, configuration: newer)
+            defer { second.close() }
+            _ = try await second.append([Balances.posting("a", 5)], to: "s", expectedVersion: .any)
+            try await second.waitForReadModel(named: "balances", toReach: nil, timeout: .seconds(30))
+
+            var older = SQLiteEventStore.Configuration.testing
+            older.readModels = [Balances()]
+            let first = try await SQLiteEventStore.open(path: path, configuration: older)
+            defer { first.close() }
+            _ = try await first.append([Balances.posting("a", 1)], to: "s", expectedVersion: .any)
+            await #expect {
+                try await first.rebuildReadModel(named: "balances")
+            } throws: { ($0 as? ReadModelError)?.code == .invalidVersion }
+
+            _ = try await second.append([Balances.posting("a", 2)], to: "s", expectedVersion: .any)
+            let status = try await second.waitForReadModel(named: "balances", toReach: nil, timeout: .seconds(30))
+            #expect(status.servedVersion == 2 && status.rebuild == nil, "\(status)")
+            let row = try #require(try await second.readModelRow(named: "balances", key: "a"))
+            #expect(try JSONDecoder().decode(BalancesInCents.Row.self, from: row.body) == BalancesInCents.Row(cents: 800))
+        }
+    }
+
     /// A batch that failed on a storage error (here another connection holding the write lock past the busy timeout)
     /// paused the backfill until the next append or rebuild request, so a store that took no appends never finished
     /// it. It now tries again a second later.

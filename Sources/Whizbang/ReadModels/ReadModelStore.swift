@@ -31,10 +31,11 @@ public protocol ReadModelStore: EventStore {
     ///
     /// Returns once the rebuild is recorded (it resumes after a restart); follow it with ``readModelStatus(named:)``
     /// or wait for it with ``waitForReadModel(named:toReach:timeout:)``. A rebuild already running is restarted
-    /// from position 0.
+    /// from position 0. A store whose version of the read model is older than the one another store on the same
+    /// database serves or builds (a rolling upgrade) leaves that version alone and refuses.
     ///
-    /// - Throws: ``ReadModelError`` (``ReadModelError/Code/unknownReadModel``), or `EventStoreError` from the
-    ///   store.
+    /// - Throws: ``ReadModelError`` (``ReadModelError/Code/unknownReadModel``; ``ReadModelError/Code/invalidVersion``
+    ///   when a newer version is served or built), or `EventStoreError` from the store.
     func rebuildReadModel(named name: String) async throws
 
     /// Waits until read model `name` is live, not rebuilding, and serves rows up to at least `position` (the head of
