@@ -58,6 +58,7 @@ extension PostgresEventStore {
                     """
                     SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c
                     JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = \(schema) AND c.relkind = 'r'
+                        AND c.relname = ANY(\(Self.ownTables))
                     """,
                     logger: logger
                 )

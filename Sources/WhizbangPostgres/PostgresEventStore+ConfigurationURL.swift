@@ -5,7 +5,8 @@ extension PostgresEventStore.Configuration {
     /// A configuration from libpq's environment variables: `PGHOST`, `PGPORT`, `PGUSER` (else `USER`),
     /// `PGPASSWORD`, `PGDATABASE`, `PGSSLMODE`, `PGSSLROOTCERT` and `PGCONNECT_TIMEOUT`; a variable that is not set
     /// leaves the default. Without a password, the first matching line of the password file (`PGPASSFILE`, else
-    /// `~/.pgpass`) supplies it, as with libpq.
+    /// `~/.pgpass`) supplies it, as with libpq: a file that is not a regular file, or that its group or others may
+    /// read or write (more than `0600`), is not read.
     ///
     /// - Parameter environment: the variables; `nil` (the default) reads the process's environment.
     /// - Throws: `EventStoreError/Code/invalidArgument` for a port that is not a number from 1 to 65535, an
@@ -122,7 +123,12 @@ extension PostgresEventStore.Configuration {
         } else {
             return
         }
-        guard let contents = try? String(contentsOfFile: file, encoding: .utf8) else { return }
+        // As libpq: only a regular file that nobody but its owner can read (a password readable by others is not
+        // one to use), and never a pipe, whose read would wait for a writer.
+        var status = stat()
+        guard stat(file, &status) == 0, status.st_mode & S_IFMT == S_IFREG, status.st_mode & 0o077 == 0,
+            let contents = try? String(contentsOfFile: file, encoding: .utf8)
+        else { return }
         let database = self.database ?? username
         let host = self.host.hasPrefix("/") ? "localhost" : self.host
         password = PostgresPasswordFile(contents: contents).password(

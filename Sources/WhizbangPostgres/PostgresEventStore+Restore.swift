@@ -185,8 +185,10 @@ extension PostgresEventStore {
                     return micro
                 })
             bindings.append(chunk.map { Int32(clamping: $0.schemaVersion) })
-            // The recording time travels as microseconds since 1970 and is added to the epoch as an interval, so
-            // that it is stored exactly, with no rounding through floating point.
+            // The recording time travels as microseconds since 1970 and is added to the epoch as an interval.
+            // PostgreSQL multiplies the interval by the count as a float8, which is exact within 2^53 microseconds of
+            // 1970 (the years 1685 to 2255): every time that a `Date` holds to the microsecond, so the stored time is
+            // the event's.
             try await connection.run(
                 PostgresQuery(
                     unsafeSQL: """

@@ -168,6 +168,15 @@ struct PostgresConfigurationConventionTests {
             db.example:5432:ledger:app:pass\\:word
             *:*:*:app:fallback
             """.write(to: file, atomically: true, encoding: .utf8)
+        // Readable by others, it is not read, as libpq ignores it; a pipe neither (its read would wait for a writer).
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file.path)
+        #expect(try Configuration(url: "postgres://app@db.example/ledger", environment: ["PGPASSFILE": file.path])
+            .password == nil)
+        let pipe = directory.appendingPathComponent("pipe").path
+        #expect(mkfifo(pipe, 0o600) == 0)
+        #expect(try Configuration(url: "postgres://app@db.example/ledger", environment: ["PGPASSFILE": pipe])
+            .password == nil)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file.path)
 
         let exact = try Configuration(
             url: "postgres://app@db.example/ledger", environment: ["PGPASSFILE": file.path])

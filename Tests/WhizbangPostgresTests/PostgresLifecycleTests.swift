@@ -96,6 +96,21 @@ struct PostgresLifecycleTests {
         try await PostgresTestServer.dropSchema(configuration)
     }
 
+    /// The store's size counts its own tables: a table of another application in the same schema counted too.
+    @Test func storageBytesCountsOnlyTheStoresTables() async throws {
+        let configuration = try PostgresTestServer.configuration()
+        try await PostgresTestServer.withStore(configuration: configuration) { store in
+            _ = try await appendRetrying(makeEvents(2), to: "s", expectedVersion: .any, store: store)
+            let before = try await store.storageBytes()
+            #expect(before > 0)
+            try await PostgresTestServer.execute(
+                "CREATE TABLE \(configuration.schema).invoices AS SELECT repeat('x', 1000) AS body "
+                    + "FROM generate_series(1, 2000)",
+                configuration: configuration)
+            #expect(try await store.storageBytes() == before)
+        }
+    }
+
     /// A table named `schema_version` is not proof of a store: another application's migration table, with its own
     /// tables beside it, is refused, and neither its rows nor its schema are changed.
     @Test func anotherApplicationsSchemaVersionTableIsLeftAsItWas() async throws {
