@@ -65,7 +65,7 @@ case "$command_name" in
     fi
     # shellcheck disable=SC2086
     as_owner "$bindir/pg_ctl" --pgdata="$data" --log="$dir/server.log" --wait --timeout=60 \
-      -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir -c max_connections=300 ${POSTGRES_OPTIONS:-}" \
+      -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir -c max_connections=600 ${POSTGRES_OPTIONS:-}" \
       start >/dev/null || {
       cat "$dir/server.log" >&2
       exit 1
