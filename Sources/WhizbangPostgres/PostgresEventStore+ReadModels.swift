@@ -130,7 +130,9 @@ extension PostgresEventStore: ReadModelStore {
                 try await connection.rows(
                     """
                     WITH current AS (
-                        SELECT name, greatest(served_version, building_version) AS newest FROM read_models
+                        SELECT name, greatest(nullif(served_version, 2147483647), nullif(building_version, 2147483647))
+                            AS newest
+                        FROM read_models
                         WHERE name = \(name) FOR UPDATE
                     ), started AS (
                         UPDATE read_models r SET building_generation = next_generation,
@@ -150,7 +152,8 @@ extension PostgresEventStore: ReadModelStore {
             throw ReadModelError(
                 .invalidVersion, readModel: name,
                 message: "read model '\(name)' is served or built at version \(newest), newer than this process's "
-                    + "\(version): its rebuild is left to the processes that run that version")
+                    + "\(version): its rebuild is left to the processes that run that version (to go back to an "
+                    + "older fold, give it a version above \(newest))")
         }
         readModels.noteChange()
         readModels.kick()

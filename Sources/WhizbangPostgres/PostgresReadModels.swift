@@ -165,8 +165,11 @@ final class PostgresReadModels: Sendable {
                     state.failure = nil
                 }
                 // A process with older code than the one that built or builds the rows (a rolling upgrade) leaves
-                // them to the newer processes: it neither restarts their build nor builds its own version.
-                if version < max(state.servedVersion ?? 0, state.buildingVersion ?? 0) {
+                // them to the newer processes: it neither restarts their build nor builds its own version. The
+                // largest version is what an earlier release stored for any larger one: obsolete, it does not count.
+                let newest = [state.servedVersion, state.buildingVersion].compactMap { $0 }
+                    .filter { $0 != Int32.max }.max() ?? Int32.min
+                if version < newest {
                     // Nothing to start.
                 } else if state.buildingGeneration != nil {
                     if state.buildingVersion != version { state.startBuilding(version: definition.version) }

@@ -165,9 +165,12 @@ final class SQLiteReadModels {
         pausedUntil = nil
     }
 
-    /// The newest version the file serves or builds for a read model; `Int.min` when none.
+    /// The newest version the file serves or builds for a read model; `Int.min` when none. A version outside
+    /// `ReadModelProjection.versionRange` (stored before the range was enforced) is obsolete and does not count.
     private static func newestVersion(_ state: SQLiteReadModelState) -> Int {
-        max(state.servedGeneration == nil ? Int.min : state.servedVersion ?? Int.min, state.building?.version ?? Int.min)
+        let served = state.servedGeneration == nil ? nil : state.servedVersion
+        return [served, state.building?.version].compactMap { $0 }
+            .filter { ReadModelDefinition.versionRange.contains($0) }.max() ?? Int.min
     }
 
     /// Starts a new generation of read model `name` at position 0, replacing a build under way; refuses (and
@@ -181,7 +184,8 @@ final class SQLiteReadModels {
             return ReadModelError(
                 .invalidVersion, readModel: name,
                 message: "read model '\(name)' is served or built at version \(newest), newer than this store's "
-                    + "\(version): its rebuild is left to the stores that run that version")
+                    + "\(version): its rebuild is left to the stores that run that version (to go back to an older "
+                    + "fold, give it a version above \(newest))")
         }
         if let building = models[index].state.building { retired.append((name, building.generation)) }
         models[index].state.building = models[index].newBuild()

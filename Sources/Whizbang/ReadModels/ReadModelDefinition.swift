@@ -60,6 +60,9 @@ package struct ReadModelDefinition: Sendable {
         }
     }
 
+    /// The versions every store accepts (``ReadModelProjection/versionRange``).
+    package static var versionRange: ClosedRange<Int> { Int(Int32.min)...Int(Int32.max) - 1 }
+
     /// Erases each projection; the projections' names must be distinct and their versions in
     /// ``ReadModelProjection/versionRange``.
     ///
@@ -76,7 +79,7 @@ package struct ReadModelDefinition: Sendable {
                     .duplicateName, readModel: projection.name,
                     message: "two read models registered with one store are named '\(projection.name)'")
             }
-            let versions = type(of: projection).versionRange
+            let versions = versionRange
             guard versions.contains(projection.version) else {
                 throw ReadModelError(
                     .invalidVersion, readModel: projection.name,

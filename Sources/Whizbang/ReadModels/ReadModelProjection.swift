@@ -56,6 +56,10 @@ public protocol ReadModelProjection: Sendable {
     /// new rows in when they have caught up, serving the old rows meanwhile. Default: 1. It must lie in
     /// ``versionRange`` (a 32-bit integer, which every store keeps as it is); a store refuses to open with a
     /// projection whose version does not (``ReadModelError/Code/invalidVersion``).
+    ///
+    /// Never lower it. A store whose version is older than the one the database serves or builds takes that for a
+    /// rolling upgrade and leaves the newer rows alone; to go back to an older fold, give it a version above the
+    /// newest one used.
     var version: Int { get }
 
     /// When the store applies events: in the append's transaction, or after it. Default: ``ReadModelMode/inline``.
@@ -90,9 +94,11 @@ extension ReadModelProjection {
     /// Version 1.
     public var version: Int { 1 }
 
-    /// The versions a store accepts: those of a signed 32-bit integer. A date and time as a number
-    /// (`202612051430`) does not fit; count versions up from 1 instead.
-    public static var versionRange: ClosedRange<Int> { Int(Int32.min)...Int(Int32.max) }
+    /// The versions a store accepts: those of a signed 32-bit integer but its largest, 2,147,483,647, which is kept
+    /// for the versions an earlier release stored clamped. A date and time as a number (`202612051430`) does not
+    /// fit; count versions up from 1 instead. A version a store finds stored outside this range (one written before
+    /// the range was enforced) counts as obsolete: the store builds its own version in its place.
+    public static var versionRange: ClosedRange<Int> { ReadModelDefinition.versionRange }
 
     /// Applied in the append's transaction.
     public var mode: ReadModelMode { .inline }
