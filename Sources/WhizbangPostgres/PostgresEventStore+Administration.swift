@@ -12,16 +12,9 @@ extension PostgresEventStore {
     public static func installedSchemaVersion(configuration: Configuration) async throws -> Int? {
         try configuration.validate()
         return try await withOwnConnection(configuration) { connection, logger in
-            let rows = try await connection.rows(
-                "SELECT count(*)::bigint FROM pg_tables WHERE schemaname = \(configuration.schema) AND tablename = 'schema_version'",
-                logger: logger
-            )
-            guard try rows.first?.decode(Int64.self) == 1 else { return nil }
-            let version = try await connection.rows(
-                PostgresQuery(unsafeSQL: "SELECT max(version) FROM \"\(configuration.schema)\".schema_version"),
-                logger: logger
-            )
-            return try version.first?.decode(Int32?.self).map(Int.init)
+            // The proof a starting store asks for: another application's `schema_version` table is not a store's.
+            try await PostgresSchema.storeVersionIfAny(connection, schema: configuration.schema, logger: logger)
+                .map(Int.init)
         }
     }
 

@@ -173,13 +173,10 @@ extension PostgresEventStore {
             logger: logger
         )
         let decoded = try relations.map { try $0.decode((String, String).self) }
-        holdsStore = decoded.contains { $0 == ("schema_version", "r") }
-        let version =
-            holdsStore
-            ? try await connection.rows(
-                PostgresQuery(unsafeSQL: "SELECT coalesce(max(version), 0)::bigint FROM \"\(schema)\".schema_version"),
-                decoding: Int64.self, logger: logger
-            ).first ?? 0 : 0
+        // The proof a starting store asks for (`PostgresSchema.storeVersion`): a `schema_version` table alone may be
+        // another application's, and is then one of its objects.
+        let version = Int64(try await PostgresSchema.storeVersionIfAny(connection, schema: schema, logger: logger) ?? 0)
+        holdsStore = version > 0
         var tables: Set<String> = []
         for (name, kind) in decoded {
             let isOwn =

@@ -20,21 +20,12 @@ extension PostgresSchema {
     ///   table, or is at another version; a mapped PostgreSQL error otherwise (such as `readOnly` for a role that
     ///   may not read the table).
     static func checkReadable(_ connection: PostgresConnection, schema: String, logger: Logger) async throws {
-        let hasVersionTable =
-            try await connection.rows(
-                "SELECT count(*)::bigint FROM pg_tables WHERE schemaname = \(schema) AND tablename = 'schema_version'",
-                decoding: Int64.self, logger: logger
-            ).first ?? 0
-        guard hasVersionTable == 1 else {
+        // The proof a starting store asks for (which throws for tables that are not a store's).
+        guard let version = try await storeVersion(connection, schema: schema, logger: logger) else {
             throw EventStoreError(
                 .incompatibleSchema,
                 message: "schema '\(schema)' holds no Whizbang store; a read-only store creates nothing")
         }
-        let version =
-            try await connection.rows(
-                PostgresQuery(unsafeSQL: "SELECT coalesce(max(version), 0) FROM \"\(schema)\".schema_version"),
-                decoding: Int32.self, logger: logger
-            ).first ?? 0
         guard version == currentVersion else {
             let reason =
                 version > currentVersion

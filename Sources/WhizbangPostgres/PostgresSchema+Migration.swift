@@ -105,6 +105,18 @@ extension PostgresSchema {
         return version
     }
 
+    /// The store's schema version as ``storeVersion(_:schema:logger:)`` proves it, or `nil` when the schema holds no
+    /// store (no tables, or another application's).
+    static func storeVersionIfAny(_ connection: PostgresConnection, schema: String, logger: Logger) async throws
+        -> Int32?
+    {
+        do {
+            return try await storeVersion(connection, schema: schema, logger: logger)
+        } catch let error as EventStoreError where error.code == .incompatibleSchema {
+            return nil
+        }
+    }
+
     /// Runs `body` in a transaction on a connection that the caller closes when this throws, which rolls the
     /// transaction back. Unlike postgres-nio's `withTransaction`, it sends no `ROLLBACK` after a failure: closing
     /// the store closes the connection to end a wait, and a query sent on a closed connection may never complete.

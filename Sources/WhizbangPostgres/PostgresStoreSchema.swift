@@ -9,7 +9,8 @@ public struct PostgresStoreSchema: Sendable, CustomStringConvertible {
     public let schema: String
     /// Whether the schema exists.
     public let exists: Bool
-    /// Whether a store is installed there (its `schema_version` table exists).
+    /// Whether a store is installed there: the tables of its first migration, and a `schema_version` table that
+    /// records its version (a `schema_version` table alone may be another application's).
     public let holdsStore: Bool
     /// The names of the objects in the schema, or attached to the store's tables, that the store did not create
     /// (such as `invoices`, `column tenant on events` or `publication cdc of events`), sorted; empty when there are
