@@ -110,7 +110,8 @@ public final class Repository<A: Aggregate, Store: EventStore>: Sendable {
     ///   - metadata: the encoded envelope stored with every event, usually that of the command that caused them.
     /// - Returns: the store's result and the aggregate after the events.
     /// - Throws: ``EventStoreError`` (``EventStoreError/Code/wrongExpectedVersion`` when another writer appended
-    ///   first) or ``EventCodingError``; after any failure the aggregate's cache entry is dropped.
+    ///   first) or ``EventCodingError``, after which the aggregate's cache entry is dropped; for no events, the
+    ///   error of the head's read (such as `unavailable`), which leaves the cache as it was.
     @inlinable
     public func save(
         _ events: [A.Event],

@@ -7,8 +7,9 @@ public struct CommandResult<A: Aggregate>: Sendable {
     /// The aggregate after the command: its state and stream version.
     public let aggregate: LoadedAggregate<A>
     /// The global positions of the recorded events. For a command that recorded none, an empty range placed after
-    /// the head of the log as the command found it, so that `positions.upperBound - 1` is always the position to wait
-    /// for (``ProjectionRunner/waitUntilApplied(through:)``) to read what the command saw or wrote.
+    /// the head of the log as it was when the command finished (read from the store, one query), so that
+    /// `positions.upperBound - 1` is always a position to wait for (``ProjectionRunner/waitUntilApplied(through:)``)
+    /// to read what the command saw.
     public let positions: Range<UInt64>
     /// How many attempts the command took: 1, plus one for each conflict retried.
     public let attempts: Int
