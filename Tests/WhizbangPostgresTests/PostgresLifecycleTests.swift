@@ -128,6 +128,11 @@ struct PostgresLifecycleTests {
         defer { store.close() }
         let error = await expectError(.incompatibleSchema) { try await store.run() }
         #expect(error?.message.contains("not a Whizbang store") == true, "\(String(describing: error))")
+        // Nor do the administration calls take it for a store: the drop leaves its table alone.
+        let found = try await PostgresEventStore.inspectSchema(configuration: configuration)
+        #expect(!found.holdsStore && found.otherObjects == ["invoices", "schema_version"], "\(found)")
+        #expect(try await PostgresEventStore.installedSchemaVersion(configuration: configuration) == nil)
+        try await PostgresEventStore.dropStoreTables(configuration: configuration)
         let connection = try await PostgresTestServer.connect(configuration, id: 3)
         do {
             var versions: [Int32] = []
