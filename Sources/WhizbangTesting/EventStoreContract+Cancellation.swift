@@ -16,7 +16,10 @@ extension EventStoreContract {
             try await requireAppend(store, makeEvents(1), to: "s", expecting: .noStream, newVersion: 1)
             let (started, startedContinuation) = AsyncStream.makeStream(of: Void.self)
             let subscriber = Task {
-                try await positionsAroundCancellation(store, waitForCancellation: startedContinuation)
+                // Finished however the reads end: a subscription that fails at once ends the wait below, and the
+                // error comes out of `subscriber.value`, instead of a wait for a signal that never comes.
+                defer { startedContinuation.finish() }
+                return try await positionsAroundCancellation(store, waitForCancellation: startedContinuation)
             }
             for await _ in started { break }
             subscriber.cancel()

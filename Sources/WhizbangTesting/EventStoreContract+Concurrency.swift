@@ -63,6 +63,9 @@ extension EventStoreContract {
             for (streamID, events, result) in appended {
                 try requireEqual(result.streamVersion, 2, "the new version of '\(streamID)'")
                 try requireEqual(result.positions.count, 2, "positions of the append to '\(streamID)'")
+                try require(
+                    result.positions.allSatisfy { (1...total).contains($0) },
+                    "positions \(result.positions) of the append to '\(streamID)' lie in the log (1...\(total))")
                 let stored = result.positions.map { log[Int($0) - 1] }
                 try requireStored(stored, match: events, in: streamID, fromVersion: 1)
             }
@@ -87,12 +90,12 @@ extension EventStoreContract {
                     let events = makeEvents(2, label: "racing \(batch)")
                     _ = try await store.append(events, to: StreamID("live-\(batch % 4)"), expectedVersion: .any)
                 }
-                try await waitUntil(&positions, reach: 100)
+                try await waitUntil(&positions, reach: 100, orFailureOf: &group)
                 // Appended one at a time once the subscription has caught up, so each crosses into the live phase.
                 for index in 0..<20 {
                     let events = makeEvents(1, label: "live \(index)")
                     let result = try await store.append(events, to: "live", expectedVersion: .any)
-                    try await waitUntil(&positions, reach: result.positions.upperBound - 1)
+                    try await waitUntil(&positions, reach: result.positions.upperBound - 1, orFailureOf: &group)
                 }
                 let received = try await group.next() ?? []
                 let expected = try await store.readAll(after: start, limit: 1_000)
@@ -116,7 +119,7 @@ extension EventStoreContract {
                     let events = makeEvents(2, label: "live \(index)")
                     _ = try await store.append(events, to: "s", expectedVersion: .exact(UInt64(index * 2)))
                     appended += events
-                    try await waitUntil(&positions, reach: UInt64(index * 2 + 2))
+                    try await waitUntil(&positions, reach: UInt64(index * 2 + 2), orFailureOf: &group)
                 }
                 let received = try await group.next() ?? []
                 try requireStored(received, match: appended, in: "s", fromVersion: 1)
@@ -185,6 +188,23 @@ private func waitUntil(
         if position >= target { return }
     }
     throw ContractViolation("the subscription ended before delivering position \(target)", file: file, line: line)
+}
+
+/// Waits as ``waitUntil(_:reach:file:line:)`` does; when the subscription's task ended first because it threw, throws
+/// that task's error rather than "the subscription ended".
+private func waitUntil(
+    _ positions: inout AsyncStream<UInt64>.Iterator,
+    reach target: UInt64,
+    orFailureOf group: inout ThrowingTaskGroup<[RecordedEvent], any Error>,
+    file: String = #fileID,
+    line: Int = #line
+) async throws {
+    do {
+        try await waitUntil(&positions, reach: target, file: file, line: line)
+    } catch {
+        _ = try await group.next()
+        throw error
+    }
 }
 
 /// Waits for `task`, failing unless it throws `CancellationError`.

@@ -144,8 +144,11 @@ func requireRows<Value>(
     file: String = #fileID,
     line: Int = #line
 ) throws(ContractViolation) {
-    guard rows != expected else { return }
-    try requireEqual(rows.map(\.key), expected.map(\.key), "\(what()): keys", file: file, line: line)
+    // Keys compare by their bytes, as the stores keep them: `String`'s `==` takes two spellings of "café" for one.
+    let keys = rows.map { Array($0.key.utf8) }
+    let expectedKeys = expected.map { Array($0.key.utf8) }
+    guard rows != expected || keys != expectedKeys else { return }
+    try requireEqual(keys, expectedKeys, "\(what()): keys, as UTF-8 bytes", file: file, line: line)
     for (row, wanted) in zip(rows, expected) where row != wanted {
         throw ContractViolation("\(what()): row '\(row.key)': expected \(wanted), got \(row)", file: file, line: line)
     }

@@ -49,6 +49,14 @@ extension ReadModelStoreContract {
                         value: ContractAccounts.Row(balance: 101, entries: 2)),
                 ]
                 try requireRows(try await allRows(store, accounts.name), expected, "rows folded inline")
+                for row in expected {
+                    let stored = try await requireSuccess("reading row '\(row.key)'") {
+                        try await store.readModelRow(named: accounts.name, key: row.key)
+                    }
+                    guard let stored else { throw ContractViolation("row '\(row.key)' is missing") }
+                    try requireRows(
+                        try decodedRows([stored], as: ContractAccounts.Row.self), [row], "row '\(row.key)' by its key")
+                }
                 try await requireSuccess("starting a rebuild") {
                     try await store.rebuildReadModel(named: accounts.name)
                 }

@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 import Whizbang
 import WhizbangTesting
@@ -91,6 +92,24 @@ struct ProcessManagerScenarioTests {
         #expect(failure?.code == .repeatedCommands)
     }
 
+    /// A process manager that keeps its own checkpoint was never delivered the events again: the scenario moved the
+    /// store's checkpoint, which such a runner does not read, so a repeated command passed unseen.
+    @Test func aCommandThatRecordsAgainOnRedeliveryFailsWhenTheProcessManagerKeepsItsCheckpoint() async throws {
+        let scenario = ProcessManagerScenario { dispatcher in
+            WelcomeKeepingItsPosition(
+                welcome: Welcome(accounts: dispatcher.aggregate(SavingsAccount.self), idempotent: false))
+        }
+        try await scenario.when(SavingsAccount.self, stream: "account-a", [.opened(.init())])
+        let failure = await #expect(throws: ScenarioFailure.self) { _ = try await scenario.sentCommands() }
+        #expect(failure?.code == .repeatedCommands)
+        // And an idempotent one passes.
+        let idempotent = ProcessManagerScenario { dispatcher in
+            WelcomeKeepingItsPosition(welcome: Welcome(accounts: dispatcher.aggregate(SavingsAccount.self)))
+        }
+        try await idempotent.when(SavingsAccount.self, stream: "account-a", [.opened(.init())])
+        #expect(try await idempotent.sentCommands().count == 1)
+    }
+
     @Test func aProcessManagerThatThrowsFailsTheScenarioWithoutHanging() async throws {
         let scenario = Self.transferScenario()
         try await Self.openAccounts(in: scenario)
@@ -100,7 +119,27 @@ struct ProcessManagerScenarioTests {
             [.requested(.init(source: "account-a", target: "account-b", amount: 30))])
         let failure = await #expect(throws: ScenarioFailure.self) { _ = try await scenario.sentCommands() }
         #expect(failure?.code == .unexpectedError)
+        // The process manager's own error, not the runner's stop that the wait may learn of first.
+        #expect(failure?.message.contains("Injected") == true, "\(String(describing: failure))")
     }
+}
+
+/// ``Welcome``, keeping its position itself (`ProjectionCheckpointStorage/projection`).
+struct WelcomeKeepingItsPosition: ProcessManager {
+    final class Position: Sendable {
+        let value = Mutex<UInt64>(0)
+    }
+    let welcome: Welcome
+    let stored = Position()
+    var name: String { welcome.name }
+    var checkpointStorage: ProjectionCheckpointStorage { .projection }
+
+    func handle(_ event: RecordedEvent, cause: EnvelopeMetadata) async throws {
+        try await welcome.handle(event, cause: cause)
+        stored.value.withLock { $0 = max($0, event.position) }
+    }
+
+    func position() async throws -> UInt64 { stored.value.withLock { $0 } }
 }
 
 /// Deposits a bonus into each account opened, under an id derived from the event; with `idempotent: false` each
