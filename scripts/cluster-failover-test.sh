@@ -36,6 +36,11 @@ declare -A pids=()
 sql() { PGOPTIONS="-c client_min_messages=warning" "$psql_bin" "$url" -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"; }
 
 cleanup() {
+  local status=$?
+  # A failed run keeps what the processes said: the directory goes with the cleanup.
+  if [ "$status" -ne 0 ] || [ "${failed:-0}" -ne 0 ]; then
+    for log in "$work"/*.log; do [ -f "$log" ] && { echo "--- $log (last 20 lines) ---"; tail -n 20 "$log"; } >&2; done
+  fi
   for name in "${!pids[@]}"; do
     kill -CONT "${pids[$name]}" 2>/dev/null || true
     kill -KILL "${pids[$name]}" 2>/dev/null || true
@@ -99,13 +104,14 @@ pids[load]=$load
 wait_for "SELECT count(*) >= $((commands / 5)) FROM $c.inbox WHERE status <> 0" 120
 n1_partitions=$(sql "SELECT string_agg(partition::text, ',') FROM $c.partitions WHERE owner LIKE 'n1#%'")
 kill_time=$(sql "SELECT clock_timestamp()")
+# Frozen first, n1 renews nothing more: its leases end at the latest of these expiries (on the database's clock, as
+# the claims' times are), read before anyone can claim them (a lease runs for seconds), then it is killed.
+kill -STOP "${pids[n1]}"
+n1_lease_end=$(sql "SELECT max(lease_until) FROM $c.partitions WHERE owner LIKE 'n1#%'
+                    AND partition = ANY(string_to_array('$n1_partitions', ',')::integer[])")
 kill -KILL "${pids[n1]}"
 wait "${pids[n1]}" 2>/dev/null || true
 unset 'pids[n1]'
-# Dead, n1 renews nothing more: its leases end at the latest of these expiries (on the database's clock, as the
-# claims' times are), whenever its last heartbeat happened to come before the kill.
-n1_lease_end=$(sql "SELECT max(lease_until) FROM $c.partitions WHERE owner LIKE 'n1#%'
-                    AND partition = ANY(string_to_array('$n1_partitions', ',')::integer[])")
 echo "killed n1 at $kill_time (it owned partitions $n1_partitions, leased until $n1_lease_end)"
 
 wait_for "SELECT count(*) >= $((commands * 2 / 5)) FROM $c.inbox WHERE status <> 0" 120
@@ -130,7 +136,8 @@ n3_partitions=$(sql "SELECT string_agg(partition::text, ',') FROM $c.partitions 
 done_at_term=$(sql "SELECT count(*) FROM $c.inbox WHERE status <> 0")
 term_time=$(sql "SELECT clock_timestamp()")
 kill -TERM "${pids[n3]}"
-wait "${pids[n3]}" 2>/dev/null || true
+n3_status=0
+wait "${pids[n3]}" 2>/dev/null || n3_status=$?
 unset 'pids[n3]'
 wait_for "SELECT count(*) = 0 FROM $c.partitions WHERE owner IS NULL OR owner = '$n3_member'" 60
 handover=$(sql "SELECT round(extract(epoch FROM max(first_claim) - '$term_time'::timestamptz), 3)
@@ -147,10 +154,18 @@ wait "$load" || load_status=$?
 unset 'pids[load]'
 sleep 1
 for name in n1 n2; do kill -TERM "${pids[$name]}" 2>/dev/null || true; done
-for name in n1 n2; do wait "${pids[$name]}" 2>/dev/null || true; unset "pids[$name]"; done
+declare -A stop_status=([n3]=$n3_status)
+for name in n1 n2; do
+  stop_status[$name]=0
+  wait "${pids[$name]}" 2>/dev/null || stop_status[$name]=$?
+  unset "pids[$name]"
+done
 
 json_field() { sed -n 's/.*"'"$2"'":\([-0-9.]*\).*/\1/p' "$1" | tail -1; }
 check "the load ran to the end (exit $load_status)" equal "$load_status" 0
+for name in n1 n2 n3; do
+  check "$name stopped cleanly on SIGTERM (exit ${stop_status[$name]})" equal "${stop_status[$name]}" 0
+done
 [ $load_status -eq 0 ] || { tail -n 20 "$work/load.log" >&2; tail -n 5 "$work"/n*.log >&2; }
 for field in accepted rejected total events; do
   check "the cluster's $field equals the single-process run's" \
@@ -241,8 +256,10 @@ redelivered=$(sed -n 's/.* \([0-9]*\) process-manager commands redelivered.*/\1/
 echo "  the transfer job was claimed $job_claims times; $job_fenced of its checkpoint writes were refused by the fence;" \
   "$redelivered process-manager commands were sent again after a move and deduplicated by the inbox (nodes that exited)"
 check "the transfer job moved at least once (claimed $job_claims times)" test "$job_claims" -ge 2
-check "the saved projection equals a fold of the log" grep -q "saved projection at" \
-  <("$bin" verify --database "$database")
+verify_status=0
+verify_out=$("$bin" verify --database "$database" 2>&1) || verify_status=$?
+check "the saved projection equals a fold of the log (verify exit $verify_status)" test "$verify_status" -eq 0 -a \
+  -n "$(grep -E "saved projection at [0-9]+ checked" <<<"$verify_out" || true)"
 
 echo "cluster failover: $passed passed, $failed failed"
 [ $failed -eq 0 ]

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -74,6 +75,8 @@ def head_from_metrics(base):
 
 
 def main():
+    # Ended by `timeout` (SIGTERM), the `finally` below still stops the processes and removes the scratch directory.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     os.makedirs(SCREENSHOTS, exist_ok=True)
     work = tempfile.mkdtemp(prefix="whizbang-console-")
     processes = []
