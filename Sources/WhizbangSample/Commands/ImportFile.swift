@@ -1,9 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Whizbang
 import WhizbangStore
 
@@ -36,19 +31,20 @@ struct ImportFile {
     /// The whole of the regular file at `path` (or at the end of a link to one). Anything else is refused before it
     /// is read: reading a pipe or a terminal waits for a writer, with no end in sight, and a device may never end.
     private static func regularFileContents(_ path: String) throws -> Data {
-        // Without O_NONBLOCK, opening a FIFO would wait for a writer.
-        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw SampleError.cannotRead(path) }
-        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else { throw SampleError.cannotRead(path) }
+        // What the path names, at the end of its links (a missing one fails to open below).
+        let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let type = (try? FileManager.default.attributesOfItem(atPath: resolved))?[.type] as? FileAttributeType
         // A directory cannot be read as a file; the error names why.
-        guard status.st_mode & S_IFMT != S_IFDIR else { throw SampleError.cannotRead(path) }
-        guard status.st_mode & S_IFMT == S_IFREG else {
+        guard type != .typeDirectory else { throw SampleError.cannotRead(path) }
+        guard type == nil || type == .typeRegular else {
             throw SampleError.refusal(
                 "\(path) is not a regular file (a pipe, a device or a terminal); import reads an export file whole "
                     + "before it writes anything: give --input a file")
         }
+        // Without O_NONBLOCK, opening a FIFO put there since the look above would wait for a writer.
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw SampleError.cannotRead(path) }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         do {
             return try handle.readToEnd() ?? Data()
         } catch {
