@@ -66,9 +66,10 @@ extension PostgresEventStore {
     /// Drops the store's own tables, sequences, function and procedure from `configuration`'s schema, in one
     /// transaction, after checking in that transaction that the schema holds nothing else: no other table, view,
     /// sequence, function, procedure, type, domain or collation, no index, constraint, trigger, rule, policy,
-    /// column or extended statistics of someone else's on the store's tables, and no publication that carries them
-    /// (which dropping the tables would drop with them, or drop them from). The schema itself stays. Does nothing when
-    /// the schema holds no store. Stop the stores that use it first.
+    /// column or extended statistics of someone else's on the store's tables, and no publication that names them or
+    /// the schema (which dropping the tables would drop with them, or drop them from; a publication `FOR ALL TABLES`
+    /// names no table and is not counted). The schema itself stays. Does nothing when the schema holds no store.
+    /// Stop the stores that use it first.
     ///
     /// Each wait for a lock (a backup that reads the tables) and each statement takes at most
     /// ``Configuration/requestTimeout``. A store that runs on the schema, in this process or another, holds a lock
