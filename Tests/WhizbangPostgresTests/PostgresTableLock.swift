@@ -45,8 +45,6 @@ final class PostgresTableLock: Sendable {
             let rows = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Self.logger).collect()
             let pids = try rows.map { try $0.decode(Int32.self) }
             if pids.count >= count { return pids }
-            // A pause between looks, so that the asking leaves the busy machine's cores to the blocked calls.
-            try await Task.sleep(for: .milliseconds(20))
         }
     }
 
