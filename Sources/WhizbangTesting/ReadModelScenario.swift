@@ -60,11 +60,21 @@ public struct ReadModelScenario<P: ReadModelProjection>: Sendable {
     /// The rows after the whole log, in ascending UTF-8 key order, as a store would serve them.
     ///
     /// - Throws: ``ScenarioFailure`` (``ScenarioFailure/Code/unexpectedError``) if the projection throws or a row
-    ///   does not encode or decode.
+    ///   does not encode or decode, or if the projection's version is outside
+    ///   `ReadModelProjection.versionRange` (every store refuses to open with it).
     public func rows(file: String = #fileID, line: Int = #line) throws(ScenarioFailure) -> [ReadModel<P>.Entry] {
         let codec = JSONPayloadCodec<P.Row>()
+        let definition: ReadModelDefinition
         do {
-            let changes = try ReadModelDefinition(projection).fold(events, into: [:])
+            // The checks a store makes when it opens, so that a scenario does not pass what no store accepts.
+            definition = try ReadModelDefinition.definitions([projection])[0]
+        } catch {
+            throw ScenarioFailure(
+                .unexpectedError, "every store refuses read model '\(projection.name)': \(error.message)", file: file,
+                line: line)
+        }
+        do {
+            let changes = try definition.fold(events, into: [:])
             return try changes.compactMap { change in
                 try change.row.map { row in
                     ReadModel<P>.Entry(

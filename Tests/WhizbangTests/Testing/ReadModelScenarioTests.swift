@@ -24,6 +24,19 @@ struct AccountBalances: ReadModelProjection {
     func indexValue(of row: Row) -> String? { row.balance >= 10 ? "rich" : "poor" }
 }
 
+/// ``AccountBalances`` with a version of the test's choosing.
+struct VersionedBalances: ReadModelProjection {
+    typealias Row = AccountBalances.Row
+    let name = "versioned-balances"
+    let version: Int
+
+    func keys(of event: RecordedEvent) throws -> [String] { try AccountBalances().keys(of: event) }
+
+    func apply(_ event: RecordedEvent, to row: Row?, key: String) throws -> Row? {
+        try AccountBalances().apply(event, to: row, key: key)
+    }
+}
+
 @Suite
 struct ReadModelScenarioTests {
     @Test(arguments: [ReadModelMode.inline, .async])
@@ -62,5 +75,21 @@ struct ReadModelScenarioTests {
         let stored = try await ReadModel(AccountBalances(), in: store).rows()
         #expect(stored.map(\.key) == (try scenario.rows()).map(\.key))
         #expect(stored.map(\.value) == (try scenario.rows()).map(\.value))
+    }
+
+    /// A version no store accepts fails the scenario, as it fails every store's opening; the range's ends pass.
+    @Test func aVersionNoStoreAcceptsFails() throws {
+        for version in [Int(Int32.max), Int(Int32.min) - 1, Int.max] {
+            let scenario = try ReadModelScenario(VersionedBalances(version: version))
+                .given(SavingsAccount.self, stream: "a", [.opened(.init())])
+            let failure = #expect(throws: ScenarioFailure.self) { try scenario.rows() }
+            #expect(failure?.code == .unexpectedError)
+            #expect(failure?.message.contains("version \(version)") == true, "\(String(describing: failure))")
+        }
+        for version in [VersionedBalances.versionRange.lowerBound, VersionedBalances.versionRange.upperBound] {
+            let scenario = try ReadModelScenario(VersionedBalances(version: version))
+                .given(SavingsAccount.self, stream: "a", [.opened(.init())])
+            try scenario.then(key: "a", equals: AccountBalances.Row(balance: 0))
+        }
     }
 }
