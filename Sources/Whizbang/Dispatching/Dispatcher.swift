@@ -75,6 +75,10 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
 
     /// Runs a stateless handler on the parallel executor, under the policies for `envelope`.
     ///
+    /// The policies' time limit applies; their execution mode does not (a stateless handler always runs on the
+    /// parallel executor), and the hop says so: its execution decision is `execution=parallel`, by the rule
+    /// `"invoke"`.
+    ///
     /// - Parameters:
     ///   - envelope: the message.
     ///   - timeout: this call's own time limit, measured on ``DispatcherConfiguration/clock`` from the call, or `nil`
@@ -93,7 +97,13 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
         timeout: Duration? = nil,
         handler: @escaping @Sendable (MessageEnvelope<Message>) async throws -> Result
     ) async throws -> Result {
-        let outcome = decide(messageType: "\(Message.self)", streamID: envelope.streamID, metadata: envelope.metadata)
+        var decided = decide(messageType: "\(Message.self)", streamID: envelope.streamID, metadata: envelope.metadata)
+        // The hop records what runs the handler, not a serial lane that a rule (or the default) would have chosen.
+        decided.execution = .parallel
+        for index in decided.decisions.indices where decided.decisions[index].decision.hasPrefix("execution=") {
+            decided.decisions[index] = PolicyDecision(rule: "invoke", decision: "execution=parallel")
+        }
+        let outcome = decided
         var handled = envelope
         handled.append(hop: hop(for: envelope, executor: "parallel", outcome: outcome))
         let finalEnvelope = handled

@@ -146,6 +146,24 @@ struct DispatcherTests {
         #expect(hops == ["parallel"])
     }
 
+    /// The hop said `execution=serial` (the default, or a rule's) for a handler that ran on the parallel executor.
+    @Test func invokeRecordsTheExecutionItFollows() async throws {
+        let rule = PolicyRule.messageType("String", execution: .serial, timeout: .seconds(60))
+        for policies in [PolicySet(), PolicySet(rules: [rule])] {
+            var configuration = DispatcherConfiguration()
+            configuration.policies = policies
+            let dispatcher = Dispatcher(store: InMemoryEventStore(), configuration: configuration)
+            let decisions = try await dispatcher.invoke(MessageEnvelope(message: "ping", streamID: "s")) { envelope in
+                envelope.hops.last?.policyDecisions.map { "\($0.rule): \($0.decision)" } ?? []
+            }
+            #expect(decisions.first == "invoke: execution=parallel", "\(decisions)")
+            #expect(!decisions.contains { $0.hasSuffix("execution=serial") }, "\(decisions)")
+            // The other decisions stay as the rules took them.
+            let timeout = policies.rules.isEmpty ? "default: timeout=none" : "\(rule.name): timeout="
+            #expect(decisions.last?.hasPrefix(timeout) == true, "\(decisions)")
+        }
+    }
+
     /// 100 commands wait behind a held lane when shutdown starts: it refuses new ones at once, and returns only after
     /// all 100 have been applied (the version it reads on return shows it).
     @Test func shutdownFinishesInFlightCommandsAndRefusesNewOnes() async throws {
