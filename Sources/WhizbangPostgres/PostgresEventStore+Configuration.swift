@@ -214,6 +214,17 @@ extension PostgresEventStore {
         /// Creates a configuration with the default values.
         public init() {}
 
+        /// Why the password file was passed over (libpq's rules: a regular file that only its owner may read or
+        /// write), for the warning a store and each administration call log when they start; `nil` when it was read,
+        /// missing, or not looked for.
+        var ignoredPasswordFile: String?
+
+        /// Logs ``ignoredPasswordFile``, if any, as a warning (libpq says the same on standard error).
+        func warnOfIgnoredPasswordFile() {
+            guard let ignoredPasswordFile else { return }
+            logger.warning("\(ignoredPasswordFile)")
+        }
+
         /// The channel on which the append function announces new heads.
         var notificationChannel: String { "whizbang_\(schema)" }
 

@@ -131,9 +131,18 @@ extension PostgresEventStore.Configuration {
         // As libpq: only a regular file that nobody but its owner can read (a password readable by others is not
         // one to use), and never a pipe, whose read would wait for a writer.
         var status = stat()
-        guard stat(file, &status) == 0, status.st_mode & S_IFMT == S_IFREG, status.st_mode & 0o077 == 0,
-            let contents = try? String(contentsOfFile: file, encoding: .utf8)
-        else { return }
+        guard stat(file, &status) == 0 else { return }
+        guard status.st_mode & S_IFMT == S_IFREG else {
+            ignoredPasswordFile = "password file \(file) is not a plain file; it was not read"
+            return
+        }
+        guard status.st_mode & 0o077 == 0 else {
+            ignoredPasswordFile =
+                "password file \(file) has group or world access; it was not read: permissions should be u=rw (0600) "
+                + "or less"
+            return
+        }
+        guard let contents = try? String(contentsOfFile: file, encoding: .utf8) else { return }
         let database = self.database ?? username
         let host = self.host.hasPrefix("/") ? "localhost" : self.host
         password = PostgresPasswordFile(contents: contents).password(

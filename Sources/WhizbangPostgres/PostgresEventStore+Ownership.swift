@@ -317,6 +317,7 @@ extension PostgresEventStore {
         _ body: (PostgresConnection, Logger) async throws -> Result
     ) async throws -> Result {
         let logger = configuration.logger
+        configuration.warnOfIgnoredPasswordFile()
         do {
             let connection = try await PostgresConnection.connect(
                 configuration: configuration.connectionConfiguration(boundedBy: configuration.requestTimeout),

@@ -64,6 +64,7 @@ public final class PostgresEventStore: EventStore {
     ///   ``Configuration/readModels`` share a name.
     public init(configuration: Configuration = Configuration()) throws {
         try configuration.validate()
+        configuration.warnOfIgnoredPasswordFile()
         self.configuration = configuration
         let readModels = PostgresReadModels(
             definitions: try ReadModelDefinition.definitions(configuration.readModels), configuration: configuration)

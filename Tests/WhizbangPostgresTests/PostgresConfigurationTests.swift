@@ -4,6 +4,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Logging
 import Testing
 import WhizbangPostgres
 
@@ -160,6 +161,39 @@ struct PostgresConfigurationConventionTests {
     ])
     func invalidTimeouts(_ url: String) async throws {
         await expectError(.invalidArgument) { _ = try Configuration(url: url, environment: [:]) }
+    }
+
+    /// A password file passed over was passed over in silence, where libpq warns; a store now says why it did not
+    /// read it, once as it starts, and nothing about a file it read.
+    @Test func anIgnoredPasswordFileIsLogged() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("pgpass")
+        try "*:*:*:app:secret\n".write(to: file, atomically: true, encoding: .utf8)
+        let pipe = directory.appendingPathComponent("pipe").path
+        #expect(mkfifo(pipe, 0o600) == 0)
+        for (path, permissions, warning) in [
+            (file.path, 0o644, "has group or world access"), (pipe, 0o600, "is not a plain file"),
+            (file.path, 0o600, nil),
+        ] {
+            try FileManager.default.setAttributes([.posixPermissions: permissions], ofItemAtPath: path)
+            let records = RecordingLogHandler.Records()
+            var configuration = try Configuration(
+                url: "postgres://app@db.example/ledger", environment: ["PGPASSFILE": path])
+            configuration.logger = RecordingLogHandler.logger(level: .info, records: records)
+            let store = try PostgresEventStore(configuration: configuration)
+            store.close()
+            let warnings = records.all.filter { $0.level == .warning }.map(\.message)
+            if let warning {
+                #expect(configuration.password == nil)
+                #expect(
+                    warnings.count == 1 && warnings[0].contains(path) && warnings[0].contains(warning), "\(warnings)")
+            } else {
+                #expect(configuration.password == "secret")
+                #expect(warnings.isEmpty, "\(warnings)")
+            }
+        }
     }
 
     @Test func passwordFile() throws {
