@@ -294,6 +294,29 @@ extension SampleProcessSuites {
             }
         }
 
+        /// The refusal said that the sample had not created the store, where the SQLite ledger's says what it is.
+        @Test("run refuses to start an imported log over, says it was imported, and changes nothing")
+        func runRefusesToStartAnImportOver() async throws {
+            try await withCleanup { cleanup in
+                let postgres = try freshURL()
+                let schema = try schemaName(postgres)
+                cleanup.dropSchema(schema)
+                try await SampleProcess.withTemporaryDirectory { directory in
+                    let input = directory.appendingPathComponent("good.jsonl")
+                    try ImportFixture.write(ImportFixture.good(streams: 2, perStream: 5), to: input)
+                    let imported = try await SampleProcess.run([
+                        "import", "--input", input.path, "--database", postgres,
+                    ])
+                    try #require(imported.status == 0, "\(imported.standardError)")
+                }
+                let before = try await contents(ofSchema: schema)
+                let refused = try await SampleProcess.run(["run", "--database", postgres, "--quiet"])
+                #expect(refused.status == 2, "\(refused.standardOutput)\(refused.standardError)")
+                #expect(refused.standardError.contains("imported from a file"), "\(refused.standardError)")
+                #expect(try await contents(ofSchema: schema) == before)
+            }
+        }
+
         @Test("run starts over on its own store by dropping only the store's tables; a bad import leaves no store")
         func runStartsOverAndImportIsAllOrNothing() async throws {
             try await withCleanup { cleanup in

@@ -132,11 +132,18 @@ enum SampleDatabase {
                         replacingStoreMarkedBy: LedgerMark.consumer)
                 }
             } catch let error as EventStoreError where error.code == .invalidArgument {
-                let reason =
-                    error.message.contains(LedgerMark.consumer)
-                    ? "\(place) holds a Whizbang store that this sample did not create" : OneLine.text(error.message)
+                let elsewhere = "give --database another schema (?schema=NAME)"
+                guard error.message.contains(LedgerMark.consumer) else {
+                    throw SampleError.refusal("\(OneLine.text(error.message)); run leaves it alone: \(elsewhere)")
+                }
+                guard try await Self.holdsImportedLog(configuration) else {
+                    throw SampleError.refusal(
+                        "\(place) holds a Whizbang store that this sample did not create; run leaves it alone: "
+                            + elsewhere)
+                }
                 throw SampleError.refusal(
-                    "\(reason); run leaves it alone: give --database another schema (?schema=NAME)")
+                    "\(place) holds a log imported from a file; run never starts imported events over: \(elsewhere), "
+                        + "or --keep to add to it")
             }
             isCreated = true
         }
@@ -190,6 +197,17 @@ enum SampleDatabase {
             }
             return try await command.run(on: store, database: opened)
         }
+    }
+
+    /// Whether the store in `configuration` holds a log that `import` wrote (``LedgerMark/importConsumer``), read
+    /// through a read-only store; `false` when it cannot be read.
+    private static func holdsImportedLog(_ configuration: PostgresEventStore.Configuration) async throws -> Bool {
+        var readOnly = configuration
+        readOnly.isReadOnly = true
+        let found = try? await withRunningStore(readOnly) { store, _ in
+            try await store.checkpoint(for: LedgerMark.importConsumer) != nil
+        }
+        return found ?? false
     }
 
     /// Runs a store on `configuration` for the length of `body`, then closes it and waits for it to stop.
