@@ -18,9 +18,16 @@ import Whizbang
 /// `updates` rounds when a client asks for fewer; it ends early when the client goes away, and when graceful shutdown
 /// begins. Its writes are bounded by the same deadline and by graceful shutdown (``ResponseWriteLimit``): a write
 /// still waiting for a client that stopped reading then ends with the connection, which is closed.
+///
+/// A round in which the store does not answer writes a comment line (`: the store did not answer`), which a browser
+/// ignores: every round writes something, so a stream whose client has gone ends at its next round even while the
+/// store is down. The tail reads the log in slices of at most 64 events, as a page of the log does. Past
+/// ``ConsoleConfiguration/maximumLiveStreams`` streams at once, a new one ends at once, asking the browser to retry
+/// in a minute.
 struct LiveUpdates<Store: EventStore>: Sendable {
     let reader: ConsoleReader<Store>
     let configuration: ConsoleConfiguration
+    let streams: LiveStreamCount
 
     /// The stream's response; `lastEventID` is the request's `Last-Event-ID` header, which takes the place of `after`
     /// when it is a position; `connection` is the one to close when a write outlasts the stream (`nil`: none known).
@@ -32,18 +39,28 @@ struct LiveUpdates<Store: EventStore>: Sendable {
         let tail = try query.flag("tail", default: false)
         var after = try query.position("after", default: UInt64.max)
         if let resumed = lastEventID.flatMap({ UInt64($0) }) { after = resumed }
-        if after == UInt64.max { after = try await reader.head().headPosition }
         let rounds = try query.position("updates", default: UInt64.max)
         guard rounds > 0 else { throw .badRequest("updates must be at least 1") }
         let reader = reader
         let interval = configuration.refreshInterval
         let deadline = ContinuousClock.now + configuration.maximumLiveDuration
         let pageSize = configuration.maximumPageSize
-        let start = after
+        let (streams, limit) = (streams, configuration.maximumLiveStreams)
+        // Without `after`, the tail starts at the head, read in the stream's first round: a store that does not
+        // answer then delays the tail, rather than failing the request (a browser's `EventSource` does not retry a
+        // stream that answered with an error).
+        let start: UInt64? = after == UInt64.max ? nil : after
         return Response(
             status: .ok,
             headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
             body: ResponseWriteLimit.body(ResponseBody { writer in
+                guard streams.enter(limit: limit) else {
+                    let refusal = "retry: 60000\n: more than \(limit) live streams at once; try again later\n\n"
+                    try await writer.write(ByteBuffer(string: refusal))
+                    try await writer.finish(nil)
+                    return
+                }
+                defer { streams.leave() }
                 var position = start
                 var round: UInt64 = 0
                 // Graceful shutdown ends the loop (its sleep at once), so that an open page never keeps the server
@@ -59,20 +76,34 @@ struct LiveUpdates<Store: EventStore>: Sendable {
                         }
                     }
                     round += 1
+                    var wrote = false
                     if let overview = try? await reader.overview() {
                         try await writer.write(Self.message("overview", overview))
+                        wrote = true
                     }
-                    guard tail else { continue }
-                    let from = position
-                    let events = (try? await reader.bounded("read the log") {
-                        try await reader.store.readAll(after: from, limit: pageSize)
-                    }) ?? []
-                    for event in events {
-                        guard ContinuousClock.now < deadline, !Task.isShuttingDownGracefully else { break }
-                        let view = EventView(event, bodies: false)
-                        try await writer.write(Self.message("event", view, id: event.position))
-                        position = event.position
+                    if tail, position == nil { position = try? await reader.head().headPosition }
+                    // Slices of at most 64 events, each written before the next is read, so that one read never
+                    // holds more than 64 events' payloads.
+                    var sent = 0
+                    while tail, let from = position, sent < pageSize, ContinuousClock.now < deadline,
+                        !Task.isShuttingDownGracefully
+                    {
+                        let want = min(64, pageSize - sent)
+                        guard
+                            let slice = try? await reader.bounded("read the log", {
+                                try await reader.store.readAll(after: from, limit: want)
+                            })
+                        else { break }
+                        for event in slice {
+                            let view = EventView(event, bodies: false)
+                            try await writer.write(Self.message("event", view, id: event.position))
+                            position = event.position
+                            wrote = true
+                        }
+                        sent += slice.count
+                        guard slice.count == want else { break }
                     }
+                    if !wrote { try await writer.write(ByteBuffer(string: ": the store did not answer\n\n")) }
                 }
                 try await writer.finish(nil)
             }, deadline: deadline, connection: connection))

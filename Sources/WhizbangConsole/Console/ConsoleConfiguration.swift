@@ -41,6 +41,10 @@ public struct ConsoleConfiguration: Sendable {
     /// (``ConsoleRequestContext``); mounted on a router with another context, such a write waits until the client
     /// reads or the server's task is cancelled.
     public var maximumLiveDuration: Duration
+    /// The most live-update streams (`/api/live`) served at once. A stream past it ends at once, telling the browser
+    /// to try again in a minute: each stream reads the store every ``refreshInterval``, so without a limit one client
+    /// opening many would take the store's time from every other request. Default 16.
+    public var maximumLiveStreams: Int
     /// How long a connection may stay open with no request in progress — before its first request, between
     /// requests, or while a request's head arrives too slowly — before the server closes it. Default 30 seconds.
     /// Without such a limit, clients that open connections and send nothing would hold the server's file
@@ -76,6 +80,7 @@ public struct ConsoleConfiguration: Sendable {
         storeTimeout = .seconds(5)
         refreshInterval = .seconds(1)
         maximumLiveDuration = .seconds(300)
+        maximumLiveStreams = 16
         idleTimeout = .seconds(30)
         loginBodyTimeout = .seconds(5)
         catalog = StreamCatalog.Configuration()
@@ -97,8 +102,8 @@ public struct ConsoleConfiguration: Sendable {
 
     /// Throws unless the configuration is safe and consistent: a token on any address other than loopback, positive
     /// page sizes, a non-empty token, a port in range, positive durations (``storeTimeout``, ``refreshInterval``,
-    /// ``maximumLiveDuration``, ``idleTimeout``, ``loginBodyTimeout``) and catalog counts (`batchSize`,
-    /// `maximumEventsPerRefresh`, `maximumSamples`), and projection names that a store accepts as a checkpoint's
+    /// ``maximumLiveDuration``, ``idleTimeout``, ``loginBodyTimeout``), counts (``maximumLiveStreams``, the
+    /// catalog's `batchSize`, `maximumEventsPerRefresh`, `maximumSamples`), and projection names that a store accepts as a checkpoint's
     /// consumer (`EventStoreValidation.validateConsumer(_:)`: not empty, no NUL character). A name no store accepts
     /// would otherwise make every page that shows the projections answer 503 for as long as the console runs.
     public func validate() throws(ConsoleError) {
@@ -143,6 +148,7 @@ public struct ConsoleConfiguration: Sendable {
             ("catalog.batchSize", catalog.batchSize),
             ("catalog.maximumEventsPerRefresh", catalog.maximumEventsPerRefresh),
             ("catalog.maximumSamples", catalog.maximumSamples), ("maximumPageBytes", maximumPageBytes),
+            ("maximumLiveStreams", maximumLiveStreams),
         ]
         for (name, count) in counts where count <= 0 {
             throw ConsoleError(.invalidConfiguration, message: "\(name) must be at least 1, not \(count)")

@@ -108,6 +108,7 @@ extension StoreConsole {
     private func addAPI<Context: RequestContext>(to router: Router<Context>) {
         let reader = reader
         let configuration = configuration
+        let liveStreams = liveStreams
         router.read("/api/overview") { _, context in
             await Self.api(context, configuration) { () async throws(ConsoleRequestError) in try await reader.overview() }
         }
@@ -145,7 +146,8 @@ extension StoreConsole {
         }
         router.read("/api/live") { request, context in
             do throws(ConsoleRequestError) {
-                return try await LiveUpdates(reader: reader, configuration: configuration).response(
+                let live = LiveUpdates(reader: reader, configuration: configuration, streams: liveStreams)
+                return try await live.response(
                     QueryParameters(request, configuration: configuration),
                     lastEventID: request.headers[.lastEventID], connection: Self.connection(context))
             } catch {
@@ -159,7 +161,12 @@ extension StoreConsole {
         let configuration = configuration
         let metrics = metrics
         router.read("/metrics") { _, _ in
-            if let projections = try? await reader.projections() { metrics.record(projections: projections) }
+            if let projections = try? await reader.projections() {
+                metrics.record(projections: projections)
+                metrics.record(storeAnswered: true, at: reader.now())
+            } else {
+                metrics.record(storeAnswered: false)
+            }
             return ConsoleResponses.text(
                 metrics.exposition(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }

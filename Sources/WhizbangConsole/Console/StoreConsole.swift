@@ -37,6 +37,8 @@ public final class StoreConsole<Store: EventStore>: Service {
 
     let reader: ConsoleReader<Store>
     let metrics: ConsoleMetrics
+    /// The live-update streams served now.
+    let liveStreams = LiveStreamCount()
     private let logger: Logger
 
     /// Creates a console for `store`.
@@ -67,7 +69,8 @@ public final class StoreConsole<Store: EventStore>: Service {
 
     /// Reads what the store appended since the last refresh into the catalog, and updates the console's gauges.
     ///
-    /// A store that fails or does not answer in time is logged at debug level; the next refresh tries again.
+    /// A store that fails or does not answer in time is logged at debug level and sets the gauge
+    /// `whizbang_console_store_up` to 0 (the other gauges keep their last values); the next refresh tries again.
     public func refresh() async {
         let catalog = catalog
         let now = reader.now
@@ -76,7 +79,9 @@ public final class StoreConsole<Store: EventStore>: Service {
                 try await catalog.refresh(from: store, at: now())
             }
             metrics.record(overview: try await reader.overview())
+            metrics.record(storeAnswered: true, at: now())
         } catch {
+            metrics.record(storeAnswered: false)
             logger.debug("console refresh failed", metadata: ["reason": "\(error)"])
         }
     }
@@ -117,7 +122,7 @@ public final class StoreConsole<Store: EventStore>: Service {
             router: makeRouter(),
             server: .http1(configuration: .init(idleTimeout: TimeAmount(configuration.idleTimeout))),
             configuration: ApplicationConfiguration(
-                address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+                address: .hostname(Self.bindable(configuration.host), port: configuration.port), serverName: nil),
             services: [RefreshService(refresh: { await self.refreshLoop() })],
             onServerRunning: { channel in
                 listening.isListening.store(true, ordering: .sequentiallyConsistent)
@@ -127,13 +132,18 @@ public final class StoreConsole<Store: EventStore>: Service {
         )
         do {
             try await application.run()
-        } catch let error as IOError where !listening.isListening.load(ordering: .sequentiallyConsistent) {
+        } catch where !listening.isListening.load(ordering: .sequentiallyConsistent) {
             // The socket's own words name neither the address nor the port.
-            let address = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
-            throw ConsoleError(
-                .cannotListen,
-                message: "cannot listen on \(address):\(configuration.port): \(String(cString: strerror(error.errnoCode)))")
+            let host = Self.bindable(configuration.host)
+            let address = host.contains(":") ? "[\(host)]" : host
+            let cause = (error as? IOError).map { String(cString: strerror($0.errnoCode)) } ?? "\(error)"
+            throw ConsoleError(.cannotListen, message: "cannot listen on \(address):\(configuration.port): \(cause)")
         }
+    }
+
+    /// `host` as the socket takes it: an IPv6 address without the brackets a URL puts around it (`[::1]`).
+    static func bindable(_ host: String) -> String {
+        host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
     }
 }
 

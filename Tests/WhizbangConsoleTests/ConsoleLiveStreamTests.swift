@@ -1,0 +1,147 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Prometheus
+import ServiceLifecycle
+import Testing
+import Whizbang
+import WhizbangConsole
+
+/// Live-update streams while the store does not answer, the limit on streams at once, the gauge that says whether
+/// the store answered, and a bracketed IPv6 loopback address.
+@Suite("Console: live streams and the store's outages", .timeLimit(.minutes(2)))
+struct ConsoleLiveStreamTests {
+    private func configuration() -> ConsoleConfiguration {
+        var configuration = ConsoleConfiguration()
+        configuration.refreshInterval = .milliseconds(10)
+        configuration.storeTimeout = .seconds(30)
+        return configuration
+    }
+
+    /// The overview's stream read the head before it began, so a store that did not answer for a moment got it a 503,
+    /// after which a browser's `EventSource` never tries again; and a round in which the store did not answer wrote
+    /// nothing, so a stream whose client had gone went on reading the store until its time was up.
+    @Test("a live stream answers 200 while the store is down, and writes every round", arguments: [
+        "/api/live?updates=2", "/api/live?tail=true&updates=2", "/api/live?tail=true&after=0&updates=2",
+    ])
+    func liveStreamWhileTheStoreIsDown(_ path: String) async throws {
+        let store = SwitchableStore()
+        _ = try await store.append([EventData(eventType: "Opened", data: Data("{}".utf8))], to: "a", expectedVersion: .any)
+        store.fail(true)
+        let console = try StoreConsole(store: store, configuration: configuration())
+        try await Application(router: console.makeRouter()).test(.router) { client in
+            try await client.execute(uri: path, method: .get) { response in
+                #expect(response.status == .ok, "\(path): \(String(buffer: response.body))")
+                let body = String(buffer: response.body)
+                #expect(body.components(separatedBy: ": the store did not answer\n\n").count == 3, "\(path): \(body)")
+            }
+        }
+        // Once the store answers, the same stream sends the overview, and the tail its events.
+        store.fail(false)
+        try await Application(router: console.makeRouter()).test(.router) { client in
+            try await client.execute(uri: path.replacingOccurrences(of: "updates=2", with: "updates=1"), method: .get) {
+                let body = String(buffer: $0.body)
+                #expect(body.contains("event: overview") && !body.contains("did not answer"), "\(body)")
+                #expect(body.contains("event: event") == path.contains("after=0"), "\(body)")
+            }
+        }
+    }
+
+    /// Every stream reads the store each round; there was no limit to how many one client could open.
+    @Test("a live stream past maximumLiveStreams ends at once, and its place is free again when a stream ends")
+    func liveStreamsAreLimited() async throws {
+        let store = SwitchableStore()
+        var configuration = configuration()
+        configuration.maximumLiveStreams = 1
+        let console = try StoreConsole(store: store, configuration: configuration)
+        try await Application(router: console.makeRouter()).test(.router) { client in
+            store.hold()
+            try await withThrowingTaskGroup(of: String.self) { group in
+                group.addTask {
+                    try await client.execute(uri: "/api/live?updates=1", method: .get) { String(buffer: $0.body) }
+                }
+                // The first stream has its place: its first round waits for the head.
+                var held = store.heldReads.makeAsyncIterator()
+                _ = await held.next()
+                try await client.execute(uri: "/api/live?updates=1", method: .get) { response in
+                    #expect(response.status == .ok)
+                    let body = String(buffer: response.body)
+                    #expect(body.hasPrefix("retry: 60000\n") && body.contains("more than 1 live streams"), "\(body)")
+                    #expect(!body.contains("event: "), "\(body)")
+                }
+                store.release()
+                let first = try await group.next() ?? ""
+                #expect(first.contains("event: overview"), "\(first)")
+            }
+            try await client.execute(uri: "/api/live?updates=1", method: .get) {
+                #expect(String(buffer: $0.body).contains("event: overview"))
+            }
+        }
+    }
+
+    /// The gauges kept their last values through an outage, and nothing in a scrape said that the store was down.
+    @Test("whizbang_console_store_up says whether the store answered the last refresh")
+    func storeUpGauge() async throws {
+        let store = SwitchableStore()
+        let console = try StoreConsole(store: store, configuration: configuration())
+        await console.refresh()
+        #expect(console.registry.emitToString().contains("whizbang_console_store_up 1"))
+        #expect(console.registry.emitToString().contains("whizbang_console_last_read_timestamp_seconds"))
+        store.fail(true)
+        await console.refresh()
+        #expect(console.registry.emitToString().contains("whizbang_console_store_up 0"))
+        try await Application(router: console.makeRouter()).test(.router) { client in
+            try await client.execute(uri: "/metrics", method: .get) {
+                #expect(String(buffer: $0.body).contains("whizbang_console_store_up 0"))
+            }
+            store.fail(false)
+            try await client.execute(uri: "/metrics", method: .get) {
+                #expect(String(buffer: $0.body).contains("whizbang_console_store_up 1"))
+            }
+        }
+    }
+
+    /// `[::1]` passed the loopback check, and its brackets went to the socket's address look-up, which failed with
+    /// an error that was neither a `ConsoleError` nor named the address.
+    @Test("a console on [::1] listens there, or says with cannotListen why it cannot")
+    func bracketedIPv6Loopback() async throws {
+        var configuration = configuration()
+        configuration.host = "[::1]"
+        configuration.port = 0
+        let console = try StoreConsole(store: InMemoryEventStore(), configuration: configuration)
+        let (ports, listening) = AsyncStream.makeStream(of: Int.self)
+        let group = ServiceGroup(
+            services: [BracketListening(console: console, listening: listening)], gracefulShutdownSignals: [],
+            logger: Logger(label: "whizbang.console.test"))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask {
+                do {
+                    try await group.run()
+                } catch let error as ConsoleError {
+                    #expect(error.code == .cannotListen && error.message.contains("[::1]"), "\(error)")
+                    listening.finish()
+                } catch {
+                    Issue.record("run() threw \(error), not a ConsoleError")
+                    listening.finish()
+                }
+            }
+            var iterator = ports.makeAsyncIterator()
+            if let port = await iterator.next() {
+                #expect(port > 0)
+                await group.triggerGracefulShutdown()
+            }
+            try await tasks.waitForAll()
+        }
+    }
+}
+
+private struct BracketListening<Store: EventStore>: Service {
+    let console: StoreConsole<Store>
+    let listening: AsyncStream<Int>.Continuation
+
+    func run() async throws {
+        try await console.run(onListening: { port in listening.yield(port) })
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import Synchronization
+import Whizbang
+
+/// An in-memory store whose reads can be made to fail (`unavailable`, as a store that lost its server), and whose
+/// head reads can be held at a gate, counting the head reads it was asked for.
+final class SwitchableStore: EventStore {
+    let inner = InMemoryEventStore()
+    private let failing = Atomic<Bool>(false)
+    private let headReads = Atomic<Int>(0)
+    private let gate = Mutex<(isHolding: Bool, held: [CheckedContinuation<Void, Never>])>((false, []))
+    /// Yields once for each head read that the gate holds, as it starts waiting.
+    let heldReads: AsyncStream<Void>
+    private let heldReadsContinuation: AsyncStream<Void>.Continuation
+
+    init() {
+        (heldReads, heldReadsContinuation) = AsyncStream.makeStream()
+    }
+
+    /// Holds every head read from now on at the gate, until ``release()``.
+    func hold() { gate.withLock { $0.isHolding = true } }
+
+    /// Lets the held head reads, and every later one, go on.
+    func release() {
+        let held = gate.withLock { state in
+            state.isHolding = false
+            defer { state.held = [] }
+            return state.held
+        }
+        for continuation in held { continuation.resume() }
+    }
+
+    /// Whether reads fail from now on.
+    func fail(_ isFailing: Bool) { failing.store(isFailing, ordering: .sequentiallyConsistent) }
+
+    /// The head reads asked for so far, failed ones included.
+    var headReadCount: Int { headReads.load(ordering: .sequentiallyConsistent) }
+
+    private func check() throws {
+        if failing.load(ordering: .sequentiallyConsistent) {
+            throw EventStoreError(.unavailable, message: "the test store does not answer")
+        }
+    }
+
+    func append(_ events: [EventData], to streamID: StreamID, expectedVersion: ExpectedVersion) async throws
+        -> AppendResult
+    {
+        try check()
+        return try await inner.append(events, to: streamID, expectedVersion: expectedVersion)
+    }
+
+    func readStream(_ streamID: StreamID, from version: UInt64, direction: ReadDirection, limit: Int) async throws
+        -> [RecordedEvent]
+    {
+        try check()
+        return try await inner.readStream(streamID, from: version, direction: direction, limit: limit)
+    }
+
+    func readAll(after position: UInt64, limit: Int) async throws -> [RecordedEvent] {
+        try check()
+        return try await inner.readAll(after: position, limit: limit)
+    }
+
+    func headPosition() async throws -> UInt64 {
+        headReads.add(1, ordering: .sequentiallyConsistent)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let goesOn = gate.withLock { state -> Bool in
+                guard state.isHolding else { return true }
+                state.held.append(continuation)
+                return false
+            }
+            if goesOn { continuation.resume() } else { heldReadsContinuation.yield() }
+        }
+        try check()
+        return try await inner.headPosition()
+    }
+
+    func streamVersion(of streamID: StreamID) async throws -> UInt64 {
+        try check()
+        return try await inner.streamVersion(of: streamID)
+    }
+
+    func event(withID eventID: MessageID) async throws -> RecordedEvent? {
+        try check()
+        return try await inner.event(withID: eventID)
+    }
+
+    func waitForEvents(after position: UInt64) async throws { try await inner.waitForEvents(after: position) }
+
+    func checkpoint(for consumer: String) async throws -> UInt64? {
+        try check()
+        return try await inner.checkpoint(for: consumer)
+    }
+
+    func saveCheckpoint(_ position: UInt64, for consumer: String) async throws {
+        try check()
+        try await inner.saveCheckpoint(position, for: consumer)
+    }
+
+    func saveSnapshot(_ snapshot: Snapshot) async throws { try await inner.saveSnapshot(snapshot) }
+
+    func latestSnapshot(for streamID: StreamID) async throws -> Snapshot? {
+        try await inner.latestSnapshot(for: streamID)
+    }
+}
