@@ -315,6 +315,49 @@ struct InboxExecutorTests {
         }
     }
 
+    /// The client of a row committed late below the cursor is told it was inserted and may send its stream's next
+    /// command at once; the fetch that found that next command ran it first, and the late row after it, on the
+    /// state the later command left, unless the late row's notification had been read before.
+    @Test("a row committed late below the cursor runs before its stream's next command, with no notification")
+    func lateInsertRunsBeforeItsStreamsNextCommand() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let owner = try await Self.owner(store)
+            let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: Self.configuration())
+            let cluster = "\"\(store.configuration.schema)_cluster\""
+            let late = StreamID("counter-late-order")
+            let partition = Int32(StableHash.partition(of: late, count: 8))
+            let payload = ByteBuffer(bytes: try JSONCommandCodec<Counter.Command>().encode(.add(1)))
+            _ = try await client.enqueue(Counter.Command.add(1), to: StreamID("counter-first"), as: Counter.self)
+            #expect(try await owner.executor.runBatch(owned: owner.ownership.executable()).completed == 1)
+            let (inserted, insertedRow) = AsyncStream<Int64>.makeStream()
+            let (commit, committing) = AsyncStream<Void>.makeStream()
+            async let lateInsert: Void = store.withTransaction { transaction in
+                for try await id in try await transaction.connection.query(
+                    """
+                    INSERT INTO \(unescaped: cluster).inbox (message_id, partition, stream_id, aggregate_type, payload)
+                    VALUES (\(UUID()), \(partition), \(late.rawValue), 'Counter', \(payload)) RETURNING id
+                    """, logger: transaction.logger
+                ).decode(Int64.self) {
+                    insertedRow.yield(id)
+                }
+                for await _ in commit { break }
+            }
+            var rows = inserted.makeAsyncIterator()
+            let lateRow = try #require(await rows.next())
+            _ = try await client.enqueue(Counter.Command.add(2), to: StreamID("counter-early"), as: Counter.self)
+            #expect(try await owner.executor.runBatch(owned: owner.ownership.executable()).completed == 1)
+            committing.yield()
+            try await lateInsert
+            // The late row's client sends the stream's next command; no notification reaches the node.
+            let next = try await client.enqueue(Counter.Command.add(10), to: late, as: Counter.self)
+            #expect(try await owner.executor.runBatch(owned: owner.ownership.executable()).completed == 2)
+            #expect(try await Self.row(lateRow, store) == "1 1")
+            #expect(try await Self.row(next.row, store) == "1 2")
+            let events = try await store.readStream(late, from: 1, direction: .forwards, limit: 10)
+            #expect(events.map { String(decoding: $0.data, as: UTF8.self) } == [#"{"amount":1}"#, #"{"amount":10}"#])
+        }
+    }
+
     @Test("the client's insert notifies the lowest row it inserted, as the node reads it")
     func insertNotificationNamesTheRow() async throws {
         try await ClusterTestDatabase.withStore { store in

@@ -103,12 +103,18 @@ final class InboxExecutor: Sendable {
     /// Forgets every cached state (after a failed commit whose outcome is unknown, or a lost partition).
     func clearCache() { cache.withLock { $0 = [:] } }
 
-    /// The pending rows of the given partitions from row id `start` on, oldest first.
+    /// The pending rows of the given partitions from row id `start` on, oldest first, up to `limit`; and, when
+    /// `start` is past the first row, every pending row below `start` of the streams those rows are on.
     ///
     /// Each partition's rows come from the index of pending rows by partition, so a node reads no entry of another
     /// node's partitions. A backlog costs up to `limit` rows read per partition (each a visit to the table, which
     /// the check of the row's visibility needs anyway); picking ids first and reading the chosen rows after ran
     /// one node 15% slower in alternating runs (BENCHMARKS.md), so whole rows are read.
+    ///
+    /// Row ids are drawn before their inserts commit, so a row can become visible below `start` after an earlier
+    /// fetch went past it, and its client, told that it was inserted, may have sent the next command for its stream
+    /// since. The older rows of the streams found (through the index of pending rows by stream) come first, so that a
+    /// stream's commands run in inbox order even when the late row's notification is lost or not read yet.
     func fetch(_ partitions: [Int32], from start: Int64 = 0, limit: Int) async throws -> [Row] {
         let schema = self.schema
         let limit = Int64(limit)
@@ -116,13 +122,25 @@ final class InboxExecutor: Sendable {
             var rows: [Row] = []
             for row in try await connection.rows(
                 """
-                SELECT i.id, i.message_id, i.partition, i.stream_id, i.aggregate_type, i.payload
-                FROM (SELECT DISTINCT unnest(\(partitions)::integer[]) AS partition) AS p
+                WITH fetched AS (
+                    SELECT i.id, i.message_id, i.partition, i.stream_id, i.aggregate_type, i.payload
+                    FROM (SELECT DISTINCT unnest(\(partitions)::integer[]) AS partition) AS p
+                    CROSS JOIN LATERAL (
+                        SELECT * FROM \(unescaped: schema).inbox
+                        WHERE status = 0 AND partition = p.partition AND id >= \(start) ORDER BY id LIMIT \(limit)
+                    ) AS i
+                    ORDER BY i.id LIMIT \(limit)
+                )
+                SELECT * FROM fetched
+                UNION ALL
+                SELECT o.id, o.message_id, o.partition, o.stream_id, o.aggregate_type, o.payload
+                FROM (SELECT DISTINCT stream_id FROM fetched WHERE \(start) > 0) AS s
                 CROSS JOIN LATERAL (
                     SELECT * FROM \(unescaped: schema).inbox
-                    WHERE status = 0 AND partition = p.partition AND id >= \(start) ORDER BY id LIMIT \(limit)
-                ) AS i
-                ORDER BY i.id LIMIT \(limit)
+                    WHERE status = 0 AND stream_id = s.stream_id AND id < \(start) ORDER BY id LIMIT \(limit)
+                ) AS o
+                WHERE o.partition = ANY(\(partitions)::integer[])
+                ORDER BY 1
                 """, logger: logger)
             {
                 let (id, messageID, partition, streamID, type, payload) = try row.decode(
@@ -144,11 +162,19 @@ final class InboxExecutor: Sendable {
         var start = cursor.withLock { $0.begin(owned: owned, now: .now) }
         let (narrowed, probeAfter) = refusals.withLock { ($0.limit, $0.probeAfter) }
         if let probeAfter { start = max(start, probeAfter + 1) }
-        let rows = try await fetch(Array(owned.keys), from: start, limit: narrowed ?? configuration.maximumBatchSize)
+        let limit = narrowed ?? configuration.maximumBatchSize
+        // The fetch adds the older rows of the streams it finds, so `all` may hold more than the limit: the batch
+        // takes the oldest, and the rest stay pending. A probe takes one row of a stream other than the refused
+        // row's (whose later commands wait for it).
+        let all = try await fetch(
+            Array(owned.keys), from: start, limit: probeAfter == nil ? limit : configuration.maximumBatchSize)
+        let refusedStream = probeAfter.flatMap { probed in all.first { $0.id == probed }?.streamID }
+        let rows = Array(
+            (probeAfter == nil ? all : all.filter { $0.id != probeAfter && $0.streamID != refusedStream }).prefix(limit))
         fetched(Set(rows.map(\.partition)))
         report.fetched = rows.count
-        guard let last = rows.last else {
-            cursor.withLock { $0.end(next: start) }
+        guard let last = all.last, !rows.isEmpty else {
+            cursor.withLock { $0.end(next: min(start, all.first?.id ?? start)) }
             return report
         }
 
@@ -211,11 +237,12 @@ final class InboxExecutor: Sendable {
             }
             metrics.commandsRun.increment(by: Int64(outcome.completed))
             // The next fetch starts at the first row that is still pending: one left out of this batch (a stream
-            // run one command at a time) or taken back (a failed append), else the row after the last one.
+            // run one command at a time, a row past the limit) or taken back (a failed append), else the row after
+            // the last one.
             var recorded = Set(malformed.map(\.row.id))
             for rows in rowsByStream.values { recorded.formUnion(rows.map(\.id)) }
             recorded.subtract(outcome.withdrawn)
-            let next = rows.first { !recorded.contains($0.id) }?.id ?? last.id + 1
+            let next = all.first { !recorded.contains($0.id) }?.id ?? last.id + 1
             cursor.withLock { $0.end(next: next) }
             // A probe past a refused row committed: that row is fetched again at once, and now fails alone.
             if let probeAfter { cursor.withLock { $0.lower(to: probeAfter) } }

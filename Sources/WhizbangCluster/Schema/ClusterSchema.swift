@@ -252,6 +252,15 @@ enum ClusterSchema {
                 END IF;
             END $$
             """,
+            // A fetch that starts past the first row looks through this index for older rows of the streams it
+            // took, so that a row committed late below its start never runs after a later command of its stream.
+            """
+            DO $$ BEGIN
+                IF to_regclass('\(schema).inbox_pending_by_stream') IS NULL THEN
+                    CREATE INDEX inbox_pending_by_stream ON \(schema).inbox (stream_id, id) WHERE status = 0;
+                END IF;
+            END $$
+            """,
             """
             CREATE TABLE IF NOT EXISTS \(schema).ownership_log (
                 partition integer NOT NULL,
