@@ -13,7 +13,7 @@ struct BatchRefusalsTests {
         #expect(refusals.limit == 4)
         #expect(refusals.refused(Array(1...4)) == .retry)
         #expect(refusals.limit == 2)
-        refusals.committed(size: 8)
+        refusals.committed(size: 8, appended: true)
         #expect(refusals.limit == 4)
         #expect(refusals.refused([3, 4, 5, 6]) == .retry)
         #expect(refusals.refused([3, 4]) == .retry)
@@ -27,12 +27,12 @@ struct BatchRefusalsTests {
     func secondRefusalMustBeOfTheSameRow() {
         var refusals = BatchRefusals()
         #expect(refusals.refused([7]) == .retry)
-        refusals.committed(size: 8)
+        refusals.committed(size: 8, appended: true)
         #expect(refusals.limit == 2)
         #expect(refusals.refused([9]) == .retry)
         #expect(refusals.refused([7]) == .retry)
         #expect(refusals.refused([7]) == .failAlone)
-        refusals.committed(size: 8)
+        refusals.committed(size: 8, appended: true)
         #expect(refusals.limit == nil)
     }
 
@@ -60,10 +60,30 @@ struct BatchRefusalsTests {
         #expect(refusals.refused([1]) == .retry)
         #expect(refusals.refused([1]) == .retry)
         #expect(refusals.probeAfter == 1)
-        refusals.committed(size: 8)
+        refusals.committed(size: 8, appended: true)
         #expect(refusals.probeAfter == nil)
         #expect(refusals.refused([1, 3]) == .retry)
         #expect(refusals.refused([1]) == .failAlone)
         #expect(refusals.limit == nil)
+    }
+
+    /// A probe, or a batch, of commands that the aggregates rejected commits without an append: the database's
+    /// refusal of every append then failed the refused row as if the database took other commands.
+    @Test("a commit that appended nothing is no evidence: the refused row does not fail")
+    func aCommitWithoutAppendsIsNoEvidence() {
+        var refusals = BatchRefusals()
+        #expect(refusals.refused([1]) == .retry)
+        #expect(refusals.refused([1]) == .retry)
+        #expect(refusals.probeAfter == 1)
+        refusals.committed(size: 8, appended: false)
+        #expect(refusals.probeAfter == 1)
+        #expect(refusals.refused([1]) != .failAlone)
+
+        var narrowed = BatchRefusals()
+        #expect(narrowed.refused([1, 2]) == .retry)
+        narrowed.committed(size: 8, appended: false)
+        #expect(narrowed.refused([1]) == .retry)
+        #expect(narrowed.refused([1]) == .retry)
+        #expect(narrowed.probeAfter == 1)
     }
 }

@@ -144,6 +144,41 @@ struct InboxExecutorTests {
         }
     }
 
+    /// With every append refused (a trigger, writes frozen for maintenance), a batch of a command the aggregate
+    /// rejected commits, since it appends nothing; it was taken as proof that the database takes other commands, and
+    /// the refused command was failed for good.
+    @Test("when the database refuses every append, a commit of rejections alone fails no command")
+    func rejectionsAloneAreNoEvidence() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let owner = try await Self.owner(store)
+            let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: Self.configuration())
+            let schema = "\"\(store.configuration.schema)\""
+            _ = try await ClusterTestDatabase.query(
+                """
+                CREATE FUNCTION \(schema).refuse_all() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'writes are frozen'; END $$
+                """, configuration: store.configuration)
+            _ = try await ClusterTestDatabase.query(
+                """
+                CREATE TRIGGER refuse_all BEFORE INSERT ON \(schema).events
+                    FOR EACH ROW EXECUTE FUNCTION \(schema).refuse_all()
+                """, configuration: store.configuration)
+            let added = try await client.enqueue(Counter.Command.add(1), to: "counter-frozen", as: Counter.self)
+            let rejected = try await client.enqueue(Counter.Command.subtract(1), to: "counter-empty", as: Counter.self)
+            for _ in 0..<10 { _ = try? await owner.executor.runBatch(owned: owner.ownership.executable()) }
+            #expect(try await Self.row(rejected.row, store) == "2 0")
+            #expect(try await Self.row(added.row, store) == "0 -")
+            // Once the database takes appends again, the command runs.
+            _ = try await ClusterTestDatabase.query(
+                "DROP TRIGGER refuse_all ON \(schema).events", configuration: store.configuration)
+            var completed = 0
+            for _ in 0..<10 where completed == 0 {
+                completed += (try? await owner.executor.runBatch(owned: owner.ownership.executable()).completed) ?? 0
+            }
+            #expect(try await Self.row(added.row, store) == "1 1")
+        }
+    }
+
     static func result(_ messageID: MessageID, _ client: ClusterClient) async throws -> ClusterCommandResult {
         try await client.result(of: messageID, timeout: .seconds(30))
     }
@@ -171,6 +206,8 @@ struct InboxExecutorTests {
             let failed = try await Self.result(first, client)
             #expect(failed.outcome == .failed)
             #expect(failed.reason?.contains("commandFailed") == true)
+            // The stream's version, which the refused event did not change (it said 1).
+            #expect(failed.streamVersion == 0)
             #expect(try await Self.row(other.row, store) == "1 1")
 
             // With a later command of its stream in the batch: both wait, then run one per batch.

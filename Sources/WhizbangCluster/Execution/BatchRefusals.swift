@@ -7,6 +7,8 @@
 /// commands, and refuses this one. Without that evidence (the refused row came first), the next batch is a probe: the
 /// one row after it. If the probe commits, the refused row fails at its next refusal; if the probe is refused too,
 /// the refusal is not the row's, and the node starts over with full batches, retrying as after any failed batch.
+/// Only a commit that appended events counts as evidence: a batch of commands that the aggregates rejected (or of
+/// malformed rows) writes no event, so it shows nothing about what the database does with an append.
 /// Each batch that commits doubles the size again, up to the configured one: the rows before the refused one commit
 /// and leave the inbox, so the refused row soon comes first in a batch of its own.
 struct BatchRefusals: Sendable {
@@ -61,15 +63,22 @@ struct BatchRefusals: Sendable {
         return .retry
     }
 
-    /// Records that a batch committed: the size doubles, up to `size`, the configured one (then ``limit`` is `nil`).
-    mutating func committed(size: Int) {
+    /// Records that a probe found no other command to run: without evidence either way, the node starts over with
+    /// full batches, which try the refused row again (the database may take it by now).
+    mutating func probeFoundNothing() {
+        self = BatchRefusals()
+    }
+
+    /// Records that a batch committed: the size doubles, up to `size`, the configured one (then ``limit`` is `nil`);
+    /// `appended` says whether the batch appended events, the only evidence that the database takes other commands.
+    mutating func committed(size: Int, appended: Bool) {
         refusedAlone = nil
-        if let probed = probeAfter {
+        if let probed = probeAfter, appended {
             proven = probed
             probeAfter = nil
         }
         guard let narrowed = limit else { return }
-        othersCommitted = true
+        if appended { othersCommitted = true }
         limit = narrowed < size / 2 ? narrowed * 2 : nil
         if limit == nil { othersCommitted = false }
     }

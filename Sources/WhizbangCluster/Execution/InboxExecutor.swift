@@ -174,7 +174,9 @@ final class InboxExecutor: Sendable {
         fetched(Set(rows.map(\.partition)))
         report.fetched = rows.count
         guard let last = all.last, !rows.isEmpty else {
-            cursor.withLock { $0.end(next: min(start, all.first?.id ?? start)) }
+            if probeAfter != nil { refusals.withLock { $0.probeFoundNothing() } }
+            // An empty probe started past the refused row, which the next fetch takes again.
+            cursor.withLock { $0.end(next: min(probeAfter ?? start, all.first?.id ?? start)) }
             return report
         }
 
@@ -214,12 +216,14 @@ final class InboxExecutor: Sendable {
         let streams = order.compactMap { work[$0] }
         do {
             let outcome: CommitOutcome
+            var appended = false
             do {
                 outcome = try await commit(streams, malformed: malformed, fence: fence)
+                appended = streams.contains { !$0.events.isEmpty && !outcome.failedStreams.contains($0.streamID) }
             } catch where Self.isRefusal(error) {
                 outcome = try await narrow(rows, refusedWith: error, fence: fence)
             }
-            refusals.withLock { $0.committed(size: configuration.maximumBatchSize) }
+            refusals.withLock { $0.committed(size: configuration.maximumBatchSize, appended: appended) }
             report.completed = outcome.completed
             cache.withLock { cache in
                 for stream in streams {
@@ -487,6 +491,8 @@ final class InboxExecutor: Sendable {
             if failure.code != .wrongExpectedVersion, stream.rowCount == 1, var only = accepted.first {
                 only.result.outcome = .failed
                 only.result.reason = "\(ClusterError.Code.commandFailed): \(failure.message)"
+                // The version the stream stays at, not the one its refused events would have given it.
+                only.result.streamVersion = stream.startVersion
                 only.result.eventCount = 0
                 only.result.state = nil
                 try corrected.add(only)
