@@ -286,7 +286,7 @@ public final class PostgresEventStore: EventStore {
     /// Returns once the store is ready, waiting for ``run()`` to connect and migrate the schema for at most
     /// ``Configuration/connectTimeout`` plus ``Configuration/requestTimeout``, and at least a minute (a migration
     /// waits for the catalog locks of other sessions).
-    func waitUntilReady() async throws {
+    package func waitUntilReady() async throws {
         let limit = max(.seconds(60), configuration.connectTimeout + configuration.requestTimeout)
         try await lifecycle.waitUntilReady(
             upTo: limit,

@@ -152,6 +152,35 @@ struct ClusterClientEdgeTests {
         }
     }
 
+    /// A client whose store had ended (or never started) returned from run() as if it had been stopped: nothing
+    /// said why, and every later send failed with notRunning.
+    @Test("run() of a client whose store has ended, or ends under it, throws instead of returning")
+    func runOnAnEndedStoreThrows() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let client = try ClusterClient(
+                store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
+            store.close()
+            await #expect(throws: EventStoreError.self) { try await client.run() }
+        }
+        try await ClusterTestDatabase.withStore { store in
+            let client = try ClusterClient(
+                store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    await #expect {
+                        try await client.run()
+                    } throws: { error in
+                        // Closed while the client ran, or (if the store was not ready yet) while it waited for it.
+                        (error as? ClusterError)?.code == .notRunning || (error as? EventStoreError)?.code == .closed
+                    }
+                }
+                while client.running.phase != .running { await Task.yield() }
+                store.close()
+                try await group.waitForAll()
+            }
+        }
+    }
+
     @Test("a send's time limit bounds the client's first preparation of the cluster's tables too")
     func aSendsTimeLimitBoundsThePreparation() async throws {
         try await ClusterTestDatabase.withStore { store in

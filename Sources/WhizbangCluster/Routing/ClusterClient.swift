@@ -332,6 +332,10 @@ public final class ClusterClient: Service, Sendable {
 
     /// Listens for the owners' notifications and looks up awaited results, until graceful shutdown or
     /// cancellation; then fails the waits still open with ``ClusterError/Code/notRunning``.
+    ///
+    /// - Throws: the store's `EventStoreError` when the store does not start within its limit (at least a minute)
+    ///   or has ended; ``ClusterError/Code/notRunning`` when the store closes while the client runs. Before, both
+    ///   ended the run as a stop would, without a word, and every later send failed with `notRunning`.
     public func run() async throws {
         waiters.reopen()
         stopping.store(false, ordering: .releasing)
@@ -339,6 +343,12 @@ public final class ClusterClient: Service, Sendable {
         defer {
             running.close()
             waiters.close(with: ClusterError(.notRunning, message: "the cluster client stopped"))
+        }
+        do {
+            // A stop that comes meanwhile (graceful shutdown, cancellation) ends the wait, and the run, as before.
+            try await cancelWhenGracefulShutdown { try await self.store.waitUntilReady() }
+        } catch is CancellationError {
+            return
         }
         let waiters = self.waiters
         await withTaskGroup(of: Void.self) { group in
@@ -361,6 +371,11 @@ public final class ClusterClient: Service, Sendable {
                 self.stop()
             }
             group.cancelAll()
+        }
+        // Only the listener ends without a stop: the store closed under the client.
+        guard stopping.load(ordering: .acquiring) || Task.isCancelled else {
+            throw ClusterError(
+                .notRunning, message: "the cluster client stopped: its event store closed while the client ran")
         }
     }
 
