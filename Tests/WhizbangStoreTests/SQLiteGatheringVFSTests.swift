@@ -1,3 +1,4 @@
+import CWhizbangSQLite
 import Foundation
 import Testing
 import Whizbang
@@ -121,6 +122,43 @@ struct SQLiteGatheringVFSTests {
             let all = try await store.readAll(after: 0, limit: 2_000)
             #expect(all.map(\.position) == Array(1...1_200))
             #expect(try await store.streamVersion(of: "r2-a15-0") == 9)
+        }
+    }
+
+    /// A transaction larger than the page cache spills frames before it commits, and they are gathered; rolled back,
+    /// they stayed gathered, and the next transaction's look at the WAL index wrote them into the WAL, over the
+    /// frames that another connection had committed there meanwhile: its rows read back as the rolled-back pages.
+    @Test func theFramesOfARolledBackTransactionAreNeverWritten() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("raw.sqlite").path
+            try #require(FileManager.default.createFile(atPath: path, contents: nil))
+            _ = try executeRawSQL("PRAGMA journal_mode = WAL; CREATE TABLE t (x BLOB)", path: path)
+            _ = try executeRawSQL("PRAGMA wal_checkpoint(TRUNCATE)", path: path)
+            try #require(SQLiteGatheringVFS.isRegistered)
+            var gathering: OpaquePointer?
+            try #require(
+                sqlite3_open_v2(path, &gathering, SQLITE_OPEN_READWRITE, SQLiteGatheringVFS.name) == SQLITE_OK)
+            defer { sqlite3_close_v2(gathering) }
+            func run(_ sql: String) throws {
+                let code = sqlite3_exec(gathering, sql, nil, nil, nil)
+                try #require(code == SQLITE_OK, "\(sql): \(String(cString: sqlite3_errmsg(gathering)))")
+            }
+            // Ten pages of rows through a cache of five: SQLite spills frames into the WAL (gathered) before the
+            // end, and the transaction is rolled back.
+            try run("PRAGMA cache_size = 5")
+            try run("BEGIN IMMEDIATE")
+            try run(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40) "
+                    + "INSERT INTO t SELECT randomblob(1000) FROM n")
+            try run("ROLLBACK")
+            // Another connection commits five rows, at the WAL's start.
+            _ = try executeRawSQL(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5) "
+                    + "INSERT INTO t SELECT zeroblob(1000) FROM n", path: path)
+            // The gathering connection reads: its look at the WAL index goes through the barrier.
+            try run("SELECT count(*) FROM t")
+            #expect(try executeRawSQL("PRAGMA integrity_check", path: path) == [["ok"]])
+            #expect(try executeRawSQL("SELECT count(*), sum(length(x)) FROM t", path: path) == [["5", "5000"]])
         }
     }
 }

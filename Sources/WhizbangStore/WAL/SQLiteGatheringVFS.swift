@@ -238,6 +238,13 @@ enum SQLiteGatheringVFS {
             return map(inner, page, pageSize, extend, address)
         }
         methods.pointee.xShmLock = { file, offset, count, flags in
+            // The WAL's write lock (slot 0) released: what is still gathered was not committed.
+            let state = SQLiteGatheringVFS.state(of: file!)
+            if state.role == .database, let gathering = state.gathering, offset == 0,
+                flags == SQLITE_SHM_UNLOCK | SQLITE_SHM_EXCLUSIVE
+            {
+                gathering.discardUncommitted()
+            }
             let (inner, methods) = SQLiteGatheringVFS.innerMethods(file)
             guard let lock = methods.xShmLock else { return SQLITE_IOERR }
             return lock(inner, offset, count, flags)

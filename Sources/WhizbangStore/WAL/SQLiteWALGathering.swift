@@ -14,6 +14,8 @@ import Synchronization
 ///   publication of the commit to other connections both come after that frame;
 /// - before any other operation on the WAL file (read, sync, size, truncate, close, file control), and when the
 ///   buffer reaches ``bufferLimit``, for the frames of a transaction larger than that;
+/// - never, for the frames of a transaction that rolls back: they are forgotten when SQLite releases the WAL's write
+///   lock (``discardUncommitted()``);
 /// - at the memory barrier SQLite places between the two copies of the WAL index header when it publishes a commit
 ///   (`xShmBarrier` on the database file). The buffer is empty there, since the commit frame came first; this only
 ///   guards that order. Should a write fail there, SQLite could not be told, and the process stops rather than let a
@@ -122,6 +124,15 @@ final class SQLiteWALGathering: @unchecked Sendable {
 
     private func release() {
         gathered = 0
+    }
+
+    /// Forgets what is gathered without writing it, when SQLite releases the WAL's write lock: what is still gathered
+    /// then belongs to a transaction that did not commit (frames spilled before a rollback). A commit's frames were
+    /// written at its commit frame, and anything after it at the barrier before the commit was published; written
+    /// later, the rolled-back frames would land over those another writer has committed at the same offsets since.
+    func discardUncommitted() {
+        gathered = 0
+        commitFrameHeaderGathered = false
     }
 
     /// Forgets the WAL file once it is closed; what was gathered is written first.
