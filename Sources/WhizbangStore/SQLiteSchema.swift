@@ -172,20 +172,23 @@ enum SQLiteSchema {
         }
     }
 
-    /// The schema version of the database on `connection`, `nil` for one without tables.
+    /// The schema version of the database on `connection`, `nil` for one without tables whose `application_id` is
+    /// the store's or SQLite's default 0 (a new file, or one a store stopped before it committed its tables).
     ///
-    /// - Throws: `EventStoreError/Code/incompatibleSchema` for another application's database, a newer schema, or a
-    ///   schema version below 1 (which no version of the store writes).
+    /// - Throws: `EventStoreError/Code/incompatibleSchema` for another application's database (with tables or
+    ///   without), a newer schema, or a schema version below 1 (which no version of the store writes).
     static func version(of connection: SQLiteConnection) throws -> Int64? {
         let applicationID = try connection.queryInteger("PRAGMA application_id") ?? 0
         let tableCount = try connection.queryInteger("SELECT count(*) FROM sqlite_schema") ?? 0
-        guard tableCount > 0 else { return nil }
-        guard applicationID == Self.applicationID else {
+        // Checked before the tables: a database that another application marked as its own is not ours to take,
+        // even before that application made its first table.
+        guard applicationID == Self.applicationID || (applicationID == 0 && tableCount == 0) else {
             throw EventStoreError(
                 .incompatibleSchema,
                 message: "the database belongs to another application (application_id \(applicationID))"
             )
         }
+        guard tableCount > 0 else { return nil }
         let hasVersionTable =
             try connection.queryInteger(
                 "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'"

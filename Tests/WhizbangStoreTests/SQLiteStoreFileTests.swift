@@ -162,6 +162,32 @@ struct SQLiteRefusalTests {
             #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["look-alike.sqlite"])
         }
     }
+
+    /// Before, a database without tables was taken for a new store whatever its application id: opening it switched
+    /// it to WAL mode, replaced the id and made the store's tables in it.
+    @Test("open refuses another application's database without tables, and leaves it as it was")
+    func refusesAnotherApplicationsEmptyDatabaseUnchanged() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("theirs.sqlite").path
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
+            _ = try executeRawSQL("PRAGMA application_id = 42", path: path)
+            let before = try Data(contentsOf: URL(fileURLWithPath: path))
+            try #require(!before.isEmpty)
+
+            let error = await expectError(.incompatibleSchema) {
+                _ = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            }
+            #expect(
+                error?.message.contains("another application (application_id 42)") == true,
+                "\(String(describing: error))")
+            await expectError(.incompatibleSchema) {
+                _ = try await SQLiteReadOnlyEventStore.open(path: path, configuration: .testing)
+            }
+            #expect(SQLiteEventStore.inspectFile(at: path).kind == .otherDatabase)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["theirs.sqlite"])
+        }
+    }
 }
 
 @Suite("SQLiteEventStore.inspectFile makes nothing beside a file", .timeLimit(.minutes(2)))
