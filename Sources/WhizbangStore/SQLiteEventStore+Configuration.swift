@@ -22,7 +22,8 @@ extension SQLiteEventStore {
         public var durability: Durability = .full
 
         /// How long a connection waits for another process (or another store on the same file) to release its
-        /// lock before failing with `EventStoreError/Code/storageFailure`. Default 5 seconds.
+        /// lock before failing with `EventStoreError/Code/unavailable` (retryable: the statement that waited wrote
+        /// nothing). Default 5 seconds.
         public var busyTimeout: Duration = .seconds(5)
 
         /// The page cache of each connection, in bytes. Default 64 MiB for the writer; readers use a quarter each.

@@ -50,7 +50,8 @@ public final class SQLiteEventStore: EventStore {
     /// - Throws: `EventStoreError` — `notADatabase`, `corruptDatabase`, `incompatibleSchema` (a newer schema or
     ///   another application's database), `readOnly` (the file or its directory cannot be written),
     ///   `invalidArgument` (a configuration value out of range, or a WAL or journal named after a database that is not
-    ///   there, which SQLite would read into a new one), `storageFull` or `storageFailure`; or
+    ///   there, which SQLite would read into a new one), `unavailable` (another connection held a lock longer than
+    ///   ``Configuration/busyTimeout``), `storageFull` or `storageFailure`; or
     ///   `ReadModelError` (`duplicateName`) when two of ``Configuration/readModels`` share a name.
     public init(path: String, configuration: Configuration = Configuration()) throws {
         try Self.validate(configuration)
@@ -231,7 +232,8 @@ public final class SQLiteEventStore: EventStore {
     ///
     /// - Throws: `EventStoreError` — `wrongExpectedVersion`, `duplicateEventID`, `invalidStreamID`,
     ///   `invalidArgument` (an empty event type, or two events with one id), `payloadTooLarge` (data or metadata over
-    ///   ``Configuration/maximumPayloadBytes``), `closed`, `readOnly`, `storageFull` or `storageFailure`.
+    ///   ``Configuration/maximumPayloadBytes``), `closed`, `readOnly`, `unavailable` (retryable: another connection
+    ///   held the write lock longer than ``Configuration/busyTimeout``), `storageFull` or `storageFailure`.
     public func append(
         _ events: [EventData],
         to streamID: StreamID,

@@ -1,3 +1,4 @@
+import CWhizbangSQLite
 import Foundation
 import Testing
 import WhizbangStore
@@ -47,6 +48,29 @@ struct SQLiteEventStoreSharingTests {
             _ = try await first.append(makeEvents(1), to: "s", expectedVersion: .noStream)
             try await waiter.value
             #expect(try await second.readAll(after: 0, limit: 10).count == 1)
+        }
+    }
+
+    /// Before, SQLite's `SQLITE_BUSY` was reported as `storageFailure`, which tells a caller not to retry.
+    @Test("an append kept past busyTimeout by another connection's write lock is unavailable, and a retry works")
+    func appendKeptPastTheBusyTimeoutIsUnavailable() async throws {
+        var configuration = SQLiteEventStore.Configuration.testing
+        configuration.busyTimeout = .milliseconds(20)
+        try await withStore(configuration: configuration) { store, path in
+            var holder: OpaquePointer?
+            try #require(sqlite3_open_v2(path, &holder, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK)
+            defer { sqlite3_close_v2(holder) }
+            sqlite3_busy_timeout(holder, 10_000)
+            try #require(sqlite3_exec(holder, "BEGIN IMMEDIATE", nil, nil, nil) == SQLITE_OK)
+            let events = makeEvents(2)
+            let error = await expectError(.unavailable) {
+                _ = try await store.append(events, to: "s", expectedVersion: .noStream)
+            }
+            #expect(error?.message.contains("busyTimeout") == true, "\(String(describing: error))")
+
+            try #require(sqlite3_exec(holder, "ROLLBACK", nil, nil, nil) == SQLITE_OK)
+            let retried = try await store.append(events, to: "s", expectedVersion: .noStream)
+            #expect(retried.positions == 1..<3)
         }
     }
 }
