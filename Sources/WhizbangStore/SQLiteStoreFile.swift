@@ -190,6 +190,13 @@ extension SQLiteEventStore {
                 message: "\(path) is a Whizbang store that another connection has open; nothing was removed")
         }
         defer { hold.close() }
+        // Before any check that may throw, as a restore's replacement does: a connection that removes its WAL on
+        // closing does so by name, and the file held may be another database renamed into place, with its own WAL.
+        do throws(SQLiteError) {
+            try hold.keepWALOnClose()
+        } catch {
+            throw error.eventStoreError
+        }
         // The file held must be the one inspected: another may have been renamed into its place in between (a
         // restore's, or another application's database, which the hold would lock all the same).
         let creator = try? hold.queryTexts("SELECT value FROM \(SQLiteSchema.markTable) WHERE key = 'created_by'")

@@ -72,6 +72,40 @@ struct SQLiteStoreFileTests {
         }
     }
 
+    /// Before, the hold on the file renamed into place deleted its WAL when it closed after the refusal.
+    @Test("destroyStore leaves the WAL of a database that takes the store's place after inspection as it was")
+    func keepsTheWALOfAFileRenamedIntoPlace() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = directory.appendingPathComponent("store.sqlite").path
+            let opened = try await SQLiteEventStore.open(path: store, configuration: .testing)
+            opened.close()
+            let foreign = directory.appendingPathComponent("foreign.sqlite").path
+            // Their program commits in WAL mode and is stopped without closing: its commit is only in the WAL.
+            let made = try await Python.run(
+                "import sqlite3, sys, os\n"
+                    + "c = sqlite3.connect(sys.argv[1])\n"
+                    + "c.execute('PRAGMA journal_mode=WAL')\n"
+                    + "c.execute('PRAGMA wal_autocheckpoint=0')\n"
+                    + "c.execute('CREATE TABLE precious (x)')\n"
+                    + "c.execute('INSERT INTO precious VALUES (1)')\n"
+                    + "c.commit()\n"
+                    + "os.remove(sys.argv[1] + '-shm')\n"
+                    + "os._exit(0)\n",
+                [foreign])
+            try #require(made.status == 0, "\(made.standardError)")
+            let wal = try Data(contentsOf: URL(fileURLWithPath: foreign + "-wal"))
+            try #require(!wal.isEmpty)
+
+            #expect(throws: EventStoreError.self) {
+                try SQLiteEventStore.destroyStore(at: store) {
+                    _ = rename(foreign + "-wal", store + "-wal")
+                    _ = rename(foreign, store)
+                }
+            }
+            #expect(FileManager.default.contents(atPath: store + "-wal") == wal)
+        }
+    }
+
     @Test("destroyStore refuses a store that a connection has open, and removes it once closed")
     func refusesAStoreInUse() async throws {
         try await withTemporaryDirectory { directory in
