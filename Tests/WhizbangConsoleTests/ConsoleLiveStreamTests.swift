@@ -81,6 +81,33 @@ struct ConsoleLiveStreamTests {
         }
     }
 
+    /// The catalog read 4,096 whole events at a time whatever their size (4 GiB of 1 MiB payloads), and the live
+    /// tail 500, where a page of the log holds at most `maximumPageBytes`.
+    @Test("the catalog and the live tail read large events a few at a time")
+    func largeEventsAreReadAFewAtATime() async throws {
+        let store = SwitchableStore()
+        let payload = Data("\"\(String(repeating: "x", count: 64 << 10))\"".utf8)
+        for batch in 0..<12 {
+            let events = (0..<50).map { _ in EventData(eventType: "Big", data: payload) }
+            _ = try await store.append(events, to: StreamID("big-\(batch)"), expectedVersion: .any)
+        }
+        var configuration = configuration()
+        configuration.catalog.maximumBatchBytes = 1 << 20
+        let console = try StoreConsole(store: store, configuration: configuration)
+        await console.refresh()
+        #expect(console.catalog.indexedPosition == 600)
+        #expect(console.catalog.streamCount == 12)
+        // At most twice the budget, and far from the 38 MiB of one read of every event.
+        #expect(store.largestReadBytes <= 2 << 20, "\(store.largestReadBytes)")
+        try await Application(router: console.makeRouter()).test(.router) { client in
+            try await client.execute(uri: "/api/live?tail=true&after=0&updates=1", method: .get) {
+                #expect(String(buffer: $0.body).components(separatedBy: "event: event\n").count == 501)
+            }
+        }
+        // The tail reads slices of 64 events: 4 MiB and some of these.
+        #expect(store.largestReadBytes <= 64 * (payload.count + 64), "\(store.largestReadBytes)")
+    }
+
     /// The gauges kept their last values through an outage, and nothing in a scrape said that the store was down.
     @Test("whizbang_console_store_up says whether the store answered the last refresh")
     func storeUpGauge() async throws {

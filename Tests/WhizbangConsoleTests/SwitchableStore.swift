@@ -8,6 +8,7 @@ final class SwitchableStore: EventStore {
     let inner = InMemoryEventStore()
     private let failing = Atomic<Bool>(false)
     private let headReads = Atomic<Int>(0)
+    private let largestRead = Mutex(0)
     private let gate = Mutex<(isHolding: Bool, held: [CheckedContinuation<Void, Never>])>((false, []))
     /// Yields once for each head read that the gate holds, as it starts waiting.
     let heldReads: AsyncStream<Void>
@@ -58,8 +59,14 @@ final class SwitchableStore: EventStore {
 
     func readAll(after position: UInt64, limit: Int) async throws -> [RecordedEvent] {
         try check()
-        return try await inner.readAll(after: position, limit: limit)
+        let events = try await inner.readAll(after: position, limit: limit)
+        let bytes = events.reduce(0) { $0 + $1.data.count + $1.metadata.count }
+        largestRead.withLock { $0 = max($0, bytes) }
+        return events
     }
+
+    /// The most bytes of payload and metadata one `readAll` returned.
+    var largestReadBytes: Int { largestRead.withLock { $0 } }
 
     func headPosition() async throws -> UInt64 {
         headReads.add(1, ordering: .sequentiallyConsistent)

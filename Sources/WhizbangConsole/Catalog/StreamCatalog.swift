@@ -21,8 +21,14 @@ public import Whizbang
 public final class StreamCatalog: Sendable {
     /// How the catalog reads and what it keeps.
     public struct Configuration: Sendable {
-        /// Events read per call of `EventStore/readAll(after:limit:)`. Default 4,096; at least 1.
+        /// The most events read per call of `EventStore/readAll(after:limit:)`. Default 4,096; at least 1.
         public var batchSize: Int
+        /// About the most bytes of payload and metadata one read holds: the catalog needs only each event's stream,
+        /// version and position, but the store reads whole events. Reads start at one event, double while they hold
+        /// less than half of this, up to ``batchSize``, and halve when they hold more, so that large events are read
+        /// a few at a time (a read holds at most twice this, or one event larger than that). Default 4 MiB; at
+        /// least 1.
+        public var maximumBatchBytes: Int
         /// Events read by one refresh at most. Default 262,144; at least 1.
         public var maximumEventsPerRefresh: Int
         /// Throughput samples kept, one per refresh: with a refresh a second, the default 600 is ten minutes. At
@@ -32,6 +38,7 @@ public final class StreamCatalog: Sendable {
         /// The defaults.
         public init() {
             batchSize = 4096
+            maximumBatchBytes = 4 << 20
             maximumEventsPerRefresh = 262_144
             maximumSamples = 600
         }
@@ -50,6 +57,8 @@ public final class StreamCatalog: Sendable {
         var indexedPosition: UInt64 = 0
         var samples: Deque<ThroughputSample> = []
         var lastHead: (time: Date, position: UInt64)?
+        /// The events the next read asks for (see ``Configuration/maximumBatchBytes``); 0 (one) before the first.
+        var readLimit = 0
     }
 
     /// The configuration the catalog was made with.
@@ -95,12 +104,23 @@ public final class StreamCatalog: Sendable {
         var budget = configuration.maximumEventsPerRefresh
         var position = indexedPosition
         while position < head, budget > 0 {
-            let limit = min(configuration.batchSize, budget)
+            let wanted = state.withLock { max(1, $0.readLimit) }
+            let limit = min(wanted, budget)
             let events = try await store.readAll(after: position, limit: limit)
             guard let last = events.last else { break }
             absorb(events)
             position = last.position
             budget -= events.count
+            let bytes = events.reduce(0) { $0 + $1.data.count + $1.metadata.count }
+            state.withLock { state in
+                if bytes > configuration.maximumBatchBytes {
+                    state.readLimit = max(1, wanted / 2)
+                } else if events.count == limit, limit == wanted, bytes <= configuration.maximumBatchBytes / 2 {
+                    state.readLimit = min(configuration.batchSize, wanted * 2)
+                } else {
+                    state.readLimit = wanted
+                }
+            }
             if events.count < limit { break }
         }
         state.withLock { state in

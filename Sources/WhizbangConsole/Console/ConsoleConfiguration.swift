@@ -103,9 +103,10 @@ public struct ConsoleConfiguration: Sendable {
     /// Throws unless the configuration is safe and consistent: a token on any address other than loopback, positive
     /// page sizes, a non-empty token, a port in range, positive durations (``storeTimeout``, ``refreshInterval``,
     /// ``maximumLiveDuration``, ``idleTimeout``, ``loginBodyTimeout``), counts (``maximumLiveStreams``, the
-    /// catalog's `batchSize`, `maximumEventsPerRefresh`, `maximumSamples`), and projection names that a store accepts as a checkpoint's
-    /// consumer (`EventStoreValidation.validateConsumer(_:)`: not empty, no NUL character). A name no store accepts
-    /// would otherwise make every page that shows the projections answer 503 for as long as the console runs.
+    /// catalog's `batchSize`, `maximumBatchBytes`, `maximumEventsPerRefresh`, `maximumSamples`), and projection
+    /// names that a store accepts as a checkpoint's consumer (`EventStoreValidation.validateConsumer(_:)`: not empty,
+    /// no NUL character). A name no store accepts would otherwise make every page that shows the projections answer
+    /// 503 for as long as the console runs.
     public func validate() throws(ConsoleError) {
         if let accessToken {
             let allowed = accessToken.utf8.allSatisfy { byte in
@@ -145,7 +146,7 @@ public struct ConsoleConfiguration: Sendable {
             throw ConsoleError(.invalidConfiguration, message: "\(name) must be positive, not \(duration)")
         }
         let counts = [
-            ("catalog.batchSize", catalog.batchSize),
+            ("catalog.batchSize", catalog.batchSize), ("catalog.maximumBatchBytes", catalog.maximumBatchBytes),
             ("catalog.maximumEventsPerRefresh", catalog.maximumEventsPerRefresh),
             ("catalog.maximumSamples", catalog.maximumSamples), ("maximumPageBytes", maximumPageBytes),
             ("maximumLiveStreams", maximumLiveStreams),
