@@ -268,8 +268,9 @@ extension EventStoreError {
         case "XX001", "XX002": return failure(.corruptDatabase, message)
         // Shutting down, crashed, starting or recovering, too many connections, a connection exception, a
         // statement cancelled by a timeout, or a lock not granted within `lock_timeout`: the same call can succeed
-        // later.
-        case "57P01", "57P02", "57P03", "53300", "57014", "55P03":
+        // later. So can a transaction that the server rolled back as a deadlock's victim or for a serialization
+        // failure: nothing of it was written.
+        case "57P01", "57P02", "57P03", "53300", "57014", "55P03", "40P01", "40001":
             return failure(.unavailable, "PostgreSQL at \(server): \(message)")
         case _ where state.hasPrefix("08"):
             return failure(.unavailable, "PostgreSQL at \(server): \(message)")

@@ -32,4 +32,25 @@ struct PostgresTransactionCommitTests {
             #expect(appended.positions == 1..<2)
         }
     }
+
+    /// A deadlock's victim and a serialization failure were `storageFailure`, which callers take as final, though
+    /// the server rolled the transaction back and the same call succeeds when tried again.
+    @Test("a transaction rolled back as a deadlock's victim or for a serialization failure is unavailable")
+    func deadlocksAndSerializationFailuresAreRetryable() async throws {
+        try await PostgresTestServer.withStore { store in
+            for state in ["40P01", "40001"] {
+                await expectError(.unavailable) {
+                    _ = try await store.withTransaction { transaction in
+                        _ = try await transaction.append([
+                            PostgresStoreAppend(makeEvents(1), to: "orders-2", expectedVersion: .noStream)
+                        ])
+                        let raise = "DO $$ BEGIN RAISE EXCEPTION 'as the server would' USING ERRCODE = '\(state)'; END $$"
+                        try await transaction.connection.run(PostgresQuery(unsafeSQL: raise), logger: transaction.logger)
+                    }
+                }
+            }
+            let head = try await store.headPosition()
+            #expect(head == 0)
+        }
+    }
 }
