@@ -135,7 +135,9 @@ extension PostgresEventStore {
         -> PostgresAppendCall.Outcome
     {
         try refuseWriteIfReadOnly("an append")
-        for append in appends { _ = try validate(append.events, streamID: append.streamID) }
+        var bytes = 0
+        for append in appends { bytes += try validate(append.events, streamID: append.streamID) }
+        try Self.validateAppendBytes(bytes, streamID: appends.count == 1 ? appends.first?.streamID : nil)
         if readModels.hasInline {
             return try await withTransaction { transaction in try await transaction.append(appends, through: call) }
         }

@@ -19,7 +19,9 @@ extension PostgresEventStore.Configuration {
         guard !username.isEmpty else { throw invalid("username is empty") }
         guard maximumConnections >= 2 else { throw invalid("maximumConnections must be at least 2") }
         guard maximumBatchSize >= 1 else { throw invalid("maximumBatchSize must be at least 1") }
-        guard maximumBatchBytes >= 1 else { throw invalid("maximumBatchBytes must be at least 1") }
+        guard (1...PostgresEventStore.maximumAppendBytes).contains(maximumBatchBytes) else {
+            throw invalid("maximumBatchBytes must be from 1 to \(PostgresEventStore.maximumAppendBytes)")
+        }
         guard (0...(256 << 20)).contains(maximumPayloadBytes) else {
             throw invalid("maximumPayloadBytes must be from 0 to 256 MiB")
         }

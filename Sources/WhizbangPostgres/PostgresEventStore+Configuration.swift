@@ -83,8 +83,8 @@ extension PostgresEventStore {
         /// The most appends folded into one transaction by group commit. 1 turns group commit off. Default 1,024.
         public var maximumBatchSize: Int = 1024
 
-        /// The most bytes of event data and metadata folded into one transaction; a larger single append still
-        /// goes alone. Default 16 MiB.
+        /// The most bytes of events folded into one transaction, counted as ``PostgresEventStore/maximumAppendBytes``
+        /// counts them; a larger single append still goes alone. At most that limit. Default 16 MiB.
         public var maximumBatchBytes: Int = 16 << 20
 
         /// The largest event data, event metadata or snapshot data accepted, in bytes; larger ones fail with

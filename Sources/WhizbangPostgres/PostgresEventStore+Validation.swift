@@ -1,7 +1,24 @@
 import Whizbang
 
 extension PostgresEventStore {
-    /// Checks an append's arguments before it is queued; returns the bytes of its data and metadata.
+    /// The most bytes that one append, or the appends of one call of ``append(_:through:)`` or of
+    /// ``PostgresStoreTransaction/append(_:)``, may hold: 512 MiB, counting each event's data, metadata and type, and
+    /// 64 bytes for its other fields. They reach the server in one message, and PostgreSQL takes no message of 1 GiB
+    /// or more (the client stops the process on one of 2 GiB). Larger appends fail with
+    /// `EventStoreError/Code/payloadTooLarge` before anything is sent.
+    public static let maximumAppendBytes = 512 << 20
+
+    /// Throws `payloadTooLarge` unless `bytes` of data and metadata fit in one append (``maximumAppendBytes``).
+    static func validateAppendBytes(_ bytes: Int, streamID: StreamID?) throws(EventStoreError) {
+        guard bytes <= maximumAppendBytes else {
+            throw EventStoreError(
+                .payloadTooLarge, streamID: streamID,
+                message: "the append holds \(bytes) bytes of events (data, metadata, types and 64 bytes for each "
+                    + "event's other fields); one append holds at most \(maximumAppendBytes): split it into several")
+        }
+    }
+
+    /// Checks an append's arguments before it is queued; returns its bytes as ``maximumAppendBytes`` counts them.
     func validate(_ events: [EventData], streamID: StreamID) throws(EventStoreError) -> Int {
         try validateStreamID(streamID)
         let limit = configuration.maximumPayloadBytes
@@ -22,8 +39,9 @@ extension PostgresEventStore {
                         + "\(event.metadata.count) of metadata; the limit is \(limit)"
                 )
             }
-            bytes += event.data.count + event.metadata.count
+            bytes += event.data.count + event.metadata.count + event.eventType.utf8.count + 64
         }
+        try Self.validateAppendBytes(bytes, streamID: streamID)
         if events.count > 1 {
             var seen = Set<MessageID>(minimumCapacity: events.count)
             for event in events where !seen.insert(event.eventID).inserted {

@@ -30,19 +30,24 @@ public struct PostgresStoreTransaction: Sendable {
     /// transaction; when one refuses them this method throws `EventStoreError/Code/inlineProjectionFailed` and the
     /// transaction must be rolled back (let the error leave the closure).
     ///
-    /// - Throws: the connection's error when the statement fails as a whole (the transaction is then lost);
-    ///   ``PostgresEventStore/withTransaction(_:)`` reports it as an `EventStoreError`.
+    /// - Throws: `EventStoreError/Code/payloadTooLarge`, sending nothing, when the appends hold more than
+    ///   ``PostgresEventStore/maximumAppendBytes`` of data and metadata together; the connection's error when the
+    ///   statement fails as a whole (the transaction is then lost); ``PostgresEventStore/withTransaction(_:)``
+    ///   reports it as an `EventStoreError`.
     public func append(_ appends: [PostgresStoreAppend]) async throws -> [Result<AppendResult, EventStoreError>] {
         var results: [Result<AppendResult, EventStoreError>?] = Array(repeating: nil, count: appends.count)
         var sent: [Int] = []
+        var bytes = 0
         for (index, append) in appends.enumerated() {
             do {
-                _ = try store.validate(append.events, streamID: append.streamID)
+                bytes += try store.validate(append.events, streamID: append.streamID)
                 sent.append(index)
             } catch {
                 results[index] = .failure(error)
             }
         }
+        // The appends go to the server in one statement.
+        try PostgresEventStore.validateAppendBytes(bytes, streamID: nil)
         if !sent.isEmpty {
             let sentAppends = sent.map { appends[$0] }
             let statement = PostgresStatements.AppendBatch(sentAppends)
@@ -60,7 +65,9 @@ public struct PostgresStoreTransaction: Sendable {
     public func append(_ appends: [PostgresStoreAppend], through call: PostgresAppendCall) async throws
         -> PostgresAppendCall.Outcome
     {
-        for append in appends { _ = try store.validate(append.events, streamID: append.streamID) }
+        var bytes = 0
+        for append in appends { bytes += try store.validate(append.events, streamID: append.streamID) }
+        try PostgresEventStore.validateAppendBytes(bytes, streamID: nil)
         guard
             let rows = try await Self.rows(
                 of: appends, through: call, on: connection, logger: logger, committing: false)
