@@ -10,8 +10,9 @@ import Whizbang
 /// One batch is in flight at a time; appends that arrive meanwhile queue for the next one, so the busier the store,
 /// the larger the batches. Each batch runs within the store's request deadline: a batch that misses it, or whose
 /// connection is lost, fails its callers with `EventStoreError/Code/unavailable` and has its connection closed; the
-/// appends queued behind it for a deadline already fail with it (so no append waits for more than about two
-/// deadlines), and the writer goes on with the next batch. Closing fails the queued appends and the one in flight with
+/// appends queued behind it for a deadline already fail with it, and the writer goes on with the next batch. An
+/// append still queued a deadline after it was submitted (behind batches that each commit, but slowly) fails with
+/// `unavailable` too, unsent. So no append waits for more than about two deadlines. Closing fails the queued appends and the one in flight with
 /// `EventStoreError/Code/closed` at once (an append already sent may still commit: as after a lost connection, a
 /// retry with the same event ids and expected version tells).
 final class PostgresWriter: Sendable {
@@ -98,8 +99,16 @@ final class PostgresWriter: Sendable {
     private func nextBatch() async -> [Request]? {
         while true {
             enum Next { case batch([Request]), finished, park }
+            let now = ContinuousClock.now
+            var expired: [Request] = []
             let next = state.withLock { state -> Next in
                 if state.finished != nil { return .finished }
+                // Queued in order: the appends that waited a deadline in the queue are at its front.
+                let stale = state.queue.prefix { now - $0.queuedAt >= requestTimeout }.count
+                if stale > 0 {
+                    expired = Array(state.queue.prefix(stale))
+                    state.queue.removeFirst(stale)
+                }
                 guard !state.queue.isEmpty else { return .park }
                 var count = 0
                 var bytes = 0
@@ -112,6 +121,13 @@ final class PostgresWriter: Sendable {
                 state.queue.removeFirst(count)
                 state.inFlight = batch
                 return .batch(batch)
+            }
+            if !expired.isEmpty {
+                let error = EventStoreError(
+                    .unavailable,
+                    message: "the append waited \(requestTimeout) for the batches before it and was not sent; "
+                        + "nothing of it was written: try again")
+                for request in expired { request.continuation.resume(throwing: error) }
             }
             switch next {
             case .batch(let batch): return batch

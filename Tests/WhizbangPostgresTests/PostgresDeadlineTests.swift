@@ -85,6 +85,53 @@ struct PostgresDeadlineTests {
         }
     }
 
+    /// Batches that each commit, but slowly (a trigger that sleeps, as a lock held elsewhere or a slow disk would),
+    /// expired nothing: with one append per batch, the twelfth of twelve waited eleven batches, far past its
+    /// deadline, and the queue had no bound.
+    @Test func appendsQueuedBehindSlowBatchesFailAtTheirDeadline() async throws {
+        var configuration = try await Self.configuration(requestTimeout: .seconds(2))
+        configuration.maximumBatchSize = 1
+        try await PostgresTestServer.withStore(configuration: configuration) { store in
+            try await appendRetrying(makeEvents(1), to: "s", expectedVersion: .noStream, store: store)
+            let schema = "\"\(configuration.schema)\""
+            try await PostgresTestServer.execute(
+                """
+                CREATE FUNCTION \(schema).slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN PERFORM pg_sleep(0.6); RETURN NEW; END $$
+                """, configuration: configuration)
+            try await PostgresTestServer.execute(
+                """
+                CREATE TRIGGER slow_insert BEFORE INSERT ON \(schema).events
+                    FOR EACH ROW EXECUTE FUNCTION \(schema).slow_insert()
+                """, configuration: configuration)
+            let clock = ContinuousClock()
+            let started = clock.now
+            let outcomes = await withTaskGroup(of: (EventStoreError?, Duration).self) { group in
+                for index in 0..<12 {
+                    group.addTask {
+                        do {
+                            _ = try await store.append(
+                                makeEvents(1), to: StreamID("slow-\(index)"), expectedVersion: .noStream)
+                            return (nil, clock.now - started)
+                        } catch {
+                            return (error as? EventStoreError, clock.now - started)
+                        }
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            let failed = outcomes.compactMap(\.0)
+            // At 0.6 s a batch, the appends still queued 2 s after they were sent fail, unsent.
+            #expect(!failed.isEmpty && failed.allSatisfy { $0.code == .unavailable }, "\(outcomes)")
+            #expect(failed.allSatisfy { $0.message.contains("was not sent") }, "\(failed)")
+            let slowest = outcomes.map(\.1).max() ?? .zero
+            #expect(slowest < configuration.requestTimeout * 2 + .seconds(2), "\(outcomes)")
+            // Only the appends that succeeded are in the log, after the first one.
+            let head = try await store.headPosition()
+            #expect(head == UInt64(1 + outcomes.count - failed.count))
+        }
+    }
+
     /// Waiting for a connection is bounded by `connectTimeout`, not by the much longer `requestTimeout`: the pool's
     /// two connections are taken (an append and a read, both blocked on a lock), so a third call gets none.
     @Test func leasingAConnectionIsBoundedByTheConnectTimeout() async throws {
