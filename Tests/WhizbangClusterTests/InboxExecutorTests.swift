@@ -179,6 +179,41 @@ struct InboxExecutorTests {
         }
     }
 
+    /// An inbox row for `add(1)` on `stream`, inserted in a transaction that has drawn its id and commits only when
+    /// `commit` is called: a row that becomes visible below rows inserted after it.
+    static func insertCommittingLast(to stream: StreamID, _ store: PostgresEventStore) async throws
+        -> (row: Int64, commit: @Sendable () async throws -> Void)
+    {
+        let cluster = "\"\(store.configuration.schema)_cluster\""
+        let partition = Int32(StableHash.partition(of: stream, count: 8))
+        let payload = ByteBuffer(bytes: try JSONCommandCodec<Counter.Command>().encode(.add(1)))
+        let (inserted, insertedRow) = AsyncStream<Int64>.makeStream()
+        let (commit, committing) = AsyncStream<Void>.makeStream()
+        let transaction = Task {
+            defer { insertedRow.finish() }
+            try await store.withTransaction { transaction in
+                for try await id in try await transaction.connection.query(
+                    """
+                    INSERT INTO \(unescaped: cluster).inbox (message_id, partition, stream_id, aggregate_type, payload)
+                    VALUES (\(UUID()), \(partition), \(stream.rawValue), 'Counter', \(payload)) RETURNING id
+                    """, logger: transaction.logger
+                ).decode(Int64.self) {
+                    insertedRow.yield(id)
+                }
+                for await _ in commit { break }
+            }
+        }
+        var rows = inserted.makeAsyncIterator()
+        guard let row = await rows.next() else {
+            try await transaction.value
+            throw CancellationError()
+        }
+        return (row, {
+            committing.yield()
+            try await transaction.value
+        })
+    }
+
     static func result(_ messageID: MessageID, _ client: ClusterClient) async throws -> ClusterCommandResult {
         try await client.result(of: messageID, timeout: .seconds(30))
     }
@@ -316,34 +351,15 @@ struct InboxExecutorTests {
         try await ClusterTestDatabase.withStore { store in
             let owner = try await Self.owner(store)
             let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: Self.configuration())
-            let cluster = "\"\(store.configuration.schema)_cluster\""
-            let late = StreamID("counter-late")
-            let partition = Int32(StableHash.partition(of: late, count: 8))
-            let payload = ByteBuffer(bytes: try JSONCommandCodec<Counter.Command>().encode(.add(1)))
             // The client's first send prepares the cluster's tables, which waits for open inserts: send one first.
             _ = try await client.enqueue(Counter.Command.add(1), to: StreamID("counter-first"), as: Counter.self)
             #expect(try await owner.executor.runBatch(owned: owner.ownership.executable()).completed == 1)
-            // An insert that draws its row id first and commits last.
-            let (inserted, insertedRow) = AsyncStream<Int64>.makeStream()
-            let (commit, committing) = AsyncStream<Void>.makeStream()
-            async let lateInsert: Void = store.withTransaction { transaction in
-                for try await id in try await transaction.connection.query(
-                    """
-                    INSERT INTO \(unescaped: cluster).inbox (message_id, partition, stream_id, aggregate_type, payload)
-                    VALUES (\(UUID()), \(partition), \(late.rawValue), 'Counter', \(payload)) RETURNING id
-                    """, logger: transaction.logger
-                ).decode(Int64.self) {
-                    insertedRow.yield(id)
-                }
-                for await _ in commit { break }
-            }
-            var rows = inserted.makeAsyncIterator()
-            let lateRow = try #require(await rows.next())
+            let late = try await Self.insertCommittingLast(to: "counter-late", store)
+            let lateRow = late.row
             let early = try await client.enqueue(Counter.Command.add(2), to: StreamID("counter-early"), as: Counter.self)
             #expect(early.row > lateRow)
             #expect(try await owner.executor.runBatch(owned: owner.ownership.executable()).completed == 1)
-            committing.yield()
-            try await lateInsert
+            try await late.commit()
             // The next fetch starts after the early row: without the insert's notification it does not look lower.
             #expect(try await owner.executor.runBatch(owned: owner.ownership.executable()).fetched == 0)
             owner.executor.inserted(from: lateRow)
@@ -360,31 +376,14 @@ struct InboxExecutorTests {
         try await ClusterTestDatabase.withStore { store in
             let owner = try await Self.owner(store)
             let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: Self.configuration())
-            let cluster = "\"\(store.configuration.schema)_cluster\""
             let late = StreamID("counter-late-order")
-            let partition = Int32(StableHash.partition(of: late, count: 8))
-            let payload = ByteBuffer(bytes: try JSONCommandCodec<Counter.Command>().encode(.add(1)))
             _ = try await client.enqueue(Counter.Command.add(1), to: StreamID("counter-first"), as: Counter.self)
             #expect(try await owner.executor.runBatch(owned: owner.ownership.executable()).completed == 1)
-            let (inserted, insertedRow) = AsyncStream<Int64>.makeStream()
-            let (commit, committing) = AsyncStream<Void>.makeStream()
-            async let lateInsert: Void = store.withTransaction { transaction in
-                for try await id in try await transaction.connection.query(
-                    """
-                    INSERT INTO \(unescaped: cluster).inbox (message_id, partition, stream_id, aggregate_type, payload)
-                    VALUES (\(UUID()), \(partition), \(late.rawValue), 'Counter', \(payload)) RETURNING id
-                    """, logger: transaction.logger
-                ).decode(Int64.self) {
-                    insertedRow.yield(id)
-                }
-                for await _ in commit { break }
-            }
-            var rows = inserted.makeAsyncIterator()
-            let lateRow = try #require(await rows.next())
+            let insert = try await Self.insertCommittingLast(to: late, store)
+            let lateRow = insert.row
             _ = try await client.enqueue(Counter.Command.add(2), to: StreamID("counter-early"), as: Counter.self)
             #expect(try await owner.executor.runBatch(owned: owner.ownership.executable()).completed == 1)
-            committing.yield()
-            try await lateInsert
+            try await insert.commit()
             // The late row's client sends the stream's next command; no notification reaches the node.
             let next = try await client.enqueue(Counter.Command.add(10), to: late, as: Counter.self)
             #expect(try await owner.executor.runBatch(owned: owner.ownership.executable()).completed == 2)

@@ -80,21 +80,7 @@ struct SQLiteStoreFileTests {
             let opened = try await SQLiteEventStore.open(path: store, configuration: .testing)
             opened.close()
             let foreign = directory.appendingPathComponent("foreign.sqlite").path
-            // Their program commits in WAL mode and is stopped without closing: its commit is only in the WAL.
-            let made = try await Python.run(
-                "import sqlite3, sys, os\n"
-                    + "c = sqlite3.connect(sys.argv[1])\n"
-                    + "c.execute('PRAGMA journal_mode=WAL')\n"
-                    + "c.execute('PRAGMA wal_autocheckpoint=0')\n"
-                    + "c.execute('CREATE TABLE precious (x)')\n"
-                    + "c.execute('INSERT INTO precious VALUES (1)')\n"
-                    + "c.commit()\n"
-                    + "os.remove(sys.argv[1] + '-shm')\n"
-                    + "os._exit(0)\n",
-                [foreign])
-            try #require(made.status == 0, "\(made.standardError)")
-            let wal = try Data(contentsOf: URL(fileURLWithPath: foreign + "-wal"))
-            try #require(!wal.isEmpty)
+            let wal = try await makeForeignDatabaseWithWAL(at: foreign)
 
             #expect(throws: EventStoreError.self) {
                 try SQLiteEventStore.destroyStore(at: store) {
@@ -230,21 +216,7 @@ struct SQLiteInspectionSideEffectTests {
     func inspectionMakesNoSharedMemoryFile() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory.appendingPathComponent("theirs.db").path
-            // Their program commits in WAL mode and is stopped without closing; its shared-memory file is gone.
-            let made = try await Python.run(
-                "import sqlite3, sys, os\n"
-                    + "c = sqlite3.connect(sys.argv[1])\n"
-                    + "c.execute('PRAGMA journal_mode=WAL')\n"
-                    + "c.execute('PRAGMA wal_autocheckpoint=0')\n"
-                    + "c.execute('CREATE TABLE precious (x)')\n"
-                    + "c.execute('INSERT INTO precious VALUES (1)')\n"
-                    + "c.commit()\n"
-                    + "os.remove(sys.argv[1] + '-shm')\n"
-                    + "os._exit(0)\n",
-                [path])
-            try #require(made.status == 0, "\(made.standardError)")
-            let wal = try Data(contentsOf: URL(fileURLWithPath: path + "-wal"))
-            try #require(!wal.isEmpty)
+            let wal = try await makeForeignDatabaseWithWAL(at: path)
 
             let file = SQLiteEventStore.inspectFile(at: path)
             #expect(file.kind == .otherDatabase, "\(file.description)")
@@ -253,4 +225,24 @@ struct SQLiteInspectionSideEffectTests {
             #expect(try Data(contentsOf: URL(fileURLWithPath: path + "-wal")) == wal)
         }
     }
+}
+
+/// Another application's database at `path`, as its program leaves it when it commits in WAL mode and is stopped
+/// without closing: its commit only in the WAL, and no shared-memory file. Returns the WAL's bytes.
+private func makeForeignDatabaseWithWAL(at path: String) async throws -> Data {
+    let made = try await Python.run(
+        "import sqlite3, sys, os\n"
+            + "c = sqlite3.connect(sys.argv[1])\n"
+            + "c.execute('PRAGMA journal_mode=WAL')\n"
+            + "c.execute('PRAGMA wal_autocheckpoint=0')\n"
+            + "c.execute('CREATE TABLE precious (x)')\n"
+            + "c.execute('INSERT INTO precious VALUES (1)')\n"
+            + "c.commit()\n"
+            + "os.remove(sys.argv[1] + '-shm')\n"
+            + "os._exit(0)\n",
+        [path])
+    try #require(made.status == 0, "\(made.standardError)")
+    let wal = try Data(contentsOf: URL(fileURLWithPath: path + "-wal"))
+    try #require(!wal.isEmpty)
+    return wal
 }
