@@ -89,6 +89,12 @@ extension SQLiteEventStore {
     /// no restore is still working on and no connection has open, with their WAL and shared-memory files. Anything
     /// else is left alone: a symbolic link, a copy of a store under such a name, a leftover of an older version.
     ///
+    /// A file with more than one name is never opened under such a name: it may be a store that this process has
+    /// open, and closing a descriptor of a file drops every POSIX lock the process holds on it, its connections' too.
+    /// A restore killed between giving the store its name and removing the temporary one leaves the store under
+    /// both; the temporary name alone is removed then (by name, which changes neither the file nor its locks) when
+    /// it is a name of the store at `path` and that store's mark names it. Any other such file is left alone.
+    ///
     /// - Returns: The paths removed.
     @discardableResult
     public static func removeAbandonedRestores(for path: String) -> [String] {
@@ -101,6 +107,12 @@ extension SQLiteEventStore {
             // A restore of this process: opening and closing a descriptor of its file here would drop the POSIX locks
             // its connection holds on it.
             guard !SQLiteRestore.isInProgress(candidate) else { continue }
+            var status = stat()
+            guard lstat(candidate, &status) == 0 else { continue }
+            guard status.st_nlink == 1 else {
+                if removeSecondName(candidate, named: name, of: path, status) { removed.append(candidate) }
+                continue
+            }
             // The restore that made the file holds this lock until the file has its final name.
             guard let lock = FileLock(path: candidate) else { continue }
             defer { lock.release() }
@@ -110,5 +122,20 @@ extension SQLiteEventStore {
             if (try? destroyStore(at: candidate)) != nil { removed.append(candidate) }
         }
         return removed
+    }
+
+    /// Removes the name `candidate` (`name` in the directory) of the file `status` describes, without opening it, when
+    /// it is also the store at `path` and that store's mark says a restore created it under `name`; whether it did.
+    ///
+    /// The mark is read through SQLite, which, while a connection of this process holds a lock on the file, keeps
+    /// every descriptor it opens on it open until that lock is released, so that no lock is dropped.
+    private static func removeSecondName(_ candidate: String, named name: String, of path: String, _ status: stat)
+        -> Bool
+    {
+        var store = stat()
+        guard status.st_mode & S_IFMT == S_IFREG, lstat(path, &store) == 0, store.st_dev == status.st_dev,
+            store.st_ino == status.st_ino, SQLiteRestore.wasRestored(path, as: name)
+        else { return false }
+        return unlink(candidate) == 0
     }
 }

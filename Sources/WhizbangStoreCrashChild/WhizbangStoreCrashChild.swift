@@ -13,6 +13,9 @@
 //   WhizbangStoreCrashChild open <database> <as-nobody|as-is>
 //     Opens the store, as user and group 65534 when asked (for read-only tests when the tests run as root, whom file
 //     permissions do not stop), appends one event, and prints "ok" or the error code.
+//   WhizbangStoreCrashChild destroy <database>
+//     Calls SQLiteEventStore.destroyStore(at:), which takes the store's exclusive lock, and prints "ok" or the error
+//     code: a probe, from another process, of whether a store is open.
 
 import Foundation
 import WhizbangStore
@@ -25,8 +28,10 @@ import Glibc
 struct WhizbangStoreCrashChild {
     static func main() async {
         let arguments = CommandLine.arguments
-        guard arguments.count >= 4 else {
-            FileHandle.standardError.write(Data("usage: append|fill <database> <argument>\n".utf8))
+        let destroys = arguments.count == 3 && arguments[1] == "destroy"
+        guard arguments.count >= 4 || destroys else {
+            FileHandle.standardError.write(
+                Data("usage: append|open|read|fill <database> <argument>, or destroy <database>\n".utf8))
             exit(2)
         }
         do {
@@ -41,6 +46,8 @@ struct WhizbangStoreCrashChild {
                 await openOnce(database: arguments[2], asNobody: arguments[3] == "as-nobody", readOnly: true)
             case "fill":
                 try await fill(database: arguments[2], limit: UInt64(arguments[3]) ?? 0)
+            case "destroy":
+                destroy(database: arguments[2])
             default:
                 exit(2)
             }
@@ -116,6 +123,17 @@ struct WhizbangStoreCrashChild {
             writeAll(2, "\(error)\n")
         } catch {
             writeAll(1, "\(error)\n")
+        }
+    }
+
+    /// Removes the store at `database` with `destroyStore(at:)`, and prints `ok` or the error's code.
+    static func destroy(database: String) {
+        do {
+            try SQLiteEventStore.destroyStore(at: database)
+            writeAll(1, "ok\n")
+        } catch {
+            writeAll(1, "\(error.code)\n")
+            writeAll(2, "\(error)\n")
         }
     }
 

@@ -1,5 +1,6 @@
 import CWhizbangSQLite
 import Foundation
+import ProcessTesting
 import Testing
 import Whizbang
 import WhizbangStore
@@ -190,6 +191,34 @@ struct SQLiteRestoreTests {
             #expect(SQLiteEventStore.inspectFile(at: linked).isWhizbangStore)
             #expect(try Data(contentsOf: text) == Data("notes\n".utf8))
             sqlite3_exec(holder, "ROLLBACK", nil, nil, nil)
+        }
+    }
+
+    @Test("removeAbandonedRestores never opens a leftover that is a second name of an open store")
+    func leftoverLinkedToAnOpenStore() async throws {
+        try await withTemporaryDirectory { directory in
+            let target = directory.appendingPathComponent("ledger.sqlite").path
+            _ = try await SQLiteEventStore.restore(log(streams: 2, perStream: 3), to: target, configuration: .testing)
+            // What a restore killed between `link` and `unlink` leaves: the store under its temporary name too.
+            let name = try #require(
+                executeRawSQL("SELECT value FROM whizbang_store WHERE key = 'restored_as'", path: target).first?.first)
+            let leftover = directory.appendingPathComponent(name).path
+            try #require(link(target, leftover) == 0)
+            let store = try await SQLiteEventStore.open(path: target, configuration: .testing)
+            defer { store.close() }
+            _ = try await store.headPosition()
+
+            #expect(SQLiteEventStore.removeAbandonedRestores(for: target) == [leftover])
+            // Another process is still kept out: closing a descriptor of the file here would have dropped the locks
+            // this process's connections hold on it.
+            let child = try await ChildProcess.crashChild(["destroy", target])
+            let output = await child.readAllOutput()
+            _ = try? await child.exitStatus()
+            #expect(output.trimmingCharacters(in: .whitespacesAndNewlines) == "invalidArgument")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == [
+                "ledger.sqlite", "ledger.sqlite-shm", "ledger.sqlite-wal",
+            ])
+            #expect(try await store.headPosition() == 6)
         }
     }
 
