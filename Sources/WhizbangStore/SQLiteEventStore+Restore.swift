@@ -19,9 +19,10 @@ extension SQLiteEventStore {
     ///
     /// The store is built under a temporary name in `path`'s directory (`.<name>.restoring-<8 hex digits>`), in one
     /// transaction after the one that marks it as a store; its WAL is copied back, the file fsynced, and only then is it
-    /// given the name `path` (with `link`, which never replaces a file) and the directory fsynced. So `path` holds
-    /// either nothing or the whole store. A failure or a stop removes the temporary files; a process killed on the way
-    /// leaves a marked store under the temporary name, which ``removeAbandonedRestores(for:)`` removes later.
+    /// given the name `path` (with `link`, which never replaces a file; without hard links, with a rename that never
+    /// does either, or not at all) and the directory fsynced. So `path` holds either nothing or the whole store. A
+    /// failure or a stop removes the temporary files; a process killed on the way leaves a marked store under the
+    /// temporary name, which ``removeAbandonedRestores(for:)`` removes later.
     ///
     /// With `marker`, `path` may also hold a store to replace: one this library created
     /// (``SQLiteStoreFile/Kind/store``, not a symbolic link to one) that carries a checkpoint for the consumer

@@ -33,6 +33,9 @@ struct SQLiteRestore {
     let configuration: SQLiteEventStore.Configuration
     let progress: @Sendable (Int) -> Bool
     let stop: StopRequest
+    /// Test seam: when set, the restore acts as on a file system without hard links (`link` fails with `ENOTSUP`)
+    /// and calls this just before the rename that then names the store (where tests put a file at `path`).
+    var withoutHardLinks: (@Sendable () -> Void)? = nil
 
     /// Set when the caller's task is cancelled; read by the restoring thread.
     final class StopRequest: Sendable {
@@ -85,11 +88,12 @@ struct SQLiteRestore {
         }
         let temporary = Self.temporaryPath(for: path)
         let descriptor = open(temporary, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw Self.fileError("cannot create \(temporary)") }
+        guard descriptor >= 0 else { throw Self.fileError(errno, "cannot create \(temporary)") }
         // Held until the file has its final name, and released after the last connection closed (see `FileLock`).
         guard let lock = FileLock(descriptor: descriptor) else {
+            let number = errno
             unlink(temporary)
-            throw Self.fileError("cannot lock \(temporary)")
+            throw Self.fileError(number, "cannot lock \(temporary)")
         }
         defer { lock.release() }
         Self.inProgress.withLock { _ = $0.insert(temporary) }
@@ -239,23 +243,32 @@ struct SQLiteRestore {
         if stop.wasRequested || !progress(written) { throw CancellationError() }
     }
 
-    /// Gives the finished temporary file the target's name, never replacing what may have appeared there.
+    /// Gives the finished temporary file the target's name, never replacing what may have appeared there: with
+    /// `link`, or, on a file system without hard links (vfat, exFAT), with a rename that fails rather than replace a
+    /// file (`renameat2` with `RENAME_NOREPLACE`, `renamex_np` with `RENAME_EXCL`). Where the file system has neither,
+    /// the store is not put in place: a plain rename would replace a file created after any check.
     private func place(_ temporary: String) throws {
-        if link(temporary, path) == 0 {
+        if withoutHardLinks == nil, link(temporary, path) == 0 {
             unlink(temporary)
-        } else {
-            let number = errno
-            guard number != EEXIST else {
+            return
+        }
+        var number = withoutHardLinks == nil ? errno : ENOTSUP
+        if number == EPERM || number == ENOTSUP || number == EOPNOTSUPP {
+            withoutHardLinks?()
+            guard whizbang_rename_noreplace(temporary, path) != 0 else { return }
+            number = errno
+            if number == EINVAL || number == ENOSYS || number == ENOTSUP || number == EOPNOTSUPP {
                 throw EventStoreError(
-                    .invalidArgument, message: "\(path) appeared while the store was restored; it was left alone")
-            }
-            // A file system without hard links: rename, after checking again that the name is free.
-            guard number == EPERM || number == ENOTSUP || number == EOPNOTSUPP, !SQLiteEventStore.inspectFile(at: path).exists,
-                rename(temporary, path) == 0
-            else {
-                throw Self.fileError("cannot name the restored store \(path)")
+                    .storageFailure,
+                    message: "the file system of \(path) has neither hard links nor a rename that never replaces a "
+                        + "file, so the restored store cannot be given its name safely; nothing was put there")
             }
         }
+        guard number != EEXIST else {
+            throw EventStoreError(
+                .invalidArgument, message: "\(path) appeared while the store was restored; it was left alone")
+        }
+        throw Self.fileError(number, "cannot name the restored store \(path)")
     }
 
     /// Refuses a `path` that a restore with `marker` may not replace: anything but a store this library created (a
@@ -331,22 +344,22 @@ struct SQLiteRestore {
         try hold.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         // The old store's file now holds every commit, and is synced; its WAL is empty.
         for companion in [path + "-wal", path + "-shm"] where unlink(companion) != 0 && errno != ENOENT {
-            throw Self.fileError("cannot remove \(companion)")
+            throw Self.fileError(errno, "cannot remove \(companion)")
         }
-        guard rename(temporary, path) == 0 else { throw Self.fileError("cannot replace \(path)") }
+        guard rename(temporary, path) == 0 else { throw Self.fileError(errno, "cannot replace \(path)") }
     }
 
     /// fsync of a file.
     private static func synchronize(_ path: String) throws(EventStoreError) {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw fileError("cannot open \(path)") }
+        guard descriptor >= 0 else { throw fileError(errno, "cannot open \(path)") }
         defer { _ = close(descriptor) }
-        guard fsync(descriptor) == 0 else { throw fileError("cannot fsync \(path)") }
+        guard fsync(descriptor) == 0 else { throw fileError(errno, "cannot fsync \(path)") }
     }
 
-    /// The store error for the `errno` of a failed file operation.
-    private static func fileError(_ what: String) -> EventStoreError {
-        let number = errno
+    /// The store error for `number`, the `errno` of a failed file operation, read right after it (before anything
+    /// else, such as building `what`, can change it).
+    private static func fileError(_ number: Int32, _ what: String) -> EventStoreError {
         let message = "\(what): \(String(cString: strerror(number)))"
         switch number {
         case EACCES, EROFS, EPERM: return EventStoreError(.readOnly, message: message)
