@@ -2,6 +2,7 @@
 
 #if defined(__linux__)
 // Only macros: a header that declares types (fcntl.h, unistd.h) would make this module their owner in Swift.
+#include <errno.h>
 #include <sys/syscall.h>
 long syscall(long number, ...);
 #elif defined(__APPLE__)
