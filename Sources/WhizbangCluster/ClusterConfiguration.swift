@@ -1,4 +1,5 @@
 public import Logging
+import WhizbangPostgres
 
 /// How a cluster partitions its streams and times its leases; shared by ``ClusterNode`` and ``ClusterClient``.
 ///
@@ -19,6 +20,13 @@ public struct ClusterConfiguration: Sendable {
     public var leaseDuration: Duration = .seconds(10)
     /// The most inbox commands a node runs in one transaction. Default 512.
     public var maximumBatchSize: Int = 512
+    /// About the most bytes one batch sends to the database: each event's data, metadata and type, 64 bytes for its
+    /// other fields, and each command's result. A batch takes the streams that fit, in inbox order, and leaves the
+    /// rest for the next; a stream whose commands fit only one by one runs one per batch, and a command whose own
+    /// events and result do not fit fails (`commandFailed`). From 1 to half of
+    /// `PostgresEventStore.maximumAppendBytes` (a batch is one message to the server, which takes less than 1 GiB).
+    /// Default 64 MiB.
+    public var maximumBatchBytes: Int = 64 << 20
     /// How often a node looks at the inbox, and a client at its awaited results, when no notification woke it.
     /// Default 1 second.
     public var pollInterval: Duration = .seconds(1)
@@ -55,6 +63,9 @@ public struct ClusterConfiguration: Sendable {
             throw invalid("leaseDuration must be longer than heartbeatInterval")
         }
         guard maximumBatchSize >= 1 else { throw invalid("maximumBatchSize must be at least 1") }
+        guard (1...PostgresEventStore.maximumAppendBytes / 2).contains(maximumBatchBytes) else {
+            throw invalid("maximumBatchBytes must be from 1 to \(PostgresEventStore.maximumAppendBytes / 2)")
+        }
         guard pollInterval > .zero else { throw invalid("pollInterval must be positive") }
         guard resultTimeout > .zero else { throw invalid("resultTimeout must be positive") }
         guard maximumCachedStates >= 1 else { throw invalid("maximumCachedStates must be at least 1") }

@@ -368,6 +368,50 @@ struct InboxExecutorTests {
         }
     }
 
+    /// A batch is one message to the server, and the store refuses an append past `maximumAppendBytes`; the batch
+    /// counted commands, not bytes, and such a refusal was not taken for one: the same rows were fetched and refused
+    /// again, and every command of the node's partitions behind them waited for ever.
+    @Test("a batch takes the streams that fit in maximumBatchBytes; a command that cannot fit fails alone")
+    func batchesAreBoundedInBytes() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            var configuration = Self.configuration()
+            // One `add` sends about 180 bytes (its event with the node's metadata, and its result); `addTwice`, 350.
+            configuration.maximumBatchBytes = 300
+            let form = try await ClusterSchema.prepare(store, partitionCount: 8, logger: configuration.logger)
+            let owner = try ClusterNode(
+                nodeID: "owner", store: store, aggregates: Counter.registry, configuration: configuration)
+            owner.executor.resultForm.withLock { $0 = form }
+            try await owner.leases.register()
+            _ = try await owner.leases.beat()
+            let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: configuration)
+            var tickets: [ClusterClient.Ticket] = []
+            for index in 0..<3 {
+                tickets.append(
+                    try await client.enqueue(Counter.Command.add(1), to: StreamID("small-\(index)"), as: Counter.self))
+            }
+            // One stream fits in a batch; the others wait for the next ones.
+            for _ in 0..<3 {
+                let batch = try await owner.executor.runBatch(owned: owner.ownership.executable())
+                #expect(batch.completed == 1)
+            }
+            for ticket in tickets { #expect(try await Self.row(ticket.row, store) == "1 1") }
+            // Three commands of one stream fit only one by one: one per batch.
+            for _ in 0..<3 { _ = try await client.enqueue(Counter.Command.add(1), to: "one", as: Counter.self) }
+            var completed = 0
+            for _ in 0..<6 where completed < 3 {
+                completed += try await owner.executor.runBatch(owned: owner.ownership.executable()).completed
+            }
+            #expect(completed == 3)
+            #expect(try await store.streamVersion(of: "one") == 3)
+            // A command whose own events and result do not fit fails alone, with the reason.
+            let large = try await client.enqueue(Counter.Command.addTwice(1), to: "large", as: Counter.self)
+            #expect(try await owner.executor.runBatch(owned: owner.ownership.executable()).completed == 1)
+            let failed = try await Self.result(large.messageID, client)
+            #expect(failed.outcome == .failed && failed.reason?.contains("maximumBatchBytes") == true, "\(failed)")
+            #expect(try await store.streamVersion(of: "large") == 0)
+        }
+    }
+
     /// The client of a row committed late below the cursor is told it was inserted and may send its stream's next
     /// command at once; the fetch that found that next command ran it first, and the late row after it, on the
     /// state the later command left, unless the late row's notification had been read before.

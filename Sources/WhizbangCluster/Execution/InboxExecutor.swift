@@ -61,6 +61,8 @@ final class InboxExecutor: Sendable {
         var completions: [Completion] = []
         var finalState: CachedState? = nil
         var rowCount = 0
+        /// What the stream's accepted commands send, counted as ``ClusterConfiguration/maximumBatchBytes`` counts.
+        var bytes = 0
     }
 
     let store: PostgresEventStore
@@ -210,10 +212,25 @@ final class InboxExecutor: Sendable {
             try await decide(&stream, rows: streamRows, epoch: epoch)
             work[streamID] = stream
         }
+        // The batch is one message to the database: it takes the streams that fit, in order, and leaves the others'
+        // rows pending. A stream whose commands fit only one by one runs one per batch from now on.
+        var kept: [StreamID] = []
+        var batchBytes = 0
+        for streamID in order {
+            guard let stream = work[streamID] else { continue }
+            if stream.bytes > configuration.maximumBatchBytes {
+                self.isolated.withLock { _ = $0.insert(streamID) }
+                continue
+            }
+            guard batchBytes + stream.bytes <= configuration.maximumBatchBytes else { break }
+            kept.append(streamID)
+            batchBytes += stream.bytes
+        }
+        let batchRows = (malformed.map(\.row) + kept.flatMap { rowsByStream[$0] ?? [] }).sorted { $0.id < $1.id }
 
-        let involved = Set(rows.map(\.partition))
+        let involved = Set(batchRows.map(\.partition))
         let fence = involved.sorted().map { ($0, owned[$0]!) }
-        let streams = order.compactMap { work[$0] }
+        let streams = kept.compactMap { work[$0] }
         do {
             let outcome: CommitOutcome
             var appended = false
@@ -221,7 +238,7 @@ final class InboxExecutor: Sendable {
                 outcome = try await commit(streams, malformed: malformed, fence: fence)
                 appended = streams.contains { !$0.events.isEmpty && !outcome.failedStreams.contains($0.streamID) }
             } catch where Self.isRefusal(error) {
-                outcome = try await narrow(rows, refusedWith: error, fence: fence)
+                outcome = try await narrow(batchRows, refusedWith: error, fence: fence)
             }
             refusals.withLock { $0.committed(size: configuration.maximumBatchSize, appended: appended) }
             report.completed = outcome.completed
@@ -243,8 +260,7 @@ final class InboxExecutor: Sendable {
             // The next fetch starts at the first row that is still pending: one left out of this batch (a stream
             // run one command at a time, a row past the limit) or taken back (a failed append), else the row after
             // the last one.
-            var recorded = Set(malformed.map(\.row.id))
-            for rows in rowsByStream.values { recorded.formUnion(rows.map(\.id)) }
+            var recorded = Set(batchRows.map(\.id))
             recorded.subtract(outcome.withdrawn)
             let next = all.first { !recorded.contains($0.id) }?.id ?? last.id + 1
             cursor.withLock { $0.end(next: next) }
@@ -259,7 +275,7 @@ final class InboxExecutor: Sendable {
                 "fence rejected a batch: partitions were taken over",
                 metadata: [
                     "node": "\(nodeID)", "partitions": "\(report.lostPartitions)",
-                    "commands": "\(rows.count)",
+                    "commands": "\(batchRows.count)",
                 ])
             await recordRejection(rejection.lost)
             throw rejection
@@ -383,6 +399,17 @@ final class InboxExecutor: Sendable {
                     complete(.failed, reason: "\(ClusterError.Code.commandFailed): \(error.message)")
                     continue
                 }
+                let bytes = data.reduce(json.count) { sum, event in
+                    sum + event.data.count + event.metadata.count + event.eventType.utf8.count + 64
+                }
+                guard bytes <= configuration.maximumBatchBytes else {
+                    complete(
+                        .failed,
+                        reason: "\(ClusterError.Code.commandFailed): its events and result hold \(bytes) bytes; a batch "
+                            + "holds at most \(configuration.maximumBatchBytes) (maximumBatchBytes)")
+                    continue
+                }
+                stream.bytes += bytes
                 stream.events += data
                 current = CachedState(
                     aggregateType: state.aggregateType, version: state.version + UInt64(events.count), state: next,
