@@ -91,10 +91,13 @@ final class PostgresRequestRunner: Sendable {
     }
 
     /// The event store error for what a request threw; `closed` when the store was closed meanwhile. An
-    /// `EventStoreError/Code/unavailable` one starts an outage, logged once.
+    /// `EventStoreError/Code/unavailable` one starts an outage, logged once, unless the server rolled the
+    /// transaction back as a deadlock's victim or for a serialization failure (SQLSTATE class 40): a server that
+    /// answers is not out, and a busy `SERIALIZABLE` workload would log one outage after another.
     func failure(_ error: any Error, closed: Bool) -> EventStoreError {
         let failure = EventStoreError.from(error, closed: closed, server: server)
-        if failure.code == .unavailable { failed(failure) }
+        let rolledBack = (failure.underlyingError as? PostgresServerError)?.sqlState.hasPrefix("40") ?? false
+        if failure.code == .unavailable, !rolledBack { failed(failure) }
         return failure
     }
 

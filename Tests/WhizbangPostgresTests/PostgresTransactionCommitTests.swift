@@ -1,3 +1,4 @@
+import Logging
 import PostgresNIO
 import Testing
 import Whizbang
@@ -37,7 +38,10 @@ struct PostgresTransactionCommitTests {
     /// the server rolled the transaction back and the same call succeeds when tried again.
     @Test("a transaction rolled back as a deadlock's victim or for a serialization failure is unavailable")
     func deadlocksAndSerializationFailuresAreRetryable() async throws {
-        try await PostgresTestServer.withStore { store in
+        var configuration = try PostgresTestServer.configuration()
+        let records = RecordingLogHandler.Records()
+        configuration.logger = RecordingLogHandler.logger(level: .info, records: records)
+        try await PostgresTestServer.withStore(configuration: configuration) { store in
             for state in ["40P01", "40001"] {
                 await expectError(.unavailable) {
                     _ = try await store.withTransaction { transaction in
@@ -52,5 +56,8 @@ struct PostgresTransactionCommitTests {
             let head = try await store.headPosition()
             #expect(head == 0)
         }
+        // A server that answers is not out: no outage is logged for them.
+        let warnings = records.all.filter { $0.level >= .warning }.map(\.message)
+        #expect(warnings.isEmpty, "\(warnings)")
     }
 }
