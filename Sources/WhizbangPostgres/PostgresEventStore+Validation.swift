@@ -2,11 +2,11 @@ import Whizbang
 
 extension PostgresEventStore {
     /// The most bytes that one append, or the appends of one call of ``append(_:through:)`` or of
-    /// ``PostgresStoreTransaction/append(_:)``, may hold: 512 MiB, counting each event's data, metadata and type, and
-    /// 64 bytes for its other fields. They reach the server in one message, and PostgreSQL takes no message of 1 GiB
-    /// or more (the client stops the process on one of 2 GiB). Larger appends fail with
-    /// `EventStoreError/Code/payloadTooLarge` before anything is sent.
-    public static let maximumAppendBytes = 512 << 20
+    /// ``PostgresStoreTransaction/append(_:)``, may hold: 768 MiB, counting each event's data, metadata and type, and
+    /// 64 bytes for its other fields (so one event at both payload limits fits). They reach the server in one
+    /// message, and PostgreSQL takes no message of 1 GiB or more (the client stops the process on one of 2 GiB).
+    /// Larger appends fail with `EventStoreError/Code/payloadTooLarge` before anything is sent.
+    public static let maximumAppendBytes = 768 << 20
 
     /// Throws `payloadTooLarge` unless `bytes` of data and metadata fit in one append (``maximumAppendBytes``).
     static func validateAppendBytes(_ bytes: Int, streamID: StreamID?) throws(EventStoreError) {

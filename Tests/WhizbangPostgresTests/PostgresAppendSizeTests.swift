@@ -7,10 +7,10 @@ import WhizbangPostgres
 /// client traps on one of 2 GiB): each event was checked against `maximumPayloadBytes`, the append's total never.
 @Suite("PostgresEventStore append size")
 struct PostgresAppendSizeTests {
-    /// 600 events of 1 MiB (the default limit per event): 600 MiB in one append, sent to the server before.
+    /// 800 events of 1 MiB (the default limit per event): 800 MiB in one append, sent to the server before.
     static func largeEvents() -> [EventData] {
         let payload = Data(count: 1 << 20)
-        return (0..<600).map { _ in EventData(eventType: "Large", data: payload) }
+        return (0..<800).map { _ in EventData(eventType: "Large", data: payload) }
     }
 
     @Test("an append over maximumAppendBytes fails with payloadTooLarge before anything is sent")
@@ -22,12 +22,15 @@ struct PostgresAppendSizeTests {
             _ = try await store.append(Self.largeEvents(), to: "large", expectedVersion: .any)
         } throws: { error in
             let error = error as? EventStoreError
-            return error?.code == .payloadTooLarge && error?.message.contains("at most \(1 << 29)") == true
+            return error?.code == .payloadTooLarge
+                && error?.message.contains("at most \(PostgresEventStore.maximumAppendBytes)") == true
         }
     }
 
-    @Test("maximumBatchBytes is at most maximumAppendBytes")
+    /// One event at both payload limits (256 MiB of data and of metadata) still fits in an append.
+    @Test("maximumBatchBytes is at most maximumAppendBytes, which holds an event at both payload limits")
     func batchBytesAreBounded() {
+        #expect(2 * (256 << 20) + 64 + 1024 <= PostgresEventStore.maximumAppendBytes)
         var configuration = PostgresEventStore.Configuration()
         configuration.maximumBatchBytes = PostgresEventStore.maximumAppendBytes + 1
         #expect(throws: EventStoreError.self) { _ = try PostgresEventStore(configuration: configuration) }
@@ -40,7 +43,7 @@ struct PostgresAppendSizeTests {
         .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run this test"))
     func transactionAppendsOverTheLimitAreRefused() async throws {
         try await PostgresTestServer.withStore { store in
-            let half = Array(Self.largeEvents().prefix(300))
+            let half = Array(Self.largeEvents().prefix(400))
             await expectError(.payloadTooLarge) {
                 _ = try await store.withTransaction { transaction in
                     try await transaction.append([
