@@ -219,9 +219,10 @@ extension PostgresEventStore {
         /// missing, or not looked for.
         var ignoredPasswordFile: String?
 
-        /// Logs ``ignoredPasswordFile``, if any, as a warning (libpq says the same on standard error).
+        /// Logs ``ignoredPasswordFile``, if any, as a warning (libpq says the same on standard error), unless a
+        /// password was set since, which the file would not have been read for.
         func warnOfIgnoredPasswordFile() {
-            guard let ignoredPasswordFile else { return }
+            guard let ignoredPasswordFile, password == nil else { return }
             logger.warning("\(ignoredPasswordFile)")
         }
 

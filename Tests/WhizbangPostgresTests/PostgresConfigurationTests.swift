@@ -189,6 +189,12 @@ struct PostgresConfigurationConventionTests {
                 #expect(configuration.password == nil)
                 #expect(
                     warnings.count == 1 && warnings[0].contains(path) && warnings[0].contains(warning), "\(warnings)")
+                // A password set afterwards needs no file: nothing to warn of.
+                let given = RecordingLogHandler.Records()
+                configuration.password = "given"
+                configuration.logger = RecordingLogHandler.logger(level: .info, records: given)
+                try PostgresEventStore(configuration: configuration).close()
+                #expect(given.all.filter { $0.level == .warning }.isEmpty)
             } else {
                 #expect(configuration.password == "secret")
                 #expect(warnings.isEmpty, "\(warnings)")
