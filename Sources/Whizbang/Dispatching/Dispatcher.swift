@@ -76,8 +76,9 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
     /// Runs a stateless handler on the parallel executor, under the policies for `envelope`.
     ///
     /// The policies' time limit applies; their execution mode does not (a stateless handler always runs on the
-    /// parallel executor), and the hop says so: its execution decision is `execution=parallel`, by the rule
-    /// `"invoke"`.
+    /// parallel executor), and the hop says so: its execution decision is `execution=parallel`, by `"default"` when
+    /// no rule chose an execution mode (the hop's default trail, stored in its compact form), and by `"invoke"` when
+    /// a rule chose one that `invoke` does not follow.
     ///
     /// - Parameters:
     ///   - envelope: the message.
@@ -101,7 +102,8 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
         // The hop records what runs the handler, not a serial lane that a rule (or the default) would have chosen.
         decided.execution = .parallel
         for index in decided.decisions.indices where decided.decisions[index].decision.hasPrefix("execution=") {
-            decided.decisions[index] = PolicyDecision(rule: "invoke", decision: "execution=parallel")
+            let rule = decided.decisions[index].rule == "default" ? "default" : "invoke"
+            decided.decisions[index] = PolicyDecision(rule: rule, decision: "execution=parallel")
         }
         let outcome = decided
         var handled = envelope
