@@ -20,9 +20,11 @@ struct InboxExecutorTests {
     }
 
     /// A node that owns every partition, heartbeating only when the test says.
-    static func owner(_ store: PostgresEventStore) async throws -> ClusterNode {
-        let form = try await ClusterSchema.prepare(store, partitionCount: 8, logger: configuration().logger)
-        let owner = try ClusterNode(nodeID: "owner", store: store, aggregates: Counter.registry, configuration: configuration())
+    static func owner(_ store: PostgresEventStore, configuration: ClusterConfiguration = configuration()) async throws
+        -> ClusterNode
+    {
+        let form = try await ClusterSchema.prepare(store, partitionCount: 8, logger: configuration.logger)
+        let owner = try ClusterNode(nodeID: "owner", store: store, aggregates: Counter.registry, configuration: configuration)
         owner.executor.resultForm.withLock { $0 = form }
         try await owner.leases.register()
         _ = try await owner.leases.beat()
@@ -377,12 +379,7 @@ struct InboxExecutorTests {
             var configuration = Self.configuration()
             // One `add` sends about 180 bytes (its event with the node's metadata, and its result); `addTwice`, 350.
             configuration.maximumBatchBytes = 300
-            let form = try await ClusterSchema.prepare(store, partitionCount: 8, logger: configuration.logger)
-            let owner = try ClusterNode(
-                nodeID: "owner", store: store, aggregates: Counter.registry, configuration: configuration)
-            owner.executor.resultForm.withLock { $0 = form }
-            try await owner.leases.register()
-            _ = try await owner.leases.beat()
+            let owner = try await Self.owner(store, configuration: configuration)
             let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: configuration)
             var tickets: [ClusterClient.Ticket] = []
             for index in 0..<3 {
