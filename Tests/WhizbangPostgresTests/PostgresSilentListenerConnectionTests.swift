@@ -23,9 +23,10 @@ struct PostgresSilentListenerConnectionTests {
         proxied.keepAliveInterval = .seconds(1)
         proxied.requestTimeout = .seconds(5)
         proxied.listenerReconnectDelay = .milliseconds(100)
-        // The schema made first, under the default limits: a migration on a busy machine can take longer than the
-        // short request deadline the listening store has for its check.
-        try await PostgresTestServer.withRunningStore(try PostgresEventStore(configuration: direct)) { _ in }
+        // The schema made first, under relaxed limits: a migration on a busy machine can take longer than the short
+        // request deadline the listening store has for its check. A store closed as soon as it runs may close before
+        // it migrates, so the tables are made by a store that has answered a call.
+        try await PostgresTestServer.createTables(direct)
         do {
             try await PostgresTestServer.withStore(configuration: proxied) { listening in
                 let other = try PostgresEventStore(configuration: direct)
