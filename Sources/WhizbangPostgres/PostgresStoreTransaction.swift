@@ -282,13 +282,25 @@ extension PostgresEventStore {
                 if restoringSession { await Self.restore(connection, rollingBack: false, logger: logger) }
                 return result
             }
-            if head.value > 0 { signal.advance(to: head.value) }
+            await advanceHead(to: head.value, confirming: restoringSession)
             return result
         } catch {
             if let error = bodyError.withLock({ $0 }) { throw error }
             if Task.isCancelled && !lifecycle.isClosed { throw CancellationError() }
             throw runner.failure(error, closed: lifecycle.isClosed)
         }
+    }
+
+    /// Wakes waiters for what a committed transaction appended. A caller's body holds the connection and may have
+    /// rolled some of its appends back (`ROLLBACK TO SAVEPOINT`), so its highest position is taken as a notification
+    /// is (``NotifiedHead``): confirmed by reading the head when someone waits, not believed. Believed, a position
+    /// past the log would make every caught-up consumer's wait return at once, to read nothing, in a loop.
+    private func advanceHead(to position: UInt64, confirming: Bool) async {
+        guard position > signal.head else { return }
+        guard confirming else { return signal.advance(to: position) }
+        guard notifiedHead.notified(position) else { return }
+        // The transaction committed: a failed read leaves the confirmation to the next waiter, not to this caller.
+        if let read = try? await headPosition() { signal.advance(to: min(position, read)) }
     }
 
     /// Runs `body` on a pooled connection without a transaction of its own (each statement commits by itself), within

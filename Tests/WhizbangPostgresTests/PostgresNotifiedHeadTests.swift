@@ -45,4 +45,36 @@ struct PostgresNotifiedHeadTests {
             }
         }
     }
+
+    /// Before, a transaction's appends moved the head as they returned, also those that the body then rolled back to
+    /// a savepoint: the head stood past the log, and every caught-up consumer's wait returned at once, in a loop.
+    @Test("appends a transaction rolled back to a savepoint do not move the head")
+    func appendsRolledBackToASavepointLeaveTheHead() async throws {
+        try await PostgresTestServer.withStore { store in
+            _ = try await store.append(makeEvents(1), to: "s", expectedVersion: .noStream)
+            try await store.withTransaction { transaction in
+                let connection = transaction.connection
+                try await connection.run("SAVEPOINT undone", logger: transaction.logger)
+                let results = try await transaction.append([
+                    PostgresStoreAppend(makeEvents(2), to: "t", expectedVersion: .noStream)
+                ])
+                #expect(try results[0].get().positions == 2..<4)
+                try await connection.run("ROLLBACK TO SAVEPOINT undone", logger: transaction.logger)
+            }
+            #expect(try await store.headPosition() == 1)
+            #expect(store.signal.head == 1)
+            // A caught-up consumer waits for the next append.
+            let appended = Mutex(false)
+            let returned = Mutex(false)
+            let waiter = Task {
+                defer { returned.withLock { $0 = true } }
+                try await store.waitForEvents(after: 1)
+                return appended.withLock { $0 }
+            }
+            while store.notifiedHead.waiting == 0, !returned.withLock({ $0 }) { await Task.yield() }
+            appended.withLock { $0 = true }
+            _ = try await store.append(makeEvents(1), to: "s", expectedVersion: .exact(1))
+            #expect(try await waiter.value, "the wait returned before the append")
+        }
+    }
 }
