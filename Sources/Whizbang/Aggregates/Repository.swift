@@ -17,6 +17,12 @@ public import Synchronization
 /// The cache holds at most ``RepositoryConfiguration/cacheCapacity`` aggregates, so memory does not grow with the
 /// number of aggregates touched. It is safe for any number of concurrent callers; the ``Dispatcher`` serialises the
 /// commands of each stream, so that its cache entries are almost always current.
+///
+/// A cached aggregate is not read again before it is used: ``load(_:)`` returns it as this repository last saw it.
+/// Events another writer appended since (another process on the same store, or another repository) are found when
+/// they matter: a save then fails with `wrongExpectedVersion`, and a command that an ``AggregateHandler`` decided on
+/// a cached aggregate without new events, or that its decision rejected, is decided again once the stream's version
+/// shows that the aggregate was behind.
 public final class Repository<A: Aggregate, Store: EventStore>: Sendable {
     /// The repository's configuration, under its former nested name.
     @available(*, deprecated, renamed: "RepositoryConfiguration")
@@ -52,9 +58,31 @@ public final class Repository<A: Aggregate, Store: EventStore>: Sendable {
     ///   for an event the aggregate's registry cannot decode.
     @inlinable
     public func load(_ streamID: StreamID) async throws -> LoadedAggregate<A> {
+        try await loadNotingCache(streamID).aggregate
+    }
+
+    /// ``load(_:)``, and whether the aggregate came from the cache (and so may be behind another process's writes).
+    @inlinable
+    func loadNotingCache(_ streamID: StreamID) async throws -> (aggregate: LoadedAggregate<A>, cached: Bool) {
         if let cached = cache.withLock({ $0.value(for: streamID) }) {
-            return LoadedAggregate(streamID: streamID, state: cached.state, version: cached.version)
+            return (LoadedAggregate(streamID: streamID, state: cached.state, version: cached.version), true)
         }
+        return (try await loadFromStore(streamID), false)
+    }
+
+    /// Reads `loaded`'s stream version; when the store holds events past it (another process, or another repository
+    /// on the same store, appended them), drops the cache entry and loads the aggregate from the store.
+    ///
+    /// - Returns: the aggregate read again, or `nil` when `loaded` is current.
+    @inlinable
+    func reloadIfBehind(_ loaded: LoadedAggregate<A>) async throws -> LoadedAggregate<A>? {
+        guard try await store.streamVersion(of: loaded.streamID) != loaded.version else { return nil }
+        invalidate(loaded.streamID)
+        return try await loadFromStore(loaded.streamID)
+    }
+
+    @inlinable
+    func loadFromStore(_ streamID: StreamID) async throws -> LoadedAggregate<A> {
         var state = A.initialState
         var version: UInt64 = 0
         if configuration.snapshotInterval != nil, let snapshot = try await store.latestSnapshot(for: streamID),

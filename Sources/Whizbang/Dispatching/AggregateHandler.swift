@@ -202,8 +202,7 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
         var attempts = 0
         while true {
             attempts += 1
-            let loaded = try await repository.load(streamID)
-            let events = try A.decide(envelope.message, loaded.state)
+            let (loaded, events) = try await decide(envelope.message, streamID: streamID)
             var handled = envelope
             handled.append(
                 hop: dispatcher.hop(
@@ -233,6 +232,29 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
                     for: outcome.retry.backoff(beforeRetry: attempts).asTimeLimit)
             }
         }
+    }
+}
+
+extension AggregateHandler {
+    /// Loads the aggregate and decides `command` on it. A cached aggregate may be behind another writer's events,
+    /// which only an append would reveal (as a conflict): a decision on it that appends nothing, or that rejects the
+    /// command, is taken again on the stream as stored when its version shows that the cache was behind. That costs
+    /// one read of the stream's version, and only for such decisions.
+    @inlinable
+    nonisolated(nonsending) func decide(_ command: A.Command, streamID: StreamID) async throws
+        -> (LoadedAggregate<A>, [A.Event])
+    {
+        let (loaded, cached) = try await repository.loadNotingCache(streamID)
+        guard cached else { return (loaded, try A.decide(command, loaded.state)) }
+        let events: [A.Event]
+        do {
+            events = try A.decide(command, loaded.state)
+        } catch {
+            guard let current = try await repository.reloadIfBehind(loaded) else { throw error }
+            return (current, try A.decide(command, current.state))
+        }
+        guard events.isEmpty, let current = try await repository.reloadIfBehind(loaded) else { return (loaded, events) }
+        return (current, try A.decide(command, current.state))
     }
 }
 
