@@ -10,6 +10,7 @@ public struct ProjectionError: Error, Hashable, Sendable, CustomStringConvertibl
             case alreadyActive
             case stopped
             case positionUnavailable
+            case reentrantWait
         }
 
         private let base: Base
@@ -23,6 +24,10 @@ public struct ProjectionError: Error, Hashable, Sendable, CustomStringConvertibl
         /// The projection keeps its own checkpoint (``ProjectionCheckpointStorage/projection``) but does not
         /// implement ``Projection/position()``.
         public static let positionUnavailable = Code(.positionUnavailable)
+        /// A wait for the runner's projection to reach a position it has not reached, made from inside that runner's
+        /// own work (a projection's ``Projection/apply(_:)``, a process manager's handler, a rebuild's progress): the
+        /// runner applies nothing more until that work returns, so the wait would never end.
+        public static let reentrantWait = Code(.reentrantWait)
 
         /// The code's name, such as `alreadyActive`.
         public var description: String { base.rawValue }

@@ -175,7 +175,8 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
         var position = try await loadPosition()
         var applied = 0
         logger.debug("rebuild starting", metadata: ["position": "\(position)", "head": "\(head)"])
-        try await progress(ProjectionRebuildProgress(position: position, head: head, eventsApplied: 0))
+        let start = ProjectionRebuildProgress(position: position, head: head, eventsApplied: 0)
+        try await asOwnWork { try await progress(start) }
         while position < head {
             try Task.checkCancellation()
             let limit = Int(Swift.min(UInt64(batchSize), head - position))
@@ -186,7 +187,9 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
             publish(position)
             applied += result.applied
             metrics.recordLag(head: head, position: position)
-            try await progress(ProjectionRebuildProgress(position: position, head: head, eventsApplied: applied))
+            try await asOwnWork {
+                try await progress(ProjectionRebuildProgress(position: position, head: head, eventsApplied: applied))
+            }
         }
         try await store.saveCheckpoint(RebuildMarker.none, for: rebuildMarkerName)
         logger.debug("rebuild completed", metadata: ["position": "\(position)", "events": "\(applied)"])
@@ -200,6 +203,14 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
     /// - Throws: `CancellationError` if the task is cancelled first; ``ProjectionError/Code/stopped`` if the runner
     ///   stops (returns or throws) before reaching `position`, or has stopped and not run again when the wait starts.
     public func waitUntilApplied(through position: UInt64) async throws {
+        if ProjectionRunnerWork.runners.contains(ObjectIdentifier(self)),
+            state.withLock({ ($0.position ?? 0) < position })
+        {
+            throw ProjectionError(
+                .reentrantWait, projection: name, position: position,
+                message: "a wait for position \(position) from inside the runner's own work (its projection's apply, "
+                    + "or a rebuild's progress), which must return before the runner applies anything more")
+        }
         let id = state.withLock { $0.makeWaiterID() }
         try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
@@ -247,6 +258,14 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
         }
     }
 
+    /// Runs `body` marked as this runner's own work, so that a wait on this runner from inside it fails at once
+    /// (``ProjectionError/Code/reentrantWait``) instead of waiting for work that cannot go on until it returns.
+    private func asOwnWork(_ body: () async throws -> Void) async throws {
+        try await ProjectionRunnerWork.$runners.withValue(ProjectionRunnerWork.runners + [ObjectIdentifier(self)]) {
+            try await body()
+        }
+    }
+
     private func end() {
         let waiters = state.withLock { $0.stop() }
         for waiter in waiters { waiter.continuation.resume(throwing: stoppedError(before: waiter.target)) }
@@ -289,7 +308,7 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
     private func applyBatch(_ batch: [RecordedEvent]) async throws -> (position: UInt64, applied: Int) {
         let start = ContinuousClock.now
         let applied = eventTypes.map { types in batch.filter { types.contains($0.eventType) } } ?? batch
-        if !applied.isEmpty { try await projection.apply(applied) }
+        if !applied.isEmpty { try await asOwnWork { try await projection.apply(applied) } }
         let last = batch[batch.count - 1].position
         if checkpointStorage == .eventStore {
             try await store.saveCheckpoint(last, for: name)
@@ -319,4 +338,10 @@ private enum RebuildMarker {
     static let resetting: UInt64 = 1
     /// The reset finished and the checkpoint is back at 0: the replay continues from the checkpoint.
     static let replaying: UInt64 = 2
+}
+
+/// The runners whose own work the current task is doing (``ProjectionRunner``'s `asOwnWork`): a task-local value
+/// cannot be a stored property of a generic type.
+enum ProjectionRunnerWork {
+    @TaskLocal static var runners: [ObjectIdentifier] = []
 }
