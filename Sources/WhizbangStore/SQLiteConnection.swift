@@ -31,7 +31,10 @@ final class SQLiteConnection {
         if immutable {
             var allowed = CharacterSet.urlPathAllowed
             allowed.remove(charactersIn: "?#%")
-            name = "file:\(path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path)?mode=ro&immutable=1"
+            // An absolute path goes after an empty authority (`file://`): a path that starts with `//` is a valid
+            // name of a file, which after `file:` alone SQLite would read as an authority, and refuse.
+            let encoded = path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path
+            name = (path.hasPrefix("/") ? "file://" : "file:") + encoded + "?mode=ro&immutable=1"
             flags |= SQLITE_OPEN_URI
         }
         let code = sqlite3_open_v2(name, &handle, flags, vfs)

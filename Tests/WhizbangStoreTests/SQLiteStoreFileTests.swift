@@ -13,6 +13,23 @@ struct SQLiteStoreFileTests {
         #expect(file.kind == .absent || FileManager.default.fileExists(atPath: "x"))
     }
 
+    /// A path that starts with `//` names the same file as with one `/`; inspected, it went to SQLite as a URI
+    /// (`file://tmp/...`), whose authority SQLite refused, so the store was taken for "a file SQLite cannot read".
+    @Test("a store named by a path that starts with two slashes is inspected as the store it is")
+    func pathWithTwoLeadingSlashes() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = directory.appendingPathComponent("store.sqlite").path
+            let opened = try await SQLiteEventStore.open(path: store, configuration: .testing)
+            _ = try await opened.append(makeEvents(2), to: "s", expectedVersion: .noStream)
+            try await opened.saveCheckpoint(7, for: "c")
+            opened.close()
+            let doubled = "/" + store
+            let file = SQLiteEventStore.inspectFile(at: doubled)
+            #expect(file.isWhizbangStore, "\(file)")
+            #expect(try SQLiteEventStore.checkpoint(for: "c", inStoreAt: doubled) == 7)
+        }
+    }
+
     @Test("destroyStore refuses a symbolic link to a store, and removes neither")
     func refusesASymbolicLink() async throws {
         try await withTemporaryDirectory { directory in
