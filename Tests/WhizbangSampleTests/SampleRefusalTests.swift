@@ -119,10 +119,13 @@ extension SampleProcessSuites {
                 try #require(made.status == 0, "\(made.standardError)")
                 let before = try await SampleProcess.run(["verify", "--database", ledger])
                 try #require(before.status == 0, "\(before.standardOutput)\(before.standardError)")
+                let bytes = try Data(contentsOf: URL(fileURLWithPath: ledger))
                 for accounts in 2...4 {
+                    // With a read model too: opened for writing, the store registered and built it before the check
+                    // refused the run, so the refused run left a read model in the ledger.
                     let kept = try await SampleProcess.run([
                         "run", "--database", ledger, "--keep", "--accounts", String(accounts), "--commands", "0",
-                        "--initial-deposit", String(Int.max / 2 / accounts), "--quiet",
+                        "--initial-deposit", String(Int.max / 2 / accounts), "--quiet", "--read-model", "balances",
                     ])
                     #expect(
                         kept.status == 2 && kept.standardError.contains("leaves no room"),
@@ -131,6 +134,33 @@ extension SampleProcessSuites {
                 let after = try await SampleProcess.run(["verify", "--database", ledger])
                 #expect(after.status == 0, "\(after.standardOutput.suffix(600))\(after.standardError)")
                 #expect(after.standardOutput == before.standardOutput, "the refused runs changed the ledger")
+                #expect(try Data(contentsOf: URL(fileURLWithPath: ledger)) == bytes, "the refused runs wrote the file")
+            }
+        }
+
+        /// `--cluster` needs PostgreSQL, which the run found out only after it had opened the SQLite `--database`
+        /// for writing: it then exited 2 ("nothing changed") having created an empty ledger at a new path, or migrated
+        /// an older store, which its own version could then no longer read.
+        @Test("run --cluster with an SQLite --database is refused before the file is opened")
+        func clusterWithSQLiteIsRefusedFirst() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let fresh = directory.appendingPathComponent("new.sqlite").path
+                let refused = try await SampleProcess.run([
+                    "run", "--cluster", "--database", fresh, "--accounts", "5", "--commands", "5", "--quiet",
+                ])
+                #expect(refused.status == 2, "status \(refused.status): \(refused.standardError)")
+                #expect(refused.standardError.contains("--cluster needs a PostgreSQL"), "\(refused.standardError)")
+                #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty)
+                let kept = directory.appendingPathComponent("kept.sqlite").path
+                try await SampleProcess.makeLedger(kept, commands: 50)
+                let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+                let bytes = try Data(contentsOf: URL(fileURLWithPath: kept))
+                let again = try await SampleProcess.run([
+                    "run", "--cluster", "--database", kept, "--accounts", "5", "--commands", "5", "--quiet",
+                ])
+                #expect(again.status == 2, "status \(again.status): \(again.standardError)")
+                #expect(try Data(contentsOf: URL(fileURLWithPath: kept)) == bytes)
+                #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == files)
             }
         }
 

@@ -2,6 +2,10 @@ import Foundation
 import ProcessTesting
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 extension SampleProcessSuites {
     /// The sample never destroys what is not its own, and its import and export are all or nothing: each refusal leaves
     /// the user's files byte for byte as they were.
@@ -126,6 +130,68 @@ extension SampleProcessSuites {
                     #expect(output.status == 2, "\(ackLog): \(output.standardOutput)\(output.standardError)")
                     #expect(output.standardError.contains(ackLog), "\(output.standardError)")
                     #expect(try ImportFixture.snapshot(directory) == before, "\(ackLog)")
+                }
+            }
+        }
+
+        /// The ack log is checked before the run touches its ledger, and opened only once the ledger is ready: the
+        /// open followed symbolic links and created what was missing, so a link made in the path meanwhile had the
+        /// run append its acknowledgements to another file. The run is stopped (`SIGSTOP`) once it has the ledger
+        /// open, past the check, while the link is made.
+        @Test(
+            "an ack log path that becomes a symbolic link after the check is refused, and the other file is unchanged",
+            .enabled(if: FileManager.default.fileExists(atPath: "/proc/self/fd"), "needs /proc")
+        )
+        func anAckLogReplacedAfterTheCheckIsRefused() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                try await SampleProcess.makeLedger(ledger, commands: 20_000)
+                let ackLog = directory.appendingPathComponent("acks.log").path
+                let victim = directory.appendingPathComponent("victim.txt").path
+                try Data("precious\n".utf8).write(to: URL(fileURLWithPath: victim))
+                let run = try await SampleProcess.child([
+                    "run", "--database", ledger, "--keep", "--accounts", "20", "--commands", "20", "--quiet",
+                    "--ack-log", ackLog,
+                ])
+                // The ledger is opened after the ack log's check (and read twice before the ack log is opened).
+                let descriptors = "/proc/\(run.processIdentifier)/fd"
+                let deadline = ContinuousClock.now + .seconds(60)
+                while ContinuousClock.now < deadline {
+                    let open = (try? FileManager.default.contentsOfDirectory(atPath: descriptors)) ?? []
+                    let targets = open.compactMap {
+                        try? FileManager.default.destinationOfSymbolicLink(atPath: descriptors + "/" + $0)
+                    }
+                    if targets.contains(where: { $0.hasSuffix("/ledger.sqlite") }) { break }
+                    await Task.yield()
+                }
+                run.signal(SIGSTOP)
+                try FileManager.default.createSymbolicLink(atPath: ackLog, withDestinationPath: victim)
+                run.signal(SIGCONT)
+                let status = try await run.exitStatus()
+                let errors = await run.remainingErrorLines().joined(separator: "\n")
+                #expect(status == 2, "status \(status): \(errors)")
+                #expect(errors.contains("changed after the run checked it"), "\(errors)")
+                #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious\n")
+            }
+        }
+
+        /// The ledger is readable by its owner only; its export, which holds every event and its metadata, was made
+        /// readable by everyone (0644).
+        @Test("an export and an ack log are made readable by their owner only, as the ledger is")
+        func anExportIsAsPrivateAsTheLedger() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let ackLog = directory.appendingPathComponent("acks.log").path
+                let made = try await SampleProcess.run([
+                    "run", "--database", ledger, "--accounts", "10", "--commands", "50", "--quiet", "--ack-log", ackLog,
+                ])
+                try #require(made.status == 0, "\(made.standardError)")
+                let output = directory.appendingPathComponent("events.jsonl").path
+                let exported = try await SampleProcess.run(["export", "--database", ledger, "--output", output])
+                try #require(exported.status == 0, "\(exported.standardError)")
+                for path in [ledger, ackLog, output] {
+                    let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+                    #expect(mode.map { $0 & 0o077 } == 0, "\(path): \(String(mode ?? 0, radix: 8))")
                 }
             }
         }

@@ -27,7 +27,8 @@ final class ExportFile {
         }
         let parts = PathParts(target)
         let temporary = parts.sibling(".\(parts.name).\(UUID().uuidString.prefix(8)).partial")
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        // Readable by its owner only, as the store is: an export holds every event and its metadata.
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
             throw SampleError("cannot create a file beside \(target): \(String(cString: strerror(errno)))")
         }

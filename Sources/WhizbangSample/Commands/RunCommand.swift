@@ -69,18 +69,26 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
     func run() async throws {
         // From here on SIGINT, SIGTERM and SIGHUP stop the run between steps, never inside the ledger's creation.
         _ = StopSignal.forRun
+        let target = try database.target()
+        // Before anything is opened: the cluster's stores are PostgreSQL's, and opening an SQLite file to find that
+        // out would create or migrate it.
+        if cluster, case .sqlite = target {
+            throw SampleError.refusal(
+                "--cluster needs a PostgreSQL --database (postgres://...); the SQLite file was not opened")
+        }
         if let report {
-            try DatabaseFiles.refuse(report, as: "--report", database: database.target())
+            try DatabaseFiles.refuse(report, as: "--report", database: target)
             try ReportFile.checkAbsent(report)
         }
         // Before the database is touched: a fresh run replaces the ledger first.
+        var ackLogFound = AckLog.Found.absent
         if let ackLog {
-            try DatabaseFiles.refuse(ackLog, as: "--ack-log", database: database.target())
+            try DatabaseFiles.refuse(ackLog, as: "--ack-log", database: target)
             // A kept ledger that does not exist yet starts as new as a fresh one: earlier acknowledgements would not
             // match it either.
             var startsNew = !keep && !cluster
-            if !startsNew { startsNew = try await !Self.holdsLedger(database.target()) }
-            try AckLog.check(path: ackLog, fresh: startsNew)
+            if !startsNew { startsNew = try await !Self.holdsLedger(target) }
+            ackLogFound = try AckLog.check(path: ackLog, fresh: startsNew)
         }
         // Each passes its check alone: a report must not exist, an ack log may be made. One file for both would be
         // made by the ack log and then refused to the report, after the whole run.
@@ -89,9 +97,26 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
                 "--report \(report) and --ack-log \(ackLog) name the same file; the run appends acknowledgements to the "
                     + "ack log and writes its report as a new file: give them different paths")
         }
-        try await LedgerStore.$readModels.withValue(readModel.map { [$0.projection] } ?? []) {
-            try await database.target().with(
-                .create(fresh: !keep && !cluster, durability: durability.storeDurability), self)
+        // A kept SQLite ledger is checked read-only first: opening it for writing migrates it and registers
+        // `--read-model`, which a refusal must not leave behind. (A read-only PostgreSQL store reads only the
+        // current schema version, so an older kept schema is still migrated before its check.)
+        if keep, case .sqlite = target, try await Self.holdsLedger(target) {
+            _ = try await target.with(.existing, RoomCheck(run: self))
+        }
+        try await AckLog.$found.withValue(ackLogFound) {
+            try await LedgerStore.$readModels.withValue(readModel.map { [$0.projection] } ?? []) {
+                try await target.with(.create(fresh: !keep && !cluster, durability: durability.storeDurability), self)
+            }
+        }
+    }
+
+    /// Refuses, on a read-only store, a kept ledger that fails verification or leaves this run no room
+    /// (``verifiedBaseline(of:)``).
+    private struct RoomCheck: StoreCommand {
+        var run: RunCommand
+
+        func run<Store: EventStore>(on store: Store, database: OpenedDatabase) async throws {
+            _ = try await run.verifiedBaseline(of: store)
         }
     }
 

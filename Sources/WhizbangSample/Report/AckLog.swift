@@ -9,12 +9,50 @@ final class AckLog: @unchecked Sendable {
     private let descriptor: Int32
     let path: String
 
+    /// What ``check(path:fresh:)`` found at the path: nothing, or the file it read.
+    enum Found: Sendable, Equatable {
+        case absent
+        case file(device: UInt64, inode: UInt64)
+    }
+
+    /// What the current run's ``check(path:fresh:)`` found, for ``init(path:)``.
+    @TaskLocal static var found = Found.absent
+
+    /// Opens the ack log that ``check(path:fresh:)`` passed, which the run opens only after its ledger is ready: a
+    /// file made in the path meanwhile (a symbolic link to another file, say) is refused, never appended to. A path
+    /// found empty is created with `O_EXCL`, readable by its owner only (as the ledger is); a file found is opened
+    /// without following a link and must be the one checked.
     init(path: String) throws {
         self.path = path
-        descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw SampleError("cannot open the ack log \(path): \(String(cString: strerror(errno)))")
+        let found = Self.found
+        switch found {
+        case .absent:
+            descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC, 0o600)
+        case .file:
+            descriptor = open(path, O_WRONLY | O_NOFOLLOW | O_APPEND | O_CLOEXEC)
         }
+        guard descriptor >= 0 else {
+            let code = errno
+            if code == EEXIST || code == ELOOP || code == ENOENT {
+                throw SampleError.refusal(
+                    "\(path) changed after the run checked it (\(String(cString: strerror(code)))); the run appends "
+                        + "only to the ack log it checked, and left the path alone")
+            }
+            throw SampleError("cannot open the ack log \(path): \(String(cString: strerror(code)))")
+        }
+        if case .file = found {
+            var status = stat()
+            guard fstat(descriptor, &status) == 0, Self.identity(of: status) == found else {
+                close(descriptor)
+                throw SampleError.refusal(
+                    "\(path) was replaced after the run checked it; the run appends only to the ack log it checked, and "
+                        + "left the path alone")
+            }
+        }
+    }
+
+    private static func identity(of status: stat) -> Found {
+        .file(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
     }
 
     deinit { close(descriptor) }
@@ -24,14 +62,16 @@ final class AckLog: @unchecked Sendable {
     /// an acknowledgement. A missing file is created when the run starts. With `fresh` (a run that starts its ledger
     /// over), an ack log that already holds acknowledgements is refused too: they are of the ledger the run replaces,
     /// and `verify` would find them missing from the new one.
-    static func check(path: String, fresh: Bool) throws {
+    ///
+    /// - Returns: What was found, for ``init(path:)`` (through ``found``).
+    static func check(path: String, fresh: Bool) throws -> Found {
         switch PathKind(path) {
         case .absent:
             let directory = PathParts(path).directory
             guard access(directory, W_OK) == 0 else {
                 throw SampleError.refusal("cannot create the ack log \(path): \(String(cString: strerror(errno)))")
             }
-            return
+            return .absent
         case .regularFile:
             break
         default:
@@ -41,14 +81,19 @@ final class AckLog: @unchecked Sendable {
         guard access(path, W_OK) == 0 else {
             throw SampleError.refusal("cannot append to the ack log \(path): \(String(cString: strerror(errno)))")
         }
-        guard let handle = FileHandle(forReadingAtPath: path) else {
+        let readable = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        var status = stat()
+        guard readable >= 0, fstat(readable, &status) == 0 else {
+            if readable >= 0 { close(readable) }
             throw SampleError("cannot read the ack log \(path)")
         }
+        let handle = FileHandle(fileDescriptor: readable, closeOnDealloc: true)
         defer { try? handle.close() }
+        let found = identity(of: status)
         let head = (try? handle.read(upToCount: 256)) ?? Data()
         guard let firstLine = head.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).first,
             !head.isEmpty
-        else { return }
+        else { return found }
         let fields = String(decoding: firstLine, as: UTF8.self).split(separator: " ", maxSplits: 1)
         guard fields.count == 2, MessageID(String(fields[0])) != nil else {
             throw SampleError.refusal(
@@ -60,6 +105,7 @@ final class AckLog: @unchecked Sendable {
                 "\(path) holds the acknowledgements of an earlier run; without --keep this run starts a new ledger, "
                     + "which they would not match: give --ack-log a new path, or --keep to add to the ledger")
         }
+        return found
     }
 
     /// Appends one line per command; called only after the commands' events are durable.
