@@ -124,6 +124,7 @@ let package = Package(
                 "WhizbangPostgres",
                 "WhizbangCluster",
                 "WhizbangConsole",
+                "CWhizbangSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -196,6 +196,49 @@ extension SampleProcessSuites {
             }
         }
 
+        /// On a file system without hard links (vfat, exFAT: `link` fails with `EPERM`), an export failed ("cannot
+        /// write ... Operation not permitted"), and a run with `--report` did its whole work, then lost its report.
+        /// The store's restore already named its file there with a rename that never replaces one; now so do they.
+        @Test(
+            "an export and a report are saved where the file system has no hard links",
+            .enabled(
+                if: ProcessInfo.processInfo.environment["CI"] == "true"
+                    || FileManager.default.isExecutableFile(atPath: "/usr/bin/strace"),
+                "needs strace"))
+        func savedWithoutHardLinks() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let report = directory.appendingPathComponent("report.html").path
+                let withoutLinks = [
+                    "-f", "-qq", "-o", "/dev/null", "-e", "trace=link,linkat", "-e", "inject=link,linkat:error=EPERM",
+                    try SampleProcess.executable.path,
+                ]
+                let strace = URL(fileURLWithPath: "/usr/bin/strace")
+                let ran = try await SampleProcess.run(
+                    strace,
+                    withoutLinks + [
+                        "run", "--database", ledger, "--accounts", "10", "--commands", "50", "--quiet", "--report", report,
+                    ])
+                #expect(ran.status == 0, "\(ran.standardError)")
+                #expect(try String(contentsOfFile: report, encoding: .utf8).contains("<html"))
+                let linked = directory.appendingPathComponent("linked.jsonl").path
+                let renamed = directory.appendingPathComponent("renamed.jsonl").path
+                let exported = try await SampleProcess.run(["export", "--database", ledger, "--output", linked])
+                try #require(exported.status == 0, "\(exported.standardError)")
+                let again = try await SampleProcess.run(
+                    strace, withoutLinks + ["export", "--database", ledger, "--output", renamed])
+                #expect(again.status == 0, "\(again.standardError)")
+                #expect(FileManager.default.contents(atPath: renamed) == FileManager.default.contents(atPath: linked))
+                // Still never a replacement: the name taken, the export is refused and the file left as it was.
+                let refused = try await SampleProcess.run(
+                    strace, withoutLinks + ["export", "--database", ledger, "--output", report])
+                #expect(refused.status == 2, "\(refused.standardError)")
+                #expect(try String(contentsOfFile: report, encoding: .utf8).contains("<html"))
+                let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+                #expect(!names.contains { $0.hasSuffix(".partial") }, "\(names)")
+            }
+        }
+
         @Test("a fresh run refuses an ack log of an earlier run; with --keep it appends to it, and verify passes")
         func aFreshRunRefusesAnEarlierAckLog() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in

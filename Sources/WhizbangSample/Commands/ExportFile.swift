@@ -117,17 +117,16 @@ final class ExportFile {
                 throw SampleError("cannot write \(target): \(String(cString: strerror(errno)))")
             }
         } else {
-            // A link fails if anything is at the path, where a rename would replace it.
-            guard link(temporaryPath, target) == 0 else {
-                let code = errno
+            // Never a plain rename, which would replace what appeared at the path.
+            let code = NewFileName.give(temporaryPath, name: target)
+            guard code == 0 else {
                 if code == EEXIST {
                     throw SampleError.refusal(
                         "\(target) appeared while the export ran; export leaves it alone: give --output another path, "
                             + "or --force to replace it")
                 }
-                throw SampleError("cannot write \(target): \(String(cString: strerror(code)))")
+                throw SampleError("cannot write \(target): \(NewFileName.describe(code))")
             }
-            unlink(temporaryPath)
         }
         try? handle.close()
         isFinished = true

@@ -44,10 +44,10 @@ enum ReportFile {
         } catch {
             throw SampleError("cannot write the report beside \(path): \(FileWriteFailure.describe(error))")
         }
-        guard link(temporary, path) == 0 else {
-            let code = errno
+        let code = NewFileName.give(temporary, name: path)
+        guard code == 0 else {
             guard code == EEXIST else {
-                throw SampleError("cannot write the report \(path): \(String(cString: strerror(code)))")
+                throw SampleError("cannot write the report \(path): \(NewFileName.describe(code))")
             }
             // The path was free when the command began (checkAbsent): the work is done, and the report is not
             // thrown away for want of its name. It goes beside it under the first free one, never replacing a file.
@@ -56,12 +56,13 @@ enum ReportFile {
             let suffix = dot.map { String(parts.name[$0...]) } ?? ""
             for number in 1...99 {
                 let other = parts.sibling("\(stem)-\(number)\(suffix)")
-                if link(temporary, other) == 0 {
+                let placed = NewFileName.give(temporary, name: other)
+                if placed == 0 {
                     throw SampleError(
                         "--report: \(path) appeared while the command ran, and a report never replaces a file; the "
                             + "command's work is done, and its report is at \(other)", exitStatus: 1)
                 }
-                guard errno == EEXIST else { break }
+                guard placed == EEXIST else { break }
             }
             throw SampleError(
                 "--report: \(path) appeared while the command ran, and a report never replaces a file; the command's "
