@@ -175,6 +175,25 @@ extension SampleProcessSuites {
             }
         }
 
+        /// In a working directory that was removed, a relative `--output` was taken from the root directory: the
+        /// whole export was written to a temporary file in `/` (another file system, perhaps) before its naming
+        /// failed. Now nothing is made.
+        @Test("an export to a relative path in a removed working directory fails before it writes")
+        func anExportInARemovedWorkingDirectoryFailsFirst() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                try await SampleProcess.makeLedger(ledger, commands: 50)
+                let gone = directory.appendingPathComponent("gone").path
+                let binary = try SampleProcess.executable.path
+                let script =
+                    "mkdir '\(gone)' && cd '\(gone)' && rmdir '\(gone)' && "
+                    + "exec '\(binary)' export --database '\(ledger)' --output events.jsonl"
+                let exported = try await SampleProcess.run(URL(fileURLWithPath: "/bin/sh"), ["-c", script])
+                #expect(exported.status == 1, "status \(exported.status): \(exported.standardError)")
+                #expect(exported.standardError.contains("cannot create a file beside"), "\(exported.standardError)")
+            }
+        }
+
         /// The ledger is readable by its owner only; its export, which holds every event and its metadata, was made
         /// readable by everyone (0644).
         @Test("an export and an ack log are made readable by their owner only, as the ledger is")
