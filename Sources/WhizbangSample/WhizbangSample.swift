@@ -16,8 +16,9 @@ struct WhizbangSample: AsyncParsableCommand {
         defaultSubcommand: RunCommand.self
     )
 
-    /// Parses the arguments and runs the command; any error is one line on standard error and exit status 1 (2 for
-    /// a usage error), so that scripts can rely on it. So is a result that could not be written to standard output.
+    /// Parses the arguments and runs the command; any error is one line on standard error and exit status 1 (2 for a
+    /// refusal that changed nothing, 64 for arguments that do not parse or validate, as ArgumentParser exits), so
+    /// that scripts can rely on it. So is a result that could not be written to standard output.
     static func main() async {
         MallocArenas.limit()
         do {

@@ -1,7 +1,8 @@
 /// An error the sample reports as one line and a non-zero exit status.
 struct SampleError: Error, CustomStringConvertible {
     let description: String
-    /// The exit status: 1 for a failure, 2 for a refusal (nothing was touched) or a usage error.
+    /// The exit status: 1 for a failure, 2 for a refusal (nothing was touched). Arguments that do not parse or
+    /// validate exit with ArgumentParser's 64 instead.
     let exitStatus: Int32
 
     init(_ description: String, exitStatus: Int32 = 1) {
