@@ -236,8 +236,30 @@ extension PostgresEventStore: Service {
                 let _: EventLoopFuture<Void> = connection.close()
             }
             defer { watchdog.cancel() }
-            signal.advance(to: try await readHead(on: connection, logger: logger))
+            _ = try await settleHead(on: connection, logger: logger)
         }
+    }
+
+    /// Reads the log's head on `connection` and makes it the store's: past the store's head it wakes waiters; below
+    /// it, the log lost positions the store had announced (commits a server crash lost under `.normal`
+    /// durability, which acknowledges before the flush), and the head moves back unless an append committed
+    /// meanwhile. Otherwise every consumer caught up with the log would find its wait over at once, read nothing, and
+    /// go round again without pause until appends passed the lost positions.
+    ///
+    /// - Returns: the head read.
+    private func settleHead(on connection: PostgresConnection, logger: Logger) async throws -> UInt64 {
+        let announced = signal.head
+        let read = try await readHead(on: connection, logger: logger)
+        if read < announced, signal.lower(from: announced, to: read) {
+            logger.warning(
+                "the log ends before the head this store announced: commits it acknowledged were lost",
+                metadata: [
+                    "announced": "\(announced)", "head": "\(read)", "server": "\(configuration.serverDescription)",
+                ])
+        } else {
+            signal.advance(to: read)
+        }
+        return read
     }
 
     /// The position of the log's last event, read on `connection`.
@@ -276,8 +298,7 @@ extension PostgresEventStore: Service {
                                 try await connection.listen(on: channel) { notifications in
                                     // Appends committed before LISTEN took effect sent no notification: read
                                     // the head.
-                                    var read = try await self.readHead(on: connection, logger: logger)
-                                    self.signal.advance(to: read)
+                                    var read = try await self.settleHead(on: connection, logger: logger)
                                     // Waiters are woken only up to a head known to be real (see NotifiedHead):
                                     // the one last read, or this process's own appends' (which the signal has).
                                     for try await notification in notifications {

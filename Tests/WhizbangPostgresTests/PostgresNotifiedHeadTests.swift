@@ -77,4 +77,36 @@ struct PostgresNotifiedHeadTests {
             #expect(try await waiter.value, "the wait returned before the append")
         }
     }
+
+    /// Before, the store's head never moved back. After commits it had acknowledged were lost (a server crash under
+    /// `.normal` durability, which acknowledges before the flush), every consumer caught up with the log found its
+    /// wait over at once, read nothing, and went round again without pause until appends passed the lost positions.
+    /// The lost commits are made here by deleting their rows; the store's periodic read of the head finds them gone.
+    @Test("a head read below the announced one moves the store's head back, so a caught-up consumer waits")
+    func aLostTailMovesTheHeadBack() async throws {
+        var configuration = try PostgresTestServer.configuration()
+        configuration.keepAliveInterval = .milliseconds(100)
+        try await PostgresTestServer.createTables(configuration)
+        try await PostgresTestServer.withStore(configuration: configuration) { store in
+            _ = try await store.append(makeEvents(3), to: "s", expectedVersion: .noStream)
+            #expect(store.signal.head == 3)
+            try await PostgresTestServer.execute(
+                "DELETE FROM \"\(configuration.schema)\".events WHERE position > 1", configuration: configuration)
+            // The listener reads the head every keep-alive interval.
+            let deadline = ContinuousClock.now + .seconds(30)
+            while store.signal.head != 1, ContinuousClock.now < deadline { await Task.yield() }
+            #expect(store.signal.head == 1)
+            let appended = Mutex(false)
+            let returned = Mutex(false)
+            let waiter = Task {
+                defer { returned.withLock { $0 = true } }
+                try await store.waitForEvents(after: 1)
+                return appended.withLock { $0 }
+            }
+            while store.notifiedHead.waiting == 0, !returned.withLock({ $0 }) { await Task.yield() }
+            appended.withLock { $0 = true }
+            _ = try await store.append(makeEvents(1), to: "t", expectedVersion: .noStream)
+            #expect(try await waiter.value, "the wait returned before the append")
+        }
+    }
 }

@@ -61,6 +61,19 @@ public final class AppendSignal: Sendable {
         for waiter in woken { waiter.continuation.resume() }
     }
 
+    /// Moves the head back to `position` if it is still `expected`: for a store that read its log's head below
+    /// what it had announced (commits a server crash lost, under a durability that acknowledges before the flush).
+    /// The head read must be taken after `expected` was: an announcement since (an append that committed meanwhile)
+    /// keeps the head where it is. Wakes no one.
+    ///
+    /// - Returns: whether the head moved back.
+    @discardableResult
+    public func lower(from expected: UInt64, to position: UInt64) -> Bool {
+        guard position < expected else { return false }
+        return announcedHead.compareExchange(expected: expected, desired: position, ordering: .sequentiallyConsistent)
+            .exchanged
+    }
+
     /// Fails every current and later waiter with ``EventStoreError/Code/closed``.
     public func close() {
         let waiters = state.withLock { state -> [Waiter] in
