@@ -152,14 +152,15 @@ extension PostgresEventStore: Service {
             try? await listening.close()
             throw error
         }
-        let head: Int64
+        let head: UInt64
         do {
-            head = try await runner.rows(of: PostgresStatements.Head()).first ?? 0
+            head = try RecordedEventColumns.stored(
+                try await runner.rows(of: PostgresStatements.Head()).first ?? 0, "log's head")
         } catch {
             try? await listening.close()
             throw error
         }
-        signal.advance(to: UInt64(head))
+        signal.advance(to: head)
         lifecycle.markReady()
         logger.debug(
             "opened PostgreSQL event store",

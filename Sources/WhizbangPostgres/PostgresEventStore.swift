@@ -231,7 +231,7 @@ public final class PostgresEventStore: EventStore {
 
     /// The position of the last event in the global log, or 0 if the store is empty.
     public func headPosition() async throws -> UInt64 {
-        UInt64(try await perform(PostgresStatements.Head()).first ?? 0)
+        try RecordedEventColumns.stored(try await perform(PostgresStatements.Head()).first ?? 0, "log's head")
     }
 
     /// The version of a stream: the number of events in it, 0 if it has none.
@@ -239,7 +239,9 @@ public final class PostgresEventStore: EventStore {
     /// - Throws: `EventStoreError` — `invalidStreamID`, `closed`, `unavailable` (retryable), or a storage failure.
     public func streamVersion(of streamID: StreamID) async throws -> UInt64 {
         try validateStreamID(streamID)
-        return UInt64(try await perform(PostgresStatements.StreamVersion(streamID: streamID)).first ?? 0)
+        return try RecordedEventColumns.stored(
+            try await perform(PostgresStatements.StreamVersion(streamID: streamID)).first ?? 0,
+            "version of stream '\(streamID)'")
     }
 
     /// The event stored under `eventID`, or `nil`; see `EventStore/event(withID:)`. One lookup in the unique index on

@@ -15,12 +15,29 @@ enum RecordedEventColumns {
     static let withoutStreamID =
         "e.position, e.version, e.event_id, e.event_type, e.data, e.metadata, e.recorded_at, e.schema_version"
 
+    /// A position, version or count read from the database as the unsigned value the store works with. No store
+    /// writes a negative one (the schema has no check that says so): a row changed by hand would trap the
+    /// conversion, and with it the process, so it is refused as `corruptDatabase`.
+    ///
+    /// - Parameter position: the position of the event whose column it is, to name in the error.
+    static func stored(_ value: Int64, _ column: String, position: Int64? = nil) throws(EventStoreError) -> UInt64 {
+        guard value >= 0 else {
+            let place = position.map { " of the event at position \($0)" } ?? ""
+            throw EventStoreError(
+                .corruptDatabase,
+                message: "the \(column)\(place) is \(value), which the store never writes: the database was changed "
+                    + "outside it")
+        }
+        return UInt64(value)
+    }
+
     /// Decodes a row of ``withStreamID``.
     static func decode(_ row: PostgresRow) throws -> RecordedEvent {
         let (position, streamID, version, eventID, eventType, data, metadata, recordedAt, schemaVersion) =
             try row.decode((Int64, String, Int64, UUID, String, Data, Data, Date, Int32).self)
         return RecordedEvent(
-            streamID: StreamID(streamID), streamVersion: UInt64(version), position: UInt64(position),
+            streamID: StreamID(streamID), streamVersion: try stored(version, "version", position: position),
+            position: try stored(position, "position", position: position),
             eventID: MessageID(eventID), eventType: eventType, schemaVersion: Int(schemaVersion), data: data,
             metadata: metadata, recordedAt: recordedAt)
     }
@@ -30,7 +47,8 @@ enum RecordedEventColumns {
         let (position, version, eventID, eventType, data, metadata, recordedAt, schemaVersion) = try row.decode(
             (Int64, Int64, UUID, String, Data, Data, Date, Int32).self)
         return RecordedEvent(
-            streamID: streamID, streamVersion: UInt64(version), position: UInt64(position),
+            streamID: streamID, streamVersion: try stored(version, "version", position: position),
+            position: try stored(position, "position", position: position),
             eventID: MessageID(eventID), eventType: eventType, schemaVersion: Int(schemaVersion), data: data,
             metadata: metadata, recordedAt: recordedAt)
     }
