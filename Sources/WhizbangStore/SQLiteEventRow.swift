@@ -69,9 +69,16 @@ public struct SQLiteEventRow {
     /// A copy of the whole row, equal to the event `readAll(after:limit:)` returns for it; without
     /// `includingMetadata` its metadata is empty, as `readAll(after:limit:includingMetadata:)` leaves it.
     ///
-    /// - Throws: `EventStoreError` when the lookup of the stream id fails in storage.
+    /// - Throws: `EventStoreError` when the lookup of the stream id fails in storage, and `corruptDatabase` for a row
+    ///   that no store writes (a position or version below 1, an event id that is not 16 bytes), which the
+    ///   properties above read as 0 or the nil UUID.
     public func recordedEvent(includingMetadata: Bool = true) throws -> RecordedEvent {
-        RecordedEvent(
+        do {
+            try statement.checkEventColumns()
+        } catch {
+            throw EventStoreError.storing(error)
+        }
+        return RecordedEvent(
             streamID: try streamID, streamVersion: streamVersion, position: position, eventID: eventID,
             eventType: eventType, schemaVersion: schemaVersion, data: statement.data(at: 4),
             metadata: includingMetadata ? statement.data(at: 5) : Data(), recordedAt: recordedAt)

@@ -98,7 +98,7 @@ final class SQLiteReader {
         var events: [RecordedEvent] = []
         events.reserveCapacity(min(limit, Int(clamping: stream.version), 4_096))
         while try statement.step() {
-            events.append(Self.event(statement, streamID: streamID))
+            events.append(try Self.event(statement, streamID: streamID))
         }
         return events
     }
@@ -123,7 +123,7 @@ final class SQLiteReader {
                 lastStreamID = try streamID(forKey: key)
                 lastKey = key
             }
-            events.append(Self.event(statement, streamID: lastStreamID, includingMetadata: includingMetadata))
+            events.append(try Self.event(statement, streamID: lastStreamID, includingMetadata: includingMetadata))
         }
         return events
     }
@@ -152,14 +152,17 @@ final class SQLiteReader {
         defer { selectEventByID.reset() }
         selectEventByID.bind(eventID, at: 1)
         guard try selectEventByID.step() else { return nil }
-        return Self.event(selectEventByID, streamID: try streamID(forKey: selectEventByID.int64(at: 8)))
+        return try Self.event(selectEventByID, streamID: try streamID(forKey: selectEventByID.int64(at: 8)))
     }
 
     /// Builds a recorded event from a row whose first eight columns are those of the read statements.
+    ///
+    /// - Throws: `SQLITE_CORRUPT` for a row no store writes (``SQLiteStatement/checkEventColumns()``).
     @inline(__always)
     private static func event(_ statement: SQLiteStatement, streamID: StreamID, includingMetadata: Bool = true)
-        -> RecordedEvent
+        throws(SQLiteError) -> RecordedEvent
     {
+        try statement.checkEventColumns()
         let microseconds = statement.int64(at: 6)
         return RecordedEvent(
             streamID: streamID,

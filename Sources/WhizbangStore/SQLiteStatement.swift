@@ -186,7 +186,26 @@ struct SQLiteStatement {
         return UnsafeRawBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(handle, column)))
     }
 
-    /// A 16-byte blob column as a message id; a malformed one reads as the nil UUID.
+    /// Refuses, as `SQLITE_CORRUPT`, an event row whose position (column 0) or version (1) is below 1, or whose
+    /// id (2) is not a 16-byte blob: no store writes one, and read as they are they would be a version 0, or the nil
+    /// UUID, that no caller could tell from a real one.
+    func checkEventColumns() throws(SQLiteError) {
+        let position = sqlite3_column_int64(handle, 0)
+        let version = sqlite3_column_int64(handle, 1)
+        let idBytes = sqlite3_column_type(handle, 2) == SQLITE_BLOB ? sqlite3_column_bytes(handle, 2) : -1
+        guard position < 1 || version < 1 || idBytes != 16 else { return }
+        let problem =
+            position < 1
+            ? "a position of \(position)"
+            : version < 1 ? "a version of \(version)" : "an event id that is not 16 bytes"
+        throw SQLiteError(
+            code: SQLITE_CORRUPT, systemErrno: 0,
+            message: "the event row at position \(position) has \(problem), which the store never writes: the file "
+                + "was changed outside it",
+            sql: nil)
+    }
+
+    /// A 16-byte blob column as a message id; a malformed one reads as the nil UUID (see ``checkEventColumns()``).
     @inline(__always)
     func messageID(at column: Int32) -> MessageID {
         guard let pointer = sqlite3_column_blob(handle, column), sqlite3_column_bytes(handle, column) == 16 else {
