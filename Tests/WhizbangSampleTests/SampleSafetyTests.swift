@@ -175,6 +175,47 @@ extension SampleProcessSuites {
             }
         }
 
+        /// A recording time that microseconds since 1970 cannot hold (changed by hand: SQLite's largest integer)
+        /// trapped the conversion, and the export process died (exit 132) instead of saying which event.
+        @Test("an export meets a recording time it cannot write: it fails naming the event, and writes nothing")
+        func anExportOfAnUnwritableTimeFails() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                try await SampleProcess.makeLedger(ledger, commands: 50)
+                _ = try await SampleProcess.tool(
+                    "sqlite3", [ledger, "UPDATE events SET recorded_at = 9223372036854775807 WHERE position = 3;"])
+                let output = directory.appendingPathComponent("events.jsonl").path
+                let exported = try await SampleProcess.run(["export", "--database", ledger, "--output", output])
+                #expect(exported.status == 1, "status \(exported.status): \(exported.standardError)")
+                #expect(exported.standardError.contains("position 3"), "\(exported.standardError)")
+                #expect(!FileManager.default.fileExists(atPath: output))
+            }
+        }
+
+        /// Read as a String, an ack log with CRLF line ends ("\r\n" is one character, which no "\n" matches) was one
+        /// torn line, so `verify --ack-log` checked no acknowledgement at all and passed.
+        @Test("verify reads an ack log with CRLF line ends, and fails on an acknowledgement the ledger lacks")
+        func anAckLogWithCRLFIsChecked() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let ackLog = directory.appendingPathComponent("acks.log").path
+                let made = try await SampleProcess.run([
+                    "run", "--database", ledger, "--accounts", "10", "--commands", "20", "--quiet", "--ack-log", ackLog,
+                ])
+                try #require(made.status == 0, "\(made.standardError)")
+                let lines = try String(contentsOfFile: ackLog, encoding: .utf8).split(separator: "\n")
+                let crlf = directory.appendingPathComponent("crlf.log").path
+                try Data(lines.map { $0 + "\r\n" }.joined().utf8).write(to: URL(fileURLWithPath: crlf))
+                let verified = try await SampleProcess.run(["verify", "--database", ledger, "--ack-log", crlf])
+                #expect(verified.status == 0, "\(verified.standardOutput)\(verified.standardError)")
+                #expect(verified.standardOutput.contains("\(lines.count)"), "\(verified.standardOutput)")
+                let unknown = "0190a0b4-1c2d-7e3f-8a4b-5c6d7e8f9a0b account-9\r\n"
+                try Data(unknown.utf8).write(to: URL(fileURLWithPath: crlf))
+                let refused = try await SampleProcess.run(["verify", "--database", ledger, "--ack-log", crlf])
+                #expect(refused.status == 1, "\(refused.standardOutput)\(refused.standardError)")
+            }
+        }
+
         /// In a working directory that was removed, a relative `--output` was taken from the root directory: the
         /// whole export was written to a temporary file in `/` (another file system, perhaps) before its naming
         /// failed. Now nothing is made.

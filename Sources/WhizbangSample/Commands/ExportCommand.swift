@@ -69,7 +69,7 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
             let events = try await store.readAll(after: position, limit: 8192)
             var chunk = Data()
             for event in events {
-                chunk.append(try encoder.encode(ExportedEvent(event)))
+                chunk.append(try encoder.encode(try ExportedEvent(event)))
                 chunk.append(UInt8(ascii: "\n"))
                 position = event.position
             }

@@ -26,14 +26,21 @@ struct ExportedEvent: Codable, Hashable {
     var metadata: String?
     var metadataBase64: String?
 
-    init(_ event: RecordedEvent) {
+    /// - Throws: a `SampleError` for a recording time that microseconds since 1970 cannot hold (a stored time
+    ///   changed by hand: SQLite's largest integer, PostgreSQL's `infinity`), which no import would take back.
+    init(_ event: RecordedEvent) throws {
         position = event.position
         streamID = event.streamID.rawValue
         streamVersion = event.streamVersion
         eventID = event.eventID.description
         eventType = event.eventType
         schemaVersion = event.schemaVersion == 1 ? nil : event.schemaVersion
-        recordedAt = Int64((event.recordedAt.timeIntervalSince1970 * 1_000_000).rounded())
+        guard let microseconds = Int64(exactly: (event.recordedAt.timeIntervalSince1970 * 1_000_000).rounded()) else {
+            throw SampleError(
+                "the event at position \(event.position) has a recording time that cannot be exported "
+                    + "(\(event.recordedAt.timeIntervalSince1970) seconds since 1970); nothing was exported")
+        }
+        recordedAt = microseconds
         (data, dataBase64) = Self.text(event.data)
         (metadata, metadataBase64) = Self.text(event.metadata)
     }

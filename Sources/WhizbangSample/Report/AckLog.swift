@@ -133,11 +133,14 @@ final class AckLog: @unchecked Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw SampleError.cannotRead(path, what: "the ack log")
         }
-        let text = String(decoding: data, as: UTF8.self)
         var entries: [(MessageID, StreamID)] = []
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        if !text.hasSuffix("\n") { lines.removeLast() }
-        for (number, line) in lines.enumerated() where !line.isEmpty {
+        // Split as bytes: as a String, "\r\n" is one character, which no "\n" matches, so a file with CRLF line ends
+        // read as one torn line, and as no acknowledgements at all. A line's "\r" is dropped.
+        let newline = UInt8(ascii: "\n")
+        var lines = data.split(separator: newline, omittingEmptySubsequences: false)
+        if data.last != newline { lines.removeLast() }
+        for (number, bytes) in lines.enumerated() where !bytes.isEmpty {
+            let line = String(decoding: bytes.last == UInt8(ascii: "\r") ? bytes.dropLast() : bytes, as: UTF8.self)
             let fields = line.split(separator: " ", maxSplits: 1)
             guard fields.count == 2, let messageID = MessageID(String(fields[0])) else {
                 throw SampleError("the ack log \(path) has a malformed line \(number + 1): \(line)")
