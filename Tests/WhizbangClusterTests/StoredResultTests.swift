@@ -93,6 +93,28 @@ struct StoredResultTests {
         }
     }
 
+    /// `eventIDs` makes an id for each event a result counts: a count changed by hand in the inbox (2^32 - 1 in the
+    /// binary form, any integer in JSON) had a client allocate gigabytes of ids, or trap.
+    @Test("a stored result counting more events than its stream holds, or a negative count, is malformedResult")
+    func anEventCountNoCommandStoresIsRefused() throws {
+        for form in [ClusterCommandResult.StoredForm.binary, .json] {
+            for (count, version) in [(3, 2), (Int(UInt32.max), UInt64.max)] {
+                var result = Self.results[0]
+                result.eventCount = count
+                result.streamVersion = version
+                let stored = try result.stored(as: form)
+                let error = #expect(throws: ClusterError.self) { try ClusterCommandResult(stored: stored) }
+                #expect(error?.code == .malformedResult, "\(form) \(count)")
+            }
+        }
+        // JSON holds any integer: a negative count too.
+        var negative = Self.results[0]
+        negative.eventCount = -4
+        let stored = try negative.stored(as: .json)
+        let error = #expect(throws: ClusterError.self) { try ClusterCommandResult(stored: stored) }
+        #expect(error?.code == .malformedResult)
+    }
+
     @Test("a result with a negative event count is refused, not stored as another count")
     func negativeEventCount() {
         var result = Self.results[0]

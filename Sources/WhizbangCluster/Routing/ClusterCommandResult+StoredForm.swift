@@ -91,6 +91,7 @@ extension ClusterCommandResult {
                 throw ClusterError(
                     .malformedResult, message: "a stored command result in JSON does not decode: \(error)")
             }
+            try checkEventCount()
             return
         }
         guard Int64(form) == StoredForm.binary.rawValue else {
@@ -119,7 +120,23 @@ extension ClusterCommandResult {
         self.init(
             messageID: MessageID(high: high, low: low), outcome: outcome, streamVersion: streamVersion,
             eventCount: Int(eventCount), reason: reason, state: state, node: node)
+        try checkEventCount()
     }
+
+    /// Refuses an event count that no command stores: below 0, past the stream's version (a command's events are
+    /// in its stream), or past ``maximumStoredEventCount``. ``eventIDs`` makes an id for each, so a count changed
+    /// by hand would otherwise have a client allocate gigabytes, or trap.
+    private func checkEventCount() throws(ClusterError) {
+        guard eventCount >= 0, UInt64(eventCount) <= streamVersion, eventCount <= Self.maximumStoredEventCount else {
+            throw ClusterError(
+                .malformedResult,
+                message: "a stored command result counts \(eventCount) events at stream version \(streamVersion)")
+        }
+    }
+
+    /// The most events a stored result may count: more than one append can hold (an append is at most 768 MiB,
+    /// and an event takes at least 64 bytes of it).
+    static let maximumStoredEventCount = 1 << 24
 
     private static let truncated = ClusterError(.malformedResult, message: "a stored command result is cut short")
 
