@@ -1115,6 +1115,16 @@ extension SampleProcessSuites {
                     ],
                     "position 2"
                 ),
+                (
+                    // A leading zero is not JSON: JSONDecoder refuses "01000", and so does every reader of the event.
+                    // The hand-written fast path read it as 1000, so whether stored bytes decoded hung on whitespace.
+                    [
+                        ImportFixture.line(
+                            position: 1, stream: "account-0", version: 1, eventID: ImportFixture.eventID(1), type: "Opened",
+                            data: #"{\"initialDeposit\":01000}"#)
+                    ],
+                    "position 1"
+                ),
             ])
         func verifyFailsOnALogThatDoesNotFold(lines: [String], message: String) async throws {
             try await SampleProcess.withTemporaryDirectory { directory in

@@ -51,6 +51,8 @@ struct AmountCodec<Payload: Codable & Sendable>: EventPayloadCodec {
         }
         let end = count - 1
         guard index < end, end - index <= 18 else { return nil }
+        // JSON writes no leading zero ("01"): such bytes go to JSONDecoder, which refuses them, as every reader does.
+        guard bytes[index] != UInt8(ascii: "0") || end - index == 1 else { return nil }
         var result = 0
         while index < end {
             let digit = Int(bytes[index]) &- 48
