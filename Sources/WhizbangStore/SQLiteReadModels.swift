@@ -40,6 +40,8 @@ final class SQLiteReadModels {
     private let batchCommitted: (@Sendable (SQLiteReadModelBatch) -> Bool)?
     /// Set when the test hook asked to stop: no more batches.
     private var isStopped = false
+    /// The turn the next batch starts looking from; see ``runBatch()``.
+    private var nextTurn = 0
     /// Set after a batch failed on a storage error: no more batches until this time, or until something else
     /// commits or asks for a rebuild, whichever comes first.
     private(set) var pausedUntil: Date?
@@ -232,45 +234,68 @@ final class SQLiteReadModels {
     var hasWork: Bool {
         guard !isStopped else { return false }
         if let pausedUntil, Date() < pausedUntil { return false }
-        return !retired.isEmpty
-            || models.contains { model in
-                model.state.failure == nil
-                    && (model.buildsOwnVersion || (Self.servesOwnVersion(model) && model.state.position < head))
-            }
+        return !retired.isEmpty || models.contains { needsCatchUp($0) || needsBuild($0) }
+    }
+
+    /// Whether the served generation is of this store's version and behind the head of the log.
+    private func needsCatchUp(_ model: Model) -> Bool {
+        model.state.failure == nil && Self.servesOwnVersion(model) && model.state.position < head
+    }
+
+    /// Whether a generation of this store's version is being built.
+    private func needsBuild(_ model: Model) -> Bool {
+        model.state.failure == nil && model.buildsOwnVersion
     }
 
     /// Runs one batch of work inside the writer's transaction: catches a served generation up, builds a new one,
     /// or deletes rows of a retired one. Returns the batch to report once the transaction has committed.
+    ///
+    /// The work is taken in turns — each read model's catch-up, then its build, then the deletion of retired rows —
+    /// starting after the last turn that ran, so that each piece of work gets a batch within
+    /// `2 × models.count + 1` batches. While appends keep coming the writer runs one batch after each group commit,
+    /// and an async read model is behind again after every one: taking the first work found would give it every
+    /// batch, and another read model's backfill or catch-up, a rebuild, or a deletion would wait for as long as the
+    /// appends go on.
     func runBatch() throws(SQLiteError) -> SQLiteReadModelBatch? {
         pausedUntil = nil
         head = try selectHead()
-        if let index = models.firstIndex(where: {
-            $0.state.failure == nil && Self.servesOwnVersion($0) && $0.state.position < head
-        }) {
-            return try advance(index, building: false)
-        }
-        if let index = models.firstIndex(where: { $0.state.failure == nil && $0.buildsOwnVersion }) {
-            return try advance(index, building: true)
-        }
-        if let (model, generation) = retired.first {
-            guard !isInUse(generation, of: model) else {
-                retired.removeFirst()
+        let turns = 2 * models.count + 1
+        for step in 0..<turns {
+            let turn = (nextTurn + step) % turns
+            let index = turn / 2
+            if index == models.count {
+                guard !retired.isEmpty else { continue }
+                nextTurn = 0
+                try deleteRetiredRows()
                 return nil
             }
-            let statement = try statement(
-                """
-                DELETE FROM read_model_rows WHERE model = ?1 AND generation = ?2 AND key IN
-                    (SELECT key FROM read_model_rows WHERE model = ?1 AND generation = ?2 LIMIT ?3)
-                """)
-            statement.bind(model, at: 1)
-            statement.bind(generation, at: 2)
-            // Ten batches' worth of rows, saturating: a batch size of `Int.max` means "no limit", not a trap.
-            let (rows, overflow) = batchSize.multipliedReportingOverflow(by: 10)
-            statement.bind(Int64(clamping: overflow ? Int.max : rows), at: 3)
-            try statement.execute()
-            if sqlite3_changes(connection.handle) == 0 { retired.removeFirst() }
+            let building = turn % 2 == 1
+            guard building ? needsBuild(models[index]) : needsCatchUp(models[index]) else { continue }
+            nextTurn = turn + 1
+            return try advance(index, building: building)
         }
         return nil
+    }
+
+    /// Deletes a batch of rows of the first retired generation, and drops it from the list once it has none left.
+    private func deleteRetiredRows() throws(SQLiteError) {
+        guard let (model, generation) = retired.first else { return }
+        guard !isInUse(generation, of: model) else {
+            retired.removeFirst()
+            return
+        }
+        let statement = try statement(
+            """
+            DELETE FROM read_model_rows WHERE model = ?1 AND generation = ?2 AND key IN
+                (SELECT key FROM read_model_rows WHERE model = ?1 AND generation = ?2 LIMIT ?3)
+            """)
+        statement.bind(model, at: 1)
+        statement.bind(generation, at: 2)
+        // Ten batches' worth of rows, saturating: a batch size of `Int.max` means "no limit", not a trap.
+        let (rows, overflow) = batchSize.multipliedReportingOverflow(by: 10)
+        statement.bind(Int64(clamping: overflow ? Int.max : rows), at: 3)
+        try statement.execute()
+        if sqlite3_changes(connection.handle) == 0 { retired.removeFirst() }
     }
 
     /// Reports a committed batch to the test hook, which may stop further batches.

@@ -496,6 +496,57 @@ struct SQLiteReadModelTests {
         }
     }
 
+    /// While appends kept coming, the one batch the writer runs after each group commit always went to the first
+    /// read model behind the head, and an async read model is behind again after every commit: the others never had
+    /// a batch (their backfill, catch-up, rebuild or the deletion of old rows waited until the appends stopped). The
+    /// writer now takes the read models, and their catch-ups, builds and deletions, in turn.
+    @Test func everyReadModelGetsABatchWhileAppendsKeepComing() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            let first = Balances(name: "first", mode: .async)
+            let second = Balances(name: "second", mode: .async)
+            let held = HeldBatches()
+            var configuration = SQLiteEventStore.Configuration.testing
+            configuration.readModels = [first, second]
+            configuration.readModelBatchCommitted = { held.hook($0) }
+            let store = try await SQLiteEventStore.open(path: path, configuration: configuration)
+            defer { store.close() }
+            let batches = try await held.batchesWhileAppendsKeepComing(to: store, rounds: 4)
+            #expect(batches.map(\.name).contains(second.name), "the batches went to \(batches.map(\.name))")
+
+            for model in [first, second] {
+                try await store.waitForReadModel(named: model.name, toReach: nil, timeout: .seconds(60))
+                let rows = try await ReadModel(model, in: store).rows()
+                let balances = Dictionary(uniqueKeysWithValues: rows.map { ($0.key, $0.value.balance) })
+                let expected = try Balances.fold(try await wholeLog(store))
+                #expect(balances == expected, "\(model.name)")
+            }
+        }
+    }
+
+    /// The same for one async read model and its rebuild: the catch-up of the served rows took every batch, and a
+    /// rebuild asked for while appends kept coming never got one.
+    @Test func aRebuildGetsABatchWhileAppendsKeepComing() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            let held = HeldBatches()
+            var configuration = SQLiteEventStore.Configuration.testing
+            configuration.readModels = [Balances(mode: .async)]
+            configuration.readModelBatchCommitted = { held.hook($0) }
+            let store = try await SQLiteEventStore.open(path: path, configuration: configuration)
+            defer { store.close() }
+            let batches = try await held.batchesWhileAppendsKeepComing(to: store, rounds: 4) {
+                try await store.rebuildReadModel(named: "balances")
+            }
+            let generations = batches.map(\.generation)
+            #expect(Set(generations).count == 2, "the batches wrote generations \(generations)")
+
+            let status = try await store.waitForReadModel(named: "balances", toReach: nil, timeout: .seconds(60))
+            #expect(status.rebuild == nil)
+            #expect(try await storedBalances(store) == Balances.fold(try await wholeLog(store)))
+        }
+    }
+
     /// A task waiting for a read model fails with the store's error when the store closes.
     @Test func aWaitFailsWhenTheStoreCloses() async throws {
         try await withTemporaryDirectory { directory in
@@ -509,6 +560,58 @@ struct SQLiteReadModelTests {
             await store.shutdown()
             await #expect(throws: EventStoreError.self) { try await waiting.value }
         }
+    }
+}
+
+/// Holds the writer after each read model batch until the test has queued its next write, so that a write is always
+/// pending when the writer looks for its next work: the writer then runs exactly one batch after each group commit.
+private final class HeldBatches: Sendable {
+    private let reports = BatchReports()
+    private let gate = DispatchSemaphore(value: 0)
+    private let holding = Atomic<Bool>(true)
+
+    /// The store's `readModelBatchCommitted` hook.
+    func hook(_ batch: SQLiteReadModelBatch) -> Bool {
+        reports.continuation.yield(batch)
+        // A bounded wait: a test that fails does not hold the writer for ever.
+        if holding.load(ordering: .relaxed) { _ = gate.wait(timeout: .now() + 60) }
+        return true
+    }
+
+    /// Appends one event, then after each of `rounds` batches queues the next append and lets the writer go on; after
+    /// the first batch it also queues `alsoAfterFirstBatch`, in the same group commit as the append. Returns the
+    /// batches, in order, and lets the writer run freely from then on.
+    func batchesWhileAppendsKeepComing(
+        to store: SQLiteEventStore, rounds: Int, alsoAfterFirstBatch: (@Sendable () async throws -> Void)? = nil
+    ) async throws -> [SQLiteReadModelBatch] {
+        var writes = [Task { _ = try await store.append([Balances.posting("a", 1)], to: "s", expectedVersion: .any) }]
+        var batches: [SQLiteReadModelBatch] = []
+        var iterator = reports.stream.makeAsyncIterator()
+        // From here on (and when a check fails) the writer runs freely.
+        defer {
+            holding.store(false, ordering: .relaxed)
+            gate.signal()
+        }
+        for round in 1...rounds {
+            batches.append(try #require(await iterator.next()))
+            var queued = 1
+            if round == 1, let alsoAfterFirstBatch {
+                writes.append(Task { try await alsoAfterFirstBatch() })
+                queued += 1
+            }
+            writes.append(
+                Task { _ = try await store.append([Balances.posting("a", round)], to: "s", expectedVersion: .any) })
+            var spins = 0
+            while store.pendingWriteCount < queued {
+                await Task.yield()
+                spins += 1
+                try #require(spins < 10_000_000, "the writes were not queued")
+            }
+            gate.signal()
+        }
+        // Each write was committed before the batch after it: they end while the writer is still held.
+        for write in writes { try await write.value }
+        return batches
     }
 }
 
