@@ -72,6 +72,7 @@ final class SQLiteReadModels {
                     state: stored ?? SQLiteReadModelState(position: 0),
                     nextGeneration: max(largest, stored?.servedGeneration ?? 0, stored?.building?.generation ?? 0) + 1)
                 model.state.failure = nil
+                model.state.building?.failure = nil
                 let version = definition.version
                 if Self.newestVersion(model.state) > version {
                     // A newer version's rows or build (another store on the file, a rolling upgrade) are left to the
@@ -242,9 +243,9 @@ final class SQLiteReadModels {
         model.state.failure == nil && Self.servesOwnVersion(model) && model.state.position < head
     }
 
-    /// Whether a generation of this store's version is being built.
+    /// Whether a generation of this store's version is being built and has not failed.
     private func needsBuild(_ model: Model) -> Bool {
-        model.state.failure == nil && model.buildsOwnVersion
+        model.state.failure == nil && model.state.building?.failure == nil && model.buildsOwnVersion
     }
 
     /// Runs one batch of work inside the writer's transaction: catches a served generation up, builds a new one,
@@ -312,7 +313,14 @@ final class SQLiteReadModels {
         let from = building ? state.building?.position ?? 0 : state.position
         let events = try readEvents(after: from, limit: batchSize)
         if let error = try fold(events, into: definition, generation: generation) {
-            models[index].state.failure = "\(error)"
+            if building, state.servedGeneration != nil {
+                // Only the build stops. The served rows are not at fault: the stores that run their version (this
+                // one for a rebuild of its own version, older ones during a rolling upgrade whose new code throws)
+                // go on folding into them and catching them up, instead of serving rows ever more stale.
+                models[index].state.building?.failure = "\(error)"
+            } else {
+                models[index].state.failure = "\(error)"
+            }
             changed.insert(index)
             return nil
         }
@@ -451,7 +459,7 @@ final class SQLiteReadModels {
     /// The `read_models` columns ``state(from:)`` reads, for the row named `?1`.
     static let selectStateSQL = """
         SELECT served_generation, served_version, position, building_generation, building_version,
-            building_position, failure
+            building_position, failure, state
         FROM read_models WHERE name = ?1
         """
 
@@ -467,7 +475,14 @@ final class SQLiteReadModels {
                 generation: statement.int64(at: 3), version: Int(statement.int64(at: 4)),
                 position: statement.uint64(at: 5))
         }
-        if !statement.isNull(at: 6) { state.failure = statement.text(at: 6) }
+        if !statement.isNull(at: 6) {
+            let failure = statement.text(at: 6)
+            if state.building != nil, statement.text(at: 7) == SQLiteReadModelState.rebuildFailed {
+                state.building?.failure = failure
+            } else {
+                state.failure = failure
+            }
+        }
         return state
     }
 
@@ -496,7 +511,7 @@ final class SQLiteReadModels {
             statement.bind(building.position, at: 7)
         }
         statement.bind(state.stateName, at: 8)
-        if let failure = state.failure { statement.bind(failure, at: 9) }
+        if let failure = state.failure ?? state.building?.failure { statement.bind(failure, at: 9) }
         try statement.execute()
     }
 

@@ -30,7 +30,9 @@ import Darwin
 ///   building_version, building_position, state TEXT, failure TEXT)` (since schema version 4): where each read model
 ///   (`Whizbang/ReadModelProjection`) stands. `served_generation` is the generation of rows queries read (`NULL`
 ///   during the first backfill) and `position` the last event applied to it; a rebuild writes a new
-///   `building_generation` up to `building_position`. `state` is `backfilling`, `live` or `failed`.
+///   `building_generation` up to `building_position`. `state` is `backfilling`, `live`, `failed` (`failure` holds
+///   what the projection threw; the read model stops) or `rebuild failed` (`failure` is of the build, which stops;
+///   the served generation goes on).
 /// - `read_model_rows(model TEXT, generation, key TEXT, index_value TEXT, position, body)` (since schema version 4),
 ///   keyed `(model, generation, key)` without a row id, indexed on `(model, generation, index_value, key)`: the rows
 ///   of every generation of every read model, `body` being the row's JSON. Keys compare as UTF-8 bytes (SQLite's

@@ -60,6 +60,23 @@ private struct BalancesInCents: ReadModelProjection {
     }
 }
 
+/// The balances at version 2, whose fold throws on a posting to "poison": a build of it fails on such an event.
+private struct BalancesThatThrow: ReadModelProjection {
+    struct Row: Codable, Sendable, Hashable { var cents: Int }
+    struct Poisoned: Error {}
+
+    let name = "balances"
+    let version = 2
+
+    func keys(of event: RecordedEvent) throws -> [String] { try Balances().keys(of: event) }
+
+    func apply(_ event: RecordedEvent, to row: Row?, key: String) throws -> Row? {
+        guard key != "poison" else { throw Poisoned() }
+        let posting = try JSONDecoder().decode(Balances.Posting.self, from: event.data)
+        return Row(cents: (row?.cents ?? 0) + posting.amount * 100)
+    }
+}
+
 /// Every row of the balances, read in pages, as balances by key.
 private func storedBalances(_ store: SQLiteEventStore) async throws -> [String: Int] {
     let model = ReadModel(Balances(), in: store)
@@ -544,6 +561,50 @@ struct SQLiteReadModelTests {
             let status = try await store.waitForReadModel(named: "balances", toReach: nil, timeout: .seconds(60))
             #expect(status.rebuild == nil)
             #expect(try await storedBalances(store) == Balances.fold(try await wholeLog(store)))
+        }
+    }
+
+    /// A build of a new version that failed, in another store on the same file, stopped the store that serves the old
+    /// version: its read model no longer folded its appends (inline) nor followed the log in batches, and its queries
+    /// returned rows ever more stale without an error. The failure now stops only the build; the stores that run the
+    /// served version keep its rows up, and the status reports the failed build.
+    @Test(arguments: [ReadModelMode.inline, .async])
+    func aFailedBuildOfANewVersionLeavesTheServedRowsKeptUp(mode: ReadModelMode) async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            var configuration = SQLiteEventStore.Configuration.testing
+            configuration.readModels = [Balances(mode: mode)]
+            let first = try await SQLiteEventStore.open(path: path, configuration: configuration)
+            defer { first.close() }
+            _ = try await first.append(
+                [Balances.posting("a", 5), Balances.posting("poison", 1)], to: "s", expectedVersion: .noStream)
+            try await first.waitForReadModel(named: "balances", toReach: nil, timeout: .seconds(30))
+
+            // Version 2 opens beside it and fails its build on the posting to "poison".
+            var bumped = SQLiteEventStore.Configuration.testing
+            bumped.readModels = [BalancesThatThrow()]
+            let second = try await SQLiteEventStore.open(path: path, configuration: bumped)
+            defer { second.close() }
+            await #expect {
+                try await second.waitForReadModel(named: "balances", toReach: nil, timeout: .seconds(60))
+            } throws: { ($0 as? ReadModelError)?.code == .failed }
+
+            // The first store's own appends: folded in the append (inline), or in the batch after its commit (async).
+            _ = try await first.append([Balances.posting("a", 7)], to: "s", expectedVersion: .any)
+            if mode == .inline { #expect(try await storedBalances(first) == ["a": 12, "poison": 1]) }
+            // The second store's appends, which it does not fold (version 1 is not its version): the first store
+            // catches up with them in a batch after its next commit, which has run when the commit after it returns.
+            _ = try await second.append([Balances.posting("a", 1)], to: "s", expectedVersion: .any)
+            try await first.saveCheckpoint(1, for: "nudge")
+            try await first.saveCheckpoint(2, for: "nudge")
+            #expect(try await storedBalances(first) == ["a": 13, "poison": 1])
+
+            let status = try await first.readModelStatus(named: "balances")
+            #expect(status.state == .failed && status.failure != nil, "\(status)")
+            #expect(status.servedVersion == 1 && status.position == status.head, "\(status)")
+            #expect(status.rebuild?.version == 2 && status.rebuild?.position == 0, "\(status)")
+            // The store whose build failed reads the same rows, kept up by the first.
+            #expect(try await storedBalances(second) == ["a": 13, "poison": 1])
         }
     }
 

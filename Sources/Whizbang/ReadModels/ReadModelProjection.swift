@@ -70,8 +70,9 @@ public protocol ReadModelProjection: Sendable {
     /// NUL character: any other is treated as an error thrown here (``ReadModelError/Code/invalidKey``).
     ///
     /// - Throws: any error: for an ``ReadModelMode/inline`` read model it fails the append
-    ///   (`EventStoreError/Code/inlineProjectionFailed`); for a backfill or an ``ReadModelMode/async`` read model it
-    ///   stops the read model, which ``ReadModelStatus`` reports as failed.
+    ///   (`EventStoreError/Code/inlineProjectionFailed`); for a backfill, a rebuild or an ``ReadModelMode/async``
+    ///   read model it stops the read model or its rebuild, which ``ReadModelStatus`` reports as failed
+    ///   (``ReadModelStatus/State/failed`` says which rows are kept up then).
     func keys(of event: RecordedEvent) throws -> [String]
 
     /// The row under `key` after `event`: the new value, or `nil` to delete the row.

@@ -22,8 +22,13 @@ public struct ReadModelStatus: Hashable, Sendable {
         /// not register it), which it then catches up with in batches. A rebuild may be running beside the rows
         /// served (``ReadModelStatus/rebuild``).
         public static let live = State(.live)
-        /// The projection threw while the store built or followed the rows (``ReadModelStatus/failure`` says what);
-        /// the rows served stay as they were. Registering the read model again (reopening the store) retries.
+        /// The projection threw while the store built or followed the rows (``ReadModelStatus/failure`` says what).
+        /// Registering the read model again (reopening the store) retries.
+        ///
+        /// A failure while following the rows served, or during the first backfill, stops the read model: the rows
+        /// served stay as they were. A failure of a rebuild beside the rows served (``ReadModelStatus/rebuild`` says
+        /// which version) stops the rebuild; a store may go on keeping the rows served up meanwhile, and
+        /// `SQLiteEventStore` does, in every process that runs their version.
         public static let failed = State(.failed)
 
         /// `backfilling`, `live` or `failed`.
