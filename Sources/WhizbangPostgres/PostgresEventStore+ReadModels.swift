@@ -113,7 +113,8 @@ extension PostgresEventStore: ReadModelStore {
 
     /// Starts building a fresh generation of read model `name` from position 0 beside the one served; the store's
     /// follower swaps it in, in the transaction that applies the last event of the log, and then deletes the old
-    /// rows in batches. A rebuild already running restarts from 0. Clears a failure.
+    /// rows in batches. Until then the rows served go on following the log. A rebuild already running restarts from
+    /// 0. Clears a failure.
     ///
     /// A process whose read model is older than the version another process serves or builds (a rolling upgrade)
     /// leaves the rows to the newer processes, as it does when it starts: its rebuild is refused and changes nothing.

@@ -24,6 +24,13 @@ import Whizbang
 /// exactly: when it applies the last event it swaps the new generation in (or marks the read model live) in the same
 /// transaction, and the next append folds into it. The state row is read `FOR UPDATE` under the lock, so when several
 /// processes register one read model, each batch is applied by one of them.
+///
+/// ## A build beside the rows served
+///
+/// While a generation is built (a rebuild, or a new version), the one served goes on in the processes that run its
+/// version: the inline fold folds into it, and the follower, which applies the batches of both, alternates between
+/// them when both are due, so that the rows served keep following the log and the build still moves while appends
+/// keep coming.
 final class PostgresReadModels: Sendable {
     /// The state row of a read model.
     struct State: Sendable {
@@ -77,6 +84,16 @@ final class PostgresReadModels: Sendable {
             buildingVersion = Int32(clamping: version)
             buildingPosition = 0
             nextGeneration += 1
+        }
+
+        /// Whether the generation served is of `version` and trails `head`: a batch of that version's code is due.
+        func servesBehind(_ version: Int32, head: Int64) -> Bool {
+            servedGeneration != nil && servedVersion == version && servedPosition < head
+        }
+
+        /// Whether a generation of `version` is being built, so that a batch of that version's code is due.
+        func builds(_ version: Int32) -> Bool {
+            buildingGeneration != nil && buildingVersion == version
         }
 
         /// `backfilling` or `live`, after a failure is cleared.
@@ -287,6 +304,9 @@ final class PostgresReadModels: Sendable {
     /// again at the next pass.
     func follow(_ store: PostgresEventStore) async {
         var needsCleanup = Set(definitions.map(\.name))
+        // Read models whose next step puts the build before the rows served. It flips at every step, so that when
+        // both have batches due they take turns, whichever of them keeps failing.
+        var buildFirst = Set<String>()
         // Read models whose step failed: tried again after the next wait, not at once while the others go on.
         var failedUntilWait = Set<String>()
         while !Task.isCancelled && !store.lifecycle.isClosed {
@@ -310,8 +330,10 @@ final class PostgresReadModels: Sendable {
                             || (state.servedGeneration != nil
                                 && state.servedPosition < Int64(clamping: store.signal.head)))
                     {
+                        let servedFirst = buildFirst.remove(definition.name) == nil
+                        if servedFirst { buildFirst.insert(definition.name) }
                         let outcome = try await store.runner.withConnection { connection in
-                            try await self.step(definition, on: connection)
+                            try await self.step(definition, servedFirst: servedFirst, on: connection)
                         }
                         if outcome.changed { noteChange() }
                         if outcome.swapped { needsCleanup.insert(definition.name) }
@@ -360,10 +382,18 @@ final class PostgresReadModels: Sendable {
         var more = false
     }
 
-    /// Applies the next batch of events to `definition`'s generation being built (or, for an async read model, to
-    /// the one served), in one transaction under the append lock; swaps the built generation in, or marks the read
-    /// model live, when the batch reaches the head.
-    func step(_ definition: ReadModelDefinition, on connection: PostgresConnection) async throws -> StepOutcome {
+    /// Applies the next batch of events to one generation of `definition`, in one transaction under the append lock:
+    /// to the one being built, or to the one served when it trails the head of the log (an async read model follows
+    /// the log; an inline one catches up with appends made without it). Swaps the built generation in, or marks the
+    /// read model live, when the batch reaches the head.
+    ///
+    /// - Parameter servedFirst: which of the two goes when both have batches due. The follower alternates, so that
+    ///   during a build the rows served keep following the log (their queries depend on it, and so does the inline
+    ///   fold, which folds only into rows exactly as far as the log) and the build still moves while appends keep
+    ///   coming.
+    func step(_ definition: ReadModelDefinition, servedFirst: Bool, on connection: PostgresConnection) async throws
+        -> StepOutcome
+    {
         let logger = self.logger
         return try await connection.withStoreTransaction(logger: logger) {
             try await self.lock(connection)
@@ -377,11 +407,12 @@ final class PostgresReadModels: Sendable {
             // Only rows of this process's own version are folded with its code: another version's generation (a
             // process with older or newer code on the same schema) is left to the processes that run that version.
             let version = Int32(clamping: definition.version)
-            if let buildingGeneration = state.buildingGeneration, state.buildingVersion == version {
-                (generation, from, building) = (buildingGeneration, state.buildingPosition, true)
-            } else if let served = state.servedGeneration, state.servedVersion == version, state.servedPosition < head {
-                // An async read model follows the log; an inline one catches up with appends made without it.
+            if let served = state.servedGeneration, state.servesBehind(version, head: head),
+                servedFirst || !state.builds(version)
+            {
                 (generation, from, building) = (served, state.servedPosition, false)
+            } else if let buildingGeneration = state.buildingGeneration, state.builds(version) {
+                (generation, from, building) = (buildingGeneration, state.buildingPosition, true)
             } else {
                 return StepOutcome()
             }
@@ -410,7 +441,7 @@ final class PostgresReadModels: Sendable {
             for change in changes { writes.add(definition.name, generation, key: change.key, row: change.row) }
             try await self.write(writes, on: connection)
             let reached = events.last.map { Int64(clamping: $0.position) } ?? head
-            var outcome = StepOutcome(changed: true, more: reached < head)
+            var outcome = StepOutcome(changed: true)
             if building {
                 state.buildingPosition = reached
                 if reached >= head {
@@ -426,6 +457,7 @@ final class PostgresReadModels: Sendable {
             } else {
                 state.servedPosition = reached
             }
+            outcome.more = state.servesBehind(version, head: head) || state.builds(version)
             try await self.write(state, on: connection)
             return outcome
         }

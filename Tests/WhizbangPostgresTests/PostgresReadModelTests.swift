@@ -58,7 +58,7 @@ struct DepositTotals: ReadModelProjection {
     .timeLimit(.minutes(5))
 )
 struct PostgresReadModelTests {
-    private static func configuration(
+    static func configuration(
         _ projections: [any ReadModelProjection], schema: String? = nil
     ) throws -> PostgresEventStore.Configuration {
         var configuration = try PostgresTestServer.configuration()
@@ -69,7 +69,7 @@ struct PostgresReadModelTests {
     }
 
     /// Every event of the log.
-    private static func log(of store: PostgresEventStore) async throws -> [RecordedEvent] {
+    static func log(of store: PostgresEventStore) async throws -> [RecordedEvent] {
         var events: [RecordedEvent] = []
         while true {
             let page = try await store.readAll(after: events.last?.position ?? 0, limit: 5000)
@@ -79,7 +79,7 @@ struct PostgresReadModelTests {
     }
 
     /// Every row of the read model, by key, through the typed reader.
-    private static func rows(of projection: DepositTotals, in store: PostgresEventStore) async throws
+    static func rows(of projection: DepositTotals, in store: PostgresEventStore) async throws
         -> [String: DepositTotals.Row]
     {
         let reader = ReadModel(projection, in: store)
@@ -93,7 +93,7 @@ struct PostgresReadModelTests {
         }
     }
 
-    private static func deposit(_ amount: Int) -> EventData {
+    static func deposit(_ amount: Int) -> EventData {
         EventData(eventType: "Deposited", data: Data(#"{"amount":\#(amount)}"#.utf8))
     }
 
