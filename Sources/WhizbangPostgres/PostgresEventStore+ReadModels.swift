@@ -70,6 +70,11 @@ extension PostgresEventStore: ReadModelStore {
 
     /// Where read model `name` stands, read in one statement with the head of the log.
     ///
+    /// A rebuild (or a new version's build) beside the rows served whose projection threw is reported as
+    /// ``ReadModelStatus/State/failed``, with what it threw and where it stopped (``ReadModelStatus/rebuild``); the
+    /// rows served are still served and kept up by the processes that run their version, and
+    /// ``ReadModelStatus/position`` says how far.
+    ///
     /// - Throws: `ReadModelError` (`unknownReadModel`), or `EventStoreError`.
     public func readModelStatus(named name: String) async throws -> ReadModelStatus {
         _ = try readModels.definition(named: name)
@@ -90,11 +95,12 @@ extension PostgresEventStore: ReadModelStore {
     static func status(of state: PostgresReadModels.State, head: UInt64)
         -> ReadModelStatus
     {
+        // A failed build leaves the state of the rows served as it was; its failure is reported all the same.
         let phase: ReadModelStatus.State =
-            switch state.state {
-            case "failed": .failed
-            case "live": .live
-            default: .backfilling
+            if state.state == "failed" || state.failure != nil {
+                .failed
+            } else {
+                state.state == "live" ? .live : .backfilling
             }
         guard state.servedGeneration != nil else {
             return ReadModelStatus(
@@ -164,8 +170,8 @@ extension PostgresEventStore: ReadModelStore {
     /// when `nil`); wakes on this store's read model commits and appends, and looks again at least every
     /// ``Configuration/readModelPollInterval`` for the work of other processes.
     ///
-    /// - Throws: `ReadModelError` (`timedOut`, `failed`, `unknownReadModel`), `CancellationError`, or
-    ///   `EventStoreError` (`closed`, `unavailable`).
+    /// - Throws: `ReadModelError` (`timedOut`; `failed` when the projection threw, on the rows served or on a rebuild;
+    ///   `unknownReadModel`), `CancellationError`, or `EventStoreError` (`closed`, `unavailable`).
     @discardableResult
     public func waitForReadModel(named name: String, toReach position: UInt64?, timeout: Duration) async throws
         -> ReadModelStatus

@@ -11,8 +11,9 @@ import Whizbang
 ///
 /// `read_models` holds one row per read model: the generation whose rows are served (`NULL` until the first backfill
 /// reaches the head), its version and, for a read model that is behind, the position applied; the
-/// generation being built (a backfill or a rebuild), its version and position; and the state (`backfilling`, `live`
-/// or `failed`, with the failure's words). `read_model_rows` holds the rows of every generation, keyed by
+/// generation being built (a backfill or a rebuild), its version and position; the state of the rows served
+/// (`backfilling`, `live`, or `failed` when the projection threw on them); and the words of the projection's failure,
+/// on the rows served or on the build. `read_model_rows` holds the rows of every generation, keyed by
 /// `(model, generation, key)`.
 ///
 /// ## Order with appends
@@ -30,7 +31,8 @@ import Whizbang
 /// While a generation is built (a rebuild, or a new version), the one served goes on in the processes that run its
 /// version: the inline fold folds into it, and the follower, which applies the batches of both, alternates between
 /// them when both are due, so that the rows served keep following the log and the build still moves while appends
-/// keep coming.
+/// keep coming. A build whose projection throws stops there, with its failure recorded and reported, and the state
+/// left as it was: the rows served are still served and kept up. Only a failure on the rows served stops them.
 final class PostgresReadModels: Sendable {
     /// The state row of a read model.
     struct State: Sendable {
@@ -91,10 +93,14 @@ final class PostgresReadModels: Sendable {
             servedGeneration != nil && servedVersion == version && servedPosition < head
         }
 
-        /// Whether a generation of `version` is being built, so that a batch of that version's code is due.
+        /// Whether a generation of `version` is being built and has not failed, so that a batch of that version's code
+        /// is due.
         func builds(_ version: Int32) -> Bool {
-            buildingGeneration != nil && buildingVersion == version
+            buildingGeneration != nil && buildingVersion == version && failure == nil
         }
+
+        /// Whether the projection threw on the generation being built; the rows served go on.
+        var buildFailed: Bool { failure != nil && state != "failed" }
 
         /// `backfilling` or `live`, after a failure is cleared.
         var unfailedState: String { servedGeneration == nil ? "backfilling" : "live" }
@@ -177,7 +183,7 @@ final class PostgresReadModels: Sendable {
                     }
                     continue
                 }
-                if state.state == "failed" {
+                if state.state == "failed" || state.buildFailed {
                     state.state = state.unfailedState
                     state.failure = nil
                 }
@@ -326,7 +332,7 @@ final class PostgresReadModels: Sendable {
                 guard let state = states[definition.name] else { continue }
                 do {
                     if state.state != "failed"
-                        && (state.buildingGeneration != nil
+                        && ((state.buildingGeneration != nil && !state.buildFailed)
                             || (state.servedGeneration != nil
                                 && state.servedPosition < Int64(clamping: store.signal.head)))
                     {
@@ -418,13 +424,15 @@ final class PostgresReadModels: Sendable {
             }
             let events = try await connection.rows(
                 of: PostgresStatements.ReadAll(after: from, limit: Int64(self.batchSize)), logger: logger)
-            // Only what the projection throws fails the read model; the database's errors end this transaction
-            // and the follower tries again.
+            // Only what the projection throws fails the generation; the database's errors end this transaction
+            // and the follower tries again. When a build fails, the rows served may still have batches to follow.
+            let failed = StepOutcome(changed: true, more: building && state.servesBehind(version, head: head))
             let keys: [String]
             do {
                 keys = try definition.keys(of: events)
             } catch {
-                return try await self.fail(&state, with: error, on: connection)
+                try await self.fail(&state, building: building, with: error, on: connection)
+                return failed
             }
             var lookup = RowKeys()
             for key in keys { lookup.add(definition.name, generation, key) }
@@ -435,7 +443,8 @@ final class PostgresReadModels: Sendable {
             do {
                 changes = try definition.fold(events, into: current)
             } catch {
-                return try await self.fail(&state, with: error, on: connection)
+                try await self.fail(&state, building: building, with: error, on: connection)
+                return failed
             }
             var writes = RowWrites()
             for change in changes { writes.add(definition.name, generation, key: change.key, row: change.row) }
@@ -463,16 +472,18 @@ final class PostgresReadModels: Sendable {
         }
     }
 
-    /// Records that the projection threw: the read model stops where it is until it is registered again.
-    private func fail(_ state: inout State, with error: any Error, on connection: PostgresConnection) async throws
-        -> StepOutcome
-    {
-        state.state = "failed"
+    /// Records that the projection threw, on the generation being built or on the one served: that generation stops
+    /// where it is until the read model is registered again (or rebuilt). A failed build leaves the state as it was,
+    /// so that the rows served are still served and kept up (in a rolling upgrade, by the processes of the older
+    /// version, whose rows owe nothing to the newer version's fold).
+    private func fail(
+        _ state: inout State, building: Bool, with error: any Error, on connection: PostgresConnection
+    ) async throws {
+        if !building { state.state = "failed" }
         // PostgreSQL text holds no NUL character, and a projection's own error may have one in its words.
         let failure = (error as? ReadModelError)?.message ?? "\(error)"
         state.failure = String(String.UnicodeScalarView(failure.unicodeScalars.map { $0 == "\u{0}" ? "\u{FFFD}" : $0 }))
         try await write(state, on: connection)
-        return StepOutcome(changed: true)
     }
 
     /// Deletes up to ``batchSize`` rows of `name`'s generations that are neither served nor being built; returns how

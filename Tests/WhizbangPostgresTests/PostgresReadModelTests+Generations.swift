@@ -3,7 +3,7 @@ import Testing
 import Whizbang
 @testable import WhizbangPostgres
 
-/// The generation served and the one being built: each goes on while the other is held.
+/// The generation served and the one being built: each goes on while the other is held or has failed.
 extension PostgresReadModelTests {
     /// The status of read model `name` in `store` once `condition` holds, or the last one read when `timeout` has
     /// passed first; wakes on the store's read model commits, not on a timer.
@@ -74,5 +74,46 @@ extension PostgresReadModelTests {
             #expect(caughtUp.rebuild == nil && caughtUp.position == 302)
             #expect(try await Self.rows(of: projection, in: store) == projection.fold(Self.log(of: store)))
         }
+    }
+
+    /// A rolling upgrade whose new version's fold throws on an old event: the process that serves the old version
+    /// goes on folding its appends inline and catching up with appends made without it, while the status of the
+    /// read model reports the failed build.
+    @Test func aFailedBuildOfANewVersionLeavesTheServedVersionServedAndMaintained() async throws {
+        let schema = try PostgresTestServer.configuration().schema
+        let old = DepositTotals()
+        var new = DepositTotals()
+        new.version = 2
+        new.refusedTypes.insert("Legacy")
+        let oldStore = try PostgresEventStore(configuration: Self.configuration([old], schema: schema))
+        let newStore = try PostgresEventStore(configuration: Self.configuration([new], schema: schema))
+        try await PostgresTestServer.withRunningStore(oldStore) { oldStore in
+            let reader = ReadModel(old, in: oldStore)
+            _ = try await oldStore.append(
+                [Self.deposit(1), EventData(eventType: "Legacy", data: Data("{}".utf8))], to: "acct-a",
+                expectedVersion: .noStream)
+            try await reader.waitUntilCaughtUp(timeout: .seconds(30))
+            try await PostgresTestServer.withRunningStore(newStore) { newStore in
+                let failure = await #expect(throws: ReadModelError.self) {
+                    try await newStore.waitForReadModel(named: new.name, toReach: nil, timeout: .seconds(30))
+                }
+                #expect(failure?.code == .failed)
+
+                // The old process folds its own appends inline, as before the failed build ...
+                _ = try await oldStore.append([Self.deposit(10)], to: "acct-a", expectedVersion: .exact(2))
+                #expect(try await reader.row("acct-a") == .init(deposits: 2, total: 11))
+                // ... and catches up with an append of the new process, which folds nothing into version 1.
+                _ = try await newStore.append([Self.deposit(100)], to: "acct-a", expectedVersion: .exact(3))
+                _ = try await oldStore.append([Self.deposit(1000)], to: "acct-a", expectedVersion: .exact(4))
+                let status = try await Self.status(of: old.name, in: oldStore, within: .seconds(30)) {
+                    $0.position == 5
+                }
+                #expect(status.position == 5, "the served version stopped when the new version's build failed")
+                #expect(try await reader.row("acct-a") == .init(deposits: 4, total: 1111))
+                #expect(status.state == .failed && status.servedVersion == 1 && status.rebuild?.version == 2)
+                #expect(status.failure?.contains("legacy is refused") == true, "\(status)")
+            }
+        }
+        try await PostgresTestServer.dropSchema(try Self.configuration([], schema: schema))
     }
 }

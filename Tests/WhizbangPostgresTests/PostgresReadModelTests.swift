@@ -7,7 +7,7 @@ import Whizbang
 @testable import WhizbangPostgres
 
 /// A read model of deposits per stream: the number of deposits and their total, indexed by the number of deposits
-/// modulo 3. An event of type `Poison` makes it throw.
+/// modulo 3. An event of a type in `refusedTypes` (`Poison` unless told otherwise) makes it throw.
 struct DepositTotals: ReadModelProjection {
     struct Row: Codable, Sendable, Equatable {
         var deposits: Int
@@ -15,19 +15,18 @@ struct DepositTotals: ReadModelProjection {
     }
 
     struct Refused: Error, CustomStringConvertible {
-        var description: String { "poison is refused" }
+        var eventType: String
+        var description: String { "\(eventType.lowercased()) is refused" }
     }
 
     var name = "deposit-totals"
     var version = 1
     var mode: ReadModelMode = .inline
+    var refusedTypes: Set<String> = ["Poison"]
 
     func keys(of event: RecordedEvent) throws -> [String] {
-        switch event.eventType {
-        case "Poison": throw Refused()
-        case "Deposited": [event.streamID.rawValue]
-        default: []
-        }
+        if refusedTypes.contains(event.eventType) { throw Refused(eventType: event.eventType) }
+        return event.eventType == "Deposited" ? [event.streamID.rawValue] : []
     }
 
     func apply(_ event: RecordedEvent, to row: Row?, key: String) throws -> Row? {

@@ -27,8 +27,8 @@ public struct ReadModelStatus: Hashable, Sendable {
         ///
         /// A failure while following the rows served, or during the first backfill, stops the read model: the rows
         /// served stay as they were. A failure of a rebuild beside the rows served (``ReadModelStatus/rebuild`` says
-        /// which version) stops the rebuild; a store may go on keeping the rows served up meanwhile, and
-        /// `SQLiteEventStore` does, in every process that runs their version.
+        /// which version) stops only the rebuild: `SQLiteEventStore` and `PostgresEventStore` go on serving the rows
+        /// served and keeping them up, in every process that runs their version.
         public static let failed = State(.failed)
 
         /// `backfilling`, `live` or `failed`.
