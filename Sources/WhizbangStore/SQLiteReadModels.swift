@@ -437,6 +437,7 @@ final class SQLiteReadModels {
         statement.bind(Int64(limit), at: 2)
         var events: [RecordedEvent] = []
         while try statement.step() {
+            try statement.checkEventColumns()
             events.append(
                 RecordedEvent(
                     streamID: StreamID(statement.text(at: 8)), streamVersion: statement.uint64(at: 1),
