@@ -136,8 +136,8 @@ extension SampleProcessSuites {
 
         /// The ack log is checked before the run touches its ledger, and opened only once the ledger is ready: the
         /// open followed symbolic links and created what was missing, so a link made in the path meanwhile had the
-        /// run append its acknowledgements to another file. The run is stopped (`SIGSTOP`) once it has the ledger
-        /// open, past the check, while the link is made.
+        /// run append its acknowledgements to another file. The run is stopped (`SIGSTOP`) once it reads the ledger,
+        /// past the check, while the link is made.
         @Test(
             "an ack log path that becomes a symbolic link after the check is refused, and the other file is unchanged",
             .enabled(if: FileManager.default.fileExists(atPath: "/proc/self/fd"), "needs /proc")
@@ -153,7 +153,9 @@ extension SampleProcessSuites {
                     "run", "--database", ledger, "--keep", "--accounts", "20", "--commands", "20", "--quiet",
                     "--ack-log", ackLog,
                 ])
-                // The ledger is opened after the ack log's check (and read twice before the ack log is opened).
+                // The ledger's shared-memory file is opened after the ack log's check, when the ledger is read to
+                // check its room (and it is read again before the ack log is opened). (The file itself is opened
+                // before the check, to be inspected, without it.)
                 let descriptors = "/proc/\(run.processIdentifier)/fd"
                 let deadline = ContinuousClock.now + .seconds(60)
                 while ContinuousClock.now < deadline {
@@ -161,7 +163,7 @@ extension SampleProcessSuites {
                     let targets = open.compactMap {
                         try? FileManager.default.destinationOfSymbolicLink(atPath: descriptors + "/" + $0)
                     }
-                    if targets.contains(where: { $0.hasSuffix("/ledger.sqlite") }) { break }
+                    if targets.contains(where: { $0.hasSuffix("/ledger.sqlite-shm") }) { break }
                     await Task.yield()
                 }
                 run.signal(SIGSTOP)

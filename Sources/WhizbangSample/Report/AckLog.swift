@@ -12,7 +12,7 @@ final class AckLog: @unchecked Sendable {
     /// What ``check(path:fresh:)`` found at the path: nothing, or the file it read.
     enum Found: Sendable, Equatable {
         case absent
-        case file(device: UInt64, inode: UInt64)
+        case file(FileIdentity)
     }
 
     /// What the current run's ``check(path:fresh:)`` found, for ``init(path:)``.
@@ -40,9 +40,8 @@ final class AckLog: @unchecked Sendable {
             }
             throw SampleError("cannot open the ack log \(path): \(String(cString: strerror(code)))")
         }
-        if case .file = found {
-            var status = stat()
-            guard fstat(descriptor, &status) == 0, Self.identity(of: status) == found else {
+        if case .file(let identity) = found {
+            guard FileIdentity(descriptor: descriptor) == identity else {
                 close(descriptor)
                 throw SampleError.refusal(
                     "\(path) was replaced after the run checked it; the run appends only to the ack log it checked, and "
@@ -51,9 +50,6 @@ final class AckLog: @unchecked Sendable {
         }
     }
 
-    private static func identity(of status: stat) -> Found {
-        .file(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
-    }
 
     deinit { close(descriptor) }
 
@@ -82,14 +78,13 @@ final class AckLog: @unchecked Sendable {
             throw SampleError.refusal("cannot append to the ack log \(path): \(String(cString: strerror(errno)))")
         }
         let readable = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        var status = stat()
-        guard readable >= 0, fstat(readable, &status) == 0 else {
+        guard readable >= 0, let identity = FileIdentity(descriptor: readable) else {
             if readable >= 0 { close(readable) }
             throw SampleError("cannot read the ack log \(path)")
         }
         let handle = FileHandle(fileDescriptor: readable, closeOnDealloc: true)
         defer { try? handle.close() }
-        let found = identity(of: status)
+        let found = Found.file(identity)
         let head = (try? handle.read(upToCount: 256)) ?? Data()
         guard let firstLine = head.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).first,
             !head.isEmpty

@@ -1,6 +1,12 @@
 import CWhizbangSQLite
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Gives a finished temporary file the name it was written for, never replacing what is at that name: with a hard
 /// link, or, on a file system without them (vfat, exFAT), with a rename that fails rather than replace a file
 /// (`renameat2` with `RENAME_NOREPLACE`, `renamex_np` with `RENAME_EXCL`). A plain rename would replace a file that
