@@ -139,7 +139,10 @@ extension PostgresEventStore {
         for append in appends { bytes += try validate(append.events, streamID: append.streamID) }
         try Self.validateAppendBytes(bytes, streamID: appends.count == 1 ? appends.first?.streamID : nil)
         if readModels.hasInline {
-            return try await withTransaction { transaction in try await transaction.append(appends, through: call) }
+            // The positions come from the call's rows, not from a body that could roll its appends back: believed.
+            return try await withTransaction(restoringSession: true, believingHead: true) { transaction in
+                try await transaction.append(appends, through: call)
+            }
         }
         try await waitUntilReady()
         try lifecycle.beginOperation()

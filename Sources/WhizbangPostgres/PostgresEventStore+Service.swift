@@ -257,6 +257,11 @@ extension PostgresEventStore: Service {
                 metadata: [
                     "announced": "\(announced)", "head": "\(read)", "server": "\(configuration.serverDescription)",
                 ])
+            // An append that committed while the head was read advanced nothing (the head stood above it): read
+            // again, so that its waiters are not left until the next append.
+            let again = try await readHead(on: connection, logger: logger)
+            signal.advance(to: again)
+            return again
         } else {
             signal.advance(to: read)
         }

@@ -251,8 +251,14 @@ extension PostgresEventStore {
         try await withTransaction(restoringSession: false, body)
     }
 
-    private func withTransaction<Result: Sendable>(
+    /// - Parameters:
+    ///   - restoringSession: whether to reset the session after `body` (a caller's body may change its settings).
+    ///   - believingHead: whether the positions the transaction's appends returned are believed as they are, to wake
+    ///     waiters at once; else they are confirmed first (``advanceHead(to:confirming:)``). Default: only when the
+    ///     session is not restored (the framework's own bodies).
+    func withTransaction<Result: Sendable>(
         restoringSession: Bool,
+        believingHead: Bool? = nil,
         _ body: @escaping @Sendable (PostgresStoreTransaction) async throws -> Result
     ) async throws -> Result {
         try refuseWriteIfReadOnly("a transaction")
@@ -282,7 +288,7 @@ extension PostgresEventStore {
                 if restoringSession { await Self.restore(connection, rollingBack: false, logger: logger) }
                 return result
             }
-            await advanceHead(to: head.value, confirming: restoringSession)
+            advanceHead(to: head.value, confirming: !(believingHead ?? !restoringSession))
             return result
         } catch {
             if let error = bodyError.withLock({ $0 }) { throw error }
@@ -293,14 +299,13 @@ extension PostgresEventStore {
 
     /// Wakes waiters for what a committed transaction appended. A caller's body holds the connection and may have
     /// rolled some of its appends back (`ROLLBACK TO SAVEPOINT`), so its highest position is taken as a notification
-    /// is (``NotifiedHead``): confirmed by reading the head when someone waits, not believed. Believed, a position
-    /// past the log would make every caught-up consumer's wait return at once, to read nothing, in a loop.
-    private func advanceHead(to position: UInt64, confirming: Bool) async {
+    /// is (``NotifiedHead``), not believed: the listener confirms it by reading the head when the commit's own
+    /// notification arrives, or the next waiter does. Believed, a position past the log would make every caught-up
+    /// consumer's wait return at once, to read nothing, in a loop. The framework's own bodies are believed.
+    private func advanceHead(to position: UInt64, confirming: Bool) {
         guard position > signal.head else { return }
         guard confirming else { return signal.advance(to: position) }
-        guard notifiedHead.notified(position) else { return }
-        // The transaction committed: a failed read leaves the confirmation to the next waiter, not to this caller.
-        if let read = try? await headPosition() { signal.advance(to: min(position, read)) }
+        _ = notifiedHead.notified(position)
     }
 
     /// Runs `body` on a pooled connection without a transaction of its own (each statement commits by itself), within

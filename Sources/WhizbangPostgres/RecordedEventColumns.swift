@@ -20,12 +20,14 @@ enum RecordedEventColumns {
     /// conversion, and with it the process, so it is refused as `corruptDatabase`.
     ///
     /// - Parameter position: the position of the event whose column it is, to name in the error.
-    static func stored(_ value: Int64, _ column: String, position: Int64? = nil) throws(EventStoreError) -> UInt64 {
+    static func stored(_ value: Int64, _ column: @autoclosure () -> String, position: Int64? = nil)
+        throws(EventStoreError) -> UInt64
+    {
         guard value >= 0 else {
             let place = position.map { " of the event at position \($0)" } ?? ""
             throw EventStoreError(
                 .corruptDatabase,
-                message: "the \(column)\(place) is \(value), which the store never writes: the database was changed "
+                message: "the \(column())\(place) is \(value), which the store never writes: the database was changed "
                     + "outside it")
         }
         return UInt64(value)

@@ -8,14 +8,15 @@ import Foundation
 /// directory when `link` is a symbolic link: a temporary file made beside the target would land elsewhere (on
 /// another file system, where the final link or rename fails), and the directory synced would not be the target's.
 package struct PathParts: Sendable, Equatable {
-    /// The directory, absolute (`/` for a name at the root), or `.` in a working directory that no longer exists.
+    /// The directory, absolute (`/` for a name at the root), or starting with `.` for a relative path in a working
+    /// directory that no longer exists.
     package let directory: String
     /// The last component.
     package let name: String
 
     /// Splits `path`; trailing slashes are not part of the last component. A relative path in a working directory
-    /// that no longer exists (its name cannot be read) keeps `.` as its directory, where nothing can be made: without
-    /// the name, it would have been taken from the root directory.
+    /// that no longer exists (its name cannot be read) is taken from `.`, where nothing can be made: without the
+    /// name, it would have been taken from the root directory.
     package init(_ path: String) {
         let workingDirectory = FileManager.default.currentDirectoryPath
         let absolute = path.hasPrefix("/") ? path : (workingDirectory.isEmpty ? "." : workingDirectory) + "/" + path

@@ -157,18 +157,22 @@ final class SQLiteReader {
 
     /// Builds a recorded event from a row whose first eight columns are those of the read statements.
     ///
-    /// - Throws: `SQLITE_CORRUPT` for a row no store writes (``SQLiteStatement/checkEventColumns()``).
+    /// - Throws: `SQLITE_CORRUPT` for a row no store writes (``SQLiteStatement/corruptEventRow()``).
     @inline(__always)
     private static func event(_ statement: SQLiteStatement, streamID: StreamID, includingMetadata: Bool = true)
         throws(SQLiteError) -> RecordedEvent
     {
-        try statement.checkEventColumns()
+        let position = statement.int64(at: 0)
+        let version = statement.int64(at: 1)
+        guard position >= 1, version >= 1, let eventID = statement.checkedMessageID(at: 2) else {
+            throw statement.corruptEventRow()
+        }
         let microseconds = statement.int64(at: 6)
         return RecordedEvent(
             streamID: streamID,
-            streamVersion: statement.uint64(at: 1),
-            position: statement.uint64(at: 0),
-            eventID: statement.messageID(at: 2),
+            streamVersion: UInt64(version),
+            position: UInt64(position),
+            eventID: eventID,
             eventType: statement.text(at: 3),
             schemaVersion: Int(statement.int64(at: 7)),
             data: statement.data(at: 4),

@@ -187,22 +187,36 @@ struct SQLiteStatement {
     }
 
     /// Refuses, as `SQLITE_CORRUPT`, an event row whose position (column 0) or version (1) is below 1, or whose
-    /// id (2) is not a 16-byte blob: no store writes one, and read as they are they would be a version 0, or the nil
-    /// UUID, that no caller could tell from a real one.
+    /// id (2) is not 16 bytes: no store writes one, and read as they are they would be a version 0, or the nil UUID,
+    /// that no caller could tell from a real one.
     func checkEventColumns() throws(SQLiteError) {
-        let position = sqlite3_column_int64(handle, 0)
-        let version = sqlite3_column_int64(handle, 1)
-        let idBytes = sqlite3_column_type(handle, 2) == SQLITE_BLOB ? sqlite3_column_bytes(handle, 2) : -1
-        guard position < 1 || version < 1 || idBytes != 16 else { return }
+        guard int64(at: 0) >= 1, int64(at: 1) >= 1, checkedMessageID(at: 2) != nil else { throw corruptEventRow() }
+    }
+
+    /// The error for an event row that ``checkEventColumns()`` refuses, naming what is wrong with it.
+    func corruptEventRow() -> SQLiteError {
+        let position = int64(at: 0)
+        let version = int64(at: 1)
         let problem =
             position < 1
             ? "a position of \(position)"
             : version < 1 ? "a version of \(version)" : "an event id that is not 16 bytes"
-        throw SQLiteError(
+        return SQLiteError(
             code: SQLITE_CORRUPT, systemErrno: 0,
             message: "the event row at position \(position) has \(problem), which the store never writes: the file "
                 + "was changed outside it",
             sql: nil)
+    }
+
+    /// A 16-byte column as a message id, or `nil` when it is not 16 bytes.
+    @inline(__always)
+    func checkedMessageID(at column: Int32) -> MessageID? {
+        guard let pointer = sqlite3_column_blob(handle, column), sqlite3_column_bytes(handle, column) == 16 else {
+            return nil
+        }
+        let high = UInt64(bigEndian: pointer.loadUnaligned(as: UInt64.self))
+        let low = UInt64(bigEndian: pointer.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        return MessageID(high: high, low: low)
     }
 
     /// A 16-byte blob column as a message id; a malformed one reads as the nil UUID (see ``checkEventColumns()``).

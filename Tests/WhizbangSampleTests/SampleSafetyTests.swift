@@ -279,7 +279,8 @@ extension SampleProcessSuites {
                 let ran = try await SampleProcess.run(
                     strace,
                     withoutLinks + [
-                        "run", "--database", ledger, "--accounts", "10", "--commands", "50", "--quiet", "--report", report,
+                        "run", "--database", ledger, "--accounts", "10", "--commands", "50", "--quiet", "--report",
+                        report,
                     ])
                 #expect(ran.status == 0, "\(ran.standardError)")
                 #expect(try String(contentsOfFile: report, encoding: .utf8).contains("<html"))
@@ -1122,8 +1123,8 @@ extension SampleProcessSuites {
                     // The hand-written fast path read it as 1000, so whether stored bytes decoded hung on whitespace.
                     [
                         ImportFixture.line(
-                            position: 1, stream: "account-0", version: 1, eventID: ImportFixture.eventID(1), type: "Opened",
-                            data: #"{\"initialDeposit\":01000}"#)
+                            position: 1, stream: "account-0", version: 1, eventID: ImportFixture.eventID(1),
+                            type: "Opened", data: #"{\"initialDeposit\":01000}"#)
                     ],
                     "position 1"
                 ),

@@ -12,7 +12,7 @@ struct SQLiteCorruptRowTests {
         "a malformed event id or a version below 1 is refused as corruptDatabase by every read that returns events",
         arguments: [
             "UPDATE events SET event_id = x'00' WHERE position = 1",
-            "UPDATE events SET event_id = 'text, not a blob' WHERE position = 1",
+            "UPDATE events SET event_id = 'not an id' WHERE position = 1",
             "UPDATE events SET version = -1 WHERE position = 1",
             "UPDATE events SET version = 0 WHERE position = 1",
         ])

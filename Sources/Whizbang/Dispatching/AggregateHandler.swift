@@ -239,7 +239,8 @@ extension AggregateHandler {
     /// Loads the aggregate and decides `command` on it. A cached aggregate may be behind another writer's events,
     /// which only an append would reveal (as a conflict): a decision on it that appends nothing, or that rejects the
     /// command, is taken again on the stream as stored when its version shows that the cache was behind. That costs
-    /// one read of the stream's version, and only for such decisions.
+    /// one read of the stream's version, and only for such decisions; when the read fails, the decision on the
+    /// cached aggregate stands, as it did before the check.
     @inlinable
     nonisolated(nonsending) func decide(_ command: A.Command, streamID: StreamID) async throws
         -> (LoadedAggregate<A>, [A.Event])
@@ -250,10 +251,12 @@ extension AggregateHandler {
         do {
             events = try A.decide(command, loaded.state)
         } catch {
-            guard let current = try await repository.reloadIfBehind(loaded) else { throw error }
+            guard let current = try? await repository.reloadIfBehind(loaded) else { throw error }
             return (current, try A.decide(command, current.state))
         }
-        guard events.isEmpty, let current = try await repository.reloadIfBehind(loaded) else { return (loaded, events) }
+        guard events.isEmpty, let current = try? await repository.reloadIfBehind(loaded) else {
+            return (loaded, events)
+        }
         return (current, try A.decide(command, current.state))
     }
 }

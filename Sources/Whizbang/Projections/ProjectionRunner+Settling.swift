@@ -11,6 +11,8 @@ extension ProjectionRunner {
     /// writers keep appending, it follows them until the head stays put once.
     ///
     /// - Throws: ``ProjectionError/Code/stopped`` if the runner stops (returns or throws) before it gets there;
+    ///   ``ProjectionError/Code/reentrantWait`` when called from inside the runner's own work
+    ///   (``waitUntilApplied(through:)``);
     ///   `CancellationError` if the calling task is cancelled; the store's error if reading the head fails.
     public func settled(upTo position: UInt64) async throws {
         var target = position

@@ -200,8 +200,14 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
     /// Use it to read your own writes: pass the last position of an append (``AppendResult/positions``) and read the
     /// projection after this returns. A wait started before the runner's first ``run()`` waits for it.
     ///
+    /// A wait from inside the runner's own work (its projection's ``Projection/apply(_:)`` or
+    /// ``Projection/reset()``, a rebuild's progress) for a position not yet applied could never end, since the runner
+    /// applies nothing more until that work returns: it fails at once. So does one from a task started there, which
+    /// inherits the mark (a task-local value); start such a task with `Task.detached` to wait after the work returns.
+    ///
     /// - Throws: `CancellationError` if the task is cancelled first; ``ProjectionError/Code/stopped`` if the runner
-    ///   stops (returns or throws) before reaching `position`, or has stopped and not run again when the wait starts.
+    ///   stops (returns or throws) before reaching `position`, or has stopped and not run again when the wait starts;
+    ///   ``ProjectionError/Code/reentrantWait`` for a wait from inside the runner's own work, as above.
     public func waitUntilApplied(through position: UInt64) async throws {
         if ProjectionRunnerWork.runners.contains(ObjectIdentifier(self)),
             state.withLock({ ($0.position ?? 0) < position })
@@ -294,7 +300,7 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
 
     private func resetForRebuild() async throws {
         try await store.saveCheckpoint(RebuildMarker.resetting, for: rebuildMarkerName)
-        try await projection.reset()
+        try await asOwnWork { try await projection.reset() }
         if checkpointStorage == .eventStore {
             try await store.saveCheckpoint(0, for: name)
         }

@@ -77,8 +77,8 @@ extension ClusterCommandResult {
 
     /// Reads a result stored in either form.
     ///
-    /// - Throws: ``ClusterError/Code/malformedResult`` when `stored` is in neither form, or its node or reason is not
-    ///   UTF-8.
+    /// - Throws: ``ClusterError/Code/malformedResult`` when `stored` is in neither form, its node or reason is not
+    ///   UTF-8, or it counts events no command stores (``checkEventCount()``).
     init(stored: ByteBuffer) throws(ClusterError) {
         var buffer = stored
         guard let form = buffer.readInteger(as: UInt8.self) else {

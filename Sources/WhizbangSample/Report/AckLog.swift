@@ -44,12 +44,11 @@ final class AckLog: @unchecked Sendable {
             guard FileIdentity(descriptor: descriptor) == identity else {
                 close(descriptor)
                 throw SampleError.refusal(
-                    "\(path) was replaced after the run checked it; the run appends only to the ack log it checked, and "
-                        + "left the path alone")
+                    "\(path) was replaced after the run checked it; the run appends only to the ack log it checked, "
+                        + "and left the path alone")
             }
         }
     }
-
 
     deinit { close(descriptor) }
 
@@ -61,6 +60,11 @@ final class AckLog: @unchecked Sendable {
     ///
     /// - Returns: What was found, for ``init(path:)`` (through ``found``).
     static func check(path: String, fresh: Bool) throws -> Found {
+        // A relative path in a working directory that no longer exists (``PathParts``) names nothing that can be made.
+        guard !PathParts(path).directory.hasPrefix(".") else {
+            throw SampleError.refusal(
+                "cannot use the ack log \(path): the working directory no longer exists; give an absolute path")
+        }
         switch PathKind(path) {
         case .absent:
             let directory = PathParts(path).directory
@@ -134,8 +138,10 @@ final class AckLog: @unchecked Sendable {
         let newline = UInt8(ascii: "\n")
         var lines = data.split(separator: newline, omittingEmptySubsequences: false)
         if data.last != newline { lines.removeLast() }
-        for (number, bytes) in lines.enumerated() where !bytes.isEmpty {
-            let line = String(decoding: bytes.last == UInt8(ascii: "\r") ? bytes.dropLast() : bytes, as: UTF8.self)
+        for (number, lineBytes) in lines.enumerated() {
+            let bytes = lineBytes.last == UInt8(ascii: "\r") ? lineBytes.dropLast() : lineBytes
+            guard !bytes.isEmpty else { continue }
+            let line = String(decoding: bytes, as: UTF8.self)
             let fields = line.split(separator: " ", maxSplits: 1)
             guard fields.count == 2, let messageID = MessageID(String(fields[0])) else {
                 throw SampleError("the ack log \(path) has a malformed line \(number + 1): \(line)")
