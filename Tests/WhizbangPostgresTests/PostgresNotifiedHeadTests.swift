@@ -63,18 +63,9 @@ struct PostgresNotifiedHeadTests {
             }
             #expect(try await store.headPosition() == 1)
             #expect(store.signal.head == 1)
-            // A caught-up consumer waits for the next append.
-            let appended = Mutex(false)
-            let returned = Mutex(false)
-            let waiter = Task {
-                defer { returned.withLock { $0 = true } }
-                try await store.waitForEvents(after: 1)
-                return appended.withLock { $0 }
+            try await expectWaitLastsUntilAnAppend(on: store, after: 1) {
+                _ = try await store.append(makeEvents(1), to: "s", expectedVersion: .exact(1))
             }
-            while store.notifiedHead.waiting == 0, !returned.withLock({ $0 }) { await Task.yield() }
-            appended.withLock { $0 = true }
-            _ = try await store.append(makeEvents(1), to: "s", expectedVersion: .exact(1))
-            #expect(try await waiter.value, "the wait returned before the append")
         }
     }
 
@@ -96,17 +87,27 @@ struct PostgresNotifiedHeadTests {
             let deadline = ContinuousClock.now + .seconds(30)
             while store.signal.head != 1, ContinuousClock.now < deadline { await Task.yield() }
             #expect(store.signal.head == 1)
-            let appended = Mutex(false)
-            let returned = Mutex(false)
-            let waiter = Task {
-                defer { returned.withLock { $0 = true } }
-                try await store.waitForEvents(after: 1)
-                return appended.withLock { $0 }
+            try await expectWaitLastsUntilAnAppend(on: store, after: 1) {
+                _ = try await store.append(makeEvents(1), to: "t", expectedVersion: .noStream)
             }
-            while store.notifiedHead.waiting == 0, !returned.withLock({ $0 }) { await Task.yield() }
-            appended.withLock { $0 = true }
-            _ = try await store.append(makeEvents(1), to: "t", expectedVersion: .noStream)
-            #expect(try await waiter.value, "the wait returned before the append")
         }
+    }
+
+    /// Expects a consumer caught up at `position` to wait, and its wait to end only after `append`: a wait that
+    /// returned at once, before anything was appended, fails.
+    private func expectWaitLastsUntilAnAppend(
+        on store: PostgresEventStore, after position: UInt64, _ append: () async throws -> Void
+    ) async throws {
+        let appended = Mutex(false)
+        let returned = Mutex(false)
+        let waiter = Task {
+            defer { returned.withLock { $0 = true } }
+            try await store.waitForEvents(after: position)
+            return appended.withLock { $0 }
+        }
+        while store.notifiedHead.waiting == 0, !returned.withLock({ $0 }) { await Task.yield() }
+        appended.withLock { $0 = true }
+        try await append()
+        #expect(try await waiter.value, "the wait returned before the append")
     }
 }
