@@ -71,9 +71,9 @@ extension PostgresEventStore: ReadModelStore {
     /// Where read model `name` stands, read in one statement with the head of the log.
     ///
     /// A rebuild (or a new version's build) beside the rows served whose projection threw is reported as
-    /// ``ReadModelStatus/State/failed``, with what it threw and where it stopped (``ReadModelStatus/rebuild``); the
+    /// `ReadModelStatus.State.failed`, with what it threw and where it stopped (`ReadModelStatus.rebuild`); the
     /// rows served are still served and kept up by the processes that run their version, and
-    /// ``ReadModelStatus/position`` says how far.
+    /// `ReadModelStatus.position` says how far.
     ///
     /// - Throws: `ReadModelError` (`unknownReadModel`), or `EventStoreError`.
     public func readModelStatus(named name: String) async throws -> ReadModelStatus {
