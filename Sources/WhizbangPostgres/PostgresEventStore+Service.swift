@@ -348,9 +348,10 @@ extension PostgresEventStore: Service {
                 return
             } catch {
                 if Task.isCancelled || lifecycle.isClosed { return }
-                logger.debug(
-                    "listening for appends failed; connecting again",
-                    metadata: ["error": "\(runner.failure(error, closed: false))"])
+                // Mapped here, not in the log line's metadata, which is built only when debug lines are logged: the
+                // mapping records the outage, which is then logged once as a warning, as for a failed call.
+                let failure = runner.failure(error, closed: false)
+                logger.debug("listening for appends failed; connecting again", metadata: ["error": "\(failure)"])
             }
             try? await Task.sleep(for: configuration.listenerReconnectDelay)
         }

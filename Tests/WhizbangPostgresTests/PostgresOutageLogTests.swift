@@ -72,6 +72,44 @@ struct PostgresOutageLogTests {
         #expect(failed >= failedCalls, "\(logged.last?.metadata ?? [:])")
     }
 
+    /// The listener's failures to connect again were mapped inside a debug line's metadata, which is built only when
+    /// debug lines are logged: at the default level an outage that only the listener met (no call failed) left no
+    /// line at all, while the store learned nothing of other processes' appends.
+    @Test func anOutageOnlyTheListenerMeetsLogsAWarning() async throws {
+        let administrator = try PostgresTestServer.configuration()
+        let role = try await PostgresTestRole.create(administrator: administrator)
+        let records = RecordingLogHandler.Records()
+        var configuration = role.configuration
+        configuration.logger = RecordingLogHandler.logger(level: .info, records: records)
+        configuration.listenerReconnectDelay = .milliseconds(50)
+        let outcome: Result<Bool, any Error>
+        do {
+            try await PostgresTestServer.createTables(configuration)
+            outcome = .success(
+                try await withStartedStore(configuration) { store, started in
+                    _ = try await retryingWhileUnavailable { try await store.headPosition() }
+                    started.set()
+                    let setup = records.all.count
+                    try await role.execute("ALTER ROLE \(role.name) CONNECTION LIMIT 0")
+                    try await role.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '\(role.name)'")
+                    // No call is made: only the listener, connecting again every 50 ms, meets the outage.
+                    let deadline = ContinuousClock.now + .seconds(30)
+                    var warned = false
+                    while !warned, ContinuousClock.now < deadline {
+                        warned = records.all.dropFirst(setup).contains { $0.level == .warning }
+                        await Task.yield()
+                    }
+                    try await role.execute("ALTER ROLE \(role.name) CONNECTION LIMIT -1")
+                    return warned
+                })
+        } catch {
+            outcome = .failure(error)
+        }
+        try await role.drop()
+        #expect(try outcome.get(), "no warning while the listener could not connect")
+    }
+
     /// Runs `body` with a running store of `configuration`, starting a new store while one fails to start (at most
     /// five times); `body` marks the flag once the store has served its first call.
     private func withStartedStore<Result: Sendable>(
