@@ -36,11 +36,14 @@ extension PostgresReadModelTests {
         configuration.readModelPollInterval = .seconds(3600)
         try await PostgresTestServer.withStore(configuration: configuration) { store in
             let reader = ReadModel(projection, in: store)
+            // A short history: with batches of one event each is a transaction under the append lock, which a busy
+            // server (CI's, under the whole suite) takes as slowly as a second each; the trigger, not the history's
+            // length, keeps the rebuild under way.
             for batch in 0..<3 {
                 _ = try await store.append(
-                    (0..<100).map { Self.deposit($0) }, to: StreamID("acct-\(batch)"), expectedVersion: .noStream)
+                    (0..<20).map { Self.deposit($0) }, to: StreamID("acct-\(batch)"), expectedVersion: .noStream)
             }
-            try await reader.waitUntilCaughtUp(timeout: .seconds(60))
+            try await reader.waitUntilCaughtUp(timeout: .seconds(120))
             let schema = "\"\(configuration.schema)\""
             try await PostgresTestServer.execute(
                 """
@@ -60,7 +63,7 @@ extension PostgresReadModelTests {
             let status = try await Self.status(of: projection.name, in: store, within: .seconds(30)) {
                 $0.position >= appended.positions.upperBound - 1
             }
-            #expect(status.position == 301, "the served rows stopped following the log during the rebuild")
+            #expect(status.position == 61, "the served rows stopped following the log during the rebuild")
             #expect(status.rebuild?.position == 0 && status.state == .live)
             #expect(try await reader.row("acct-new") == .init(deposits: 1, total: 1000))
 
@@ -70,8 +73,8 @@ extension PostgresReadModelTests {
                 "DROP TRIGGER hold_build ON \(schema).read_models", configuration: configuration)
             try await store.rebuildReadModel(named: projection.name)
             _ = try await store.append([Self.deposit(1)], to: "acct-new", expectedVersion: .exact(1))
-            let caughtUp = try await reader.waitUntilCaughtUp(timeout: .seconds(60))
-            #expect(caughtUp.rebuild == nil && caughtUp.position == 302)
+            let caughtUp = try await reader.waitUntilCaughtUp(timeout: .seconds(120))
+            #expect(caughtUp.rebuild == nil && caughtUp.position == 62)
             #expect(try await Self.rows(of: projection, in: store) == projection.fold(Self.log(of: store)))
         }
     }
