@@ -7,7 +7,7 @@ import WhizbangPostgres
 
 /// The limits of the cluster's own transactions: a paused or cut-off node's heartbeat cannot hold its partitions'
 /// rows (which other nodes skip when they claim) past half a lease, whatever the store's own settings.
-@Suite("Cluster transaction bounds", .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(2)))
+@Suite("Cluster transaction bounds", .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(5)))
 struct TransactionBoundsTests {
     @Test("the limit is half a lease, unless the store's statement and idle limits are as low already")
     func theLimitIsHalfALease() throws {

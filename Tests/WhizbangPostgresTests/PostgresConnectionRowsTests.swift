@@ -15,12 +15,14 @@ struct PostgresConnectionRowsTests {
     @Test("a read whose connection closes right behind a row fails with unavailable")
     func readEndedBehindARow() async throws {
         var configuration = try PostgresTestServer.configuration()
+        // The schema first, directly: a migration through the proxy under the 5 s deadline fails on a busy machine.
+        try await PostgresTestServer.createTables(configuration)
         let proxy = try await RowCuttingProxy.start(upstreamHost: configuration.host, upstreamPort: configuration.port)
         configuration.host = "127.0.0.1"
         configuration.port = proxy.port
         configuration.requestTimeout = .seconds(5)
         do {
-            try await PostgresTestServer.withStore(configuration: configuration) { store in
+            try await PostgresTestServer.withStartedStore(configuration: configuration) { store in
                 try await appendRetrying(makeEvents(3), to: "s", expectedVersion: .noStream, store: store)
                 proxy.startCutting()
                 await expectError(.unavailable) { _ = try await store.readAll(after: 0, limit: 10) }

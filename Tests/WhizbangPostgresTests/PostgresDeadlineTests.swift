@@ -25,7 +25,7 @@ struct PostgresDeadlineTests {
 
     @Test func aBatchThatMissesTheDeadlineFailsUnavailableAndTheWriterGoesOn() async throws {
         let configuration = try await Self.configuration()
-        try await PostgresTestServer.withStore(configuration: configuration) { store in
+        try await PostgresTestServer.withStartedStore(configuration: configuration) { store in
             // Setup, not what is measured: on a starved machine the first connection can miss the 3 s deadline.
             try await appendRetrying(makeEvents(1), to: "s", expectedVersion: .noStream, store: store)
             let lock = try await PostgresTableLock.lockEvents(of: configuration)
@@ -57,7 +57,7 @@ struct PostgresDeadlineTests {
     @Test func appendsQueuedBehindABatchThatMissesTheDeadlineFailWithIt() async throws {
         var configuration = try await Self.configuration()
         configuration.maximumBatchSize = 1
-        try await PostgresTestServer.withStore(configuration: configuration) { store in
+        try await PostgresTestServer.withStartedStore(configuration: configuration) { store in
             try await appendRetrying(makeEvents(1), to: "s", expectedVersion: .noStream, store: store)
             let lock = try await PostgresTableLock.lockEvents(of: configuration)
             let clock = ContinuousClock()
@@ -91,7 +91,7 @@ struct PostgresDeadlineTests {
     @Test func appendsQueuedBehindSlowBatchesFailAtTheirDeadline() async throws {
         var configuration = try await Self.configuration(requestTimeout: .seconds(2))
         configuration.maximumBatchSize = 1
-        try await PostgresTestServer.withStore(configuration: configuration) { store in
+        try await PostgresTestServer.withStartedStore(configuration: configuration) { store in
             try await appendRetrying(makeEvents(1), to: "s", expectedVersion: .noStream, store: store)
             let schema = "\"\(configuration.schema)\""
             try await PostgresTestServer.execute(
@@ -139,7 +139,7 @@ struct PostgresDeadlineTests {
         // Long enough for the setup's own connections on a loaded machine; the bounded wait is what is measured.
         configuration.connectTimeout = .seconds(5)
         configuration.maximumConnections = 2
-        try await PostgresTestServer.withStore(configuration: configuration) { store in
+        try await PostgresTestServer.withStartedStore(configuration: configuration) { store in
             try await appendRetrying(makeEvents(1), to: "s", expectedVersion: .noStream, store: store)
             let lock = try await PostgresTableLock.lockEvents(of: configuration)
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -163,15 +163,16 @@ struct PostgresDeadlineTests {
 
     /// A statement is bounded by `requestTimeout` once it holds a connection, however long `connectTimeout` is.
     @Test func aStatementIsBoundedByTheRequestTimeoutNotTheConnectTimeout() async throws {
-        var configuration = try await Self.configuration(requestTimeout: .seconds(1))
+        var configuration = try await Self.configuration(requestTimeout: .seconds(3))
         configuration.connectTimeout = .seconds(120)
-        try await PostgresTestServer.withStore(configuration: configuration) { store in
+        try await PostgresTestServer.withStartedStore(configuration: configuration) { store in
             try await appendRetrying(makeEvents(1), to: "s", expectedVersion: .noStream, store: store)
             let lock = try await PostgresTableLock.lockEvents(of: configuration)
             let clock = ContinuousClock()
             let started = clock.now
             let error = await expectError(.unavailable) { _ = try await store.readAll(after: 0, limit: 10) }
-            #expect(error?.message.contains("did not answer within 1.0 seconds") == true, "\(String(describing: error))")
+            #expect(
+                error?.message.contains("did not answer within 3.0 seconds") == true, "\(String(describing: error))")
             #expect(clock.now - started < configuration.requestTimeout + .seconds(5))
             try await lock.releaseEndingWaiters()
         }
@@ -197,7 +198,7 @@ struct PostgresDeadlineTests {
 
     @Test func aLostConnectionIsUnavailableNotClosed() async throws {
         let configuration = try await Self.configuration(requestTimeout: .seconds(5))
-        try await PostgresTestServer.withStore(configuration: configuration) { store in
+        try await PostgresTestServer.withStartedStore(configuration: configuration) { store in
             try await appendRetrying(makeEvents(1), to: "s", expectedVersion: .noStream, store: store)
             let lock = try await PostgresTableLock.lockEvents(of: configuration)
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -220,7 +221,7 @@ struct PostgresDeadlineTests {
         var configuration = try await Self.configuration(requestTimeout: .seconds(30))
         configuration.statementTimeout = .milliseconds(200)
         try await PostgresTestServer.createTables(configuration)
-        try await PostgresTestServer.withStore(configuration: configuration) { store in
+        try await PostgresTestServer.withStartedStore(configuration: configuration) { store in
             try await appendRetrying(makeEvents(1), to: "s", expectedVersion: .noStream, store: store)
             let lock = try await PostgresTableLock.lockEvents(of: configuration)
             let error = await expectError(.unavailable) { _ = try await store.readAll(after: 0, limit: 10) }

@@ -9,7 +9,7 @@ import Whizbang
 @Suite(
     "PostgresEventStore heads learned from notifications",
     .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
-    .timeLimit(.minutes(2))
+    .timeLimit(.minutes(5))
 )
 struct PostgresNotifiedHeadTests {
     /// Before, the store took a notified position as its head: every caught-up consumer's wait returned at once, and
@@ -85,7 +85,9 @@ struct PostgresNotifiedHeadTests {
                 "DELETE FROM \"\(configuration.schema)\".events WHERE position > 1", configuration: configuration)
             // The listener reads the head every keep-alive interval.
             let deadline = ContinuousClock.now + .seconds(30)
-            while store.signal.head != 1, ContinuousClock.now < deadline { await Task.yield() }
+            while store.signal.head != 1, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+            }
             #expect(store.signal.head == 1)
             try await expectWaitLastsUntilAnAppend(on: store, after: 1) {
                 _ = try await store.append(makeEvents(1), to: "t", expectedVersion: .noStream)

@@ -98,7 +98,7 @@ struct PostgresOutageLogTests {
                     var warned = false
                     while !warned, ContinuousClock.now < deadline {
                         warned = records.all.dropFirst(setup).contains { $0.level == .warning }
-                        await Task.yield()
+                        try await Task.sleep(for: .milliseconds(10))
                     }
                     try await role.execute("ALTER ROLE \(role.name) CONNECTION LIMIT -1")
                     return warned

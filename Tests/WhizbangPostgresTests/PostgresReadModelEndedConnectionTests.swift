@@ -7,7 +7,7 @@ import Whizbang
 @Suite(
     "PostgreSQL read-model transactions on an ended connection",
     .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
-    .timeLimit(.minutes(2))
+    .timeLimit(.minutes(5))
 )
 struct PostgresReadModelEndedConnectionTests {
     /// Before, the follower began its transactions with PostgresNIO's `withTransaction`, whose `BEGIN` written to a

@@ -198,7 +198,9 @@ struct PostgresReadModelTests {
         var plain = try Self.configuration([], schema: schema)
         plain.readModels = []
         try await PostgresTestServer.withRunningStore(try PostgresEventStore(configuration: plain)) { store in
-            for batch in 0..<100 {
+            // 5,000 events: ten backfill batches, for the appends below to meet, and few enough that a busy machine
+            // backfills them in time.
+            for batch in 0..<50 {
                 _ = try await store.append(
                     (0..<100).map { Self.deposit(batch + $0) }, to: StreamID("acct-\(batch % 37)"),
                     expectedVersion: .any)
@@ -226,9 +228,9 @@ struct PostgresReadModelTests {
             }
             #expect(sawBackfilling)
             _ = try await store.append([Self.deposit(1)], to: "acct-live", expectedVersion: .any)
-            try await reader.waitUntilCaughtUp(timeout: .seconds(60))
+            try await reader.waitUntilCaughtUp(timeout: .seconds(180))
             let log = try await Self.log(of: store)
-            #expect(log.count >= 10_001)
+            #expect(log.count >= 5_001)
             #expect(try await Self.rows(of: projection, in: store) == projection.fold(log))
         }
     }

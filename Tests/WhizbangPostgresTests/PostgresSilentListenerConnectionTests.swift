@@ -28,7 +28,7 @@ struct PostgresSilentListenerConnectionTests {
         // it migrates, so the tables are made by a store that has answered a call.
         try await PostgresTestServer.createTables(direct)
         do {
-            try await PostgresTestServer.withStore(configuration: proxied) { listening in
+            try await PostgresTestServer.withStartedStore(configuration: proxied) { listening in
                 let other = try PostgresEventStore(configuration: direct)
                 try await PostgresTestServer.withRunningStore(other) { other in
                     // An append that reaches the waiter shows the listener listens, on a connection open now.

@@ -16,7 +16,7 @@ struct PostgresSubscriptionTests {
         configuration.requestTimeout = .seconds(5)
         configuration.maximumRetryDelay = .milliseconds(100)
         try await PostgresTestServer.createTables(configuration)
-        try await PostgresTestServer.withStore(configuration: configuration) { store in
+        try await PostgresTestServer.withStartedStore(configuration: configuration) { store in
             // Setup: retried as a careful caller does (the same events, so a retry appends nothing twice).
             try await appendRetrying(makeEvents(5), to: "a", expectedVersion: .noStream, store: store)
             let lock = try await PostgresTableLock.lockEvents(of: configuration)
@@ -54,7 +54,7 @@ struct PostgresSubscriptionTests {
         configuration.subscriptionOutageLimit = .seconds(3)
         configuration.maximumRetryDelay = .milliseconds(100)
         try await PostgresTestServer.createTables(configuration)
-        try await PostgresTestServer.withStore(configuration: configuration) { store in
+        try await PostgresTestServer.withStartedStore(configuration: configuration) { store in
             // Setup, not what is measured: on a busy machine the first connection can miss the 2 s deadline.
             try await appendRetrying(makeEvents(1), to: "a", expectedVersion: .noStream, store: store)
             let lock = try await PostgresTableLock.lockEvents(of: configuration)

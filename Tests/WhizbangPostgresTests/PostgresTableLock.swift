@@ -45,6 +45,7 @@ final class PostgresTableLock: Sendable {
             let rows = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Self.logger).collect()
             let pids = try rows.map { try $0.decode(Int32.self) }
             if pids.count >= count { return pids }
+            try await Task.sleep(for: .milliseconds(20))
         }
     }
 

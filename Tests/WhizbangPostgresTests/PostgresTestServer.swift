@@ -43,6 +43,40 @@ enum PostgresTestServer {
         return result
     }
 
+    /// Like ``withStore(configuration:_:)``, for a test about calls under short time limits rather than about the
+    /// store's start: `body` gets a store that has started. A start that missed `configuration`'s limits (a busy
+    /// machine: the start's connect, use lock and head read all run under `requestTimeout`) fails every call with
+    /// `closed`; such a store is closed and a new one started, at most five times, before `body` runs.
+    static func withStartedStore<Result: Sendable>(
+        configuration: PostgresEventStore.Configuration,
+        _ body: (PostgresEventStore) async throws -> Result
+    ) async throws -> Result {
+        for attempt in 1... {
+            let store = try PostgresEventStore(configuration: configuration)
+            defer { store.close() }
+            do {
+                let result = try await withRunningStore(store) { store in
+                    do {
+                        _ = try await store.headPosition()
+                    } catch let error as EventStoreError where error.code == .closed || error.code == .unavailable {
+                        throw StartMissed(error: error)
+                    }
+                    return try await body(store)
+                }
+                try await dropSchema(configuration)
+                return result
+            } catch let missed as StartMissed {
+                guard attempt < 5 else { throw missed.error }
+            }
+        }
+        preconditionFailure("unreachable")
+    }
+
+    /// A store that did not start (or whose first call did not answer) before a test's body ran.
+    private struct StartMissed: Error {
+        let error: EventStoreError
+    }
+
     /// Runs `store` while `body` uses it; closes it after `body` and waits for `run()` to return.
     static func withRunningStore<Result: Sendable>(
         _ store: PostgresEventStore,

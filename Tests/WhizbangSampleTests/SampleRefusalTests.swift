@@ -43,12 +43,7 @@ extension SampleProcessSuites {
                     report, "--ack-log", ackLog,
                 ])
                 // The run is in its operate phase once it has acknowledged a command.
-                let deadline = ContinuousClock.now + .seconds(30)
-                while ContinuousClock.now < deadline,
-                    ((try? FileManager.default.attributesOfItem(atPath: ackLog)[.size] as? Int) ?? 0) == 0
-                {
-                    await Task.yield()
-                }
+                try await waitForFirstAcknowledgement(in: ackLog)
                 try Data("mine\n".utf8).write(to: URL(fileURLWithPath: report))
                 let (status, rest) = try await run.finish()
                 #expect(status == 1, "status \(status): \(rest)")
@@ -398,12 +393,7 @@ extension SampleProcessSuites {
                     "--ack-log", ackLog,
                 ])
                 // The first run is in its operate phase once it has acknowledged a command.
-                let deadline = ContinuousClock.now + .seconds(30)
-                while ContinuousClock.now < deadline,
-                    ((try? FileManager.default.attributesOfItem(atPath: ackLog)[.size] as? Int) ?? 0) == 0
-                {
-                    await Task.yield()
-                }
+                try await waitForFirstAcknowledgement(in: ackLog)
                 let second = try await SampleProcess.run([
                     "run", "--database", ledger, "--keep", "--accounts", "50", "--commands", "200", "--quiet",
                 ])
@@ -417,5 +407,15 @@ extension SampleProcessSuites {
                 #expect(verified.status == 0, "\(verified.standardOutput.suffix(600))\(verified.standardError)")
             }
         }
+    }
+}
+
+/// Returns once the ack log at `path` holds a line: the run writing it is in its operate phase. Looks every 20 ms
+/// rather than spinning, which would take a core from the run it waits for; fails the test after two minutes.
+private func waitForFirstAcknowledgement(in path: String) async throws {
+    let deadline = ContinuousClock.now + .seconds(120)
+    while ((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) == 0 {
+        try #require(ContinuousClock.now < deadline, "the run acknowledged no command within two minutes")
+        try await Task.sleep(for: .milliseconds(20))
     }
 }

@@ -8,7 +8,7 @@ import Glibc
 
 extension SampleProcessSuites {
     /// How `serve` starts and stops: what it refuses at start, and a shutdown that no client can hold up.
-    @Suite("WhizbangSample serve: refusals at start and a bounded stop", .serialized, .timeLimit(.minutes(1)))
+    @Suite("WhizbangSample serve: refusals at start and a bounded stop", .serialized, .timeLimit(.minutes(5)))
     struct ServeLifecycleTests {
         /// A projection name no store accepts as a checkpoint's consumer (here the empty one) is refused at start
         /// with exit status 2, like the other bad options (port, token, page sizes); served, it would make the

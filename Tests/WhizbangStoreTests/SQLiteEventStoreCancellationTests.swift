@@ -137,7 +137,7 @@ private final class Gate: Sendable {
 
     func enter() {
         enteredContinuation.yield()
-        if semaphore.wait(timeout: .now() + .seconds(10)) == .timedOut {
+        if semaphore.wait(timeout: .now() + .seconds(60)) == .timedOut {
             didTimeOut.withLock { $0 = true }
         }
     }
