@@ -8,8 +8,9 @@ struct SQLiteReadModelState: Sendable, Equatable {
         var version: Int
         /// The position of the last event applied to it.
         var position: UInt64
-        /// What the projection threw on this build beside a served generation: the build stops where it is (until
-        /// the store is opened again or a rebuild is asked for), and the served generation goes on.
+        /// What the projection threw on this build beside a served generation, or the corrupt event row the build
+        /// met: the build stops where it is (until the store is opened again or a rebuild is asked for), and the
+        /// served generation goes on.
         var failure: String? = nil
     }
 
@@ -18,8 +19,9 @@ struct SQLiteReadModelState: Sendable, Equatable {
     /// The position of the last event applied to the served generation.
     var position: UInt64
     var building: Build?
-    /// What the projection threw on the served generation or on the first backfill; the read model does nothing
-    /// more until the store is opened again. A failed build beside a served generation is ``Build/failure``.
+    /// What the projection threw on the served generation or on the first backfill, or the corrupt event row the
+    /// batch met (`corruptDatabase`); the read model does nothing more until the store is opened again. A failed
+    /// build beside a served generation is ``Build/failure``.
     var failure: String?
 
     /// `backfilling`, `live`, `failed` or `rebuild failed`, as the `state` column holds it.

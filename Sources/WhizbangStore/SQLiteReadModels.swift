@@ -158,7 +158,8 @@ final class SQLiteReadModels {
     }
 
     /// Stops batches for ``retryAfterFailure``, or until the next append or rebuild request, after a batch failed on
-    /// a storage error: the next batch would most likely fail the same way at once.
+    /// a storage error: the next batch would most likely fail the same way at once. A corrupt event row does not
+    /// get here: it fails the read model (``failsReadModel(_:)``).
     func pauseAfterFailure() {
         pausedUntil = Date().addingTimeInterval(Self.retryAfterFailure)
     }
@@ -311,17 +312,16 @@ final class SQLiteReadModels {
         let state = models[index].state
         guard let generation = building ? state.building?.generation : state.servedGeneration else { return nil }
         let from = building ? state.building?.position ?? 0 : state.position
-        let events = try readEvents(after: from, limit: batchSize)
+        let events: [RecordedEvent]
+        do throws(SQLiteError) {
+            events = try readEvents(after: from, limit: batchSize)
+        } catch {
+            guard Self.failsReadModel(error) else { throw error }
+            fail(index, building: building, with: "\(error.eventStoreError)")
+            return nil
+        }
         if let error = try fold(events, into: definition, generation: generation) {
-            if building, state.servedGeneration != nil {
-                // Only the build stops. The served rows are not at fault: the stores that run their version (this
-                // one for a rebuild of its own version, older ones during a rolling upgrade whose new code throws)
-                // go on folding into them and catching them up, instead of serving rows ever more stale.
-                models[index].state.building?.failure = "\(error)"
-            } else {
-                models[index].state.failure = "\(error)"
-            }
-            changed.insert(index)
+            fail(index, building: building, with: "\(error)")
             return nil
         }
         let to = events.last?.position ?? from
@@ -343,6 +343,32 @@ final class SQLiteReadModels {
         changed.insert(index)
         return SQLiteReadModelBatch(
             name: definition.name, generation: generation, from: from, to: to, head: head, isLive: isLive)
+    }
+
+    /// Records `failure` on the generation a batch of read model `index` was for: that generation stops where it is,
+    /// until the store is opened again or a rebuild is asked for.
+    private func fail(_ index: Int, building: Bool, with failure: String) {
+        if building, models[index].state.servedGeneration != nil {
+            // Only the build stops. The served rows are not at fault: the stores that run their version (this one
+            // for a rebuild of its own version, older ones during a rolling upgrade whose new code throws) go on
+            // folding into them and catching them up, instead of serving rows ever more stale.
+            models[index].state.building?.failure = failure
+        } else {
+            models[index].state.failure = failure
+        }
+        changed.insert(index)
+    }
+
+    /// Whether an error in reading a batch's events fails the read model, as a projection that throws does, instead
+    /// of failing the batch's transaction to be tried again.
+    ///
+    /// Only `SQLITE_CORRUPT` does: an event row the store never writes (``SQLiteStatement/checkEventColumns()``), or
+    /// a file SQLite finds damaged. Reading it again finds it the same, so a retry would fail every second for ever
+    /// while the status went on saying `backfilling` or `live`; failed, the read model tells its readers and waiters
+    /// why. Everything else (`SQLITE_BUSY` past the busy timeout, I/O errors, a full disk, no memory) may pass, and
+    /// fails only the transaction, which the writer tries again (``pauseAfterFailure()``).
+    static func failsReadModel(_ error: SQLiteError) -> Bool {
+        error.primaryCode == SQLITE_CORRUPT
     }
 
     /// Folds `events` into `generation` of a read model and writes the changed rows; returns what the projection

@@ -608,6 +608,55 @@ struct SQLiteReadModelTests {
         }
     }
 
+    /// An event row the store never writes (here an event id that is not 16 bytes), met by an async read model's
+    /// first backfill or by its catch-up of the rows served: the batch failed on `SQLITE_CORRUPT`, and the writer
+    /// retried it every second for ever with a warning, while the status said `backfilling` or `live`. Corruption does
+    /// not go away by itself, so the read model now fails with it, as it does when its projection throws.
+    @Test(arguments: ["first backfill", "catch-up"])
+    func aCorruptEventRowFailsTheReadModel(phase: String) async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            var configuration = SQLiteEventStore.Configuration.testing
+            configuration.readModels = [Balances(mode: .async)]
+            if phase == "catch-up" {
+                let store = try await SQLiteEventStore.open(path: path, configuration: configuration)
+                _ = try await store.append([Balances.posting("a", 5)], to: "s", expectedVersion: .noStream)
+                try await store.waitForReadModel(named: "balances", toReach: nil, timeout: .seconds(30))
+                await store.shutdown()
+            }
+            // Appended without the read model, so that no batch has read them yet.
+            let plain = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            _ = try await plain.append(
+                [Balances.posting("a", 7), Balances.posting("b", 1)], to: "t", expectedVersion: .noStream)
+            let corrupt = try await plain.headPosition() - 1
+            await plain.shutdown()
+            _ = try executeRawSQL("UPDATE events SET event_id = x'00' WHERE position = \(corrupt)", path: path)
+
+            let store = try await SQLiteEventStore.open(path: path, configuration: configuration)
+            defer { store.close() }
+            // Well before the timeout: the batch that meets the row fails the read model.
+            await #expect {
+                try await store.waitForReadModel(named: "balances", toReach: nil, timeout: .seconds(20))
+            } throws: { error in
+                guard let error = error as? ReadModelError else { return false }
+                return error.code == .failed && error.message.contains("corruptDatabase")
+            }
+            let status = try await store.readModelStatus(named: "balances")
+            #expect(status.state == .failed, "\(status)")
+            #expect(status.failure?.contains("position \(corrupt)") == true, "\(status)")
+            #expect(status.position < corrupt, "\(status)")
+            if phase == "catch-up" {
+                // The rows served stay as they were, as after a projection's failure.
+                #expect(status.servedVersion == 1, "\(status)")
+                #expect(try await storedBalances(store) == ["a": 5])
+            } else {
+                await #expect {
+                    _ = try await store.readModelRow(named: "balances", key: "a")
+                } throws: { ($0 as? ReadModelError)?.code == .failed }
+            }
+        }
+    }
+
     /// A task waiting for a read model fails with the store's error when the store closes.
     @Test func aWaitFailsWhenTheStoreCloses() async throws {
         try await withTemporaryDirectory { directory in

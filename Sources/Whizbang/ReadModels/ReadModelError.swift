@@ -27,7 +27,8 @@ public struct ReadModelError: Error, Hashable, Sendable, CustomStringConvertible
         public static let duplicateName = Code(.duplicateName)
         /// The read model's first backfill has not reached the head of the log, so there are no rows to serve yet.
         public static let notLive = Code(.notLive)
-        /// The projection threw while the store built or followed the rows; ``ReadModelError/message`` has its words.
+        /// The projection threw while the store built or followed the rows, or the store found an event row there
+        /// corrupt (see ``ReadModelStatus/State/failed``); ``ReadModelError/message`` has its words.
         public static let failed = Code(.failed)
         /// The query cannot be run (a limit out of range).
         public static let invalidQuery = Code(.invalidQuery)

@@ -23,7 +23,10 @@ public struct ReadModelStatus: Hashable, Sendable {
         /// served (``ReadModelStatus/rebuild``).
         public static let live = State(.live)
         /// The projection threw while the store built or followed the rows (``ReadModelStatus/failure`` says what).
-        /// Registering the read model again (reopening the store) retries.
+        /// `SQLiteEventStore` also fails a read model whose batch meets an event row it reports as
+        /// ``EventStoreError/Code/corruptDatabase``, which reading again would only meet again; errors that may pass
+        /// (a lock held too long, an I/O error, a full disk) fail only the batch, which it tries again. Registering
+        /// the read model again (reopening the store) retries.
         ///
         /// A failure while following the rows served, or during the first backfill, stops the read model: the rows
         /// served stay as they were. A failure of a rebuild beside the rows served (``ReadModelStatus/rebuild`` says
@@ -70,7 +73,7 @@ public struct ReadModelStatus: Hashable, Sendable {
     public var head: UInt64
     /// A rebuild running beside the rows served, if any.
     public var rebuild: Rebuild?
-    /// What the projection threw, for ``State/failed``.
+    /// What the projection threw, or the store's error, for ``State/failed``.
     public var failure: String?
 
     /// Creates a report; stores create these.
