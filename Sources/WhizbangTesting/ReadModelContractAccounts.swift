@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import Synchronization
 import Whizbang
 
 /// The read model the ``ReadModelStoreContract`` checks with: a balance and an entry count per account.
@@ -10,9 +11,9 @@ import Whizbang
 /// An event of type ``eventType`` posts an amount to one or more accounts; a row whose balance returns to 0 is
 /// deleted. Rows with a balance of 100 or more are indexed as `"large"`, others as `"small"`, negative ones not at
 /// all. `factor` scales every amount (a later version of the fold), and `poison` names an account whose events
-/// make the projection throw. `spoiled` names an account whose key the projection gives with a NUL character
-/// appended, and a row whose balance is `oversizedIndexAt` gets an indexed value of 2,000 bytes: keys and values no
-/// store can keep.
+/// make the projection throw (only while `refusal` is on, when there is one). `spoiled` names an account whose key
+/// the projection gives with a NUL character appended, and a row whose balance is `oversizedIndexAt` gets an indexed
+/// value of 2,000 bytes: keys and values no store can keep.
 struct ContractAccounts: ReadModelProjection {
     struct Row: Codable, Sendable, Hashable {
         var balance: Int
@@ -38,10 +39,11 @@ struct ContractAccounts: ReadModelProjection {
     var poison: String?
     var spoiled: String?
     var oversizedIndexAt: Int?
+    var refusal: ContractRefusal?
 
     init(
         name: String = "contract-accounts", version: Int = 1, mode: ReadModelMode = .inline, factor: Int = 1,
-        poison: String? = nil, spoiled: String? = nil, oversizedIndexAt: Int? = nil
+        poison: String? = nil, spoiled: String? = nil, oversizedIndexAt: Int? = nil, refusal: ContractRefusal? = nil
     ) {
         self.name = name
         self.version = version
@@ -50,6 +52,7 @@ struct ContractAccounts: ReadModelProjection {
         self.poison = poison
         self.spoiled = spoiled
         self.oversizedIndexAt = oversizedIndexAt
+        self.refusal = refusal
     }
 
     func keys(of event: RecordedEvent) throws -> [String] {
@@ -59,7 +62,7 @@ struct ContractAccounts: ReadModelProjection {
     }
 
     func apply(_ event: RecordedEvent, to row: Row?, key: String) throws -> Row? {
-        if key == poison { throw Poisoned(key: key) }
+        if key == poison, refusal?.isOn ?? true { throw Poisoned(key: key) }
         let posting = try JSONDecoder().decode(Posting.self, from: event.data)
         var row = row ?? Row(balance: 0, entries: 0)
         row.balance += posting.amount * factor
@@ -76,6 +79,18 @@ struct ContractAccounts: ReadModelProjection {
     static func posting(_ accounts: [String], _ amount: Int) -> EventData {
         let data = try! JSONEncoder().encode(Posting(accounts: accounts, amount: amount))
         return EventData(eventType: eventType, data: data, metadata: Data("{}".utf8))
+    }
+}
+
+/// A switch that a check turns on and off, for a ``ContractAccounts`` whose `poison` account makes it throw only while
+/// the switch is on: a rebuild can then fail on an event that the rows served were built with.
+final class ContractRefusal: Sendable {
+    private let state = Atomic<Bool>(false)
+
+    /// Whether the projection throws on its `poison` account.
+    var isOn: Bool {
+        get { state.load(ordering: .sequentiallyConsistent) }
+        set { state.store(newValue, ordering: .sequentiallyConsistent) }
     }
 }
 

@@ -123,5 +123,69 @@ extension ReadModelStoreContract {
                 try requireRows(try await allRows(store, second.name), new, "rows after reopening at version 2")
             }
         },
+        ReadModelStoreContractCheck(name: "readModel.rebuild.failedRebuildLeavesTheServedRowsKeptUp") { opener in
+            // The fold refuses the account "flaky" only while the switch is on: the rows served were built before,
+            // so only the rebuild meets the refusal.
+            let refusal = ContractRefusal()
+            let accounts = ContractAccounts(poison: "flaky", refusal: refusal)
+            try await withOpenedStore(opener, [accounts]) { store in
+                try await appendInPages(store, [ContractAccounts.posting(["a", "flaky"], 5)], to: "s")
+                try await store.waitForReadModel(named: accounts.name, toReach: nil, timeout: .seconds(60))
+                refusal.isOn = true
+                try await requireSuccess("starting a rebuild that fails") {
+                    try await store.rebuildReadModel(named: accounts.name)
+                }
+                try await requireReadModelError(.failed, "waiting for a rebuild whose projection throws") {
+                    try await store.waitForReadModel(named: accounts.name, toReach: nil, timeout: .seconds(60))
+                }
+                refusal.isOn = false
+                // An inline read model folds the append into the rows served before the append returns.
+                try await appendInPages(store, [ContractAccounts.posting(["a", "b"], 7)], to: "s")
+                try requireRows(
+                    try await allRows(store, accounts.name),
+                    try expectedRows(accounts, folding: try await readWholeLog(store)),
+                    "rows served after a failed rebuild and one more append")
+                let status = try await requireSuccess("the status") {
+                    try await store.readModelStatus(named: accounts.name)
+                }
+                try requireEqual(status.state, .failed, "the state after a failed rebuild")
+                try require(status.failure != nil, "a failed rebuild's status says what the projection threw")
+                try requireEqual(status.servedVersion, 1, "the version served after a failed rebuild")
+                try requireEqual(status.position, status.head, "the rows served are kept up after a failed rebuild")
+                try requireEqual(status.rebuild?.version, 1, "the status names the version whose build failed")
+            }
+            // Opening the store again retries the build.
+            try await withOpenedStore(opener, [accounts]) { store in
+                let status = try await requireSuccess("waiting for the build retried on opening") {
+                    try await store.waitForReadModel(named: accounts.name, toReach: nil, timeout: .seconds(60))
+                }
+                try requireEqual(status.servedVersion, 1, "the version served after the retried build")
+                try requireRows(
+                    try await allRows(store, accounts.name),
+                    try expectedRows(accounts, folding: try await readWholeLog(store)),
+                    "rows after the retried build")
+            }
+        },
+        ReadModelStoreContractCheck(name: "readModel.rebuild.failedVersionBumpKeepsTheOldRowsServed") { opener in
+            let first = ContractAccounts()
+            let second = ContractAccounts(version: 2, factor: 3, poison: "flaky")
+            let old = try await withOpenedStore(opener, [first]) { store in
+                try await appendInPages(store, [ContractAccounts.posting(["a", "flaky"], 5)], to: "s")
+                return try expectedRows(first, folding: try await readWholeLog(store))
+            }
+            try await withOpenedStore(opener, [second]) { store in
+                try await requireReadModelError(.failed, "waiting for a version whose projection throws") {
+                    try await store.waitForReadModel(named: second.name, toReach: nil, timeout: .seconds(60))
+                }
+                try requireRows(try await allRows(store, second.name), old, "rows served after a failed version bump")
+                let status = try await requireSuccess("the status") {
+                    try await store.readModelStatus(named: second.name)
+                }
+                try requireEqual(status.state, .failed, "the state after a failed version bump")
+                try require(status.failure != nil, "a failed version bump's status says what the projection threw")
+                try requireEqual(status.servedVersion, 1, "the version served after a failed version bump")
+                try requireEqual(status.rebuild?.version, 2, "the status names the version whose build failed")
+            }
+        },
     ]
 }

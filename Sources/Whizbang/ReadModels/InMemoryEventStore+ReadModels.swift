@@ -27,6 +27,10 @@ extension InMemoryEventStore: ReadModelStore {
 
     /// Rebuilds read model `name` from position 0 before it returns, swapping the new rows in at once; see
     /// ``ReadModelStore/rebuildReadModel(named:)``.
+    ///
+    /// When the projection throws, the rows served before stay served and kept up, and ``readModelStatus(named:)``
+    /// reports the read model ``ReadModelStatus/State/failed`` with the failed build in ``ReadModelStatus/rebuild``
+    /// until a rebuild succeeds or the read model is registered again.
     public func rebuildReadModel(named name: String) async throws {
         try state.withLock { state throws(ReadModelError) in try state.rebuildReadModel(named: name) }
     }

@@ -11,8 +11,21 @@ struct InMemoryReadModels: Sendable {
         /// The position of the last event applied to the rows.
         var position: UInt64
         var rows: [UTF8Key: ReadModelRow]
-        /// What the projection threw, once it failed.
+        /// What the projection threw on these rows, or on the first build, once it failed: the rows are no longer
+        /// kept up.
         var failure: String?
+        /// A build of new rows that failed beside these, which are still served and kept up.
+        var failedBuild: FailedBuild?
+    }
+
+    /// A build of new rows that the projection threw on, beside rows that were served before it started.
+    struct FailedBuild: Sendable {
+        /// The version built.
+        var version: Int
+        /// The position of the last event applied to the new rows before the projection threw.
+        var position: UInt64
+        /// What the projection threw.
+        var failure: String
     }
 
     /// The registered read models, in registration order.
@@ -30,11 +43,14 @@ struct InMemoryReadModels: Sendable {
     }
 
     /// Registers `definitions` and brings each table up to `log`'s head: a table of the same version catches up from
-    /// its position; a new read model, a new version or a failed one is built from position 0.
+    /// its position; a new read model, a new version, a failed one or one whose build failed is built from
+    /// position 0.
     mutating func register(_ definitions: [ReadModelDefinition], log: ChunkedLog<RecordedEvent>) {
         self.definitions = definitions
         for definition in definitions {
-            if let table = tables[definition.name], table.version == definition.version, table.failure == nil {
+            if let table = tables[definition.name], table.version == definition.version, table.failure == nil,
+                table.failedBuild == nil
+            {
                 catchUp(definition, log: log)
             } else {
                 rebuild(definition, log: log)
@@ -42,22 +58,40 @@ struct InMemoryReadModels: Sendable {
         }
     }
 
-    /// Builds `definition`'s rows from position 0 and replaces the table with them; if the projection throws, the
-    /// table keeps its rows and is marked failed.
+    /// Builds `definition`'s rows from position 0 and replaces the table with them.
+    ///
+    /// If the projection throws, only the build stops, as in the stores that keep their rows in a database: rows
+    /// served before it are still served, their failure (if any) is cleared as a rebuild clears it, and they are
+    /// kept up if they are of `definition`'s version; the failed build is reported in the status until the read
+    /// model is registered again or rebuilt. With no rows served (the first build), the read model fails.
     mutating func rebuild(_ definition: ReadModelDefinition, log: ChunkedLog<RecordedEvent>) {
         var fresh = Table(version: definition.version, position: 0, rows: [:])
-        if let failure = Self.fold(definition, into: &fresh, log: log) {
-            var table = tables[definition.name] ?? Table(version: nil, position: 0, rows: [:])
+        guard let failure = Self.fold(definition, into: &fresh, log: log) else {
+            tables[definition.name] = fresh
+            return
+        }
+        var table = tables[definition.name] ?? Table(version: nil, position: 0, rows: [:])
+        if table.version != nil {
+            table.failure = nil
+            table.failedBuild = FailedBuild(version: definition.version, position: fresh.position, failure: failure)
+            tables[definition.name] = table
+            catchUp(definition, log: log)
+        } else {
             table.failure = failure
             tables[definition.name] = table
-        } else {
-            tables[definition.name] = fresh
         }
     }
 
-    /// Applies the events after the table's position, unless it has failed.
+    /// Whether `definition`'s rows are served and kept up: built with its version (its code may fold into them)
+    /// and not failed.
+    private func keepsUp(_ definition: ReadModelDefinition) -> Bool {
+        guard let table = tables[definition.name] else { return false }
+        return table.failure == nil && table.version == definition.version
+    }
+
+    /// Applies the events after the table's position, unless it has failed or is of another version.
     mutating func catchUp(_ definition: ReadModelDefinition, log: ChunkedLog<RecordedEvent>) {
-        guard var table = tables[definition.name], table.failure == nil, table.position < UInt64(log.count) else {
+        guard keepsUp(definition), var table = tables[definition.name], table.position < UInt64(log.count) else {
             return
         }
         if let failure = Self.fold(definition, into: &table, log: log) {
@@ -82,7 +116,7 @@ struct InMemoryReadModels: Sendable {
     {
         var result: [(name: String, changes: [ReadModelDefinition.Change])] = []
         for definition in definitions where definition.mode == .inline {
-            guard let table = tables[definition.name], table.failure == nil, table.version != nil else { continue }
+            guard keepsUp(definition), let table = tables[definition.name] else { continue }
             do {
                 let keys = try definition.keys(of: events)
                 var rows: [UTF8Key: ReadModelRow] = [:]
@@ -103,8 +137,8 @@ struct InMemoryReadModels: Sendable {
         for (name, list) in changes {
             for change in list { tables[name]?.rows[UTF8Key(change.key)] = change.row }
         }
-        for definition in definitions where definition.mode == .inline {
-            if tables[definition.name]?.failure == nil { tables[definition.name]?.position = position }
+        for definition in definitions where definition.mode == .inline && keepsUp(definition) {
+            tables[definition.name]?.position = position
         }
     }
 
@@ -137,9 +171,15 @@ struct InMemoryReadModels: Sendable {
     func status(of name: String, head: UInt64) throws(ReadModelError) -> ReadModelStatus {
         let definition = try definition(named: name)
         let table = tables[name] ?? Table(version: nil, position: 0, rows: [:])
+        // A failed build is reported as the read model's failure, as the other stores report it: a task waiting for
+        // the rebuild to end learns that it will not, and `rebuild` says which version failed.
+        let failure = table.failure ?? table.failedBuild?.failure
+        let rebuild = table.failedBuild.map {
+            ReadModelStatus.Rebuild(version: $0.version, position: $0.position, head: head)
+        }
         return ReadModelStatus(
-            name: definition.name, state: table.failure != nil ? .failed : .live, servedVersion: table.version,
-            position: table.position, head: head, failure: table.failure)
+            name: definition.name, state: failure != nil ? .failed : .live, servedVersion: table.version,
+            position: table.position, head: head, rebuild: rebuild, failure: failure)
     }
 
     /// The served table of `name`.

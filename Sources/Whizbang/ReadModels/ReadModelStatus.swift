@@ -30,8 +30,9 @@ public struct ReadModelStatus: Hashable, Sendable {
         ///
         /// A failure while following the rows served, or during the first backfill, stops the read model: the rows
         /// served stay as they were. A failure of a rebuild beside the rows served (``ReadModelStatus/rebuild`` says
-        /// which version) stops only the rebuild: `SQLiteEventStore` and `PostgresEventStore` go on serving the rows
-        /// served and keeping them up, in every process that runs their version.
+        /// which version) stops only the rebuild: every store goes on serving the rows served, and keeps them up
+        /// wherever they are of the version it runs (`SQLiteEventStore` and `PostgresEventStore` in every process
+        /// that runs their version).
         public static let failed = State(.failed)
 
         /// `backfilling`, `live` or `failed`.
