@@ -8,7 +8,8 @@ extension PostgresEventStore: ReadModelStore {
     /// One statement reads the served generation and the row, so the answer belongs to one snapshot.
     ///
     /// - Throws: `ReadModelError` (`unknownReadModel`, `notLive` while the first backfill runs), or
-    ///   `EventStoreError` (`closed`, `unavailable`, a storage failure).
+    ///   `EventStoreError` (`closed`, `unavailable`, a storage failure; `corruptDatabase` for a row whose position is
+    ///   negative, which no store writes).
     public func readModelRow(named name: String, key: String) async throws -> ReadModelRow? {
         _ = try readModels.definition(named: name)
         // No row has a key with a NUL character (no store keeps one), and PostgreSQL text cannot hold it.
@@ -28,13 +29,15 @@ extension PostgresEventStore: ReadModelStore {
         let (generation, indexValue, position, body) = try row.decode((Int64?, String?, Int64?, Data?).self)
         guard generation != nil else { throw Self.notLive(name) }
         guard let position, let body else { return nil }
-        return ReadModelRow(key: key, indexValue: indexValue, position: UInt64(position), body: body)
+        let stored = try PostgresReadModels.rowPosition(position, key: key, of: name)
+        return ReadModelRow(key: key, indexValue: indexValue, position: stored, body: body)
     }
 
     /// The rows of read model `name` that `query` selects, in ascending key order (compared as bytes), from one
     /// snapshot of the generation being served.
     ///
-    /// - Throws: `ReadModelError` (`unknownReadModel`, `notLive`, `invalidQuery`), or `EventStoreError`.
+    /// - Throws: `ReadModelError` (`unknownReadModel`, `notLive`, `invalidQuery`), or `EventStoreError`
+    ///   (`corruptDatabase` for a row whose position is negative).
     public func readModelRows(named name: String, matching query: ReadModelQuery) async throws -> [ReadModelRow] {
         _ = try readModels.definition(named: name)
         try query.validate(readModel: name)
@@ -63,7 +66,10 @@ extension PostgresEventStore: ReadModelStore {
         var result: [ReadModelRow] = []
         for (_, key, indexValue, position, body) in decoded {
             guard let key, let position, let body else { continue }
-            result.append(ReadModelRow(key: key, indexValue: indexValue, position: UInt64(position), body: body))
+            result.append(
+                ReadModelRow(
+                    key: key, indexValue: indexValue,
+                    position: try PostgresReadModels.rowPosition(position, key: key, of: name), body: body))
         }
         return result
     }
@@ -75,7 +81,8 @@ extension PostgresEventStore: ReadModelStore {
     /// rows served are still served and kept up by the processes that run their version, and
     /// `ReadModelStatus.position` says how far.
     ///
-    /// - Throws: `ReadModelError` (`unknownReadModel`), or `EventStoreError`.
+    /// - Throws: `ReadModelError` (`unknownReadModel`), or `EventStoreError` (`corruptDatabase` for a position that
+    ///   is negative in the read model's state row).
     public func readModelStatus(named name: String) async throws -> ReadModelStatus {
         _ = try readModels.definition(named: name)
         let rows = try await withTrustedConnection { connection, logger in
@@ -89,12 +96,19 @@ extension PostgresEventStore: ReadModelStore {
         }
         guard let row = rows.first else { throw Self.notRecorded(name) }
         let (state, head) = try PostgresReadModels.State.withHead(row)
-        return Self.status(of: state, head: head)
+        return try Self.status(of: state, head: head)
     }
 
-    static func status(of state: PostgresReadModels.State, head: UInt64)
+    /// The status a state row gives, with the log at `head`.
+    ///
+    /// - Throws: `EventStoreError` (`corruptDatabase`) for a negative position, which no store writes.
+    static func status(of state: PostgresReadModels.State, head: UInt64) throws(EventStoreError)
         -> ReadModelStatus
     {
+        func stored(_ position: Int64, _ column: String) throws(EventStoreError) -> UInt64 {
+            try RecordedEventColumns.stored(position, "\(column) of read model '\(state.name)'")
+        }
+        let buildingPosition = try stored(state.buildingPosition, "building position")
         // A failed build leaves the state of the rows served as it was; its failure is reported all the same.
         let phase: ReadModelStatus.State =
             if state.state == "failed" || state.failure != nil {
@@ -104,16 +118,16 @@ extension PostgresEventStore: ReadModelStore {
             }
         guard state.servedGeneration != nil else {
             return ReadModelStatus(
-                name: state.name, state: phase, servedVersion: nil, position: UInt64(state.buildingPosition),
+                name: state.name, state: phase, servedVersion: nil, position: buildingPosition,
                 head: head, failure: state.failure)
         }
         let rebuild = state.buildingGeneration.map { _ in
             ReadModelStatus.Rebuild(
-                version: Int(state.buildingVersion ?? 0), position: UInt64(state.buildingPosition), head: head)
+                version: Int(state.buildingVersion ?? 0), position: buildingPosition, head: head)
         }
         return ReadModelStatus(
             name: state.name, state: phase, servedVersion: state.servedVersion.map(Int.init),
-            position: UInt64(state.servedPosition), head: head, rebuild: rebuild,
+            position: try stored(state.servedPosition, "served position"), head: head, rebuild: rebuild,
             failure: state.failure)
     }
 

@@ -69,7 +69,7 @@ final class PostgresReadModels: Sendable {
                 state.servedGeneration, state.servedVersion, state.servedPosition, state.buildingGeneration,
                 state.buildingVersion, state.buildingPosition, state.nextGeneration, state.failure
             ) = (values.2, values.3, values.4, values.5, values.6, values.7, values.8, values.9)
-            return (state, UInt64(values.10))
+            return (state, try RecordedEventColumns.stored(values.10, "log's head"))
         }
 
         private init(name: String, state: String) {
@@ -625,9 +625,16 @@ final class PostgresReadModels: Sendable {
         ) {
             let (model, key, indexValue, position, body) = try row.decode((String, String, String?, Int64, Data).self)
             rows[RowKey(model: model, key: UTF8Key(key))] = ReadModelRow(
-                key: key, indexValue: indexValue, position: UInt64(position), body: body)
+                key: key, indexValue: indexValue, position: try Self.rowPosition(position, key: key, of: model),
+                body: body)
         }
         return rows
+    }
+
+    /// The position of row `key` of read model `model` as stored, refused as `corruptDatabase` when it is negative
+    /// (see `RecordedEventColumns.stored(_:_:position:)`).
+    static func rowPosition(_ position: Int64, key: String, of model: String) throws(EventStoreError) -> UInt64 {
+        try RecordedEventColumns.stored(position, "position of row '\(key)' of read model '\(model)'")
     }
 
     /// Writes `writes` in at most two statements: one upsert, one delete.

@@ -34,4 +34,33 @@ struct PostgresCorruptRowTests {
             #expect(try await store.readAll(after: 1, limit: 10).map(\.position) == [3])
         }
     }
+
+    /// The read model tables have no check of the sign either: a negative position in a row, or in the state row,
+    /// trapped the conversion in every query of the read model, the status, the wait and the inline fold.
+    @Test("a negative position in a read model's row or state is corruptDatabase")
+    func aNegativeReadModelPositionIsRefused() async throws {
+        let name = DepositTotals().name
+        let configuration = try PostgresReadModelTests.configuration([DepositTotals()])
+        try await PostgresTestServer.withStore(configuration: configuration) { store in
+            _ = try await store.append([PostgresReadModelTests.deposit(5)], to: "a", expectedVersion: .noStream)
+            try await store.waitForReadModel(named: name, toReach: nil, timeout: .seconds(30))
+            let schema = store.configuration.schema
+            try await PostgresTestServer.execute(
+                "UPDATE \"\(schema)\".read_model_rows SET position = -3", configuration: store.configuration)
+            await expectError(.corruptDatabase) { _ = try await store.readModelRow(named: name, key: "a") }
+            await expectError(.corruptDatabase) {
+                _ = try await store.readModelRows(named: name, matching: ReadModelQuery())
+            }
+            // The inline fold reads the row it folds into.
+            await expectError(.corruptDatabase) {
+                _ = try await store.append([PostgresReadModelTests.deposit(1)], to: "a", expectedVersion: .any)
+            }
+            try await PostgresTestServer.execute(
+                "UPDATE \"\(schema)\".read_models SET served_position = -1", configuration: store.configuration)
+            await expectError(.corruptDatabase) { _ = try await store.readModelStatus(named: name) }
+            await expectError(.corruptDatabase) {
+                try await store.waitForReadModel(named: name, toReach: nil, timeout: .seconds(30))
+            }
+        }
+    }
 }
