@@ -307,7 +307,8 @@ final class PostgresReadModels: Sendable {
     /// store (when an async read model is registered), after a rebuild is asked for, and every ``pollInterval``.
     ///
     /// A database error ends only the step it happened in: the other read models go on, and the failed one is tried
-    /// again at the next pass.
+    /// again at the next pass. An event row the store refuses as `corruptDatabase` is not tried again: it fails the
+    /// generation the step was for, as the projection's own error does (see ``step(_:servedFirst:on:)``).
     func follow(_ store: PostgresEventStore) async {
         var needsCleanup = Set(definitions.map(\.name))
         // Read models whose next step puts the build before the rows served. It flips at every step, so that when
@@ -422,11 +423,21 @@ final class PostgresReadModels: Sendable {
             } else {
                 return StepOutcome()
             }
-            let events = try await connection.rows(
-                of: PostgresStatements.ReadAll(after: from, limit: Int64(self.batchSize)), logger: logger)
-            // Only what the projection throws fails the generation; the database's errors end this transaction
-            // and the follower tries again. When a build fails, the rows served may still have batches to follow.
+            // Only what the projection throws, or an event row no store writes, fails the generation; the
+            // database's other errors end this transaction and the follower tries again. When a build fails, the
+            // rows served may still have batches to follow.
             let failed = StepOutcome(changed: true, more: building && state.servesBehind(version, head: head))
+            let events: [RecordedEvent]
+            do {
+                events = try await connection.rows(
+                    of: PostgresStatements.ReadAll(after: from, limit: Int64(self.batchSize)), logger: logger)
+            } catch let error as EventStoreError where error.code == .corruptDatabase {
+                // A row the decoder refuses (RecordedEventColumns): the next try would meet it again, for ever,
+                // while the status went on saying all was well. The transaction is still usable: the server
+                // returned the row, only its values are refused.
+                try await self.fail(&state, building: building, with: error, on: connection)
+                return failed
+            }
             let keys: [String]
             do {
                 keys = try definition.keys(of: events)

@@ -63,4 +63,35 @@ struct PostgresCorruptRowTests {
             }
         }
     }
+
+    /// An event row no store writes, met by a read model's batch: the follower logged the `corruptDatabase` and tried
+    /// the batch again at every pass, for ever, while the status said `backfilling` and waits ran out their time.
+    @Test("a corrupt event row met by a read model's batch fails the read model")
+    func aCorruptEventRowFailsTheReadModel() async throws {
+        var configuration = try PostgresReadModelTests.configuration([])
+        let plain = try PostgresEventStore(configuration: configuration)
+        try await PostgresTestServer.withRunningStore(plain) { store in
+            _ = try await store.append(
+                [PostgresReadModelTests.deposit(5), PostgresReadModelTests.deposit(7)], to: "a",
+                expectedVersion: .noStream)
+        }
+        try await PostgresTestServer.execute(
+            "UPDATE \"\(configuration.schema)\".events SET version = -1 WHERE position = 2",
+            configuration: configuration)
+        configuration.readModels = [DepositTotals(mode: .async)]
+        let name = DepositTotals().name
+        try await PostgresTestServer.withStore(configuration: configuration) { store in
+            // Well before the timeout: the batch that meets the row fails the read model.
+            await #expect {
+                try await store.waitForReadModel(named: name, toReach: nil, timeout: .seconds(20))
+            } throws: { error in
+                guard let error = error as? ReadModelError else { return false }
+                return error.code == .failed && error.message.contains("corruptDatabase")
+            }
+            let status = try await store.readModelStatus(named: name)
+            #expect(status.state == .failed, "\(status)")
+            #expect(status.failure?.contains("position 2") == true, "\(status)")
+            #expect(status.position < 2, "\(status)")
+        }
+    }
 }

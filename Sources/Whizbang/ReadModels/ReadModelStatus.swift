@@ -23,10 +23,10 @@ public struct ReadModelStatus: Hashable, Sendable {
         /// served (``ReadModelStatus/rebuild``).
         public static let live = State(.live)
         /// The projection threw while the store built or followed the rows (``ReadModelStatus/failure`` says what).
-        /// `SQLiteEventStore` also fails a read model whose batch meets an event row it reports as
-        /// ``EventStoreError/Code/corruptDatabase``, which reading again would only meet again; errors that may pass
-        /// (a lock held too long, an I/O error, a full disk) fail only the batch, which it tries again. Registering
-        /// the read model again (reopening the store) retries.
+        /// `SQLiteEventStore` and `PostgresEventStore` also fail a read model whose batch meets an event row they
+        /// report as ``EventStoreError/Code/corruptDatabase``, which reading again would only meet again; errors that
+        /// may pass (a lock held too long, an I/O error, a full disk, an outage) fail only the batch, which they try
+        /// again. Registering the read model again (reopening the store) retries.
         ///
         /// A failure while following the rows served, or during the first backfill, stops the read model: the rows
         /// served stay as they were. A failure of a rebuild beside the rows served (``ReadModelStatus/rebuild`` says
