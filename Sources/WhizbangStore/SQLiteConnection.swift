@@ -46,6 +46,15 @@ final class SQLiteConnection {
             throw error
         }
         sqlite3_extended_result_codes(handle, 1)
+        // SQLite opens a file it cannot write for reading only, without a word; the first read would then make a WAL
+        // and a shared-memory file beside it, which the owner's next writable open meets as read-only. Refused here,
+        // before anything is read, so that nothing is made.
+        if !readOnly, sqlite3_db_readonly(handle, "main") == 1 {
+            sqlite3_close_v2(handle)
+            self.handle = nil
+            throw SQLiteError(
+                code: SQLITE_READONLY, systemErrno: 0, message: "'\(path)' cannot be opened for writing", sql: nil)
+        }
         // SQLite's own busy handler sleeps up to 100 ms between tries; against a writer in another process that
         // commits back to back, those tries keep missing the short gaps between its transactions until the timeout
         // passes. Polling every 0.1–1 ms finds a gap long before.

@@ -211,6 +211,26 @@ struct SQLiteEventStoreReadOnlyTests {
         }
     }
 
+    /// A file the process may not write, in a directory it may: SQLite opened it for reading only without a word,
+    /// the store opened, and its first read made a WAL and a shared-memory file, read-only too, beside it. Those
+    /// made the owner's next open fail as read-only once the file was writable again. Now the open is refused and
+    /// nothing is made.
+    @Test func aReadOnlyFileInAWritableDirectoryIsRefusedWithNothingMadeBesideIt() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            try await makeClosedStore(path)
+            try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: directory.path)
+            defer { try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.path) }
+            try FileManager.default.setAttributes([.posixPermissions: 0o444], ofItemAtPath: path)
+            #expect(try await openInChild(path) == "readOnly")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["events.sqlite"])
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+            let reopened = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            defer { reopened.close() }
+            #expect(try await reopened.headPosition() == 3)
+        }
+    }
+
     /// A cleanly closed store (no WAL or shared-memory file beside it) on a read-only mount: the read-only store
     /// reads it, where SQLite alone fails for want of a shared-memory file, and it writes nothing. (Mounting needs
     /// root on Linux, as CI runs.)
