@@ -18,11 +18,12 @@ public import Synchronization
 /// number of aggregates touched. It is safe for any number of concurrent callers; the ``Dispatcher`` serialises the
 /// commands of each stream, so that its cache entries are almost always current.
 ///
-/// A cached aggregate is not read again before it is used: ``load(_:)`` returns it as this repository last saw it.
-/// Events another writer appended since (another process on the same store, or another repository) are found when
-/// they matter: a save then fails with `wrongExpectedVersion`, and a command that an ``AggregateHandler`` decided on
-/// a cached aggregate without new events, or that its decision rejected, is decided again once the stream's version
-/// shows that the aggregate was behind.
+/// A command does not read a cached aggregate again before it decides: events another writer appended since (another
+/// process on the same store, or another repository) are found when they matter. A save then fails with
+/// `wrongExpectedVersion`, and a command that an ``AggregateHandler`` decided on a cached aggregate without new
+/// events, or that its decision rejected, is decided again once the stream's version shows that the aggregate was
+/// behind. ``load(_:)``, which answers a question rather than deciding a command, checks the stream's version of a
+/// cached aggregate before it returns it.
 public final class Repository<A: Aggregate, Store: EventStore>: Sendable {
     /// The repository's configuration, under its former nested name.
     @available(*, deprecated, renamed: "RepositoryConfiguration")
@@ -54,11 +55,17 @@ public final class Repository<A: Aggregate, Store: EventStore>: Sendable {
 
     /// Loads an aggregate's current state.
     ///
+    /// An aggregate in the cache is checked against its stream's version first (one read of the version, not of the
+    /// events): when another writer appended to the stream since this repository last saw it (another process on
+    /// the same store, or another repository), the aggregate is read again from the store.
+    ///
     /// - Throws: the store's errors, or ``EventDecodingError`` (naming the event's stream, version, position and type)
     ///   for an event the aggregate's registry cannot decode.
     @inlinable
     public func load(_ streamID: StreamID) async throws -> LoadedAggregate<A> {
-        try await loadNotingCache(streamID).aggregate
+        let (aggregate, cached) = try await loadNotingCache(streamID)
+        guard cached else { return aggregate }
+        return try await reloadIfBehind(aggregate) ?? aggregate
     }
 
     /// ``load(_:)``, and whether the aggregate came from the cache (and so may be behind another process's writes).

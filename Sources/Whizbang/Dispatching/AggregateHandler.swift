@@ -158,7 +158,8 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
         }
     }
 
-    /// The current state of an aggregate, read after every command sent to it before.
+    /// The current state of an aggregate, read after every command sent to it before, and after the events another
+    /// writer (another process on the store) appended to its stream: see ``Repository/load(_:)``.
     ///
     /// - Throws: the store's ``EventStoreError``; ``DispatchError/Code/shutDown`` once the dispatcher is shut down or
     ///   stopped, as a command sent then would.

@@ -28,6 +28,22 @@ import Whizbang
         #expect(reloaded.state.balance == 10)
     }
 
+    /// Another writer on the same store moved a cached aggregate's stream on: a load used to return the cached state,
+    /// a version behind, until something dropped the entry. It now reads the stream's version and the new events.
+    @Test func aLoadSeesWhatAnotherWriterAppendedAfterTheCachedState() async throws {
+        let store = InMemoryEventStore()
+        let mine = Repository<BankAccount, InMemoryEventStore>(store: store)
+        let other = Repository<BankAccount, InMemoryEventStore>(store: store)
+        _ = try await mine.save([.opened(.init(initialDeposit: 10))], after: try await mine.load("account-1"))
+        #expect(mine.cachedCount == 1)
+        _ = try await other.save([.deposited(.init(amount: 5))], after: try await other.load("account-1"))
+        let loaded = try await mine.load("account-1")
+        #expect(loaded.version == 2)
+        #expect(loaded.state.balance == 15)
+        // And the cache holds the state read again.
+        #expect(try await mine.load("account-1").version == 2)
+    }
+
     @Test func theCacheIsBounded() async throws {
         var configuration = RepositoryConfiguration()
         configuration.cacheCapacity = 50
