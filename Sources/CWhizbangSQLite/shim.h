@@ -11,6 +11,12 @@ long syscall(long number, ...);
 #include <errno.h>
 #endif
 
+// Makes closing `db` leave its WAL as it is, neither checkpointed into the database nor removed
+// (SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE): a function, since Swift imports no variadic C function such as sqlite3_db_config.
+static inline int whizbang_sqlite3_no_checkpoint_on_close(sqlite3 *db) {
+    return sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)0);
+}
+
 // Renames `from` to `to` only if nothing exists at `to`, atomically: fails with EEXIST otherwise, never replacing
 // a file, and with EINVAL or ENOTSUP where the file system cannot rename so (ENOSYS on a kernel without the call).
 // Linux: renameat2 with RENAME_NOREPLACE, through syscall, since Glibc declares renameat2 only under _GNU_SOURCE and

@@ -186,6 +186,13 @@ final class SQLiteConnection {
         guard code == SQLITE_OK else { throw error(code, sql: nil) }
     }
 
+    /// Makes the connection leave the WAL as it is when it closes (`SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE`): nothing of it
+    /// is checkpointed into the database, and neither it nor the shared-memory file is removed.
+    func leaveWALOnClose() throws(SQLiteError) {
+        let code = whizbang_sqlite3_no_checkpoint_on_close(handle)
+        guard code == SQLITE_OK else { throw error(code, sql: nil) }
+    }
+
     /// Runs a query once and returns the first column of every row as text; for pragmas such as `integrity_check`.
     func queryTexts(_ sql: String) throws(SQLiteError) -> [String] {
         var statement: OpaquePointer?

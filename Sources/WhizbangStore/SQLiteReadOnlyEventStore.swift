@@ -12,11 +12,17 @@ public import Whizbang
 /// ``waitForEvents(after:)`` when no event is past the position (nothing here would ever announce one). The schema
 /// is not migrated: a database of an older schema version than this code writes is read as it is, one of a newer
 /// version is refused.
+///
+/// Opening a WAL-mode store that has no WAL or shared-memory file beside it makes both, and SQLite leaves them when
+/// read-only connections close; ``close()`` removes them when no connection has the database open and the WAL is
+/// empty, so that the directory is left as it was found. Files that were there at the open are never removed.
 public final class SQLiteReadOnlyEventStore: EventStore {
     /// The database file.
     public let path: String
 
     private let readers: SQLiteReaderPool
+    /// The WAL and shared-memory files the open made, until ``close()`` has looked at them.
+    private let madeCompanions: Mutex<SQLiteMadeCompanions?>
 
     /// Opens the store at `path` for reading, on a thread of its own so that the caller's task does not block the
     /// cooperative thread pool.
@@ -42,6 +48,7 @@ public final class SQLiteReadOnlyEventStore: EventStore {
 
     private init(path: String, configuration: SQLiteEventStore.Configuration) throws(EventStoreError) {
         self.path = path
+        let companionsWereAbsent = SQLiteMadeCompanions.noneBeside(path)
         do {
             do {
                 readers = SQLiteReaderPool(readers: try Self.readers(path: path, configuration, immutable: false))
@@ -51,6 +58,7 @@ public final class SQLiteReadOnlyEventStore: EventStore {
         } catch {
             throw EventStoreError.storing(error)
         }
+        madeCompanions = Mutex(companionsWereAbsent ? SQLiteMadeCompanions(madeBeside: path) : nil)
         readers.start()
     }
 
@@ -120,11 +128,16 @@ public final class SQLiteReadOnlyEventStore: EventStore {
     /// Closes every connection, once the reads under way have finished; later calls fail with
     /// `EventStoreError/Code/closed`. A call while another closes the store waits for it too. Called from a reader's
     /// thread (a reduction's code), it refuses later reads and returns without waiting for the readers to stop.
+    ///
+    /// Once the connections are closed, the WAL and shared-memory files that the open made beside the database are
+    /// removed if the WAL is empty and no other connection, in this process or another, has the database open (see
+    /// the type's overview); a close from a reader's thread leaves them.
     public func close() {
         if readers.isCurrentThread {
             readers.beginClose()
         } else {
             readers.close()
+            madeCompanions.withLock { $0.take() }?.removeIfUnused()
         }
     }
 

@@ -112,6 +112,67 @@ extension SampleProcessSuites {
             }
         }
 
+        /// SQLite's read-only connections make a WAL and a shared-memory file beside a database that has none, and
+        /// do not remove them on closing: once the user deleted the ledger, `run` and `import` refused its path
+        /// because of the two empty files the read-only command had left.
+        @Test(
+            "a read-only command leaves no WAL or shared-memory file: its path takes a new ledger once it is deleted",
+            arguments: ["inspect", "verify", "replay", "export"])
+        func readOnlyCommandLeavesNoCompanions(command: String) async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let export = directory.appendingPathComponent("ledger.jsonl").path
+                try await SampleProcess.makeLedger(ledger, commands: 100)
+                try #require(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["ledger.sqlite"])
+                let output = try await SampleProcess.run(
+                    [command, "--database", ledger] + (command == "export" ? ["--output", export] : []))
+                try #require(output.status == 0, "\(output.standardOutput)\(output.standardError)")
+                let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+                #expect(files == (command == "export" ? ["ledger.jsonl", "ledger.sqlite"] : ["ledger.sqlite"]))
+                try FileManager.default.removeItem(atPath: ledger)
+                // An export goes back in by import; after the others, a run makes a new ledger.
+                let again = try await SampleProcess.run(
+                    command == "export"
+                        ? ["import", "--input", export, "--database", ledger]
+                        : ["run", "--database", ledger, "--accounts", "10", "--commands", "10", "--quiet"])
+                #expect(again.status == 0, "\(again.standardOutput)\(again.standardError)")
+            }
+        }
+
+        @Test("run and import refuse a deleted ledger's WAL that holds commits, naming it, and leave it as it was")
+        func leftoverWALWithCommitsIsRefused() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let export = directory.appendingPathComponent("ledger.jsonl").path
+                try await SampleProcess.makeLedger(ledger, commands: 100)
+                let exported = try await SampleProcess.run(["export", "--database", ledger, "--output", export])
+                try #require(exported.status == 0, "\(exported.standardError)")
+                // A program commits to the ledger and dies before its WAL is checkpointed; then the ledger is deleted.
+                let changed = try await Python.run(
+                    "import sqlite3, sys, os\n"
+                        + "c = sqlite3.connect(sys.argv[1])\n"
+                        + "c.execute('PRAGMA wal_autocheckpoint=0')\n"
+                        + "c.execute(\"INSERT INTO checkpoints VALUES ('someone', 1)\")\n"
+                        + "c.commit()\n"
+                        + "os._exit(0)\n",
+                    [ledger])
+                try #require(changed.status == 0, "\(changed.standardError)")
+                try FileManager.default.removeItem(atPath: ledger)
+                let wal = try Data(contentsOf: URL(fileURLWithPath: ledger + "-wal"))
+                try #require(!wal.isEmpty)
+                let before = try ImportFixture.snapshot(directory)
+                for arguments in [
+                    ["run", "--database", ledger, "--accounts", "10", "--commands", "10", "--quiet"],
+                    ["import", "--input", export, "--database", ledger],
+                ] {
+                    let refused = try await SampleProcess.run(arguments)
+                    #expect(refused.status == 2, "\(arguments[0]): \(refused.standardOutput)\(refused.standardError)")
+                    #expect(refused.standardError.contains("\(ledger)-wal exists"), "\(refused.standardError)")
+                    #expect(try ImportFixture.snapshot(directory) == before, "\(arguments[0]) changed files")
+                }
+            }
+        }
+
         @Test("run refuses an --ack-log it could not append to, or that is not one, before it touches the ledger")
         func runRefusesABadAckLogFirst() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in
