@@ -553,6 +553,35 @@ extension SampleProcessSuites {
             }
         }
 
+        /// Foundation's JSONDecoder keeps the first of two fields of one name and drops the other unseen: a line
+        /// edited by hand with a field given twice was imported as if the second were not there.
+        @Test(
+            "import refuses a line that gives a field twice, naming the line and the field, and writes nothing",
+            arguments: [
+                // Another value, which the decoder dropped; the same value; the name spelt with an escape.
+                (#","position":99}"#, "position"),
+                (#","streamVersion":1}"#, "streamVersion"),
+                (#","\u0065ventType":"Withdrawn"}"#, "eventType"),
+            ])
+        func importRefusesARepeatedField(tail: String, field: String) async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let good = ImportFixture.good(streams: 2, perStream: 3)
+                var repeated = ImportFixture.line(
+                    position: 7, stream: "s-9", version: 1, eventID: ImportFixture.eventID(7))
+                repeated.removeLast()
+                let input = directory.appendingPathComponent("input.jsonl")
+                try ImportFixture.write(good + [repeated + tail], to: input)
+                let database = directory.appendingPathComponent("imported.sqlite").path
+                let before = try ImportFixture.snapshot(directory)
+                let output = try await SampleProcess.run(["import", "--input", input.path, "--database", database])
+                #expect(output.status != 0, "\(output.standardOutput)")
+                #expect(output.standardError.contains("\(input.path):7: "), "\(output.standardError)")
+                #expect(output.standardError.contains("field '\(field)' is given twice"), "\(output.standardError)")
+                #expect(!output.standardOutput.contains("imported"), "\(output.standardOutput)")
+                #expect(try ImportFixture.snapshot(directory) == before)
+            }
+        }
+
         @Test("import takes an export made before the end line only with --allow-missing-end-line")
         func importTakesAnOldExportWhenAllowed() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in

@@ -3,9 +3,9 @@ import Whizbang
 import WhizbangStore
 
 /// An import file read and checked whole before anything is written: every line an exported event with only known
-/// fields, valid ids and payloads; positions 1, 2, 3… in file order; each stream's versions 1, 2, 3… with no gap or
-/// repeat; no event id twice; and last the export's end line (``ExportEnd``) with the number of events, so that a file
-/// cut short at a line's end is not taken for a shorter log. The first problem is reported as
+/// fields, each given once, valid ids and payloads; positions 1, 2, 3… in file order; each stream's versions 1, 2, 3…
+/// with no gap or repeat; no event id twice; and last the export's end line (``ExportEnd``) with the number of events,
+/// so that a file cut short at a line's end is not taken for a shorter log. The first problem is reported as
 /// `file:line: what is wrong`.
 struct ImportFile {
     /// One checked line.
@@ -104,6 +104,10 @@ struct ImportFile {
                 event = try decoder.decode(ExportedEvent.self, from: bytes)
             } catch let error as DecodingError {
                 throw problem("not an exported event (\(Self.describe(error)))")
+            }
+            // The decoder took the first of two fields of one name and dropped the other unseen.
+            if let name = RepeatedField.firstName(in: bytes) {
+                throw problem("the field '\(name)' is given twice; a line gives each field once")
             }
             let data: EventData
             do { data = try event.eventData() } catch { throw problem(error.description) }
