@@ -1232,9 +1232,13 @@ extension SampleProcessSuites {
             }
         }
 
-        @Test("an unreachable PostgreSQL server is one clear line and exit status 2")
-        func unreachablePostgres() async throws {
-            let output = try await SampleProcess.run(["verify", "--database", "postgres://postgres@127.0.0.1:1/postgres"])
+        /// `node` printed the client's words for the failed connection (a `SingleConnectionFailure` and an errno) and
+        /// exited 1, where `verify` and `cluster` say it in one line and exit 2.
+        @Test(
+            "an unreachable PostgreSQL server is one clear line and exit status 2",
+            arguments: ["verify", "cluster", "node"])
+        func unreachablePostgres(command: String) async throws {
+            let output = try await SampleProcess.run([command, "--database", "postgres://postgres@127.0.0.1:1/postgres"])
             #expect(output.status == 2, "\(output.standardError)")
             #expect(
                 output.standardError == "error: cannot reach PostgreSQL at 127.0.0.1:1 (connection refused)\n",

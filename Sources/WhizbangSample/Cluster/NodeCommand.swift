@@ -72,6 +72,13 @@ struct NodeCommand: AsyncParsableCommand {
             throw SampleError(error.message, exitStatus: error.code == .nodeAlreadyLive ? 2 : 1)
         } catch let error as ServiceGroupError {
             throw SampleError("the node stopped: \(error)")
+        } catch {
+            // A server it never reached, before it claimed anything: one line and exit status 2, as the other
+            // commands say it, instead of the client's words for the failed connection.
+            if node.statistics.claims == 0, let problem = PostgresProblem.problem(error, storeConfiguration) {
+                throw problem
+            }
+            throw error
         }
         let statistics = node.statistics
         print(
