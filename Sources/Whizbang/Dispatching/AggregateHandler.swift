@@ -60,6 +60,12 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
 
     /// Sends a command in an envelope the caller built; its `streamID` must be set.
     ///
+    /// The dispatcher does not remember the envelopes it ran: sending one again (the same
+    /// ``MessageEnvelope/messageID``) decides and appends the command again, on the aggregate's state then. The event
+    /// store's idempotency is by event id (see ``EventStore/append(_:to:expectedVersion:)``). To run a command at most
+    /// once across retries, or after a `deadlineExceeded` whose outcome is unknown, make the command idempotent in the
+    /// domain, or read the stream first; a `WhizbangCluster` client deduplicates on the message id through its inbox.
+    ///
     /// - Parameters:
     ///   - envelope: the command's envelope.
     ///   - timeout: this call's own time limit, as in ``send(_:to:metadata:causedBy:timeout:)``. Default: none.
