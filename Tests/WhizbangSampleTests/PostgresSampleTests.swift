@@ -347,6 +347,28 @@ extension SampleProcessSuites {
             }
         }
 
+        /// With no node running, `run --cluster` sent its first commands and waited for their results, up to each
+        /// command's time limit (two minutes by default), without a word: it now says at the start why it waits.
+        @Test("run --cluster without a live node says so at the start", .timeLimit(.minutes(5)))
+        func clusterRunWithoutANodeSaysSo() async throws {
+            try await withCleanup { cleanup in
+                let postgres = try freshURL()
+                let schema = try schemaName(postgres)
+                cleanup.dropSchema(schema)
+                cleanup.dropSchema(schema + "_cluster")
+                let child = try await SampleProcess.child([
+                    "run", "--cluster", "--database", postgres, "--accounts", "2", "--commands", "2", "--quiet",
+                ])
+                var said = false
+                while !said, let line = await child.nextErrorLine() {
+                    said = line.hasPrefix("note: no node of the cluster is running on this database")
+                }
+                child.signal(SIGKILL)
+                _ = try? await child.finish()
+                #expect(said)
+            }
+        }
+
         @Test(
             "import killed with SIGKILL at random moments leaves the schema without tables; the next import succeeds",
             .timeLimit(.minutes(10)))

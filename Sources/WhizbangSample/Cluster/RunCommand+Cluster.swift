@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PostgresNIO
 import Whizbang
 import WhizbangCluster
 import WhizbangPostgres
@@ -26,6 +27,13 @@ extension RunCommand {
         } catch let error as ClusterError {
             throw SampleError(error.message, exitStatus: 2)
         }
+        if try await liveNodes(of: store, lease: clusterOptions.configuration.leaseDuration) == 0 {
+            // The commands wait in the inbox for a node, each up to its time limit: say why the run is silent.
+            FileHandle.standardError.write(
+                Data(
+                    ("note: no node of the cluster is running on this database; the commands wait in the inbox until "
+                        + "one does (start one with: WhizbangSample node --database ...)\n").utf8))
+        }
         var run = ClusterWorkloadRun(
             workload: workload, concurrency: concurrency, client: client, ackLog: ackLog, progress: progress,
             baseline: baseline.balances)
@@ -42,5 +50,27 @@ extension RunCommand {
         try await finish(
             on: store, database: opened, stop: stop, workload: workload, baseline: baseline,
             statistics: run.statistics, kept: run.ledger, progress: progress)
+    }
+
+    /// The nodes whose heartbeat is younger than `lease` and that have not stopped; 0 when no node ever ran (the
+    /// cluster's schema, `<store schema>_cluster`, has no `nodes` table yet).
+    private func liveNodes(of store: PostgresEventStore, lease: Duration) async throws -> Int64 {
+        let schema = store.configuration.schema + "_cluster"
+        let milliseconds = lease.components.seconds * 1_000 + lease.components.attoseconds / 1_000_000_000_000_000
+        return try await store.withConnection { connection, logger in
+            let exists =
+                try await connection.rows(
+                    "SELECT count(*)::bigint FROM pg_tables WHERE schemaname = \(schema) AND tablename = 'nodes'",
+                    decoding: Int64.self, logger: logger
+                ).first ?? 0
+            guard exists == 1 else { return 0 }
+            let quoted = "\"\(schema.replacingOccurrences(of: "\"", with: "\"\""))\""
+            return try await connection.rows(
+                """
+                SELECT count(*)::bigint FROM \(unescaped: quoted).nodes
+                WHERE NOT stopped AND heartbeat_at > now() - \(milliseconds) * interval '1 millisecond'
+                """, decoding: Int64.self, logger: logger
+            ).first ?? 0
+        }
     }
 }
