@@ -12,11 +12,13 @@ import Darwin
 /// old one is deleted must refuse them, not knowing whose they are. They are removed only when nothing can be lost:
 /// they are the files made at the open (same device and inode), the WAL holds nothing (no commit can be in it), and no
 /// connection, in this process or another, has the database open, which SQLite's exclusive lock on the database tells
-/// (``SQLiteEventStore/exclusiveHold(_:)``; every connection to a WAL-mode database holds a shared lock on it while it
-/// is open). The files are unlinked while that lock is held, as SQLite's own last connection does, so no connection
-/// can start to use them meanwhile. In any other case they are left as they are.
+/// (``SQLiteEventStore/exclusiveHold(_:leavingWALOnClose:)``; every connection to a WAL-mode database holds a shared
+/// lock on it while it is open). The files are unlinked while that lock is held, and while the database file is the
+/// one that was opened, as SQLite's own last connection does, so no connection can start to use them meanwhile. In
+/// any other case they are left as they are.
 struct SQLiteMadeCompanions: Sendable {
     private let path: String
+    private let database: Identity
     private let wal: Identity
     private let sharedMemory: Identity
 
@@ -30,8 +32,8 @@ struct SQLiteMadeCompanions: Sendable {
         init?(_ path: String) {
             var status = stat()
             guard lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { return nil }
-            device = UInt64(status.st_dev)
-            inode = UInt64(status.st_ino)
+            device = UInt64(truncatingIfNeeded: status.st_dev)
+            inode = UInt64(truncatingIfNeeded: status.st_ino)
             size = Int64(status.st_size)
         }
 
@@ -51,8 +53,10 @@ struct SQLiteMadeCompanions: Sendable {
     /// The WAL and shared-memory files beside the database at `path`, as the store's open made them (call it
     /// right after the open, and only when ``noneBeside(_:)`` was true before it); `nil` when it made none.
     init?(madeBeside path: String) {
-        guard let wal = Identity(path + "-wal"), let sharedMemory = Identity(path + "-shm") else { return nil }
+        guard let database = Identity(path), let wal = Identity(path + "-wal"), let sharedMemory = Identity(path + "-shm")
+        else { return nil }
         self.path = path
+        self.database = database
         self.wal = wal
         self.sharedMemory = sharedMemory
     }
@@ -63,13 +67,14 @@ struct SQLiteMadeCompanions: Sendable {
         guard isUnusedAndEmpty() else { return }
         // Fails (busy) while any connection has the database open; an error (a file the process may not write, a
         // database deleted meanwhile) leaves the files too.
-        guard let hold = try? SQLiteEventStore.exclusiveHold(path) else { return }
+        // The hold's close must not checkpoint a WAL into the database (one that a writer killed since the look above
+        // left commits in), nor remove a WAL by name: the files go here, or not at all. So it is set to leave the WAL
+        // before it takes the lock, and a connection that cannot be set so takes none.
+        guard let hold = try? SQLiteEventStore.exclusiveHold(path, leavingWALOnClose: true) else { return }
         defer { hold.close() }
-        // Its close must not checkpoint a WAL into the database (one that a writer killed since the look above left
-        // commits in), nor remove a WAL by name: the files go here, or not at all.
-        guard (try? hold.leaveWALOnClose()) != nil else { return }
-        // Under the lock no connection can write the WAL: checked again, and only then removed.
-        guard isUnusedAndEmpty() else { return }
+        // Under the lock no connection can write the WAL: checked again, and only then removed. The lock is on the
+        // file now at `path`: it must be the database that was opened, not one moved there since.
+        guard Identity(path)?.isSameFile(as: database) == true, isUnusedAndEmpty() else { return }
         unlink(path + "-wal")
         unlink(path + "-shm")
     }

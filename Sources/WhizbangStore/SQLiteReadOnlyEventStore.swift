@@ -56,6 +56,9 @@ public final class SQLiteReadOnlyEventStore: EventStore {
                 readers = SQLiteReaderPool(readers: try Self.readers(path: path, configuration, immutable: true))
             }
         } catch {
+            // The connections opened before the failure are closed by now; a read they made (the schema's check)
+            // made the files all the same.
+            if companionsWereAbsent { SQLiteMadeCompanions(madeBeside: path)?.removeIfUnused() }
             throw EventStoreError.storing(error)
         }
         madeCompanions = Mutex(companionsWereAbsent ? SQLiteMadeCompanions(madeBeside: path) : nil)

@@ -231,12 +231,19 @@ extension SQLiteEventStore {
     /// for the exclusive lock (`locking_mode=EXCLUSIVE`, then `BEGIN EXCLUSIVE`) without waiting, and keeps it until
     /// it is closed. (A connection that has opened the file but not read from it yet holds no lock and is not seen.)
     ///
+    /// With `leavingWALOnClose`, the connection is set before it locks to leave the WAL as it is when it closes (see
+    /// `SQLiteConnection.leaveWALOnClose()`).
+    ///
     /// - Throws: `EventStoreError` when the lock cannot be asked for at all, such as `readOnly` for a file the process
     ///   may not write.
-    static func exclusiveHold(_ path: String) throws(EventStoreError) -> SQLiteConnection? {
+    static func exclusiveHold(_ path: String, leavingWALOnClose: Bool = false) throws(EventStoreError)
+        -> SQLiteConnection?
+    {
         do throws(SQLiteError) {
             let connection = try SQLiteConnection(path: path, busyTimeoutMilliseconds: 0)
             do throws(SQLiteError) {
+                // Before the lock, while closing the connection still does nothing (it has read nothing).
+                if leavingWALOnClose { try connection.leaveWALOnClose() }
                 try connection.execute("PRAGMA locking_mode = EXCLUSIVE")
                 try connection.execute("BEGIN EXCLUSIVE")
                 try connection.execute("ROLLBACK")

@@ -71,6 +71,65 @@ struct SQLiteReadOnlyCompanionTests {
         }
     }
 
+    /// The WAL stays empty here, so only the exclusive lock tells that another connection still uses the files.
+    @Test("a read-only store leaves its empty files while another read-only store of this process has them open")
+    func closeLeavesEmptyFilesInUseInThisProcess() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = try await makeClosedStore(in: directory)
+            let first = try await SQLiteReadOnlyEventStore.open(path: path, configuration: .testing)
+            let second = try await SQLiteReadOnlyEventStore.open(path: path, configuration: .testing)
+            #expect(try await second.headPosition() == 3)
+            try #require(try Data(contentsOf: URL(fileURLWithPath: path + "-wal")).isEmpty)
+            first.close()
+            #expect(try files(in: directory) == ["store.sqlite", "store.sqlite-shm", "store.sqlite-wal"])
+            #expect(try await second.headPosition() == 3)
+            second.close()
+        }
+    }
+
+    /// As above, with the other connection in another process, which only reads.
+    @Test("a read-only store leaves its empty files while another process has the database open")
+    func closeLeavesEmptyFilesInUseInAnotherProcess() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = try await makeClosedStore(in: directory)
+            let reader = try await SQLiteReadOnlyEventStore.open(path: path, configuration: .testing)
+            let holder = try await Python.start(
+                "import sqlite3, sys\n"
+                    + "c = sqlite3.connect(sys.argv[1])\n"
+                    + "c.execute('SELECT count(*) FROM events').fetchone()\n"
+                    + "print('open', flush=True)\n" + Python.untilTerminated,
+                [path])
+            #expect(await holder.nextOutputLine() == "open")
+            try #require(try Data(contentsOf: URL(fileURLWithPath: path + "-wal")).isEmpty)
+            reader.close()
+            #expect(try files(in: directory) == ["store.sqlite", "store.sqlite-shm", "store.sqlite-wal"])
+            holder.signal(SIGKILL)
+            _ = try await holder.exitStatus()
+        }
+    }
+
+    /// An open that fails (a WAL-mode database that is not a store) has read the file, which made the two files.
+    @Test("a read-only open that fails removes the empty files its read made")
+    func aFailedOpenRemovesTheFilesItMade() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("store.sqlite").path
+            let made = try await Python.run(
+                "import sqlite3, sys\n"
+                    + "c = sqlite3.connect(sys.argv[1])\n"
+                    + "c.execute('PRAGMA journal_mode=WAL')\n"
+                    + "c.execute('CREATE TABLE other (x)')\n"
+                    + "c.commit()\n"
+                    + "c.close()\n",
+                [path])
+            try #require(made.status == 0, "\(made.standardError)")
+            try #require(try files(in: directory) == ["store.sqlite"])
+            await #expect(throws: EventStoreError.self) {
+                _ = try await SQLiteReadOnlyEventStore.open(path: path, configuration: .testing)
+            }
+            #expect(try files(in: directory) == ["store.sqlite"])
+        }
+    }
+
     @Test("a read-only store leaves the WAL and shared-memory files that were there when it opened")
     func closeLeavesFilesItFound() async throws {
         try await withTemporaryDirectory { directory in
