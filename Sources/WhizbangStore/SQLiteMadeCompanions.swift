@@ -42,6 +42,14 @@ struct SQLiteMadeCompanions: Sendable {
         }
     }
 
+    /// The file `path` names once links are followed, as SQLite names the database whose WAL and shared-memory files
+    /// it keeps beside it; `path` itself when it cannot be resolved (nothing there yet).
+    static func resolved(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
     /// Whether nothing is at the names of the WAL and shared-memory files of the database at `path`: called before
     /// a store's connections open it.
     static func noneBeside(_ path: String) -> Bool {

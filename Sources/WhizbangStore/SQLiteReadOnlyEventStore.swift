@@ -48,7 +48,9 @@ public final class SQLiteReadOnlyEventStore: EventStore {
 
     private init(path: String, configuration: SQLiteEventStore.Configuration) throws(EventStoreError) {
         self.path = path
-        let companionsWereAbsent = SQLiteMadeCompanions.noneBeside(path)
+        // SQLite follows links to the database and keeps its WAL and shared-memory files beside the file linked to.
+        let database = SQLiteMadeCompanions.resolved(path)
+        let companionsWereAbsent = SQLiteMadeCompanions.noneBeside(database)
         do {
             do {
                 readers = SQLiteReaderPool(readers: try Self.readers(path: path, configuration, immutable: false))
@@ -58,10 +60,10 @@ public final class SQLiteReadOnlyEventStore: EventStore {
         } catch {
             // The connections opened before the failure are closed by now; a read they made (the schema's check)
             // made the files all the same.
-            if companionsWereAbsent { SQLiteMadeCompanions(madeBeside: path)?.removeIfUnused() }
+            if companionsWereAbsent { SQLiteMadeCompanions(madeBeside: database)?.removeIfUnused() }
             throw EventStoreError.storing(error)
         }
-        madeCompanions = Mutex(companionsWereAbsent ? SQLiteMadeCompanions(madeBeside: path) : nil)
+        madeCompanions = Mutex(companionsWereAbsent ? SQLiteMadeCompanions(madeBeside: database) : nil)
         readers.start()
     }
 

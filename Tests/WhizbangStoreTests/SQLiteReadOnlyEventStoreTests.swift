@@ -71,6 +71,23 @@ struct SQLiteReadOnlyCompanionTests {
         }
     }
 
+    /// SQLite follows a link to the database and makes the files beside the file linked to, where the store did not
+    /// look for them: it left them.
+    @Test("a read-only store opened through a symbolic link removes the files its open made beside the file")
+    func closeThroughALinkRemovesTheFilesItMade() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = try await makeClosedStore(in: directory)
+            let link = directory.appendingPathComponent("link.sqlite").path
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "store.sqlite")
+            let store = try await SQLiteReadOnlyEventStore.open(path: link, configuration: .testing)
+            #expect(try await store.headPosition() == 3)
+            try #require(try files(in: directory) == ["link.sqlite", "store.sqlite", "store.sqlite-shm", "store.sqlite-wal"])
+            store.close()
+            #expect(try files(in: directory) == ["link.sqlite", "store.sqlite"])
+            #expect(FileManager.default.fileExists(atPath: path))
+        }
+    }
+
     /// The WAL stays empty here, so only the exclusive lock tells that another connection still uses the files.
     @Test("a read-only store leaves its empty files while another read-only store of this process has them open")
     func closeLeavesEmptyFilesInUseInThisProcess() async throws {
