@@ -159,6 +159,33 @@ extension SampleProcessSuites {
             }
         }
 
+        /// An ack log whose last line a stopped run left without its end (a full disk): `run --keep` appended the next
+        /// acknowledgement to that line, and `verify --ack-log` then failed the ledger on the joined line.
+        @Test("run --keep refuses an ack log that ends in a line cut short, and leaves both files as they were")
+        func ackLogEndingInACutLineIsRefused() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let ackLog = directory.appendingPathComponent("run.acks").path
+                let made = try await SampleProcess.run([
+                    "run", "--database", ledger, "--accounts", "20", "--commands", "100", "--quiet", "--ack-log", ackLog,
+                ])
+                try #require(made.status == 0, "\(made.standardError)")
+                let whole = try Data(contentsOf: URL(fileURLWithPath: ackLog))
+                let cut = whole.prefix(whole.count - 10)
+                try cut.write(to: URL(fileURLWithPath: ackLog))
+                let before = try await SampleProcess.run(["inspect", "--database", ledger])
+                let kept = try await SampleProcess.run([
+                    "run", "--database", ledger, "--keep", "--accounts", "20", "--commands", "10", "--quiet",
+                    "--ack-log", ackLog,
+                ])
+                #expect(kept.status == 2, "status \(kept.status): \(kept.standardError)")
+                #expect(kept.standardError.contains("ends in a line cut short"), "\(kept.standardError)")
+                #expect(try Data(contentsOf: URL(fileURLWithPath: ackLog)) == cut)
+                let after = try await SampleProcess.run(["inspect", "--database", ledger])
+                #expect(after.standardOutput == before.standardOutput, "the refused run changed the ledger")
+            }
+        }
+
         /// `--report` and `--ack-log` are each checked before the run (the report must not exist, the ack log may be
         /// made), but not against each other: given one new file for both, the run makes its ledger, runs the whole
         /// workload appending acknowledgements to the file, and only then fails (exit 2) saying that the report "exists;

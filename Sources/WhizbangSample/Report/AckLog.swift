@@ -104,6 +104,16 @@ final class AckLog: @unchecked Sendable {
                 "\(path) holds the acknowledgements of an earlier run; without --keep this run starts a new ledger, "
                     + "which they would not match: give --ack-log a new path, or --keep to add to the ledger")
         }
+        // A last line without its end (a run stopped while writing it, such as on a full disk): the next
+        // acknowledgement would be joined to it, and `verify` would read the two as one that names no stored event.
+        guard let end = try? handle.seekToEnd(), end > 0, (try? handle.seek(toOffset: end - 1)) != nil,
+            let last = try? handle.read(upToCount: 1), last.count == 1
+        else { throw SampleError("cannot read the ack log \(path)") }
+        guard last.first == UInt8(ascii: "\n") else {
+            throw SampleError.refusal(
+                "\(path) ends in a line cut short (a run stopped while it wrote the line); acknowledgements appended "
+                    + "to it would be joined to that line: give --ack-log a new path")
+        }
         return found
     }
 
