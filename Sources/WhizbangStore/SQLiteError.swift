@@ -58,6 +58,14 @@ public struct SQLiteError: Error, Hashable, Sendable, CustomStringConvertible {
             return (.notADatabase, "the file is not an SQLite database: ")
         case SQLITE_CORRUPT:
             return (.corruptDatabase, "the database is corrupt: ")
+        // SQLITE_READONLY_DIRECTORY and SQLITE_READONLY_CANTINIT (macros Swift does not import): a WAL-mode database
+        // is read with a shared-memory file beside it, which a directory the process may not write cannot take.
+        case SQLITE_READONLY where code == SQLITE_READONLY | (6 << 8) || code == SQLITE_READONLY | (5 << 8):
+            return (
+                .readOnly,
+                "the database's directory cannot be written, and SQLite reads a WAL-mode database only with a "
+                    + "shared-memory file beside it (ask for write access to the directory, or copy the file): "
+            )
         case SQLITE_READONLY, SQLITE_PERM, SQLITE_AUTH:
             return (.readOnly, "the database cannot be written: ")
         case SQLITE_FULL:
