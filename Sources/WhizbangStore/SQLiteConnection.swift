@@ -83,6 +83,7 @@ final class SQLiteConnection {
     /// (SQLite's "How To Corrupt", section 2.2). `O_EXCL` creates the file or fails without opening it.
     ///
     /// - Throws: `EventStoreError/Code/readOnly` when the file or its directory cannot be written,
+    ///   `EventStoreError/Code/invalidArgument` when `path` names a directory,
     ///   `EventStoreError/Code/storageFailure` otherwise.
     static func createFileIfNeeded(at path: String) throws(EventStoreError) {
         var status = stat()
@@ -93,8 +94,13 @@ final class SQLiteConnection {
             return
         }
         let number = errno
-        // Something is there: SQLite opens it, or says what it is.
-        if number == EEXIST { return }
+        if number == EEXIST {
+            // A directory, which SQLite would refuse as "disk I/O error (errno 21)"; anything else SQLite opens, or
+            // says what it is.
+            guard stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFDIR else { return }
+            throw EventStoreError(
+                .invalidArgument, message: "'\(path)' is a directory; give the path of a database file")
+        }
         let reason = String(cString: strerror(number))
         switch number {
         case EACCES, EROFS, EPERM:

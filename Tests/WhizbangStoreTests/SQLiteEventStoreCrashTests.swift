@@ -283,6 +283,21 @@ struct SQLiteEventStoreReadOnlyTests {
         }
     }
 
+    /// A directory given as the database: SQLite said "disk I/O error (errno 21)", as a storage failure.
+    @Test func aDirectoryIsRefusedAsOne() async throws {
+        try await withTemporaryDirectory { directory in
+            await #expect {
+                _ = try await SQLiteEventStore.open(path: directory.path, configuration: .testing)
+            } throws: { error in
+                let error = error as? EventStoreError
+                return error?.code == .invalidArgument && error?.message.contains("is a directory") == true
+            }
+            for companion in ["-wal", "-shm", "-journal"] {
+                #expect(!FileManager.default.fileExists(atPath: directory.path + companion))
+            }
+        }
+    }
+
     @Test func aReadOnlyDirectoryIsRefused() async throws {
         try await withTemporaryDirectory { directory in
             try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: directory.path)
