@@ -10,67 +10,51 @@ enum RepeatedField {
     /// Only the object's own fields count, not those of objects nested in it. `bytes` must be one valid JSON object,
     /// as a decoder has already read it: the scan does not check the syntax, only never reads past the end.
     static func firstName(in bytes: Data) -> String? {
-        bytes.withUnsafeBytes { buffer in firstName(in: buffer) }
-    }
-
-    private static func firstName(in buffer: UnsafeRawBufferPointer) -> String? {
-        guard let base = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
-        let count = buffer.count
-        let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
-        // The names so far as byte ranges, compared in place: no string or array is made for a line without escapes.
-        return withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: 16) { ranges -> String? in
-            var found = 0
-            var depth = 0
-            var expectsName = false
-            var index = 0
-            while index < count {
-                let byte = base[index]
-                index += 1
-                switch byte {
-                case quote:
-                    let start = index
-                    while index < count, base[index] != quote {
-                        if base[index] == backslash {
-                            // A name with an escape, or more names than the ranges hold: the few such lines are
-                            // compared as decoded strings.
-                            if depth == 1, expectsName { return namesDecoded(buffer) }
-                            index += 1
-                        }
-                        index += 1
+        bytes.withUnsafeBytes { buffer in
+            // The names so far as byte ranges, compared in place: no string or array is made for a line without
+            // escapes. A name with an escape, or more names than the ranges hold, sends the line to the decoded
+            // comparison, which the few such lines can afford.
+            withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: 16) { ranges -> String? in
+                var found = 0
+                var repeated: String?
+                let complete = forEachName(in: buffer) { name, hasEscape in
+                    guard !hasEscape, found < ranges.count else { return false }
+                    let bytes = UnsafeRawBufferPointer(rebasing: buffer[name])
+                    for earlier in ranges[..<found] where buffer[earlier].elementsEqual(bytes) {
+                        repeated = String(decoding: bytes, as: UTF8.self)
+                        return false
                     }
-                    let end = min(index, count)
-                    index += 1
-                    guard depth == 1, expectsName else { continue }
-                    expectsName = false
-                    let name = UnsafeBufferPointer(start: base + start, count: end - start)
-                    for earlier in ranges[..<found]
-                    where earlier.count == name.count
-                        && memcmp(base + earlier.lowerBound, base + start, name.count) == 0
-                    {
-                        return String(decoding: name, as: UTF8.self)
-                    }
-                    guard found < ranges.count else { return namesDecoded(buffer) }
-                    ranges[found] = start..<end
+                    ranges[found] = name
                     found += 1
-                case UInt8(ascii: "{"), UInt8(ascii: "["):
-                    depth += 1
-                    expectsName = depth == 1 && byte == UInt8(ascii: "{")
-                case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                    depth -= 1
-                case UInt8(ascii: ","):
-                    expectsName = depth == 1
-                default:
-                    break
+                    return true
                 }
+                return complete || repeated != nil ? repeated : namesDecoded(buffer)
             }
-            return nil
         }
     }
 
-    /// ``firstName(in:)`` with every name decoded into a string: for the rare line with an escape in a name.
+    /// ``firstName(in:)`` with every name decoded into a string.
     private static func namesDecoded(_ buffer: UnsafeRawBufferPointer) -> String? {
+        var names: Set<String> = []
+        var repeated: String?
+        _ = forEachName(in: buffer) { name, hasEscape in
+            let bytes = UnsafeRawBufferPointer(rebasing: buffer[name])
+            let decoded = hasEscape ? unescaped(bytes) : String(decoding: bytes, as: UTF8.self)
+            if names.insert(decoded).inserted { return true }
+            repeated = decoded
+            return false
+        }
+        return repeated
+    }
+
+    /// Calls `body` with the byte range of each name of the object's own fields (between its quotes) and whether it
+    /// holds an escape, in order, until `body` returns `false`.
+    ///
+    /// - Returns: whether every name was passed (`body` never returned `false`).
+    private static func forEachName(
+        in buffer: UnsafeRawBufferPointer, _ body: (Range<Int>, _ hasEscape: Bool) -> Bool
+    ) -> Bool {
         let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
-        var names: [String] = []
         var depth = 0
         var expectsName = false
         var index = 0
@@ -92,10 +76,7 @@ enum RepeatedField {
                 index += 1
                 guard depth == 1, expectsName else { continue }
                 expectsName = false
-                let raw = UnsafeRawBufferPointer(rebasing: buffer[start..<end])
-                let name = hasEscape ? unescaped(raw) : String(decoding: raw, as: UTF8.self)
-                if names.contains(name) { return name }
-                names.append(name)
+                guard body(start..<end, hasEscape) else { return false }
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 depth += 1
                 expectsName = depth == 1 && byte == UInt8(ascii: "{")
@@ -107,7 +88,7 @@ enum RepeatedField {
                 break
             }
         }
-        return nil
+        return true
     }
 
     /// A name with escapes, decoded as JSON decodes it (rare: an export never writes one).
