@@ -68,7 +68,9 @@ extension PostgresEventStore {
     /// sequence, function, procedure, type, domain or collation, no index, constraint, trigger, rule, policy,
     /// column or extended statistics of someone else's on the store's tables, and no publication that names them or
     /// the schema (which dropping the tables would drop with them, or drop them from; a publication `FOR ALL TABLES`
-    /// names no table and is not counted). The schema itself stays. Does nothing when the schema holds no store.
+    /// names no table and is not counted), and that nothing in another schema depends on what it holds (a view that
+    /// reads the store's tables, a foreign key that references them: the drop would fail on them, or take them
+    /// along). The schema itself stays. Does nothing when the schema holds no store.
     /// Stop the stores that use it first.
     ///
     /// Each wait for a lock (a backup that reads the tables) and each statement takes at most
@@ -121,14 +123,24 @@ extension PostgresEventStore {
     /// which holds the migration lock and has checked that the schema holds nothing else and that no store runs on it.
     static func dropOwnObjects(_ schema: String, on connection: PostgresConnection, logger: Logger) async throws {
         let quoted = "\"\(schema)\""
-        for function in ownFunctions {
-            // ROUTINE: a function or a procedure.
+        do {
+            for function in ownFunctions {
+                // ROUTINE: a function or a procedure.
+                try await connection.run(
+                    PostgresQuery(unsafeSQL: "DROP ROUTINE IF EXISTS \(quoted).\(function)"), logger: logger)
+            }
+            // RESTRICT: should anything still depend on a table, the transaction fails and nothing is dropped.
+            let tables = ownTables.map { "\(quoted).\($0)" }.joined(separator: ", ")
             try await connection.run(
-                PostgresQuery(unsafeSQL: "DROP ROUTINE IF EXISTS \(quoted).\(function)"), logger: logger)
+                PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(tables) RESTRICT"), logger: logger)
+        } catch let error as PSQLError where PostgresServerError(error)?.sqlState == "2BP01" {
+            // Something made since the inspection depends on the store (the server's detail names it, and what).
+            let detail = error.serverInfo?[.detail].map { " (\($0))" } ?? ""
+            throw EventStoreError(
+                .invalidArgument,
+                message: "objects that are not the store's depend on its objects in schema '\(schema)'\(detail); "
+                    + "nothing was changed")
         }
-        // RESTRICT: should anything still depend on a table, the transaction fails and nothing is dropped.
-        let tables = ownTables.map { "\(quoted).\($0)" }.joined(separator: ", ")
-        try await connection.run(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(tables) RESTRICT"), logger: logger)
     }
 
     /// Throws `invalidArgument` when a store runs on `schema` (on this server, in this process or another);
@@ -231,6 +243,7 @@ extension PostgresEventStore {
             if !isOwn || !ownFunctionsSeen.insert(name).inserted { names.append("function \(name)") }
         }
         names += try await attachedObjects(schema, ownTables: tables, version: version, on: connection, logger: logger)
+        names += try await dependentsElsewhere(schema, on: connection, logger: logger)
         // The running stores' use locks in this database (PostgreSQL shows a lock of two 4-byte keys as classid,
         // objid, objsubid 2).
         let running =
@@ -307,6 +320,57 @@ extension PostgresEventStore {
                 decoding: String.self, logger: logger)
         }
         return names
+    }
+
+    /// The objects outside `schema` that depend on what it holds, such as a view in another schema that reads the
+    /// store's `events` or a foreign key of another schema's table that references its `streams`, each named with
+    /// what it depends on: `DROP ... RESTRICT` fails on them (SQLSTATE `2BP01`), and `CASCADE` would drop them.
+    ///
+    /// They are the normal dependencies (`pg_depend`) on a table, sequence, index, type or routine in the schema,
+    /// of objects whose own schema (for a rule, default, trigger or policy: its table's schema) is another one.
+    private static func dependentsElsewhere(
+        _ schema: String, on connection: PostgresConnection, logger: Logger
+    ) async throws -> [String] {
+        try await connection.rows(
+            """
+            WITH own (classid, oid) AS (
+                SELECT 'pg_class'::regclass::oid, c.oid FROM pg_class c
+                JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = \(schema)
+                UNION ALL
+                SELECT 'pg_type'::regclass::oid, t.oid FROM pg_type t
+                JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = \(schema)
+                UNION ALL
+                SELECT 'pg_proc'::regclass::oid, p.oid FROM pg_proc p
+                JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = \(schema)
+            ), dependent AS (
+                SELECT d.classid, d.objid, d.objsubid, d.refclassid, d.refobjid,
+                    CASE d.classid
+                        WHEN 'pg_rewrite'::regclass THEN (SELECT w.ev_class FROM pg_rewrite w WHERE w.oid = d.objid)
+                        WHEN 'pg_attrdef'::regclass THEN (SELECT a.adrelid FROM pg_attrdef a WHERE a.oid = d.objid)
+                        WHEN 'pg_trigger'::regclass THEN (SELECT g.tgrelid FROM pg_trigger g WHERE g.oid = d.objid)
+                        WHEN 'pg_policy'::regclass THEN (SELECT o.polrelid FROM pg_policy o WHERE o.oid = d.objid)
+                    END AS table_id
+                FROM pg_depend d JOIN own ON own.classid = d.refclassid AND own.oid = d.refobjid
+                WHERE d.deptype = 'n'
+            )
+            SELECT named.name || ', which depends on ' || coalesce(
+                string_agg(DISTINCT named.target, ', ') FILTER (WHERE named.target_type <> 'index'),
+                string_agg(DISTINCT named.target, ', '))
+            FROM (
+                SELECT
+                    CASE WHEN d.classid = 'pg_rewrite'::regclass AND t.type IN ('view', 'materialized view')
+                        THEN t.type || ' ' || t.identity ELSE o.type || ' ' || o.identity
+                    END AS name,
+                    r.type || ' ' || r.identity AS target, r.type AS target_type
+                FROM dependent d
+                CROSS JOIN LATERAL pg_identify_object(d.classid, d.objid, d.objsubid) o
+                CROSS JOIN LATERAL pg_identify_object('pg_class'::regclass, coalesce(d.table_id, 0), 0) t
+                CROSS JOIN LATERAL pg_identify_object(d.refclassid, d.refobjid, 0) r
+                WHERE coalesce(t.schema, o.schema, '') <> \(schema)
+            ) named
+            GROUP BY named.name
+            """,
+            decoding: String.self, logger: logger)
     }
 
     /// Runs `body` on a connection of its own, outside any store's pool, on which each wait for a lock and each

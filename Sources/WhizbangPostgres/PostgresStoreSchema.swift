@@ -13,8 +13,9 @@ public struct PostgresStoreSchema: Sendable, CustomStringConvertible {
     /// records its version (a `schema_version` table alone may be another application's).
     public let holdsStore: Bool
     /// The names of the objects in the schema, or attached to the store's tables, that the store did not create
-    /// (such as `invoices`, `column tenant on events` or `publication cdc of events`), sorted; empty when there are
-    /// none.
+    /// (such as `invoices`, `column tenant on events` or `publication cdc of events`), and of the objects in other
+    /// schemas that depend on what the schema holds (such as `view public.totals, which depends on table
+    /// ledger.events`), sorted; empty when there are none.
     public let otherObjects: [String]
     /// How many stores ran on the schema when it was inspected, on this server, in this process and others: the
     /// listening connections that hold the schema's use lock (a store between two connections does not count, and a

@@ -188,6 +188,49 @@ extension SampleProcessSuites {
             }
         }
 
+        /// Before, the drop of the old ledger's tables failed on the server (`2BP01: cannot drop desired object(s)
+        /// because other objects depend on them`), exit status 1: nothing was changed, but nothing said what held it.
+        @Test("run refuses to replace a ledger that objects in other schemas depend on, names them, changes nothing")
+        func runRefusesALedgerThatOthersDependOn() async throws {
+            try await withCleanup { cleanup in
+                let postgres = try freshURL()
+                let schema = try schemaName(postgres)
+                let view = "public.\(schema)_count"
+                let other = "\(schema)_other"
+                cleanup.dropSchema(schema)
+                let created = try await SampleProcess.run([
+                    "run", "--database", postgres, "--accounts", "10", "--commands", "20", "--quiet",
+                ])
+                try #require(created.status == 0, "\(created.standardError)")
+                let again = ["run", "--database", postgres, "--accounts", "10", "--commands", "10", "--quiet"]
+                let before = try await contents(ofSchema: schema)
+                cleanup.run("DROP VIEW IF EXISTS \(view)")
+                _ = try await psql("CREATE VIEW \(view) AS SELECT count(*) FROM \(schema).events")
+                let refused = try await SampleProcess.run(again)
+                #expect(refused.status == 2, "\(refused.standardOutput)\(refused.standardError)")
+                #expect(refused.standardError.contains("view \(view)"), "\(refused.standardError)")
+                #expect(refused.standardError.contains("nothing was changed"), "\(refused.standardError)")
+                #expect(try await contents(ofSchema: schema) == before)
+                #expect(try await psql("SELECT * FROM \(view)") == psql("SELECT count(*) FROM \(schema).events"))
+
+                // A foreign key from another schema's table to the ledger's streams: refused as well.
+                _ = try await psql("DROP VIEW \(view)")
+                cleanup.dropSchema(other)
+                _ = try await psql(
+                    "CREATE SCHEMA \(other); CREATE TABLE \(other).accounts "
+                        + "(stream bigint CONSTRAINT ledger_stream REFERENCES \(schema).streams (stream_key))")
+                let byKey = try await SampleProcess.run(again)
+                #expect(byKey.status == 2, "\(byKey.standardOutput)\(byKey.standardError)")
+                #expect(byKey.standardError.contains("ledger_stream on \(other).accounts"), "\(byKey.standardError)")
+                #expect(try await contents(ofSchema: schema) == before)
+
+                // Once nothing depends on it, the ledger is replaced.
+                _ = try await psql("DROP SCHEMA \(other) CASCADE")
+                let replaced = try await SampleProcess.run(again)
+                #expect(replaced.status == 0, "\(replaced.standardOutput)\(replaced.standardError)")
+            }
+        }
+
         @Test("a fresh run refuses a ledger that a serve is reading, and changes nothing")
         func aFreshRunRefusesALedgerInUse() async throws {
             try await withCleanup { cleanup in

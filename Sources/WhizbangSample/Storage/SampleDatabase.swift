@@ -116,8 +116,8 @@ enum SampleDatabase {
             guard fresh || !found.holdsStore else { break }
             guard found.otherObjects.isEmpty else {
                 throw SampleError.refusal(
-                    "\(found.description) in \(configuration); run leaves them alone: give --database another schema "
-                        + "(?schema=NAME)")
+                    "\(found.description) in \(configuration); run leaves them alone, and nothing was changed: give "
+                        + "--database another schema (?schema=NAME)")
             }
             // One transaction creates the ledger with its mark, replacing a ledger the sample created before (and
             // nothing else: another store, a store that some process runs, anything beside it): the schema holds
