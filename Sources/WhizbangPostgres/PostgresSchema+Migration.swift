@@ -64,7 +64,8 @@ extension PostgresSchema {
     /// refuses it as a newer store's.
     ///
     /// - Throws: `EventStoreError/Code/incompatibleSchema` when the schema holds tables but not a store, before
-    ///   anything is written.
+    ///   anything is written; the server's `42501` (insufficient privilege) when the role may not read the
+    ///   `schema_version` table of what may be a store.
     static func storeVersion(_ connection: PostgresConnection, schema: String, logger: Logger) async throws
         -> Int32?
     {
@@ -74,11 +75,16 @@ extension PostgresSchema {
                 logger: logger))
         guard !tables.isEmpty else { return nil }
         let missing = firstTables.subtracting(tables).sorted()
+        // From the catalog, which every role may read: `information_schema` shows only the columns that the role
+        // has a privilege on, and would make a store that the role may not read look like someone else's tables.
+        // Reading the version then fails on the missing privilege, and says so.
         let versionType =
             try await connection.rows(
                 """
-                SELECT data_type::text FROM information_schema.columns
-                WHERE table_schema = \(schema) AND table_name = 'schema_version' AND column_name = 'version'
+                SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+                JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = \(schema) AND c.relname = 'schema_version' AND c.relkind IN ('r', 'p')
+                    AND a.attname = 'version' AND a.attnum > 0 AND NOT a.attisdropped
                 """,
                 decoding: String.self, logger: logger
             ).first

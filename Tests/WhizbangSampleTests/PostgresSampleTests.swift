@@ -524,6 +524,49 @@ extension SampleProcessSuites {
             }
         }
 
+        /// Before, a role without SELECT on the store's tables saw none of their columns in `information_schema`, and
+        /// was told that the schema "holds objects that are not a Whizbang store's (checkpoints, events, …)".
+        @Test(
+            "inspect, verify, export and replay say which privilege the role lacks on the store's tables",
+            .timeLimit(.minutes(5)))
+        func readOnlyCommandsNameAMissingPrivilege() async throws {
+            try await withCleanup { cleanup in
+                let postgres = try freshURL()
+                let schema = try schemaName(postgres)
+                cleanup.dropSchema(schema)
+                let run = try await SampleProcess.run([
+                    "run", "--database", postgres, "--accounts", "10", "--commands", "20", "--quiet",
+                ])
+                try #require(run.status == 0, "\(run.standardError)")
+                let role = "usage_\(schema)"
+                _ = try await psql(
+                    "CREATE ROLE \(role) LOGIN PASSWORD 'usage-password'; GRANT USAGE ON SCHEMA \(schema) TO \(role)")
+                cleanup.run("DROP OWNED BY \(role); DROP ROLE IF EXISTS \(role)")
+                var components = try #require(URLComponents(string: postgres))
+                components.user = role
+                components.password = "usage-password"
+                let user = try #require(components.string)
+                let before = try await contents(ofSchema: schema)
+                try await SampleProcess.withTemporaryDirectory { directory in
+                    let export = directory.appendingPathComponent("out.jsonl").path
+                    // No SELECT at all, then SELECT on schema_version alone (the store's version reads, its log not).
+                    for grant in ["", "GRANT SELECT ON \(schema).schema_version TO \(role)"] {
+                        if !grant.isEmpty { _ = try await psql(grant) }
+                        for arguments in [["inspect"], ["verify"], ["replay"], ["export", "--output", export]] {
+                            let output = try await SampleProcess.run(arguments + ["--database", user])
+                            let said = "\(arguments) \(grant): \(output.standardOutput)\(output.standardError)"
+                            #expect(output.status == 2, "\(said)")
+                            #expect(output.standardError.contains("role \(role) lacks the SELECT privilege"), "\(said)")
+                            #expect(output.standardError.contains("nothing was changed"), "\(said)")
+                            #expect(!output.standardError.contains("not a Whizbang store"), "\(said)")
+                            #expect(!FileManager.default.fileExists(atPath: export))
+                        }
+                    }
+                }
+                #expect(try await contents(ofSchema: schema) == before)
+            }
+        }
+
         @Test("a server that asks for a password that was not given is one clear line and exit status 2")
         func missingPassword() async throws {
             let postgres = try freshURL()

@@ -34,6 +34,52 @@ enum PostgresProblem {
         }
     }
 
+    /// The sample's refusal (exit status 2) for a role that may not read the store: the server's `42501`
+    /// (insufficient privilege) met while reading, with the role and the privilege it lacks; `nil` for any other
+    /// error.
+    ///
+    /// Without the privilege the role still sees the store's tables in the catalog, but cannot read them: without
+    /// this, the store looked like someone else's tables, or the server's words were all the user got.
+    static func missingReadPrivilege(
+        _ error: any Error, _ configuration: PostgresEventStore.Configuration
+    ) -> SampleError? {
+        guard let error = error as? EventStoreError else { return nil }
+        let denied: String
+        if let cause = error.underlyingError as? PostgresServerError {
+            guard cause.sqlState == "42501" else { return nil }
+            denied = cause.message
+        } else {
+            let prefix = "PostgreSQL error 42501: "
+            guard let range = error.message.range(of: prefix) else { return nil }
+            denied = String(error.message[range.upperBound...])
+        }
+        let role = configuration.username
+        let schema = configuration.schema
+        // The server names the object: "permission denied for schema s", "... for table events" (or "relation" before
+        // PostgreSQL 15), "... for function append_batch".
+        let words = denied.split(separator: " ", maxSplits: 4).map(String.init)
+        let named = words.count == 5 && words[0...2] == ["permission", "denied", "for"]
+        let (kind, name) = named ? (words[3], words[4]) : ("", "")
+        let lacks: String
+        let grant: String
+        switch kind {
+        case "schema":
+            lacks = "the USAGE privilege on schema \(name)"
+            grant = "GRANT USAGE ON SCHEMA \(name) TO \(role)"
+        case "table", "relation":
+            lacks = "the SELECT privilege on the store's table \(schema).\(name)"
+            grant = "GRANT SELECT ON ALL TABLES IN SCHEMA \(schema) TO \(role)"
+        default:
+            lacks = "a privilege that reading the store needs (\(OneLine.text(denied)))"
+            grant =
+                "GRANT USAGE ON SCHEMA \(schema) TO \(role); GRANT SELECT ON ALL TABLES IN SCHEMA \(schema) TO \(role)"
+        }
+        return .refusal(
+            "role \(role) lacks \(lacks), so it cannot read the store in \(configuration) (PostgreSQL error 42501: "
+                + "\(OneLine.text(denied))); nothing was changed: grant it (\(grant)), or give --database a role that "
+                + "may read the store")
+    }
+
     /// The sample's line for a failure to connect, or `nil` for any other error.
     static func problem(_ error: any Error, _ configuration: PostgresEventStore.Configuration) -> SampleError? {
         let text: String

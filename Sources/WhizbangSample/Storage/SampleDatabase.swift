@@ -87,8 +87,13 @@ enum SampleDatabase {
         _ command: Command
     ) async throws -> Command.Output {
         let place = "schema \(configuration.schema) of \(configuration)"
-        let found = try await PostgresProblem.mapping(configuration) {
-            try await PostgresEventStore.inspectSchema(configuration: configuration)
+        let found: PostgresStoreSchema
+        do {
+            found = try await PostgresProblem.mapping(configuration) {
+                try await PostgresEventStore.inspectSchema(configuration: configuration)
+            }
+        } catch {
+            throw PostgresProblem.missingReadPrivilege(error, configuration) ?? error
         }
         var isCreated = false
         let token = UInt64.random(in: 1...EventStoreValidation.maximumPosition)
@@ -111,6 +116,9 @@ enum SampleDatabase {
                 throw SampleError.refusal(
                     "\(OneLine.text(error.message)) (\(configuration)); nothing was changed: give --database the schema "
                         + "of a store (?schema=NAME)")
+            } catch {
+                // A role that may read the store's version but not its log (or its checkpoints).
+                throw PostgresProblem.missingReadPrivilege(error, configuration) ?? error
             }
         case .create(let fresh, _):
             guard fresh || !found.holdsStore else { break }
