@@ -33,8 +33,9 @@ extension PostgresEventStore.Configuration {
     /// (milliseconds); and the store's `schema` and `request_timeout` (seconds, ``requestTimeout``). Any other
     /// parameter is refused, so that a misspelt one is not silently ignored.
     ///
-    /// - Throws: `EventStoreError/Code/invalidArgument` for text that is not such a URL, or a time longer than 100
-    ///   years; the message never contains the password.
+    /// - Throws: `EventStoreError/Code/invalidArgument` for text that is not such a URL, a `schema` that no store may
+    ///   use (1 to 48 lower-case ASCII letters, digits or underscores, not starting with a digit), or a time longer
+    ///   than 100 years; the message never contains the password.
     public init(url: String, environment: [String: String]? = nil) throws {
         self.init()
         let environment = environment ?? ProcessInfo.processInfo.environment
@@ -68,6 +69,12 @@ extension PostgresEventStore.Configuration {
             case "sslrootcert":
                 rootCertificatePath = value.isEmpty ? nil : value
             case "schema":
+                // The rule that every use of the configuration checks (`validate()`), checked where the name is read.
+                guard Self.isValidSchemaName(value) else {
+                    throw Self.invalid(
+                        "schema '\(value)' must be 1 to 48 lower-case ASCII letters, digits or underscores, not "
+                            + "starting with a digit")
+                }
                 schema = value
             case "connect_timeout":
                 connectTimeout = try Self.duration(value, unit: .seconds(1), name: item.name)

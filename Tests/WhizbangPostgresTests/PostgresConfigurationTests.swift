@@ -67,7 +67,8 @@ struct PostgresConfigurationTests {
 
     @Test(arguments: [
         "mysql://u@h/d", "postgres://u@h/d?sslmode=sometimes", "postgres://u@h/d?schmea=x", "not a url",
-        "postgres://u:secret-word@h:99999/d",
+        "postgres://u:secret-word@h:99999/d", "postgres://u:secret-word@h/d?schema=Mixed",
+        "postgres://u@h/d?schema=", "postgres://u@h/d?schema=has-dash",
     ])
     func invalidURL(_ url: String) async throws {
         let error = await expectError(.invalidArgument) { _ = try Configuration(url: url, environment: [:]) }

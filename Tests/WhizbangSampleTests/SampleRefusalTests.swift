@@ -57,6 +57,35 @@ extension SampleProcessSuites {
             }
         }
 
+        /// Before, each of these was taken as a database to open, and the open failed, exit status 1: "cannot name the
+        /// restored store : No such file or directory" for an empty path, the same for a path that ends in a slash,
+        /// and "invalid PostgreSQL event store configuration: ..." for a schema that PostgreSQL stores never take.
+        @Test("a --database that names no store is an invalid argument, refused before anything is opened")
+        func databaseThatNamesNoStore() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let cases = [
+                    ("", "--database is empty"),
+                    (ledger + "/", "--database \(ledger)/ ends in a slash, so it names a directory"),
+                    (
+                        "postgres://whizbang@127.0.0.1:1/postgres?sslmode=disable&schema=Mixed",
+                        "schema 'Mixed' must be 1 to 48 lower-case ASCII letters, digits or underscores"
+                    ),
+                ]
+                let input = ["--input", directory.appendingPathComponent("in.jsonl").path]
+                for (database, message) in cases {
+                    for command in ["run", "verify", "import"] {
+                        let arguments = [command, "--database", database] + (command == "import" ? input : [])
+                        let output = try await SampleProcess.run(arguments)
+                        #expect(output.status == 64, "\(arguments): \(output.standardError)")
+                        #expect(output.standardError.hasPrefix("error: "), "\(arguments): \(output.standardError)")
+                        #expect(output.standardError.contains(message), "\(arguments): \(output.standardError)")
+                        #expect(!FileManager.default.fileExists(atPath: ledger), "\(arguments)")
+                    }
+                }
+            }
+        }
+
         /// `CommandLine.arguments` replaces bytes that are not UTF-8 with U+FFFD: `export --force` to a path with such
         /// a byte replaced another file, the one named with U+FFFD, which the user never named.
         @Test("an argument that is not UTF-8 is refused (exit 2), and no file is read or replaced in its place")
