@@ -246,8 +246,8 @@ extension AggregateHandler {
     /// Loads the aggregate and decides `command` on it. A cached aggregate may be behind another writer's events,
     /// which only an append would reveal (as a conflict): a decision on it that appends nothing, or that rejects the
     /// command, is taken again on the stream as stored when its version shows that the cache was behind. That costs
-    /// one read of the stream's version, and only for such decisions; when the read fails, the decision on the
-    /// cached aggregate stands, as it did before the check.
+    /// one read of the stream's version, and only for such decisions. When that read fails, its error is thrown:
+    /// a rejection, or an answer without events, on state that may be behind would be taken for final.
     @inlinable
     nonisolated(nonsending) func decide(_ command: A.Command, streamID: StreamID) async throws
         -> (LoadedAggregate<A>, [A.Event])
@@ -258,10 +258,10 @@ extension AggregateHandler {
         do {
             events = try A.decide(command, loaded.state)
         } catch {
-            guard let current = try? await repository.reloadIfBehind(loaded) else { throw error }
+            guard let current = try await repository.reloadIfBehind(loaded) else { throw error }
             return (current, try A.decide(command, current.state))
         }
-        guard events.isEmpty, let current = try? await repository.reloadIfBehind(loaded) else {
+        guard events.isEmpty, let current = try await repository.reloadIfBehind(loaded) else {
             return (loaded, events)
         }
         return (current, try A.decide(command, current.state))
