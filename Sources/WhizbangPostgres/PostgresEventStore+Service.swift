@@ -16,7 +16,8 @@ extension PostgresEventStore: Service {
     ///
     /// Starting waits for the migration lock while another process migrates, restores or drops the schema: each
     /// wait for a lock and each statement of the migration takes at most ``Configuration/requestTimeout``. Past
-    /// that, the start fails with `unavailable`, as when the server cannot be reached; run the store again to retry.
+    /// that, the start fails with `unavailable`, as when the server cannot be reached; a store starts once, so make
+    /// a new one to retry.
     /// Before it migrates, the store takes the schema's use lock on its listening connection, which makes
     /// ``dropStoreTables(configuration:)``, ``dropSchema(configuration:)`` and a replacing restore refuse while it
     /// starts and runs; a drop or a restore that holds it longer than ``Configuration/requestTimeout`` fails the
@@ -28,8 +29,10 @@ extension PostgresEventStore: Service {
     ///   lock (``Configuration/holdsWriterLock``), `unavailable` when the server cannot be reached or the migration
     ///   waited longer than ``Configuration/requestTimeout``, or the server's refusal (connection, authentication,
     ///   permissions) as `storageFailure` or `readOnly`. Every waiting and later call then fails with the same
-    ///   error. Once started, `closed` when the store closed itself because another store took the writer lock
-    ///   while its listener connected again (``Configuration/holdsWriterLock``).
+    ///   error, except that one this method throws as `unavailable` reaches the calls as `closed` ("the event store
+    ///   failed to start: " and its message): the store will not try again, and `unavailable` says that a call may
+    ///   succeed when tried again. Once started, `closed` when the store closed itself because another store took the
+    ///   writer lock while its listener connected again (``Configuration/holdsWriterLock``).
     public func run() async throws {
         guard lifecycle.beginRunning() else {
             throw EventStoreError(.invalidArgument, message: "run() of a PostgresEventStore was called twice")
