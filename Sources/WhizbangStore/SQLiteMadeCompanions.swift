@@ -61,7 +61,8 @@ struct SQLiteMadeCompanions: Sendable {
     /// The WAL and shared-memory files beside the database at `path`, as the store's open made them (call it
     /// right after the open, and only when ``noneBeside(_:)`` was true before it); `nil` when it made none.
     init?(madeBeside path: String) {
-        guard let database = Identity(path), let wal = Identity(path + "-wal"), let sharedMemory = Identity(path + "-shm")
+        guard let database = Identity(path), let wal = Identity(path + "-wal"),
+            let sharedMemory = Identity(path + "-shm")
         else { return nil }
         self.path = path
         self.database = database
