@@ -423,10 +423,19 @@ final class PostgresReadModels: Sendable {
             } else {
                 return StepOutcome()
             }
-            // Only what the projection throws, or an event row no store writes, fails the generation; the
-            // database's other errors end this transaction and the follower tries again. When a build fails, the
-            // rows served may still have batches to follow.
+            // Only what the projection throws, or a row no store writes, fails the generation; the database's other
+            // errors end this transaction and the follower tries again. When a build fails, the rows served may still
+            // have batches to follow.
             let failed = StepOutcome(changed: true, more: building && state.servesBehind(version, head: head))
+            // A position no store writes: read "after" it, the whole log would be folded into the rows again.
+            guard from >= 0 else {
+                let error = EventStoreError(
+                    .corruptDatabase,
+                    message: "the \(building ? "building" : "served") position of read model '\(definition.name)' is "
+                        + "\(from); the store writes positions from 0 on")
+                try await self.fail(&state, building: building, with: error, on: connection)
+                return failed
+            }
             let events: [RecordedEvent]
             do {
                 events = try await connection.rows(
@@ -447,7 +456,14 @@ final class PostgresReadModels: Sendable {
             }
             var lookup = RowKeys()
             for key in keys { lookup.add(definition.name, generation, key) }
-            let loaded = try await self.load(lookup, on: connection)
+            let loaded: [RowKey: ReadModelRow]
+            do {
+                loaded = try await self.load(lookup, on: connection)
+            } catch let error as EventStoreError where error.code == .corruptDatabase {
+                // A row with a position no store writes (`rowPosition`): met again at every try.
+                try await self.fail(&state, building: building, with: error, on: connection)
+                return failed
+            }
             var current: [UTF8Key: ReadModelRow] = [:]
             for key in keys { current[UTF8Key(key)] = loaded[RowKey(model: definition.name, key: UTF8Key(key))] }
             let changes: [ReadModelDefinition.Change]

@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import PostgresNIO
 import Testing
 import Whizbang
 import WhizbangPostgres
@@ -9,7 +11,7 @@ import WhizbangPostgres
 @Suite(
     "PostgresEventStore rows changed outside the store",
     .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
-    .timeLimit(.minutes(2))
+    .timeLimit(.minutes(5))
 )
 struct PostgresCorruptRowTests {
     @Test("a negative version or position in an event row, or a negative stream version, is corruptDatabase")
@@ -92,6 +94,46 @@ struct PostgresCorruptRowTests {
             #expect(status.state == .failed, "\(status)")
             #expect(status.failure?.contains("position 2") == true, "\(status)")
             #expect(status.position < 2, "\(status)")
+        }
+    }
+
+    /// A negative position of the rows served, changed by hand: the follower of an async read model read the log
+    /// "after" it, from the start, and folded every event into the rows a second time. It now fails the read model.
+    @Test("a negative served position fails an async read model instead of folding the log into its rows again")
+    func aNegativeServedPositionFailsTheFollower() async throws {
+        let name = DepositTotals().name
+        let configuration = try PostgresReadModelTests.configuration([DepositTotals(mode: .async)])
+        try await PostgresTestServer.withStore(configuration: configuration) { store in
+            let first = try await store.append([PostgresReadModelTests.deposit(5)], to: "a", expectedVersion: .noStream)
+            try await store.waitForReadModel(
+                named: name, toReach: first.positions.upperBound - 1, timeout: .seconds(60))
+            let before = try await store.readModelRow(named: name, key: "a")
+            let schema = store.configuration.schema
+            try await PostgresTestServer.execute(
+                "UPDATE \"\(schema)\".read_models SET served_position = -1", configuration: store.configuration)
+            _ = try await store.append([PostgresReadModelTests.deposit(1)], to: "b", expectedVersion: .noStream)
+            // The follower's next step either fails the read model or (before) moved its position past the log.
+            let connection = try await PostgresTestServer.connect(store.configuration, id: 9)
+            let sql = "SELECT state, served_position FROM \"\(schema)\".read_models WHERE name = '\(name)'"
+            let deadline = ContinuousClock.now + .seconds(60)
+            var state = ""
+            var position: Int64 = -1
+            do {
+                while state != "failed" && position < 0 {
+                    try #require(ContinuousClock.now < deadline, "the follower did nothing within a minute")
+                    try await Task.sleep(for: .milliseconds(50))
+                    let rows = try await connection.query(
+                        PostgresQuery(unsafeSQL: sql), logger: Logger(label: "whizbang.postgres.tests")
+                    ).collect()
+                    (state, position) = try rows.first?.decode((String, Int64).self) ?? ("", -1)
+                }
+                try await connection.close()
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+            #expect(state == "failed")
+            #expect(try await store.readModelRow(named: name, key: "a") == before)
         }
     }
 }
