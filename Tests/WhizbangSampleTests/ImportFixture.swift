@@ -92,6 +92,16 @@ enum ImportFixture {
         try data.write(to: url)
     }
 
+    /// `data` with every line end `\n` made `\r\n`, as a Windows editor or `unix2dos` leaves a file.
+    static func crlf(_ data: Data) -> Data {
+        var result = Data(capacity: data.count + data.count / 64)
+        for byte in data {
+            if byte == UInt8(ascii: "\n") { result.append(UInt8(ascii: "\r")) }
+            result.append(byte)
+        }
+        return result
+    }
+
     /// Every file under `directory` (relative path) with its bytes, and every directory; to compare before and after.
     static func snapshot(_ directory: URL) throws -> [String: Data] {
         var result: [String: Data] = [:]

@@ -667,6 +667,37 @@ extension SampleProcessSuites {
             }
         }
 
+        /// An export converted to CRLF line ends: every event line was taken (the CR read as JSON whitespace), but
+        /// the end line was refused as "not the export's end line", though the same file without it imported with
+        /// `--allow-missing-end-line`.
+        @Test("import takes an export with CRLF line ends, its end line included, as the same log as the LF one")
+        func importTakesCRLFLineEnds() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let original = directory.appendingPathComponent("original.sqlite").path
+                try await SampleProcess.makeLedger(original, commands: 200)
+                let lf = directory.appendingPathComponent("lf.jsonl").path
+                let exported = try await SampleProcess.run(["export", "--database", original, "--output", lf])
+                try #require(exported.status == 0, "\(exported.standardError)")
+                let crlf = directory.appendingPathComponent("crlf.jsonl").path
+                try ImportFixture.crlf(Data(contentsOf: URL(fileURLWithPath: lf))).write(to: URL(fileURLWithPath: crlf))
+                var verified: [String] = []
+                for input in [lf, crlf] {
+                    let name = URL(fileURLWithPath: input).deletingPathExtension().lastPathComponent
+                    let copy = directory.appendingPathComponent("\(name).sqlite").path
+                    let imported = try await SampleProcess.run(["import", "--input", input, "--database", copy])
+                    try #require(imported.status == 0, "\(name): \(imported.standardError)")
+                    let verify = try await SampleProcess.run(["verify", "--database", copy])
+                    #expect(verify.status == 0, "\(name): \(verify.standardOutput)\(verify.standardError)")
+                    verified.append(verify.standardOutput)
+                    let again = directory.appendingPathComponent("\(name)-again.jsonl").path
+                    #expect(try await SampleProcess.run(["export", "--database", copy, "--output", again]).status == 0)
+                    // The same log as the original, field for field: the CRs are line ends, not part of a field.
+                    try SampleProcess.expectSameExports(lf, again)
+                }
+                #expect(verified.count == 2 && verified[0] == verified[1], "\(verified)")
+            }
+        }
+
         @Test("export refuses to overwrite a file unless --force, and writes to standard output for -")
         func exportOverwritesOnlyWithForce() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in

@@ -5,8 +5,8 @@ import WhizbangStore
 /// An import file read and checked whole before anything is written: every line an exported event with only known
 /// fields, each given once, valid ids and payloads; positions 1, 2, 3… in file order; each stream's versions 1, 2, 3…
 /// with no gap or repeat; no event id twice; and last the export's end line (``ExportEnd``) with the number of events,
-/// so that a file cut short at a line's end is not taken for a shorter log. The first problem is reported as
-/// `file:line: what is wrong`.
+/// so that a file cut short at a line's end is not taken for a shorter log. Lines end with LF or CRLF. The first
+/// problem is reported as `file:line: what is wrong`.
 struct ImportFile {
     /// One checked line.
     struct Line {
@@ -75,9 +75,12 @@ struct ImportFile {
         while lineStart < contents.endIndex {
             number += 1
             let lineEnd = contents[lineStart...].firstIndex(of: UInt8(ascii: "\n")) ?? contents.endIndex
-            let bytes = contents[lineStart..<lineEnd]
+            var bytes = contents[lineStart..<lineEnd]
             offset += bytes.count + 1
             lineStart = lineEnd < contents.endIndex ? contents.index(after: lineEnd) : lineEnd
+            // A CRLF line end (an export converted by an editor or `unix2dos`) ends every line as LF does, the end
+            // line included: JSON took the CR for whitespace, an end line compared byte for byte did not.
+            if bytes.last == UInt8(ascii: "\r") { bytes = bytes.dropLast() }
             if number & 1023 == 0 {
                 progress(offset, contents.count)
                 if stopRequested() { throw SampleError("stopped") }
