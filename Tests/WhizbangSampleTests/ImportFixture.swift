@@ -3,12 +3,14 @@ import Foundation
 /// Export files made up for import tests: good ones of any size, and the kinds of bad line an import must refuse.
 enum ImportFixture {
     /// One exported event as a line of JSON (without the newline), keys in the order an export writes them.
+    /// `schemaVersion` is written only when given, as an export writes only one that is not 1.
     static func line(
         position: Int, stream: String, version: Int, eventID: String, type: String = "Deposited",
-        data: String = #"{\"amount\":1}"#, recordedAt: Int64 = 1_700_000_000_000_000
+        data: String = #"{\"amount\":1}"#, recordedAt: Int64 = 1_700_000_000_000_000, schemaVersion: Int? = nil
     ) -> String {
         #"{"data":"\#(data)","eventID":"\#(eventID)","eventType":"\#(type)","position":\#(position),"#
-            + #""recordedAt":\#(recordedAt),"streamID":"\#(stream)","streamVersion":\#(version)}"#
+            + #""recordedAt":\#(recordedAt),"# + (schemaVersion.map { #""schemaVersion":\#($0),"# } ?? "")
+            + #""streamID":"\#(stream)","streamVersion":\#(version)}"#
     }
 
     /// A UUID in canonical form whose last digits are `number`.

@@ -582,6 +582,36 @@ extension SampleProcessSuites {
             }
         }
 
+        /// An export with one event's type changed to one the ledger does not know imported with exit status 0;
+        /// `verify` then failed ("no decoder is registered for 'Bogus'"), and so would every command that reads the
+        /// log. A schema version of a known type that the ledger does not read is the same.
+        @Test(
+            "import refuses an event of a type the ledger cannot decode, naming the line and the type, writing nothing",
+            arguments: [
+                ("Bogus", nil, "eventType 'Bogus' is not an event of the ledger"),
+                ("Deposited", 3, "eventType 'Deposited' at schemaVersion 3 is not one the ledger reads"),
+            ])
+        func importRefusesAnEventTheLedgerCannotDecode(
+            type: String, schemaVersion: Int?, message: String
+        ) async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                // The bad event in the middle of the file: nothing before it is written either.
+                var lines = ImportFixture.good(streams: 2, perStream: 3)
+                lines[3] = ImportFixture.line(
+                    position: 4, stream: "s-1", version: 1, eventID: ImportFixture.eventID(4), type: type,
+                    schemaVersion: schemaVersion)
+                let input = directory.appendingPathComponent("input.jsonl")
+                try ImportFixture.write(lines, to: input)
+                let database = directory.appendingPathComponent("imported.sqlite").path
+                let before = try ImportFixture.snapshot(directory)
+                let output = try await SampleProcess.run(["import", "--input", input.path, "--database", database])
+                #expect(output.status == 1, "\(output.standardOutput)\(output.standardError)")
+                #expect(output.standardError.contains("\(input.path):4: \(message)"), "\(output.standardError)")
+                #expect(!output.standardOutput.contains("imported"), "\(output.standardOutput)")
+                #expect(try ImportFixture.snapshot(directory) == before)
+            }
+        }
+
         @Test("import takes an export made before the end line only with --allow-missing-end-line")
         func importTakesAnOldExportWhenAllowed() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in
@@ -1206,6 +1236,8 @@ extension SampleProcessSuites {
             }
         }
 
+        /// The logs are imported, then changed in the store by hand where the change is one that import refuses (an
+        /// event of a type the ledger does not know): `verify` reads what is stored, however it got there.
         @Test(
             "verify fails, without crashing, on a log that does not fold, naming where",
             arguments: [
@@ -1216,6 +1248,7 @@ extension SampleProcessSuites {
                             data: #"{\"initialDeposit\":9223372036854775807}"#),
                         ImportFixture.line(position: 2, stream: "account-0", version: 2, eventID: ImportFixture.eventID(2)),
                     ],
+                    nil,
                     "account account-0 at version 2 (position 2)"
                 ),
                 (
@@ -1224,8 +1257,9 @@ extension SampleProcessSuites {
                             position: 1, stream: "account-0", version: 1, eventID: ImportFixture.eventID(1), type: "Opened",
                             data: #"{\"initialDeposit\":5}"#),
                         ImportFixture.line(
-                            position: 2, stream: "account-0", version: 2, eventID: ImportFixture.eventID(2), type: "Teleported"),
+                            position: 2, stream: "account-0", version: 2, eventID: ImportFixture.eventID(2)),
                     ],
+                    "UPDATE events SET event_type = 'Teleported' WHERE position = 2;",
                     "position 2"
                 ),
                 (
@@ -1237,6 +1271,7 @@ extension SampleProcessSuites {
                             position: 2, stream: "account-0", version: 2, eventID: ImportFixture.eventID(2), type: "Withdrawn",
                             data: #"{\"amount\":-9223372036854775807}"#),
                     ],
+                    nil,
                     "position 2"
                 ),
                 (
@@ -1247,16 +1282,21 @@ extension SampleProcessSuites {
                             position: 1, stream: "account-0", version: 1, eventID: ImportFixture.eventID(1),
                             type: "Opened", data: #"{\"initialDeposit\":01000}"#)
                     ],
+                    nil,
                     "position 1"
                 ),
             ])
-        func verifyFailsOnALogThatDoesNotFold(lines: [String], message: String) async throws {
+        func verifyFailsOnALogThatDoesNotFold(lines: [String], edit: String?, message: String) async throws {
             try await SampleProcess.withTemporaryDirectory { directory in
                 let input = directory.appendingPathComponent("log.jsonl")
                 try ImportFixture.write(lines, to: input)
                 let ledger = directory.appendingPathComponent("ledger.sqlite").path
                 let imported = try await SampleProcess.run(["import", "--input", input.path, "--database", ledger])
                 try #require(imported.status == 0, "\(imported.standardError)")
+                if let edit {
+                    let edited = try await SampleProcess.tool("sqlite3", [ledger, edit])
+                    try #require(edited.status == 0, "\(edited.standardError)")
+                }
                 let verify = try await SampleProcess.run(["verify", "--database", ledger])
                 #expect(verify.status == 1, "\(verify.status): \(verify.standardOutput)\(verify.standardError)")
                 #expect((verify.standardOutput + verify.standardError).contains(message), "\(verify.standardOutput)\(verify.standardError)")

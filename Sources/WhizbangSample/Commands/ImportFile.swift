@@ -3,10 +3,10 @@ import Whizbang
 import WhizbangStore
 
 /// An import file read and checked whole before anything is written: every line an exported event with only known
-/// fields, each given once, valid ids and payloads; positions 1, 2, 3… in file order; each stream's versions 1, 2, 3…
-/// with no gap or repeat; no event id twice; and last the export's end line (``ExportEnd``) with the number of events,
-/// so that a file cut short at a line's end is not taken for a shorter log. Lines end with LF or CRLF. The first
-/// problem is reported as `file:line: what is wrong`.
+/// fields, each given once, valid ids and payloads, and of a kind the ledger knows (``LedgerEventCheck``); positions
+/// 1, 2, 3… in file order; each stream's versions 1, 2, 3… with no gap or repeat; no event id twice; and last the
+/// export's end line (``ExportEnd``) with the number of events, so that a file cut short at a line's end is not taken
+/// for a shorter log. Lines end with LF or CRLF. The first problem is reported as `file:line: what is wrong`.
 struct ImportFile {
     /// One checked line.
     struct Line {
@@ -69,6 +69,7 @@ struct ImportFile {
         // By stream id, whose identity is its bytes: two spellings of "café" are two streams, as in the store.
         var versions: [StreamID: UInt64] = [:]
         var eventLines: [MessageID: Int] = [:]
+        var ledgerEvents = LedgerEventCheck()
         var number = 0
         var offset = 0
         var lineStart = contents.startIndex
@@ -113,7 +114,12 @@ struct ImportFile {
                 throw problem("the field '\(name)' is given twice; a line gives each field once")
             }
             let data: EventData
-            do { data = try event.eventData() } catch { throw problem(error.description) }
+            do {
+                data = try event.eventData()
+                try ledgerEvents.check(data)
+            } catch {
+                throw problem(error.description)
+            }
             if let earlier = eventLines.updateValue(number, forKey: data.eventID) {
                 throw problem("event id \(event.eventID) already appears on line \(earlier)")
             }
