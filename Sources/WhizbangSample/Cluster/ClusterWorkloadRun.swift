@@ -44,10 +44,10 @@ struct ClusterWorkloadRun {
         case withdraw(Int, Int)
         case transfer(from: Int, to: Int, amount: Int)
 
-        var keys: [Int] {
+        var keys: OrderedWindow.Keys {
             switch self {
-            case .open(let account), .deposit(let account, _), .withdraw(let account, _): [account]
-            case .transfer(let from, let to, _): from == to ? [from] : [from, to]
+            case .open(let account), .deposit(let account, _), .withdraw(let account, _): OrderedWindow.Keys(account)
+            case .transfer(let from, let to, _): OrderedWindow.Keys(from, to)
             }
         }
     }
@@ -119,7 +119,7 @@ struct ClusterWorkloadRun {
                 return try await transfer(
                     sequence: sequence, job: job, from: streamID(from), to: streamID(to), amount: amount, start: start)
             }
-            let streamID = streamIDs[job.keys[0]]
+            let streamID = streamIDs[job.keys.first]
             let result = try await client.send(command, to: streamID, as: Account.self)
             return JobResult(
                 sequence: sequence, job: job, result: result, streamID: streamID, nanoseconds: elapsed(since: start),

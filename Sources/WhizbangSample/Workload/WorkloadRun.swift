@@ -47,11 +47,11 @@ struct WorkloadRun<Store: EventStore> {
         case open(Int)
         case operation(LedgerWorkload.Operation)
 
-        var keys: [Int] {
+        var keys: OrderedWindow.Keys {
             switch self {
-            case .open(let account): [account]
-            case .operation(.deposit(let account, _)), .operation(.withdraw(let account, _)): [account]
-            case .operation(.transfer(let from, let to, _)): from == to ? [from] : [from, to]
+            case .open(let account): OrderedWindow.Keys(account)
+            case .operation(.deposit(let account, _)), .operation(.withdraw(let account, _)): OrderedWindow.Keys(account)
+            case .operation(.transfer(let from, let to, _)): OrderedWindow.Keys(from, to)
             }
         }
     }
