@@ -117,10 +117,13 @@ final class SQLiteConnection {
     /// shared-memory file are both beside it, when it is read with its WAL, since the WAL holds commits. A WAL without
     /// its shared-memory file is left unread: reading it would make that file, and only a process that was stopped
     /// outside SQLite, or a person, leaves a WAL so.
+    ///
+    /// The files are looked for beside the file a symbolic link leads to, where SQLite keeps them.
     static func forInspection(path: String) throws(SQLiteError) -> SQLiteConnection {
+        let database = SQLiteMadeCompanions.resolved(path)
         var status = stat()
         let readsWAL =
-            stat(path + "-wal", &status) == 0 && status.st_size > 0 && lstat(path + "-shm", &status) == 0
+            stat(database + "-wal", &status) == 0 && status.st_size > 0 && lstat(database + "-shm", &status) == 0
         return try SQLiteConnection(path: path, busyTimeoutMilliseconds: 1_000, readOnly: true, immutable: !readsWAL)
     }
 
@@ -241,7 +244,7 @@ final class SQLiteConnection {
         let margin: UInt64 = 1 << 20
         var limit = rlimit()
         if getrlimit(Int32(RLIMIT_FSIZE.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max {
-            for file in [path, path + "-wal"] {
+            for file in [path, SQLiteMadeCompanions.resolved(path) + "-wal"] {
                 var status = stat()
                 if stat(file, &status) == 0, UInt64(status.st_size) + margin >= UInt64(limit.rlim_cur) {
                     return EFBIG

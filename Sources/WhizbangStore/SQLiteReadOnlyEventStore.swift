@@ -54,7 +54,7 @@ public final class SQLiteReadOnlyEventStore: EventStore {
         do {
             do {
                 readers = SQLiteReaderPool(readers: try Self.readers(path: path, configuration, immutable: false))
-            } catch where Self.isOnStorageItCannotWrite(path, error) {
+            } catch where Self.isOnStorageItCannotWrite(database, error) {
                 readers = SQLiteReaderPool(readers: try Self.readers(path: path, configuration, immutable: true))
             }
         } catch {
@@ -73,7 +73,8 @@ public final class SQLiteReadOnlyEventStore: EventStore {
     /// writing it there, so it is read as immutable. (A directory that only this process may not write is not
     /// enough: its owner could start writing meanwhile, and an immutable read takes no lock.)
 
-    private static func isOnStorageItCannotWrite(_ path: String, _ error: any Error) -> Bool {
+    /// `database` is the path with its links resolved: the WAL and shared-memory files are beside that file.
+    private static func isOnStorageItCannotWrite(_ database: String, _ error: any Error) -> Bool {
         let failure = error as? SQLiteError ?? (error as? EventStoreError)?.underlyingError as? SQLiteError
         // A read-only mount fails the open of the shared-memory file (CANTOPEN); a directory the process may not
         // write fails its creation (READONLY_DIRECTORY, or READONLY_CANTINIT).
@@ -85,9 +86,9 @@ public final class SQLiteReadOnlyEventStore: EventStore {
                 || failure.code == readOnlyCannotInitialize
         else { return false }
         var status = stat()
-        guard lstat(path + "-wal", &status) != 0, lstat(path + "-shm", &status) != 0 else { return false }
+        guard lstat(database + "-wal", &status) != 0, lstat(database + "-shm", &status) != 0 else { return false }
         var fileSystem = statvfs()
-        return statvfs(path, &fileSystem) == 0 && fileSystem.f_flag & UInt(ST_RDONLY) != 0
+        return statvfs(database, &fileSystem) == 0 && fileSystem.f_flag & UInt(ST_RDONLY) != 0
     }
 
     /// The store's reader connections, the schema checked on the first.

@@ -164,7 +164,9 @@ enum SQLiteSchema {
     /// reads, so that a refused file is left as it was (opening it for writing first switches it to WAL mode).
     static func checkCompatible(path: String) throws(EventStoreError) {
         var status = stat()
-        guard stat(path, &status) == 0, status.st_size > 0 || stat(path + "-wal", &status) == 0 else { return }
+        guard stat(path, &status) == 0,
+            status.st_size > 0 || stat(SQLiteMadeCompanions.resolved(path) + "-wal", &status) == 0
+        else { return }
         do {
             let connection = try SQLiteConnection.forInspection(path: path)
             defer { connection.close() }

@@ -90,7 +90,7 @@ extension SQLiteEventStore {
         }
         // A store killed before its first checkpoint may keep everything in its WAL, with an empty main file.
         var walStatus = stat()
-        if status.st_size == 0, stat(path + "-wal", &walStatus) != 0 {
+        if status.st_size == 0, stat(SQLiteMadeCompanions.resolved(path) + "-wal", &walStatus) != 0 {
             return found(.otherFile, "an empty file")
         }
         do {
@@ -147,10 +147,11 @@ extension SQLiteEventStore {
     }
 
     /// The bytes the database at `path` takes on disk: its main file and its WAL (0 for a file that is missing).
+    /// Through a symbolic link, the WAL is the one beside the file linked to, where SQLite keeps it.
     public static func fileSizes(at path: String) -> (database: Int, wal: Int) {
         var status = stat()
         let database = stat(path, &status) == 0 ? Int(status.st_size) : 0
-        let wal = stat(path + "-wal", &status) == 0 ? Int(status.st_size) : 0
+        let wal = stat(SQLiteMadeCompanions.resolved(path) + "-wal", &status) == 0 ? Int(status.st_size) : 0
         return (database, wal)
     }
 

@@ -1315,5 +1315,70 @@ extension SampleProcessSuites {
                 output.standardError == "error: cannot reach PostgreSQL at 127.0.0.1:1 (connection refused)\n",
                 "\(output.standardError)")
         }
+    
+        /// Whether this process may make a user and mount namespace, for a read-only bind mount of a directory.
+        static let mayMountReadOnly: Bool = {
+            let probe = Process()
+            probe.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+            probe.arguments = ["--user", "--map-root-user", "--mount", "true"]
+            probe.standardError = FileHandle.nullDevice
+            guard (try? probe.run()) != nil else { return false }
+            probe.waitUntilExit()
+            return probe.terminationStatus == 0
+        }()
+
+        /// On storage it cannot write, a ledger whose WAL holds commits but has no shared-memory file beside it
+        /// cannot be read with its WAL, and is refused. Named through a symbolic link, the WAL was looked for beside
+        /// the link: none was found, the file was read as immutable without its WAL, and `export` wrote a log short
+        /// of the WAL's commits, with a valid end line, exit status 0.
+        @Test(
+            "a ledger on read-only storage is refused the same through a symbolic link: no export short of its WAL",
+            .enabled(if: mayMountReadOnly, "needs unshare(1) with user and mount namespaces"))
+        func readOnlyStorageThroughASymbolicLink() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let manager = FileManager.default
+                let live = directory.appendingPathComponent("live").path
+                let image = directory.appendingPathComponent("image").path
+                let mounted = directory.appendingPathComponent("mounted").path
+                for path in [live, image, mounted] {
+                    try manager.createDirectory(atPath: path, withIntermediateDirectories: true)
+                }
+                // A run killed while its last commits are still in the WAL.
+                let ledger = live + "/ledger.sqlite"
+                let running = try await SampleProcess.child([
+                    "run", "--database", ledger, "--accounts", "100", "--commands", "10000000", "--quiet",
+                ])
+                let clock = ContinuousClock()
+                let started = clock.now
+                while (try? manager.attributesOfItem(atPath: ledger + "-wal")[.size] as? Int).flatMap({ $0 }) ?? 0
+                    < 1 << 20
+                {
+                    try #require(clock.now - started < .seconds(120), "the run's WAL did not grow")
+                    try await Task.sleep(for: .milliseconds(20))  // polls another process's file
+                }
+                running.signal(SIGKILL)
+                _ = try? await running.exitStatus()
+                // A copy of the database and its WAL, without the shared-memory file, as backups are often made.
+                for name in ["ledger.sqlite", "ledger.sqlite-wal"] {
+                    try manager.copyItem(atPath: live + "/" + name, toPath: image + "/" + name)
+                }
+                try manager.createSymbolicLink(atPath: image + "/current.sqlite", withDestinationPath: "ledger.sqlite")
+                var outcomes: [Int32] = []
+                for name in ["ledger", "current"] {
+                    let export = directory.appendingPathComponent("\(name).jsonl").path
+                    let script =
+                        "mount --bind '\(image)' '\(mounted)' && mount -o remount,bind,ro '\(mounted)' && exec '"
+                        + (try SampleProcess.executable.path)
+                        + "' export --database '\(mounted)/\(name).sqlite' --output '\(export)'"
+                    let output = try await SampleProcess.run(
+                        URL(fileURLWithPath: "/usr/bin/unshare"),
+                        ["--user", "--map-root-user", "--mount", "/bin/sh", "-c", script])
+                    outcomes.append(output.status)
+                    #expect(output.status != 0, "\(name): \(output.standardOutput)\(output.standardError)")
+                    #expect(!manager.fileExists(atPath: export), "\(name): an export was written")
+                }
+                #expect(outcomes[0] == outcomes[1], "\(outcomes)")
+            }
+        }
     }
 }

@@ -30,6 +30,28 @@ struct SQLiteStoreFileTests {
         }
     }
 
+    /// SQLite follows a link and reads the WAL beside the file linked to. The inspection looked for the WAL beside
+    /// the link's name, found none, and read the file as immutable, without the commits still in its WAL.
+    @Test("a store named through a symbolic link is inspected with the commits in its WAL")
+    func inspectedThroughASymbolicLink() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = directory.appendingPathComponent("store.sqlite").path
+            let opened = try await SQLiteEventStore.open(path: store, configuration: .testing)
+            defer { opened.close() }
+            _ = try await opened.append(makeEvents(2), to: "s", expectedVersion: .noStream)
+            try await opened.saveCheckpoint(7, for: "c")
+            let link = directory.appendingPathComponent("link.sqlite").path
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: store)
+            #expect(FileManager.default.fileExists(atPath: store + "-wal"))
+
+            #expect(try SQLiteEventStore.checkpoint(for: "c", inStoreAt: store) == 7)
+            #expect(try SQLiteEventStore.checkpoint(for: "c", inStoreAt: link) == 7)
+            #expect(SQLiteEventStore.inspectFile(at: link).isWhizbangStore, "\(SQLiteEventStore.inspectFile(at: link))")
+            #expect(SQLiteEventStore.fileSizes(at: link).wal == SQLiteEventStore.fileSizes(at: store).wal)
+            #expect(SQLiteEventStore.fileSizes(at: link).wal > 0)
+        }
+    }
+
     @Test("destroyStore refuses a symbolic link to a store, and removes neither")
     func refusesASymbolicLink() async throws {
         try await withTemporaryDirectory { directory in
