@@ -64,9 +64,10 @@ final class RequestDeadlines: Sendable {
     /// held one for `workLimit`. The operation calls ``Request/hold(close:)`` once it holds a connection and
     /// ``Request/release()`` when it gives it back.
     ///
-    /// - Throws: ``Exceeded`` at a deadline; ``Stopped`` when the timer has stopped; otherwise what `operation`
-    ///   throws. When the calling task is cancelled, the operation is cancelled and its outcome (usually a
-    ///   cancellation error) is returned.
+    /// - Throws: ``Exceeded`` at a deadline; ``Stopped`` when the timer has stopped; `CancellationError` at once
+    ///   when the calling task is cancelled (the operation is then cancelled and the connection it holds closed, as
+    ///   at a deadline: a statement behind a lock, or on a server that stopped answering, does not notice the
+    ///   cancellation, and whether a write it made committed is unknown); otherwise what `operation` throws.
     func run<Result: Sendable>(
         leaseLimit: Duration,
         workLimit: Duration,
@@ -77,7 +78,7 @@ final class RequestDeadlines: Sendable {
         let race = Race<Result>(request: request)
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Result, any Error>) in
-                race.start(continuation)
+                guard race.start(continuation) else { return }
                 guard let id = insert(race) else {
                     race.finish { .failure(Stopped()) }
                     return
@@ -95,7 +96,7 @@ final class RequestDeadlines: Sendable {
                 race.attach(work: work)
             }
         } onCancel: {
-            race.cancelWork()
+            race.cancel()
         }
     }
 
@@ -248,8 +249,19 @@ private final class Race<Result: Sendable>: ExpiringRequest {
 
     var deadline: Int64 { request.deadline.load(ordering: .relaxed) }
 
-    func start(_ continuation: UnsafeContinuation<Result, any Error>) {
-        state.withLock { $0.continuation = continuation }
+    /// Keeps the caller's continuation; returns `false`, having resumed it with `CancellationError`, when the caller
+    /// was cancelled already.
+    func start(_ continuation: UnsafeContinuation<Result, any Error>) -> Bool {
+        let cancelled = state.withLock { state -> Bool in
+            if state.cancelled {
+                state.finished = true
+                return true
+            }
+            state.continuation = continuation
+            return false
+        }
+        if cancelled { continuation.resume(throwing: CancellationError()) }
+        return !cancelled
     }
 
     func attach(work: Task<Void, Never>) {
@@ -287,6 +299,27 @@ private final class Race<Result: Sendable>: ExpiringRequest {
 
     func stop() {
         if finish({ _ = request.expire(); return .failure(RequestDeadlines.Stopped()) }) { cancelWork() }
+    }
+
+    /// The caller was cancelled: it gets `CancellationError` at once, unless the work or the timer resumed it first;
+    /// the connection the work holds is closed, as at a deadline, and the work is cancelled.
+    func cancel() {
+        // One lock for the flag and the continuation: ``start(_:)`` either sees the flag or leaves the continuation
+        // here.
+        let (continuation, work) = state.withLock { state in
+            state.cancelled = true
+            let continuation = state.finished ? nil : state.continuation
+            if continuation != nil {
+                state.finished = true
+                state.continuation = nil
+            }
+            return (continuation, state.work)
+        }
+        if let continuation {
+            _ = request.expire()
+            continuation.resume(throwing: CancellationError())
+        }
+        work?.cancel()
     }
 
     func cancelWork() {

@@ -198,6 +198,32 @@ struct PostgresDeadlineTests {
         }
     }
 
+    /// Before, a cancelled call waited for its statement, which behind a lock does not notice the cancellation: it
+    /// returned when the 120 s request timeout closed the connection.
+    @Test func aCancelledCallReturnsAtOnceWhileItsStatementWaitsForALock() async throws {
+        let configuration = try await Self.configuration(requestTimeout: .seconds(120))
+        try await PostgresTestServer.withStartedStore(configuration: configuration) { store in
+            try await appendRetrying(makeEvents(1), to: "s", expectedVersion: .noStream, store: store)
+            let lock = try await PostgresTableLock.lockEvents(of: configuration)
+            let read = Task { try await store.readAll(after: 0, limit: 10) }
+            _ = try await lock.waitingBackend()
+            let clock = ContinuousClock()
+            let cancelled = clock.now
+            let (outcome, lateness) = await PoolLateness.measure {
+                read.cancel()
+                return await read.result
+            }
+            #expect(throws: CancellationError.self) { try outcome.get() }
+            #expect(
+                clock.now - cancelled < .seconds(3) + PoolLateness.allowance(lateness),
+                "the pool ran up to \(lateness) late")
+            try await lock.releaseEndingWaiters()
+            // The store goes on: the connection that was closed is replaced.
+            let events = try await store.readAll(after: 0, limit: 10)
+            #expect(events.count == 1)
+        }
+    }
+
     /// A server that accepts the connection and never answers: starting the store fails within `connectTimeout`,
     /// whatever `requestTimeout` says.
     @Test func aServerThatNeverAnswersFailsTheStartWithinTheConnectTimeout() async throws {

@@ -110,7 +110,59 @@ struct RequestDeadlinesTests {
         gate.open()
     }
 
+    /// Before, a cancelled caller waited for its work, which a statement behind a lock or on a server that stopped
+    /// answering does only at the deadline: a cancelled call returned up to `requestTimeout` late.
+    @Test func aCancelledCallerReturnsAtOnceAndItsConnectionIsClosed() async throws {
+        let deadlines = RequestDeadlines(tick: .milliseconds(5))
+        let gate = Gate()
+        let closed = Count()
+        try await withTimer(deadlines, gate: gate) {
+            let (held, heldContinuation) = AsyncStream.makeStream(of: Void.self)
+            let caller = Task {
+                try await deadlines.run(leaseLimit: .seconds(600), workLimit: .seconds(600)) { request in
+                    request.hold { closed.add() }
+                    heldContinuation.yield()
+                    await gate.wait()
+                }
+            }
+            var iterator = held.makeAsyncIterator()
+            _ = await iterator.next()
+            caller.cancel()
+            await #expect(throws: CancellationError.self) { try await caller.value }
+            #expect(closed.value == 1)
+        }
+    }
+
+    /// A caller cancelled before its request starts gets the cancellation, and no work runs.
+    @Test func aCallerCancelledBeforeTheRequestStartsRunsNoWork() async throws {
+        let deadlines = RequestDeadlines(tick: .milliseconds(5))
+        let gate = Gate()
+        let ran = Count()
+        try await withTimer(deadlines, gate: gate) {
+            let caller = Task {
+                withUnsafeCurrentTask { $0?.cancel() }
+                return try await deadlines.run(leaseLimit: .seconds(600), workLimit: .seconds(600)) { _ in
+                    ran.add()
+                    await gate.wait()
+                }
+            }
+            await #expect(throws: CancellationError.self) { try await caller.value }
+            #expect(ran.value == 0)
+        }
+    }
+
     private struct Failure: Error {}
+}
+
+/// A count that tasks may share.
+private final class Count: Sendable {
+    private let count = Atomic(0)
+
+    var value: Int { count.load(ordering: .relaxed) }
+
+    func add() {
+        count.add(1, ordering: .relaxed)
+    }
 }
 
 /// Work that waits until the test opens the gate, ignoring cancellation: a promise that is never completed.
