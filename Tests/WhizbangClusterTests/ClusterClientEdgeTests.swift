@@ -243,6 +243,69 @@ struct ClusterClientEdgeTests {
         }
     }
 
+    /// Before, the look-up of a message id ran before the time limit was checked, bounded only by the store's
+    /// request timeout (30 s in these tests).
+    @Test("a result wait for a message id ends at its own time limit even while its look-up waits on the database")
+    func aResultWaitForAMessageIDEndsAtItsTimeLimit() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let client = try ClusterClient(
+                store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await client.run() }
+                while client.running.phase == .notStarted { await Task.yield() }
+                let ticket = try await client.enqueue(Counter.Command.add(1), to: StreamID("slow"), as: Counter.self)
+                let lock = try await InboxLock.lock(store.configuration, mode: "ACCESS EXCLUSIVE")
+                let start = ContinuousClock.now
+                await #expect {
+                    _ = try await client.result(of: ticket.messageID, timeout: .seconds(1))
+                } throws: {
+                    ($0 as? ClusterError)?.code == .timedOut
+                }
+                #expect(ContinuousClock.now - start < .seconds(10), "the wait outlived its 1 s time limit")
+                try await lock.releaseEndingWaiters()
+                group.cancelAll()
+                try? await group.waitForAll()
+            }
+        }
+    }
+
+    /// Before, a send cancelled while the client's first preparation waited for another session's lock stayed
+    /// until its own time limit (20 s here) and failed `timedOut`.
+    @Test("a send cancelled while the cluster's tables are prepared ends at once with CancellationError")
+    func aSendCancelledDuringThePreparationEndsAtOnce() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let client = try ClusterClient(
+                store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await client.run() }
+                while client.running.phase == .notStarted { await Task.yield() }
+                let holder = try await InboxLock.connect(store.configuration)
+                _ = try await holder.query(
+                    "SELECT pg_advisory_lock(1466460538, hashtext(\(store.configuration.schema + "_cluster")))",
+                    logger: InboxLock.logger
+                ).collect()
+                let send = Task {
+                    try await client.send(
+                        Counter.Command.add(1), to: StreamID("cancelled"), as: Counter.self, timeout: .seconds(20))
+                }
+                // Waits until the preparation waits for the lock.
+                while try await holder.query(
+                    "SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+                    logger: InboxLock.logger
+                ).collect().first?.decode(Int.self) ?? 0 == 0 {
+                    try await Task.sleep(for: .milliseconds(10))  // polls the server's lock table
+                }
+                let start = ContinuousClock.now
+                send.cancel()
+                await #expect(throws: CancellationError.self) { try await send.value }
+                #expect(ContinuousClock.now - start < .seconds(10), "the cancelled send stayed")
+                try await holder.close()
+                group.cancelAll()
+                try? await group.waitForAll()
+            }
+        }
+    }
+
     @Test("a result wait ends at its own time limit, not at the client's next poll")
     func aResultWaitEndsAtItsTimeLimitNotAtThePoll() async throws {
         try await ClusterTestDatabase.withStore { store in

@@ -202,7 +202,10 @@ public final class ClusterClient: Service, Sendable {
                     payload: payload),
                 until: deadline)
             if let inserted { return Ticket(messageID: messageID, row: inserted, result: nil) }
-            existing = try await store.withTrustedConnection { connection, logger -> (Int64, String, String, ByteBuffer?)? in
+            existing = try await lookUp(
+                until: deadline,
+                timedOut: "command \(messageID) was sent before, and its row was not read within the time limit"
+            ) { connection, logger -> (Int64, String, String, ByteBuffer?)? in
                 var existing: (Int64, String, String, ByteBuffer?)? = nil
                 for row in try await connection.rows(
                     """
@@ -247,24 +250,23 @@ public final class ClusterClient: Service, Sendable {
             current = task
             return task
         }
-        if let deadline {
-            let finished = Task { _ = await task.result }
-            guard await BoundedWait.finish(finished, upTo: max(deadline - .now, .zero)) else {
-                // Should it fail later, the next send starts a new one instead of getting this one's old error.
-                Task {
-                    guard case .failure = await task.result else { return }
-                    preparation.withLock { current in
-                        if current == task { current = nil }
-                    }
+        let outcome = await SharedTaskWait.wait(for: task, until: deadline)
+        guard case .finished(let result) = outcome else {
+            // Should it fail later, the next send starts a new one instead of getting this one's old error.
+            Task {
+                guard case .failure = await task.result else { return }
+                preparation.withLock { current in
+                    if current == task { current = nil }
                 }
-                throw ClusterError(
-                    .timedOut,
-                    message: "the cluster's tables were not ready within the time limit (another session holds them, "
-                        + "or the database is slow); nothing was sent")
             }
+            if case .cancelled = outcome { throw CancellationError() }
+            throw ClusterError(
+                .timedOut,
+                message: "the cluster's tables were not ready within the time limit (another session holds them, "
+                    + "or the database is slow); nothing was sent")
         }
         do {
-            try await task.value
+            try result.get()
             prepared.store(true, ordering: .releasing)
         } catch {
             preparation.withLock { current in
@@ -272,6 +274,28 @@ public final class ClusterClient: Service, Sendable {
             }
             throw error
         }
+    }
+
+    /// Runs a look-up of the inbox, ending it at `deadline` (if any) with ``ClusterError/Code/timedOut`` and
+    /// `message`, whatever holds it: the store's own request timeout may be far longer than the caller's limit.
+    private func lookUp<Found: Sendable>(
+        until deadline: ContinuousClock.Instant?, timedOut message: @autoclosure () -> String,
+        _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> Found
+    ) async throws -> Found {
+        let store = self.store
+        guard let deadline else { return try await store.withTrustedConnection(body) }
+        // A cancelled look-up returns at once (the store closes its connection), so the group does not wait for it.
+        let raced = try await withThrowingTaskGroup(of: LookUpRace<Found>.self) { group in
+            group.addTask { .found(try await store.withTrustedConnection(body)) }
+            group.addTask {
+                try await Task.sleep(until: deadline, clock: .continuous)
+                return .timedOut
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? .timedOut
+        }
+        guard case .found(let found) = raced else { throw ClusterError(.timedOut, message: message()) }
+        return found
     }
 
     /// Waits for the result of a command sent with ``enqueue(_:to:as:messageID:)``; its row is looked up at once, so
@@ -297,7 +321,9 @@ public final class ClusterClient: Service, Sendable {
         let (schema, uuid) = (self.schema, messageID.uuid)
         var pause = Duration.milliseconds(5)
         while true {
-            let found = try await store.withTrustedConnection { connection, logger -> (Int64, ByteBuffer?)? in
+            let found = try await lookUp(
+                until: deadline, timedOut: "command \(messageID) was not found in the inbox within the time limit"
+            ) { connection, logger -> (Int64, ByteBuffer?)? in
                 var found: (Int64, ByteBuffer?)? = nil
                 for row in try await connection.rows(
                     "SELECT id, outcome FROM \(unescaped: schema).inbox WHERE message_id = \(uuid)",
@@ -485,4 +511,10 @@ public final class ClusterClient: Service, Sendable {
     static func decode(_ outcome: ByteBuffer) throws(ClusterError) -> ClusterCommandResult {
         try ClusterCommandResult(stored: outcome)
     }
+}
+
+/// The first to end of a look-up and its deadline.
+private enum LookUpRace<Found: Sendable>: Sendable {
+    case found(Found)
+    case timedOut
 }
