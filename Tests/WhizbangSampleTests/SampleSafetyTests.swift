@@ -195,6 +195,34 @@ extension SampleProcessSuites {
             }
         }
 
+        /// The check of a new ack log looked only at whether the text before the last `/` was writable, so a path that
+        /// could never be opened passed it: a trailing slash (`acks/`), or a name under a regular file
+        /// (`notes.txt/acks.log`). The run then replaced the ledger (or, with `--keep`, opened it for writing) and
+        /// only then failed to open the ack log.
+        @Test(
+            "run refuses an --ack-log path that cannot be opened before it touches the ledger, with or without --keep",
+            arguments: [false, true])
+        func runRefusesAnAckLogItCannotOpenFirst(keep: Bool) async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                try await SampleProcess.makeLedger(ledger, commands: 300)
+                let notes = directory.appendingPathComponent("notes.txt")
+                try Data("my notes\n".utf8).write(to: notes)
+                let before = try ImportFixture.snapshot(directory)
+                for ackLog in [directory.appendingPathComponent("acks").path + "/", notes.path + "/acks.log"] {
+                    let output = try await SampleProcess.run(
+                        [
+                            "run", "--database", ledger, "--accounts", "10", "--commands", "10", "--quiet",
+                            "--ack-log", ackLog,
+                        ] + (keep ? ["--keep"] : []))
+                    #expect(output.status == 2, "\(ackLog): \(output.standardOutput)\(output.standardError)")
+                    #expect(output.standardError.contains(ackLog), "\(output.standardError)")
+                    #expect(output.standardError.split(separator: "\n").count == 1, "\(output.standardError)")
+                    #expect(try ImportFixture.snapshot(directory) == before, "\(ackLog)")
+                }
+            }
+        }
+
         /// The ack log is checked before the run touches its ledger, and opened only once the ledger is ready: the
         /// open followed symbolic links and created what was missing, so a link made in the path meanwhile had the
         /// run append its acknowledgements to another file. The run is stopped (`SIGSTOP`) once it reads the ledger,
