@@ -17,4 +17,13 @@ package struct FileIdentity: Sendable, Hashable {
         device = UInt64(status.st_dev)
         inode = UInt64(status.st_ino)
     }
+
+    /// The identity of the file `path` names, not following a symbolic link in its last component, or `nil` when
+    /// `lstat` fails (nothing is there).
+    package init?(atPath path: String) {
+        var status = stat()
+        guard lstat(path, &status) == 0 else { return nil }
+        device = UInt64(status.st_dev)
+        inode = UInt64(status.st_ino)
+    }
 }

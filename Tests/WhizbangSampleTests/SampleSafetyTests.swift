@@ -223,7 +223,30 @@ extension SampleProcessSuites {
             }
         }
 
-        /// The ack log is checked before the run touches its ledger, and opened only once the ledger is ready: the
+        /// A new ack log is made before the database is opened, so that a path that cannot be opened is refused
+        /// first; a run then refused by its database (here a text file where the ledger would go) removes the empty
+        /// ack log it made, and leaves a file that was there before.
+        @Test("a run refused by its database removes the new ack log it made, and keeps one that was there")
+        func aRefusedRunRemovesOnlyTheAckLogItMade() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let target = directory.appendingPathComponent("target").path
+                try Data("a shopping list\n".utf8).write(to: URL(fileURLWithPath: target))
+                let empty = directory.appendingPathComponent("empty.acks").path
+                try Data().write(to: URL(fileURLWithPath: empty))
+                let before = try ImportFixture.snapshot(directory)
+                for ackLog in [directory.appendingPathComponent("new.acks").path, empty] {
+                    let output = try await SampleProcess.run([
+                        "run", "--database", target, "--accounts", "10", "--commands", "10", "--quiet",
+                        "--ack-log", ackLog,
+                    ])
+                    #expect(output.status == 2, "\(ackLog): \(output.standardOutput)\(output.standardError)")
+                    #expect(output.standardError.contains("--database"), "\(output.standardError)")
+                    #expect(try ImportFixture.snapshot(directory) == before, "\(ackLog)")
+                }
+            }
+        }
+
+        /// The ack log is checked first and opened later (with `--keep`, once the kept ledger's room is checked): the
         /// open followed symbolic links and created what was missing, so a link made in the path meanwhile had the
         /// run append its acknowledgements to another file. The run is stopped (`SIGSTOP`) once it reads the ledger,
         /// past the check, while the link is made.
@@ -243,8 +266,8 @@ extension SampleProcessSuites {
                     "--ack-log", ackLog,
                 ])
                 // The ledger's shared-memory file is opened after the ack log's check, when the ledger is read to
-                // check its room (and it is read again before the ack log is opened). (The file itself is opened
-                // before the check, to be inspected, without it.)
+                // check its room, which the ack log's open follows. (The file itself is opened before the check, to
+                // be inspected, without it.)
                 let descriptors = "/proc/\(run.processIdentifier)/fd"
                 let deadline = ContinuousClock.now + .seconds(60)
                 while ContinuousClock.now < deadline {

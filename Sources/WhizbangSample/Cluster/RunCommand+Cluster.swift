@@ -19,7 +19,7 @@ extension RunCommand {
             accounts: accounts, commands: commands, initialDeposit: initialDeposit, seed: seed, transfers: transfers)
         let progress = ProgressLine(isEnabled: !quiet)
         let baseline = try await verifiedBaseline(of: store)
-        let ackLog = try ackLog.map { try AckLog(path: $0) }
+        let ackLog = AckLog.opened
         let client: ClusterClient
         do {
             client = try ClusterClient(

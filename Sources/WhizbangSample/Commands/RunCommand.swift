@@ -103,10 +103,20 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
         if keep, case .sqlite = target, try await Self.holdsLedger(target) {
             _ = try await target.with(.existing, RoomCheck(run: self))
         }
-        try await AckLog.$found.withValue(ackLogFound) {
-            try await LedgerStore.$readModels.withValue(readModel.map { [$0.projection] } ?? []) {
-                try await target.with(.create(fresh: !keep && !cluster, durability: durability.storeDurability), self)
+        // Opened (or made) before the database is touched: a path that passed the check and still cannot be opened
+        // is refused while the ledger is as it was, not after a fresh run has replaced it. A file this run made is
+        // removed again if the run fails before it acknowledges a command.
+        let openedAckLog = try ackLog.map { try AckLog(path: $0, found: ackLogFound) }
+        do {
+            try await AckLog.$opened.withValue(openedAckLog) {
+                try await LedgerStore.$readModels.withValue(readModel.map { [$0.projection] } ?? []) {
+                    try await target.with(
+                        .create(fresh: !keep && !cluster, durability: durability.storeDurability), self)
+                }
             }
+        } catch {
+            openedAckLog?.removeIfUnused()
+            throw error
         }
     }
 
@@ -212,7 +222,7 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
         on store: Store, workload: LedgerWorkload, baseline: LedgerProjection, stop: StopSignal,
         progress: ProgressLine
     ) async throws -> (RunStatistics, LedgerBalances) {
-        let ackLog = try ackLog.map { try AckLog(path: $0) }
+        let ackLog = AckLog.opened
         let dispatcher = Dispatcher(store: store)
         var cache = RepositoryConfiguration()
         cache.cacheCapacity = max(cache.cacheCapacity, accounts + accounts / 100 + 1)

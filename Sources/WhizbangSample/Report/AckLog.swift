@@ -5,9 +5,13 @@ import WhizbangStore
 /// The acknowledgement log: one line per command whose events are durable, `<message id> <stream id>`, written
 /// with one `write(2)` each so that a process killed at any moment has handed every listed line to the kernel.
 final class AckLog: @unchecked Sendable {
-    // Unchecked: used only by the one task that handles completions; the descriptor is never shared.
+    // Unchecked: used only by the one task that runs the command; the descriptor is never shared.
     private let descriptor: Int32
     let path: String
+    /// The file this run made (the path was empty when checked), which ``removeIfUnused()`` may remove.
+    private let made: FileIdentity?
+    /// Whether ``acknowledge(_:)`` has been called: from then on the file is kept, whatever happens to the run.
+    private var used = false
 
     /// What ``check(path:fresh:)`` found at the path: nothing, or the file it read.
     enum Found: Sendable, Equatable {
@@ -15,16 +19,17 @@ final class AckLog: @unchecked Sendable {
         case file(FileIdentity)
     }
 
-    /// What the current run's ``check(path:fresh:)`` found, for ``init(path:)``.
-    @TaskLocal static var found = Found.absent
+    /// The ack log the current run opened before it touched its database, for the workload.
+    @TaskLocal static var opened: AckLog?
 
-    /// Opens the ack log that ``check(path:fresh:)`` passed, which the run opens only after its ledger is ready: a
-    /// file made in the path meanwhile (a symbolic link to another file, say) is refused, never appended to. A path
-    /// found empty is created with `O_EXCL`, readable by its owner only (as the ledger is); a file found is opened
-    /// without following a link and must be the one checked.
-    init(path: String) throws {
+    /// Opens the ack log that ``check(path:fresh:)`` passed. The run opens it before it touches its database, so that
+    /// a path that cannot be opened (a trailing slash, a name under a regular file, a name too long, a full disk) is
+    /// refused (exit status 2) while the ledger is as it was; a run that then fails before it acknowledges anything
+    /// removes the file it made (``removeIfUnused()``). A file made in the path since the check (a symbolic link to
+    /// another file, say) is refused, never appended to. A path found empty is created with `O_EXCL`, readable by its
+    /// owner only (as the ledger is); a file found is opened without following a link and must be the one checked.
+    init(path: String, found: Found) throws {
         self.path = path
-        let found = Self.found
         switch found {
         case .absent:
             descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC, 0o600)
@@ -38,9 +43,14 @@ final class AckLog: @unchecked Sendable {
                     "\(path) changed after the run checked it (\(String(cString: strerror(code)))); the run appends "
                         + "only to the ack log it checked, and left the path alone")
             }
-            throw SampleError("cannot open the ack log \(path): \(String(cString: strerror(code)))")
+            throw SampleError.refusal(
+                "cannot open the ack log \(path): \(String(cString: strerror(code))); the ledger was not touched")
         }
-        if case .file(let identity) = found {
+        switch found {
+        case .absent:
+            made = FileIdentity(descriptor: descriptor)
+        case .file(let identity):
+            made = nil
             guard FileIdentity(descriptor: descriptor) == identity else {
                 close(descriptor)
                 throw SampleError.refusal(
@@ -50,16 +60,29 @@ final class AckLog: @unchecked Sendable {
         }
     }
 
+    /// Removes the file, if this run made it and has acknowledged nothing in it, and the path still names it: called
+    /// when the run fails, so that a failure before any command leaves no ack log behind. A file that was there
+    /// before the run, or that holds an acknowledgement, is kept.
+    func removeIfUnused() {
+        // Empty too: nothing but this run writes to it, but a file with anything in it is not removed.
+        guard let made, !used, FileIdentity(atPath: path) == made, lseek(descriptor, 0, SEEK_END) == 0 else { return }
+        unlink(path)
+    }
+
     deinit { close(descriptor) }
 
     /// Refuses, before the run touches its database, an ack log that the run could not append to or that is not one:
     /// a path that is not a regular file (a directory, a symbolic link, a device), or a file whose first line is not
-    /// an acknowledgement. A missing file is created when the run starts. With `fresh` (a run that starts its ledger
-    /// over), an ack log that already holds acknowledgements is refused too: they are of the ledger the run replaces,
-    /// and `verify` would find them missing from the new one.
+    /// an acknowledgement. A missing file is made by ``init(path:found:)``, still before the database is touched.
+    /// With `fresh` (a run that starts its ledger over), an ack log that already holds acknowledgements is refused
+    /// too: they are of the ledger the run replaces, and `verify` would find them missing from the new one.
     ///
-    /// - Returns: What was found, for ``init(path:)`` (through ``found``).
+    /// - Returns: What was found, for ``init(path:found:)``.
     static func check(path: String, fresh: Bool) throws -> Found {
+        // A trailing slash names a directory, which an ack log never is (as `--report` refuses one).
+        guard !path.hasSuffix("/") else {
+            throw SampleError.refusal("--ack-log: \(path) names a directory; an ack log is one file: name the file")
+        }
         // A relative path in a working directory that no longer exists (``PathParts``) names nothing that can be made.
         guard !PathParts(path).directory.hasPrefix(".") else {
             throw SampleError.refusal(
@@ -119,6 +142,7 @@ final class AckLog: @unchecked Sendable {
 
     /// Appends one line per command; called only after the commands' events are durable.
     func acknowledge(_ commands: [(MessageID, StreamID)]) throws {
+        used = true
         var text = ""
         for (messageID, streamID) in commands {
             text += "\(messageID) \(streamID)\n"
