@@ -223,6 +223,44 @@ extension SampleProcessSuites {
             }
         }
 
+        /// A fresh run replaced the ledger file whole, so a table, view, trigger or index a user had added to it went
+        /// with the old ledger, and the run exited 0.
+        @Test("a fresh run refuses a ledger holding what the sample did not make, names it, and changes nothing")
+        func aFreshRunRefusesALedgerHoldingAUsersTable() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                try await SampleProcess.makeLedger(ledger, commands: 300)
+                let added = try await SampleProcess.tool(
+                    "sqlite3", [ledger, "CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('x');"])
+                try #require(added.status == 0, "\(added.standardError)")
+                let before = try ImportFixture.snapshot(directory)
+                let output = try await SampleProcess.run([
+                    "run", "--database", ledger, "--accounts", "10", "--commands", "10", "--quiet",
+                ])
+                #expect(output.status == 2, "\(output.standardOutput)\(output.standardError)")
+                #expect(output.standardError.contains("(table notes)"), "\(output.standardError)")
+                #expect(output.standardError.split(separator: "\n").count == 1, "\(output.standardError)")
+                #expect(try ImportFixture.snapshot(directory) == before)
+            }
+        }
+
+        /// The read model a run keeps (`--read-model`) is in the store's own tables: a later fresh run replaces that
+        /// ledger as any other.
+        @Test("a fresh run replaces a ledger that kept the sample's read model")
+        func aFreshRunReplacesALedgerWithItsReadModel() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                for readModel in [["--read-model", "balances"], ["--read-model", "balances"], []] {
+                    let output = try await SampleProcess.run(
+                        ["run", "--database", ledger, "--accounts", "10", "--commands", "50", "--quiet", "--json"]
+                            + readModel)
+                    #expect(output.status == 0, "\(readModel): \(output.standardOutput)\(output.standardError)")
+                    // Started over each time: the ledger holds this run's events only (10 openings, 50 commands).
+                    #expect(try output.json["events"] as? Int == 60, "\(output.standardOutput)")
+                }
+            }
+        }
+
         /// A new ack log is made before the database is opened, so that a path that cannot be opened is refused
         /// first; a run then refused by its database (here a text file where the ledger would go) removes the empty
         /// ack log it made, and leaves a file that was there before.

@@ -146,6 +146,122 @@ struct SQLiteRestoreReplacingTests {
         }
     }
 
+    /// What a user adds to a store file the store did not create, and the words a refusal names it by.
+    enum Foreign: String, CaseIterable, CustomStringConvertible {
+        case table, view, trigger, index, column
+        var description: String { rawValue }
+
+        var sql: String {
+            switch self {
+            case .table: "CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('x');"
+            case .view: "CREATE VIEW recent AS SELECT position FROM events;"
+            case .trigger: "CREATE TRIGGER stamp AFTER INSERT ON checkpoints BEGIN SELECT 1; END;"
+            case .index: "CREATE INDEX events_by_type ON events (event_type);"
+            case .column: "ALTER TABLE events ADD COLUMN note TEXT;"
+            }
+        }
+
+        var words: String {
+            switch self {
+            case .table: "table notes"
+            case .view: "view recent"
+            case .trigger: "trigger stamp on checkpoints"
+            case .index: "index events_by_type on events"
+            case .column: "column note on events"
+            }
+        }
+    }
+
+    /// A replacement dropped the whole file, so the tables, views, triggers and indexes a user had added to it went
+    /// with the old store (as the PostgreSQL store refuses to, `PostgresStoreSchema/otherObjects`).
+    @Test("refuses a marked store that holds what the store did not create, naming it, and changes nothing",
+        arguments: Foreign.allCases)
+    func refusesAStoreHoldingOthersObjects(foreign: Foreign) async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("ledger.sqlite").path
+            let old = log(3, stream: "old", label: "old")
+            try await makeStore(path, old, checkpoints: [Self.marker: 0])
+            _ = try executeRawSQL(foreign.sql, path: path)
+            let namesBefore = try names(in: directory)
+            let bytesBefore = try Data(contentsOf: URL(fileURLWithPath: path))
+            let error = await expectError(.invalidArgument) {
+                try await SQLiteEventStore.restore(
+                    self.log(2, stream: "new", label: "new"), checkpoints: [Self.marker: 0], to: path,
+                    configuration: .testing, replacingStoreMarkedBy: Self.marker)
+            }
+            #expect(error?.message.contains("(\(foreign.words))") == true, "\(error?.message ?? "")")
+            #expect(try names(in: directory) == namesBefore)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == bytesBefore)
+            #expect(try await contents(path, consumers: []).0 == old)
+        }
+    }
+
+    @Test("a refusal names the first five objects that are not the store's, and how many more there are")
+    func refusalNamesAFewObjects() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("ledger.sqlite").path
+            try await makeStore(path, log(3, stream: "old", label: "old"), checkpoints: [Self.marker: 0])
+            _ = try executeRawSQL((1...8).map { "CREATE TABLE notes_\($0) (body TEXT);" }.joined(), path: path)
+            let error = await expectError(.invalidArgument) {
+                try await SQLiteEventStore.restore(
+                    [], checkpoints: [Self.marker: 0], to: path, configuration: .testing,
+                    replacingStoreMarkedBy: Self.marker)
+            }
+            let named = (1...5).map { "table notes_\($0)" }.joined(separator: ", ")
+            #expect(error?.message.contains("(\(named), and 3 more)") == true, "\(error?.message ?? "")")
+        }
+    }
+
+    /// The store's own objects are replaced as before: its read models' tables with their rows, and SQLite's own
+    /// (`sqlite_autoindex_...`, `sqlite_stat1` after `ANALYZE`).
+    @Test("replaces a marked store whose read model has rows, and one that SQLite analyzed")
+    func replacesAStoreWithReadModelRows() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("ledger.sqlite").path
+            try await makeStore(path, [], checkpoints: [Self.marker: 0])
+            var configuration = SQLiteEventStore.Configuration.testing
+            configuration.readModels = [EventCounts()]
+            let store = try await SQLiteEventStore.open(path: path, configuration: configuration)
+            _ = try await store.append(makeEvents(5), to: StreamID("old"), expectedVersion: .exact(0))
+            await store.shutdown()
+            _ = try executeRawSQL("ANALYZE;", path: path)
+            let rows = try executeRawSQL("SELECT count(*) FROM read_model_rows", path: path)
+            try #require(rows == [["1"]])
+            let new = log(2, stream: "new", label: "new")
+            try await SQLiteEventStore.restore(
+                new, checkpoints: [Self.marker: 0], to: path, configuration: .testing,
+                replacingStoreMarkedBy: Self.marker)
+            #expect(try await contents(path, consumers: [Self.marker]) == (new, [0]))
+        }
+    }
+
+    /// A store of an older schema version holds fewer tables of its own: one named as a later version's table is
+    /// someone else's. (The fixture is a store at schema version 2, before read models.)
+    @Test("replaces a marked store of an older schema version, but not one holding a later version's table name")
+    func replacesAnOlderStoreButNotItsLookalikeTable() async throws {
+        try await withTemporaryDirectory { directory in
+            let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                .appendingPathComponent("Fixtures/library-v1.sqlite")
+            let path = directory.appendingPathComponent("ledger.sqlite").path
+            try FileManager.default.copyItem(atPath: fixture.path, toPath: path)
+            _ = try executeRawSQL("INSERT INTO checkpoints VALUES ('\(Self.marker)', 0);", path: path)
+            let lookalike = directory.appendingPathComponent("lookalike.sqlite").path
+            try FileManager.default.copyItem(atPath: path, toPath: lookalike)
+            _ = try executeRawSQL("CREATE TABLE read_models (name TEXT);", path: lookalike)
+            let error = await expectError(.invalidArgument) {
+                try await SQLiteEventStore.restore(
+                    [], checkpoints: [Self.marker: 0], to: lookalike, configuration: .testing,
+                    replacingStoreMarkedBy: Self.marker)
+            }
+            #expect(error?.message.contains("(table read_models)") == true, "\(error?.message ?? "")")
+            let new = log(2, stream: "new", label: "new")
+            try await SQLiteEventStore.restore(
+                new, checkpoints: [Self.marker: 0], to: path, configuration: .testing,
+                replacingStoreMarkedBy: Self.marker)
+            #expect(try await contents(path, consumers: [Self.marker]) == (new, [0]))
+        }
+    }
+
     @Test("a restore stopped before its commit leaves the old store as it was")
     func stoppedRestoreLeavesTheOldStore() async throws {
         try await withTemporaryDirectory { directory in
@@ -161,5 +277,18 @@ struct SQLiteRestoreReplacingTests {
             #expect(try names(in: directory) == ["ledger.sqlite"])
             #expect(try await contents(path, consumers: [Self.marker]) == (old, [0]))
         }
+    }
+}
+
+/// A read model of one row: how many events the store holds.
+private struct EventCounts: ReadModelProjection {
+    struct Row: Codable, Sendable, Hashable { var count: Int }
+
+    let name = "event-counts"
+
+    func keys(of event: RecordedEvent) throws -> [String] { ["all"] }
+
+    func apply(_ event: RecordedEvent, to row: Row?, key: String) throws -> Row? {
+        Row(count: (row?.count ?? 0) + 1)
     }
 }
