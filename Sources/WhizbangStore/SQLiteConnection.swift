@@ -188,9 +188,9 @@ final class SQLiteConnection {
     }
 
     /// Makes the connection keep its WAL file when it closes (`SQLITE_FCNTL_PERSIST_WAL`) instead of removing it, and
-    /// with it the shared-memory file, by name.
-    func keepWALOnClose() throws(SQLiteError) {
-        var on: Int32 = 1
+    /// with it the shared-memory file, by name; `false` undoes it.
+    func keepWALOnClose(_ keep: Bool = true) throws(SQLiteError) {
+        var on: Int32 = keep ? 1 : 0
         let code = sqlite3_file_control(handle, "main", SQLITE_FCNTL_PERSIST_WAL, &on)
         guard code == SQLITE_OK else { throw error(code, sql: nil) }
     }

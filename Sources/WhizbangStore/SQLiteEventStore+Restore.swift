@@ -25,14 +25,16 @@ extension SQLiteEventStore {
     /// temporary name, which ``removeAbandonedRestores(for:)`` removes later.
     ///
     /// With `marker`, `path` may also hold a store to replace: one this library created
-    /// (``SQLiteStoreFile/Kind/store``, not a symbolic link to one) that carries a checkpoint for the consumer
-    /// `marker` — a mark the caller wrote into a store it created, to know it again. The new store is built first;
-    /// then, holding the old one exclusively, the restore checks the mark again, copies the old store's WAL into its
-    /// file (a checkpoint; the old file's header is not changed), removes the old WAL and renames the new file over
-    /// the old one. So `path` holds the old store or the whole new one at every moment, however the process ends. A store without the
-    /// mark, anything else at `path`, and a store that a connection has open (in this process or another) are
-    /// refused, and nothing is changed. (A connection that has opened the file but not yet read from it holds no lock
-    /// and is not seen; a caller that replaces stores keeps its own openers out, as the sample's run lock does.)
+    /// (``SQLiteStoreFile/Kind/store``, not a symbolic link to one) that carries a checkpoint for the consumer `marker`
+    /// — a mark the caller wrote into a store it created, to know it again. The new store is built first; then, holding
+    /// the old one exclusively, the restore checks the mark again, copies the old store's WAL into its file (a
+    /// checkpoint; the old file's header is not changed), removes the old WAL and renames the new file over the old
+    /// one. So `path` holds the old store or the whole new one at every moment, however the process ends. A store
+    /// without the mark, a store whose file also holds tables, views, triggers, indexes or columns that the store did
+    /// not create (checked before the work and again under the hold; the refusal names them), anything else at `path`,
+    /// and a store that a connection has open (in this process or another) are refused, and nothing is changed. (A
+    /// connection that has opened the file but not yet read from it holds no lock and is not seen; a caller that
+    /// replaces stores keeps its own openers out, as the sample's run lock does.)
     ///
     /// The blocking work runs on a thread of its own. Snapshots are not part of a log and are not restored; a
     /// configuration with inline projections is refused, since their read models would not be built.
@@ -49,7 +51,8 @@ extension SQLiteEventStore {
     /// - Returns: The number of events written.
     /// - Throws: `EventStoreError` — what `EventStoreValidation/validateRestore(_:maximumPayloadBytes:)` throws
     ///   for a log out of order or an invalid event; `invalidArgument` when something exists at `path` that the
-    ///   restore may not replace, or a store that a connection has open (the message says what), for an invalid
+    ///   restore may not replace (a store that holds what it did not create among them), or a store that a
+    ///   connection has open (the message says what), for an invalid
     ///   consumer name (of a checkpoint or `marker`), a checkpoint above `EventStoreValidation/maximumPosition` or an
     ///   invalid configuration, or a WAL or journal named after the missing database;
     ///   `readOnly`, `storageFull` or `storageFailure` when the files cannot be written. `CancellationError` when the

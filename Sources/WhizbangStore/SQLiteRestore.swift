@@ -272,7 +272,8 @@ struct SQLiteRestore {
     }
 
     /// Refuses a `path` that a restore with `marker` may not replace: anything but a store this library created (a
-    /// symbolic link to one too), and a store without a checkpoint of `marker`.
+    /// symbolic link to one too), a store without a checkpoint of `marker`, and a store whose file holds tables,
+    /// views, triggers, indexes or columns that the store did not create (``SQLiteSchema/objectsNotCreated(on:)``).
     private static func checkReplaceable(_ path: String, found: SQLiteStoreFile, marker: String)
         throws(EventStoreError)
     {
@@ -292,10 +293,34 @@ struct SQLiteRestore {
                 message: "\(path) is a store without the mark '\(marker)' (a checkpoint of that consumer); the restore "
                     + "left it alone")
         }
+        let others: [String]
+        do {
+            let connection = try SQLiteConnection.forInspection(path: path)
+            defer { connection.close() }
+            others = try SQLiteSchema.objectsNotCreated(on: connection)
+        } catch {
+            let error = EventStoreError.storing(error)
+            // A newer schema's objects are not known here: nothing proves the file holds only the store's.
+            guard error.code == .incompatibleSchema else { throw error }
+            throw EventStoreError(
+                .invalidArgument,
+                message: "\(path) is a store whose schema this code does not know (\(error.message)), so it cannot tell "
+                    + "the store's tables from anyone else's; the restore left it alone")
+        }
+        guard others.isEmpty else { throw holdsOthers(path, others) }
+    }
+
+    /// The refusal of a store at `path` that holds `others`, objects the store did not create: replacing the file
+    /// would take them with it.
+    private static func holdsOthers(_ path: String, _ others: [String]) -> EventStoreError {
+        EventStoreError(
+            .invalidArgument,
+            message: "\(path) holds what the store did not create (\(SQLiteSchema.listed(others))); a restore replaces "
+                + "only a store that holds nothing else, and left it alone")
     }
 
     /// Puts the finished file `temporary` in the place of the store at `path`, under an exclusive hold of that store,
-    /// after checking again that it is one this restore may replace.
+    /// after checking again that it is one this restore may replace (its mark, and nothing in it but the store's).
     ///
     /// The hold's connection copies the old store's WAL into its file and empties it (a checkpoint, as safe against a
     /// kill as any), and keeps its WAL when it closes (`SQLITE_FCNTL_PERSIST_WAL`): a connection that removes its WAL
@@ -312,9 +337,12 @@ struct SQLiteRestore {
         // The store's WAL and shared-memory files are regular files; anything else under their names (a FIFO, a
         // directory, a link) was put there by someone else, and is left alone: checked before SQLite opens them,
         // which would change an empty one's permissions.
+        var hadWAL = false
         for companion in [path + "-wal", path + "-shm"] {
             var status = stat()
-            guard lstat(companion, &status) != 0 || status.st_mode & S_IFMT == S_IFREG else {
+            let exists = lstat(companion, &status) == 0
+            if companion.hasSuffix("-wal") { hadWAL = exists }
+            guard !exists || status.st_mode & S_IFMT == S_IFREG else {
                 throw EventStoreError(
                     .invalidArgument,
                     message: "\(companion) is not a regular file, so not the store's; the restore left it and \(path) "
@@ -340,6 +368,14 @@ struct SQLiteRestore {
         else {
             throw EventStoreError(
                 .invalidArgument, message: "\(path) changed while the store was restored; the restore left it alone")
+        }
+        // Checked again under the hold: what someone added since the first check would go with the old file too.
+        let others = try SQLiteSchema.objectsNotCreated(on: hold)
+        guard others.isEmpty else {
+            // The file held is the store checked (the same inode, locked): without a WAL before the hold, the WAL is
+            // the hold's own, empty, and goes when it closes, as after any connection.
+            if !hadWAL { try? hold.keepWALOnClose(false) }
+            throw Self.holdsOthers(path, others)
         }
         try hold.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         // The old store's file now holds every commit, and is synced; its WAL is empty.

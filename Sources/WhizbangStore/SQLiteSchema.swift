@@ -216,8 +216,11 @@ enum SQLiteSchema {
         return version
     }
 
-    /// Returns whether the database was new.
-    private static func migrateInTransaction(_ connection: SQLiteConnection, nowMicroseconds: Int64) throws -> Bool {
+    /// Returns whether the database was new. `target` is the version to stop at: the current one, but for the
+    /// reference database of ``objectsNotCreated(on:)``.
+    static func migrateInTransaction(
+        _ connection: SQLiteConnection, nowMicroseconds: Int64, upTo target: Int64 = currentVersion
+    ) throws -> Bool {
         let existing = try version(of: connection)
         if existing == nil {
             try connection.execute(
@@ -231,7 +234,7 @@ enum SQLiteSchema {
             )
         }
         let version = existing ?? 0
-        for next in (version + 1)...max(version + 1, currentVersion) where next <= currentVersion {
+        for next in (version + 1)...max(version + 1, target) where next <= target {
             try connection.execute(migrations[Int(next) - 1])
             try connection.execute(
                 "INSERT INTO schema_version (version, applied_at) VALUES (\(next), \(nowMicroseconds))"

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import Whizbang
 import WhizbangStore
@@ -193,6 +194,55 @@ struct SQLiteRestoreReplacingTests {
             #expect(try names(in: directory) == namesBefore)
             #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == bytesBefore)
             #expect(try await contents(path, consumers: []).0 == old)
+        }
+    }
+
+    /// The check is made again under the exclusive hold, before the rename: what was added while the new store was
+    /// built (here from the restore's `progress`, which runs between the two checks) is found too.
+    @Test("refuses a marked store that was given a table while the new store was built")
+    func refusesATableAddedDuringTheRestore() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("ledger.sqlite").path
+            let old = log(3, stream: "old", label: "old")
+            try await makeStore(path, old, checkpoints: [Self.marker: 0])
+            let added = Mutex(false)
+            let error = await expectError(.invalidArgument) {
+                try await SQLiteEventStore.restore(
+                    self.log(2, stream: "new", label: "new"), checkpoints: [Self.marker: 0], to: path,
+                    configuration: .testing, replacingStoreMarkedBy: Self.marker
+                ) { _ in
+                    added.withLock { added in
+                        if !added { _ = try? executeRawSQL("CREATE TABLE notes (body TEXT);", path: path) }
+                        added = true
+                    }
+                    return true
+                }
+            }
+            #expect(added.withLock { $0 })
+            #expect(error?.message.contains("(table notes)") == true, "\(error?.message ?? "")")
+            #expect(try names(in: directory) == ["ledger.sqlite"])
+            #expect(try executeRawSQL("SELECT count(*) FROM notes", path: path) == [["0"]])
+            #expect(try await contents(path, consumers: []).0 == old)
+        }
+    }
+
+    /// The objects of a newer schema version are not known to this code, so none of them can be told from a user's.
+    @Test("refuses a marked store of a newer schema version, and changes nothing")
+    func refusesANewerStore() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("ledger.sqlite").path
+            let old = log(3, stream: "old", label: "old")
+            try await makeStore(path, old, checkpoints: [Self.marker: 0])
+            _ = try executeRawSQL("INSERT INTO schema_version VALUES (99, 0);", path: path)
+            let bytesBefore = try Data(contentsOf: URL(fileURLWithPath: path))
+            let error = await expectError(.invalidArgument) {
+                try await SQLiteEventStore.restore(
+                    [], checkpoints: [Self.marker: 0], to: path, configuration: .testing,
+                    replacingStoreMarkedBy: Self.marker)
+            }
+            #expect(error?.message.contains("schema version 99") == true, "\(error?.message ?? "")")
+            #expect(try names(in: directory) == ["ledger.sqlite"])
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == bytesBefore)
         }
     }
 
