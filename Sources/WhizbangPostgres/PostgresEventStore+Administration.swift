@@ -22,17 +22,24 @@ extension PostgresEventStore {
     /// nothing else, in one transaction: ``dropStoreTables(configuration:)``, then the schema. A schema that holds
     /// anything the store did not create (a table, a view, a function; an index or trigger of someone else's on the
     /// store's tables), or that something elsewhere depends on (a view in another schema over the events), is refused
-    /// and left as it was. Does nothing when the schema does not exist. Stop the stores that use it first.
+    /// and left as it was. Stop the stores that use it first.
+    ///
+    /// Only a schema that holds a store is dropped. One that holds none (an empty schema an operator made for the
+    /// store, with a comment and grants of their own; `public`) is not the store's, and is left as it is, as is a
+    /// schema that does not exist: the call then changes nothing and returns `false`.
     ///
     /// Each wait for a lock (a backup that reads the tables) and each statement take at most
     /// ``Configuration/requestTimeout``; the schema is then left as it was. A store that runs on the schema, in this
     /// process or another, makes the drop refuse.
     ///
+    /// - Returns: Whether the schema was dropped: `false` when it held no store or did not exist (nothing was
+    ///   changed).
     /// - Throws: `EventStoreError` — `invalidArgument` for an invalid configuration, a schema that holds what is
-    ///   not the store's (the message names it; nothing is dropped) or a store that runs on it, `unavailable` (retryable) when a lock or a
-    ///   statement took longer than ``Configuration/requestTimeout``, or the server's refusal (among them a
-    ///   dependency elsewhere; nothing is dropped).
-    public static func dropSchema(configuration: Configuration) async throws {
+    ///   not the store's (the message names it; nothing is dropped) or a store that runs on it, `unavailable`
+    ///   (retryable) when a lock or a statement took longer than ``Configuration/requestTimeout``, or the server's
+    ///   refusal (among them a dependency elsewhere; nothing is dropped).
+    @discardableResult
+    public static func dropSchema(configuration: Configuration) async throws -> Bool {
         try await dropStoreTables(configuration: configuration, droppingSchema: true)
     }
 

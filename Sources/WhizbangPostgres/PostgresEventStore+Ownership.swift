@@ -87,34 +87,36 @@ extension PostgresEventStore {
     }
 
     /// ``dropStoreTables(configuration:)``, then, with `droppingSchema`, the schema itself (`RESTRICT`), in the same
-    /// transaction: for ``dropSchema(configuration:)``.
-    static func dropStoreTables(configuration: Configuration, droppingSchema: Bool) async throws {
+    /// transaction: for ``dropSchema(configuration:)``. Returns whether the schema was dropped.
+    @discardableResult
+    static func dropStoreTables(configuration: Configuration, droppingSchema: Bool) async throws -> Bool {
         try configuration.validate()
         let schema = configuration.schema
         let quoted = "\"\(schema)\""
-        try await withOwnConnection(configuration) { connection, logger in
+        return try await withOwnConnection(configuration) { connection, logger in
             try await connection.withStoreTransaction(logger: logger) {
                 // The lock a migration takes: no store creates its tables while they are dropped.
                 try await connection.run(
                     "SELECT pg_advisory_xact_lock(\(PostgresSchema.lockClass + 1), hashtext(\(schema)))", logger: logger
                 )
                 let found = try await inspect(schema, on: connection, logger: logger)
-                let refusal = EventStoreError(.invalidArgument, message: "\(found); nothing was dropped")
                 guard found.holdsStore else {
-                    // Without a store there are no tables to drop; the schema goes only when it is empty.
+                    // Without a store nothing there is the store's: not even the schema, which someone else made
+                    // (an operator, for the store, with grants of their own; `public`).
                     if droppingSchema && found.exists {
-                        guard found.otherObjects.isEmpty else { throw refusal }
-                        try await connection.run(
-                            PostgresQuery(unsafeSQL: "DROP SCHEMA \(quoted) RESTRICT"), logger: logger)
+                        logger.debug(
+                            "schema left in place: it holds no store", metadata: ["schema": "\(schema)"])
                     }
-                    return
+                    return false
                 }
-                guard found.otherObjects.isEmpty else { throw refusal }
+                guard found.otherObjects.isEmpty else {
+                    throw EventStoreError(.invalidArgument, message: "\(found); nothing was dropped")
+                }
                 try await refuseIfInUse(schema, on: connection, logger: logger)
                 try await dropOwnObjects(schema, on: connection, logger: logger)
-                if droppingSchema {
-                    try await connection.run(PostgresQuery(unsafeSQL: "DROP SCHEMA \(quoted) RESTRICT"), logger: logger)
-                }
+                guard droppingSchema else { return false }
+                try await connection.run(PostgresQuery(unsafeSQL: "DROP SCHEMA \(quoted) RESTRICT"), logger: logger)
+                return true
             }
         }
     }

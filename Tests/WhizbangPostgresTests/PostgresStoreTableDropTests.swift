@@ -188,12 +188,56 @@ struct PostgresStoreTableDropTests {
     @Test("dropSchema drops a schema that holds only a store")
     func dropSchemaDropsAStoreSchema() async throws {
         let configuration = try await Self.closedStore()
-        try await PostgresEventStore.dropSchema(configuration: configuration)
+        #expect(try await PostgresEventStore.dropSchema(configuration: configuration))
         #expect(
             try await Self.count(
                 "SELECT count(*) FROM pg_namespace WHERE nspname = '\(configuration.schema)'", configuration) == 0)
         // Nothing there: nothing to do.
-        try await PostgresEventStore.dropSchema(configuration: configuration)
+        #expect(try await PostgresEventStore.dropSchema(configuration: configuration) == false)
+    }
+
+    /// What an operator sets up on a schema they make for a store: a comment and a grant, which `DROP SCHEMA` takes
+    /// with it.
+    static func operatorsSchema(_ configuration: PostgresEventStore.Configuration) async throws {
+        let schema = "\"\(configuration.schema)\""
+        for statement in [
+            "CREATE SCHEMA \(schema)", "COMMENT ON SCHEMA \(schema) IS 'the ledger team''s'",
+            "GRANT USAGE ON SCHEMA \(schema) TO PUBLIC",
+        ] {
+            try await PostgresTestServer.execute(statement, configuration: configuration)
+        }
+    }
+
+    /// The schema's comment and whether `PUBLIC` holds `USAGE` on it; `nil` when the schema is gone.
+    static func commentAndGrant(_ configuration: PostgresEventStore.Configuration) async throws -> (String?, Bool)? {
+        let connection = try await PostgresTestServer.connect(configuration, id: 7)
+        defer { Task { try? await connection.close() } }
+        let rows = try await connection.query(
+            """
+            SELECT obj_description(oid, 'pg_namespace'), has_schema_privilege('public', oid, 'USAGE')
+            FROM pg_namespace WHERE nspname = \(configuration.schema)
+            """, logger: Logger(label: "drop")
+        ).collect()
+        return try rows.first?.decode((String?, Bool).self)
+    }
+
+    /// `dropSchema` dropped any schema that held no store, as long as it was empty: a schema that an operator made,
+    /// commented and granted for the store, or `public`, which the store never created.
+    @Test("dropSchema leaves an empty schema that holds no store, with its comment and grants")
+    func dropSchemaLeavesASchemaWithoutAStore() async throws {
+        let empty = try PostgresTestServer.configuration()
+        defer { Task { try? await PostgresTestServer.dropSchema(empty) } }
+        try await PostgresTestServer.execute("CREATE SCHEMA \"\(empty.schema)\"", configuration: empty)
+        let operators = try PostgresTestServer.configuration()
+        defer { Task { try? await PostgresTestServer.dropSchema(operators) } }
+        try await Self.operatorsSchema(operators)
+
+        #expect(try await PostgresEventStore.dropSchema(configuration: empty) == false)
+        #expect(try await Self.commentAndGrant(empty) != nil, "the empty schema was dropped")
+        #expect(try await PostgresEventStore.dropSchema(configuration: operators) == false)
+        let kept = try await Self.commentAndGrant(operators)
+        #expect(kept?.0 == "the ledger team's" && kept?.1 == true, "the operator's schema was dropped")
+        #expect(try await PostgresEventStore.inspectSchema(configuration: operators).exists)
     }
 
     @Test("dropStoreTables drops a store that holds only its own objects")
