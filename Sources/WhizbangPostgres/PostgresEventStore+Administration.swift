@@ -24,16 +24,19 @@ extension PostgresEventStore {
     /// store's tables), or that something elsewhere depends on (a view in another schema over the events), is refused
     /// and left as it was. Stop the stores that use it first.
     ///
-    /// Only a schema that holds a store is dropped. One that holds none (an empty schema an operator made for the
-    /// store, with a comment and grants of their own; `public`) is not the store's, and is left as it is, as is a
-    /// schema that does not exist: the call then changes nothing and returns `false`.
+    /// Only a schema the store created is dropped: its first migration creates the schema when it is missing, and
+    /// marks it with a comment. Any other schema is not the store's, and stays as it is, with its comment and grants:
+    /// from one an operator made for the store (or `public`) only the store is dropped; one that holds no store is
+    /// left untouched, as is a schema that does not exist. A schema the store created and that is empty (its tables
+    /// dropped by ``dropStoreTables(configuration:)``) is dropped. Stores created before the mark was introduced
+    /// left none: their schema stays.
     ///
     /// Each wait for a lock (a backup that reads the tables) and each statement take at most
     /// ``Configuration/requestTimeout``; the schema is then left as it was. A store that runs on the schema, in this
     /// process or another, makes the drop refuse.
     ///
-    /// - Returns: Whether the schema was dropped: `false` when it held no store or did not exist (nothing was
-    ///   changed).
+    /// - Returns: Whether the schema was dropped: `false` when the store did not create it (its store, if any, was
+    ///   dropped) or it did not exist.
     /// - Throws: `EventStoreError` — `invalidArgument` for an invalid configuration, a schema that holds what is
     ///   not the store's (the message names it; nothing is dropped) or a store that runs on it, `unavailable`
     ///   (retryable) when a lock or a statement took longer than ``Configuration/requestTimeout``, or the server's

@@ -100,21 +100,21 @@ extension PostgresEventStore {
                     "SELECT pg_advisory_xact_lock(\(PostgresSchema.lockClass + 1), hashtext(\(schema)))", logger: logger
                 )
                 let found = try await inspect(schema, on: connection, logger: logger)
-                guard found.holdsStore else {
-                    // Without a store nothing there is the store's: not even the schema, which someone else made
-                    // (an operator, for the store, with grants of their own; `public`).
-                    if droppingSchema && found.exists {
-                        logger.debug(
-                            "schema left in place: it holds no store", metadata: ["schema": "\(schema)"])
-                    }
+                let refusal = EventStoreError(.invalidArgument, message: "\(found); nothing was dropped")
+                if found.holdsStore {
+                    guard found.otherObjects.isEmpty else { throw refusal }
+                    try await refuseIfInUse(schema, on: connection, logger: logger)
+                    try await dropOwnObjects(schema, on: connection, logger: logger)
+                }
+                guard droppingSchema && found.exists else { return false }
+                // Only a schema the store's migration created is the store's; any other one (made by an operator
+                // for the store, with grants and a comment of their own; `public`) stays.
+                guard try await PostgresSchema.wasCreatedByStore(connection, schema: schema, logger: logger) else {
+                    logger.debug(
+                        "schema left in place: the store did not create it", metadata: ["schema": "\(schema)"])
                     return false
                 }
-                guard found.otherObjects.isEmpty else {
-                    throw EventStoreError(.invalidArgument, message: "\(found); nothing was dropped")
-                }
-                try await refuseIfInUse(schema, on: connection, logger: logger)
-                try await dropOwnObjects(schema, on: connection, logger: logger)
-                guard droppingSchema else { return false }
+                guard found.otherObjects.isEmpty else { throw refusal }
                 try await connection.run(PostgresQuery(unsafeSQL: "DROP SCHEMA \(quoted) RESTRICT"), logger: logger)
                 return true
             }

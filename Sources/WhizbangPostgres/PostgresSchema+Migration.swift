@@ -111,6 +111,18 @@ extension PostgresSchema {
         return version
     }
 
+    /// Whether `schema` exists and carries ``createdSchemaComment``: a store's first migration created it.
+    static func wasCreatedByStore(_ connection: PostgresConnection, schema: String, logger: Logger) async throws
+        -> Bool
+    {
+        try await connection.rows(
+            """
+            SELECT coalesce(obj_description(oid, 'pg_namespace') = \(createdSchemaComment), false)
+            FROM pg_namespace WHERE nspname = \(schema)
+            """, decoding: Bool.self, logger: logger
+        ).first ?? false
+    }
+
     /// The store's schema version as ``storeVersion(_:schema:logger:)`` proves it, or `nil` when the schema holds no
     /// store (no tables, or another application's).
     static func storeVersionIfAny(_ connection: PostgresConnection, schema: String, logger: Logger) async throws
@@ -152,7 +164,12 @@ extension PostgresSchema {
                     "SELECT count(*)::bigint FROM pg_namespace WHERE nspname = \(schema)", decoding: Int64.self,
                     logger: logger
                 ).first ?? 0
-            if exists == 0 { statements.append("CREATE SCHEMA \(quoted)") }
+            if exists == 0 {
+                // The comment marks the schema as the store's own, which dropSchema may drop with the store.
+                statements += [
+                    "CREATE SCHEMA \(quoted)", "COMMENT ON SCHEMA \(quoted) IS '\(createdSchemaComment)'",
+                ]
+            }
             statements.append(
                 """
                 CREATE TABLE \(quoted).schema_version (

@@ -17,6 +17,10 @@
 ///   on `(model, generation, index_value, key)`.
 /// - the function `append_batch(...)`, which decides and writes a whole group commit in one round trip.
 ///
+/// A schema that the first migration creates (it creates one only when it is missing) carries the comment
+/// ``createdSchemaComment``: the proof that the schema is the store's, which
+/// ``PostgresEventStore/dropSchema(configuration:)`` asks before it drops one.
+///
 /// `psql` shows the log with
 /// `SELECT e.position, s.stream_id, e.version, e.event_type, convert_from(e.data, 'UTF8') FROM whizbang.events e
 /// JOIN whizbang.streams s USING (stream_key) ORDER BY e.position;`.
@@ -31,6 +35,9 @@ enum PostgresSchema {
     /// The first key of the advisory lock a store with `Configuration.holdsWriterLock` holds exclusively, on its
     /// listening connection, for as long as that connection lasts.
     static let writerLockClass: Int32 = lockClass + 3
+    /// The comment the first migration puts on a schema it creates. A schema without it was made by someone else
+    /// (an operator, for the store; `public`), or by a store before the comment was introduced, and is not dropped.
+    static let createdSchemaComment = "Created by a Whizbang event store, which drops it with the store"
 
     /// The migrations, in order; migration `n` (1-based) brings the schema to version `n`. Each is a list of single
     /// statements in which `{schema}` stands for the quoted schema name, `{name}` for the name itself and

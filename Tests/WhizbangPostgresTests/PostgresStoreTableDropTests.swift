@@ -240,6 +240,33 @@ struct PostgresStoreTableDropTests {
         #expect(try await PostgresEventStore.inspectSchema(configuration: operators).exists)
     }
 
+    /// `dropSchema` dropped the schema of any store with the store, also one an operator had made, and with it
+    /// their comment and grants.
+    @Test("dropSchema drops a store from a schema it did not create, and leaves the schema with its comment and grants")
+    func dropSchemaLeavesAnOperatorsSchema() async throws {
+        let configuration = try PostgresTestServer.configuration()
+        defer { Task { try? await PostgresTestServer.dropSchema(configuration) } }
+        try await Self.operatorsSchema(configuration)
+        try await PostgresTestServer.withRunningStore(try PostgresEventStore(configuration: configuration)) { store in
+            _ = try await store.append(makeEvents(2), to: "account-1", expectedVersion: .noStream)
+        }
+
+        #expect(try await PostgresEventStore.dropSchema(configuration: configuration) == false)
+        let kept = try await Self.commentAndGrant(configuration)
+        #expect(kept?.0 == "the ledger team's" && kept?.1 == true, "the operator's schema was dropped")
+        #expect(try await Self.tables(configuration) == 0, "the store's tables were left")
+    }
+
+    @Test("dropSchema drops the schema a store created, also once the store's tables are gone")
+    func dropSchemaDropsTheSchemaAStoreCreated() async throws {
+        let configuration = try await Self.closedStore()
+        defer { Task { try? await PostgresTestServer.dropSchema(configuration) } }
+        try await PostgresEventStore.dropStoreTables(configuration: configuration)
+        #expect(try await Self.commentAndGrant(configuration) != nil)
+        #expect(try await PostgresEventStore.dropSchema(configuration: configuration))
+        #expect(try await Self.commentAndGrant(configuration) == nil, "the store's empty schema was left")
+    }
+
     @Test("dropStoreTables drops a store that holds only its own objects")
     func dropStoreTablesDropsAStoreOfItsOwn() async throws {
         let configuration = try await Self.closedStore()
