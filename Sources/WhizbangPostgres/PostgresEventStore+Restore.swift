@@ -1,6 +1,6 @@
 import Foundation
-import Logging
-import PostgresNIO
+package import Logging
+package import PostgresNIO
 import Synchronization
 public import Whizbang
 
@@ -51,6 +51,26 @@ extension PostgresEventStore {
         replacingStoreMarkedBy marker: String? = nil,
         progress: @escaping @Sendable (_ eventsWritten: Int) -> Bool = { _ in true }
     ) async throws -> Int {
+        try await restore(
+            events, checkpoints: checkpoints, configuration: configuration, replacingStoreMarkedBy: marker,
+            refusal: { _, _ in nil }, progress: progress)
+    }
+
+    /// ``restore(_:checkpoints:configuration:replacingStoreMarkedBy:progress:)``, asking `refusal` in its
+    /// transaction, once the schema has passed the restore's own checks and before anything is dropped or written,
+    /// whether to go on: with the migration lock held and, when a store is replaced, the schema's use lock, so that
+    /// no store runs on the schema until the transaction ends. When `refusal` returns an error, the transaction is
+    /// rolled back, nothing is changed, and the restore throws that error as it is; an error `refusal` throws is a
+    /// failure of the restore's own (an `EventStoreError`).
+    @discardableResult
+    package static func restore(
+        _ events: [RecordedEvent],
+        checkpoints: [String: UInt64] = [:],
+        configuration: Configuration,
+        replacingStoreMarkedBy marker: String? = nil,
+        refusal: (PostgresConnection, Logger) async throws -> (any Error)?,
+        progress: @escaping @Sendable (_ eventsWritten: Int) -> Bool = { _ in true }
+    ) async throws -> Int {
         try configuration.validate()
         guard !configuration.isReadOnly else {
             throw EventStoreError(.readOnly, message: "a restore writes; the configuration is read-only")
@@ -63,6 +83,7 @@ extension PostgresEventStore {
         if let marker { try EventStoreValidation.validateCheckpoint(0, for: marker) }
         let schema = configuration.schema
         let stopped = Atomic<Bool>(false)
+        let refused = Mutex<(any Error)?>(nil)
         do {
             try await withOwnConnection(configuration) { connection, logger in
                 // The connection bounds every wait of the transaction: for a lock, and for each statement.
@@ -89,8 +110,12 @@ extension PostgresEventStore {
                                     + "marked as the caller's, nothing was changed")
                         }
                         try await refuseIfInUse(schema, on: connection, logger: logger)
-                        try await dropOwnObjects(schema, on: connection, logger: logger)
                     }
+                    if let error = try await refusal(connection, logger) {
+                        refused.withLock { $0 = error }
+                        throw error
+                    }
+                    if found.holdsStore { try await dropOwnObjects(schema, on: connection, logger: logger) }
                     try await PostgresSchema.migrateInTransaction(connection, schema: schema, logger: logger)
                     try await insert(
                         versions, events, checkpoints, schema: schema, on: connection, logger: logger
@@ -105,6 +130,7 @@ extension PostgresEventStore {
             }
         } catch {
             if stopped.load(ordering: .relaxed) { throw CancellationError() }
+            if let refusal = refused.withLock({ $0 }) { throw refusal }
             throw error
         }
         return events.count

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import WhizbangPostgres
 
@@ -86,6 +87,39 @@ struct PostgresReadOnlyAndRestoreTests {
         let found = try await PostgresEventStore.inspectSchema(configuration: configuration)
         #expect(!found.holdsStore)
         #expect(found.otherObjects.isEmpty)
+        try await PostgresTestServer.dropSchema(configuration)
+    }
+
+    /// The refusal a caller returns from inside a replacing restore's transaction (the sample's, while a cluster
+    /// keeps state of the ledger it would replace).
+    private struct Refused: Error {}
+
+    @Test func aRestoreThatItsCallerRefusesThrowsTheRefusalAndChangesNothing() async throws {
+        let configuration = try PostgresTestServer.configuration()
+        try await PostgresEventStore.restore(log(10), checkpoints: ["mark": 1], configuration: configuration)
+        let asked = Mutex(0)
+        await #expect(throws: Refused.self) {
+            try await PostgresEventStore.restore(
+                log(2), configuration: configuration, replacingStoreMarkedBy: "mark",
+                refusal: { _, _ in
+                    asked.withLock { $0 += 1 }
+                    return Refused()
+                })
+        }
+        #expect(asked.withLock { $0 } == 1)
+        var readOnly = configuration
+        readOnly.isReadOnly = true
+        try await PostgresTestServer.withRunningStore(try PostgresEventStore(configuration: readOnly)) { store in
+            let head = try await store.headPosition()
+            #expect(head == 10)
+        }
+        // Without a refusal, the same restore replaces the store.
+        try await PostgresEventStore.restore(
+            log(2), configuration: configuration, replacingStoreMarkedBy: "mark", refusal: { _, _ in nil })
+        try await PostgresTestServer.withRunningStore(try PostgresEventStore(configuration: readOnly)) { store in
+            let head = try await store.headPosition()
+            #expect(head == 2)
+        }
         try await PostgresTestServer.dropSchema(configuration)
     }
 }
