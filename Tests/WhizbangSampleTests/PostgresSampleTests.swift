@@ -412,6 +412,108 @@ extension SampleProcessSuites {
             }
         }
 
+        /// A fresh run replaced the ledger and left the cluster's state of the old one in `<schema>_cluster`: the
+        /// transfer process manager's checkpoint stayed past the new log's end, so the nodes skipped the new
+        /// ledger's transfer requests, and a `run --cluster --transfers` waited for steps that never ran.
+        @Test(
+            "a fresh run refuses a ledger whose cluster holds state, and changes nothing; once cleared, it starts over",
+            .timeLimit(.minutes(10)))
+        func aFreshRunRefusesALedgerWithClusterState() async throws {
+            try await withCleanup { cleanup in
+                let postgres = try freshURL()
+                let schema = try schemaName(postgres)
+                let cluster = schema + "_cluster"
+                cleanup.dropSchema(schema)
+                cleanup.dropSchema(cluster)
+                let options = ["--database", postgres, "--partitions", "4"]
+                let workload = ["--accounts", "5", "--commands", "60", "--quiet"]
+                let created = try await SampleProcess.run(["run", "--database", postgres] + workload)
+                try #require(created.status == 0, "\(created.standardError)")
+                try await withNode(options) {
+                    let run = try await SampleProcess.run(["run", "--cluster", "--transfers"] + options + workload)
+                    try #require(run.status == 0, "\(run.standardOutput)\(run.standardError)")
+                    // A live node: its state is never swept from under it.
+                    let refused = try await SampleProcess.run(["run", "--database", postgres, "--quiet"])
+                    #expect(refused.status == 2, "\(refused.standardOutput)\(refused.standardError)")
+                }
+                let checkpoint = try await psql(
+                    "SELECT checkpoint FROM \(cluster).jobs WHERE name = 'ledger-transfers'")
+                try #require(Int(checkpoint.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 > 0, "\(checkpoint)")
+                let before = try await contents(ofSchema: schema)
+                let clusterBefore = try await contents(ofSchema: cluster)
+
+                let fresh = ["run", "--database", postgres, "--accounts", "2", "--commands", "0", "--quiet"]
+                let refused = try await SampleProcess.run(fresh)
+                #expect(refused.status == 2, "\(refused.standardOutput)\(refused.standardError)")
+                #expect(refused.standardError.contains(cluster), "\(refused.standardError)")
+                #expect(refused.standardError.contains("nothing was changed"), "\(refused.standardError)")
+                #expect(try await contents(ofSchema: schema) == before)
+                #expect(try await contents(ofSchema: cluster) == clusterBefore)
+                // No job of the cluster stands past the end of the ledger's log.
+                let head = try await psql("SELECT coalesce(max(position), 0) FROM \(schema).events")
+                let past = try await psql(
+                    "SELECT string_agg(name || ' at ' || checkpoint, ', ') FROM \(cluster).jobs "
+                        + "WHERE checkpoint > \(head.trimmingCharacters(in: .whitespacesAndNewlines))")
+                #expect(past.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "log ends at \(head): \(past)")
+
+                // Cleared as the refusal says, the ledger starts over, and so does its cluster.
+                _ = try await psql("TRUNCATE \(cluster).jobs, \(cluster).inbox")
+                let replaced = try await SampleProcess.run(fresh)
+                #expect(replaced.status == 0, "\(replaced.standardOutput)\(replaced.standardError)")
+                try await withNode(options) {
+                    let run = try await SampleProcess.run(["run", "--cluster", "--transfers"] + options + workload)
+                    #expect(run.status == 0, "\(run.standardOutput)\(run.standardError)")
+                }
+            }
+        }
+
+        /// A node killed without stopping holds its leases until they run out, and its store no longer holds the
+        /// ledger's schema: the fresh run replaced the ledger under a node that might only be paused.
+        @Test("a fresh run refuses a ledger while a killed node's leases have not run out", .timeLimit(.minutes(5)))
+        func aFreshRunRefusesALedgerWhileLeasesLast() async throws {
+            try await withCleanup { cleanup in
+                let postgres = try freshURL()
+                let schema = try schemaName(postgres)
+                cleanup.dropSchema(schema)
+                cleanup.dropSchema(schema + "_cluster")
+                let options = ["--database", postgres, "--partitions", "4"]
+                let workload = ["--accounts", "2", "--commands", "2", "--quiet"]
+                let created = try await SampleProcess.run(["run", "--database", postgres] + workload)
+                try #require(created.status == 0, "\(created.standardError)")
+                let node = try await SampleProcess.child(
+                    ["node", "--node-id", "n1", "--heartbeat-milliseconds", "200", "--lease-milliseconds", "300000"]
+                        + options)
+                // The run's commands ran on the node, which holds its partitions' leases from then on.
+                let run = try await SampleProcess.run(["run", "--cluster"] + options + workload)
+                node.signal(SIGKILL)
+                _ = try? await node.finish()
+                try #require(run.status == 0, "\(run.standardOutput)\(run.standardError)")
+                _ = try await psql("TRUNCATE \(schema)_cluster.jobs, \(schema)_cluster.inbox")
+                let before = try await contents(ofSchema: schema)
+                let refused = try await SampleProcess.run(["run", "--database", postgres] + workload)
+                #expect(refused.status == 2, "\(refused.standardOutput)\(refused.standardError)")
+                let said = refused.standardError
+                #expect(said.contains("node of the ledger's cluster is live"), "\(said)")
+                #expect(try await contents(ofSchema: schema) == before)
+            }
+        }
+
+        /// Runs `body` while a `node` runs with `options`, then stops the node gracefully.
+        private func withNode(_ options: [String], _ body: () async throws -> Void) async throws {
+            let timings = ["--heartbeat-milliseconds", "200", "--lease-milliseconds", "2000"]
+            let node = try await SampleProcess.child(["node", "--node-id", "n1"] + timings + options)
+            do {
+                try await body()
+            } catch {
+                node.signal(SIGKILL)
+                _ = try? await node.finish()
+                throw error
+            }
+            node.signal(SIGTERM)
+            let (status, rest) = try await node.finish()
+            #expect(status == 0, "\(rest.suffix(5))")
+        }
+
         @Test(
             "import killed with SIGKILL at random moments leaves the schema without tables; the next import succeeds",
             .timeLimit(.minutes(10)))

@@ -131,13 +131,20 @@ enum SampleDatabase {
             // nothing else: another store, a store that some process runs, anything beside it): the schema holds
             // the old ledger or the new one, whenever the run ends. An older ledger is not migrated first. The
             // mark's value is this run's own, so that the run knows its ledger from one another run put there.
+            // The same transaction refuses while the ledger's cluster holds state of a log (`LedgerClusterState`),
+            // which no new ledger matches.
             do {
                 // A connection lost while the transaction commits leaves its outcome unknown to the client.
                 let outcome = "the ledger is created in one transaction: the schema holds what it held or a new ledger"
                 _ = try await PostgresProblem.mapping(configuration, changes: outcome) {
                     try await PostgresEventStore.restore(
                         [], checkpoints: [LedgerMark.consumer: token], configuration: configuration,
-                        replacingStoreMarkedBy: LedgerMark.consumer)
+                        replacingStoreMarkedBy: LedgerMark.consumer,
+                        refusal: { connection, logger in
+                            try await LedgerClusterState.find(
+                                forStore: configuration.schema, on: connection, logger: logger
+                            ).refusal(configuration)
+                        })
                 }
             } catch let error as EventStoreError where error.code == .invalidArgument {
                 let elsewhere = "give --database another schema (?schema=NAME)"

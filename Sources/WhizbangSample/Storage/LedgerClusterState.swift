@@ -1,0 +1,75 @@
+import Logging
+import PostgresNIO
+import WhizbangPostgres
+
+/// What the cluster of a PostgreSQL ledger (`node`, `run --cluster`) keeps in its schema, `<schema>_cluster`, that
+/// holds only for the log it ran on: its jobs' checkpoints (positions in that log), its inbox (commands to the
+/// ledger's accounts, some perhaps still pending), and the leases of its live nodes.
+///
+/// A run that creates a ledger (a fresh run, or the first on a schema) refuses while the cluster's schema holds any
+/// of it: beside a new log, the transfer process manager's checkpoint would stand past the log's end, so the nodes
+/// would skip the new ledger's transfer requests, and pending commands would run on the new ledger's accounts. The
+/// run does not clear that state itself: the cluster records nothing that ties it to a ledger, nor that the sample
+/// made its schema (a node creates it when it is missing, and an operator may have added to it), so nothing proves
+/// it the old ledger's.
+struct LedgerClusterState {
+    /// The cluster's schema.
+    var schema: String
+    /// The jobs whose checkpoint is past the start of a log.
+    var jobCheckpoints: Int64 = 0
+    /// The inbox's rows, and of them the pending ones.
+    var inboxRows: Int64 = 0
+    var pendingRows: Int64 = 0
+    /// The leases of partitions and jobs that have not run out: a node holds them, or held them until a moment ago.
+    var liveLeases: Int64 = 0
+
+    /// The cluster's schema of a ledger in `storeSchema`, as WhizbangCluster names it.
+    static func schema(forStore storeSchema: String) -> String { storeSchema + "_cluster" }
+
+    /// What the cluster of the ledger in `storeSchema` keeps, read on `connection` (in the transaction that creates
+    /// the ledger, where no store, and so no node or client of the cluster, runs on the ledger).
+    static func find(forStore storeSchema: String, on connection: PostgresConnection, logger: Logger) async throws
+        -> LedgerClusterState
+    {
+        var state = LedgerClusterState(schema: schema(forStore: storeSchema))
+        let tables = Set(
+            try await connection.rows(
+                """
+                SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = \(state.schema) AND c.relkind IN ('r', 'p')
+                    AND c.relname IN ('jobs', 'inbox', 'partitions')
+                """, decoding: String.self, logger: logger))
+        let quoted = "\"\(state.schema)\""
+        func count(_ table: String, where condition: String) async throws -> Int64 {
+            guard tables.contains(table) else { return 0 }
+            return try await connection.rows(
+                PostgresQuery(unsafeSQL: "SELECT count(*)::bigint FROM \(quoted).\(table) WHERE \(condition)"),
+                decoding: Int64.self, logger: logger
+            ).first ?? 0
+        }
+        let live = "owner IS NOT NULL AND lease_until >= now()"
+        state.liveLeases = try await count("partitions", where: live) + count("jobs", where: live)
+        state.jobCheckpoints = try await count("jobs", where: "checkpoint > 0")
+        state.inboxRows = try await count("inbox", where: "true")
+        state.pendingRows = try await count("inbox", where: "status = 0")
+        return state
+    }
+
+    /// The refusal of a run that would create a ledger beside this state, or `nil` when there is none.
+    func refusal(_ configuration: PostgresEventStore.Configuration) -> SampleError? {
+        let place = "schema \(schema) of \(configuration)"
+        if liveLeases > 0 {
+            return SampleError.refusal(
+                "a node of the ledger's cluster is live (\(liveLeases) leases in \(place) have not run out); run "
+                    + "leaves the cluster alone, and nothing was changed: stop the nodes first (a node killed "
+                    + "without stopping holds its leases until they run out)")
+        }
+        guard jobCheckpoints > 0 || inboxRows > 0 else { return nil }
+        return SampleError.refusal(
+            "\(place) holds the state of a cluster that ran on the ledger (\(jobCheckpoints) job checkpoints, "
+                + "\(inboxRows) inbox rows, \(pendingRows) pending): beside a new ledger its nodes would skip the new "
+                + "log's events up to those checkpoints and run the pending commands on it; run leaves the cluster "
+                + "alone, and nothing was changed: clear that state (SQL: TRUNCATE \"\(schema)\".jobs, "
+                + "\"\(schema)\".inbox) or give --database another schema (?schema=NAME)")
+    }
+}
