@@ -467,6 +467,64 @@ extension SampleProcessSuites {
             }
         }
 
+        /// The nodes' transfer process manager reads the log's transfer requests from the start when its job first
+        /// joins the cluster: a node started on a ledger whose transfers a run without `--cluster` had carried out
+        /// moved the money again (the steps of those transfers were never in the inbox).
+        @Test(
+            "the first node of a ledger whose transfers a run without --cluster carried out refuses to start",
+            .timeLimit(.minutes(3)))
+        func aNodeRefusesALedgerWithLocalTransfers() async throws {
+            try await withCleanup { cleanup in
+                let postgres = try freshURL()
+                let schema = try schemaName(postgres)
+                let cluster = schema + "_cluster"
+                cleanup.dropSchema(schema)
+                cleanup.dropSchema(cluster)
+                let local = try await SampleProcess.run([
+                    "run", "--database", postgres, "--accounts", "5", "--commands", "60", "--transfers", "--quiet",
+                ])
+                try #require(local.status == 0, "\(local.standardOutput)\(local.standardError)")
+                let before = try await contents(ofSchema: schema)
+                let node = try await SampleProcess.run(["node", "--database", postgres, "--partitions", "4"])
+                #expect(node.status == 2, "\(node.standardOutput)\(node.standardError)")
+                #expect(node.standardError.contains("would carry them out again"), "\(node.standardError)")
+                #expect(try await contents(ofSchema: schema) == before)
+                let clusters = try await psql("SELECT count(*) FROM pg_namespace WHERE nspname = '\(cluster)'")
+                #expect(clusters.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "\(clusters)")
+            }
+        }
+
+        /// The other way round: once the cluster runs the ledger's transfers, a run without `--cluster` that carried
+        /// out transfers put requests in the log that the nodes' process manager would read and carry out again.
+        @Test(
+            "a run without --cluster refuses to carry out transfers on a ledger whose cluster runs them",
+            .timeLimit(.minutes(3)))
+        func aLocalRunRefusesTransfersTheClusterRuns() async throws {
+            try await withCleanup { cleanup in
+                let postgres = try freshURL()
+                let schema = try schemaName(postgres)
+                cleanup.dropSchema(schema)
+                cleanup.dropSchema(schema + "_cluster")
+                let options = ["--database", postgres, "--partitions", "4"]
+                let workload = ["--accounts", "5", "--commands", "30", "--quiet"]
+                let created = try await SampleProcess.run(["run", "--database", postgres] + workload)
+                try #require(created.status == 0, "\(created.standardError)")
+                try await withNode(options) {
+                    let run = try await SampleProcess.run(["run", "--cluster", "--transfers"] + options + workload)
+                    try #require(run.status == 0, "\(run.standardOutput)\(run.standardError)")
+                }
+                let before = try await contents(ofSchema: schema)
+                let local = try await SampleProcess.run(
+                    ["run", "--keep", "--transfers", "--database", postgres] + workload)
+                #expect(local.status == 2, "\(local.standardOutput)\(local.standardError)")
+                #expect(local.standardError.contains("would carry out again"), "\(local.standardError)")
+                #expect(try await contents(ofSchema: schema) == before)
+                // Without transfers, a run without --cluster goes on as before.
+                let plain = try await SampleProcess.run(["run", "--keep", "--database", postgres] + workload)
+                #expect(plain.status == 0, "\(plain.standardOutput)\(plain.standardError)")
+            }
+        }
+
         /// A node killed without stopping holds its leases until they run out, and its store no longer holds the
         /// ledger's schema: the fresh run replaced the ledger under a node that might only be paused.
         @Test("a fresh run refuses a ledger while a killed node's leases have not run out", .timeLimit(.minutes(5)))

@@ -39,6 +39,9 @@ struct NodeCommand: AsyncParsableCommand {
         configuration.inboxRetention = inboxRetentionSeconds.map { .seconds($0) }
         configuration.logger = Logger(label: "whizbang.cluster")
         configuration.logger.logLevel = database.verbose ? .debug : .info
+        try await PostgresProblem.mapping(storeConfiguration) {
+            try await LocalTransfersCheck.refuseIfNeeded(storeConfiguration)
+        }
         let store = try PostgresEventStore(configuration: storeConfiguration)
         let node: ClusterNode
         let client: ClusterClient

@@ -151,6 +151,9 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
         // A kept database: start from the balances its log holds, once the transfers a stopped run left half done
         // are finished.
         var baseline = try await verifiedBaseline(of: store)
+        if let store = store as? PostgresEventStore, transfers || baseline.unfinishedTransfers > 0 {
+            try await LocalTransfersCheck.refuseLocalTransfers(on: store)
+        }
         if baseline.unfinishedTransfers > 0, StopSignal.forRun.received == nil {
             let finished = try await Self.finishTransfers(of: baseline, on: store)
             StandardError.write("finished \(finished) transfers that a stopped run had left half done\n")

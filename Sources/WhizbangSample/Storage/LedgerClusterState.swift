@@ -15,7 +15,10 @@ import WhizbangPostgres
 struct LedgerClusterState {
     /// The cluster's schema.
     var schema: String
-    /// The jobs whose checkpoint is past the start of a log.
+    /// The jobs registered, and of them those whose checkpoint is past the start of a log. A job at the start of the
+    /// log counts too: a process manager that joined the cluster reads the new log from its start, and so would carry
+    /// out again what a run without `--cluster` did (``LocalTransfersCheck``).
+    var jobs: Int64 = 0
     var jobCheckpoints: Int64 = 0
     /// The inbox's rows, and of them the pending ones.
     var inboxRows: Int64 = 0
@@ -49,6 +52,7 @@ struct LedgerClusterState {
         }
         let live = "owner IS NOT NULL AND lease_until >= now()"
         state.liveLeases = try await count("partitions", where: live) + count("jobs", where: live)
+        state.jobs = try await count("jobs", where: "true")
         state.jobCheckpoints = try await count("jobs", where: "checkpoint > 0")
         state.inboxRows = try await count("inbox", where: "true")
         state.pendingRows = try await count("inbox", where: "status = 0")
@@ -64,11 +68,12 @@ struct LedgerClusterState {
                     + "leaves the cluster alone, and nothing was changed: stop the nodes first (a node killed "
                     + "without stopping holds its leases until they run out)")
         }
-        guard jobCheckpoints > 0 || inboxRows > 0 else { return nil }
+        guard jobs > 0 || inboxRows > 0 else { return nil }
         return SampleError.refusal(
-            "\(place) holds the state of a cluster that ran on the ledger (\(jobCheckpoints) job checkpoints, "
-                + "\(inboxRows) inbox rows, \(pendingRows) pending): beside a new ledger its nodes would skip the new "
-                + "log's events up to those checkpoints and run the pending commands on it; run leaves the cluster "
+            "\(place) holds the state of a cluster that ran on the ledger (\(jobs) jobs, \(jobCheckpoints) of them past the "
+                + "start of a log, \(inboxRows) inbox rows, \(pendingRows) pending): beside a new ledger its nodes would skip the new "
+                + "log's events up to those checkpoints, run the pending commands on it, or carry out again the "
+                + "transfers of a run without --cluster; run leaves the cluster "
                 + "alone, and nothing was changed: clear that state (SQL: TRUNCATE \"\(schema)\".jobs, "
                 + "\"\(schema)\".inbox) or give --database another schema (?schema=NAME)")
     }
