@@ -45,8 +45,10 @@ extension SQLiteEventStore: ReadModelStore {
     /// Waits until read model `name` is live, not rebuilding, and serves rows up to `position`; see
     /// `ReadModelStore/waitForReadModel(named:toReach:timeout:)`.
     ///
-    /// It reads the status again after each commit of the writer (no polling), and fails with
-    /// `EventStoreError/Code/closed` when the store closes.
+    /// It reads the status again after each commit of this store's writer, and at least every
+    /// ``Configuration/externalChangePollInterval``: another store on the file (in this process or another) may fold
+    /// the events, and its commits do not wake this one. It fails with `EventStoreError/Code/closed` when the store
+    /// closes.
     @discardableResult
     public func waitForReadModel(named name: String, toReach position: UInt64?, timeout: Duration) async throws
         -> ReadModelStatus
@@ -56,6 +58,8 @@ extension SQLiteEventStore: ReadModelStore {
         var goal = position
         while true {
             let observed = readModelSignal.head
+            // Read once more when the time is up: the goal may have been reached while the wait was woken last.
+            let timeIsUp = ContinuousClock.now >= deadline
             let status = try await readModelStatus(named: name)
             let target = goal ?? status.head
             goal = target
@@ -63,12 +67,14 @@ extension SQLiteEventStore: ReadModelStore {
                 throw ReadModelError(.failed, readModel: name, message: status.failure ?? "the projection failed")
             }
             if status.state == .live, status.rebuild == nil, status.position >= target { return status }
-            guard try await readModelSignal.wait(after: observed, until: deadline) else {
+            guard !timeIsUp else {
                 throw ReadModelError(
                     .timedOut, readModel: name,
                     message: "the read model did not reach position \(target) within \(timeout) "
                         + "(it is at \(status.position))")
             }
+            _ = try await readModelSignal.wait(
+                after: observed, until: min(deadline, .now + configuration.externalChangePollInterval))
         }
     }
 

@@ -269,6 +269,31 @@ struct SQLiteReadModelTests {
         }
     }
 
+    /// A store whose read-model version is older than the one served does no read-model work of its own, and its
+    /// wait was woken only by its own commits: the serving store's fold of its append writes no event, so the wait
+    /// timed out although the read model had reached its goal. It now reads the status again at least every
+    /// `externalChangePollInterval`.
+    @Test func aWaitSeesTheFoldOfAnotherStoreOfANewerVersion() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            var newer = SQLiteEventStore.Configuration.testing
+            newer.readModels = [BalancesInCents()]
+            let second = try await SQLiteEventStore.open(path: path, configuration: newer)
+            defer { second.close() }
+            _ = try await second.append([Balances.posting("a", 5)], to: "s", expectedVersion: .any)
+            try await second.waitForReadModel(named: "balances", toReach: nil, timeout: .seconds(30))
+
+            var older = SQLiteEventStore.Configuration.testing
+            older.readModels = [Balances()]
+            let first = try await SQLiteEventStore.open(path: path, configuration: older)
+            defer { first.close() }
+            let appended = try await first.append([Balances.posting("a", 1)], to: "s", expectedVersion: .any)
+            let status = try await first.waitForReadModel(
+                named: "balances", toReach: appended.positions.upperBound - 1, timeout: .seconds(20))
+            #expect(status.position >= appended.positions.upperBound - 1, "\(status)")
+        }
+    }
+
     /// A store with an older version opened beside one that serves a newer version started a build of its own and
     /// swapped the older rows back in; the newer store never noticed and served rows of the wrong shape. It now
     /// leaves the newer version alone, and refuses a rebuild.
