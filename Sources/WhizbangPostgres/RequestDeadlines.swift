@@ -209,14 +209,17 @@ final class RequestDeadlines: Sendable {
         }
 
         /// Marks the deadline as passed and closes the held connection; returns whether there was one.
+        ///
+        /// The close runs under the lock, which ``release()`` takes too: the work cannot give the connection back to
+        /// the pool, which may lend it to another request, between the decision to close it and the close. (The
+        /// close only starts closing the connection's channel; it does not wait.)
         fileprivate func expire() -> Bool {
-            let close = phase.withLock { phase -> (@Sendable () -> Void)? in
+            phase.withLock { phase -> Bool in
                 defer { phase = .expired }
-                if case .leased(let close) = phase { return close }
-                return nil
+                guard case .leased(let close) = phase else { return false }
+                close()
+                return true
             }
-            close?()
-            return close != nil
         }
     }
 }

@@ -133,6 +133,44 @@ struct RequestDeadlinesTests {
         }
     }
 
+    /// Before, the deadline (or the caller's cancellation) took the connection's close out of the request's lock and
+    /// ran it after letting go: in between, the work could give the connection back to the pool, which could lend it
+    /// to another request, whose statement the close then ended. Now the work's `release()` waits for a close under
+    /// way, so a connection back in the pool is never closed by the request it left.
+    @Test func theWorkCannotGiveBackAConnectionWhileItIsBeingClosed() async throws {
+        let deadlines = RequestDeadlines(tick: .milliseconds(5))
+        let gate = Gate()
+        let closing = Gate()
+        let released = Count()
+        let releasedWhileClosing = Count()
+        try await withTimer(deadlines, gate: gate) {
+            let (held, heldContinuation) = AsyncStream.makeStream(of: Void.self)
+            let caller = Task {
+                try await deadlines.run(leaseLimit: .seconds(600), workLimit: .seconds(600)) { request in
+                    request.hold {
+                        closing.open()
+                        // The close takes a while (as a close from a busy thread may); the work tries to give the
+                        // connection back meanwhile. The window only has to be long enough for a release that does
+                        // not wait to return in it: one that waits never does.
+                        let end = ContinuousClock.now + .milliseconds(200)
+                        while ContinuousClock.now < end, released.value == 0 {}
+                        if released.value > 0 { releasedWhileClosing.add() }
+                    }
+                    heldContinuation.yield()
+                    await closing.wait()
+                    request.release()
+                    released.add()
+                    await gate.wait()
+                }
+            }
+            var iterator = held.makeAsyncIterator()
+            _ = await iterator.next()
+            caller.cancel()
+            await #expect(throws: CancellationError.self) { try await caller.value }
+            #expect(releasedWhileClosing.value == 0, "the connection went back while it was closed")
+        }
+    }
+
     /// A caller cancelled before its request starts gets the cancellation, and no work runs.
     @Test func aCallerCancelledBeforeTheRequestStartsRunsNoWork() async throws {
         let deadlines = RequestDeadlines(tick: .milliseconds(5))
