@@ -314,7 +314,8 @@ public final class ClusterClient: Service, Sendable {
     /// whose id the caller can derive (``commandID(job:event:step:)``); the command need not be in the inbox yet.
     ///
     /// - Throws: ``ClusterError`` — `timedOut` (no result within `timeout`, default
-    ///   ``ClusterConfiguration/resultTimeout``; the command may not even have been sent), `resultExpired`,
+    ///   ``ClusterConfiguration/resultTimeout``; the command may not even have been sent; a limit shorter than one
+    ///   look-up in the database, such as `.zero`, ends before the inbox is read), `resultExpired`,
     ///   `malformedResult` (its stored result does not decode) or `notRunning`; or `EventStoreError` from a look-up.
     public func result(of messageID: MessageID, timeout: Duration? = nil) async throws -> ClusterCommandResult {
         let deadline = ContinuousClock.now + (timeout ?? configuration.resultTimeout).asTimeLimit
@@ -322,7 +323,8 @@ public final class ClusterClient: Service, Sendable {
         var pause = Duration.milliseconds(5)
         while true {
             let found = try await lookUp(
-                until: deadline, timedOut: "command \(messageID) was not found in the inbox within the time limit"
+                until: deadline,
+                timedOut: "the inbox look-up for command \(messageID) did not finish within the time limit"
             ) { connection, logger -> (Int64, ByteBuffer?)? in
                 var found: (Int64, ByteBuffer?)? = nil
                 for row in try await connection.rows(
