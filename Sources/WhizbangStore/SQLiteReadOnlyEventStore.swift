@@ -61,6 +61,7 @@ public final class SQLiteReadOnlyEventStore: EventStore {
             // The connections opened before the failure are closed by now; a read they made (the schema's check)
             // made the files all the same.
             if companionsWereAbsent { SQLiteMadeCompanions(madeBeside: database)?.removeIfUnused() }
+            if let refusal = Self.unreadableWAL(database, path: path, error) { throw refusal }
             throw EventStoreError.storing(error)
         }
         madeCompanions = Mutex(companionsWereAbsent ? SQLiteMadeCompanions(madeBeside: database) : nil)
@@ -72,21 +73,48 @@ public final class SQLiteReadOnlyEventStore: EventStore {
     /// WAL or shared-memory file is beside it. Then no WAL-mode connection has the file open, and none could start
     /// writing it there, so it is read as immutable. (A directory that only this process may not write is not
     /// enough: its owner could start writing meanwhile, and an immutable read takes no lock.)
-
+    ///
     /// `database` is the path with its links resolved: the WAL and shared-memory files are beside that file.
     private static func isOnStorageItCannotWrite(_ database: String, _ error: any Error) -> Bool {
+        var status = stat()
+        return failedForWantOfSharedMemory(error) && lstat(database + "-wal", &status) != 0
+            && lstat(database + "-shm", &status) != 0 && isOnReadOnlyFileSystem(database)
+    }
+
+    /// The refusal of a store on a read-only file system with a WAL but no shared-memory file beside it (a copy of a
+    /// database and its WAL, made without the third file): SQLite reads a WAL only through that file, which it cannot
+    /// make there, so the WAL's commits cannot be read, and reading the database without them would give an older
+    /// log as if it were the whole. SQLite's own words for it ("unable to open database file") name none of this.
+    private static func unreadableWAL(_ database: String, path: String, _ error: any Error) -> EventStoreError? {
+        var status = stat()
+        guard failedForWantOfSharedMemory(error), lstat(database + "-wal", &status) == 0,
+            lstat(database + "-shm", &status) != 0, isOnReadOnlyFileSystem(database)
+        else { return nil }
+        return EventStoreError(
+            .readOnly,
+            message: """
+                the store at '\(path)' is on read-only storage with a WAL file ('\(database)-wal') but no \
+                shared-memory file ('\(database)-shm') beside it: SQLite reads a WAL only through that file, and \
+                cannot make it there. Copy the database and its WAL to storage it may write, and open the copy
+                """,
+            underlyingError: error as? SQLiteError ?? (error as? EventStoreError)?.underlyingError)
+    }
+
+    /// Whether SQLite failed to open or make a WAL-mode database's shared-memory file: a read-only mount fails its
+    /// open (CANTOPEN), a directory the process may not write fails its creation (READONLY_DIRECTORY, or
+    /// READONLY_CANTINIT).
+    private static func failedForWantOfSharedMemory(_ error: any Error) -> Bool {
         let failure = error as? SQLiteError ?? (error as? EventStoreError)?.underlyingError as? SQLiteError
-        // A read-only mount fails the open of the shared-memory file (CANTOPEN); a directory the process may not
-        // write fails its creation (READONLY_DIRECTORY, or READONLY_CANTINIT).
         // (SQLITE_READONLY_DIRECTORY and SQLITE_READONLY_CANTINIT are macros Swift does not import.)
         let readOnlyDirectory = SQLITE_READONLY | (6 << 8)
         let readOnlyCannotInitialize = SQLITE_READONLY | (5 << 8)
-        guard let failure,
-            failure.primaryCode == SQLITE_CANTOPEN || failure.code == readOnlyDirectory
-                || failure.code == readOnlyCannotInitialize
-        else { return false }
-        var status = stat()
-        guard lstat(database + "-wal", &status) != 0, lstat(database + "-shm", &status) != 0 else { return false }
+        guard let failure else { return false }
+        return failure.primaryCode == SQLITE_CANTOPEN || failure.code == readOnlyDirectory
+            || failure.code == readOnlyCannotInitialize
+    }
+
+    /// Whether the file system that holds `database` is mounted read-only.
+    private static func isOnReadOnlyFileSystem(_ database: String) -> Bool {
         var fileSystem = statvfs()
         return statvfs(database, &fileSystem) == 0 && fileSystem.f_flag & UInt(ST_RDONLY) != 0
     }

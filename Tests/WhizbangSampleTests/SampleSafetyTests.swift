@@ -1417,9 +1417,10 @@ extension SampleProcessSuites {
         }()
 
         /// On storage it cannot write, a ledger whose WAL holds commits but has no shared-memory file beside it
-        /// cannot be read with its WAL, and is refused. Named through a symbolic link, the WAL was looked for beside
-        /// the link: none was found, the file was read as immutable without its WAL, and `export` wrote a log short
-        /// of the WAL's commits, with a valid end line, exit status 0.
+        /// cannot be read with its WAL, and is refused, with a message that says so (SQLite's own was "unable to open
+        /// database file"). Named through a symbolic link, the WAL was looked for beside the link: none was found,
+        /// the file was read as immutable without its WAL, and `export` wrote a log short of the WAL's commits, with
+        /// a valid end line, exit status 0.
         @Test(
             "a ledger on read-only storage is refused the same through a symbolic link: no export short of its WAL",
             .enabled(if: mayMountReadOnly, "needs unshare(1) with user and mount namespaces"))
@@ -1465,6 +1466,11 @@ extension SampleProcessSuites {
                     outcomes.append(output.status)
                     #expect(output.status != 0, "\(name): \(output.standardOutput)\(output.standardError)")
                     #expect(!manager.fileExists(atPath: export), "\(name): an export was written")
+                    // The refusal says why, not SQLite's "unable to open database file".
+                    #expect(
+                        output.standardError.contains("is on read-only storage with a WAL file")
+                            && output.standardError.contains("Copy the database and its WAL"),
+                        "\(name): \(output.standardError)")
                 }
                 #expect(outcomes[0] == outcomes[1], "\(outcomes)")
             }
