@@ -27,14 +27,14 @@ final class SQLiteConnection {
         self.path = path
         var handle: OpaquePointer?
         var flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
-        var name = path
+        var name = Self.plainFileName(path)
         if immutable {
             var allowed = CharacterSet.urlPathAllowed
             allowed.remove(charactersIn: "?#%")
             // An absolute path goes after an empty authority (`file://`): a path that starts with `//` is a valid
             // name of a file, which after `file:` alone SQLite would read as an authority, and refuse.
-            let encoded = path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path
-            name = (path.hasPrefix("/") ? "file://" : "file:") + encoded + "?mode=ro&immutable=1"
+            let encoded = name.addingPercentEncoding(withAllowedCharacters: allowed) ?? name
+            name = (name.hasPrefix("/") ? "file://" : "file:") + encoded + "?mode=ro&immutable=1"
             flags |= SQLITE_OPEN_URI
         }
         let code = sqlite3_open_v2(name, &handle, flags, vfs)
@@ -110,6 +110,15 @@ final class SQLiteConnection {
         default:
             throw EventStoreError(.storageFailure, message: "cannot open '\(path)': \(reason)")
         }
+    }
+
+    /// `path` as a name SQLite takes for a file, never for a URI: a SQLite built to read URIs everywhere (as
+    /// Debian's is, `SQLITE_USE_URI`) takes a name that starts with `file:` for one, so that the file named
+    /// `file:y.sqlite` in the current directory would be read as the URI of `y.sqlite`, another file, while every
+    /// check of the store (its companions, its mark, the replacement's renames) looked at the first. `./` before a
+    /// relative name keeps it a file's name, the same file.
+    static func plainFileName(_ path: String) -> String {
+        path.hasPrefix("file:") ? "./" + path : path
     }
 
     /// A read-only connection that makes nothing beside `path`: the file is read as immutable (SQLite then makes no

@@ -1405,6 +1405,36 @@ extension SampleProcessSuites {
                 "\(output.standardError)")
         }
     
+        /// A relative name that starts with `file:` is a file's name. Before, the system SQLite (built to read URIs
+        /// everywhere) opened `file:y.sqlite` as the URI of `y.sqlite`: a fresh run refused another program's
+        /// `y.sqlite` as "not a Whizbang store" after switching it to WAL mode, and made a ledger named
+        /// `file:y.sqlite` meanwhile; export, verify and inspect read `y.sqlite` instead of the file named.
+        @Test("a ledger named file:NAME is that file, never the URI of another")
+        func aNameThatStartsWithFileIsAFile() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let other = directory.appendingPathComponent("y.sqlite").path
+                let made = try await SampleProcess.tool("sqlite3", [
+                    other, "CREATE TABLE notes (x); INSERT INTO notes VALUES ('precious');",
+                ])
+                try #require(made.status == 0, "\(made.standardError)")
+                let before = try Data(contentsOf: URL(fileURLWithPath: other))
+                let sample = try SampleProcess.executable.path
+                func inDirectory(_ arguments: String) async throws -> ProcessOutput {
+                    let script = "cd '\(directory.path)' && exec '\(sample)' \(arguments)"
+                    return try await SampleProcess.run(URL(fileURLWithPath: "/bin/sh"), ["-c", script])
+                }
+                let run = try await inDirectory("run --database file:y.sqlite --accounts 30 --commands 100 --quiet")
+                #expect(run.status == 0, "\(run.standardOutput)\(run.standardError)")
+                let verify = try await inDirectory("verify --database file:y.sqlite")
+                #expect(verify.status == 0, "\(verify.standardOutput)\(verify.standardError)")
+                #expect(verify.standardOutput.contains("130 events"), "\(verify.standardOutput)")
+                // The other program's database is as it was, and nothing was made beside it.
+                #expect(try Data(contentsOf: URL(fileURLWithPath: other)) == before)
+                let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+                #expect(names == ["file:y.sqlite", "y.sqlite"], "\(names)")
+            }
+        }
+
         /// Whether this process may make a user and mount namespace, for a read-only bind mount of a directory.
         static let mayMountReadOnly: Bool = {
             let probe = Process()
