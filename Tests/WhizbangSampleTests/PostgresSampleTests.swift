@@ -556,6 +556,123 @@ extension SampleProcessSuites {
             }
         }
 
+        /// An import into the schema of a dropped ledger made a new log beside the cluster's state of the old one in
+        /// `<schema>_cluster`: the transfer process manager's checkpoint stood past the imported log's end, so the
+        /// nodes would skip its transfer requests, and the inbox held the results of the old log's commands.
+        @Test(
+            "import refuses a schema whose cluster holds state of a log, and changes nothing; once cleared, it imports",
+            .timeLimit(.minutes(10)))
+        func importRefusesASchemaWithClusterState() async throws {
+            try await withCleanup { cleanup in
+                let postgres = try freshURL()
+                let schema = try schemaName(postgres)
+                let cluster = schema + "_cluster"
+                cleanup.dropSchema(schema)
+                cleanup.dropSchema(cluster)
+                let options = ["--database", postgres, "--partitions", "4"]
+                let workload = ["--accounts", "5", "--commands", "60", "--quiet"]
+                let created = try await SampleProcess.run(["run", "--database", postgres] + workload)
+                try #require(created.status == 0, "\(created.standardError)")
+                try await SampleProcess.withTemporaryDirectory { directory in
+                    // A backup of the ledger, taken before its cluster ran on it.
+                    let backup = directory.appendingPathComponent("backup.jsonl").path
+                    let exported = try await SampleProcess.run(["export", "--database", postgres, "--output", backup])
+                    try #require(exported.status == 0, "\(exported.standardError)")
+                    let importing = ["import", "--input", backup, "--database", postgres]
+                    try await withNode(options) {
+                        let run = try await SampleProcess.run(["run", "--cluster", "--transfers"] + options + workload)
+                        try #require(run.status == 0, "\(run.standardOutput)\(run.standardError)")
+                        // The ledger, with a live node on it: import writes only a new store.
+                        let ledger = try await contents(ofSchema: schema)
+                        let refused = try await SampleProcess.run(importing)
+                        #expect(refused.status == 2, "\(refused.standardOutput)\(refused.standardError)")
+                        #expect(try await contents(ofSchema: schema) == ledger)
+                    }
+                    let checkpoint = try await psql(
+                        "SELECT checkpoint FROM \(cluster).jobs WHERE name = 'ledger-transfers'")
+                    try #require(
+                        Int(checkpoint.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 > 0, "\(checkpoint)")
+
+                    // The ledger dropped to restore the backup; its cluster's state stays in the cluster's schema.
+                    _ = try await psql("DROP SCHEMA \(schema) CASCADE")
+                    let clusterBefore = try await contents(ofSchema: cluster)
+                    let refused = try await SampleProcess.run(importing)
+                    let past = try await jobsPastTheLog(of: schema, cluster: cluster)
+                    #expect(refused.status == 2, "\(refused.standardOutput)\(refused.standardError)\(past)")
+                    #expect(refused.standardError.contains(cluster), "\(refused.standardError)")
+                    #expect(refused.standardError.contains("TRUNCATE"), "\(refused.standardError)")
+                    #expect(refused.standardError.contains("nothing was changed"), "\(refused.standardError)")
+                    #expect(past.isEmpty, "\(past)")
+                    let tables = try await psql("SELECT count(*) FROM pg_tables WHERE schemaname = '\(schema)'")
+                    #expect(tables.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "\(tables)")
+                    #expect(try await contents(ofSchema: cluster) == clusterBefore)
+
+                    // Cleared as the refusal says, the backup is imported, and the cluster carries out its transfers.
+                    _ = try await psql("TRUNCATE \(cluster).jobs, \(cluster).inbox")
+                    let imported = try await SampleProcess.run(importing)
+                    #expect(imported.status == 0, "\(imported.standardOutput)\(imported.standardError)")
+                    try await withNode(options) {
+                        let run = try await SampleProcess.run(["run", "--cluster", "--transfers"] + options + workload)
+                        #expect(run.status == 0, "\(run.standardOutput)\(run.standardError)")
+                    }
+                }
+            }
+        }
+
+        /// A node killed without stopping holds its leases until they run out: an import into the schema of a
+        /// dropped ledger made a new log under a node that might only be paused.
+        @Test("import refuses a schema while a killed node's leases of its cluster have not run out", .timeLimit(.minutes(5)))
+        func importRefusesASchemaWhileLeasesLast() async throws {
+            try await withCleanup { cleanup in
+                let postgres = try freshURL()
+                let schema = try schemaName(postgres)
+                let cluster = schema + "_cluster"
+                cleanup.dropSchema(schema)
+                cleanup.dropSchema(cluster)
+                let options = ["--database", postgres, "--partitions", "4"]
+                let workload = ["--accounts", "2", "--commands", "2", "--quiet"]
+                let created = try await SampleProcess.run(["run", "--database", postgres] + workload)
+                try #require(created.status == 0, "\(created.standardError)")
+                try await SampleProcess.withTemporaryDirectory { directory in
+                    let backup = directory.appendingPathComponent("backup.jsonl").path
+                    let exported = try await SampleProcess.run(["export", "--database", postgres, "--output", backup])
+                    try #require(exported.status == 0, "\(exported.standardError)")
+                    let node = try await SampleProcess.child(
+                        ["node", "--node-id", "n1", "--heartbeat-milliseconds", "200", "--lease-milliseconds", "300000"]
+                            + options)
+                    // The run's commands ran on the node, which holds its partitions' leases from then on.
+                    let run = try await SampleProcess.run(["run", "--cluster"] + options + workload)
+                    node.signal(SIGKILL)
+                    _ = try? await node.finish()
+                    try #require(run.status == 0, "\(run.standardOutput)\(run.standardError)")
+                    _ = try await psql("TRUNCATE \(cluster).jobs, \(cluster).inbox")
+                    _ = try await psql("DROP SCHEMA \(schema) CASCADE")
+                    let clusterBefore = try await contents(ofSchema: cluster)
+                    let refused = try await SampleProcess.run(["import", "--input", backup, "--database", postgres])
+                    #expect(refused.status == 2, "\(refused.standardOutput)\(refused.standardError)")
+                    let said = refused.standardError
+                    #expect(said.contains("node of the ledger's cluster is live"), "\(said)")
+                    #expect(said.contains("nothing was changed"), "\(said)")
+                    let tables = try await psql("SELECT count(*) FROM pg_tables WHERE schemaname = '\(schema)'")
+                    #expect(tables.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "\(tables)")
+                    #expect(try await contents(ofSchema: cluster) == clusterBefore)
+                }
+            }
+        }
+
+        /// The jobs of `cluster` whose checkpoint stands past the end of the log in `schema` ("" when none, or when
+        /// `schema` holds no log).
+        private func jobsPastTheLog(of schema: String, cluster: String) async throws -> String {
+            let log = try await psql("SELECT count(*) FROM pg_tables WHERE schemaname = '\(schema)' AND tablename = 'events'")
+            guard log.trimmingCharacters(in: .whitespacesAndNewlines) == "1" else { return "" }
+            let head = try await psql("SELECT coalesce(max(position), 0) FROM \(schema).events")
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let past = try await psql(
+                "SELECT string_agg(name || ' at ' || checkpoint, ', ') FROM \(cluster).jobs WHERE checkpoint > \(head)")
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            return past.isEmpty ? "" : "; the log ends at \(head), the cluster's jobs stand past it: \(past)"
+        }
+
         /// Runs `body` while a `node` runs with `options`, then stops the node gracefully.
         private func withNode(_ options: [String], _ body: () async throws -> Void) async throws {
             let timings = ["--heartbeat-milliseconds", "200", "--lease-milliseconds", "2000"]
