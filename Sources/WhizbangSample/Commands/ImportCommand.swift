@@ -11,7 +11,8 @@ import WhizbangStore
 /// database under a temporary name beside the target and names it only once complete, so even a killed import leaves
 /// nothing at the target (a later import removes the marked temporary store it left); a write that fails or is
 /// interrupted (Ctrl-C, SIGTERM) removes it at once. On PostgreSQL the restore creates the store's tables and fills
-/// them in one transaction.
+/// them in one transaction, which first refuses, as a run that creates a ledger does, while the schema's cluster holds
+/// state of a log or a live node's leases (``LedgerClusterState``): nothing is changed then, the cluster included.
 struct ImportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import", abstract: "Load a JSON Lines export into a new database (same ids, versions, order).")
@@ -104,7 +105,9 @@ struct ImportCommand: AsyncParsableCommand {
                     + "`inspect --database` tells which, and importing again is refused if it is there"
                 written = try await PostgresProblem.mapping(configuration, changes: outcome) {
                     try await PostgresEventStore.restore(
-                        events, checkpoints: checkpoints, configuration: configuration, progress: report)
+                        events, checkpoints: checkpoints, configuration: configuration,
+                        refusal: LedgerClusterState.refusal(creatingLedgerIn: configuration, by: "import"),
+                        progress: report)
                 }
             }
         } catch is CancellationError {
@@ -112,6 +115,9 @@ struct ImportCommand: AsyncParsableCommand {
             StandardError.write(
                 "import stopped by signal \(stop.received ?? 0); nothing was written to \(target.name)\n")
             throw ExitCode(stop.exitStatus)
+        } catch let error as SampleError {
+            progress.withLock { $0.end() }
+            throw error
         } catch let error as EventStoreError {
             progress.withLock { $0.end() }
             throw SampleError(

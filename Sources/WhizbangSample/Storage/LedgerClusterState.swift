@@ -6,12 +6,12 @@ import WhizbangPostgres
 /// holds only for the log it ran on: its jobs' checkpoints (positions in that log), its inbox (commands to the
 /// ledger's accounts, some perhaps still pending), and the leases of its live nodes.
 ///
-/// A run that creates a ledger (a fresh run, or the first on a schema) refuses while the cluster's schema holds any
-/// of it: beside a new log, the transfer process manager's checkpoint would stand past the log's end, so the nodes
-/// would skip the new ledger's transfer requests, and pending commands would run on the new ledger's accounts. The
-/// run does not clear that state itself: the cluster records nothing that ties it to a ledger, nor that the sample
-/// made its schema (a node creates it when it is missing, and an operator may have added to it), so nothing proves
-/// it the old ledger's.
+/// A run that creates a ledger (a fresh run, or the first on a schema) and an import refuse while the cluster's
+/// schema holds any of it: beside a new log, the transfer process manager's checkpoint would stand past the log's
+/// end, so the nodes would skip the new ledger's transfer requests, and pending commands would run on the new
+/// ledger's accounts. Neither clears that state itself: the cluster records nothing that ties it to a ledger, nor
+/// that the sample made its schema (a node creates it when it is missing, and an operator may have added to it), so
+/// nothing proves it the old ledger's.
 struct LedgerClusterState {
     /// The cluster's schema.
     var schema: String
@@ -59,22 +59,36 @@ struct LedgerClusterState {
         return state
     }
 
-    /// The refusal of a run that would create a ledger beside this state, or `nil` when there is none.
-    func refusal(_ configuration: PostgresEventStore.Configuration) -> SampleError? {
+    /// The `refusal` of the PostgreSQL store's restore that creates a ledger in `configuration`'s schema for
+    /// `command` (`run` or `import`): it reads the cluster's state in the restore's transaction, where no store, and
+    /// so no node or client of the cluster, runs on the ledger until the transaction ends, so that the state cannot
+    /// appear between the check and the new ledger.
+    static func refusal(creatingLedgerIn configuration: PostgresEventStore.Configuration, by command: String)
+        -> (PostgresConnection, Logger) async throws -> (any Error)?
+    {
+        { connection, logger in
+            try await find(forStore: configuration.schema, on: connection, logger: logger)
+                .refusal(configuration, by: command)
+        }
+    }
+
+    /// The refusal of `command` (`run` or `import`) that would create a ledger beside this state, or `nil` when there
+    /// is none.
+    func refusal(_ configuration: PostgresEventStore.Configuration, by command: String) -> SampleError? {
         let place = "schema \(schema) of \(configuration)"
         if liveLeases > 0 {
             return SampleError.refusal(
-                "a node of the ledger's cluster is live (\(liveLeases) leases in \(place) have not run out); run "
-                    + "leaves the cluster alone, and nothing was changed: stop the nodes first (a node killed "
-                    + "without stopping holds its leases until they run out)")
+                "a node of the ledger's cluster is live (\(liveLeases) leases in \(place) have not run out); "
+                    + "\(command) leaves the cluster alone, and nothing was changed: stop the nodes first (a node "
+                    + "killed without stopping holds its leases until they run out)")
         }
         guard jobs > 0 || inboxRows > 0 else { return nil }
         return SampleError.refusal(
-            "\(place) holds the state of a cluster that ran on the ledger (\(jobs) jobs, \(jobCheckpoints) of them past the "
-                + "start of a log, \(inboxRows) inbox rows, \(pendingRows) pending): beside a new ledger its nodes would skip the new "
-                + "log's events up to those checkpoints, run the pending commands on it, or carry out again the "
-                + "transfers of a run without --cluster; run leaves the cluster "
-                + "alone, and nothing was changed: clear that state (SQL: TRUNCATE \"\(schema)\".jobs, "
-                + "\"\(schema)\".inbox) or give --database another schema (?schema=NAME)")
+            "\(place) holds the state of a cluster that ran on the ledger (\(jobs) jobs, \(jobCheckpoints) of them "
+                + "past the start of a log, \(inboxRows) inbox rows, \(pendingRows) pending): beside a new ledger its "
+                + "nodes would skip the new log's events up to those checkpoints, run the pending commands on it, or "
+                + "carry out again the transfers of a run without --cluster; \(command) leaves the cluster alone, and "
+                + "nothing was changed: clear that state (SQL: TRUNCATE \"\(schema)\".jobs, \"\(schema)\".inbox) or "
+                + "give --database another schema (?schema=NAME)")
     }
 }

@@ -140,11 +140,7 @@ enum SampleDatabase {
                     try await PostgresEventStore.restore(
                         [], checkpoints: [LedgerMark.consumer: token], configuration: configuration,
                         replacingStoreMarkedBy: LedgerMark.consumer,
-                        refusal: { connection, logger in
-                            try await LedgerClusterState.find(
-                                forStore: configuration.schema, on: connection, logger: logger
-                            ).refusal(configuration)
-                        })
+                        refusal: LedgerClusterState.refusal(creatingLedgerIn: configuration, by: "run"))
                 }
             } catch let error as EventStoreError where error.code == .invalidArgument {
                 let elsewhere = "give --database another schema (?schema=NAME)"
