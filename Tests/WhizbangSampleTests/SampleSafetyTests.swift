@@ -244,6 +244,49 @@ extension SampleProcessSuites {
             }
         }
 
+        /// A run removes the ledger a killed run or import left under a temporary name beside its own; one that a user
+        /// had given a table went, table and all, and the run exited 0.
+        @Test("run and import refuse to go on past a killed run's leftover holding a user's table, name it, and change nothing")
+        func leftoverHoldingAUsersTableIsRefused() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                try await SampleProcess.makeLedger(ledger, commands: 300)
+                // What a killed run or import leaves: a ledger under the temporary name its mark names, beside the
+                // ledger of a run and beside the database of an import.
+                let imported = directory.appendingPathComponent("imported.sqlite").path
+                var leftovers: [String] = []
+                for name in [".ledger.sqlite.restoring-0123abcd", ".imported.sqlite.restoring-4567cdef"] {
+                    let leftover = directory.appendingPathComponent(name).path
+                    try FileManager.default.copyItem(atPath: ledger, toPath: leftover)
+                    let added = try await SampleProcess.tool(
+                        "sqlite3",
+                        [
+                            leftover,
+                            "INSERT OR REPLACE INTO whizbang_store (key, value) VALUES ('restored_as', '\(name)'); "
+                                + "CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('x');",
+                        ])
+                    try #require(added.status == 0, "\(added.standardError)")
+                    leftovers.append(leftover)
+                }
+                let input = directory.appendingPathComponent("log.jsonl")
+                try ImportFixture.write(ImportFixture.good(streams: 2, perStream: 3), to: input)
+                let before = try ImportFixture.snapshot(directory)
+                for (arguments, leftover) in zip(
+                    [
+                        ["run", "--database", ledger, "--accounts", "10", "--commands", "10", "--quiet"],
+                        ["import", "--input", input.path, "--database", imported],
+                    ], leftovers)
+                {
+                    let output = try await SampleProcess.run(arguments)
+                    #expect(output.status == 2, "\(arguments[0]): \(output.standardOutput)\(output.standardError)")
+                    #expect(output.standardError.contains(leftover), "\(arguments[0]): \(output.standardError)")
+                    #expect(output.standardError.contains("(table notes)"), "\(arguments[0]): \(output.standardError)")
+                    #expect(output.standardError.split(separator: "\n").count == 1, "\(output.standardError)")
+                    #expect(try ImportFixture.snapshot(directory) == before, "\(arguments[0])")
+                }
+            }
+        }
+
         /// The read model a run keeps (`--read-model`) is in the store's own tables: a later fresh run replaces that
         /// ledger as any other.
         @Test("a fresh run replaces a ledger that kept the sample's read model")
