@@ -7,8 +7,8 @@ import Darwin
 /// An exclusive `flock` on a regular file, taken without waiting, held until ``release()``.
 ///
 /// A restore holds one on its temporary file from the moment it creates it until the file has its final name, so
-/// that ``SQLiteEventStore/removeAbandonedRestores(for:)`` in another process never takes a restore at work for one
-/// that was killed. `flock` locks are separate from the POSIX locks SQLite takes, but closing any descriptor of a
+/// that ``SQLiteEventStore/removeAbandonedRestores(for:leftAlone:)`` in another process never takes a restore at work
+/// for one that was killed. `flock` locks are separate from the POSIX locks SQLite takes, but closing any descriptor of a
 /// file drops the POSIX locks the process holds on it: release the lock only once every SQLite connection of this
 /// process to the file is closed.
 final class FileLock {

@@ -99,9 +99,16 @@ extension SQLiteEventStore {
     /// both; the temporary name alone is removed then (by name, which changes neither the file nor its locks) when
     /// it is a name of the store at `path` and that store's mark names it. Any other such file is left alone.
     ///
+    /// A leftover of a killed restore that ``destroyStore(at:)`` refuses to remove — one that a connection has open,
+    /// or whose file also holds tables, views, triggers, indexes or columns that the store did not create (a user's
+    /// own table, say) — stays as it was, and is passed to `leftAlone` with the refusal, whose message says why.
+    ///
+    /// - Parameter leftAlone: Called with each leftover of a killed restore that was not removed, and the reason.
     /// - Returns: The paths removed.
     @discardableResult
-    public static func removeAbandonedRestores(for path: String) -> [String] {
+    public static func removeAbandonedRestores(
+        for path: String, leftAlone: (_ leftover: String, _ reason: EventStoreError) -> Void = { _, _ in }
+    ) -> [String] {
         let parts = PathParts(path)
         let target = parts.name
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: parts.directory) else { return [] }
@@ -123,7 +130,12 @@ extension SQLiteEventStore {
             guard inspectFile(at: candidate).isWhizbangStore,
                 SQLiteRestore.wasRestored(candidate, as: name)
             else { continue }
-            if (try? destroyStore(at: candidate)) != nil { removed.append(candidate) }
+            do throws(EventStoreError) {
+                try destroyStore(at: candidate)
+                removed.append(candidate)
+            } catch {
+                leftAlone(candidate, error)
+            }
         }
         return removed
     }

@@ -17,8 +17,8 @@ import Darwin
 /// its WAL copied back and removed; fsynced; then given the target's name with `link` (which never replaces a file)
 /// and the directory fsynced. Until that link the target's name holds nothing, however the process ends; a failure
 /// removes the temporary files. A process killed after the first commit (which creates the schema and records the
-/// temporary name in the store's mark) leaves a store that ``SQLiteEventStore/removeAbandonedRestores(for:)`` removes
-/// later; one killed before it leaves a file without tables that nothing proves is a restore's, and that stays.
+/// temporary name in the store's mark) leaves a store that
+/// ``SQLiteEventStore/removeAbandonedRestores(for:leftAlone:)`` removes later; one killed before it leaves a file without tables that nothing proves is a restore's, and that stays.
 struct SQLiteRestore {
     /// The part of a temporary name between the target's name and the random suffix.
     static let temporaryInfix = ".restoring-"
@@ -137,7 +137,8 @@ struct SQLiteRestore {
     }
 
     /// Records in the store's mark, in the transaction that creates the schema, the temporary name this restore
-    /// created the file under: ``SQLiteEventStore/removeAbandonedRestores(for:)`` removes a leftover only when its name is that one.
+    /// created the file under: ``SQLiteEventStore/removeAbandonedRestores(for:leftAlone:)`` removes a leftover only
+    /// when its name is that one.
     private func markRestored(_ temporary: String, on connection: SQLiteConnection) throws {
         let insert = try connection.prepare(
             "INSERT INTO \(SQLiteSchema.markTable) (key, value) VALUES ('\(Self.restoredAsKey)', ?1)")

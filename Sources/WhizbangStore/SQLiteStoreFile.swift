@@ -12,7 +12,9 @@ import Darwin
 ///
 /// Get one with ``SQLiteEventStore/inspectFile(at:)``. A caller that wants to start over at a path removes the store
 /// there with ``SQLiteEventStore/destroyStore(at:)`` only when ``isWhizbangStore`` is `true`, and otherwise leaves the
-/// path alone, telling the user what ``description`` says was found.
+/// path alone, telling the user what ``description`` says was found. (Even then `destroyStore(at:)` refuses a store
+/// whose file also holds tables, views, triggers, indexes or columns that the store did not create; its error names
+/// them.)
 public struct SQLiteStoreFile: Sendable, CustomStringConvertible {
     /// The kind of thing found at a path.
     public struct Kind: Hashable, Sendable, CustomStringConvertible {
@@ -53,7 +55,8 @@ public struct SQLiteStoreFile: Sendable, CustomStringConvertible {
     /// process, such as root's, that could write it anyway.
     public let isWritable: Bool
 
-    /// Whether the path holds a store this library created, which ``SQLiteEventStore/destroyStore(at:)`` may remove.
+    /// Whether the path holds a store this library created, which ``SQLiteEventStore/destroyStore(at:)`` may remove
+    /// (unless its file also holds what the store did not create).
     public var isWhizbangStore: Bool { kind == .store }
 
     /// Whether something exists at the path.
@@ -156,21 +159,31 @@ extension SQLiteEventStore {
     }
 
     /// Removes the store at `path` — the database and the WAL and shared-memory files SQLite keeps beside it, and
-    /// nothing else — after proving with ``inspectFile(at:)`` that the store created it.
+    /// nothing else — after proving with ``inspectFile(at:)`` that the store created it, and that the file holds
+    /// nothing the store did not create.
     ///
     /// A store that a connection has open, in this process or another, is not removed: close every store on the file
     /// first. Nor is a symbolic link, or what it names.
     ///
+    /// Nor is a store whose file holds tables, views, triggers, indexes or columns that the store did not make
+    /// (someone's own data, added to the file with SQLite): the whole file would go, and that data with it. Such a store
+    /// is refused, naming what was found, and checked again under the exclusive hold taken to remove it, so that what
+    /// was added after the first look is found too. A store of a newer schema version than this code knows is refused
+    /// as well: its objects cannot be told from anyone else's. The store's own objects are no reason to refuse: those
+    /// of its read models, those of an older schema version, and SQLite's own (`sqlite_stat1` after `ANALYZE`).
+    ///
     /// - Throws: `EventStoreError/Code/invalidArgument` when the path is a symbolic link, holds anything but a store
-    ///   this library created, or holds one that a connection has open (nothing is removed then; the message says
-    ///   what was found); `EventStoreError/Code/readOnly` or `EventStoreError/Code/storageFailure` when a file
-    ///   cannot be locked or removed.
+    ///   this library created, holds one whose file also holds what the store did not create (the message names it,
+    ///   and the store's files, its WAL and shared-memory file too, are left as they were) or one of a newer schema
+    ///   version, or holds one that a connection has open (nothing is removed then; the message says what was
+    ///   found); `EventStoreError/Code/readOnly` or `EventStoreError/Code/storageFailure` when a file cannot be
+    ///   locked or removed.
     public static func destroyStore(at path: String) throws(EventStoreError) {
         try destroyStore(at: path, afterInspection: {})
     }
 
     /// ``destroyStore(at:)``, running `afterInspection` between the inspection and the hold (where tests put
-    /// another file in place).
+    /// another file in place, or add a table to the store).
     static func destroyStore(at path: String, afterInspection: () -> Void) throws(EventStoreError) {
         var before = stat()
         if lstat(path, &before) == 0, before.st_mode & S_IFMT == S_IFLNK {
@@ -183,7 +196,13 @@ extension SQLiteEventStore {
             throw EventStoreError(
                 .invalidArgument, message: "\(path) is \(file.description), not a Whizbang store; nothing was removed")
         }
+        // Read as the inspection reads, without the hold: a store holding someone else's objects is refused before
+        // anything is locked or made beside it.
+        try refuseObjectsNotCreated(inStoreAt: path)
         afterInspection()
+        // The hold makes an empty WAL where there was none; that one goes again when the hold closes after a refusal.
+        var walStatus = stat()
+        let hadWAL = lstat(path + "-wal", &walStatus) == 0
         // Held until the files are gone, so that no connection opens the store in between.
         guard let hold = try exclusiveHold(path) else {
             throw EventStoreError(
@@ -208,6 +227,15 @@ extension SQLiteEventStore {
             throw EventStoreError(
                 .invalidArgument, message: "\(path) changed while it was checked; nothing was removed")
         }
+        // Checked again under the hold: what someone added since the first check would go with the file too.
+        do throws(EventStoreError) {
+            try refuseObjectsNotCreated(in: path, on: hold)
+        } catch {
+            // The file held is the store inspected (the same inode, locked), and it stays: its WAL and the file are
+            // left as they are, without the checkpoint a closing connection makes, and a WAL that the hold made goes.
+            if hadWAL { try? hold.leaveWALOnClose() } else { try? hold.keepWALOnClose(false) }
+            throw error
+        }
         // The WAL goes first: a WAL left beside a later database of the same name would be replayed into it.
         for companion in [path + "-wal", path + "-shm", path] where unlink(companion) != 0 && errno != ENOENT {
             let number = errno
@@ -216,6 +244,44 @@ extension SQLiteEventStore {
                 throw EventStoreError(.readOnly, message: "cannot remove \(companion): \(reason)")
             }
             throw EventStoreError(.storageFailure, message: "cannot remove \(companion): \(reason)")
+        }
+    }
+
+    /// ``refuseObjectsNotCreated(in:on:)`` on a connection that reads the store at `path` as ``inspectFile(at:)``
+    /// does, without changing it.
+    private static func refuseObjectsNotCreated(inStoreAt path: String) throws(EventStoreError) {
+        let connection: SQLiteConnection
+        do throws(SQLiteError) {
+            connection = try SQLiteConnection.forInspection(path: path)
+        } catch {
+            throw error.eventStoreError
+        }
+        defer { connection.close() }
+        try refuseObjectsNotCreated(in: path, on: connection)
+    }
+
+    /// Refuses the store at `path`, read through `connection`, when its file holds tables, views, triggers, indexes
+    /// or columns that the store did not create (``SQLiteSchema/objectsNotCreated(on:)``), naming them, or when its
+    /// schema is newer than this code knows, so that its objects cannot be told from anyone else's.
+    private static func refuseObjectsNotCreated(in path: String, on connection: SQLiteConnection)
+        throws(EventStoreError)
+    {
+        let others: [String]
+        do {
+            others = try SQLiteSchema.objectsNotCreated(on: connection)
+        } catch {
+            let error = EventStoreError.storing(error)
+            guard error.code == .incompatibleSchema else { throw error }
+            throw EventStoreError(
+                .invalidArgument,
+                message: "\(path) is a Whizbang store whose schema this code does not know (\(error.message)), so it "
+                    + "cannot tell the store's tables from anyone else's; nothing was removed")
+        }
+        guard others.isEmpty else {
+            throw EventStoreError(
+                .invalidArgument,
+                message: "\(path) is a Whizbang store that also holds what the store did not create "
+                    + "(\(SQLiteSchema.listed(others))); removing it would remove that too, so nothing was removed")
         }
     }
 

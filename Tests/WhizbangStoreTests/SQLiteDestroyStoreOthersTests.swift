@@ -126,8 +126,8 @@ struct SQLiteDestroyStoreOthersTests {
         }
     }
 
-    /// A leftover of a killed restore is removed with `destroyStore`: one that a user gave a table is not, and keeps
-    /// its table.
+    /// A leftover of a killed restore is removed with `destroyStore`: one that a user gave a table is not, keeps its
+    /// table, and is reported with the reason.
     @Test("removeAbandonedRestores leaves a leftover that holds a user's table")
     func abandonedRestoreWithAUsersTableIsKept() async throws {
         try await withTemporaryDirectory { directory in
@@ -142,6 +142,13 @@ struct SQLiteDestroyStoreOthersTests {
             let before = try snapshot(directory)
 
             #expect(SQLiteEventStore.removeAbandonedRestores(for: target).isEmpty)
+            #expect(try snapshot(directory) == before)
+            // Told why, and not only that it stayed.
+            var leftAlone: [(String, EventStoreError)] = []
+            #expect(SQLiteEventStore.removeAbandonedRestores(for: target) { leftAlone.append(($0, $1)) }.isEmpty)
+            #expect(leftAlone.map(\.0) == [leftover])
+            #expect(leftAlone.first?.1.code == .invalidArgument)
+            #expect(leftAlone.first?.1.message.contains("(table notes)") == true, "\(leftAlone)")
             #expect(try snapshot(directory) == before)
             #expect(try executeRawSQL("SELECT body FROM notes", path: leftover) == [["x"]])
         }

@@ -86,7 +86,7 @@ struct ImportCommand: AsyncParsableCommand {
                         "\(path) already exists (it is \(found.description)); import writes a new database: give "
                             + "--database a path that does not exist")
                 }
-                LedgerStore.removeLeftovers(for: path)
+                try LedgerStore.removeLeftovers(for: path)
                 written = try await SQLiteEventStore.restore(
                     events, checkpoints: checkpoints, to: path,
                     configuration: LedgerStore.configuration(durability: .normal), progress: report)

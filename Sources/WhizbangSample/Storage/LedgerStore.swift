@@ -160,7 +160,7 @@ enum LedgerStore {
         durability: SQLiteEventStore.Configuration.Durability,
         replacing: Bool = false
     ) async throws -> SQLiteEventStore {
-        removeLeftovers(for: path)
+        try removeLeftovers(for: path)
         let unchanged = replacing ? "the ledger at \(path) is as it was" : "nothing was created"
         do {
             try await SQLiteEventStore.restore(
@@ -198,9 +198,22 @@ enum LedgerStore {
 
     /// Removes what a killed run or import left beside `path` (see `SQLiteEventStore.removeAbandonedRestores`),
     /// saying so on standard error.
-    static func removeLeftovers(for path: String) {
-        for leftover in SQLiteEventStore.removeAbandonedRestores(for: path) {
+    ///
+    /// A leftover the store refuses to remove — one whose file also holds a table, view, trigger, index or column
+    /// someone added to it, or one another program has open — is left as it was, and the command stops there, before
+    /// it writes anything at `path`: it is a refusal, with the store's reason.
+    static func removeLeftovers(for path: String) throws {
+        var refusals: [String] = []
+        let removed = SQLiteEventStore.removeAbandonedRestores(for: path) { _, reason in
+            refusals.append(OneLine.text(reason.message))
+        }
+        for leftover in removed {
             StandardError.write("removed \(leftover), left by a run or import that was killed\n")
+        }
+        guard refusals.isEmpty else {
+            throw SampleError.refusal(
+                "cannot remove what a run or import that was killed left beside \(path): "
+                    + "\(refusals.joined(separator: "; ")); move it away, or remove it yourself, and try again")
         }
     }
 
