@@ -116,6 +116,16 @@ let package = Package(
             dependencies: [.product(name: "Subprocess", package: "swift-subprocess")],
             path: "Tests/ProcessTesting"
         ),
+        // The tests' look at a PostgreSQL server's lock table (WhizbangPostgresTests, WhizbangClusterTests); not a
+        // product.
+        .target(
+            name: "PostgresTesting",
+            dependencies: [
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/PostgresTesting"
+        ),
         .executableTarget(
             name: "WhizbangSample",
             dependencies: [
@@ -188,6 +198,7 @@ let package = Package(
             dependencies: [
                 "WhizbangPostgres",
                 "WhizbangTesting",
+                "PostgresTesting",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 // For the proxy that ends a connection in the middle of a result.
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -203,6 +214,7 @@ let package = Package(
                 "Whizbang",
                 "WhizbangCluster",
                 "WhizbangPostgres",
+                "PostgresTesting",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import PostgresTesting
 import Synchronization
 import Testing
 import Whizbang
@@ -291,13 +292,9 @@ struct ClusterClientEdgeTests {
                     try await client.send(
                         Counter.Command.add(1), to: StreamID("cancelled"), as: Counter.self, timeout: .seconds(20))
                 }
-                // Waits until the preparation waits for the lock.
-                while try await holder.query(
-                    "SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
-                    logger: InboxLock.logger
-                ).collect().first?.decode(Int.self) ?? 0 == 0 {
-                    try await Task.sleep(for: .milliseconds(10))  // polls the server's lock table
-                }
+                // Waits until the preparation waits for this lock (not any other session's advisory lock).
+                _ = try await PostgresLockWaiters.waiting(
+                    for: .advisory(1466460538, hashOf: store.configuration.schema + "_cluster"), on: holder)
                 let start = ContinuousClock.now
                 send.cancel()
                 await #expect(throws: CancellationError.self) { try await send.value }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import PostgresTesting
 import Synchronization
 import Testing
 
@@ -28,24 +29,16 @@ struct PostgresStartupLockTests {
         return other
     }
 
-    /// Returns once a session waits for the migration lock that `other` holds, or once `ended` says the start has
-    /// ended; asks every 20 ms until then. A start that gives up after a short request timeout can do so between two
-    /// looks, and the wait would otherwise go on until the suite's time limit.
+    /// Returns once a session waits for the migration lock that `other` holds (``PostgresLockWaiters``: the server's
+    /// lock table is the only place a lock wait shows), or once `ended` says the start has ended. A start that gives up
+    /// after a short request timeout can do so between two looks, and the wait would otherwise go on until its
+    /// deadline.
     static func waitForAWaiter(
         on other: PostgresConnection, _ configuration: PostgresEventStore.Configuration,
         orUntil ended: @Sendable () -> Bool
     ) async throws {
-        while !ended(),
-            try await other.query(
-                """
-                SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
-                    AND classid = \(Int64(PostgresSchema.lockClass + 1))
-                    AND objid::bigint = (hashtext(\(configuration.schema))::bigint & 4294967295)
-                """, logger: logger
-            ).collect().first?.decode(Int64.self) ?? 0 == 0
-        {
-            // Each look is a query, which paces the loop (PostgreSQL signals no lock wait).
-        }
+        _ = try await PostgresLockWaiters.waiting(
+            for: .advisory(PostgresSchema.lockClass + 1, hashOf: configuration.schema), on: other, orUntil: ended)
     }
 
     /// Runs `store`, calls `end` once its start waits for the lock that `other` holds, and returns how `run()`

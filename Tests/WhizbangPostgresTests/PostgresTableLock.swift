@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import PostgresTesting
 import WhizbangPostgres
 
 /// Holds an exclusive lock on a store's `events` table from a connection of its own, so that every append and read
@@ -30,23 +31,16 @@ final class PostgresTableLock: Sendable {
         return PostgresTableLock(connection: connection, configuration: configuration)
     }
 
-    /// The process id of a server backend that waits for this lock; asks until one does.
+    /// The process id of a server backend that waits for this lock, once one does.
     func waitingBackend() async throws -> Int32 {
         try await waitingBackends(atLeast: 1)[0]
     }
 
-    /// The process ids of the server backends that wait for this lock; asks every 20 ms until at least `count` do.
+    /// The process ids of the server backends that wait for this lock, once at least `count` do
+    /// (``PostgresLockWaiters``: the server's lock table is the only place a lock wait shows).
     func waitingBackends(atLeast count: Int) async throws -> [Int32] {
-        let sql = """
-            SELECT pid FROM pg_locks
-            WHERE NOT granted AND relation = '"\(configuration.schema)".events'::regclass
-            """
-        while true {
-            let rows = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Self.logger).collect()
-            let pids = try rows.map { try $0.decode(Int32.self) }
-            if pids.count >= count { return pids }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        try await PostgresLockWaiters.waiting(
+            for: .table("\"\(configuration.schema)\".events"), atLeast: count, on: connection)
     }
 
     /// Ends the server backend `pid`, as a crash of its connection would (the client sees SQLSTATE 57P01 and a
