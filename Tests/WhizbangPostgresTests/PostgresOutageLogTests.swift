@@ -93,12 +93,14 @@ struct PostgresOutageLogTests {
                     try await role.execute("ALTER ROLE \(role.name) CONNECTION LIMIT 0")
                     try await role.execute(
                         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '\(role.name)'")
-                    // No call is made: only the listener, connecting again every 50 ms, meets the outage.
-                    let deadline = ContinuousClock.now + .seconds(30)
-                    var warned = false
-                    while !warned, ContinuousClock.now < deadline {
-                        warned = records.all.dropFirst(setup).contains { $0.level == .warning }
-                        try await Task.sleep(for: .milliseconds(10))
+                    // No call is made: only the listener, connecting again every 50 ms, meets the outage. Its warning
+                    // ends the wait; without one, the suite's time limit cancels it and the test fails.
+                    let warned: Bool
+                    do {
+                        _ = try await records.first(from: setup) { $0.level == .warning }
+                        warned = true
+                    } catch {
+                        warned = false
                     }
                     try await role.execute("ALTER ROLE \(role.name) CONNECTION LIMIT -1")
                     return warned
