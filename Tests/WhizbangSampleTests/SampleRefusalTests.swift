@@ -466,12 +466,9 @@ extension SampleProcessSuites {
     }
 }
 
-/// Returns once the ack log at `path` holds a line: the run writing it is in its operate phase. Looks every 20 ms
-/// rather than spinning, which would take a core from the run it waits for; fails the test after two minutes.
+/// Returns once the ack log at `path` holds a line: the run writing it is in its operate phase. Woken by the kernel at
+/// each write in the log's directory (``FileGrowth``), since the run prints nothing then; fails the test after two
+/// minutes.
 private func waitForFirstAcknowledgement(in path: String) async throws {
-    let deadline = ContinuousClock.now + .seconds(120)
-    while ((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) == 0 {
-        try #require(ContinuousClock.now < deadline, "the run acknowledged no command within two minutes")
-        try await Task.sleep(for: .milliseconds(20))
-    }
+    try await FileGrowth.wait(for: path, toReach: 1, within: .seconds(120))
 }
