@@ -300,15 +300,22 @@ struct SQLiteRestore {
             defer { connection.close() }
             others = try SQLiteSchema.objectsNotCreated(on: connection)
         } catch {
-            let error = EventStoreError.storing(error)
-            // A newer schema's objects are not known here: nothing proves the file holds only the store's.
-            guard error.code == .incompatibleSchema else { throw error }
-            throw EventStoreError(
-                .invalidArgument,
-                message: "\(path) is a store whose schema this code does not know (\(error.message)), so it cannot tell "
-                    + "the store's tables from anyone else's; the restore left it alone")
+            throw unknownSchemaRefusal(path, error)
         }
         guard others.isEmpty else { throw holdsOthers(path, others) }
+    }
+
+    /// `error`, thrown while the objects of the store at `path` were listed, as the restore reports it: a newer
+    /// schema (`EventStoreError/Code/incompatibleSchema`) becomes the refusal of a store the restore may not replace
+    /// (`EventStoreError/Code/invalidArgument`), whether it is found before the work or under the exclusive hold.
+    private static func unknownSchemaRefusal(_ path: String, _ error: any Error) -> EventStoreError {
+        let error = EventStoreError.storing(error)
+        // A newer schema's objects are not known here: nothing proves the file holds only the store's.
+        guard error.code == .incompatibleSchema else { return error }
+        return EventStoreError(
+            .invalidArgument,
+            message: "\(path) is a store whose schema this code does not know (\(error.message)), so it cannot tell "
+                + "the store's tables from anyone else's; the restore left it alone")
     }
 
     /// The refusal of a store at `path` that holds `others`, objects the store did not create: replacing the file
@@ -329,7 +336,9 @@ struct SQLiteRestore {
     /// shared-memory files go (a WAL left beside the new file would be read into it) and the new file is renamed
     /// over the old one, so that `path` names the old store or the new one at every moment. The old file's header
     /// is never changed (no rollback journal is made), and a failure before the rename leaves the old store with the
-    /// same content.
+    /// same content. Where the store had no WAL before the hold, the WAL is the hold's own, and every exit short of
+    /// the rename lets it go when the hold closes: none stays to make the next store at `path` refused once the old
+    /// one is removed.
     private func replace(_ path: String, with temporary: String, marker: String) throws {
         var before = stat()
         guard lstat(path, &before) == 0 else {
@@ -357,6 +366,11 @@ struct SQLiteRestore {
         }
         defer { hold.close() }
         try hold.keepWALOnClose()
+        // Without a WAL before the hold, the WAL is the hold's own, made when it opened the file: every exit short of
+        // the rename (a refusal, a failed checkpoint or unlink) lets it go when the hold closes, as after any
+        // connection. (Runs before the close above.)
+        var renamed = false
+        defer { if !hadWAL && !renamed { try? hold.keepWALOnClose(false) } }
         let select = try hold.prepare("SELECT 1 FROM checkpoints WHERE consumer = ?1")
         select.bind(marker, at: 1)
         let marked = try select.step()
@@ -371,19 +385,21 @@ struct SQLiteRestore {
                 .invalidArgument, message: "\(path) changed while the store was restored; the restore left it alone")
         }
         // Checked again under the hold: what someone added since the first check would go with the old file too.
-        let others = try SQLiteSchema.objectsNotCreated(on: hold)
-        guard others.isEmpty else {
-            // The file held is the store checked (the same inode, locked): without a WAL before the hold, the WAL is
-            // the hold's own, empty, and goes when it closes, as after any connection.
-            if !hadWAL { try? hold.keepWALOnClose(false) }
-            throw Self.holdsOthers(path, others)
+        let others: [String]
+        do {
+            others = try SQLiteSchema.objectsNotCreated(on: hold)
+        } catch {
+            // Newer code may have migrated the store meanwhile: refused as the first check refuses it.
+            throw Self.unknownSchemaRefusal(path, error)
         }
+        guard others.isEmpty else { throw Self.holdsOthers(path, others) }
         try hold.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         // The old store's file now holds every commit, and is synced; its WAL is empty.
         for companion in [path + "-wal", path + "-shm"] where unlink(companion) != 0 && errno != ENOENT {
             throw Self.fileError(errno, "cannot remove \(companion)")
         }
         guard rename(temporary, path) == 0 else { throw Self.fileError(errno, "cannot replace \(path)") }
+        renamed = true
     }
 
     /// fsync of a file.

@@ -226,6 +226,77 @@ struct SQLiteRestoreReplacingTests {
         }
     }
 
+    /// The hold's connection made the old store's WAL when it opened, and kept it when it closed after a refusal
+    /// other than for objects the store did not create: an empty `-wal` stayed beside the store, and once the store
+    /// was removed it made the next store at that path refused (a WAL without its database).
+    @Test("a store that lost its mark while the new store was built is refused, and nothing is left beside it")
+    func refusesAStoreThatLostItsMarkDuringTheRestore() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("ledger.sqlite").path
+            let old = log(3, stream: "old", label: "old")
+            try await makeStore(path, old, checkpoints: [Self.marker: 0, "reader": 1])
+            let namesBefore = try names(in: directory)
+            try #require(namesBefore == ["ledger.sqlite"])
+            let removed = Mutex(false)
+            let error = await expectError(.invalidArgument) {
+                try await SQLiteEventStore.restore(
+                    self.log(2, stream: "new", label: "new"), checkpoints: [Self.marker: 0], to: path,
+                    configuration: .testing, replacingStoreMarkedBy: Self.marker
+                ) { _ in
+                    removed.withLock { removed in
+                        if !removed {
+                            _ = try? executeRawSQL(
+                                "DELETE FROM checkpoints WHERE consumer = '\(Self.marker)';", path: path)
+                        }
+                        removed = true
+                    }
+                    return true
+                }
+            }
+            #expect(removed.withLock { $0 })
+            #expect(error?.message.contains("changed while the store was restored") == true, "\(error?.message ?? "")")
+            let namesAfter = try names(in: directory)
+            #expect(namesAfter == namesBefore)
+            #expect(try await contents(path, consumers: [Self.marker, "reader"]) == (old, [nil, 1]))
+            // With the store gone, a new one can be made at its path.
+            try FileManager.default.removeItem(atPath: path)
+            let fresh = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            fresh.close()
+        }
+    }
+
+    /// A store that newer code migrated while the new store was built is refused as the first check refuses it, with
+    /// `invalidArgument`; under the hold the raw `incompatibleSchema` came through, and the hold's WAL stayed.
+    @Test("a store given a newer schema version while the new store was built is refused as one found so at first")
+    func refusesAStoreMadeNewerDuringTheRestore() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("ledger.sqlite").path
+            let old = log(3, stream: "old", label: "old")
+            try await makeStore(path, old, checkpoints: [Self.marker: 0])
+            let namesBefore = try names(in: directory)
+            try #require(namesBefore == ["ledger.sqlite"])
+            let bumped = Mutex(false)
+            let error = await expectError(.invalidArgument) {
+                try await SQLiteEventStore.restore(
+                    self.log(2, stream: "new", label: "new"), checkpoints: [Self.marker: 0], to: path,
+                    configuration: .testing, replacingStoreMarkedBy: Self.marker
+                ) { _ in
+                    bumped.withLock { bumped in
+                        if !bumped { _ = try? executeRawSQL("INSERT INTO schema_version VALUES (99, 0);", path: path) }
+                        bumped = true
+                    }
+                    return true
+                }
+            }
+            #expect(bumped.withLock { $0 })
+            #expect(error?.message.contains("schema version 99") == true, "\(error?.message ?? "")")
+            #expect(error?.message.contains("the restore left it alone") == true, "\(error?.message ?? "")")
+            let namesAfter = try names(in: directory)
+            #expect(namesAfter == namesBefore)
+            #expect(try executeRawSQL("SELECT count(*) FROM events", path: path) == [["3"]])
+        }
+    }
+
     /// The objects of a newer schema version are not known to this code, so none of them can be told from a user's.
     @Test("refuses a marked store of a newer schema version, and changes nothing")
     func refusesANewerStore() async throws {
