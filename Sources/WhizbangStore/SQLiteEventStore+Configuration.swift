@@ -80,7 +80,9 @@ extension SQLiteEventStore {
         /// How often the store looks for events appended by another process on the same file: while a task waits in
         /// ``SQLiteEventStore/waitForEvents(after:)``, and for as long as the store has ``readModels`` (which then
         /// follow those events within about this interval). Appends made through this store wake waiters and read
-        /// models at once. Default 100 milliseconds.
+        /// models at once. It is also the longest a ``SQLiteEventStore/waitForReadModel(named:toReach:timeout:)``
+        /// goes without reading the read model's status again. Values under 1 millisecond (zero or negative) count as
+        /// 1 millisecond. Default 100 milliseconds.
         public var externalChangePollInterval: Duration = .milliseconds(100)
 
         /// Where the store logs, at debug and trace level. Default: a logger labelled `"whizbang.sqlite"`.
@@ -105,6 +107,15 @@ extension SQLiteEventStore {
 
         /// Creates a configuration with the default values.
         public init() {}
+
+        /// The shortest interval the store polls at, whatever ``externalChangePollInterval`` says.
+        static let minimumPollInterval = Duration.milliseconds(1)
+
+        /// ``externalChangePollInterval``, at least ``minimumPollInterval``: the interval the store's polls use, so
+        /// that zero or a negative value never makes a loop of reads.
+        var pollInterval: Duration {
+            max(externalChangePollInterval, Self.minimumPollInterval)
+        }
     }
 }
 

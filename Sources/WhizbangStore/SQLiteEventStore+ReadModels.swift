@@ -1,3 +1,4 @@
+import Synchronization
 public import Whizbang
 
 extension SQLiteEventStore: ReadModelStore {
@@ -28,6 +29,7 @@ extension SQLiteEventStore: ReadModelStore {
     /// Where read model `name` stands; see `ReadModelStore/readModelStatus(named:)`.
     public func readModelStatus(named name: String) async throws -> ReadModelStatus {
         try requireRegistered(name)
+        readModelStatusReads.add(1, ordering: .relaxed)
         let snapshot = try await readers.read { reader throws(SQLiteError) in try reader.readModelSnapshot(name) }
         return (snapshot.state ?? SQLiteReadModelState(position: 0)).status(name: name, head: snapshot.head)
     }
@@ -46,8 +48,8 @@ extension SQLiteEventStore: ReadModelStore {
     /// `ReadModelStore/waitForReadModel(named:toReach:timeout:)`.
     ///
     /// It reads the status again after each commit of this store's writer, and at least every
-    /// ``Configuration/externalChangePollInterval``: another store on the file (in this process or another) may fold
-    /// the events, and its commits do not wake this one. It fails with `EventStoreError/Code/closed` when the store
+    /// ``Configuration/externalChangePollInterval`` (taken as 1 millisecond when it is less): another store on the
+    /// file (in this process or another) may fold the events, and its commits do not wake this one. It fails with `EventStoreError/Code/closed` when the store
     /// closes.
     @discardableResult
     public func waitForReadModel(named name: String, toReach position: UInt64?, timeout: Duration) async throws
@@ -74,8 +76,14 @@ extension SQLiteEventStore: ReadModelStore {
                         + "(it is at \(status.position))")
             }
             _ = try await readModelSignal.wait(
-                after: observed, until: min(deadline, .now + configuration.externalChangePollInterval))
+                after: observed, until: min(deadline, .now + configuration.pollInterval))
         }
+    }
+
+    /// How many times the store has read a read model's status (``readModelStatus(named:)``, and each reading of
+    /// ``waitForReadModel(named:toReach:timeout:)``); for tests that bound how often a wait reads it.
+    package var readModelStatusReadCount: Int {
+        readModelStatusReads.load(ordering: .relaxed)
     }
 
     /// The number of writes queued for the writer thread and not yet taken; for tests that must know an append is

@@ -39,6 +39,8 @@ public final class SQLiteEventStore: EventStore {
     let readModelSignal = AppendSignal()
     /// The registered read models.
     let readModelDefinitions: [ReadModelDefinition]
+    /// How many times ``readModelStatus(named:)`` read a status; see `readModelStatusReadCount`.
+    let readModelStatusReads = Atomic<Int>(0)
     private let closing = Mutex(ClosingState.open)
 
     /// Opens the store at `path`, creating the file (mode 0600) and its schema if needed, or migrating an older

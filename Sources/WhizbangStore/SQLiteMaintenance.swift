@@ -71,8 +71,8 @@ final class SQLiteMaintenance: @unchecked Sendable {
         self.selectHead = try connection.prepare("SELECT max(position) FROM events")
         self.signal = signal
         self.externalAppends = externalAppends
-        let (seconds, attoseconds) = configuration.externalChangePollInterval.components
-        self.pollInterval = max(0.001, Double(seconds) + Double(attoseconds) / 1e18)
+        let (seconds, attoseconds) = configuration.pollInterval.components
+        self.pollInterval = Double(seconds) + Double(attoseconds) / 1e18
         self.logger = configuration.logger
     }
 

@@ -294,6 +294,32 @@ struct SQLiteReadModelTests {
         }
     }
 
+    /// The wait read the status again every `externalChangePollInterval` as given: with zero (or less) it read it
+    /// in a loop of reader transactions until the timeout. The interval counts as at least 1 millisecond, as for the
+    /// store's poll of other processes' appends, so a wait of 200 milliseconds reads the status at most once per
+    /// millisecond and once more when the time is up.
+    @Test(arguments: [Duration.zero, .milliseconds(-5)])
+    func aWaitWithAZeroPollIntervalReadsTheStatusABoundedNumberOfTimes(interval: Duration) async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            var configuration = SQLiteEventStore.Configuration.testing
+            configuration.externalChangePollInterval = interval
+            configuration.readModels = [Balances()]
+            let store = try await SQLiteEventStore.open(path: path, configuration: configuration)
+            _ = try await store.append([Balances.posting("a", 5)], to: "s", expectedVersion: .noStream)
+            try await store.waitForReadModel(named: "balances", toReach: nil, timeout: .seconds(30))
+            let before = store.readModelStatusReadCount
+            // A position the log does not reach: nothing wakes the wait but its poll, until the time is up.
+            await #expect {
+                try await store.waitForReadModel(named: "balances", toReach: 1_000, timeout: .milliseconds(200))
+            } throws: { ($0 as? ReadModelError)?.code == .timedOut }
+            let reads = store.readModelStatusReadCount - before
+            #expect(reads >= 1)
+            #expect(reads <= 250, "the wait read the status \(reads) times in 200 milliseconds")
+            await store.shutdown()
+        }
+    }
+
     /// A store with an older version opened beside one that serves a newer version started a build of its own and
     /// swapped the older rows back in; the newer store never noticed and served rows of the wrong shape. It now
     /// leaves the newer version alone, and refuses a rebuild.
