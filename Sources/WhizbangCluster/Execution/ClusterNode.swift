@@ -56,6 +56,22 @@ public final class ClusterNode: Service, Sendable {
     let beatObserver = Mutex<(@Sendable (LeaseKeeper.Beat) -> Void)?>(nil)
     /// Called with the rows each round of the retention loop deleted; for tests.
     let pruneObserver = Mutex<(@Sendable (Int) -> Void)?>(nil)
+    /// What must hold for the node to start; see ``StartCheck``.
+    private let startCheck: StartCheck?
+
+    /// A check that a node's ``run()`` makes at its start, in the transaction in which it creates the cluster's tables
+    /// or finds them, before it registers itself and its jobs.
+    ///
+    /// The check runs last in that transaction, so the cluster's tables exist; it reads and writes on the
+    /// transaction's connection, and what it writes commits with the tables, once the check has returned. When it
+    /// throws, the transaction rolls back — a cluster that this start would have created is not created — and
+    /// ``run()`` ends with its error, unregistered. It runs at every start, and within the store's
+    /// `requestTimeout`, as the whole transaction does.
+    ///
+    /// This is how a node is kept from joining a cluster on a condition that another process must not change
+    /// between the check and the node's start: take, in the check, the lock that process holds
+    /// (`pg_try_advisory_xact_lock`), and record what that process looks for before it starts.
+    public typealias StartCheck = @Sendable (PostgresStoreTransaction) async throws -> Void
 
     /// What a node has done since it started.
     public struct Statistics: Sendable, Hashable {
@@ -89,10 +105,11 @@ public final class ClusterNode: Service, Sendable {
     ///     used: the cluster keeps each job's checkpoint, fenced by its epoch. `apply(_:)`
     ///     must be idempotent, or send commands with derived ids (delivery is at least once); an error it throws is
     ///     logged and the batch applied again after a pause.
+    ///   - startCheck: what must hold for the node to start (``StartCheck``); `nil` for nothing.
     /// - Throws: ``ClusterError/Code/invalidConfiguration`` for a bad node id, job name or configuration value.
     public init(
         nodeID: String, store: PostgresEventStore, aggregates: ClusterAggregates,
-        configuration: ClusterConfiguration = .init(), jobs: [any Projection] = []
+        configuration: ClusterConfiguration = .init(), jobs: [any Projection] = [], startCheck: StartCheck? = nil
     ) throws {
         try configuration.validate()
         var names: Set<String> = []
@@ -115,6 +132,7 @@ public final class ClusterNode: Service, Sendable {
         }
         self.nodeID = nodeID
         self.store = store
+        self.startCheck = startCheck
         self.configuration = configuration
         let member = "\(nodeID)#\(String(UInt32.random(in: .min ... .max), radix: 16))"
         self.member = member
@@ -160,7 +178,8 @@ public final class ClusterNode: Service, Sendable {
     /// without registering the node.
     ///
     /// - Throws: ``ClusterError`` — `partitionCountMismatch`, `foreignSchema` or `nodeAlreadyLive` (the node does
-    ///   not start and changes nothing); `EventStoreError` when the database cannot be reached at start. Once
+    ///   not start and changes nothing); what the ``StartCheck`` threw (the node does not start, and nothing of the
+    ///   check's transaction is written); `EventStoreError` when the database cannot be reached at start. Once
     ///   started, failed heartbeats and batches are logged and retried; the node keeps running.
     public func run() async throws {
         let logger = configuration.logger
@@ -170,7 +189,8 @@ public final class ClusterNode: Service, Sendable {
         }
         // The stop that ends this run does not carry over to the next one.
         defer { stopping.store(false, ordering: .releasing) }
-        let form = try await ClusterSchema.prepare(store, partitionCount: configuration.partitionCount, logger: logger)
+        let form = try await ClusterSchema.prepare(
+            store, partitionCount: configuration.partitionCount, logger: logger, check: startCheck)
         executor.resultForm.withLock { $0 = form }
         try await leases.register()
         logger.info("node started", metadata: ["node": "\(nodeID)", "member": "\(member)"])

@@ -92,11 +92,12 @@ enum ClusterSchema {
     ///   read it yet; ClusterDesign.md, "Upgrading a cluster").
     /// - Throws: ``ClusterError/Code/partitionCountMismatch`` when the cluster was created with another count;
     ///   ``ClusterError/Code/foreignSchema`` when the cluster's schema holds objects it did not create (nothing is
-    ///   created or changed then).
+    ///   created or changed then); what `check` threw (``ClusterNode/StartCheck``, run last in the transaction:
+    ///   nothing is created or changed then either).
     @discardableResult
-    static func prepare(_ store: PostgresEventStore, partitionCount: Int, logger: Logger) async throws
-        -> ClusterCommandResult.StoredForm
-    {
+    static func prepare(
+        _ store: PostgresEventStore, partitionCount: Int, logger: Logger, check: ClusterNode.StartCheck? = nil
+    ) async throws -> ClusterCommandResult.StoredForm {
         let schema = "\"\(name(forStore: store.configuration.schema))\""
         let lockKey = name(forStore: store.configuration.schema)
         return try await store.withTrustedTransaction { transaction in
@@ -186,6 +187,7 @@ enum ClusterSchema {
                     "SELECT value FROM \(unescaped: schema).settings WHERE key = 'result_form'",
                     decoding: Int64.self, logger: logger
                 ).first ?? ClusterCommandResult.StoredForm.json.rawValue
+            try await check?(transaction)
             return ClusterCommandResult.StoredForm(rawValue: form) ?? .json
         }
     }
