@@ -525,6 +525,133 @@ extension SampleProcessSuites {
             }
         }
 
+        /// A node's store migrates a ledger at an older schema version; the check of the ledger's local transfers
+        /// opened it read-only first, which refused every version but the current one, so the node never started.
+        @Test("a node starts on a ledger at an older schema version, migrating it, and stops at SIGTERM", .timeLimit(.minutes(3)))
+        func aNodeStartsOnAnOlderLedger() async throws {
+            try await withCleanup { cleanup in
+                let postgres = try freshURL()
+                let schema = try schemaName(postgres)
+                cleanup.dropSchema(schema)
+                cleanup.dropSchema(schema + "_cluster")
+                let created = try await SampleProcess.run([
+                    "run", "--database", postgres, "--accounts", "5", "--commands", "20", "--quiet",
+                ])
+                try #require(created.status == 0, "\(created.standardError)")
+                // The ledger taken back to schema version 4, as an older build left it.
+                _ = try await psql(
+                    "DELETE FROM \(schema).schema_version WHERE version = 5; "
+                        + "DROP PROCEDURE \(schema).append_batch_committed")
+                let node = try await SampleProcess.child(
+                    ["node", "--database", postgres, "--node-id", "n1", "--heartbeat-milliseconds", "200",
+                     "--lease-milliseconds", "2000"])
+                var seen: [String] = []
+                while let line = await node.nextErrorLine() {
+                    seen.append(line)
+                    if line.contains("node started") { break }
+                }
+                let started = seen.last?.contains("node started") == true
+                node.signal(started ? SIGTERM : SIGKILL)
+                let (status, rest) = try await node.finish()
+                let lines = (seen + rest).joined(separator: "\n")
+                #expect(started, "\(lines)")
+                #expect(status == 0, "\(status): \(lines)")
+                #expect(!lines.contains("schema version"), "\(lines)")
+                let version = try await psql("SELECT max(version) FROM \(schema).schema_version")
+                #expect(version.trimmingCharacters(in: .whitespacesAndNewlines) == "5", "\(version)")
+            }
+        }
+
+        /// The first node checked the log for local transfers and only later, in another transaction, registered the
+        /// transfer job: a run without `--cluster` that started in between passed its own check too, and the nodes'
+        /// process manager carried out that run's transfers again. A run holds the ledger's writer lock for as long
+        /// as it writes; the first node refuses while it does, and changes nothing.
+        @Test("the first node of a ledger refuses to start while a run without --cluster writes it", .timeLimit(.minutes(3)))
+        func aFirstNodeRefusesWhileALocalRunWrites() async throws {
+            try await withCleanup { cleanup in
+                let postgres = try freshURL()
+                let schema = try schemaName(postgres)
+                let cluster = schema + "_cluster"
+                cleanup.dropSchema(schema)
+                cleanup.dropSchema(cluster)
+                let created = try await SampleProcess.run([
+                    "run", "--database", postgres, "--accounts", "10", "--commands", "10", "--quiet",
+                ])
+                try #require(created.status == 0, "\(created.standardError)")
+                // A run without --cluster that writes for long (it would carry out transfers it has not requested
+                // yet as much as one with --transfers).
+                let writing = try await SampleProcess.child([
+                    "run", "--database", postgres, "--accounts", "10", "--commands", "100000000", "--keep",
+                ])
+                do {
+                    // A progress line comes once the run has been writing for a while (every 5 s off a terminal).
+                    let progress = try #require(await writing.nextErrorLine())
+                    try #require(progress.contains("/s"), "\(progress)")
+                    let node = try await SampleProcess.child(
+                        ["node", "--database", postgres, "--node-id", "n1", "--heartbeat-milliseconds", "200",
+                         "--lease-milliseconds", "2000"])
+                    var lines: [String] = []
+                    while let line = await node.nextErrorLine() {
+                        lines.append(line)
+                        // Before, the node started beside the run.
+                        if line.contains("node started") { node.signal(SIGKILL) }
+                    }
+                    let status = try await node.exitStatus()
+                    let text = lines.joined(separator: "\n")
+                    #expect(status == 2, "\(status): \(text)")
+                    #expect(text.contains("holds the ledger's writer lock"), "\(text)")
+                    let clusters = try await psql("SELECT count(*) FROM pg_namespace WHERE nspname = '\(cluster)'")
+                    #expect(clusters.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "\(clusters)")
+                } catch {
+                    writing.signal(SIGKILL)
+                    _ = try? await writing.exitStatus()
+                    throw error
+                }
+                writing.signal(SIGTERM)
+                let status = try await writing.exitStatus()
+                #expect(status == 143, "\(status)")
+            }
+        }
+
+        /// Once the first node has passed its start check, the transfer job is in the cluster's jobs (registered in
+        /// the check's own transaction), so a run without `--cluster` that starts afterwards refuses transfers.
+        @Test("once a node has started, the transfer job is registered and a local run refuses transfers", .timeLimit(.minutes(3)))
+        func aStartedNodeHasRegisteredTheTransferJob() async throws {
+            try await withCleanup { cleanup in
+                let postgres = try freshURL()
+                let schema = try schemaName(postgres)
+                let cluster = schema + "_cluster"
+                cleanup.dropSchema(schema)
+                cleanup.dropSchema(cluster)
+                let workload = ["--accounts", "5", "--commands", "10", "--quiet"]
+                let created = try await SampleProcess.run(["run", "--database", postgres] + workload)
+                try #require(created.status == 0, "\(created.standardError)")
+                let node = try await SampleProcess.child(
+                    ["node", "--database", postgres, "--node-id", "n1", "--heartbeat-milliseconds", "200",
+                     "--lease-milliseconds", "2000"])
+                var started = false
+                while !started, let line = await node.nextErrorLine() { started = line.contains("node started") }
+                do {
+                    try #require(started)
+                    let jobs = try await psql("SELECT count(*) FROM \"\(cluster)\".jobs WHERE name = 'ledger-transfers'")
+                    #expect(jobs.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "\(jobs)")
+                    let before = try await contents(ofSchema: schema)
+                    let local = try await SampleProcess.run(
+                        ["run", "--keep", "--transfers", "--database", postgres] + workload)
+                    #expect(local.status == 2, "\(local.standardOutput)\(local.standardError)")
+                    #expect(local.standardError.contains("would carry out again"), "\(local.standardError)")
+                    #expect(try await contents(ofSchema: schema) == before)
+                } catch {
+                    node.signal(SIGKILL)
+                    _ = try? await node.finish()
+                    throw error
+                }
+                node.signal(SIGTERM)
+                let (status, rest) = try await node.finish()
+                #expect(status == 0, "\(rest.suffix(5))")
+            }
+        }
+
         /// A node killed without stopping holds its leases until they run out, and its store no longer holds the
         /// ledger's schema: the fresh run replaced the ledger under a node that might only be paused.
         @Test("a fresh run refuses a ledger while a killed node's leases have not run out", .timeLimit(.minutes(5)))
@@ -678,6 +805,13 @@ extension SampleProcessSuites {
             let timings = ["--heartbeat-milliseconds", "200", "--lease-milliseconds", "2000"]
             let node = try await SampleProcess.child(["node", "--node-id", "n1"] + timings + options)
             do {
+                // Started: the first node of a ledger refuses while a run holds the ledger's writer lock, as a
+                // `run --cluster` does from its start.
+                var lines: [String] = []
+                while lines.last?.contains("node started") != true, let line = await node.nextErrorLine() {
+                    lines.append(line)
+                }
+                try #require(lines.last?.contains("node started") == true, "\(lines.suffix(5))")
                 try await body()
             } catch {
                 node.signal(SIGKILL)

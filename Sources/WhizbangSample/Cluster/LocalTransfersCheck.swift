@@ -1,43 +1,100 @@
 import Logging
 import PostgresNIO
+import WhizbangCluster
 import WhizbangPostgres
 
-/// Refuses to start the first node of a ledger whose log holds transfers that runs without `--cluster` carried out.
+/// Keeps local and cluster transfers apart on one PostgreSQL ledger.
 ///
 /// The nodes' transfer process manager (``TransferProcess``) reads the log's transfer requests from its job's
 /// checkpoint, which starts at the beginning of the log when the job first joins the cluster. A transfer that a run
 /// without `--cluster` requested was carried out by that run's own saga, whose commands never went through the inbox:
-/// the process manager would find no result for them there and move the money again. The job joins the cluster with
-/// the first node that starts; so a node that would add it to a ledger whose log already holds transfer requests is
-/// refused, and changes nothing.
+/// the process manager would find no result for them there and move the money again. So the first node of a ledger
+/// whose log already holds transfer requests is refused, and changes nothing; and a run without `--cluster` refuses
+/// transfers once the cluster has the transfer job.
 enum LocalTransfersCheck {
-    /// Throws a refusal (exit status 2) when the cluster of the ledger at `configuration` has never run the transfer
-    /// job and the ledger's log holds a transfer request; does nothing where no ledger is yet.
-    static func refuseIfNeeded(_ configuration: PostgresEventStore.Configuration) async throws {
-        guard try await PostgresEventStore.inspectSchema(configuration: configuration).holdsStore else { return }
-        var reading = configuration
-        reading.isReadOnly = true
-        let store = try PostgresEventStore(configuration: reading)
-        let (jobKnown, requested) = try await withThrowingTaskGroup(of: (Bool, Bool)?.self) { group in
-            group.addTask {
-                try await store.run()
-                return nil
-            }
-            defer { store.close() }
-            let jobKnown = try await store.withConnection { connection, logger in
-                try await transferJobKnown(on: connection, storeSchema: configuration.schema, logger: logger)
-            }
-            guard !jobKnown else { return (true, false) }
-            let found = try await store.readAll(
-                after: 0, limit: 1, eventTypes: ["TransferRequested"], scanLimit: UInt64(Int64.max))
-            return (false, !found.events.isEmpty)
+    /// The first key of the ledger's writer lock (WhizbangPostgres's `PostgresSchema.writerLockClass`: "Whiz" in
+    /// ASCII, plus 3); the second is `hashtext(<schema>)`. A run's store holds it, as a session lock, for as long as
+    /// it runs (`holdsWriterLock`).
+    static let writerLockClass: Int32 = 0x5768_697A + 3
+
+    /// The node's start check (`ClusterNode.StartCheck`): in the transaction in which the node creates the cluster's
+    /// tables or finds them, refuses (exit status 2) to add the transfer job to a cluster that does not have it yet
+    /// while a run holds the ledger's writer lock, or when the ledger's log holds a transfer request; otherwise adds
+    /// the job's row to the cluster's `jobs` in that transaction. Does nothing once the cluster has the job.
+    ///
+    /// Check and registration are one transaction, serialised against a run without `--cluster` by that run's writer
+    /// lock: a run that started before holds the lock, and a run that starts after sees the job
+    /// (``refuseLocalTransfers(on:)``). The job's row, at checkpoint 0 and without an owner, is what a node adds when
+    /// it registers the job; it stays when the node is then refused for another reason (a node id already live),
+    /// and says, as it would after any node's start, that the cluster runs the ledger's transfers.
+    static func admitNode(
+        _ transaction: PostgresStoreTransaction, storeSchema schema: String, requestTimeout: Duration
+    ) async throws {
+        let connection = transaction.connection
+        let logger = transaction.logger
+        let jobs = "\"\(LedgerClusterState.schema(forStore: schema))\".jobs"
+        let known =
+            try await connection.rows(
+                "SELECT EXISTS (SELECT 1 FROM \(unescaped: jobs) WHERE name = \(TransferProcess.jobName))",
+                decoding: Bool.self, logger: logger
+            ).first ?? false
+        if known { return }
+        // Held by a run's store until the run ends; taken here until this transaction ends.
+        let free =
+            try await connection.rows(
+                "SELECT pg_try_advisory_xact_lock(\(writerLockClass), hashtext(\(schema)))", decoding: Bool.self,
+                logger: logger
+            ).first ?? false
+        guard free else {
+            throw SampleError.refusal(
+                "a run holds the ledger's writer lock (schema \(schema)): a run without --cluster is writing to it, "
+                    + "and would carry out transfers that this cluster's first node would carry out again (or a run "
+                    + "--cluster waits for its first node); the node did not start, and nothing was changed. Start "
+                    + "the node once the run has finished")
         }
-        guard !jobKnown, requested else { return }
-        throw SampleError.refusal(
-            "the ledger at \(configuration) holds transfers that runs without --cluster carried out, and its cluster "
-                + "has never run the transfer process manager: a node would carry them out again; the node did not "
-                + "start, and nothing was changed. Start the cluster on a new ledger (run --database URL), or keep "
-                + "running this one without --cluster")
+        if try await holdsTransferRequest(storeSchema: schema, within: requestTimeout / 2, on: connection, logger: logger) {
+            throw SampleError.refusal(
+                "the ledger in schema \(schema) holds transfers that runs without --cluster carried out, and its "
+                    + "cluster has never run the transfer process manager: a node would carry them out again; the "
+                    + "node did not start, and nothing was changed. Start the cluster on a new ledger (run --database "
+                    + "URL), or keep running this one without --cluster")
+        }
+        try await connection.run(
+            "INSERT INTO \(unescaped: jobs) (name) VALUES (\(TransferProcess.jobName)) ON CONFLICT (name) DO NOTHING",
+            logger: logger)
+    }
+
+    /// Whether the log of the ledger in `storeSchema` holds a transfer request. The log has no index on the event
+    /// type: the scan stops at the first request, but reads the whole log when there is none, so the server ends it
+    /// after `limit`, and the node is refused (exit status 2) with what it was checking.
+    private static func holdsTransferRequest(
+        storeSchema schema: String, within limit: Duration, on connection: PostgresConnection, logger: Logger
+    ) async throws -> Bool {
+        let milliseconds = max(100, limit.components.seconds * 1_000 + limit.components.attoseconds / 1_000_000_000_000_000)
+        let events = "\"\(schema)\".events"
+        let bound = "\(milliseconds)ms"
+        let previous =
+            try await connection.rows(
+                "SELECT current_setting('statement_timeout'), set_config('statement_timeout', \(bound), true)",
+                decoding: (String, String).self, logger: logger
+            ).first?.0 ?? "0"
+        let found: Bool
+        do {
+            found =
+                try await connection.rows(
+                    "SELECT EXISTS (SELECT 1 FROM \(unescaped: events) WHERE event_type = 'TransferRequested' LIMIT 1)",
+                    decoding: Bool.self, logger: logger
+                ).first ?? false
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "57014" {
+            throw SampleError.refusal(
+                "looking for a transfer request in the log of schema \(schema) (which a run without --cluster "
+                    + "carried out, and the cluster's first node would carry out again) took longer than "
+                    + "\(milliseconds) ms, half the request timeout; the node did not start, and nothing was changed. "
+                    + "Give the node a longer --lease-milliseconds (its request timeout is half of it)")
+        }
+        try await connection.run(
+            "SELECT set_config('statement_timeout', \(previous), true)", logger: logger)
+        return found
     }
 
     /// Throws a refusal (exit status 2) when a run without `--cluster` would carry out transfers (new ones, or those a

@@ -39,9 +39,6 @@ struct NodeCommand: AsyncParsableCommand {
         configuration.inboxRetention = inboxRetentionSeconds.map { .seconds($0) }
         configuration.logger = Logger(label: "whizbang.cluster")
         configuration.logger.logLevel = database.verbose ? .debug : .info
-        try await PostgresProblem.mapping(storeConfiguration) {
-            try await LocalTransfersCheck.refuseIfNeeded(storeConfiguration)
-        }
         let store = try PostgresEventStore(configuration: storeConfiguration)
         let node: ClusterNode
         let client: ClusterClient
@@ -51,7 +48,12 @@ struct NodeCommand: AsyncParsableCommand {
                 store: store, aggregates: AccountCommandCodec.aggregates, configuration: configuration)
             node = try ClusterNode(
                 nodeID: nodeID, store: store, aggregates: AccountCommandCodec.aggregates, configuration: configuration,
-                jobs: [TransferProcess(client: client)])
+                jobs: [TransferProcess(client: client)],
+                startCheck: { [schema = storeConfiguration.schema, timeout = storeConfiguration.requestTimeout] in
+                    // The first node of a ledger adds the transfer job only where no run without --cluster carried
+                    // out or carries out transfers, in the transaction that records it.
+                    try await LocalTransfersCheck.admitNode($0, storeSchema: schema, requestTimeout: timeout)
+                })
         } catch let error as ClusterError {
             throw SampleError(error.message, exitStatus: 2)
         }
