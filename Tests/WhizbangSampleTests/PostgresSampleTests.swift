@@ -668,6 +668,13 @@ extension SampleProcessSuites {
                 let node = try await SampleProcess.child(
                     ["node", "--node-id", "n1", "--heartbeat-milliseconds", "200", "--lease-milliseconds", "300000"]
                         + options)
+                do {
+                    try await waitUntilStarted(node)
+                } catch {
+                    node.signal(SIGKILL)
+                    _ = try? await node.finish()
+                    throw error
+                }
                 // The run's commands ran on the node, which holds its partitions' leases from then on.
                 let run = try await SampleProcess.run(["run", "--cluster"] + options + workload)
                 node.signal(SIGKILL)
@@ -800,18 +807,21 @@ extension SampleProcessSuites {
             return past.isEmpty ? "" : "; the log ends at \(head), the cluster's jobs stand past it: \(past)"
         }
 
+        /// Reads `node`'s standard error until it says it started; fails if it ends first.
+        private func waitUntilStarted(_ node: ChildProcess) async throws {
+            var lines: [String] = []
+            while lines.last?.contains("node started") != true, let line = await node.nextErrorLine() {
+                lines.append(line)
+            }
+            try #require(lines.last?.contains("node started") == true, "\(lines.suffix(5))")
+        }
+
         /// Runs `body` while a `node` runs with `options`, then stops the node gracefully.
         private func withNode(_ options: [String], _ body: () async throws -> Void) async throws {
             let timings = ["--heartbeat-milliseconds", "200", "--lease-milliseconds", "2000"]
             let node = try await SampleProcess.child(["node", "--node-id", "n1"] + timings + options)
             do {
-                // Started: the first node of a ledger refuses while a run holds the ledger's writer lock, as a
-                // `run --cluster` does from its start.
-                var lines: [String] = []
-                while lines.last?.contains("node started") != true, let line = await node.nextErrorLine() {
-                    lines.append(line)
-                }
-                try #require(lines.last?.contains("node started") == true, "\(lines.suffix(5))")
+                try await waitUntilStarted(node)
                 try await body()
             } catch {
                 node.signal(SIGKILL)
