@@ -562,57 +562,6 @@ extension SampleProcessSuites {
             }
         }
 
-        /// The first node checked the log for local transfers and only later, in another transaction, registered the
-        /// transfer job: a run without `--cluster` that started in between passed its own check too, and the nodes'
-        /// process manager carried out that run's transfers again. A run holds the ledger's writer lock for as long
-        /// as it writes; the first node refuses while it does, and changes nothing.
-        @Test("the first node of a ledger refuses to start while a run without --cluster writes it", .timeLimit(.minutes(3)))
-        func aFirstNodeRefusesWhileALocalRunWrites() async throws {
-            try await withCleanup { cleanup in
-                let postgres = try freshURL()
-                let schema = try schemaName(postgres)
-                let cluster = schema + "_cluster"
-                cleanup.dropSchema(schema)
-                cleanup.dropSchema(cluster)
-                let created = try await SampleProcess.run([
-                    "run", "--database", postgres, "--accounts", "10", "--commands", "10", "--quiet",
-                ])
-                try #require(created.status == 0, "\(created.standardError)")
-                // A run without --cluster that writes for long (it would carry out transfers it has not requested
-                // yet as much as one with --transfers).
-                let writing = try await SampleProcess.child([
-                    "run", "--database", postgres, "--accounts", "10", "--commands", "100000000", "--keep",
-                ])
-                do {
-                    // A progress line comes once the run has been writing for a while (every 5 s off a terminal).
-                    let progress = try #require(await writing.nextErrorLine())
-                    try #require(progress.contains("/s"), "\(progress)")
-                    let node = try await SampleProcess.child(
-                        ["node", "--database", postgres, "--node-id", "n1", "--heartbeat-milliseconds", "200",
-                         "--lease-milliseconds", "2000"])
-                    var lines: [String] = []
-                    while let line = await node.nextErrorLine() {
-                        lines.append(line)
-                        // Before, the node started beside the run.
-                        if line.contains("node started") { node.signal(SIGKILL) }
-                    }
-                    let status = try await node.exitStatus()
-                    let text = lines.joined(separator: "\n")
-                    #expect(status == 2, "\(status): \(text)")
-                    #expect(text.contains("holds the ledger's writer lock"), "\(text)")
-                    let clusters = try await psql("SELECT count(*) FROM pg_namespace WHERE nspname = '\(cluster)'")
-                    #expect(clusters.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "\(clusters)")
-                } catch {
-                    writing.signal(SIGKILL)
-                    _ = try? await writing.exitStatus()
-                    throw error
-                }
-                writing.signal(SIGTERM)
-                let status = try await writing.exitStatus()
-                #expect(status == 143, "\(status)")
-            }
-        }
-
         /// Once the first node has passed its start check, the transfer job is in the cluster's jobs (registered in
         /// the check's own transaction), so a run without `--cluster` that starts afterwards refuses transfers.
         @Test("once a node has started, the transfer job is registered and a local run refuses transfers", .timeLimit(.minutes(3)))

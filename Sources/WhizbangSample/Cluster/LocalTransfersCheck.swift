@@ -12,21 +12,19 @@ import WhizbangPostgres
 /// whose log already holds transfer requests is refused, and changes nothing; and a run without `--cluster` refuses
 /// transfers once the cluster has the transfer job.
 enum LocalTransfersCheck {
-    /// The first key of the ledger's writer lock (WhizbangPostgres's `PostgresSchema.writerLockClass`: "Whiz" in
-    /// ASCII, plus 3); the second is `hashtext(<schema>)`. A run's store holds it, as a session lock, for as long as
-    /// it runs (`holdsWriterLock`).
-    static let writerLockClass: Int32 = 0x5768_697A + 3
-
     /// The node's start check (`ClusterNode.StartCheck`): in the transaction in which the node creates the cluster's
     /// tables or finds them, refuses (exit status 2) to add the transfer job to a cluster that does not have it yet
-    /// while a run holds the ledger's writer lock, or when the ledger's log holds a transfer request; otherwise adds
-    /// the job's row to the cluster's `jobs` in that transaction. Does nothing once the cluster has the job.
+    /// when the ledger's log holds a transfer request; otherwise adds the job's row to the cluster's `jobs` in that
+    /// transaction. Does nothing once the cluster has the job. It runs after the node's store has migrated the
+    /// ledger, so a ledger an older build left is checked as well.
     ///
-    /// Check and registration are one transaction, serialised against a run without `--cluster` by that run's writer
-    /// lock: a run that started before holds the lock, and a run that starts after sees the job
-    /// (``refuseLocalTransfers(on:)``). The job's row, at checkpoint 0 and without an owner, is what a node adds when
-    /// it registers the job; it stays when the node is then refused for another reason (a node id already live),
-    /// and says, as it would after any node's start, that the cluster runs the ledger's transfers.
+    /// A run without `--cluster` that starts after the node sees the job and refuses transfers
+    /// (``refuseLocalTransfers(on:)``). One that is already running when the first node starts, and has not yet
+    /// requested a transfer, is not seen: the ledger's writer lock, which such a run holds, cannot tell it from a
+    /// `run --cluster`, which holds it too and may start before its first node. The job's row, at checkpoint 0 and
+    /// without an owner, is what a node adds when it registers the job; it stays when the node is then refused for
+    /// another reason (a node id already live), and says, as it would after any node's start, that the cluster runs
+    /// the ledger's transfers.
     static func admitNode(
         _ transaction: PostgresStoreTransaction, storeSchema schema: String, requestTimeout: Duration
     ) async throws {
@@ -39,20 +37,9 @@ enum LocalTransfersCheck {
                 decoding: Bool.self, logger: logger
             ).first ?? false
         if known { return }
-        // Held by a run's store until the run ends; taken here until this transaction ends.
-        let free =
-            try await connection.rows(
-                "SELECT pg_try_advisory_xact_lock(\(writerLockClass), hashtext(\(schema)))", decoding: Bool.self,
-                logger: logger
-            ).first ?? false
-        guard free else {
-            throw SampleError.refusal(
-                "a run holds the ledger's writer lock (schema \(schema)): a run without --cluster is writing to it, "
-                    + "and would carry out transfers that this cluster's first node would carry out again (or a run "
-                    + "--cluster waits for its first node); the node did not start, and nothing was changed. Start "
-                    + "the node once the run has finished")
-        }
-        if try await holdsTransferRequest(storeSchema: schema, within: requestTimeout / 2, on: connection, logger: logger) {
+        let requested = try await holdsTransferRequest(
+            storeSchema: schema, within: requestTimeout / 2, on: connection, logger: logger)
+        if requested {
             throw SampleError.refusal(
                 "the ledger in schema \(schema) holds transfers that runs without --cluster carried out, and its "
                     + "cluster has never run the transfer process manager: a node would carry them out again; the "
@@ -70,7 +57,8 @@ enum LocalTransfersCheck {
     private static func holdsTransferRequest(
         storeSchema schema: String, within limit: Duration, on connection: PostgresConnection, logger: Logger
     ) async throws -> Bool {
-        let milliseconds = max(100, limit.components.seconds * 1_000 + limit.components.attoseconds / 1_000_000_000_000_000)
+        let (seconds, attoseconds) = limit.components
+        let milliseconds = max(100, seconds * 1_000 + attoseconds / 1_000_000_000_000_000)
         let events = "\"\(schema)\".events"
         let bound = "\(milliseconds)ms"
         let previous =
