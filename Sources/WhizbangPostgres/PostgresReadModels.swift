@@ -321,9 +321,14 @@ final class PostgresReadModels: Sendable {
             let seenKicks = kicks.head
             var more = false
             var states: [String: State] = [:]
+            // The head as the database has it, not only as this store has heard: a kick comes from inside an
+            // append's transaction (a read model was left behind by another process's append), before that append
+            // commits and before this store hears of the other one; judged by the store's head, the read model looked
+            // current, and with no async read model nothing woke the follower again until the poll interval.
+            var head = Int64(clamping: seenHead)
             do {
-                states = try await store.runner.withConnection { connection in
-                    try await self.states(on: connection)
+                (states, head) = try await store.runner.withConnection { connection in
+                    (try await self.states(on: connection), try await self.head(on: connection))
                 }
             } catch {
                 if Task.isCancelled || store.lifecycle.isClosed { return }
@@ -335,7 +340,7 @@ final class PostgresReadModels: Sendable {
                     if state.state != "failed"
                         && ((state.buildingGeneration != nil && !state.buildFailed)
                             || (state.servedGeneration != nil
-                                && state.servedPosition < Int64(clamping: store.signal.head)))
+                                && state.servedPosition < max(head, Int64(clamping: store.signal.head))))
                     {
                         let servedFirst = buildFirst.remove(definition.name) == nil
                         if servedFirst { buildFirst.insert(definition.name) }
