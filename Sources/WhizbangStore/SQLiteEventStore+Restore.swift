@@ -22,7 +22,7 @@ extension SQLiteEventStore {
     /// given the name `path` (with `link`, which never replaces a file; without hard links, with a rename that never
     /// does either, or not at all) and the directory fsynced. So `path` holds either nothing or the whole store. A
     /// failure or a stop removes the temporary files; a process killed on the way leaves a marked store under the
-    /// temporary name, which ``removeAbandonedRestores(for:)`` removes later.
+    /// temporary name, which ``removeAbandonedRestores(for:leftAlone:)`` removes later.
     ///
     /// With `marker`, `path` may also hold a store to replace: one this library created
     /// (``SQLiteStoreFile/Kind/store``, not a symbolic link to one) that carries a checkpoint for the consumer `marker`
@@ -103,7 +103,9 @@ extension SQLiteEventStore {
     /// or whose file also holds tables, views, triggers, indexes or columns that the store did not create (a user's
     /// own table, say) — stays as it was, and is passed to `leftAlone` with the refusal, whose message says why.
     ///
-    /// - Parameter leftAlone: Called with each leftover of a killed restore that was not removed, and the reason.
+    /// - Parameters:
+    ///   - path: The store's path; what a killed restore left beside it is looked for in its directory.
+    ///   - leftAlone: Called with each leftover of a killed restore that was not removed, and the reason.
     /// - Returns: The paths removed.
     @discardableResult
     public static func removeAbandonedRestores(
