@@ -25,6 +25,11 @@ final class SQLiteConnection {
         vfs: String? = nil
     ) throws(SQLiteError) {
         self.path = path
+        // Whatever the caller checked before: no connection but an immutable one (which never reads a journal) opens
+        // beside a rollback journal, which one that may write would roll back into the database.
+        if !immutable, path != ":memory:", !path.isEmpty, let journal = Self.strayJournal(of: path) {
+            throw SQLiteError(refusal: .invalidArgument, message: Self.strayJournalRefusal(journal, of: path))
+        }
         var handle: OpaquePointer?
         var flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
         var name = Self.plainFileName(path)
@@ -86,8 +91,8 @@ final class SQLiteConnection {
     ///   `EventStoreError/Code/invalidArgument` when `path` names a directory,
     ///   `EventStoreError/Code/storageFailure` otherwise.
     static func createFileIfNeeded(at path: String) throws(EventStoreError) {
+        try refuseStrayCompanions(of: path)
         var status = stat()
-        if lstat(path, &status) != 0, errno == ENOENT { try refuseStrayCompanions(of: path) }
         let descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         if descriptor >= 0 {
             closeDescriptor(descriptor)
@@ -127,28 +132,75 @@ final class SQLiteConnection {
     /// its shared-memory file is left unread: reading it would make that file, and only a process that was stopped
     /// outside SQLite, or a person, leaves a WAL so.
     ///
+    /// A rollback journal beside the file is refused (see ``refuseStrayCompanions(of:)``), unless
+    /// `ignoringStrayJournal`: then the file alone is read as immutable, which never rolls a journal back (for
+    /// ``SQLiteEventStore/inspectFile(at:)``, which says what the file is, not what it holds).
+    ///
     /// The files are looked for beside the file a symbolic link leads to, where SQLite keeps them.
-    static func forInspection(path: String) throws(SQLiteError) -> SQLiteConnection {
+    static func forInspection(path: String, ignoringStrayJournal: Bool = false) throws(SQLiteError)
+        -> SQLiteConnection
+    {
+        let journal = strayJournal(of: path)
+        if let journal, !ignoringStrayJournal {
+            throw SQLiteError(refusal: .invalidArgument, message: strayJournalRefusal(journal, of: path))
+        }
         let database = SQLiteMadeCompanions.resolved(path)
         var status = stat()
         let readsWAL =
-            stat(database + "-wal", &status) == 0 && status.st_size > 0 && lstat(database + "-shm", &status) == 0
+            journal == nil && stat(database + "-wal", &status) == 0 && status.st_size > 0
+            && lstat(database + "-shm", &status) == 0
         return try SQLiteConnection(path: path, busyTimeoutMilliseconds: 1_000, readOnly: true, immutable: !readsWAL)
     }
 
-    /// Refuses to make a database at `path`, where none exists, when a WAL, rollback journal or shared-memory file
-    /// of that name does: SQLite would read the first two into the new database as if they were its own (another
-    /// database's commits, or garbage), and write over the third. None is the store's to remove or change.
+    /// Refuses the database at `path` when a file that SQLite would take for one of its own is beside it, none of
+    /// which the store made or may remove or change:
+    ///
+    /// - a rollback journal, always: the store keeps every database in WAL mode, where SQLite makes one only for a
+    ///   moment while it creates the database, so it is another database's (copied in, or left by another program)
+    ///   or left by a process killed while it created this one, and a connection that may write would roll it back
+    ///   into this database, writing what it holds over it;
+    /// - where no database is at `path`, a WAL or shared-memory file too: SQLite would read the WAL into the new
+    ///   database as if it were its own (another database's commits, or garbage), and write over the other.
+    ///
+    /// The journal is looked for beside the file a symbolic link leads to, where SQLite looks for it; a symbolic link
+    /// or anything else under its name counts (`lstat`).
     ///
     /// - Throws: `EventStoreError/Code/invalidArgument` naming the file.
     static func refuseStrayCompanions(of path: String) throws(EventStoreError) {
+        try refuseStrayJournal(of: path)
         var status = stat()
-        for companion in [path + "-wal", path + "-journal", path + "-shm"] where lstat(companion, &status) == 0 {
+        guard lstat(path, &status) != 0, errno == ENOENT else { return }
+        for companion in [path + "-wal", path + "-shm"] where lstat(companion, &status) == 0 {
             throw EventStoreError(
                 .invalidArgument,
                 message: "\(companion) exists but \(path) does not; SQLite would take it for the new database's own, "
                     + "and it is not the store's to remove")
         }
+    }
+
+    /// Refuses the database at `path` when a rollback journal is beside it (see ``refuseStrayCompanions(of:)``).
+    ///
+    /// - Throws: `EventStoreError/Code/invalidArgument` naming the file.
+    static func refuseStrayJournal(of path: String) throws(EventStoreError) {
+        if let journal = strayJournal(of: path) {
+            throw EventStoreError(.invalidArgument, message: strayJournalRefusal(journal, of: path))
+        }
+    }
+
+    /// The rollback journal beside the database at `path` (links to the database followed), when anything is under
+    /// its name.
+    static func strayJournal(of path: String) -> String? {
+        let journal = SQLiteMadeCompanions.resolved(path) + "-journal"
+        var status = stat()
+        return lstat(journal, &status) == 0 ? journal : nil
+    }
+
+    /// The words of the refusal of the database at `path` for the rollback journal `journal` beside it.
+    static func strayJournalRefusal(_ journal: String, of path: String) -> String {
+        "\(journal) is a rollback journal, which the store does not use (it keeps \(path) in WAL mode; SQLite makes "
+            + "one only for a moment while it creates a database): another program's, copied in from another "
+            + "database, or left by a process killed while it created \(path). SQLite would roll it back into \(path), "
+            + "writing what it holds over it. Nothing was changed; if \(journal) is not yours to keep, move it away"
     }
 
     /// Finalizes every statement and closes the connection; safe to call twice.

@@ -21,12 +21,21 @@ public struct SQLiteError: Error, Hashable, Sendable, CustomStringConvertible {
     public var message: String
     /// The statement that failed, where there is one; kept for debugging and never shown in ``description``.
     var sql: String?
+    /// Set when the store refused to call SQLite at all (see `SQLiteConnection.refuseStrayCompanions(of:)`): the code
+    /// of the store error that ``message`` is the whole of.
+    var refusal: EventStoreError.Code?
 
     init(code: Int32, systemErrno: Int32, message: String, sql: String?) {
         self.code = code
         self.systemErrno = systemErrno
         self.message = message
         self.sql = sql
+    }
+
+    /// The store's refusal to open a file, raised where only an SQLite error can be thrown.
+    init(refusal: EventStoreError.Code, message: String) {
+        self.init(code: SQLITE_CANTOPEN, systemErrno: 0, message: message, sql: nil)
+        self.refusal = refusal
     }
 
     /// The primary result code: the low byte of ``code``, such as 19 (`SQLITE_CONSTRAINT`).
@@ -47,6 +56,7 @@ public struct SQLiteError: Error, Hashable, Sendable, CustomStringConvertible {
 
     /// The store error a caller sees for this failure, with this error as its cause.
     var eventStoreError: EventStoreError {
+        if let refusal { return EventStoreError(refusal, message: message) }
         let kind = kind
         return EventStoreError(kind.code, message: kind.words + description, underlyingError: self)
     }

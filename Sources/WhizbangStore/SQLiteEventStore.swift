@@ -51,8 +51,9 @@ public final class SQLiteEventStore: EventStore {
     ///
     /// - Throws: `EventStoreError` — `notADatabase`, `corruptDatabase`, `incompatibleSchema` (a newer schema or
     ///   another application's database), `readOnly` (the file or its directory cannot be written),
-    ///   `invalidArgument` (a configuration value out of range, a path that names a directory, or a WAL or journal
-    ///   named after a database that is not there, which SQLite would read into a new one), `unavailable` (another
+    ///   `invalidArgument` (a configuration value out of range, a path that names a directory, a WAL or journal
+    ///   named after a database that is not there, which SQLite would read into a new one, or a rollback journal
+    ///   beside the database, which SQLite would roll back into it), `unavailable` (another
     ///   connection held a lock longer than ``Configuration/busyTimeout``), `storageFull` or `storageFailure`; or
     ///   `ReadModelError` (`duplicateName`) when two of ``Configuration/readModels`` share a name.
     public init(path: String, configuration: Configuration = Configuration()) throws {

@@ -28,7 +28,8 @@ public final class SQLiteReadOnlyEventStore: EventStore {
     /// cooperative thread pool.
     ///
     /// - Throws: `EventStoreError` — `notADatabase`, `corruptDatabase`, `incompatibleSchema` (not a Whizbang store,
-    ///   or one of a newer schema), `storageFailure` (no file at `path`, or one SQLite cannot open).
+    ///   or one of a newer schema), `invalidArgument` (a rollback journal beside the file, which is not the
+    ///   store's), `storageFailure` (no file at `path`, or one SQLite cannot open).
     public static func open(
         path: String,
         configuration: SQLiteEventStore.Configuration = SQLiteEventStore.Configuration()
@@ -48,6 +49,9 @@ public final class SQLiteReadOnlyEventStore: EventStore {
 
     private init(path: String, configuration: SQLiteEventStore.Configuration) throws(EventStoreError) {
         self.path = path
+        // A reader that meets a rollback journal fails with "attempt to write a readonly database", which names the
+        // wrong cause; refused here, before any connection, with the right one.
+        try SQLiteConnection.refuseStrayJournal(of: path)
         // SQLite follows links to the database and keeps its WAL and shared-memory files beside the file linked to.
         let database = SQLiteMadeCompanions.resolved(path)
         let companionsWereAbsent = SQLiteMadeCompanions.noneBeside(database)

@@ -69,6 +69,8 @@ struct SQLiteRestore {
         for (consumer, position) in checkpoints {
             try EventStoreValidation.validateCheckpoint(position, for: consumer)
         }
+        // A rollback journal beside a store to replace would be rolled back into it by the hold that replaces it.
+        try SQLiteConnection.refuseStrayJournal(of: path)
         let found = SQLiteEventStore.inspectFile(at: path)
         let replacing = found.exists
         if let marker {

@@ -67,7 +67,9 @@ extension SQLiteEventStore {
     /// Looks at what `path` holds without changing it: the file is opened read-only, if at all.
     ///
     /// A path is a Whizbang store when the file is an SQLite database with the store's `PRAGMA application_id` and
-    /// the `whizbang_store` table that the store writes in the transaction that creates its first tables.
+    /// the `whizbang_store` table that the store writes in the transaction that creates its first tables. A rollback
+    /// journal beside the file is never read here (the file alone is; it is not the store's, and every open of the
+    /// store refuses it).
     public static func inspectFile(at path: String) -> SQLiteStoreFile {
         var status = stat()
         func found(_ kind: SQLiteStoreFile.Kind, _ description: String) -> SQLiteStoreFile {
@@ -97,7 +99,8 @@ extension SQLiteEventStore {
             return found(.otherFile, "an empty file")
         }
         do {
-            let connection = try SQLiteConnection.forInspection(path: path)
+            // What the file is: a journal beside it is left unread here, and refused by every open of the store.
+            let connection = try SQLiteConnection.forInspection(path: path, ignoringStrayJournal: true)
             defer { connection.close() }
             let applicationID = try connection.queryInteger("PRAGMA application_id") ?? 0
             guard applicationID == SQLiteSchema.applicationID else {
@@ -127,9 +130,9 @@ extension SQLiteEventStore {
     /// reads: without opening the store, so that nothing is migrated or checkpointed. Without a WAL beside the file
     /// nothing is made beside it either; with one, SQLite may make the shared-memory file it reads the WAL through.
     ///
-    /// - Throws: `EventStoreError` — `invalidArgument` for an invalid consumer name, `incompatibleSchema` for a
-    ///   database without the store's application id, `notADatabase` or another code when SQLite cannot read the
-    ///   file or it has no checkpoints table.
+    /// - Throws: `EventStoreError` — `invalidArgument` for an invalid consumer name or a rollback journal beside the
+    ///   file (which is not the store's), `incompatibleSchema` for a database without the store's application id,
+    ///   `notADatabase` or another code when SQLite cannot read the file or it has no checkpoints table.
     public static func checkpoint(for consumer: String, inStoreAt path: String) throws(EventStoreError) -> UInt64? {
         try validateConsumer(consumer)
         do {
@@ -175,9 +178,9 @@ extension SQLiteEventStore {
     /// - Throws: `EventStoreError/Code/invalidArgument` when the path is a symbolic link, holds anything but a store
     ///   this library created, holds one whose file also holds what the store did not create (the message names it,
     ///   and the store's files, its WAL and shared-memory file too, are left as they were) or one of a newer schema
-    ///   version, or holds one that a connection has open (nothing is removed then; the message says what was
-    ///   found); `EventStoreError/Code/readOnly` or `EventStoreError/Code/storageFailure` when a file cannot be
-    ///   locked or removed.
+    ///   version, holds one that a connection has open, or has a rollback journal beside it (nothing is removed
+    ///   then; the message says what was found); `EventStoreError/Code/readOnly` or
+    ///   `EventStoreError/Code/storageFailure` when a file cannot be locked or removed.
     public static func destroyStore(at path: String) throws(EventStoreError) {
         try destroyStore(at: path, afterInspection: {})
     }

@@ -1,0 +1,115 @@
+import Foundation
+import ProcessTesting
+import Testing
+import Whizbang
+@testable import WhizbangStore
+
+/// A rollback journal beside a store is never the store's (it always runs in WAL mode): it is another database's,
+/// copied in or left by another program. A connection that may write would roll it back into the store, writing that
+/// database's pages over the store's; before, every open that could write did, and the store was destroyed.
+@Suite("SQLiteEventStore beside a stray rollback journal", .timeLimit(.minutes(2)))
+struct SQLiteStrayJournalTests {
+    /// The ways a store on a file is opened.
+    enum Opening: String, CaseIterable, CustomStringConvertible {
+        case open, openReadOnly, checkpoint, replacingRestore, destroy
+        var description: String { rawValue }
+    }
+
+    /// A store at `path` marked by the consumer "ledger", closed, with a hot rollback journal of another database
+    /// (made while that database's write transaction was under way, its pages spilled) at `path-journal`.
+    static func makeStoreWithForeignJournal(_ path: String, in directory: URL) async throws {
+        let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
+        for index in 0..<20 {
+            _ = try await store.append(makeEvents(50), to: StreamID("account-\(index)"), expectedVersion: .any)
+        }
+        try await store.saveCheckpoint(0, for: "ledger")
+        await store.shutdown()
+        let other = directory.appendingPathComponent("other.sqlite").path
+        let made = try await Python.run(
+            """
+            import sqlite3, shutil, sys
+            c = sqlite3.connect(sys.argv[1], isolation_level=None)
+            c.execute('CREATE TABLE mine (x)')
+            c.execute('BEGIN')
+            for i in range(300): c.execute('INSERT INTO mine VALUES (?)', ('y' * 3000,))
+            c.execute('COMMIT')
+            c.execute('BEGIN')
+            c.execute("UPDATE mine SET x = 'z'")
+            c.execute('PRAGMA cache_size = 1')
+            c.execute('DELETE FROM mine WHERE rowid % 2 = 0')
+            shutil.copy(sys.argv[1] + '-journal', sys.argv[2] + '-journal')
+            c.execute('ROLLBACK')
+            """,
+            [other, path])
+        try #require(made.status == 0, "\(made.standardError)")
+        for file in [other, other + "-journal"] { try? FileManager.default.removeItem(atPath: file) }
+    }
+
+    @Test("every open refuses a store with a rollback journal beside it, naming it, and changes nothing",
+        arguments: Opening.allCases)
+    func refusesAStrayJournal(opening: Opening) async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("store.sqlite").path
+            try await Self.makeStoreWithForeignJournal(path, in: directory)
+            let before = try Self.contents(of: directory)
+            try #require(before["store.sqlite-journal"].map { !$0.isEmpty } == true)
+            let error = await expectError(.invalidArgument) {
+                switch opening {
+                case .open:
+                    let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
+                    await store.shutdown()
+                case .openReadOnly:
+                    let store = try await SQLiteReadOnlyEventStore.open(path: path, configuration: .testing)
+                    store.close()
+                case .checkpoint:
+                    _ = try SQLiteEventStore.checkpoint(for: "ledger", inStoreAt: path)
+                case .replacingRestore:
+                    _ = try await SQLiteEventStore.restore(
+                        [], checkpoints: ["ledger": 0], to: path, configuration: .testing,
+                        replacingStoreMarkedBy: "ledger")
+                case .destroy:
+                    try SQLiteEventStore.destroyStore(at: path)
+                }
+            }
+            let message = error?.message ?? ""
+            #expect(message.contains(path + "-journal"), "\(message)")
+            #expect(message.contains("rollback journal"), "\(message)")
+            #expect(message.lowercased().contains("nothing was changed"), "\(message)")
+            #expect(try Self.contents(of: directory) == before)
+        }
+    }
+
+    @Test("a symbolic link named as a journal is refused too, beside the file a link to the store leads to")
+    func refusesAJournalLinkBesideTheLinkedFile() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("store.sqlite").path
+            let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            _ = try await store.append(makeEvents(3), to: StreamID("account-1"), expectedVersion: .any)
+            await store.shutdown()
+            let link = directory.appendingPathComponent("link.sqlite").path
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: path)
+            try FileManager.default.createSymbolicLink(atPath: path + "-journal", withDestinationPath: "nowhere")
+            let before = try Data(contentsOf: URL(fileURLWithPath: path))
+            let error = await expectError(.invalidArgument) {
+                let store = try await SQLiteEventStore.open(path: link, configuration: .testing)
+                await store.shutdown()
+            }
+            #expect(error?.message.contains(path + "-journal") == true, "\(String(describing: error))")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+        }
+    }
+
+    /// The bytes of every file in `directory` (links as the path they hold), by name.
+    static func contents(of directory: URL) throws -> [String: Data] {
+        var result: [String: Data] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory.path) {
+            let path = directory.appendingPathComponent(name).path
+            if let destination = try? FileManager.default.destinationOfSymbolicLink(atPath: path) {
+                result[name] = Data("-> \(destination)".utf8)
+            } else {
+                result[name] = try Data(contentsOf: URL(fileURLWithPath: path))
+            }
+        }
+        return result
+    }
+}
