@@ -54,8 +54,8 @@ extension SQLiteEventStore {
     ///   restore may not replace (a store that holds what it did not create among them), or a store that a
     ///   connection has open (the message says what), for an invalid
     ///   consumer name (of a checkpoint or `marker`), a checkpoint above `EventStoreValidation/maximumPosition` or an
-    ///   invalid configuration, a WAL or journal named after the missing database, or a rollback journal beside the
-    ///   store to replace (which is not the store's);
+    ///   invalid configuration, a WAL or journal named after the missing database, a rollback journal beside the store
+    ///   to replace (which is not the store's), or a WAL beside it that does not read as the store checked;
     ///   `readOnly`, `storageFull` or `storageFailure` when the files cannot be written. `CancellationError` when the
     ///   calling task was cancelled or `progress` returned `false`. In every case `path` is left as it was.
     @discardableResult

@@ -333,14 +333,15 @@ struct SQLiteRestore {
     /// after checking again that it is one this restore may replace (its mark, and nothing in it but the store's).
     ///
     /// The hold's connection copies the old store's WAL into its file and empties it (a checkpoint, as safe against a
-    /// kill as any), and keeps its WAL when it closes (`SQLITE_FCNTL_PERSIST_WAL`): a connection that removes its WAL
-    /// on closing does so by name, which after the rename would be the new store's. Then the old WAL and
-    /// shared-memory files go (a WAL left beside the new file would be read into it) and the new file is renamed
-    /// over the old one, so that `path` names the old store or the new one at every moment. The old file's header
-    /// is never changed (no rollback journal is made), and a failure before the rename leaves the old store with the
-    /// same content. Where the store had no WAL before the hold, the WAL is the hold's own, and every exit short of
-    /// the rename lets it go when the hold closes: none stays to make the next store at `path` refused once the old
-    /// one is removed.
+    /// kill as any) once the checks pass, and keeps its WAL when it closes (`SQLITE_FCNTL_PERSIST_WAL`): a connection
+    /// that removes its WAL on closing does so by name, which after the rename would be the new store's. Then the old
+    /// WAL and shared-memory files go (a WAL left beside the new file would be read into it) and the new file is
+    /// renamed over the old one, so that `path` names the old store or the new one at every moment. The old file's
+    /// header is never changed (no rollback journal is made), and a failure before the rename leaves the old store
+    /// with the same content; a WAL that was beside it before the hold is never checkpointed on closing, so a check
+    /// that fails leaves that WAL and the file as they were (the WAL may be another database's).
+    /// Where the store had no WAL before the hold, the WAL is the hold's own, and every exit short of the rename lets
+    /// it go when the hold closes: none stays to make the next store at `path` refused once the old one is removed.
     private func replace(_ path: String, with temporary: String, marker: String) throws {
         var before = stat()
         guard lstat(path, &before) == 0 else {
@@ -361,7 +362,12 @@ struct SQLiteRestore {
                         + "alone")
             }
         }
-        guard let hold = try SQLiteEventStore.exclusiveHold(path) else {
+        // A WAL that was there before is read by the hold as the store's own, but nothing proves it is (SQLite's WAL
+        // does not name its database): it may be another database's, copied in. So the hold leaves it as it is when
+        // it closes, whatever fails, instead of checkpointing it into the file; the checkpoint below, once the store
+        // is checked, is the only one. (Without one before, the WAL is the hold's own, and goes as after any
+        // connection.)
+        guard let hold = try SQLiteEventStore.exclusiveHold(path, leavingWALOnClose: hadWAL) else {
             throw EventStoreError(
                 .invalidArgument,
                 message: "\(path) is a store that another connection has open; the restore left it alone")
@@ -373,18 +379,21 @@ struct SQLiteRestore {
         // connection. (Runs before the close above.)
         var renamed = false
         defer { if !hadWAL && !renamed { try? hold.keepWALOnClose(false) } }
-        let select = try hold.prepare("SELECT 1 FROM checkpoints WHERE consumer = ?1")
-        select.bind(marker, at: 1)
-        let marked = try select.step()
-        select.reset()
-        let creator = try hold.queryTexts(
-            "SELECT value FROM \(SQLiteSchema.markTable) WHERE key = 'created_by'")
+        // Without the tables (no such table, SQLITE_ERROR), the file read with that WAL is not the store checked.
+        let isMarked = try Self.isMarked(on: hold, marker: marker, missingTablesAreUnmarked: hadWAL)
         var after = stat()
-        guard marked, creator == [SQLiteSchema.markCreator], lstat(path, &after) == 0,
+        guard isMarked, lstat(path, &after) == 0,
             after.st_ino == before.st_ino, after.st_dev == before.st_dev, after.st_mode & S_IFMT == S_IFREG
         else {
+            guard hadWAL else {
+                throw EventStoreError(
+                    .invalidArgument,
+                    message: "\(path) changed while the store was restored; the restore left it alone")
+            }
             throw EventStoreError(
-                .invalidArgument, message: "\(path) changed while the store was restored; the restore left it alone")
+                .invalidArgument,
+                message: "\(path), read with the WAL beside it, is not the store that was checked: \(path)-wal may be "
+                    + "another database's, copied in, or the store changed meanwhile; the restore left both alone")
         }
         // Checked again under the hold: what someone added since the first check would go with the old file too.
         let others: [String]
@@ -402,6 +411,24 @@ struct SQLiteRestore {
         }
         guard rename(temporary, path) == 0 else { throw Self.fileError(errno, "cannot replace \(path)") }
         renamed = true
+    }
+
+    /// Whether the store on `connection` holds a checkpoint of `marker` and the mark of a store this library
+    /// created; with `missingTablesAreUnmarked`, `false` too when a table is missing (`SQLITE_ERROR`).
+    private static func isMarked(on connection: SQLiteConnection, marker: String, missingTablesAreUnmarked: Bool)
+        throws(SQLiteError) -> Bool
+    {
+        do throws(SQLiteError) {
+            let select = try connection.prepare("SELECT 1 FROM checkpoints WHERE consumer = ?1")
+            select.bind(marker, at: 1)
+            let marked = try select.step()
+            select.reset()
+            let creator = try connection.queryTexts(
+                "SELECT value FROM \(SQLiteSchema.markTable) WHERE key = 'created_by'")
+            return marked && creator == [SQLiteSchema.markCreator]
+        } catch where missingTablesAreUnmarked && error.primaryCode == SQLITE_ERROR {
+            return false
+        }
     }
 
     /// fsync of a file.

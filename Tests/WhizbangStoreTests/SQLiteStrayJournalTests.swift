@@ -99,6 +99,44 @@ struct SQLiteStrayJournalTests {
         }
     }
 
+    /// SQLite's WAL does not name its database, so another database's WAL beside a store cannot be told from the
+    /// store's own before it is read. Before, the replacing restore's hold read it as the store's, failed its checks,
+    /// and on closing checkpointed that database's pages into the store, destroying it.
+    @Test("a replacing restore that finds another database's WAL beside the store leaves the store and the WAL as they were")
+    func replacingRestoreLeavesAForeignWAL() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("store.sqlite").path
+            let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            _ = try await store.append(makeEvents(20), to: StreamID("account-1"), expectedVersion: .any)
+            try await store.saveCheckpoint(0, for: "ledger")
+            await store.shutdown()
+            let other = directory.appendingPathComponent("other.sqlite").path
+            let made = try await Python.run(
+                """
+                import sqlite3, shutil, sys, os
+                c = sqlite3.connect(sys.argv[1])
+                c.execute('PRAGMA journal_mode = WAL')
+                c.execute('PRAGMA wal_autocheckpoint = 0')
+                c.execute('CREATE TABLE mine (x)')
+                for i in range(200): c.execute('INSERT INTO mine VALUES (?)', ('x' * 3000,))
+                c.commit()
+                shutil.copy(sys.argv[1] + '-wal', sys.argv[2] + '-wal')
+                os._exit(0)
+                """,
+                [other, path])
+            try #require(made.status == 0, "\(made.standardError)")
+            let file = try Data(contentsOf: URL(fileURLWithPath: path))
+            let wal = try Data(contentsOf: URL(fileURLWithPath: path + "-wal"))
+            let error = await expectError(.invalidArgument) {
+                _ = try await SQLiteEventStore.restore(
+                    [], checkpoints: ["ledger": 0], to: path, configuration: .testing, replacingStoreMarkedBy: "ledger")
+            }
+            #expect(error?.message.contains(path + "-wal") == true, "\(String(describing: error))")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == file)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path + "-wal")) == wal)
+        }
+    }
+
     /// The bytes of every file in `directory` (links as the path they hold), by name.
     static func contents(of directory: URL) throws -> [String: Data] {
         var result: [String: Data] = [:]
