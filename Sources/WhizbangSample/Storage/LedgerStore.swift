@@ -161,15 +161,25 @@ enum LedgerStore {
         replacing: Bool = false
     ) async throws -> SQLiteEventStore {
         try removeLeftovers(for: path)
-        let unchanged = replacing ? "the ledger at \(path) is as it was" : "nothing was created"
+        // The old ledger is said to be as it was only when its files are: a replacement that fails may have changed
+        // them before it failed (a connection that rolled another program's journal or WAL into the file, say).
+        let before = replacing ? LedgerFiles(path) : nil
         do {
             try await SQLiteEventStore.restore(
                 [], checkpoints: [LedgerMark.consumer: 0], to: path,
                 configuration: configuration(durability: durability),
                 replacingStoreMarkedBy: replacing ? LedgerMark.consumer : nil)
         } catch let error as EventStoreError {
+            // `nil` when there was no ledger to replace.
+            let kept = before.map { LedgerFiles(path) == $0 }
+            let unchanged =
+                switch kept {
+                case nil: "nothing was created"
+                case true?: "the ledger at \(path) is as it was"
+                case false?: "the ledger at \(path) may have been changed"
+                }
             switch error.code {
-            case .invalidArgument:
+            case .invalidArgument where kept != false:
                 throw SampleError.refusal(
                     "\(OneLine.text(error.message)); \(unchanged): give --database another path")
             default:
@@ -242,12 +252,40 @@ enum LedgerStore {
     /// The sample's line for a store that would not open.
     private static func openingError(_ error: EventStoreError, path: String) -> SampleError {
         switch error.code {
+        // The store refused before it opened anything (a rollback journal beside the file, say): nothing was changed.
+        case .invalidArgument:
+            SampleError.refusal("cannot open \(path): \(OneLine.text(error.message))")
         case .corruptDatabase:
             SampleError("\(path) is corrupt: \(OneLine.text(error.message))")
         case .notADatabase, .incompatibleSchema:
             SampleError.refusal("\(path) is not a Whizbang store (\(OneLine.text(error.message)))")
         default:
             SampleError("cannot open \(path): \(OneLine.text(error.message))")
+        }
+    }
+}
+
+/// What a ledger's files are on disk: the main file's and its WAL's device, inode, size, and times of last change
+/// (`st_mtim`, and `st_ctim`, which no program can set back), compared before a replacement and after its failure to
+/// tell whether it may have changed them.
+struct LedgerFiles: Equatable {
+    private var files: [[Int64]?]
+
+    init(_ path: String) {
+        let database = ResolvedPath.of(path)
+        files = [database, database + "-wal"].map { file in
+            var status = stat()
+            guard lstat(file, &status) == 0 else { return nil }
+            #if canImport(Darwin)
+            let (modified, changed) = (status.st_mtimespec, status.st_ctimespec)
+            #else
+            let (modified, changed) = (status.st_mtim, status.st_ctim)
+            #endif
+            return [
+                Int64(truncatingIfNeeded: status.st_dev), Int64(truncatingIfNeeded: status.st_ino),
+                Int64(status.st_size), Int64(modified.tv_sec), Int64(modified.tv_nsec), Int64(changed.tv_sec),
+                Int64(changed.tv_nsec),
+            ]
         }
     }
 }

@@ -1,0 +1,96 @@
+import Foundation
+import ProcessTesting
+import Testing
+
+extension SampleProcessSuites {
+    /// A rollback journal beside a ledger is another database's (the ledger is always in WAL mode). Before, a fresh
+    /// run rolled it back into the ledger, destroying it, and then said the ledger was as it was; the other commands
+    /// said the database could not be written, which named the wrong cause.
+    @Suite("WhizbangSample beside a stray rollback journal, run as a process", .serialized)
+    struct SampleStrayJournalTests {
+        enum Command: String, CaseIterable, CustomStringConvertible {
+            case freshRun, keptRun, verify, inspect, export
+            var description: String { rawValue }
+        }
+
+        @Test("every command refuses a ledger with a rollback journal beside it, names it, and changes nothing",
+            arguments: Command.allCases)
+        func refusesAStrayJournal(command: Command) async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                try await SampleProcess.makeLedger(ledger)
+                // Another database's hot journal, copied while its write transaction had spilled pages to its file.
+                let other = directory.appendingPathComponent("other.sqlite").path
+                let made = try await Python.run(
+                    """
+                    import sqlite3, shutil, sys, os
+                    c = sqlite3.connect(sys.argv[1], isolation_level=None)
+                    c.execute('CREATE TABLE mine (x)')
+                    c.execute('BEGIN')
+                    for i in range(300): c.execute('INSERT INTO mine VALUES (?)', ('y' * 3000,))
+                    c.execute('COMMIT')
+                    c.execute('BEGIN')
+                    c.execute("UPDATE mine SET x = 'z'")
+                    c.execute('PRAGMA cache_size = 1')
+                    c.execute('DELETE FROM mine WHERE rowid % 2 = 0')
+                    shutil.copy(sys.argv[1] + '-journal', sys.argv[2] + '-journal')
+                    c.execute('ROLLBACK')
+                    c.close()
+                    os.remove(sys.argv[1])
+                    """,
+                    [other, ledger])
+                try #require(made.status == 0, "\(made.standardError)")
+                let before = try ImportFixture.snapshot(directory)
+                let export = directory.appendingPathComponent("export.jsonl").path
+                let arguments: [String] =
+                    switch command {
+                    case .freshRun: ["run", "--accounts", "10", "--commands", "10", "--quiet"]
+                    case .keptRun: ["run", "--keep", "--accounts", "10", "--commands", "10", "--quiet"]
+                    case .verify: ["verify"]
+                    case .inspect: ["inspect"]
+                    case .export: ["export", "--output", export]
+                    }
+                let output = try await SampleProcess.run(arguments + ["--database", ledger])
+                #expect(output.status == 2, "\(output.standardOutput)\(output.standardError)")
+                #expect(output.standardError.contains(ledger + "-journal"), "\(output.standardError)")
+                #expect(output.standardError.contains("rollback journal"), "\(output.standardError)")
+                #expect(!output.standardError.contains("readonly"), "\(output.standardError)")
+                #expect(try ImportFixture.snapshot(directory) == before)
+            }
+        }
+
+        /// Before, a fresh run checkpointed another database's WAL into the ledger it was to replace, destroying it,
+        /// and then said the ledger was as it was.
+        @Test("a fresh run beside another database's WAL leaves the ledger as it was, and says only what is true")
+        func freshRunBesideAForeignWAL() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                try await SampleProcess.makeLedger(ledger)
+                let other = directory.appendingPathComponent("other.sqlite").path
+                let made = try await Python.run(
+                    """
+                    import sqlite3, shutil, sys, os
+                    c = sqlite3.connect(sys.argv[1])
+                    c.execute('PRAGMA journal_mode = WAL')
+                    c.execute('PRAGMA wal_autocheckpoint = 0')
+                    c.execute('CREATE TABLE mine (x)')
+                    for i in range(200): c.execute('INSERT INTO mine VALUES (?)', ('x' * 3000,))
+                    c.commit()
+                    shutil.copy(sys.argv[1] + '-wal', sys.argv[2] + '-wal')
+                    os._exit(0)
+                    """,
+                    [other, ledger])
+                try #require(made.status == 0, "\(made.standardError)")
+                let file = try Data(contentsOf: URL(fileURLWithPath: ledger))
+                let wal = try Data(contentsOf: URL(fileURLWithPath: ledger + "-wal"))
+                let output = try await SampleProcess.run([
+                    "run", "--accounts", "10", "--commands", "10", "--quiet", "--database", ledger,
+                ])
+                #expect(output.status != 0, "\(output.standardOutput)\(output.standardError)")
+                #expect(output.standardError.contains(ledger + "-wal"), "\(output.standardError)")
+                #expect(try Data(contentsOf: URL(fileURLWithPath: ledger)) == file)
+                #expect(try Data(contentsOf: URL(fileURLWithPath: ledger + "-wal")) == wal)
+            }
+        }
+    }
+}
