@@ -265,9 +265,10 @@ enum LedgerStore {
     }
 }
 
-/// What a ledger's files are on disk: the main file's and its WAL's device, inode, size, and times of last change
-/// (`st_mtim`, and `st_ctim`, which no program can set back), compared before a replacement and after its failure to
-/// tell whether it may have changed them.
+/// What a ledger's files are on disk: the main file's and its WAL's device, inode, size and time of last
+/// modification, and the main file's time of last change of any kind (`st_ctim`, which no program can set back),
+/// compared before a replacement and after its failure to tell whether it may have changed them. (Not the WAL's:
+/// SQLite, run as root, gives a WAL it opens its owner again, which changes that time and nothing in the file.)
 struct LedgerFiles: Equatable {
     private var files: [[Int64]?]
 
@@ -281,11 +282,12 @@ struct LedgerFiles: Equatable {
             #else
             let (modified, changed) = (status.st_mtim, status.st_ctim)
             #endif
-            return [
+            var identity = [
                 Int64(truncatingIfNeeded: status.st_dev), Int64(truncatingIfNeeded: status.st_ino),
-                Int64(status.st_size), Int64(modified.tv_sec), Int64(modified.tv_nsec), Int64(changed.tv_sec),
-                Int64(changed.tv_nsec),
+                Int64(status.st_size), Int64(modified.tv_sec), Int64(modified.tv_nsec),
             ]
+            if file == database { identity += [Int64(changed.tv_sec), Int64(changed.tv_nsec)] }
+            return identity
         }
     }
 }
