@@ -2,6 +2,12 @@ import Foundation
 import Whizbang
 import WhizbangStore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Opens, creates and measures the SQLite files the sample works on, turning store errors into clear messages.
 enum LedgerStore {
     /// Read models the stores opened by the current task keep (`run --read-model`); none by default.
