@@ -7,6 +7,10 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+// In this module, Glibc's `struct stat` is owned by the clang module that first includes its header: Dispatch's.
+#if canImport(CDispatch)
+import CDispatch
+#endif
 
 /// Opens, creates and measures the SQLite files the sample works on, turning store errors into clear messages.
 enum LedgerStore {
