@@ -20,6 +20,9 @@ struct PostgresGlobalOrderTests {
         let storeCount = 4
         let total = appenders * eventsPerAppender
         let configuration = try PostgresTestServer.configuration()
+        // The test is about order, not about four stores migrating one schema at once: under a loaded suite, the
+        // three that wait for the first one's migration could miss their start's request timeout.
+        try await PostgresTestServer.createTables(configuration)
         let stores = try (0..<storeCount).map { _ in try PostgresEventStore(configuration: configuration) }
         defer { for store in stores { store.close() } }
 
@@ -79,6 +82,7 @@ struct PostgresGlobalOrderTests {
     /// A store's waiter is woken by another store's append through a notification.
     @Test func anotherStoresAppendWakesAWaiter() async throws {
         let configuration = try PostgresTestServer.configuration()
+        try await PostgresTestServer.createTables(configuration)
         let waiting = try PostgresEventStore(configuration: configuration)
         let appending = try PostgresEventStore(configuration: configuration)
         defer {
