@@ -1194,6 +1194,31 @@ extension SampleProcessSuites {
             }
         }
 
+        /// An export wrote a hidden temporary file beside its target: killed, it left that file behind (empty when
+        /// killed early, which no later export could tell from a user's file and so never removed).
+        @Test("export killed with SIGKILL while it writes leaves nothing in the output's directory")
+        func exportKilledLeavesNothing() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let input = directory.appendingPathComponent("good.jsonl")
+                try ImportFixture.write(ImportFixture.good(streams: 100, perStream: 500), to: input)
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let imported = try await SampleProcess.run(["import", "--input", input.path, "--database", ledger])
+                try #require(imported.status == 0, "\(imported.standardError)")
+                let output = directory.appendingPathComponent("out")
+                try FileManager.default.createDirectory(at: output, withIntermediateDirectories: false)
+                let child = try await SampleProcess.child([
+                    "export", "--database", ledger, "--output", output.appendingPathComponent("out.jsonl").path,
+                    "--progress-lines",
+                ])
+                // After its first chunk, the export is writing its temporary file.
+                while let line = await child.nextErrorLine(), !line.hasPrefix("export: ") {}
+                child.signal(SIGKILL)
+                let (status, _) = try await child.finish()
+                #expect(status == SIGKILL, "\(status)")
+                #expect(try FileManager.default.contentsOfDirectory(atPath: output.path) == [])
+            }
+        }
+
         /// The output's absence was checked once, at the start: an export then put its file in place with a rename,
         /// which replaced whatever had appeared at the path meanwhile (the user's file, another export's).
         @Test("export without --force leaves alone a file that appears at the output path while it runs")

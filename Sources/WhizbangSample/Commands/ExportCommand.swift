@@ -5,7 +5,7 @@ import WhizbangStore
 /// Writes the whole log as JSON Lines, one recorded event per line in global order, and last a line that counts them
 /// (``ExportEnd``), by which an import tells a whole export from one cut short.
 ///
-/// All or nothing: the lines go to a temporary file beside the output, which is fsynced and renamed over the output
+/// All or nothing: the lines go to a temporary file (``ExportFile``), which is fsynced and given the output's name
 /// only after the whole log was read. An existing output is kept unless `--force`; Ctrl-C (or SIGTERM) removes the
 /// temporary file and exits with 128 + the signal's number.
 struct ExportCommand: AsyncParsableCommand, StoreCommand {

@@ -1,41 +1,64 @@
 import Foundation
 import WhizbangStore
 
-/// Where an export writes: a temporary file beside the target, put at the target's path only once the whole log is
-/// written and fsynced, or standard output.
+/// Where an export writes: a temporary file in the target's directory, put at the target's path only once the whole
+/// log is written and fsynced, or standard output.
 ///
-/// A failed or interrupted export removes its temporary file, so the target path never holds part of a log. Unless
-/// it may replace the target, the export never replaces a file that appeared at the target's path while it ran; when
-/// it may, it replaces only a regular file.
+/// The temporary file has no name where the system allows it (``UnnamedFile``), so an export killed at any moment
+/// leaves nothing; elsewhere it is a hidden file beside the target, which a failed or interrupted export removes (and
+/// a later export, when it was killed: ``removeAbandoned(for:)``). So the target path never holds part of a log.
+/// Unless it may replace the target, the export never replaces a file that appeared at the target's path while it
+/// ran; when it may, it replaces only a regular file.
 final class ExportFile {
     /// The path the export is for, or `-` for standard output.
     let target: String
     /// Whether the export may replace a regular file at ``target`` (`--force`).
     let replacing: Bool
-    private let temporaryPath: String?
+    private var temporary: Temporary
     private let handle: FileHandle
     private var isFinished = false
+
+    /// What the export writes to until it commits.
+    private enum Temporary {
+        case standardOutput
+        /// A file without a name, which the commit names.
+        case unnamed
+        /// A hidden file beside the target, named `.<name>.<8 hex digits>.partial`.
+        case named(String)
+    }
 
     /// Creates the temporary file in the target's directory (or uses standard output for `-`).
     init(target: String, replacing: Bool) throws {
         self.target = target
         self.replacing = replacing
         guard target != "-" else {
-            temporaryPath = nil
+            temporary = .standardOutput
             handle = FileHandle.standardOutput
             return
         }
         let parts = PathParts(target)
-        let temporary = parts.sibling(".\(parts.name).\(UUID().uuidString.prefix(8)).partial")
         // Readable by its owner only, as the store is: an export holds every event and its metadata.
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else {
-            throw SampleError("cannot create a file beside \(target): \(String(cString: strerror(errno)))")
+        let descriptor: Int32
+        if let unnamed = UnnamedFile.create(in: parts.directory, mode: 0o600) {
+            descriptor = unnamed
+            temporary = .unnamed
+        } else {
+            let path = Self.temporaryName(for: parts)
+            descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            guard descriptor >= 0 else {
+                throw SampleError("cannot create a file beside \(target): \(String(cString: strerror(errno)))")
+            }
+            temporary = .named(path)
         }
-        // Held while the export runs: a later export takes only an unlocked file for one that was killed.
+        // Held while the export runs (also on an unnamed file, which a replacing commit names for a moment): a later
+        // export takes only an unlocked file for one that was killed.
         _ = flock(descriptor, LOCK_EX | LOCK_NB)
-        temporaryPath = temporary
         handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+    }
+
+    /// A new name for a temporary file beside the target.
+    private static func temporaryName(for parts: PathParts) -> String {
+        parts.sibling(".\(parts.name).\(UUID().uuidString.prefix(8)).partial")
     }
 
     /// Removes what exports to `target` left when their process was killed: files beside it named
@@ -91,7 +114,7 @@ final class ExportFile {
     /// - Throws: a refusal (exit status 2) when the path holds what the export may not replace: anything, without
     ///   ``replacing``; something other than a regular file, with it. The target is then left as it is.
     func commit() throws {
-        guard let temporaryPath else {
+        if case .standardOutput = temporary {
             isFinished = true
             return
         }
@@ -113,12 +136,24 @@ final class ExportFile {
             if let mode = (try? FileManager.default.attributesOfItem(atPath: target))?[.posixPermissions] as? NSNumber {
                 _ = fchmod(handle.fileDescriptor, mode_t(mode.uint16Value))
             }
-            guard rename(temporaryPath, target) == 0 else {
+            // Only a name can be renamed over the target: an unnamed file gets a hidden one first (a kill between
+            // the two steps leaves a whole export there, which a later export removes).
+            if case .unnamed = temporary {
+                let path = Self.temporaryName(for: PathParts(target))
+                let code = UnnamedFile.name(handle.fileDescriptor, path)
+                guard code == 0 else { throw SampleError("cannot write \(target): \(String(cString: strerror(code)))") }
+                temporary = .named(path)
+            }
+            guard case .named(let path) = temporary, rename(path, target) == 0 else {
                 throw SampleError("cannot write \(target): \(String(cString: strerror(errno)))")
             }
         } else {
             // Never a plain rename, which would replace what appeared at the path.
-            let code = NewFileName.give(temporaryPath, name: target)
+            let code =
+                switch temporary {
+                case .named(let path): NewFileName.give(path, name: target)
+                case .unnamed, .standardOutput: UnnamedFile.name(handle.fileDescriptor, target)
+                }
             guard code == 0 else {
                 if code == EEXIST {
                     throw SampleError.refusal(
@@ -142,8 +177,15 @@ final class ExportFile {
     func discard() {
         guard !isFinished else { return }
         isFinished = true
-        guard let temporaryPath else { return }
-        try? handle.close()
-        unlink(temporaryPath)
+        switch temporary {
+        case .standardOutput:
+            return
+        case .unnamed:
+            // The kernel frees it with its last descriptor.
+            try? handle.close()
+        case .named(let path):
+            try? handle.close()
+            unlink(path)
+        }
     }
 }
