@@ -235,6 +235,57 @@ struct ClusterFenceTests {
         }
     }
 
+    /// A node with the same id judged the live node's heartbeat by its own lease: given a shorter one, it took the
+    /// id over, and the live node, finding its registration gone at its next heartbeat, stopped.
+    @Test("a node with the same id but a shorter lease is refused while the live node's own lease lasts")
+    func aShorterLeaseDoesNotTakeALiveNodesID() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            try await prepare(store)
+            let cluster = "\"\(store.configuration.schema)_cluster\""
+            let first = try node("same", store)
+            try await first.leases.register()
+            // The first node (a lease of 120 s) heartbeat a second ago; the twin's lease is half a second.
+            _ = try await ClusterTestDatabase.query(
+                "UPDATE \(cluster).nodes SET heartbeat_at = now() - interval '1 second'", configuration: store.configuration)
+            var short = ClusterTestDatabase.cluster()
+            short.heartbeatInterval = .milliseconds(100)
+            short.leaseDuration = .milliseconds(500)
+            let twin = try ClusterNode(nodeID: "same", store: store, aggregates: Counter.registry, configuration: short)
+            do {
+                try await twin.leases.register()
+                Issue.record("a node with the id of a live node registered")
+            } catch let error as ClusterError {
+                #expect(error.code == .nodeAlreadyLive)
+            }
+            let members = try await ClusterTestDatabase.query(
+                "SELECT member FROM \(cluster).nodes", configuration: store.configuration)
+            #expect(members == [first.member])
+            _ = try await first.leases.beat()
+        }
+    }
+
+    @Test("a cluster made before nodes recorded their lease gets the column, and its old rows count as leaseless")
+    func aClusterWithoutLeaseColumnIsBroughtUpToDate() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            try await prepare(store)
+            let cluster = "\"\(store.configuration.schema)_cluster\""
+            _ = try await ClusterTestDatabase.query(
+                "ALTER TABLE \(cluster).nodes DROP COLUMN lease_ms", configuration: store.configuration)
+            _ = try await ClusterTestDatabase.query(
+                """
+                INSERT INTO \(cluster).nodes (node_id, member, heartbeat_at)
+                VALUES ('old', 'old#1', now() - interval '1 second')
+                """, configuration: store.configuration)
+            try await prepare(store)
+            // The old build's node recorded no lease: this node's own lease (120 s) judges it, as before.
+            let twin = try node("old", store)
+            await #expect(throws: ClusterError.self) { try await twin.leases.register() }
+            let leases = try await ClusterTestDatabase.query(
+                "SELECT lease_ms::text FROM \(cluster).nodes", configuration: store.configuration)
+            #expect(leases == ["0"])
+        }
+    }
+
     @Test("a node whose jobs cannot be recorded is not left registered: it starts again under the same id")
     func registrationIsOneTransaction() async throws {
         try await ClusterTestDatabase.withStore { store in

@@ -77,12 +77,14 @@ struct LeaseKeeper: Sendable {
             let registered = try await connection.rows(
                 """
                 WITH registered AS (
-                    INSERT INTO \(unescaped: schema).nodes (node_id, member, jobs)
-                    VALUES (\(nodeID), \(member), \(jobNames)::text[])
+                    INSERT INTO \(unescaped: schema).nodes (node_id, member, jobs, lease_ms)
+                    VALUES (\(nodeID), \(member), \(jobNames)::text[], \(ttl))
                     ON CONFLICT (node_id) DO UPDATE
                     SET member = excluded.member, started_at = now(), heartbeat_at = now(), stopped = false,
-                        jobs = excluded.jobs
-                    WHERE nodes.stopped OR nodes.heartbeat_at <= now() - \(ttl) * interval '1 millisecond'
+                        jobs = excluded.jobs, lease_ms = excluded.lease_ms
+                    -- The registered node is live for its own lease, which may be longer than this one's.
+                    WHERE nodes.stopped
+                        OR nodes.heartbeat_at <= now() - greatest(\(ttl), nodes.lease_ms) * interval '1 millisecond'
                     RETURNING member
                 )
                 SELECT member, pg_notify(\(channel), 'r')::text FROM registered
@@ -101,8 +103,9 @@ struct LeaseKeeper: Sendable {
         guard registered == 1 else {
             throw ClusterError(
                 .nodeAlreadyLive,
-                message: "node id '\(nodeID)' is already live in this cluster (it heartbeat within the last "
-                    + "\(configuration.leaseDuration)); choose another id, or stop that node first. Nothing was changed.")
+                message: "node id '\(nodeID)' is already live in this cluster (it heartbeat within its lease, or "
+                    + "within this node's \(configuration.leaseDuration)); choose another id, or stop that node first. "
+                    + "Nothing was changed.")
         }
     }
 

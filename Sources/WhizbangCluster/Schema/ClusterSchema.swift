@@ -7,8 +7,9 @@ import WhizbangPostgres
 ///
 /// - `settings(key, value)`: the partition count, recorded by the first node, and `result_form`, the form in which
 ///   nodes store results (1: binary; absent or 0: JSON).
-/// - `nodes(node_id, member, heartbeat_at, stopped, jobs)`: one row per node id; `member` names the process (node
-///   id and a random suffix), so that a restarted node is a new member; `jobs` names the jobs it registered.
+/// - `nodes(node_id, member, heartbeat_at, stopped, jobs, lease_ms)`: one row per node id; `member` names the process
+///   (node id and a random suffix), so that a restarted node is a new member; `jobs` names the jobs it registered;
+///   `lease_ms` is its lease, by which another process with its id judges whether it is still live.
 /// - `partitions(partition, owner, epoch, lease_until)`: the owner member, its fencing token (the epoch, bumped at
 ///   every claim) and the lease's end on the database's clock.
 /// - `inbox(id, message_id UNIQUE, partition, stream_id, aggregate_type, payload, status, outcome, node_id, epoch)`:
@@ -205,7 +206,8 @@ enum ClusterSchema {
                 started_at timestamptz NOT NULL DEFAULT now(),
                 heartbeat_at timestamptz NOT NULL DEFAULT now(),
                 stopped boolean NOT NULL DEFAULT false,
-                jobs text[] NOT NULL DEFAULT '{}'
+                jobs text[] NOT NULL DEFAULT '{}',
+                lease_ms bigint NOT NULL DEFAULT 0
             )
             """,
             // Clusters created by older builds lack the column; their nodes leave it empty. Checked first, since
@@ -216,6 +218,16 @@ enum ClusterSchema {
                                WHERE attrelid = '\(schema).nodes'::regclass AND attname = 'jobs' AND NOT attisdropped)
                 THEN
                     ALTER TABLE \(schema).nodes ADD COLUMN jobs text[] NOT NULL DEFAULT '{}';
+                END IF;
+            END $$
+            """,
+            // The same for each node's lease (0 for a node of an older build, which records none).
+            """
+            DO $$ BEGIN
+                IF NOT EXISTS (SELECT 1 FROM pg_attribute
+                               WHERE attrelid = '\(schema).nodes'::regclass AND attname = 'lease_ms' AND NOT attisdropped)
+                THEN
+                    ALTER TABLE \(schema).nodes ADD COLUMN lease_ms bigint NOT NULL DEFAULT 0;
                 END IF;
             END $$
             """,
