@@ -10,6 +10,11 @@ public struct ReadModelMode: Hashable, Sendable, CustomStringConvertible {
 
     /// In the append's own transaction, atomically with the events: once an append returns, its events are in the
     /// rows, and an append whose projection throws is not stored. The fold's cost is paid by every append.
+    ///
+    /// The rows always hold a prefix of the log, so this holds while every writer of the store registers the read
+    /// model. After an append made without it (by another process that does not register it) the rows trail the log
+    /// until the store has folded that append's events in a batch of its own, and an append that returns meanwhile
+    /// is not yet in them: wait for it with ``ReadModel/waitUntilCaughtUp(to:timeout:)``.
     public static let inline = ReadModelMode(.inline)
 
     /// After the append, in a transaction of the store's own that applies a batch of events and records the read
