@@ -782,6 +782,46 @@ extension SampleProcessSuites {
             #expect(status == 0, "\(rest.suffix(5))")
         }
 
+        /// With no node running, the commands of `run --cluster` wait in the inbox: a SIGINT stopped the admission,
+        /// but the run went on waiting for their results up to their time limit (two minutes), then failed.
+        @Test("run --cluster stops soon after SIGINT when no node answers, naming the commands left in the inbox",
+            .timeLimit(.minutes(1)))
+        func clusterRunStopsWithoutANode() async throws {
+            try await withCleanup { cleanup in
+                let postgres = try freshURL()
+                let schema = try schemaName(postgres)
+                cleanup.dropSchema(schema)
+                cleanup.dropSchema(schema + "_cluster")
+                let child = try await SampleProcess.child(
+                    ["run", "--cluster", "--database", postgres, "--partitions", "4", "--accounts", "10",
+                     "--commands", "10", "--quiet"])
+                var lines: [String] = []
+                while let line = await child.nextErrorLine() {
+                    lines.append(line)
+                    if line.contains("no node of the cluster is running") { break }
+                }
+                try #require(lines.last?.contains("no node of the cluster is running") == true, "\(lines)")
+                // The run sends the ten opens next; nothing but the inbox shows when they are in it, so it is looked
+                // at (each look a psql process, which paces the loop) until they are.
+                let url = try #require(ProcessInfo.processInfo.environment["WHIZBANG_POSTGRES_URL"])
+                let deadline = ContinuousClock.now + .seconds(30)
+                var pending = ""
+                while pending != "10", ContinuousClock.now < deadline {
+                    let look = try await SampleProcess.tool(
+                        "psql",
+                        [url, "-X", "-q", "-A", "-t", "-c", "SELECT count(*) FROM \(schema)_cluster.inbox WHERE status = 0"])
+                    // Before the run has made the cluster's tables, the query fails: look again.
+                    pending = look.status == 0 ? look.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) : ""
+                }
+                try #require(pending == "10", "the inbox held \(pending) pending commands after 30 s")
+                child.signal(SIGINT)
+                let (status, rest) = try await child.finish()
+                let text = (lines + rest).joined(separator: "\n")
+                #expect(status == 128 + SIGINT, "\(text)")
+                #expect(text.contains("10 commands sent to the cluster's inbox had no result"), "\(text)")
+            }
+        }
+
         @Test(
             "import killed with SIGKILL at random moments leaves the schema without tables; the next import succeeds",
             .timeLimit(.minutes(10)))

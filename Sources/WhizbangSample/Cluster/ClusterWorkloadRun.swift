@@ -25,6 +25,14 @@ struct ClusterWorkloadRun {
 
     private(set) var ledger: LedgerBalances
     private(set) var statistics = RunStatistics()
+    /// The commands sent whose results a stopped run did not wait for: they are in the inbox and run when a node
+    /// takes them.
+    private(set) var unanswered = 0
+
+    /// How long a run stopped by a signal still waits for the results of the commands it has sent. With the nodes
+    /// running, they come within it; with none, the commands would wait for one up to their time limit, which a
+    /// stopped run does not.
+    static let stopGrace: Duration = .seconds(3)
 
     init(
         workload: LedgerWorkload, concurrency: Int, client: ClusterClient, ackLog: AckLog?, progress: ProgressLine,
@@ -177,32 +185,63 @@ struct ClusterWorkloadRun {
                 transfer: outcome, events: accepted.reduce(0) { $0 + $1.0.eventCount },
                 accepted: accepted.map { ($0.0.messageID, $0.1) })
         }
-        try await withThrowingTaskGroup(of: JobResult.self) { group in
+        let stopRequested = self.stopRequested
+        // A child that ends with `nil` marks a moment: the first, a stop asked for; the second, the end of the wait
+        // for the results of the commands sent before it.
+        try await withThrowingTaskGroup(of: JobResult?.self) { group in
+            group.addTask {
+                // The signal handler can only set a flag, so it is looked at, not waited on.
+                while !stopRequested() { try await Task.sleep(for: .milliseconds(50)) }
+                return nil
+            }
+            defer { group.cancelAll() }
             var window = OrderedWindow(limit: concurrency)
             var waiting: [Int: Job] = [:]
             var sequence = 0
             var completed = 0
+            var inFlight = 0
+            var stopping = false
+            func send(_ job: Job, sequence: Int) {
+                inFlight += 1
+                group.addTask { try await perform(job, sequence: sequence) }
+            }
             func handle(_ result: JobResult) throws {
+                inFlight -= 1
                 try record(result, recordLatency: recordLatency)
                 completed += 1
                 progress.update(done: completed)
                 for ready in window.finish(result.sequence) {
                     let job = waiting.removeValue(forKey: ready)!
-                    group.addTask { try await perform(job, sequence: ready) }
+                    // After a stop, nothing more is sent.
+                    if !stopping { send(job, sequence: ready) }
                 }
             }
+            // The next result, or `nil` once a stopped run has waited `stopGrace` for its commands' results.
+            func next() async throws -> JobResult? {
+                while let child = try await group.next() {
+                    if let result = child { return result }
+                    if stopping { return nil }
+                    stopping = true
+                    group.addTask {
+                        try await Task.sleep(for: Self.stopGrace)
+                        return nil
+                    }
+                }
+                return nil
+            }
             for job in jobs {
-                if stopRequested() { break }
-                while !window.hasRoom, let result = try await group.next() { try handle(result) }
+                while !stopping, !window.hasRoom, let result = try await next() { try handle(result) }
+                if stopping || stopRequested() { break }
                 let current = sequence
                 if window.admit(current, keys: job.keys) {
-                    group.addTask { try await perform(job, sequence: current) }
+                    send(job, sequence: current)
                 } else {
                     waiting[current] = job
                 }
                 sequence += 1
             }
-            while let result = try await group.next() { try handle(result) }
+            while inFlight > 0, let result = try await next() { try handle(result) }
+            unanswered += inFlight
         }
     }
 

@@ -47,6 +47,11 @@ extension RunCommand {
             try await run.open()
             try await run.operate()
         }
+        if stop.received != nil, run.unanswered > 0 {
+            StandardError.write(
+                "\(run.unanswered) commands sent to the cluster's inbox had no result when the run stopped: they run "
+                    + "when a node takes them\n")
+        }
         try await finish(
             on: store, database: opened, stop: stop, workload: workload, baseline: baseline,
             statistics: run.statistics, kept: run.ledger, progress: progress)
