@@ -30,6 +30,11 @@ final class SQLiteConnection {
         if !immutable, path != ":memory:", !path.isEmpty, let journal = Self.strayJournal(of: path) {
             throw SQLiteError(refusal: .invalidArgument, message: Self.strayJournalRefusal(journal, of: path))
         }
+        // Nor beside a WAL or shared-memory file that is not a regular file: SQLite opens them without following a
+        // link, and failed with a bare "unable to open database file (errno 40)", having made the other one.
+        if !immutable, path != ":memory:", !path.isEmpty, let refusal = Self.irregularCompanionRefusal(of: path) {
+            throw SQLiteError(refusal: .invalidArgument, message: refusal)
+        }
         var handle: OpaquePointer?
         var flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
         var name = Self.plainFileName(path)
@@ -146,9 +151,10 @@ final class SQLiteConnection {
         }
         let database = SQLiteMadeCompanions.resolved(path)
         var status = stat()
+        // Only regular files: anything else there (a symbolic link, say) is refused by every open that reads them.
         let readsWAL =
-            journal == nil && stat(database + "-wal", &status) == 0 && status.st_size > 0
-            && lstat(database + "-shm", &status) == 0
+            journal == nil && lstat(database + "-wal", &status) == 0 && status.st_mode & S_IFMT == S_IFREG
+            && status.st_size > 0 && lstat(database + "-shm", &status) == 0 && status.st_mode & S_IFMT == S_IFREG
         return try SQLiteConnection(path: path, busyTimeoutMilliseconds: 1_000, readOnly: true, immutable: !readsWAL)
     }
 
@@ -193,6 +199,29 @@ final class SQLiteConnection {
         let journal = SQLiteMadeCompanions.resolved(path) + "-journal"
         var status = stat()
         return lstat(journal, &status) == 0 ? journal : nil
+    }
+
+    /// The words of the refusal of the database at `path` when its WAL or shared-memory file (beside the file a link
+    /// leads to, where SQLite keeps them) is something other than a regular file, such as a symbolic link, which
+    /// SQLite never opens (it opens them with `O_NOFOLLOW`): `nil` when each is a regular file or absent.
+    static func irregularCompanionRefusal(of path: String) -> String? {
+        let database = SQLiteMadeCompanions.resolved(path)
+        for (suffix, role) in [("-wal", "WAL"), ("-shm", "shared-memory file")] {
+            let companion = database + suffix
+            var status = stat()
+            guard lstat(companion, &status) == 0 else { continue }
+            let kind: String
+            switch status.st_mode & S_IFMT {
+            case S_IFREG: continue
+            case S_IFLNK: kind = "a symbolic link"
+            case S_IFDIR: kind = "a directory"
+            default: kind = "a special file (a pipe, a socket or a device)"
+            }
+            return "\(companion) is \(kind), where the store keeps the \(role) of \(path) (SQLite opens only a "
+                + "regular file there, never through a link), so \(path) is not opened beside it. Nothing was changed; "
+                + "if \(companion) is not yours to keep, move it away"
+        }
+        return nil
     }
 
     /// The words of the refusal of the database at `path` for the rollback journal `journal` beside it.

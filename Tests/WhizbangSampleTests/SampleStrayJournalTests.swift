@@ -59,6 +59,65 @@ extension SampleProcessSuites {
             }
         }
 
+        /// SQLite opens a WAL and a shared-memory file only as regular files of its own, never through a link. Before,
+        /// every command but a fresh run failed with SQLite's bare "unable to open database file (errno 40)", and a
+        /// link at the shared-memory file's name left an empty WAL beside the ledger.
+        @Test(
+            "every command refuses a ledger whose WAL or shared-memory file is a symbolic link, and changes nothing",
+            arguments: Command.allCases)
+        func refusesALinkedCompanion(command: Command) async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                try await SampleProcess.makeLedger(ledger)
+                let elsewhere = directory.appendingPathComponent("elsewhere").path
+                try Data("someone's file\n".utf8).write(to: URL(fileURLWithPath: elsewhere))
+                let export = directory.appendingPathComponent("export.jsonl").path
+                let arguments: [String] =
+                    switch command {
+                    case .freshRun: ["run", "--accounts", "10", "--commands", "10", "--quiet"]
+                    case .keptRun: ["run", "--keep", "--accounts", "10", "--commands", "10", "--quiet"]
+                    case .verify: ["verify"]
+                    case .inspect: ["inspect"]
+                    case .export: ["export", "--output", export]
+                    }
+                for companion in [ledger + "-wal", ledger + "-shm"] {
+                    // A loop (SQLite's errno 40), a link to another file, and a link to nothing.
+                    for target in [companion, elsewhere, directory.appendingPathComponent("missing").path] {
+                        try FileManager.default.createSymbolicLink(atPath: companion, withDestinationPath: target)
+                        let before = try Self.entries(directory)
+                        let output = try await SampleProcess.run(arguments + ["--database", ledger])
+                        let said = "\(companion) -> \(target): \(output.standardOutput)\(output.standardError)"
+                        #expect(output.status == 2, "\(said)")
+                        #expect(output.standardError.split(separator: "\n").count == 1, "\(said)")
+                        #expect(output.standardError.contains(companion), "\(said)")
+                        #expect(!output.standardError.contains("errno"), "\(said)")
+                        // A fresh run's replacement names it as not a regular file, as it always did.
+                        if command != .freshRun {
+                            #expect(output.standardError.contains("is a symbolic link"), "\(said)")
+                        }
+                        #expect(try Self.entries(directory) == before, "\(said)")
+                        try FileManager.default.removeItem(atPath: companion)
+                    }
+                }
+            }
+        }
+
+        /// Every name in `directory` with what it is: a link's destination (never followed), a regular file's bytes.
+        static func entries(_ directory: URL) throws -> [String: String] {
+            var result: [String: String] = [:]
+            for name in try FileManager.default.contentsOfDirectory(atPath: directory.path) {
+                let path = directory.appendingPathComponent(name).path
+                switch try FileManager.default.attributesOfItem(atPath: path)[.type] as? FileAttributeType {
+                case .typeSymbolicLink?:
+                    result[name] = "link to " + (try FileManager.default.destinationOfSymbolicLink(atPath: path))
+                case .typeRegular?:
+                    result[name] = try Data(contentsOf: URL(fileURLWithPath: path)).base64EncodedString()
+                default: result[name] = "other"
+                }
+            }
+            return result
+        }
+
         /// Before, a fresh run checkpointed another database's WAL into the ledger it was to replace, destroying it,
         /// and then said the ledger was as it was.
         @Test("a fresh run beside another database's WAL leaves the ledger as it was, and says only what is true")

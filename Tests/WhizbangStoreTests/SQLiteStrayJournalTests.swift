@@ -99,6 +99,42 @@ struct SQLiteStrayJournalTests {
         }
     }
 
+    /// SQLite opens a WAL and a shared-memory file with `O_NOFOLLOW`: a link there failed the open with a bare
+    /// "unable to open database file (errno 40)", after the other file had been made.
+    @Test(
+        "an open refuses a store whose WAL or shared-memory file is a symbolic link, naming it, and changes nothing",
+        arguments: [Opening.open, .openReadOnly], ["-wal", "-shm"])
+    func refusesALinkedCompanion(opening: Opening, suffix: String) async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("store.sqlite").path
+            let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            _ = try await store.append(makeEvents(3), to: StreamID("account-1"), expectedVersion: .any)
+            await store.shutdown()
+            // A loop, a link to another file, a link to nothing.
+            let other = directory.appendingPathComponent("other").path
+            try Data("someone's\n".utf8).write(to: URL(fileURLWithPath: other))
+            for target in [path + suffix, other, "nowhere"] {
+                try FileManager.default.createSymbolicLink(atPath: path + suffix, withDestinationPath: target)
+                let before = try Self.contents(of: directory)
+                let error = await expectError(.invalidArgument) {
+                    switch opening {
+                    case .openReadOnly:
+                        let store = try await SQLiteReadOnlyEventStore.open(path: path, configuration: .testing)
+                        store.close()
+                    default:
+                        let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
+                        await store.shutdown()
+                    }
+                }
+                let message = error?.message ?? ""
+                #expect(message.contains(path + suffix + " is a symbolic link"), "\(target): \(message)")
+                #expect(message.contains("Nothing was changed"), "\(target): \(message)")
+                #expect(try Self.contents(of: directory) == before, "\(target)")
+                try FileManager.default.removeItem(atPath: path + suffix)
+            }
+        }
+    }
+
     /// SQLite's WAL does not name its database, so another database's WAL beside a store cannot be told from the
     /// store's own before it is read. Before, the replacing restore's hold read it as the store's, failed its checks,
     /// and on closing checkpointed that database's pages into the store, destroying it.
