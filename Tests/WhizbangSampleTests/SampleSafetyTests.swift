@@ -860,6 +860,49 @@ extension SampleProcessSuites {
             }
         }
 
+        /// A line with a byte that is not UTF-8 (a Latin-1 file, a damaged or binary one) was said to be "not valid
+        /// JSON", which sends one looking for a misplaced brace.
+        @Test("import names a line that is not valid UTF-8 text, and the byte, and writes nothing")
+        func importNamesInvalidUTF8() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let good = ImportFixture.good(streams: 2, perStream: 3)
+                let end = ImportFixture.endLine(events: good.count)
+                // The line (0 first, the end line last), the text after which the bytes go, and the bytes.
+                let cases: [(line: Int, after: String, bytes: [UInt8], crlf: Bool)] = [
+                    (2, #""streamID":""#, [0xFF, 0xFE], false),  // never UTF-8
+                    (1, #""eventType":""#, [0xED, 0xA0, 0x80], false),  // a surrogate's encoding
+                    (4, "}", [0xC3], true),  // cut short, after the JSON, with CRLF line ends
+                    (good.count, #"{"end":{"#, [0xE9], false),  // Latin-1 é, in the end line
+                ]
+                for (index, bad) in cases.enumerated() {
+                    var lines = (good + [end]).map { Data($0.utf8) }
+                    let text = String(decoding: lines[bad.line], as: UTF8.self)
+                    let range = try #require(text.range(of: bad.after, options: .backwards))
+                    let column = text.utf8.distance(from: text.startIndex, to: range.upperBound)
+                    lines[bad.line] = lines[bad.line].prefix(column) + bad.bytes + lines[bad.line].dropFirst(column)
+                    let separator = Data((bad.crlf ? "\r\n" : "\n").utf8)
+                    let offset = lines.prefix(bad.line).reduce(0) { $0 + $1.count + separator.count } + column
+                    let file = lines.reduce(Data()) { $0 + $1 + separator }
+                    try #require(file[offset] == bad.bytes[0])
+                    let input = directory.appendingPathComponent("bad-\(index).jsonl")
+                    try file.write(to: input)
+                    let database = directory.appendingPathComponent("imported.sqlite")
+                    let before = try ImportFixture.snapshot(directory)
+                    let output = try await SampleProcess.run([
+                        "import", "--input", input.path, "--database", database.path,
+                    ])
+                    #expect(output.status == 1, "\(index): \(output.standardOutput)")
+                    #expect(
+                        output.standardError.contains(
+                            "\(input.path):\(bad.line + 1): not valid UTF-8 text: byte \(column + 1) of the line "
+                                + "(file offset \(offset))"),
+                        "\(index): \(output.standardError)")
+                    #expect(!output.standardError.contains("not valid JSON"), "\(index): \(output.standardError)")
+                    #expect(try ImportFixture.snapshot(directory) == before, "\(index) left files")
+                }
+            }
+        }
+
         @Test("export refuses to overwrite a file unless --force, and writes to standard output for -")
         func exportOverwritesOnlyWithForce() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in

@@ -77,6 +77,8 @@ struct ImportFile {
             number += 1
             let lineEnd = contents[lineStart...].firstIndex(of: UInt8(ascii: "\n")) ?? contents.endIndex
             var bytes = contents[lineStart..<lineEnd]
+            // The line's first byte, counted from the file's first (0).
+            let lineOffset = offset
             offset += bytes.count + 1
             lineStart = lineEnd < contents.endIndex ? contents.index(after: lineEnd) : lineEnd
             // A CRLF line end (an export converted by an editor or `unix2dos`) ends every line as LF does, the end
@@ -87,12 +89,22 @@ struct ImportFile {
                 if stopRequested() { throw SampleError("stopped") }
             }
             func problem(_ text: String) -> SampleError { SampleError("\(path):\(number): \(text)") }
+            // Said instead of "not valid JSON" when the line is not even text (a file that is not an export, or one
+            // damaged or converted to another encoding): looked for only when the line did not decode, which every
+            // line with a byte that is not UTF-8 fails to.
+            func notText() -> SampleError? {
+                Self.firstInvalidUTF8Byte(in: bytes).map { index in
+                    problem(
+                        "not valid UTF-8 text: byte \(index + 1) of the line (file offset \(lineOffset + index)) "
+                            + "begins no valid UTF-8 character; an export is UTF-8 JSON")
+                }
+            }
             if ExportEnd.isEndLine(bytes) {
                 // Exactly as an export writes it: no other field, no other spelling.
                 guard let end = try? decoder.decode(ExportEnd.self, from: bytes),
                     (try? end.encoded()) == Data(bytes)
                 else {
-                    throw problem(#"not the export's end line ({"end":{"events":N}})"#)
+                    throw notText() ?? problem(#"not the export's end line ({"end":{"events":N}})"#)
                 }
                 guard end.end.events == file.lines.count else {
                     throw problem("the end line counts \(end.end.events) events; the file holds \(file.lines.count)")
@@ -107,7 +119,7 @@ struct ImportFile {
             do {
                 event = try decoder.decode(ExportedEvent.self, from: bytes)
             } catch let error as DecodingError {
-                throw problem("not an exported event (\(Self.describe(error)))")
+                throw notText() ?? problem("not an exported event (\(Self.describe(error)))")
             }
             // The decoder took the first of two fields of one name and dropped the other unseen.
             if let name = RepeatedField.firstName(in: bytes) {
@@ -148,6 +160,22 @@ struct ImportFile {
         }
         file.streamCount = versions.count
         return file
+    }
+
+    /// The index in `bytes` of the first byte that does not begin a valid UTF-8 character (a stray continuation byte,
+    /// a lead byte whose sequence is cut short or overlong, a surrogate's or one past U+10FFFF); `nil` when all are
+    /// UTF-8.
+    static func firstInvalidUTF8Byte(in bytes: some Collection<UInt8>) -> Int? {
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = bytes.makeIterator()
+        var index = 0
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid(let scalar): index += scalar.count
+            case .emptyInput: return nil
+            case .error: return index
+            }
+        }
     }
 
     /// The decoding error in a few words: what is missing or wrong, and where.
