@@ -785,6 +785,61 @@ extension SampleProcessSuites {
             }
         }
 
+        /// Two imports to one new path: the one that lost the race said the path "already exists", as if the user had
+        /// named a taken one. strace holds the loser at one step (its reading of the file, before it looks at the
+        /// target; its naming of the new store, after it wrote it) while the winner runs whole.
+        @Test(
+            "an import whose new target another import made meanwhile says so, and changes nothing",
+            .enabled(
+                if: ProcessInfo.processInfo.environment["CI"] == "true"
+                    || FileManager.default.isExecutableFile(atPath: "/usr/bin/strace"),
+                "needs strace"),
+            arguments: ["reading", "naming"])
+        func importLosingARaceSaysSo(heldAt step: String) async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                try await SampleProcess.makeLedger(ledger, commands: 100)
+                let input = directory.appendingPathComponent("log.jsonl").path
+                let exported = try await SampleProcess.run(["export", "--database", ledger, "--output", input])
+                try #require(exported.status == 0, "\(exported.standardError)")
+                let target = directory.appendingPathComponent("imported.sqlite").path
+                let trace = directory.appendingPathComponent("trace.txt").path
+                // The input is opened once, after the look at the target; the new store is named by its one link.
+                let hold =
+                    step == "reading"
+                    ? ["-P", input, "-e", "trace=openat,open", "-e", "inject=openat,open:delay_enter=5000000"]
+                    : ["-e", "trace=link,linkat", "-e", "inject=link,linkat:delay_enter=5000000"]
+                let loser = try await ChildProcess.start(
+                    "/usr/bin/strace",
+                    ["-f", "-qq", "-o", trace] + hold + [
+                        try SampleProcess.executable.path, "import", "--input", input, "--database", target,
+                    ])
+                // strace writes the call as it holds it.
+                let held = step == "reading" ? input : "link"
+                let deadline = Date().addingTimeInterval(60)
+                while !((try? String(contentsOfFile: trace, encoding: .utf8))?.contains(held) ?? false) {
+                    try #require(Date() < deadline, "the loser never reached the held call")
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                let winner = try await SampleProcess.run(["import", "--input", input, "--database", target])
+                #expect(winner.status == 0, "\(winner.standardError)")
+                let (status, rest) = try await loser.finish()
+                let said = rest.joined(separator: "\n")
+                #expect(status == 2, "\(said)")
+                #expect(said.contains("\(target) was made by another import or run while this import ran"), "\(said)")
+                #expect(said.contains("this import changed nothing"), "\(said)")
+                #expect(!said.contains("already exists"), "\(said)")
+                // Nothing of the loser's is left, and the target is the winner's whole log.
+                try FileManager.default.removeItem(atPath: trace)
+                let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+                #expect(names == ["imported.sqlite", "ledger.sqlite", "log.jsonl"])
+                let again = directory.appendingPathComponent("again.jsonl").path
+                let reexported = try await SampleProcess.run(["export", "--database", target, "--output", again])
+                #expect(reexported.status == 0, "\(reexported.standardError)")
+                try SampleProcess.expectSameExports(input, again)
+            }
+        }
+
         /// An import carried the mark of a ledger that `run` created, so a plain `run` replaced the imported events.
         @Test("run refuses to start an imported log over, changing nothing")
         func runRefusesToStartAnImportOver() async throws {

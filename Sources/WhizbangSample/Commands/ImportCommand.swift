@@ -33,6 +33,10 @@ struct ImportCommand: AsyncParsableCommand {
 
     func run() async throws {
         let target = try database.target()
+        // What was at the target before the file was read, to tell a target given by mistake from one that another
+        // import or run made meanwhile.
+        var wasAbsent = false
+        if case .sqlite(let path) = target { wasAbsent = !SQLiteEventStore.inspectFile(at: path).exists }
         let stop = StopSignal()
         var progress = ProgressLine(isEnabled: true)
         progress.begin(phase: "check \(input) (bytes)", total: 0)
@@ -58,12 +62,14 @@ struct ImportCommand: AsyncParsableCommand {
             throw error
         }
         progress.end()
-        try await write(file, to: target, stop: stop)
+        try await write(file, to: target, wasAbsent: wasAbsent, stop: stop)
     }
 
     /// Writes the checked file into a new store with the store's restore, which keeps every exported field; the
     /// import's mark goes in with it (``LedgerMark/importConsumer``: `run` never starts an imported log over).
-    private func write(_ file: ImportFile, to target: SampleDatabase, stop: StopSignal) async throws {
+    ///
+    /// - Parameter wasAbsent: whether nothing was at the SQLite target when the import started.
+    private func write(_ file: ImportFile, to target: SampleDatabase, wasAbsent: Bool, stop: StopSignal) async throws {
         let events = file.lines.map(\.recorded)
         let progress = Mutex(ProgressLine(isEnabled: true))
         progress.withLock { $0.begin(phase: "import (events)", total: events.count) }
@@ -82,14 +88,23 @@ struct ImportCommand: AsyncParsableCommand {
             case .sqlite(let path):
                 let found = SQLiteEventStore.inspectFile(at: path)
                 guard !found.exists else {
+                    if wasAbsent { throw Self.madeMeanwhile(path, found: found) }
                     throw SampleError.refusal(
                         "\(path) already exists (it is \(found.description)); import writes a new database: give "
                             + "--database a path that does not exist")
                 }
                 try LedgerStore.removeLeftovers(for: path)
-                written = try await SQLiteEventStore.restore(
-                    events, checkpoints: checkpoints, to: path,
-                    configuration: LedgerStore.configuration(durability: .normal), progress: report)
+                do {
+                    written = try await SQLiteEventStore.restore(
+                        events, checkpoints: checkpoints, to: path,
+                        configuration: LedgerStore.configuration(durability: .normal), progress: report)
+                } catch let error as EventStoreError where error.code == .invalidArgument {
+                    // Refused with `path` left as it was, which held nothing a moment before: what is there now,
+                    // another import or run put there while this one wrote.
+                    let now = SQLiteEventStore.inspectFile(at: path)
+                    guard now.exists else { throw error }
+                    throw Self.madeMeanwhile(path, found: now)
+                }
             case .postgres(let configuration):
                 let found = try await PostgresProblem.mapping(configuration) {
                     try await PostgresEventStore.inspectSchema(configuration: configuration)
@@ -128,5 +143,14 @@ struct ImportCommand: AsyncParsableCommand {
         print(
             "imported \(Formatting.grouped(written)) events in \(Formatting.grouped(file.streamCount)) streams into "
                 + "\(target.name)")
+    }
+
+    /// The refusal of an SQLite target that held nothing when this import started and holds `found` now: another
+    /// import or run made it while this one read and wrote, and the user gave no path that was taken.
+    private static func madeMeanwhile(_ path: String, found: SQLiteStoreFile) -> SampleError {
+        SampleError.refusal(
+            "\(path) was made by another import or run while this import ran (it is now \(found.description)); this "
+                + "import changed nothing and left it as it is: see what it holds with inspect, or import again with "
+                + "--database a path that nothing else uses")
     }
 }
