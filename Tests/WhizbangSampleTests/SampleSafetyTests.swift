@@ -1083,6 +1083,37 @@ extension SampleProcessSuites {
             }
         }
 
+        /// SQLite keeps a database's companions after the name it is opened by: opened by a hard link's name, the
+        /// ledger's own `-wal` (which holds its last commits until a checkpoint) was not counted as one of its files,
+        /// and `export --force` replaced it.
+        @Test("an export, report or ack log named as a companion of another name of the database's file is refused")
+        func outputsNamedAsCompanionsOfAHardLinkAreRefused() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                try await SampleProcess.makeLedger(ledger)
+                let alias = directory.appendingPathComponent("alias.sqlite").path
+                try FileManager.default.linkItem(atPath: ledger, toPath: alias)
+                let before = try ImportFixture.snapshot(directory)
+                for (database, other) in [(alias, ledger), (ledger, alias)] {
+                    for name in ["-wal", "-shm", "-journal"].map({ other + $0 }) {
+                        for arguments in [
+                            ["export", "--database", database, "--output", name],
+                            ["export", "--database", database, "--output", name, "--force"],
+                            ["replay", "--database", database, "--report", name],
+                            ["run", "--database", database, "--keep", "--accounts", "5", "--commands", "5", "--quiet",
+                             "--ack-log", name],
+                        ] {
+                            let refused = try await SampleProcess.run(arguments)
+                            let said = "\(arguments): \(refused.standardOutput)\(refused.standardError)"
+                            #expect(refused.status == 2, "\(said)")
+                            #expect(refused.standardError.contains("SQLite keeps beside it"), "\(said)")
+                            #expect(try ImportFixture.snapshot(directory) == before, "\(arguments)")
+                        }
+                    }
+                }
+            }
+        }
+
         /// Whether `/dev/shm` is a file system of its own (a tmpfs), beside the temporary directory's.
         static let hasSecondFileSystem: Bool = {
             var shared = stat()

@@ -11,10 +11,18 @@ enum DatabaseFiles {
     /// Whether `path` is the database at `database` (by its name or, if both exist, the same file by any name) or one
     /// of its companion files, whether or not that file exists now. Symbolic links in both paths are followed, since
     /// SQLite keeps a linked database's companions beside the file the link names.
+    ///
+    /// A companion's name counts after any name of the database, a hard link's too: `ledger.sqlite-wal` is the WAL
+    /// that SQLite reads into the file when the ledger is opened by that name, however it was named here.
     static func contains(_ path: String, database: String) -> Bool {
         let names = [database, ResolvedPath.of(database)].flatMap { name in ([""] + companionSuffixes).map { name + $0 } }
         let candidate = ResolvedPath.of(path)
         if names.contains(candidate) || names.contains(path) { return true }
+        if let file = identity(database), companionSuffixes.contains(where: { suffix in
+            candidate.hasSuffix(suffix) && identity(String(candidate.dropLast(suffix.count))).map { $0 == file } == true
+        }) {
+            return true
+        }
         guard let target = identity(path) else { return false }
         return names.contains { identity($0).map { $0 == target } ?? false }
     }
@@ -38,6 +46,7 @@ enum DatabaseFiles {
         throw SampleError.refusal(
             "\(option) \(path) is the database or one of the files SQLite keeps beside it (\(database), "
                 + companionSuffixes.map { "\(database)\($0)" }.joined(separator: ", ")
-                + "); writing there would damage the database or be undone by SQLite: give \(option) another path")
+                + ", or those of another name of its file); writing there would damage the database or be undone by "
+                + "SQLite: give \(option) another path")
     }
 }
