@@ -13,23 +13,39 @@ final class LedgerRunLock: Sendable {
 
     /// Locks the ledger at `path`, without waiting.
     ///
+    /// - Parameter replacedLedger: whether this run has just replaced an old ledger at `path` with the new one it
+    ///   locks now (a fresh run): a failure then is no refusal, since something was changed, and says so.
     /// - Throws: `SampleError` with exit status 2 when another process holds the lock (another `run` writes the
-    ///   ledger), or the file cannot be opened.
-    init(path: String) throws {
+    ///   ledger), or the file cannot be opened; with exit status 1 and words that say what was changed, after
+    ///   `replacedLedger`.
+    init(path: String, replacedLedger: Bool = false) throws {
+        func failure(_ text: String) -> SampleError {
+            replacedLedger
+                ? SampleError("\(text) (the old ledger had been replaced by a new, empty one)")
+                : SampleError.refusal(text)
+        }
         // The file was found to be a store; a symbolic link to one locks the store, which SQLite opens too.
         let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
         guard descriptor >= 0 else {
-            throw SampleError.refusal("cannot open the ledger \(path): \(String(cString: strerror(errno)))")
+            throw failure("cannot open the ledger \(path): \(String(cString: strerror(errno)))")
         }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             let code = errno
             close(descriptor)
             if code == EWOULDBLOCK {
+                // The lock is the new file's, which the old one's lock did not cover: another run took the new
+                // ledger between its renaming and this lock.
+                guard !replacedLedger else {
+                    throw SampleError(
+                        "\(path) is being written by another run, which took it after this one had replaced the "
+                            + "old ledger there with a new, empty one; this run added nothing to it: give --database "
+                            + "a path that no other run uses")
+                }
                 throw SampleError.refusal(
                     "\(path) is being written by another run; one run at a time adds to a ledger, so this one changed "
                         + "nothing: wait for it to finish, or give --database another path")
             }
-            throw SampleError.refusal("cannot lock the ledger \(path): \(String(cString: strerror(code)))")
+            throw failure("cannot lock the ledger \(path): \(String(cString: strerror(code)))")
         }
         self.descriptor = Atomic(descriptor)
     }

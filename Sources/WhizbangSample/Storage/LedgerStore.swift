@@ -91,12 +91,11 @@ enum LedgerStore {
         }
         let store = try await createFresh(path: path, file: file, durability: durability)
         do {
-            return (store, try LedgerRunLock(path: path))
+            // A ledger was replaced: whatever fails now, something was changed, and the lock's error says so.
+            return (store, try LedgerRunLock(path: path, replacedLedger: file.kind == .store))
         } catch {
             store.close()
-            // A ledger was replaced: whatever failed now, something was changed.
-            guard file.kind == .store else { throw error }
-            throw SampleError("\(error) (the old ledger had been replaced by a new, empty one)")
+            throw error
         }
     }
 
