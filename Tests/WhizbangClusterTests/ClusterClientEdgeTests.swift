@@ -370,6 +370,34 @@ extension ClusterClientEdgeTests {
 }
 
 extension ClusterClientEdgeTests {
+    /// A look-up that failed with `unavailable` (its connection ended) ended the wait for a message id's result with
+    /// that error, where the send's own wait and the client's polls try again until their time limit.
+    @Test("a result wait for a message id whose look-up loses its connection looks again, until its time limit")
+    func aLookUpThatLosesItsConnectionIsTriedAgain() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let configuration = ClusterTestDatabase.cluster()
+            let node = try ClusterNode(nodeID: "n", store: store, aggregates: Counter.registry, configuration: configuration)
+            let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: configuration)
+            let nodeRun = Task { try await node.run() }
+            defer { node.stop() }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await client.run() }
+                let ticket = try await client.enqueue(Counter.Command.add(1), to: StreamID("counter-1"), as: Counter.self)
+                #expect(try await client.result(of: ticket, timeout: .seconds(30)).outcome == .accepted)
+                node.stop()
+                try await nodeRun.value
+                // The look-up waits behind the lock; its backend is then ended.
+                let lock = try await InboxLock.lock(store.configuration, mode: "ACCESS EXCLUSIVE")
+                let waiting = Task { try await client.result(of: ticket.messageID, timeout: .seconds(40)) }
+                _ = try await PostgresLockWaiters.waiting(for: .table(lock.table), on: lock.connection)
+                try await lock.releaseEndingWaiters()
+                #expect(try await waiting.value.outcome == .accepted)
+                group.cancelAll()
+                try? await group.waitForAll()
+            }
+        }
+    }
+
     /// The insert is the acknowledgement that a command will run: it must count only once it has committed. A
     /// statement run alone reports its rows before its commit; a deferred constraint makes that commit fail.
     @Test("a send whose insert fails at its commit fails, and nothing of it is in the inbox")

@@ -316,24 +316,39 @@ public final class ClusterClient: Service, Sendable {
     /// - Throws: ``ClusterError`` — `timedOut` (no result within `timeout`, default
     ///   ``ClusterConfiguration/resultTimeout``; the command may not even have been sent; a limit shorter than one
     ///   look-up in the database, such as `.zero`, ends before the inbox is read), `resultExpired`,
-    ///   `malformedResult` (its stored result does not decode) or `notRunning`; or `EventStoreError` from a look-up.
+    ///   `malformedResult` (its stored result does not decode) or `notRunning`; or `EventStoreError` from a look-up
+    ///   (one that fails with `unavailable` is tried again until the time limit, and its error is thrown only when
+    ///   the limit has passed).
     public func result(of messageID: MessageID, timeout: Duration? = nil) async throws -> ClusterCommandResult {
         let deadline = ContinuousClock.now + (timeout ?? configuration.resultTimeout).asTimeLimit
         let (schema, uuid) = (self.schema, messageID.uuid)
         var pause = Duration.milliseconds(5)
+        var failure: EventStoreError?
         while true {
-            let found = try await lookUp(
-                until: deadline,
-                timedOut: "the inbox look-up for command \(messageID) did not finish within the time limit"
-            ) { connection, logger -> (Int64, ByteBuffer?)? in
-                var found: (Int64, ByteBuffer?)? = nil
-                for row in try await connection.rows(
-                    "SELECT id, outcome FROM \(unescaped: schema).inbox WHERE message_id = \(uuid)",
-                    decoding: (Int64, ByteBuffer?).self, logger: logger
-                ) {
-                    found = row
+            let found: (Int64, ByteBuffer?)?
+            do {
+                found = try await lookUp(
+                    until: deadline,
+                    timedOut: "the inbox look-up for command \(messageID) did not finish within the time limit"
+                ) { connection, logger -> (Int64, ByteBuffer?)? in
+                    var found: (Int64, ByteBuffer?)? = nil
+                    for row in try await connection.rows(
+                        "SELECT id, outcome FROM \(unescaped: schema).inbox WHERE message_id = \(uuid)",
+                        decoding: (Int64, ByteBuffer?).self, logger: logger
+                    ) {
+                        found = row
+                    }
+                    return found
                 }
-                return found
+                failure = nil
+            } catch let error as EventStoreError where error.code == .unavailable && ContinuousClock.now < deadline {
+                // As a send's insert: a look-up that lost its connection, or found the server unavailable, is tried
+                // again until the time limit.
+                configuration.logger.debug(
+                    "looking up a command's result failed; looking again",
+                    metadata: ["messageID": "\(messageID)", "error": "\(error)"])
+                found = nil
+                failure = error
             }
             if let (row, outcome) = found {
                 if let outcome { return try Self.decode(outcome) }
@@ -342,6 +357,7 @@ public final class ClusterClient: Service, Sendable {
             }
             let now = ContinuousClock.now
             guard now < deadline else {
+                if let failure { throw failure }
                 throw ClusterError(
                     .timedOut, message: "command \(messageID) was not in the inbox within the time limit")
             }
