@@ -1,6 +1,16 @@
 import Foundation
 import WhizbangStore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+// In this module, Glibc's `struct stat` is owned by the clang module that first includes its header: Dispatch's.
+#if canImport(CDispatch)
+import CDispatch
+#endif
+
 /// Where an export writes: a temporary file in the target's directory, put at the target's path only once the whole
 /// log is written and fsynced, or standard output.
 ///
@@ -16,6 +26,8 @@ final class ExportFile {
     let replacing: Bool
     private var temporary: Temporary
     private let handle: FileHandle
+    /// A named copy of an unnamed temporary file (``copyToName(_:)``), open until the export ends.
+    private var copyDescriptor: Int32 = -1
     private var isFinished = false
 
     /// What the export writes to until it commits.
@@ -140,7 +152,8 @@ final class ExportFile {
             // the two steps leaves a whole export there, which a later export removes).
             if case .unnamed = temporary {
                 let path = Self.temporaryName(for: PathParts(target))
-                let code = UnnamedFile.name(handle.fileDescriptor, path)
+                var code = UnnamedFile.name(handle.fileDescriptor, path)
+                if UnnamedFile.lacksLinks(code) { code = copyToName(path) }
                 guard code == 0 else { throw SampleError("cannot write \(target): \(String(cString: strerror(code)))") }
                 temporary = .named(path)
             }
@@ -149,21 +162,27 @@ final class ExportFile {
             }
         } else {
             // Never a plain rename, which would replace what appeared at the path.
-            let code =
-                switch temporary {
-                case .named(let path): NewFileName.give(path, name: target)
-                case .unnamed, .standardOutput: UnnamedFile.name(handle.fileDescriptor, target)
+            if case .unnamed = temporary {
+                let code = UnnamedFile.name(handle.fileDescriptor, target)
+                if UnnamedFile.lacksLinks(code) {
+                    // Without hard links, a named copy is given the name with a rename that never replaces.
+                    let path = Self.temporaryName(for: PathParts(target))
+                    let copied = copyToName(path)
+                    guard copied == 0 else {
+                        throw SampleError("cannot write \(target): \(String(cString: strerror(copied)))")
+                    }
+                    temporary = .named(path)
+                } else if code != 0 {
+                    throw Self.cannotName(target, code)
                 }
-            guard code == 0 else {
-                if code == EEXIST {
-                    throw SampleError.refusal(
-                        "\(target) appeared while the export ran; export leaves it alone: give --output another path, "
-                            + "or --force to replace it")
-                }
-                throw SampleError("cannot write \(target): \(NewFileName.describe(code))")
+            }
+            if case .named(let path) = temporary {
+                let code = NewFileName.give(path, name: target)
+                guard code == 0 else { throw Self.cannotName(target, code) }
             }
         }
         try? handle.close()
+        closeCopy()
         isFinished = true
         // The rename is durable once the directory is.
         let directory = open(PathParts(target).directory, O_RDONLY | O_CLOEXEC)
@@ -173,10 +192,45 @@ final class ExportFile {
         }
     }
 
+    /// The failure to give the written file the target's name: a refusal when something is there (`EEXIST`).
+    private static func cannotName(_ target: String, _ code: Int32) -> SampleError {
+        if code == EEXIST {
+            return SampleError.refusal(
+                "\(target) appeared while the export ran; export leaves it alone: give --output another path, or "
+                    + "--force to replace it")
+        }
+        return SampleError("cannot write \(target): \(NewFileName.describe(code))")
+    }
+
+    /// Copies the unnamed file to a new hidden file `path` beside the target, where the file system makes no hard
+    /// links; the copy is removed if it fails.
+    ///
+    /// - Returns: 0, or the `errno` of the failure.
+    private func copyToName(_ path: String) -> Int32 {
+        var status = stat()
+        let mode = fstat(handle.fileDescriptor, &status) == 0 ? status.st_mode & 0o7777 : 0o600
+        let copy = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard copy >= 0 else { return errno }
+        // Locked as an export's own file (until the export ends), so that no other export takes it for a killed
+        // one's; with the permissions the export gave its file.
+        _ = flock(copy, LOCK_EX | LOCK_NB)
+        _ = fchmod(copy, mode)
+        copyDescriptor = copy
+        let code = UnnamedFile.copy(handle.fileDescriptor, to: copy)
+        if code != 0 { unlink(path) }
+        return code
+    }
+
+    private func closeCopy() {
+        if copyDescriptor >= 0 { close(copyDescriptor) }
+        copyDescriptor = -1
+    }
+
     /// Removes the temporary file, unless the export was committed; calling it again does nothing.
     func discard() {
         guard !isFinished else { return }
         isFinished = true
+        closeCopy()
         switch temporary {
         case .standardOutput:
             return
