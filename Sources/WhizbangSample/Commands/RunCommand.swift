@@ -86,9 +86,15 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
             try DatabaseFiles.refuse(ackLog, as: "--ack-log", database: target)
             // A kept ledger that does not exist yet starts as new as a fresh one: earlier acknowledgements would not
             // match it either.
-            var startsNew = !keep && !cluster
-            if !startsNew { startsNew = try await !Self.holdsLedger(target) }
-            ackLogFound = try AckLog.check(path: ackLog, fresh: startsNew)
+            let start: AckLog.LedgerStart
+            if !keep && !cluster {
+                start = .fresh
+            } else if try await Self.holdsLedger(target) {
+                start = .kept
+            } else {
+                start = .missing(option: keep ? "--keep" : "--cluster", database: target.name)
+            }
+            ackLogFound = try AckLog.check(path: ackLog, start: start)
         }
         // Each passes its check alone: a report must not exist, an ack log may be made. One file for both would be
         // made by the ack log and then refused to the report, after the whole run.

@@ -13,16 +13,26 @@ final class AckLog: @unchecked Sendable {
     /// Whether ``acknowledge(_:)`` has been called: from then on the file is kept, whatever happens to the run.
     private var used = false
 
-    /// What ``check(path:fresh:)`` found at the path: nothing, or the file it read.
+    /// What ``check(path:start:)`` found at the path: nothing, or the file it read.
     enum Found: Sendable, Equatable {
         case absent
         case file(FileIdentity)
     }
 
+    /// What the run does with its ledger, which decides the ack logs it may add to.
+    enum LedgerStart: Sendable {
+        /// `--keep` (or `--cluster`) on a database that holds a ledger: the log may be that ledger's.
+        case kept
+        /// A run without `--keep`: a new ledger replaces whatever the sample's was there.
+        case fresh
+        /// `option` (`--keep` or `--cluster`) given for `database`, which holds no ledger: the run starts a new one.
+        case missing(option: String, database: String)
+    }
+
     /// The ack log the current run opened before it touched its database, for the workload.
     @TaskLocal static var opened: AckLog?
 
-    /// Opens the ack log that ``check(path:fresh:)`` passed. The run opens it before it touches its database, so that
+    /// Opens the ack log that ``check(path:start:)`` passed. The run opens it before it touches its database, so that
     /// a path that cannot be opened (a trailing slash, a name under a regular file, a name too long, a full disk) is
     /// refused (exit status 2) while the ledger is as it was; a run that then fails before it acknowledges anything
     /// removes the file it made (``removeIfUnused()``). A file made in the path since the check (a symbolic link to
@@ -74,11 +84,11 @@ final class AckLog: @unchecked Sendable {
     /// Refuses, before the run touches its database, an ack log that the run could not append to or that is not one:
     /// a path that is not a regular file (a directory, a symbolic link, a device), or a file whose first line is not
     /// an acknowledgement. A missing file is made by ``init(path:found:)``, still before the database is touched.
-    /// With `fresh` (a run that starts its ledger over), an ack log that already holds acknowledgements is refused
-    /// too: they are of the ledger the run replaces, and `verify` would find them missing from the new one.
+    /// A run that starts a new ledger (`start`) refuses an ack log that already holds acknowledgements too: they are of
+    /// another ledger, and `verify` would find them missing from the new one.
     ///
     /// - Returns: What was found, for ``init(path:found:)``.
-    static func check(path: String, fresh: Bool) throws -> Found {
+    static func check(path: String, start: LedgerStart) throws -> Found {
         // A trailing slash names a directory, which an ack log never is (as `--report` refuses one).
         guard !path.hasSuffix("/") else {
             throw SampleError.refusal("--ack-log: \(path) names a directory; an ack log is one file: name the file")
@@ -122,10 +132,17 @@ final class AckLog: @unchecked Sendable {
                 "\(path) exists and is not an ack log (its first line is not an acknowledgement); run leaves it alone: "
                     + "give --ack-log a new path")
         }
-        guard !fresh else {
+        switch start {
+        case .kept: break
+        case .fresh:
             throw SampleError.refusal(
                 "\(path) holds the acknowledgements of an earlier run; without --keep this run starts a new ledger, "
                     + "which they would not match: give --ack-log a new path, or --keep to add to the ledger")
+        case .missing(let option, let database):
+            throw SampleError.refusal(
+                "\(path) holds the acknowledgements of an earlier run, but \(database) holds no ledger for \(option) to "
+                    + "add to: this run would start a new one, which they would not match, so nothing was changed: give "
+                    + "--database the ledger this ack log is of, or --ack-log a new path")
         }
         // A last line without its end (a run stopped while writing it, such as on a full disk): the next
         // acknowledgement would be joined to it, and `verify` would read the two as one that names no stored event.
