@@ -186,7 +186,7 @@ check "every accepted inbox command is in exactly one event, and every event's c
                + (SELECT count(*) FROM ev LEFT JOIN $c.inbox i ON ev.id = i.message_id::text
                   WHERE i.status IS DISTINCT FROM 1)")" 0
 check "every acknowledged command is an accepted inbox command" equal \
-  "$(cut -d' ' -f1 "$work/acks" | sort -u | wc -l | tr -d ' ')" \
+  "$(awk '!/^#/ { print $1 }' "$work/acks" | sort -u | wc -l | tr -d ' ')" \
   "$(sql "SELECT count(*) FROM $c.inbox WHERE status = 1")"
 check "stream versions are contiguous from 1" equal \
   "$(sql "SELECT count(*) FROM (SELECT stream_key FROM $e GROUP BY stream_key

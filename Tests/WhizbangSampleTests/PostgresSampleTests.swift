@@ -82,6 +82,44 @@ extension SampleProcessSuites {
             }
         }
 
+        /// As on SQLite (`SampleAckLogTests`): `run --keep` appended the acknowledgements of the ledger in one schema
+        /// to the ack log of another's, and `verify` of that one then reported them as lost.
+        @Test("run --keep and verify refuse the ack log of another schema's ledger, and change nothing")
+        func anotherSchemasAckLogIsRefused() async throws {
+            try await withCleanup { cleanup in
+                let first = try freshURL()
+                let second = try freshURL()
+                cleanup.dropSchema(try schemaName(first))
+                cleanup.dropSchema(try schemaName(second))
+                try await SampleProcess.withTemporaryDirectory { directory in
+                    let acks = directory.appendingPathComponent("first.acks")
+                    let arguments = ["run", "--accounts", "20", "--commands", "100", "--quiet"]
+                    let made = try await SampleProcess.run(arguments + ["--database", first, "--ack-log", acks.path])
+                    try #require(made.status == 0, "\(made.standardOutput)\(made.standardError)")
+                    let other = try await SampleProcess.run(arguments + ["--database", second])
+                    try #require(other.status == 0, "\(other.standardOutput)\(other.standardError)")
+                    let logged = try Data(contentsOf: acks)
+                    let before = try await contents(ofSchema: try schemaName(second))
+                    let refused = try await SampleProcess.run(
+                        arguments + ["--database", second, "--keep", "--ack-log", acks.path])
+                    #expect(refused.status == 2, "status \(refused.status): \(refused.standardError)")
+                    #expect(
+                        refused.standardError.contains("is the ack log of another ledger"), "\(refused.standardError)")
+                    #expect(try Data(contentsOf: acks) == logged, "the refused run wrote to the ack log")
+                    #expect(try await contents(ofSchema: try schemaName(second)) == before, "the refused run wrote")
+                    let verify = try await SampleProcess.run(["verify", "--database", second, "--ack-log", acks.path])
+                    #expect(verify.status == 2, "\(verify.status): \(verify.standardOutput)\(verify.standardError)")
+                    #expect(!verify.standardOutput.contains("no stored events"), "\(verify.standardOutput)")
+                    // Its own ledger's run adds to it, and verify passes.
+                    let kept = try await SampleProcess.run(
+                        arguments + ["--database", first, "--keep", "--ack-log", acks.path])
+                    #expect(kept.status == 0, "\(kept.standardOutput)\(kept.standardError)")
+                    let verified = try await SampleProcess.run(["verify", "--database", first, "--ack-log", acks.path])
+                    #expect(verified.status == 0, "\(verified.standardOutput)\(verified.standardError)")
+                }
+            }
+        }
+
         @Test("a password in the URL never appears in the sample's output")
         func passwordStaysOutOfOutput() async throws {
             try await withCleanup { cleanup in

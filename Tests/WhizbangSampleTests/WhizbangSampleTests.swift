@@ -72,8 +72,9 @@ extension SampleProcessSuites {
                 #expect(verify.status == 0, "\(verify.standardOutput)")
                 #expect(verify.standardOutput.contains("420 acknowledged commands checked"), "\(verify.standardOutput)")
                 // Every event's row names the command that recorded it; the store holds the binary form.
-                let firstLine = try #require(String(contentsOfFile: acks, encoding: .utf8).split(separator: "\n").first)
-                let parts = firstLine.split(separator: " ")
+                // The first acknowledgement, after the line that names the ledger.
+                let lines = try String(contentsOfFile: acks, encoding: .utf8).split(separator: "\n")
+                let parts = try #require(lines.dropFirst().first).split(separator: " ")
                 let inspect = try await SampleProcess.run([
                     "inspect", "--database", database, "--stream", String(try #require(parts.last)),
                 ])

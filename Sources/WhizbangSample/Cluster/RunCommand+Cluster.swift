@@ -34,6 +34,7 @@ extension RunCommand {
                     ("note: no node of the cluster is running on this database; the commands wait in the inbox until "
                         + "one does (start one with: WhizbangSample node --database ...)\n").utf8))
         }
+        try await ackLog?.identifyLedger(in: store)
         var run = ClusterWorkloadRun(
             workload: workload, concurrency: concurrency, client: client, ackLog: ackLog, progress: progress,
             baseline: baseline.balances)

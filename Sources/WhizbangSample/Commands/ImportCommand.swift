@@ -81,7 +81,8 @@ struct ImportCommand: AsyncParsableCommand {
             }
             return stop.received == nil
         }
-        let checkpoints = [LedgerMark.importConsumer: UInt64(0)]
+        // A ledger of its own: an ack log of the exported ledger is not this one's (`LedgerIdentity`).
+        let checkpoints = [LedgerMark.importConsumer: UInt64(0), LedgerIdentity.consumer: LedgerIdentity.new()]
         let written: Int
         do {
             switch target {

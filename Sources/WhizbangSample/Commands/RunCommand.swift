@@ -26,8 +26,8 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
     @Flag(help: "Also move money between accounts through the transfer saga.") var transfers = false
     @Option(
         help: ArgumentHelp(
-            "Append '<message id> <stream>' for each command once its events are durable (to a new or empty file, "
-                + "unless --keep adds to a ledger that exists)."))
+            "Append '<message id> <stream>' for each command once its events are durable, to a new or empty file "
+                + "(its first line then names this ledger), or with --keep to the ack log of the ledger it adds to."))
     var ackLog: String?
     @Flag(help: "Print one JSON object on the last line.") var json = false
     @Option(help: "Write the run's charts to this HTML file, which must not exist (it is never replaced).")
@@ -95,6 +95,15 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
                 start = .missing(option: keep ? "--keep" : "--cluster", database: target.name)
             }
             ackLogFound = try AckLog.check(path: ackLog, start: start)
+            // The kept ledger must be the one the ack log names. An SQLite file is read here, without opening it for
+            // writing (which would change it); a PostgreSQL ledger once the run's store is open, before the run
+            // writes anything (`AckLog.refuseOtherLedger`), as is an SQLite one again, in case another run replaced it
+            // meanwhile.
+            if case .file(_, let named?) = ackLogFound, case .sqlite(let path) = target,
+                let identity = LedgerIdentity.read(sqliteAt: path), identity != named
+            {
+                throw AckLog.otherLedger(ackLog, names: named, database: path, holds: identity, by: .run)
+            }
         }
         // Each passes its check alone: a report must not exist, an ack log may be made. One file for both would be
         // made by the ack log and then refused to the report, after the whole run.
@@ -149,6 +158,8 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
     }
 
     func run<Store: EventStore>(on store: Store, database opened: OpenedDatabase) async throws {
+        // Before the run writes anything: it adds acknowledgements only to an ack log of the ledger it writes.
+        try await AckLog.opened?.refuseOtherLedger(in: store, database: opened.name)
         if cluster { return try await runThroughCluster(on: store, database: opened) }
         let workload = LedgerWorkload(
             accounts: accounts, commands: commands, initialDeposit: initialDeposit, seed: seed, transfers: transfers)
@@ -160,6 +171,7 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
         if let store = store as? PostgresEventStore, transfers || baseline.unfinishedTransfers > 0 {
             try await LocalTransfersCheck.refuseLocalTransfers(on: store)
         }
+        try await AckLog.opened?.identifyLedger(in: store)
         if baseline.unfinishedTransfers > 0, StopSignal.forRun.received == nil {
             let finished = try await Self.finishTransfers(of: baseline, on: store)
             StandardError.write("finished \(finished) transfers that a stopped run had left half done\n")

@@ -3,21 +3,33 @@ import Foundation
 import WhizbangStore
 
 /// Checks a ledger log: versions contiguous per stream, positions increasing, money conserved, no negative
-/// balance, the saved projection equal to a fresh replay and, given an ack log, every acknowledged command stored.
+/// balance, the saved projection equal to a fresh replay and, given the ledger's ack log, every acknowledged command
+/// stored. An ack log whose first line names another ledger is refused (exit status 2) before anything is checked:
+/// its commands are not this ledger's, and would read as lost.
 struct VerifyCommand: AsyncParsableCommand, StoreCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify", abstract: "Check the log's invariants; exit non-zero naming each violation.")
 
     @OptionGroup var database: DatabaseOption
-    @Option(help: "An ack log written by 'run --ack-log': check that every acknowledged command's events are stored.")
+    @Option(
+        help: ArgumentHelp(
+            "The ack log 'run --ack-log' wrote for this ledger: check that every acknowledged command's events are "
+                + "stored (an ack log of another ledger is refused)."))
     var ackLog: String?
 
     func run() async throws {
         try await database.target().with(.existing, self)
     }
 
-    func run<Store: EventStore>(on store: Store, database _: OpenedDatabase) async throws {
-        let acknowledged = try ackLog.map { try AckLog.read(path: $0) }
+    func run<Store: EventStore>(on store: Store, database opened: OpenedDatabase) async throws {
+        let contents = try ackLog.map { try AckLogContents(path: $0) }
+        if let ackLog, let named = contents?.ledger {
+            let identity = try await LedgerIdentity.read(in: store)
+            guard identity == named else {
+                throw AckLog.otherLedger(ackLog, names: named, database: opened.name, holds: identity, by: .verify)
+            }
+        }
+        let acknowledged = contents?.entries
         let saved = try await ProjectionRecord.load(from: store)
         var replay = LedgerReplay()
         replay.collectCommandIDs = acknowledged != nil
@@ -53,6 +65,11 @@ struct VerifyCommand: AsyncParsableCommand, StoreCommand {
                 }
             }
             if missing > 10 { problems.append("… \(missing) acknowledged commands in all have no stored events") }
+            if missing > 0, contents?.ledger == nil {
+                problems.append(
+                    "the ack log does not name its ledger (an older version of the sample wrote it): if it is another "
+                        + "ledger's, its commands are missing from this one without being lost")
+            }
         }
         let g = Formatting.grouped as (Int) -> String
         print(

@@ -3,7 +3,9 @@ import Whizbang
 import WhizbangStore
 
 /// The acknowledgement log: one line per command whose events are durable, `<message id> <stream id>`, written
-/// with one `write(2)` each so that a process killed at any moment has handed every listed line to the kernel.
+/// with one `write(2)` each so that a process killed at any moment has handed every listed line to the kernel. Its
+/// first line names the ledger the acknowledgements are of (``AckLogHeader``): a log is added to, and checked
+/// against, that ledger only.
 final class AckLog: @unchecked Sendable {
     // Unchecked: used only by the one task that runs the command; the descriptor is never shared.
     private let descriptor: Int32
@@ -12,11 +14,16 @@ final class AckLog: @unchecked Sendable {
     private let made: FileIdentity?
     /// Whether ``acknowledge(_:)`` has been called: from then on the file is kept, whatever happens to the run.
     private var used = false
+    /// The ledger the log's first line names: found there, or given by ``identifyLedger(in:)`` to a log without one.
+    private var ledger: UInt64?
+    /// Whether the first acknowledgement goes after a header naming ``ledger``: the log was empty when checked.
+    private var writesHeader: Bool
 
-    /// What ``check(path:start:)`` found at the path: nothing, or the file it read.
+    /// What ``check(path:start:)`` found at the path: nothing, or the file it read, with the ledger its first line
+    /// names (`nil` for an empty file).
     enum Found: Sendable, Equatable {
         case absent
-        case file(FileIdentity)
+        case file(FileIdentity, ledger: UInt64?)
     }
 
     /// What the run does with its ledger, which decides the ack logs it may add to.
@@ -42,8 +49,10 @@ final class AckLog: @unchecked Sendable {
         self.path = path
         switch found {
         case .absent:
+            (ledger, writesHeader) = (nil, true)
             descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC, 0o600)
-        case .file:
+        case .file(_, let named):
+            (ledger, writesHeader) = (named, named == nil)
             descriptor = open(path, O_WRONLY | O_NOFOLLOW | O_APPEND | O_CLOEXEC)
         }
         guard descriptor >= 0 else {
@@ -59,7 +68,7 @@ final class AckLog: @unchecked Sendable {
         switch found {
         case .absent:
             made = FileIdentity(descriptor: descriptor)
-        case .file(let identity):
+        case .file(let identity, _):
             made = nil
             guard FileIdentity(descriptor: descriptor) == identity else {
                 close(descriptor)
@@ -82,10 +91,12 @@ final class AckLog: @unchecked Sendable {
     deinit { close(descriptor) }
 
     /// Refuses, before the run touches its database, an ack log that the run could not append to or that is not one:
-    /// a path that is not a regular file (a directory, a symbolic link, a device), or a file whose first line is not
-    /// an acknowledgement. A missing file is made by ``init(path:found:)``, still before the database is touched.
-    /// A run that starts a new ledger (`start`) refuses an ack log that already holds acknowledgements too: they are of
-    /// another ledger, and `verify` would find them missing from the new one.
+    /// a path that is not a regular file (a directory, a symbolic link, a device), or a file whose first line is
+    /// neither a header (``AckLogHeader``) nor an acknowledgement. A missing file is made by ``init(path:found:)``,
+    /// still before the database is touched. A run that starts a new ledger (`start`) refuses an ack log that already
+    /// holds acknowledgements too: they are of another ledger, and `verify` would find them missing from the new one.
+    /// A run that keeps its ledger refuses one that an older version wrote, without a header: nothing says whose
+    /// acknowledgements it holds. Whether the ledger a header names is the run's is the caller's to check.
     ///
     /// - Returns: What was found, for ``init(path:found:)``.
     static func check(path: String, start: LedgerStart) throws -> Found {
@@ -121,13 +132,15 @@ final class AckLog: @unchecked Sendable {
         }
         let handle = FileHandle(fileDescriptor: readable, closeOnDealloc: true)
         defer { try? handle.close() }
-        let found = Found.file(identity)
         let head = (try? handle.read(upToCount: 256)) ?? Data()
         guard let firstLine = head.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).first,
             !head.isEmpty
-        else { return found }
-        let fields = String(decoding: firstLine, as: UTF8.self).split(separator: " ", maxSplits: 1)
-        guard fields.count == 2, MessageID(String(fields[0])) != nil else {
+        else { return .file(identity, ledger: nil) }
+        let text = Substring(String(decoding: firstLine, as: UTF8.self))
+        let named = AckLogHeader.ledger(in: text.last == "\r" ? text.dropLast() : text)
+        let fields = text.split(separator: " ", maxSplits: 1)
+        let cutHeader = firstLine.count == head.count && AckLogHeader.mayBeCut(text)
+        guard named != nil || cutHeader || (fields.count == 2 && MessageID(String(fields[0])) != nil) else {
             throw SampleError.refusal(
                 "\(path) exists and is not an ack log (its first line is not an acknowledgement); run leaves it alone: "
                     + "give --ack-log a new path")
@@ -144,6 +157,13 @@ final class AckLog: @unchecked Sendable {
                     + "add to: this run would start a new one, which they would not match, so nothing was changed: give "
                     + "--database the ledger this ack log is of, or --ack-log a new path")
         }
+        guard named != nil || cutHeader else {
+            throw SampleError.refusal(
+                "\(path) holds acknowledgements that an older version of the sample wrote, without the line that names "
+                    + "their ledger; run adds only to an ack log of the ledger it writes, and cannot tell whether this "
+                    + "is one, so nothing was changed: give --ack-log a new path ('verify --ack-log' still reads this "
+                    + "one)")
+        }
         // A last line without its end (a run stopped while writing it, such as on a full disk): the next
         // acknowledgement would be joined to it, and `verify` would read the two as one that names no stored event.
         guard let end = try? handle.seekToEnd(), end > 0, (try? handle.seek(toOffset: end - 1)) != nil,
@@ -154,13 +174,36 @@ final class AckLog: @unchecked Sendable {
                 "\(path) ends in a line cut short (a run stopped while it wrote the line); acknowledgements appended "
                     + "to it would be joined to that line: give --ack-log a new path")
         }
-        return found
+        return .file(identity, ledger: named)
     }
 
-    /// Appends one line per command; called only after the commands' events are durable.
+    /// Refuses a log whose first line names another ledger than the one in `store` (named `database`), which the run
+    /// has opened and not yet written: nothing is written to either.
+    func refuseOtherLedger(in store: some EventStore, database: String) async throws {
+        guard let named = ledger else { return }
+        let identity = try await LedgerIdentity.read(in: store)
+        guard identity == named else {
+            throw Self.otherLedger(path, names: named, database: database, holds: identity, by: .run)
+        }
+    }
+
+    /// Has a log without a first line name the ledger in `store`, whose checks the run has passed, with its first
+    /// acknowledgement: the ledger is given an identity first if it has none (one an older version made:
+    /// ``LedgerIdentity``). Called before the run writes to the ledger, after its last refusal.
+    func identifyLedger(in store: some EventStore) async throws {
+        guard ledger == nil else { return }
+        ledger = try await LedgerIdentity.readOrAssign(in: store)
+    }
+
+    /// Appends one line per command; called only after the commands' events are durable, and after
+    /// ``identifyLedger(in:)``. The first acknowledgement in a log that had none goes after the header, in one write.
     func acknowledge(_ commands: [(MessageID, StreamID)]) throws {
         used = true
         var text = ""
+        if writesHeader {
+            guard let ledger else { throw SampleError("internal error: the ack log \(path) names no ledger") }
+            text = AckLogHeader.line(ledger: ledger)
+        }
         for (messageID, streamID) in commands {
             text += "\(messageID) \(streamID)\n"
         }
@@ -176,29 +219,6 @@ final class AckLog: @unchecked Sendable {
             }
             offset += written
         }
-    }
-
-    /// Reads an ack log: every complete line's message id and stream id. A torn last line is ignored.
-    static func read(path: String) throws -> [(MessageID, StreamID)] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SampleError.cannotRead(path, what: "the ack log")
-        }
-        var entries: [(MessageID, StreamID)] = []
-        // Split as bytes: as a String, "\r\n" is one character, which no "\n" matches, so a file with CRLF line ends
-        // read as one torn line, and as no acknowledgements at all. A line's "\r" is dropped.
-        let newline = UInt8(ascii: "\n")
-        var lines = data.split(separator: newline, omittingEmptySubsequences: false)
-        if data.last != newline { lines.removeLast() }
-        for (number, lineBytes) in lines.enumerated() {
-            let bytes = lineBytes.last == UInt8(ascii: "\r") ? lineBytes.dropLast() : lineBytes
-            guard !bytes.isEmpty else { continue }
-            let line = String(decoding: bytes, as: UTF8.self)
-            let fields = line.split(separator: " ", maxSplits: 1)
-            guard fields.count == 2, let messageID = MessageID(String(fields[0])) else {
-                throw SampleError("the ack log \(path) has a malformed line \(number + 1): \(line)")
-            }
-            entries.append((messageID, StreamID(String(fields[1]))))
-        }
-        return entries
+        writesHeader = false
     }
 }

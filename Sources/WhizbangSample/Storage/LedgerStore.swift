@@ -159,7 +159,7 @@ enum LedgerStore {
     }
 
     /// Creates a store at `path`, where nothing exists (or, with `replacing`, in place of a ledger the sample created
-    /// there), marked as the sample's ledger, and opens it.
+    /// there), marked as the sample's ledger and given a new ``LedgerIdentity``, and opens it.
     ///
     /// The ledger is built whole under a temporary name and then put into place (the store's restore of an empty log
     /// with the mark's checkpoint), so however the process ends, `path` holds nothing, the old ledger or a marked new
@@ -175,7 +175,7 @@ enum LedgerStore {
         let before = replacing ? LedgerFiles(path) : nil
         do {
             try await SQLiteEventStore.restore(
-                [], checkpoints: [LedgerMark.consumer: 0], to: path,
+                [], checkpoints: [LedgerMark.consumer: 0, LedgerIdentity.consumer: LedgerIdentity.new()], to: path,
                 configuration: configuration(durability: durability),
                 replacingStoreMarkedBy: replacing ? LedgerMark.consumer : nil)
         } catch let error as EventStoreError {

@@ -132,13 +132,14 @@ enum SampleDatabase {
             // the old ledger or the new one, whenever the run ends. An older ledger is not migrated first. The
             // mark's value is this run's own, so that the run knows its ledger from one another run put there.
             // The same transaction refuses while the ledger's cluster holds state of a log (`LedgerClusterState`),
-            // which no new ledger matches.
+            // which no new ledger matches, and gives the ledger its identity (`LedgerIdentity`).
             do {
                 // A connection lost while the transaction commits leaves its outcome unknown to the client.
                 let outcome = "the ledger is created in one transaction: the schema holds what it held or a new ledger"
                 _ = try await PostgresProblem.mapping(configuration, changes: outcome) {
                     try await PostgresEventStore.restore(
-                        [], checkpoints: [LedgerMark.consumer: token], configuration: configuration,
+                        [], checkpoints: [LedgerMark.consumer: token, LedgerIdentity.consumer: LedgerIdentity.new()],
+                        configuration: configuration,
                         replacingStoreMarkedBy: LedgerMark.consumer,
                         refusal: LedgerClusterState.refusal(creatingLedgerIn: configuration, by: "run"))
                 }
