@@ -34,11 +34,13 @@ struct PostgresSilentListenerConnectionTests {
                     // An append that reaches the waiter shows the listener listens, on a connection open now.
                     let head = try await retryingWhileUnavailable { try await listening.headPosition() }
                     _ = try await other.append(makeEvents(1), to: "before", expectedVersion: .noStream)
-                    try await listening.waitForEvents(after: head)
+                    // A wait confirms a notified head with a read, which may miss the 5 s deadline on a loaded
+                    // machine (`unavailable`, retryable): a caller waits again, as this test does.
+                    try await retryingWhileUnavailable { try await listening.waitForEvents(after: head) }
                     proxy.freezeExisting()
                     _ = try await other.append(makeEvents(1), to: "after", expectedVersion: .noStream)
                     // Bounded by the keep-alive interval, the request deadline and a reconnect; before, never.
-                    try await listening.waitForEvents(after: head + 1)
+                    try await retryingWhileUnavailable { try await listening.waitForEvents(after: head + 1) }
                 }
             }
         } catch {
