@@ -334,25 +334,39 @@ struct ClusterClientEdgeTests {
 }
 
 extension ClusterClientEdgeTests {
+    /// Runs a node and a client on `store`, sends one command and waits for its result, stops the node (so nothing
+    /// else holds or reads the inbox), then runs `body` with the client, still running, and the command's ticket.
+    func withARecordedCommand(
+        _ store: PostgresEventStore, configuration: ClusterConfiguration = ClusterTestDatabase.cluster(),
+        clientLogger: Logger? = nil, _ body: (ClusterClient, ClusterClient.Ticket) async throws -> Void
+    ) async throws {
+        let node = try ClusterNode(nodeID: "n", store: store, aggregates: Counter.registry, configuration: configuration)
+        var clientConfiguration = configuration
+        if let clientLogger { clientConfiguration.logger = clientLogger }
+        let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: clientConfiguration)
+        let nodeRun = Task { try await node.run() }
+        defer { node.stop() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.run() }
+            let ticket = try await client.enqueue(Counter.Command.add(1), to: StreamID("counter-1"), as: Counter.self)
+            // The command runs and its result is recorded; no notification will name its row again.
+            #expect(try await client.result(of: ticket, timeout: .seconds(30)).outcome == .accepted)
+            node.stop()
+            try await nodeRun.value
+            try await body(client, ticket)
+            group.cancelAll()
+            try? await group.waitForAll()
+        }
+    }
+
     @Test("a result look-up that fails is tried again soon, not only at the client's next full poll")
     func aFailedLookUpIsTriedAgain() async throws {
         try await ClusterTestDatabase.withStore { store in
             let failedLookUp = LoggedMessage("looking up command results failed")
             var configuration = ClusterTestDatabase.cluster()
             configuration.pollInterval = .seconds(120)
-            let node = try ClusterNode(nodeID: "n", store: store, aggregates: Counter.registry, configuration: configuration)
-            configuration.logger = failedLookUp.logger
-            let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: configuration)
-            let nodeRun = Task { try await node.run() }
-            defer { node.stop() }
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await client.run() }
-                let ticket = try await client.enqueue(Counter.Command.add(1), to: StreamID("counter-1"), as: Counter.self)
-                // The command runs and its result is recorded; no notification will name its row again.
-                #expect(try await client.result(of: ticket, timeout: .seconds(30)).outcome == .accepted)
-                // The node stops before the inbox is renamed, so nothing else holds or reads it.
-                node.stop()
-                try await nodeRun.value
+            try await withARecordedCommand(store, configuration: configuration, clientLogger: failedLookUp.logger) {
+                client, ticket in
                 // A new wait looks the row up at once; with the inbox renamed, that look-up fails at once.
                 try await InboxLock.renameClusterTable(in: store.configuration, from: "inbox", to: "inbox_hidden")
                 let waiting = Task { try await client.result(of: ticket, timeout: .seconds(20)) }
@@ -362,42 +376,28 @@ extension ClusterClientEdgeTests {
                 // Before: the row was looked up again only at the next full look-up, 120 s on: the wait timed out.
                 #expect(try await waiting.value.outcome == .accepted)
                 #expect(ContinuousClock.now - restored < .seconds(10))
-                group.cancelAll()
-                try? await group.waitForAll()
             }
         }
     }
-}
 
-extension ClusterClientEdgeTests {
     /// A look-up that failed with `unavailable` (its connection ended) ended the wait for a message id's result with
     /// that error, where the send's own wait and the client's polls try again until their time limit.
     @Test("a result wait for a message id whose look-up loses its connection looks again, until its time limit")
     func aLookUpThatLosesItsConnectionIsTriedAgain() async throws {
         try await ClusterTestDatabase.withStore { store in
-            let configuration = ClusterTestDatabase.cluster()
-            let node = try ClusterNode(nodeID: "n", store: store, aggregates: Counter.registry, configuration: configuration)
-            let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: configuration)
-            let nodeRun = Task { try await node.run() }
-            defer { node.stop() }
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await client.run() }
-                let ticket = try await client.enqueue(Counter.Command.add(1), to: StreamID("counter-1"), as: Counter.self)
-                #expect(try await client.result(of: ticket, timeout: .seconds(30)).outcome == .accepted)
-                node.stop()
-                try await nodeRun.value
+            try await withARecordedCommand(store) { client, ticket in
                 // The look-up waits behind the lock; its backend is then ended.
                 let lock = try await InboxLock.lock(store.configuration, mode: "ACCESS EXCLUSIVE")
                 let waiting = Task { try await client.result(of: ticket.messageID, timeout: .seconds(40)) }
                 _ = try await PostgresLockWaiters.waiting(for: .table(lock.table), on: lock.connection)
                 try await lock.releaseEndingWaiters()
                 #expect(try await waiting.value.outcome == .accepted)
-                group.cancelAll()
-                try? await group.waitForAll()
             }
         }
     }
+}
 
+extension ClusterClientEdgeTests {
     /// The insert is the acknowledgement that a command will run: it must count only once it has committed. A
     /// statement run alone reports its rows before its commit; a deferred constraint makes that commit fail.
     @Test("a send whose insert fails at its commit fails, and nothing of it is in the inbox")
