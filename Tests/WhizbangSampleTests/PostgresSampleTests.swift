@@ -450,6 +450,36 @@ extension SampleProcessSuites {
             }
         }
 
+        /// A run or a node given another partition count than its cluster's was refused in the library's words
+        /// ("this node is configured with 7 ... configure 4"), which named neither the run nor the option to change.
+        @Test(
+            "run --cluster and node given another partition count than the cluster's name --partitions",
+            .timeLimit(.minutes(3)))
+        func anotherPartitionCountNamesTheOption() async throws {
+            try await withCleanup { cleanup in
+                let postgres = try freshURL()
+                let schema = try schemaName(postgres)
+                cleanup.dropSchema(schema)
+                cleanup.dropSchema(schema + "_cluster")
+                try await withNode(["--database", postgres, "--partitions", "4"]) {
+                    let run = try await SampleProcess.run([
+                        "run", "--cluster", "--database", postgres, "--partitions", "7", "--accounts", "2",
+                        "--commands", "2", "--quiet",
+                    ])
+                    let node = try await SampleProcess.run([
+                        "node", "--database", postgres, "--node-id", "n2", "--partitions", "7",
+                    ])
+                    for (name, refused) in [("run", run), ("node", node)] {
+                        #expect(refused.status == 2, "\(name): \(refused.standardError)")
+                        #expect(
+                            refused.standardError.contains("has 4 partitions, not the 7 of this configuration"),
+                            "\(name): \(refused.standardError)")
+                        #expect(refused.standardError.contains("give --partitions 4"), "\(name): \(refused.standardError)")
+                    }
+                }
+            }
+        }
+
         /// A fresh run replaced the ledger and left the cluster's state of the old one in `<schema>_cluster`: the
         /// transfer process manager's checkpoint stayed past the new log's end, so the nodes skipped the new
         /// ledger's transfer requests, and a `run --cluster --transfers` waited for steps that never ran.

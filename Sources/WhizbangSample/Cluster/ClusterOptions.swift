@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import WhizbangCluster
 import WhizbangPostgres
 
@@ -20,6 +21,12 @@ struct ClusterOptions: ParsableArguments {
             throw ValidationError("--lease-milliseconds must be longer than --heartbeat-milliseconds")
         }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+    }
+
+    /// `error` as the sample says it: a partition count other than the cluster's is named by its option.
+    static func refusal(_ error: ClusterError) -> SampleError {
+        guard error.code == .partitionCountMismatch else { return SampleError(error.message, exitStatus: 2) }
+        return SampleError.refusal(error.message.replacingOccurrences(of: "configure ", with: "give --partitions "))
     }
 
     var configuration: ClusterConfiguration {

@@ -55,7 +55,7 @@ struct NodeCommand: AsyncParsableCommand {
                     try await LocalTransfersCheck.admitNode($0, storeSchema: schema, requestTimeout: timeout)
                 })
         } catch let error as ClusterError {
-            throw SampleError(error.message, exitStatus: 2)
+            throw ClusterOptions.refusal(error)
         }
         var groupConfiguration = ServiceGroupConfiguration(
             services: [
@@ -74,7 +74,8 @@ struct NodeCommand: AsyncParsableCommand {
             // The first SIGTERM or SIGINT stops the node gracefully; a second one cancels it.
             cancelled = try await ServeCommand.run(ServiceGroup(configuration: groupConfiguration))
         } catch let error as ClusterError {
-            throw SampleError(error.message, exitStatus: error.code == .nodeAlreadyLive ? 2 : 1)
+            throw [.nodeAlreadyLive, .partitionCountMismatch].contains(error.code)
+                ? ClusterOptions.refusal(error) : SampleError(error.message)
         } catch let error as ServiceGroupError {
             throw SampleError("the node stopped: \(error)")
         } catch {

@@ -25,7 +25,7 @@ extension RunCommand {
             client = try ClusterClient(
                 store: store, aggregates: AccountCommandCodec.aggregates, configuration: clusterOptions.configuration)
         } catch let error as ClusterError {
-            throw SampleError(error.message, exitStatus: 2)
+            throw ClusterOptions.refusal(error)
         }
         if try await liveNodes(of: store, lease: clusterOptions.configuration.leaseDuration) == 0 {
             // The commands wait in the inbox for a node, each up to its time limit: say why the run is silent.
@@ -42,11 +42,15 @@ extension RunCommand {
         run.transferPrefix = "transfer-\(baseline.lastPosition)-"
         let stop = StopSignal.forRun
         run.stopRequested = { stop.received != nil }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await client.run() }
-            defer { group.cancelAll() }
-            try await run.open()
-            try await run.operate()
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await client.run() }
+                defer { group.cancelAll() }
+                try await run.open()
+                try await run.operate()
+            }
+        } catch let error as ClusterError where error.code == .partitionCountMismatch {
+            throw ClusterOptions.refusal(error)
         }
         if stop.received != nil, run.unanswered > 0 {
             StandardError.write(
