@@ -269,6 +269,8 @@ struct ClusterFenceTests {
                 Issue.record("a node with the id of a live node registered")
             } catch let error as ClusterError {
                 #expect(error.code == .nodeAlreadyLive)
+                // The lease in whole milliseconds, as the sample's option gives it.
+                #expect(error.message.contains("within this node's lease of 500 ms"), "\(error.message)")
             }
             let members = try await ClusterTestDatabase.query(
                 "SELECT member FROM \(cluster).nodes", configuration: store.configuration)

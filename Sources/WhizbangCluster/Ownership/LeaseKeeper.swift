@@ -104,7 +104,7 @@ struct LeaseKeeper: Sendable {
             throw ClusterError(
                 .nodeAlreadyLive,
                 message: "node id '\(nodeID)' is already live in this cluster (it heartbeat within its lease, or "
-                    + "within this node's \(configuration.leaseDuration)); choose another id, or stop that node first. "
+                    + "within this node's lease of \(ttl) ms); choose another id, or stop that node first. "
                     + "Nothing was changed.")
         }
     }
