@@ -253,6 +253,11 @@ extension EventStoreError {
             return unreachable(error.underlying.map { "\($0)" } ?? "the connection failed")
         case .clientClosedConnection, .serverClosedConnection, .uncleanShutdown:
             return EventStoreError(.unavailable, message: "lost the connection to PostgreSQL at \(server)")
+        case .sslUnsupported:
+            // A setting of the server's or of the configuration, not a passing failure: trying again cannot help.
+            return EventStoreError(
+                .storageFailure,
+                message: "PostgreSQL at \(server) does not accept TLS connections, which the configuration requires")
         default:
             break
         }

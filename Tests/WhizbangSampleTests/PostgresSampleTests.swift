@@ -1059,5 +1059,37 @@ extension SampleProcessSuites {
                     == "error: the server asks for a password: give it in the URL, PGPASSWORD or ~/.pgpass\n",
                 "\(output.standardError)")
         }
+
+        /// A server without TLS under `sslmode=require` was "PostgreSQL client error sslUnsupported", and a database
+        /// that does not exist the server's SQLSTATE, both with exit status 1: neither said what to change.
+        @Test("a server without TLS under sslmode=require, and a database that does not exist, are one clear line each")
+        func tlsAndMissingDatabase() async throws {
+            let postgres = try freshURL()
+            var components = try #require(URLComponents(string: postgres))
+            let host = "\(try #require(components.host)):\(try #require(components.port))"
+            let query = (components.queryItems ?? []).filter { $0.name != "sslmode" }
+            components.queryItems = query + [URLQueryItem(name: "sslmode", value: "require")]
+            let tls = try #require(components.string)
+            components.queryItems = query + [URLQueryItem(name: "sslmode", value: "disable")]
+            components.path = "/whizbang_no_such_database"
+            let missing = try #require(components.string)
+            // The test server runs without TLS (scripts/postgres-server.sh).
+            for command in [["verify"], ["run", "--commands", "10"], ["cluster"]] {
+                let refused = try await SampleProcess.run(command + ["--database", tls])
+                #expect(refused.status == 2, "\(command): \(refused.standardError)")
+                #expect(
+                    refused.standardError
+                        == "error: PostgreSQL at \(host) does not accept TLS connections, which sslmode=require asks "
+                        + "for: give sslmode=prefer or sslmode=disable in the URL, or turn on ssl in the server's settings\n",
+                    "\(command): \(refused.standardError)")
+                let absent = try await SampleProcess.run(command + ["--database", missing])
+                #expect(absent.status == 2, "\(command): \(absent.standardError)")
+                #expect(
+                    absent.standardError
+                        == "error: PostgreSQL at \(host) has no database whizbang_no_such_database: create it (createdb), "
+                        + "or name another in the URL\n",
+                    "\(command): \(absent.standardError)")
+            }
+        }
     }
 }

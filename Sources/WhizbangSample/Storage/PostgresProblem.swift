@@ -99,6 +99,18 @@ enum PostgresProblem {
         if lowered.contains("28p01") || lowered.contains("password authentication failed") {
             return .refusal("the server refused the password of role \(configuration.username)")
         }
+        if lowered.contains("does not accept tls") {
+            return .refusal(
+                "PostgreSQL at \(host):\(configuration.port) does not accept TLS connections, which sslmode=require asks "
+                    + "for: give sslmode=prefer or sslmode=disable in the URL, or turn on ssl in the server's settings")
+        }
+        if let error = error as? EventStoreError, let server = error.underlyingError as? PostgresServerError,
+            server.sqlState == "3D000"
+        {
+            return .refusal(
+                "PostgreSQL at \(host):\(configuration.port) has no database \(configuration.database ?? configuration.username): create it "
+                    + "(createdb), or name another in the URL")
+        }
         let unreachable = [
             "connection refused", "cannot reach", "connectionerror", "connect timeout", "connecttimeout",
             "could not connect", "unavailable", "no such host", "name or service not known", "network is unreachable",
