@@ -914,6 +914,55 @@ extension SampleProcessSuites {
             }
         }
 
+        /// A kept run (`--keep`) that finds no ledger makes one, built under a temporary name and then given the
+        /// ledger's name, which never replaces a file. When another run made the ledger meanwhile, the kept run refused
+        /// and told the user to give another path, though adding to the ledger there is what --keep asks. strace holds
+        /// the kept run at the naming of its new ledger (its one `link`) while a fresh run makes the ledger and runs
+        /// whole.
+        @Test(
+            "a kept run whose ledger another run made while it made its own adds to that ledger, and replaces nothing",
+            .enabled(
+                if: ProcessInfo.processInfo.environment["CI"] == "true"
+                    || FileManager.default.isExecutableFile(atPath: "/usr/bin/strace"),
+                "needs strace"))
+        func keptRunMeetingANewLedger() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let trace = directory.appendingPathComponent("trace.txt").path
+                let keptLog = directory.appendingPathComponent("kept-acks.txt").path
+                let freshLog = directory.appendingPathComponent("fresh-acks.txt").path
+                let kept = try await ChildProcess.start(
+                    "/usr/bin/strace",
+                    [
+                        "-f", "-qq", "-o", trace, "-e", "trace=link,linkat", "-e",
+                        "inject=link,linkat:delay_enter=5000000", try SampleProcess.executable.path, "run", "--keep",
+                        "--database", ledger, "--accounts", "10", "--commands", "30", "--ack-log", keptLog, "--quiet",
+                    ])
+                // strace writes the call as it holds it.
+                try await FileGrowth.wait(for: trace, toContain: "link", within: .seconds(60))
+                let fresh = try await SampleProcess.run([
+                    "run", "--database", ledger, "--accounts", "10", "--commands", "20", "--ack-log", freshLog,
+                    "--quiet",
+                ])
+                try #require(fresh.status == 0, "\(fresh.standardOutput)\(fresh.standardError)")
+                var made = stat()
+                try #require(stat(ledger, &made) == 0)
+                let (status, rest) = try await kept.finish()
+                #expect(status == 0, "\(rest)")
+                // The ledger is the file the fresh run made, and holds both runs' acknowledged commands.
+                var now = stat()
+                try #require(stat(ledger, &now) == 0)
+                #expect(now.st_ino == made.st_ino)
+                for ackLog in [freshLog, keptLog] {
+                    let verify = try await SampleProcess.run(["verify", "--database", ledger, "--ack-log", ackLog])
+                    #expect(verify.status == 0, "\(ackLog): \(verify.standardOutput)\(verify.standardError)")
+                }
+                // Nothing of the kept run's own new ledger is left beside it.
+                let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+                #expect(names.filter { $0.contains(".restoring-") }.isEmpty, "\(names)")
+            }
+        }
+
         /// An import carried the mark of a ledger that `run` created, so a plain `run` replaced the imported events.
         @Test("run refuses to start an imported log over, changing nothing")
         func runRefusesToStartAnImportOver() async throws {
