@@ -811,6 +811,93 @@ extension SampleProcessSuites {
             }
         }
 
+        /// A node's store creates the ledger's store as it starts, where the schema holds none. A `run --cluster`
+        /// started with the node on a new schema found no store, then created the ledger in a transaction that met the
+        /// store the node had made meanwhile, took it for a store the sample did not create, and refused. strace stops
+        /// the run (SIGSTOP) as it opens each connection to the server, and the test lets it go on at once, except at
+        /// its second, the creation's: the node starts first, and its store is there when the run goes on.
+        @Test(
+            "run --cluster started with a node on a new schema runs on the store the node made meanwhile",
+            .enabled(
+                if: ProcessInfo.processInfo.environment["CI"] == "true"
+                    || FileManager.default.isExecutableFile(atPath: "/usr/bin/strace"),
+                "needs strace"),
+            .timeLimit(.minutes(3)))
+        func clusterRunMeetingTheNodesNewStore() async throws {
+            try await withCleanup { cleanup in
+                let postgres = try freshURL()
+                let schema = try schemaName(postgres)
+                cleanup.dropSchema(schema)
+                cleanup.dropSchema(schema + "_cluster")
+                try await SampleProcess.withTemporaryDirectory { directory in
+                    let trace = directory.appendingPathComponent("trace.txt").path
+                    let options = ["--database", postgres, "--partitions", "4"]
+                    let run = try await ChildProcess.start(
+                        "/usr/bin/strace",
+                        [
+                            "-f", "-qq", "-o", trace, "-e", "trace=connect", "-e", "inject=connect:signal=SIGSTOP",
+                            try SampleProcess.executable.path, "run", "--cluster", "--accounts", "4", "--commands", "8",
+                            "--quiet",
+                        ] + options)
+                    let stop = "--- SIGSTOP {"
+                    // Lets the run go on from its `stops`-th stop, once strace has stopped it: SIGCONT to the thread
+                    // that took the SIGSTOP (which strace names first on its line) goes to the whole process.
+                    @Sendable func resume(after stops: Int) async throws -> Int32 {
+                        let contents = try await FileGrowth.wait(
+                            for: trace, toContain: stop, times: stops, within: .seconds(60))
+                        let line = contents.split(separator: "\n").filter { $0.contains(stop) }[stops - 1]
+                        guard let thread = Int32(line.prefix { $0.isNumber }) else {
+                            throw SampleTestError("no thread id on strace's line \(line)")
+                        }
+                        kill(thread, SIGCONT)
+                        return thread
+                    }
+                    // The first connection looks at the schema, which holds nothing.
+                    let sample = try await resume(after: 1)
+                    try await FileGrowth.wait(for: trace, toContain: stop, times: 2, within: .seconds(60))
+                    let node = try await SampleProcess.child(
+                        ["node", "--node-id", "n1", "--heartbeat-milliseconds", "200", "--lease-milliseconds", "2000"]
+                            + options)
+                    let status: Int32
+                    let rest: [String]
+                    do {
+                        try await waitUntilStarted(node)
+                        let tables = try await psql(
+                            "SELECT count(*) FROM pg_tables WHERE schemaname = '\(schema)' AND tablename = 'events'")
+                        try #require(tables == "1\n", "the node's store is not there: \(tables)")
+                        // The node's store is there: the run goes on from its second stop, and from each later one.
+                        let resumer = Task {
+                            var stops = 2
+                            while !Task.isCancelled {
+                                _ = try await resume(after: stops)
+                                stops += 1
+                            }
+                        }
+                        defer { resumer.cancel() }
+                        (status, rest) = try await run.finish()
+                    } catch {
+                        kill(sample, SIGKILL)
+                        run.signal(SIGKILL)
+                        _ = try? await run.finish()
+                        node.signal(SIGKILL)
+                        _ = try? await node.finish()
+                        throw error
+                    }
+                    node.signal(SIGTERM)
+                    let (nodeStatus, nodeRest) = try await node.finish()
+                    let said = await node.remainingOutputLines().joined(separator: "\n")
+                    #expect(status == 0, "\(rest)")
+                    #expect(nodeStatus == 0, "\(nodeRest.suffix(5))")
+                    // The run's commands went through the inbox the node serves, on the node's store: the run created
+                    // no ledger of its own.
+                    #expect(said.contains("commands run") && !said.contains("stopped: 0 commands run"), "\(said)")
+                    let marks = try await psql(
+                        "SELECT count(*) FROM \"\(schema)\".checkpoints WHERE consumer = 'whizbang-sample.ledger'")
+                    #expect(marks == "0\n")
+                }
+            }
+        }
+
         /// The jobs of `cluster` whose checkpoint stands past the end of the log in `schema` ("" when none, or when
         /// `schema` holds no log).
         private func jobsPastTheLog(of schema: String, cluster: String) async throws -> String {

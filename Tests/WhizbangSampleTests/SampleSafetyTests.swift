@@ -129,22 +129,32 @@ extension SampleProcessSuites {
                 var old = stat()
                 try #require(stat(ledger, &old) == 0)
                 // Takes the lock of the file renamed over the ledger as soon as the store's restore has let it go
-                // (it holds it until its own connections are closed), and says which file.
+                // (it holds it until its own connections are closed), and says which file. The kernel wakes it at each
+                // name made or moved into the ledger's directory (inotify), and its blocking `flock` when the lock is
+                // free; within 60 s in all.
                 let other = try await Python.start(
                     """
-                    import fcntl, os, sys, time
-                    old = os.stat(sys.argv[1]).st_ino
+                    import ctypes, fcntl, os, select, signal, sys, time
+                    path = sys.argv[1]
+                    libc = ctypes.CDLL(None, use_errno=True)
+                    watcher = libc.inotify_init1(os.O_CLOEXEC)
+                    IN_MOVED_TO, IN_CREATE = 0x80, 0x100
+                    if watcher < 0 or libc.inotify_add_watch(
+                            watcher, os.path.dirname(path).encode(), IN_MOVED_TO | IN_CREATE) < 0:
+                        raise OSError(ctypes.get_errno(), 'inotify')
+                    old = os.stat(path).st_ino
                     print('ready', flush=True)
-                    deadline = time.time() + 60
-                    while os.stat(sys.argv[1]).st_ino == old and time.time() < deadline: time.sleep(0.001)
-                    f = open(sys.argv[1], 'rb')
-                    while True:
-                        try:
-                            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                            break
-                        except BlockingIOError:
-                            if time.time() > deadline: raise
-                            time.sleep(0.001)
+                    deadline = time.monotonic() + 60
+                    while os.stat(path).st_ino == old:
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0 or not select.select([watcher], [], [], remaining)[0]:
+                            sys.exit('the ledger was not replaced within 60 s')
+                        os.read(watcher, 4096)
+                    f = open(path, 'rb')
+                    signal.signal(signal.SIGALRM, lambda *_: sys.exit('the new ledger stayed locked past 60 s'))
+                    signal.alarm(max(1, int(deadline - time.monotonic()) + 1))
+                    fcntl.flock(f, fcntl.LOCK_EX)
+                    signal.alarm(0)
                     print(os.fstat(f.fileno()).st_ino, flush=True)
 
                     """ + Python.untilTerminated,
@@ -883,12 +893,8 @@ extension SampleProcessSuites {
                         try SampleProcess.executable.path, "import", "--input", input, "--database", target,
                     ])
                 // strace writes the call as it holds it.
-                let held = step == "reading" ? input : "link"
-                let deadline = Date().addingTimeInterval(60)
-                while !((try? String(contentsOfFile: trace, encoding: .utf8))?.contains(held) ?? false) {
-                    try #require(Date() < deadline, "the loser never reached the held call")
-                    try await Task.sleep(for: .milliseconds(5))
-                }
+                try await FileGrowth.wait(
+                    for: trace, toContain: step == "reading" ? input : "link", within: .seconds(60))
                 let winner = try await SampleProcess.run(["import", "--input", input, "--database", target])
                 #expect(winner.status == 0, "\(winner.standardError)")
                 let (status, rest) = try await loser.finish()
@@ -905,6 +911,55 @@ extension SampleProcessSuites {
                 let reexported = try await SampleProcess.run(["export", "--database", target, "--output", again])
                 #expect(reexported.status == 0, "\(reexported.standardError)")
                 try SampleProcess.expectSameExports(input, again)
+            }
+        }
+
+        /// A kept run (`--keep`) that finds no ledger makes one, built under a temporary name and then given the
+        /// ledger's name, which never replaces a file. When another run made the ledger meanwhile, the kept run refused
+        /// and told the user to give another path, though adding to the ledger there is what --keep asks. strace holds
+        /// the kept run at the naming of its new ledger (its one `link`) while a fresh run makes the ledger and runs
+        /// whole.
+        @Test(
+            "a kept run whose ledger another run made while it made its own adds to that ledger, and replaces nothing",
+            .enabled(
+                if: ProcessInfo.processInfo.environment["CI"] == "true"
+                    || FileManager.default.isExecutableFile(atPath: "/usr/bin/strace"),
+                "needs strace"))
+        func keptRunMeetingANewLedger() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let trace = directory.appendingPathComponent("trace.txt").path
+                let keptLog = directory.appendingPathComponent("kept-acks.txt").path
+                let freshLog = directory.appendingPathComponent("fresh-acks.txt").path
+                let kept = try await ChildProcess.start(
+                    "/usr/bin/strace",
+                    [
+                        "-f", "-qq", "-o", trace, "-e", "trace=link,linkat", "-e",
+                        "inject=link,linkat:delay_enter=5000000", try SampleProcess.executable.path, "run", "--keep",
+                        "--database", ledger, "--accounts", "10", "--commands", "30", "--ack-log", keptLog, "--quiet",
+                    ])
+                // strace writes the call as it holds it.
+                try await FileGrowth.wait(for: trace, toContain: "link", within: .seconds(60))
+                let fresh = try await SampleProcess.run([
+                    "run", "--database", ledger, "--accounts", "10", "--commands", "20", "--ack-log", freshLog,
+                    "--quiet",
+                ])
+                try #require(fresh.status == 0, "\(fresh.standardOutput)\(fresh.standardError)")
+                var made = stat()
+                try #require(stat(ledger, &made) == 0)
+                let (status, rest) = try await kept.finish()
+                #expect(status == 0, "\(rest)")
+                // The ledger is the file the fresh run made, and holds both runs' acknowledged commands.
+                var now = stat()
+                try #require(stat(ledger, &now) == 0)
+                #expect(now.st_ino == made.st_ino)
+                for ackLog in [freshLog, keptLog] {
+                    let verify = try await SampleProcess.run(["verify", "--database", ledger, "--ack-log", ackLog])
+                    #expect(verify.status == 0, "\(ackLog): \(verify.standardOutput)\(verify.standardError)")
+                }
+                // Nothing of the kept run's own new ledger is left beside it.
+                let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+                #expect(names.filter { $0.contains(".restoring-") }.isEmpty, "\(names)")
             }
         }
 

@@ -122,11 +122,25 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
         // is refused while the ledger is as it was, not after a fresh run has replaced it. A file this run made is
         // removed again if the run fails before it acknowledges a command.
         let openedAckLog = try ackLog.map { try AckLog(path: $0, found: ackLogFound) }
-        do {
+        func runOnLedger() async throws {
             try await AckLog.$opened.withValue(openedAckLog) {
                 try await LedgerStore.$readModels.withValue(readModel.map { [$0.projection] } ?? []) {
                     try await target.with(
                         .create(fresh: !keep && !cluster, durability: durability.storeDurability), self)
+                }
+            }
+        }
+        do {
+            do {
+                try await runOnLedger()
+            } catch let appeared as LedgerAppeared {
+                // Another run made the ledger while this one made its own, which replaced nothing: --keep adds to
+                // that ledger, checked read-only first as a kept ledger found at the start is.
+                do {
+                    _ = try await target.with(.existing, RoomCheck(run: self))
+                    try await runOnLedger()
+                } catch is LedgerAppeared {
+                    throw appeared.refusal
                 }
             }
         } catch {

@@ -74,6 +74,11 @@ enum LedgerStore {
     ///
     /// Anything else at `path` — a directory, another file, another application's database, a store the sample did
     /// not create, a read-only file — is refused before it is touched, and so is a ledger another run is writing.
+    /// Without `fresh`, nothing is ever replaced: a store at `path` is opened, and where there was none, the new
+    /// ledger is only ever given a free name.
+    ///
+    /// - Throws: ``LedgerAppeared`` without `fresh`, when `path` held no ledger and holds one made meanwhile by
+    ///   another run, once this run's creation, which replaced nothing, was refused.
     static func create(
         path: String,
         fresh: Bool,
@@ -89,7 +94,15 @@ enum LedgerStore {
                 throw error
             }
         }
-        let store = try await createFresh(path: path, file: file, durability: durability)
+        let store: SQLiteEventStore
+        do {
+            store = try await createFresh(path: path, file: file, durability: durability)
+        } catch let refusal as SampleError where !fresh && refusal.exitStatus == 2 {
+            // The path held no ledger to keep (`createFresh` replaces none then); one there now was made meanwhile.
+            let now = SQLiteEventStore.inspectFile(at: path).kind
+            guard now == .store || now == .unmarkedStore else { throw refusal }
+            throw LedgerAppeared(path: path, refusal: refusal)
+        }
         do {
             // A ledger was replaced: whatever fails now, something was changed, and the lock's error says so.
             return (store, try LedgerRunLock(path: path, replacedLedger: file.kind == .store))

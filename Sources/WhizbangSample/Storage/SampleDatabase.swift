@@ -87,14 +87,7 @@ enum SampleDatabase {
         _ command: Command
     ) async throws -> Command.Output {
         let place = "schema \(configuration.schema) of \(configuration)"
-        let found: PostgresStoreSchema
-        do {
-            found = try await PostgresProblem.mapping(configuration) {
-                try await PostgresEventStore.inspectSchema(configuration: configuration)
-            }
-        } catch {
-            throw PostgresProblem.missingReadPrivilege(error, configuration) ?? error
-        }
+        var found = try await Self.inspect(configuration)
         var isCreated = false
         let token = UInt64.random(in: 1...EventStoreValidation.maximumPosition)
         switch access {
@@ -132,7 +125,9 @@ enum SampleDatabase {
             // the old ledger or the new one, whenever the run ends. An older ledger is not migrated first. The
             // mark's value is this run's own, so that the run knows its ledger from one another run put there.
             // The same transaction refuses while the ledger's cluster holds state of a log (`LedgerClusterState`),
-            // which no new ledger matches, and gives the ledger its identity (`LedgerIdentity`).
+            // which no new ledger matches, and gives the ledger its identity (`LedgerIdentity`). A kept run (--keep,
+            // --cluster) found no store, and replaces nothing: a store there by the time of the transaction was
+            // made meanwhile, by a node's store as it started or by another run.
             do {
                 // A connection lost while the transaction commits leaves its outcome unknown to the client.
                 let outcome = "the ledger is created in one transaction: the schema holds what it held or a new ledger"
@@ -140,10 +135,18 @@ enum SampleDatabase {
                     try await PostgresEventStore.restore(
                         [], checkpoints: [LedgerMark.consumer: token, LedgerIdentity.consumer: LedgerIdentity.new()],
                         configuration: configuration,
-                        replacingStoreMarkedBy: LedgerMark.consumer,
+                        replacingStoreMarkedBy: fresh ? LedgerMark.consumer : nil,
                         refusal: LedgerClusterState.refusal(creatingLedgerIn: configuration, by: "run"))
                 }
             } catch let error as EventStoreError where error.code == .invalidArgument {
+                // The store made meanwhile is the one a kept run adds to, as it would had it been there first.
+                if !fresh {
+                    let now = try await Self.inspect(configuration)
+                    if now.holdsStore {
+                        found = now
+                        break
+                    }
+                }
                 let elsewhere = "give --database another schema (?schema=NAME)"
                 guard error.message.contains(LedgerMark.consumer) else {
                     throw SampleError.refusal("\(OneLine.text(error.message)); run leaves it alone: \(elsewhere)")
@@ -208,6 +211,17 @@ enum SampleDatabase {
                     exitStatus: replaced ? 1 : 2)
             }
             return try await command.run(on: store, database: opened)
+        }
+    }
+
+    /// What `configuration`'s schema holds, a role that cannot read it said as such.
+    private static func inspect(_ configuration: PostgresEventStore.Configuration) async throws -> PostgresStoreSchema {
+        do {
+            return try await PostgresProblem.mapping(configuration) {
+                try await PostgresEventStore.inspectSchema(configuration: configuration)
+            }
+        } catch {
+            throw PostgresProblem.missingReadPrivilege(error, configuration) ?? error
         }
     }
 
