@@ -117,7 +117,12 @@ struct ClusterClientEdgeTests {
             let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: configuration)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await node.run() }
-                let send = Task { try await client.send(Counter.Command.add(3), to: StreamID("late"), as: Counter.self) }
+                // A time limit well past the node's start and first claim on a loaded host (the suites start together):
+                // what is tested is that the send waits for the client, not how fast the node runs.
+                let send = Task {
+                    try await client.send(
+                        Counter.Command.add(3), to: StreamID("late"), as: Counter.self, timeout: .seconds(240))
+                }
                 // The send waits for the client; no event marks it, so look until it does.
                 while client.running.waitingCount == 0 { await Task.yield() }
                 group.addTask { try await client.run() }
@@ -274,7 +279,7 @@ struct ClusterClientEdgeTests {
     }
 
     /// Before, a send cancelled while the client's first preparation waited for another session's lock stayed
-    /// until its own time limit (20 s here) and failed `timedOut`.
+    /// until its own time limit and failed `timedOut`.
     @Test("a send cancelled while the cluster's tables are prepared ends at once with CancellationError")
     func aSendCancelledDuringThePreparationEndsAtOnce() async throws {
         try await ClusterTestDatabase.withStore { store in
@@ -288,13 +293,16 @@ struct ClusterClientEdgeTests {
                     "SELECT pg_advisory_lock(1466460538, hashtext(\(store.configuration.schema + "_cluster")))",
                     logger: InboxLock.logger
                 ).collect()
+                // The send's own time limit must not end it before the cancellation does: on a loaded host the
+                // preparation took more than 20 s to reach the lock, and the send failed `timedOut` first.
                 let send = Task {
                     try await client.send(
-                        Counter.Command.add(1), to: StreamID("cancelled"), as: Counter.self, timeout: .seconds(20))
+                        Counter.Command.add(1), to: StreamID("cancelled"), as: Counter.self, timeout: .seconds(300))
                 }
                 // Waits until the preparation waits for this lock (not any other session's advisory lock).
                 _ = try await PostgresLockWaiters.waiting(
-                    for: .advisory(1466460538, hashOf: store.configuration.schema + "_cluster"), on: holder)
+                    for: .advisory(1466460538, hashOf: store.configuration.schema + "_cluster"), on: holder,
+                    within: .seconds(240))
                 let start = ContinuousClock.now
                 send.cancel()
                 await #expect(throws: CancellationError.self) { try await send.value }
