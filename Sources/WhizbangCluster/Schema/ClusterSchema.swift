@@ -151,8 +151,8 @@ enum ClusterSchema {
             guard recorded == Int64(partitionCount) else {
                 throw ClusterError(
                     .partitionCountMismatch,
-                    message: "the cluster in schema \(schema) has \(recorded) partitions, not the \(partitionCount) of this "
-                        + "configuration. The count is fixed when a cluster is created: configure \(recorded).")
+                    message: "the cluster in schema \(schema) has \(recorded) partitions, not the \(partitionCount) of "
+                        + "this configuration. The count is fixed when a cluster is created: configure \(recorded).")
             }
             try await connection.run(
                 """

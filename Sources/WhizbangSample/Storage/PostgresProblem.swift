@@ -101,15 +101,17 @@ enum PostgresProblem {
         }
         if lowered.contains("does not accept tls") {
             return .refusal(
-                "PostgreSQL at \(host):\(configuration.port) does not accept TLS connections, which sslmode=require asks "
-                    + "for: give sslmode=prefer or sslmode=disable in the URL, or turn on ssl in the server's settings")
+                "PostgreSQL at \(host):\(configuration.port) does not accept TLS connections, which sslmode=require "
+                    + "asks for: give sslmode=prefer or sslmode=disable in the URL, or turn on ssl in the server's "
+                    + "settings")
         }
         if let error = error as? EventStoreError, let server = error.underlyingError as? PostgresServerError,
             server.sqlState == "3D000"
         {
+            let database = configuration.database ?? configuration.username
             return .refusal(
-                "PostgreSQL at \(host):\(configuration.port) has no database \(configuration.database ?? configuration.username): create it "
-                    + "(createdb), or name another in the URL")
+                "PostgreSQL at \(host):\(configuration.port) has no database \(database): create it (createdb), or "
+                    + "name another in the URL")
         }
         let unreachable = [
             "connection refused", "cannot reach", "connectionerror", "connect timeout", "connecttimeout",
