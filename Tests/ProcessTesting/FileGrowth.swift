@@ -23,13 +23,31 @@ public enum FileGrowth {
 
     /// Returns once the file at `path` holds at least `size` bytes. The file need not exist yet; its directory must.
     ///
-    /// - Throws: ``TimedOut`` if the file is still smaller after `limit`.
+    /// - Throws: ``TimedOut`` if the file is still smaller after `limit`; `CancellationError` at once when the task
+    ///   is cancelled, so that a wait nobody needs any more does not hold its thread until `limit`.
     public static func wait(for path: String, toReach size: Int, within limit: Duration) async throws {
+        // The watching thread also waits on this pipe, which a cancellation writes to. It is closed only once the
+        // cancellation handler can no longer run, so that handler never writes to a number reused by another file.
+        var ends: [Int32] = [-1, -1]
+        guard pipe(&ends) == 0 else {
+            throw CannotWatch(description: "pipe: \(String(cString: strerror(errno)))")
+        }
+        let (cancelled, wake) = (ends[0], ends[1])
+        defer {
+            close(cancelled)
+            close(wake)
+        }
         // A thread of its own blocks on the kernel's notices, off the tasks' threads.
-        let reached = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
-            Thread.detachNewThread {
-                continuation.resume(with: Result { try watch(path, size: size, limit: limit) })
+        let reached = try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
+                Thread.detachNewThread {
+                    continuation.resume(
+                        with: Result { try watch(path, size: size, limit: limit, cancelled: cancelled) })
+                }
             }
+        } onCancel: {
+            var byte: UInt8 = 1
+            _ = write(wake, &byte, 1)
         }
         guard reached else {
             throw TimedOut(description: "\(path) held \(currentSize(path)) bytes after \(limit), not \(size)")
@@ -49,8 +67,9 @@ public enum FileGrowth {
         return Int32(clamping: milliseconds)
     }
 
-    /// Whether the file reached `size` within `limit`; blocks the calling thread.
-    private static func watch(_ path: String, size: Int, limit: Duration) throws -> Bool {
+    /// Whether the file reached `size` within `limit`; blocks the calling thread. Throws `CancellationError` once
+    /// `cancelled` (a pipe's reading end) can be read.
+    private static func watch(_ path: String, size: Int, limit: Duration, cancelled: Int32) throws -> Bool {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: limit)
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
@@ -68,13 +87,17 @@ public enum FileGrowth {
             if currentSize(path) >= size { return true }
             let remaining = clock.now.duration(to: deadline)
             guard remaining > .zero else { return false }
-            var descriptor = pollfd(fd: watcher, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&descriptor, 1, milliseconds(remaining))
+            var descriptors = [
+                pollfd(fd: watcher, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: cancelled, events: Int16(POLLIN), revents: 0),
+            ]
+            let ready = poll(&descriptors, 2, milliseconds(remaining))
             if ready < 0 && errno != EINTR {
                 throw CannotWatch(description: "poll: \(String(cString: strerror(errno)))")
             }
+            if descriptors[1].revents != 0 { throw CancellationError() }
             // The notices name what changed; the size read at the top of the loop is all that matters.
-            if ready > 0 { _ = read(watcher, &notices, notices.count) }
+            if descriptors[0].revents != 0 { _ = read(watcher, &notices, notices.count) }
         }
         #else
         let queue = kqueue()
@@ -93,6 +116,9 @@ public enum FileGrowth {
         defer { close(directoryDescriptor) }
         // An entry made or renamed into place: the file, once, then its writes.
         register(directoryDescriptor, NOTE_WRITE)
+        var cancellation = kevent(
+            ident: UInt(cancelled), filter: Int16(EVFILT_READ), flags: UInt16(EV_ADD), fflags: 0, data: 0, udata: nil)
+        _ = kevent(queue, &cancellation, 1, nil, 0, nil)
         var fileDescriptor: Int32 = -1
         defer { if fileDescriptor >= 0 { close(fileDescriptor) } }
         while true {
@@ -107,9 +133,11 @@ public enum FileGrowth {
             let (seconds, attoseconds) = remaining.components
             var timeout = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
             var notice = kevent()
-            if kevent(queue, nil, 0, &notice, 1, &timeout) < 0 && errno != EINTR {
+            let ready = kevent(queue, nil, 0, &notice, 1, &timeout)
+            if ready < 0 && errno != EINTR {
                 throw CannotWatch(description: "kevent: \(String(cString: strerror(errno)))")
             }
+            if ready > 0 && notice.filter == Int16(EVFILT_READ) { throw CancellationError() }
         }
         #endif
     }
