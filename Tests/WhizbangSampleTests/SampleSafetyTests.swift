@@ -1087,7 +1087,8 @@ extension SampleProcessSuites {
                 let ledger = directory.appendingPathComponent("ledger.sqlite").path
                 try await SampleProcess.makeLedger(ledger)
                 let output = directory.appendingPathComponent("out.jsonl")
-                try Data("an older export\n".utf8).write(to: output)
+                // An earlier export, of an empty log: all its end line.
+                try Data("{\"end\":{\"events\":0}}\n".utf8).write(to: output)
                 let before = try ImportFixture.snapshot(directory)
                 let refused = try await SampleProcess.run(["export", "--database", ledger, "--output", output.path])
                 #expect(refused.status == 2, "\(refused.standardError)")
@@ -1102,6 +1103,34 @@ extension SampleProcessSuites {
                 #expect(toStandardOutput.standardOutput.split(separator: "\n").count > 500)
                 let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
                 #expect(!names.contains { $0.hasSuffix(".partial") }, "\(names)")
+            }
+        }
+
+        /// `--force` replaced any regular file: given another ledger's path, while a run wrote that ledger, the export
+        /// put its JSON Lines there, and every command the run had acknowledged was lost with the ledger.
+        @Test("export --force replaces only an earlier export: a ledger, an empty file or a text file is left alone")
+        func exportForceReplacesOnlyAnExport() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                try await SampleProcess.makeLedger(ledger)
+                let other = directory.appendingPathComponent("other.sqlite").path
+                try await SampleProcess.makeLedger(other)
+                let empty = directory.appendingPathComponent("empty.jsonl")
+                try Data().write(to: empty)
+                let notes = directory.appendingPathComponent("notes.txt")
+                try Data("not an export\n".utf8).write(to: notes)
+                let before = try ImportFixture.snapshot(directory)
+                for output in [other, empty.path, notes.path] {
+                    let refused = try await SampleProcess.run(
+                        ["export", "--database", ledger, "--output", output, "--force"])
+                    #expect(refused.status == 2, "\(output): \(refused.standardError)")
+                    #expect(
+                        refused.standardError.contains("is not an export") && refused.standardError.contains("left it alone"),
+                        "\(refused.standardError)")
+                    #expect(try ImportFixture.snapshot(directory) == before, "\(output)")
+                }
+                let verified = try await SampleProcess.run(["verify", "--database", other])
+                #expect(verified.status == 0, "\(verified.standardOutput)\(verified.standardError)")
             }
         }
 
@@ -1352,7 +1381,7 @@ extension SampleProcessSuites {
                 let ledger = directory.appendingPathComponent("ledger.sqlite").path
                 try await SampleProcess.makeLedger(ledger)
                 let output = directory.appendingPathComponent("out.jsonl")
-                try Data("an older export\n".utf8).write(to: output)
+                try Data("{\"end\":{\"events\":0}}\n".utf8).write(to: output)
                 try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: output.path)
                 let forced = try await SampleProcess.run(["export", "--database", ledger, "--output", output.path, "--force"])
                 #expect(forced.status == 0, "\(forced.standardError)")

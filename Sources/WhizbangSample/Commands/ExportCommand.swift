@@ -6,15 +6,16 @@ import WhizbangStore
 /// (``ExportEnd``), by which an import tells a whole export from one cut short.
 ///
 /// All or nothing: the lines go to a temporary file (``ExportFile``), which is fsynced and given the output's name
-/// only after the whole log was read. An existing output is kept unless `--force`; Ctrl-C (or SIGTERM) removes the
-/// temporary file and exits with 128 + the signal's number.
+/// only after the whole log was read. An existing output is kept unless `--force`, which replaces only an earlier
+/// export (a file whose first line is an exported event), never a ledger or another program's file; Ctrl-C (or
+/// SIGTERM) removes the temporary file and exits with 128 + the signal's number.
 struct ExportCommand: AsyncParsableCommand, StoreCommand {
     static let configuration = CommandConfiguration(
         commandName: "export", abstract: "Write the log as JSON Lines of recorded events with their metadata.")
 
     @OptionGroup var database: DatabaseOption
     @Option(help: "The JSON Lines file to write, or - for standard output.") var output: String
-    @Flag(help: "Replace the output file if it exists.") var force = false
+    @Flag(help: "Replace the output file if it is an earlier export (nothing else is ever replaced).") var force = false
     @Flag(help: ArgumentHelp("Print a plain progress line to standard error after each chunk.", visibility: .hidden))
     var progressLines = false
 
@@ -30,6 +31,7 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
                         "\(output) already exists; export leaves it alone: give --output another path, or --force to "
                             + "replace it")
                 }
+                guard ExportFile.holdsExport(output) else { throw ExportFile.notAnExport(output) }
             case .symbolicLink:
                 throw SampleError.refusal(
                     "\(output) is a symbolic link; export replaces only a regular file, never a link or what it names: "

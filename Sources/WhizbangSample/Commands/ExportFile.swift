@@ -18,11 +18,11 @@ import CDispatch
 /// leaves nothing; elsewhere it is a hidden file beside the target, which a failed or interrupted export removes (and
 /// a later export, when it was killed: ``removeAbandoned(for:)``). So the target path never holds part of a log.
 /// Unless it may replace the target, the export never replaces a file that appeared at the target's path while it
-/// ran; when it may, it replaces only a regular file.
+/// ran; when it may, it replaces only an earlier export (a regular file whose first line is an exported event).
 final class ExportFile {
     /// The path the export is for, or `-` for standard output.
     let target: String
-    /// Whether the export may replace a regular file at ``target`` (`--force`).
+    /// Whether the export may replace an earlier export at ``target`` (`--force`).
     let replacing: Bool
     private var temporary: Temporary
     private let handle: FileHandle
@@ -94,16 +94,43 @@ final class ExportFile {
             let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
             guard descriptor >= 0 else { continue }
             defer { close(descriptor) }
-            guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else { continue }
-            let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: false)
-            let head = (try? handle.read(upToCount: 64 << 10)) ?? Data()
-            guard let line = head.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).first,
-                (try? JSONDecoder().decode(ExportedEvent.self, from: Data(line))) != nil
-                    || (try? JSONDecoder().decode(ExportEnd.self, from: Data(line)).encoded()) == Data(line)
-            else { continue }
+            guard flock(descriptor, LOCK_EX | LOCK_NB) == 0, startsAsExport(descriptor) else { continue }
             if unlink(path) == 0 { removed.append(path) }
         }
         return removed
+    }
+
+    /// Whether the regular file at `path` (a link is not followed) is an export: its first line is an exported event,
+    /// or the end line of an export of an empty log. `export --force` replaces nothing else.
+    static func holdsExport(_ path: String) -> Bool {
+        guard PathKind(path) == .regularFile else { return false }
+        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        return startsAsExport(descriptor)
+    }
+
+    /// Whether the file open at `descriptor` starts with an export's first line (read up to its first 16 MiB).
+    private static func startsAsExport(_ descriptor: Int32) -> Bool {
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: false)
+        var head = Data()
+        while head.count < 16 << 20, !head.contains(UInt8(ascii: "\n")) {
+            guard let chunk = try? handle.read(upToCount: 64 << 10), !chunk.isEmpty else { break }
+            head.append(chunk)
+        }
+        guard let line = head.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).first else {
+            return false
+        }
+        return (try? JSONDecoder().decode(ExportedEvent.self, from: Data(line))) != nil
+            || (try? JSONDecoder().decode(ExportEnd.self, from: Data(line)).encoded()) == Data(line)
+    }
+
+    /// The refusal of a file at `target` that `--force` may not replace, because nothing in it says it is an export.
+    static func notAnExport(_ target: String, while running: Bool = false) -> SampleError {
+        SampleError.refusal(
+            "\(target) \(running ? "became a file that is not an export while the export ran" : "is not an export") "
+                + "(its first line is not an exported event); export --force replaces only an earlier export, and "
+                + "left it alone: give --output another path")
     }
 
     deinit {
@@ -120,11 +147,11 @@ final class ExportFile {
         }
     }
 
-    /// Makes the written bytes durable and puts them at the target path: replacing a regular file there when
-    /// ``replacing``, otherwise only if nothing is there.
+    /// Makes the written bytes durable and puts them at the target path: replacing an earlier export there when
+    /// ``replacing`` (``holdsExport(_:)``), otherwise only if nothing is there.
     ///
     /// - Throws: a refusal (exit status 2) when the path holds what the export may not replace: anything, without
-    ///   ``replacing``; something other than a regular file, with it. The target is then left as it is.
+    ///   ``replacing``; anything but an earlier export, with it. The target is then left as it is.
     func commit() throws {
         if case .standardOutput = temporary {
             isFinished = true
@@ -137,8 +164,11 @@ final class ExportFile {
         // file for a leftover.
         if replacing {
             switch PathKind(target) {
-            case .absent, .regularFile:
+            case .absent:
                 break
+            case .regularFile:
+                // Looked at again: a ledger or another program's file may have been made at the path meanwhile.
+                guard Self.holdsExport(target) else { throw Self.notAnExport(target, while: true) }
             case .symbolicLink, .directory, .other:
                 throw SampleError.refusal(
                     "\(target) became something other than a regular file while the export ran; export replaces only "
