@@ -630,6 +630,39 @@ extension SampleProcessSuites {
             }
         }
 
+        /// `timeout` sends SIGTERM to the node and then to its process group: the node took the second copy of the
+        /// one request for a second signal, was cancelled, left its partitions to expire, and a restart within the
+        /// lease was refused as "already live".
+        @Test("a node sent SIGTERM twice at once stops gracefully, releasing every partition", .timeLimit(.minutes(3)))
+        func aNodeTakesARepeatedSignalAsOneStop() async throws {
+            try await withCleanup { cleanup in
+                let postgres = try freshURL()
+                let schema = try schemaName(postgres)
+                cleanup.dropSchema(schema)
+                cleanup.dropSchema(schema + "_cluster")
+                let node = try await SampleProcess.child(
+                    ["node", "--database", postgres, "--node-id", "n1", "--partitions", "8", "--heartbeat-milliseconds",
+                     "200", "--lease-milliseconds", "60000"])
+                try await waitUntilStarted(node)
+                node.signal(SIGTERM)
+                // The second copy arrives once the node has taken the first (two pending copies would be one).
+                var lines: [String] = []
+                while let line = await node.nextErrorLine() {
+                    lines.append(line)
+                    if line.hasPrefix("stopping on") { break }
+                }
+                node.signal(SIGTERM)
+                var (status, rest) = try await node.finish()
+                rest = lines + rest
+                let said = (rest + (await node.remainingOutputLines())).joined(separator: "\n")
+                #expect(status == 0, "\(status): \(said)")
+                #expect(!said.contains("cancelled by a second signal"), "\(said)")
+                let owned = try await psql(
+                    "SELECT count(*) FROM \"\(schema)_cluster\".partitions WHERE owner IS NOT NULL AND lease_until > now()")
+                #expect(owned == "0\n", "partitions still leased after the stop: \(owned)")
+            }
+        }
+
         /// Once the first node has passed its start check, the transfer job is in the cluster's jobs (registered in
         /// the check's own transaction), so a run without `--cluster` that starts afterwards refuses transfers.
         @Test("once a node has started, the transfer job is registered and a local run refuses transfers", .timeLimit(.minutes(3)))

@@ -67,7 +67,8 @@ struct NodeCommand: AsyncParsableCommand {
             ],
             logger: Logger(label: "whizbang.sample.node"))
         // A graceful stop finishes the batch under way and releases the node's partitions, each step bounded by the
-        // store's deadlines; past this limit, or at a second signal, the node is cancelled (its leases then expire).
+        // store's deadlines; past this limit, or at a second signal (a second or more after the first), the node is
+        // cancelled (its leases then expire).
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(60)
         let cancelled: Bool
         do {

@@ -80,9 +80,13 @@ struct ServeCommand: AsyncParsableCommand, StoreCommand {
         try await Self.run(ServiceGroup(configuration: groupConfiguration))
     }
 
+    /// Signals that arrive within this time of the first are the same request to stop, not a second one: `timeout`
+    /// sends SIGTERM to the process and then to its process group, and a service manager may do the same.
+    static let repeatedSignalWindow = Duration.seconds(1)
+
     /// Runs `group` until it ends: the first SIGINT or SIGTERM begins its graceful shutdown (which its configuration
-    /// bounds), a second one cancels it at once. The group's own signal handling cannot do this: it refuses a signal
-    /// that is both a graceful-shutdown and a cancellation signal.
+    /// bounds), a second one, later than ``repeatedSignalWindow`` after the first, cancels it at once. The group's own
+    /// signal handling cannot do this: it refuses a signal that is both a graceful-shutdown and a cancellation signal.
     ///
     /// - Returns: `true` when a second signal cancelled the group, `false` when it ended by itself or gracefully.
     @discardableResult
@@ -94,10 +98,14 @@ struct ServeCommand: AsyncParsableCommand, StoreCommand {
                 return false
             }
             tasks.addTask {
-                var caught = 0
-                for await _ in signals {
-                    caught += 1
-                    if caught > 1 { return true }
+                var first: ContinuousClock.Instant?
+                for await signal in signals {
+                    if let first {
+                        if ContinuousClock.now - first > repeatedSignalWindow { return true }
+                        continue
+                    }
+                    first = .now
+                    StandardError.write("stopping on \(signal); a second signal cancels what is left of the stop\n")
                     await group.triggerGracefulShutdown()
                 }
                 return false
