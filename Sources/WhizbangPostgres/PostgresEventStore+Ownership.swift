@@ -1,5 +1,5 @@
-import Logging
-import PostgresNIO
+package import Logging
+package import PostgresNIO
 import Whizbang
 
 extension PostgresEventStore {
@@ -378,7 +378,7 @@ extension PostgresEventStore {
     /// Runs `body` on a connection of its own, outside any store's pool, on which each wait for a lock and each
     /// statement takes at most ``Configuration/requestTimeout`` (a longer one fails with
     /// `EventStoreError/Code/unavailable`); closes the connection afterwards.
-    static func withOwnConnection<Result: Sendable>(
+    package static func withOwnConnection<Result: Sendable>(
         _ configuration: Configuration,
         _ body: (PostgresConnection, Logger) async throws -> Result
     ) async throws -> Result {

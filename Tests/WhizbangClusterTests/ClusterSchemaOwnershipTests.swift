@@ -76,6 +76,33 @@ struct ClusterSchemaOwnershipTests {
         }
     }
 
+    /// The check a tool runs before it starts a store, whose start would create the store's schema first.
+    @Test("checkClusterSchema refuses others' objects, passes a missing schema and a cluster, and changes nothing")
+    func theCheckBeforeAStart() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let configuration = store.configuration
+            try await ClusterNode.checkClusterSchema(storeConfiguration: configuration)
+            let cluster = "\"\(configuration.schema)_cluster\""
+            for sql in ["CREATE SCHEMA \(cluster)", "CREATE TABLE \(cluster).invoices (id bigint)"] {
+                _ = try await ClusterTestDatabase.query(sql, configuration: configuration)
+            }
+            await #expect {
+                try await ClusterNode.checkClusterSchema(storeConfiguration: configuration)
+            } throws: {
+                ($0 as? ClusterError)?.code == .foreignSchema && "\($0)".contains("invoices")
+            }
+            let tables = try await ClusterTestDatabase.query(
+                "SELECT string_agg(tablename, ',') FROM pg_tables WHERE schemaname = '\(configuration.schema)_cluster'",
+                configuration: configuration)
+            #expect(tables == ["invoices"])
+            _ = try await ClusterTestDatabase.query("DROP TABLE \(cluster).invoices", configuration: configuration)
+            try await ClusterSchema.prepare(store, partitionCount: 8, logger: ClusterTestDatabase.cluster().logger)
+            _ = try await ClusterTestDatabase.query(
+                "CREATE VIEW \(cluster).pending AS SELECT id FROM \(cluster).inbox", configuration: configuration)
+            try await ClusterNode.checkClusterSchema(storeConfiguration: configuration)
+        }
+    }
+
     @Test("a store schema of the longest allowed name (48 characters) holds a working cluster")
     func theLongestStoreSchemaHoldsACluster() async throws {
         try await ClusterTestDatabase.withStore(adjusting: { configuration in

@@ -630,6 +630,36 @@ extension SampleProcessSuites {
             }
         }
 
+        /// A node (or `run --cluster`) whose cluster schema held a table of someone else's refused to start, saying
+        /// "nothing was changed", after its store had created its own schema and tables: a later `run` or `import`
+        /// then refused that schema as a store it did not create.
+        @Test("node and run --cluster refuse a cluster schema that holds others' objects before creating anything")
+        func foreignClusterSchemaIsRefusedFirst() async throws {
+            try await withCleanup { cleanup in
+                let postgres = try freshURL()
+                let schema = try schemaName(postgres)
+                cleanup.dropSchema(schema)
+                cleanup.dropSchema(schema + "_cluster")
+                _ = try await psql("CREATE SCHEMA \(schema)_cluster; CREATE TABLE \(schema)_cluster.mine (x int)")
+                for arguments in [
+                    ["node", "--database", postgres, "--node-id", "n1"],
+                    ["run", "--database", postgres, "--cluster", "--accounts", "4", "--commands", "8", "--quiet"],
+                ] {
+                    let refused = try await SampleProcess.run(arguments)
+                    let said = refused.standardOutput + refused.standardError
+                    #expect(refused.status == 2, "\(arguments[0]): \(refused.status) \(said)")
+                    #expect(said.contains("mine") && said.contains("nothing was changed"), "\(said)")
+                    #expect(!said.contains("ClusterError"), "\(said)")
+                    let made = try await psql(
+                        "SELECT count(*) FROM pg_namespace WHERE nspname = '\(schema)'")
+                    #expect(made == "0\n", "\(arguments[0]) created the store's schema before refusing")
+                }
+                let tooLong = try await SampleProcess.run(
+                    ["node", "--database", postgres, "--lease-milliseconds", "9999999999"])
+                #expect(tooLong.status == 64, "\(tooLong.status): \(tooLong.standardError)")
+            }
+        }
+
         /// `timeout` sends SIGTERM to the node and then to its process group: the node took the second copy of the
         /// one request for a second signal, was cancelled, left its partitions to expire, and a restart within the
         /// lease was refused as "already live".

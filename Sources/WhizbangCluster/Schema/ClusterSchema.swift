@@ -85,6 +85,15 @@ enum ClusterSchema {
         return foreign.sorted()
     }
 
+    /// The refusal of a cluster schema (`schema`, quoted) that holds `objects` the cluster did not create.
+    static func foreignSchemaError(schema: String, objects: [String]) -> ClusterError {
+        let list = objects.prefix(10).joined(separator: ", ") + (objects.count > 10 ? ", …" : "")
+        return ClusterError(
+            .foreignSchema,
+            message: "schema \(schema), which the cluster of this store would use, holds objects the cluster did not "
+                + "create (\(list)); nothing was changed. Give the store another schema, or move those objects.")
+    }
+
     /// Creates the tables if missing and checks the partition count, in one transaction under an advisory lock.
     ///
     /// - Returns: the form in which the cluster's nodes store results: ``ClusterCommandResult/StoredForm/binary``
@@ -112,14 +121,8 @@ enum ClusterSchema {
             let isCluster = try await holdsCluster(lockKey, on: connection, logger: logger)
             let foreign = try await foreignObjects(in: lockKey, all: !isCluster, on: connection, logger: logger)
             if !foreign.isEmpty {
+                guard isCluster else { throw foreignSchemaError(schema: schema, objects: foreign) }
                 let list = foreign.prefix(10).joined(separator: ", ") + (foreign.count > 10 ? ", …" : "")
-                guard isCluster else {
-                    throw ClusterError(
-                        .foreignSchema,
-                        message: "schema \(schema), which the cluster of this store would use, holds objects the "
-                            + "cluster did not create (\(list)); nothing was changed. Give the store another schema, "
-                            + "or move those objects.")
-                }
                 logger.warning(
                     "the cluster's schema holds objects the cluster did not create",
                     metadata: ["schema": "\(schema)", "objects": "\(list)"])

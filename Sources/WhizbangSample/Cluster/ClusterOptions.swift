@@ -20,7 +20,24 @@ struct ClusterOptions: ParsableArguments {
         guard leaseMilliseconds > heartbeatMilliseconds else {
             throw ValidationError("--lease-milliseconds must be longer than --heartbeat-milliseconds")
         }
+        // The node's statements are bounded by a part of the lease, in the server's milliseconds setting.
+        guard leaseMilliseconds <= 86_400_000 else {
+            throw ValidationError("--lease-milliseconds must be at most 86400000 (a day)")
+        }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+    }
+
+    /// Refuses, before any store is opened (which would create the store's schema), a cluster schema that holds
+    /// objects the cluster did not create (`ClusterNode/checkClusterSchema(storeConfiguration:)`): a refused start
+    /// then leaves the database as it was.
+    static func checkClusterSchema(_ configuration: PostgresEventStore.Configuration) async throws {
+        do {
+            try await ClusterNode.checkClusterSchema(storeConfiguration: configuration)
+        } catch let error as ClusterError {
+            throw refusal(error)
+        } catch {
+            throw PostgresProblem.problem(error, configuration) ?? error
+        }
     }
 
     /// `error` as the sample says it: a partition count other than the cluster's is named by its option.

@@ -35,6 +35,7 @@ struct NodeCommand: AsyncParsableCommand {
             throw SampleError("node needs a PostgreSQL --database (postgres://...)", exitStatus: 2)
         }
         let storeConfiguration = cluster.storeConfiguration(base)
+        try await ClusterOptions.checkClusterSchema(storeConfiguration)
         var configuration = cluster.configuration
         configuration.inboxRetention = inboxRetentionSeconds.map { .seconds($0) }
         configuration.logger = Logger(label: "whizbang.cluster")
@@ -75,7 +76,7 @@ struct NodeCommand: AsyncParsableCommand {
             // The first SIGTERM or SIGINT stops the node gracefully; a second one cancels it.
             cancelled = try await ServeCommand.run(ServiceGroup(configuration: groupConfiguration))
         } catch let error as ClusterError {
-            throw [.nodeAlreadyLive, .partitionCountMismatch].contains(error.code)
+            throw [.nodeAlreadyLive, .partitionCountMismatch, .foreignSchema].contains(error.code)
                 ? ClusterOptions.refusal(error) : SampleError(error.message)
         } catch let error as ServiceGroupError {
             throw SampleError("the node stopped: \(error)")

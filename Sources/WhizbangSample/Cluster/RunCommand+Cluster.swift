@@ -49,8 +49,15 @@ extension RunCommand {
                 try await run.open()
                 try await run.operate()
             }
-        } catch let error as ClusterError where error.code == .partitionCountMismatch {
+        } catch let error as ClusterError where [.partitionCountMismatch, .foreignSchema].contains(error.code) {
             throw ClusterOptions.refusal(error)
+        } catch let error as ClusterError where error.code == .timedOut {
+            // The library's advice (await the result again by message id) is for a program; the run cannot.
+            throw SampleError(
+                "\(error.message); the run stopped. Its commands stay in the cluster's inbox and run once a node takes "
+                    + "them (WhizbangSample node --database ...)")
+        } catch let error as ClusterError {
+            throw SampleError(error.message)
         }
         if stop.received != nil, run.unanswered > 0 {
             StandardError.write(

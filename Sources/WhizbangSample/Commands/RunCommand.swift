@@ -76,6 +76,9 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
             throw SampleError.refusal(
                 "--cluster needs a PostgreSQL --database (postgres://...); the SQLite file was not opened")
         }
+        if cluster, case .postgres(let configuration) = target {
+            try await ClusterOptions.checkClusterSchema(configuration)
+        }
         if let report {
             try DatabaseFiles.refuse(report, as: "--report", database: target)
             try ReportFile.checkAbsent(report)
