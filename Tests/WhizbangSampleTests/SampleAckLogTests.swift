@@ -2,6 +2,10 @@ import Foundation
 import ProcessTesting
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 extension SampleProcessSuites {
     /// An ack log belongs to one ledger: its first line names the ledger, `run --keep` adds only that ledger's
     /// acknowledgements to it, and `verify` compares it only with that ledger. Before, `run --keep --ack-log A.ack
@@ -93,6 +97,24 @@ extension SampleProcessSuites {
 
         /// `run --keep` naming a database that holds no ledger was refused with "without --keep this run starts a new
         /// ledger ... or --keep to add to the ledger", though --keep was given.
+        /// Two runs on two ledgers given the same new ack log both passed its check (the second found it empty, just
+        /// made by the first) and both wrote to it: two headers, interleaved acknowledgements, and a log that `verify`
+        /// refused for either ledger. Here the test holds the lock a run holds on its log.
+        @Test("run refuses an ack log that another run is writing, and changes nothing")
+        func runRefusesAnAckLogAnotherRunWrites() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let acks = directory.appendingPathComponent("shared.acks").path
+                let holder = open(acks, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+                try #require(holder >= 0)
+                defer { close(holder) }
+                try #require(flock(holder, LOCK_EX | LOCK_NB) == 0)
+                let ledger = directory.appendingPathComponent("b.sqlite").path
+                _ = try await expectRefusal(
+                    runArguments(ledger) + ["--ack-log", acks], saying: "is being written by another run",
+                    leaving: directory)
+            }
+        }
+
         @Test("run --keep with an ack log, for a ledger that does not exist, says that the ledger is missing")
         func runKeepOnAMissingLedgerSaysSo() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in

@@ -45,6 +45,7 @@ final class AckLog: @unchecked Sendable {
     /// removes the file it made (``removeIfUnused()``). A file made in the path since the check (a symbolic link to
     /// another file, say) is refused, never appended to. A path found empty is created with `O_EXCL`, readable by its
     /// owner only (as the ledger is); a file found is opened without following a link and must be the one checked.
+    /// The file is locked (`flock`) while the run goes on, and one that another run holds is refused.
     init(path: String, found: Found) throws {
         self.path = path
         switch found {
@@ -54,6 +55,14 @@ final class AckLog: @unchecked Sendable {
         case .file(_, let named):
             (ledger, writesHeader) = (named, named == nil)
             descriptor = open(path, O_WRONLY | O_NOFOLLOW | O_APPEND | O_CLOEXEC)
+        }
+        // Held until the run ends: two runs given the same new path would both pass the check, and the second would
+        // add a header of its ledger to the first one's log.
+        if descriptor >= 0, flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            close(descriptor)
+            throw SampleError.refusal(
+                "the ack log \(path) is being written by another run; give --ack-log another path (the ledger was "
+                    + "not touched)")
         }
         guard descriptor >= 0 else {
             let code = errno
