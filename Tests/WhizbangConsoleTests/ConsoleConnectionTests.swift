@@ -113,6 +113,9 @@ extension ConsoleConnectionTests {
             ("127.0.0.1", true), ("127.0.0.1:8080", true), ("localhost:8080", true), ("LOCALHOST", true),
             ("[::1]:8080", true), ("127.1.2.3", true), ("attacker.example", false), ("attacker.example:8080", false),
             ("127.0.0.1.attacker.example", false), ("[::2]:8080", false),
+            // A port that is not a number: the name before the last colon is not the whole host.
+            ("localhost:attacker.example", false), ("localhost:80@attacker.example", false),
+            ("127.0.0.1:attacker.example", false), ("[::1]attacker.example", false), ("[::1]:x", false),
         ])
     func hostNames(host: String, served: Bool) async throws {
         let answer = try await get("/api/overview", host: host)

@@ -54,10 +54,12 @@ struct SecurityTests {
         #expect(try await fixture.request("/health/live").status == .ok)
     }
 
-    @Test func theBearerTokenLetsARequestThrough() async throws {
+    /// The scheme's name is case-insensitive (RFC 9110, 11.1): `bearer TOKEN` was refused with 401.
+    @Test(arguments: ["Bearer", "bearer", "BEARER"])
+    func theBearerTokenLetsARequestThrough(scheme: String) async throws {
         let fixture = try ConsoleFixture { $0.accessToken = Self.token }
         try await fixture.seed()
-        let response = try await fixture.request("/api/overview", headers: [.authorization: "Bearer \(Self.token)"])
+        let response = try await fixture.request("/api/overview", headers: [.authorization: "\(scheme) \(Self.token)"])
         #expect(response.status == .ok)
     }
 

@@ -18,7 +18,8 @@ struct AccessTokenMiddleware<Context: RequestContext>: RouterMiddleware {
         if path == "/login" || path == "/health/live" || path.hasPrefix("/assets/") {
             return try await next(request, context)
         }
-        if let authorization = request.headers[.authorization], authorization.hasPrefix("Bearer "),
+        // The scheme's name is case-insensitive (RFC 9110, 11.1).
+        if let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("bearer "),
             Self.same(String(authorization.dropFirst("Bearer ".count)), token)
         {
             return try await next(request, context)

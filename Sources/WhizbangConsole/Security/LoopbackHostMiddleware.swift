@@ -22,15 +22,21 @@ struct LoopbackHostMiddleware<Context: RequestContext>: RouterMiddleware {
             status: .misdirectedRequest)
     }
 
-    /// Whether `authority` (a `Host` value, with or without a port) names this machine's loopback interface.
+    /// Whether `authority` (a `Host` value, with or without a port) names this machine's loopback interface. A port
+    /// must be digits only: `localhost:attacker.example` is not `localhost`.
     static func isLoopback(_ authority: String) -> Bool {
         var host = Substring(authority.lowercased())
+        func isPort(_ text: Substring) -> Bool { !text.isEmpty && text.allSatisfy { $0.isASCII && $0.isNumber } }
         if host.hasPrefix("[") {
             guard let end = host.firstIndex(of: "]") else { return false }
-            host = host[host.index(after: host.startIndex)..<end]
-            return host == "::1"
+            let rest = host[host.index(after: end)...]
+            guard rest.isEmpty || (rest.first == ":" && isPort(rest.dropFirst())) else { return false }
+            return host[host.index(after: host.startIndex)..<end] == "::1"
         }
-        if let colon = host.lastIndex(of: ":") { host = host[..<colon] }
+        if let colon = host.lastIndex(of: ":") {
+            guard isPort(host[host.index(after: colon)...]) else { return false }
+            host = host[..<colon]
+        }
         if host == "localhost" { return true }
         let parts = host.split(separator: ".", omittingEmptySubsequences: false)
         return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
