@@ -1723,6 +1723,16 @@ extension SampleProcessSuites {
                     nil,
                     "position 1"
                 ),
+                (
+                    // A payload without its field: said in words, not as Swift's DecodingError with its coding keys.
+                    [
+                        ImportFixture.line(
+                            position: 1, stream: "account-0", version: 1, eventID: ImportFixture.eventID(1),
+                            type: "Opened", data: #"{}"#)
+                    ],
+                    nil,
+                    "event at position 1 (Opened in account-0) does not decode: the field 'initialDeposit' is missing"
+                ),
             ])
         func verifyFailsOnALogThatDoesNotFold(lines: [String], edit: String?, message: String) async throws {
             try await SampleProcess.withTemporaryDirectory { directory in

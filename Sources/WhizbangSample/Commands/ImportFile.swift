@@ -119,7 +119,7 @@ struct ImportFile {
             do {
                 event = try decoder.decode(ExportedEvent.self, from: bytes)
             } catch let error as DecodingError {
-                throw notText() ?? problem("not an exported event (\(Self.describe(error)))")
+                throw notText() ?? problem("not an exported event (\(DecodingErrorText.describe(error)))")
             }
             // The decoder took the first of two fields of one name and dropped the other unseen.
             if let name = RepeatedField.firstName(in: bytes) {
@@ -175,21 +175,6 @@ struct ImportFile {
             case .emptyInput: return nil
             case .error: return index
             }
-        }
-    }
-
-    /// The decoding error in a few words: what is missing or wrong, and where.
-    private static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.map(\.stringValue).joined(separator: ".")
-        }
-        switch error {
-        case .keyNotFound(let key, _): return "the field '\(key.stringValue)' is missing"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context):
-            return "the field '\(path(context))' has the wrong type"
-        case .dataCorrupted(let context):
-            return context.codingPath.isEmpty ? "not valid JSON" : context.debugDescription
-        @unknown default: return "\(error)"
         }
     }
 }

@@ -50,7 +50,7 @@ struct DecodedRange: Sendable {
             let stream = try streamID ?? row.streamID
             throw SampleError(
                 "event at position \(position) (\(String(decoding: typeName, as: UTF8.self)) in \(stream)) does "
-                    + "not decode: \(error)")
+                    + "not decode: \(DecodingErrorText.describe(error))")
         }
         if events.isEmpty { events.reserveCapacity(capacity) }
         events.append(

@@ -144,7 +144,7 @@ struct LedgerReplay {
             } catch {
                 throw SampleError(
                     "event at position \(event.position) (\(event.eventType) in \(event.streamID)) does not decode: "
-                        + "\(error)")
+                        + DecodingErrorText.describe(error))
             }
             let messageID =
                 collectCommandIDs && !event.metadata.isEmpty
