@@ -84,7 +84,7 @@ public struct SQLiteError: Error, Hashable, Sendable, CustomStringConvertible {
         // same call may succeed once the other connection lets go. SQLITE_LOCKED is not one of them: without a
         // shared cache, which the store does not use, it is a conflict within one connection.
         case SQLITE_BUSY:
-            return (.unavailable, "the database was locked by another connection for longer than busyTimeout: ")
+            return (.unavailable, "the database was locked by another connection for longer than the busy timeout: ")
         case SQLITE_CANTOPEN where systemErrno == EACCES || systemErrno == EROFS || systemErrno == EPERM:
             return (.readOnly, "the database or its directory cannot be written: ")
         case SQLITE_IOERR where systemErrno == ENOSPC || systemErrno == EFBIG || systemErrno == EDQUOT:

@@ -1805,6 +1805,32 @@ extension SampleProcessSuites {
             return probe.terminationStatus == 0
         }()
 
+        /// `run --keep` on a ledger it may not write printed SQLite's words ("SQLite error 8: ... cannot be opened
+        /// for writing") with exit status 1, where a fresh run refuses the same ledger in a sentence with status 2.
+        @Test(
+            "run --keep on a ledger on read-only storage is refused in words, exit status 2",
+            .enabled(if: mayMountReadOnly, "needs unshare(1) with user and mount namespaces"))
+        func keptRunOnReadOnlyStorage() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let image = directory.appendingPathComponent("image").path
+                let mounted = directory.appendingPathComponent("mounted").path
+                for path in [image, mounted] {
+                    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+                }
+                try await SampleProcess.makeLedger(image + "/ledger.sqlite")
+                let script =
+                    "mount --bind '\(image)' '\(mounted)' && mount -o remount,bind,ro '\(mounted)' && exec '"
+                    + (try SampleProcess.executable.path)
+                    + "' run --keep --database '\(mounted)/ledger.sqlite' --accounts 5 --commands 5 --quiet"
+                let output = try await SampleProcess.run(
+                    URL(fileURLWithPath: "/usr/bin/unshare"),
+                    ["--user", "--map-root-user", "--mount", "/bin/sh", "-c", script])
+                #expect(output.status == 2, "\(output.status): \(output.standardError)")
+                #expect(output.standardError.contains("cannot be written"), "\(output.standardError)")
+                #expect(!output.standardError.contains("SQLite error"), "\(output.standardError)")
+            }
+        }
+
         /// On storage it cannot write, a ledger whose WAL holds commits but has no shared-memory file beside it
         /// cannot be read with its WAL, and is refused, with a message that says so (SQLite's own was "unable to open
         /// database file"). Named through a symbolic link, the WAL was looked for beside the link: none was found,

@@ -281,6 +281,17 @@ enum LedgerStore {
             SampleError("\(path) is corrupt: \(OneLine.text(error.message))")
         case .notADatabase, .incompatibleSchema:
             SampleError.refusal("\(path) is not a Whizbang store (\(OneLine.text(error.message)))")
+        // A file, or a directory, that this process may not write: a ledger to read, not to add to. SQLite's own
+        // words (after the store's generic prefix) are replaced by the sample's; the store's particular messages
+        // (read-only storage beside a WAL file, say) are kept.
+        case .readOnly
+        where error.message.hasPrefix("the database cannot be written: ")
+            || error.message.hasPrefix("the database or its directory cannot be written: "):
+            SampleError.refusal(
+                "\(path) cannot be written (the file or its directory is read-only, or made immutable); the ledger was "
+                    + "not changed: make it writable, or give --database another path")
+        case .readOnly:
+            SampleError.refusal("cannot open \(path): \(OneLine.text(error.message))")
         default:
             SampleError("cannot open \(path): \(OneLine.text(error.message))")
         }
