@@ -1446,6 +1446,33 @@ extension SampleProcessSuites {
             }
         }
 
+        /// `inspect` read the events, then the head: beside a run that wrote meanwhile it printed a head past the
+        /// events it had counted ("head position 105902 / events 105,767"), as if events were missing.
+        @Test("inspect beside a writing run counts the events up to the head it prints")
+        func inspectBesideAWriterIsOfOneMoment() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let running = try await SampleProcess.child([
+                    "run", "--database", ledger, "--accounts", "1000", "--commands", "10000000", "--quiet",
+                ])
+                defer { running.signal(SIGKILL) }
+                // The run prints nothing as its WAL grows: the kernel's notices of its writes wake the wait.
+                try await FileGrowth.wait(for: ledger + "-wal", toReach: 1 << 20, within: .seconds(120))
+                for _ in 0..<5 {
+                    let output = try await SampleProcess.run(["inspect", "--database", ledger])
+                    try #require(output.status == 0, "\(output.standardError)")
+                    let lines = output.standardOutput.split(separator: "\n")
+                    let head = lines.first { $0.hasPrefix("head ") }?.split(separator: " ").last
+                    let events = lines.first { $0.hasPrefix("events ") }?.split(separator: " ").last?
+                        .replacingOccurrences(of: ",", with: "")
+                    // An SQLite log's positions have no gaps: as many events as the head's position.
+                    #expect(head.map(String.init) == events, "\(output.standardOutput)")
+                }
+                running.signal(SIGINT)
+                _ = try await running.exitStatus()
+            }
+        }
+
         @Test("export interrupted by SIGINT at a random moment leaves no file at the target path (10 times)")
         func exportInterrupted() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in

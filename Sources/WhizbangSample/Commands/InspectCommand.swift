@@ -36,21 +36,22 @@ struct InspectCommand: AsyncParsableCommand, StoreCommand {
             }
             return
         }
+        // Every figure is of the log up to this head: a run that writes meanwhile adds nothing to the counts.
+        let head = try await store.headPosition()
         var position: UInt64 = 0
         var sizes: [StreamID: Int] = [:]
         var types: [String: Int] = [:]
         var count = 0
-        while true {
+        while position < head {
             let events = try await store.readAll(after: position, limit: 8192)
-            for event in events {
+            for event in events where event.position <= head {
                 sizes[event.streamID, default: 0] += 1
                 types[event.eventType, default: 0] += 1
                 position = event.position
+                count += 1
             }
-            count += events.count
-            if events.count < 8192 { break }
+            if events.count < 8192 || events.last.map({ $0.position >= head }) == true { break }
         }
-        let head = try await store.headPosition()
         let saved = try await ProjectionRecord.load(from: store)
         print("database     \(opened.name) (\(Formatting.mebibytes(await opened.closeAndMeasure())))")
         print("head         position \(head)")
