@@ -1473,6 +1473,34 @@ extension SampleProcessSuites {
             }
         }
 
+        /// verify, replay and inspect ended at once on SIGINT or SIGTERM, printing nothing and leaving the WAL and
+        /// shared-memory files their read had made beside the ledger.
+        @Test("verify, replay and inspect stopped by SIGINT close the ledger and leave nothing beside it")
+        func readsStoppedBySignalLeaveNothing() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let made = try await SampleProcess.run([
+                    "run", "--database", ledger, "--accounts", "1000", "--commands", "100000", "--quiet",
+                ])
+                try #require(made.status == 0, "\(made.standardError)")
+                try #require(!FileManager.default.fileExists(atPath: ledger + "-shm"))
+                for command in ["verify", "replay", "inspect"] {
+                    let child = try await SampleProcess.child([command, "--database", ledger])
+                    // The read has opened the ledger once SQLite has made its shared-memory file.
+                    try await FileGrowth.wait(for: ledger + "-shm", toReach: 1, within: .seconds(60))
+                    child.signal(SIGINT)
+                    let (status, rest) = try await child.finish()
+                    // A read that finished before the signal came exits 0; one the signal stopped, 130 and says so.
+                    #expect(status == 0 || status == 130, "\(command): \(status) \(rest)")
+                    if status == 130 { #expect(rest.joined().contains("stopped by signal 2"), "\(command): \(rest)") }
+                    for companion in ["-wal", "-shm"] {
+                        #expect(
+                            !FileManager.default.fileExists(atPath: ledger + companion), "\(command) left \(companion)")
+                    }
+                }
+            }
+        }
+
         @Test("export interrupted by SIGINT at a random moment leaves no file at the target path (10 times)")
         func exportInterrupted() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in

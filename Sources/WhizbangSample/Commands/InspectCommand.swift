@@ -12,6 +12,9 @@ struct InspectCommand: AsyncParsableCommand, StoreCommand {
     @Option(help: "Show this stream's events.") var stream: String?
 
     func run() async throws {
+        // From here a SIGINT, SIGTERM or SIGHUP is taken between reads: the store is closed (removing the files the
+        // read made beside an SQLite ledger) before the exit, instead of the process ending at once.
+        _ = StopSignal()
         try await database.target().with(.existing, self)
     }
 
@@ -42,7 +45,12 @@ struct InspectCommand: AsyncParsableCommand, StoreCommand {
         var sizes: [StreamID: Int] = [:]
         var types: [String: Int] = [:]
         var count = 0
+        let stop = StopSignal()
         while position < head {
+            if let signal = stop.received {
+                throw SampleError(
+                    "stopped by signal \(signal) before the end of the log; nothing was changed", exitStatus: 128 + signal)
+            }
             let events = try await store.readAll(after: position, limit: 8192)
             for event in events where event.position <= head {
                 sizes[event.streamID, default: 0] += 1

@@ -13,6 +13,9 @@ struct ReplayCommand: AsyncParsableCommand, StoreCommand {
     var report: String?
 
     func run() async throws {
+        // From here a SIGINT, SIGTERM or SIGHUP is taken between reads: the store is closed (removing the files the
+        // read made beside an SQLite ledger) before the exit, instead of the process ending at once.
+        _ = StopSignal()
         if let report {
             try DatabaseFiles.refuse(report, as: "--report", database: database.target())
             try ReportFile.checkAbsent(report)
@@ -22,7 +25,9 @@ struct ReplayCommand: AsyncParsableCommand, StoreCommand {
 
     func run<Store: EventStore>(on store: Store, database opened: OpenedDatabase) async throws {
         var timeline = ReplayTimeline()
-        let result = try await LedgerReplay().run(store) { applied, _ in timeline.applied(applied) }
+        var replay = LedgerReplay()
+        replay.stop = StopSignal()
+        let result = try await replay.run(store) { applied, _ in timeline.applied(applied) }
         let projection = result.projection
         let g = Formatting.grouped as (Int) -> String
         print(

@@ -18,6 +18,9 @@ struct VerifyCommand: AsyncParsableCommand, StoreCommand {
     var ackLog: String?
 
     func run() async throws {
+        // From here a SIGINT, SIGTERM or SIGHUP is taken between reads: the store is closed (removing the files the
+        // read made beside an SQLite ledger) before the exit, instead of the process ending at once.
+        _ = StopSignal()
         try await database.target().with(.existing, self)
     }
 
@@ -32,6 +35,7 @@ struct VerifyCommand: AsyncParsableCommand, StoreCommand {
         let acknowledged = contents?.entries
         let saved = try await ProjectionRecord.load(from: store)
         var replay = LedgerReplay()
+        replay.stop = StopSignal()
         replay.collectCommandIDs = acknowledged != nil
         replay.summaryPosition = saved?.position
         let result = try await replay.run(store)

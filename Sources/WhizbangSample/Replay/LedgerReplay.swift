@@ -19,6 +19,9 @@ struct LedgerReplay {
     var expectedStreamCount = 0
     /// A position at which to record the projection's summary (see ``ProjectionRecord``), to compare with a saved one.
     var summaryPosition: UInt64?
+    /// Stops the replay between batches once the process has received a stop signal: the caller then closes its store
+    /// (removing the files a read made beside it) and exits with 128 + the signal's number.
+    var stop: StopSignal?
 
     struct Result {
         var projection: LedgerProjection
@@ -86,6 +89,11 @@ struct LedgerReplay {
                         nextToStart += 1
                     }
                     progress?(projection.eventCount, head)
+                    if let signal = stop?.received {
+                        throw SampleError(
+                            "stopped by signal \(signal) before the end of the log; nothing was changed",
+                            exitStatus: 128 + signal)
+                    }
                 }
             }
             // The head read at the start is an event of the log: a replay that did not reach it read a log that
