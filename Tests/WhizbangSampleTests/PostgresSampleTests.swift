@@ -1241,5 +1241,33 @@ extension SampleProcessSuites {
                     "\(command): \(absent.standardError)")
             }
         }
+
+        /// A root certificate that cannot be loaded gave `PostgreSQL client error: NIOSSLError` (or `BoringSSLError`)
+        /// with exit status 1.
+        @Test("a TLS root certificate that is missing or not a certificate is one clear line and exit status 2")
+        func unusableRootCertificate() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let garbage = directory.appendingPathComponent("garbage.pem").path
+                try Data("not a certificate\n".utf8).write(to: URL(fileURLWithPath: garbage))
+                var components = try #require(URLComponents(string: try freshURL()))
+                let host = "\(try #require(components.host)):\(try #require(components.port))"
+                let query = (components.queryItems ?? []).filter { $0.name != "sslmode" }
+                for certificate in [directory.appendingPathComponent("missing.pem").path, garbage] {
+                    components.queryItems =
+                        query + [URLQueryItem(name: "sslmode", value: "verify-full"), URLQueryItem(name: "sslrootcert", value: certificate)]
+                    let url = try #require(components.string)
+                    for command in [["verify"], ["inspect"]] {
+                        let refused = try await SampleProcess.run(command + ["--database", url])
+                        #expect(refused.status == 2, "\(command): \(refused.standardError)")
+                        #expect(
+                            refused.standardError
+                                == "error: TLS with PostgreSQL at \(host) could not be set up under sslmode=verify-full: "
+                                + "check sslrootcert=\(certificate) (a readable PEM file of the authority that signed the "
+                                + "server's certificate) and the server's certificate\n",
+                            "\(command): \(refused.standardError)")
+                    }
+                }
+            }
+        }
     }
 }

@@ -101,9 +101,19 @@ enum PostgresProblem {
         }
         if lowered.contains("does not accept tls") {
             return .refusal(
-                "PostgreSQL at \(host):\(configuration.port) does not accept TLS connections, which sslmode=require "
-                    + "asks for: give sslmode=prefer or sslmode=disable in the URL, or turn on ssl in the server's "
-                    + "settings")
+                "PostgreSQL at \(host):\(configuration.port) does not accept TLS connections, which "
+                    + "sslmode=\(configuration.tls) asks for: give sslmode=prefer or sslmode=disable in the URL, or "
+                    + "turn on ssl in the server's settings")
+        }
+        // The TLS library's errors name only their type: its root certificate could not be loaded, or the server's
+        // certificate did not pass the checks the mode asks for.
+        if lowered.contains("niosslerror") || lowered.contains("boringsslerror") {
+            let certificate = configuration.rootCertificatePath.map {
+                "sslrootcert=\($0) (a readable PEM file of the authority that signed the server's certificate)"
+            }
+            return .refusal(
+                "TLS with PostgreSQL at \(host):\(configuration.port) could not be set up under sslmode="
+                    + "\(configuration.tls): check \(certificate.map { "\($0) and " } ?? "")the server's certificate")
         }
         if let error = error as? EventStoreError, let server = error.underlyingError as? PostgresServerError,
             server.sqlState == "3D000"
