@@ -1860,6 +1860,18 @@ extension SampleProcessSuites {
             return probe.terminationStatus == 0
         }()
 
+        /// Runs the sample with `arguments` in a user and mount namespace of its own, where the directory `image` is
+        /// bind-mounted read-only at `mounted`.
+        private func runOnReadOnlyMount(_ image: String, at mounted: String, _ arguments: String) async throws
+            -> SampleProcess.Output
+        {
+            let script =
+                "mount --bind '\(image)' '\(mounted)' && mount -o remount,bind,ro '\(mounted)' && exec '"
+                + (try SampleProcess.executable.path) + "' " + arguments
+            return try await SampleProcess.run(
+                URL(fileURLWithPath: "/usr/bin/unshare"), ["--user", "--map-root-user", "--mount", "/bin/sh", "-c", script])
+        }
+
         /// `run --keep` on a ledger it may not write printed SQLite's words ("SQLite error 8: ... cannot be opened
         /// for writing") with exit status 1, where a fresh run refuses the same ledger in a sentence with status 2.
         @Test(
@@ -1873,13 +1885,8 @@ extension SampleProcessSuites {
                     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
                 }
                 try await SampleProcess.makeLedger(image + "/ledger.sqlite")
-                let script =
-                    "mount --bind '\(image)' '\(mounted)' && mount -o remount,bind,ro '\(mounted)' && exec '"
-                    + (try SampleProcess.executable.path)
-                    + "' run --keep --database '\(mounted)/ledger.sqlite' --accounts 5 --commands 5 --quiet"
-                let output = try await SampleProcess.run(
-                    URL(fileURLWithPath: "/usr/bin/unshare"),
-                    ["--user", "--map-root-user", "--mount", "/bin/sh", "-c", script])
+                let output = try await runOnReadOnlyMount(
+                    image, at: mounted, "run --keep --database '\(mounted)/ledger.sqlite' --accounts 5 --commands 5 --quiet")
                 #expect(output.status == 2, "\(output.status): \(output.standardError)")
                 #expect(output.standardError.contains("cannot be written"), "\(output.standardError)")
                 #expect(!output.standardError.contains("SQLite error"), "\(output.standardError)")
@@ -1920,13 +1927,8 @@ extension SampleProcessSuites {
                 var outcomes: [Int32] = []
                 for name in ["ledger", "current"] {
                     let export = directory.appendingPathComponent("\(name).jsonl").path
-                    let script =
-                        "mount --bind '\(image)' '\(mounted)' && mount -o remount,bind,ro '\(mounted)' && exec '"
-                        + (try SampleProcess.executable.path)
-                        + "' export --database '\(mounted)/\(name).sqlite' --output '\(export)'"
-                    let output = try await SampleProcess.run(
-                        URL(fileURLWithPath: "/usr/bin/unshare"),
-                        ["--user", "--map-root-user", "--mount", "/bin/sh", "-c", script])
+                    let output = try await runOnReadOnlyMount(
+                        image, at: mounted, "export --database '\(mounted)/\(name).sqlite' --output '\(export)'")
                     outcomes.append(output.status)
                     #expect(output.status != 0, "\(name): \(output.standardOutput)\(output.standardError)")
                     #expect(!manager.fileExists(atPath: export), "\(name): an export was written")
