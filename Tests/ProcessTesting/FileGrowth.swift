@@ -29,7 +29,9 @@ public enum FileGrowth {
         // The watching thread also waits on this pipe, which a cancellation writes to. It is closed only once the
         // cancellation handler can no longer run, so that handler never writes to a number reused by another file.
         var ends: [Int32] = [-1, -1]
-        guard pipe(&ends) == 0 else {
+        // Closed on exec: the child processes tests start meanwhile must not hold it.
+        let made = pipe(&ends) == 0 && ends.allSatisfy { fcntl($0, F_SETFD, FD_CLOEXEC) == 0 }
+        guard made else {
             throw CannotWatch(description: "pipe: \(String(cString: strerror(errno)))")
         }
         let (cancelled, wake) = (ends[0], ends[1])

@@ -672,7 +672,9 @@ extension SampleProcessSuites {
                 cleanup.dropSchema(schema + "_cluster")
                 let node = try await SampleProcess.child(
                     ["node", "--database", postgres, "--node-id", "n1", "--partitions", "8", "--heartbeat-milliseconds",
-                     "200", "--lease-milliseconds", "60000"])
+                     "200", "--lease-milliseconds", "60000",
+                     // Far more than this test takes to send the second signal, however loaded the host.
+                     "--repeated-signal-milliseconds", "600000"])
                 try await waitUntilStarted(node)
                 node.signal(SIGTERM)
                 // The second copy arrives once the node has taken the first (two pending copies would be one).

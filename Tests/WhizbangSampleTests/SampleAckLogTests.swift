@@ -95,8 +95,6 @@ extension SampleProcessSuites {
             }
         }
 
-        /// `run --keep` naming a database that holds no ledger was refused with "without --keep this run starts a new
-        /// ledger ... or --keep to add to the ledger", though --keep was given.
         /// Two runs on two ledgers given the same new ack log both passed its check (the second found it empty, just
         /// made by the first) and both wrote to it: two headers, interleaved acknowledgements, and a log that `verify`
         /// refused for either ledger. Here the test holds the lock a run holds on its log.
@@ -115,6 +113,8 @@ extension SampleProcessSuites {
             }
         }
 
+        /// `run --keep` naming a database that holds no ledger was refused with "without --keep this run starts a new
+        /// ledger ... or --keep to add to the ledger", though --keep was given.
         @Test("run --keep with an ack log, for a ledger that does not exist, says that the ledger is missing")
         func runKeepOnAMissingLedgerSaysSo() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in

@@ -19,6 +19,11 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(
         help: "Seconds the inbox keeps a command's row after its result, which must outlast any resend; without it, every row is kept.")
     var inboxRetentionSeconds: Int?
+    @Option(
+        help: ArgumentHelp(
+            "Milliseconds after a stop signal within which another is the same request (for tests).",
+            visibility: .hidden))
+    var repeatedSignalMilliseconds = 1000
 
     func validate() throws {
         // The cluster refuses a retention that a waiting sender could outlive: the result timeout plus the lease.
@@ -74,7 +79,8 @@ struct NodeCommand: AsyncParsableCommand {
         let cancelled: Bool
         do {
             // The first SIGTERM or SIGINT stops the node gracefully; a second one cancels it.
-            cancelled = try await ServeCommand.run(ServiceGroup(configuration: groupConfiguration))
+            cancelled = try await ServeCommand.run(
+                ServiceGroup(configuration: groupConfiguration), repeatWindow: .milliseconds(repeatedSignalMilliseconds))
         } catch let error as ClusterError {
             throw [.nodeAlreadyLive, .partitionCountMismatch, .foreignSchema].contains(error.code)
                 ? ClusterOptions.refusal(error) : SampleError(error.message)

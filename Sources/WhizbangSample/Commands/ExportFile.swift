@@ -114,13 +114,16 @@ final class ExportFile {
     private static func startsAsExport(_ descriptor: Int32) -> Bool {
         let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: false)
         var head = Data()
-        while head.count < 16 << 20, !head.contains(UInt8(ascii: "\n")) {
+        while head.count < 16 << 20 {
             guard let chunk = try? handle.read(upToCount: 64 << 10), !chunk.isEmpty else { break }
             head.append(chunk)
+            if chunk.contains(UInt8(ascii: "\n")) { break }
         }
-        guard let line = head.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).first else {
+        guard var line = head.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).first else {
             return false
         }
+        // Lines may end with CRLF, as import reads them.
+        if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
         return (try? JSONDecoder().decode(ExportedEvent.self, from: Data(line))) != nil
             || (try? JSONDecoder().decode(ExportEnd.self, from: Data(line)).encoded()) == Data(line)
     }

@@ -23,11 +23,15 @@ struct InspectCommand: AsyncParsableCommand, StoreCommand {
         if let stream {
             let streamID = StreamID(stream)
             var version: UInt64 = 1
-            print("stream \(stream): version \(try await store.streamVersion(of: streamID))")
+            // The events up to the version printed: a run that writes the stream meanwhile cannot keep this going.
+            let last = try await store.streamVersion(of: streamID)
+            print("stream \(stream): version \(last)")
             print("version  position  type  data  command  recorded at")
-            while true {
+            let stop = StopSignal()
+            while version <= last {
+                if let signal = stop.received { throw StopSignal.stoppedReading(by: signal) }
                 let events = try await store.readStream(streamID, from: version, direction: .forwards, limit: 1000)
-                for event in events {
+                for event in events where event.streamVersion <= last {
                     let command = try? EnvelopeMetadata.messageID(inStoredForm: event.metadata)
                     print(
                         "\(event.streamVersion)  \(event.position)  \(event.eventType)  "
@@ -47,10 +51,7 @@ struct InspectCommand: AsyncParsableCommand, StoreCommand {
         var count = 0
         let stop = StopSignal()
         while position < head {
-            if let signal = stop.received {
-                throw SampleError(
-                    "stopped by signal \(signal) before the end of the log; nothing was changed", exitStatus: 128 + signal)
-            }
+            if let signal = stop.received { throw StopSignal.stoppedReading(by: signal) }
             let events = try await store.readAll(after: position, limit: 8192)
             for event in events where event.position <= head {
                 sizes[event.streamID, default: 0] += 1

@@ -85,12 +85,12 @@ struct ServeCommand: AsyncParsableCommand, StoreCommand {
     static let repeatedSignalWindow = Duration.seconds(1)
 
     /// Runs `group` until it ends: the first SIGINT or SIGTERM begins its graceful shutdown (which its configuration
-    /// bounds), a second one, later than ``repeatedSignalWindow`` after the first, cancels it at once. The group's own
+    /// bounds), a second one, later than `repeatWindow` after the first, cancels it at once. The group's own
     /// signal handling cannot do this: it refuses a signal that is both a graceful-shutdown and a cancellation signal.
     ///
     /// - Returns: `true` when a second signal cancelled the group, `false` when it ended by itself or gracefully.
     @discardableResult
-    static func run(_ group: ServiceGroup) async throws -> Bool {
+    static func run(_ group: ServiceGroup, repeatWindow: Duration = repeatedSignalWindow) async throws -> Bool {
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         return try await withThrowingTaskGroup(of: Bool.self) { tasks in
             tasks.addTask {
@@ -101,11 +101,13 @@ struct ServeCommand: AsyncParsableCommand, StoreCommand {
                 var first: ContinuousClock.Instant?
                 for await signal in signals {
                     if let first {
-                        if ContinuousClock.now - first > repeatedSignalWindow { return true }
+                        if ContinuousClock.now - first > repeatWindow { return true }
                         continue
                     }
                     first = .now
-                    StandardError.write("stopping on \(signal); a second signal cancels what is left of the stop\n")
+                    StandardError.write(
+                        "stopping on \(signal); another signal, a second or more from now, cancels what is left of the "
+                            + "stop\n")
                     await group.triggerGracefulShutdown()
                 }
                 return false

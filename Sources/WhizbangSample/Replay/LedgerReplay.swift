@@ -89,11 +89,7 @@ struct LedgerReplay {
                         nextToStart += 1
                     }
                     progress?(projection.eventCount, head)
-                    if let signal = stop?.received {
-                        throw SampleError(
-                            "stopped by signal \(signal) before the end of the log; nothing was changed",
-                            exitStatus: 128 + signal)
-                    }
+                    if let signal = stop?.received { throw StopSignal.stoppedReading(by: signal) }
                 }
             }
             // The head read at the start is an event of the log: a replay that did not reach it read a log that

@@ -57,8 +57,9 @@ final class AckLog: @unchecked Sendable {
             descriptor = open(path, O_WRONLY | O_NOFOLLOW | O_APPEND | O_CLOEXEC)
         }
         // Held until the run ends: two runs given the same new path would both pass the check, and the second would
-        // add a header of its ledger to the first one's log.
-        if descriptor >= 0, flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+        // add a header of its ledger to the first one's log. A file system without locks (some network and FUSE
+        // mounts) refuses any lock: the run then goes on as before, unlocked; only a lock held elsewhere refuses.
+        if descriptor >= 0, flock(descriptor, LOCK_EX | LOCK_NB) != 0, errno == EWOULDBLOCK {
             close(descriptor)
             throw SampleError.refusal(
                 "the ack log \(path) is being written by another run; give --ack-log another path (the ledger was "

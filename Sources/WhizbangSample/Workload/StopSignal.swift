@@ -39,4 +39,10 @@ final class StopSignal: Sendable {
 
     /// The conventional exit status after stopping for the signal: 128 + its number.
     var exitStatus: Int32 { 128 + (received ?? 0) }
+
+    /// The error with which a command that only reads stops for `signal` between reads (its store is closed on the
+    /// way out): one line, and exit status 128 + the signal's number.
+    static func stoppedReading(by signal: Int32) -> SampleError {
+        SampleError("stopped by signal \(signal) before the end of the log; nothing was changed", exitStatus: 128 + signal)
+    }
 }
