@@ -240,12 +240,15 @@ struct ClusterFenceTests {
     @Test("a node with the same id but a shorter lease is refused while the live node's own lease lasts")
     func aShorterLeaseDoesNotTakeALiveNodesID() async throws {
         // Other suites end server sessions on the shared test server (57P01): a call of this test's whose session
-        // ended so fails `unavailable`, and the test starts over on a fresh schema.
+        // ended so fails `unavailable`, and the test starts over on a fresh schema. So does one whose session the
+        // server ended at the short lease's idle-in-transaction timeout (25P03), which a loaded host can overrun.
         for attempt in 1...3 {
             do {
                 try await shorterLeaseCheck()
                 return
-            } catch let error as EventStoreError where error.code == .unavailable && attempt < 3 {
+            } catch let error as EventStoreError
+                where (error.code == .unavailable || error.message.contains("25P03")) && attempt < 3
+            {
                 continue
             }
         }

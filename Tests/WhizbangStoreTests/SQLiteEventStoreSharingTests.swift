@@ -66,7 +66,7 @@ struct SQLiteEventStoreSharingTests {
             let error = await expectError(.unavailable) {
                 _ = try await store.append(events, to: "s", expectedVersion: .noStream)
             }
-            #expect(error?.message.contains("busyTimeout") == true, "\(String(describing: error))")
+            #expect(error?.message.contains("busy timeout") == true, "\(String(describing: error))")
 
             try #require(sqlite3_exec(holder, "ROLLBACK", nil, nil, nil) == SQLITE_OK)
             let retried = try await store.append(events, to: "s", expectedVersion: .noStream)
