@@ -24,6 +24,9 @@ struct PostgresReadModelStoreContractTests {
                         configuration.readModels = readModels
                         // Small batches, so that the contract's history takes several of them.
                         configuration.readModelBatchSize = 250
+                        // The contract checks results, not deadlines: a host loaded by every suite starting at once
+                        // made an append wait past the default 10 s (CI), which is not what these checks are about.
+                        configuration.requestTimeout = .seconds(60)
                         let store = try PostgresEventStore(configuration: configuration)
                         let run = Task { try await store.run() }
                         running.withLock { $0.append((store, run)) }
