@@ -83,6 +83,55 @@ extension SampleProcessSuites {
             }
         }
 
+        /// Each ledger command records one event, so a second event carrying a command's id is the command applied
+        /// twice. Before, `verify` checked that every acknowledged command was stored, not that none was stored
+        /// twice: a deposit recorded again under its own command's id passed.
+        @Test("verify reports a command recorded twice")
+        func verifyFindsACommandAppliedTwice() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let database = directory.appendingPathComponent("ledger.sqlite").path
+                let acks = directory.appendingPathComponent("acks").path
+                let run = try await SampleProcess.run([
+                    "run", "--database", database, "--accounts", "3", "--commands", "30", "--durability", "normal",
+                    "--ack-log", acks, "--quiet",
+                ])
+                #expect(run.status == 0, "\(run.standardOutput)\(run.standardError)")
+                let exported = directory.appendingPathComponent("ledger.jsonl").path
+                #expect(try await SampleProcess.run(["export", "--database", database, "--output", exported]).status == 0)
+                var lines = try String(contentsOfFile: exported, encoding: .utf8).split(separator: "\n").map(String.init)
+                #expect(lines.last?.hasPrefix(#"{"end":"#) == true)
+                lines.removeLast()
+                // The last deposit again, after its stream's last event, under a new event id and the same command.
+                let index = try #require(lines.lastIndex { $0.contains(#""eventType":"Deposited""#) })
+                var event = try #require(
+                    JSONSerialization.jsonObject(with: Data(lines[index].utf8)) as? [String: Any])
+                let stream = try #require(event["streamID"] as? String)
+                let lastVersion = lines.compactMap { line -> Int? in
+                    let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                    return object?["streamID"] as? String == stream ? object?["streamVersion"] as? Int : nil
+                }.max() ?? 0
+                event["eventID"] = "0192f1c4-7a3e-7c3d-9a8b-0000000000ff"
+                event["position"] = lines.count + 1
+                event["streamVersion"] = lastVersion + 1
+                let twice = try JSONSerialization.data(withJSONObject: event, options: [.sortedKeys])
+                lines.append(String(decoding: twice, as: UTF8.self))
+                lines.append(#"{"end":{"events":\#(lines.count)}}"#)
+                let doctored = directory.appendingPathComponent("twice.jsonl").path
+                try (lines.joined(separator: "\n") + "\n").write(toFile: doctored, atomically: true, encoding: .utf8)
+                let copy = directory.appendingPathComponent("twice.sqlite").path
+                let imported = try await SampleProcess.run(["import", "--input", doctored, "--database", copy])
+                #expect(imported.status == 0, "\(imported.standardError)")
+                // The imported ledger has an identity of its own, so the run's ack log is not its: verify without.
+                let verify = try await SampleProcess.run(["verify", "--database", copy])
+                #expect(verify.status == 1, "\(verify.standardOutput)\(verify.standardError)")
+                #expect(verify.standardOutput.contains("is recorded twice"), "\(verify.standardOutput)")
+                #expect(verify.standardOutput.contains("position \(lines.count - 1)"), "\(verify.standardOutput)")
+                // The ledger as it was passes, its ack log too.
+                let original = try await SampleProcess.run(["verify", "--database", database, "--ack-log", acks])
+                #expect(original.status == 0, "\(original.standardOutput)")
+            }
+        }
+
         @Test("export then import gives an identical log")
         func exportImportRoundTrip() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in

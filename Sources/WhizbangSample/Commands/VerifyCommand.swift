@@ -3,8 +3,8 @@ import Foundation
 import WhizbangStore
 
 /// Checks a ledger log: versions contiguous per stream, positions increasing, money conserved, no negative
-/// balance, the saved projection equal to a fresh replay and, given the ledger's ack log, every acknowledged command
-/// stored. An ack log whose first line names another ledger is refused (exit status 2) before anything is checked:
+/// balance, no command recorded twice, the saved projection equal to a fresh replay and, given the ledger's ack log,
+/// every acknowledged command stored. An ack log whose first line names another ledger is refused (exit status 2) before anything is checked:
 /// its commands are not this ledger's, and would read as lost.
 struct VerifyCommand: AsyncParsableCommand, StoreCommand {
     static let configuration = CommandConfiguration(
@@ -36,7 +36,7 @@ struct VerifyCommand: AsyncParsableCommand, StoreCommand {
         let saved = try await ProjectionRecord.load(from: store)
         var replay = LedgerReplay()
         replay.stop = StopSignal()
-        replay.collectCommandIDs = acknowledged != nil
+        replay.collectCommandIDs = true
         replay.summaryPosition = saved?.position
         let result = try await replay.run(store)
         let projection = result.projection
@@ -62,7 +62,7 @@ struct VerifyCommand: AsyncParsableCommand, StoreCommand {
         }
         var missing = 0
         if let acknowledged {
-            for (messageID, streamID) in acknowledged where projection.commandStreams[messageID] != streamID {
+            for (messageID, streamID) in acknowledged where projection.stream(ofCommand: messageID) != streamID {
                 missing += 1
                 if missing <= 10 {
                     problems.append("acknowledged command \(messageID) to \(streamID) has no stored events")

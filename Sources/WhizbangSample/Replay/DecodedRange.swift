@@ -16,6 +16,8 @@ struct DecodedRange: Sendable {
     let end: UInt64
     /// Whether every event gets its stream id, not only each stream's first.
     let namingEveryEvent: Bool
+    /// Whether every event gets the id of the command that recorded it, read from its metadata.
+    let collectCommandIDs: Bool
     private(set) var events: [DecodedEvent] = []
     /// The room ``events`` gets on the first append: reserved then rather than at creation, since the value the
     /// store starts its reduction from is copied before the first append, and a buffer reserved in it is never used.
@@ -30,10 +32,11 @@ struct DecodedRange: Sendable {
         let decode: @Sendable (Data) throws -> LedgerEvent
     }
 
-    init(end: UInt64, capacity: Int, namingEveryEvent: Bool = false) {
+    init(end: UInt64, capacity: Int, namingEveryEvent: Bool = false, collectCommandIDs: Bool = false) {
         self.end = end
         self.capacity = capacity
         self.namingEveryEvent = namingEveryEvent
+        self.collectCommandIDs = collectCommandIDs
     }
 
     /// Decodes `row` and appends it, if it is inside the range.
@@ -52,10 +55,21 @@ struct DecodedRange: Sendable {
                 "event at position \(position) (\(String(decoding: typeName, as: UTF8.self)) in \(stream)) does "
                     + "not decode: \(DecodingErrorText.describe(error))")
         }
+        var messageID: MessageID?
+        let metadata = row.metadata
+        if collectCommandIDs, metadata.count > 0 {
+            do {
+                messageID = try EnvelopeMetadata.messageID(inStoredForm: Data(metadata))
+            } catch {
+                throw SampleError(
+                    "event at position \(position) in \(try streamID ?? row.streamID) has metadata without a "
+                        + "readable command id: \(DecodingErrorText.describe(error))")
+            }
+        }
         if events.isEmpty { events.reserveCapacity(capacity) }
         events.append(
             DecodedEvent(
-                streamID: streamID, version: version, position: position, event: event, messageID: nil,
+                streamID: streamID, version: version, position: position, event: event, messageID: messageID,
                 streamKey: row.streamKey))
     }
 

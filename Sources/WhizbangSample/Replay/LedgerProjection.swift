@@ -4,7 +4,8 @@ import Whizbang
 ///
 /// Events are applied in global order with ``apply(_:)``; the checks are those of `verify`: positions strictly
 /// increasing, versions contiguous per stream, an account opened exactly once and before anything else, no balance
-/// ever negative, and each transfer's money either delivered, refunded or visibly in flight.
+/// ever negative, each transfer's money either delivered, refunded or visibly in flight and, for events whose command
+/// id is read, no command recorded twice (every ledger command records one event).
 struct LedgerProjection: Sendable {
     struct StreamTally: Sendable {
         let streamID: StreamID
@@ -12,6 +13,12 @@ struct LedgerProjection: Sendable {
         var balance = 0
         var isOpen = false
         var isAccount = false
+    }
+
+    /// The event that recorded a command: its stream's tally and its position.
+    private struct CommandRecord: Sendable {
+        let slot: Int32
+        let position: UInt64
     }
 
     struct TransferTally: Sendable {
@@ -47,12 +54,18 @@ struct LedgerProjection: Sendable {
     /// Streams first met at an event without a stream id, named by their key (`LedgerReplay` then replays again
     /// with every event's id).
     private(set) var unnamedStreamCount = 0
-    /// The command ids found in the events' metadata, when collected, with the stream each wrote to.
-    private(set) var commandStreams: [MessageID: StreamID] = [:]
+    /// Where each command id found in the events' metadata (when the replay reads them) was recorded: the
+    /// event's tally and position.
+    private var commands: [MessageID: CommandRecord] = [:]
     private static let violationsKept = 20
 
     /// The number of streams with events.
     var streamCount: Int { tallies.count }
+
+    /// The stream the command `messageID` wrote to, if an event read with its command id recorded it.
+    func stream(ofCommand messageID: MessageID) -> StreamID? {
+        commands[messageID].map { tallies[Int($0.slot)].streamID }
+    }
 
     /// The sum of all account balances.
     var total: Int {
@@ -119,7 +132,7 @@ struct LedgerProjection: Sendable {
         lastPosition = event.position
         let slot = slot(of: event)
         var tally = tallies[slot]
-        if let messageID = event.messageID { commandStreams[messageID] = tally.streamID }
+        if let messageID = event.messageID { record(messageID, slot: slot, position: event.position) }
         if event.version != tally.version &+ 1 {
             violate("stream \(tally.streamID) jumps from version \(tally.version) to \(event.version)")
         }
@@ -285,6 +298,17 @@ struct LedgerProjection: Sendable {
                 violate("transfer \(transfer) failed but debited \(tally.debited)")
             }
         }
+    }
+
+    /// Notes that the event at `position` recorded the command `messageID`; one recorded before is the command
+    /// applied twice, since every ledger command records exactly one event.
+    private mutating func record(_ messageID: MessageID, slot: Int, position: UInt64) {
+        guard let first = commands.updateValue(CommandRecord(slot: Int32(slot), position: position), forKey: messageID)
+        else { return }
+        violate(
+            "command \(messageID) is recorded twice: at position \(first.position) in \(tallies[Int(first.slot)].streamID) "
+                + "and at position \(position) in \(tallies[slot].streamID) (each ledger command records one event)")
+        commands[messageID] = first
     }
 
     mutating func violate(_ message: String) {

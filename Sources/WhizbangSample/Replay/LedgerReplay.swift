@@ -104,30 +104,29 @@ struct LedgerReplay {
         return Result(projection: projection, seconds: 0, head: head, summary: summary)
     }
 
-    /// How the replay reads and decodes a range of the log: on an SQLite store, unless it collects command ids
-    /// (which are in the metadata), from the rows the store lends, without a `RecordedEvent` per event (and with
-    /// each stream's id only on its first event, unless `namingEveryEvent`; see ``DecodedRange``); on any other
-    /// store, or to collect command ids, through `readAll(after:limit:)`.
+    /// How the replay reads and decodes a range of the log: on an SQLite store from the rows the store lends,
+    /// without a `RecordedEvent` per event (and with each stream's id only on its first event, unless
+    /// `namingEveryEvent`; see ``DecodedRange``); on any other store through `readAll(after:limit:)`. Command ids,
+    /// which are in the metadata, are read only when `collectCommandIDs`.
     static func reader(of store: some EventStore, collectCommandIDs: Bool, namingEveryEvent: Bool = false)
         -> @Sendable (_ after: UInt64, _ limit: Int, _ end: UInt64) async throws -> [DecodedEvent]
     {
-        if !collectCommandIDs {
-            @Sendable func range(_ end: UInt64, _ limit: Int) -> DecodedRange {
-                DecodedRange(end: end, capacity: limit, namingEveryEvent: namingEveryEvent)
+        @Sendable func range(_ end: UInt64, _ limit: Int) -> DecodedRange {
+            DecodedRange(
+                end: end, capacity: limit, namingEveryEvent: namingEveryEvent, collectCommandIDs: collectCommandIDs)
+        }
+        if let store = store as? SQLiteEventStore {
+            return { after, limit, end in
+                try await store.reduceAll(after: after, limit: limit, into: range(end, limit)) { range, row in
+                    try range.append(row)
+                }.events
             }
-            if let store = store as? SQLiteEventStore {
-                return { after, limit, end in
-                    try await store.reduceAll(after: after, limit: limit, into: range(end, limit)) { range, row in
-                        try range.append(row)
-                    }.events
-                }
-            }
-            if let store = store as? SQLiteReadOnlyEventStore {
-                return { after, limit, end in
-                    try await store.reduceAll(after: after, limit: limit, into: range(end, limit)) { range, row in
-                        try range.append(row)
-                    }.events
-                }
+        }
+        if let store = store as? SQLiteReadOnlyEventStore {
+            return { after, limit, end in
+                try await store.reduceAll(after: after, limit: limit, into: range(end, limit)) { range, row in
+                    try range.append(row)
+                }.events
             }
         }
         return { after, limit, end in
