@@ -35,6 +35,23 @@ struct JSONAPITests {
         #expect(all["next"] is NSNull || all["next"] == nil)
     }
 
+    /// The article promises `next` on every page, null on the last, and a `checkpoint` for every consumer. Before, the last page left the key out, and a
+    /// client that read `page["next"]` strictly (a key it was told is always there) failed on it.
+    @Test func theLastPageSaysNextIsNull() async throws {
+        let fixture = try ConsoleFixture()
+        try await fixture.seed()
+        for path in ["/api/streams", "/api/stream?id=account-1", "/api/log?after=0", "/api/log?after=5"] {
+            let page = try ConsoleFixture.json(try await fixture.request(path).body)
+            #expect(page["next"] is NSNull, "\(path): \(page)")
+        }
+        // A consumer that never saved a checkpoint says so with null, as the table lists the key.
+        let body = try await fixture.request("/api/projections").body
+        let projections = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [[String: Any]]
+        let ledger = try #require(projections?.first, "\(body)")
+        #expect(ledger["name"] as? String == "ledger")
+        #expect(ledger["checkpoint"] is NSNull, "\(ledger)")
+    }
+
     @Test func oneStreamListsItsEventsInVersionOrder() async throws {
         let fixture = try ConsoleFixture()
         try await fixture.seed()

@@ -24,8 +24,8 @@ struct HeadView: Codable, Sendable {
 struct StreamsPage: Codable, Sendable {
     var prefix: String
     var streams: [StreamSummary]
-    /// The `after` value for the next page, or `nil` on the last page.
-    var next: String?
+    /// The `after` value for the next page, or `nil` (null) on the last page.
+    @NullWhenAbsent var next: String?
 }
 
 /// `GET /api/stream?id=`.
@@ -33,23 +33,23 @@ struct StreamPage: Codable, Sendable {
     var streamID: String
     var version: UInt64
     var events: [EventView]
-    /// The `from` version of the next page, or `nil` on the last page.
-    var next: UInt64?
+    /// The `from` version of the next page, or `nil` (null) on the last page.
+    @NullWhenAbsent var next: UInt64?
 }
 
 /// `GET /api/log`.
 struct LogPage: Codable, Sendable {
     var headPosition: UInt64
     var events: [EventView]
-    /// The `after` position of the next page, or `nil` when this page reached the head.
-    var next: UInt64?
+    /// The `after` position of the next page, or `nil` (null) when this page reached the head.
+    @NullWhenAbsent var next: UInt64?
 }
 
 /// One projection or process manager: `GET /api/projections`.
 struct ProjectionView: Codable, Sendable {
     var name: String
-    /// The saved checkpoint, or `nil` when the consumer never saved one.
-    var checkpoint: UInt64?
+    /// The saved checkpoint, or `nil` (null) when the consumer never saved one.
+    @NullWhenAbsent var checkpoint: UInt64?
     var lagEvents: UInt64
     /// Seconds since the oldest event the projection has not handled was recorded; 0 when caught up.
     var lagSeconds: Double
