@@ -150,6 +150,20 @@ struct JSONAPITests {
         #expect(try ConsoleFixture.json(response.body)["error"] is String)
     }
 
+    /// A stream's versions start at 1. Before, `from=x` was told "a whole number from 0", and then `from=0` was
+    /// refused.
+    @Test func aBadFromNamesTheRangeItTakes() async throws {
+        let fixture = try ConsoleFixture()
+        try await fixture.seed()
+        for uri in ["/api/stream?id=account-1&from=x", "/api/stream?id=account-1&from=0"] {
+            let response = try await fixture.request(uri)
+            #expect(response.status == .badRequest)
+            let message = try #require(try ConsoleFixture.json(response.body)["error"] as? String)
+            #expect(message.contains("from 1") || message.contains("start at 1"), "\(uri): \(message)")
+            #expect(!message.contains("from 0"), "\(uri): \(message)")
+        }
+    }
+
     @Test(arguments: [
         "/api/stream?id=nobody", "/api/stream?id=account-1&from=4", "/api/log?after=6", "/api/events/6",
         "/api/no-such-thing",

@@ -52,8 +52,8 @@ struct ConsoleReader<Store: EventStore>: Sendable {
             throw .badRequest(error.message)
         }
         let limit = try query.limit()
-        let from = try query.position("from", default: 1)
-        guard from > 0 else { throw .badRequest("from is a stream version; versions start at 1") }
+        // A stream's versions start at 1.
+        let from = try query.position("from", default: 1, minimum: 1)
         let version = try await bounded("read the stream's version") { try await store.streamVersion(of: streamID) }
         guard version > 0 else { throw .notFound("there is no stream '\(QueryParameters.clipped(text))'") }
         guard from <= version else {

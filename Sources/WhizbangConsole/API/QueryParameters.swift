@@ -44,11 +44,14 @@ struct QueryParameters: Sendable {
         values[name]
     }
 
-    /// A non-negative integer parameter, or `defaultValue` when absent.
-    func position(_ name: String, default defaultValue: UInt64) throws(ConsoleRequestError) -> UInt64 {
+    /// A whole-number parameter from `minimum` on, or `defaultValue` when absent.
+    func position(_ name: String, default defaultValue: UInt64, minimum: UInt64 = 0) throws(ConsoleRequestError)
+        -> UInt64
+    {
         guard let text = values[name] else { return defaultValue }
-        guard let value = UInt64(text) else {
-            throw .badRequest("\(name) must be a whole number from 0 to \(UInt64.max), not '\(Self.clipped(text))'")
+        guard let value = UInt64(text), value >= minimum else {
+            throw .badRequest(
+                "\(name) must be a whole number from \(minimum) to \(UInt64.max), not '\(Self.clipped(text))'")
         }
         return value
     }
