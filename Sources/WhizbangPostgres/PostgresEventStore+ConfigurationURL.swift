@@ -31,11 +31,12 @@ extension PostgresEventStore.Configuration {
     /// `sslrootcert`, `connect_timeout` (seconds), `keepalives` (`0` turns keepalives off), `keepalives_idle`
     /// (seconds) and `passfile`; the server settings `statement_timeout` and `idle_in_transaction_session_timeout`
     /// (milliseconds); and the store's `schema` and `request_timeout` (seconds, ``requestTimeout``). Any other
-    /// parameter is refused, so that a misspelt one is not silently ignored.
+    /// parameter is refused, so that a misspelt one is not silently ignored, and so is a parameter given twice (which
+    /// value holds would be a guess).
     ///
-    /// - Throws: `EventStoreError/Code/invalidArgument` for text that is not such a URL, a `schema` that no store may
-    ///   use (1 to 48 lower-case ASCII letters, digits or underscores, not starting with a digit), or a time longer
-    ///   than 100 years; the message never contains the password.
+    /// - Throws: `EventStoreError/Code/invalidArgument` for text that is not such a URL, a parameter given twice, a
+    ///   `schema` that no store may use (1 to 48 lower-case ASCII letters, digits or underscores, not starting with a
+    ///   digit), or a time longer than 100 years; the message never contains the password.
     public init(url: String, environment: [String: String]? = nil) throws {
         self.init()
         let environment = environment ?? ProcessInfo.processInfo.environment
@@ -60,8 +61,12 @@ extension PostgresEventStore.Configuration {
         let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
         if !path.isEmpty { database = path }
         var passwordFile: String? = nil
+        var named: Set<String> = []
         for item in components.queryItems ?? [] {
             let value = item.value ?? ""
+            guard named.insert(item.name).inserted else {
+                throw Self.invalid("URL parameter '\(item.name)' is given twice; give each parameter once")
+            }
             switch item.name {
             case "sslmode":
                 guard let mode = TLSMode(sslmode: value) else { throw Self.invalid("unknown sslmode '\(value)'") }

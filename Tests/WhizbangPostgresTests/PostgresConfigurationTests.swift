@@ -75,6 +75,17 @@ struct PostgresConfigurationTests {
         #expect(error?.message.contains("secret-word") == false)
     }
 
+    /// Before, a parameter given twice took its last value: `?schema=a&schema=b` wrote to `b`, which a reader of
+    /// the URL might take for `a`. Which schema (or TLS mode) a store uses must not be a guess.
+    @Test(arguments: [
+        "postgres://u@h/d?schema=ledger_a&schema=ledger_b", "postgres://u@h/d?sslmode=require&sslmode=disable",
+        "postgres://u@h/d?request_timeout=5&request_timeout=5",
+    ])
+    func aParameterGivenTwiceIsRefused(_ url: String) async throws {
+        let error = await expectError(.invalidArgument) { _ = try Configuration(url: url, environment: [:]) }
+        #expect(error?.message.contains("given twice") == true, "\(error?.message ?? "")")
+    }
+
     @Test func invalidEnvironment() async throws {
         await expectError(.invalidArgument) { _ = try Configuration(environment: ["PGPORT": "port"]) }
         await expectError(.invalidArgument) { _ = try Configuration(environment: ["PGSSLMODE": "maybe"]) }
