@@ -633,7 +633,7 @@ extension SampleProcessSuites {
         /// A node (or `run --cluster`) whose cluster schema held a table of someone else's refused to start, saying
         /// "nothing was changed", after its store had created its own schema and tables: a later `run` or `import`
         /// then refused that schema as a store it did not create.
-        @Test("node and run --cluster refuse a cluster schema that holds others' objects before creating anything")
+        @Test("node and run --cluster refuse a cluster schema that holds others' objects before creating anything; cluster names them")
         func foreignClusterSchemaIsRefusedFirst() async throws {
             try await withCleanup { cleanup in
                 let postgres = try freshURL()
@@ -654,6 +654,11 @@ extension SampleProcessSuites {
                         "SELECT count(*) FROM pg_namespace WHERE nspname = '\(schema)'")
                     #expect(made == "0\n", "\(arguments[0]) created the store's schema before refusing")
                 }
+                // `cluster` said "no cluster in schema …" of a schema that is someone else's.
+                let status = try await SampleProcess.run(["cluster", "--database", postgres])
+                let statusSaid = status.standardOutput + status.standardError
+                #expect(status.status == 2, "cluster: \(status.status) \(statusSaid)")
+                #expect(statusSaid.contains("mine") && !statusSaid.contains("no cluster"), "\(statusSaid)")
                 let tooLong = try await SampleProcess.run(
                     ["node", "--database", postgres, "--lease-milliseconds", "9999999999"])
                 #expect(tooLong.status == 64, "\(tooLong.status): \(tooLong.standardError)")

@@ -15,6 +15,8 @@ struct ClusterStatusCommand: AsyncParsableCommand {
             throw SampleError("cluster needs a PostgreSQL --database (postgres://...)", exitStatus: 2)
         }
         configuration.isReadOnly = true
+        // A schema of that name that holds others' objects is no cluster's: say whose objects, not "no cluster".
+        try await ClusterOptions.checkClusterSchema(configuration)
         let clusterSchema = configuration.schema + "_cluster"
         let store = try PostgresEventStore(configuration: configuration)
         let schema = "\"\(clusterSchema)\""
