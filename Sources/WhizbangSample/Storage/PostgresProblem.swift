@@ -43,16 +43,7 @@ enum PostgresProblem {
     static func missingReadPrivilege(
         _ error: any Error, _ configuration: PostgresEventStore.Configuration
     ) -> SampleError? {
-        guard let error = error as? EventStoreError else { return nil }
-        let denied: String
-        if let cause = error.underlyingError as? PostgresServerError {
-            guard cause.sqlState == "42501" else { return nil }
-            denied = cause.message
-        } else {
-            let prefix = "PostgreSQL error 42501: "
-            guard let range = error.message.range(of: prefix) else { return nil }
-            denied = String(error.message[range.upperBound...])
-        }
+        guard let denied = deniedPrivilege(error) else { return nil }
         let role = configuration.username
         let schema = configuration.schema
         // The server names the object: "permission denied for schema s", "... for table events" (or "relation" before
@@ -80,7 +71,44 @@ enum PostgresProblem {
                 + "may read the store")
     }
 
-    /// The sample's line for a failure to connect, or `nil` for any other error.
+    /// The server's words after `42501` (insufficient privilege) in the store's error, or `nil` for another error.
+    private static func deniedPrivilege(_ error: any Error) -> String? {
+        guard let error = error as? EventStoreError else { return nil }
+        if let cause = error.underlyingError as? PostgresServerError {
+            return cause.sqlState == "42501" ? cause.message : nil
+        }
+        let prefix = "PostgreSQL error 42501: "
+        guard let range = error.message.range(of: prefix) else { return nil }
+        return String(error.message[range.upperBound...])
+    }
+
+    /// The sample's line for a role that lacks a privilege the command needs (the server's `42501`), naming the
+    /// role, the server's words and what to grant; `nil` for any other error. Reading commands say more, with
+    /// ``missingReadPrivilege(_:_:)``.
+    private static func missingPrivilege(
+        _ error: any Error, _ configuration: PostgresEventStore.Configuration
+    ) -> SampleError? {
+        guard let denied = deniedPrivilege(error) else { return nil }
+        let role = configuration.username
+        let schema = configuration.schema
+        // "permission denied for database d" (a node creating the cluster's schema), "... for schema s",
+        // "... for table t" ("relation" before PostgreSQL 15), "... for sequence q".
+        let words = denied.split(separator: " ", maxSplits: 4).map(String.init)
+        let named = words.count == 5 && words[0...2] == ["permission", "denied", "for"]
+        let grant =
+            switch named ? words[3] : "" {
+            case "database": "GRANT CREATE ON DATABASE \(words[4]) TO \(role)"
+            case "schema": "GRANT USAGE, CREATE ON SCHEMA \(words[4]) TO \(role)"
+            case "sequence": "GRANT USAGE ON ALL SEQUENCES IN SCHEMA \(schema) TO \(role)"
+            default: "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA \(schema) TO \(role)"
+            }
+        return .refusal(
+            "role \(role) lacks a privilege that this needs in \(configuration) (PostgreSQL error 42501: "
+                + "\(OneLine.text(denied))): grant it (\(grant)), or give --database a role that has it")
+    }
+
+    /// The sample's line for a failure to connect or a missing privilege (for a read-only `configuration`, as
+    /// ``missingReadPrivilege(_:_:)`` says it), or `nil` for any other error.
     static func problem(_ error: any Error, _ configuration: PostgresEventStore.Configuration) -> SampleError? {
         let text: String
         if let error = error as? EventStoreError {
@@ -89,6 +117,11 @@ enum PostgresProblem {
             // postgres-nio's errors say their code and cause only in their debug description.
             text = String(reflecting: error)
         }
+        // A read-only store's configuration (what reading commands open) is told which reading privilege it lacks.
+        let missing =
+            configuration.isReadOnly
+            ? missingReadPrivilege(error, configuration) : missingPrivilege(error, configuration)
+        if let missing { return missing }
         let lowered = text.lowercased()
         let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
         if lowered.contains("requirespassword") || lowered.contains("asks for a password")
