@@ -40,6 +40,37 @@ struct SQLiteEventStoreSharingTests {
         }
     }
 
+    /// SQLite writes a new file's first page when it turns WAL mode on, through a rollback journal: a store that
+    /// opened the file at that moment took that journal for a stray one and refused the file, telling the user to
+    /// move away a file the other store was using (about half the opens failed).
+    @Test("stores opening one new file at once all open it")
+    func storesCreatingOneFileAtOnceAllOpenIt() async throws {
+        try await withTemporaryDirectory { directory in
+            for round in 0..<20 {
+                let path = directory.appendingPathComponent("new-\(round).sqlite").path
+                let failures = await withTaskGroup(of: String?.self) { group in
+                    for _ in 0..<3 {
+                        group.addTask {
+                            do {
+                                let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
+                                _ = try await store.append(makeEvents(1), to: "s", expectedVersion: .any)
+                                store.close()
+                                return nil
+                            } catch {
+                                return "\(error)"
+                            }
+                        }
+                    }
+                    return await group.reduce(into: [String]()) { if let failure = $1 { $0.append(failure) } }
+                }
+                #expect(failures.isEmpty, "round \(round): \(failures)")
+                let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
+                #expect(try await store.streamVersion(of: "s") == 3)
+                store.close()
+            }
+        }
+    }
+
     @Test func waitForEventsNoticesAnotherStoresAppends() async throws {
         try await withStore { first, path in
             let second = try await SQLiteEventStore.open(path: path, configuration: .testing)
