@@ -1,3 +1,4 @@
+import Foundation
 import Whizbang
 
 extension EventStoreContract {
@@ -53,6 +54,21 @@ extension EventStoreContract {
             try await requireAppend(store, makeEvents(2), to: "s", expecting: .noStream, newVersion: 2)
             try await requireWrongExpectedVersion(
                 store, makeEvents(2, label: "different"), to: "s", expecting: .noStream, actual: 2)
+        },
+        EventStoreContractCheck(name: "idempotency.matchedByIdAlone") { store in
+            // An id names one event for good: a resend under the stored ids is a retry whatever it carries, and
+            // what was stored first stays.
+            let events = makeEvents(2)
+            let original = try await requireAppend(store, events, to: "s", expecting: .noStream, newVersion: 2)
+            let changed = events.map {
+                EventData(
+                    eventID: $0.eventID, eventType: "Changed", data: Data(#"{"changed":true}"#.utf8),
+                    metadata: $0.metadata)
+            }
+            try await requireRetry(store, changed, to: "s", expecting: .noStream, returns: original)
+            let stored = try await readWholeLog(store)
+            try requireEqual(stored.map(\.eventType), ["ContractTested", "ContractTested"], "the stored events' types")
+            try requireEqual(stored.map(\.data), events.map(\.data), "the stored events' data")
         },
         EventStoreContractCheck(name: "idempotency.differentExpectedVersion") { store in
             let events = makeEvents(2)

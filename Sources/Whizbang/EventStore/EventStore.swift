@@ -6,9 +6,12 @@
 /// - An append is all-or-nothing and checks ``ExpectedVersion`` atomically.
 /// - Appends are idempotent by event id: resending events that are already stored, in the same order, with the same
 ///   expected version they were first appended with, succeeds and returns the positions they were first stored at; so
-///   does resending a prefix of them. A resend that adds, drops from the middle, reorders or changes events fails with
-///   ``EventStoreError/Code/wrongExpectedVersion``; an event id already stored at another place fails too.
-///   Idempotency is decided from what is stored, so it holds across restarts. Events are matched by id alone. With
+///   does resending a prefix of them. A resend that adds, drops from the middle, reorders or replaces events (an id
+///   other than the one stored at that version) fails with ``EventStoreError/Code/wrongExpectedVersion``; an event id
+///   already stored at another place fails too. Idempotency is decided from what is stored, so it holds across
+///   restarts. Events are matched by id alone, as EventStoreDB matches them: an event whose id is stored at that
+///   place is taken for the stored event, whatever its type, data or metadata, and is not written again. So an id
+///   names one event for good: give new content a new id (``MessageID/init()``), never one already used. With
 ///   ``ExpectedVersion/any`` (or ``ExpectedVersion/streamExists``), an append whose first id is stored in the stream
 ///   is a retry and must match the events stored from there on. A retry's result has the version of its last event,
 ///   and it succeeds only if the matched events are contiguous in the global log, since
