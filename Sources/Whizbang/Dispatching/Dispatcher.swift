@@ -157,8 +157,10 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
     /// in vain: give such a wait a time limit. Commands never call handlers. If the calling task is cancelled, it
     /// returns without waiting further.
     ///
-    /// Called inside a handler or command of this dispatcher (or a child task of one), it stops admission everywhere
-    /// and returns at once: it cannot wait for the work it is part of. Call it from outside to wait. A `Task {}`
+    /// Called inside a handler or command of this dispatcher (or a child task of one), it returns at once, since it
+    /// cannot wait for the work it is part of, and the drain goes on without it, as from outside: new handlers and
+    /// commands from outside are refused at once, and the handlers still running, the caller included, may send
+    /// their commands until they are done. Call it from outside to wait. A `Task {}`
     /// started inside a handler counts as inside (it inherits the handler's task-local values, which is how the
     /// dispatcher tells): a handler that stops the process after draining, say, runs the drain in a
     /// `Task.detached {}` that it does not await: that task waits for the drain, the handler included.
@@ -167,10 +169,16 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
         if isInsideOwnHandler {
             logger.debug("dispatcher draining, called from one of its handlers: not waiting")
             parallel.stopAdmitting()
-            parallelCommands.stopAdmitting()
-            lanes.stopAdmitting()
+            // The same drain, in a task that does not inherit the handler's context (it would count as inside) and
+            // that nobody awaits: it ends once the handlers, this one included, and their commands are done.
+            Task.detached { [self] in await drain() }
             return
         }
+        await drain()
+    }
+
+    /// Drains the stateless handlers first, since a running handler may still send commands, then the commands.
+    private func drain() async {
         logger.debug("dispatcher draining")
         await parallel.drain()
         await parallelCommands.drain()

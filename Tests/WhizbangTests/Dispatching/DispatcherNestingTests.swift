@@ -88,4 +88,43 @@ struct DispatcherNestingTests {
             ($0 as? DispatchError)?.code == .shutDown
         }
     }
+
+    /// A shutdown called inside a handler drains as one called from outside, without waiting. Before, it stopped the
+    /// lanes too, so the other handlers still running (and the caller itself) were refused the commands they sent
+    /// afterwards, while a shutdown from outside let them through.
+    @Test func aShutdownFromInsideAHandlerLetsTheRunningHandlersSendTheirCommands() async throws {
+        let dispatcher = Dispatcher(store: InMemoryEventStore())
+        let accounts = dispatcher.aggregate(BankAccount.self)
+        let started = TestGate()
+        let proceed = TestGate()
+        defer { proceed.open() }
+        let other = Task {
+            try await dispatcher.invoke(MessageEnvelope(message: "open")) { _ in
+                started.open()
+                await proceed.wait()
+                return try await accounts.send(.open(5), to: "a").streamVersion
+            }
+        }
+        await started.wait()
+        let own = try await dispatcher.invoke(MessageEnvelope(message: "stop")) { _ in
+            await dispatcher.shutdown()
+            return try await accounts.send(.open(1), to: "b").streamVersion
+        }
+        #expect(own == 1)
+        #expect(!dispatcher.isAcceptingWork)
+        await #expect { _ = try await dispatcher.invoke(MessageEnvelope(message: "late")) { _ in 0 } } throws: {
+            ($0 as? DispatchError)?.code == .shutDown
+        }
+        await #expect { _ = try await accounts.send(.open(1), to: "c") } throws: {
+            ($0 as? DispatchError)?.code == .shutDown
+        }
+        proceed.open()
+        #expect(try await other.value == 1)
+        // The drain that the handler started ends once the handlers are done; a shutdown from outside waits for it.
+        await dispatcher.shutdown()
+        await #expect { _ = try await accounts.send(.deposit(1), to: "a") } throws: {
+            ($0 as? DispatchError)?.code == .shutDown
+        }
+        #expect(try await dispatcher.store.streamVersion(of: "c") == 0)
+    }
 }
