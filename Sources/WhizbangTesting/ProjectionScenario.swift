@@ -92,7 +92,8 @@ public struct ProjectionScenario<P: Projection>: Sendable {
         try await applyLog(file: file, line: line)
         guard try await check(projection) else {
             throw ScenarioFailure(
-                .unexpectedReadModel, "the read model of '\(projection.name)' does not pass the check", file: file,
+                .unexpectedReadModel,
+                "the read model of '\(projection.name)' does not pass the check" + redeliveryNote, file: file,
                 line: line)
         }
     }
@@ -112,9 +113,17 @@ public struct ProjectionScenario<P: Projection>: Sendable {
         guard actual == expected else {
             throw ScenarioFailure(
                 .unexpectedReadModel,
-                "expected the read model of '\(projection.name)' to give \(expected), got \(actual)", file: file,
-                line: line)
+                "expected the read model of '\(projection.name)' to give \(expected), got \(actual)" + redeliveryNote,
+                file: file, line: line)
         }
+    }
+
+    /// What a failed check adds when the log was applied twice (``redelivers``), which a projection that is not
+    /// idempotent shows as a wrong value.
+    private var redeliveryNote: String {
+        guard redelivers else { return "" }
+        return " (the log was applied twice, as a runner redelivers it after a crash between applying and saving the "
+            + "checkpoint: `apply(_:)` must be idempotent; set `redelivers` to false to check one delivery)"
     }
 
     private func applyLog(file: String, line: Int) async throws {

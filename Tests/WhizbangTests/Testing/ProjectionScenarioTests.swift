@@ -80,6 +80,8 @@ struct ProjectionScenarioTests {
         }
         #expect(failure?.code == .unexpectedReadModel)
         #expect(failure?.message.contains("Optional(11), got Optional(10)") == true)
+        // An idempotent projection's failure says the log was applied twice too: what it was given is part of it.
+        #expect(failure?.message.contains("applied twice") == true)
 
         await #expect(throws: ScenarioFailure.self) {
             try await ProjectionScenario(BalancesProjection())
@@ -91,11 +93,21 @@ struct ProjectionScenarioTests {
     /// Redelivery is on for projections checkpointed in the store, so a projection that is not idempotent fails.
     @Test func aProjectionThatIsNotIdempotentFails() async throws {
         let events: [SavingsAccount.Event] = [.opened(.init()), .deposited(.init(amount: 1, reference: "1"))]
-        await #expect(throws: ScenarioFailure.self) {
+        let failure = await #expect(throws: ScenarioFailure.self) {
             try await ProjectionScenario(DepositCountProjection())
                 .given(SavingsAccount.self, stream: "a", events)
                 .then { $0.count.load(ordering: .relaxed) == 1 }
         }
+        // The failure says that the log was applied twice, and why: before, it read as a plain wrong value.
+        #expect(failure?.message.contains("applied twice") == true, "\(failure?.message ?? "")")
+        #expect(failure?.message.contains("idempotent") == true, "\(failure?.message ?? "")")
+        let valued = await #expect(throws: ScenarioFailure.self) {
+            try await ProjectionScenario(DepositCountProjection())
+                .given(SavingsAccount.self, stream: "a", events)
+                .then({ $0.count.load(ordering: .relaxed) }, equals: 1)
+        }
+        #expect(valued?.message.contains("got 2") == true, "\(valued?.message ?? "")")
+        #expect(valued?.message.contains("applied twice") == true, "\(valued?.message ?? "")")
         var withoutRedelivery = try ProjectionScenario(DepositCountProjection())
             .given(SavingsAccount.self, stream: "a", events)
         withoutRedelivery.redelivers = false
