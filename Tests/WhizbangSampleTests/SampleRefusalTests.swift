@@ -86,6 +86,31 @@ extension SampleProcessSuites {
             }
         }
 
+        /// Before, an empty file path was taken as a file to open: "cannot write : No such file or directory" (exit
+        /// 1) from export, the same from import and verify, and run's ack log " changed after the run checked it".
+        @Test("an empty --ack-log, --output or --input is an invalid argument, refused before anything is opened")
+        func emptyFilePathIsAnInvalidArgument() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                try await SampleProcess.makeLedger(ledger, commands: 20)
+                let copy = directory.appendingPathComponent("copy.sqlite").path
+                let cases: [([String], String)] = [
+                    (["run", "--database", copy, "--accounts", "2", "--commands", "4", "--ack-log", ""], "--ack-log"),
+                    (["verify", "--database", ledger, "--ack-log", ""], "--ack-log"),
+                    (["export", "--database", ledger, "--output", ""], "--output"),
+                    (["import", "--database", copy, "--input", ""], "--input"),
+                ]
+                for (arguments, option) in cases {
+                    let output = try await SampleProcess.run(arguments)
+                    #expect(output.status == 64, "\(arguments): \(output.standardError)")
+                    #expect(
+                        output.standardError.hasPrefix("error: \(option) is empty"),
+                        "\(arguments): \(output.standardError)")
+                    #expect(!FileManager.default.fileExists(atPath: copy), "\(arguments)")
+                }
+            }
+        }
+
         /// `CommandLine.arguments` replaces bytes that are not UTF-8 with U+FFFD: `export --force` to a path with such
         /// a byte replaced another file, the one named with U+FFFD, which the user never named.
         @Test("an argument that is not UTF-8 is refused (exit 2), and no file is read or replaced in its place")

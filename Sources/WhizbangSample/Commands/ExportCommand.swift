@@ -19,6 +19,11 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
     @Flag(help: ArgumentHelp("Print a plain progress line to standard error after each chunk.", visibility: .hidden))
     var progressLines = false
 
+    func validate() throws {
+        try PathArgument.check(
+            output, option: "--output", naming: "the path of the file to write, or - for standard output")
+    }
+
     func run() async throws {
         if output != "-" {
             try DatabaseFiles.refuse(output, as: "--output", database: database.target())

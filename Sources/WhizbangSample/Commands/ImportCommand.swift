@@ -31,6 +31,10 @@ struct ImportCommand: AsyncParsableCommand {
             visibility: .hidden))
     var progressLines = false
 
+    func validate() throws {
+        try PathArgument.check(input, option: "--input", naming: "the path of an export to read")
+    }
+
     func run() async throws {
         let target = try database.target()
         // What was at the target before the file was read, to tell a target given by mistake from one that another

@@ -48,6 +48,7 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
     }
 
     func validate() throws {
+        try PathArgument.check(ackLog, option: "--ack-log", naming: "the path of the file to log acknowledgements to")
         let maximumAccounts = Int(UInt32.max) / 2
         guard accounts >= 1, accounts <= maximumAccounts else {
             throw ValidationError("--accounts must be from 1 to \(maximumAccounts); it is \(accounts)")

@@ -17,6 +17,11 @@ struct VerifyCommand: AsyncParsableCommand, StoreCommand {
                 + "stored (an ack log of another ledger is refused)."))
     var ackLog: String?
 
+    func validate() throws {
+        try PathArgument.check(
+            ackLog, option: "--ack-log", naming: "the path of the ack log that 'run --ack-log' wrote")
+    }
+
     func run() async throws {
         // From here a SIGINT, SIGTERM or SIGHUP is taken between reads: the store is closed (removing the files the
         // read made beside an SQLite ledger) before the exit, instead of the process ending at once.
