@@ -120,6 +120,41 @@ extension SampleProcessSuites {
 
         /// Before, a fresh run checkpointed another database's WAL into the ledger it was to replace, destroying it,
         /// and then said the ledger was as it was.
+        /// A reader of the output that goes away (`inspect | head`) ended the command with SIGPIPE at its next write,
+        /// before it closed the store: the WAL and shared-memory files its read made stayed beside the ledger.
+        @Test("inspect, verify and export into a pipe closed early close the store, leaving nothing beside the ledger")
+        func aClosedPipeLeavesNothingBesideTheLedger() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                // One stream long enough that its events fill the pipe many times over.
+                let made = try await SampleProcess.run([
+                    "run", "--database", ledger, "--accounts", "1", "--commands", "20000", "--durability", "normal",
+                    "--quiet",
+                ])
+                try #require(made.status == 0, "\(made.standardError)")
+                let binary = try SampleProcess.executable.path
+                // The sample's standard output is a pipe whose reader is gone before it starts: every write to it
+                // raises SIGPIPE. (Python ignores SIGPIPE; its child gets the default action back.)
+                let closedPipe = """
+                    import os, subprocess, sys
+                    reader, writer = os.pipe()
+                    os.close(reader)
+                    print(subprocess.run(sys.argv[1:], stdout=writer).returncode)
+                    """
+                for arguments in [["inspect", "--stream", "account-0"], ["inspect"], ["export", "--output", "-"]] {
+                    let output = try await SampleProcess.tool(
+                        "python3", ["-c", closedPipe, binary] + arguments + ["--database", ledger])
+                    let said = "\(arguments): \(output.standardOutput)\(output.standardError)"
+                    let status = Int(output.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines))
+                    // Not killed by the signal (a negative status): it closed the store and exited, 141 or 1.
+                    #expect(status == 141 || status == 1, "\(said)")
+                    for companion in [ledger + "-wal", ledger + "-shm"] {
+                        #expect(!FileManager.default.fileExists(atPath: companion), "\(said): \(companion) left")
+                    }
+                }
+            }
+        }
+
         @Test("a fresh run beside another database's WAL leaves the ledger as it was, and says only what is true")
         func freshRunBesideAForeignWAL() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in

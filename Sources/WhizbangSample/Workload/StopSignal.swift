@@ -1,12 +1,14 @@
 import Foundation
 import Synchronization
 
-/// The first of SIGTERM, SIGINT and SIGHUP the process received, 0 while none; written by the signal handler, which
-/// may do no more than store to a lock-free atomic.
+/// The first of SIGTERM, SIGINT, SIGHUP and SIGPIPE the process received, 0 while none; written by the signal
+/// handler, which may do no more than store to a lock-free atomic.
 private let receivedSignal = Atomic<Int32>(0)
 
-/// Turns SIGTERM, SIGINT and SIGHUP (a closed terminal) into a request to stop: the run admits no new command, lets
-/// the ones in flight finish and become durable, closes the store and exits, so that nothing acknowledged is lost.
+/// Turns SIGTERM, SIGINT, SIGHUP (a closed terminal) and SIGPIPE (standard output a pipe whose reader has gone, as
+/// in `inspect | head`) into a request to stop: the run admits no new command, lets the ones in flight finish and
+/// become durable, closes the store and exits, so that nothing acknowledged is lost; a command that reads closes the
+/// store (removing the files its read made beside an SQLite ledger) instead of ending at its next write.
 ///
 /// The handlers are installed when the first `StopSignal` is made and record the signal at once, so none is lost
 /// between that moment and the first look at ``received``. They are the process's: every `StopSignal` reports the
@@ -23,7 +25,7 @@ final class StopSignal: Sendable {
     }
 
     private static let installHandlers: Void = {
-        for number in [SIGTERM, SIGINT, SIGHUP] {
+        for number in [SIGTERM, SIGINT, SIGHUP, SIGPIPE] {
             let previous = signal(number) { number in
                 _ = receivedSignal.compareExchange(expected: 0, desired: number, ordering: .sequentiallyConsistent)
             }
@@ -43,6 +45,12 @@ final class StopSignal: Sendable {
     /// The error with which a command that only reads stops for `signal` between reads (its store is closed on the
     /// way out): one line, and exit status 128 + the signal's number.
     static func stoppedReading(by signal: Int32) -> SampleError {
-        SampleError("stopped by signal \(signal) before the end of the log; nothing was changed", exitStatus: 128 + signal)
+        guard signal != SIGPIPE else {
+            return SampleError(
+                "standard output was closed (SIGPIPE) before the end of the log; nothing was changed",
+                exitStatus: 128 + signal)
+        }
+        return SampleError(
+            "stopped by signal \(signal) before the end of the log; nothing was changed", exitStatus: 128 + signal)
     }
 }
