@@ -96,6 +96,7 @@ final class SQLiteConnection {
     ///   `EventStoreError/Code/invalidArgument` when `path` names a directory,
     ///   `EventStoreError/Code/storageFailure` otherwise.
     static func createFileIfNeeded(at path: String) throws(EventStoreError) {
+        try refuseLongFileName(path)
         try refuseStrayCompanions(of: path)
         var status = stat()
         let descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
@@ -120,6 +121,24 @@ final class SQLiteConnection {
         default:
             throw EventStoreError(.storageFailure, message: "cannot open '\(path)': \(reason)")
         }
+    }
+
+    /// The most bytes a database's file name may have: SQLite names files after it with up to 8 bytes more (its
+    /// rollback journal, `-journal`; the WAL and shared-memory files with 4), and a file name may have 255 bytes.
+    static let longestFileName = 255 - "-journal".utf8.count
+
+    /// Refuses a database whose file name is longer than ``longestFileName``: the file could be made, but not the WAL
+    /// or the journal that SQLite names after it, and SQLite would fail at its first write instead.
+    ///
+    /// - Throws: `EventStoreError/Code/invalidArgument` for such a name.
+    static func refuseLongFileName(_ path: String) throws(EventStoreError) {
+        let name = PathParts(path).name
+        guard name.utf8.count > longestFileName else { return }
+        throw EventStoreError(
+            .invalidArgument,
+            message: "the file name of '\(path)' has \(name.utf8.count) bytes: SQLite names its WAL and journal after "
+                + "it with up to 8 bytes more, and a file name may have 255; give a name of at most "
+                + "\(longestFileName) bytes")
     }
 
     /// `path` as a name SQLite takes for a file, never for a URI: a SQLite built to read URIs everywhere (as

@@ -45,17 +45,38 @@ struct SQLiteRestore {
         var wasRequested: Bool { isRequested.load(ordering: .relaxed) }
     }
 
-    /// The temporary name for a target: `.<name>.restoring-<8 hex digits>` in the target's directory.
+    /// The temporary name for a target: `.<name>.restoring-<8 hex digits>` in the target's directory, the name
+    /// shortened as ``temporaryPrefix(for:)`` says when it is long.
     static func temporaryPath(for path: String) -> String {
         let parts = PathParts(path)
         let suffix = String(UInt32.random(in: .min ... .max), radix: 16)
         let padded = String(repeating: "0", count: 8 - suffix.count) + suffix
-        return parts.sibling(".\(parts.name)\(temporaryInfix)\(padded)")
+        return parts.sibling(temporaryPrefix(for: parts.name) + padded)
+    }
+
+    /// The temporary names' text before their 8 hex digits, for the target file name `target`:
+    /// `.<target>.restoring-`, short enough that SQLite can name its files after a temporary name as it can after
+    /// the target (``SQLiteConnection/longestFileName``). A longer target keeps the first bytes that fit (whole
+    /// characters), then `~` and 8 hex digits of a hash of the whole name, so that two long names that start alike
+    /// are not taken for each other.
+    static func temporaryPrefix(for target: String) -> String {
+        let room = SQLiteConnection.longestFileName - 1 - temporaryInfix.utf8.count - 8
+        guard target.utf8.count > room else { return ".\(target)\(temporaryInfix)" }
+        var hash: UInt32 = 0x811C_9DC5
+        for byte in target.utf8 { hash = (hash ^ UInt32(byte)) &* 0x0100_0193 }
+        let digits = String(hash, radix: 16)
+        let tag = "~" + String(repeating: "0", count: 8 - digits.count) + digits
+        var kept = ""
+        for character in target {
+            guard kept.utf8.count + String(character).utf8.count + tag.utf8.count <= room else { break }
+            kept.append(character)
+        }
+        return ".\(kept)\(tag)\(temporaryInfix)"
     }
 
     /// Whether `name` is a temporary name that a restore to `target` (a file name, not a path) would use.
     static func isTemporaryName(_ name: String, for target: String) -> Bool {
-        let prefix = ".\(target)\(temporaryInfix)"
+        let prefix = temporaryPrefix(for: target)
         guard name.hasPrefix(prefix) else { return false }
         let suffix = name.utf8.dropFirst(prefix.utf8.count)
         return suffix.count == 8
@@ -69,6 +90,7 @@ struct SQLiteRestore {
         for (consumer, position) in checkpoints {
             try EventStoreValidation.validateCheckpoint(position, for: consumer)
         }
+        try SQLiteConnection.refuseLongFileName(path)
         // A rollback journal beside a store to replace would be rolled back into it by the hold that replaces it.
         try SQLiteConnection.refuseStrayJournal(of: path)
         let found = SQLiteEventStore.inspectFile(at: path)

@@ -110,6 +110,42 @@ struct SQLiteRestoreTests {
         }
     }
 
+    /// The temporary name is the target's with 20 bytes more, and SQLite names files after it with up to 8 more (its
+    /// journal): a target of more than 227 bytes failed with "File name too long", though a store opens under it.
+    @Test("restores to a file name as long as a store's may be", arguments: [
+        String(repeating: "x", count: 240) + ".sqlite",
+        String(repeating: "é", count: 118) + ".sqlite",
+        String(repeating: "x", count: 227),
+    ])
+    func restoresToALongFileName(name: String) async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent(name).path
+            let events = log(streams: 2, perStream: 3)
+            let written = try await SQLiteEventStore.restore(events, to: path)
+            #expect(written == 6)
+            let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            #expect(try await store.headPosition() == 6)
+            store.close()
+            let left = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+            #expect(left == [name], "\(left)")
+        }
+    }
+
+    @Test("a store's file name longer than 247 bytes is refused before anything is made")
+    func refusesAFileNameSQLiteCannotNameCompanionsAfter() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent(String(repeating: "x", count: 241) + ".sqlite").path
+            await expectError(.invalidArgument) {
+                _ = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            }
+            await expectError(.invalidArgument) {
+                try await SQLiteEventStore.restore(self.log(streams: 1, perStream: 3), to: path)
+            }
+            let left = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+            #expect(left.isEmpty, "\(left)")
+        }
+    }
+
     @Test("stops when progress says so, leaving nothing")
     func stopsOnRequest() async throws {
         try await withTemporaryDirectory { directory in
