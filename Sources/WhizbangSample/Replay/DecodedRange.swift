@@ -56,8 +56,7 @@ struct DecodedRange: Sendable {
                     + "not decode: \(DecodingErrorText.describe(error))")
         }
         var messageID: MessageID?
-        let metadata = row.metadata
-        if collectCommandIDs, metadata.count > 0 {
+        if collectCommandIDs, case let metadata = row.metadata, metadata.count > 0 {
             do {
                 messageID = try EnvelopeMetadata.messageID(inStoredForm: Data(metadata))
             } catch {
