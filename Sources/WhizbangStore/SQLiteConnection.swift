@@ -27,7 +27,9 @@ final class SQLiteConnection {
         self.path = path
         // Whatever the caller checked before: no connection but an immutable one (which never reads a journal) opens
         // beside a rollback journal, which one that may write would roll back into the database.
-        if !immutable, path != ":memory:", !path.isEmpty, let journal = Self.strayJournal(of: path) {
+        if !immutable, path != ":memory:", !path.isEmpty,
+            let journal = Self.strayJournal(of: path, waitingUpTo: .milliseconds(busyTimeoutMilliseconds))
+        {
             throw SQLiteError(refusal: .invalidArgument, message: Self.strayJournalRefusal(journal, of: path))
         }
         // Nor beside a WAL or shared-memory file that is not a regular file: SQLite opens them without following a
@@ -92,12 +94,15 @@ final class SQLiteConnection {
     /// it, so an open and close here would take the locks of the process's other connections to the same database
     /// (SQLite's "How To Corrupt", section 2.2). `O_EXCL` creates the file or fails without opening it.
     ///
+    /// A rollback journal that a store creating the database uses at this moment is waited for, up to `busyTimeout`
+    /// (see ``strayJournal(of:waitingUpTo:)``).
+    ///
     /// - Throws: `EventStoreError/Code/readOnly` when the file or its directory cannot be written,
     ///   `EventStoreError/Code/invalidArgument` when `path` names a directory,
     ///   `EventStoreError/Code/storageFailure` otherwise.
-    static func createFileIfNeeded(at path: String) throws(EventStoreError) {
+    static func createFileIfNeeded(at path: String, busyTimeout: Duration) throws(EventStoreError) {
         try refuseLongFileName(path)
-        try refuseStrayCompanions(of: path)
+        try refuseStrayCompanions(of: path, waitingUpTo: busyTimeout)
         var status = stat()
         let descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         if descriptor >= 0 {
@@ -191,11 +196,14 @@ final class SQLiteConnection {
     /// or anything else under its name counts (`lstat`).
     ///
     /// - Throws: `EventStoreError/Code/invalidArgument` naming the file.
-    static func refuseStrayCompanions(of path: String) throws(EventStoreError) {
-        try refuseStrayJournal(of: path)
+    static func refuseStrayCompanions(of path: String, waitingUpTo timeout: Duration = .zero) throws(EventStoreError)
+    {
+        try refuseStrayJournal(of: path, waitingUpTo: timeout)
         var status = stat()
-        guard lstat(path, &status) != 0, errno == ENOENT else { return }
         for companion in [path + "-wal", path + "-shm"] where lstat(companion, &status) == 0 {
+            // A store that creates the database makes its file before its WAL: a companion is stray only if the
+            // file is still missing after the companion was seen.
+            guard lstat(path, &status) != 0, errno == ENOENT else { return }
             throw EventStoreError(
                 .invalidArgument,
                 message: "\(companion) exists but \(path) does not; SQLite would take it for the new database's own, "
@@ -203,21 +211,38 @@ final class SQLiteConnection {
         }
     }
 
-    /// Refuses the database at `path` when a rollback journal is beside it (see ``refuseStrayCompanions(of:)``).
+    /// Refuses the database at `path` when a rollback journal is beside it (see ``refuseStrayCompanions(of:)``),
+    /// after waiting up to `timeout` for one that a store creating the database uses (see
+    /// ``strayJournal(of:waitingUpTo:)``).
     ///
     /// - Throws: `EventStoreError/Code/invalidArgument` naming the file.
-    static func refuseStrayJournal(of path: String) throws(EventStoreError) {
-        if let journal = strayJournal(of: path) {
+    static func refuseStrayJournal(of path: String, waitingUpTo timeout: Duration = .zero) throws(EventStoreError) {
+        if let journal = strayJournal(of: path, waitingUpTo: timeout) {
             throw EventStoreError(.invalidArgument, message: strayJournalRefusal(journal, of: path))
         }
     }
 
     /// The rollback journal beside the database at `path` (links to the database followed), when anything is under
     /// its name.
-    static func strayJournal(of path: String) -> String? {
-        let journal = SQLiteMadeCompanions.resolved(path) + "-journal"
+    ///
+    /// SQLite makes a journal for a moment when a store turns a new database's WAL mode on, while the file holds
+    /// one page at most: beside a file of at most 65,536 bytes (the largest page) a journal is looked at again, with
+    /// short pauses, for up to `timeout`, and is stray only if it is still there. A journal beside a larger file is
+    /// stray at once.
+    static func strayJournal(of path: String, waitingUpTo timeout: Duration = .zero) -> String? {
+        let database = SQLiteMadeCompanions.resolved(path)
+        let journal = database + "-journal"
         var status = stat()
-        return lstat(journal, &status) == 0 ? journal : nil
+        guard lstat(journal, &status) == 0 else { return nil }
+        guard timeout > .zero, stat(database, &status) == 0, status.st_size <= 65_536 else { return journal }
+        let deadline = ContinuousClock.now + timeout.asTimeLimit
+        var pause: UInt32 = 1_000
+        while ContinuousClock.now < deadline {
+            usleep(pause)
+            pause = min(pause * 2, 50_000)
+            guard lstat(journal, &status) == 0 else { return nil }
+        }
+        return journal
     }
 
     /// The words of the refusal of the database at `path` when its WAL or shared-memory file (beside the file a link

@@ -72,15 +72,8 @@ extension SQLiteEventStore {
             try connection.execute("PRAGMA page_size = \(configuration.pageSize)")
             // Another process may be recovering the WAL after a crash; SQLite then answers SQLITE_BUSY without
             // calling the busy handler, so wait here as the busy timeout would.
-            let mode = try retryingWhileBusy(for: configuration.busyTimeout) { () throws(SQLiteError) in
-                // Turning WAL mode on writes a new file's first page, through a rollback journal beside the file
-                // unless the journal is kept in memory; a store opening the same file at that moment would take
-                // that journal for a stray one and refuse the file. Without the journal on disk, only a power loss
-                // in that one write of a file that holds nothing yet can leave it unreadable.
-                if try connection.queryInteger("PRAGMA page_count") == 0 {
-                    _ = try connection.queryTexts("PRAGMA journal_mode = MEMORY")
-                }
-                return try connection.queryTexts("PRAGMA journal_mode = WAL")
+            let mode = try retryingWhileBusy(for: configuration.busyTimeout) {
+                () throws(SQLiteError) in try connection.queryTexts("PRAGMA journal_mode = WAL")
             }
             guard mode == ["wal"] else {
                 throw SQLiteError(

@@ -62,7 +62,7 @@ public final class SQLiteEventStore: EventStore {
         self.configuration = configuration
         self.readModelDefinitions = try ReadModelDefinition.definitions(configuration.readModels)
         do {
-            try SQLiteConnection.createFileIfNeeded(at: path)
+            try SQLiteConnection.createFileIfNeeded(at: path, busyTimeout: configuration.busyTimeout)
             try SQLiteSchema.checkCompatible(path: path)
             let writerConnection = try Self.openConnection(path, configuration, role: .writer)
             try SQLiteSchema.migrate(writerConnection, nowMicroseconds: Self.nowMicroseconds())

@@ -51,7 +51,7 @@ public final class SQLiteReadOnlyEventStore: EventStore {
         self.path = path
         // A reader that meets a rollback journal fails with "attempt to write a readonly database", which names the
         // wrong cause; refused here, before any connection, with the right one.
-        try SQLiteConnection.refuseStrayJournal(of: path)
+        try SQLiteConnection.refuseStrayJournal(of: path, waitingUpTo: configuration.busyTimeout)
         // SQLite follows links to the database and keeps its WAL and shared-memory files beside the file linked to.
         let database = SQLiteMadeCompanions.resolved(path)
         let companionsWereAbsent = SQLiteMadeCompanions.noneBeside(database)

@@ -92,7 +92,7 @@ struct SQLiteRestore {
         }
         try SQLiteConnection.refuseLongFileName(path)
         // A rollback journal beside a store to replace would be rolled back into it by the hold that replaces it.
-        try SQLiteConnection.refuseStrayJournal(of: path)
+        try SQLiteConnection.refuseStrayJournal(of: path, waitingUpTo: configuration.busyTimeout)
         let found = SQLiteEventStore.inspectFile(at: path)
         let replacing = found.exists
         if let marker {
@@ -108,7 +108,7 @@ struct SQLiteRestore {
             // exclusive hold before it is replaced.
             try Self.checkReplaceable(path, found: found, marker: marker)
         } else {
-            try SQLiteConnection.refuseStrayCompanions(of: path)
+            try SQLiteConnection.refuseStrayCompanions(of: path, waitingUpTo: configuration.busyTimeout)
         }
         let temporary = Self.temporaryPath(for: path)
         let descriptor = open(temporary, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
