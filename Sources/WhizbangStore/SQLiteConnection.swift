@@ -98,12 +98,13 @@ final class SQLiteConnection {
     /// (see ``strayJournal(of:waitingUpTo:)``).
     ///
     /// - Throws: `EventStoreError/Code/readOnly` when the file or its directory cannot be written,
-    ///   `EventStoreError/Code/invalidArgument` when `path` names a directory,
+    ///   `EventStoreError/Code/invalidArgument` when `path` names a directory or a name too long (see
+    ///   ``refuseLongFileName(_:new:)``), a stray companion beside it,
     ///   `EventStoreError/Code/storageFailure` otherwise.
     static func createFileIfNeeded(at path: String, busyTimeout: Duration) throws(EventStoreError) {
-        try refuseLongFileName(path)
-        try refuseStrayCompanions(of: path, waitingUpTo: busyTimeout)
         var status = stat()
+        try refuseLongFileName(path, new: lstat(path, &status) != 0 && errno == ENOENT)
+        try refuseStrayCompanions(of: path, waitingUpTo: busyTimeout)
         let descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         if descriptor >= 0 {
             closeDescriptor(descriptor)
@@ -128,22 +129,27 @@ final class SQLiteConnection {
         }
     }
 
-    /// The most bytes a database's file name may have: SQLite names files after it with up to 8 bytes more (its
-    /// rollback journal, `-journal`; the WAL and shared-memory files with 4), and a file name may have 255 bytes.
-    static let longestFileName = 255 - "-journal".utf8.count
+    /// The most bytes the file name of a new database may have: SQLite names files after it with up to 8 bytes more
+    /// (the rollback journal it makes once, while it turns WAL mode on), and a file name may have 255 bytes.
+    static let longestNewFileName = 255 - "-journal".utf8.count
 
-    /// Refuses a database whose file name is longer than ``longestFileName``: the file could be made, but not the WAL
-    /// or the journal that SQLite names after it, and SQLite would fail at its first write instead.
+    /// The most bytes the file name of a database in WAL mode may have: its WAL and shared-memory files add 4.
+    static let longestFileName = 255 - "-wal".utf8.count
+
+    /// Refuses a database whose file name is too long for SQLite to name its files after it (``longestFileName``,
+    /// or ``longestNewFileName`` for a database still to be made): the database could be made, but not the file
+    /// that SQLite names after it, and SQLite would fail at its first write instead.
     ///
     /// - Throws: `EventStoreError/Code/invalidArgument` for such a name.
-    static func refuseLongFileName(_ path: String) throws(EventStoreError) {
+    static func refuseLongFileName(_ path: String, new: Bool) throws(EventStoreError) {
         let name = PathParts(path).name
-        guard name.utf8.count > longestFileName else { return }
+        let longest = new ? longestNewFileName : longestFileName
+        guard name.utf8.count > longest else { return }
         throw EventStoreError(
             .invalidArgument,
-            message: "the file name of '\(path)' has \(name.utf8.count) bytes: SQLite names its WAL and journal after "
-                + "it with up to 8 bytes more, and a file name may have 255; give a name of at most "
-                + "\(longestFileName) bytes")
+            message: "the file name of '\(path)' has \(name.utf8.count) bytes: SQLite names its "
+                + (new ? "journal after it with 8 bytes more" : "WAL after it with 4 bytes more")
+                + ", and a file name may have 255; give a name of at most \(longest) bytes")
     }
 
     /// `path` as a name SQLite takes for a file, never for a URI: a SQLite built to read URIs everywhere (as

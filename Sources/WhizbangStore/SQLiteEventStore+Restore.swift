@@ -17,7 +17,8 @@ extension SQLiteEventStore {
     /// `EventStoreValidation/validateRestore(_:maximumPayloadBytes:)`: each run of one stream's events by the rules
     /// of an append, positions 1, 2, 3… in the order given, each stream's versions 1, 2, 3…, and each event id once.
     ///
-    /// The store is built under a temporary name in `path`'s directory (`.<name>.restoring-<8 hex digits>`), in one
+    /// The store is built under a temporary name in `path`'s directory (`.<name>.restoring-<8 hex digits>`, a long
+    /// name cut short and followed by `~` and a hash of the whole name), in one
     /// transaction after the one that marks it as a store; its WAL is copied back, the file fsynced, and only then is it
     /// given the name `path` (with `link`, which never replaces a file; without hard links, with a rename that never
     /// does either, or not at all) and the directory fsynced. So `path` holds either nothing or the whole store. A
@@ -55,7 +56,8 @@ extension SQLiteEventStore {
     ///   connection has open (the message says what), for an invalid
     ///   consumer name (of a checkpoint or `marker`), a checkpoint above `EventStoreValidation/maximumPosition` or an
     ///   invalid configuration, a WAL or journal named after the missing database, a rollback journal beside the store
-    ///   to replace (which is not the store's), or a WAL beside it that does not read as the store checked;
+    ///   to replace (which is not the store's), a WAL beside it that does not read as the store checked, or a file
+    ///   name of more than 251 bytes (SQLite names the WAL after it with 4 more);
     ///   `readOnly`, `storageFull` or `storageFailure` when the files cannot be written. `CancellationError` when the
     ///   calling task was cancelled or `progress` returned `false`. In every case `path` is left as it was.
     @discardableResult

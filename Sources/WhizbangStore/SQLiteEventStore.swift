@@ -52,8 +52,10 @@ public final class SQLiteEventStore: EventStore {
     /// - Throws: `EventStoreError` — `notADatabase`, `corruptDatabase`, `incompatibleSchema` (a newer schema or
     ///   another application's database), `readOnly` (the file or its directory cannot be written),
     ///   `invalidArgument` (a configuration value out of range, a path that names a directory, a WAL or journal
-    ///   named after a database that is not there, which SQLite would read into a new one, or a rollback journal
-    ///   beside the database, which SQLite would roll back into it), `unavailable` (another
+    ///   named after a database that is not there, which SQLite would read into a new one, a rollback journal
+    ///   beside the database, which SQLite would roll back into it (one that a store creating the database uses is
+    ///   waited for, up to ``Configuration/busyTimeout``), or a file name too long for SQLite to name its files
+    ///   after: more than 247 bytes for a new database, 251 for one in WAL mode), `unavailable` (another
     ///   connection held a lock longer than ``Configuration/busyTimeout``), `storageFull` or `storageFailure`; or
     ///   `ReadModelError` (`duplicateName`) when two of ``Configuration/readModels`` share a name.
     public init(path: String, configuration: Configuration = Configuration()) throws {

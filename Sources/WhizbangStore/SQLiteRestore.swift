@@ -56,11 +56,11 @@ struct SQLiteRestore {
 
     /// The temporary names' text before their 8 hex digits, for the target file name `target`:
     /// `.<target>.restoring-`, short enough that SQLite can name its files after a temporary name as it can after
-    /// the target (``SQLiteConnection/longestFileName``). A longer target keeps the first bytes that fit (whole
+    /// the target (``SQLiteConnection/longestNewFileName``). A longer target keeps the first bytes that fit (whole
     /// characters), then `~` and 8 hex digits of a hash of the whole name, so that two long names that start alike
     /// are not taken for each other.
     static func temporaryPrefix(for target: String) -> String {
-        let room = SQLiteConnection.longestFileName - 1 - temporaryInfix.utf8.count - 8
+        let room = SQLiteConnection.longestNewFileName - 1 - temporaryInfix.utf8.count - 8
         guard target.utf8.count > room else { return ".\(target)\(temporaryInfix)" }
         var hash: UInt32 = 0x811C_9DC5
         for byte in target.utf8 { hash = (hash ^ UInt32(byte)) &* 0x0100_0193 }
@@ -90,7 +90,8 @@ struct SQLiteRestore {
         for (consumer, position) in checkpoints {
             try EventStoreValidation.validateCheckpoint(position, for: consumer)
         }
-        try SQLiteConnection.refuseLongFileName(path)
+        // The store is made under a temporary name that fits (``temporaryPrefix(for:)``), and named `path` in WAL mode.
+        try SQLiteConnection.refuseLongFileName(path, new: false)
         // A rollback journal beside a store to replace would be rolled back into it by the hold that replaces it.
         try SQLiteConnection.refuseStrayJournal(of: path, waitingUpTo: configuration.busyTimeout)
         let found = SQLiteEventStore.inspectFile(at: path)
