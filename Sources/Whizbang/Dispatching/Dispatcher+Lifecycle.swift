@@ -47,6 +47,7 @@ extension Dispatcher {
         parallel.stop()
         parallelCommands.stop()
         lanes.stop()
+        backgroundDrain.withLock { $0 }?.cancel()
     }
 
     /// Whether the running task is inside a handler or command of this dispatcher, or a child task of one.

@@ -36,6 +36,8 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
     /// Set when ``shutdown()`` begins: from then on the lanes take only the commands and loads of the handlers still
     /// running (they drain last), and refuse those from outside, as the parallel executors already do.
     let isShuttingDown = Atomic(false)
+    /// The drain that a ``shutdown()`` called inside a handler started and does not wait for; ``stop()`` cancels it.
+    let backgroundDrain = Mutex<Task<Void, Never>?>(nil)
 
     /// Creates a dispatcher over `store`.
     public init(
@@ -170,8 +172,16 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
             logger.debug("dispatcher draining, called from one of its handlers: not waiting")
             parallel.stopAdmitting()
             // The same drain, in a task that does not inherit the handler's context (it would count as inside) and
-            // that nobody awaits: it ends once the handlers, this one included, and their commands are done.
-            Task.detached { [self] in await drain() }
+            // that nobody awaits: it ends once the handlers, this one included, and their commands are done, or at
+            // once when `stop()` cancels it.
+            let task = Task.detached { [self] in await drain() }
+            let isFirst = backgroundDrain.withLock { current in
+                guard current == nil else { return false }
+                current = task
+                return true
+            }
+            // One such drain is enough; a later one is not kept.
+            if !isFirst { task.cancel() }
             return
         }
         await drain()

@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 @testable import Whizbang
 
@@ -120,11 +121,41 @@ struct DispatcherNestingTests {
         }
         proceed.open()
         #expect(try await other.value == 1)
-        // The drain that the handler started ends once the handlers are done; a shutdown from outside waits for it.
+        // The drain that the handler started goes on without anyone waiting for it: once the handlers are done, the
+        // lanes stop admitting, with no shutdown from outside.
+        await dispatcher.backgroundDrain.withLock { $0 }?.value
+        #expect(!dispatcher.lanes.isAcceptingWork)
         await dispatcher.shutdown()
         await #expect { _ = try await accounts.send(.deposit(1), to: "a") } throws: {
             ($0 as? DispatchError)?.code == .shutDown
         }
         #expect(try await dispatcher.store.streamVersion(of: "c") == 0)
+    }
+
+    /// The drain a shutdown from inside a handler starts waits for the handlers still running; `stop()` ends it at
+    /// once, as it ends the waits of every other caller.
+    @Test func stopEndsTheDrainAShutdownFromInsideAHandlerStarted() async throws {
+        let dispatcher = Dispatcher(store: InMemoryEventStore())
+        let started = TestGate()
+        let proceed = TestGate()
+        defer { proceed.open() }
+        let stuck = Task {
+            try await dispatcher.invoke(MessageEnvelope(message: "slow")) { _ in
+                started.open()
+                await proceed.wait()
+                return 1
+            }
+        }
+        await started.wait()
+        _ = try await dispatcher.invoke(MessageEnvelope(message: "stop")) { _ in
+            await dispatcher.shutdown()
+            return 0
+        }
+        let drain = try #require(dispatcher.backgroundDrain.withLock { $0 })
+        dispatcher.stop()
+        // Returns although the slow handler still runs.
+        await drain.value
+        proceed.open()
+        #expect(try await stuck.value == 1)
     }
 }
