@@ -35,8 +35,9 @@ struct JSONAPITests {
         #expect(all["next"] is NSNull || all["next"] == nil)
     }
 
-    /// The article promises `next` on every page, null on the last, and a `checkpoint` for every consumer. Before, the last page left the key out, and a
-    /// client that read `page["next"]` strictly (a key it was told is always there) failed on it.
+    /// The article promises `next` on every page, null on the last, and a `checkpoint` for every consumer. Before,
+    /// the last page left the key out, and a client that read `page["next"]` strictly (a key it was told is always
+    /// there) failed on it.
     @Test func theLastPageSaysNextIsNull() async throws {
         let fixture = try ConsoleFixture()
         try await fixture.seed()

@@ -633,7 +633,7 @@ extension SampleProcessSuites {
         /// A node (or `run --cluster`) whose cluster schema held a table of someone else's refused to start, saying
         /// "nothing was changed", after its store had created its own schema and tables: a later `run` or `import`
         /// then refused that schema as a store it did not create.
-        @Test("node and run --cluster refuse a cluster schema that holds others' objects before creating anything; cluster names them")
+        @Test("node and run --cluster refuse, before creating anything, a cluster schema with others' objects; cluster too")
         func foreignClusterSchemaIsRefusedFirst() async throws {
             try await withCleanup { cleanup in
                 let postgres = try freshURL()
@@ -1204,7 +1204,9 @@ extension SampleProcessSuites {
 
         /// Before, a role that may read the store but not write it got the server's words alone from `run --keep`
         /// ("PostgreSQL error 42501: permission denied for table streams") and from `node` ("... for database").
-        @Test("run --keep and node with a role that may only read name the role and what to grant", .timeLimit(.minutes(5)))
+        @Test(
+            "run --keep and node with a role that may only read name the role and what to grant",
+            .timeLimit(.minutes(5)))
         func writingCommandsNameAMissingPrivilege() async throws {
             try await withCleanup { cleanup in
                 let postgres = try freshURL()
@@ -1236,7 +1238,8 @@ extension SampleProcessSuites {
                     #expect(output.standardError.contains("GRANT"), "\(said)")
                 }
                 #expect(try await contents(ofSchema: schema) == before)
-                #expect(try await psql("SELECT count(*) FROM pg_namespace WHERE nspname = '\(schema)_cluster'").hasPrefix("0"))
+                let clusters = try await psql("SELECT count(*) FROM pg_namespace WHERE nspname = '\(schema)_cluster'")
+                #expect(clusters.hasPrefix("0"))
             }
         }
 

@@ -88,7 +88,7 @@ extension SampleProcessSuites {
 
         /// Before, an empty file path was taken as a file to open: "cannot write : No such file or directory" (exit
         /// 1) from export, the same from import and verify, and run's ack log " changed after the run checked it".
-        @Test("an empty --ack-log, --output or --input is an invalid argument, refused before anything is opened")
+        @Test("an empty --ack-log, --output, --input or --report is an invalid argument, refused before opening anything")
         func emptyFilePathIsAnInvalidArgument() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in
                 let ledger = directory.appendingPathComponent("ledger.sqlite").path
@@ -99,6 +99,8 @@ extension SampleProcessSuites {
                     (["verify", "--database", ledger, "--ack-log", ""], "--ack-log"),
                     (["export", "--database", ledger, "--output", ""], "--output"),
                     (["import", "--database", copy, "--input", ""], "--input"),
+                    (["run", "--database", copy, "--accounts", "2", "--commands", "4", "--report", ""], "--report"),
+                    (["replay", "--database", ledger, "--report", ""], "--report"),
                 ]
                 for (arguments, option) in cases {
                     let output = try await SampleProcess.run(arguments)

@@ -97,8 +97,10 @@ extension SampleProcessSuites {
                 ])
                 #expect(run.status == 0, "\(run.standardOutput)\(run.standardError)")
                 let exported = directory.appendingPathComponent("ledger.jsonl").path
-                #expect(try await SampleProcess.run(["export", "--database", database, "--output", exported]).status == 0)
-                var lines = try String(contentsOfFile: exported, encoding: .utf8).split(separator: "\n").map(String.init)
+                let export = try await SampleProcess.run(["export", "--database", database, "--output", exported])
+                #expect(export.status == 0)
+                var lines = try String(contentsOfFile: exported, encoding: .utf8).split(separator: "\n")
+                    .map(String.init)
                 #expect(lines.last?.hasPrefix(#"{"end":"#) == true)
                 lines.removeLast()
                 // The last deposit again, after its stream's last event, under a new event id and the same command.

@@ -80,7 +80,13 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
                 chunk.append(UInt8(ascii: "\n"))
                 position = event.position
             }
-            try file.write(chunk)
+            do {
+                try file.write(chunk)
+            } catch where stop.received != nil {
+                // A write that failed after a stop request (SIGPIPE: the reader of standard output has gone) ends
+                // the export as the stop does, at the top of the loop.
+                continue
+            }
             count += events.count
             progress.update(done: count)
             if progressLines {
@@ -95,7 +101,13 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
         }
         var end = try ExportEnd(events: count).encoded()
         end.append(UInt8(ascii: "\n"))
-        try file.write(end)
+        do {
+            try file.write(end)
+        } catch where stop.received != nil {
+            file.discard()
+            StandardError.write("export stopped by signal \(stop.received ?? 0); \(output) was not written\n")
+            throw ExitCode(stop.exitStatus)
+        }
         try file.commit()
         progress.end()
         let summary = "exported \(Formatting.grouped(count)) events to \(output == "-" ? "standard output" : output)"

@@ -12,8 +12,8 @@ struct InspectCommand: AsyncParsableCommand, StoreCommand {
     @Option(help: "Show this stream's events.") var stream: String?
 
     func run() async throws {
-        // From here a SIGINT, SIGTERM or SIGHUP is taken between reads: the store is closed (removing the files the
-        // read made beside an SQLite ledger) before the exit, instead of the process ending at once.
+        // From here a SIGINT, SIGTERM, SIGHUP or SIGPIPE is taken between reads: the store is closed (removing the
+        // files the read made beside an SQLite ledger) before the exit, instead of the process ending at once.
         _ = StopSignal()
         try await database.target().with(.existing, self)
     }

@@ -12,9 +12,13 @@ struct ReplayCommand: AsyncParsableCommand, StoreCommand {
     @Option(help: "Write the replay's charts to this HTML file, which must not exist (it is never replaced).")
     var report: String?
 
+    func validate() throws {
+        try PathArgument.check(report, option: "--report", naming: "the path of a new HTML file")
+    }
+
     func run() async throws {
-        // From here a SIGINT, SIGTERM or SIGHUP is taken between reads: the store is closed (removing the files the
-        // read made beside an SQLite ledger) before the exit, instead of the process ending at once.
+        // From here a SIGINT, SIGTERM, SIGHUP or SIGPIPE is taken between reads: the store is closed (removing the
+        // files the read made beside an SQLite ledger) before the exit, instead of the process ending at once.
         _ = StopSignal()
         if let report {
             try DatabaseFiles.refuse(report, as: "--report", database: database.target())

@@ -49,6 +49,7 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
 
     func validate() throws {
         try PathArgument.check(ackLog, option: "--ack-log", naming: "the path of the file to log acknowledgements to")
+        try PathArgument.check(report, option: "--report", naming: "the path of a new HTML file")
         let maximumAccounts = Int(UInt32.max) / 2
         guard accounts >= 1, accounts <= maximumAccounts else {
             throw ValidationError("--accounts must be from 1 to \(maximumAccounts); it is \(accounts)")
@@ -68,7 +69,8 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
     }
 
     func run() async throws {
-        // From here on SIGINT, SIGTERM and SIGHUP stop the run between steps, never inside the ledger's creation.
+        // From here on SIGINT, SIGTERM, SIGHUP and SIGPIPE stop the run between steps, never inside the ledger's
+        // creation.
         _ = StopSignal.forRun
         let target = try database.target()
         // Before anything is opened: the cluster's stores are PostgreSQL's, and opening an SQLite file to find that

@@ -4,8 +4,9 @@ import WhizbangStore
 
 /// Checks a ledger log: versions contiguous per stream, positions increasing, money conserved, no negative
 /// balance, no command recorded twice, the saved projection equal to a fresh replay and, given the ledger's ack log,
-/// every acknowledged command stored. An ack log whose first line names another ledger is refused (exit status 2) before anything is checked:
-/// its commands are not this ledger's, and would read as lost.
+/// every acknowledged command stored. The command ids read from the events' metadata are kept for the whole log
+/// (some 40 bytes each), to find one recorded twice. An ack log whose first line names another ledger is refused
+/// (exit status 2) before anything is checked: its commands are not this ledger's, and would read as lost.
 struct VerifyCommand: AsyncParsableCommand, StoreCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify", abstract: "Check the log's invariants; exit non-zero naming each violation.")
@@ -23,8 +24,8 @@ struct VerifyCommand: AsyncParsableCommand, StoreCommand {
     }
 
     func run() async throws {
-        // From here a SIGINT, SIGTERM or SIGHUP is taken between reads: the store is closed (removing the files the
-        // read made beside an SQLite ledger) before the exit, instead of the process ending at once.
+        // From here a SIGINT, SIGTERM, SIGHUP or SIGPIPE is taken between reads: the store is closed (removing the
+        // files the read made beside an SQLite ledger) before the exit, instead of the process ending at once.
         _ = StopSignal()
         try await database.target().with(.existing, self)
     }
@@ -87,6 +88,11 @@ struct VerifyCommand: AsyncParsableCommand, StoreCommand {
                 + (projection.moneyInFlight != 0 ? ", \(g(projection.moneyInFlight)) in flight" : "")
                 + (saved != nil ? ", saved projection at \(saved!.position) checked" : "")
                 + (acknowledged.map { ", \(g($0.count)) acknowledged commands checked" } ?? ""))
+        if projection.eventsWithoutCommandID > 0 {
+            print(
+                "\(g(projection.eventsWithoutCommandID)) events carry no readable command id, so they were not checked "
+                    + "for a command recorded twice")
+        }
         if problems.isEmpty {
             print("ok")
             return

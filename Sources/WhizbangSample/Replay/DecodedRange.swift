@@ -55,15 +55,12 @@ struct DecodedRange: Sendable {
                 "event at position \(position) (\(String(decoding: typeName, as: UTF8.self)) in \(stream)) does "
                     + "not decode: \(DecodingErrorText.describe(error))")
         }
+        // Metadata without a readable command id (a log imported from elsewhere, say) gives none: the event is then
+        // not checked against the other events of its command.
         var messageID: MessageID?
-        if collectCommandIDs, case let metadata = row.metadata, metadata.count > 0 {
-            do {
-                messageID = try EnvelopeMetadata.messageID(inStoredForm: Data(metadata))
-            } catch {
-                throw SampleError(
-                    "event at position \(position) in \(try streamID ?? row.streamID) has metadata without a "
-                        + "readable command id: \(DecodingErrorText.describe(error))")
-            }
+        if collectCommandIDs {
+            let metadata = row.metadata
+            if metadata.count > 0 { messageID = try? EnvelopeMetadata.messageID(inStoredForm: Data(metadata)) }
         }
         if events.isEmpty { events.reserveCapacity(capacity) }
         events.append(

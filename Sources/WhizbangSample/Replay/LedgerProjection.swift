@@ -57,6 +57,8 @@ struct LedgerProjection: Sendable {
     /// Where each command id found in the events' metadata (when the replay reads them) was recorded: the
     /// event's tally and position.
     private var commands: [MessageID: CommandRecord] = [:]
+    /// The events applied without a command id: metadata that holds none readable, or not read.
+    private(set) var eventsWithoutCommandID = 0
     private static let violationsKept = 20
 
     /// The number of streams with events.
@@ -132,7 +134,11 @@ struct LedgerProjection: Sendable {
         lastPosition = event.position
         let slot = slot(of: event)
         var tally = tallies[slot]
-        if let messageID = event.messageID { record(messageID, slot: slot, position: event.position) }
+        if let messageID = event.messageID {
+            record(messageID, slot: slot, position: event.position)
+        } else {
+            eventsWithoutCommandID += 1
+        }
         if event.version != tally.version &+ 1 {
             violate("stream \(tally.streamID) jumps from version \(tally.version) to \(event.version)")
         }
@@ -306,8 +312,9 @@ struct LedgerProjection: Sendable {
         guard let first = commands.updateValue(CommandRecord(slot: Int32(slot), position: position), forKey: messageID)
         else { return }
         violate(
-            "command \(messageID) is recorded twice: at position \(first.position) in \(tallies[Int(first.slot)].streamID) "
-                + "and at position \(position) in \(tallies[slot].streamID) (each ledger command records one event)")
+            "command \(messageID) is recorded twice: at position \(first.position) in "
+                + "\(tallies[Int(first.slot)].streamID) and at position \(position) in \(tallies[slot].streamID) (each "
+                + "ledger command records one event)")
         commands[messageID] = first
     }
 

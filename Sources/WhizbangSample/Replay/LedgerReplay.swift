@@ -149,9 +149,10 @@ struct LedgerReplay {
                     "event at position \(event.position) (\(event.eventType) in \(event.streamID)) does not decode: "
                         + DecodingErrorText.describe(error))
             }
+            // As ``DecodedRange`` reads it: metadata without a readable command id gives none.
             let messageID =
                 collectCommandIDs && !event.metadata.isEmpty
-                ? try EnvelopeMetadata.messageID(inStoredForm: event.metadata) : nil
+                ? try? EnvelopeMetadata.messageID(inStoredForm: event.metadata) : nil
             decoded.append(
                 DecodedEvent(
                     streamID: event.streamID, version: event.streamVersion, position: event.position,

@@ -9,7 +9,7 @@ import Darwin
 /// `FileHandle.write(_:)` traps when the write fails: with standard error on a full disk or `/dev/full`, an error
 /// message or a progress line would end the command with a crash (exit 132) in place of its own status, in the
 /// middle of an import or an export. Messages are best effort: a failed write is dropped. (A pipe whose reader has
-/// gone ends the process with SIGPIPE, as for any command-line tool.)
+/// gone raises SIGPIPE, which the commands that install ``StopSignal`` take as a request to stop.)
 enum StandardError {
     /// Writes `text` whole, or as much of it as standard error takes.
     static func write(_ text: String) {

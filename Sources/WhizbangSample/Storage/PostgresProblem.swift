@@ -1,8 +1,8 @@
 import Foundation
 import WhizbangPostgres
 
-/// Turns what the PostgreSQL store or client throws when it cannot connect into one line a person understands, with
-/// exit status 2; every other error passes through unchanged.
+/// Turns what the PostgreSQL store or client throws when it cannot connect, or when the role lacks a privilege, into
+/// one line a person understands, with exit status 2; every other error passes through unchanged.
 ///
 /// The store's errors carry the client's error code or the server's SQLSTATE in their message, so the match is on
 /// those words (and on postgres-nio's error codes, should one arrive unwrapped), not on one exact text.
@@ -91,6 +91,12 @@ enum PostgresProblem {
         guard let denied = deniedPrivilege(error) else { return nil }
         let role = configuration.username
         let schema = configuration.schema
+        // "must be owner of table t": no grant gives that (the server says 42501 for it too).
+        if denied.hasPrefix("must be owner of") {
+            return .refusal(
+                "role \(role) is not the owner of what this changes in \(configuration) (PostgreSQL error 42501: "
+                    + "\(OneLine.text(denied))): give --database the role that owns the store")
+        }
         // "permission denied for database d" (a node creating the cluster's schema), "... for schema s",
         // "... for table t" ("relation" before PostgreSQL 15), "... for sequence q".
         let words = denied.split(separator: " ", maxSplits: 4).map(String.init)

@@ -8,7 +8,9 @@ private let receivedSignal = Atomic<Int32>(0)
 /// Turns SIGTERM, SIGINT, SIGHUP (a closed terminal) and SIGPIPE (standard output a pipe whose reader has gone, as
 /// in `inspect | head`) into a request to stop: the run admits no new command, lets the ones in flight finish and
 /// become durable, closes the store and exits, so that nothing acknowledged is lost; a command that reads closes the
-/// store (removing the files its read made beside an SQLite ledger) instead of ending at its next write.
+/// store (removing the files its read made beside an SQLite ledger) instead of ending at its next write. (Once a
+/// PostgreSQL connection is made, SwiftNIO ignores SIGPIPE for the whole process: a write to a closed pipe then fails
+/// instead, which the command reports at its end.)
 ///
 /// The handlers are installed when the first `StopSignal` is made and record the signal at once, so none is lost
 /// between that moment and the first look at ``received``. They are the process's: every `StopSignal` reports the
@@ -47,7 +49,7 @@ final class StopSignal: Sendable {
     static func stoppedReading(by signal: Int32) -> SampleError {
         guard signal != SIGPIPE else {
             return SampleError(
-                "standard output was closed (SIGPIPE) before the end of the log; nothing was changed",
+                "a pipe this command writes to was closed (SIGPIPE) before the end of the log; nothing was changed",
                 exitStatus: 128 + signal)
         }
         return SampleError(
