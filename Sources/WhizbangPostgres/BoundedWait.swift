@@ -7,14 +7,17 @@ package enum BoundedWait {
     package static func finish(_ task: Task<Void, Never>, upTo limit: Duration) async -> Bool {
         let once = Once()
         return await withUnsafeContinuation { (continuation: UnsafeContinuation<Bool, Never>) in
+            // The timer claims only once its sleep has ended, never when the watcher's cancellation wakes it; the
+            // watcher claims before it cancels the timer.
             let timer = Task {
-                try? await Task.sleep(for: limit)
-                if once.claim() { continuation.resume(returning: false) }
+                guard (try? await Task.sleep(for: limit)) != nil, once.claim() else { return }
+                continuation.resume(returning: false)
             }
             Task {
                 await task.value
+                guard once.claim() else { return }
                 timer.cancel()
-                if once.claim() { continuation.resume(returning: true) }
+                continuation.resume(returning: true)
             }
         }
     }

@@ -202,14 +202,17 @@ struct ConsoleReader<Store: EventStore>: Sendable {
     ) async -> Result<Value, any Error>? {
         let once = FirstOutcome()
         return await withUnsafeContinuation { (continuation: UnsafeContinuation<Result<Value, any Error>?, Never>) in
+            // The timer claims only once its sleep has ended, never when the call's cancellation of it wakes it (a
+            // store that had answered then got a 503); the call claims before it cancels the timer.
             let timer = Task {
-                try? await Task.sleep(for: timeout)
-                if once.claim() { continuation.resume(returning: nil) }
+                guard (try? await Task.sleep(for: timeout)) != nil, once.claim() else { return }
+                continuation.resume(returning: nil)
             }
             Task {
                 let result = await call.result
+                guard once.claim() else { return }
                 timer.cancel()
-                if once.claim() { continuation.resume(returning: result) }
+                continuation.resume(returning: result)
             }
         }
     }
