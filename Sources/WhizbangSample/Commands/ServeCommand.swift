@@ -50,8 +50,10 @@ struct ServeCommand: AsyncParsableCommand, StoreCommand {
         } catch {
             throw SampleError.refusal(error.message)
         }
-        guard shutdownSeconds > 0 else {
-            throw SampleError.refusal("--shutdown-seconds must be at least 1; it is \(shutdownSeconds)")
+        // A day at most: far past any service manager's stop timeout, and far from the overflow of a deadline.
+        guard (1...86_400).contains(shutdownSeconds) else {
+            throw SampleError.refusal(
+                "--shutdown-seconds must be from 1 to 86400 (a day); it is \(shutdownSeconds)")
         }
         try await database.target().with(.existing, self)
     }
@@ -69,7 +71,7 @@ struct ServeCommand: AsyncParsableCommand, StoreCommand {
         let host = host
         let service = ListeningConsole(console: console) { port in
             // Written unbuffered, so that a script reading the output learns the port at once.
-            let address = host.contains(":") ? "[\(host)]" : host
+            let address = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
             // print, not FileHandle.write, which traps when the write fails; flushed so that a reader sees it now.
             print("console for \(opened.name) at http://\(address):\(port)/")
             fflush(nil)
