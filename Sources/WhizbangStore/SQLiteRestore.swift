@@ -77,7 +77,7 @@ struct SQLiteRestore {
     /// Whether `name` is a temporary name that a restore to `target` (a file name, not a path) would use.
     static func isTemporaryName(_ name: String, for target: String) -> Bool {
         let prefix = temporaryPrefix(for: target)
-        guard name.hasPrefix(prefix) else { return false }
+        guard name.utf8.starts(with: prefix.utf8) else { return false }
         let suffix = name.utf8.dropFirst(prefix.utf8.count)
         return suffix.count == 8
             && suffix.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) }
