@@ -27,6 +27,9 @@ struct PostgresListenTests {
                     // The first call, with nil, says the listener listens.
                     if payload == nil { listeningContinuation.yield() }
                 }
+                // A listener that returns before it listened (a store that failed to start on a loaded machine)
+                // ends the wait below too, so that the test fails instead of waiting for its time limit.
+                listeningContinuation.finish()
             }
             var iterator = listening.makeAsyncIterator()
             _ = await iterator.next()
