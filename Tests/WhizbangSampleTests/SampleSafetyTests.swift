@@ -1081,6 +1081,36 @@ extension SampleProcessSuites {
             }
         }
 
+        /// An export re-encoded as UTF-16 or UTF-32 (an editor's "Unicode" save): Foundation's JSON decoder reads
+        /// such event lines, so the first line refused was the end line, as "unknown field 'end'".
+        @Test("import refuses an export re-encoded as UTF-16 or UTF-32 at its first line, naming the encoding")
+        func importRefusesWideEncodings() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let good = ImportFixture.good(streams: 2, perStream: 3)
+                let text = (good + [ImportFixture.endLine(events: good.count)]).map { $0 + "\n" }.joined()
+                let encodings: [(String, String.Encoding)] = [
+                    ("utf16", .utf16), ("utf16le", .utf16LittleEndian), ("utf16be", .utf16BigEndian),
+                    ("utf32le", .utf32LittleEndian),
+                ]
+                for (name, encoding) in encodings {
+                    let input = directory.appendingPathComponent("\(name).jsonl")
+                    try #require(text.data(using: encoding)).write(to: input)
+                    for extra in [[], ["--allow-missing-end-line"]] {
+                        let database = directory.appendingPathComponent("imported.sqlite")
+                        let before = try ImportFixture.snapshot(directory)
+                        let output = try await SampleProcess.run(
+                            ["import", "--input", input.path, "--database", database.path] + extra)
+                        #expect(output.status == 1, "\(name): \(output.standardOutput)")
+                        #expect(
+                            output.standardError.contains("\(input.path):1: not UTF-8 text")
+                                && output.standardError.contains("UTF-16 or UTF-32"),
+                            "\(name): \(output.standardError)")
+                        #expect(try ImportFixture.snapshot(directory) == before, "\(name) left files")
+                    }
+                }
+            }
+        }
+
         @Test("export refuses to overwrite a file unless --force, and writes to standard output for -")
         func exportOverwritesOnlyWithForce() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in

@@ -99,6 +99,14 @@ struct ImportFile {
                             + "begins no valid UTF-8 character; an export is UTF-8 JSON")
                 }
             }
+            // No JSON line holds a NUL byte, and UTF-8 text only for U+0000: a file with one is most likely UTF-16 or
+            // UTF-32 (whose event lines Foundation's decoder would read, to refuse only the end line) or not text.
+            if let index = Self.firstNULByte(in: bytes) {
+                throw problem(
+                    "not UTF-8 text: a NUL byte at byte \(index + 1) of the line (file offset \(lineOffset + index)); "
+                        + "an export is UTF-8 JSON, and this file looks UTF-16 or UTF-32 encoded (convert it with "
+                        + "`iconv -t UTF-8`) or is not text")
+            }
             if ExportEnd.isEndLine(bytes) {
                 // Exactly as an export writes it: no other field, no other spelling.
                 guard let end = try? decoder.decode(ExportEnd.self, from: bytes),
@@ -160,6 +168,14 @@ struct ImportFile {
         }
         file.streamCount = versions.count
         return file
+    }
+
+    /// The index in `bytes` of its first NUL byte, or `nil`.
+    static func firstNULByte(in bytes: Data) -> Int? {
+        bytes.withUnsafeBytes { buffer in
+            guard let base = buffer.baseAddress, let found = memchr(base, 0, buffer.count) else { return nil }
+            return base.distance(to: UnsafeRawPointer(found))
+        }
     }
 
     /// The index in `bytes` of the first byte that does not begin a valid UTF-8 character (a stray continuation byte,
