@@ -110,10 +110,11 @@ let package = Package(
             name: "WhizbangTesting",
             dependencies: ["Whizbang"]
         ),
-        // The tests' child processes (the sample, the examples, the crash child, `psql`); not a product.
+        // The tests' child processes (the sample, the examples, the crash child, `psql`), and raw SQL on a database
+        // file outside the store; not a product.
         .target(
             name: "ProcessTesting",
-            dependencies: [.product(name: "Subprocess", package: "swift-subprocess")],
+            dependencies: ["CWhizbangSQLite", .product(name: "Subprocess", package: "swift-subprocess")],
             path: "Tests/ProcessTesting"
         ),
         // The tests' look at a PostgreSQL server's lock table (WhizbangPostgresTests, WhizbangClusterTests); not a

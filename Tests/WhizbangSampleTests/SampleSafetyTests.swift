@@ -1452,6 +1452,27 @@ extension SampleProcessSuites {
             }
         }
 
+        /// An index that lacks a row of its table is met by none of the log's reads: `verify` said "ok" on such a
+        /// file, which SQLite's own check reports as damaged.
+        @Test("verify reports an SQLite file whose index is damaged, and leaves the file as it was")
+        func verifyRunsSQLiteIntegrityCheck() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                try await SampleProcess.makeLedger(ledger, commands: 30)
+                let sound = try await SampleProcess.run(["verify", "--database", ledger])
+                #expect(sound.status == 0, "\(sound.standardOutput)\(sound.standardError)")
+                #expect(sound.standardOutput.contains("SQLite file checked"), "\(sound.standardOutput)")
+                try damageIndexRoot("events_by_id", path: ledger)
+                let before = try ImportFixture.snapshot(directory)
+                let damaged = try await SampleProcess.run(["verify", "--database", ledger])
+                #expect(damaged.status == 1, "\(damaged.standardOutput)\(damaged.standardError)")
+                #expect(
+                    damaged.standardOutput.contains("violation: the SQLite file is damaged:")
+                        && damaged.standardOutput.contains("events_by_id"), "\(damaged.standardOutput)")
+                #expect(try ImportFixture.snapshot(directory) == before)
+            }
+        }
+
         @Test("verify and replay name the account whose first event is missing, as they name every other")
         func aStreamFirstMetAfterItsFirstEventIsNamed() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in

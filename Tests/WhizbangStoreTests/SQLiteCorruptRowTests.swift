@@ -1,4 +1,5 @@
 import Foundation
+import ProcessTesting
 import Testing
 import Whizbang
 import WhizbangStore
@@ -38,6 +39,30 @@ struct SQLiteCorruptRowTests {
             }
             // The row after it reads as it is.
             #expect(try await reopened.readAll(after: 1, limit: 1) == second)
+        }
+    }
+
+    /// An index that lacks a row of its table is met by no read through the table; a read-only store (which `verify`
+    /// opens) had no way to ask SQLite's own check, only the writing store had.
+    @Test("a read-only store's integrity check finds an index entry damaged outside the store, and writes nothing")
+    func integrityCheckFindsADamagedIndex() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("store.sqlite").path
+            let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            _ = try await store.append(makeEvents(20), to: "s", expectedVersion: .noStream)
+            store.close()
+            let sound = try await SQLiteReadOnlyEventStore.open(path: path, configuration: .testing)
+            #expect(try await sound.integrityCheck() == [])
+            sound.close()
+            try damageIndexRoot("events_by_id", path: path)
+            let before = try Data(contentsOf: URL(fileURLWithPath: path))
+            let damaged = try await SQLiteReadOnlyEventStore.open(path: path, configuration: .testing)
+            // Reads through the table still answer.
+            #expect(try await damaged.readAll(after: 0, limit: 100).count == 20)
+            let problems = try await damaged.integrityCheck()
+            damaged.close()
+            #expect(problems.contains { $0.contains("events_by_id") }, "\(problems)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
         }
     }
 

@@ -1,5 +1,6 @@
 import CWhizbangSQLite
 import Foundation
+import ProcessTesting
 import Testing
 import Whizbang
 @testable import WhizbangStore

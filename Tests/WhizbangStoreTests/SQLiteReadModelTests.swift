@@ -2,6 +2,7 @@ import CWhizbangSQLite
 import Dispatch
 import Foundation
 import Logging
+import ProcessTesting
 import Synchronization
 import Testing
 import Whizbang

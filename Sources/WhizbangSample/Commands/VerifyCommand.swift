@@ -3,10 +3,11 @@ import Foundation
 import WhizbangStore
 
 /// Checks a ledger log: versions contiguous per stream, positions increasing, money conserved, no negative
-/// balance, no command recorded twice, the saved projection equal to a fresh replay and, given the ledger's ack log,
-/// every acknowledged command stored. The command ids read from the events' metadata are kept for the whole log
-/// (some 40 bytes each), to find one recorded twice. An ack log whose first line names another ledger is refused
-/// (exit status 2) before anything is checked: its commands are not this ledger's, and would read as lost.
+/// balance, no command recorded twice, the saved projection equal to a fresh replay, an SQLite file that passes
+/// SQLite's `PRAGMA integrity_check` and, given the ledger's ack log, every acknowledged command stored. The command
+/// ids read from the events' metadata are kept for the whole log (some 40 bytes each), to find one recorded twice. An
+/// ack log whose first line names another ledger is refused (exit status 2) before anything is checked: its commands
+/// are not this ledger's, and would read as lost.
 struct VerifyCommand: AsyncParsableCommand, StoreCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify", abstract: "Check the log's invariants; exit non-zero naming each violation.")
@@ -51,6 +52,10 @@ struct VerifyCommand: AsyncParsableCommand, StoreCommand {
         if projection.violationCount > projection.violations.count {
             problems.append("… and \(projection.violationCount - projection.violations.count) more violations")
         }
+        // Damage that the log's reads can miss (an index that lacks a row of its table), found by SQLite's own check.
+        let integrity = try await Self.integrityProblems(of: store)
+        problems += integrity.prefix(10).map { "the SQLite file is damaged: \($0)" }
+        if integrity.count > 10 { problems.append("… \(integrity.count) problems in all in the SQLite file") }
         let expectedTotal =
             projection.openedSum &+ projection.depositSum &- projection.withdrawSum &- projection.moneyInFlight
         if !projection.overflowed, projection.total != expectedTotal {
@@ -87,6 +92,7 @@ struct VerifyCommand: AsyncParsableCommand, StoreCommand {
                 + "\(result.head): total \(g(projection.total)) in \(g(projection.accountCount)) accounts"
                 + (projection.moneyInFlight != 0 ? ", \(g(projection.moneyInFlight)) in flight" : "")
                 + (saved != nil ? ", saved projection at \(saved!.position) checked" : "")
+                + (Self.isSQLite(store) ? ", SQLite file checked" : "")
                 + (acknowledged.map { ", \(g($0.count)) acknowledged commands checked" } ?? ""))
         if projection.eventsWithoutCommandID > 0 {
             print(
@@ -99,5 +105,16 @@ struct VerifyCommand: AsyncParsableCommand, StoreCommand {
         }
         for problem in problems { print("violation: \(problem)") }
         throw ExitCode(1)
+    }
+
+    private static func isSQLite(_ store: some EventStore) -> Bool {
+        store is SQLiteReadOnlyEventStore || store is SQLiteEventStore
+    }
+
+    /// What `PRAGMA integrity_check` reports of an SQLite ledger; nothing for another store.
+    private static func integrityProblems(of store: some EventStore) async throws -> [String] {
+        if let store = store as? SQLiteReadOnlyEventStore { return try await store.integrityCheck() }
+        if let store = store as? SQLiteEventStore { return try await store.integrityCheck() }
+        return []
     }
 }
