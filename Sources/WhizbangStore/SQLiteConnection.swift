@@ -37,6 +37,12 @@ final class SQLiteConnection {
         if !immutable, path != ":memory:", !path.isEmpty, let refusal = Self.irregularCompanionRefusal(of: path) {
             throw SQLiteError(refusal: .invalidArgument, message: refusal)
         }
+        // Nor, to write, beside one this process may not write: SQLite then fails with "attempt to write a readonly
+        // database", which sends one to the database file and its directory.
+        if !readOnly, !immutable, path != ":memory:", !path.isEmpty, let refusal = Self.unwritableCompanionRefusal(of: path)
+        {
+            throw SQLiteError(refusal: .readOnly, message: refusal)
+        }
         var handle: OpaquePointer?
         var flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
         var name = Self.plainFileName(path)
@@ -270,6 +276,26 @@ final class SQLiteConnection {
             return "\(companion) is \(kind), where the store keeps the \(role) of \(path) (SQLite opens only a "
                 + "regular file there, never through a link), so \(path) is not opened beside it. Nothing was changed; "
                 + "if \(companion) is not yours to keep, move it away"
+        }
+        return nil
+    }
+
+    /// Why a connection that may write cannot open the database at `path`: a WAL or shared-memory file beside it
+    /// that this process may not write (another user's, made by a read of theirs: a read by a user who may not write
+    /// the database leaves them, as no such connection can take the lock under which they are removed); `nil` when
+    /// each is writable or absent.
+    static func unwritableCompanionRefusal(of path: String) -> String? {
+        let database = SQLiteMadeCompanions.resolved(path)
+        for (suffix, role) in [("-wal", "WAL"), ("-shm", "shared-memory file")] {
+            let companion = database + suffix
+            var status = stat()
+            guard lstat(companion, &status) == 0, status.st_mode & S_IFMT == S_IFREG,
+                faccessat(AT_FDCWD, companion, R_OK | W_OK, AT_EACCESS) != 0, errno == EACCES || errno == EPERM
+            else { continue }
+            return "\(companion), the \(role) of \(path), belongs to user \(status.st_uid) and this process (user "
+                + "\(geteuid())) may not write it, which SQLite must to change the database (a read by a user who may "
+                + "not write the database leaves its WAL and shared-memory files). Nothing was changed; once no "
+                + "program has the database open, remove \(database)-wal and \(database)-shm (as their owner or root)"
         }
         return nil
     }

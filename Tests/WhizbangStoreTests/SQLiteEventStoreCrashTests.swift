@@ -283,6 +283,36 @@ struct SQLiteEventStoreReadOnlyTests {
         }
     }
 
+    /// A read by a user who may not write the database leaves its WAL and shared-memory files behind, theirs: the
+    /// database's owner then got "the database cannot be written" (or "attempt to write a readonly database"), which
+    /// sent them to the database file and its directory, both writable. Now the file in the way is named. (Giving
+    /// files to another user needs root, so the child opens the store as user 65534, and the files are root's.)
+    @Test(.enabled(if: getuid() == 0))
+    func companionsAnotherUserLeftAreNamed() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            try await makeClosedStore(path)
+            try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: directory.path)
+            defer { try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.path) }
+            try #require(chown(path, 65534, 65534) == 0)
+            for companion in [path + "-wal", path + "-shm"] {
+                try #require(FileManager.default.createFile(atPath: companion, contents: Data(), attributes: [
+                    .posixPermissions: 0o644,
+                ]))
+            }
+            let before = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+            let database = try Data(contentsOf: URL(fileURLWithPath: path))
+            let child = try await ChildProcess.crashChild(["open", path, "as-nobody"])
+            let output = await child.remainingOutputLines()
+            let errors = await child.remainingErrorLines().joined(separator: "\n")
+            _ = try? await child.exitStatus()
+            #expect(output == ["readOnly"])
+            #expect(errors.contains("\(path)-wal") && errors.contains("belongs to user 0"), "\(errors)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == before)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == database)
+        }
+    }
+
     /// A directory given as the database: SQLite said "disk I/O error (errno 21)", as a storage failure.
     @Test func aDirectoryIsRefusedAsOne() async throws {
         try await withTemporaryDirectory { directory in
