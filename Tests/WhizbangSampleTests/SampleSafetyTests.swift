@@ -1473,6 +1473,34 @@ extension SampleProcessSuites {
             }
         }
 
+        /// A ledger of another user's that this one may not read (the sample makes ledgers with mode 0600) was said
+        /// to be "not a Whizbang store: it is a file SQLite cannot read (unable to open database file)". Run as user
+        /// 65534 through `setpriv`, so only as root.
+        @Test(
+            "a ledger this user may not read is said to be so, not \"not a Whizbang store\"",
+            .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")))
+        func anUnreadableLedgerIsSaidToBeUnreadable() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                try await SampleProcess.makeLedger(ledger, commands: 30)
+                try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.path)
+                let before = try ImportFixture.snapshot(directory)
+                for command in ["verify", "inspect", "replay"] {
+                    let output = try await SampleProcess.run(
+                        URL(fileURLWithPath: "/usr/bin/setpriv"),
+                        ["--reuid=65534", "--regid=65534", "--clear-groups", try SampleProcess.executable.path, command,
+                         "--database", ledger])
+                    #expect(output.status == 2, "\(command): \(output.standardOutput)\(output.standardError)")
+                    #expect(
+                        output.standardError.contains(
+                            "\(ledger) cannot be read by this process (user 65534): it belongs to user 0, mode 600"),
+                        "\(command): \(output.standardError)")
+                    #expect(!output.standardError.contains("not a Whizbang store"), "\(output.standardError)")
+                }
+                #expect(try ImportFixture.snapshot(directory) == before)
+            }
+        }
+
         @Test("verify and replay name the account whose first event is missing, as they name every other")
         func aStreamFirstMetAfterItsFirstEventIsNamed() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in

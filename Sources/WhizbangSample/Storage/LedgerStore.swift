@@ -46,7 +46,7 @@ enum LedgerStore {
         case .store, .unmarkedStore:
             return try await open(path: path, durability: durability)
         default:
-            throw SampleError.refusal("\(path) is not a Whizbang store: it is \(file.description)")
+            throw notAStore(path, file)
         }
     }
 
@@ -65,7 +65,7 @@ enum LedgerStore {
                 throw openingError(error, path: path)
             }
         default:
-            throw SampleError.refusal("\(path) is not a Whizbang store: it is \(file.description)")
+            throw notAStore(path, file)
         }
     }
 
@@ -269,6 +269,21 @@ enum LedgerStore {
         } catch let error as EventStoreError {
             throw openingError(error, path: path)
         }
+    }
+
+    /// The refusal of `file`, found at `path`, which is not a store: said as a file this process may not read when
+    /// it is one (SQLite's "unable to open database file" said nothing of whose file it is, and "not a Whizbang
+    /// store" may be untrue).
+    private static func notAStore(_ path: String, _ file: SQLiteStoreFile) -> SampleError {
+        var status = stat()
+        if file.kind == .otherFile, stat(path, &status) == 0, faccessat(AT_FDCWD, path, R_OK, AT_EACCESS) != 0,
+            errno == EACCES
+        {
+            return SampleError.refusal(
+                "\(path) cannot be read by this process (user \(geteuid())): it belongs to user \(status.st_uid), "
+                    + "mode \(String(status.st_mode & 0o7777, radix: 8)); nothing was changed")
+        }
+        return SampleError.refusal("\(path) is not a Whizbang store: it is \(file.description)")
     }
 
     /// The sample's line for a store that would not open.
