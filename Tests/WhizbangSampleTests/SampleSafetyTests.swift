@@ -1081,6 +1081,34 @@ extension SampleProcessSuites {
             }
         }
 
+        /// `stat` without following links found a link, so a link to nothing and a loop of links were refused as
+        /// "not a regular file (a pipe, a device or a terminal)".
+        @Test("import names a link to nothing and a loop of links as such, and writes nothing")
+        func importNamesBrokenLinks() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                // The links apart from the target's directory, whose snapshot would follow them.
+                let links = directory.appendingPathComponent("links")
+                let target = directory.appendingPathComponent("target")
+                for folder in [links, target] {
+                    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: false)
+                }
+                let loop = links.appendingPathComponent("loop.jsonl").path
+                try FileManager.default.createSymbolicLink(atPath: loop, withDestinationPath: loop)
+                let dangling = links.appendingPathComponent("dangling.jsonl").path
+                try FileManager.default.createSymbolicLink(atPath: dangling, withDestinationPath: "missing.jsonl")
+                let before = try ImportFixture.snapshot(target)
+                for (input, words) in [(loop, strerror(ELOOP)), (dangling, strerror(ENOENT))] {
+                    let database = target.appendingPathComponent("imported.sqlite").path
+                    let output = try await SampleProcess.run(["import", "--input", input, "--database", database])
+                    #expect(output.status == 1, "\(output.standardOutput)\(output.standardError)")
+                    #expect(
+                        output.standardError.contains("cannot read \(input): \(String(cString: words!))"),
+                        "\(output.standardError)")
+                    #expect(try ImportFixture.snapshot(target) == before)
+                }
+            }
+        }
+
         /// An export re-encoded as UTF-16 or UTF-32 (an editor's "Unicode" save): Foundation's JSON decoder reads
         /// such event lines, so the first line refused was the end line, as "unknown field 'end'".
         @Test("import refuses an export re-encoded as UTF-16 or UTF-32 at its first line, naming the encoding")

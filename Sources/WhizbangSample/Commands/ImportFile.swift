@@ -31,12 +31,13 @@ struct ImportFile {
     /// The whole of the regular file at `path` (or at the end of a link to one). Anything else is refused before it
     /// is read: reading a pipe or a terminal waits for a writer, with no end in sight, and a device may never end.
     private static func regularFileContents(_ path: String) throws -> Data {
-        // What the path names, at the end of its links (a missing one fails to open below).
-        let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-        let type = (try? FileManager.default.attributesOfItem(atPath: resolved))?[.type] as? FileAttributeType
+        // What the path names, at the end of its links: a link to nothing, a loop of links or a file that may not
+        // be read is refused with the system's words for it, not as "not a regular file".
+        var status = stat()
+        guard stat(path, &status) == 0 else { throw SampleError.cannotRead(path) }
         // A directory cannot be read as a file; the error names why.
-        guard type != .typeDirectory else { throw SampleError.cannotRead(path) }
-        guard type == nil || type == .typeRegular else {
+        guard status.st_mode & S_IFMT != S_IFDIR else { throw SampleError.cannotRead(path) }
+        guard status.st_mode & S_IFMT == S_IFREG else {
             throw SampleError.refusal(
                 "\(path) is not a regular file (a pipe, a device or a terminal); import reads an export file whole "
                     + "before it writes anything: give --input a file")
