@@ -1220,6 +1220,55 @@ extension SampleProcessSuites {
             }
         }
 
+        /// A server that takes no more connections answered 53300, which came out as the server's words with exit
+        /// status 1, where a server that could not be reached is a refusal (exit status 2: nothing was touched).
+        @Test("a server that takes no more connections for the role is one clear line and exit status 2")
+        func noMoreConnections() async throws {
+            try await withCleanup { cleanup in
+                let postgres = try freshURL()
+                let role = "limited_\(try schemaName(postgres))"
+                _ = try await psql("CREATE ROLE \(role) LOGIN PASSWORD 'limited-password' CONNECTION LIMIT 0")
+                cleanup.run("DROP ROLE IF EXISTS \(role)")
+                var components = try #require(URLComponents(string: postgres))
+                components.user = role
+                components.password = "limited-password"
+                let output = try await SampleProcess.run(["verify", "--database", try #require(components.string)])
+                #expect(output.status == 2, "\(output.standardError)")
+                #expect(output.standardError.contains("takes no more connections (PostgreSQL error 53300"), "\(output.standardError)")
+            }
+        }
+
+        /// The store's schema renamed while a run writes: the run stopped with the server's "relation \"streams\"
+        /// does not exist" (or its append procedure's), which reads as if the tables were gone, and without the line
+        /// every other failure of a run ends with.
+        @Test("a run whose schema is renamed under it says so, and that the commands completed before are in the ledger",
+              .timeLimit(.minutes(5)))
+        func schemaRenamedUnderARun() async throws {
+            try await withCleanup { cleanup in
+                let postgres = try freshURL()
+                let schema = try schemaName(postgres)
+                cleanup.dropSchema(schema)
+                cleanup.dropSchema(schema + "_moved")
+                let first = try await SampleProcess.run(["run", "--database", postgres, "--accounts", "50", "--commands", "50", "--quiet"])
+                try #require(first.status == 0, "\(first.standardError)")
+                try await SampleProcess.withTemporaryDirectory { directory in
+                    let acks = directory.appendingPathComponent("acks.log").path
+                    let run = try await SampleProcess.child([
+                        "run", "--keep", "--database", postgres, "--accounts", "50", "--commands", "10000000",
+                        "--quiet", "--ack-log", acks,
+                    ])
+                    // Renamed once the run has acknowledged commands.
+                    try await FileGrowth.wait(for: acks, toContain: "\n", times: 500, within: .seconds(120))
+                    _ = try await psql("ALTER SCHEMA \(schema) RENAME TO \(schema)_moved")
+                    let errors = await run.remainingErrorLines().joined(separator: "\n")
+                    let status = try await run.exitStatus()
+                    #expect(status == 1, "\(errors)")
+                    #expect(errors.contains("no longer sees the store's tables and functions"), "\(errors)")
+                    #expect(errors.contains("the commands completed before are in the ledger"), "\(errors)")
+                }
+            }
+        }
+
         @Test("a server that asks for a password that was not given is one clear line and exit status 2")
         func missingPassword() async throws {
             let postgres = try freshURL()

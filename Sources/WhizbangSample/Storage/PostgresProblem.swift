@@ -1,8 +1,9 @@
 import Foundation
 import WhizbangPostgres
 
-/// Turns what the PostgreSQL store or client throws when it cannot connect, or when the role lacks a privilege, into
-/// one line a person understands, with exit status 2; every other error passes through unchanged.
+/// Turns what the PostgreSQL store or client throws when it cannot connect (unreachable, no more connections, starting
+/// up), when the role lacks a privilege, or when the store's schema vanished under a command, into one line a person
+/// understands, with exit status 2; every other error passes through unchanged.
 ///
 /// The store's errors carry the client's error code or the server's SQLSTATE in their message, so the match is on
 /// those words (and on postgres-nio's error codes, should one arrive unwrapped), not on one exact text.
@@ -161,6 +162,36 @@ enum PostgresProblem {
             return .refusal(
                 "PostgreSQL at \(host):\(configuration.port) has no database \(database): create it (createdb), or "
                     + "name another in the URL")
+        }
+        // The server's SQLSTATE: the store's errors carry the server's error, or say its code in their words (those of
+        // a connection that failed as it started).
+        let said: (sqlState: String, words: String)? =
+            if let server = (error as? EventStoreError)?.underlyingError as? PostgresServerError {
+                (server.sqlState, "PostgreSQL error \(server.sqlState): \(OneLine.text(server.message))")
+            } else if let match = text.firstMatch(of: #/PostgreSQL error ([0-9A-Z]{5}): /#) {
+                (String(match.1), OneLine.text(String(text[match.range.lowerBound...])))
+            } else {
+                nil
+            }
+        if let (sqlState, words) = said {
+            switch sqlState {
+            // No connection was made: as "cannot reach", nothing was asked of the server.
+            case "53300":
+                return .refusal(
+                    "PostgreSQL at \(host):\(configuration.port) takes no more connections (\(words)): try again "
+                        + "when fewer clients are connected, or raise the server's max_connections")
+            case "57P03":
+                return .refusal(
+                    "PostgreSQL at \(host):\(configuration.port) is starting up or shutting down (\(words)): try again "
+                        + "once it is up")
+            // The store's tables, or its functions, vanished from under a command that found them when it began.
+            case "42P01", "42883", "3F000":
+                return .refusal(
+                    "role \(configuration.username) no longer sees the store's tables and functions in "
+                        + "\(configuration) (\(words)): the schema was dropped or renamed, or the role lost USAGE on "
+                        + "it since the command began")
+            default: break
+            }
         }
         let unreachable = [
             "connection refused", "cannot reach", "connectionerror", "connect timeout", "connecttimeout",
