@@ -1238,6 +1238,36 @@ extension SampleProcessSuites {
             }
         }
 
+        /// A server that resets every connection (a listener that accepts and closes at once, standing in for one
+        /// that crashes as it is reached) was "cannot reach PostgreSQL at … (cannot reach PostgreSQL at …: …)" when
+        /// it read first, and "lost the connection" with exit status 1 when it did not, though nothing was asked.
+        @Test("a connection reset or closed as it is made is said once, as a refusal", arguments: [true, false])
+        func aResetConnectionIsSaidOnce(readsFirst: Bool) async throws {
+            let listener = try await Python.start(
+                """
+                import socket, struct, sys
+                server = socket.socket()
+                server.bind(("127.0.0.1", 0))
+                server.listen(16)
+                print(server.getsockname()[1], flush=True)
+                server.settimeout(120)
+                while True:
+                    connection, _ = server.accept()
+                    if sys.argv[1] == "reads-first":
+                        connection.recv(100)
+                    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    connection.close()
+                """, [readsFirst ? "reads-first" : "closes"])
+            defer { listener.signal(SIGKILL) }
+            let port = try #require(await listener.nextOutputLine())
+            let output = try await SampleProcess.run([
+                "verify", "--database", "postgres://someone:secret@127.0.0.1:\(port)/postgres?sslmode=disable",
+            ])
+            #expect(output.status == 2, "\(output.standardError)")
+            #expect(output.standardError.split(separator: "\n").count == 1, "\(output.standardError)")
+            #expect(output.standardError.components(separatedBy: "PostgreSQL at 127.0.0.1:\(port)").count == 2, "\(output.standardError)")
+        }
+
         /// The store's schema renamed while a run writes: the run stopped with the server's "relation \"streams\"
         /// does not exist" (or its append procedure's), which reads as if the tables were gone, and without the line
         /// every other failure of a run ends with.

@@ -193,6 +193,8 @@ enum PostgresProblem {
             default: break
             }
         }
+        // A connection lost: before a command asked anything (a refusal), or, with `changes`, as it ran.
+        if lowered.hasPrefix("lost the connection to postgresql") { return .refusal(OneLine.text(text)) }
         let unreachable = [
             "connection refused", "cannot reach", "connectionerror", "connect timeout", "connecttimeout",
             "could not connect", "unavailable", "no such host", "name or service not known", "network is unreachable",
@@ -208,7 +210,13 @@ enum PostgresProblem {
                     || lowered.contains("not known")
                     ? "unknown host"
                     : lowered.contains("connecting failed repeatedly")
-                        ? "connecting failed repeatedly" : OneLine.text(text)
+                        ? "connecting failed repeatedly" : OneLine.text(Self.cause(in: text))
         return .refusal("cannot reach PostgreSQL at \(host):\(configuration.port) (\(cause))")
+    }
+
+    /// The store's words after its own "cannot reach PostgreSQL at <server>: ", which the sample's line says once.
+    private static func cause(in text: String) -> String {
+        guard text.hasPrefix("cannot reach PostgreSQL at "), let colon = text.range(of: ": ") else { return text }
+        return String(text[colon.upperBound...])
     }
 }
