@@ -39,7 +39,8 @@ final class SQLiteConnection {
         }
         // Nor, to write, beside one this process may not write: SQLite then fails with "attempt to write a readonly
         // database", which sends one to the database file and its directory.
-        if !readOnly, !immutable, path != ":memory:", !path.isEmpty, let refusal = Self.unwritableCompanionRefusal(of: path)
+        if !readOnly, !immutable, path != ":memory:", !path.isEmpty,
+            let refusal = Self.unwritableCompanionRefusal(of: path)
         {
             throw SQLiteError(refusal: .readOnly, message: refusal)
         }

@@ -1234,13 +1234,16 @@ extension SampleProcessSuites {
                 components.password = "limited-password"
                 let output = try await SampleProcess.run(["verify", "--database", try #require(components.string)])
                 #expect(output.status == 2, "\(output.standardError)")
-                #expect(output.standardError.contains("takes no more connections (PostgreSQL error 53300"), "\(output.standardError)")
+                #expect(
+                    output.standardError.contains("takes no more connections (PostgreSQL error 53300"),
+                    "\(output.standardError)")
             }
         }
 
         /// A server that resets every connection (a listener that accepts and closes at once, standing in for one
-        /// that crashes as it is reached) was "cannot reach PostgreSQL at … (cannot reach PostgreSQL at …: …)" when
-        /// it read first, and "lost the connection" with exit status 1 when it did not, though nothing was asked.
+        /// that crashes as it is reached) was "cannot reach PostgreSQL at … (cannot reach PostgreSQL at …: …)"
+        /// when it read first, and "lost the connection" with exit status 1 when it did not, though nothing was
+        /// asked.
         @Test("a connection reset or closed as it is made is said once, as a refusal", arguments: [true, false])
         func aResetConnectionIsSaidOnce(readsFirst: Bool) async throws {
             let listener = try await Python.start(
@@ -1265,21 +1268,26 @@ extension SampleProcessSuites {
             ])
             #expect(output.status == 2, "\(output.standardError)")
             #expect(output.standardError.split(separator: "\n").count == 1, "\(output.standardError)")
-            #expect(output.standardError.components(separatedBy: "PostgreSQL at 127.0.0.1:\(port)").count == 2, "\(output.standardError)")
+            #expect(
+                output.standardError.components(separatedBy: "PostgreSQL at 127.0.0.1:\(port)").count == 2,
+                "\(output.standardError)")
         }
 
         /// The store's schema renamed while a run writes: the run stopped with the server's "relation \"streams\"
         /// does not exist" (or its append procedure's), which reads as if the tables were gone, and without the line
         /// every other failure of a run ends with.
-        @Test("a run whose schema is renamed under it says so, and that the commands completed before are in the ledger",
-              .timeLimit(.minutes(5)))
+        @Test(
+            "a run whose schema is renamed under it says so, and that the commands completed before are in the ledger",
+            .timeLimit(.minutes(5)))
         func schemaRenamedUnderARun() async throws {
             try await withCleanup { cleanup in
                 let postgres = try freshURL()
                 let schema = try schemaName(postgres)
                 cleanup.dropSchema(schema)
                 cleanup.dropSchema(schema + "_moved")
-                let first = try await SampleProcess.run(["run", "--database", postgres, "--accounts", "50", "--commands", "50", "--quiet"])
+                let first = try await SampleProcess.run([
+                    "run", "--database", postgres, "--accounts", "50", "--commands", "50", "--quiet",
+                ])
                 try #require(first.status == 0, "\(first.standardError)")
                 try await SampleProcess.withTemporaryDirectory { directory in
                     let acks = directory.appendingPathComponent("acks.log").path
