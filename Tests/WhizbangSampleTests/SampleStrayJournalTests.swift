@@ -149,6 +149,13 @@ extension SampleProcessSuites {
                     let status = Int(output.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines))
                     // Not killed by the signal (a negative status): it closed the store and exited.
                     #expect(status == expected, "\(said)")
+                    // What reached the reader, if anything, is said as it is: not "- was not written".
+                    if arguments[0] == "export" {
+                        #expect(
+                            output.standardError.contains(
+                                "standard output may hold a part of the log, without the end line that import needs"),
+                            "\(said)")
+                    }
                     for companion in [ledger + "-wal", ledger + "-shm"] {
                         #expect(!FileManager.default.fileExists(atPath: companion), "\(said): \(companion) left")
                     }

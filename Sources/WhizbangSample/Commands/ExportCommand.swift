@@ -54,6 +54,11 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
 
     func run<Store: EventStore>(on store: Store, database _: OpenedDatabase) async throws {
         let stop = StopSignal()
+        // What a stopped export leaves: a file is never given its name; standard output has what it was sent.
+        let unwritten =
+            output == "-"
+            ? "standard output may hold a part of the log, without the end line that import needs"
+            : "\(output) was not written"
         for leftover in ExportFile.removeAbandoned(for: output) {
             StandardError.write("removed \(leftover), left by an export that was killed\n")
         }
@@ -70,7 +75,7 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
             if let signal = stop.received {
                 file.discard()
                 progress.end()
-                StandardError.write("export stopped by signal \(signal); \(output) was not written\n")
+                StandardError.write("export stopped by signal \(signal); \(unwritten)\n")
                 throw ExitCode(stop.exitStatus)
             }
             let events = try await store.readAll(after: position, limit: 8192)
@@ -96,7 +101,7 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
         }
         if let signal = stop.received {
             file.discard()
-            StandardError.write("export stopped by signal \(signal); \(output) was not written\n")
+            StandardError.write("export stopped by signal \(signal); \(unwritten)\n")
             throw ExitCode(stop.exitStatus)
         }
         var end = try ExportEnd(events: count).encoded()
@@ -105,7 +110,7 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
             try file.write(end)
         } catch where stop.received != nil {
             file.discard()
-            StandardError.write("export stopped by signal \(stop.received ?? 0); \(output) was not written\n")
+            StandardError.write("export stopped by signal \(stop.received ?? 0); \(unwritten)\n")
             throw ExitCode(stop.exitStatus)
         }
         try file.commit()
