@@ -453,6 +453,23 @@ extension SampleProcessSuites {
                 #expect(
                     run.standardError.contains("full") || run.standardError.contains("errno 27"),
                     "\(run.standardError)")
+                // What the ledger holds then is said: a fresh run over an earlier ledger replaced it when it began,
+                // which "the storage is full" alone did not tell.
+                #expect(
+                    run.standardError.contains("\(ledger) holds the commands this run completed before the failure"),
+                    "\(run.standardError)")
+                let small = directory.appendingPathComponent("small.sqlite").path
+                try await SampleProcess.makeLedger(small, commands: 100)
+                for (keep, words) in [
+                    (false, "the earlier ledger at \(small) was replaced when this run began, and it holds"),
+                    (true, "\(small) holds the commands this run completed before the failure"),
+                ] {
+                    let again = try await SampleProcess.run(
+                        ["run", "--database", small, "--accounts", "1000", "--commands", "200000", "--quiet"]
+                            + (keep ? ["--keep"] : []), fileSizeLimitBlocks: 4000)
+                    #expect(again.status == 1, "\(again.standardOutput)\(again.standardError)")
+                    #expect(again.standardError.contains(words), "\(again.standardError)")
+                }
             }
         }
 

@@ -59,10 +59,16 @@ enum SampleDatabase {
             }
             let store: SQLiteEventStore
             var lock: LedgerRunLock? = nil
+            // What the ledger holds when the command fails as it writes: said after the store's reason.
+            var holds = "\(path) holds the commands this run completed before the failure"
             switch access {
             case .existing:
                 store = try await LedgerStore.openExisting(path: path)
             case .create(let fresh, let durability):
+                if fresh, SQLiteEventStore.inspectFile(at: path).kind == .store {
+                    holds = "the earlier ledger at \(path) was replaced when this run began, and it holds the commands "
+                        + "this run completed before the failure"
+                }
                 (store, lock) = try await LedgerStore.create(path: path, fresh: fresh, durability: durability)
             }
             // The lock goes once the store is closed (see `LedgerRunLock`).
@@ -75,7 +81,11 @@ enum SampleDatabase {
                 return LedgerStore.databaseBytes(path: path)
             }
             opened.openForReading = { try await LedgerStore.openReadOnly(path: path) }
-            return try await command.run(on: store, database: opened)
+            do {
+                return try await command.run(on: store, database: opened)
+            } catch let error as EventStoreError where error.code == .storageFull || error.code == .storageFailure {
+                throw SampleError("\(OneLine.text(error.message)); \(holds)")
+            }
         case .postgres(let configuration):
             return try await withPostgres(configuration, access, command)
         }
