@@ -281,22 +281,31 @@ final class SQLiteConnection {
         return nil
     }
 
-    /// Why a connection that may write cannot open the database at `path`: a WAL or shared-memory file beside it
-    /// that this process may not write (another user's, made by a read of theirs: a read by a user who may not write
-    /// the database leaves them, as no such connection can take the lock under which they are removed); `nil` when
-    /// each is writable or absent.
+    /// Why a connection that may write cannot open the database at `path`, which this process may write: a WAL or
+    /// shared-memory file beside it that the file's permissions keep it from writing (another user's: a read by a
+    /// user who may not write the database leaves them, as no such connection can take the lock under which they are
+    /// removed); `nil` when each is writable or absent, or when the database itself is not writable (SQLite's own
+    /// error says that).
     static func unwritableCompanionRefusal(of path: String) -> String? {
         let database = SQLiteMadeCompanions.resolved(path)
+        guard faccessat(AT_FDCWD, database, W_OK, AT_EACCESS) == 0 else { return nil }
         for (suffix, role) in [("-wal", "WAL"), ("-shm", "shared-memory file")] {
             let companion = database + suffix
             var status = stat()
             guard lstat(companion, &status) == 0, status.st_mode & S_IFMT == S_IFREG,
-                faccessat(AT_FDCWD, companion, R_OK | W_OK, AT_EACCESS) != 0, errno == EACCES || errno == EPERM
+                faccessat(AT_FDCWD, companion, R_OK | W_OK, AT_EACCESS) != 0, errno == EACCES
             else { continue }
+            var wal = stat()
+            let walHoldsFrames = lstat(database + "-wal", &wal) == 0 && wal.st_size > 0
+            let remedy =
+                walHoldsFrames
+                ? "its WAL may hold commits not yet in the database: have root, or a user who may write the database "
+                    + "and both files, open the database once, which writes them into it and removes the files"
+                : "once no program has the database open, remove \(database)-wal and \(database)-shm (as their "
+                    + "owner or root)"
             return "\(companion), the \(role) of \(path), belongs to user \(status.st_uid) and this process (user "
                 + "\(geteuid())) may not write it, which SQLite must to change the database (a read by a user who may "
-                + "not write the database leaves its WAL and shared-memory files). Nothing was changed; once no "
-                + "program has the database open, remove \(database)-wal and \(database)-shm (as their owner or root)"
+                + "not write the database leaves its WAL and shared-memory files). Nothing was changed; \(remedy)"
         }
         return nil
     }

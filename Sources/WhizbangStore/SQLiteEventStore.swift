@@ -50,7 +50,8 @@ public final class SQLiteEventStore: EventStore {
     /// ``open(path:configuration:)``.
     ///
     /// - Throws: `EventStoreError` — `notADatabase`, `corruptDatabase`, `incompatibleSchema` (a newer schema or
-    ///   another application's database), `readOnly` (the file or its directory cannot be written),
+    ///   another application's database), `readOnly` (the file or its directory cannot be written, or a WAL or
+    ///   shared-memory file beside it that another user's read left cannot be, which the message names),
     ///   `invalidArgument` (a configuration value out of range, a path that names a directory, a WAL or journal
     ///   named after a database that is not there, which SQLite would read into a new one, a rollback journal
     ///   beside the database, which SQLite would roll back into it (one that a store creating the database uses is

@@ -15,7 +15,10 @@ public import Whizbang
 ///
 /// Opening a WAL-mode store that has no WAL or shared-memory file beside it makes both, and SQLite leaves them when
 /// read-only connections close; ``close()`` removes them when no connection has the database open and the WAL is
-/// empty, so that the directory is left as it was found. Files that were there at the open are never removed.
+/// empty, so that the directory is left as it was found. Files that were there at the open are never removed. A
+/// process that may not write the database cannot take the lock under which they are removed, and leaves them: its
+/// own files, which a store of the database's owner then refuses to open beside, naming them (unless it runs as
+/// root).
 public final class SQLiteReadOnlyEventStore: EventStore {
     /// The database file.
     public let path: String
@@ -295,10 +298,15 @@ public final class SQLiteReadOnlyEventStore: EventStore {
         return try await readers.read { reader throws(SQLiteError) in try reader.latestSnapshot(for: streamID) }
     }
 
-    /// Runs SQLite's `PRAGMA integrity_check` and returns the problems it reports; empty when the database is sound.
+    /// Runs SQLite's `PRAGMA integrity_check` and returns the problems it reports (at most 100); empty when the
+    /// database is sound.
     ///
     /// It finds damage that reads of the log can miss, such as an index that lacks a row of its table. It reads the
-    /// whole file, so it takes time proportional to the database's size; it writes nothing.
+    /// whole file in one read transaction, so it takes time proportional to the database's size, and a writer's WAL
+    /// cannot start over meanwhile; it writes nothing. Cancelling the calling task interrupts it.
+    ///
+    /// - Throws: `CancellationError` when the task is cancelled; `EventStoreError` — `closed` after ``close()``,
+    ///   `corruptDatabase` when the damage stops the check itself, or another code for a failed read.
     public func integrityCheck() async throws -> [String] {
         try await readers.read { reader throws(SQLiteError) in try reader.integrityCheck() }
     }

@@ -38,7 +38,9 @@ public func executeRawSQL(_ sql: String, path: String) throws -> [[String]] {
     return rows
 }
 
+/// A failure of ``executeRawSQL(_:path:)``, with SQLite's words.
 public struct RawSQLiteError: Error {
+    /// What SQLite said.
     public var message: String
 }
 

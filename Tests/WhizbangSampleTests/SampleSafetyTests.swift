@@ -1503,10 +1503,14 @@ extension SampleProcessSuites {
 
         /// A ledger of another user's that this one may not read (the sample makes ledgers with mode 0600) was said
         /// to be "not a Whizbang store: it is a file SQLite cannot read (unable to open database file)". Run as user
-        /// 65534 through `setpriv`, so only as root.
+        /// 65534 through `setpriv`, so only as root, and only where that user may reach the built sample and the
+        /// temporary directory (not, say, a checkout under a home directory of mode 0700).
         @Test(
             "a ledger this user may not read is said to be so, not \"not a Whizbang store\"",
-            .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")))
+            .enabled(
+                if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
+                    && Self.othersMayReach((try? SampleProcess.executable.path) ?? "/")
+                    && Self.othersMayReach(NSTemporaryDirectory())))
         func anUnreadableLedgerIsSaidToBeUnreadable() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in
                 let ledger = directory.appendingPathComponent("ledger.sqlite").path
@@ -1527,6 +1531,20 @@ extension SampleProcessSuites {
                 }
                 #expect(try ImportFixture.snapshot(directory) == before)
             }
+        }
+
+        /// Whether a user other than the owner may search every directory on the way to `path` (and run it, if it
+        /// is a file): the "others" execute bit of each.
+        static func othersMayReach(_ path: String) -> Bool {
+            var components = URL(fileURLWithPath: path).standardizedFileURL.pathComponents
+            var current = ""
+            while !components.isEmpty {
+                let next = components.removeFirst()
+                current = current.isEmpty ? next : (current == "/" ? "/" + next : current + "/" + next)
+                var status = stat()
+                guard stat(current, &status) == 0, status.st_mode & S_IXOTH != 0 else { return false }
+            }
+            return true
         }
 
         @Test("verify and replay name the account whose first event is missing, as they name every other")

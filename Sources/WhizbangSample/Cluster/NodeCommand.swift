@@ -89,7 +89,10 @@ struct NodeCommand: AsyncParsableCommand {
         } catch {
             // A server it never reached, before it claimed anything: one line and exit status 2, as the other
             // commands say it, instead of the client's words for the failed connection.
-            if node.statistics.claims == 0, let problem = PostgresProblem.problem(error, storeConfiguration) {
+            // A lost connection is not one of them: a standby node may have written its heartbeats for hours.
+            if node.statistics.claims == 0,
+                let problem = PostgresProblem.problem(error, storeConfiguration, lostConnectionIsRefusal: false)
+            {
                 throw problem
             }
             throw error

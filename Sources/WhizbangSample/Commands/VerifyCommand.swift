@@ -52,10 +52,14 @@ struct VerifyCommand: AsyncParsableCommand, StoreCommand {
         if projection.violationCount > projection.violations.count {
             problems.append("… and \(projection.violationCount - projection.violations.count) more violations")
         }
-        // Damage that the log's reads can miss (an index that lacks a row of its table), found by SQLite's own check.
-        let integrity = try await Self.integrityProblems(of: store)
+        // Damage that the log's reads can miss (an index that lacks a row of its table), found by SQLite's own check,
+        // which stops at 100 problems.
+        let integrity = try await Self.integrityProblems(of: store, stop: replay.stop)
         problems += integrity.prefix(10).map { "the SQLite file is damaged: \($0)" }
-        if integrity.count > 10 { problems.append("… \(integrity.count) problems in all in the SQLite file") }
+        if integrity.count > 10 {
+            problems.append(
+                "… \(integrity.count >= 100 ? "100 or more" : "\(integrity.count)") problems in all in the SQLite file")
+        }
         let expectedTotal =
             projection.openedSum &+ projection.depositSum &- projection.withdrawSum &- projection.moneyInFlight
         if !projection.overflowed, projection.total != expectedTotal {
@@ -111,10 +115,32 @@ struct VerifyCommand: AsyncParsableCommand, StoreCommand {
         store is SQLiteReadOnlyEventStore || store is SQLiteEventStore
     }
 
-    /// What `PRAGMA integrity_check` reports of an SQLite ledger; nothing for another store.
-    private static func integrityProblems(of store: some EventStore) async throws -> [String] {
-        if let store = store as? SQLiteReadOnlyEventStore { return try await store.integrityCheck() }
-        if let store = store as? SQLiteEventStore { return try await store.integrityCheck() }
-        return []
+    /// What `PRAGMA integrity_check` reports of an SQLite ledger; nothing for another store. A stop signal received
+    /// meanwhile cancels the check (a whole-file read) and ends the command as a stopped read.
+    private static func integrityProblems(of store: some EventStore, stop: StopSignal?) async throws -> [String] {
+        let check: @Sendable () async throws -> [String]
+        if let store = store as? SQLiteReadOnlyEventStore {
+            check = { try await store.integrityCheck() }
+        } else if let store = store as? SQLiteEventStore {
+            check = { try await store.integrityCheck() }
+        } else {
+            return []
+        }
+        if let signal = stop?.received { throw StopSignal.stoppedReading(by: signal) }
+        let reading = Task { try await check() }
+        // Looks for a stop signal every 50 ms while the check reads.
+        let watching = Task {
+            while !Task.isCancelled, stop?.received == nil { try? await Task.sleep(for: .milliseconds(50)) }
+            if stop?.received != nil { reading.cancel() }
+        }
+        defer { watching.cancel() }
+        do {
+            let problems = try await reading.value
+            if let signal = stop?.received { throw StopSignal.stoppedReading(by: signal) }
+            return problems
+        } catch {
+            if let signal = stop?.received { throw StopSignal.stoppedReading(by: signal) }
+            throw error
+        }
     }
 }

@@ -116,7 +116,12 @@ enum PostgresProblem {
 
     /// The sample's line for a failure to connect or a missing privilege (for a read-only `configuration`, as
     /// ``missingReadPrivilege(_:_:)`` says it), or `nil` for any other error.
-    static func problem(_ error: any Error, _ configuration: PostgresEventStore.Configuration) -> SampleError? {
+    ///
+    /// - Parameter lostConnectionIsRefusal: whether a connection lost as the command ran is a refusal (`false` for a
+    ///   command that may have written before it was lost, whose caller cannot tell otherwise).
+    static func problem(
+        _ error: any Error, _ configuration: PostgresEventStore.Configuration, lostConnectionIsRefusal: Bool = true
+    ) -> SampleError? {
         let text: String
         if let error = error as? EventStoreError {
             text = error.message
@@ -176,25 +181,34 @@ enum PostgresProblem {
         if let (sqlState, words) = said {
             switch sqlState {
             // No connection was made: as "cannot reach", nothing was asked of the server.
+            // The server's, the role's or the database's limit; only the server's frees up as other clients leave.
             case "53300":
+                let advice =
+                    lowered.contains("for role")
+                    ? "its CONNECTION LIMIT (ALTER ROLE \(configuration.username) CONNECTION LIMIT n) allows no more"
+                    : lowered.contains("for database")
+                        ? "the database's CONNECTION LIMIT (ALTER DATABASE … CONNECTION LIMIT n) allows no more"
+                        : "try again when fewer clients are connected, or raise the server's max_connections"
                 return .refusal(
-                    "PostgreSQL at \(host):\(configuration.port) takes no more connections (\(words)): try again "
-                        + "when fewer clients are connected, or raise the server's max_connections")
+                    "PostgreSQL at \(host):\(configuration.port) takes no more connections from role "
+                        + "\(configuration.username) (\(words)): \(advice)")
             case "57P03":
                 return .refusal(
                     "PostgreSQL at \(host):\(configuration.port) is starting up or shutting down (\(words)): try again "
                         + "once it is up")
-            // The store's tables, or its functions, vanished from under a command that found them when it began.
+            // Tables or functions that the command found when it began, gone from under it.
             case "42P01", "42883", "3F000":
                 return .refusal(
-                    "role \(configuration.username) no longer sees the store's tables and functions in "
-                        + "\(configuration) (\(words)): the schema was dropped or renamed, or the role lost USAGE on "
-                        + "it since the command began")
+                    "role \(configuration.username) no longer finds in \(configuration) a table or function that the "
+                        + "command found when it began (\(words)): the schema was dropped or renamed since, or the role "
+                        + "lost USAGE on it")
             default: break
             }
         }
         // A connection lost: before a command asked anything (a refusal), or, with `changes`, as it ran.
-        if lowered.hasPrefix("lost the connection to postgresql") { return .refusal(OneLine.text(text)) }
+        if lowered.hasPrefix("lost the connection to postgresql") {
+            return lostConnectionIsRefusal ? .refusal(OneLine.text(text)) : nil
+        }
         let unreachable = [
             "connection refused", "cannot reach", "connectionerror", "connect timeout", "connecttimeout",
             "could not connect", "unavailable", "no such host", "name or service not known", "network is unreachable",
