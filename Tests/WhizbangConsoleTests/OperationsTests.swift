@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import Synchronization
 import Testing
 import Whizbang
 import WhizbangConsole
@@ -44,6 +45,20 @@ struct OperationsTests {
         #expect(unready.status == .serviceUnavailable)
         #expect(unready.body.contains("ledger is 3 events behind"))
         try await fixture.store.saveCheckpoint(8, for: "ledger")
+        #expect(try await fixture.request("/health/ready").status == .ok)
+    }
+
+    @Test func readinessProblemsMakeTheConsoleUnready() async throws {
+        let problems = Mutex<[String]>([])
+        let fixture = try ConsoleFixture { $0.readinessProblems = { problems.withLock { $0 } } }
+        try await fixture.seed()
+        try await fixture.store.saveCheckpoint(5, for: "ledger")
+        #expect(try await fixture.request("/health/ready").status == .ok)
+        problems.withLock { $0 = ["the file was replaced"] }
+        let unready = try await fixture.request("/health/ready")
+        #expect(unready.status == .serviceUnavailable)
+        #expect(unready.body.contains("the file was replaced"), "\(unready.body)")
+        problems.withLock { $0 = [] }
         #expect(try await fixture.request("/health/ready").status == .ok)
     }
 

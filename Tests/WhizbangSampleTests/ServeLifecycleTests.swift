@@ -34,6 +34,38 @@ extension SampleProcessSuites {
             }
         }
 
+        /// `serve` reads the file it opened: a ledger deleted and made again at its path kept being served, and
+        /// `/health/ready` said 200, with the old ledger's head, for as long as `serve` ran.
+        @Test("serve is unready once its SQLite ledger is deleted or replaced, naming why")
+        func aReplacedLedgerMakesServeUnready() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                try await SampleProcess.makeLedger(ledger, commands: 30)
+                let child = try await SampleProcess.child(["serve", "--database", ledger, "--port", "0"])
+                let line = try #require(await child.nextOutputLine())
+                let port = try #require(line.split(separator: ":").last.flatMap { Int($0.dropLast()) }, "\(line)")
+                func ready() async throws -> String {
+                    let client = LoopbackClient()
+                    defer { client.close() }
+                    try client.connect(port)
+                    try client.send("GET /health/ready HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                    return try await client.read(until: nil)
+                }
+                #expect(try await ready().hasPrefix("HTTP/1.1 200"))
+                for file in [ledger, ledger + "-wal", ledger + "-shm"] { unlink(file) }
+                let deleted = try await ready()
+                #expect(deleted.hasPrefix("HTTP/1.1 503") && deleted.contains("was deleted since serve opened it"), "\(deleted)")
+                try await SampleProcess.makeLedger(ledger, commands: 10)
+                let replaced = try await ready()
+                #expect(
+                    replaced.hasPrefix("HTTP/1.1 503") && replaced.contains("was deleted or replaced since serve opened it"),
+                    "\(replaced)")
+                child.signal(SIGTERM)
+                let (status, rest) = try await child.finish()
+                #expect(status == 0, "status \(status): \(rest)")
+            }
+        }
+
         /// `serve` stops on SIGTERM even while a client that opened the live tail has stopped reading (a stalled or
         /// hostile client): the stream's write, waiting for room in the socket, ends with its connection when
         /// graceful shutdown begins.

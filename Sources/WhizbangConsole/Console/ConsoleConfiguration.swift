@@ -63,6 +63,10 @@ public struct ConsoleConfiguration: Sendable {
     /// Measures the store's size in bytes for the overview (a file's size, `pg_total_relation_size`, …); it runs
     /// under ``storeTimeout``. Default `nil`: the overview shows no size.
     public var storeSize: (@Sendable () async throws -> Int)?
+    /// Further reasons for `/health/ready` to answer unready, beside the store's and the projections': each string
+    /// one problem (such as a store file deleted or replaced since it was opened); empty when there is none. It must
+    /// return at once (it is not bounded by ``storeTimeout``). Default `nil`: no further check.
+    public var readinessProblems: (@Sendable () -> [String])?
     /// Reads the cluster running on the store, or returns `nil` when there is none; it runs under ``storeTimeout``.
     /// With it, the console has a page of nodes and partition owners (`/cluster`). Default `nil`: no such page.
     public var clusterStatus: (@Sendable () async throws -> ClusterStatus?)?
@@ -86,6 +90,7 @@ public struct ConsoleConfiguration: Sendable {
         catalog = StreamCatalog.Configuration()
         projectionStatus = nil
         storeSize = nil
+        readinessProblems = nil
         clusterStatus = nil
     }
 

@@ -188,6 +188,7 @@ extension StoreConsole {
             } catch {
                 problems.append("the store is not reachable: \(error.message)")
             }
+            problems += configuration.readinessProblems?() ?? []
             guard problems.isEmpty else {
                 return ConsoleResponses.json(HealthView(status: "unready", checks: problems), status: .serviceUnavailable)
             }

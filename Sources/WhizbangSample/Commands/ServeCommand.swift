@@ -7,6 +7,16 @@ import WhizbangConsole
 import WhizbangPostgres
 import WhizbangStore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+#if canImport(CDispatch)
+import CDispatch
+#endif
+
 /// Serves the web console on a ledger store, read-only: a SQLite file (opened `mode=ro`, so a `run` may go on
 /// writing it) or a PostgreSQL schema.
 struct ServeCommand: AsyncParsableCommand, StoreCommand {
@@ -61,6 +71,7 @@ struct ServeCommand: AsyncParsableCommand, StoreCommand {
     func run<Store: EventStore>(on store: Store, database opened: OpenedDatabase) async throws {
         var configuration = consoleConfiguration
         configuration.storeSize = Self.sizeMeasure(of: store, name: opened.name)
+        if store is SQLiteReadOnlyEventStore { configuration.readinessProblems = Self.replacementCheck(of: opened.name) }
         if let postgres = store as? PostgresEventStore { configuration.clusterStatus = Self.clusterReader(of: postgres) }
         let console: StoreConsole<Store>
         do throws(ConsoleError) {
@@ -130,6 +141,31 @@ struct ServeCommand: AsyncParsableCommand, StoreCommand {
 
 extension ServeCommand {
     /// How to measure the store for the overview: the SQLite file and its WAL, or the PostgreSQL schema's tables.
+    /// The device and inode of the file at `path` (links followed), or `nil` when there is none.
+    private static func fileIdentity(_ path: String) -> (UInt64, UInt64)? {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return nil }
+        return (UInt64(truncatingIfNeeded: status.st_dev), UInt64(truncatingIfNeeded: status.st_ino))
+    }
+
+    /// A readiness check of the SQLite ledger at `path`: the console reads the file it opened, so a ledger deleted
+    /// (and perhaps made again) at `path` since then is no longer the one at `--database`, though its reads still
+    /// answer. Compared by device and inode, which `serve`'s open keeps the file's while it runs.
+    static func replacementCheck(of path: String) -> @Sendable () -> [String] {
+        let opened = fileIdentity(path)
+        return {
+            let now = fileIdentity(path)
+            guard let opened, let now, now == opened else {
+                return [
+                    "the ledger at \(path) was "
+                        + (now == nil ? "deleted" : "deleted or replaced") + " since serve opened it: this console "
+                        + "still shows the ledger it opened; restart serve to show the one at \(path)"
+                ]
+            }
+            return []
+        }
+    }
+
     static func sizeMeasure<Store: EventStore>(of store: Store, name: String) -> @Sendable () async throws -> Int {
         if let postgres = store as? PostgresEventStore {
             return { try await postgres.storageBytes() }
