@@ -2,6 +2,16 @@ import Foundation
 import Whizbang
 import WhizbangStore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+// In this module, Glibc's `struct stat` is owned by the clang module that first includes its header: Dispatch's.
+#if canImport(CDispatch)
+import CDispatch
+#endif
+
 /// An import file read and checked whole before anything is written: every line an exported event with only known
 /// fields, each given once, valid ids and payloads, and of a kind the ledger knows (``LedgerEventCheck``); positions
 /// 1, 2, 3… in file order; each stream's versions 1, 2, 3… with no gap or repeat; no event id twice; and last the

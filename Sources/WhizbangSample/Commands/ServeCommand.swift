@@ -12,7 +12,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-
+// In this module, Glibc's `struct stat` is owned by the clang module that first includes its header: Dispatch's.
 #if canImport(CDispatch)
 import CDispatch
 #endif
