@@ -125,6 +125,15 @@ extension ConsoleConnectionTests {
         }
     }
 
+    @Test(
+        "without a token, a request with two Host lines is refused with 400, whichever comes first",
+        arguments: [("127.0.0.1", "attacker.example"), ("attacker.example", "127.0.0.1"), ("localhost", "localhost")])
+    func twoHostLines(first: String, second: String) async throws {
+        let answer = try await get("/api/overview", host: first, extra: "Host: \(second)\r\n")
+        #expect(answer.hasPrefix("HTTP/1.1 400"), "\(first), \(second): \(answer.prefix(200))")
+        #expect(answer.contains("more than one Host"), "\(answer.prefix(400))")
+    }
+
     @Test("with a token, any host name is served to a request that carries it")
     func hostNamesWithAToken() async throws {
         let token = "a-token-of-sixteen-chars"

@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 
 /// Without an access token, answers only requests addressed to a loopback name (`Host: 127.0.0.1:8080`,
@@ -6,12 +7,20 @@ import Hummingbird
 /// A console with no token trusts that only this machine can reach it. A web page elsewhere could still make the
 /// browser of someone on this machine send it requests, through a name of its own that it points at 127.0.0.1 (DNS
 /// rebinding); such requests name that other host, and are refused here. Requests without a `Host` (HTTP/1.0) pass.
+///
+/// A request with more than one `Host` line is refused with 400, as RFC 9112 (section 3.2) asks: the request's
+/// authority is the first line's, and a proxy or a cache in front of the console may have read another.
 struct LoopbackHostMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(
         _ request: Request,
         context: Context,
         next: (Request, Context) async throws -> Response
     ) async throws -> Response {
+        // The first `Host` line became the request's authority; any other is still among its fields.
+        if !request.headers[values: Self.host].isEmpty {
+            return ConsoleResponses.json(
+                ErrorView(error: "the request has more than one Host line; send one"), status: .badRequest)
+        }
         guard let authority = request.head.authority, !Self.isLoopback(authority) else {
             return try await next(request, context)
         }
@@ -21,6 +30,8 @@ struct LoopbackHostMiddleware<Context: RequestContext>: RouterMiddleware {
                     + "\(authority); open it by one of those names, or give it an access token"),
             status: .misdirectedRequest)
     }
+
+    private static var host: HTTPField.Name { HTTPField.Name("Host")! }
 
     /// Whether `authority` (a `Host` value, with or without a port) names this machine's loopback interface. A port
     /// must be digits only: `localhost:attacker.example` is not `localhost`.
