@@ -313,7 +313,7 @@ struct InboxExecutorTests {
         }
     }
 
-    @Test("a fetch takes the pending rows of the given partitions only, oldest first, from its start, up to the limit")
+    @Test("a fetch takes the pending rows of the given partitions only, oldest first, from its start, up to the limit; with every partition too")
     func fetchTakesThePartitionsPendingRowsInOrder() async throws {
         try await ClusterTestDatabase.withStore { store in
             let owner = try await Self.owner(store)
@@ -337,6 +337,8 @@ struct InboxExecutorTests {
             }
             let cases: [(partitions: [Int32], start: Int64, limit: Int)] = [
                 ([1, 3], 0, 100), ([3, 1], rows[9].id, 3), ([0, 1, 2, 3], rows[5].id, 5), ([2], 0, 1), ([0], rows[23].id, 4),
+                // Every partition of the cluster (8): read in the table's order, not partition by partition.
+                (Array(0..<8), 0, 100), (Array(0..<8), rows[5].id, 5), (Array((0..<8).reversed()), rows[12].id, 100),
             ]
             for (partitions, start, limit) in cases {
                 let expected = rows.filter { $0.pending && partitions.contains($0.partition) && $0.id >= start }
