@@ -108,13 +108,10 @@ final class InboxExecutor: Sendable {
     /// The pending rows of the given partitions from row id `start` on, oldest first, up to `limit`; and, when
     /// `start` is past the first row, every pending row below `start` of the streams those rows are on.
     ///
-    /// A node that owns some of the partitions reads each one's rows from the index of pending rows by partition, so
-    /// that it reads no entry of another node's partitions. A node that owns every partition (one node alone) reads
-    /// the rows from `start` on in the table's order instead, one index range rather than one index descent per
-    /// partition: past `start` almost every row is still pending, and every pending row is its own. A backlog costs
-    /// up to `limit` rows read per partition (each a visit to the table, which the check of the row's visibility
-    /// needs anyway); picking ids first and reading the chosen rows after ran one node 15% slower in alternating runs
-    /// (BENCHMARKS.md), so whole rows are read.
+    /// Each partition's rows come from the index of pending rows by partition, so a node reads no entry of another
+    /// node's partitions. A backlog costs up to `limit` rows read per partition (each a visit to the table, which
+    /// the check of the row's visibility needs anyway); picking ids first and reading the chosen rows after ran
+    /// one node 15% slower in alternating runs (BENCHMARKS.md), so whole rows are read.
     ///
     /// Row ids are drawn before their inserts commit, so a row can become visible below `start` after an earlier
     /// fetch went past it, and its client, told that it was inserted, may have sent the next command for its stream
@@ -122,40 +119,32 @@ final class InboxExecutor: Sendable {
     /// stream's commands run in inbox order even when the late row's notification is lost or not read yet.
     func fetch(_ partitions: [Int32], from start: Int64 = 0, limit: Int) async throws -> [Row] {
         let schema = self.schema
-        var binds = PostgresBindings(capacity: 3)
-        binds.append(start)
-        binds.append(Int64(limit))
-        binds.append(partitions)
-        let columns = "id, message_id, partition, stream_id, aggregate_type, payload"
-        let pending =
-            Set(partitions).count == configuration.partitionCount
-            ? "SELECT \(columns) FROM \(schema).inbox WHERE status = 0 AND id >= $1 ORDER BY id LIMIT $2"
-            : """
-            SELECT i.* FROM (SELECT DISTINCT unnest($3::integer[]) AS partition) AS p
-            CROSS JOIN LATERAL (
-                SELECT \(columns) FROM \(schema).inbox
-                WHERE status = 0 AND partition = p.partition AND id >= $1 ORDER BY id LIMIT $2
-            ) AS i
-            ORDER BY i.id LIMIT $2
-            """
-        let query = PostgresQuery(
-            unsafeSQL: """
+        let limit = Int64(limit)
+        return try await store.withTrustedConnection { connection, logger in
+            var rows: [Row] = []
+            for row in try await connection.rows(
+                """
                 WITH fetched AS (
-                \(pending)
+                    SELECT i.id, i.message_id, i.partition, i.stream_id, i.aggregate_type, i.payload
+                    FROM (SELECT DISTINCT unnest(\(partitions)::integer[]) AS partition) AS p
+                    CROSS JOIN LATERAL (
+                        SELECT * FROM \(unescaped: schema).inbox
+                        WHERE status = 0 AND partition = p.partition AND id >= \(start) ORDER BY id LIMIT \(limit)
+                    ) AS i
+                    ORDER BY i.id LIMIT \(limit)
                 )
                 SELECT * FROM fetched
                 UNION ALL
-                SELECT o.* FROM (SELECT DISTINCT stream_id FROM fetched WHERE $1 > 0) AS s
+                SELECT o.id, o.message_id, o.partition, o.stream_id, o.aggregate_type, o.payload
+                FROM (SELECT DISTINCT stream_id FROM fetched WHERE \(start) > 0) AS s
                 CROSS JOIN LATERAL (
-                    SELECT \(columns) FROM \(schema).inbox
-                    WHERE status = 0 AND stream_id = s.stream_id AND id < $1 ORDER BY id LIMIT $2
+                    SELECT * FROM \(unescaped: schema).inbox
+                    WHERE status = 0 AND stream_id = s.stream_id AND id < \(start) ORDER BY id LIMIT \(limit)
                 ) AS o
-                WHERE o.partition = ANY($3::integer[])
+                WHERE o.partition = ANY(\(partitions)::integer[])
                 ORDER BY 1
-                """, binds: binds)
-        return try await store.withTrustedConnection { connection, logger in
-            var rows: [Row] = []
-            for row in try await connection.rows(query, logger: logger) {
+                """, logger: logger)
+            {
                 let (id, messageID, partition, streamID, type, payload) = try row.decode(
                     (Int64, UUID, Int32, String, String, ByteBuffer).self)
                 rows.append(
