@@ -1498,6 +1498,31 @@ extension SampleProcessSuites {
                     damaged.standardOutput.contains("violation: the SQLite file is damaged:")
                         && damaged.standardOutput.contains("events_by_id"), "\(damaged.standardOutput)")
                 #expect(try ImportFixture.snapshot(directory) == before)
+                #expect(!damaged.standardError.contains("hard links"), "\(damaged.standardError)")
+            }
+        }
+
+        /// A read by one name of a ledger that a run writes by another (a hard link) does not see the run's WAL, and
+        /// `verify` reported the file damaged, or failed with "the database is corrupt", without a word of why.
+        @Test("a failed read of a ledger with another name (a hard link) says that a writer by that name may be why")
+        func aDamagedReadOfAHardLinkedLedgerNamesTheLink() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let other = directory.appendingPathComponent("copy.sqlite").path
+                try await SampleProcess.makeLedger(ledger, commands: 30)
+                #expect(link(ledger, other) == 0)
+                // A sound ledger with two names reads as before, without the note.
+                let sound = try await SampleProcess.run(["verify", "--database", other])
+                #expect(sound.status == 0 && !sound.standardError.contains("hard links"), "\(sound.standardError)")
+                try damageIndexRoot("events_by_id", path: ledger)
+                for name in [ledger, other] {
+                    let damaged = try await SampleProcess.run(["verify", "--database", name])
+                    #expect(damaged.status == 1, "\(damaged.standardOutput)\(damaged.standardError)")
+                    #expect(
+                        damaged.standardError.contains("note: \(name) has 2 names (hard links)")
+                            && damaged.standardError.contains("Read the ledger by the name the run writes to"),
+                        "\(damaged.standardError)")
+                }
             }
         }
 

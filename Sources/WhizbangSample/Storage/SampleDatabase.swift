@@ -55,7 +55,17 @@ enum SampleDatabase {
                     store.close()
                     return LedgerStore.databaseBytes(path: path)
                 }
-                return try await command.run(on: store, database: opened)
+                do {
+                    return try await command.run(on: store, database: opened)
+                } catch {
+                    // Not after a stop signal: the read did not fail, it was ended.
+                    if (error as? SampleError).map({ $0.exitStatus < 128 }) ?? true,
+                        let note = Self.otherNamesNote(path)
+                    {
+                        FileHandle.standardError.write(Data("note: \(note)\n".utf8))
+                    }
+                    throw error
+                }
             }
             let store: SQLiteEventStore
             var lock: LedgerRunLock? = nil
@@ -89,6 +99,22 @@ enum SampleDatabase {
         case .postgres(let configuration):
             return try await withPostgres(configuration, access, command)
         }
+    }
+
+    /// Why a read of the SQLite ledger at `path` that failed, or found it damaged, may have met a run writing it by
+    /// another name; `nil` when the file has one name.
+    ///
+    /// SQLite keeps what a connection has committed but not yet copied into the database file in a WAL named after
+    /// the name that connection opened: a reader by another name of the same file (a hard link) neither sees that WAL
+    /// nor holds the locks that keep a checkpoint from rewriting the pages it reads, so it can meet half-copied pages,
+    /// index entries without their rows, or a log that ends before its head.
+    static func otherNamesNote(_ path: String) -> String? {
+        var status = stat()
+        guard stat(path, &status) == 0, status.st_nlink > 1 else { return nil }
+        return "\(path) has \(status.st_nlink) names (hard links). SQLite keeps what a writer has not yet copied into "
+            + "the file in a WAL named after the name the writer opened, so a read by another name does not see it: if "
+            + "a run writes this ledger under another name, what this command reported may come from that, not from "
+            + "damage. Read the ledger by the name the run writes to, or once the run has ended."
     }
 
     private func withPostgres<Command: StoreCommand>(
