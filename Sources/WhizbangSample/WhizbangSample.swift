@@ -35,6 +35,7 @@ struct WhizbangSample: AsyncParsableCommand {
             let line = error.description.replacingOccurrences(of: "\r", with: "\\r")
                 .replacingOccurrences(of: "\n", with: "\\n")
             StandardError.write("error: \(line)\n")
+            if let note = error.note { StandardError.write("note: \(note)\n") }
             Foundation.exit(error.exitStatus)
         } catch let error as EventStoreError {
             // A store's message may quote a multi-line statement: all of it goes on the one line.

@@ -3,6 +3,11 @@ import Logging
 import WhizbangPostgres
 import WhizbangStore
 
+// In this module, Glibc's `struct stat` is owned by the clang module that first includes its header: Dispatch's.
+#if canImport(CDispatch)
+import CDispatch
+#endif
+
 /// The `--database` argument: an SQLite file, or a PostgreSQL database given as a `postgres://` URL (its `schema`
 /// parameter picks the schema, default `whizbang`; a password may also come from `PGPASSWORD`).
 enum SampleDatabase {
@@ -59,12 +64,20 @@ enum SampleDatabase {
                     return try await command.run(on: store, database: opened)
                 } catch {
                     // Not after a stop signal: the read did not fail, it was ended.
-                    if (error as? SampleError).map({ $0.exitStatus < 128 }) ?? true,
+                    guard (error as? SampleError).map({ $0.exitStatus < 128 }) ?? true,
                         let note = Self.otherNamesNote(path)
-                    {
-                        FileHandle.standardError.write(Data("note: \(note)\n".utf8))
+                    else { throw error }
+                    switch error {
+                    case var error as SampleError:
+                        error.note = note
+                        throw error
+                    case let error as EventStoreError:
+                        throw SampleError(OneLine.text(error.message), note: note)
+                    default:
+                        // `verify`'s violations (exit status 1), already printed.
+                        StandardError.write("note: \(note)\n")
+                        throw error
                     }
-                    throw error
                 }
             }
             let store: SQLiteEventStore

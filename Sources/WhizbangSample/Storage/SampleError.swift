@@ -4,10 +4,13 @@ struct SampleError: Error, CustomStringConvertible {
     /// The exit status: 1 for a failure, 2 for a refusal (nothing was touched). Arguments that do not parse or
     /// validate exit with ArgumentParser's 64 instead.
     let exitStatus: Int32
+    /// A line said after the error, on what may have caused it (`note: …`).
+    var note: String?
 
-    init(_ description: String, exitStatus: Int32 = 1) {
+    init(_ description: String, exitStatus: Int32 = 1, note: String? = nil) {
         self.description = description
         self.exitStatus = exitStatus
+        self.note = note
     }
 
     /// A refusal: the command found something it must not change, changed nothing, and exits with status 2.
