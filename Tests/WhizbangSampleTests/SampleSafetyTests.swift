@@ -1514,6 +1514,16 @@ extension SampleProcessSuites {
                 // A sound ledger with two names reads as before, without the note.
                 let sound = try await SampleProcess.run(["verify", "--database", other])
                 #expect(sound.status == 0 && !sound.standardError.contains("hard links"), "\(sound.standardError)")
+                // Failures of anything but the ledger's read say nothing of its names.
+                let missingAckLog = directory.appendingPathComponent("none.log").path
+                let noDirectory = directory.appendingPathComponent("none/x.jsonl").path
+                for arguments in [
+                    ["verify", "--database", other, "--ack-log", missingAckLog],
+                    ["export", "--database", other, "--output", noDirectory],
+                ] {
+                    let failed = try await SampleProcess.run(arguments)
+                    #expect(failed.status != 0 && !failed.standardError.contains("hard links"), "\(failed.standardError)")
+                }
                 try damageIndexRoot("events_by_id", path: ledger)
                 for name in [ledger, other] {
                     let damaged = try await SampleProcess.run(["verify", "--database", name])
@@ -1523,6 +1533,14 @@ extension SampleProcessSuites {
                             && damaged.standardError.contains("Read the ledger by the name the run writes to"),
                         "\(damaged.standardError)")
                 }
+                // An event that does not decode: the error, then the note.
+                _ = try executeRawSQL("UPDATE events SET data = X'FF' WHERE position = 5", path: ledger)
+                let undecodable = try await SampleProcess.run(["replay", "--database", other])
+                let lines = undecodable.standardError.split(separator: "\n")
+                #expect(undecodable.status == 1, "\(undecodable.standardError)")
+                #expect(
+                    lines.count == 2 && lines[0].hasPrefix("error: event at position 5")
+                        && lines[1].hasPrefix("note: \(other) has 2 names (hard links)"), "\(undecodable.standardError)")
             }
         }
 

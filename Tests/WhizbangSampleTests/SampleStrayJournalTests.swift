@@ -120,7 +120,7 @@ extension SampleProcessSuites {
 
         /// A reader of the output that goes away (`inspect | head`) ended the command with SIGPIPE at its next write,
         /// before it closed the store: the WAL and shared-memory files its read made stayed beside the ledger.
-        @Test("inspect and export into a pipe closed early close the store, leaving nothing beside the ledger")
+        @Test("inspect and export into a pipe closed early close the store, leaving nothing beside the ledger, and say only that")
         func aClosedPipeLeavesNothingBesideTheLedger() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in
                 let ledger = directory.appendingPathComponent("ledger.sqlite").path
@@ -159,6 +159,16 @@ extension SampleProcessSuites {
                     for companion in [ledger + "-wal", ledger + "-shm"] {
                         #expect(!FileManager.default.fileExists(atPath: companion), "\(said): \(companion) left")
                     }
+                }
+                // Read by a second name of the file, a stopped read says nothing of its names: it did not fail.
+                let other = directory.appendingPathComponent("other.sqlite").path
+                try #require(link(ledger, other) == 0)
+                for arguments in [["inspect", "--stream", "account-0"], ["export", "--output", "-"]] {
+                    let output = try await SampleProcess.tool(
+                        "python3", ["-c", closedPipe, binary] + arguments + ["--database", other])
+                    let said = "\(arguments): \(output.standardOutput)\(output.standardError)"
+                    #expect(Int(output.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)) == 141, "\(said)")
+                    #expect(!output.standardError.contains("hard links"), "\(said)")
                 }
             }
         }

@@ -54,6 +54,9 @@ struct ReplayCommand: AsyncParsableCommand, StoreCommand {
             object.add("ok", projection.violationCount == 0)
             print(object.text)
         }
-        if projection.violationCount > 0 { throw ExitCode(1) }
+        if projection.violationCount > 0 {
+            SampleDatabase.noteOtherNames(of: store, at: opened.name)
+            throw ExitCode(1)
+        }
     }
 }

@@ -108,6 +108,7 @@ struct VerifyCommand: AsyncParsableCommand, StoreCommand {
             return
         }
         for problem in problems { print("violation: \(problem)") }
+        SampleDatabase.noteOtherNames(of: store, at: opened.name)
         throw ExitCode(1)
     }
 

@@ -51,7 +51,7 @@ struct DecodedRange: Sendable {
             event = try kind(typeName, row.schemaVersion).decode(Data(row.data))
         } catch {
             let stream = try streamID ?? row.streamID
-            throw SampleError(
+            throw SampleError.logRead(
                 "event at position \(position) (\(String(decoding: typeName, as: UTF8.self)) in \(stream)) does "
                     + "not decode: \(DecodingErrorText.describe(error))")
         }

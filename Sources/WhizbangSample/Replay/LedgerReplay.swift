@@ -95,7 +95,7 @@ struct LedgerReplay {
             // The head read at the start is an event of the log: a replay that did not reach it read a log that
             // changed under it (replaced by a new run, say), and what it saw is no ledger.
             guard last == head else {
-                throw SampleError(
+                throw SampleError.logRead(
                     "the log changed while it was read: it ended at position \(head) when the replay began, and the "
                         + "replay found its last event at \(last)")
             }
@@ -145,7 +145,7 @@ struct LedgerReplay {
             do {
                 ledgerEvent = try LedgerEvent.decode(event)
             } catch {
-                throw SampleError(
+                throw SampleError.logRead(
                     "event at position \(event.position) (\(event.eventType) in \(event.streamID)) does not decode: "
                         + DecodingErrorText.describe(error))
             }

@@ -293,7 +293,7 @@ enum LedgerStore {
         case .invalidArgument:
             SampleError.refusal("cannot open \(path): \(OneLine.text(error.message))")
         case .corruptDatabase:
-            SampleError("\(path) is corrupt: \(OneLine.text(error.message))")
+            SampleError.logRead("\(path) is corrupt: \(OneLine.text(error.message))")
         case .notADatabase, .incompatibleSchema:
             SampleError.refusal("\(path) is not a Whizbang store (\(OneLine.text(error.message)))")
         // A file, or a directory, that this process may not write: a ledger to read, not to add to. SQLite's own

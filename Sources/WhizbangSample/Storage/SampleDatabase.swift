@@ -54,30 +54,16 @@ enum SampleDatabase {
         switch self {
         case .sqlite(let path):
             if case .existing = access {
-                let store = try await LedgerStore.openReadOnly(path: path)
-                defer { store.close() }
-                let opened = OpenedDatabase(name: path, close: { store.close() }) {
-                    store.close()
-                    return LedgerStore.databaseBytes(path: path)
-                }
                 do {
+                    let store = try await LedgerStore.openReadOnly(path: path)
+                    defer { store.close() }
+                    let opened = OpenedDatabase(name: path, close: { store.close() }) {
+                        store.close()
+                        return LedgerStore.databaseBytes(path: path)
+                    }
                     return try await command.run(on: store, database: opened)
                 } catch {
-                    // Not after a stop signal: the read did not fail, it was ended.
-                    guard (error as? SampleError).map({ $0.exitStatus < 128 }) ?? true,
-                        let note = Self.otherNamesNote(path)
-                    else { throw error }
-                    switch error {
-                    case var error as SampleError:
-                        error.note = note
-                        throw error
-                    case let error as EventStoreError:
-                        throw SampleError(OneLine.text(error.message), note: note)
-                    default:
-                        // `verify`'s violations (exit status 1), already printed.
-                        StandardError.write("note: \(note)\n")
-                        throw error
-                    }
+                    throw Self.notingOtherNames(error, path: path)
                 }
             }
             let store: SQLiteEventStore
@@ -112,6 +98,33 @@ enum SampleDatabase {
         case .postgres(let configuration):
             return try await withPostgres(configuration, access, command)
         }
+    }
+
+    /// `error`, with ``otherNamesNote(_:)`` when it is what a read of the SQLite ledger at `path` met in the file
+    /// (an error of the store's reads, or ``SampleError/isLogRead``) and the file has other names. Refusals, stop
+    /// signals and failures of anything else (an ack log, an output file, a port) are left as they are.
+    static func notingOtherNames(_ error: any Error, path: String) -> any Error {
+        switch error {
+        case var error as SampleError where error.isLogRead:
+            error.note = otherNamesNote(path)
+            return error
+        case let error as EventStoreError
+        where [.corruptDatabase, .notADatabase, .storageFailure].contains(error.code):
+            guard let note = otherNamesNote(path) else { return error }
+            // As `main` would say it, with the note after it.
+            return SampleError(OneLine.text(error.message), note: note)
+        default:
+            return error
+        }
+    }
+
+    /// Writes ``otherNamesNote(_:)`` to standard error when `store` is the SQLite ledger at `path` and the file has
+    /// other names: for `verify` and `replay`, whose reads found violations in the log.
+    static func noteOtherNames(of store: some EventStore, at path: String) {
+        guard store is SQLiteReadOnlyEventStore || store is SQLiteEventStore, let note = otherNamesNote(path) else {
+            return
+        }
+        StandardError.write("note: \(note)\n")
     }
 
     /// Why a read of the SQLite ledger at `path` that failed, or found it damaged, may have met a run writing it by
