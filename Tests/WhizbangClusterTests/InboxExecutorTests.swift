@@ -337,7 +337,7 @@ struct InboxExecutorTests {
             }
             let cases: [(partitions: [Int32], start: Int64, limit: Int)] = [
                 ([1, 3], 0, 100), ([3, 1], rows[9].id, 3), ([0, 1, 2, 3], rows[5].id, 5), ([2], 0, 1), ([0], rows[23].id, 4),
-                // Every partition of the cluster (8): read in the table's order, not partition by partition.
+                // Every partition of the cluster (8), as a node alone holds them.
                 (Array(0..<8), 0, 100), (Array(0..<8), rows[5].id, 5), (Array((0..<8).reversed()), rows[12].id, 100),
             ]
             for (partitions, start, limit) in cases {

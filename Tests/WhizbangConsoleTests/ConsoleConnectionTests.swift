@@ -115,13 +115,14 @@ extension ConsoleConnectionTests {
             ("127.0.0.1.attacker.example", false), ("[::2]:8080", false),
             // A port that is not a number: the name before the last colon is not the whole host.
             ("localhost:attacker.example", false), ("localhost:80@attacker.example", false),
-            ("127.0.0.1:attacker.example", false), ("[::1]attacker.example", false), ("[::1]:x", false),
+            ("127.0.0.1:attacker.example", false), ("[::1]attacker.example", false), ("[::1]:x", false), ("", false),
         ])
     func hostNames(host: String, served: Bool) async throws {
         let answer = try await get("/api/overview", host: host)
         #expect(answer.hasPrefix("HTTP/1.1 200") == served, "\(host): \(answer.prefix(200))")
         if !served {
             #expect(answer.hasPrefix("HTTP/1.1 421") && answer.contains("127.0.0.1, localhost or [::1]"), "\(host)")
+            #expect(answer.contains("not to \(host.isEmpty ? "an empty Host" : host);"), "\(answer)")
         }
     }
 

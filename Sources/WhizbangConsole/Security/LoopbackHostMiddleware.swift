@@ -6,10 +6,12 @@ import Hummingbird
 ///
 /// A console with no token trusts that only this machine can reach it. A web page elsewhere could still make the
 /// browser of someone on this machine send it requests, through a name of its own that it points at 127.0.0.1 (DNS
-/// rebinding); such requests name that other host, and are refused here. Requests without a `Host` (HTTP/1.0) pass.
+/// rebinding); such requests name that other host, and are refused here. A request without a `Host` passes: a browser
+/// always sends one, and HTTP/1.0 needs none (the request's HTTP version is not known here).
 ///
-/// A request with more than one `Host` line is refused with 400, as RFC 9112 (section 3.2) asks: the request's
-/// authority is the first line's, and a proxy or a cache in front of the console may have read another.
+/// A request with more than one `Host` line is refused with 400, as RFC 9112 (section 3.2) asks of such requests:
+/// the request's authority is the first line's, and a proxy or a cache in front of the console may have read another.
+/// (The request target's own authority, in the absolute form a client sends only to a proxy, is not seen here.)
 struct LoopbackHostMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(
         _ request: Request,
@@ -27,7 +29,8 @@ struct LoopbackHostMiddleware<Context: RequestContext>: RouterMiddleware {
         return ConsoleResponses.json(
             ErrorView(
                 error: "this console answers only requests addressed to 127.0.0.1, localhost or [::1], not to "
-                    + "\(authority); open it by one of those names, or give it an access token"),
+                    + (authority.isEmpty ? "an empty Host" : authority)
+                    + "; open it by one of those names, or give it an access token"),
             status: .misdirectedRequest)
     }
 
