@@ -1544,6 +1544,54 @@ extension SampleProcessSuites {
             }
         }
 
+        /// A read by one name of a ledger whose other name's WAL held commits (a run that ended while a reader had the
+        /// ledger open leaves its WAL) missed them: `export` wrote an older log with exit status 0, `verify` reported
+        /// damage, and a run by that name would have built on a log without them.
+        @Test("a ledger whose other name (a hard link) has a WAL with commits is refused by that name, changing nothing")
+        func aHardLinkBesideAWALWithCommitsIsRefused() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let other = directory.appendingPathComponent("copy.sqlite").path
+                let output = directory.appendingPathComponent("out.jsonl").path
+                try await SampleProcess.makeLedger(ledger, commands: 30)
+                try #require(link(ledger, other) == 0)
+                // A connection by the ledger's name commits and stays open, so its WAL keeps the commit; meanwhile the
+                // sample is run by the other name, and then by the ledger's own.
+                let script = """
+                    import json, sqlite3, subprocess, sys
+                    binary, ledger, other, output = sys.argv[1:5]
+                    holder = sqlite3.connect(ledger, isolation_level=None)
+                    holder.execute("INSERT INTO checkpoints (consumer, position) VALUES ('holder', 1)")
+                    results = []
+                    for arguments in (["verify"], ["replay"], ["export", "--output", output],
+                                      ["run", "--keep", "--accounts", "2", "--commands", "2"]):
+                        for name in (other, ledger):
+                            if arguments[0] == "run" and name == ledger: continue
+                            done = subprocess.run([binary] + arguments + ["--database", name], capture_output=True, text=True)
+                            results.append([name, arguments[0], done.returncode, done.stderr])
+                    print(json.dumps(results))
+                    """
+                let ran = try await Python.run(script, [try SampleProcess.executable.path, ledger, other, output])
+                try #require(ran.status == 0, "\(ran.standardError)")
+                let results = try #require(
+                    try JSONSerialization.jsonObject(with: Data(ran.standardOutput.utf8)) as? [[Any]])
+                #expect(results.count == 7)
+                for result in results {
+                    let (name, command, status, said) = (result[0] as? String, result[1] as? String, result[2] as? Int, result[3] as? String ?? "")
+                    if name == other {
+                        #expect(status == 2, "\(command ?? ""): \(said)")
+                        #expect(
+                            said.contains("\(other) is the same file as \(ledger) (a hard link), and \(ledger)-wal holds commits"),
+                            "\(command ?? ""): \(said)")
+                    } else {
+                        #expect(status == 0, "\(command ?? ""): \(said)")
+                    }
+                }
+                #expect(!FileManager.default.fileExists(atPath: other + "-wal"))
+                #expect(!FileManager.default.fileExists(atPath: other + "-shm"))
+            }
+        }
+
         /// A ledger of another user's that this one may not read (the sample makes ledgers with mode 0600) was said
         /// to be "not a Whizbang store: it is a file SQLite cannot read (unable to open database file)". Run as user
         /// 65534 through `setpriv`, so only as root, and only where that user may reach the built sample and the

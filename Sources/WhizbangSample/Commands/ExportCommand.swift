@@ -69,9 +69,11 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
         progress.begin(phase: "export", total: Int(head))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // The export is the log up to the head it began at: appends commit in the order of their positions, so that
+        // is one moment's log, whatever is appended while it is read.
         var position: UInt64 = 0
         var count = 0
-        while true {
+        while position < head {
             if let signal = stop.received {
                 file.discard()
                 progress.end()
@@ -80,10 +82,15 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
             }
             let events = try await store.readAll(after: position, limit: 8192)
             var chunk = Data()
-            for event in events {
+            var written = 0
+            for event in events where event.position <= head {
+                guard event.position > position else {
+                    throw Self.changedLog(head: head, at: position, met: event, unwritten)
+                }
                 chunk.append(try encoder.encode(try ExportedEvent(event)))
                 chunk.append(UInt8(ascii: "\n"))
                 position = event.position
+                written += 1
             }
             do {
                 try file.write(chunk)
@@ -92,13 +99,15 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
                 // the export as the stop does, at the top of the loop.
                 continue
             }
-            count += events.count
+            count += written
             progress.update(done: count)
             if progressLines {
                 StandardError.write("export: \(count) events written\n")
             }
-            if events.count < 8192 { break }
+            // A read that found nothing up to the head will not find it later.
+            if events.count < 8192 || written == 0 { break }
         }
+        guard position == head else { throw Self.changedLog(head: head, at: position, met: nil, unwritten) }
         if let signal = stop.received {
             file.discard()
             StandardError.write("export stopped by signal \(signal); \(unwritten)\n")
@@ -121,5 +130,17 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
         } else {
             print(summary)
         }
+    }
+
+    /// The failure of an export whose reads met a log that is not one moment's: an event at or before the position
+    /// already written (`met`), or an end before the head the export began at (`met` is `nil`); `unwritten` says
+    /// what the export leaves (a file is never given its name).
+    private static func changedLog(head: UInt64, at position: UInt64, met: RecordedEvent?, _ unwritten: String)
+        -> SampleError
+    {
+        let what =
+            met.map { "an event at position \($0.position) came after position \(position)" }
+            ?? "the log ended at position \(position), before the head \(head) it had when the export began"
+        return SampleError.logRead("the log changed while it was exported: \(what); \(unwritten)")
     }
 }

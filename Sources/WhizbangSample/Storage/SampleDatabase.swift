@@ -53,6 +53,7 @@ enum SampleDatabase {
     func with<Command: StoreCommand>(_ access: Access, _ command: Command) async throws -> Command.Output {
         switch self {
         case .sqlite(let path):
+            try Self.refuseOtherNameWithWAL(path)
             if case .existing = access {
                 do {
                     let store = try await LedgerStore.openReadOnly(path: path)
@@ -115,6 +116,30 @@ enum SampleDatabase {
             return SampleError(OneLine.text(error.message), note: note)
         default:
             return error
+        }
+    }
+
+    /// Refuses (exit status 2) a ledger at `path` that is also named otherwise in its directory (a hard link) when
+    /// the WAL beside that other name holds frames: commits a process made by that name and has not yet copied into
+    /// the file. A connection by `path` would not see them, since SQLite names a WAL after the name its database was
+    /// opened by: a read would miss them or meet pages half-copied, and a write would build on a log without them.
+    /// Other names elsewhere are not looked for; a failed read then says that the file has other names.
+    static func refuseOtherNameWithWAL(_ path: String) throws {
+        var status = stat()
+        guard stat(path, &status) == 0, status.st_nlink > 1 else { return }
+        let parts = PathParts(path)
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: parts.directory) else { return }
+        for name in names.sorted() where name != parts.name {
+            var other = stat()
+            var wal = stat()
+            let otherPath = parts.sibling(name)
+            guard lstat(otherPath, &other) == 0, other.st_dev == status.st_dev, other.st_ino == status.st_ino,
+                stat(otherPath + "-wal", &wal) == 0, wal.st_size > 0
+            else { continue }
+            throw SampleError.refusal(
+                "\(path) is the same file as \(otherPath) (a hard link), and \(otherPath)-wal holds commits not yet "
+                    + "copied into the file: SQLite keeps a WAL beside the name the database was opened by, so a read "
+                    + "or a run by \(path) would not see them. Use \(otherPath); nothing was changed")
         }
     }
 
