@@ -149,8 +149,9 @@ final class SQLiteWriter: @unchecked Sendable {
         // Room for two more commits of the largest size seen, but never more than half the bound, so that one huge
         // commit (an import) does not make every later commit checkpoint.
         let margin = min(2 * Int(hook.largestCommit), Int(hook.maximumFrames) / 2)
-        // After a restart checkpoint that failed (a reader kept an old snapshot past the busy timeout), wait for
-        // another eighth of the bound before the next: each attempt may hold the writer for the busy timeout.
+        // After a restart checkpoint that failed or was not tried (a reader kept an older snapshot, or the newest one
+        // past the busy timeout), wait for another eighth of the bound before the next: an attempt may hold the writer
+        // for the busy timeout.
         let nearSizeBound = pages + margin >= Int(hook.maximumFrames) && pages >= Int(hook.sizeBoundRetryFrames)
         guard pages >= requestThreshold || nearSizeBound else { return }
         let remaining = pages - hook.maintenance.checkpointedFrames
@@ -159,19 +160,37 @@ final class SQLiteWriter: @unchecked Sendable {
         // At the hard bound a passive checkpoint is not enough: it gives up at once while the maintenance thread
         // holds the checkpoint lock, and a starved maintenance thread (a loaded machine) can hold it for seconds
         // while the WAL keeps growing. A full checkpoint, once the maintenance thread's checkpoint has ended (below),
-        // waits for readers on older snapshots through the connection's busy handler, so for at most `busyTimeout`
-        // the writer pays instead of the disk. Near the size bound a restart checkpoint also waits until no reader
-        // uses the WAL, without which the next transaction could not start the WAL over.
+        // copies every frame, so the writer pays instead of the disk. Near the size bound a restart checkpoint also
+        // waits until no reader uses the WAL, without which the next transaction could not start the WAL over. Both
+        // wait through the connection's busy handler (at most `busyTimeout`), and only when no reader holds an older
+        // snapshot than the WAL's newest (below).
         let mode =
             nearSizeBound ? SQLITE_CHECKPOINT_RESTART : atHardBound ? SQLITE_CHECKPOINT_FULL : SQLITE_CHECKPOINT_PASSIVE
         var walFrames: Int32 = 0
         var checkpointed: Int32 = 0
         var code = SQLITE_BUSY
+        // Whether the full or restart checkpoint was left out for a reader on an older snapshot.
+        var olderSnapshot = false
         // SQLite fails at once while the maintenance thread holds the checkpoint lock, so wait for its checkpoint
         // (passive, it never waits itself) to end first — at a bound, for at most the busy timeout.
         let waitsForMaintenance = mode != SQLITE_CHECKPOINT_PASSIVE
         if !waitsForMaintenance || hook.maintenance.checkpointLock.lock(before: Date(timeIntervalSinceNow: busyTimeout)) {
-            code = sqlite3_wal_checkpoint_v2(connection.handle, nil, mode, &walFrames, &checkpointed)
+            code = sqlite3_wal_checkpoint_v2(connection.handle, nil, SQLITE_CHECKPOINT_PASSIVE, &walFrames, &checkpointed)
+            // A passive checkpoint stops at the oldest snapshot a reader holds. Short of the WAL's end, a reader is on
+            // an older snapshot: a full or restart checkpoint would wait the busy timeout for it and, if it is
+            // stopped or slow, fail, again at every later attempt while it stays. The WAL then grows past the bound
+            // until that reader moves on; the writer waits only for readers on the newest snapshot, which leave
+            // quickly.
+            if mode != SQLITE_CHECKPOINT_PASSIVE {
+                if code == SQLITE_OK && checkpointed >= walFrames {
+                    code = sqlite3_wal_checkpoint_v2(connection.handle, nil, mode, &walFrames, &checkpointed)
+                } else if code == SQLITE_OK {
+                    hook.maintenance.recordCheckpoint(
+                        frames: checkpointed, generation: hook.maintenance.currentWALGeneration)
+                    code = SQLITE_BUSY
+                    olderSnapshot = true
+                }
+            }
             if waitsForMaintenance { hook.maintenance.checkpointLock.unlock() }
         }
         if code == SQLITE_OK {
@@ -184,7 +203,8 @@ final class SQLiteWriter: @unchecked Sendable {
         logger.trace(
             "writer checkpoint",
             metadata: [
-                "code": "\(code)", "mode": "\(mode)", "walFrames": "\(walFrames)", "checkpointed": "\(checkpointed)",
+                "code": "\(code)", "mode": "\(olderSnapshot ? SQLITE_CHECKPOINT_PASSIVE : mode)",
+                "walFrames": "\(walFrames)", "checkpointed": "\(checkpointed)", "olderSnapshot": "\(olderSnapshot)",
             ])
         // Until the next commit reports the WAL's new size, do not try again.
         hook.pages = 0

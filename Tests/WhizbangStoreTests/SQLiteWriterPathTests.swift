@@ -1,4 +1,7 @@
+import CWhizbangSQLite
 import Foundation
+import Logging
+import Synchronization
 import Testing
 import WhizbangStore
 
@@ -52,6 +55,42 @@ struct SQLiteWriterPathTests {
             #expect(largestWAL <= 1 << 20, "the WAL reached \(largestWAL) bytes")
             // The appends wrote several times the bound, so the WAL was started over more than once.
             #expect(largestWAL > 1 << 19, "the WAL never grew to half its bound (\(largestWAL) bytes)")
+        }
+    }
+
+    /// A reader stopped with a snapshot open (a console or a shell job suspended mid-read) held the writer for the
+    /// busy timeout at every eighth of the size bound the WAL grew by, each restart checkpoint waiting for it and
+    /// failing: seconds of stall, again and again, for every command.
+    @Test("a reader on an older snapshot is not waited for at the WAL's size bound; the WAL shrinks once it leaves")
+    func aReaderOnAnOlderSnapshotIsNotWaitedFor() async throws {
+        var configuration = SQLiteEventStore.Configuration.testing
+        configuration.checkpointPages = 100_000
+        configuration.maximumWALBytes = 1 << 20
+        configuration.busyTimeout = .milliseconds(200)
+        let checkpoints = CheckpointLog()
+        configuration.logger = Logger(label: "test") { _ in CheckpointLog.Handler(log: checkpoints) }
+        configuration.logger.logLevel = .trace
+        try await withStore(configuration: configuration) { store, path in
+            _ = try await store.append(makeEvents(8), to: "first", expectedVersion: .any)
+            var reader: OpaquePointer?
+            try #require(sqlite3_open_v2(path, &reader, SQLITE_OPEN_READONLY, nil) == SQLITE_OK)
+            defer { sqlite3_close_v2(reader) }
+            // A read transaction that has read holds its snapshot until it ends.
+            try #require(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM events;", nil, nil, nil) == SQLITE_OK)
+            for index in 0..<600 {
+                _ = try await store.append(makeEvents(8), to: StreamID("s-\(index % 64)"), expectedVersion: .any)
+            }
+            #expect(Self.walBytes(path) > 1 << 20, "the reader's snapshot did not keep the WAL")
+            let waited = checkpoints.waitedAndFailed
+            #expect(waited == 0, "\(waited) checkpoints waited for the reader and failed")
+            try #require(sqlite3_exec(reader, "COMMIT", nil, nil, nil) == SQLITE_OK)
+            // Once the reader has left, the WAL starts over within its bound.
+            var smallest = Int.max
+            for index in 0..<200 {
+                _ = try await store.append(makeEvents(8), to: StreamID("t-\(index % 64)"), expectedVersion: .any)
+                smallest = min(smallest, Self.walBytes(path))
+            }
+            #expect(smallest <= 1 << 20, "the WAL stayed at \(smallest) bytes")
         }
     }
 
@@ -128,6 +167,32 @@ struct SQLiteWriterPathTests {
                 #expect(try await store.streamVersion(of: StreamID("d\(index + 1)")) == 0)
             }
             #expect(try await store.streamVersion(of: "taken") == 1)
+        }
+    }
+}
+
+/// Counts the writer's full and restart checkpoints that failed (`SQLITE_BUSY`), from its trace log.
+private final class CheckpointLog: Sendable {
+    private let failed = Atomic<Int>(0)
+
+    var waitedAndFailed: Int { failed.load(ordering: .relaxed) }
+
+    struct Handler: LogHandler {
+        let log: CheckpointLog
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            guard event.message == "writer checkpoint", let metadata = event.metadata,
+                metadata["code"] == "\(SQLITE_BUSY)",
+                metadata["mode"] == "\(SQLITE_CHECKPOINT_RESTART)" || metadata["mode"] == "\(SQLITE_CHECKPOINT_FULL)"
+            else { return }
+            log.failed.add(1, ordering: .relaxed)
         }
     }
 }
