@@ -1533,6 +1533,17 @@ extension SampleProcessSuites {
                             && damaged.standardError.contains("Read the ledger by the name the run writes to"),
                         "\(damaged.standardError)")
                 }
+                // A file that reads as no store by one of its names: the refusal, then the note.
+                let text = directory.appendingPathComponent("notes.txt").path
+                let textLink = directory.appendingPathComponent("notes.sqlite").path
+                try Data("not a ledger\n".utf8).write(to: URL(fileURLWithPath: text))
+                try #require(link(text, textLink) == 0)
+                let notAStore = try await SampleProcess.run(["replay", "--database", textLink])
+                let refused = notAStore.standardError.split(separator: "\n")
+                #expect(notAStore.status == 2, "\(notAStore.standardError)")
+                #expect(
+                    refused.count == 2 && refused[0].hasPrefix("error: \(textLink) is not a Whizbang store")
+                        && refused[1].hasPrefix("note: \(textLink) has 2 names (hard links)"), "\(notAStore.standardError)")
                 // An event that does not decode: the error, then the note.
                 _ = try executeRawSQL("UPDATE events SET data = X'FF' WHERE position = 5", path: ledger)
                 let undecodable = try await SampleProcess.run(["replay", "--database", other])

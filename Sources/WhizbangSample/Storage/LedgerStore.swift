@@ -283,7 +283,7 @@ enum LedgerStore {
                 "\(path) cannot be read by this process (user \(geteuid())): it belongs to user \(status.st_uid), "
                     + "mode \(String(status.st_mode & 0o7777, radix: 8)); nothing was changed")
         }
-        return SampleError.refusal("\(path) is not a Whizbang store: it is \(file.description)")
+        return SampleError.logReadRefusal("\(path) is not a Whizbang store: it is \(file.description)")
     }
 
     /// The sample's line for a store that would not open.
@@ -295,7 +295,7 @@ enum LedgerStore {
         case .corruptDatabase:
             SampleError.logRead("\(path) is corrupt: \(OneLine.text(error.message))")
         case .notADatabase, .incompatibleSchema:
-            SampleError.refusal("\(path) is not a Whizbang store (\(OneLine.text(error.message)))")
+            SampleError.logReadRefusal("\(path) is not a Whizbang store (\(OneLine.text(error.message)))")
         // A file, or a directory, that this process may not write: a ledger to read, not to add to. SQLite's own
         // words (after the store's generic prefix) are replaced by the sample's; the store's particular messages
         // (read-only storage beside a WAL file, say) are kept.

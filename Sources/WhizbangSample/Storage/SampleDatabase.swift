@@ -102,8 +102,8 @@ enum SampleDatabase {
     }
 
     /// `error`, with ``otherNamesNote(_:)`` when it is what a read of the SQLite ledger at `path` met in the file
-    /// (an error of the store's reads, or ``SampleError/isLogRead``) and the file has other names. Refusals, stop
-    /// signals and failures of anything else (an ack log, an output file, a port) are left as they are.
+    /// (an error of the store's reads, or ``SampleError/isLogRead``) and the file has other names. Other refusals,
+    /// stop signals and failures of anything else (an ack log, an output file, a port) are left as they are.
     static func notingOtherNames(_ error: any Error, path: String) -> any Error {
         switch error {
         case var error as SampleError where error.isLogRead:

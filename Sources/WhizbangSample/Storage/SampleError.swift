@@ -17,6 +17,14 @@ struct SampleError: Error, CustomStringConvertible {
         self.note = note
     }
 
+    /// A refusal (exit status 2) of what a read met in the file (not a store, or not one this version reads),
+    /// ``isLogRead``: read by one name while a writer uses another, a store can look like neither.
+    static func logReadRefusal(_ description: String) -> SampleError {
+        var error = SampleError.refusal(description)
+        error.isLogRead = true
+        return error
+    }
+
     /// A failure met in the log as it was read (exit status 1), ``isLogRead``.
     static func logRead(_ description: String) -> SampleError {
         var error = SampleError(description)
