@@ -64,9 +64,9 @@ extension SQLiteEventStore {
         /// reader uses the WAL, so its next transaction writes the WAL from its beginning; the file is then cut back
         /// to at most this size. Background checkpoints start by half of it at the latest, so the writer itself
         /// copies only the frames they had not reached. A single commit larger than this, or a reader that keeps
-        /// an older snapshot than the WAL's newest (the writer does not wait for such a reader, which may be stopped;
-        /// it tries again once the WAL has grown by another eighth of the bound), or a reader that keeps the newest
-        /// one past the busy timeout, can still take the file beyond it. At least 1 MiB when not 0.
+        /// its snapshot past the busy timeout, can still take the file beyond it: the writer then tries again once
+        /// the WAL has grown by another eighth of the bound, and does not wait again for a reader still on the
+        /// snapshot it waited for (one that is stopped, say), until that reader moves on. At least 1 MiB when not 0.
         public var maximumWALBytes: Int = 64 << 20
 
         /// Whether the writer gathers each commit's WAL writes and hands them to the file in a few large writes

@@ -162,33 +162,35 @@ final class SQLiteWriter: @unchecked Sendable {
         // while the WAL keeps growing. A full checkpoint, once the maintenance thread's checkpoint has ended (below),
         // copies every frame, so the writer pays instead of the disk. Near the size bound a restart checkpoint also
         // waits until no reader uses the WAL, without which the next transaction could not start the WAL over. Both
-        // wait through the connection's busy handler (at most `busyTimeout`), and only when no reader holds an older
-        // snapshot than the WAL's newest (below).
+        // wait through the connection's busy handler (at most `busyTimeout`), but not again for a reader that
+        // already held them that long on the same snapshot (below).
         let mode =
             nearSizeBound ? SQLITE_CHECKPOINT_RESTART : atHardBound ? SQLITE_CHECKPOINT_FULL : SQLITE_CHECKPOINT_PASSIVE
         var walFrames: Int32 = 0
         var checkpointed: Int32 = 0
         var code = SQLITE_BUSY
-        // Whether the full or restart checkpoint was left out for a reader on an older snapshot.
+        // Whether the full or restart checkpoint was left out for a reader that held the last one.
         var olderSnapshot = false
         // SQLite fails at once while the maintenance thread holds the checkpoint lock, so wait for its checkpoint
         // (passive, it never waits itself) to end first — at a bound, for at most the busy timeout.
         let waitsForMaintenance = mode != SQLITE_CHECKPOINT_PASSIVE
         if !waitsForMaintenance || hook.maintenance.checkpointLock.lock(before: Date(timeIntervalSinceNow: busyTimeout)) {
             code = sqlite3_wal_checkpoint_v2(connection.handle, nil, SQLITE_CHECKPOINT_PASSIVE, &walFrames, &checkpointed)
-            // A passive checkpoint stops at the oldest snapshot a reader holds. Short of the WAL's end, a reader is on
-            // an older snapshot: a full or restart checkpoint would wait the busy timeout for it and, if it is
-            // stopped or slow, fail, again at every later attempt while it stays. The WAL then grows past the bound
-            // until that reader moves on; the writer waits only for readers on the newest snapshot, which leave
-            // quickly.
-            if mode != SQLITE_CHECKPOINT_PASSIVE {
-                if code == SQLITE_OK && checkpointed >= walFrames {
-                    code = sqlite3_wal_checkpoint_v2(connection.handle, nil, mode, &walFrames, &checkpointed)
-                } else if code == SQLITE_OK {
-                    hook.maintenance.recordCheckpoint(
-                        frames: checkpointed, generation: hook.maintenance.currentWALGeneration)
+            // A passive checkpoint stops at the oldest snapshot a reader holds. A full or restart checkpoint waits the
+            // busy timeout for that reader to move on, which a live reader soon does; one that is stopped (SIGSTOP, a
+            // suspended job) does not, and held the writer for the busy timeout at every attempt while it stayed. So
+            // a reader found on the same snapshot as at the last failed wait is not waited for again: the WAL grows
+            // past the bound until it moves on.
+            if mode != SQLITE_CHECKPOINT_PASSIVE, code == SQLITE_OK {
+                let generation = hook.maintenance.currentWALGeneration
+                let reader = checkpointed < walFrames ? (generation: generation, frames: checkpointed) : nil
+                if let reader, let stuck = hook.stuckReader, stuck == reader {
+                    hook.maintenance.recordCheckpoint(frames: checkpointed, generation: generation)
                     code = SQLITE_BUSY
                     olderSnapshot = true
+                } else {
+                    code = sqlite3_wal_checkpoint_v2(connection.handle, nil, mode, &walFrames, &checkpointed)
+                    hook.stuckReader = code == SQLITE_OK ? nil : reader
                 }
             }
             if waitsForMaintenance { hook.maintenance.checkpointLock.unlock() }
@@ -439,6 +441,10 @@ extension SQLiteWriter {
         var largestCommit: Int32 = 0
         /// The WAL size from which the writer tries its restart checkpoint again after one failed; 0 when none did.
         var sizeBoundRetryFrames: Int32 = 0
+        /// Where the last full or restart checkpoint that waited for readers and failed found the oldest reader: the
+        /// WAL's generation and the frames copied before that reader's snapshot. A reader still there, on that same
+        /// snapshot, is not waited for again.
+        var stuckReader: (generation: Int, frames: Int32)?
 
         init(maintenance: SQLiteMaintenance, threshold: Int32, maximumFrames: Int32) {
             self.maintenance = maintenance

@@ -165,7 +165,8 @@ enum SampleDatabase {
         return "\(path) has \(status.st_nlink) names (hard links). SQLite keeps what a writer has not yet copied into "
             + "the file in a WAL named after the name the writer opened, so a read by another name does not see it: if "
             + "a run writes this ledger under another name, what this command reported may come from that, not from "
-            + "damage. Read the ledger by the name the run writes to, or once the run has ended."
+            + "damage. Read the ledger by the name the run writes to (a WAL that a run leaves beside it stays there "
+            + "until the next run that writes the ledger)."
     }
 
     private func withPostgres<Command: StoreCommand>(
