@@ -393,7 +393,8 @@ struct SQLiteRestore {
         guard let hold = try SQLiteEventStore.exclusiveHold(path, leavingWALOnClose: hadWAL) else {
             throw EventStoreError(
                 .invalidArgument,
-                message: "\(path) is a store that another connection has open; the restore left it alone")
+                message: "\(path) is a store that another connection has open (in this process or another "
+                    + "program); a store in use is never replaced, and the restore left it alone")
         }
         defer { hold.close() }
         try hold.keepWALOnClose()

@@ -105,7 +105,14 @@ extension SampleProcessSuites {
                 holder.signal(SIGTERM)
                 _ = try await holder.exitStatus()
                 #expect(refused.status == 2, "\(refused.standardOutput)\(refused.standardError)")
-                #expect(refused.standardError.contains("open"), "\(refused.standardError)")
+                // Said in the run's words: which ledger, why (another connection has it open), and that the ledger
+                // is as it was. Before, the store's reason alone spoke of "the restore", which the user never asked
+                // for.
+                #expect(
+                    refused.standardError.hasPrefix("error: cannot start a new ledger at \(ledger) (run puts it"),
+                    "\(refused.standardError)")
+                #expect(refused.standardError.contains("another connection has open"), "\(refused.standardError)")
+                #expect(refused.standardError.contains("is as it was"), "\(refused.standardError)")
                 #expect(refused.standardError.split(separator: "\n").count == 1, "\(refused.standardError)")
                 let after = try await SampleProcess.run(["inspect", "--database", ledger])
                 #expect(after.standardOutput == before.standardOutput)

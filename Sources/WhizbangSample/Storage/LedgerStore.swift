@@ -202,8 +202,11 @@ enum LedgerStore {
                 }
             switch error.code {
             case .invalidArgument where kept != false:
+                // The sample's run starts over through the store's restore (of an empty log): said so, since the
+                // store's reason speaks of "the restore".
                 throw SampleError.refusal(
-                    "\(OneLine.text(error.message)); \(unchanged): give --database another path")
+                    "cannot start a new ledger at \(path) (run puts it in place by a restore of an empty log): "
+                        + "\(OneLine.text(error.message)); \(unchanged): give --database another path")
             default:
                 throw SampleError("cannot create the ledger \(path) (\(unchanged)): \(OneLine.text(error.message))")
             }
