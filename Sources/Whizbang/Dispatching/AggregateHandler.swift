@@ -189,8 +189,10 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
         start: ContinuousClock.Instant
     ) async throws -> CommandResult<A> {
         if let timeout = outcome.timeout {
+            // A command's result exists only once its events are stored: one that comes after the limit stands.
             return try await withTimeout(
-                timeout, clock: dispatcher.configuration.clock, messageID: envelope.messageID, streamID: streamID
+                timeout, clock: dispatcher.configuration.clock, messageID: envelope.messageID, streamID: streamID,
+                resultIsProof: true
             ) {
                 try await attempt(envelope, streamID: streamID, outcome: outcome, executor: executor, start: start)
             }

@@ -12,8 +12,11 @@ public struct DispatchError: Error, Hashable, Sendable, CustomStringConvertible 
         private let base: Base
         private init(_ base: Base) { self.base = base }
 
-        /// The handler did not finish within the policy's time limit. Its outcome is unknown: events it was
-        /// appending may still have been committed. Read the stream to find out.
+        /// The handler did not finish within the policy's time limit: it was cancelled, and awaited. Its outcome is
+        /// unknown: events it was appending may still have been committed. Read the stream to find out. (A command
+        /// whose append was under way at the limit and committed anyway reports its result instead, as with a
+        /// per-call limit; a handler of `invoke` that returns after the limit gets this error, since its value may be
+        /// a stand-in returned on cancellation.)
         public static let timedOut = Code(.timedOut)
         /// The call's own time limit (the `timeout` argument of `send` or `invoke`) passed. When
         /// ``DispatchError/commandStarted`` is `false`, the command or handler never started and nothing was written;

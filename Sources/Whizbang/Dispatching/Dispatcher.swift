@@ -224,22 +224,29 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
 
 /// Runs `body`, failing with ``DispatchError/Code/timedOut`` if it takes longer than `timeout` on `clock`.
 ///
-/// At the time limit `body` is cancelled; the error reaches the caller once `body` has returned or thrown, so that a
+/// At the time limit `body` is cancelled; the outcome reaches the caller once `body` has returned or thrown, so that a
 /// serial lane is never released while its handler still runs. Handlers should therefore respond to cancellation.
 /// When the caller's task is cancelled instead, `body` sees the cancellation and its own outcome is reported as it
 /// is: its result if it completed anyway, since what it wrote stands (before, the timer's `CancellationError` was).
+///
+/// - Parameter resultIsProof: whether a result of `body` proves its work was done, as a command's result does (it
+///   exists only once the command's events are stored): such a result, returned after the limit, is reported as it
+///   is. Otherwise (a handler's value, which may be a stand-in returned on cancellation) the limit's `timedOut`
+///   (outcome unknown) is.
 @usableFromInline
 func withTimeout<Result: Sendable>(
     _ timeout: Duration?,
     clock: any Clock<Duration>,
     messageID: MessageID,
     streamID: StreamID?,
+    resultIsProof: Bool = false,
     _ body: @escaping @Sendable () async throws -> Result
 ) async throws -> Result {
     guard let timeout else { return try await body() }
     let (result, limitPassed) = await raceTimeLimit(timeout, clock: clock, startAtOnce: false, body)
-    // Time was up: the handler was cancelled and has been awaited; whatever it did before it stopped stands, and
-    // what it returned after the cancellation may be a stand-in, which is why `timedOut` means "outcome unknown".
+    // Time was up: the handler was cancelled and has been awaited; whatever it did before it stopped stands.
+    if limitPassed, resultIsProof, case .success(let value) = result { return value }
+    // Else what it returned after the cancellation may be a stand-in, which is why `timedOut` means "outcome unknown".
     guard !limitPassed else {
         throw DispatchError(.timedOut, messageID: messageID, streamID: streamID, timeout: timeout)
     }

@@ -11,7 +11,7 @@ public struct PolicyRule: Sendable {
     /// How matching commands are retried after a conflict, if this rule decides it.
     public var retry: RetryPolicy?
     /// How long a matching message may take before its caller gets ``DispatchError/Code/timedOut``, if this rule
-    /// decides it.
+    /// decides it. A limit of zero or less passes at once: every matching message is cancelled as it starts.
     public var timeout: Duration?
 
     /// Creates a rule.

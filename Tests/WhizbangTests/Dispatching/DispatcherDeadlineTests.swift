@@ -144,6 +144,43 @@ struct DispatcherDeadlineTests {
         await #expect { _ = try await call.value } throws: { ($0 as? DispatchError)?.code == .timedOut }
     }
 
+    /// A command whose append was under way at the policy's time limit and committed anyway reports its result, as a
+    /// per-call time limit does: a command result exists only once its events are stored. Before, the caller got
+    /// `timedOut` (outcome unknown) for a command whose events were in the log.
+    @Test func aCommandThatCommitsAfterThePolicyTimeLimitReportsItsResult() async throws {
+        let clock = ManualClock()
+        let store = GatedAppendStore()
+        let dispatcher = makeDispatcher(
+            clock: clock, store: store,
+            policies: PolicySet(rules: [.messageType("BankAccount.Command", timeout: .seconds(30))]))
+        let accounts = dispatcher.aggregate(BankAccount.self)
+        let call = Task { try await accounts.send(.open(5), to: "a") }
+        await store.appendArrived.wait()
+        await clock.waitForSleepers(count: 1)
+        clock.advance(by: .seconds(30))
+        store.releaseAppends.open()
+        let result = try await call.value
+        #expect(result.streamVersion == 1)
+        #expect(try await store.streamVersion(of: "a") == 1)
+    }
+
+    /// A command whose append stops at the policy's time limit (the store gave up on cancellation) fails with
+    /// `timedOut`, and nothing is stored.
+    @Test func aCommandStoppedByThePolicyTimeLimitFailsWithTimedOut() async throws {
+        let clock = ManualClock()
+        let store = CancellableAppendStore()
+        let dispatcher = makeDispatcher(
+            clock: clock, store: store,
+            policies: PolicySet(rules: [.messageType("BankAccount.Command", timeout: .seconds(30))]))
+        let accounts = dispatcher.aggregate(BankAccount.self)
+        let call = Task { try await accounts.send(.open(5), to: "a") }
+        await store.elsewhere.waitForSleepers(count: 1)
+        await clock.waitForSleepers(count: 1)
+        clock.advance(by: .seconds(30))
+        await #expect { _ = try await call.value } throws: { ($0 as? DispatchError)?.code == .timedOut }
+        #expect(try await store.streamVersion(of: "a") == 0)
+    }
+
     @Test func retryBackoffWaitsOnTheConfiguredClock() async throws {
         let clock = ManualClock()
         var retry = RetryPolicy()
@@ -181,5 +218,18 @@ struct DispatcherDeadlineTests {
         await #expect { _ = try await dispatcher.invoke(MessageEnvelope(message: "late")) { _ in 0 } } throws: {
             ($0 as? DispatchError)?.code == .shutDown
         }
+    }
+}
+
+/// An event store whose appends wait on a clock nobody advances, and so end only when the caller is cancelled.
+private final class CancellableAppendStore: DelegatingEventStore {
+    let inner = InMemoryEventStore()
+    let elsewhere = ManualClock()
+
+    func append(_ events: [EventData], to streamID: StreamID, expectedVersion: ExpectedVersion) async throws
+        -> AppendResult
+    {
+        try await elsewhere.sleep(for: .seconds(3_600))
+        return try await inner.append(events, to: streamID, expectedVersion: expectedVersion)
     }
 }
