@@ -23,7 +23,7 @@ extension SQLiteEventStore {
 
         /// How long a connection waits for another process (or another store on the same file) to release its
         /// lock before failing with `EventStoreError/Code/unavailable` (retryable: the statement that waited wrote
-        /// nothing). Default 5 seconds.
+        /// nothing). Zero fails at once; a negative value is refused (`invalidArgument`). Default 5 seconds.
         public var busyTimeout: Duration = .seconds(5)
 
         /// The page cache of each connection, in bytes. Default 64 MiB for the writer; readers use a quarter each.

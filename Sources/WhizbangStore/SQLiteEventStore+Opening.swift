@@ -22,6 +22,7 @@ extension SQLiteEventStore {
         guard pageSize >= 512, pageSize <= 65536, pageSize & (pageSize - 1) == 0 else {
             throw invalid("pageSize \(pageSize) is not a power of two from 512 to 65536")
         }
+        guard configuration.busyTimeout >= .zero else { throw invalid("busyTimeout must not be negative") }
         guard configuration.readerCount >= 1 else { throw invalid("readerCount must be at least 1") }
         guard configuration.maximumBatchSize >= 1 else { throw invalid("maximumBatchSize must be at least 1") }
         guard configuration.maximumPayloadBytes >= 0 else { throw invalid("maximumPayloadBytes must not be negative") }

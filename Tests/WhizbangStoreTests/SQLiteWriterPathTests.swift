@@ -106,6 +106,21 @@ struct SQLiteWriterPathTests {
         }
     }
 
+    /// A negative busy timeout opened a store as if it were zero: refused now, as other values out of range are, and
+    /// nothing is created.
+    @Test func aNegativeBusyTimeoutIsRefused() async throws {
+        var configuration = SQLiteEventStore.Configuration.testing
+        configuration.busyTimeout = .milliseconds(-5)
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("events.sqlite").path
+            let error = await expectError(.invalidArgument) {
+                _ = try await SQLiteEventStore.open(path: path, configuration: configuration)
+            }
+            #expect(error?.message.contains("busyTimeout") == true, "\(error?.message ?? "")")
+            #expect(!FileManager.default.fileExists(atPath: path))
+        }
+    }
+
     @Test func streamCacheFollowsAnotherStoresAppends() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory.appendingPathComponent("events.sqlite").path
