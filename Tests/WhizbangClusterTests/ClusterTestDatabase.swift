@@ -75,13 +75,21 @@ enum ClusterTestDatabase {
     }
 
     /// Runs one SQL statement on a connection of its own and returns the first column of each row as text.
-    static func query(_ sql: String, configuration: PostgresEventStore.Configuration) async throws -> [String?] {
+    /// Runs `sql` on a connection of its own, after the statements of `setup` on the same connection; returns its
+    /// first column's values as text.
+    static func query(
+        _ sql: String, configuration: PostgresEventStore.Configuration, after setup: [String] = []
+    ) async throws -> [String?] {
         let connection = try await PostgresConnection.connect(
             configuration: PostgresConnection.Configuration(
                 host: configuration.host, port: configuration.port, username: configuration.username,
                 password: configuration.password, database: configuration.database, tls: .disable),
             id: 1, logger: Logger(label: "whizbang.cluster.tests"))
         do {
+            for statement in setup {
+                _ = try await connection.query(
+                    PostgresQuery(unsafeSQL: statement), logger: Logger(label: "whizbang.cluster.tests"))
+            }
             var values: [String?] = []
             for try await row in try await connection.query(
                 PostgresQuery(unsafeSQL: sql), logger: Logger(label: "whizbang.cluster.tests"))

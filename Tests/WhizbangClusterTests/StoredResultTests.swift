@@ -164,6 +164,31 @@ struct StoredResultTests {
         }
     }
 
+    /// `result_json` catches what it cannot convert in blocks that start subtransactions, which PostgreSQL refuses
+    /// in a parallel plan; it was declared parallel safe, so a query over a large inbox (planned in parallel) failed
+    /// with "cannot start subtransactions during a parallel operation". Forced into a parallel plan here.
+    @Test(
+        "result_json works in a query the planner would run in parallel",
+        .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(5)))
+    func resultJSONInAParallelQuery() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            try await ClusterSchema.prepare(store, partitionCount: 8, logger: InboxExecutorTests.configuration().logger)
+            let cluster = "\"\(store.configuration.schema)_cluster\""
+            let hex = Self.hex(try Self.results[0].stored(as: .binary))
+            let shown = try await ClusterTestDatabase.query(
+                "SELECT count(\(cluster).result_json(decode('\(hex)', 'hex')) ->> 'outcome')::text "
+                    + "FROM generate_series(1, 1000)",
+                configuration: store.configuration,
+                after: [
+                    // PostgreSQL 16 renamed the setting; whichever the server has.
+                    "SELECT set_config(name, 'on', false) FROM pg_settings "
+                        + "WHERE name IN ('force_parallel_mode', 'debug_parallel_query')",
+                    "SET parallel_setup_cost = 0", "SET parallel_tuple_cost = 0",
+                ])
+            #expect(shown == ["1000"])
+        }
+    }
+
     @Test(
         "a cluster created now stores results in the binary form; one created before keeps JSON until switched",
         .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(5)))

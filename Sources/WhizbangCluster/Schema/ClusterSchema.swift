@@ -327,10 +327,14 @@ enum ClusterSchema {
     /// SELECT id, stream_id, <schema>_cluster.result_json(outcome)
     /// FROM <schema>_cluster.inbox ORDER BY id DESC LIMIT 10;
     /// ```
+    ///
+    /// Parallel unsafe: its `EXCEPTION` blocks start subtransactions, which PostgreSQL refuses during a parallel
+    /// operation, so a query that calls it is planned without parallel workers. Each node's start replaces the
+    /// function, so clusters made when it was declared parallel safe get this declaration too.
     static func resultFunction(_ schema: String) -> String {
         """
         CREATE OR REPLACE FUNCTION \(schema).result_json(p_outcome bytea) RETURNS jsonb
-        LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE AS $$
+        LANGUAGE plpgsql STABLE STRICT PARALLEL UNSAFE AS $$
         DECLARE
             v_size integer := length(p_outcome);
             v_at integer := 31;
