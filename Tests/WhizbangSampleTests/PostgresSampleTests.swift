@@ -665,6 +665,30 @@ extension SampleProcessSuites {
             }
         }
 
+        /// An inbox row whose status is none the cluster knows (written by hand, or by a newer build) is run by no
+        /// node; `cluster` counted it nowhere, so nothing showed it was there.
+        @Test("cluster counts inbox rows with a status no node knows, and says no node runs them")
+        func clusterCountsRowsOfAnUnknownStatus() async throws {
+            try await withCleanup { cleanup in
+                let postgres = try freshURL()
+                let schema = try schemaName(postgres)
+                cleanup.dropSchema(schema)
+                cleanup.dropSchema(schema + "_cluster")
+                try await withNode(["--database", postgres, "--partitions", "8"]) {}
+                _ = try await psql(
+                    "INSERT INTO \(schema)_cluster.inbox (message_id, partition, stream_id, aggregate_type, payload, "
+                        + "status) VALUES ('00000000-0000-0000-0000-000000000009', 1, 'account-1', 'Account', "
+                        + "'\\x00', 9)")
+                let status = try await SampleProcess.run(["cluster", "--database", postgres])
+                #expect(status.status == 0, "\(status.standardError)")
+                #expect(
+                    status.standardOutput.contains(
+                        "inbox: 0 pending, 0 accepted, 0 rejected, 0 failed, 1 with a status no node knows "
+                            + "(no node runs them)"),
+                    "\(status.standardOutput)")
+            }
+        }
+
         /// `timeout` sends SIGTERM to the node and then to its process group: the node took the second copy of the
         /// one request for a second signal, was cancelled, left its partitions to expire, and a restart within the
         /// lease was refused as "already live".
