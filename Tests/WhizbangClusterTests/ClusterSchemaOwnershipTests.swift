@@ -76,6 +76,43 @@ struct ClusterSchemaOwnershipTests {
         }
     }
 
+    /// A node on a cluster whose inbox had lost a column by hand started, claimed every partition, and then failed
+    /// every batch ("column done_at of relation inbox does not exist") once a second, for as long as it ran.
+    @Test("a cluster whose tables lack a column or have it with another type is refused at start, and left as it was")
+    func aDamagedClusterSchemaIsRefused() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let configuration = ClusterTestDatabase.cluster()
+            try await ClusterSchema.prepare(store, partitionCount: 8, logger: configuration.logger)
+            let cluster = "\"\(store.configuration.schema)_cluster\""
+            for sql in [
+                "ALTER TABLE \(cluster).inbox DROP COLUMN done_at",
+                "ALTER TABLE \(cluster).fence_rejections ALTER COLUMN epoch TYPE integer",
+            ] {
+                _ = try await ClusterTestDatabase.query(sql, configuration: store.configuration)
+            }
+            let error = await #expect(throws: ClusterError.self) {
+                try await ClusterSchema.prepare(store, partitionCount: 8, logger: configuration.logger)
+            }
+            #expect(error?.code == .damagedSchema)
+            #expect(error?.message.contains("inbox.done_at is missing") == true, "\(error?.message ?? "")")
+            #expect(
+                error?.message.contains("fence_rejections.epoch is integer, not bigint") == true,
+                "\(error?.message ?? "")")
+            // Nothing was changed: the column is still missing, and a client refuses the same way.
+            let columns = try await ClusterTestDatabase.query(
+                "SELECT count(*)::text FROM information_schema.columns WHERE table_schema = "
+                    + "'\(store.configuration.schema)_cluster' AND table_name = 'inbox' AND column_name = 'done_at'",
+                configuration: store.configuration)
+            #expect(columns == ["0"])
+            let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: configuration)
+            await #expect {
+                _ = try await client.enqueue(Counter.Command.add(1), to: StreamID("counter-1"), as: Counter.self)
+            } throws: {
+                ($0 as? ClusterError)?.code == .damagedSchema
+            }
+        }
+    }
+
     /// The check a tool runs before it starts a store, whose start would create the store's schema first.
     @Test("checkClusterSchema refuses others' objects, passes a missing schema and a cluster, and changes nothing")
     func theCheckBeforeAStart() async throws {

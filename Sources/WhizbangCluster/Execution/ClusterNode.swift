@@ -177,8 +177,8 @@ public final class ClusterNode: Service, Sendable {
     /// A ``stop()`` that comes while the node is not running applies to its next run, which then returns at once
     /// without registering the node.
     ///
-    /// - Throws: ``ClusterError`` — `partitionCountMismatch`, `foreignSchema` or `nodeAlreadyLive` (the node does
-    ///   not start and changes nothing); what the ``StartCheck`` threw (the node does not start, and nothing of the
+    /// - Throws: ``ClusterError`` — `partitionCountMismatch`, `foreignSchema`, `damagedSchema` or `nodeAlreadyLive`
+    ///   (the node does not start and changes nothing); what the ``StartCheck`` threw (the node does not start, and nothing of the
     ///   check's transaction is written); `EventStoreError` when the database cannot be reached at start. Once
     ///   started, failed heartbeats and batches are logged and retried; the node keeps running.
     public func run() async throws {

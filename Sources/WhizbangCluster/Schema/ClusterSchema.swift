@@ -101,8 +101,9 @@ enum ClusterSchema {
     ///   ``ClusterCommandResult/StoredForm/json`` (a cluster created before the binary form, whose clients may not
     ///   read it yet; ClusterDesign.md, "Upgrading a cluster").
     /// - Throws: ``ClusterError/Code/partitionCountMismatch`` when the cluster was created with another count;
-    ///   ``ClusterError/Code/foreignSchema`` when the cluster's schema holds objects it did not create (nothing is
-    ///   created or changed then); what `check` threw (``ClusterNode/StartCheck``, run last in the transaction:
+    ///   ``ClusterError/Code/foreignSchema`` when the cluster's schema holds objects it did not create, and
+    ///   ``ClusterError/Code/damagedSchema`` when a table of the cluster lacks a column or has it with another type
+    ///   (nothing is created or changed then); what `check` threw (``ClusterNode/StartCheck``, run last in the transaction:
     ///   nothing is created or changed then either).
     @discardableResult
     static func prepare(
@@ -132,6 +133,14 @@ enum ClusterSchema {
                 resultFunction(schema),
             ]
             try await connection.runAll(statements(schema) + functions, logger: logger)
+            let damaged = try await damagedColumns(in: lockKey, on: connection, logger: logger)
+            if !damaged.isEmpty {
+                throw ClusterError(
+                    .damagedSchema,
+                    message: "the cluster's tables in schema \(schema) were changed: \(damaged.joined(separator: "; "))"
+                        + ". Every batch would fail; nothing was changed. Restore the columns, or give the store "
+                        + "another schema.")
+            }
             // A cluster created now stores results in the binary form; one created before keeps JSON until its
             // operator switches it.
             try await connection.run(
@@ -194,6 +203,70 @@ enum ClusterSchema {
             try await check?(transaction)
             return ClusterCommandResult.StoredForm(rawValue: form) ?? .json
         }
+    }
+
+    /// The columns the cluster's statements use, by table, with their types as `format_type` spells them: what
+    /// ``statements(_:)`` creates (older clusters gain `nodes.jobs` and `nodes.lease_ms` there).
+    static let columns: [String: [(name: String, type: String)]] = [
+        "settings": [("key", "text"), ("value", "bigint")],
+        "nodes": [
+            ("node_id", "text"), ("member", "text"), ("started_at", "timestamp with time zone"),
+            ("heartbeat_at", "timestamp with time zone"), ("stopped", "boolean"), ("jobs", "text[]"),
+            ("lease_ms", "bigint"),
+        ],
+        "partitions": [
+            ("partition", "integer"), ("owner", "text"), ("epoch", "bigint"),
+            ("lease_until", "timestamp with time zone"),
+        ],
+        "inbox": [
+            ("id", "bigint"), ("message_id", "uuid"), ("partition", "integer"), ("stream_id", "text"),
+            ("aggregate_type", "text"), ("payload", "bytea"), ("status", "smallint"), ("outcome", "bytea"),
+            ("node_id", "text"), ("epoch", "bigint"), ("enqueued_at", "timestamp with time zone"),
+            ("done_at", "timestamp with time zone"),
+        ],
+        "ownership_log": [
+            ("partition", "integer"), ("owner", "text"), ("epoch", "bigint"), ("action", "text"),
+            ("at", "timestamp with time zone"),
+        ],
+        "jobs": [
+            ("name", "text"), ("owner", "text"), ("epoch", "bigint"), ("lease_until", "timestamp with time zone"),
+            ("checkpoint", "bigint"),
+        ],
+        "job_log": [
+            ("name", "text"), ("owner", "text"), ("epoch", "bigint"), ("action", "text"), ("checkpoint", "bigint"),
+            ("at", "timestamp with time zone"),
+        ],
+        "fence_rejections": [
+            ("node_id", "text"), ("partition", "integer"), ("epoch", "bigint"), ("at", "timestamp with time zone"),
+        ],
+    ]
+
+    /// What differs from ``columns`` in the cluster's tables in `schema` (unquoted), in words: each column missing
+    /// or of another type. Columns added by someone else are not looked at.
+    static func damagedColumns(in schema: String, on connection: PostgresConnection, logger: Logger) async throws
+        -> [String]
+    {
+        var found: [String: [String: String]] = [:]
+        for (table, column, type) in try await connection.rows(
+            """
+            SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod)
+            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = \(schema) AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+            """, decoding: (String, String, String).self, logger: logger
+        ) {
+            found[table, default: [:]][column] = type
+        }
+        var damaged: [String] = []
+        for table in columns.keys.sorted() {
+            for (column, type) in columns[table] ?? [] {
+                switch found[table]?[column] {
+                case nil: damaged.append("\(table).\(column) is missing")
+                case type?: continue
+                case let other?: damaged.append("\(table).\(column) is \(other), not \(type)")
+                }
+            }
+        }
+        return damaged
     }
 
     static func statements(_ schema: String) -> [String] {

@@ -82,7 +82,7 @@ struct NodeCommand: AsyncParsableCommand {
             cancelled = try await ServeCommand.run(
                 ServiceGroup(configuration: groupConfiguration), repeatWindow: .milliseconds(repeatedSignalMilliseconds))
         } catch let error as ClusterError {
-            throw [.nodeAlreadyLive, .partitionCountMismatch, .foreignSchema].contains(error.code)
+            throw [.nodeAlreadyLive, .partitionCountMismatch, .foreignSchema, .damagedSchema].contains(error.code)
                 ? ClusterOptions.refusal(error) : SampleError(error.message)
         } catch let error as ServiceGroupError {
             throw SampleError("the node stopped: \(error)")
