@@ -20,7 +20,9 @@ extension PostgresEventStore {
     ///
     /// With `marker`, the schema may also hold a store that carries a checkpoint for the consumer `marker` — a mark
     /// the caller wrote into a store it created, to know it again — and nothing else: that store's tables are dropped
-    /// in the same transaction, so that the schema afterwards holds the old store or the new one, never neither.
+    /// in the same transaction, so that the schema afterwards holds the old store or the new one, never neither. The
+    /// privileges that other roles (or `PUBLIC`) held on the old store's tables, their columns and its sequence are
+    /// given again on the new ones, so that a role set up to read the store keeps reading it.
     /// A store without the mark, a schema holding anything else, and a store that runs (on this server, in this
     /// process or another) are refused, and nothing is changed.
     ///
@@ -115,8 +117,15 @@ extension PostgresEventStore {
                         refused.withLock { $0 = error }
                         throw error
                     }
-                    if found.holdsStore { try await dropOwnObjects(schema, on: connection, logger: logger) }
+                    // The privileges others were given on the old store's tables (a role that reads them) go with
+                    // the tables: read first, given again on the new ones.
+                    var grants: [String] = []
+                    if found.holdsStore {
+                        grants = try await grantsOnOwnTables(in: schema, on: connection, logger: logger)
+                        try await dropOwnObjects(schema, on: connection, logger: logger)
+                    }
                     try await PostgresSchema.migrateInTransaction(connection, schema: schema, logger: logger)
+                    for grant in grants { try await connection.run(PostgresQuery(unsafeSQL: grant), logger: logger) }
                     try await insert(
                         versions, events, checkpoints, schema: schema, on: connection, logger: logger
                     ) { written in
@@ -134,6 +143,38 @@ extension PostgresEventStore {
             throw error
         }
         return events.count
+    }
+
+    /// The `GRANT` statements that give again, on tables and sequences of the same names, the privileges that roles
+    /// other than their owner hold on the store's tables, their columns and its sequences in `schema` (each grantee
+    /// with its grant option; `PUBLIC` too).
+    static func grantsOnOwnTables(in schema: String, on connection: PostgresConnection, logger: Logger) async throws
+        -> [String]
+    {
+        let names = ownTables + ownSequences
+        return try await connection.rows(
+            """
+            WITH own AS (
+                SELECT c.oid, c.relowner, c.relacl, format('%I.%I', n.nspname, c.relname) AS name,
+                    CASE WHEN c.relkind = 'S' THEN 'SEQUENCE ' ELSE '' END AS kind
+                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = \(schema) AND c.relname = ANY(\(names)) AND c.relkind IN ('r', 'p', 'S')
+            ), privileges AS (
+                SELECT own.kind || own.name AS target, NULL::name AS column_name, a.privilege_type, a.grantee,
+                    a.is_grantable, own.relowner
+                FROM own CROSS JOIN LATERAL aclexplode(own.relacl) AS a
+                UNION ALL
+                SELECT own.name, t.attname, a.privilege_type, a.grantee, a.is_grantable, own.relowner
+                FROM own JOIN pg_attribute t ON t.attrelid = own.oid AND t.attnum > 0 AND NOT t.attisdropped
+                CROSS JOIN LATERAL aclexplode(t.attacl) AS a
+            )
+            SELECT format('GRANT %s%s ON %s TO %s%s', privilege_type,
+                    CASE WHEN column_name IS NULL THEN '' ELSE format(' (%I)', column_name) END, target,
+                    CASE WHEN grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(grantee)) END,
+                    CASE WHEN is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
+            FROM privileges WHERE grantee <> relowner
+            ORDER BY 1
+            """, decoding: String.self, logger: logger)
     }
 
     /// Whether the store in `schema` holds a checkpoint for `consumer`.

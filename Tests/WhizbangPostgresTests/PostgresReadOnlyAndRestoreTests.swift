@@ -122,4 +122,37 @@ struct PostgresReadOnlyAndRestoreTests {
         }
         try await PostgresTestServer.dropSchema(configuration)
     }
+
+    /// A fresh run of the sample replaces its ledger with a restore, which drops the store's tables: the privileges
+    /// an operator gave a reading role on them (as the README advises) went with them, and the role could no longer
+    /// read the store. They are given again on the new tables, in the same transaction.
+    @Test func aReplacingRestoreGivesTheOldTablesPrivilegesAgain() async throws {
+        let configuration = try PostgresTestServer.configuration()
+        try await PostgresEventStore.restore(log(10), checkpoints: ["mark": 1], configuration: configuration)
+        let schema = "\"\(configuration.schema)\""
+        for grant in [
+            "GRANT SELECT ON \(schema).events, \(schema).checkpoints TO PUBLIC",
+            "GRANT SELECT (stream_id), UPDATE (version) ON \(schema).streams TO PUBLIC",
+            "GRANT USAGE ON SEQUENCE \(schema).streams_stream_key_seq TO PUBLIC",
+        ] {
+            try await PostgresTestServer.execute(grant, configuration: configuration)
+        }
+        func privileges() async throws -> [String] {
+            try await PostgresTestServer.strings(
+                """
+                SELECT c.relname || coalesce('.' || t.attname, '') || ' ' || a.privilege_type || ' to '
+                    || CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END
+                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                LEFT JOIN pg_attribute t ON t.attrelid = c.oid AND t.attnum > 0 AND t.attacl IS NOT NULL
+                CROSS JOIN LATERAL aclexplode(coalesce(t.attacl, c.relacl)) AS a
+                WHERE n.nspname = '\(configuration.schema)' AND a.grantee <> c.relowner
+                ORDER BY 1
+                """, configuration: configuration)
+        }
+        let before = try await privileges()
+        #expect(before.count == 5, "\(before)")
+        try await PostgresEventStore.restore(log(2), configuration: configuration, replacingStoreMarkedBy: "mark")
+        #expect(try await privileges() == before)
+        try await PostgresTestServer.dropSchema(configuration)
+    }
 }

@@ -109,6 +109,24 @@ enum PostgresTestServer {
         }
     }
 
+    /// Runs a query on a connection of its own to the test server; returns its first column as text.
+    static func strings(_ sql: String, configuration: PostgresEventStore.Configuration) async throws -> [String] {
+        let connection = try await connect(configuration, id: 1)
+        do {
+            var values: [String] = []
+            for try await row in try await connection.query(
+                PostgresQuery(unsafeSQL: sql), logger: Logger(label: "whizbang.postgres.tests"))
+            {
+                values.append(try row.decode(String.self))
+            }
+            try await connection.close()
+            return values
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
     /// A connection of its own to the test server, without the store's settings.
     static func connect(_ configuration: PostgresEventStore.Configuration, id: Int) async throws -> PostgresConnection {
         try await PostgresConnection.connect(
