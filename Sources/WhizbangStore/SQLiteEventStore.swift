@@ -44,7 +44,8 @@ public final class SQLiteEventStore: EventStore {
     private let closing = Mutex(ClosingState.open)
 
     /// Opens the store at `path`, creating the file (mode 0600) and its schema if needed, or migrating an older
-    /// schema forwards.
+    /// schema forwards. An empty file at `path` is an empty SQLite database, as SQLite reads it: the store is created
+    /// in it (keeping its owner and mode), as in a file made for it beforehand.
     ///
     /// This blocks the calling thread while SQLite opens the file; from async code prefer
     /// ``open(path:configuration:)``.

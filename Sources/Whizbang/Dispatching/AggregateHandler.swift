@@ -35,12 +35,16 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
     ///   - cause: the envelope of the message that caused this command, for correlation and causation.
     ///   - timeout: this call's own time limit, measured on the dispatcher's ``DispatcherConfiguration/clock`` from
     ///     the call, or `nil` for none (the default). It covers the wait for the stream's lane as well as the command;
-    ///     see ``DispatchError/Code/deadlineExceeded`` for what the caller learns when it passes.
+    ///     see ``DispatchError/Code/deadlineExceeded`` for what the caller learns when it passes. A command that has
+    ///     started is awaited, and an append the store has queued is not cancelled, so the call may return later than
+    ///     the limit, by up to the store's own bound (SQLite's `busyTimeout`, PostgreSQL's request timeout).
     /// - Returns: the recorded events, the aggregate's new state and version, and the events' positions.
     /// - Throws: the domain error from ``Aggregate/decide(_:_:)`` (nothing is written); ``EventStoreError`` when the
     ///   store fails, including ``EventStoreError/Code/wrongExpectedVersion`` once the retry policy's attempts are
     ///   used up; ``DispatchError`` past the policy's time limit (`timedOut`) or `timeout` (`deadlineExceeded`), and
-    ///   once the dispatcher is shut down or stopped (`shutDown`).
+    ///   once the dispatcher is shut down or stopped (`shutDown`); ``ExecutorError/Code/reentrantSubmission`` when
+    ///   sent from inside the handling of a command on the same stream (from its task or a child task of it), which
+    ///   would wait for itself (Executors.md, "Re-entrancy").
     @inlinable
     public nonisolated(nonsending) func send(
         _ command: A.Command,
