@@ -11,7 +11,13 @@ import WhizbangPostgres
 struct NodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "node",
-        abstract: "Run a cluster node on a PostgreSQL database until SIGTERM; it runs the inbox commands of its partitions.")
+        abstract: "Run a cluster node on a PostgreSQL database until SIGTERM; it runs the inbox commands of its partitions.",
+        discussion: """
+            SIGTERM or SIGINT stops the node gracefully: it finishes the batch under way and releases its partitions \
+            at once, each step within the database's time limits (with PostgreSQL unreachable, about 20 seconds in \
+            all; at most 60). A second signal, a second or more after the first, cancels what is left of the stop: \
+            the partitions it still holds are then taken over when their leases expire.
+            """)
 
     @OptionGroup var database: DatabaseOption
     @OptionGroup var cluster: ClusterOptions

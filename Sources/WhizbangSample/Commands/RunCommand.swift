@@ -33,7 +33,12 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
     @Option(help: "Write the run's charts to this HTML file, which must not exist (it is never replaced).")
     var report: String?
     @Flag(help: "Show no progress.") var quiet = false
-    @Flag(help: "PostgreSQL only: send every command through the cluster's inbox to the running nodes (see 'node').")
+    @Flag(
+        help: """
+            PostgreSQL only: send every command through the cluster's inbox to the running nodes (see 'node'). A \
+            command whose result has not come within 120 seconds (no node running, say) stops the run; it stays in \
+            the inbox and runs once a node takes it.
+            """)
     var cluster = false
     @OptionGroup(title: "Cluster (with --cluster)") var clusterOptions: ClusterOptions
 
