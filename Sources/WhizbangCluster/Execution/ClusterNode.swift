@@ -178,9 +178,9 @@ public final class ClusterNode: Service, Sendable {
     /// without registering the node.
     ///
     /// - Throws: ``ClusterError`` — `partitionCountMismatch`, `foreignSchema`, `damagedSchema` or `nodeAlreadyLive`
-    ///   (the node does not start and changes nothing); what the ``StartCheck`` threw (the node does not start, and nothing of the
-    ///   check's transaction is written); `EventStoreError` when the database cannot be reached at start. Once
-    ///   started, failed heartbeats and batches are logged and retried; the node keeps running.
+    ///   (the node does not start and changes nothing); what the ``StartCheck`` threw (the node does not start, and
+    ///   nothing of the check's transaction is written); `EventStoreError` when the database cannot be reached at
+    ///   start. Once started, failed heartbeats and batches are logged and retried; the node keeps running.
     public func run() async throws {
         let logger = configuration.logger
         if stopping.exchange(false, ordering: .acquiringAndReleasing) {

@@ -103,8 +103,8 @@ enum ClusterSchema {
     /// - Throws: ``ClusterError/Code/partitionCountMismatch`` when the cluster was created with another count;
     ///   ``ClusterError/Code/foreignSchema`` when the cluster's schema holds objects it did not create, and
     ///   ``ClusterError/Code/damagedSchema`` when a table of the cluster lacks a column or has it with another type
-    ///   (nothing is created or changed then); what `check` threw (``ClusterNode/StartCheck``, run last in the transaction:
-    ///   nothing is created or changed then either).
+    ///   (nothing is created or changed then); what `check` threw (``ClusterNode/StartCheck``, run last in the
+    ///   transaction: nothing is created or changed then either).
     @discardableResult
     static func prepare(
         _ store: PostgresEventStore, partitionCount: Int, logger: Logger, check: ClusterNode.StartCheck? = nil
