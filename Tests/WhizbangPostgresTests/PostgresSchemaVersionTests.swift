@@ -45,18 +45,7 @@ struct PostgresSchemaVersionTests {
     }
 
     private func query(_ sql: String, _ configuration: PostgresEventStore.Configuration) async throws -> [String] {
-        let connection = try await PostgresTestServer.connect(configuration, id: 2)
-        do {
-            var values: [String] = []
-            for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger) {
-                values.append(try row.decode(String.self))
-            }
-            try await connection.close()
-            return values
-        } catch {
-            try? await connection.close()
-            throw error
-        }
+        try await PostgresTestServer.strings(sql, configuration: configuration)
     }
 
     @Test func aVersionOneStoreMigratesInPlaceAndEveryEventGetsOne() async throws {
