@@ -21,7 +21,10 @@ import Whizbang
 ///
 /// A round in which the store does not answer writes a comment line (`: the store did not answer`), which a browser
 /// ignores: every round writes something, so a stream whose client has gone ends at its next round even while the
-/// store is down. The tail reads the log in slices of at most 64 events, as a page of the log does. Past
+/// store is down. The tail reads the log in slices of at most 64 events, as a page of the log does, and sends every
+/// event: a round goes on until the tail reaches the head, writing the overview again about every refresh interval
+/// meanwhile, so that a tail behind a fast writer catches up as fast as its client reads (each write waits for the
+/// client). Past
 /// ``ConsoleConfiguration/maximumLiveStreams`` streams at once, a new one ends at once, asking the browser to retry
 /// in a minute.
 struct LiveUpdates<Store: EventStore>: Sendable {
@@ -44,7 +47,6 @@ struct LiveUpdates<Store: EventStore>: Sendable {
         let reader = reader
         let interval = configuration.refreshInterval
         let deadline = ContinuousClock.now + configuration.maximumLiveDuration
-        let pageSize = configuration.maximumPageSize
         let (streams, limit) = (streams, configuration.maximumLiveStreams)
         // Without `after`, the tail starts at the head, read in the stream's first round: a store that does not
         // answer then delays the tail, rather than failing the request (a browser's `EventSource` does not retry a
@@ -83,15 +85,13 @@ struct LiveUpdates<Store: EventStore>: Sendable {
                     }
                     if tail, position == nil { position = try? await reader.head().headPosition }
                     // Slices of at most 64 events, each written before the next is read, so that one read never
-                    // holds more than 64 events' payloads.
-                    var sent = 0
-                    while tail, let from = position, sent < pageSize, ContinuousClock.now < deadline,
-                        !Task.isShuttingDownGracefully
-                    {
-                        let want = min(64, pageSize - sent)
+                    // holds more than 64 events' payloads; until a slice comes short (the head), with the overview
+                    // again about every interval while the tail is behind.
+                    var nextOverview = ContinuousClock.now + interval
+                    while tail, let from = position, ContinuousClock.now < deadline, !Task.isShuttingDownGracefully {
                         guard
                             let slice = try? await reader.bounded("read the log", {
-                                try await reader.store.readAll(after: from, limit: want)
+                                try await reader.store.readAll(after: from, limit: 64)
                             })
                         else { break }
                         for event in slice {
@@ -100,8 +100,13 @@ struct LiveUpdates<Store: EventStore>: Sendable {
                             position = event.position
                             wrote = true
                         }
-                        sent += slice.count
-                        guard slice.count == want else { break }
+                        guard slice.count == 64 else { break }
+                        if ContinuousClock.now >= nextOverview {
+                            if let overview = try? await reader.overview() {
+                                try await writer.write(Self.message("overview", overview))
+                            }
+                            nextOverview = ContinuousClock.now + interval
+                        }
                     }
                     if !wrote { try await writer.write(ByteBuffer(string: ": the store did not answer\n\n")) }
                 }
