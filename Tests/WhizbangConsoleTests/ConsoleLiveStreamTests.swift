@@ -110,6 +110,40 @@ struct ConsoleLiveStreamTests {
         #expect(store.largestReadBytes <= 64 * (payload.count + 64), "\(store.largestReadBytes)")
     }
 
+    /// A page of the log read its head first and its events after: events appended in between were in the page,
+    /// past the head it reported (59 such pages in 20 s beside a writer).
+    @Test("a page of the log never reports a head below its own events")
+    func aLogPageHeadCoversItsEvents() async throws {
+        let store = SwitchableStore()
+        let data = Data("{}".utf8)
+        _ = try await store.append((0..<10).map { _ in EventData(eventType: "E", data: data) }, to: "a", expectedVersion: .any)
+        let console = try StoreConsole(store: store, configuration: configuration())
+        try await Application(router: console.makeRouter()).test(.router) { client in
+            store.hold()
+            async let body = client.execute(uri: "/api/log?after=0&limit=50", method: .get) { String(buffer: $0.body) }
+            for await _ in store.heldReads { break }
+            _ = try await store.append((0..<5).map { _ in EventData(eventType: "E", data: data) }, to: "a", expectedVersion: .any)
+            store.release()
+            let page = try JSONSerialization.jsonObject(with: Data(try await body.utf8)) as? [String: Any]
+            let positions = (page?["events"] as? [[String: Any]])?.compactMap { $0["position"] as? Int } ?? []
+            #expect(positions == Array(1...15))
+            #expect(page?["headPosition"] as? Int == 15, "\(page ?? [:])")
+            #expect(page?["next"] is NSNull, "\(page ?? [:])")
+            // The same for a stream's page and the stream's version.
+            store.hold()
+            async let streamBody = client.execute(uri: "/api/stream?id=a&limit=50", method: .get) {
+                String(buffer: $0.body)
+            }
+            for await _ in store.heldReads { break }
+            _ = try await store.append([EventData(eventType: "E", data: data)], to: "a", expectedVersion: .any)
+            store.release()
+            let streamPage = try JSONSerialization.jsonObject(with: Data(try await streamBody.utf8)) as? [String: Any]
+            #expect((streamPage?["events"] as? [[String: Any]])?.count == 16)
+            #expect(streamPage?["version"] as? Int == 16, "\(streamPage ?? [:])")
+            #expect(streamPage?["next"] is NSNull, "\(streamPage ?? [:])")
+        }
+    }
+
     /// The gauges kept their last values through an outage, and nothing in a scrape said that the store was down.
     @Test("whizbang_console_store_up says whether the store answered the last refresh")
     func storeUpGauge() async throws {

@@ -3,7 +3,7 @@ import Synchronization
 import Whizbang
 
 /// An in-memory store whose reads can be made to fail (`unavailable`, as a store that lost its server), and whose
-/// head reads can be held at a gate, counting the head reads it was asked for.
+/// head and stream-version reads can be held at a gate, counting the head reads it was asked for.
 final class SwitchableStore: EventStore {
     let inner = InMemoryEventStore()
     private let failing = Atomic<Bool>(false)
@@ -68,8 +68,8 @@ final class SwitchableStore: EventStore {
     /// The most bytes of payload and metadata one `readAll` returned.
     var largestReadBytes: Int { largestRead.withLock { $0 } }
 
-    func headPosition() async throws -> UInt64 {
-        headReads.add(1, ordering: .sequentiallyConsistent)
+    /// Waits at the gate while it holds.
+    private func passGate() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let goesOn = gate.withLock { state -> Bool in
                 guard state.isHolding else { return true }
@@ -78,13 +78,24 @@ final class SwitchableStore: EventStore {
             }
             if goesOn { continuation.resume() } else { heldReadsContinuation.yield() }
         }
-        try check()
-        return try await inner.headPosition()
     }
 
-    func streamVersion(of streamID: StreamID) async throws -> UInt64 {
+    /// The head as of the read's start: a read held at the gate returns the head from before what was appended
+    /// meanwhile, as a read that answered just before those appends would.
+    func headPosition() async throws -> UInt64 {
+        headReads.add(1, ordering: .sequentiallyConsistent)
+        let head = try await inner.headPosition()
+        await passGate()
         try check()
-        return try await inner.streamVersion(of: streamID)
+        return head
+    }
+
+    /// As of the read's start, held at the gate as a head read is.
+    func streamVersion(of streamID: StreamID) async throws -> UInt64 {
+        let version = try await inner.streamVersion(of: streamID)
+        await passGate()
+        try check()
+        return version
     }
 
     func event(withID eventID: MessageID) async throws -> RecordedEvent? {

@@ -72,9 +72,11 @@ struct ConsoleReader<Store: EventStore>: Sendable {
             next = last.streamVersion + 1
         }
         let last = events.last?.streamVersion ?? version
+        // Events appended after the version was read may be in the page: the version shown is at least its last.
+        let shown = max(version, last)
         return StreamPage(
-            streamID: text, version: version, events: events.map { EventView($0, bodies: bodies) },
-            next: last < version ? last + 1 : nil)
+            streamID: text, version: shown, events: events.map { EventView($0, bodies: bodies) },
+            next: last < shown ? last + 1 : nil)
     }
 
     /// A page of the global log; `bodies` false leaves the events' payload and metadata out (see ``EventView``).
@@ -94,8 +96,10 @@ struct ConsoleReader<Store: EventStore>: Sendable {
             next = last.position
         }
         let last = events.last?.position ?? after
+        // Events appended after the head was read may be in the page: the head shown is at least its last.
+        let shown = max(head, last)
         return LogPage(
-            headPosition: head, events: events.map { EventView($0, bodies: bodies) }, next: last < head ? last : nil)
+            headPosition: shown, events: events.map { EventView($0, bodies: bodies) }, next: last < shown ? last : nil)
     }
 
     func event(_ text: String) async throws(ConsoleRequestError) -> EventView {
