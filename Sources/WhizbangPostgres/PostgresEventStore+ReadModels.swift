@@ -184,8 +184,14 @@ extension PostgresEventStore: ReadModelStore {
     /// when `nil`); wakes on this store's read model commits and appends, and looks again at least every
     /// ``Configuration/readModelPollInterval`` for the work of other processes.
     ///
+    /// `timeout` bounds the whole wait, its reads of the head and of the read model's status included: a read still
+    /// under way when it passes (a server that does not answer) is cancelled, and the wait ends with `timedOut`. A
+    /// timeout too short for a round trip to the server (zero, say) therefore ends with `timedOut`; read
+    /// ``readModelStatus(named:)`` to look without waiting.
+    ///
     /// - Throws: `ReadModelError` (`timedOut`; `failed` when the projection threw, on the rows served or on a rebuild;
-    ///   `unknownReadModel`), `CancellationError`, or `EventStoreError` (`closed`, `unavailable`).
+    ///   `unknownReadModel`), `CancellationError`, or `EventStoreError` (`closed`, `unavailable` when the server
+    ///   answered with a failure before the time was up).
     @discardableResult
     public func waitForReadModel(named name: String, toReach position: UInt64?, timeout: Duration) async throws
         -> ReadModelStatus
@@ -193,12 +199,25 @@ extension PostgresEventStore: ReadModelStore {
         _ = try readModels.definition(named: name)
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout.asTimeLimit)
+        let timedOut = { (what: String) in
+            ReadModelError(
+                .timedOut, readModel: name,
+                message: "the read model's \(what) did not come within \(timeout): the database did not answer in time")
+        }
         let target: UInt64
-        if let position { target = position } else { target = try await headPosition() }
+        if let position {
+            target = position
+        } else {
+            guard let head = try await Self.read(before: deadline, { try await self.headPosition() }) else {
+                throw timedOut("head of the log")
+            }
+            target = head
+        }
         while true {
             let seenProgress = readModels.progress.head
             let seenHead = signal.head
-            let status = try await readModelStatus(named: name)
+            guard let status = try await Self.read(before: deadline, { try await self.readModelStatus(named: name) })
+            else { throw timedOut("status") }
             if status.state == .failed {
                 throw ReadModelError(
                     .failed, readModel: name, message: status.failure ?? "the read model failed")
@@ -217,6 +236,22 @@ extension PostgresEventStore: ReadModelStore {
             await PostgresReadModels.waitForAny(
                 [{ try await progress.wait(after: seenProgress) }, { try await self.waitForEvents(after: seenHead) }],
                 upTo: min(remaining, readModels.pollInterval))
+        }
+    }
+
+    /// What `read` returns, or `nil` when `deadline` passes first: `read` is then cancelled (the store's reads end at
+    /// once on cancellation) and awaited. An error `read` throws first is thrown; so is the caller's cancellation.
+    private static func read<Value: Sendable>(
+        before deadline: ContinuousClock.Instant, _ read: @escaping @Sendable () async throws -> Value
+    ) async throws -> Value? {
+        try await withThrowingTaskGroup(of: Value?.self) { group in
+            group.addTask { try await read() }
+            group.addTask {
+                try await Task.sleep(until: deadline, clock: .continuous)
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? nil
         }
     }
 

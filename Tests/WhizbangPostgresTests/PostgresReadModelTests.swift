@@ -192,6 +192,46 @@ struct PostgresReadModelTests {
         }
     }
 
+    /// A wait for a read model read the head and the model's status with no bound but the store's own: with the
+    /// server not answering, a wait given 200 ms (or zero) took the store's whole limit (10 s by default) and ended
+    /// with `unavailable`.
+    @Test func aWaitForAReadModelEndsAtItsTimeoutWhileTheServerDoesNotAnswer() async throws {
+        let projection = DepositTotals()
+        let direct = try Self.configuration([projection])
+        try await PostgresTestServer.createTables(direct)
+        let proxy = try await RowCuttingProxy.start(upstreamHost: direct.host, upstreamPort: direct.port)
+        var proxied = direct
+        proxied.host = "127.0.0.1"
+        proxied.port = proxy.port
+        // Far above the waits' own limits below; the store's close, whose steps are each bounded by the connection
+        // limit, waits for the frozen connections that long.
+        proxied.requestTimeout = .seconds(5)
+        proxied.connectTimeout = .seconds(2)
+        do {
+            try await PostgresTestServer.withStartedStore(configuration: proxied) { store in
+                _ = try await store.append([Self.deposit(5)], to: "acct-1", expectedVersion: .any)
+                _ = try await store.waitForReadModel(named: projection.name, toReach: 1, timeout: .seconds(60))
+                proxy.freezeExisting()
+                proxy.silenceAfterStartup()
+                for (reach, timeout) in [(UInt64(1), Duration.milliseconds(200)), (nil, .milliseconds(200)), (1, .zero)] {
+                    let started = ContinuousClock.now
+                    let error = await #expect(throws: ReadModelError.self) {
+                        _ = try await store.waitForReadModel(named: projection.name, toReach: reach, timeout: timeout)
+                    }
+                    #expect(error?.code == .timedOut, "\(String(describing: error))")
+                    // The timeout and the cancelled read's end; below the store's own 5 s request limit.
+                    #expect(ContinuousClock.now - started < .seconds(4), "\(ContinuousClock.now - started)")
+                }
+                // The test's own connections (the schema's drop) go through the proxy too.
+                proxy.answerNewConnections()
+            }
+        } catch {
+            try await proxy.stop()
+            throw error
+        }
+        try await proxy.stop()
+    }
+
     @Test func aReadModelAddedToAStoreWithHistoryIsBackfilledWhileAppendsGoOn() async throws {
         let projection = DepositTotals()
         let schema = try PostgresTestServer.configuration().schema

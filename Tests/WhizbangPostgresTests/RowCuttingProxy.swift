@@ -83,6 +83,9 @@ final class RowCuttingProxy: Sendable {
     /// startup), and nothing after it.
     func silenceAfterStartup() { control.silentAfterStartup.store(true, ordering: .sequentiallyConsistent) }
 
+    /// New connections forward everything again (those silenced stay silent).
+    func answerNewConnections() { control.silentAfterStartup.store(false, ordering: .sequentiallyConsistent) }
+
     /// How many connections the proxy ended in the middle of a result.
     var cuts: Int { control.cuts.load(ordering: .sequentiallyConsistent) }
 
