@@ -198,6 +198,19 @@ extension ReadModelStoreContract {
                 try requireEqual(try await store.headPosition(), 0, "the refused opening wrote nothing")
             }
         },
+        // A name with a NUL character opened on SQLite and made every call of a PostgreSQL store fail (its text keeps
+        // no NUL); an empty one opened everywhere. Both are refused by every store now, and nothing is written.
+        ReadModelStoreContractCheck(name: "readModel.registration.invalidNameRefused") { opener in
+            for name in ["contract\u{0}accounts", ""] {
+                let error = try await requireReadModelError(.invalidName, "opening with the name \(name.debugDescription)") {
+                    try await opener.open([ContractAccounts(name: name)])
+                }
+                try requireEqual(error.readModel, name, "the name refused")
+            }
+            try await withOpenedStore(opener, [ContractAccounts()]) { store in
+                try requireEqual(try await store.headPosition(), 0, "the refused openings wrote nothing")
+            }
+        },
         ReadModelStoreContractCheck(name: "readModel.registration.versionOutOfRangeRefused") { opener in
             // A date and time as a number: more than a 32-bit version, which not every store could keep as it is.
             let error = try await requireReadModelError(.invalidVersion, "opening with a version past Int32.max") {

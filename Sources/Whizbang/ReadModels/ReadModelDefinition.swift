@@ -63,10 +63,11 @@ package struct ReadModelDefinition: Sendable {
     /// The versions every store accepts (``ReadModelProjection/versionRange``).
     package static var versionRange: ClosedRange<Int> { Int(Int32.min)...Int(Int32.max) - 1 }
 
-    /// Erases each projection; the projections' names must be distinct and their versions in
-    /// ``ReadModelProjection/versionRange``.
+    /// Erases each projection; the projections' names must be distinct, not empty and without a NUL character, and
+    /// their versions in ``ReadModelProjection/versionRange``.
     ///
-    /// - Throws: ``ReadModelError``: ``ReadModelError/Code/duplicateName`` naming the first repeated name,
+    /// - Throws: ``ReadModelError``: ``ReadModelError/Code/invalidName`` naming the first name no store keeps,
+    ///   ``ReadModelError/Code/duplicateName`` naming the first repeated name,
     ///   ``ReadModelError/Code/invalidVersion`` naming the first projection whose version is out of range.
     package static func definitions(_ projections: [any ReadModelProjection]) throws(ReadModelError)
         -> [ReadModelDefinition]
@@ -74,6 +75,15 @@ package struct ReadModelDefinition: Sendable {
         var names = Set<String>()
         var definitions: [ReadModelDefinition] = []
         for projection in projections {
+            // PostgreSQL's text keeps no NUL character: such a name failed every call of a PostgreSQL store.
+            guard !projection.name.isEmpty, !projection.name.utf8.contains(0) else {
+                throw ReadModelError(
+                    .invalidName, readModel: projection.name,
+                    message: projection.name.isEmpty
+                        ? "a read model has an empty name; give it one"
+                        : "read model name \(projection.name.debugDescription) holds a NUL character, which not every "
+                            + "store can keep; give it another name")
+            }
             guard names.insert(projection.name).inserted else {
                 throw ReadModelError(
                     .duplicateName, readModel: projection.name,

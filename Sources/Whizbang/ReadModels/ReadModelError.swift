@@ -16,6 +16,7 @@ public struct ReadModelError: Error, Hashable, Sendable, CustomStringConvertible
             case timedOut
             case invalidKey
             case invalidVersion
+            case invalidName
         }
 
         private let base: Base
@@ -46,6 +47,9 @@ public struct ReadModelError: Error, Hashable, Sendable, CustomStringConvertible
         /// (``ReadModelProjection/versionRange``), and the store refuses to open; or a rebuild was asked of a
         /// process whose version is older than the one another process serves or builds, which it leaves alone.
         public static let invalidVersion = Code(.invalidVersion)
+        /// A projection's ``ReadModelProjection/name`` is empty or holds a NUL character, which not every store can
+        /// keep; the store refuses to open.
+        public static let invalidName = Code(.invalidName)
 
         /// The code's name, such as `notLive`.
         public var description: String { base.rawValue }

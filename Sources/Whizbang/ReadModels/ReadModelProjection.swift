@@ -47,8 +47,9 @@ public protocol ReadModelProjection: Sendable {
     /// The value stored under each key.
     associatedtype Row: Codable & Sendable
 
-    /// The read model's name: its identity in the store, unique among the store's read models. Never change it once
-    /// rows are stored; a new name builds a new read model from the start of the log.
+    /// The read model's name: its identity in the store, unique among the store's read models, not empty and without
+    /// a NUL character (``ReadModelError/Code/invalidName``). Never change it once rows are stored; a new name builds
+    /// a new read model from the start of the log.
     var name: String { get }
 
     /// The version of the fold. Raise it whenever ``apply(_:to:key:)``, ``keys(of:)``, ``indexValue(of:)`` or `Row`
