@@ -184,10 +184,10 @@ extension PostgresEventStore: ReadModelStore {
     /// when `nil`); wakes on this store's read model commits and appends, and looks again at least every
     /// ``Configuration/readModelPollInterval`` for the work of other processes.
     ///
-    /// `timeout` bounds the whole wait, its reads of the head and of the read model's status included: a read still
-    /// under way when it passes (a server that does not answer) is cancelled, and the wait ends with `timedOut`. A
-    /// timeout too short for a round trip to the server (zero, say) therefore ends with `timedOut`; read
-    /// ``readModelStatus(named:)`` to look without waiting.
+    /// `timeout` bounds the whole wait, its reads of the head and of the read model's status included: each read may
+    /// go on past it by at most a quarter of a second (for one more look at the status when the time is up, and the
+    /// first look of a zero timeout); a read still under way then (a server that does not
+    /// answer) is cancelled, and the wait ends with `timedOut`, saying the database did not answer.
     ///
     /// - Throws: `ReadModelError` (`timedOut`; `failed` when the projection threw, on the rows served or on a rebuild;
     ///   `unknownReadModel`), `CancellationError`, or `EventStoreError` (`closed`, `unavailable` when the server
@@ -208,7 +208,7 @@ extension PostgresEventStore: ReadModelStore {
         if let position {
             target = position
         } else {
-            guard let head = try await Self.read(before: deadline, { try await self.headPosition() }) else {
+            guard let head = try await Self.read(within: deadline, { try await self.headPosition() }) else {
                 throw timedOut("head of the log")
             }
             target = head
@@ -216,7 +216,7 @@ extension PostgresEventStore: ReadModelStore {
         while true {
             let seenProgress = readModels.progress.head
             let seenHead = signal.head
-            guard let status = try await Self.read(before: deadline, { try await self.readModelStatus(named: name) })
+            guard let status = try await Self.read(within: deadline, { try await self.readModelStatus(named: name) })
             else { throw timedOut("status") }
             if status.state == .failed {
                 throw ReadModelError(
@@ -239,15 +239,22 @@ extension PostgresEventStore: ReadModelStore {
         }
     }
 
-    /// What `read` returns, or `nil` when `deadline` passes first: `read` is then cancelled (the store's reads end at
-    /// once on cancellation) and awaited. An error `read` throws first is thrown; so is the caller's cancellation.
+    /// How long a read of ``waitForReadModel(named:toReach:timeout:)`` may go on past the wait's deadline: more than
+    /// a round trip to a server that answers, so that a wait whose time is up looks once more, and a zero timeout
+    /// still reads the status, without cutting a healthy read (whose cancellation would close its connection).
+    static let readAllowance: Duration = .milliseconds(250)
+
+    /// What `read` returns, or `nil` when it has not returned by `deadline` or ``readAllowance`` from now, whichever
+    /// is later: `read` is then cancelled (the store's reads end at once on cancellation) and awaited. An error `read`
+    /// throws first is thrown; so is the caller's cancellation.
     private static func read<Value: Sendable>(
-        before deadline: ContinuousClock.Instant, _ read: @escaping @Sendable () async throws -> Value
+        within deadline: ContinuousClock.Instant, _ read: @escaping @Sendable () async throws -> Value
     ) async throws -> Value? {
-        try await withThrowingTaskGroup(of: Value?.self) { group in
+        let limit = max(deadline, ContinuousClock.now + readAllowance)
+        return try await withThrowingTaskGroup(of: Value?.self) { group in
             group.addTask { try await read() }
             group.addTask {
-                try await Task.sleep(until: deadline, clock: .continuous)
+                try await Task.sleep(until: limit, clock: .continuous)
                 return nil
             }
             defer { group.cancelAll() }

@@ -211,6 +211,15 @@ struct PostgresReadModelTests {
             try await PostgresTestServer.withStartedStore(configuration: proxied) { store in
                 _ = try await store.append([Self.deposit(5)], to: "acct-1", expectedVersion: .any)
                 _ = try await store.waitForReadModel(named: projection.name, toReach: 1, timeout: .seconds(60))
+                // With the server answering: a zero timeout still reads the status, and a wait for a position the
+                // model will not reach in time says where it is.
+                let now = try await store.waitForReadModel(named: projection.name, toReach: 1, timeout: .zero)
+                #expect(now.position == 1)
+                let behind = await #expect(throws: ReadModelError.self) {
+                    _ = try await store.waitForReadModel(named: projection.name, toReach: 100, timeout: .milliseconds(200))
+                }
+                #expect(behind?.code == .timedOut)
+                #expect(behind?.message.contains("did not reach position 100") == true, "\(String(describing: behind))")
                 proxy.freezeExisting()
                 proxy.silenceAfterStartup()
                 for (reach, timeout) in [(UInt64(1), Duration.milliseconds(200)), (nil, .milliseconds(200)), (1, .zero)] {
@@ -219,7 +228,8 @@ struct PostgresReadModelTests {
                         _ = try await store.waitForReadModel(named: projection.name, toReach: reach, timeout: timeout)
                     }
                     #expect(error?.code == .timedOut, "\(String(describing: error))")
-                    // The timeout and the cancelled read's end; below the store's own 5 s request limit.
+                    #expect(error?.message.contains("did not answer") == true, "\(String(describing: error))")
+                    // The timeout, the read's allowance and the cancelled read's end; below the store's own 5 s limit.
                     #expect(ContinuousClock.now - started < .seconds(4), "\(ContinuousClock.now - started)")
                 }
                 // The test's own connections (the schema's drop) go through the proxy too.
