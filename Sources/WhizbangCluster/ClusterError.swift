@@ -54,9 +54,9 @@ public struct ClusterError: Error, Hashable, Sendable, CustomStringConvertible {
         /// The cluster's schema (`<store schema>_cluster`) holds objects the cluster did not create; the cluster
         /// refuses to use it and changes nothing there.
         public static let foreignSchema = Code(.foreignSchema)
-        /// A table of the cluster's schema lacks a column the cluster created, or has it with another type (changed
-        /// by hand); the node or client refuses to start, since its statements would fail at every batch, and
-        /// changes nothing.
+        /// A table of the cluster's schema lacks a column the cluster created, or has it with another type than the
+        /// one it created (compared exactly; changed by hand): the node or client refuses to start, since its
+        /// statements use those columns as they were made, and changes nothing.
         public static let damagedSchema = Code(.damagedSchema)
 
         /// The code's name, such as `timedOut`.

@@ -110,6 +110,39 @@ struct ClusterSchemaOwnershipTests {
             } throws: {
                 ($0 as? ClusterError)?.code == .damagedSchema
             }
+            // A dropped column that an index of the cluster's used (the index goes with it) is refused the same way,
+            // not with the server's error from the statement that makes the index again.
+            for sql in [
+                "ALTER TABLE \(cluster).inbox DROP COLUMN status",
+                "ALTER TABLE \(cluster).partitions DROP COLUMN partition",
+            ] {
+                _ = try await ClusterTestDatabase.query(sql, configuration: store.configuration)
+            }
+            let again = await #expect(throws: ClusterError.self) {
+                try await ClusterSchema.prepare(store, partitionCount: 8, logger: configuration.logger)
+            }
+            #expect(again?.code == .damagedSchema)
+            #expect(again?.message.contains("inbox.status is missing") == true, "\(again?.message ?? "")")
+            #expect(again?.message.contains("partitions.partition is missing") == true, "\(again?.message ?? "")")
+        }
+    }
+
+    /// A cluster made by an older build lacks `nodes.jobs` and `nodes.lease_ms`, which a start adds: not refused.
+    @Test("a cluster without the node columns that older builds did not make starts, and gains them")
+    func anOlderClusterWithoutTheAddedColumnsStarts() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let configuration = ClusterTestDatabase.cluster()
+            try await ClusterSchema.prepare(store, partitionCount: 8, logger: configuration.logger)
+            let cluster = "\"\(store.configuration.schema)_cluster\""
+            _ = try await ClusterTestDatabase.query(
+                "ALTER TABLE \(cluster).nodes DROP COLUMN jobs, DROP COLUMN lease_ms", configuration: store.configuration)
+            try await ClusterSchema.prepare(store, partitionCount: 8, logger: configuration.logger)
+            let columns = try await ClusterTestDatabase.query(
+                "SELECT count(*)::text FROM information_schema.columns WHERE table_schema = "
+                    + "'\(store.configuration.schema)_cluster' AND table_name = 'nodes' "
+                    + "AND column_name IN ('jobs', 'lease_ms')",
+                configuration: store.configuration)
+            #expect(columns == ["2"])
         }
     }
 

@@ -132,15 +132,19 @@ enum ClusterSchema {
                 commitFunction(schema, appendFunction: store.appendFunction), commitProcedure(schema),
                 resultFunction(schema),
             ]
-            try await connection.runAll(statements(schema) + functions, logger: logger)
-            let damaged = try await damagedColumns(in: lockKey, on: connection, logger: logger)
-            if !damaged.isEmpty {
-                throw ClusterError(
-                    .damagedSchema,
-                    message: "the cluster's tables in schema \(schema) were changed: \(damaged.joined(separator: "; "))"
-                        + ". Every batch would fail; nothing was changed. Restore the columns, or give the store "
-                        + "another schema.")
+            // Looked at before any statement runs: a dropped column takes its indexes with it, and the statements
+            // that make them again would fail on it first, in the server's words.
+            if isCluster {
+                let damaged = try await damagedColumns(in: lockKey, on: connection, logger: logger)
+                if !damaged.isEmpty {
+                    throw ClusterError(
+                        .damagedSchema,
+                        message: "the cluster's tables in schema \(schema) are not as the cluster made them: "
+                            + damaged.joined(separator: "; ") + "; the cluster's statements use these columns as it "
+                            + "made them, so nothing was changed. Restore them, or give the store another schema.")
+                }
             }
+            try await connection.runAll(statements(schema) + functions, logger: logger)
             // A cluster created now stores results in the binary form; one created before keeps JSON until its
             // operator switches it.
             try await connection.run(
@@ -206,7 +210,7 @@ enum ClusterSchema {
     }
 
     /// The columns the cluster's statements use, by table, with their types as `format_type` spells them: what
-    /// ``statements(_:)`` creates (older clusters gain `nodes.jobs` and `nodes.lease_ms` there).
+    /// ``statements(_:)`` creates.
     static let columns: [String: [(name: String, type: String)]] = [
         "settings": [("key", "text"), ("value", "bigint")],
         "nodes": [
@@ -241,8 +245,12 @@ enum ClusterSchema {
         ],
     ]
 
+    /// Columns that clusters made by older builds lack, and that ``statements(_:)`` adds.
+    static let addedColumns: Set<String> = ["nodes.jobs", "nodes.lease_ms"]
+
     /// What differs from ``columns`` in the cluster's tables in `schema` (unquoted), in words: each column missing
-    /// or of another type. Columns added by someone else are not looked at.
+    /// or of another type (the type compared exactly). A table that is not there at all (one that older builds did
+    /// not make), the ``addedColumns`` and columns added by someone else are not looked at.
     static func damagedColumns(in schema: String, on connection: PostgresConnection, logger: Logger) async throws
         -> [String]
     {
@@ -258,8 +266,9 @@ enum ClusterSchema {
         }
         var damaged: [String] = []
         for table in columns.keys.sorted() {
-            for (column, type) in columns[table] ?? [] {
-                switch found[table]?[column] {
+            guard let present = found[table] else { continue }
+            for (column, type) in columns[table] ?? [] where !addedColumns.contains("\(table).\(column)") {
+                switch present[column] {
                 case nil: damaged.append("\(table).\(column) is missing")
                 case type?: continue
                 case let other?: damaged.append("\(table).\(column) is \(other), not \(type)")
