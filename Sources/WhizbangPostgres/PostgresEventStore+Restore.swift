@@ -22,7 +22,10 @@ extension PostgresEventStore {
     /// the caller wrote into a store it created, to know it again — and nothing else: that store's tables are dropped
     /// in the same transaction, so that the schema afterwards holds the old store or the new one, never neither. The
     /// privileges that other roles (or `PUBLIC`) held on the old store's tables, their columns and its sequence are
-    /// given again on the new ones, so that a role set up to read the store keeps reading it.
+    /// given again on the new ones, each with its grant option, so that a role set up to read the store keeps reading
+    /// it. The new tables and the store's functions belong to the role that restores, with PostgreSQL's default
+    /// privileges: a different owner of the old tables, and privileges changed on the store's functions (a revoked
+    /// `EXECUTE`), are not carried over; restore as the store's owner, or set them again.
     /// A store without the mark, a schema holding anything else, and a store that runs (on this server, in this
     /// process or another) are refused, and nothing is changed.
     ///

@@ -202,7 +202,9 @@ extension ReadModelStoreContract {
         // no NUL); an empty one opened everywhere. Both are refused by every store now, and nothing is written.
         ReadModelStoreContractCheck(name: "readModel.registration.invalidNameRefused") { opener in
             for name in ["contract\u{0}accounts", ""] {
-                let error = try await requireReadModelError(.invalidName, "opening with the name \(name.debugDescription)") {
+                let error = try await requireReadModelError(
+                    .invalidName, "opening with the name \(name.debugDescription)"
+                ) {
                     try await opener.open([ContractAccounts(name: name)])
                 }
                 try requireEqual(error.readModel, name, "the name refused")

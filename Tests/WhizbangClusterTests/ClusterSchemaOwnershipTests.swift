@@ -135,7 +135,8 @@ struct ClusterSchemaOwnershipTests {
             try await ClusterSchema.prepare(store, partitionCount: 8, logger: configuration.logger)
             let cluster = "\"\(store.configuration.schema)_cluster\""
             _ = try await ClusterTestDatabase.query(
-                "ALTER TABLE \(cluster).nodes DROP COLUMN jobs, DROP COLUMN lease_ms", configuration: store.configuration)
+                "ALTER TABLE \(cluster).nodes DROP COLUMN jobs, DROP COLUMN lease_ms",
+                configuration: store.configuration)
             try await ClusterSchema.prepare(store, partitionCount: 8, logger: configuration.logger)
             let columns = try await ClusterTestDatabase.query(
                 "SELECT count(*)::text FROM information_schema.columns WHERE table_schema = "

@@ -74,7 +74,6 @@ enum ClusterTestDatabase {
         return result
     }
 
-    /// Runs one SQL statement on a connection of its own and returns the first column of each row as text.
     /// Runs `sql` on a connection of its own, after the statements of `setup` on the same connection; returns its
     /// first column's values as text.
     static func query(

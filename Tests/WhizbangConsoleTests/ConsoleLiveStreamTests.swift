@@ -116,13 +116,15 @@ struct ConsoleLiveStreamTests {
     func aLogPageHeadCoversItsEvents() async throws {
         let store = SwitchableStore()
         let data = Data("{}".utf8)
-        _ = try await store.append((0..<10).map { _ in EventData(eventType: "E", data: data) }, to: "a", expectedVersion: .any)
+        let ten = (0..<10).map { _ in EventData(eventType: "E", data: data) }
+        _ = try await store.append(ten, to: "a", expectedVersion: .any)
         let console = try StoreConsole(store: store, configuration: configuration())
         try await Application(router: console.makeRouter()).test(.router) { client in
             store.hold()
             async let body = client.execute(uri: "/api/log?after=0&limit=50", method: .get) { String(buffer: $0.body) }
             for await _ in store.heldReads { break }
-            _ = try await store.append((0..<5).map { _ in EventData(eventType: "E", data: data) }, to: "a", expectedVersion: .any)
+            let five = (0..<5).map { _ in EventData(eventType: "E", data: data) }
+            _ = try await store.append(five, to: "a", expectedVersion: .any)
             store.release()
             let page = try JSONSerialization.jsonObject(with: Data(try await body.utf8)) as? [String: Any]
             let positions = (page?["events"] as? [[String: Any]])?.compactMap { $0["position"] as? Int } ?? []

@@ -216,13 +216,15 @@ struct PostgresReadModelTests {
                 let now = try await store.waitForReadModel(named: projection.name, toReach: 1, timeout: .zero)
                 #expect(now.position == 1)
                 let behind = await #expect(throws: ReadModelError.self) {
-                    _ = try await store.waitForReadModel(named: projection.name, toReach: 100, timeout: .milliseconds(200))
+                    _ = try await store.waitForReadModel(
+                        named: projection.name, toReach: 100, timeout: .milliseconds(200))
                 }
                 #expect(behind?.code == .timedOut)
                 #expect(behind?.message.contains("did not reach position 100") == true, "\(String(describing: behind))")
                 proxy.freezeExisting()
                 proxy.silenceAfterStartup()
-                for (reach, timeout) in [(UInt64(1), Duration.milliseconds(200)), (nil, .milliseconds(200)), (1, .zero)] {
+                let cases: [(UInt64?, Duration)] = [(1, .milliseconds(200)), (nil, .milliseconds(200)), (1, .zero)]
+                for (reach, timeout) in cases {
                     let started = ContinuousClock.now
                     let error = await #expect(throws: ReadModelError.self) {
                         _ = try await store.waitForReadModel(named: projection.name, toReach: reach, timeout: timeout)

@@ -130,8 +130,13 @@ struct PostgresReadOnlyAndRestoreTests {
         let configuration = try PostgresTestServer.configuration()
         try await PostgresEventStore.restore(log(10), checkpoints: ["mark": 1], configuration: configuration)
         let schema = "\"\(configuration.schema)\""
+        // A role whose name needs quoting, given a privilege it may pass on; and PUBLIC, on a table, some columns and
+        // the sequence.
+        let role = "Reader-\(configuration.schema)"
+        try await PostgresTestServer.execute("CREATE ROLE \"\(role)\"", configuration: configuration)
         for grant in [
             "GRANT SELECT ON \(schema).events, \(schema).checkpoints TO PUBLIC",
+            "GRANT SELECT ON \(schema).events TO \"\(role)\" WITH GRANT OPTION",
             "GRANT SELECT (stream_id), UPDATE (version) ON \(schema).streams TO PUBLIC",
             "GRANT USAGE ON SEQUENCE \(schema).streams_stream_key_seq TO PUBLIC",
         ] {
@@ -140,19 +145,28 @@ struct PostgresReadOnlyAndRestoreTests {
         func privileges() async throws -> [String] {
             try await PostgresTestServer.strings(
                 """
-                SELECT c.relname || coalesce('.' || t.attname, '') || ' ' || a.privilege_type || ' to '
-                    || CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END
-                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                LEFT JOIN pg_attribute t ON t.attrelid = c.oid AND t.attnum > 0 AND t.attacl IS NOT NULL
-                CROSS JOIN LATERAL aclexplode(coalesce(t.attacl, c.relacl)) AS a
-                WHERE n.nspname = '\(configuration.schema)' AND a.grantee <> c.relowner
-                ORDER BY 1
+                WITH own AS (
+                    SELECT c.oid, c.relname, c.relacl, c.relowner FROM pg_class c
+                    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '\(configuration.schema)'
+                ), entries AS (
+                    SELECT own.relname AS target, a.*, own.relowner FROM own CROSS JOIN LATERAL aclexplode(own.relacl) a
+                    UNION ALL
+                    SELECT own.relname || '.' || t.attname, a.*, own.relowner FROM own
+                    JOIN pg_attribute t ON t.attrelid = own.oid AND t.attnum > 0
+                    CROSS JOIN LATERAL aclexplode(t.attacl) a
+                )
+                SELECT target || ' ' || privilege_type || ' to '
+                    || CASE WHEN grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(grantee) END
+                    || CASE WHEN is_grantable THEN ' with grant option' ELSE '' END
+                FROM entries WHERE grantee <> relowner ORDER BY 1
                 """, configuration: configuration)
         }
         let before = try await privileges()
-        #expect(before.count == 5, "\(before)")
+        #expect(before.count == 6, "\(before)")
+        #expect(before.contains("events SELECT to \(role) with grant option"), "\(before)")
         try await PostgresEventStore.restore(log(2), configuration: configuration, replacingStoreMarkedBy: "mark")
         #expect(try await privileges() == before)
         try await PostgresTestServer.dropSchema(configuration)
+        try await PostgresTestServer.execute("DROP ROLE \"\(role)\"", configuration: configuration)
     }
 }

@@ -37,7 +37,8 @@ public struct AggregateHandler<A: Aggregate, Store: EventStore>: Sendable {
     ///     the call, or `nil` for none (the default). It covers the wait for the stream's lane as well as the command;
     ///     see ``DispatchError/Code/deadlineExceeded`` for what the caller learns when it passes. A command that has
     ///     started is awaited, and an append the store has queued is not cancelled, so the call may return later than
-    ///     the limit, by up to the store's own bound (SQLite's `busyTimeout`, PostgreSQL's request timeout).
+    ///     the limit, within the store's own bounds (on SQLite, the writes queued ahead of it, each of which may wait
+    ///     up to `busyTimeout` for a lock another program holds; on PostgreSQL, the request timeout).
     /// - Returns: the recorded events, the aggregate's new state and version, and the events' positions.
     /// - Throws: the domain error from ``Aggregate/decide(_:_:)`` (nothing is written); ``EventStoreError`` when the
     ///   store fails, including ``EventStoreError/Code/wrongExpectedVersion`` once the retry policy's attempts are

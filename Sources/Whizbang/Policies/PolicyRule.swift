@@ -10,8 +10,10 @@ public struct PolicyRule: Sendable {
     public var execution: ExecutionMode?
     /// How matching commands are retried after a conflict, if this rule decides it.
     public var retry: RetryPolicy?
-    /// How long a matching message may take before its caller gets ``DispatchError/Code/timedOut``, if this rule
-    /// decides it. A limit of zero or less passes at once: every matching message is cancelled as it starts.
+    /// How long a matching message may take before it is cancelled and its caller gets
+    /// ``DispatchError/Code/timedOut``, if this rule decides it (a command whose events are stored after the limit
+    /// reports its result instead). A limit of zero or less passes at once: every matching message is cancelled as it
+    /// starts.
     public var timeout: Duration?
 
     /// Creates a rule.

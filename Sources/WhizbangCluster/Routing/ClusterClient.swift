@@ -72,10 +72,10 @@ public final class ClusterClient: Service, Sendable {
     /// - Throws: ``ClusterError`` — `unregisteredAggregate` (nothing sent), `conflictingMessageID` (the id was sent
     ///   with another stream or aggregate), `partitionCountMismatch` (the cluster has another partition count than
     ///   this client's configuration; nothing sent), `foreignSchema` or `damagedSchema` (the cluster's schema holds
-    ///   others' objects, or its tables were changed; nothing sent or changed), `timedOut` (the command is in the inbox and will run; or, when
-    ///   the time limit passed before its insert answered, it may or may not be, and sending it again with the same
-    ///   id is safe; or, when it passed while the client's first send still prepared the cluster's tables, nothing
-    ///   was sent),
+    ///   others' objects, or its tables were changed; nothing sent or changed), `timedOut` (the command is in the
+    ///   inbox and will run; or, when the time limit passed before its insert answered, it may or may not be, and
+    ///   sending it again with the same id is safe; or, when it passed while the client's first send still prepared
+    ///   the cluster's tables, nothing was sent),
     ///   `resultExpired` (it ran, but its row was deleted past the inbox retention before the result was read),
     ///   `malformedResult` (its stored result does not decode), `notRunning` (the client's ``run()`` did not start
     ///   before the time limit, or has ended: nothing sent; or it ended while this call waited: the command is in the

@@ -28,7 +28,8 @@ struct LoopbackHostMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         return ConsoleResponses.json(
             ErrorView(
-                error: "this console answers only requests addressed to 127.0.0.1, localhost or [::1], not to "
+                error: "this console answers only requests addressed to a loopback address (127.0.0.1, or another "
+                    + "of 127.0.0.0/8), localhost or [::1], not to "
                     + (authority.isEmpty ? "an empty Host" : authority)
                     + "; open it by one of those names, or give it an access token"),
             status: .misdirectedRequest)

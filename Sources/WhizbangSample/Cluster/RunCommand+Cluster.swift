@@ -49,7 +49,9 @@ extension RunCommand {
                 try await run.open()
                 try await run.operate()
             }
-        } catch let error as ClusterError where [.partitionCountMismatch, .foreignSchema, .damagedSchema].contains(error.code) {
+        } catch let error as ClusterError
+            where [.partitionCountMismatch, .foreignSchema, .damagedSchema].contains(error.code)
+        {
             throw ClusterOptions.refusal(error)
         } catch let error as ClusterError where error.code == .timedOut {
             // The library's advice (await the result again by message id) is for a program; the run cannot.

@@ -158,6 +158,8 @@ struct DispatcherDeadlineTests {
         await store.appendArrived.wait()
         await clock.waitForSleepers(count: 1)
         clock.advance(by: .seconds(30))
+        // The limit has passed and cancelled the command before its append commits.
+        await store.appendCancelled.wait()
         store.releaseAppends.open()
         let result = try await call.value
         #expect(result.streamVersion == 1)

@@ -8,12 +8,18 @@ final class GatedAppendStore: DelegatingEventStore {
     let appendArrived = TestGate()
     /// Appends wait for this gate, ignoring cancellation.
     let releaseAppends = TestGate()
+    /// Opened when the task of an append waiting at the gate is cancelled.
+    let appendCancelled = TestGate()
 
     func append(_ events: [EventData], to streamID: StreamID, expectedVersion: ExpectedVersion) async throws
         -> AppendResult
     {
         appendArrived.open()
-        await releaseAppends.wait()
+        await withTaskCancellationHandler {
+            await releaseAppends.wait()
+        } onCancel: {
+            appendCancelled.open()
+        }
         return try await inner.append(events, to: streamID, expectedVersion: expectedVersion)
     }
 }
