@@ -68,6 +68,56 @@ struct ConsoleConnectionTests {
         partial.close()
     }
 
+    @Test("an HTTP/1.0 request is answered in HTTP/1.0 and its connection closed after the answer, unless kept alive")
+    func http10RequestsEndTheirConnection() async throws {
+        // With a 120 s idle timeout, only a close after the answer ends the read before its own 60 s limit.
+        _ = try await serve(configure: { $0.idleTimeout = .seconds(120) }) { port in
+            for request in [
+                "GET /health/live HTTP/1.0\r\n\r\n", "GET /api/overview HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n",
+                "GET /health/live HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+                "GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Close\r\n\r\n",
+            ] {
+                let client = LoopbackClient()
+                defer { client.close() }
+                try client.connect(port)
+                try client.send(request)
+                let answer = try await client.read(until: nil)
+                let version = request.contains("HTTP/1.0") ? "HTTP/1.0" : "HTTP/1.1"
+                #expect(answer.hasPrefix("\(version) 200 OK"), "\(request): \(answer.prefix(200))")
+                #expect(answer.lowercased().contains("connection: close"), "\(request): \(answer.prefix(400))")
+            }
+        }
+    }
+
+    @Test("a live stream sent to an HTTP/1.0 client is not chunked, which HTTP/1.0 does not know, and ends with the connection")
+    func http10LiveStreamIsNotChunked() async throws {
+        let client = LoopbackClient()
+        defer { client.close() }
+        _ = try await serve { port in
+            try client.connect(port)
+            try client.send("GET /api/live HTTP/1.0\r\n\r\n")
+            let answer = try await client.read(until: "event: overview")
+            let (head, body) = try #require(answer.split(separator: "\r\n\r\n", maxSplits: 1).twoParts)
+            #expect(head.hasPrefix("HTTP/1.0 200 OK"), "\(head)")
+            #expect(!head.lowercased().contains("transfer-encoding"), "\(head)")
+            #expect(body.hasPrefix("event: ") || body.hasPrefix(":") || body.hasPrefix("retry:"), "\(body.prefix(80))")
+        }
+    }
+
+    @Test("HTTP/1.1 keeps its connection open for a second request")
+    func http11KeepsAlive() async throws {
+        let client = LoopbackClient()
+        defer { client.close() }
+        _ = try await serve { port in
+            try client.connect(port)
+            for _ in 0..<2 {
+                try client.send("GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                let answer = try await client.read(until: "the process answers")
+                #expect(answer.hasPrefix("HTTP/1.1 200 OK") && !answer.lowercased().contains("connection: close"))
+            }
+        }
+    }
+
     @Test("a sign-in form whose body never arrives whole gets 408 once loginBodyTimeout has passed")
     func aTricklingSignInGets408() async throws {
         let client = LoopbackClient()
@@ -223,4 +273,9 @@ struct ConsoleQueryTests {
             #expect(try await fixture.request("/api/live?updates=1&tail=\(value)").status == .ok, "tail=\(value)")
         }
     }
+}
+
+extension Array where Element == Substring {
+    /// The two parts of a split in two, or `nil` when it found no separator.
+    fileprivate var twoParts: (Substring, Substring)? { count == 2 ? (self[0], self[1]) : nil }
 }

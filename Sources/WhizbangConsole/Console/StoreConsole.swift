@@ -120,7 +120,10 @@ public final class StoreConsole<Store: EventStore>: Service {
         let listening = ListeningFlag()
         let application = Application(
             router: makeRouter(),
-            server: .http1(configuration: .init(idleTimeout: TimeAmount(configuration.idleTimeout))),
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [HTTP10Framing.Installer()],
+                    idleTimeout: TimeAmount(configuration.idleTimeout))),
             configuration: ApplicationConfiguration(
                 address: .hostname(Self.bindable(configuration.host), port: configuration.port), serverName: nil),
             services: [RefreshService(refresh: { await self.refreshLoop() })],
