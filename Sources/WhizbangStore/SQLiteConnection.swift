@@ -260,7 +260,8 @@ final class SQLiteConnection {
 
     /// The words of the refusal of the database at `path` when its WAL or shared-memory file (beside the file a link
     /// leads to, where SQLite keeps them) is something other than a regular file, such as a symbolic link, which
-    /// SQLite never opens (it opens them with `O_NOFOLLOW`): `nil` when each is a regular file or absent.
+    /// SQLite never opens (it opens them with `O_NOFOLLOW`), or a regular file with another name (a hard link), whose
+    /// bytes SQLite would write over, as it writes its own: `nil` when each is a regular file of one name, or absent.
     static func irregularCompanionRefusal(of path: String) -> String? {
         let database = SQLiteMadeCompanions.resolved(path)
         for (suffix, role) in [("-wal", "WAL"), ("-shm", "shared-memory file")] {
@@ -269,14 +270,15 @@ final class SQLiteConnection {
             guard lstat(companion, &status) == 0 else { continue }
             let kind: String
             switch status.st_mode & S_IFMT {
+            case S_IFREG where status.st_nlink > 1: kind = "a file with \(status.st_nlink) names (hard links)"
             case S_IFREG: continue
             case S_IFLNK: kind = "a symbolic link"
             case S_IFDIR: kind = "a directory"
             default: kind = "a special file (a pipe, a socket or a device)"
             }
             return "\(companion) is \(kind), where the store keeps the \(role) of \(path) (SQLite opens only a "
-                + "regular file there, never through a link), so \(path) is not opened beside it. Nothing was changed; "
-                + "if \(companion) is not yours to keep, move it away"
+                + "regular file there, never through a link, and writes it, under every name it has), so \(path) is "
+                + "not opened beside it. Nothing was changed; if \(companion) is not yours to keep, move it away"
         }
         return nil
     }

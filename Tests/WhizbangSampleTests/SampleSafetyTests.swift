@@ -1045,6 +1045,31 @@ extension SampleProcessSuites {
             }
         }
 
+        /// An editor's byte-order mark before the first line was passed over by the JSON decoder on an event line,
+        /// but made the end line of an empty export "not an exported event (unknown field 'end')".
+        @Test("import takes an export that starts with a UTF-8 byte-order mark, an empty one included")
+        func importTakesAByteOrderMark() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let original = directory.appendingPathComponent("original.sqlite").path
+                try await SampleProcess.makeLedger(original, commands: 20)
+                let exported = directory.appendingPathComponent("export.jsonl").path
+                try #require(
+                    try await SampleProcess.run(["export", "--database", original, "--output", exported]).status == 0)
+                let bom = Data([0xEF, 0xBB, 0xBF])
+                let inputs = [
+                    ("full", bom + (try Data(contentsOf: URL(fileURLWithPath: exported)))),
+                    ("empty", bom + Data(#"{"end":{"events":0}}"#.utf8) + Data("\n".utf8)),
+                ]
+                for (name, contents) in inputs {
+                    let input = directory.appendingPathComponent("\(name).jsonl").path
+                    try contents.write(to: URL(fileURLWithPath: input))
+                    let copy = directory.appendingPathComponent("\(name).sqlite").path
+                    let imported = try await SampleProcess.run(["import", "--input", input, "--database", copy])
+                    #expect(imported.status == 0, "\(name): \(imported.standardError)")
+                }
+            }
+        }
+
         /// A line with a byte that is not UTF-8 (a Latin-1 file, a damaged or binary one) was said to be "not valid
         /// JSON", which sends one looking for a misplaced brace.
         @Test("import names a line that is not valid UTF-8 text, and the byte, and writes nothing")
@@ -1654,6 +1679,72 @@ extension SampleProcessSuites {
                 guard stat(current, &status) == 0, status.st_mode & S_IXOTH != 0 else { return false }
             }
             return true
+        }
+
+        /// A run by one name of a file with several (hard links) does not see the WAL that a run by another name left,
+        /// and that WAL is later copied over what this run wrote: a `run --keep` through a link in another directory
+        /// exited 0 with 984 commands acknowledged that the next run by the first name lost.
+        @Test("run --keep refuses a ledger with another name anywhere (a hard link), and changes nothing")
+        func keptRunRefusesAHardLinkedLedger() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                let elsewhere = directory.appendingPathComponent("sub")
+                try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: false)
+                let other = elsewhere.appendingPathComponent("other.sqlite").path
+                try await SampleProcess.makeLedger(ledger, commands: 30)
+                try #require(link(ledger, other) == 0)
+                let before = try ImportFixture.snapshot(directory)
+                for name in [ledger, other] {
+                    let output = try await SampleProcess.run(
+                        ["run", "--keep", "--database", name, "--accounts", "2", "--commands", "2", "--quiet"])
+                    #expect(output.status == 2, "\(name): \(output.standardOutput)\(output.standardError)")
+                    #expect(
+                        output.standardError.contains("\(name) has 2 names (hard links)")
+                            && output.standardError.contains("nothing was changed"), "\(output.standardError)")
+                    #expect(try ImportFixture.snapshot(directory) == before, "\(name)")
+                }
+            }
+        }
+
+        /// A read-only ledger was refused only after a read had made its WAL and shared-memory file, which then
+        /// blocked the owner's next run once the ledger was writable again.
+        @Test(
+            "run --keep refuses a ledger this user may not write before reading it, making no file beside it",
+            .enabled(
+                if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
+                    && Self.othersMayReach((try? SampleProcess.executable.path) ?? "/")
+                    && Self.othersMayReach(NSTemporaryDirectory())))
+        func keptRunRefusesAnUnwritableLedgerFirst() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                try await SampleProcess.makeLedger(ledger, commands: 30)
+                // The directory and the ledger belong to user 65534; the ledger is read-only to it.
+                try #require(chown(directory.path, 65534, 65534) == 0 && chown(ledger, 65534, 65534) == 0)
+                try FileManager.default.setAttributes([.posixPermissions: 0o444], ofItemAtPath: ledger)
+                let before = try ImportFixture.snapshot(directory)
+                let output = try await SampleProcess.run(
+                    URL(fileURLWithPath: "/usr/bin/setpriv"),
+                    ["--reuid=65534", "--regid=65534", "--clear-groups", try SampleProcess.executable.path, "run",
+                     "--keep", "--database", ledger, "--accounts", "2", "--commands", "2", "--quiet"])
+                #expect(output.status == 2, "\(output.standardOutput)\(output.standardError)")
+                #expect(output.standardError.contains("cannot be written"), "\(output.standardError)")
+                #expect(try ImportFixture.snapshot(directory) == before)
+            }
+        }
+
+        @Test("a directory given as --database is said to be one, without a word of hard links")
+        func aDirectoryIsNotSaidToHaveOtherNames() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let folder = directory.appendingPathComponent("folder")
+                try FileManager.default.createDirectory(
+                    at: folder.appendingPathComponent("inner"), withIntermediateDirectories: true)
+                for command in ["verify", "inspect", "replay"] {
+                    let output = try await SampleProcess.run([command, "--database", folder.path])
+                    #expect(output.status == 2, "\(command): \(output.standardError)")
+                    #expect(output.standardError.contains("it is a directory"), "\(command): \(output.standardError)")
+                    #expect(!output.standardError.contains("hard links"), "\(command): \(output.standardError)")
+                }
+            }
         }
 
         @Test("verify and replay name the account whose first event is missing, as they name every other")

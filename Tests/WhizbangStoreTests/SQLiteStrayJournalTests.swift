@@ -135,6 +135,38 @@ struct SQLiteStrayJournalTests {
         }
     }
 
+    /// SQLite writes a WAL and a shared-memory file it finds, whatever other names they have: a read wrote its
+    /// shared-memory index, and a run its WAL frames, into another file linked there.
+    @Test(
+        "an open refuses a store whose WAL or shared-memory file has another name (a hard link), and changes nothing",
+        arguments: [Opening.open, .openReadOnly], ["-wal", "-shm"])
+    func refusesAHardLinkedCompanion(opening: Opening, suffix: String) async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("store.sqlite").path
+            let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            _ = try await store.append(makeEvents(3), to: StreamID("account-1"), expectedVersion: .any)
+            await store.shutdown()
+            let other = directory.appendingPathComponent("notes.txt").path
+            try Data("someone's notes\n".utf8).write(to: URL(fileURLWithPath: other))
+            try #require(link(other, path + suffix) == 0)
+            let before = try Self.contents(of: directory)
+            let error = await expectError(.invalidArgument) {
+                switch opening {
+                case .openReadOnly:
+                    let store = try await SQLiteReadOnlyEventStore.open(path: path, configuration: .testing)
+                    store.close()
+                default:
+                    let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
+                    await store.shutdown()
+                }
+            }
+            let message = error?.message ?? ""
+            #expect(message.contains(path + suffix + " is a file with 2 names (hard links)"), "\(message)")
+            #expect(message.contains("Nothing was changed"), "\(message)")
+            #expect(try Self.contents(of: directory) == before)
+        }
+    }
+
     /// SQLite's WAL does not name its database, so another database's WAL beside a store cannot be told from the
     /// store's own before it is read. Before, the replacing restore's hold read it as the store's, failed its checks,
     /// and on closing checkpointed that database's pages into the store, destroying it.

@@ -95,6 +95,9 @@ struct ImportFile {
             // A CRLF line end (an export converted by an editor or `unix2dos`) ends every line as LF does, the end
             // line included: JSON took the CR for whitespace, an end line compared byte for byte did not.
             if bytes.last == UInt8(ascii: "\r") { bytes = bytes.dropLast() }
+            // A UTF-8 byte-order mark that an editor put before the first line: JSON's decoder passed over it on an
+            // event line, the end line's check (byte for byte) did not.
+            if number == 1, bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
             if number & 1023 == 0 {
                 progress(offset, contents.count)
                 if stopRequested() { throw SampleError("stopped") }

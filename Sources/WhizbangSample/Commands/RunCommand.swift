@@ -126,7 +126,10 @@ struct RunCommand: AsyncParsableCommand, StoreCommand {
         // A kept SQLite ledger is checked read-only first: opening it for writing migrates it and registers
         // `--read-model`, which a refusal must not leave behind. (A read-only PostgreSQL store reads only the
         // current schema version, so an older kept schema is still migrated before its check.)
-        if keep, case .sqlite = target, try await Self.holdsLedger(target) {
+        if keep, case .sqlite(let path) = target, try await Self.holdsLedger(target) {
+            // The particular refusal (another name's WAL holds commits) before the general one (other names).
+            try SampleDatabase.refuseOtherNameWithWAL(path)
+            try LedgerStore.refuseToAdd(to: path, SQLiteEventStore.inspectFile(at: path))
             _ = try await target.with(.existing, RoomCheck(run: self))
         }
         // Opened (or made) before the database is touched: a path that passed the check and still cannot be opened

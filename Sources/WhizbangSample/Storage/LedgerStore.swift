@@ -86,6 +86,7 @@ enum LedgerStore {
     ) async throws -> (SQLiteEventStore, LedgerRunLock) {
         let file = SQLiteEventStore.inspectFile(at: path)
         if !fresh, file.kind == .store || file.kind == .unmarkedStore {
+            try refuseToAdd(to: path, file)
             let lock = try LedgerRunLock(path: path)
             do {
                 return (try await open(path: path, durability: durability), lock)
@@ -109,6 +110,28 @@ enum LedgerStore {
         } catch {
             store.close()
             throw error
+        }
+    }
+
+    /// Refuses (exit status 2) to add to the ledger `file` at `path` before anything reads it, when its file has
+    /// other names (hard links) anywhere: SQLite keeps a database's WAL beside the name it was opened by, so a run by
+    /// one name would not see the commits that a run by another left in that name's WAL, which would later be copied
+    /// over this run's. And when it may not be written: a read would first make a WAL and a shared-memory file beside
+    /// it, which the owner's next run would meet as another user's. `run --keep` asks before its read-only check of
+    /// the kept ledger, and ``create(path:fresh:durability:)`` again before it opens it.
+    static func refuseToAdd(to path: String, _ file: SQLiteStoreFile) throws {
+        var status = stat()
+        if stat(path, &status) == 0, status.st_nlink > 1 {
+            throw SampleError.refusal(
+                "\(path) has \(status.st_nlink) names (hard links); SQLite keeps the commits a run has not yet copied "
+                    + "into the file in a WAL named after the name it opened, so a run by one name would not see those "
+                    + "of a run by another, and their WAL would later be copied over this run's. run --keep adds only "
+                    + "to a ledger of one name; nothing was changed: run on a copy (cp), or remove the other names")
+        }
+        guard file.isWritable else {
+            throw SampleError.refusal(
+                "\(path) cannot be written (the file or its directory is read-only, or made immutable); the ledger was "
+                    + "not changed: make it writable, or give --database another path")
         }
     }
 

@@ -126,7 +126,7 @@ enum SampleDatabase {
     /// Other names elsewhere are not looked for; a failed read then says that the file has other names.
     static func refuseOtherNameWithWAL(_ path: String) throws {
         var status = stat()
-        guard stat(path, &status) == 0, status.st_nlink > 1 else { return }
+        guard stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG, status.st_nlink > 1 else { return }
         let parts = PathParts(path)
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: parts.directory) else { return }
         for name in names.sorted() where name != parts.name {
@@ -161,7 +161,8 @@ enum SampleDatabase {
     /// index entries without their rows, or a log that ends before its head.
     static func otherNamesNote(_ path: String) -> String? {
         var status = stat()
-        guard stat(path, &status) == 0, status.st_nlink > 1 else { return nil }
+        // A directory's link count counts its subdirectories' `..`, not names.
+        guard stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG, status.st_nlink > 1 else { return nil }
         return "\(path) has \(status.st_nlink) names (hard links). SQLite keeps what a writer has not yet copied into "
             + "the file in a WAL named after the name the writer opened, so a read by another name does not see it: if "
             + "a run writes this ledger under another name, what this command reported may come from that, not from "
