@@ -127,6 +127,36 @@ struct ClusterSchemaOwnershipTests {
         }
     }
 
+    /// A row written by hand with an id of 0 or below (`OVERRIDING SYSTEM VALUE`) lay behind every node's cursor,
+    /// which starts at 0: it stayed pending, without a word, and ran by chance after newer commands of its stream.
+    /// The database refuses such a row, as it refuses a partition out of range.
+    @Test("an inbox row with an id of 0 or below is refused by the database, in a new cluster and an older one")
+    func aRowIdBelowOneIsRefused() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let configuration = ClusterTestDatabase.cluster()
+            try await ClusterSchema.prepare(store, partitionCount: 8, logger: configuration.logger)
+            let cluster = "\"\(store.configuration.schema)_cluster\""
+            func insert(id: Int) async throws {
+                _ = try await ClusterTestDatabase.query(
+                    "INSERT INTO \(cluster).inbox (id, message_id, partition, stream_id, aggregate_type, payload) "
+                        + "OVERRIDING SYSTEM VALUE VALUES (\(id), gen_random_uuid(), 0, 'counter-1', 'Counter', "
+                        + "'\\x00'::bytea)",
+                    configuration: store.configuration)
+            }
+            for id in [0, -7] {
+                await #expect(throws: (any Error).self, "id \(id)") { try await insert(id: id) }
+            }
+            // A cluster made before the check gains it at the next start.
+            _ = try await ClusterTestDatabase.query(
+                "ALTER TABLE \(cluster).inbox DROP CONSTRAINT inbox_id_positive", configuration: store.configuration)
+            try await ClusterSchema.prepare(store, partitionCount: 8, logger: configuration.logger)
+            await #expect(throws: (any Error).self) { try await insert(id: -1) }
+            let pending = try await ClusterTestDatabase.query(
+                "SELECT count(*)::text FROM \(cluster).inbox", configuration: store.configuration)
+            #expect(pending == ["0"])
+        }
+    }
+
     /// A cluster made by an older build lacks `nodes.jobs` and `nodes.lease_ms`, which a start adds: not refused.
     @Test("a cluster without the node columns that older builds did not make starts, and gains them")
     func anOlderClusterWithoutTheAddedColumnsStarts() async throws {

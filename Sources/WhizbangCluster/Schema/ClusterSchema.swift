@@ -199,6 +199,20 @@ enum ClusterSchema {
                         END;
                         PERFORM set_config('lock_timeout', previous, true);
                     END IF;
+                    -- Nodes read from row 0 up (their cursor's first row): a row written by hand below it would stay
+                    -- pending, out of its stream's order.
+                    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = '\(unescaped: schema).inbox'::regclass
+                                   AND conname = 'inbox_id_positive')
+                    THEN
+                        PERFORM set_config('lock_timeout', '1000', true);
+                        BEGIN
+                            ALTER TABLE \(unescaped: schema).inbox ADD CONSTRAINT inbox_id_positive CHECK (id > 0)
+                                NOT VALID;
+                        EXCEPTION WHEN lock_not_available THEN
+                            RAISE NOTICE 'the inbox was busy; its row id check is added at a later start';
+                        END;
+                        PERFORM set_config('lock_timeout', previous, true);
+                    END IF;
                 END $$
                 """, logger: logger)
             let form =
