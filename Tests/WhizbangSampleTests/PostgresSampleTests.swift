@@ -665,6 +665,48 @@ extension SampleProcessSuites {
             }
         }
 
+        /// A fresh run and an import look at the ledger's cluster schema for a cluster's state; one that held the
+        /// user's own tables named `jobs` and `inbox` failed them with the server's "column "owner" does not exist".
+        @Test("run and import refuse a cluster schema whose tables of the cluster's names are someone else's, changing nothing")
+        func foreignTablesOfTheClusterNamesAreRefused() async throws {
+            try await withCleanup { cleanup in
+                let postgres = try freshURL()
+                let schema = try schemaName(postgres)
+                cleanup.dropSchema(schema)
+                cleanup.dropSchema(schema + "_cluster")
+                let made = try await SampleProcess.run(
+                    ["run", "--database", postgres, "--accounts", "4", "--commands", "8", "--quiet"])
+                try #require(made.status == 0, "\(made.standardError)")
+                _ = try await psql(
+                    "CREATE SCHEMA \(schema)_cluster; CREATE TABLE \(schema)_cluster.jobs (name text, position bigint); "
+                        + "INSERT INTO \(schema)_cluster.jobs VALUES ('payroll', 99); "
+                        + "CREATE TABLE \(schema)_cluster.inbox (id int)")
+                let before = try await psql("SELECT count(*) FROM \(schema).events")
+                let other = postgres.replacingOccurrences(of: schema, with: schema + "i")
+                cleanup.dropSchema(schema + "i")
+                cleanup.dropSchema(schema + "i_cluster")
+                _ = try await psql("CREATE SCHEMA \(schema)i_cluster; CREATE TABLE \(schema)i_cluster.jobs (name text)")
+                try await SampleProcess.withTemporaryDirectory { directory in
+                    let input = directory.appendingPathComponent("good.jsonl")
+                    try ImportFixture.write(ImportFixture.good(streams: 2, perStream: 5), to: input)
+                    for arguments in [
+                        ["run", "--database", postgres, "--accounts", "4", "--commands", "8", "--quiet"],
+                        ["import", "--input", input.path, "--database", other],
+                    ] {
+                        let refused = try await SampleProcess.run(arguments)
+                        let said = refused.standardOutput + refused.standardError
+                        #expect(refused.status == 2, "\(arguments[0]): \(refused.status) \(said)")
+                        #expect(
+                            said.contains("not the cluster's") && said.contains("nothing was changed")
+                                && !said.contains("42703"), "\(arguments[0]): \(said)")
+                    }
+                }
+                #expect(try await psql("SELECT count(*) FROM \(schema).events") == before)
+                #expect(try await psql("SELECT position FROM \(schema)_cluster.jobs") == "99\n")
+                #expect(try await psql("SELECT count(*) FROM pg_namespace WHERE nspname = '\(schema)i'") == "0\n")
+            }
+        }
+
         /// An inbox row whose status is none the cluster knows (written by hand, or by a newer build) is run by no
         /// node; `cluster` counted it nowhere, so nothing showed it was there.
         @Test("cluster counts inbox rows with a status no node knows, and says no node runs them")

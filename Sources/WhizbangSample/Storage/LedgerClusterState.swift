@@ -25,6 +25,16 @@ struct LedgerClusterState {
     var pendingRows: Int64 = 0
     /// The leases of partitions and jobs that have not run out: a node holds them, or held them until a moment ago.
     var liveLeases: Int64 = 0
+    /// The tables of the cluster's names that lack a column the cluster gives them, or have it with another type
+    /// (`jobs.owner is missing`): someone else's tables, which are neither read nor counted.
+    var foreignTables: [String] = []
+
+    /// The columns (and their types, as `format_type` spells them) that the counts below read.
+    private static let columnsRead: [String: [String: String]] = [
+        "partitions": ["owner": "text", "lease_until": "timestamp with time zone"],
+        "jobs": ["owner": "text", "lease_until": "timestamp with time zone", "checkpoint": "bigint"],
+        "inbox": ["status": "smallint"],
+    ]
 
     /// The cluster's schema of a ledger in `storeSchema`, as WhizbangCluster names it.
     static func schema(forStore storeSchema: String) -> String { storeSchema + "_cluster" }
@@ -42,6 +52,28 @@ struct LedgerClusterState {
                 WHERE n.nspname = \(state.schema) AND c.relkind IN ('r', 'p')
                     AND c.relname IN ('jobs', 'inbox', 'partitions')
                 """, decoding: String.self, logger: logger))
+        // Looked at before any count: a count of a column that is not there fails, and with it the transaction.
+        var columns: [String: [String: String]] = [:]
+        for (table, column, type) in try await connection.rows(
+            """
+            SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod)
+            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = \(state.schema) AND c.relname IN ('jobs', 'inbox', 'partitions')
+                AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+            """, decoding: (String, String, String).self, logger: logger)
+        {
+            columns[table, default: [:]][column] = type
+        }
+        for table in tables.sorted() {
+            for (column, type) in (columnsRead[table] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                switch columns[table]?[column] {
+                case nil: state.foreignTables.append("\(table).\(column) is missing")
+                case type?: break
+                case let other?: state.foreignTables.append("\(table).\(column) is \(other), not \(type)")
+                }
+            }
+        }
+        guard state.foreignTables.isEmpty else { return state }
         let quoted = "\"\(state.schema)\""
         func count(_ table: String, where condition: String) async throws -> Int64 {
             guard tables.contains(table) else { return 0 }
@@ -76,6 +108,12 @@ struct LedgerClusterState {
     /// is none.
     func refusal(_ configuration: PostgresEventStore.Configuration, by command: String) -> SampleError? {
         let place = "schema \(schema) of \(configuration)"
+        if !foreignTables.isEmpty {
+            return SampleError.refusal(
+                "\(place), where the ledger's cluster keeps its state, holds tables of the cluster's names that are not "
+                    + "the cluster's (\(foreignTables.joined(separator: "; "))); \(command) leaves them alone, and "
+                    + "nothing was changed: give --database another schema (?schema=NAME), or move those tables")
+        }
         if liveLeases > 0 {
             return SampleError.refusal(
                 "a node of the ledger's cluster is live (\(liveLeases) leases in \(place) have not run out); "
