@@ -30,7 +30,7 @@ extension PostgresEventStore.Configuration {
     /// URL, in `PGPASSWORD` or the password file), then from the defaults. The query may hold libpq's `sslmode`,
     /// `sslrootcert`, `connect_timeout` (seconds), `keepalives` (`0` turns keepalives off), `keepalives_idle`
     /// (seconds) and `passfile`; the server settings `statement_timeout` and `idle_in_transaction_session_timeout`
-    /// (milliseconds); and the store's `schema` and `request_timeout` (seconds, ``requestTimeout``). Any other
+    /// (milliseconds, or a whole number with one of PostgreSQL's units `ms`, `s`, `min`, `h`, `d`); and the store's `schema` and `request_timeout` (seconds, ``requestTimeout``). Any other
     /// parameter is refused, so that a misspelt one is not silently ignored, and so is a parameter given twice (which
     /// value holds would be a guess).
     ///
@@ -167,11 +167,23 @@ extension PostgresEventStore.Configuration {
         return try limited(unit * count, text: text, name: name)
     }
 
-    /// Milliseconds, where 0 means `nil` (the server's setting off), as PostgreSQL reads these settings; at most
-    /// 100 years.
+    /// A whole number of milliseconds, or of the unit after it (`ms`, `s`, `min`, `h` or `d`), where 0 means `nil`
+    /// (the server's setting off), as PostgreSQL reads these settings; at most 100 years.
     private static func optionalDuration(_ text: String, name: String) throws -> Duration? {
-        guard let count = Int(text), count >= 0 else { throw invalid("\(name) '\(text)' is not a number") }
-        return count == 0 ? nil : try limited(.milliseconds(count), text: text, name: name)
+        let digits = text.prefix { $0.isASCII && $0.isNumber }
+        let units: [Substring: Duration] = [
+            "": .milliseconds(1), "ms": .milliseconds(1), "s": .seconds(1), "min": .seconds(60),
+            "h": .seconds(3600), "d": .seconds(86400),
+        ]
+        guard !digits.isEmpty, let count = Int(digits), let unit = units[text.dropFirst(digits.count)] else {
+            throw invalid(
+                "\(name) '\(text)' is not a whole number of milliseconds, or of ms, s, min, h or d after it")
+        }
+        // Before the product, which could pass what a Duration holds.
+        guard Double(count) <= Duration.longestTimeLimit / unit else {
+            throw invalid("\(name) '\(text)' is more than 100 years")
+        }
+        return count == 0 ? nil : try limited(unit * count, text: text, name: name)
     }
 
     /// `duration`, unless it is longer than the longest time limit, which the configuration refuses.

@@ -167,9 +167,24 @@ struct PostgresConfigurationConventionTests {
         #expect(environment.connectTimeout == .seconds(4))
     }
 
+    /// PostgreSQL reads these two settings with a unit too (`10s`); the URL refused them as "not a number".
+    @Test(
+        "statement_timeout and idle_in_transaction_session_timeout take PostgreSQL's units of time",
+        arguments: [("250", Duration.milliseconds(250)), ("250ms", .milliseconds(250)), ("10s", .seconds(10)),
+                    ("2min", .seconds(120)), ("1h", .seconds(3600)), ("1d", .seconds(86400)), ("0s", nil)])
+    func serverTimeoutsWithUnits(_ text: String, _ expected: Duration?) throws {
+        let configuration = try Configuration(
+            url: "postgres://u@h/d?statement_timeout=\(text)&idle_in_transaction_session_timeout=\(text)",
+            environment: [:])
+        #expect(configuration.statementTimeout == expected)
+        #expect(configuration.idleInTransactionTimeout == expected)
+    }
+
     @Test(arguments: [
         "postgres://u@h/d?connect_timeout=0", "postgres://u@h/d?request_timeout=soon",
         "postgres://u@h/d?keepalives=2", "postgres://u@h/d?statement_timeout=-1",
+        "postgres://u@h/d?statement_timeout=10sec", "postgres://u@h/d?statement_timeout=1.5s",
+        "postgres://u@h/d?statement_timeout=500us", "postgres://u@h/d?statement_timeout=s",
     ])
     func invalidTimeouts(_ url: String) async throws {
         await expectError(.invalidArgument) { _ = try Configuration(url: url, environment: [:]) }
