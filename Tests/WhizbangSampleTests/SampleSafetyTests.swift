@@ -1070,6 +1070,40 @@ extension SampleProcessSuites {
             }
         }
 
+        /// A stream id is the user's text, and an import takes any: one holding a terminal's escape sequence cleared
+        /// the screen of whoever ran `inspect` or `verify` on the ledger, and a NUL went to standard error as it was.
+        @Test("inspect, verify and error lines write the control characters of a stream id as escapes, not raw")
+        func controlCharactersAreWrittenAsEscapes() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let input = directory.appendingPathComponent("escape.jsonl")
+                let stream = #"clear\u001b[2Jscreen\u0007"#
+                try ImportFixture.write(
+                    [ImportFixture.line(position: 1, stream: stream, version: 1, eventID: ImportFixture.eventID(1))],
+                    to: input)
+                let ledger = directory.appendingPathComponent("escape.sqlite").path
+                let imported = try await SampleProcess.run(["import", "--input", input.path, "--database", ledger])
+                try #require(imported.status == 0, "\(imported.standardError)")
+                let bad = directory.appendingPathComponent("nul.jsonl")
+                try ImportFixture.write(
+                    [ImportFixture.line(position: 1, stream: #"x\u0000\u001b]0;title"#, version: 1,
+                                        eventID: ImportFixture.eventID(1))],
+                    to: bad)
+                let outputs = [
+                    try await SampleProcess.run(["inspect", "--database", ledger]),
+                    try await SampleProcess.run(["inspect", "--database", ledger, "--stream", "clear\u{1B}[2Jscreen\u{07}"]),
+                    try await SampleProcess.run(["verify", "--database", ledger]),
+                    try await SampleProcess.run(
+                        ["import", "--input", bad.path, "--database", directory.appendingPathComponent("n.sqlite").path]),
+                ]
+                for output in outputs {
+                    let text = output.standardOutput + output.standardError
+                    #expect(!text.unicodeScalars.contains { [0x00, 0x07, 0x1B].contains($0.value) }, "\(text.debugDescription)")
+                }
+                #expect(outputs[1].standardOutput.contains(#"clear\u{1B}[2Jscreen\u{07}"#), "\(outputs[1].standardOutput)")
+                #expect(outputs[3].standardError.contains(#"x\u{00}\u{1B}]0;title"#), "\(outputs[3].standardError)")
+            }
+        }
+
         /// A line with a byte that is not UTF-8 (a Latin-1 file, a damaged or binary one) was said to be "not valid
         /// JSON", which sends one looking for a misplaced brace.
         @Test("import names a line that is not valid UTF-8 text, and the byte, and writes nothing")

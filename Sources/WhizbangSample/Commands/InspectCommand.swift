@@ -25,15 +25,15 @@ struct InspectCommand: AsyncParsableCommand, StoreCommand {
             var version: UInt64 = 1
             // The events up to the version printed: a run that writes the stream meanwhile cannot keep this going.
             let last = try await store.streamVersion(of: streamID)
-            print("stream \(stream): version \(last)")
-            print("version  position  type  data  command  recorded at")
+            StandardOutput.line("stream \(stream): version \(last)")
+            StandardOutput.line("version  position  type  data  command  recorded at")
             let stop = StopSignal()
             while version <= last {
                 if let signal = stop.received { throw StopSignal.stoppedReading(by: signal) }
                 let events = try await store.readStream(streamID, from: version, direction: .forwards, limit: 1000)
                 for event in events where event.streamVersion <= last {
                     let command = try? EnvelopeMetadata.messageID(inStoredForm: event.metadata)
-                    print(
+                    StandardOutput.line(
                         "\(event.streamVersion)  \(event.position)  \(event.eventType)  "
                             + "\(String(decoding: event.data, as: UTF8.self))  \(command.map { "\($0)" } ?? "-")  "
                             + "\(event.recordedAt.formatted(.iso8601))")
@@ -62,23 +62,23 @@ struct InspectCommand: AsyncParsableCommand, StoreCommand {
             if events.count < 8192 || events.last.map({ $0.position >= head }) == true { break }
         }
         let saved = try await ProjectionRecord.load(from: store)
-        print("database     \(opened.name) (\(Formatting.mebibytes(await opened.closeAndMeasure())))")
-        print("head         position \(head)")
-        print("events       \(g(count))")
-        print("streams      \(g(sizes.count))")
+        StandardOutput.line("database     \(opened.name) (\(Formatting.mebibytes(await opened.closeAndMeasure())))")
+        StandardOutput.line("head         position \(head)")
+        StandardOutput.line("events       \(g(count))")
+        StandardOutput.line("streams      \(g(sizes.count))")
         if !sizes.isEmpty {
             let counts = sizes.values.sorted()
-            print(
+            StandardOutput.line(
                 "stream size  min \(counts.first!), median \(counts[counts.count / 2]), max \(counts.last!), "
                     + "mean \(String(format: "%.1f", Double(count) / Double(sizes.count)))")
             let largest = sizes.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(5)
-            print("largest      " + largest.map { "\($0.key) (\($0.value))" }.joined(separator: ", "))
+            StandardOutput.line("largest      " + largest.map { "\($0.key) (\($0.value))" }.joined(separator: ", "))
         }
         for (type, number) in types.sorted(by: { $0.key < $1.key }) {
-            print("type         \(Formatting.padded(type, 22)) \(g(number))")
+            StandardOutput.line("type         \(Formatting.padded(type, 22)) \(g(number))")
         }
         if let saved {
-            print(
+            StandardOutput.line(
                 "projection   saved at position \(saved.position): \(g(saved.events)) events, total "
                     + "\(g(saved.total)) in \(g(saved.accounts)) accounts")
         }

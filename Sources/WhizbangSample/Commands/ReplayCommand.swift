@@ -34,14 +34,14 @@ struct ReplayCommand: AsyncParsableCommand, StoreCommand {
         let result = try await replay.run(store) { applied, _ in timeline.applied(applied) }
         let projection = result.projection
         let g = Formatting.grouped as (Int) -> String
-        print(
+        StandardOutput.line(
             "replayed \(g(projection.eventCount)) events in \(Formatting.seconds(result.seconds)) s: "
                 + "\(Formatting.grouped(result.eventsPerSecond)) events/s")
-        print(
+        StandardOutput.line(
             "accounts \(g(projection.accountCount)), total \(g(projection.total)), deposits \(g(projection.depositCount)) "
                 + "(sum \(g(projection.depositSum))), withdrawals \(g(projection.withdrawalCount)) "
                 + "(sum \(g(projection.withdrawSum)))")
-        for violation in projection.violations { print("violation: \(violation)") }
+        for violation in projection.violations { StandardOutput.line("violation: \(violation)") }
         if let report { try ChartReport(replay: result, timeline: timeline, path: opened.name).write(to: report) }
         if json {
             var object = JSONObject()
@@ -52,7 +52,7 @@ struct ReplayCommand: AsyncParsableCommand, StoreCommand {
             object.add("replayEventsPerSecond", result.eventsPerSecond)
             object.add("peakRSSBytes", PeakMemory.bytes)
             object.add("ok", projection.violationCount == 0)
-            print(object.text)
+            StandardOutput.line(object.text)
         }
         if projection.violationCount > 0 {
             SampleDatabase.noteOtherNames(of: store, at: opened.name)

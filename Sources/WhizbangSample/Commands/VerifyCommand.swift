@@ -91,7 +91,7 @@ struct VerifyCommand: AsyncParsableCommand, StoreCommand {
             }
         }
         let g = Formatting.grouped as (Int) -> String
-        print(
+        StandardOutput.line(
             "verified \(g(projection.eventCount)) events in \(g(projection.streamCount)) streams up to position "
                 + "\(result.head): total \(g(projection.total)) in \(g(projection.accountCount)) accounts"
                 + (projection.moneyInFlight != 0 ? ", \(g(projection.moneyInFlight)) in flight" : "")
@@ -99,15 +99,15 @@ struct VerifyCommand: AsyncParsableCommand, StoreCommand {
                 + (Self.isSQLite(store) ? ", SQLite file checked" : "")
                 + (acknowledged.map { ", \(g($0.count)) acknowledged commands checked" } ?? ""))
         if projection.eventsWithoutCommandID > 0 {
-            print(
+            StandardOutput.line(
                 "\(g(projection.eventsWithoutCommandID)) events carry no readable command id, so they were not checked "
                     + "for a command recorded twice")
         }
         if problems.isEmpty {
-            print("ok")
+            StandardOutput.line("ok")
             return
         }
-        for problem in problems { print("violation: \(problem)") }
+        for problem in problems { StandardOutput.line("violation: \(problem)") }
         SampleDatabase.noteOtherNames(of: store, at: opened.name)
         throw ExitCode(1)
     }

@@ -35,7 +35,7 @@ struct ProgressLine: Sendable {
         let percent = total > 0 ? 100 * done / total : 100
         let text = "\(phase): \(done)/\(total) (\(percent)%), \(Int(rate))/s"
         if isTerminal {
-            StandardError.write("\r\u{1B}[K\(text)")
+            StandardError.write(clearingTheLine: true, text)
         } else {
             StandardError.write("\(text)\n")
         }
@@ -43,6 +43,6 @@ struct ProgressLine: Sendable {
 
     /// Clears the live line at the end of a phase.
     func end() {
-        if isEnabled, isTerminal { StandardError.write("\r\u{1B}[K") }
+        if isEnabled, isTerminal { StandardError.write(clearingTheLine: true, "") }
     }
 }

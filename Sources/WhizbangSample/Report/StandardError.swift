@@ -11,9 +11,11 @@ import Darwin
 /// middle of an import or an export. Messages are best effort: a failed write is dropped. (A pipe whose reader has
 /// gone raises SIGPIPE, which the commands that install ``StopSignal`` take as a request to stop.)
 enum StandardError {
-    /// Writes `text` whole, or as much of it as standard error takes.
-    static func write(_ text: String) {
-        var bytes = Array(text.utf8)
+    /// Writes `text` whole, or as much of it as standard error takes, its control characters as escapes
+    /// (``TerminalText``); with `clearingTheLine`, after the terminal's own sequence that returns to the start of the
+    /// line and clears it (the progress line).
+    static func write(clearingTheLine: Bool = false, _ text: String) {
+        var bytes = Array(((clearingTheLine ? "\r\u{1B}[K" : "") + TerminalText.safe(text)).utf8)
         bytes.withUnsafeMutableBytes { buffer in
             var offset = 0
             while offset < buffer.count {

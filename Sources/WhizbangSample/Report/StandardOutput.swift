@@ -7,6 +7,12 @@
 /// The sample's results on standard output: a command whose output could not be written (a full disk, a closed
 /// pipe, `/dev/full`) has failed, since a script that reads it gets nothing.
 enum StandardOutput {
+    /// Prints `text` and a line feed, its control characters as escapes (``TerminalText``): for lines that quote the
+    /// log, such as a stream id or an event's data.
+    static func line(_ text: String) {
+        print(TerminalText.safe(text))
+    }
+
     /// Flushes standard output; if that or any earlier write to it failed (the C library drops the bytes of a failed
     /// flush and only marks the stream), says so on standard error and exits with status 1.
     ///
