@@ -40,7 +40,9 @@ struct WhizbangSample: AsyncParsableCommand {
         } catch let error as EventStoreError {
             // A store's message may quote a multi-line statement: all of it goes on the one line.
             StandardError.write("error: \(OneLine.text(error.message))\n")
-            Foundation.exit(1)
+            // A schema or file that holds no store of this version (another program's, a newer one's, none where
+            // none is made) is a refusal that changed nothing, as the sample's own refusals are.
+            Foundation.exit(error.code == .incompatibleSchema ? 2 : 1)
         } catch let exitCode as ExitCode {
             Foundation.exit(exitCode.rawValue)
         } catch {

@@ -665,6 +665,26 @@ extension SampleProcessSuites {
             }
         }
 
+        /// `node` and `cluster` exited 1 on a schema that holds another program's tables, where `run` exits 2, as
+        /// the README says of every refusal that changes nothing.
+        @Test("node and cluster refuse a schema that is no store, or none, with exit status 2")
+        func nodeAndClusterRefuseAForeignSchemaWithStatus2() async throws {
+            try await withCleanup { cleanup in
+                let postgres = try freshURL()
+                let schema = try schemaName(postgres)
+                cleanup.dropSchema(schema)
+                cleanup.dropSchema(schema + "_cluster")
+                let missing = try await SampleProcess.run(["cluster", "--database", postgres])
+                #expect(missing.status == 2, "\(missing.status): \(missing.standardError)")
+                _ = try await psql("CREATE SCHEMA \(schema); CREATE TABLE \(schema).events (x int)")
+                for arguments in [["node", "--database", postgres, "--node-id", "n1"], ["cluster", "--database", postgres]] {
+                    let refused = try await SampleProcess.run(arguments)
+                    #expect(refused.status == 2, "\(arguments[0]): \(refused.status) \(refused.standardError)")
+                    #expect(refused.standardError.contains("not a Whizbang store"), "\(refused.standardError)")
+                }
+            }
+        }
+
         /// A fresh run and an import look at the ledger's cluster schema for a cluster's state; one that held the
         /// user's own tables named `jobs` and `inbox` failed them with the server's "column "owner" does not exist".
         @Test("run and import refuse a cluster schema whose tables of the cluster's names are someone else's, changing nothing")

@@ -54,10 +54,7 @@ extension RunCommand {
         {
             throw ClusterOptions.refusal(error)
         } catch let error as ClusterError where error.code == .timedOut {
-            // The library's advice (await the result again by message id) is for a program; the run cannot.
-            throw SampleError(
-                "\(error.message); the run stopped. Its commands stay in the cluster's inbox and run once a node takes "
-                    + "them (WhizbangSample node --database ...)")
+            throw Self.timedOutError(error)
         } catch let error as ClusterError {
             throw SampleError(error.message)
         }
@@ -69,6 +66,15 @@ extension RunCommand {
         try await finish(
             on: store, database: opened, stop: stop, workload: workload, baseline: baseline,
             statistics: run.statistics, kept: run.ledger, progress: progress)
+    }
+
+    /// The run's words for a command whose result did not come in time (`timedOut`): the library's advice after its
+    /// first clause (await the result again by message id) is for a program, and the run cannot follow it.
+    static func timedOutError(_ error: ClusterError) -> SampleError {
+        let what = error.message.split(separator: ";", maxSplits: 1).first.map(String.init) ?? error.message
+        return SampleError(
+            "\(what); the run stopped. Its commands stay in the cluster's inbox and run once a node takes them "
+                + "(WhizbangSample node --database ...)")
     }
 
     /// The nodes whose heartbeat is younger than `lease` and that have not stopped; 0 when no node ever ran (the
