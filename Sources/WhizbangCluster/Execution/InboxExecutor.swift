@@ -116,16 +116,34 @@ final class InboxExecutor: Sendable {
     /// Row ids are drawn before their inserts commit, so a row can become visible below `start` after an earlier
     /// fetch went past it, and its client, told that it was inserted, may have sent the next command for its stream
     /// since. The older rows of the streams found (through the index of pending rows by stream) come first, so that a
-    /// stream's commands run in inbox order even when the late row's notification is lost or not read yet. The
-    /// statement is the cluster's function `fetch_pending` (``ClusterSchema/fetchFunction(_:)``).
+    /// stream's commands run in inbox order even when the late row's notification is lost or not read yet.
     func fetch(_ partitions: [Int32], from start: Int64 = 0, limit: Int) async throws -> [Row] {
         let schema = self.schema
         let limit = Int64(limit)
         return try await store.withTrustedConnection { connection, logger in
             var rows: [Row] = []
             for row in try await connection.rows(
-                "SELECT * FROM \(unescaped: schema).fetch_pending(\(partitions)::integer[], \(start), \(limit))",
-                logger: logger)
+                """
+                WITH fetched AS (
+                    SELECT i.id, i.message_id, i.partition, i.stream_id, i.aggregate_type, i.payload
+                    FROM (SELECT DISTINCT unnest(\(partitions)::integer[]) AS partition) AS p
+                    CROSS JOIN LATERAL (
+                        SELECT * FROM \(unescaped: schema).inbox
+                        WHERE status = 0 AND partition = p.partition AND id >= \(start) ORDER BY id LIMIT \(limit)
+                    ) AS i
+                    ORDER BY i.id LIMIT \(limit)
+                )
+                SELECT * FROM fetched
+                UNION ALL
+                SELECT o.id, o.message_id, o.partition, o.stream_id, o.aggregate_type, o.payload
+                FROM (SELECT DISTINCT stream_id FROM fetched WHERE \(start) > 0) AS s
+                CROSS JOIN LATERAL (
+                    SELECT * FROM \(unescaped: schema).inbox
+                    WHERE status = 0 AND stream_id = s.stream_id AND id < \(start) ORDER BY id LIMIT \(limit)
+                ) AS o
+                WHERE o.partition = ANY(\(partitions)::integer[])
+                ORDER BY 1
+                """, logger: logger)
             {
                 let (id, messageID, partition, streamID, type, payload) = try row.decode(
                     (Int64, UUID, Int32, String, String, ByteBuffer).self)

@@ -22,8 +22,6 @@ import WhizbangPostgres
 /// - the function `commit_batch(...)`: a node's batch as one statement (``commitFunction(_:appendFunction:)``), and
 ///   the procedure `commit_batch_committed(...)`, which calls it and commits in the same exchange
 ///   (``commitProcedure(_:)``).
-/// - the function `fetch_pending(partitions, start, limit)`: a node's fetch of pending commands
-///   (``fetchFunction(_:)``).
 /// - the function `result_json(outcome bytea)`: a stored result as `jsonb`, in either form
 ///   (``resultFunction(_:)``), for reading the inbox with `psql`.
 enum ClusterSchema {
@@ -44,7 +42,7 @@ enum ClusterSchema {
         "settings", "nodes", "partitions", "inbox", "ownership_log", "jobs", "job_log", "fence_rejections",
     ]
     static let ownSequences: Set<String> = ["inbox_id_seq"]
-    static let ownFunctions: Set<String> = ["commit_batch", "commit_batch_committed", "result_json", "fetch_pending"]
+    static let ownFunctions: Set<String> = ["commit_batch", "commit_batch_committed", "result_json"]
 
     /// Whether `schema` holds a cluster: a `settings` table that records a partition count.
     static func holdsCluster(_ schema: String, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
@@ -132,7 +130,7 @@ enum ClusterSchema {
             }
             let functions = [
                 commitFunction(schema, appendFunction: store.appendFunction), commitProcedure(schema),
-                resultFunction(schema), fetchFunction(schema),
+                resultFunction(schema),
             ]
             // Looked at before any statement runs: a dropped column takes its indexes with it, and the statements
             // that make them again would fail on it first, in the server's words.
@@ -512,49 +510,6 @@ enum ClusterSchema {
             p_notify_limit integer, p_ids bigint[], p_statuses integer[], p_outcomes bytea[], p_result_epochs bigint[],
             p_append_rows integer[], p_append_row_ids bigint[]
         """
-
-    /// The function through which a node fetches the pending commands of its partitions `p_partitions`: in inbox
-    /// order, at most `p_limit` of them per partition and in all from `p_start` on, and then, when `p_start` is past
-    /// the first row, the older pending rows of the streams those hold (which a refusal or a withdrawn append left
-    /// behind the cursor; each stream's commands run in inbox order).
-    ///
-    /// A function so that the server plans the statement once per connection (a generic plan, since the plan does
-    /// not depend on the values): sent as a statement of its own, it was parsed and planned at every fetch, a
-    /// large part of the server's work per batch (BENCHMARKS.md, "Cluster: the fetch planned once per connection").
-    static func fetchFunction(_ schema: String) -> String {
-        """
-        CREATE OR REPLACE FUNCTION \(schema).fetch_pending(p_partitions integer[], p_start bigint, p_limit bigint)
-        RETURNS TABLE (
-            id bigint, message_id uuid, partition integer, stream_id text, aggregate_type text, payload bytea)
-        LANGUAGE plpgsql STABLE PARALLEL UNSAFE
-        SET plan_cache_mode = force_generic_plan
-        AS $function$
-        #variable_conflict use_column
-        BEGIN
-            RETURN QUERY
-            WITH fetched AS (
-                SELECT i.id, i.message_id, i.partition, i.stream_id, i.aggregate_type, i.payload
-                FROM (SELECT DISTINCT unnest(p_partitions) AS partition) AS p
-                CROSS JOIN LATERAL (
-                    SELECT * FROM \(schema).inbox AS x
-                    WHERE x.status = 0 AND x.partition = p.partition AND x.id >= p_start ORDER BY x.id LIMIT p_limit
-                ) AS i
-                ORDER BY i.id LIMIT p_limit
-            )
-            SELECT * FROM fetched
-            UNION ALL
-            SELECT o.id, o.message_id, o.partition, o.stream_id, o.aggregate_type, o.payload
-            FROM (SELECT DISTINCT f.stream_id FROM fetched AS f WHERE p_start > 0) AS s
-            CROSS JOIN LATERAL (
-                SELECT * FROM \(schema).inbox AS x
-                WHERE x.status = 0 AND x.stream_id = s.stream_id AND x.id < p_start ORDER BY x.id LIMIT p_limit
-            ) AS o
-            WHERE o.partition = ANY(p_partitions)
-            ORDER BY 1;
-        END
-        $function$
-        """
-    }
 
     /// The procedure `commit_batch_committed`: `commit_batch`, then `COMMIT`, in the one exchange of its `CALL`
     /// (`PostgresAppendCall.procedure`), so a batch's outcome arrives with its commit, one round trip instead of
