@@ -55,8 +55,9 @@ public struct ClusterError: Error, Hashable, Sendable, CustomStringConvertible {
         /// refuses to use it and changes nothing there.
         public static let foreignSchema = Code(.foreignSchema)
         /// A table of the cluster's schema lacks a column the cluster created, or has it with another type than the
-        /// one it created (compared exactly; changed by hand): the node or client refuses to start, since its
-        /// statements use those columns as they were made, and changes nothing.
+        /// one it created (compared exactly; changed by hand), or lacks a unique key the cluster relies on (its
+        /// primary key, the inbox's on the message id): the node or client refuses to start, since its statements use
+        /// those columns and keys as they were made, and changes nothing.
         public static let damagedSchema = Code(.damagedSchema)
 
         /// The code's name, such as `timedOut`.

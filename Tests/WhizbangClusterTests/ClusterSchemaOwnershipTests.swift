@@ -127,6 +127,42 @@ struct ClusterSchemaOwnershipTests {
         }
     }
 
+    /// A cluster whose inbox had lost its unique key on the message id started, and its clients' inserts failed
+    /// with the server's "there is no unique or exclusion constraint matching the ON CONFLICT specification".
+    @Test("a cluster whose tables lack a unique key the cluster relies on is refused at start, and left as it was")
+    func aClusterWithoutItsUniqueKeysIsRefused() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let configuration = ClusterTestDatabase.cluster()
+            try await ClusterSchema.prepare(store, partitionCount: 8, logger: configuration.logger)
+            let cluster = "\"\(store.configuration.schema)_cluster\""
+            for sql in [
+                "ALTER TABLE \(cluster).inbox DROP CONSTRAINT inbox_message_id_key",
+                "ALTER TABLE \(cluster).jobs DROP CONSTRAINT jobs_pkey",
+                // A unique index of someone else's, on more columns, is not the key.
+                "CREATE UNIQUE INDEX mine ON \(cluster).inbox (message_id, partition)",
+            ] {
+                _ = try await ClusterTestDatabase.query(sql, configuration: store.configuration)
+            }
+            let error = await #expect(throws: ClusterError.self) {
+                try await ClusterSchema.prepare(store, partitionCount: 8, logger: configuration.logger)
+            }
+            #expect(error?.code == .damagedSchema)
+            #expect(
+                error?.message.contains("inbox has no unique index on (message_id)") == true
+                    && error?.message.contains("jobs has no unique index on (name)") == true,
+                "\(error?.message ?? "")")
+            let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: configuration)
+            await #expect {
+                _ = try await client.enqueue(Counter.Command.add(1), to: StreamID("counter-1"), as: Counter.self)
+            } throws: {
+                ($0 as? ClusterError)?.code == .damagedSchema
+            }
+            let rows = try await ClusterTestDatabase.query(
+                "SELECT count(*)::text FROM \(cluster).inbox", configuration: store.configuration)
+            #expect(rows == ["0"])
+        }
+    }
+
     /// A row written by hand with an id of 0 or below (`OVERRIDING SYSTEM VALUE`) lay behind every node's cursor,
     /// which starts at 0: it stayed pending, without a word, and ran by chance after newer commands of its stream.
     /// The database refuses such a row, as it refuses a partition out of range.

@@ -135,13 +135,13 @@ enum ClusterSchema {
             // Looked at before any statement runs: a dropped column takes its indexes with it, and the statements
             // that make them again would fail on it first, in the server's words.
             if isCluster {
-                let damaged = try await damagedColumns(in: lockKey, on: connection, logger: logger)
+                let damaged = try await damagedTables(in: lockKey, on: connection, logger: logger)
                 if !damaged.isEmpty {
                     throw ClusterError(
                         .damagedSchema,
                         message: "the cluster's tables in schema \(schema) are not as the cluster made them: "
-                            + damaged.joined(separator: "; ") + "; the cluster's statements use these columns as it "
-                            + "made them, so nothing was changed. Restore them, or give the store another schema.")
+                            + damaged.joined(separator: "; ") + "; the cluster's statements use these columns and keys "
+                            + "as it made them, so nothing was changed. Restore them, or give the store another schema.")
                 }
             }
             try await connection.runAll(statements(schema) + functions, logger: logger)
@@ -262,10 +262,19 @@ enum ClusterSchema {
     /// Columns that clusters made by older builds lack, and that ``statements(_:)`` adds.
     static let addedColumns: Set<String> = ["nodes.jobs", "nodes.lease_ms"]
 
-    /// What differs from ``columns`` in the cluster's tables in `schema` (unquoted), in words: each column missing
-    /// or of another type (the type compared exactly). A table that is not there at all (one that older builds did
-    /// not make), the ``addedColumns`` and columns added by someone else are not looked at.
-    static func damagedColumns(in schema: String, on connection: PostgresConnection, logger: Logger) async throws
+    /// The unique keys the cluster's statements rely on (`ON CONFLICT`, and the one row per message id), by table:
+    /// each a list of columns that some unique index of the table must have exactly.
+    static let uniqueKeys: [String: [[String]]] = [
+        "settings": [["key"]], "nodes": [["node_id"]], "partitions": [["partition"]],
+        "inbox": [["id"], ["message_id"]], "jobs": [["name"]],
+    ]
+
+    /// What differs from ``columns`` and ``uniqueKeys`` in the cluster's tables in `schema` (unquoted), in words:
+    /// each column missing or of another type (the type compared exactly), and each unique key no valid unique index
+    /// of the table has (one dropped by hand: an insert would then fail, or a message id run twice). A table that is
+    /// not there at all (one that older builds did not make), the ``addedColumns`` and columns or indexes added by
+    /// someone else are not looked at.
+    static func damagedTables(in schema: String, on connection: PostgresConnection, logger: Logger) async throws
         -> [String]
     {
         var found: [String: [String: String]] = [:]
@@ -286,6 +295,28 @@ enum ClusterSchema {
                 case nil: damaged.append("\(table).\(column) is missing")
                 case type?: continue
                 case let other?: damaged.append("\(table).\(column) is \(other), not \(type)")
+                }
+            }
+        }
+        var unique: [String: Set<[String]>] = [:]
+        for (table, keyColumns) in try await connection.rows(
+            """
+            SELECT c.relname::text, array_agg(a.attname::text ORDER BY k.n)
+            FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n)
+            JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+            WHERE n.nspname = \(schema) AND i.indisunique AND i.indisvalid AND i.indpred IS NULL
+                AND i.indexprs IS NULL
+            GROUP BY i.indexrelid, c.relname
+            """, decoding: (String, [String]).self, logger: logger
+        ) {
+            unique[table, default: []].insert(keyColumns)
+        }
+        for table in uniqueKeys.keys.sorted() {
+            guard let present = found[table] else { continue }
+            for key in uniqueKeys[table] ?? [] where key.allSatisfy({ present[$0] != nil }) {
+                if unique[table]?.contains(key) != true {
+                    damaged.append("\(table) has no unique index on (\(key.joined(separator: ", ")))")
                 }
             }
         }
