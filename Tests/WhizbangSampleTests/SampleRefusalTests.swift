@@ -113,6 +113,38 @@ extension SampleProcessSuites {
             }
         }
 
+        /// `--database -` made a ledger named `-` in the working directory, and `--input -` said "cannot read -: No
+        /// such file or directory": `-` is standard input or output, which only export's `--output` takes.
+        @Test("- given to --database, --input, --ack-log or --report is an invalid argument, refused before anything is made")
+        func dashIsAnInvalidArgumentWhereNoStreamIsTaken() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                try await SampleProcess.makeLedger(ledger, commands: 20)
+                let cases: [([String], String)] = [
+                    (["run", "--database", "-", "--accounts", "2", "--commands", "4"], "--database"),
+                    (["verify", "--database", "-"], "--database"),
+                    (["import", "--database", directory.appendingPathComponent("c.sqlite").path, "--input", "-"],
+                     "--input"),
+                    (["run", "--database", ledger, "--keep", "--accounts", "2", "--commands", "4", "--ack-log", "-"],
+                     "--ack-log"),
+                    (["replay", "--database", ledger, "--report", "-"], "--report"),
+                ]
+                let before = try ImportFixture.snapshot(directory)
+                for (arguments, option) in cases {
+                    // In the temporary directory, where a file named - would be made.
+                    let command = ([try SampleProcess.executable.path] + arguments).map { "'\($0)'" }
+                        .joined(separator: " ")
+                    let output = try await SampleProcess.run(
+                        URL(fileURLWithPath: "/bin/sh"), ["-c", "cd '\(directory.path)' && exec \(command)"])
+                    #expect(output.status == 64, "\(arguments): \(output.standardError)")
+                    #expect(
+                        output.standardError.hasPrefix("error: \(option) - would be standard input or output"),
+                        "\(arguments): \(output.standardError)")
+                }
+                #expect(try ImportFixture.snapshot(directory) == before)
+            }
+        }
+
         /// `CommandLine.arguments` replaces bytes that are not UTF-8 with U+FFFD: `export --force` to a path with such
         /// a byte replaced another file, the one named with U+FFFD, which the user never named.
         @Test("an argument that is not UTF-8 is refused (exit 2), and no file is read or replaced in its place")

@@ -21,7 +21,8 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
 
     func validate() throws {
         try PathArgument.check(
-            output, option: "--output", naming: "the path of the file to write, or - for standard output")
+            output, option: "--output", naming: "the path of the file to write, or - for standard output",
+            dashIsStandardOutput: true)
     }
 
     func run() async throws {
