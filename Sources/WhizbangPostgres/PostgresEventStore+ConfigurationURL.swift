@@ -26,13 +26,13 @@ extension PostgresEventStore.Configuration {
     /// A configuration from a URL such as `postgres://user:password@host:5432/database?sslmode=require`.
     ///
     /// The scheme is `postgres` or `postgresql`. Each part is percent-decoded once. A part the URL leaves out comes
-    /// from `environment` (`nil`: the process's) as in ``init(environment:)`` (so a password can stay out of the
-    /// URL, in `PGPASSWORD` or the password file), then from the defaults. The query may hold libpq's `sslmode`,
-    /// `sslrootcert`, `connect_timeout` (seconds), `keepalives` (`0` turns keepalives off), `keepalives_idle`
-    /// (seconds) and `passfile`; the server settings `statement_timeout` and `idle_in_transaction_session_timeout`
-    /// (milliseconds, or a whole number with one of PostgreSQL's units `ms`, `s`, `min`, `h`, `d`); and the store's `schema` and `request_timeout` (seconds, ``requestTimeout``). Any other
-    /// parameter is refused, so that a misspelt one is not silently ignored, and so is a parameter given twice (which
-    /// value holds would be a guess).
+    /// from `environment` (`nil`: the process's) as in ``init(environment:)`` (so a password can stay out of the URL,
+    /// in `PGPASSWORD` or the password file), then from the defaults. The query may hold libpq's `sslmode`,
+    /// `sslrootcert`, `connect_timeout` (seconds), `keepalives` (`0` turns keepalives off), `keepalives_idle` (seconds)
+    /// and `passfile`; the server settings `statement_timeout` and `idle_in_transaction_session_timeout` (milliseconds,
+    /// or a whole number with one of PostgreSQL's units `ms`, `s`, `min`, `h`, `d`); and the store's `schema` and
+    /// `request_timeout` (seconds, ``requestTimeout``). Any other parameter is refused, so that a misspelt one is not
+    /// silently ignored, and so is a parameter given twice (which value holds would be a guess).
     ///
     /// - Throws: `EventStoreError/Code/invalidArgument` for text that is not such a URL, a parameter given twice, a
     ///   `schema` that no store may use (1 to 48 lower-case ASCII letters, digits or underscores, not starting with a

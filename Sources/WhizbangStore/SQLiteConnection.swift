@@ -276,9 +276,15 @@ final class SQLiteConnection {
             case S_IFDIR: kind = "a directory"
             default: kind = "a special file (a pipe, a socket or a device)"
             }
+            // A file with another name may still be the store's own WAL, holding commits: the other name goes.
+            let remedy =
+                status.st_mode & S_IFMT == S_IFREG
+                ? "remove its other name (not \(companion), which may hold commits of \(path)), found with "
+                    + "`find <file system> -samefile \(companion)`"
+                : "if \(companion) is not yours to keep, move it away"
             return "\(companion) is \(kind), where the store keeps the \(role) of \(path) (SQLite opens only a "
                 + "regular file there, never through a link, and writes it, under every name it has), so \(path) is "
-                + "not opened beside it. Nothing was changed; if \(companion) is not yours to keep, move it away"
+                + "not opened beside it. Nothing was changed; \(remedy)"
         }
         return nil
     }

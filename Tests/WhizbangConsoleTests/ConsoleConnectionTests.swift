@@ -104,6 +104,25 @@ struct ConsoleConnectionTests {
         }
     }
 
+    @Test("requests pipelined on one connection are each framed in their own version; a HEAD in 1.0 gets no body")
+    func pipelinedVersionsAreFramedEachInTheirOwn() async throws {
+        let client = LoopbackClient()
+        defer { client.close() }
+        _ = try await serve(configure: { $0.idleTimeout = .seconds(120) }) { port in
+            try client.connect(port)
+            try client.send(
+                "GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nHEAD /health/live HTTP/1.0\r\n\r\n")
+            // The 1.0 request ends the connection after its answer; only that ends the read before its 60 s limit.
+            let answer = try await client.read(until: nil)
+            let second = try #require(answer.range(of: "HTTP/1.0 200 OK"), "\(answer)")
+            #expect(answer.hasPrefix("HTTP/1.1 200 OK"), "\(answer)")
+            let first = answer[..<second.lowerBound]
+            #expect(!first.lowercased().contains("connection: close"), "\(first)")
+            let head = answer[second.lowerBound...]
+            #expect(head.lowercased().contains("connection: close") && head.hasSuffix("\r\n\r\n"), "\(head)")
+        }
+    }
+
     @Test("HTTP/1.1 keeps its connection open for a second request")
     func http11KeepsAlive() async throws {
         let client = LoopbackClient()

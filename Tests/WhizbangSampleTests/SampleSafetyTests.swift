@@ -1772,8 +1772,9 @@ extension SampleProcessSuites {
                 let folder = directory.appendingPathComponent("folder")
                 try FileManager.default.createDirectory(
                     at: folder.appendingPathComponent("inner"), withIntermediateDirectories: true)
-                for command in ["verify", "inspect", "replay"] {
-                    let output = try await SampleProcess.run([command, "--database", folder.path])
+                for command in ["verify", "inspect", "replay", "run"] {
+                    let output = try await SampleProcess.run(
+                        [command, "--database", folder.path] + (command == "run" ? ["--keep", "--quiet"] : []))
                     #expect(output.status == 2, "\(command): \(output.standardError)")
                     #expect(output.standardError.contains("it is a directory"), "\(command): \(output.standardError)")
                     #expect(!output.standardError.contains("hard links"), "\(command): \(output.standardError)")

@@ -96,15 +96,15 @@ enum ClusterSchema {
 
     /// Creates the tables if missing and checks the partition count, in one transaction under an advisory lock.
     ///
-    /// - Returns: the form in which the cluster's nodes store results: ``ClusterCommandResult/StoredForm/binary``
-    ///   for a cluster this call creates or whose `settings` say `result_form = 1`, otherwise
-    ///   ``ClusterCommandResult/StoredForm/json`` (a cluster created before the binary form, whose clients may not
-    ///   read it yet; ClusterDesign.md, "Upgrading a cluster").
+    /// - Returns: the form in which the cluster's nodes store results: ``ClusterCommandResult/StoredForm/binary`` for a
+    ///   cluster this call creates or whose `settings` say `result_form = 1`, otherwise
+    ///   ``ClusterCommandResult/StoredForm/json`` (a cluster created before the binary form, whose clients may not read
+    ///   it yet; ClusterDesign.md, "Upgrading a cluster").
     /// - Throws: ``ClusterError/Code/partitionCountMismatch`` when the cluster was created with another count;
     ///   ``ClusterError/Code/foreignSchema`` when the cluster's schema holds objects it did not create, and
-    ///   ``ClusterError/Code/damagedSchema`` when a table of the cluster lacks a column or has it with another type
-    ///   (nothing is created or changed then); what `check` threw (``ClusterNode/StartCheck``, run last in the
-    ///   transaction: nothing is created or changed then either).
+    ///   ``ClusterError/Code/damagedSchema`` when a table of the cluster lacks a column or has it with another type, or
+    ///   lacks a unique key of ``uniqueKeys`` (nothing is created or changed then); what `check` threw
+    ///   (``ClusterNode/StartCheck``, run last in the transaction: nothing is created or changed then either).
     @discardableResult
     static func prepare(
         _ store: PostgresEventStore, partitionCount: Int, logger: Logger, check: ClusterNode.StartCheck? = nil
@@ -141,7 +141,8 @@ enum ClusterSchema {
                         .damagedSchema,
                         message: "the cluster's tables in schema \(schema) are not as the cluster made them: "
                             + damaged.joined(separator: "; ") + "; the cluster's statements use these columns and keys "
-                            + "as it made them, so nothing was changed. Restore them, or give the store another schema.")
+                            + "as it made them, so nothing was changed. Restore them, or give the store another "
+                            + "schema.")
                 }
             }
             try await connection.runAll(statements(schema) + functions, logger: logger)
@@ -305,8 +306,8 @@ enum ClusterSchema {
             FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
             CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n)
             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
-            WHERE n.nspname = \(schema) AND i.indisunique AND i.indisvalid AND i.indpred IS NULL
-                AND i.indexprs IS NULL
+            WHERE n.nspname = \(schema) AND i.indisunique AND i.indisvalid AND i.indimmediate AND i.indpred IS NULL
+                AND i.indexprs IS NULL AND k.n <= i.indnkeyatts
             GROUP BY i.indexrelid, c.relname
             """, decoding: (String, [String]).self, logger: logger
         ) {

@@ -44,10 +44,21 @@ final class HTTP10Framing: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        // An informational answer (1xx) precedes the final one to the same request.
-        guard case .head(var head) = unwrapOutboundIn(data), head.status.code >= 200,
-            let framing = pending.popFirst()
-        else {
+        guard case .head(var head) = unwrapOutboundIn(data) else {
+            context.write(data, promise: promise)
+            return
+        }
+        // An informational answer (1xx but 101, which ends the exchange) precedes the final one to the same request;
+        // an HTTP/1.0 client gets none (RFC 9110 §15.2).
+        if head.status.code < 200, head.status != .switchingProtocols {
+            if pending.first?.isHTTP10 == true {
+                promise?.succeed()
+            } else {
+                context.write(data, promise: promise)
+            }
+            return
+        }
+        guard let framing = pending.popFirst() else {
             context.write(data, promise: promise)
             return
         }

@@ -82,6 +82,7 @@ struct ClusterStatusCommand: AsyncParsableCommand {
                 return lines
             }
         }
-        for line in lines { print(line) }
+        // Node ids and members are the operators' text.
+        for line in lines { StandardOutput.line(line) }
     }
 }

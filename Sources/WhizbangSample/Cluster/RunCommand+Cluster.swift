@@ -68,13 +68,16 @@ extension RunCommand {
             statistics: run.statistics, kept: run.ledger, progress: progress)
     }
 
-    /// The run's words for a command whose result did not come in time (`timedOut`): the library's advice after its
-    /// first clause (await the result again by message id) is for a program, and the run cannot follow it.
+    /// The run's words for a command whose result did not come in time (`timedOut`): the library's advice to a
+    /// command already in the inbox (await the result again by message id) is for a program, and the run cannot
+    /// follow it. Its other time limits (the cluster's tables not ready, an insert unanswered) keep their words,
+    /// which say whether anything was sent.
     static func timedOutError(_ error: ClusterError) -> SampleError {
-        let what = error.message.split(separator: ";", maxSplits: 1).first.map(String.init) ?? error.message
+        let advice = "; it is in the inbox and will run: await it again with the same message id"
+        guard error.message.hasSuffix(advice) else { return SampleError("\(error.message); the run stopped") }
         return SampleError(
-            "\(what); the run stopped. Its commands stay in the cluster's inbox and run once a node takes them "
-                + "(WhizbangSample node --database ...)")
+            "\(error.message.dropLast(advice.count)); the run stopped. Its commands stay in the cluster's inbox and "
+                + "run once a node takes them (WhizbangSample node --database ...)")
     }
 
     /// The nodes whose heartbeat is younger than `lease` and that have not stopped; 0 when no node ever ran (the

@@ -52,7 +52,8 @@ struct ReplayCommand: AsyncParsableCommand, StoreCommand {
             object.add("replayEventsPerSecond", result.eventsPerSecond)
             object.add("peakRSSBytes", PeakMemory.bytes)
             object.add("ok", projection.violationCount == 0)
-            StandardOutput.line(object.text)
+            // JSON for programs, which escapes what it quotes itself.
+            print(object.text)
         }
         if projection.violationCount > 0 {
             SampleDatabase.noteOtherNames(of: store, at: opened.name)

@@ -51,7 +51,10 @@ extension RunCommand {
             workload: workload, concurrency: concurrency, durability: durability, statistics: statistics,
             baseline: baseline, replay: replayed, kept: kept, record: record,
             databaseBytes: databaseBytes, peakRSSBytes: PeakMemory.bytes, path: opened.name)
-        print(report.text)
+        // Its violation lines may quote a stream id: each line written as the log's text is.
+        for line in report.text.split(separator: "\n", omittingEmptySubsequences: false) {
+            StandardOutput.line(String(line))
+        }
         if let path = self.report { try ChartReport(run: report).write(to: path) }
         if json { print(report.json) }
         if !report.failures.isEmpty { throw ExitCode(1) }

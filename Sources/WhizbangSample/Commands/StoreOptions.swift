@@ -10,11 +10,12 @@ struct DatabaseOption: ParsableArguments {
 
     @Flag(help: "Show the PostgreSQL client's log lines below warning level.") var verbose = false
 
-    /// Refuses, as an argument that does not validate (exit status 64), a `--database` that cannot name a store:
-    /// an empty path or `-` (``PathArgument``), a path that names a directory (it ends in a slash, `.` or `..`), or a URL that does not parse
-    /// (such as one whose `schema` is not a valid schema name). Nothing is opened or created.
+    /// Refuses, as an argument that does not validate (exit status 64), a `--database` that cannot name a store: an
+    /// empty path or `-` (``PathArgument``), a path that names a directory (it ends in a slash, `.` or `..`), or a URL
+    /// that does not parse (such as one whose `schema` is not a valid schema name). Nothing is opened or created.
     func validate() throws {
-        try PathArgument.check(database, option: "--database", naming: "the path of an SQLite file, or a postgres:// URL")
+        try PathArgument.check(
+            database, option: "--database", naming: "the path of an SQLite file, or a postgres:// URL")
         let target: SampleDatabase
         do {
             target = try self.target()

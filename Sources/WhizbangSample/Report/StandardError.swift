@@ -15,7 +15,7 @@ enum StandardError {
     /// (``TerminalText``); with `clearingTheLine`, after the terminal's own sequence that returns to the start of the
     /// line and clears it (the progress line).
     static func write(clearingTheLine: Bool = false, _ text: String) {
-        var bytes = Array(((clearingTheLine ? "\r\u{1B}[K" : "") + TerminalText.safe(text)).utf8)
+        var bytes = Array(((clearingTheLine ? "\r\u{1B}[K" : "") + TerminalText.safe(text, endingLine: true)).utf8)
         bytes.withUnsafeMutableBytes { buffer in
             var offset = 0
             while offset < buffer.count {

@@ -2,16 +2,18 @@
 /// characters written as escapes (`\u{1B}`), so that what a user put in a stream id cannot clear the screen, move the
 /// cursor, set a window's title or hide what comes before it in the sample's output.
 enum TerminalText {
-    /// `text` with every control character but the line feed, carriage return and tab (which the sample's own lines
-    /// use) written as `\u{XX}`: C0, DEL and C1.
-    static func safe(_ text: String) -> String {
+    /// `text` with every control character but the tab written as `\u{XX}` (C0, DEL and C1): line feeds and
+    /// carriage returns too, so that quoted text can neither start a line that looks like the sample's own nor
+    /// write over one; with `endingLine`, a last line feed stays, as the end of the line.
+    static func safe(_ text: String, endingLine: Bool = false) -> String {
         func isControl(_ scalar: Unicode.Scalar) -> Bool {
             switch scalar.value {
-            case 0x0A, 0x0D, 0x09: false
+            case 0x09: false
             case 0x00...0x1F, 0x7F...0x9F: true
             default: false
             }
         }
+        if endingLine, text.hasSuffix("\n") { return safe(String(text.dropLast())) + "\n" }
         guard text.unicodeScalars.contains(where: isControl) else { return text }
         var safe = String.UnicodeScalarView()
         for scalar in text.unicodeScalars {

@@ -110,8 +110,8 @@ struct LedgerClusterState {
         let place = "schema \(schema) of \(configuration)"
         if !foreignTables.isEmpty {
             return SampleError.refusal(
-                "\(place), where the ledger's cluster keeps its state, holds tables of the cluster's names that are not "
-                    + "the cluster's (\(foreignTables.joined(separator: "; "))); \(command) leaves them alone, and "
+                "\(place), where the ledger's cluster keeps its state, holds tables of the cluster's names that are "
+                    + "not the cluster's (\(foreignTables.joined(separator: "; "))); \(command) leaves them alone, and "
                     + "nothing was changed: give --database another schema (?schema=NAME), or move those tables")
         }
         if liveLeases > 0 {

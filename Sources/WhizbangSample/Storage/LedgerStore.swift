@@ -120,7 +120,12 @@ enum LedgerStore {
     /// it, which the owner's next run would meet as another user's. `run --keep` asks before its read-only check of
     /// the kept ledger, and ``create(path:fresh:durability:)`` again before it opens it.
     static func refuseToAdd(to path: String, _ file: SQLiteStoreFile) throws {
+        // Only a store is added to; anything else (a directory, another file) gets its own refusal when it is opened.
+        guard file.kind == .store || file.kind == .unmarkedStore else { return }
         var status = stat()
+        // A restore killed between giving a ledger its name and removing its own leaves the ledger with two names,
+        // the other one the store can prove its own and remove.
+        if stat(path, &status) == 0, status.st_nlink > 1 { try removeLeftovers(for: path) }
         if stat(path, &status) == 0, status.st_nlink > 1 {
             throw SampleError.refusal(
                 "\(path) has \(status.st_nlink) names (hard links); SQLite keeps the commits a run has not yet copied "
