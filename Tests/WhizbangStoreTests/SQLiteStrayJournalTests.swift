@@ -15,6 +15,19 @@ struct SQLiteStrayJournalTests {
         var description: String { rawValue }
     }
 
+    /// Opens the store at `path` as `opening` says (read-only for `.openReadOnly`, a store that may write otherwise)
+    /// and closes it.
+    static func openAndClose(_ path: String, _ opening: Opening) async throws {
+        switch opening {
+        case .openReadOnly:
+            let store = try await SQLiteReadOnlyEventStore.open(path: path, configuration: .testing)
+            store.close()
+        default:
+            let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            await store.shutdown()
+        }
+    }
+
     /// A store at `path` marked by the consumer "ledger", closed, with a hot rollback journal of another database
     /// (made while that database's write transaction was under way, its pages spilled) at `path-journal`.
     static func makeStoreWithForeignJournal(_ path: String, in directory: URL) async throws {
@@ -116,16 +129,7 @@ struct SQLiteStrayJournalTests {
             for target in [path + suffix, other, "nowhere"] {
                 try FileManager.default.createSymbolicLink(atPath: path + suffix, withDestinationPath: target)
                 let before = try Self.contents(of: directory)
-                let error = await expectError(.invalidArgument) {
-                    switch opening {
-                    case .openReadOnly:
-                        let store = try await SQLiteReadOnlyEventStore.open(path: path, configuration: .testing)
-                        store.close()
-                    default:
-                        let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
-                        await store.shutdown()
-                    }
-                }
+                let error = await expectError(.invalidArgument) { try await Self.openAndClose(path, opening) }
                 let message = error?.message ?? ""
                 #expect(message.contains(path + suffix + " is a symbolic link"), "\(target): \(message)")
                 #expect(message.contains("Nothing was changed"), "\(target): \(message)")
@@ -150,16 +154,7 @@ struct SQLiteStrayJournalTests {
             try Data("someone's notes\n".utf8).write(to: URL(fileURLWithPath: other))
             try #require(link(other, path + suffix) == 0)
             let before = try Self.contents(of: directory)
-            let error = await expectError(.invalidArgument) {
-                switch opening {
-                case .openReadOnly:
-                    let store = try await SQLiteReadOnlyEventStore.open(path: path, configuration: .testing)
-                    store.close()
-                default:
-                    let store = try await SQLiteEventStore.open(path: path, configuration: .testing)
-                    await store.shutdown()
-                }
-            }
+            let error = await expectError(.invalidArgument) { try await Self.openAndClose(path, opening) }
             let message = error?.message ?? ""
             #expect(message.contains(path + suffix + " is a file with 2 names (hard links)"), "\(message)")
             #expect(message.contains("Nothing was changed"), "\(message)")
