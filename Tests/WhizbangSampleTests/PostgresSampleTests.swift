@@ -1409,6 +1409,41 @@ extension SampleProcessSuites {
                 "\(output.standardError)")
         }
 
+        /// A server that asked for an authentication method the client does not speak (GSSAPI, say) was "PostgreSQL
+        /// client error unsupportedAuthMechanism" with exit status 1, where every other refused connection exits 2.
+        @Test("a server that asks for an authentication method the client lacks is one clear line and exit status 2")
+        func unsupportedAuthentication() async throws {
+            // Answers every startup message with AuthenticationGSS (R, length 8, code 7), then closes.
+            let server = try await ChildProcess.start(
+                "/usr/bin/env",
+                [
+                    "python3", "-c",
+                    """
+                    import socket, struct, sys
+                    s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+                    print(s.getsockname()[1], flush=True)
+                    s.settimeout(60)
+                    while True:
+                        try: c, _ = s.accept()
+                        except socket.timeout: sys.exit(0)
+                        c.settimeout(5)
+                        try:
+                            n = struct.unpack("!I", c.recv(4))[0]; c.recv(n - 4)
+                            c.sendall(b"R" + struct.pack("!II", 8, 7))
+                        except OSError: pass
+                        c.close()
+                    """,
+                ])
+            defer { server.signal(SIGKILL) }
+            let port = try #require(await server.nextOutputLine())
+            let output = try await SampleProcess.run(
+                ["verify", "--database", "postgres://whizbang:secret@127.0.0.1:\(port)/postgres?sslmode=disable"])
+            #expect(output.status == 2, "\(output.standardError)")
+            #expect(
+                output.standardError.contains("for an authentication method this client does not support")
+                    && output.standardError.split(separator: "\n").count == 1, "\(output.standardError)")
+        }
+
         /// A server without TLS under `sslmode=require` was "PostgreSQL client error sslUnsupported", and a database
         /// that does not exist the server's SQLSTATE, both with exit status 1: neither said what to change.
         @Test("a server without TLS under sslmode=require, and a database that does not exist, are one clear line each")

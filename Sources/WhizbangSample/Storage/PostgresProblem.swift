@@ -141,6 +141,12 @@ enum PostgresProblem {
         {
             return .refusal("the server asks for a password: give it in the URL, PGPASSWORD or ~/.pgpass")
         }
+        if lowered.contains("unsupportedauthmechanism") {
+            return .refusal(
+                "PostgreSQL at \(host):\(configuration.port) asks role \(configuration.username) for an authentication "
+                    + "method this client does not support (such as GSSAPI, SSPI or Kerberos): have pg_hba.conf give it "
+                    + "scram-sha-256, md5 or password")
+        }
         if lowered.contains("28p01") || lowered.contains("password authentication failed") {
             return .refusal("the server refused the password of role \(configuration.username)")
         }
