@@ -270,6 +270,9 @@ extension EventStoreError {
             EventStoreError(code, message: message, underlyingError: cause)
         }
         switch state {
+        case PostgresSchema.replacedTablesState:
+            // The fence of the store's appends: the tables are not the ones it opened, and never will be again.
+            return failure(.closed, "the event store was closed: \(message)")
         case "53100": return failure(.storageFull, message)
         case "25006", "42501": return failure(.readOnly, message)
         case "XX001", "XX002": return failure(.corruptDatabase, message)

@@ -13,10 +13,14 @@ extension PostgresEventStore {
     /// The sequences PostgreSQL creates for the store's identity columns.
     static let ownSequences = ["streams_stream_key_seq"]
     /// The functions and procedures a store creates in its schema.
-    static let ownFunctions = ["append_batch", "append_batch_committed"]
+    static let ownFunctions = [
+        "append_batch", "append_batch_committed", "append_batch_fenced", "append_batch_fenced_committed",
+    ]
     /// The store schema version that created each function or procedure added after version 1: in a schema at an
     /// older version, a routine of that name is not the store's.
-    static let functionsAddedInVersion = ["append_batch_committed": 5]
+    static let functionsAddedInVersion = [
+        "append_batch_committed": 5, "append_batch_fenced": 6, "append_batch_fenced_committed": 6,
+    ]
     /// The indexes, constraints, triggers, rules and policies that a store's migrations create on its own tables, by
     /// kind; any other one on those tables is someone else's, and dropping the tables would drop it too.
     static let ownTableParts: [String: Set<String>] = [

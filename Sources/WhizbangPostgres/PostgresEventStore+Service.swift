@@ -22,7 +22,8 @@ extension PostgresEventStore: Service {
     /// ``dropStoreTables(configuration:)``, ``dropSchema(configuration:)`` and a replacing restore refuse while it
     /// starts and runs; a drop or a restore that holds it longer than ``Configuration/requestTimeout`` fails the
     /// start with `unavailable` too. (While the listener connects again after losing its connection, the store does
-    /// not hold the lock.)
+    /// not hold the lock; its appends are fenced by the tables it opened, and it closes itself when the listener
+    /// finds other tables.)
     ///
     /// - Throws: `EventStoreError` when the store cannot start — `incompatibleSchema` (a newer schema, or a schema
     ///   holding other tables), `invalidArgument` when called a second time or when another store holds the writer
@@ -32,7 +33,8 @@ extension PostgresEventStore: Service {
     ///   error, except that one this method throws as `unavailable` reaches the calls as `closed` ("the event store
     ///   failed to start: " and its message): the store will not try again, and `unavailable` says that a call may
     ///   succeed when tried again. Once started, `closed` when the store closed itself because another store took the
-    ///   writer lock while its listener connected again (``Configuration/holdsWriterLock``).
+    ///   writer lock while its listener connected again (``Configuration/holdsWriterLock``), or when its listener
+    ///   found the store's tables dropped or replaced.
     public func run() async throws {
         guard lifecycle.beginRunning() else {
             throw EventStoreError(.invalidArgument, message: "run() of a PostgresEventStore was called twice")
@@ -147,6 +149,7 @@ extension PostgresEventStore: Service {
                         try await PostgresSchema.migrate(connection, schema: configuration.schema, logger: logger)
                         try await readModels.register(on: connection)
                     }
+                    self.tables.open(try await StoreTables.read(configuration.schema, on: connection, logger: logger))
                 }
             }
             try? await connection.close()
@@ -284,7 +287,9 @@ extension PostgresEventStore: Service {
     /// ``Configuration/keepAliveInterval`` it must answer a read of the head (``checkListener(_:every:logger:)``).
     /// Each connection holds the schema's use lock in shared mode (``openListeningConnection(id:)``); the first is
     /// `first`, opened while the store started. Between a lost connection and the next one the store does not hold
-    /// the lock: a drop or a replacing restore in that gap goes ahead under it.
+    /// the lock: a drop or a replacing restore in that gap goes ahead under it. The fence of the store's appends
+    /// (``StoreTables``) keeps them out of tables made again meanwhile; each later connection compares the tables with
+    /// the ones the store opened, and when they differ the store closes itself.
     private func listen(first: PostgresConnection) async {
         let logger = configuration.logger
         let channel = configuration.notificationChannel
@@ -299,6 +304,22 @@ extension PostgresEventStore: Service {
                     next = nil
                 } else {
                     connection = try await openListeningConnection(id: listenerIDs.add(1, ordering: .relaxed).newValue)
+                    // Without the lock, the store's tables could have been dropped or replaced: it closes then.
+                    let found: Int64
+                    do {
+                        found = try await StatementLimit.withLimit(
+                            configuration.requestTimeout, server: configuration.serverDescription, on: connection
+                        ) {
+                            try await StoreTables.read(configuration.schema, on: connection, logger: logger)
+                        }
+                    } catch {
+                        try? await connection.close()
+                        throw error
+                    }
+                    if found != tables.current {
+                        try? await connection.close()
+                        throw StoreTables.Replaced()
+                    }
                 }
                 do {
                     try await withTaskCancellationHandler {
@@ -340,6 +361,13 @@ extension PostgresEventStore: Service {
                     throw error
                 }
                 try? await connection.close()
+            } catch is StoreTables.Replaced {
+                let closed = StoreTables.replaced(configuration.schema)
+                logger.warning(
+                    "PostgreSQL event store closed: its tables were dropped or replaced while the listener reconnected",
+                    metadata: ["schema": "\(configuration.schema)"])
+                if finish(with: closed) { closedItself.withLock { $0 = closed } }
+                return
             } catch let error as PostgresWriterLock.Held {
                 // Another writer started while the listener was away: this store stops writing.
                 logger.warning(

@@ -56,6 +56,8 @@ public final class PostgresEventStore: EventStore {
     let closedItself = Mutex<EventStoreError?>(nil)
     /// The sessions the listener opened to take the writer lock (``Configuration/holdsWriterLock``).
     let writerSessions = PostgresWriterLock.OwnSessions()
+    /// The tables the store opened, which its appends and its listener check.
+    let tables = StoreTables()
 
     /// Creates a store for the database and schema of `configuration`; nothing connects until ``run()``.
     ///
@@ -80,7 +82,7 @@ public final class PostgresEventStore: EventStore {
         let signal = AppendSignal()
         self.signal = signal
         self.writer = PostgresWriter(
-            runner: runner, signal: signal, readModels: readModels, configuration: configuration)
+            runner: runner, signal: signal, readModels: readModels, tables: tables, configuration: configuration)
     }
 
     deinit {

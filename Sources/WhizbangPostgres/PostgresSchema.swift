@@ -15,7 +15,9 @@
 /// - `read_model_rows(model, generation, key text COLLATE "C", index_value text COLLATE "C", position, body bytea)`
 ///   (since 3): the rows of every generation of every read model, primary key `(model, generation, key)`, indexed
 ///   on `(model, generation, index_value, key)`.
-/// - the function `append_batch(...)`, which decides and writes a whole group commit in one round trip.
+/// - the function `append_batch(...)`, which decides and writes a whole group commit in one round trip, the
+///   procedure `append_batch_committed(...)` (since 5), which calls it and commits, and their fenced forms
+///   `append_batch_fenced(...)` and `append_batch_fenced_committed(...)` (since 6), through which the store appends.
 ///
 /// A schema that the first migration creates (it creates one only when it is missing) carries the comment
 /// ``createdSchemaComment``: the proof that the schema is the store's, which
@@ -136,7 +138,50 @@ enum PostgresSchema {
         [
             committedAppendProcedure,
         ],
+        // 6: appends fenced by the tables the store opened (see ``fencedAppendFunction``), and their procedure.
+        [
+            fencedAppendFunction,
+            fencedCommittedAppendProcedure,
+        ],
     ]
+
+    /// The SQLSTATE with which ``fencedAppendFunction`` refuses an append made for tables that are no longer the
+    /// schema's.
+    static let replacedTablesState = "WB001"
+
+    /// A function that appends as `append_batch` does, only when the schema's `events` table is still the one whose
+    /// object id the caller passes first (`p_tables`, read when the store opened): the store's appends go through it.
+    ///
+    /// A store says it runs on its schema with a lock on its listening connection, which keeps drops and replacing
+    /// restores out; but while that connection is lost the store holds no lock, and its other connections go on
+    /// appending. Tables dropped and made again meanwhile (a replacing restore, another store started on the emptied
+    /// schema) are new objects under the old names: without this check the store would write into a log it never
+    /// read. The function takes the append lock, then locks `events` for writing, which waits for a drop in flight to
+    /// end, then finds the table the name stands for, and keeps any drop out until the transaction ends. Another table
+    /// than the caller's is refused with ``replacedTablesState``, before anything is written.
+    static let fencedAppendFunction = """
+        CREATE FUNCTION {schema}.append_batch_fenced(p_tables oid, \(PostgresAppendCall.appendParameters))
+        RETURNS \(PostgresAppendCall.returnType)
+        LANGUAGE plpgsql
+        AS $function$
+        BEGIN
+            PERFORM pg_advisory_xact_lock(\(lockClass), hashtext('{name}'));
+            LOCK TABLE {schema}.events IN ROW EXCLUSIVE MODE;
+            IF to_regclass('{schema}.events')::oid IS DISTINCT FROM p_tables THEN
+                RAISE EXCEPTION USING ERRCODE = '\(replacedTablesState)',
+                    MESSAGE = 'the tables of schema {name} were dropped or replaced since this store opened them; '
+                        || 'nothing was written';
+            END IF;
+            RETURN QUERY SELECT * FROM {schema}.append_batch(\(PostgresAppendCall.appendArguments));
+        END
+        $function$
+        """
+
+    /// ``fencedAppendFunction`` called and committed in one exchange, as ``committedAppendProcedure`` does for
+    /// `append_batch`.
+    static let fencedCommittedAppendProcedure = PostgresAppendCall.committingProcedure(
+        named: "{schema}.append_batch_fenced_committed", calling: "{schema}.append_batch_fenced",
+        parameters: "p_tables oid", arguments: "p_tables")
 
     /// A procedure that runs the append function (``appendFunction(schemaVersions:reportsInserted:setBased:)``) on
     /// its arguments, commits, and answers with the function's rows as four arrays, one element per append

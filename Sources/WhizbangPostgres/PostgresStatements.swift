@@ -6,13 +6,14 @@ import Whizbang
 ///
 /// Table names are unqualified: every connection of the store has `search_path` set to its schema.
 enum PostgresStatements {
-    /// Runs one group commit: see ``PostgresSchema/appendFunction(schemaVersions:)``.
+    /// Runs one group commit: see ``PostgresSchema/appendFunction(schemaVersions:)``, through
+    /// ``PostgresSchema/fencedAppendFunction``, for the tables of ``tables``.
     struct AppendBatch: PostgresPreparedStatement {
         static let sql = """
             SELECT status, stream_version, first_position, inserted
-            FROM append_batch(
-                $1::text[], $2::bigint[], $3::integer[], $4::uuid[], $5::text[], $6::bytea[], $7::bytea[],
-                $8::integer[])
+            FROM append_batch_fenced(
+                $1::bigint::oid, $2::text[], $3::bigint[], $4::integer[], $5::uuid[], $6::text[], $7::bytea[],
+                $8::bytea[], $9::integer[])
             """
         /// What the append function decided for one append, in the `status` column.
         enum Status: Int32 {
@@ -69,6 +70,8 @@ enum PostgresStatements {
             }
         }
 
+        /// The object id of the `events` table the store opened (``StoreTables``), which the fence compares.
+        var tables: Int64 = 0
         var streamIDs: [String] = []
         var expectedVersions: [Int64] = []
         var counts: [Int32] = []
@@ -103,23 +106,27 @@ enum PostgresStatements {
             }
         }
 
-        init() {}
+        /// An empty group commit for the tables of `tables`.
+        init(tables: Int64) { self.tables = tables }
 
-        /// One group commit of `appends`, in order.
-        init(_ appends: [PostgresStoreAppend]) {
+        /// One group commit of `appends`, in order, for the tables of `tables` (0 when the statement only binds the
+        /// append arrays, ``bind(into:)``).
+        init(_ appends: [PostgresStoreAppend], tables: Int64 = 0) {
+            self.tables = tables
             for append in appends { add(append.events, to: append.streamID, expectedVersion: append.expectedVersion) }
         }
 
-        /// The SQL types of the function's parameters, in order.
+        /// The SQL types of the append function's parameters, in order (the fence's `tables` is not one of them).
         static let parameterTypes = ["text[]", "bigint[]", "integer[]", "uuid[]", "text[]", "bytea[]", "bytea[]", "integer[]"]
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 8)
+            var bindings = PostgresBindings(capacity: 9)
+            bindings.append(tables)
             bind(into: &bindings)
             return bindings
         }
 
-        /// Appends the function's arguments, in order, to `bindings`.
+        /// Appends the append function's arguments, in order, to `bindings`.
         func bind(into bindings: inout PostgresBindings) {
             bindings.append(streamIDs)
             bindings.append(expectedVersions)
@@ -138,13 +145,13 @@ enum PostgresStatements {
     }
 
     /// ``AppendBatch`` committed in the same exchange, through
-    /// ``PostgresSchema/committedAppendProcedure``: one row of four arrays, decoded to one ``AppendBatch/Row`` per
-    /// append. Run it outside a transaction.
+    /// ``PostgresSchema/fencedCommittedAppendProcedure``: one row of four arrays, decoded to one ``AppendBatch/Row``
+    /// per append. Run it outside a transaction.
     struct CommittedAppendBatch: PostgresPreparedStatement {
         static let sql = """
-            CALL append_batch_committed(
-                $1::text[], $2::bigint[], $3::integer[], $4::uuid[], $5::text[], $6::bytea[], $7::bytea[],
-                $8::integer[])
+            CALL append_batch_fenced_committed(
+                $1::bigint::oid, $2::text[], $3::bigint[], $4::integer[], $5::uuid[], $6::text[], $7::bytea[],
+                $8::bytea[], $9::integer[])
             """
         typealias Row = [AppendBatch.Row]
 
@@ -153,7 +160,7 @@ enum PostgresStatements {
         func makeBindings() throws -> PostgresBindings { try batch.makeBindings() }
 
         func decodeRow(_ row: PostgresRow) throws -> [AppendBatch.Row] {
-            try Self.decode(row, procedure: "append_batch_committed")
+            try Self.decode(row, procedure: "append_batch_fenced_committed")
         }
 
         /// The rows of a committing procedure's one answer row (`PostgresAppendCall/committingProcedure`).

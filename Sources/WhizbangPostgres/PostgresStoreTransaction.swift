@@ -50,7 +50,7 @@ public struct PostgresStoreTransaction: Sendable {
         try PostgresEventStore.validateAppendBytes(bytes, streamID: nil)
         if !sent.isEmpty {
             let sentAppends = sent.map { appends[$0] }
-            let statement = PostgresStatements.AppendBatch(sentAppends)
+            let statement = PostgresStatements.AppendBatch(sentAppends, tables: store.tables.current)
             let rows = try await connection.rows(of: statement, logger: logger)
             for (index, outcome) in zip(sent, try await applied(sentAppends, rows: rows)) { results[index] = outcome }
         }

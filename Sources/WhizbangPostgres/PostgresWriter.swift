@@ -37,15 +37,17 @@ final class PostgresWriter: Sendable {
     private let runner: PostgresRequestRunner
     private let signal: AppendSignal
     private let readModels: PostgresReadModels
+    private let tables: StoreTables
     private let maximumBatchSize: Int
     private let maximumBatchBytes: Int
     private let requestTimeout: Duration
     private let logger: Logger
 
     init(
-        runner: PostgresRequestRunner, signal: AppendSignal, readModels: PostgresReadModels,
+        runner: PostgresRequestRunner, signal: AppendSignal, readModels: PostgresReadModels, tables: StoreTables,
         configuration: PostgresEventStore.Configuration
     ) {
+        self.tables = tables
         self.runner = runner
         self.signal = signal
         self.readModels = readModels
@@ -233,7 +235,7 @@ final class PostgresWriter: Sendable {
     /// - Throws: ``PostgresReadModels/Refusal`` (with offsets into `pending`) when a projection refused some of
     ///   the events; the transaction is then rolled back.
     private func append(_ batch: [Request], _ pending: [Int]) async throws -> [PostgresStatements.AppendBatch.Row] {
-        var statement = PostgresStatements.AppendBatch()
+        var statement = PostgresStatements.AppendBatch(tables: tables.current)
         for index in pending {
             let request = batch[index]
             statement.add(request.events, to: request.streamID, expectedVersion: request.expectedVersion)

@@ -77,7 +77,7 @@ struct PostgresLifecycleTests {
             }
             group.addTask {
                 let error = await expectError(.incompatibleSchema) { try await store.run() }
-                #expect(error?.message.contains("understands up to 5") == true, "\(String(describing: error))")
+                #expect(error?.message.contains("understands up to 6") == true, "\(String(describing: error))")
             }
             try await group.waitForAll()
         }

@@ -69,11 +69,21 @@ struct PostgresSchemaVersionTests {
         try await makeVersionOneStore(configuration)
         let store = try PostgresEventStore(configuration: configuration)
         defer { store.close() }
-        _ = try await PostgresTestServer.withRunningStore(store) { store in try await store.headPosition() }
+        // Appends on the migrated schema go through version 6's fenced procedure.
+        _ = try await PostgresTestServer.withRunningStore(store) { store in
+            try await store.append(makeEvents(1), to: "after-migration", expectedVersion: .noStream)
+        }
         let name = configuration.schema
         #expect(
             try await query("SELECT version::text FROM \"\(name)\".schema_version ORDER BY version", configuration)
-                == ["1", "2", "3", "4", "5"])
+                == ["1", "2", "3", "4", "5", "6"])
+        // Version 6's fenced function and procedure.
+        #expect(
+            try await query(
+                "SELECT p.proname::text || ' ' || p.prokind::text || ' ' || p.pronargs::text FROM pg_proc p "
+                    + "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = '\(name)' "
+                    + "AND p.proname LIKE 'append_batch_fenced%' ORDER BY p.proname", configuration)
+                == ["append_batch_fenced f 9", "append_batch_fenced_committed p 13"])
         // Version 5's procedure, which commits the append function's work in the exchange of its call.
         #expect(
             try await query(
@@ -87,7 +97,7 @@ struct PostgresSchemaVersionTests {
         #expect(
             try await query(
                 "SELECT count(*)::text || '/' || min(schema_version)::text FROM \"\(name)\".events", configuration)
-                == ["2/1"])
+                == ["3/1"])
         try await PostgresTestServer.dropSchema(configuration)
     }
 

@@ -358,15 +358,16 @@ extension SampleProcessSuites {
                 try #require(run.status == 0, "\(run.standardError)")
                 _ = try await psql(
                     "DELETE FROM \(schema).checkpoints WHERE consumer = 'whizbang-sample.ledger'; "
-                        + "DELETE FROM \(schema).schema_version WHERE version = 5; "
-                        + "DROP PROCEDURE \(schema).append_batch_committed")
+                        + "DELETE FROM \(schema).schema_version WHERE version >= 5; "
+                        + "DROP PROCEDURE \(schema).append_batch_committed, \(schema).append_batch_fenced_committed; "
+                        + "DROP FUNCTION \(schema).append_batch_fenced")
                 let before = try await contents(ofSchema: schema)
                 let refused = try await SampleProcess.run([
                     "run", "--database", postgres, "--accounts", "10", "--commands", "10", "--quiet",
                 ])
                 #expect(refused.status == 2, "\(refused.standardOutput)\(refused.standardError)")
                 #expect(refused.standardError.contains("did not create"), "\(refused.standardError)")
-                // Before, the store was migrated to version 5 (a row and a procedure added) and then refused.
+                // Before, the store was migrated to the current version (rows and routines added) and then refused.
                 #expect(try await contents(ofSchema: schema) == before)
                 let procedures = try await psql(
                     "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
@@ -608,8 +609,9 @@ extension SampleProcessSuites {
                 try #require(created.status == 0, "\(created.standardError)")
                 // The ledger taken back to schema version 4, as an older build left it.
                 _ = try await psql(
-                    "DELETE FROM \(schema).schema_version WHERE version = 5; "
-                        + "DROP PROCEDURE \(schema).append_batch_committed")
+                    "DELETE FROM \(schema).schema_version WHERE version >= 5; "
+                        + "DROP PROCEDURE \(schema).append_batch_committed, \(schema).append_batch_fenced_committed; "
+                        + "DROP FUNCTION \(schema).append_batch_fenced")
                 let node = try await SampleProcess.child(
                     ["node", "--database", postgres, "--node-id", "n1", "--heartbeat-milliseconds", "200",
                      "--lease-milliseconds", "2000"])
@@ -626,7 +628,7 @@ extension SampleProcessSuites {
                 #expect(status == 0, "\(status): \(lines)")
                 #expect(!lines.contains("schema version"), "\(lines)")
                 let version = try await psql("SELECT max(version) FROM \(schema).schema_version")
-                #expect(version.trimmingCharacters(in: .whitespacesAndNewlines) == "5", "\(version)")
+                #expect(version.trimmingCharacters(in: .whitespacesAndNewlines) == "6", "\(version)")
             }
         }
 

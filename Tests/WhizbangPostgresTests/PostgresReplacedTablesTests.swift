@@ -1,0 +1,127 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+import Whizbang
+import WhizbangPostgres
+
+/// A store whose tables were dropped and made again while its listening connection, and with it the lock that keeps
+/// drops out, was lost: it writes nothing into the new tables, and closes itself.
+@Suite(
+    "PostgreSQL tables replaced under a running store",
+    .enabled(if: PostgresTestServer.isEnabled, "set WHIZBANG_POSTGRES_URL to a PostgreSQL server to run these tests"),
+    .timeLimit(.minutes(5))
+)
+struct PostgresReplacedTablesTests {
+    private static let logger = Logger(label: "whizbang.postgres.tests")
+
+    /// The condition on `pg_locks` of the use lock of `schema`, which each running store holds in shared mode.
+    private static func useLock(_ schema: String) -> String {
+        """
+        l.locktype = 'advisory' AND l.classid = \(0x5768_697A + 2)::oid
+            AND l.objid = (hashtext('\(schema)')::bigint & 4294967295)::oid AND l.objsubid = 2
+            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        """
+    }
+
+    /// Ends the session of the store's listening connection, the one that holds the schema's use lock.
+    private static func endListenerSession(_ configuration: PostgresEventStore.Configuration) async throws {
+        let ended = try await PostgresTestServer.strings(
+            "SELECT pg_terminate_backend(l.pid)::text FROM pg_locks l WHERE \(useLock(configuration.schema)) "
+                + "AND l.mode = 'ShareLock' AND l.granted",
+            configuration: configuration)
+        #expect(ended == ["true"])
+    }
+
+    @Test("appends of a store whose tables were dropped and made again while its listener was away are refused")
+    func appendsRefused() async throws {
+        let configuration = try PostgresTestServer.configuration()
+        defer { Task { try? await PostgresTestServer.dropSchema(configuration) } }
+        var away = configuration
+        // The listener stays away for the whole test: only the fence stands between the store and the new tables.
+        away.listenerReconnectDelay = .seconds(90)
+        let first = try PostgresEventStore(configuration: away)
+        defer { first.close() }
+        let running = Task { try await first.run() }
+        defer { running.cancel() }
+        _ = try await first.append(makeEvents(1), to: "account-1", expectedVersion: .noStream)
+
+        try await Self.endListenerSession(configuration)
+        // No store holds the use lock now: the drop goes ahead (it tries for a while, as the session ends), and
+        // another store makes the tables again and writes one event.
+        try await PostgresEventStore.dropStoreTables(configuration: configuration)
+        try await PostgresTestServer.withRunningStore(try PostgresEventStore(configuration: configuration)) {
+            second async throws in
+            _ = try await second.append(makeEvents(1), to: "other-1", expectedVersion: .noStream)
+        }
+
+        // Before, both appended into the new tables (positions 2 and 3 of a log the first store never read).
+        let error = await expectError(.closed) {
+            _ = try await first.append(makeEvents(1), to: "account-1", expectedVersion: .any)
+        }
+        #expect(error?.message.contains("dropped or replaced") == true, "\(String(describing: error))")
+        await expectError(.closed) {
+            _ = try await first.withTransaction { transaction in
+                try await transaction.append([
+                    PostgresStoreAppend(makeEvents(1), to: "account-2", expectedVersion: .any)
+                ])
+            }
+        }
+        let streams = try await PostgresTestServer.strings(
+            "SELECT s.stream_id FROM \"\(configuration.schema)\".events e JOIN \"\(configuration.schema)\".streams s "
+                + "USING (stream_key) ORDER BY e.position",
+            configuration: configuration)
+        #expect(streams == ["other-1"])
+    }
+
+    @Test("a store whose listener finds other tables when it connects again closes itself, and says why")
+    func listenerClosesTheStore() async throws {
+        let configuration = try PostgresTestServer.configuration()
+        defer { Task { try? await PostgresTestServer.dropSchema(configuration) } }
+        var quick = configuration
+        quick.listenerReconnectDelay = .milliseconds(50)
+        let first = try PostgresEventStore(configuration: quick)
+        defer { first.close() }
+        let running = Task { try await first.run() }
+        _ = try await first.append(makeEvents(1), to: "account-1", expectedVersion: .noStream)
+
+        // Another session asks for the use lock exclusively; it waits behind the store's listener, and is granted
+        // when that session ends, before the listener can take the lock again.
+        let admin = try await PostgresTestServer.connect(configuration, id: 9)
+        do {
+            try await admin.query("BEGIN", logger: Self.logger)
+            let schema = configuration.schema
+            let waiting = Task {
+                try await admin.query(
+                    "SELECT pg_advisory_xact_lock(\(Int32(0x5768_697A + 2)), hashtext(\(schema)))", logger: Self.logger)
+            }
+            var queued = false
+            while !queued {
+                queued =
+                    try await PostgresTestServer.strings(
+                        "SELECT count(*)::text FROM pg_locks l WHERE \(Self.useLock(schema)) AND NOT l.granted",
+                        configuration: configuration) == ["1"]
+                if !queued { await Task.yield() }
+            }
+            try await Self.endListenerSession(configuration)
+            _ = try await waiting.value
+            // The tables' names now stand for other tables.
+            try await admin.query(
+                PostgresQuery(unsafeSQL: "ALTER TABLE \"\(schema)\".events RENAME TO events_before"), logger: Self.logger)
+            try await admin.query(
+                PostgresQuery(
+                    unsafeSQL: "CREATE TABLE \"\(schema)\".events (LIKE \"\(schema)\".events_before INCLUDING ALL)"),
+                logger: Self.logger)
+            try await admin.query("COMMIT", logger: Self.logger)
+            try await admin.close()
+        } catch {
+            try? await admin.close()
+            throw error
+        }
+
+        let stopped = await #expect(throws: EventStoreError.self) { try await running.value }
+        #expect(stopped?.code == .closed)
+        #expect(stopped?.message.contains("dropped or replaced") == true, "\(String(describing: stopped))")
+        await expectError(.closed) { _ = try await first.headPosition() }
+    }
+}
