@@ -119,6 +119,10 @@ final class PostgresRequestRunner: Sendable {
         }
     }
 
+    /// When the store's current outage began (its first request that failed with `unavailable`, the listener's
+    /// included), or `nil` outside one.
+    var outageBegan: ContinuousClock.Instant? { outage.withLock { $0?.began } }
+
     private func recovered() {
         let ended = outage.withLock { outage -> (began: ContinuousClock.Instant, failures: Int)? in
             defer {

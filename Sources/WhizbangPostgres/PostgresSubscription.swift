@@ -9,7 +9,8 @@ extension PostgresEventStore {
     /// not end the subscription: it reads again from its last delivered position, after 50 milliseconds and then
     /// twice as long each time up to ``Configuration/maximumRetryDelay``. It ends when the store is closed (throwing
     /// `EventStoreError/Code/closed`), when an outage lasts longer than ``Configuration/subscriptionOutageLimit``
-    /// (throwing `unavailable`), or on any other error of the store.
+    /// (throwing `unavailable`; also while it waits, caught up, for the next event), or on any other error of the
+    /// store.
     ///
     /// Once the iterating task is cancelled, the next call of `next()` returns `nil`, events already fetched are not
     /// delivered, and the iterator stays finished.
@@ -86,6 +87,34 @@ public struct PostgresSubscription: AsyncSequence, Sendable {
             return nil
         }
 
+        /// Returns once an event after ``position`` is committed. With an outage limit
+        /// (``PostgresEventStore/Configuration/subscriptionOutageLimit``) it also returns, to read again, when the
+        /// store is in an outage (its listener lost the server, say): a read then fails, and the limit applies. It
+        /// looks every quarter of the limit (at most every second); without a limit, the wait lasts until an event
+        /// comes or the store closes, as the outage may.
+        private func waitForEvents() async throws {
+            guard let limit = store.configuration.subscriptionOutageLimit else {
+                return try await store.waitForEvents(after: position)
+            }
+            let slice = Swift.max(Swift.min(limit / 4, .seconds(1)), .milliseconds(10))
+            let (store, position) = (store, position)
+            while true {
+                let woken = try await withThrowingTaskGroup(of: Bool.self) { group in
+                    group.addTask {
+                        try await store.waitForEvents(after: position)
+                        return true
+                    }
+                    group.addTask {
+                        try await Task.sleep(for: slice)
+                        return false
+                    }
+                    defer { group.cancelAll() }
+                    return try await group.next() ?? false
+                }
+                if woken || store.runner.outageBegan != nil { return }
+            }
+        }
+
         /// The next non-empty batch after ``position``, or `nil` when the task is cancelled first.
         private mutating func fetch() async throws -> [RecordedEvent]? {
             var outageBegan: ContinuousClock.Instant? = nil
@@ -97,12 +126,14 @@ public struct PostgresSubscription: AsyncSequence, Sendable {
                     if !events.isEmpty { return events }
                     outageBegan = nil
                     delay = .milliseconds(50)
-                    try await store.waitForEvents(after: position)
+                    try await waitForEvents()
                 } catch is CancellationError {
                     return nil
                 } catch let error as EventStoreError where error.code == .unavailable {
                     let now = ContinuousClock.now
-                    let began = outageBegan ?? now
+                    // An outage the store saw before this read (its listener lost the server while the
+                    // subscription waited) counts from its start.
+                    let began = outageBegan ?? Swift.min(now, store.runner.outageBegan ?? now)
                     outageBegan = began
                     if let limit = store.configuration.subscriptionOutageLimit, now - began >= limit {
                         isFinished = true

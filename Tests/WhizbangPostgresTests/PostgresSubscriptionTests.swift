@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import WhizbangPostgres
+@testable import WhizbangPostgres
 
 /// A PostgreSQL subscription rides out lost connections and a server that does not answer, ends after a configured
 /// outage limit, and stops at once when its task is cancelled.
@@ -67,6 +67,53 @@ struct PostgresSubscriptionTests {
             #expect(try await subscription.next() == nil)
             try await lock.releaseEndingWaiters()
         }
+    }
+
+    /// Before, a subscription that had caught up waited for the next event through the whole outage, whatever its
+    /// limit: it ended only when the server came back and an event was committed.
+    @Test func aCaughtUpSubscriptionEndsAfterTheOutageLimit() async throws {
+        let direct = try PostgresTestServer.configuration()
+        try await PostgresTestServer.createTables(direct)
+        let proxy = try await RowCuttingProxy.start(upstreamHost: direct.host, upstreamPort: direct.port)
+        var proxied = direct
+        proxied.host = "127.0.0.1"
+        proxied.port = proxy.port
+        proxied.keepAliveInterval = .seconds(1)
+        proxied.requestTimeout = .seconds(2)
+        proxied.connectTimeout = .seconds(2)
+        proxied.subscriptionOutageLimit = .seconds(3)
+        proxied.maximumRetryDelay = .milliseconds(100)
+        do {
+            try await PostgresTestServer.withStartedStore(configuration: proxied) { store in
+                try await appendRetrying(makeEvents(1), to: "a", expectedVersion: .noStream, store: store)
+                let ended = try await withThrowingTaskGroup(of: EventStoreError?.self) { group in
+                    group.addTask { () async throws -> EventStoreError? in
+                        var subscription = store.subscribe().makeAsyncIterator()
+                        let first = try await subscription.next()
+                        #expect(first?.position == 1)
+                        return await expectError(.unavailable) { _ = try await subscription.next() }
+                    }
+                    // Once the subscription has read to the end and waits for the next event, the server stops
+                    // answering on every connection, open or new.
+                    while store.notifiedHead.waiting == 0 { await Task.yield() }
+                    proxy.freezeExisting()
+                    proxy.silenceAfterStartup()
+                    group.addTask {
+                        try await Task.sleep(for: .seconds(60))
+                        return nil
+                    }
+                    defer { group.cancelAll() }
+                    return try await group.next() ?? nil
+                }
+                #expect(ended?.message.contains("gave up after an outage") == true, "\(String(describing: ended))")
+                // The server answers again, for the test's own clean-up.
+                proxy.answerNewConnections()
+            }
+        } catch {
+            try? await proxy.stop()
+            throw error
+        }
+        try await proxy.stop()
     }
 
     @Test func cancellationIsFinal() async throws {
