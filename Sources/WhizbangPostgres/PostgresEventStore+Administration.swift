@@ -29,7 +29,9 @@ extension PostgresEventStore {
     /// from one an operator made for the store (or `public`) only the store is dropped; one that holds no store is
     /// left untouched, as is a schema that does not exist. A schema the store created and that is empty (its tables
     /// dropped by ``dropStoreTables(configuration:)``) is dropped. Stores created before the mark was introduced
-    /// left none: their schema stays.
+    /// left none: their schema stays. A schema the store created on which someone gave privileges since (`GRANT
+    /// USAGE ON SCHEMA` to another role, `ALTER DEFAULT PRIVILEGES IN SCHEMA`), which would go with it, is refused
+    /// and left as it was, its store too.
     ///
     /// Each wait for a lock (a backup that reads the tables) and each statement take at most
     /// ``Configuration/requestTimeout``; the schema is then left as it was. A store that runs on the schema, in this

@@ -119,10 +119,43 @@ extension PostgresEventStore {
                     return false
                 }
                 guard found.otherObjects.isEmpty else { throw refusal }
+                let given = try await privilegesGiven(on: schema, on: connection, logger: logger)
+                guard given.isEmpty else {
+                    throw EventStoreError(
+                        .invalidArgument,
+                        message: "schema '\(schema)', which the store created, carries privileges that someone gave "
+                            + "on it (\(given.joined(separator: "; "))), which dropping it would drop too; nothing "
+                            + "was dropped. Revoke them first, or drop only the store's tables (dropStoreTables).")
+                }
                 try await connection.run(PostgresQuery(unsafeSQL: "DROP SCHEMA \(quoted) RESTRICT"), logger: logger)
                 return true
             }
         }
+    }
+
+    /// The privileges given on `schema` that the store never gives, and that a `DROP SCHEMA` would drop with it:
+    /// privileges on the schema for roles other than its owner, and default privileges for objects made in it
+    /// (`ALTER DEFAULT PRIVILEGES IN SCHEMA`). Each as "usage for reader", "default privileges of app for reader".
+    static func privilegesGiven(on schema: String, on connection: PostgresConnection, logger: Logger) async throws
+        -> [String]
+    {
+        let granted = try await connection.rows(
+            """
+            SELECT lower(a.privilege_type) || ' for '
+                || CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee)::text END
+            FROM pg_namespace n, aclexplode(n.nspacl) AS a
+            WHERE n.nspname = \(schema) AND a.grantee <> n.nspowner
+            ORDER BY 1
+            """, decoding: String.self, logger: logger)
+        let defaults = try await connection.rows(
+            """
+            SELECT DISTINCT 'default privileges of ' || pg_get_userbyid(d.defaclrole)::text || ' for '
+                || CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee)::text END
+            FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace, aclexplode(d.defaclacl) AS a
+            WHERE n.nspname = \(schema)
+            ORDER BY 1
+            """, decoding: String.self, logger: logger)
+        return granted + defaults
     }
 
     /// Drops the store's tables, sequences, functions and procedure from `schema`, in the caller's transaction,

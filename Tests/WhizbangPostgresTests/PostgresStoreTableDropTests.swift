@@ -267,6 +267,37 @@ struct PostgresStoreTableDropTests {
         #expect(try await Self.commentAndGrant(configuration) == nil, "the store's empty schema was left")
     }
 
+    /// Privileges an operator gave on a schema the store created went with it, without a word.
+    @Test(
+        "dropSchema refuses a schema the store created when someone gave privileges on it, and drops nothing",
+        arguments: [
+            ("GRANT USAGE ON SCHEMA {s} TO PUBLIC", "REVOKE USAGE ON SCHEMA {s} FROM PUBLIC", "usage for PUBLIC"),
+            (
+                "ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT SELECT ON TABLES TO PUBLIC",
+                "ALTER DEFAULT PRIVILEGES IN SCHEMA {s} REVOKE SELECT ON TABLES FROM PUBLIC", "default privileges of"
+            ),
+        ])
+    func dropSchemaKeepsPrivilegesGivenOnIt(given: String, revoked: String, named: String) async throws {
+        let configuration = try await Self.closedStore()
+        defer { Task { try? await PostgresTestServer.dropSchema(configuration) } }
+        let schema = "\"\(configuration.schema)\""
+        try await PostgresTestServer.execute(
+            given.replacingOccurrences(of: "{s}", with: schema), configuration: configuration)
+        let tables = try await Self.tables(configuration)
+
+        let error = await expectError(.invalidArgument) {
+            _ = try await PostgresEventStore.dropSchema(configuration: configuration)
+        }
+        #expect(error?.message.contains(named) == true, "\(String(describing: error))")
+        #expect(error?.message.contains("nothing was dropped") == true, "\(String(describing: error))")
+        #expect(try await Self.tables(configuration) == tables, "the store's tables were dropped")
+        #expect(try await Self.commentAndGrant(configuration) != nil, "the schema was dropped")
+
+        try await PostgresTestServer.execute(
+            revoked.replacingOccurrences(of: "{s}", with: schema), configuration: configuration)
+        #expect(try await PostgresEventStore.dropSchema(configuration: configuration))
+    }
+
     @Test("dropStoreTables drops a store that holds only its own objects")
     func dropStoreTablesDropsAStoreOfItsOwn() async throws {
         let configuration = try await Self.closedStore()
