@@ -367,6 +367,31 @@ extension ClusterClientEdgeTests {
         }
     }
 
+    /// A client's time-out said a command "will run" also when no node ran at all (a schema name mistyped, say).
+    @Test("a client tells whether any node holds a partition's lease, for the words of a time-out")
+    func partitionsOwnedFollowsTheNodes() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let configuration = ClusterTestDatabase.cluster()
+            let node = try ClusterNode(
+                nodeID: "n", store: store, aggregates: Counter.registry, configuration: configuration)
+            let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: configuration)
+            let nodeRun = Task { try await node.run() }
+            defer { node.stop() }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await client.run() }
+                let ticket = try await client.enqueue(Counter.Command.add(1), to: StreamID("owned"), as: Counter.self)
+                #expect(try await client.result(of: ticket, timeout: .seconds(30)).outcome == .accepted)
+                #expect(try await client.partitionsOwned())
+                // A graceful stop releases every partition at once.
+                node.stop()
+                try await nodeRun.value
+                #expect(try await client.partitionsOwned() == false)
+                group.cancelAll()
+                try? await group.waitForAll()
+            }
+        }
+    }
+
     @Test("a result look-up that fails is tried again soon, not only at the client's next full poll")
     func aFailedLookUpIsTriedAgain() async throws {
         try await ClusterTestDatabase.withStore { store in

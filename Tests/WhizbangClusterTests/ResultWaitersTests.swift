@@ -103,6 +103,34 @@ struct ResultWaitersTests {
         }
     }
 
+    @Test("a wait that times out says whether any node held a partition's lease at the last look-up")
+    func timedOutSaysWhetherANodeRuns() async {
+        let waiters = ResultWaiters()
+        let start = ContinuousClock.now
+        for owned in [false, true] {
+            waiters.noteOwned(owned)
+            await withTaskGroup(of: ClusterError?.self) { group in
+                group.addTask {
+                    do {
+                        _ = try await waiters.wait(
+                            for: 1, messageID: MessageID(), until: start + .seconds(60), lookUpAtOnce: false)
+                        return nil
+                    } catch {
+                        return error as? ClusterError
+                    }
+                }
+                await waiters.registered.wait(upTo: .seconds(60))
+                waiters.expire(now: start + .seconds(61))
+                let error = await group.next() ?? nil
+                #expect(error?.code == .timedOut)
+                let message = error?.message ?? ""
+                #expect(message.contains("no node held a partition's lease") == !owned, "\(message)")
+                #expect(message.contains("will run") == owned, "\(message)")
+                #expect(message.hasSuffix("await it again with the same message id"), "\(message)")
+            }
+        }
+    }
+
     @Test("the waits of rows found deleted fail with resultExpired; the other waits go on", .timeLimit(.minutes(1)))
     func deletedRowsExpire() async {
         let waiters = ResultWaiters()

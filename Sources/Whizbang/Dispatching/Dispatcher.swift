@@ -86,7 +86,8 @@ public final class Dispatcher<Store: EventStore>: Service, Sendable {
     ///   - envelope: the message.
     ///   - timeout: this call's own time limit, measured on ``DispatcherConfiguration/clock`` from the call, or `nil`
     ///     for none (the default). It covers the wait for a permit as well as the handler; see
-    ///     ``DispatchError/Code/deadlineExceeded`` for what the caller learns when it passes.
+    ///     ``DispatchError/Code/deadlineExceeded`` for what the caller learns when it passes. At the limit a started
+    ///     handler is cancelled and awaited: one that ignores cancellation keeps the caller waiting until it returns.
     ///   - handler: the handler.
     /// - Returns: what `handler` returns.
     /// - Throws: what `handler` throws; ``DispatchError/Code/timedOut`` past the policy's time limit;

@@ -470,6 +470,8 @@ public final class ClusterClient: Service, Sendable {
                     waiters.deliver(results)
                     if !missing.isEmpty { waiters.expired(missing) }
                     failures = 0
+                    // For the words of a wait that times out: whether any node runs.
+                    if everything, let owned = try? await partitionsOwned() { waiters.noteOwned(owned) }
                 } catch {
                     logger.debug("looking up command results failed", metadata: ["error": "\(error)"])
                     // The notification that named these rows is spent: look them up again after a pause that
@@ -524,6 +526,19 @@ public final class ClusterClient: Service, Sendable {
             if let outcome { results[row] = Result { () throws(ClusterError) in try Self.decode(outcome) } }
         }
         return (results, missing)
+    }
+
+    /// Whether any partition has an owner whose lease has not run out: whether a node runs.
+    func partitionsOwned() async throws -> Bool {
+        let schema = self.schema
+        return try await store.withTrustedConnection { connection, logger in
+            try await connection.rows(
+                """
+                SELECT EXISTS (SELECT 1 FROM \(unescaped: schema).partitions
+                    WHERE owner IS NOT NULL AND lease_until > now())
+                """, decoding: Bool.self, logger: logger
+            ).first ?? false
+        }
     }
 
     /// A stored result, in either form (``ClusterCommandResult/init(stored:)``).

@@ -58,6 +58,11 @@ final class ResultWaiters: Sendable {
     static let maximumRemembered = 100_000
 
     private let state = Mutex(State())
+    /// Whether the last look-up found no partition with a live lease: no node runs (or none has started yet).
+    private let unowned = Atomic<Bool>(false)
+
+    /// Records whether the last look-up found a partition with a live lease, for the words of a time-out.
+    func noteOwned(_ owned: Bool) { unowned.store(!owned, ordering: .relaxed) }
     /// Wakes the poller: a notification says awaited results were recorded, or a new wait's result was recorded
     /// before it began.
     let added = Wakeup()
@@ -218,12 +223,17 @@ final class ResultWaiters: Sendable {
             state.earliestDeadline = next
             return expired
         }
+        let state =
+            unowned.load(ordering: .relaxed)
+            ? "it is in the inbox, and no node held a partition's lease at the last look-up: it runs once a node "
+                + "does; "
+            : "it is in the inbox and will run: "
         for waiter in expired {
             waiter.continuation.resume(
                 throwing: ClusterError(
                     .timedOut,
-                    message: "no result for command \(waiter.messageID) within its time limit; it is in the inbox and "
-                        + "will run: await it again with the same message id"))
+                    message: "no result for command \(waiter.messageID) within its time limit; \(state)await it again "
+                        + "with the same message id"))
         }
     }
 

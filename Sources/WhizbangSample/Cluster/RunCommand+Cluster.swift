@@ -73,10 +73,11 @@ extension RunCommand {
     /// follow it. Its other time limits (the cluster's tables not ready, an insert unanswered) keep their words,
     /// which say whether anything was sent.
     static func timedOutError(_ error: ClusterError) -> SampleError {
-        let advice = "; it is in the inbox and will run: await it again with the same message id"
-        guard error.message.hasSuffix(advice) else { return SampleError("\(error.message); the run stopped") }
+        guard error.message.hasSuffix("await it again with the same message id"),
+            let advice = error.message.range(of: "; it is in the inbox")
+        else { return SampleError("\(error.message); the run stopped") }
         return SampleError(
-            "\(error.message.dropLast(advice.count)); the run stopped. Its commands stay in the cluster's inbox and "
+            "\(error.message[..<advice.lowerBound]); the run stopped. Its commands stay in the cluster's inbox and "
                 + "run once a node takes them (WhizbangSample node --database ...)")
     }
 
