@@ -371,6 +371,26 @@ final class SQLiteConnection {
         }
     }
 
+    /// Runs a query once and returns the columns of its first row as integers (`nil` for a `NULL`; empty if there is no
+    /// row); for startup checks that must read several values in one snapshot.
+    func queryIntegers(_ sql: String) throws(SQLiteError) -> [Int64?] {
+        var statement: OpaquePointer?
+        let code = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
+        guard code == SQLITE_OK, let statement else { throw error(code, sql: sql) }
+        defer { sqlite3_finalize(statement) }
+        let step = sqlite3_step(statement)
+        switch step {
+        case SQLITE_ROW:
+            return (0..<sqlite3_column_count(statement)).map { column in
+                sqlite3_column_type(statement, column) == SQLITE_NULL ? nil : sqlite3_column_int64(statement, column)
+            }
+        case SQLITE_DONE:
+            return []
+        default:
+            throw error(step, sql: sql)
+        }
+    }
+
     /// Makes the connection keep its WAL file when it closes (`SQLITE_FCNTL_PERSIST_WAL`) instead of removing it, and
     /// with it the shared-memory file, by name; `false` undoes it.
     func keepWALOnClose(_ keep: Bool = true) throws(SQLiteError) {

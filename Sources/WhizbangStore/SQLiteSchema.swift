@@ -182,8 +182,12 @@ enum SQLiteSchema {
     /// - Throws: `EventStoreError/Code/incompatibleSchema` for another application's database (with tables or
     ///   without), a newer schema, or a schema version below 1 (which no version of the store writes).
     static func version(of connection: SQLiteConnection) throws -> Int64? {
-        let applicationID = try connection.queryInteger("PRAGMA application_id") ?? 0
-        let tableCount = try connection.queryInteger("SELECT count(*) FROM sqlite_schema") ?? 0
+        // One statement, so one snapshot: read apart, a store creating the file between the two reads showed an id
+        // of 0 beside its new tables, which looked like another application's database.
+        let read = try connection.queryIntegers(
+            "SELECT application_id, (SELECT count(*) FROM sqlite_schema) FROM pragma_application_id")
+        let applicationID = read.first.flatMap { $0 } ?? 0
+        let tableCount = read.dropFirst().first.flatMap { $0 } ?? 0
         // Checked before the tables: a database that another application marked as its own is not ours to take,
         // even before that application made its first table.
         guard applicationID == Self.applicationID || (applicationID == 0 && tableCount == 0) else {
