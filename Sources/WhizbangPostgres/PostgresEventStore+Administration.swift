@@ -40,7 +40,8 @@ extension PostgresEventStore {
     /// - Returns: Whether the schema was dropped: `false` when the store did not create it (its store, if any, was
     ///   dropped) or it did not exist.
     /// - Throws: `EventStoreError` — `invalidArgument` for an invalid configuration, a schema that holds what is
-    ///   not the store's (the message names it; nothing is dropped) or a store that runs on it, `unavailable`
+    ///   not the store's (the message names it; nothing is dropped), privileges given on a schema the store created
+    ///   (named too; nothing is dropped) or a store that runs on it, `unavailable`
     ///   (retryable) when a lock or a statement took longer than ``Configuration/requestTimeout``, or the server's
     ///   refusal (among them a dependency elsewhere; nothing is dropped).
     @discardableResult

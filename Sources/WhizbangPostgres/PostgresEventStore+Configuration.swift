@@ -155,10 +155,12 @@ extension PostgresEventStore {
         /// server is unavailable before it ends with `EventStoreError/Code/unavailable`; `nil` retries until the
         /// store closes. Default `nil`.
         ///
-        /// The outage counts from the store's first request that failed, the listening connection's included. A
-        /// subscription that has caught up and waits learns of one from the listener: at once when the server closes
-        /// the connection (a crash, a restart), within ``keepAliveInterval`` and ``requestTimeout`` when the
-        /// connection goes silent; it then reads, and ends once the limit has passed.
+        /// The outage counts from the store's first request that failed, the listening connection's included (or
+        /// from when the subscription began to read or wait, if later). A subscription that has caught up and waits
+        /// learns of one from the listener, which notices it at once when the server closes the connection (a crash,
+        /// a restart) and within ``keepAliveInterval`` and ``requestTimeout`` when the connection goes silent; the
+        /// subscription looks every quarter of the limit (at most every second), reads, and ends once the limit has
+        /// passed.
         public var subscriptionOutageLimit: Duration? = nil
 
         /// The longest pause between two attempts of a subscription or the listener to read again during an

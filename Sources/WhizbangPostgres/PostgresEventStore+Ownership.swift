@@ -163,6 +163,11 @@ extension PostgresEventStore {
     static func dropOwnObjects(_ schema: String, on connection: PostgresConnection, logger: Logger) async throws {
         let quoted = "\"\(schema)\""
         do {
+            // The append lock, which every append takes first: appends under way commit before anything is dropped,
+            // and those that come later wait for this transaction, then find the tables gone or made again, and
+            // refuse (the fence of `append_batch_fenced`).
+            try await connection.run(
+                "SELECT pg_advisory_xact_lock(\(PostgresSchema.lockClass), hashtext(\(schema)))", logger: logger)
             for function in ownFunctions {
                 // ROUTINE: a function or a procedure.
                 try await connection.run(

@@ -57,7 +57,7 @@ public final class PostgresEventStore: EventStore {
     /// The sessions the listener opened to take the writer lock (``Configuration/holdsWriterLock``).
     let writerSessions = PostgresWriterLock.OwnSessions()
     /// The tables the store opened, which its appends and its listener check.
-    let tables = StoreTables()
+    let tables: StoreTables
 
     /// Creates a store for the database and schema of `configuration`; nothing connects until ``run()``.
     ///
@@ -77,12 +77,21 @@ public final class PostgresEventStore: EventStore {
             configuration: configuration.clientConfiguration,
             backgroundLogger: configuration.poolLogger
         )
+        let tables = StoreTables(schema: configuration.schema)
+        self.tables = tables
         let runner = PostgresRequestRunner(client: client, configuration: configuration)
         self.runner = runner
         let signal = AppendSignal()
         self.signal = signal
         self.writer = PostgresWriter(
             runner: runner, signal: signal, readModels: readModels, tables: tables, configuration: configuration)
+        tables.onReplaced { [weak self] closed in
+            guard let self else { return }
+            configuration.logger.warning(
+                "PostgreSQL event store closed: an append found its tables dropped or replaced",
+                metadata: ["schema": "\(configuration.schema)"])
+            if self.finish(with: closed) { self.closedItself.withLock { $0 = closed } }
+        }
     }
 
     deinit {

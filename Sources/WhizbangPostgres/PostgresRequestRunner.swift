@@ -74,10 +74,11 @@ final class PostgresRequestRunner: Sendable {
     /// table that was missing) as failed on its connection, and answers each later use of that statement with the
     /// same error without asking the server. Errors that only running a statement raises are not such errors, and
     /// leave the connection in the pool: data exceptions (SQLSTATE class 22), constraint violations (23), a function's
-    /// `RAISE` (P0) and serialization failures and deadlocks (40), which callers' own SQL meets in normal work.
+    /// `RAISE` (P0) and serialization failures and deadlocks (40), which callers' own SQL meets in normal work, and
+    /// the store's fence (WB, `PostgresSchema.replacedTablesState`).
     static func mayHaveFailedPreparation(_ error: PSQLError) -> Bool {
         guard let sqlState = error.serverInfo?[.sqlState] else { return true }
-        return !["22", "23", "P0", "40"].contains(String(sqlState.prefix(2)))
+        return !["22", "23", "P0", "40", "WB"].contains(String(sqlState.prefix(2)))
     }
 
     /// Runs a statement on a pooled connection within the deadline and collects its rows.

@@ -156,9 +156,10 @@ enum PostgresSchema {
     /// restores out; but while that connection is lost the store holds no lock, and its other connections go on
     /// appending. Tables dropped and made again meanwhile (a replacing restore, another store started on the emptied
     /// schema) are new objects under the old names: without this check the store would write into a log it never
-    /// read. The function takes the append lock, then locks `events` for writing, which waits for a drop in flight to
-    /// end, then finds the table the name stands for, and keeps any drop out until the transaction ends. Another table
-    /// than the caller's is refused with ``replacedTablesState``, before anything is written.
+    /// read. The function takes the append lock first, which a drop or a restore of the store's tables also takes
+    /// before it drops anything (`PostgresEventStore.dropOwnObjects`) and holds until it commits: once the function
+    /// has the lock, no drop is under way, and none starts before the append commits. Tables other than the
+    /// caller's, or none, are then refused with ``replacedTablesState``, before anything is written.
     static let fencedAppendFunction = """
         CREATE FUNCTION {schema}.append_batch_fenced(p_tables oid, \(PostgresAppendCall.appendParameters))
         RETURNS \(PostgresAppendCall.returnType)
@@ -166,7 +167,6 @@ enum PostgresSchema {
         AS $function$
         BEGIN
             PERFORM pg_advisory_xact_lock(\(lockClass), hashtext('{name}'));
-            LOCK TABLE {schema}.events IN ROW EXCLUSIVE MODE;
             IF to_regclass('{schema}.events')::oid IS DISTINCT FROM p_tables THEN
                 RAISE EXCEPTION USING ERRCODE = '\(replacedTablesState)',
                     MESSAGE = 'the tables of schema {name} were dropped or replaced since this store opened them; '

@@ -51,7 +51,7 @@ public struct PostgresStoreTransaction: Sendable {
         if !sent.isEmpty {
             let sentAppends = sent.map { appends[$0] }
             let statement = PostgresStatements.AppendBatch(sentAppends, tables: store.tables.current)
-            let rows = try await connection.rows(of: statement, logger: logger)
+            let rows = try await store.tables.fenced { try await connection.rows(of: statement, logger: logger) }
             for (index, outcome) in zip(sent, try await applied(sentAppends, rows: rows)) { results[index] = outcome }
         }
         return results.map { $0! }
@@ -264,7 +264,11 @@ extension PostgresEventStore {
         try refuseWriteIfReadOnly("a transaction")
         try await waitUntilReady()
         try lifecycle.beginOperation()
-        defer { lifecycle.endOperation() }
+        defer {
+            lifecycle.endOperation()
+            // An append of the transaction that found the store's tables gone closes the store, once it has failed.
+            tables.closeIfReplaced()
+        }
         let logger = configuration.logger
         let head = HeadTracker()
         let bodyError = Mutex<(any Error)?>(nil)

@@ -119,6 +119,8 @@ public struct PostgresSubscription: AsyncSequence, Sendable {
         private mutating func fetch() async throws -> [RecordedEvent]? {
             var outageBegan: ContinuousClock.Instant? = nil
             var delay: Duration = .milliseconds(50)
+            // An outage of the store counts for this fetch from when the fetch began, not before.
+            let fetchBegan = ContinuousClock.now
             while true {
                 if Task.isCancelled { return nil }
                 do {
@@ -132,8 +134,8 @@ public struct PostgresSubscription: AsyncSequence, Sendable {
                 } catch let error as EventStoreError where error.code == .unavailable {
                     let now = ContinuousClock.now
                     // An outage the store saw before this read (its listener lost the server while the
-                    // subscription waited) counts from its start.
-                    let began = outageBegan ?? Swift.min(now, store.runner.outageBegan ?? now)
+                    // subscription waited) counts from its start, or from the start of this fetch if later.
+                    let began = outageBegan ?? store.runner.outageBegan.map { Swift.max($0, fetchBegan) } ?? now
                     outageBegan = began
                     if let limit = store.configuration.subscriptionOutageLimit, now - began >= limit {
                         isFinished = true

@@ -163,6 +163,8 @@ final class PostgresWriter: Sendable {
     /// a projection refuses the events of some appends, the transaction rolls back, those appends fail with
     /// `EventStoreError/Code/inlineProjectionFailed`, and the others are committed in a new transaction.
     private func commit(_ batch: [Request]) async {
+        // After the callers have their answers: an append that found the store's tables gone closes the store.
+        defer { tables.closeIfReplaced() }
         var outcomes: [Result<AppendResult, EventStoreError>?] = Array(repeating: nil, count: batch.count)
         var pending = Array(batch.indices)
         var head: UInt64 = 0
@@ -249,15 +251,18 @@ final class PostgresWriter: Sendable {
         do {
             if !readModels.hasInline {
                 let committed = PostgresStatements.CommittedAppendBatch(batch: batchStatement)
+                let tables = self.tables
                 return try await runner.withConnection { connection in
-                    let rows = try await connection.rows(of: committed, logger: logger).first ?? []
+                    let rows = try await tables.fenced { try await connection.rows(of: committed, logger: logger) }
+                        .first ?? []
                     try PostgresStatements.AppendBatch.check(rows, eventCounts: appended.map(\.count))
                     return rows
                 }
             }
+            let tables = self.tables
             return try await runner.withConnection { connection in
                 try await connection.withStoreTransaction(logger: logger) {
-                    let rows = try await connection.rows(of: batchStatement, logger: logger)
+                    let rows = try await tables.fenced { try await connection.rows(of: batchStatement, logger: logger) }
                     try PostgresStatements.AppendBatch.check(rows, eventCounts: appended.map(\.count))
                     guard readModels.hasInline else { return rows }
                     do {

@@ -8,6 +8,43 @@ import Whizbang
 /// Tables dropped and made again under the same names (a replacing restore) have another id.
 final class StoreTables: Sendable {
     private let id = Atomic<Int64>(0)
+    private let schema: String
+    /// What closes the store, called when an append finds its tables dropped or replaced.
+    private let closeStore = Mutex<(@Sendable (EventStoreError) -> Void)?>(nil)
+    /// The error of an append that found them so, until ``closeIfReplaced()`` closes the store with it.
+    private let found = Mutex<EventStoreError?>(nil)
+
+    init(schema: String) { self.schema = schema }
+
+    /// Sets what closes the store when an append finds its tables dropped or replaced.
+    func onReplaced(_ close: @escaping @Sendable (EventStoreError) -> Void) { closeStore.withLock { $0 = close } }
+
+    /// Runs `body`, which runs the store's own fenced append statement. An error that says the store's tables were
+    /// dropped or replaced is thrown as ``replaced(_:)``, and the store closes at the caller's next
+    /// ``closeIfReplaced()``, once the append's callers have their answer: the fence's refusal
+    /// (`PostgresSchema.replacedTablesState`), and the server's errors for the table, the function or the schema no
+    /// longer there (`42P01`, `42883`, `3F000`), which the statement meets only once they were dropped, since the
+    /// store migrated the schema before it opened.
+    func fenced<Result>(_ body: () async throws -> Result) async throws -> Result {
+        do {
+            return try await body()
+        } catch let error as PSQLError {
+            guard let state = error.serverInfo?[.sqlState], Self.replacedStates.contains(state) else { throw error }
+            let closed = Self.replaced(schema)
+            found.withLock { $0 = closed }
+            throw closed
+        }
+    }
+
+    /// Closes the store if an append found its tables dropped or replaced (``fenced(_:)``). Call it once the append's
+    /// callers have their answer: closing fails what is still in flight with its own error.
+    func closeIfReplaced() {
+        guard let closed = found.withLock({ $0 }) else { return }
+        closeStore.withLock { $0 }?(closed)
+    }
+
+    /// The SQLSTATEs of a fenced append that say that the store's tables were dropped or replaced.
+    static let replacedStates: Set<String> = [PostgresSchema.replacedTablesState, "42P01", "42883", "3F000"]
 
     /// The object id read when the store opened; 0 before.
     var current: Int64 { id.load(ordering: .acquiring) }

@@ -74,6 +74,33 @@ struct PostgresReplacedTablesTests {
         #expect(streams == ["other-1"])
     }
 
+    @Test("an append of a store whose tables were dropped while its listener was away closes the store")
+    func appendAfterADropClosesTheStore() async throws {
+        let configuration = try PostgresTestServer.configuration()
+        defer { Task { try? await PostgresTestServer.dropSchema(configuration) } }
+        var away = configuration
+        away.listenerReconnectDelay = .seconds(90)
+        let first = try PostgresEventStore(configuration: away)
+        defer { first.close() }
+        let running = Task { try await first.run() }
+        defer { running.cancel() }
+        _ = try await first.append(makeEvents(1), to: "account-1", expectedVersion: .noStream)
+
+        try await Self.endListenerSession(configuration)
+        try await PostgresEventStore.dropStoreTables(configuration: configuration)
+
+        // Before, the append failed with the server's "does not exist", as storageFailure, and the store went on.
+        let error = await expectError(.closed) {
+            _ = try await first.append(makeEvents(1), to: "account-1", expectedVersion: .any)
+        }
+        #expect(error?.message.contains("dropped or replaced") == true, "\(String(describing: error))")
+        // The store closed itself: every call now says so, and run() returns with the reason.
+        await expectError(.closed) { _ = try await first.headPosition() }
+        let stopped = await #expect(throws: EventStoreError.self) { try await running.value }
+        #expect(stopped?.message.contains("dropped or replaced") == true, "\(String(describing: stopped))")
+        #expect(try await PostgresEventStore.inspectSchema(configuration: configuration).holdsStore == false)
+    }
+
     @Test("a store whose listener finds other tables when it connects again closes itself, and says why")
     func listenerClosesTheStore() async throws {
         let configuration = try PostgresTestServer.configuration()
