@@ -169,8 +169,8 @@ enum PostgresSchema {
             PERFORM pg_advisory_xact_lock(\(lockClass), hashtext('{name}'));
             IF to_regclass('{schema}.events')::oid IS DISTINCT FROM p_tables THEN
                 RAISE EXCEPTION USING ERRCODE = '\(replacedTablesState)',
-                    MESSAGE = 'the tables of schema {name} were dropped or replaced since this store opened them; '
-                        || 'nothing was written';
+                    MESSAGE = 'the tables of schema {name} are no longer the ones this store opened (dropped, '
+                        || 'renamed or replaced since); nothing was written';
             END IF;
             RETURN QUERY SELECT * FROM {schema}.append_batch(\(PostgresAppendCall.appendArguments));
         END

@@ -19,17 +19,17 @@ final class StoreTables: Sendable {
     /// Sets what closes the store when an append finds its tables dropped or replaced.
     func onReplaced(_ close: @escaping @Sendable (EventStoreError) -> Void) { closeStore.withLock { $0 = close } }
 
-    /// Runs `body`, which runs the store's own fenced append statement. An error that says the store's tables were
-    /// dropped or replaced is thrown as ``replaced(_:)``, and the store closes at the caller's next
-    /// ``closeIfReplaced()``, once the append's callers have their answer: the fence's refusal
-    /// (`PostgresSchema.replacedTablesState`), and the server's errors for the table, the function or the schema no
-    /// longer there (`42P01`, `42883`, `3F000`), which the statement meets only once they were dropped, since the
-    /// store migrated the schema before it opened.
+    /// Runs `body`, which runs the store's own fenced append statement. The fence's refusal
+    /// (`PostgresSchema.replacedTablesState`: the schema's tables are not the ones the store opened) is thrown as
+    /// ``replaced(_:)``, and the store closes at the caller's next ``closeIfReplaced()``, once the append's callers
+    /// have their answer. (Tables or a schema that are gone, renamed or out of the role's reach fail the statement
+    /// with the server's own error, and nothing is written: the store's listener closes it if they are gone when it
+    /// connects again.)
     func fenced<Result>(_ body: () async throws -> Result) async throws -> Result {
         do {
             return try await body()
         } catch let error as PSQLError {
-            guard let state = error.serverInfo?[.sqlState], Self.replacedStates.contains(state) else { throw error }
+            guard error.serverInfo?[.sqlState] == PostgresSchema.replacedTablesState else { throw error }
             let closed = Self.replaced(schema)
             found.withLock { $0 = closed }
             throw closed
@@ -43,8 +43,6 @@ final class StoreTables: Sendable {
         closeStore.withLock { $0 }?(closed)
     }
 
-    /// The SQLSTATEs of a fenced append that say that the store's tables were dropped or replaced.
-    static let replacedStates: Set<String> = [PostgresSchema.replacedTablesState, "42P01", "42883", "3F000"]
 
     /// The object id read when the store opened; 0 before.
     var current: Int64 { id.load(ordering: .acquiring) }
@@ -67,7 +65,7 @@ final class StoreTables: Sendable {
     static func replaced(_ schema: String) -> EventStoreError {
         EventStoreError(
             .closed,
-            message: "the event store was closed: the tables of schema '\(schema)' were dropped or replaced while it "
-                + "ran (while its listening connection was lost, no lock kept that out); open a new store on them")
+            message: "the event store was closed: the tables of schema '\(schema)' are no longer the ones it opened "
+                + "(dropped, renamed or replaced while it ran); open a new store on them")
     }
 }
