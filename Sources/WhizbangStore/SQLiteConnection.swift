@@ -356,19 +356,7 @@ final class SQLiteConnection {
     /// Runs a query once and returns the first column of its first row as an integer (`nil` if there is no row or
     /// the value is `NULL`); for pragmas and startup checks, not for hot paths.
     func queryInteger(_ sql: String) throws(SQLiteError) -> Int64? {
-        var statement: OpaquePointer?
-        let code = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
-        guard code == SQLITE_OK, let statement else { throw error(code, sql: sql) }
-        defer { sqlite3_finalize(statement) }
-        let step = sqlite3_step(statement)
-        switch step {
-        case SQLITE_ROW:
-            return sqlite3_column_type(statement, 0) == SQLITE_NULL ? nil : sqlite3_column_int64(statement, 0)
-        case SQLITE_DONE:
-            return nil
-        default:
-            throw error(step, sql: sql)
-        }
+        try queryIntegers(sql).first ?? nil
     }
 
     /// Runs a query once and returns the columns of its first row as integers (`nil` for a `NULL`; empty if there is no

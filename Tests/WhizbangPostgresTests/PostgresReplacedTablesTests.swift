@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import PostgresTesting
 import Testing
 import Whizbang
 import WhizbangPostgres
@@ -33,65 +34,65 @@ struct PostgresReplacedTablesTests {
         #expect(ended == ["true"])
     }
 
+    /// Runs `body` with a store on `configuration`'s schema that appended one event and whose listening connection
+    /// then ended, and stays away for the whole test: only the fence stands between the store and the tables. By then
+    /// no store holds the schema's use lock, and the store's tables have been dropped.
+    private static func withStoreAway(
+        _ configuration: PostgresEventStore.Configuration, _ body: (PostgresEventStore) async throws -> Void
+    ) async throws {
+        var away = configuration
+        away.listenerReconnectDelay = .seconds(90)
+        let store = try PostgresEventStore(configuration: away)
+        defer { store.close() }
+        let running = Task { try await store.run() }
+        defer { running.cancel() }
+        _ = try await store.append(makeEvents(1), to: "account-1", expectedVersion: .noStream)
+        try await endListenerSession(configuration)
+        // The drop goes ahead (it tries for a while, as the session ends).
+        try await PostgresEventStore.dropStoreTables(configuration: configuration)
+        try await body(store)
+    }
+
     @Test("appends of a store whose tables were dropped and made again while its listener was away are refused")
     func appendsRefused() async throws {
         let configuration = try PostgresTestServer.configuration()
         defer { Task { try? await PostgresTestServer.dropSchema(configuration) } }
-        var away = configuration
-        // The listener stays away for the whole test: only the fence stands between the store and the new tables.
-        away.listenerReconnectDelay = .seconds(90)
-        let first = try PostgresEventStore(configuration: away)
-        defer { first.close() }
-        let running = Task { try await first.run() }
-        defer { running.cancel() }
-        _ = try await first.append(makeEvents(1), to: "account-1", expectedVersion: .noStream)
-
-        try await Self.endListenerSession(configuration)
-        // No store holds the use lock now: the drop goes ahead (it tries for a while, as the session ends), and
-        // another store makes the tables again and writes one event.
-        try await PostgresEventStore.dropStoreTables(configuration: configuration)
-        try await PostgresTestServer.withRunningStore(try PostgresEventStore(configuration: configuration)) {
-            second async throws in
-            _ = try await second.append(makeEvents(1), to: "other-1", expectedVersion: .noStream)
-        }
-
-        // Before, both appended into the new tables (positions 2 and 3 of a log the first store never read).
-        let error = await expectError(.closed) {
-            _ = try await first.append(makeEvents(1), to: "account-1", expectedVersion: .any)
-        }
-        #expect(error?.message.contains("no longer the ones it opened") == true, "\(String(describing: error))")
-        await expectError(.closed) {
-            _ = try await first.withTransaction { transaction in
-                try await transaction.append([
-                    PostgresStoreAppend(makeEvents(1), to: "account-2", expectedVersion: .any)
-                ])
+        try await Self.withStoreAway(configuration) { first in
+            // Another store makes the tables again and writes one event.
+            try await PostgresTestServer.withRunningStore(try PostgresEventStore(configuration: configuration)) {
+                second async throws in
+                _ = try await second.append(makeEvents(1), to: "other-1", expectedVersion: .noStream)
             }
+
+            // Before, both appended into the new tables (positions 2 and 3 of a log the first store never read).
+            let error = await expectError(.closed) {
+                _ = try await first.append(makeEvents(1), to: "account-1", expectedVersion: .any)
+            }
+            #expect(error?.message.contains("no longer the ones it opened") == true, "\(String(describing: error))")
+            await expectError(.closed) {
+                _ = try await first.withTransaction { transaction in
+                    try await transaction.append([
+                        PostgresStoreAppend(makeEvents(1), to: "account-2", expectedVersion: .any)
+                    ])
+                }
+            }
+            let streams = try await PostgresTestServer.strings(
+                "SELECT s.stream_id FROM \"\(configuration.schema)\".events e "
+                    + "JOIN \"\(configuration.schema)\".streams s USING (stream_key) ORDER BY e.position",
+                configuration: configuration)
+            #expect(streams == ["other-1"])
         }
-        let streams = try await PostgresTestServer.strings(
-            "SELECT s.stream_id FROM \"\(configuration.schema)\".events e JOIN \"\(configuration.schema)\".streams s "
-                + "USING (stream_key) ORDER BY e.position",
-            configuration: configuration)
-        #expect(streams == ["other-1"])
     }
 
     @Test("an append of a store whose tables were dropped while its listener was away writes nothing")
     func appendAfterADropWritesNothing() async throws {
         let configuration = try PostgresTestServer.configuration()
         defer { Task { try? await PostgresTestServer.dropSchema(configuration) } }
-        var away = configuration
-        away.listenerReconnectDelay = .seconds(90)
-        let first = try PostgresEventStore(configuration: away)
-        defer { first.close() }
-        let running = Task { try await first.run() }
-        defer { running.cancel() }
-        _ = try await first.append(makeEvents(1), to: "account-1", expectedVersion: .noStream)
-
-        try await Self.endListenerSession(configuration)
-        try await PostgresEventStore.dropStoreTables(configuration: configuration)
-
-        // The store's function is gone with its tables: the server refuses the call, and nothing is made again.
-        await expectError(.storageFailure) {
-            _ = try await first.append(makeEvents(1), to: "account-1", expectedVersion: .any)
+        try await Self.withStoreAway(configuration) { first in
+            // The store's function is gone with its tables: the server refuses the call, and nothing is made again.
+            await expectError(.storageFailure) {
+                _ = try await first.append(makeEvents(1), to: "account-1", expectedVersion: .any)
+            }
         }
         #expect(try await PostgresEventStore.inspectSchema(configuration: configuration).holdsStore == false)
     }
@@ -117,19 +118,21 @@ struct PostgresReplacedTablesTests {
                 try await admin.query(
                     "SELECT pg_advisory_xact_lock(\(Int32(0x5768_697A + 2)), hashtext(\(schema)))", logger: Self.logger)
             }
-            var queued = false
-            while !queued {
-                queued =
-                    try await PostgresTestServer.strings(
-                        "SELECT count(*)::text FROM pg_locks l WHERE \(Self.useLock(schema)) AND NOT l.granted",
-                        configuration: configuration) == ["1"]
-                if !queued { await Task.yield() }
+            let watcher = try await PostgresTestServer.connect(configuration, id: 10)
+            do {
+                _ = try await PostgresLockWaiters.waiting(
+                    for: .advisory(0x5768_697A + 2, hashOf: schema), on: watcher)
+                try await watcher.close()
+            } catch {
+                try? await watcher.close()
+                throw error
             }
             try await Self.endListenerSession(configuration)
             _ = try await waiting.value
             // The tables' names now stand for other tables.
             try await admin.query(
-                PostgresQuery(unsafeSQL: "ALTER TABLE \"\(schema)\".events RENAME TO events_before"), logger: Self.logger)
+                PostgresQuery(unsafeSQL: "ALTER TABLE \"\(schema)\".events RENAME TO events_before"),
+                logger: Self.logger)
             try await admin.query(
                 PostgresQuery(
                     unsafeSQL: "CREATE TABLE \"\(schema)\".events (LIKE \"\(schema)\".events_before INCLUDING ALL)"),
