@@ -43,7 +43,6 @@ final class StoreTables: Sendable {
         closeStore.withLock { $0 }?(closed)
     }
 
-
     /// The object id read when the store opened; 0 before.
     var current: Int64 { id.load(ordering: .acquiring) }
 

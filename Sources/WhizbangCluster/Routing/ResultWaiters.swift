@@ -63,6 +63,7 @@ final class ResultWaiters: Sendable {
 
     /// Records whether the last look-up found a partition with a live lease, for the words of a time-out.
     func noteOwned(_ owned: Bool) { unowned.store(!owned, ordering: .relaxed) }
+
     /// Wakes the poller: a notification says awaited results were recorded, or a new wait's result was recorded
     /// before it began.
     let added = Wakeup()
@@ -223,7 +224,7 @@ final class ResultWaiters: Sendable {
             state.earliestDeadline = next
             return expired
         }
-        let state =
+        let whatNext =
             unowned.load(ordering: .relaxed)
             ? "it is in the inbox, and no node held a partition's lease at the last look-up: it runs once a node "
                 + "does; "
@@ -232,7 +233,7 @@ final class ResultWaiters: Sendable {
             waiter.continuation.resume(
                 throwing: ClusterError(
                     .timedOut,
-                    message: "no result for command \(waiter.messageID) within its time limit; \(state)await it again "
+                    message: "no result for command \(waiter.messageID) within its time limit; \(whatNext)await it again "
                         + "with the same message id"))
         }
     }
