@@ -15,6 +15,13 @@ public import Whizbang
 /// A function that appends nothing for an empty batch need not call the store's function, which takes the append
 /// lock even then.
 ///
+/// A call made with `fenced: true` binds one more value, the object id of the `events` table the store opened, and
+/// its function declares ``fencedAppendParameters`` and calls ``PostgresEventStore/fencedAppendFunction`` with
+/// ``fencedAppendArguments`` instead. Its appends are then refused, with nothing written, when the store's tables
+/// were dropped or replaced since it opened them (while its listening connection was lost: a replacing restore,
+/// another store started on the emptied schema); the call fails as `closed` and the store closes, as its own
+/// appends do. Without it, such an append would go into tables the store never read.
+///
 /// ```sql
 /// CREATE FUNCTION app.guarded_append(p_token bigint, <PostgresAppendCall.appendParameters>)
 /// RETURNS <PostgresAppendCall.returnType> LANGUAGE plpgsql AS $$
@@ -43,11 +50,24 @@ public struct PostgresAppendCall: Sendable {
     /// procedure's `COMMIT` runs before the call answers, so a commit that fails fails the call.
     public var procedure: String?
 
+    /// Whether the function takes the object id of the store's tables before the append arrays
+    /// (``fencedAppendParameters``) and passes it on to ``PostgresEventStore/fencedAppendFunction``, so that the
+    /// appends are refused when the tables are no longer the ones the store opened. Default `false`.
+    public var fenced: Bool
+
     /// Creates a call of `function` with the caller's `arguments`, and the `procedure` that calls it and commits.
-    public init(function: String, arguments: PostgresBindings, procedure: String? = nil) {
+    ///
+    /// - Parameters:
+    ///   - function: the function, as ``function`` names it.
+    ///   - arguments: the caller's arguments, bound before the append arrays.
+    ///   - procedure: the procedure that calls the function and commits, or `nil`.
+    ///   - fenced: whether the function takes the store's tables' object id and calls the fenced append function
+    ///     (``fenced``).
+    public init(function: String, arguments: PostgresBindings, procedure: String? = nil, fenced: Bool = false) {
         self.function = function
         self.arguments = arguments
         self.procedure = procedure
+        self.fenced = fenced
     }
 
     /// The SQL that creates (or replaces) a procedure `name` that calls `function` with the caller's `parameters`
@@ -60,14 +80,16 @@ public struct PostgresAppendCall: Sendable {
     ///   - parameters: the caller's parameters, declared as for the function (`p_token bigint, p_owner text`), or
     ///     empty; the append arrays' ``appendParameters`` follow them.
     ///   - arguments: the caller's parameters' names, in order, as the procedure passes them on (`p_token, p_owner`).
+    ///   - fenced: whether the function is a fenced call's (``fenced``): the procedure then declares and passes on
+    ///     ``fencedAppendParameters`` instead of ``appendParameters``.
     public static func committingProcedure(
-        named name: String, calling function: String, parameters: String, arguments: String
+        named name: String, calling function: String, parameters: String, arguments: String, fenced: Bool = false
     ) -> String {
         let leading = parameters.isEmpty ? "" : parameters + ", "
         let passed = arguments.isEmpty ? "" : arguments + ", "
         return """
             CREATE OR REPLACE PROCEDURE \(name)(
-                \(leading)\(appendParameters),
+                \(leading)\(fenced ? fencedAppendParameters : appendParameters),
                 INOUT r_statuses integer[] DEFAULT NULL, INOUT r_stream_versions bigint[] DEFAULT NULL,
                 INOUT r_first_positions bigint[] DEFAULT NULL, INOUT r_inserted boolean[] DEFAULT NULL)
             LANGUAGE plpgsql AS $procedure$
@@ -75,7 +97,7 @@ public struct PostgresAppendCall: Sendable {
                 SELECT array_agg(a.status ORDER BY a.n), array_agg(a.stream_version ORDER BY a.n),
                     array_agg(a.first_position ORDER BY a.n), array_agg(a.inserted ORDER BY a.n)
                 INTO r_statuses, r_stream_versions, r_first_positions, r_inserted
-                FROM \(function)(\(passed)\(appendArguments))
+                FROM \(function)(\(passed)\(fenced ? fencedAppendArguments : appendArguments))
                     WITH ORDINALITY AS a(status, stream_version, first_position, inserted, n);
                 COMMIT;
             END $procedure$
@@ -93,6 +115,14 @@ public struct PostgresAppendCall: Sendable {
     /// ``appendParameters``, in order.
     public static let appendArguments =
         "p_stream_ids, p_expected, p_counts, p_event_ids, p_event_types, p_data, p_metadata, p_schema_versions"
+
+    /// The parameters of a fenced call's function (``fenced``), to declare after the caller's own: the object id of
+    /// the store's tables (`p_tables oid`), then ``appendParameters``.
+    public static let fencedAppendParameters = "p_tables oid, " + appendParameters
+
+    /// The arguments with which a fenced call's function calls ``PostgresEventStore/fencedAppendFunction``: the
+    /// parameters of ``fencedAppendParameters``, in order.
+    public static let fencedAppendArguments = "p_tables, " + appendArguments
 
     /// What the function returns: the store's append function's rows, or one refusal row.
     public static let returnType =
@@ -113,6 +143,12 @@ public struct PostgresAppendCall: Sendable {
 extension PostgresEventStore {
     /// The store's append function, schema-qualified, for a ``PostgresAppendCall`` function to call.
     public var appendFunction: String { "\"\(configuration.schema)\".append_batch" }
+
+    /// The store's fenced append function, schema-qualified, for the function of a fenced ``PostgresAppendCall`` to
+    /// call with ``PostgresAppendCall/fencedAppendArguments``: it takes the store's append lock, refuses (SQLSTATE
+    /// `WB001`, nothing written) when the schema's `events` table is not the one whose object id it is given, and
+    /// otherwise appends as ``appendFunction`` does.
+    public var fencedAppendFunction: String { "\"\(configuration.schema)\".append_batch_fenced" }
 
     /// Appends through a function of the caller's, as one statement in one transaction: the function's checks and
     /// writes and the appends commit together, or nothing does.
@@ -146,19 +182,26 @@ extension PostgresEventStore {
         }
         try await waitUntilReady()
         try lifecycle.beginOperation()
-        defer { lifecycle.endOperation() }
+        defer {
+            lifecycle.endOperation()
+            // A fenced call that found the store's tables replaced closes the store, once it has failed.
+            tables.closeIfReplaced()
+        }
         let logger = configuration.logger
         let head = HeadTracker()
+        let tables = tables
         do {
             // Committed before the outcome is reported: by the call's procedure, or in a transaction of its own
             // whose `COMMIT` has answered (a statement run alone reports its rows before its commit).
             let outcome = try await runner.withConnection { connection in
                 if call.procedure != nil {
                     return try await PostgresStoreTransaction.run(
-                        appends, through: call, on: connection, logger: logger, head: head, committing: true)
+                        appends, through: call, on: connection, tables: tables, logger: logger, head: head,
+                        committing: true)
                 }
                 return try await connection.withStoreTransaction(logger: logger) {
-                    try await PostgresStoreTransaction.run(appends, through: call, on: connection, logger: logger, head: head)
+                    try await PostgresStoreTransaction.run(
+                        appends, through: call, on: connection, tables: tables, logger: logger, head: head)
                 }
             }
             if head.value > 0 { signal.advance(to: head.value) }

@@ -70,7 +70,7 @@ public struct PostgresStoreTransaction: Sendable {
         try PostgresEventStore.validateAppendBytes(bytes, streamID: nil)
         guard
             let rows = try await Self.rows(
-                of: appends, through: call, on: connection, logger: logger, committing: false)
+                of: appends, through: call, on: connection, tables: store.tables, logger: logger, committing: false)
         else {
             return .refused
         }
@@ -82,11 +82,11 @@ public struct PostgresStoreTransaction: Sendable {
     /// which commits, outside a transaction block; otherwise its function, in the caller's transaction.
     static func run(
         _ appends: [PostgresStoreAppend], through call: PostgresAppendCall, on connection: PostgresConnection,
-        logger: Logger, head: HeadTracker, committing: Bool = false
+        tables: StoreTables, logger: Logger, head: HeadTracker, committing: Bool = false
     ) async throws -> PostgresAppendCall.Outcome {
         guard
             let rows = try await rows(
-                of: appends, through: call, on: connection, logger: logger, committing: committing)
+                of: appends, through: call, on: connection, tables: tables, logger: logger, committing: committing)
         else {
             return .refused
         }
@@ -94,18 +94,37 @@ public struct PostgresStoreTransaction: Sendable {
         return .appended(zip(appends, rows).map { outcome(of: $0, row: $1, head: head) })
     }
 
-    /// The rows of a ``PostgresAppendCall`` statement, or `nil` when the function refused.
+    /// The rows of a ``PostgresAppendCall`` statement, or `nil` when the function refused. A fenced call also passes
+    /// the object id of the store's tables, and its fence's refusal is thrown as ``StoreTables/fenced(_:)`` throws it.
     private static func rows(
         of appends: [PostgresStoreAppend], through call: PostgresAppendCall, on connection: PostgresConnection,
-        logger: Logger, committing: Bool
+        tables: StoreTables, logger: Logger, committing: Bool
     ) async throws -> [PostgresStatements.AppendBatch.Row]? {
         let statement = PostgresStatements.AppendBatch(appends)
         var bindings = call.arguments
+        var leading = (0..<bindings.count).map { "$\($0 + 1)" }
+        if call.fenced {
+            bindings.append(tables.current)
+            leading.append("$\(bindings.count)::bigint::oid")
+        }
         let first = bindings.count + 1
         statement.bind(into: &bindings)
-        let leading = (1..<first).map { "$\($0)" }
         let arrays = PostgresStatements.AppendBatch.parameterTypes.enumerated().map { "$\(first + $0)::\($1)" }
         let argumentList = (leading + arrays).joined(separator: ", ")
+        guard call.fenced else {
+            return try await rows(call, arguments: argumentList, bindings: bindings, on: connection, logger: logger,
+                committing: committing)
+        }
+        return try await tables.fenced {
+            try await rows(call, arguments: argumentList, bindings: bindings, on: connection, logger: logger,
+                committing: committing)
+        }
+    }
+
+    private static func rows(
+        _ call: PostgresAppendCall, arguments argumentList: String, bindings: PostgresBindings,
+        on connection: PostgresConnection, logger: Logger, committing: Bool
+    ) async throws -> [PostgresStatements.AppendBatch.Row]? {
         let rows: [PostgresStatements.AppendBatch.Row]
         if committing, let procedure = call.procedure {
             let query = PostgresQuery(unsafeSQL: "CALL \(procedure)(\(argumentList))", binds: bindings)

@@ -84,6 +84,67 @@ struct PostgresReplacedTablesTests {
         }
     }
 
+    @Test("a fenced call through a caller's function appends into the store's own tables only")
+    func fencedCallRefused() async throws {
+        let configuration = try PostgresTestServer.configuration()
+        let app = "\"\(configuration.schema)_app\""
+        defer {
+            Task {
+                try? await PostgresTestServer.execute("DROP SCHEMA IF EXISTS \(app) CASCADE", configuration: configuration)
+                try? await PostgresTestServer.dropSchema(configuration)
+            }
+        }
+        /// A call of `app.noted(p_note, ...)`, which writes its note and appends through the store's fenced function.
+        func noted(_ note: String) -> PostgresAppendCall {
+            var arguments = PostgresBindings()
+            arguments.append(note)
+            return PostgresAppendCall(function: "\(app).noted", arguments: arguments, fenced: true)
+        }
+        try await Self.withStoreAway(configuration) { first in
+            for statement in [
+                "CREATE SCHEMA \(app)", "CREATE TABLE \(app).notes (note text NOT NULL)",
+                """
+                CREATE FUNCTION \(app).noted(p_note text, \(PostgresAppendCall.fencedAppendParameters))
+                RETURNS \(PostgresAppendCall.returnType) LANGUAGE plpgsql AS $$
+                BEGIN
+                    INSERT INTO \(app).notes VALUES (p_note);
+                    RETURN QUERY SELECT * FROM \(first.fencedAppendFunction)(\(PostgresAppendCall.fencedAppendArguments));
+                END $$
+                """,
+            ] {
+                try await PostgresTestServer.execute(statement, configuration: configuration)
+            }
+            // Another store makes the tables again; through the same function, its own call appends.
+            try await PostgresTestServer.withRunningStore(try PostgresEventStore(configuration: configuration)) {
+                second async throws in
+                let outcome = try await second.append(
+                    [PostgresStoreAppend(makeEvents(1), to: "other-1", expectedVersion: .noStream)],
+                    through: noted("second"))
+                guard case .appended(let results) = outcome else {
+                    Issue.record("the call was refused: \(outcome)")
+                    return
+                }
+                #expect(try results[0].get().positions == 1..<2)
+            }
+
+            // The first store's call is refused, writes nothing (its note neither), and closes the store.
+            let error = await expectError(.closed) {
+                _ = try await first.append(
+                    [PostgresStoreAppend(makeEvents(1), to: "account-1", expectedVersion: .any)],
+                    through: noted("first"))
+            }
+            #expect(error?.message.contains("no longer the ones it opened") == true, "\(String(describing: error))")
+            await expectError(.closed) { _ = try await first.headPosition() }
+            let streams = try await PostgresTestServer.strings(
+                "SELECT s.stream_id FROM \"\(configuration.schema)\".events e "
+                    + "JOIN \"\(configuration.schema)\".streams s USING (stream_key) ORDER BY e.position",
+                configuration: configuration)
+            #expect(streams == ["other-1"])
+            #expect(try await PostgresTestServer.strings("SELECT note FROM \(app).notes", configuration: configuration)
+                == ["second"])
+        }
+    }
+
     @Test("an append of a store whose tables were dropped while its listener was away writes nothing")
     func appendAfterADropWritesNothing() async throws {
         let configuration = try PostgresTestServer.configuration()

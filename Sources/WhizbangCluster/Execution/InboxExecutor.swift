@@ -500,7 +500,8 @@ final class InboxExecutor: Sendable {
         arguments.append(appendRows)
         arguments.append(appendRowIDs)
         let call = PostgresAppendCall(
-            function: "\(schema).commit_batch", arguments: arguments, procedure: "\(schema).commit_batch_committed")
+            function: "\(schema).commit_batch", arguments: arguments, procedure: "\(schema).commit_batch_committed",
+            fenced: true)
         guard case .appended(let appended) = try await store.append(appends, through: call) else {
             throw FenceRejection(lost: await lost(fence))
         }

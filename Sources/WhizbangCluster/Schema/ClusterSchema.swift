@@ -129,7 +129,7 @@ enum ClusterSchema {
                     metadata: ["schema": "\(schema)", "objects": "\(list)"])
             }
             let functions = [
-                commitFunction(schema, appendFunction: store.appendFunction), commitProcedure(schema),
+                commitFunction(schema, appendFunction: store.fencedAppendFunction), commitProcedure(schema),
                 resultFunction(schema),
             ]
             // Looked at before any statement runs: a dropped column takes its indexes with it, and the statements
@@ -550,7 +550,8 @@ enum ClusterSchema {
         PostgresAppendCall.committingProcedure(
             named: "\(schema).commit_batch_committed", calling: "\(schema).commit_batch", parameters: commitParameters,
             arguments: "p_member, p_partitions, p_epochs, p_node, p_channel, p_notify_limit, p_ids, p_statuses, "
-                + "p_outcomes, p_result_epochs, p_append_rows, p_append_row_ids")
+                + "p_outcomes, p_result_epochs, p_append_rows, p_append_row_ids",
+            fenced: true)
     }
 
     /// The function through which a node commits a batch (a ``PostgresAppendCall`` of the store), so that the fence,
@@ -560,13 +561,15 @@ enum ClusterSchema {
     /// In order: the fence (every partition of `p_partitions` still owned by `p_member` at its epoch of `p_epochs`,
     /// locked `FOR KEY SHARE` so that no claim commits before this transaction does; otherwise one refusal row and
     /// nothing written); the results onto their inbox rows, which must all still be pending (otherwise it raises and
-    /// everything rolls back); the store's append, unless there is nothing to append; then the rows of each append
-    /// the store refused (`p_append_rows` of `p_append_row_ids` per append) are pending again, and one notification
+    /// everything rolls back); the store's fenced append (`PostgresEventStore.fencedAppendFunction`), called even
+    /// with nothing to append, so that results decided on the store's tables are never recorded once those tables
+    /// were dropped or replaced (it refuses with SQLSTATE `WB001`, and everything rolls back); then the rows of each
+    /// append the store refused (`p_append_rows` of `p_append_row_ids` per append) are pending again, and one notification
     /// names the rows that got their results (`d` and their ids, or a bare `d` when the list would not fit).
     static func commitFunction(_ schema: String, appendFunction: String) -> String {
         """
         CREATE OR REPLACE FUNCTION \(schema).commit_batch(
-            \(commitParameters), \(PostgresAppendCall.appendParameters))
+            \(commitParameters), \(PostgresAppendCall.fencedAppendParameters))
         RETURNS \(PostgresAppendCall.returnType)
         LANGUAGE plpgsql
         AS $function$
@@ -599,21 +602,19 @@ enum ClusterSchema {
                 RAISE EXCEPTION '% of % inbox rows were no longer pending; the batch was rolled back',
                     cardinality(p_ids) - v_updated, cardinality(p_ids);
             END IF;
-            IF cardinality(p_stream_ids) > 0 THEN
-                FOR v_row IN SELECT * FROM \(appendFunction)(\(PostgresAppendCall.appendArguments)) LOOP
-                    v_index := v_index + 1;
-                    IF v_row.status <> 0 THEN
-                        v_withdrawn := v_withdrawn
-                            || p_append_row_ids[v_offset + 1 : v_offset + p_append_rows[v_index]];
-                    END IF;
-                    v_offset := v_offset + p_append_rows[v_index];
-                    status := v_row.status;
-                    stream_version := v_row.stream_version;
-                    first_position := v_row.first_position;
-                    inserted := v_row.inserted;
-                    RETURN NEXT;
-                END LOOP;
-            END IF;
+            FOR v_row IN SELECT * FROM \(appendFunction)(\(PostgresAppendCall.fencedAppendArguments)) LOOP
+                v_index := v_index + 1;
+                IF v_row.status <> 0 THEN
+                    v_withdrawn := v_withdrawn
+                        || p_append_row_ids[v_offset + 1 : v_offset + p_append_rows[v_index]];
+                END IF;
+                v_offset := v_offset + p_append_rows[v_index];
+                status := v_row.status;
+                stream_version := v_row.stream_version;
+                first_position := v_row.first_position;
+                inserted := v_row.inserted;
+                RETURN NEXT;
+            END LOOP;
             IF cardinality(v_withdrawn) > 0 THEN
                 UPDATE \(schema).inbox
                 SET status = 0, outcome = NULL, node_id = NULL, epoch = NULL, done_at = NULL
