@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import Whizbang
 import WhizbangPostgres
@@ -9,10 +10,48 @@ import WhizbangPostgres
 /// lock that keeps drops out, was lost: its batches write nothing into the new tables.
 @Suite("Cluster batches on replaced store tables", .enabled(if: ClusterTestDatabase.isEnabled), .timeLimit(.minutes(5)))
 struct ClusterReplacedTablesTests {
-    @Test("a node's batch into store tables dropped and made again since its store opened them is refused")
-    func batchRefused() async throws {
+    /// Ends the session of the store's listening connection, and with it the lock that keeps drops out; drops the
+    /// store's tables, and lets another store make them again and append one event to `other-1`.
+    static func replaceTables(_ configuration: PostgresEventStore.Configuration) async throws {
+        let ended = try await ClusterTestDatabase.query(
+            """
+            SELECT pg_terminate_backend(l.pid)::text FROM pg_locks l
+            WHERE l.locktype = 'advisory' AND l.classid = \(0x5768_697A + 2)::oid
+                AND l.objid = (hashtext('\(configuration.schema)')::bigint & 4294967295)::oid AND l.objsubid = 2
+                AND l.mode = 'ShareLock' AND l.granted
+            """,
+            configuration: configuration)
+        #expect(ended == ["true"])
+        try await PostgresEventStore.dropStoreTables(configuration: configuration)
+        let second = try PostgresEventStore(configuration: configuration)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await second.run() }
+            _ = try await second.append(
+                [EventData(eventType: "Added", data: Data("{\"amount\":1}".utf8))], to: "other-1",
+                expectedVersion: .noStream)
+            second.close()
+            try await group.waitForAll()
+        }
+    }
+
+    /// The stream of each event in the store's log, in order.
+    static func streams(_ configuration: PostgresEventStore.Configuration) async throws -> [String?] {
+        let schema = "\"\(configuration.schema)\""
+        return try await ClusterTestDatabase.query(
+            "SELECT s.stream_id FROM \(schema).events e JOIN \(schema).streams s USING (stream_key) ORDER BY e.position",
+            configuration: configuration)
+    }
+
+    /// A store on a fresh schema whose listener, once lost, stays away for the whole test.
+    static func awayConfiguration() throws -> PostgresEventStore.Configuration {
         var configuration = try ClusterTestDatabase.configuration()
         configuration.listenerReconnectDelay = .seconds(90)
+        return configuration
+    }
+
+    @Test("a node's batch into store tables dropped and made again since its store opened them is refused")
+    func batchRefused() async throws {
+        let configuration = try Self.awayConfiguration()
         defer { Task { [configuration] in try? await ClusterTestDatabase.drop(configuration) } }
         let store = try PostgresEventStore(configuration: configuration)
         defer { store.close() }
@@ -27,45 +66,53 @@ struct ClusterReplacedTablesTests {
                 store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
             _ = try await client.enqueue(Counter.Command.add(5), to: "counter-1", as: Counter.self)
 
-            // The store's listening session ends; with it goes the lock that keeps drops out. Its tables are dropped
-            // and another store makes them again and appends one event.
-            let schema = configuration.schema
-            let ended = try await ClusterTestDatabase.query(
-                """
-                SELECT pg_terminate_backend(l.pid)::text FROM pg_locks l
-                WHERE l.locktype = 'advisory' AND l.classid = \(0x5768_697A + 2)::oid
-                    AND l.objid = (hashtext('\(schema)')::bigint & 4294967295)::oid AND l.objsubid = 2
-                    AND l.mode = 'ShareLock' AND l.granted
-                """,
-                configuration: configuration)
-            #expect(ended == ["true"])
-            try await PostgresEventStore.dropStoreTables(configuration: configuration)
-            let second = try PostgresEventStore(configuration: configuration)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await second.run() }
-                _ = try await second.append(
-                    [EventData(eventType: "Added", data: Data("{\"amount\":1}".utf8))], to: "other-1",
-                    expectedVersion: .noStream)
-                second.close()
-                try await group.waitForAll()
-            }
+            try await Self.replaceTables(configuration)
 
             // The node's store refuses the batch and closes; the command stays pending, nothing reaches the new log.
             let refused = await #expect(throws: EventStoreError.self) {
                 _ = try await node.executor.runBatch(owned: node.ownership.executable())
             }
             #expect(refused?.code == .closed, "\(String(describing: refused))")
-            let streams = try await ClusterTestDatabase.query(
-                "SELECT s.stream_id FROM \"\(schema)\".events e JOIN \"\(schema)\".streams s USING (stream_key) "
-                    + "ORDER BY e.position",
-                configuration: configuration)
-            #expect(streams == ["other-1"])
+            #expect(try await Self.streams(configuration) == ["other-1"])
             let pending = try await ClusterTestDatabase.query(
-                "SELECT count(*)::text FROM \"\(schema)_cluster\".inbox WHERE status = 0", configuration: configuration)
+                "SELECT count(*)::text FROM \"\(configuration.schema)_cluster\".inbox WHERE status = 0",
+                configuration: configuration)
             #expect(pending == ["1"])
         }
         // The store closed itself, and says why.
         let stopped = await #expect(throws: EventStoreError.self) { try await running.value }
         #expect(stopped?.code == .closed)
+    }
+
+    @Test("a running node whose store found its tables replaced stops, and its run says why")
+    func runningNodeStops() async throws {
+        let configuration = try Self.awayConfiguration()
+        defer { Task { [configuration] in try? await ClusterTestDatabase.drop(configuration) } }
+        let store = try PostgresEventStore(configuration: configuration)
+        defer { store.close() }
+        let running = Task { try await store.run() }
+        defer { running.cancel() }
+        let node = try ClusterNode(
+            nodeID: "first", store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
+        let (beats, beat) = AsyncStream.makeStream(of: LeaseKeeper.Beat.self)
+        node.beatObserver.withLock { $0 = { beat.yield($0) } }
+        let nodeRun = Task {
+            defer { beat.finish() }
+            try await node.run()
+        }
+        defer { nodeRun.cancel() }
+        var iterator = beats.makeAsyncIterator()
+        let first = try #require(await iterator.next(), "the node stopped before its first heartbeat")
+        #expect(first.claimed.count == 8)
+        node.beatObserver.withLock { $0 = nil }
+
+        try await Self.replaceTables(configuration)
+        let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
+        _ = try await client.enqueue(Counter.Command.add(5), to: "counter-1", as: Counter.self)
+
+        // The node's batch is refused and closes the store; the node stops, and its run ends with the store's error.
+        let stopped = await #expect(throws: EventStoreError.self) { try await nodeRun.value }
+        #expect(stopped?.code == .closed, "\(String(describing: stopped))")
+        #expect(try await Self.streams(configuration) == ["other-1"])
     }
 }
