@@ -157,7 +157,9 @@ public final class PostgresEventStore: EventStore {
     public func saveCheckpoint(_ position: UInt64, for consumer: String) async throws {
         try refuseWriteIfReadOnly("saving a checkpoint")
         try EventStoreValidation.validateCheckpoint(position, for: consumer)
-        try await performWrite(PostgresStatements.SaveCheckpoint(consumer: consumer, position: Int64(bitPattern: position)))
+        try await performFencedWrite {
+            PostgresStatements.SaveCheckpoint(consumer: consumer, position: Int64(bitPattern: position), tables: $0)
+        }
     }
 
     /// Stores a snapshot. A stream keeps only its latest snapshot: one with a lower stream version than the stored
@@ -175,7 +177,7 @@ public final class PostgresEventStore: EventStore {
                 message: "a snapshot of \(snapshot.data.count) bytes is over the limit of "
                     + "\(configuration.maximumPayloadBytes)")
         }
-        try await performWrite(PostgresStatements.SaveSnapshot(snapshot: snapshot))
+        try await performFencedWrite { PostgresStatements.SaveSnapshot(snapshot: snapshot, tables: $0) }
     }
 
     // MARK: Reads
@@ -318,12 +320,22 @@ public final class PostgresEventStore: EventStore {
     /// Runs a statement that writes, as ``perform(_:)`` does, in a transaction of its own: it returns only once
     /// `COMMIT` has answered. A statement run alone commits after PostgresNIO has reported it complete, so a commit
     /// that then failed (a deferred constraint, a server stopped at that moment) would have been reported as saved.
-    func performWrite<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws {
+    /// Runs in a transaction a write made for the object id of the store's tables, which returns the object id of
+    /// the tables it found (``PostgresStatements/fence``). When they are not the ones the store opened, the write
+    /// wrote nothing: it fails as `closed`, and the store closes.
+    func performFencedWrite<Statement: PostgresPreparedStatement>(_ statement: @escaping @Sendable (Int64) -> Statement)
+        async throws where Statement.Row == Int64
+    {
         let logger = configuration.logger
+        let tables = tables
+        defer { tables.closeIfReplaced() }
         try await perform {
+            // Read once the store is ready: until then it has not read its tables' id.
+            let opened = tables.current
             try await runner.withConnection { connection in
                 try await connection.withStoreTransaction(logger: logger) {
-                    _ = try await connection.rows(of: statement, logger: logger)
+                    let found = try await connection.rows(of: statement(opened), logger: logger).first
+                    if found != opened { throw tables.foundReplaced() }
                 }
             }
         }

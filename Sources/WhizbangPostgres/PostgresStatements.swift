@@ -333,25 +333,41 @@ enum PostgresStatements {
         func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
     }
 
-    /// Saves a consumer's checkpoint, replacing the one before. Positions are stored as their 64-bit pattern.
+    /// The first part of a fenced write (``SaveCheckpoint``, ``SaveSnapshot``): the object id of the `events` table
+    /// the session's search path finds now, 0 when none, which the write compares with the store's (its last
+    /// parameter) and which the statement returns.
+    ///
+    /// The statement locks the table it writes into before it runs, and a drop holds that table's lock until it
+    /// commits: so the id is read after any drop of the table has committed, and a write whose id differs writes
+    /// nothing. A drop still in progress is seen as not made, and the write goes into the table being dropped.
+    static let fence = "WITH fence AS (SELECT coalesce(to_regclass('events')::oid::bigint, 0) AS tables)"
+
+    /// Saves a consumer's checkpoint, replacing the one before, unless the store's tables were replaced (``fence``);
+    /// returns the tables' object id. Positions are stored as their 64-bit pattern.
     struct SaveCheckpoint: PostgresPreparedStatement {
         static let sql = """
-            INSERT INTO checkpoints (consumer, position) VALUES ($1, $2)
-            ON CONFLICT (consumer) DO UPDATE SET position = excluded.position
+            \(fence), written AS (
+                INSERT INTO checkpoints (consumer, position) SELECT $1, $2 FROM fence WHERE fence.tables = $3
+                ON CONFLICT (consumer) DO UPDATE SET position = excluded.position
+                RETURNING 1
+            )
+            SELECT tables FROM fence
             """
-        typealias Row = Void
+        typealias Row = Int64
 
         var consumer: String
         var position: Int64
+        var tables: Int64
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 2)
+            var bindings = PostgresBindings(capacity: 3)
             bindings.append(consumer)
             bindings.append(position)
+            bindings.append(tables)
             return bindings
         }
 
-        func decodeRow(_ row: PostgresRow) throws {}
+        func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
     }
 
     /// A stream's latest snapshot; no row when there is none.
@@ -374,29 +390,37 @@ enum PostgresStatements {
         }
     }
 
-    /// Saves a snapshot unless the stored one has a higher stream version.
+    /// Saves a snapshot unless the stored one has a higher stream version, or the store's tables were replaced
+    /// (``fence``); returns the tables' object id.
     struct SaveSnapshot: PostgresPreparedStatement {
         static let sql = """
-            INSERT INTO snapshots (stream_id, version, state_type, data, saved_at) VALUES ($1, $2, $3, $4, now())
-            ON CONFLICT (stream_id) DO UPDATE
-            SET version = excluded.version, state_type = excluded.state_type, data = excluded.data,
-                saved_at = excluded.saved_at
-            WHERE snapshots.version <= excluded.version
+            \(fence), written AS (
+                INSERT INTO snapshots (stream_id, version, state_type, data, saved_at)
+                SELECT $1, $2, $3, $4, now() FROM fence WHERE fence.tables = $5
+                ON CONFLICT (stream_id) DO UPDATE
+                SET version = excluded.version, state_type = excluded.state_type, data = excluded.data,
+                    saved_at = excluded.saved_at
+                WHERE snapshots.version <= excluded.version
+                RETURNING 1
+            )
+            SELECT tables FROM fence
             """
-        typealias Row = Void
+        typealias Row = Int64
 
         var snapshot: Snapshot
+        var tables: Int64
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 4)
+            var bindings = PostgresBindings(capacity: 5)
             bindings.append(snapshot.streamID.rawValue)
             bindings.append(Int64(clamping: snapshot.streamVersion))
             bindings.append(snapshot.stateType)
             try bindings.append(snapshot.data)
+            bindings.append(tables)
             return bindings
         }
 
-        func decodeRow(_ row: PostgresRow) throws {}
+        func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
     }
 }
 

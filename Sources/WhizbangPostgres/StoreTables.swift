@@ -30,10 +30,16 @@ final class StoreTables: Sendable {
             return try await body()
         } catch let error as PSQLError {
             guard error.serverInfo?[.sqlState] == PostgresSchema.replacedTablesState else { throw error }
-            let closed = Self.replaced(schema)
-            found.withLock { $0 = closed }
-            throw closed
+            throw foundReplaced()
         }
+    }
+
+    /// Notes that a write found the store's tables dropped or replaced and wrote nothing, and returns the error to
+    /// fail it with; the store closes at the caller's next ``closeIfReplaced()``.
+    func foundReplaced() -> EventStoreError {
+        let closed = Self.replaced(schema)
+        found.withLock { $0 = closed }
+        return closed
     }
 
     /// Closes the store if an append found its tables dropped or replaced (``fenced(_:)``). Call it once the append's

@@ -84,6 +84,37 @@ struct PostgresReplacedTablesTests {
         }
     }
 
+    @Test("checkpoints and snapshots of a store whose tables were replaced while its listener was away are refused")
+    func checkpointsAndSnapshotsRefused() async throws {
+        for write in ["checkpoint", "snapshot"] {
+            let configuration = try PostgresTestServer.configuration()
+            defer { Task { try? await PostgresTestServer.dropSchema(configuration) } }
+            try await Self.withStoreAway(configuration) { first in
+                try await PostgresTestServer.withRunningStore(try PostgresEventStore(configuration: configuration)) {
+                    second async throws in
+                    _ = try await second.append(makeEvents(1), to: "account-1", expectedVersion: .noStream)
+                }
+                // Before, both went into the new tables: a consumer's position in a log it never read, and a state
+                // of the old log's account-1 that the new log's account-1 would be loaded from.
+                let error = await expectError(.closed) {
+                    if write == "checkpoint" {
+                        try await first.saveCheckpoint(1, for: "projection")
+                    } else {
+                        try await first.saveSnapshot(
+                            Snapshot(streamID: "account-1", streamVersion: 1, stateType: "Account", data: Data("{}".utf8)))
+                    }
+                }
+                #expect(error?.message.contains("no longer the ones it opened") == true, "\(String(describing: error))")
+                await expectError(.closed) { _ = try await first.headPosition() }
+                let schema = "\"\(configuration.schema)\""
+                #expect(try await PostgresTestServer.strings(
+                    "SELECT count(*)::text FROM \(schema).checkpoints", configuration: configuration) == ["0"])
+                #expect(try await PostgresTestServer.strings(
+                    "SELECT count(*)::text FROM \(schema).snapshots", configuration: configuration) == ["0"])
+            }
+        }
+    }
+
     @Test("a fenced call through a caller's function appends into the store's own tables only")
     func fencedCallRefused() async throws {
         let configuration = try PostgresTestServer.configuration()
