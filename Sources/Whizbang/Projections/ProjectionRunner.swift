@@ -88,8 +88,10 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
     /// Catches the projection up from its checkpoint, then follows the log, until graceful shutdown or cancellation.
     ///
     /// Checks between batches for graceful shutdown and cancellation; after either it returns normally, with the
-    /// checkpoint of every batch it applied saved. If an interrupted rebuild is marked, it is completed first (see
-    /// the type's documentation).
+    /// checkpoint of every batch it applied saved and ``appliedPosition`` at the last of them. A cancellation that a
+    /// read of the store or the projection itself reports (`CancellationError`) ends it the same way; a batch it
+    /// interrupts is not checkpointed and is delivered again by the next run. If an interrupted rebuild is marked, it
+    /// is completed first (see the type's documentation).
     ///
     /// - Throws: ``ProjectionError/Code/alreadyActive`` if the runner is already running or rebuilding; an error
     ///   thrown by the projection or the store, which stops the runner (the batch that failed is not checkpointed,
@@ -100,8 +102,17 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
         try await reportingStatus(.running) { try await follow() }
     }
 
-    /// The work of ``run()``: completes a marked rebuild, catches up, then follows the log.
+    /// The work of ``run()``: completes a marked rebuild, catches up, then follows the log. Returns normally once the
+    /// task is cancelled, also when a read or the projection throws `CancellationError` for it.
     private func follow() async throws {
+        do {
+            try await catchUpAndFollow()
+        } catch is CancellationError where Task.isCancelled {
+            logger.debug("projection stopping: cancelled", metadata: ["position": "\(appliedPosition ?? 0)"])
+        }
+    }
+
+    private func catchUpAndFollow() async throws {
         var marker = try await store.checkpoint(for: rebuildMarkerName) ?? RebuildMarker.none
         if marker == RebuildMarker.resetting {
             logger.debug("an interrupted rebuild had not finished its reset; resetting again")
@@ -123,6 +134,9 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
                 continue
             }
             position = try await applyBatch(batch).position
+            // Published at once unless a rebuild mark is to be cleared first, so that a cancellation in the reads
+            // below leaves the applied position as saved.
+            if marker == RebuildMarker.none { publish(position) }
             var caughtUp = batch.count < batchSize
             if caughtUp {
                 metrics.recordLag(0)
@@ -136,7 +150,8 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
                 marker = RebuildMarker.none
                 logger.debug("rebuild completed", metadata: ["position": "\(position)"])
             }
-            // Published after the rebuild mark is cleared, so a caller that waited for this position sees it gone.
+            // During a rebuild, published after its mark is cleared (when this batch caught up), so a caller that
+            // waited for this position sees it gone. Publishing a position again changes nothing.
             publish(position)
         }
         logger.debug("projection stopping", metadata: ["position": "\(position)"])

@@ -1,0 +1,48 @@
+import Foundation
+import Testing
+import Whizbang
+
+/// A store whose reads throw `CancellationError` once their task is cancelled, as the SQLite and PostgreSQL stores'
+/// reads do.
+private struct CancellableReadsStore: DelegatingEventStore {
+    let inner = InMemoryEventStore()
+
+    func readAll(after position: UInt64, limit: Int) async throws -> [RecordedEvent] {
+        try Task.checkCancellation()
+        return try await inner.readAll(after: position, limit: limit)
+    }
+
+    func headPosition() async throws -> UInt64 {
+        try Task.checkCancellation()
+        return try await inner.headPosition()
+    }
+}
+
+/// `run()` cancelled while it catches up: it returns normally, with the batch it applied saved and published.
+@Suite("Projection runner cancelled while catching up")
+struct ProjectionRunnerCancellationTests {
+    @Test("cancelled after a batch, run() returns normally and the batch's position is published")
+    func cancelledMidCatchUp() async throws {
+        let store = CancellableReadsStore()
+        try await appendValues(1...10, to: "a", in: store)
+        // The projection cancels the task that runs it while it applies the first batch: the runner's next read,
+        // after the batch's checkpoint, finds the task cancelled.
+        let projection = UpsertingProjection { _, _ in withUnsafeCurrentTask { $0?.cancel() } }
+        var configuration = ProjectionRunnerConfiguration()
+        configuration.batchSize = 4
+        let board = ProjectionStatusBoard()
+        configuration.statusBoard = board
+        let runner = ProjectionRunner(projection: projection, store: store, configuration: configuration)
+
+        // Before, run() threw the store's CancellationError and left the applied position at 0.
+        try await Task { try await runner.run() }.value
+        #expect(try await store.checkpoint(for: "upserting") == 4)
+        #expect(runner.appliedPosition == 4)
+        #expect(projection.snapshot.batches == [[1, 2, 3, 4]])
+        #expect(board.status(of: "upserting")?.state == .stopped)
+        // A waiter for the published position is answered; one for a later position hears that the runner stopped.
+        try await runner.waitUntilApplied(through: 4)
+        let error = await #expect(throws: ProjectionError.self) { try await runner.waitUntilApplied(through: 5) }
+        #expect(error?.code == .stopped)
+    }
+}
