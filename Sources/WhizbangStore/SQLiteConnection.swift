@@ -20,33 +20,36 @@ final class SQLiteConnection {
     /// `readOnly`, for reading only (the `mode=ro` of a URI): SQLite then never writes the file. With `immutable`
     /// (read-only), SQLite also takes no lock and makes no WAL or shared-memory file beside it; only for a file that
     /// no one writes meanwhile. `vfs` names the SQLite VFS to open the file with; `nil` for the default one.
+    ///
+    /// With `inMemory`, `path` is ignored and the connection opens a new, empty in-memory database, with none of the
+    /// checks of a file.
     init(
         path: String, busyTimeoutMilliseconds: Int32, readOnly: Bool = false, immutable: Bool = false,
-        vfs: String? = nil
+        vfs: String? = nil, inMemory: Bool = false
     ) throws(SQLiteError) {
         self.path = path
         // Whatever the caller checked before: no connection but an immutable one (which never reads a journal) opens
         // beside a rollback journal, which one that may write would roll back into the database.
-        if !immutable, path != ":memory:", !path.isEmpty,
+        if !immutable, !inMemory, !path.isEmpty,
             let journal = Self.strayJournal(of: path, waitingUpTo: .milliseconds(busyTimeoutMilliseconds))
         {
             throw SQLiteError(refusal: .invalidArgument, message: Self.strayJournalRefusal(journal, of: path))
         }
         // Nor beside a WAL or shared-memory file that is not a regular file: SQLite opens them without following a
         // link, and failed with a bare "unable to open database file (errno 40)", having made the other one.
-        if !immutable, path != ":memory:", !path.isEmpty, let refusal = Self.irregularCompanionRefusal(of: path) {
+        if !immutable, !inMemory, !path.isEmpty, let refusal = Self.irregularCompanionRefusal(of: path) {
             throw SQLiteError(refusal: .invalidArgument, message: refusal)
         }
         // Nor, to write, beside one this process may not write: SQLite then fails with "attempt to write a readonly
         // database", which sends one to the database file and its directory.
-        if !readOnly, !immutable, path != ":memory:", !path.isEmpty,
+        if !readOnly, !immutable, !inMemory, !path.isEmpty,
             let refusal = Self.unwritableCompanionRefusal(of: path)
         {
             throw SQLiteError(refusal: .readOnly, message: refusal)
         }
         var handle: OpaquePointer?
         var flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
-        var name = Self.plainFileName(path)
+        var name = inMemory ? ":memory:" : Self.plainFileName(path)
         if immutable {
             var allowed = CharacterSet.urlPathAllowed
             allowed.remove(charactersIn: "?#%")
@@ -163,9 +166,10 @@ final class SQLiteConnection {
     /// Debian's is, `SQLITE_USE_URI`) takes a name that starts with `file:` for one, so that the file named
     /// `file:y.sqlite` in the current directory would be read as the URI of `y.sqlite`, another file, while every
     /// check of the store (its companions, its mark, the replacement's renames) looked at the first. `./` before a
-    /// relative name keeps it a file's name, the same file.
+    /// relative name keeps it a file's name, the same file. So for `:memory:`, which SQLite takes for an in-memory
+    /// database of its own, while the store's checks (and its callers') look at the file of that name.
     static func plainFileName(_ path: String) -> String {
-        path.hasPrefix("file:") ? "./" + path : path
+        path.hasPrefix("file:") || path == ":memory:" ? "./" + path : path
     }
 
     /// A read-only connection that makes nothing beside `path`: the file is read as immutable (SQLite then makes no

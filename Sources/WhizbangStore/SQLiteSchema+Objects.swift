@@ -11,7 +11,7 @@ extension SQLiteSchema {
     /// - Throws: what ``version(of:)`` throws for a database that is not a store; the connection's errors.
     static func objectsNotCreated(on connection: SQLiteConnection) throws -> [String] {
         guard let version = try version(of: connection) else { return [] }
-        let reference = try SQLiteConnection(path: ":memory:", busyTimeoutMilliseconds: 0)
+        let reference = try SQLiteConnection(path: ":memory:", busyTimeoutMilliseconds: 0, inMemory: true)
         defer { reference.close() }
         _ = try migrateInTransaction(reference, nowMicroseconds: 0, upTo: version)
         // Indexes and triggers with the table they belong to: one of the store's names on another table is not its.
