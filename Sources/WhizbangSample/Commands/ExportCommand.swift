@@ -129,7 +129,7 @@ struct ExportCommand: AsyncParsableCommand, StoreCommand {
         if output == "-" {
             StandardError.write("\(summary)\n")
         } else {
-            print(summary)
+            StandardOutput.line(summary)
         }
     }
 

@@ -145,7 +145,7 @@ struct ImportCommand: AsyncParsableCommand {
                 exitStatus: error.code == .invalidArgument ? 2 : 1)
         }
         progress.withLock { $0.end() }
-        print(
+        StandardOutput.line(
             "imported \(Formatting.grouped(written)) events in \(Formatting.grouped(file.streamCount)) streams into "
                 + "\(target.name)")
     }

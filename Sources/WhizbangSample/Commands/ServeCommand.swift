@@ -84,7 +84,7 @@ struct ServeCommand: AsyncParsableCommand, StoreCommand {
             // Written unbuffered, so that a script reading the output learns the port at once.
             let address = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
             // print, not FileHandle.write, which traps when the write fails; flushed so that a reader sees it now.
-            print("console for \(opened.name) at http://\(address):\(port)/")
+            StandardOutput.line("console for \(opened.name) at http://\(address):\(port)/")
             fflush(nil)
         }
         var groupConfiguration = ServiceGroupConfiguration(

@@ -70,6 +70,6 @@ extension ChartReport {
     /// Writes the report to `path`, which must not exist (see ``ReportFile``), and prints where it is.
     func write(to path: String) throws {
         try ReportFile.write(html, to: path)
-        print("report: \(path)")
+        StandardOutput.line("report: \(path)")
     }
 }

@@ -3,10 +3,11 @@ import ProcessTesting
 import Testing
 
 extension SampleProcessSuites {
-    /// `--database :memory:` names a file in the working directory, as it does for the sample's own checks: SQLite
-    /// gives that one name an in-memory database of its own, which the store must not open instead.
-    @Suite("WhizbangSample reads a ledger named :memory: as a file", .serialized)
-    struct SampleMemoryNameTests {
+    /// File names as the user gives them: `--database :memory:` names a file in the working directory, as it does for
+    /// the sample's own checks (SQLite gives that one name an in-memory database of its own, which the store must not
+    /// open instead), and a name's control characters reach the terminal as escapes.
+    @Suite("WhizbangSample names files as given", .serialized)
+    struct SampleFileNameTests {
         @Test("a ledger named :memory: is made, read and imported as the file of that name")
         func memoryIsAFileName() async throws {
             try await SampleProcess.withTemporaryDirectory { directory in
@@ -32,6 +33,27 @@ extension SampleProcessSuites {
                 try SampleProcess.expectSameExports(
                     directory.appendingPathComponent("log.jsonl").path,
                     directory.appendingPathComponent("again.jsonl").path)
+            }
+        }
+
+        @Test("the lines that name a file written write its control characters as escapes")
+        func fileNamesEscaped() async throws {
+            try await SampleProcess.withTemporaryDirectory { directory in
+                let ledger = directory.appendingPathComponent("ledger.sqlite").path
+                try await SampleProcess.makeLedger(ledger, commands: 100)
+                // Before, these lines wrote the names as they are: an escape sequence in a name set the terminal's
+                // title or colours, and a line feed started a line of its own.
+                let titled = directory.appendingPathComponent("a\u{1B}]0;title\u{07}.jsonl").path
+                let exported = try await SampleProcess.run(["export", "--database", ledger, "--output", titled])
+                #expect(exported.status == 0, "\(exported.standardError)")
+                #expect(exported.standardOutput.contains("a\\u{1B}]0;title\\u{07}.jsonl"), "\(exported.standardOutput)")
+                let split = directory.appendingPathComponent("two\nlines.sqlite").path
+                let imported = try await SampleProcess.run(["import", "--input", titled, "--database", split])
+                #expect(imported.status == 0, "\(imported.standardError)")
+                #expect(imported.standardOutput.contains("two\\u{0A}lines.sqlite"), "\(imported.standardOutput)")
+                for output in [exported.standardOutput, imported.standardOutput] {
+                    #expect(!output.dropLast().contains { $0 == "\u{1B}" || $0 == "\u{07}" || $0 == "\n" })
+                }
             }
         }
     }
