@@ -320,9 +320,10 @@ public final class PostgresEventStore: EventStore {
     /// Runs a statement that writes, as ``perform(_:)`` does, in a transaction of its own: it returns only once
     /// `COMMIT` has answered. A statement run alone commits after PostgresNIO has reported it complete, so a commit
     /// that then failed (a deferred constraint, a server stopped at that moment) would have been reported as saved.
-    /// Runs in a transaction a write made for the object id of the store's tables, which returns the object id of
-    /// the tables it found (``PostgresStatements/fence``). When they are not the ones the store opened, the write
-    /// wrote nothing: it fails as `closed`, and the store closes.
+    ///
+    /// The statement is made for the object id of the store's tables and returns the object id of the tables it
+    /// found (``PostgresStatements/fence``): when they are not the ones the store opened, it wrote nothing, and the
+    /// call fails as `closed` and closes the store.
     func performFencedWrite<Statement: PostgresPreparedStatement>(_ statement: @escaping @Sendable (Int64) -> Statement)
         async throws where Statement.Row == Int64
     {

@@ -38,7 +38,8 @@ struct ClusterReplacedTablesTests {
     static func streams(_ configuration: PostgresEventStore.Configuration) async throws -> [String?] {
         let schema = "\"\(configuration.schema)\""
         return try await ClusterTestDatabase.query(
-            "SELECT s.stream_id FROM \(schema).events e JOIN \(schema).streams s USING (stream_key) ORDER BY e.position",
+            "SELECT s.stream_id FROM \(schema).events e JOIN \(schema).streams s USING (stream_key) "
+                + "ORDER BY e.position",
             configuration: configuration)
     }
 
@@ -59,7 +60,8 @@ struct ClusterReplacedTablesTests {
         do {
             try await ClusterSchema.prepare(store, partitionCount: 8, logger: ClusterTestDatabase.cluster().logger)
             let node = try ClusterNode(
-                nodeID: "first", store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
+                nodeID: "first", store: store, aggregates: Counter.registry,
+                configuration: ClusterTestDatabase.cluster())
             try await node.leases.register()
             #expect(try await node.leases.beat().claimed.count == 8)
             let client = try ClusterClient(
@@ -93,7 +95,8 @@ struct ClusterReplacedTablesTests {
         let running = Task { try await store.run() }
         defer { running.cancel() }
         let node = try ClusterNode(
-            nodeID: "first", store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
+            nodeID: "first", store: store, aggregates: Counter.registry,
+            configuration: ClusterTestDatabase.cluster())
         let (beats, beat) = AsyncStream.makeStream(of: LeaseKeeper.Beat.self)
         node.beatObserver.withLock { $0 = { beat.yield($0) } }
         let nodeRun = Task {
@@ -107,7 +110,8 @@ struct ClusterReplacedTablesTests {
         node.beatObserver.withLock { $0 = nil }
 
         try await Self.replaceTables(configuration)
-        let client = try ClusterClient(store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
+        let client = try ClusterClient(
+            store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
         _ = try await client.enqueue(Counter.Command.add(5), to: "counter-1", as: Counter.self)
 
         // The node's batch is refused and closes the store; the node stops, and its run ends with the store's error.

@@ -101,7 +101,8 @@ struct PostgresReplacedTablesTests {
                         try await first.saveCheckpoint(1, for: "projection")
                     } else {
                         try await first.saveSnapshot(
-                            Snapshot(streamID: "account-1", streamVersion: 1, stateType: "Account", data: Data("{}".utf8)))
+                            Snapshot(
+                                streamID: "account-1", streamVersion: 1, stateType: "Account", data: Data("{}".utf8)))
                     }
                 }
                 #expect(error?.message.contains("no longer the ones it opened") == true, "\(String(describing: error))")
@@ -121,7 +122,8 @@ struct PostgresReplacedTablesTests {
         let app = "\"\(configuration.schema)_app\""
         defer {
             Task {
-                try? await PostgresTestServer.execute("DROP SCHEMA IF EXISTS \(app) CASCADE", configuration: configuration)
+                try? await PostgresTestServer.execute(
+                    "DROP SCHEMA IF EXISTS \(app) CASCADE", configuration: configuration)
                 try? await PostgresTestServer.dropSchema(configuration)
             }
         }
@@ -139,7 +141,8 @@ struct PostgresReplacedTablesTests {
                 RETURNS \(PostgresAppendCall.returnType) LANGUAGE plpgsql AS $$
                 BEGIN
                     INSERT INTO \(app).notes VALUES (p_note);
-                    RETURN QUERY SELECT * FROM \(first.fencedAppendFunction)(\(PostgresAppendCall.fencedAppendArguments));
+                    RETURN QUERY SELECT * FROM
+                        \(first.fencedAppendFunction)(\(PostgresAppendCall.fencedAppendArguments));
                 END $$
                 """,
             ] {

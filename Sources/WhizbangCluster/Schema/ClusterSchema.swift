@@ -564,8 +564,9 @@ enum ClusterSchema {
     /// everything rolls back); the store's fenced append (`PostgresEventStore.fencedAppendFunction`), called even
     /// with nothing to append, so that results decided on the store's tables are never recorded once those tables
     /// were dropped or replaced (it refuses with SQLSTATE `WB001`, and everything rolls back); then the rows of each
-    /// append the store refused (`p_append_rows` of `p_append_row_ids` per append) are pending again, and one notification
-    /// names the rows that got their results (`d` and their ids, or a bare `d` when the list would not fit).
+    /// append the store refused (`p_append_rows` of `p_append_row_ids` per append) are pending again, and one
+    /// notification names the rows that got their results (`d` and their ids, or a bare `d` when the list would not
+    /// fit).
     static func commitFunction(_ schema: String, appendFunction: String) -> String {
         """
         CREATE OR REPLACE FUNCTION \(schema).commit_batch(
