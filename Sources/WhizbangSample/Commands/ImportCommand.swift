@@ -74,7 +74,7 @@ struct ImportCommand: AsyncParsableCommand {
     ///
     /// - Parameter wasAbsent: whether nothing was at the SQLite target when the import started.
     private func write(_ file: ImportFile, to target: SampleDatabase, wasAbsent: Bool, stop: StopSignal) async throws {
-        let events = file.lines.map(\.recorded)
+        let events = file.events
         let progress = Mutex(ProgressLine(isEnabled: true))
         progress.withLock { $0.begin(phase: "import (events)", total: events.count) }
         let progressLines = progressLines

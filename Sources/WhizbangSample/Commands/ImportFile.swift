@@ -18,23 +18,10 @@ import CDispatch
 /// export's end line (``ExportEnd``) with the number of events, so that a file cut short at a line's end is not taken
 /// for a shorter log. Lines end with LF or CRLF. The first problem is reported as `file:line: what is wrong`.
 struct ImportFile {
-    /// One checked line.
-    struct Line {
-        var number: Int
-        var event: ExportedEvent
-        var data: EventData
-
-        /// The event as the store recorded it, with its position and recording time.
-        var recorded: RecordedEvent {
-            RecordedEvent(
-                streamID: StreamID(event.streamID), streamVersion: event.streamVersion, position: event.position,
-                eventID: data.eventID, eventType: data.eventType, schemaVersion: data.schemaVersion, data: data.data,
-                metadata: data.metadata,
-                recordedAt: Date(timeIntervalSince1970: Double(event.recordedAt) / 1_000_000))
-        }
-    }
-
-    var lines: [Line] = []
+    /// The events, in file order, as the store recorded them: with their positions and recording times. Only these
+    /// are kept of each line (not its text or its decoded fields), so that a large export takes as little memory as
+    /// its events do.
+    var events: [RecordedEvent] = []
     /// The number of distinct streams.
     var streamCount = 0
 
@@ -128,8 +115,8 @@ struct ImportFile {
                 else {
                     throw notText() ?? problem(#"not the export's end line ({"end":{"events":N}})"#)
                 }
-                guard end.end.events == file.lines.count else {
-                    throw problem("the end line counts \(end.end.events) events; the file holds \(file.lines.count)")
+                guard end.end.events == file.events.count else {
+                    throw problem("the end line counts \(end.end.events) events; the file holds \(file.events.count)")
                 }
                 guard lineStart == contents.endIndex else {
                     throw problem("the export's end line is followed by more lines; it must be the last")
@@ -157,7 +144,7 @@ struct ImportFile {
             if let earlier = eventLines.updateValue(number, forKey: data.eventID) {
                 throw problem("event id \(event.eventID) already appears on line \(earlier)")
             }
-            let expectedPosition = UInt64(file.lines.count + 1)
+            let expectedPosition = UInt64(file.events.count + 1)
             guard event.position == expectedPosition else {
                 throw problem("position \(event.position) where \(expectedPosition) comes next (positions run 1, 2, 3… in file order)")
             }
@@ -172,7 +159,12 @@ struct ImportFile {
                 throw problem("stream \(event.streamID) \(what)")
             }
             versions[StreamID(event.streamID)] = event.streamVersion
-            file.lines.append(Line(number: number, event: event, data: data))
+            file.events.append(
+                RecordedEvent(
+                    streamID: StreamID(event.streamID), streamVersion: event.streamVersion, position: event.position,
+                    eventID: data.eventID, eventType: data.eventType, schemaVersion: data.schemaVersion,
+                    data: data.data, metadata: data.metadata,
+                    recordedAt: Date(timeIntervalSince1970: Double(event.recordedAt) / 1_000_000)))
         }
         guard !requiringEnd else {
             throw SampleError(
