@@ -10,6 +10,10 @@ extension PostgresEventStore {
     /// The store schema version that created each table added after version 1: in a schema at an older version, a
     /// table of that name is not the store's.
     static let tablesAddedInVersion = ["read_models": 3, "read_model_rows": 3]
+    /// The store schema version that created each relation (table or index) added after version 1, by name: in a
+    /// schema at an older version, a relation of that name is not the store's, and the migration would fail on it.
+    static let relationsAddedInVersion = tablesAddedInVersion.merging(
+        ["read_models_pkey": 3, "read_model_rows_pkey": 3, "read_model_rows_by_index": 3]) { first, _ in first }
     /// The sequences PostgreSQL creates for the store's identity columns.
     static let ownSequences = ["streams_stream_key_seq"]
     /// The functions and procedures a store creates in its schema.

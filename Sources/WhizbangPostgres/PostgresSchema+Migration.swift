@@ -184,6 +184,9 @@ extension PostgresSchema {
                 message: "schema '\(schema)' has schema version \(version); this code understands up to "
                     + "\(currentVersion)")
         }
+        if version >= 1, version < currentVersion {
+            try await refuseObjectsNamedAsLater(than: version, in: schema, on: connection, logger: logger)
+        }
         for next in (version + 1)..<(currentVersion + 1) {
             for statement in migrations[Int(next) - 1] {
                 statements.append(
@@ -198,5 +201,38 @@ extension PostgresSchema {
             logger.debug(
                 "migrated schema", metadata: ["schema": "\(schema)", "from": "\(version)", "to": "\(currentVersion)"])
         }
+    }
+
+    /// Refuses, changing nothing, a store at `version` whose schema holds objects named as those a later version of
+    /// the store creates (a table, an index, a function or a procedure): someone else's, on which the migration
+    /// would fail with the server's bare "already exists", or which `CREATE OR REPLACE` would replace.
+    ///
+    /// - Throws: `EventStoreError/Code/invalidArgument` naming them.
+    static func refuseObjectsNamedAsLater(
+        than version: Int32, in schema: String, on connection: PostgresConnection, logger: Logger
+    ) async throws {
+        let relations = PostgresEventStore.relationsAddedInVersion.filter { $0.value > version }.map(\.key)
+        let routines = PostgresEventStore.functionsAddedInVersion.filter { $0.value > version }.map(\.key)
+        let found = try await connection.rows(
+            """
+            SELECT CASE c.relkind WHEN 'i' THEN 'index ' WHEN 'I' THEN 'index ' WHEN 'v' THEN 'view '
+                    WHEN 'm' THEN 'materialized view ' WHEN 'S' THEN 'sequence ' ELSE 'table ' END || c.relname::text
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = \(schema) AND c.relname = ANY(\(relations)::text[])
+            UNION ALL
+            SELECT DISTINCT CASE p.prokind WHEN 'p' THEN 'procedure ' ELSE 'function ' END || p.proname::text
+            FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+            WHERE n.nspname = \(schema) AND p.proname = ANY(\(routines)::text[])
+            """,
+            decoding: String.self, logger: logger)
+        guard !found.isEmpty else { return }
+        // Tables first, then the rest, each group by name.
+        let named = found.sorted { ($0.hasPrefix("table ") ? 0 : 1, $0) < ($1.hasPrefix("table ") ? 0 : 1, $1) }
+        throw EventStoreError(
+            .invalidArgument,
+            message: "schema '\(schema)' holds a Whizbang store at schema version \(version) and "
+                + "\(named.joined(separator: ", ")), which are not its own: a later version of the store's schema "
+                + "creates objects of those names, so this code (version \(currentVersion)) cannot migrate it; nothing "
+                + "was changed: rename or remove them, then start the store again")
     }
 }

@@ -119,6 +119,31 @@ struct PostgresSchemaVersionTests {
         try await PostgresTestServer.dropSchema(configuration)
     }
 
+    /// Objects of someone else's named as a later version's (a table, a function) in a schema at an older version:
+    /// the store refuses to migrate it, naming them, and changes nothing. Before, the migration failed on the first
+    /// one with the server's bare "relation already exists", or, for a procedure of the same signature, replaced it.
+    @Test func aMigrationOverObjectsNamedAsALaterVersionsIsRefused() async throws {
+        let configuration = try PostgresTestServer.configuration()
+        try await makeVersionOneStore(configuration)
+        let name = configuration.schema
+        try await PostgresTestServer.execute(
+            "CREATE TABLE \"\(name)\".read_models (x integer)", configuration: configuration)
+        try await PostgresTestServer.execute(
+            "CREATE FUNCTION \"\(name)\".append_batch_committed() RETURNS integer LANGUAGE sql AS 'SELECT 1'",
+            configuration: configuration)
+        let store = try PostgresEventStore(configuration: configuration)
+        defer { store.close() }
+        let error = await #expect(throws: EventStoreError.self) { try await store.run() }
+        #expect(error?.code == .invalidArgument, "\(String(describing: error))")
+        #expect(
+            error?.message.contains("table read_models, function append_batch_committed") == true,
+            "\(String(describing: error))")
+        #expect(error?.message.contains("nothing was changed") == true, "\(String(describing: error))")
+        #expect(try await query("SELECT version::text FROM \"\(name)\".schema_version", configuration) == ["1"])
+        #expect(try await query("SELECT count(*)::text FROM \"\(name)\".events", configuration) == ["2"])
+        try await PostgresTestServer.dropSchema(configuration)
+    }
+
     /// The column, the function and the version row go in one transaction: when one fails, nothing changes.
     @Test func aMigrationThatFailsChangesNothing() async throws {
         let configuration = try PostgresTestServer.configuration()
