@@ -20,7 +20,9 @@ public import Whizbang
 /// ``fencedAppendArguments`` instead. Its appends are then refused, with nothing written, when the store's tables
 /// were dropped or replaced since it opened them (while its listening connection was lost: a replacing restore,
 /// another store started on the emptied schema); the call fails as `closed` and the store closes, as its own
-/// appends do. Without it, such an append would go into tables the store never read.
+/// appends do. Without it, such an append would go into tables the store never read. A fenced function whose other
+/// writes depend on what the caller read from the store's tables calls the fenced function even when it appends
+/// nothing: with no appends it only checks the tables, without the append lock.
 ///
 /// ```sql
 /// CREATE FUNCTION app.guarded_append(p_token bigint, <PostgresAppendCall.appendParameters>)
@@ -41,7 +43,7 @@ public struct PostgresAppendCall: Sendable {
     public var arguments: PostgresBindings
 
     /// A procedure that calls ``function`` and commits in the same exchange, made with
-    /// ``committingProcedure(named:calling:parameters:arguments:)``, or `nil`.
+    /// ``committingProcedure(named:calling:parameters:arguments:fenced:)``, or `nil`.
     ///
     /// The function's rows cannot acknowledge the appends by themselves: run alone, the statement commits after its
     /// rows have been sent, and that commit may still fail (a deferred constraint, a server stopped at that moment).

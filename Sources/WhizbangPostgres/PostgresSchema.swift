@@ -140,8 +140,12 @@ enum PostgresSchema {
         ],
         // 6: appends fenced by the tables the store opened (see ``fencedAppendFunction``), and their procedure.
         [
-            fencedAppendFunction,
+            fencedAppendFunction(readingTheCatalogAfresh: false),
             fencedCommittedAppendProcedure,
+        ],
+        // 7: the fence reads the catalog as it is once it holds the append lock (see ``fencedAppendFunction``).
+        [
+            fencedAppendFunction(readingTheCatalogAfresh: true),
         ],
     ]
 
@@ -160,22 +164,61 @@ enum PostgresSchema {
     /// before it drops anything (`PostgresEventStore.dropOwnObjects`) and holds until it commits: once the function
     /// has the lock, no drop is under way, and none starts before the append commits. Tables other than the
     /// caller's, or none, are then refused with ``replacedTablesState``, before anything is written.
-    static let fencedAppendFunction = """
-        CREATE FUNCTION {schema}.append_batch_fenced(p_tables oid, \(PostgresAppendCall.appendParameters))
-        RETURNS \(PostgresAppendCall.returnType)
-        LANGUAGE plpgsql
-        AS $function$
-        BEGIN
-            PERFORM pg_advisory_xact_lock(\(lockClass), hashtext('{name}'));
-            IF to_regclass('{schema}.events')::oid IS DISTINCT FROM p_tables THEN
-                RAISE EXCEPTION USING ERRCODE = '\(replacedTablesState)',
-                    MESSAGE = 'the tables of schema {name} are no longer the ones this store opened (dropped, '
-                        || 'renamed or replaced since); nothing was written';
-            END IF;
-            RETURN QUERY SELECT * FROM {schema}.append_batch(\(PostgresAppendCall.appendArguments));
-        END
-        $function$
-        """
+    ///
+    /// With `readingTheCatalogAfresh` (migration 7) it then locks `events` by name before it compares. A session
+    /// reads the catalog's changes only at certain points (the start of its transaction, taking a table's lock), not
+    /// after a wait for an advisory lock: the version of migration 6 could find, after waiting for a replacement to
+    /// commit, the table it had last seen, the one the store opened, pass, and insert into the new one (the insert
+    /// locks the table by name, and so reads the change). Taking `events`' lock by name reads the catalog as it is,
+    /// and the lock keeps the table as it is until the append commits. A drop takes the append lock before the
+    /// table's, as this function does, so the two cannot wait for each other.
+    ///
+    /// Called with nothing to append (a caller's batch that only records results decided on the store's tables), the
+    /// version of migration 7 only checks the tables, under a share lock of `events`, without the append lock: it
+    /// waits for no other append, only for a drop in progress.
+    static func fencedAppendFunction(readingTheCatalogAfresh: Bool) -> String {
+        let create = readingTheCatalogAfresh ? "CREATE OR REPLACE FUNCTION" : "CREATE FUNCTION"
+        let lockByName =
+            readingTheCatalogAfresh
+            ? """
+
+                IF to_regclass('{schema}.events') IS NOT NULL THEN
+                    IF cardinality(p_stream_ids) = 0 THEN
+                        LOCK TABLE {schema}.events IN ACCESS SHARE MODE;
+                    ELSE
+                        PERFORM pg_advisory_xact_lock(\(lockClass), hashtext('{name}'));
+                        LOCK TABLE {schema}.events IN ROW EXCLUSIVE MODE;
+                    END IF;
+                END IF;
+            """ : """
+
+                PERFORM pg_advisory_xact_lock(\(lockClass), hashtext('{name}'));
+            """
+        let append =
+            readingTheCatalogAfresh
+            ? """
+                IF cardinality(p_stream_ids) > 0 THEN
+                    RETURN QUERY SELECT * FROM {schema}.append_batch(\(PostgresAppendCall.appendArguments));
+                END IF;
+            """ : """
+                RETURN QUERY SELECT * FROM {schema}.append_batch(\(PostgresAppendCall.appendArguments));
+            """
+        return """
+            \(create) {schema}.append_batch_fenced(p_tables oid, \(PostgresAppendCall.appendParameters))
+            RETURNS \(PostgresAppendCall.returnType)
+            LANGUAGE plpgsql
+            AS $function$
+            BEGIN\(lockByName)
+                IF to_regclass('{schema}.events')::oid IS DISTINCT FROM p_tables THEN
+                    RAISE EXCEPTION USING ERRCODE = '\(replacedTablesState)',
+                        MESSAGE = 'the tables of schema {name} are no longer the ones this store opened (dropped, '
+                            || 'renamed or replaced since); nothing was written';
+                END IF;
+            \(append)
+            END
+            $function$
+            """
+    }
 
     /// ``fencedAppendFunction`` called and committed in one exchange, as ``committedAppendProcedure`` does for
     /// `append_batch`.
@@ -185,7 +228,7 @@ enum PostgresSchema {
 
     /// A procedure that runs the append function (``appendFunction(schemaVersions:reportsInserted:setBased:)``) on
     /// its arguments, commits, and answers with the function's rows as four arrays, one element per append
-    /// (`PostgresAppendCall.committingProcedure(named:calling:parameters:arguments:)`, whose text for these
+    /// (`PostgresAppendCall.committingProcedure(named:calling:parameters:arguments:fenced:)`, whose text for these
     /// arguments must not change: migration 5 is published). A group commit without inline read models calls it
     /// alone, outside a transaction block: one round trip where `BEGIN`, the function and `COMMIT` took three.
     static let committedAppendProcedure = PostgresAppendCall.committingProcedure(

@@ -86,6 +86,43 @@ struct ClusterReplacedTablesTests {
         #expect(stopped?.code == .closed)
     }
 
+    @Test("a node's batch that appends nothing is refused too when its store's tables were replaced")
+    func batchWithoutEventsRefused() async throws {
+        let configuration = try Self.awayConfiguration()
+        defer { Task { [configuration] in try? await ClusterTestDatabase.drop(configuration) } }
+        let store = try PostgresEventStore(configuration: configuration)
+        defer { store.close() }
+        let running = Task { try await store.run() }
+        defer { running.cancel() }
+        try await ClusterSchema.prepare(store, partitionCount: 8, logger: ClusterTestDatabase.cluster().logger)
+        let node = try ClusterNode(
+            nodeID: "first", store: store, aggregates: Counter.registry,
+            configuration: ClusterTestDatabase.cluster())
+        try await node.leases.register()
+        _ = try await node.leases.beat()
+        let client = try ClusterClient(
+            store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
+        // The node runs a command and keeps counter-1's state (5) in its cache.
+        _ = try await client.enqueue(Counter.Command.add(5), to: "counter-1", as: Counter.self)
+        #expect(try await node.executor.runBatch(owned: node.ownership.executable()).completed == 1)
+
+        try await Self.replaceTables(configuration)
+        // Refused from the cached state: no event to append, only a result to record, decided on the old tables.
+        _ = try await client.enqueue(Counter.Command.subtract(10), to: "counter-1", as: Counter.self)
+        let refused = await #expect(throws: EventStoreError.self) {
+            _ = try await node.executor.runBatch(owned: node.ownership.executable())
+        }
+        #expect(refused?.code == .closed, "\(String(describing: refused))")
+        let pending = try await ClusterTestDatabase.query(
+            "SELECT count(*)::text FROM \"\(configuration.schema)_cluster\".inbox WHERE status = 0",
+            configuration: configuration)
+        #expect(pending == ["1"])
+        let rejections = try await ClusterTestDatabase.query(
+            "SELECT count(*)::text FROM \"\(configuration.schema)_cluster\".fence_rejections",
+            configuration: configuration)
+        #expect(rejections == ["0"])
+    }
+
     @Test("a running node whose store found its tables replaced stops, and its run says why")
     func runningNodeStops() async throws {
         let configuration = try Self.awayConfiguration()

@@ -84,6 +84,69 @@ struct PostgresReplacedTablesTests {
         }
     }
 
+    @Test("an append that waited for the append lock while the tables were replaced under that lock is refused")
+    func appendWaitingWhileReplacedIsRefused() async throws {
+        var configuration = try PostgresTestServer.configuration()
+        // Two connections, both of which have looked the tables up before the wait.
+        configuration.maximumConnections = 2
+        defer { Task { [configuration] in try? await PostgresTestServer.dropSchema(configuration) } }
+        let store = try PostgresEventStore(configuration: configuration)
+        defer { store.close() }
+        let running = Task { try await store.run() }
+        defer { running.cancel() }
+        do {
+            // The store's connections have read the tables' names.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<16 {
+                    group.addTask {
+                        _ = try await store.append(makeEvents(1), to: StreamID("warm-\(index)"), expectedVersion: .noStream)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let schema = configuration.schema
+            let admin = try await PostgresTestServer.connect(configuration, id: 11)
+            do {
+                // Another session takes the append lock, as a drop or a restore does, and makes `events` another
+                // table under it.
+                try await admin.query("BEGIN", logger: Self.logger)
+                try await admin.query(
+                    "SELECT pg_advisory_xact_lock(\(Int32(0x5768_697A)), hashtext(\(schema)))", logger: Self.logger)
+                // As a replacing restore does: the table dropped, another made under its name.
+                for statement in [
+                    "CREATE TABLE \"\(schema)\".events_after (LIKE \"\(schema)\".events INCLUDING ALL)",
+                    "DROP TABLE \"\(schema)\".events", "ALTER TABLE \"\(schema)\".events_after RENAME TO events",
+                ] {
+                    try await admin.query(PostgresQuery(unsafeSQL: statement), logger: Self.logger)
+                }
+                // The store's next append waits for the lock; the other session commits meanwhile.
+                let appending = Task {
+                    try await store.append(makeEvents(1), to: "account-2", expectedVersion: .noStream)
+                }
+                let watcher = try await PostgresTestServer.connect(configuration, id: 12)
+                do {
+                    _ = try await PostgresLockWaiters.waiting(for: .advisory(0x5768_697A, hashOf: schema), on: watcher)
+                    try await watcher.close()
+                } catch {
+                    try? await watcher.close()
+                    throw error
+                }
+                try await admin.query("COMMIT", logger: Self.logger)
+                try await admin.close()
+                // Before, the append went into the new table: the function compared the table's id as its session
+                // had last read the catalog, before the wait.
+                let error = await #expect(throws: EventStoreError.self) { _ = try await appending.value }
+                #expect(error?.code == .closed, "\(String(describing: error))")
+            } catch {
+                try? await admin.close()
+                throw error
+            }
+            #expect(
+                try await PostgresTestServer.strings(
+                    "SELECT count(*)::text FROM \"\(schema)\".events", configuration: configuration) == ["0"])
+        }
+    }
+
     @Test("checkpoints and snapshots of a store whose tables were replaced while its listener was away are refused")
     func checkpointsAndSnapshotsRefused() async throws {
         for write in ["checkpoint", "snapshot"] {

@@ -69,14 +69,14 @@ struct PostgresSchemaVersionTests {
         try await makeVersionOneStore(configuration)
         let store = try PostgresEventStore(configuration: configuration)
         defer { store.close() }
-        // Appends on the migrated schema go through version 6's fenced procedure.
+        // Appends on the migrated schema go through version 6's fenced procedure (its function as version 7 made it).
         _ = try await PostgresTestServer.withRunningStore(store) { store in
             try await store.append(makeEvents(1), to: "after-migration", expectedVersion: .noStream)
         }
         let name = configuration.schema
         #expect(
             try await query("SELECT version::text FROM \"\(name)\".schema_version ORDER BY version", configuration)
-                == ["1", "2", "3", "4", "5", "6"])
+                == ["1", "2", "3", "4", "5", "6", "7"])
         // Version 6's fenced function and procedure.
         #expect(
             try await query(
