@@ -238,6 +238,9 @@ enum SQLiteSchema {
             )
         }
         let version = existing ?? 0
+        if existing != nil, version < target {
+            try refuseObjectsNamedAsLater(than: version, upTo: target, on: connection)
+        }
         for next in (version + 1)...max(version + 1, target) where next <= target {
             try connection.execute(migrations[Int(next) - 1])
             try connection.execute(
@@ -245,5 +248,34 @@ enum SQLiteSchema {
             )
         }
         return existing == nil
+    }
+
+    /// Refuses, changing nothing, a database at `version` that holds objects named as those that the migrations up
+    /// to `target` create (found by running them on a database in memory): someone else's, on which the migration
+    /// would fail with SQLite's bare "already exists".
+    ///
+    /// - Throws: `EventStoreError/Code/invalidArgument` naming them.
+    static func refuseObjectsNamedAsLater(
+        than version: Int64, upTo target: Int64, on connection: SQLiteConnection
+    ) throws {
+        let reference = try SQLiteConnection(path: ":memory:", busyTimeoutMilliseconds: 0, inMemory: true)
+        defer { reference.close() }
+        let names = "SELECT name FROM sqlite_schema WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+        _ = try migrateInTransaction(reference, nowMicroseconds: 0, upTo: version)
+        let before = Set(try reference.queryTexts(names))
+        for next in (version + 1)...target { try reference.execute(migrations[Int(next) - 1]) }
+        // The store's own names, which need no quoting beyond SQL's.
+        let later = Set(try reference.queryTexts(names)).subtracting(before).sorted()
+        guard !later.isEmpty else { return }
+        let found = try connection.queryTexts(
+            "SELECT type || ' ' || name FROM sqlite_schema WHERE name IN ("
+                + later.map { "'\($0)'" }.joined(separator: ", ") + ")")
+        guard !found.isEmpty else { return }
+        throw EventStoreError(
+            .invalidArgument,
+            message: "the database holds a Whizbang store at schema version \(version) and \(listed(found.sorted())), "
+                + "which are not its own: a later version of the store's schema creates objects of those names, so "
+                + "this code (version \(target)) cannot migrate it; nothing was changed: rename or remove them, then "
+                + "open the store again")
     }
 }

@@ -54,6 +54,25 @@ struct SQLiteSchemaVersionTests {
         }
     }
 
+    /// Someone else's table named as a later version's, in a file at an older version: the store refuses to migrate
+    /// it, naming the table, and the file is as it was. Before, the migration failed on it with SQLite's bare "table
+    /// read_models already exists", which the sample reported as a file it could not open.
+    @Test func aMigrationOverATableNamedAsALaterVersionsIsRefused() async throws {
+        try await withFixtureCopy(LibraryFixture.name) { path in
+            _ = try executeRawSQL("CREATE TABLE read_models (x); INSERT INTO read_models VALUES (42)", path: path)
+            let before = try Data(contentsOf: URL(fileURLWithPath: path))
+            let error = await #expect(throws: EventStoreError.self) {
+                _ = try await SQLiteEventStore.open(path: path, configuration: .testing)
+            }
+            #expect(error?.code == .invalidArgument, "\(String(describing: error))")
+            #expect(error?.message.contains("table read_models") == true, "\(String(describing: error))")
+            #expect(error?.message.contains("nothing was changed") == true, "\(String(describing: error))")
+            #expect(try executeRawSQL("SELECT max(version) FROM schema_version", path: path) == [["2"]])
+            #expect(try executeRawSQL("SELECT x FROM read_models", path: path) == [["42"]])
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+        }
+    }
+
     /// Migrations 2 and 3 run in one transaction: when 3 fails, 2 is undone with it and the file is as it was.
     @Test func aMigrationThatFailsChangesNothing() async throws {
         try await withFixtureCopy(LibraryFixture.name) { path in
