@@ -376,6 +376,40 @@ extension SampleProcessSuites {
             }
         }
 
+        /// A read of a ledger at an older schema version said "give --database the schema of a store", of a store.
+        @Test("verify, inspect and export of a ledger at an older schema version say how it is migrated, changing nothing")
+        func readsOfAnOlderLedgerSayHowToMigrate() async throws {
+            try await withCleanup { cleanup in
+                let postgres = try freshURL()
+                let schema = try schemaName(postgres)
+                cleanup.dropSchema(schema)
+                let run = try await SampleProcess.run([
+                    "run", "--database", postgres, "--accounts", "10", "--commands", "20", "--quiet",
+                ])
+                try #require(run.status == 0, "\(run.standardError)")
+                // The ledger as the version before this one left it: its newest migration not recorded.
+                _ = try await psql(
+                    "DELETE FROM \(schema).schema_version "
+                        + "WHERE version = (SELECT max(version) FROM \(schema).schema_version)")
+                let before = try await contents(ofSchema: schema)
+                for command in [["verify"], ["inspect"], ["export", "--output", "-"]] {
+                    let read = try await SampleProcess.run(command + ["--database", postgres])
+                    #expect(read.status == 2, "\(command): \(read.standardOutput)\(read.standardError)")
+                    #expect(
+                        read.standardError.contains("migrated by a command that writes it (run --keep)"),
+                        "\(command): \(read.standardError)")
+                    #expect(!read.standardError.contains("the schema of a store"), "\(command): \(read.standardError)")
+                }
+                #expect(try await contents(ofSchema: schema) == before)
+                let migrated = try await SampleProcess.run([
+                    "run", "--keep", "--database", postgres, "--accounts", "10", "--commands", "10", "--quiet",
+                ])
+                #expect(migrated.status == 0, "\(migrated.standardError)")
+                let verified = try await SampleProcess.run(["verify", "--database", postgres])
+                #expect(verified.status == 0, "\(verified.standardOutput)\(verified.standardError)")
+            }
+        }
+
         /// The refusal said that the sample had not created the store, where the SQLite ledger's says what it is.
         @Test("run refuses to start an imported log over, says it was imported, and changes nothing")
         func runRefusesToStartAnImportOver() async throws {

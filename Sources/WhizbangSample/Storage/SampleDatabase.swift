@@ -195,9 +195,13 @@ enum SampleDatabase {
                     try await command.run(on: store, database: opened)
                 }
             } catch let error as EventStoreError where error.code == .incompatibleSchema {
+                // The schema holds a store (looked at above), of another version: this command reads, and neither
+                // creates nor migrates anything.
                 throw SampleError.refusal(
-                    "\(OneLine.text(error.message)) (\(configuration)); nothing was changed: give --database the schema "
-                        + "of a store (?schema=NAME)")
+                    "\(OneLine.text(error.message)) (\(configuration)); nothing was changed: this command only reads. "
+                        + "A ledger of an older schema version is migrated by a command that writes it (run --keep), "
+                        + "once every process of the older version has stopped writing it; one of a newer version is "
+                        + "read by the newer sample")
             } catch {
                 // A role that may read the store's version but not its log (or its checkpoints).
                 throw PostgresProblem.missingReadPrivilege(error, configuration) ?? error
