@@ -336,7 +336,8 @@ public final class PostgresEventStore: EventStore {
             try await runner.withConnection { connection in
                 try await connection.withStoreTransaction(logger: logger) {
                     let found = try await connection.rows(of: statement(opened), logger: logger).first
-                    if found != opened { throw tables.foundReplaced() }
+                    // 0 names no table: a store that opened has its tables' id, and one found missing is refused.
+                    if found != opened || opened == 0 { throw tables.foundReplaced() }
                 }
             }
         }

@@ -45,7 +45,12 @@ public final class SQLiteEventStore: EventStore {
 
     /// Opens the store at `path`, creating the file (mode 0600) and its schema if needed, or migrating an older
     /// schema forwards. An empty file at `path` is an empty SQLite database, as SQLite reads it: the store is created
-    /// in it (keeping its owner and mode), as in a file made for it beforehand.
+    /// in it (keeping its owner and mode), as in a file made for it beforehand. `path` always names a file: SQLite's
+    /// special names are not read as such (`:memory:` is the file of that name in the working directory, and a name
+    /// that starts with `file:` is a file's, not a URI).
+    ///
+    /// An older schema holding objects named as a later version's (someone else's table `read_models`, say) is
+    /// refused with `invalidArgument`, naming them, before anything is changed.
     ///
     /// This blocks the calling thread while SQLite opens the file; from async code prefer
     /// ``open(path:configuration:)``.

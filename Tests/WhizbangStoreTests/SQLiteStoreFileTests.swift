@@ -285,3 +285,15 @@ private func makeForeignDatabaseWithWAL(at path: String) async throws -> Data {
     try #require(!wal.isEmpty)
     return wal
 }
+
+/// The names SQLite reads as something other than a file are passed to it as the files they name.
+@Suite("SQLite file names")
+struct SQLiteFileNameTests {
+    @Test("`:memory:` and a name that starts with `file:` reach SQLite as the files they name")
+    func specialNamesAreFiles() {
+        #expect(SQLiteConnection.plainFileName(":memory:") == "./:memory:")
+        #expect(SQLiteConnection.plainFileName("file:x.sqlite") == "./file:x.sqlite")
+        #expect(SQLiteConnection.plainFileName("/tmp/:memory:") == "/tmp/:memory:")
+        #expect(SQLiteConnection.plainFileName("ledger.sqlite") == "ledger.sqlite")
+    }
+}

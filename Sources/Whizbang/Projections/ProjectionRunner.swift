@@ -88,10 +88,13 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
     /// Catches the projection up from its checkpoint, then follows the log, until graceful shutdown or cancellation.
     ///
     /// Checks between batches for graceful shutdown and cancellation; after either it returns normally, with the
-    /// checkpoint of every batch it applied saved and ``appliedPosition`` at the last of them. A cancellation that a
-    /// read of the store or the projection itself reports (`CancellationError`) ends it the same way; a batch it
-    /// interrupts is not checkpointed and is delivered again by the next run. If an interrupted rebuild is marked, it
-    /// is completed first (see the type's documentation).
+    /// checkpoint of every batch it applied saved and ``appliedPosition`` at the last of them. (While it completes a
+    /// marked rebuild, a batch's position is published only after the runner has read whether the rebuild caught up,
+    /// so that a caller waiting for the last one finds the mark cleared: a cancellation in that read leaves
+    /// ``appliedPosition`` a batch behind the checkpoint.) A cancellation that a read of the store or the projection
+    /// itself reports (`CancellationError`) ends it the same way; a batch it interrupts is not checkpointed and is
+    /// delivered again by the next run. If an interrupted rebuild is marked, it is completed first (see the type's
+    /// documentation).
     ///
     /// - Throws: ``ProjectionError/Code/alreadyActive`` if the runner is already running or rebuilding; an error
     ///   thrown by the projection or the store, which stops the runner (the batch that failed is not checkpointed,

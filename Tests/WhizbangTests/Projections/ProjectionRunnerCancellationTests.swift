@@ -45,4 +45,18 @@ struct ProjectionRunnerCancellationTests {
         let error = await #expect(throws: ProjectionError.self) { try await runner.waitUntilApplied(through: 5) }
         #expect(error?.code == .stopped)
     }
+
+    @Test("a CancellationError of the projection's own, its task not cancelled, fails run() as any error does")
+    func projectionsOwnCancellationErrorFails() async throws {
+        let store = CancellableReadsStore()
+        try await appendValues(1...3, to: "a", in: store)
+        let projection = UpsertingProjection { _, _ in throw CancellationError() }
+        let board = ProjectionStatusBoard()
+        var configuration = ProjectionRunnerConfiguration()
+        configuration.statusBoard = board
+        let runner = ProjectionRunner(projection: projection, store: store, configuration: configuration)
+        await #expect(throws: CancellationError.self) { try await runner.run() }
+        #expect(try await store.checkpoint(for: "upserting") == nil)
+        #expect(board.status(of: "upserting")?.state == .stopped)
+    }
 }
