@@ -187,6 +187,30 @@ struct ClusterClientEdgeTests {
         }
     }
 
+    /// A send waiting for its result when the client's store closed was told only "the cluster client stopped".
+    @Test("a send waiting when the client's store closes is told that, and why the store closed")
+    func aWaitingSendHearsWhyTheStoreClosed() async throws {
+        try await ClusterTestDatabase.withStore { store in
+            let client = try ClusterClient(
+                store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { _ = try? await client.run() }
+                // No node runs: the send waits for its result.
+                let sending = Task {
+                    try await client.send(Counter.Command.add(1), to: "counter-1", as: Counter.self)
+                }
+                while client.waiters.earliestDeadline == nil { await Task.yield() }
+                store.close()
+                let error = await #expect(throws: ClusterError.self) { _ = try await sending.value }
+                #expect(error?.code == .notRunning)
+                #expect(
+                    error?.message.contains("its event store closed while the client ran: ") == true,
+                    "\(String(describing: error))")
+                try await group.waitForAll()
+            }
+        }
+    }
+
     @Test("a send's time limit bounds the client's first preparation of the cluster's tables too")
     func aSendsTimeLimitBoundsThePreparation() async throws {
         try await ClusterTestDatabase.withStore { store in

@@ -417,10 +417,20 @@ public final class ClusterClient: Service, Sendable {
             }
             group.cancelAll()
         }
-        // Only the listener ends without a stop: the store closed under the client.
+        // Only the listener ends without a stop: the store closed under the client. The sends still waiting are told
+        // why, in the store's words (a closed store answers with the error it closed with).
         guard stopping.load(ordering: .acquiring) || Task.isCancelled else {
-            throw ClusterError(
-                .notRunning, message: "the cluster client stopped: its event store closed while the client ran")
+            var reason = ""
+            do {
+                try await store.waitUntilReady()
+            } catch let error as EventStoreError {
+                reason = ": \(error.message)"
+            }
+            let stopped = ClusterError(
+                .notRunning,
+                message: "the cluster client stopped: its event store closed while the client ran\(reason)")
+            waiters.close(with: stopped)
+            throw stopped
         }
     }
 
