@@ -50,76 +50,93 @@ struct ClusterReplacedTablesTests {
         return configuration
     }
 
+    /// A running store of ``awayConfiguration()``, a node on it that owns every partition (driven step by step),
+    /// and a client.
+    struct Fixture {
+        let configuration: PostgresEventStore.Configuration
+        let store: PostgresEventStore
+        let running: Task<Void, any Error>
+        let node: ClusterNode
+        let client: ClusterClient
+
+        init() async throws {
+            configuration = try ClusterReplacedTablesTests.awayConfiguration()
+            store = try PostgresEventStore(configuration: configuration)
+            let store = store
+            running = Task { try await store.run() }
+            do {
+                try await ClusterSchema.prepare(store, partitionCount: 8, logger: ClusterTestDatabase.cluster().logger)
+                node = try ClusterNode(
+                    nodeID: "first", store: store, aggregates: Counter.registry,
+                    configuration: ClusterTestDatabase.cluster())
+                try await node.leases.register()
+                #expect(try await node.leases.beat().claimed.count == 8)
+                client = try ClusterClient(
+                    store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
+            } catch {
+                store.close()
+                running.cancel()
+                try? await ClusterTestDatabase.drop(configuration)
+                throw error
+            }
+        }
+
+        /// The commands still pending in the inbox.
+        var pending: [String?] {
+            get async throws {
+                try await ClusterTestDatabase.query(
+                    "SELECT count(*)::text FROM \"\(configuration.schema)_cluster\".inbox WHERE status = 0",
+                    configuration: configuration)
+            }
+        }
+
+        func close() {
+            store.close()
+            running.cancel()
+            Task { [configuration] in try? await ClusterTestDatabase.drop(configuration) }
+        }
+    }
+
     @Test("a node's batch into store tables dropped and made again since its store opened them is refused")
     func batchRefused() async throws {
-        let configuration = try Self.awayConfiguration()
-        defer { Task { [configuration] in try? await ClusterTestDatabase.drop(configuration) } }
-        let store = try PostgresEventStore(configuration: configuration)
-        defer { store.close() }
-        let running = Task { try await store.run() }
-        do {
-            try await ClusterSchema.prepare(store, partitionCount: 8, logger: ClusterTestDatabase.cluster().logger)
-            let node = try ClusterNode(
-                nodeID: "first", store: store, aggregates: Counter.registry,
-                configuration: ClusterTestDatabase.cluster())
-            try await node.leases.register()
-            #expect(try await node.leases.beat().claimed.count == 8)
-            let client = try ClusterClient(
-                store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
-            _ = try await client.enqueue(Counter.Command.add(5), to: "counter-1", as: Counter.self)
+        let fixture = try await Fixture()
+        defer { fixture.close() }
+        _ = try await fixture.client.enqueue(Counter.Command.add(5), to: "counter-1", as: Counter.self)
 
-            try await Self.replaceTables(configuration)
+        try await Self.replaceTables(fixture.configuration)
 
-            // The node's store refuses the batch and closes; the command stays pending, nothing reaches the new log.
-            let refused = await #expect(throws: EventStoreError.self) {
-                _ = try await node.executor.runBatch(owned: node.ownership.executable())
-            }
-            #expect(refused?.code == .closed, "\(String(describing: refused))")
-            #expect(try await Self.streams(configuration) == ["other-1"])
-            let pending = try await ClusterTestDatabase.query(
-                "SELECT count(*)::text FROM \"\(configuration.schema)_cluster\".inbox WHERE status = 0",
-                configuration: configuration)
-            #expect(pending == ["1"])
+        // The node's store refuses the batch and closes; the command stays pending, nothing reaches the new log.
+        let refused = await #expect(throws: EventStoreError.self) {
+            _ = try await fixture.node.executor.runBatch(owned: fixture.node.ownership.executable())
         }
+        #expect(refused?.code == .closed, "\(String(describing: refused))")
+        #expect(try await Self.streams(fixture.configuration) == ["other-1"])
+        #expect(try await fixture.pending == ["1"])
         // The store closed itself, and says why.
-        let stopped = await #expect(throws: EventStoreError.self) { try await running.value }
+        let stopped = await #expect(throws: EventStoreError.self) { try await fixture.running.value }
         #expect(stopped?.code == .closed)
     }
 
     @Test("a node's batch that appends nothing is refused too when its store's tables were replaced")
     func batchWithoutEventsRefused() async throws {
-        let configuration = try Self.awayConfiguration()
-        defer { Task { [configuration] in try? await ClusterTestDatabase.drop(configuration) } }
-        let store = try PostgresEventStore(configuration: configuration)
-        defer { store.close() }
-        let running = Task { try await store.run() }
-        defer { running.cancel() }
-        try await ClusterSchema.prepare(store, partitionCount: 8, logger: ClusterTestDatabase.cluster().logger)
-        let node = try ClusterNode(
-            nodeID: "first", store: store, aggregates: Counter.registry,
-            configuration: ClusterTestDatabase.cluster())
-        try await node.leases.register()
-        _ = try await node.leases.beat()
-        let client = try ClusterClient(
-            store: store, aggregates: Counter.registry, configuration: ClusterTestDatabase.cluster())
+        let fixture = try await Fixture()
+        defer { fixture.close() }
+        let node = fixture.node
         // The node runs a command and keeps counter-1's state (5) in its cache.
-        _ = try await client.enqueue(Counter.Command.add(5), to: "counter-1", as: Counter.self)
+        _ = try await fixture.client.enqueue(Counter.Command.add(5), to: "counter-1", as: Counter.self)
         #expect(try await node.executor.runBatch(owned: node.ownership.executable()).completed == 1)
 
-        try await Self.replaceTables(configuration)
+        try await Self.replaceTables(fixture.configuration)
         // Refused from the cached state: no event to append, only a result to record, decided on the old tables.
-        _ = try await client.enqueue(Counter.Command.subtract(10), to: "counter-1", as: Counter.self)
+        _ = try await fixture.client.enqueue(Counter.Command.subtract(10), to: "counter-1", as: Counter.self)
         let refused = await #expect(throws: EventStoreError.self) {
             _ = try await node.executor.runBatch(owned: node.ownership.executable())
         }
         #expect(refused?.code == .closed, "\(String(describing: refused))")
-        let pending = try await ClusterTestDatabase.query(
-            "SELECT count(*)::text FROM \"\(configuration.schema)_cluster\".inbox WHERE status = 0",
-            configuration: configuration)
-        #expect(pending == ["1"])
+        #expect(try await fixture.pending == ["1"])
         let rejections = try await ClusterTestDatabase.query(
-            "SELECT count(*)::text FROM \"\(configuration.schema)_cluster\".fence_rejections",
-            configuration: configuration)
+            "SELECT count(*)::text FROM \"\(fixture.configuration.schema)_cluster\".fence_rejections",
+            configuration: fixture.configuration)
         #expect(rejections == ["0"])
     }
 

@@ -99,7 +99,8 @@ struct PostgresReplacedTablesTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 0..<16 {
                     group.addTask {
-                        _ = try await store.append(makeEvents(1), to: StreamID("warm-\(index)"), expectedVersion: .noStream)
+                        _ = try await store.append(
+                            makeEvents(1), to: StreamID("warm-\(index)"), expectedVersion: .noStream)
                     }
                 }
                 try await group.waitForAll()

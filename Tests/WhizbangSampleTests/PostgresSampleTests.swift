@@ -178,6 +178,19 @@ extension SampleProcessSuites {
             return output.standardOutput
         }
 
+        /// A new schema holding a small ledger (10 accounts, 20 commands), dropped by `cleanup`; returns its URL and
+        /// its schema's name.
+        private func smallLedger(_ cleanup: Cleanup) async throws -> (url: String, schema: String) {
+            let postgres = try freshURL()
+            let schema = try schemaName(postgres)
+            cleanup.dropSchema(schema)
+            let run = try await SampleProcess.run([
+                "run", "--database", postgres, "--accounts", "10", "--commands", "20", "--quiet",
+            ])
+            try #require(run.status == 0, "\(run.standardError)")
+            return (postgres, schema)
+        }
+
         private func schemaName(_ url: String) throws -> String {
             try #require(url.firstMatch(of: /schema=([a-z0-9_]+)/).map { String($0.1) })
         }
@@ -348,14 +361,8 @@ extension SampleProcessSuites {
         @Test("run refuses a store it did not create at an older schema version without migrating it first")
         func runLeavesAnOlderForeignStoreUnmigrated() async throws {
             try await withCleanup { cleanup in
-                let postgres = try freshURL()
-                let schema = try schemaName(postgres)
-                cleanup.dropSchema(schema)
                 // A store the sample did not create, at schema version 4: a ledger without its mark, taken back.
-                let run = try await SampleProcess.run([
-                    "run", "--database", postgres, "--accounts", "10", "--commands", "20", "--quiet",
-                ])
-                try #require(run.status == 0, "\(run.standardError)")
+                let (postgres, schema) = try await smallLedger(cleanup)
                 _ = try await psql(
                     "DELETE FROM \(schema).checkpoints WHERE consumer = 'whizbang-sample.ledger'; "
                         + "DELETE FROM \(schema).schema_version WHERE version >= 5; "
@@ -377,16 +384,10 @@ extension SampleProcessSuites {
         }
 
         /// A read of a ledger at an older schema version said "give --database the schema of a store", of a store.
-        @Test("verify, inspect and export of a ledger at an older schema version say how it is migrated, changing nothing")
+        @Test("reads of a ledger at an older schema version say how it is migrated, and change nothing")
         func readsOfAnOlderLedgerSayHowToMigrate() async throws {
             try await withCleanup { cleanup in
-                let postgres = try freshURL()
-                let schema = try schemaName(postgres)
-                cleanup.dropSchema(schema)
-                let run = try await SampleProcess.run([
-                    "run", "--database", postgres, "--accounts", "10", "--commands", "20", "--quiet",
-                ])
-                try #require(run.status == 0, "\(run.standardError)")
+                let (postgres, schema) = try await smallLedger(cleanup)
                 // The ledger as the version before this one left it: its newest migration not recorded.
                 _ = try await psql(
                     "DELETE FROM \(schema).schema_version "
@@ -1306,13 +1307,7 @@ extension SampleProcessSuites {
             .timeLimit(.minutes(5)))
         func readOnlyCommandsNameAMissingPrivilege() async throws {
             try await withCleanup { cleanup in
-                let postgres = try freshURL()
-                let schema = try schemaName(postgres)
-                cleanup.dropSchema(schema)
-                let run = try await SampleProcess.run([
-                    "run", "--database", postgres, "--accounts", "10", "--commands", "20", "--quiet",
-                ])
-                try #require(run.status == 0, "\(run.standardError)")
+                let (postgres, schema) = try await smallLedger(cleanup)
                 let role = "usage_\(schema)"
                 _ = try await psql(
                     "CREATE ROLE \(role) LOGIN PASSWORD 'usage-password'; GRANT USAGE ON SCHEMA \(schema) TO \(role)")
