@@ -196,10 +196,15 @@ struct ClusterClientEdgeTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { _ = try? await client.run() }
                 // No node runs: the send waits for its result.
+                let ended = Atomic<Bool>(false)
                 let sending = Task {
-                    try await client.send(Counter.Command.add(1), to: "counter-1", as: Counter.self)
+                    defer { ended.store(true, ordering: .releasing) }
+                    return try await client.send(Counter.Command.add(1), to: "counter-1", as: Counter.self)
                 }
-                while client.waiters.earliestDeadline == nil { await Task.yield() }
+                // Until the send waits (or, if something failed it first, has ended: the expectation below says so).
+                while client.waiters.earliestDeadline == nil && !ended.load(ordering: .acquiring) {
+                    await Task.yield()
+                }
                 store.close()
                 let error = await #expect(throws: ClusterError.self) { _ = try await sending.value }
                 #expect(error?.code == .notRunning)

@@ -77,7 +77,9 @@ struct PostgresLifecycleTests {
             }
             group.addTask {
                 let error = await expectError(.incompatibleSchema) { try await store.run() }
-                #expect(error?.message.contains("understands up to 6") == true, "\(String(describing: error))")
+                // The newest version this code writes, whatever it is, and not the schema's.
+                #expect(error?.message.contains("understands up to ") == true, "\(String(describing: error))")
+                #expect(error?.message.contains("understands up to 99") == false, "\(String(describing: error))")
             }
             try await group.waitForAll()
         }

@@ -397,7 +397,7 @@ extension SampleProcessSuites {
                     let read = try await SampleProcess.run(command + ["--database", postgres])
                     #expect(read.status == 2, "\(command): \(read.standardOutput)\(read.standardError)")
                     #expect(
-                        read.standardError.contains("migrated by a command that writes it (run --keep)"),
+                        read.standardError.contains("migrated by a command that writes it (run --keep"),
                         "\(command): \(read.standardError)")
                     #expect(!read.standardError.contains("the schema of a store"), "\(command): \(read.standardError)")
                 }
@@ -642,6 +642,7 @@ extension SampleProcessSuites {
                     "run", "--database", postgres, "--accounts", "5", "--commands", "20", "--quiet",
                 ])
                 try #require(created.status == 0, "\(created.standardError)")
+                let current = try await psql("SELECT max(version) FROM \(schema).schema_version")
                 // The ledger taken back to schema version 4, as an older build left it.
                 _ = try await psql(
                     "DELETE FROM \(schema).schema_version WHERE version >= 5; "
@@ -663,7 +664,7 @@ extension SampleProcessSuites {
                 #expect(status == 0, "\(status): \(lines)")
                 #expect(!lines.contains("schema version"), "\(lines)")
                 let version = try await psql("SELECT max(version) FROM \(schema).schema_version")
-                #expect(version.trimmingCharacters(in: .whitespacesAndNewlines) == "6", "\(version)")
+                #expect(version == current, "\(version), not \(current)")
             }
         }
 

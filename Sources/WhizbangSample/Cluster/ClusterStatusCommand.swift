@@ -15,6 +15,15 @@ struct ClusterStatusCommand: AsyncParsableCommand {
             throw SampleError("cluster needs a PostgreSQL --database (postgres://...)", exitStatus: 2)
         }
         configuration.isReadOnly = true
+        do {
+            try await printStatus(configuration)
+        } catch let error as EventStoreError where error.code == .incompatibleSchema {
+            // A store of another schema version: this command only reads, and says so as the other reads do.
+            throw SampleDatabase.otherVersionRefusal(error, configuration)
+        }
+    }
+
+    private func printStatus(_ configuration: PostgresEventStore.Configuration) async throws {
         // A schema of that name that holds others' objects is no cluster's: say whose objects, not "no cluster".
         try await ClusterOptions.checkClusterSchema(configuration)
         let clusterSchema = configuration.schema + "_cluster"

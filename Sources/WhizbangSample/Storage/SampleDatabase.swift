@@ -170,6 +170,17 @@ enum SampleDatabase {
             + "until the next run that writes the ledger)."
     }
 
+    /// The refusal of a command that only reads, of a store at another schema version than this code's.
+    static func otherVersionRefusal(_ error: EventStoreError, _ configuration: PostgresEventStore.Configuration)
+        -> SampleError
+    {
+        SampleError.refusal(
+            "\(OneLine.text(error.message)) (\(configuration)); nothing was changed: this command only reads. A "
+                + "ledger of an older schema version is migrated by a command that writes it (run --keep, a cluster "
+                + "node), after which processes of the older version that run go on but none starts again; one of a "
+                + "newer version is read by the newer sample")
+    }
+
     private func withPostgres<Command: StoreCommand>(
         _ configuration: PostgresEventStore.Configuration,
         _ access: Access,
@@ -197,11 +208,7 @@ enum SampleDatabase {
             } catch let error as EventStoreError where error.code == .incompatibleSchema {
                 // The schema holds a store (looked at above), of another version: this command reads, and neither
                 // creates nor migrates anything.
-                throw SampleError.refusal(
-                    "\(OneLine.text(error.message)) (\(configuration)); nothing was changed: this command only reads. "
-                        + "A ledger of an older schema version is migrated by a command that writes it (run --keep), "
-                        + "once every process of the older version has stopped writing it; one of a newer version is "
-                        + "read by the newer sample")
+                throw Self.otherVersionRefusal(error, configuration)
             } catch {
                 // A role that may read the store's version but not its log (or its checkpoints).
                 throw PostgresProblem.missingReadPrivilege(error, configuration) ?? error
