@@ -387,7 +387,7 @@ extension ClusterClientEdgeTests {
             group.addTask { try await client.run() }
             let ticket = try await client.enqueue(Counter.Command.add(1), to: StreamID("counter-1"), as: Counter.self)
             // The command runs and its result is recorded; no notification will name its row again.
-            #expect(try await client.result(of: ticket, timeout: .seconds(30)).outcome == .accepted)
+            #expect(try await client.result(of: ticket, timeout: TestPatience.success).outcome == .accepted)
             node.stop()
             try await nodeRun.value
             try await body(client, ticket)
@@ -409,7 +409,7 @@ extension ClusterClientEdgeTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await client.run() }
                 let ticket = try await client.enqueue(Counter.Command.add(1), to: StreamID("owned"), as: Counter.self)
-                #expect(try await client.result(of: ticket, timeout: .seconds(30)).outcome == .accepted)
+                #expect(try await client.result(of: ticket, timeout: TestPatience.success).outcome == .accepted)
                 #expect(try await client.partitionsOwned())
                 // A graceful stop releases every partition at once.
                 node.stop()
@@ -431,7 +431,7 @@ extension ClusterClientEdgeTests {
                 client, ticket in
                 // A new wait looks the row up at once; with the inbox renamed, that look-up fails at once.
                 try await InboxLock.renameClusterTable(in: store.configuration, from: "inbox", to: "inbox_hidden")
-                let waiting = Task { try await client.result(of: ticket, timeout: .seconds(20)) }
+                let waiting = Task { try await client.result(of: ticket, timeout: .seconds(60)) }
                 await failedLookUp.logged()
                 try await InboxLock.renameClusterTable(in: store.configuration, from: "inbox_hidden", to: "inbox")
                 let restored = ContinuousClock.now
@@ -450,7 +450,7 @@ extension ClusterClientEdgeTests {
             try await withARecordedCommand(store) { client, ticket in
                 // The look-up waits behind the lock; its backend is then ended.
                 let lock = try await InboxLock.lock(store.configuration, mode: "ACCESS EXCLUSIVE")
-                let waiting = Task { try await client.result(of: ticket.messageID, timeout: .seconds(40)) }
+                let waiting = Task { try await client.result(of: ticket.messageID, timeout: TestPatience.success) }
                 _ = try await PostgresLockWaiters.waiting(for: .table(lock.table), on: lock.connection)
                 try await lock.releaseEndingWaiters()
                 #expect(try await waiting.value.outcome == .accepted)

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import PostgresTesting
 import Synchronization
 import Testing
 import Whizbang
@@ -217,7 +218,7 @@ struct InboxExecutorTests {
     }
 
     static func result(_ messageID: MessageID, _ client: ClusterClient) async throws -> ClusterCommandResult {
-        try await client.result(of: messageID, timeout: .seconds(30))
+        try await client.result(of: messageID, timeout: TestPatience.success)
     }
 
     @Test("an append refused for an event id stored elsewhere fails its command alone; its stream's next runs")

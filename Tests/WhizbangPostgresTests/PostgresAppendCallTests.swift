@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import PostgresTesting
 import Testing
 import Whizbang
 import WhizbangPostgres
@@ -150,7 +151,7 @@ struct PostgresAppendCallTests {
         configuration.readModels = [DepositTotals()]
         try await PostgresTestServer.withStore(configuration: configuration) { store in
             let reader = ReadModel(DepositTotals(), in: store)
-            try await reader.waitUntilCaughtUp(timeout: .seconds(30))
+            try await reader.waitUntilCaughtUp(timeout: TestPatience.success)
             try await Self.prepare(store, token: 7)
             _ = try await store.append(
                 [PostgresStoreAppend([Self.event(amount: 5), Self.event(amount: 2)], to: "a", expectedVersion: .noStream)],

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import PostgresTesting
 import Testing
 import Whizbang
 
@@ -46,7 +47,7 @@ struct PostgresCorruptRowTests {
         let configuration = try PostgresReadModelTests.configuration([DepositTotals()])
         try await PostgresTestServer.withStore(configuration: configuration) { store in
             _ = try await store.append([PostgresReadModelTests.deposit(5)], to: "a", expectedVersion: .noStream)
-            try await store.waitForReadModel(named: name, toReach: nil, timeout: .seconds(30))
+            try await store.waitForReadModel(named: name, toReach: nil, timeout: TestPatience.success)
             let schema = store.configuration.schema
             try await PostgresTestServer.execute(
                 "UPDATE \"\(schema)\".read_model_rows SET position = -3", configuration: store.configuration)
@@ -62,7 +63,7 @@ struct PostgresCorruptRowTests {
                 "UPDATE \"\(schema)\".read_models SET served_position = -1", configuration: store.configuration)
             await expectError(.corruptDatabase) { _ = try await store.readModelStatus(named: name) }
             await expectError(.corruptDatabase) {
-                try await store.waitForReadModel(named: name, toReach: nil, timeout: .seconds(30))
+                try await store.waitForReadModel(named: name, toReach: nil, timeout: TestPatience.success)
             }
         }
     }
@@ -86,7 +87,7 @@ struct PostgresCorruptRowTests {
         try await PostgresTestServer.withStore(configuration: configuration) { store in
             // Well before the timeout: the batch that meets the row fails the read model.
             await #expect {
-                try await store.waitForReadModel(named: name, toReach: nil, timeout: .seconds(20))
+                try await store.waitForReadModel(named: name, toReach: nil, timeout: TestPatience.success)
             } throws: { error in
                 guard let error = error as? ReadModelError else { return false }
                 return error.code == .failed && error.message.contains("corruptDatabase")
@@ -107,7 +108,7 @@ struct PostgresCorruptRowTests {
         try await PostgresTestServer.withStore(configuration: configuration) { store in
             let first = try await store.append([PostgresReadModelTests.deposit(5)], to: "a", expectedVersion: .noStream)
             try await store.waitForReadModel(
-                named: name, toReach: first.positions.upperBound - 1, timeout: .seconds(60))
+                named: name, toReach: first.positions.upperBound - 1, timeout: TestPatience.success)
             let before = try await store.readModelRow(named: name, key: "a")
             let schema = store.configuration.schema
             try await PostgresTestServer.execute(

@@ -1,4 +1,5 @@
 import Foundation
+import PostgresTesting
 import Testing
 import Whizbang
 @testable import WhizbangPostgres
@@ -95,10 +96,10 @@ extension PostgresReadModelTests {
             _ = try await oldStore.append(
                 [Self.deposit(1), EventData(eventType: "Legacy", data: Data("{}".utf8))], to: "acct-a",
                 expectedVersion: .noStream)
-            try await reader.waitUntilCaughtUp(timeout: .seconds(30))
+            try await reader.waitUntilCaughtUp(timeout: TestPatience.success)
             try await PostgresTestServer.withRunningStore(newStore) { newStore in
                 let failure = await #expect(throws: ReadModelError.self) {
-                    try await newStore.waitForReadModel(named: new.name, toReach: nil, timeout: .seconds(30))
+                    try await newStore.waitForReadModel(named: new.name, toReach: nil, timeout: TestPatience.success)
                 }
                 #expect(failure?.code == .failed)
 

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import PostgresTesting
 import Synchronization
 import Testing
 import Whizbang
@@ -100,7 +101,7 @@ struct PostgresReadModelTests {
         let projection = DepositTotals()
         try await PostgresTestServer.withStore(configuration: Self.configuration([projection])) { store in
             let reader = ReadModel(projection, in: store)
-            try await reader.waitUntilCaughtUp(timeout: .seconds(30))
+            try await reader.waitUntilCaughtUp(timeout: TestPatience.success)
             _ = try await store.append([Self.deposit(5), Self.deposit(7)], to: "acct-b", expectedVersion: .noStream)
             #expect(try await reader.row("acct-b") == .init(deposits: 2, total: 12))
             _ = try await store.append([Self.deposit(1)], to: "acct-a", expectedVersion: .noStream)
@@ -136,7 +137,7 @@ struct PostgresReadModelTests {
         let projection = DepositTotals()
         try await PostgresTestServer.withStore(configuration: Self.configuration([projection])) { store in
             let reader = ReadModel(projection, in: store)
-            try await reader.waitUntilCaughtUp(timeout: .seconds(30))
+            try await reader.waitUntilCaughtUp(timeout: TestPatience.success)
             let results = await withTaskGroup(of: (String, Result<AppendResult, EventStoreError>).self) { group in
                 for index in 0..<20 {
                     let stream = "acct-\(index)"
@@ -186,7 +187,7 @@ struct PostgresReadModelTests {
                 _ = try await store.append(
                     [Self.deposit(index), Self.deposit(1)], to: StreamID("acct-\(index % 7)"), expectedVersion: .any)
             }
-            let status = try await reader.waitUntilCaughtUp(timeout: .seconds(30))
+            let status = try await reader.waitUntilCaughtUp(timeout: TestPatience.success)
             #expect(status.position == 60 && status.state == .live)
             #expect(try await Self.rows(of: projection, in: store) == projection.fold(Self.log(of: store)))
         }
@@ -210,7 +211,7 @@ struct PostgresReadModelTests {
         do {
             try await PostgresTestServer.withStartedStore(configuration: proxied) { store in
                 _ = try await store.append([Self.deposit(5)], to: "acct-1", expectedVersion: .any)
-                _ = try await store.waitForReadModel(named: projection.name, toReach: 1, timeout: .seconds(60))
+                _ = try await store.waitForReadModel(named: projection.name, toReach: 1, timeout: TestPatience.success)
                 // With the server answering: a zero timeout still reads the status, and a wait for a position the
                 // model will not reach in time says where it is.
                 let now = try await store.waitForReadModel(named: projection.name, toReach: 1, timeout: .zero)
@@ -291,7 +292,7 @@ struct PostgresReadModelTests {
         let projection = DepositTotals()
         try await PostgresTestServer.withStore(configuration: Self.configuration([projection])) { store in
             let reader = ReadModel(projection, in: store)
-            try await reader.waitUntilCaughtUp(timeout: .seconds(30))
+            try await reader.waitUntilCaughtUp(timeout: TestPatience.success)
             for batch in 0..<40 {
                 _ = try await store.append(
                     (0..<100).map { Self.deposit($0) }, to: StreamID("acct-\(batch)"), expectedVersion: .noStream)
@@ -313,7 +314,7 @@ struct PostgresReadModelTests {
                 if reads >= 100_000 { break }
             }
             #expect(sawRebuild)
-            let status = try await reader.waitUntilCaughtUp(timeout: .seconds(30))
+            let status = try await reader.waitUntilCaughtUp(timeout: TestPatience.success)
             #expect(status.rebuild == nil && status.state == .live)
             #expect(try await Self.rows(of: projection, in: store) == expected)
             _ = try await store.append([Self.deposit(9)], to: "acct-0", expectedVersion: .any)
@@ -330,7 +331,7 @@ struct PostgresReadModelTests {
         try await PostgresTestServer.withStore(configuration: configuration) { store in
             let reader = ReadModel(projection, in: store)
             _ = try await store.append([Self.deposit(5)], to: "acct-1", expectedVersion: .noStream)
-            try await reader.waitUntilCaughtUp(timeout: .seconds(30))
+            try await reader.waitUntilCaughtUp(timeout: TestPatience.success)
             let schema = "\"\(configuration.schema)\""
             try await PostgresTestServer.execute(
                 """
@@ -350,7 +351,7 @@ struct PostgresReadModelTests {
             try await PostgresTestServer.execute(
                 "DROP TRIGGER refuse_rebuild ON \(schema).read_models", configuration: configuration)
             try await store.rebuildReadModel(named: projection.name)
-            try await reader.waitUntilCaughtUp(timeout: .seconds(30))
+            try await reader.waitUntilCaughtUp(timeout: TestPatience.success)
             #expect(try await Self.rows(of: projection, in: store) == projection.fold(Self.log(of: store)))
         }
     }
@@ -360,7 +361,7 @@ struct PostgresReadModelTests {
         try await PostgresTestServer.withRunningStore(
             try PostgresEventStore(configuration: Self.configuration([DepositTotals()], schema: schema))
         ) { store in
-            try await ReadModel(DepositTotals(), in: store).waitUntilCaughtUp(timeout: .seconds(30))
+            try await ReadModel(DepositTotals(), in: store).waitUntilCaughtUp(timeout: TestPatience.success)
             for index in 0..<10 {
                 _ = try await store.append([Self.deposit(index)], to: StreamID("acct-\(index % 3)"), expectedVersion: .any)
             }
@@ -369,7 +370,7 @@ struct PostgresReadModelTests {
         second.version = 2
         try await PostgresTestServer.withStore(configuration: Self.configuration([second], schema: schema)) { store in
             let reader = ReadModel(second, in: store)
-            let status = try await reader.waitUntilCaughtUp(timeout: .seconds(30))
+            let status = try await reader.waitUntilCaughtUp(timeout: TestPatience.success)
             #expect(status.servedVersion == 2)
             #expect(try await Self.rows(of: second, in: store) == second.fold(Self.log(of: store)))
         }
@@ -380,7 +381,7 @@ struct PostgresReadModelTests {
     @Test func aProcessWithAnOlderVersionLeavesTheNewerBuildAlone() async throws {
         let configuration = try Self.configuration([DepositTotals()])
         try await PostgresTestServer.withRunningStore(try PostgresEventStore(configuration: configuration)) { store in
-            try await ReadModel(DepositTotals(), in: store).waitUntilCaughtUp(timeout: .seconds(30))
+            try await ReadModel(DepositTotals(), in: store).waitUntilCaughtUp(timeout: TestPatience.success)
             for index in 0..<5 {
                 _ = try await store.append([Self.deposit(index)], to: "acct-a", expectedVersion: .any)
             }
@@ -473,7 +474,7 @@ struct PostgresReadModelTests {
         try await Self.makeVersionTwoStore(configuration)
         try await PostgresTestServer.withStore(configuration: configuration) { store in
             let reader = ReadModel(projection, in: store)
-            try await reader.waitUntilCaughtUp(timeout: .seconds(30))
+            try await reader.waitUntilCaughtUp(timeout: TestPatience.success)
             #expect(try await reader.row("acct-old") == .init(deposits: 2, total: 10))
             // A retry of the stored events is idempotent and is not folded twice.
             let retry = [
@@ -513,7 +514,7 @@ struct PostgresReadModelTests {
                 _ = try await ignoring.append([Self.deposit(10)], to: "acct-a", expectedVersion: .exact(1))
                 // ... and the next append here must not fold into rows that miss that event.
                 _ = try await keeping.append([Self.deposit(100)], to: "acct-a", expectedVersion: .exact(2))
-                try await reader.waitUntilCaughtUp(timeout: .seconds(30))
+                try await reader.waitUntilCaughtUp(timeout: TestPatience.success)
                 #expect(try await reader.row("acct-a") == .init(deposits: 3, total: 111))
             }
         }
@@ -542,7 +543,7 @@ struct PostgresReadModelTests {
                     try await group.waitForAll()
                 }
                 for store in [first, second] {
-                    try await ReadModel(projection, in: store).waitUntilCaughtUp(timeout: .seconds(30))
+                    try await ReadModel(projection, in: store).waitUntilCaughtUp(timeout: TestPatience.success)
                     let log = try await Self.log(of: store)
                     #expect(log.count == 400)
                     #expect(try await Self.rows(of: projection, in: store) == projection.fold(log))
