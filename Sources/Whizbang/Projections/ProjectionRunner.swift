@@ -263,8 +263,9 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
         }
     }
 
-    /// Runs `body` with `state` on the status board, then records `stopped` (also after cancellation), or `failed`
-    /// with the error it threw.
+    /// Runs `body` with `state` on the status board, then records `stopped` (also after the task's cancellation), or
+    /// `failed` with the error it threw, a `CancellationError` of the projection's own (its task not cancelled)
+    /// included.
     private func reportingStatus(
         _ state: ProjectionStatus.State, _ body: () async throws -> Void
     ) async throws {
@@ -273,7 +274,7 @@ public final class ProjectionRunner<Store: EventStore>: Service, Sendable {
         do {
             try await body()
             board?.record(.stopped, for: name)
-        } catch is CancellationError {
+        } catch is CancellationError where Task.isCancelled {
             board?.record(.stopped, for: name)
             throw CancellationError()
         } catch {

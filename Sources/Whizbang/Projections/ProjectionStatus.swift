@@ -27,7 +27,8 @@ public struct ProjectionStatus: Sendable, Hashable {
         public static let rebuilding = State(code: .rebuilding)
         /// Returned normally: graceful shutdown, cancellation, or a rebuild that finished.
         public static let stopped = State(code: .stopped)
-        /// Stopped by an error thrown by the projection or the store; see ``ProjectionStatus/error``.
+        /// Stopped by an error thrown by the projection or the store, a `CancellationError` while the runner's task
+        /// was not cancelled among them; see ``ProjectionStatus/error``.
         public static let failed = State(code: .failed)
 
         /// `running`, `rebuilding`, `stopped` or `failed`.

@@ -57,6 +57,10 @@ struct ProjectionRunnerCancellationTests {
         let runner = ProjectionRunner(projection: projection, store: store, configuration: configuration)
         await #expect(throws: CancellationError.self) { try await runner.run() }
         #expect(try await store.checkpoint(for: "upserting") == nil)
-        #expect(board.status(of: "upserting")?.state == .stopped)
+        // Before, the board said `stopped`, as for a runner that was asked to stop: a failure that nobody asked for
+        // looked like a clean stop.
+        let status = board.status(of: "upserting")
+        #expect(status?.state == .failed, "\(String(describing: status))")
+        #expect(status?.error == String(describing: CancellationError()))
     }
 }
