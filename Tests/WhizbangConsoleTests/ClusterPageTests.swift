@@ -10,6 +10,8 @@ struct ClusterPageTests {
         nodes: [
             .init(nodeID: "node-a", member: "node-a/1f2e", secondsSinceHeartbeat: 0.4, stopped: false),
             .init(nodeID: "node-<b>", member: "node-<b>/9c", secondsSinceHeartbeat: 31.25, stopped: true),
+            .init(nodeID: "node-c", member: "node-c/77", secondsSinceHeartbeat: 12, stopped: false, secondsOfLease: 10),
+            .init(nodeID: "node-d", member: "node-d/78", secondsSinceHeartbeat: 12, stopped: false),
         ],
         partitions: [
             .init(partition: 0, owner: "node-a/1f2e", epoch: 3, secondsOfLeaseLeft: 8.5),
@@ -30,7 +32,12 @@ struct ClusterPageTests {
         #expect(page.body.contains("<td>2</td><td>node-&lt;b&gt;/9c</td><td>2</td><td>expired</td>"))
         #expect(page.body.contains("<td>(none)</td><td>1</td><td>0</td><td>0–0</td>"))
         let api = try ConsoleFixture.json(try await fixture.request("/api/cluster").body)
-        #expect((api["nodes"] as? [Any])?.count == 2)
+        // Before, a node past its lease that had not stopped read "running", as a live one does.
+        #expect(page.body.contains("<td>node-c/77</td><td>12.0 s ago</td><td>silent for longer than its lease</td>"))
+        #expect(page.body.contains("<td>node-d/78</td><td>12.0 s ago</td><td>running</td>"))
+        let nodes = (api["nodes"] as? [[String: Any]]) ?? []
+        #expect(nodes.count == 4)
+        #expect(nodes.first { $0["nodeID"] as? String == "node-c" }?["secondsOfLease"] as? Double == 10)
         #expect((api["partitions"] as? [[String: Any]])?.first?["epoch"] as? Int == 3)
         #expect(try await fixture.request("/").body.contains("<a href=\"/cluster\">"))
     }

@@ -789,6 +789,59 @@ extension SampleProcessSuites {
             }
         }
 
+        /// `cluster` printed only the heartbeat's age: a node that had died without stopping read like a live one.
+        @Test("cluster says which nodes have sent no heartbeat for longer than their lease")
+        func clusterMarksSilentNodes() async throws {
+            try await withCleanup { cleanup in
+                let postgres = try freshURL()
+                let schema = try schemaName(postgres)
+                cleanup.dropSchema(schema)
+                cleanup.dropSchema(schema + "_cluster")
+                try await withNode(["--database", postgres, "--partitions", "8"]) {}
+                _ = try await psql(
+                    "INSERT INTO \(schema)_cluster.nodes (node_id, member, heartbeat_at, lease_ms) VALUES "
+                        + "('gone', 'gone#1', now() - interval '1 minute', 10000), "
+                        + "('beating', 'beating#1', now(), 10000), "
+                        + "('older', 'older#1', now() - interval '1 minute', 0)")
+                let status = try await SampleProcess.run(["cluster", "--database", postgres])
+                #expect(status.status == 0, "\(status.standardError)")
+                let lines = status.standardOutput.split(separator: "\n").map(String.init)
+                let gone = lines.first { $0.hasPrefix("  gone (gone#1)") } ?? ""
+                #expect(gone.contains(", silent for longer than its 10.0 s lease"), "\(status.standardOutput)")
+                for live in ["  beating (beating#1)", "  older (older#1)"] {
+                    let line = lines.first { $0.hasPrefix(live) }
+                    #expect(line?.contains("silent") == false, "\(status.standardOutput)")
+                }
+                // The node that ran stopped gracefully: said so, not silent.
+                #expect(lines.contains { $0.contains(", stopped") }, "\(status.standardOutput)")
+
+                // The console's cluster page reads the same rows.
+                let serving = try await SampleProcess.child(["serve", "--database", postgres, "--port", "0"])
+                do {
+                    let line = try #require(await serving.nextOutputLine())
+                    let port = try #require(line.split(separator: ":").last.flatMap { Int($0.dropLast()) }, "\(line)")
+                    let client = LoopbackClient()
+                    defer { client.close() }
+                    try client.connect(port)
+                    try client.send("GET /cluster HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                    let page = try await client.read(until: nil)
+                    #expect(page.hasPrefix("HTTP/1.1 200"), "\(page)")
+                    #expect(page.contains("<td>gone#1</td>"), "\(page)")
+                    let rows = page.components(separatedBy: "<tr>")
+                    #expect(
+                        rows.first { $0.contains("<td>gone#1</td>") }?.contains("silent for longer than its lease")
+                            == true, "\(page)")
+                    #expect(rows.first { $0.contains("<td>older#1</td>") }?.contains("running") == true, "\(page)")
+                } catch {
+                    serving.signal(SIGKILL)
+                    _ = try? await serving.exitStatus()
+                    throw error
+                }
+                serving.signal(SIGTERM)
+                _ = try await serving.exitStatus()
+            }
+        }
+
         /// `timeout` sends SIGTERM to the node and then to its process group: the node took the second copy of the
         /// one request for a second signal, was cancelled, left its partitions to expire, and a restart within the
         /// lease was refused as "already live".

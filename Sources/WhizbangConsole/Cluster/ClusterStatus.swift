@@ -15,13 +15,28 @@ public struct ClusterStatus: Sendable, Codable, Hashable {
         public var secondsSinceHeartbeat: Double
         /// Whether the node said it stopped.
         public var stopped: Bool
+        /// The lease the node renews at each heartbeat, in seconds; `nil` when its row records none (a node of an
+        /// earlier release).
+        public var secondsOfLease: Double?
+
+        /// Whether the node, which did not say it stopped, has sent no heartbeat for longer than its lease: it died,
+        /// or it is paused or cut off. Its partitions' leases have ended, and the other nodes take them over.
+        /// `false` when the lease is not known.
+        public var isSilent: Bool {
+            guard !stopped, let secondsOfLease else { return false }
+            return secondsSinceHeartbeat > secondsOfLease
+        }
 
         /// A node as its row reads.
-        public init(nodeID: String, member: String, secondsSinceHeartbeat: Double, stopped: Bool) {
+        public init(
+            nodeID: String, member: String, secondsSinceHeartbeat: Double, stopped: Bool,
+            secondsOfLease: Double? = nil
+        ) {
             self.nodeID = nodeID
             self.member = member
             self.secondsSinceHeartbeat = secondsSinceHeartbeat
             self.stopped = stopped
+            self.secondsOfLease = secondsOfLease
         }
     }
 

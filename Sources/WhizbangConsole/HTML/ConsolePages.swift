@@ -66,7 +66,8 @@ enum ConsolePages {
                 html.element("td", node.nodeID)
                 html.element("td", node.member)
                 html.element("td", rate(node.secondsSinceHeartbeat) + " s ago")
-                html.element("td", node.stopped ? "stopped" : "running")
+                html.element(
+                    "td", node.stopped ? "stopped" : node.isSilent ? "silent for longer than its lease" : "running")
                 html.raw("</tr>")
             }
             html.raw("</tbody></table><h2>Partition owners</h2>")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PostgresNIO
+import WhizbangConsole
 import WhizbangPostgres
 
 /// Prints a cluster's nodes, who owns which partitions at which epochs, and the inbox's depth; changes nothing.
@@ -21,6 +22,23 @@ struct ClusterStatusCommand: AsyncParsableCommand {
             // A store of another schema version: this command only reads, and says so as the other reads do.
             throw SampleDatabase.otherVersionRefusal(error, configuration)
         }
+    }
+
+    /// The lease of node row `n` in seconds, or `NULL` when it records none (0, or no `lease_ms` column: it came in a
+    /// later release, and read through the row's JSON the query still runs on tables made before it).
+    static let leaseSeconds = "(nullif((to_jsonb(n) ->> 'lease_ms')::float8, 0) / 1000)"
+
+    /// A node's line: its heartbeat's age, and whether it stopped or has been silent for longer than its lease.
+    static func nodeLine(_ node: ClusterStatus.Node) -> String {
+        let age = String(format: "%.1f", node.secondsSinceHeartbeat)
+        var line = "  \(node.nodeID) (\(node.member)): heartbeat \(age) s ago"
+        if node.stopped {
+            line += ", stopped"
+        } else if node.isSilent, let lease = node.secondsOfLease {
+            line += ", silent for longer than its \(String(format: "%.1f", lease)) s lease (dead, paused or cut off; "
+                + "the other nodes take over its partitions)"
+        }
+        return line
     }
 
     private func printStatus(_ configuration: PostgresEventStore.Configuration) async throws {
@@ -44,15 +62,18 @@ struct ClusterStatusCommand: AsyncParsableCommand {
                     ).first ?? 0
                     guard exists == 1 else { return ["no cluster in schema \(clusterSchema)"] }
                     lines.append("nodes:")
-                    for (node, member, age, stopped) in try await connection.rows(
+                    for (node, member, age, stopped, lease) in try await connection.rows(
                         """
-                        SELECT node_id, member, extract(epoch FROM now() - heartbeat_at)::float8, stopped
-                        FROM \(unescaped: schema).nodes ORDER BY node_id
-                        """, decoding: (String, String, Double, Bool).self, logger: logger
+                        SELECT node_id, member, extract(epoch FROM now() - heartbeat_at)::float8, stopped,
+                            \(unescaped: Self.leaseSeconds)
+                        FROM \(unescaped: schema).nodes n ORDER BY node_id
+                        """, decoding: (String, String, Double, Bool, Double?).self, logger: logger
                     ) {
                         lines.append(
-                            "  \(node) (\(member)): heartbeat \(String(format: "%.1f", age)) s ago"
-                                + (stopped ? ", stopped" : ""))
+                            Self.nodeLine(
+                                ClusterStatus.Node(
+                                    nodeID: node, member: member, secondsSinceHeartbeat: age, stopped: stopped,
+                                    secondsOfLease: lease)))
                     }
                     lines.append("partitions:")
                     for (owner, count, live, lowest, highest) in try await connection.rows(

@@ -21,14 +21,17 @@ extension ServeCommand {
                     ).first ?? 0
                 guard tables == 2 else { return nil }
                 var nodes: [ClusterStatus.Node] = []
-                for (node, member, age, stopped) in try await connection.rows(
+                for (node, member, age, stopped, lease) in try await connection.rows(
                     """
-                    SELECT node_id, member, extract(epoch FROM now() - heartbeat_at)::float8, stopped
-                    FROM \(unescaped: schema).nodes ORDER BY node_id
-                    """, decoding: (String, String, Double, Bool).self, logger: logger
+                    SELECT node_id, member, extract(epoch FROM now() - heartbeat_at)::float8, stopped,
+                        \(unescaped: ClusterStatusCommand.leaseSeconds)
+                    FROM \(unescaped: schema).nodes n ORDER BY node_id
+                    """, decoding: (String, String, Double, Bool, Double?).self, logger: logger
                 ) {
                     nodes.append(
-                        ClusterStatus.Node(nodeID: node, member: member, secondsSinceHeartbeat: age, stopped: stopped))
+                        ClusterStatus.Node(
+                            nodeID: node, member: member, secondsSinceHeartbeat: age, stopped: stopped,
+                            secondsOfLease: lease))
                 }
                 var partitions: [ClusterStatus.Partition] = []
                 for (partition, owner, epoch, left) in try await connection.rows(
