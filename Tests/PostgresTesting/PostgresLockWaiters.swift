@@ -54,7 +54,7 @@ public enum PostgresLockWaiters {
     ///   - limit: How long to look before throwing ``TimedOut``.
     public static func waiting(
         for lock: Lock, atLeast count: Int = 1, on connection: PostgresConnection,
-        orUntil ended: @Sendable () -> Bool = { false }, within limit: Duration = .seconds(60)
+        orUntil ended: @Sendable () -> Bool = { false }, within limit: Duration = TestPatience.success
     ) async throws -> [Int32] {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: limit)

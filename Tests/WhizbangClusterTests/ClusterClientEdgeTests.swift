@@ -431,6 +431,7 @@ extension ClusterClientEdgeTests {
                 client, ticket in
                 // A new wait looks the row up at once; with the inbox renamed, that look-up fails at once.
                 try await InboxLock.renameClusterTable(in: store.configuration, from: "inbox", to: "inbox_hidden")
+                // Below the 120 s poll interval, so that only the look-up tried again can answer in time.
                 let waiting = Task { try await client.result(of: ticket, timeout: .seconds(60)) }
                 await failedLookUp.logged()
                 try await InboxLock.renameClusterTable(in: store.configuration, from: "inbox_hidden", to: "inbox")

@@ -44,7 +44,7 @@ extension PostgresReadModelTests {
                 _ = try await store.append(
                     (0..<20).map { Self.deposit($0) }, to: StreamID("acct-\(batch)"), expectedVersion: .noStream)
             }
-            try await reader.waitUntilCaughtUp(timeout: .seconds(120))
+            try await reader.waitUntilCaughtUp(timeout: TestPatience.success)
             let schema = "\"\(configuration.schema)\""
             try await PostgresTestServer.execute(
                 """
@@ -74,7 +74,7 @@ extension PostgresReadModelTests {
                 "DROP TRIGGER hold_build ON \(schema).read_models", configuration: configuration)
             try await store.rebuildReadModel(named: projection.name)
             _ = try await store.append([Self.deposit(1)], to: "acct-new", expectedVersion: .exact(1))
-            let caughtUp = try await reader.waitUntilCaughtUp(timeout: .seconds(120))
+            let caughtUp = try await reader.waitUntilCaughtUp(timeout: TestPatience.success)
             #expect(caughtUp.rebuild == nil && caughtUp.position == 62)
             #expect(try await Self.rows(of: projection, in: store) == projection.fold(Self.log(of: store)))
         }

@@ -281,7 +281,7 @@ struct PostgresReadModelTests {
             }
             #expect(sawBackfilling)
             _ = try await store.append([Self.deposit(1)], to: "acct-live", expectedVersion: .any)
-            try await reader.waitUntilCaughtUp(timeout: .seconds(180))
+            try await reader.waitUntilCaughtUp(timeout: TestPatience.success)
             let log = try await Self.log(of: store)
             #expect(log.count >= 5_001)
             #expect(try await Self.rows(of: projection, in: store) == projection.fold(log))

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import PostgresTesting
 import Testing
 import Whizbang
 @testable import WhizbangPostgres
@@ -86,7 +87,7 @@ struct PostgresSchemaInUseTests {
         // PostgreSQL signals no lock taken, so the test looks until it sees it; each look is a connection and a few
         // queries, which paces the loop.
         var running = 0
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + TestPatience.success
         while running == 0, ContinuousClock.now < deadline {
             running = try await PostgresEventStore.inspectSchema(configuration: configuration).runningStores
         }
