@@ -769,12 +769,7 @@ extension SampleProcessSuites {
         /// node; `cluster` counted it nowhere, so nothing showed it was there.
         @Test("cluster counts inbox rows with a status no node knows, and says no node runs them")
         func clusterCountsRowsOfAnUnknownStatus() async throws {
-            try await withCleanup { cleanup in
-                let postgres = try freshURL()
-                let schema = try schemaName(postgres)
-                cleanup.dropSchema(schema)
-                cleanup.dropSchema(schema + "_cluster")
-                try await withNode(["--database", postgres, "--partitions", "8"]) {}
+            try await withStoppedCluster { postgres, schema in
                 _ = try await psql(
                     "INSERT INTO \(schema)_cluster.inbox (message_id, partition, stream_id, aggregate_type, payload, "
                         + "status) VALUES ('00000000-0000-0000-0000-000000000009', 1, 'account-1', 'Account', "
@@ -792,16 +787,11 @@ extension SampleProcessSuites {
         /// `cluster` printed only the heartbeat's age: a node that had died without stopping read like a live one.
         @Test("cluster says which nodes have sent no heartbeat for longer than their lease")
         func clusterMarksSilentNodes() async throws {
-            try await withCleanup { cleanup in
-                let postgres = try freshURL()
-                let schema = try schemaName(postgres)
-                cleanup.dropSchema(schema)
-                cleanup.dropSchema(schema + "_cluster")
-                try await withNode(["--database", postgres, "--partitions", "8"]) {}
+            try await withStoppedCluster { postgres, schema in
                 _ = try await psql(
                     "INSERT INTO \(schema)_cluster.nodes (node_id, member, heartbeat_at, lease_ms) VALUES "
                         + "('gone', 'gone#1', now() - interval '1 minute', 10000), "
-                        + "('beating', 'beating#1', now(), 10000), "
+                        + "('beating', 'beating#1', now(), 86400000), "
                         + "('older', 'older#1', now() - interval '1 minute', 0)")
                 let status = try await SampleProcess.run(["cluster", "--database", postgres])
                 #expect(status.status == 0, "\(status.standardError)")
@@ -839,6 +829,13 @@ extension SampleProcessSuites {
                 }
                 serving.signal(SIGTERM)
                 _ = try await serving.exitStatus()
+
+                // Tables of a release before nodes recorded their lease: no node is called silent.
+                _ = try await psql("ALTER TABLE \(schema)_cluster.nodes DROP COLUMN lease_ms")
+                let older = try await SampleProcess.run(["cluster", "--database", postgres])
+                #expect(older.status == 0, "\(older.standardError)")
+                #expect(older.standardOutput.contains("  gone (gone#1): heartbeat"), "\(older.standardOutput)")
+                #expect(!older.standardOutput.contains("silent"), "\(older.standardOutput)")
             }
         }
 
@@ -1165,6 +1162,19 @@ extension SampleProcessSuites {
                 lines.append(line)
             }
             try #require(lines.last?.contains("node started") == true, "\(lines.suffix(5))")
+        }
+
+        /// Runs `body` with the URL and schema of a fresh ledger on which a node of 8 partitions ran and stopped
+        /// (its cluster's tables made, its one node row marked stopped); drops both schemas after.
+        private func withStoppedCluster(_ body: (String, String) async throws -> Void) async throws {
+            try await withCleanup { cleanup in
+                let postgres = try freshURL()
+                let schema = try schemaName(postgres)
+                cleanup.dropSchema(schema)
+                cleanup.dropSchema(schema + "_cluster")
+                try await withNode(["--database", postgres, "--partitions", "8"]) {}
+                try await body(postgres, schema)
+            }
         }
 
         /// Runs `body` while a `node` runs with `options`, then stops the node gracefully.

@@ -25,7 +25,7 @@ public struct ProjectionStatus: Sendable, Hashable {
         public static let running = State(code: .running)
         /// Rebuilding the read model from the start of the log.
         public static let rebuilding = State(code: .rebuilding)
-        /// Returned normally: graceful shutdown, cancellation, or a rebuild that finished.
+        /// Ended by a graceful shutdown, by the cancellation of its task, or by a rebuild that finished.
         public static let stopped = State(code: .stopped)
         /// Stopped by an error thrown by the projection or the store, a `CancellationError` while the runner's task
         /// was not cancelled among them; see ``ProjectionStatus/error``.

@@ -20,8 +20,9 @@ public struct ClusterStatus: Sendable, Codable, Hashable {
         public var secondsOfLease: Double?
 
         /// Whether the node, which did not say it stopped, has sent no heartbeat for longer than its lease: it died,
-        /// or it is paused or cut off. Its partitions' leases have ended, and the other nodes take them over.
-        /// `false` when the lease is not known.
+        /// or it is paused or cut off. The leases of its partitions, renewed with each heartbeat, have run out; other
+        /// nodes may claim them. `false` when the lease is not known. (The JSON API leaves it out: it is
+        /// `secondsSinceHeartbeat > secondsOfLease` for a node that has not stopped.)
         public var isSilent: Bool {
             guard !stopped, let secondsOfLease else { return false }
             return secondsSinceHeartbeat > secondsOfLease

@@ -36,7 +36,7 @@ struct ClusterStatusCommand: AsyncParsableCommand {
             line += ", stopped"
         } else if node.isSilent, let lease = node.secondsOfLease {
             line += ", silent for longer than its \(String(format: "%.1f", lease)) s lease (dead, paused or cut off; "
-                + "the other nodes take over its partitions)"
+                + "its partitions' leases have run out, and other nodes may claim them)"
         }
         return line
     }

@@ -63,4 +63,25 @@ struct ProjectionRunnerCancellationTests {
         #expect(status?.state == .failed, "\(String(describing: status))")
         #expect(status?.error == String(describing: CancellationError()))
     }
+
+    @Test("a rebuild cancelled is recorded as stopped; one ended by the projection's own CancellationError as failed")
+    func rebuildStatusAfterCancellation() async throws {
+        let store = CancellableReadsStore()
+        try await appendValues(1...10, to: "a", in: store)
+        let board = ProjectionStatusBoard()
+        var configuration = ProjectionRunnerConfiguration()
+        configuration.batchSize = 4
+        configuration.statusBoard = board
+
+        let cancelled = ProjectionRunner(projection: UpsertingProjection(), store: store, configuration: configuration)
+        let rebuild = Task { try await cancelled.rebuild { _ in withUnsafeCurrentTask { $0?.cancel() } } }
+        await #expect(throws: CancellationError.self) { try await rebuild.value }
+        #expect(board.status(of: "upserting")?.state == .stopped)
+        #expect(board.status(of: "upserting")?.error == nil)
+
+        let refusing = UpsertingProjection(name: "refusing") { _, _ in throw CancellationError() }
+        let failed = ProjectionRunner(projection: refusing, store: store, configuration: configuration)
+        await #expect(throws: CancellationError.self) { try await failed.rebuild() }
+        #expect(board.status(of: "refusing")?.state == .failed)
+    }
 }
