@@ -293,29 +293,16 @@ extension SampleProcessSuites {
                 ])
                 try #require(created.status == 0, "\(created.standardError)")
                 let before = try await contents(ofSchema: schema)
-                let serving = try await SampleProcess.child(["serve", "--database", postgres, "--port", "0"])
-                do {
-                    let line = try #require(await serving.nextOutputLine())
-                    let port = try #require(line.split(separator: ":").last.flatMap { Int($0.dropLast()) }, "\(line)")
+                try await whileServing(postgres) { get in
                     // The overview answers once the serve's store is open, and so holds the schema.
-                    let client = LoopbackClient()
-                    defer { client.close() }
-                    try client.connect(port)
-                    try client.send("GET /api/overview HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-                    #expect(try await client.read(until: nil).hasPrefix("HTTP/1.1 200"))
+                    #expect(try await get("/api/overview").hasPrefix("HTTP/1.1 200"))
                     let refused = try await SampleProcess.run([
                         "run", "--database", postgres, "--accounts", "10", "--commands", "10", "--quiet",
                     ])
                     // Before, the ledger's tables were dropped under the serve.
                     #expect(refused.status == 2, "\(refused.standardOutput)\(refused.standardError)")
                     #expect(refused.standardError.contains("a store runs on schema"), "\(refused.standardError)")
-                } catch {
-                    serving.signal(SIGKILL)
-                    _ = try? await serving.exitStatus()
-                    throw error
                 }
-                serving.signal(SIGTERM)
-                _ = try await serving.exitStatus()
                 #expect(try await contents(ofSchema: schema) == before)
             }
         }
@@ -806,15 +793,8 @@ extension SampleProcessSuites {
                 #expect(lines.contains { $0.contains(", stopped") }, "\(status.standardOutput)")
 
                 // The console's cluster page reads the same rows.
-                let serving = try await SampleProcess.child(["serve", "--database", postgres, "--port", "0"])
-                do {
-                    let line = try #require(await serving.nextOutputLine())
-                    let port = try #require(line.split(separator: ":").last.flatMap { Int($0.dropLast()) }, "\(line)")
-                    let client = LoopbackClient()
-                    defer { client.close() }
-                    try client.connect(port)
-                    try client.send("GET /cluster HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-                    let page = try await client.read(until: nil)
+                try await whileServing(postgres) { get in
+                    let page = try await get("/cluster")
                     #expect(page.hasPrefix("HTTP/1.1 200"), "\(page)")
                     #expect(page.contains("<td>gone#1</td>"), "\(page)")
                     let rows = page.components(separatedBy: "<tr>")
@@ -822,13 +802,7 @@ extension SampleProcessSuites {
                         rows.first { $0.contains("<td>gone#1</td>") }?.contains("silent for longer than its lease")
                             == true, "\(page)")
                     #expect(rows.first { $0.contains("<td>older#1</td>") }?.contains("running") == true, "\(page)")
-                } catch {
-                    serving.signal(SIGKILL)
-                    _ = try? await serving.exitStatus()
-                    throw error
                 }
-                serving.signal(SIGTERM)
-                _ = try await serving.exitStatus()
 
                 // Tables of a release before nodes recorded their lease: no node is called silent.
                 _ = try await psql("ALTER TABLE \(schema)_cluster.nodes DROP COLUMN lease_ms")
@@ -1162,6 +1136,31 @@ extension SampleProcessSuites {
                 lines.append(line)
             }
             try #require(lines.last?.contains("node started") == true, "\(lines.suffix(5))")
+        }
+
+        /// Runs `body` while `serve` runs on `postgres`, giving it a function that sends `GET path` to the serve and
+        /// returns the whole response; stops the serve with SIGTERM after (with SIGKILL when `body` throws).
+        private func whileServing(
+            _ postgres: String, _ body: (_ get: (String) async throws -> String) async throws -> Void
+        ) async throws {
+            let serving = try await SampleProcess.child(["serve", "--database", postgres, "--port", "0"])
+            do {
+                let line = try #require(await serving.nextOutputLine())
+                let port = try #require(line.split(separator: ":").last.flatMap { Int($0.dropLast()) }, "\(line)")
+                try await body { path in
+                    let client = LoopbackClient()
+                    defer { client.close() }
+                    try client.connect(port)
+                    try client.send("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                    return try await client.read(until: nil)
+                }
+            } catch {
+                serving.signal(SIGKILL)
+                _ = try? await serving.exitStatus()
+                throw error
+            }
+            serving.signal(SIGTERM)
+            _ = try await serving.exitStatus()
         }
 
         /// Runs `body` with the URL and schema of a fresh ledger on which a node of 8 partitions ran and stopped
