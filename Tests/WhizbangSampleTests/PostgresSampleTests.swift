@@ -285,13 +285,7 @@ extension SampleProcessSuites {
         @Test("a fresh run refuses a ledger that a serve is reading, and changes nothing")
         func aFreshRunRefusesALedgerInUse() async throws {
             try await withCleanup { cleanup in
-                let postgres = try freshURL()
-                let schema = try schemaName(postgres)
-                cleanup.dropSchema(schema)
-                let created = try await SampleProcess.run([
-                    "run", "--database", postgres, "--accounts", "10", "--commands", "50", "--quiet",
-                ])
-                try #require(created.status == 0, "\(created.standardError)")
+                let (postgres, schema) = try await smallLedger(cleanup)
                 let before = try await contents(ofSchema: schema)
                 try await whileServing(postgres) { get in
                     // The overview answers once the serve's store is open, and so holds the schema.
